@@ -1,0 +1,3 @@
+from bibtagger_gui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""The `bibtagger` command line. Each sub-command lives in its own module with `register(sub)`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from bibtagger_gui import __version__
+
+# Sub-command modules, in help order. Each defines register(subparsers) and sets
+# `func` (args -> int exit code) with set_defaults.
+COMMANDS = [
+    "predict",
+    "export",
+    "eval",
+    "gui",
+    "find",
+    "keywords",
+    "mturk",
+    "startlist",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bibtagger", description="Find race bib numbers in event photos.")
+    parser.add_argument("--version", action="version", version=f"bibtagger {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"bibtagger_gui.cli.{name}_cmd")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"bibtagger_gui.cli.{name}_cmd":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""PySide6 views over :mod:`bibtagger_gui.core`."""

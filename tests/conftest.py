@@ -1,0 +1,55 @@
+"""Shared fixtures: real datasets from ../shared (skip outside CI, fail in CI), placeholder models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("BIBTAGGER_SHARED", REPO.parent / "shared"))
+
+
+def _need(path: Path) -> Path:
+    if path.exists():
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must provide {path} (../shared beside the clone)")
+    pytest.skip(f"{path} not present (research data lives in ../shared, only in CI and dev machines)")
+
+
+@pytest.fixture(scope="session")
+def rbnr_dev() -> Path:
+    """The rbnr_dev folder (photos + annotations.json); never copied into the repo."""
+    return _need(SHARED / "datasets" / "rbnr_dev" / "annotations.json").parent
+
+
+@pytest.fixture(scope="session")
+def mturk_csv() -> Path:
+    """The real MTurk batch results CSV."""
+    return _need(SHARED / "datasets" / "mturk" / "mturk_results.csv")
+
+
+@pytest.fixture(scope="session")
+def placeholder_models(tmp_path_factory) -> tuple[Path, Path]:
+    """(detector_path, reader_path): tiny real ONNX models obeying the recognizer contract."""
+    from tests.model_factory import make_placeholder_models
+
+    return make_placeholder_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def placeholder_models_dir(placeholder_models) -> Path:
+    return placeholder_models[0].parent
+
+
+@pytest.fixture(scope="session")
+def shipped_models_dir() -> Path:
+    """resources/models with the trained models; fails if they are missing (they are committed)."""
+    folder = REPO / "resources" / "models"
+    if not (folder / "detector.onnx").exists() or not (folder / "reader.onnx").exists():
+        pytest.fail(f"trained models missing from {folder}")
+    return folder

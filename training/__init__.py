@@ -1,0 +1,1 @@
+"""Training of bibtagger's models (torch, CPU). Never imported by the app."""

@@ -1,0 +1,59 @@
+"""Readers for the bib annotation JSON and the deterministic train/val split."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from bibtagger_gui.core.bib import Bib
+
+DEFAULT_DEV = Path(os.environ.get("BIBTAGGER_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "datasets" / "rbnr_dev"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One annotated photo: absolute path, size and ground-truth bibs."""
+
+    path: Path
+    image: str
+    width: int
+    height: int
+    bibs: tuple[Bib, ...]
+
+
+def load_entries(json_path: Path, root: Path | None = None) -> list[Entry]:
+    """Read a bib annotation JSON; image paths are resolved against `root` (default: the JSON's folder)."""
+    json_path = Path(json_path)
+    root = Path(root) if root is not None else json_path.parent
+    data = json.loads(json_path.read_text(encoding="utf-8"))
+    out = []
+    for item in data:
+        bibs = tuple(Bib.from_json(b) for b in item.get("bibs", []))
+        out.append(Entry(root / item["image"], item["image"], int(item["width"]), int(item["height"]), bibs))
+    return out
+
+
+def split_of(image: str, val_fraction: float = 0.2) -> str:
+    """'train' or 'val' for an image relpath, stable across runs and machines (hash of the name)."""
+    h = int(hashlib.sha1(image.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "val" if h < val_fraction else "train"
+
+
+def split(entries: list[Entry], val_fraction: float = 0.2) -> tuple[list[Entry], list[Entry]]:
+    """Deterministic train/val split by image name hash."""
+    train = [e for e in entries if split_of(e.image, val_fraction) == "train"]
+    val = [e for e in entries if split_of(e.image, val_fraction) == "val"]
+    return train, val
+
+
+def data_hash(entries: list[Entry]) -> str:
+    """Short hash of the training data (names + labels) embedded in exported models."""
+    h = hashlib.sha1()
+    for e in sorted(entries, key=lambda e: e.image):
+        h.update(e.image.encode())
+        for b in e.bibs:
+            h.update(f"{b.number}{b.box}".encode())
+    return h.hexdigest()[:12]
