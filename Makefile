@@ -16,7 +16,7 @@ SYSDEPS := libegl1 libgl1 libglib2.0-0 libxkbcommon0 libxkbcommon-x11-0 libfontc
 	fonts-dejavu-core fonts-dejavu-extra fonts-liberation2 fonts-freefont-ttf fonts-urw-base35 fonts-roboto-unhinted \
 	libimage-exiftool-perl
 
-.PHONY: setup sysdeps run test bench package demo clean
+.PHONY: setup sysdeps run test bench bench-peers package demo clean
 
 sysdeps: $(VENV)/.sysdeps
 $(VENV)/.sysdeps:
@@ -44,8 +44,21 @@ run: setup demo
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
+# Benchmark table (docs/benchmarks.md). `make bench-peers` first installs the comparison peers:
+# tesseract-ocr (apt, bench only, so not in SYSDEPS) and RapidOCR in its own venv under bench_out/.
+BENCH_OUT ?= bench_out
+PEER_VENV := $(BENCH_OUT)/venv-rapidocr
+RAPIDOCR ?= rapidocr==3.10.0
+
 bench: setup
-	$(PY) -m training.bench --out bench_out
+	$(PY) -m training.bench --out $(BENCH_OUT)
+
+bench-peers:
+	@command -v tesseract >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends tesseract-ocr; }
+	@test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install -q --disable-pip-version-check $(RAPIDOCR) onnxruntime opencv-python-headless
+	$(PEER_VENV)/bin/python -c "import rapidocr, onnxruntime; print('rapidocr', rapidocr.__version__ if hasattr(rapidocr, '__version__') else '?', 'onnxruntime', onnxruntime.__version__)"
 
 package: setup
 	$(VENV)/bin/pyinstaller --noconfirm --clean build.spec

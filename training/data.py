@@ -29,11 +29,25 @@ def load_entries(json_path: Path, root: Path | None = None) -> list[Entry]:
     json_path = Path(json_path)
     root = Path(root) if root is not None else json_path.parent
     data = json.loads(json_path.read_text(encoding="utf-8"))
+    return entries_from_annotations(data, root)
+
+
+def entries_from_annotations(data: list[dict], root: Path) -> list[Entry]:
+    """Entries from already-parsed bib annotation JSON items; image paths resolved against `root`."""
+    root = Path(root)
     out = []
     for item in data:
         bibs = tuple(Bib.from_json(b) for b in item.get("bibs", []))
         out.append(Entry(root / item["image"], item["image"], int(item["width"]), int(item["height"]), bibs))
     return out
+
+
+def entries_from_store(folder: Path) -> list[Entry]:
+    """Reviewed photos of an app store (the user's corrections) as entries, paths under the photo folder."""
+    from bibtagger_gui.core.store import Store
+
+    store = Store.open(Path(folder))
+    return entries_from_annotations(store.to_annotations(reviewed_only=True), Path(store.folder))
 
 
 def split_of(image: str, val_fraction: float = 0.2) -> str:

@@ -1,13 +1,17 @@
 """The one recognizer API: ``recognize(image) -> list[Bib]`` over two ONNX models.
 
-The detector finds bib number regions on a letterboxed, reduced image; the reader
-turns each region (cropped from the larger image) into a number with CTC.
-Model metadata (kind, version, input size, charset) is read from the ONNX files.
+The detector finds bib number regions on a letterboxed, reduced image; the reader turns each
+region (cropped from an image decoded just large enough for the text to be >= ``read_px``
+high) into a number with CTC.  Candidates that do not look like bib numbers are rejected and
+the remaining ones get a confidence combining both models.  Model metadata (kind, version,
+input size, stride, charset) is read from the ONNX files.  See docs/recognizer.md.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +20,11 @@ import numpy as np
 
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.decode import centernet_decode, ctc_greedy_decode, letterbox, nms
+
+NMS_IOU = 0.4
+# libjpeg can decode at 1/8 for about the price of 1/4 (entropy decoding dominates), so the first
+# decode of a big JPEG aims at this long side: enough to read most bibs without a second decode.
+FIRST_DECODE_SIDE = 1280
 
 
 class ModelError(RuntimeError):
@@ -34,6 +43,9 @@ def default_models_dir() -> Path:
     return resource_path("models")
 
 
+_IO = {"detector": (["image"], ["heatmap", "size", "offset"]), "reader": (["crop"], ["logits"])}
+
+
 @dataclass
 class OnnxModel:
     """An ONNX Runtime session plus the bibtagger metadata embedded at export."""
@@ -44,6 +56,7 @@ class OnnxModel:
 
     @classmethod
     def load(cls, path: Path, kind: str, threads: int | None = None) -> "OnnxModel":
+        """Open `path` as a bibtagger `kind` model; every problem becomes a ModelError."""
         import onnxruntime as ort
 
         path = Path(path)
@@ -62,7 +75,20 @@ class OnnxModel:
         found = meta.get("bibtagger.kind")
         if found != kind:
             raise ModelError(f"{path} is not a bibtagger {kind} model (kind in metadata: {found!r})")
-        return cls(path, session, meta)
+        inputs = [i.name for i in session.get_inputs()]
+        outputs = [o.name for o in session.get_outputs()]
+        want_in, want_out = _IO[kind]
+        if inputs != want_in or sorted(outputs) != sorted(want_out):
+            raise ModelError(f"{path}: {kind} model has inputs {inputs} / outputs {outputs}, expected {want_in} / {want_out}")
+        model = cls(path, session, meta)
+        try:
+            h, w = model.input_size
+            ok = h > 0 and w > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ModelError(f"{path}: bad bibtagger.input_size metadata {meta.get('bibtagger.input_size')!r}")
+        return model
 
     @property
     def version(self) -> str:
@@ -73,8 +99,39 @@ class OnnxModel:
         h, w = self.meta.get("bibtagger.input_size", "0,0").split(",")
         return int(h), int(w)
 
-    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        return self.session.run(None, feeds)  # type: ignore[attr-defined]
+    def run(self, feeds: dict[str, np.ndarray], names: list[str] | None = None) -> list[np.ndarray]:
+        return self.session.run(names, feeds)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a bib number may look like; candidates breaking a rule are dropped."""
+
+    pattern: str = r"[A-Z]{0,2}[0-9]{1,6}"  # optional letter prefix, then digits
+    min_chars: int = 2
+    max_chars: int = 7
+    min_box_px: float = 5.0  # box height in the detector's input frame
+    min_aspect: float = 0.5  # box width / height of the printed number
+    max_aspect: float = 7.0
+    min_read_confidence: float = 0.2
+
+    def accept(self, text: str, box_h_input: float, aspect: float, read_conf: float) -> bool:
+        return (
+            self.min_chars <= len(text) <= self.max_chars
+            and re.fullmatch(self.pattern, text) is not None
+            and box_h_input >= self.min_box_px
+            and self.min_aspect <= aspect <= self.max_aspect
+            and read_conf >= self.min_read_confidence
+        )
+
+
+def combine_confidence(det_score: float, read_conf: float) -> float:
+    """Calibrated bib confidence: geometric mean of the detector peak and the CTC path probability.
+
+    The geometric mean keeps the product's ranking (both must be high) while staying on the
+    scale of its inputs; see docs/recognizer.md for the val measurements behind it.
+    """
+    return float(math.sqrt(max(det_score, 0.0) * max(read_conf, 0.0)))
 
 
 class Recognizer:
@@ -86,7 +143,9 @@ class Recognizer:
         reader_path: Path | None = None,
         threads: int | None = None,
         score_threshold: float = 0.3,
-        min_confidence: float = 0.25,
+        min_confidence: float = 0.3,
+        read_px: int | None = None,
+        rules: Rules | None = None,
     ) -> None:
         models = default_models_dir()
         self.detector = OnnxModel.load(Path(detector_path or models / "detector.onnx"), "detector", threads)
@@ -95,6 +154,9 @@ class Recognizer:
         self.charset = self.reader.meta.get("bibtagger.charset", "0123456789")
         self.score_threshold = score_threshold
         self.min_confidence = min_confidence
+        # text should be at least about the reader's input height in the image we crop from
+        self.read_px = int(read_px or self.reader.input_size[0])
+        self.rules = rules or Rules()
 
     @classmethod
     def from_dir(cls, folder: Path, **kwargs) -> "Recognizer":
@@ -105,59 +167,92 @@ class Recognizer:
     def version(self) -> str:
         return f"det:{self.detector.version}+read:{self.reader.version}"
 
+    # ------------------------------------------------------------------ stages
     def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Boxes [N,4] in image pixels and detector scores [N]."""
+        """Boxes [N,4] in image pixels and detector scores [N] (letterbox, decode, NMS, clip)."""
+        boxes, scores, _ = self._detect(image)
+        return boxes, scores
+
+    def _detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         tensor, scale = letterbox(image, self.detector.input_size)
-        heatmap, size, offset = self.detector.run({"image": tensor})
+        heatmap, size, offset = self.detector.run({"image": tensor}, ["heatmap", "size", "offset"])
         boxes, scores = centernet_decode(heatmap, size, offset, self.stride, self.score_threshold)
         if len(boxes):
-            keep = nms(boxes, scores, 0.5)
+            keep = nms(boxes, scores, NMS_IOU)
             boxes, scores = boxes[keep] / scale, scores[keep]
             h, w = image.shape[:2]
             boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
             boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
-        return boxes, scores
+            keep = ((boxes[:, 2] - boxes[:, 0]) >= 1) & ((boxes[:, 3] - boxes[:, 1]) >= 1)
+            boxes, scores = boxes[keep], scores[keep]
+        return boxes, scores, scale
 
     def read(self, image: np.ndarray, boxes: np.ndarray) -> list[tuple[str, float]]:
-        """Read the number in each box of an RGB image."""
+        """Read the number in each box (image pixels) of an RGB image: (text, CTC confidence)."""
         if len(boxes) == 0:
             return []
         h, w = self.reader.input_size
         batch = np.stack([reader_crop(image, b, (h, w)) for b in boxes])[:, None]
-        (logprobs,) = self.reader.run({"crop": batch})
+        (logprobs,) = self.reader.run({"crop": batch}, ["logits"])
         return ctc_greedy_decode(logprobs, self.charset)
 
-    def recognize(self, image: np.ndarray) -> list[Bib]:
-        """Bibs found in an RGB uint8 image (EXIF orientation already applied)."""
-        boxes, scores = self.detect(image)
-        bibs = []
-        for box, score, (text, read_conf) in zip(boxes, scores, self.read(image, boxes)):
-            confidence = float(score) * read_conf
-            if not text or confidence < self.min_confidence:
+    def _assemble(self, boxes: np.ndarray, scores: np.ndarray, reads, det_scale: float, factor: float) -> list[Bib]:
+        """Filter candidates, combine confidences, keep one bib per number; boxes scaled by `factor`."""
+        best: dict[str, Bib] = {}
+        for box, score, (text, read_conf) in zip(boxes, scores, reads):
+            bw, bh = float(box[2] - box[0]), float(box[3] - box[1])
+            if bh <= 0 or not self.rules.accept(text, bh * det_scale, bw / bh, read_conf):
                 continue
-            bibs.append(Bib(text, tuple(round(float(v), 1) for v in box), round(confidence, 4)))
-        return sorted(bibs, key=lambda b: -(b.confidence or 0))
+            confidence = combine_confidence(float(score), read_conf)
+            if confidence < self.min_confidence:
+                continue
+            bib = Bib(text, tuple(round(float(v) * factor, 1) for v in box), round(confidence, 4))  # type: ignore[arg-type]
+            if text not in best or confidence > (best[text].confidence or 0):
+                best[text] = bib  # a number appears once per photo: keep its best reading
+        return sorted(best.values(), key=lambda b: -(b.confidence or 0))
+
+    # ------------------------------------------------------------------ API
+    def recognize(self, image: np.ndarray) -> list[Bib]:
+        """Bibs found in an RGB uint8 image (EXIF orientation already applied), in its pixels."""
+        boxes, scores, scale = self._detect(image)
+        return self._assemble(boxes, scores, self.read(image, boxes), scale, 1.0)
 
     def recognize_path(self, path: Path) -> list[Bib]:
-        """Load a photo (reduced decode where possible) and return bibs in full-resolution pixels."""
-        from bibtagger_gui.core.imageio import load_image, probe_image
+        """Load a photo (reduced JPEG decode where it suffices) and return bibs in full-resolution pixels.
 
-        info = probe_image(path)
-        image = load_image(path, max_side=2048)
-        factor = info.width / image.shape[1]
-        bibs = self.recognize(image)
-        if abs(factor - 1) < 1e-6:
-            return bibs
-        return [Bib(b.number, tuple(round(v * factor, 1) for v in b.box), b.confidence) for b in bibs]  # type: ignore[union-attr]
+        The photo is decoded once at the smallest libjpeg scale whose long side reaches
+        ``FIRST_DECODE_SIDE``; detection runs on it (letterboxed), and reading too unless a
+        detected box is shorter than ``read_px`` there, in which case one larger decode is made.
+        """
+        from bibtagger_gui.core.imageio import load_with_info
+
+        det_side = max(self.detector.input_size)
+        image, info = load_with_info(path, max_side=max(FIRST_DECODE_SIDE, det_side))
+        full_long = max(info.width, info.height)
+        boxes, scores, det_scale = self._detect(image)
+        read_image, read_boxes = image, boxes
+        if len(boxes) and max(image.shape[:2]) < full_long:
+            # height the smallest box would have in the full-resolution photo
+            small = float((boxes[:, 3] - boxes[:, 1]).min()) * full_long / max(image.shape[:2])
+            need_side = math.ceil(full_long * min(1.0, self.read_px / max(small, 1e-6)))
+            if need_side > max(image.shape[:2]) * 1.25:
+                read_image, _ = load_with_info(path, max_side=need_side)
+                read_boxes = boxes * (max(read_image.shape[:2]) / max(image.shape[:2]))
+        reads = self.read(read_image, read_boxes)
+        factor = full_long / max(image.shape[:2])
+        return self._assemble(boxes, scores, reads, det_scale, factor)
 
 
 def reader_crop(image: np.ndarray, box, size: tuple[int, int], pad: float = 0.1) -> np.ndarray:
-    """Grey float32 crop of `box` (with `pad` margin) resized to height h, padded right to width w."""
+    """Grey float32 crop of `box` (with `pad` margin) resized to height h, padded right to w with its mean.
+
+    This is the reader's preprocessing in training too (training/reader_data.py): keep them in step.
+    """
     h, w = size
     x1, y1, x2, y2 = (float(v) for v in box)
     px, py = (x2 - x1) * pad, (y2 - y1) * pad
     H, W = image.shape[:2]
-    x1, y1 = int(max(0, x1 - px)), int(max(0, y1 - py))
+    x1, y1 = int(min(W - 1, max(0, x1 - px))), int(min(H - 1, max(0, y1 - py)))
     x2, y2 = int(min(W, x2 + px)), int(min(H, y2 + py))
     crop = image[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0

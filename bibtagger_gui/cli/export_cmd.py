@@ -1,0 +1,59 @@
+"""`bibtagger export DIR --format FMT`: write a project's bibs as csv, bibcsv, json, coco, crops or bibfolders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+FORMATS = ("csv", "bibcsv", "json", "coco", "crops", "bibfolders")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="export bibs (csv, bibcsv, json, coco, crops, bibfolders)", description=__doc__)
+    p.add_argument("dir", type=Path, help="photo folder with a bibtagger project")
+    p.add_argument(
+        "--format", required=True, choices=FORMATS,
+        help="csv: photo->bibs rows; bibcsv: bib->photos; json: bib annotation JSON; coco: COCO detection JSON; "
+        "crops: bib crops + labels.csv; bibfolders: one folder per bib with links to its photos",
+    )
+    p.add_argument("--out", type=Path, metavar="PATH", help="output file (default: stdout) or folder (crops, bibfolders)")
+    p.add_argument("--reviewed-only", action="store_true", help="only photos marked reviewed")
+    p.add_argument("--copy", action="store_true", help="bibfolders: copy photos instead of symlinking them")
+    p.add_argument("--store", type=Path, metavar="DB", help="project database file to use instead of DIR/.bibtagger/project.db")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bibtagger_gui.core.exporters import export
+    from bibtagger_gui.core.store import Store, StoreError, db_path_for
+
+    folder: Path = args.dir
+    if not folder.is_dir():
+        print(f"{folder}: not a folder", file=sys.stderr)
+        return 1
+    if args.format in ("crops", "bibfolders") and args.out is None:
+        print(f"error: --format {args.format} writes a folder: give --out FOLDER", file=sys.stderr)
+        return 2
+    db = args.store or db_path_for(folder)
+    if not Path(db).exists():
+        print(f"{folder}: no bibtagger project yet (run `bibtagger predict {folder}` or open it in the GUI first)", file=sys.stderr)
+        return 1
+    try:
+        store = Store.open(folder, db_path=db)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    with store:
+        try:
+            rep, text = export(store, args.format, args.out, reviewed_only=args.reviewed_only, copy=args.copy)
+        except OSError as exc:
+            print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    if text is not None:
+        sys.stdout.write(text)
+    for rel, message in rep.errors:
+        print(f"{folder / rel}: {message}", file=sys.stderr)
+    where = f" to {args.out}" if args.out else ""
+    print(f"exported {rep.bibs} bib(s) from {rep.photos} photo(s) as {args.format}{where}", file=sys.stderr)
+    return 0

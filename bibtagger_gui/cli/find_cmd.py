@@ -1,0 +1,65 @@
+"""`bibtagger find DIR NUMBER`: photos of a folder's project that carry a bib number."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bibtagger_gui.core.startlist import normalise
+
+
+def open_project(folder: str | Path):
+    """The existing project store of ``folder``; None (after a message on stderr) when there is none."""
+    from bibtagger_gui.core.store import Store, StoreError, db_path_for
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        print(f"{folder}: not a folder", file=sys.stderr)
+        return None
+    if not db_path_for(folder).exists():
+        print(
+            f"{folder}: no bibtagger project yet (run `bibtagger predict {folder}` or open it in the GUI first)",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        return Store.open(folder)
+    except StoreError as exc:
+        print(str(exc), file=sys.stderr)
+        return None
+
+
+def find_photos(store, number: str, prefix: bool = False) -> list[str]:
+    """Relpaths (sorted) of photos with a bib equal to ``number`` (case-insensitive), or starting with it."""
+    wanted = normalise(number)
+    if not wanted:
+        return []
+    bibs = store.all_bibs()
+    out = []
+    for photo in store.photos():
+        numbers = {normalise(b.number) for b in bibs.get(photo.id, [])}
+        if any(n.startswith(wanted) if prefix else n == wanted for n in numbers):
+            out.append(photo.relpath)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_project(args.dir)
+    if store is None:
+        return 1
+    with store:
+        found = find_photos(store, args.number, prefix=args.prefix)
+    for relpath in found:
+        print(relpath)
+    what = f"starting with {args.number}" if args.prefix else args.number
+    print(f"{len(found)} photo(s) with bib {what}", file=sys.stderr)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("find", help="list the photos showing a bib number", description=__doc__)
+    p.add_argument("dir", help="photo folder (with a bibtagger project)")
+    p.add_argument("number", help="bib number to look for (exact match, case-insensitive)")
+    p.add_argument("--prefix", action="store_true", help="match every number starting with NUMBER")
+    p.set_defaults(func=run)

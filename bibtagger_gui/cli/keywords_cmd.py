@@ -1,0 +1,66 @@
+"""`bibtagger keywords DIR`: write the bib numbers into the photos as XMP/IPTC keywords (exiftool)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bibtagger_gui.cli.find_cmd import open_project
+from bibtagger_gui.core.keywords import (
+    DEFAULT_PREFIX,
+    FileResult,
+    KeywordError,
+    KeywordOptions,
+    find_exiftool,
+    jobs_from_store,
+    write_keywords,
+)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        options = KeywordOptions(
+            prefix=args.prefix, hierarchical=args.hierarchical, sidecar=args.sidecar,
+            dry_run=args.dry_run, backup=args.backup,
+        )  # fmt: skip
+        exe = find_exiftool()
+    except KeywordError as exc:
+        print(f"bibtagger keywords: {exc}", file=sys.stderr)
+        return 1
+    store = open_project(args.dir)
+    if store is None:
+        return 1
+    with store:
+        jobs = jobs_from_store(store, reviewed_only=args.reviewed_only)
+
+    def show(result: FileResult) -> None:
+        if result.status == "error":
+            print(result.describe(), file=sys.stderr)
+        elif result.status != "unchanged" or args.verbose:
+            print(result.describe(), flush=True)
+
+    try:
+        report = write_keywords(jobs, options, exiftool=exe, on_result=show)
+    except KeywordError as exc:
+        print(f"bibtagger keywords: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(jobs)} photo(s): {report.summary()}" + (" (dry run, nothing written)" if args.dry_run else ""),
+          file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "keywords",
+        help="write bib numbers into the photos' keywords (XMP dc:subject, IPTC Keywords)",
+        description=__doc__ + " Only keywords starting with the prefix are added or removed; others are kept.",
+    )
+    p.add_argument("dir", help="photo folder (with a bibtagger project)")
+    p.add_argument("--sidecar", action="store_true", help="write IMG.xmp sidecars, never touch the photos")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+    p.add_argument("--prefix", default=DEFAULT_PREFIX, help=f"keyword prefix (default {DEFAULT_PREFIX!r})")
+    p.add_argument("--hierarchical", action="store_true", help="also write XMP-lr:HierarchicalSubject 'Bib|1234'")
+    p.add_argument("--reviewed-only", action="store_true", help="only photos marked reviewed")
+    p.add_argument("--backup", action="store_true", help="keep exiftool's FILE_original copies")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list photos that are already up to date")
+    p.set_defaults(func=run)

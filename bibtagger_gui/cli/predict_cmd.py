@@ -1,0 +1,92 @@
+"""`bibtagger predict DIR`: find bibs in every photo of a folder and keep them in its project store."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("predict", help="recognise bib numbers in a photo folder", description=__doc__)
+    p.add_argument("dir", type=Path, help="photo folder (scanned recursively; photos are never modified)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the results as bib annotation JSON (paths relative to DIR)")
+    p.add_argument("--csv", type=Path, metavar="OUT", help="write the results as CSV (image,number,x1,y1,x2,y2,confidence)")
+    p.add_argument("--models", type=Path, metavar="DIR", help="folder with detector.onnx and reader.onnx (default: bundled models, or $BIBTAGGER_MODELS)")
+    p.add_argument("--store", type=Path, metavar="DB", help="project database file to use instead of DIR/.bibtagger/project.db")
+    p.add_argument("--all", action="store_true", help="predict again photos already done by these models and reviewed photos")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bibtagger_gui.core.annotations import AnnotationError, atomic_write_text, save_annotations
+    from bibtagger_gui.core.exporters import bib_rows_csv
+    from bibtagger_gui.core.imageio import ImageError
+    from bibtagger_gui.core.progress import Progress
+    from bibtagger_gui.core.recognizer import ModelError, Recognizer
+    from bibtagger_gui.core.store import Store, StoreError
+
+    folder: Path = args.dir
+    if not folder.is_dir():
+        print(f"{folder}: not a folder", file=sys.stderr)
+        return 1
+    try:
+        rec = Recognizer.from_dir(args.models) if args.models else Recognizer()
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        store = Store.open(folder, db_path=args.store)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    def shown(relpath: str) -> str:
+        return os.path.join(str(folder), relpath)
+
+    with store:
+        report = store.scan()
+        for rel, message in report.errors:
+            print(f"{shown(rel)}: {message}", file=sys.stderr)
+        if report.moved:
+            print(f"{len(report.moved)} photo(s) moved or renamed since the last scan (bibs kept)", file=sys.stderr)
+        photos = [p for p in store.photos() if p.width is not None]
+        todo = [p for p in photos if args.all or not (p.reviewed or (p.model_version == rec.version and p.error is None))]
+        failed = found = 0
+        with Progress(len(todo), "predict", unit="photos") as bar:
+            for photo in todo:
+                try:
+                    bibs = rec.recognize_path(store.path(photo))
+                except ImageError as exc:
+                    message = exc.message
+                except Exception as exc:  # noqa: BLE001 - one bad photo must not stop the run
+                    message = f"recognition failed ({type(exc).__name__}: {exc})"
+                else:
+                    store.set_model_bibs(photo.id, bibs, rec.version)
+                    store.set_error(photo.id, None)
+                    found += len(bibs)
+                    bar.update()
+                    continue
+                failed += 1
+                store.set_error(photo.id, message)
+                bar.write(f"{shown(photo.relpath)}: {message}")
+                bar.update()
+        entries = store.to_annotations()
+        try:
+            if args.json:
+                save_annotations(args.json, entries)
+            if args.csv:
+                atomic_write_text(args.csv, bib_rows_csv(entries))
+        except (OSError, AnnotationError) as exc:
+            print(f"error: cannot write results: {exc}", file=sys.stderr)
+            return 1
+        skipped = len(photos) - len(todo)
+        counts = store.counts()
+        print(
+            f"{len(todo) - failed} photo(s) recognised, {found} bib(s) found, {skipped} already done, "
+            f"{failed + len(report.errors)} with errors; {counts.tagged}/{counts.photos} photos tagged; "
+            f"models {rec.version}; store {store.db_path}",
+            file=sys.stderr,
+        )
+    return 0

@@ -1,0 +1,171 @@
+"""Bib annotation JSON (the exchange format): validated reading, atomic writing.
+
+A file is a list of ``{"image": relpath, "width": W, "height": H, "bibs": [{"number": "1234",
+"box": [x1, y1, x2, y2] | null, "confidence": 0.97}]}``; extra keys are ignored on read.
+Errors name the file and the JSON path of the bad entry, e.g. ``pred.json: $[3].bibs[1].box: ...``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from bibtagger_gui.core.bib import Bib
+
+
+class AnnotationError(ValueError):
+    """A malformed annotation file; the message says where and what."""
+
+
+@dataclass
+class PhotoAnnotation:
+    image: str
+    width: int | None
+    height: int | None
+    bibs: list[Bib] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"image": self.image, "width": self.width, "height": self.height, "bibs": [b.to_json() for b in self.bibs]}
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise AnnotationError(f"{where}: expected a number, got {json.dumps(value)[:40]}")
+    return float(value)
+
+
+def _size(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    v = _number(value, where)
+    if v <= 0 or v != int(v):
+        raise AnnotationError(f"{where}: expected a positive whole number of pixels, got {json.dumps(value)}")
+    return int(v)
+
+
+def _bib(d: Any, where: str) -> Bib:
+    if not isinstance(d, dict):
+        raise AnnotationError(f"{where}: expected an object with a \"number\", got {type(d).__name__}")
+    if "number" not in d:
+        raise AnnotationError(f"{where}: missing \"number\"")
+    number = d["number"]
+    if isinstance(number, bool) or not isinstance(number, (str, int)) or not str(number).strip():
+        raise AnnotationError(f"{where}.number: expected a non-empty string, got {json.dumps(number)}")
+    box = d.get("box")
+    if box is not None:
+        if not isinstance(box, list) or len(box) != 4:
+            got = f"{len(box)} values" if isinstance(box, list) else json.dumps(box)[:40]
+            raise AnnotationError(f"{where}.box: expected [x1, y1, x2, y2] or null, got {got}")
+        x1, y1, x2, y2 = (_number(v, f"{where}.box[{i}]") for i, v in enumerate(box))
+        if x2 < x1 or y2 < y1:
+            raise AnnotationError(f"{where}.box: x2/y2 must not be smaller than x1/y1, got {box}")
+        box = (x1, y1, x2, y2)
+    conf = d.get("confidence")
+    if conf is not None:
+        conf = _number(conf, f"{where}.confidence")
+        if not 0.0 <= conf <= 1.0:
+            raise AnnotationError(f"{where}.confidence: expected 0..1, got {conf}")
+    return Bib(str(number).strip(), box, conf)
+
+
+def parse_annotations(data: Any, source: str = "annotations") -> list[PhotoAnnotation]:
+    """Validate decoded JSON; raises AnnotationError('<source>: $[i].field: problem')."""
+    if not isinstance(data, list):
+        raise AnnotationError(f"{source}: $: expected a list of photos, got {type(data).__name__}")
+    out: list[PhotoAnnotation] = []
+    seen: dict[str, int] = {}
+    try:
+        for i, entry in enumerate(data):
+            where = f"$[{i}]"
+            if not isinstance(entry, dict):
+                raise AnnotationError(f"{where}: expected an object, got {type(entry).__name__}")
+            image = entry.get("image")
+            if not isinstance(image, str) or not image.strip():
+                raise AnnotationError(f"{where}.image: expected a relative path, got {json.dumps(image)}")
+            image = image.strip().replace("\\", "/")
+            if image in seen:
+                raise AnnotationError(f"{where}.image: {image!r} already listed at $[{seen[image]}]")
+            seen[image] = i
+            bibs = entry.get("bibs", [])
+            if not isinstance(bibs, list):
+                raise AnnotationError(f"{where}.bibs: expected a list, got {type(bibs).__name__}")
+            out.append(
+                PhotoAnnotation(
+                    image,
+                    _size(entry.get("width"), f"{where}.width"),
+                    _size(entry.get("height"), f"{where}.height"),
+                    [_bib(b, f"{where}.bibs[{j}]") for j, b in enumerate(bibs)],
+                )
+            )
+    except AnnotationError as exc:
+        raise AnnotationError(f"{source}: {exc}") from None
+    return out
+
+
+def load_annotations(path: str | os.PathLike) -> list[PhotoAnnotation]:
+    """Read and validate an annotation file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise AnnotationError(f"{path}: file not found") from None
+    except UnicodeDecodeError:
+        raise AnnotationError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise AnnotationError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AnnotationError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    return parse_annotations(data, str(path))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a file so readers see the old or the new content, never a half-written one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with _suppress():
+            os.unlink(tmp)
+        raise
+    with _suppress():
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+class _suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]
+
+
+def dump_annotations(items: Iterable[PhotoAnnotation | dict]) -> list[dict]:
+    """Exchange-format dicts; dicts are validated (and normalised) on the way."""
+    items = list(items)
+    if items and all(isinstance(x, PhotoAnnotation) for x in items):
+        return [x.to_json() for x in items]  # type: ignore[union-attr]
+    raw = [x.to_json() if isinstance(x, PhotoAnnotation) else x for x in items]
+    parse_annotations(raw, "annotations to write")
+    return raw
+
+
+def save_annotations(path: str | os.PathLike, items: Iterable[PhotoAnnotation | dict]) -> None:
+    """Validate and write an annotation file atomically (temp file + os.replace)."""
+    atomic_write_text(path, json.dumps(dump_annotations(items), indent=1, ensure_ascii=False) + "\n")

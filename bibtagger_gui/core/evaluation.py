@@ -1,0 +1,147 @@
+"""Accuracy of predictions against ground truth, both in the bib annotation format.
+
+* image level: per photo, the set of numbers predicted vs. the set in the ground truth;
+  TP/FP/FN summed over photos (what a photographer's customer search sees);
+* box + number: a prediction is a TP when its number equals a ground-truth bib's number and
+  the boxes overlap with IoU >= 0.5; greedy matching, most confident prediction first.
+
+Photos are matched by ``image`` (relpath). A ground-truth photo without a prediction counts
+all its bibs as FN (unless ``common_only``); predicted photos absent from the ground truth
+are ignored and reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from bibtagger_gui.core.annotations import PhotoAnnotation
+from bibtagger_gui.core.bib import Bib, Box
+
+
+@dataclass
+class PRF:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def add(self, tp: int, fp: int, fn: int) -> None:
+        self.tp += tp
+        self.fp += fp
+        self.fn += fn
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4)}
+
+
+@dataclass
+class EvalResult:
+    image: PRF
+    box: PRF
+    iou: float
+    photos: int  # ground-truth photos evaluated
+    unpredicted: list[str] = field(default_factory=list)  # GT photos without a prediction
+    unknown: list[str] = field(default_factory=list)  # predicted photos not in the GT
+    unboxed_gt: int = 0  # GT bibs without a box (left out of the box metric)
+    common_only: bool = False  # unpredicted GT photos were skipped rather than counted as missed
+
+    def to_json(self) -> dict:
+        return {
+            "photos": self.photos,
+            "image_level": self.image.to_json(),
+            "box_level": {**self.box.to_json(), "iou": self.iou},
+            "unpredicted_photos": len(self.unpredicted),
+            "unknown_photos": len(self.unknown),
+            "unboxed_gt_bibs": self.unboxed_gt,
+        }
+
+
+def iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def match_boxes(gt: list[Bib], pred: list[Bib], iou_threshold: float = 0.5) -> tuple[int, int, int, int]:
+    """Greedy box+number matching on one photo -> (tp, fp, fn, unboxed_gt).
+
+    Ground-truth bibs without a box are left out, and so are predictions of their numbers
+    that match no boxed bib (they can be neither right nor wrong). Predictions without a box are FP.
+    """
+    boxed = [g for g in gt if g.box is not None]
+    unboxed_numbers = {g.number for g in gt if g.box is None}
+    used = [False] * len(boxed)
+    tp = fp = 0
+    for p in sorted(pred, key=lambda b: -(b.confidence if b.confidence is not None else 1.0)):
+        best, best_iou = -1, iou_threshold
+        if p.box is not None:
+            for j, g in enumerate(boxed):
+                if used[j] or g.number != p.number:
+                    continue
+                v = iou(p.box, g.box)  # type: ignore[arg-type]
+                if v >= best_iou:
+                    best, best_iou = j, v
+        if best >= 0:
+            used[best] = True
+            tp += 1
+        elif p.number not in unboxed_numbers:
+            fp += 1
+    return tp, fp, used.count(False), len(gt) - len(boxed)
+
+
+def evaluate(
+    gt: list[PhotoAnnotation], pred: list[PhotoAnnotation], iou_threshold: float = 0.5, common_only: bool = False
+) -> EvalResult:
+    preds = {p.image: p for p in pred}
+    gts = {g.image: g for g in gt}
+    result = EvalResult(PRF(), PRF(), iou_threshold, 0, unknown=sorted(set(preds) - set(gts)), common_only=common_only)
+    for g in gt:
+        p = preds.get(g.image)
+        if p is None:
+            result.unpredicted.append(g.image)
+            if common_only:
+                continue
+        result.photos += 1
+        pbibs = p.bibs if p is not None else []
+        truth = {b.number for b in g.bibs}
+        found = {b.number for b in pbibs}
+        result.image.add(len(truth & found), len(found - truth), len(truth - found))
+        tp, fp, fn, unboxed = match_boxes(g.bibs, pbibs, iou_threshold)
+        result.box.add(tp, fp, fn)
+        result.unboxed_gt += unboxed
+    return result
+
+
+def format_result(r: EvalResult) -> str:
+    """Human-readable summary (what `bibtagger eval` prints)."""
+
+    def line(name: str, m: PRF) -> str:
+        return f"{name:<22} P {m.precision:.3f}  R {m.recall:.3f}  F1 {m.f1:.3f}   (TP {m.tp}, FP {m.fp}, FN {m.fn})"
+
+    lines = [
+        f"photos evaluated: {r.photos}",
+        line("image level (numbers)", r.image),
+        line(f"box+number IoU>={r.iou:g}", r.box),
+    ]
+    if r.unpredicted:
+        how = "skipped" if r.common_only else "their bibs count as missed"
+        lines.append(f"ground-truth photos without a prediction: {len(r.unpredicted)} ({how})")
+    if r.unknown:
+        lines.append(f"predicted photos not in the ground truth (ignored): {len(r.unknown)}")
+    if r.unboxed_gt:
+        lines.append(f"ground-truth bibs without a box (box metric leaves them out): {r.unboxed_gt}")
+    return "\n".join(lines)

@@ -1,0 +1,237 @@
+"""Exports of a project store: csv, bibcsv, json, coco, crops, bibfolders.
+
+* ``csv``: photo -> bibs, one row per bib (image,number,x1,y1,x2,y2,confidence,source);
+  a photo without bibs has one row with an empty number, so every photo is listed;
+* ``bibcsv``: bib -> photos, one row per number (number,count,images with ";" between);
+* ``json``: the bib annotation JSON (exchange format);
+* ``coco``: COCO detection JSON, one category "bib", the number in ``attributes``;
+* ``crops``: one image per boxed bib, cut from the full-resolution oriented photo, plus
+  ``labels.csv`` (file,number,...) for reader training;
+* ``bibfolders``: one folder per number with symlinks (or copies) of its photos.
+
+Photos are never modified.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bibtagger_gui.core.annotations import atomic_write_text
+from bibtagger_gui.core.imageio import ImageError, load_image
+from bibtagger_gui.core.store import BibRow, Photo, Store
+
+FORMATS = ("csv", "bibcsv", "json", "coco", "crops", "bibfolders")
+FILE_FORMATS = ("csv", "bibcsv", "json", "coco")
+BIB_CSV_HEADER = ["image", "number", "x1", "y1", "x2", "y2", "confidence"]
+
+
+@dataclass
+class ExportReport:
+    photos: int = 0
+    bibs: int = 0
+    written: int = 0  # files/links written (crops, bibfolders)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (relpath, message)
+
+
+def _selection(store: Store, reviewed_only: bool) -> tuple[list[Photo], dict[int, list[BibRow]]]:
+    photos = store.photos("reviewed" if reviewed_only else None)
+    return photos, store.all_bibs()
+
+
+def _fmt(v: float | None) -> str:
+    return "" if v is None else f"{v:g}"
+
+
+def bib_rows_csv(entries: list[dict]) -> str:
+    """CSV text (image,number,x1,y1,x2,y2,confidence) from exchange-format entries."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(BIB_CSV_HEADER)
+    for e in entries:
+        if not e["bibs"]:
+            w.writerow([e["image"], "", "", "", "", "", ""])
+        for b in e["bibs"]:
+            box = b.get("box") or [None] * 4
+            w.writerow([e["image"], b["number"], *(_fmt(v) for v in box), _fmt(b.get("confidence"))])
+    return buf.getvalue()
+
+
+def photos_csv(store: Store, reviewed_only: bool = False) -> tuple[str, ExportReport]:
+    photos, bibs = _selection(store, reviewed_only)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([*BIB_CSV_HEADER, "source", "reviewed"])
+    rep = ExportReport(photos=len(photos))
+    for p in photos:
+        rows = bibs.get(p.id, [])
+        if not rows:
+            w.writerow([p.relpath, "", "", "", "", "", "", "", int(p.reviewed)])
+        for b in rows:
+            rep.bibs += 1
+            w.writerow([p.relpath, b.number, *(_fmt(v) for v in (b.box or (None,) * 4)), _fmt(b.confidence), b.source, int(p.reviewed)])
+    return buf.getvalue(), rep
+
+
+def numbers_csv(store: Store, reviewed_only: bool = False) -> tuple[str, ExportReport]:
+    photos, bibs = _selection(store, reviewed_only)
+    by_number: dict[str, list[str]] = {}
+    rep = ExportReport(photos=len(photos))
+    for p in photos:
+        for number in dict.fromkeys(b.number for b in bibs.get(p.id, [])):
+            by_number.setdefault(number, []).append(p.relpath)
+            rep.bibs += 1
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["number", "count", "images"])
+    for number in sorted(by_number, key=lambda n: (len(n), n)):
+        w.writerow([number, len(by_number[number]), ";".join(by_number[number])])
+    return buf.getvalue(), rep
+
+
+def annotations_json(store: Store, reviewed_only: bool = False) -> tuple[str, ExportReport]:
+    entries = store.to_annotations(reviewed_only=reviewed_only)
+    rep = ExportReport(photos=len(entries), bibs=sum(len(e["bibs"]) for e in entries))
+    return json.dumps(entries, indent=1, ensure_ascii=False) + "\n", rep
+
+
+def coco_json(store: Store, reviewed_only: bool = False) -> tuple[str, ExportReport]:
+    photos, bibs = _selection(store, reviewed_only)
+    images, anns = [], []
+    rep = ExportReport()
+    for p in photos:
+        if p.width is None:
+            continue
+        images.append({"id": p.id, "file_name": p.relpath, "width": p.width, "height": p.height})
+        rep.photos += 1
+        for b in bibs.get(p.id, []):
+            if b.box is None:
+                continue
+            x1, y1, x2, y2 = b.box
+            attrs: dict = {"number": b.number, "source": b.source}
+            if b.confidence is not None:
+                attrs["confidence"] = round(b.confidence, 4)
+            anns.append(
+                {
+                    "id": b.id,
+                    "image_id": p.id,
+                    "category_id": 1,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "area": (x2 - x1) * (y2 - y1),
+                    "iscrowd": 0,
+                    "attributes": attrs,
+                }
+            )
+            rep.bibs += 1
+    doc = {
+        "info": {"description": f"bibtagger export of {store.folder.name}"},
+        "images": images,
+        "annotations": anns,
+        "categories": [{"id": 1, "name": "bib", "supercategory": "bib"}],
+    }
+    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n", rep
+
+
+def safe_name(text: str) -> str:
+    """A file/folder name made of letters, digits, '-' and '_' only."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "_"
+
+
+def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool = False, pad: float = 0.0) -> ExportReport:
+    """Crop every boxed bib from its full-resolution, oriented photo into ``out_dir`` + labels.csv."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    photos, bibs = _selection(store, reviewed_only)
+    rep = ExportReport()
+    rows = []
+    for p in photos:
+        boxed = [b for b in bibs.get(p.id, []) if b.box is not None]
+        if not boxed:
+            continue
+        try:
+            image = load_image(store.path(p))
+        except ImageError as exc:
+            rep.errors.append((p.relpath, exc.message))
+            continue
+        rep.photos += 1
+        H, W = image.shape[:2]
+        for b in boxed:
+            x1, y1, x2, y2 = b.box  # type: ignore[misc]
+            px, py = (x2 - x1) * pad, (y2 - y1) * pad
+            c = (int(max(0, np.floor(x1 - px))), int(max(0, np.floor(y1 - py))), int(min(W, np.ceil(x2 + px))), int(min(H, np.ceil(y2 + py))))
+            if c[2] - c[0] < 2 or c[3] - c[1] < 2:
+                rep.errors.append((p.relpath, f"bib {b.number}: box outside the photo or too small"))
+                continue
+            name = f"{safe_name(Path(p.relpath).with_suffix('').as_posix())}_{b.id}.png"
+            ok, data = cv2.imencode(".png", cv2.cvtColor(image[c[1] : c[3], c[0] : c[2]], cv2.COLOR_RGB2BGR))
+            if not ok:
+                rep.errors.append((p.relpath, f"bib {b.number}: cannot encode crop"))
+                continue
+            data.tofile(out / name)
+            rows.append([name, b.number, p.relpath, *c, b.source])
+            rep.bibs += 1
+            rep.written += 1
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["file", "number", "image", "x1", "y1", "x2", "y2", "source"])
+    w.writerows(rows)
+    atomic_write_text(out / "labels.csv", buf.getvalue())
+    return rep
+
+
+def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: bool = False, copy: bool = False) -> ExportReport:
+    """One folder per bib number holding symlinks (or copies) of its photos."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    photos, bibs = _selection(store, reviewed_only)
+    rep = ExportReport()
+    for p in photos:
+        numbers = list(dict.fromkeys(b.number for b in bibs.get(p.id, [])))
+        if not numbers:
+            continue
+        rep.photos += 1
+        src = store.path(p).resolve()
+        name = p.relpath.replace("/", "__")
+        for number in numbers:
+            folder = out / safe_name(number)
+            folder.mkdir(exist_ok=True)
+            dst = folder / name
+            try:
+                if dst.is_symlink() or dst.exists():
+                    dst.unlink()
+                if copy:
+                    shutil.copy2(src, dst)
+                else:
+                    os.symlink(src, dst)
+            except OSError as exc:
+                rep.errors.append((p.relpath, f"cannot write {dst}: {exc.strerror or exc}"))
+                continue
+            rep.bibs += 1
+            rep.written += 1
+    return rep
+
+
+def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only: bool = False, copy: bool = False) -> tuple[ExportReport, str | None]:
+    """Run one export. File formats return their text when ``out`` is None (else write it atomically)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt in FILE_FORMATS:
+        text, rep = {"csv": photos_csv, "bibcsv": numbers_csv, "json": annotations_json, "coco": coco_json}[fmt](store, reviewed_only)
+        if out is None:
+            return rep, text
+        atomic_write_text(out, text)
+        return rep, None
+    if out is None:
+        raise ValueError(f"--format {fmt} writes a folder: give --out FOLDER")
+    if fmt == "crops":
+        return export_crops(store, out, reviewed_only), None
+    return export_bibfolders(store, out, reviewed_only, copy=copy), None

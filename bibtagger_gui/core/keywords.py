@@ -1,0 +1,440 @@
+"""Write bib numbers into photos as XMP ``dc:subject`` / IPTC ``Keywords`` through exiftool.
+
+Only our own keywords (those starting with the prefix, default ``"BIB:"``, and with
+``--hierarchical`` the ``"Bib|…"`` entries of ``XMP-lr:HierarchicalSubject``) are added
+or removed; every other keyword of the photo is kept, and a photo whose keywords are
+already right is not touched at all, so re-running is idempotent.
+
+RAW files, files that are not writable, and everything when ``sidecar=True`` get an
+``.xmp`` sidecar (``IMG_0001.CR2`` -> ``IMG_0001.xmp``, the Adobe convention) instead;
+the original is then never opened for writing. One ``exiftool -stay_open`` process
+serves a whole run: current keywords are read in batches, then each changed file gets
+one write command, so thousands of photos take seconds, and a failing file is
+reported while the rest goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RAW_EXTENSIONS = frozenset(
+    ".3fr .ari .arw .bay .cr2 .cr3 .crw .dcr .dng .erf .fff .iiq .k25 .kdc .mef .mos .mrw "
+    ".nef .nrw .orf .ori .pef .raf .raw .rw2 .rwl .sr2 .srf .srw .x3f".split()
+)
+DEFAULT_PREFIX = "BIB:"
+DEFAULT_HIERARCHY_ROOT = "Bib"
+READ_BATCH = 100
+
+SUBJECT = "XMP-dc:Subject"
+IPTC_KEYWORDS = "IPTC:Keywords"
+HIERARCHICAL = "XMP-lr:HierarchicalSubject"
+IPTC_CHARSET = "IPTC:CodedCharacterSet"
+
+
+class KeywordError(Exception):
+    """A keyword run cannot start or exiftool stopped working."""
+
+
+class ExiftoolMissing(KeywordError):
+    """exiftool is not installed or not on PATH."""
+
+
+@dataclass(frozen=True)
+class KeywordOptions:
+    """How keywords are written."""
+
+    prefix: str = DEFAULT_PREFIX
+    hierarchical: bool = False
+    hierarchy_root: str = DEFAULT_HIERARCHY_ROOT
+    sidecar: bool = False  # write .xmp sidecars for every photo
+    dry_run: bool = False  # read only; report what would change
+    backup: bool = False  # keep exiftool's FILE_original copies
+
+    def __post_init__(self) -> None:
+        if not self.prefix.strip():
+            raise KeywordError("keyword prefix must not be empty (it marks the keywords bibtagger owns)")
+        if self.hierarchical and ("|" in self.hierarchy_root or not self.hierarchy_root.strip()):
+            raise KeywordError("hierarchy root must be a non-empty name without '|'")
+
+
+@dataclass(frozen=True)
+class KeywordJob:
+    """The bib numbers one photo should carry."""
+
+    path: Path
+    numbers: tuple[str, ...]
+    relpath: str = ""
+
+
+@dataclass
+class FileResult:
+    """What happened to one target file (a photo or its sidecar)."""
+
+    path: Path  # the file written (photo or sidecar)
+    sources: list[str]  # relpaths (or paths) of the photos it holds keywords for
+    status: str  # "written" | "unchanged" | "would write" | "error"
+    sidecar: bool = False
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def describe(self) -> str:
+        """One human line: ``photo.jpg: +BIB:12 -BIB:13 (sidecar photo.xmp)``."""
+        name = ", ".join(self.sources) or str(self.path)
+        if self.status == "error":
+            return f"{name}: {self.message}"
+        changes = " ".join([f"+{k}" for k in self.added] + [f"-{k}" for k in self.removed]) or "no change"
+        where = f" (sidecar {self.path.name})" if self.sidecar else ""
+        note = f" [{self.message}]" if self.message else ""
+        return f"{name}: {self.status}: {changes}{where}{note}"
+
+
+@dataclass
+class KeywordReport:
+    """Summary of a keyword run."""
+
+    results: list[FileResult] = field(default_factory=list)
+    cancelled: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def errors(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "error"]
+
+    def summary(self) -> str:
+        parts = [f"{self.count(s)} {s}" for s in ("written", "would write", "unchanged", "error") if self.count(s)]
+        text = ", ".join(parts) or "nothing to do"
+        return text + (" (cancelled)" if self.cancelled else "")
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def jobs_from_store(store, reviewed_only: bool = False) -> list[KeywordJob]:
+    """One job per photo of the store (photos without bibs too: stale keywords get removed)."""
+    jobs = []
+    bibs = store.all_bibs()
+    for photo in store.photos("reviewed" if reviewed_only else None):
+        numbers = _sort_numbers({b.number.strip() for b in bibs.get(photo.id, []) if b.number and b.number.strip()})
+        jobs.append(KeywordJob(Path(store.folder) / photo.relpath, tuple(numbers), photo.relpath))
+    return jobs
+
+
+def sidecar_path(path: Path) -> Path:
+    """``IMG_0001.CR2`` -> ``IMG_0001.xmp`` (Adobe/Lightroom convention)."""
+    return path.with_suffix(".xmp")
+
+
+def is_writable(path: Path) -> bool:
+    """Whether exiftool can rewrite ``path`` in place (file and its folder writable)."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def own_keywords(numbers: Iterable[str], prefix: str) -> list[str]:
+    return [f"{prefix}{n}" for n in numbers]
+
+
+def own_hierarchical(numbers: Iterable[str], root: str) -> list[str]:
+    return [f"{root}|{n}" for n in numbers]
+
+
+def diff_list(current: Sequence[str], wanted: Sequence[str], is_own: Callable[[str], bool]) -> tuple[list, list]:
+    """(to add, to remove): our stale entries go, missing wanted ones come; others are kept."""
+    current_set = set(current)
+    wanted_set = set(wanted)
+    add = [k for k in wanted if k not in current_set]
+    remove = [k for k in dict.fromkeys(current) if is_own(k) and k not in wanted_set]
+    return add, remove
+
+
+# --------------------------------------------------------------------------- exiftool
+
+
+def find_exiftool(path: str | None = None) -> str:
+    """Absolute path of exiftool (searching ``path`` or $PATH), else ExiftoolMissing."""
+    exe = shutil.which("exiftool", path=path)  # not "exiftool(-k).exe": it waits for a key press at exit
+    if exe is None:
+        raise ExiftoolMissing(
+            "exiftool was not found. Install it (Debian/Ubuntu: apt install libimage-exiftool-perl; "
+            "macOS: brew install exiftool; Windows: https://exiftool.org, put exiftool.exe on PATH) "
+            "and try again."
+        )
+    return exe
+
+
+class ExifTool:
+    """One ``exiftool -stay_open`` process; ``execute(args)`` runs one command."""
+
+    def __init__(self, executable: str | None = None):
+        self.executable = executable or find_exiftool()
+        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0
+        try:
+            self._proc = subprocess.Popen(
+                [self.executable, "-stay_open", "True", "-@", "-"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                creationflags=flags,
+            )
+        except OSError as exc:
+            raise ExiftoolMissing(f"cannot start exiftool ({self.executable}): {exc}") from exc
+        self._seq = 0
+        self._stderr: queue.Queue[bytes | None] = queue.Queue()
+        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+        self._drain.start()
+
+    def _read_stderr(self) -> None:
+        assert self._proc.stderr is not None
+        for line in iter(self._proc.stderr.readline, b""):
+            self._stderr.put(line)
+        self._stderr.put(None)
+
+    def execute(self, args: Sequence[str]) -> tuple[str, str]:
+        """Run one command; returns (stdout, stderr) text."""
+        if self._proc.poll() is not None:
+            raise KeywordError(f"exiftool stopped unexpectedly (exit code {self._proc.returncode})")
+        self._seq += 1
+        marker = f"{{ready{self._seq}}}"
+        for a in args:
+            if "\n" in a or "\r" in a:
+                raise KeywordError(f"argument contains a line break: {a!r}")
+        text = "\n".join([*args, "-echo4", marker, f"-execute{self._seq}", ""])
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        try:
+            self._proc.stdin.write(text.encode("utf-8"))
+            self._proc.stdin.flush()
+        except OSError as exc:
+            raise KeywordError(f"exiftool stopped unexpectedly: {exc}") from exc
+        out: list[bytes] = []
+        while True:
+            line = self._proc.stdout.readline()
+            if not line:
+                raise KeywordError("exiftool stopped unexpectedly (no output)")
+            if line.strip() == marker.encode():
+                break
+            out.append(line)
+        err: list[bytes] = []
+        while True:
+            eline = self._stderr.get()
+            if eline is None or eline.strip() == marker.encode():
+                break
+            err.append(eline)
+        return b"".join(out).decode("utf-8", "replace"), b"".join(err).decode("utf-8", "replace")
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            try:
+                assert self._proc.stdin is not None
+                self._proc.stdin.write(b"-stay_open\nFalse\n")
+                self._proc.stdin.flush()
+                self._proc.stdin.close()
+                self._proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self._proc.kill()
+                self._proc.wait()
+
+    def __enter__(self) -> "ExifTool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _norm(path: str) -> str:
+    return os.path.normcase(os.path.normpath(os.path.abspath(path)))
+
+
+def read_keywords(tool: ExifTool, paths: Sequence[Path]) -> tuple[dict[Path, dict], dict[Path, str]]:
+    """Current keyword tags of existing files: ({path: {tag: [values]}}, {path: error})."""
+    found: dict[Path, dict] = {}
+    errors: dict[Path, str] = {}
+    for start in range(0, len(paths), READ_BATCH):
+        batch = list(paths[start : start + READ_BATCH])
+        args = ["-j", "-G1", "-charset", "filename=UTF8", f"-{SUBJECT}", f"-{IPTC_KEYWORDS}",
+                f"-{HIERARCHICAL}", "-IPTC:All", *[str(p) for p in batch]]  # fmt: skip
+        out, err = tool.execute(args)
+        by_name = {_norm(str(p)): p for p in batch}
+        try:
+            records = json.loads(out) if out.strip() else []
+        except json.JSONDecodeError:
+            records = []
+        for rec in records:
+            p = by_name.get(_norm(str(rec.get("SourceFile", ""))))
+            if p is None:
+                continue
+            has_iptc = any(k.startswith("IPTC:") for k in rec)
+            found[p] = {
+                SUBJECT: _as_list(rec.get(SUBJECT)),
+                IPTC_KEYWORDS: _as_list(rec.get(IPTC_KEYWORDS)),
+                HIERARCHICAL: _as_list(rec.get(HIERARCHICAL)),
+                "has_iptc": has_iptc,
+                IPTC_CHARSET: rec.get(IPTC_CHARSET),
+            }
+        for p in batch:
+            if p not in found:
+                errors[p] = _first_error(err, p) or "exiftool could not read the file"
+    return found, errors
+
+
+def _first_error(stderr: str, path: Path | None = None) -> str:
+    for line in stderr.splitlines():
+        if line.startswith("Error"):
+            msg = line.split(":", 1)[1].strip() if ":" in line else line
+            if path is not None:
+                msg = msg.replace(f" - {path}", "")
+            return msg
+    return ""
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class _Target:
+    path: Path
+    sidecar: bool
+    sources: list[str]
+    numbers: set[str]
+
+
+def plan_targets(
+    jobs: Sequence[KeywordJob], options: KeywordOptions, writable: Callable[[Path], bool] = is_writable
+) -> tuple[list[_Target], list[FileResult]]:
+    """Decide for each photo whether it is written itself or through a sidecar."""
+    targets: dict[Path, _Target] = {}
+    problems: list[FileResult] = []
+    for job in jobs:
+        name = job.relpath or str(job.path)
+        if not job.path.is_file():
+            problems.append(FileResult(job.path, [name], "error", message="file not found"))
+            continue
+        use_sidecar = options.sidecar or job.path.suffix.lower() in RAW_EXTENSIONS or not writable(job.path)
+        target = sidecar_path(job.path) if use_sidecar else job.path
+        if use_sidecar and target == job.path:  # an .xmp "photo": nothing sensible to do
+            problems.append(FileResult(job.path, [name], "error", message="is itself an .xmp file"))
+            continue
+        t = targets.setdefault(target, _Target(target, use_sidecar, [], set()))
+        t.sources.append(name)
+        t.numbers.update(job.numbers)
+    return list(targets.values()), problems
+
+
+def _sort_numbers(numbers: Iterable[str]) -> list[str]:
+    return sorted(numbers, key=lambda n: (len(n), n))
+
+
+def _write_args(t: _Target, current: dict, options: KeywordOptions) -> tuple[list[str], list[str], list[str]]:
+    """exiftool arguments, added keywords and removed keywords for one target."""
+    numbers = _sort_numbers(t.numbers)
+    wanted = own_keywords(numbers, options.prefix)
+    is_own = lambda k: k.startswith(options.prefix)  # noqa: E731
+    tags: list[tuple[str, list[str], list[str]]] = []
+    add, remove = diff_list(current.get(SUBJECT, []), wanted, is_own)
+    tags.append((SUBJECT, add, remove))
+    added, removed = list(add), list(remove)
+    if not t.sidecar:
+        iadd, iremove = diff_list(current.get(IPTC_KEYWORDS, []), wanted, is_own)
+        tags.append((IPTC_KEYWORDS, iadd, iremove))
+        added += [k for k in iadd if k not in added]
+        removed += [k for k in iremove if k not in removed]
+    if options.hierarchical:
+        root = options.hierarchy_root + "|"
+        hadd, hremove = diff_list(
+            current.get(HIERARCHICAL, []), own_hierarchical(numbers, options.hierarchy_root), lambda k: k.startswith(root)
+        )
+        tags.append((HIERARCHICAL, hadd, hremove))
+        added += hadd
+        removed += hremove
+    args: list[str] = []
+    for tag, a, r in tags:
+        args += [f"-{tag}-={k}" for k in r]
+        args += [f"-{tag}+={k}" for k in a]
+    if args and not t.sidecar and not current.get("has_iptc") and any(tag == IPTC_KEYWORDS and a for tag, a, _ in tags):
+        args.append(f"-{IPTC_CHARSET}=UTF8")  # new IPTC block: declare UTF-8
+    return args, added, removed
+
+
+def write_keywords(
+    jobs: Sequence[KeywordJob],
+    options: KeywordOptions = KeywordOptions(),
+    *,
+    exiftool: str | None = None,
+    writable: Callable[[Path], bool] = is_writable,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> KeywordReport:
+    """Bring the bib keywords of each job's photo (or sidecar) up to date.
+
+    ``writable`` decides whether a photo can be rewritten in place (injectable for tests:
+    root ignores file permissions). Raises ExiftoolMissing before touching anything.
+    """
+    exe = find_exiftool() if exiftool is None else exiftool
+    report = KeywordReport()
+
+    def emit(result: FileResult) -> None:
+        report.results.append(result)
+        if on_result:
+            on_result(result)
+
+    targets, problems = plan_targets(jobs, options, writable)
+    for p in problems:
+        emit(p)
+    total = len(targets)
+    if progress:
+        progress(0, total)
+    with ExifTool(exe) as tool:
+        existing = [t.path for t in targets if t.path.exists()]
+        current, read_errors = read_keywords(tool, existing)
+        for i, t in enumerate(targets):
+            if cancel and cancel():
+                report.cancelled = True
+                break
+            emit(_process(tool, t, current, read_errors, options))
+            if progress:
+                progress(i + 1, total)
+    return report
+
+
+def _process(tool: ExifTool, t: _Target, current: dict, read_errors: dict, options: KeywordOptions) -> FileResult:
+    if t.path in read_errors:
+        return FileResult(t.path, t.sources, "error", t.sidecar, message=read_errors[t.path])
+    args, added, removed = _write_args(t, current.get(t.path, {}), options)
+    result = FileResult(t.path, t.sources, "unchanged", t.sidecar, added, removed)
+    if not args:
+        return result
+    if options.dry_run:
+        result.status = "would write"
+        return result
+    base = ["-charset", "filename=UTF8", "-P"]
+    if not options.backup:
+        base.append("-overwrite_original_in_place")
+    out, err = tool.execute([*base, *args, str(t.path)])
+    error = _first_error(err, t.path)
+    if error or ("1 image files updated" not in out and "1 image files created" not in out):
+        result.status = "error"
+        result.message = error or (out.strip().splitlines() or ["exiftool wrote nothing"])[-1].strip()
+        return result
+    warning = next((ln.split(":", 1)[1].strip() for ln in err.splitlines() if ln.startswith("Warning")), "")
+    result.status = "written"
+    result.message = warning.replace(f" - {t.path}", "")
+    return result

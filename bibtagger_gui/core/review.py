@@ -1,0 +1,179 @@
+"""Review queue rules (Qt-free): ordering, filters, search, conflicts, what to (re)recognize.
+
+The GUI shows photos in *queue order*: unreviewed photos first, and among them the
+least confident first, so that the reviewer spends keystrokes where the model is
+most likely wrong. Photos whose file could not be read come after the readable ones
+of the same review state. All rules live here so that they are unit-tested without Qt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Iterable, Mapping, Sequence
+
+#: Bibs below this confidence make a photo "low confidence".
+LOW_CONFIDENCE = 0.6
+
+
+class ReviewFilter(str, Enum):
+    """The filters of the review list (values are stable names for settings/CLI)."""
+
+    ALL = "all"
+    UNREVIEWED = "unreviewed"
+    NO_BIB = "no-bib"
+    LOW_CONFIDENCE = "low-confidence"
+    REVIEWED = "reviewed"
+    CONFLICTS = "conflicts"
+
+    @property
+    def label(self) -> str:
+        return {
+            "all": "All photos",
+            "unreviewed": "Unreviewed",
+            "no-bib": "No bib found",
+            "low-confidence": "Low confidence",
+            "reviewed": "Reviewed",
+            "conflicts": "Conflicts",
+        }[self.value]
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One photo with its bibs, as the review list needs it (no image data)."""
+
+    photo: Any  # core.store.Photo (duck-typed: id, relpath, reviewed, error)
+    bibs: tuple[Any, ...] = field(default_factory=tuple)  # core.store.BibRow
+
+    @property
+    def photo_id(self) -> int:
+        return self.photo.id
+
+    @property
+    def numbers(self) -> list[str]:
+        return [b.number for b in self.bibs]
+
+    @property
+    def confidence(self) -> float:
+        return photo_confidence(self.bibs)
+
+    @property
+    def conflict(self) -> bool:
+        return is_conflict(self.bibs)
+
+
+def photo_confidence(bibs: Sequence[Any]) -> float:
+    """How sure we are that the photo's bibs are right, for queue ordering.
+
+    The lowest confidence among model bibs; 1.0 when every bib is human/mturk
+    (people already looked at it); 0.0 when the photo has no bib at all (nothing
+    found is the least trustworthy answer).
+    """
+    if not bibs:
+        return 0.0
+    model = [b.confidence for b in bibs if b.source == "model"]
+    if not model:
+        return 1.0
+    return min(float(c) if c is not None else 0.0 for c in model)
+
+
+def _norm(number: str) -> str:
+    return number.strip().upper()
+
+
+def is_conflict(bibs: Sequence[Any]) -> bool:
+    """True when a photo has model bibs *and* human/mturk bibs and their numbers differ."""
+    model = {_norm(b.number) for b in bibs if b.source == "model"}
+    people = {_norm(b.number) for b in bibs if b.source != "model"}
+    return bool(model) and bool(people) and model != people
+
+
+def matches(item: ReviewItem, flt: ReviewFilter, low: float = LOW_CONFIDENCE) -> bool:
+    """Whether ``item`` belongs in the list under filter ``flt``."""
+    flt = ReviewFilter(flt)
+    if flt is ReviewFilter.ALL:
+        return True
+    if flt is ReviewFilter.UNREVIEWED:
+        return not item.photo.reviewed
+    if flt is ReviewFilter.REVIEWED:
+        return bool(item.photo.reviewed)
+    if flt is ReviewFilter.NO_BIB:
+        return not item.bibs and not item.photo.error
+    if flt is ReviewFilter.LOW_CONFIDENCE:
+        return any(b.source == "model" and (b.confidence or 0.0) < low for b in item.bibs)
+    if flt is ReviewFilter.CONFLICTS:
+        return item.conflict
+    raise ValueError(flt)  # pragma: no cover
+
+
+def matches_search(item: ReviewItem, text: str) -> bool:
+    """Search: the photo has a bib whose number equals ``text`` (case-insensitive).
+
+    A trailing ``*`` makes it a prefix search ("12*" finds 12, 120, 1234). Empty
+    text matches everything.
+    """
+    text = _norm(text)
+    if not text:
+        return True
+    if text.endswith("*"):
+        prefix = text[:-1]
+        return any(_norm(n).startswith(prefix) for n in item.numbers)
+    return any(_norm(n) == text for n in item.numbers)
+
+
+def sort_key(item: ReviewItem) -> tuple:
+    """Queue order: unreviewed first, readable before errors, least confident first."""
+    return (bool(item.photo.reviewed), item.photo.error is not None, item.confidence, item.photo.relpath)
+
+
+def build_queue(
+    items: Iterable[ReviewItem],
+    flt: ReviewFilter = ReviewFilter.ALL,
+    search: str = "",
+    low: float = LOW_CONFIDENCE,
+) -> list[ReviewItem]:
+    """Filter, search and order ``items`` into the review queue."""
+    flt = ReviewFilter(flt)
+    chosen = [it for it in items if matches(it, flt, low) and matches_search(it, search)]
+    chosen.sort(key=sort_key)
+    return chosen
+
+
+def next_unreviewed(queue: Sequence[ReviewItem], current: int, reviewed: Mapping[int, bool] | None = None) -> int | None:
+    """Index of the next unreviewed item after ``current``, wrapping around; None if all reviewed.
+
+    ``reviewed`` overrides the snapshot's flag by photo id (the queue is a snapshot;
+    photos accepted since it was built are reported here).
+    """
+    n = len(queue)
+    if n == 0:
+        return None
+    reviewed = reviewed or {}
+    for step in range(1, n + 1):
+        i = (current + step) % n
+        it = queue[i]
+        if not reviewed.get(it.photo_id, bool(it.photo.reviewed)) and it.photo.error is None:
+            return i
+    return None
+
+
+def load_items(store: Any) -> list[ReviewItem]:
+    """Read every photo with its bibs from ``store`` (two queries)."""
+    photos = store.photos()
+    by_photo = store.all_bibs()
+    return [ReviewItem(p, tuple(by_photo.get(p.id, ()))) for p in photos]
+
+
+def item_for(store: Any, photo_id: int) -> ReviewItem:
+    """A fresh snapshot of one photo."""
+    return ReviewItem(store.photo(photo_id), tuple(store.bibs(photo_id)))
+
+
+def needs_recognition(photo: Any) -> bool:
+    """Photos the app recognizes by itself on opening: never recognized, unreviewed, readable."""
+    return photo.model_version is None and not photo.reviewed and photo.error is None
+
+
+def rerun_candidates(photos: Iterable[Any]) -> list[int]:
+    """Photo ids for "Re-run on unreviewed photos" (reviewed photos are never touched)."""
+    return [p.id for p in photos if not p.reviewed]

@@ -1,0 +1,326 @@
+"""Start list: the valid bib numbers of a race with runners' names, and nearest-number suggestions.
+
+``parse_startlist(path)`` reads a CSV with flexible headers (bib/number/dossard/…, and
+name or first/last name columns; no header = bib, name), UTF-8 (with or without BOM),
+falling back to cp1252/latin-1. Problems are reported with line numbers and the rest is
+kept. The list is saved in the project store under the meta key ``"startlist"`` (JSON).
+
+``StartList.check(number)`` returns ``(valid, suggestion, name)``: a read not on the list
+gets the closest valid number when one is within edit distance 2 (optimal string
+alignment: a swap of two adjacent digits counts 1; a substitution between digits OCR
+often confuses, like 1/7 or 3/8, counts a little less so it wins ties).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+META_KEY = "startlist"
+MAX_DISTANCE = 2
+BIB_RE = re.compile(r"^[A-Za-z]{0,3}\d{1,7}[A-Za-z]?$")
+
+BIB_HEADERS = {"bib", "bibnumber", "bibno", "bibnr", "number", "no", "nr", "num", "dossard", "numerodossard",
+               "dorsal", "startnummer", "startnr", "startno", "race number", "racenumber", "startnumber",
+               "pettorale", "rugnummer"}  # fmt: skip
+NAME_HEADERS = {"name", "fullname", "runner", "athlete", "participant", "nom complet", "nomcomplet", "nombre",
+                "naam", "nome"}  # fmt: skip
+FIRST_HEADERS = {"first", "firstname", "first name", "given", "givenname", "forename", "prenom", "vorname",
+                 "voornaam"}  # fmt: skip
+LAST_HEADERS = {"last", "lastname", "last name", "surname", "family", "familyname", "nom", "nachname",
+                "apellido", "apellidos", "achternaam", "cognome"}  # fmt: skip
+
+# Digit pairs an OCR reader confuses often (shape-alike); substituting them costs less.
+CONFUSABLE = {frozenset(p) for p in ("17", "38", "68", "08", "56", "49", "35", "25", "69", "01", "47", "89")}
+CONFUSABLE_COST = 0.75
+
+
+class StartListError(Exception):
+    """The start list file cannot be used at all."""
+
+
+@dataclass
+class StartList:
+    """Valid bib numbers (normalised, upper case) -> runner name ("" when unknown)."""
+
+    entries: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # "line 7: …" from parsing
+    source: str = ""
+    _index: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
+    _cache: dict[str, tuple] = field(default_factory=dict, repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, number: str) -> bool:
+        return normalise(number) in self.entries
+
+    def name(self, number: str) -> str:
+        return self.entries.get(normalise(number), "")
+
+    def check(self, number: str) -> tuple[bool, str | None, str]:
+        """(valid, suggestion, name): name is the runner's for a valid number, else the suggestion's."""
+        n = normalise(number)
+        if n in self.entries:
+            return True, None, self.entries[n]
+        if n not in self._cache:
+            best = self.candidates(n, limit=1)
+            self._cache[n] = (False, best[0][0], self.entries[best[0][0]]) if best else (False, None, "")
+        return self._cache[n]
+
+    def candidates(self, number: str, max_distance: float = MAX_DISTANCE, limit: int = 5) -> list[tuple[str, float]]:
+        """Valid numbers within ``max_distance`` of ``number``, best first: (number, distance)."""
+        n = normalise(number)
+        if not n:
+            return []
+        index = self._deletion_index()
+        pool: set[str] = set()
+        for key in _query_keys(n):
+            pool |= index.get(key, set())
+        scored = [(c, distance(n, c)) for c in pool]
+        scored = [(c, d) for c, d in scored if d <= max_distance]
+        scored.sort(key=lambda cd: (cd[1], len(cd[0]) != len(n), _numeric_gap(n, cd[0]), cd[0]))
+        return scored[:limit]
+
+    def _deletion_index(self) -> dict[str, set[str]]:
+        """Symmetric-delete index: every string reachable by <= 2 deletions -> valid numbers."""
+        if self._index is None:
+            index: dict[str, set[str]] = {}
+            for number in self.entries:
+                for key in _deletions(number, MAX_DISTANCE):
+                    index.setdefault(key, set()).add(number)
+            self._index = index
+        return self._index
+
+    # ------------------------------------------------------------------ persistence
+    def to_json(self) -> str:
+        return json.dumps({"source": self.source, "entries": self.entries}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "StartList":
+        data = json.loads(text)
+        return cls(entries={normalise(k): str(v) for k, v in data.get("entries", {}).items()}, source=data.get("source", ""))
+
+
+def normalise(number: str) -> str:
+    """Canonical form of a bib number: trimmed, inner spaces removed, upper case."""
+    return re.sub(r"\s+", "", str(number)).upper()
+
+
+def _deletions(s: str, depth: int) -> set[str]:
+    out = {s}
+    frontier = {s}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        out |= frontier
+    return out
+
+
+def _swaps(s: str) -> set[str]:
+    return {s[:i] + s[i + 1] + s[i] + s[i + 2 :] for i in range(len(s) - 1) if s[i] != s[i + 1]}
+
+
+def _query_keys(n: str) -> set[str]:
+    """Index keys that can reach every number within OSA distance 2 of ``n``.
+
+    Up to two plain edits meet in the symmetric-delete index; a swap plus one edit
+    meets after swapping and one deletion; two swaps meet exactly.
+    """
+    keys = _deletions(n, MAX_DISTANCE)
+    for once in _swaps(n):
+        keys |= _deletions(once, 1)
+        keys |= _swaps(once)
+    return keys
+
+
+def _numeric_gap(a: str, b: str) -> int:
+    try:
+        return abs(int(a) - int(b))
+    except ValueError:
+        return 0
+
+
+def distance(a: str, b: str) -> float:
+    """Optimal-string-alignment distance; adjacent swap = 1, confusable digit substitution = 0.75."""
+    la, lb = len(a), len(b)
+    d = [[0.0] * (lb + 1) for _ in range(la + 1)]
+    for i in range(la + 1):
+        d[i][0] = float(i)
+    for j in range(lb + 1):
+        d[0][j] = float(j)
+    for i in range(1, la + 1):
+        for j in range(1, lb + 1):
+            if a[i - 1] == b[j - 1]:
+                sub = 0.0
+            elif frozenset((a[i - 1], b[j - 1])) in CONFUSABLE:
+                sub = CONFUSABLE_COST
+            else:
+                sub = 1.0
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + sub)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[la][lb]
+
+
+# ---------------------------------------------------------------------- parsing
+
+
+def read_text(path: Path) -> str:
+    """File text: UTF-8 (BOM stripped), else cp1252, else latin-1 (never fails)."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise StartListError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes everything")
+
+
+def _key(header: str) -> str:
+    text = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"[^a-z ]+", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _column(headers: list[str], names: set[str]) -> int | None:
+    keys = [_key(h) for h in headers]
+    for i, k in enumerate(keys):
+        if k in names or k.replace(" ", "") in names:
+            return i
+    return None
+
+
+def parse_startlist_text(text: str, source: str = "") -> StartList:
+    """Parse start list CSV text (see module docstring)."""
+    lines = text.splitlines()
+    sample = "\n".join(lines[:20])
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    result = StartList(source=source)
+    # header row: first non-empty row
+    first = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), None)
+    if first is None:
+        raise StartListError(f"{source or 'start list'}: the file is empty")
+    header = [c.strip() for c in rows[first]]
+    bib_col = _column(header, BIB_HEADERS)
+    if bib_col is not None:
+        name_col = _column(header, NAME_HEADERS)
+        first_col = _column(header, FIRST_HEADERS)
+        last_col = _column(header, LAST_HEADERS)
+        body = list(enumerate(rows[first + 1 :], start=first + 2))
+    elif header and BIB_RE.match(normalise(header[0])):
+        bib_col, name_col, first_col, last_col = 0, (1 if len(header) > 1 else None), None, None
+        body = list(enumerate(rows[first:], start=first + 1))
+    else:
+        raise StartListError(
+            f"{source or 'start list'}: no bib number column found in the header {header!r} "
+            "(expected a column named bib, number, dossard, dorsal or startnummer)"
+        )
+    width = len(header)
+    for lineno, row in body:
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) <= bib_col:
+            result.problems.append(f"line {lineno}: expected {width} columns, found {len(row)}")
+            continue
+        raw = row[bib_col].strip()
+        number = normalise(raw)
+        if not number:
+            result.problems.append(f"line {lineno}: empty bib number")
+            continue
+        if not BIB_RE.match(number):
+            result.problems.append(f"line {lineno}: {raw!r} is not a bib number")
+            continue
+
+        def cell(col: int | None) -> str:
+            return row[col].strip() if col is not None and col < len(row) else ""
+
+        name = cell(name_col) or " ".join(p for p in (cell(first_col), cell(last_col)) if p)
+        if number in result.entries:
+            if result.entries[number] != name:
+                result.problems.append(
+                    f"line {lineno}: bib {number} appears again ({name!r}, first: {result.entries[number]!r}); kept the first"
+                )
+            continue
+        result.entries[number] = name
+    if not result.entries:
+        raise StartListError(f"{source or 'start list'}: no valid bib numbers found")
+    return result
+
+
+def parse_startlist(path: Path) -> StartList:
+    """Read and parse a start list CSV file; StartListError when nothing usable is in it."""
+    return parse_startlist_text(read_text(path), source=str(path))
+
+
+# ---------------------------------------------------------------------- store
+
+
+def save_to_store(store, startlist: StartList) -> None:
+    store.set_meta(META_KEY, startlist.to_json())
+
+
+def load_from_store(store) -> StartList | None:
+    text = store.get_meta(META_KEY)
+    if not text:
+        return None
+    try:
+        return StartList.from_json(text)
+    except (ValueError, AttributeError):
+        return None
+
+
+def names_for(store) -> dict[str, str]:
+    """Bib number -> runner name from the store's start list ({} when none imported).
+
+    Keys are normalised numbers (upper case, no spaces); look up with ``normalise(number)``.
+    """
+    sl = load_from_store(store)
+    return {k: v for k, v in sl.entries.items() if v} if sl else {}
+
+
+@dataclass(frozen=True)
+class OffListRead:
+    """A bib read in a photo that is not on the start list."""
+
+    relpath: str
+    number: str
+    confidence: float | None
+    suggestion: str | None
+    name: str
+
+
+def off_list_reads(store, startlist: StartList) -> list[OffListRead]:
+    """Every bib in the store whose number is not on the start list, with a suggestion."""
+    out = []
+    bibs = store.all_bibs()
+    for photo in store.photos():
+        for bib in bibs.get(photo.id, []):
+            valid, suggestion, name = startlist.check(bib.number)
+            if not valid:
+                out.append(OffListRead(photo.relpath, bib.number, bib.confidence, suggestion, name))
+    return out
+
+
+def describe(read: OffListRead) -> str:
+    if read.suggestion:
+        who = f" ({read.name})" if read.name else ""
+        return f"{read.relpath}: {read.number} not on start list; did you mean {read.suggestion}{who}?"
+    return f"{read.relpath}: {read.number} not on start list"
+
+
+def iter_numbers(startlist: StartList) -> Iterable[str]:
+    return iter(startlist.entries)

@@ -1,0 +1,814 @@
+"""SQLite project store, one database per photo folder (see docs/store.md).
+
+``FOLDER/.bibtagger/project.db`` (or a per-user fallback when the folder is read-only),
+WAL journal, ``synchronous=FULL``, one transaction per edit, a history row for every
+change. A :class:`Store` belongs to one thread; other threads and processes open their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from bibtagger_gui.core.bib import Bib, Box
+from bibtagger_gui.core.catalogue import STORE_DIRNAME, FileFacts, describe, walk_photos
+
+SCHEMA_VERSION = 1
+DB_NAME = "project.db"
+SOURCES = ("model", "human", "mturk")
+BUSY_TIMEOUT_S = 30.0
+SCAN_BATCH = 200  # photos per scan transaction (a scan is idempotent, so a crash only loses a rescan)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS photos (
+    id INTEGER PRIMARY KEY,
+    relpath TEXT NOT NULL UNIQUE,
+    width INTEGER, height INTEGER,
+    orientation INTEGER NOT NULL DEFAULT 1,
+    captured_at TEXT,
+    sha1 TEXT, size INTEGER, mtime REAL,
+    reviewed INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    missing INTEGER NOT NULL DEFAULT 0,
+    model_version TEXT
+);
+CREATE INDEX IF NOT EXISTS photos_sha1 ON photos(sha1);
+CREATE TABLE IF NOT EXISTS bibs (
+    id INTEGER PRIMARY KEY,
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    number TEXT NOT NULL,
+    x1 REAL, y1 REAL, x2 REAL, y2 REAL,
+    confidence REAL,
+    source TEXT NOT NULL CHECK (source IN ('model', 'human', 'mturk')),
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    extra TEXT
+);
+CREATE INDEX IF NOT EXISTS bibs_photo ON bibs(photo_id);
+CREATE INDEX IF NOT EXISTS bibs_number ON bibs(number);
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    photo_id INTEGER,
+    bib_id INTEGER,
+    action TEXT NOT NULL,
+    before TEXT,
+    after TEXT
+);
+CREATE INDEX IF NOT EXISTS history_photo ON history(photo_id);
+"""
+
+_PHOTO_SELECT = """
+SELECT p.*, (SELECT MIN(b.confidence) FROM bibs b WHERE b.photo_id = p.id) AS min_confidence,
+       (SELECT COUNT(*) FROM bibs b WHERE b.photo_id = p.id) AS bib_count
+FROM photos p
+"""
+
+# photos(filter=...) names -> SQL condition
+PHOTO_FILTERS = {
+    "all": "p.missing = 0",
+    "reviewed": "p.missing = 0 AND p.reviewed = 1",
+    "unreviewed": "p.missing = 0 AND p.reviewed = 0",
+    "tagged": "p.missing = 0 AND EXISTS (SELECT 1 FROM bibs b WHERE b.photo_id = p.id)",
+    "untagged": "p.missing = 0 AND NOT EXISTS (SELECT 1 FROM bibs b WHERE b.photo_id = p.id)",
+    "errors": "p.missing = 0 AND p.error IS NOT NULL",
+    "missing": "p.missing = 1",
+}
+
+
+class StoreError(Exception):
+    """The project database cannot be opened or used (message is meant for the user).
+
+    ``cannot_write`` is True when the cause is a location that cannot be written.
+    """
+
+    def __init__(self, message: str, cannot_write: bool = False):
+        super().__init__(message)
+        self.cannot_write = cannot_write
+
+
+def _write_failure(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, OSError) or "readonly" in text or "read-only" in text or "unable to open" in text
+
+
+@dataclass(frozen=True)
+class Photo:
+    id: int
+    relpath: str
+    width: int | None
+    height: int | None
+    orientation: int
+    captured_at: str | None
+    sha1: str | None
+    size: int | None
+    mtime: float | None
+    reviewed: bool
+    error: str | None
+    min_confidence: float | None = None
+    bib_count: int = 0
+    missing: bool = False
+    model_version: str | None = None
+
+
+@dataclass(frozen=True)
+class BibRow:
+    id: int
+    photo_id: int
+    number: str
+    box: Box | None
+    confidence: float | None
+    source: str
+    created: str
+    updated: str
+    extra: dict | None = None
+
+    def to_bib(self) -> Bib:
+        return Bib(self.number, self.box, self.confidence)
+
+    def to_json(self) -> dict:
+        d = {"id": self.id, "photo_id": self.photo_id, **self.to_bib().to_json(), "source": self.source}
+        if self.extra:
+            d["extra"] = self.extra
+        return d
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    id: int
+    ts: str
+    photo_id: int | None
+    bib_id: int | None
+    action: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class Counts:
+    photos: int
+    tagged: int
+    reviewed: int
+    errors: int
+
+
+@dataclass
+class ScanReport:
+    """What :meth:`Store.scan` changed. ``errors`` holds (relpath, message) per unusable photo."""
+
+    total: int = 0
+    added: list[str] = field(default_factory=list)
+    moved: list[tuple[str, str]] = field(default_factory=list)  # (old relpath, new relpath)
+    updated: list[str] = field(default_factory=list)  # content changed in place
+    missing: list[str] = field(default_factory=list)  # vanished during this scan
+    restored: list[str] = field(default_factory=list)  # back after being missing
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    cancelled: bool = False
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _folder_key(folder: Path) -> str:
+    return hashlib.sha1(str(folder).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def user_data_dir() -> Path:
+    """``$XDG_DATA_HOME/bibtagger`` (default ``~/.local/share/bibtagger``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "bibtagger"
+
+
+def fallback_db_path(folder: str | os.PathLike) -> Path:
+    """Where the database of a read-only folder lives."""
+    folder = Path(folder).resolve()
+    return user_data_dir() / "projects" / _folder_key(folder) / DB_NAME
+
+
+def folder_is_writable(folder: Path) -> bool:
+    """True when the store can live in ``FOLDER/.bibtagger/`` (checked without writing anything)."""
+    target = folder / STORE_DIRNAME
+    if target.is_dir():
+        db = target / DB_NAME
+        return os.access(target, os.W_OK | os.X_OK) and (not db.exists() or os.access(db, os.R_OK | os.W_OK))
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+
+
+def db_path_for(folder: str | os.PathLike, writable: Callable[[Path], bool] = folder_is_writable) -> Path:
+    """The database location for a photo folder.
+
+    ``$BIBTAGGER_STORE_DIR`` (if set) holds every project as ``<sha1 of folder>/project.db``
+    (used by tests and for folders one must not touch); otherwise ``FOLDER/.bibtagger/project.db``
+    when the folder is writable, else :func:`fallback_db_path`.
+    """
+    folder = Path(folder).resolve()
+    override = os.environ.get("BIBTAGGER_STORE_DIR")
+    if override:
+        return Path(override) / _folder_key(folder) / DB_NAME
+    if writable(folder):
+        return folder / STORE_DIRNAME / DB_NAME
+    return fallback_db_path(folder)
+
+
+def _box(row: sqlite3.Row) -> Box | None:
+    if row["x1"] is None:
+        return None
+    return (row["x1"], row["y1"], row["x2"], row["y2"])
+
+
+def _iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _check_box(box: Iterable[float] | None) -> Box | None:
+    if box is None:
+        return None
+    values = tuple(float(v) for v in box)
+    if len(values) != 4:
+        raise ValueError(f"a box needs 4 numbers (x1, y1, x2, y2), got {len(values)}")
+    x1, y1, x2, y2 = values
+    return (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+
+
+def _check_number(number: object) -> str:
+    text = str(number).strip()
+    if not text:
+        raise ValueError("a bib number cannot be empty")
+    return text
+
+
+_UNSET: Any = object()
+
+
+class Store:
+    """The project database of one photo folder. Not shared between threads."""
+
+    def __init__(self, db_path: str | os.PathLike, folder: str | os.PathLike | None = None):
+        self.db_path = Path(db_path)
+        try:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                str(self.db_path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=True
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open project database {self.db_path}: {exc}", _write_failure(exc)) from None
+        self._conn.row_factory = sqlite3.Row
+        self._depth = 0
+        self._owner = threading.get_ident()
+        try:
+            self._setup()
+            stored = self.get_meta("folder")
+            if folder is not None:
+                self.folder = Path(folder).resolve()
+                if stored != str(self.folder):
+                    self.set_meta("folder", str(self.folder))
+            elif stored:
+                self.folder = Path(stored)
+            elif self.db_path.parent.name == STORE_DIRNAME:
+                self.folder = self.db_path.parent.parent.resolve()
+            else:
+                raise StoreError(f"{self.db_path} does not say which photo folder it belongs to")
+        except StoreError:
+            self._conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            if _write_failure(exc):
+                raise StoreError(f"cannot write project database {self.db_path}: {exc}", True) from None
+            raise StoreError(f"project database {self.db_path} is unusable: {exc}") from None
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike, db_path: str | os.PathLike | None = None) -> "Store":
+        """Create or reopen the store of a photo folder (see :func:`db_path_for` for the location).
+
+        When the folder is read-only but already holds a database, that database is copied
+        to the fallback location once so earlier work is kept.
+        """
+        folder = Path(folder).resolve()
+        if not folder.is_dir():
+            raise StoreError(f"{folder}: not a folder")
+        if db_path is not None:
+            return cls(db_path, folder)
+        db_path = db_path_for(folder)
+        local = folder / STORE_DIRNAME / DB_NAME
+        if db_path == local:
+            try:
+                return cls(local, folder)
+            except StoreError as exc:
+                # access() said yes but writing failed (e.g. a read-only mount seen as writable)
+                if not exc.cannot_write:
+                    raise
+                db_path = fallback_db_path(folder)
+        if not db_path.exists() and local.is_file() and os.access(local, os.R_OK):
+            cls._copy_readonly(local, db_path)
+        return cls(db_path, folder)
+
+    @staticmethod
+    def _copy_readonly(src: Path, dst: Path) -> None:
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            # immutable: a read-only folder cannot hold the -shm/-wal files a normal reader needs
+            source = sqlite3.connect(f"{src.as_uri()}?mode=ro&immutable=1", uri=True, timeout=BUSY_TIMEOUT_S)
+            try:
+                target = sqlite3.connect(str(dst))
+                with target:
+                    source.backup(target)
+                target.close()
+            finally:
+                source.close()
+        except sqlite3.Error:
+            with contextlib.suppress(OSError):
+                dst.unlink()
+
+    def _setup(self) -> None:
+        c = self._conn
+        c.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        c.execute("PRAGMA journal_mode = WAL")
+        c.execute("PRAGMA synchronous = FULL")
+        c.execute("PRAGMA foreign_keys = ON")
+        with self.transaction():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    c.execute(statement)
+            row = c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                c.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                c.execute("INSERT INTO meta VALUES ('created', ?)", (_now(),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.db_path} was written by a newer bibtagger (schema {row[0]} > {SCHEMA_VERSION}); update bibtagger"
+                )
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT); nested calls join the outer one.
+
+        Every mutating method uses this, so each edit is committed (and fsynced) on return.
+        Importers can wrap many edits in one ``with store.transaction():`` to make them atomic.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self._conn
+            finally:
+                self._depth -= 1
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self._conn
+        except BaseException:
+            self._depth = 0
+            self._conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self._conn.execute("COMMIT")
+
+    def _history(self, action: str, photo_id: int | None, bib_id: int | None, before: Any, after: Any) -> None:
+        self._conn.execute(
+            "INSERT INTO history (ts, photo_id, bib_id, action, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                _now(),
+                photo_id,
+                bib_id,
+                action,
+                None if before is None else json.dumps(before, ensure_ascii=False),
+                None if after is None else json.dumps(after, ensure_ascii=False),
+            ),
+        )
+
+    # ------------------------------------------------------------------ meta
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else row[0]
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with self.transaction() as c:
+            before = self.get_meta(key)
+            if before == value:
+                return
+            if value is None:
+                c.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                c.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, str(value)))
+            self._history("meta", None, None, {key: before}, {key: value})
+
+    # ------------------------------------------------------------------ reading
+
+    @staticmethod
+    def _photo(row: sqlite3.Row) -> Photo:
+        return Photo(
+            id=row["id"],
+            relpath=row["relpath"],
+            width=row["width"],
+            height=row["height"],
+            orientation=row["orientation"],
+            captured_at=row["captured_at"],
+            sha1=row["sha1"],
+            size=row["size"],
+            mtime=row["mtime"],
+            reviewed=bool(row["reviewed"]),
+            error=row["error"],
+            min_confidence=row["min_confidence"],
+            bib_count=row["bib_count"],
+            missing=bool(row["missing"]),
+            model_version=row["model_version"],
+        )
+
+    @staticmethod
+    def _bib(row: sqlite3.Row) -> BibRow:
+        return BibRow(
+            id=row["id"],
+            photo_id=row["photo_id"],
+            number=row["number"],
+            box=_box(row),
+            confidence=row["confidence"],
+            source=row["source"],
+            created=row["created"],
+            updated=row["updated"],
+            extra=json.loads(row["extra"]) if row["extra"] else None,
+        )
+
+    def photos(self, filter: str | Callable[[Photo], bool] | None = None) -> list[Photo]:
+        """Photos present on disk, sorted by relpath.
+
+        ``filter`` is None/"all", one of "reviewed", "unreviewed", "tagged", "untagged",
+        "errors", "missing" (vanished from disk), or a predicate on :class:`Photo`.
+        """
+        name = filter if isinstance(filter, str) else "all"
+        if name not in PHOTO_FILTERS:
+            raise ValueError(f"unknown photo filter {name!r}; use one of {', '.join(PHOTO_FILTERS)}")
+        rows = self._conn.execute(f"{_PHOTO_SELECT} WHERE {PHOTO_FILTERS[name]} ORDER BY p.relpath").fetchall()
+        photos = [self._photo(r) for r in rows]
+        if callable(filter):
+            photos = [p for p in photos if filter(p)]
+        return photos
+
+    def photo(self, photo_id: int) -> Photo:
+        row = self._conn.execute(f"{_PHOTO_SELECT} WHERE p.id = ?", (photo_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no photo with id {photo_id}")
+        return self._photo(row)
+
+    def photo_by_path(self, relpath: str | os.PathLike) -> Photo | None:
+        rel = Path(relpath).as_posix()
+        row = self._conn.execute(f"{_PHOTO_SELECT} WHERE p.relpath = ?", (rel,)).fetchone()
+        return None if row is None else self._photo(row)
+
+    def path(self, photo: Photo | str) -> Path:
+        """Absolute path of a photo (or of a relpath) on disk."""
+        return self.folder / (photo.relpath if isinstance(photo, Photo) else photo)
+
+    def bibs(self, photo_id: int) -> list[BibRow]:
+        rows = self._conn.execute("SELECT * FROM bibs WHERE photo_id = ? ORDER BY id", (photo_id,)).fetchall()
+        return [self._bib(r) for r in rows]
+
+    def bib(self, bib_id: int) -> BibRow:
+        row = self._conn.execute("SELECT * FROM bibs WHERE id = ?", (bib_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no bib with id {bib_id}")
+        return self._bib(row)
+
+    def all_bibs(self) -> dict[int, list[BibRow]]:
+        """Every bib, grouped by photo id (one query; for exports and tables)."""
+        out: dict[int, list[BibRow]] = {}
+        for r in self._conn.execute("SELECT * FROM bibs ORDER BY photo_id, id"):
+            out.setdefault(r["photo_id"], []).append(self._bib(r))
+        return out
+
+    def find_number(self, number: str) -> list[Photo]:
+        """Photos (present on disk) carrying a bib with exactly this number."""
+        rows = self._conn.execute(
+            f"{_PHOTO_SELECT} WHERE p.missing = 0 AND p.id IN (SELECT photo_id FROM bibs WHERE number = ?) ORDER BY p.relpath",
+            (str(number).strip(),),
+        ).fetchall()
+        return [self._photo(r) for r in rows]
+
+    def history(self, photo_id: int | None = None) -> list[HistoryRow]:
+        """History rows, oldest first (all, or those of one photo)."""
+        if photo_id is None:
+            rows = self._conn.execute("SELECT * FROM history ORDER BY id").fetchall()
+        else:
+            rows = self._conn.execute("SELECT * FROM history WHERE photo_id = ? ORDER BY id", (photo_id,)).fetchall()
+        return [
+            HistoryRow(
+                r["id"],
+                r["ts"],
+                r["photo_id"],
+                r["bib_id"],
+                r["action"],
+                json.loads(r["before"]) if r["before"] is not None else None,
+                json.loads(r["after"]) if r["after"] is not None else None,
+            )
+            for r in rows
+        ]
+
+    def counts(self) -> Counts:
+        r = self._conn.execute(
+            """SELECT COUNT(*),
+                      COALESCE(SUM(EXISTS (SELECT 1 FROM bibs b WHERE b.photo_id = p.id)), 0),
+                      COALESCE(SUM(p.reviewed), 0),
+                      COALESCE(SUM(p.error IS NOT NULL), 0)
+               FROM photos p WHERE p.missing = 0"""
+        ).fetchone()
+        return Counts(photos=r[0], tagged=r[1], reviewed=r[2], errors=r[3])
+
+    def to_annotations(self, reviewed_only: bool = False) -> list[dict]:
+        """The photos (with a known size) and their bibs as bib annotation JSON (exchange format)."""
+        bibs = self.all_bibs()
+        out = []
+        for p in self.photos("reviewed" if reviewed_only else None):
+            if p.width is None or p.height is None:
+                continue
+            entry = {
+                "image": p.relpath,
+                "width": p.width,
+                "height": p.height,
+                "bibs": [b.to_bib().to_json() for b in bibs.get(p.id, [])],
+                "reviewed": p.reviewed,
+            }
+            out.append(entry)
+        return out
+
+    # ------------------------------------------------------------------ bib edits
+
+    def add_bib(
+        self,
+        photo_id: int,
+        number: str,
+        box: Iterable[float] | None,
+        confidence: float | None = None,
+        source: str = "human",
+        extra: dict | None = None,
+    ) -> BibRow:
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
+        number, box = _check_number(number), _check_box(box)
+        with self.transaction() as c:
+            self.photo(photo_id)  # KeyError for an unknown photo
+            bib_id = self._insert_bib(photo_id, number, box, confidence, source, extra)
+            row = self.bib(bib_id)
+            self._history("bib_add", photo_id, bib_id, None, row.to_json())
+        return row
+
+    def _insert_bib(
+        self, photo_id: int, number: str, box: Box | None, confidence: float | None, source: str, extra: dict | None, bib_id: int | None = None
+    ) -> int:
+        now = _now()
+        cur = self._conn.execute(
+            "INSERT INTO bibs (id, photo_id, number, x1, y1, x2, y2, confidence, source, created, updated, extra)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                bib_id,
+                photo_id,
+                number,
+                *(box if box is not None else (None,) * 4),
+                None if confidence is None else float(confidence),
+                source,
+                now,
+                now,
+                json.dumps(extra, ensure_ascii=False) if extra else None,
+            ),
+        )
+        return int(cur.lastrowid)
+
+    def update_bib(self, bib_id: int, number: str = _UNSET, box: Iterable[float] | None = _UNSET) -> BibRow:
+        """Change number and/or box; the bib becomes a human one (confidence cleared)."""
+        with self.transaction() as c:
+            before = self.bib(bib_id)
+            new_number = before.number if number is _UNSET else _check_number(number)
+            new_box = before.box if box is _UNSET else _check_box(box)
+            c.execute(
+                "UPDATE bibs SET number = ?, x1 = ?, y1 = ?, x2 = ?, y2 = ?, confidence = NULL, source = 'human', updated = ?"
+                " WHERE id = ?",
+                (new_number, *(new_box if new_box is not None else (None,) * 4), _now(), bib_id),
+            )
+            after = self.bib(bib_id)
+            self._history("bib_update", before.photo_id, bib_id, before.to_json(), after.to_json())
+        return after
+
+    def delete_bib(self, bib_id: int) -> BibRow:
+        """Remove a bib; returns what was removed (for undo, see :meth:`restore_bib`)."""
+        with self.transaction() as c:
+            before = self.bib(bib_id)
+            c.execute("DELETE FROM bibs WHERE id = ?", (bib_id,))
+            self._history("bib_delete", before.photo_id, bib_id, before.to_json(), None)
+        return before
+
+    def restore_bib(self, row: BibRow) -> BibRow:
+        """Put a deleted bib back with its id, source and confidence (undo of delete)."""
+        with self.transaction():
+            self._insert_bib(row.photo_id, row.number, row.box, row.confidence, row.source, row.extra, bib_id=row.id)
+            after = self.bib(row.id)
+            self._history("bib_restore", row.photo_id, row.id, None, after.to_json())
+        return after
+
+    def set_model_bibs(self, photo_id: int, bibs: Iterable[Bib], model_version: str) -> list[BibRow]:
+        """Replace this photo's model bibs with ``bibs``; human and mturk bibs are never touched.
+
+        A predicted bib that repeats a human/mturk bib (same number, or box IoU >= 0.5) is
+        dropped, so re-running the recognizer does not duplicate corrected bibs.
+        """
+        bibs = list(bibs)
+        with self.transaction() as c:
+            self.photo(photo_id)
+            current = self.bibs(photo_id)
+            old = [b for b in current if b.source == "model"]
+            kept = [b for b in current if b.source != "model"]
+            c.execute("DELETE FROM bibs WHERE photo_id = ? AND source = 'model'", (photo_id,))
+            new_ids = []
+            for bib in bibs:
+                number, box = _check_number(bib.number), _check_box(bib.box)
+                if any(k.number == number or (box and k.box and _iou(box, k.box) >= 0.5) for k in kept):
+                    continue
+                new_ids.append(self._insert_bib(photo_id, number, box, bib.confidence, "model", None))
+            c.execute("UPDATE photos SET model_version = ? WHERE id = ?", (model_version, photo_id))
+            rows = [self.bib(i) for i in new_ids]
+            self._history(
+                "model_bibs",
+                photo_id,
+                None,
+                [b.to_json() for b in old],
+                {"model_version": model_version, "bibs": [b.to_json() for b in rows]},
+            )
+        return rows
+
+    # ------------------------------------------------------------------ photo state
+
+    def set_reviewed(self, photo_id: int, reviewed: bool) -> None:
+        with self.transaction() as c:
+            before = self.photo(photo_id).reviewed
+            if before == bool(reviewed):
+                return
+            c.execute("UPDATE photos SET reviewed = ? WHERE id = ?", (int(bool(reviewed)), photo_id))
+            self._history("reviewed", photo_id, None, before, bool(reviewed))
+
+    def set_error(self, photo_id: int, message: str | None) -> None:
+        with self.transaction() as c:
+            before = self.photo(photo_id).error
+            if before == message:
+                return
+            c.execute("UPDATE photos SET error = ? WHERE id = ?", (message, photo_id))
+            self._history("error", photo_id, None, before, message)
+
+    # ------------------------------------------------------------------ scanning
+
+    def scan(
+        self,
+        progress: Callable[[int, int], object] | None = None,
+        cancel: Callable[[], bool] | threading.Event | None = None,
+    ) -> ScanReport:
+        """Sync the database with the folder on disk.
+
+        New photos are probed (header only) and hashed; files whose size and mtime are
+        unchanged are not read again. A new file whose hash equals a vanished photo's is
+        that photo moved/renamed: it keeps its id, bibs and review state. Photos gone from
+        disk are marked missing (kept, with their bibs). Unusable files are recorded with
+        their error message and the scan goes on. ``progress(done, total)`` is called per
+        file; ``cancel()`` (or an Event) stops the scan early (``report.cancelled``).
+        """
+        is_cancelled = (cancel.is_set if isinstance(cancel, threading.Event) else cancel) or (lambda: False)
+        report = ScanReport()
+        on_disk = list(walk_photos(self.folder, report.errors))
+        report.total = len(on_disk)
+        known = {r["relpath"]: r for r in self._conn.execute("SELECT * FROM photos")}
+        present = set(on_disk)
+        new_facts: list[FileFacts] = []
+        pending: list[Callable[[], None]] = []
+
+        def flush() -> None:
+            if pending:
+                with self.transaction():
+                    for fn in pending:
+                        fn()
+                pending.clear()
+
+        last_flush = time.monotonic()
+        for i, rel in enumerate(on_disk):
+            if is_cancelled():
+                report.cancelled = True
+                break
+            row = known.get(rel)
+            if row is not None:
+                try:
+                    st = (self.folder / rel).stat()
+                    unchanged = row["size"] == st.st_size and row["mtime"] == st.st_mtime and row["sha1"]
+                except OSError:
+                    unchanged = False
+                if row["missing"]:
+                    report.restored.append(rel)
+                if unchanged:
+                    if row["missing"]:
+                        pending.append(lambda row=row: self._set_missing(row["id"], False))
+                    if row["error"]:
+                        report.errors.append((rel, row["error"]))
+                else:
+                    facts = describe(self.folder, rel)
+                    if row["sha1"] and facts.sha1 != row["sha1"]:
+                        report.updated.append(rel)
+                    pending.append(lambda row=row, facts=facts: self._update_photo(row["id"], facts))
+                    if facts.error:
+                        report.errors.append((rel, facts.error))
+            else:
+                facts = describe(self.folder, rel)
+                new_facts.append(facts)
+                if facts.error:
+                    report.errors.append((rel, facts.error))
+            if progress is not None:
+                progress(i + 1, report.total)
+            if len(pending) >= SCAN_BATCH or (pending and time.monotonic() - last_flush > 1.0):
+                flush()
+                last_flush = time.monotonic()
+        flush()
+
+        # photos that vanished (only decided after a complete walk)
+        gone = [] if report.cancelled else [r for rel, r in known.items() if rel not in present]
+        candidates: dict[tuple[str, int], list[sqlite3.Row]] = {}
+        for r in gone:
+            if r["sha1"]:
+                candidates.setdefault((r["sha1"], r["size"]), []).append(r)
+        with self.transaction():
+            for facts in new_facts:
+                match = candidates.get((facts.sha1, facts.size)) if facts.sha1 else None
+                if match:
+                    old = match.pop(0)
+                    self._move_photo(old, facts)
+                    report.moved.append((old["relpath"], facts.relpath))
+                else:
+                    self._insert_photo(facts)
+                    report.added.append(facts.relpath)
+            moved_from = {old for old, _ in report.moved}
+            for r in gone:
+                if r["relpath"] not in moved_from and not r["missing"]:
+                    self._set_missing(r["id"], True)
+                    report.missing.append(r["relpath"])
+        return report
+
+    @staticmethod
+    def _facts_columns(f: FileFacts) -> dict[str, Any]:
+        info = f.info
+        return {
+            "width": info.width if info else None,
+            "height": info.height if info else None,
+            "orientation": info.orientation if info else 1,
+            "captured_at": info.captured_at if info else None,
+            "sha1": f.sha1,
+            "size": f.size,
+            "mtime": f.mtime,
+            "error": f.error,
+        }
+
+    def _insert_photo(self, f: FileFacts) -> int:
+        cols = {"relpath": f.relpath, **self._facts_columns(f)}
+        cur = self._conn.execute(
+            f"INSERT INTO photos ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", tuple(cols.values())
+        )
+        photo_id = int(cur.lastrowid)
+        self._history("photo_add", photo_id, None, None, cols)
+        return photo_id
+
+    def _update_photo(self, photo_id: int, f: FileFacts) -> None:
+        cols = self._facts_columns(f)
+        before = dict(self._conn.execute(f"SELECT {', '.join(cols)} FROM photos WHERE id = ?", (photo_id,)).fetchone())
+        self._conn.execute(
+            f"UPDATE photos SET {', '.join(f'{k} = ?' for k in cols)}, missing = 0 WHERE id = ?", (*cols.values(), photo_id)
+        )
+        self._history("photo_update", photo_id, None, before, cols)
+
+    def _move_photo(self, old: sqlite3.Row, f: FileFacts) -> None:
+        cols = {"relpath": f.relpath, **self._facts_columns(f)}
+        self._conn.execute(
+            f"UPDATE photos SET {', '.join(f'{k} = ?' for k in cols)}, missing = 0 WHERE id = ?", (*cols.values(), old["id"])
+        )
+        self._history("photo_move", old["id"], None, {"relpath": old["relpath"]}, {"relpath": f.relpath})
+
+    def _set_missing(self, photo_id: int, missing: bool) -> None:
+        self._conn.execute("UPDATE photos SET missing = ? WHERE id = ?", (int(missing), photo_id))
+        self._history("photo_missing" if missing else "photo_back", photo_id, None, not missing, missing)

@@ -1,0 +1,79 @@
+"""Start the GUI: QApplication setup, optional folder, and the --screenshot mode."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QEventLoop
+from PySide6.QtWidgets import QApplication
+
+ORG, APP = "bibtagger", "bibtagger"
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    app.setOrganizationName(ORG)
+    app.setApplicationName(APP)
+    return app  # type: ignore[return-value]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Process events until ``predicate()`` is true or ``timeout`` seconds pass."""
+    app = QApplication.instance()
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.005)
+    return True
+
+
+def take_screenshot(window, path: str | Path, timeout: float = 600.0) -> tuple[int, int]:
+    """Wait for scan + recognition, show the first photo with bibs, save ``window.grab()``."""
+    wait_until(lambda: not window.busy, timeout)
+    window.rebuild_queue()
+    window.select_first_with_bibs()
+    wait_until(lambda: window.photo_view.image_loaded or window.photo_view.image_error is not None or window.current_id is None, 60)
+    wait_until(lambda: window.thumbnails.pending == 0, 60)
+    QApplication.processEvents()
+    pixmap = window.grab()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not pixmap.save(str(path), "PNG"):
+        raise OSError(f"cannot write {path}")
+    return pixmap.width(), pixmap.height()
+
+
+def run_gui(folder: str | Path | None = None, models: str | Path | None = None, screenshot: str | Path | None = None) -> int:
+    """Open the main window; with ``screenshot``, save a PNG of it when the folder is processed and exit."""
+    app = make_app()
+    from bibtagger_gui.gui.main_window import MainWindow
+
+    window = MainWindow(models_dir=models)
+    if models and not window.load_models_dir(models):
+        print(f"bibtagger gui: {window.statusBar().currentMessage()}", file=sys.stderr)
+    window.show()
+    if folder is None and screenshot is None:
+        recent = window.settings.value("recent_folder")
+        if recent and Path(str(recent)).is_dir():
+            folder = str(recent)
+    if folder is not None and not window.open_folder(folder):
+        print(f"bibtagger gui: {window.statusBar().currentMessage()}", file=sys.stderr)
+        if screenshot is not None:
+            return 1
+    if screenshot is not None:
+        try:
+            w, h = take_screenshot(window, screenshot)
+        except OSError as exc:
+            print(f"bibtagger gui: {exc}", file=sys.stderr)
+            return 1
+        if window.last_job_outcome and window.last_job_outcome[1] == "failed":
+            print(f"bibtagger gui: {window.last_job_outcome[2]}", file=sys.stderr)
+        print(f"{screenshot}: {w}x{h} px")
+        window.close()
+        return 0
+    return app.exec()

@@ -1,0 +1,126 @@
+"""The one key map of the GUI: action name -> key sequences, overridable.
+
+Defaults are in :data:`DEFAULT_KEYMAP`. Overrides, later ones winning:
+
+1. QSettings, key ``keys/<action>`` (a string like ``"Right; J"``);
+2. a JSON file ``{"action": "Key" | ["Key", ...]}`` named by the environment
+   variable ``BIBTAGGER_KEYMAP``, else ``keymap.json`` in the app config dir
+   (``QStandardPaths.AppConfigLocation``, e.g. ``~/.config/bibtagger/keymap.json``).
+
+Unknown actions and unparsable keys are reported in :attr:`Keymap.problems` and
+otherwise ignored. Digits 0-9 are not actions: typed anywhere outside a text field
+they go to the bib number field (see docs/review-flow.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtGui import QKeySequence
+
+#: action -> (default keys, description). Order is the documentation order.
+DEFAULT_KEYMAP: dict[str, tuple[list[str], str]] = {
+    "next_photo": (["Right", "J"], "Next photo in the review queue"),
+    "prev_photo": (["Left", "K"], "Previous photo in the review queue"),
+    "next_bib": (["Tab"], "Select the next bib of the photo (commits a typed number)"),
+    "prev_bib": (["Shift+Tab"], "Select the previous bib (commits a typed number)"),
+    "accept_photo": (["Return", "Enter"], "Commit a typed number; otherwise accept the photo and go to the next unreviewed one"),
+    "edit_number": (["F2"], "Edit the selected bib's number (letters too); digits start editing by themselves"),
+    "draw_box": (["B"], "Draw a new box with the mouse, then type its number"),
+    "delete_bib": (["Delete"], "Delete the selected bib"),
+    "cancel": (["Escape"], "Cancel typing / drawing"),
+    "undo": (["Ctrl+Z"], "Undo the last edit (the store changes back at once)"),
+    "redo": (["Ctrl+Shift+Z", "Ctrl+Y"], "Redo"),
+    "zoom_bib": (["Z"], "Zoom to the selected bib"),
+    "fit": (["F"], "Fit the photo in the view"),
+    "zoom_in": (["+", "="], "Zoom in"),
+    "zoom_out": (["-"], "Zoom out"),
+    "search": (["Ctrl+F"], "Search a bib number (list shows only photos with it)"),
+    "refresh_queue": (["F5"], "Rebuild the review queue (re-sort, re-filter)"),
+    "open_folder": (["Ctrl+O"], "Open a photo folder"),
+    "checkpoint": (["Ctrl+S"], "Mark a checkpoint (edits are always saved already)"),
+    "quit": (["Ctrl+Q"], "Quit"),
+}
+
+SETTINGS_GROUP = "keys"
+ENV_VAR = "BIBTAGGER_KEYMAP"
+
+
+def default_json_path() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
+    return Path(base or ".") / "keymap.json"
+
+
+def _parse(value: object) -> list[str] | None:
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(";")]
+    elif isinstance(value, (list, tuple)):
+        parts = [str(p).strip() for p in value]
+    else:
+        return None
+    parts = [p for p in parts if p]
+    for p in parts:
+        seq = QKeySequence(p)
+        if seq.isEmpty() or seq.toString() == "":
+            return None
+    return parts
+
+
+@dataclass
+class Keymap:
+    """Resolved key map: action -> list of key strings, plus any problems found."""
+
+    keys: dict[str, list[str]] = field(default_factory=lambda: {a: list(k) for a, (k, _) in DEFAULT_KEYMAP.items()})
+    problems: list[str] = field(default_factory=list)
+
+    def sequences(self, action: str) -> list[QKeySequence]:
+        return [QKeySequence(k) for k in self.keys[action]]
+
+    def text(self, action: str) -> str:
+        return ", ".join(self.keys[action])
+
+    def _apply(self, source: str, overrides: dict[str, object]) -> None:
+        for action, value in overrides.items():
+            if action not in DEFAULT_KEYMAP:
+                self.problems.append(f"{source}: unknown action {action!r}")
+                continue
+            keys = _parse(value)
+            if keys is None:
+                self.problems.append(f"{source}: cannot read keys {value!r} for {action!r}")
+                continue
+            self.keys[action] = keys
+
+
+def load_keymap(settings: QSettings | None = None, json_path: str | Path | None = None) -> Keymap:
+    """Defaults, then QSettings ``keys/*``, then the JSON file (see module doc)."""
+    km = Keymap()
+    settings = settings if settings is not None else QSettings()
+    settings.beginGroup(SETTINGS_GROUP)
+    try:
+        km._apply("settings", {k: settings.value(k) for k in settings.childKeys()})
+    finally:
+        settings.endGroup()
+    path = Path(json_path) if json_path else Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else default_json_path()
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("expected an object {action: keys}")
+            km._apply(str(path), data)
+        except (OSError, ValueError) as exc:
+            km.problems.append(f"{path}: {exc}")
+    return km
+
+
+def markdown_table(km: Keymap | None = None) -> str:
+    """The key map as a Markdown table (used to write docs/review-flow.md)."""
+    km = km or Keymap()
+    rows = ["| Action | Keys | What it does |", "|---|---|---|"]
+    for action, (_, desc) in DEFAULT_KEYMAP.items():
+        keys = ", ".join(f"`{k}`" for k in km.keys[action])
+        rows.append(f"| `{action}` | {keys} | {desc} |")
+    return "\n".join(rows)

@@ -1,0 +1,243 @@
+"""Export > "Write Keywords to Photos…": confirm, then write bib keywords with exiftool in a worker thread.
+
+The job list is built from the window's store in the GUI thread (a Store is used from one
+thread); the worker only gets plain paths and numbers and runs
+:func:`bibtagger_gui.core.keywords.write_keywords`, reporting progress and per-file results.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressDialog,
+    QVBoxLayout,
+)
+
+from bibtagger_gui.core.keywords import (
+    DEFAULT_PREFIX,
+    FileResult,
+    KeywordError,
+    KeywordJob,
+    KeywordOptions,
+    KeywordReport,
+    find_exiftool,
+    jobs_from_store,
+    write_keywords,
+)
+
+
+def find_or_add_menu(window: Any, *titles: str):
+    """The first menu-bar menu whose title (without '&') is one of ``titles``, else a new one."""
+    bar = window.menuBar()
+    for action in bar.actions():
+        menu = action.menu()
+        if menu is not None and menu.title().replace("&", "") in titles:
+            return menu
+    return bar.addMenu("E&xport" if "Export" in titles else f"&{titles[0]}")
+
+
+class KeywordsDialog(QDialog):
+    """Confirmation: how many photos, and the options (dry run, reviewed only, sidecars, prefix)."""
+
+    def __init__(self, store: Any, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Write Keywords to Photos")
+        self.store = store
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.dry_run = QCheckBox("Dry run: only show what would change")
+        self.reviewed_only = QCheckBox("Only reviewed photos")
+        self.sidecar = QCheckBox("Write .xmp sidecar files, leave the photos untouched")
+        self.hierarchical = QCheckBox("Also write hierarchical keywords (Bib|1234)")
+        self.prefix = QLineEdit(DEFAULT_PREFIX)
+        form = QFormLayout()
+        form.addRow("Keyword prefix:", self.prefix)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Write Keywords")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        for box in (self.dry_run, self.reviewed_only, self.sidecar, self.hierarchical):
+            layout.addWidget(box)
+        layout.addLayout(form)
+        note = QLabel("Only keywords starting with the prefix are added or removed; the photos' other "
+                      "keywords, pixels and file dates are kept. RAW files always get a sidecar.")  # fmt: skip
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        layout.addWidget(buttons)
+        self.reviewed_only.toggled.connect(self._update)
+        self.dry_run.toggled.connect(self._update)
+        self.prefix.textChanged.connect(self._update)
+        self._update()
+
+    def jobs(self) -> list[KeywordJob]:
+        return jobs_from_store(self.store, reviewed_only=self.reviewed_only.isChecked())
+
+    def options(self) -> KeywordOptions:
+        return KeywordOptions(
+            prefix=self.prefix.text(), hierarchical=self.hierarchical.isChecked(),
+            sidecar=self.sidecar.isChecked(), dry_run=self.dry_run.isChecked(),
+        )  # fmt: skip
+
+    def _update(self) -> None:
+        jobs = self.jobs()
+        tagged = sum(1 for j in jobs if j.numbers)
+        bibs = sum(len(j.numbers) for j in jobs)
+        self.summary.setText(
+            f"{len(jobs)} photos will be checked: {tagged} carry {bibs} bib numbers; photos without bibs only "
+            "lose stale bib keywords. Photos already up to date are not touched."
+        )
+        self.ok_button.setText("Show Changes" if self.dry_run.isChecked() else "Write Keywords")
+        self.ok_button.setEnabled(bool(jobs) and bool(self.prefix.text().strip()))
+
+
+class KeywordsWorker(QThread):
+    """Runs write_keywords off the GUI thread."""
+
+    progress = Signal(int, int)
+    result = Signal(str, str)  # status, line
+    done = Signal(object)  # KeywordReport, or the error message (str)
+
+    def __init__(self, jobs: list[KeywordJob], options: KeywordOptions, exiftool: str, parent=None):
+        super().__init__(parent)
+        self.jobs, self.options, self.exiftool = jobs, options, exiftool
+        self.cancel_event = threading.Event()
+
+    def run(self) -> None:
+        def on_result(r: FileResult) -> None:
+            self.result.emit(r.status, r.describe())
+
+        try:
+            report = write_keywords(
+                self.jobs, self.options, exiftool=self.exiftool, progress=self.progress.emit,
+                cancel=self.cancel_event.is_set, on_result=on_result,
+            )  # fmt: skip
+        except KeywordError as exc:
+            self.done.emit(str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
+            self.done.emit(f"{type(exc).__name__}: {exc}")
+            return
+        self.done.emit(report)
+
+
+class KeywordsController(QObject):
+    """State of the keyword action of one window."""
+
+    finished = Signal(object)  # KeywordReport or error message
+
+    def __init__(self, window: Any):
+        super().__init__(window)
+        self.window = window
+        self.worker: KeywordsWorker | None = None
+        self.progress_dialog: QProgressDialog | None = None
+        self.lines: list[str] = []
+        self.last_report: KeywordReport | None = None
+        self.interactive = True  # tests switch message boxes off
+
+    def _message(self, icon, title: str, text: str, details: str = "") -> None:
+        if not self.interactive:
+            return
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self.window)
+        if details:
+            box.setDetailedText(details)
+        box.exec()
+
+    def trigger(self) -> None:
+        store = getattr(self.window, "store", None)
+        if store is None:
+            self._message(QMessageBox.Icon.Information, "Write Keywords", "Open a photo folder first.")
+            return
+        if self.worker is not None:
+            return
+        try:
+            exe = find_exiftool()
+        except KeywordError as exc:
+            self._message(QMessageBox.Icon.Warning, "exiftool missing", str(exc))
+            return
+        dialog = KeywordsDialog(store, self.window)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        try:
+            options = dialog.options()
+        except KeywordError as exc:
+            self._message(QMessageBox.Icon.Warning, "Write Keywords", str(exc))
+            return
+        self.start(dialog.jobs(), options, exe)
+
+    def start(self, jobs: list[KeywordJob], options: KeywordOptions, exiftool: str | None = None) -> KeywordsWorker:
+        """Start the worker (no dialogs); ``finished`` fires with the report."""
+        exe = exiftool or find_exiftool()
+        self.lines = []
+        self.worker = KeywordsWorker(jobs, options, exe, self)
+        self.worker.result.connect(self._on_result)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.done.connect(self._on_done)
+        if self.interactive:
+            verb = "Checking" if options.dry_run else "Writing keywords to"
+            self.progress_dialog = QProgressDialog(f"{verb} {len(jobs)} photos…", "Cancel", 0, max(1, len(jobs)),
+                                                   self.window)  # fmt: skip
+            self.progress_dialog.setWindowTitle("Write Keywords")
+            self.progress_dialog.setMinimumDuration(300)
+            self.progress_dialog.canceled.connect(self.worker.cancel_event.set)
+        self.worker.start()
+        return self.worker
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if self.progress_dialog is not None:
+            self.progress_dialog.setMaximum(max(1, total))
+            self.progress_dialog.setValue(done)
+        status = getattr(self.window, "statusBar", None)
+        if callable(status):
+            status().showMessage(f"Keywords: {done}/{total} photos", 2000)
+
+    def _on_result(self, status: str, line: str) -> None:
+        if status != "unchanged":
+            self.lines.append(line)
+
+    def _on_done(self, outcome: object) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.wait()
+            worker.deleteLater()
+        if self.progress_dialog is not None:
+            self.progress_dialog.reset()
+            self.progress_dialog.deleteLater()
+            self.progress_dialog = None
+        if isinstance(outcome, KeywordReport):
+            self.last_report = outcome
+            icon = QMessageBox.Icon.Warning if outcome.errors else QMessageBox.Icon.Information
+            self._message(icon, "Write Keywords", outcome.summary().capitalize() + ".", "\n".join(self.lines))
+            status = getattr(self.window, "statusBar", None)
+            if callable(status):
+                status().showMessage(f"Keywords: {outcome.summary()}", 10000)
+        else:
+            self._message(QMessageBox.Icon.Critical, "Write Keywords", f"Writing keywords failed: {outcome}")
+        self.finished.emit(outcome)
+
+
+def install(window: Any) -> KeywordsController:
+    """Add "Write Keywords to Photos…" to the window's Photo or Export menu."""
+    controller = KeywordsController(window)
+    menu = find_or_add_menu(window, "Export", "Photo")
+    action = QAction("Write Keywords to Photos…", window)
+    action.setObjectName("write_keywords")
+    action.setStatusTip("Write the bib numbers into the photos' XMP/IPTC keywords (exiftool)")
+    action.triggered.connect(lambda _checked=False: controller.trigger())
+    menu.addAction(action)
+    window.keywords_controller = controller
+    controller.action, controller.menu = action, menu
+    return controller

@@ -1,0 +1,709 @@
+"""The main window: photo list, photo view, bib panel, background jobs, review keys.
+
+Thin by design: data rules live in core (``Store``, ``core.review``); this class
+wires views, commands and workers. See docs/gui.md and docs/review-flow.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QKeySequence, QShortcut, QUndoStack
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from bibtagger_gui.core import review
+from bibtagger_gui.core.review import ReviewFilter, ReviewItem
+from bibtagger_gui.gui.bib_panel import BibPanel
+from bibtagger_gui.gui.commands import (
+    AcceptPhotoCommand,
+    AddBibCommand,
+    DeleteBibCommand,
+    EditBibCommand,
+    EditContext,
+)
+from bibtagger_gui.gui.keymap import Keymap, load_keymap
+from bibtagger_gui.gui.photo_list_model import PhotoListModel
+from bibtagger_gui.gui.photo_view import PhotoView
+from bibtagger_gui.gui.thumbnails import ThumbnailProvider
+from bibtagger_gui.gui.threads import WorkQueue
+from bibtagger_gui.gui.workers import Generation, RecognitionJob, ScanJob
+
+FEATURE_MODULES = ("mturk_dialog", "keywords_action", "startlist_action")
+DEFAULT_SIZE = (1400, 900)
+THUMB_ICON = (120, 80)
+
+
+class MainWindow(QMainWindow):
+    """bibtagger's window over one photo folder at a time."""
+
+    def __init__(self, models_dir: str | Path | None = None, settings: QSettings | None = None, keymap: Keymap | None = None):
+        super().__init__()
+        self.settings = settings if settings is not None else QSettings()
+        self.keymap = keymap or load_keymap(self.settings)
+        saved_models = self.settings.value("models_dir")
+        self.models_dir: Path | None = Path(models_dir) if models_dir else (Path(saved_models) if saved_models else None)
+        self.store: Any = None
+        self.folder: Path | None = None
+        self.generation = Generation()
+        self.jobs: list[Any] = []
+        self.job_pool = WorkQueue(1, name="jobs")  # one scan/recognition at a time, in order
+        self.last_progress: tuple[int, int] = (0, 0)
+        self.last_job_outcome: tuple[str, str, str] | None = None  # kind, outcome, message
+        self.filter = ReviewFilter.ALL
+        self.items: dict[int, ReviewItem] = {}
+        self.current_id: int | None = None
+        self.current_bibs: list[Any] = []
+        self.selected_bib: int | None = None
+        self._entry: dict[str, Any] | None = None  # number being typed: {"kind": "edit"|"new", ...}
+        self._pending_box: tuple | None = None
+
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
+        self.ctx = EditContext(None, self._store_changed)
+        self.setWindowTitle("bibtagger[*]")
+        self.resize(*DEFAULT_SIZE)
+
+        self._build_widgets()
+        self._build_actions()
+        self._install_features()
+        self._jobs_changed()
+        self._update_counts()
+
+    # ------------------------------------------------------------------ construction
+    def _build_widgets(self) -> None:
+        self.thumbnails = ThumbnailProvider(self)
+        self.list_model = PhotoListModel(self.thumbnails, self)
+        self.list_view = QListView()
+        self.list_view.setObjectName("photoList")
+        self.list_view.setModel(self.list_model)
+        self.list_view.setUniformItemSizes(True)
+        self.list_view.setIconSize(QSize(THUMB_ICON[0], THUMB_ICON[1]))
+        self.list_view.setLayoutMode(QListView.LayoutMode.Batched)
+        self.list_view.setBatchSize(200)
+        self.list_view.setSelectionMode(QListView.SelectionMode.SingleSelection)
+        self.list_view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
+        self.list_view.selectionModel().currentChanged.connect(self._current_changed)
+
+        self.filter_box = QComboBox()
+        self.filter_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for f in ReviewFilter:
+            self.filter_box.addItem(f.label, f.value)
+        self.filter_box.currentIndexChanged.connect(lambda _i: self.set_filter(ReviewFilter(self.filter_box.currentData())))
+        self.search_edit = QLineEdit()
+        self.search_edit.setObjectName("searchEdit")
+        self.search_edit.setPlaceholderText("Search bib number (Ctrl+F)")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.textChanged.connect(lambda _t: self.rebuild_queue())
+        self.queue_label = QLabel("")
+
+        left = QWidget()
+        lay = QVBoxLayout(left)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.filter_box)
+        lay.addWidget(self.search_edit)
+        lay.addWidget(self.list_view, 1)
+        lay.addWidget(self.queue_label)
+
+        self.photo_view = PhotoView()
+        self.photo_view.setObjectName("photoView")
+        self.photo_view.boxDrawn.connect(self._box_drawn)
+        self.photo_view.bibClicked.connect(self.select_bib)
+        self.panel = BibPanel()
+        self.panel.bibSelected.connect(self.select_bib)
+        self.panel.numberFieldFocused.connect(self._number_field_focused)
+        self.number_edit = self.panel.number_edit
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(self.photo_view)
+        splitter.addWidget(self.panel)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(2, 0)
+        splitter.setSizes([300, 800, 300])
+        self.setCentralWidget(splitter)
+
+        sb = self.statusBar()
+        self.counts_label = QLabel()
+        self.model_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.cancel_button.clicked.connect(self.cancel_jobs)
+        self.cancel_button.hide()
+        sb.addPermanentWidget(self.model_label)
+        sb.addPermanentWidget(self.counts_label)
+        sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.cancel_button)
+
+    def _action(self, name: str, text: str, slot, menu=None, keys: bool = True) -> QAction:
+        act = QAction(text, self)
+        act.setObjectName(name)
+        if keys and name in self.keymap.keys:
+            act.setShortcuts(self.keymap.sequences(name))
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        act.triggered.connect(lambda _checked=False: slot())
+        self.addAction(act)
+        if menu is not None:
+            menu.addAction(act)
+        self.actions_by_name[name] = act
+        return act
+
+    def _build_actions(self) -> None:
+        self.actions_by_name: dict[str, QAction] = {}
+        mb = self.menuBar()
+        file_menu = mb.addMenu("&File")
+        self._action("open_folder", "&Open Folder…", self.choose_folder, file_menu)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._action("checkpoint", "Mark &Checkpoint (edits are always saved)", self.undo_stack.setClean, file_menu)
+        file_menu.addSeparator()
+        self._action("quit", "&Quit", self.close, file_menu)
+        self.file_menu = file_menu
+
+        edit = mb.addMenu("&Edit")
+        self._action("undo", "&Undo", self.undo, edit)
+        self._action("redo", "&Redo", self.redo, edit)
+        edit.addSeparator()
+        self._action("accept_photo", "&Accept Photo", self.enter_pressed, edit)
+        self._action("draw_box", "Draw &Box", self.start_drawing, edit)
+        self._action("delete_bib", "&Delete Bib", self.delete_selected_bib, edit)
+        self._action("edit_number", "Edit &Number", self.edit_number, edit)
+        self._action("cancel", "Cancel Typing/Drawing", self.cancel_entry, None)
+        self.edit_menu = edit
+
+        nav = mb.addMenu("&Review")
+        self._action("next_photo", "&Next Photo", lambda: self.step_photo(1), nav)
+        self._action("prev_photo", "&Previous Photo", lambda: self.step_photo(-1), nav)
+        self._action("next_bib", "Next &Bib", lambda: self.step_bib(1), nav)
+        self._action("prev_bib", "Previous B&ib", lambda: self.step_bib(-1), nav)
+        self._action("search", "&Search Bib Number", self.focus_search, nav)
+        self._action("refresh_queue", "&Rebuild Queue", self.rebuild_queue, nav)
+        self.review_menu = nav
+
+        view = mb.addMenu("&View")
+        self._action("zoom_bib", "&Zoom to Bib", self.zoom_to_bib, view)
+        self._action("fit", "&Fit Photo", self.photo_view.fit, view)
+        self._action("zoom_in", "Zoom &In", lambda: self.photo_view.zoom_by(1.25), view)
+        self._action("zoom_out", "Zoom &Out", lambda: self.photo_view.zoom_by(0.8), view)
+        self.view_menu = view
+
+        rec = mb.addMenu("Re&cognition")
+        self._action("load_models", "Load &Model Folder…", self.choose_models, rec, keys=False)
+        self._action("rerun", "&Re-run on Unreviewed Photos", self.rerun_unreviewed, rec, keys=False)
+        self._action("cancel_jobs", "&Cancel", self.cancel_jobs, rec, keys=False)
+        self.recognition_menu = rec
+
+        # digits are content, not actions: typed outside a text field they start editing the bib number
+        self._digit_shortcuts = []
+        for d in "0123456789":
+            for seq in (QKeySequence(d), QKeySequence(Qt.KeyboardModifier.KeypadModifier | Qt.Key(ord(d)))):
+                sc = QShortcut(seq, self)
+                sc.setContext(Qt.ShortcutContext.WindowShortcut)
+                sc.activated.connect(lambda d=d: self.type_digit(d))
+                self._digit_shortcuts.append(sc)
+
+        self.panel.add_button(self.actions_by_name["accept_photo"])
+        self.panel.add_button(self.actions_by_name["draw_box"])
+        self.panel.add_button(self.actions_by_name["delete_bib"])
+        km = self.keymap
+        self.panel.help.setText(
+            f"{km.text('next_photo')}: next photo · {km.text('prev_photo')}: previous · "
+            f"{km.text('next_bib')}: next bib · digits: retype number · {km.text('accept_photo')}: accept · "
+            f"{km.text('draw_box')}: draw box · {km.text('delete_bib')}: delete · {km.text('zoom_bib')}/{km.text('fit')}: zoom/fit"
+        )
+
+    def _install_features(self) -> None:
+        self.feature_errors: list[str] = []
+        for name in FEATURE_MODULES:
+            try:
+                module = importlib.import_module(f"bibtagger_gui.gui.{name}")
+            except ModuleNotFoundError as exc:
+                if exc.name == f"bibtagger_gui.gui.{name}":
+                    continue
+                self.feature_errors.append(f"{name}: {exc}")
+                continue
+            except Exception as exc:  # a broken feature must not take the app down
+                self.feature_errors.append(f"{name}: {exc}")
+                continue
+            install = getattr(module, "install", None)
+            if callable(install):
+                try:
+                    install(self)
+                except Exception as exc:
+                    self.feature_errors.append(f"{name}: {exc}")
+
+    # ------------------------------------------------------------------ folders
+    def choose_folder(self) -> None:
+        start = str(self.folder or self.settings.value("recent_folder", "") or Path.home())
+        path = QFileDialog.getExistingDirectory(self, "Open photo folder", start)
+        if path:
+            self.open_folder(path)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_folders():
+            act = self.recent_menu.addAction(path)
+            act.triggered.connect(lambda _c=False, p=path: self.open_folder(p))
+
+    def recent_folders(self) -> list[str]:
+        value = self.settings.value("recent_folders", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _remember_folder(self, folder: Path) -> None:
+        recent = [str(folder)] + [p for p in self.recent_folders() if p != str(folder)]
+        self.settings.setValue("recent_folder", str(folder))
+        self.settings.setValue("recent_folders", recent[:10])
+
+    def open_folder(self, folder: str | Path) -> bool:
+        """Open (or reload) a photo folder: store, queue, then scan + recognition in the background."""
+        from bibtagger_gui.core.store import Store, StoreError
+
+        folder = Path(folder).expanduser().resolve()
+        try:
+            store = Store.open(folder)
+        except (StoreError, OSError) as exc:
+            self._error(f"Cannot open {folder}", str(exc))
+            return False
+        self.close_folder()
+        self.store, self.folder = store, folder
+        self.ctx.store = store
+        self.thumbnails.reset(folder, store.db_path.parent / "thumbs")
+        self._remember_folder(folder)
+        self.setWindowTitle(f"{folder.name} — bibtagger[*]")
+        self.rebuild_queue()
+        self._start(ScanJob(folder, self.generation.value, self.generation))
+        return True
+
+    def close_folder(self) -> None:
+        """Forget the current folder; running jobs become stale and their results are dropped."""
+        self.generation.bump()
+        for job in self.jobs:
+            job.cancel()
+        self.jobs = []
+        self.job_pool.clear()
+        self._jobs_changed()
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self._end_entry()
+        if self.store is not None:
+            self.store.close()
+        self.store = None
+        self.ctx.store = None
+        self.folder = None
+        self.items = {}
+        self.current_id = None
+        self.current_bibs = []
+        self.selected_bib = None
+        self.list_model.set_items([])
+        self.thumbnails.reset(None, None)
+        self.photo_view.clear_photo()
+        self.panel.show_item(None, [], None)
+        self._update_counts()
+
+    # ------------------------------------------------------------------ background jobs
+    @property
+    def busy(self) -> bool:
+        return bool(self.jobs)
+
+    def _start(self, job: Any) -> None:
+        job.signals.progress.connect(self._job_progress)
+        job.signals.photo_done.connect(self._job_photo_done)
+        job.signals.finished.connect(lambda g, outcome, msg, job=job: self._job_finished(job, g, outcome, msg))
+        self.jobs.append(job)
+        job.task = self.job_pool.submit(job)
+        self._jobs_changed()
+
+    def _jobs_changed(self) -> None:
+        running = bool(self.jobs)
+        self.progress.setVisible(running)
+        self.cancel_button.setVisible(running)
+        self.actions_by_name["cancel_jobs"].setEnabled(running)
+        if running:
+            self.progress.setFormat(f"{'Scanning' if self.jobs[0].kind == 'scan' else 'Recognizing'} %v/%m")
+
+    def _job_progress(self, generation: int, done: int, total: int) -> None:
+        if generation != self.generation.value:
+            return  # a folder that is no longer open
+        self.last_progress = (done, total)
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+
+    def _job_photo_done(self, generation: int, photo_id: int) -> None:
+        if generation != self.generation.value or self.store is None:
+            return
+        self.refresh_photo(photo_id)
+
+    def _job_finished(self, job: Any, generation: int, outcome: str, message: str) -> None:
+        if job in self.jobs:
+            self.jobs.remove(job)
+        if generation != self.generation.value:
+            return
+        self.last_job_outcome = (job.kind, outcome, message)
+        self._jobs_changed()
+        if outcome == "failed":
+            self.statusBar().showMessage(message, 15000)
+        elif job.kind == "scan":
+            self.rebuild_queue()
+            if outcome == "done":
+                self.start_recognition([p.id for p in self.store.photos() if review.needs_recognition(p)])
+        else:
+            self.statusBar().showMessage(f"Recognition {outcome}: {message}", 10000)
+            self.rebuild_queue()
+        self._update_counts()
+
+    def start_recognition(self, photo_ids: list[int]) -> bool:
+        """Recognize these photos in the background (reviewed ones are skipped by the job)."""
+        if self.folder is None or not photo_ids:
+            return False
+        self._start(RecognitionJob(self.folder, self.generation.value, self.generation, photo_ids, self.models_dir))
+        return True
+
+    def rerun_unreviewed(self) -> bool:
+        if self.store is None:
+            return False
+        return self.start_recognition(review.rerun_candidates(self.store.photos()))
+
+    def cancel_jobs(self) -> None:
+        for job in self.jobs:
+            job.cancel()
+        # a job still queued never runs (so never reports): forget it; a running one reports "cancelled"
+        self.jobs = [j for j in self.jobs if not self.job_pool.try_take(j.task)]
+        self._jobs_changed()
+
+    def choose_models(self) -> None:
+        start = str(self.models_dir or Path.home())
+        path = QFileDialog.getExistingDirectory(self, "Model folder (detector.onnx + reader.onnx)", start)
+        if path and self.load_models_dir(path):
+            self.statusBar().showMessage("Models loaded; use Recognition > Re-run on Unreviewed Photos to apply them", 10000)
+
+    def load_models_dir(self, folder: str | Path) -> bool:
+        """Check and switch to the models in ``folder`` (used by the next recognition run)."""
+        from bibtagger_gui.core.recognizer import ModelError, Recognizer
+
+        try:
+            rec = Recognizer.from_dir(Path(folder))
+        except ModelError as exc:
+            self._error("Cannot load models", str(exc))
+            return False
+        self.models_dir = Path(folder)
+        self.settings.setValue("models_dir", str(self.models_dir))
+        self.model_label.setText(f"model {rec.version}")
+        return True
+
+    # ------------------------------------------------------------------ queue and list
+    def set_filter(self, flt: ReviewFilter) -> None:
+        self.filter = ReviewFilter(flt)
+        i = self.filter_box.findData(self.filter.value)
+        if i != self.filter_box.currentIndex():
+            self.filter_box.setCurrentIndex(i)  # re-enters via the signal
+            return
+        self.rebuild_queue()
+
+    def rebuild_queue(self) -> None:
+        """Reload every photo from the store and rebuild the ordered, filtered queue."""
+        if self.store is None:
+            self.list_model.set_items([])
+            return
+        keep = self.current_id
+        all_items = review.load_items(self.store)
+        self.items = {it.photo_id: it for it in all_items}
+        queue = review.build_queue(all_items, self.filter, self.search_edit.text())
+        self.list_model.set_items(queue)
+        self.queue_label.setText(f"{len(queue)} of {len(all_items)} photos")
+        row = self.list_model.row_of(keep) if keep is not None else None
+        if row is None and queue:
+            row = 0
+        if row is not None:
+            self.select_row(row)
+        else:
+            self._show_photo(None)
+        self._update_counts()
+
+    def select_row(self, row: int) -> None:
+        if not 0 <= row < self.list_model.total():
+            return
+        self.list_model.ensure_fetched(row)
+        idx = self.list_model.index(row)
+        self.list_view.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.list_view.scrollTo(idx)
+        if self.current_id != self.list_model.item(row).photo_id:
+            self._show_photo(self.list_model.item(row).photo_id)
+
+    def select_photo(self, photo_id: int) -> bool:
+        row = self.list_model.row_of(photo_id)
+        if row is None:
+            return False
+        self.select_row(row)
+        return True
+
+    def current_row(self) -> int | None:
+        return self.list_model.row_of(self.current_id) if self.current_id is not None else None
+
+    def _current_changed(self, current, _previous) -> None:
+        if current.isValid():
+            pid = self.list_model.item(current.row()).photo_id
+            if pid != self.current_id:
+                self._show_photo(pid)
+
+    def step_photo(self, delta: int) -> None:
+        self._commit_entry()
+        row = self.current_row()
+        row = 0 if row is None else row + delta
+        self.select_row(max(0, min(row, self.list_model.total() - 1)))
+
+    def select_first_with_bibs(self) -> bool:
+        for row, item in enumerate(self.list_model.items):
+            if any(b.box is not None for b in item.bibs):
+                self.select_row(row)
+                return True
+        return False
+
+    # ------------------------------------------------------------------ current photo
+    def _show_photo(self, photo_id: int | None) -> None:
+        self._end_entry()
+        self.current_id = photo_id
+        if photo_id is None or self.store is None:
+            self.current_bibs, self.selected_bib = [], None
+            self.photo_view.clear_photo()
+            self.panel.show_item(None, [], None)
+            return
+        item = review.item_for(self.store, photo_id)
+        self.items[photo_id] = item
+        self.current_bibs = list(item.bibs)
+        self.selected_bib = self._default_bib()
+        self.photo_view.set_photo(item.photo, self.folder, self.thumbnails.cached(photo_id))
+        self._show_bibs(item)
+        self.photo_view.setFocus()
+
+    def _default_bib(self) -> int | None:
+        """The bib selected when a photo is shown: the least confident one (what most needs a look)."""
+        if not self.current_bibs:
+            return None
+        return min(self.current_bibs, key=lambda b: (b.confidence if b.confidence is not None else 2.0, b.id)).id
+
+    def _show_bibs(self, item: ReviewItem | None = None) -> None:
+        item = item or self.items.get(self.current_id) if self.current_id is not None else None
+        self.photo_view.set_bibs(self.current_bibs, self.selected_bib)
+        self.panel.show_item(item, self.current_bibs, self.selected_bib)
+
+    def refresh_photo(self, photo_id: int, select_bib: int | None = None) -> None:
+        """Re-read one photo from the store into the list (and the view when it is current)."""
+        try:
+            item = review.item_for(self.store, photo_id)
+        except KeyError:
+            return
+        self.items[photo_id] = item
+        self.list_model.update_item(item)
+        if photo_id == self.current_id:
+            self.current_bibs = list(item.bibs)
+            ids = {b.id for b in self.current_bibs}
+            if select_bib in ids:
+                self.selected_bib = select_bib
+            elif self.selected_bib not in ids:
+                self.selected_bib = self._default_bib()
+            self._show_bibs(item)
+        self._update_counts()
+
+    def _store_changed(self, photo_id: int, bib_id: int | None) -> None:
+        """Called by every undo command after it wrote to the store."""
+        if photo_id != self.current_id:
+            self.select_photo(photo_id)  # undo/redo shows the photo it changes
+        self.refresh_photo(photo_id, bib_id)
+
+    def select_bib(self, bib_id: int | None) -> None:
+        self._commit_entry()
+        self.selected_bib = bib_id
+        self.photo_view.set_bibs(self.current_bibs, bib_id)
+        self.panel.set_selected(bib_id)
+
+    def step_bib(self, delta: int) -> None:
+        self._commit_entry()
+        if not self.current_bibs:
+            return
+        ids = [b.id for b in self.current_bibs]
+        i = ids.index(self.selected_bib) if self.selected_bib in ids else -delta if delta > 0 else 0
+        self.select_bib(ids[(i + delta) % len(ids)])
+        self.photo_view.setFocus()
+
+    def selected_row(self) -> Any:
+        return next((b for b in self.current_bibs if b.id == self.selected_bib), None)
+
+    def zoom_to_bib(self) -> None:
+        row = self.selected_row()
+        if row is not None:
+            self.photo_view.zoom_to_box(row.box)
+
+    # ------------------------------------------------------------------ typing numbers
+    def type_digit(self, digit: str) -> None:
+        """A digit typed outside a text field: start retyping the selected bib's number."""
+        if self.current_id is None:
+            return
+        self._begin_entry()
+        self.number_edit.setText(digit)
+        self.number_edit.setFocus()
+
+    def edit_number(self) -> None:
+        if self.current_id is None:
+            return
+        self._begin_entry()
+        self.number_edit.setFocus()
+        self.number_edit.selectAll()
+
+    def _number_field_focused(self) -> None:
+        if self._entry is None and self.current_id is not None:
+            self._begin_entry()
+
+    def _begin_entry(self) -> None:
+        if self._entry is not None:
+            return
+        if self._pending_box is not None:
+            self._entry = {"kind": "new", "box": self._pending_box}
+            self.number_edit.setPlaceholderText("number for the new box")
+            self.number_edit.clear()
+        elif self.selected_bib is not None:
+            self._entry = {"kind": "edit", "bib": self.selected_bib}
+        else:
+            self._entry = {"kind": "new", "box": None}  # a photo without bibs: a bib without box
+            self.number_edit.setPlaceholderText("number (no box)")
+
+    def _end_entry(self) -> None:
+        self._entry = None
+        self._pending_box = None
+        if self.photo_view.drawing:
+            self.photo_view.stop_drawing()
+        self.number_edit.setPlaceholderText("type digits to change the selected bib")
+        row = self.selected_row()
+        self.number_edit.setText(row.number if row is not None else "")
+
+    def _commit_entry(self) -> bool:
+        """Turn the typed number into an undoable edit; True when something was committed."""
+        entry, text = self._entry, self.number_edit.text().strip()
+        if entry is None or self.current_id is None:
+            return False
+        had_focus = self.number_edit.hasFocus()
+        self._entry = None
+        done = False
+        if entry["kind"] == "edit":
+            row = next((b for b in self.current_bibs if b.id == entry["bib"]), None)
+            if row is not None and text and text != row.number:
+                self.undo_stack.push(EditBibCommand(self.ctx, self.current_id, row, text))
+                done = True
+        elif text:
+            self.undo_stack.push(AddBibCommand(self.ctx, self.current_id, text, entry["box"]))
+            done = True
+        self._end_entry()
+        if had_focus:
+            self.photo_view.setFocus()
+        return done
+
+    def cancel_entry(self) -> None:
+        if self.search_edit.hasFocus():
+            self.search_edit.clear()
+            self.photo_view.setFocus()
+            return
+        self._end_entry()
+        self.photo_view.setFocus()
+
+    def enter_pressed(self) -> None:
+        """Enter: commit a typed number; in the search box go to the results; else accept the photo."""
+        if self.search_edit.hasFocus():
+            self.photo_view.setFocus()
+            return
+        if self._entry is not None or self.number_edit.hasFocus():
+            self._commit_entry()
+            self.photo_view.setFocus()
+            return
+        self.accept_photo()
+
+    def accept_photo(self) -> None:
+        """Mark the current photo reviewed (bibs human-confirmed) and go to the next unreviewed one."""
+        if self.current_id is None or self.store is None:
+            return
+        row = self.current_row()
+        item = self.items.get(self.current_id)
+        if item is not None and item.photo.error:
+            self.statusBar().showMessage(f"Cannot accept a photo that failed to load: {item.photo.error}", 5000)
+            return
+        self.undo_stack.push(AcceptPhotoCommand(self.ctx, self.current_id))
+        nxt = review.next_unreviewed(self.list_model.items, row if row is not None else -1)
+        if nxt is None:
+            self.statusBar().showMessage("Every photo in this list is reviewed", 5000)
+        else:
+            self.select_row(nxt)
+
+    # ------------------------------------------------------------------ box edits
+    def start_drawing(self) -> None:
+        if self.current_id is None:
+            return
+        self._commit_entry()
+        self.photo_view.start_drawing()
+        self.statusBar().showMessage("Drag a box around the bib, then type its number and press Enter", 5000)
+
+    def _box_drawn(self, box: tuple) -> None:
+        self._pending_box = box
+        self._entry = None
+        self._begin_entry()
+        self.number_edit.setFocus()
+
+    def delete_selected_bib(self) -> None:
+        row = self.selected_row()
+        if row is None or self.current_id is None:
+            return
+        self._end_entry()
+        self.undo_stack.push(DeleteBibCommand(self.ctx, self.current_id, row))
+
+    def undo(self) -> None:
+        self._end_entry()
+        self.undo_stack.undo()
+
+    def redo(self) -> None:
+        self._end_entry()
+        self.undo_stack.redo()
+
+    def focus_search(self) -> None:
+        self.search_edit.setFocus()
+        self.search_edit.selectAll()
+
+    # ------------------------------------------------------------------ misc
+    def _update_counts(self) -> None:
+        if self.store is None:
+            self.counts_label.setText("no folder open")
+            return
+        c = self.store.counts()
+        self.counts_label.setText(f"{c.photos} photos · {c.tagged} tagged · {c.reviewed} reviewed · {c.errors} errors")
+
+    def _error(self, title: str, message: str) -> None:
+        self.statusBar().showMessage(f"{title}: {message}", 15000)
+        if QApplication.platformName() not in ("offscreen", "minimal") and self.isVisible():
+            QMessageBox.warning(self, title, message)
+
+    def closeEvent(self, event) -> None:
+        self.close_folder()
+        self.thumbnails.pool.clear()
+        self.thumbnails.pool.wait_for_done(2)
+        self.photo_view.pool.wait_for_done(2)
+        self.job_pool.wait_for_done(10)
+        super().closeEvent(event)

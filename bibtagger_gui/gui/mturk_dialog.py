@@ -1,0 +1,659 @@
+"""MTurk batch review dialog and the "Crowd" menu of the main window.
+
+``install(window)`` adds *Crowd ▸ Import MTurk Batch…* and *Export MTurk Verdicts…*.
+The dialog lists the assignments of a batch (model/view), shows the photo with every
+worker's boxes (one colour per worker), and records verdicts with keys:
+A approve, R reject (with the feedback text), C correct (copy the worker's boxes into the
+photo's bibs as human bibs), U clear the verdict, Left/Right previous/next.
+Every verdict is saved to ``.bibtagger/mturk.db`` the moment it is made.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, QPointF, QRectF, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QKeyEvent, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from bibtagger_gui.core import mturk
+
+WORKER_COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"]
+PREVIEW_MAX_SIDE = 1600
+
+# Filters of the assignment list: key -> (label, predicate(assignment, verdict)).
+FILTERS: dict[str, tuple[str, Any]] = {
+    "all": ("All assignments", lambda a, v: True),
+    "pending": ("Pending (no verdict yet)", lambda a, v: a.pending and v is None),
+    mturk.FLAG_NON_DIGIT: ("Non-digit labels", lambda a, v: mturk.FLAG_NON_DIGIT in a.all_flags),
+    mturk.FLAG_DISAGREEMENT: ("Workers disagree", lambda a, v: mturk.FLAG_DISAGREEMENT in a.all_flags),
+    mturk.FLAG_MISSING_PHOTO: ("Photo missing", lambda a, v: mturk.FLAG_MISSING_PHOTO in a.all_flags),
+    "other": (
+        "Empty / malformed / outside",
+        lambda a, v: bool(a.all_flags & {mturk.FLAG_EMPTY, mturk.FLAG_BAD_ANSWER, mturk.FLAG_OUTSIDE}),
+    ),
+    "decided": ("With a verdict", lambda a, v: v is not None),
+}
+
+VERDICT_TEXT = {mturk.APPROVE: "approve", mturk.REJECT: "reject", mturk.CORRECT: "corrected (approve)"}
+
+
+class AssignmentTableModel(QAbstractTableModel):
+    """One row per assignment of a batch, with its current verdict."""
+
+    COLUMNS = ["Line", "Photo", "Worker", "MTurk status", "Verdict", "Flags", "Labels", "Time (s)"]
+    AssignmentRole = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self, batch: mturk.Batch, verdicts: mturk.VerdictStore, parent: QObject | None = None):
+        super().__init__(parent)
+        self.batch = batch
+        self.verdicts = verdicts
+        self._verdicts = verdicts.all()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.batch.assignments)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def assignment(self, row: int) -> mturk.Assignment:
+        return self.batch.assignments[row]
+
+    def verdict(self, assignment_id: str) -> mturk.Verdict | None:
+        return self._verdicts.get(assignment_id)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        a = self.batch.assignments[index.row()]
+        v = self._verdicts.get(a.assignment_id)
+        col = index.column()
+        if role == self.AssignmentRole:
+            return a
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return a.line
+            if col == 1:
+                return a.image
+            if col == 2:
+                return a.worker_id
+            if col == 3:
+                return a.status
+            if col == 4:
+                if v is None:
+                    return ""
+                return VERDICT_TEXT[v.action] + (f": {v.feedback}" if v.action == mturk.REJECT else "")
+            if col == 5:
+                return ", ".join(mturk.FLAG_LABELS[f] for f in sorted(a.all_flags))
+            if col == 6:
+                return " ".join(b.label if b.is_digit else repr(b.label) for b in a.boxes) or "(no box)"
+            if col == 7:
+                return a.work_time if a.work_time is not None else ""
+        if role == Qt.ItemDataRole.ForegroundRole and a.final:
+            return QColor("#888888")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return "\n".join(a.notes) or None
+        return None
+
+    def set_verdict(self, row: int, verdict: mturk.Verdict | None) -> None:
+        """Save (or clear, with None) the verdict of a row now, then refresh the row."""
+        a = self.batch.assignments[row]
+        if verdict is None:
+            self.verdicts.clear(a.assignment_id)
+            self._verdicts.pop(a.assignment_id, None)
+        else:
+            self._verdicts[a.assignment_id] = self.verdicts.set(verdict, a)
+        self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
+
+
+class AssignmentFilterProxy(QSortFilterProxyModel):
+    """Shows the rows that pass one of :data:`FILTERS`."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._key = "all"
+
+    def set_filter(self, key: str) -> None:
+        if key not in FILTERS:
+            raise KeyError(key)
+        self.refresh(lambda: setattr(self, "_key", key))
+
+    def refresh(self, change: Any = None) -> None:
+        """Re-apply the filter (after ``change()``, or after a verdict changed which rows pass it)."""
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9
+            self.beginFilterChange()
+            if change:
+                change()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            if change:
+                change()
+            self.invalidateRowsFilter()
+
+    def filter_key(self) -> str:
+        return self._key
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
+        model = self.sourceModel()
+        a = model.assignment(source_row)
+        return bool(FILTERS[self._key][1](a, model.verdict(a.assignment_id)))
+
+
+class BoxPreview(QLabel):
+    """The photo (or a grey canvas when it is missing) with every worker's boxes."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setMinimumSize(320, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._base: QPixmap | None = None
+        self._full_size: tuple[int, int] = (1, 1)
+        self._message = ""
+        self._groups: list[tuple[QColor, list[mturk.MTurkBox], bool]] = []
+        self._cache: tuple[str, QPixmap, tuple[int, int]] | None = None
+        self.error = ""
+
+    def show_image(self, ref: mturk.PhotoRef | None, assignments: list[mturk.Assignment], current: mturk.Assignment) -> None:
+        self.error = ""
+        self._groups = []
+        colours: dict[str, QColor] = {}
+        for a in assignments:
+            c = colours.setdefault(a.worker_id, QColor(WORKER_COLOURS[len(colours) % len(WORKER_COLOURS)]))
+            self._groups.append((c, a.boxes, a is current))
+        self._base, self._message = None, ""
+        if ref is not None:
+            self._load(ref)
+        if self._base is None:
+            boxes = [b for a in assignments for b in a.boxes]
+            w = int(max([b.x2 * 1.05 for b in boxes] + [ref.width if ref and ref.width else 0, 400]))
+            h = int(max([b.y2 * 1.05 for b in boxes] + [ref.height if ref and ref.height else 0, 300]))
+            self._full_size = (w, h)
+            self._message = self.error or "photo not in the folder: boxes shown on a blank canvas"
+        self._render()
+
+    def _load(self, ref: mturk.PhotoRef) -> None:
+        key = str(ref.path)
+        if self._cache and self._cache[0] == key:
+            self._base, self._full_size = self._cache[1], self._cache[2]
+            return
+        from bibtagger_gui.core.imageio import ImageError, load_with_info
+        from bibtagger_gui.gui.qimage import rgb_to_qimage
+
+        try:
+            rgb, info = load_with_info(ref.path, max_side=PREVIEW_MAX_SIDE)
+        except ImageError as exc:
+            self.error = f"{ref.relpath}: {exc.message}"
+            return
+        self._base = QPixmap.fromImage(rgb_to_qimage(rgb))
+        self._full_size = (info.width, info.height)
+        self._cache = (key, self._base, self._full_size)
+
+    def has_photo(self) -> bool:
+        return self._base is not None
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._render()
+
+    def _render(self) -> None:
+        fw, fh = self._full_size
+        avail_w, avail_h = max(50, self.width() - 4), max(50, self.height() - 4)
+        scale = min(avail_w / fw, avail_h / fh)
+        w, h = max(1, int(fw * scale)), max(1, int(fh * scale))
+        canvas = QPixmap(w, h)
+        canvas.fill(QColor("#505050"))
+        p = QPainter(canvas)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if self._base is not None:
+            p.drawPixmap(QRectF(0, 0, w, h), self._base, QRectF(self._base.rect()))
+        for colour, boxes, is_current in sorted(self._groups, key=lambda g: g[2]):  # current worker on top
+            pen = QPen(colour, 3 if is_current else 1.5)
+            if not is_current:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            p.setPen(pen)
+            for b in boxes:
+                r = QRectF(b.x1 * scale, b.y1 * scale, (b.x2 - b.x1) * scale, (b.y2 - b.y1) * scale)
+                p.drawRect(r)
+                p.drawText(QPointF(r.left() + 2, max(12.0, r.top() - 3)), b.label)
+        if self._message:
+            p.setPen(QColor("white"))
+            p.drawText(QRectF(0, 0, w, 24), Qt.AlignmentFlag.AlignCenter, self._message)
+        p.end()
+        self.setPixmap(canvas)
+
+
+class MTurkReviewDialog(QDialog):
+    """Review the assignments of one batch; verdicts go straight to the VerdictStore."""
+
+    bibs_changed = Signal(int)  # photo id whose bibs were changed by "correct"
+
+    def __init__(
+        self,
+        batch: mturk.Batch,
+        match: mturk.PhotoMatch,
+        verdicts: mturk.VerdictStore,
+        store: Any = None,
+        parent: QWidget | None = None,
+    ):
+        super().__init__(parent)
+        self.batch, self.match, self.verdicts, self.store = batch, match, verdicts, store
+        self.setWindowTitle(f"MTurk review — {batch.path.name}")
+        self.resize(1300, 800)
+
+        self.model = AssignmentTableModel(batch, verdicts, self)
+        self.proxy = AssignmentFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+
+        self.filter_box = QComboBox()
+        for key, (label, _) in FILTERS.items():
+            self.filter_box.addItem(label, key)
+        self.filter_box.currentIndexChanged.connect(lambda _: self.set_filter(self.filter_box.currentData()))
+        self.count_label = QLabel()
+
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.selectionModel().currentRowChanged.connect(lambda cur, _prev: self._show_current())
+
+        self.preview = BoxPreview()
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.feedback = QLineEdit(mturk.DEFAULT_REJECT_FEEDBACK)
+        self.feedback.setMaxLength(mturk.MAX_FEEDBACK)
+        self.feedback.setToolTip("Sent to the worker with a rejection (required by MTurk)")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+
+        self.approve_button = QPushButton("&Approve (A)")
+        self.reject_button = QPushButton("&Reject (R)")
+        self.correct_button = QPushButton("&Correct (C)")
+        self.clear_button = QPushButton("&Undo verdict (U)")
+        self.prev_button = QPushButton("◀ Previous")
+        self.next_button = QPushButton("Next ▶")
+        for b in (self.approve_button, self.reject_button, self.correct_button, self.clear_button, self.prev_button, self.next_button):
+            b.setAutoDefault(False)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.approve_button.clicked.connect(self.approve)
+        self.reject_button.clicked.connect(self.reject)
+        self.correct_button.clicked.connect(self.correct)
+        self.clear_button.clicked.connect(self.clear_verdict)
+        self.prev_button.clicked.connect(lambda: self.step(-1))
+        self.next_button.clicked.connect(lambda: self.step(1))
+
+        # Keys work wherever the focus is except in text fields (which keep their letters
+        # and arrows): the table is filtered, everything else reaches keyPressEvent.
+        self._keys = {
+            Qt.Key.Key_A: self.approve, Qt.Key.Key_R: self.reject, Qt.Key.Key_C: self.correct,
+            Qt.Key.Key_U: self.clear_verdict, Qt.Key.Key_Right: lambda: self.step(1), Qt.Key.Key_Left: lambda: self.step(-1),
+        }  # fmt: skip
+        self.table.installEventFilter(self)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Show:"))
+        top.addWidget(self.filter_box)
+        top.addWidget(self.count_label, 1)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addLayout(top)
+        lv.addWidget(self.table)
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.preview, 1)
+        rv.addWidget(self.details)
+        fb = QHBoxLayout()
+        fb.addWidget(QLabel("Rejection feedback:"))
+        fb.addWidget(self.feedback, 1)
+        rv.addLayout(fb)
+        buttons = QHBoxLayout()
+        for b in (self.prev_button, self.approve_button, self.reject_button, self.correct_button, self.clear_button, self.next_button):
+            buttons.addWidget(b)
+        rv.addLayout(buttons)
+        rv.addWidget(self.status)
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setSizes([650, 650])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+
+        start = self.filter_box.findData("pending") if any(a.pending for a in batch.assignments) else 0
+        self.filter_box.setCurrentIndex(max(0, start))
+        self.set_filter(self.filter_box.currentData())
+        self.table.setFocus()
+
+    def _handle_key(self, event: QKeyEvent) -> bool:
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        fn = self._keys.get(Qt.Key(event.key()))
+        if fn is None or mods != Qt.KeyboardModifier.NoModifier:
+            return False
+        fn()
+        return True
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.table and event.type() == QEvent.Type.KeyPress and self._handle_key(event):
+            return True
+        return super().eventFilter(obj, event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self._handle_key(event):
+            super().keyPressEvent(event)
+
+    # ------------------------------------------------------------------ navigation
+
+    def set_filter(self, key: str) -> None:
+        current = self.current_assignment()
+        self.proxy.set_filter(key)
+        if self.filter_box.currentData() != key:
+            self.filter_box.setCurrentIndex(self.filter_box.findData(key))
+        self._update_count()
+        if current is not None and not self.select_assignment(current.assignment_id):
+            self._select_proxy_row(0)
+        elif current is None:
+            self._select_proxy_row(0)
+
+    def _update_count(self) -> None:
+        decided = sum(1 for a in self.batch.assignments if a.pending and self.model.verdict(a.assignment_id))
+        pending = sum(1 for a in self.batch.assignments if a.pending)
+        self.count_label.setText(f"{self.proxy.rowCount()} shown · {decided}/{pending} pending assignments decided")
+
+    def _select_proxy_row(self, row: int) -> None:
+        if self.proxy.rowCount() == 0:
+            self.table.selectionModel().clearCurrentIndex()
+            self.table.clearSelection()
+            self._show_current()
+            return
+        row = max(0, min(row, self.proxy.rowCount() - 1))
+        index = self.proxy.index(row, 0)
+        self.table.selectionModel().setCurrentIndex(
+            index, self.table.selectionModel().SelectionFlag.ClearAndSelect | self.table.selectionModel().SelectionFlag.Rows
+        )
+        self.table.scrollTo(index)
+        self._show_current()
+
+    def select_assignment(self, assignment_id: str) -> bool:
+        a = self.batch.assignment(assignment_id)
+        if a is None:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(self.batch.assignments.index(a), 0))
+        if not index.isValid():
+            return False
+        self._select_proxy_row(index.row())
+        return True
+
+    def current_row(self) -> int:
+        """Source row of the current assignment, or -1."""
+        index = self.table.currentIndex()
+        return self.proxy.mapToSource(index).row() if index.isValid() else -1
+
+    def current_assignment(self) -> mturk.Assignment | None:
+        row = self.current_row()
+        return self.model.assignment(row) if row >= 0 else None
+
+    def step(self, delta: int) -> None:
+        index = self.table.currentIndex()
+        self._select_proxy_row((index.row() if index.isValid() else -1) + delta)
+
+    # ------------------------------------------------------------------ verdicts
+
+    def _decide(self, verdict_for: Any) -> bool:
+        a = self.current_assignment()
+        if a is None:
+            self.status.setText("Nothing selected.")
+            return False
+        if not a.pending:
+            self.status.setText(f"This assignment is already {a.status} on MTurk; it cannot be changed.")
+            return False
+        proxy_row = self.table.currentIndex().row()
+        nxt = self.proxy.index(proxy_row + 1, 0)
+        next_id = self.model.assignment(self.proxy.mapToSource(nxt).row()).assignment_id if nxt.isValid() else None
+        try:
+            verdict = verdict_for(a)
+            if verdict is None:
+                return False
+            self.model.set_verdict(self.current_row(), verdict)
+        except mturk.VerdictError as exc:
+            self.status.setText(str(exc))
+            return False
+        self.status.setText(f"Saved: {VERDICT_TEXT[verdict.action]} — {a.image} ({a.worker_id}).")
+        self.proxy.refresh()
+        self._update_count()
+        if next_id is None or not self.select_assignment(next_id):
+            self._select_proxy_row(proxy_row)
+        return True
+
+    def approve(self) -> bool:
+        return self._decide(lambda a: mturk.Verdict(a.assignment_id, mturk.APPROVE))
+
+    def reject(self) -> bool:
+        return self._decide(lambda a: mturk.Verdict(a.assignment_id, mturk.REJECT, self.feedback.text().strip()))
+
+    def correct(self) -> bool:
+        def make(a: mturk.Assignment) -> mturk.Verdict | None:
+            ref = self.match.present.get(a.image)
+            if self.store is None or ref is None or ref.photo_id is None:
+                self.status.setText("Correct needs the photo in the open project (it is not in this folder's store).")
+                return None
+            added = mturk.correct_into_store(a, self.store, ref.photo_id)
+            self.bibs_changed.emit(ref.photo_id)
+            self.status.setText(f"{len(added)} box(es) copied to {ref.relpath}; edit them in the main window.")
+            return mturk.Verdict(a.assignment_id, mturk.CORRECT)
+
+        return self._decide(make)
+
+    def clear_verdict(self) -> None:
+        a = self.current_assignment()
+        if a is None or self.model.verdict(a.assignment_id) is None:
+            return
+        self.model.set_verdict(self.current_row(), None)
+        self.status.setText(f"Verdict cleared for {a.image} ({a.worker_id}).")
+        self._update_count()
+
+    # ------------------------------------------------------------------ display
+
+    def _show_current(self) -> None:
+        a = self.current_assignment()
+        for b in (self.approve_button, self.reject_button, self.correct_button, self.clear_button):
+            b.setEnabled(a is not None and a.pending)
+        if a is None:
+            self.details.setText("No assignment matches this filter.")
+            self.preview.clear()
+            return
+        group = self.batch.images.get(a.image, [a])
+        ref = self.match.present.get(a.image)
+        self.preview.show_image(ref, group, a)
+        v = self.model.verdict(a.assignment_id)
+        e = html.escape
+        lines = [
+            f"<b>{e(a.image)}</b> — line {a.line}, worker {e(a.worker_id)}, {e(a.status)}"
+            + (f", work time {a.work_time}s" if a.work_time is not None else ""),
+            "Boxes: " + e(", ".join(b.label if b.is_digit else repr(b.label) for b in a.boxes) or "none"),
+        ]
+        if len(group) > 1:
+            lines.append(
+                "Other workers: "
+                + e("; ".join(f"{o.worker_id}: {', '.join(o.numbers) or 'none'}" for o in group if o is not a))
+            )
+            agreed = mturk.consensus(group)
+            if agreed:
+                lines.append("Agreed by 2+ workers: " + e(", ".join(b.number for b in agreed)))
+        lines += [f"⚠ {e(n)}" for n in a.notes]
+        if a.feedback:
+            lines.append(f"Feedback on MTurk: {e(a.feedback)}")
+        if v is not None:
+            lines.append(f"Verdict: {VERDICT_TEXT[v.action]}" + (f" ({e(v.feedback)})" if v.feedback else ""))
+        self.details.setText("<br>".join(lines))
+
+
+# --------------------------------------------------------------------------- menu
+
+
+class MTurkController(QObject):
+    """The Crowd menu's state: the open batch and its dialog (one per main window)."""
+
+    def __init__(self, window: Any):
+        super().__init__(window)
+        self.window = window
+        self.dialog: MTurkReviewDialog | None = None
+        self.batch: mturk.Batch | None = None
+        self._verdicts: mturk.VerdictStore | None = None
+        self.import_report: mturk.ImportReport | None = None
+
+    def _folder(self) -> Path | None:
+        store = getattr(self.window, "store", None)
+        if store is not None:
+            return Path(store.folder)
+        folder = getattr(self.window, "folder", None)
+        return Path(folder) if folder else None
+
+    def open_batch(self, csv_path: str | Path, folder: str | Path | None = None) -> MTurkReviewDialog:
+        """Read a batch, import the workers' boxes into the window's store, show the review dialog.
+
+        Raises mturk.BatchFormatError for unusable files.
+        """
+        batch = mturk.read_batch(csv_path)
+        store = getattr(self.window, "store", None)
+        folder = Path(folder) if folder else self._folder()
+        if store is None and folder is None:
+            raise mturk.BatchFormatError("open a photo folder first")
+        target = store if store is not None else folder
+        match = mturk.match_photos(batch, target)
+        if self._verdicts is not None:
+            self._verdicts.close()
+        self._verdicts = mturk.VerdictStore.open(target)
+        self._verdicts.set_meta("last_csv", str(Path(csv_path).resolve()))
+        self.import_report = mturk.import_into_store(batch, store, self._verdicts, match) if store is not None else None
+        if self.import_report and self.import_report.added:
+            rebuild = getattr(self.window, "rebuild_queue", None)
+            if callable(rebuild):
+                rebuild()
+        if self.dialog is not None:
+            self.dialog.close()
+        self.batch = batch
+        self.dialog = MTurkReviewDialog(batch, match, self._verdicts, store, self.window)
+        self.dialog.bibs_changed.connect(self._bibs_changed)
+        self.dialog.show()
+        return self.dialog
+
+    def _bibs_changed(self, photo_id: int) -> None:
+        """After *correct*: show the photo with its new human bibs in the main window, ready to edit."""
+        refresh = getattr(self.window, "refresh_photo", None)
+        if callable(refresh):
+            refresh(photo_id)
+        select = getattr(self.window, "select_photo", None)
+        if callable(select):
+            select(photo_id)
+
+    def export_to(self, out_csv: str | Path, csv_path: str | Path | None = None) -> mturk.ExportReport:
+        """Export the verdicts of the open batch (or of ``csv_path``) to ``out_csv``."""
+        batch = mturk.read_batch(csv_path) if csv_path else self.batch
+        if batch is None:
+            raise mturk.BatchFormatError("no MTurk batch is open")
+        if Path(out_csv).resolve() == batch.path.resolve():
+            raise mturk.BatchFormatError("choose another file: MTurk's download is kept as it is")
+        if self._verdicts is not None:
+            return mturk.export_batch(batch, self._verdicts, out_csv)
+        folder = self._folder()
+        if folder is None:
+            raise mturk.BatchFormatError("open a photo folder first")
+        store = getattr(self.window, "store", None)
+        with mturk.VerdictStore.open(store if store is not None else folder) as verdicts:
+            return mturk.export_batch(batch, verdicts, out_csv)
+
+    # menu handlers (file dialogs, message boxes)
+
+    def import_action(self) -> None:
+        start = str(self._folder() or Path.home())
+        path, _ = QFileDialog.getOpenFileName(self.window, "Import MTurk batch results", start, "CSV files (*.csv);;All files (*)")
+        if not path:
+            return
+        folder = None
+        if self._folder() is None:
+            folder = QFileDialog.getExistingDirectory(self.window, "Photo folder of this batch", str(Path(path).parent))
+            if not folder:
+                return
+        try:
+            dialog = self.open_batch(path, folder)
+        except (mturk.BatchFormatError, OSError) as exc:
+            QMessageBox.warning(self.window, "MTurk import", str(exc))
+            return
+        b = dialog.batch
+        rep = self.import_report
+        if b.errors or dialog.match.missing or (rep and rep.added):
+            text = (
+                f"{len(b.assignments)} assignments on {len(b.images)} photos; "
+                f"{len(dialog.match.missing)} photos are not in the folder."
+                + (f"\n{rep.added} worker boxes added to the photos as MTurk bibs." if rep and rep.added else "")
+                + ("\n\nProblems in the CSV:\n" if b.errors else "")
+                + "\n".join(str(e) for e in b.errors[:20])
+                + (f"\n… and {len(b.errors) - 20} more problems" if len(b.errors) > 20 else "")
+            )
+            QMessageBox.information(self.window, "MTurk import", text)
+
+    def export_action(self) -> None:
+        csv_path = None
+        if self.batch is None:
+            last = self._verdicts.get_meta("last_csv") if self._verdicts else None
+            csv_path, _ = QFileDialog.getOpenFileName(self.window, "MTurk batch results to answer", last or "", "CSV files (*.csv)")
+            if not csv_path:
+                return
+        default = (self.batch.path if self.batch else Path(csv_path)).with_name("verdicts_upload.csv")
+        out, _ = QFileDialog.getSaveFileName(self.window, "Export MTurk verdicts", str(default), "CSV files (*.csv)")
+        if not out:
+            return
+        try:
+            rep = self.export_to(out, csv_path)
+        except (mturk.BatchFormatError, OSError) as exc:
+            QMessageBox.warning(self.window, "MTurk export", str(exc))
+            return
+        msg = f"{len(rep.approved)} approved, {len(rep.rejected)} rejected, {rep.untouched} rows unchanged.\nUpload {out} on MTurk (Manage ▸ Results ▸ Upload CSV)."
+        if rep.ignored_final:
+            msg += f"\n{len(rep.ignored_final)} verdicts were for assignments already decided on MTurk and were left out."
+        QMessageBox.information(self.window, "MTurk export", msg)
+
+
+def install(window: Any) -> MTurkController:
+    """Add the Crowd menu (Import MTurk Batch…, Export MTurk Verdicts…) to a QMainWindow."""
+    controller = MTurkController(window)
+    menu = window.menuBar().addMenu("C&rowd")
+    import_act = QAction("Import MTurk Batch…", window)
+    import_act.triggered.connect(controller.import_action)
+    export_act = QAction("Export MTurk Verdicts…", window)
+    export_act.triggered.connect(controller.export_action)
+    menu.addAction(import_act)
+    menu.addAction(export_act)
+    window.mturk_controller = controller
+    controller.menu, controller.import_act, controller.export_act = menu, import_act, export_act
+    return controller

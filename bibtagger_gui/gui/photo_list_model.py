@@ -1,0 +1,159 @@
+"""List model of the review queue: one row per photo, no image loading in ``data()``.
+
+Rows are :class:`~bibtagger_gui.core.review.ReviewItem` snapshots already in
+memory (built by core.review from the store), so ``data()`` is a dict lookup.
+Thumbnails come from :class:`ThumbnailProvider` (async; a placeholder until ready).
+Rows are exposed lazily in batches through ``canFetchMore``/``fetchMore`` so that
+views of 10,000+ photos lay out only what they show.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
+from PySide6.QtWidgets import QApplication, QStyle
+
+from bibtagger_gui.core.review import ReviewItem
+from bibtagger_gui.gui.thumbnails import ThumbnailProvider
+
+PhotoIdRole = Qt.ItemDataRole.UserRole + 1
+ItemRole = Qt.ItemDataRole.UserRole + 2
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class PhotoListModel(QAbstractListModel):
+    """Review-queue rows over ReviewItem snapshots."""
+
+    BATCH = 500
+
+    def __init__(self, thumbnails: ThumbnailProvider | None = None, parent=None):
+        super().__init__(parent)
+        self.thumbnails = thumbnails
+        self._items: list[ReviewItem] = []
+        self._row_of: dict[int, int] = {}
+        self._loaded = 0
+        self._placeholder: QPixmap | None = None
+        self._error_icon: QIcon | None = None
+        if thumbnails is not None:
+            thumbnails.ready.connect(self._thumb_changed)
+            thumbnails.failed.connect(lambda pid, _msg: self._thumb_changed(pid))
+
+    # ---- content
+    def set_items(self, items: list[ReviewItem]) -> None:
+        self.beginResetModel()
+        self._items = list(items)
+        self._row_of = {it.photo_id: i for i, it in enumerate(self._items)}
+        self._loaded = min(self.BATCH, len(self._items))
+        self.endResetModel()
+
+    @property
+    def items(self) -> list[ReviewItem]:
+        return self._items
+
+    def total(self) -> int:
+        """Rows in the queue, fetched or not."""
+        return len(self._items)
+
+    def item(self, row: int) -> ReviewItem:
+        return self._items[row]
+
+    def row_of(self, photo_id: int) -> int | None:
+        return self._row_of.get(photo_id)
+
+    def ensure_fetched(self, row: int) -> None:
+        """Make sure ``row`` is exposed to views (fetching batches up to it)."""
+        if row >= self._loaded and row < len(self._items):
+            new = min(len(self._items), max(row + 1, self._loaded + self.BATCH))
+            self.beginInsertRows(QModelIndex(), self._loaded, new - 1)
+            self._loaded = new
+            self.endInsertRows()
+
+    def update_item(self, item: ReviewItem) -> None:
+        """Replace the snapshot of one photo (it keeps its row until the queue is rebuilt)."""
+        row = self._row_of.get(item.photo_id)
+        if row is None:
+            return
+        self._items[row] = item
+        if row < self._loaded:
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx)
+
+    def _thumb_changed(self, photo_id: int) -> None:
+        row = self._row_of.get(photo_id)
+        if row is not None and row < self._loaded:
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole])
+
+    # ---- Qt model API
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else self._loaded
+
+    def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:
+        return not parent.isValid() and self._loaded < len(self._items)
+
+    def fetchMore(self, parent: _Index = QModelIndex()) -> None:
+        if not parent.isValid():
+            self.ensure_fetched(self._loaded)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= self._loaded:
+            return None
+        item = self._items[index.row()]
+        photo = item.photo
+        if role == Qt.ItemDataRole.DisplayRole:
+            name = PurePosixPath(photo.relpath).name
+            nums = ", ".join(item.numbers) if item.bibs else ("error" if photo.error else "no bib")
+            mark = "✓ " if photo.reviewed else ""
+            return f"{mark}{name}\n{nums}"
+        if role == Qt.ItemDataRole.DecorationRole:
+            if photo.error:
+                return self._error()
+            if self.thumbnails is not None:
+                if self.thumbnails.failure(photo.id):
+                    return self._error()
+                pix = self.thumbnails.get(photo)
+                if pix is not None:
+                    return pix
+            return self._placeholder_pixmap()
+        if role == Qt.ItemDataRole.ToolTipRole:
+            error = photo.error or (self.thumbnails.failure(photo.id) if self.thumbnails else None)
+            lines = [photo.relpath]
+            if error:
+                lines.append(f"Error: {error}")
+            else:
+                lines.append(f"{len(item.bibs)} bib(s): {', '.join(item.numbers) or '-'}")
+                lines.append("reviewed" if photo.reviewed else f"confidence {item.confidence:.2f}")
+            return "\n".join(lines)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if photo.error:
+                return QBrush(QColor(200, 40, 40))
+            return None
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if photo.reviewed:
+                return QBrush(QColor(220, 245, 220))
+            if item.conflict:
+                return QBrush(QColor(255, 235, 200))
+            return None
+        if role == PhotoIdRole:
+            return photo.id
+        if role == ItemRole:
+            return item
+        return None
+
+    # ---- cheap shared decorations (made once, no image decode)
+    def _placeholder_pixmap(self) -> QPixmap:
+        if self._placeholder is None:
+            size = self.thumbnails.size if self.thumbnails else 96
+            pix = QPixmap(QSize(size, size * 2 // 3))
+            pix.fill(QColor(200, 200, 200))
+            self._placeholder = pix
+        return self._placeholder
+
+    def _error(self) -> QIcon:
+        if self._error_icon is None:
+            self._error_icon = QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        return self._error_icon

@@ -1,0 +1,291 @@
+"""The large photo view: zoom (wheel, +/-), pan (drag), bib boxes, drawing new boxes.
+
+Scene coordinates are the photo's full-resolution *oriented* pixels (the frame of
+``Bib.box``). The photo itself is decoded off the GUI thread at a reduced size
+(``load_image(max_side=VIEW_MAX_SIDE)``, EXIF orientation applied) and its pixmap
+item is scaled up to the full-resolution frame, so boxes need no conversion.
+Results of loads for a photo that is no longer shown are dropped (request id).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsView,
+)
+
+from bibtagger_gui.core.imageio import ImageError, load_image
+from bibtagger_gui.core.review import LOW_CONFIDENCE
+from bibtagger_gui.gui.qimage import rgb_to_qimage
+from bibtagger_gui.gui.threads import WorkQueue
+
+VIEW_MAX_SIDE = 2560
+HIGH_CONFIDENCE = 0.85
+
+
+def bib_colour(source: str, confidence: float | None) -> QColor:
+    """Box colour: people's bibs blue (human) / purple (mturk); model bibs by confidence."""
+    if source == "human":
+        return QColor(30, 144, 255)
+    if source == "mturk":
+        return QColor(170, 80, 220)
+    c = confidence or 0.0
+    if c >= HIGH_CONFIDENCE:
+        return QColor(40, 190, 60)
+    if c >= LOW_CONFIDENCE:
+        return QColor(245, 160, 0)
+    return QColor(230, 40, 40)
+
+
+class _Label(QGraphicsItem):
+    """Bib number tag drawn at constant screen size above its box."""
+
+    def __init__(self, text: str, colour: QColor, parent: QGraphicsItem):
+        super().__init__(parent)
+        self.text, self.colour = text, colour
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.font = QFont()
+        self.font.setPointSize(11)
+        self.font.setBold(True)
+        fm = QFontMetricsF(self.font)
+        self._rect = QRectF(0, -fm.height() - 4, fm.horizontalAdvance(text) + 8, fm.height() + 4)
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.fillRect(self._rect, self.colour)
+        painter.setPen(QColor("white"))
+        painter.setFont(self.font)
+        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
+
+
+class BibBoxItem(QGraphicsRectItem):
+    """One bib's box with its number; ``bib_id`` links it to the store row."""
+
+    def __init__(self, bib: Any, selected: bool):
+        x1, y1, x2, y2 = bib.box
+        super().__init__(QRectF(x1, y1, x2 - x1, y2 - y1))
+        self.bib_id = bib.id
+        colour = bib_colour(bib.source, bib.confidence)
+        pen = QPen(colour, 4 if selected else 2)
+        pen.setCosmetic(True)
+        if selected:
+            pen.setStyle(Qt.PenStyle.SolidLine)
+            self.setBrush(QBrush(QColor(colour.red(), colour.green(), colour.blue(), 40)))
+        self.setPen(pen)
+        text = bib.number if bib.confidence is None or bib.source != "model" else f"{bib.number} {bib.confidence:.2f}"
+        label = _Label(("▶ " if selected else "") + text, colour, self)
+        label.setPos(x1, y1)
+        self.setZValue(2 if selected else 1)
+
+
+class _LoadSignals(QObject):
+    loaded = Signal(int, object, str)  # request id, QImage | None, error message
+
+
+class _LoadJob:
+    def __init__(self, signals: _LoadSignals, request: int, path: Path):
+        self.signals, self.request, self.path = signals, request, path
+
+    def __call__(self) -> None:
+        try:
+            img = rgb_to_qimage(load_image(self.path, max_side=VIEW_MAX_SIDE))
+            self.signals.loaded.emit(self.request, img, "")
+        except ImageError as exc:
+            self.signals.loaded.emit(self.request, None, exc.message)
+        except Exception as exc:  # pragma: no cover - keep the GUI alive
+            self.signals.loaded.emit(self.request, None, str(exc))
+
+
+class PhotoView(QGraphicsView):
+    """Zoomable, pannable photo with bib boxes; emits edits as signals (no store access)."""
+
+    boxDrawn = Signal(tuple)  # (x1, y1, x2, y2) in photo pixels
+    bibClicked = Signal(int)
+    imageFailed = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.SmoothPixmapTransform)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setBackgroundBrush(QColor(45, 45, 48))
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.pool = WorkQueue(1, lifo=True, name="photo-view")
+        self._signals = _LoadSignals(self)
+        self._signals.loaded.connect(self._on_loaded)
+        self._request = 0
+        self._photo: Any = None
+        self._pixmap_item: QGraphicsPixmapItem | None = None
+        self._frame: QGraphicsRectItem | None = None
+        self._boxes: list[BibBoxItem] = []
+        self._fit_mode = True
+        self._drawing = False
+        self._draw_start: QPointF | None = None
+        self._rubber: QGraphicsRectItem | None = None
+        self.image_loaded = False
+        self.image_error: str | None = None
+
+    # ---- photo
+    def clear_photo(self) -> None:
+        self._request += 1
+        self.scene().clear()
+        self._pixmap_item = self._frame = self._rubber = None
+        self._boxes = []
+        self._photo = None
+        self.image_loaded = False
+        self.image_error = None
+
+    def set_photo(self, photo: Any, folder: Path, thumbnail: QPixmap | None = None) -> None:
+        """Show ``photo`` (its thumbnail at once if given, the real pixels when decoded)."""
+        self.clear_photo()
+        self._photo = photo
+        w, h = max(1, photo.width or 1), max(1, photo.height or 1)
+        self.scene().setSceneRect(QRectF(0, 0, w, h))
+        self._frame = self.scene().addRect(QRectF(0, 0, w, h), QPen(QColor(90, 90, 90)), QBrush(QColor(70, 70, 70)))
+        self._frame.setZValue(-2)
+        if thumbnail is not None and not thumbnail.isNull():
+            self._set_pixmap(thumbnail)
+        if photo.error:
+            self.image_error = photo.error
+        else:
+            self.pool.clear()  # a photo skipped past quickly is never decoded
+            self.pool.submit(_LoadJob(self._signals, self._request, Path(folder) / photo.relpath))
+        self._fit_mode = True
+        self.fit()
+
+    def _set_pixmap(self, pix: QPixmap) -> None:
+        if self._pixmap_item is not None:
+            self.scene().removeItem(self._pixmap_item)
+        item = QGraphicsPixmapItem(pix)
+        item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        item.setScale(self.sceneRect().width() / max(1, pix.width()))
+        item.setZValue(-1)
+        self.scene().addItem(item)
+        self._pixmap_item = item
+
+    def _on_loaded(self, request: int, img: QImage | None, error: str) -> None:
+        if request != self._request:
+            return  # a photo that is no longer shown
+        if img is None:
+            self.image_error = error
+            self.imageFailed.emit(error)
+            return
+        self._set_pixmap(QPixmap.fromImage(img))
+        self.image_loaded = True
+
+    # ---- bibs
+    def set_bibs(self, bibs: list[Any], selected_id: int | None) -> None:
+        for item in self._boxes:
+            self.scene().removeItem(item)
+        self._boxes = []
+        for b in bibs:
+            if b.box is None:
+                continue
+            item = BibBoxItem(b, b.id == selected_id)
+            self.scene().addItem(item)
+            self._boxes.append(item)
+
+    def box_items(self) -> list[BibBoxItem]:
+        return list(self._boxes)
+
+    # ---- zoom
+    def fit(self) -> None:
+        self._fit_mode = True
+        if not self.sceneRect().isEmpty():
+            self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+
+    def zoom_to_box(self, box: tuple[float, float, float, float] | None) -> None:
+        if box is None:
+            return
+        x1, y1, x2, y2 = box
+        w, h = x2 - x1, y2 - y1
+        self._fit_mode = False
+        self.fitInView(QRectF(x1 - w, y1 - h, 3 * w, 3 * h), Qt.AspectRatioMode.KeepAspectRatio)
+
+    def zoom_by(self, factor: float) -> None:
+        self._fit_mode = False
+        self.scale(factor, factor)
+
+    def zoom_level(self) -> float:
+        return self.transform().m11()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fit_mode:
+            self.fit()
+
+    def wheelEvent(self, event) -> None:
+        delta = event.angleDelta().y()
+        if delta:
+            self.zoom_by(1.0015 ** delta)
+        event.accept()
+
+    # ---- drawing a new box
+    @property
+    def drawing(self) -> bool:
+        return self._drawing
+
+    def start_drawing(self) -> None:
+        self._drawing = True
+        self.setDragMode(QGraphicsView.DragMode.NoDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+
+    def stop_drawing(self) -> None:
+        self._drawing = False
+        self._draw_start = None
+        if self._rubber is not None:
+            self.scene().removeItem(self._rubber)
+            self._rubber = None
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().unsetCursor()
+
+    def _clamped(self, p: QPointF) -> QPointF:
+        r = self.sceneRect()
+        return QPointF(min(max(p.x(), r.left()), r.right()), min(max(p.y(), r.top()), r.bottom()))
+
+    def mousePressEvent(self, event) -> None:
+        if self._drawing and event.button() == Qt.MouseButton.LeftButton:
+            self._draw_start = self._clamped(self.mapToScene(event.position().toPoint()))
+            pen = QPen(QColor(30, 144, 255), 2, Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            self._rubber = self.scene().addRect(QRectF(self._draw_start, self._draw_start), pen)
+            event.accept()
+            return
+        if not self._drawing and event.button() == Qt.MouseButton.LeftButton:
+            scene_pos = self.mapToScene(event.position().toPoint())
+            hits = [b for b in self._boxes if b.rect().contains(scene_pos)]
+            if hits:
+                smallest = min(hits, key=lambda b: b.rect().width() * b.rect().height())
+                self.bibClicked.emit(smallest.bib_id)
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._drawing and self._draw_start is not None and self._rubber is not None:
+            p = self._clamped(self.mapToScene(event.position().toPoint()))
+            self._rubber.setRect(QRectF(self._draw_start, p).normalized())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._drawing and self._draw_start is not None and event.button() == Qt.MouseButton.LeftButton:
+            p = self._clamped(self.mapToScene(event.position().toPoint()))
+            r = QRectF(self._draw_start, p).normalized()
+            self.stop_drawing()
+            if r.width() >= 2 and r.height() >= 2:
+                self.boxDrawn.emit((round(r.left(), 1), round(r.top(), 1), round(r.right(), 1), round(r.bottom(), 1)))
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)

@@ -1,0 +1,97 @@
+"""File > "Import Start List…": read a CSV of bib numbers and names into the open project's store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from bibtagger_gui.core.startlist import (
+    StartList,
+    StartListError,
+    load_from_store,
+    off_list_reads,
+    parse_startlist,
+    save_to_store,
+)
+
+
+class StartListController(QObject):
+    """Imports start lists into the window's store and reports what happened."""
+
+    imported = Signal(object)  # StartList
+
+    def __init__(self, window: Any):
+        super().__init__(window)
+        self.window = window
+        self.interactive = True  # tests switch dialogs off
+
+    def _message(self, icon, title: str, text: str, details: str = "") -> None:
+        if not self.interactive:
+            return
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self.window)
+        if details:
+            box.setDetailedText(details)
+        box.exec()
+
+    def trigger(self) -> None:
+        if getattr(self.window, "store", None) is None:
+            self._message(QMessageBox.Icon.Information, "Import Start List", "Open a photo folder first.")
+            return
+        start = str(getattr(self.window, "folder", None) or Path.home())
+        path, _ = QFileDialog.getOpenFileName(self.window, "Import start list", start,
+                                              "Start lists (*.csv *.txt *.tsv);;All files (*)")  # fmt: skip
+        if path:
+            self.import_file(path)
+
+    def import_file(self, path: str | Path) -> StartList | None:
+        """Parse ``path`` and store it; None (after a message) when the file is unusable."""
+        store = getattr(self.window, "store", None)
+        if store is None:
+            return None
+        try:
+            startlist = parse_startlist(Path(path))
+        except StartListError as exc:
+            self._message(QMessageBox.Icon.Warning, "Import Start List", str(exc))
+            return None
+        save_to_store(store, startlist)
+        stored = load_from_store(store)
+        off = off_list_reads(store, stored) if stored else []
+        named = sum(1 for v in startlist.entries.values() if v)
+        text = f"Imported {len(startlist)} bib numbers ({named} with names) from {Path(path).name}."
+        if startlist.problems:
+            text += f"\n{len(startlist.problems)} line(s) were skipped (see details)."
+        if off:
+            text += f"\n{len(off)} bib read(s) in this folder are not on the start list."
+        status = getattr(self.window, "statusBar", None)
+        if callable(status):
+            status().showMessage(text.splitlines()[0], 10000)
+        icon = QMessageBox.Icon.Warning if startlist.problems else QMessageBox.Icon.Information
+        self._message(icon, "Import Start List", text, "\n".join(startlist.problems))
+        self.imported.emit(startlist)
+        return startlist
+
+
+def install(window: Any) -> StartListController:
+    """Add "Import Start List…" to the window's File menu (or a new one)."""
+    controller = StartListController(window)
+    menu = getattr(window, "file_menu", None)
+    if menu is None:
+        from bibtagger_gui.gui.keywords_action import find_or_add_menu
+
+        menu = find_or_add_menu(window, "File")
+    action = QAction("Import Start &List…", window)
+    action.setObjectName("import_startlist")
+    action.setStatusTip("Read a CSV of valid bib numbers and runners' names")
+    action.triggered.connect(lambda _checked=False: controller.trigger())
+    quit_action = next((a for a in menu.actions() if a.objectName() == "quit"), None)
+    if quit_action is not None:
+        menu.insertAction(quit_action, action)
+    else:
+        menu.addAction(action)
+    window.startlist_controller = controller
+    controller.action, controller.menu = action, menu
+    return controller

@@ -1,0 +1,124 @@
+"""A small pool of Python worker threads (LIFO or FIFO) for the GUI's background work.
+
+Why not QThreadPool/QRunnable: with PySide6 6.12 on CPython 3.11, every call that Qt
+makes into a Python ``QRunnable.run`` (or a Python callable) on a Qt-created thread
+drops one reference too many on the returned object; after a few thousand runs
+(``None``/``True`` reach refcount 0) the process aborts with "Fatal Python error:
+none_dealloc". Python threads emitting Qt signals do not have the problem, so all
+background work runs here and talks to the GUI through queued signals (see docs/gui.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Callable
+
+
+class Task:
+    """One queued callable; ``cancelled`` once removed from the queue before it ran."""
+
+    __slots__ = ("fn", "cancelled", "started")
+
+    def __init__(self, fn: Callable[[], object]):
+        self.fn = fn
+        self.cancelled = False
+        self.started = False
+
+
+class WorkQueue:
+    """Up to ``threads`` daemon threads running submitted callables.
+
+    ``lifo=True`` runs the newest work first (thumbnails: what is on screen now).
+    ``clear()`` drops work not started yet; running work is never interrupted here
+    (jobs watch their own cancel flag).
+    """
+
+    def __init__(self, threads: int = 1, lifo: bool = False, name: str = "bibtagger-worker"):
+        self.max_threads = max(1, threads)
+        self.lifo = lifo
+        self.name = name
+        self._queue: deque[Task] = deque()
+        self._cond = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._running = 0
+        self._closed = False
+
+    def submit(self, fn: Callable[[], object]) -> Task:
+        task = Task(fn)
+        with self._cond:
+            if self._closed:
+                task.cancelled = True
+                return task
+            self._queue.append(task)
+            idle = len(self._threads) - self._running
+            if idle < len(self._queue) and len(self._threads) < self.max_threads:
+                t = threading.Thread(target=self._loop, name=f"{self.name}-{len(self._threads)}", daemon=True)
+                self._threads.append(t)
+                t.start()
+            self._cond.notify()
+        return task
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if self._closed and not self._queue:
+                    return
+                task = self._queue.pop() if self.lifo else self._queue.popleft()
+                task.started = True
+                self._running += 1
+            try:
+                task.fn()
+            except Exception:  # work functions report their own errors; keep the thread alive
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                with self._cond:
+                    self._running -= 1
+                    self._cond.notify_all()
+
+    def try_take(self, task: Task) -> bool:
+        """Remove ``task`` if it has not started; True when removed."""
+        with self._cond:
+            try:
+                self._queue.remove(task)
+            except ValueError:
+                return False
+            task.cancelled = True
+            return True
+
+    def clear(self) -> int:
+        """Drop all queued (not started) work; returns how many were dropped."""
+        with self._cond:
+            n = len(self._queue)
+            for t in self._queue:
+                t.cancelled = True
+            self._queue.clear()
+            return n
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    @property
+    def active(self) -> int:
+        with self._cond:
+            return self._running
+
+    def wait_for_done(self, timeout: float | None = None) -> bool:
+        """Block until no work is queued or running (True), or ``timeout`` seconds pass (False)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queue and not self._running, timeout)
+
+    def shutdown(self, timeout: float | None = 5.0) -> None:
+        """Drop queued work, let running work finish, stop the threads."""
+        self.clear()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join(timeout)

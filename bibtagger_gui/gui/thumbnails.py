@@ -1,0 +1,147 @@
+"""Thumbnails made off the GUI thread, cached in memory (LRU) and on disk.
+
+``ThumbnailProvider.get(photo)`` never decodes anything: it answers from the
+in-memory LRU or returns None and queues a :class:`_ThumbJob` on its own
+:class:`~bibtagger_gui.gui.threads.WorkQueue` (newest request first). The job first looks for ``<cache_dir>/<aa>/<key>.jpg``; otherwise it
+decodes the photo with a reduced JPEG decode (``load_image(max_side=...)``, EXIF
+orientation applied), writes the small JPEG to the disk cache and hands a QImage
+back through a queued signal. The provider turns it into a QPixmap in the GUI
+thread and emits ``ready(photo_id)``. ``reset()`` (new folder) bumps a generation
+so that late results for the old folder are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage, QPixmap
+
+from bibtagger_gui.core.imageio import ImageError, load_image
+from bibtagger_gui.gui.qimage import rgb_to_qimage
+from bibtagger_gui.gui.threads import WorkQueue
+
+THUMB_SIZE = 160
+
+
+def thumb_key(photo: Any) -> str:
+    """Cache key of a photo's thumbnail: changes when the file changes."""
+    raw = f"{photo.relpath}\0{getattr(photo, 'size', '')}\0{getattr(photo, 'mtime', '')}\0{getattr(photo, 'sha1', '')}"
+    return hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class _Emitter(QObject):
+    done = Signal(int, int, object)  # generation, photo_id, QImage | None
+    failed = Signal(int, int, str)
+
+
+class _ThumbJob:
+    def __init__(self, emitter: _Emitter, generation: int, photo_id: int, path: Path, disk: Path | None, size: int):
+        self.emitter, self.generation, self.photo_id = emitter, generation, photo_id
+        self.path, self.disk, self.size = path, disk, size
+
+    def __call__(self) -> None:  # worker thread: no QPixmap, no store
+        try:
+            if self.disk is not None and self.disk.is_file():
+                img = QImage(str(self.disk))
+                if not img.isNull():
+                    self.emitter.done.emit(self.generation, self.photo_id, img)
+                    return
+            img = rgb_to_qimage(load_image(self.path, max_side=self.size))
+            if self.disk is not None:
+                try:
+                    self.disk.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = self.disk.with_suffix(".tmp.jpg")
+                    if img.save(str(tmp), "JPG", 85):
+                        tmp.replace(self.disk)
+                except OSError:
+                    pass  # a cache that cannot be written is only slower
+            self.emitter.done.emit(self.generation, self.photo_id, img)
+        except ImageError as exc:
+            self.emitter.failed.emit(self.generation, self.photo_id, exc.message)
+        except Exception as exc:  # never let a worker die silently
+            self.emitter.failed.emit(self.generation, self.photo_id, str(exc))
+
+
+class ThumbnailProvider(QObject):
+    """Asynchronous thumbnails with an in-memory LRU and an optional disk cache."""
+
+    ready = Signal(int)  # photo_id
+    failed = Signal(int, str)
+
+    def __init__(self, parent: QObject | None = None, size: int = THUMB_SIZE, max_items: int = 3000, threads: int = 2):
+        super().__init__(parent)
+        self.size = size
+        self.max_items = max_items
+        self.pool = WorkQueue(threads, lifo=True, name="thumbnails")
+        self.folder: Path | None = None
+        self.cache_dir: Path | None = None
+        self.generation = 0
+        self._lru: OrderedDict[int, QPixmap] = OrderedDict()
+        self._pending: set[int] = set()
+        self._failed: dict[int, str] = {}
+        self._emitter = _Emitter(self)
+        self._emitter.done.connect(self._on_done)
+        self._emitter.failed.connect(self._on_failed)
+
+    def reset(self, folder: Path | None, cache_dir: Path | None) -> None:
+        """Forget everything (new folder); results of queued/running jobs are dropped."""
+        self.generation += 1
+        self.pool.clear()
+        self._lru.clear()
+        self._pending.clear()
+        self._failed.clear()
+        self.folder, self.cache_dir = folder, cache_dir
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def failure(self, photo_id: int) -> str | None:
+        """The message of a thumbnail that could not be made (not retried until reset)."""
+        return self._failed.get(photo_id)
+
+    def forget(self, photo_id: int) -> None:
+        """Drop one photo's cached thumbnail/failure (e.g. the file changed)."""
+        self._lru.pop(photo_id, None)
+        self._failed.pop(photo_id, None)
+
+    def cached(self, photo_id: int) -> QPixmap | None:
+        pix = self._lru.get(photo_id)
+        if pix is not None:
+            self._lru.move_to_end(photo_id)
+        return pix
+
+    def get(self, photo: Any) -> QPixmap | None:
+        """The thumbnail if cached in memory, else None (and it is being made)."""
+        pix = self.cached(photo.id)
+        if pix is None:
+            self.request(photo)
+        return pix
+
+    def request(self, photo: Any) -> None:
+        if photo.id in self._pending or photo.id in self._lru or photo.id in self._failed or self.folder is None:
+            return
+        self._pending.add(photo.id)
+        key = thumb_key(photo)
+        disk = self.cache_dir / key[:2] / f"{key}.jpg" if self.cache_dir is not None else None
+        self.pool.submit(_ThumbJob(self._emitter, self.generation, photo.id, self.folder / photo.relpath, disk, self.size))
+
+    def _on_done(self, generation: int, photo_id: int, img: QImage) -> None:
+        if generation != self.generation:
+            return
+        self._pending.discard(photo_id)
+        self._lru[photo_id] = QPixmap.fromImage(img)
+        while len(self._lru) > self.max_items:
+            self._lru.popitem(last=False)
+        self.ready.emit(photo_id)
+
+    def _on_failed(self, generation: int, photo_id: int, message: str) -> None:
+        if generation != self.generation:
+            return
+        self._pending.discard(photo_id)
+        self._failed[photo_id] = message
+        self.failed.emit(photo_id, message)

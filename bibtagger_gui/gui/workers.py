@@ -1,0 +1,165 @@
+"""Background jobs for folder scans and recognition (run on a :class:`WorkQueue` thread).
+
+Every job opens its *own* :class:`Store` (a Store is used from one thread) and
+reports through :class:`JobSignals` (queued to the GUI thread). Each job carries
+the window's *generation* at the time it was started; the window bumps the
+generation when a folder is opened/closed/reloaded. A job stops at the next photo
+once its generation is stale, never writes a result for a stale generation, and
+the window ignores signals whose generation is not current. So results for a
+folder that was closed are dropped rather than shown in (or written to) the wrong one.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Sequence
+
+from PySide6.QtCore import QObject, Signal
+
+from bibtagger_gui.core.imageio import ImageError
+
+
+class Generation:
+    """The window's current folder generation, readable from worker threads."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> int:
+        with self._lock:
+            self.value += 1
+            return self.value
+
+
+class JobSignals(QObject):
+    progress = Signal(int, int, int)  # generation, done, total
+    photo_done = Signal(int, int)  # generation, photo_id
+    finished = Signal(int, str, str)  # generation, outcome ("done"|"cancelled"|"stale"|"failed"), message
+
+
+class _Job:
+    kind = "job"
+
+    def __init__(self, folder: Path, generation: int, current: Generation):
+        self.folder = Path(folder)
+        self.generation = generation
+        self.current = current
+        self.cancel_event = threading.Event()
+        self.signals = JobSignals()  # created in the GUI thread: emits are queued to it
+        self.task = None  # the WorkQueue task running this job
+
+    @property
+    def stale(self) -> bool:
+        return self.current.value != self.generation
+
+    def stopped(self) -> bool:
+        return self.cancel_event.is_set() or self.stale
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def _outcome(self) -> str:
+        return "stale" if self.stale else "cancelled" if self.cancel_event.is_set() else "done"
+
+
+class ScanJob(_Job):
+    """Sync the folder's store with the disk (``Store.scan``)."""
+
+    kind = "scan"
+
+    def __call__(self) -> None:
+        from bibtagger_gui.core.store import Store
+
+        g = self.generation
+        try:
+            store = Store.open(self.folder)
+            try:
+
+                def progress(done: int = 0, total: int = 0, *rest) -> None:
+                    self.signals.progress.emit(g, int(done), int(total))
+
+                report = store.scan(progress=progress, cancel=self.stopped)
+            finally:
+                store.close()
+            self.signals.finished.emit(g, self._outcome(), str(report) if report is not None else "")
+        except Exception as exc:  # report, never kill the pool thread
+            self.signals.finished.emit(g, "failed", f"scan failed: {exc}")
+
+
+class RecognitionJob(_Job):
+    """Run the recognizer on ``photo_ids`` (skipping reviewed photos), writing model bibs.
+
+    Human edits are kept: ``Store.set_model_bibs`` replaces model bibs only and drops
+    predictions that repeat a human/mturk bib.
+    """
+
+    kind = "recognize"
+
+    def __init__(self, folder: Path, generation: int, current: Generation, photo_ids: Sequence[int], models_dir: Path | None):
+        super().__init__(folder, generation, current)
+        self.photo_ids = list(photo_ids)
+        self.models_dir = Path(models_dir) if models_dir else None
+
+    def __call__(self) -> None:
+        from bibtagger_gui.core.recognizer import ModelError, Recognizer
+        from bibtagger_gui.core.store import Store
+
+        g, total = self.generation, len(self.photo_ids)
+        try:
+            rec = Recognizer.from_dir(self.models_dir) if self.models_dir else Recognizer()
+        except ModelError as exc:
+            self.signals.finished.emit(g, "failed", str(exc))
+            return
+        except Exception as exc:
+            self.signals.finished.emit(g, "failed", f"cannot load models: {exc}")
+            return
+        errors = 0
+        try:
+            store = Store.open(self.folder)
+        except Exception as exc:
+            self.signals.finished.emit(g, "failed", f"cannot open the project store: {exc}")
+            return
+        try:
+            self.signals.progress.emit(g, 0, total)
+            for done, pid in enumerate(self.photo_ids, 1):
+                if self.stopped():
+                    break
+                try:
+                    photo = store.photo(pid)
+                except Exception:
+                    continue  # photo removed by a rescan meanwhile
+                if photo.reviewed:
+                    self.signals.progress.emit(g, done, total)
+                    continue
+                try:
+                    bibs = rec.recognize_path(self.folder / photo.relpath)
+                except ImageError as exc:
+                    if self.stale:
+                        break
+                    store.set_error(pid, exc.message)
+                    errors += 1
+                except Exception as exc:
+                    if self.stale:
+                        break
+                    store.set_error(pid, f"recognition failed: {exc}")
+                    errors += 1
+                else:
+                    if self.stale:
+                        break  # the folder was closed/reloaded: drop this result
+                    if store.photo(pid).reviewed:  # accepted while we were working
+                        self.signals.progress.emit(g, done, total)
+                        continue
+                    store.set_model_bibs(pid, bibs, rec.version)
+                    if photo.error:
+                        store.set_error(pid, None)
+                self.signals.photo_done.emit(g, pid)
+                self.signals.progress.emit(g, done, total)
+        except Exception as exc:
+            self.signals.finished.emit(g, "failed", f"recognition stopped: {exc}")
+            return
+        finally:
+            store.close()
+        msg = f"{total} photo(s), {errors} error(s), model {rec.version}"
+        self.signals.finished.emit(g, self._outcome(), msg)

@@ -1,0 +1,124 @@
+"""`bibtagger predict` on a folder full of broken files: each gets a clear message, the good ones are processed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bibtagger_gui.cli import main
+from bibtagger_gui.core.demo import make_photo, write_jpeg
+from tests.test_imageio import write_png_bomb
+
+UNICODE_DIR = "Zieleinlauf Ü 日本"
+
+
+def good_photo(path: Path, seed: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img, _ = make_photo(np.random.default_rng(seed), (240, 320))
+    write_jpeg(path, img)
+    return path
+
+
+def build_folder(folder: Path) -> dict[str, str]:
+    """The broken folder; returns {relpath: start of expected message} for the bad files."""
+    good = good_photo(folder / "good.jpg", 1)
+    (folder / "corrupt.jpg").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.jpg").write_text("runner list, not a photo\n")
+    write_png_bomb(folder / "bomb.png")
+    good_photo(folder / UNICODE_DIR / "läufer_ß.jpg", 2)
+    good_photo(folder / "readonly" / "inside.jpg", 3)
+    (folder / "readonly").chmod(0o555)
+    return {
+        "corrupt.jpg": "truncated JPEG",
+        "empty.jpg": "empty file",
+        "notes.jpg": "not an image",
+        "bomb.png": "image too large (20000x20000 px, limit 200 MP)",
+    }
+
+
+GOOD = ["good.jpg", f"{UNICODE_DIR}/läufer_ß.jpg", "readonly/inside.jpg"]
+
+
+def test_predict_reports_each_bad_file_and_goes_on(tmp_path, capsys, placeholder_models_dir):
+    folder = tmp_path / "event"
+    bad = build_folder(folder)
+    try:
+        rc = main(["predict", str(folder), "--models", str(placeholder_models_dir), "--json", str(tmp_path / "out.json"), "--csv", str(tmp_path / "out.csv")])
+        err = capsys.readouterr().err
+    finally:
+        (folder / "readonly").chmod(0o755)
+    assert rc == 0, err
+    for rel, message in bad.items():
+        assert f"{os.path.join(str(folder), rel)}: {message}" in err, (rel, err)
+    out = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    images = {e["image"] for e in out}
+    assert set(GOOD) <= images
+    assert "bomb.png" not in images and "empty.jpg" not in images and "notes.jpg" not in images
+    csv_images = {line.split(",")[0] for line in (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[1:]}
+    assert set(GOOD) <= csv_images
+    # the store remembers what went wrong per photo
+    from bibtagger_gui.core.store import Store
+
+    with Store.open(folder) as store:
+        errors = {p.relpath: p.error for p in store.photos("errors")}
+        assert set(errors) == set(bad)
+        assert all(errors[rel].startswith(msg) for rel, msg in bad.items())
+        assert all(store.photo_by_path(rel).model_version for rel in GOOD)
+
+
+def test_predict_on_read_only_folder_uses_fallback_store(placeholder_models_dir):
+    """The whole folder read-only. As root (which ignores modes) predict runs in a child as user nobody."""
+    base = Path(tempfile.mkdtemp(prefix="bt_ro_predict_"))
+    try:
+        base.chmod(0o755)
+        folder = base / "photos"
+        good_photo(folder / "a.jpg", 4)
+        good_photo(folder / "b.jpg", 5)
+        models = base / "models"
+        shutil.copytree(placeholder_models_dir, models)
+        models.chmod(0o755)
+        xdg, out = base / "xdg", base / "out"
+        for d in (xdg, out):
+            d.mkdir()
+            d.chmod(0o777)
+        folder.chmod(0o555)
+        code = (
+            "import os, sys\n"
+            "import bibtagger_gui.cli.predict_cmd, bibtagger_gui.core.recognizer, bibtagger_gui.core.store\n"
+            "import bibtagger_gui.core.annotations, bibtagger_gui.core.exporters, bibtagger_gui.core.progress\n"
+            "import onnxruntime, json, csv, tempfile, encodings.idna\n"
+            "from bibtagger_gui.cli import build_parser\n"
+            "args = build_parser().parse_args(sys.argv[1:])\n"
+            "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
+            "sys.exit(args.func(args))\n"
+        )
+        env = {k: v for k, v in os.environ.items() if k != "BIBTAGGER_STORE_DIR"}
+        env["XDG_DATA_HOME"] = str(xdg)
+        res = subprocess.run(
+            [sys.executable, "-c", code, "predict", str(folder), "--models", str(models), "--json", str(out / "p.json")],
+            capture_output=True, text=True, timeout=120, env=env,
+        )
+        assert res.returncode == 0, res.stderr
+        assert not (folder / ".bibtagger").exists()
+        assert str(xdg / "bibtagger" / "projects") in res.stderr
+        assert sorted(e["image"] for e in json.loads((out / "p.json").read_text())) == ["a.jpg", "b.jpg"]
+    finally:
+        (base / "photos").chmod(0o755)
+        shutil.rmtree(base)
+
+
+def test_missing_models_is_a_clear_error(tmp_path, capsys):
+    good_photo(tmp_path / "p" / "a.jpg", 1)
+    rc = main(["predict", str(tmp_path / "p"), "--models", str(tmp_path / "nomodels")])
+    assert rc == 1
+    assert "not found" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path / "nope")]) == 1

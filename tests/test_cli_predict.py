@@ -1,0 +1,101 @@
+"""`bibtagger predict` end to end with real (placeholder) ONNX models, real files and SQLite."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from bibtagger_gui.cli import main
+from bibtagger_gui.core.annotations import load_annotations
+from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.demo import generate
+from bibtagger_gui.core.store import Store
+
+
+@pytest.fixture
+def demo(tmp_path) -> Path:
+    folder = tmp_path / "demo"
+    generate(folder, count=6, seed=3, size=(320, 480))
+    (folder / "ground_truth.json").rename(tmp_path / "gt.json")
+    return folder
+
+
+def test_predict_writes_json_csv_and_store(demo, tmp_path, capsys, placeholder_models_dir):
+    out_json, out_csv = tmp_path / "pred.json", tmp_path / "pred.csv"
+    rc = main(["predict", str(demo), "--models", str(placeholder_models_dir), "--json", str(out_json), "--csv", str(out_csv)])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "predict: 6/6 photos in" in err  # stderr is not a tty: only the final line
+    assert "\r" not in err
+    pred = load_annotations(out_json)
+    assert [p.image for p in pred] == [f"race_{i:03d}.jpg" for i in range(1, 7)]
+    gt = {g.image: g for g in load_annotations(tmp_path / "gt.json")}
+    assert all((p.width, p.height) == (gt[p.image].width, gt[p.image].height) for p in pred)  # oriented sizes
+    rows = list(csv.DictReader(io.StringIO(out_csv.read_text())))
+    assert list(rows[0]) == ["image", "number", "x1", "y1", "x2", "y2", "confidence"]
+    assert sum(1 for r in rows if r["number"]) == sum(len(p.bibs) for p in pred)
+    assert {r["image"] for r in rows} == {p.image for p in pred}
+    with Store.open(demo) as store:
+        assert store.counts().photos == 6
+        assert all(p.model_version == "det:placeholder-1+read:placeholder-1" for p in store.photos())
+        assert store.to_annotations() == json.loads(out_json.read_text())
+
+
+def test_second_run_skips_done_photos_and_keeps_human_bibs(demo, capsys, placeholder_models_dir):
+    assert main(["predict", str(demo), "--models", str(placeholder_models_dir)]) == 0
+    with Store.open(demo) as store:
+        pid = store.photo_by_path("race_001.jpg").id
+        human = store.add_bib(pid, "4242", (10, 10, 60, 40))
+        store.set_reviewed(store.photo_by_path("race_002.jpg").id, True)
+    capsys.readouterr()
+    assert main(["predict", str(demo), "--models", str(placeholder_models_dir)]) == 0
+    assert "6 already done" in capsys.readouterr().err
+    os.rename(demo / "race_001.jpg", demo / "renamed.jpg")
+    assert main(["predict", str(demo), "--models", str(placeholder_models_dir), "--all"]) == 0
+    err = capsys.readouterr().err
+    assert "1 photo(s) moved or renamed" in err and "6 photo(s) recognised" in err
+    with Store.open(demo) as store:
+        moved = store.photo_by_path("renamed.jpg")
+        assert moved.id == pid
+        assert human.id in [b.id for b in store.bibs(pid) if b.source == "human"]
+
+
+def test_store_location_is_injectable(demo, tmp_path, monkeypatch, placeholder_models_dir):
+    db = tmp_path / "elsewhere" / "p.db"
+    assert main(["predict", str(demo), "--models", str(placeholder_models_dir), "--store", str(db)]) == 0
+    assert db.exists() and not (demo / ".bibtagger").exists()
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    assert main(["predict", str(demo), "--models", str(placeholder_models_dir)]) == 0
+    assert list((tmp_path / "stores").glob("*/project.db")) and not (demo / ".bibtagger").exists()
+
+
+def test_predict_then_eval_on_rbnr_dev_subset(rbnr_dev, tmp_path, capsys, placeholder_models_dir):
+    """10 real photos, linked (not copied) with their dataset relpaths; the store lives in tmp_path."""
+    gt = load_annotations(rbnr_dev / "annotations.json")
+    subset = gt[::16][:10]
+    folder = tmp_path / "rbnr"
+    for entry in subset:
+        link = folder / entry.image
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(rbnr_dev / entry.image)
+    before = sorted(p.name for p in rbnr_dev.iterdir())
+    pred = tmp_path / "pred.json"
+    assert main(["predict", str(folder), "--models", str(placeholder_models_dir), "--json", str(pred)]) == 0
+    assert sorted(p.name for p in rbnr_dev.iterdir()) == before  # nothing written into the dataset
+    got = load_annotations(pred)
+    assert sorted(p.image for p in got) == sorted(e.image for e in subset)
+    assert all((p.width, p.height) == (g.width, g.height) for p, g in zip(sorted(got, key=lambda x: x.image), sorted(subset, key=lambda x: x.image)))
+    capsys.readouterr()
+    assert main(["eval", str(rbnr_dev / "annotations.json"), str(pred), "--common", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["photos"] == 10
+    n_gt = sum(len({b.number for b in e.bibs}) for e in subset)
+    assert result["image_level"]["tp"] + result["image_level"]["fn"] == n_gt
+    assert 0.0 <= result["image_level"]["f1"] <= 1.0 and 0.0 <= result["box_level"]["f1"] <= 1.0
+    assert main(["eval", str(rbnr_dev / "annotations.json"), str(pred)]) == 0
+    assert "photos evaluated: 159" in capsys.readouterr().out

@@ -1,0 +1,51 @@
+"""`bibtagger find DIR NUMBER` over a real store."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from bibtagger_gui.cli import main
+from bibtagger_gui.cli.find_cmd import find_photos
+from bibtagger_gui.core.store import Store
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    numbers = {"a.jpg": ["12", "1234"], "sub/b.jpg": ["123"], "c.jpg": ["A12"], "d.jpg": []}
+    for name in numbers:
+        cv2.imwrite(str(folder / name), np.full((30, 40, 3), 100, np.uint8))
+    s = Store.open(folder)
+    s.scan()
+    for name, bibs in numbers.items():
+        for n in bibs:
+            s.add_bib(s.photo_by_path(name).id, n, None)
+    yield s
+    s.close()
+
+
+def test_exact_and_prefix(store):
+    assert find_photos(store, "12") == ["a.jpg"]
+    assert find_photos(store, "123") == ["sub/b.jpg"]
+    assert find_photos(store, "a12") == ["c.jpg"]  # letters match case-insensitively
+    assert find_photos(store, "12", prefix=True) == ["a.jpg", "sub/b.jpg"]
+    assert find_photos(store, "5") == [] and find_photos(store, " ") == []
+
+
+def test_cli_prints_relpaths(store, capsys):
+    assert main(["find", str(store.folder), "123", "--prefix"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["a.jpg", "sub/b.jpg"]
+    assert "2 photo(s)" in captured.err
+
+
+def test_cli_without_project(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    assert main(["find", str(tmp_path), "1"]) == 1
+    assert "no bibtagger project" in capsys.readouterr().err
+    assert main(["find", str(tmp_path / "nope"), "1"]) == 1
+    assert "not a folder" in capsys.readouterr().err

@@ -1,0 +1,126 @@
+"""The photo list model stays cheap with 10,000 photos: no image decoding in data()."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QListView
+
+from bibtagger_gui.core.imageio import ImageError
+from bibtagger_gui.core.review import ReviewItem
+from bibtagger_gui.gui import thumbnails
+from bibtagger_gui.gui.photo_list_model import PhotoIdRole, PhotoListModel
+from bibtagger_gui.gui.thumbnails import ThumbnailProvider
+
+N = 10_000
+
+
+@dataclass(frozen=True)
+class FakePhoto:
+    id: int
+    relpath: str
+    reviewed: bool = False
+    error: str | None = None
+    width: int = 4000
+    height: int = 3000
+    size: int = 1000
+    mtime: float = 1.0
+    sha1: str = ""
+
+
+@dataclass(frozen=True)
+class FakeBib:
+    number: str
+    source: str = "model"
+    confidence: float = 0.8
+
+
+def test_10000_rows_answer_without_decoding_and_fetch_lazily(qtbot, tmp_path, monkeypatch):
+    decodes: list[int] = []
+
+    def counting_load(path, max_side=None, **kw):
+        decodes.append(threading.get_ident())
+        raise ImageError(path, "fake photo")
+
+    monkeypatch.setattr(thumbnails, "load_image", counting_load)
+    provider = ThumbnailProvider(size=64)
+    provider.reset(tmp_path, None)
+    model = PhotoListModel(provider)
+    items = [ReviewItem(FakePhoto(i, f"img_{i:05d}.jpg", reviewed=i % 7 == 0), (FakeBib(str(i)),)) for i in range(N)]
+    model.set_items(items)
+
+    assert model.total() == N
+    assert model.rowCount() == PhotoListModel.BATCH < N  # rows are exposed lazily
+    assert model.canFetchMore()
+
+    view = QListView()
+    qtbot.addWidget(view)
+    view.setUniformItemSizes(True)
+    view.setModel(model)
+    view.resize(300, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.wait(50)
+    # a view shows a few rows, so only a few thumbnails are requested
+    requested_by_view = provider.pending + len(provider._failed)
+    assert 0 < requested_by_view < 60
+
+    main = threading.get_ident()
+    while model.canFetchMore():
+        model.fetchMore()
+    assert model.rowCount() == N
+    for row in range(N):
+        idx = model.index(row)
+        assert model.data(idx, Qt.ItemDataRole.DisplayRole).endswith(str(row))
+        assert model.data(idx, PhotoIdRole) == row
+        model.data(idx, Qt.ItemDataRole.ToolTipRole)
+        model.data(idx, Qt.ItemDataRole.BackgroundRole)
+        assert model.data(idx, Qt.ItemDataRole.DecorationRole) is not None  # placeholder, error icon or thumb
+    assert main not in decodes, "an image was decoded in the GUI thread"
+    provider.pool.clear()
+    provider.pool.wait_for_done(5)
+    assert all(t != main for t in decodes)
+
+
+def test_thumbnails_are_made_in_workers_cached_in_memory_and_on_disk(qtbot, tmp_path):
+    from tests.test_gui_support import make_photos
+
+    photos_dir = tmp_path / "photos"
+    made = make_photos(photos_dir, 3)
+    cache = tmp_path / "thumbs"
+    provider = ThumbnailProvider(size=64)
+    provider.reset(photos_dir, cache)
+    photos = [FakePhoto(i, rel) for i, (rel, _, _) in enumerate(made)]
+    assert all(provider.get(p) is None for p in photos)  # never synchronous
+    qtbot.waitUntil(lambda: all(provider.cached(p.id) is not None for p in photos), timeout=5000)
+    assert max(provider.cached(0).width(), provider.cached(0).height()) == 64
+    assert len(list(cache.rglob("*.jpg"))) == 3
+
+    # a fresh provider reads the disk cache instead of decoding the photos again
+    provider2 = ThumbnailProvider(size=64)
+    provider2.reset(photos_dir, cache)
+    calls = []
+    orig = thumbnails.load_image
+    thumbnails.load_image = lambda *a, **k: calls.append(a) or orig(*a, **k)
+    try:
+        for p in photos:
+            provider2.request(p)
+        qtbot.waitUntil(lambda: provider2.pending == 0, timeout=5000)
+    finally:
+        thumbnails.load_image = orig
+    assert calls == [] and provider2.cached(2) is not None
+
+
+def test_unreadable_photo_gets_error_icon_and_tooltip(qtbot, tmp_path):
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xffnot really")
+    provider = ThumbnailProvider(size=64)
+    provider.reset(tmp_path, None)
+    model = PhotoListModel(provider)
+    model.set_items([ReviewItem(FakePhoto(1, "bad.jpg"), ())])
+    idx = model.index(0)
+    model.data(idx, Qt.ItemDataRole.DecorationRole)
+    qtbot.waitUntil(lambda: provider.failure(1) is not None, timeout=5000)
+    assert "Error:" in model.data(idx, Qt.ItemDataRole.ToolTipRole)
+    assert provider.failure(1) in model.data(idx, Qt.ItemDataRole.ToolTipRole)

@@ -1,0 +1,82 @@
+"""Fixtures and helpers shared by the tests/test_gui_*.py files (holds no tests itself)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bibtagger_gui.core.bib import Bib
+
+
+def make_photos(folder: Path, n: int, size: tuple[int, int] = (320, 240), seed: int = 0) -> list[tuple[str, str, tuple]]:
+    """n small JPEGs, each with one white plate carrying a number; returns (relpath, number, box)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    w, h = size
+    out = []
+    for i in range(n):
+        img = (rng.random((h, w, 3)) * 90).astype(np.uint8)
+        x, y = int(rng.integers(10, w - 110)), int(rng.integers(10, h - 60))
+        cv2.rectangle(img, (x, y), (x + 100, y + 50), (255, 255, 255), -1)
+        number = str(100 + i)
+        cv2.putText(img, number, (x + 8, y + 38), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (0, 0, 0), 3)
+        rel = f"photo_{i:03d}.jpg"
+        cv2.imwrite(str(folder / rel), img)
+        out.append((rel, number, (float(x), float(y), float(x + 100), float(y + 50))))
+    return out
+
+
+@pytest.fixture
+def gui_env(tmp_path, monkeypatch):
+    """Isolated settings/key map/data dirs; returns a QSettings on an ini file in tmp_path."""
+    from PySide6.QtCore import QSettings
+
+    monkeypatch.setenv("BIBTAGGER_KEYMAP", str(tmp_path / "no-keymap.json"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def make_window(qtbot, gui_env, placeholder_models_dir):
+    """Factory: a shown, active MainWindow using the placeholder models."""
+    from PySide6.QtWidgets import QApplication
+
+    from bibtagger_gui.gui.main_window import MainWindow
+
+    windows = []
+
+    def make(models_dir=None):
+        win = MainWindow(models_dir=models_dir or placeholder_models_dir, settings=gui_env)
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitExposed(win)
+        win.activateWindow()
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=3000)
+        windows.append(win)
+        return win
+
+    yield make
+    for win in windows:
+        win.close_folder()
+        win.job_pool.wait_for_done(10)
+        win.thumbnails.pool.clear()
+        win.thumbnails.pool.wait_for_done(5)
+        win.photo_view.pool.wait_for_done(5)
+
+
+def wait_idle(qtbot, win, timeout: int = 20000) -> None:
+    qtbot.waitUntil(lambda: not win.busy, timeout=timeout)
+
+
+def fixed_predictions(monkeypatch, table: dict[str, list[Bib]]) -> None:
+    """Make Recognizer.recognize_path answer from ``table`` (by file name) instead of the models."""
+    from bibtagger_gui.core.recognizer import Recognizer
+
+    def fake(self, path):
+        return list(table.get(Path(path).name, []))
+
+    monkeypatch.setattr(Recognizer, "recognize_path", fake)

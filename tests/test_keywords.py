@@ -1,0 +1,276 @@
+"""Keywords written into real JPEGs with the real exiftool, read back with `exiftool -j`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bibtagger_gui.cli import main
+from bibtagger_gui.core import keywords as kw
+from bibtagger_gui.core.keywords import KeywordJob, KeywordOptions, jobs_from_store, write_keywords
+from bibtagger_gui.core.store import Store
+
+EXIFTOOL = shutil.which("exiftool")
+pytestmark = pytest.mark.skipif(EXIFTOOL is None, reason="exiftool missing: run `make sysdeps`")
+
+
+def make_jpeg(path: Path, seed: int = 0, keyword: str | None = "Marathon") -> Path:
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), (5, 5), 0)
+    cv2.rectangle(img, (40, 30), (120, 90), (255, 255, 255), -1)
+    cv2.putText(img, str(seed), (50, 75), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 0), 2)
+    assert cv2.imwrite(str(path), img)
+    if keyword:
+        subprocess.run([EXIFTOOL, "-q", "-overwrite_original", f"-XMP-dc:Subject={keyword}",
+                        f"-IPTC:Keywords={keyword}", str(path)], check=True)  # fmt: skip
+    os.utime(path, (1_500_000_000, 1_500_000_000))
+    return path
+
+
+def read_tags(path: Path) -> dict:
+    out = subprocess.run(
+        [EXIFTOOL, "-j", "-G1", "-XMP-dc:Subject", "-IPTC:Keywords", "-XMP-lr:HierarchicalSubject",
+         "-IPTC:CodedCharacterSet", str(path)],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    rec = json.loads(out)[0]
+    return {k: [str(v) for v in (rec[k] if isinstance(rec[k], list) else [rec[k]])] for k in rec if k != "SourceFile"}
+
+
+def pixels(path: Path) -> np.ndarray:
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A folder with two JPEGs and a store: a.jpg carries bibs 1234 and 77, b.jpg none."""
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    make_jpeg(folder / "a.jpg", 1)
+    make_jpeg(folder / "b.jpg", 2)
+    store = Store.open(folder)
+    store.scan()
+    a = store.photo_by_path("a.jpg")
+    store.add_bib(a.id, "1234", (40, 30, 120, 90))
+    store.add_bib(a.id, "77", None)
+    yield folder, store
+    store.close()
+
+
+def test_write_read_back_keeps_existing_and_is_idempotent(project):
+    folder, store = project
+    a = folder / "a.jpg"
+    before_pixels, before_mtime = pixels(a), a.stat().st_mtime
+    report = write_keywords(jobs_from_store(store), KeywordOptions())
+    assert report.count("written") == 1 and report.count("unchanged") == 1, report.summary()
+    tags = read_tags(a)
+    assert sorted(tags["XMP-dc:Subject"]) == sorted(["Marathon", "BIB:1234", "BIB:77"])
+    assert sorted(tags["IPTC:Keywords"]) == sorted(["Marathon", "BIB:1234", "BIB:77"])
+    assert a.stat().st_mtime == before_mtime
+    assert np.array_equal(pixels(a), before_pixels)
+    assert not list(folder.glob("*_original")) and not list(folder.glob("*.xmp"))
+    # b.jpg had no bibs: untouched
+    assert read_tags(folder / "b.jpg")["XMP-dc:Subject"] == ["Marathon"]
+
+    data = a.read_bytes()
+    again = write_keywords(jobs_from_store(store), KeywordOptions())
+    assert again.count("unchanged") == 2 and again.count("written") == 0
+    assert a.read_bytes() == data
+
+
+def test_changed_bib_replaces_only_our_keyword(project):
+    folder, store = project
+    write_keywords(jobs_from_store(store), KeywordOptions())
+    a = store.photo_by_path("a.jpg")
+    bib77 = next(b for b in store.bibs(a.id) if b.number == "77")
+    store.update_bib(bib77.id, number="78")
+    report = write_keywords(jobs_from_store(store), KeywordOptions())
+    result = next(r for r in report.results if r.status == "written")
+    assert result.added == ["BIB:78"] and result.removed == ["BIB:77"]
+    tags = read_tags(folder / "a.jpg")
+    for tag in ("XMP-dc:Subject", "IPTC:Keywords"):
+        assert sorted(tags[tag]) == sorted(["Marathon", "BIB:1234", "BIB:78"])
+
+
+def test_new_iptc_block_is_declared_utf8(tmp_path):
+    photo = make_jpeg(tmp_path / "plain.jpg", keyword=None)
+    write_keywords([KeywordJob(photo, ("5",))], KeywordOptions(prefix="Dossard·"))
+    tags = read_tags(photo)
+    assert tags["IPTC:Keywords"] == ["Dossard·5"]
+    assert tags["IPTC:CodedCharacterSet"] == ["UTF8"]
+
+
+def test_hierarchical_and_prefix(project):
+    folder, store = project
+    write_keywords(jobs_from_store(store), KeywordOptions(prefix="bib-", hierarchical=True))
+    tags = read_tags(folder / "a.jpg")
+    assert sorted(tags["XMP-lr:HierarchicalSubject"]) == ["Bib|1234", "Bib|77"]
+    assert sorted(tags["XMP-dc:Subject"]) == sorted(["Marathon", "bib-1234", "bib-77"])
+
+
+def test_dry_run_leaves_file_byte_identical(project):
+    folder, store = project
+    a = folder / "a.jpg"
+    data = a.read_bytes()
+    report = write_keywords(jobs_from_store(store), KeywordOptions(dry_run=True))
+    assert report.count("would write") == 1
+    assert sorted(next(r for r in report.results if r.status == "would write").added) == ["BIB:1234", "BIB:77"]
+    assert a.read_bytes() == data
+    assert sorted(p.name for p in folder.iterdir()) == ["a.jpg", "b.jpg"]
+
+
+def test_sidecar_mode_keeps_original_and_creates_xmp(project):
+    folder, store = project
+    a = folder / "a.jpg"
+    data = a.read_bytes()
+    report = write_keywords(jobs_from_store(store), KeywordOptions(sidecar=True))
+    assert report.count("written") == 1
+    assert a.read_bytes() == data
+    assert sorted(read_tags(folder / "a.xmp")["XMP-dc:Subject"]) == ["BIB:1234", "BIB:77"]
+    assert not (folder / "b.xmp").exists()  # nothing to record for a photo without bibs
+    again = write_keywords(jobs_from_store(store), KeywordOptions(sidecar=True))
+    assert again.count("written") == 0
+
+
+def test_raw_files_get_a_sidecar(tmp_path):
+    raw = tmp_path / "IMG_0001.NEF"
+    raw.write_bytes(b"not really a raw file, never opened")
+    report = write_keywords([KeywordJob(raw, ("42",))], KeywordOptions())
+    assert report.count("written") == 1, report.summary()
+    assert raw.read_bytes() == b"not really a raw file, never opened"
+    assert read_tags(tmp_path / "IMG_0001.xmp")["XMP-dc:Subject"] == ["BIB:42"]
+
+
+def test_unwritable_photo_falls_back_to_sidecar(tmp_path):
+    # The writability check is injected: the test suite may run as root, which ignores permissions.
+    photo = make_jpeg(tmp_path / "locked.jpg")
+    data = photo.read_bytes()
+    report = write_keywords([KeywordJob(photo, ("9",))], KeywordOptions(), writable=lambda p: p.name != "locked.jpg")
+    assert report.results[0].sidecar and report.results[0].status == "written"
+    assert photo.read_bytes() == data
+    assert read_tags(tmp_path / "locked.xmp")["XMP-dc:Subject"] == ["BIB:9"]
+
+
+def test_bad_file_is_reported_and_the_rest_goes_on(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg at all")
+    good = make_jpeg(tmp_path / "good ünïcode.jpg")
+    missing = tmp_path / "gone.jpg"
+    seen = []
+    report = write_keywords(
+        [KeywordJob(bad, ("1",), "broken.jpg"), KeywordJob(missing, ("2",), "gone.jpg"), KeywordJob(good, ("3",))],
+        KeywordOptions(),
+        on_result=seen.append,
+    )
+    errors = {r.sources[0]: r.message for r in report.errors}
+    assert set(errors) == {"broken.jpg", "gone.jpg"} and errors["gone.jpg"] == "file not found"
+    assert errors["broken.jpg"]  # exiftool's own message
+    assert "BIB:3" in read_tags(good)["XMP-dc:Subject"]
+    assert len(seen) == 3
+
+
+def test_missing_exiftool_is_a_clear_error(project, monkeypatch, capsys):
+    folder, _ = project
+    data = (folder / "a.jpg").read_bytes()
+    monkeypatch.setenv("PATH", str(folder))  # a PATH without exiftool
+    with pytest.raises(kw.ExiftoolMissing, match="exiftool was not found"):
+        kw.find_exiftool()
+    assert main(["keywords", str(folder)]) == 1
+    assert "exiftool was not found" in capsys.readouterr().err
+    assert (folder / "a.jpg").read_bytes() == data
+
+
+def test_cli_dry_run_then_write_reviewed_only(project, capsys):
+    folder, store = project
+    assert main(["keywords", str(folder), "--dry-run"]) == 0
+    out = capsys.readouterr()
+    assert "a.jpg: would write: +BIB:77 +BIB:1234" in out.out
+    assert "dry run" in out.err
+    # nothing reviewed yet: --reviewed-only writes nothing
+    assert main(["keywords", str(folder), "--reviewed-only"]) == 0
+    assert "BIB:77" not in read_tags(folder / "a.jpg")["XMP-dc:Subject"]
+    store.set_reviewed(store.photo_by_path("a.jpg").id, True)
+    assert main(["keywords", str(folder), "--reviewed-only"]) == 0
+    assert "BIB:77" in read_tags(folder / "a.jpg")["XMP-dc:Subject"]
+
+
+def test_one_exiftool_process_serves_many_files(tmp_path, monkeypatch):
+    photos = [make_jpeg(tmp_path / f"p{i:03d}.jpg", i, keyword=None) for i in range(30)]
+    started = []
+    real_popen = subprocess.Popen
+
+    def counting_popen(args, *a, **k):
+        started.append(args)
+        return real_popen(args, *a, **k)
+
+    monkeypatch.setattr(kw.subprocess, "Popen", counting_popen)
+    report = write_keywords([KeywordJob(p, (str(i),)) for i, p in enumerate(photos)], KeywordOptions())
+    assert report.count("written") == 30
+    assert len(started) == 1
+    assert read_tags(photos[29])["XMP-dc:Subject"] == ["BIB:29"]
+
+
+# ------------------------------------------------------------------ GUI action
+
+
+def _window(qtbot, store):
+    from PySide6.QtWidgets import QMainWindow
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.store, window.folder = store, store.folder
+    return window
+
+
+def test_gui_dialog_counts_and_options(qtbot, project):
+    from bibtagger_gui.gui.keywords_action import KeywordsDialog
+
+    _, store = project
+    dialog = KeywordsDialog(store)
+    qtbot.addWidget(dialog)
+    assert dialog.summary.text().startswith("2 photos will be checked: 1 carry 2 bib numbers")
+    dialog.reviewed_only.setChecked(True)
+    assert dialog.summary.text().startswith("0 photos") and not dialog.ok_button.isEnabled()
+    dialog.reviewed_only.setChecked(False)
+    dialog.dry_run.setChecked(True)
+    dialog.prefix.setText("No:")
+    assert dialog.options() == KeywordOptions(prefix="No:", dry_run=True)
+    assert dialog.ok_button.text() == "Show Changes"
+
+
+def test_gui_action_writes_in_a_worker(qtbot, project):
+    from bibtagger_gui.gui.keywords_action import install
+
+    folder, store = project
+    window = _window(qtbot, store)
+    controller = install(window)
+    controller.interactive = False
+    assert controller.action.text() == "Write Keywords to Photos…"
+    assert controller.menu.title().replace("&", "") == "Export"
+    data = (folder / "a.jpg").read_bytes()
+    with qtbot.waitSignal(controller.finished, timeout=30_000) as dry:
+        controller.start(jobs_from_store(store), KeywordOptions(dry_run=True))
+    assert dry.args[0].count("would write") == 1 and (folder / "a.jpg").read_bytes() == data
+    with qtbot.waitSignal(controller.finished, timeout=30_000) as blocker:
+        controller.start(jobs_from_store(store), KeywordOptions())
+    report = blocker.args[0]
+    assert report.count("written") == 1 and controller.worker is None
+    assert any("a.jpg: written: +BIB:77 +BIB:1234" in line for line in controller.lines)
+    assert "BIB:1234" in read_tags(folder / "a.jpg")["IPTC:Keywords"]
+
+
+def test_main_window_installs_the_action(qtbot):
+    from bibtagger_gui.gui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert window.keywords_controller.action.text() == "Write Keywords to Photos…"
+    assert window.startlist_controller.action in window.file_menu.actions()

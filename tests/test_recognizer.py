@@ -1,0 +1,244 @@
+"""Recognizer pipeline: decode maths, letterbox round-trip, exported detectors, rules, errors, real val F1."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.decode import box_iou, centernet_decode, ctc_greedy_decode, letterbox, nms
+from bibtagger_gui.core.recognizer import ModelError, Recognizer, Rules, combine_confidence
+
+REPO = Path(__file__).resolve().parents[1]
+# Measured on the rbnr_dev val split with the shipped models (resources/models/detector.md);
+# the test allows a margin below it.
+MEASURED_VAL_F1 = json.loads((REPO / "resources" / "models" / "detector_val.json").read_text())["image_f1"] if (
+    REPO / "resources" / "models" / "detector_val.json"
+).exists() else None
+F1_MARGIN = 0.05
+
+
+# --------------------------------------------------------------------------- model builders
+def fixed_reader(path: Path, text: str, charset: str = "0123456789", h: int = 32, w: int = 128) -> Path:
+    """A reader ONNX whose logits spell `text` whatever the crop (one char per step, blanks between)."""
+    import onnx
+
+    t, c = w // 4, len(charset) + 1
+    pattern = np.full((t, c), -8.0, np.float32)
+    pattern[:, 0] = 0.0  # blank everywhere ...
+    for i, ch in enumerate(text):  # ... except one step per character
+        pattern[2 * i, 0] = -8.0
+        pattern[2 * i, charset.index(ch) + 1] = 0.0
+    nodes = [
+        helper.make_node("AveragePool", ["crop"], ["pooled"], kernel_shape=[h, 4], strides=[h, 4]),  # N,1,1,T
+        helper.make_node("Mul", ["pooled", "zero"], ["z"]),
+        helper.make_node("Squeeze", ["z", "axes"], ["zs"]),  # N,T
+        helper.make_node("Unsqueeze", ["zs", "last"], ["z3"]),  # N,T,1
+        helper.make_node("Add", ["z3", "pattern"], ["raw"]),  # N,T,C
+        helper.make_node("LogSoftmax", ["raw"], ["logits"], axis=2),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+        numpy_helper.from_array(np.array([1, 2], np.int64), "axes"),
+        numpy_helper.from_array(np.array([2], np.int64), "last"),
+        numpy_helper.from_array(pattern, "pattern"),
+    ]
+    graph = helper.make_graph(
+        nodes, "fixed_reader",
+        [helper.make_tensor_value_info("crop", TensorProto.FLOAT, ["N", 1, h, w])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", t, c])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    for k, v in {"bibtagger.kind": "reader", "bibtagger.version": "fixed-1", "bibtagger.input_size": f"{h},{w}",
+                 "bibtagger.charset": charset, "bibtagger.data_hash": "none"}.items():
+        e = model.metadata_props.add()
+        e.key, e.value = k, v
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def bright_spot_detector(path: Path, size: int = 128, box=(24.0, 12.0)) -> Path:
+    """Export (through training's exporter) a torch module that peaks on bright 4x4 cells."""
+    torch = pytest.importorskip("torch")
+    from training.train_detector import export_detector
+
+    class Bright(torch.nn.Module):
+        def forward(self, image):
+            pooled = torch.nn.functional.avg_pool2d(image.mean(1, keepdim=True), 4)
+            heat = torch.sigmoid((pooled - 0.8) * 20)
+            ones = torch.ones_like(pooled)
+            wh = torch.cat([ones * box[0], ones * box[1]], 1)
+            return heat, wh, torch.cat([ones, ones], 1) * 0.5
+
+    return export_detector(Bright(), path, size, "none", "bright-1")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rec")
+    return bright_spot_detector(folder / "detector.onnx"), fixed_reader(folder / "reader.onnx", "1234")
+
+
+# --------------------------------------------------------------------------- decode
+def test_centernet_decode_reads_size_and_offset_at_peaks():
+    rng = np.random.default_rng(0)
+    h = w = 32
+    ys, xs = np.mgrid[0:h, 0:w]
+    peaks = [(5, 7, 0.9), (20, 25, 0.6), (28, 3, 0.2)]  # (row, col, height); the last is below threshold
+    hm = np.zeros((h, w), np.float32)
+    for r, c, v in peaks:
+        hm = np.maximum(hm, v * np.exp(-((ys - r) ** 2 + (xs - c) ** 2) / 2.0))
+    size = rng.uniform(5, 40, (1, 2, h, w)).astype(np.float32)
+    offset = rng.uniform(0, 1, (1, 2, h, w)).astype(np.float32)
+    boxes, scores = centernet_decode(hm[None, None], size, offset, stride=4, score_threshold=0.3)
+    assert len(boxes) == 2
+    for (r, c, v), box, score in zip(peaks[:2], boxes, scores):
+        cx, cy = (c + offset[0, 0, r, c]) * 4, (r + offset[0, 1, r, c]) * 4
+        bw, bh = size[0, 0, r, c], size[0, 1, r, c]
+        np.testing.assert_allclose(box, [cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], rtol=1e-5)
+        assert score == pytest.approx(v)
+
+
+def test_nms_keeps_best_of_overlapping_boxes():
+    boxes = np.array([[10, 10, 50, 30], [12, 11, 52, 31], [100, 100, 140, 120]], np.float32)
+    scores = np.array([0.7, 0.9, 0.5], np.float32)
+    assert box_iou(boxes[:1], boxes[1:2])[0, 0] > 0.5 and box_iou(boxes[:1], boxes[2:])[0, 0] == 0
+    assert nms(boxes, scores, 0.5).tolist() == [1, 2]
+    iou = float(box_iou(boxes[:1], boxes[1:2])[0, 0])
+    assert nms(boxes, scores, iou + 0.01).tolist() == [1, 0, 2]  # below the threshold both stay
+
+
+def test_ctc_greedy_decode_collapses_repeats_and_blanks():
+    charset = "0123456789"
+    path = [2, 2, 0, 2, 3, 0, 0]  # "1","1",blank,"1","2" -> "112"
+    lp = np.full((1, len(path), 11), math.log(0.01), np.float32)
+    for t, k in enumerate(path):
+        lp[0, t, k] = math.log(0.9)
+    ((text, conf),) = ctc_greedy_decode(lp, charset)
+    assert text == "112"
+    assert conf == pytest.approx(0.9 ** len(path), rel=1e-4)
+
+
+def test_letterbox_pads_bottom_right_with_half_grey():
+    image = np.full((50, 100, 3), 255, np.uint8)
+    x, scale = letterbox(image, (64, 64))
+    assert x.shape == (1, 3, 64, 64) and scale == pytest.approx(0.64)
+    assert np.all(x[0, :, :32, :] == 1.0) and np.all(x[0, :, 32:, :] == 0.5)
+
+
+# --------------------------------------------------------------------------- recognizer
+@pytest.mark.parametrize("shape", [(300, 500), (500, 300), (128, 128), (77, 400)])
+def test_boxes_round_trip_through_the_letterbox(models, shape):
+    h, w = shape
+    rec = Recognizer(*models, threads=1)
+    assert rec.detector.input_size == (128, 128) and rec.stride == 4 and rec.version == "det:bright-1+read:fixed-1"
+    image = np.zeros((h, w, 3), np.uint8)
+    px, py = int(w * 0.4), int(h * 0.3)
+    ph, pw = max(12, h // 6), max(24, w // 5)
+    image[py : py + ph, px : px + pw] = 255
+    boxes, scores = rec.detect(image)
+    assert len(boxes) >= 1
+    scale = 128 / max(h, w)
+    widths, heights = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    # the model outputs 24x12 input pixels: in image pixels that is 24/scale x 12/scale (unless clipped)
+    inside = (boxes[:, 0] > 0) & (boxes[:, 1] > 0) & (boxes[:, 2] < w) & (boxes[:, 3] < h)
+    np.testing.assert_allclose(widths[inside], 24 / scale, rtol=1e-4)
+    np.testing.assert_allclose(heights[inside], 12 / scale, rtol=1e-4)
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    cell = 4 / scale  # one heatmap cell in image pixels
+    assert np.all((cx >= px - cell) & (cx <= px + pw + cell) & (cy >= py - cell) & (cy <= py + ph + cell))
+    bibs = rec.recognize(image)
+    assert [b.number for b in bibs] == ["1234"]  # one bib per number, the fixed reader's text
+    assert bibs[0].box is not None and tuple(bibs[0].box) == pytest.approx(tuple(boxes[np.argmax(scores)]), abs=0.051)
+
+
+def test_recognize_path_reports_full_resolution_boxes(models, tmp_path):
+    rec = Recognizer(*models, threads=1)
+    image = np.zeros((2000, 3000, 3), np.uint8)
+    image[900:1000, 1200:1500] = 255
+    path = tmp_path / "big photo é.jpg"
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    buf.tofile(str(path))
+    bibs = rec.recognize_path(path)
+    direct = rec.recognize(image)
+    assert [b.number for b in bibs] == ["1234"] == [b.number for b in direct]
+    x1, y1, x2, y2 = bibs[0].box
+    assert 1200 - 100 <= (x1 + x2) / 2 <= 1500 + 100 and 900 - 100 <= (y1 + y2) / 2 <= 1000 + 100
+    # 24x12 px in the 128 letterbox of a 3000-px photo
+    assert x2 - x1 == pytest.approx(24 * 3000 / 128, rel=0.02) and y2 - y1 == pytest.approx(12 * 3000 / 128, rel=0.02)
+
+
+def test_rules_reject_non_bib_candidates(tmp_path, models):
+    det = models[0]
+    for text, expect in [("1234", 1), ("7", 0), ("12345678", 0)]:
+        rec = Recognizer(det, fixed_reader(tmp_path / f"r{text}.onnx", text), threads=1)
+        image = np.zeros((256, 256, 3), np.uint8)
+        image[100:124, 100:148] = 255
+        assert len(rec.recognize(image)) == expect
+    rules = Rules()
+    assert rules.accept("A123", 10, 2.0, 0.9)
+    assert not rules.accept("1234", 3, 2.0, 0.9)  # tiny box
+    assert not rules.accept("1234", 10, 20.0, 0.9)  # implausible aspect
+    assert not rules.accept("1234", 10, 2.0, 0.05)  # unreadable
+    assert not rules.accept("12A4", 10, 2.0, 0.9)  # letters only as a prefix
+    assert combine_confidence(0.9, 0.4) == pytest.approx(math.sqrt(0.36))
+
+
+def test_trained_architecture_exports_and_runs_in_the_recognizer(tmp_path, models):
+    torch = pytest.importorskip("torch")
+    from training.models.detector import BibDetector
+    from training.train_detector import export_detector
+
+    torch.manual_seed(0)
+    net = BibDetector().eval()
+    torch.nn.init.constant_(net.hm.bias, 3.0)  # untrained: make it fire so boxes come back
+    path = export_detector(net, tmp_path / "detector.onnx", 96, "none", "arch-test")
+    rec = Recognizer(path, models[1], threads=1)
+    assert rec.detector.input_size == (96, 96) and rec.detector.version == "arch-test"
+    image = np.random.default_rng(0).integers(0, 255, (150, 250, 3), dtype=np.uint8)
+    boxes, scores = rec.detect(image)
+    assert len(boxes) > 0 and np.all(scores >= rec.score_threshold)
+    assert np.all(boxes >= 0) and np.all(boxes[:, [0, 2]] <= 250) and np.all(boxes[:, [1, 3]] <= 150)
+    assert all(isinstance(b, Bib) for b in rec.recognize(image))
+
+
+def test_broken_models_raise_model_error(tmp_path, models):
+    det, reader = models
+    blob = det.read_bytes()
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(ModelError, match="cannot be loaded"):
+        Recognizer(truncated, reader)
+    with pytest.raises(ModelError, match="not found"):
+        Recognizer(tmp_path / "missing.onnx", reader)
+    with pytest.raises(ModelError, match="not a bibtagger reader"):
+        Recognizer(det, det)
+
+
+# --------------------------------------------------------------------------- real data
+@pytest.mark.dataset
+def test_shipped_models_on_rbnr_dev_val(rbnr_dev, shipped_models_dir):
+    from training.data import load_entries, split
+
+    assert MEASURED_VAL_F1 is not None, "resources/models/detector_val.json (written by training.eval_recognizer) is missing"
+    _, val = split(load_entries(rbnr_dev / "annotations.json"))
+    rec = Recognizer.from_dir(shipped_models_dir, threads=2)
+    tp = n_pred = n_gt = 0
+    for e in val:
+        pred = {b.number for b in rec.recognize_path(e.path)}
+        gt = {b.number for b in e.bibs}
+        tp += len(pred & gt)
+        n_pred += len(pred)
+        n_gt += len(gt)
+    p, r = tp / max(n_pred, 1), tp / max(n_gt, 1)
+    f1 = 2 * p * r / max(p + r, 1e-9)
+    assert f1 >= MEASURED_VAL_F1 - F1_MARGIN, f"val image-level F1 {f1:.3f} (P {p:.3f} R {r:.3f})"

@@ -1,0 +1,167 @@
+"""Start list parsing (headers, encodings, bad lines), nearest-number suggestions, store round trip, CLI."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bibtagger_gui.cli import main
+from bibtagger_gui.core.startlist import (
+    StartList,
+    StartListError,
+    distance,
+    load_from_store,
+    names_for,
+    off_list_reads,
+    parse_startlist,
+    parse_startlist_text,
+    save_to_store,
+)
+from bibtagger_gui.core.store import Store
+
+
+def write(tmp_path, text: str, encoding: str = "utf-8", name: str = "list.csv"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_bib_and_name_headers_with_bom(tmp_path):
+    path = write(tmp_path, "Bib,Name,Club\n1234,Zoë Müller,Run\n77,Åsa Öberg,\n", "utf-8-sig")
+    sl = parse_startlist(path)
+    assert sl.entries == {"1234": "Zoë Müller", "77": "Åsa Öberg"}
+    assert sl.problems == []
+
+
+def test_dossard_first_last_semicolon_latin1(tmp_path):
+    path = write(tmp_path, "Dossard;Prénom;Nom\n12;Élodie;Lefèvre\n13;René;Côté\n", "latin-1")
+    sl = parse_startlist(path)
+    assert sl.entries == {"12": "Élodie Lefèvre", "13": "René Côté"}
+
+
+def test_headerless_and_tab_separated(tmp_path):
+    sl = parse_startlist(write(tmp_path, "101\tAnna\n102\tBen\n"))
+    assert sl.entries == {"101": "Anna", "102": "Ben"}
+    only_numbers = parse_startlist(write(tmp_path, "5\n6\n7\n", name="n.csv"))
+    assert only_numbers.entries == {"5": "", "6": "", "7": ""}
+
+
+def test_malformed_lines_reported_with_line_numbers(tmp_path):
+    text = "number,first name,last name\n1,Ann,A\n\nabc!,Bad,Row\n,No,Number\n1,Other,Person\n2,Bo,B\n"
+    sl = parse_startlist(write(tmp_path, text))
+    assert sl.entries == {"1": "Ann A", "2": "Bo B"}
+    assert [p.split(":")[0] for p in sl.problems] == ["line 4", "line 5", "line 6"]
+    assert "'abc!' is not a bib number" in sl.problems[0]
+    assert "appears again" in sl.problems[2]
+
+
+def test_unusable_files_raise_clear_errors(tmp_path):
+    with pytest.raises(StartListError, match="empty"):
+        parse_startlist(write(tmp_path, "\n\n"))
+    with pytest.raises(StartListError, match="no bib number column"):
+        parse_startlist(write(tmp_path, "colour,size\nred,M\n"))
+    with pytest.raises(StartListError, match="cannot read"):
+        parse_startlist(tmp_path / "absent.csv")
+
+
+def test_distance_counts_adjacent_swap_as_one():
+    assert distance("1234", "1234") == 0
+    assert distance("1234", "1243") == 1  # swap
+    assert distance("1234", "1235") == 1
+    assert distance("1234", "1284") < 1  # 3/8 look alike
+    assert distance("1234", "234") == 1
+    assert distance("2143", "1234") == 2
+
+
+def test_check_valid_suggestion_and_limits():
+    sl = StartList(entries={"1234": "Ann", "1243": "Bob", "560": "Cy", "9000": ""})
+    assert sl.check("1234") == (True, None, "Ann")
+    assert sl.check(" 1234 ") == (True, None, "Ann")
+    assert sl.check("2134") == (False, "1234", "Ann")  # swap of the first two digits
+    assert sl.check("1284") == (False, "1234", "Ann")  # confusable 3/8 beats anything else
+    assert sl.check("56") == (False, "560", "Cy")
+    assert sl.check("777777") == (False, None, "")  # too far from everything
+
+
+def test_tie_breaks_prefer_same_length_then_numerically_closest():
+    sl = StartList(entries={"125": "", "1250": "", "129": ""})
+    valid, suggestion, _ = sl.check("120")  # 125 and 129 at distance 1 (no confusable pair), 1250 too
+    assert not valid and suggestion == "125"
+
+
+def test_candidates_match_brute_force():
+    rng = random.Random(3)
+    sl = StartList(entries={str(rng.randint(1, 3000)): "" for _ in range(800)})
+    for _ in range(150):
+        q = str(rng.randint(1, 30000))
+        brute = sorted(c for c in sl.entries if distance(q, c) <= 2)
+        assert sorted(c for c, _ in sl.candidates(q, limit=10_000)) == brute
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    import cv2
+    import numpy as np
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        cv2.imwrite(str(folder / name), np.full((40, 60, 3), 128, np.uint8))
+    s = Store.open(folder)
+    s.scan()
+    s.add_bib(s.photo_by_path("a.jpg").id, "1234", None, 0.9, source="model")
+    s.add_bib(s.photo_by_path("a.jpg").id, "2134", None, 0.6, source="model")
+    s.add_bib(s.photo_by_path("b.jpg").id, "99999", None)
+    yield s
+    s.close()
+
+
+def test_store_round_trip_names_and_off_list_reads(store):
+    assert names_for(store) == {} and load_from_store(store) is None
+    save_to_store(store, parse_startlist_text("bib,name\n1234,Ann\n560,\n"))
+    assert names_for(store) == {"1234": "Ann"}
+    assert load_from_store(store).entries == {"1234": "Ann", "560": ""}
+    reads = off_list_reads(store, load_from_store(store))
+    assert [(r.relpath, r.number, r.suggestion) for r in reads] == [("a.jpg", "2134", "1234"), ("b.jpg", "99999", None)]
+
+
+def test_cli_import_and_check(store, tmp_path, capsys):
+    csv_path = write(tmp_path, "Bib,Name\n1234,Ann\nxx,bad\n")
+    folder = str(store.folder)
+    assert main(["startlist", "import", str(csv_path), folder]) == 0
+    captured = capsys.readouterr()
+    assert "imported 1 bib numbers" in captured.out and "line 3" in captured.err
+    assert main(["startlist", "check", folder]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["a.jpg: 2134 not on start list; did you mean 1234 (Ann)?", "b.jpg: 99999 not on start list"]
+
+
+def test_cli_errors(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    (tmp_path / "empty").mkdir()
+    assert main(["startlist", "check", str(tmp_path / "empty")]) == 1
+    assert "no bibtagger project" in capsys.readouterr().err
+    assert main(["startlist", "import", str(write(tmp_path, "a,b\n")), str(tmp_path / "empty")]) == 1
+    assert "no bib number column" in capsys.readouterr().err
+
+
+def test_gui_import_action(qtbot, store, tmp_path):
+    from PySide6.QtWidgets import QMainWindow
+
+    from bibtagger_gui.gui.startlist_action import install
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.store, window.folder = store, store.folder
+    controller = install(window)
+    controller.interactive = False
+    assert controller.action.text() == "Import Start &List…"
+    assert controller.import_file(write(tmp_path, "a;b\n1;2\n")) is None  # no bib column: message, nothing stored
+    assert load_from_store(store) is None
+    with qtbot.waitSignal(controller.imported, timeout=1000):
+        result = controller.import_file(write(tmp_path, "Startnummer,Vorname,Nachname\n1234,Jörg,Groß\n", "cp1252"))
+    assert result.entries == {"1234": "Jörg Groß"}
+    assert names_for(store) == {"1234": "Jörg Groß"}
+    assert "Imported 1 bib numbers" in window.statusBar().currentMessage()

@@ -1,0 +1,357 @@
+"""core/store: real SQLite in tmp folders — persistence, re-matching, model bibs, fallback, crash safety."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.catalogue import content_hash
+from bibtagger_gui.core.store import SCHEMA_VERSION, Counts, Store, StoreError, db_path_for, fallback_db_path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_photo(path: Path, seed: int, size: tuple[int, int] = (64, 96)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = np.random.default_rng(seed).integers(0, 255, (*size, 3), dtype=np.uint8)
+    assert cv2.imwrite(str(path), img)
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    f = tmp_path / "race"
+    for i in range(3):
+        make_photo(f / f"img_{i}.jpg", i)
+    make_photo(f / "sub" / "finish.JPG", 10)
+    (f / ".hidden").mkdir()
+    make_photo(f / ".hidden" / "skip.jpg", 11)
+    (f / "notes.txt").write_text("not a photo")
+    (f / "broken.jpg").write_bytes(b"")
+    return f
+
+
+@pytest.fixture(autouse=True)
+def no_store_override(monkeypatch):
+    monkeypatch.delenv("BIBTAGGER_STORE_DIR", raising=False)
+
+
+def test_scan_finds_photos_and_records_errors(folder):
+    with Store.open(folder) as store:
+        assert store.db_path == folder / ".bibtagger" / "project.db"
+        report = store.scan()
+        assert sorted(report.added) == ["broken.jpg", "img_0.jpg", "img_1.jpg", "img_2.jpg", "sub/finish.JPG"]
+        assert report.errors == [("broken.jpg", "empty file")]
+        p = store.photo_by_path("sub/finish.JPG")
+        assert (p.width, p.height, p.orientation) == (96, 64, 1)
+        assert p.sha1 == content_hash(folder / "sub" / "finish.JPG") and p.size == (folder / "sub/finish.JPG").stat().st_size
+        assert store.photo_by_path("broken.jpg").error == "empty file"
+        assert store.counts().photos == 5 and store.counts().errors == 1
+        assert store.path(p) == folder / "sub" / "finish.JPG"
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+        mode = store._conn.execute("PRAGMA journal_mode").fetchone()[0]
+        sync = store._conn.execute("PRAGMA synchronous").fetchone()[0]
+        assert (mode, sync) == ("wal", 2)
+        # a second scan changes nothing
+        again = store.scan()
+        assert (again.added, again.moved, again.updated, again.missing) == ([], [], [], [])
+        assert again.errors == [("broken.jpg", "empty file")]
+
+
+def test_reopen_restores_everything(folder):
+    store = Store.open(folder)
+    store.scan()
+    a, b = store.photo_by_path("img_0.jpg"), store.photo_by_path("img_1.jpg")
+    store.add_bib(a.id, "1234", (1, 2, 30, 20))
+    store.add_bib(a.id, "77", None, source="mturk", extra={"worker": "W1"})
+    store.set_model_bibs(b.id, [Bib("555", (5, 5, 40, 30), 0.91), Bib("56", (50, 5, 90, 30), 0.42)], "det:1+read:1")
+    store.set_reviewed(a.id, True)
+    store.set_error(b.id, "truncated JPEG")
+    store.set_meta("event", "Stadtlauf 2024 ü")
+    snapshot = (store.photos(), store.all_bibs(), store.history(), store.counts(), store.to_annotations())
+    store.close()
+
+    with Store.open(folder) as again:
+        assert (again.photos(), again.all_bibs(), again.history(), again.counts(), again.to_annotations()) == snapshot
+        assert again.get_meta("event") == "Stadtlauf 2024 ü"
+    with Store(folder / ".bibtagger" / "project.db") as by_path:
+        assert by_path.folder == folder.resolve()
+        assert by_path.photo(a.id).reviewed
+        bibs = by_path.bibs(a.id)
+        assert [(x.number, x.box, x.source, x.extra) for x in bibs] == [
+            ("1234", (1.0, 2.0, 30.0, 20.0), "human", None),
+            ("77", None, "mturk", {"worker": "W1"}),
+        ]
+        assert by_path.photo(b.id).min_confidence == pytest.approx(0.42)
+        assert by_path.photo(b.id).model_version == "det:1+read:1"
+
+
+def test_renamed_photo_is_rematched_by_hash(folder):
+    store = Store.open(folder)
+    store.scan()
+    photo = store.photo_by_path("img_2.jpg")
+    bib = store.add_bib(photo.id, "808", (10, 10, 40, 30))
+    store.set_reviewed(photo.id, True)
+    (folder / "moved").mkdir()
+    os.rename(folder / "img_2.jpg", folder / "moved" / "renamed.jpeg")
+    (folder / "img_1.jpg").unlink()
+    report = store.scan()
+    assert report.moved == [("img_2.jpg", "moved/renamed.jpeg")]
+    assert report.missing == ["img_1.jpg"] and report.added == []
+    moved = store.photo_by_path("moved/renamed.jpeg")
+    assert moved.id == photo.id and moved.reviewed and not moved.missing
+    assert [b.id for b in store.bibs(moved.id)] == [bib.id]
+    assert store.photo_by_path("img_2.jpg") is None
+    assert [p.relpath for p in store.photos("missing")] == ["img_1.jpg"]
+    assert "img_1.jpg" not in [p.relpath for p in store.photos()]
+    assert [h.action for h in store.history(photo.id)][-1] == "photo_move"
+    # a vanished photo that comes back later under a new name is matched too
+    make_photo(folder / "back" / "one.jpg", 1)
+    report = store.scan()
+    assert report.moved == [("img_1.jpg", "back/one.jpg")] and report.added == []
+    # content changed in place: same row, new hash
+    old_sha = store.photo_by_path("img_0.jpg").sha1
+    make_photo(folder / "img_0.jpg", 99, size=(70, 90))
+    os.utime(folder / "img_0.jpg", (time.time() + 5, time.time() + 5))
+    report = store.scan()
+    assert report.updated == ["img_0.jpg"]
+    changed = store.photo_by_path("img_0.jpg")
+    assert changed.sha1 != old_sha and (changed.width, changed.height) == (90, 70)
+
+
+def test_set_model_bibs_keeps_human_and_mturk_bibs(folder):
+    store = Store.open(folder)
+    store.scan()
+    pid = store.photo_by_path("img_0.jpg").id
+    human = store.add_bib(pid, "12", (0, 0, 10, 10))
+    mturk = store.add_bib(pid, "99", None, source="mturk")
+    first = store.set_model_bibs(pid, [Bib("12", (50, 50, 60, 60), 0.9), Bib("345", (20, 20, 40, 30), 0.8)], "v1")
+    assert [b.number for b in first] == ["345"]  # "12" repeats the human bib
+    second = store.set_model_bibs(pid, [Bib("77", (1, 1, 9, 9), 0.7), Bib("4", (30, 30, 45, 45), 0.6)], "v2")
+    assert [b.number for b in second] == ["4"]  # "77" overlaps the human box (IoU >= 0.5)
+    rows = store.bibs(pid)
+    assert {(b.id, b.source) for b in rows} == {(human.id, "human"), (mturk.id, "mturk"), (second[0].id, "model")}
+    # editing a model bib makes it human, so the next prediction leaves it alone
+    edited = store.update_bib(second[0].id, number="44")
+    assert (edited.source, edited.confidence, edited.number) == ("human", None, "44")
+    assert store.set_model_bibs(pid, [], "v3") == []
+    assert sorted(b.number for b in store.bibs(pid)) == ["12", "44", "99"]
+    last = store.history(pid)[-1]
+    assert last.action == "model_bibs" and last.before == [] and last.after["model_version"] == "v3"
+
+
+def test_every_edit_writes_history(folder):
+    store = Store.open(folder)
+    store.scan()
+    pid = store.photo_by_path("img_0.jpg").id
+    n = len(store.history())
+    bib = store.add_bib(pid, "1", (0, 0, 5, 5))
+    store.update_bib(bib.id, box=(1, 1, 6, 6))
+    removed = store.delete_bib(bib.id)
+    store.restore_bib(removed)
+    store.set_model_bibs(pid, [Bib("2", None, 0.5)], "v")
+    store.set_reviewed(pid, True)
+    store.set_reviewed(pid, True)  # no change, no row
+    store.set_error(pid, "boom")
+    store.set_meta("k", "v")
+    actions = [h.action for h in store.history()[n:]]
+    assert actions == ["bib_add", "bib_update", "bib_delete", "bib_restore", "model_bibs", "reviewed", "error", "meta"]
+    upd = [h for h in store.history() if h.action == "bib_update"][0]
+    assert upd.before["box"] == [0.0, 0.0, 5.0, 5.0] and upd.after["box"] == [1.0, 1.0, 6.0, 6.0]
+    assert store.bib(bib.id).box == (1.0, 1.0, 6.0, 6.0)  # restored with its id
+
+
+def test_bad_edits_raise_and_change_nothing(folder):
+    store = Store.open(folder)
+    store.scan()
+    pid = store.photo_by_path("img_0.jpg").id
+    n = len(store.history())
+    with pytest.raises(ValueError):
+        store.add_bib(pid, "  ", None)
+    with pytest.raises(ValueError):
+        store.add_bib(pid, "5", (1, 2, 3))
+    with pytest.raises(ValueError):
+        store.add_bib(pid, "5", None, source="robot")
+    with pytest.raises(KeyError):
+        store.add_bib(123456, "5", None)
+    assert len(store.history()) == n and store.bibs(pid) == []
+    assert store.add_bib(pid, " 42 ", (10, 10, 0, 0)).box == (0.0, 0.0, 10.0, 10.0)
+
+
+def test_to_annotations_and_filters(folder):
+    store = Store.open(folder)
+    store.scan()
+    a = store.photo_by_path("img_0.jpg")
+    store.add_bib(a.id, "1234", (1, 2, 3, 4))
+    store.set_model_bibs(store.photo_by_path("img_1.jpg").id, [Bib("9", (0, 0, 5, 5), 0.5)], "v")
+    store.set_reviewed(a.id, True)
+    ann = store.to_annotations()
+    assert [e["image"] for e in ann] == ["img_0.jpg", "img_1.jpg", "img_2.jpg", "sub/finish.JPG"]  # broken.jpg has no size
+    assert ann[0] == {"image": "img_0.jpg", "width": 96, "height": 64, "bibs": [{"number": "1234", "box": [1.0, 2.0, 3.0, 4.0]}], "reviewed": True}
+    assert ann[1]["bibs"] == [{"number": "9", "box": [0.0, 0.0, 5.0, 5.0], "confidence": 0.5}]
+    assert [e["image"] for e in store.to_annotations(reviewed_only=True)] == ["img_0.jpg"]
+    assert [p.relpath for p in store.photos("tagged")] == ["img_0.jpg", "img_1.jpg"]
+    assert [p.relpath for p in store.photos("errors")] == ["broken.jpg"]
+    assert [p.relpath for p in store.photos(lambda p: p.reviewed)] == ["img_0.jpg"]
+    assert [p.relpath for p in store.find_number("1234")] == ["img_0.jpg"]
+    assert store.counts() == Counts(photos=5, tagged=2, reviewed=1, errors=1)
+    with pytest.raises(ValueError):
+        store.photos("nonsense")
+
+
+def test_newer_schema_is_refused(folder):
+    Store.open(folder).close()
+    db = folder / ".bibtagger" / "project.db"
+    con = sqlite3.connect(db)
+    con.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="newer bibtagger"):
+        Store.open(folder)
+
+
+def test_corrupt_database_is_a_store_error(folder):
+    (folder / ".bibtagger").mkdir()
+    (folder / ".bibtagger" / "project.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="unusable"):
+        Store.open(folder)
+
+
+def test_location_override_and_injectable_fallback(folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    expected = fallback_db_path(folder)
+    assert db_path_for(folder, writable=lambda f: False) == expected
+    assert str(expected).startswith(str(tmp_path / "xdg" / "bibtagger" / "projects"))
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    with Store.open(folder) as store:
+        assert store.db_path.parent.parent == tmp_path / "stores"
+        store.scan()
+        assert store.folder == folder.resolve()
+    assert not (folder / ".bibtagger").exists()
+
+
+def _as_nobody(code: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run python code that drops root to user nobody after its imports (root ignores file modes)."""
+    prelude = "import os, sys\nfrom bibtagger_gui.core.store import Store\nfrom bibtagger_gui.core.bib import Bib\n"
+    prelude += "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
+    return subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code), *args],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
+    )
+
+
+def test_read_only_folder_falls_back_to_user_data_dir():
+    """A real read-only folder: as a normal user chmod 555; as root, a child process running as nobody."""
+    base = Path(tempfile.mkdtemp(prefix="bt_ro_"))
+    try:
+        base.chmod(0o755)
+        photos = base / "photos"
+        make_photo(photos / "a.jpg", 1)
+        make_photo(photos / "b.jpg", 2)
+        # earlier work done while the folder was writable is carried over
+        with Store.open(photos) as store:
+            store.scan()
+            store.add_bib(store.photo_by_path("a.jpg").id, "321", (1, 1, 9, 9))
+        xdg = base / "xdg"
+        xdg.mkdir()
+        xdg.chmod(0o777)
+        for p in (photos, photos / ".bibtagger"):
+            p.chmod(0o555)
+        res = _as_nobody(
+            """
+            store = Store.open(sys.argv[1])
+            r = store.scan()
+            store.add_bib(store.photo_by_path('b.jpg').id, '654', None)
+            print(store.db_path)
+            print(sorted(b.number for bibs in store.all_bibs().values() for b in bibs))
+            """,
+            str(photos),
+            env={"XDG_DATA_HOME": str(xdg)},
+        )
+        assert res.returncode == 0, res.stderr
+        db_line, bibs_line = res.stdout.strip().splitlines()
+        assert db_line.startswith(str(xdg / "bibtagger" / "projects")) and db_line.endswith("project.db")
+        assert bibs_line == "['321', '654']"
+        assert sorted(p.name for p in (photos / ".bibtagger").iterdir()) == ["project.db"]  # nothing written there
+    finally:
+        for p in (photos, photos / ".bibtagger"):
+            p.chmod(0o755)
+        import shutil
+
+        shutil.rmtree(base)
+
+
+def test_stores_in_several_threads(folder):
+    Store.open(folder).scan()
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            with Store.open(folder) as s:
+                pid = s.photo_by_path(f"img_{k}.jpg").id
+                for i in range(15):
+                    s.add_bib(pid, f"{k}{i}", None)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with Store.open(folder) as s:
+        assert sum(len(v) for v in s.all_bibs().values()) == 45
+
+
+CRASH_WRITER = """
+import sys
+from bibtagger_gui.core.store import Store
+store = Store.open(sys.argv[1])
+pid = store.photo_by_path("img_0.jpg").id
+i = 0
+while True:
+    bib = store.add_bib(pid, str(i), (i, i, i + 10, i + 10), extra={"pad": "x" * 2000})
+    print(bib.id, flush=True)
+    i += 1
+"""
+
+
+@pytest.mark.parametrize("after", [5, 40])
+def test_crash_safety_sigkill_mid_write(folder, after):
+    with Store.open(folder) as store:
+        store.scan()
+    proc = subprocess.Popen([sys.executable, "-c", CRASH_WRITER, str(folder)], stdout=subprocess.PIPE, text=True)
+    committed: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(committed) < after and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            committed.append(int(line))
+        time.sleep(0.003 * after % 0.02)  # land somewhere inside a later write
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        rest, _ = proc.communicate(timeout=30)
+    committed += [int(x) for x in rest.split()]
+    assert len(committed) >= after, "writer died before committing anything"
+    with Store.open(folder) as store:
+        assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        ids = {b.id for b in store.bibs(store.photo_by_path("img_0.jpg").id)}
+        assert set(committed) <= ids
+        assert len(ids) - len(committed) <= 1  # at most the write that was never acknowledged
+        assert len([h for h in store.history() if h.action == "bib_add"]) == len(ids)

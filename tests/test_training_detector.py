@@ -1,0 +1,123 @@
+"""Bib detector: shapes, targets, a few training steps, ONNX export parity, box metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+
+from training.detector_data import DetectorSampler, Photo, make_targets  # noqa: E402
+from training.models.detector import STRIDE, BibDetector  # noqa: E402
+from training.train_detector import (  # noqa: E402
+    box_metrics,
+    detector_loss,
+    export_detector,
+    make_batch,
+    onnx_predictor,
+)
+
+
+def _toy_photo(rng: np.random.Generator, size=(160, 240)) -> Photo:
+    """A noisy photo with one white plate carrying dark digit-like strokes; box = the strokes."""
+    h, w = size
+    img = rng.integers(40, 120, (h, w, 3), dtype=np.uint8)
+    x, y = int(rng.integers(10, w - 70)), int(rng.integers(10, h - 40))
+    img[y : y + 30, x : x + 60] = 245
+    for k in range(3):
+        img[y + 8 : y + 22, x + 10 + 14 * k : x + 16 + 14 * k] = 20
+    return Photo(img, np.array([[x + 8, y + 6, x + 50, y + 24]], np.float32))
+
+
+def test_forward_shapes_and_ranges():
+    model = BibDetector().eval()
+    with torch.no_grad():
+        hm, size, off = model(torch.rand(2, 3, 128, 96))
+    assert hm.shape == (2, 1, 128 // STRIDE, 96 // STRIDE)
+    assert size.shape == off.shape == (2, 2, 128 // STRIDE, 96 // STRIDE)
+    assert float(hm.min()) >= 0 and float(hm.max()) <= 1
+    assert float(size.min()) > 0
+
+
+def test_targets_put_peak_size_and_offset_on_the_centre_cell():
+    boxes = np.array([[21.0, 30.0, 61.0, 50.0], [80.0, 70.0, 100.0, 82.0]], np.float32)
+    t = make_targets(boxes, 128, STRIDE)
+    for x1, y1, x2, y2 in boxes:
+        cx, cy = (x1 + x2) / 2 / STRIDE, (y1 + y2) / 2 / STRIDE
+        i, j = math.floor(cx), math.floor(cy)
+        assert t["heatmap"][0, j, i] == 1.0
+        assert t["wh"][:, j, i] == pytest.approx([x2 - x1, y2 - y1])
+        assert t["off"][:, j, i] == pytest.approx([cx - i, cy - j])
+        assert t["reg_weight"][0, j, i] == 1.0
+    assert int((t["heatmap"] == 1.0).sum()) == len(boxes)
+    assert t["ignore"].sum() == 0
+    tiny = make_targets(np.array([[10.0, 10.0, 20.0, 12.0]], np.float32), 128, STRIDE)
+    assert tiny["heatmap"].max() == 0 and tiny["ignore"].sum() > 0
+
+
+def test_sampler_boxes_lie_in_the_crop():
+    rng = np.random.default_rng(1)
+    sampler = DetectorSampler([_toy_photo(rng) for _ in range(3)], input_size=128, crop=96, synth=None)
+    for _ in range(20):
+        img, boxes = sampler.sample(rng)
+        assert img.shape == (96, 96, 3) and img.dtype == np.uint8
+        if len(boxes):
+            assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
+            cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+            assert ((cx >= -1) & (cx <= 97) & (cy >= -1) & (cy <= 97)).all()
+
+
+def test_a_few_training_steps_reduce_the_loss():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    sampler = DetectorSampler([_toy_photo(rng) for _ in range(4)], input_size=128, crop=96, synth=None)
+    images, targets = make_batch(sampler, rng, 4)
+    model = BibDetector()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(12):
+        loss, _ = detector_loss(model, images, targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_export_checker_metadata_and_parity(tmp_path):
+    torch.manual_seed(0)
+    model = BibDetector().eval()
+    path = export_detector(model, tmp_path / "detector.onnx", 128, "abc123", "test-1")
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["bibtagger.kind"] == "detector"
+    assert meta["bibtagger.input_size"] == "128,128"
+    assert meta["bibtagger.stride"] == str(STRIDE)
+    assert meta["bibtagger.data_hash"] == "abc123" and meta["bibtagger.version"] == "test-1"
+    x = np.random.default_rng(0).random((1, 3, 128, 128), dtype=np.float32)
+    got = onnx_predictor(path, threads=1)(x)
+    with torch.no_grad():
+        want = [t.numpy() for t in model(torch.from_numpy(x))]
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_allclose(g, w, atol=1e-4, rtol=1e-4)
+
+
+def test_box_metrics_counts_hits_and_false_alarms():
+    gts = [np.array([[0, 0, 10, 10]], np.float32), np.array([[20, 20, 40, 30]], np.float32)]
+    perfect = [(g.copy(), np.array([0.9], np.float32)) for g in gts]
+    m = box_metrics(perfect, gts, 0.5)
+    assert m["ap50"] == pytest.approx(1.0) and m["recall"] == 1.0 and m["precision"] == 1.0
+    # one extra confident false alarm and one missed box below the threshold
+    dets = [
+        (np.array([[0, 0, 10, 10], [50, 50, 60, 60]], np.float32), np.array([0.9, 0.8], np.float32)),
+        (gts[1].copy(), np.array([0.2], np.float32)),
+    ]
+    m = box_metrics(dets, gts, 0.5)
+    assert m["precision"] == pytest.approx(1 / 2) and m["recall"] == pytest.approx(1 / 2)
+    # ranking: TP (0.9), FP (0.8), TP (0.2) -> AP = 0.5 * 1 + 0.5 * 2/3
+    assert m["ap50"] == pytest.approx(0.5 + 0.5 * 2 / 3)

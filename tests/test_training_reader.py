@@ -1,0 +1,196 @@
+"""Reader: data readers, model shape, training steps, tiny end-to-end training, finetune command."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from bibtagger_gui.core.decode import ctc_greedy_decode
+from training.data import entries_from_annotations, entries_from_store, load_entries, split
+from training.models.reader import CHARSET, CRNN, encode_targets, greedy_decode
+from training.reader_data import SIZE, eval_crop, load_real_bibs, real_sample, render_synthetic
+from training.synth_bibs import paste_bib, random_background, render_bib
+
+TINY = dict(channels=(8, 16, 16, 24), hidden=16)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """The machine is shared: one torch thread is also much faster than two under load."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_photo_set(folder: Path, n: int = 6, seed: int = 0) -> list[dict]:
+    """Write n JPEG 'race photos' with one pasted synthetic bib each; return annotation items."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    items = []
+    for i in range(n):
+        img = random_background(rng, 240, 320)
+        plate, number, box = render_bib(rng, strength=0.3)
+        scale = 40 / (box[3] - box[1])
+        img, ibox = paste_bib(rng, img, plate, box, 60, 50, scale)
+        name = f"photo_{i}.jpg"
+        cv2.imwrite(str(folder / name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        items.append({"image": name, "width": 320, "height": 240, "bibs": [{"number": number, "box": [round(v, 1) for v in ibox]}]})
+    return items
+
+
+def test_entries_readers_and_split(tmp_path):
+    items = make_photo_set(tmp_path, 4)
+    items[0]["bibs"].append({"number": "12", "box": None})
+    (tmp_path / "annotations.json").write_text(json.dumps(items))
+    entries = load_entries(tmp_path / "annotations.json")
+    assert [e.image for e in entries] == [f"photo_{i}.jpg" for i in range(4)]
+    assert entries[0].path == tmp_path / "photo_0.jpg" and entries[0].bibs[1].box is None
+    assert entries_from_annotations(items, tmp_path) == entries
+    train, val = split(entries)
+    assert sorted(e.image for e in train + val) == sorted(e.image for e in entries)
+    assert split(list(reversed(entries)))[1] == list(reversed(val))  # depends on names only
+    warn = io.StringIO()
+    bibs = load_real_bibs(entries, warn=warn)
+    assert len(bibs) == 4 and "no box" in warn.getvalue()
+    assert bibs[0].image.shape == (240, 320, 3)
+    crop = eval_crop(bibs[0])
+    assert crop.shape == SIZE and crop.dtype == np.float32
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        c = real_sample(rng, bibs[1])
+        assert c.shape == SIZE and 0 <= c.min() and c.max() <= 1
+
+
+def test_unreadable_photo_is_reported_and_skipped(tmp_path):
+    items = make_photo_set(tmp_path, 2)
+    (tmp_path / "photo_1.jpg").write_bytes(b"not a jpeg")
+    warn = io.StringIO()
+    bibs = load_real_bibs(entries_from_annotations(items, tmp_path), warn=warn)
+    assert len(bibs) == 1 and "photo_1.jpg" in warn.getvalue()
+
+
+def test_entries_from_store_reads_reviewed_only(tmp_path):
+    from bibtagger_gui.core.store import Store
+
+    items = make_photo_set(tmp_path, 3)
+    with Store.open(tmp_path) as store:
+        store.scan()
+        for item in items[:2]:
+            photo = store.photo_by_path(item["image"])
+            store.add_bib(photo.id, item["bibs"][0]["number"], item["bibs"][0]["box"])
+        store.set_reviewed(store.photo_by_path(items[0]["image"]).id, True)
+    entries = entries_from_store(tmp_path)
+    assert [e.image for e in entries] == [items[0]["image"]]
+    assert entries[0].bibs[0].number == items[0]["bibs"][0]["number"]
+    assert entries[0].path.resolve() == (tmp_path / items[0]["image"]).resolve()
+
+
+def test_reader_forward_shape_and_size():
+    model = CRNN().eval()
+    assert sum(p.numel() for p in model.parameters()) < 1_000_000
+    out = model(torch.rand(3, 1, *SIZE))
+    assert out.shape == (3, SIZE[1] // 4, len(CHARSET) + 1)
+    assert torch.allclose(out.exp().sum(2), torch.ones(3, SIZE[1] // 4), atol=1e-5)
+
+
+def test_encode_targets_and_greedy_decode_agree_with_numpy_decode():
+    targets, lengths = encode_targets(["12", "A3"], CHARSET)
+    assert targets.tolist() == [2, 3, CHARSET.index("A") + 1, 4] and lengths.tolist() == [2, 2]
+    logits = torch.log_softmax(torch.randn(4, 32, len(CHARSET) + 1) * 3, 2)
+    assert greedy_decode(logits, CHARSET) == [t for t, _ in ctc_greedy_decode(logits.numpy(), CHARSET)]
+
+
+def test_training_steps_reduce_loss():
+    torch.manual_seed(0)
+    xs, ys = render_synthetic(8, seed=0)
+    x = torch.from_numpy(xs.astype(np.float32) / 255)[:, None]
+    model = CRNN(**TINY)
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    ctc = torch.nn.CTCLoss(zero_infinity=True)
+    tg, tl = encode_targets(ys, CHARSET)
+    losses = []
+    for _ in range(30):
+        lp = model(x)
+        loss = ctc(lp.permute(1, 0, 2), tg, torch.full((8,), lp.shape[1], dtype=torch.long), tl)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:3])
+
+
+def test_tiny_training_run_writes_checkpoints(tmp_path):
+    from training.train_reader import ReaderConfig, evaluate, load_reader, train
+
+    items = make_photo_set(tmp_path / "photos", 6)
+    entries = entries_from_annotations(items, tmp_path / "photos")
+    cfg = ReaderConfig(out=str(tmp_path / "run"), synthetic=40, epochs=1, finetune_epochs=1, finetune_steps=2, batch=8, threads=1)
+    summary = train(cfg, entries[:4], entries[4:])
+    for name in ("best.pt", "last.pt", "history.json", "summary.json"):
+        assert (tmp_path / "run" / name).is_file()
+    assert summary["val_bibs"] == 2 and summary["train_bibs"] == 4
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["phase"] for h in history] == ["pretrain", "finetune"]
+    model, ckpt = load_reader(tmp_path / "run" / "best.pt")
+    assert model.charset == CHARSET and ckpt["data_hash"] == summary["data_hash"]
+    # evaluate() counts exact matches through core.decode
+    bibs = load_real_bibs(entries[4:])
+    crops = np.stack([eval_crop(b) for b in bibs])
+    res = evaluate(model, crops, [b.number for b in bibs])
+    lp = model.eval()(torch.from_numpy(crops)[:, None]).detach().numpy()
+    expected = np.mean([t == b.number for (t, _), b in zip(ctc_greedy_decode(lp, CHARSET), bibs)])
+    assert res["n"] == 2 and res["accuracy"] == pytest.approx(expected)
+
+
+@pytest.mark.slow
+def test_finetune_command_on_a_tiny_store(tmp_path):
+    from bibtagger_gui.core.recognizer import Recognizer
+    from bibtagger_gui.core.store import Store
+    from tests.model_factory import make_placeholder_detector
+    from training.__main__ import main as training_main
+    from training.export import export_reader, read_metadata
+
+    photos = tmp_path / "race"
+    items = make_photo_set(photos, 6, seed=4)
+    with Store.open(photos) as store:
+        store.scan()
+        for item in items:
+            photo = store.photo_by_path(item["image"])
+            store.add_bib(photo.id, item["bibs"][0]["number"], item["bibs"][0]["box"])
+            store.set_reviewed(photo.id, True)
+    models = tmp_path / "models"
+    models.mkdir()
+    base = CRNN()
+    torch.save({"kind": "reader", "state_dict": base.state_dict(), "charset": CHARSET, "input_size": list(SIZE),
+                "data_hash": "base"}, models / "reader.pt")
+    export_reader(base, models / "reader.onnx", "reader-base", "base")
+    make_placeholder_detector(models / "detector.onnx")
+    out = tmp_path / "out"
+    rc = training_main(["finetune", "--from", str(photos), "--models", str(models), "--out", str(out), "--epochs", "1",
+                        "--steps", "1", "--batch", "4", "--synthetic", "20", "--dev", "", "--threads", "1", "--skip-detector"])
+    assert rc == 0
+    for name in ("reader.onnx", "reader.pt", "reader.md", "detector.onnx", "finetune.json"):
+        assert (out / name).is_file(), name
+    meta = read_metadata(out / "reader.onnx")
+    assert meta["bibtagger.kind"] == "reader" and meta["bibtagger.version"].startswith("reader-") and "-ft-" in meta["bibtagger.version"]
+    rec = Recognizer.from_dir(out)  # what the app's "Load Model Folder" does
+    assert "-ft-" in rec.version
+    assert isinstance(rec.recognize(np.zeros((128, 128, 3), np.uint8)), list)
+
+
+def test_finetune_without_reviewed_photos_fails_clearly(tmp_path, capsys):
+    from bibtagger_gui.core.store import Store
+    from training.finetune import main as finetune_main
+
+    make_photo_set(tmp_path / "race", 2)
+    with Store.open(tmp_path / "race") as store:
+        store.scan()
+    assert finetune_main(["--from", str(tmp_path / "race"), "--out", str(tmp_path / "out")]) == 2
+    assert "no reviewed photos" in capsys.readouterr().out

@@ -1,0 +1,112 @@
+"""ONNX export for both models, with the bibtagger metadata of docs/architecture.md.
+
+`python -m training export --kind reader|detector --ckpt C --out resources/models/X.onnx [--version V]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as _dt
+import sys
+import warnings
+from pathlib import Path
+
+import onnx
+import torch
+
+OPSET = 17
+
+
+def export_onnx(
+    module: torch.nn.Module,
+    dummy: torch.Tensor | tuple[torch.Tensor, ...],
+    input_names: list[str],
+    output_names: list[str],
+    dynamic_axes: dict | None,
+    metadata: dict[str, str],
+    path: Path | str,
+) -> Path:
+    """Export `module` (eval mode, on a copy) to ONNX opset 17, add `metadata` as metadata_props,
+    run onnx.checker and write `path` atomically. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = copy.deepcopy(module).eval()
+    args = dummy if isinstance(dummy, tuple) else (dummy,)
+    tmp = path.with_name(path.name + ".tmp")
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # legacy-exporter deprecation and LSTM tracer notes
+        torch.onnx.export(model, args, str(tmp), input_names=input_names, output_names=output_names,
+                          dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False, do_constant_folding=True)
+    proto = onnx.load(str(tmp))
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = str(key), str(value)
+    proto.producer_name = "bibtagger-training"
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save(proto, str(tmp))
+    tmp.replace(path)
+    return path
+
+
+def read_metadata(path: Path | str) -> dict[str, str]:
+    """The metadata_props of an ONNX file as a dict."""
+    return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+
+
+def default_version(kind: str) -> str:
+    return f"{kind}-{_dt.date.today():%Y.%m.%d}-1"
+
+
+def export_reader(model, path: Path | str, version: str, data_hash: str) -> Path:
+    """Export a CRNN reader per the contract: input `crop` [N,1,h,w], output `logits` [N,T,C]."""
+    dummy = torch.zeros(1, 1, model.height, model.width)
+    metadata = {
+        "bibtagger.kind": "reader",
+        "bibtagger.version": version,
+        "bibtagger.input_size": f"{model.height},{model.width}",
+        "bibtagger.charset": model.charset,
+        "bibtagger.data_hash": data_hash,
+    }
+    return export_onnx(model, dummy, ["crop"], ["logits"], {"crop": {0: "N"}, "logits": {0: "N"}}, metadata, path)
+
+
+def export_reader_checkpoint(ckpt: Path | str, out: Path | str, version: str | None = None) -> Path:
+    from training.train_reader import load_reader
+
+    model, info = load_reader(Path(ckpt))
+    return export_reader(model, out, version or default_version("reader"), str(info.get("data_hash", "unknown")))
+
+
+def export_detector_checkpoint(ckpt: Path | str, out: Path | str, version: str | None = None) -> Path:
+    """Detector export through the detector's own code path (training.train_detector), which calls export_onnx."""
+    from training.train_detector import export_detector, load_checkpoint
+
+    model, info = load_checkpoint(Path(ckpt))
+    size = info.get("input_size", 512)
+    size = int(size[0] if isinstance(size, (list, tuple)) else size)
+    return export_detector(model, Path(out), size, str(info.get("data_hash", "unknown")), version or default_version("detector"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training export", description="export a checkpoint to ONNX")
+    p.add_argument("--kind", choices=["reader", "detector"], required=True)
+    p.add_argument("--ckpt", type=Path, required=True, help=".pt checkpoint written by train-reader / train-detector")
+    p.add_argument("--out", type=Path, required=True, help="ONNX path, e.g. resources/models/reader.onnx")
+    p.add_argument("--version", help="bibtagger.version (default KIND-YYYY.MM.DD-1)")
+    args = p.parse_args(argv)
+    if not args.ckpt.is_file():
+        print(f"checkpoint not found: {args.ckpt}", file=sys.stderr)
+        return 2
+    fn = export_reader_checkpoint if args.kind == "reader" else export_detector_checkpoint
+    path = fn(args.ckpt, args.out, args.version)
+    meta = read_metadata(path)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    for k, v in meta.items():
+        print(f"  {k} = {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

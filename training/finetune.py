@@ -1,0 +1,158 @@
+"""Fine-tune the shipped models on reviewed photos of app folders and export a loadable model folder.
+
+`python -m training finetune --from DIR [DIR ...] [--models resources/models] --out OUTDIR`
+
+The reader starts from `MODELS/reader.pt` (the torch checkpoint shipped beside reader.onnx); the
+detector from `MODELS/detector.pt` through `training.train_detector.finetune` when both exist.
+A model that is not fine-tuned is copied unchanged, so OUTDIR always holds detector.onnx +
+reader.onnx (+ cards) for the app's "Load Model Folder" action.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from training.data import DEFAULT_DEV, Entry, data_hash, entries_from_store, load_entries, split
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def gather(folders: list[Path]) -> list[Entry]:
+    """Reviewed photos (with at least one boxed bib or none at all) of every folder's store."""
+    entries: list[Entry] = []
+    for folder in folders:
+        try:
+            found = entries_from_store(folder)
+        except Exception as exc:  # StoreError, missing folder: report and go on with the others
+            log(f"{folder}: cannot read the project store ({exc})")
+            continue
+        log(f"{folder}: {len(found)} reviewed photos, {sum(len(e.bibs) for e in found)} bibs")
+        entries += found
+    return entries
+
+
+def finetune_reader(entries: list[Entry], init: Path, out: Path, args) -> dict:
+    """Fine-tune the reader from `init` on `entries` (+ dev train split when present); export reader.onnx."""
+    from training.export import export_reader
+    from training.train_reader import ReaderConfig, load_reader, train
+
+    train_e, val_e = split(entries)
+    if not train_e:  # a handful of photos may all hash to val: train on them all rather than nothing
+        train_e, val_e = entries, []
+    dev = Path(args.dev) if args.dev else None
+    if dev and dev.is_file():
+        dev_train, dev_val = split(load_entries(dev))
+        train_e, val_e = train_e + dev_train, val_e + dev_val
+        log(f"dev set {dev}: +{len(dev_train)} train photos, +{len(dev_val)} val photos")
+    run_dir = out / "runs" / "reader"
+    cfg = ReaderConfig(out=str(run_dir), synthetic=args.synthetic, epochs=0, finetune_epochs=args.epochs,
+                       finetune_steps=args.steps, batch=args.batch, finetune_lr=args.lr, threads=args.threads,
+                       init=str(init), train_sources=[str(f) for f in args.from_dirs])
+    summary = train(cfg, train_e, val_e)
+    model, ckpt = load_reader(Path(summary["best"]))
+    version = f"reader-{_dt.date.today():%Y.%m.%d}-ft-{summary['data_hash'][:6]}"
+    path = export_reader(model, out / "reader.onnx", version, summary["data_hash"])
+    slim = {k: ckpt[k] for k in ("kind", "state_dict", "charset", "input_size", "data_hash") if k in ckpt}
+    import torch
+
+    torch.save({**slim, "version": version}, out / "reader.pt")
+    summary.update(version=version, onnx=str(path), init=str(init), train_photos=len(train_e), val_photos=len(val_e))
+    return summary
+
+
+def reader_card(summary: dict, argv: list[str]) -> str:
+    return f"""# reader.onnx (fine-tuned)
+
+- version: `{summary['version']}`, fine-tuned from `{summary['init']}` on {_dt.date.today():%Y-%m-%d}
+- data: reviewed photos of {', '.join(summary.get('sources', []))} ({summary['train_photos']} train photos,
+  {summary['train_bibs']} bibs; data_hash `{summary['data_hash']}`) plus synthetic bibs
+- command: `python -m training finetune {' '.join(argv)}`
+- validation ({summary['val_bibs']} ground-truth crops of the val split): exact-number accuracy
+  {summary['best_val_accuracy']:.4f}, CTC loss {summary['best_val_loss']:.3f}
+- contract: see docs/architecture.md (input `crop` [N,1,32,128], output `logits` [N,T,C])
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[2:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m training finetune", description=__doc__.splitlines()[0])
+    p.add_argument("--from", dest="from_dirs", type=Path, nargs="+", required=True, help="photo folders with an app store")
+    p.add_argument("--models", type=Path, default=Path(__file__).resolve().parents[1] / "resources" / "models")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--epochs", type=int, default=3, help="reader fine-tuning epochs")
+    p.add_argument("--steps", type=int, default=150, help="reader steps per epoch")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--synthetic", type=int, default=2000, help="synthetic crops mixed in (keeps the reader general)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--dev", default=str(DEFAULT_DEV / "annotations.json"), help="dev set JSON also used when present ('' to skip)")
+    p.add_argument("--detector-epochs", type=int, default=5)
+    p.add_argument("--detector-steps", type=int, default=40, help="detector steps per epoch")
+    p.add_argument("--skip-detector", action="store_true")
+    args = p.parse_args(argv)
+
+    entries = gather(args.from_dirs)
+    if not any(b.box is not None for e in entries for b in e.bibs):
+        log("no reviewed photos with boxed bibs in those folders: mark photos reviewed in the app first")
+        return 2
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict = {"sources": [str(f) for f in args.from_dirs], "photos": len(entries), "data_hash": data_hash(entries)}
+
+    init = args.models / "reader.pt"
+    if not init.is_file():
+        log(f"{init} not found: the reader cannot be fine-tuned without its torch checkpoint")
+        return 2
+    summary = finetune_reader(entries, init, out, args)
+    summary["sources"] = report["sources"]
+    (out / "reader.md").write_text(reader_card(summary, argv), encoding="utf-8")
+    report["reader"] = summary
+
+    report["detector"] = finetune_detector(entries, args, out)
+    (out / "finetune.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+    log(f"models written to {out}: {', '.join(sorted(p.name for p in out.iterdir() if p.is_file()))}")
+    return 0
+
+
+def finetune_detector(entries: list[Entry], args, out: Path) -> dict:
+    """Detector fine-tuning through the detector's own `training.train_detector.finetune`, else a copy."""
+    ckpt = args.models / "detector.pt"
+    reason = None
+    if args.skip_detector:
+        reason = "--skip-detector given"
+    elif not ckpt.is_file():
+        reason = f"{ckpt} not found (the detector needs its torch checkpoint)"
+    else:
+        try:
+            from training.train_detector import finetune as det_finetune
+        except ImportError as exc:
+            reason = f"training.train_detector.finetune unavailable ({exc})"
+    if reason is None:
+        run_dir = out / "runs" / "detector"
+        path = det_finetune(entries, ckpt, run_dir, epochs=args.detector_epochs, steps_per_epoch=args.detector_steps,
+                            threads=args.threads)
+        shutil.copyfile(path, out / "detector.onnx")
+        if (run_dir / "best.pt").is_file():
+            shutil.copyfile(run_dir / "best.pt", out / "detector.pt")
+        (out / "detector.md").write_text(
+            f"# detector.onnx (fine-tuned)\n\n- fine-tuned from `{ckpt}` on {_dt.date.today():%Y-%m-%d} with reviewed photos of "
+            f"{', '.join(str(f) for f in args.from_dirs)}\n- training log and metrics: `runs/detector/` in this folder\n",
+            encoding="utf-8")
+        log(f"detector fine-tuned -> {out / 'detector.onnx'}")
+        return {"finetuned": True, "onnx": str(out / "detector.onnx")}
+    log(f"detector not fine-tuned: {reason}; copying the current detector")
+    for name in ("detector.onnx", "detector.md"):
+        if (args.models / name).is_file():
+            shutil.copyfile(args.models / name, out / name)
+    return {"finetuned": False, "reason": reason}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""torch models: the number reader (CRNN + CTC) and the bib detector (CenterNet)."""

@@ -1,0 +1,141 @@
+"""Reader training samples: real bib crops (with jitter/augmentation) and synthetic bib crops.
+
+Every crop goes through `bibtagger_gui.core.recognizer.reader_crop`, the app's own preprocessing
+(box + 10% pad, grey, resize to height 32 keeping aspect, pad right to 128 with the mean), so
+training sees exactly what the app feeds the ONNX reader.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bibtagger_gui.core.recognizer import reader_crop
+from training.data import Entry
+from training.models.reader import CHARSET, INPUT_H, INPUT_W
+from training.synth_bibs import degrade, paste_bib, random_background, render_bib
+
+SIZE = (INPUT_H, INPUT_W)
+EVAL_PAD = 0.1  # the recognizer's default padding around a detected box
+
+
+@dataclass
+class RealBib:
+    """One annotated bib of a loaded photo."""
+
+    image: np.ndarray  # RGB uint8, EXIF orientation applied
+    box: tuple[float, float, float, float]
+    number: str
+    source: str
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """RGB uint8 photo with EXIF orientation applied (core.imageio when present, else cv2)."""
+    try:
+        from bibtagger_gui.core.imageio import load_image
+    except ImportError:  # pragma: no cover - imageio is part of the app
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            raise OSError(f"{path}: cannot read image")
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return load_image(path)
+
+
+def load_real_bibs(entries: list[Entry], charset: str = CHARSET, warn=sys.stderr) -> list[RealBib]:
+    """Load the photos of `entries` once and list their boxed bibs whose numbers fit the charset.
+
+    Unreadable photos and unusable bibs (no box, characters outside the charset) are reported
+    on `warn` and skipped.
+    """
+    out: list[RealBib] = []
+    for e in entries:
+        usable = [b for b in e.bibs if b.box is not None and b.number and all(c in charset for c in b.number.upper())]
+        for b in e.bibs:
+            if b not in usable:
+                print(f"{e.image}: skipping bib {b.number!r} (no box or characters outside the charset)", file=warn)
+        if not usable:
+            continue
+        try:
+            img = load_rgb(e.path)
+        except Exception as exc:  # ImageError or OSError: report and go on
+            print(f"{e.path}: {exc}", file=warn)
+            continue
+        sx, sy = img.shape[1] / max(e.width, 1), img.shape[0] / max(e.height, 1)
+        for b in usable:
+            x1, y1, x2, y2 = b.box  # type: ignore[misc]
+            out.append(RealBib(img, (x1 * sx, y1 * sy, x2 * sx, y2 * sy), b.number.upper(), e.image))
+    return out
+
+
+def jitter_box(rng: np.random.Generator, box, strength: float = 1.0) -> tuple[float, float, float, float]:
+    """Move each side of a box by up to ~12% of its size (a detector is never pixel exact)."""
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    d = rng.uniform(-1, 1, 4) * strength * np.array([0.08 * w, 0.12 * h, 0.08 * w, 0.12 * h])
+    return x1 + d[0], y1 + d[1], max(x1 + d[0] + 2, x2 + d[2]), max(y1 + d[1] + 2, y2 + d[3])
+
+
+def eval_crop(bib: RealBib) -> np.ndarray:
+    """Deterministic crop for validation: the ground-truth box through the app's preprocessing."""
+    return reader_crop(bib.image, bib.box, SIZE, pad=EVAL_PAD)
+
+
+def _affine_region(rng: np.random.Generator, image: np.ndarray, box, strength: float):
+    """Cut a region around `box`, rotate/shear/scale it slightly; return (region, new box)."""
+    H, W = image.shape[:2]
+    x1, y1, x2, y2 = box
+    bw, bh = x2 - x1, y2 - y1
+    rx1, ry1 = int(max(0, x1 - bw)), int(max(0, y1 - bh))
+    rx2, ry2 = int(min(W, x2 + bw)), int(min(H, y2 + bh))
+    region = image[ry1:ry2, rx1:rx2]
+    bx = np.array([[x1 - rx1, y1 - ry1], [x2 - rx1, y1 - ry1], [x2 - rx1, y2 - ry1], [x1 - rx1, y2 - ry1]], np.float32)
+    c = bx.mean(0)
+    M = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), rng.normal(0, 4) * strength, rng.uniform(0.9, 1.1))
+    M[0, 1] += rng.normal(0, 0.08) * strength
+    region = cv2.warpAffine(region, M, (region.shape[1], region.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+    pts = np.hstack([bx, np.ones((4, 1), np.float32)]) @ M.T
+    # shrink the rotated corners' bbox back towards the original size (annotations are axis-aligned)
+    nb = (pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max())
+    return region, nb
+
+
+def real_sample(rng: np.random.Generator, bib: RealBib, strength: float = 1.0) -> np.ndarray:
+    """Augmented crop of a real bib: affine, colour, camera degradation, box jitter, random padding."""
+    region, box = _affine_region(rng, bib.image, bib.box, strength)
+    f = region.astype(np.float32) * rng.uniform(0.7, 1.3, 3)
+    if rng.random() < 0.15:
+        f = 255 - f  # negative plates (light digits on dark) exist
+    region = degrade(rng, np.clip(f, 0, 255).astype(np.uint8), 0.5 * strength)
+    return reader_crop(region, jitter_box(rng, box, strength), SIZE, pad=rng.uniform(0.0, 0.25))
+
+
+def synth_sample(rng: np.random.Generator, photos: list[np.ndarray] | None = None, number: str | None = None) -> tuple[np.ndarray, str]:
+    """A synthetic bib rendered, pasted into a background patch, degraded and cropped like a detection."""
+    plate, number, dbox = render_bib(rng, number)
+    digit_h = rng.uniform(14, 70)
+    scale = digit_h / max(dbox[3] - dbox[1], 1)
+    ph, pw = int(plate.shape[0] * scale) + 1, int(plate.shape[1] * scale) + 1
+    bh, bw = ph + int(rng.integers(4, 40)), pw + int(rng.integers(4, 40))
+    bg = random_background(rng, bh, bw, photos)
+    x, y = int(rng.integers(0, bw - pw + 1)), int(rng.integers(0, bh - ph + 1))
+    img, box = paste_bib(rng, bg, plate, dbox, x, y, scale)
+    img = degrade(rng, img)
+    return reader_crop(img, jitter_box(rng, box), SIZE, pad=rng.uniform(0.0, 0.25)), number
+
+
+def render_synthetic(n: int, seed: int, photos: list[np.ndarray] | None = None, progress=None) -> tuple[np.ndarray, list[str]]:
+    """`n` synthetic crops as uint8 [n,h,w] plus their numbers (deterministic for a seed)."""
+    rng = np.random.default_rng(seed)
+    xs = np.empty((n, *SIZE), np.uint8)
+    labels = []
+    for i in range(n):
+        crop, number = synth_sample(rng, photos)
+        xs[i] = np.clip(crop * 255 + 0.5, 0, 255).astype(np.uint8)
+        labels.append(number)
+        if progress and (i + 1) % 1000 == 0:
+            progress(i + 1, n)
+    return xs, labels

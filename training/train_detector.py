@@ -1,0 +1,375 @@
+"""Train, evaluate and export the bib detector (CPU, from scratch).
+
+    python -m training train-detector --epochs 60 --out runs/detector
+
+Writes ``OUT/last.pt`` and ``OUT/best.pt`` (EMA weights, best val AP50), ``OUT/metrics.jsonl``
+(one line per epoch) and ``OUT/detector.onnx`` (the best checkpoint, ONNX contract of
+docs/architecture.md).  Validation is the rbnr_dev val split of ``training.data.split``; the
+model never sees it during training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as _dt
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bibtagger_gui.core.decode import box_iou, centernet_decode, letterbox, nms
+from training.data import DEFAULT_DEV, Entry, data_hash, load_entries, split
+from training.detector_data import DetectorSampler, load_photos, make_targets, to_tensor_batch
+from training.models.detector import SIZE_SCALE, STRIDE, BibDetector
+
+DEFAULT_THRESHOLD = 0.3
+NMS_IOU = 0.4
+
+
+# --------------------------------------------------------------------------- loss
+def detector_loss(model: BibDetector, images: torch.Tensor, targets: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    """CenterNet focal loss on the heatmap, L1 on log-size (cells weighted by the target Gaussian), L1 on the centre offset."""
+    logit, wh_raw, off = model.raw(images)
+    t = targets["heatmap"]
+    valid = 1.0 - targets["ignore"]
+    pos = (t >= 0.999).float()
+    npos = pos.sum().clamp(min=1.0)
+    logp, log1mp = F.logsigmoid(logit), F.logsigmoid(-logit)
+    p = torch.sigmoid(logit)
+    pos_l = -(logp * (1 - p) ** 2 * pos).sum()
+    neg_l = -(log1mp * p**2 * (1 - t) ** 4 * (1 - pos) * valid).sum()
+    hm_loss = (pos_l + neg_l) / npos
+    w = targets["reg_weight"]
+    wsum = w.sum().clamp(min=1e-3)
+    log_wh_t = torch.log(targets["wh"].clamp(min=1.0) / SIZE_SCALE)
+    wh_loss = ((wh_raw - log_wh_t).abs() * w).sum() / wsum
+    # the offset only matters on the peak cell (that is where decoding reads it)
+    off_loss = ((off - targets["off"]).abs() * pos).sum() / npos
+    total = hm_loss + wh_loss + off_loss
+    return total, {"hm": float(hm_loss.detach()), "wh": float(wh_loss.detach()), "off": float(off_loss.detach())}
+
+
+def make_batch(sampler: DetectorSampler, rng: np.random.Generator, n: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """n augmented samples -> image tensor [n,3,c,c] and stacked target tensors."""
+    imgs, tg = [], []
+    for _ in range(n):
+        img, boxes = sampler.sample(rng)
+        imgs.append(img)
+        tg.append(make_targets(boxes, sampler.crop, STRIDE))
+    targets = {k: torch.from_numpy(np.stack([t[k] for t in tg])) for k in tg[0]}
+    return torch.from_numpy(to_tensor_batch(imgs)), targets
+
+
+# --------------------------------------------------------------------------- evaluation
+Predictor = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def torch_predictor(model: BibDetector) -> Predictor:
+    """Wrap a torch model as numpy [1,3,H,W] -> (heatmap, size, offset)."""
+
+    def run(x: np.ndarray):
+        model.eval()
+        with torch.no_grad():
+            hm, wh, off = model(torch.from_numpy(x))
+        return hm.numpy(), wh.numpy(), off.numpy()
+
+    return run
+
+
+def onnx_predictor(path: Path, threads: int = 2) -> Predictor:
+    """Wrap an exported detector.onnx as a Predictor."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+    def run(x: np.ndarray):
+        hm, wh, off = sess.run(["heatmap", "size", "offset"], {"image": x})
+        return hm, wh, off
+
+    return run
+
+
+def detect(predict: Predictor, image: np.ndarray, input_size: int, threshold: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes [N,4] in the image's pixels and scores [N] (decode + NMS, app post-processing)."""
+    x, scale = letterbox(image, (input_size, input_size))
+    hm, wh, off = predict(x)
+    boxes, scores = centernet_decode(hm, wh, off, stride=STRIDE, score_threshold=threshold)
+    keep = nms(boxes, scores, NMS_IOU)
+    return boxes[keep] / scale, scores[keep]
+
+
+def match(pred: np.ndarray, scores: np.ndarray, gt: np.ndarray, iou: float = 0.5) -> np.ndarray:
+    """Greedy matching by score; True where a prediction hits a not-yet-matched ground-truth box."""
+    tp = np.zeros(len(pred), bool)
+    if len(pred) == 0 or len(gt) == 0:
+        return tp
+    ious = box_iou(pred, gt)
+    used = np.zeros(len(gt), bool)
+    for i in np.argsort(-scores):
+        j = int(np.argmax(np.where(used, -1, ious[i])))
+        if not used[j] and ious[i, j] >= iou:
+            used[j] = True
+            tp[i] = True
+    return tp
+
+
+def box_metrics(dets: list[tuple[np.ndarray, np.ndarray]], gts: list[np.ndarray], threshold: float) -> dict[str, float]:
+    """AP50 (all-point interpolated) and precision/recall/F1 at `threshold`; also the best-F1 threshold."""
+    all_scores, all_tp = [], []
+    for (boxes, scores), gt in zip(dets, gts):
+        all_scores.append(scores)
+        all_tp.append(match(boxes, scores, gt))
+    scores = np.concatenate(all_scores) if all_scores else np.zeros(0)
+    tp = np.concatenate(all_tp) if all_tp else np.zeros(0, bool)
+    n_gt = sum(len(g) for g in gts)
+    order = np.argsort(-scores)
+    scores, tp = scores[order], tp[order]
+    ctp = np.cumsum(tp)
+    cfp = np.cumsum(~tp)
+    recall = ctp / max(n_gt, 1)
+    precision = ctp / np.maximum(ctp + cfp, 1)
+    mrec = np.concatenate([[0.0], recall, [1.0]])
+    mpre = np.concatenate([[1.0], precision, [0.0]])
+    for i in range(len(mpre) - 2, -1, -1):
+        mpre[i] = max(mpre[i], mpre[i + 1])
+    ap = float(np.sum((mrec[1:] - mrec[:-1]) * mpre[1:]))
+    at = scores >= threshold
+    k = int(at.sum())
+    p = float(ctp[k - 1] / k) if k else 1.0
+    r = float(ctp[k - 1] / max(n_gt, 1)) if k else 0.0
+    f1s = 2 * precision * recall / np.maximum(precision + recall, 1e-9)
+    best = int(np.argmax(f1s)) if len(f1s) else 0
+    return {
+        "ap50": ap,
+        "precision": p,
+        "recall": r,
+        "f1": 2 * p * r / max(p + r, 1e-9),
+        "threshold": threshold,
+        "best_f1": float(f1s[best]) if len(f1s) else 0.0,
+        "best_f1_threshold": float(scores[best]) if len(f1s) else threshold,
+    }
+
+
+def evaluate(predict: Predictor, photos, input_size: int, threshold: float = DEFAULT_THRESHOLD) -> dict[str, float]:
+    """Box metrics of a predictor on decoded photos (``detector_data.Photo``)."""
+    dets = [detect(predict, p.image, input_size) for p in photos]
+    return box_metrics(dets, [p.boxes for p in photos], threshold)
+
+
+# --------------------------------------------------------------------------- export
+def export_detector(model: BibDetector, path: Path, input_size: int, data_hash_: str, version: str) -> Path:
+    """Export to ONNX with the contract's names and metadata (via training.export when available)."""
+    model = copy.deepcopy(model).eval()
+    dummy = torch.zeros(1, 3, input_size, input_size)
+    metadata = {
+        "bibtagger.kind": "detector",
+        "bibtagger.version": version,
+        "bibtagger.input_size": f"{input_size},{input_size}",
+        "bibtagger.stride": str(STRIDE),
+        "bibtagger.data_hash": data_hash_,
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        from training.export import export_onnx
+    except ImportError:
+        export_onnx = None
+    if export_onnx is not None:
+        export_onnx(model, dummy, ["image"], ["heatmap", "size", "offset"], None, metadata, path)
+        return path
+    import onnx
+
+    tmp = path.with_suffix(".tmp.onnx")
+    torch.onnx.export(model, (dummy,), str(tmp), input_names=["image"], output_names=["heatmap", "size", "offset"], opset_version=17, dynamo=False)
+    proto = onnx.load(str(tmp))
+    for k, v in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+    tmp.unlink(missing_ok=True)
+    return path
+
+
+# --------------------------------------------------------------------------- training
+class EMA:
+    """Exponential moving average of weights (and BN buffers), evaluated and exported instead of the raw model."""
+
+    def __init__(self, model: torch.nn.Module, decay: float = 0.998):
+        self.model = copy.deepcopy(model).eval()
+        self.decay = decay
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        msd = model.state_dict()
+        for k, v in self.model.state_dict().items():
+            if v.dtype.is_floating_point:
+                v.mul_(d).add_(msd[k].detach(), alpha=1 - d)
+            else:
+                v.copy_(msd[k])
+
+
+def load_checkpoint(path: Path) -> tuple[BibDetector, dict]:
+    """Model and config from a .pt checkpoint written by train()."""
+    ck = torch.load(str(path), map_location="cpu", weights_only=False)
+    model = BibDetector(**ck.get("arch", {}))
+    model.load_state_dict(ck["model"])
+    return model, ck
+
+
+def train(
+    train_entries: list[Entry],
+    val_entries: list[Entry],
+    out: Path,
+    epochs: int = 60,
+    steps_per_epoch: int = 40,
+    batch: int = 8,
+    lr: float = 2e-3,
+    input_size: int = 512,
+    crop: int = 384,
+    threads: int = 2,
+    seed: int = 0,
+    init: Path | None = None,
+    synth: bool = True,
+    threshold: float = DEFAULT_THRESHOLD,
+    time_budget_min: float | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train from scratch (or from `init`), keep the best EMA checkpoint by val AP50, export it."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    train_photos = load_photos(train_entries)
+    val_photos = load_photos(val_entries)
+    sampler = DetectorSampler(train_photos, input_size=input_size, crop=crop, synth="auto" if synth else None)
+    log(f"train photos {len(train_photos)} ({sum(len(p.boxes) for p in train_photos)} bibs), val photos {len(val_photos)}, "
+        f"synthetic bibs: {'yes' if sampler.render_bib else 'no'}")
+    if init is not None:
+        model, _ = load_checkpoint(Path(init))
+    else:
+        model = BibDetector()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
+    total = epochs * steps_per_epoch
+    warm = min(200, total // 10)
+
+    def progress(step: int) -> float:
+        # with a time budget the cosine schedule follows wall time too, so a busy CPU still anneals
+        p = step / max(1, total)
+        if time_budget_min:
+            p = max(p, (time.time() - start) / (time_budget_min * 60))
+        return min(1.0, p)
+
+    def lr_at(step: int) -> float:
+        if step < warm:
+            return lr * (0.1 + 0.9 * step / max(1, warm))
+        return lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress(step))))
+
+    ema = EMA(model)
+    dhash = data_hash(train_entries)
+    best: dict = {"ap50": -1.0}
+    start = time.time()
+    step = 0
+    metrics_path = out / "metrics.jsonl"
+    for epoch in range(1, epochs + 1):
+        model.train()
+        t0 = time.time()
+        agg = {"loss": 0.0, "hm": 0.0, "wh": 0.0, "off": 0.0}
+        for _ in range(steps_per_epoch):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            images, targets = make_batch(sampler, rng, batch)
+            loss, parts = detector_loss(model, images, targets)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            opt.step()
+            ema.update(model)
+            step += 1
+            agg["loss"] += float(loss) / steps_per_epoch
+            for k, v in parts.items():
+                agg[k] += v / steps_per_epoch
+        m = evaluate(torch_predictor(ema.model), val_photos, input_size, threshold) if val_photos else {"ap50": 0.0}
+        rec = {"epoch": epoch, "step": step, "lr": lr_at(step), "time_s": round(time.time() - start, 1), **{k: round(v, 4) for k, v in agg.items()}, **{f"val_{k}": round(v, 4) for k, v in m.items()}}
+        with metrics_path.open("a") as f:
+            f.write(json.dumps(rec) + "\n")
+        ck = {"model": ema.model.state_dict(), "arch": {}, "input_size": input_size, "epoch": epoch, "metrics": m, "data_hash": dhash}
+        torch.save(ck, out / "last.pt")
+        tag = ""
+        if m["ap50"] > best["ap50"] or (m["ap50"] == best["ap50"] and m.get("f1", 0) > best.get("f1", 0)):
+            best = {**m, "epoch": epoch}
+            torch.save(ck, out / "best.pt")
+            tag = " *best*"
+        log(f"epoch {epoch}/{epochs} loss {agg['loss']:.3f} (hm {agg['hm']:.3f} wh {agg['wh']:.3f} off {agg['off']:.3f}) "
+            f"{time.time() - t0:.0f}s | val AP50 {m['ap50']:.3f} P {m.get('precision', 0):.3f} R {m.get('recall', 0):.3f} "
+            f"F1 {m.get('f1', 0):.3f} (best F1 {m.get('best_f1', 0):.3f} @ {m.get('best_f1_threshold', 0):.2f}){tag}")
+        if progress(step) >= 1.0:
+            if epoch < epochs:
+                log(f"time budget of {time_budget_min} min reached after epoch {epoch}")
+            break
+    model, ck = load_checkpoint(out / "best.pt")
+    version = f"{_dt.date.today():%Y%m%d}-e{ck['epoch']}-{dhash[:6]}"
+    path = export_detector(model, out / "detector.onnx", input_size, dhash, version)
+    log(f"best epoch {best.get('epoch')} AP50 {best['ap50']:.3f}; exported {path} (version {version})")
+    return {"best": best, "onnx": str(path), "version": version}
+
+
+def finetune(entries: list[Entry], init: Path | str | None, out_dir: Path | str, epochs: int = 10, **kwargs) -> Path:
+    """Fine-tune the detector on corrected annotations (all `entries` are used for training).
+
+    `init` is a ``.pt`` checkpoint from train() (or None to start from scratch). Writes
+    OUT_DIR/detector.onnx and returns its path.  Entries whose image is in the rbnr_dev val split are
+    still held out so the val numbers stay honest.
+    """
+    train_e, val_e = split(entries)
+    if not train_e:
+        train_e, val_e = entries, []
+    kwargs.setdefault("lr", 5e-4)
+    res = train(train_e, val_e, Path(out_dir), epochs=epochs, init=Path(init) if init else None, **kwargs)
+    return Path(res["onnx"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training train-detector", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DEV / "annotations.json", help="bib annotation JSON (rbnr_dev)")
+    ap.add_argument("--out", type=Path, default=Path("runs/detector"))
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--steps-per-epoch", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--input-size", type=int, default=512)
+    ap.add_argument("--crop", type=int, default=384)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", type=Path, default=None, help="start from this .pt checkpoint")
+    ap.add_argument("--no-synth", action="store_true", help="do not composite synthetic bibs")
+    ap.add_argument("--time-budget", type=float, default=None, help="stop after this many minutes")
+    ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    args = ap.parse_args(argv)
+    entries = load_entries(args.data)
+    train_e, val_e = split(entries)
+    train(
+        train_e, val_e, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch=args.batch, lr=args.lr,
+        input_size=args.input_size, crop=args.crop, threads=min(args.threads, 2), seed=args.seed, init=args.init,
+        synth=not args.no_synth, threshold=args.threshold, time_budget_min=args.time_budget,
+        log=lambda s: print(s, flush=True),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

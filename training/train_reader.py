@@ -1,0 +1,328 @@
+"""Train the CRNN reader: pretrain on synthetic + real train crops, fine-tune on real crops.
+
+`python -m training train-reader --synthetic N --epochs E --out runs/reader`
+
+Validation is the real val split (training.data.split) of the dev set, read from the ground-truth
+boxes through the app's own crop preprocessing and decoded by core.decode.ctc_greedy_decode.
+The best checkpoint (val exact-number accuracy, then val CTC loss) is kept as OUT/best.pt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from bibtagger_gui.core.decode import ctc_greedy_decode
+from training.data import DEFAULT_DEV, Entry, data_hash, load_entries, split
+from training.models.reader import CHARSET, CRNN, encode_targets
+from training.reader_data import RealBib, eval_crop, load_real_bibs, real_sample, render_synthetic
+
+
+@dataclass
+class ReaderConfig:
+    """Everything that defines a reader training run (stored in checkpoints)."""
+
+    out: str = "runs/reader"
+    synthetic: int = 30000
+    epochs: int = 5  # pretraining passes over the synthetic set
+    finetune_epochs: int = 3
+    finetune_steps: int = 300  # steps per fine-tuning epoch
+    batch: int = 64
+    real_fraction: float = 0.25  # share of real crops in pretraining batches
+    lr: float = 2e-3
+    finetune_lr: float = 5e-4
+    threads: int = 2
+    seed: int = 0
+    init: str | None = None  # checkpoint to start from (finetune)
+    charset: str = CHARSET
+    train_sources: list[str] = field(default_factory=list)
+    log_every: int = 50
+
+
+def log(msg: str) -> None:
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def evaluate(model: CRNN, crops: np.ndarray, numbers: list[str], batch: int = 128) -> dict:
+    """Exact-number accuracy, char error proxy and mean CTC loss on prepared crops [n,h,w] float 0..1."""
+    model.eval()
+    if len(numbers) == 0:
+        return {"n": 0, "accuracy": float("nan"), "loss": float("nan"), "errors": []}
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True, reduction="sum")
+    correct, loss_sum, errors = 0, 0.0, []
+    with torch.no_grad():
+        for i in range(0, len(numbers), batch):
+            x = torch.from_numpy(np.ascontiguousarray(crops[i : i + batch], np.float32))[:, None]
+            labels = numbers[i : i + batch]
+            lp = model(x)
+            tg, tl = encode_targets(labels, model.charset)
+            il = torch.full((len(labels),), lp.shape[1], dtype=torch.long)
+            loss_sum += float(ctc(lp.permute(1, 0, 2), tg, il, tl))
+            for (text, conf), truth in zip(ctc_greedy_decode(lp.numpy(), model.charset), labels):
+                if text == truth:
+                    correct += 1
+                else:
+                    errors.append((truth, text, round(conf, 3)))
+    return {"n": len(numbers), "accuracy": correct / len(numbers), "loss": loss_sum / len(numbers), "errors": errors}
+
+
+def save_checkpoint(path: Path, model: CRNN, cfg: ReaderConfig, extra: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"kind": "reader", "state_dict": model.state_dict(), "charset": model.charset,
+                "input_size": [model.height, model.width], "config": asdict(cfg), **extra}, tmp)
+    tmp.replace(path)
+
+
+def load_reader(path: Path) -> tuple[CRNN, dict]:
+    """A CRNN and its checkpoint dict from a reader checkpoint."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if ckpt.get("kind") != "reader":
+        raise ValueError(f"{path} is not a reader checkpoint")
+    h, w = ckpt.get("input_size", [32, 128])
+    model = CRNN(ckpt["charset"], h, w)
+    model.load_state_dict(ckpt["state_dict"])
+    return model, ckpt
+
+
+def _photos(bibs: list[RealBib]) -> list[np.ndarray]:
+    seen, out = set(), []
+    for b in bibs:
+        if id(b.image) not in seen:
+            seen.add(id(b.image))
+            out.append(b.image)
+    return out
+
+
+def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry]) -> dict:
+    """Run pretraining + fine-tuning; returns a summary (best checkpoint path, metrics)."""
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    train_bibs = load_real_bibs(train_entries, cfg.charset)
+    val_bibs = load_real_bibs(val_entries, cfg.charset)
+    log(f"real bibs: train {len(train_bibs)} from {len(train_entries)} photos, val {len(val_bibs)} from {len(val_entries)} photos")
+    val_x = np.stack([eval_crop(b) for b in val_bibs]) if val_bibs else np.zeros((0, 32, 128), np.float32)
+    val_y = [b.number for b in val_bibs]
+    photos = _photos(train_bibs)
+    hash_ = data_hash(train_entries)
+
+    t0 = time.time()
+    synth_x, synth_y = (np.zeros((0, 32, 128), np.uint8), [])
+    if cfg.synthetic > 0:
+        log(f"rendering {cfg.synthetic} synthetic crops ...")
+        synth_x, synth_y = render_synthetic(cfg.synthetic, cfg.seed, photos,
+                                            progress=lambda i, n: log(f"  synthetic {i}/{n}") if i % 5000 == 0 else None)
+        log(f"synthetic done in {time.time() - t0:.0f}s")
+    held = min(500, len(synth_y) // 10)
+    sval_x, sval_y = synth_x[:held].astype(np.float32) / 255.0, synth_y[:held]
+    synth_x, synth_y = synth_x[held:], synth_y[held:]
+
+    model = CRNN(cfg.charset)
+    if cfg.init:
+        init_model, _ = load_reader(Path(cfg.init))
+        if init_model.charset != cfg.charset:
+            raise ValueError(f"charset of {cfg.init} differs from {cfg.charset!r}")
+        model.load_state_dict(init_model.state_dict())
+        log(f"initialised from {cfg.init}")
+    log(f"model: {sum(p.numel() for p in model.parameters())} parameters")
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    best = {"accuracy": -1.0, "loss": math.inf}
+    history = []
+
+    def real_batch(k: int) -> tuple[list[np.ndarray], list[str]]:
+        idx = rng.integers(0, len(train_bibs), k)
+        return [real_sample(rng, train_bibs[i]) for i in idx], [train_bibs[i].number for i in idx]
+
+    def step(opt, sched, xs: list[np.ndarray], ys: list[str]) -> float:
+        model.train()
+        x = torch.from_numpy(np.ascontiguousarray(np.stack(xs), np.float32))[:, None]
+        tg, tl = encode_targets(ys, model.charset)
+        lp = model(x)
+        il = torch.full((len(ys),), lp.shape[1], dtype=torch.long)
+        loss = ctc(lp.permute(1, 0, 2), tg, il, tl)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        return loss.item()
+
+    def end_epoch(phase: str, epoch: int, losses: list[float]) -> None:
+        v = evaluate(model, val_x, val_y)
+        s = evaluate(model, sval_x, sval_y) if held else {"accuracy": float("nan")}
+        rec = {"phase": phase, "epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
+               "val_accuracy": v["accuracy"], "val_loss": v["loss"], "synth_val_accuracy": s["accuracy"],
+               "elapsed_s": round(time.time() - t0)}
+        history.append(rec)
+        log(f"{phase} epoch {epoch}: train loss {rec['train_loss']:.3f}  val acc {v['accuracy']:.4f} "
+            f"({v['n']} crops) val loss {v['loss']:.3f}  synth-val acc {s['accuracy']:.4f}  errors {v['errors'][:8]}")
+        extra = {"data_hash": hash_, "val": {k: v[k] for k in ("n", "accuracy", "loss")}, "history": history}
+        save_checkpoint(out / "last.pt", model, cfg, extra)
+        better = v["n"] == 0 or v["accuracy"] > best["accuracy"] or (v["accuracy"] == best["accuracy"] and v["loss"] < best["loss"])
+        if better:
+            best.update(accuracy=v["accuracy"], loss=v["loss"], phase=phase, epoch=epoch)
+            save_checkpoint(out / "best.pt", model, cfg, extra)
+            log(f"  new best -> {out / 'best.pt'}")
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+
+    # phase 1: synthetic + real
+    n_real = int(round(cfg.batch * cfg.real_fraction)) if train_bibs else 0
+    n_syn = cfg.batch - n_real
+    if cfg.epochs > 0 and len(synth_y) >= n_syn > 0:
+        steps_per_epoch = len(synth_y) // n_syn
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=steps_per_epoch * cfg.epochs, pct_start=0.1)
+        for epoch in range(1, cfg.epochs + 1):
+            order = rng.permutation(len(synth_y))
+            losses = []
+            for s in range(steps_per_epoch):
+                sel = order[s * n_syn : (s + 1) * n_syn]
+                xs = list(synth_x[sel].astype(np.float32) / 255.0)
+                ys = [synth_y[i] for i in sel]
+                if n_real:
+                    rx, ry = real_batch(n_real)
+                    xs, ys = xs + rx, ys + ry
+                losses.append(step(opt, sched, xs, ys))
+                if (s + 1) % cfg.log_every == 0:
+                    log(f"pretrain epoch {epoch}/{cfg.epochs} step {s + 1}/{steps_per_epoch} loss {np.mean(losses[-cfg.log_every:]):.3f}")
+            end_epoch("pretrain", epoch, losses)
+
+    # phase 2: real crops with heavy augmentation (+ a quarter synthetic to keep variety)
+    if cfg.finetune_epochs > 0 and train_bibs:
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.finetune_lr, weight_decay=1e-4)
+        total = cfg.finetune_steps * cfg.finetune_epochs
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.finetune_lr, total_steps=total, pct_start=0.1)
+        n_syn_ft = cfg.batch // 4 if len(synth_y) else 0
+        for epoch in range(1, cfg.finetune_epochs + 1):
+            losses = []
+            for s in range(cfg.finetune_steps):
+                xs, ys = real_batch(cfg.batch - n_syn_ft)
+                if n_syn_ft:
+                    sel = rng.integers(0, len(synth_y), n_syn_ft)
+                    xs += list(synth_x[sel].astype(np.float32) / 255.0)
+                    ys += [synth_y[i] for i in sel]
+                losses.append(step(opt, sched, xs, ys))
+                if (s + 1) % cfg.log_every == 0:
+                    log(f"finetune epoch {epoch}/{cfg.finetune_epochs} step {s + 1}/{cfg.finetune_steps} loss {np.mean(losses[-cfg.log_every:]):.3f}")
+            end_epoch("finetune", epoch, losses)
+
+    if not (out / "best.pt").exists():  # nothing trained (e.g. zero epochs): keep the model as is
+        end_epoch("none", 0, [])
+    summary = {"best": str(out / "best.pt"), "best_val_accuracy": best["accuracy"], "best_val_loss": best["loss"],
+               "best_phase": best.get("phase"), "best_epoch": best.get("epoch"), "data_hash": hash_,
+               "train_photos": len(train_entries), "train_bibs": len(train_bibs), "val_bibs": len(val_bibs),
+               "elapsed_s": round(time.time() - t0)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    log(f"done: {summary}")
+    return summary
+
+
+def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    p = p or argparse.ArgumentParser(prog="python -m training train-reader", description=__doc__.splitlines()[0])
+    d = ReaderConfig()
+    p.add_argument("--synthetic", type=int, default=d.synthetic, help="number of synthetic crops to render")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="pretraining epochs over the synthetic set")
+    p.add_argument("--finetune-epochs", type=int, default=d.finetune_epochs)
+    p.add_argument("--finetune-steps", type=int, default=d.finetune_steps)
+    p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--init", help="start from this reader checkpoint")
+    p.add_argument("--data", type=Path, default=DEFAULT_DEV / "annotations.json", help="bib annotation JSON (dev set)")
+    p.add_argument("--store", type=Path, nargs="*", default=[], help="app photo folders whose reviewed photos are added to training")
+    p.add_argument("--out", default=d.out)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from training.data import entries_from_store
+
+    entries = load_entries(args.data)
+    train_entries, val_entries = split(entries)  # validation = dev val split, never trained on
+    sources = [str(args.data)]
+    for folder in args.store:
+        extra = entries_from_store(folder)
+        train_entries += extra
+        sources.append(str(folder))
+        log(f"{folder}: {len(extra)} reviewed photos added to training")
+    cfg = ReaderConfig(out=args.out, synthetic=args.synthetic, epochs=args.epochs, finetune_epochs=args.finetune_epochs,
+                       finetune_steps=args.finetune_steps, batch=args.batch, lr=args.lr, threads=args.threads,
+                       seed=args.seed, init=args.init, train_sources=sources)
+    log(f"command: python -m training train-reader {' '.join(argv if argv is not None else sys.argv[2:])}")
+    train(cfg, train_entries, val_entries)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def eval_onnx_main(argv: list[str] | None = None) -> int:
+    """`python -m training eval-reader [--onnx resources/models/reader.onnx] [--data JSON]`: dev val split metrics.
+
+    Runs the exported model through ONNX Runtime on ground-truth crops of the val split, with the
+    app's preprocessing (reader_crop, pad 0.1) and core.decode.ctc_greedy_decode; also with other
+    paddings and jittered boxes to show robustness to detector boxes.
+    """
+    import onnxruntime as ort
+
+    from bibtagger_gui.core.recognizer import reader_crop
+    from training.reader_data import SIZE, jitter_box
+
+    p = argparse.ArgumentParser(prog="python -m training eval-reader")
+    p.add_argument("--onnx", type=Path, default=Path(__file__).resolve().parents[1] / "resources" / "models" / "reader.onnx")
+    p.add_argument("--data", type=Path, default=DEFAULT_DEV / "annotations.json")
+    args = p.parse_args(argv)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(args.onnx), opts, providers=["CPUExecutionProvider"])
+    meta = dict(sess.get_modelmeta().custom_metadata_map)
+    charset = meta["bibtagger.charset"]
+    _, val = split(load_entries(args.data))
+    bibs = load_real_bibs(val, charset)
+    print(f"model {args.onnx} version {meta.get('bibtagger.version')} data_hash {meta.get('bibtagger.data_hash')}")
+    print(f"val split of {args.data}: {len(val)} photos, {len(bibs)} boxed bibs")
+
+    def run(crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        (lp,) = sess.run(None, {"crop": np.stack(crops)[:, None].astype(np.float32)})
+        return ctc_greedy_decode(lp, charset)
+
+    rng = np.random.default_rng(0)
+    for name, make in [
+        ("gt box, pad 0.10 (app default)", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.1)),
+        ("gt box, pad 0.00", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.0)),
+        ("gt box, pad 0.25", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.25)),
+        ("jittered box (+-8% w, +-12% h)", lambda b: reader_crop(b.image, jitter_box(rng, b.box), SIZE, pad=0.1)),
+    ]:
+        res = run([make(b) for b in bibs])
+        ok = [t == b.number for (t, _), b in zip(res, bibs)]
+        conf_ok = [c for (_, c), k in zip(res, ok) if k]
+        conf_bad = [c for (_, c), k in zip(res, ok) if not k]
+        print(f"{name:34s} exact-number accuracy {np.mean(ok):.4f} ({sum(ok)}/{len(ok)})  "
+              f"mean confidence correct {np.mean(conf_ok) if conf_ok else float('nan'):.3f} wrong "
+              f"{np.mean(conf_bad) if conf_bad else float('nan'):.3f}")
+        errors = [(b.number, t, round(c, 3)) for (t, c), b, k in zip(res, bibs, ok) if not k]
+        if errors:
+            print(f"{'':34s} errors (truth, read, confidence): {errors[:12]}"
+                  + (f" ... {len(errors) - 12} more" if len(errors) > 12 else ""))
+    one = [reader_crop(bibs[0].image, bibs[0].box, SIZE)]
+    run(one)
+    t = time.perf_counter()
+    for _ in range(200):
+        run(one)
+    print(f"onnxruntime, 1 thread, batch 1: {(time.perf_counter() - t) / 200 * 1000:.2f} ms per crop "
+          f"(model file {args.onnx.stat().st_size / 1e6:.2f} MB)")
+    return 0
