@@ -12,7 +12,6 @@ import pytest
 
 from bibtagger_gui.cli import main
 from bibtagger_gui.core.annotations import load_annotations
-from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.demo import generate
 from bibtagger_gui.core.store import Store
 

@@ -80,3 +80,29 @@ def fixed_predictions(monkeypatch, table: dict[str, list[Bib]]) -> None:
         return list(table.get(Path(path).name, []))
 
     monkeypatch.setattr(Recognizer, "recognize_path", fake)
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    """50 small demo photos from core.demo (made once per session; copy before use)."""
+    from bibtagger_gui.core.demo import generate
+
+    out = tmp_path_factory.mktemp("demo50")
+    generate(out, count=50, seed=7, size=(320, 480))
+    return out
+
+
+@pytest.fixture
+def demo_folder(tmp_path, demo_template) -> Path:
+    """A private copy of the demo photos (the store writes FOLDER/.bibtagger)."""
+    import shutil
+
+    dst = tmp_path / "demo"
+    shutil.copytree(demo_template, dst)
+    return dst
+
+
+def ground_truth(folder: Path) -> dict[str, list[Bib]]:
+    from bibtagger_gui.core.annotations import load_annotations
+
+    return {a.image: list(a.bibs) for a in load_annotations(folder / "ground_truth.json")}

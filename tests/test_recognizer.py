@@ -164,7 +164,7 @@ def test_boxes_round_trip_through_the_letterbox(models, shape):
 def test_recognize_path_reports_full_resolution_boxes(models, tmp_path):
     rec = Recognizer(*models, threads=1)
     image = np.zeros((2000, 3000, 3), np.uint8)
-    image[900:1000, 1200:1500] = 255
+    image[800:1100, 1100:1700] = 255  # about 13x26 px in the 128-px letterbox
     path = tmp_path / "big photo é.jpg"
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     buf.tofile(str(path))
@@ -172,9 +172,14 @@ def test_recognize_path_reports_full_resolution_boxes(models, tmp_path):
     direct = rec.recognize(image)
     assert [b.number for b in bibs] == ["1234"] == [b.number for b in direct]
     x1, y1, x2, y2 = bibs[0].box
-    assert 1200 - 100 <= (x1 + x2) / 2 <= 1500 + 100 and 900 - 100 <= (y1 + y2) / 2 <= 1000 + 100
+    cell = 4 * 3000 / 128  # one heatmap cell in full-resolution pixels
+    assert 1100 - cell <= (x1 + x2) / 2 <= 1700 + cell and 800 - cell <= (y1 + y2) / 2 <= 1100 + cell
     # 24x12 px in the 128 letterbox of a 3000-px photo
     assert x2 - x1 == pytest.approx(24 * 3000 / 128, rel=0.02) and y2 - y1 == pytest.approx(12 * 3000 / 128, rel=0.02)
+    # demanding taller text forces the second, larger decode for reading: same boxes, same frame
+    rec.read_px = 400
+    again = rec.recognize_path(path)
+    assert [b.number for b in again] == ["1234"] and again[0].box == pytest.approx(bibs[0].box)
 
 
 def test_rules_reject_non_bib_candidates(tmp_path, models):

@@ -46,8 +46,8 @@ def entries_from_store(folder: Path) -> list[Entry]:
     """Reviewed photos of an app store (the user's corrections) as entries, paths under the photo folder."""
     from bibtagger_gui.core.store import Store
 
-    store = Store.open(Path(folder))
-    return entries_from_annotations(store.to_annotations(reviewed_only=True), Path(store.folder))
+    with Store.open(Path(folder)) as store:
+        return entries_from_annotations(store.to_annotations(reviewed_only=True), Path(store.folder))
 
 
 def split_of(image: str, val_fraction: float = 0.2) -> str:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -249,7 +250,9 @@ def train(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Train from scratch (or from `init`), keep the best EMA checkpoint by val AP50, export it."""
+    # under CPU contention 2 OpenMP threads can be ~10x slower than 1 (threads spin waiting on each other)
     torch.set_num_threads(threads)
+    cv2.setNumThreads(1)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     out = Path(out)
@@ -300,7 +303,7 @@ def train(
             opt.step()
             ema.update(model)
             step += 1
-            agg["loss"] += float(loss) / steps_per_epoch
+            agg["loss"] += float(loss.detach()) / steps_per_epoch
             for k, v in parts.items():
                 agg[k] += v / steps_per_epoch
         m = evaluate(torch_predictor(ema.model), val_photos, input_size, threshold) if val_photos else {"ap50": 0.0}
@@ -353,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--input-size", type=int, default=512)
     ap.add_argument("--crop", type=int, default=384)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (<= 2; 1 is fastest on a shared CPU)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--init", type=Path, default=None, help="start from this .pt checkpoint")
     ap.add_argument("--no-synth", action="store_true", help="do not composite synthetic bibs")

@@ -38,8 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--selftest"]:
+        from bibtagger_gui.selftest import run_selftest
+
+        return run_selftest()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv or ["gui"])
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

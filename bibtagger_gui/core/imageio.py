@@ -382,8 +382,9 @@ def load_with_info(
         start = _jpeg_scan_start(data)
         if start < 0:
             raise ImageError(path, "corrupt JPEG (no image data)")
-        tail = data[start:].tobytes()
-        if tail.find(b"\xff\xd9") < 0:
+        # EOI is normally within the last bytes: look there first, then in all of the scan data
+        tail = data[max(start, len(data) - 65536) :].tobytes()
+        if b"\xff\xd9" not in tail and b"\xff\xd9" not in data[start:].tobytes():
             raise ImageError(path, "truncated JPEG (file ends before the end-of-image marker)")
         factor = _reduction(max(info.width, info.height), max_side)
     elif info.format == "png" and data[-4096:].tobytes().rfind(b"IEND") < 0 and data.tobytes().rfind(b"IEND") < 0:

@@ -273,6 +273,7 @@ def _parse_answer(text: str) -> tuple[list[MTurkBox], list[str], bool]:
 
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
     """(start line, fields) per CSV record; blank lines are skipped."""
+    csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))  # answers with many boxes are long
     reader = csv.reader(io.StringIO(text, newline=""))
     last = 0
     while True:
@@ -294,10 +295,13 @@ def read_batch(csv_path: str | os.PathLike) -> Batch:
         raise BatchFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
     text, encoding, bom = _decode(data)
     newline = "\r\n" if "\r\n" in text[:100_000] else "\n"
+    records: list[tuple[int, list[str]]] = []
     try:
-        records = list(_records(text))
+        for rec in _records(text):
+            records.append(rec)
     except csv.Error as exc:
-        raise BatchFormatError(f"{path}: not a CSV file ({exc})") from None
+        after = records[-1][0] if records else 0
+        raise BatchFormatError(f"{path}: unreadable CSV after line {after} ({exc})") from None
     if not records:
         raise BatchFormatError(f"{path}: empty file")
     header_line, header = records[0]
@@ -555,7 +559,8 @@ def match_photos(batch: Batch, folder_or_store: Any, check_bounds: bool = True) 
             from bibtagger_gui.core.imageio import ImageError, probe_image
 
             for name in names:
-                rel = name if (folder / name).is_file() and not Path(name).is_absolute() else _pick(name, index)
+                inside = not Path(name).is_absolute() and ".." not in Path(name).parts
+                rel = name if inside and (folder / name).is_file() else _pick(name, index)
                 if rel is None:
                     continue
                 w = h = None
@@ -657,7 +662,7 @@ class VerdictStore:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), isolation_level=None)
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(
@@ -671,6 +676,17 @@ class VerdictStore:
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
             """
         )
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One committed write transaction."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     @classmethod
     def open(cls, folder_or_store: Any) -> "VerdictStore":
@@ -691,7 +707,7 @@ class VerdictStore:
             raise VerdictError(f"assignment {assignment.assignment_id} is already {assignment.status} on MTurk; it cannot change")
         v = Verdict(verdict.assignment_id, verdict.action, verdict.feedback, verdict.updated or _now())
         a = assignment
-        with self._db:
+        with self._tx():
             self._db.execute(
                 "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?,?)",
                 (v.assignment_id, v.action, v.feedback, a.hit_id if a else None, a.worker_id if a else None, a.image if a else None, v.updated),
@@ -699,7 +715,7 @@ class VerdictStore:
         return v
 
     def clear(self, assignment_id: str) -> None:
-        with self._db:
+        with self._tx():
             self._db.execute("DELETE FROM verdicts WHERE assignment_id=?", (assignment_id,))
 
     def get(self, assignment_id: str) -> Verdict | None:
@@ -711,7 +727,7 @@ class VerdictStore:
 
     def record_imports(self, entries: Iterable[tuple[str, int, int | None]]) -> None:
         """Remember (assignment_id, box_index, bib_id) as imported into the store."""
-        with self._db:
+        with self._tx():
             self._db.executemany("INSERT OR REPLACE INTO imported VALUES (?,?,?)", list(entries))
 
     def was_imported(self, assignment_id: str, box_index: int) -> bool:
@@ -723,7 +739,7 @@ class VerdictStore:
         return r[0] if r else default
 
     def set_meta(self, key: str, value: str) -> None:
-        with self._db:
+        with self._tx():
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value))
 
 
@@ -781,8 +797,8 @@ def export_batch(batch: Batch, verdicts: Mapping[str, Verdict] | VerdictStore, o
     out = Path(out_csv)
     buf = io.StringIO(newline="")
     csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator=batch.newline).writerows(out_rows)
-    data = ("\ufeff" if batch.bom else "") + buf.getvalue()
-    _atomic_write(out, data.encode(batch.encoding, errors="replace"))
+    data = (b"\xef\xbb\xbf" if batch.bom else b"") + buf.getvalue().encode(batch.encoding, errors="replace")
+    _atomic_write(out, data)
     return report
 
 

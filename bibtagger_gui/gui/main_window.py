@@ -333,6 +333,7 @@ class MainWindow(QMainWindow):
         job.signals.photo_done.connect(self._job_photo_done)
         job.signals.finished.connect(lambda g, outcome, msg, job=job: self._job_finished(job, g, outcome, msg))
         self.jobs.append(job)
+        self.last_progress = (0, 0)
         job.task = self.job_pool.submit(job)
         self._jobs_changed()
 
@@ -496,7 +497,8 @@ class MainWindow(QMainWindow):
         self.selected_bib = self._default_bib()
         self.photo_view.set_photo(item.photo, self.folder, self.thumbnails.cached(photo_id))
         self._show_bibs(item)
-        self.photo_view.setFocus()
+        if not self.search_edit.hasFocus():  # typing a search must not lose its focus
+            self.photo_view.setFocus()
 
     def _default_bib(self) -> int | None:
         """The bib selected when a photo is shown: the least confident one (what most needs a look)."""

@@ -1,0 +1,137 @@
+"""core/evaluation + core/annotations + `bibtagger eval`."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bibtagger_gui.cli import main
+from bibtagger_gui.core.annotations import AnnotationError, PhotoAnnotation, load_annotations, parse_annotations, save_annotations
+from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.demo import generate
+from bibtagger_gui.core.evaluation import PRF, evaluate, iou, match_boxes
+
+
+def photo(name: str, *bibs: Bib) -> PhotoAnnotation:
+    return PhotoAnnotation(name, 100, 100, list(bibs))
+
+
+def test_identity_scores_one(tmp_path):
+    gt = generate(tmp_path / "d", count=6, seed=1, size=(160, 240))
+    r = evaluate(gt, gt)
+    n = sum(len({b.number for b in g.bibs}) for g in gt)
+    assert (r.image.tp, r.image.fp, r.image.fn) == (n, 0, 0)
+    assert r.box.tp == sum(len(g.bibs) for g in gt) and r.box.fp == r.box.fn == 0
+    assert r.image.f1 == r.box.f1 == 1.0
+
+
+def test_perturbed_predictions_counted(tmp_path):
+    gt = generate(tmp_path / "d", count=12, seed=2, size=(160, 240))
+    rng = np.random.default_rng(0)
+    pred, dropped, added, moved = [], 0, 0, 0
+    for g in gt:
+        bibs = []
+        for b in g.bibs:
+            roll = rng.random()
+            if roll < 0.25:
+                dropped += 1  # missed bib
+            elif roll < 0.5:
+                x1, y1, x2, y2 = b.box
+                bibs.append(Bib(b.number, (x2 + 5, y1, x2 + 5 + (x2 - x1), y2), 0.5))  # right number, wrong place
+                moved += 1
+            else:
+                bibs.append(Bib(b.number, b.box, 0.9))
+        if rng.random() < 0.4:
+            bibs.append(Bib("0000", (0, 0, 10, 10), 0.3))  # never a real number (2-5 digits, no leading 0)
+            added += 1
+        pred.append(replace(g, bibs=bibs))
+    r = evaluate(gt, pred)
+    total = sum(len(g.bibs) for g in gt)
+    assert all(len({b.number for b in g.bibs}) == len(g.bibs) for g in gt)  # numbers unique per photo
+    assert (r.image.tp, r.image.fp, r.image.fn) == (total - dropped, added, dropped)
+    assert (r.box.tp, r.box.fp, r.box.fn) == (total - dropped - moved, added + moved, dropped + moved)
+    p = (total - dropped) / (total - dropped + added)
+    assert r.image.precision == pytest.approx(p)
+
+
+def test_box_matching_rules():
+    g = [Bib("12", (0, 0, 10, 10)), Bib("34", (20, 0, 30, 10))]
+    # most confident first: the 0.9 duplicate takes the match, the 0.95 one has the wrong number
+    pred = [Bib("12", (0, 0, 10, 10), 0.5), Bib("12", (1, 0, 11, 10), 0.9), Bib("35", (20, 0, 30, 10), 0.95)]
+    assert match_boxes(g, pred) == (1, 2, 1, 0)
+    assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert match_boxes([Bib("1", (0, 0, 10, 10))], [Bib("1", (5, 0, 15, 10), 0.9)]) == (0, 1, 1, 0)  # IoU 1/3
+    assert match_boxes([Bib("1", (0, 0, 10, 10))], [Bib("1", (5, 0, 15, 10), 0.9)], 0.3) == (1, 0, 0, 0)
+    # an unboxed GT bib is left out, and so is a prediction of its number
+    assert match_boxes([Bib("7", None)], [Bib("7", (0, 0, 5, 5), 0.9), Bib("8", None, 0.8)]) == (0, 1, 0, 1)
+
+
+def test_unpredicted_and_unknown_photos():
+    gt = [photo("a.jpg", Bib("1", (0, 0, 5, 5)), Bib("2", (5, 5, 9, 9))), photo("b.jpg", Bib("3", None))]
+    pred = [photo("a.jpg", Bib("1", (0, 0, 5, 5), 0.8)), photo("zzz.jpg", Bib("9", None, 0.5))]
+    r = evaluate(gt, pred)
+    assert (r.photos, r.unpredicted, r.unknown) == (2, ["b.jpg"], ["zzz.jpg"])
+    assert (r.image.tp, r.image.fp, r.image.fn) == (1, 0, 2)
+    c = evaluate(gt, pred, common_only=True)
+    assert (c.photos, c.image.fn) == (1, 1)
+    assert PRF().f1 == 0.0
+
+
+def test_eval_cli_text_and_json(tmp_path, capsys):
+    gt = generate(tmp_path / "d", count=4, seed=5, size=(160, 240))
+    pred = [replace(g, bibs=[replace(b, confidence=0.9) for b in g.bibs][1:]) for g in gt]
+    save_annotations(tmp_path / "pred.json", pred)
+    assert main(["eval", str(tmp_path / "d" / "ground_truth.json"), str(tmp_path / "pred.json"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    expected = evaluate(gt, load_annotations(tmp_path / "pred.json"))
+    assert out["image_level"] == expected.image.to_json()
+    assert out["box_level"]["f1"] == round(expected.box.f1, 4) and out["box_level"]["iou"] == 0.5
+    assert main(["eval", str(tmp_path / "d" / "ground_truth.json"), str(tmp_path / "pred.json")]) == 0
+    text = capsys.readouterr().out
+    assert f"F1 {expected.image.f1:.3f}" in text and "box+number IoU>=0.5" in text
+
+
+@pytest.mark.parametrize(
+    "data, where",
+    [
+        ({"image": "a"}, "$: expected a list"),
+        ([{"image": "a.jpg", "width": 10, "height": 10, "bibs": [{"number": "1", "box": [1, 2, 3]}]}], "$[0].bibs[0].box: expected [x1, y1, x2, y2]"),
+        ([{"image": "a.jpg", "bibs": []}, {"image": "b.jpg", "bibs": [{"box": None}]}], '$[1].bibs[0]: missing "number"'),
+        ([{"image": "", "bibs": []}], "$[0].image"),
+        ([{"image": "a.jpg", "width": -3, "bibs": []}], "$[0].width"),
+        ([{"image": "a.jpg", "bibs": [{"number": "1", "box": [0, 0, 5, 5], "confidence": 7}]}], "$[0].bibs[0].confidence"),
+        ([{"image": "a.jpg", "bibs": [{"number": "1", "box": [9, 0, 5, 5]}]}], "$[0].bibs[0].box: x2/y2"),
+        ([{"image": "a.jpg", "bibs": []}, {"image": "a.jpg", "bibs": []}], "$[1].image: 'a.jpg' already listed at $[0]"),
+        ([{"image": "a.jpg", "bibs": {"number": "1"}}], "$[0].bibs: expected a list"),
+    ],
+)
+def test_bad_annotations_name_the_json_path(data, where):
+    with pytest.raises(AnnotationError) as err:
+        parse_annotations(data, "x.json")
+    assert str(err.value).startswith(f"x.json: {where}"), str(err.value)
+
+
+def test_annotation_files(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"image": "a.jpg",\n "bibs": [}]')
+    with pytest.raises(AnnotationError, match="invalid JSON at line 2"):
+        load_annotations(bad)
+    assert main(["eval", str(bad), str(bad)]) == 1
+    assert "invalid JSON" in capsys.readouterr().err
+    with pytest.raises(AnnotationError, match="file not found"):
+        load_annotations(tmp_path / "missing.json")
+    ok = [{"image": "a.jpg", "width": 4, "height": 3, "bibs": [{"number": 12, "box": None, "face_box": [1, 2, 3, 4]}], "extra": 1}]
+    (tmp_path / "ok.json").write_text(json.dumps(ok))
+    assert load_annotations(tmp_path / "ok.json") == [PhotoAnnotation("a.jpg", 4, 3, [Bib("12", None)])]
+    target = tmp_path / "out" / "ann.json"
+    save_annotations(target, load_annotations(tmp_path / "ok.json"))
+    save_annotations(target, [photo("b.jpg")])  # replaced atomically, no temp files left
+    assert os.listdir(target.parent) == ["ann.json"]
+    assert load_annotations(target)[0].image == "b.jpg"
+    with pytest.raises(AnnotationError):
+        save_annotations(target, [{"image": "c.jpg", "bibs": [{"number": ""}]}])
+    assert load_annotations(target)[0].image == "b.jpg"  # the old file is intact

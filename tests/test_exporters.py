@@ -1,0 +1,117 @@
+"""core/exporters + `bibtagger export` on a real store built from demo photos."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bibtagger_gui.cli import main
+from bibtagger_gui.core.demo import generate
+from bibtagger_gui.core.imageio import load_image
+from bibtagger_gui.core.store import Store
+
+
+@pytest.fixture
+def project(tmp_path):
+    """Demo photos whose ground truth is in the store as human bibs; photo 1 reviewed, photo 2 EXIF-rotated."""
+    folder = tmp_path / "demo"
+    truth = generate(folder, count=6, seed=4, size=(320, 480))
+    with Store.open(folder) as store:
+        store.scan()
+        for t in truth:
+            pid = store.photo_by_path(t.image).id
+            for b in t.bibs:
+                store.add_bib(pid, b.number, b.box)
+        store.add_bib(store.photo_by_path("race_003.jpg").id, "777", None)  # a bib without a box
+        store.set_reviewed(store.photo_by_path("race_001.jpg").id, True)
+    return folder, {t.image: t for t in truth}
+
+
+def run_export(capsys, *args: str) -> str:
+    assert main(["export", *args]) == 0, capsys.readouterr().err
+    return capsys.readouterr().out
+
+
+def test_csv_and_bibcsv(project, capsys):
+    folder, truth = project
+    rows = list(csv.DictReader(io.StringIO(run_export(capsys, str(folder), "--format", "csv"))))
+    assert {r["image"] for r in rows} == set(truth)
+    n_bibs = sum(len(t.bibs) for t in truth.values()) + 1
+    assert sum(1 for r in rows if r["number"]) == n_bibs
+    assert sum(1 for r in rows if not r["number"]) == sum(1 for t in truth.values() if not t.bibs)
+    first = truth["race_001.jpg"].bibs[0]
+    row = next(r for r in rows if r["image"] == "race_001.jpg" and r["number"] == first.number)
+    assert tuple(float(row[k]) for k in ("x1", "y1", "x2", "y2")) == first.box and row["source"] == "human"
+    by_number = {r["number"]: r for r in csv.DictReader(io.StringIO(run_export(capsys, str(folder), "--format", "bibcsv")))}
+    for image, t in truth.items():
+        for b in t.bibs:
+            assert image in by_number[b.number]["images"].split(";")
+    assert by_number["777"]["images"] == "race_003.jpg" and by_number["777"]["count"] == "1"
+    reviewed = list(csv.DictReader(io.StringIO(run_export(capsys, str(folder), "--format", "csv", "--reviewed-only"))))
+    assert {r["image"] for r in reviewed} == {"race_001.jpg"}
+
+
+def test_json_and_coco(project, tmp_path, capsys):
+    folder, truth = project
+    out = tmp_path / "ann.json"
+    run_export(capsys, str(folder), "--format", "json", "--out", str(out))
+    entries = {e["image"]: e for e in json.loads(out.read_text())}
+    assert {k: [(b["number"], tuple(b["box"]) if b["box"] else None) for b in v["bibs"]] for k, v in entries.items()} == {
+        k: [(b.number, b.box) for b in t.bibs] + ([("777", None)] if k == "race_003.jpg" else []) for k, t in truth.items()
+    }
+    coco = json.loads(run_export(capsys, str(folder), "--format", "coco"))
+    assert coco["categories"] == [{"id": 1, "name": "bib", "supercategory": "bib"}]
+    images = {i["id"]: i for i in coco["images"]}
+    assert {i["file_name"] for i in images.values()} == set(truth)
+    assert len(coco["annotations"]) == sum(len(t.bibs) for t in truth.values())  # the unboxed bib is left out
+    for a in coco["annotations"]:
+        t = truth[images[a["image_id"]]["file_name"]]
+        b = next(b for b in t.bibs if b.number == a["attributes"]["number"])
+        x, y, w, h = a["bbox"]
+        assert (x, y, x + w, y + h) == pytest.approx(b.box) and a["area"] == pytest.approx(w * h)
+    rotated = next(i for i in images.values() if i["file_name"] == "race_002.jpg")
+    assert (rotated["width"], rotated["height"]) == (truth["race_002.jpg"].width, truth["race_002.jpg"].height)
+
+
+def test_crops_are_cut_from_oriented_full_resolution(project, tmp_path, capsys):
+    folder, truth = project
+    out = tmp_path / "crops"
+    run_export(capsys, str(folder), "--format", "crops", "--out", str(out))
+    labels = list(csv.DictReader(io.StringIO((out / "labels.csv").read_text())))
+    assert len(labels) == sum(len(t.bibs) for t in truth.values())
+    assert {r["number"] for r in labels} == {b.number for t in truth.values() for b in t.bibs}
+    for r in labels:
+        crop = cv2.cvtColor(cv2.imread(str(out / r["file"])), cv2.COLOR_BGR2RGB)
+        x1, y1, x2, y2 = (int(r[k]) for k in ("x1", "y1", "x2", "y2"))
+        photo = load_image(folder / r["image"])
+        assert np.array_equal(crop, photo[y1:y2, x1:x2])
+        box = next(b.box for b in truth[r["image"]].bibs if b.number == r["number"])
+        assert x1 <= box[0] < x1 + 1 and x2 - 1 < box[2] <= x2
+    assert any(r["image"] == "race_002.jpg" for r in labels)  # the EXIF-rotated photo
+
+
+@pytest.mark.parametrize("copy", [False, True])
+def test_bibfolders(project, tmp_path, capsys, copy):
+    folder, truth = project
+    out = tmp_path / "bybib"
+    run_export(capsys, str(folder), "--format", "bibfolders", "--out", str(out), *(["--copy"] if copy else []))
+    for image, t in truth.items():
+        for b in t.bibs:
+            entry = out / b.number / image
+            assert entry.is_symlink() != copy
+            assert entry.read_bytes() == (folder / image).read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == sorted({b.number for t in truth.values() for b in t.bibs} | {"777"})
+
+
+def test_export_errors(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["export", str(tmp_path / "empty"), "--format", "csv"]) == 1
+    assert "no bibtagger project yet" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "empty"), "--format", "crops"]) == 2
+    assert not (tmp_path / "empty" / ".bibtagger").exists()

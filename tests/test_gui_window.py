@@ -1,0 +1,263 @@
+"""Main window: background recognition, cancel, stale results, undo/redo, unsaved marker, search."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QApplication
+
+from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.recognizer import Recognizer
+from bibtagger_gui.core.store import Store
+from bibtagger_gui.gui.commands import AcceptPhotoCommand, AddBibCommand, DeleteBibCommand, EditBibCommand, EditContext
+from tests.test_gui_support import (  # noqa: F401 - fixtures
+    demo_folder,
+    demo_template,
+    fixed_predictions,
+    gui_env,
+    make_photos,
+    make_window,
+    wait_idle,
+)
+
+
+def key(qtbot, k, mod=Qt.KeyboardModifier.NoModifier):
+    qtbot.keyClick(QApplication.focusWidget() or QApplication.activeWindow(), k, mod)
+
+
+def test_recognition_fills_the_store_and_progress_reaches_100(qtbot, make_window, demo_folder, placeholder_models_dir):
+    win = make_window()
+    assert win.open_folder(demo_folder)
+    wait_idle(qtbot, win, 60000)
+    version = Recognizer.from_dir(placeholder_models_dir).version
+    with Store.open(demo_folder) as store:
+        photos = store.photos()
+        assert photos and all(p.model_version == version for p in photos)
+    done, total = win.last_progress
+    assert done == total == len(photos)
+    assert win.progress.value() == win.progress.maximum()
+    assert win.last_job_outcome[:2] == ("recognize", "done")
+    assert win.list_model.total() == len(photos)
+    assert f"{len(photos)} photos" in win.counts_label.text()
+
+
+def test_cancel_stops_recognition(qtbot, make_window, tmp_path, monkeypatch):
+    make_photos(tmp_path / "p", 25)
+
+    def slow(self, path):
+        time.sleep(0.05)
+        return []
+
+    monkeypatch.setattr(Recognizer, "recognize_path", slow)
+    win = make_window()
+    win.open_folder(tmp_path / "p")
+    qtbot.waitUntil(lambda: any(j.kind == "recognize" for j in win.jobs) and win.last_progress[0] >= 2, timeout=20000)
+    assert win.cancel_button.isVisible()
+    win.cancel_button.click()
+    wait_idle(qtbot, win)
+    assert win.last_job_outcome[:2] == ("recognize", "cancelled")
+    assert not win.progress.isVisible()
+    with Store.open(tmp_path / "p") as store:
+        recognized = [p for p in store.photos() if p.model_version]
+    assert 2 <= len(recognized) < 25
+
+
+def test_results_for_a_closed_folder_are_dropped(qtbot, make_window, tmp_path, monkeypatch):
+    make_photos(tmp_path / "a", 5)
+    make_photos(tmp_path / "b", 3, seed=1)
+    started, release = threading.Event(), threading.Event()
+
+    def fake(self, path):
+        if Path(path).parent.name == "a":
+            started.set()
+            release.wait(10)
+            return [Bib("999", (1, 1, 20, 20), 0.9)]
+        return [Bib("7", (1, 1, 20, 20), 0.9)]
+
+    monkeypatch.setattr(Recognizer, "recognize_path", fake)
+    win = make_window()
+    win.open_folder(tmp_path / "a")
+    qtbot.waitUntil(started.is_set, timeout=20000)
+    seen_rows = []
+    win.list_model.dataChanged.connect(lambda a, b, *r: seen_rows.append(win.list_model.item(a.row()).photo.relpath))
+    win.open_folder(tmp_path / "b")  # while folder a's recognition is in the middle of a photo
+    release.set()
+    wait_idle(qtbot, win)
+    assert win.folder == (tmp_path / "b").resolve()
+    with Store.open(tmp_path / "a") as store_a:
+        numbers_a = [b.number for p in store_a.photos() for b in store_a.bibs(p.id)]
+        assert numbers_a == []  # the result computed for a after it was closed was not written
+        assert all(p.model_version is None for p in store_a.photos())
+    with Store.open(tmp_path / "b") as store_b:
+        assert [b.number for p in store_b.photos() for b in store_b.bibs(p.id)] == ["7"] * 3
+    assert {it.photo.relpath for it in win.list_model.items} == {f"photo_{i:03d}.jpg" for i in range(3)}
+    assert all(it.numbers == ["7"] for it in win.list_model.items)
+
+
+def _state(store, pid):
+    return (store.photo(pid).reviewed, sorted((b.id, b.number, b.box, b.confidence, b.source) for b in store.bibs(pid)))
+
+
+def test_undo_redo_of_each_command_changes_the_store_and_back(tmp_path):
+    make_photos(tmp_path, 1)
+    with Store.open(tmp_path) as store:
+        store.scan()
+        pid = store.photos()[0].id
+        store.set_model_bibs(pid, [Bib("100", (10, 10, 60, 40), 0.4), Bib("200", (100, 10, 150, 40), 0.95)], "v")
+        stack = QUndoStack()
+        changes = []
+        ctx = EditContext(store, lambda p, b: changes.append((p, b)))
+        model_100, model_200 = store.bibs(pid)
+        commands = [
+            (EditBibCommand(ctx, pid, model_100, "108"), lambda: [b.number for b in store.bibs(pid)] == ["108", "200"]),
+            (AddBibCommand(ctx, pid, "300", (5, 50, 40, 80)), lambda: "300" in [b.number for b in store.bibs(pid)]),
+            (DeleteBibCommand(ctx, pid, model_200), lambda: "200" not in [b.number for b in store.bibs(pid)]),
+            (AcceptPhotoCommand(ctx, pid), lambda: store.photo(pid).reviewed and {b.source for b in store.bibs(pid)} == {"human"}),
+        ]
+        states = [_state(store, pid)]
+        for cmd, applied in commands:
+            stack.push(cmd)
+            assert applied(), cmd.text()
+            states.append(_state(store, pid))
+        assert len(set(map(repr, states))) == len(states)  # every command changed the store
+        for i in range(len(commands), 0, -1):
+            stack.undo()
+            assert _state(store, pid) == states[i - 1], f"undo of {commands[i - 1][0].text()}"
+        for i in range(1, len(commands) + 1):
+            stack.redo()
+            assert _state(store, pid) == states[i], f"redo of {commands[i - 1][0].text()}"
+        assert changes and all(p == pid for p, _ in changes)
+        # undo restored the model bib with its id, confidence and source
+        for _ in commands:
+            stack.undo()
+        assert store.bib(model_100.id).source == "model" and store.bib(model_100.id).confidence == pytest.approx(0.4)
+
+
+def test_unsaved_marker_follows_the_undo_stack_clean_state(qtbot, make_window, tmp_path, monkeypatch):
+    make_photos(tmp_path / "p", 2)
+    fixed_predictions(monkeypatch, {"photo_000.jpg": [Bib("111", (10, 10, 60, 40), 0.5)]})
+    win = make_window()
+    win.open_folder(tmp_path / "p")
+    wait_idle(qtbot, win)
+    assert not win.isWindowModified()
+    win.select_photo(win.store.photo_by_path("photo_000.jpg").id)
+    key(qtbot, Qt.Key.Key_Delete)
+    assert win.isWindowModified() and win.store.bibs(win.current_id) == []  # written at once all the same
+    key(qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not win.isWindowModified() and [b.number for b in win.store.bibs(win.current_id)] == ["111"]
+    key(qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert win.isWindowModified() and win.store.bibs(win.current_id) == []
+    key(qtbot, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # checkpoint
+    assert not win.isWindowModified()
+
+
+def test_human_edit_survives_rerunning_the_recognizer(qtbot, make_window, tmp_path, monkeypatch):
+    make_photos(tmp_path / "p", 3)
+    box = (10.0, 10.0, 60.0, 40.0)
+    fixed_predictions(monkeypatch, {f"photo_{i:03d}.jpg": [Bib("111", box, 0.5)] for i in range(3)})
+    win = make_window()
+    win.open_folder(tmp_path / "p")
+    wait_idle(qtbot, win)
+    pid = win.store.photo_by_path("photo_001.jpg").id
+    win.select_photo(pid)
+    for k in (Qt.Key.Key_1, Qt.Key.Key_1, Qt.Key.Key_8, Qt.Key.Key_Return):
+        key(qtbot, k)
+    assert [(b.number, b.source) for b in win.store.bibs(pid)] == [("118", "human")]
+    assert win.rerun_unreviewed()
+    wait_idle(qtbot, win)
+    assert win.last_job_outcome[:2] == ("recognize", "done")
+    assert [(b.number, b.source) for b in win.store.bibs(pid)] == [("118", "human")]
+    other = win.store.photo_by_path("photo_002.jpg").id
+    assert [(b.number, b.source) for b in win.store.bibs(other)] == [("111", "model")]
+
+
+def test_search_shows_only_photos_with_the_number_and_filters(qtbot, make_window, tmp_path, monkeypatch):
+    make_photos(tmp_path / "p", 6)
+    table = {f"photo_{i:03d}.jpg": [Bib(str(500 + i % 3), (10, 10, 60, 40), 0.3 + 0.1 * i)] for i in range(5)}
+    fixed_predictions(monkeypatch, table)  # photo_005 gets nothing
+    win = make_window()
+    win.open_folder(tmp_path / "p")
+    wait_idle(qtbot, win)
+    key(qtbot, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.focusWidget() is win.search_edit
+    qtbot.keyClicks(win.search_edit, "501")
+    assert sorted(it.photo.relpath for it in win.list_model.items) == ["photo_001.jpg", "photo_004.jpg"]
+    key(qtbot, Qt.Key.Key_Escape)
+    assert win.list_model.total() == 6
+    win.set_filter("no-bib")
+    assert [it.photo.relpath for it in win.list_model.items] == ["photo_005.jpg"]
+    win.set_filter("low-confidence")
+    assert sorted(it.photo.relpath for it in win.list_model.items) == ["photo_000.jpg", "photo_001.jpg", "photo_002.jpg"]
+    win.set_filter("all")  # queue order: nothing found first, then lowest confidence first
+    assert [it.photo.relpath for it in win.list_model.items][:3] == ["photo_005.jpg", "photo_000.jpg", "photo_001.jpg"]
+
+
+def test_draw_a_box_with_the_mouse_then_type_its_number(qtbot, make_window, tmp_path, monkeypatch):
+    make_photos(tmp_path / "p", 1)
+    fixed_predictions(monkeypatch, {})
+    win = make_window()
+    win.open_folder(tmp_path / "p")
+    wait_idle(qtbot, win)
+    key(qtbot, Qt.Key.Key_B)
+    assert win.photo_view.drawing
+    vp = win.photo_view.viewport()
+    a = win.photo_view.mapFromScene(50, 40)
+    b = win.photo_view.mapFromScene(150, 100)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=a)
+    qtbot.mouseMove(vp, b)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=b)
+    assert QApplication.focusWidget() is win.number_edit
+    qtbot.keyClicks(win.number_edit, "4321")
+    key(qtbot, Qt.Key.Key_Return)
+    (bib,) = win.store.bibs(win.current_id)
+    assert bib.number == "4321" and bib.source == "human"
+    assert bib.box == pytest.approx((50, 40, 150, 100), abs=3)
+
+
+def test_errors_are_shown_per_photo_and_the_rest_goes_on(qtbot, make_window, tmp_path):
+    make_photos(tmp_path / "p", 3)
+    (tmp_path / "p" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    win = make_window()
+    win.open_folder(tmp_path / "p")
+    wait_idle(qtbot, win)
+    items = {it.photo.relpath: it for it in win.list_model.items}
+    assert items["broken.jpg"].photo.error
+    row = win.list_model.row_of(items["broken.jpg"].photo_id)
+    tip = win.list_model.data(win.list_model.index(row), Qt.ItemDataRole.ToolTipRole)
+    assert items["broken.jpg"].photo.error in tip
+    assert all(items[f"photo_{i:03d}.jpg"].photo.model_version for i in range(3))
+    assert "1 errors" in win.counts_label.text()
+
+
+def test_exif_rotated_photo_is_shown_upright(qtbot, make_window, demo_folder):
+    win = make_window()
+    win.open_folder(demo_folder)
+    wait_idle(qtbot, win, 60000)
+    photo = win.store.photo_by_path("race_002.jpg")  # stored sideways with EXIF orientation 6
+    assert photo.orientation == 6
+    win.select_photo(photo.id)
+    qtbot.waitUntil(lambda: win.photo_view.image_loaded, timeout=10000)
+    pix = win.photo_view._pixmap_item.pixmap()
+    assert (pix.width() > pix.height()) == (photo.width > photo.height)
+    assert pix.width() * photo.height == pytest.approx(pix.height() * photo.width, rel=0.02)
+
+
+def test_model_folder_switch(qtbot, make_window, tmp_path, placeholder_models_dir):
+    make_photos(tmp_path / "p", 2)
+    win = make_window()
+    win.open_folder(tmp_path / "p")
+    wait_idle(qtbot, win)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "detector.onnx").write_bytes(b"not onnx")
+    assert not win.load_models_dir(tmp_path / "bad")
+    assert "Cannot load models" in win.statusBar().currentMessage()
+    assert win.load_models_dir(placeholder_models_dir)
+    assert "placeholder" in win.model_label.text() or "det:" in win.model_label.text()
+    assert win.rerun_unreviewed()
+    wait_idle(qtbot, win)
+    assert win.last_job_outcome[:2] == ("recognize", "done")
