@@ -86,6 +86,51 @@ def test_missing_peers_are_not_installed(tmp_path):
     assert [r["status"] for r in results] == [bench.NOT_INSTALLED] * 2
 
 
+def _fixed_reader(path: Path, text: str = "12", charset: str = "0123456789", h: int = 32, w: int = 128) -> Path:
+    """A reader ONNX model (recognizer contract) that reads `text` from any crop, confidently."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    steps, classes = w // 4, len(charset) + 1
+    table = np.full((steps, classes), -20.0, np.float32)
+    table[:, 0] = 20.0  # blank everywhere ...
+    for i, ch in enumerate(text):  # ... except one step per character
+        table[2 * i + 1, 0], table[2 * i + 1, charset.index(ch) + 1] = -20.0, 20.0
+    nodes = [
+        helper.make_node("ReduceMean", ["crop"], ["mean"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Reshape", ["mean", "shape"], ["col"]),
+        helper.make_node("Mul", ["col", "zero"], ["nil"]),
+        helper.make_node("Add", ["nil", "table"], ["raw"]),
+        helper.make_node("LogSoftmax", ["raw"], ["logits"], axis=2),
+    ]
+    inits = [numpy_helper.from_array(np.array([-1, 1, 1], np.int64), "shape"),
+             numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+             numpy_helper.from_array(table, "table")]
+    graph = helper.make_graph(nodes, "fixed_reader",
+                              [helper.make_tensor_value_info("crop", TensorProto.FLOAT, ["N", 1, h, w])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", steps, classes])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    for k, v in {"bibtagger.kind": "reader", "bibtagger.version": f"fixed-{text}", "bibtagger.input_size": f"{h},{w}",
+                 "bibtagger.charset": charset, "bibtagger.data_hash": "none"}.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture
+def models_reading_12(tmp_path) -> Path:
+    """The placeholder detector (fires on bright plates) + a reader that always reads "12"."""
+    from tests.model_factory import make_placeholder_detector
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    make_placeholder_detector(folder / "detector.onnx")
+    _fixed_reader(folder / "reader.onnx")
+    return folder
+
+
 def _photos(folder: Path) -> list[tuple[str, int, int]]:
     """Three PNGs with white plates (what the placeholder detector fires on), named to fall in the val split."""
     names = [n for n in (f"photo_{i:03d}.png" for i in range(400)) if split_of(n) == "val"][:3]
@@ -100,13 +145,13 @@ def _photos(folder: Path) -> list[tuple[str, int, int]]:
     return out
 
 
-def test_bench_main_on_placeholder_models(tmp_path, placeholder_models_dir):
+def test_bench_main_on_placeholder_models(tmp_path, models_reading_12):
     data = tmp_path / "data"
     data.mkdir()
     photos = _photos(data)
-    rec = Recognizer.from_dir(placeholder_models_dir)
+    rec = Recognizer.from_dir(models_reading_12)
     preds = [rec.recognize_path(data / name) for name, _, _ in photos]
-    assert all(preds), "the placeholder detector should fire on every white plate"
+    assert all(preds), "the placeholder detector + fixed reader should find a bib on every photo"
     # ground truth: photo 0 = its first prediction exactly + a bib never predicted;
     # photo 1 = its first number in a far-away box; photo 2 = no bib at all.
     p0, p1 = preds[0][0], preds[1][0]
@@ -116,7 +161,7 @@ def test_bench_main_on_placeholder_models(tmp_path, placeholder_models_dir):
                                    for (n, w, h), t in zip(photos, truth)]))
 
     out = tmp_path / "out"
-    rc = bench.main(["--out", str(out), "--dataset", str(gt_json), "--models", str(placeholder_models_dir),
+    rc = bench.main(["--out", str(out), "--dataset", str(gt_json), "--models", str(models_reading_12),
                      "--rapidocr-python", str(tmp_path / "missing" / "python"),
                      "--tesseract", "no-such-tesseract-binary", "--big", "0", "--warmup", "1"])
     assert rc == 0

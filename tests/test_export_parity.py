@@ -100,6 +100,8 @@ def test_export_command_for_a_reader_checkpoint(tmp_path, capsys):
                 "data_hash": "feed"}, ckpt)
     assert main(["export", "--kind", "reader", "--ckpt", str(ckpt), "--out", str(tmp_path / "r.onnx"), "--version", "reader-x"]) == 0
     assert read_metadata(tmp_path / "r.onnx")["bibtagger.data_hash"] == "feed"
+    slim = torch.load(tmp_path / "r.pt", weights_only=False)  # finetune starts from this
+    assert slim["version"] == "reader-x" and slim["charset"] == CHARSET
     assert "bibtagger.version = reader-x" in capsys.readouterr().out
     assert main(["export", "--kind", "reader", "--ckpt", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "x.onnx")]) == 2
 

@@ -95,7 +95,11 @@ def test_thumbnails_are_made_in_workers_cached_in_memory_and_on_disk(qtbot, tmp_
     photos = [FakePhoto(i, rel) for i, (rel, _, _) in enumerate(made)]
     assert all(provider.get(p) is None for p in photos)  # never synchronous
     qtbot.waitUntil(lambda: all(provider.cached(p.id) is not None for p in photos), timeout=5000)
-    assert max(provider.cached(0).width(), provider.cached(0).height()) == 64
+    assert (provider.cached(0).width(), provider.cached(0).height()) == (64, 42)  # on a fixed 3:2 canvas
+    disk = sorted(cache.rglob("*.jpg"))[0]
+    from PySide6.QtGui import QImage
+
+    assert max(QImage(str(disk)).width(), QImage(str(disk)).height()) == 64  # reduced decode, long side 64
     assert len(list(cache.rglob("*.jpg"))) == 3
 
     # a fresh provider reads the disk cache instead of decoding the photos again

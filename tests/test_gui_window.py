@@ -32,6 +32,7 @@ def key(qtbot, k, mod=Qt.KeyboardModifier.NoModifier):
 
 def test_recognition_fills_the_store_and_progress_reaches_100(qtbot, make_window, demo_folder, placeholder_models_dir):
     win = make_window()
+    assert win.feature_errors == []  # the feature modules present (mturk, keywords, ...) installed cleanly
     assert win.open_folder(demo_folder)
     wait_idle(qtbot, win, 60000)
     version = Recognizer.from_dir(placeholder_models_dir).version
@@ -50,7 +51,7 @@ def test_cancel_stops_recognition(qtbot, make_window, tmp_path, monkeypatch):
     make_photos(tmp_path / "p", 25)
 
     def slow(self, path):
-        time.sleep(0.05)
+        time.sleep(0.2)  # 25 photos take 5 s: a cancel after the 2nd always comes before the end
         return []
 
     monkeypatch.setattr(Recognizer, "recognize_path", slow)
@@ -247,17 +248,20 @@ def test_exif_rotated_photo_is_shown_upright(qtbot, make_window, demo_folder):
     assert pix.width() * photo.height == pytest.approx(pix.height() * photo.width, rel=0.02)
 
 
-def test_model_folder_switch(qtbot, make_window, tmp_path, placeholder_models_dir):
+def test_model_folder_switch_and_remembered_folders(qtbot, make_window, gui_env, tmp_path, placeholder_models_dir):
     make_photos(tmp_path / "p", 2)
     win = make_window()
     win.open_folder(tmp_path / "p")
     wait_idle(qtbot, win)
+    assert gui_env.value("recent_folder") == str((tmp_path / "p").resolve())
+    assert win.recent_folders()[0] == str((tmp_path / "p").resolve())
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "detector.onnx").write_bytes(b"not onnx")
     assert not win.load_models_dir(tmp_path / "bad")
     assert "Cannot load models" in win.statusBar().currentMessage()
     assert win.load_models_dir(placeholder_models_dir)
     assert "placeholder" in win.model_label.text() or "det:" in win.model_label.text()
+    assert gui_env.value("models_dir") == str(placeholder_models_dir)
     assert win.rerun_unreviewed()
     wait_idle(qtbot, win)
     assert win.last_job_outcome[:2] == ("recognize", "done")

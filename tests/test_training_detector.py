@@ -12,13 +12,26 @@ onnx = pytest.importorskip("onnx")
 
 from training.detector_data import DetectorSampler, Photo, make_targets  # noqa: E402
 from training.models.detector import STRIDE, BibDetector  # noqa: E402
+from bibtagger_gui.core.bib import Bib  # noqa: E402
+from training.data import Entry  # noqa: E402
 from training.train_detector import (  # noqa: E402
     box_metrics,
     detector_loss,
     export_detector,
+    finetune,
     make_batch,
     onnx_predictor,
+    train,
 )
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: on a shared 2-core machine two OpenMP threads can be ~10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _toy_photo(rng: np.random.Generator, size=(160, 240)) -> Photo:
@@ -121,3 +134,24 @@ def test_box_metrics_counts_hits_and_false_alarms():
     assert m["precision"] == pytest.approx(1 / 2) and m["recall"] == pytest.approx(1 / 2)
     # ranking: TP (0.9), FP (0.8), TP (0.2) -> AP = 0.5 * 1 + 0.5 * 2/3
     assert m["ap50"] == pytest.approx(0.5 + 0.5 * 2 / 3)
+
+
+@pytest.mark.slow
+def test_train_then_finetune_writes_checkpoints_and_onnx(tmp_path):
+    import cv2
+
+    rng = np.random.default_rng(3)
+    entries = []
+    for i in range(4):
+        photo = _toy_photo(rng)
+        path = tmp_path / f"photo_{i}.jpg"
+        cv2.imwrite(str(path), cv2.cvtColor(photo.image, cv2.COLOR_RGB2BGR))
+        h, w = photo.image.shape[:2]
+        entries.append(Entry(path, path.name, w, h, (Bib("123", tuple(float(v) for v in photo.boxes[0])),)))
+    small = dict(steps_per_epoch=2, batch=2, crop=96, synth=False, threads=1, log=lambda s: None)
+    res = train(entries[:3], entries[3:], tmp_path / "run", epochs=1, input_size=128, **small)
+    assert (tmp_path / "run" / "best.pt").is_file() and (tmp_path / "run" / "metrics.jsonl").is_file()
+    assert 0.0 <= res["best"]["ap50"] <= 1.0
+    onnx_path = finetune(entries, tmp_path / "run" / "best.pt", tmp_path / "ft", epochs=1, **small)
+    meta = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
+    assert meta["bibtagger.kind"] == "detector" and meta["bibtagger.input_size"] == "128,128"

@@ -149,7 +149,6 @@ def test_tiny_training_run_writes_checkpoints(tmp_path):
     assert res["n"] == 2 and res["accuracy"] == pytest.approx(expected)
 
 
-@pytest.mark.slow
 def test_finetune_command_on_a_tiny_store(tmp_path):
     from bibtagger_gui.core.recognizer import Recognizer
     from bibtagger_gui.core.store import Store
@@ -194,3 +193,44 @@ def test_finetune_without_reviewed_photos_fails_clearly(tmp_path, capsys):
         store.scan()
     assert finetune_main(["--from", str(tmp_path / "race"), "--out", str(tmp_path / "out")]) == 2
     assert "no reviewed photos" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_finetune_also_finetunes_the_detector_when_its_checkpoint_exists(tmp_path):
+    pytest.importorskip("training.train_detector")
+    from bibtagger_gui.core.recognizer import Recognizer
+    from bibtagger_gui.core.store import Store
+    from training.export import export_reader
+    from training.finetune import main as finetune_main
+    from training.models.detector import build_detector
+
+    photos = tmp_path / "race"
+    items = make_photo_set(photos, 6, seed=5)
+    with Store.open(photos) as store:
+        store.scan()
+        for item in items:
+            photo = store.photo_by_path(item["image"])
+            store.add_bib(photo.id, item["bibs"][0]["number"], item["bibs"][0]["box"])
+            store.set_reviewed(photo.id, True)
+    models = tmp_path / "models"
+    base = CRNN()
+    export_reader(base, models / "reader.onnx", "reader-base", "base")
+    torch.save({"kind": "reader", "state_dict": base.state_dict(), "charset": CHARSET, "input_size": list(SIZE)}, models / "reader.pt")
+    torch.save({"model": build_detector().state_dict(), "arch": {}, "input_size": 512, "data_hash": "x"}, models / "detector.pt")
+    out = tmp_path / "out"
+    assert finetune_main(["--from", str(photos), "--models", str(models), "--out", str(out), "--epochs", "1", "--steps", "1",
+                          "--batch", "4", "--synthetic", "20", "--dev", "", "--threads", "1", "--detector-epochs", "1",
+                          "--detector-steps", "1"]) == 0
+    report = json.loads((out / "finetune.json").read_text())
+    assert report["detector"]["finetuned"] is True and (out / "detector.pt").is_file()
+    assert Recognizer.from_dir(out).detector.meta["bibtagger.kind"] == "detector"
+
+
+def test_training_dispatcher(capsys):
+    from training.__main__ import COMMANDS, main
+
+    assert main([]) == 0
+    printed = capsys.readouterr().out
+    assert all(name in printed for name in COMMANDS)
+    assert main(["no-such-command"]) == 2
+    assert set(COMMANDS) >= {"synth-preview", "train-reader", "train-detector", "export", "finetune", "bench"}

@@ -77,24 +77,40 @@ def image_counts(truth: list[Bib], pred: list[Bib]) -> Counts:
     return Counts(len(t & p), len(p - t), len(t - p))
 
 
-def box_counts(truth: list[Bib], pred: list[Bib], threshold: float = IOU_THRESHOLD) -> Counts:
-    """Box+number: predictions (most confident first) greedily take the unmatched ground-truth bib
-    with the same number and the highest IoU >= threshold; the rest are FP, unmatched truth FN."""
+def _box_counts_fallback(truth: list[Bib], pred: list[Bib], threshold: float) -> tuple[int, int, int, int]:
+    """Same definition as core.evaluation.match_boxes, used while that module cannot be imported."""
     free = [b for b in truth if b.box is not None]
+    unboxed = {b.number for b in truth if b.box is None}
     tp = fp = 0
-    for p in sorted(pred, key=lambda b: -(b.confidence if b.confidence is not None else 0.0)):
+    for p in sorted(pred, key=lambda b: -(b.confidence if b.confidence is not None else 1.0)):
         best, best_iou = None, threshold
         for t in free:
             if p.box is not None and t.number == p.number:
                 v = iou(p.box, t.box)
                 if v >= best_iou:
                     best, best_iou = t, v
-        if best is None:
-            fp += 1
-        else:
+        if best is not None:
             tp += 1
             free.remove(best)
-    return Counts(tp, fp, len(truth) - tp)
+        elif p.number not in unboxed:
+            fp += 1
+    return tp, fp, len(free), len(truth) - len([b for b in truth if b.box is not None])
+
+
+try:  # the app's evaluation module is the reference definition
+    from bibtagger_gui.core.evaluation import match_boxes as _match_boxes
+
+    SCORER = "bibtagger_gui.core.evaluation"
+except ImportError:
+    _match_boxes = _box_counts_fallback
+    SCORER = "training.bench (fallback, same definitions)"
+
+
+def box_counts(truth: list[Bib], pred: list[Bib], threshold: float = IOU_THRESHOLD) -> Counts:
+    """Box+number: predictions (most confident first) greedily take the unmatched ground-truth bib
+    with the same number and the highest IoU >= threshold; the rest are FP, unmatched boxed truth FN."""
+    tp, fp, fn, _ = _match_boxes(truth, pred, threshold)
+    return Counts(tp, fp, fn)
 
 
 def score(truth: dict[str, list[Bib]], pred: dict[str, list[Bib]]) -> dict:
@@ -373,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python -m training.bench", *(argv if argv is not None else sys.argv[1:])]),
         "dataset": {"name": args.dataset.parent.name, "path": str(args.dataset), "split": "val",
                     "photos": len(val), "bibs": sum(len(e.bibs) for e in val)},
-        "models": str(models), "placeholder_models": bool(args.placeholder),
+        "models": str(models), "placeholder_models": bool(args.placeholder), "scorer": SCORER,
         "pipelines": results,
         "relpaths": {str(e.path): e.image for e in val},
         "sizes": {str(e.path): [e.width, e.height] for e in val},

@@ -30,15 +30,20 @@ class Photo:
     faces: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
 
 
-def load_photos(entries: list[Entry]) -> list[Photo]:
-    """Decode every entry once (cv2, RGB); entries without any boxed bib are kept as negatives."""
+def load_photos(entries: list[Entry], max_side: int = 1600) -> list[Photo]:
+    """Decode every entry once (RGB, at most `max_side` long); unreadable photos are skipped with a message.
+
+    Entries without any boxed bib are kept as negatives.
+    """
+    from bibtagger_gui.core.imageio import ImageError, load_image
+
     photos = []
     for e in entries:
-        data = np.fromfile(str(e.path), dtype=np.uint8)
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        if bgr is None:
+        try:  # the app's loader: EXIF orientation applied like the annotation boxes; big photos reduced
+            img = load_image(e.path, max_side=max_side)
+        except ImageError as exc:
+            print(f"skipping {exc}", flush=True)
             continue
-        img = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         sx, sy = img.shape[1] / e.width, img.shape[0] / e.height
         boxes = [
             (b.box[0] * sx, b.box[1] * sy, b.box[2] * sx, b.box[3] * sy)

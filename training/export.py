@@ -1,6 +1,9 @@
 """ONNX export for both models, with the bibtagger metadata of docs/architecture.md.
 
 `python -m training export --kind reader|detector --ckpt C --out resources/models/X.onnx [--version V]`
+
+For the reader, a slim torch checkpoint (`X.pt`: weights, charset, version) is written beside the
+ONNX file; `python -m training finetune` starts from it.
 """
 
 from __future__ import annotations
@@ -76,7 +79,19 @@ def export_reader_checkpoint(ckpt: Path | str, out: Path | str, version: str | N
     from training.train_reader import load_reader
 
     model, info = load_reader(Path(ckpt))
-    return export_reader(model, out, version or default_version("reader"), str(info.get("data_hash", "unknown")))
+    version = version or default_version("reader")
+    path = export_reader(model, out, version, str(info.get("data_hash", "unknown")))
+    write_slim_reader_checkpoint(info, path.with_suffix(".pt"), version)
+    return path
+
+
+def write_slim_reader_checkpoint(ckpt: dict, path: Path, version: str) -> Path:
+    """The weights `finetune` starts from, beside the ONNX (ONNX weights cannot be trained further)."""
+    keep = {k: ckpt[k] for k in ("kind", "state_dict", "charset", "input_size", "data_hash") if k in ckpt}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({**keep, "version": version}, tmp)
+    tmp.replace(path)
+    return path
 
 
 def export_detector_checkpoint(ckpt: Path | str, out: Path | str, version: str | None = None) -> Path:

@@ -40,7 +40,7 @@ def gather(folders: list[Path]) -> list[Entry]:
 
 def finetune_reader(entries: list[Entry], init: Path, out: Path, args) -> dict:
     """Fine-tune the reader from `init` on `entries` (+ dev train split when present); export reader.onnx."""
-    from training.export import export_reader
+    from training.export import export_reader, write_slim_reader_checkpoint
     from training.train_reader import ReaderConfig, load_reader, train
 
     train_e, val_e = split(entries)
@@ -59,10 +59,7 @@ def finetune_reader(entries: list[Entry], init: Path, out: Path, args) -> dict:
     model, ckpt = load_reader(Path(summary["best"]))
     version = f"reader-{_dt.date.today():%Y.%m.%d}-ft-{summary['data_hash'][:6]}"
     path = export_reader(model, out / "reader.onnx", version, summary["data_hash"])
-    slim = {k: ckpt[k] for k in ("kind", "state_dict", "charset", "input_size", "data_hash") if k in ckpt}
-    import torch
-
-    torch.save({**slim, "version": version}, out / "reader.pt")
+    write_slim_reader_checkpoint(ckpt, out / "reader.pt", version)
     summary.update(version=version, onnx=str(path), init=str(init), train_photos=len(train_e), val_photos=len(val_e))
     return summary
 

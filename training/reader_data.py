@@ -21,6 +21,7 @@ from training.synth_bibs import degrade, paste_bib, random_background, render_bi
 
 SIZE = (INPUT_H, INPUT_W)
 EVAL_PAD = 0.1  # the recognizer's default padding around a detected box
+TRAIN_PAD = (0.0, 0.4)  # padding range in training: robust to loose boxes and neighbouring text
 
 
 @dataclass
@@ -110,7 +111,7 @@ def real_sample(rng: np.random.Generator, bib: RealBib, strength: float = 1.0) -
     if rng.random() < 0.15:
         f = 255 - f  # negative plates (light digits on dark) exist
     region = degrade(rng, np.clip(f, 0, 255).astype(np.uint8), 0.5 * strength)
-    return reader_crop(region, jitter_box(rng, box, strength), SIZE, pad=rng.uniform(0.0, 0.25))
+    return reader_crop(region, jitter_box(rng, box, strength), SIZE, pad=rng.uniform(*TRAIN_PAD))
 
 
 def synth_sample(rng: np.random.Generator, photos: list[np.ndarray] | None = None, number: str | None = None) -> tuple[np.ndarray, str]:
@@ -124,7 +125,7 @@ def synth_sample(rng: np.random.Generator, photos: list[np.ndarray] | None = Non
     x, y = int(rng.integers(0, bw - pw + 1)), int(rng.integers(0, bh - ph + 1))
     img, box = paste_bib(rng, bg, plate, dbox, x, y, scale)
     img = degrade(rng, img)
-    return reader_crop(img, jitter_box(rng, box), SIZE, pad=rng.uniform(0.0, 0.25)), number
+    return reader_crop(img, jitter_box(rng, box), SIZE, pad=rng.uniform(*TRAIN_PAD)), number
 
 
 def render_synthetic(n: int, seed: int, photos: list[np.ndarray] | None = None, progress=None) -> tuple[np.ndarray, list[str]]:

@@ -78,9 +78,15 @@ def _render_text_mask(rng: np.random.Generator, text: str, font_path: str, size:
     draw = ImageDraw.Draw(canvas)
     x = size * 0.3
     stroke = int(rng.integers(0, 3)) if rng.random() < 0.3 else 0
-    for c, w in zip(text, widths):
-        draw.text((x, size * 0.2), c, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
-        x += w + track
+    # some bibs print the leading digits (wave / corral) smaller, bottom-aligned
+    small = int(rng.integers(1, 3)) if len(text) >= 4 and rng.random() < 0.08 else 0
+    small_font = _font(font_path, max(8, int(size * rng.uniform(0.55, 0.8)))) if small else font
+    base = size * 0.2 + font.getbbox("0")[3]
+    for i, (c, w) in enumerate(zip(text, widths)):
+        f = small_font if i < small else font
+        y = base - f.getbbox("0")[3] if i < small else size * 0.2
+        draw.text((x, y), c, font=f, fill=255, stroke_width=stroke, stroke_fill=255)
+        x += (f.getlength(c) if i < small else w) + track
     m = np.asarray(canvas)
     ys, xs = np.nonzero(m > 20)
     if len(xs) == 0:
@@ -175,6 +181,15 @@ def _warp(rng: np.random.Generator, rgba: np.ndarray, ink: np.ndarray, strength:
         my = my + amp * np.sin(np.pi * (mx - pad) / max(W, 1))
         mx = mx + rng.uniform(-0.04, 0.04) * W * np.sin(np.pi * (my - pad) / max(H, 1))
         stack = cv2.remap(stack, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR, borderValue=0)
+    if rng.random() < 0.2 * strength:  # fold: the part beyond a vertical crease is sheared and foreshortened
+        fx = pad + rng.uniform(0.4, 0.85) * W
+        comp, shear = rng.uniform(0.6, 0.95), rng.uniform(-0.25, 0.25)
+        mx, my = np.meshgrid(np.arange(w2, dtype=np.float32), np.arange(h2, dtype=np.float32))
+        beyond = mx > fx
+        d = mx - fx
+        mx = np.where(beyond, fx + d / comp, mx).astype(np.float32)
+        my = np.where(beyond, my + shear * d, my).astype(np.float32)
+        stack = cv2.remap(stack, mx, my, cv2.INTER_LINEAR, borderValue=0)
     if rng.random() < 0.3 * strength:
         fx = int(rng.uniform(0.2, 0.8) * w2)
         shade = rng.uniform(0.7, 0.9)
@@ -203,7 +218,7 @@ def _glare_occlude(rng: np.random.Generator, rgba: np.ndarray, box: DigitBox, st
         colour = _pick(rng, [(200, 150, 120), (120, 80, 60), (30, 30, 30), (60, 60, 140), (230, 230, 230)])
         layer = np.zeros((H, W), np.uint8)
         side = int(rng.integers(4))
-        depth = rng.uniform(0.05, 0.18)  # fraction of the number covered from one side
+        depth = rng.uniform(0.03, 0.12)  # fraction of the number covered from one side
         if side == 0:
             pts = [(0, 0), (x1 + bw * depth, 0), (x1 + bw * depth * rng.uniform(0.5, 1.5), H), (0, H)]
         elif side == 1:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as _dt
+import inspect
 import json
 import math
 import sys
@@ -258,14 +259,17 @@ def train(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     train_photos = load_photos(train_entries)
+    if not train_photos:
+        raise ValueError("no readable training photos")
     val_photos = load_photos(val_entries)
+    if init is not None:
+        model, init_ck = load_checkpoint(Path(init))
+        input_size = int(init_ck.get("input_size", input_size))  # the exported frame stays the same
+    else:
+        model = BibDetector()
     sampler = DetectorSampler(train_photos, input_size=input_size, crop=crop, synth="auto" if synth else None)
     log(f"train photos {len(train_photos)} ({sum(len(p.boxes) for p in train_photos)} bibs), val photos {len(val_photos)}, "
         f"synthetic bibs: {'yes' if sampler.render_bib else 'no'}")
-    if init is not None:
-        model, _ = load_checkpoint(Path(init))
-    else:
-        model = BibDetector()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
     total = epochs * steps_per_epoch
     warm = min(200, total // 10)
@@ -346,6 +350,50 @@ def finetune(entries: list[Entry], init: Path | str | None, out_dir: Path | str,
     return Path(res["onnx"])
 
 
+def evaluate_models(models_dir: Path, entries: list[Entry], threads: int = 2, sweep: bool = True) -> dict:
+    """End-to-end numbers of the app's Recognizer (``recognize_path``) and the detector's box metrics.
+
+    Image-level and box+number P/R/F1 come from ``core.evaluation``; ``sweep`` adds image-level
+    F1 for a range of ``min_confidence`` values (informational: the shipped default is not tuned on val).
+    """
+    from bibtagger_gui.core.annotations import PhotoAnnotation
+    from bibtagger_gui.core.evaluation import evaluate as evaluate_bibs
+    from bibtagger_gui.core.recognizer import Recognizer
+
+    models_dir = Path(models_dir)
+    rec = Recognizer.from_dir(models_dir, threads=threads, min_confidence=0.0)
+    default_min = inspect.signature(Recognizer).parameters["min_confidence"].default
+    gt = [PhotoAnnotation(e.image, e.width, e.height, list(e.bibs)) for e in entries]
+    raw, seconds = [], 0.0
+    for e in entries:
+        t0 = time.perf_counter()
+        bibs = rec.recognize_path(e.path)
+        seconds += time.perf_counter() - t0
+        raw.append(bibs)
+
+    def at(th: float):
+        pred = [PhotoAnnotation(e.image, e.width, e.height, [b for b in bibs if (b.confidence or 0) >= th]) for e, bibs in zip(entries, raw)]
+        return evaluate_bibs(gt, pred)
+
+    result = at(default_min).to_json()
+    out = {
+        "models": str(models_dir),
+        "version": rec.version,
+        "photos": len(entries),
+        "min_confidence": default_min,
+        "image_level": result["image_level"],
+        "box_level": result["box_level"],
+        "seconds_per_photo": round(seconds / max(1, len(entries)), 4),
+        "threads": threads,
+    }
+    photos = load_photos(entries)
+    size = rec.detector.input_size[0]
+    out["detector"] = {k: round(v, 4) for k, v in evaluate(onnx_predictor(models_dir / "detector.onnx", threads), photos, size).items()}
+    if sweep:
+        out["sweep"] = {f"{th:.2f}": at(th).image.to_json() for th in np.arange(0.1, 0.75, 0.05)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training train-detector", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DEV / "annotations.json", help="bib annotation JSON (rbnr_dev)")
@@ -362,9 +410,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-synth", action="store_true", help="do not composite synthetic bibs")
     ap.add_argument("--time-budget", type=float, default=None, help="stop after this many minutes")
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    ap.add_argument("--evaluate-models", type=Path, default=None, metavar="DIR",
+                    help="do not train: evaluate DIR/detector.onnx + DIR/reader.onnx on the val split and print JSON")
     args = ap.parse_args(argv)
     entries = load_entries(args.data)
     train_e, val_e = split(entries)
+    if args.evaluate_models is not None:
+        print(json.dumps(evaluate_models(args.evaluate_models, val_e, threads=min(args.threads, 2)), indent=2))
+        return 0
     train(
         train_e, val_e, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch=args.batch, lr=args.lr,
         input_size=args.input_size, crop=args.crop, threads=min(args.threads, 2), seed=args.seed, init=args.init,

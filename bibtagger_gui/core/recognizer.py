@@ -22,9 +22,10 @@ from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.decode import centernet_decode, ctc_greedy_decode, letterbox, nms
 
 NMS_IOU = 0.4
-# libjpeg can decode at 1/8 for about the price of 1/4 (entropy decoding dominates), so the first
-# decode of a big JPEG aims at this long side: enough to read most bibs without a second decode.
-FIRST_DECODE_SIDE = 1280
+# The first decode of a big JPEG aims at this long side (1/4 of a 24 MP photo): entropy decoding
+# dominates, so 1/8 saves little, and at this size most bib numbers are tall enough to read
+# without a second decode.
+FIRST_DECODE_SIDE = 1000
 
 
 class ModelError(RuntimeError):
@@ -146,6 +147,7 @@ class Recognizer:
         min_confidence: float = 0.3,
         read_px: int | None = None,
         rules: Rules | None = None,
+        read_widen: tuple[tuple[float, float], ...] = ((0.3, 0.1),),
     ) -> None:
         models = default_models_dir()
         self.detector = OnnxModel.load(Path(detector_path or models / "detector.onnx"), "detector", threads)
@@ -157,6 +159,7 @@ class Recognizer:
         # text should be at least about the reader's input height in the image we crop from
         self.read_px = int(read_px or self.reader.input_size[0])
         self.rules = rules or Rules()
+        self.read_widen = tuple(read_widen)
 
     @classmethod
     def from_dir(cls, folder: Path, **kwargs) -> "Recognizer":
@@ -188,13 +191,25 @@ class Recognizer:
         return boxes, scores, scale
 
     def read(self, image: np.ndarray, boxes: np.ndarray) -> list[tuple[str, float]]:
-        """Read the number in each box (image pixels) of an RGB image: (text, CTC confidence)."""
+        """Read the number in each box (image pixels) of an RGB image: (text, CTC confidence).
+
+        Each box is read as detected and, per ``read_widen``, widened (a detector box that cuts
+        off a digit reads as a shorter number); the most confident reading wins.
+        """
         if len(boxes) == 0:
             return []
         h, w = self.reader.input_size
-        batch = np.stack([reader_crop(image, b, (h, w)) for b in boxes])[:, None]
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        variants = [boxes] + [_widen(boxes, fx, fy) for fx, fy in self.read_widen]
+        batch = np.stack([reader_crop(image, b, (h, w)) for v in variants for b in v])[:, None]
         (logprobs,) = self.reader.run({"crop": batch}, ["logits"])
-        return ctc_greedy_decode(logprobs, self.charset)
+        reads = ctc_greedy_decode(logprobs, self.charset)
+        n = len(boxes)
+        out = []
+        for i in range(n):
+            options = [reads[k * n + i] for k in range(len(variants))]
+            out.append(max(options, key=lambda r: r[1]))
+        return out
 
     def _assemble(self, boxes: np.ndarray, scores: np.ndarray, reads, det_scale: float, factor: float) -> list[Bib]:
         """Filter candidates, combine confidences, keep one bib per number; boxes scaled by `factor`."""
@@ -220,27 +235,43 @@ class Recognizer:
     def recognize_path(self, path: Path) -> list[Bib]:
         """Load a photo (reduced JPEG decode where it suffices) and return bibs in full-resolution pixels.
 
-        The photo is decoded once at the smallest libjpeg scale whose long side reaches
-        ``FIRST_DECODE_SIDE``; detection runs on it (letterboxed), and reading too unless a
-        detected box is shorter than ``read_px`` there, in which case one larger decode is made.
+        A JPEG is decoded once at the smallest libjpeg scale (1/8..1) whose long side reaches
+        ``FIRST_DECODE_SIDE`` (exactly that scale, so no extra resize); detection runs on it
+        (letterboxed) and reading too, unless a detected box is shorter than 3/4 of ``read_px``
+        there, in which case one larger decode is made for reading. Other formats are decoded once.
         """
-        from bibtagger_gui.core.imageio import load_with_info
+        from bibtagger_gui.core.imageio import load_with_info, probe_image
 
-        det_side = max(self.detector.input_size)
-        image, info = load_with_info(path, max_side=max(FIRST_DECODE_SIDE, det_side))
+        info = probe_image(path)
+        full_long = max(info.width, info.height)
+        side = None
+        if info.format == "jpeg":
+            side = full_long
+            for f in (8, 4, 2):
+                if math.ceil(full_long / f) >= max(FIRST_DECODE_SIDE, max(self.detector.input_size)):
+                    side = math.ceil(full_long / f)
+                    break
+        image, info = load_with_info(path, max_side=side)
         full_long = max(info.width, info.height)
         boxes, scores, det_scale = self._detect(image)
         read_image, read_boxes = image, boxes
-        if len(boxes) and max(image.shape[:2]) < full_long:
-            # height the smallest box would have in the full-resolution photo
-            small = float((boxes[:, 3] - boxes[:, 1]).min()) * full_long / max(image.shape[:2])
-            need_side = math.ceil(full_long * min(1.0, self.read_px / max(small, 1e-6)))
-            if need_side > max(image.shape[:2]) * 1.25:
-                read_image, _ = load_with_info(path, max_side=need_side)
-                read_boxes = boxes * (max(read_image.shape[:2]) / max(image.shape[:2]))
+        long_now = max(image.shape[:2])
+        if len(boxes) and long_now < full_long:
+            smallest = float((boxes[:, 3] - boxes[:, 1]).min())
+            if smallest < 0.75 * self.read_px:
+                need_side = math.ceil(min(full_long, long_now * self.read_px / max(smallest, 1e-6)))
+                if need_side > long_now * 1.25:
+                    read_image, _ = load_with_info(path, max_side=need_side)
+                    read_boxes = boxes * (max(read_image.shape[:2]) / long_now)
         reads = self.read(read_image, read_boxes)
-        factor = full_long / max(image.shape[:2])
-        return self._assemble(boxes, scores, reads, det_scale, factor)
+        return self._assemble(boxes, scores, reads, det_scale, full_long / long_now)
+
+
+def _widen(boxes: np.ndarray, fx: float, fy: float) -> np.ndarray:
+    """Boxes grown by fx of their width and fy of their height (centred)."""
+    dw = (boxes[:, 2] - boxes[:, 0]) * fx / 2
+    dh = (boxes[:, 3] - boxes[:, 1]) * fy / 2
+    return np.stack([boxes[:, 0] - dw, boxes[:, 1] - dh, boxes[:, 2] + dw, boxes[:, 3] + dh], axis=1)
 
 
 def reader_crop(image: np.ndarray, box, size: tuple[int, int], pad: float = 0.1) -> np.ndarray:

@@ -54,7 +54,7 @@ def run_gui(folder: str | Path | None = None, models: str | Path | None = None, 
     from bibtagger_gui.gui.main_window import MainWindow
 
     window = MainWindow(models_dir=models)
-    if models and not window.load_models_dir(models):
+    if models and not window.load_models_dir(models, remember=False):
         print(f"bibtagger gui: {window.statusBar().currentMessage()}", file=sys.stderr)
     window.show()
     if folder is None and screenshot is None:

@@ -32,7 +32,7 @@ DEFAULT_KEYMAP: dict[str, tuple[list[str], str]] = {
     "edit_number": (["F2"], "Edit the selected bib's number (letters too); digits start editing by themselves"),
     "draw_box": (["B"], "Draw a new box with the mouse, then type its number"),
     "delete_bib": (["Delete"], "Delete the selected bib"),
-    "cancel": (["Escape"], "Cancel typing / drawing"),
+    "cancel": (["Escape"], "Cancel typing / drawing; in the search box: clear the search"),
     "undo": (["Ctrl+Z"], "Undo the last edit (the store changes back at once)"),
     "redo": (["Ctrl+Shift+Z", "Ctrl+Y"], "Redo"),
     "zoom_bib": (["Z"], "Zoom to the selected bib"),

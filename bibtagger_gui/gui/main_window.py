@@ -10,7 +10,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QSettings, QSize, Qt
+from PySide6.QtCore import QItemSelectionModel, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -57,8 +57,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings if settings is not None else QSettings()
         self.keymap = keymap or load_keymap(self.settings)
-        saved_models = self.settings.value("models_dir")
-        self.models_dir: Path | None = Path(models_dir) if models_dir else (Path(saved_models) if saved_models else None)
+        saved = self.settings.value("models_dir")
+        saved_ok = bool(saved) and (Path(str(saved)) / "detector.onnx").is_file()  # a vanished folder is forgotten
+        self.models_dir: Path | None = Path(models_dir) if models_dir else (Path(str(saved)) if saved_ok else None)
         self.store: Any = None
         self.folder: Path | None = None
         self.generation = Generation()
@@ -74,6 +75,10 @@ class MainWindow(QMainWindow):
         self._entry: dict[str, Any] | None = None  # number being typed: {"kind": "edit"|"new", ...}
         self._pending_box: tuple | None = None
 
+        self._counts_timer = QTimer(self)  # coalesces status-bar count updates during recognition
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(300)
+        self._counts_timer.timeout.connect(self._update_counts)
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
         self.ctx = EditContext(None, self._store_changed)
@@ -83,6 +88,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_actions()
         self._install_features()
+        self.photo_view.setFocus()
         self._jobs_changed()
         self._update_counts()
 
@@ -110,6 +116,7 @@ class MainWindow(QMainWindow):
         self.search_edit.setObjectName("searchEdit")
         self.search_edit.setPlaceholderText("Search bib number (Ctrl+F)")
         self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # Ctrl+F; never the initial focus
         self.search_edit.textChanged.connect(lambda _t: self.rebuild_queue())
         self.queue_label = QLabel("")
 
@@ -182,8 +189,14 @@ class MainWindow(QMainWindow):
         self.file_menu = file_menu
 
         edit = mb.addMenu("&Edit")
-        self._action("undo", "&Undo", self.undo, edit)
-        self._action("redo", "&Redo", self.redo, edit)
+        undo = self._action("undo", "&Undo", self.undo, edit)
+        redo = self._action("redo", "&Redo", self.redo, edit)
+        self.undo_stack.undoTextChanged.connect(lambda t: undo.setText(f"&Undo {t}".rstrip()))
+        self.undo_stack.redoTextChanged.connect(lambda t: redo.setText(f"&Redo {t}".rstrip()))
+        self.undo_stack.canUndoChanged.connect(undo.setEnabled)
+        self.undo_stack.canRedoChanged.connect(redo.setEnabled)
+        undo.setEnabled(False)
+        redo.setEnabled(False)
         edit.addSeparator()
         self._action("accept_photo", "&Accept Photo", self.enter_pressed, edit)
         self._action("draw_box", "Draw &Box", self.start_drawing, edit)
@@ -372,6 +385,8 @@ class MainWindow(QMainWindow):
                 self.start_recognition([p.id for p in self.store.photos() if review.needs_recognition(p)])
         else:
             self.statusBar().showMessage(f"Recognition {outcome}: {message}", 10000)
+            if getattr(job, "version", None):
+                self.model_label.setText(f"model {job.version}")
             self.rebuild_queue()
         self._update_counts()
 
@@ -400,8 +415,12 @@ class MainWindow(QMainWindow):
         if path and self.load_models_dir(path):
             self.statusBar().showMessage("Models loaded; use Recognition > Re-run on Unreviewed Photos to apply them", 10000)
 
-    def load_models_dir(self, folder: str | Path) -> bool:
-        """Check and switch to the models in ``folder`` (used by the next recognition run)."""
+    def load_models_dir(self, folder: str | Path, remember: bool = True) -> bool:
+        """Check and switch to the models in ``folder`` (used by the next recognition run).
+
+        ``remember`` stores the folder in QSettings for the next start (the menu does;
+        ``bibtagger gui --models`` does not).
+        """
         from bibtagger_gui.core.recognizer import ModelError, Recognizer
 
         try:
@@ -410,7 +429,8 @@ class MainWindow(QMainWindow):
             self._error("Cannot load models", str(exc))
             return False
         self.models_dir = Path(folder)
-        self.settings.setValue("models_dir", str(self.models_dir))
+        if remember:
+            self.settings.setValue("models_dir", str(self.models_dir))
         self.model_label.setText(f"model {rec.version}")
         return True
 
@@ -527,13 +547,15 @@ class MainWindow(QMainWindow):
             elif self.selected_bib not in ids:
                 self.selected_bib = self._default_bib()
             self._show_bibs(item)
-        self._update_counts()
+        if not self._counts_timer.isActive():
+            self._counts_timer.start()
 
     def _store_changed(self, photo_id: int, bib_id: int | None) -> None:
         """Called by every undo command after it wrote to the store."""
         if photo_id != self.current_id:
             self.select_photo(photo_id)  # undo/redo shows the photo it changes
         self.refresh_photo(photo_id, bib_id)
+        self._update_counts()
 
     def select_bib(self, bib_id: int | None) -> None:
         self._commit_entry()

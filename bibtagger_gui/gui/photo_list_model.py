@@ -36,7 +36,7 @@ class PhotoListModel(QAbstractListModel):
         self._items: list[ReviewItem] = []
         self._row_of: dict[int, int] = {}
         self._loaded = 0
-        self._placeholder: QPixmap | None = None
+        self._placeholder: QIcon | None = None
         self._error_icon: QIcon | None = None
         if thumbnails is not None:
             thumbnails.ready.connect(self._thumb_changed)
@@ -106,7 +106,12 @@ class PhotoListModel(QAbstractListModel):
         photo = item.photo
         if role == Qt.ItemDataRole.DisplayRole:
             name = PurePosixPath(photo.relpath).name
-            nums = ", ".join(item.numbers) if item.bibs else ("error" if photo.error else "no bib")
+            if item.bibs:
+                nums = ", ".join(item.numbers)
+            elif photo.error:
+                nums = "error"
+            else:
+                nums = "no bib" if getattr(photo, "model_version", "") else "not recognized yet"
             mark = "✓ " if photo.reviewed else ""
             return f"{mark}{name}\n{nums}"
         if role == Qt.ItemDataRole.DecorationRole:
@@ -115,9 +120,9 @@ class PhotoListModel(QAbstractListModel):
             if self.thumbnails is not None:
                 if self.thumbnails.failure(photo.id):
                     return self._error()
-                pix = self.thumbnails.get(photo)
-                if pix is not None:
-                    return pix
+                icon = self.thumbnails.icon(photo)
+                if icon is not None:
+                    return icon
             return self._placeholder_pixmap()
         if role == Qt.ItemDataRole.ToolTipRole:
             error = photo.error or (self.thumbnails.failure(photo.id) if self.thumbnails else None)
@@ -145,12 +150,12 @@ class PhotoListModel(QAbstractListModel):
         return None
 
     # ---- cheap shared decorations (made once, no image decode)
-    def _placeholder_pixmap(self) -> QPixmap:
+    def _placeholder_pixmap(self) -> QIcon:
         if self._placeholder is None:
             size = self.thumbnails.size if self.thumbnails else 96
             pix = QPixmap(QSize(size, size * 2 // 3))
             pix.fill(QColor(200, 200, 200))
-            self._placeholder = pix
+            self._placeholder = QIcon(pix)
         return self._placeholder
 
     def _error(self) -> QIcon:

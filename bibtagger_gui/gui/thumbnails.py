@@ -17,8 +17,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
 
 from bibtagger_gui.core.imageio import ImageError, load_image
 from bibtagger_gui.gui.qimage import rgb_to_qimage
@@ -81,6 +81,7 @@ class ThumbnailProvider(QObject):
         self.cache_dir: Path | None = None
         self.generation = 0
         self._lru: OrderedDict[int, QPixmap] = OrderedDict()
+        self._icons: dict[int, QIcon] = {}
         self._pending: set[int] = set()
         self._failed: dict[int, str] = {}
         self._emitter = _Emitter(self)
@@ -92,6 +93,7 @@ class ThumbnailProvider(QObject):
         self.generation += 1
         self.pool.clear()
         self._lru.clear()
+        self._icons.clear()
         self._pending.clear()
         self._failed.clear()
         self.folder, self.cache_dir = folder, cache_dir
@@ -107,6 +109,7 @@ class ThumbnailProvider(QObject):
     def forget(self, photo_id: int) -> None:
         """Drop one photo's cached thumbnail/failure (e.g. the file changed)."""
         self._lru.pop(photo_id, None)
+        self._icons.pop(photo_id, None)
         self._failed.pop(photo_id, None)
 
     def cached(self, photo_id: int) -> QPixmap | None:
@@ -114,6 +117,16 @@ class ThumbnailProvider(QObject):
         if pix is not None:
             self._lru.move_to_end(photo_id)
         return pix
+
+    def icon(self, photo: Any) -> QIcon | None:
+        """Like :meth:`get` as a QIcon (views draw it scaled into their icon size, aspect kept)."""
+        pix = self.get(photo)
+        if pix is None:
+            return None
+        icon = self._icons.get(photo.id)
+        if icon is None:
+            icon = self._icons[photo.id] = QIcon(pix)
+        return icon
 
     def get(self, photo: Any) -> QPixmap | None:
         """The thumbnail if cached in memory, else None (and it is being made)."""
@@ -134,10 +147,22 @@ class ThumbnailProvider(QObject):
         if generation != self.generation:
             return
         self._pending.discard(photo_id)
-        self._lru[photo_id] = QPixmap.fromImage(img)
+        self._lru[photo_id] = self._framed(img)
         while len(self._lru) > self.max_items:
-            self._lru.popitem(last=False)
+            old, _ = self._lru.popitem(last=False)
+            self._icons.pop(old, None)
         self.ready.emit(photo_id)
+
+    def _framed(self, img: QImage) -> QPixmap:
+        """The thumbnail centred on a fixed 3:2 canvas, so list rows line up for any orientation."""
+        w, h = self.size, self.size * 2 // 3
+        pix = QPixmap(w, h)
+        pix.fill(Qt.GlobalColor.transparent)
+        scaled = img.scaled(w, h, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        painter = QPainter(pix)
+        painter.drawImage((w - scaled.width()) // 2, (h - scaled.height()) // 2, scaled)
+        painter.end()
+        return pix
 
     def _on_failed(self, generation: int, photo_id: int, message: str) -> None:
         if generation != self.generation:

@@ -101,6 +101,7 @@ class RecognitionJob(_Job):
         super().__init__(folder, generation, current)
         self.photo_ids = list(photo_ids)
         self.models_dir = Path(models_dir) if models_dir else None
+        self.version: str | None = None  # the models' version once loaded
 
     def __call__(self) -> None:
         from bibtagger_gui.core.recognizer import ModelError, Recognizer
@@ -115,6 +116,7 @@ class RecognitionJob(_Job):
         except Exception as exc:
             self.signals.finished.emit(g, "failed", f"cannot load models: {exc}")
             return
+        self.version = rec.version
         errors = 0
         try:
             store = Store.open(self.folder)

@@ -1,0 +1,44 @@
+"""`bibtagger gui DIR --screenshot PNG` (the real CLI in a subprocess, offscreen)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from bibtagger_gui.gui.main_window import DEFAULT_SIZE
+from tests.test_gui_support import demo_folder, demo_template  # noqa: F401
+
+
+def test_screenshot_command_writes_a_png_of_the_window(tmp_path, demo_folder, placeholder_models_dir):
+    png = tmp_path / "shot.png"
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "BIBTAGGER_KEYMAP": str(tmp_path / "none.json"),
+    }
+    cmd = [sys.executable, "-m", "bibtagger_gui", "gui", str(demo_folder), "--models", str(placeholder_models_dir), "--screenshot", str(png)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    from PySide6.QtGui import QImage
+
+    img = QImage(str(png))
+    assert (img.width(), img.height()) == DEFAULT_SIZE
+    # not a blank image: many distinct colours (list, photo, panel)
+    colours = {img.pixel(x, y) for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)}
+    assert len(colours) > 50
+    # the store was filled by the recognition run the screenshot waited for
+    from bibtagger_gui.core.store import Store
+
+    with Store.open(demo_folder) as store:
+        assert all(p.model_version for p in store.photos())
+
+
+def test_gui_command_module_does_not_import_pyside():
+    code = "import sys, bibtagger_gui.cli.gui_cmd, bibtagger_gui.cli as c; c.build_parser(); print('PySide6' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
