@@ -118,6 +118,14 @@ def test_export_checker_metadata_and_parity(tmp_path):
     for g, w in zip(got, want):
         assert g.shape == w.shape
         np.testing.assert_allclose(g, w, atol=1e-4, rtol=1e-4)
+    # H/W are dynamic: the recognizer runs the same model on small zoomed crops
+    crop = np.random.default_rng(1).random((1, 3, 64, 96), dtype=np.float32)
+    got = onnx_predictor(path, threads=1)(crop)
+    with torch.no_grad():
+        want = [t.numpy() for t in model(torch.from_numpy(crop))]
+    assert got[0].shape == (1, 1, 16, 24)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-4, rtol=1e-4)
 
 
 def test_box_metrics_counts_hits_and_false_alarms():

@@ -144,11 +144,15 @@ def finetune_detector(entries: list[Entry], args, out: Path) -> dict:
             encoding="utf-8")
         log(f"detector fine-tuned -> {out / 'detector.onnx'}")
         return {"finetuned": True, "onnx": str(out / "detector.onnx")}
-    log(f"detector not fine-tuned: {reason}; copying the current detector")
-    for name in ("detector.onnx", "detector.md"):
-        if (args.models / name).is_file():
-            shutil.copyfile(args.models / name, out / name)
-    return {"finetuned": False, "reason": reason}
+    copied = [name for name in ("detector.onnx", "detector.md") if (args.models / name).is_file()]
+    for name in copied:
+        shutil.copyfile(args.models / name, out / name)
+    if "detector.onnx" in copied:
+        log(f"detector not fine-tuned: {reason}; the current detector was copied")
+    else:
+        log(f"detector not fine-tuned: {reason}; no {args.models / 'detector.onnx'} to copy either, "
+            f"so {out} holds only the reader")
+    return {"finetuned": False, "reason": reason, "copied": copied}
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ from training.detector_data import DetectorSampler, load_photos, make_targets, t
 from training.models.detector import SIZE_SCALE, STRIDE, BibDetector
 
 DEFAULT_THRESHOLD = 0.3
+# H and W are dynamic (multiples of 32): the app feeds input_size for the photo and smaller
+# zoomed crops when it refines small boxes (docs/recognizer.md).
+DYNAMIC_AXES = {"image": {2: "H", 3: "W"}, "heatmap": {2: "h", 3: "w"}, "size": {2: "h", 3: "w"}, "offset": {2: "h", 3: "w"}}
 NMS_IOU = 0.4
 
 
@@ -187,12 +190,13 @@ def export_detector(model: BibDetector, path: Path, input_size: int, data_hash_:
     except ImportError:
         export_onnx = None
     if export_onnx is not None:
-        export_onnx(model, dummy, ["image"], ["heatmap", "size", "offset"], None, metadata, path)
+        export_onnx(model, dummy, ["image"], ["heatmap", "size", "offset"], DYNAMIC_AXES, metadata, path)
         return path
     import onnx
 
     tmp = path.with_suffix(".tmp.onnx")
-    torch.onnx.export(model, (dummy,), str(tmp), input_names=["image"], output_names=["heatmap", "size", "offset"], opset_version=17, dynamo=False)
+    torch.onnx.export(model, (dummy,), str(tmp), input_names=["image"], output_names=["heatmap", "size", "offset"],
+                      dynamic_axes=DYNAMIC_AXES, opset_version=17, dynamo=False)
     proto = onnx.load(str(tmp))
     for k, v in metadata.items():
         entry = proto.metadata_props.add()

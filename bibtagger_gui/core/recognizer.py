@@ -22,6 +22,11 @@ from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.decode import centernet_decode, ctc_greedy_decode, letterbox, nms
 
 NMS_IOU = 0.4
+REFINE_BELOW_PX = 24.0  # boxes shorter than this in the detector's input frame get a second look ...
+REFINE_TARGET_PX = 32.0  # ... on a crop zoomed so that they are this tall
+REFINE_IF_READ_BELOW = 0.8  # ... when their reading is below this confidence (or they are under half that size)
+REFINE_WINDOW = 128  # zoomed-crop input side when the detector accepts other sizes than input_size
+REFINE_MAX = 4  # at most this many extra detector runs per photo
 # The first decode of a big JPEG aims at this long side (1/4 of a 24 MP photo): entropy decoding
 # dominates, so 1/8 saves little, and at this size most bib numbers are tall enough to read
 # without a second decode.
@@ -144,10 +149,11 @@ class Recognizer:
         reader_path: Path | None = None,
         threads: int | None = None,
         score_threshold: float = 0.3,
-        min_confidence: float = 0.3,
+        min_confidence: float = 0.4,
         read_px: int | None = None,
         rules: Rules | None = None,
-        read_widen: tuple[tuple[float, float], ...] = ((0.3, 0.1),),
+        read_widen: tuple[tuple[float, float], ...] = (),
+        refine_small: bool = True,
     ) -> None:
         models = default_models_dir()
         self.detector = OnnxModel.load(Path(detector_path or models / "detector.onnx"), "detector", threads)
@@ -160,6 +166,11 @@ class Recognizer:
         self.read_px = int(read_px or self.reader.input_size[0])
         self.rules = rules or Rules()
         self.read_widen = tuple(read_widen)
+        self.refine_small = refine_small
+        # a detector exported with dynamic H/W refines on a small window (cheap); else on input_size
+        dims = self.detector.session.get_inputs()[0].shape  # type: ignore[attr-defined]
+        dynamic = not all(isinstance(d, int) for d in dims[2:])
+        self.refine_input = REFINE_WINDOW if dynamic else max(self.detector.input_size)
 
     @classmethod
     def from_dir(cls, folder: Path, **kwargs) -> "Recognizer":
@@ -176,10 +187,13 @@ class Recognizer:
         boxes, scores, _ = self._detect(image)
         return boxes, scores
 
-    def _detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        tensor, scale = letterbox(image, self.detector.input_size)
+    def _detect(
+        self, image: np.ndarray, threshold: float | None = None, size: tuple[int, int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        tensor, scale = letterbox(image, size or self.detector.input_size)
         heatmap, size, offset = self.detector.run({"image": tensor}, ["heatmap", "size", "offset"])
-        boxes, scores = centernet_decode(heatmap, size, offset, self.stride, self.score_threshold)
+        th = self.score_threshold if threshold is None else threshold
+        boxes, scores = centernet_decode(heatmap, size, offset, self.stride, th)
         if len(boxes):
             keep = nms(boxes, scores, NMS_IOU)
             boxes, scores = boxes[keep] / scale, scores[keep]
@@ -211,6 +225,41 @@ class Recognizer:
             out.append(max(options, key=lambda r: r[1]))
         return out
 
+    def refine(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Re-detect small boxes on a zoomed crop so they are ~``REFINE_TARGET_PX`` high in the input.
+
+        Small bibs (a few pixels in the letterboxed photo) get loose boxes, and a box that cuts a
+        digit off reads as a different number; the second look at the bib's neighbourhood, where it
+        has the size the detector knows best, tightens the box. Boxes whose refinement finds
+        nothing overlapping are kept as they were.
+        """
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4).copy()
+        side_in = max(self.detector.input_size)
+        win = self.refine_input  # side of the (square) detector input used for the zoomed crop
+        H, W = image.shape[:2]
+        long_side = max(H, W)
+        for i, (x1, y1, x2, y2) in enumerate(boxes):
+            bh = y2 - y1
+            if bh * side_in / long_side >= REFINE_BELOW_PX or bh < 2:
+                continue
+            crop_side = bh * win / REFINE_TARGET_PX
+            if crop_side >= long_side:
+                continue
+            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+            ox = int(round(min(max(0.0, cx - crop_side / 2), max(0.0, W - crop_side))))
+            oy = int(round(min(max(0.0, cy - crop_side / 2), max(0.0, H - crop_side))))
+            cs = int(math.ceil(crop_side))
+            crop = image[oy : oy + cs, ox : ox + cs]
+            found, _scores, _ = self._detect(crop, threshold=0.1, size=(win, win))
+            if not len(found):
+                continue
+            found = found + np.array([ox, oy, ox, oy], np.float32)
+            overlap = _overlap_of_smaller(boxes[i], found)
+            j = int(np.argmax(overlap))
+            if overlap[j] >= 0.5:  # one box lies mostly inside the other: the same bib
+                boxes[i] = found[j]
+        return boxes
+
     def _assemble(self, boxes: np.ndarray, scores: np.ndarray, reads, det_scale: float, factor: float) -> list[Bib]:
         """Filter candidates, combine confidences, keep one bib per number; boxes scaled by `factor`."""
         best: dict[str, Bib] = {}
@@ -230,7 +279,29 @@ class Recognizer:
     def recognize(self, image: np.ndarray) -> list[Bib]:
         """Bibs found in an RGB uint8 image (EXIF orientation already applied), in its pixels."""
         boxes, scores, scale = self._detect(image)
-        return self._assemble(boxes, scores, self.read(image, boxes), scale, 1.0)
+        boxes, reads = self._read_refined(image, boxes, scores)
+        return self._assemble(boxes, scores, reads, scale, 1.0)
+
+    def _read_refined(self, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, list[tuple[str, float]]]:
+        """Read every box; refine and re-read the small ones whose reading is doubtful or that are tiny.
+
+        At most ``REFINE_MAX`` boxes per photo (best detector scores first) get the extra detector run.
+        """
+        reads = self.read(image, boxes)
+        if not self.refine_small or not len(boxes):
+            return boxes, reads
+        side_in = max(self.detector.input_size)
+        h_in = (boxes[:, 3] - boxes[:, 1]) * side_in / max(image.shape[:2])
+        doubtful = np.array([c < REFINE_IF_READ_BELOW for _, c in reads])
+        todo = np.nonzero((h_in < REFINE_BELOW_PX) & (doubtful | (h_in < REFINE_BELOW_PX / 2)))[0]
+        todo = todo[np.argsort(-scores[todo])][:REFINE_MAX]
+        if not len(todo):
+            return boxes, reads
+        boxes = boxes.copy()
+        boxes[todo] = self.refine(image, boxes[todo])
+        for i, r in zip(todo, self.read(image, boxes[todo])):
+            reads[i] = r
+        return boxes, reads
 
     def recognize_path(self, path: Path) -> list[Bib]:
         """Load a photo (reduced JPEG decode where it suffices) and return bibs in full-resolution pixels.
@@ -263,8 +334,18 @@ class Recognizer:
                 if need_side > long_now * 1.25:
                     read_image, _ = load_with_info(path, max_side=need_side)
                     read_boxes = boxes * (max(read_image.shape[:2]) / long_now)
-        reads = self.read(read_image, read_boxes)
+        read_boxes, reads = self._read_refined(read_image, read_boxes, scores)
+        boxes = read_boxes * (long_now / max(read_image.shape[:2]))
         return self._assemble(boxes, scores, reads, det_scale, full_long / long_now)
+
+
+def _overlap_of_smaller(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Intersection of `box` with each of `others` divided by the smaller of the two areas."""
+    ix = np.clip(np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1]), 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    return ix * iy / np.maximum(np.minimum(area, areas), 1e-6)
 
 
 def _widen(boxes: np.ndarray, fx: float, fy: float) -> np.ndarray:

@@ -50,8 +50,19 @@ def digit_bibs(items: Iterable[tuple[str, tuple, float | None]], image_height: i
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process or its largest waited-for child, in MiB (Linux KiB units)."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """Peak resident memory of this process or its largest waited-for child, in MiB.
+
+    Our own peak is VmHWM from /proc/self/status, not ru_maxrss: Linux carries the parent's
+    high-water mark over fork+exec into RUSAGE_SELF, so a runner started by a big bench process
+    would report the bench's memory. Children (tesseract) are forked from this small runner, so
+    their ru_maxrss is at most max(runner, child), which is what we report anyway.
+    """
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            own = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        pass
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return round(max(own, children) / 1024, 1)
 
