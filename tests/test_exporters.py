@@ -115,3 +115,44 @@ def test_export_errors(tmp_path, capsys):
     assert "no bibtagger project yet" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "empty"), "--format", "crops"]) == 2
     assert not (tmp_path / "empty" / ".bibtagger").exists()
+
+
+def test_start_list_names_in_exports(project, tmp_path, capsys):
+    folder, truth = project
+    csv_path = tmp_path / "start.csv"
+    numbers = sorted({b.number for t in truth.values() for b in t.bibs})
+    named = {n: f"Runner {i}" for i, n in enumerate(numbers[:-1])}  # the last truth number has no name
+    csv_path.write_text("Bib;Name\n" + "".join(f"{n};{named.get(n, '')}\n" for n in numbers), encoding="utf-8")
+    assert main(["startlist", "import", str(csv_path), str(folder)]) == 0
+    capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(run_export(capsys, str(folder), "--format", "csv"))))
+    assert all(r["name"] == named.get(r["number"], "") for r in rows) and any(r["name"] for r in rows)
+    by_number = {r["number"]: r["name"] for r in csv.DictReader(io.StringIO(run_export(capsys, str(folder), "--format", "bibcsv")))}
+    assert by_number == {n: named.get(n, "") for n in [*numbers, "777"]}
+    entries = json.loads(run_export(capsys, str(folder), "--format", "json"))
+    for b in (b for e in entries for b in e["bibs"]):
+        assert b.get("name") == named.get(b["number"])  # absent (not "") without a name
+    coco = json.loads(run_export(capsys, str(folder), "--format", "coco"))
+    assert {a["attributes"]["number"]: a["attributes"].get("name") for a in coco["annotations"]} == {
+        n: named.get(n) for n in numbers
+    }
+
+
+def test_no_start_list_keeps_json_unchanged_and_csv_names_empty(project, capsys):
+    folder, _ = project
+    entries = json.loads(run_export(capsys, str(folder), "--format", "json"))
+    assert all("name" not in b for e in entries for b in e["bibs"])
+    rows = list(csv.DictReader(io.StringIO(run_export(capsys, str(folder), "--format", "csv"))))
+    assert rows and all(r["name"] == "" for r in rows)
+
+
+def test_folder_exports_report_progress_and_stop_on_cancel(project, tmp_path):
+    from bibtagger_gui.core.exporters import export
+
+    folder, truth = project
+    with Store.open(folder) as store:
+        calls: list[tuple[int, int]] = []
+        rep, _ = export(store, "crops", tmp_path / "all", progress=lambda d, t: calls.append((d, t)))
+        assert calls[-1] == (len(truth), len(truth)) and [d for d, _ in calls] == list(range(len(truth) + 1))
+        rep, _ = export(store, "bibfolders", tmp_path / "stopped", cancel=lambda: True)
+        assert rep.cancelled and rep.written == 0

@@ -264,3 +264,45 @@ def test_refine_re_detects_small_boxes_on_a_zoomed_crop(models):
     assert refined[2] - refined[0] == pytest.approx(24 * crop_side / 128, rel=1e-3)
     big = np.array([[300.0, 300.0, 700.0, 500.0]], np.float32)  # already large: left alone
     np.testing.assert_array_equal(rec.refine(image, big), big)
+
+
+def _spelled_logprobs(text: str, prob: float, charset: str = "0123456789", t: int = 32) -> np.ndarray:
+    """Log-probs [T,C] whose best path spells `text` (blanks between) with path probability `prob`."""
+    lp = np.full((t, len(charset) + 1), -20.0, np.float32)
+    lp[:, 0] = 0.0
+    for i, ch in enumerate(text):
+        lp[2 * i, 0] = -20.0
+        lp[2 * i, charset.index(ch) + 1] = 0.0
+    lp[0, lp[0].argmax()] = math.log(prob)  # the first step carries the whole path's doubt
+    return lp
+
+
+class _ViewsReader:
+    """Stands in for the reader session: row k of the batch reads `views[k % len(views)]`."""
+
+    def __init__(self, views: list[tuple[str, float]]):
+        self.views, self.batches = views, []
+
+    def run(self, names, feeds):
+        crops = feeds["crop"]
+        self.batches.append(crops.shape)
+        return [np.stack([_spelled_logprobs(*self.views[k % len(self.views)]) for k in range(len(crops))])]
+
+
+def test_read_votes_over_crop_paddings(models):
+    rec = Recognizer(*models, threads=1, read_pads=(0.05, 0.1, 0.2))
+    image = np.zeros((200, 300, 3), np.uint8)
+    box = np.array([[100.0, 80.0, 160.0, 110.0]], np.float32)
+    # two of three paddings read 1234 (p 0.9), one reads 4321 more confidently (p 0.95): the vote wins,
+    # its confidence is the mean over the three views (a disagreeing view counts 0)
+    stub = _ViewsReader([("1234", 0.9), ("1234", 0.9), ("4321", 0.95)])
+    rec.reader.session = stub
+    ((text, conf),) = rec.read(image, box)
+    assert stub.batches == [(3, 1, 32, 128)]  # one batched reader call for all paddings
+    assert text == "1234" and conf == pytest.approx((0.9 + 0.9) / 3, abs=1e-4)
+    # unanimous views keep their confidence; a single padding is the plain reading
+    rec.reader.session = _ViewsReader([("1234", 0.8)])
+    assert rec.read(image, box)[0] == ("1234", pytest.approx(0.8, abs=1e-4))
+    rec.read_pads = (0.1,)
+    rec.reader.session = _ViewsReader([("4321", 0.95), ("1234", 0.9)])
+    assert rec.read(image, box)[0] == ("4321", pytest.approx(0.95, abs=1e-4))

@@ -13,6 +13,7 @@ from bibtagger_gui.core.startlist import (
     distance,
     load_from_store,
     names_for,
+    normalise,
     off_list_reads,
     parse_startlist,
     parse_startlist_text,
@@ -165,3 +166,10 @@ def test_gui_import_action(qtbot, store, tmp_path):
     assert result.entries == {"1234": "Jörg Groß"}
     assert names_for(store) == {"1234": "Jörg Groß"}
     assert "Imported 1 bib numbers" in window.statusBar().currentMessage()
+
+
+def test_names_for_normalises_numbers_and_skips_nameless(store):
+    save_to_store(store, parse_startlist_text("bib,name\n a 12 ,Ann\n7,\n"))
+    names = names_for(store)
+    assert names == {"A12": "Ann"}
+    assert names.get(normalise("a12")) == "Ann" and "7" not in names

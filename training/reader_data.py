@@ -32,6 +32,40 @@ class RealBib:
     box: tuple[float, float, float, float]
     number: str
     source: str
+    det_box: tuple[float, float, float, float] | None = None  # the app detector's box for this bib, if found
+
+
+def attach_detector_boxes(bibs: list[RealBib], detector_path: Path, iou_min: float = 0.5) -> int:
+    """Set ``det_box`` of each bib to the shipped detector's best-matching box (IoU >= iou_min).
+
+    The app reads the detector's boxes, not annotated ones; training on both teaches the reader
+    the margins and cut-offs it really sees. Returns how many bibs got a box.
+    """
+    from bibtagger_gui.core.recognizer import OnnxModel, Recognizer
+
+    rec = Recognizer.__new__(Recognizer)  # detector only: no reader needed
+    rec.detector = OnnxModel.load(Path(detector_path), "detector", 1)
+    rec.stride = int(rec.detector.meta.get("bibtagger.stride", "4"))
+    rec.score_threshold = 0.3
+    found, cache = 0, {}
+    for b in bibs:
+        key = id(b.image)
+        if key not in cache:
+            cache[key] = rec.detect(b.image)[0]
+        boxes = cache[key]
+        if not len(boxes):
+            continue
+        x1, y1, x2, y2 = b.box
+        ix = np.clip(np.minimum(x2, boxes[:, 2]) - np.maximum(x1, boxes[:, 0]), 0, None)
+        iy = np.clip(np.minimum(y2, boxes[:, 3]) - np.maximum(y1, boxes[:, 1]), 0, None)
+        inter = ix * iy
+        union = (x2 - x1) * (y2 - y1) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter
+        iou = inter / np.maximum(union, 1e-6)
+        j = int(np.argmax(iou))
+        if iou[j] >= iou_min:
+            b.det_box = tuple(float(v) for v in boxes[j])  # type: ignore[assignment]
+            found += 1
+    return found
 
 
 def load_rgb(path: Path) -> np.ndarray:
@@ -104,9 +138,14 @@ def _affine_region(rng: np.random.Generator, image: np.ndarray, box, strength: f
     return region, nb
 
 
-def real_sample(rng: np.random.Generator, bib: RealBib, strength: float = 1.0) -> np.ndarray:
-    """Augmented crop of a real bib: affine, colour, camera degradation, box jitter, random padding."""
-    region, box = _affine_region(rng, bib.image, bib.box, strength)
+def real_sample(rng: np.random.Generator, bib: RealBib, strength: float = 1.0, det_share: float = 0.0) -> np.ndarray:
+    """Augmented crop of a real bib: affine, colour, camera degradation, box jitter, random padding.
+
+    With probability `det_share` (when the bib has one) the detector's box is used instead of
+    the annotated one.
+    """
+    box = bib.det_box if bib.det_box is not None and rng.random() < det_share else bib.box
+    region, box = _affine_region(rng, bib.image, box, strength)
     f = region.astype(np.float32) * rng.uniform(0.7, 1.3, 3)
     if rng.random() < 0.15:
         f = 255 - f  # negative plates (light digits on dark) exist

@@ -24,7 +24,7 @@ from torch import nn
 from bibtagger_gui.core.decode import ctc_greedy_decode
 from training.data import DEFAULT_DEV, Entry, data_hash, load_entries, split
 from training.models.reader import CHARSET, CRNN, encode_targets
-from training.reader_data import RealBib, eval_crop, load_real_bibs, real_sample, render_synthetic
+from training.reader_data import attach_detector_boxes, RealBib, eval_crop, load_real_bibs, real_sample, render_synthetic
 
 
 @dataclass
@@ -43,6 +43,8 @@ class ReaderConfig:
     threads: int = 2
     seed: int = 0
     init: str | None = None  # checkpoint to start from (finetune)
+    detector: str | None = None  # detector.onnx: also train on its boxes of the train bibs (share det_share)
+    det_share: float = 0.5
     charset: str = CHARSET
     train_sources: list[str] = field(default_factory=list)
     log_every: int = 50
@@ -112,6 +114,9 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     train_bibs = load_real_bibs(train_entries, cfg.charset)
     val_bibs = load_real_bibs(val_entries, cfg.charset)
     log(f"real bibs: train {len(train_bibs)} from {len(train_entries)} photos, val {len(val_bibs)} from {len(val_entries)} photos")
+    if cfg.detector and train_bibs:
+        n_det = attach_detector_boxes(train_bibs, Path(cfg.detector))
+        log(f"detector boxes matched for {n_det}/{len(train_bibs)} train bibs ({cfg.detector})")
     val_x = np.stack([eval_crop(b) for b in val_bibs]) if val_bibs else np.zeros((0, 32, 128), np.float32)
     val_y = [b.number for b in val_bibs]
     photos = _photos(train_bibs)
@@ -142,7 +147,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
 
     def real_batch(k: int) -> tuple[list[np.ndarray], list[str]]:
         idx = rng.integers(0, len(train_bibs), k)
-        return [real_sample(rng, train_bibs[i]) for i in idx], [train_bibs[i].number for i in idx]
+        return [real_sample(rng, train_bibs[i], det_share=cfg.det_share if cfg.detector else 0.0) for i in idx], [train_bibs[i].number for i in idx]
 
     def step(opt, sched, xs: list[np.ndarray], ys: list[str]) -> float:
         model.train()
@@ -237,9 +242,12 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p.add_argument("--finetune-steps", type=int, default=d.finetune_steps)
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--finetune-lr", type=float, default=d.finetune_lr)
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--init", help="start from this reader checkpoint")
+    p.add_argument("--detector", help="detector.onnx whose boxes of the train bibs are also used as crops")
+    p.add_argument("--det-share", type=float, default=d.det_share, help="share of real crops taken from detector boxes")
     p.add_argument("--data", type=Path, default=DEFAULT_DEV / "annotations.json", help="bib annotation JSON (dev set)")
     p.add_argument("--store", type=Path, nargs="*", default=[], help="app photo folders whose reviewed photos are added to training")
     p.add_argument("--out", default=d.out)
@@ -260,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{folder}: {len(extra)} reviewed photos added to training")
     cfg = ReaderConfig(out=args.out, synthetic=args.synthetic, epochs=args.epochs, finetune_epochs=args.finetune_epochs,
                        finetune_steps=args.finetune_steps, batch=args.batch, lr=args.lr, threads=args.threads,
-                       seed=args.seed, init=args.init, train_sources=sources)
+                       seed=args.seed, init=args.init, train_sources=sources, detector=args.detector,
+                       det_share=args.det_share, finetune_lr=args.finetune_lr)
     log(f"command: python -m training train-reader {' '.join(argv if argv is not None else sys.argv[2:])}")
     train(cfg, train_entries, val_entries)
     return 0

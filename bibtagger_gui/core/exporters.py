@@ -1,10 +1,13 @@
 """Exports of a project store: csv, bibcsv, json, coco, crops, bibfolders.
 
-* ``csv``: photo -> bibs, one row per bib (image,number,x1,y1,x2,y2,confidence,source);
+* ``csv``: photo -> bibs, one row per bib (image,number,x1,y1,x2,y2,confidence,source,reviewed,name);
   a photo without bibs has one row with an empty number, so every photo is listed;
-* ``bibcsv``: bib -> photos, one row per number (number,count,images with ";" between);
-* ``json``: the bib annotation JSON (exchange format);
-* ``coco``: COCO detection JSON, one category "bib", the number in ``attributes``;
+* ``bibcsv``: bib -> photos, one row per number (number,count,images with ";" between,name);
+* ``json``: the bib annotation JSON (exchange format); bibs carry ``name`` when the start list names them;
+* ``coco``: COCO detection JSON, one category "bib", the number (and ``name``) in ``attributes``;
+
+``name`` is the runner's name from the project's start list (``core.startlist.names_for``);
+the CSV column is always there and empty for numbers without a name (or without a start list).
 * ``crops``: one image per boxed bib, cut from the full-resolution oriented photo, plus
   ``labels.csv`` (file,number,...) for reader training;
 * ``bibfolders``: one folder per number with symlinks (or copies) of its photos.
@@ -20,6 +23,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +32,7 @@ import numpy as np
 
 from bibtagger_gui.core.annotations import atomic_write_text
 from bibtagger_gui.core.imageio import ImageError, load_image
+from bibtagger_gui.core.startlist import names_for, normalise
 from bibtagger_gui.core.store import BibRow, Photo, Store
 
 FORMATS = ("csv", "bibcsv", "json", "coco", "crops", "bibfolders")
@@ -41,6 +46,20 @@ class ExportReport:
     bibs: int = 0
     written: int = 0  # files/links written (crops, bibfolders)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (relpath, message)
+    cancelled: bool = False  # stopped early by ``cancel`` (what was written so far stays)
+
+
+Progress = Callable[[int, int], object] | None  # progress(done_photos, total_photos)
+Cancel = Callable[[], bool] | None
+
+
+def _tick(progress: Progress, cancel: Cancel, done: int, total: int, rep: ExportReport) -> bool:
+    """Report progress; True when the export should stop."""
+    if progress is not None:
+        progress(done, total)
+    if cancel is not None and cancel():
+        rep.cancelled = True
+    return rep.cancelled
 
 
 def _selection(store: Store, reviewed_only: bool) -> tuple[list[Photo], dict[int, list[BibRow]]]:
@@ -70,15 +89,17 @@ def photos_csv(store: Store, reviewed_only: bool = False) -> tuple[str, ExportRe
     photos, bibs = _selection(store, reviewed_only)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*BIB_CSV_HEADER, "source", "reviewed"])
+    w.writerow([*BIB_CSV_HEADER, "source", "reviewed", "name"])
     rep = ExportReport(photos=len(photos))
+    names = names_for(store)
     for p in photos:
         rows = bibs.get(p.id, [])
         if not rows:
-            w.writerow([p.relpath, "", "", "", "", "", "", "", int(p.reviewed)])
+            w.writerow([p.relpath, "", "", "", "", "", "", "", int(p.reviewed), ""])
         for b in rows:
             rep.bibs += 1
-            w.writerow([p.relpath, b.number, *(_fmt(v) for v in (b.box or (None,) * 4)), _fmt(b.confidence), b.source, int(p.reviewed)])
+            w.writerow([p.relpath, b.number, *(_fmt(v) for v in (b.box or (None,) * 4)), _fmt(b.confidence), b.source,
+                        int(p.reviewed), names.get(normalise(b.number), "")])  # fmt: skip
     return buf.getvalue(), rep
 
 
@@ -92,14 +113,22 @@ def numbers_csv(store: Store, reviewed_only: bool = False) -> tuple[str, ExportR
             rep.bibs += 1
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["number", "count", "images"])
+    w.writerow(["number", "count", "images", "name"])
+    names = names_for(store)
     for number in sorted(by_number, key=lambda n: (len(n), n)):
-        w.writerow([number, len(by_number[number]), ";".join(by_number[number])])
+        w.writerow([number, len(by_number[number]), ";".join(by_number[number]), names.get(normalise(number), "")])
     return buf.getvalue(), rep
 
 
 def annotations_json(store: Store, reviewed_only: bool = False) -> tuple[str, ExportReport]:
     entries = store.to_annotations(reviewed_only=reviewed_only)
+    names = names_for(store)
+    if names:
+        for e in entries:
+            for b in e["bibs"]:
+                name = names.get(normalise(b["number"]))
+                if name:
+                    b["name"] = name
     rep = ExportReport(photos=len(entries), bibs=sum(len(e["bibs"]) for e in entries))
     return json.dumps(entries, indent=1, ensure_ascii=False) + "\n", rep
 
@@ -108,6 +137,7 @@ def coco_json(store: Store, reviewed_only: bool = False) -> tuple[str, ExportRep
     photos, bibs = _selection(store, reviewed_only)
     images, anns = [], []
     rep = ExportReport()
+    names = names_for(store)
     for p in photos:
         if p.width is None:
             continue
@@ -120,6 +150,8 @@ def coco_json(store: Store, reviewed_only: bool = False) -> tuple[str, ExportRep
             attrs: dict = {"number": b.number, "source": b.source}
             if b.confidence is not None:
                 attrs["confidence"] = round(b.confidence, 4)
+            if names.get(normalise(b.number)):
+                attrs["name"] = names[normalise(b.number)]
             anns.append(
                 {
                     "id": b.id,
@@ -146,14 +178,17 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "_"
 
 
-def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool = False, pad: float = 0.0) -> ExportReport:
+def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool = False, pad: float = 0.0,
+                 progress: Progress = None, cancel: Cancel = None) -> ExportReport:  # fmt: skip
     """Crop every boxed bib from its full-resolution, oriented photo into ``out_dir`` + labels.csv."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     photos, bibs = _selection(store, reviewed_only)
     rep = ExportReport()
     rows = []
-    for p in photos:
+    for i, p in enumerate(photos):
+        if _tick(progress, cancel, i, len(photos), rep):
+            break
         boxed = [b for b in bibs.get(p.id, []) if b.box is not None]
         if not boxed:
             continue
@@ -185,16 +220,21 @@ def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool =
     w.writerow(["file", "number", "image", "x1", "y1", "x2", "y2", "source"])
     w.writerows(rows)
     atomic_write_text(out / "labels.csv", buf.getvalue())
+    if not rep.cancelled:
+        _tick(progress, None, len(photos), len(photos), rep)
     return rep
 
 
-def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: bool = False, copy: bool = False) -> ExportReport:
+def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: bool = False, copy: bool = False,
+                      progress: Progress = None, cancel: Cancel = None) -> ExportReport:  # fmt: skip
     """One folder per bib number holding symlinks (or copies) of its photos."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     photos, bibs = _selection(store, reviewed_only)
     rep = ExportReport()
-    for p in photos:
+    for i, p in enumerate(photos):
+        if _tick(progress, cancel, i, len(photos), rep):
+            break
         numbers = list(dict.fromkeys(b.number for b in bibs.get(p.id, [])))
         if not numbers:
             continue
@@ -217,11 +257,18 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
                 continue
             rep.bibs += 1
             rep.written += 1
+    if not rep.cancelled:
+        _tick(progress, None, len(photos), len(photos), rep)
     return rep
 
 
-def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only: bool = False, copy: bool = False) -> tuple[ExportReport, str | None]:
-    """Run one export. File formats return their text when ``out`` is None (else write it atomically)."""
+def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only: bool = False, copy: bool = False,
+           progress: Progress = None, cancel: Cancel = None) -> tuple[ExportReport, str | None]:  # fmt: skip
+    """Run one export. File formats return their text when ``out`` is None (else write it atomically).
+
+    ``progress(done, total)`` counts photos (folder formats per photo, file formats once at the end);
+    ``cancel()`` returning True stops a folder export at the next photo (``report.cancelled``).
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     if fmt in FILE_FORMATS:
@@ -229,9 +276,10 @@ def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only:
         if out is None:
             return rep, text
         atomic_write_text(out, text)
+        _tick(progress, None, rep.photos, rep.photos, rep)
         return rep, None
     if out is None:
         raise ValueError(f"--format {fmt} writes a folder: give --out FOLDER")
     if fmt == "crops":
-        return export_crops(store, out, reviewed_only), None
-    return export_bibfolders(store, out, reviewed_only, copy=copy), None
+        return export_crops(store, out, reviewed_only, progress=progress, cancel=cancel), None
+    return export_bibfolders(store, out, reviewed_only, copy=copy, progress=progress, cancel=cancel), None

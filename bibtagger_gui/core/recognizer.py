@@ -31,6 +31,10 @@ REFINE_MAX = 4  # at most this many extra detector runs per photo
 # dominates, so 1/8 saves little, and at this size most bib numbers are tall enough to read
 # without a second decode.
 FIRST_DECODE_SIDE = 1000
+# Test-time augmentation of the reader: every box is read at these crop paddings in one batch and
+# the readings vote (see Recognizer.read). The reader is sensitive to crop padding (val crops: 35/37
+# exact at pad 0, 34/37 at 0.1, 32/37 at 0.25), so one padding is a noisy sample of its opinion.
+READ_PADS = (0.05, 0.1, 0.2)
 
 
 class ModelError(RuntimeError):
@@ -154,6 +158,7 @@ class Recognizer:
         rules: Rules | None = None,
         read_widen: tuple[tuple[float, float], ...] = (),
         refine_small: bool = True,
+        read_pads: tuple[float, ...] = READ_PADS,
     ) -> None:
         models = default_models_dir()
         self.detector = OnnxModel.load(Path(detector_path or models / "detector.onnx"), "detector", threads)
@@ -166,6 +171,7 @@ class Recognizer:
         self.read_px = int(read_px or self.reader.input_size[0])
         self.rules = rules or Rules()
         self.read_widen = tuple(read_widen)
+        self.read_pads = tuple(read_pads) or (0.1,)
         self.refine_small = refine_small
         # a detector exported with dynamic H/W refines on a small window (cheap); else on input_size
         dims = self.detector.session.get_inputs()[0].shape  # type: ignore[attr-defined]
@@ -205,24 +211,33 @@ class Recognizer:
         return boxes, scores, scale
 
     def read(self, image: np.ndarray, boxes: np.ndarray) -> list[tuple[str, float]]:
-        """Read the number in each box (image pixels) of an RGB image: (text, CTC confidence).
+        """Read the number in each box (image pixels) of an RGB image: (text, confidence).
 
-        Each box is read as detected and, per ``read_widen``, widened (a detector box that cuts
-        off a digit reads as a shorter number); the most confident reading wins.
+        Each box is read at every padding of ``read_pads`` (and, per ``read_widen``, widened),
+        all in one reader batch. The views vote: a text scores the sum of its CTC path
+        probabilities over the views that read it, divided by the number of views, i.e. the mean
+        over views of P(text) with a view that reads something else counting 0. The best text
+        wins with that mean as its confidence, so readings that change with the crop margin
+        (typical of non-bibs and of misreads) lose confidence, while stable ones keep it.
         """
         if len(boxes) == 0:
             return []
         h, w = self.reader.input_size
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         variants = [boxes] + [_widen(boxes, fx, fy) for fx, fy in self.read_widen]
-        batch = np.stack([reader_crop(image, b, (h, w)) for v in variants for b in v])[:, None]
+        views = [(v, pad) for v in variants for pad in self.read_pads]
+        batch = np.stack([reader_crop(image, b, (h, w), pad=pad) for v, pad in views for b in v])[:, None]
         (logprobs,) = self.reader.run({"crop": batch}, ["logits"])
         reads = ctc_greedy_decode(logprobs, self.charset)
         n = len(boxes)
         out = []
         for i in range(n):
-            options = [reads[k * n + i] for k in range(len(variants))]
-            out.append(max(options, key=lambda r: r[1]))
+            votes: dict[str, float] = {}
+            for k in range(len(views)):
+                text, conf = reads[k * n + i]
+                votes[text] = votes.get(text, 0.0) + conf / len(views)
+            text = max(votes, key=lambda t: votes[t])
+            out.append((text, float(votes[text])))
         return out
 
     def refine(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:

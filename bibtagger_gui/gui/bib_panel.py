@@ -1,4 +1,8 @@
-"""Side panel: the current photo's bibs (number, confidence, source) and the number field.
+"""Side panel: the current photo's bibs (number, name, confidence, source) and the number field.
+
+With a start list (``set_startlist``, called by the window once per folder and after an
+import) the Name column shows each runner's name, and a number not on the list gets a
+warning colour and a tooltip with the nearest valid number (``core.startlist``).
 
 The panel only displays and emits; the window turns its signals into undoable
 commands. The table never takes keyboard focus, so the review keys keep working;
@@ -11,7 +15,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QBrush
+from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -27,7 +31,22 @@ from PySide6.QtWidgets import (
 )
 
 from bibtagger_gui.core.review import ReviewItem
+from bibtagger_gui.core.startlist import StartList
 from bibtagger_gui.gui.photo_view import bib_colour
+
+OFF_LIST_BACKGROUND = QColor(255, 214, 153)  # light orange: "check this number"
+OFF_LIST_TEXT = QColor(190, 90, 0)
+COL_NUMBER, COL_NAME, COL_CONFIDENCE, COL_SOURCE = range(4)
+
+
+def off_list_tooltip(startlist: StartList, number: str) -> str | None:
+    """None for a number on the start list, else the warning with the nearest valid number."""
+    valid, suggestion, name = startlist.check(number)
+    if valid:
+        return None
+    if suggestion is None:
+        return "not on start list"
+    return f"not on start list; did you mean {suggestion}" + (f" ({name})" if name else "") + "?"
 
 
 class BibPanel(QWidget):
@@ -47,8 +66,9 @@ class BibPanel(QWidget):
         self.state = QLabel("")
         self.state.setWordWrap(True)
 
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["Number", "Confidence", "Source"])
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Number", "Name", "Confidence", "Source"])
+        self.table.setColumnHidden(COL_NAME, True)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -84,6 +104,13 @@ class BibPanel(QWidget):
         layout.addWidget(self.help)
         self._bibs: list[Any] = []
         self._updating = False
+        self.startlist: StartList | None = None
+
+    def set_startlist(self, startlist: StartList | None) -> None:
+        """Use ``startlist`` for names and off-list flags (None: no start list); redraws the rows."""
+        self.startlist = startlist if startlist else None
+        self.table.setColumnHidden(COL_NAME, self.startlist is None)
+        self._fill_rows()
 
     def add_button(self, action: QAction) -> None:
         button = QToolButton()
@@ -115,21 +142,38 @@ class BibPanel(QWidget):
                 if p.error:
                     parts.append(f"error: {p.error}")
                 self.state.setText(" · ".join(x for x in parts if x))
+            self._fill_rows()
+            self.set_selected(selected_id)
+        finally:
+            self._updating = False
+
+    def _fill_rows(self) -> None:
+        was = self._updating
+        self._updating = True
+        try:
             self.table.setRowCount(len(self._bibs))
             for r, b in enumerate(self._bibs):
                 conf = "" if b.confidence is None else f"{b.confidence:.2f}"
-                cells = [b.number + ("" if b.box is not None else " (no box)"), conf, b.source]
+                name, warning = "", None
+                if self.startlist is not None:
+                    warning = off_list_tooltip(self.startlist, b.number)
+                    name = "⚠ not on list" if warning else self.startlist.name(b.number)
+                cells = [b.number + ("" if b.box is not None else " (no box)"), name, conf, b.source]
                 for c, text in enumerate(cells):
                     cell = QTableWidgetItem(text)
-                    if c == 0:
+                    if c == COL_NUMBER:
                         cell.setForeground(QBrush(bib_colour(b.source, b.confidence)))
                         f = cell.font()
                         f.setBold(True)
                         cell.setFont(f)
+                    if warning and c in (COL_NUMBER, COL_NAME):
+                        cell.setBackground(QBrush(OFF_LIST_BACKGROUND))
+                        cell.setToolTip(warning)
+                        if c == COL_NAME:
+                            cell.setForeground(QBrush(OFF_LIST_TEXT))
                     self.table.setItem(r, c, cell)
-            self.set_selected(selected_id)
         finally:
-            self._updating = False
+            self._updating = was
 
     def set_selected(self, bib_id: int | None) -> None:
         was = self._updating

@@ -45,7 +45,7 @@ from bibtagger_gui.gui.thumbnails import ThumbnailProvider
 from bibtagger_gui.gui.threads import WorkQueue
 from bibtagger_gui.gui.workers import Generation, RecognitionJob, ScanJob
 
-FEATURE_MODULES = ("mturk_dialog", "keywords_action", "startlist_action")
+FEATURE_MODULES = ("mturk_dialog", "keywords_action", "startlist_action", "export_action")
 DEFAULT_SIZE = (1400, 900)
 THUMB_ICON = (120, 80)
 
@@ -265,6 +265,15 @@ class MainWindow(QMainWindow):
                     install(self)
                 except Exception as exc:
                     self.feature_errors.append(f"{name}: {exc}")
+        startlist_controller = getattr(self, "startlist_controller", None)
+        if startlist_controller is not None:  # names and off-list flags follow a start list import
+            startlist_controller.imported.connect(lambda _sl: self.reload_startlist())
+
+    def reload_startlist(self) -> None:
+        """Give the bib panel the folder's start list (once per folder and after an import)."""
+        from bibtagger_gui.core.startlist import load_from_store
+
+        self.panel.set_startlist(load_from_store(self.store) if self.store is not None else None)
 
     # ------------------------------------------------------------------ folders
     def choose_folder(self) -> None:
@@ -303,6 +312,7 @@ class MainWindow(QMainWindow):
         self.close_folder()
         self.store, self.folder = store, folder
         self.ctx.store = store
+        self.reload_startlist()
         self.thumbnails.reset(folder, store.db_path.parent / "thumbs")
         self._remember_folder(folder)
         self.setWindowTitle(f"{folder.name} — bibtagger[*]")
@@ -334,6 +344,7 @@ class MainWindow(QMainWindow):
         self.thumbnails.reset(None, None)
         self.photo_view.clear_photo()
         self.panel.show_item(None, [], None)
+        self.panel.set_startlist(None)
         self._update_counts()
 
     # ------------------------------------------------------------------ background jobs

@@ -1,0 +1,271 @@
+"""Export menu: the CLI's exports (csv, bibcsv, json, coco, crops, bibfolders) from the GUI.
+
+Each action asks for the target (file or folder) and options in :class:`ExportDialog`, then
+runs :func:`bibtagger_gui.core.exporters.export` -- the function behind ``bibtagger export``
+-- on a Python thread with its own :class:`Store` (a Store is used from one thread), shows a
+progress dialog, and ends with a summary. Tests replace ``ExportController.ask`` (or call
+``ExportController.start``) instead of driving real dialogs.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from bibtagger_gui.core.exporters import ExportReport, export
+from bibtagger_gui.gui.keywords_action import find_or_add_menu
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """One Export menu entry."""
+
+    fmt: str  # format name of core.exporters / `bibtagger export --format`
+    text: str  # menu text
+    folder: bool  # writes a folder (crops, bibfolders) rather than one file
+    default_name: str  # suggested file/folder name, after the photo folder's name
+    file_filter: str = ""
+
+
+SPECS: tuple[ExportSpec, ...] = (
+    ExportSpec("csv", "Export CSV (photo → bibs)…", False, "bibs.csv", "CSV files (*.csv)"),
+    ExportSpec("bibcsv", "Export CSV (bib → photos)…", False, "photos_by_bib.csv", "CSV files (*.csv)"),
+    ExportSpec("json", "Export Bib Annotation JSON…", False, "annotations.json", "JSON files (*.json)"),
+    ExportSpec("coco", "Export COCO JSON…", False, "coco.json", "JSON files (*.json)"),
+    ExportSpec("crops", "Export Crops for Training…", True, "crops"),
+    ExportSpec("bibfolders", "Export Per-Bib Folders…", True, "by_bib"),
+)
+SPEC_BY_FORMAT = {s.fmt: s for s in SPECS}
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What the dialog asked for: where to write, and the options."""
+
+    target: Path
+    reviewed_only: bool = False
+    copy: bool = False  # bibfolders: copy photos instead of symlinking them
+
+
+def default_target(spec: ExportSpec, folder: Path | None) -> Path:
+    base = Path(folder) if folder else Path.home()
+    return base.parent / f"{base.name}_{spec.default_name}"
+
+
+class ExportDialog(QDialog):
+    """Target path (with Browse…), "Reviewed photos only" and, for per-bib folders, "Copy photos"."""
+
+    def __init__(self, spec: ExportSpec, target: Path, counts: Any = None, parent=None):
+        super().__init__(parent)
+        self.spec = spec
+        self.setWindowTitle(spec.text.rstrip("…"))
+        self.path_edit = QLineEdit(str(target))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self.browse)
+        row = QHBoxLayout()
+        row.addWidget(self.path_edit, 1)
+        row.addWidget(browse)
+        self.reviewed_only = QCheckBox("Reviewed photos only")
+        if counts is not None:
+            self.reviewed_only.setText(f"Reviewed photos only ({counts.reviewed} of {counts.photos})")
+        self.copy = QCheckBox("Copy the photos (default: symbolic links)")
+        self.copy.setVisible(spec.fmt == "bibfolders")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Export")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.path_edit.textChanged.connect(lambda t: self.ok_button.setEnabled(bool(t.strip())))
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Write to folder:" if spec.folder else "Write to file:"))
+        layout.addLayout(row)
+        layout.addWidget(self.reviewed_only)
+        layout.addWidget(self.copy)
+        layout.addWidget(buttons)
+
+    def browse(self) -> None:
+        current = self.path_edit.text()
+        if self.spec.folder:
+            path = QFileDialog.getExistingDirectory(self, self.windowTitle(), current)
+        else:
+            path, _ = QFileDialog.getSaveFileName(self, self.windowTitle(), current, self.spec.file_filter)
+        if path:
+            self.path_edit.setText(path)
+
+    def request(self) -> ExportRequest:
+        return ExportRequest(Path(self.path_edit.text().strip()).expanduser(), self.reviewed_only.isChecked(),
+                             self.copy.isChecked() and self.spec.fmt == "bibfolders")  # fmt: skip
+
+
+class ExportSignals(QObject):
+    progress = Signal(int, int)
+    done = Signal(object)  # ExportReport, or the error message (str)
+
+
+class ExportJob:
+    """One export on a Python thread (see gui/threads.py for why not QThread/QRunnable)."""
+
+    def __init__(self, folder: Path, db_path: Path, spec: ExportSpec, request: ExportRequest):
+        self.folder, self.db_path, self.spec, self.request = folder, db_path, spec, request
+        self.cancel_event = threading.Event()
+        self.signals = ExportSignals()  # created in the GUI thread: emits are queued to it
+        self.thread = threading.Thread(target=self.run, name=f"bibtagger-export-{spec.fmt}", daemon=True)
+
+    def run(self) -> None:
+        from bibtagger_gui.core.store import Store, StoreError
+
+        try:
+            with Store.open(self.folder, db_path=self.db_path) as store:
+                rep, _ = export(store, self.spec.fmt, self.request.target, reviewed_only=self.request.reviewed_only,
+                                copy=self.request.copy, progress=self.signals.progress.emit,
+                                cancel=self.cancel_event.is_set)  # fmt: skip
+        except StoreError as exc:
+            self.signals.done.emit(str(exc))
+        except OSError as exc:
+            self.signals.done.emit(f"cannot write {self.request.target}: {exc.strerror or exc}")
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
+            self.signals.done.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            self.signals.done.emit(rep)
+
+
+def summary(spec: ExportSpec, request: ExportRequest, rep: ExportReport) -> str:
+    """One line, like the CLI's: what was exported where."""
+    head = "Export cancelled after" if rep.cancelled else "Exported"
+    text = f"{head} {rep.bibs} bib(s) from {rep.photos} photo(s) as {spec.fmt} to {request.target}"
+    if rep.errors:
+        text += f"; {len(rep.errors)} problem(s), see details"
+    return text + "."
+
+
+class ExportController(QObject):
+    """The Export menu actions of one window."""
+
+    finished = Signal(object)  # ExportReport or error message
+
+    def __init__(self, window: Any):
+        super().__init__(window)
+        self.window = window
+        self.job: ExportJob | None = None
+        self.progress_dialog: QProgressDialog | None = None
+        self.last_report: ExportReport | None = None
+        self.last_message = ""
+        self.interactive = True  # tests switch message boxes off
+        self.actions: dict[str, QAction] = {}
+
+    def _message(self, icon, title: str, text: str, details: str = "") -> None:
+        self.last_message = text
+        if not self.interactive:
+            return
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self.window)
+        if details:
+            box.setDetailedText(details)
+        box.exec()
+
+    def ask(self, spec: ExportSpec) -> ExportRequest | None:
+        """Show the export dialog; None when cancelled. Tests replace this method."""
+        store = getattr(self.window, "store", None)
+        counts = store.counts() if store is not None else None
+        dialog = ExportDialog(spec, default_target(spec, getattr(self.window, "folder", None)), counts, self.window)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return dialog.request()
+
+    def trigger(self, fmt: str) -> ExportJob | None:
+        spec = SPEC_BY_FORMAT[fmt]
+        if getattr(self.window, "store", None) is None:
+            self._message(QMessageBox.Icon.Information, "Export", "Open a photo folder first.")
+            return None
+        if self.job is not None:
+            self._message(QMessageBox.Icon.Information, "Export", "An export is still running.")
+            return None
+        request = self.ask(spec)
+        if request is None:
+            return None
+        return self.start(fmt, request)
+
+    def start(self, fmt: str, request: ExportRequest) -> ExportJob | None:
+        """Run the export in the background (no dialogs asked); ``finished`` fires with the report."""
+        spec = SPEC_BY_FORMAT[fmt]
+        store = getattr(self.window, "store", None)
+        if store is None or self.job is not None:
+            return None
+        if not spec.folder and request.target.is_dir():
+            self._message(QMessageBox.Icon.Warning, "Export", f"{request.target} is a folder: choose a file name.")
+            return None
+        self.job = job = ExportJob(store.folder, store.db_path, spec, request)
+        job.signals.progress.connect(self._on_progress)
+        job.signals.done.connect(self._on_done)
+        if self.interactive:
+            self.progress_dialog = QProgressDialog(f"{spec.text.rstrip('…')} to {request.target}…", "Cancel", 0, 0,
+                                                   self.window)  # fmt: skip
+            self.progress_dialog.setWindowTitle("Export")
+            self.progress_dialog.setMinimumDuration(300)
+            self.progress_dialog.canceled.connect(job.cancel_event.set)
+        job.thread.start()
+        return job
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if self.progress_dialog is not None:
+            self.progress_dialog.setMaximum(max(1, total))
+            self.progress_dialog.setValue(done)
+        status = getattr(self.window, "statusBar", None)
+        if callable(status):
+            status().showMessage(f"Export: {done}/{total} photos", 2000)
+
+    def _on_done(self, outcome: object) -> None:
+        job, self.job = self.job, None
+        if job is not None:
+            job.thread.join(5)
+        if self.progress_dialog is not None:
+            self.progress_dialog.reset()
+            self.progress_dialog.deleteLater()
+            self.progress_dialog = None
+        if isinstance(outcome, ExportReport) and job is not None:
+            self.last_report = outcome
+            text = summary(job.spec, job.request, outcome)
+            details = "\n".join(f"{rel}: {msg}" for rel, msg in outcome.errors)
+            icon = QMessageBox.Icon.Warning if outcome.errors or outcome.cancelled else QMessageBox.Icon.Information
+            status = getattr(self.window, "statusBar", None)
+            if callable(status):
+                status().showMessage(text, 10000)
+            self._message(icon, "Export", text, details)
+        else:
+            self._message(QMessageBox.Icon.Critical, "Export", f"Export failed: {outcome}")
+        self.finished.emit(outcome)
+
+
+def install(window: Any) -> ExportController:
+    """Add the six export actions to the window's Export menu (created when absent)."""
+    controller = ExportController(window)
+    menu = find_or_add_menu(window, "Export")
+    if menu.actions():  # e.g. "Write Keywords to Photos…" from keywords_action
+        menu.addSeparator()
+    for spec in SPECS:
+        action = QAction(spec.text, window)
+        action.setObjectName(f"export_{spec.fmt}")
+        action.setStatusTip(f"Same as `bibtagger export --format {spec.fmt}`")
+        action.triggered.connect(lambda _checked=False, f=spec.fmt: controller.trigger(f))
+        menu.addAction(action)
+        controller.actions[spec.fmt] = action
+    window.export_controller = controller
+    controller.menu = menu
+    return controller

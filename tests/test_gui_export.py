@@ -1,0 +1,153 @@
+"""GUI exports (gui/export_action.py) write what `bibtagger export` writes; bib panel start-list names/flags."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QMainWindow
+
+from bibtagger_gui.cli import main
+from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.startlist import parse_startlist_text, save_to_store
+from bibtagger_gui.core.store import Store
+from bibtagger_gui.gui.export_action import SPECS, ExportDialog, ExportRequest, default_target, install
+from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
+
+STARTLIST = "bib,name\n100,Ann Smith\n101,Bob Jones\n1234,Cleo Park\n"
+
+
+@pytest.fixture
+def project(tmp_path):
+    """Four cv2-written photos with human bibs (one unboxed, one off the start list); photo 0 reviewed."""
+    folder = tmp_path / "race"
+    photos = make_photos(folder, 4)
+    with Store.open(folder) as store:
+        store.scan()
+        for rel, number, box in photos:
+            store.add_bib(store.photo_by_path(rel).id, number, box)
+        store.add_bib(store.photo_by_path("photo_001.jpg").id, "1243", None)  # not on the list, no box
+        store.set_reviewed(store.photo_by_path("photo_000.jpg").id, True)
+        save_to_store(store, parse_startlist_text(STARTLIST))
+    return folder
+
+
+@pytest.fixture
+def window(qtbot, project):
+    win = QMainWindow()
+    qtbot.addWidget(win)
+    win.store, win.folder = Store.open(project), project
+    controller = install(win)
+    controller.interactive = False
+    yield win
+    win.store.close()
+
+
+def tree(root: Path) -> dict[str, object]:
+    """Relative path -> bytes (files) or link target (symlinks), for comparing export folders."""
+    out: dict[str, object] = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for f in files:
+            p = Path(dirpath) / f
+            out[p.relative_to(root).as_posix()] = os.readlink(p) if p.is_symlink() else p.read_bytes()
+    return out
+
+
+def gui_export(qtbot, win, fmt: str, target: Path, reviewed_only: bool = False) -> object:
+    """Trigger the menu action with the dialog answered by ``target`` and wait for the summary."""
+    controller = win.export_controller
+    controller.ask = lambda spec: ExportRequest(target, reviewed_only=reviewed_only)
+    with qtbot.waitSignal(controller.finished, timeout=20000) as blocker:
+        controller.actions[fmt].trigger()
+    return blocker.args[0]
+
+
+@pytest.mark.parametrize("fmt", [s.fmt for s in SPECS])
+@pytest.mark.parametrize("reviewed_only", [False, True])
+def test_gui_export_matches_cli(qtbot, window, project, tmp_path, capsys, fmt, reviewed_only):
+    spec = next(s for s in SPECS if s.fmt == fmt)
+    gui_out, cli_out = tmp_path / f"gui_{fmt}", tmp_path / f"cli_{fmt}"
+    report = gui_export(qtbot, window, fmt, gui_out, reviewed_only)
+    args = ["export", str(project), "--format", fmt, "--out", str(cli_out)] + (["--reviewed-only"] if reviewed_only else [])
+    capsys.readouterr()
+    assert main(args) == 0
+    cli_summary = capsys.readouterr().err.strip().splitlines()[-1]
+    if spec.folder:
+        assert gui_out.is_dir() and tree(gui_out) == tree(cli_out) and tree(gui_out)
+    else:
+        assert gui_out.read_bytes() == cli_out.read_bytes()
+    assert cli_summary == f"exported {report.bibs} bib(s) from {report.photos} photo(s) as {fmt} to {cli_out}"
+    assert window.export_controller.last_message == f"Exported {report.bibs} bib(s) from {report.photos} photo(s) as {fmt} to {gui_out}."
+    assert report.bibs > 0
+
+
+def test_menu_dialog_and_names_in_gui_csv(qtbot, window, tmp_path):
+    menu = window.export_controller.menu
+    assert menu.title().replace("&", "") == "Export"
+    assert [a.text() for a in menu.actions()] == [s.text for s in SPECS]
+    rows = list(csv.DictReader(io.StringIO(gui_export_text(qtbot, window, tmp_path / "x.csv"))))
+    assert {r["number"]: r["name"] for r in rows} == {"100": "Ann Smith", "101": "Bob Jones", "102": "", "103": "", "1243": ""}
+    # the real dialog: default target next to the folder, options read back
+    spec = next(s for s in SPECS if s.fmt == "bibfolders")
+    dialog = ExportDialog(spec, default_target(spec, window.folder), window.store.counts())
+    qtbot.addWidget(dialog)
+    assert dialog.request().target == window.folder.parent / "race_by_bib"
+    assert "(1 of 4)" in dialog.reviewed_only.text()
+    dialog.reviewed_only.setChecked(True)
+    dialog.copy.setChecked(True)
+    assert dialog.request() == ExportRequest(window.folder.parent / "race_by_bib", True, True)
+
+
+def gui_export_text(qtbot, win, target: Path) -> str:
+    gui_export(qtbot, win, "csv", target)
+    return target.read_text()
+
+
+def test_errors_are_reported_not_raised(qtbot, window, tmp_path):
+    controller = window.export_controller
+    (tmp_path / "a_file").write_text("")
+    outcome = gui_export(qtbot, window, "csv", tmp_path / "a_file" / "x.csv")  # parent is a file: cannot write
+    assert isinstance(outcome, str) and controller.last_message.startswith("Export failed: cannot write")
+    report = controller.last_report
+    assert controller.job is None  # ready for the next export
+    assert gui_export(qtbot, window, "csv", tmp_path / "ok.csv") is controller.last_report
+    report = controller.last_report
+    assert controller.start("csv", ExportRequest(tmp_path)) is None  # a folder given for a file export
+    assert "is a folder" in controller.last_message and controller.last_report is report
+    bare = QMainWindow()
+    qtbot.addWidget(bare)
+    install(bare).interactive = False
+    assert bare.export_controller.trigger("csv") is None
+    assert bare.export_controller.last_message == "Open a photo folder first."
+
+
+def test_bib_panel_names_and_off_list_flag(qtbot, make_window, tmp_path, monkeypatch):
+    folder = tmp_path / "p"
+    make_photos(folder, 1)
+    fixed_predictions(monkeypatch, {"photo_000.jpg": [Bib("1234", (10, 10, 60, 40), 0.95), Bib("1243", (80, 10, 130, 40), 0.9)]})
+    win = make_window()
+    assert win.feature_errors == [] and hasattr(win, "export_controller")
+    assert win.export_controller.menu is win.keywords_controller.menu  # one Export menu
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    qtbot.waitUntil(lambda: win.panel.table.rowCount() == 2, timeout=5000)
+    table = win.panel.table
+    assert table.isColumnHidden(1) and win.panel.startlist is None  # no start list yet
+    csv_path = tmp_path / "start.csv"
+    csv_path.write_text(STARTLIST)
+    win.startlist_controller.interactive = False
+    win.startlist_controller.import_file(csv_path)  # the window reloads the panel's start list
+    assert not table.isColumnHidden(1)
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+    assert table.item(rows["1234"], 1).text() == "Cleo Park" and not table.item(rows["1234"], 0).toolTip()
+    off = rows["1243"]
+    assert table.item(off, 0).toolTip() == "not on start list; did you mean 1234 (Cleo Park)?"
+    assert table.item(off, 1).toolTip() == table.item(off, 0).toolTip() and "not on list" in table.item(off, 1).text()
+    assert table.item(off, 0).background().color() != table.item(rows["1234"], 0).background().color()
+    win.close_folder()
+    assert win.panel.startlist is None
+    win.open_folder(folder)  # reopening loads the stored list once
+    assert win.panel.startlist is not None and win.panel.startlist.name("1234") == "Cleo Park"
