@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.evaluation import PRF, match_boxes
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -32,95 +33,31 @@ IOU_THRESHOLD = 0.5
 
 
 # --------------------------------------------------------------------------- scoring
+# The definitions are the app's own (`bibtagger eval`): core.evaluation.
 
-@dataclass(frozen=True)
-class Counts:
-    """True positives, false positives, false negatives summed over photos."""
-
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    def __add__(self, other: "Counts") -> "Counts":
-        return Counts(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn)
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    def as_dict(self) -> dict:
-        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "precision": round(self.precision, 4),
-                "recall": round(self.recall, 4), "f1": round(self.f1, 4)}
+SCORER = "bibtagger_gui.core.evaluation"
 
 
-def iou(a, b) -> float:
-    """Intersection over union of two (x1, y1, x2, y2) boxes."""
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def image_counts(truth: list[Bib], pred: list[Bib]) -> Counts:
+def image_counts(truth: list[Bib], pred: list[Bib]) -> PRF:
     """Image level: the set of numbers predicted for a photo against the set in its ground truth."""
     t, p = {b.number for b in truth}, {b.number for b in pred}
-    return Counts(len(t & p), len(p - t), len(t - p))
+    return PRF(len(t & p), len(p - t), len(t - p))
 
 
-def _box_counts_fallback(truth: list[Bib], pred: list[Bib], threshold: float) -> tuple[int, int, int, int]:
-    """Same definition as core.evaluation.match_boxes, used while that module cannot be imported."""
-    free = [b for b in truth if b.box is not None]
-    unboxed = {b.number for b in truth if b.box is None}
-    tp = fp = 0
-    for p in sorted(pred, key=lambda b: -(b.confidence if b.confidence is not None else 1.0)):
-        best, best_iou = None, threshold
-        for t in free:
-            if p.box is not None and t.number == p.number:
-                v = iou(p.box, t.box)
-                if v >= best_iou:
-                    best, best_iou = t, v
-        if best is not None:
-            tp += 1
-            free.remove(best)
-        elif p.number not in unboxed:
-            fp += 1
-    return tp, fp, len(free), len(truth) - len([b for b in truth if b.box is not None])
-
-
-try:  # the app's evaluation module is the reference definition
-    from bibtagger_gui.core.evaluation import match_boxes as _match_boxes
-
-    SCORER = "bibtagger_gui.core.evaluation"
-except ImportError:
-    _match_boxes = _box_counts_fallback
-    SCORER = "training.bench (fallback, same definitions)"
-
-
-def box_counts(truth: list[Bib], pred: list[Bib], threshold: float = IOU_THRESHOLD) -> Counts:
-    """Box+number: predictions (most confident first) greedily take the unmatched ground-truth bib
-    with the same number and the highest IoU >= threshold; the rest are FP, unmatched boxed truth FN."""
-    tp, fp, fn, _ = _match_boxes(truth, pred, threshold)
-    return Counts(tp, fp, fn)
+def box_counts(truth: list[Bib], pred: list[Bib], threshold: float = IOU_THRESHOLD) -> PRF:
+    """Box+number counts of one photo (core.evaluation.match_boxes)."""
+    tp, fp, fn, _ = match_boxes(truth, pred, threshold)
+    return PRF(tp, fp, fn)
 
 
 def score(truth: dict[str, list[Bib]], pred: dict[str, list[Bib]]) -> dict:
     """Image-level and box+number counts/P/R/F1 over the photos of `truth` (missing predictions = none)."""
-    img, box = Counts(), Counts()
+    img, box = PRF(), PRF()
     for key, bibs in truth.items():
         got = pred.get(key, [])
-        img += image_counts(bibs, got)
-        box += box_counts(bibs, got)
-    return {"image": img.as_dict(), "box": box.as_dict()}
+        for total, part in ((img, image_counts(bibs, got)), (box, box_counts(bibs, got))):
+            total.add(part.tp, part.fp, part.fn)
+    return {"image": img.to_json(), "box": box.to_json()}
 
 
 # --------------------------------------------------------------------------- pipelines

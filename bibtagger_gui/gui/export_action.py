@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from bibtagger_gui.core.exporters import ExportReport, export
 from bibtagger_gui.gui.keywords_action import find_or_add_menu
+from bibtagger_gui.gui.feature_controller import FeatureController
 
 
 @dataclass(frozen=True)
@@ -156,29 +157,17 @@ def summary(spec: ExportSpec, request: ExportRequest, rep: ExportReport) -> str:
     return text + "."
 
 
-class ExportController(QObject):
+class ExportController(FeatureController):
     """The Export menu actions of one window."""
 
     finished = Signal(object)  # ExportReport or error message
 
     def __init__(self, window: Any):
         super().__init__(window)
-        self.window = window
         self.job: ExportJob | None = None
         self.progress_dialog: QProgressDialog | None = None
         self.last_report: ExportReport | None = None
-        self.last_message = ""
-        self.interactive = True  # tests switch message boxes off
         self.actions: dict[str, QAction] = {}
-
-    def _message(self, icon, title: str, text: str, details: str = "") -> None:
-        self.last_message = text
-        if not self.interactive:
-            return
-        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self.window)
-        if details:
-            box.setDetailedText(details)
-        box.exec()
 
     def ask(self, spec: ExportSpec) -> ExportRequest | None:
         """Show the export dialog; None when cancelled. Tests replace this method."""

@@ -35,6 +35,7 @@ from bibtagger_gui.core.keywords import (
     jobs_from_store,
     write_keywords,
 )
+from bibtagger_gui.gui.feature_controller import FeatureController
 
 
 def find_or_add_menu(window: Any, *titles: str):
@@ -134,27 +135,17 @@ class KeywordsWorker(QThread):
         self.done.emit(report)
 
 
-class KeywordsController(QObject):
+class KeywordsController(FeatureController):
     """State of the keyword action of one window."""
 
     finished = Signal(object)  # KeywordReport or error message
 
     def __init__(self, window: Any):
         super().__init__(window)
-        self.window = window
         self.worker: KeywordsWorker | None = None
         self.progress_dialog: QProgressDialog | None = None
         self.lines: list[str] = []
         self.last_report: KeywordReport | None = None
-        self.interactive = True  # tests switch message boxes off
-
-    def _message(self, icon, title: str, text: str, details: str = "") -> None:
-        if not self.interactive:
-            return
-        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self.window)
-        if details:
-            box.setDetailedText(details)
-        box.exec()
 
     def trigger(self) -> None:
         store = getattr(self.window, "store", None)

@@ -17,25 +17,16 @@ from bibtagger_gui.core.startlist import (
     parse_startlist,
     save_to_store,
 )
+from bibtagger_gui.gui.feature_controller import FeatureController
 
 
-class StartListController(QObject):
+class StartListController(FeatureController):
     """Imports start lists into the window's store and reports what happened."""
 
     imported = Signal(object)  # StartList
 
     def __init__(self, window: Any):
         super().__init__(window)
-        self.window = window
-        self.interactive = True  # tests switch dialogs off
-
-    def _message(self, icon, title: str, text: str, details: str = "") -> None:
-        if not self.interactive:
-            return
-        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self.window)
-        if details:
-            box.setDetailedText(details)
-        box.exec()
 
     def trigger(self) -> None:
         if getattr(self.window, "store", None) is None:
