@@ -355,3 +355,21 @@ def test_crash_safety_sigkill_mid_write(folder, after):
         assert set(committed) <= ids
         assert len(ids) - len(committed) <= 1  # at most the write that was never acknowledged
         assert len([h for h in store.history() if h.action == "bib_add"]) == len(ids)
+
+
+def test_scan_follows_linked_folders_once(tmp_path):
+    """A folder of links to other folders (how a dataset is often shared) is scanned; loops end."""
+    from bibtagger_gui.core.catalogue import walk_photos
+
+    real = tmp_path / "real" / "day1"
+    real.mkdir(parents=True)
+    for name in ("a.jpg", "b.jpg"):
+        cv2.imwrite(str(real / name), np.full((40, 60, 3), 128, np.uint8))
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    (shoot / "day1").symlink_to(real, target_is_directory=True)
+    (real / "loop").symlink_to(shoot, target_is_directory=True)  # a cycle back to the top
+    assert list(walk_photos(shoot)) == ["day1/a.jpg", "day1/b.jpg"]
+    store = Store.open(shoot)
+    store.scan()
+    assert sorted(p.relpath for p in store.photos()) == ["day1/a.jpg", "day1/b.jpg"]

@@ -59,6 +59,8 @@ def to_relpath(folder: Path, path: Path) -> str:
 def walk_photos(folder: str | os.PathLike, errors: list[tuple[str, str]] | None = None) -> Iterator[str]:
     """Relative paths of the supported photos under ``folder``, sorted, hidden files/folders skipped.
 
+    Symlinked sub-folders are followed (each real folder once, so link loops end).
+
     Sub-folders that cannot be listed and names that are not valid UTF-8 are appended to
     ``errors`` as (relpath, message) instead of stopping the walk.
     """
@@ -70,7 +72,16 @@ def walk_photos(folder: str | os.PathLike, errors: list[tuple[str, str]] | None 
             msg = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
             errors.append((rel, f"cannot list folder ({msg})"))
 
-    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
+    seen: set[tuple[int, int]] = set()  # (device, inode) of folders walked: linked folders are followed once
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) in seen:  # a link back to a folder already walked (or a loop)
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != STORE_DIRNAME)
         for name in sorted(filenames):
             if name.startswith(".") or not is_supported(name):
