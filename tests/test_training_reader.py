@@ -234,3 +234,16 @@ def test_training_dispatcher(capsys):
     assert all(name in printed for name in COMMANDS)
     assert main(["no-such-command"]) == 2
     assert set(COMMANDS) >= {"synth-preview", "train-reader", "train-detector", "export", "finetune", "bench"}
+
+
+def test_documented_label_slips_are_fixed_on_read(rbnr_dev):
+    """shared/datasets/README.md lists two label slips; training reads the printed numbers."""
+    import json
+
+    from training.data import LABEL_FIXES, load_entries
+
+    raw = {item["image"]: [b["number"] for b in item["bibs"]] for item in json.loads((rbnr_dev / "annotations.json").read_text())}
+    entries = {e.image: [b.number for b in e.bibs] for e in load_entries(rbnr_dev / "annotations.json")}
+    for (image, wrong), right in LABEL_FIXES.items():
+        assert wrong in raw[image] and wrong not in entries[image] and right in entries[image]
+    assert sum(map(len, raw.values())) == sum(map(len, entries.values()))

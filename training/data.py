@@ -32,12 +32,25 @@ def load_entries(json_path: Path, root: Path | None = None) -> list[Entry]:
     return entries_from_annotations(data, root)
 
 
+# Label slips documented in shared/datasets/README.md: (image, labelled number) -> printed number.
+# Applied on read so training never learns them; models trained before this (2026-11-24 v1) saw them.
+LABEL_FIXES: dict[tuple[str, str], str] = {
+    ("set2/set2_31.JPG", "80653"): "80635",
+    ("set2/set2_50.JPG", "891"): "0891",
+}
+
+
+def _fixed(image: str, bib: Bib) -> Bib:
+    number = LABEL_FIXES.get((image, bib.number))
+    return Bib(number, bib.box, bib.confidence) if number else bib
+
+
 def entries_from_annotations(data: list[dict], root: Path) -> list[Entry]:
-    """Entries from already-parsed bib annotation JSON items; image paths resolved against `root`."""
+    """Entries from already-parsed bib annotation JSON items (known label slips fixed); paths under `root`."""
     root = Path(root)
     out = []
     for item in data:
-        bibs = tuple(Bib.from_json(b) for b in item.get("bibs", []))
+        bibs = tuple(_fixed(item["image"], Bib.from_json(b)) for b in item.get("bibs", []))
         out.append(Entry(root / item["image"], item["image"], int(item["width"]), int(item["height"]), bibs))
     return out
 
