@@ -149,27 +149,40 @@ def test_tiny_training_run_writes_checkpoints(tmp_path):
     assert res["n"] == 2 and res["accuracy"] == pytest.approx(expected)
 
 
-def test_finetune_command_on_a_tiny_store(tmp_path):
-    from bibtagger_gui.core.recognizer import Recognizer
+def reviewed_photo_set(folder: Path, seed: int) -> Path:
+    """A photo folder whose store has one human bib per photo, every photo reviewed."""
     from bibtagger_gui.core.store import Store
-    from tests.model_factory import make_placeholder_detector
-    from training.__main__ import main as training_main
-    from training.export import export_reader, read_metadata
 
-    photos = tmp_path / "race"
-    items = make_photo_set(photos, 6, seed=4)
-    with Store.open(photos) as store:
+    items = make_photo_set(folder, 6, seed=seed)
+    with Store.open(folder) as store:
         store.scan()
         for item in items:
             photo = store.photo_by_path(item["image"])
             store.add_bib(photo.id, item["bibs"][0]["number"], item["bibs"][0]["box"])
             store.set_reviewed(photo.id, True)
-    models = tmp_path / "models"
-    models.mkdir()
+    return folder
+
+
+def base_reader_models(models: Path) -> Path:
+    """A models folder with an untrained reader as reader.pt (finetune's start) and reader.onnx."""
+    from training.export import export_reader
+
+    models.mkdir(parents=True, exist_ok=True)
     base = CRNN()
     torch.save({"kind": "reader", "state_dict": base.state_dict(), "charset": CHARSET, "input_size": list(SIZE),
                 "data_hash": "base"}, models / "reader.pt")
     export_reader(base, models / "reader.onnx", "reader-base", "base")
+    return models
+
+
+def test_finetune_command_on_a_tiny_store(tmp_path):
+    from bibtagger_gui.core.recognizer import Recognizer
+    from tests.model_factory import make_placeholder_detector
+    from training.__main__ import main as training_main
+    from training.export import read_metadata
+
+    photos = reviewed_photo_set(tmp_path / "race", seed=4)
+    models = base_reader_models(tmp_path / "models")
     make_placeholder_detector(models / "detector.onnx")
     out = tmp_path / "out"
     rc = training_main(["finetune", "--from", str(photos), "--models", str(models), "--out", str(out), "--epochs", "1",
@@ -199,23 +212,11 @@ def test_finetune_without_reviewed_photos_fails_clearly(tmp_path, capsys):
 def test_finetune_also_finetunes_the_detector_when_its_checkpoint_exists(tmp_path):
     pytest.importorskip("training.train_detector")
     from bibtagger_gui.core.recognizer import Recognizer
-    from bibtagger_gui.core.store import Store
-    from training.export import export_reader
     from training.finetune import main as finetune_main
     from training.models.detector import build_detector
 
-    photos = tmp_path / "race"
-    items = make_photo_set(photos, 6, seed=5)
-    with Store.open(photos) as store:
-        store.scan()
-        for item in items:
-            photo = store.photo_by_path(item["image"])
-            store.add_bib(photo.id, item["bibs"][0]["number"], item["bibs"][0]["box"])
-            store.set_reviewed(photo.id, True)
-    models = tmp_path / "models"
-    base = CRNN()
-    export_reader(base, models / "reader.onnx", "reader-base", "base")
-    torch.save({"kind": "reader", "state_dict": base.state_dict(), "charset": CHARSET, "input_size": list(SIZE)}, models / "reader.pt")
+    photos = reviewed_photo_set(tmp_path / "race", seed=5)
+    models = base_reader_models(tmp_path / "models")
     torch.save({"model": build_detector().state_dict(), "arch": {}, "input_size": 512, "data_hash": "x"}, models / "detector.pt")
     out = tmp_path / "out"
     assert finetune_main(["--from", str(photos), "--models", str(models), "--out", str(out), "--epochs", "1", "--steps", "1",
