@@ -195,3 +195,14 @@ def test_make_24mp_upscales(tmp_path):
     cv2.imwrite(str(src), np.zeros((30, 40, 3), np.uint8))
     (out,) = bench.make_24mp([src], tmp_path / "big", count=1, long_side=120, short_side=80)
     assert cv2.imread(str(out)).shape[:2] == (80, 120)
+
+
+def test_evaluate_scores_raw_and_audited_labels():
+    pred = {"a": [Bib("12", (0, 0, 10, 10)).to_json(), Bib("34", (20, 0, 30, 10)).to_json()]}
+    truth = {"a": [Bib("12", (0, 0, 10, 10))]}
+    audited_truth = {"a": [Bib("12", (0, 0, 10, 10)), Bib("34", (20, 0, 30, 10))]}
+    r = bench.evaluate({"status": "ok", "predictions": pred}, truth, audited_truth)
+    assert (r["image"]["tp"], r["image"]["fp"], r["image"]["fn"]) == (1, 1, 0)
+    assert (r["audited"]["image"]["tp"], r["audited"]["image"]["fp"]) == (2, 0)
+    assert (r["audited"]["box"]["tp"], r["audited"]["box"]["fp"]) == (2, 0)
+    assert "audited" not in bench.evaluate({"status": "ok", "predictions": pred}, truth)

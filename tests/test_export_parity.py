@@ -130,3 +130,24 @@ def test_shipped_reader_reads_dev_val_crops(rbnr_dev):
     decoded = ctc_greedy_decode(lp, meta["bibtagger.charset"])
     accuracy = np.mean([t == b.number for (t, _), b in zip(decoded, bibs)])
     assert len(bibs) >= 30 and accuracy >= 0.9
+
+
+def test_taller_reader_exports_its_input_size_and_the_recognizer_uses_it(tmp_path, placeholder_models):
+    """A 48x192 reader: metadata says so, ONNX matches torch, and Recognizer crops at that size."""
+    from bibtagger_gui.core.recognizer import Recognizer, reader_crop
+
+    model = CRNN(height=48, width=192).eval()
+    path = export_reader(model, tmp_path / "reader.onnx", "reader-48", "abc")
+    assert read_metadata(path)["bibtagger.input_size"] == "48,192"
+    x = np.random.default_rng(1).random((2, 1, 48, 192), dtype=np.float32)
+    (got,) = _session(path).run(None, {"crop": x})
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    assert got.shape == (2, 48, len(CHARSET) + 1) and np.abs(got - want).max() < 1e-4
+    rec = Recognizer(placeholder_models[0], path, threads=1)
+    assert rec.reader.input_size == (48, 192)
+    image = np.full((120, 200, 3), 200, np.uint8)
+    assert reader_crop(image, (10, 10, 90, 50), rec.reader.input_size).shape == (48, 192)
+    assert len(rec.read(image, np.array([[10, 10, 90, 50]], np.float32))) == 1
+    with pytest.raises(ValueError):
+        CRNN(height=40)

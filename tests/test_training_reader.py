@@ -248,3 +248,26 @@ def test_documented_label_slips_are_fixed_on_read(rbnr_dev):
     for (image, wrong), right in LABEL_FIXES.items():
         assert wrong in raw[image] and wrong not in entries[image] and right in entries[image]
     assert sum(map(len, raw.values())) == sum(map(len, entries.values()))
+
+
+def test_label_audit_adds_missing_bibs(rbnr_dev):
+    """label_audit.json: unlabelled numbers, boxes inside the photo; `audited` adds exactly those asked for."""
+    import json
+
+    from training.data import LABEL_AUDIT, audited, load_entries, split_of
+
+    items = json.loads(LABEL_AUDIT.read_text())
+    entries = load_entries(rbnr_dev / "annotations.json")
+    by_image = {e.image: e for e in entries}
+    for item in items:
+        e = by_image[item["image"]]
+        assert item["number"] not in {x.number for x in e.bibs}
+        assert item["legible"] == (not item["number"].startswith("?"))
+        x1, y1, x2, y2 = item["box"]
+        assert 0 <= x1 < x2 <= e.width and 0 <= y1 < y2 <= e.height
+    for legible_only in (True, False):
+        want = [i for i in items if i["legible"] or not legible_only]
+        after = audited(entries, legible_only=legible_only)
+        assert sum(len(e.bibs) for e in after) == sum(len(e.bibs) for e in entries) + len(want)
+    val_added = [i for i in items if split_of(i["image"]) == "val"]
+    assert val_added and all(i["legible"] for i in val_added)  # val photos were audited for legible bibs only

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from bibtagger_gui.core.decode import box_iou, centernet_decode, letterbox, nms
-from training.data import DEFAULT_DEV, Entry, data_hash, load_entries, split
+from training.data import DEFAULT_DEV, Entry, audited, data_hash, default_audit, load_entries, split
 from training.detector_data import DetectorSampler, load_photos, make_targets, to_tensor_batch
 from training.models.detector import SIZE_SCALE, STRIDE, BibDetector
 
@@ -414,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-synth", action="store_true", help="do not composite synthetic bibs")
     ap.add_argument("--time-budget", type=float, default=None, help="stop after this many minutes")
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    ap.add_argument("--label-audit", default="auto", metavar="JSON",
+                    help="bibs the annotations miss, added to training (all) and to val (legible ones); "
+                         "'auto' = training/label_audit.json for rbnr_dev, 'none' = off")
     ap.add_argument("--evaluate-models", type=Path, default=None, metavar="DIR",
                     help="do not train: evaluate DIR/detector.onnx + DIR/reader.onnx on the val split and print JSON")
     args = ap.parse_args(argv)
@@ -422,6 +425,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.evaluate_models is not None:
         print(json.dumps(evaluate_models(args.evaluate_models, val_e, threads=min(args.threads, 2)), indent=2))
         return 0
+    audit = default_audit(args.data) if args.label_audit == "auto" else (None if args.label_audit == "none" else Path(args.label_audit))
+    if audit is not None:
+        train_e, val_e = audited(train_e, audit, legible_only=False), audited(val_e, audit)
+        print(f"label audit {audit}: train {sum(len(e.bibs) for e in train_e)} bibs, val {sum(len(e.bibs) for e in val_e)}", flush=True)
     train(
         train_e, val_e, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch=args.batch, lr=args.lr,
         input_size=args.input_size, crop=args.crop, threads=min(args.threads, 2), seed=args.seed, init=args.init,

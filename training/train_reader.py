@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from bibtagger_gui.core.decode import ctc_greedy_decode
-from training.data import DEFAULT_DEV, Entry, data_hash, load_entries, split
-from training.models.reader import CHARSET, CRNN, encode_targets
+from training.data import DEFAULT_DEV, Entry, audited, data_hash, default_audit, load_entries, split
+from training.models.reader import CHARSET, CRNN, INPUT_H, INPUT_W, encode_targets
 from training.reader_data import attach_detector_boxes, RealBib, eval_crop, load_real_bibs, real_sample, render_synthetic
 
 
@@ -46,6 +46,8 @@ class ReaderConfig:
     detector: str | None = None  # detector.onnx: also train on its boxes of the train bibs (share det_share)
     det_share: float = 0.5
     charset: str = CHARSET
+    height: int = INPUT_H  # reader input (crop) size; the app reads it from the ONNX metadata
+    width: int = INPUT_W
     train_sources: list[str] = field(default_factory=list)
     log_every: int = 50
 
@@ -117,25 +119,28 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     if cfg.detector and train_bibs:
         n_det = attach_detector_boxes(train_bibs, Path(cfg.detector))
         log(f"detector boxes matched for {n_det}/{len(train_bibs)} train bibs ({cfg.detector})")
-    val_x = np.stack([eval_crop(b) for b in val_bibs]) if val_bibs else np.zeros((0, 32, 128), np.float32)
+    size = (cfg.height, cfg.width)
+    val_x = np.stack([eval_crop(b, size) for b in val_bibs]) if val_bibs else np.zeros((0, *size), np.float32)
     val_y = [b.number for b in val_bibs]
     photos = _photos(train_bibs)
     hash_ = data_hash(train_entries)
 
     t0 = time.time()
-    synth_x, synth_y = (np.zeros((0, 32, 128), np.uint8), [])
+    synth_x, synth_y = (np.zeros((0, *size), np.uint8), [])
     if cfg.synthetic > 0:
         log(f"rendering {cfg.synthetic} synthetic crops ...")
         synth_x, synth_y = render_synthetic(cfg.synthetic, cfg.seed, photos,
-                                            progress=lambda i, n: log(f"  synthetic {i}/{n}") if i % 5000 == 0 else None)
+                                            progress=lambda i, n: log(f"  synthetic {i}/{n}") if i % 5000 == 0 else None, size=size)
         log(f"synthetic done in {time.time() - t0:.0f}s")
     held = min(500, len(synth_y) // 10)
     sval_x, sval_y = synth_x[:held].astype(np.float32) / 255.0, synth_y[:held]
     synth_x, synth_y = synth_x[held:], synth_y[held:]
 
-    model = CRNN(cfg.charset)
+    model = CRNN(cfg.charset, cfg.height, cfg.width)
     if cfg.init:
         init_model, _ = load_reader(Path(cfg.init))
+        if (init_model.height, init_model.width) != size:
+            raise ValueError(f"{cfg.init} reads {init_model.height}x{init_model.width} crops, not {size[0]}x{size[1]}")
         if init_model.charset != cfg.charset:
             raise ValueError(f"charset of {cfg.init} differs from {cfg.charset!r}")
         model.load_state_dict(init_model.state_dict())
@@ -147,7 +152,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
 
     def real_batch(k: int) -> tuple[list[np.ndarray], list[str]]:
         idx = rng.integers(0, len(train_bibs), k)
-        return [real_sample(rng, train_bibs[i], det_share=cfg.det_share if cfg.detector else 0.0) for i in idx], [train_bibs[i].number for i in idx]
+        return [real_sample(rng, train_bibs[i], det_share=cfg.det_share if cfg.detector else 0.0, size=size) for i in idx], [train_bibs[i].number for i in idx]
 
     def step(opt, sched, xs: list[np.ndarray], ys: list[str]) -> float:
         model.train()
@@ -250,6 +255,11 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p.add_argument("--det-share", type=float, default=d.det_share, help="share of real crops taken from detector boxes")
     p.add_argument("--data", type=Path, default=DEFAULT_DEV / "annotations.json", help="bib annotation JSON (dev set)")
     p.add_argument("--store", type=Path, nargs="*", default=[], help="app photo folders whose reviewed photos are added to training")
+    p.add_argument("--label-audit", default="auto", metavar="JSON",
+                   help="legible bibs the annotations miss, added to the train crops; "
+                        "'auto' = training/label_audit.json for rbnr_dev, 'none' = off")
+    p.add_argument("--input-height", type=int, default=d.height, help="reader input height (multiple of 16)")
+    p.add_argument("--input-width", type=int, default=d.width, help="reader input width (multiple of 4)")
     p.add_argument("--out", default=d.out)
     return p
 
@@ -260,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
 
     entries = load_entries(args.data)
     train_entries, val_entries = split(entries)  # validation = dev val split, never trained on
+    audit = default_audit(args.data) if args.label_audit == "auto" else (None if args.label_audit == "none" else Path(args.label_audit))
+    if audit is not None:  # val stays as labelled, so reader accuracies compare across versions
+        train_entries = audited(train_entries, audit)
     sources = [str(args.data)]
     for folder in args.store:
         extra = entries_from_store(folder)
@@ -269,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = ReaderConfig(out=args.out, synthetic=args.synthetic, epochs=args.epochs, finetune_epochs=args.finetune_epochs,
                        finetune_steps=args.finetune_steps, batch=args.batch, lr=args.lr, threads=args.threads,
                        seed=args.seed, init=args.init, train_sources=sources, detector=args.detector,
-                       det_share=args.det_share, finetune_lr=args.finetune_lr)
+                       det_share=args.det_share, finetune_lr=args.finetune_lr, height=args.input_height,
+                       width=args.input_width)
     log(f"command: python -m training train-reader {' '.join(argv if argv is not None else sys.argv[2:])}")
     train(cfg, train_entries, val_entries)
     return 0
@@ -289,7 +303,7 @@ def eval_onnx_main(argv: list[str] | None = None) -> int:
     import onnxruntime as ort
 
     from bibtagger_gui.core.recognizer import reader_crop
-    from training.reader_data import SIZE, jitter_box
+    from training.reader_data import jitter_box
 
     p = argparse.ArgumentParser(prog="python -m training eval-reader")
     p.add_argument("--onnx", type=Path, default=Path(__file__).resolve().parents[1] / "resources" / "models" / "reader.onnx")
@@ -300,6 +314,7 @@ def eval_onnx_main(argv: list[str] | None = None) -> int:
     sess = ort.InferenceSession(str(args.onnx), opts, providers=["CPUExecutionProvider"])
     meta = dict(sess.get_modelmeta().custom_metadata_map)
     charset = meta["bibtagger.charset"]
+    SIZE = tuple(int(v) for v in meta.get("bibtagger.input_size", f"{INPUT_H},{INPUT_W}").split(","))
     _, val = split(load_entries(args.data))
     bibs = load_real_bibs(val, charset)
     print(f"model {args.onnx} version {meta.get('bibtagger.version')} data_hash {meta.get('bibtagger.data_hash')}")

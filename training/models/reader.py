@@ -23,6 +23,8 @@ class CRNN(nn.Module):
     def __init__(self, charset: str = CHARSET, height: int = INPUT_H, width: int = INPUT_W,
                  channels: tuple[int, int, int, int] = (32, 64, 96, 128), hidden: int = 96):
         super().__init__()
+        if height % 16 or width % 4:
+            raise ValueError(f"reader input {height}x{width}: height must be a multiple of 16, width of 4")
         self.charset, self.height, self.width = charset, height, width
         c1, c2, c3, c4 = channels
         self.features = nn.Sequential(
@@ -30,7 +32,8 @@ class CRNN(nn.Module):
             *_block(c1, c2), nn.MaxPool2d(2, 2),           # 8 x 32
             *_block(c2, c3), *_block(c3, c3), nn.MaxPool2d((2, 1)),  # 4 x 32
             *_block(c3, c4), nn.MaxPool2d((2, 1)),         # 2 x 32
-            nn.Conv2d(c4, c4, (2, 1), bias=False), nn.BatchNorm2d(c4), nn.ReLU(inplace=True),  # 1 x 32
+            # collapse the remaining height (height / 16: 2 for 32-px input, 3 for 48) to 1
+            nn.Conv2d(c4, c4, (height // 16, 1), bias=False), nn.BatchNorm2d(c4), nn.ReLU(inplace=True),
         )
         self.rnn = nn.LSTM(c4, hidden, batch_first=True, bidirectional=True)
         self.dropout = nn.Dropout(0.2)
