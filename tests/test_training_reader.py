@@ -271,3 +271,19 @@ def test_label_audit_adds_missing_bibs(rbnr_dev):
         assert sum(len(e.bibs) for e in after) == sum(len(e.bibs) for e in entries) + len(want)
     val_added = [i for i in items if split_of(i["image"]) == "val"]
     assert val_added and all(i["legible"] for i in val_added)  # val photos were audited for legible bibs only
+
+
+def test_training_from_a_taller_reader_keeps_its_input_size(tmp_path):
+    from training.train_reader import ReaderConfig, load_reader, train
+
+    items = make_photo_set(tmp_path / "photos", 4)
+    entries = entries_from_annotations(items, tmp_path / "photos")
+    base = CRNN(height=48, width=192)
+    torch.save({"kind": "reader", "state_dict": base.state_dict(), "charset": CHARSET, "input_size": [48, 192],
+                "data_hash": "base"}, tmp_path / "base.pt")
+    cfg = ReaderConfig(out=str(tmp_path / "run"), synthetic=16, epochs=0, finetune_epochs=1, finetune_steps=1,
+                       batch=4, threads=1, init=str(tmp_path / "base.pt"))  # default height 32 is overridden
+    train(cfg, entries[:3], entries[3:])
+    model, ckpt = load_reader(tmp_path / "run" / "best.pt")
+    assert (model.height, model.width) == (48, 192) and ckpt["input_size"] == [48, 192]
+

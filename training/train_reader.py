@@ -14,7 +14,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from torch import nn
 from bibtagger_gui.core.decode import ctc_greedy_decode
 from training.data import DEFAULT_DEV, Entry, audited, data_hash, default_audit, load_entries, split
 from training.models.reader import CHARSET, CRNN, INPUT_H, INPUT_W, encode_targets
-from training.reader_data import attach_detector_boxes, RealBib, eval_crop, load_real_bibs, real_sample, render_synthetic
+from training.reader_data import RealBib, attach_detector_boxes, eval_crop, load_real_bibs, real_sample, render_synthetic
 
 
 @dataclass
@@ -113,6 +113,10 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     rng = np.random.default_rng(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    init_model = load_reader(Path(cfg.init))[0] if cfg.init else None
+    if init_model is not None and (init_model.height, init_model.width) != (cfg.height, cfg.width):
+        log(f"input size {init_model.height}x{init_model.width} taken from {cfg.init}")
+        cfg = replace(cfg, height=init_model.height, width=init_model.width)
     train_bibs = load_real_bibs(train_entries, cfg.charset)
     val_bibs = load_real_bibs(val_entries, cfg.charset)
     log(f"real bibs: train {len(train_bibs)} from {len(train_entries)} photos, val {len(val_bibs)} from {len(val_entries)} photos")
@@ -137,10 +141,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     synth_x, synth_y = synth_x[held:], synth_y[held:]
 
     model = CRNN(cfg.charset, cfg.height, cfg.width)
-    if cfg.init:
-        init_model, _ = load_reader(Path(cfg.init))
-        if (init_model.height, init_model.width) != size:
-            raise ValueError(f"{cfg.init} reads {init_model.height}x{init_model.width} crops, not {size[0]}x{size[1]}")
+    if init_model is not None:
         if init_model.charset != cfg.charset:
             raise ValueError(f"charset of {cfg.init} differs from {cfg.charset!r}")
         model.load_state_dict(init_model.state_dict())
