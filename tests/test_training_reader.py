@@ -287,3 +287,13 @@ def test_training_from_a_taller_reader_keeps_its_input_size(tmp_path):
     model, ckpt = load_reader(tmp_path / "run" / "best.pt")
     assert (model.height, model.width) == (48, 192) and ckpt["input_size"] == [48, 192]
 
+
+
+def test_label_audit_option(tmp_path):
+    from training.data import DEFAULT_DEV, LABEL_AUDIT, label_audit_path
+
+    other = tmp_path / "annotations.json"
+    assert label_audit_path("auto", DEFAULT_DEV / "annotations.json") == LABEL_AUDIT
+    assert label_audit_path("auto", other) is None  # the audit is tied to rbnr_dev's image names
+    assert label_audit_path("none", DEFAULT_DEV / "annotations.json") is None
+    assert label_audit_path(str(tmp_path / "mine.json"), other) == tmp_path / "mine.json"

@@ -321,7 +321,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from bibtagger_gui.core.recognizer import default_models_dir
-    from training.data import audited, default_audit, load_entries, split
+    from training.data import audited, label_audit_path, load_entries, split
 
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     _, val = split(load_entries(args.dataset))
     val = val[: args.limit] if args.limit else val
     truth = {str(e.path): list(e.bibs) for e in val}
-    audited_truth = {str(e.path): list(e.bibs) for e in audited(val, default_audit(args.dataset))}
+    audited_truth = {str(e.path): list(e.bibs) for e in audited(val, label_audit_path("auto", args.dataset))}
     n_added = sum(len(audited_truth[k]) - len(truth[k]) for k in truth)
     images = [e.path for e in val]
 

@@ -71,8 +71,13 @@ def audited(entries: list[Entry], path: Path | None = LABEL_AUDIT, legible_only:
     return out
 
 
-def default_audit(data: Path) -> Path | None:
-    """The bundled label audit when `data` is the rbnr_dev annotations it was made for, else None."""
+def label_audit_path(option: str, data: Path) -> Path | None:
+    """The audit file a `--label-audit` option names: "auto" = the bundled one when `data` is the
+    rbnr_dev annotations it was made for (else none), "none" = none, anything else = that path."""
+    if option == "none":
+        return None
+    if option != "auto":
+        return Path(option)
     try:
         same = Path(data).resolve() == (DEFAULT_DEV / "annotations.json").resolve()
     except OSError:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from bibtagger_gui.core.decode import box_iou, centernet_decode, letterbox, nms
-from training.data import DEFAULT_DEV, Entry, audited, data_hash, default_audit, load_entries, split
+from training.data import DEFAULT_DEV, Entry, audited, data_hash, label_audit_path, load_entries, split
 from training.detector_data import DetectorSampler, load_photos, make_targets, to_tensor_batch
 from training.models.detector import SIZE_SCALE, STRIDE, BibDetector
 
@@ -425,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.evaluate_models is not None:
         print(json.dumps(evaluate_models(args.evaluate_models, val_e, threads=min(args.threads, 2)), indent=2))
         return 0
-    audit = default_audit(args.data) if args.label_audit == "auto" else (None if args.label_audit == "none" else Path(args.label_audit))
+    audit = label_audit_path(args.label_audit, args.data)
     if audit is not None:
         train_e, val_e = audited(train_e, audit, legible_only=False), audited(val_e, audit)
         print(f"label audit {audit}: train {sum(len(e.bibs) for e in train_e)} bibs, val {sum(len(e.bibs) for e in val_e)}", flush=True)

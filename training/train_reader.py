@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from bibtagger_gui.core.decode import ctc_greedy_decode
-from training.data import DEFAULT_DEV, Entry, audited, data_hash, default_audit, load_entries, split
+from training.data import DEFAULT_DEV, Entry, audited, data_hash, label_audit_path, load_entries, split
 from training.models.reader import CHARSET, CRNN, INPUT_H, INPUT_W, encode_targets
 from training.reader_data import RealBib, attach_detector_boxes, eval_crop, load_real_bibs, real_sample, render_synthetic
 
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
 
     entries = load_entries(args.data)
     train_entries, val_entries = split(entries)  # validation = dev val split, never trained on
-    audit = default_audit(args.data) if args.label_audit == "auto" else (None if args.label_audit == "none" else Path(args.label_audit))
+    audit = label_audit_path(args.label_audit, args.data)
     if audit is not None:  # val stays as labelled, so reader accuracies compare across versions
         train_entries = audited(train_entries, audit)
     sources = [str(args.data)]
