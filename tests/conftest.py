@@ -53,3 +53,15 @@ def shipped_models_dir() -> Path:
     if not (folder / "detector.onnx").exists() or not (folder / "reader.onnx").exists():
         pytest.fail(f"trained models missing from {folder}")
     return folder
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for training/export tests: on a shared 2-core machine two OpenMP threads
+    can be ~10x slower than one."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

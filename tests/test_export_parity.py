@@ -17,12 +17,7 @@ from training.models.reader import CHARSET, CRNN, greedy_decode
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _session(path: Path) -> ort.InferenceSession:

@@ -20,13 +20,7 @@ from training.synth_bibs import paste_bib, random_background, render_bib
 TINY = dict(channels=(8, 16, 16, 24), hidden=16)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The machine is shared: one torch thread is also much faster than two under load."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_photo_set(folder: Path, n: int = 6, seed: int = 0) -> list[dict]:
