@@ -251,17 +251,21 @@ def test_shipped_models_on_rbnr_dev_val(rbnr_dev, shipped_models_dir):
 
 
 def test_refine_re_detects_small_boxes_on_a_zoomed_crop(models):
+    from bibtagger_gui.core import recognizer as core_rec
+
     rec = Recognizer(*models, threads=1)
+    win = rec.refine_input
+    assert win == core_rec.REFINE_WINDOW  # the exported detector has dynamic H/W: a small window
     image = np.zeros((1000, 1000, 3), np.uint8)
     image[500:524, 500:548] = 255
     loose = np.array([[490.0, 495.0, 570.0, 531.0]], np.float32)  # shifted and too big
     (refined,) = rec.refine(image, loose)
-    crop_side = math.ceil((loose[0, 3] - loose[0, 1]) * 128 / 32)
-    cell = 4 * crop_side / 128  # one heatmap cell of the zoomed crop, in image pixels
+    crop_side = math.ceil((loose[0, 3] - loose[0, 1]) * win / core_rec.REFINE_TARGET_PX)
+    cell = 4 * crop_side / win  # one heatmap cell of the zoomed crop, in image pixels
     cx, cy = (refined[0] + refined[2]) / 2, (refined[1] + refined[3]) / 2
     assert 500 - cell <= cx <= 548 + cell and 500 - cell <= cy <= 524 + cell
-    # the bright-spot model always answers 24x12 input px; in the zoomed crop that is 24*crop/128
-    assert refined[2] - refined[0] == pytest.approx(24 * crop_side / 128, rel=1e-3)
+    # the bright-spot model always answers 24x12 input px; in the zoomed crop that is 24*crop/win
+    assert refined[2] - refined[0] == pytest.approx(24 * crop_side / win, rel=1e-3)
     big = np.array([[300.0, 300.0, 700.0, 500.0]], np.float32)  # already large: left alone
     np.testing.assert_array_equal(rec.refine(image, big), big)
 

@@ -1,4 +1,4 @@
-"""`python -m training <command>`: synth-preview, train-reader, train-detector, export, finetune, bench.
+"""`python -m training <command>`: synth-preview, train-reader, train-detector, export, finetune, bench, refine-zoom.
 
 Sub-command modules are imported lazily so one broken or missing module does not break the others.
 """
@@ -16,6 +16,7 @@ COMMANDS = {
     "export": ("training.export", "main", "export a checkpoint to ONNX (--kind reader|detector)"),
     "finetune": ("training.finetune", "main", "fine-tune the models on reviewed photos of app folders"),
     "bench": ("training.bench", "main", "speed/accuracy benchmarks"),
+    "refine-zoom": ("training.refine_zoom", "main", "detector box IoU vs zoom (the recognizer's refinement settings)"),
 }
 
 

@@ -23,9 +23,9 @@ from bibtagger_gui.core.decode import centernet_decode, ctc_greedy_decode, lette
 
 NMS_IOU = 0.4
 REFINE_BELOW_PX = 24.0  # boxes shorter than this in the detector's input frame get a second look ...
-REFINE_TARGET_PX = 32.0  # ... on a crop zoomed so that they are this tall
+REFINE_TARGET_PX = 40.0  # ... on a crop zoomed so that they are this tall (`python -m training refine-zoom`)
 REFINE_IF_READ_BELOW = 0.8  # ... when their reading is below this confidence (or they are under half that size)
-REFINE_WINDOW = 128  # zoomed-crop input side when the detector accepts other sizes than input_size
+REFINE_WINDOW = 256  # zoomed-crop input side when the detector accepts other sizes than input_size
 REFINE_MAX = 4  # at most this many extra detector runs per photo
 # The first decode of a big JPEG aims at this long side (1/4 of a 24 MP photo): entropy decoding
 # dominates, so 1/8 saves little, and at this size most bib numbers are tall enough to read
