@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from types import SimpleNamespace
-
-import cv2
 import numpy as np
 import pytest
 
@@ -21,7 +17,7 @@ def rec(tmp_path_factory):
     return Recognizer(det, fixed_reader(folder / "reader.onnx", "12"), threads=1)
 
 
-def test_zoom_ious_peak_where_the_detector_box_fits(tmp_path, rec):
+def test_zoom_ious_peak_where_the_detector_box_fits(rec):
     from training.refine_zoom import summarize, zoom_ious
 
     # a 48x24 "bib" brightest at its centre (one heatmap peak); the bright-spot detector always
@@ -30,14 +26,12 @@ def test_zoom_ious_peak_where_the_detector_box_fits(tmp_path, rec):
     image = np.zeros((600, 800, 3), np.uint8)
     yy, xx = np.mgrid[300:324, 400:448]
     image[300:324, 400:448] = (255 * (1 - 0.1 * np.hypot((xx - 424) / 24, (yy - 312) / 12)))[..., None].astype(np.uint8)
-    path = tmp_path / "photo.png"
-    cv2.imwrite(str(path), image)
-    entry = SimpleNamespace(path=Path(path), bibs=(Bib("12", (400.0, 300.0, 448.0, 324.0)), Bib("7", None)))
-    fit = zoom_ious(rec, [entry], window=128, target_px=24)
-    half = zoom_ious(rec, [entry], window=128, target_px=48)
+    photo = (image, (Bib("12", (400.0, 300.0, 448.0, 324.0)), Bib("7", None)))
+    fit = zoom_ious(rec, [photo], window=128, target_px=24)
+    half = zoom_ious(rec, [photo], window=128, target_px=48)
     assert len(fit) == len(half) == 1  # the unboxed bib is skipped
     assert fit[0] > 0.6 and half[0] <= 0.25 + 1e-6
-    assert zoom_ious(rec, [entry], window=128, target_px=3) == []  # zoomed crop larger than the photo
+    assert zoom_ious(rec, [photo], window=128, target_px=3) == []  # zoomed crop larger than the photo
 
 
 def test_summarize_counts_tight_loose_and_missed_boxes():

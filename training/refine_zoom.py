@@ -12,43 +12,37 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
 
-def zoom_ious(detector, entries, window: int, target_px: float, seed: int = 0) -> list[float]:
-    """Best-detection IoU for every boxed bib of `entries` zoomed to `target_px` in a `window` crop.
+def zoom_ious(recognizer, photos, window: int, target_px: float, seed: int = 0) -> list[float]:
+    """Best-detection IoU for every boxed bib of `photos` zoomed to `target_px` in a `window` crop.
 
-    `detector` is a core.recognizer.Recognizer (its `_detect` is used). Bibs whose zoomed
-    crop would be larger than the photo are skipped, as the recognizer skips them too.
+    `photos` is a list of (RGB image, bibs); `recognizer` a core.recognizer.Recognizer, whose
+    `detect_zoomed` (the refinement's own zoomed detection) is measured. Bibs whose zoomed crop
+    would not be smaller than the photo are skipped, as the recognizer skips them too.
     """
     from bibtagger_gui.core.evaluation import iou
-    from bibtagger_gui.core.imageio import load_with_info
 
     rng = np.random.default_rng(seed)
     out: list[float] = []
-    for entry in entries:
-        image, _ = load_with_info(entry.path)
-        H, W = image.shape[:2]
-        for bib in entry.bibs:
+    for image, bibs in photos:
+        for bib in bibs:
             if bib.box is None:
                 continue
             x1, y1, x2, y2 = bib.box
             bw, bh = x2 - x1, y2 - y1
             jx, jy = rng.uniform(-0.15, 0.15, size=2)
-            side = bh * window / target_px
-            if bh <= 0 or side >= max(H, W):
+            if bh <= 0:
                 continue
             cx, cy = (x1 + x2) / 2 + jx * bw, (y1 + y2) / 2 + jy * bh
-            ox = int(round(min(max(0.0, cx - side / 2), max(0.0, W - side))))
-            oy = int(round(min(max(0.0, cy - side / 2), max(0.0, H - side))))
-            cs = int(math.ceil(side))
-            found, _scores, _ = detector._detect(image[oy : oy + cs, ox : ox + cs], threshold=0.1, size=(window, window))
-            shifted = [tuple(float(v) for v in b + np.array([ox, oy, ox, oy])) for b in found]
-            out.append(max((iou(b, bib.box) for b in shifted), default=0.0))
+            found = recognizer.detect_zoomed(image, cx, cy, bh, window, target_px)
+            if found is None:
+                continue
+            out.append(max((iou(tuple(float(v) for v in b), bib.box) for b in found), default=0.0))
     return out
 
 
@@ -86,16 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as exc:
         print(exc, file=sys.stderr)
         return 2
+    from bibtagger_gui.core.imageio import load_with_info
+
     train, val = split(load_entries(args.annotations))
-    entries = train if args.split == "train" else val
-    rows = []
+    photos = [(load_with_info(e.path)[0], e.bibs) for e in (train if args.split == "train" else val)]
     for window in (int(w) for w in args.windows.split(",")):
         for target in (float(t) for t in args.targets.split(",")):
             try:
-                row = {"window": window, "target_px": target, **summarize(zoom_ious(rec, entries, window, target))}
+                row = {"window": window, "target_px": target, **summarize(zoom_ious(rec, photos, window, target))}
             except Exception as exc:  # a static-input detector rejects other window sizes
                 row = {"window": window, "target_px": target, "error": str(exc).splitlines()[0][:200]}
-            rows.append(row)
             print(json.dumps(row), flush=True)
     return 0
 

@@ -250,30 +250,37 @@ class Recognizer:
         """
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4).copy()
         side_in = max(self.detector.input_size)
-        win = self.refine_input  # side of the (square) detector input used for the zoomed crop
-        H, W = image.shape[:2]
-        long_side = max(H, W)
+        long_side = max(image.shape[:2])
         for i, (x1, y1, x2, y2) in enumerate(boxes):
             bh = y2 - y1
             if bh * side_in / long_side >= REFINE_BELOW_PX or bh < 2:
                 continue
-            crop_side = bh * win / REFINE_TARGET_PX
-            if crop_side >= long_side:
+            found = self.detect_zoomed(image, (x1 + x2) / 2, (y1 + y2) / 2, bh, self.refine_input, REFINE_TARGET_PX)
+            if found is None or not len(found):
                 continue
-            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-            ox = int(round(min(max(0.0, cx - crop_side / 2), max(0.0, W - crop_side))))
-            oy = int(round(min(max(0.0, cy - crop_side / 2), max(0.0, H - crop_side))))
-            cs = int(math.ceil(crop_side))
-            crop = image[oy : oy + cs, ox : ox + cs]
-            found, _scores, _ = self._detect(crop, threshold=0.1, size=(win, win))
-            if not len(found):
-                continue
-            found = found + np.array([ox, oy, ox, oy], np.float32)
             overlap = _overlap_of_smaller(boxes[i], found)
             j = int(np.argmax(overlap))
             if overlap[j] >= 0.5:  # one box lies mostly inside the other: the same bib
                 boxes[i] = found[j]
         return boxes
+
+    def detect_zoomed(
+        self, image: np.ndarray, cx: float, cy: float, height: float, window: int, target_px: float
+    ) -> np.ndarray | None:
+        """Detections (image pixels) on a square crop around (cx, cy) zoomed so that `height` image
+        pixels become `target_px` in a `window`-sided detector input (low threshold: a second look).
+
+        None when that crop would not be smaller than the image (zooming would not help).
+        """
+        H, W = image.shape[:2]
+        crop_side = height * window / target_px
+        if crop_side >= max(H, W):
+            return None
+        ox = int(round(min(max(0.0, cx - crop_side / 2), max(0.0, W - crop_side))))
+        oy = int(round(min(max(0.0, cy - crop_side / 2), max(0.0, H - crop_side))))
+        cs = int(math.ceil(crop_side))
+        found, _scores, _ = self._detect(image[oy : oy + cs, ox : ox + cs], threshold=0.1, size=(window, window))
+        return found + np.array([ox, oy, ox, oy], np.float32)
 
     def _assemble(self, boxes: np.ndarray, scores: np.ndarray, reads, det_scale: float, factor: float) -> list[Bib]:
         """Filter candidates, combine confidences, keep one bib per number; boxes scaled by `factor`."""
