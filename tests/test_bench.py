@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.evaluation import f1_interval
 from bibtagger_gui.core.recognizer import Recognizer
 from training import bench
 from training.data import split_of
@@ -60,6 +61,9 @@ def test_scoring_from_known_boxes():
     assert (got["image"]["tp"], got["box"]["tp"]) == (img_tp, box_tp)
     for key, exp in (("image", exp_img), ("box", exp_box)):
         assert [got[key][k] for k in ("precision", "recall", "f1")] == pytest.approx(exp, abs=1e-4)
+    lo, hi = got["image"]["f1_ci95"]  # bootstrap over the three photos' image-level counts
+    assert got["image"]["f1_ci95"] == [round(v, 4) for v in f1_interval([bench.image_counts(truth[k], pred[k]) for k in truth])]
+    assert lo < got["image"]["f1"] < hi
     # a duplicate prediction of a matched bib is a box-level false positive, not a second hit
     dup = bench.box_counts([Bib("12", a)], [Bib("12", a, 0.9), Bib("12", nudged, 0.8)])
     assert (dup.tp, dup.fp, dup.fn) == (1, 1, 0)
@@ -187,6 +191,8 @@ def test_bench_main_on_placeholder_models(tmp_path, models_reading_12):
     assert f"| rapidocr | {bench.NOT_INSTALLED} |" in table and f"| tesseract | {bench.NOT_INSTALLED} |" in table
     row = next(line for line in table.splitlines() if line.startswith("| bibtagger |"))
     assert f"| {100 * _prf(img_tp, img_fp, img_fn)[2]:.1f} |" in row
+    lo, hi = ours["image"]["f1_ci95"]
+    assert f"| {100 * lo:.1f}–{100 * hi:.1f} |" in row
     written = json.loads((out / "predictions" / "bibtagger.json").read_text())
     assert sorted(item["image"] for item in written) == sorted(n for n, _, _ in photos)
 

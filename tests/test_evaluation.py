@@ -13,7 +13,7 @@ from bibtagger_gui.cli import main
 from bibtagger_gui.core.annotations import AnnotationError, PhotoAnnotation, load_annotations, parse_annotations, save_annotations
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.demo import generate
-from bibtagger_gui.core.evaluation import PRF, evaluate, iou, match_boxes
+from bibtagger_gui.core.evaluation import PRF, evaluate, f1_interval, iou, match_boxes
 
 
 def photo(name: str, *bibs: Bib) -> PhotoAnnotation:
@@ -88,11 +88,29 @@ def test_eval_cli_text_and_json(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "d" / "ground_truth.json"), str(tmp_path / "pred.json"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     expected = evaluate(gt, load_annotations(tmp_path / "pred.json"))
+    ci = out["image_level"].pop("f1_ci95")
     assert out["image_level"] == expected.image.to_json()
+    assert ci[0] <= expected.image.f1 <= ci[1] and ci[0] < ci[1]  # one bib dropped per photo: not all alike
     assert out["box_level"]["f1"] == round(expected.box.f1, 4) and out["box_level"]["iou"] == 0.5
     assert main(["eval", str(tmp_path / "d" / "ground_truth.json"), str(tmp_path / "pred.json")]) == 0
     text = capsys.readouterr().out
     assert f"F1 {expected.image.f1:.3f}" in text and "box+number IoU>=0.5" in text
+    assert f"bootstrap interval over photos: {ci[0]:.3f} - {ci[1]:.3f}" in text
+
+
+def test_f1_interval_is_a_bootstrap_over_photos():
+    right, wrong = PRF(1, 0, 0), PRF(0, 1, 1)
+    # two photos drawn with replacement: F1 is 1 (both right, p 1/4), 0 (both wrong, 1/4) or 0.5 (1/2)
+    assert f1_interval([right, wrong]) == (0.0, 1.0)
+    assert f1_interval([right, wrong], level=0.4) == (0.5, 0.5)  # 30th and 70th percentiles both fall on 0.5
+    assert f1_interval([right] * 5) == (1.0, 1.0) and f1_interval([]) == (0.0, 0.0)
+    photos = [PRF(2, 0, 0), PRF(1, 1, 0), PRF(0, 0, 1), PRF(3, 0, 0), PRF(1, 0, 1), PRF(0, 1, 0)]
+    total = PRF(sum(p.tp for p in photos), sum(p.fp for p in photos), sum(p.fn for p in photos))
+    lo, hi = f1_interval(photos)
+    assert lo < total.f1 < hi
+    lo16, hi16 = f1_interval(photos * 16)  # same error rates, 16x the photos: a narrower interval
+    assert lo < lo16 < total.f1 < hi16 < hi
+    assert f1_interval(photos, seed=3) == f1_interval(photos, seed=3)
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bibtagger_gui.core.bib import Bib
-from bibtagger_gui.core.evaluation import PRF, match_boxes
+from bibtagger_gui.core.evaluation import PRF, f1_interval, match_boxes
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -52,12 +52,14 @@ def box_counts(truth: list[Bib], pred: list[Bib], threshold: float = IOU_THRESHO
 
 def score(truth: dict[str, list[Bib]], pred: dict[str, list[Bib]]) -> dict:
     """Image-level and box+number counts/P/R/F1 over the photos of `truth` (missing predictions = none)."""
-    img, box = PRF(), PRF()
+    img, box, per_photo = PRF(), PRF(), []
     for key, bibs in truth.items():
         got = pred.get(key, [])
-        for total, part in ((img, image_counts(bibs, got)), (box, box_counts(bibs, got))):
+        per_photo.append(image_counts(bibs, got))
+        for total, part in ((img, per_photo[-1]), (box, box_counts(bibs, got))):
             total.add(part.tp, part.fp, part.fn)
-    return {"image": img.to_json(), "box": box.to_json()}
+    ci = [round(v, 4) for v in f1_interval(per_photo)]
+    return {"image": {**img.to_json(), "f1_ci95": ci}, "box": box.to_json()}
 
 
 # --------------------------------------------------------------------------- pipelines
@@ -203,6 +205,11 @@ def _pct(d: dict | None, key: str) -> str:
     return f"{100 * d[key]:.1f}" if d else "–"
 
 
+def _ci(d: dict | None) -> str:
+    ci = (d or {}).get("f1_ci95")
+    return f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}" if ci else "–"
+
+
 def render_table(report: dict) -> str:
     """The markdown tables of a report (as written to bench.md)."""
     m = report["machine"]
@@ -221,29 +228,29 @@ def render_table(report: dict) -> str:
     if report.get("placeholder_models"):
         lines += ["**Placeholder models (tests/model_factory.py): the bibtagger row means nothing.**", ""]
     lines += [
-        "| pipeline | version | image P | image R | image F1 | box+number P | box+number R | box+number F1 (IoU 0.5) "
-        "| photos/s | peak RSS MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| pipeline | version | image P | image R | image F1 | image F1 95% CI | box+number P | box+number R "
+        "| box+number F1 (IoU 0.5) | photos/s | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["pipelines"]:
         if r.get("status") != "ok":
-            lines.append(f"| {r['name']} | {r.get('status')} | – | – | – | – | – | – | – | – |")
+            lines.append(f"| {r['name']} | {r.get('status')} | – | – | – | – | – | – | – | – | – |")
             continue
         img, box = r.get("image"), r.get("box")
         lines.append(
             f"| {r['name']} | {r.get('version', '?')} | {_pct(img, 'precision')} | {_pct(img, 'recall')} "
-            f"| {_pct(img, 'f1')} | {_pct(box, 'precision')} | {_pct(box, 'recall')} | {_pct(box, 'f1')} "
+            f"| {_pct(img, 'f1')} | {_ci(img)} | {_pct(box, 'precision')} | {_pct(box, 'recall')} | {_pct(box, 'f1')} "
             f"| {r.get('photos_per_s', 0):.2f} | {r.get('peak_rss_mb', 0):.0f} |")
     audited_rows = [r for r in report["pipelines"] if r.get("status") == "ok" and r.get("audited")]
     if audited_rows:
         extra = report["dataset"].get("audit_additions", 0)
         lines += ["", f"With the {extra} readable bibs the val labels miss added (label audit, "
                   "`training/label_audit.json`; same predictions):", "",
-                  "| pipeline | image P | image R | image F1 | box+number F1 |", "|---|---|---|---|---|"]
+                  "| pipeline | image P | image R | image F1 | image F1 95% CI | box+number F1 |", "|---|---|---|---|---|---|"]
         for r in audited_rows:
             a = r["audited"]
             lines.append(f"| {r['name']} | {_pct(a['image'], 'precision')} | {_pct(a['image'], 'recall')} "
-                         f"| {_pct(a['image'], 'f1')} | {_pct(a['box'], 'f1')} |")
+                         f"| {_pct(a['image'], 'f1')} | {_ci(a['image'])} | {_pct(a['box'], 'f1')} |")
     for r in report["pipelines"]:
         if r.get("error"):
             lines.append(f"\n{r['name']} failed: `{r['error']}`")
@@ -262,7 +269,8 @@ def render_table(report: dict) -> str:
                 best = " (best)" if r["name"] == speed.get("best") else ""
                 lines.append(f"| {label}{best} | {r['photos_per_s']:.2f} | {r['peak_rss_mb']:.0f} |")
     lines += ["", "Image P/R/F1: per photo, the set of predicted numbers against the true set (TP/FP/FN summed "
-              "over photos). Box+number: same number and IoU >= 0.5, one prediction per true bib. photos/s: "
+              "over photos); its 95 % CI is a bootstrap over photos (core.evaluation.f1_interval), the spread a "
+              "split this small allows. Box+number: same number and IoU >= 0.5, one prediction per true bib. photos/s: "
               f"wall time of a pass from file path to bibs after a warm-up, models loaded, median of "
               f"{report.get('passes', 1)} pass(es). Peak RSS: "
               "VmHWM of the subprocess running the pipeline (tesseract: its largest child's ru_maxrss). "

@@ -5,6 +5,9 @@
 * box + number: a prediction is a TP when its number equals a ground-truth bib's number and
   the boxes overlap with IoU >= 0.5; greedy matching, most confident prediction first.
 
+A validation split of a few dozen photos decides F1 by single bibs, so ``f1_interval`` gives a
+photo-level bootstrap interval to read differences against.
+
 Photos are matched by ``image`` (relpath). A ground-truth photo without a prediction counts
 all its bibs as FN (unless ``common_only``); predicted photos absent from the ground truth
 are ignored and reported.
@@ -13,6 +16,8 @@ are ignored and reported.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from bibtagger_gui.core.annotations import PhotoAnnotation
 from bibtagger_gui.core.bib import Bib, Box
@@ -46,12 +51,31 @@ class PRF:
         return {**asdict(self), "precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4)}
 
 
+def f1_interval(per_photo: list[PRF], level: float = 0.95, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the summed F1: photos are drawn with replacement.
+
+    Photos, not bibs, are resampled because a photo's errors come together (one hard scene).
+    Deterministic for a seed; (0, 0) for no photos.
+    """
+    counts = np.array([(c.tp, c.fp, c.fn) for c in per_photo], np.int64).reshape(-1, 3)
+    if len(counts) == 0:
+        return 0.0, 0.0
+    idx = np.random.default_rng(seed).integers(0, len(counts), (resamples, len(counts)))
+    tp, fp, fn = counts[idx].sum(axis=1).T
+    denom = 2 * tp + fp + fn  # F1 = 2TP / (2TP + FP + FN)
+    f1 = np.divide(2 * tp, denom, out=np.zeros(resamples), where=denom > 0)
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(f1, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
 @dataclass
 class EvalResult:
     image: PRF
     box: PRF
     iou: float
     photos: int  # ground-truth photos evaluated
+    image_per_photo: list[PRF] = field(default_factory=list)  # image-level counts of each evaluated photo
     unpredicted: list[str] = field(default_factory=list)  # GT photos without a prediction
     unknown: list[str] = field(default_factory=list)  # predicted photos not in the GT
     unboxed_gt: int = 0  # GT bibs without a box (left out of the box metric)
@@ -60,7 +84,7 @@ class EvalResult:
     def to_json(self) -> dict:
         return {
             "photos": self.photos,
-            "image_level": self.image.to_json(),
+            "image_level": {**self.image.to_json(), "f1_ci95": [round(v, 4) for v in f1_interval(self.image_per_photo)]},
             "box_level": {**self.box.to_json(), "iou": self.iou},
             "unpredicted_photos": len(self.unpredicted),
             "unknown_photos": len(self.unknown),
@@ -119,7 +143,9 @@ def evaluate(
         pbibs = p.bibs if p is not None else []
         truth = {b.number for b in g.bibs}
         found = {b.number for b in pbibs}
-        result.image.add(len(truth & found), len(found - truth), len(truth - found))
+        counts = PRF(len(truth & found), len(found - truth), len(truth - found))
+        result.image.add(counts.tp, counts.fp, counts.fn)
+        result.image_per_photo.append(counts)
         tp, fp, fn, unboxed = match_boxes(g.bibs, pbibs, iou_threshold)
         result.box.add(tp, fp, fn)
         result.unboxed_gt += unboxed
@@ -137,6 +163,9 @@ def format_result(r: EvalResult) -> str:
         line("image level (numbers)", r.image),
         line(f"box+number IoU>={r.iou:g}", r.box),
     ]
+    if r.image_per_photo:
+        lo, hi = f1_interval(r.image_per_photo)
+        lines.append(f"image-level F1 95% bootstrap interval over photos: {lo:.3f} - {hi:.3f}")
     if r.unpredicted:
         how = "skipped" if r.common_only else "their bibs count as missed"
         lines.append(f"ground-truth photos without a prediction: {len(r.unpredicted)} ({how})")
