@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.recognizer import Recognizer
 from bibtagger_gui.core.store import Store
+from bibtagger_gui.core.review import LOW_CONFIDENCE
 from bibtagger_gui.gui.commands import AcceptPhotoCommand, AddBibCommand, DeleteBibCommand, EditBibCommand, EditContext
 from tests.test_gui_support import (  # noqa: F401 - fixtures
     demo_folder,
@@ -179,7 +180,9 @@ def test_human_edit_survives_rerunning_the_recognizer(qtbot, make_window, tmp_pa
 
 def test_search_shows_only_photos_with_the_number_and_filters(qtbot, make_window, tmp_path, monkeypatch):
     make_photos(tmp_path / "p", 6)
-    table = {f"photo_{i:03d}.jpg": [Bib(str(500 + i % 3), (10, 10, 60, 40), 0.3 + 0.1 * i)] for i in range(5)}
+    # confidences step across the low-confidence cut: photos 0-2 below it, 3-4 above
+    table = {f"photo_{i:03d}.jpg": [Bib(str(500 + i % 3), (10, 10, 60, 40), round(LOW_CONFIDENCE - 0.125 + 0.05 * i, 3))]
+             for i in range(5)}
     fixed_predictions(monkeypatch, table)  # photo_005 gets nothing
     win = make_window()
     win.open_folder(tmp_path / "p")
@@ -259,6 +262,13 @@ def test_model_folder_switch_and_remembered_folders(qtbot, make_window, gui_env,
     (tmp_path / "bad" / "detector.onnx").write_bytes(b"not onnx")
     assert not win.load_models_dir(tmp_path / "bad")
     assert "Cannot load models" in win.statusBar().currentMessage()
+    stale = tmp_path / "stale"  # valid models beside another pair's calibration: loads, says so
+    stale.mkdir()
+    for f in placeholder_models_dir.glob("*.onnx"):
+        (stale / f.name).write_bytes(f.read_bytes())
+    (stale / "calibration.json").write_text('{"slope": 2, "intercept": 0, "detector_version": "x", "reader_version": "y"}')
+    assert win.load_models_dir(stale, remember=False)
+    assert "confidences uncalibrated" in win.statusBar().currentMessage() and "detector x" in win.model_label.toolTip()
     assert win.load_models_dir(placeholder_models_dir)
     assert "placeholder" in win.model_label.text() or "det:" in win.model_label.text()
     assert gui_env.value("models_dir") == str(placeholder_models_dir)

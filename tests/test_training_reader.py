@@ -188,6 +188,10 @@ def test_finetune_command_on_a_tiny_store(tmp_path):
     assert meta["bibtagger.kind"] == "reader" and meta["bibtagger.version"].startswith("reader-") and "-ft-" in meta["bibtagger.version"]
     rec = Recognizer.from_dir(out)  # what the app's "Load Model Folder" does
     assert "-ft-" in rec.version
+    # a barely trained reader reads nothing right, so no calibration can be fitted: raw scores, said why
+    cal = json.loads((out / "finetune.json").read_text())["calibration"]
+    assert cal["calibrated"] is False and cal["reason"] and not (out / "calibration.json").exists()
+    assert rec.calibration is None and "no calibration.json" in rec.calibration_note
     assert isinstance(rec.recognize(np.zeros((128, 128, 3), np.uint8)), list)
 
 

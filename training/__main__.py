@@ -1,4 +1,5 @@
-"""`python -m training <command>`: synth-preview, train-reader, train-detector, export, finetune, bench, refine-zoom.
+"""`python -m training <command>`: synth-preview, train-reader, train-detector, export, finetune, bench, refine-zoom,
+calibrate.
 
 Sub-command modules are imported lazily so one broken or missing module does not break the others.
 """
@@ -17,6 +18,7 @@ COMMANDS = {
     "finetune": ("training.finetune", "main", "fine-tune the models on reviewed photos of app folders"),
     "bench": ("training.bench", "main", "speed/accuracy benchmarks"),
     "refine-zoom": ("training.refine_zoom", "main", "detector box IoU vs zoom (the recognizer's refinement settings)"),
+    "calibrate": ("training.calibrate", "main", "fit calibration.json: raw scores -> P(right), on the train split"),
 }
 
 

@@ -5,7 +5,8 @@
 The reader starts from `MODELS/reader.pt` (the torch checkpoint shipped beside reader.onnx); the
 detector from `MODELS/detector.pt` through `training.train_detector.finetune` when both exist.
 A model that is not fine-tuned is copied unchanged, so OUTDIR always holds detector.onnx +
-reader.onnx (+ cards) for the app's "Load Model Folder" action.
+reader.onnx (+ cards) for the app's "Load Model Folder" action, and calibration.json when the reviewed
+photos give both right and wrong readings to fit it on (training.calibrate).
 """
 
 from __future__ import annotations
@@ -113,9 +114,31 @@ def main(argv: list[str] | None = None) -> int:
     report["reader"] = summary
 
     report["detector"] = finetune_detector(entries, args, out)
+    report["calibration"] = calibrate_output(entries, args, out)
     (out / "finetune.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     log(f"models written to {out}: {', '.join(sorted(p.name for p in out.iterdir() if p.is_file()))}")
     return 0
+
+
+def calibrate_output(entries: list[Entry], args, out: Path) -> dict:
+    """Fit calibration.json for the new model pair on the reviewed photos (training.calibrate).
+
+    They were trained on, so the map is somewhat optimistic; `python -m training calibrate` on
+    held-out photos does better. Without both right and wrong readings the models stay uncalibrated
+    (the app then shows raw scores)."""
+    from bibtagger_gui.core.calibration import FILE_NAME
+    from training.calibrate import calibrate_models, format_report
+
+    if not ((out / "detector.onnx").is_file() and (out / "reader.onnx").is_file()):
+        return {"calibrated": False, "reason": "no detector + reader pair in the output"}
+    try:
+        cal, report = calibrate_models(out, entries, threads=args.threads, fitted_on=f"{len(entries)} reviewed photos (trained on)")
+    except ValueError as exc:
+        log(f"confidence not calibrated: {exc}; the app will show raw scores")
+        return {"calibrated": False, "reason": str(exc)}
+    cal.save(out / FILE_NAME)
+    log(format_report(report))
+    return {"calibrated": True, "file": str(out / FILE_NAME), "slope": cal.slope, "intercept": cal.intercept}
 
 
 def finetune_detector(entries: list[Entry], args, out: Path) -> dict:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as _dt
-import inspect
 import json
 import math
 import sys
@@ -366,7 +365,7 @@ def evaluate_models(models_dir: Path, entries: list[Entry], threads: int = 2, sw
 
     models_dir = Path(models_dir)
     rec = Recognizer.from_dir(models_dir, threads=threads, min_confidence=0.0)
-    default_min = inspect.signature(Recognizer).parameters["min_confidence"].default
+    default_min = rec.default_min_confidence  # the app's default threshold (calibrated scale when calibrated)
     gt = [PhotoAnnotation(e.image, e.width, e.height, list(e.bibs)) for e in entries]
     raw, seconds = [], 0.0
     for e in entries:

@@ -3,12 +3,14 @@
 The detector finds bib number regions on a letterboxed, reduced image; the reader turns each
 region (cropped from an image decoded just large enough for the text to be >= ``read_px``
 high) into a number with CTC.  Candidates that do not look like bib numbers are rejected and
-the remaining ones get a confidence combining both models.  Model metadata (kind, version,
+the remaining ones get a confidence combining both models, mapped to a probability by the
+models' ``calibration.json`` (core.calibration).  Model metadata (kind, version,
 input size, stride, charset) is read from the ONNX files.  See docs/recognizer.md.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -19,6 +21,8 @@ import cv2
 import numpy as np
 
 from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.calibration import FILE_NAME as CALIBRATION_FILE
+from bibtagger_gui.core.calibration import Calibration, CalibrationError
 from bibtagger_gui.core.decode import centernet_decode, ctc_greedy_decode, letterbox, nms
 
 NMS_IOU = 0.4
@@ -35,6 +39,11 @@ FIRST_DECODE_SIDE = 1000
 # the readings vote (see Recognizer.read). The reader is sensitive to crop padding (val crops: 35/37
 # exact at pad 0, 34/37 at 0.1, 32/37 at 0.25), so one padding is a noisy sample of its opinion.
 READ_PADS = (0.05, 0.1, 0.2)
+# Readings whose raw score (combine_confidence) is below this are dropped by default; with a
+# calibration the default min_confidence is this score mapped through it (same decisions).
+DEFAULT_MIN_SCORE = 0.4
+
+log = logging.getLogger(__name__)
 
 
 class ModelError(RuntimeError):
@@ -136,10 +145,10 @@ class Rules:
 
 
 def combine_confidence(det_score: float, read_conf: float) -> float:
-    """Calibrated bib confidence: geometric mean of the detector peak and the CTC path probability.
+    """Raw bib score: geometric mean of the detector peak and the CTC path probability.
 
     The geometric mean keeps the product's ranking (both must be high) while staying on the
-    scale of its inputs; see docs/recognizer.md for the val measurements behind it.
+    scale of its inputs. ``core.calibration`` maps it to a probability; see docs/recognizer.md.
     """
     return float(math.sqrt(max(det_score, 0.0) * max(read_conf, 0.0)))
 
@@ -153,20 +162,27 @@ class Recognizer:
         reader_path: Path | None = None,
         threads: int | None = None,
         score_threshold: float = 0.3,
-        min_confidence: float = 0.4,
+        min_confidence: float | None = None,
         read_px: int | None = None,
         rules: Rules | None = None,
         read_widen: tuple[tuple[float, float], ...] = (),
         refine_small: bool = True,
         read_pads: tuple[float, ...] = READ_PADS,
+        calibration: Calibration | Path | bool = True,
     ) -> None:
+        """``calibration``: True = ``calibration.json`` beside the reader when it names these two
+        models (else raw scores, with the reason in ``calibration_note``), False = raw scores, or a
+        file / Calibration to use. ``min_confidence`` applies to the reported confidence; None =
+        ``DEFAULT_MIN_SCORE`` mapped through the calibration."""
         models = default_models_dir()
         self.detector = OnnxModel.load(Path(detector_path or models / "detector.onnx"), "detector", threads)
         self.reader = OnnxModel.load(Path(reader_path or models / "reader.onnx"), "reader", threads)
         self.stride = int(self.detector.meta.get("bibtagger.stride", "4"))
         self.charset = self.reader.meta.get("bibtagger.charset", "0123456789")
         self.score_threshold = score_threshold
-        self.min_confidence = min_confidence
+        self.calibration, self.calibration_note = self._load_calibration(calibration)
+        self.default_min_confidence = self.calibrate(DEFAULT_MIN_SCORE)
+        self.min_confidence = self.default_min_confidence if min_confidence is None else min_confidence
         # text should be at least about the reader's input height in the image we crop from
         self.read_px = int(read_px or self.reader.input_size[0])
         self.rules = rules or Rules()
@@ -185,7 +201,34 @@ class Recognizer:
 
     @property
     def version(self) -> str:
-        return f"det:{self.detector.version}+read:{self.reader.version}"
+        return f"det:{self.detector.version}+read:{self.reader.version}" + ("+cal" if self.calibration else "")
+
+    def _load_calibration(self, option: Calibration | Path | bool) -> tuple[Calibration | None, str]:
+        """(calibration or None, why none). A missing, unreadable or other models' file means raw scores."""
+        if option is False:
+            return None, "calibration off"
+        if isinstance(option, Calibration):
+            cal, source = option, "given calibration"
+        else:
+            path = Path(self.reader.path).parent / CALIBRATION_FILE if option is True else Path(option)
+            if option is True and not path.exists():
+                return None, f"no {CALIBRATION_FILE} beside the reader: confidences are raw scores"
+            try:
+                cal = Calibration.load(path)
+            except CalibrationError as exc:
+                log.warning("%s; confidences are raw scores", exc)
+                return None, f"{exc}; confidences are raw scores"
+            source = str(path)
+        if not cal.matches(self.detector.version, self.reader.version):
+            note = (f"{source} is for detector {cal.detector_version} + reader {cal.reader_version}, not "
+                    f"{self.detector.version} + {self.reader.version}: confidences are raw scores")
+            log.warning(note)
+            return None, note
+        return cal, f"calibrated by {source}"
+
+    def calibrate(self, raw: float) -> float:
+        """The reported confidence of a raw score (identity without a calibration)."""
+        return self.calibration(raw) if self.calibration else raw
 
     # ------------------------------------------------------------------ stages
     def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -289,7 +332,7 @@ class Recognizer:
             bw, bh = float(box[2] - box[0]), float(box[3] - box[1])
             if bh <= 0 or not self.rules.accept(text, bh * det_scale, bw / bh, read_conf):
                 continue
-            confidence = combine_confidence(float(score), read_conf)
+            confidence = self.calibrate(combine_confidence(float(score), read_conf))
             if confidence < self.min_confidence:
                 continue
             bib = Bib(text, tuple(round(float(v) * factor, 1) for v in box), round(confidence, 4))  # type: ignore[arg-type]

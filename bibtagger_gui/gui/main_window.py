@@ -432,6 +432,7 @@ class MainWindow(QMainWindow):
         ``remember`` stores the folder in QSettings for the next start (the menu does;
         ``bibtagger gui --models`` does not).
         """
+        from bibtagger_gui.core.calibration import FILE_NAME as CALIBRATION_FILE
         from bibtagger_gui.core.recognizer import ModelError, Recognizer
 
         try:
@@ -443,6 +444,9 @@ class MainWindow(QMainWindow):
         if remember:
             self.settings.setValue("models_dir", str(self.models_dir))
         self.model_label.setText(f"model {rec.version}")
+        self.model_label.setToolTip(rec.calibration_note)
+        if rec.calibration is None and (Path(folder) / CALIBRATION_FILE).exists():  # stale or broken file
+            self.statusBar().showMessage(f"Models loaded, confidences uncalibrated: {rec.calibration_note}", 15000)
         return True
 
     # ------------------------------------------------------------------ queue and list
