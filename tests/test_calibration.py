@@ -95,7 +95,7 @@ def test_recognizer_reports_calibrated_confidence(model_dir, tmp_path):
     folder.mkdir()
     for name in ("detector.onnx", "reader.onnx"):
         (folder / name).write_bytes((model_dir / name).read_bytes())
-    cal = Calibration(2.0, 0.5, raw_rec.detector.version, raw_rec.reader.version)
+    cal = Calibration(2.0, 0.5, raw_rec.detector.version, raw_rec.reader_version)
     cal.save(folder / FILE_NAME)
     rec = Recognizer.from_dir(folder, threads=1, refine_small=False)
     assert rec.calibration == cal and rec.version == raw_rec.version + "+cal"
@@ -107,7 +107,7 @@ def test_recognizer_reports_calibrated_confidence(model_dir, tmp_path):
     assert Recognizer.from_dir(folder, threads=1, calibration=False).calibration is None
 
     # another pair's calibration, or a broken file: raw scores, a reason, and recognition goes on
-    Calibration(2.0, 0.5, "other-detector", raw_rec.reader.version).save(folder / FILE_NAME)
+    Calibration(2.0, 0.5, "other-detector", raw_rec.reader_version).save(folder / FILE_NAME)
     stale = Recognizer.from_dir(folder, threads=1, refine_small=False)
     assert stale.calibration is None and "other-detector" in stale.calibration_note
     (folder / FILE_NAME).write_text("{broken")
@@ -143,7 +143,7 @@ def test_calibrate_command_on_rbnr_dev(rbnr_dev, shipped_models_dir, tmp_path, c
                  "--out", str(out), "--report", str(report)]) == 0
     cal = Calibration.load(out)
     rec = Recognizer.from_dir(shipped_models_dir, threads=1)
-    assert cal.matches(rec.detector.version, rec.reader.version) and cal.samples > 100
+    assert cal.matches(rec.detector.version, rec.reader_version) and cal.samples > 100
     check = json.loads(report.read_text())["check"]  # the val split, not fitted on
     assert check["calibrated"]["brier"] < check["raw"]["brier"]
     assert check["calibrated"]["log_loss"] < check["raw"]["log_loss"]

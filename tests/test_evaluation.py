@@ -153,3 +153,16 @@ def test_annotation_files(tmp_path, capsys):
     with pytest.raises(AnnotationError):
         save_annotations(target, [{"image": "c.jpg", "bibs": [{"number": ""}]}])
     assert load_annotations(target)[0].image == "b.jpg"  # the old file is intact
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    from bibtagger_gui.core.annotations import atomic_write_text
+
+    new = tmp_path / "new.json"
+    atomic_write_text(new, "[]\n")  # a temp file from mkstemp would be 0600: unreadable to others
+    assert new.stat().st_mode & 0o777 == 0o644
+    shared = tmp_path / "shared.json"
+    shared.write_text("old")
+    shared.chmod(0o664)
+    atomic_write_text(shared, "[]\n")
+    assert shared.read_text() == "[]\n" and shared.stat().st_mode & 0o777 == 0o664

@@ -310,3 +310,33 @@ def test_read_votes_over_crop_paddings(models):
     rec.read_pads = (0.1,)
     rec.reader.session = _ViewsReader([("4321", 0.95), ("1234", 0.9)])
     assert rec.read(image, box)[0] == ("4321", pytest.approx(0.95, abs=1e-4))
+
+
+def test_reader_ensemble_votes_over_every_reader_and_view(models, tmp_path):
+    det, reader = models
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    (folder / "detector.onnx").write_bytes(det.read_bytes())
+    (folder / "reader.onnx").write_bytes(reader.read_bytes())
+    fixed_reader(folder / "reader-2.onnx", "1234")
+    fixed_reader(folder / "reader-3.onnx", "5678")
+    rec = Recognizer.from_dir(folder, read_pads=(0.05, 0.1))
+    assert [m.path.name for m in rec.readers] == ["reader.onnx", "reader-2.onnx", "reader-3.onnx"]
+    assert rec.reader_version == "fixed-1,fixed-1,fixed-1" and "+read:fixed-1,fixed-1,fixed-1" in rec.version
+    # readers run one intra-op thread by default (tiny batches); `threads` still applies to all
+    assert all(m.session.get_session_options().intra_op_num_threads == 1 for m in rec.readers)
+    assert Recognizer.from_dir(folder, threads=2).reader.session.get_session_options().intra_op_num_threads == 2
+    image = np.zeros((200, 300, 3), np.uint8)
+    box = np.array([[100.0, 80.0, 160.0, 110.0]], np.float32)
+    stubs = [_ViewsReader([("1234", 0.9)]), _ViewsReader([("1234", 0.6)]), _ViewsReader([("5678", 0.99)])]
+    for model, stub in zip(rec.readers, stubs):
+        model.session = stub
+    ((text, conf),) = rec.read(image, box)
+    # 3 readers x 2 paddings = 6 views: 1234 gets 2 x 0.9 + 2 x 0.6, 5678 gets 2 x 0.99
+    assert text == "1234" and conf == pytest.approx((2 * 0.9 + 2 * 0.6) / 6, abs=1e-4)
+    assert [s.batches for s in stubs] == [[(2, 1, 32, 128)]] * 3  # one batch per reader, crops shared
+    # an explicit reader path means that reader alone; a member reading other characters is refused
+    assert len(Recognizer(folder / "detector.onnx", folder / "reader.onnx").readers) == 1
+    fixed_reader(folder / "reader-4.onnx", "12", charset="0123456789AB")
+    with pytest.raises(ModelError, match="charset differs"):
+        Recognizer.from_dir(folder)

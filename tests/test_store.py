@@ -346,7 +346,11 @@ def test_crash_safety_sigkill_mid_write(folder, after):
         time.sleep(0.003 * after % 0.02)  # land somewhere inside a later write
     finally:
         proc.send_signal(signal.SIGKILL)
-        rest, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        # read the rest through the same buffered stream: communicate(timeout=...) reads the raw
+        # pipe and would drop ids that readline() had already buffered
+        rest = proc.stdout.read()
+        proc.stdout.close()
     committed += [int(x) for x in rest.split()]
     assert len(committed) >= after, "writer died before committing anything"
     with Store.open(folder) as store:

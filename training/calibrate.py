@@ -50,7 +50,7 @@ def calibrate_models(models: Path, fit_entries, check_entries=(), threads: int =
     rec = Recognizer.from_dir(models, threads=threads, min_confidence=0.0, calibration=False)
     raw, right = scored_readings(rec, fit_entries)
     slope, intercept = fit_platt(raw, right)
-    cal = Calibration(slope, intercept, rec.detector.version, rec.reader.version, int(len(raw)), fitted_on)
+    cal = Calibration(slope, intercept, rec.detector.version, rec.reader_version, int(len(raw)), fitted_on)
     report = {"detector_version": cal.detector_version, "reader_version": cal.reader_version,
               "slope": slope, "intercept": intercept, "fit": {}, "check": {}}
     for name, (s, y) in (("fit", (raw, right)), ("check", scored_readings(rec, check_entries) if check_entries else (raw[:0], right[:0]))):

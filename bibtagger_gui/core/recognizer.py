@@ -16,6 +16,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -39,6 +40,8 @@ FIRST_DECODE_SIDE = 1000
 # the readings vote (see Recognizer.read). The reader is sensitive to crop padding (val crops: 35/37
 # exact at pad 0, 34/37 at 0.1, 32/37 at 0.25), so one padding is a noisy sample of its opinion.
 READ_PADS = (0.05, 0.1, 0.2)
+# intra-op threads of each reader session when the Recognizer is not given `threads`
+READER_THREADS = 1
 # Readings whose raw score (combine_confidence) is below this are dropped by default; with a
 # calibration the default min_confidence is this score mapped through it (same decisions).
 DEFAULT_MIN_SCORE = 0.4
@@ -48,6 +51,11 @@ log = logging.getLogger(__name__)
 
 class ModelError(RuntimeError):
     """A model file is missing, corrupt, or not the kind expected."""
+
+
+def ensemble_members(folder: Path) -> list[Path]:
+    """The extra reader models of a models folder: ``reader-*.onnx``, in name order."""
+    return sorted(Path(folder).glob("reader-*.onnx"))
 
 
 def default_models_dir() -> Path:
@@ -169,16 +177,28 @@ class Recognizer:
         refine_small: bool = True,
         read_pads: tuple[float, ...] = READ_PADS,
         calibration: Calibration | Path | bool = True,
+        extra_readers: Sequence[Path] | None = None,
     ) -> None:
-        """``calibration``: True = ``calibration.json`` beside the reader when it names these two
+        """``calibration``: True = ``calibration.json`` beside the reader when it names these
         models (else raw scores, with the reason in ``calibration_note``), False = raw scores, or a
         file / Calibration to use. ``min_confidence`` applies to the reported confidence; None =
-        ``DEFAULT_MIN_SCORE`` mapped through the calibration."""
+        ``DEFAULT_MIN_SCORE`` mapped through the calibration. ``extra_readers``: more reader models
+        whose readings join the vote (an ensemble; None = the models folder's ``reader-*.onnx``
+        when no reader path is given)."""
         models = default_models_dir()
         self.detector = OnnxModel.load(Path(detector_path or models / "detector.onnx"), "detector", threads)
-        self.reader = OnnxModel.load(Path(reader_path or models / "reader.onnx"), "reader", threads)
+        # Readers run small batches (a few crops per box): one intra-op thread unless told otherwise.
+        # Two threads made the whole photo ~1.7x slower on 2 cores (docs/recognizer.md#threads).
+        reader_threads = threads or READER_THREADS
+        self.reader = OnnxModel.load(Path(reader_path or models / "reader.onnx"), "reader", reader_threads)
+        if extra_readers is None:
+            extra_readers = ensemble_members(models) if reader_path is None else ()
+        self.readers = [self.reader] + [OnnxModel.load(Path(p), "reader", reader_threads) for p in extra_readers]
         self.stride = int(self.detector.meta.get("bibtagger.stride", "4"))
         self.charset = self.reader.meta.get("bibtagger.charset", "0123456789")
+        for m in self.readers[1:]:
+            if m.meta.get("bibtagger.charset", "0123456789") != self.charset:
+                raise ModelError(f"{m.path}: charset differs from {self.reader.path}'s; an ensemble must read the same characters")
         self.score_threshold = score_threshold
         self.calibration, self.calibration_note = self._load_calibration(calibration)
         self.default_min_confidence = self.calibrate(DEFAULT_MIN_SCORE)
@@ -196,12 +216,19 @@ class Recognizer:
 
     @classmethod
     def from_dir(cls, folder: Path, **kwargs) -> "Recognizer":
+        """detector.onnx + reader.onnx (+ any reader-*.onnx ensemble members) of a models folder."""
         folder = Path(folder)
+        kwargs.setdefault("extra_readers", ensemble_members(folder))
         return cls(folder / "detector.onnx", folder / "reader.onnx", **kwargs)
 
     @property
+    def reader_version(self) -> str:
+        """The reader's version, or the ensemble members' joined by commas."""
+        return ",".join(m.version for m in self.readers)
+
+    @property
     def version(self) -> str:
-        return f"det:{self.detector.version}+read:{self.reader.version}" + ("+cal" if self.calibration else "")
+        return f"det:{self.detector.version}+read:{self.reader_version}" + ("+cal" if self.calibration else "")
 
     def _load_calibration(self, option: Calibration | Path | bool) -> tuple[Calibration | None, str]:
         """(calibration or None, why none). A missing, unreadable or other models' file means raw scores."""
@@ -219,9 +246,9 @@ class Recognizer:
                 log.warning("%s; confidences are raw scores", exc)
                 return None, f"{exc}; confidences are raw scores"
             source = str(path)
-        if not cal.matches(self.detector.version, self.reader.version):
+        if not cal.matches(self.detector.version, self.reader_version):
             note = (f"{source} is for detector {cal.detector_version} + reader {cal.reader_version}, not "
-                    f"{self.detector.version} + {self.reader.version}: confidences are raw scores")
+                    f"{self.detector.version} + {self.reader_version}: confidences are raw scores")
             log.warning(note)
             return None, note
         return cal, f"calibrated by {source}"
@@ -261,24 +288,30 @@ class Recognizer:
         probabilities over the views that read it, divided by the number of views, i.e. the mean
         over views of P(text) with a view that reads something else counting 0. The best text
         wins with that mean as its confidence, so readings that change with the crop margin
-        (typical of non-bibs and of misreads) lose confidence, while stable ones keep it.
+        (typical of non-bibs and of misreads) lose confidence, while stable ones keep it. With an
+        ensemble every reader reads every view and all of them vote alike.
         """
         if len(boxes) == 0:
             return []
-        h, w = self.reader.input_size
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         variants = [boxes] + [_widen(boxes, fx, fy) for fx, fy in self.read_widen]
         views = [(v, pad) for v in variants for pad in self.read_pads]
-        batch = np.stack([reader_crop(image, b, (h, w), pad=pad) for v, pad in views for b in v])[:, None]
-        (logprobs,) = self.reader.run({"crop": batch}, ["logits"])
-        reads = ctc_greedy_decode(logprobs, self.charset)
+        batches: dict[tuple[int, int], np.ndarray] = {}  # crops are shared by readers of one input size
+        reads: list[tuple[str, float]] = []
+        for model in self.readers:
+            size = tuple(model.input_size)
+            if size not in batches:
+                batches[size] = np.stack([reader_crop(image, b, size, pad=pad) for v, pad in views for b in v])[:, None]
+            (logprobs,) = model.run({"crop": batches[size]}, ["logits"])
+            reads += ctc_greedy_decode(logprobs, self.charset)
         n = len(boxes)
+        total = len(reads) // n  # views x readers
         out = []
         for i in range(n):
             votes: dict[str, float] = {}
-            for k in range(len(views)):
+            for k in range(total):
                 text, conf = reads[k * n + i]
-                votes[text] = votes.get(text, 0.0) + conf / len(views)
+                votes[text] = votes.get(text, 0.0) + conf / total
             text = max(votes, key=lambda t: votes[t])
             out.append((text, float(votes[text])))
         return out

@@ -13,8 +13,8 @@ from enum import Enum
 from typing import Any, Iterable, Mapping, Sequence
 
 #: Bibs below this confidence make a photo "low confidence". Confidences are calibrated
-#: probabilities (core.calibration): on the dev train split this flags 22 of 159 kept readings
-#: and 6 of their 8 wrong ones (val: 6 of 39, 1 of 2).
+#: probabilities (core.calibration): on the dev train split this flags 15 of 161 kept readings
+#: and 6 of their 7 wrong ones (val: 8 of 38, and the 1 wrong one).
 LOW_CONFIDENCE = 0.9
 
 
