@@ -53,7 +53,10 @@ def calibrate_models(models: Path, fit_entries, check_entries=(), threads: int =
     cal = Calibration(slope, intercept, rec.detector.version, rec.reader_version, int(len(raw)), fitted_on)
     report = {"detector_version": cal.detector_version, "reader_version": cal.reader_version,
               "slope": slope, "intercept": intercept, "fit": {}, "check": {}}
-    for name, (s, y) in (("fit", (raw, right)), ("check", scored_readings(rec, check_entries) if check_entries else (raw[:0], right[:0]))):
+    parts = {"fit": (raw, right)}
+    if check_entries:
+        parts["check"] = scored_readings(rec, check_entries)
+    for name, (s, y) in parts.items():
         if len(s):
             report[name] = {"raw": reliability(s, y), "calibrated": reliability([cal(v) for v in s], y)}
     report["default_min_confidence"] = {"raw": DEFAULT_MIN_SCORE, "calibrated": round(cal(DEFAULT_MIN_SCORE), 4)}
