@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bibtagger_gui.core.bib import Bib
-from bibtagger_gui.core.evaluation import PRF, f1_interval, match_boxes
+from bibtagger_gui.core.evaluation import PRF, f1_interval, image_counts, match_boxes
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -36,12 +36,6 @@ IOU_THRESHOLD = 0.5
 # The definitions are the app's own (`bibtagger eval`): core.evaluation.
 
 SCORER = "bibtagger_gui.core.evaluation"
-
-
-def image_counts(truth: list[Bib], pred: list[Bib]) -> PRF:
-    """Image level: the set of numbers predicted for a photo against the set in its ground truth."""
-    t, p = {b.number for b in truth}, {b.number for b in pred}
-    return PRF(len(t & p), len(p - t), len(t - p))
 
 
 def box_counts(truth: list[Bib], pred: list[Bib], threshold: float = IOU_THRESHOLD) -> PRF:

@@ -51,6 +51,12 @@ class PRF:
         return {**asdict(self), "precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4)}
 
 
+def image_counts(truth: list[Bib], pred: list[Bib]) -> PRF:
+    """Image level: the set of numbers predicted for a photo against the set in its ground truth."""
+    t, p = {b.number for b in truth}, {b.number for b in pred}
+    return PRF(len(t & p), len(p - t), len(t - p))
+
+
 def f1_interval(per_photo: list[PRF], level: float = 0.95, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of the summed F1: photos are drawn with replacement.
 
@@ -141,9 +147,7 @@ def evaluate(
                 continue
         result.photos += 1
         pbibs = p.bibs if p is not None else []
-        truth = {b.number for b in g.bibs}
-        found = {b.number for b in pbibs}
-        counts = PRF(len(truth & found), len(found - truth), len(truth - found))
+        counts = image_counts(g.bibs, pbibs)
         result.image.add(counts.tp, counts.fp, counts.fn)
         result.image_per_photo.append(counts)
         tp, fp, fn, unboxed = match_boxes(g.bibs, pbibs, iou_threshold)
