@@ -99,6 +99,13 @@ def test_export_command_for_a_reader_checkpoint(tmp_path, capsys):
     assert slim["version"] == "reader-x" and slim["charset"] == CHARSET
     assert "bibtagger.version = reader-x" in capsys.readouterr().out
     assert main(["export", "--kind", "reader", "--ckpt", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "x.onnx")]) == 2
+    # a stretched reader (reader_crop's stretch) carries it into the ONNX metadata and the slim checkpoint
+    torch.save({"kind": "reader", "state_dict": model.state_dict(), "charset": CHARSET, "input_size": [32, 128],
+                "stretch": 1.5, "data_hash": "feed"}, ckpt)
+    assert main(["export", "--kind", "reader", "--ckpt", str(ckpt), "--out", str(tmp_path / "s.onnx"), "--version", "reader-s"]) == 0
+    assert read_metadata(tmp_path / "s.onnx")["bibtagger.stretch"] == "1.5"
+    assert torch.load(tmp_path / "s.pt", weights_only=False)["stretch"] == 1.5
+    assert "bibtagger.stretch" not in read_metadata(tmp_path / "r.onnx")
 
 
 def test_shipped_reader_obeys_the_contract():
@@ -120,7 +127,7 @@ def test_shipped_reader_reads_dev_val_crops(rbnr_dev):
     _, val = split(load_entries(rbnr_dev / "annotations.json"))
     bibs = load_real_bibs(val)
     meta = read_metadata(REPO / "resources" / "models" / "reader.onnx")
-    crops = np.stack([eval_crop(b) for b in bibs])[:, None]
+    crops = np.stack([eval_crop(b, stretch=float(meta.get("bibtagger.stretch", "1"))) for b in bibs])[:, None]
     (lp,) = _session(REPO / "resources" / "models" / "reader.onnx").run(None, {"crop": crops})
     decoded = ctc_greedy_decode(lp, meta["bibtagger.charset"])
     accuracy = np.mean([t == b.number for (t, _), b in zip(decoded, bibs)])

@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.decode import box_iou, centernet_decode, ctc_greedy_decode, letterbox, nms
-from bibtagger_gui.core.recognizer import ModelError, Recognizer, Rules, combine_confidence
+from bibtagger_gui.core.recognizer import ModelError, Recognizer, Rules, combine_confidence, reader_crop
 
 REPO = Path(__file__).resolve().parents[1]
 # Measured on the rbnr_dev val split with the shipped models by
@@ -25,7 +25,8 @@ F1_MARGIN = 0.05
 
 
 # --------------------------------------------------------------------------- model builders
-def fixed_reader(path: Path, text: str, charset: str = "0123456789", h: int = 32, w: int = 128) -> Path:
+def fixed_reader(path: Path, text: str, charset: str = "0123456789", h: int = 32, w: int = 128,
+                 stretch: str | None = None) -> Path:
     """A reader ONNX whose logits spell `text` whatever the crop (one char per step, blanks between)."""
     import onnx
 
@@ -58,7 +59,8 @@ def fixed_reader(path: Path, text: str, charset: str = "0123456789", h: int = 32
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     for k, v in {"bibtagger.kind": "reader", "bibtagger.version": "fixed-1", "bibtagger.input_size": f"{h},{w}",
-                 "bibtagger.charset": charset, "bibtagger.data_hash": "none"}.items():
+                 "bibtagger.charset": charset, "bibtagger.data_hash": "none",
+                 **({"bibtagger.stretch": stretch} if stretch else {})}.items():
         e = model.metadata_props.add()
         e.key, e.value = k, v
     onnx.checker.check_model(model)
@@ -339,4 +341,50 @@ def test_reader_ensemble_votes_over_every_reader_and_view(models, tmp_path):
     assert len(Recognizer(folder / "detector.onnx", folder / "reader.onnx").readers) == 1
     fixed_reader(folder / "reader-4.onnx", "12", charset="0123456789AB")
     with pytest.raises(ModelError, match="charset differs"):
+        Recognizer.from_dir(folder)
+
+
+def test_reader_crop_stretch_widens_short_crops_up_to_the_input_width():
+    image = np.full((100, 400, 3), 255, np.uint8)
+    image[40:60, 100:120] = 0  # box 100..140 x 40..60 (2:1, 64 of 128 columns at height 32): left half dark
+
+    def dark_columns(crop):  # the right padding is the crop's mean grey (0.5 here)
+        return int((crop.max(axis=0) < 0.25).sum())
+
+    plain = reader_crop(image, (100, 40, 140, 60), (32, 128), pad=0.0)
+    wide = reader_crop(image, (100, 40, 140, 60), (32, 128), pad=0.0, stretch=1.5)
+    assert dark_columns(plain) == 32 and abs(dark_columns(wide) - 48) <= 1  # +-1: the resize blends the edge column
+    assert wide.shape == plain.shape == (32, 128)
+    capped = reader_crop(image, (100, 40, 140, 60), (32, 128), pad=0.0, stretch=3.0)
+    assert abs(dark_columns(capped) - 64) <= 1  # the crop fills the input width and goes no further
+
+
+def test_each_reader_gets_crops_at_its_own_stretch(models, tmp_path):
+    det, reader = models
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    (folder / "detector.onnx").write_bytes(det.read_bytes())
+    (folder / "reader.onnx").write_bytes(reader.read_bytes())
+    fixed_reader(folder / "reader-2.onnx", "1234", stretch="1.5")
+    fixed_reader(folder / "reader-3.onnx", "1234", stretch="1.5")
+    rec = Recognizer.from_dir(folder, read_pads=(0.1,))
+    assert [m.stretch for m in rec.readers] == [1.0, 1.5, 1.5]
+    seen = []
+
+    class Recording(_ViewsReader):
+        def run(self, names, feeds):
+            seen.append(feeds["crop"])
+            return super().run(names, feeds)
+
+    for model in rec.readers:
+        model.session = Recording([("1234", 0.9)])
+    image = np.random.default_rng(3).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    box = (100.0, 80.0, 160.0, 110.0)
+    assert rec.read(image, np.array([box], np.float32))[0][0] == "1234"
+    np.testing.assert_array_equal(seen[0][0, 0], reader_crop(image, box, (32, 128), 0.1))
+    np.testing.assert_array_equal(seen[1][0, 0], reader_crop(image, box, (32, 128), 0.1, stretch=1.5))
+    assert seen[1] is seen[2]  # readers with the same input size and stretch share one batch
+    assert not np.array_equal(seen[0], seen[1])
+    fixed_reader(folder / "reader-2.onnx", "1234", stretch="wide")
+    with pytest.raises(ModelError, match="bibtagger.stretch"):
         Recognizer.from_dir(folder)

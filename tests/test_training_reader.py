@@ -286,6 +286,35 @@ def test_training_from_a_taller_reader_keeps_its_input_size(tmp_path):
     assert (model.height, model.width) == (48, 192) and ckpt["input_size"] == [48, 192]
 
 
+def test_reader_stretch_comes_from_init_or_the_option_and_reaches_the_crops(tmp_path, monkeypatch):
+    import training.train_reader as tr
+
+    items = make_photo_set(tmp_path / "photos", 4)
+    entries = entries_from_annotations(items, tmp_path / "photos")
+    base = CRNN()
+    torch.save({"kind": "reader", "state_dict": base.state_dict(), "charset": CHARSET, "input_size": [32, 128],
+                "stretch": 1.5, "data_hash": "base"}, tmp_path / "base.pt")
+    stretches = []
+    real_eval_crop = tr.eval_crop
+
+    def spy(bib, size, stretch=1.0):
+        stretches.append(stretch)
+        return real_eval_crop(bib, size, stretch)
+
+    monkeypatch.setattr(tr, "eval_crop", spy)
+    for option, want in ((None, 1.5), (2.0, 2.0)):
+        stretches.clear()
+        cfg = tr.ReaderConfig(out=str(tmp_path / f"run{want}"), synthetic=16, epochs=0, finetune_epochs=1,
+                              finetune_steps=1, batch=4, threads=1, init=str(tmp_path / "base.pt"), stretch=option)
+        tr.train(cfg, entries[:3], entries[3:])
+        model, ckpt = tr.load_reader(tmp_path / f"run{want}" / "best.pt")
+        assert model.stretch == ckpt["stretch"] == want and stretches and set(stretches) == {want}
+    cfg = tr.ReaderConfig(out=str(tmp_path / "fresh"), synthetic=16, epochs=0, finetune_epochs=1, finetune_steps=1,
+                          batch=4, threads=1)
+    tr.train(cfg, entries[:3], entries[3:])
+    assert tr.load_reader(tmp_path / "fresh" / "best.pt")[0].stretch == 1.0
+
+
 
 def test_label_audit_option(tmp_path):
     from training.data import DEFAULT_DEV, LABEL_AUDIT, label_audit_path

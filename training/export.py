@@ -72,6 +72,8 @@ def export_reader(model, path: Path | str, version: str, data_hash: str) -> Path
         "bibtagger.charset": model.charset,
         "bibtagger.data_hash": data_hash,
     }
+    if getattr(model, "stretch", 1.0) != 1.0:
+        metadata["bibtagger.stretch"] = f"{model.stretch:g}"
     return export_onnx(model, dummy, ["crop"], ["logits"], {"crop": {0: "N"}, "logits": {0: "N"}}, metadata, path)
 
 
@@ -87,7 +89,7 @@ def export_reader_checkpoint(ckpt: Path | str, out: Path | str, version: str | N
 
 def write_slim_reader_checkpoint(ckpt: dict, path: Path, version: str) -> Path:
     """The weights `finetune` starts from, beside the ONNX (ONNX weights cannot be trained further)."""
-    keep = {k: ckpt[k] for k in ("kind", "state_dict", "charset", "input_size", "data_hash") if k in ckpt}
+    keep = {k: ckpt[k] for k in ("kind", "state_dict", "charset", "input_size", "stretch", "data_hash") if k in ckpt}
     tmp = path.with_name(path.name + ".tmp")
     torch.save({**keep, "version": version}, tmp)
     tmp.replace(path)

@@ -114,9 +114,9 @@ def jitter_box(rng: np.random.Generator, box, strength: float = 1.0) -> tuple[fl
     return x1 + d[0], y1 + d[1], max(x1 + d[0] + 2, x2 + d[2]), max(y1 + d[1] + 2, y2 + d[3])
 
 
-def eval_crop(bib: RealBib, size: tuple[int, int] = SIZE) -> np.ndarray:
+def eval_crop(bib: RealBib, size: tuple[int, int] = SIZE, stretch: float = 1.0) -> np.ndarray:
     """Deterministic crop for validation: the ground-truth box through the app's preprocessing."""
-    return reader_crop(bib.image, bib.box, size, pad=EVAL_PAD)
+    return reader_crop(bib.image, bib.box, size, pad=EVAL_PAD, stretch=stretch)
 
 
 def _affine_region(rng: np.random.Generator, image: np.ndarray, box, strength: float):
@@ -139,7 +139,7 @@ def _affine_region(rng: np.random.Generator, image: np.ndarray, box, strength: f
 
 
 def real_sample(rng: np.random.Generator, bib: RealBib, strength: float = 1.0, det_share: float = 0.0,
-                size: tuple[int, int] = SIZE) -> np.ndarray:
+                size: tuple[int, int] = SIZE, stretch: float = 1.0) -> np.ndarray:
     """Augmented crop of a real bib: affine, colour, camera degradation, box jitter, random padding.
 
     With probability `det_share` (when the bib has one) the detector's box is used instead of
@@ -151,11 +151,11 @@ def real_sample(rng: np.random.Generator, bib: RealBib, strength: float = 1.0, d
     if rng.random() < 0.15:
         f = 255 - f  # negative plates (light digits on dark) exist
     region = degrade(rng, np.clip(f, 0, 255).astype(np.uint8), 0.5 * strength)
-    return reader_crop(region, jitter_box(rng, box, strength), size, pad=rng.uniform(*TRAIN_PAD))
+    return reader_crop(region, jitter_box(rng, box, strength), size, pad=rng.uniform(*TRAIN_PAD), stretch=stretch)
 
 
 def synth_sample(rng: np.random.Generator, photos: list[np.ndarray] | None = None, number: str | None = None,
-                 size: tuple[int, int] = SIZE) -> tuple[np.ndarray, str]:
+                 size: tuple[int, int] = SIZE, stretch: float = 1.0) -> tuple[np.ndarray, str]:
     """A synthetic bib rendered, pasted into a background patch, degraded and cropped like a detection."""
     plate, number, dbox = render_bib(rng, number)
     digit_h = rng.uniform(14, 70)
@@ -166,17 +166,17 @@ def synth_sample(rng: np.random.Generator, photos: list[np.ndarray] | None = Non
     x, y = int(rng.integers(0, bw - pw + 1)), int(rng.integers(0, bh - ph + 1))
     img, box = paste_bib(rng, bg, plate, dbox, x, y, scale)
     img = degrade(rng, img)
-    return reader_crop(img, jitter_box(rng, box), size, pad=rng.uniform(*TRAIN_PAD)), number
+    return reader_crop(img, jitter_box(rng, box), size, pad=rng.uniform(*TRAIN_PAD), stretch=stretch), number
 
 
 def render_synthetic(n: int, seed: int, photos: list[np.ndarray] | None = None, progress=None,
-                     size: tuple[int, int] = SIZE) -> tuple[np.ndarray, list[str]]:
+                     size: tuple[int, int] = SIZE, stretch: float = 1.0) -> tuple[np.ndarray, list[str]]:
     """`n` synthetic crops as uint8 [n,h,w] plus their numbers (deterministic for a seed)."""
     rng = np.random.default_rng(seed)
     xs = np.empty((n, *size), np.uint8)
     labels = []
     for i in range(n):
-        crop, number = synth_sample(rng, photos, size=size)
+        crop, number = synth_sample(rng, photos, size=size, stretch=stretch)
         xs[i] = np.clip(crop * 255 + 0.5, 0, 255).astype(np.uint8)
         labels.append(number)
         if progress and (i + 1) % 1000 == 0:

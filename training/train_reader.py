@@ -48,6 +48,7 @@ class ReaderConfig:
     charset: str = CHARSET
     height: int = INPUT_H  # reader input (crop) size; the app reads it from the ONNX metadata
     width: int = INPUT_W
+    stretch: float | None = None  # reader_crop's horizontal stretch; None: the init checkpoint's, else 1.0
     train_sources: list[str] = field(default_factory=list)
     log_every: int = 50
 
@@ -82,7 +83,7 @@ def evaluate(model: CRNN, crops: np.ndarray, numbers: list[str], batch: int = 12
 def save_checkpoint(path: Path, model: CRNN, cfg: ReaderConfig, extra: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"kind": "reader", "state_dict": model.state_dict(), "charset": model.charset,
-                "input_size": [model.height, model.width], "config": asdict(cfg), **extra}, tmp)
+                "input_size": [model.height, model.width], "stretch": model.stretch, "config": asdict(cfg), **extra}, tmp)
     tmp.replace(path)
 
 
@@ -92,7 +93,7 @@ def load_reader(path: Path) -> tuple[CRNN, dict]:
     if ckpt.get("kind") != "reader":
         raise ValueError(f"{path} is not a reader checkpoint")
     h, w = ckpt.get("input_size", [32, 128])
-    model = CRNN(ckpt["charset"], h, w)
+    model = CRNN(ckpt["charset"], h, w, stretch=float(ckpt.get("stretch", 1.0)))
     model.load_state_dict(ckpt["state_dict"])
     return model, ckpt
 
@@ -117,6 +118,9 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     if init_model is not None and (init_model.height, init_model.width) != (cfg.height, cfg.width):
         log(f"input size {init_model.height}x{init_model.width} taken from {cfg.init}")
         cfg = replace(cfg, height=init_model.height, width=init_model.width)
+    if cfg.stretch is None:
+        cfg = replace(cfg, stretch=init_model.stretch if init_model is not None else 1.0)
+    stretch = cfg.stretch
     train_bibs = load_real_bibs(train_entries, cfg.charset)
     val_bibs = load_real_bibs(val_entries, cfg.charset)
     log(f"real bibs: train {len(train_bibs)} from {len(train_entries)} photos, val {len(val_bibs)} from {len(val_entries)} photos")
@@ -124,7 +128,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
         n_det = attach_detector_boxes(train_bibs, Path(cfg.detector))
         log(f"detector boxes matched for {n_det}/{len(train_bibs)} train bibs ({cfg.detector})")
     size = (cfg.height, cfg.width)
-    val_x = np.stack([eval_crop(b, size) for b in val_bibs]) if val_bibs else np.zeros((0, *size), np.float32)
+    val_x = np.stack([eval_crop(b, size, stretch) for b in val_bibs]) if val_bibs else np.zeros((0, *size), np.float32)
     val_y = [b.number for b in val_bibs]
     photos = _photos(train_bibs)
     hash_ = data_hash(train_entries)
@@ -134,13 +138,13 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     if cfg.synthetic > 0:
         log(f"rendering {cfg.synthetic} synthetic crops ...")
         synth_x, synth_y = render_synthetic(cfg.synthetic, cfg.seed, photos,
-                                            progress=lambda i, n: log(f"  synthetic {i}/{n}") if i % 5000 == 0 else None, size=size)
+                                            progress=lambda i, n: log(f"  synthetic {i}/{n}") if i % 5000 == 0 else None, size=size, stretch=stretch)
         log(f"synthetic done in {time.time() - t0:.0f}s")
     held = min(500, len(synth_y) // 10)
     sval_x, sval_y = synth_x[:held].astype(np.float32) / 255.0, synth_y[:held]
     synth_x, synth_y = synth_x[held:], synth_y[held:]
 
-    model = CRNN(cfg.charset, cfg.height, cfg.width)
+    model = CRNN(cfg.charset, cfg.height, cfg.width, stretch=stretch)
     if init_model is not None:
         if init_model.charset != cfg.charset:
             raise ValueError(f"charset of {cfg.init} differs from {cfg.charset!r}")
@@ -153,7 +157,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
 
     def real_batch(k: int) -> tuple[list[np.ndarray], list[str]]:
         idx = rng.integers(0, len(train_bibs), k)
-        return [real_sample(rng, train_bibs[i], det_share=cfg.det_share if cfg.detector else 0.0, size=size) for i in idx], [train_bibs[i].number for i in idx]
+        return [real_sample(rng, train_bibs[i], det_share=cfg.det_share if cfg.detector else 0.0, size=size, stretch=stretch) for i in idx], [train_bibs[i].number for i in idx]
 
     def step(opt, sched, xs: list[np.ndarray], ys: list[str]) -> float:
         model.train()
@@ -261,6 +265,8 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
                         "'auto' = training/label_audit.json for rbnr_dev, 'none' = off")
     p.add_argument("--input-height", type=int, default=d.height, help="reader input height (multiple of 16)")
     p.add_argument("--input-width", type=int, default=d.width, help="reader input width (multiple of 4)")
+    p.add_argument("--stretch", type=float, default=d.stretch,
+                   help="horizontal stretch of reader crops (default: the --init checkpoint's, else 1.0)")
     p.add_argument("--out", default=d.out)
     return p
 
@@ -284,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                        finetune_steps=args.finetune_steps, batch=args.batch, lr=args.lr, threads=args.threads,
                        seed=args.seed, init=args.init, train_sources=sources, detector=args.detector,
                        det_share=args.det_share, finetune_lr=args.finetune_lr, height=args.input_height,
-                       width=args.input_width)
+                       width=args.input_width, stretch=args.stretch)
     log(f"command: python -m training train-reader {' '.join(argv if argv is not None else sys.argv[2:])}")
     train(cfg, train_entries, val_entries)
     return 0
@@ -316,6 +322,7 @@ def eval_onnx_main(argv: list[str] | None = None) -> int:
     meta = dict(sess.get_modelmeta().custom_metadata_map)
     charset = meta["bibtagger.charset"]
     SIZE = tuple(int(v) for v in meta.get("bibtagger.input_size", f"{INPUT_H},{INPUT_W}").split(","))
+    ST = float(meta.get("bibtagger.stretch", "1"))
     _, val = split(load_entries(args.data))
     bibs = load_real_bibs(val, charset)
     print(f"model {args.onnx} version {meta.get('bibtagger.version')} data_hash {meta.get('bibtagger.data_hash')}")
@@ -327,10 +334,10 @@ def eval_onnx_main(argv: list[str] | None = None) -> int:
 
     rng = np.random.default_rng(0)
     for name, make in [
-        ("gt box, pad 0.10 (app default)", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.1)),
-        ("gt box, pad 0.00", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.0)),
-        ("gt box, pad 0.25", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.25)),
-        ("jittered box (+-8% w, +-12% h)", lambda b: reader_crop(b.image, jitter_box(rng, b.box), SIZE, pad=0.1)),
+        ("gt box, pad 0.10 (app default)", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.1, stretch=ST)),
+        ("gt box, pad 0.00", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.0, stretch=ST)),
+        ("gt box, pad 0.25", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.25, stretch=ST)),
+        ("jittered box (+-8% w, +-12% h)", lambda b: reader_crop(b.image, jitter_box(rng, b.box), SIZE, pad=0.1, stretch=ST)),
     ]:
         res = run([make(b) for b in bibs])
         ok = [t == b.number for (t, _), b in zip(res, bibs)]
@@ -343,7 +350,7 @@ def eval_onnx_main(argv: list[str] | None = None) -> int:
         if errors:
             print(f"{'':34s} errors (truth, read, confidence): {errors[:12]}"
                   + (f" ... {len(errors) - 12} more" if len(errors) > 12 else ""))
-    one = [reader_crop(bibs[0].image, bibs[0].box, SIZE)]
+    one = [reader_crop(bibs[0].image, bibs[0].box, SIZE, stretch=ST)]
     run(one)
     t = time.perf_counter()
     for _ in range(200):

@@ -115,6 +115,12 @@ class OnnxModel:
             ok = False
         if not ok:
             raise ModelError(f"{path}: bad bibtagger.input_size metadata {meta.get('bibtagger.input_size')!r}")
+        try:
+            ok = 0.25 <= model.stretch <= 8
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ModelError(f"{path}: bad bibtagger.stretch metadata {meta.get('bibtagger.stretch')!r}")
         return model
 
     @property
@@ -125,6 +131,11 @@ class OnnxModel:
     def input_size(self) -> tuple[int, int]:
         h, w = self.meta.get("bibtagger.input_size", "0,0").split(",")
         return int(h), int(w)
+
+    @property
+    def stretch(self) -> float:
+        """A reader's horizontal stretch of crops (``reader_crop``); 1.0 when its metadata has none."""
+        return float(self.meta.get("bibtagger.stretch", "1"))
 
     def run(self, feeds: dict[str, np.ndarray], names: list[str] | None = None) -> list[np.ndarray]:
         return self.session.run(names, feeds)  # type: ignore[attr-defined]
@@ -296,13 +307,14 @@ class Recognizer:
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         variants = [boxes] + [_widen(boxes, fx, fy) for fx, fy in self.read_widen]
         views = [(v, pad) for v in variants for pad in self.read_pads]
-        batches: dict[tuple[int, int], np.ndarray] = {}  # crops are shared by readers of one input size
+        batches: dict[tuple, np.ndarray] = {}  # crops are shared by readers of one input size and stretch
         reads: list[tuple[str, float]] = []
         for model in self.readers:
-            size = tuple(model.input_size)
-            if size not in batches:
-                batches[size] = np.stack([reader_crop(image, b, size, pad=pad) for v, pad in views for b in v])[:, None]
-            (logprobs,) = model.run({"crop": batches[size]}, ["logits"])
+            size, stretch = tuple(model.input_size), model.stretch
+            if (size, stretch) not in batches:
+                batches[size, stretch] = np.stack(
+                    [reader_crop(image, b, size, pad=pad, stretch=stretch) for v, pad in views for b in v])[:, None]
+            (logprobs,) = model.run({"crop": batches[size, stretch]}, ["logits"])
             reads += ctc_greedy_decode(logprobs, self.charset)
         n = len(boxes)
         total = len(reads) // n  # views x readers
@@ -453,9 +465,11 @@ def _widen(boxes: np.ndarray, fx: float, fy: float) -> np.ndarray:
     return np.stack([boxes[:, 0] - dw, boxes[:, 1] - dh, boxes[:, 2] + dw, boxes[:, 3] + dh], axis=1)
 
 
-def reader_crop(image: np.ndarray, box, size: tuple[int, int], pad: float = 0.1) -> np.ndarray:
+def reader_crop(image: np.ndarray, box, size: tuple[int, int], pad: float = 0.1, stretch: float = 1.0) -> np.ndarray:
     """Grey float32 crop of `box` (with `pad` margin) resized to height h, padded right to w with its mean.
 
+    ``stretch`` widens the resized crop by that factor (never beyond w), so a short number spans more
+    of the reader's CTC steps; each reader declares its own in its metadata (docs/recognizer.md#stretch).
     This is the reader's preprocessing in training too (training/reader_data.py): keep them in step.
     """
     h, w = size
@@ -467,7 +481,7 @@ def reader_crop(image: np.ndarray, box, size: tuple[int, int], pad: float = 0.1)
     crop = image[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
     ch, cw = grey.shape
-    nw = min(w, max(1, round(cw * h / ch)))
+    nw = min(w, max(1, round(cw * h / ch * stretch)))
     resized = cv2.resize(grey, (nw, h), interpolation=cv2.INTER_AREA if ch > h else cv2.INTER_LINEAR)
     out = np.full((h, w), float(resized.mean()), dtype=np.float32)
     out[:, :nw] = resized

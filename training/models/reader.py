@@ -21,11 +21,12 @@ class CRNN(nn.Module):
     """Conv features (height pooled to 1, width /4) -> BiLSTM -> per-column class log-probs."""
 
     def __init__(self, charset: str = CHARSET, height: int = INPUT_H, width: int = INPUT_W,
-                 channels: tuple[int, int, int, int] = (32, 64, 96, 128), hidden: int = 96):
+                 channels: tuple[int, int, int, int] = (32, 64, 96, 128), hidden: int = 96, stretch: float = 1.0):
         super().__init__()
         if height % 16 or width % 4:
             raise ValueError(f"reader input {height}x{width}: height must be a multiple of 16, width of 4")
         self.charset, self.height, self.width = charset, height, width
+        self.stretch = stretch  # preprocessing only (core.recognizer.reader_crop); exported as metadata
         c1, c2, c3, c4 = channels
         self.features = nn.Sequential(
             *_block(1, c1), nn.MaxPool2d(2, 2),            # 16 x 64
