@@ -314,12 +314,16 @@ def test_read_votes_over_crop_paddings(models):
     assert rec.read(image, box)[0] == ("4321", pytest.approx(0.95, abs=1e-4))
 
 
-def test_reader_ensemble_votes_over_every_reader_and_view(models, tmp_path):
-    det, reader = models
-    folder = tmp_path / "ens"
+def _models_folder(models, folder: Path) -> Path:
+    """A models folder holding copies of the test detector and reader (members are added by the test)."""
     folder.mkdir()
-    (folder / "detector.onnx").write_bytes(det.read_bytes())
-    (folder / "reader.onnx").write_bytes(reader.read_bytes())
+    for src, name in zip(models, ("detector.onnx", "reader.onnx")):
+        (folder / name).write_bytes(src.read_bytes())
+    return folder
+
+
+def test_reader_ensemble_votes_over_every_reader_and_view(models, tmp_path):
+    folder = _models_folder(models, tmp_path / "ens")
     fixed_reader(folder / "reader-2.onnx", "1234")
     fixed_reader(folder / "reader-3.onnx", "5678")
     rec = Recognizer.from_dir(folder, read_pads=(0.05, 0.1))
@@ -360,11 +364,7 @@ def test_reader_crop_stretch_widens_short_crops_up_to_the_input_width():
 
 
 def test_each_reader_gets_crops_at_its_own_stretch(models, tmp_path):
-    det, reader = models
-    folder = tmp_path / "ens"
-    folder.mkdir()
-    (folder / "detector.onnx").write_bytes(det.read_bytes())
-    (folder / "reader.onnx").write_bytes(reader.read_bytes())
+    folder = _models_folder(models, tmp_path / "ens")
     fixed_reader(folder / "reader-2.onnx", "1234", stretch="1.5")
     fixed_reader(folder / "reader-3.onnx", "1234", stretch="1.5")
     rec = Recognizer.from_dir(folder, read_pads=(0.1,))
