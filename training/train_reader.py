@@ -307,29 +307,23 @@ def eval_onnx_main(argv: list[str] | None = None) -> int:
     app's preprocessing (reader_crop, pad 0.1) and core.decode.ctc_greedy_decode; also with other
     paddings and jittered boxes to show robustness to detector boxes.
     """
-    import onnxruntime as ort
-
-    from bibtagger_gui.core.recognizer import reader_crop
+    from bibtagger_gui.core.recognizer import OnnxModel, reader_crop
     from training.reader_data import jitter_box
 
     p = argparse.ArgumentParser(prog="python -m training eval-reader")
     p.add_argument("--onnx", type=Path, default=Path(__file__).resolve().parents[1] / "resources" / "models" / "reader.onnx")
     p.add_argument("--data", type=Path, default=DEFAULT_DEV / "annotations.json")
     args = p.parse_args(argv)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    sess = ort.InferenceSession(str(args.onnx), opts, providers=["CPUExecutionProvider"])
-    meta = dict(sess.get_modelmeta().custom_metadata_map)
+    model = OnnxModel.load(args.onnx, "reader", threads=1)  # the app's loader: contract checks, metadata
+    meta, SIZE, ST = model.meta, model.input_size, model.stretch
     charset = meta["bibtagger.charset"]
-    SIZE = tuple(int(v) for v in meta.get("bibtagger.input_size", f"{INPUT_H},{INPUT_W}").split(","))
-    ST = float(meta.get("bibtagger.stretch", "1"))
     _, val = split(load_entries(args.data))
     bibs = load_real_bibs(val, charset)
     print(f"model {args.onnx} version {meta.get('bibtagger.version')} data_hash {meta.get('bibtagger.data_hash')}")
     print(f"val split of {args.data}: {len(val)} photos, {len(bibs)} boxed bibs")
 
     def run(crops: list[np.ndarray]) -> list[tuple[str, float]]:
-        (lp,) = sess.run(None, {"crop": np.stack(crops)[:, None].astype(np.float32)})
+        (lp,) = model.run({"crop": np.stack(crops)[:, None].astype(np.float32)})
         return ctc_greedy_decode(lp, charset)
 
     rng = np.random.default_rng(0)
