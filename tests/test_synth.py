@@ -87,3 +87,46 @@ def test_synth_sample_is_a_reader_crop():
     assert crop.shape == SIZE and crop.dtype == np.float32
     assert 0.0 <= crop.min() and crop.max() <= 1.0 and crop.std() > 0.02
     assert number and all(c in CHARSET for c in number)
+
+
+def test_squeeze_narrows_the_printed_number():
+    """Same draws, squeeze 0.5 vs 1.0: the digit box (no warps at strength 0) is about half as wide."""
+    boxes = {}
+    for k in (0.5, 1.0):
+        _, number, (x1, y1, x2, y2) = render_bib(np.random.default_rng(4), "60452", strength=0.0, squeeze=(k, k))
+        boxes[k] = (x2 - x1, y2 - y1)
+    assert boxes[0.5][1] == boxes[1.0][1]
+    assert boxes[0.5][0] / boxes[1.0][0] == pytest.approx(0.5, abs=0.03)
+
+
+def test_real_crop_squeeze_scales_the_box_horizontally_only():
+    from training.reader_data import _affine_region
+
+    image = np.random.default_rng(0).integers(0, 255, (200, 300, 3), np.uint8)
+    box = (100.0, 80.0, 180.0, 120.0)
+    plain = _affine_region(np.random.default_rng(5), image, box, 0.0)[1]
+    narrow = _affine_region(np.random.default_rng(5), image, box, 0.0, (0.6, 0.6))[1]
+    w = lambda b: b[2] - b[0]  # noqa: E731
+    assert w(narrow) / w(plain) == pytest.approx(0.6, rel=1e-4)
+    assert narrow[3] - narrow[1] == pytest.approx(plain[3] - plain[1], rel=1e-4)
+    assert (narrow[0] + narrow[2]) / 2 == pytest.approx((plain[0] + plain[2]) / 2, abs=1e-3)  # about the centre
+
+
+def test_squeeze_range_matches_the_real_digit_widths(rbnr_dev):
+    """docs/synthetic-data.md#narrow-digits: the first range draws numbers wider than the dev train
+    bibs; 0.5-1.0 brings the median width per character to theirs."""
+    from training.data import load_entries, split
+
+    train, _ = split(load_entries(rbnr_dev / "annotations.json"))
+    real = np.median([(b.box[2] - b.box[0]) / ((b.box[3] - b.box[1]) * len(b.number)) for e in train for b in e.bibs if b.box])
+
+    def synthetic(squeeze):
+        rng = np.random.default_rng(0)
+        widths = []
+        for _ in range(150):
+            _, number, (x1, y1, x2, y2) = render_bib(rng, squeeze=squeeze)
+            widths.append((x2 - x1) / ((y2 - y1) * len(number)))
+        return np.median(widths)
+
+    assert synthetic((0.75, 1.15)) > real * 1.15
+    assert synthetic((0.5, 1.0)) == pytest.approx(real, rel=0.08)

@@ -315,6 +315,34 @@ def test_reader_stretch_comes_from_init_or_the_option_and_reaches_the_crops(tmp_
     assert tr.load_reader(tmp_path / "fresh" / "best.pt")[0].stretch == 1.0
 
 
+def test_squeeze_options_reach_the_synthetic_and_real_crops(tmp_path, monkeypatch):
+    import training.train_reader as tr
+
+    items = make_photo_set(tmp_path / "photos", 4)
+    seen = {"synth": set(), "real": set()}
+    real_render, real_sample = tr.render_synthetic, tr.real_sample
+
+    def spy_render(*a, squeeze, **k):
+        seen["synth"].add(tuple(squeeze))
+        return real_render(*a, squeeze=squeeze, **k)
+
+    def spy_sample(*a, squeeze, **k):
+        seen["real"].add(tuple(squeeze))
+        return real_sample(*a, squeeze=squeeze, **k)
+
+    monkeypatch.setattr(tr, "render_synthetic", spy_render)
+    monkeypatch.setattr(tr, "real_sample", spy_sample)
+    monkeypatch.setattr(tr, "split", lambda entries: (entries[:3], entries[3:]))
+    data = tmp_path / "photos" / "annotations.json"
+    data.write_text(json.dumps(items))
+    out = tmp_path / "run"
+    assert tr.main(["--synthetic", "16", "--epochs", "1", "--finetune-epochs", "1", "--finetune-steps", "1", "--batch", "4",
+                    "--threads", "1", "--squeeze", "0.5", "1.0", "--real-squeeze", "0.7", "1.1", "--out", str(out),
+                    "--data", str(data), "--label-audit", "none"]) == 0
+    assert seen == {"synth": {(0.5, 1.0)}, "real": {(0.7, 1.1)}}
+    config = torch.load(out / "best.pt", weights_only=False)["config"]
+    assert tuple(config["squeeze"]) == (0.5, 1.0) and tuple(config["real_squeeze"]) == (0.7, 1.1)
+
 
 def test_label_audit_option(tmp_path):
     from training.data import DEFAULT_DEV, LABEL_AUDIT, label_audit_path

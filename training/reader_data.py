@@ -17,7 +17,7 @@ import numpy as np
 from bibtagger_gui.core.recognizer import reader_crop
 from training.data import Entry
 from training.models.reader import CHARSET, INPUT_H, INPUT_W
-from training.synth_bibs import degrade, paste_bib, random_background, render_bib
+from training.synth_bibs import SQUEEZE, degrade, paste_bib, random_background, render_bib
 
 SIZE = (INPUT_H, INPUT_W)
 EVAL_PAD = 0.1  # the recognizer's default padding around a detected box
@@ -119,8 +119,10 @@ def eval_crop(bib: RealBib, size: tuple[int, int] = SIZE, stretch: float = 1.0) 
     return reader_crop(bib.image, bib.box, size, pad=EVAL_PAD, stretch=stretch)
 
 
-def _affine_region(rng: np.random.Generator, image: np.ndarray, box, strength: float):
-    """Cut a region around `box`, rotate/shear/scale it slightly; return (region, new box)."""
+def _affine_region(rng: np.random.Generator, image: np.ndarray, box, strength: float,
+                   squeeze: tuple[float, float] = (1.0, 1.0)):
+    """Cut a region around `box`, rotate/shear/scale it slightly and scale it horizontally by a
+    factor drawn from `squeeze` (none drawn when it is (1, 1)); return (region, new box)."""
     H, W = image.shape[:2]
     x1, y1, x2, y2 = box
     bw, bh = x2 - x1, y2 - y1
@@ -131,6 +133,10 @@ def _affine_region(rng: np.random.Generator, image: np.ndarray, box, strength: f
     c = bx.mean(0)
     M = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), rng.normal(0, 4) * strength, rng.uniform(0.9, 1.1))
     M[0, 1] += rng.normal(0, 0.08) * strength
+    if tuple(squeeze) != (1.0, 1.0):  # narrower / wider digits than printed, about the box centre
+        k = rng.uniform(*squeeze)
+        M[0] = k * M[0]
+        M[0, 2] += (1 - k) * float(c[0])
     region = cv2.warpAffine(region, M, (region.shape[1], region.shape[0]), borderMode=cv2.BORDER_REPLICATE)
     pts = np.hstack([bx, np.ones((4, 1), np.float32)]) @ M.T
     # shrink the rotated corners' bbox back towards the original size (annotations are axis-aligned)
@@ -139,14 +145,15 @@ def _affine_region(rng: np.random.Generator, image: np.ndarray, box, strength: f
 
 
 def real_sample(rng: np.random.Generator, bib: RealBib, strength: float = 1.0, det_share: float = 0.0,
-                size: tuple[int, int] = SIZE, stretch: float = 1.0) -> np.ndarray:
-    """Augmented crop of a real bib: affine, colour, camera degradation, box jitter, random padding.
+                size: tuple[int, int] = SIZE, stretch: float = 1.0, squeeze: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """Augmented crop of a real bib: affine (horizontal scale from `squeeze`), colour, camera
+    degradation, box jitter, random padding.
 
     With probability `det_share` (when the bib has one) the detector's box is used instead of
     the annotated one.
     """
     box = bib.det_box if bib.det_box is not None and rng.random() < det_share else bib.box
-    region, box = _affine_region(rng, bib.image, box, strength)
+    region, box = _affine_region(rng, bib.image, box, strength, squeeze)
     f = region.astype(np.float32) * rng.uniform(0.7, 1.3, 3)
     if rng.random() < 0.15:
         f = 255 - f  # negative plates (light digits on dark) exist
@@ -155,9 +162,10 @@ def real_sample(rng: np.random.Generator, bib: RealBib, strength: float = 1.0, d
 
 
 def synth_sample(rng: np.random.Generator, photos: list[np.ndarray] | None = None, number: str | None = None,
-                 size: tuple[int, int] = SIZE, stretch: float = 1.0) -> tuple[np.ndarray, str]:
+                 size: tuple[int, int] = SIZE, stretch: float = 1.0,
+                 squeeze: tuple[float, float] = SQUEEZE) -> tuple[np.ndarray, str]:
     """A synthetic bib rendered, pasted into a background patch, degraded and cropped like a detection."""
-    plate, number, dbox = render_bib(rng, number)
+    plate, number, dbox = render_bib(rng, number, squeeze=squeeze)
     digit_h = rng.uniform(14, 70)
     scale = digit_h / max(dbox[3] - dbox[1], 1)
     ph, pw = int(plate.shape[0] * scale) + 1, int(plate.shape[1] * scale) + 1
@@ -170,13 +178,14 @@ def synth_sample(rng: np.random.Generator, photos: list[np.ndarray] | None = Non
 
 
 def render_synthetic(n: int, seed: int, photos: list[np.ndarray] | None = None, progress=None,
-                     size: tuple[int, int] = SIZE, stretch: float = 1.0) -> tuple[np.ndarray, list[str]]:
+                     size: tuple[int, int] = SIZE, stretch: float = 1.0,
+                     squeeze: tuple[float, float] = SQUEEZE) -> tuple[np.ndarray, list[str]]:
     """`n` synthetic crops as uint8 [n,h,w] plus their numbers (deterministic for a seed)."""
     rng = np.random.default_rng(seed)
     xs = np.empty((n, *size), np.uint8)
     labels = []
     for i in range(n):
-        crop, number = synth_sample(rng, photos, size=size, stretch=stretch)
+        crop, number = synth_sample(rng, photos, size=size, stretch=stretch, squeeze=squeeze)
         xs[i] = np.clip(crop * 255 + 0.5, 0, 255).astype(np.uint8)
         labels.append(number)
         if progress and (i + 1) % 1000 == 0:

@@ -26,6 +26,9 @@ from training.fonts import find_fonts, find_text_fonts
 CHARSET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 PREFIX_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 DigitBox = tuple[int, int, int, int]
+# Horizontal scale of the rendered number (after the font's own width): the default range of the
+# first readers; real bibs are narrower (docs/recognizer.md#narrow-digits), see `render_bib`.
+SQUEEZE = (0.75, 1.15)
 
 # (paper colour, ink colours that read on it)
 _PLATES = [
@@ -68,8 +71,10 @@ def _pick(rng: np.random.Generator, seq):
     return seq[int(rng.integers(len(seq)))]
 
 
-def _render_text_mask(rng: np.random.Generator, text: str, font_path: str, size: int) -> np.ndarray:
-    """Grey mask (0..255) of `text` tightly cropped, with random tracking and horizontal squeeze."""
+def _render_text_mask(rng: np.random.Generator, text: str, font_path: str, size: int,
+                      squeeze: tuple[float, float] = SQUEEZE) -> np.ndarray:
+    """Grey mask (0..255) of `text` tightly cropped, with random tracking and a horizontal squeeze
+    drawn from `squeeze` (low, high)."""
     font = _font(font_path, size)
     track = rng.uniform(-0.06, 0.12) * size
     widths = [font.getlength(c) for c in text]
@@ -92,7 +97,7 @@ def _render_text_mask(rng: np.random.Generator, text: str, font_path: str, size:
     if len(xs) == 0:
         return np.zeros((size, size), np.uint8)
     m = m[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    sx = rng.uniform(0.75, 1.15)
+    sx = rng.uniform(*squeeze)
     return cv2.resize(m, (max(2, int(m.shape[1] * sx)), m.shape[0]), interpolation=cv2.INTER_AREA)
 
 
@@ -113,13 +118,13 @@ def _draw_words(rng, draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], 
     draw.text((x, y1 + (h - size) / 2), words, font=font, fill=tuple(colour))
 
 
-def _plate(rng: np.random.Generator, number: str) -> tuple[np.ndarray, np.ndarray, DigitBox]:
+def _plate(rng: np.random.Generator, number: str, squeeze: tuple[float, float] = SQUEEZE) -> tuple[np.ndarray, np.ndarray, DigitBox]:
     """Flat plate: RGB image, ink mask of the number, digit box."""
     bg, inks = _pick(rng, _PLATES)
     ink = _pick(rng, inks)
     bg = np.clip(np.array(bg) + rng.normal(0, 8, 3), 0, 255).astype(int)
     size = int(rng.integers(40, 110))
-    mask = _render_text_mask(rng, number, str(_pick(rng, find_fonts())), size)
+    mask = _render_text_mask(rng, number, str(_pick(rng, find_fonts())), size, squeeze)
     th, tw = mask.shape
     mx = int(th * rng.uniform(0.1, 0.6))
     top = int(th * rng.uniform(0.1, 0.9))
@@ -235,14 +240,16 @@ def _glare_occlude(rng: np.random.Generator, rgba: np.ndarray, box: DigitBox, st
     return out
 
 
-def render_bib(rng: np.random.Generator, number: str | None = None, strength: float = 1.0) -> tuple[np.ndarray, str, DigitBox]:
+def render_bib(rng: np.random.Generator, number: str | None = None, strength: float = 1.0,
+               squeeze: tuple[float, float] = SQUEEZE) -> tuple[np.ndarray, str, DigitBox]:
     """Render one synthetic bib plate.
 
     Returns (rgba HxWx4 uint8 with alpha 0 outside the plate, number, digit_box x1,y1,x2,y2 in plate
-    pixels, integers, inside the image). `strength` (0..1) scales warps, glare and occlusion.
+    pixels, integers, inside the image). `strength` (0..1) scales warps, glare and occlusion;
+    `squeeze` is the range of the number's horizontal scale (below 1: narrower digits).
     """
     number = number if number is not None else random_number(rng)
-    rgb, ink, _ = _plate(rng, number)
+    rgb, ink, _ = _plate(rng, number, squeeze)
     H, W = rgb.shape[:2]
     alpha = np.full((H, W), 255, np.uint8)
     if rng.random() < 0.5:  # rounded corners

@@ -24,6 +24,7 @@ from torch import nn
 from bibtagger_gui.core.decode import ctc_greedy_decode
 from training.data import DEFAULT_DEV, Entry, audited, data_hash, label_audit_path, load_entries, split
 from training.models.reader import CHARSET, CRNN, INPUT_H, INPUT_W, encode_targets
+from training.synth_bibs import SQUEEZE
 from training.reader_data import RealBib, attach_detector_boxes, eval_crop, load_real_bibs, real_sample, render_synthetic
 
 
@@ -49,6 +50,8 @@ class ReaderConfig:
     height: int = INPUT_H  # reader input (crop) size; the app reads it from the ONNX metadata
     width: int = INPUT_W
     stretch: float | None = None  # reader_crop's horizontal stretch; None: the init checkpoint's, else 1.0
+    squeeze: tuple[float, float] = SQUEEZE  # synthetic numbers' horizontal scale range
+    real_squeeze: tuple[float, float] = (1.0, 1.0)  # real crops' extra horizontal scale range
     train_sources: list[str] = field(default_factory=list)
     log_every: int = 50
 
@@ -138,7 +141,8 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     if cfg.synthetic > 0:
         log(f"rendering {cfg.synthetic} synthetic crops ...")
         synth_x, synth_y = render_synthetic(cfg.synthetic, cfg.seed, photos,
-                                            progress=lambda i, n: log(f"  synthetic {i}/{n}") if i % 5000 == 0 else None, size=size, stretch=stretch)
+                                            progress=lambda i, n: log(f"  synthetic {i}/{n}") if i % 5000 == 0 else None, size=size, stretch=stretch,
+                                            squeeze=tuple(cfg.squeeze))
         log(f"synthetic done in {time.time() - t0:.0f}s")
     held = min(500, len(synth_y) // 10)
     sval_x, sval_y = synth_x[:held].astype(np.float32) / 255.0, synth_y[:held]
@@ -157,7 +161,8 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
 
     def real_batch(k: int) -> tuple[list[np.ndarray], list[str]]:
         idx = rng.integers(0, len(train_bibs), k)
-        return [real_sample(rng, train_bibs[i], det_share=cfg.det_share if cfg.detector else 0.0, size=size, stretch=stretch) for i in idx], [train_bibs[i].number for i in idx]
+        return [real_sample(rng, train_bibs[i], det_share=cfg.det_share if cfg.detector else 0.0, size=size, stretch=stretch,
+                            squeeze=tuple(cfg.real_squeeze)) for i in idx], [train_bibs[i].number for i in idx]
 
     def step(opt, sched, xs: list[np.ndarray], ys: list[str]) -> float:
         model.train()
@@ -267,6 +272,10 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p.add_argument("--input-width", type=int, default=d.width, help="reader input width (multiple of 4)")
     p.add_argument("--stretch", type=float, default=d.stretch,
                    help="horizontal stretch of reader crops (default: the --init checkpoint's, else 1.0)")
+    p.add_argument("--squeeze", type=float, nargs=2, default=list(d.squeeze), metavar=("LO", "HI"),
+                   help="horizontal scale range of the synthetic numbers (below 1: narrower digits)")
+    p.add_argument("--real-squeeze", type=float, nargs=2, default=list(d.real_squeeze), metavar=("LO", "HI"),
+                   help="extra horizontal scale range of the real crops (1 1: none)")
     p.add_argument("--out", default=d.out)
     return p
 
@@ -290,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                        finetune_steps=args.finetune_steps, batch=args.batch, lr=args.lr, threads=args.threads,
                        seed=args.seed, init=args.init, train_sources=sources, detector=args.detector,
                        det_share=args.det_share, finetune_lr=args.finetune_lr, height=args.input_height,
-                       width=args.input_width, stretch=args.stretch)
+                       width=args.input_width, stretch=args.stretch, squeeze=tuple(args.squeeze),
+                       real_squeeze=tuple(args.real_squeeze))
     log(f"command: python -m training train-reader {' '.join(argv if argv is not None else sys.argv[2:])}")
     train(cfg, train_entries, val_entries)
     return 0
