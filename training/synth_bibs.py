@@ -26,8 +26,8 @@ from training.fonts import find_fonts, find_text_fonts
 CHARSET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 PREFIX_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 DigitBox = tuple[int, int, int, int]
-# Horizontal scale of the rendered number (after the font's own width): the default range of the
-# first readers; real bibs are narrower (docs/recognizer.md#narrow-digits), see `render_bib`.
+# Horizontal scale of the rendered number (after the font's own width): the range the shipped models
+# were trained with; real bib digits are narrower (docs/synthetic-data.md#narrow-digits).
 SQUEEZE = (0.75, 1.15)
 
 # (paper colour, ink colours that read on it)

@@ -24,8 +24,8 @@ from torch import nn
 from bibtagger_gui.core.decode import ctc_greedy_decode
 from training.data import DEFAULT_DEV, Entry, audited, data_hash, label_audit_path, load_entries, split
 from training.models.reader import CHARSET, CRNN, INPUT_H, INPUT_W, encode_targets
-from training.synth_bibs import SQUEEZE
 from training.reader_data import RealBib, attach_detector_boxes, eval_crop, load_real_bibs, real_sample, render_synthetic
+from training.synth_bibs import SQUEEZE
 
 
 @dataclass
