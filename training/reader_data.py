@@ -21,6 +21,7 @@ from training.synth_bibs import SQUEEZE, degrade, paste_bib, random_background, 
 
 SIZE = (INPUT_H, INPUT_W)
 EVAL_PAD = 0.1  # the recognizer's default padding around a detected box
+NO_SQUEEZE = (1.0, 1.0)  # real crops keep their printed width (and draw no random factor)
 TRAIN_PAD = (0.0, 0.4)  # padding range in training: robust to loose boxes and neighbouring text
 
 
@@ -120,7 +121,7 @@ def eval_crop(bib: RealBib, size: tuple[int, int] = SIZE, stretch: float = 1.0) 
 
 
 def _affine_region(rng: np.random.Generator, image: np.ndarray, box, strength: float,
-                   squeeze: tuple[float, float] = (1.0, 1.0)):
+                   squeeze: tuple[float, float] = NO_SQUEEZE):
     """Cut a region around `box`, rotate/shear/scale it slightly and scale it horizontally by a
     factor drawn from `squeeze` (none drawn when it is (1, 1)); return (region, new box)."""
     H, W = image.shape[:2]
@@ -133,7 +134,7 @@ def _affine_region(rng: np.random.Generator, image: np.ndarray, box, strength: f
     c = bx.mean(0)
     M = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), rng.normal(0, 4) * strength, rng.uniform(0.9, 1.1))
     M[0, 1] += rng.normal(0, 0.08) * strength
-    if tuple(squeeze) != (1.0, 1.0):  # narrower / wider digits than printed, about the box centre
+    if tuple(squeeze) != NO_SQUEEZE:  # narrower / wider digits than printed, about the box centre
         k = rng.uniform(*squeeze)
         M[0] = k * M[0]
         M[0, 2] += (1 - k) * float(c[0])
@@ -145,7 +146,7 @@ def _affine_region(rng: np.random.Generator, image: np.ndarray, box, strength: f
 
 
 def real_sample(rng: np.random.Generator, bib: RealBib, strength: float = 1.0, det_share: float = 0.0,
-                size: tuple[int, int] = SIZE, stretch: float = 1.0, squeeze: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+                size: tuple[int, int] = SIZE, stretch: float = 1.0, squeeze: tuple[float, float] = NO_SQUEEZE) -> np.ndarray:
     """Augmented crop of a real bib: affine (horizontal scale from `squeeze`), colour, camera
     degradation, box jitter, random padding.
 

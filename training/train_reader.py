@@ -24,7 +24,7 @@ from torch import nn
 from bibtagger_gui.core.decode import ctc_greedy_decode
 from training.data import DEFAULT_DEV, Entry, audited, data_hash, label_audit_path, load_entries, split
 from training.models.reader import CHARSET, CRNN, INPUT_H, INPUT_W, encode_targets
-from training.reader_data import RealBib, attach_detector_boxes, eval_crop, load_real_bibs, real_sample, render_synthetic
+from training.reader_data import NO_SQUEEZE, RealBib, attach_detector_boxes, eval_crop, load_real_bibs, real_sample, render_synthetic
 from training.synth_bibs import SQUEEZE
 
 
@@ -51,7 +51,7 @@ class ReaderConfig:
     width: int = INPUT_W
     stretch: float | None = None  # reader_crop's horizontal stretch; None: the init checkpoint's, else 1.0
     squeeze: tuple[float, float] = SQUEEZE  # synthetic numbers' horizontal scale range
-    real_squeeze: tuple[float, float] = (1.0, 1.0)  # real crops' extra horizontal scale range
+    real_squeeze: tuple[float, float] = NO_SQUEEZE  # real crops' extra horizontal scale range
     train_sources: list[str] = field(default_factory=list)
     log_every: int = 50
 
@@ -142,7 +142,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
         log(f"rendering {cfg.synthetic} synthetic crops ...")
         synth_x, synth_y = render_synthetic(cfg.synthetic, cfg.seed, photos,
                                             progress=lambda i, n: log(f"  synthetic {i}/{n}") if i % 5000 == 0 else None, size=size, stretch=stretch,
-                                            squeeze=tuple(cfg.squeeze))
+                                            squeeze=cfg.squeeze)
         log(f"synthetic done in {time.time() - t0:.0f}s")
     held = min(500, len(synth_y) // 10)
     sval_x, sval_y = synth_x[:held].astype(np.float32) / 255.0, synth_y[:held]
@@ -162,7 +162,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     def real_batch(k: int) -> tuple[list[np.ndarray], list[str]]:
         idx = rng.integers(0, len(train_bibs), k)
         return [real_sample(rng, train_bibs[i], det_share=cfg.det_share if cfg.detector else 0.0, size=size, stretch=stretch,
-                            squeeze=tuple(cfg.real_squeeze)) for i in idx], [train_bibs[i].number for i in idx]
+                            squeeze=cfg.real_squeeze) for i in idx], [train_bibs[i].number for i in idx]
 
     def step(opt, sched, xs: list[np.ndarray], ys: list[str]) -> float:
         model.train()
