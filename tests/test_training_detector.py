@@ -157,3 +157,65 @@ def test_train_then_finetune_writes_checkpoints_and_onnx(tmp_path):
     onnx_path = finetune(entries, tmp_path / "run" / "best.pt", tmp_path / "ft", epochs=1, **small)
     meta = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
     assert meta["bibtagger.kind"] == "detector" and meta["bibtagger.input_size"] == "128,128"
+
+
+def test_band_hides_the_chosen_part_of_the_number_or_ends_past_it():
+    from training.detector_data import band_mask, hidden_fraction
+
+    box = (40.0, 40.0, 100.0, 60.0)  # 60 x 20 px number
+    right = band_mask((120, 160), box, side=1, edge=0.5, angle=0.0, width=80.0, reach=(30.0, 30.0))
+    assert hidden_fraction(right, box) == pytest.approx(0.5, abs=0.05)
+    assert hidden_fraction(right, (40, 40, 68, 60)) < 0.05 and hidden_fraction(right, (72, 40, 100, 60)) > 0.95
+    left = band_mask((120, 160), box, side=0, edge=0.3, angle=20.0, width=80.0, reach=(30.0, 30.0))
+    assert hidden_fraction(left, box) == pytest.approx(0.7, abs=0.06)  # a tilt keeps the share on the centre line
+    assert hidden_fraction(left, (84, 40, 100, 60)) < 0.05  # the visible 30 % is on the right
+    past = band_mask((120, 160), box, side=1, edge=1.2, angle=0.0, width=30.0, reach=(30.0, 30.0))
+    assert hidden_fraction(past, box) == 0.0 and hidden_fraction(past, (114, 40, 140, 60)) > 0.95
+
+
+def test_occluded_bibs_are_dropped_and_margin_bands_keep_them(monkeypatch):
+    from training.detector_data import MAX_HIDDEN, hidden_fraction
+
+    rng = np.random.default_rng(5)
+    photo = _toy_photo(rng)
+    sampler = DetectorSampler([photo], input_size=128, crop=96, synth=None, p_occlude=1.0)
+    masks = []
+    paint = sampler._occlude
+    monkeypatch.setattr(sampler, "_occlude", lambda img, box, rng: masks.append(paint(img, box, rng)) or masks[-1])
+    box = photo.boxes[0]
+    kept = 0
+    for seed in range(40):
+        img = photo.image.copy()
+        boxes = sampler._occlude_some(img, photo.boxes.copy(), np.random.default_rng(seed))
+        share = hidden_fraction(masks[-1], box)
+        if len(boxes):
+            kept += 1
+            beside = [hidden_fraction(masks[-1], (box[2], box[1], box[2] + 40, box[3])),
+                      hidden_fraction(masks[-1], (box[0] - 40, box[1], box[0], box[3]))]
+            assert share <= MAX_HIDDEN and max(beside) > 0.3  # the band lies just beside the number
+        else:
+            assert 0.2 <= share <= 0.75  # a quarter to two thirds of the number is hidden
+        assert not np.array_equal(img, photo.image)
+    assert 0.1 < kept / 40 < 0.55  # one band in three ends past the number
+    off = DetectorSampler([photo], input_size=128, crop=96, synth=None)
+    img = photo.image.copy()
+    assert len(off._occlude_some(img, photo.boxes.copy(), np.random.default_rng(0))) == 1
+    assert np.array_equal(img, photo.image)
+
+
+def test_cli_options_for_partly_hidden_bibs_reach_training(tmp_path, monkeypatch):
+    import training.train_detector as td
+    from training.data import LABEL_AUDIT
+
+    seen = {}
+    monkeypatch.setattr(td, "train", lambda train_e, val_e, out, **kw: seen.update(kw, train_e=train_e))
+    monkeypatch.setattr(td, "load_entries", lambda path: [])
+    monkeypatch.setattr(td, "split", lambda entries: ([], []))
+    for choice, legible_only in (("positive", False), ("negative", True)):
+        calls = []
+        monkeypatch.setattr(td, "audited", lambda entries, path, legible_only=True: calls.append(legible_only) or entries)
+        assert td.main(["--label-audit", str(LABEL_AUDIT), "--partly-hidden", choice, "--occlude", "0.25",
+                        "--out", str(tmp_path / "run")]) == 0
+        assert calls[0] is legible_only and seen["p_occlude"] == 0.25
+    assert td.main(["--label-audit", "none", "--out", str(tmp_path / "run")]) == 0
+    assert seen["p_occlude"] == 0.0

@@ -113,6 +113,48 @@ def _overlaps(box: np.ndarray, boxes: np.ndarray, pad: float = 4.0) -> bool:
     )
 
 
+# Arm-like occluders (docs/recognizer.md#partly-hidden-bibs). A number with `visible` of its width
+# left uncovered is a partly hidden bib, drawn as a negative: its visible digits are a wrong number.
+OCCLUDED_VISIBLE = (0.3, 0.75)
+# The same band ending just past the number (gap as a fraction of its width) keeps a whole bib.
+MARGIN_GAP = (0.05, 0.3)
+MAX_HIDDEN = 0.1  # a box more covered than this is no longer a whole bib
+SKIN_AND_CLOTH = [(224, 172, 138), (198, 134, 96), (141, 85, 54), (90, 56, 38), (30, 30, 34), (200, 200, 205),
+                  (40, 60, 140), (170, 30, 40), (60, 120, 60)]
+
+
+def band_mask(shape: tuple[int, int], box, side: int, edge: float, angle: float,
+              width: float, reach: tuple[float, float]) -> np.ndarray:
+    """Float mask (0..1) of an arm-like band over `box` (x1, y1, x2, y2).
+
+    The band comes from `side` (0 = left, 1 = right). Its inner edge crosses the box's centre line
+    where `edge` of the box width, counted from the other side, stays uncovered (> 1: past the
+    number), tilted by `angle` degrees from vertical; it extends `width` px outward and
+    `reach` = (up, down) px.
+    """
+    x1, y1, x2, y2 = (float(v) for v in box)
+    bw, cy = x2 - x1, (y1 + y2) / 2
+    xe = x2 - edge * bw if side == 0 else x1 + edge * bw
+    out = -1.0 if side == 0 else 1.0  # direction away from the visible part, along x
+    t = math.tan(math.radians(angle))
+    up, down = reach
+    pts = np.array([
+        (xe - up * t, cy - up), (xe + down * t, cy + down),
+        (xe + down * t + out * width, cy + down), (xe - up * t + out * width, cy - up),
+    ], np.float32)
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(pts * 4).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=2)
+    return cv2.GaussianBlur(mask, (3, 3), 0.7).astype(np.float32) / 255.0
+
+
+def hidden_fraction(mask: np.ndarray, box) -> float:
+    """Mean of `mask` (0..1) over the pixels of `box` (x1, y1, x2, y2), clipped to the mask."""
+    H, W = mask.shape[:2]
+    x1, y1 = max(0, int(math.floor(box[0]))), max(0, int(math.floor(box[1])))
+    x2, y2 = min(W, int(math.ceil(box[2]))), min(H, int(math.ceil(box[3])))
+    return float(mask[y1:y2, x1:x2].mean()) if x2 > x1 and y2 > y1 else 0.0
+
+
 def _photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Colour jitter, blur, noise, JPEG artefacts, occasional greyscale (uint8 RGB in, out)."""
     out = img.astype(np.float32)
@@ -154,7 +196,10 @@ class DetectorSampler:
         p_copy_paste: float = 0.5,
         p_synth: float = 0.5,
         synth: object = "auto",
+        p_occlude: float = 0.0,
     ):
+        """``p_occlude``: chance that a bib (real or pasted) gets an arm-like occluder; two thirds
+        of those hide part of the number and become negatives, one third end just past it."""
         self.photos = photos
         self.input_size = input_size
         self.crop = crop
@@ -162,6 +207,7 @@ class DetectorSampler:
         self.p_flip = p_flip
         self.p_copy_paste = p_copy_paste
         self.p_synth = p_synth
+        self.p_occlude = p_occlude
         self.patches = bib_patches(photos)
         self.render_bib = _load_synth() if synth == "auto" else synth
 
@@ -281,18 +327,66 @@ class DetectorSampler:
                 return np.concatenate([boxes.reshape(-1, 4), nb[None]], axis=0)
         return boxes
 
+    # ----------------------------------------------------------------- occlusion
+    def _occlude(self, img: np.ndarray, box: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Paint an arm, hand or other runner over `box` from one side, in place; returns its mask.
+
+        Two times in three the band hides part of the number (``OCCLUDED_VISIBLE`` of it stays
+        visible); otherwise it ends just past the number (``MARGIN_GAP``).
+        """
+        x1, y1, x2, y2 = (float(v) for v in box)
+        bw, bh = x2 - x1, y2 - y1
+        hide = rng.random() < 2 / 3
+        edge = rng.uniform(*OCCLUDED_VISIBLE) if hide else 1.0 + rng.uniform(*MARGIN_GAP)
+        width = (1.0 - edge) * bw + rng.uniform(0.5, 3.0) * bh if hide else rng.uniform(0.8, 3.0) * bh
+        reach = (rng.uniform(0.8, 5.0) * bh, rng.uniform(0.8, 5.0) * bh)
+        mask = band_mask(img.shape[:2], box, int(rng.integers(2)), edge, rng.uniform(-25, 25), width, reach)
+        ys, xs = np.nonzero(mask > 0)
+        if not len(ys):
+            return mask
+        Y1, Y2, X1, X2 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        h, w = Y2 - Y1, X2 - X1
+        if rng.random() < 0.5 and self.photos:  # texture of another photo (crowd, clothes, skin)
+            src = self.photos[int(rng.integers(len(self.photos)))].image
+            sh, sw = src.shape[:2]
+            ch, cw = min(sh, max(h, 8)), min(sw, max(w, 8))
+            oy, ox = int(rng.integers(0, sh - ch + 1)), int(rng.integers(0, sw - cw + 1))
+            tex = cv2.resize(src[oy : oy + ch, ox : ox + cw], (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        else:  # a plain limb or sleeve, shaded across the band
+            colour = np.array(SKIN_AND_CLOTH[int(rng.integers(len(SKIN_AND_CLOTH)))], np.float32)
+            shade = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.9, 1.2), w, dtype=np.float32)
+            tex = colour[None, None, :] * shade[None, :, None] + rng.normal(0, 4, (h, w, 3)).astype(np.float32)
+        a = mask[Y1:Y2, X1:X2, None]
+        region = img[Y1:Y2, X1:X2].astype(np.float32)
+        img[Y1:Y2, X1:X2] = np.clip(region * (1 - a) + tex * a, 0, 255).astype(np.uint8)
+        return mask
+
+    def _occlude_some(self, img: np.ndarray, boxes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Occlude each box with chance ``p_occlude``; boxes left more than ``MAX_HIDDEN`` covered
+        (by their own band or a neighbour's) are partly hidden bibs and are dropped: negatives."""
+        if self.p_occlude <= 0 or not len(boxes):
+            return boxes
+        covered = np.zeros(img.shape[:2], np.float32)
+        for b in boxes:
+            if rng.random() < self.p_occlude:
+                covered = np.maximum(covered, self._occlude(img, b, rng))
+        return boxes[[hidden_fraction(covered, b) <= MAX_HIDDEN for b in boxes]]
+
     # ----------------------------------------------------------------- public
     def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One augmented crop: RGB uint8 [crop,crop,3] and boxes [N,4] in crop pixels."""
         img, boxes = self._base(rng)
         img, boxes = self._crop(img, boxes, rng)
         img = np.ascontiguousarray(img)
+        boxes = boxes.reshape(-1, 4)
         if rng.random() < self.p_copy_paste:
             for _ in range(int(rng.integers(1, 3))):
                 boxes = self._paste_real(img, boxes, rng)
         if self.render_bib is not None and rng.random() < self.p_synth:
             for _ in range(int(rng.integers(1, 3))):
                 boxes = self._paste_synth(img, boxes, rng)
+        # occluders last, so that later pastes cannot cover the band or the part of a bib it left
+        boxes = self._occlude_some(img, boxes.reshape(-1, 4), rng)
         img = _photometric(img, rng)
         return img, boxes.reshape(-1, 4).astype(np.float32)
 

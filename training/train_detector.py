@@ -252,8 +252,11 @@ def train(
     threshold: float = DEFAULT_THRESHOLD,
     time_budget_min: float | None = None,
     log: Callable[[str], None] = print,
+    p_occlude: float = 0.0,
 ) -> dict:
-    """Train from scratch (or from `init`), keep the best EMA checkpoint by val AP50, export it."""
+    """Train from scratch (or from `init`), keep the best EMA checkpoint by val AP50, export it.
+
+    ``p_occlude``: share of bibs given an arm-like occluder (``DetectorSampler``)."""
     # under CPU contention 2 OpenMP threads can be ~10x slower than 1 (threads spin waiting on each other)
     torch.set_num_threads(threads)
     cv2.setNumThreads(1)
@@ -270,7 +273,8 @@ def train(
         input_size = int(init_ck.get("input_size", input_size))  # the exported frame stays the same
     else:
         model = BibDetector()
-    sampler = DetectorSampler(train_photos, input_size=input_size, crop=crop, synth="auto" if synth else None)
+    sampler = DetectorSampler(train_photos, input_size=input_size, crop=crop, synth="auto" if synth else None,
+                              p_occlude=p_occlude)
     log(f"train photos {len(train_photos)} ({sum(len(p.boxes) for p in train_photos)} bibs), val photos {len(val_photos)}, "
         f"synthetic bibs: {'yes' if sampler.render_bib else 'no'}")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
@@ -416,6 +420,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--label-audit", default="auto", metavar="JSON",
                     help="bibs the annotations miss, added to training (all) and to val (legible ones); "
                          "'auto' = training/label_audit.json for rbnr_dev, 'none' = off")
+    ap.add_argument("--partly-hidden", choices=("positive", "negative"), default="positive",
+                    help="the label audit's partly hidden train bibs: boxes to find (as the shipped detector was "
+                         "trained) or background, i.e. negatives (docs/recognizer.md#partly-hidden-bibs)")
+    ap.add_argument("--occlude", type=float, default=0.0, metavar="P",
+                    help="chance that a training bib gets an arm-like occluder; those that hide part of the "
+                         "number become negatives (docs/recognizer.md#partly-hidden-bibs)")
     ap.add_argument("--evaluate-models", type=Path, default=None, metavar="DIR",
                     help="do not train: evaluate DIR/detector.onnx + DIR/reader.onnx on the val split and print JSON")
     args = ap.parse_args(argv)
@@ -426,13 +436,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     audit = label_audit_path(args.label_audit, args.data)
     if audit is not None:
-        train_e, val_e = audited(train_e, audit, legible_only=False), audited(val_e, audit)
+        train_e, val_e = audited(train_e, audit, legible_only=args.partly_hidden == "negative"), audited(val_e, audit)
         print(f"label audit {audit}: train {sum(len(e.bibs) for e in train_e)} bibs, val {sum(len(e.bibs) for e in val_e)}", flush=True)
     train(
         train_e, val_e, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch=args.batch, lr=args.lr,
         input_size=args.input_size, crop=args.crop, threads=min(args.threads, 2), seed=args.seed, init=args.init,
         synth=not args.no_synth, threshold=args.threshold, time_budget_min=args.time_budget,
-        log=lambda s: print(s, flush=True),
+        log=lambda s: print(s, flush=True), p_occlude=args.occlude,
     )
     return 0
 
