@@ -421,8 +421,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="bibs the annotations miss, added to training (all) and to val (legible ones); "
                          "'auto' = training/label_audit.json for rbnr_dev, 'none' = off")
     ap.add_argument("--partly-hidden", choices=("positive", "negative"), default="positive",
-                    help="the label audit's partly hidden train bibs: boxes to find (as the shipped detector was "
-                         "trained) or background, i.e. negatives (docs/recognizer.md#partly-hidden-bibs)")
+                    help="the label audit's partly hidden train bibs: boxes to find, or background, i.e. negatives "
+                         "(docs/recognizer.md#partly-hidden-bibs)")
     ap.add_argument("--occlude", type=float, default=0.0, metavar="P",
                     help="chance that a training bib gets an arm-like occluder; those that hide part of the "
                          "number become negatives (docs/recognizer.md#partly-hidden-bibs)")
