@@ -32,7 +32,7 @@ def anchors(doc: Path) -> set[str]:
 def tracked_sources() -> list[Path]:
     try:
         out = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-        names = out.split()
+        names = out.splitlines()
     except (OSError, subprocess.CalledProcessError):  # not a git checkout (an sdist, say)
         names = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if p.is_file() and ".venv" not in p.parts]
     keep = (".py", ".md", ".spec", ".toml")
