@@ -113,7 +113,7 @@ def _overlaps(box: np.ndarray, boxes: np.ndarray, pad: float = 4.0) -> bool:
     )
 
 
-# Arm-like occluders (docs/recognizer.md#partly-hidden-bibs). A number with `visible` of its width
+# Arm-like occluders (docs/recognizer.md#partly-hidden-bibs). A number with OCCLUDED_VISIBLE of its width
 # left uncovered is a partly hidden bib, drawn as a negative: its visible digits are a wrong number.
 OCCLUDED_VISIBLE = (0.3, 0.75)
 # The same band ending just past the number (gap as a fraction of its width) keeps a whole bib.
