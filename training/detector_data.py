@@ -91,7 +91,7 @@ def _feather(h: int, w: int, border: float) -> np.ndarray:
 
 
 def _composite(dst: np.ndarray, patch: np.ndarray, alpha: np.ndarray, x: int, y: int) -> None:
-    """Alpha-blend `patch` (h,w,3 uint8) into `dst` at (x, y), clipped to dst."""
+    """Alpha-blend `patch` (h,w,3 uint8 or float) into `dst` at (x, y), clipped to dst."""
     H, W = dst.shape[:2]
     h, w = patch.shape[:2]
     x1, y1, x2, y2 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
@@ -356,9 +356,7 @@ class DetectorSampler:
             colour = np.array(SKIN_AND_CLOTH[int(rng.integers(len(SKIN_AND_CLOTH)))], np.float32)
             shade = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.9, 1.2), w, dtype=np.float32)
             tex = colour[None, None, :] * shade[None, :, None] + rng.normal(0, 4, (h, w, 3)).astype(np.float32)
-        a = mask[Y1:Y2, X1:X2, None]
-        region = img[Y1:Y2, X1:X2].astype(np.float32)
-        img[Y1:Y2, X1:X2] = np.clip(region * (1 - a) + tex * a, 0, 255).astype(np.uint8)
+        _composite(img, tex, mask[Y1:Y2, X1:X2], int(X1), int(Y1))
         return mask
 
     def _occlude_some(self, img: np.ndarray, boxes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -378,7 +376,6 @@ class DetectorSampler:
         img, boxes = self._base(rng)
         img, boxes = self._crop(img, boxes, rng)
         img = np.ascontiguousarray(img)
-        boxes = boxes.reshape(-1, 4)
         if rng.random() < self.p_copy_paste:
             for _ in range(int(rng.integers(1, 3))):
                 boxes = self._paste_real(img, boxes, rng)
