@@ -388,3 +388,65 @@ def test_each_reader_gets_crops_at_its_own_stretch(models, tmp_path):
     fixed_reader(folder / "reader-2.onnx", "1234", stretch="wide")
     with pytest.raises(ModelError, match="bibtagger.stretch"):
         Recognizer.from_dir(folder)
+
+
+def test_doubtful_readings_are_read_again_from_widened_crops(models):
+    from bibtagger_gui.core import recognizer as core_rec
+
+    image = np.zeros((256, 256, 3), np.uint8)
+    image[100:124, 100:148] = 255
+    kwargs = dict(threads=1, refine_small=False, read_pads=(0.05, 0.1, 0.2), calibration=False, min_confidence=0.0)
+
+    class PerCall(_ViewsReader):
+        """Call k reads the views of calls[k] (the last list for later calls) and keeps the crops."""
+
+        def __init__(self, calls):
+            super().__init__(calls[0])
+            self.calls, self.crops = calls, []
+
+        def run(self, names, feeds):
+            self.views = self.calls[min(len(self.crops), len(self.calls) - 1)]
+            self.crops.append(feeds["crop"])
+            return super().run(names, feeds)
+
+    split_vote = [("62452", 0.75), ("80452", 0.5), ("8452", 0.4)]  # the best text gets 0.75 / 3 = 0.25
+    rec = Recognizer(*models, **kwargs)
+    boxes, scores = rec.detect(image)
+    score = float(scores.max())
+    rec.reader.session = stub = PerCall([split_vote, [("60452", 0.9)]])
+    (bib,) = rec.recognize(image)
+    # the split vote (0.25 < REREAD_BELOW) is replaced by the unanimous reading of the widened crops
+    assert bib.number == "60452" and bib.confidence == pytest.approx(combine_confidence(score, 0.9), abs=1e-4)
+    # every box read twice (all doubtful), the second time at REREAD_STRETCH, paddings outermost
+    widened = [reader_crop(image, b, (32, 128), pad, stretch=core_rec.REREAD_STRETCH) for pad in (0.05, 0.1, 0.2) for b in boxes]
+    assert len(stub.crops) == 2 and len(boxes) >= 1
+    np.testing.assert_array_equal(stub.crops[1][:, 0], np.stack(widened))
+    # an agreeing first reading is kept, without a second reader call
+    rec.reader.session = stub = PerCall([[("1234", 0.9)], [("60452", 0.9)]])
+    assert [b.number for b in rec.recognize(image)] == ["1234"] and len(stub.crops) == 1
+    # reread_below=0 turns it off: the split vote stands
+    rec = Recognizer(*models, reread_below=0.0, **kwargs)
+    rec.reader.session = stub = PerCall([split_vote, [("60452", 0.9)]])
+    (bib,) = rec.recognize(image)
+    assert bib.number == "62452" and bib.confidence == pytest.approx(combine_confidence(score, 0.25), abs=1e-4)
+    assert len(stub.crops) == 1
+
+
+def test_tight_letterbox_sizes_and_same_boxes_as_the_square_one(models):
+    rec = Recognizer(*models, threads=1, refine_small=False)
+    assert rec.detector.input_size == (128, 128) and rec.dynamic_input
+    # the image scaled to fit 128x128, each side rounded up to a multiple of 32
+    assert rec.detect_size((300, 500)) == (96, 128)  # 76.8 -> 77 -> 96
+    assert rec.detect_size((500, 300)) == (128, 96)
+    assert rec.detect_size((4000, 6000)) == (96, 128)
+    assert rec.detect_size((128, 128)) == (128, 128) and rec.detect_size((77, 400)) == (32, 128)
+    image = np.zeros((300, 500, 3), np.uint8)
+    image[100:140, 200:300] = 255
+    image[250:290, 50:150] = 255  # near the bottom edge, where the square letterbox adds more padding
+    tight = rec.detect(image)
+    rec.dynamic_input = False  # a fixed-size detector: always the square input
+    assert rec.detect_size((300, 500)) == (128, 128)
+    square = rec.detect(image)
+    assert len(tight[0]) >= 2
+    np.testing.assert_allclose(tight[0], square[0], atol=1e-3)
+    np.testing.assert_allclose(tight[1], square[1], atol=1e-5)

@@ -32,6 +32,7 @@ REFINE_TARGET_PX = 40.0  # ... on a crop zoomed so that they are this tall (`pyt
 REFINE_IF_READ_BELOW = 0.8  # ... when their reading is below this confidence (or they are under half that size)
 REFINE_WINDOW = 256  # zoomed-crop input side when the detector accepts other sizes than input_size
 REFINE_MAX = 4  # at most this many extra detector runs per photo
+DETECT_MULTIPLE = 32  # the detector's total stride: its input sides must be multiples of this
 # The first decode of a big JPEG aims at this long side (1/4 of a 24 MP photo): entropy decoding
 # dominates, so 1/8 saves little, and at this size most bib numbers are tall enough to read
 # without a second decode.
@@ -40,6 +41,12 @@ FIRST_DECODE_SIDE = 1000
 # the readings vote (see Recognizer.read). The reader is sensitive to crop padding (val crops: 35/37
 # exact at pad 0, 34/37 at 0.1, 32/37 at 0.25), so one padding is a noisy sample of its opinion.
 READ_PADS = (0.05, 0.1, 0.2)
+# A box whose views disagree (winning vote below REREAD_BELOW) is read again with every crop widened
+# REREAD_STRETCH times, and that reading replaces the first. Numbers printed narrower than the
+# readers' training digits split their vote at the readers' own width and read right when widened
+# (docs/recognizer.md#doubtful-re-read).
+REREAD_BELOW = 0.3
+REREAD_STRETCH = 1.3
 # intra-op threads of each reader session when the Recognizer is not given `threads`
 READER_THREADS = 1
 # Readings whose raw score (combine_confidence) is below this are dropped by default; with a
@@ -186,6 +193,7 @@ class Recognizer:
         rules: Rules | None = None,
         read_widen: tuple[tuple[float, float], ...] = (),
         refine_small: bool = True,
+        reread_below: float = REREAD_BELOW,
         read_pads: tuple[float, ...] = READ_PADS,
         calibration: Calibration | Path | bool = True,
         extra_readers: Sequence[Path] | None = None,
@@ -195,7 +203,8 @@ class Recognizer:
         file / Calibration to use. ``min_confidence`` applies to the reported confidence; None =
         ``DEFAULT_MIN_SCORE`` mapped through the calibration. ``extra_readers``: more reader models
         whose readings join the vote (an ensemble; None = the models folder's ``reader-*.onnx``
-        when no reader path is given)."""
+        when no reader path is given). ``reread_below``: a reading whose vote is below this is
+        replaced by a reading of widened crops (0 = never)."""
         models = default_models_dir()
         self.detector = OnnxModel.load(Path(detector_path or models / "detector.onnx"), "detector", threads)
         # Readers run small batches (a few crops per box): one intra-op thread unless told otherwise.
@@ -220,10 +229,11 @@ class Recognizer:
         self.read_widen = tuple(read_widen)
         self.read_pads = tuple(read_pads) or (0.1,)
         self.refine_small = refine_small
+        self.reread_below = reread_below
         # a detector exported with dynamic H/W refines on a small window (cheap); else on input_size
         dims = self.detector.session.get_inputs()[0].shape  # type: ignore[attr-defined]
-        dynamic = not all(isinstance(d, int) for d in dims[2:])
-        self.refine_input = REFINE_WINDOW if dynamic else max(self.detector.input_size)
+        self.dynamic_input = not all(isinstance(d, int) for d in dims[2:])
+        self.refine_input = REFINE_WINDOW if self.dynamic_input else max(self.detector.input_size)
 
     @classmethod
     def from_dir(cls, folder: Path, **kwargs) -> "Recognizer":
@@ -274,10 +284,21 @@ class Recognizer:
         boxes, scores, _ = self._detect(image)
         return boxes, scores
 
+    def detect_size(self, shape: tuple[int, int]) -> tuple[int, int]:
+        """Detector input (H, W) for an image of `shape`: ``input_size``, or with a detector that
+        takes any size, the image scaled to fit it with each side rounded up to a multiple of
+        ``DETECT_MULTIPLE`` (a 3:2 photo needs 2/3 of the square's work; docs/recognizer.md#tight-letterbox)."""
+        th, tw = self.detector.input_size
+        if not self.dynamic_input:
+            return th, tw
+        scale = min(th / shape[0], tw / shape[1])
+        m = DETECT_MULTIPLE
+        return (min(th, math.ceil(round(shape[0] * scale) / m) * m), min(tw, math.ceil(round(shape[1] * scale) / m) * m))
+
     def _detect(
         self, image: np.ndarray, threshold: float | None = None, size: tuple[int, int] | None = None
     ) -> tuple[np.ndarray, np.ndarray, float]:
-        tensor, scale = letterbox(image, size or self.detector.input_size)
+        tensor, scale = letterbox(image, size or self.detect_size(image.shape[:2]))
         heatmap, size, offset = self.detector.run({"image": tensor}, ["heatmap", "size", "offset"])
         th = self.score_threshold if threshold is None else threshold
         boxes, scores = centernet_decode(heatmap, size, offset, self.stride, th)
@@ -291,7 +312,7 @@ class Recognizer:
             boxes, scores = boxes[keep], scores[keep]
         return boxes, scores, scale
 
-    def read(self, image: np.ndarray, boxes: np.ndarray) -> list[tuple[str, float]]:
+    def read(self, image: np.ndarray, boxes: np.ndarray, widen: float = 1.0) -> list[tuple[str, float]]:
         """Read the number in each box (image pixels) of an RGB image: (text, confidence).
 
         Each box is read at every padding of ``read_pads`` (and, per ``read_widen``, widened),
@@ -300,7 +321,8 @@ class Recognizer:
         over views of P(text) with a view that reads something else counting 0. The best text
         wins with that mean as its confidence, so readings that change with the crop margin
         (typical of non-bibs and of misreads) lose confidence, while stable ones keep it. With an
-        ensemble every reader reads every view and all of them vote alike.
+        ensemble every reader reads every view and all of them vote alike. ``widen`` multiplies
+        every reader's own crop stretch (``reader_crop``).
         """
         if len(boxes) == 0:
             return []
@@ -310,7 +332,7 @@ class Recognizer:
         batches: dict[tuple, np.ndarray] = {}  # crops are shared by readers of one input size and stretch
         reads: list[tuple[str, float]] = []
         for model in self.readers:
-            size, stretch = tuple(model.input_size), model.stretch
+            size, stretch = tuple(model.input_size), model.stretch * widen
             if (size, stretch) not in batches:
                 batches[size, stretch] = np.stack(
                     [reader_crop(image, b, size, pad=pad, stretch=stretch) for v, pad in views for b in v])[:, None]
@@ -393,13 +415,22 @@ class Recognizer:
         return self._assemble(boxes, scores, reads, scale, 1.0)
 
     def _read_refined(self, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, list[tuple[str, float]]]:
-        """Read every box; refine and re-read the small ones whose reading is doubtful or that are tiny.
-
-        At most ``REFINE_MAX`` boxes per photo (best detector scores first) get the extra detector run.
+        """Read every box; refine and re-read the small ones whose reading is doubtful or that are tiny
+        (at most ``REFINE_MAX`` per photo, best detector scores first, get the extra detector run);
+        then read the boxes whose vote is still below ``reread_below`` again from widened crops.
         """
         reads = self.read(image, boxes)
-        if not self.refine_small or not len(boxes):
-            return boxes, reads
+        if self.refine_small and len(boxes):
+            boxes, reads = self._refine_doubtful(image, boxes, scores, reads)
+        doubtful = [i for i, (_, conf) in enumerate(reads) if conf < self.reread_below]
+        if doubtful:
+            for i, r in zip(doubtful, self.read(image, boxes[doubtful], widen=REREAD_STRETCH)):
+                reads[i] = r
+        return boxes, reads
+
+    def _refine_doubtful(self, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray,
+                         reads: list[tuple[str, float]]) -> tuple[np.ndarray, list[tuple[str, float]]]:
+        """Refine (``refine``) and re-read the small boxes whose reading is doubtful or that are tiny."""
         side_in = max(self.detector.input_size)
         h_in = (boxes[:, 3] - boxes[:, 1]) * side_in / max(image.shape[:2])
         doubtful = np.array([c < REFINE_IF_READ_BELOW for _, c in reads])
