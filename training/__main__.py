@@ -1,5 +1,5 @@
 """`python -m training <command>`: synth-preview, train-reader, train-detector, export, finetune, bench, refine-zoom,
-calibrate.
+calibrate, quantize.
 
 Sub-command modules are imported lazily so one broken or missing module does not break the others.
 """
@@ -19,6 +19,7 @@ COMMANDS = {
     "bench": ("training.bench", "main", "speed/accuracy benchmarks"),
     "refine-zoom": ("training.refine_zoom", "main", "detector box IoU vs zoom (the recognizer's refinement settings)"),
     "calibrate": ("training.calibrate", "main", "fit calibration.json: raw scores -> P(right), on the train split"),
+    "quantize": ("training.quantize", "main", "INT8 copies of exported readers (calibrated on the train split)"),
 }
 
 

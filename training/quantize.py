@@ -1,0 +1,144 @@
+"""INT8 readers: static quantization of an exported reader's convolutions (docs/recognizer.md#int8-readers).
+
+`python -m training quantize --onnx resources/models/reader.onnx --out resources/models/reader.onnx`
+
+Convolutions are ~87 % of a reader's time on CPU. ONNX Runtime's static QDQ quantization turns their
+weights into int8 (per output channel) and their inputs into uint8 with ranges measured (MinMax) on
+calibration crops: the crops the recognizer itself makes from the shipped detector's boxes on the dev
+**train** split, at every reading padding and at the doubtful re-read's stretch. The last convolution
+(the one that folds the remaining height into the sequence features) stays float: quantizing it too
+moved a partly hidden reading across the cut-off. The LSTM and head stay float. The file keeps the
+source's bibtagger metadata, with `-int8` added to the version and `bibtagger.int8` naming the source
+version and calibration, is checked by `onnx.checker` and written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+INT8_SUFFIX = "-int8"
+BATCH = 32
+
+
+def last_conv(model: onnx.ModelProto) -> str:
+    """Name of the graph's last Conv node (the one kept float)."""
+    convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
+    if not convs:
+        raise ValueError("the model has no Conv node to quantize")
+    return convs[-1]
+
+
+def quantize_reader(src: Path | str, out: Path | str, crops: np.ndarray, note: str = "") -> Path:
+    """Write an INT8 copy of reader `src` to `out`, calibrated on `crops` [N,1,H,W] float32 0..1."""
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    src, out = Path(src), Path(out)
+    source = onnx.load(str(src))
+    meta = {p.key: p.value for p in source.metadata_props}
+    if meta.get("bibtagger.kind") != "reader":
+        raise ValueError(f"{src} is not a bibtagger reader (kind {meta.get('bibtagger.kind')!r})")
+    if "bibtagger.int8" in meta:
+        raise ValueError(f"{src} is already quantized ({meta['bibtagger.int8']})")
+    crops = np.ascontiguousarray(crops, np.float32)
+    if crops.ndim != 4 or crops.shape[1] != 1 or not len(crops):
+        raise ValueError(f"calibration crops must be [N,1,H,W] with N > 0, got {crops.shape}")
+
+    class Crops(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.i = 0
+
+        def get_next(self):
+            if self.i >= len(crops):
+                return None
+            batch = crops[self.i : self.i + BATCH]
+            self.i += BATCH
+            return {"crop": batch}
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bibtagger-quant-") as tmp:
+        pre, q = Path(tmp) / "pre.onnx", Path(tmp) / "q.onnx"
+        quant_pre_process(str(src), str(pre))
+        quantize_static(str(pre), str(q), Crops(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, op_types_to_quantize=["Conv"],
+                        nodes_to_exclude=[last_conv(onnx.load(str(pre)))], calibrate_method=CalibrationMethod.MinMax)
+        proto = onnx.load(str(q))
+    del proto.metadata_props[:]
+    meta["bibtagger.version"] = meta.get("bibtagger.version", "reader") + INT8_SUFFIX
+    meta["bibtagger.int8"] = f"from {src.name} {meta['bibtagger.version'][:-len(INT8_SUFFIX)]}; MinMax on {len(crops)} crops" + (f"; {note}" if note else "")
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "bibtagger-training"
+    onnx.checker.check_model(proto, full_check=True)
+    tmp_out = out.with_name(out.name + ".tmp")
+    onnx.save(proto, str(tmp_out))
+    tmp_out.replace(out)
+    return out
+
+
+def train_split_crops(annotations: Path, detector: Path, reader: Path, limit: int | None = None) -> np.ndarray:
+    """The recognizer's reader crops on the train split: every detected box (`detector` on the first
+    decode) at every `READ_PADS` padding, at stretch 1 and `REREAD_STRETCH`. [N,1,H,W] float32."""
+    from bibtagger_gui.core.imageio import load_with_info
+    from bibtagger_gui.core.recognizer import FIRST_DECODE_SIDE, READ_PADS, REREAD_STRETCH, Recognizer, reader_crop
+    from training.data import load_entries, split
+
+    train, _ = split(load_entries(annotations))
+    rec = Recognizer(detector, reader, threads=1, extra_readers=[], calibration=False)  # detection only
+    size = tuple(rec.reader.input_size)
+    crops = []
+    for entry in train[:limit]:
+        image, _ = load_with_info(entry.path, max_side=FIRST_DECODE_SIDE)
+        boxes, _scores = rec.detect(image)
+        for box in boxes:
+            for stretch in (1.0, REREAD_STRETCH):
+                crops += [reader_crop(image, box, size, pad, stretch=stretch) for pad in READ_PADS]
+    if not crops:
+        raise ValueError(f"no detections on the train split of {annotations}: nothing to calibrate on")
+    return np.stack(crops)[:, None].astype(np.float32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training.data import DEFAULT_DEV
+
+    ap = argparse.ArgumentParser(prog="python -m training quantize", description=__doc__.split("\n")[0])
+    ap.add_argument("--onnx", type=Path, required=True, nargs="+", help="float reader(s) to quantize")
+    ap.add_argument("--out", type=Path, default=None, help="output file (one --onnx) or folder; default: in place")
+    ap.add_argument("--dataset", type=Path, default=DEFAULT_DEV / "annotations.json", help="bib annotation JSON (train split used)")
+    ap.add_argument("--detector", type=Path, default=Path("resources/models/detector.onnx"))
+    ap.add_argument("--limit", type=int, default=None, help="use only the first N train photos")
+    args = ap.parse_args(argv)
+    for path in args.onnx:
+        if not path.is_file():
+            print(f"quantize: {path} not found", file=sys.stderr)
+            return 2
+    if not args.dataset.is_file() or not args.detector.is_file():
+        print(f"quantize: need {args.dataset} and {args.detector} for calibration crops", file=sys.stderr)
+        return 2
+    crops = train_split_crops(args.dataset, args.detector, args.onnx[0], args.limit)
+    print(f"calibration: {len(crops)} crops from the train split's detected boxes", flush=True)
+    for path in args.onnx:
+        if args.out is None:
+            target = path
+        elif args.out.suffix == ".onnx" and len(args.onnx) == 1:
+            target = args.out
+        else:
+            target = args.out / path.name
+        try:
+            quantize_reader(path, target, crops, note=f"train split of {args.dataset.parent.name}")
+        except ValueError as exc:
+            print(f"quantize: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
