@@ -97,3 +97,23 @@ def test_shipped_int8_readers_read_val_crops_as_well_as_their_float_weights(rbnr
         assert right[int8] >= right[flt] - 1, f"{int8.name}: int8 reads {right[int8]} of {len(truth)} right, float {right[flt]}"
     with pytest.raises(ModelError):  # an int8 file is still checked like any model
         OnnxModel.load(shipped_models_dir / "reader.onnx", "detector")
+
+
+def test_quantize_command_calibrates_on_the_train_split(rbnr_dev, shipped_models_dir, tmp_path, capsys):
+    from tests.model_factory import make_placeholder_detector
+    from tests.test_export_parity import _trained_like_reader
+
+    src = export_reader(_trained_like_reader(), tmp_path / "reader.onnx", "reader-test-1", "abc123")
+    args = ["--dataset", str(rbnr_dev / "annotations.json"), "--detector", str(shipped_models_dir / "detector.onnx"), "--limit", "3"]
+    assert main(["--onnx", str(src), "--out", str(tmp_path / "out"), *args]) == 0
+    meta = read_metadata(tmp_path / "out" / "reader.onnx")
+    assert meta["bibtagger.version"] == "reader-test-1-int8" and meta["bibtagger.int8"].endswith("; train split of rbnr_dev")
+    n = int(meta["bibtagger.int8"].split("MinMax on ")[1].split()[0])
+    assert n > 0 and n % 6 == 0  # every detected box at three paddings and two stretches
+    assert f"calibration: {n} crops" in capsys.readouterr().out
+    assert read_metadata(src)["bibtagger.version"] == "reader-test-1"  # --out leaves the source alone
+    # a model that is not a reader, or a reader already quantized: a clear message, exit 2
+    assert main(["--onnx", str(make_placeholder_detector(tmp_path / "detector.onnx")), *args]) == 2
+    assert "not a bibtagger reader" in capsys.readouterr().err
+    assert main(["--onnx", str(tmp_path / "out" / "reader.onnx"), *args]) == 2
+    assert "already quantized" in capsys.readouterr().err

@@ -84,28 +84,38 @@ def quantize_reader(src: Path | str, out: Path | str, crops: np.ndarray, note: s
 
 
 def train_split_crops(annotations: Path, detector: Path, reader: Path, limit: int | None = None) -> np.ndarray:
-    """The recognizer's reader crops on the train split: every detected box (`detector` on the first
-    decode) at every `READ_PADS` padding, at stretch 1 and `REREAD_STRETCH`. [N,1,H,W] float32."""
+    """The crops the recognizer makes for `reader` on the train split: every detected box (`detector` on
+    the first decode) at every `READ_PADS` padding, at the reader's own stretch and `REREAD_STRETCH`
+    times it (the doubtful re-read). [N,1,H,W] float32."""
     from bibtagger_gui.core.imageio import load_with_info
     from bibtagger_gui.core.recognizer import FIRST_DECODE_SIDE, READ_PADS, REREAD_STRETCH, Recognizer, reader_crop
     from training.data import load_entries, split
 
     train, _ = split(load_entries(annotations))
-    rec = Recognizer(detector, reader, threads=1, extra_readers=[], calibration=False)  # detection only
-    size = tuple(rec.reader.input_size)
+    rec = Recognizer(detector, reader, threads=1, extra_readers=[], calibration=False)
+    size, stretch = tuple(rec.reader.input_size), rec.reader.stretch
     crops = []
     for entry in train[:limit]:
         image, _ = load_with_info(entry.path, max_side=FIRST_DECODE_SIDE)
         boxes, _scores = rec.detect(image)
         for box in boxes:
-            for stretch in (1.0, REREAD_STRETCH):
-                crops += [reader_crop(image, box, size, pad, stretch=stretch) for pad in READ_PADS]
+            for s in (stretch, stretch * REREAD_STRETCH):
+                crops += [reader_crop(image, box, size, pad, stretch=s) for pad in READ_PADS]
     if not crops:
         raise ValueError(f"no detections on the train split of {annotations}: nothing to calibrate on")
     return np.stack(crops)[:, None].astype(np.float32)
 
 
+def _crop_key(path: Path) -> tuple:
+    """Readers with the same input size and stretch calibrate on the same crops."""
+    from bibtagger_gui.core.recognizer import OnnxModel
+
+    model = OnnxModel.load(path, "reader", 1)
+    return tuple(model.input_size), model.stretch
+
+
 def main(argv: list[str] | None = None) -> int:
+    from bibtagger_gui.core.recognizer import ModelError
     from training.data import DEFAULT_DEV
 
     ap = argparse.ArgumentParser(prog="python -m training quantize", description=__doc__.split("\n")[0])
@@ -122,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dataset.is_file() or not args.detector.is_file():
         print(f"quantize: need {args.dataset} and {args.detector} for calibration crops", file=sys.stderr)
         return 2
-    crops = train_split_crops(args.dataset, args.detector, args.onnx[0], args.limit)
-    print(f"calibration: {len(crops)} crops from the train split's detected boxes", flush=True)
+    calibration: dict[tuple, np.ndarray] = {}
     for path in args.onnx:
         if args.out is None:
             target = path
@@ -132,8 +141,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             target = args.out / path.name
         try:
-            quantize_reader(path, target, crops, note=f"train split of {args.dataset.parent.name}")
-        except ValueError as exc:
+            key = _crop_key(path)
+            if key not in calibration:
+                calibration[key] = train_split_crops(args.dataset, args.detector, path, args.limit)
+                print(f"calibration: {len(calibration[key])} crops from the train split's detected boxes "
+                      f"(input {key[0][0]}x{key[0][1]}, stretch {key[1]:g})", flush=True)
+            quantize_reader(path, target, calibration[key], note=f"train split of {args.dataset.parent.name}")
+        except (ModelError, ValueError) as exc:
             print(f"quantize: {exc}", file=sys.stderr)
             return 2
         print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB)")
