@@ -315,20 +315,21 @@ def test_reader_stretch_comes_from_init_or_the_option_and_reaches_the_crops(tmp_
     assert tr.load_reader(tmp_path / "fresh" / "best.pt")[0].stretch == 1.0
 
 
-def test_squeeze_options_reach_the_synthetic_and_real_crops(tmp_path, monkeypatch):
+def test_squeeze_and_fold_options_reach_the_synthetic_and_real_crops(tmp_path, monkeypatch):
     import training.train_reader as tr
 
     items = make_photo_set(tmp_path / "photos", 4)
-    seen = {"synth": set(), "real": set()}
+    seen = {"synth": set(), "real": set(), "fold": set()}
     real_render, real_sample = tr.render_synthetic, tr.real_sample
 
     def spy_render(*a, squeeze, **k):
         seen["synth"].add(tuple(squeeze))
         return real_render(*a, squeeze=squeeze, **k)
 
-    def spy_sample(*a, squeeze, **k):
+    def spy_sample(*a, squeeze, fold, **k):
         seen["real"].add(tuple(squeeze))
-        return real_sample(*a, squeeze=squeeze, **k)
+        seen["fold"].add(fold)
+        return real_sample(*a, squeeze=squeeze, fold=fold, **k)
 
     monkeypatch.setattr(tr, "render_synthetic", spy_render)
     monkeypatch.setattr(tr, "real_sample", spy_sample)
@@ -337,11 +338,39 @@ def test_squeeze_options_reach_the_synthetic_and_real_crops(tmp_path, monkeypatc
     data.write_text(json.dumps(items))
     out = tmp_path / "run"
     assert tr.main(["--synthetic", "16", "--epochs", "1", "--finetune-epochs", "1", "--finetune-steps", "1", "--batch", "4",
-                    "--threads", "1", "--squeeze", "0.5", "1.0", "--real-squeeze", "0.7", "1.1", "--out", str(out),
-                    "--data", str(data), "--label-audit", "none"]) == 0
-    assert seen == {"synth": {(0.5, 1.0)}, "real": {(0.7, 1.1)}}
+                    "--threads", "1", "--squeeze", "0.5", "1.0", "--real-squeeze", "0.7", "1.1", "--real-fold", "0.3",
+                    "--out", str(out), "--data", str(data), "--label-audit", "none"]) == 0
+    assert seen == {"synth": {(0.5, 1.0)}, "real": {(0.7, 1.1)}, "fold": {0.3}}
     config = torch.load(out / "best.pt", weights_only=False)["config"]
     assert tuple(config["squeeze"]) == (0.5, 1.0) and tuple(config["real_squeeze"]) == (0.7, 1.1)
+    assert config["real_fold"] == 0.3
+
+
+def test_fold_region_foreshortens_one_side_of_the_crease():
+    from training.reader_data import fold_region
+
+    region = np.full((60, 200, 3), 40, np.uint8)
+    region[:, 50:150] = 220  # the number's box: bright columns 50..150
+    box = (50.0, 20.0, 150.0, 40.0)
+    sides = set()
+    for seed in range(12):
+        out, (x1, y1, x2, y2) = fold_region(np.random.default_rng(seed), region, box)
+        assert out.shape == region.shape and (y1, y2) == (20.0, 40.0)
+        bright = np.nonzero(out[30, :, 0] > 130)[0]  # the middle row's bright columns after the fold
+        if x2 < 150:  # folded on the right: the left end stays, the right end comes in to the new x2
+            sides.add("right")
+            assert x1 == 50 and 150 * 0.55 < x2 and abs(bright.max() + 1 - x2) <= 2
+            np.testing.assert_array_equal(out[:, : int(x1) + 5], region[:, : int(x1) + 5])  # left of the crease untouched
+        else:  # folded on the left
+            sides.add("left")
+            assert x2 == 150 and x1 > 50 and abs(bright.min() - x1) <= 2
+            np.testing.assert_array_equal(out[:, int(x2) - 5 :], region[:, int(x2) - 5 :])
+    assert sides == {"left", "right"}
+    # real_sample applies it with probability `fold`: always at 1, never at 0 (same seed, other crops)
+    bib = type("B", (), {"image": region, "box": box, "det_box": None})()
+    plain = real_sample(np.random.default_rng(5), bib, strength=0.0)
+    folded = real_sample(np.random.default_rng(5), bib, strength=0.0, fold=1.0)
+    assert plain.shape == folded.shape and not np.array_equal(plain, folded)
 
 
 def test_label_audit_option(tmp_path):

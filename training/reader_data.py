@@ -145,16 +145,48 @@ def _affine_region(rng: np.random.Generator, image: np.ndarray, box, strength: f
     return region, nb
 
 
+def fold_region(rng: np.random.Generator, region: np.ndarray, box) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """A vertical crease across the number: the part beyond it (right or left) is foreshortened and
+    sheared as paper bent away from the camera, and often shaded; returns (region, the box's new extent)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    w = x2 - x1
+    H, W = region.shape[:2]
+    comp, shear = rng.uniform(0.55, 0.95), rng.uniform(-0.2, 0.2)
+    mx, my = np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32))
+    if rng.random() < 0.5:  # crease in the right part, the right end bent away
+        fx = x1 + rng.uniform(0.45, 0.9) * w
+        d = mx - fx
+        beyond = d > 0
+        src_x = np.where(beyond, fx + d / comp, mx)
+        x2 = fx + (x2 - fx) * comp
+    else:
+        fx = x1 + rng.uniform(0.1, 0.55) * w
+        d = fx - mx
+        beyond = d > 0
+        src_x = np.where(beyond, fx - d / comp, mx)
+        x1 = fx - (fx - x1) * comp
+    src_y = np.where(beyond, my + shear * d, my)
+    out = cv2.remap(region, src_x.astype(np.float32), src_y.astype(np.float32), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < 0.7:
+        shade = np.where(beyond, rng.uniform(0.55, 0.9), 1.0).astype(np.float32)[..., None]
+        out = np.clip(out.astype(np.float32) * shade, 0, 255).astype(np.uint8)
+    return out, (x1, y1, x2, y2)
+
+
 def real_sample(rng: np.random.Generator, bib: RealBib, strength: float = 1.0, det_share: float = 0.0,
-                size: tuple[int, int] = SIZE, stretch: float = 1.0, squeeze: tuple[float, float] = NO_SQUEEZE) -> np.ndarray:
-    """Augmented crop of a real bib: affine (horizontal scale from `squeeze`), colour, camera
-    degradation, box jitter, random padding.
+                size: tuple[int, int] = SIZE, stretch: float = 1.0, squeeze: tuple[float, float] = NO_SQUEEZE,
+                fold: float = 0.0) -> np.ndarray:
+    """Augmented crop of a real bib: affine (horizontal scale from `squeeze`), with probability
+    `fold` a crease (`fold_region`), colour, camera degradation, box jitter, random padding.
 
     With probability `det_share` (when the bib has one) the detector's box is used instead of
     the annotated one.
     """
     box = bib.det_box if bib.det_box is not None and rng.random() < det_share else bib.box
     region, box = _affine_region(rng, bib.image, box, strength, squeeze)
+    if fold > 0 and rng.random() < fold:
+        region, box = fold_region(rng, region, box)
     f = region.astype(np.float32) * rng.uniform(0.7, 1.3, 3)
     if rng.random() < 0.15:
         f = 255 - f  # negative plates (light digits on dark) exist

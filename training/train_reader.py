@@ -52,6 +52,7 @@ class ReaderConfig:
     stretch: float | None = None  # reader_crop's horizontal stretch; None: the init checkpoint's, else 1.0
     squeeze: tuple[float, float] = SQUEEZE  # synthetic numbers' horizontal scale range
     real_squeeze: tuple[float, float] = NO_SQUEEZE  # real crops' extra horizontal scale range
+    real_fold: float = 0.0  # share of real crops given a crease (reader_data.fold_region)
     train_sources: list[str] = field(default_factory=list)
     log_every: int = 50
 
@@ -162,7 +163,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     def real_batch(k: int) -> tuple[list[np.ndarray], list[str]]:
         idx = rng.integers(0, len(train_bibs), k)
         return [real_sample(rng, train_bibs[i], det_share=cfg.det_share if cfg.detector else 0.0, size=size, stretch=stretch,
-                            squeeze=cfg.real_squeeze) for i in idx], [train_bibs[i].number for i in idx]
+                            squeeze=cfg.real_squeeze, fold=cfg.real_fold) for i in idx], [train_bibs[i].number for i in idx]
 
     def step(opt, sched, xs: list[np.ndarray], ys: list[str]) -> float:
         model.train()
@@ -276,6 +277,8 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
                    help="horizontal scale range of the synthetic numbers (below 1: narrower digits)")
     p.add_argument("--real-squeeze", type=float, nargs=2, default=list(d.real_squeeze), metavar=("LO", "HI"),
                    help="extra horizontal scale range of the real crops (1 1: none)")
+    p.add_argument("--real-fold", type=float, default=d.real_fold, metavar="P",
+                   help="share of real crops given a crease: the part beyond it foreshortened, sheared, shaded (0: none)")
     p.add_argument("--out", default=d.out)
     return p
 
@@ -300,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                        seed=args.seed, init=args.init, train_sources=sources, detector=args.detector,
                        det_share=args.det_share, finetune_lr=args.finetune_lr, height=args.input_height,
                        width=args.input_width, stretch=args.stretch, squeeze=tuple(args.squeeze),
-                       real_squeeze=tuple(args.real_squeeze))
+                       real_squeeze=tuple(args.real_squeeze), real_fold=args.real_fold)
     log(f"command: python -m training train-reader {' '.join(argv if argv is not None else sys.argv[2:])}")
     train(cfg, train_entries, val_entries)
     return 0
