@@ -5,18 +5,33 @@ Kept free of onnxruntime and torch so both sides decode model outputs identicall
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
 PAD_VALUE = 0.5
 
 
-def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float]:
-    """Resize an RGB uint8 image to fit (H, W), pad bottom/right with 0.5; return NCHW float32 and scale."""
-    h, w = image.shape[:2]
+def letterbox_geometry(
+    shape: tuple[int, int], size: tuple[int, int], multiple: int | None = None
+) -> tuple[float, tuple[int, int], tuple[int, int]]:
+    """(scale, (nh, nw), (H, W)) of letterboxing an image of `shape` into `size`: resized by `scale` to
+    nh x nw it fits `size`; H x W is the padded input, `size` itself, or with `multiple` each side of
+    the resized image rounded up to a multiple of it (never beyond `size`)."""
+    h, w = shape[:2]
     th, tw = size
     scale = min(th / h, tw / w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    if multiple:
+        th, tw = min(th, math.ceil(nh / multiple) * multiple), min(tw, math.ceil(nw / multiple) * multiple)
+    return scale, (nh, nw), (th, tw)
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int], multiple: int | None = None) -> tuple[np.ndarray, float]:
+    """Resize an RGB uint8 image to fit (H, W), pad bottom/right with 0.5 (to `size`, or with `multiple`
+    only up to the next multiple of it, ``letterbox_geometry``); return NCHW float32 and scale."""
+    scale, (nh, nw), (th, tw) = letterbox_geometry(image.shape[:2], size, multiple)
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(image, (nw, nh), interpolation=interp)
     out = np.full((th, tw, 3), PAD_VALUE, dtype=np.float32)

@@ -24,7 +24,7 @@ import numpy as np
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.calibration import FILE_NAME as CALIBRATION_FILE
 from bibtagger_gui.core.calibration import Calibration, CalibrationError
-from bibtagger_gui.core.decode import centernet_decode, ctc_greedy_decode, letterbox, nms
+from bibtagger_gui.core.decode import centernet_decode, ctc_greedy_decode, letterbox, letterbox_geometry, nms
 
 NMS_IOU = 0.4
 REFINE_BELOW_PX = 24.0  # boxes shorter than this in the detector's input frame get a second look ...
@@ -288,17 +288,16 @@ class Recognizer:
         """Detector input (H, W) for an image of `shape`: ``input_size``, or with a detector that
         takes any size, the image scaled to fit it with each side rounded up to a multiple of
         ``DETECT_MULTIPLE`` (a 3:2 photo needs 2/3 of the square's work; docs/recognizer.md#tight-letterbox)."""
-        th, tw = self.detector.input_size
-        if not self.dynamic_input:
-            return th, tw
-        scale = min(th / shape[0], tw / shape[1])
-        m = DETECT_MULTIPLE
-        return (min(th, math.ceil(round(shape[0] * scale) / m) * m), min(tw, math.ceil(round(shape[1] * scale) / m) * m))
+        return letterbox_geometry(shape, self.detector.input_size, self._detect_multiple)[2]
+
+    @property
+    def _detect_multiple(self) -> int | None:
+        return DETECT_MULTIPLE if self.dynamic_input else None
 
     def _detect(
         self, image: np.ndarray, threshold: float | None = None, size: tuple[int, int] | None = None
     ) -> tuple[np.ndarray, np.ndarray, float]:
-        tensor, scale = letterbox(image, size or self.detect_size(image.shape[:2]))
+        tensor, scale = letterbox(image, size) if size else letterbox(image, self.detector.input_size, self._detect_multiple)
         heatmap, size, offset = self.detector.run({"image": tensor}, ["heatmap", "size", "offset"])
         th = self.score_threshold if threshold is None else threshold
         boxes, scores = centernet_decode(heatmap, size, offset, self.stride, th)
