@@ -17,7 +17,7 @@ import numpy as np
 from bibtagger_gui.core.recognizer import reader_crop
 from training.data import Entry
 from training.models.reader import CHARSET, INPUT_H, INPUT_W
-from training.synth_bibs import SQUEEZE, degrade, paste_bib, random_background, render_bib
+from training.synth_bibs import SQUEEZE, crease, degrade, paste_bib, random_background, render_bib
 
 SIZE = (INPUT_H, INPUT_W)
 EVAL_PAD = 0.1  # the recognizer's default padding around a detected box
@@ -150,24 +150,14 @@ def fold_region(rng: np.random.Generator, region: np.ndarray, box) -> tuple[np.n
     sheared as paper bent away from the camera, and often shaded; returns (region, the box's new extent)."""
     x1, y1, x2, y2 = (float(v) for v in box)
     w = x2 - x1
-    H, W = region.shape[:2]
     comp, shear = rng.uniform(0.55, 0.95), rng.uniform(-0.2, 0.2)
-    mx, my = np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32))
-    if rng.random() < 0.5:  # crease in the right part, the right end bent away
-        fx = x1 + rng.uniform(0.45, 0.9) * w
-        d = mx - fx
-        beyond = d > 0
-        src_x = np.where(beyond, fx + d / comp, mx)
+    right = rng.random() < 0.5  # crease in the right part, the right end bent away (else the left)
+    fx = x1 + (rng.uniform(0.45, 0.9) if right else rng.uniform(0.1, 0.55)) * w
+    out, beyond = crease(region, fx, comp, shear, right, border=cv2.BORDER_REPLICATE)
+    if right:
         x2 = fx + (x2 - fx) * comp
     else:
-        fx = x1 + rng.uniform(0.1, 0.55) * w
-        d = fx - mx
-        beyond = d > 0
-        src_x = np.where(beyond, fx - d / comp, mx)
         x1 = fx - (fx - x1) * comp
-    src_y = np.where(beyond, my + shear * d, my)
-    out = cv2.remap(region, src_x.astype(np.float32), src_y.astype(np.float32), cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_REPLICATE)
     if rng.random() < 0.7:
         shade = np.where(beyond, rng.uniform(0.55, 0.9), 1.0).astype(np.float32)[..., None]
         out = np.clip(out.astype(np.float32) * shade, 0, 255).astype(np.uint8)

@@ -162,6 +162,20 @@ def _plate(rng: np.random.Generator, number: str, squeeze: tuple[float, float] =
     return np.clip(rgb, 0, 255).astype(np.uint8), (full * 255).astype(np.uint8), (x0, y0, x0 + tw, y0 + th)
 
 
+def crease(img: np.ndarray, fx: float, comp: float, shear: float, right: bool = True,
+           border: int = cv2.BORDER_CONSTANT) -> tuple[np.ndarray, np.ndarray]:
+    """Fold `img` along the vertical line x = fx: the part beyond it (right of it, or left) is
+    foreshortened to `comp` of its width and sheared by `shear` (paper bent away from the camera).
+    Returns the folded image and the boolean mask of the part beyond the crease."""
+    h, w = img.shape[:2]
+    mx, my = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    d = mx - fx if right else fx - mx
+    beyond = d > 0
+    src_x = np.where(beyond, fx + d / comp if right else fx - d / comp, mx).astype(np.float32)
+    src_y = np.where(beyond, my + shear * d, my).astype(np.float32)
+    return cv2.remap(img, src_x, src_y, cv2.INTER_LINEAR, borderMode=border, borderValue=0), beyond
+
+
 def _warp(rng: np.random.Generator, rgba: np.ndarray, ink: np.ndarray, strength: float) -> tuple[np.ndarray, np.ndarray]:
     """Perspective + rotation, then cylindrical curl and a fold; ink mask warped identically."""
     H, W = rgba.shape[:2]
@@ -189,12 +203,7 @@ def _warp(rng: np.random.Generator, rgba: np.ndarray, ink: np.ndarray, strength:
     if rng.random() < 0.2 * strength:  # fold: the part beyond a vertical crease is sheared and foreshortened
         fx = pad + rng.uniform(0.4, 0.85) * W
         comp, shear = rng.uniform(0.6, 0.95), rng.uniform(-0.25, 0.25)
-        mx, my = np.meshgrid(np.arange(w2, dtype=np.float32), np.arange(h2, dtype=np.float32))
-        beyond = mx > fx
-        d = mx - fx
-        mx = np.where(beyond, fx + d / comp, mx).astype(np.float32)
-        my = np.where(beyond, my + shear * d, my).astype(np.float32)
-        stack = cv2.remap(stack, mx, my, cv2.INTER_LINEAR, borderValue=0)
+        stack, _ = crease(stack, fx, comp, shear)
     if rng.random() < 0.3 * strength:
         fx = int(rng.uniform(0.2, 0.8) * w2)
         shade = rng.uniform(0.7, 0.9)
