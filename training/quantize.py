@@ -70,8 +70,9 @@ def quantize_reader(src: Path | str, out: Path | str, crops: np.ndarray, note: s
                         nodes_to_exclude=[last_conv(onnx.load(str(pre)))], calibrate_method=CalibrationMethod.MinMax)
         proto = onnx.load(str(q))
     del proto.metadata_props[:]
-    meta["bibtagger.version"] = meta.get("bibtagger.version", "reader") + INT8_SUFFIX
-    meta["bibtagger.int8"] = f"from {src.name} {meta['bibtagger.version'][:-len(INT8_SUFFIX)]}; MinMax on {len(crops)} crops" + (f"; {note}" if note else "")
+    version = meta.get("bibtagger.version", "reader")
+    meta["bibtagger.version"] = version + INT8_SUFFIX
+    meta["bibtagger.int8"] = f"from {src.name} {version}; MinMax on {len(crops)} crops" + (f"; {note}" if note else "")
     for key, value in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
