@@ -329,6 +329,7 @@ def test_reader_ensemble_votes_over_every_reader_and_view(models, tmp_path):
     rec = Recognizer.from_dir(folder, read_pads=(0.05, 0.1))
     assert [m.path.name for m in rec.readers] == ["reader.onnx", "reader-2.onnx", "reader-3.onnx"]
     assert rec.reader_version == "fixed-1,fixed-1,fixed-1" and "+read:fixed-1,fixed-1,fixed-1" in rec.version
+    assert rec.label == "det bright-1 · 3 readers"  # the status bar's short name (not int8, uncalibrated)
     # readers run one intra-op thread by default (tiny batches); `threads` still applies to all
     assert all(m.session.get_session_options().intra_op_num_threads == 1 for m in rec.readers)
     assert Recognizer.from_dir(folder, threads=2).reader.session.get_session_options().intra_op_num_threads == 2

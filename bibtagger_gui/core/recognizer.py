@@ -251,6 +251,15 @@ class Recognizer:
     def version(self) -> str:
         return f"det:{self.detector.version}+read:{self.reader_version}" + ("+cal" if self.calibration else "")
 
+    @property
+    def label(self) -> str:
+        """Short name of the loaded models for a status bar (``version`` is the full one, for records)."""
+        n = len(self.readers)
+        readers = "1 reader" if n == 1 else f"{n} readers"
+        if all(m.version.endswith("-int8") for m in self.readers):
+            readers += " int8"
+        return f"det {self.detector.version} · {readers}" + (" · calibrated" if self.calibration else "")
+
     def _load_calibration(self, option: Calibration | Path | bool) -> tuple[Calibration | None, str]:
         """(calibration or None, why none). A missing, unreadable or other models' file means raw scores."""
         if option is False:

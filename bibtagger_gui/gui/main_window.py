@@ -397,7 +397,7 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage(f"Recognition {outcome}: {message}", 10000)
             if getattr(job, "version", None):
-                self.model_label.setText(f"model {job.version}")
+                self._show_models(job.label, job.version, job.calibration_note)
             self.rebuild_queue()
         self._update_counts()
 
@@ -443,11 +443,15 @@ class MainWindow(QMainWindow):
         self.models_dir = Path(folder)
         if remember:
             self.settings.setValue("models_dir", str(self.models_dir))
-        self.model_label.setText(f"model {rec.version}")
-        self.model_label.setToolTip(rec.calibration_note)
+        self._show_models(rec.label, rec.version, rec.calibration_note)
         if rec.calibration is None and (Path(folder) / CALIBRATION_FILE).exists():  # stale or broken file
             self.statusBar().showMessage(f"Models loaded, confidences uncalibrated: {rec.calibration_note}", 15000)
         return True
+
+    def _show_models(self, label: str, version: str, calibration_note: str) -> None:
+        """Status bar: the models' short name; the full version and the calibration note on hover."""
+        self.model_label.setText(f"models: {label}")
+        self.model_label.setToolTip("\n".join(t for t in (version, calibration_note) if t))
 
     # ------------------------------------------------------------------ queue and list
     def set_filter(self, flt: ReviewFilter) -> None:

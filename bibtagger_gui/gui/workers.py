@@ -102,6 +102,8 @@ class RecognitionJob(_Job):
         self.photo_ids = list(photo_ids)
         self.models_dir = Path(models_dir) if models_dir else None
         self.version: str | None = None  # the models' version once loaded
+        self.label: str | None = None  # and their short name (Recognizer.label)
+        self.calibration_note = ""
 
     def __call__(self) -> None:
         from bibtagger_gui.core.recognizer import ModelError, Recognizer
@@ -116,7 +118,7 @@ class RecognitionJob(_Job):
         except Exception as exc:
             self.signals.finished.emit(g, "failed", f"cannot load models: {exc}")
             return
-        self.version = rec.version
+        self.version, self.label, self.calibration_note = rec.version, rec.label, rec.calibration_note
         errors = 0
         try:
             store = Store.open(self.folder)
@@ -163,5 +165,5 @@ class RecognitionJob(_Job):
             return
         finally:
             store.close()
-        msg = f"{total} photo(s), {errors} error(s), model {rec.version}"
+        msg = f"{total} photo(s), {errors} error(s)"
         self.signals.finished.emit(g, self._outcome(), msg)
