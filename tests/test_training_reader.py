@@ -286,6 +286,35 @@ def test_training_from_a_taller_reader_keeps_its_input_size(tmp_path):
     assert (model.height, model.width) == (48, 192) and ckpt["input_size"] == [48, 192]
 
 
+def test_init_at_another_input_size_warm_starts_from_its_weights(tmp_path):
+    from training.train_reader import ReaderConfig, load_reader, resize_reader_state, train
+
+    base = CRNN()  # 32x128
+    for p in base.parameters():
+        torch.nn.init.normal_(p)
+    torch.save({"kind": "reader", "state_dict": base.state_dict(), "charset": CHARSET, "input_size": [32, 128],
+                "data_hash": "base"}, tmp_path / "base.pt")
+    tall = resize_reader_state(base.state_dict(), CRNN(height=48, width=192).state_dict())
+    changed = [k for k, v in base.state_dict().items() if v.shape != tall[k].shape]
+    assert len(changed) == 1 and tall[changed[0]].shape[2] == 3  # only the height collapse: kernel 2 -> 3
+    old, new = base.state_dict()[changed[0]], tall[changed[0]]
+    assert torch.allclose(old.sum(2), new.sum(2), atol=1e-5)  # same response to a uniform feature column
+    assert torch.allclose(new[:, :, 0], old[:, :, 0] * 2 / 3) and torch.allclose(new[:, :, 2], old[:, :, 1] * 2 / 3)
+    assert all(torch.equal(v, tall[k]) for k, v in base.state_dict().items() if k not in changed)
+    with pytest.raises(ValueError, match="cannot fit"):  # another charset changes the head: not a size change
+        resize_reader_state(base.state_dict(), CRNN(charset="0123456789").state_dict())
+
+    items = make_photo_set(tmp_path / "photos", 4)
+    entries = entries_from_annotations(items, tmp_path / "photos")
+    cfg = ReaderConfig(out=str(tmp_path / "run"), synthetic=16, epochs=0, finetune_epochs=1, finetune_steps=1,
+                       batch=4, threads=1, init=str(tmp_path / "base.pt"), height=48, width=192)
+    train(cfg, entries[:3], entries[3:])
+    model, ckpt = load_reader(tmp_path / "run" / "best.pt")
+    assert (model.height, model.width) == (48, 192) and ckpt["input_size"] == [48, 192]
+    got, start = model.state_dict()["head.weight"], base.state_dict()["head.weight"]
+    assert (got - start).abs().mean() < 0.05 * start.abs().mean()  # trained on from the base's weights
+
+
 def test_reader_stretch_comes_from_init_or_the_option_and_reaches_the_crops(tmp_path, monkeypatch):
     import training.train_reader as tr
 

@@ -47,8 +47,8 @@ class ReaderConfig:
     detector: str | None = None  # detector.onnx: also train on its boxes of the train bibs (share det_share)
     det_share: float = 0.5
     charset: str = CHARSET
-    height: int = INPUT_H  # reader input (crop) size; the app reads it from the ONNX metadata
-    width: int = INPUT_W
+    height: int | None = None  # reader input (crop) size, the app reads it from the ONNX metadata;
+    width: int | None = None  # None: the --init checkpoint's, else INPUT_H x INPUT_W
     stretch: float | None = None  # reader_crop's horizontal stretch; None: the init checkpoint's, else 1.0
     squeeze: tuple[float, float] = SQUEEZE  # synthetic numbers' horizontal scale range
     real_squeeze: tuple[float, float] = NO_SQUEEZE  # real crops' extra horizontal scale range
@@ -102,6 +102,26 @@ def load_reader(path: Path) -> tuple[CRNN, dict]:
     return model, ckpt
 
 
+def resize_reader_state(state: dict, target: dict) -> dict:
+    """``state`` (a CRNN's weights) fitted to a CRNN of another input size with state dict ``target``.
+
+    Only the convolution that collapses the feature height depends on the input size (its kernel
+    height is input height / 16); its kernel is resampled along the height and scaled so that a
+    uniform feature column gives the same response. Everything else is size-independent and kept.
+    """
+    out = {}
+    for k, v in state.items():
+        want = target[k].shape
+        if v.shape == want:
+            out[k] = v
+        elif v.dim() == 4 and v.shape[:2] == want[:2] and v.shape[3] == want[3]:
+            w = torch.nn.functional.interpolate(v, size=(want[2], want[3]), mode="bilinear", align_corners=True)
+            out[k] = w * (v.shape[2] / want[2])
+        else:
+            raise ValueError(f"cannot fit {k} of shape {tuple(v.shape)} to {tuple(want)}")
+    return out
+
+
 def _photos(bibs: list[RealBib]) -> list[np.ndarray]:
     seen, out = set(), []
     for b in bibs:
@@ -119,9 +139,10 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     init_model = load_reader(Path(cfg.init))[0] if cfg.init else None
-    if init_model is not None and (init_model.height, init_model.width) != (cfg.height, cfg.width):
-        log(f"input size {init_model.height}x{init_model.width} taken from {cfg.init}")
-        cfg = replace(cfg, height=init_model.height, width=init_model.width)
+    base_h, base_w = (init_model.height, init_model.width) if init_model is not None else (INPUT_H, INPUT_W)
+    cfg = replace(cfg, height=cfg.height or base_h, width=cfg.width or base_w)
+    if init_model is not None and (base_h, base_w) != (cfg.height, cfg.width):
+        log(f"input size {cfg.height}x{cfg.width}: warm start from {cfg.init}'s {base_h}x{base_w} weights")
     if cfg.stretch is None:
         cfg = replace(cfg, stretch=init_model.stretch if init_model is not None else 1.0)
     stretch = cfg.stretch
@@ -153,7 +174,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     if init_model is not None:
         if init_model.charset != cfg.charset:
             raise ValueError(f"charset of {cfg.init} differs from {cfg.charset!r}")
-        model.load_state_dict(init_model.state_dict())
+        model.load_state_dict(resize_reader_state(init_model.state_dict(), model.state_dict()))
         log(f"initialised from {cfg.init}")
     log(f"model: {sum(p.numel() for p in model.parameters())} parameters")
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
@@ -269,8 +290,11 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p.add_argument("--label-audit", default="auto", metavar="JSON",
                    help="legible bibs the annotations miss, added to the train crops; "
                         "'auto' = training/label_audit.json for rbnr_dev, 'none' = off")
-    p.add_argument("--input-height", type=int, default=d.height, help="reader input height (multiple of 16)")
-    p.add_argument("--input-width", type=int, default=d.width, help="reader input width (multiple of 4)")
+    p.add_argument("--input-height", type=int, default=d.height,
+                   help=f"reader input height (multiple of 16; default: the --init checkpoint's, else {INPUT_H}; "
+                        "another than --init's warm-starts from its weights)")
+    p.add_argument("--input-width", type=int, default=d.width,
+                   help=f"reader input width (multiple of 4; default: the --init checkpoint's, else {INPUT_W})")
     p.add_argument("--stretch", type=float, default=d.stretch,
                    help="horizontal stretch of reader crops (default: the --init checkpoint's, else 1.0)")
     p.add_argument("--squeeze", type=float, nargs=2, default=list(d.squeeze), metavar=("LO", "HI"),
