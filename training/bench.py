@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.evaluation import PRF, f1_interval, image_counts, match_boxes
+from training.peers.peer_common import median_pass
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -115,8 +116,12 @@ def run_pipeline(pipe: Pipeline, images: list[Path], workdir: Path, warmup: int 
     result = json.loads(result_path.read_text(encoding="utf-8"))
     result["name"] = pipe.name
     if result.get("status") == "ok" and result.get("seconds"):
-        result["photos_per_s"] = round(result["photos"] / result["seconds"], 3)
+        result["photos_per_s"] = _photos_per_s(result)
     return result
+
+
+def _photos_per_s(result: dict) -> float:
+    return round(result["photos"] / result["seconds"], 3)
 
 
 def run_rounds(pipes: list[Pipeline], images: list[Path], workdir: Path, rounds: int = 1, **kwargs) -> list[dict]:
@@ -147,8 +152,8 @@ def merge_rounds(results: list[dict]) -> dict:
     merged = dict(ok[0])
     times = [t for r in ok for t in r.get("pass_seconds", [r["seconds"]])]
     merged["pass_seconds"] = times
-    merged["seconds"] = sorted(times)[len(times) // 2]
-    merged["photos_per_s"] = round(merged["photos"] / merged["seconds"], 3)
+    merged["seconds"] = median_pass(times)
+    merged["photos_per_s"] = _photos_per_s(merged)
     merged["rounds"] = len(ok)
     merged["round_photos_per_s"] = [r["photos_per_s"] for r in ok]
     merged["peak_rss_mb"] = max(r.get("peak_rss_mb", 0) for r in ok)
