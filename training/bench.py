@@ -134,6 +134,7 @@ def run_rounds(pipes: list[Pipeline], images: list[Path], workdir: Path, rounds:
     each round's photos/s and ``peak_rss_mb`` is the largest.
     """
     runs: dict[str, list[dict]] = {p.name: [] for p in pipes}
+    rounds = max(1, rounds)  # like the runners' passes: at least one
     for r in range(rounds):
         for pipe in pipes:
             done = runs[pipe.name]
