@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.decode import box_iou, centernet_decode, ctc_greedy_decode, letterbox, nms
-from bibtagger_gui.core.recognizer import ModelError, Recognizer, Rules, combine_confidence, reader_crop
+from bibtagger_gui.core.recognizer import ModelError, Recognizer, Rules, combine_confidence, reader_batch, reader_crop
 
 REPO = Path(__file__).resolve().parents[1]
 # Measured on the rbnr_dev val split with the shipped models by
@@ -26,7 +26,7 @@ F1_MARGIN = 0.05
 
 # --------------------------------------------------------------------------- model builders
 def fixed_reader(path: Path, text: str, charset: str = "0123456789", h: int = 32, w: int = 128,
-                 stretch: str | None = None) -> Path:
+                 stretch: str | None = None, channels: int = 1) -> Path:
     """A reader ONNX whose logits spell `text` whatever the crop (one char per step, blanks between)."""
     import onnx
 
@@ -37,7 +37,8 @@ def fixed_reader(path: Path, text: str, charset: str = "0123456789", h: int = 32
         pattern[2 * i, 0] = -8.0
         pattern[2 * i, charset.index(ch) + 1] = 0.0
     nodes = [
-        helper.make_node("AveragePool", ["crop"], ["pooled"], kernel_shape=[h, 4], strides=[h, 4]),  # N,1,1,T
+        helper.make_node("ReduceMean", ["crop"], ["grey"], axes=[1], keepdims=1),  # N,1,H,W
+        helper.make_node("AveragePool", ["grey"], ["pooled"], kernel_shape=[h, 4], strides=[h, 4]),  # N,1,1,T
         helper.make_node("Mul", ["pooled", "zero"], ["z"]),
         helper.make_node("Squeeze", ["z", "axes"], ["zs"]),  # N,T
         helper.make_node("Unsqueeze", ["zs", "last"], ["z3"]),  # N,T,1
@@ -52,7 +53,7 @@ def fixed_reader(path: Path, text: str, charset: str = "0123456789", h: int = 32
     ]
     graph = helper.make_graph(
         nodes, "fixed_reader",
-        [helper.make_tensor_value_info("crop", TensorProto.FLOAT, ["N", 1, h, w])],
+        [helper.make_tensor_value_info("crop", TensorProto.FLOAT, ["N", channels, h, w])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", t, c])],
         inits,
     )
@@ -60,7 +61,8 @@ def fixed_reader(path: Path, text: str, charset: str = "0123456789", h: int = 32
     model.ir_version = 8
     for k, v in {"bibtagger.kind": "reader", "bibtagger.version": "fixed-1", "bibtagger.input_size": f"{h},{w}",
                  "bibtagger.charset": charset, "bibtagger.data_hash": "none",
-                 **({"bibtagger.stretch": stretch} if stretch else {})}.items():
+                 **({"bibtagger.stretch": stretch} if stretch else {}),
+                 **({"bibtagger.channels": str(channels)} if channels != 1 else {})}.items():
         e = model.metadata_props.add()
         e.key, e.value = k, v
     onnx.checker.check_model(model)
@@ -388,6 +390,54 @@ def test_each_reader_gets_crops_at_its_own_stretch(models, tmp_path):
     assert not np.array_equal(seen[0], seen[1])
     fixed_reader(folder / "reader-2.onnx", "1234", stretch="wide")
     with pytest.raises(ModelError, match="bibtagger.stretch"):
+        Recognizer.from_dir(folder)
+
+
+def test_reader_crop_rgb_is_channel_first_and_its_luminance_is_the_grey_crop():
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 255, (120, 300, 3), dtype=np.uint8)
+    image[:, :, 0] = 250  # a red cast: the channels differ
+    box = (100, 40, 150, 60)  # 2.5:1 -> 80 of 128 columns, the rest padded
+    grey = reader_crop(image, box, (32, 128), pad=0.1)
+    rgb = reader_crop(image, box, (32, 128), pad=0.1, channels=3)
+    assert grey.shape == (32, 128) and rgb.shape == (3, 32, 128) and rgb.dtype == np.float32
+    luma = np.tensordot(np.array([0.299, 0.587, 0.114], np.float32), rgb, axes=1)
+    assert np.abs(luma - grey).max() < 0.01  # cv2's grey rounds to integers first
+    np.testing.assert_allclose(rgb[:, :, -1], rgb[:, :, 100])  # padding: each channel's own mean, constant
+    assert abs(float(rgb[0, 0, -1]) - 250 / 255) < 1e-3 and float(rgb[1, 0, -1]) < 0.7
+    assert reader_batch([rgb, rgb]).shape == (2, 3, 32, 128) and reader_batch([grey]).shape == (1, 1, 32, 128)
+    with pytest.raises(ValueError, match="1 or 3 channels"):
+        reader_crop(image, box, (32, 128), channels=2)
+
+
+def test_rgb_readers_get_rgb_crops_and_grey_ones_grey(models, tmp_path):
+    folder = _models_folder(models, tmp_path / "rgb")
+    fixed_reader(folder / "reader-2.onnx", "1234", channels=3)
+    rec = Recognizer.from_dir(folder, read_pads=(0.1,))
+    assert [m.channels for m in rec.readers] == [1, 3]
+    seen = []
+
+    class Recording(_ViewsReader):
+        def run(self, names, feeds):
+            seen.append(feeds["crop"])
+            return super().run(names, feeds)
+
+    for model in rec.readers:
+        model.session = Recording([("1234", 0.9)])
+    image = np.random.default_rng(4).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    box = (100.0, 80.0, 160.0, 110.0)
+    assert rec.read(image, np.array([box], np.float32))[0][0] == "1234"
+    assert seen[0].shape == (1, 1, 32, 128) and seen[1].shape == (1, 3, 32, 128)
+    np.testing.assert_array_equal(seen[1][0], reader_crop(image, box, (32, 128), 0.1, channels=3))
+    # the real ONNX file takes the RGB batch end to end
+    rec = Recognizer.from_dir(folder, read_pads=(0.1,))
+    assert rec.read(image, np.array([box], np.float32))[0][0] == "1234"
+    import onnx
+
+    proto = onnx.load(str(folder / "reader-2.onnx"))
+    next(p for p in proto.metadata_props if p.key == "bibtagger.channels").value = "4"
+    onnx.save(proto, str(folder / "reader-2.onnx"))
+    with pytest.raises(ModelError, match="bibtagger.channels"):
         Recognizer.from_dir(folder)
 
 

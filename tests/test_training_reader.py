@@ -315,6 +315,55 @@ def test_init_at_another_input_size_warm_starts_from_its_weights(tmp_path):
     assert (got - start).abs().mean() < 0.05 * start.abs().mean()  # trained on from the base's weights
 
 
+def test_rgb_reader_warm_starts_as_the_grey_one_trains_and_exports(tmp_path):
+    from bibtagger_gui.core.recognizer import OnnxModel, reader_batch, reader_crop
+    from training.export import export_reader
+    from training.train_reader import ReaderConfig, load_reader, resize_reader_state, train
+
+    torch.manual_seed(0)
+    base = CRNN()
+    base.train()
+    with torch.no_grad():
+        for _ in range(3):
+            base(torch.rand(8, 1, 32, 128))  # BatchNorm statistics away from the identity
+    base.eval()
+    rgb = CRNN(in_channels=3)
+    rgb.load_state_dict(resize_reader_state(base.state_dict(), rgb.state_dict()))
+    rgb.eval()
+    grey = torch.rand(4, 1, 32, 128)
+    with torch.no_grad():  # an uncoloured crop (R = G = B) reads exactly as the grey reader reads it
+        assert torch.allclose(rgb(grey.repeat(1, 3, 1, 1)), base(grey), atol=1e-5)
+        coloured = torch.rand(4, 3, 32, 128)
+        luma = (coloured * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        assert torch.allclose(rgb(coloured), base(luma), atol=1e-5)  # a coloured one as its luminance
+    back = resize_reader_state(rgb.state_dict(), CRNN().state_dict())
+    assert all(torch.allclose(v, back[k]) for k, v in base.state_dict().items())
+    with pytest.raises(ValueError, match="1 \\(grey\\) or 3"):
+        CRNN(in_channels=2)
+
+    torch.save({"kind": "reader", "state_dict": base.state_dict(), "charset": CHARSET, "input_size": [32, 128],
+                "data_hash": "base"}, tmp_path / "base.pt")
+    items = make_photo_set(tmp_path / "photos", 4)
+    entries = entries_from_annotations(items, tmp_path / "photos")
+    cfg = ReaderConfig(out=str(tmp_path / "run"), synthetic=16, epochs=0, finetune_epochs=1, finetune_steps=1,
+                       batch=4, threads=1, init=str(tmp_path / "base.pt"), channels=3)
+    train(cfg, entries[:3], entries[3:])
+    model, ckpt = load_reader(tmp_path / "run" / "best.pt")
+    assert model.in_channels == 3 and ckpt["channels"] == 3 and ckpt["config"]["channels"] == 3
+    onnx_path = export_reader(model.eval(), tmp_path / "reader.onnx", "reader-rgb-test", "abc")
+    loaded = OnnxModel.load(onnx_path, "reader", threads=1)
+    assert loaded.channels == 3 and loaded.meta["bibtagger.channels"] == "3"
+    image = np.random.default_rng(2).integers(0, 255, (80, 200, 3), dtype=np.uint8)
+    x = reader_batch([reader_crop(image, (50, 20, 120, 50), (32, 128), 0.1, channels=3)])
+    (got,) = loaded.run({"crop": x})
+    with torch.no_grad():
+        assert np.abs(got - model(torch.from_numpy(x)).numpy()).max() < 1e-4  # ONNX-vs-torch parity, RGB
+    again = ReaderConfig(out=str(tmp_path / "run2"), synthetic=16, epochs=0, finetune_epochs=1, finetune_steps=1,
+                         batch=4, threads=1, init=str(tmp_path / "run" / "best.pt"))
+    train(again, entries[:3], entries[3:])
+    assert load_reader(tmp_path / "run2" / "best.pt")[0].in_channels == 3  # kept from --init when not given
+
+
 def test_reader_stretch_comes_from_init_or_the_option_and_reaches_the_crops(tmp_path, monkeypatch):
     import training.train_reader as tr
 
@@ -326,9 +375,9 @@ def test_reader_stretch_comes_from_init_or_the_option_and_reaches_the_crops(tmp_
     stretches = []
     real_eval_crop = tr.eval_crop
 
-    def spy(bib, size, stretch=1.0):
+    def spy(bib, size, stretch=1.0, channels=1):
         stretches.append(stretch)
-        return real_eval_crop(bib, size, stretch)
+        return real_eval_crop(bib, size, stretch, channels)
 
     monkeypatch.setattr(tr, "eval_crop", spy)
     for option, want in ((None, 1.5), (2.0, 2.0)):

@@ -63,8 +63,9 @@ def default_version(kind: str) -> str:
 
 
 def export_reader(model, path: Path | str, version: str, data_hash: str) -> Path:
-    """Export a CRNN reader per the contract: input `crop` [N,1,h,w], output `logits` [N,T,C]."""
-    dummy = torch.zeros(1, 1, model.height, model.width)
+    """Export a CRNN reader per the contract: input `crop` [N,C,h,w] (C = 1 grey, 3 RGB), output `logits` [N,T,C]."""
+    channels = getattr(model, "in_channels", 1)
+    dummy = torch.zeros(1, channels, model.height, model.width)
     metadata = {
         "bibtagger.kind": "reader",
         "bibtagger.version": version,
@@ -74,6 +75,8 @@ def export_reader(model, path: Path | str, version: str, data_hash: str) -> Path
     }
     if getattr(model, "stretch", 1.0) != 1.0:
         metadata["bibtagger.stretch"] = f"{model.stretch:g}"
+    if channels != 1:
+        metadata["bibtagger.channels"] = str(channels)
     return export_onnx(model, dummy, ["crop"], ["logits"], {"crop": {0: "N"}, "logits": {0: "N"}}, metadata, path)
 
 

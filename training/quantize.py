@@ -47,8 +47,9 @@ def quantize_reader(src: Path | str, out: Path | str, crops: np.ndarray, note: s
     if "bibtagger.int8" in meta:
         raise ValueError(f"{src} is already quantized ({meta['bibtagger.int8']})")
     crops = np.ascontiguousarray(crops, np.float32)
-    if crops.ndim != 4 or crops.shape[1] != 1 or not len(crops):
-        raise ValueError(f"calibration crops must be [N,1,H,W] with N > 0, got {crops.shape}")
+    channels = int(meta.get("bibtagger.channels", "1"))
+    if crops.ndim != 4 or crops.shape[1] != channels or not len(crops):
+        raise ValueError(f"calibration crops must be [N,{channels},H,W] with N > 0 (the reader's channels), got {crops.shape}")
 
     class Crops(CalibrationDataReader):
         def __init__(self) -> None:
@@ -87,32 +88,32 @@ def quantize_reader(src: Path | str, out: Path | str, crops: np.ndarray, note: s
 def train_split_crops(annotations: Path, detector: Path, reader: Path, limit: int | None = None) -> np.ndarray:
     """The crops the recognizer makes for `reader` on the train split: every detected box (`detector` on
     the first decode) at every `READ_PADS` padding, at the reader's own stretch and `REREAD_STRETCH`
-    times it (the doubtful re-read). [N,1,H,W] float32."""
+    times it (the doubtful re-read), with the reader's channels. [N,C,H,W] float32."""
     from bibtagger_gui.core.imageio import load_with_info
-    from bibtagger_gui.core.recognizer import FIRST_DECODE_SIDE, READ_PADS, REREAD_STRETCH, Recognizer, reader_crop
+    from bibtagger_gui.core.recognizer import FIRST_DECODE_SIDE, READ_PADS, REREAD_STRETCH, Recognizer, reader_batch, reader_crop
     from training.data import load_entries, split
 
     train, _ = split(load_entries(annotations))
     rec = Recognizer(detector, reader, threads=1, extra_readers=[], calibration=False)
-    size, stretch = tuple(rec.reader.input_size), rec.reader.stretch
+    size, stretch, channels = tuple(rec.reader.input_size), rec.reader.stretch, rec.reader.channels
     crops = []
     for entry in train[:limit]:
         image, _ = load_with_info(entry.path, max_side=FIRST_DECODE_SIDE)
         boxes, _scores = rec.detect(image)
         for box in boxes:
             for s in (stretch, stretch * REREAD_STRETCH):
-                crops += [reader_crop(image, box, size, pad, stretch=s) for pad in READ_PADS]
+                crops += [reader_crop(image, box, size, pad, stretch=s, channels=channels) for pad in READ_PADS]
     if not crops:
         raise ValueError(f"no detections on the train split of {annotations}: nothing to calibrate on")
-    return np.stack(crops)[:, None].astype(np.float32)
+    return reader_batch(crops)
 
 
 def _crop_key(path: Path) -> tuple:
-    """Readers with the same input size and stretch calibrate on the same crops."""
+    """Readers with the same input size, stretch and channels calibrate on the same crops."""
     from bibtagger_gui.core.recognizer import OnnxModel
 
     model = OnnxModel.load(path, "reader", 1)
-    return tuple(model.input_size), model.stretch
+    return tuple(model.input_size), model.stretch, model.channels
 
 
 def main(argv: list[str] | None = None) -> int:

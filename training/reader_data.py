@@ -115,9 +115,9 @@ def jitter_box(rng: np.random.Generator, box, strength: float = 1.0) -> tuple[fl
     return x1 + d[0], y1 + d[1], max(x1 + d[0] + 2, x2 + d[2]), max(y1 + d[1] + 2, y2 + d[3])
 
 
-def eval_crop(bib: RealBib, size: tuple[int, int] = SIZE, stretch: float = 1.0) -> np.ndarray:
+def eval_crop(bib: RealBib, size: tuple[int, int] = SIZE, stretch: float = 1.0, channels: int = 1) -> np.ndarray:
     """Deterministic crop for validation: the ground-truth box through the app's preprocessing."""
-    return reader_crop(bib.image, bib.box, size, pad=EVAL_PAD, stretch=stretch)
+    return reader_crop(bib.image, bib.box, size, pad=EVAL_PAD, stretch=stretch, channels=channels)
 
 
 def _affine_region(rng: np.random.Generator, image: np.ndarray, box, strength: float,
@@ -166,7 +166,7 @@ def fold_region(rng: np.random.Generator, region: np.ndarray, box) -> tuple[np.n
 
 def real_sample(rng: np.random.Generator, bib: RealBib, strength: float = 1.0, det_share: float = 0.0,
                 size: tuple[int, int] = SIZE, stretch: float = 1.0, squeeze: tuple[float, float] = NO_SQUEEZE,
-                fold: float = 0.0) -> np.ndarray:
+                fold: float = 0.0, channels: int = 1) -> np.ndarray:
     """Augmented crop of a real bib: affine (horizontal scale from `squeeze`), with probability
     `fold` a crease (`fold_region`), colour, camera degradation, box jitter, random padding.
 
@@ -181,12 +181,13 @@ def real_sample(rng: np.random.Generator, bib: RealBib, strength: float = 1.0, d
     if rng.random() < 0.15:
         f = 255 - f  # negative plates (light digits on dark) exist
     region = degrade(rng, np.clip(f, 0, 255).astype(np.uint8), 0.5 * strength)
-    return reader_crop(region, jitter_box(rng, box, strength), size, pad=rng.uniform(*TRAIN_PAD), stretch=stretch)
+    return reader_crop(region, jitter_box(rng, box, strength), size, pad=rng.uniform(*TRAIN_PAD), stretch=stretch,
+                       channels=channels)
 
 
 def synth_sample(rng: np.random.Generator, photos: list[np.ndarray] | None = None, number: str | None = None,
                  size: tuple[int, int] = SIZE, stretch: float = 1.0,
-                 squeeze: tuple[float, float] = SQUEEZE) -> tuple[np.ndarray, str]:
+                 squeeze: tuple[float, float] = SQUEEZE, channels: int = 1) -> tuple[np.ndarray, str]:
     """A synthetic bib rendered, pasted into a background patch, degraded and cropped like a detection."""
     plate, number, dbox = render_bib(rng, number, squeeze=squeeze)
     digit_h = rng.uniform(14, 70)
@@ -197,18 +198,18 @@ def synth_sample(rng: np.random.Generator, photos: list[np.ndarray] | None = Non
     x, y = int(rng.integers(0, bw - pw + 1)), int(rng.integers(0, bh - ph + 1))
     img, box = paste_bib(rng, bg, plate, dbox, x, y, scale)
     img = degrade(rng, img)
-    return reader_crop(img, jitter_box(rng, box), size, pad=rng.uniform(*TRAIN_PAD), stretch=stretch), number
+    return reader_crop(img, jitter_box(rng, box), size, pad=rng.uniform(*TRAIN_PAD), stretch=stretch, channels=channels), number
 
 
 def render_synthetic(n: int, seed: int, photos: list[np.ndarray] | None = None, progress=None,
                      size: tuple[int, int] = SIZE, stretch: float = 1.0,
-                     squeeze: tuple[float, float] = SQUEEZE) -> tuple[np.ndarray, list[str]]:
-    """`n` synthetic crops as uint8 [n,h,w] plus their numbers (deterministic for a seed)."""
+                     squeeze: tuple[float, float] = SQUEEZE, channels: int = 1) -> tuple[np.ndarray, list[str]]:
+    """`n` synthetic crops as uint8 [n,h,w] (grey) or [n,3,h,w] (RGB) plus their numbers (deterministic for a seed)."""
     rng = np.random.default_rng(seed)
-    xs = np.empty((n, *size), np.uint8)
+    xs = np.empty((n, *size) if channels == 1 else (n, channels, *size), np.uint8)
     labels = []
     for i in range(n):
-        crop, number = synth_sample(rng, photos, size=size, stretch=stretch, squeeze=squeeze)
+        crop, number = synth_sample(rng, photos, size=size, stretch=stretch, squeeze=squeeze, channels=channels)
         xs[i] = np.clip(crop * 255 + 0.5, 0, 255).astype(np.uint8)
         labels.append(number)
         if progress and (i + 1) % 1000 == 0:

@@ -22,10 +22,13 @@ import torch
 from torch import nn
 
 from bibtagger_gui.core.decode import ctc_greedy_decode
+from bibtagger_gui.core.recognizer import reader_batch
 from training.data import DEFAULT_DEV, Entry, audited, data_hash, label_audit_path, load_entries, split
 from training.models.reader import CHARSET, CRNN, INPUT_H, INPUT_W, encode_targets
 from training.reader_data import NO_SQUEEZE, RealBib, attach_detector_boxes, eval_crop, load_real_bibs, real_sample, render_synthetic
 from training.synth_bibs import SQUEEZE
+
+LUMA = (0.299, 0.587, 0.114)  # RGB -> grey, as cv2.COLOR_RGB2GRAY (reader_crop's grey)
 
 
 @dataclass
@@ -50,6 +53,7 @@ class ReaderConfig:
     height: int | None = None  # reader input (crop) size, the app reads it from the ONNX metadata;
     width: int | None = None  # None: the --init checkpoint's, else INPUT_H x INPUT_W
     stretch: float | None = None  # reader_crop's horizontal stretch; None: the init checkpoint's, else 1.0
+    channels: int | None = None  # crop channels, 1 grey or 3 RGB; None: the init checkpoint's, else 1
     squeeze: tuple[float, float] = SQUEEZE  # synthetic numbers' horizontal scale range
     real_squeeze: tuple[float, float] = NO_SQUEEZE  # real crops' extra horizontal scale range
     real_fold: float = 0.0  # share of real crops given a crease (reader_data.fold_region)
@@ -62,7 +66,7 @@ def log(msg: str) -> None:
 
 
 def evaluate(model: CRNN, crops: np.ndarray, numbers: list[str], batch: int = 128) -> dict:
-    """Exact-number accuracy, char error proxy and mean CTC loss on prepared crops [n,h,w] float 0..1."""
+    """Exact-number accuracy, char error proxy and mean CTC loss on prepared crops [n,h,w] / [n,3,h,w] float 0..1."""
     model.eval()
     if len(numbers) == 0:
         return {"n": 0, "accuracy": float("nan"), "loss": float("nan"), "errors": []}
@@ -70,7 +74,7 @@ def evaluate(model: CRNN, crops: np.ndarray, numbers: list[str], batch: int = 12
     correct, loss_sum, errors = 0, 0.0, []
     with torch.no_grad():
         for i in range(0, len(numbers), batch):
-            x = torch.from_numpy(np.ascontiguousarray(crops[i : i + batch], np.float32))[:, None]
+            x = torch.from_numpy(reader_batch(crops[i : i + batch]))
             labels = numbers[i : i + batch]
             lp = model(x)
             tg, tl = encode_targets(labels, model.charset)
@@ -87,7 +91,8 @@ def evaluate(model: CRNN, crops: np.ndarray, numbers: list[str], batch: int = 12
 def save_checkpoint(path: Path, model: CRNN, cfg: ReaderConfig, extra: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"kind": "reader", "state_dict": model.state_dict(), "charset": model.charset,
-                "input_size": [model.height, model.width], "stretch": model.stretch, "config": asdict(cfg), **extra}, tmp)
+                "input_size": [model.height, model.width], "stretch": model.stretch, "channels": model.in_channels,
+                "config": asdict(cfg), **extra}, tmp)
     tmp.replace(path)
 
 
@@ -97,7 +102,7 @@ def load_reader(path: Path) -> tuple[CRNN, dict]:
     if ckpt.get("kind") != "reader":
         raise ValueError(f"{path} is not a reader checkpoint")
     h, w = ckpt.get("input_size", [32, 128])
-    model = CRNN(ckpt["charset"], h, w, stretch=float(ckpt.get("stretch", 1.0)))
+    model = CRNN(ckpt["charset"], h, w, stretch=float(ckpt.get("stretch", 1.0)), in_channels=int(ckpt.get("channels", 1)))
     model.load_state_dict(ckpt["state_dict"])
     return model, ckpt
 
@@ -108,12 +113,19 @@ def resize_reader_state(state: dict, target: dict) -> dict:
     Only the convolution that collapses the feature height depends on the input size (its kernel
     height is input height / 16); its kernel is resampled along the height and scaled so that a
     uniform feature column gives the same response. Everything else is size-independent and kept.
+    A grey reader's first convolution becomes an RGB one that sees the crop's luminance (the
+    weights times the RGB->grey coefficients), so the RGB reader starts as the grey one; an RGB
+    one becomes grey by summing its channels.
     """
     out = {}
     for k, v in state.items():
         want = target[k].shape
         if v.shape == want:
             out[k] = v
+        elif v.dim() == 4 and v.shape[0] == want[0] and v.shape[2:] == want[2:] and (v.shape[1], want[1]) == (1, 3):
+            out[k] = v * torch.tensor(LUMA, dtype=v.dtype).view(1, 3, 1, 1)
+        elif v.dim() == 4 and v.shape[0] == want[0] and v.shape[2:] == want[2:] and (v.shape[1], want[1]) == (3, 1):
+            out[k] = v.sum(dim=1, keepdim=True)
         elif v.dim() == 4 and v.shape[:2] == want[:2] and v.shape[3] == want[3]:
             w = torch.nn.functional.interpolate(v, size=(want[2], want[3]), mode="bilinear", align_corners=True)
             out[k] = w * (v.shape[2] / want[2])
@@ -145,7 +157,11 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
         log(f"input size {cfg.height}x{cfg.width}: warm start from {cfg.init}'s {base_h}x{base_w} weights")
     if cfg.stretch is None:
         cfg = replace(cfg, stretch=init_model.stretch if init_model is not None else 1.0)
-    stretch = cfg.stretch
+    if cfg.channels is None:
+        cfg = replace(cfg, channels=init_model.in_channels if init_model is not None else 1)
+    if init_model is not None and init_model.in_channels != cfg.channels:
+        log(f"{cfg.channels}-channel crops: warm start from {cfg.init}'s {init_model.in_channels}-channel weights")
+    stretch, channels = cfg.stretch, cfg.channels
     train_bibs = load_real_bibs(train_entries, cfg.charset)
     val_bibs = load_real_bibs(val_entries, cfg.charset)
     log(f"real bibs: train {len(train_bibs)} from {len(train_entries)} photos, val {len(val_bibs)} from {len(val_entries)} photos")
@@ -153,24 +169,25 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
         n_det = attach_detector_boxes(train_bibs, Path(cfg.detector))
         log(f"detector boxes matched for {n_det}/{len(train_bibs)} train bibs ({cfg.detector})")
     size = (cfg.height, cfg.width)
-    val_x = np.stack([eval_crop(b, size, stretch) for b in val_bibs]) if val_bibs else np.zeros((0, *size), np.float32)
+    crop_shape = size if channels == 1 else (channels, *size)
+    val_x = np.stack([eval_crop(b, size, stretch, channels) for b in val_bibs]) if val_bibs else np.zeros((0, *crop_shape), np.float32)
     val_y = [b.number for b in val_bibs]
     photos = _photos(train_bibs)
     hash_ = data_hash(train_entries)
 
     t0 = time.time()
-    synth_x, synth_y = (np.zeros((0, *size), np.uint8), [])
+    synth_x, synth_y = (np.zeros((0, *crop_shape), np.uint8), [])
     if cfg.synthetic > 0:
         log(f"rendering {cfg.synthetic} synthetic crops ...")
         synth_x, synth_y = render_synthetic(cfg.synthetic, cfg.seed, photos,
                                             progress=lambda i, n: log(f"  synthetic {i}/{n}") if i % 5000 == 0 else None, size=size, stretch=stretch,
-                                            squeeze=cfg.squeeze)
+                                            squeeze=cfg.squeeze, channels=channels)
         log(f"synthetic done in {time.time() - t0:.0f}s")
     held = min(500, len(synth_y) // 10)
     sval_x, sval_y = synth_x[:held].astype(np.float32) / 255.0, synth_y[:held]
     synth_x, synth_y = synth_x[held:], synth_y[held:]
 
-    model = CRNN(cfg.charset, cfg.height, cfg.width, stretch=stretch)
+    model = CRNN(cfg.charset, cfg.height, cfg.width, stretch=stretch, in_channels=channels)
     if init_model is not None:
         if init_model.charset != cfg.charset:
             raise ValueError(f"charset of {cfg.init} differs from {cfg.charset!r}")
@@ -184,11 +201,11 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     def real_batch(k: int) -> tuple[list[np.ndarray], list[str]]:
         idx = rng.integers(0, len(train_bibs), k)
         return [real_sample(rng, train_bibs[i], det_share=cfg.det_share if cfg.detector else 0.0, size=size, stretch=stretch,
-                            squeeze=cfg.real_squeeze, fold=cfg.real_fold) for i in idx], [train_bibs[i].number for i in idx]
+                            squeeze=cfg.real_squeeze, fold=cfg.real_fold, channels=channels) for i in idx], [train_bibs[i].number for i in idx]
 
     def step(opt, sched, xs: list[np.ndarray], ys: list[str]) -> float:
         model.train()
-        x = torch.from_numpy(np.ascontiguousarray(np.stack(xs), np.float32))[:, None]
+        x = torch.from_numpy(reader_batch(xs))
         tg, tl = encode_targets(ys, model.charset)
         lp = model(x)
         il = torch.full((len(ys),), lp.shape[1], dtype=torch.long)
@@ -297,6 +314,9 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
                    help=f"reader input width (multiple of 4; default: the --init checkpoint's, else {INPUT_W})")
     p.add_argument("--stretch", type=float, default=d.stretch,
                    help="horizontal stretch of reader crops (default: the --init checkpoint's, else 1.0)")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=d.channels,
+                   help="crop channels: 1 grey, 3 RGB (default: the --init checkpoint's, else 1; "
+                        "another than --init's warm-starts from its weights)")
     p.add_argument("--squeeze", type=float, nargs=2, default=list(d.squeeze), metavar=("LO", "HI"),
                    help="horizontal scale range of the synthetic numbers (below 1: narrower digits)")
     p.add_argument("--real-squeeze", type=float, nargs=2, default=list(d.real_squeeze), metavar=("LO", "HI"),
@@ -327,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                        seed=args.seed, init=args.init, train_sources=sources, detector=args.detector,
                        det_share=args.det_share, finetune_lr=args.finetune_lr, height=args.input_height,
                        width=args.input_width, stretch=args.stretch, squeeze=tuple(args.squeeze),
-                       real_squeeze=tuple(args.real_squeeze), real_fold=args.real_fold)
+                       real_squeeze=tuple(args.real_squeeze), real_fold=args.real_fold, channels=args.channels)
     log(f"command: python -m training train-reader {' '.join(argv if argv is not None else sys.argv[2:])}")
     train(cfg, train_entries, val_entries)
     return 0
@@ -352,7 +372,7 @@ def eval_onnx_main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=DEFAULT_DEV / "annotations.json")
     args = p.parse_args(argv)
     model = OnnxModel.load(args.onnx, "reader", threads=1)  # the app's loader: contract checks, metadata
-    meta, SIZE, ST = model.meta, model.input_size, model.stretch
+    meta, SIZE, ST, CH = model.meta, model.input_size, model.stretch, model.channels
     charset = meta["bibtagger.charset"]
     _, val = split(load_entries(args.data))
     bibs = load_real_bibs(val, charset)
@@ -360,15 +380,15 @@ def eval_onnx_main(argv: list[str] | None = None) -> int:
     print(f"val split of {args.data}: {len(val)} photos, {len(bibs)} boxed bibs")
 
     def run(crops: list[np.ndarray]) -> list[tuple[str, float]]:
-        (lp,) = model.run({"crop": np.stack(crops)[:, None].astype(np.float32)})
+        (lp,) = model.run({"crop": reader_batch(crops)})
         return ctc_greedy_decode(lp, charset)
 
     rng = np.random.default_rng(0)
     for name, make in [
-        ("gt box, pad 0.10 (app default)", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.1, stretch=ST)),
-        ("gt box, pad 0.00", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.0, stretch=ST)),
-        ("gt box, pad 0.25", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.25, stretch=ST)),
-        ("jittered box (+-8% w, +-12% h)", lambda b: reader_crop(b.image, jitter_box(rng, b.box), SIZE, pad=0.1, stretch=ST)),
+        ("gt box, pad 0.10 (app default)", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.1, stretch=ST, channels=CH)),
+        ("gt box, pad 0.00", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.0, stretch=ST, channels=CH)),
+        ("gt box, pad 0.25", lambda b: reader_crop(b.image, b.box, SIZE, pad=0.25, stretch=ST, channels=CH)),
+        ("jittered box (+-8% w, +-12% h)", lambda b: reader_crop(b.image, jitter_box(rng, b.box), SIZE, pad=0.1, stretch=ST, channels=CH)),
     ]:
         res = run([make(b) for b in bibs])
         ok = [t == b.number for (t, _), b in zip(res, bibs)]
@@ -381,7 +401,7 @@ def eval_onnx_main(argv: list[str] | None = None) -> int:
         if errors:
             print(f"{'':34s} errors (truth, read, confidence): {errors[:12]}"
                   + (f" ... {len(errors) - 12} more" if len(errors) > 12 else ""))
-    one = [reader_crop(bibs[0].image, bibs[0].box, SIZE, stretch=ST)]
+    one = [reader_crop(bibs[0].image, bibs[0].box, SIZE, stretch=ST, channels=CH)]
     run(one)
     t = time.perf_counter()
     for _ in range(200):

@@ -128,6 +128,8 @@ class OnnxModel:
             ok = False
         if not ok:
             raise ModelError(f"{path}: bad bibtagger.stretch metadata {meta.get('bibtagger.stretch')!r}")
+        if kind == "reader" and meta.get("bibtagger.channels", "1") not in ("1", "3"):
+            raise ModelError(f"{path}: bad bibtagger.channels metadata {meta.get('bibtagger.channels')!r} (1 or 3)")
         return model
 
     @property
@@ -143,6 +145,11 @@ class OnnxModel:
     def stretch(self) -> float:
         """A reader's horizontal stretch of crops (``reader_crop``); 1.0 when its metadata has none."""
         return float(self.meta.get("bibtagger.stretch", "1"))
+
+    @property
+    def channels(self) -> int:
+        """A reader's crop channels: 1 (grey, ``reader_crop``'s default) or 3 (RGB); 1 when its metadata has none."""
+        return int(self.meta.get("bibtagger.channels", "1"))
 
     def run(self, feeds: dict[str, np.ndarray], names: list[str] | None = None) -> list[np.ndarray]:
         return self.session.run(names, feeds)  # type: ignore[attr-defined]
@@ -337,14 +344,15 @@ class Recognizer:
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         variants = [boxes] + [_widen(boxes, fx, fy) for fx, fy in self.read_widen]
         views = [(v, pad) for v in variants for pad in self.read_pads]
-        batches: dict[tuple, np.ndarray] = {}  # crops are shared by readers of one input size and stretch
+        batches: dict[tuple, np.ndarray] = {}  # crops are shared by readers of one input size, stretch and channels
         reads: list[tuple[str, float]] = []
         for model in self.readers:
-            size, stretch = tuple(model.input_size), model.stretch * widen
-            if (size, stretch) not in batches:
-                batches[size, stretch] = np.stack(
-                    [reader_crop(image, b, size, pad=pad, stretch=stretch) for v, pad in views for b in v])[:, None]
-            (logprobs,) = model.run({"crop": batches[size, stretch]}, ["logits"])
+            key = tuple(model.input_size), model.stretch * widen, model.channels
+            if key not in batches:
+                size, stretch, channels = key
+                batches[key] = reader_batch(
+                    reader_crop(image, b, size, pad=pad, stretch=stretch, channels=channels) for v, pad in views for b in v)
+            (logprobs,) = model.run({"crop": batches[key]}, ["logits"])
             reads += ctc_greedy_decode(logprobs, self.charset)
         n = len(boxes)
         total = len(reads) // n  # views x readers
@@ -504,13 +512,18 @@ def _widen(boxes: np.ndarray, fx: float, fy: float) -> np.ndarray:
     return np.stack([boxes[:, 0] - dw, boxes[:, 1] - dh, boxes[:, 2] + dw, boxes[:, 3] + dh], axis=1)
 
 
-def reader_crop(image: np.ndarray, box, size: tuple[int, int], pad: float = 0.1, stretch: float = 1.0) -> np.ndarray:
-    """Grey float32 crop of `box` (with `pad` margin) resized to height h, padded right to w with its mean.
+def reader_crop(image: np.ndarray, box, size: tuple[int, int], pad: float = 0.1, stretch: float = 1.0,
+                channels: int = 1) -> np.ndarray:
+    """Float32 crop (0..1) of `box` (with `pad` margin) resized to height h, padded right to w with its mean.
 
-    ``stretch`` widens the resized crop by that factor (never beyond w), so a short number spans more
-    of the reader's CTC steps; each reader declares its own in its metadata (docs/recognizer.md#stretch).
+    Grey [h,w] for a 1-channel reader, RGB [3,h,w] for a 3-channel one (``channels``, the reader's
+    ``bibtagger.channels`` metadata; docs/recognizer.md#rgb-readers). ``stretch`` widens the resized crop
+    by that factor (never beyond w), so a short number spans more of the reader's CTC steps; each reader
+    declares its own in its metadata (docs/recognizer.md#stretch).
     This is the reader's preprocessing in training too (training/reader_data.py): keep them in step.
     """
+    if channels not in (1, 3):
+        raise ValueError(f"reader crops have 1 or 3 channels, not {channels}")
     h, w = size
     x1, y1, x2, y2 = (float(v) for v in box)
     px, py = (x2 - x1) * pad, (y2 - y1) * pad
@@ -518,13 +531,24 @@ def reader_crop(image: np.ndarray, box, size: tuple[int, int], pad: float = 0.1,
     x1, y1 = int(min(W - 1, max(0, x1 - px))), int(min(H - 1, max(0, y1 - py)))
     x2, y2 = int(min(W, x2 + px)), int(min(H, y2 + py))
     crop = image[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
-    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    ch, cw = grey.shape
+    src = (cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if channels == 1 else crop).astype(np.float32) / 255.0
+    ch, cw = src.shape[:2]
     nw = min(w, max(1, round(cw * h / ch * stretch)))
-    resized = cv2.resize(grey, (nw, h), interpolation=cv2.INTER_AREA if ch > h else cv2.INTER_LINEAR)
-    out = np.full((h, w), float(resized.mean()), dtype=np.float32)
+    resized = cv2.resize(src, (nw, h), interpolation=cv2.INTER_AREA if ch > h else cv2.INTER_LINEAR)
+    if channels == 1:
+        out = np.full((h, w), float(resized.mean()), dtype=np.float32)
+        out[:, :nw] = resized
+        return out
+    out = np.empty((h, w, 3), dtype=np.float32)
+    out[:] = resized.reshape(-1, 3).mean(axis=0)
     out[:, :nw] = resized
-    return out
+    return np.ascontiguousarray(out.transpose(2, 0, 1))
+
+
+def reader_batch(crops) -> np.ndarray:
+    """Reader input [N,C,H,W] float32 from ``reader_crop`` crops (grey [H,W] ones get C = 1)."""
+    x = np.stack(list(crops)).astype(np.float32, copy=False)
+    return x[:, None] if x.ndim == 3 else x
 
 
 _default: Recognizer | None = None

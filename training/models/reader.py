@@ -1,6 +1,6 @@
 """Number reader: a small CRNN (conv stack -> BiLSTM -> linear) trained with CTC.
 
-Input ``crop`` [N,1,32,128] grey in 0..1 (see docs/architecture.md); output ``logits``
+Input ``crop`` [N,C,32,128] in 0..1, C = 1 (grey) or 3 (RGB; ``channels``) (see docs/architecture.md); output ``logits``
 [N,T=32,C] log-softmax, class 0 = CTC blank, class i+1 = charset[i].
 """
 
@@ -21,15 +21,19 @@ class CRNN(nn.Module):
     """Conv features (height pooled to 1, width /4) -> BiLSTM -> per-column class log-probs."""
 
     def __init__(self, charset: str = CHARSET, height: int = INPUT_H, width: int = INPUT_W,
-                 channels: tuple[int, int, int, int] = (32, 64, 96, 128), hidden: int = 96, stretch: float = 1.0):
+                 channels: tuple[int, int, int, int] = (32, 64, 96, 128), hidden: int = 96, stretch: float = 1.0,
+                 in_channels: int = 1):
         super().__init__()
         if height % 16 or width % 4:
             raise ValueError(f"reader input {height}x{width}: height must be a multiple of 16, width of 4")
         self.charset, self.height, self.width = charset, height, width
         self.stretch = stretch  # preprocessing only (core.recognizer.reader_crop); exported as metadata
+        if in_channels not in (1, 3):
+            raise ValueError(f"reader input has 1 (grey) or 3 (RGB) channels, not {in_channels}")
+        self.in_channels = in_channels  # 1 grey, 3 RGB crops; exported as metadata
         c1, c2, c3, c4 = channels
         self.features = nn.Sequential(
-            *_block(1, c1), nn.MaxPool2d(2, 2),            # 16 x 64
+            *_block(in_channels, c1), nn.MaxPool2d(2, 2),  # 16 x 64
             *_block(c1, c2), nn.MaxPool2d(2, 2),           # 8 x 32
             *_block(c2, c3), *_block(c3, c3), nn.MaxPool2d((2, 1)),  # 4 x 32
             *_block(c3, c4), nn.MaxPool2d((2, 1)),         # 2 x 32
