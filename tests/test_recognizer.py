@@ -366,12 +366,8 @@ def test_reader_crop_stretch_widens_short_crops_up_to_the_input_width():
     assert abs(dark_columns(capped) - 64) <= 1  # the crop fills the input width and goes no further
 
 
-def test_each_reader_gets_crops_at_its_own_stretch(models, tmp_path):
-    folder = _models_folder(models, tmp_path / "ens")
-    fixed_reader(folder / "reader-2.onnx", "1234", stretch="1.5")
-    fixed_reader(folder / "reader-3.onnx", "1234", stretch="1.5")
-    rec = Recognizer.from_dir(folder, read_pads=(0.1,))
-    assert [m.stretch for m in rec.readers] == [1.0, 1.5, 1.5]
+def _crops_each_reader_gets(rec: Recognizer, image: np.ndarray, box) -> list[np.ndarray]:
+    """Read `box` with every reader's session replaced by one that reads "1234" and records its input batch."""
     seen = []
 
     class Recording(_ViewsReader):
@@ -381,9 +377,19 @@ def test_each_reader_gets_crops_at_its_own_stretch(models, tmp_path):
 
     for model in rec.readers:
         model.session = Recording([("1234", 0.9)])
+    assert rec.read(image, np.array([box], np.float32))[0][0] == "1234"
+    return seen
+
+
+def test_each_reader_gets_crops_at_its_own_stretch(models, tmp_path):
+    folder = _models_folder(models, tmp_path / "ens")
+    fixed_reader(folder / "reader-2.onnx", "1234", stretch="1.5")
+    fixed_reader(folder / "reader-3.onnx", "1234", stretch="1.5")
+    rec = Recognizer.from_dir(folder, read_pads=(0.1,))
+    assert [m.stretch for m in rec.readers] == [1.0, 1.5, 1.5]
     image = np.random.default_rng(3).integers(0, 255, (200, 300, 3), dtype=np.uint8)
     box = (100.0, 80.0, 160.0, 110.0)
-    assert rec.read(image, np.array([box], np.float32))[0][0] == "1234"
+    seen = _crops_each_reader_gets(rec, image, box)
     np.testing.assert_array_equal(seen[0][0, 0], reader_crop(image, box, (32, 128), 0.1))
     np.testing.assert_array_equal(seen[1][0, 0], reader_crop(image, box, (32, 128), 0.1, stretch=1.5))
     assert seen[1] is seen[2]  # readers with the same input size and stretch share one batch
@@ -415,18 +421,9 @@ def test_rgb_readers_get_rgb_crops_and_grey_ones_grey(models, tmp_path):
     fixed_reader(folder / "reader-2.onnx", "1234", channels=3)
     rec = Recognizer.from_dir(folder, read_pads=(0.1,))
     assert [m.channels for m in rec.readers] == [1, 3]
-    seen = []
-
-    class Recording(_ViewsReader):
-        def run(self, names, feeds):
-            seen.append(feeds["crop"])
-            return super().run(names, feeds)
-
-    for model in rec.readers:
-        model.session = Recording([("1234", 0.9)])
     image = np.random.default_rng(4).integers(0, 255, (200, 300, 3), dtype=np.uint8)
     box = (100.0, 80.0, 160.0, 110.0)
-    assert rec.read(image, np.array([box], np.float32))[0][0] == "1234"
+    seen = _crops_each_reader_gets(rec, image, box)
     assert seen[0].shape == (1, 1, 32, 128) and seen[1].shape == (1, 3, 32, 128)
     np.testing.assert_array_equal(seen[1][0], reader_crop(image, box, (32, 128), 0.1, channels=3))
     # the real ONNX file takes the RGB batch end to end
