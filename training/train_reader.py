@@ -120,11 +120,12 @@ def resize_reader_state(state: dict, target: dict) -> dict:
     out = {}
     for k, v in state.items():
         want = target[k].shape
+        inputs_only = v.dim() == 4 and v.shape[0] == want[0] and v.shape[2:] == want[2:]  # a conv's input channels differ
         if v.shape == want:
             out[k] = v
-        elif v.dim() == 4 and v.shape[0] == want[0] and v.shape[2:] == want[2:] and (v.shape[1], want[1]) == (1, 3):
+        elif inputs_only and (v.shape[1], want[1]) == (1, 3):
             out[k] = v * torch.tensor(LUMA, dtype=v.dtype).view(1, 3, 1, 1)
-        elif v.dim() == 4 and v.shape[0] == want[0] and v.shape[2:] == want[2:] and (v.shape[1], want[1]) == (3, 1):
+        elif inputs_only and (v.shape[1], want[1]) == (3, 1):
             out[k] = v.sum(dim=1, keepdim=True)
         elif v.dim() == 4 and v.shape[:2] == want[:2] and v.shape[3] == want[3]:
             w = torch.nn.functional.interpolate(v, size=(want[2], want[3]), mode="bilinear", align_corners=True)

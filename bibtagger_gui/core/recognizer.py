@@ -115,21 +115,16 @@ class OnnxModel:
         if inputs != want_in or sorted(outputs) != sorted(want_out):
             raise ModelError(f"{path}: {kind} model has inputs {inputs} / outputs {outputs}, expected {want_in} / {want_out}")
         model = cls(path, session, meta)
-        try:
-            h, w = model.input_size
-            ok = h > 0 and w > 0
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ModelError(f"{path}: bad bibtagger.input_size metadata {meta.get('bibtagger.input_size')!r}")
-        try:
-            ok = 0.25 <= model.stretch <= 8
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ModelError(f"{path}: bad bibtagger.stretch metadata {meta.get('bibtagger.stretch')!r}")
-        if kind == "reader" and meta.get("bibtagger.channels", "1") not in ("1", "3"):
-            raise ModelError(f"{path}: bad bibtagger.channels metadata {meta.get('bibtagger.channels')!r} (1 or 3)")
+        checks = [("input_size", lambda: min(model.input_size) > 0, ""), ("stretch", lambda: 0.25 <= model.stretch <= 8, "")]
+        if kind == "reader":
+            checks.append(("channels", lambda: model.channels in (1, 3), " (1 or 3)"))
+        for key, valid, hint in checks:  # each property parses its metadata; unparsable counts as bad
+            try:
+                ok = valid()
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ModelError(f"{path}: bad bibtagger.{key} metadata {meta.get('bibtagger.' + key)!r}{hint}")
         return model
 
     @property
