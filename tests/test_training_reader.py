@@ -459,3 +459,58 @@ def test_label_audit_option(tmp_path):
     assert label_audit_path("auto", other) is None  # the audit is tied to rbnr_dev's image names
     assert label_audit_path("none", DEFAULT_DEV / "annotations.json") is None
     assert label_audit_path(str(tmp_path / "mine.json"), other) == tmp_path / "mine.json"
+
+
+def test_parallel_render_depends_on_the_seed_not_on_the_worker_count():
+    a_x, a_y = render_synthetic(20, seed=3, workers=2, chunk=6)
+    b_x, b_y = render_synthetic(20, seed=3, workers=3, chunk=6)
+    assert a_x.shape == (20, *SIZE) and a_x.dtype == np.uint8
+    assert a_y == b_y and np.array_equal(a_x, b_x)
+    c_x, c_y = render_synthetic(20, seed=4, workers=2, chunk=6)
+    assert c_y != a_y
+    # chunk k is the stream seeded (seed, k): its crops are the single-stream render of that seed sequence
+    one_x, one_y = render_synthetic(6, seed=0, chunk=6)  # single stream of seed 0 = SeedSequence([0]) = ([0, 0])
+    zero_x, zero_y = render_synthetic(12, seed=0, workers=2, chunk=6)
+    assert zero_y[:6] == one_y and np.array_equal(zero_x[:6], one_x)
+
+
+def test_synthetic_cache_reuses_matching_renders_and_replaces_others(tmp_path, capsys):
+    from training.reader_data import synthetic_cached
+
+    calls = []
+
+    def render(seed):
+        def go():
+            calls.append(seed)
+            return render_synthetic(4, seed=seed)
+        return go
+
+    path = tmp_path / "cache" / "syn.npz"
+    x1, y1, loaded = synthetic_cached(path, {"seed": 1}, render(1))
+    assert not loaded and path.is_file() and calls == [1]
+    x2, y2, loaded = synthetic_cached(path, {"seed": 1}, render(1))
+    assert loaded and calls == [1] and y2 == y1 and np.array_equal(x2, x1)
+    x3, y3, loaded = synthetic_cached(path, {"seed": 2}, render(2))
+    assert not loaded and calls == [1, 2] and "holds another synthetic render" in capsys.readouterr().err
+    assert synthetic_cached(path, {"seed": 2}, render(2))[2]  # the new render replaced the old one
+    path.write_bytes(b"PK\x03\x04 truncated")
+    _, y4, loaded = synthetic_cached(path, {"seed": 2}, render(2))
+    assert not loaded and y4 == y3 and "unreadable synthetic cache" in capsys.readouterr().err
+    assert synthetic_cached(None, {"seed": 2}, render(2))[2] is False and calls == [1, 2, 2, 2]
+
+
+def test_time_budget_shortens_pretraining_and_epoch_checkpoints_are_kept(tmp_path):
+    from training.train_reader import ReaderConfig, train
+
+    items = make_photo_set(tmp_path / "photos", 4)
+    entries = entries_from_annotations(items, tmp_path / "photos")
+    # 40 synthetic crops (36 after the held-out ones), 6 per batch of 8: 6 steps an epoch, 1800 planned
+    cfg = ReaderConfig(out=str(tmp_path / "run"), synthetic=40, epochs=300, finetune_epochs=1, finetune_steps=1, batch=8,
+                       threads=1, time_budget=1e-4, keep_epochs=True)
+    train(cfg, entries[:3], entries[3:])
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    pretrain = [h for h in history if h["phase"] == "pretrain"]
+    # the budget is fitted at step 150 (after the warm-up steps 0-50); spent already, so one step more: 151
+    assert len(pretrain) == -(-151 // 6) < 300
+    kept = sorted(p.name for p in (tmp_path / "run").glob("*-*.pt"))
+    assert kept == sorted([f"pretrain-{e}.pt" for e in range(1, len(pretrain) + 1)] + ["finetune-1.pt"])

@@ -51,6 +51,9 @@ def find_fonts(dirs: tuple[str, ...] | None = None) -> tuple[Path, ...]:
 def find_text_fonts(dirs: tuple[str, ...] | None = None) -> tuple[Path, ...]:
     """Any sans TTF/OTF (regular or bold, incl. italics) for the small sponsor lines; falls back to find_fonts."""
     roots = [Path(d) for d in dirs] if dirs else list(FONT_DIRS)
+    extra = os.environ.get("BIBTAGGER_FONT_DIR")
+    if extra and not dirs:
+        roots.append(Path(extra))
     found = set()
     for root in roots:
         if not root.is_dir():

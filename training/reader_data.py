@@ -7,6 +7,7 @@ training sees exactly what the app feeds the ONNX reader.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,12 +202,25 @@ def synth_sample(rng: np.random.Generator, photos: list[np.ndarray] | None = Non
     return reader_crop(img, jitter_box(rng, box), size, pad=rng.uniform(*TRAIN_PAD), stretch=stretch, channels=channels), number
 
 
+RENDER_CHUNK = 1000  # crops per independently seeded chunk of a parallel render (small: all workers busy)
+
+
 def render_synthetic(n: int, seed: int, photos: list[np.ndarray] | None = None, progress=None,
                      size: tuple[int, int] = SIZE, stretch: float = 1.0,
-                     squeeze: tuple[float, float] = SQUEEZE, channels: int = 1) -> tuple[np.ndarray, list[str]]:
-    """`n` synthetic crops as uint8 [n,h,w] (grey) or [n,3,h,w] (RGB) plus their numbers (deterministic for a seed)."""
+                     squeeze: tuple[float, float] = SQUEEZE, channels: int = 1,
+                     workers: int = 1, chunk: int = RENDER_CHUNK) -> tuple[np.ndarray, list[str]]:
+    """`n` synthetic crops as uint8 [n,h,w] (grey) or [n,3,h,w] (RGB) plus their numbers (deterministic for a seed).
+
+    ``workers`` <= 1 renders one random stream seeded ``seed``. With more workers the crops come in
+    chunks of ``chunk``, chunk k drawn from the stream seeded ``(seed, k)``, rendered by a pool
+    of processes: the result depends on ``seed`` alone, not on the number of workers (but differs
+    from the single-stream one).
+    """
+    shape = (n, *size) if channels == 1 else (n, channels, *size)
+    if workers > 1 and n > 0:
+        return _render_parallel(n, seed, photos, progress, size, stretch, squeeze, channels, workers, shape, chunk)
     rng = np.random.default_rng(seed)
-    xs = np.empty((n, *size) if channels == 1 else (n, channels, *size), np.uint8)
+    xs = np.empty(shape, np.uint8)
     labels = []
     for i in range(n):
         crop, number = synth_sample(rng, photos, size=size, stretch=stretch, squeeze=squeeze, channels=channels)
@@ -215,3 +229,68 @@ def render_synthetic(n: int, seed: int, photos: list[np.ndarray] | None = None, 
         if progress and (i + 1) % 1000 == 0:
             progress(i + 1, n)
     return xs, labels
+
+
+_POOL_PHOTOS: list[np.ndarray] | None = None  # a render worker's copy of the background photos
+
+
+def _init_render_worker(photos: list[np.ndarray] | None) -> None:
+    global _POOL_PHOTOS
+    _POOL_PHOTOS = photos
+    cv2.setNumThreads(1)
+
+
+def _render_chunk(job: tuple) -> tuple[int, np.ndarray, list[str]]:
+    k, count, seed, size, stretch, squeeze, channels = job
+    rng = np.random.default_rng([seed, k])
+    out = np.empty((count, *size) if channels == 1 else (count, channels, *size), np.uint8)
+    labels = []
+    for i in range(count):
+        crop, number = synth_sample(rng, _POOL_PHOTOS, size=size, stretch=stretch, squeeze=squeeze, channels=channels)
+        out[i] = np.clip(crop * 255 + 0.5, 0, 255).astype(np.uint8)
+        labels.append(number)
+    return k, out, labels
+
+
+def _render_parallel(n, seed, photos, progress, size, stretch, squeeze, channels, workers, shape, chunk):
+    import multiprocessing as mp
+
+    jobs = [(k, min(chunk, n - k * chunk), seed, tuple(size), stretch, tuple(squeeze), channels)
+            for k in range(-(-n // chunk))]
+    xs = np.empty(shape, np.uint8)
+    labels: list[str] = [""] * n
+    # spawned, not forked: a fork of a process whose OpenCV / torch thread pools ran can deadlock
+    with mp.get_context("spawn").Pool(min(workers, len(jobs)), _init_render_worker, (photos,)) as pool:
+        done = 0
+        for k, out, chunk_labels in pool.imap_unordered(_render_chunk, jobs):
+            xs[k * chunk : k * chunk + len(out)] = out
+            labels[k * chunk : k * chunk + len(out)] = chunk_labels
+            done += len(out)
+            if progress:
+                progress(done, n)
+    return xs, labels
+
+
+def synthetic_cached(path: Path | None, key: dict, render) -> tuple[np.ndarray, list[str], bool]:
+    """(crops, numbers, loaded) from the cache file ``path`` when its stored ``key`` (the render's
+    settings) matches, else ``render()``'s result, then saved there atomically. ``path`` None: no cache.
+
+    A cache file that cannot be read, or holds another render, is reported and rendered over.
+    """
+    if path is not None and Path(path).is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                stored = json.loads(str(z["key"]))
+                if stored == key:
+                    return z["x"], [str(v) for v in z["y"]], True
+            print(f"{path}: holds another synthetic render ({stored}); rendering anew", file=sys.stderr)
+        except Exception as exc:  # truncated or foreign file
+            print(f"{path}: unreadable synthetic cache ({exc}); rendering anew", file=sys.stderr)
+    xs, ys = render()
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, x=xs, y=np.array(ys, dtype=str), key=json.dumps(key))
+        tmp.replace(path)
+    return xs, ys, False

@@ -25,7 +25,8 @@ from bibtagger_gui.core.decode import ctc_greedy_decode
 from bibtagger_gui.core.recognizer import reader_batch
 from training.data import DEFAULT_DEV, Entry, audited, data_hash, label_audit_path, load_entries, split
 from training.models.reader import CHARSET, CRNN, INPUT_H, INPUT_W, encode_targets
-from training.reader_data import NO_SQUEEZE, RealBib, attach_detector_boxes, eval_crop, load_real_bibs, real_sample, render_synthetic
+from training.reader_data import (NO_SQUEEZE, RealBib, attach_detector_boxes, eval_crop, load_real_bibs, real_sample, render_synthetic,
+                                  synthetic_cached)
 from training.synth_bibs import SQUEEZE
 
 LUMA = (0.299, 0.587, 0.114)  # RGB -> grey, as cv2.COLOR_RGB2GRAY (reader_crop's grey)
@@ -59,13 +60,19 @@ class ReaderConfig:
     real_fold: float = 0.0  # share of real crops given a crease (reader_data.fold_region)
     train_sources: list[str] = field(default_factory=list)
     log_every: int = 50
+    device: str = "cpu"  # torch device of the model ("cuda" on a GPU machine); the data stays on the CPU
+    render_workers: int = 1  # processes rendering the synthetic crops (reader_data.render_synthetic)
+    synthetic_cache: str | None = None  # .npz of rendered synthetic crops, reused by runs with the same settings
+    synthetic_seed: int | None = None  # seed of the synthetic render (None: --seed)
+    time_budget: float = 0.0  # minutes for pretraining + fine-tuning (0: none); pretraining is shortened to fit
+    keep_epochs: bool = False  # also keep every epoch's checkpoint as OUT/<phase>-<epoch>.pt
 
 
 def log(msg: str) -> None:
     print(time.strftime("%H:%M:%S"), msg, flush=True)
 
 
-def evaluate(model: CRNN, crops: np.ndarray, numbers: list[str], batch: int = 128) -> dict:
+def evaluate(model: CRNN, crops: np.ndarray, numbers: list[str], batch: int = 128, device: str = "cpu") -> dict:
     """Exact-number accuracy, char error proxy and mean CTC loss on prepared crops [n,h,w] / [n,3,h,w] float 0..1."""
     model.eval()
     if len(numbers) == 0:
@@ -74,13 +81,13 @@ def evaluate(model: CRNN, crops: np.ndarray, numbers: list[str], batch: int = 12
     correct, loss_sum, errors = 0, 0.0, []
     with torch.no_grad():
         for i in range(0, len(numbers), batch):
-            x = torch.from_numpy(reader_batch(crops[i : i + batch]))
+            x = torch.from_numpy(reader_batch(crops[i : i + batch])).to(device)
             labels = numbers[i : i + batch]
             lp = model(x)
             tg, tl = encode_targets(labels, model.charset)
             il = torch.full((len(labels),), lp.shape[1], dtype=torch.long)
-            loss_sum += float(ctc(lp.permute(1, 0, 2), tg, il, tl))
-            for (text, conf), truth in zip(ctc_greedy_decode(lp.numpy(), model.charset), labels):
+            loss_sum += float(ctc(lp.permute(1, 0, 2), tg.to(device), il, tl))
+            for (text, conf), truth in zip(ctc_greedy_decode(lp.cpu().numpy(), model.charset), labels):
                 if text == truth:
                     correct += 1
                 else:
@@ -90,7 +97,8 @@ def evaluate(model: CRNN, crops: np.ndarray, numbers: list[str], batch: int = 12
 
 def save_checkpoint(path: Path, model: CRNN, cfg: ReaderConfig, extra: dict) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"kind": "reader", "state_dict": model.state_dict(), "charset": model.charset,
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}  # loadable without the training device
+    torch.save({"kind": "reader", "state_dict": state, "charset": model.charset,
                 "input_size": [model.height, model.width], "stretch": model.stretch, "channels": model.in_channels,
                 "config": asdict(cfg), **extra}, tmp)
     tmp.replace(path)
@@ -144,6 +152,19 @@ def _photos(bibs: list[RealBib]) -> list[np.ndarray]:
     return out
 
 
+def _fit_budget(cfg: ReaderConfig, done: int, elapsed: float, rate: float, real_batch) -> int:
+    """Pretraining steps that fit ``cfg.time_budget`` minutes when ``done`` steps took ``elapsed``
+    seconds in all and the steps after the warm-up take ``rate`` seconds each (the first steps on a
+    GPU take far longer), with a timed estimate of the fine-tuning steps (their real crops cost more
+    to make); at least one more step than done."""
+    t0 = time.time()
+    for _ in range(3):
+        real_batch(cfg.batch)
+    finetune = cfg.finetune_steps * cfg.finetune_epochs * (rate + (time.time() - t0) / 3)
+    left = cfg.time_budget * 60 * 0.95 - elapsed - finetune
+    return done + max(1, int(left / rate))
+
+
 def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry]) -> dict:
     """Run pretraining + fine-tuning; returns a summary (best checkpoint path, metrics)."""
     torch.set_num_threads(cfg.threads)
@@ -179,11 +200,19 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     t0 = time.time()
     synth_x, synth_y = (np.zeros((0, *crop_shape), np.uint8), [])
     if cfg.synthetic > 0:
-        log(f"rendering {cfg.synthetic} synthetic crops ...")
-        synth_x, synth_y = render_synthetic(cfg.synthetic, cfg.seed, photos,
-                                            progress=lambda i, n: log(f"  synthetic {i}/{n}") if i % 5000 == 0 else None, size=size, stretch=stretch,
-                                            squeeze=cfg.squeeze, channels=channels)
-        log(f"synthetic done in {time.time() - t0:.0f}s")
+        syn_seed = cfg.seed if cfg.synthetic_seed is None else cfg.synthetic_seed
+        # a parallel render (workers > 1) draws other crops than the single stream: part of the key
+        key = {"n": cfg.synthetic, "seed": syn_seed, "size": list(size), "stretch": stretch, "squeeze": list(cfg.squeeze),
+               "channels": channels, "chunked": cfg.render_workers > 1, "data_hash": hash_}
+
+        def render():
+            log(f"rendering {cfg.synthetic} synthetic crops (seed {syn_seed}, {max(1, cfg.render_workers)} process(es)) ...")
+            return render_synthetic(cfg.synthetic, syn_seed, photos,
+                                    progress=lambda i, n: log(f"  synthetic {i}/{n}") if i % 5000 == 0 or i == n else None, size=size,
+                                    stretch=stretch, squeeze=cfg.squeeze, channels=channels, workers=cfg.render_workers)
+
+        synth_x, synth_y, loaded = synthetic_cached(Path(cfg.synthetic_cache) if cfg.synthetic_cache else None, key, render)
+        log(f"synthetic {'loaded from ' + str(cfg.synthetic_cache) if loaded else 'done'} in {time.time() - t0:.0f}s")
     held = min(500, len(synth_y) // 10)
     sval_x, sval_y = synth_x[:held].astype(np.float32) / 255.0, synth_y[:held]
     synth_x, synth_y = synth_x[held:], synth_y[held:]
@@ -194,6 +223,9 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
             raise ValueError(f"charset of {cfg.init} differs from {cfg.charset!r}")
         model.load_state_dict(resize_reader_state(init_model.state_dict(), model.state_dict()))
         log(f"initialised from {cfg.init}")
+    device = cfg.device
+    model.to(device)
+    t_train = time.time()  # the time budget counts from here (after rendering)
     log(f"model: {sum(p.numel() for p in model.parameters())} parameters")
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     best = {"accuracy": -1.0, "loss": math.inf}
@@ -206,11 +238,11 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
 
     def step(opt, sched, xs: list[np.ndarray], ys: list[str]) -> float:
         model.train()
-        x = torch.from_numpy(reader_batch(xs))
+        x = torch.from_numpy(reader_batch(xs)).to(device, non_blocking=True)
         tg, tl = encode_targets(ys, model.charset)
         lp = model(x)
         il = torch.full((len(ys),), lp.shape[1], dtype=torch.long)
-        loss = ctc(lp.permute(1, 0, 2), tg, il, tl)
+        loss = ctc(lp.permute(1, 0, 2), tg.to(device), il, tl)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -219,8 +251,8 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
         return loss.item()
 
     def end_epoch(phase: str, epoch: int, losses: list[float]) -> None:
-        v = evaluate(model, val_x, val_y)
-        s = evaluate(model, sval_x, sval_y) if held else {"accuracy": float("nan")}
+        v = evaluate(model, val_x, val_y, device=device)
+        s = evaluate(model, sval_x, sval_y, device=device) if held else {"accuracy": float("nan")}
         rec = {"phase": phase, "epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
                "val_accuracy": v["accuracy"], "val_loss": v["loss"], "synth_val_accuracy": s["accuracy"],
                "elapsed_s": round(time.time() - t0)}
@@ -229,6 +261,8 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
             f"({v['n']} crops) val loss {v['loss']:.3f}  synth-val acc {s['accuracy']:.4f}  errors {v['errors'][:8]}")
         extra = {"data_hash": hash_, "val": {k: v[k] for k in ("n", "accuracy", "loss")}, "history": history}
         save_checkpoint(out / "last.pt", model, cfg, extra)
+        if cfg.keep_epochs:
+            save_checkpoint(out / f"{phase}-{epoch}.pt", model, cfg, extra)
         better = v["n"] == 0 or v["accuracy"] > best["accuracy"] or (v["accuracy"] == best["accuracy"] and v["loss"] < best["loss"])
         if better:
             best.update(accuracy=v["accuracy"], loss=v["loss"], phase=phase, epoch=epoch)
@@ -241,12 +275,31 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     n_syn = cfg.batch - n_real
     if cfg.epochs > 0 and len(synth_y) >= n_syn > 0:
         steps_per_epoch = len(synth_y) // n_syn
+        total = steps_per_epoch * cfg.epochs
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=steps_per_epoch * cfg.epochs, pct_start=0.1)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=total, pct_start=0.1)
+        # the time budget is fitted once from the rate of the steps warm..probe (after the warm-up)
+        done, warm, probe, t_warm = 0, min(50, total // 20), min(150, total // 10), 0.0
         for epoch in range(1, cfg.epochs + 1):
+            if done >= total:
+                break
             order = rng.permutation(len(synth_y))
             losses = []
             for s in range(steps_per_epoch):
+                if done >= total:
+                    break
+                if done == warm:
+                    t_warm = time.time()
+                if cfg.time_budget > 0 and done == probe and probe > warm:
+                    fitted = _fit_budget(cfg, done, time.time() - t_train, (time.time() - t_warm) / (probe - warm), real_batch)
+                    if fitted < total:
+                        log(f"time budget {cfg.time_budget:g} min: pretraining shortened to {fitted} of {total} steps "
+                            f"({fitted / steps_per_epoch:.2f} epochs)")
+                        total = fitted
+                        sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=total, pct_start=0.1)
+                        for _ in range(done):  # the new schedule, at the step reached
+                            sched.step()
+                done += 1
                 sel = order[s * n_syn : (s + 1) * n_syn]
                 xs = list(synth_x[sel].astype(np.float32) / 255.0)
                 ys = [synth_y[i] for i in sel]
@@ -324,6 +377,16 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
                    help="extra horizontal scale range of the real crops (1 1: none)")
     p.add_argument("--real-fold", type=float, default=d.real_fold, metavar="P",
                    help="share of real crops given a crease: the part beyond it foreshortened, sheared, shaded (0: none)")
+    p.add_argument("--device", default=d.device, help="torch device for the model: cpu (default), cuda, cuda:1, ...")
+    p.add_argument("--render-workers", type=int, default=d.render_workers, metavar="N",
+                   help="processes rendering the synthetic crops (2 or more: chunked seeds, same crops for any N)")
+    p.add_argument("--synthetic-cache", metavar="NPZ",
+                   help="keep the rendered synthetic crops in this file and reuse them in runs with the same render settings")
+    p.add_argument("--synthetic-seed", type=int, default=d.synthetic_seed,
+                   help="seed of the synthetic render (default: --seed); runs that share it can share --synthetic-cache")
+    p.add_argument("--time-budget", type=float, default=d.time_budget, metavar="MIN",
+                   help="minutes for pretraining + fine-tuning after rendering; pretraining is cut to fit (0: no limit)")
+    p.add_argument("--keep-epochs", action="store_true", help="also keep every epoch's checkpoint as OUT/<phase>-<epoch>.pt")
     p.add_argument("--out", default=d.out)
     return p
 
@@ -348,7 +411,9 @@ def main(argv: list[str] | None = None) -> int:
                        seed=args.seed, init=args.init, train_sources=sources, detector=args.detector,
                        det_share=args.det_share, finetune_lr=args.finetune_lr, height=args.input_height,
                        width=args.input_width, stretch=args.stretch, squeeze=tuple(args.squeeze),
-                       real_squeeze=tuple(args.real_squeeze), real_fold=args.real_fold, channels=args.channels)
+                       real_squeeze=tuple(args.real_squeeze), real_fold=args.real_fold, channels=args.channels,
+                       device=args.device, render_workers=args.render_workers, synthetic_cache=args.synthetic_cache,
+                       synthetic_seed=args.synthetic_seed, time_budget=args.time_budget, keep_epochs=args.keep_epochs)
     log(f"command: python -m training train-reader {' '.join(argv if argv is not None else sys.argv[2:])}")
     train(cfg, train_entries, val_entries)
     return 0
