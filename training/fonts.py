@@ -22,23 +22,28 @@ def _is_good(name: str) -> bool:
     return any(g in low for g in _GOOD) and not any(b in low for b in _BAD)
 
 
+def _font_roots(dirs: tuple[str, ...] | None) -> list[Path]:
+    """`dirs`, or the system font dirs plus $BIBTAGGER_FONT_DIR when set."""
+    if dirs:
+        return [Path(d) for d in dirs]
+    extra = os.environ.get("BIBTAGGER_FONT_DIR")
+    return list(FONT_DIRS) + ([Path(extra)] if extra else [])
+
+
+def _scan(roots: list[Path], keep) -> set[Path]:
+    """TTF/OTF files under `roots` whose stem passes `keep`."""
+    return {p for root in roots if root.is_dir() for p in root.rglob("*")
+            if p.suffix.lower() in (".ttf", ".otf") and keep(p.stem)}
+
+
 @functools.lru_cache(maxsize=4)
 def find_fonts(dirs: tuple[str, ...] | None = None) -> tuple[Path, ...]:
     """All bold/condensed sans TTF/OTF fonts under `dirs` (default: system font dirs), sorted.
 
     Raises FontError with a hint to run `make sysdeps` when none are found.
     """
-    roots = [Path(d) for d in dirs] if dirs else list(FONT_DIRS)
-    extra = os.environ.get("BIBTAGGER_FONT_DIR")
-    if extra and not dirs:
-        roots.append(Path(extra))
-    found = set()
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for p in root.rglob("*"):
-            if p.suffix.lower() in (".ttf", ".otf") and _is_good(p.stem):
-                found.add(p)
+    roots = _font_roots(dirs)
+    found = _scan(roots, _is_good)
     if not found:
         raise FontError(
             f"no bold/condensed TTF/OTF fonts found under {', '.join(map(str, roots))}; "
@@ -47,19 +52,12 @@ def find_fonts(dirs: tuple[str, ...] | None = None) -> tuple[Path, ...]:
     return tuple(sorted(found))
 
 
+def _is_text_face(stem: str) -> bool:
+    low = stem.lower()
+    return ("sans" in low or "roboto" in low) and "mono" not in low
+
+
 @functools.lru_cache(maxsize=4)
 def find_text_fonts(dirs: tuple[str, ...] | None = None) -> tuple[Path, ...]:
     """Any sans TTF/OTF (regular or bold, incl. italics) for the small sponsor lines; falls back to find_fonts."""
-    roots = [Path(d) for d in dirs] if dirs else list(FONT_DIRS)
-    extra = os.environ.get("BIBTAGGER_FONT_DIR")
-    if extra and not dirs:
-        roots.append(Path(extra))
-    found = set()
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for p in root.rglob("*"):
-            low = p.stem.lower()
-            if p.suffix.lower() in (".ttf", ".otf") and ("sans" in low or "roboto" in low) and "mono" not in low:
-                found.add(p)
-    return tuple(sorted(found)) or find_fonts(dirs)
+    return tuple(sorted(_scan(_font_roots(dirs), _is_text_face))) or find_fonts(dirs)

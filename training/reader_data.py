@@ -216,11 +216,14 @@ def render_synthetic(n: int, seed: int, photos: list[np.ndarray] | None = None, 
     of processes: the result depends on ``seed`` alone, not on the number of workers (but differs
     from the single-stream one).
     """
-    shape = (n, *size) if channels == 1 else (n, channels, *size)
     if workers > 1 and n > 0:
-        return _render_parallel(n, seed, photos, progress, size, stretch, squeeze, channels, workers, shape, chunk)
-    rng = np.random.default_rng(seed)
-    xs = np.empty(shape, np.uint8)
+        return _render_parallel(n, seed, photos, progress, size, stretch, squeeze, channels, workers, chunk)
+    return _render_stream(np.random.default_rng(seed), n, photos, size, stretch, squeeze, channels, progress)
+
+
+def _render_stream(rng, n, photos, size, stretch, squeeze, channels, progress=None) -> tuple[np.ndarray, list[str]]:
+    """`n` synthetic crops drawn in order from `rng` (uint8, as render_synthetic returns them)."""
+    xs = np.empty((n, *size) if channels == 1 else (n, channels, *size), np.uint8)
     labels = []
     for i in range(n):
         crop, number = synth_sample(rng, photos, size=size, stretch=stretch, squeeze=squeeze, channels=channels)
@@ -242,22 +245,15 @@ def _init_render_worker(photos: list[np.ndarray] | None) -> None:
 
 def _render_chunk(job: tuple) -> tuple[int, np.ndarray, list[str]]:
     k, count, seed, size, stretch, squeeze, channels = job
-    rng = np.random.default_rng([seed, k])
-    out = np.empty((count, *size) if channels == 1 else (count, channels, *size), np.uint8)
-    labels = []
-    for i in range(count):
-        crop, number = synth_sample(rng, _POOL_PHOTOS, size=size, stretch=stretch, squeeze=squeeze, channels=channels)
-        out[i] = np.clip(crop * 255 + 0.5, 0, 255).astype(np.uint8)
-        labels.append(number)
-    return k, out, labels
+    return (k, *_render_stream(np.random.default_rng([seed, k]), count, _POOL_PHOTOS, size, stretch, squeeze, channels))
 
 
-def _render_parallel(n, seed, photos, progress, size, stretch, squeeze, channels, workers, shape, chunk):
+def _render_parallel(n, seed, photos, progress, size, stretch, squeeze, channels, workers, chunk):
     import multiprocessing as mp
 
     jobs = [(k, min(chunk, n - k * chunk), seed, tuple(size), stretch, tuple(squeeze), channels)
             for k in range(-(-n // chunk))]
-    xs = np.empty(shape, np.uint8)
+    xs = np.empty((n, *size) if channels == 1 else (n, channels, *size), np.uint8)
     labels: list[str] = [""] * n
     # spawned, not forked: a fork of a process whose OpenCV / torch thread pools ran can deadlock
     with mp.get_context("spawn").Pool(min(workers, len(jobs)), _init_render_worker, (photos,)) as pool:
