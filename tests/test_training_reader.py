@@ -514,3 +514,42 @@ def test_time_budget_shortens_pretraining_and_epoch_checkpoints_are_kept(tmp_pat
     assert len(pretrain) == -(-151 // 6) < 300
     kept = sorted(p.name for p in (tmp_path / "run").glob("*-*.pt"))
     assert kept == sorted([f"pretrain-{e}.pt" for e in range(1, len(pretrain) + 1)] + ["finetune-1.pt"])
+
+
+def test_reader_widths_come_from_the_option_or_init_and_survive_export(tmp_path):
+    from training.export import export_reader_checkpoint
+    from training.train_reader import ReaderConfig, load_reader, train
+
+    items = make_photo_set(tmp_path / "photos", 4)
+    entries = entries_from_annotations(items, tmp_path / "photos")
+    cfg = ReaderConfig(out=str(tmp_path / "run"), synthetic=16, epochs=0, finetune_epochs=1, finetune_steps=1, batch=4,
+                       threads=1, conv_channels=(8, 16, 24, 40), hidden=20)
+    train(cfg, entries[:3], entries[3:])
+    model, ckpt = load_reader(tmp_path / "run" / "best.pt")
+    assert model.conv_channels == (8, 16, 24, 40) and model.hidden == 20 and model.rnn.hidden_size == 20
+    assert sum(p.numel() for p in model.parameters()) < sum(p.numel() for p in CRNN().parameters())
+    # a warm start keeps the widths when none are given, and refuses others
+    again = ReaderConfig(out=str(tmp_path / "run2"), synthetic=16, epochs=0, finetune_epochs=1, finetune_steps=1, batch=4,
+                         threads=1, init=str(tmp_path / "run" / "best.pt"))
+    train(again, entries[:3], entries[3:])
+    assert load_reader(tmp_path / "run2" / "best.pt")[0].conv_channels == (8, 16, 24, 40)
+    with pytest.raises(ValueError, match="widths"):
+        train(ReaderConfig(**{**again.__dict__, "out": str(tmp_path / "run3"), "hidden": 32}), entries[:3], entries[3:])
+    # export: the slim checkpoint beside the ONNX loads at the same widths, and ONNX matches torch
+    from bibtagger_gui.core.recognizer import OnnxModel, reader_batch, reader_crop
+
+    path = export_reader_checkpoint(tmp_path / "run" / "best.pt", tmp_path / "reader.onnx", "reader-test-widths")
+    slim, _ = load_reader(path.with_suffix(".pt"))
+    assert slim.conv_channels == (8, 16, 24, 40) and slim.hidden == 20
+    image = np.random.default_rng(3).integers(0, 255, (80, 200, 3), dtype=np.uint8)
+    x = reader_batch([reader_crop(image, (50, 20, 120, 50), (32, 128), 0.1)])
+    (got,) = OnnxModel.load(path, "reader", threads=1).run({"crop": x})
+    with torch.no_grad():
+        assert np.abs(got - model.eval()(torch.from_numpy(x)).numpy()).max() < 1e-4
+
+
+def test_reader_widths_are_checked():
+    with pytest.raises(ValueError, match="widths"):
+        CRNN(channels=(8, 16, 24))
+    with pytest.raises(ValueError, match="widths"):
+        CRNN(hidden=0)

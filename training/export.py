@@ -92,7 +92,8 @@ def export_reader_checkpoint(ckpt: Path | str, out: Path | str, version: str | N
 
 def write_slim_reader_checkpoint(ckpt: dict, path: Path, version: str) -> Path:
     """The weights `finetune` starts from, beside the ONNX (ONNX weights cannot be trained further)."""
-    keep = {k: ckpt[k] for k in ("kind", "state_dict", "charset", "input_size", "stretch", "data_hash") if k in ckpt}
+    keep = {k: ckpt[k] for k in ("kind", "state_dict", "charset", "input_size", "stretch", "channels", "conv_channels", "hidden",
+                                        "data_hash") if k in ckpt}
     tmp = path.with_name(path.name + ".tmp")
     torch.save({**keep, "version": version}, tmp)
     tmp.replace(path)

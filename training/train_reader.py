@@ -24,7 +24,7 @@ from torch import nn
 from bibtagger_gui.core.decode import ctc_greedy_decode
 from bibtagger_gui.core.recognizer import reader_batch
 from training.data import DEFAULT_DEV, Entry, audited, data_hash, label_audit_path, load_entries, split
-from training.models.reader import CHARSET, CRNN, INPUT_H, INPUT_W, encode_targets
+from training.models.reader import CHARSET, CONV_CHANNELS, CRNN, HIDDEN, INPUT_H, INPUT_W, encode_targets
 from training.reader_data import (NO_SQUEEZE, RealBib, attach_detector_boxes, eval_crop, load_real_bibs, real_sample, render_synthetic,
                                   synthetic_cached)
 from training.synth_bibs import SQUEEZE
@@ -55,6 +55,8 @@ class ReaderConfig:
     width: int | None = None  # None: the --init checkpoint's, else INPUT_H x INPUT_W
     stretch: float | None = None  # reader_crop's horizontal stretch; None: the init checkpoint's, else 1.0
     channels: int | None = None  # crop channels, 1 grey or 3 RGB; None: the init checkpoint's, else 1
+    conv_channels: tuple[int, int, int, int] | None = None  # model widths; None: the init checkpoint's, else CONV_CHANNELS
+    hidden: int | None = None  # BiLSTM units per direction; None: the init checkpoint's, else HIDDEN
     squeeze: tuple[float, float] = SQUEEZE  # synthetic numbers' horizontal scale range
     real_squeeze: tuple[float, float] = NO_SQUEEZE  # real crops' extra horizontal scale range
     real_fold: float = 0.0  # share of real crops given a crease (reader_data.fold_region)
@@ -100,7 +102,7 @@ def save_checkpoint(path: Path, model: CRNN, cfg: ReaderConfig, extra: dict) -> 
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}  # loadable without the training device
     torch.save({"kind": "reader", "state_dict": state, "charset": model.charset,
                 "input_size": [model.height, model.width], "stretch": model.stretch, "channels": model.in_channels,
-                "config": asdict(cfg), **extra}, tmp)
+                "conv_channels": list(model.conv_channels), "hidden": model.hidden, "config": asdict(cfg), **extra}, tmp)
     tmp.replace(path)
 
 
@@ -110,7 +112,8 @@ def load_reader(path: Path) -> tuple[CRNN, dict]:
     if ckpt.get("kind") != "reader":
         raise ValueError(f"{path} is not a reader checkpoint")
     h, w = ckpt.get("input_size", [32, 128])
-    model = CRNN(ckpt["charset"], h, w, stretch=float(ckpt.get("stretch", 1.0)), in_channels=int(ckpt.get("channels", 1)))
+    model = CRNN(ckpt["charset"], h, w, channels=tuple(ckpt.get("conv_channels", CONV_CHANNELS)), hidden=int(ckpt.get("hidden", HIDDEN)),
+                 stretch=float(ckpt.get("stretch", 1.0)), in_channels=int(ckpt.get("channels", 1)))
     model.load_state_dict(ckpt["state_dict"])
     return model, ckpt
 
@@ -181,6 +184,13 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
         cfg = replace(cfg, stretch=init_model.stretch if init_model is not None else 1.0)
     if cfg.channels is None:
         cfg = replace(cfg, channels=init_model.in_channels if init_model is not None else 1)
+    if cfg.conv_channels is None:
+        cfg = replace(cfg, conv_channels=init_model.conv_channels if init_model is not None else CONV_CHANNELS)
+    if cfg.hidden is None:
+        cfg = replace(cfg, hidden=init_model.hidden if init_model is not None else HIDDEN)
+    if init_model is not None and (init_model.conv_channels, init_model.hidden) != (tuple(cfg.conv_channels), cfg.hidden):
+        raise ValueError(f"--init {cfg.init} has widths {init_model.conv_channels}/{init_model.hidden}, "
+                         f"not {tuple(cfg.conv_channels)}/{cfg.hidden}: a warm start keeps the model's widths")
     if init_model is not None and init_model.in_channels != cfg.channels:
         log(f"{cfg.channels}-channel crops: warm start from {cfg.init}'s {init_model.in_channels}-channel weights")
     stretch, channels = cfg.stretch, cfg.channels
@@ -217,7 +227,8 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     sval_x, sval_y = synth_x[:held].astype(np.float32) / 255.0, synth_y[:held]
     synth_x, synth_y = synth_x[held:], synth_y[held:]
 
-    model = CRNN(cfg.charset, cfg.height, cfg.width, stretch=stretch, in_channels=channels)
+    model = CRNN(cfg.charset, cfg.height, cfg.width, channels=tuple(cfg.conv_channels), hidden=cfg.hidden, stretch=stretch,
+                 in_channels=channels)
     if init_model is not None:
         if init_model.charset != cfg.charset:
             raise ValueError(f"charset of {cfg.init} differs from {cfg.charset!r}")
@@ -377,6 +388,9 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
                    help="extra horizontal scale range of the real crops (1 1: none)")
     p.add_argument("--real-fold", type=float, default=d.real_fold, metavar="P",
                    help="share of real crops given a crease: the part beyond it foreshortened, sheared, shaded (0: none)")
+    p.add_argument("--conv-channels", type=int, nargs=4, metavar=("C1", "C2", "C3", "C4"),
+                   help=f"output channels of the four conv stages (default: the --init checkpoint's, else {' '.join(map(str, CONV_CHANNELS))})")
+    p.add_argument("--hidden", type=int, help=f"BiLSTM units per direction (default: the --init checkpoint's, else {HIDDEN})")
     p.add_argument("--device", default=d.device, help="torch device for the model: cpu (default), cuda, cuda:1, ...")
     p.add_argument("--render-workers", type=int, default=d.render_workers, metavar="N",
                    help="processes rendering the synthetic crops (2 or more: chunked seeds, same crops for any N)")
@@ -412,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
                        det_share=args.det_share, finetune_lr=args.finetune_lr, height=args.input_height,
                        width=args.input_width, stretch=args.stretch, squeeze=tuple(args.squeeze),
                        real_squeeze=tuple(args.real_squeeze), real_fold=args.real_fold, channels=args.channels,
+                       conv_channels=tuple(args.conv_channels) if args.conv_channels else None, hidden=args.hidden,
                        device=args.device, render_workers=args.render_workers, synthetic_cache=args.synthetic_cache,
                        synthetic_seed=args.synthetic_seed, time_budget=args.time_budget, keep_epochs=args.keep_epochs)
     log(f"command: python -m training train-reader {' '.join(argv if argv is not None else sys.argv[2:])}")

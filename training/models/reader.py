@@ -11,6 +11,8 @@ from torch import nn
 
 CHARSET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 INPUT_H, INPUT_W = 32, 128
+CONV_CHANNELS = (32, 64, 96, 128)  # output channels of the four conv stages (the shipped readers' widths)
+HIDDEN = 96  # BiLSTM units per direction
 
 
 def _block(cin: int, cout: int) -> list[nn.Module]:
@@ -21,7 +23,7 @@ class CRNN(nn.Module):
     """Conv features (height pooled to 1, width /4) -> BiLSTM -> per-column class log-probs."""
 
     def __init__(self, charset: str = CHARSET, height: int = INPUT_H, width: int = INPUT_W,
-                 channels: tuple[int, int, int, int] = (32, 64, 96, 128), hidden: int = 96, stretch: float = 1.0,
+                 channels: tuple[int, int, int, int] = CONV_CHANNELS, hidden: int = HIDDEN, stretch: float = 1.0,
                  in_channels: int = 1):
         super().__init__()
         if height % 16 or width % 4:
@@ -31,7 +33,10 @@ class CRNN(nn.Module):
         if in_channels not in (1, 3):
             raise ValueError(f"reader input has 1 (grey) or 3 (RGB) channels, not {in_channels}")
         self.in_channels = in_channels  # 1 grey, 3 RGB crops; exported as metadata
-        c1, c2, c3, c4 = channels
+        if len(channels) != 4 or min(channels) < 1 or hidden < 1:
+            raise ValueError(f"reader widths: four conv channel counts and a hidden size >= 1, not {channels}, {hidden}")
+        self.conv_channels, self.hidden = tuple(int(c) for c in channels), int(hidden)  # stored in checkpoints
+        c1, c2, c3, c4 = self.conv_channels
         self.features = nn.Sequential(
             *_block(in_channels, c1), nn.MaxPool2d(2, 2),  # 16 x 64
             *_block(c1, c2), nn.MaxPool2d(2, 2),           # 8 x 32
