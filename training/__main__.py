@@ -1,5 +1,5 @@
 """`python -m training <command>`: synth-preview, train-reader, train-detector, export, finetune, bench, refine-zoom,
-calibrate, quantize.
+calibrate, quantize, pack.
 
 Sub-command modules are imported lazily so one broken or missing module does not break the others.
 """
@@ -20,6 +20,7 @@ COMMANDS = {
     "refine-zoom": ("training.refine_zoom", "main", "detector box IoU vs zoom (the recognizer's refinement settings)"),
     "calibrate": ("training.calibrate", "main", "fit calibration.json: raw scores -> P(right), on the train split"),
     "quantize": ("training.quantize", "main", "INT8 copies of exported readers (calibrated on the train split)"),
+    "pack": ("training.pack", "main", "pack the dev set and fonts for a training run on another machine"),
 }
 
 
