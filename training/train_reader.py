@@ -180,17 +180,15 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     cfg = replace(cfg, height=cfg.height or base_h, width=cfg.width or base_w)
     if init_model is not None and (base_h, base_w) != (cfg.height, cfg.width):
         log(f"input size {cfg.height}x{cfg.width}: warm start from {cfg.init}'s {base_h}x{base_w} weights")
-    if cfg.stretch is None:
-        cfg = replace(cfg, stretch=init_model.stretch if init_model is not None else 1.0)
-    if cfg.channels is None:
-        cfg = replace(cfg, channels=init_model.in_channels if init_model is not None else 1)
-    if cfg.conv_channels is None:
-        cfg = replace(cfg, conv_channels=init_model.conv_channels if init_model is not None else CONV_CHANNELS)
-    if cfg.hidden is None:
-        cfg = replace(cfg, hidden=init_model.hidden if init_model is not None else HIDDEN)
-    if init_model is not None and (init_model.conv_channels, init_model.hidden) != (tuple(cfg.conv_channels), cfg.hidden):
+    # settings left unset (None) come from the --init checkpoint's model, else from the defaults
+    inherited = {"stretch": ("stretch", 1.0), "channels": ("in_channels", 1), "conv_channels": ("conv_channels", CONV_CHANNELS),
+                 "hidden": ("hidden", HIDDEN)}
+    cfg = replace(cfg, **{k: getattr(init_model, attr) if init_model is not None else default
+                          for k, (attr, default) in inherited.items() if getattr(cfg, k) is None})
+    cfg = replace(cfg, conv_channels=tuple(cfg.conv_channels))
+    if init_model is not None and (init_model.conv_channels, init_model.hidden) != (cfg.conv_channels, cfg.hidden):
         raise ValueError(f"--init {cfg.init} has widths {init_model.conv_channels}/{init_model.hidden}, "
-                         f"not {tuple(cfg.conv_channels)}/{cfg.hidden}: a warm start keeps the model's widths")
+                         f"not {cfg.conv_channels}/{cfg.hidden}: a warm start keeps the model's widths")
     if init_model is not None and init_model.in_channels != cfg.channels:
         log(f"{cfg.channels}-channel crops: warm start from {cfg.init}'s {init_model.in_channels}-channel weights")
     stretch, channels = cfg.stretch, cfg.channels
@@ -227,7 +225,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     sval_x, sval_y = synth_x[:held].astype(np.float32) / 255.0, synth_y[:held]
     synth_x, synth_y = synth_x[held:], synth_y[held:]
 
-    model = CRNN(cfg.charset, cfg.height, cfg.width, channels=tuple(cfg.conv_channels), hidden=cfg.hidden, stretch=stretch,
+    model = CRNN(cfg.charset, cfg.height, cfg.width, channels=cfg.conv_channels, hidden=cfg.hidden, stretch=stretch,
                  in_channels=channels)
     if init_model is not None:
         if init_model.charset != cfg.charset:
