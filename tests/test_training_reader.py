@@ -553,3 +553,103 @@ def test_reader_widths_are_checked():
         CRNN(channels=(8, 16, 24))
     with pytest.raises(ValueError, match="widths"):
         CRNN(hidden=0)
+
+
+def test_ctc_align_finds_where_each_character_is_emitted():
+    from training.reader_data import ctc_align
+
+    def logprobs(path, classes=4):
+        lp = np.full((len(path), classes), np.log(0.02))
+        lp[np.arange(len(path)), path] = np.log(0.94)
+        return lp
+
+    assert ctc_align(logprobs([0, 1, 1, 0, 2, 0, 0, 3]), [1, 2, 3]) == [1, 4, 7]
+    assert ctc_align(logprobs([1, 0, 1, 0]), [1, 1]) == [0, 2]  # a repeat needs the blank between
+    # forced: the true labels' best path, even where the best path of the frames reads otherwise
+    assert ctc_align(logprobs([0, 1, 3, 0, 2]), [1, 2, 2]) is not None
+    assert ctc_align(logprobs([1, 1]), [1, 1]) is None  # two 1s need three frames
+    assert ctc_align(logprobs([1, 1]), []) is None
+
+
+def test_mosaic_bib_recombines_the_bibs_own_character_strips():
+    from training.reader_data import RealBib, mosaic_bib
+
+    img = np.zeros((60, 200, 3), np.uint8)
+    img[:, :50] = 10  # left margin
+    for k, x in enumerate(range(50, 150, 25)):  # four characters, 25 px each, grey levels 100..130
+        img[:, x : x + 25] = 100 + 10 * k
+    img[:, 150:] = 250  # right margin
+    bib = RealBib(img, (50.0, 20.0, 150.0, 40.0), "1234", "synthetic", cuts=(50.0, 75.0, 100.0, 125.0, 150.0))
+    lengths = set()
+    for seed in range(20):
+        m = mosaic_bib(np.random.default_rng(seed), bib)
+        lengths.add(len(m.number))
+        x1, y1, x2, y2 = m.box
+        assert (y1, y2) == (20.0, 40.0) and x2 - x1 == 25 * len(m.number)
+        assert set(m.image[30, : int(x1), 0]) == {10} and set(m.image[30, int(x2) :, 0]) == {250}  # margins kept
+        strips = m.image[30, int(x1) : int(x2), 0].reshape(len(m.number), 25)
+        assert [int(s[0]) for s in strips] == [100 + 10 * "1234".index(c) for c in m.number]  # each strip is its digit's
+    assert lengths == {3, 4, 5}
+    assert mosaic_bib(np.random.default_rng(0), RealBib(img, bib.box, "1234", "s")) .number == "1234"  # no cuts
+    assert mosaic_bib(np.random.default_rng(0), RealBib(img, bib.box, "A123", "s", cuts=bib.cuts)).number == "A123"
+
+
+def test_glyph_cuts_of_a_rendered_number_fall_between_its_digits(tmp_path):
+    """The shipped reader's alignment cuts rendered numbers into whole digits: the strips put back
+    in reverse order read as the reversed number."""
+    from bibtagger_gui.core.recognizer import OnnxModel, default_models_dir, reader_batch, reader_crop
+    from training.reader_data import _recombine, attach_glyph_cuts
+
+    items = make_photo_set(tmp_path, 12, seed=3)
+    bibs = load_real_bibs(entries_from_annotations(items, tmp_path))
+    reader = default_models_dir() / "reader.onnx"
+    assert attach_glyph_cuts(bibs, reader, verify=False) >= 0.8 * len(bibs)
+    model = OnnxModel.load(reader, "reader", 1)
+    crops, wanted, used = [], [], []
+    for b in bibs:
+        if b.cuts is None or len(b.number) < 2:
+            continue
+        assert len(b.cuts) == len(b.number) + 1 and list(b.cuts) == sorted(b.cuts)
+        assert (b.cuts[0], b.cuts[-1]) == (b.box[0], b.box[2])
+        img, box = _recombine(b, list(range(len(b.number)))[::-1])
+        crops.append(reader_crop(img, box, model.input_size, pad=0.1))
+        wanted.append(b.number[::-1])
+        used.append(b)
+    (lp,) = model.run({"crop": reader_batch(crops)}, ["logits"])
+    ok = [t == w for (t, _), w in zip(ctc_greedy_decode(lp, CHARSET), wanted)]
+    assert len(wanted) >= 6 and sum(ok) >= 0.75 * len(wanted), (ok, wanted)
+    # verify=True keeps exactly the cuts whose reversed strips read right (single digits: nothing to check)
+    for b in bibs:
+        b.cuts = None
+    attach_glyph_cuts(bibs, reader)
+    assert [b.cuts is not None for b in used] == ok
+
+
+def test_real_mosaic_option_cuts_the_train_bibs_and_recombines_a_share_of_them(tmp_path, monkeypatch):
+    import training.train_reader as tr
+
+    items = make_photo_set(tmp_path / "photos", 4)
+    calls = {"cut": 0, "mosaic": 0}
+    real_cut, real_mosaic = tr.attach_glyph_cuts, tr.mosaic_bib
+
+    def spy_cut(bibs, reader):
+        calls["cut"] += 1
+        calls["reader"] = Path(reader).name
+        return real_cut(bibs, reader)
+
+    def spy_mosaic(rng, bib):
+        calls["mosaic"] += 1
+        return real_mosaic(rng, bib)
+
+    monkeypatch.setattr(tr, "attach_glyph_cuts", spy_cut)
+    monkeypatch.setattr(tr, "mosaic_bib", spy_mosaic)
+    monkeypatch.setattr(tr, "split", lambda entries: (entries[:3], entries[3:]))
+    data = tmp_path / "photos" / "annotations.json"
+    data.write_text(json.dumps(items))
+    args = ["--synthetic", "0", "--epochs", "0", "--finetune-epochs", "1", "--finetune-steps", "2", "--batch", "8",
+            "--threads", "1", "--data", str(data), "--label-audit", "none"]
+    assert tr.main(args + ["--out", str(tmp_path / "plain")]) == 0
+    assert calls == {"cut": 0, "mosaic": 0}
+    assert tr.main(args + ["--real-mosaic", "0.5", "--out", str(tmp_path / "run")]) == 0
+    assert calls["cut"] == 1 and calls["reader"] == "reader.onnx" and 2 <= calls["mosaic"] <= 14  # ~half of 16 real crops
+    assert torch.load(tmp_path / "run" / "best.pt", weights_only=False)["config"]["real_mosaic"] == 0.5

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bibtagger_gui.core.decode import ctc_greedy_decode
 from bibtagger_gui.core.recognizer import reader_crop
 from training.data import Entry
 from training.models.reader import CHARSET, INPUT_H, INPUT_W
@@ -35,6 +36,7 @@ class RealBib:
     number: str
     source: str
     det_box: tuple[float, float, float, float] | None = None  # the app detector's box for this bib, if found
+    cuts: tuple[float, ...] | None = None  # x of the box's left end, the gaps between characters, its right end
 
 
 def attach_detector_boxes(bibs: list[RealBib], detector_path: Path, iou_min: float = 0.5) -> int:
@@ -68,6 +70,127 @@ def attach_detector_boxes(bibs: list[RealBib], detector_path: Path, iou_min: flo
             b.det_box = tuple(float(v) for v in boxes[j])  # type: ignore[assignment]
             found += 1
     return found
+
+
+def ctc_align(logprobs: np.ndarray, labels: list[int]) -> list[int] | None:
+    """Most probable CTC path of `labels` through log-probs [T, C] (blank 0): for each label, the
+    frame where its best path emits it first. None when the labels do not fit in T frames."""
+    T = logprobs.shape[0]
+    ext = [0]
+    for lab in labels:
+        ext += [lab, 0]
+    S = len(ext)
+    if S > 2 * T + 1 or not labels:
+        return None
+    score = np.full((T, S), -np.inf)
+    back = np.zeros((T, S), np.int64)
+    score[0, 0], score[0, 1] = logprobs[0, 0], logprobs[0, ext[1]]
+    for t in range(1, T):
+        for s in range(S):
+            cands = [(score[t - 1, s], s)]
+            if s >= 1:
+                cands.append((score[t - 1, s - 1], s - 1))
+            if s >= 2 and ext[s] != 0 and ext[s] != ext[s - 2]:
+                cands.append((score[t - 1, s - 2], s - 2))
+            best, arg = max(cands)
+            score[t, s], back[t, s] = best + logprobs[t, ext[s]], arg
+    s = S - 1 if score[T - 1, S - 1] >= score[T - 1, S - 2] else S - 2
+    if not np.isfinite(score[T - 1, s]):
+        return None
+    states = [s]
+    for t in range(T - 1, 0, -1):
+        s = int(back[t, s])
+        states.append(s)
+    states.reverse()
+    first: dict[int, int] = {}
+    for t, st in enumerate(states):
+        if st % 2 == 1:
+            first.setdefault(st // 2, t)
+    return [first[i] for i in range(len(labels))] if len(first) == len(labels) else None
+
+
+def attach_glyph_cuts(bibs: list[RealBib], reader_path: Path, min_share: float = 0.35, verify: bool = True) -> int:
+    """Set ``cuts`` of each bib: where a trained reader's forced CTC alignment of the true number emits
+    its second to last characters (their left edges), mapped back to image x, between the box's ends.
+
+    Read from the annotated box through the app's crop. Cuts that leave a character narrower than
+    `min_share` of the mean character width are dropped (the alignment did not see the glyphs), and with
+    `verify` so are cuts whose strips, put back in reverse order, the reader does not read as the
+    reversed number (a strip holds a piece of a neighbour).
+    Returns how many bibs got cuts. ``mosaic_bib`` recombines the pieces.
+    """
+    from bibtagger_gui.core.recognizer import OnnxModel, reader_batch
+
+    model = OnnxModel.load(Path(reader_path), "reader", 1)
+    charset = model.meta.get("bibtagger.charset", CHARSET)
+    (h, w), stretch, channels = model.input_size, model.stretch, model.channels
+    found = 0
+    for b in bibs:
+        if not b.number or any(c not in charset for c in b.number):
+            continue
+        crop = reader_crop(b.image, b.box, (h, w), pad=EVAL_PAD, stretch=stretch, channels=channels)
+        (lp,) = model.run({"crop": reader_batch([crop])}, ["logits"])
+        frames = ctc_align(lp[0].astype(np.float64), [charset.index(c) + 1 for c in b.number])
+        if frames is None:
+            continue
+        # reader_crop's geometry: padded crop [cx1, cx2) resized to nw input columns of T frames
+        x1, y1, x2, y2 = b.box
+        H, W = b.image.shape[:2]
+        px, py = (x2 - x1) * EVAL_PAD, (y2 - y1) * EVAL_PAD
+        cx1, cx2 = int(min(W - 1, max(0, x1 - px))), int(min(W, x2 + px))
+        cy1, cy2 = int(min(H - 1, max(0, y1 - py))), int(min(H, y2 + py))
+        cw, ch = max(cx2 - cx1, 1), max(cy2 - cy1, 1)
+        nw = min(w, max(1, round(cw * h / ch * stretch)))
+        T = lp.shape[1]
+        to_x = lambda f: cx1 + (f + 0.5) * w / T * cw / nw  # noqa: E731 - frame centre -> image x
+        centres = [to_x(f) for f in frames]
+        # the shipped readers emit a character at its left edge: cut there (shifting the cuts by
+        # +-8 to 25 % of the spacing read fewer mosaics right; docs/recognizer.md#mosaics)
+        cuts = [float(x1)] + centres[1:] + [float(x2)]
+        widths = np.diff(cuts)
+        if not (len(widths) and widths.min() >= min_share * (x2 - x1) / len(widths)):
+            continue
+        if verify and len(b.number) > 1:  # the strips in reverse order must read as the reversed number
+            rev = RealBib(b.image, b.box, b.number, b.source, cuts=tuple(cuts))
+            image, box = _recombine(rev, list(range(len(b.number)))[::-1])
+            (lp2,) = model.run({"crop": reader_batch([reader_crop(image, box, (h, w), pad=EVAL_PAD, stretch=stretch,
+                                                                  channels=channels)])}, ["logits"])
+            if ctc_greedy_decode(lp2, charset)[0][0] != b.number[::-1]:
+                continue
+        b.cuts = tuple(cuts)
+        found += 1
+    return found
+
+
+def _recombine(bib: RealBib, pick: list[int]) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The photo rows around `bib`'s box with its character strips `pick` (indices) between its
+    real margins (a box width on each side); returns (region, the new number's box)."""
+    assert bib.cuts is not None
+    H, W = bib.image.shape[:2]
+    x1, y1, x2, y2 = bib.box
+    bw, bh = x2 - x1, y2 - y1
+    ry1, ry2 = int(max(0, y1 - bh)), int(min(H, y2 + bh))
+    xs = [int(round(min(max(c, 0), W))) for c in bib.cuts]
+    left = bib.image[ry1:ry2, int(max(0, x1 - bw)):xs[0]]
+    right = bib.image[ry1:ry2, xs[-1]:int(min(W, x2 + bw))]
+    strips = [bib.image[ry1:ry2, xs[i]:xs[i + 1]] for i in pick]
+    region = np.ascontiguousarray(np.concatenate([left, *strips, right], axis=1))
+    lx = left.shape[1]
+    return region, (float(lx), y1 - ry1, float(lx + sum(s.shape[1] for s in strips)), y2 - ry1)
+
+
+def mosaic_bib(rng: np.random.Generator, bib: RealBib, max_chars: int = 6) -> RealBib:
+    """A new bib from a real one's character strips (``cuts``): one to one more characters than it
+    has, each a strip of the photo (full height around the box) drawn from its own characters,
+    between its real left and right plate margins. Same font, paper and light; a new number.
+    Bibs without cuts, or whose numbers have a letter, come back unchanged."""
+    if bib.cuts is None or not bib.number.isdigit():
+        return bib
+    n = len(bib.number)
+    m = int(np.clip(n + rng.integers(-1, 2), 1, max_chars))
+    pick = [int(i) for i in rng.integers(0, n, m)]
+    region, box = _recombine(bib, pick)
+    return RealBib(region, box, "".join(bib.number[i] for i in pick), bib.source + " (mosaic)")
 
 
 def load_rgb(path: Path) -> np.ndarray:

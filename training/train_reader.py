@@ -22,11 +22,11 @@ import torch
 from torch import nn
 
 from bibtagger_gui.core.decode import ctc_greedy_decode
-from bibtagger_gui.core.recognizer import reader_batch
+from bibtagger_gui.core.recognizer import default_models_dir, reader_batch
 from training.data import DEFAULT_DEV, Entry, audited, data_hash, label_audit_path, load_entries, split
 from training.models.reader import CHARSET, CONV_CHANNELS, CRNN, HIDDEN, INPUT_H, INPUT_W, encode_targets
-from training.reader_data import (NO_SQUEEZE, RealBib, attach_detector_boxes, eval_crop, load_real_bibs, real_sample, render_synthetic,
-                                  synthetic_cached)
+from training.reader_data import (NO_SQUEEZE, RealBib, attach_detector_boxes, attach_glyph_cuts, eval_crop, load_real_bibs, mosaic_bib,
+                                  real_sample, render_synthetic, synthetic_cached)
 from training.synth_bibs import SQUEEZE
 
 LUMA = (0.299, 0.587, 0.114)  # RGB -> grey, as cv2.COLOR_RGB2GRAY (reader_crop's grey)
@@ -60,6 +60,8 @@ class ReaderConfig:
     squeeze: tuple[float, float] = SQUEEZE  # synthetic numbers' horizontal scale range
     real_squeeze: tuple[float, float] = NO_SQUEEZE  # real crops' extra horizontal scale range
     real_fold: float = 0.0  # share of real crops given a crease (reader_data.fold_region)
+    real_mosaic: float = 0.0  # share of real crops recombined from their own character strips (reader_data.mosaic_bib)
+    mosaic_reader: str | None = None  # reader.onnx whose CTC alignment finds the strips (None: the app's shipped one)
     train_sources: list[str] = field(default_factory=list)
     log_every: int = 50
     device: str = "cpu"  # torch device of the model ("cuda" on a GPU machine); the data stays on the CPU
@@ -198,6 +200,10 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     if cfg.detector and train_bibs:
         n_det = attach_detector_boxes(train_bibs, Path(cfg.detector))
         log(f"detector boxes matched for {n_det}/{len(train_bibs)} train bibs ({cfg.detector})")
+    if cfg.real_mosaic > 0 and train_bibs:
+        aligner = Path(cfg.mosaic_reader) if cfg.mosaic_reader else default_models_dir() / "reader.onnx"
+        n_cut = attach_glyph_cuts(train_bibs, aligner)
+        log(f"character strips found for {n_cut}/{len(train_bibs)} train bibs ({aligner}); mosaics from {cfg.real_mosaic:.0%} of real crops")
     size = (cfg.height, cfg.width)
     crop_shape = size if channels == 1 else (channels, *size)
     val_x = np.stack([eval_crop(b, size, stretch, channels) for b in val_bibs]) if val_bibs else np.zeros((0, *crop_shape), np.float32)
@@ -242,8 +248,11 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
 
     def real_batch(k: int) -> tuple[list[np.ndarray], list[str]]:
         idx = rng.integers(0, len(train_bibs), k)
-        return [real_sample(rng, train_bibs[i], det_share=cfg.det_share if cfg.detector else 0.0, size=size, stretch=stretch,
-                            squeeze=cfg.real_squeeze, fold=cfg.real_fold, channels=channels) for i in idx], [train_bibs[i].number for i in idx]
+        bibs = [train_bibs[i] for i in idx]
+        if cfg.real_mosaic > 0:
+            bibs = [mosaic_bib(rng, b) if rng.random() < cfg.real_mosaic else b for b in bibs]
+        return [real_sample(rng, b, det_share=cfg.det_share if cfg.detector else 0.0, size=size, stretch=stretch,
+                            squeeze=cfg.real_squeeze, fold=cfg.real_fold, channels=channels) for b in bibs], [b.number for b in bibs]
 
     def step(opt, sched, xs: list[np.ndarray], ys: list[str]) -> float:
         model.train()
@@ -386,6 +395,9 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
                    help="extra horizontal scale range of the real crops (1 1: none)")
     p.add_argument("--real-fold", type=float, default=d.real_fold, metavar="P",
                    help="share of real crops given a crease: the part beyond it foreshortened, sheared, shaded (0: none)")
+    p.add_argument("--real-mosaic", type=float, default=d.real_mosaic, metavar="P",
+                   help="share of real crops recombined from their own character strips into new numbers (reader_data.mosaic_bib)")
+    p.add_argument("--mosaic-reader", metavar="ONNX", help="reader whose CTC alignment cuts the strips (default: the app's reader.onnx)")
     p.add_argument("--conv-channels", type=int, nargs=4, metavar=("C1", "C2", "C3", "C4"),
                    help=f"output channels of the four conv stages (default: the --init checkpoint's, else {' '.join(map(str, CONV_CHANNELS))})")
     p.add_argument("--hidden", type=int, help=f"BiLSTM units per direction (default: the --init checkpoint's, else {HIDDEN})")
@@ -423,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
                        seed=args.seed, init=args.init, train_sources=sources, detector=args.detector,
                        det_share=args.det_share, finetune_lr=args.finetune_lr, height=args.input_height,
                        width=args.input_width, stretch=args.stretch, squeeze=tuple(args.squeeze),
-                       real_squeeze=tuple(args.real_squeeze), real_fold=args.real_fold, channels=args.channels,
+                       real_squeeze=tuple(args.real_squeeze), real_fold=args.real_fold,
+                       real_mosaic=args.real_mosaic, mosaic_reader=args.mosaic_reader, channels=args.channels,
                        conv_channels=tuple(args.conv_channels) if args.conv_channels else None, hidden=args.hidden,
                        device=args.device, render_workers=args.render_workers, synthetic_cache=args.synthetic_cache,
                        synthetic_seed=args.synthetic_seed, time_budget=args.time_budget, keep_epochs=args.keep_epochs)
