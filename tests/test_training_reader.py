@@ -611,7 +611,7 @@ def test_glyph_cuts_of_a_rendered_number_fall_between_its_digits(tmp_path):
             continue
         assert len(b.cuts) == len(b.number) + 1 and list(b.cuts) == sorted(b.cuts)
         assert (b.cuts[0], b.cuts[-1]) == (b.box[0], b.box[2])
-        img, box = _recombine(b, list(range(len(b.number)))[::-1])
+        img, box = _recombine(b.image, b.box, b.cuts, list(range(len(b.number)))[::-1])
         crops.append(reader_crop(img, box, model.input_size, pad=0.1))
         wanted.append(b.number[::-1])
         used.append(b)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from bibtagger_gui.core.decode import ctc_greedy_decode
-from bibtagger_gui.core.recognizer import reader_crop
+from bibtagger_gui.core.recognizer import reader_crop, reader_crop_window
 from training.data import Entry
 from training.models.reader import CHARSET, INPUT_H, INPUT_W
 from training.synth_bibs import SQUEEZE, crease, degrade, paste_bib, random_background, render_bib
@@ -133,17 +133,11 @@ def attach_glyph_cuts(bibs: list[RealBib], reader_path: Path, min_share: float =
         frames = ctc_align(lp[0].astype(np.float64), [charset.index(c) + 1 for c in b.number])
         if frames is None:
             continue
-        # reader_crop's geometry: padded crop [cx1, cx2) resized to nw input columns of T frames
-        x1, y1, x2, y2 = b.box
-        H, W = b.image.shape[:2]
-        px, py = (x2 - x1) * EVAL_PAD, (y2 - y1) * EVAL_PAD
-        cx1, cx2 = int(min(W - 1, max(0, x1 - px))), int(min(W, x2 + px))
-        cy1, cy2 = int(min(H - 1, max(0, y1 - py))), int(min(H, y2 + py))
-        cw, ch = max(cx2 - cx1, 1), max(cy2 - cy1, 1)
-        nw = min(w, max(1, round(cw * h / ch * stretch)))
+        # the crop's window [cx1, cx2) became nw of the input's w columns, read as T frames
+        x1, _, x2, _ = b.box
+        (cx1, _, cx2, _), nw = reader_crop_window(b.image.shape, b.box, (h, w), EVAL_PAD, stretch)
         T = lp.shape[1]
-        to_x = lambda f: cx1 + (f + 0.5) * w / T * cw / nw  # noqa: E731 - frame centre -> image x
-        centres = [to_x(f) for f in frames]
+        centres = [cx1 + (f + 0.5) * w / T * (cx2 - cx1) / nw for f in frames]  # frame centres -> image x
         # the shipped readers emit a character at its left edge: cut there (shifting the cuts by
         # +-8 to 25 % of the spacing read fewer mosaics right; docs/recognizer.md#mosaics)
         cuts = [float(x1)] + centres[1:] + [float(x2)]
@@ -151,8 +145,7 @@ def attach_glyph_cuts(bibs: list[RealBib], reader_path: Path, min_share: float =
         if not (len(widths) and widths.min() >= min_share * (x2 - x1) / len(widths)):
             continue
         if verify and len(b.number) > 1:  # the strips in reverse order must read as the reversed number
-            rev = RealBib(b.image, b.box, b.number, b.source, cuts=tuple(cuts))
-            image, box = _recombine(rev, list(range(len(b.number)))[::-1])
+            image, box = _recombine(b.image, b.box, cuts, list(range(len(b.number)))[::-1])
             (lp2,) = model.run({"crop": reader_batch([reader_crop(image, box, (h, w), pad=EVAL_PAD, stretch=stretch,
                                                                   channels=channels)])}, ["logits"])
             if ctc_greedy_decode(lp2, charset)[0][0] != b.number[::-1]:
@@ -162,18 +155,18 @@ def attach_glyph_cuts(bibs: list[RealBib], reader_path: Path, min_share: float =
     return found
 
 
-def _recombine(bib: RealBib, pick: list[int]) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-    """The photo rows around `bib`'s box with its character strips `pick` (indices) between its
-    real margins (a box width on each side); returns (region, the new number's box)."""
-    assert bib.cuts is not None
-    H, W = bib.image.shape[:2]
-    x1, y1, x2, y2 = bib.box
+def _recombine(image: np.ndarray, box, cuts, pick: list[int]) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The photo rows around `box` with the character strips `pick` (indices into the strips
+    between successive `cuts`) between its real margins (a box width on each side); returns
+    (region, the new number's box)."""
+    H, W = image.shape[:2]
+    x1, y1, x2, y2 = box
     bw, bh = x2 - x1, y2 - y1
     ry1, ry2 = int(max(0, y1 - bh)), int(min(H, y2 + bh))
-    xs = [int(round(min(max(c, 0), W))) for c in bib.cuts]
-    left = bib.image[ry1:ry2, int(max(0, x1 - bw)):xs[0]]
-    right = bib.image[ry1:ry2, xs[-1]:int(min(W, x2 + bw))]
-    strips = [bib.image[ry1:ry2, xs[i]:xs[i + 1]] for i in pick]
+    xs = [int(round(min(max(c, 0), W))) for c in cuts]
+    left = image[ry1:ry2, int(max(0, x1 - bw)):xs[0]]
+    right = image[ry1:ry2, xs[-1]:int(min(W, x2 + bw))]
+    strips = [image[ry1:ry2, xs[i]:xs[i + 1]] for i in pick]
     region = np.ascontiguousarray(np.concatenate([left, *strips, right], axis=1))
     lx = left.shape[1]
     return region, (float(lx), y1 - ry1, float(lx + sum(s.shape[1] for s in strips)), y2 - ry1)
@@ -189,7 +182,7 @@ def mosaic_bib(rng: np.random.Generator, bib: RealBib, max_chars: int = 6) -> Re
     n = len(bib.number)
     m = int(np.clip(n + rng.integers(-1, 2), 1, max_chars))
     pick = [int(i) for i in rng.integers(0, n, m)]
-    region, box = _recombine(bib, pick)
+    region, box = _recombine(bib.image, bib.box, bib.cuts, pick)
     return RealBib(region, box, "".join(bib.number[i] for i in pick), bib.source + " (mosaic)")
 
 

@@ -507,6 +507,21 @@ def _widen(boxes: np.ndarray, fx: float, fy: float) -> np.ndarray:
     return np.stack([boxes[:, 0] - dw, boxes[:, 1] - dh, boxes[:, 2] + dw, boxes[:, 3] + dh], axis=1)
 
 
+def reader_crop_window(shape: tuple[int, ...], box, size: tuple[int, int], pad: float = 0.1,
+                       stretch: float = 1.0) -> tuple[tuple[int, int, int, int], int]:
+    """Where ``reader_crop`` cuts `box` (with `pad`) from an image of `shape`: the pixel window
+    (x1, y1, x2, y2), at least 1 px each way, and the width it is resized to in the reader's input
+    (the rest of `size`'s width is padding)."""
+    h, w = size
+    x1, y1, x2, y2 = (float(v) for v in box)
+    px, py = (x2 - x1) * pad, (y2 - y1) * pad
+    H, W = shape[:2]
+    x1, y1 = int(min(W - 1, max(0, x1 - px))), int(min(H - 1, max(0, y1 - py)))
+    x2, y2 = max(int(min(W, x2 + px)), x1 + 1), max(int(min(H, y2 + py)), y1 + 1)
+    nw = min(w, max(1, round((x2 - x1) * h / (y2 - y1) * stretch)))
+    return (x1, y1, x2, y2), nw
+
+
 def reader_crop(image: np.ndarray, box, size: tuple[int, int], pad: float = 0.1, stretch: float = 1.0,
                 channels: int = 1) -> np.ndarray:
     """Float32 crop (0..1) of `box` (with `pad` margin) resized to height h, padded right to w with its mean.
@@ -520,15 +535,10 @@ def reader_crop(image: np.ndarray, box, size: tuple[int, int], pad: float = 0.1,
     if channels not in (1, 3):
         raise ValueError(f"reader crops have 1 or 3 channels, not {channels}")
     h, w = size
-    x1, y1, x2, y2 = (float(v) for v in box)
-    px, py = (x2 - x1) * pad, (y2 - y1) * pad
-    H, W = image.shape[:2]
-    x1, y1 = int(min(W - 1, max(0, x1 - px))), int(min(H - 1, max(0, y1 - py)))
-    x2, y2 = int(min(W, x2 + px)), int(min(H, y2 + py))
-    crop = image[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
+    (x1, y1, x2, y2), nw = reader_crop_window(image.shape, box, size, pad, stretch)
+    crop = image[y1:y2, x1:x2]
     src = (cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if channels == 1 else crop).astype(np.float32) / 255.0
-    ch, cw = src.shape[:2]
-    nw = min(w, max(1, round(cw * h / ch * stretch)))
+    ch = src.shape[0]
     resized = cv2.resize(src, (nw, h), interpolation=cv2.INTER_AREA if ch > h else cv2.INTER_LINEAR)
     if channels == 1:
         out = np.full((h, w), float(resized.mean()), dtype=np.float32)
