@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from bibtagger_gui.core.decode import ctc_greedy_decode
-from bibtagger_gui.core.recognizer import reader_crop, reader_crop_window
+from bibtagger_gui.core.recognizer import OnnxModel, reader_batch, reader_crop, reader_crop_window
 from training.data import Entry
 from training.models.reader import CHARSET, INPUT_H, INPUT_W
 from training.synth_bibs import SQUEEZE, crease, degrade, paste_bib, random_background, render_bib
@@ -119,16 +119,14 @@ def attach_glyph_cuts(bibs: list[RealBib], reader_path: Path, min_share: float =
     reversed number (a strip holds a piece of a neighbour).
     Returns how many bibs got cuts. ``mosaic_bib`` recombines the pieces.
     """
-    from bibtagger_gui.core.recognizer import OnnxModel, reader_batch
-
     model = OnnxModel.load(Path(reader_path), "reader", 1)
-    charset = model.meta.get("bibtagger.charset", CHARSET)
+    charset = model.charset
     (h, w), stretch, channels = model.input_size, model.stretch, model.channels
     found = 0
     for b in bibs:
         if not b.number or any(c not in charset for c in b.number):
             continue
-        crop = reader_crop(b.image, b.box, (h, w), pad=EVAL_PAD, stretch=stretch, channels=channels)
+        crop = eval_crop(b, (h, w), stretch, channels)
         (lp,) = model.run({"crop": reader_batch([crop])}, ["logits"])
         frames = ctc_align(lp[0].astype(np.float64), [charset.index(c) + 1 for c in b.number])
         if frames is None:

@@ -142,6 +142,11 @@ class OnnxModel:
         return float(self.meta.get("bibtagger.stretch", "1"))
 
     @property
+    def charset(self) -> str:
+        """A reader's characters, in class order after the CTC blank; digits when its metadata has none."""
+        return self.meta.get("bibtagger.charset", "0123456789")
+
+    @property
     def channels(self) -> int:
         """A reader's crop channels: 1 (grey, ``reader_crop``'s default) or 3 (RGB); 1 when its metadata has none."""
         return int(self.meta.get("bibtagger.channels", "1"))
@@ -217,9 +222,9 @@ class Recognizer:
             extra_readers = ensemble_members(models) if reader_path is None else ()
         self.readers = [self.reader] + [OnnxModel.load(Path(p), "reader", reader_threads) for p in extra_readers]
         self.stride = int(self.detector.meta.get("bibtagger.stride", "4"))
-        self.charset = self.reader.meta.get("bibtagger.charset", "0123456789")
+        self.charset = self.reader.charset
         for m in self.readers[1:]:
-            if m.meta.get("bibtagger.charset", "0123456789") != self.charset:
+            if m.charset != self.charset:
                 raise ModelError(f"{m.path}: charset differs from {self.reader.path}'s; an ensemble must read the same characters")
         self.score_threshold = score_threshold
         self.calibration, self.calibration_note = self._load_calibration(calibration)
