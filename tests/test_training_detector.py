@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -139,17 +140,23 @@ def test_box_metrics_counts_hits_and_false_alarms():
 
 
 @pytest.mark.slow
-def test_train_then_finetune_writes_checkpoints_and_onnx(tmp_path):
+def _toy_entries(folder, n: int = 4) -> list[Entry]:
+    """n toy photos written as JPEGs, with their annotation entries."""
     import cv2
 
     rng = np.random.default_rng(3)
     entries = []
-    for i in range(4):
+    for i in range(n):
         photo = _toy_photo(rng)
-        path = tmp_path / f"photo_{i}.jpg"
+        path = folder / f"photo_{i}.jpg"
         cv2.imwrite(str(path), cv2.cvtColor(photo.image, cv2.COLOR_RGB2BGR))
         h, w = photo.image.shape[:2]
         entries.append(Entry(path, path.name, w, h, (Bib("123", tuple(float(v) for v in photo.boxes[0])),)))
+    return entries
+
+
+def test_train_then_finetune_writes_checkpoints_and_onnx(tmp_path):
+    entries = _toy_entries(tmp_path)
     small = dict(steps_per_epoch=2, batch=2, crop=96, synth=False, threads=1, log=lambda s: None)
     res = train(entries[:3], entries[3:], tmp_path / "run", epochs=1, input_size=128, **small)
     assert (tmp_path / "run" / "best.pt").is_file() and (tmp_path / "run" / "metrics.jsonl").is_file()
@@ -157,6 +164,31 @@ def test_train_then_finetune_writes_checkpoints_and_onnx(tmp_path):
     onnx_path = finetune(entries, tmp_path / "run" / "best.pt", tmp_path / "ft", epochs=1, **small)
     meta = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
     assert meta["bibtagger.kind"] == "detector" and meta["bibtagger.input_size"] == "128,128"
+
+
+def test_batch_stream_depends_on_the_seed_only(tmp_path):
+    from training.train_detector import BatchStream
+
+    entries = _toy_entries(tmp_path, 2)
+    kw = dict(input_size=128, crop=96, synth=None)
+    a, b, c = (next(iter(BatchStream(entries, 2, seed, **kw))) for seed in (5, 5, 6))
+    assert a[0].shape == (2, 3, 96, 96) and set(a[1]) >= {"heatmap", "wh", "off", "ignore"}
+    assert torch.equal(a[0], b[0]) and all(torch.equal(a[1][k], b[1][k]) for k in a[1])
+    assert not torch.equal(a[0], c[0])
+
+
+def test_training_with_worker_processes_keeps_each_epoch(tmp_path):
+    from training.train_detector import load_checkpoint
+
+    entries = _toy_entries(tmp_path)
+    train(entries[:3], entries[3:], tmp_path / "run", epochs=2, input_size=128, steps_per_epoch=2, batch=2, crop=96,
+          synth=False, threads=1, log=lambda s: None, workers=2, keep_epochs=True)
+    metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [2, 4]
+    for epoch in (1, 2):
+        model, ck = load_checkpoint(tmp_path / "run" / f"epoch-{epoch}.pt")
+        assert ck["epoch"] == epoch and all(v.device.type == "cpu" for v in ck["model"].values())
+    assert not (tmp_path / "run" / "epoch-3.pt").exists()
 
 
 def test_band_hides_the_chosen_part_of_the_number_or_ends_past_it():
@@ -218,4 +250,7 @@ def test_cli_options_for_partly_hidden_bibs_reach_training(tmp_path, monkeypatch
                         "--out", str(tmp_path / "run")]) == 0
         assert calls[0] is legible_only and seen["p_occlude"] == 0.25
     assert td.main(["--label-audit", "none", "--out", str(tmp_path / "run")]) == 0
-    assert seen["p_occlude"] == 0.0
+    assert seen["p_occlude"] == 0.0 and seen["workers"] == 0 and seen["device"] == "cpu" and not seen["keep_epochs"]
+    assert td.main(["--label-audit", "none", "--workers", "6", "--device", "cuda", "--keep-epochs",
+                    "--out", str(tmp_path / "run")]) == 0
+    assert seen["workers"] == 6 and seen["device"] == "cuda" and seen["keep_epochs"]

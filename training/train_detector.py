@@ -1,4 +1,4 @@
-"""Train, evaluate and export the bib detector (CPU, from scratch).
+"""Train, evaluate and export the bib detector (from scratch; CPU, or a GPU with --device).
 
     python -m training train-detector --epochs 60 --out runs/detector
 
@@ -81,8 +81,8 @@ def torch_predictor(model: BibDetector) -> Predictor:
     def run(x: np.ndarray):
         model.eval()
         with torch.no_grad():
-            hm, wh, off = model(torch.from_numpy(x))
-        return hm.numpy(), wh.numpy(), off.numpy()
+            hm, wh, off = model(torch.from_numpy(x).to(next(model.parameters()).device))
+        return hm.cpu().numpy(), wh.cpu().numpy(), off.cpu().numpy()
 
     return run
 
@@ -227,6 +227,31 @@ class EMA:
                 v.copy_(msd[k])
 
 
+class BatchStream(torch.utils.data.IterableDataset):
+    """Endless training batches drawn in DataLoader worker processes (``train(workers=N)``).
+
+    Each worker decodes the photos itself and draws from the stream seeded ``(seed, worker + 1)``,
+    so the batches depend on the seed and the number of workers, not on timing (the loader takes
+    them from the workers in turn)."""
+
+    def __init__(self, entries: list[Entry], batch: int, seed: int, **sampler_kwargs):
+        self.entries, self.batch, self.seed, self.kwargs = entries, batch, seed, sampler_kwargs
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        torch.set_num_threads(1)
+        cv2.setNumThreads(1)
+        sampler = DetectorSampler(load_photos(self.entries), **self.kwargs)
+        rng = np.random.default_rng([self.seed, (info.id if info else 0) + 1])
+        while True:
+            yield make_batch(sampler, rng, self.batch)
+
+
+def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A state dict with CPU tensors (checkpoints load anywhere)."""
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
 def load_checkpoint(path: Path) -> tuple[BibDetector, dict]:
     """Model and config from a .pt checkpoint written by train()."""
     ck = torch.load(str(path), map_location="cpu", weights_only=False)
@@ -253,10 +278,16 @@ def train(
     time_budget_min: float | None = None,
     log: Callable[[str], None] = print,
     p_occlude: float = 0.0,
+    workers: int = 0,
+    device: str = "cpu",
+    keep_epochs: bool = False,
 ) -> dict:
     """Train from scratch (or from `init`), keep the best EMA checkpoint by val AP50, export it.
 
-    ``p_occlude``: share of bibs given an arm-like occluder (``DetectorSampler``)."""
+    ``p_occlude``: share of bibs given an arm-like occluder (``DetectorSampler``). ``workers`` > 0
+    draws the batches in that many spawned processes (``BatchStream``; 0: in this process, the
+    shipped recipe's stream), ``device`` runs the model there (e.g. ``cuda``), ``keep_epochs`` also
+    keeps every epoch's checkpoint as ``OUT/epoch-<n>.pt`` (docs/training.md#gpu-runs)."""
     # under CPU contention 2 OpenMP threads can be ~10x slower than 1 (threads spin waiting on each other)
     torch.set_num_threads(threads)
     cv2.setNumThreads(1)
@@ -267,16 +298,29 @@ def train(
     train_photos = load_photos(train_entries)
     if not train_photos:
         raise ValueError("no readable training photos")
+    n_train, n_bibs = len(train_photos), sum(len(p.boxes) for p in train_photos)
     val_photos = load_photos(val_entries)
     if init is not None:
         model, init_ck = load_checkpoint(Path(init))
         input_size = int(init_ck.get("input_size", input_size))  # the exported frame stays the same
     else:
         model = BibDetector()
-    sampler = DetectorSampler(train_photos, input_size=input_size, crop=crop, synth="auto" if synth else None,
-                              p_occlude=p_occlude)
-    log(f"train photos {len(train_photos)} ({sum(len(p.boxes) for p in train_photos)} bibs), val photos {len(val_photos)}, "
-        f"synthetic bibs: {'yes' if sampler.render_bib else 'no'}")
+    dev = torch.device(device)
+    model.to(dev)
+    sampler_kwargs = dict(input_size=input_size, crop=crop, synth="auto" if synth else None, p_occlude=p_occlude)
+    sampler = DetectorSampler(train_photos, **sampler_kwargs)
+    if workers > 0:
+        batches = iter(torch.utils.data.DataLoader(
+            BatchStream(train_entries, batch, seed, **sampler_kwargs), batch_size=None, num_workers=workers,
+            multiprocessing_context="spawn", persistent_workers=True, prefetch_factor=4))
+
+        def next_batch():
+            return next(batches)
+    else:
+        def next_batch():
+            return make_batch(sampler, rng, batch)
+    log(f"train photos {n_train} ({n_bibs} bibs), val photos {len(val_photos)}, "
+        f"synthetic bibs: {'yes' if sampler.render_bib else 'no'}, batches drawn in {max(workers, 1)} process(es) for {dev}")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
     total = epochs * steps_per_epoch
     warm = min(200, total // 10)
@@ -306,7 +350,9 @@ def train(
         for _ in range(steps_per_epoch):
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
-            images, targets = make_batch(sampler, rng, batch)
+            images, targets = next_batch()
+            images = images.to(dev, non_blocking=True)
+            targets = {k: v.to(dev, non_blocking=True) for k, v in targets.items()}
             loss, parts = detector_loss(model, images, targets)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -321,8 +367,10 @@ def train(
         rec = {"epoch": epoch, "step": step, "lr": lr_at(step), "time_s": round(time.time() - start, 1), **{k: round(v, 4) for k, v in agg.items()}, **{f"val_{k}": round(v, 4) for k, v in m.items()}}
         with metrics_path.open("a") as f:
             f.write(json.dumps(rec) + "\n")
-        ck = {"model": ema.model.state_dict(), "arch": {}, "input_size": input_size, "epoch": epoch, "metrics": m, "data_hash": dhash}
+        ck = {"model": cpu_state(ema.model), "arch": {}, "input_size": input_size, "epoch": epoch, "metrics": m, "data_hash": dhash}
         torch.save(ck, out / "last.pt")
+        if keep_epochs:
+            torch.save(ck, out / f"epoch-{epoch}.pt")
         tag = ""
         if m["ap50"] > best["ap50"] or (m["ap50"] == best["ap50"] and m.get("f1", 0) > best.get("f1", 0)):
             best = {**m, "epoch": epoch}
@@ -426,6 +474,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--occlude", type=float, default=0.0, metavar="P",
                     help="chance that a training bib gets an arm-like occluder; those that hide part of the "
                          "number become negatives (docs/recognizer.md#partly-hidden-bibs)")
+    ap.add_argument("--workers", type=int, default=0, metavar="N",
+                    help="draw the training batches in N spawned processes (0: in this one; docs/training.md#gpu-runs)")
+    ap.add_argument("--device", default="cpu", help="torch device for the model, e.g. cuda")
+    ap.add_argument("--keep-epochs", action="store_true", help="also keep every epoch's checkpoint as OUT/epoch-<n>.pt")
     ap.add_argument("--evaluate-models", type=Path, default=None, metavar="DIR",
                     help="do not train: evaluate DIR/detector.onnx + DIR/reader.onnx on the val split and print JSON")
     args = ap.parse_args(argv)
@@ -442,7 +494,8 @@ def main(argv: list[str] | None = None) -> int:
         train_e, val_e, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch=args.batch, lr=args.lr,
         input_size=args.input_size, crop=args.crop, threads=min(args.threads, 2), seed=args.seed, init=args.init,
         synth=not args.no_synth, threshold=args.threshold, time_budget_min=args.time_budget,
-        log=lambda s: print(s, flush=True), p_occlude=args.occlude,
+        log=lambda s: print(s, flush=True), p_occlude=args.occlude, workers=args.workers, device=args.device,
+        keep_epochs=args.keep_epochs,
     )
     return 0
 
