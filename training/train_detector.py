@@ -27,7 +27,8 @@ import torch.nn.functional as F
 
 from bibtagger_gui.core.decode import box_iou, centernet_decode, letterbox, nms
 from training.data import DEFAULT_DEV, Entry, audited, data_hash, label_audit_path, load_entries, split
-from training.detector_data import DetectorSampler, load_photos, make_targets, to_tensor_batch
+from training.detector_data import DetectorSampler, _load_synth, load_photos, make_targets, to_tensor_batch
+from training.models import cpu_state
 from training.models.detector import SIZE_SCALE, STRIDE, BibDetector
 
 DEFAULT_THRESHOLD = 0.3
@@ -247,11 +248,6 @@ class BatchStream(torch.utils.data.IterableDataset):
             yield make_batch(sampler, rng, self.batch)
 
 
-def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A state dict with CPU tensors (checkpoints load anywhere)."""
-    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
-
-
 def load_checkpoint(path: Path) -> tuple[BibDetector, dict]:
     """Model and config from a .pt checkpoint written by train()."""
     ck = torch.load(str(path), map_location="cpu", weights_only=False)
@@ -308,8 +304,9 @@ def train(
     dev = torch.device(device)
     model.to(dev)
     sampler_kwargs = dict(input_size=input_size, crop=crop, synth="auto" if synth else None, p_occlude=p_occlude)
-    sampler = DetectorSampler(train_photos, **sampler_kwargs)
-    if workers > 0:
+    if workers > 0:  # each worker decodes the photos and builds its own sampler; this process only trains
+        del train_photos
+        has_synth = synth and _load_synth() is not None
         batches = iter(torch.utils.data.DataLoader(
             BatchStream(train_entries, batch, seed, **sampler_kwargs), batch_size=None, num_workers=workers,
             multiprocessing_context="spawn", persistent_workers=True, prefetch_factor=4))
@@ -317,10 +314,13 @@ def train(
         def next_batch():
             return next(batches)
     else:
+        sampler = DetectorSampler(train_photos, **sampler_kwargs)
+        has_synth = sampler.render_bib is not None
+
         def next_batch():
             return make_batch(sampler, rng, batch)
     log(f"train photos {n_train} ({n_bibs} bibs), val photos {len(val_photos)}, "
-        f"synthetic bibs: {'yes' if sampler.render_bib else 'no'}, batches drawn in {max(workers, 1)} process(es) for {dev}")
+        f"synthetic bibs: {'yes' if has_synth else 'no'}, batches drawn in {max(workers, 1)} process(es) for {dev}")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
     total = epochs * steps_per_epoch
     warm = min(200, total // 10)

@@ -24,6 +24,7 @@ from torch import nn
 from bibtagger_gui.core.decode import ctc_greedy_decode
 from bibtagger_gui.core.recognizer import default_models_dir, reader_batch
 from training.data import DEFAULT_DEV, Entry, audited, data_hash, label_audit_path, load_entries, split
+from training.models import cpu_state
 from training.models.reader import CHARSET, CONV_CHANNELS, CRNN, HIDDEN, INPUT_H, INPUT_W, encode_targets
 from training.reader_data import (NO_SQUEEZE, RealBib, attach_detector_boxes, attach_glyph_cuts, eval_crop, load_real_bibs, mosaic_bib,
                                   real_sample, render_synthetic, synthetic_cached)
@@ -101,7 +102,7 @@ def evaluate(model: CRNN, crops: np.ndarray, numbers: list[str], batch: int = 12
 
 def save_checkpoint(path: Path, model: CRNN, cfg: ReaderConfig, extra: dict) -> None:
     tmp = path.with_suffix(".tmp")
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}  # loadable without the training device
+    state = cpu_state(model)
     torch.save({"kind": "reader", "state_dict": state, "charset": model.charset,
                 "input_size": [model.height, model.width], "stretch": model.stretch, "channels": model.in_channels,
                 "conv_channels": list(model.conv_channels), "hidden": model.hidden, "config": asdict(cfg), **extra}, tmp)
