@@ -139,7 +139,6 @@ def test_box_metrics_counts_hits_and_false_alarms():
     assert m["ap50"] == pytest.approx(0.5 + 0.5 * 2 / 3)
 
 
-@pytest.mark.slow
 def _toy_entries(folder, n: int = 4) -> list[Entry]:
     """n toy photos written as JPEGs, with their annotation entries."""
     import cv2
@@ -155,6 +154,7 @@ def _toy_entries(folder, n: int = 4) -> list[Entry]:
     return entries
 
 
+@pytest.mark.slow
 def test_train_then_finetune_writes_checkpoints_and_onnx(tmp_path):
     entries = _toy_entries(tmp_path)
     small = dict(steps_per_epoch=2, batch=2, crop=96, synth=False, threads=1, log=lambda s: None)

@@ -70,7 +70,8 @@ def bib_patches(photos: list[Photo], margin: float = 0.35) -> list[tuple[np.ndar
     return out
 
 
-def _load_synth():
+def load_synth():
+    """`synth_bibs.render_bib` when it imports and renders (fonts installed), else None."""
     try:
         from training.synth_bibs import render_bib  # written by the reader engineer
     except Exception:  # noqa: BLE001 - optional until that module exists / fonts are installed
@@ -209,7 +210,7 @@ class DetectorSampler:
         self.p_synth = p_synth
         self.p_occlude = p_occlude
         self.patches = bib_patches(photos)
-        self.render_bib = _load_synth() if synth == "auto" else synth
+        self.render_bib = load_synth() if synth == "auto" else synth
 
     # ----------------------------------------------------------------- geometry
     def _base(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from bibtagger_gui.core.decode import box_iou, centernet_decode, letterbox, nms
 from training.data import DEFAULT_DEV, Entry, audited, data_hash, label_audit_path, load_entries, split
-from training.detector_data import DetectorSampler, _load_synth, load_photos, make_targets, to_tensor_batch
+from training.detector_data import DetectorSampler, load_photos, load_synth, make_targets, to_tensor_batch
 from training.models import cpu_state
 from training.models.detector import SIZE_SCALE, STRIDE, BibDetector
 
@@ -306,7 +306,7 @@ def train(
     sampler_kwargs = dict(input_size=input_size, crop=crop, synth="auto" if synth else None, p_occlude=p_occlude)
     if workers > 0:  # each worker decodes the photos and builds its own sampler; this process only trains
         del train_photos
-        has_synth = synth and _load_synth() is not None
+        has_synth = synth and load_synth() is not None
         batches = iter(torch.utils.data.DataLoader(
             BatchStream(train_entries, batch, seed, **sampler_kwargs), batch_size=None, num_workers=workers,
             multiprocessing_context="spawn", persistent_workers=True, prefetch_factor=4))
