@@ -223,6 +223,52 @@ def test_newer_schema_is_refused(folder):
         Store.open(folder)
 
 
+def test_a_deleted_bibs_id_is_never_given_to_a_new_bib(folder):
+    with Store.open(folder) as store:
+        store.scan()
+        photo = store.photo_by_path("img_0.jpg").id
+        store.add_bib(photo, "1", None)
+        top = store.add_bib(photo, "2", None)
+        store.delete_bib(top.id)
+        again = store.add_bib(photo, "3", None)
+        assert again.id > top.id
+        assert store.restore_bib(top).number == "2"  # what an undo of the delete does
+        assert [b.number for b in store.bibs(photo)] == ["1", "2", "3"]
+
+
+def test_schema_1_database_gets_autoincrement_bib_ids(folder):
+    db = folder / ".bibtagger" / "project.db"
+    db.parent.mkdir()
+    from bibtagger_gui.core import store as store_module
+
+    con = sqlite3.connect(db)
+    con.executescript(store_module._SCHEMA.replace(" AUTOINCREMENT", ""))
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.execute("INSERT INTO meta VALUES ('folder', ?)", (str(folder.resolve()),))
+    con.execute("INSERT INTO photos (id, relpath) VALUES (1, 'img_0.jpg')")
+    for i, number in ((1, "11"), (2, "22"), (3, "33")):
+        con.execute(
+            "INSERT INTO bibs (id, photo_id, number, source, created, updated) VALUES (?, 1, ?, 'human', 'then', 'then')",
+            (i, number),
+        )
+    con.execute("DELETE FROM bibs WHERE id = 3")
+    con.execute("INSERT INTO history (ts, photo_id, bib_id, action) VALUES ('then', 1, 3, 'bib_delete')")
+    con.commit()
+    con.close()
+    with Store.open(folder) as store:
+        assert store.get_meta("schema_version") == "2" == str(SCHEMA_VERSION)
+        assert [(b.id, b.number) for b in store.bibs(1)] == [(1, "11"), (2, "22")]
+        assert store.add_bib(1, "44", None).id == 4  # not 3, the deleted bib's id the history holds
+        sql = store._conn.execute("SELECT sql FROM sqlite_master WHERE name = 'bibs'").fetchone()[0]
+        assert "AUTOINCREMENT" in sql
+        indexes = {r[0] for r in store._conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'bibs' AND type = 'index'")}
+        assert {"bibs_photo", "bibs_number"} <= indexes
+        assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert store._conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    with Store.open(folder) as store:  # reopening migrates nothing more
+        assert [b.number for b in store.bibs(1)] == ["11", "22", "44"]
+
+
 def test_corrupt_database_is_a_store_error(folder):
     (folder / ".bibtagger").mkdir()
     (folder / ".bibtagger" / "project.db").write_bytes(b"this is not sqlite" * 100)

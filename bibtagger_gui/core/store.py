@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 from bibtagger_gui.core.bib import Bib, Box
 from bibtagger_gui.core.catalogue import STORE_DIRNAME, FileFacts, describe, walk_photos
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: bib ids are AUTOINCREMENT (never reused; undo commands hold them)
 DB_NAME = "project.db"
 SOURCES = ("model", "human", "mturk")
 BUSY_TIMEOUT_S = 30.0
@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS photos (
 );
 CREATE INDEX IF NOT EXISTS photos_sha1 ON photos(sha1);
 CREATE TABLE IF NOT EXISTS bibs (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
     number TEXT NOT NULL,
     x1 REAL, y1 REAL, x2 REAL, y2 REAL,
@@ -355,6 +355,27 @@ class Store:
                 raise StoreError(
                     f"{self.db_path} was written by a newer bibtagger (schema {row[0]} > {SCHEMA_VERSION}); update bibtagger"
                 )
+            elif int(row[0]) < 2:
+                self._bib_ids_autoincrement()
+
+    def _bib_ids_autoincrement(self) -> None:
+        """Schema 1 -> 2: rebuild ``bibs`` with AUTOINCREMENT ids, so a deleted bib's id is never
+        given to a new one (an undo command that puts the bib back, or deletes it again, holds it)."""
+        c = self._conn
+        create = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS bibs") :]
+        create = create[: create.index(";")].replace("IF NOT EXISTS bibs", "bibs_v2")
+        c.execute(create)
+        c.execute("INSERT INTO bibs_v2 SELECT * FROM bibs")
+        c.execute("DROP TABLE bibs")
+        c.execute("ALTER TABLE bibs_v2 RENAME TO bibs")
+        # ids the history has seen are used too (deleted bibs are not in the table any more)
+        top = c.execute("SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM bibs UNION ALL SELECT MAX(bib_id) FROM history)").fetchone()[0]
+        c.execute("DELETE FROM sqlite_sequence WHERE name = 'bibs'")
+        c.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('bibs', ?)", (top or 0,))
+        for statement in _SCHEMA.split(";"):
+            if "ON bibs(" in statement:
+                c.execute(statement)
+        c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self._conn.close()
