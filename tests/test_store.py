@@ -332,12 +332,44 @@ def test_read_only_folder_falls_back_to_user_data_dir():
         assert db_line.startswith(str(xdg / "bibtagger" / "projects")) and db_line.endswith("project.db")
         assert bibs_line == "['321', '654']"
         assert sorted(p.name for p in (photos / ".bibtagger").iterdir()) == ["project.db"]  # nothing written there
+        # the folder is writable again (an SD card's lock switch, a share mounted read-write): the work
+        # done meanwhile comes back into the folder, the older project and the user-data copy are kept
+        for p in (photos, photos / ".bibtagger"):
+            p.chmod(0o755)
+        os.environ["XDG_DATA_HOME"], saved = str(xdg), os.environ.get("XDG_DATA_HOME")
+        try:
+            assert db_path_for(photos) == Path(db_line)  # what read-only commands (find) look at
+            with Store.open(photos) as store:
+                assert store.db_path == photos / ".bibtagger" / "project.db"
+                assert sorted(b.number for bibs in store.all_bibs().values() for b in bibs) == ["321", "654"]
+            assert db_path_for(photos) == photos / ".bibtagger" / "project.db"
+        finally:
+            if saved is None:
+                del os.environ["XDG_DATA_HOME"]
+            else:
+                os.environ["XDG_DATA_HOME"] = saved
+        assert [p.name.split("-")[0] for p in Path(db_line).parent.iterdir()] == ["project.db.moved"]
+        assert "project.db.replaced" in [p.name.split("-")[0] for p in (photos / ".bibtagger").iterdir()]
     finally:
         for p in (photos, photos / ".bibtagger"):
             p.chmod(0o755)
         import shutil
 
         shutil.rmtree(base)
+
+
+def test_project_started_while_read_only_moves_into_the_writable_folder(folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    fallback = fallback_db_path(folder)
+    with Store(fallback, folder) as store:  # what Store.open did while the folder was read-only
+        store.scan()
+        store.add_bib(store.photo_by_path("img_1.jpg").id, "3638", None)
+    assert db_path_for(folder) == fallback
+    with Store.open(folder) as store:
+        assert store.db_path == folder / ".bibtagger" / "project.db"
+        assert [b.number for b in store.bibs(store.photo_by_path("img_1.jpg").id)] == ["3638"]
+    assert not fallback.exists() and len(list(fallback.parent.glob("project.db.moved-*"))) == 1
+    assert db_path_for(folder) == folder / ".bibtagger" / "project.db"
 
 
 def test_stores_in_several_threads(folder):

@@ -217,8 +217,19 @@ def db_path_for(folder: str | os.PathLike, writable: Callable[[Path], bool] = fo
     if override:
         return Path(override) / _folder_key(folder) / DB_NAME
     if writable(folder):
-        return folder / STORE_DIRNAME / DB_NAME
+        local, fallback = folder / STORE_DIRNAME / DB_NAME, fallback_db_path(folder)
+        # work done while the folder was read-only is newer in the fallback (Store.open moves it back)
+        return fallback if _last_write(fallback) > _last_write(local) else local
     return fallback_db_path(folder)
+
+
+def _last_write(db: Path) -> float:
+    """Newest modification time of a database file and its WAL (0 when there is none)."""
+    times = []
+    for path in (db, db.with_name(db.name + "-wal")):
+        with contextlib.suppress(OSError):
+            times.append(path.stat().st_mtime)
+    return max(times, default=0.0)
 
 
 def _box(row: sqlite3.Row) -> Box | None:
@@ -299,7 +310,8 @@ class Store:
         """Create or reopen the store of a photo folder (see :func:`db_path_for` for the location).
 
         When the folder is read-only but already holds a database, that database is copied
-        to the fallback location once so earlier work is kept.
+        to the fallback location once so earlier work is kept; when the folder is writable
+        again, the fallback (if newer) is copied back into it and renamed ``project.db.moved-*``.
         """
         folder = Path(folder).resolve()
         if not folder.is_dir():
@@ -308,6 +320,8 @@ class Store:
             return cls(db_path, folder)
         db_path = db_path_for(folder)
         local = folder / STORE_DIRNAME / DB_NAME
+        if db_path == fallback_db_path(folder) and folder_is_writable(folder):
+            db_path = cls._move_back(db_path, local)
         if db_path == local:
             try:
                 return cls(local, folder)
@@ -321,21 +335,50 @@ class Store:
         return cls(db_path, folder)
 
     @staticmethod
-    def _copy_readonly(src: Path, dst: Path) -> None:
-        try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            # immutable: a read-only folder cannot hold the -shm/-wal files a normal reader needs
+    def _copy_db(src: Path, dst: Path, immutable: bool = False) -> None:
+        """Copy database ``src`` over ``dst`` with SQLite's backup API (raises on failure)."""
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        # immutable: a read-only folder cannot hold the -shm/-wal files a normal reader needs
+        if immutable:
             source = sqlite3.connect(f"{src.as_uri()}?mode=ro&immutable=1", uri=True, timeout=BUSY_TIMEOUT_S)
+        else:  # a writable connection: closing it checkpoints the WAL and removes -wal/-shm
+            source = sqlite3.connect(str(src), timeout=BUSY_TIMEOUT_S)
+        try:
+            target = sqlite3.connect(str(dst), timeout=BUSY_TIMEOUT_S)
             try:
-                target = sqlite3.connect(str(dst))
                 with target:
                     source.backup(target)
-                target.close()
             finally:
-                source.close()
+                target.close()
+        finally:
+            source.close()
+
+    @classmethod
+    def _copy_readonly(cls, src: Path, dst: Path) -> None:
+        try:
+            cls._copy_db(src, dst, immutable=True)
         except sqlite3.Error:
             with contextlib.suppress(OSError):
                 dst.unlink()
+
+    @classmethod
+    def _move_back(cls, fallback: Path, local: Path) -> Path:
+        """Bring the project kept in the user data folder while FOLDER was read-only back into the
+        folder, which is writable again; returns the database to open (``fallback`` if that fails).
+
+        Nothing is deleted: an older ``local`` is kept as ``project.db.replaced-*`` and the
+        fallback is renamed ``project.db.moved-*``.
+        """
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        try:
+            if local.exists():
+                cls._copy_db(local, local.with_name(f"{DB_NAME}.replaced-{stamp}"))
+            cls._copy_db(fallback, local)
+            if not any(fallback.with_name(fallback.name + x).exists() for x in ("-wal", "-shm")):  # else in use
+                fallback.rename(fallback.with_name(f"{DB_NAME}.moved-{stamp}"))
+        except (OSError, sqlite3.Error):
+            return fallback
+        return local
 
     def _setup(self) -> None:
         c = self._conn
