@@ -132,6 +132,33 @@ def test_renamed_photo_is_rematched_by_hash(folder):
     assert changed.sha1 != old_sha and (changed.width, changed.height) == (90, 70)
 
 
+def test_another_picture_under_the_old_name_is_recognized_and_reviewed_again(folder):
+    store = Store.open(folder)
+    store.scan()
+    pid = store.photo_by_path("img_0.jpg").id
+    store.set_model_bibs(pid, [Bib("3638", (40, 10, 60, 20), 0.9)], "v1")
+    store.add_bib(pid, "77", (1, 1, 9, 9))
+    store.set_reviewed(pid, True)
+
+    def rewrite(seed: int, size: tuple[int, int], later: float) -> None:
+        make_photo(folder / "img_0.jpg", seed, size=size)
+        os.utime(folder / "img_0.jpg", (time.time() + later, time.time() + later))
+
+    rewrite(50, (64, 96), 5)  # same pixel size: a metadata edit (keywords) for all the scan can tell
+    assert store.scan().updated == ["img_0.jpg"]
+    photo = store.photo(pid)
+    assert photo.reviewed and photo.model_version == "v1"
+    assert sorted(b.number for b in store.bibs(pid)) == ["3638", "77"]
+    rewrite(51, (120, 80), 10)  # another size: another picture, the old model bib's box may lie outside it
+    assert store.scan().updated == ["img_0.jpg"]
+    photo = store.photo(pid)
+    assert (photo.width, photo.height) == (80, 120)
+    assert not photo.reviewed and photo.model_version is None
+    assert [(b.number, b.source) for b in store.bibs(pid)] == [("77", "human")]
+    assert pid in [p.id for p in store.photos("unreviewed")]
+    store.close()
+
+
 def test_set_model_bibs_keeps_human_and_mturk_bibs(folder):
     store = Store.open(folder)
     store.scan()

@@ -859,8 +859,16 @@ class Store:
         return photo_id
 
     def _update_photo(self, photo_id: int, f: FileFacts) -> None:
+        """New facts for a file changed in place. Same pixel size: an edit of its metadata (keywords),
+        so its bibs and review stay. Another size: another picture under the old name, so its model
+        bibs go, it is recognized again and needs a new review (human and MTurk bibs are kept)."""
         cols = self._facts_columns(f)
         before = dict(self._conn.execute(f"SELECT {', '.join(cols)} FROM photos WHERE id = ?", (photo_id,)).fetchone())
+        if before["width"] is not None and cols["width"] is not None and (
+            (before["width"], before["height"]) != (cols["width"], cols["height"])
+        ):
+            self._conn.execute("DELETE FROM bibs WHERE photo_id = ? AND source = 'model'", (photo_id,))
+            cols.update(model_version=None, reviewed=0)
         self._conn.execute(
             f"UPDATE photos SET {', '.join(f'{k} = ?' for k in cols)}, missing = 0 WHERE id = ?", (*cols.values(), photo_id)
         )
