@@ -54,3 +54,29 @@ def test_review_flow_doc_carries_the_current_key_table():
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "review-flow.md").read_text(encoding="utf-8")
     assert markdown_table() in doc, "regenerate the key table in docs/review-flow.md from keymap.markdown_table()"
+
+
+def test_keymap_json_is_read_from_the_documented_path(tmp_path, monkeypatch, qapp):
+    """README/docs: ``~/.config/bibtagger/keymap.json`` (``$XDG_CONFIG_HOME`` respected)."""
+    from bibtagger_gui.gui import keymap as keymap_mod
+    from bibtagger_gui.gui.app import make_app
+
+    org, app_name = qapp.organizationName(), qapp.applicationName()
+    make_app()  # the names the real app runs with ("bibtagger", "bibtagger")
+    try:
+        monkeypatch.delenv("BIBTAGGER_KEYMAP", raising=False)
+        settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+        for config in (tmp_path / "xdg", tmp_path / "home" / ".config"):
+            if config.name == "xdg":
+                monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+            else:
+                monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+                monkeypatch.setenv("HOME", str(tmp_path / "home"))
+            (config / "bibtagger").mkdir(parents=True)
+            (config / "bibtagger" / "keymap.json").write_text(json.dumps({"next_photo": "N"}))
+            assert keymap_mod.default_json_path() == config / "bibtagger" / "keymap.json"
+            km = load_keymap(settings)
+            assert km.keys["next_photo"] == ["N"] and km.problems == []
+    finally:
+        qapp.setOrganizationName(org)
+        qapp.setApplicationName(app_name)

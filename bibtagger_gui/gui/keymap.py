@@ -4,8 +4,9 @@ Defaults are in :data:`DEFAULT_KEYMAP`. Overrides, later ones winning:
 
 1. QSettings, key ``keys/<action>`` (a string like ``"Right; J"``);
 2. a JSON file ``{"action": "Key" | ["Key", ...]}`` named by the environment
-   variable ``BIBTAGGER_KEYMAP``, else ``keymap.json`` in the app config dir
-   (``QStandardPaths.AppConfigLocation``, e.g. ``~/.config/bibtagger/keymap.json``).
+   variable ``BIBTAGGER_KEYMAP``, else ``bibtagger/keymap.json`` in the user's config
+   dir (``QStandardPaths.GenericConfigLocation``: ``$XDG_CONFIG_HOME``, by default
+   ``~/.config``, so ``~/.config/bibtagger/keymap.json`` on Linux).
 
 Unknown actions and unparsable keys are reported in :attr:`Keymap.problems` and
 otherwise ignored. Digits 0-9 are not actions: typed anywhere outside a text field
@@ -50,9 +51,19 @@ SETTINGS_GROUP = "keys"
 ENV_VAR = "BIBTAGGER_KEYMAP"
 
 
+#: folder under the user's config dir that holds keymap.json
+CONFIG_DIR_NAME = "bibtagger"
+
+
 def default_json_path() -> Path:
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
-    return Path(base or ".") / "keymap.json"
+    """``<config dir>/bibtagger/keymap.json``, e.g. ``~/.config/bibtagger/keymap.json``.
+
+    GenericConfigLocation, not AppConfigLocation: the latter appends organisation
+    *and* application name (``~/.config/bibtagger/bibtagger``), which is not where
+    the docs say the file is.
+    """
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)
+    return Path(base or ".") / CONFIG_DIR_NAME / "keymap.json"
 
 
 def _parse(value: object) -> list[str] | None:
