@@ -276,3 +276,28 @@ def test_model_folder_switch_and_remembered_folders(qtbot, make_window, gui_env,
     assert win.rerun_unreviewed()
     wait_idle(qtbot, win)
     assert win.last_job_outcome[:2] == ("recognize", "done")
+
+
+def _open_four(qtbot, make_window, tmp_path, monkeypatch):
+    make_photos(tmp_path / "p", 4)
+    fixed_predictions(monkeypatch, {f"photo_{i:03d}.jpg": [Bib(str(500 + i), (10, 10, 60, 40), 0.5)] for i in range(4)})
+    win = make_window()
+    win.open_folder(tmp_path / "p")
+    wait_idle(qtbot, win)
+    return win
+
+
+def test_clicking_another_photo_in_the_list_commits_a_typed_number(qtbot, make_window, tmp_path, monkeypatch):
+    win = _open_four(qtbot, make_window, tmp_path, monkeypatch)
+    win.select_row(0)
+    pid = win.current_id
+    (before,) = win.store.bibs(pid)
+    key(qtbot, Qt.Key.Key_7)
+    key(qtbot, Qt.Key.Key_7)
+    assert win.number_edit.text() == "77"
+    rect = win.list_view.visualRect(win.list_model.index(1))
+    qtbot.mouseClick(win.list_view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert win.current_row() == 1 and win.current_id != pid
+    assert [(b.id, b.number, b.source) for b in win.store.bibs(pid)] == [(before.id, "77", "human")]
+    key(qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # one undoable edit, like Tab or J would make
+    assert [b.number for b in win.store.bibs(pid)] == [before.number]

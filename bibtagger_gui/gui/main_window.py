@@ -506,6 +506,7 @@ class MainWindow(QMainWindow):
         if current.isValid():
             pid = self.list_model.item(current.row()).photo_id
             if pid != self.current_id:
+                self._commit_entry()  # a click in the list commits a typed number, like Tab and J/K
                 self._show_photo(pid)
 
     def step_photo(self, delta: int) -> None:
