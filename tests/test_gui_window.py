@@ -301,3 +301,29 @@ def test_clicking_another_photo_in_the_list_commits_a_typed_number(qtbot, make_w
     assert [(b.id, b.number, b.source) for b in win.store.bibs(pid)] == [(before.id, "77", "human")]
     key(qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # one undoable edit, like Tab or J would make
     assert [b.number for b in win.store.bibs(pid)] == [before.number]
+
+
+def test_undo_and_redo_show_a_photo_the_search_hides(qtbot, make_window, tmp_path, monkeypatch):
+    win = _open_four(qtbot, make_window, tmp_path, monkeypatch)
+    p0 = win.store.photo_by_path("photo_000.jpg").id
+    win.select_photo(p0)
+    key(qtbot, Qt.Key.Key_Delete)
+    assert win.store.bibs(p0) == []
+    key(qtbot, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(win.search_edit, "502")
+    key(qtbot, Qt.Key.Key_Return)
+    assert [it.photo.relpath for it in win.list_model.items] == ["photo_002.jpg"]
+    assert win.current_id != p0
+    key(qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert [b.number for b in win.store.bibs(p0)] == ["500"]
+    assert win.current_id == p0 and win.list_model.row_of(p0) is not None  # the view went to the photo concerned
+    assert [b.number for b in win.current_bibs] == ["500"]
+    assert win.search_edit.text() == ""
+    msg = win.statusBar().currentMessage()
+    assert "photo_000.jpg" in msg and "502" in msg
+    # redo with a filter hiding the photo: the filter goes back to all photos
+    win.set_filter("reviewed")
+    assert win.list_model.row_of(p0) is None
+    key(qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert win.store.bibs(p0) == [] and win.current_id == p0 and win.filter.value == "all"
+    assert "Reviewed" in win.statusBar().currentMessage()

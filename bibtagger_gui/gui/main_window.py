@@ -572,10 +572,23 @@ class MainWindow(QMainWindow):
 
     def _store_changed(self, photo_id: int, bib_id: int | None) -> None:
         """Called by every undo command after it wrote to the store."""
-        if photo_id != self.current_id:
-            self.select_photo(photo_id)  # undo/redo shows the photo it changes
+        if photo_id != self.current_id and not self.select_photo(photo_id):  # undo/redo shows the photo it changes
+            self._reveal_photo(photo_id)
         self.refresh_photo(photo_id, bib_id)
         self._update_counts()
+
+    def _reveal_photo(self, photo_id: int) -> None:
+        """Show a photo the search or filter hides (undo/redo changed it): clear them, then select it."""
+        cleared = []
+        if self.search_edit.text():
+            cleared.append(f"search {self.search_edit.text()!r}")
+            self.search_edit.clear()  # rebuilds the queue
+        if self.list_model.row_of(photo_id) is None and self.filter is not ReviewFilter.ALL:
+            cleared.append(f"filter {self.filter.label!r}")
+            self.set_filter(ReviewFilter.ALL)
+        if self.select_photo(photo_id) and cleared:
+            name = self.items[photo_id].photo.relpath if photo_id in self.items else f"photo {photo_id}"
+            self.statusBar().showMessage(f"Undo/redo changed {name}: showing it (cleared the {' and the '.join(cleared)})", 10000)
 
     def select_bib(self, bib_id: int | None) -> None:
         self._commit_entry()
