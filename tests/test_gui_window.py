@@ -67,6 +67,9 @@ def test_cancel_stops_recognition(qtbot, make_window, tmp_path, monkeypatch):
     with Store.open(tmp_path / "p") as store:
         recognized = [p for p in store.photos() if p.model_version]
     assert 2 <= len(recognized) < 25
+    # the message counts the photos processed, not the photos asked for
+    assert win.statusBar().currentMessage() == f"Recognition cancelled: {len(recognized)} of 25 photo(s), 0 error(s)"
+    assert win.last_progress == (len(recognized), 25)
 
 
 def test_results_for_a_closed_folder_are_dropped(qtbot, make_window, tmp_path, monkeypatch):

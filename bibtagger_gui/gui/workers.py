@@ -127,7 +127,9 @@ class RecognitionJob(_Job):
             return
         try:
             self.signals.progress.emit(g, 0, total)
+            processed = 0  # photos handled before a cancel (or all of them)
             for done, pid in enumerate(self.photo_ids, 1):
+                processed = done - 1
                 if self.stopped():
                     break
                 try:
@@ -160,10 +162,13 @@ class RecognitionJob(_Job):
                         store.set_error(pid, None)
                 self.signals.photo_done.emit(g, pid)
                 self.signals.progress.emit(g, done, total)
+            else:
+                processed = total
         except Exception as exc:
             self.signals.finished.emit(g, "failed", f"recognition stopped: {exc}")
             return
         finally:
             store.close()
-        msg = f"{total} photo(s), {errors} error(s)"
+        count = f"{processed} of {total}" if processed < total else f"{total}"
+        msg = f"{count} photo(s), {errors} error(s)"
         self.signals.finished.emit(g, self._outcome(), msg)
