@@ -330,3 +330,22 @@ def test_undo_and_redo_show_a_photo_the_search_hides(qtbot, make_window, tmp_pat
     key(qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert win.store.bibs(p0) == [] and win.current_id == p0 and win.filter.value == "all"
     assert "Reviewed" in win.statusBar().currentMessage()
+
+
+def test_load_model_folder_menu_keeps_the_uncalibrated_warning(qtbot, make_window, tmp_path, monkeypatch, placeholder_models_dir):
+    from PySide6.QtWidgets import QFileDialog
+
+    win = make_window()
+    models = tmp_path / "m"
+    models.mkdir()
+    for f in placeholder_models_dir.glob("*.onnx"):
+        (models / f.name).write_bytes(f.read_bytes())
+    (models / "calibration.json").write_text("{not json")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(models)))
+    win.actions_by_name["load_models"].trigger()  # Recognition > Load Model Folder…
+    assert win.models_dir == models
+    msg = win.statusBar().currentMessage()
+    assert "confidences uncalibrated" in msg and "Re-run on Unreviewed Photos" in msg
+    (models / "calibration.json").unlink()  # a clean folder: no warning, and none left over from before
+    win.actions_by_name["load_models"].trigger()
+    assert win.statusBar().currentMessage() == "Models loaded; use Recognition > Re-run on Unreviewed Photos to apply them"

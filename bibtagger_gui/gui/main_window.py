@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.job_pool = WorkQueue(1, name="jobs")  # one scan/recognition at a time, in order
         self.last_progress: tuple[int, int] = (0, 0)
         self.last_job_outcome: tuple[str, str, str] | None = None  # kind, outcome, message
+        self.models_warning = ""  # set by load_models_dir, e.g. a broken calibration.json
         self.filter = ReviewFilter.ALL
         self.items: dict[int, ReviewItem] = {}
         self.current_id: int | None = None
@@ -424,7 +425,11 @@ class MainWindow(QMainWindow):
         start = str(self.models_dir or Path.home())
         path = QFileDialog.getExistingDirectory(self, "Model folder (detector.onnx + reader.onnx)", start)
         if path and self.load_models_dir(path):
-            self.statusBar().showMessage("Models loaded; use Recognition > Re-run on Unreviewed Photos to apply them", 10000)
+            warning = f", {self.models_warning}" if self.models_warning else ""  # keep it visible
+            self.statusBar().showMessage(
+                f"Models loaded{warning}; use Recognition > Re-run on Unreviewed Photos to apply them",
+                15000 if warning else 10000,
+            )
 
     def load_models_dir(self, folder: str | Path, remember: bool = True) -> bool:
         """Check and switch to the models in ``folder`` (used by the next recognition run).
@@ -444,8 +449,10 @@ class MainWindow(QMainWindow):
         if remember:
             self.settings.setValue("models_dir", str(self.models_dir))
         self._show_models(rec.label, rec.version, rec.calibration_note)
+        self.models_warning = ""
         if rec.calibration is None and (Path(folder) / CALIBRATION_FILE).exists():  # stale or broken file
-            self.statusBar().showMessage(f"Models loaded, confidences uncalibrated: {rec.calibration_note}", 15000)
+            self.models_warning = f"confidences uncalibrated: {rec.calibration_note}"
+            self.statusBar().showMessage(f"Models loaded, {self.models_warning}", 15000)
         return True
 
     def _show_models(self, label: str, version: str, calibration_note: str) -> None:
