@@ -8,6 +8,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QKeySequence
 
 from bibtagger_gui.gui.keymap import DEFAULT_KEYMAP, load_keymap, markdown_table
+from tests.test_gui_support import gui_env, make_window  # noqa: F401 - fixtures
 
 
 def test_defaults(tmp_path, qapp):
@@ -80,3 +81,85 @@ def test_keymap_json_is_read_from_the_documented_path(tmp_path, monkeypatch, qap
     finally:
         qapp.setOrganizationName(org)
         qapp.setApplicationName(app_name)
+
+
+def _km(tmp_path, overrides):
+    path = tmp_path / "keymap.json"
+    path.write_text(overrides if isinstance(overrides, str) else json.dumps(overrides))
+    return load_keymap(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), path)
+
+
+def test_a_key_you_bind_is_taken_from_the_action_that_had_it_by_default(tmp_path, qapp):
+    km = _km(tmp_path, {"next_photo": ["F"], "zoom_in": "-"})
+    assert km.keys["next_photo"] == ["F"] and km.keys["fit"] == []
+    assert km.keys["zoom_in"] == ["-"] and km.keys["zoom_out"] == []
+    assert any("'next_photo'" in p and "'fit'" in p for p in km.problems)
+    assert any("'zoom_in'" in p and "'zoom_out'" in p for p in km.problems)
+    km = _km(tmp_path, {"next_photo": "Return"})  # accept_photo keeps its other default key
+    assert km.keys["accept_photo"] == ["Enter"] and any("keeps Enter" in p for p in km.problems)
+
+
+def test_a_key_bound_to_two_actions_is_refused_for_both(tmp_path, qapp):
+    km = _km(tmp_path, {"next_photo": "X", "prev_photo": ["x", "P"]})
+    assert km.keys["next_photo"] == ["Right", "J"]  # nothing left: its defaults come back
+    assert km.keys["prev_photo"] == ["P"]
+    assert any("X set for 'next_photo', 'prev_photo'" in p for p in km.problems)
+    keys = [k for ks in km.keys.values() for k in ks]
+    assert len(keys) == len({QKeySequence(k).toString() for k in keys})  # every key does one thing
+
+
+def test_digits_are_refused_as_action_keys(tmp_path, qapp):
+    km = _km(tmp_path, {"next_photo": ["1", "N"], "prev_photo": "Num+2", "fit": "Ctrl+1"})
+    assert km.keys["next_photo"] == ["N"]
+    assert km.keys["prev_photo"] == ["Left", "K"]  # only a digit given: the default stays
+    assert km.keys["fit"] == ["Ctrl+1"]  # a digit with Ctrl is not typing
+    assert sum("digits type a bib number" in p for p in km.problems) == 2
+
+
+def test_an_empty_list_still_disables_an_action_quietly(tmp_path, qapp):
+    km = _km(tmp_path, {"accept_photo": []})
+    assert km.keys["accept_photo"] == [] and km.problems == []
+
+
+def _window_with_keymap(qtbot, make_window, tmp_path, monkeypatch, overrides):
+    from tests.test_gui_support import fixed_predictions, make_photos, wait_idle
+    from bibtagger_gui.core.bib import Bib
+
+    path = tmp_path / "user-keymap.json"
+    path.write_text(overrides if isinstance(overrides, str) else json.dumps(overrides))
+    monkeypatch.setenv("BIBTAGGER_KEYMAP", str(path))
+    make_photos(tmp_path / "p", 3)
+    fixed_predictions(monkeypatch, {f"photo_{i:03d}.jpg": [Bib("11", (10, 10, 60, 40), 0.5)] for i in range(3)})
+    win = make_window()
+    start_message = win.statusBar().currentMessage()
+    win.open_folder(tmp_path / "p")
+    wait_idle(qtbot, win)
+    win.select_row(0)
+    return win, start_message
+
+
+def test_window_reports_a_malformed_keymap_in_the_status_bar_and_on_stderr(qtbot, make_window, tmp_path, monkeypatch, capfd):
+    win, start_message = _window_with_keymap(qtbot, make_window, tmp_path, monkeypatch, '{"next_photo": "N",')
+    assert win.keymap.problems
+    assert start_message.startswith("keymap: ") and "user-keymap.json" in start_message
+    assert "bibtagger: keymap: " in capfd.readouterr().err
+    # after recognition replaced that message, the status bar still says so
+    assert win.keymap_label.isVisible() and win.keymap_label.text() == "keymap: 1 problem(s)"
+    assert "user-keymap.json" in win.keymap_label.toolTip()
+
+
+def test_window_remapped_key_wins_over_a_default_and_digits_still_type(qtbot, make_window, tmp_path, monkeypatch, capfd):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    win, start_message = _window_with_keymap(qtbot, make_window, tmp_path, monkeypatch, {"next_photo": ["F", "1"]})
+    assert "'fit'" in " ".join(win.keymap.problems) and "keymap: " in start_message
+    assert "digits type a bib number" in capfd.readouterr().err
+
+    def press(k):
+        qtbot.keyClick(QApplication.focusWidget() or QApplication.activeWindow(), k)
+
+    press(Qt.Key.Key_F)
+    assert win.current_row() == 1  # F moves on; it used to do nothing at all
+    press(Qt.Key.Key_1)
+    assert win.current_row() == 1 and win.number_edit.text() == "1"  # 1 still types a number

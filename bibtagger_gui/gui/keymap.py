@@ -9,8 +9,15 @@ Defaults are in :data:`DEFAULT_KEYMAP`. Overrides, later ones winning:
    ``~/.config``, so ``~/.config/bibtagger/keymap.json`` on Linux).
 
 Unknown actions and unparsable keys are reported in :attr:`Keymap.problems` and
-otherwise ignored. Digits 0-9 are not actions: typed anywhere outside a text field
-they go to the bib number field (see docs/review-flow.md).
+otherwise ignored. Digits 0-9 (also on the keypad) are not actions: typed anywhere
+outside a text field they go to the bib number field (see docs/review-flow.md), so
+an override naming one is refused (reported; the action's other keys stay).
+
+Conflicts: a key you bind to an action is taken away from the action that has it
+by default (reported, e.g. ``F`` for ``next_photo`` leaves ``fit`` without ``F``).
+A key you bind to two actions is refused for both (reported), and an action left
+with none of its keys gets its defaults back, unless that brings a conflict too.
+The window shows :attr:`Keymap.problems` in the status bar and on stderr.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtCore import QSettings, QStandardPaths, Qt
 from PySide6.QtGui import QKeySequence
 
 #: action -> (default keys, description). Order is the documentation order.
@@ -81,12 +88,32 @@ def _parse(value: object) -> list[str] | None:
     return parts
 
 
+_DIGITS = {Qt.Key(Qt.Key.Key_0.value + i) for i in range(10)}
+
+
+def _norm(key: str) -> str:
+    """One spelling per key sequence (``"ctrl+z"`` and ``"Ctrl+Z"`` are the same key)."""
+    return QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText)
+
+
+def is_reserved(key: str) -> bool:
+    """True for keys the window keeps for itself: digits 0-9, also on the keypad (they type a number)."""
+    seq = QKeySequence(key)
+    if seq.isEmpty():
+        return False
+    combo = seq[0]
+    mods = combo.keyboardModifiers() & ~Qt.KeyboardModifier.KeypadModifier
+    return combo.key() in _DIGITS and mods == Qt.KeyboardModifier.NoModifier
+
+
 @dataclass
 class Keymap:
     """Resolved key map: action -> list of key strings, plus any problems found."""
 
     keys: dict[str, list[str]] = field(default_factory=lambda: {a: list(k) for a, (k, _) in DEFAULT_KEYMAP.items()})
     problems: list[str] = field(default_factory=list)
+    #: actions whose keys come from an override (QSettings or the JSON file)
+    overridden: set[str] = field(default_factory=set)
 
     def sequences(self, action: str) -> list[QKeySequence]:
         return [QKeySequence(k) for k in self.keys[action]]
@@ -103,7 +130,48 @@ class Keymap:
             if keys is None:
                 self.problems.append(f"{source}: cannot read keys {value!r} for {action!r}")
                 continue
+            reserved = [k for k in keys if is_reserved(k)]
+            if reserved:
+                self.problems.append(
+                    f"{source}: {', '.join(reserved)} for {action!r} refused: digits type a bib number"
+                )
+                keys = [k for k in keys if not is_reserved(k)]
+                if not keys:
+                    continue  # nothing left: the current keys stay
             self.keys[action] = keys
+            self.overridden.add(action)
+
+    def _resolve_conflicts(self) -> None:
+        """Give every key to one action at most (rules in the module doc); report what changed."""
+        owners: dict[str, list[str]] = {}
+        emptied: list[str] = []
+        for action, keys in self.keys.items():
+            for k in keys:
+                owners.setdefault(_norm(k), []).append(action)
+        for key, acts in owners.items():
+            if len(acts) < 2:
+                continue
+            mine = [a for a in acts if a in self.overridden]
+            if len(mine) == 1:
+                for a in acts:
+                    if a != mine[0]:
+                        self.keys[a] = [k for k in self.keys[a] if _norm(k) != key]
+                        left = f"; {a!r} keeps {self.text(a)}" if self.keys[a] else f"; {a!r} has no key left"
+                        self.problems.append(f"{key} is now {mine[0]!r}, no longer {a!r}{left}")
+            else:
+                for a in mine:
+                    self.keys[a] = [k for k in self.keys[a] if _norm(k) != key]
+                    emptied.append(a)
+                self.problems.append(f"{key} set for {', '.join(repr(a) for a in mine)}: refused for all of them")
+        for action in dict.fromkeys(emptied):
+            if not self.keys[action]:
+                default = DEFAULT_KEYMAP[action][0]
+                taken = {_norm(k) for a, ks in self.keys.items() if a != action for k in ks}
+                free = [k for k in default if _norm(k) not in taken]
+                self.keys[action] = free
+                self.problems.append(
+                    f"{action!r} keeps its default {', '.join(free)}" if free else f"{action!r} has no key left"
+                )
 
 
 def load_keymap(settings: QSettings | None = None, json_path: str | Path | None = None) -> Keymap:
@@ -124,6 +192,7 @@ def load_keymap(settings: QSettings | None = None, json_path: str | Path | None 
             km._apply(str(path), data)
         except (OSError, ValueError) as exc:
             km.problems.append(f"{path}: {exc}")
+    km._resolve_conflicts()
     return km
 
 

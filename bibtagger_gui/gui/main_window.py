@@ -7,6 +7,7 @@ wires views, commands and workers. See docs/gui.md and docs/review-flow.md.
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,21 @@ class MainWindow(QMainWindow):
         self.photo_view.setFocus()
         self._jobs_changed()
         self._update_counts()
+        self._report_keymap_problems()
+
+    def _report_keymap_problems(self) -> None:
+        """Say at start what in the key map was refused or changed: status bar and stderr."""
+        problems = self.keymap.problems
+        if not problems:
+            return
+        for p in problems:
+            print(f"bibtagger: keymap: {p}", file=sys.stderr)
+        more = f" (+{len(problems) - 1} more, see stderr)" if len(problems) > 1 else ""
+        self.statusBar().showMessage(f"keymap: {problems[0]}{more}", 30000)
+        # stays after other messages replace that one: a permanent label, the list on hover
+        self.keymap_label.setText(f"keymap: {len(problems)} problem(s)")
+        self.keymap_label.setToolTip("\n".join(problems))
+        self.keymap_label.show()
 
     # ------------------------------------------------------------------ construction
     def _build_widgets(self) -> None:
@@ -159,6 +175,10 @@ class MainWindow(QMainWindow):
         self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.cancel_button.clicked.connect(self.cancel_jobs)
         self.cancel_button.hide()
+        self.keymap_label = QLabel()  # shown when the key map has problems
+        self.keymap_label.setObjectName("keymapProblems")
+        self.keymap_label.hide()
+        sb.addPermanentWidget(self.keymap_label)
         sb.addPermanentWidget(self.model_label)
         sb.addPermanentWidget(self.counts_label)
         sb.addPermanentWidget(self.progress)
