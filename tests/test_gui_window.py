@@ -349,3 +349,28 @@ def test_load_model_folder_menu_keeps_the_uncalibrated_warning(qtbot, make_windo
     (models / "calibration.json").unlink()  # a clean folder: no warning, and none left over from before
     win.actions_by_name["load_models"].trigger()
     assert win.statusBar().currentMessage() == "Models loaded; use Recognition > Re-run on Unreviewed Photos to apply them"
+
+
+def test_a_file_the_scan_leaves_out_is_reported_not_silently_dropped(qtbot, make_window, tmp_path):
+    import os
+    import sys
+
+    if sys.platform == "darwin" or os.name == "nt":
+        pytest.skip("needs a file system that stores names that are not UTF-8")
+    folder = tmp_path / "latin1"
+    make_photos(folder, 2)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")  # in the store with an error: listed, not "left out"
+    os.rename(os.fsencode(folder / "photo_000.jpg"), os.fsencode(folder) + b"/caf\xe9.jpg")  # a Latin-1 name
+    win = make_window()
+    messages = []
+    win.statusBar().messageChanged.connect(lambda m: messages.append(m) if m else None)
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    assert sorted(it.photo.relpath for it in win.list_model.items) == ["broken.jpg", "photo_001.jpg"]
+    left_out = [m for m in messages if "left out of the review" in m]
+    assert left_out and left_out[0].startswith("1 file(s) left out of the review: caf") and "not valid UTF-8" in left_out[0]
+    assert win.queue_label.text() == "2 of 2 photos · 1 file(s) left out"
+    assert "not valid UTF-8; rename it" in win.queue_label.toolTip() and "broken.jpg" not in win.queue_label.toolTip()
+    assert "1 file(s) left out by the scan" in win.statusBar().currentMessage()  # the recognition message keeps saying so
+    win.close_folder()
+    assert win.scan_skipped == []

@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.last_progress: tuple[int, int] = (0, 0)
         self.last_job_outcome: tuple[str, str, str] | None = None  # kind, outcome, message
         self.models_warning = ""  # set by load_models_dir, e.g. a broken calibration.json
+        self.scan_skipped: list[tuple[str, str]] = []  # (relpath, why) of files the last scan left out
         self.filter = ReviewFilter.ALL
         self.items: dict[int, ReviewItem] = {}
         self.current_id: int | None = None
@@ -358,6 +359,7 @@ class MainWindow(QMainWindow):
         self.ctx.store = None
         self.folder = None
         self.items = {}
+        self.scan_skipped = []
         self.current_id = None
         self.current_bibs = []
         self.selected_bib = None
@@ -413,14 +415,37 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(message, 15000)
         elif job.kind == "scan":
             self.rebuild_queue()
+            self._note_scan_skipped(getattr(job, "report", None))
             if outcome == "done":
                 self.start_recognition([p.id for p in self.store.photos() if review.needs_recognition(p)])
         else:
-            self.statusBar().showMessage(f"Recognition {outcome}: {message}", 10000)
+            left_out = f"; {len(self.scan_skipped)} file(s) left out by the scan" if self.scan_skipped else ""
+            self.statusBar().showMessage(f"Recognition {outcome}: {message}{left_out}", 10000)
             if getattr(job, "version", None):
                 self._show_models(job.label, job.version, job.calibration_note)
             self.rebuild_queue()
         self._update_counts()
+
+    def _note_scan_skipped(self, report: Any) -> None:
+        """Tell the user about files the scan could not take in (e.g. a name that is not UTF-8).
+
+        Photos that are in the store with an error show in the list; these are not in
+        the store at all, so without this they would silently be missing from the review.
+        """
+        known = {it.photo.relpath for it in self.items.values()}
+        self.scan_skipped = [(rel, msg) for rel, msg in (report.errors if report is not None else []) if rel not in known]
+        self._show_queue_label()
+        if self.scan_skipped:
+            rel, msg = self.scan_skipped[0]
+            more = f" (+{len(self.scan_skipped) - 1} more: hover the count under the photo list)" if len(self.scan_skipped) > 1 else ""
+            self.statusBar().showMessage(f"{len(self.scan_skipped)} file(s) left out of the review: {rel}: {msg}{more}", 30000)
+
+    def _show_queue_label(self) -> None:
+        text = f"{self.list_model.total()} of {len(self.items)} photos"
+        if self.scan_skipped:
+            text += f" · {len(self.scan_skipped)} file(s) left out"
+        self.queue_label.setText(text)
+        self.queue_label.setToolTip("\n".join(f"{rel}: {msg}" for rel, msg in self.scan_skipped))
 
     def start_recognition(self, photo_ids: list[int]) -> bool:
         """Recognize these photos in the background (reviewed ones are skipped by the job)."""
@@ -499,7 +524,7 @@ class MainWindow(QMainWindow):
         self.items = {it.photo_id: it for it in all_items}
         queue = review.build_queue(all_items, self.filter, self.search_edit.text())
         self.list_model.set_items(queue)
-        self.queue_label.setText(f"{len(queue)} of {len(all_items)} photos")
+        self._show_queue_label()
         row = self.list_model.row_of(keep) if keep is not None else None
         if row is None and queue:
             row = 0

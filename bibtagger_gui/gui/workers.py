@@ -69,6 +69,10 @@ class ScanJob(_Job):
 
     kind = "scan"
 
+    def __init__(self, folder: Path, generation: int, current: Generation):
+        super().__init__(folder, generation, current)
+        self.report = None  # the ScanReport, once the scan has run
+
     def __call__(self) -> None:
         from bibtagger_gui.core.store import Store
 
@@ -80,7 +84,7 @@ class ScanJob(_Job):
                 def progress(done: int = 0, total: int = 0, *rest) -> None:
                     self.signals.progress.emit(g, int(done), int(total))
 
-                report = store.scan(progress=progress, cancel=self.stopped)
+                report = self.report = store.scan(progress=progress, cancel=self.stopped)
             finally:
                 store.close()
             self.signals.finished.emit(g, self._outcome(), str(report) if report is not None else "")
