@@ -98,3 +98,17 @@ def test_predict_then_eval_on_rbnr_dev_subset(rbnr_dev, tmp_path, capsys, placeh
     assert 0.0 <= result["image_level"]["f1"] <= 1.0 and 0.0 <= result["box_level"]["f1"] <= 1.0
     assert main(["eval", str(rbnr_dev / "annotations.json"), str(pred)]) == 0
     assert "photos evaluated: 159" in capsys.readouterr().out
+
+
+def test_results_go_through_symlinks_and_to_stdout(demo, tmp_path, capsys, placeholder_models_dir):
+    real = tmp_path / "kept" / "pred.csv"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "pred.csv"
+    link.symlink_to(real)
+    rc = main(["predict", str(demo), "--models", str(placeholder_models_dir), "--csv", str(link), "--json", "-"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert link.is_symlink() and real.read_text().startswith("image,number,")  # the link is kept, its target written
+    assert [e["image"] for e in json.loads(out)] == [f"race_{i:03d}.jpg" for i in range(1, 7)]
+    assert not (tmp_path / "-").exists()

@@ -166,3 +166,28 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     shared.chmod(0o664)
     atomic_write_text(shared, "[]\n")
     assert shared.read_text() == "[]\n" and shared.stat().st_mode & 0o777 == 0o664
+
+
+def test_atomic_writes_keep_symlinks_and_write_into_fifos(tmp_path):
+    import threading
+
+    from bibtagger_gui.core.annotations import atomic_write_text
+
+    real = tmp_path / "real" / "out.csv"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    atomic_write_text(link, "new\n")
+    assert link.is_symlink() and real.read_text() == "new\n"
+    assert os.listdir(real.parent) == ["out.csv"]
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    atomic_write_text(fifo, "through the pipe\n")  # like /dev/stdout: written to, never replaced
+    reader.join(10)
+    assert got == [b"through the pipe\n"] and fifo.is_fifo()
+    assert sorted(os.listdir(tmp_path)) == ["link.csv", "pipe", "real"]
+

@@ -156,3 +156,12 @@ def test_folder_exports_report_progress_and_stop_on_cancel(project, tmp_path):
         assert calls[-1] == (len(truth), len(truth)) and [d for d, _ in calls] == list(range(len(truth) + 1))
         rep, _ = export(store, "bibfolders", tmp_path / "stopped", cancel=lambda: True)
         assert rep.cancelled and rep.written == 0
+
+
+def test_file_export_to_stdout_dash_and_through_a_symlink(project, tmp_path, capsys):
+    folder, truth = project
+    assert {r["image"] for r in csv.DictReader(io.StringIO(run_export(capsys, str(folder), "--format", "csv", "--out", "-")))} == set(truth)
+    real = tmp_path / "real.json"
+    (tmp_path / "link.json").symlink_to(real)
+    run_export(capsys, str(folder), "--format", "json", "--out", str(tmp_path / "link.json"))
+    assert (tmp_path / "link.json").is_symlink() and len(json.loads(real.read_text())) == len(truth)

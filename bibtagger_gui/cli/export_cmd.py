@@ -17,7 +17,7 @@ def register(sub) -> None:
         help="csv: photo->bibs rows; bibcsv: bib->photos; json: bib annotation JSON; coco: COCO detection JSON; "
         "crops: bib crops + labels.csv; bibfolders: one folder per bib with links to its photos",
     )
-    p.add_argument("--out", type=Path, metavar="PATH", help="output file (default: stdout) or folder (crops, bibfolders)")
+    p.add_argument("--out", type=Path, metavar="PATH", help="output file (default or -: stdout) or folder (crops, bibfolders)")
     p.add_argument("--reviewed-only", action="store_true", help="only photos marked reviewed")
     p.add_argument("--copy", action="store_true", help="bibfolders: copy photos instead of symlinking them")
     p.add_argument("--store", type=Path, metavar="DB", help="project database file to use instead of DIR/.bibtagger/project.db")
@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         print(f"{folder}: not a folder", file=sys.stderr)
         return 1
+    if args.out is not None and str(args.out) == "-":
+        args.out = None
     if args.format in ("crops", "bibfolders") and args.out is None:
         print(f"error: --format {args.format} writes a folder: give --out FOLDER", file=sys.stderr)
         return 2

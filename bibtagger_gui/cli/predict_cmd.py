@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -11,8 +12,8 @@ from pathlib import Path
 def register(sub) -> None:
     p = sub.add_parser("predict", help="recognise bib numbers in a photo folder", description=__doc__)
     p.add_argument("dir", type=Path, help="photo folder (scanned recursively; photos are never modified)")
-    p.add_argument("--json", type=Path, metavar="OUT", help="write the results as bib annotation JSON (paths relative to DIR)")
-    p.add_argument("--csv", type=Path, metavar="OUT", help="write the results as CSV (image,number,x1,y1,x2,y2,confidence)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the results as bib annotation JSON (paths relative to DIR; - for stdout)")
+    p.add_argument("--csv", type=Path, metavar="OUT", help="write the results as CSV (image,number,x1,y1,x2,y2,confidence; - for stdout)")
     p.add_argument("--models", type=Path, metavar="DIR", help="folder with detector.onnx and reader.onnx (default: bundled models, or $BIBTAGGER_MODELS)")
     p.add_argument("--store", type=Path, metavar="DB", help="project database file to use instead of DIR/.bibtagger/project.db")
     p.add_argument("--all", action="store_true", help="predict again photos already done by these models and reviewed photos")
@@ -20,7 +21,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bibtagger_gui.core.annotations import AnnotationError, atomic_write_text, save_annotations
+    from bibtagger_gui.core.annotations import AnnotationError, dump_annotations
     from bibtagger_gui.core.exporters import bib_rows_csv
     from bibtagger_gui.core.imageio import ImageError
     from bibtagger_gui.core.progress import Progress
@@ -75,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
         entries = store.to_annotations()
         try:
             if args.json:
-                save_annotations(args.json, entries)
+                _write(args.json, json.dumps(dump_annotations(entries), indent=1, ensure_ascii=False) + "\n")
             if args.csv:
-                atomic_write_text(args.csv, bib_rows_csv(entries))
+                _write(args.csv, bib_rows_csv(entries))
         except (OSError, AnnotationError) as exc:
             print(f"error: cannot write results: {exc}", file=sys.stderr)
             return 1
@@ -90,3 +91,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` to a file (atomically) or to stdout for ``-``."""
+    from bibtagger_gui.core.annotations import atomic_write_text
+
+    if str(path) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        atomic_write_text(path, text)

@@ -7,6 +7,7 @@ Errors name the file and the JSON path of the bad entry, e.g. ``pred.json: $[3].
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -127,12 +128,29 @@ def load_annotations(path: str | os.PathLike) -> list[PhotoAnnotation]:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write a file so readers see the old or the new content, never a half-written one."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` atomically (temp file + os.replace) beside the file.
+
+    A symlink is kept: its resolved target is replaced. An existing path that is not a
+    regular file (a FIFO, /dev/stdout's character device) is written to directly.
+    """
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    if path.exists() and not path.is_file():
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+        with open(path, "wb") as f:
+            f.write(data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         try:  # mkstemp makes 0600 files: keep the replaced file's mode, else the usual 0644

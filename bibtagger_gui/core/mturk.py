@@ -22,12 +22,12 @@ import math
 import os
 import re
 import sqlite3
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from bibtagger_gui.core.annotations import atomic_write_bytes
 from bibtagger_gui.core.bib import Bib
 
 # --------------------------------------------------------------------------- constants
@@ -798,25 +798,8 @@ def export_batch(batch: Batch, verdicts: Mapping[str, Verdict] | VerdictStore, o
     buf = io.StringIO(newline="")
     csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator=batch.newline).writerows(out_rows)
     data = (b"\xef\xbb\xbf" if batch.bom else b"") + buf.getvalue().encode(batch.encoding, errors="replace")
-    _atomic_write(out, data)
+    atomic_write_bytes(out, data)
     return report
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 # --------------------------------------------------------------------------- store
