@@ -191,3 +191,17 @@ def test_atomic_writes_keep_symlinks_and_write_into_fifos(tmp_path):
     assert got == [b"through the pipe\n"] and fifo.is_fifo()
     assert sorted(os.listdir(tmp_path)) == ["link.csv", "pipe", "real"]
 
+
+def test_eval_into_a_closed_pipe_exits_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    gt = tmp_path / "gt.json"
+    save_annotations(gt, [photo(f"p{i}.jpg") for i in range(3)])
+    err = tmp_path / "err.txt"
+    with open(err, "w") as err_file:
+        proc = subprocess.Popen([sys.executable, "-m", "bibtagger_gui", "eval", str(gt), str(gt)],
+                                stdout=subprocess.PIPE, stderr=err_file)  # fmt: skip
+        proc.stdout.close()  # like `| head -1` gone before the output comes
+        rc = proc.wait(60)
+    assert rc == 141 and err.read_text() == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections import Counter, defaultdict
@@ -493,3 +494,20 @@ def test_cli_review_and_export(tmp_path, capsys):
     (tmp_path / "bad.csv").write_text("a,b\r\n1,2\r\n")
     assert main(["mturk", "import", str(tmp_path / "bad.csv"), str(folder)]) == 1
     assert "missing columns" in capsys.readouterr().err
+
+
+class _ClosedPipe(io.StringIO):
+    """stdout whose reader went away (`| head`): every write fails."""
+
+    def write(self, s: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_cli_import_writes_the_store_before_a_closed_stdout_stops_the_listing(tmp_path, monkeypatch):
+    folder = tmp_path / "photos"
+    photo(folder / "p.jpg", 200, 100)
+    src = write_csv(tmp_path / "b.csv", [row("A1", "p.jpg", answer((10, 10, 40, 20, "12")))])
+    monkeypatch.setattr("sys.stdout", _ClosedPipe())
+    assert main(["mturk", "import", str(src), str(folder), "--list", "0"]) == 141
+    with Store.open(folder) as store:
+        assert [(b.number, b.source) for b in store.bibs(store.photo_by_path("p.jpg").id)] == [("12", "mturk")]

@@ -118,14 +118,16 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 1
     store = None if args.no_store else _open_store(args.dir)
     match = _match(batch, args.dir, store)
-    _summary(batch, match, args.list)
-    if store is not None:
+    rep = None
+    if store is not None:  # the store write comes first: a reader that stops early (| head) must not stop it
         with mturk.VerdictStore.open(store) as verdicts:
             verdicts.set_meta("last_csv", str(args.csv.resolve()))
             rep = mturk.import_into_store(batch, store, verdicts, match)
+        store.close()
+    _summary(batch, match, args.list)
+    if rep is not None:
         print(f"store: {rep.added} mturk bibs added, {rep.already_there} already there, "
               f"{rep.skipped_non_digit} non-digit boxes and {rep.skipped_rejected} boxes of rejected answers left out")
-        store.close()
     return 0
 
 
