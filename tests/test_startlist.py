@@ -173,3 +173,20 @@ def test_names_for_normalises_numbers_and_skips_nameless(store):
     names = names_for(store)
     assert names == {"A12": "Ann"}
     assert names.get(normalise("a12")) == "Ann" and "7" not in names
+
+
+def test_mac_line_ends_stray_carriage_returns_and_binary_files(tmp_path, capsys, monkeypatch):
+    mac = parse_startlist(write(tmp_path, "bib,name\r3638,Ann\r3637,Bob\r"))
+    assert mac.entries == {"3638": "Ann", "3637": "Bob"} and mac.problems == []
+    stray = parse_startlist(write(tmp_path, "bib,name\r\n3638,An\rn\r\n3637,Bob\r\n", name="stray.csv"))
+    assert stray.entries == {"3638": "An", "3637": "Bob"}
+    assert [p.split(":")[0] for p in stray.problems] == ["line 3"]  # the stray CR starts a line of its own
+    with pytest.raises(StartListError, match=r"line 2: not readable as CSV \(field larger"):
+        parse_startlist(write(tmp_path, 'bib,name\n1,"' + "x" * 200_000 + "\n", name="huge.csv"))
+    binary = tmp_path / "photo.csv"
+    binary.write_bytes(random.Random(1).randbytes(4000))
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    (tmp_path / "folder").mkdir()
+    assert main(["startlist", "import", str(binary), str(tmp_path / "folder")]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"{binary}: not a CSV text file (it holds binary data)"

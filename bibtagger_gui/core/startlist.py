@@ -2,8 +2,9 @@
 
 ``parse_startlist(path)`` reads a CSV with flexible headers (bib/number/dossard/…, and
 name or first/last name columns; no header = bib, name), UTF-8 (with or without BOM),
-falling back to cp1252/latin-1. Problems are reported with line numbers and the rest is
-kept. The list is saved in the project store under the meta key ``"startlist"`` (JSON).
+falling back to cp1252/latin-1, with any line ends (LF, CRLF, old-Mac CR). Problems are
+reported with line numbers and the rest is kept; a binary file is refused. The list is
+saved in the project store under the meta key ``"startlist"`` (JSON).
 
 ``StartList.check(number)`` returns ``(valid, suggestion, name)``: a read not on the list
 gets the closest valid number when one is within edit distance 2 (optimal string
@@ -201,6 +202,9 @@ def _column(headers: list[str], names: set[str]) -> int | None:
 
 def parse_startlist_text(text: str, source: str = "") -> StartList:
     """Parse start list CSV text (see module docstring)."""
+    if "\x00" in text:
+        raise StartListError(f"{source or 'start list'}: not a CSV text file (it holds binary data)")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # Windows, old Mac (CR only) and stray CRs
     lines = text.splitlines()
     sample = "\n".join(lines[:20])
     try:
@@ -208,7 +212,11 @@ def parse_startlist_text(text: str, source: str = "") -> StartList:
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise StartListError(f"{source or 'start list'}: line {reader.line_num}: not readable as CSV ({exc})") from None
     result = StartList(source=source)
     # header row: first non-empty row
     first = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), None)
