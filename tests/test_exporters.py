@@ -106,7 +106,7 @@ def test_bibfolders(project, tmp_path, capsys, copy):
             entry = out / b.number / image
             assert entry.is_symlink() != copy
             assert entry.read_bytes() == (folder / image).read_bytes()
-    assert sorted(p.name for p in out.iterdir()) == sorted({b.number for t in truth.values() for b in t.bibs} | {"777"})
+    assert sorted(p.name for p in out.iterdir() if p.name != ".bibtagger-bibfolders.json") == sorted({b.number for t in truth.values() for b in t.bibs} | {"777"})
 
 
 def test_export_errors(tmp_path, capsys):
@@ -165,3 +165,29 @@ def test_file_export_to_stdout_dash_and_through_a_symlink(project, tmp_path, cap
     (tmp_path / "link.json").symlink_to(real)
     run_export(capsys, str(folder), "--format", "json", "--out", str(tmp_path / "link.json"))
     assert (tmp_path / "link.json").is_symlink() and len(json.loads(real.read_text())) == len(truth)
+
+
+@pytest.mark.parametrize("copy", [False, True])
+def test_bibfolders_reexport_removes_what_is_no_longer_current(project, tmp_path, capsys, copy):
+    folder, truth = project
+    out = tmp_path / "bybib"
+    flags = ["--format", "bibfolders", "--out", str(out), *(["--copy"] if copy else [])]
+    run_export(capsys, str(folder), *flags)
+    image, t = next((k, t) for k, t in truth.items() if len(t.bibs) == 1 and len(t.bibs[0].number) > 1)
+    old = t.bibs[0].number
+    assert (out / old / image).exists()
+    (out / "notes.txt").write_text("mine")
+    with Store.open(folder) as store:
+        store.update_bib(store.bibs(store.photo_by_path(image).id)[0].id, number=old + "9")
+    others = [k for k, t2 in truth.items() if k != image and any(b.number == old for b in t2.bibs)]
+    if others:  # keep a user file in the old bib folder: the folder must stay for it
+        (out / old / "mine.jpg").write_bytes(b"user file")
+    run_export(capsys, str(folder), *flags)
+    assert (out / (old + "9") / image).exists()
+    assert not (out / old / image).exists() and not (out / old / image).is_symlink()
+    assert (out / old).exists() == bool(others)
+    assert (out / "notes.txt").read_text() == "mine"
+    current = {f"{b.number}/{k}" for k, t2 in truth.items() for b in t2.bibs if k != image} | {f"{old}9/{image}", "777/race_003.jpg"}
+    listed = {f"{p.parent.name}/{p.name}" for p in out.glob("*/*") if p.name != "mine.jpg"}
+    assert listed == current
+    assert (folder / image).is_file()  # the photo itself is untouched

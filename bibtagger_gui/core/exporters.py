@@ -10,7 +10,8 @@
 the CSV column is always there and empty for numbers without a name (or without a start list).
 * ``crops``: one image per boxed bib, cut from the full-resolution oriented photo, plus
   ``labels.csv`` (file,number,...) for reader training;
-* ``bibfolders``: one folder per number with symlinks (or copies) of its photos.
+* ``bibfolders``: one folder per number with symlinks (or copies) of its photos; a re-export
+  into the same folder removes what an earlier one made that is no longer current.
 
 Photos are never modified.
 """
@@ -225,13 +226,21 @@ def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool =
     return rep
 
 
+BIBFOLDERS_MANIFEST = ".bibtagger-bibfolders.json"  # the entries the last export made
+
+
 def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: bool = False, copy: bool = False,
                       progress: Progress = None, cancel: Cancel = None) -> ExportReport:  # fmt: skip
-    """One folder per bib number holding symlinks (or copies) of its photos."""
+    """One folder per bib number holding symlinks (or copies) of its photos.
+
+    Exporting again into the same folder removes the links/copies and bib folders an earlier
+    export made that are no longer current; other files in it are left alone.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     photos, bibs = _selection(store, reviewed_only)
     rep = ExportReport()
+    made: set[str] = set()
     for i, p in enumerate(photos):
         if _tick(progress, cancel, i, len(photos), rep):
             break
@@ -255,11 +264,47 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
             except OSError as exc:
                 rep.errors.append((p.relpath, f"cannot write {dst}: {exc.strerror or exc}"))
                 continue
+            made.add(f"{folder.name}/{name}")
             rep.bibs += 1
             rep.written += 1
+    earlier = _earlier_entries(out, store.folder)
+    if rep.cancelled:
+        made |= earlier  # a partial export removes nothing
+    else:
+        _remove_stale(out, earlier - made, rep)
+    atomic_write_text(out / BIBFOLDERS_MANIFEST, json.dumps(sorted(made), indent=0) + "\n")
     if not rep.cancelled:
         _tick(progress, None, len(photos), len(photos), rep)
     return rep
+
+
+def _earlier_entries(out: Path, photo_folder: Path) -> set[str]:
+    """"bib/name" entries an earlier export made: its manifest, plus symlinks into the photo folder."""
+    try:
+        entries = set(json.loads((out / BIBFOLDERS_MANIFEST).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        entries = set()
+    root = photo_folder.resolve()
+    for link in out.glob("*/*"):
+        if link.is_symlink() and Path(os.path.realpath(link)).is_relative_to(root):
+            entries.add(f"{link.parent.name}/{link.name}")
+    return {e for e in entries if isinstance(e, str) and e.count("/") == 1 and ".." not in e.split("/")}
+
+
+def _remove_stale(out: Path, stale: set[str], rep: ExportReport) -> None:
+    """Remove stale links/copies (never folders), then their bib folders when left empty."""
+    for entry in sorted(stale):
+        path = out / entry
+        try:
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+        except OSError as exc:
+            rep.errors.append((entry, f"cannot remove the stale {path}: {exc.strerror or exc}"))
+    for folder in {(out / e).parent for e in stale}:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # not empty (current links or the user's files) or already gone
 
 
 def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only: bool = False, copy: bool = False,
