@@ -274,3 +274,14 @@ def test_main_window_installs_the_action(qtbot):
     qtbot.addWidget(window)
     assert window.keywords_controller.action.text() == "Write Keywords to Photos…"
     assert window.startlist_controller.action in window.file_menu.actions()
+
+
+def test_read_only_photo_gets_a_sidecar_even_for_root(tmp_path):
+    # No injected check here: a chmod 444 photo must count as read-only for root too.
+    photo = make_jpeg(tmp_path / "locked.jpg")
+    photo.chmod(0o444)
+    data = photo.read_bytes()
+    report = write_keywords([KeywordJob(photo, ("9",))], KeywordOptions())
+    assert report.results[0].sidecar and report.results[0].status == "written", report.summary()
+    assert photo.read_bytes() == data and photo.stat().st_mode & 0o777 == 0o444
+    assert read_tags(tmp_path / "locked.xmp")["XMP-dc:Subject"] == ["BIB:9"]

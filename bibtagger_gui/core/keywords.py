@@ -137,8 +137,15 @@ def sidecar_path(path: Path) -> Path:
 
 
 def is_writable(path: Path) -> bool:
-    """Whether exiftool can rewrite ``path`` in place (file and its folder writable)."""
-    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    """Whether exiftool may rewrite ``path`` in place (file and its folder writable).
+
+    A file without any write bit (chmod 444) is read-only even for root, whom os.access lets write.
+    """
+    try:
+        has_write_bit = bool(path.stat().st_mode & 0o222)
+    except OSError:
+        return False
+    return has_write_bit and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 def own_keywords(numbers: Iterable[str], prefix: str) -> list[str]:
