@@ -285,3 +285,19 @@ def test_read_only_photo_gets_a_sidecar_even_for_root(tmp_path):
     assert report.results[0].sidecar and report.results[0].status == "written", report.summary()
     assert photo.read_bytes() == data and photo.stat().st_mode & 0o777 == 0o444
     assert read_tags(tmp_path / "locked.xmp")["XMP-dc:Subject"] == ["BIB:9"]
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_line_break_in_a_file_name_fails_only_that_photo(project, capsys, dry_run):
+    folder, store = project
+    odd = make_jpeg(folder / "odd\nname.jpg", 3)
+    store.scan()
+    store.add_bib(store.photo_by_path("odd\nname.jpg").id, "5", None)
+    data = odd.read_bytes()
+    assert main(["keywords", str(folder), *(["--dry-run"] if dry_run else [])]) == 0
+    out = capsys.readouterr()
+    assert out.err.splitlines()[0] == "odd\\nname.jpg: the path contains a line break: rename it"  # one line
+    assert "1 error" in out.err.splitlines()[-1]
+    assert "a.jpg: " + ("would write" if dry_run else "written") in out.out
+    assert odd.read_bytes() == data
+    assert ("BIB:1234" in read_tags(folder / "a.jpg")["XMP-dc:Subject"]) != dry_run

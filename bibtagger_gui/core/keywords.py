@@ -334,6 +334,10 @@ def plan_targets(
         if not job.path.is_file():
             problems.append(FileResult(job.path, [name], "error", message="file not found"))
             continue
+        if "\n" in str(job.path) or "\r" in str(job.path):  # exiftool reads its arguments line by line
+            shown = name.replace("\n", "\\n").replace("\r", "\\r")  # keep the report one line per photo
+            problems.append(FileResult(job.path, [shown], "error", message="the path contains a line break: rename it"))
+            continue
         use_sidecar = options.sidecar or job.path.suffix.lower() in RAW_EXTENSIONS or not writable(job.path)
         target = sidecar_path(job.path) if use_sidecar else job.path
         if use_sidecar and target == job.path:  # an .xmp "photo": nothing sensible to do
