@@ -191,3 +191,28 @@ def test_bibfolders_reexport_removes_what_is_no_longer_current(project, tmp_path
     listed = {f"{p.parent.name}/{p.name}" for p in out.glob("*/*") if p.name != "mine.jpg"}
     assert listed == current
     assert (folder / image).is_file()  # the photo itself is untouched
+
+
+@pytest.mark.parametrize("fmt", ["crops", "bibfolders"])
+def test_folder_export_inside_the_photo_folder_is_refused(project, capsys, fmt):
+    folder, truth = project
+    before = sorted(p.name for p in folder.iterdir())
+    assert main(["export", str(folder), "--format", fmt, "--out", str(folder / "by_bib")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {folder / 'by_bib'} is inside the photo folder") and len(err.splitlines()) == 1
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def test_scan_skips_links_back_into_the_photo_folder(project):
+    folder, truth = project
+    # what an export made inside the folder (before it was refused) or a hand-made link looks like
+    (folder / "BF" / "31").mkdir(parents=True)
+    (folder / "BF" / "31" / "race_001.jpg").symlink_to(folder / "race_001.jpg")
+    (folder / "again").symlink_to(folder, target_is_directory=True)
+    outside = folder.parent / "elsewhere"
+    outside.mkdir()
+    (outside / "x.jpg").write_bytes((folder / "race_001.jpg").read_bytes())
+    (folder / "linked_in.jpg").symlink_to(outside / "x.jpg")  # a link to a photo outside stays a photo
+    with Store.open(folder) as store:
+        store.scan()
+        assert sorted(p.relpath for p in store.photos()) == sorted([*truth, "linked_in.jpg"])

@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bibtagger_gui.core.exporters import export
+    from bibtagger_gui.core.exporters import ExportError, export
     from bibtagger_gui.core.store import Store, StoreError, db_path_for
 
     folder: Path = args.dir
@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     with store:
         try:
             rep, text = export(store, args.format, args.out, reviewed_only=args.reviewed_only, copy=args.copy)
+        except ExportError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         except OSError as exc:
             print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
             return 1

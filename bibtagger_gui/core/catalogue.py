@@ -59,7 +59,9 @@ def to_relpath(folder: Path, path: Path) -> str:
 def walk_photos(folder: str | os.PathLike, errors: list[tuple[str, str]] | None = None) -> Iterator[str]:
     """Relative paths of the supported photos under ``folder``, sorted, hidden files/folders skipped.
 
-    Symlinked sub-folders are followed (each real folder once, so link loops end).
+    Symlinked sub-folders are followed (each real folder once, so link loops end); links
+    that point back into ``folder`` (files or folders, e.g. a per-bib export) are skipped:
+    what they point at is scanned under its own path.
 
     Sub-folders that cannot be listed and names that are not valid UTF-8 are appended to
     ``errors`` as (relpath, message) instead of stopping the walk.
@@ -72,6 +74,7 @@ def walk_photos(folder: str | os.PathLike, errors: list[tuple[str, str]] | None 
             msg = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
             errors.append((rel, f"cannot list folder ({msg})"))
 
+    real_root = os.path.realpath(root)
     seen: set[tuple[int, int]] = set()  # (device, inode) of folders walked: linked folders are followed once
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=True):
         try:
@@ -82,9 +85,10 @@ def walk_photos(folder: str | os.PathLike, errors: list[tuple[str, str]] | None 
             dirnames[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != STORE_DIRNAME)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != STORE_DIRNAME
+                             and not _links_into(os.path.join(dirpath, d), real_root))  # fmt: skip
         for name in sorted(filenames):
-            if name.startswith(".") or not is_supported(name):
+            if name.startswith(".") or not is_supported(name) or _links_into(os.path.join(dirpath, name), real_root):
                 continue
             rel = to_relpath(root, Path(dirpath) / name)
             try:
@@ -94,6 +98,14 @@ def walk_photos(folder: str | os.PathLike, errors: list[tuple[str, str]] | None 
                     errors.append((rel.encode("utf-8", "replace").decode(), "file name is not valid UTF-8; rename it"))
                 continue
             yield rel
+
+
+def _links_into(path: str, real_root: str) -> bool:
+    """Whether ``path`` is a symlink to somewhere inside ``real_root``."""
+    if not os.path.islink(path):
+        return False
+    target = os.path.realpath(path)
+    return target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
 def describe(folder: str | os.PathLike, relpath: str, with_hash: bool = True) -> FileFacts:

@@ -41,6 +41,10 @@ FILE_FORMATS = ("csv", "bibcsv", "json", "coco")
 BIB_CSV_HEADER = ["image", "number", "x1", "y1", "x2", "y2", "confidence"]
 
 
+class ExportError(ValueError):
+    """An export that must not run (the message says why)."""
+
+
 @dataclass
 class ExportReport:
     photos: int = 0
@@ -325,6 +329,15 @@ def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only:
         return rep, None
     if out is None:
         raise ValueError(f"--format {fmt} writes a folder: give --out FOLDER")
+    _refuse_inside(store.folder, Path(out))
     if fmt == "crops":
         return export_crops(store, out, reviewed_only, progress=progress, cancel=cancel), None
     return export_bibfolders(store, out, reviewed_only, copy=copy, progress=progress, cancel=cancel), None
+
+
+def _refuse_inside(photo_folder: Path, out: Path) -> None:
+    """Folder exports inside the photo folder would come back as new photos on the next scan."""
+    root, target = Path(os.path.realpath(photo_folder)), Path(os.path.realpath(out))
+    if target == root or target.is_relative_to(root):
+        raise ExportError(f"{out} is inside the photo folder {photo_folder}: the next scan would take its "
+                          "links/crops for new photos; choose a folder outside it")  # fmt: skip
