@@ -220,3 +220,16 @@ def test_permission_denied(tmp_path):
             p.chmod(0o644)
             p.unlink()
         base.rmdir()
+
+
+def test_half_a_tiff_gives_only_the_clean_message(tmp_path, capfd):
+    rng = np.random.default_rng(0)
+    whole = save(tmp_path / "whole.tif", rng.integers(0, 255, (200, 300, 3), dtype=np.uint8))
+    data = whole.read_bytes()
+    half = tmp_path / "half.tif"
+    half.write_bytes(data[: len(data) // 2])  # header and directory intact, strips cut off
+    capfd.readouterr()
+    with pytest.raises(ImageError) as err:
+        load_image(half)
+    assert err.value.message == "corrupt TIFF (cannot decode the pixels)"
+    assert capfd.readouterr().err == ""  # OpenCV's own [ERROR:…] TIFF_Error lines stay silent

@@ -25,6 +25,17 @@ _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 
 _REDUCED_FLAGS = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
+def _silence_opencv() -> None:
+    """OpenCV would log decoder trouble to stderr itself; ImageError carries the one clean message."""
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:  # an OpenCV build without the logging API
+        pass
+
+
+_silence_opencv()
+
+
 class ImageError(Exception):
     """An image that cannot be used; ``message`` is meant for the user."""
 
