@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -62,9 +63,13 @@ def test_predict_reports_each_bad_file_and_goes_on(tmp_path, capsys, placeholder
     out = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
     images = {e["image"] for e in out}
     assert set(GOOD) <= images
-    assert "bomb.png" not in images and "empty.jpg" not in images and "notes.jpg" not in images
-    csv_images = {line.split(",")[0] for line in (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[1:]}
-    assert set(GOOD) <= csv_images
+    assert not images & set(bad)  # a failed photo is no "photo without bibs": left out of the JSON
+    with open(tmp_path / "out.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert set(GOOD) <= {r["image"] for r in rows if not r["error"]}
+    marked = {r["image"]: r["error"] for r in rows if r["error"]}
+    assert set(marked) == set(bad) and all(marked[rel].startswith(msg) for rel, msg in bad.items())
+    assert all(r["number"] == "" for r in rows if r["error"])
     # the store remembers what went wrong per photo
     from bibtagger_gui.core.store import Store
 

@@ -36,7 +36,8 @@ def test_predict_writes_json_csv_and_store(demo, tmp_path, capsys, placeholder_m
     gt = {g.image: g for g in load_annotations(tmp_path / "gt.json")}
     assert all((p.width, p.height) == (gt[p.image].width, gt[p.image].height) for p in pred)  # oriented sizes
     rows = list(csv.DictReader(io.StringIO(out_csv.read_text())))
-    assert list(rows[0]) == ["image", "number", "x1", "y1", "x2", "y2", "confidence"]
+    assert list(rows[0]) == ["image", "number", "x1", "y1", "x2", "y2", "confidence", "error"]
+    assert not any(r["error"] for r in rows)
     assert sum(1 for r in rows if r["number"]) == sum(len(p.bibs) for p in pred)
     assert {r["image"] for r in rows} == {p.image for p in pred}
     with Store.open(demo) as store:

@@ -12,8 +12,8 @@ from pathlib import Path
 def register(sub) -> None:
     p = sub.add_parser("predict", help="recognise bib numbers in a photo folder", description=__doc__)
     p.add_argument("dir", type=Path, help="photo folder (scanned recursively; photos are never modified)")
-    p.add_argument("--json", type=Path, metavar="OUT", help="write the results as bib annotation JSON (paths relative to DIR; - for stdout)")
-    p.add_argument("--csv", type=Path, metavar="OUT", help="write the results as CSV (image,number,x1,y1,x2,y2,confidence; - for stdout)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the results as bib annotation JSON (paths relative to DIR; photos that failed are left out; - for stdout)")
+    p.add_argument("--csv", type=Path, metavar="OUT", help="write the results as CSV (image,number,x1,y1,x2,y2,confidence,error; - for stdout)")
     p.add_argument("--models", type=Path, metavar="DIR", help="folder with detector.onnx and reader.onnx (default: bundled models, or $BIBTAGGER_MODELS)")
     p.add_argument("--store", type=Path, metavar="DB", help="project database file to use instead of DIR/.bibtagger/project.db")
     p.add_argument("--all", action="store_true", help="predict again photos already done by these models and reviewed photos")
@@ -73,12 +73,14 @@ def run(args: argparse.Namespace) -> int:
                 store.set_error(photo.id, message)
                 bar.write(f"{shown(photo.relpath)}: {message}")
                 bar.update()
+        failed_photos = {p.relpath: p.error for p in store.photos() if p.error and not p.reviewed}
         entries = store.to_annotations()
         try:
-            if args.json:
-                _write(args.json, json.dumps(dump_annotations(entries), indent=1, ensure_ascii=False) + "\n")
+            if args.json:  # the exchange format has no error field: failed photos are left out
+                ok = [e for e in entries if e["image"] not in failed_photos]
+                _write(args.json, json.dumps(dump_annotations(ok), indent=1, ensure_ascii=False) + "\n")
             if args.csv:
-                _write(args.csv, bib_rows_csv(entries))
+                _write(args.csv, bib_rows_csv(entries, failed_photos))
         except (OSError, AnnotationError) as exc:
             print(f"error: cannot write results: {exc}", file=sys.stderr)
             return 1

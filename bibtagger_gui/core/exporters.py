@@ -76,17 +76,26 @@ def _fmt(v: float | None) -> str:
     return "" if v is None else f"{v:g}"
 
 
-def bib_rows_csv(entries: list[dict]) -> str:
-    """CSV text (image,number,x1,y1,x2,y2,confidence) from exchange-format entries."""
+def bib_rows_csv(entries: list[dict], failed: dict[str, str] | None = None) -> str:
+    """CSV text (image,number,x1,y1,x2,y2,confidence,error) from exchange-format entries.
+
+    ``failed`` (image -> message) photos get one row with only the error, after the others;
+    their entries are left out, so "recognition failed" never reads as "no bib found".
+    """
+    failed = failed or {}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(BIB_CSV_HEADER)
+    w.writerow([*BIB_CSV_HEADER, "error"])
     for e in entries:
+        if e["image"] in failed:
+            continue
         if not e["bibs"]:
-            w.writerow([e["image"], "", "", "", "", "", ""])
+            w.writerow([e["image"], "", "", "", "", "", "", ""])
         for b in e["bibs"]:
             box = b.get("box") or [None] * 4
-            w.writerow([e["image"], b["number"], *(_fmt(v) for v in box), _fmt(b.get("confidence"))])
+            w.writerow([e["image"], b["number"], *(_fmt(v) for v in box), _fmt(b.get("confidence")), ""])
+    for image, message in failed.items():
+        w.writerow([image, "", "", "", "", "", "", message])
     return buf.getvalue()
 
 
