@@ -301,3 +301,15 @@ def test_a_line_break_in_a_file_name_fails_only_that_photo(project, capsys, dry_
     assert "a.jpg: " + ("would write" if dry_run else "written") in out.out
     assert odd.read_bytes() == data
     assert ("BIB:1234" in read_tags(folder / "a.jpg")["XMP-dc:Subject"]) != dry_run
+
+
+def test_raw_files_are_not_part_of_a_project(project, capsys):
+    # README: RAW files are not in a project (the scan reads JPEG/PNG/TIFF/BMP/WebP), so no keywords.
+    folder, store = project
+    raw = folder / "a.NEF"
+    raw.write_bytes(b"not really a raw file, never opened")
+    store.scan()
+    assert sorted(p.relpath for p in store.photos()) == ["a.jpg", "b.jpg"]
+    assert main(["keywords", str(folder), "--sidecar"]) == 0
+    assert raw.read_bytes() == b"not really a raw file, never opened"
+    assert read_tags(folder / "a.xmp")["XMP-dc:Subject"] == ["BIB:77", "BIB:1234"]  # the JPEG's numbers only

@@ -5,9 +5,10 @@ Only our own keywords (those starting with the prefix, default ``"BIB:"``, and w
 or removed; every other keyword of the photo is kept, and a photo whose keywords are
 already right is not touched at all, so re-running is idempotent.
 
-RAW files, files that are not writable, and everything when ``sidecar=True`` get an
-``.xmp`` sidecar (``IMG_0001.CR2`` -> ``IMG_0001.xmp``, the Adobe convention) instead;
-the original is then never opened for writing. One ``exiftool -stay_open`` process
+RAW files (API jobs only: a project's scan holds no RAW files), files that are not
+writable, and everything when ``sidecar=True`` get an ``.xmp`` sidecar (``IMG_0001.CR2``
+-> ``IMG_0001.xmp``, the Adobe convention) instead; the original is then never opened for
+writing. One ``exiftool -stay_open`` process
 serves a whole run: current keywords are read in batches, then each changed file gets
 one write command, so thousands of photos take seconds, and a failing file is
 reported while the rest goes on.
