@@ -190,6 +190,16 @@ def test_atomic_writes_keep_symlinks_and_write_into_fifos(tmp_path):
     reader.join(10)
     assert got == [b"through the pipe\n"] and fifo.is_fifo()
     assert sorted(os.listdir(tmp_path)) == ["link.csv", "pipe", "real"]
+    if os.path.isdir("/proc/self/fd"):  # /dev/stdout -> /proc/self/fd/1 -> an anonymous pipe (`| head`)
+        r, w = os.pipe()
+        try:
+            stdout_like = tmp_path / "stdout"
+            stdout_like.symlink_to(f"/proc/self/fd/{w}")
+            atomic_write_text(stdout_like, "to the reader\n")
+            assert os.read(r, 100) == b"to the reader\n" and stdout_like.is_symlink()
+        finally:
+            os.close(r)
+            os.close(w)
 
 
 def test_eval_into_a_closed_pipe_exits_quietly(tmp_path):

@@ -11,6 +11,7 @@ import errno
 import json
 import math
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,14 +139,18 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     regular file (a FIFO, /dev/stdout's character device) is written to directly.
     """
     path = Path(path)
-    if path.is_symlink():
-        path = path.resolve()
-    if path.exists() and not path.is_file():
-        if path.is_dir():
+    try:
+        mode = os.stat(path).st_mode  # through symlinks: /dev/stdout -> /proc/self/fd/1 -> a pipe
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        if stat.S_ISDIR(mode):
             raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
         with open(path, "wb") as f:
             f.write(data)
         return
+    if path.is_symlink():
+        path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
