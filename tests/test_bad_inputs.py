@@ -53,13 +53,20 @@ def test_predict_reports_each_bad_file_and_goes_on(tmp_path, capsys, placeholder
     folder = tmp_path / "event"
     bad = build_folder(folder)
     try:
-        rc = main(["predict", str(folder), "--models", str(placeholder_models_dir), "--json", str(tmp_path / "out.json"), "--csv", str(tmp_path / "out.csv")])
+        argv = ["predict", str(folder), "--models", str(placeholder_models_dir), "--json", str(tmp_path / "out.json"), "--csv", str(tmp_path / "out.csv")]
+        rc = main(argv)
         err = capsys.readouterr().err
+        rc_again = main(argv)  # nothing new: each bad file is still reported once, and counted once
+        err_again = capsys.readouterr().err
     finally:
         (folder / "readonly").chmod(0o755)
     assert rc == 0, err
     for rel, message in bad.items():
         assert f"{os.path.join(str(folder), rel)}: {message}" in err, (rel, err)
+    assert rc_again == 0, err_again
+    for rel, message in bad.items():
+        assert err_again.count(f"{os.path.join(str(folder), rel)}: ") == 1, (rel, err_again)
+    assert f", {len(bad)} with errors;" in err and f", {len(bad)} with errors;" in err_again
     out = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
     images = {e["image"] for e in out}
     assert set(GOOD) <= images

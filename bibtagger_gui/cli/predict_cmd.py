@@ -48,12 +48,14 @@ def run(args: argparse.Namespace) -> int:
 
     with store:
         report = store.scan()
-        for rel, message in report.errors:
+        photos = [p for p in store.photos() if p.width is not None]
+        todo = [p for p in photos if args.all or not (p.reviewed or (p.model_version == rec.version and p.error is None))]
+        retried = {p.relpath for p in todo}  # a stored decode error is tried again below and reported there
+        scan_errors = [(rel, message) for rel, message in report.errors if rel not in retried]
+        for rel, message in scan_errors:
             print(f"{shown(rel)}: {message}", file=sys.stderr)
         if report.moved:
             print(f"{len(report.moved)} photo(s) moved or renamed since the last scan (bibs kept)", file=sys.stderr)
-        photos = [p for p in store.photos() if p.width is not None]
-        todo = [p for p in photos if args.all or not (p.reviewed or (p.model_version == rec.version and p.error is None))]
         failed = found = 0
         with Progress(len(todo), "predict", unit="photos") as bar:
             for photo in todo:
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         counts = store.counts()
         print(
             f"{len(todo) - failed} photo(s) recognised, {found} bib(s) found, {skipped} already done, "
-            f"{failed + len(report.errors)} with errors; {counts.tagged}/{counts.photos} photos tagged; "
+            f"{failed + len(scan_errors)} with errors; {counts.tagged}/{counts.photos} photos tagged; "
             f"models {rec.version}; store {store.db_path}",
             file=sys.stderr,
         )
