@@ -399,6 +399,21 @@ def test_project_started_while_read_only_moves_into_the_writable_folder(folder, 
     assert db_path_for(folder) == folder / ".bibtagger" / "project.db"
 
 
+def test_an_explicit_database_of_another_existing_folder_is_refused(folder, tmp_path):
+    other = tmp_path / "other_race"
+    make_photo(other / "x.jpg", 5)
+    db = tmp_path / "elsewhere" / "race.db"
+    with Store.open(folder, db_path=db) as store:
+        store.scan()
+    with pytest.raises(StoreError, match="is the project database of .*race"):
+        Store.open(other, db_path=db)
+    with Store.open(folder, db_path=db) as store:  # untouched: still that folder's, nothing missing
+        assert store.folder == folder.resolve() and store.photos("missing") == []
+    folder.rename(tmp_path / "race_moved")  # the folder moved: its database follows it
+    with Store.open(tmp_path / "race_moved", db_path=db) as store:
+        assert store.folder == (tmp_path / "race_moved").resolve()
+
+
 def test_stores_in_several_threads(folder):
     Store.open(folder).scan()
     errors: list[BaseException] = []

@@ -317,6 +317,7 @@ class Store:
         if not folder.is_dir():
             raise StoreError(f"{folder}: not a folder")
         if db_path is not None:
+            cls._check_owner(Path(db_path), folder)
             return cls(db_path, folder)
         db_path = db_path_for(folder)
         local = folder / STORE_DIRNAME / DB_NAME
@@ -333,6 +334,27 @@ class Store:
         if not db_path.exists() and local.is_file() and os.access(local, os.R_OK):
             cls._copy_readonly(local, db_path)
         return cls(db_path, folder)
+
+    @staticmethod
+    def _check_owner(db_path: Path, folder: Path) -> None:
+        """Refuse an explicit database that belongs to another folder which still exists: opening it
+        for ``folder`` would re-target it and mark all of that folder's photos missing."""
+        if not db_path.is_file():
+            return
+        try:
+            con = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+            try:
+                row = con.execute("SELECT value FROM meta WHERE key = 'folder'").fetchone()
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return  # not readable as a project: opening it says why
+        owner = Path(row[0]) if row and row[0] else None
+        if owner is not None and owner != folder and owner.is_dir():
+            raise StoreError(
+                f"{db_path} is the project database of {owner}, not of {folder}; "
+                "give that folder, or a new database file"
+            )
 
     @staticmethod
     def _copy_db(src: Path, dst: Path, immutable: bool = False) -> None:
