@@ -180,6 +180,30 @@ def test_set_model_bibs_keeps_human_and_mturk_bibs(folder):
     assert last.action == "model_bibs" and last.before == [] and last.after["model_version"] == "v3"
 
 
+def test_a_rerun_does_not_bring_back_a_deleted_bib_nor_leave_new_ones_on_a_reviewed_photo(folder):
+    store = Store.open(folder)
+    store.scan()
+    pid = store.photo_by_path("img_0.jpg").id
+    proposals = [Bib("3638", (40, 10, 60, 20), 0.9), Bib("019", (5, 5, 15, 12), 0.6)]
+    fp = next(b for b in store.set_model_bibs(pid, proposals, "v1") if b.number == "019")
+    store.delete_bib(fp.id)  # a false detection, rejected
+    gone = store.delete_bib(next(b.id for b in store.bibs(pid) if b.number == "3638"))
+    store.restore_bib(gone)  # ... and that delete undone: not rejected
+    assert store.deleted_numbers(pid) == {"019"}
+    again = store.set_model_bibs(pid, proposals, "v2")  # new models, same readings
+    assert [b.number for b in again] == ["3638"]
+    for b in store.bibs(pid):
+        store.update_bib(b.id)  # Accept: confirmed, human
+    store.set_reviewed(pid, True)
+    assert store.set_model_bibs(pid, proposals, "v3") == []  # predict --all: nothing new, still reviewed
+    assert store.photo(pid).reviewed
+    added = store.set_model_bibs(pid, [*proposals, Bib("512", (70, 30, 90, 40), 0.7)], "v4")
+    assert [b.number for b in added] == ["512"]
+    assert not store.photo(pid).reviewed  # an unconfirmed bib: the photo needs a review again
+    assert pid in [p.id for p in store.photos("unreviewed")]
+    store.close()
+
+
 def test_every_edit_writes_history(folder):
     store = Store.open(folder)
     store.scan()

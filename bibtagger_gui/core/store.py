@@ -720,23 +720,29 @@ class Store:
         """Replace this photo's model bibs with ``bibs``; human and mturk bibs are never touched.
 
         A predicted bib that repeats a human/mturk bib (same number, or box IoU >= 0.5) is
-        dropped, so re-running the recognizer does not duplicate corrected bibs.
+        dropped, so re-running the recognizer does not duplicate corrected bibs, and so is a
+        number the user deleted from this photo (:meth:`deleted_numbers`): a rejected reading
+        does not come back. New model bibs on a reviewed photo make it unreviewed: a review
+        confirms every bib, and these are not confirmed.
         """
         bibs = list(bibs)
         with self.transaction() as c:
-            self.photo(photo_id)
+            photo = self.photo(photo_id)
             current = self.bibs(photo_id)
             old = [b for b in current if b.source == "model"]
             kept = [b for b in current if b.source != "model"]
+            rejected = self.deleted_numbers(photo_id)
             c.execute("DELETE FROM bibs WHERE photo_id = ? AND source = 'model'", (photo_id,))
             new_ids = []
             for bib in bibs:
                 number, box = _check_number(bib.number), _check_box(bib.box)
-                if any(k.number == number or (box and k.box and _iou(box, k.box) >= 0.5) for k in kept):
+                if number in rejected or any(k.number == number or (box and k.box and _iou(box, k.box) >= 0.5) for k in kept):
                     continue
                 new_ids.append(self._insert_bib(photo_id, number, box, bib.confidence, "model", None))
             c.execute("UPDATE photos SET model_version = ? WHERE id = ?", (model_version, photo_id))
             rows = [self.bib(i) for i in new_ids]
+            if rows and photo.reviewed:
+                self.set_reviewed(photo_id, False)
             self._history(
                 "model_bibs",
                 photo_id,
@@ -745,6 +751,21 @@ class Store:
                 {"model_version": model_version, "bibs": [b.to_json() for b in rows]},
             )
         return rows
+
+    def deleted_numbers(self, photo_id: int) -> set[str]:
+        """Numbers of the bibs deleted from this photo (and not put back by an undo) that it does
+        not hold now: what the user rejected there."""
+        deleted: dict[int, str] = {}
+        for action, bib_id, before in self._conn.execute(
+            "SELECT action, bib_id, before FROM history WHERE photo_id = ? AND action IN ('bib_delete', 'bib_restore')"
+            " ORDER BY id",
+            (photo_id,),
+        ):
+            if action == "bib_delete" and before:
+                deleted[bib_id] = json.loads(before).get("number")
+            else:
+                deleted.pop(bib_id, None)
+        return {n for n in deleted.values() if n} - {b.number for b in self.bibs(photo_id)}
 
     # ------------------------------------------------------------------ photo state
 
