@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as _dt
+import hashlib
 import sys
 import warnings
 from pathlib import Path
@@ -56,6 +57,21 @@ def export_onnx(
 def read_metadata(path: Path | str) -> dict[str, str]:
     """The metadata_props of an ONNX file as a dict."""
     return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+
+
+def weights_hash(state_dict: dict, length: int = 6) -> str:
+    """Short hash of a state dict's names and tensor bytes: tells apart any two differently trained models,
+    so it goes into the version of every fine-tuned export (calibration.json and `bibtagger predict`
+    key on versions)."""
+    h = hashlib.sha256()
+    for key in sorted(state_dict):
+        value = state_dict[key]
+        h.update(str(key).encode())
+        if torch.is_tensor(value):
+            h.update(value.detach().cpu().contiguous().numpy().tobytes())
+        else:
+            h.update(repr(value).encode())
+    return h.hexdigest()[:length]
 
 
 def default_version(kind: str) -> str:

@@ -41,7 +41,7 @@ def gather(folders: list[Path]) -> list[Entry]:
 
 def finetune_reader(entries: list[Entry], init: Path, out: Path, args) -> dict:
     """Fine-tune the reader from `init` on `entries` (+ dev train split when present); export reader.onnx."""
-    from training.export import export_reader, write_slim_reader_checkpoint
+    from training.export import export_reader, weights_hash, write_slim_reader_checkpoint
     from training.train_reader import ReaderConfig, load_reader, train
 
     train_e, val_e = split(entries)
@@ -58,7 +58,8 @@ def finetune_reader(entries: list[Entry], init: Path, out: Path, args) -> dict:
                        init=str(init), train_sources=[str(f) for f in args.from_dirs])
     summary = train(cfg, train_e, val_e)
     model, ckpt = load_reader(Path(summary["best"]))
-    version = f"reader-{_dt.date.today():%Y.%m.%d}-ft-{summary['data_hash'][:6]}"
+    # the data hash alone names every run on the same photos alike; the weights hash tells the runs apart
+    version = f"reader-{_dt.date.today():%Y.%m.%d}-ft-{summary['data_hash'][:6]}-{weights_hash(model.state_dict())}"
     path = export_reader(model, out / "reader.onnx", version, summary["data_hash"])
     write_slim_reader_checkpoint(ckpt, out / "reader.pt", version)
     summary.update(version=version, onnx=str(path), init=str(init), train_photos=len(train_e), val_photos=len(val_e))

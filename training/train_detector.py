@@ -384,7 +384,9 @@ def train(
                 log(f"time budget of {time_budget_min} min reached after epoch {epoch}")
             break
     model, ck = load_checkpoint(out / "best.pt")
-    version = f"{_dt.date.today():%Y%m%d}-e{ck['epoch']}-{dhash[:6]}"
+    from training.export import weights_hash  # the epoch and data hash alone name runs with other settings alike
+
+    version = f"{_dt.date.today():%Y%m%d}-e{ck['epoch']}-{dhash[:6]}-{weights_hash(ck['model'])}"
     path = export_detector(model, out / "detector.onnx", input_size, dhash, version)
     log(f"best epoch {best.get('epoch')} AP50 {best['ap50']:.3f}; exported {path} (version {version})")
     return {"best": best, "onnx": str(path), "version": version}
