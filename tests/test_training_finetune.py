@@ -72,3 +72,97 @@ def test_detectors_trained_differently_on_the_same_photos_get_other_versions(tmp
     b = train(entries[:3], entries[3:], tmp_path / "b", lr=1e-2, **small)
     assert a["version"] != b["version"]
     assert version_of(Path(a["onnx"])) == a["version"] and version_of(Path(b["onnx"])) == b["version"]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def leftovers(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if ".partial-" in p.name)
+
+
+def test_an_out_that_is_the_models_folder_or_holds_models_is_refused(tmp_path, setup, capsys):
+    photos, models = setup
+    before = snapshot(models)
+    assert finetune(photos, models, models, "--skip-detector") == 2
+    said = capsys.readouterr().out
+    assert "--models folder" in said and "--overwrite" in said and "Traceback" not in said
+    assert snapshot(models) == before
+    other = tmp_path / "other"
+    assert finetune(photos, models, tmp_path / "first", "--skip-detector") == 0
+    first = snapshot(tmp_path / "first")
+    capsys.readouterr()
+    assert finetune(photos, models, tmp_path / "first", "--skip-detector", "--lr", "1e-2") == 2
+    assert "already holds models" in capsys.readouterr().out
+    assert snapshot(tmp_path / "first") == first
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert finetune(photos, models, other, "--skip-detector") == 2
+    assert "is not empty" in capsys.readouterr().out and snapshot(other) == {"notes.txt": b"mine"}
+    (tmp_path / "empty").mkdir()  # an empty folder is fine
+    assert finetune(photos, models, tmp_path / "empty", "--skip-detector") == 0
+    assert (tmp_path / "empty" / "reader.onnx").is_file() and leftovers(tmp_path) == []
+
+
+def test_overwrite_moves_the_old_folder_aside_and_leaves_no_stale_file(tmp_path, setup, capsys):
+    photos, models = setup
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "detector.pt").write_bytes(b"an earlier fine-tuned detector")
+    (out / "calibration.json").write_text("{}")
+    (out / "reader-2.onnx").write_bytes(b"an old ensemble member")
+    old = snapshot(out)
+    assert finetune(photos, models, out, "--skip-detector", "--overwrite") == 0
+    said = capsys.readouterr().out
+    backups = sorted(tmp_path.glob("out.previous-*"))
+    assert len(backups) == 1 and snapshot(backups[0]) == old and str(backups[0]) in said
+    names = {p.name for p in out.iterdir()}
+    assert {"reader.onnx", "reader.pt", "reader.md", "detector.onnx", "finetune.json"} <= names
+    assert not names & {"detector.pt", "calibration.json", "reader-2.onnx"}  # models has no detector.pt to copy
+    report = (out / "finetune.json").read_text()
+    assert ".partial-" not in report and str(out / "reader.onnx") in json.loads(report)["reader"]["onnx"]
+    assert leftovers(tmp_path) == []
+
+
+def test_overwrite_of_the_models_folder_keeps_the_start_model(tmp_path, setup):
+    from bibtagger_gui.core.recognizer import Recognizer
+
+    photos, models = setup
+    before = snapshot(models)
+    assert finetune(photos, models, models, "--skip-detector", "--overwrite") == 0
+    backups = sorted(tmp_path.glob("models.previous-*"))
+    assert len(backups) == 1 and snapshot(backups[0]) == before  # reader.pt the next fine-tune could start from
+    assert "-ft-" in Recognizer.from_dir(models).version
+    assert (models / "reader.pt").read_bytes() != before["reader.pt"]
+
+
+def test_the_detector_checkpoint_is_copied_with_the_detector_it_belongs_to(tmp_path, setup):
+    photos, models = setup
+    (models / "detector.pt").write_bytes(b"checkpoint of detector.onnx")
+    assert finetune(photos, models, tmp_path / "out", "--skip-detector") == 0
+    assert (tmp_path / "out" / "detector.pt").read_bytes() == b"checkpoint of detector.onnx"
+    assert (tmp_path / "out" / "detector.onnx").read_bytes() == (models / "detector.onnx").read_bytes()
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+@pytest.mark.parametrize("error, rc", [(KeyboardInterrupt, 130), (RuntimeError("disk gone"), 1)])
+def test_an_interrupted_or_failed_run_leaves_out_as_it_was(tmp_path, setup, monkeypatch, capsys, error, rc, overwrite):
+    import training.finetune as ft
+
+    photos, models = setup
+    out = tmp_path / "out"
+    if overwrite:
+        assert finetune(photos, models, out, "--skip-detector") == 0
+    before = snapshot(out) if out.exists() else None
+
+    def stop(*args, **kwargs):  # after the new reader is written, before the detector
+        raise error
+
+    monkeypatch.setattr(ft, "finetune_detector", stop)
+    capsys.readouterr()
+    assert finetune(photos, models, out, "--skip-detector", *(["--overwrite"] if overwrite else [])) == rc
+    said = capsys.readouterr().out.strip().splitlines()
+    assert "left as it was" in said[-1] and "Traceback" not in "\n".join(said)
+    assert (snapshot(out) if out.exists() else None) == before
+    assert leftovers(tmp_path) == [] and not list(tmp_path.glob("out.previous-*"))

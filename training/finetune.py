@@ -7,6 +7,11 @@ detector from `MODELS/detector.pt` through `training.train_detector.finetune` wh
 A model that is not fine-tuned is copied unchanged, so OUTDIR always holds detector.onnx +
 reader.onnx (+ cards) for the app's "Load Model Folder" action, and calibration.json when the reviewed
 photos give both right and wrong readings to fit it on (training.calibrate).
+
+OUTDIR is built as the sibling folder OUTDIR.partial-<pid> and renamed into place at the end, so an
+interrupted or failed run leaves OUTDIR as it was. An OUTDIR that holds files (the --models folder
+included) is refused unless --overwrite is given; then the old folder is moved to
+OUTDIR.previous-<time>, never deleted.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -84,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training finetune", description=__doc__.splitlines()[0])
     p.add_argument("--from", dest="from_dirs", type=Path, nargs="+", required=True, help="photo folders with an app store")
     p.add_argument("--models", type=Path, default=Path(__file__).resolve().parents[1] / "resources" / "models")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="new model folder (must not exist or be empty; see --overwrite)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an --out that holds files (the old folder is kept as OUT.previous-<time>)")
     p.add_argument("--epochs", type=int, default=3, help="reader fine-tuning epochs")
     p.add_argument("--steps", type=int, default=150, help="reader steps per epoch")
     p.add_argument("--batch", type=int, default=32)
@@ -97,28 +105,128 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-detector", action="store_true")
     args = p.parse_args(argv)
 
-    entries = gather(args.from_dirs)
-    if not any(b.box is not None for e in entries for b in e.bibs):
-        log("no reviewed photos with boxed bibs in those folders: mark photos reviewed in the app first")
-        return 2
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    report: dict = {"sources": [str(f) for f in args.from_dirs], "photos": len(entries), "data_hash": data_hash(entries)}
-
+    problem = output_problem(out, args.models, args.overwrite)
+    if problem:
+        log(problem)
+        return 2
     init = args.models / "reader.pt"
     if not init.is_file():
         log(f"{init} not found: the reader cannot be fine-tuned without its torch checkpoint")
         return 2
-    summary = finetune_reader(entries, init, out, args)
-    summary["sources"] = report["sources"]
-    (out / "reader.md").write_text(reader_card(summary, argv), encoding="utf-8")
-    report["reader"] = summary
+    try:
+        entries = gather(args.from_dirs)
+    except KeyboardInterrupt:
+        log(f"interrupted: nothing written, {out} left as it was")
+        return 130
+    if not any(b.box is not None for e in entries for b in e.bibs):
+        log("no reviewed photos with boxed bibs in those folders: mark photos reviewed in the app first")
+        return 2
+    try:  # the training modules need them; the app and its store do not
+        import onnx  # noqa: F401
+        import torch  # noqa: F401
+    except ModuleNotFoundError as exc:
+        log(f"fine-tuning needs {exc.name or 'torch'}, which is not installed: pip install -e .[train]")
+        return 2
 
-    report["detector"] = finetune_detector(entries, args, out)
-    report["calibration"] = calibrate_output(entries, args, out)
-    (out / "finetune.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+    # everything is built in a sibling folder and moved into place at the end: an interrupted or failed
+    # run leaves OUT as it was, and a finished one leaves no file of an earlier run in it
+    try:
+        work, made = make_work_dir(out)
+    except OSError as exc:
+        log(f"cannot write the model folder {out}: {exc.strerror or exc}")
+        return 2
+    try:
+        report = build(entries, init, work, args, argv)
+        backup = install(work, out)
+    except KeyboardInterrupt:
+        discard(work, made)
+        log(f"interrupted: nothing written, {out} left as it was")
+        return 130
+    except Exception as exc:  # one line, not a traceback; OUT stays as it was
+        discard(work, made)
+        log(f"fine-tuning failed ({type(exc).__name__}: {exc}); nothing written, {out} left as it was")
+        return 1
+    if backup is not None:
+        log(f"the previous {out} was moved to {backup}")
     log(f"models written to {out}: {', '.join(sorted(p.name for p in out.iterdir() if p.is_file()))}")
     return 0
+
+
+MODEL_FILES = ("*.onnx", "*.pt", "calibration.json", "finetune.json")
+
+
+def output_problem(out: Path, models: Path, overwrite: bool) -> str | None:
+    """Why `out` cannot take the new model folder, or None."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file, not a folder: choose a new folder"
+    if overwrite:
+        return None
+    if out.exists() and models.exists() and out.resolve() == models.resolve():
+        return (f"--out {out} is the --models folder the fine-tune starts from: choose a new folder "
+                f"(or add --overwrite to replace it, keeping the old one as {out.name}.previous-<time>)")
+    if out.is_dir() and any(out.iterdir()):
+        what = "holds models" if any(any(out.glob(g)) for g in MODEL_FILES) else "is not empty"
+        return (f"--out {out} already {what}: choose a new folder "
+                f"(or add --overwrite to replace it, keeping the old one as {out.name}.previous-<time>)")
+    return None
+
+
+def make_work_dir(out: Path) -> tuple[Path, list[Path]]:
+    """A new sibling folder OUT.partial-<pid> (+ the missing parents it needed, to remove on failure)."""
+    made = [d for d in reversed(out.absolute().parents) if not d.exists()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = out.parent / f"{out.name}.partial-{os.getpid()}"
+    if work.exists():  # left by a killed run that had this pid
+        shutil.rmtree(work)
+    work.mkdir()
+    return work, made
+
+
+def discard(work: Path, made: list[Path]) -> None:
+    shutil.rmtree(work, ignore_errors=True)
+    for d in reversed(made):  # deepest first; only folders this run made and left empty
+        try:
+            d.rmdir()
+        except OSError:
+            break
+
+
+def install(work: Path, out: Path) -> Path | None:
+    """Move the finished `work` folder to `out`; an `out` with files goes aside first (returned), never deleted."""
+    backup = None
+    if out.is_dir():
+        if any(out.iterdir()):
+            backup = out.parent / f"{out.name}.previous-{_dt.datetime.now():%Y%m%d-%H%M%S}"
+            n = 1
+            while backup.exists():
+                n += 1
+                backup = backup.with_name(f"{out.name}.previous-{_dt.datetime.now():%Y%m%d-%H%M%S}-{n}")
+            out.rename(backup)
+        else:
+            out.rmdir()
+    try:
+        work.rename(out)
+    except BaseException:
+        if backup is not None and not out.exists():
+            backup.rename(out)
+        raise
+    return backup
+
+
+def build(entries: list[Entry], init: Path, work: Path, args, argv: list[str]) -> dict:
+    """Fine-tune and export everything into `work`; the paths written into its files name OUT instead."""
+    report: dict = {"sources": [str(f) for f in args.from_dirs], "photos": len(entries), "data_hash": data_hash(entries)}
+    summary = finetune_reader(entries, init, work, args)
+    summary["sources"] = report["sources"]
+    (work / "reader.md").write_text(reader_card(summary, argv), encoding="utf-8")
+    report["reader"] = summary
+    report["detector"] = finetune_detector(entries, args, work)
+    report["calibration"] = calibrate_output(entries, args, work)
+    text = json.dumps(report, indent=1, default=str)
+    text = text.replace(json.dumps(str(work))[1:-1], json.dumps(str(args.out))[1:-1])
+    (work / "finetune.json").write_text(text, encoding="utf-8")
+    return report
 
 
 def calibrate_output(entries: list[Entry], args, out: Path) -> dict:
@@ -168,7 +276,8 @@ def finetune_detector(entries: list[Entry], args, out: Path) -> dict:
             encoding="utf-8")
         log(f"detector fine-tuned -> {out / 'detector.onnx'}")
         return {"finetuned": True, "onnx": str(out / "detector.onnx")}
-    copied = [name for name in ("detector.onnx", "detector.md") if (args.models / name).is_file()]
+    # detector.pt too, so this folder can be the --models of a later fine-tune (it matches detector.onnx)
+    copied = [name for name in ("detector.onnx", "detector.md", "detector.pt") if (args.models / name).is_file()]
     for name in copied:
         shutil.copyfile(args.models / name, out / name)
     if "detector.onnx" in copied:
