@@ -166,3 +166,57 @@ def test_an_interrupted_or_failed_run_leaves_out_as_it_was(tmp_path, setup, monk
     assert "left as it was" in said[-1] and "Traceback" not in "\n".join(said)
     assert (snapshot(out) if out.exists() else None) == before
     assert leftovers(tmp_path) == [] and not list(tmp_path.glob("out.previous-*"))
+
+
+def test_an_out_that_is_a_file_is_refused_clearly(tmp_path, setup, capsys):
+    photos, models = setup
+    (tmp_path / "out").write_text("not a folder")
+    assert finetune(photos, models, tmp_path / "out") == 2
+    said = capsys.readouterr().out
+    assert "is a file, not a folder" in said and "Traceback" not in said
+    assert (tmp_path / "out").read_text() == "not a folder" and leftovers(tmp_path) == []
+
+
+def test_an_out_that_cannot_be_written_is_reported_and_nothing_is_left(tmp_path, setup, monkeypatch, capsys):
+    """A read-only parent folder (simulated: the tests may run as root, who may write anywhere)."""
+    photos, models = setup
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_mkdir = Path.mkdir
+
+    def mkdir(self, *args, **kwargs):
+        if locked in Path(self).absolute().parents:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    assert finetune(photos, models, locked / "new" / "out", "--skip-detector") == 2
+    said = capsys.readouterr().out
+    assert "cannot write the model folder" in said and "Permission denied" in said and "Traceback" not in said
+    assert list(locked.iterdir()) == []
+
+
+def test_a_models_folder_without_reader_pt_leaves_nothing_behind(tmp_path, setup, capsys):
+    photos, models = setup
+    (models / "reader.pt").unlink()
+    assert finetune(photos, models, tmp_path / "new" / "out") == 2
+    assert "reader.pt not found" in capsys.readouterr().out
+    assert not (tmp_path / "new").exists()
+
+
+def test_missing_torch_is_one_line_naming_the_extra(tmp_path, setup, monkeypatch, capsys):
+    import sys
+
+    photos, models = setup
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails as if it were not installed
+    for name in [m for m in sys.modules if m.startswith("training.") and m not in ("training.data", "training.finetune")]:
+        monkeypatch.delitem(sys.modules, name)
+    assert finetune(photos, models, tmp_path / "out") == 2
+    said = capsys.readouterr().out
+    assert "pip install -e .[train]" in said and len(said.strip().splitlines()) <= 2  # the folder's count line + this
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+    from training.__main__ import main as training_main
+
+    assert training_main(["train-reader", "--help"]) == 2
+    assert "train-reader needs torch, which is not installed: pip install -e .[train]" in capsys.readouterr().err

@@ -23,6 +23,9 @@ COMMANDS = {
     "pack": ("training.pack", "main", "pack the dev set and fonts for a training run on another machine"),
 }
 
+# what `pip install -e .[train]` adds to the app's dependencies (pyproject.toml)
+TRAIN_EXTRAS = ("torch", "onnx", "PIL", "sympy")
+
 
 def usage() -> str:
     lines = ["usage: python -m training <command> [options]", "", "commands:"]
@@ -45,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as exc:
         if exc.name == module_name:
             print(f"{name}: {module_name} is not available in this checkout", file=sys.stderr)
+            return 2
+        if (exc.name or "").split(".")[0] in TRAIN_EXTRAS:
+            print(f"{name} needs {exc.name}, which is not installed: pip install -e .[train]", file=sys.stderr)
             return 2
         raise
     result = getattr(module, func)(rest)
