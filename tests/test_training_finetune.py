@@ -220,3 +220,19 @@ def test_missing_torch_is_one_line_naming_the_extra(tmp_path, setup, monkeypatch
 
     assert training_main(["train-reader", "--help"]) == 2
     assert "train-reader needs torch, which is not installed: pip install -e .[train]" in capsys.readouterr().err
+
+
+def test_a_folder_the_app_never_opened_gets_no_store(tmp_path, setup, capsys):
+    from bibtagger_gui.core.store import db_path_for
+    from tests.test_training_reader import make_photo_set
+
+    _, models = setup
+    fresh = tmp_path / "fresh"
+    make_photo_set(fresh, 2)
+    before = sorted(p.name for p in fresh.rglob("*"))
+    assert finetune(fresh, models, tmp_path / "out") == 2
+    said = capsys.readouterr().out
+    assert "not a project folder yet" in said and "no reviewed photos" in said
+    assert not db_path_for(fresh).exists() and sorted(p.name for p in fresh.rglob("*")) == before
+    assert finetune(tmp_path / "missing", models, tmp_path / "out") == 2
+    assert "no such folder" in capsys.readouterr().out and not (tmp_path / "missing").exists()

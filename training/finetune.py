@@ -33,8 +33,16 @@ def log(msg: str) -> None:
 
 def gather(folders: list[Path]) -> list[Entry]:
     """Reviewed photos (with at least one boxed bib or none at all) of every folder's store."""
+    from bibtagger_gui.core.store import db_path_for
+
     entries: list[Entry] = []
     for folder in folders:
+        if not Path(folder).is_dir():
+            log(f"{folder}: no such folder")
+            continue
+        if not db_path_for(folder).exists():  # opening the store would create an empty project there
+            log(f"{folder}: not a project folder yet (open it in the app and review its photos first)")
+            continue
         try:
             found = entries_from_store(folder)
         except Exception as exc:  # StoreError, missing folder: report and go on with the others
