@@ -236,3 +236,50 @@ def test_a_folder_the_app_never_opened_gets_no_store(tmp_path, setup, capsys):
     assert not db_path_for(fresh).exists() and sorted(p.name for p in fresh.rglob("*")) == before
     assert finetune(tmp_path / "missing", models, tmp_path / "out") == 2
     assert "no such folder" in capsys.readouterr().out and not (tmp_path / "missing").exists()
+
+
+def test_the_reader_card_and_report_tell_reviewed_photos_from_dev_set_photos(tmp_path, setup):
+    from tests.test_training_reader import make_photo_set
+    from training.data import entries_from_store, load_entries, split
+
+    photos, models = setup
+    (tmp_path / "dev" / "annotations.json").parent.mkdir()
+    items = make_photo_set(tmp_path / "dev", 10, seed=9)
+    (tmp_path / "dev" / "annotations.json").write_text(json.dumps(items))
+    own_train, own_val = split(entries_from_store(photos))
+    dev_train, dev_val = split(load_entries(tmp_path / "dev" / "annotations.json"))
+    assert own_train and dev_train  # the test needs photos of both kinds in training
+    out = tmp_path / "out"
+    assert finetune(photos, models, out, "--skip-detector", "--dev", str(tmp_path / "dev" / "annotations.json")) == 0
+    data = json.loads((out / "finetune.json").read_text())["reader"]["data"]
+    assert data["reviewed"] == {"train_photos": len(own_train), "train_bibs": len(own_train), "val_photos": len(own_val),
+                                "val_bibs": len(own_val)}  # one bib per photo
+    assert data["dev"]["train_photos"] == len(dev_train) and data["dev"]["val_photos"] == len(dev_val)
+    card = " ".join((out / "reader.md").read_text().split())
+    assert f"{len(own_train) + len(dev_train)} train photos: {len(own_train)} reviewed photos of {photos}" in card
+    assert f"+ {len(dev_train)} photos of the dev set `{tmp_path / 'dev' / 'annotations.json'}`" in card
+    assert f"{len(own_val)} reviewed photos ({len(own_val)} bibs) + {len(dev_val)} dev-set photos" in card
+    assert version_of(out / "reader.onnx") in card
+
+
+@pytest.mark.slow
+def test_the_finetuned_detector_card_has_its_version_and_val_metric(tmp_path, setup):
+    from training.data import entries_from_store, split
+    from training.models.detector import build_detector
+
+    photos, models = setup
+    torch.save({"model": build_detector().state_dict(), "arch": {}, "input_size": 512, "data_hash": "x"}, models / "detector.pt")
+    out = tmp_path / "out"
+    assert finetune(photos, models, out, "--detector-epochs", "1", "--detector-steps", "1") == 0
+    card = (out / "detector.md").read_text()
+    version = version_of(out / "detector.onnx")
+    report = json.loads((out / "finetune.json").read_text())["detector"]
+    assert f"version: `{version}`" in card and report["version"] == version
+    train, val = split(entries_from_store(photos))
+    if not train:
+        train, val = val, []
+    assert report["data"]["reviewed"]["train_photos"] == len(train) and "no dev-set photos" in card
+    if val:
+        assert f"val AP50 {report['val_metrics']['ap50']:.3f}" in card and f"on {len(val)} reviewed photos" in card
+    else:
+        assert "not measured" in card

@@ -61,10 +61,12 @@ def finetune_reader(entries: list[Entry], init: Path, out: Path, args) -> dict:
     train_e, val_e = split(entries)
     if not train_e:  # a handful of photos may all hash to val: train on them all rather than nothing
         train_e, val_e = entries, []
+    data = {"reviewed": counts(train_e, val_e)}
     dev = Path(args.dev) if args.dev else None
     if dev and dev.is_file():
         dev_train, dev_val = split(load_entries(dev))
         train_e, val_e = train_e + dev_train, val_e + dev_val
+        data["dev"] = {"annotations": str(dev), **counts(dev_train, dev_val)}
         log(f"dev set {dev}: +{len(dev_train)} train photos, +{len(dev_val)} val photos")
     run_dir = out / "runs" / "reader"
     cfg = ReaderConfig(out=str(run_dir), synthetic=args.synthetic, epochs=0, finetune_epochs=args.epochs,
@@ -76,18 +78,41 @@ def finetune_reader(entries: list[Entry], init: Path, out: Path, args) -> dict:
     version = f"reader-{_dt.date.today():%Y.%m.%d}-ft-{summary['data_hash'][:6]}-{weights_hash(model.state_dict())}"
     path = export_reader(model, out / "reader.onnx", version, summary["data_hash"])
     write_slim_reader_checkpoint(ckpt, out / "reader.pt", version)
-    summary.update(version=version, onnx=str(path), init=str(init), train_photos=len(train_e), val_photos=len(val_e))
+    summary.update(version=version, onnx=str(path), init=str(init), train_photos=len(train_e), val_photos=len(val_e),
+                   data=data)
     return summary
 
 
+def counts(train: list[Entry], val: list[Entry]) -> dict:
+    """Photos and boxed bibs (the reader's ground-truth crops) of a train/val split."""
+    def bibs(entries: list[Entry]) -> int:
+        return sum(1 for e in entries for b in e.bibs if b.box is not None)
+
+    return {"train_photos": len(train), "train_bibs": bibs(train), "val_photos": len(val), "val_bibs": bibs(val)}
+
+
+def data_lines(summary: dict) -> tuple[str, str]:
+    """Where the train and the val photos came from: the user's reviewed photos and the dev set, apart."""
+    own, dev = summary["data"]["reviewed"], summary["data"].get("dev")
+    sources = ", ".join(summary.get("sources", []))
+    train = f"{own['train_photos']} reviewed photos of {sources} ({own['train_bibs']} bibs)"
+    val = f"{own['val_photos']} reviewed photos ({own['val_bibs']} bibs)"
+    if dev:
+        train += f" + {dev['train_photos']} photos of the dev set `{dev['annotations']}` ({dev['train_bibs']} bibs, its train split)"
+        val += f" + {dev['val_photos']} dev-set photos ({dev['val_bibs']} bibs)"
+    else:
+        train += " (no dev set)"
+    return train, val
+
+
 def reader_card(summary: dict, argv: list[str]) -> str:
+    train, val = data_lines(summary)
     return f"""# reader.onnx (fine-tuned)
 
 - version: `{summary['version']}`, fine-tuned from `{summary['init']}` on {_dt.date.today():%Y-%m-%d}
-- data: reviewed photos of {', '.join(summary.get('sources', []))} ({summary['train_photos']} train photos,
-  {summary['train_bibs']} bibs; data_hash `{summary['data_hash']}`) plus synthetic bibs
+- data: {summary['train_photos']} train photos: {train}; data_hash `{summary['data_hash']}`; plus synthetic bibs
 - command: `python -m training finetune {' '.join(argv)}`
-- validation ({summary['val_bibs']} ground-truth crops of the val split): exact-number accuracy
+- validation on {summary['val_photos']} photos: {val}; {summary['val_bibs']} ground-truth crops, exact-number accuracy
   {summary['best_val_accuracy']:.4f}, CTC loss {summary['best_val_loss']:.3f}
 - contract: see docs/architecture.md (input `crop` [N,1,32,128], output `logits` [N,T,C])
 """
@@ -258,6 +283,39 @@ def calibrate_output(entries: list[Entry], args, out: Path) -> dict:
     return {"calibrated": True, "file": str(out / FILE_NAME), "slope": cal.slope, "intercept": cal.intercept}
 
 
+def detector_summary(entries: list[Entry], out: Path, run_dir: Path) -> dict:
+    """Version, data and best-epoch val metrics of the fine-tuned detector (train_detector.finetune's split:
+    the reviewed photos only, val = their val split)."""
+    import torch
+
+    from training.export import read_metadata
+
+    train_e, val_e = split(entries)
+    if not train_e:
+        train_e, val_e = entries, []
+    best = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=False)
+    metrics = {k: round(float(v), 4) for k, v in best.get("metrics", {}).items()}
+    return {"version": read_metadata(out / "detector.onnx").get("bibtagger.version", "unknown"), "best_epoch": best.get("epoch"),
+            "val_metrics": metrics if val_e else {}, "data": {"reviewed": counts(train_e, val_e)}}
+
+
+def detector_card(info: dict) -> str:
+    own = info["data"]["reviewed"]
+    m = info["val_metrics"]
+    if m:
+        val = (f"val AP50 {m.get('ap50', 0):.3f}, P {m.get('precision', 0):.3f}, R {m.get('recall', 0):.3f}, "
+               f"F1 {m.get('f1', 0):.3f} on {own['val_photos']} reviewed photos ({own['val_bibs']} bibs), best epoch {info['best_epoch']}")
+    else:
+        val = "not measured: every reviewed photo was trained on (too few for a val split)"
+    return f"""# detector.onnx (fine-tuned)
+
+- version: `{info['version']}`, fine-tuned from `{info['init']}` on {_dt.date.today():%Y-%m-%d}
+- data: {own['train_photos']} reviewed photos of {', '.join(info['sources'])} ({own['train_bibs']} bibs); no dev-set photos
+- validation: {val}
+- training log and metrics per epoch: `runs/detector/metrics.jsonl` in this folder
+"""
+
+
 def finetune_detector(entries: list[Entry], args, out: Path) -> dict:
     """Detector fine-tuning through the detector's own `training.train_detector.finetune`, else a copy."""
     ckpt = args.models / "detector.pt"
@@ -276,14 +334,12 @@ def finetune_detector(entries: list[Entry], args, out: Path) -> dict:
         path = det_finetune(entries, ckpt, run_dir, epochs=args.detector_epochs, steps_per_epoch=args.detector_steps,
                             threads=args.threads)
         shutil.copyfile(path, out / "detector.onnx")
-        if (run_dir / "best.pt").is_file():
-            shutil.copyfile(run_dir / "best.pt", out / "detector.pt")
-        (out / "detector.md").write_text(
-            f"# detector.onnx (fine-tuned)\n\n- fine-tuned from `{ckpt}` on {_dt.date.today():%Y-%m-%d} with reviewed photos of "
-            f"{', '.join(str(f) for f in args.from_dirs)}\n- training log and metrics: `runs/detector/` in this folder\n",
-            encoding="utf-8")
-        log(f"detector fine-tuned -> {out / 'detector.onnx'}")
-        return {"finetuned": True, "onnx": str(out / "detector.onnx")}
+        shutil.copyfile(run_dir / "best.pt", out / "detector.pt")
+        info = detector_summary(entries, out, run_dir)
+        info.update(init=str(ckpt), sources=[str(f) for f in args.from_dirs])
+        (out / "detector.md").write_text(detector_card(info), encoding="utf-8")
+        log(f"detector fine-tuned (version {info['version']})")
+        return {"finetuned": True, "onnx": str(out / "detector.onnx"), **info}
     # detector.pt too, so this folder can be the --models of a later fine-tune (it matches detector.onnx)
     copied = [name for name in ("detector.onnx", "detector.md", "detector.pt") if (args.models / name).is_file()]
     for name in copied:
