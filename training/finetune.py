@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import sys
+import traceback
 from pathlib import Path
 
 from training.data import DEFAULT_DEV, Entry, data_hash, entries_from_store, load_entries, split
@@ -176,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         discard(work, made)
         log(f"interrupted: nothing written, {out} left as it was")
         return 130
-    except Exception as exc:  # one line, not a traceback; OUT stays as it was
+    except Exception as exc:  # OUT stays as it was; the traceback goes to stderr for a bug report
         discard(work, made)
+        traceback.print_exc()
         log(f"fine-tuning failed ({type(exc).__name__}: {exc}); nothing written, {out} left as it was")
         return 1
     if backup is not None:
