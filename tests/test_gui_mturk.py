@@ -168,6 +168,41 @@ def test_correct_copies_boxes_as_human_bibs(qtbot, project):
     assert "A5" not in saved(store) and "Correct needs the photo" in dialog.status.text()
 
 
+def test_closing_or_escaping_the_dialog_records_no_verdict(qtbot, project):
+    src, folder, store = project
+    dialog = open_dialog(qtbot, src, store)
+    qtbot.keyClick(dialog.table, Qt.Key.Key_Escape)
+    dialog.show()
+    assert dialog.close() and not dialog.isVisible()  # QDialog.reject on close: nothing rejected
+    assert saved(store) == {}
+
+
+def test_a_rejected_answers_boxes_leave_the_photo_and_come_back_on_undo(qtbot, project):
+    src, folder, store = project
+    batch = mturk.read_batch(src)
+    with mturk.VerdictStore.open(store) as vs:
+        mturk.import_into_store(batch, store, vs, mturk.match_photos(batch, store))
+    pid = store.photo_by_path("two.jpg").id
+
+    def mturk_bibs():
+        return sorted((b.extra["assignment_id"], b.number) for b in store.bibs(pid) if b.source == "mturk")
+
+    assert mturk_bibs() == [("A1", "12"), ("A2", "12"), ("A6", "12")]
+    dialog = open_dialog(qtbot, src, store)
+    changed = []
+    dialog.bibs_changed.connect(changed.append)
+    assert dialog.select_assignment("A2")
+    qtbot.keyClick(dialog.table, Qt.Key.Key_R)
+    assert saved(store)["A2"].action == mturk.REJECT
+    assert mturk_bibs() == [("A1", "12"), ("A6", "12")] and changed == [pid]
+    assert store.deleted_numbers(pid) == set()  # a worker's box says nothing about the model's reading
+    dialog.set_filter("all")
+    assert dialog.select_assignment("A2")
+    qtbot.keyClick(dialog.table, Qt.Key.Key_U)  # the rejection undone: the box is back
+    assert "A2" not in saved(store)
+    assert mturk_bibs() == [("A1", "12"), ("A2", "12"), ("A6", "12")]
+
+
 def test_install_adds_crowd_menu_and_export(qtbot, project, tmp_path):
     src, folder, store = project
     window = QMainWindow()

@@ -891,6 +891,34 @@ def import_into_store(batch: Batch, store: Any, verdicts: VerdictStore | None = 
     return report
 
 
+def sync_verdict_bibs(assignment: Assignment, store: Any, photo_id: int, action: str | None) -> tuple[int, int]:
+    """Keep a photo's mturk bibs in line with the verdict on one answer; returns (removed, added).
+
+    A rejected answer's boxes leave the photo (its bibs still ``source="mturk"``; ones the reviewer
+    already edited into human bibs stay), as :func:`import_into_store` leaves them out on import.
+    Any other verdict, or none (a rejection undone), brings back its digit boxes that are missing,
+    unless MTurk itself rejected the answer.
+    """
+    mine = [
+        r for r in store.bibs(photo_id)
+        if r.source == "mturk" and any(_is_import_of(r, assignment, i, b) for i, b in enumerate(assignment.boxes))
+    ]  # fmt: skip
+    if action == REJECT:
+        with store.transaction():
+            for r in mine:
+                store.delete_bib(r.id)
+        return len(mine), 0
+    if assignment.status == STATUS_REJECTED:
+        return 0, 0
+    added = 0
+    with store.transaction():
+        for i, b in enumerate(assignment.boxes):
+            if b.is_digit and not any(_is_import_of(r, assignment, i, b) for r in mine):
+                _add_bib(store, photo_id, b.number, b.box, "mturk", _extra(assignment, i, b))
+                added += 1
+    return 0, added
+
+
 def correct_into_store(assignment: Assignment, store: Any, photo_id: int) -> list[Any]:
     """Copy a worker's boxes into the photo's bibs as human bibs (to be edited in the main window).
 

@@ -753,16 +753,18 @@ class Store:
         return rows
 
     def deleted_numbers(self, photo_id: int) -> set[str]:
-        """Numbers of the bibs deleted from this photo (and not put back by an undo) that it does
-        not hold now: what the user rejected there."""
+        """Numbers of the model and human bibs deleted from this photo (and not put back by an undo)
+        that it does not hold now: what the user rejected there. (MTurk bibs leave with a rejected
+        answer, which says nothing about the model's reading.)"""
         deleted: dict[int, str] = {}
         for action, bib_id, before in self._conn.execute(
             "SELECT action, bib_id, before FROM history WHERE photo_id = ? AND action IN ('bib_delete', 'bib_restore')"
             " ORDER BY id",
             (photo_id,),
         ):
-            if action == "bib_delete" and before:
-                deleted[bib_id] = json.loads(before).get("number")
+            row = json.loads(before) if action == "bib_delete" and before else None
+            if row is not None and row.get("source") != "mturk":
+                deleted[bib_id] = row.get("number")
             else:
                 deleted.pop(bib_id, None)
         return {n for n in deleted.values() if n} - {b.number for b in self.bibs(photo_id)}

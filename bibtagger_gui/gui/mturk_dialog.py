@@ -305,7 +305,7 @@ class MTurkReviewDialog(QDialog):
             b.setAutoDefault(False)
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.approve_button.clicked.connect(self.approve)
-        self.reject_button.clicked.connect(self.reject)
+        self.reject_button.clicked.connect(self.reject_assignment)
         self.correct_button.clicked.connect(self.correct)
         self.clear_button.clicked.connect(self.clear_verdict)
         self.prev_button.clicked.connect(lambda: self.step(-1))
@@ -314,7 +314,7 @@ class MTurkReviewDialog(QDialog):
         # Keys work wherever the focus is except in text fields (which keep their letters
         # and arrows): the table is filtered, everything else reaches keyPressEvent.
         self._keys = {
-            Qt.Key.Key_A: self.approve, Qt.Key.Key_R: self.reject, Qt.Key.Key_C: self.correct,
+            Qt.Key.Key_A: self.approve, Qt.Key.Key_R: self.reject_assignment, Qt.Key.Key_C: self.correct,
             Qt.Key.Key_U: self.clear_verdict, Qt.Key.Key_Right: lambda: self.step(1), Qt.Key.Key_Left: lambda: self.step(-1),
         }  # fmt: skip
         self.table.installEventFilter(self)
@@ -439,6 +439,7 @@ class MTurkReviewDialog(QDialog):
         proxy_row = self.table.currentIndex().row()
         nxt = self.proxy.index(proxy_row + 1, 0)
         next_id = self.model.assignment(self.proxy.mapToSource(nxt).row()).assignment_id if nxt.isValid() else None
+        before = self.model.verdict(a.assignment_id)
         try:
             verdict = verdict_for(a)
             if verdict is None:
@@ -447,6 +448,7 @@ class MTurkReviewDialog(QDialog):
         except mturk.VerdictError as exc:
             self.status.setText(str(exc))
             return False
+        self._sync_bibs(a, before, verdict)
         self.status.setText(f"Saved: {VERDICT_TEXT[verdict.action]} — {a.image} ({a.worker_id}).")
         self.proxy.refresh()
         self._update_count()
@@ -457,7 +459,8 @@ class MTurkReviewDialog(QDialog):
     def approve(self) -> bool:
         return self._decide(lambda a: mturk.Verdict(a.assignment_id, mturk.APPROVE))
 
-    def reject(self) -> bool:
+    def reject_assignment(self) -> bool:
+        """R: reject the current assignment. (Not ``reject``: QDialog calls that on Escape and on close.)"""
         return self._decide(lambda a: mturk.Verdict(a.assignment_id, mturk.REJECT, self.feedback.text().strip()))
 
     def correct(self) -> bool:
@@ -477,9 +480,21 @@ class MTurkReviewDialog(QDialog):
         a = self.current_assignment()
         if a is None or self.model.verdict(a.assignment_id) is None:
             return
+        before = self.model.verdict(a.assignment_id)
         self.model.set_verdict(self.current_row(), None)
+        self._sync_bibs(a, before, None)
         self.status.setText(f"Verdict cleared for {a.image} ({a.worker_id}).")
         self._update_count()
+
+    def _sync_bibs(self, a: mturk.Assignment, before: mturk.Verdict | None, after: mturk.Verdict | None) -> None:
+        """A rejected answer's boxes leave the photo in the project; taking the rejection back returns them."""
+        rejected = [v is not None and v.action == mturk.REJECT for v in (before, after)]
+        ref = self.match.present.get(a.image)
+        if rejected[0] == rejected[1] or self.store is None or ref is None or ref.photo_id is None:
+            return
+        removed, added = mturk.sync_verdict_bibs(a, self.store, ref.photo_id, mturk.REJECT if rejected[1] else None)
+        if removed or added:
+            self.bibs_changed.emit(ref.photo_id)
 
     # ------------------------------------------------------------------ display
 
