@@ -119,8 +119,8 @@ class MainWindow(QMainWindow):
         self.list_view.setModel(self.list_model)
         self.list_view.setUniformItemSizes(True)
         self.list_view.setIconSize(QSize(THUMB_ICON[0], THUMB_ICON[1]))
-        self.list_view.setLayoutMode(QListView.LayoutMode.Batched)
-        self.list_view.setBatchSize(200)
+        # SinglePass (the default): with uniform item sizes the layout of 10,000 rows is cheap, and the
+        # Batched mode stopped following the current row past its first batch once rows changed
         self.list_view.setSelectionMode(QListView.SelectionMode.SingleSelection)
         self.list_view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
         self.list_view.selectionModel().currentChanged.connect(self._current_changed)
