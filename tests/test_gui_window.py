@@ -190,6 +190,11 @@ def test_search_shows_only_photos_with_the_number_and_filters(qtbot, make_window
     win = make_window()
     win.open_folder(tmp_path / "p")
     wait_idle(qtbot, win)
+    from bibtagger_gui.core import review
+
+    reads = []
+    load_items = review.load_items
+    monkeypatch.setattr(review, "load_items", lambda store: reads.append(1) or load_items(store))
     key(qtbot, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert QApplication.focusWidget() is win.search_edit
     qtbot.keyClicks(win.search_edit, "501")
@@ -202,6 +207,9 @@ def test_search_shows_only_photos_with_the_number_and_filters(qtbot, make_window
     assert sorted(it.photo.relpath for it in win.list_model.items) == ["photo_000.jpg", "photo_001.jpg", "photo_002.jpg"]
     win.set_filter("all")  # queue order: nothing found first, then lowest confidence first
     assert [it.photo.relpath for it in win.list_model.items][:3] == ["photo_005.jpg", "photo_000.jpg", "photo_001.jpg"]
+    assert reads == []  # searching and filtering re-read no photo from the store (10,000 of them per keystroke)
+    win.actions_by_name["refresh_queue"].trigger()
+    assert reads == [1]  # Rebuild Queue does
 
 
 def test_draw_a_box_with_the_mouse_then_type_its_number(qtbot, make_window, tmp_path, monkeypatch):

@@ -135,7 +135,7 @@ class MainWindow(QMainWindow):
         self.search_edit.setPlaceholderText("Search bib number (Ctrl+F)")
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # Ctrl+F; never the initial focus
-        self.search_edit.textChanged.connect(lambda _t: self.rebuild_queue())
+        self.search_edit.textChanged.connect(lambda _t: self.rebuild_queue(reload=False))
         self.queue_label = QLabel("")
 
         left = QWidget()
@@ -512,16 +512,21 @@ class MainWindow(QMainWindow):
         if i != self.filter_box.currentIndex():
             self.filter_box.setCurrentIndex(i)  # re-enters via the signal
             return
-        self.rebuild_queue()
+        self.rebuild_queue(reload=False)
 
-    def rebuild_queue(self) -> None:
-        """Reload every photo from the store and rebuild the ordered, filtered queue."""
+    def rebuild_queue(self, reload: bool = True) -> None:
+        """Rebuild the ordered, filtered queue; from a fresh read of every photo in the store, or with
+        ``reload=False`` (a filter or search change) from :attr:`items`, which every edit and
+        recognition result keeps current (a keystroke in the search must not re-read 10,000 photos)."""
         if self.store is None:
             self.list_model.set_items([])
             return
         keep = self.current_id
-        all_items = review.load_items(self.store)
-        self.items = {it.photo_id: it for it in all_items}
+        if reload or not self.items:
+            all_items = review.load_items(self.store)
+            self.items = {it.photo_id: it for it in all_items}
+        else:
+            all_items = list(self.items.values())
         queue = review.build_queue(all_items, self.filter, self.search_edit.text())
         self.list_model.set_items(queue)
         self._show_queue_label()
