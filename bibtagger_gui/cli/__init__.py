@@ -14,6 +14,7 @@ from bibtagger_gui import __version__
 COMMANDS = [
     "predict",
     "export",
+    "import",
     "eval",
     "gui",
     "find",

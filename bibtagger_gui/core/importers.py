@@ -1,0 +1,278 @@
+"""Import bib annotation JSON (the exchange format) into a photo folder's project store.
+
+``bibtagger import DIR FILE.json`` and the GUI's *File > Import Annotations…* both run
+:func:`import_annotations`. Entries are matched to the store's photos by relpath (as
+``predict --json`` and ``export --format json`` write it), else by a unique file name.
+With ``source="auto"`` a bib with a confidence is a prediction (it becomes one of the photo's
+model bibs, :meth:`Store.set_model_bibs`) and one without is a human bib. The whole import is
+one store transaction (all of it or nothing) and importing the same file again adds nothing.
+Photos are never written: only the project store changes. See docs/imports.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from bibtagger_gui.core.annotations import PhotoAnnotation
+from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.review import iou_boxes
+
+SOURCES = ("auto", "human", "model")
+ASPECT_TOLERANCE = 0.01  # width/height may differ in scale, not in shape (1 %)
+SAME_BOX_IOU = 0.5  # a human bib with the same number and this overlap is "already there"
+
+
+@dataclass
+class ImportReport:
+    """What :func:`import_annotations` did. Lists hold the file's ``image`` names unless said."""
+
+    entries: int = 0  # photos listed in the file
+    matched: int = 0  # of them found in the store
+    by_name: list[tuple[str, str]] = field(default_factory=list)  # (image, relpath) matched on the file name only
+    human_added: int = 0  # human bibs added (or model bibs the file confirmed, turned into human ones)
+    model_added: int = 0  # model bibs that are new (not the same as the photo's model bib before)
+    already_there: int = 0  # bibs the store had already (a second import counts everything here)
+    model_dropped: int = 0  # predictions left out: a number the user deleted there, or repeating a human bib
+    model_removed: int = 0  # earlier model bibs replaced by the file's (or by ground truth with mark_reviewed)
+    reviewed: int = 0  # photos marked reviewed (mark_reviewed)
+    scaled: list[str] = field(default_factory=list)  # boxes scaled to the photo's size
+    missing_photos: list[str] = field(default_factory=list)  # not in the store (or gone from disk)
+    size_mismatches: list[tuple[str, str]] = field(default_factory=list)  # (image, message): skipped
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (image, why): other entries left out
+    skipped_reviewed: list[str] = field(default_factory=list)  # predictions not put on reviewed photos
+
+    @property
+    def bibs_added(self) -> int:
+        return self.human_added + self.model_added
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per entry that was not (fully) imported, for a details view or stderr."""
+        out = [f"{image}: no such photo in the folder" for image in self.missing_photos]
+        out += [f"{image}: {why}" for image, why in self.size_mismatches + self.skipped]
+        out += [f"{image}: reviewed photo, predictions not imported" for image in self.skipped_reviewed]
+        return out
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.matched} of {self.entries} photo(s) matched",
+            f"{self.human_added} human and {self.model_added} model bib(s) added",
+            f"{self.already_there} already there",
+        ]
+        if self.model_removed:
+            parts.append(f"{self.model_removed} earlier model bib(s) replaced")
+        if self.model_dropped:
+            parts.append(f"{self.model_dropped} prediction(s) left out (deleted by you or repeating a human bib)")
+        if self.reviewed:
+            parts.append(f"{self.reviewed} photo(s) marked reviewed")
+        if self.by_name:
+            parts.append(f"{len(self.by_name)} matched by file name")
+        if self.scaled:
+            parts.append(f"{len(self.scaled)} photo(s) with scaled boxes")
+        if self.missing_photos:
+            parts.append(f"{len(self.missing_photos)} photo(s) not in the folder")
+        skipped = len(self.size_mismatches) + len(self.skipped) + len(self.skipped_reviewed)
+        if skipped:
+            parts.append(f"{skipped} skipped")
+        return "; ".join(parts)
+
+
+def _norm(image: str) -> str:
+    rel = image.replace("\\", "/")
+    while rel.startswith("./"):
+        rel = rel[2:]
+    return rel
+
+
+class _PhotoIndex:
+    """The store's photos (present on disk) by relpath and by lower-case file name."""
+
+    def __init__(self, store: Any):
+        self.by_rel = {p.relpath: p for p in store.photos()}
+        self.by_name: dict[str, list[Any]] = {}
+        for p in self.by_rel.values():
+            self.by_name.setdefault(Path(p.relpath).name.lower(), []).append(p)
+
+    def find(self, image: str) -> tuple[Any | None, str]:
+        """(photo, how): how is "path", "name", or why it failed ("missing" / "ambiguous: ...")."""
+        rel = _norm(image)
+        if rel in self.by_rel:
+            return self.by_rel[rel], "path"
+        cands = self.by_name.get(rel.rsplit("/", 1)[-1].lower(), [])
+        if len(cands) == 1:
+            return cands[0], "name"
+        if cands:
+            names = ", ".join(sorted(p.relpath for p in cands)[:3])
+            return None, f"ambiguous: {len(cands)} photos have this file name ({names}{', …' if len(cands) > 3 else ''})"
+        return None, "missing"
+
+
+def _scale(entry: PhotoAnnotation, photo: Any) -> tuple[tuple[float, float] | None, str | None]:
+    """((sx, sy), None) to map the entry's boxes onto the photo, or (None, why it does not fit)."""
+    if entry.width is None or entry.height is None:
+        return (1.0, 1.0), None
+    if photo.width is None or photo.height is None:
+        if any(b.box is not None for b in entry.bibs):
+            return None, "the photo's size is unknown (it could not be read), so its boxes cannot be placed"
+        return (1.0, 1.0), None
+    if (entry.width, entry.height) == (photo.width, photo.height):
+        return (1.0, 1.0), None
+    ratio = (entry.width / entry.height) / (photo.width / photo.height)
+    if abs(ratio - 1.0) > ASPECT_TOLERANCE:
+        hint = " (EXIF orientation not applied?)" if (entry.width, entry.height) == (photo.height, photo.width) else ""
+        return None, f"size {entry.width}x{entry.height} in the file, {photo.width}x{photo.height} here{hint}: skipped"
+    return (photo.width / entry.width, photo.height / entry.height), None
+
+
+def _scaled(bib: Bib, s: tuple[float, float]) -> Bib:
+    if bib.box is None or s == (1.0, 1.0):
+        return bib
+    x1, y1, x2, y2 = bib.box
+    return Bib(bib.number, (x1 * s[0], y1 * s[1], x2 * s[0], y2 * s[1]), bib.confidence)
+
+
+def _same_place(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:
+    """Same number assumed: one of them has no box, or the boxes overlap (IoU >= 0.5)."""
+    return a is None or b is None or iou_boxes(a, b) >= SAME_BOX_IOU
+
+
+def _same_model_bib(row: Any, bib: Bib) -> bool:
+    """A stored model bib equal to an imported prediction (a re-import of the same file)."""
+    if row.number != bib.number or (row.box is None) != (bib.box is None):
+        return False
+    if row.box is not None and any(abs(float(x) - float(y)) > 0.5 for x, y in zip(row.box, bib.box)):
+        return False
+    return (row.confidence is None) == (bib.confidence is None) and (
+        row.confidence is None or abs(row.confidence - bib.confidence) <= 1e-6
+    )
+
+
+def _pair(rows: Iterable[Any], bibs: Iterable[Bib]) -> int:
+    """How many of ``bibs`` have an equal row (each row used once)."""
+    free = list(rows)
+    n = 0
+    for bib in bibs:
+        hit = next((r for r in free if _same_model_bib(r, bib)), None)
+        if hit is not None:
+            free.remove(hit)
+            n += 1
+    return n
+
+
+def import_annotations(
+    store: Any,
+    entries: Iterable[PhotoAnnotation],
+    source: str = "auto",
+    mark_reviewed: bool = False,
+    name: str = "annotations.json",
+) -> ImportReport:
+    """Put the bibs of ``entries`` (from :func:`core.annotations.load_annotations`) into ``store``.
+
+    ``source``: ``auto`` (a bib with a confidence is a prediction, one without a human bib),
+    ``human`` or ``model`` (every bib is one). Predictions replace the photo's model bibs
+    (``set_model_bibs(..., model_version="import:<name>")``, which never touches human/MTurk bibs
+    and never brings back a number the user deleted there); reviewed photos keep theirs, as with
+    ``predict``. Human bibs are added unless the photo has one with the same number in the same
+    place (box IoU >= 0.5, or either has no box); a model bib there is turned into that human bib.
+    ``mark_reviewed``: every photo whose entry holds no predictions is ground truth -- its
+    model bibs go and it is marked reviewed (an empty entry: a photo without bibs).
+
+    Boxes of an entry whose width/height differ from the photo's (oriented) size are scaled when
+    the aspect ratio agrees within 1 %; otherwise the entry is skipped and reported. Everything
+    happens in one transaction; a second import of the same file changes nothing.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
+    if mark_reviewed and source == "model":
+        raise ValueError("predictions cannot be marked reviewed: import them as human bibs (source='human')")
+    entries = list(entries)
+    version = f"import:{name}"
+    report = ImportReport(entries=len(entries))
+    with store.transaction():
+        index = _PhotoIndex(store)
+        taken: dict[int, str] = {}  # photo id -> image that claimed it
+        for entry in entries:
+            photo, how = index.find(entry.image)
+            if photo is None:
+                if how == "missing":
+                    report.missing_photos.append(entry.image)
+                else:
+                    report.skipped.append((entry.image, how))
+                continue
+            if photo.id in taken:
+                report.skipped.append((entry.image, f"same photo as {taken[photo.id]!r} ({photo.relpath})"))
+                continue
+            taken[photo.id] = entry.image
+            s, why = _scale(entry, photo)
+            if s is None:
+                report.size_mismatches.append((entry.image, why or "size differs"))
+                continue
+            report.matched += 1
+            if how == "name":
+                report.by_name.append((entry.image, photo.relpath))
+            if s != (1.0, 1.0):
+                report.scaled.append(entry.image)
+            bibs = [_scaled(b, s) for b in entry.bibs]
+            if source == "auto":
+                human = [b for b in bibs if b.confidence is None]
+                model = [b for b in bibs if b.confidence is not None]
+            elif source == "human":
+                human, model = [Bib(b.number, b.box, None) for b in bibs], []
+            else:
+                human, model = [], bibs
+            _import_photo(store, photo, entry, human, model, source, mark_reviewed, version, report)
+    return report
+
+
+def _import_photo(
+    store: Any, photo: Any, entry: PhotoAnnotation, human: list[Bib], model: list[Bib],
+    source: str, mark_reviewed: bool, version: str, report: ImportReport,
+) -> None:  # fmt: skip
+    ground_truth = mark_reviewed and not model
+    for bib in human:
+        rows = store.bibs(photo.id)
+        same = [r for r in rows if r.number == bib.number and _same_place(r.box, bib.box)]
+        if any(r.source != "model" for r in same):
+            report.already_there += 1
+            continue
+        if same:  # the file confirms a model reading: it becomes a human bib (no duplicate box)
+            store.update_bib(same[0].id, number=bib.number, box=bib.box if bib.box is not None else same[0].box)
+        else:
+            store.add_bib(photo.id, bib.number, bib.box, source="human")
+        report.human_added += 1
+    if ground_truth:
+        for row in store.bibs(photo.id):
+            if row.source == "model":  # the ground truth says what is on the photo
+                store.delete_bib(row.id)
+                report.model_removed += 1
+        if not photo.reviewed:
+            store.set_reviewed(photo.id, True)
+            report.reviewed += 1
+        return
+    if not model and not (source == "model" and not entry.bibs):
+        return
+    current = store.photo(photo.id)
+    if current.reviewed:
+        report.skipped_reviewed.append(entry.image)
+        return
+    rows = store.bibs(photo.id)
+    old = [r for r in rows if r.source == "model"]
+    kept = [r for r in rows if r.source != "model"]
+    rejected = store.deleted_numbers(photo.id)
+    expected = [
+        b for b in model
+        if b.number not in rejected
+        and not any(k.number == b.number or (b.box and k.box and iou_boxes(b.box, k.box) >= 0.5) for k in kept)
+    ]  # fmt: skip  (what set_model_bibs keeps)
+    report.model_dropped += len(model) - len(expected)
+    if current.model_version is not None and len(old) == len(expected) and _pair(old, expected) == len(expected):
+        report.already_there += len(expected)  # the same predictions: leave the photo as it is
+        return
+    new_rows = store.set_model_bibs(photo.id, expected, model_version=version)
+    same = _pair(old, [r.to_bib() for r in new_rows])
+    report.already_there += same
+    report.model_added += len(new_rows) - same
+    report.model_removed += len(old) - same
+
