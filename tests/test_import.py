@@ -1,0 +1,236 @@
+"""`bibtagger import` / core.importers: bib annotation JSON into a project store (real files and SQLite)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bibtagger_gui.cli import main
+from bibtagger_gui.core.annotations import load_annotations, parse_annotations
+from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.importers import import_annotations
+from bibtagger_gui.core.store import Store
+from tests.test_gui_support import fixed_predictions, make_photos
+
+
+@pytest.fixture(autouse=True)
+def stores(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+
+
+@pytest.fixture
+def folder(tmp_path) -> tuple[Path, list]:
+    photos = tmp_path / "photos"
+    return photos, make_photos(photos, 4)  # 320x240, numbers 100..103
+
+
+def entries(data: list) -> list:
+    return parse_annotations(data, "test.json")
+
+
+def bibset(store: Store, rel: str) -> list[tuple]:
+    rows = store.bibs(store.photo_by_path(rel).id)
+    return sorted((r.number, tuple(round(v, 3) for v in r.box) if r.box else None, r.confidence, r.source) for r in rows)
+
+
+def opened(folder: Path) -> Store:
+    store = Store.open(folder)
+    store.scan()
+    return store
+
+
+def test_round_trip_export_json_into_a_fresh_copy(folder, tmp_path, capsys):
+    src, made = folder
+    with opened(src) as store:
+        a, b = (store.photo_by_path(made[i][0]).id for i in (0, 1))
+        store.set_model_bibs(a, [Bib("100", made[0][2], 0.93), Bib("77", (1, 1, 20, 20), 0.41)], "det:x+read:y")
+        store.add_bib(b, "101", made[1][2])
+        store.add_bib(b, "55", None)
+        store.set_reviewed(b, True)
+        before = {rel: bibset(store, rel) for rel, _, _ in made}
+    out = tmp_path / "export.json"
+    assert main(["export", str(src), "--format", "json", "--out", str(out)]) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(src, copy)  # the store is elsewhere ($BIBTAGGER_STORE_DIR): the copy has none
+    capsys.readouterr()
+    assert main(["import", str(copy), str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "4 of 4 photo(s) matched; 2 human and 2 model bib(s) added; 0 already there" in err, err
+    with Store.open(copy) as store:
+        assert {rel: bibset(store, rel) for rel, _, _ in made} == before
+        assert store.photo_by_path(made[0][0]).model_version == "import:export.json"
+    assert main(["import", str(copy), str(out)]) == 0  # idempotent
+    assert "0 human and 0 model bib(s) added; 4 already there" in capsys.readouterr().err
+    with Store.open(copy) as store:
+        assert {rel: bibset(store, rel) for rel, _, _ in made} == before
+    for p in made:  # photos are never modified
+        assert (copy / p[0]).read_bytes() == (src / p[0]).read_bytes()
+
+
+def test_predict_json_round_trip(tmp_path, monkeypatch, placeholder_models_dir):
+    from bibtagger_gui.core.demo import generate
+
+    src = tmp_path / "demo"
+    generate(src, count=4, seed=3, size=(320, 480))
+    (src / "ground_truth.json").unlink()
+    fixed_predictions(monkeypatch, {"race_001.jpg": [Bib("1234", (10.5, 20.25, 90, 60), 0.97), Bib("88", None, 0.4)],
+                                    "race_003.jpg": [Bib("7", (1, 2, 3, 4), 0.5)]})  # race_002/004: no bib found
+    pred = tmp_path / "pred.json"
+    assert main(["predict", str(src), "--models", str(placeholder_models_dir), "--json", str(pred)]) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(src, copy)
+    assert main(["import", str(copy), str(pred)]) == 0
+    with Store.open(src) as a, Store.open(copy) as b:
+        want = [{**e, "reviewed": False} for e in json.loads(pred.read_text())]
+        assert b.to_annotations() == a.to_annotations() == want
+        assert sum(len(e["bibs"]) for e in want) == 3
+        versions = {p.relpath: p.model_version for p in b.photos()}
+        # auto: an empty entry does not say whether it is a prediction, so those photos get recognized here
+        assert versions == {"race_001.jpg": "import:pred.json", "race_002.jpg": None, "race_003.jpg": "import:pred.json", "race_004.jpg": None}
+
+
+def test_auto_human_model_sources(folder):
+    src, made = folder
+    rel, number, box = made[0]
+    data = [{"image": rel, "width": 320, "height": 240,
+             "bibs": [{"number": number, "box": list(box), "confidence": 0.9}, {"number": "7", "box": [0, 0, 10, 10]}]}]
+    with opened(src) as store:
+        rep = import_annotations(store, entries(data))
+        assert (rep.human_added, rep.model_added) == (1, 1)
+        assert [(n, s) for n, _, _, s in bibset(store, rel)] == [(number, "model"), ("7", "human")]
+    for source, want in (("human", [(number, None, "human"), ("7", None, "human")]),
+                         ("model", [(number, 0.9, "model"), ("7", None, "model")])):
+        other = src.parent / f"copy_{source}"
+        shutil.copytree(src, other, ignore=shutil.ignore_patterns(".bibtagger"))
+        with opened(other) as store:
+            import_annotations(store, entries(data), source=source)
+            assert [(n, c, s) for n, _, c, s in bibset(store, rel)] == want
+
+
+def test_human_bib_already_there_and_model_bib_confirmed(folder):
+    src, made = folder
+    rel, number, box = made[0]
+    with opened(src) as store:
+        pid = store.photo_by_path(rel).id
+        store.add_bib(pid, "9", None)
+        store.set_model_bibs(pid, [Bib(number, box, 0.5)], "det:x+read:y")
+        shifted = [box[0] + 5, box[1], box[2] + 5, box[3]]
+        rep = import_annotations(store, entries([{"image": rel, "bibs": [
+            {"number": number, "box": shifted}, {"number": "9", "box": [1, 1, 5, 5]}]}]))
+        assert (rep.human_added, rep.already_there) == (1, 1)
+        rows = store.bibs(pid)
+        assert sorted((r.number, r.source) for r in rows) == [(number, "human"), ("9", "human")]  # no duplicate box
+        assert next(r.box for r in rows if r.number == number) == tuple(shifted)
+
+
+def test_missing_ambiguous_and_by_name(folder, tmp_path, capsys):
+    src, made = folder
+    (src / "sub").mkdir()
+    shutil.copy(src / made[1][0], src / "sub" / made[1][0])  # photo_001.jpg twice
+    data = [
+        {"image": "elsewhere/" + made[0][0], "bibs": [{"number": "100"}]},
+        {"image": "gone.jpg", "bibs": [{"number": "1"}]},
+        {"image": "x/" + made[1][0], "bibs": [{"number": "2"}]},
+    ]
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(data))
+    assert main(["import", str(src), str(path), "--as", "human"]) == 0
+    err = capsys.readouterr().err
+    assert f"{path}: gone.jpg: no such photo in the folder" in err
+    assert "x/photo_001.jpg: ambiguous: 2 photos have this file name (photo_001.jpg, sub/photo_001.jpg)" in err
+    assert "1 of 3 photo(s) matched; 1 human and 0 model bib(s) added" in err
+    assert "1 matched by file name" in err and "1 photo(s) not in the folder" in err and "1 skipped" in err
+    with Store.open(src) as store:
+        assert [n for n, *_ in bibset(store, made[0][0])] == ["100"]
+
+
+def test_scaled_boxes_and_size_mismatch(folder):
+    src, made = folder
+    data = [
+        {"image": made[0][0], "width": 640, "height": 480, "bibs": [{"number": "100", "box": [20, 40, 220, 140]}]},
+        {"image": made[1][0], "width": 240, "height": 320, "bibs": [{"number": "101", "box": [1, 1, 9, 9]}]},
+        {"image": made[2][0], "width": 321, "height": 240, "bibs": [{"number": "102", "box": [0, 0, 10, 10]}]},
+    ]
+    with opened(src) as store:
+        rep = import_annotations(store, entries(data), source="human")
+        assert rep.scaled == [made[0][0], made[2][0]]  # 321x240 is within 1 % of 4:3
+        assert bibset(store, made[0][0])[0][1] == (10.0, 20.0, 110.0, 70.0)
+        assert rep.size_mismatches == [(made[1][0], "size 240x320 in the file, 320x240 here (EXIF orientation not applied?): skipped")]
+        assert bibset(store, made[1][0]) == []
+        assert rep.matched == 2
+
+
+def test_malformed_json_messages(folder, tmp_path, capsys):
+    src, _ = folder
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"image": "a.jpg", "bibs": [{"number": "1", "box": [1, 2, 3]}]}]')
+    assert main(["import", str(src), str(bad)]) == 1
+    assert capsys.readouterr().err.strip() == f"error: {bad}: $[0].bibs[0].box: expected [x1, y1, x2, y2] or null, got 3 values"
+    bad.write_text("[{")
+    assert main(["import", str(src), str(bad)]) == 1
+    assert "invalid JSON at line 1 column 3" in capsys.readouterr().err
+    assert main(["import", str(src), str(tmp_path / "nope.json")]) == 1
+    assert "nope.json: file not found" in capsys.readouterr().err
+    assert main(["import", str(tmp_path / "nofolder"), str(bad)]) == 1
+    assert main(["import", str(src), str(bad), "--as", "model", "--reviewed"]) == 2
+
+
+def test_reviewed_ground_truth_replaces_model_bibs(folder, tmp_path, capsys):
+    src, made = folder
+    with opened(src) as store:
+        pid = store.photo_by_path(made[0][0]).id
+        store.set_model_bibs(pid, [Bib("100", made[0][2], 0.8), Bib("8", (0, 0, 9, 9), 0.3)], "det:x+read:y")
+    gt = [{"image": rel, "width": 320, "height": 240, "bibs": [{"number": n, "box": list(b)}]} for rel, n, b in made[:3]]
+    gt.append({"image": made[3][0], "width": 320, "height": 240, "bibs": []})  # ground truth: no bib
+    path = tmp_path / "annotations.json"
+    path.write_text(json.dumps(gt))
+    assert main(["import", str(src), str(path), "--reviewed"]) == 0
+    assert "4 photo(s) marked reviewed" in capsys.readouterr().err
+    with Store.open(src) as store:
+        assert store.counts().reviewed == 4
+        assert [(n, s) for n, _, _, s in bibset(store, made[0][0])] == [("100", "human")]
+        assert store.to_annotations(reviewed_only=True) == [{**e, "reviewed": True} for e in gt]
+    assert main(["import", str(src), str(path), "--reviewed"]) == 0
+    assert "0 human and 0 model bib(s) added; 3 already there" in capsys.readouterr().err
+
+
+def test_model_import_keeps_deleted_numbers_out_and_reviewed_photos(folder):
+    src, made = folder
+    rel, number, box = made[0]
+    preds = entries([{"image": rel, "bibs": [{"number": number, "box": list(box), "confidence": 0.9},
+                                             {"number": "666", "box": [0, 0, 9, 9], "confidence": 0.2}]},
+                     {"image": made[1][0], "bibs": [{"number": "5", "box": [0, 0, 9, 9], "confidence": 0.9}]}])
+    with opened(src) as store:
+        pid = store.photo_by_path(rel).id
+        store.set_model_bibs(pid, [Bib("666", (0, 0, 9, 9), 0.2)], "det:x+read:y")
+        store.delete_bib(store.bibs(pid)[0].id)  # the user rejected 666
+        store.set_reviewed(store.photo_by_path(made[1][0]).id, True)
+        rep = import_annotations(store, preds)
+        assert [n for n, *_ in bibset(store, rel)] == [number]
+        assert rep.model_dropped == 1 and rep.model_added == 1
+        assert rep.skipped_reviewed == [made[1][0]] and bibset(store, made[1][0]) == []
+        again = import_annotations(store, preds)
+        assert (again.model_added, again.already_there) == (0, 1)
+        assert len([h for h in store.history(pid) if h.action == "model_bibs"]) == 2  # the second import wrote nothing
+
+
+def test_one_transaction_all_or_nothing(folder, monkeypatch):
+    src, made = folder
+    data = [{"image": rel, "bibs": [{"number": n}]} for rel, n, _ in made]
+    with opened(src) as store:
+        calls = []
+        real = Store.add_bib
+
+        def failing(self, *a, **k):
+            calls.append(1)
+            if len(calls) == 3:
+                raise OSError("disk full")
+            return real(self, *a, **k)
+
+        monkeypatch.setattr(Store, "add_bib", failing)
+        with pytest.raises(OSError):
+            import_annotations(store, entries(data))
+        assert store.all_bibs() == {}
