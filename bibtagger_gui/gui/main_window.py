@@ -46,7 +46,7 @@ from bibtagger_gui.gui.thumbnails import ThumbnailProvider
 from bibtagger_gui.gui.threads import WorkQueue
 from bibtagger_gui.gui.workers import Generation, RecognitionJob, ScanJob
 
-FEATURE_MODULES = ("mturk_dialog", "keywords_action", "startlist_action", "export_action")
+FEATURE_MODULES = ("mturk_dialog", "keywords_action", "startlist_action", "import_action", "export_action")
 DEFAULT_SIZE = (1400, 900)
 THUMB_ICON = (120, 80)
 
