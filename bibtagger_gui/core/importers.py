@@ -257,15 +257,8 @@ def _import_photo(
     if current.reviewed:
         report.skipped_reviewed.append(entry.image)
         return
-    rows = store.bibs(photo.id)
-    old = [r for r in rows if r.source == "model"]
-    kept = [r for r in rows if r.source != "model"]
-    rejected = store.deleted_numbers(photo.id)
-    expected = [
-        b for b in model
-        if b.number not in rejected
-        and not any(k.number == b.number or (b.box and k.box and iou_boxes(b.box, k.box) >= 0.5) for k in kept)
-    ]  # fmt: skip  (what set_model_bibs keeps)
+    old = [r for r in store.bibs(photo.id) if r.source == "model"]
+    expected = store.model_bibs_to_keep(photo.id, model)
     report.model_dropped += len(model) - len(expected)
     if current.model_version is not None and len(old) == len(expected) and _pair(old, expected) == len(expected):
         report.already_there += len(expected)  # the same predictions: leave the photo as it is

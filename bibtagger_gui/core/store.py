@@ -725,20 +725,12 @@ class Store:
         does not come back. New model bibs on a reviewed photo make it unreviewed: a review
         confirms every bib, and these are not confirmed.
         """
-        bibs = list(bibs)
         with self.transaction() as c:
             photo = self.photo(photo_id)
-            current = self.bibs(photo_id)
-            old = [b for b in current if b.source == "model"]
-            kept = [b for b in current if b.source != "model"]
-            rejected = self.deleted_numbers(photo_id)
+            old = [b for b in self.bibs(photo_id) if b.source == "model"]
+            keep = self.model_bibs_to_keep(photo_id, bibs)
             c.execute("DELETE FROM bibs WHERE photo_id = ? AND source = 'model'", (photo_id,))
-            new_ids = []
-            for bib in bibs:
-                number, box = _check_number(bib.number), _check_box(bib.box)
-                if number in rejected or any(k.number == number or (box and k.box and _iou(box, k.box) >= 0.5) for k in kept):
-                    continue
-                new_ids.append(self._insert_bib(photo_id, number, box, bib.confidence, "model", None))
+            new_ids = [self._insert_bib(photo_id, b.number, b.box, b.confidence, "model", None) for b in keep]
             c.execute("UPDATE photos SET model_version = ? WHERE id = ?", (model_version, photo_id))
             rows = [self.bib(i) for i in new_ids]
             if rows and photo.reviewed:
@@ -751,6 +743,19 @@ class Store:
                 {"model_version": model_version, "bibs": [b.to_json() for b in rows]},
             )
         return rows
+
+    def model_bibs_to_keep(self, photo_id: int, bibs: Iterable[Bib]) -> list[Bib]:
+        """The predictions :meth:`set_model_bibs` puts on this photo: not a number the user deleted
+        there, and not repeating a human/MTurk bib (same number, or box IoU >= 0.5)."""
+        kept = [b for b in self.bibs(photo_id) if b.source != "model"]
+        rejected = self.deleted_numbers(photo_id)
+        out = []
+        for bib in bibs:
+            number, box = _check_number(bib.number), _check_box(bib.box)
+            if number in rejected or any(k.number == number or (box and k.box and _iou(box, k.box) >= 0.5) for k in kept):
+                continue
+            out.append(Bib(number, box, bib.confidence))
+        return out
 
     def deleted_numbers(self, photo_id: int) -> set[str]:
         """Numbers of the model and human bibs deleted from this photo (and not put back by an undo)
