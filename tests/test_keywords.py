@@ -294,7 +294,7 @@ def test_a_line_break_in_a_file_name_fails_only_that_photo(project, capsys, dry_
     store.scan()
     store.add_bib(store.photo_by_path("odd\nname.jpg").id, "5", None)
     data = odd.read_bytes()
-    assert main(["keywords", str(folder), *(["--dry-run"] if dry_run else [])]) == 0
+    assert main(["keywords", str(folder), *(["--dry-run"] if dry_run else [])]) == 1  # a photo failed: scripts see it
     out = capsys.readouterr()
     assert out.err.splitlines()[0] == "odd\\nname.jpg: the path contains a line break: rename it"  # one line
     assert "1 error" in out.err.splitlines()[-1]
@@ -313,3 +313,37 @@ def test_raw_files_are_not_part_of_a_project(project, capsys):
     assert main(["keywords", str(folder), "--sidecar"]) == 0
     assert raw.read_bytes() == b"not really a raw file, never opened"
     assert read_tags(folder / "a.xmp")["XMP-dc:Subject"] == ["BIB:77", "BIB:1234"]  # the JPEG's numbers only
+
+
+def test_a_read_only_folder_is_reported_before_writing_also_in_a_dry_run():
+    """A read-only photo in a read-only folder: no sidecar can be written, and the dry run says so.
+    As root (which ignores modes) the check runs in a child process as user nobody."""
+    import sys
+    import tempfile
+    import textwrap
+
+    base = Path(tempfile.mkdtemp(prefix="bt_kw_ro_"))
+    folder = base / "photos"
+    try:
+        base.chmod(0o755)
+        folder.mkdir()
+        make_jpeg(folder / "a.jpg", 1, keyword=None)
+        (folder / "a.jpg").chmod(0o444)
+        folder.chmod(0o555)
+        code = textwrap.dedent(
+            """
+            import os, sys
+            from pathlib import Path
+            from bibtagger_gui.core.keywords import KeywordJob, KeywordOptions, plan_targets
+            if os.geteuid() == 0:
+                os.setgid(65534); os.setuid(65534)
+            targets, problems = plan_targets([KeywordJob(Path(sys.argv[1]), ("1234",), "a.jpg")], KeywordOptions(dry_run=True))
+            print(len(targets), [p.message for p in problems])
+            """
+        )
+        res = subprocess.run([sys.executable, "-c", code, str(folder / "a.jpg")], capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.strip() == "0 ['cannot write the sidecar a.xmp: its folder is not writable']"
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(base)

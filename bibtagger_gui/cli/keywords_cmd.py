@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"{len(jobs)} photo(s): {report.summary()}" + (" (dry run, nothing written)" if args.dry_run else ""),
           file=sys.stderr)  # fmt: skip
-    return 0
+    return 1 if report.errors else 0  # scripts must see that a photo failed (the others were still done)
 
 
 def register(sub) -> None:

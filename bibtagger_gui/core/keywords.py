@@ -149,6 +149,13 @@ def is_writable(path: Path) -> bool:
     return has_write_bit and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
+def _sidecar_writable(path: Path) -> bool:
+    """Whether exiftool can create or rewrite the sidecar ``path``."""
+    if path.exists():
+        return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)  # rewritten via a temp file beside it
+    return os.access(path.parent, os.W_OK | os.X_OK)
+
+
 def own_keywords(numbers: Iterable[str], prefix: str) -> list[str]:
     return [f"{prefix}{n}" for n in numbers]
 
@@ -343,6 +350,10 @@ def plan_targets(
         target = sidecar_path(job.path) if use_sidecar else job.path
         if use_sidecar and target == job.path:  # an .xmp "photo": nothing sensible to do
             problems.append(FileResult(job.path, [name], "error", message="is itself an .xmp file"))
+            continue
+        if use_sidecar and not _sidecar_writable(target):  # say so now, also in a dry run
+            problems.append(FileResult(job.path, [name], "error",
+                                       message=f"cannot write the sidecar {target.name}: its folder is not writable"))  # fmt: skip
             continue
         t = targets.setdefault(target, _Target(target, use_sidecar, [], set()))
         t.sources.append(name)
