@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from bibtagger_gui.gui.main_window import DEFAULT_SIZE
 from tests.test_gui_support import demo_folder, demo_template  # noqa: F401
 
@@ -13,12 +15,13 @@ from tests.test_gui_support import demo_folder, demo_template  # noqa: F401
 def test_screenshot_command_writes_a_png_of_the_window(tmp_path, demo_folder, placeholder_models_dir):
     png = tmp_path / "shot.png"
     env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
+        **_without_display(),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_DATA_HOME": str(tmp_path / "data"),
         "BIBTAGGER_KEYMAP": str(tmp_path / "none.json"),
     }
+    if not sys.platform.startswith("linux"):
+        env["QT_QPA_PLATFORM"] = "offscreen"  # on Linux, --screenshot without a display runs offscreen itself
     cmd = [sys.executable, "-m", "bibtagger_gui", "gui", str(demo_folder), "--models", str(placeholder_models_dir), "--screenshot", str(png)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -36,6 +39,21 @@ def test_screenshot_command_writes_a_png_of_the_window(tmp_path, demo_folder, pl
 
     with Store.open(demo_folder) as store:
         assert all(p.model_version for p in store.photos())
+
+
+def _without_display() -> dict:
+    return {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="DISPLAY/WAYLAND_DISPLAY are how Linux finds a display")
+def test_without_a_display_the_app_says_so_instead_of_aborting(tmp_path):
+    cmd = [sys.executable, "-m", "bibtagger_gui", "gui", str(tmp_path)]
+    out = subprocess.run(cmd, env={**_without_display(), "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, out.stderr[-2000:]
+    assert out.stderr.strip() == (
+        "bibtagger gui: no display found (DISPLAY and WAYLAND_DISPLAY are not set): run the app in a desktop "
+        "session (or over ssh -X); --screenshot and the command-line tools need none"
+    )
 
 
 def test_gui_command_module_does_not_import_pyside():

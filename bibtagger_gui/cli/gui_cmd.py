@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +19,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def display_problem(screenshot: bool, env=None, platform: str | None = None) -> str | None:
+    """Why the window cannot open here, or None. On Linux without DISPLAY/WAYLAND_DISPLAY (an SSH or
+    CI shell) Qt would abort with a message about xcb libraries; ``--screenshot`` then runs offscreen."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if env.get("QT_QPA_PLATFORM") or not platform.startswith("linux") or env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    if screenshot:
+        env["QT_QPA_PLATFORM"] = "offscreen"  # nothing is shown: no display needed
+        return None
+    return ("no display found (DISPLAY and WAYLAND_DISPLAY are not set): run the app in a desktop session "
+            "(or over ssh -X); --screenshot and the command-line tools need none")
+
+
 def run(args: argparse.Namespace) -> int:
+    problem = display_problem(bool(args.screenshot))
+    if problem:
+        print(f"bibtagger gui: {problem}", file=sys.stderr)
+        return 1
     from bibtagger_gui.gui.app import run_gui  # PySide6 only when the GUI is wanted
 
     return run_gui(args.folder, args.models, args.screenshot)
