@@ -12,6 +12,7 @@ import importlib.util
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -64,13 +65,18 @@ def run_selftest(out=None, err=None) -> int:
         from bibtagger_gui.core.recognizer import Recognizer
 
         recognizer = Recognizer()
+        step = "calibration"
+        from bibtagger_gui.core.calibration import FILE_NAME
+
+        if (Path(recognizer.reader.path).parent / FILE_NAME).exists() and recognizer.calibration is None:
+            raise RuntimeError(recognizer.calibration_note)  # shipped with the models, but broken or stale
         step = "recognize"
         bibs = recognizer.recognize(synthetic_bib_image())
     except Exception as exc:  # noqa: BLE001 - a selftest reports whatever broke
         print(f"SELFTEST FAILED: {step}: {type(exc).__name__}: {exc}", file=err)
         return 1
     exiftool = shutil.which("exiftool") or "not found (needed only to write keywords)"
-    print(f"qt platform: {platform}; exiftool: {exiftool}", file=err)
+    print(f"qt platform: {platform}; exiftool: {exiftool}; {recognizer.calibration_note}", file=err)
     numbers = ", ".join(b.number for b in bibs)
     print(f"OK {len(bibs)} bibs, models {recognizer.version}" + (f" ({numbers})" if numbers else ""), file=out)
     return 0

@@ -58,6 +58,21 @@ def test_selftest_from_source(qapp, monkeypatch, placeholder_models_dir, capsys)
     assert out.startswith("OK ") and f"models {model_version(placeholder_models_dir)}" in out
 
 
+def test_selftest_fails_on_a_broken_calibration_file(qapp, monkeypatch, tmp_path, placeholder_models_dir, capsys):
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(placeholder_models_dir, models)
+    (models / "calibration.json").write_text("{broken", encoding="utf-8")
+    monkeypatch.setenv("BIBTAGGER_MODELS", str(models))
+    assert run_selftest() == 1
+    captured = capsys.readouterr()
+    assert "SELFTEST FAILED: calibration" in captured.err and "OK" not in captured.out
+    (models / "calibration.json").unlink()  # none at all: raw scores, said on stderr
+    assert run_selftest() == 0
+    assert "no calibration.json beside the reader" in capsys.readouterr().err
+
+
 def test_selftest_reports_missing_models(qapp, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("BIBTAGGER_MODELS", str(tmp_path))
     assert run_selftest() == 1
@@ -94,6 +109,8 @@ def test_pyinstaller_build_runs_its_selftest(tmp_path, placeholder_models_dir):
     assert selftest.returncode == 0, selftest.stdout + selftest.stderr
     assert selftest.stdout.startswith("OK ")
     assert f"models {model_version(models)}" in selftest.stdout
+    if (models / "calibration.json").is_file():  # the shipped models: their calibration is bundled and loads
+        assert "+cal" in selftest.stdout and "calibrated by" in selftest.stderr, selftest.stdout + selftest.stderr
 
     cli = subprocess.run([str(exe), "--help"], env=run_env, capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0
