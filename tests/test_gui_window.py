@@ -314,6 +314,18 @@ def test_clicking_another_photo_in_the_list_commits_a_typed_number(qtbot, make_w
     assert [b.number for b in win.store.bibs(pid)] == [before.number]
 
 
+def test_ctrl_f_commits_a_typed_number(qtbot, make_window, tmp_path, monkeypatch):
+    win = _open_four(qtbot, make_window, tmp_path, monkeypatch)
+    win.select_row(0)
+    pid = win.current_id
+    (before,) = win.store.bibs(pid)
+    key(qtbot, Qt.Key.Key_7)
+    key(qtbot, Qt.Key.Key_7)
+    key(qtbot, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)  # a search must not drop the correction
+    assert QApplication.focusWidget() is win.search_edit
+    assert [(b.id, b.number, b.source) for b in win.store.bibs(pid)] == [(before.id, "77", "human")]
+
+
 def test_undo_and_redo_show_a_photo_the_search_hides(qtbot, make_window, tmp_path, monkeypatch):
     win = _open_four(qtbot, make_window, tmp_path, monkeypatch)
     p0 = win.store.photo_by_path("photo_000.jpg").id

@@ -798,6 +798,7 @@ class MainWindow(QMainWindow):
         self.undo_stack.redo()
 
     def focus_search(self) -> None:
+        self._commit_entry()  # a typed number is committed, as by Tab, J/K or a click (never lost)
         self.search_edit.setFocus()
         self.search_edit.selectAll()
 
