@@ -47,7 +47,7 @@ DEFAULT_KEYMAP: dict[str, tuple[list[str], str]] = {
     "fit": (["F"], "Fit the photo in the view"),
     "zoom_in": (["+", "="], "Zoom in"),
     "zoom_out": (["-"], "Zoom out"),
-    "search": (["Ctrl+F"], "Search a bib number (list shows only photos with it)"),
+    "search": (["Ctrl+F"], "Search a bib number (list shows only photos with it; commits a typed number)"),
     "refresh_queue": (["F5"], "Rebuild the review queue (re-sort, re-filter)"),
     "open_folder": (["Ctrl+O"], "Open a photo folder"),
     "checkpoint": (["Ctrl+S"], "Mark a checkpoint (edits are always saved already)"),
