@@ -49,3 +49,13 @@ def test_cli_without_project(tmp_path, capsys, monkeypatch):
     assert "no bibtagger project" in capsys.readouterr().err
     assert main(["find", str(tmp_path / "nope"), "1"]) == 1
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_cli_find_and_export_see_a_photo_renamed_since_the_last_scan(store, capsys):
+    folder = store.folder
+    (folder / "a.jpg").rename(folder / "Smith_Ann_001.jpg")  # after predict: the photographer renames
+    assert main(["find", str(folder), "1234"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["Smith_Ann_001.jpg"]
+    assert main(["export", str(folder), "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "Smith_Ann_001.jpg" in out and "a.jpg" not in out.replace("Smith_Ann_001.jpg", "")

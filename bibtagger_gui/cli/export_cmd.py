@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     with store:
+        store.scan()  # export the folder as it is: renamed or moved photos under their new names
         try:
             rep, text = export(store, args.format, args.out, reviewed_only=args.reviewed_only, copy=args.copy)
         except ExportError as exc:

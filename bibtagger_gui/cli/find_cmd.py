@@ -10,7 +10,8 @@ from bibtagger_gui.core.startlist import normalise
 
 
 def open_project(folder: str | Path):
-    """The existing project store of ``folder``; None (after a message on stderr) when there is none."""
+    """The existing project store of ``folder``, synced with the folder by a scan; None (after a message
+    on stderr) when there is none."""
     from bibtagger_gui.core.store import Store, StoreError, db_path_for
 
     folder = Path(folder)
@@ -24,10 +25,12 @@ def open_project(folder: str | Path):
         )
         return None
     try:
-        return Store.open(folder)
+        store = Store.open(folder)
     except StoreError as exc:
         print(str(exc), file=sys.stderr)
         return None
+    store.scan()  # act on the folder as it is: a renamed or moved photo is matched by its hash
+    return store
 
 
 def find_photos(store, number: str, prefix: bool = False) -> list[str]:
