@@ -195,3 +195,44 @@ def test_mac_line_ends_stray_carriage_returns_and_binary_files(tmp_path, capsys,
     assert main(["startlist", "import", str(binary), str(tmp_path / "folder")]) == 1
     err = capsys.readouterr().err
     assert err.strip() == f"{binary}: not a CSV text file (it holds binary data)"
+
+
+# ---------------------------------------------------------------------- bib column choice
+
+
+def test_specific_bib_header_beats_a_row_counter_column(tmp_path):
+    sl = parse_startlist(write(tmp_path, "No.,Bib No.,First Name,Last Name\n1,3638,Ann,Smith\n2,3637,Bob,Jones\n"))
+    assert sl.entries == {"3638": "Ann Smith", "3637": "Bob Jones"}
+    assert sl.problems == []
+    assert sl.notes == ["bib numbers from column 2 'Bib No.' (also looked like a bib column: 'No.')"]
+    german = parse_startlist(write(tmp_path, "Nr.;Startnr.;Vorname;Nachname\n1;501;Jörg;Groß\n2;502;Anna;Weiß\n", "cp1252", "de.csv"))
+    assert german.entries == {"501": "Jörg Groß", "502": "Anna Weiß"}
+    assert german.notes == ["bib numbers from column 2 'Startnr.' (also looked like a bib column: 'Nr.')"]
+
+
+def test_words_naming_a_bib_count_as_specific(tmp_path):
+    sl = parse_startlist(write(tmp_path, "#;N° dossard;Nom complet\n1;88;Zoé Roy\n2;89;Léa Roy\n", "utf-8-sig"))
+    assert sl.entries == {"88": "Zoé Roy", "89": "Léa Roy"}
+    assert "column 2 'N° dossard'" in sl.notes[0]
+
+
+def test_generic_counter_column_loses_to_another_generic_column(tmp_path):
+    sl = parse_startlist(write(tmp_path, "No,Number,Name\n1,410,Ann\n2,977,Bob\n3,52,Cy\n"))
+    assert sl.entries == {"410": "Ann", "977": "Bob", "52": "Cy"}
+    assert sl.notes == ["bib numbers from column 2 'Number' (column 1 'No' counts the rows 1, 2, 3, …)"]
+    # the first generic column is kept when it is not a row counter, and the choice is named
+    kept = parse_startlist(write(tmp_path, "Number,No,Name\n410,1,Ann\n977,2,Bob\n", name="kept.csv"))
+    assert kept.entries == {"410": "Ann", "977": "Bob"}
+    assert kept.notes == ["bib numbers from column 1 'Number' (also looked like a bib column: 'No')"]
+
+
+def test_single_number_column_is_used_even_when_it_counts_from_one(tmp_path):
+    sl = parse_startlist(write(tmp_path, "No,Name\n1,Ann\n2,Bob\n3,Cy\n"))
+    assert sl.entries == {"1": "Ann", "2": "Bob", "3": "Cy"}
+    assert sl.notes == []
+
+
+def test_cli_import_reports_the_chosen_column(store, tmp_path, capsys):
+    csv_path = write(tmp_path, "No.,Bib No.,Name\n1,1234,Ann\n2,560,Bob\n")
+    assert main(["startlist", "import", str(csv_path), str(store.folder)]) == 0
+    assert names_for(store) == {"1234": "Ann", "560": "Bob"}

@@ -1,10 +1,13 @@
 """Start list: the valid bib numbers of a race with runners' names, and nearest-number suggestions.
 
 ``parse_startlist(path)`` reads a CSV with flexible headers (bib/number/dossard/…, and
-name or first/last name columns; no header = bib, name), UTF-8 (with or without BOM),
-falling back to cp1252/latin-1, with any line ends (LF, CRLF, old-Mac CR). Problems are
-reported with line numbers and the rest is kept; a binary file is refused. The list is
-saved in the project store under the meta key ``"startlist"`` (JSON).
+name or first/last name columns; no header = bib, name). A header naming a bib (Bib No.,
+Startnr., dossard…) beats a generic one (No., Nr., number, #), and a generic column that
+counts the rows 1, 2, 3… loses to any other candidate; when more than one column could
+hold the bibs, ``StartList.notes`` says which one was used. The file may be UTF-8 (with
+or without BOM), falling back to cp1252/latin-1, with any line ends (LF, CRLF, old-Mac
+CR). Problems are reported with line numbers and the rest is kept; a binary file is
+refused. The list is saved in the project store under the meta key ``"startlist"`` (JSON).
 
 ``StartList.check(number)`` returns ``(valid, suggestion, name)``: a read not on the list
 gets the closest valid number when one is within edit distance 2 (optimal string
@@ -27,9 +30,13 @@ META_KEY = "startlist"
 MAX_DISTANCE = 2
 BIB_RE = re.compile(r"^[A-Za-z]{0,3}\d{1,7}[A-Za-z]?$")
 
-BIB_HEADERS = {"bib", "bibnumber", "bibno", "bibnr", "number", "no", "nr", "num", "dossard", "numerodossard",
-               "dorsal", "startnummer", "startnr", "startno", "race number", "racenumber", "startnumber",
-               "pettorale", "rugnummer"}  # fmt: skip
+# Bib column headers, ranked: a specific one (it says "bib") beats a generic one (any number),
+# so a row counter "No." before "Bib No." is not taken for the bib numbers.
+BIB_HEADERS = {"bib", "bibnumber", "bibno", "bibnr", "dossard", "numerodossard", "dorsal", "numerodorsal",
+               "startnummer", "startnr", "startno", "race number", "racenumber", "raceno", "startnumber", "pettorale",
+               "numeropettorale", "rugnummer"}  # fmt: skip
+BIB_WORDS = {"bib", "dossard", "dorsal", "startnummer", "startnr", "pettorale", "rugnummer"}  # "N° dossard"
+GENERIC_BIB_HEADERS = {"number", "no", "nr", "num", "n", "numero", "nummer", "#"}
 NAME_HEADERS = {"name", "fullname", "runner", "athlete", "participant", "nom complet", "nomcomplet", "nombre",
                 "naam", "nome"}  # fmt: skip
 FIRST_HEADERS = {"first", "firstname", "first name", "given", "givenname", "forename", "prenom", "vorname",
@@ -52,6 +59,7 @@ class StartList:
 
     entries: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # "line 7: …" from parsing
+    notes: list[str] = field(default_factory=list)  # which column held the bibs, when more than one could have
     source: str = ""
     _index: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
     _cache: dict[str, tuple] = field(default_factory=dict, repr=False, compare=False)
@@ -200,6 +208,52 @@ def _column(headers: list[str], names: set[str]) -> int | None:
     return None
 
 
+def _bib_rank(header: str) -> int | None:
+    """0: a bib header, 1: a header with a bib word in it, 2: a generic number header, None: not a bib column."""
+    key = _key(header)
+    if key in BIB_HEADERS or key.replace(" ", "") in BIB_HEADERS:
+        return 0
+    if BIB_WORDS & set(key.split()):
+        return 1
+    if key.replace(" ", "") in GENERIC_BIB_HEADERS or header.strip() == "#":
+        return 2
+    return None
+
+
+def _counts_rows(values: list[str]) -> bool:
+    """True when the values are 1, 2, 3, … (or 0, 1, 2, …): a row counter, not bib numbers."""
+    if len(values) < 2 or not all(v.isdigit() for v in values):
+        return False
+    start = int(values[0])
+    return start in (0, 1) and all(int(v) == start + i for i, v in enumerate(values))
+
+
+def _bib_column(header: list[str], rows: list[list[str]]) -> tuple[int | None, str]:
+    """The bib column (best-ranked header; a generic row counter loses to any other candidate) and a note.
+
+    The note names the column used when another column could have been it ("" otherwise).
+    """
+    candidates = sorted((rank, i) for i, h in enumerate(header) if (rank := _bib_rank(h)) is not None)
+    if not candidates:
+        return None, ""
+    chosen = candidates[0][1]
+    if len(candidates) == 1:
+        return chosen, ""
+
+    def values(col: int) -> list[str]:
+        return [r[col].strip() for r in rows if any(c.strip() for c in r) and col < len(r)]
+
+    def label(col: int) -> str:
+        return f"column {col + 1} {header[col]!r}"
+
+    if candidates[0][0] == 2 and _counts_rows(values(chosen)):
+        other = next((i for rank, i in candidates[1:] if not _counts_rows(values(i))), None)
+        if other is not None:
+            return other, f"bib numbers from {label(other)} ({label(chosen)} counts the rows 1, 2, 3, …)"
+    others = ", ".join(repr(header[i]) for _, i in candidates if i != chosen)
+    return chosen, f"bib numbers from {label(chosen)} (also looked like a bib column: {others})"
+
+
 def parse_startlist_text(text: str, source: str = "") -> StartList:
     """Parse start list CSV text (see module docstring)."""
     if "\x00" in text:
@@ -223,8 +277,10 @@ def parse_startlist_text(text: str, source: str = "") -> StartList:
     if first is None:
         raise StartListError(f"{source or 'start list'}: the file is empty")
     header = [c.strip() for c in rows[first]]
-    bib_col = _column(header, BIB_HEADERS)
+    bib_col, note = _bib_column(header, rows[first + 1 :])
     if bib_col is not None:
+        if note:
+            result.notes.append(note)
         name_col = _column(header, NAME_HEADERS)
         first_col = _column(header, FIRST_HEADERS)
         last_col = _column(header, LAST_HEADERS)
