@@ -236,3 +236,34 @@ def test_cli_import_reports_the_chosen_column(store, tmp_path, capsys):
     csv_path = write(tmp_path, "No.,Bib No.,Name\n1,1234,Ann\n2,560,Bob\n")
     assert main(["startlist", "import", str(csv_path), str(store.folder)]) == 0
     assert names_for(store) == {"1234": "Ann", "560": "Bob"}
+
+
+# ---------------------------------------------------------------------- name columns
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "expected"),
+    [
+        ("Dorsal;Nombre;Apellidos\n7;José;García López\n", "cp1252", "José García López"),
+        ("Pettorale,Nome,Cognome\n7,Giuseppe,Verdi\n", "utf-8", "Giuseppe Verdi"),
+        ("Startnummer;Name;Vorname\n7;Müller;Jörg\n", "latin-1", "Jörg Müller"),
+        ("Startnummer;Vorname;Nachname;Name\n7;Jörg;Groß;J. Groß\n", "utf-8-sig", "Jörg Groß"),
+        ("Dossard;Nom;Prénom\n7;Lefèvre;Élodie\n", "cp1252", "Élodie Lefèvre"),
+        ("Bib,Last Name,First Name,Name\n7,Smith,Ann,A. Smith\n", "utf-8", "Ann Smith"),
+        ("Startnummer;Voornaam;Naam\n7;Jan;de Vries\n", "utf-8", "Jan de Vries"),
+        ("Bib,Name,Surname\n7,Ann,Smith\n", "utf-8", "Ann Smith"),
+    ],
+)
+def test_given_and_family_name_columns_are_combined(tmp_path, text, encoding, expected):
+    sl = parse_startlist(write(tmp_path, text, encoding))
+    assert sl.entries == {"7": expected} and sl.problems == []
+
+
+def test_full_name_column_without_a_pair_and_empty_pair_cells(tmp_path):
+    assert parse_startlist(write(tmp_path, "Bib,Runner,Club\n7,Ann Smith,AC\n")).entries == {"7": "Ann Smith"}
+    assert parse_startlist(write(tmp_path, "Dorsal;Nombre\n7;José García\n", name="es.csv")).entries == {"7": "José García"}
+    # a lone given or family name column still gives a name
+    assert parse_startlist(write(tmp_path, "Bib,Surname\n7,Smith\n", name="s.csv")).entries == {"7": "Smith"}
+    # a row with the pair empty falls back to the full-name column
+    both = parse_startlist(write(tmp_path, "Bib,First,Last,Full name\n7,,,Ann Smith\n8,Bo,,Bo B\n", name="f.csv"))
+    assert both.entries == {"7": "Ann Smith", "8": "Bo"}

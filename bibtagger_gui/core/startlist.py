@@ -1,7 +1,9 @@
 """Start list: the valid bib numbers of a race with runners' names, and nearest-number suggestions.
 
 ``parse_startlist(path)`` reads a CSV with flexible headers (bib/number/dossard/…, and
-name or first/last name columns; no header = bib, name). A header naming a bib (Bib No.,
+name or given/family name columns; no header = bib, name). A given and a family name
+column (First/Last Name, Vorname/Name, Prénom/Nom, Nombre/Apellidos, Nome/Cognome…) are
+joined as "given family" and win over a full-name column (Name, Full name, Runner). A header naming a bib (Bib No.,
 Startnr., dossard…) beats a generic one (No., Nr., number, #), and a generic column that
 counts the rows 1, 2, 3… loses to any other candidate; when more than one column could
 hold the bibs, ``StartList.notes`` says which one was used. The file may be UTF-8 (with
@@ -38,11 +40,17 @@ BIB_HEADERS = {"bib", "bibnumber", "bibno", "bibnr", "dossard", "numerodossard",
 BIB_WORDS = {"bib", "dossard", "dorsal", "startnummer", "startnr", "pettorale", "rugnummer"}  # "N° dossard"
 GENERIC_BIB_HEADERS = {"number", "no", "nr", "num", "n", "numero", "nummer", "#"}
 NAME_HEADERS = {"name", "fullname", "runner", "athlete", "participant", "nom complet", "nomcomplet", "nombre",
-                "naam", "nome"}  # fmt: skip
+                "nombrecompleto", "naam", "nome", "nomecompleto", "volledigenaam"}  # fmt: skip
 FIRST_HEADERS = {"first", "firstname", "first name", "given", "givenname", "forename", "prenom", "vorname",
                  "voornaam"}  # fmt: skip
 LAST_HEADERS = {"last", "lastname", "last name", "surname", "family", "familyname", "nom", "nachname",
                 "apellido", "apellidos", "achternaam", "cognome"}  # fmt: skip
+
+# A given and a family name column are combined ("given family") and win over a full-name
+# column. Beside a family column, Name/Nombre/Nome is the given name (Nombre;Apellidos);
+# beside a given column, Name/Naam is the family name (Vorname;Name).
+GIVEN_IF_PAIRED = {"name", "nombre", "nome", "naam"}
+FAMILY_IF_PAIRED = {"name", "naam"}
 
 # Digit pairs an OCR reader confuses often (shape-alike); substituting them costs less.
 CONFUSABLE = {frozenset(p) for p in ("17", "38", "68", "08", "56", "49", "35", "25", "69", "01", "47", "89")}
@@ -200,10 +208,11 @@ def _key(header: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _column(headers: list[str], names: set[str]) -> int | None:
+def _column(headers: list[str], names: set[str], skip: Iterable[int | None] = ()) -> int | None:
     keys = [_key(h) for h in headers]
+    taken = set(skip)
     for i, k in enumerate(keys):
-        if k in names or k.replace(" ", "") in names:
+        if i not in taken and (k in names or k.replace(" ", "") in names):
             return i
     return None
 
@@ -281,9 +290,13 @@ def parse_startlist_text(text: str, source: str = "") -> StartList:
     if bib_col is not None:
         if note:
             result.notes.append(note)
-        name_col = _column(header, NAME_HEADERS)
-        first_col = _column(header, FIRST_HEADERS)
-        last_col = _column(header, LAST_HEADERS)
+        first_col = _column(header, FIRST_HEADERS, skip=[bib_col])
+        last_col = _column(header, LAST_HEADERS, skip=[bib_col, first_col])
+        if first_col is None and last_col is not None:
+            first_col = _column(header, GIVEN_IF_PAIRED, skip=[bib_col, last_col])
+        elif last_col is None and first_col is not None:
+            last_col = _column(header, FAMILY_IF_PAIRED, skip=[bib_col, first_col])
+        name_col = _column(header, NAME_HEADERS, skip=[bib_col, first_col, last_col])
         body = list(enumerate(rows[first + 1 :], start=first + 2))
     elif header and BIB_RE.match(normalise(header[0])):
         bib_col, name_col, first_col, last_col = 0, (1 if len(header) > 1 else None), None, None
@@ -312,7 +325,8 @@ def parse_startlist_text(text: str, source: str = "") -> StartList:
         def cell(col: int | None) -> str:
             return row[col].strip() if col is not None and col < len(row) else ""
 
-        name = cell(name_col) or " ".join(p for p in (cell(first_col), cell(last_col)) if p)
+        pair = " ".join(p for p in (cell(first_col), cell(last_col)) if p)
+        name = (pair or cell(name_col)) if first_col is not None and last_col is not None else (cell(name_col) or pair)
         if number in result.entries:
             if result.entries[number] != name:
                 result.problems.append(
