@@ -267,3 +267,41 @@ def test_full_name_column_without_a_pair_and_empty_pair_cells(tmp_path):
     # a row with the pair empty falls back to the full-name column
     both = parse_startlist(write(tmp_path, "Bib,First,Last,Full name\n7,,,Ann Smith\n8,Bo,,Bo B\n", name="f.csv"))
     assert both.entries == {"7": "Ann Smith", "8": "Bo"}
+
+
+# ---------------------------------------------------------------------- Excel variants
+
+
+def test_excel_unicode_text_utf16_with_and_without_bom(tmp_path):
+    text = "Bib\tName\r\n1234\tZoë Müller\r\n77\tŁukasz Żółw\r\n"
+    expected = {"1234": "Zoë Müller", "77": "Łukasz Żółw"}
+    assert parse_startlist(write(tmp_path, text, "utf-16")).entries == expected  # BOM, native order
+    be = tmp_path / "be.txt"
+    be.write_bytes(b"\xfe\xff" + text.encode("utf-16-be"))
+    assert parse_startlist(be).entries == expected
+    le = tmp_path / "le.txt"
+    le.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    assert parse_startlist(le).entries == expected
+    no_bom = parse_startlist(write(tmp_path, text, "utf-16-le", "nobom.txt"))
+    assert no_bom.entries == expected and no_bom.problems == []
+    bad = parse_startlist(write(tmp_path, "Bib\tName\r\n1234\tAnn\r\nx!\tBad\r\n", "utf-16", "bad.txt"))
+    assert bad.problems == ["line 3: 'x!' is not a bib number"]
+
+
+def test_excel_sep_line_sets_the_delimiter_and_is_skipped(tmp_path):
+    sl = parse_startlist(write(tmp_path, "sep=;\r\nBib;Name\r\n12;Smith, Ann\r\nxx;Bad\r\n", "cp1252"))
+    assert sl.entries == {"12": "Smith, Ann"}
+    assert sl.problems == ["line 4: 'xx' is not a bib number"]  # lines counted in the file, sep= included
+    comma = parse_startlist(write(tmp_path, "sep=,\nDossard,Prénom,Nom\n5,René,Côté\n", "utf-8-sig", "c.csv"))
+    assert comma.entries == {"5": "René Côté"}
+    quoted = parse_startlist(write(tmp_path, '"sep=|"\nbib|name\n5|Ann\n', name="q.csv"))
+    assert quoted.entries == {"5": "Ann"}
+
+
+def test_utf16_bom_on_invalid_utf16_and_tab_sep_line(tmp_path):
+    broken = tmp_path / "broken.txt"
+    broken.write_bytes(b"\xff\xfe" + "bib\n1\n".encode("utf-16-le") + b"\x00\xd8")  # a lone surrogate at the end
+    with pytest.raises(StartListError, match="not valid UTF-16"):
+        parse_startlist(broken)
+    tab = parse_startlist(write(tmp_path, "sep=\t\nbib\tname\n5\tAnn, B\n", "utf-16", "tab.txt"))
+    assert tab.entries == {"5": "Ann, B"}

@@ -6,9 +6,10 @@ column (First/Last Name, Vorname/Name, Prénom/Nom, Nombre/Apellidos, Nome/Cogno
 joined as "given family" and win over a full-name column (Name, Full name, Runner). A header naming a bib (Bib No.,
 Startnr., dossard…) beats a generic one (No., Nr., number, #), and a generic column that
 counts the rows 1, 2, 3… loses to any other candidate; when more than one column could
-hold the bibs, ``StartList.notes`` says which one was used. The file may be UTF-8 (with
-or without BOM), falling back to cp1252/latin-1, with any line ends (LF, CRLF, old-Mac
-CR). Problems are reported with line numbers and the rest is kept; a binary file is
+hold the bibs, ``StartList.notes`` says which one was used. An Excel ``sep=;`` first line
+sets the delimiter (else it is guessed among , ; TAB |). The file may be UTF-16 (Excel's
+"Unicode Text": a byte order mark, or NULs in every other byte), UTF-8 (with or without
+BOM), falling back to cp1252/latin-1, with any line ends (LF, CRLF, old-Mac CR). Problems are reported with line numbers and the rest is kept; a binary file is
 refused. The list is saved in the project store under the meta key ``"startlist"`` (JSON).
 
 ``StartList.check(number)`` returns ``(valid, suggestion, name)``: a read not on the list
@@ -19,6 +20,7 @@ often confuses, like 1/7 or 3/8, counts a little less so it wins ties).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -31,6 +33,7 @@ from pathlib import Path
 META_KEY = "startlist"
 MAX_DISTANCE = 2
 BIB_RE = re.compile(r"^[A-Za-z]{0,3}\d{1,7}[A-Za-z]?$")
+SEP_LINE_RE = re.compile(r'\s*"?sep=(\t|[^"\s])"?\s*', re.IGNORECASE)  # Excel's first line naming the delimiter
 
 # Bib column headers, ranked: a specific one (it says "bib") beats a generic one (any number),
 # so a row counter "No." before "Bib No." is not taken for the bib numbers.
@@ -189,17 +192,44 @@ def distance(a: str, b: str) -> float:
 
 
 def read_text(path: Path) -> str:
-    """File text: UTF-8 (BOM stripped), else cp1252, else latin-1 (never fails)."""
+    """File text: UTF-16 (a UTF-16 byte order mark, or NULs in every other byte as Excel's
+    "Unicode Text" writes), else UTF-8 (BOM stripped), else cp1252, else latin-1."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise StartListError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")  # the BOM says the byte order and is stripped
+        except UnicodeDecodeError:
+            raise StartListError(f"{path}: starts like UTF-16 text (byte order mark) but is not valid UTF-16") from None
+    order = _utf16_without_bom(raw)
+    if order:
+        try:
+            return raw.decode(order)
+        except UnicodeDecodeError:
+            pass  # not UTF-16 after all: the binary check below refuses it
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
     raise AssertionError("latin-1 decodes everything")
+
+
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """The UTF-16 byte order when NULs clearly sit in every other byte (mostly ASCII text), else None."""
+    sample = raw[:4096]
+    sample = sample[: len(sample) // 2 * 2]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    half = len(even)
+    if odd.count(0) >= 0.7 * half and even.count(0) <= 0.05 * half:
+        return "utf-16-le"
+    if even.count(0) >= 0.7 * half and odd.count(0) <= 0.05 * half:
+        return "utf-16-be"
+    return None
 
 
 def _key(header: str) -> str:
@@ -268,13 +298,18 @@ def parse_startlist_text(text: str, source: str = "") -> StartList:
     if "\x00" in text:
         raise StartListError(f"{source or 'start list'}: not a CSV text file (it holds binary data)")
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # Windows, old Mac (CR only) and stray CRs
-    lines = text.splitlines()
-    sample = "\n".join(lines[:20])
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
+    first_line, newline, rest = text.partition("\n")
+    excel_sep = SEP_LINE_RE.fullmatch(first_line)
+    if excel_sep:  # Excel's "sep=;" line: it sets the delimiter; a blank line in its place keeps the line numbers
+        delimiter = excel_sep.group(1)
+        text = newline + rest
+    else:
+        sample = "\n".join(text.splitlines()[:20])
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+            delimiter = dialect.delimiter
+        except csv.Error:
+            delimiter = ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         rows = list(reader)
