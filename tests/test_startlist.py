@@ -236,6 +236,8 @@ def test_cli_import_reports_the_chosen_column(store, tmp_path, capsys):
     csv_path = write(tmp_path, "No.,Bib No.,Name\n1,1234,Ann\n2,560,Bob\n")
     assert main(["startlist", "import", str(csv_path), str(store.folder)]) == 0
     assert names_for(store) == {"1234": "Ann", "560": "Bob"}
+    out = capsys.readouterr().out
+    assert "note: bib numbers from column 2 'Bib No.'" in out, out
 
 
 # ---------------------------------------------------------------------- name columns

@@ -34,6 +34,8 @@ def run_import(args: argparse.Namespace) -> int:
         return 1
     named = sum(1 for v in startlist.entries.values() if v)
     print(f"imported {len(startlist)} bib numbers ({named} with names, {len(startlist.problems)} line(s) skipped)")
+    for note in startlist.notes:  # e.g. which of several number columns holds the bibs
+        print(f"note: {note}")
     return 0
 
 

@@ -53,6 +53,7 @@ class StartListController(FeatureController):
         off = off_list_reads(store, stored) if stored else []
         named = sum(1 for v in startlist.entries.values() if v)
         text = f"Imported {len(startlist)} bib numbers ({named} with names) from {Path(path).name}."
+        text += "".join(f"\n{note[:1].upper()}{note[1:]}." for note in startlist.notes)  # the bib column chosen
         if startlist.problems:
             text += f"\n{len(startlist.problems)} line(s) were skipped (see details)."
         if off:
