@@ -347,3 +347,27 @@ def test_a_read_only_folder_is_reported_before_writing_also_in_a_dry_run():
     finally:
         folder.chmod(0o755)
         shutil.rmtree(base)
+
+
+def test_cli_scans_first_so_a_renamed_photo_keeps_its_bibs(project, capsys):
+    # The command works on the folder, not on the last scan: a rename is matched by hash.
+    folder, store = project
+    (folder / "a.jpg").rename(folder / "Smith_001.jpg")
+    assert main(["keywords", str(folder)]) == 0
+    out = capsys.readouterr()
+    assert "file not found" not in out.err
+    assert "1 photo(s) moved or renamed" in out.err
+    assert "Smith_001.jpg: written: +BIB:77 +BIB:1234" in out.out
+    assert sorted(read_tags(folder / "Smith_001.jpg")["XMP-dc:Subject"]) == sorted(["Marathon", "BIB:1234", "BIB:77"])
+
+
+def test_cli_reports_scan_errors_and_goes_on(project, capsys):
+    folder, _ = project
+    bad = os.path.join(os.fsencode(folder), b"bad\xff.jpg")
+    shutil.copyfile(folder / "b.jpg", bad)
+    assert main(["keywords", str(folder)]) == 1  # a photo could not be handled: scripts see it
+    out = capsys.readouterr()
+    lines = [ln for ln in out.err.splitlines() if "bad" in ln]
+    assert len(lines) == 1, out.err
+    assert "1 scan error" in out.err.splitlines()[-1]
+    assert "BIB:1234" in read_tags(folder / "a.jpg")["XMP-dc:Subject"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bibtagger_gui.cli.find_cmd import open_project
@@ -31,7 +32,17 @@ def run(args: argparse.Namespace) -> int:
     if store is None:
         return 1
     with store:
+        # Sync with the folder first (as `bibtagger predict` does): a photo renamed or moved since
+        # the last scan is found again by its hash and keeps its bibs, instead of "file not found".
+        scan = store.scan()
         jobs = jobs_from_store(store, reviewed_only=args.reviewed_only)
+    in_jobs = {job.relpath for job in jobs}
+    # a photo of the project that failed its scan is reported by the keyword run itself (one line each)
+    scan_errors = [(rel, message) for rel, message in scan.errors if rel not in in_jobs]
+    for rel, message in scan_errors:
+        print(f"{os.path.join(str(args.dir), rel)}: {message}", file=sys.stderr)
+    if scan.moved:
+        print(f"{len(scan.moved)} photo(s) moved or renamed since the last scan (bibs kept)", file=sys.stderr)
 
     def show(result: FileResult) -> None:
         if result.status == "error":
@@ -44,9 +55,10 @@ def run(args: argparse.Namespace) -> int:
     except KeywordError as exc:
         print(f"bibtagger keywords: {exc}", file=sys.stderr)
         return 1
-    print(f"{len(jobs)} photo(s): {report.summary()}" + (" (dry run, nothing written)" if args.dry_run else ""),
+    scan_note = f", {len(scan_errors)} scan error(s)" if scan_errors else ""
+    print(f"{len(jobs)} photo(s): {report.summary()}{scan_note}" + (" (dry run, nothing written)" if args.dry_run else ""),
           file=sys.stderr)  # fmt: skip
-    return 1 if report.errors else 0  # scripts must see that a photo failed (the others were still done)
+    return 1 if report.errors or scan_errors else 0  # scripts must see that a photo failed (the others were still done)
 
 
 def register(sub) -> None:
