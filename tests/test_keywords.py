@@ -371,3 +371,28 @@ def test_cli_reports_scan_errors_and_goes_on(project, capsys):
     assert len(lines) == 1, out.err
     assert "1 scan error" in out.err.splitlines()[-1]
     assert "BIB:1234" in read_tags(folder / "a.jpg")["XMP-dc:Subject"]
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_line_break_in_a_bib_number_fails_only_that_photo(project, capsys, dry_run):
+    # Possible through `bibtagger import` JSON; it used to abort the whole run.
+    folder, store = project
+    make_jpeg(folder / "c.jpg", 3)
+    store.scan()
+    store.add_bib(store.photo_by_path("b.jpg").id, "12\n3", None)
+    store.add_bib(store.photo_by_path("c.jpg").id, "5", None)
+    data = (folder / "b.jpg").read_bytes()
+    assert main(["keywords", str(folder), *(["--dry-run"] if dry_run else [])]) == 1
+    out = capsys.readouterr()
+    errors = [ln for ln in out.err.splitlines() if ln.startswith("b.jpg")]
+    assert errors == ["b.jpg: bib number '12\\n3' contains a line break: correct it"], out.err
+    assert "1 error" in out.err.splitlines()[-1]
+    for name in ("a.jpg", "c.jpg"):  # the photos before and after it are still done
+        assert f"{name}: " + ("would write" if dry_run else "written") in out.out
+    assert (folder / "b.jpg").read_bytes() == data
+    assert ("BIB:5" in read_tags(folder / "c.jpg")["XMP-dc:Subject"]) != dry_run
+
+
+def test_a_line_break_in_the_prefix_is_refused_up_front():
+    with pytest.raises(kw.KeywordError, match="line break"):
+        KeywordOptions(prefix="BIB\n")

@@ -63,6 +63,8 @@ class KeywordOptions:
     def __post_init__(self) -> None:
         if not self.prefix.strip():
             raise KeywordError("keyword prefix must not be empty (it marks the keywords bibtagger owns)")
+        if _has_line_break(self.prefix) or _has_line_break(self.hierarchy_root):
+            raise KeywordError("keyword prefix and hierarchy root must not contain a line break")
         if self.hierarchical and ("|" in self.hierarchy_root or not self.hierarchy_root.strip()):
             raise KeywordError("hierarchy root must be a non-empty name without '|'")
 
@@ -346,6 +348,11 @@ def plan_targets(
             shown = name.replace("\n", "\\n").replace("\r", "\\r")  # keep the report one line per photo
             problems.append(FileResult(job.path, [shown], "error", message="the path contains a line break: rename it"))
             continue
+        bad = next((n for n in job.numbers if _has_line_break(n)), None)
+        if bad is not None:  # exiftool reads its arguments line by line: only this photo fails
+            problems.append(FileResult(job.path, [name], "error",
+                                       message=f"bib number {bad!r} contains a line break: correct it"))  # fmt: skip
+            continue
         use_sidecar = options.sidecar or job.path.suffix.lower() in RAW_EXTENSIONS or not writable(job.path)
         target = sidecar_path(job.path) if use_sidecar else job.path
         if use_sidecar and target == job.path:  # an .xmp "photo": nothing sensible to do
@@ -359,6 +366,10 @@ def plan_targets(
         t.sources.append(name)
         t.numbers.update(job.numbers)
     return list(targets.values()), problems
+
+
+def _has_line_break(text: str) -> bool:
+    return "\n" in text or "\r" in text
 
 
 def _sort_numbers(numbers: Iterable[str]) -> list[str]:
