@@ -396,3 +396,26 @@ def test_a_line_break_in_a_bib_number_fails_only_that_photo(project, capsys, dry
 def test_a_line_break_in_the_prefix_is_refused_up_front():
     with pytest.raises(kw.KeywordError, match="line break"):
         KeywordOptions(prefix="BIB\n")
+
+
+def make_image(path: Path, seed: int = 0) -> Path:
+    """A small image in the format of ``path``'s extension (BMP, WebP, PNG, TIFF…)."""
+    rng = np.random.default_rng(seed)
+    assert cv2.imwrite(str(path), rng.integers(0, 255, (60, 80, 3), dtype=np.uint8))
+    os.utime(path, (1_500_000_000, 1_500_000_000))
+    return path
+
+
+def test_bmp_gets_a_sidecar_because_exiftool_cannot_write_it(tmp_path):
+    # exiftool: "Writing of BMP files is not yet supported" -> the photo is never opened for writing.
+    photo = make_image(tmp_path / "shot.bmp")
+    data = photo.read_bytes()
+    dry = write_keywords([KeywordJob(photo, ("42",))], KeywordOptions(dry_run=True))
+    assert [(r.status, r.sidecar, r.path.name) for r in dry.results] == [("would write", True, "shot.xmp")]
+    report = write_keywords([KeywordJob(photo, ("42",))], KeywordOptions())
+    assert [(r.status, r.sidecar) for r in report.results] == [("written", True)], report.summary()
+    assert photo.read_bytes() == data
+    assert read_tags(tmp_path / "shot.xmp")["XMP-dc:Subject"] == ["BIB:42"]
+    again = write_keywords([KeywordJob(photo, ("42",))], KeywordOptions())
+    assert again.count("unchanged") == 1 and not again.errors
+    assert write_keywords([KeywordJob(photo, ("42",))], KeywordOptions(dry_run=True)).count("would write") == 0

@@ -5,7 +5,8 @@ Only our own keywords (those starting with the prefix, default ``"BIB:"``, and w
 or removed; every other keyword of the photo is kept, and a photo whose keywords are
 already right is not touched at all, so re-running is idempotent.
 
-RAW files (API jobs only: a project's scan holds no RAW files), files that are not
+RAW files (API jobs only: a project's scan holds no RAW files), formats exiftool cannot
+write (BMP), files that are not
 writable, and everything when ``sidecar=True`` get an ``.xmp`` sidecar (``IMG_0001.CR2``
 -> ``IMG_0001.xmp``, the Adobe convention) instead; the original is then never opened for
 writing. One ``exiftool -stay_open`` process
@@ -31,6 +32,9 @@ RAW_EXTENSIONS = frozenset(
     ".3fr .ari .arw .bay .cr2 .cr3 .crw .dcr .dng .erf .fff .iiq .k25 .kdc .mef .mos .mrw "
     ".nef .nrw .orf .ori .pef .raf .raw .rw2 .rwl .sr2 .srf .srw .x3f".split()
 )
+# Image formats exiftool reads but cannot write ("Writing of BMP files is not yet supported"):
+# like RAW files they get a sidecar. BMP is the one a project can hold.
+NOT_WRITABLE_EXTENSIONS = frozenset(".bmp .dib .ico .cur .pcx .tga".split())
 DEFAULT_PREFIX = "BIB:"
 DEFAULT_HIERARCHY_ROOT = "Bib"
 READ_BATCH = 100
@@ -353,7 +357,9 @@ def plan_targets(
             problems.append(FileResult(job.path, [name], "error",
                                        message=f"bib number {bad!r} contains a line break: correct it"))  # fmt: skip
             continue
-        use_sidecar = options.sidecar or job.path.suffix.lower() in RAW_EXTENSIONS or not writable(job.path)
+        suffix = job.path.suffix.lower()
+        use_sidecar = (options.sidecar or suffix in RAW_EXTENSIONS or suffix in NOT_WRITABLE_EXTENSIONS
+                       or not writable(job.path))  # fmt: skip
         target = sidecar_path(job.path) if use_sidecar else job.path
         if use_sidecar and target == job.path:  # an .xmp "photo": nothing sensible to do
             problems.append(FileResult(job.path, [name], "error", message="is itself an .xmp file"))
