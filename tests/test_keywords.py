@@ -419,3 +419,21 @@ def test_bmp_gets_a_sidecar_because_exiftool_cannot_write_it(tmp_path):
     again = write_keywords([KeywordJob(photo, ("42",))], KeywordOptions())
     assert again.count("unchanged") == 1 and not again.errors
     assert write_keywords([KeywordJob(photo, ("42",))], KeywordOptions(dry_run=True)).count("would write") == 0
+
+
+@pytest.mark.parametrize("ext, iptc", [(".webp", False), (".png", True), (".tif", True)])
+def test_other_formats_are_written_once_and_then_unchanged(tmp_path, ext, iptc):
+    # exiftool cannot write IPTC into WebP: only XMP is compared and written, so a re-run is "unchanged".
+    photo = make_image(tmp_path / f"shot{ext}")
+    before = pixels(photo)
+    report = write_keywords([KeywordJob(photo, ("42",))], KeywordOptions())
+    assert [(r.status, r.sidecar, r.added) for r in report.results] == [("written", False, ["BIB:42"])], report.summary()
+    tags = read_tags(photo)
+    assert tags["XMP-dc:Subject"] == ["BIB:42"]
+    assert ("IPTC:Keywords" in tags) == iptc
+    assert np.array_equal(pixels(photo), before)
+    data = photo.read_bytes()
+    again = write_keywords([KeywordJob(photo, ("42",))], KeywordOptions())
+    assert again.count("unchanged") == 1 and not again.errors, [r.describe() for r in again.results]
+    assert write_keywords([KeywordJob(photo, ("42",))], KeywordOptions(dry_run=True)).count("would write") == 0
+    assert photo.read_bytes() == data

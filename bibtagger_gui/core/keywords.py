@@ -35,6 +35,9 @@ RAW_EXTENSIONS = frozenset(
 # Image formats exiftool reads but cannot write ("Writing of BMP files is not yet supported"):
 # like RAW files they get a sidecar. BMP is the one a project can hold.
 NOT_WRITABLE_EXTENSIONS = frozenset(".bmp .dib .ico .cur .pcx .tga".split())
+# Formats exiftool writes XMP into but not IPTC: only XMP dc:subject is compared and written.
+# (PNG gets IPTC, which exiftool stores with a "non-standard IPTC in PNG" warning, and reads back.)
+NO_IPTC_EXTENSIONS = frozenset({".webp"})
 DEFAULT_PREFIX = "BIB:"
 DEFAULT_HIERARCHY_ROOT = "Bib"
 READ_BATCH = 100
@@ -391,7 +394,7 @@ def _write_args(t: _Target, current: dict, options: KeywordOptions) -> tuple[lis
     add, remove = diff_list(current.get(SUBJECT, []), wanted, is_own)
     tags.append((SUBJECT, add, remove))
     added, removed = list(add), list(remove)
-    if not t.sidecar:
+    if not t.sidecar and t.path.suffix.lower() not in NO_IPTC_EXTENSIONS:
         iadd, iremove = diff_list(current.get(IPTC_KEYWORDS, []), wanted, is_own)
         tags.append((IPTC_KEYWORDS, iadd, iremove))
         added += [k for k in iadd if k not in added]
