@@ -437,3 +437,45 @@ def test_other_formats_are_written_once_and_then_unchanged(tmp_path, ext, iptc):
     assert again.count("unchanged") == 1 and not again.errors, [r.describe() for r in again.results]
     assert write_keywords([KeywordJob(photo, ("42",))], KeywordOptions(dry_run=True)).count("would write") == 0
     assert photo.read_bytes() == data
+
+
+def test_file_dates_are_kept_to_the_nanosecond(tmp_path):
+    # exiftool -P sets whole seconds only: burst shots sorted by time would change order.
+    photo = make_jpeg(tmp_path / "burst.jpg")
+    os.utime(photo, ns=(1_500_000_001_987_654_321, 1_500_000_000_123_456_789))
+    report = write_keywords([KeywordJob(photo, ("8",))], KeywordOptions())
+    assert report.count("written") == 1 and not report.results[0].message
+    st = photo.stat()
+    assert (st.st_mtime_ns, st.st_atime_ns) == (1_500_000_000_123_456_789, 1_500_000_001_987_654_321)
+
+
+def test_a_file_of_another_user_keeps_exiftools_time_message():
+    """exiftool can rewrite a 0666 file of another user but not set its time: the write counts,
+    the warning stays on that photo's line. As root, the run happens as user nobody."""
+    import sys
+    import tempfile
+    import textwrap
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make a file owned by another user")
+    base = Path(tempfile.mkdtemp(prefix="bt_kw_own_"))
+    try:
+        base.chmod(0o1777)
+        photo = make_jpeg(base / "a.jpg", 1, keyword=None)
+        photo.chmod(0o666)
+        code = textwrap.dedent(
+            """
+            import os, sys
+            from pathlib import Path
+            from bibtagger_gui.core.keywords import KeywordJob, KeywordOptions, write_keywords
+            os.setgid(65534); os.setuid(65534)
+            r = write_keywords([KeywordJob(Path(sys.argv[1]), ("1234",), "a.jpg")], KeywordOptions()).results[0]
+            print(r.status, r.sidecar, r.message)
+            """
+        )
+        res = subprocess.run([sys.executable, "-c", code, str(photo)], capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.strip() == "written False Error setting file time"
+        assert "BIB:1234" in read_tags(photo)["XMP-dc:Subject"]
+    finally:
+        shutil.rmtree(base)

@@ -447,18 +447,56 @@ def write_keywords(
         progress(0, total)
     with ExifTool(exe) as tool:
         existing = [t.path for t in targets if t.path.exists()]
+        times = _file_times([t.path for t in targets if not t.sidecar])  # before exiftool reads them (atime)
         current, read_errors = read_keywords(tool, existing)
         for i, t in enumerate(targets):
             if cancel and cancel():
                 report.cancelled = True
                 break
-            emit(_process(tool, t, current, read_errors, options))
+            emit(_process(tool, t, current, read_errors, options, times.get(t.path)))
             if progress:
                 progress(i + 1, total)
     return report
 
 
-def _process(tool: ExifTool, t: _Target, current: dict, read_errors: dict, options: KeywordOptions) -> FileResult:
+def _file_times(paths: Iterable[Path]) -> dict[Path, tuple[int, int]]:
+    """{path: (st_atime_ns, st_mtime_ns)} of the photos written in place."""
+    times = {}
+    for p in paths:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        times[p] = (st.st_atime_ns, st.st_mtime_ns)
+    return times
+
+
+TIME_WARNING = "Error setting file time"
+
+
+def _restore_times(path: Path, times: tuple[int, int] | None, message: str) -> str:
+    """Put back the exact file dates (exiftool -P keeps whole seconds only); returns the message to show.
+
+    When exiftool could not set the time (a file of another user), it is tried here too; if that
+    is not permitted either, the dates stay as they are and exiftool's message is kept.
+    """
+    if times is None:
+        return message
+    try:
+        os.utime(path, ns=times)
+    except OSError:
+        return message or "could not restore the exact file time"
+    return "" if message == TIME_WARNING else message
+
+
+def _process(
+    tool: ExifTool,
+    t: _Target,
+    current: dict,
+    read_errors: dict,
+    options: KeywordOptions,
+    times: tuple[int, int] | None = None,
+) -> FileResult:
     if t.path in read_errors:
         return FileResult(t.path, t.sources, "error", t.sidecar, message=read_errors[t.path])
     args, added, removed = _write_args(t, current.get(t.path, {}), options)
@@ -480,4 +518,6 @@ def _process(tool: ExifTool, t: _Target, current: dict, read_errors: dict, optio
     warning = next((ln.split(":", 1)[1].strip() for ln in err.splitlines() if ln.startswith("Warning")), "")
     result.status = "written"
     result.message = warning.replace(f" - {t.path}", "")
+    if not t.sidecar:  # a sidecar's dates are its own
+        result.message = _restore_times(t.path, times, result.message)
     return result
