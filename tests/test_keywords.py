@@ -479,3 +479,28 @@ def test_a_file_of_another_user_keeps_exiftools_time_message():
         assert "BIB:1234" in read_tags(photo)["XMP-dc:Subject"]
     finally:
         shutil.rmtree(base)
+
+
+def test_our_old_sidecar_follows_a_photo_now_written_in_place(tmp_path):
+    # The photo was read-only once (it got locked.xmp); now it is written in place with a corrected bib.
+    photo = make_jpeg(tmp_path / "locked.jpg")
+    write_keywords([KeywordJob(photo, ("9",))], KeywordOptions(), writable=lambda p: False)
+    xmp = tmp_path / "locked.xmp"
+    subprocess.run([EXIFTOOL, "-q", "-overwrite_original", "-XMP-dc:Subject+=Finish line", str(xmp)], check=True)
+    report = write_keywords([KeywordJob(photo, ("19",))], KeywordOptions())
+    lines = sorted(r.describe() for r in report.results)
+    assert lines == [f"{photo}: written: +BIB:19", f"{photo}: written: +BIB:19 -BIB:9 (sidecar locked.xmp)"], lines
+    assert sorted(read_tags(xmp)["XMP-dc:Subject"]) == ["BIB:19", "Finish line"]
+    assert "BIB:19" in read_tags(photo)["XMP-dc:Subject"]
+    again = write_keywords([KeywordJob(photo, ("19",))], KeywordOptions())
+    assert again.count("unchanged") == 2 and not again.errors
+
+
+def test_a_sidecar_without_our_keywords_is_left_alone(tmp_path):
+    photo = make_jpeg(tmp_path / "a.jpg")
+    xmp = tmp_path / "a.xmp"
+    subprocess.run([EXIFTOOL, "-q", "-XMP-dc:Subject=Lightroom only", "-o", str(xmp), str(photo)], check=True)
+    data = xmp.read_bytes()
+    report = write_keywords([KeywordJob(photo, ("3",))], KeywordOptions())
+    assert [(r.status, r.sidecar) for r in report.results] == [("written", False)]
+    assert xmp.read_bytes() == data

@@ -338,6 +338,7 @@ class _Target:
     sidecar: bool
     sources: list[str]
     numbers: set[str]
+    companion: bool = False  # an existing sidecar beside a photo written in place: only if it holds our keywords
 
 
 def plan_targets(
@@ -374,6 +375,17 @@ def plan_targets(
         t = targets.setdefault(target, _Target(target, use_sidecar, [], set()))
         t.sources.append(name)
         t.numbers.update(job.numbers)
+    # A photo written in place may have an older sidecar of ours (it was read-only then, or written
+    # with --sidecar): keep that sidecar's keywords in step, so it does not contradict the photo.
+    for t in list(targets.values()):
+        if t.sidecar or t.companion:
+            continue
+        side = sidecar_path(t.path)
+        if side == t.path or not side.is_file() or (side in targets and not targets[side].companion):
+            continue
+        c = targets.setdefault(side, _Target(side, True, [], set(), companion=True))
+        c.sources += t.sources
+        c.numbers.update(t.numbers)
     return list(targets.values()), problems
 
 
@@ -453,10 +465,20 @@ def write_keywords(
             if cancel and cancel():
                 report.cancelled = True
                 break
-            emit(_process(tool, t, current, read_errors, options, times.get(t.path)))
+            result = _process(tool, t, current, read_errors, options, times.get(t.path))
+            if result is not None:
+                emit(result)
             if progress:
                 progress(i + 1, total)
     return report
+
+
+def _holds_own(current: dict, options: KeywordOptions) -> bool:
+    """Whether a file's keywords include ours (prefix keywords, or with --hierarchical our tree)."""
+    if any(k.startswith(options.prefix) for k in current.get(SUBJECT, [])):
+        return True
+    root = options.hierarchy_root + "|"
+    return options.hierarchical and any(k.startswith(root) for k in current.get(HIERARCHICAL, []))
 
 
 def _file_times(paths: Iterable[Path]) -> dict[Path, tuple[int, int]]:
@@ -496,7 +518,9 @@ def _process(
     read_errors: dict,
     options: KeywordOptions,
     times: tuple[int, int] | None = None,
-) -> FileResult:
+) -> FileResult | None:
+    if t.companion and (t.path in read_errors or not _holds_own(current.get(t.path, {}), options)):
+        return None  # not (recognisably) our sidecar: not ours to edit or to complain about
     if t.path in read_errors:
         return FileResult(t.path, t.sources, "error", t.sidecar, message=read_errors[t.path])
     args, added, removed = _write_args(t, current.get(t.path, {}), options)
