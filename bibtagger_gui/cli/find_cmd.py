@@ -9,9 +9,9 @@ from pathlib import Path
 from bibtagger_gui.core.startlist import normalise
 
 
-def open_project(folder: str | Path):
-    """The existing project store of ``folder``, synced with the folder by a scan; None (after a message
-    on stderr) when there is none."""
+def open_project(folder: str | Path, scan: bool = True):
+    """The existing project store of ``folder``, synced with the folder by a scan (unless ``scan`` is
+    False: the caller scans and reports); None (after a message on stderr) when there is none."""
     from bibtagger_gui.core.store import Store, StoreError, db_path_for
 
     folder = Path(folder)
@@ -29,7 +29,8 @@ def open_project(folder: str | Path):
     except StoreError as exc:
         print(str(exc), file=sys.stderr)
         return None
-    store.scan()  # act on the folder as it is: a renamed or moved photo is matched by its hash
+    if scan:  # act on the folder as it is: a renamed or moved photo is matched by its hash
+        store.scan()
     return store
 
 

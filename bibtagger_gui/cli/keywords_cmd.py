@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     except KeywordError as exc:
         print(f"bibtagger keywords: {exc}", file=sys.stderr)
         return 1
-    store = open_project(args.dir)
+    store = open_project(args.dir, scan=False)
     if store is None:
         return 1
     with store:
