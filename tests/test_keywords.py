@@ -504,3 +504,16 @@ def test_a_sidecar_without_our_keywords_is_left_alone(tmp_path):
     report = write_keywords([KeywordJob(photo, ("3",))], KeywordOptions())
     assert [(r.status, r.sidecar) for r in report.results] == [("written", False)]
     assert xmp.read_bytes() == data
+
+
+def test_a_photo_moved_right_after_its_keywords_were_written_keeps_its_bibs(project, capsys):
+    # Writing keywords changes the file's bytes: the stored hash must follow, or a move before the
+    # next scan looks like a new photo (without bibs) and a missing one (with them).
+    folder, store = project
+    assert main(["keywords", str(folder)]) == 0
+    capsys.readouterr()
+    (folder / "sub").mkdir()
+    (folder / "a.jpg").rename(folder / "sub" / "moved.jpg")
+    report = store.scan()
+    assert report.moved == [("a.jpg", "sub/moved.jpg")]
+    assert sorted(b.number for b in store.bibs(store.photo_by_path("sub/moved.jpg").id)) == ["1234", "77"]

@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     except KeywordError as exc:
         print(f"bibtagger keywords: {exc}", file=sys.stderr)
         return 1
+    if report.rewritten():  # keep the stored hashes the files' own (a later move is still matched)
+        with open_project(args.dir, scan=False) as store:
+            store.refresh_files(report.rewritten())
     scan_note = f", {len(scan_errors)} scan error(s)" if scan_errors else ""
     print(f"{len(jobs)} photo(s): {report.summary()}{scan_note}" + (" (dry run, nothing written)" if args.dry_run else ""),
           file=sys.stderr)  # fmt: skip

@@ -115,6 +115,10 @@ class KeywordReport:
     results: list[FileResult] = field(default_factory=list)
     cancelled: bool = False
 
+    def rewritten(self) -> list[str]:
+        """Relpaths of the photos written in place (their hash and size changed; sidecars excluded)."""
+        return [src for r in self.results if r.status == "written" and not r.sidecar for src in r.sources]
+
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
 

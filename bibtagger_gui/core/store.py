@@ -885,6 +885,18 @@ class Store:
                     report.missing.append(r["relpath"])
         return report
 
+    def refresh_files(self, relpaths: Iterable[str]) -> int:
+        """Re-read the file facts (hash, size, mtime) of photos this program just rewrote (keywords), so
+        the stored hash stays the file's: a move before the next scan is still matched. Bibs are kept."""
+        n = 0
+        with self.transaction():
+            for rel in relpaths:
+                photo = self.photo_by_path(rel)
+                if photo is not None:
+                    self._update_photo(photo.id, describe(self.folder, rel))
+                    n += 1
+        return n
+
     @staticmethod
     def _facts_columns(f: FileFacts) -> dict[str, Any]:
         info = f.info

@@ -210,6 +210,9 @@ class KeywordsController(FeatureController):
             self.progress_dialog = None
         if isinstance(outcome, KeywordReport):
             self.last_report = outcome
+            store = getattr(self.window, "store", None)
+            if store is not None and outcome.rewritten():  # stored hashes follow the rewritten files
+                store.refresh_files(outcome.rewritten())
             icon = QMessageBox.Icon.Warning if outcome.errors else QMessageBox.Icon.Information
             self._message(icon, "Write Keywords", outcome.summary().capitalize() + ".", "\n".join(self.lines))
             status = getattr(self.window, "statusBar", None)
