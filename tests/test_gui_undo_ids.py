@@ -42,3 +42,67 @@ def test_undo_and_redo_of_a_delete_after_a_rerun(qtbot, make_window, tmp_path, m
         _key(qtbot, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)  # redo it
     assert not raised
     assert _bibs(win.store) == after_rerun  # only that bib went again; the other photos keep theirs
+
+
+def test_an_edit_of_a_bib_another_program_replaced_is_reported_not_pushed(qtbot, make_window, tmp_path, monkeypatch):
+    from bibtagger_gui.core.store import Store
+
+    folder = tmp_path / "race"
+    make_photos(folder, 1)
+    fixed_predictions(monkeypatch, {"photo_000.jpg": [Bib("3683", (10, 10, 60, 40), 0.5)]})
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    pid = win.current_id
+    (shown,) = win.current_bibs
+    with Store.open(folder) as other:  # another program (predict --all) replaces the model bib: a new id
+        other.set_model_bibs(pid, [Bib("3683", (10, 10, 60, 40), 0.6)], "other")
+    for k in (Qt.Key.Key_3, Qt.Key.Key_6, Qt.Key.Key_3, Qt.Key.Key_8, Qt.Key.Key_Return):
+        _key(qtbot, k)
+    assert win.undo_stack.count() == 0  # nothing pretends to be saved
+    assert win.statusBar().currentMessage().startswith("Not saved: Change bib 3683 to 3638")
+    assert [(b.number, b.source) for b in win.store.bibs(pid)] == [("3683", "model")]
+    assert [b.id for b in win.current_bibs] != [shown.id]  # the photo shows what is stored now
+    for k in (Qt.Key.Key_3, Qt.Key.Key_6, Qt.Key.Key_3, Qt.Key.Key_8, Qt.Key.Key_Return):
+        _key(qtbot, k)
+    assert [(b.number, b.source) for b in win.store.bibs(pid)] == [("3638", "human")]
+    _key(qtbot, Qt.Key.Key_Z, CTRL)
+    assert [(b.number, b.source) for b in win.store.bibs(pid)] == [("3683", "model")]  # no duplicate
+
+
+def test_f5_shows_the_current_photos_bibs_as_stored_now(qtbot, make_window, tmp_path, monkeypatch):
+    from bibtagger_gui.core.store import Store
+
+    folder = tmp_path / "race"
+    make_photos(folder, 1)
+    fixed_predictions(monkeypatch, {"photo_000.jpg": [Bib("3683", (10, 10, 60, 40), 0.5)]})
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    pid = win.current_id
+    with Store.open(folder) as other:
+        other.add_bib(pid, "512", None)
+    assert sorted(b.number for b in win.current_bibs) == ["3683"]
+    win.actions_by_name["refresh_queue"].trigger()
+    assert sorted(b.number for b in win.current_bibs) == ["3683", "512"]
+
+
+def test_an_undo_that_cannot_be_written_is_reported(qtbot, make_window, tmp_path, monkeypatch):
+    from bibtagger_gui.core.store import Store
+    from bibtagger_gui.gui.commands import AddBibCommand
+
+    folder = tmp_path / "race"
+    make_photos(folder, 1)
+    fixed_predictions(monkeypatch, {"photo_000.jpg": []})
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    pid = win.current_id
+    assert win.push_edit(AddBibCommand(win.ctx, pid, "77", None))
+    with Store.open(folder) as other:  # another window removes that bib meanwhile
+        other.delete_bib(win.store.bibs(pid)[0].id)
+    with qtbot.capture_exceptions() as raised:
+        _key(qtbot, Qt.Key.Key_Z, CTRL)  # undo the add: the bib is not there any more
+    assert not raised
+    assert win.statusBar().currentMessage().startswith("Not saved: Add bib 77: the bib was changed or removed")
+    assert win.store.bibs(pid) == [] and win.current_bibs == []

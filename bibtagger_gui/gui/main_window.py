@@ -38,6 +38,7 @@ from bibtagger_gui.gui.commands import (
     DeleteBibCommand,
     EditBibCommand,
     EditContext,
+    StoreCommand,
 )
 from bibtagger_gui.gui.keymap import Keymap, load_keymap
 from bibtagger_gui.gui.photo_list_model import PhotoListModel
@@ -84,7 +85,7 @@ class MainWindow(QMainWindow):
         self._counts_timer.timeout.connect(self._update_counts)
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
-        self.ctx = EditContext(None, self._store_changed)
+        self.ctx = EditContext(None, self._store_changed, self._edit_failed)
         self.setWindowTitle("bibtagger[*]")
         self.resize(*DEFAULT_SIZE)
 
@@ -535,6 +536,8 @@ class MainWindow(QMainWindow):
             row = 0
         if row is not None:
             self.select_row(row)
+            if reload and self.current_id == keep:  # still the same photo: show its bibs as stored now
+                self.refresh_photo(keep)
         else:
             self._show_photo(None)
         self._update_counts()
@@ -723,11 +726,9 @@ class MainWindow(QMainWindow):
         if entry["kind"] == "edit":
             row = next((b for b in self.current_bibs if b.id == entry["bib"]), None)
             if row is not None and text and text != row.number:
-                self.undo_stack.push(EditBibCommand(self.ctx, self.current_id, row, text))
-                done = True
+                done = self.push_edit(EditBibCommand(self.ctx, self.current_id, row, text))
         elif text:
-            self.undo_stack.push(AddBibCommand(self.ctx, self.current_id, text, entry["box"]))
-            done = True
+            done = self.push_edit(AddBibCommand(self.ctx, self.current_id, text, entry["box"]))
         self._end_entry()
         if had_focus:
             self.photo_view.setFocus()
@@ -761,7 +762,8 @@ class MainWindow(QMainWindow):
         if item is not None and item.photo.error:
             self.statusBar().showMessage(f"Cannot accept a photo that failed to load: {item.photo.error}", 5000)
             return
-        self.undo_stack.push(AcceptPhotoCommand(self.ctx, self.current_id))
+        if not self.push_edit(AcceptPhotoCommand(self.ctx, self.current_id)):
+            return
         nxt = review.next_unreviewed(self.list_model.items, row if row is not None else -1)
         if nxt is None:
             self.statusBar().showMessage("Every photo in this list is reviewed", 5000)
@@ -787,7 +789,30 @@ class MainWindow(QMainWindow):
         if row is None or self.current_id is None:
             return
         self._end_entry()
-        self.undo_stack.push(DeleteBibCommand(self.ctx, self.current_id, row))
+        self.push_edit(DeleteBibCommand(self.ctx, self.current_id, row))
+
+    def push_edit(self, command: StoreCommand) -> bool:
+        """Write an edit, then put it on the undo stack; an edit that cannot be written (a bib another
+        program changed meanwhile, a full disk) is reported and not pushed. True when it was saved."""
+        try:
+            command.apply()
+        except Exception as exc:  # noqa: BLE001 - the store is unchanged: say so, show what is saved
+            self._edit_failed(command.text(), command.photo_id, exc)
+            return False
+        command.applied = True  # the push's redo() must not write it again
+        self.undo_stack.push(command)
+        return True
+
+    def _edit_failed(self, what: str, photo_id: int, exc: Exception) -> None:
+        """An edit, undo or redo that could not be written: tell the user, show what the store holds."""
+        if isinstance(exc, KeyError):
+            why = "the bib was changed or removed meanwhile (another program or window?); the photo now shows what is saved"
+        else:
+            why = f"{type(exc).__name__}: {exc}"
+        self._error("Not saved", f"{what}: {why}")
+        if self.store is not None:
+            self.refresh_photo(photo_id)
+            self._update_counts()
 
     def undo(self) -> None:
         self._end_entry()
