@@ -438,6 +438,22 @@ def test_an_explicit_database_of_another_existing_folder_is_refused(folder, tmp_
         assert store.folder == (tmp_path / "race_moved").resolve()
 
 
+def test_two_scans_at_once_do_not_collide(folder):
+    """A CLI command scanning beside the app: the second scan to commit skips what the first added."""
+    first, second = Store.open(folder), Store.open(folder)
+
+    def meanwhile(done: int, total: int) -> None:
+        if done == total:  # the first has walked the folder; the other process scans it all now
+            second.scan()
+
+    report = first.scan(progress=meanwhile)
+    assert report.added == []  # the other one added them first
+    assert sorted(p.relpath for p in first.photos()) == ["broken.jpg", "img_0.jpg", "img_1.jpg", "img_2.jpg", "sub/finish.JPG"]
+    assert first._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    first.close()
+    second.close()
+
+
 def test_stores_in_several_threads(folder):
     Store.open(folder).scan()
     errors: list[BaseException] = []

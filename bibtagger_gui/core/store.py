@@ -869,6 +869,9 @@ class Store:
             if r["sha1"]:
                 candidates.setdefault((r["sha1"], r["size"]), []).append(r)
         with self.transaction():
+            # another process (a CLI command beside the app) may have scanned meanwhile: what it added is known now
+            now_known = {r[0] for r in self._conn.execute("SELECT relpath FROM photos")}
+            new_facts = [f for f in new_facts if f.relpath not in now_known]
             for facts in new_facts:
                 match = candidates.get((facts.sha1, facts.size)) if facts.sha1 else None
                 if match:
