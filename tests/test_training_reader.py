@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -539,6 +540,15 @@ def test_reader_widths_come_from_the_option_or_init_and_survive_export(tmp_path)
     from bibtagger_gui.core.recognizer import OnnxModel, reader_batch, reader_crop
 
     path = export_reader_checkpoint(tmp_path / "run" / "best.pt", tmp_path / "reader.onnx", "reader-test-widths")
+    # without --version, two differently trained readers still get two versions (the weights' hash)
+    from training.export import main as export_main, read_metadata
+
+    versions = []
+    for run in ("run", "run2"):
+        out = tmp_path / f"default-{run}.onnx"
+        assert export_main(["--kind", "reader", "--ckpt", str(tmp_path / run / "best.pt"), "--out", str(out)]) == 0
+        versions.append(read_metadata(out)["bibtagger.version"])
+    assert versions[0] != versions[1] and all(re.fullmatch(r"reader-\d{4}\.\d\d\.\d\d-[0-9a-f]{6}", v) for v in versions)
     slim, _ = load_reader(path.with_suffix(".pt"))
     assert slim.conv_channels == (8, 16, 24, 40) and slim.hidden == 20
     image = np.random.default_rng(3).integers(0, 255, (80, 200, 3), dtype=np.uint8)

@@ -74,8 +74,10 @@ def weights_hash(state_dict: dict, length: int = 6) -> str:
     return h.hexdigest()[:length]
 
 
-def default_version(kind: str) -> str:
-    return f"{kind}-{_dt.date.today():%Y.%m.%d}-1"
+def default_version(kind: str, state_dict: dict) -> str:
+    """``<kind>-<date>-<weights hash>``: two exports of differently trained weights never share a version
+    (calibration.json and `bibtagger predict`'s "already done" key on versions)."""
+    return f"{kind}-{_dt.date.today():%Y.%m.%d}-{weights_hash(state_dict)}"
 
 
 def export_reader(model, path: Path | str, version: str, data_hash: str) -> Path:
@@ -100,7 +102,7 @@ def export_reader_checkpoint(ckpt: Path | str, out: Path | str, version: str | N
     from training.train_reader import load_reader
 
     model, info = load_reader(Path(ckpt))
-    version = version or default_version("reader")
+    version = version or default_version("reader", model.state_dict())
     path = export_reader(model, out, version, str(info.get("data_hash", "unknown")))
     write_slim_reader_checkpoint(info, path.with_suffix(".pt"), version)
     return path
@@ -123,7 +125,8 @@ def export_detector_checkpoint(ckpt: Path | str, out: Path | str, version: str |
     model, info = load_checkpoint(Path(ckpt))
     size = info.get("input_size", 512)
     size = int(size[0] if isinstance(size, (list, tuple)) else size)
-    return export_detector(model, Path(out), size, str(info.get("data_hash", "unknown")), version or default_version("detector"))
+    version = version or default_version("detector", model.state_dict())
+    return export_detector(model, Path(out), size, str(info.get("data_hash", "unknown")), version)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kind", choices=["reader", "detector"], required=True)
     p.add_argument("--ckpt", type=Path, required=True, help=".pt checkpoint written by train-reader / train-detector")
     p.add_argument("--out", type=Path, required=True, help="ONNX path, e.g. resources/models/reader.onnx")
-    p.add_argument("--version", help="bibtagger.version (default KIND-YYYY.MM.DD-1)")
+    p.add_argument("--version", help="bibtagger.version (default KIND-YYYY.MM.DD-<hash of the weights>: differently trained weights never share one)")
     args = p.parse_args(argv)
     if not args.ckpt.is_file():
         print(f"checkpoint not found: {args.ckpt}", file=sys.stderr)
