@@ -61,6 +61,10 @@ def test_quantize_refuses_what_it_cannot_quantize(tmp_path):
         quantize_reader(src, tmp_path / "x.onnx", crops[:, 0])
     assert not (tmp_path / "qq.onnx").exists() and not (tmp_path / "x.onnx").exists()
     assert main(["--onnx", str(tmp_path / "missing.onnx")]) == 2
+    # several inputs, one already int8: refused before any is written (the float one stays float)
+    before = src.read_bytes()
+    assert main(["--onnx", str(src), str(once)]) == 2
+    assert src.read_bytes() == before
 
 
 def test_shipped_int8_readers_read_val_crops_as_well_as_their_float_weights(rbnr_dev, shipped_models_dir, tmp_path):

@@ -42,10 +42,7 @@ def quantize_reader(src: Path | str, out: Path | str, crops: np.ndarray, note: s
     src, out = Path(src), Path(out)
     source = onnx.load(str(src))
     meta = {p.key: p.value for p in source.metadata_props}
-    if meta.get("bibtagger.kind") != "reader":
-        raise ValueError(f"{src} is not a bibtagger reader (kind {meta.get('bibtagger.kind')!r})")
-    if "bibtagger.int8" in meta:
-        raise ValueError(f"{src} is already quantized ({meta['bibtagger.int8']})")
+    check_float_reader(src, meta)
     crops = np.ascontiguousarray(crops, np.float32)
     channels = int(meta.get("bibtagger.channels", "1"))
     if crops.ndim != 4 or crops.shape[1] != channels or not len(crops):
@@ -116,6 +113,18 @@ def _crop_key(path: Path) -> tuple:
     return tuple(model.input_size), model.stretch, model.channels
 
 
+def check_float_reader(src: Path, meta: dict[str, str] | None = None) -> None:
+    """ValueError unless ``src`` is a float bibtagger reader (what quantize_reader accepts)."""
+    if meta is None:
+        from training.export import read_metadata
+
+        meta = read_metadata(src)
+    if meta.get("bibtagger.kind") != "reader":
+        raise ValueError(f"{src} is not a bibtagger reader (kind {meta.get('bibtagger.kind')!r})")
+    if "bibtagger.int8" in meta:
+        raise ValueError(f"{src} is already quantized ({meta['bibtagger.int8']})")
+
+
 def main(argv: list[str] | None = None) -> int:
     from bibtagger_gui.core.recognizer import ModelError
     from training.data import DEFAULT_DEV
@@ -127,9 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", type=Path, default=Path("resources/models/detector.onnx"))
     ap.add_argument("--limit", type=int, default=None, help="use only the first N train photos")
     args = ap.parse_args(argv)
-    for path in args.onnx:
+    for path in args.onnx:  # every input is checked before any file is written
         if not path.is_file():
             print(f"quantize: {path} not found", file=sys.stderr)
+            return 2
+        try:
+            check_float_reader(path)
+        except Exception as exc:  # noqa: BLE001 - not a float reader, or not ONNX at all
+            print(f"quantize: {exc}; nothing written", file=sys.stderr)
             return 2
     if not args.dataset.is_file() or not args.detector.is_file():
         print(f"quantize: need {args.dataset} and {args.detector} for calibration crops", file=sys.stderr)
