@@ -7,6 +7,7 @@ Sub-command modules are imported lazily so one broken or missing module does not
 from __future__ import annotations
 
 import importlib
+import pickle
 import sys
 
 COMMANDS = {
@@ -53,7 +54,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} needs {exc.name}, which is not installed: pip install -e .[train]", file=sys.stderr)
             return 2
         raise
-    result = getattr(module, func)(rest)
+    from bibtagger_gui.core.recognizer import ModelError
+
+    try:
+        result = getattr(module, func)(rest)
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:  # a path given on the command line
+        print(f"{name}: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+        return 2
+    except ModelError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    except pickle.UnpicklingError as exc:  # --init / --ckpt naming something that is not a torch checkpoint
+        print(f"{name}: not a torch checkpoint (.pt) ({exc})", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 
