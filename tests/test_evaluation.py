@@ -81,6 +81,15 @@ def test_unpredicted_and_unknown_photos():
     assert PRF().f1 == 0.0
 
 
+def test_a_dot_slash_path_is_the_same_photo():
+    data = [{"image": "./a.jpg", "width": 10, "height": 10, "bibs": [{"number": "1", "box": None, "confidence": 0.9}]},
+            {"image": ".\\sub\\b.jpg", "width": 10, "height": 10, "bibs": []}]  # fmt: skip
+    pred = parse_annotations(data, "pred.json")
+    assert [p.image for p in pred] == ["a.jpg", "sub/b.jpg"]
+    r = evaluate([photo("a.jpg", Bib("1", None)), photo("sub/b.jpg")], pred)
+    assert (r.image.tp, r.image.fp, r.image.fn, r.unpredicted, r.unknown) == (1, 0, 0, [], [])
+
+
 def test_eval_cli_text_and_json(tmp_path, capsys):
     gt = generate(tmp_path / "d", count=4, seed=5, size=(160, 240))
     pred = [replace(g, bibs=[replace(b, confidence=0.9) for b in g.bibs][1:]) for g in gt]

@@ -90,6 +90,8 @@ def parse_annotations(data: Any, source: str = "annotations") -> list[PhotoAnnot
             if not isinstance(image, str) or not image.strip():
                 raise AnnotationError(f"{where}.image: expected a relative path, got {json.dumps(image)}")
             image = image.strip().replace("\\", "/")
+            while image.startswith("./"):  # "./a.jpg" is the photo "a.jpg" (eval matches, import finds it)
+                image = image[2:]
             if image in seen:
                 raise AnnotationError(f"{where}.image: {image!r} already listed at $[{seen[image]}]")
             seen[image] = i
