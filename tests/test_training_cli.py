@@ -12,8 +12,7 @@ def test_a_missing_or_wrong_file_is_one_line(tmp_path, capsys, one_torch_thread)
     assert main(["eval-reader", "--onnx", str(tmp_path / "nope.onnx")]) == 2
     assert capsys.readouterr().err.strip() == f"eval-reader: reader model not found: {tmp_path / 'nope.onnx'}"
     not_pt = tmp_path / "reader.onnx"
-    not_pt.write_bytes(b"\x08\x07not a pickle")
-    rc = main(["train-reader", "--init", str(not_pt), "--synthetic", "4", "--epochs", "0", "--finetune-epochs", "0",
-               "--out", str(tmp_path / "run2")])  # fmt: skip
-    assert rc == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("train-reader: not a torch checkpoint (.pt)")
+    not_pt.write_bytes(b"\x08\x07not a pickle")  # an ONNX file given where a checkpoint belongs
+    assert main(["export", "--kind", "reader", "--ckpt", str(not_pt), "--out", str(tmp_path / "x.onnx")]) == 2
+    assert capsys.readouterr().err.strip().startswith("export: not a torch checkpoint (.pt)")
+    assert not (tmp_path / "x.onnx").exists()
