@@ -128,3 +128,26 @@ def test_unreadable_photo_gets_error_icon_and_tooltip(qtbot, tmp_path):
     qtbot.waitUntil(lambda: provider.failure(1) is not None, timeout=5000)
     assert "Error:" in model.data(idx, Qt.ItemDataRole.ToolTipRole)
     assert provider.failure(1) in model.data(idx, Qt.ItemDataRole.ToolTipRole)
+
+
+def test_a_portrait_photos_thumbnail_placeholder_covers_the_photo_not_its_3_2_frame(qtbot, tmp_path):
+    import cv2
+    import numpy as np
+
+    from bibtagger_gui.gui.photo_view import PhotoView
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "tall.jpg"), np.full((600, 400, 3), 200, np.uint8))  # portrait 400x600
+    photo = FakePhoto(1, "tall.jpg", width=400, height=600)
+    provider = ThumbnailProvider(size=160)
+    provider.reset(folder, None)
+    provider.request(photo)
+    qtbot.waitUntil(lambda: provider.cached(1) is not None, timeout=5000)
+    thumb = provider.cached(1)
+    assert (thumb.width(), thumb.height()) == (160, 106)  # the list's fixed 3:2 canvas, bars left and right
+    view = PhotoView()
+    qtbot.addWidget(view)
+    view.set_photo(photo, folder, thumb)  # shown at once, before the photo is decoded
+    rect = view._pixmap_item.sceneBoundingRect()
+    assert abs(rect.x()) < 4 and abs(rect.y()) < 4 and abs(rect.width() - 400) < 8 and abs(rect.height() - 600) < 8, rect

@@ -106,6 +106,14 @@ class _LoadJob:
             self.signals.loaded.emit(self.request, None, str(exc))
 
 
+def photo_part(thumbnail: QPixmap, width: int, height: int) -> QPixmap:
+    """The part of a list thumbnail that shows the photo: thumbnails are centred on a fixed 3:2 canvas
+    (gui/thumbnails.py), and the bars must not be stretched over the photo's scene."""
+    s = min(thumbnail.width() / width, thumbnail.height() / height)
+    cw, ch = max(1, round(width * s)), max(1, round(height * s))
+    return thumbnail.copy((thumbnail.width() - cw) // 2, (thumbnail.height() - ch) // 2, cw, ch)
+
+
 class PhotoView(QGraphicsView):
     """Zoomable, pannable photo with bib boxes; emits edits as signals (no store access)."""
 
@@ -156,7 +164,7 @@ class PhotoView(QGraphicsView):
         self._frame = self.scene().addRect(QRectF(0, 0, w, h), QPen(QColor(90, 90, 90)), QBrush(QColor(70, 70, 70)))
         self._frame.setZValue(-2)
         if thumbnail is not None and not thumbnail.isNull():
-            self._set_pixmap(thumbnail)
+            self._set_pixmap(photo_part(thumbnail, w, h))
         if photo.error:
             self.image_error = photo.error
         else:
