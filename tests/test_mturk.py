@@ -447,6 +447,11 @@ def test_auto_review(tmp_path):
         row("A5", "odd.jpg", answer((100, 100, 50, 30, "12a")), worker="W2"),
         row("A6", "model.jpg", answer((10, 10, 40, 20, "55")), worker="W1"),
         row("A7", "two.jpg", answer((100, 100, 50, 30, "12")), worker="W3", status="Approved"),
+        # a rejected answer confirms nothing: rejected on MTurk, or by our own verdict
+        row("A8", "rej.jpg", answer((100, 100, 50, 30, "7")), worker="W1", status="Rejected"),
+        row("A9", "rej.jpg", answer((100, 100, 50, 30, "7")), worker="W2"),
+        row("A10", "vr.jpg", answer((100, 100, 50, 30, "8")), worker="W1"),
+        row("A11", "vr.jpg", answer((100, 100, 50, 30, "8")), worker="W2"),
     ]
     batch = mturk.read_batch(write_csv(tmp_path / "b.csv", rows))
     store = Store.open(folder)
@@ -454,12 +459,13 @@ def test_auto_review(tmp_path):
     store.set_model_bibs(store.photo_by_path("model.jpg").id, [Bib("55", (11.0, 10.0, 51.0, 31.0), 0.9)], "test")
     match = mturk.match_photos(batch, store)
     with mturk.VerdictStore.open(store) as vs:
+        vs.set(mturk.Verdict("A10", mturk.REJECT, "box on the wrong bib"), batch.assignment("A10"))
         result = mturk.auto_review(batch, match, vs, store)
         assert sorted(result.approved) == ["A1", "A2", "A6"]
         held = {a.assignment_id: why for a, why in result.held}
-        assert set(held) == {"A3", "A4", "A5"}
+        assert set(held) == {"A3", "A4", "A5", "A9", "A11"}
         assert "non-digit" in held["A4"] and "confirms" in held["A3"]
-        assert {k: v.action for k, v in vs.all().items()} == {"A1": "approve", "A2": "approve", "A6": "approve"}
+        assert {k: v.action for k, v in vs.all().items()} == {"A1": "approve", "A2": "approve", "A6": "approve", "A10": "reject"}
         again = mturk.auto_review(batch, match, vs, store)
         assert again.approved == []
     store.close()

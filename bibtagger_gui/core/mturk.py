@@ -966,11 +966,17 @@ def auto_review(batch: Batch, match: PhotoMatch, verdicts: VerdictStore, store: 
 
     Approved when the assignment is Submitted with no verdict yet, has at least one box, only
     digit labels, no malformed or outside box, and its answer agrees exactly (same numbers,
-    boxes IoU >= 0.5) with another worker on the same photo or with the photo's current
+    boxes IoU >= 0.5) with another worker on the same photo whose answer is not rejected (on
+    MTurk or by a verdict: a rejected answer confirms nothing) or with the photo's current
     human bibs (else model bibs) in the store.
     """
     result = AutoReview()
     decided = verdicts.all()
+
+    def rejected(o: Assignment) -> bool:
+        v = decided.get(o.assignment_id)
+        return o.status == STATUS_REJECTED or (v is not None and v.action == REJECT)
+
     for a in batch.assignments:
         if not a.pending or a.assignment_id in decided:
             continue
@@ -978,7 +984,7 @@ def auto_review(batch: Batch, match: PhotoMatch, verdicts: VerdictStore, store: 
         if blocking:
             result.held.append((a, ", ".join(blocking)))
             continue
-        peers = [o for o in batch.images.get(a.image, []) if o is not a and o.worker_id != a.worker_id]
+        peers = [o for o in batch.images.get(a.image, []) if o is not a and o.worker_id != a.worker_id and not rejected(o)]
         agree = any(compare_answers(a.boxes, o.boxes) is None for o in peers)
         if not agree:
             ref_boxes = _store_boxes(store, match.present.get(a.image))
