@@ -362,6 +362,7 @@ def test_read_only_folder_falls_back_to_user_data_dir():
         with Store.open(photos) as store:
             store.scan()
             store.add_bib(store.photo_by_path("a.jpg").id, "321", (1, 1, 9, 9))
+        sqlite3.connect(photos / ".bibtagger" / "mturk.db").close()  # a companion database (MTurk verdicts)
         xdg = base / "xdg"
         xdg.mkdir()
         xdg.chmod(0o777)
@@ -382,7 +383,8 @@ def test_read_only_folder_falls_back_to_user_data_dir():
         db_line, bibs_line = res.stdout.strip().splitlines()
         assert db_line.startswith(str(xdg / "bibtagger" / "projects")) and db_line.endswith("project.db")
         assert bibs_line == "['321', '654']"
-        assert sorted(p.name for p in (photos / ".bibtagger").iterdir()) == ["project.db"]  # nothing written there
+        assert sorted(p.name for p in (photos / ".bibtagger").iterdir()) == ["mturk.db", "project.db"]  # nothing written there
+        assert (Path(db_line).parent / "mturk.db").is_file()  # the verdicts were copied along
         # the folder is writable again (an SD card's lock switch, a share mounted read-write): the work
         # done meanwhile comes back into the folder, the older project and the user-data copy are kept
         for p in (photos, photos / ".bibtagger"):
@@ -399,7 +401,7 @@ def test_read_only_folder_falls_back_to_user_data_dir():
                 del os.environ["XDG_DATA_HOME"]
             else:
                 os.environ["XDG_DATA_HOME"] = saved
-        assert [p.name.split("-")[0] for p in Path(db_line).parent.iterdir()] == ["project.db.moved"]
+        assert sorted(p.name.split("-")[0] for p in Path(db_line).parent.iterdir()) == ["mturk.db.moved", "project.db.moved"]
         assert "project.db.replaced" in [p.name.split("-")[0] for p in (photos / ".bibtagger").iterdir()]
     finally:
         for p in (photos, photos / ".bibtagger"):
@@ -415,11 +417,20 @@ def test_project_started_while_read_only_moves_into_the_writable_folder(folder, 
     with Store(fallback, folder) as store:  # what Store.open did while the folder was read-only
         store.scan()
         store.add_bib(store.photo_by_path("img_1.jpg").id, "3638", None)
+    verdicts = sqlite3.connect(fallback.parent / "mturk.db")  # a companion database (MTurk verdicts)
+    verdicts.execute("CREATE TABLE v (id TEXT)")
+    verdicts.execute("INSERT INTO v VALUES ('A1')")
+    verdicts.commit()
+    verdicts.close()
     assert db_path_for(folder) == fallback
     with Store.open(folder) as store:
         assert store.db_path == folder / ".bibtagger" / "project.db"
         assert [b.number for b in store.bibs(store.photo_by_path("img_1.jpg").id)] == ["3638"]
     assert not fallback.exists() and len(list(fallback.parent.glob("project.db.moved-*"))) == 1
+    moved = sqlite3.connect(folder / ".bibtagger" / "mturk.db")
+    assert moved.execute("SELECT id FROM v").fetchall() == [("A1",)]  # the verdicts came along
+    moved.close()
+    assert not (fallback.parent / "mturk.db").exists()
     assert db_path_for(folder) == folder / ".bibtagger" / "project.db"
 
 

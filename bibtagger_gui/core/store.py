@@ -375,13 +375,22 @@ class Store:
         finally:
             source.close()
 
+    @staticmethod
+    def _companions(db: Path) -> list[Path]:
+        """Other databases beside a project database that belong to the project (``mturk.db``'s verdicts):
+        they move with it between the folder and the per-user fallback."""
+        return sorted(p for p in db.parent.glob("*.db") if p.name != DB_NAME)
+
     @classmethod
     def _copy_readonly(cls, src: Path, dst: Path) -> None:
-        try:
-            cls._copy_db(src, dst, immutable=True)
-        except sqlite3.Error:
-            with contextlib.suppress(OSError):
-                dst.unlink()
+        for source, target in [(src, dst)] + [(c, dst.parent / c.name) for c in cls._companions(src)]:
+            if target.exists():
+                continue
+            try:
+                cls._copy_db(source, target, immutable=True)
+            except sqlite3.Error:
+                with contextlib.suppress(OSError):
+                    target.unlink()
 
     @classmethod
     def _move_back(cls, fallback: Path, local: Path) -> Path:
@@ -393,11 +402,13 @@ class Store:
         """
         stamp = time.strftime("%Y%m%d-%H%M%S")
         try:
-            if local.exists():
-                cls._copy_db(local, local.with_name(f"{DB_NAME}.replaced-{stamp}"))
-            cls._copy_db(fallback, local)
-            if not any(fallback.with_name(fallback.name + x).exists() for x in ("-wal", "-shm")):  # else in use
-                fallback.rename(fallback.with_name(f"{DB_NAME}.moved-{stamp}"))
+            for source in [*cls._companions(fallback), fallback]:  # companions (verdicts) first, the project last
+                target = local.parent / source.name
+                if target.exists():
+                    cls._copy_db(target, target.with_name(f"{target.name}.replaced-{stamp}"))
+                cls._copy_db(source, target)
+                if not any(source.with_name(source.name + x).exists() for x in ("-wal", "-shm")):  # else in use
+                    source.rename(source.with_name(f"{source.name}.moved-{stamp}"))
         except (OSError, sqlite3.Error):
             return fallback
         return local
