@@ -291,6 +291,15 @@ def test_cli_import_real_batch(mturk_csv, tmp_path, capsys, real_batch):
 # --------------------------------------------------------------------------- hand-made CSVs
 
 
+def test_a_truncated_download_is_refused_not_blamed_on_a_worker(mturk_csv, tmp_path):
+    data = mturk_csv.read_bytes()
+    cut = data.index(b"\"left\"", len(data) // 2) + 3  # inside a worker's quoted annotation_data
+    truncated = tmp_path / "truncated.csv"
+    truncated.write_bytes(data[:cut])
+    with pytest.raises(mturk.BatchFormatError, match="ends inside a quoted field"):
+        mturk.read_batch(truncated)
+
+
 def test_malformed_rows_are_reported_with_their_line(tmp_path):
     good = answer((10, 10, 50, 30, "12"))
     rows = [

@@ -294,6 +294,8 @@ def read_batch(csv_path: str | os.PathLike) -> Batch:
     except OSError as exc:
         raise BatchFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
     text, encoding, bom = _decode(data)
+    if text.count('"') % 2:  # quotes come in pairs ("" inside a field too): an odd count ends inside a field
+        raise BatchFormatError(f"{path}: the file ends inside a quoted field (a truncated download?); download the batch results again")
     newline = "\r\n" if "\r\n" in text[:100_000] else "\n"
     records: list[tuple[int, list[str]]] = []
     try:
