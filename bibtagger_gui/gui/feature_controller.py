@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
 
 
@@ -16,6 +17,25 @@ class FeatureController(QObject):
         self.window = window
         self.interactive = True
         self.last_message = ""
+
+    def add_file_action(self, text: str, name: str, tip: str) -> Any:
+        """A File-menu action (before Quit) that runs :meth:`trigger`; kept as ``self.action``/``self.menu``."""
+        menu = getattr(self.window, "file_menu", None)
+        if menu is None:
+            from bibtagger_gui.gui.keywords_action import find_or_add_menu
+
+            menu = find_or_add_menu(self.window, "File")
+        action = QAction(text, self.window)
+        action.setObjectName(name)
+        action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False: self.trigger())
+        quit_action = next((a for a in menu.actions() if a.objectName() == "quit"), None)
+        if quit_action is not None:
+            menu.insertAction(quit_action, action)
+        else:
+            menu.addAction(action)
+        self.action, self.menu = action, menu
+        return action
 
     def _message(self, icon, title: str, text: str, details: str = "") -> None:
         self.last_message = text

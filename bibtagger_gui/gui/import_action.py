@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from bibtagger_gui.core.annotations import AnnotationError, load_annotations
@@ -86,20 +85,7 @@ class ImportController(FeatureController):
 def install(window: Any) -> ImportController:
     """Add "Import Annotations…" to the window's File menu (or a new one), before Quit."""
     controller = ImportController(window)
-    menu = getattr(window, "file_menu", None)
-    if menu is None:
-        from bibtagger_gui.gui.keywords_action import find_or_add_menu
-
-        menu = find_or_add_menu(window, "File")
-    action = QAction("Import &Annotations…", window)
-    action.setObjectName("import_annotations")
-    action.setStatusTip("Read bib annotation JSON (predict --json, an export, ground truth) into this folder's project")
-    action.triggered.connect(lambda _checked=False: controller.trigger())
-    quit_action = next((a for a in menu.actions() if a.objectName() == "quit"), None)
-    if quit_action is not None:
-        menu.insertAction(quit_action, action)
-    else:
-        menu.addAction(action)
+    controller.add_file_action("Import &Annotations…", "import_annotations",
+                               "Read bib annotation JSON (predict --json, an export, ground truth) into this folder's project")  # fmt: skip
     window.import_controller = controller
-    controller.action, controller.menu = action, menu
     return controller

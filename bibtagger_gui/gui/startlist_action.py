@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from bibtagger_gui.core.startlist import (
@@ -70,20 +69,6 @@ class StartListController(FeatureController):
 def install(window: Any) -> StartListController:
     """Add "Import Start List…" to the window's File menu (or a new one)."""
     controller = StartListController(window)
-    menu = getattr(window, "file_menu", None)
-    if menu is None:
-        from bibtagger_gui.gui.keywords_action import find_or_add_menu
-
-        menu = find_or_add_menu(window, "File")
-    action = QAction("Import Start &List…", window)
-    action.setObjectName("import_startlist")
-    action.setStatusTip("Read a CSV of valid bib numbers and runners' names")
-    action.triggered.connect(lambda _checked=False: controller.trigger())
-    quit_action = next((a for a in menu.actions() if a.objectName() == "quit"), None)
-    if quit_action is not None:
-        menu.insertAction(quit_action, action)
-    else:
-        menu.addAction(action)
+    controller.add_file_action("Import Start &List…", "import_startlist", "Read a CSV of valid bib numbers and runners' names")
     window.startlist_controller = controller
-    controller.action, controller.menu = action, menu
     return controller
