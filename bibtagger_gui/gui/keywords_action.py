@@ -8,6 +8,7 @@ thread); the worker only gets plain paths and numbers and runs
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -143,6 +144,7 @@ class KeywordsController(FeatureController):
     def __init__(self, window: Any):
         super().__init__(window)
         self.worker: KeywordsWorker | None = None
+        self.folder: Path | None = None  # the project of the running or last write
         self.progress_dialog: QProgressDialog | None = None
         self.lines: list[str] = []
         self.last_report: KeywordReport | None = None
@@ -173,6 +175,7 @@ class KeywordsController(FeatureController):
         """Start the worker (no dialogs); ``finished`` fires with the report."""
         exe = exiftool or find_exiftool()
         self.lines = []
+        self.folder = getattr(self.window, "folder", None)  # the project the jobs came from
         self.worker = KeywordsWorker(jobs, options, exe, self)
         self.worker.result.connect(self._on_result)
         self.worker.progress.connect(self._on_progress)
@@ -199,6 +202,27 @@ class KeywordsController(FeatureController):
         if status != "unchanged":
             self.lines.append(line)
 
+    def _refresh_hashes(self, relpaths: list[str]) -> None:
+        """In the project the keywords were written for, even if the window has opened another folder since."""
+        store = getattr(self.window, "store", None)
+        if store is not None and getattr(self.window, "folder", None) == self.folder:
+            store.refresh_files(relpaths)
+        elif self.folder is not None:
+            from bibtagger_gui.core.store import Store, StoreError
+
+            try:
+                with Store.open(self.folder) as other:
+                    other.refresh_files(relpaths)
+            except StoreError:
+                pass  # the next scan of that folder treats the files as metadata edits
+
+    def stop(self) -> None:
+        """Cancel a running write and wait for it (the window is closing)."""
+        worker = self.worker
+        if worker is not None and worker.isRunning():
+            worker.cancel_event.set()
+            worker.wait(60000)  # the file being written is finished, not cut
+
     def _on_done(self, outcome: object) -> None:
         worker, self.worker = self.worker, None
         if worker is not None:
@@ -210,9 +234,8 @@ class KeywordsController(FeatureController):
             self.progress_dialog = None
         if isinstance(outcome, KeywordReport):
             self.last_report = outcome
-            store = getattr(self.window, "store", None)
-            if store is not None and outcome.rewritten():  # stored hashes follow the rewritten files
-                store.refresh_files(outcome.rewritten())
+            if outcome.rewritten():  # stored hashes follow the rewritten files
+                self._refresh_hashes(outcome.rewritten())
             icon = QMessageBox.Icon.Warning if outcome.errors else QMessageBox.Icon.Information
             self._message(icon, "Write Keywords", outcome.summary().capitalize() + ".", "\n".join(self.lines))
             status = getattr(self.window, "statusBar", None)

@@ -417,6 +417,7 @@ class MainWindow(QMainWindow):
         elif job.kind == "scan":
             self.rebuild_queue()
             self._note_scan_skipped(getattr(job, "report", None))
+            self._forget_changed(getattr(job, "report", None))
             if outcome == "done":
                 self.start_recognition([p.id for p in self.store.photos() if review.needs_recognition(p)])
         else:
@@ -426,6 +427,19 @@ class MainWindow(QMainWindow):
                 self._show_models(job.label, job.version, job.calibration_note)
             self.rebuild_queue()
         self._update_counts()
+
+    def _forget_changed(self, report: Any) -> None:
+        """Photos whose file changed since they were last seen (replaced, edited): their thumbnails were
+        asked for before the scan, from the old file's cache entry; drop them so the new picture shows."""
+        for rel in getattr(report, "updated", None) or []:
+            photo = self.store.photo_by_path(rel) if self.store is not None else None
+            if photo is None:
+                continue
+            self.thumbnails.forget(photo.id)
+            if photo.id in self.items:
+                self.refresh_photo(photo.id)
+            if photo.id == self.current_id:
+                self._show_photo(photo.id)
 
     def _note_scan_skipped(self, report: Any) -> None:
         """Tell the user about files the scan could not take in (e.g. a name that is not UTF-8).
@@ -841,6 +855,9 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, title, message)
 
     def closeEvent(self, event) -> None:
+        keywords = getattr(self, "keywords_controller", None)
+        if keywords is not None:
+            keywords.stop()  # a QThread destroyed while running aborts the app
         self.close_folder()
         self.thumbnails.pool.clear()
         self.thumbnails.pool.wait_for_done(2)
