@@ -82,3 +82,43 @@ def test_a_photo_replaced_between_two_openings_shows_its_new_thumbnail(qtbot, ma
     image = win.thumbnails.cached(pid).toImage()
     centre = image.pixelColor(image.width() // 2, image.height() // 2)
     assert (centre.red(), centre.green(), centre.blue()) > (200, -1, -1) and centre.green() < 60, centre.name()
+
+
+def test_the_mturk_dialog_closes_with_its_folder(qtbot, make_window, tmp_path, monkeypatch):
+    from tests.test_mturk import answer, row, write_csv
+
+    a, b = _two_shoots(tmp_path, monkeypatch)
+    src = write_csv(tmp_path / "batch.csv", [row("A1", "photo_000.jpg", answer((10, 10, 50, 30, "100")), worker="W1")])
+    win = make_window()
+    win.open_folder(a)
+    wait_idle(qtbot, win)
+    dialog = win.mturk_controller.open_batch(src)
+    assert dialog.isVisible()
+    win.open_folder(b)  # the dialog worked on A's store, closed now: it must not stay and act on it
+    wait_idle(qtbot, win)
+    import shiboken6
+
+    assert win.mturk_controller.dialog is None and not shiboken6.isValid(dialog)  # closed and deleted
+    assert [b.source for b in win.store.bibs(win.store.photo_by_path("photo_000.jpg").id)] == ["model"]
+
+
+def test_closing_the_window_during_an_export_finishes_it_cleanly(qtbot, make_window, tmp_path, monkeypatch):
+    import time
+
+    from bibtagger_gui.core import exporters
+    from bibtagger_gui.gui.export_action import ExportRequest
+
+    a, _ = _two_shoots(tmp_path, monkeypatch)
+    win = make_window()
+    win.open_folder(a)
+    wait_idle(qtbot, win)
+    load = exporters.load_image
+    monkeypatch.setattr(exporters, "load_image", lambda *args, **kw: time.sleep(0.05) or load(*args, **kw))  # big photos
+    ctl = win.export_controller
+    ctl.interactive = False
+    out = tmp_path / "crops"
+    job = ctl.start("crops", ExportRequest(out))
+    assert job.thread.is_alive()
+    win.close()
+    assert not job.thread.is_alive()
+    assert (out / "labels.csv").is_file()  # a cancelled export still lists what it wrote

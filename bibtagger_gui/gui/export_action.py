@@ -220,6 +220,14 @@ class ExportController(FeatureController):
         if callable(status):
             status().showMessage(f"Export: {done}/{total} photos", 2000)
 
+    def stop(self) -> None:
+        """Cancel a running export and wait for it (the window is closing): a cancelled export still writes
+        its labels.csv / manifest for what it made, while a killed daemon thread would leave neither."""
+        job = self.job
+        if job is not None and job.thread.is_alive():
+            job.cancel_event.set()
+            job.thread.join(60)
+
     def _on_done(self, outcome: object) -> None:
         job, self.job = self.job, None
         if job is not None:

@@ -354,6 +354,9 @@ class MainWindow(QMainWindow):
         self.undo_stack.clear()
         self.undo_stack.setClean()
         self._end_entry()
+        mturk = getattr(self, "mturk_controller", None)
+        if mturk is not None:
+            mturk.folder_closed()  # its dialog acts on this folder's store
         if self.store is not None:
             self.store.close()
         self.store = None
@@ -855,9 +858,10 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, title, message)
 
     def closeEvent(self, event) -> None:
-        keywords = getattr(self, "keywords_controller", None)
-        if keywords is not None:
-            keywords.stop()  # a QThread destroyed while running aborts the app
+        for name in ("keywords_controller", "export_controller"):  # running writes finish or cancel cleanly
+            controller = getattr(self, name, None)
+            if controller is not None:
+                controller.stop()  # (a QThread destroyed while running aborts the app)
         self.close_folder()
         self.thumbnails.pool.clear()
         self.thumbnails.pool.wait_for_done(2)

@@ -582,6 +582,18 @@ class MTurkController(QObject):
         self.dialog.show()
         return self.dialog
 
+    def folder_closed(self) -> None:
+        """The window closed its folder (another one opens, or the app quits): the dialog and the verdict
+        store belong to that folder's project, whose store is closed now, so they close too."""
+        if self.dialog is not None:
+            self.dialog.close()
+            self.dialog.deleteLater()
+            self.dialog = None
+        if self._verdicts is not None:
+            self._verdicts.close()
+            self._verdicts = None
+        self.batch = None  # its verdicts are that folder's
+
     def _bibs_changed(self, photo_id: int) -> None:
         """After *correct*: show the photo with its new human bibs in the main window, ready to edit."""
         refresh = getattr(self.window, "refresh_photo", None)
