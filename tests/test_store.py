@@ -548,3 +548,20 @@ def test_scan_follows_linked_folders_once(tmp_path):
     store = Store.open(shoot)
     store.scan()
     assert sorted(p.relpath for p in store.photos()) == ["day1/a.jpg", "day1/b.jpg"]
+
+
+def test_restore_bib_puts_a_row_back_exactly_and_an_undone_add_rejects_no_number(folder):
+    """Undo/redo rely on it: the restored row reads back equal (times and extra too)."""
+    store = Store.open(folder)
+    store.scan()
+    pid = store.photos()[0].id
+    row = store.add_bib(pid, "42", (1, 2, 30, 40), source="human", extra={"worker_id": "W1"})
+    store.update_bib(row.id, number="43")
+    edited = store.bib(row.id)
+    store.delete_bib(row.id, reject=False)  # the undo of an add
+    assert store.deleted_numbers(pid) == set()
+    assert store.restore_bib(edited) == edited and store.bibs(pid) == [edited]
+    mark = store.last_change()
+    store.delete_bib(row.id)  # a real delete: the number is rejected
+    assert store.deleted_numbers(pid) == {"43"} and store.last_change() > mark
+    store.close()

@@ -502,6 +502,10 @@ class Store:
 
     # ------------------------------------------------------------------ meta
 
+    def last_change(self) -> int:
+        """Id of the newest history row (0 for none): it grows with every change written to the store."""
+        return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM history").fetchone()[0])
+
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else row[0]
@@ -676,9 +680,11 @@ class Store:
         return row
 
     def _insert_bib(
-        self, photo_id: int, number: str, box: Box | None, confidence: float | None, source: str, extra: dict | None, bib_id: int | None = None
-    ) -> int:
+        self, photo_id: int, number: str, box: Box | None, confidence: float | None, source: str, extra: dict | None,
+        bib_id: int | None = None, stamps: tuple[str, str] | None = None,
+    ) -> int:  # fmt: skip
         now = _now()
+        created, updated = stamps or (now, now)
         cur = self._conn.execute(
             "INSERT INTO bibs (id, photo_id, number, x1, y1, x2, y2, confidence, source, created, updated, extra)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -689,8 +695,8 @@ class Store:
                 *(box if box is not None else (None,) * 4),
                 None if confidence is None else float(confidence),
                 source,
-                now,
-                now,
+                created,
+                updated,
                 json.dumps(extra, ensure_ascii=False) if extra else None,
             ),
         )
@@ -711,18 +717,24 @@ class Store:
             self._history("bib_update", before.photo_id, bib_id, before.to_json(), after.to_json())
         return after
 
-    def delete_bib(self, bib_id: int) -> BibRow:
-        """Remove a bib; returns what was removed (for undo, see :meth:`restore_bib`)."""
+    def delete_bib(self, bib_id: int, reject: bool = True) -> BibRow:
+        """Remove a bib; returns what was removed (for undo, see :meth:`restore_bib`).
+
+        ``reject=False``: the bib goes because an edit is undone or redone (the undo of an add),
+        not because its number is wrong; it is logged as ``bib_undo``, which :meth:`deleted_numbers`
+        does not count as a rejection of the number."""
         with self.transaction() as c:
             before = self.bib(bib_id)
             c.execute("DELETE FROM bibs WHERE id = ?", (bib_id,))
-            self._history("bib_delete", before.photo_id, bib_id, before.to_json(), None)
+            self._history("bib_delete" if reject else "bib_undo", before.photo_id, bib_id, before.to_json(), None)
         return before
 
     def restore_bib(self, row: BibRow) -> BibRow:
-        """Put a deleted bib back with its id, source and confidence (undo of delete)."""
+        """Put a deleted bib back exactly as ``row``: its id, source, confidence, extra and its
+        created/updated times (undo of delete; redo of add), so the row reads back equal to ``row``."""
         with self.transaction():
-            self._insert_bib(row.photo_id, row.number, row.box, row.confidence, row.source, row.extra, bib_id=row.id)
+            self._insert_bib(row.photo_id, row.number, row.box, row.confidence, row.source, row.extra, bib_id=row.id,
+                             stamps=(row.created, row.updated))  # fmt: skip
             after = self.bib(row.id)
             self._history("bib_restore", row.photo_id, row.id, None, after.to_json())
         return after
