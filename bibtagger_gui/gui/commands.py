@@ -5,10 +5,16 @@ nothing is ever "unsaved": ``redo()`` applies an edit to the store, ``undo()``
 writes the previous state back. The undo stack exists for undo, not for saving
 (the window's modified-marker only says "edited since the last checkpoint").
 
-Previous states are restored exactly with ``Store.restore_bib`` (same id, number,
-box, confidence and source), so ids stay valid for every command on the stack.
-``MainWindow.push_edit`` writes an edit before pushing it, so one that fails is
-reported and never pushed (docs/gui.md#saving-and-the-undo-stack).
+Every command is a :class:`PhotoEditCommand`: its first :meth:`~PhotoEditCommand.apply` runs
+the edit in one transaction and records, from the store itself, every bib row of the photo
+that the edit changed (before and after, with ids and timestamps) and its review mark. Undo
+and redo then move the photo between those two recorded states in one transaction each
+(``Store.restore_bib`` puts a row back exactly), so both are exact. They first check that
+the photo still holds the state they start from: a bib another program or an import changed
+meanwhile, or a prediction set replaced by a re-run or an import since, makes the undo or redo
+fail with :class:`ChangedMeanwhile` (reported, nothing written) instead of bringing back stale
+rows. ``MainWindow.push_edit`` writes an edit before pushing it, so one that fails is reported
+and never pushed (docs/gui.md#saving-and-the-undo-stack).
 """
 
 from __future__ import annotations
@@ -21,6 +27,13 @@ from PySide6.QtGui import QUndoCommand
 Box = tuple[float, float, float, float]
 
 
+class ChangedMeanwhile(KeyError):
+    """An undo or redo found the photo changed since (another program, an import, a re-run)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "changed meanwhile"
+
+
 @dataclass
 class EditContext:
     """What commands need: the store, a callback after each change, and one for an undo or redo that
@@ -28,7 +41,7 @@ class EditContext:
 
     store: Any
     changed: Callable[[int, int | None], None] = lambda photo_id, bib_id: None  # photo_id, bib to select
-    failed: Callable[[str, int, Exception], None] | None = None
+    failed: Callable[[str, int | None, Exception], None] | None = None
 
 
 class StoreCommand(QUndoCommand):
@@ -36,11 +49,13 @@ class StoreCommand(QUndoCommand):
 
     ``MainWindow.push_edit`` applies a new edit *before* pushing it, so one that fails (a bib another
     program changed meanwhile, a full disk) is reported and never reaches the undo stack; the push's
-    own ``redo()`` then skips it once. A later undo or redo that fails goes to ``ctx.failed``.
+    own ``redo()`` then skips it once. A later undo or redo that fails goes to ``ctx.failed`` and
+    makes the command obsolete: the stack drops it (it can no longer be undone or redone exactly).
     """
 
     applied = False  # set by push_edit: already written, the push's redo() must not write it again
-    photo_id: int
+    photo_id: int | None
+    ctx: EditContext
 
     def apply(self) -> None:
         raise NotImplementedError
@@ -63,96 +78,202 @@ class StoreCommand(QUndoCommand):
         except Exception as exc:  # noqa: BLE001 - reported to the user, the store is unchanged
             if self.ctx.failed is None:
                 raise
+            self.setObsolete(True)  # QUndoStack removes it once this undo/redo returns
             self.ctx.failed(self.text(), self.photo_id, exc)
 
 
-def _put_back(store: Any, row: Any) -> None:
-    """Make bib ``row.id`` exactly ``row`` again (it may have been edited or deleted since)."""
-    with store.transaction():
-        try:
-            store.delete_bib(row.id)
-        except KeyError:
-            pass
-        store.restore_bib(row)
+def _row(store: Any, bib_id: int) -> Any:
+    try:
+        return store.bib(bib_id)
+    except KeyError:
+        return None
 
 
-class AddBibCommand(StoreCommand):
+class PhotoEditCommand(StoreCommand):
+    """An edit of one photo's bibs and review mark, undone and redone exactly (see the module doc).
+
+    Subclasses implement :meth:`edit` (the first application, inside one transaction) and may set
+    ``select_before`` / ``select_after`` (the bib to select after an undo / a redo).
+    """
+
+    select_before: int | None = None
+    select_after: int | None = None
+    show_unchanged = True  # call ctx.changed even when the edit changed nothing in the store
+
+    def __init__(self, ctx: EditContext, photo_id: int | None, text: str):
+        super().__init__(text)
+        self.ctx, self.photo_id = ctx, photo_id
+        self.rows_before: dict[int, Any] | None = None  # changed bib id -> row before (None: absent)
+        self.rows_after: dict[int, Any] = {}  # changed bib id -> row after (None: absent)
+        self.reviewed: tuple[bool, bool] = (False, False)
+        self.model_others: frozenset[int] = frozenset()  # the photo's other model bibs (unchanged by the edit)
+
+    def edit(self, store: Any) -> None:
+        raise NotImplementedError
+
+    @property
+    def changes_store(self) -> bool:
+        return bool(self.rows_before) or self.reviewed[0] != self.reviewed[1]
+
+    def _state(self, store: Any) -> tuple[dict[int, Any], bool]:
+        return {r.id: r for r in store.bibs(self.photo_id)}, bool(store.photo(self.photo_id).reviewed)
+
+    def apply(self) -> None:
+        store = self.ctx.store
+        if self.rows_before is None:
+            with store.transaction():  # the edit and what it changed: one atomic step
+                before, was = self._state(store)
+                self.edit(store)
+                after, now = self._state(store)
+            ids = sorted(i for i in before.keys() | after.keys() if before.get(i) != after.get(i))
+            self.rows_before = {i: before.get(i) for i in ids}
+            self.rows_after = {i: after.get(i) for i in ids}
+            self.reviewed = (was, now)
+            self.model_others = frozenset(i for i, r in after.items() if r.source == "model" and i not in self.rows_after)
+        else:
+            self._move(self.rows_before, self.rows_after, self.reviewed, undo=False)
+        if self.show_unchanged or self.changes_store:
+            self.ctx.changed(self.photo_id, self.select_after)
+
+    def revert(self) -> None:
+        assert self.rows_before is not None, "revert before apply"
+        self._move(self.rows_after, self.rows_before, self.reviewed[::-1], undo=True)
+        if self.show_unchanged or self.changes_store:
+            self.ctx.changed(self.photo_id, self.select_before)
+
+    def _move(self, src: dict[int, Any], dst: dict[int, Any], reviewed: tuple[bool, bool], undo: bool) -> None:
+        """Turn the photo from state ``src`` into ``dst`` (one transaction), after checking it is in ``src``."""
+        if not src and reviewed[0] == reviewed[1]:
+            return
+        store = self.ctx.store
+        with store.transaction():
+            for bib_id, want in src.items():
+                if _row(store, bib_id) != want:
+                    raise ChangedMeanwhile("the bib was changed or removed meanwhile (another program or window?); "
+                                           "the photo now shows what is saved")  # fmt: skip
+            if reviewed[0] != reviewed[1] and bool(store.photo(self.photo_id).reviewed) != reviewed[0]:
+                raise ChangedMeanwhile("the photo's review mark was changed meanwhile; the photo now shows what is saved")
+            if any(r is not None and r.source == "model" for r in dst.values()):
+                others = {r.id for r in store.bibs(self.photo_id) if r.source == "model" and r.id not in dst}
+                if others != self.model_others:  # set_model_bibs gives every prediction a new id
+                    raise ChangedMeanwhile("the photo's predictions were changed meanwhile (a re-run, an import or another "
+                                           "program); older ones are not brought back beside them")  # fmt: skip
+            for bib_id, want in dst.items():
+                if src[bib_id] is not None:  # an undone add, or a row about to be put back: not a rejection
+                    store.delete_bib(bib_id, reject=not undo and want is None)
+                if want is not None:
+                    store.restore_bib(want)
+            if reviewed[0] != reviewed[1]:
+                store.set_reviewed(self.photo_id, reviewed[1])
+
+
+class AddBibCommand(PhotoEditCommand):
     """Add a human bib (number, optional box)."""
 
     def __init__(self, ctx: EditContext, photo_id: int, number: str, box: Box | None):
-        super().__init__(f"Add bib {number}")
-        self.ctx, self.photo_id, self.number, self.box = ctx, photo_id, number, box
-        self.row: Any = None
+        super().__init__(ctx, photo_id, f"Add bib {number}")
+        self.number, self.box = number, box
 
-    def apply(self) -> None:
-        if self.row is None:
-            self.row = self.ctx.store.add_bib(self.photo_id, self.number, self.box, source="human")
-        else:
-            self.ctx.store.restore_bib(self.row)
-        self.ctx.changed(self.photo_id, self.row.id)
-
-    def revert(self) -> None:
-        self.ctx.store.delete_bib(self.row.id)
-        self.ctx.changed(self.photo_id, None)
+    def edit(self, store: Any) -> None:
+        self.select_after = store.add_bib(self.photo_id, self.number, self.box, source="human").id
 
 
-class EditBibCommand(StoreCommand):
+class EditBibCommand(PhotoEditCommand):
     """Change a bib's number (and optionally box); the bib becomes source=human."""
 
     def __init__(self, ctx: EditContext, photo_id: int, bib_row: Any, number: str, box: Box | None = None):
-        super().__init__(f"Change bib {bib_row.number} to {number}")
-        self.ctx, self.photo_id, self.before = ctx, photo_id, bib_row
-        self.number = number
+        super().__init__(ctx, photo_id, f"Change bib {bib_row.number} to {number}")
+        self.bib_id, self.number = bib_row.id, number
         self.box = box if box is not None else bib_row.box
+        self.select_before = self.select_after = bib_row.id
 
-    def apply(self) -> None:
-        self.ctx.store.update_bib(self.before.id, number=self.number, box=self.box)
-        self.ctx.changed(self.photo_id, self.before.id)
-
-    def revert(self) -> None:
-        _put_back(self.ctx.store, self.before)
-        self.ctx.changed(self.photo_id, self.before.id)
+    def edit(self, store: Any) -> None:
+        store.update_bib(self.bib_id, number=self.number, box=self.box)  # KeyError when it is gone
 
 
-class DeleteBibCommand(StoreCommand):
-    """Delete a bib; undo puts it back with its id, number, box, confidence and source."""
+class DeleteBibCommand(PhotoEditCommand):
+    """Delete a bib; undo puts it back exactly (id, number, box, confidence, source, times)."""
 
     def __init__(self, ctx: EditContext, photo_id: int, bib_row: Any):
-        super().__init__(f"Delete bib {bib_row.number}")
-        self.ctx, self.photo_id, self.before = ctx, photo_id, bib_row
+        super().__init__(ctx, photo_id, f"Delete bib {bib_row.number}")
+        self.bib_id = self.select_before = bib_row.id
 
-    def apply(self) -> None:
-        self.ctx.store.delete_bib(self.before.id)
-        self.ctx.changed(self.photo_id, None)
-
-    def revert(self) -> None:
-        self.ctx.store.restore_bib(self.before)
-        self.ctx.changed(self.photo_id, self.before.id)
+    def edit(self, store: Any) -> None:
+        store.delete_bib(self.bib_id)
 
 
-class AcceptPhotoCommand(StoreCommand):
+class AcceptPhotoCommand(PhotoEditCommand):
     """Mark a photo reviewed and every bib on it human-confirmed (source=human)."""
 
     def __init__(self, ctx: EditContext, photo_id: int):
-        super().__init__("Accept photo")
-        self.ctx, self.photo_id = ctx, photo_id
-        self.was_reviewed = False
-        self.confirmed: list[Any] = []
+        super().__init__(ctx, photo_id, "Accept photo")
+
+    def edit(self, store: Any) -> None:
+        for row in store.bibs(self.photo_id):
+            if row.source != "human":
+                store.update_bib(row.id)  # no change but the source: human-confirmed
+        store.set_reviewed(self.photo_id, True)
+
+
+class VerdictCommand(PhotoEditCommand):
+    """An MTurk verdict (approve, reject, correct, or none) and what it does to the photo's bibs.
+
+    ``bibs_step(store)`` is the verdict's effect on the photo (copy the worker's boxes for *correct*,
+    take them out for *reject*, ...); it runs in the same transaction as the snapshot of the photo,
+    and undo/redo move the photo's bibs back and forth exactly as for the other edits. The verdict
+    itself lives in ``mturk.db`` (another SQLite file): ``write_verdict(verdict or None)`` saves it (and
+    returns it as saved)
+    after the photo's transaction; if that fails, the photo is moved back, so both stay in step.
+    ``reveal()`` shows the assignment after an undo or redo. ``photo_id`` is None for an assignment
+    whose photo is not in the project: only the verdict changes.
+    """
+
+    show_unchanged = False  # an approval changes no bib: the main window stays where it is
+
+    def __init__(
+        self,
+        ctx: EditContext,
+        photo_id: int | None,
+        text: str,
+        verdicts: tuple[Any, Any],
+        write_verdict: Callable[[Any], Any],
+        bibs_step: Callable[[Any], None] | None = None,
+        reveal: Callable[[], None] = lambda: None,
+    ):
+        super().__init__(ctx, photo_id, text)
+        self.verdict_before, self.verdict_after = verdicts
+        self.write_verdict, self.bibs_step, self.reveal = write_verdict, bibs_step, reveal
+
+    def edit(self, store: Any) -> None:
+        if self.bibs_step is not None:
+            self.bibs_step(store)
 
     def apply(self) -> None:
-        store = self.ctx.store
-        with store.transaction():  # one atomic step
-            self.was_reviewed = bool(store.photo(self.photo_id).reviewed)
-            self.confirmed = [row for row in store.bibs(self.photo_id) if row.source != "human"]
-            for row in self.confirmed:
-                store.update_bib(row.id)  # no change but the source: human-confirmed
-            store.set_reviewed(self.photo_id, True)
-        self.ctx.changed(self.photo_id, None)
+        first = self.rows_before is None
+        if self.photo_id is not None:
+            super().apply()
+        elif first:
+            self.rows_before = {}
+        try:
+            saved = self.write_verdict(self.verdict_after)
+        except Exception:
+            if self.photo_id is not None and self.changes_store:
+                self._move(self.rows_after, self.rows_before, self.reviewed[::-1], undo=True)
+                self.ctx.changed(self.photo_id, None)
+            raise
+        if first:
+            self.verdict_after = saved  # as saved, with its time: a redo writes it back exactly
+        else:
+            self.reveal()
 
     def revert(self) -> None:
-        store = self.ctx.store
-        with store.transaction():
-            for row in self.confirmed:
-                _put_back(store, row)
-            store.set_reviewed(self.photo_id, self.was_reviewed)
-        self.ctx.changed(self.photo_id, None)
+        if self.photo_id is not None:
+            super().revert()
+        try:
+            self.write_verdict(self.verdict_before)
+        except Exception:
+            if self.photo_id is not None and self.changes_store:
+                self._move(self.rows_before, self.rows_after, self.reviewed, undo=False)
+                self.ctx.changed(self.photo_id, None)
+            raise
+        self.reveal()

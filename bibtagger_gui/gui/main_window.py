@@ -35,6 +35,7 @@ from bibtagger_gui.gui.bib_panel import BibPanel
 from bibtagger_gui.gui.commands import (
     AcceptPhotoCommand,
     AddBibCommand,
+    ChangedMeanwhile,
     DeleteBibCommand,
     EditBibCommand,
     EditContext,
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         self.selected_bib: int | None = None
         self._entry: dict[str, Any] | None = None  # number being typed: {"kind": "edit"|"new", ...}
         self._pending_box: tuple | None = None
+        self._failures = 0  # edits, undos and redos that could not be written (see _step_stack)
 
         self._counts_timer = QTimer(self)  # coalesces status-bar count updates during recognition
         self._counts_timer.setSingleShot(True)
@@ -820,24 +822,43 @@ class MainWindow(QMainWindow):
         self.undo_stack.push(command)
         return True
 
-    def _edit_failed(self, what: str, photo_id: int, exc: Exception) -> None:
+    def _edit_failed(self, what: str, photo_id: int | None, exc: Exception) -> None:
         """An edit, undo or redo that could not be written: tell the user, show what the store holds."""
-        if isinstance(exc, KeyError):
+        if isinstance(exc, ChangedMeanwhile):
+            why = str(exc)
+        elif isinstance(exc, KeyError):
             why = "the bib was changed or removed meanwhile (another program or window?); the photo now shows what is saved"
         else:
             why = f"{type(exc).__name__}: {exc}"
+        self._failures += 1
         self._error("Not saved", f"{what}: {why}")
-        if self.store is not None:
+        if self.store is not None and photo_id is not None:
             self.refresh_photo(photo_id)
             self._update_counts()
 
     def undo(self) -> None:
         self._end_entry()
-        self.undo_stack.undo()
+        self._step_stack(self.undo_stack.undo)
 
     def redo(self) -> None:
         self._end_entry()
-        self.undo_stack.redo()
+        self._step_stack(self.undo_stack.redo)
+
+    def drop_undo_history(self) -> None:
+        """A change that is not undoable (an annotation import: many photos in one transaction) was
+        written: the stack is emptied, so no older edit can be undone over the import's bibs (it would
+        bring back rows the import replaced), and the title stays modified (the data changed)."""
+        self._end_entry()
+        self.undo_stack.clear()
+        self.undo_stack.resetClean()
+
+    def _step_stack(self, step) -> None:
+        """Undo or redo; one that could not be written leaves the stack (obsolete) and the clean state:
+        the store is not what it was at the checkpoint, so the title must not say it is."""
+        failures = self._failures
+        step()
+        if self._failures != failures:
+            self.undo_stack.resetClean()
 
     def focus_search(self) -> None:
         self._commit_entry()  # a typed number is committed, as by Tab, J/K or a click (never lost)
