@@ -927,16 +927,37 @@ def correct_into_store(assignment: Assignment, store: Any, photo_id: int) -> lis
     Every box comes in, non-digit labels too (as typed, "?" when empty) so the reviewer can
     fix them; a box already there as a human bib with the same number is not duplicated.
     """
-    have = [b for b in store.bibs(photo_id) if b.source == "human"]
-    added = []
-    for i, b in enumerate(assignment.boxes):
-        number = b.number or "?"
-        if any(r.number == number and _same_box(r.box, b.box) for r in have):
-            continue
-        row = _add_bib(store, photo_id, number, b.box, "human", _extra(assignment, i, b))
-        have.append(row)
-        added.append(row)
+    transaction = store.transaction() if hasattr(store, "transaction") else contextlib.nullcontext()
+    with transaction:  # all the boxes or none
+        have = [b for b in store.bibs(photo_id) if b.source == "human"]
+        added = []
+        for i, b in enumerate(assignment.boxes):
+            number = b.number or "?"
+            if any(r.number == number and _same_box(r.box, b.box) for r in have):
+                continue
+            row = _add_bib(store, photo_id, number, b.box, "human", _extra(assignment, i, b))
+            have.append(row)
+            added.append(row)
     return added
+
+
+def remove_corrections(assignment: Assignment, store: Any, photo_id: int) -> list[Any]:
+    """Take back a *correct*: remove the human bibs :func:`correct_into_store` copied from this answer
+    that are still as copied (same number and box); ones the reviewer edited since stay. Returns them."""
+    copies = []
+    for r in store.bibs(photo_id):
+        extra = r.extra if isinstance(r.extra, dict) else {}
+        i = extra.get("box_index")
+        if r.source != "human" or extra.get("assignment_id") != assignment.assignment_id or not isinstance(i, int):
+            continue
+        if 0 <= i < len(assignment.boxes):
+            b = assignment.boxes[i]
+            if r.number == (b.number or "?") and _same_box(r.box, b.box):
+                copies.append(r)
+    with store.transaction():
+        for r in copies:
+            store.delete_bib(r.id, reject=False)  # taking back a copy rejects no number
+    return copies
 
 
 # --------------------------------------------------------------------------- automatic review

@@ -5,7 +5,9 @@ The dialog lists the assignments of a batch (model/view), shows the photo with e
 worker's boxes (one colour per worker), and records verdicts with keys:
 A approve, R reject (with the feedback text), C correct (copy the worker's boxes into the
 photo's bibs as human bibs), U clear the verdict, Left/Right previous/next.
-Every verdict is saved to ``.bibtagger/mturk.db`` the moment it is made.
+Every verdict is saved to ``.bibtagger/mturk.db`` the moment it is made, and is an edit on the main
+window's undo stack (``commands.VerdictCommand``): Ctrl+Z puts the photo's bibs and the earlier verdict
+back exactly, Ctrl+Shift+Z re-applies (docs/mturk.md).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from bibtagger_gui.core import mturk
+from bibtagger_gui.gui.commands import EditContext, VerdictCommand
 
 WORKER_COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"]
 PREVIEW_MAX_SIDE = 1600
@@ -117,15 +120,21 @@ class AssignmentTableModel(QAbstractTableModel):
             return "\n".join(a.notes) or None
         return None
 
-    def set_verdict(self, row: int, verdict: mturk.Verdict | None) -> None:
-        """Save (or clear, with None) the verdict of a row now, then refresh the row."""
+    def set_verdict(self, row: int, verdict: mturk.Verdict | None) -> mturk.Verdict | None:
+        """Save (or clear, with None) the verdict of a row now, then refresh the row; returns it as saved
+        (a verdict with its ``updated`` time keeps it: an undo puts the earlier verdict back exactly)."""
         a = self.batch.assignments[row]
+        saved = None
         if verdict is None:
             self.verdicts.clear(a.assignment_id)
             self._verdicts.pop(a.assignment_id, None)
         else:
-            self._verdicts[a.assignment_id] = self.verdicts.set(verdict, a)
+            saved = self._verdicts[a.assignment_id] = self.verdicts.set(verdict, a)
         self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
+        return saved
+
+    def row_of(self, assignment_id: str) -> int:
+        return next(i for i, a in enumerate(self.batch.assignments) if a.assignment_id == assignment_id)
 
 
 class AssignmentFilterProxy(QSortFilterProxyModel):
@@ -257,9 +266,15 @@ class MTurkReviewDialog(QDialog):
         verdicts: mturk.VerdictStore,
         store: Any = None,
         parent: QWidget | None = None,
+        edits: Any = None,
     ):
         super().__init__(parent)
         self.batch, self.match, self.verdicts, self.store = batch, match, verdicts, store
+        # Verdicts are undoable edits: with the main window (``edits``) they go through its push_edit
+        # onto its undo stack (Ctrl+Z / Ctrl+Shift+Z work here too); alone, they are applied directly.
+        self.edits = edits
+        self.ctx = edits.ctx if edits is not None else EditContext(store)
+        self.sink: Any = self  # writes and shows verdicts for undo/redo (the controller, once it owns the dialog)
         self.setWindowTitle(f"MTurk review — {batch.path.name}")
         self.resize(1300, 800)
 
@@ -318,6 +333,10 @@ class MTurkReviewDialog(QDialog):
             Qt.Key.Key_U: self.clear_verdict, Qt.Key.Key_Right: lambda: self.step(1), Qt.Key.Key_Left: lambda: self.step(-1),
         }  # fmt: skip
         self.table.installEventFilter(self)
+        for name in ("undo", "redo"):  # the window's Edit > Undo/Redo and their keys, in this window too
+            act = getattr(edits, "actions_by_name", {}).get(name)
+            if act is not None:
+                self.addAction(act)
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Show:"))
@@ -442,19 +461,82 @@ class MTurkReviewDialog(QDialog):
         before = self.model.verdict(a.assignment_id)
         try:
             verdict = verdict_for(a)
-            if verdict is None:
-                return False
-            self.model.set_verdict(self.current_row(), verdict)
         except mturk.VerdictError as exc:
             self.status.setText(str(exc))
             return False
-        self._sync_bibs(a, before, verdict)
-        self.status.setText(f"Saved: {VERDICT_TEXT[verdict.action]} — {a.image} ({a.worker_id}).")
+        if verdict is None:
+            return False
+        cmd = self._record(a, before, verdict)
+        if cmd is None:
+            return False
+        text = f"Saved: {VERDICT_TEXT[verdict.action]} — {a.image} ({a.worker_id})."
+        if verdict.action == mturk.CORRECT:
+            text += f" {self._copied} box(es) copied to {a.image}; edit them in the main window."
+        self.status.setText(text)
         self.proxy.refresh()
         self._update_count()
         if next_id is None or not self.select_assignment(next_id):
             self._select_proxy_row(proxy_row)
         return True
+
+    def _record(self, a: mturk.Assignment, before: mturk.Verdict | None, after: mturk.Verdict | None) -> VerdictCommand | None:
+        """Save a verdict change and its effect on the photo's bibs as one undoable edit; None if not saved."""
+        ref = self.match.present.get(a.image)
+        photo_id = ref.photo_id if self.store is not None and ref is not None else None
+        sink, aid = self.sink, a.assignment_id
+        what = VERDICT_TEXT[after.action].split(" ")[0] if after is not None else "clear verdict"
+        cmd = VerdictCommand(
+            self.ctx, photo_id, f"MTurk {what}: {a.image} ({a.worker_id})", (before, after),
+            write_verdict=lambda v: sink.write_verdict(a, v),
+            bibs_step=self._bibs_step(a, before, after, photo_id) if photo_id is not None else None,
+            reveal=lambda: sink.reveal_verdict(aid),
+        )  # fmt: skip
+        self._copied = 0
+        if self.edits is not None:
+            if not self.edits.push_edit(cmd):
+                self.status.setText("Not saved (the main window's status bar says why).")
+                return None
+        else:
+            try:
+                cmd.apply()
+            except Exception as exc:  # noqa: BLE001 - nothing was saved: say so
+                self.status.setText(f"Not saved: {exc}")
+                return None
+        if cmd.changes_store:
+            self.bibs_changed.emit(photo_id)
+        return cmd
+
+    def _bibs_step(self, a: mturk.Assignment, before: mturk.Verdict | None, after: mturk.Verdict | None, photo_id: int) -> Any:
+        """What a verdict change does to the photo's bibs (run once, inside the edit's transaction).
+
+        Leaving *correct* takes back the copies still as copied; entering or leaving *reject* takes the
+        answer's MTurk bibs out or brings them back; *correct* copies the worker's boxes as human bibs."""
+        was = before.action if before is not None else None
+        now = after.action if after is not None else None
+
+        def step(store: Any) -> None:
+            if was == mturk.CORRECT and now != mturk.CORRECT:
+                mturk.remove_corrections(a, store, photo_id)
+            if (was == mturk.REJECT) != (now == mturk.REJECT):
+                mturk.sync_verdict_bibs(a, store, photo_id, mturk.REJECT if now == mturk.REJECT else None)
+            if now == mturk.CORRECT:
+                self._copied = len(mturk.correct_into_store(a, store, photo_id))
+
+        return step
+
+    def write_verdict(self, a: mturk.Assignment, verdict: mturk.Verdict | None) -> mturk.Verdict | None:
+        """Save (None: clear) the verdict of an assignment of this batch; returns it as saved."""
+        return self.model.set_verdict(self.model.row_of(a.assignment_id), verdict)
+
+    def reveal_verdict(self, assignment_id: str) -> None:
+        """After an undo or redo of a verdict: refilter, recount, select that assignment when shown."""
+        self.proxy.refresh()
+        self._update_count()
+        if not self.select_assignment(assignment_id):
+            self._show_current()
+        v = self.model.verdict(assignment_id)
+        a = self.batch.assignment(assignment_id)
+        self.status.setText(f"Verdict now: {VERDICT_TEXT[v.action] if v else 'none'} — {a.image} ({a.worker_id}).")
 
     def approve(self) -> bool:
         return self._decide(lambda a: mturk.Verdict(a.assignment_id, mturk.APPROVE))
@@ -469,32 +551,19 @@ class MTurkReviewDialog(QDialog):
             if self.store is None or ref is None or ref.photo_id is None:
                 self.status.setText("Correct needs the photo in the open project (it is not in this folder's store).")
                 return None
-            added = mturk.correct_into_store(a, self.store, ref.photo_id)
-            self.bibs_changed.emit(ref.photo_id)
-            self.status.setText(f"{len(added)} box(es) copied to {ref.relpath}; edit them in the main window.")
             return mturk.Verdict(a.assignment_id, mturk.CORRECT)
 
         return self._decide(make)
 
     def clear_verdict(self) -> None:
+        """U: take the verdict back, with its effect on the photo (see :meth:`_bibs_step`); undoable too."""
         a = self.current_assignment()
         if a is None or self.model.verdict(a.assignment_id) is None:
             return
-        before = self.model.verdict(a.assignment_id)
-        self.model.set_verdict(self.current_row(), None)
-        self._sync_bibs(a, before, None)
+        if self._record(a, self.model.verdict(a.assignment_id), None) is None:
+            return
         self.status.setText(f"Verdict cleared for {a.image} ({a.worker_id}).")
         self._update_count()
-
-    def _sync_bibs(self, a: mturk.Assignment, before: mturk.Verdict | None, after: mturk.Verdict | None) -> None:
-        """A rejected answer's boxes leave the photo in the project; taking the rejection back returns them."""
-        rejected = [v is not None and v.action == mturk.REJECT for v in (before, after)]
-        ref = self.match.present.get(a.image)
-        if rejected[0] == rejected[1] or self.store is None or ref is None or ref.photo_id is None:
-            return
-        removed, added = mturk.sync_verdict_bibs(a, self.store, ref.photo_id, mturk.REJECT if rejected[1] else None)
-        if removed or added:
-            self.bibs_changed.emit(ref.photo_id)
 
     # ------------------------------------------------------------------ display
 
@@ -577,7 +646,9 @@ class MTurkController(QObject):
         if self.dialog is not None:
             self.dialog.close()
         self.batch = batch
-        self.dialog = MTurkReviewDialog(batch, match, self._verdicts, store, self.window)
+        edits = self.window if callable(getattr(self.window, "push_edit", None)) else None
+        self.dialog = MTurkReviewDialog(batch, match, self._verdicts, store, self.window, edits=edits)
+        self.dialog.sink = self  # undo/redo of a verdict reach the dialog showing it, even a later one
         self.dialog.bibs_changed.connect(self._bibs_changed)
         self.dialog.show()
         return self.dialog
@@ -593,6 +664,24 @@ class MTurkController(QObject):
             self._verdicts.close()
             self._verdicts = None
         self.batch = None  # its verdicts are that folder's
+
+    def write_verdict(self, a: mturk.Assignment, verdict: mturk.Verdict | None) -> mturk.Verdict | None:
+        """Save a verdict for an undo/redo: through the open dialog when it shows that batch (its table
+        follows), else straight into the folder's verdict store."""
+        d = self.dialog
+        if d is not None and d.batch.assignment(a.assignment_id) is not None:
+            return d.write_verdict(a, verdict)
+        if self._verdicts is None:
+            raise mturk.VerdictError("the MTurk verdicts of this folder are closed")
+        if verdict is None:
+            self._verdicts.clear(a.assignment_id)
+            return None
+        return self._verdicts.set(verdict, a)
+
+    def reveal_verdict(self, assignment_id: str) -> None:
+        d = self.dialog
+        if d is not None and d.batch.assignment(assignment_id) is not None:
+            d.reveal_verdict(assignment_id)
 
     def _bibs_changed(self, photo_id: int) -> None:
         """After *correct*: show the photo with its new human bibs in the main window, ready to edit."""

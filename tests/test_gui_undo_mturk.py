@@ -1,0 +1,89 @@
+"""MTurk verdicts in the review dialog are undoable edits of the main window: undo of Correct, Reject,
+Approve and U puts the photo's bibs, its review state and the verdict back exactly; redo re-applies."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from bibtagger_gui.core import mturk  # noqa: E402
+from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: E402,F401
+from tests.test_gui_undo_exact import CTRL, SHIFT, dump, race, undo_redo_cycle  # noqa: E402,F401
+from tests.test_mturk import answer, row, write_csv  # noqa: E402
+
+
+def verdicts(store) -> dict:
+    with mturk.VerdictStore.open(store) as vs:  # its own connection: what is on disk
+        return vs.all()
+
+
+def _mturk_batch(tmp_path, made_boxes):
+    (x1, y1, x2, y2) = made_boxes
+    return write_csv(tmp_path / "batch.csv", [
+        row("A1", "photo_000.jpg", answer((x1, y1, x2 - x1, y2 - y1, "101")), worker="W1"),
+        row("A2", "photo_000.jpg", answer((x1, y1, x2 - x1, y2 - y1, "107"), (20, 20, 40, 30, "7o")), worker="W2"),
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize("verdict_key", [Qt.Key.Key_C, Qt.Key.Key_R, Qt.Key.Key_A], ids=["correct", "reject", "approve"])
+def test_mturk_verdicts_undo_and_redo_exactly(qtbot, race, tmp_path, verdict_key):
+    win, _, ids = race
+    pid = ids["photo_000.jpg"]
+    box = next(b.box for b in win.store.bibs(pid) if b.number == "101")
+    dialog = win.mturk_controller.open_batch(_mturk_batch(tmp_path, box))
+    qtbot.waitExposed(dialog)
+    assert dialog.select_assignment("A2")
+
+    def act():
+        dialog.activateWindow()
+        dialog.table.setFocus()
+        qtbot.keyClick(dialog.table, verdict_key)
+        if verdict_key == Qt.Key.Key_C:  # the worker's boxes copied as human bibs
+            assert sorted(b.number for b in win.store.bibs(pid) if b.source == "human") == ["107", "7o"]
+
+    store = win.store
+    undo_redo_cycle(qtbot, win, pid, ids["photo_002.jpg"], act, extra=lambda: verdicts(store),
+                    shows=verdict_key != Qt.Key.Key_A)  # an approval changes no bib: the window stays  # fmt: skip
+    assert verdicts(store)["A2"].action == {Qt.Key.Key_C: mturk.CORRECT, Qt.Key.Key_R: mturk.REJECT, Qt.Key.Key_A: mturk.APPROVE}[verdict_key]
+    # the dialog's table follows the undo stack
+    dialog.set_filter("all")
+    assert dialog.model.verdict("A2") == verdicts(store)["A2"]
+    win.undo()
+    assert "A2" not in verdicts(store) and dialog.model.verdict("A2") is None
+    dialog.close()
+
+
+def test_undo_of_correct_from_the_dialog_and_u_take_the_copies_back(qtbot, race, tmp_path):
+    win, _, ids = race
+    store = win.store
+    pid = ids["photo_000.jpg"]
+    box = next(b.box for b in store.bibs(pid) if b.number == "101")
+    dialog = win.mturk_controller.open_batch(_mturk_batch(tmp_path, box))
+    qtbot.waitExposed(dialog)
+    dialog.set_filter("all")
+    assert dialog.select_assignment("A2")
+    before = dump(store), verdicts(store)
+    dialog.activateWindow()
+    qtbot.keyClick(dialog.table, Qt.Key.Key_C)
+    corrected = dump(store), verdicts(store)
+    assert corrected != before
+    # Ctrl+Z in the MTurk dialog is the window's Edit > Undo
+    dialog.activateWindow()
+    dialog.table.setFocus()
+    qtbot.keyClick(dialog.table, Qt.Key.Key_Z, CTRL)
+    assert (dump(store), verdicts(store)) == before
+    assert dialog.current_assignment().assignment_id == "A2" and dialog.model.verdict("A2") is None
+    qtbot.keyClick(dialog.table, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert (dump(store), verdicts(store)) == corrected
+    # U ("Undo verdict") on a correction takes its copies back too (a copy edited since would stay)
+    assert dialog.select_assignment("A2")
+    qtbot.keyClick(dialog.table, Qt.Key.Key_U)
+    assert "A2" not in verdicts(store)
+    assert [(b.number, b.source) for b in store.bibs(pid) if b.source == "human"] == []
+    assert dump(store) == before[0]
+    win.undo()  # ... and that U is undoable as well
+    assert (dump(store), verdicts(store)) == corrected
+    dialog.close()
