@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from bibtagger_gui.core.bib import Bib
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
+from tests.test_gui_undo_exact import CTRL, dump, key, race  # noqa: F401
 
 
 def test_import_annotations_action(qtbot, tmp_path, monkeypatch, make_window):
@@ -84,3 +86,31 @@ def test_import_stops_recognition_and_restarts_it_for_the_rest(qtbot, tmp_path, 
     wait_idle(qtbot, win)
     got = {p.relpath: sorted(b.number for b in win.store.bibs(p.id)) for p in win.store.photos()}
     assert got == {made[0][0]: [made[0][1]], made[1][0]: [made[1][1]], made[2][0]: ["999"]}
+
+
+def test_annotation_import_empties_the_undo_stack_and_says_so(qtbot, race, tmp_path):
+    win, _, ids = race
+    store = win.store
+    pid = ids["photo_000.jpg"]
+    win.select_photo(pid)
+    win.select_bib(next(b.id for b in win.current_bibs if b.number == "555"))
+    win.photo_view.setFocus()
+    key(qtbot, Qt.Key.Key_Delete)
+    assert win.undo_stack.canUndo()
+    ann = tmp_path / "preds.json"
+    ann.write_text(json.dumps([{"image": "photo_000.jpg", "width": 320, "height": 240,
+                                "bibs": [{"number": "808", "box": [10, 10, 60, 40], "confidence": 0.9}]}]))  # fmt: skip
+    win.import_controller.interactive = False
+    assert win.import_controller.import_file(ann) is not None
+    imported = dump(store)
+    assert [b.number for b in store.bibs(pid)] == ["808"]  # the import replaced the predictions
+    assert win.undo_stack.count() == 0 and not win.actions_by_name["undo"].isEnabled()
+    assert "cannot be undone" in win.statusBar().currentMessage()
+    assert win.isWindowModified()  # the data changed since the checkpoint
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    assert dump(store) == imported  # nothing stale comes back (the deleted 555 beside 808)
+    # an import that changed nothing keeps the stack
+    key(qtbot, Qt.Key.Key_Delete)
+    assert win.undo_stack.count() == 1
+    win.import_controller.import_file(ann)
+    assert win.undo_stack.count() == 1

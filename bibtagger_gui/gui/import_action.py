@@ -3,7 +3,8 @@
 Runs :func:`bibtagger_gui.core.importers.import_annotations` -- what ``bibtagger import`` runs
 -- on the window's store, on the UI thread (one SQLite transaction; no image is read). A running
 recognition is stopped first, so it cannot overwrite the imported predictions, and started again
-afterwards for the photos that still need it. Tests patch ``QFileDialog.getOpenFileName`` or call
+afterwards for the photos that still need it. An import that changed the store cannot be undone: it
+empties the window's undo stack (``drop_undo_history``) and says so. Tests patch ``QFileDialog.getOpenFileName`` or call
 :meth:`ImportController.import_file`.
 """
 
@@ -57,11 +58,15 @@ class ImportController(FeatureController):
             window.cancel_jobs()
             window.job_pool.wait_for_done(30)
             QApplication.processEvents()  # deliver the job's "cancelled" before our summary
+        mark = store.last_change()
         try:
             report = import_annotations(store, entries, source=source, mark_reviewed=mark_reviewed, name=path.name)
         except Exception as exc:  # noqa: BLE001 - one transaction: nothing was imported
             self._message(QMessageBox.Icon.Warning, TITLE, f"Nothing was imported from {path.name}: {exc}")
             return None
+        changed = store.last_change() != mark
+        if changed and hasattr(window, "drop_undo_history"):  # not undoable: older edits must not be undone over it
+            window.drop_undo_history()
         if hasattr(window, "rebuild_queue"):
             window.rebuild_queue()
         if restart and hasattr(window, "start_recognition"):
@@ -69,6 +74,8 @@ class ImportController(FeatureController):
 
             window.start_recognition([p.id for p in store.photos() if review.needs_recognition(p)])
         text = f"Imported {path.name}: {report.summary()}"
+        if changed:
+            text += " (an import cannot be undone: the undo history was cleared)"
         status = getattr(window, "statusBar", None)
         if callable(status):
             status().showMessage(text, 15000)
