@@ -113,3 +113,24 @@ def test_results_go_through_symlinks_and_to_stdout(demo, tmp_path, capsys, place
     assert link.is_symlink() and real.read_text().startswith("image,number,")  # the link is kept, its target written
     assert [e["image"] for e in json.loads(out)] == [f"race_{i:03d}.jpg" for i in range(1, 7)]
     assert not (tmp_path / "-").exists()
+
+
+def test_a_photo_replaced_by_another_picture_is_recognized_again(demo, capsys, placeholder_models_dir):
+    models = ["--models", str(placeholder_models_dir)]
+    assert main(["predict", str(demo), *models]) == 0
+    with Store.open(demo) as store:
+        pid = store.photo_by_path("race_002.jpg").id
+        before = store.photo(pid)
+        store.set_reviewed(pid, True)
+        store.add_bib(pid, "4242", None)
+    (demo / "race_002.jpg").write_bytes((demo / "race_003.jpg").read_bytes())  # another picture, same name
+    os.utime(demo / "race_002.jpg", (before.mtime + 10, before.mtime + 10))
+    capsys.readouterr()
+    assert main(["predict", str(demo), *models]) == 0
+    err = capsys.readouterr().err
+    assert "1 photo(s) replaced by another picture" in err and "predict: 1/1 photos" in err
+    with Store.open(demo) as store:
+        after = store.photo(pid)
+        assert (after.width, after.height) == (before.width, before.height)  # told apart by its image data
+        assert not after.reviewed and after.model_version == before.model_version
+        assert "4242" in [b.number for b in store.bibs(pid) if b.source == "human"]

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from bibtagger_gui.cli import main
+from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core import keywords as kw
 from bibtagger_gui.core.keywords import KeywordJob, KeywordOptions, jobs_from_store, write_keywords
 from bibtagger_gui.core.store import Store
@@ -517,3 +518,42 @@ def test_a_photo_moved_right_after_its_keywords_were_written_keeps_its_bibs(proj
     report = store.scan()
     assert report.moved == [("a.jpg", "sub/moved.jpg")]
     assert sorted(b.number for b in store.bibs(store.photo_by_path("sub/moved.jpg").id)) == ["1234", "77"]
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp", ".tif"])
+def test_metadata_edits_keep_the_review_and_another_picture_does_not(tmp_path, monkeypatch, capsys, ext):
+    """Keywords written by us (then refresh_files) or EXIF/XMP/IPTC written by another exiftool run change
+    the file's bytes, not its picture: model bibs and review stay. Another picture of the same pixel size
+    under the name drops the model bibs and the review; the human correction stays, to be reviewed."""
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = make_image(folder / f"shot{ext}", 1)
+    with Store.open(folder) as store:
+        store.scan()
+        pid = store.photo_by_path(photo.name).id
+        store.set_model_bibs(pid, [Bib("3638", (10, 10, 40, 30), 0.9)], "v1")
+        store.add_bib(pid, "77", None)
+        store.set_reviewed(pid, True)
+
+        def state() -> tuple:
+            p = store.photo(pid)
+            return p.reviewed, p.model_version, sorted((b.number, b.source) for b in store.bibs(pid))
+
+        kept = (True, "v1", [("3638", "model"), ("77", "human")])
+        data = photo.read_bytes()
+        assert main(["keywords", str(folder)]) == 0
+        assert photo.read_bytes() != data and state() == kept
+        subprocess.run([EXIFTOOL, "-q", "-overwrite_original", "-XMP-dc:Creator=Someone", "-EXIF:Artist=Someone",
+                        "-IPTC:City=Bern", str(photo)], check=True, capture_output=True)  # fmt: skip
+        os.utime(photo, (1_600_000_000, 1_600_000_000))
+        report = store.scan()
+        assert (report.updated, report.replaced) == ([photo.name], []) and state() == kept
+        make_image(photo, 2)  # another picture, same pixel size
+        os.utime(photo, (1_700_000_000, 1_700_000_000))
+        if ext == ".tif":  # no image-data hash for TIFF: the pixel size decides, as before
+            assert store.scan().replaced == [] and state() == kept
+        else:
+            assert store.scan().replaced == [photo.name]
+            assert state() == (False, None, [("77", "human")])
+    capsys.readouterr()

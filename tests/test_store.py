@@ -132,31 +132,125 @@ def test_renamed_photo_is_rematched_by_hash(folder):
     assert changed.sha1 != old_sha and (changed.width, changed.height) == (90, 70)
 
 
+def add_metadata(path: Path) -> None:
+    """What a metadata editor does to a JPEG: new APP1 (XMP) and COM segments before the image data and
+    a trailer after its EOI (Photo Mechanic); the coded image data is copied byte for byte."""
+    data = path.read_bytes()
+    assert data[:2] == b"\xff\xd8"
+    xmp = b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta><dc:subject>BIB:77</dc:subject></x:xmpmeta>"
+    app1 = b"\xff\xe1" + (len(xmp) + 2).to_bytes(2, "big") + xmp
+    com = b"\xff\xfe" + (len(b"edited") + 2).to_bytes(2, "big") + b"edited"
+    path.write_bytes(data[:2] + app1 + com + data[2:] + b"FotoStation trailer")
+
+
 def test_another_picture_under_the_old_name_is_recognized_and_reviewed_again(folder):
     store = Store.open(folder)
     store.scan()
     pid = store.photo_by_path("img_0.jpg").id
-    store.set_model_bibs(pid, [Bib("3638", (40, 10, 60, 20), 0.9)], "v1")
-    store.add_bib(pid, "77", (1, 1, 9, 9))
-    store.set_reviewed(pid, True)
 
-    def rewrite(seed: int, size: tuple[int, int], later: float) -> None:
-        make_photo(folder / "img_0.jpg", seed, size=size)
+    def tag_and_review() -> None:
+        store.set_model_bibs(pid, [Bib("3638", (40, 10, 60, 20), 0.9)], "v1")
+        store.set_reviewed(pid, True)
+
+    def touch(later: float) -> None:
         os.utime(folder / "img_0.jpg", (time.time() + later, time.time() + later))
 
-    rewrite(50, (64, 96), 5)  # same pixel size: a metadata edit (keywords) for all the scan can tell
-    assert store.scan().updated == ["img_0.jpg"]
+    tag_and_review()
+    store.add_bib(pid, "77", (1, 1, 9, 9))
+    add_metadata(folder / "img_0.jpg")  # same picture, other metadata: bibs and review stay
+    touch(5)
+    report = store.scan()
+    assert (report.updated, report.replaced) == (["img_0.jpg"], [])
     photo = store.photo(pid)
     assert photo.reviewed and photo.model_version == "v1"
     assert sorted(b.number for b in store.bibs(pid)) == ["3638", "77"]
-    rewrite(51, (120, 80), 10)  # another size: another picture, the old model bib's box may lie outside it
-    assert store.scan().updated == ["img_0.jpg"]
+
+    make_photo(folder / "img_0.jpg", 50)  # another picture of the same pixel size under the old name
+    touch(10)
+    report = store.scan()
+    assert (report.updated, report.replaced) == (["img_0.jpg"], ["img_0.jpg"])
+    photo = store.photo(pid)
+    assert (photo.width, photo.height) == (96, 64)
+    assert not photo.reviewed and photo.model_version is None  # recognized again, reviewed again
+    assert [(b.number, b.source) for b in store.bibs(pid)] == [("77", "human")]  # the correction is kept, to review
+    assert pid in [p.id for p in store.photos("unreviewed")]
+    assert store.history(pid)[-1].after["replaced"] is True
+
+    tag_and_review()
+    make_photo(folder / "img_0.jpg", 51, size=(120, 80))  # another size: another picture too
+    touch(15)
+    assert store.scan().replaced == ["img_0.jpg"]
     photo = store.photo(pid)
     assert (photo.width, photo.height) == (80, 120)
     assert not photo.reviewed and photo.model_version is None
     assert [(b.number, b.source) for b in store.bibs(pid)] == [("77", "human")]
-    assert pid in [p.id for p in store.photos("unreviewed")]
     store.close()
+
+
+def test_a_photo_being_copied_over_keeps_its_fingerprint(folder):
+    """A scan that meets a half-written copy (no EOI yet) decides nothing and keeps the old picture's
+    fingerprint: the complete file is compared with it (same picture: kept; another: replaced)."""
+    store = Store.open(folder)
+    store.scan()
+    path = folder / "img_1.jpg"
+    pid = store.photo_by_path("img_1.jpg").id
+    fingerprint = store._conn.execute("SELECT pixel_hash FROM photos WHERE id = ?", (pid,)).fetchone()[0]
+    store.set_model_bibs(pid, [Bib("12", (4, 4, 30, 20), 0.9)], "v1")
+    store.set_reviewed(pid, True)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    assert store.scan().replaced == []
+    assert store._conn.execute("SELECT pixel_hash FROM photos WHERE id = ?", (pid,)).fetchone()[0] == fingerprint
+    path.write_bytes(whole)
+    os.utime(path, (time.time() + 10, time.time() + 10))
+    assert store.scan().replaced == []
+    assert store.photo(pid).reviewed and [b.number for b in store.bibs(pid)] == ["12"]
+    # another picture copied over the same way is told once it is complete
+    other = make_photo(folder / "other.jpg", 60).read_bytes()
+    path.write_bytes(other[: len(other) // 2])
+    os.utime(path, (time.time() + 15, time.time() + 15))
+    assert store.scan().replaced == []
+    path.write_bytes(other)
+    os.utime(path, (time.time() + 20, time.time() + 20))
+    assert store.scan().replaced == ["img_1.jpg"]
+    assert not store.photo(pid).reviewed and store.bibs(pid) == []
+    store.close()
+
+
+def test_pixel_hash_ignores_metadata_and_sees_other_pictures(tmp_path):
+    """JPEG, PNG, WebP and BMP: metadata added anywhere leaves the hash; other pixels change it."""
+    from bibtagger_gui.core.pixelhash import pixel_hash
+
+    img = cv2.resize(np.random.default_rng(3).integers(0, 255, (60, 90, 3), dtype=np.uint8), (900, 600))
+    other = img.copy()
+    other[-8:, -8:] ^= 0xFF  # the last block only: the coded data's tail differs
+    for ext in ("jpg", "png", "webp", "bmp"):
+        a, b = tmp_path / f"a.{ext}", tmp_path / f"b.{ext}"
+        assert cv2.imwrite(str(a), img) and cv2.imwrite(str(b), other)
+        base = pixel_hash(a)
+        assert base and pixel_hash(b) != base, ext
+        data = a.read_bytes()
+        if ext == "jpg":
+            add_metadata(a)
+            assert a.stat().st_size > 2 * 64 * 1024  # head and tail are sampled, not the whole data
+        elif ext == "png":  # text chunks before the first IDAT and before IEND
+            text = len(b"Comment\0BIB:1").to_bytes(4, "big") + b"tEXtComment\0BIB:1" + b"\0" * 4
+            first_idat = data.index(b"IDAT") - 4
+            a.write_bytes(data[:first_idat] + text + data[first_idat:-12] + text + data[-12:])
+        elif ext == "webp":  # an XMP chunk appended to the RIFF container
+            chunk = b"XMP " + (8).to_bytes(4, "little") + b"<x:xmp/>"
+            body = data[12:] + chunk
+            a.write_bytes(b"RIFF" + (len(body) + 4).to_bytes(4, "little") + b"WEBP" + body)
+        else:  # BMP holds no metadata: any change to its bytes is a pixel change
+            a.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+            assert pixel_hash(a) != base
+            continue
+        assert a.read_bytes() != data and cv2.imread(str(a)).shape == img.shape, ext
+        assert pixel_hash(a) == base, ext
+    tiff = tmp_path / "a.tif"
+    assert cv2.imwrite(str(tiff), img)
+    assert pixel_hash(tiff) == ""  # no fingerprint: the pixel size decides, as before
 
 
 def test_set_model_bibs_keeps_human_and_mturk_bibs(folder):
@@ -307,7 +401,7 @@ def test_schema_1_database_gets_autoincrement_bib_ids(folder):
     con.commit()
     con.close()
     with Store.open(folder) as store:
-        assert store.get_meta("schema_version") == "2" == str(SCHEMA_VERSION)
+        assert store.get_meta("schema_version") == "3" == str(SCHEMA_VERSION)
         assert [(b.id, b.number) for b in store.bibs(1)] == [(1, "11"), (2, "22")]
         assert store.add_bib(1, "44", None).id == 4  # not 3, the deleted bib's id the history holds
         sql = store._conn.execute("SELECT sql FROM sqlite_master WHERE name = 'bibs'").fetchone()[0]
@@ -318,6 +412,38 @@ def test_schema_1_database_gets_autoincrement_bib_ids(folder):
         assert store._conn.execute("PRAGMA foreign_key_check").fetchall() == []
     with Store.open(folder) as store:  # reopening migrates nothing more
         assert [b.number for b in store.bibs(1)] == ["11", "22", "44"]
+
+
+def test_schema_2_database_gets_pixel_hashes_on_its_next_scan(folder):
+    """Schema 2 -> 3 adds photos.pixel_hash; the next scan reads it once for the unchanged photos
+    (nothing else changes), so a same-size replacement after that is told from a metadata edit."""
+    from bibtagger_gui.core.pixelhash import pixel_hash
+
+    with Store.open(folder) as store:
+        store.scan()
+        pid = store.photo_by_path("img_0.jpg").id
+        store.set_model_bibs(pid, [Bib("5", (1, 1, 9, 9), 0.9)], "v1")
+        store.set_reviewed(pid, True)
+    con = sqlite3.connect(folder / ".bibtagger" / "project.db")
+    con.execute("ALTER TABLE photos DROP COLUMN pixel_hash")
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    with Store.open(folder) as store:
+        assert store.get_meta("schema_version") == "3" == str(SCHEMA_VERSION)
+        stored = lambda: dict(store._conn.execute("SELECT relpath, pixel_hash FROM photos"))  # noqa: E731
+        assert set(stored().values()) == {None}
+        history = len(store.history())
+        report = store.scan()
+        assert (report.added, report.updated, report.replaced, report.missing) == ([], [], [], [])
+        assert len(store.history()) == history
+        assert stored() == {rel: pixel_hash(folder / rel) for rel in stored()}
+        assert stored()["broken.jpg"] == "" and stored()["img_0.jpg"]
+        assert store.photo(pid).reviewed
+        make_photo(folder / "img_0.jpg", 50)
+        os.utime(folder / "img_0.jpg", (time.time() + 5, time.time() + 5))
+        assert store.scan().replaced == ["img_0.jpg"]
+        assert not store.photo(pid).reviewed and store.bibs(pid) == []
 
 
 def test_corrupt_database_is_a_store_error(folder):

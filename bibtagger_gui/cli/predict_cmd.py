@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{shown(rel)}: {message}", file=sys.stderr)
         if report.moved:
             print(f"{len(report.moved)} photo(s) moved or renamed since the last scan (bibs kept)", file=sys.stderr)
+        if report.replaced:
+            print(f"{len(report.replaced)} photo(s) replaced by another picture under the same name "
+                  "(recognized again and unreviewed; your own bibs kept)", file=sys.stderr)  # fmt: skip
         failed = found = 0
         with Progress(len(todo), "predict", unit="photos") as bar:
             for photo in todo:

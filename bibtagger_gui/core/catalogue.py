@@ -1,4 +1,4 @@
-"""Folder scan: which photos a folder holds, their size, content hash and header facts.
+"""Folder scan: which photos a folder holds, their size, content and image-data hashes, header facts.
 
 The store (core/store.py) syncs its database with :func:`walk_photos` and
 :func:`describe`; nothing here writes anything.
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from bibtagger_gui.core.imageio import ImageError, ImageInfo, is_supported, probe_image
+from bibtagger_gui.core.pixelhash import pixel_hash
 
 HASH_CHUNK = 64 * 1024
 STORE_DIRNAME = ".bibtagger"
@@ -28,6 +29,7 @@ class FileFacts:
     sha1: str | None
     info: ImageInfo | None
     error: str | None
+    pixel_hash: str | None = None  # core/pixelhash: "" = no fingerprint for this format, None = not read
 
 
 def content_hash(path: str | os.PathLike, size: int | None = None) -> str:
@@ -109,16 +111,17 @@ def _links_into(path: str, real_root: str) -> bool:
 
 
 def describe(folder: str | os.PathLike, relpath: str, with_hash: bool = True) -> FileFacts:
-    """Stat, hash and probe one photo; problems end up in ``error``, never raised."""
+    """Stat, hash (content and image data) and probe one photo; problems end up in ``error``, never raised."""
     path = Path(folder) / relpath
     try:
         st = path.stat()
     except OSError as exc:
         return FileFacts(relpath, 0, 0.0, None, None, "permission denied" if isinstance(exc, PermissionError) else "file not found")
-    sha1 = None
+    sha1 = pixels = None
     if with_hash:
         try:
             sha1 = content_hash(path, st.st_size)
+            pixels = pixel_hash(path, st.st_size)
         except PermissionError:
             return FileFacts(relpath, st.st_size, st.st_mtime, None, None, "permission denied")
         except OSError as exc:
@@ -126,5 +129,5 @@ def describe(folder: str | os.PathLike, relpath: str, with_hash: bool = True) ->
     try:
         info = probe_image(path)
     except ImageError as exc:
-        return FileFacts(relpath, st.st_size, st.st_mtime, sha1, None, exc.message)
-    return FileFacts(relpath, st.st_size, st.st_mtime, sha1, info, None)
+        return FileFacts(relpath, st.st_size, st.st_mtime, sha1, None, exc.message, pixels)
+    return FileFacts(relpath, st.st_size, st.st_mtime, sha1, info, None, pixels)

@@ -21,8 +21,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 from bibtagger_gui.core.bib import Bib, Box
 from bibtagger_gui.core.catalogue import STORE_DIRNAME, FileFacts, describe, walk_photos
+from bibtagger_gui.core.pixelhash import pixel_hash
 
-SCHEMA_VERSION = 2  # 2: bib ids are AUTOINCREMENT (never reused; undo commands hold them)
+SCHEMA_VERSION = 3  # 2: bib ids are AUTOINCREMENT (never reused; undo commands hold them); 3: photos.pixel_hash
 DB_NAME = "project.db"
 SOURCES = ("model", "human", "mturk")
 BUSY_TIMEOUT_S = 30.0
@@ -40,7 +41,8 @@ CREATE TABLE IF NOT EXISTS photos (
     reviewed INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     missing INTEGER NOT NULL DEFAULT 0,
-    model_version TEXT
+    model_version TEXT,
+    pixel_hash TEXT
 );
 CREATE INDEX IF NOT EXISTS photos_sha1 ON photos(sha1);
 CREATE TABLE IF NOT EXISTS bibs (
@@ -170,6 +172,7 @@ class ScanReport:
     added: list[str] = field(default_factory=list)
     moved: list[tuple[str, str]] = field(default_factory=list)  # (old relpath, new relpath)
     updated: list[str] = field(default_factory=list)  # content changed in place
+    replaced: list[str] = field(default_factory=list)  # of those, another picture: model bibs dropped, unreviewed
     missing: list[str] = field(default_factory=list)  # vanished during this scan
     restored: list[str] = field(default_factory=list)  # back after being missing
     errors: list[tuple[str, str]] = field(default_factory=list)
@@ -431,8 +434,11 @@ class Store:
                 raise StoreError(
                     f"{self.db_path} was written by a newer bibtagger (schema {row[0]} > {SCHEMA_VERSION}); update bibtagger"
                 )
-            elif int(row[0]) < 2:
-                self._bib_ids_autoincrement()
+            elif int(row[0]) < SCHEMA_VERSION:
+                if int(row[0]) < 2:
+                    self._bib_ids_autoincrement()
+                self._add_pixel_hash()
+                c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def _bib_ids_autoincrement(self) -> None:
         """Schema 1 -> 2: rebuild ``bibs`` with AUTOINCREMENT ids, so a deleted bib's id is never
@@ -451,7 +457,13 @@ class Store:
         for statement in _SCHEMA.split(";"):
             if "ON bibs(" in statement:
                 c.execute(statement)
-        c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+    def _add_pixel_hash(self) -> None:
+        """Schema 2 -> 3: ``photos.pixel_hash`` (core/pixelhash), NULL until the next scan reads it, so a
+        different picture of the same pixel size under an old name is told from a metadata edit."""
+        columns = {r[1] for r in self._conn.execute("PRAGMA table_info(photos)")}
+        if "pixel_hash" not in columns:
+            self._conn.execute("ALTER TABLE photos ADD COLUMN pixel_hash TEXT")
 
     def close(self) -> None:
         self._conn.close()
@@ -864,13 +876,18 @@ class Store:
                 if unchanged:
                     if row["missing"]:
                         pending.append(lambda row=row: self._set_missing(row["id"], False))
+                    if row["pixel_hash"] is None:  # stored before schema 3: read once, so a later change can be told
+                        pixels = self._read_pixel_hash(rel)
+                        pending.append(lambda row=row, pixels=pixels: self._conn.execute(
+                            "UPDATE photos SET pixel_hash = ? WHERE id = ? AND pixel_hash IS NULL", (pixels, row["id"])))  # fmt: skip
                     if row["error"]:
                         report.errors.append((rel, row["error"]))
                 else:
                     facts = describe(self.folder, rel)
                     if row["sha1"] and facts.sha1 != row["sha1"]:
                         report.updated.append(rel)
-                    pending.append(lambda row=row, facts=facts: self._update_photo(row["id"], facts))
+                    pending.append(lambda row=row, facts=facts, rel=rel: self._update_photo(row["id"], facts)
+                                   and report.replaced.append(rel))  # fmt: skip
                     if facts.error:
                         report.errors.append((rel, facts.error))
             else:
@@ -932,6 +949,7 @@ class Store:
             "orientation": info.orientation if info else 1,
             "captured_at": info.captured_at if info else None,
             "sha1": f.sha1,
+            "pixel_hash": f.pixel_hash,
             "size": f.size,
             "mtime": f.mtime,
             "error": f.error,
@@ -946,21 +964,45 @@ class Store:
         self._history("photo_add", photo_id, None, None, cols)
         return photo_id
 
-    def _update_photo(self, photo_id: int, f: FileFacts) -> None:
-        """New facts for a file changed in place. Same pixel size: an edit of its metadata (keywords),
-        so its bibs and review stay. Another size: another picture under the old name, so its model
-        bibs go, it is recognized again and needs a new review (human and MTurk bibs are kept)."""
-        cols = self._facts_columns(f)
-        before = dict(self._conn.execute(f"SELECT {', '.join(cols)} FROM photos WHERE id = ?", (photo_id,)).fetchone())
-        if before["width"] is not None and cols["width"] is not None and (
-            (before["width"], before["height"]) != (cols["width"], cols["height"])
+    def _read_pixel_hash(self, relpath: str) -> str:
+        try:
+            return pixel_hash(self.folder / relpath)
+        except OSError:
+            return ""
+
+    @staticmethod
+    def _is_replacement(before: dict, after: dict) -> bool:
+        """Whether new file facts are another picture: another pixel size, or other image data
+        (``pixel_hash``; known on both sides). Same size and image data: a metadata edit."""
+        if before["width"] is not None and after["width"] is not None and (
+            (before["width"], before["height"]) != (after["width"], after["height"])
         ):
+            return True
+        return bool(before["pixel_hash"]) and bool(after["pixel_hash"]) and before["pixel_hash"] != after["pixel_hash"]
+
+    def _update_photo(self, photo_id: int, f: FileFacts) -> bool:
+        """New facts for a file changed in place; returns whether it is another picture.
+
+        Same pixel size and image data (``pixel_hash``): an edit of its metadata (keywords written by
+        us or another tool), so its bibs and review stay. Another picture under the old name: its
+        model bibs go, it is recognized again and needs a new review; human and MTurk bibs are kept
+        (shown for that review, never silently confirmed). A file without a fingerprint now (being
+        written, unreadable) keeps the stored one, so the picture it held is still compared later.
+        """
+        cols = self._facts_columns(f)
+        if not cols["pixel_hash"]:
+            del cols["pixel_hash"]
+        names = ", ".join(dict.fromkeys([*cols, "pixel_hash"]))
+        before = dict(self._conn.execute(f"SELECT {names} FROM photos WHERE id = ?", (photo_id,)).fetchone())
+        replaced = self._is_replacement(before, {"pixel_hash": None, **cols})
+        if replaced:
             self._conn.execute("DELETE FROM bibs WHERE photo_id = ? AND source = 'model'", (photo_id,))
             cols.update(model_version=None, reviewed=0)
         self._conn.execute(
             f"UPDATE photos SET {', '.join(f'{k} = ?' for k in cols)}, missing = 0 WHERE id = ?", (*cols.values(), photo_id)
         )
-        self._history("photo_update", photo_id, None, before, cols)
+        self._history("photo_update", photo_id, None, before, {**cols, "replaced": True} if replaced else cols)
+        return replaced
 
     def _move_photo(self, old: sqlite3.Row, f: FileFacts) -> None:
         cols = {"relpath": f.relpath, **self._facts_columns(f)}
