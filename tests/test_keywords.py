@@ -557,3 +557,98 @@ def test_metadata_edits_keep_the_review_and_another_picture_does_not(tmp_path, m
             assert store.scan().replaced == [photo.name]
             assert state() == (False, None, [("77", "human")])
     capsys.readouterr()
+
+
+@pytest.fixture
+def stem_clash(tmp_path, monkeypatch):
+    """A project with IMG_1.jpg (bib 12), IMG_1.png (bib 34) and solo.jpg (bib 56)."""
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    make_jpeg(folder / "IMG_1.jpg", 1, keyword=None)
+    make_image(folder / "IMG_1.png", 2)
+    make_jpeg(folder / "solo.jpg", 3, keyword=None)
+    store = Store.open(folder)
+    store.scan()
+    for rel, number in (("IMG_1.jpg", "12"), ("IMG_1.png", "34"), ("solo.jpg", "56")):
+        store.add_bib(store.photo_by_path(rel).id, number, None)
+    yield folder, store
+    store.close()
+
+
+def test_photos_sharing_a_stem_get_a_sidecar_each(stem_clash):
+    """IMG_1.jpg and IMG_1.png used to share IMG_1.xmp (holding both photos' bibs): each gets NAME.EXT.xmp now,
+    read back the same way (a re-run changes nothing); a photo without a namesake keeps STEM.xmp."""
+    folder, store = stem_clash
+    data = {p.name: p.read_bytes() for p in folder.iterdir()}
+    dry = write_keywords(jobs_from_store(store), KeywordOptions(sidecar=True, dry_run=True))
+    assert sorted((r.path.name, r.sources, r.added) for r in dry.results) == [
+        ("IMG_1.jpg.xmp", ["IMG_1.jpg"], ["BIB:12"]),
+        ("IMG_1.png.xmp", ["IMG_1.png"], ["BIB:34"]),
+        ("solo.xmp", ["solo.jpg"], ["BIB:56"]),
+    ]
+    report = write_keywords(jobs_from_store(store), KeywordOptions(sidecar=True))
+    assert report.count("written") == 3 and not report.errors, report.summary()
+    assert read_tags(folder / "IMG_1.jpg.xmp")["XMP-dc:Subject"] == ["BIB:12"]
+    assert read_tags(folder / "IMG_1.png.xmp")["XMP-dc:Subject"] == ["BIB:34"]
+    assert read_tags(folder / "solo.xmp")["XMP-dc:Subject"] == ["BIB:56"]
+    assert not (folder / "IMG_1.xmp").exists()
+    assert all((folder / name).read_bytes() == b for name, b in data.items())  # photos untouched
+    again = write_keywords(jobs_from_store(store), KeywordOptions(sidecar=True))
+    assert again.count("unchanged") == 3 and again.count("written") == 0, again.summary()
+    # the sidecar follows its photo's bibs only
+    store.add_bib(store.photo_by_path("IMG_1.png").id, "35", None)
+    third = write_keywords(jobs_from_store(store), KeywordOptions(sidecar=True))
+    assert [(r.path.name, r.added) for r in third.results if r.status == "written"] == [("IMG_1.png.xmp", ["BIB:35"])]
+    assert read_tags(folder / "IMG_1.jpg.xmp")["XMP-dc:Subject"] == ["BIB:12"]
+
+
+def test_a_stem_clash_is_found_case_insensitively_and_only_among_photos(tmp_path):
+    for name in ("IMG_1.jpg", "img_1.PNG", "IMG_2.jpg", "IMG_2.CR2", "IMG_2.txt", "IMG_3.tif"):
+        (tmp_path / name).write_bytes(b"x")
+    assert kw.sidecar_path(tmp_path / "IMG_1.jpg") == tmp_path / "IMG_1.jpg.xmp"
+    assert kw.sidecar_path(tmp_path / "img_1.PNG") == tmp_path / "img_1.PNG.xmp"
+    assert kw.sidecar_path(tmp_path / "IMG_2.jpg") == tmp_path / "IMG_2.xmp"  # a RAW+JPEG pair: Adobe naming
+    assert kw.sidecar_path(tmp_path / "IMG_2.CR2") == tmp_path / "IMG_2.xmp"
+    assert kw.sidecar_path(tmp_path / "IMG_3.tif") == tmp_path / "IMG_3.xmp"
+    assert kw.sidecar_path(tmp_path / "IMG_3.tif", clash=True) == tmp_path / "IMG_3.tif.xmp"
+
+
+def test_the_sidecar_two_namesakes_shared_loses_our_keywords(stem_clash):
+    """An IMG_1.xmp written for both IMG_1 photos (before they got a sidecar each) holds their union: our
+    keywords are taken out of it (others kept), so no program reads one photo's bibs for the other."""
+    folder, store = stem_clash
+    shared = folder / "IMG_1.xmp"
+    subprocess.run([EXIFTOOL, "-q", "-XMP-dc:Subject=BIB:12", "-XMP-dc:Subject=BIB:34", "-XMP-dc:Subject=Finish line",
+                    "-o", str(shared), str(folder / "IMG_1.jpg")], check=True)  # fmt: skip
+    # IMG_1.png is read-only: it gets its own sidecar; IMG_1.jpg and solo.jpg are written in place
+    report = write_keywords(jobs_from_store(store), KeywordOptions(), writable=lambda p: p.name != "IMG_1.png")
+    lines = sorted(r.describe() for r in report.results)
+    assert lines == [
+        "IMG_1.jpg, IMG_1.png: written: -BIB:12 -BIB:34 (sidecar IMG_1.xmp)",
+        "IMG_1.jpg: written: +BIB:12",
+        "IMG_1.png: written: +BIB:34 (sidecar IMG_1.png.xmp)",
+        "solo.jpg: written: +BIB:56",
+    ], lines
+    assert read_tags(shared)["XMP-dc:Subject"] == ["Finish line"]
+    assert read_tags(folder / "IMG_1.png.xmp")["XMP-dc:Subject"] == ["BIB:34"]
+    assert read_tags(folder / "IMG_1.jpg")["XMP-dc:Subject"] == ["BIB:12"]
+    again = write_keywords(jobs_from_store(store), KeywordOptions(), writable=lambda p: p.name != "IMG_1.png")
+    assert again.count("written") == 0 and not again.errors, again.summary()
+
+
+def test_a_sidecar_left_by_a_former_namesake_follows_its_photo(stem_clash):
+    folder, store = stem_clash
+    write_keywords(jobs_from_store(store), KeywordOptions(sidecar=True))
+    (folder / "IMG_1.png").unlink()  # no clash any more: IMG_1.jpg's sidecar is IMG_1.xmp again
+    (folder / "IMG_1.png.xmp").unlink()
+    store.scan()
+    bib = store.bibs(store.photo_by_path("IMG_1.jpg").id)[0]
+    store.update_bib(bib.id, number="13")
+    report = write_keywords(jobs_from_store(store), KeywordOptions(sidecar=True))
+    assert sorted((r.path.name, r.status, r.added, r.removed) for r in report.results) == [
+        ("IMG_1.jpg.xmp", "written", ["BIB:13"], ["BIB:12"]),
+        ("IMG_1.xmp", "written", ["BIB:13"], []),
+        ("solo.xmp", "unchanged", [], []),
+    ]
+    assert read_tags(folder / "IMG_1.jpg.xmp")["XMP-dc:Subject"] == ["BIB:13"]

@@ -9,7 +9,9 @@ RAW files (API jobs only: a project's scan holds no RAW files), formats exiftool
 write (BMP), files that are not
 writable, and everything when ``sidecar=True`` get an ``.xmp`` sidecar (``IMG_0001.CR2``
 -> ``IMG_0001.xmp``, the Adobe convention) instead; the original is then never opened for
-writing. One ``exiftool -stay_open`` process
+writing. Photos that share a stem with another photo of the folder (``IMG_1.jpg`` and
+``IMG_1.png``) get ``IMG_1.jpg.xmp`` and ``IMG_1.png.xmp`` (darktable/digiKam naming), so
+neither's keywords end up in the other's sidecar. One ``exiftool -stay_open`` process
 serves a whole run: current keywords are read in batches, then each changed file gets
 one write command, so thousands of photos take seconds, and a failing file is
 reported while the rest goes on.
@@ -27,6 +29,8 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bibtagger_gui.core.imageio import SUPPORTED_EXTENSIONS
 
 RAW_EXTENSIONS = frozenset(
     ".3fr .ari .arw .bay .cr2 .cr3 .crw .dcr .dng .erf .fff .iiq .k25 .kdc .mef .mos .mrw "
@@ -145,9 +149,46 @@ def jobs_from_store(store, reviewed_only: bool = False) -> list[KeywordJob]:
     return jobs
 
 
-def sidecar_path(path: Path) -> Path:
-    """``IMG_0001.CR2`` -> ``IMG_0001.xmp`` (Adobe/Lightroom convention)."""
-    return path.with_suffix(".xmp")
+def sidecar_path(path: Path, clash: bool | None = None) -> Path:
+    """``IMG_0001.CR2`` -> ``IMG_0001.xmp`` (Adobe/Lightroom convention), but ``IMG_1.png`` ->
+    ``IMG_1.png.xmp`` (darktable/digiKam convention) when another photo of its folder has the same
+    stem (``IMG_1.jpg``), so the two never share one sidecar. ``clash=None`` looks at the folder."""
+    if clash is None:
+        clash = _StemIndex().clash(path)
+    return path.with_name(path.name + ".xmp") if clash else path.with_suffix(".xmp")
+
+
+class _StemIndex:
+    """Which photos of a folder share their stem with another photo (case-insensitively: an SD card's
+    FAT/exFAT or a Mac folder does not tell ``IMG_1.xmp`` from ``img_1.xmp``). One listing per folder."""
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, dict[str, list[str]]] = {}
+
+    def _stems(self, folder: Path) -> dict[str, list[str]]:
+        if folder not in self._folders:
+            stems: dict[str, list[str]] = {}
+            try:
+                names = [e.name for e in os.scandir(folder) if e.is_file()]
+            except OSError:
+                names = []
+            for name in names:
+                stems.setdefault(os.path.splitext(name)[0].lower(), []).append(name)
+            self._folders[folder] = stems
+        return self._folders[folder]
+
+    def _siblings(self, path: Path) -> list[str]:
+        return [n for n in self._stems(path.parent).get(path.stem.lower(), []) if n != path.name]
+
+    def clash(self, path: Path) -> bool:
+        """Whether ``path`` is a photo (a format a project holds) and another such photo shares its stem."""
+        if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+            return False
+        return any(os.path.splitext(n)[1].lower() in SUPPORTED_EXTENSIONS for n in self._siblings(path))
+
+    def raw_sibling(self, path: Path) -> bool:
+        """Whether a RAW file shares the stem of ``path`` (``STEM.xmp`` is then the RAW's sidecar)."""
+        return any(os.path.splitext(n)[1].lower() in RAW_EXTENSIONS for n in self._siblings(path))
 
 
 def is_writable(path: Path) -> bool:
@@ -351,6 +392,8 @@ def plan_targets(
     """Decide for each photo whether it is written itself or through a sidecar."""
     targets: dict[Path, _Target] = {}
     problems: list[FileResult] = []
+    stems = _StemIndex()
+    placed: list[tuple[KeywordJob, str, Path, bool]] = []  # job, its name, its target, stem clash
     for job in jobs:
         name = job.relpath or str(job.path)
         if not job.path.is_file():
@@ -368,8 +411,9 @@ def plan_targets(
         suffix = job.path.suffix.lower()
         use_sidecar = (options.sidecar or suffix in RAW_EXTENSIONS or suffix in NOT_WRITABLE_EXTENSIONS
                        or not writable(job.path))  # fmt: skip
-        target = sidecar_path(job.path) if use_sidecar else job.path
-        if use_sidecar and target == job.path:  # an .xmp "photo": nothing sensible to do
+        clash = stems.clash(job.path)
+        target = sidecar_path(job.path, clash) if use_sidecar else job.path
+        if use_sidecar and suffix == ".xmp":  # an .xmp "photo": nothing sensible to do
             problems.append(FileResult(job.path, [name], "error", message="is itself an .xmp file"))
             continue
         if use_sidecar and not _sidecar_writable(target):  # say so now, also in a dry run
@@ -379,17 +423,25 @@ def plan_targets(
         t = targets.setdefault(target, _Target(target, use_sidecar, [], set()))
         t.sources.append(name)
         t.numbers.update(job.numbers)
-    # A photo written in place may have an older sidecar of ours (it was read-only then, or written
-    # with --sidecar): keep that sidecar's keywords in step, so it does not contradict the photo.
-    for t in list(targets.values()):
-        if t.sidecar or t.companion:
-            continue
-        side = sidecar_path(t.path)
-        if side == t.path or not side.is_file() or (side in targets and not targets[side].companion):
-            continue
-        c = targets.setdefault(side, _Target(side, True, [], set(), companion=True))
-        c.sources += t.sources
-        c.numbers.update(t.numbers)
+        placed.append((job, name, target, clash))
+    # A photo may have an older sidecar of ours that it does not use now (it was read-only then, or
+    # written with --sidecar, or a same-stem photo came or went): keep that sidecar's keywords in
+    # step, so it does not contradict the photo. A STEM.xmp that photos of the same stem shared
+    # (written before they got one sidecar each) belongs to neither: our keywords are taken out.
+    for job, name, target, clash in placed:
+        own, shared = sidecar_path(job.path, True), sidecar_path(job.path, False)
+        sides = [(own, set(job.numbers))]
+        if not clash:
+            sides.append((shared, set(job.numbers)))
+        elif not stems.raw_sibling(job.path):
+            sides.append((shared, set()))
+        for side, numbers in sides:
+            if side == target or not side.is_file() or (side in targets and not targets[side].companion):
+                continue
+            c = targets.setdefault(side, _Target(side, True, [], set(), companion=True))
+            if name not in c.sources:
+                c.sources.append(name)
+            c.numbers.update(numbers)
     return list(targets.values()), problems
 
 
