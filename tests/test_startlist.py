@@ -9,7 +9,9 @@ import pytest
 
 from bibtagger_gui.cli import main
 from bibtagger_gui.core.startlist import (
+    MAX_DISTANCE,
     StartList,
+    _numeric_gap,
     StartListError,
     distance,
     load_from_store,
@@ -307,3 +309,37 @@ def test_utf16_bom_on_invalid_utf16_and_tab_sep_line(tmp_path):
         parse_startlist(broken)
     tab = parse_startlist(write(tmp_path, "sep=\t\nbib\tname\n5\tAnn, B\n", "utf-16", "tab.txt"))
     assert tab.entries == {"5": "Ann, B"}
+
+
+def _full_scan(entries: dict[str, str], number: str) -> list[tuple[str, float]]:
+    """The suggestion rule as a full scan of the list, best first (what the indexes must reproduce)."""
+    scored = [(c, distance(number, c)) for c in entries]
+    scored = [(c, d) for c, d in scored if d <= MAX_DISTANCE]
+    scored.sort(key=lambda cd: (cd[1], len(cd[0]) != len(number), _numeric_gap(number, cd[0]), cd[0]))
+    return scored
+
+
+def test_indexed_check_equals_a_full_scan_on_a_reference_list():
+    rng = random.Random(25)
+    # dense 3-4 digit numbers (answered within distance 1) and sparse 5-6 digit ones (need the distance-2 index)
+    numbers = {str(rng.randint(100, 2999)) for _ in range(400)} | {str(rng.randint(10_000, 999_999)) for _ in range(100)}
+    entries = {n: f"runner {n}" for n in sorted(numbers)}
+    sl = StartList(entries=dict(entries))
+    pool = sorted(numbers)
+    far = off_list = 0
+    for _ in range(120):
+        n = rng.choice(pool)
+        k = rng.randrange(len(n))
+        edits = [n, n[:k] + str(rng.randrange(10)) + n[k + 1 :], n[:k] + n[k + 1 :], n[:k] + str(rng.randrange(10)) + n[k:],
+                 n[:k] + n[k + 1 : k + 2] + n[k : k + 1] + n[k + 2 :], str(rng.randint(1, 9_999_999))]  # fmt: skip
+        read = rng.choice(edits).lstrip("0") or "5"  # no leading zeros: there the old and the new rule agree
+        if read in entries:
+            assert sl.check(read) == (True, None, entries[read])
+            continue
+        scan = _full_scan(entries, read)
+        expected = (False, scan[0][0], entries[scan[0][0]]) if scan else (False, None, "")
+        assert sl.check(read) == expected, read
+        assert sl.candidates(read, limit=5) == scan[:5], read
+        off_list += 1
+        far += not scan or scan[0][1] > 1
+    assert off_list > 40 and far > 5  # suggestions ran, some of them through the distance-2 index

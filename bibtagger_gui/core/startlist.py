@@ -15,7 +15,9 @@ refused. The list is saved in the project store under the meta key ``"startlist"
 ``StartList.check(number)`` returns ``(valid, suggestion, name)``: a read not on the list
 gets the closest valid number when one is within edit distance 2 (optimal string
 alignment: a swap of two adjacent digits counts 1; a substitution between digits OCR
-often confuses, like 1/7 or 3/8, counts a little less so it wins ties).
+often confuses, like 1/7 or 3/8, counts a little less so it wins ties). A dict answers
+valid reads; suggestions come from a one-deletion index (every number within distance 1),
+and only when that finds nothing from a symmetric two-deletion index built on first need.
 """
 
 from __future__ import annotations
@@ -72,51 +74,76 @@ class StartList:
     problems: list[str] = field(default_factory=list)  # "line 7: …" from parsing
     notes: list[str] = field(default_factory=list)  # which column held the bibs, when more than one could have
     source: str = ""
-    _index: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
+    _keys: dict[str, str] | None = field(default=None, repr=False, compare=False)  # lookup key -> listed number
+    _near: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)  # <= 1 deletion -> keys
+    _far: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)  # <= 2 deletions -> keys
     _cache: dict[str, tuple] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def __contains__(self, number: str) -> bool:
-        return normalise(number) in self.entries
+        return self.listed(number) is not None
+
+    def listed(self, number: str) -> str | None:
+        """The list's spelling of ``number``, or None."""
+        return self._by_key().get(normalise(number))
 
     def name(self, number: str) -> str:
-        return self.entries.get(normalise(number), "")
+        listed = self.listed(number)
+        return self.entries[listed] if listed is not None else ""
 
     def check(self, number: str) -> tuple[bool, str | None, str]:
         """(valid, suggestion, name): name is the runner's for a valid number, else the suggestion's."""
-        n = normalise(number)
-        if n in self.entries:
-            return True, None, self.entries[n]
-        if n not in self._cache:
-            best = self.candidates(n, limit=1)
-            self._cache[n] = (False, best[0][0], self.entries[best[0][0]]) if best else (False, None, "")
-        return self._cache[n]
+        key = normalise(number)
+        listed = self._by_key().get(key)
+        if listed is not None:
+            return True, None, self.entries[listed]
+        if key not in self._cache:
+            best = self._nearest(key, MAX_DISTANCE, limit=1)
+            self._cache[key] = (False, best[0][0], self.entries[best[0][0]]) if best else (False, None, "")
+        return self._cache[key]
 
     def candidates(self, number: str, max_distance: float = MAX_DISTANCE, limit: int = 5) -> list[tuple[str, float]]:
         """Valid numbers within ``max_distance`` of ``number``, best first: (number, distance)."""
-        n = normalise(number)
-        if not n:
-            return []
-        index = self._deletion_index()
-        pool: set[str] = set()
-        for key in _query_keys(n):
-            pool |= index.get(key, set())
-        scored = [(c, distance(n, c)) for c in pool]
-        scored = [(c, d) for c, d in scored if d <= max_distance]
-        scored.sort(key=lambda cd: (cd[1], len(cd[0]) != len(n), _numeric_gap(n, cd[0]), cd[0]))
-        return scored[:limit]
+        return self._nearest(normalise(number), max_distance, limit)
 
-    def _deletion_index(self) -> dict[str, set[str]]:
-        """Symmetric-delete index: every string reachable by <= 2 deletions -> valid numbers."""
-        if self._index is None:
-            index: dict[str, set[str]] = {}
+    def _nearest(self, key: str, max_distance: float, limit: int) -> list[tuple[str, float]]:
+        if not key:
+            return []
+        # Within distance 1 first: a one-deletion index gives a small pool, and a linear test
+        # scores it; that answers nearly every OCR slip. Only when it finds fewer than ``limit``
+        # numbers is the two-deletion index built (once) and its larger pool scored in full.
+        found = []
+        for c in _pool(self._near_index(), _near_query_keys(key)):
+            d = _one_edit(key, c)
+            if d is not None and d <= max_distance:
+                found.append((c, d))
+        if len(found) < limit and max_distance > 1:
+            scored = ((c, distance(key, c)) for c in _pool(self._far_index(), _query_keys(key)))
+            found = [(c, d) for c, d in scored if d <= max_distance]
+        found.sort(key=lambda cd: (cd[1], len(cd[0]) != len(key), _numeric_gap(key, cd[0]), cd[0]))
+        keys = self._by_key()
+        return [(keys[c], d) for c, d in found[:limit]]
+
+    def _by_key(self) -> dict[str, str]:
+        if self._keys is None:
+            keys: dict[str, str] = {}
             for number in self.entries:
-                for key in _deletions(number, MAX_DISTANCE):
-                    index.setdefault(key, set()).add(number)
-            self._index = index
-        return self._index
+                keys.setdefault(normalise(number), number)
+            self._keys = keys
+        return self._keys
+
+    def _near_index(self) -> dict[str, set[str]]:
+        if self._near is None:
+            self._near = _deletion_index(self._by_key(), 1)
+        return self._near
+
+    def _far_index(self) -> dict[str, set[str]]:
+        """Symmetric-delete index: every string reachable by <= 2 deletions -> valid numbers."""
+        if self._far is None:
+            self._far = _deletion_index(self._by_key(), MAX_DISTANCE)
+        return self._far
 
     # ------------------------------------------------------------------ persistence
     def to_json(self) -> str:
@@ -133,6 +160,44 @@ def normalise(number: str) -> str:
     return re.sub(r"\s+", "", str(number)).upper()
 
 
+def _deletion_index(keys: Iterable[str], depth: int) -> dict[str, set[str]]:
+    index: dict[str, set[str]] = {}
+    for key in keys:
+        for deleted in _deletions(key, depth):
+            index.setdefault(deleted, set()).add(key)
+    return index
+
+
+def _pool(index: dict[str, set[str]], query_keys: Iterable[str]) -> set[str]:
+    pool: set[str] = set()
+    for k in query_keys:
+        hit = index.get(k)
+        if hit:
+            pool |= hit
+    return pool
+
+
+def _one_edit(a: str, b: str) -> float | None:
+    """``distance(a, b)`` when the two are at most one edit apart (one substitution, insertion,
+    deletion or adjacent swap), else None; linear, for scoring the distance-1 pool."""
+    if a == b:
+        return 0.0
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return None
+    i = 0
+    while i < la and i < lb and a[i] == b[i]:
+        i += 1
+    if la != lb:
+        short, long = (a, b) if la < lb else (b, a)
+        return 1.0 if short[i:] == long[i + 1 :] else None
+    if a[i + 1 :] == b[i + 1 :]:
+        return CONFUSABLE_COST if frozenset((a[i], b[i])) in CONFUSABLE else 1.0
+    if i + 1 < la and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]:
+        return 1.0
+    return None
+
+
 def _deletions(s: str, depth: int) -> set[str]:
     out = {s}
     frontier = {s}
@@ -144,6 +209,12 @@ def _deletions(s: str, depth: int) -> set[str]:
 
 def _swaps(s: str) -> set[str]:
     return {s[:i] + s[i + 1] + s[i] + s[i + 2 :] for i in range(len(s) - 1) if s[i] != s[i + 1]}
+
+
+def _near_query_keys(n: str) -> set[str]:
+    """Keys of the one-deletion index that reach every number within OSA distance 1 of ``n``:
+    a substitution, insertion or deletion meets after at most one deletion each, a swap exactly."""
+    return _deletions(n, 1) | _swaps(n)
 
 
 def _query_keys(n: str) -> set[str]:
