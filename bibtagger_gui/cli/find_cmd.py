@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bibtagger_gui.core.startlist import normalise
+from bibtagger_gui.core.bib import clean_number, number_matches
 
 
 def open_project(folder: str | Path, scan: bool = True):
@@ -35,15 +35,14 @@ def open_project(folder: str | Path, scan: bool = True):
 
 
 def find_photos(store, number: str, prefix: bool = False) -> list[str]:
-    """Relpaths (sorted) of photos with a bib equal to ``number`` (case-insensitive), or starting with it."""
-    wanted = normalise(number)
-    if not wanted:
+    """Relpaths (sorted) of photos with a bib that is ``number`` (``core.bib.number_matches``:
+    case-insensitive, leading zeros aside), or with ``prefix`` one starting with it."""
+    if not clean_number(number):
         return []
     bibs = store.all_bibs()
     out = []
     for photo in store.photos():
-        numbers = {normalise(b.number) for b in bibs.get(photo.id, [])}
-        if any(n.startswith(wanted) if prefix else n == wanted for n in numbers):
+        if any(number_matches(b.number, number, prefix) for b in bibs.get(photo.id, [])):
             out.append(photo.relpath)
     return out
 
@@ -64,6 +63,6 @@ def run(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     p = sub.add_parser("find", help="list the photos showing a bib number", description=__doc__)
     p.add_argument("dir", help="photo folder (with a bibtagger project)")
-    p.add_argument("number", help="bib number to look for (exact match, case-insensitive)")
+    p.add_argument("number", help="bib number to look for (case-insensitive; leading zeros do not count: 891 finds 0891)")
     p.add_argument("--prefix", action="store_true", help="match every number starting with NUMBER")
     p.set_defaults(func=run)

@@ -1,10 +1,43 @@
-"""The value type every part of bibtagger exchanges: one bib on one photo."""
+"""The value type every part of bibtagger exchanges: one bib on one photo, and how numbers match.
+
+Numbers are stored exactly as read or typed. User-facing lookups (``find``, the GUI search,
+start lists, runner names) compare :func:`number_key`, which treats leading zeros as
+insignificant: "891", "0891" and "00891" are one bib; "A012" and "A12" are one bib (the
+zeros after a letter prefix count likewise); a number of only zeros ("0", "00") stays itself.
+Evaluation against dataset labels and MTurk agreement compare the exact strings
+(docs/bib-numbers.md).
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 Box = tuple[float, float, float, float]
+
+_SPACES = re.compile(r"\s+")
+# Zeros after an optional letter prefix, when a digit 1-9 follows them (so "00" and "A00" keep theirs).
+_LEADING_ZEROS = re.compile(r"^([A-Z]*)0+(?=[1-9])")
+
+
+def clean_number(number: str) -> str:
+    """A number as written, tidied: whitespace removed (also inside), upper case. "a 12 " -> "A12"."""
+    return _SPACES.sub("", str(number)).upper()
+
+
+def number_key(number: str) -> str:
+    """What two numbers must share to be the same bib in a lookup: :func:`clean_number` without
+    leading zeros ("0891" -> "891", "a012" -> "A12"); a run of only zeros stays ("00" -> "00")."""
+    return _LEADING_ZEROS.sub(r"\1", clean_number(number), count=1)
+
+
+def number_matches(number: str, query: str, prefix: bool = False) -> bool:
+    """Whether ``number`` is the bib ``query`` names (same :func:`number_key`), or with ``prefix``
+    starts with it: by key ("08" finds 891 and 0891 like "8" does), or as written (so a prefix
+    of only zeros, "0", finds the numbers written with a leading zero)."""
+    if not prefix:
+        return number_key(number) == number_key(query)
+    return number_key(number).startswith(number_key(query)) or clean_number(number).startswith(clean_number(query))
 
 
 @dataclass(frozen=True)

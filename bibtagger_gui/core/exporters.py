@@ -32,8 +32,9 @@ import cv2
 import numpy as np
 
 from bibtagger_gui.core.annotations import atomic_write_text
+from bibtagger_gui.core.bib import number_key
 from bibtagger_gui.core.imageio import ImageError, load_image
-from bibtagger_gui.core.startlist import names_for, normalise
+from bibtagger_gui.core.startlist import names_for
 from bibtagger_gui.core.store import BibRow, Photo, Store
 
 FORMATS = ("csv", "bibcsv", "json", "coco", "crops", "bibfolders")
@@ -113,7 +114,7 @@ def photos_csv(store: Store, reviewed_only: bool = False) -> tuple[str, ExportRe
         for b in rows:
             rep.bibs += 1
             w.writerow([p.relpath, b.number, *(_fmt(v) for v in (b.box or (None,) * 4)), _fmt(b.confidence), b.source,
-                        int(p.reviewed), names.get(normalise(b.number), "")])  # fmt: skip
+                        int(p.reviewed), names.get(number_key(b.number), "")])  # fmt: skip
     return buf.getvalue(), rep
 
 
@@ -130,7 +131,7 @@ def numbers_csv(store: Store, reviewed_only: bool = False) -> tuple[str, ExportR
     w.writerow(["number", "count", "images", "name"])
     names = names_for(store)
     for number in sorted(by_number, key=lambda n: (len(n), n)):
-        w.writerow([number, len(by_number[number]), ";".join(by_number[number]), names.get(normalise(number), "")])
+        w.writerow([number, len(by_number[number]), ";".join(by_number[number]), names.get(number_key(number), "")])
     return buf.getvalue(), rep
 
 
@@ -140,7 +141,7 @@ def annotations_json(store: Store, reviewed_only: bool = False) -> tuple[str, Ex
     if names:
         for e in entries:
             for b in e["bibs"]:
-                name = names.get(normalise(b["number"]))
+                name = names.get(number_key(b["number"]))
                 if name:
                     b["name"] = name
     rep = ExportReport(photos=len(entries), bibs=sum(len(e["bibs"]) for e in entries))
@@ -164,8 +165,8 @@ def coco_json(store: Store, reviewed_only: bool = False) -> tuple[str, ExportRep
             attrs: dict = {"number": b.number, "source": b.source}
             if b.confidence is not None:
                 attrs["confidence"] = round(b.confidence, 4)
-            if names.get(normalise(b.number)):
-                attrs["name"] = names[normalise(b.number)]
+            if names.get(number_key(b.number)):
+                attrs["name"] = names[number_key(b.number)]
             anns.append(
                 {
                     "id": b.id,

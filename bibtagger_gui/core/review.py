@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Iterable, Mapping, Sequence
 
+from bibtagger_gui.core.bib import clean_number, number_matches
+
 #: Bibs below this confidence make a photo "low confidence". Confidences are calibrated
 #: probabilities (core.calibration): on the dev train split this flags 15 of 161 kept readings
 #: and 6 of their 7 wrong ones (val: 8 of 38, and the 1 wrong one).
@@ -109,18 +111,18 @@ def matches(item: ReviewItem, flt: ReviewFilter, low: float = LOW_CONFIDENCE) ->
 
 
 def matches_search(item: ReviewItem, text: str) -> bool:
-    """Search: the photo has a bib whose number equals ``text`` (case-insensitive).
+    """Search: the photo has a bib that is the number ``text`` (``core.bib.number_matches``:
+    case-insensitive, spaces and leading zeros aside, so "891" finds 0891 and "0891" finds 891).
 
     A trailing ``*`` makes it a prefix search ("12*" finds 12, 120, 1234). Empty
     text matches everything.
     """
-    text = _norm(text)
+    text = clean_number(text)
     if not text:
         return True
     if text.endswith("*"):
-        prefix = text[:-1]
-        return any(_norm(n).startswith(prefix) for n in item.numbers)
-    return any(_norm(n) == text for n in item.numbers)
+        return any(number_matches(n, text[:-1], prefix=True) for n in item.numbers)
+    return any(number_matches(n, text) for n in item.numbers)
 
 
 def sort_key(item: ReviewItem) -> tuple:

@@ -12,6 +12,9 @@ sets the delimiter (else it is guessed among , ; TAB |). The file may be UTF-16 
 BOM), falling back to cp1252/latin-1, with any line ends (LF, CRLF, old-Mac CR). Problems are reported with line numbers and the rest is kept; a binary file is
 refused. The list is saved in the project store under the meta key ``"startlist"`` (JSON).
 
+Numbers are kept as the list writes them; lookups compare ``core.bib.number_key``, so leading
+zeros do not count (891 on the list is 0891 on the bib; docs/bib-numbers.md), and a line
+repeating a number in another spelling is a duplicate.
 ``StartList.check(number)`` returns ``(valid, suggestion, name)``: a read not on the list
 gets the closest valid number when one is within edit distance 2 (optimal string
 alignment: a swap of two adjacent digits counts 1; a substitution between digits OCR
@@ -31,6 +34,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bibtagger_gui.core.bib import clean_number, number_key
 
 META_KEY = "startlist"
 MAX_DISTANCE = 2
@@ -68,13 +73,18 @@ class StartListError(Exception):
 
 @dataclass
 class StartList:
-    """Valid bib numbers (normalised, upper case) -> runner name ("" when unknown)."""
+    """Valid bib numbers (as the list writes them: no spaces, upper case) -> runner name ("" when unknown).
+
+    Lookups go by :func:`~bibtagger_gui.core.bib.number_key`, so a read "891" finds the list's
+    "0891" (and its runner) and a suggestion is the list's own spelling. When a list (an
+    older saved one) holds two spellings of one number, the first is used.
+    """
 
     entries: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # "line 7: …" from parsing
     notes: list[str] = field(default_factory=list)  # which column held the bibs, when more than one could have
     source: str = ""
-    _keys: dict[str, str] | None = field(default=None, repr=False, compare=False)  # lookup key -> listed number
+    _keys: dict[str, str] | None = field(default=None, repr=False, compare=False)  # number_key -> listed number
     _near: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)  # <= 1 deletion -> keys
     _far: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)  # <= 2 deletions -> keys
     _cache: dict[str, tuple] = field(default_factory=dict, repr=False, compare=False)
@@ -86,8 +96,8 @@ class StartList:
         return self.listed(number) is not None
 
     def listed(self, number: str) -> str | None:
-        """The list's spelling of ``number``, or None."""
-        return self._by_key().get(normalise(number))
+        """The list's spelling of ``number`` (same number, leading zeros aside), or None."""
+        return self._by_key().get(number_key(number))
 
     def name(self, number: str) -> str:
         listed = self.listed(number)
@@ -95,7 +105,7 @@ class StartList:
 
     def check(self, number: str) -> tuple[bool, str | None, str]:
         """(valid, suggestion, name): name is the runner's for a valid number, else the suggestion's."""
-        key = normalise(number)
+        key = number_key(number)
         listed = self._by_key().get(key)
         if listed is not None:
             return True, None, self.entries[listed]
@@ -105,8 +115,11 @@ class StartList:
         return self._cache[key]
 
     def candidates(self, number: str, max_distance: float = MAX_DISTANCE, limit: int = 5) -> list[tuple[str, float]]:
-        """Valid numbers within ``max_distance`` of ``number``, best first: (number, distance)."""
-        return self._nearest(normalise(number), max_distance, limit)
+        """Valid numbers (as listed) within ``max_distance`` of ``number``, best first: (number, distance).
+
+        Distances are between number keys, so leading zeros cost nothing.
+        """
+        return self._nearest(number_key(number), max_distance, limit)
 
     def _nearest(self, key: str, max_distance: float, limit: int) -> list[tuple[str, float]]:
         if not key:
@@ -130,7 +143,7 @@ class StartList:
         if self._keys is None:
             keys: dict[str, str] = {}
             for number in self.entries:
-                keys.setdefault(normalise(number), number)
+                keys.setdefault(number_key(number), number)
             self._keys = keys
         return self._keys
 
@@ -140,7 +153,7 @@ class StartList:
         return self._near
 
     def _far_index(self) -> dict[str, set[str]]:
-        """Symmetric-delete index: every string reachable by <= 2 deletions -> valid numbers."""
+        """Symmetric-delete index: every string reachable by <= 2 deletions -> valid number keys."""
         if self._far is None:
             self._far = _deletion_index(self._by_key(), MAX_DISTANCE)
         return self._far
@@ -156,8 +169,11 @@ class StartList:
 
 
 def normalise(number: str) -> str:
-    """Canonical form of a bib number: trimmed, inner spaces removed, upper case."""
-    return re.sub(r"\s+", "", str(number)).upper()
+    """A bib number as written, tidied: trimmed, inner spaces removed, upper case (``core.bib.clean_number``).
+
+    Leading zeros stay; lookups compare ``core.bib.number_key`` (docs/bib-numbers.md).
+    """
+    return clean_number(number)
 
 
 def _deletion_index(keys: Iterable[str], depth: int) -> dict[str, set[str]]:
@@ -413,6 +429,7 @@ def parse_startlist_text(text: str, source: str = "") -> StartList:
             "(expected a column named bib, number, dossard, dorsal or startnummer)"
         )
     width = len(header)
+    seen: dict[str, str] = {}  # number_key -> the first spelling on the list
     for lineno, row in body:
         if not any(c.strip() for c in row):
             continue
@@ -433,10 +450,12 @@ def parse_startlist_text(text: str, source: str = "") -> StartList:
 
         pair = " ".join(p for p in (cell(first_col), cell(last_col)) if p)
         name = (pair or cell(name_col)) if first_col is not None and last_col is not None else (cell(name_col) or pair)
-        if number in result.entries:
-            if result.entries[number] != name:
+        first_seen = seen.setdefault(number_key(number), number)
+        if first_seen != number or number in result.entries:  # 0891 after 891 is the same bib
+            if result.entries[first_seen] != name:
+                again = "appears again" if first_seen == number else f"appears again as {number}"
                 result.problems.append(
-                    f"line {lineno}: bib {number} appears again ({name!r}, first: {result.entries[number]!r}); kept the first"
+                    f"line {lineno}: bib {first_seen} {again} ({name!r}, first: {result.entries[first_seen]!r}); kept the first"
                 )
             continue
         result.entries[number] = name
@@ -470,10 +489,15 @@ def load_from_store(store) -> StartList | None:
 def names_for(store) -> dict[str, str]:
     """Bib number -> runner name from the store's start list ({} when none imported).
 
-    Keys are normalised numbers (upper case, no spaces); look up with ``normalise(number)``.
+    Keys are number keys (upper case, no spaces, no leading zeros); look up with
+    ``core.bib.number_key(number)``, so a bib read "0891" gets the name listed for 891.
     """
     sl = load_from_store(store)
-    return {k: v for k, v in sl.entries.items() if v} if sl else {}
+    names: dict[str, str] = {}
+    for number, name in (sl.entries.items() if sl else ()):
+        if name:
+            names.setdefault(number_key(number), name)
+    return names
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from bibtagger_gui.core.bib import Bib, Box
+from bibtagger_gui.core.bib import Bib, Box, number_key
 from bibtagger_gui.core.catalogue import STORE_DIRNAME, FileFacts, describe, walk_photos
 from bibtagger_gui.core.pixelhash import pixel_hash
 
@@ -617,10 +617,13 @@ class Store:
         return out
 
     def find_number(self, number: str) -> list[Photo]:
-        """Photos (present on disk) carrying a bib with exactly this number."""
+        """Photos (present on disk) carrying a bib with this number (same ``core.bib.number_key``:
+        case, spaces and leading zeros aside, so "891" finds a bib stored as "0891")."""
+        self._conn.create_function("bib_number_key", 1, number_key, deterministic=True)
         rows = self._conn.execute(
-            f"{_PHOTO_SELECT} WHERE p.missing = 0 AND p.id IN (SELECT photo_id FROM bibs WHERE number = ?) ORDER BY p.relpath",
-            (str(number).strip(),),
+            f"{_PHOTO_SELECT} WHERE p.missing = 0 AND p.id IN "
+            "(SELECT photo_id FROM bibs WHERE bib_number_key(number) = ?) ORDER BY p.relpath",
+            (number_key(number),),
         ).fetchall()
         return [self._photo(r) for r in rows]
 
