@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bibtagger_gui.core import replace_file
 from bibtagger_gui.core.imageio import SUPPORTED_EXTENSIONS
 
 RAW_EXTENSIONS = frozenset(
@@ -42,6 +44,9 @@ NOT_WRITABLE_EXTENSIONS = frozenset(".bmp .dib .ico .cur .pcx .tga".split())
 # Formats exiftool writes XMP into but not IPTC: only XMP dc:subject is compared and written.
 # (PNG gets IPTC, which exiftool stores with a "non-standard IPTC in PNG" warning, and reads back.)
 NO_IPTC_EXTENSIONS = frozenset({".webp"})
+# exiftool 12 cannot write these to a new file (-o: "Can't write RIFF files"): the temp file is a copy
+# of the photo, edited by exiftool (docs/crash-safety.md).
+COPY_FIRST_EXTENSIONS = frozenset({".webp"})
 DEFAULT_PREFIX = "BIB:"
 DEFAULT_HIERARCHY_ROOT = "Bib"
 READ_BATCH = 100
@@ -408,6 +413,12 @@ def plan_targets(
             problems.append(FileResult(job.path, [name], "error",
                                        message=f"bib number {bad!r} contains a line break: correct it"))  # fmt: skip
             continue
+        leftover = replace_file.exiftool_leftover(job.path)
+        if leftover.exists():  # an exiftool run (an older bibtagger, or the user's) was killed mid-write
+            problems.append(FileResult(job.path, [name], "error", message=(
+                f"{leftover.name} was left by an interrupted exiftool run: if {job.path.name} does not open, "
+                f"that file is its complete new version (rename it to {job.path.name}); otherwise delete it")))  # fmt: skip
+            continue
         suffix = job.path.suffix.lower()
         use_sidecar = (options.sidecar or suffix in RAW_EXTENSIONS or suffix in NOT_WRITABLE_EXTENSIONS
                        or not writable(job.path))  # fmt: skip
@@ -513,6 +524,9 @@ def write_keywords(
     total = len(targets)
     if progress:
         progress(0, total)
+    if not options.dry_run:  # temp files of a killed run (never the only copy: see replace_file)
+        for t in targets:
+            replace_file.remove_stale_temp(Path(os.path.realpath(t.path)))
     with ExifTool(exe) as tool:
         existing = [t.path for t in targets if t.path.exists()]
         times = _file_times([t.path for t in targets if not t.sidecar])  # before exiftool reads them (atime)
@@ -527,6 +541,43 @@ def write_keywords(
             if progress:
                 progress(i + 1, total)
     return report
+
+
+def _write_file(tool: ExifTool, path: Path, args: list[str], options: KeywordOptions) -> tuple[str, str]:
+    """Apply ``args`` to ``path`` so that a crash leaves the old or the new file (docs/crash-safety.md).
+
+    exiftool writes a hidden temp file beside the real file (a symlink's target), which
+    ``replace_file.install`` renames over it. A file the rename would change (hard links, an
+    owner or extended attributes that cannot be copied, macOS) is rewritten in place by exiftool.
+    Returns exiftool's (stdout, stderr).
+    """
+    base = ["-charset", "filename=UTF8", "-P"]
+    real = Path(os.path.realpath(path))
+    if replace_file.replace_blocker(real) is None:
+        tmp = replace_file.temp_path(real)
+        replace_file.remove_stale_temp(real)
+        if not real.exists():  # a new sidecar
+            io = [str(tmp)]
+        elif real.suffix.lower() in COPY_FIRST_EXTENSIONS:  # exiftool cannot write these with -o
+            shutil.copyfile(real, tmp)
+            io = ["-overwrite_original", str(tmp)]
+        else:
+            io = [str(real), "-o", str(tmp)]
+        out, err = tool.execute([*base, *args, *io])
+        if _first_error(err) or not re.search(r"\b1 image files (created|updated)", out) or not tmp.is_file():
+            tmp.unlink(missing_ok=True)  # exiftool failed (its message is in out/err); the file is untouched
+            return out, err
+        backup = real.with_name(real.name + "_original") if options.backup else None
+        try:
+            replace_file.install(tmp, real, backup)
+            return out, err
+        except replace_file.KeepInPlace:
+            tmp.unlink(missing_ok=True)  # fall through: rewrite in place, keeping the owner/attributes
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            return "", f"Error: cannot replace {path.name} with its new version: {exc.strerror or exc}\n"
+    in_place = [] if options.backup else ["-overwrite_original_in_place"]
+    return tool.execute([*base, *in_place, *args, str(path)])
 
 
 def _holds_own(current: dict, options: KeywordOptions) -> bool:
@@ -586,10 +637,7 @@ def _process(
     if options.dry_run:
         result.status = "would write"
         return result
-    base = ["-charset", "filename=UTF8", "-P"]
-    if not options.backup:
-        base.append("-overwrite_original_in_place")
-    out, err = tool.execute([*base, *args, str(t.path)])
+    out, err = _write_file(tool, t.path, args, options)
     error = _first_error(err, t.path)
     if error or ("1 image files updated" not in out and "1 image files created" not in out):
         result.status = "error"
