@@ -198,6 +198,9 @@ def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool =
     """Crop every boxed bib from its full-resolution, oriented photo into ``out_dir`` + labels.csv."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # labels.csv is written last: while this export runs (or after it was killed) the folder has
+    # none, so crops of a half-done export are never taken for a finished one (docs/crash-safety.md).
+    (out / "labels.csv").unlink(missing_ok=True)
     photos, bibs = _selection(store, reviewed_only)
     rep = ExportReport()
     rows = []
@@ -226,7 +229,7 @@ def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool =
             if not ok:
                 rep.errors.append((p.relpath, f"bib {b.number}: cannot encode crop"))
                 continue
-            data.tofile(out / name)
+            _write_complete(out / name, data.tobytes())
             rows.append([name, b.number, p.relpath, *c, b.source])
             rep.bibs += 1
             rep.written += 1
@@ -238,6 +241,16 @@ def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool =
     if not rep.cancelled:
         _tick(progress, None, len(photos), len(photos), rep)
     return rep
+
+
+def _write_complete(path: Path, data: bytes) -> None:
+    """Write a file under a temp name, flush it and rename it: ``path`` is never a truncated file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 BIBFOLDERS_MANIFEST = ".bibtagger-bibfolders.json"  # the entries the last export made
@@ -271,8 +284,10 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
             try:
                 if dst.is_symlink() or dst.exists():
                     dst.unlink()
-                if copy:
-                    shutil.copy2(src, dst)
+                if copy:  # through a temp name: a killed export never leaves a truncated photo copy
+                    tmp = dst.with_name(f".{dst.name}.tmp")
+                    shutil.copy2(src, tmp)
+                    os.replace(tmp, dst)
                 else:
                     os.symlink(src, dst)
             except OSError as exc:
