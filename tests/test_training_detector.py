@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -254,3 +255,28 @@ def test_cli_options_for_partly_hidden_bibs_reach_training(tmp_path, monkeypatch
     assert td.main(["--label-audit", "none", "--workers", "6", "--device", "cuda", "--keep-epochs",
                     "--out", str(tmp_path / "run")]) == 0
     assert seen["workers"] == 6 and seen["device"] == "cuda" and seen["keep_epochs"]
+
+
+@pytest.mark.slow
+def test_a_run_killed_while_saving_keeps_the_previous_checkpoints(tmp_path, monkeypatch):
+    """The state a kill in torch.save leaves (a file cut short): best.pt/last.pt of the epoch before stay
+    loadable, because checkpoints are written under a temp name and renamed (docs/crash-safety.md)."""
+    import training.train_detector as td
+
+    entries = _toy_entries(tmp_path)
+    real_save, calls = td.torch.save, []
+
+    def save_cut_short_from_epoch_2(obj, path, *a, **k):
+        calls.append(Path(path).name)
+        if obj["epoch"] < 2:
+            return real_save(obj, path, *a, **k)
+        Path(path).write_bytes(b"PK\x03\x04 cut short")  # what a SIGKILL mid-write leaves
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(td.torch, "save", save_cut_short_from_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(entries[:3], entries[3:], tmp_path / "run", epochs=2, input_size=128, steps_per_epoch=1, batch=2,
+              crop=96, synth=False, threads=1, log=lambda s: None)
+    for name in ("last.pt", "best.pt"):
+        _, ck = td.load_checkpoint(tmp_path / "run" / name)
+        assert ck["epoch"] == 1, name

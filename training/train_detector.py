@@ -248,6 +248,13 @@ class BatchStream(torch.utils.data.IterableDataset):
             yield make_batch(sampler, rng, self.batch)
 
 
+def save_checkpoint(ck: dict, path: Path) -> None:
+    """torch.save through a temp file: a run killed while saving keeps the previous best.pt/last.pt."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(ck, tmp)
+    tmp.replace(path)
+
+
 def load_checkpoint(path: Path) -> tuple[BibDetector, dict]:
     """Model and config from a .pt checkpoint written by train()."""
     ck = torch.load(str(path), map_location="cpu", weights_only=False)
@@ -368,13 +375,13 @@ def train(
         with metrics_path.open("a") as f:
             f.write(json.dumps(rec) + "\n")
         ck = {"model": cpu_state(ema.model), "arch": {}, "input_size": input_size, "epoch": epoch, "metrics": m, "data_hash": dhash}
-        torch.save(ck, out / "last.pt")
+        save_checkpoint(ck, out / "last.pt")
         if keep_epochs:
-            torch.save(ck, out / f"epoch-{epoch}.pt")
+            save_checkpoint(ck, out / f"epoch-{epoch}.pt")
         tag = ""
         if m["ap50"] > best["ap50"] or (m["ap50"] == best["ap50"] and m.get("f1", 0) > best.get("f1", 0)):
             best = {**m, "epoch": epoch}
-            torch.save(ck, out / "best.pt")
+            save_checkpoint(ck, out / "best.pt")
             tag = " *best*"
         log(f"epoch {epoch}/{epochs} loss {agg['loss']:.3f} (hm {agg['hm']:.3f} wh {agg['wh']:.3f} off {agg['off']:.3f}) "
             f"{time.time() - t0:.0f}s | val AP50 {m['ap50']:.3f} P {m.get('precision', 0):.3f} R {m.get('recall', 0):.3f} "
