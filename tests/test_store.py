@@ -691,3 +691,23 @@ def test_restore_bib_puts_a_row_back_exactly_and_an_undone_add_rejects_no_number
     store.delete_bib(row.id)  # a real delete: the number is rejected
     assert store.deleted_numbers(pid) == {"43"} and store.last_change() > mark
     store.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs mkfifo")
+def test_a_folder_where_the_write_ahead_log_cannot_work_keeps_the_project_per_user(folder, tmp_path, monkeypatch):
+    """A network or FUSE file system that cannot map SQLite's shared memory (simulated: the -shm
+    file is a FIFO, which cannot be mmapped: "disk I/O error") is treated like a read-only one: the
+    project goes to the per-user fallback and stays there, with no junk left beside the photos."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    local_dir = folder / ".bibtagger"
+    local_dir.mkdir()
+    os.mkfifo(local_dir / "project.db-shm")
+    with Store.open(folder) as store:
+        assert store.db_path == fallback_db_path(folder)
+        store.scan()
+        store.add_bib(store.photo_by_path("img_0.jpg").id, "1234", None)
+    for _ in range(2):  # reopening (the fallback is newer: moving it back is tried and fails) finds the edit
+        with Store.open(folder) as store:
+            assert store.db_path == fallback_db_path(folder)
+            assert [b.number for b in store.bibs(store.photo_by_path("img_0.jpg").id)] == ["1234"]
+    assert not [p.name for p in local_dir.iterdir() if ".replaced-" in p.name or ".moved-" in p.name]

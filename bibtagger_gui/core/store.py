@@ -363,6 +363,18 @@ class Store:
     def _copy_db(src: Path, dst: Path, immutable: bool = False) -> None:
         """Copy database ``src`` over ``dst`` with SQLite's backup API (raises on failure)."""
         dst.parent.mkdir(parents=True, exist_ok=True)
+        existed = dst.exists()
+        try:
+            Store._backup(src, dst, immutable)
+        except BaseException:
+            if not existed:  # leave no empty or half-copied database behind
+                for leftover in (dst, *(dst.with_name(dst.name + x) for x in ("-journal", "-wal", "-shm"))):
+                    with contextlib.suppress(OSError):
+                        leftover.unlink()
+            raise
+
+    @staticmethod
+    def _backup(src: Path, dst: Path, immutable: bool) -> None:
         # immutable: a read-only folder cannot hold the -shm/-wal files a normal reader needs
         if immutable:
             source = sqlite3.connect(f"{src.as_uri()}?mode=ro&immutable=1", uri=True, timeout=BUSY_TIMEOUT_S)
@@ -418,10 +430,19 @@ class Store:
 
     def _setup(self) -> None:
         c = self._conn
-        c.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        c.execute("PRAGMA journal_mode = WAL")
-        c.execute("PRAGMA synchronous = FULL")
-        c.execute("PRAGMA foreign_keys = ON")
+        try:
+            c.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            c.execute("PRAGMA journal_mode = WAL")
+            c.execute("PRAGMA synchronous = FULL")
+            c.execute("PRAGMA foreign_keys = ON")
+            c.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # the first read maps the WAL index (-shm)
+        except sqlite3.OperationalError as exc:
+            if "disk i/o error" not in str(exc).lower():
+                raise
+            # A network or FUSE file system that cannot map SQLite's shared memory: the write-ahead
+            # log cannot work there, so Store.open keeps the project in the per-user folder instead.
+            raise StoreError(f"cannot use project database {self.db_path} on this file system "
+                             f"(network or FUSE folder?): {exc}", True) from None  # fmt: skip
         with self.transaction():
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
