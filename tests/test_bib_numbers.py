@@ -142,3 +142,25 @@ def test_evaluation_and_mturk_agreement_compare_exact_strings():
         return Assignment(1, 0, "H", "A" + worker, worker, "Submitted", "p.jpg", boxes=boxes)
 
     assert consensus([answer("w1", a), answer("w2", b)]) == []
+
+
+def test_bibcsv_and_bibfolders_group_the_spellings_of_one_bib(store, tmp_path):
+    """A runner's photos read "0891" in one and typed "891" in another land in one row / folder."""
+    from bibtagger_gui.core.exporters import export_bibfolders, numbers_csv
+
+    store.add_bib(store.photo_by_path("c.jpg").id, "0891", None)  # "0891" twice, "891" once: the majority names it
+    rows = {r.split(",")[0]: r.split(",") for r in numbers_csv(store)[0].splitlines()[1:]}
+    assert rows["0891"][1:3] == ["3", "a.jpg;b.jpg;c.jpg"] and "891" not in rows
+    assert rows["0"][1] == "1" and rows["00"][1] == "1"  # all-zero numbers stay apart
+    out = tmp_path / "folders"
+    export_bibfolders(store, out)
+    assert sorted(p.name for p in (out / "0891").iterdir()) == ["a.jpg", "b.jpg", "c.jpg"] and not (out / "891").exists()
+
+    save_to_store(store, parse_startlist_text("bib,name\n891,Ann\n"))  # the start list's spelling wins
+    rows = {r.split(",")[0]: r.split(",") for r in numbers_csv(store)[0].splitlines()[1:]}
+    assert rows["891"][1:] == ["3", "a.jpg;b.jpg;c.jpg", "Ann"] and "0891" not in rows
+    export_bibfolders(store, out)  # the re-export moves them and removes the old folder's links
+    assert sorted(p.name for p in (out / "891").iterdir()) == ["a.jpg", "b.jpg", "c.jpg"]
+    assert not (out / "0891").exists()
+    stored = sorted(b.number for bibs in store.all_bibs().values() for b in bibs)
+    assert stored.count("0891") == 2 and stored.count("891") == 1  # nothing rewritten

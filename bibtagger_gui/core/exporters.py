@@ -3,6 +3,7 @@
 * ``csv``: photo -> bibs, one row per bib (image,number,x1,y1,x2,y2,confidence,source,reviewed,name);
   a photo without bibs has one row with an empty number, so every photo is listed;
 * ``bibcsv``: bib -> photos, one row per number (number,count,images with ";" between,name);
+  spellings of one bib ("891", "0891": same ``number_key``) share a row (see :func:`bib_spellings`);
 * ``json``: the bib annotation JSON (exchange format); bibs carry ``name`` when the start list names them;
 * ``coco``: COCO detection JSON, one category "bib", the number (and ``name``) in ``attributes``;
 
@@ -10,7 +11,7 @@
 the CSV column is always there and empty for numbers without a name (or without a start list).
 * ``crops``: one image per boxed bib, cut from the full-resolution oriented photo, plus
   ``labels.csv`` (file,number,...) for reader training;
-* ``bibfolders``: one folder per number with symlinks (or copies) of its photos; a re-export
+* ``bibfolders``: one folder per number (spellings merged like ``bibcsv``) with symlinks (or copies) of its photos; a re-export
   into the same folder removes what an earlier one made that is no longer current.
 
 Photos are never modified.
@@ -24,7 +25,8 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +36,7 @@ import numpy as np
 from bibtagger_gui.core.annotations import atomic_write_text
 from bibtagger_gui.core.bib import number_key
 from bibtagger_gui.core.imageio import ImageError, load_image
-from bibtagger_gui.core.startlist import names_for
+from bibtagger_gui.core.startlist import load_from_store, names_for
 from bibtagger_gui.core.store import BibRow, Photo, Store
 
 FORMATS = ("csv", "bibcsv", "json", "coco", "crops", "bibfolders")
@@ -118,12 +120,40 @@ def photos_csv(store: Store, reviewed_only: bool = False) -> tuple[str, ExportRe
     return buf.getvalue(), rep
 
 
+def bib_spellings(store: Store, numbers: Iterable[str]) -> dict[str, str]:
+    """``number_key`` -> the spelling that names one bib's row or folder in ``bibcsv``/``bibfolders``.
+
+    "891" and "0891" are one runner (docs/bib-numbers.md), so their photos are grouped once:
+    under the start list's spelling when it lists the bib, else under the spelling most of
+    ``numbers`` use (a tie goes to the longer one, i.e. the one with the printed zero, then the
+    smaller). The store keeps every bib as read; only the grouping changes.
+    """
+    counts = Counter(numbers)
+    sl = load_from_store(store)
+    chosen: dict[str, str] = {}
+    for number in sorted(counts, key=lambda n: (-counts[n], -len(n), n)):
+        chosen.setdefault(number_key(number), number)
+    if sl is not None:
+        for key in chosen:
+            listed = sl.listed(key)
+            if listed is not None:
+                chosen[key] = listed
+    return chosen
+
+
+def _bib_groups(store: Store, photos: list[Photo], bibs: dict[int, list[BibRow]]) -> dict[int, list[str]]:
+    """Photo id -> the names of its bibs' groups (one per bib, spellings merged, order kept)."""
+    spelling = bib_spellings(store, (b.number for p in photos for b in bibs.get(p.id, [])))
+    return {p.id: list(dict.fromkeys(spelling[number_key(b.number)] for b in bibs.get(p.id, []))) for p in photos}
+
+
 def numbers_csv(store: Store, reviewed_only: bool = False) -> tuple[str, ExportReport]:
     photos, bibs = _selection(store, reviewed_only)
+    groups = _bib_groups(store, photos, bibs)
     by_number: dict[str, list[str]] = {}
     rep = ExportReport(photos=len(photos))
     for p in photos:
-        for number in dict.fromkeys(b.number for b in bibs.get(p.id, [])):
+        for number in groups[p.id]:
             by_number.setdefault(number, []).append(p.relpath)
             rep.bibs += 1
     buf = io.StringIO()
@@ -266,12 +296,13 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     photos, bibs = _selection(store, reviewed_only)
+    groups = _bib_groups(store, photos, bibs)
     rep = ExportReport()
     made: set[str] = set()
     for i, p in enumerate(photos):
         if _tick(progress, cancel, i, len(photos), rep):
             break
-        numbers = list(dict.fromkeys(b.number for b in bibs.get(p.id, [])))
+        numbers = groups[p.id]
         if not numbers:
             continue
         rep.photos += 1
