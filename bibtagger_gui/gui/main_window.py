@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.last_job_outcome: tuple[str, str, str] | None = None  # kind, outcome, message
         self.models_warning = ""  # set by load_models_dir, e.g. a broken calibration.json
         self.scan_skipped: list[tuple[str, str]] = []  # (relpath, why) of files the last scan left out
+        self.scan_replaced: list[str] = []  # relpaths the last scan found holding another picture (unreviewed again)
         self.filter = ReviewFilter.ALL
         self.items: dict[int, ReviewItem] = {}
         self.current_id: int | None = None
@@ -366,6 +367,7 @@ class MainWindow(QMainWindow):
         self.folder = None
         self.items = {}
         self.scan_skipped = []
+        self.scan_replaced = []
         self.current_id = None
         self.current_bibs = []
         self.selected_bib = None
@@ -421,13 +423,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(message, 15000)
         elif job.kind == "scan":
             self.rebuild_queue()
-            self._note_scan_skipped(getattr(job, "report", None))
+            self._note_scan(getattr(job, "report", None))
             self._forget_changed(getattr(job, "report", None))
             if outcome == "done":
                 self.start_recognition([p.id for p in self.store.photos() if review.needs_recognition(p)])
         else:
-            left_out = f"; {len(self.scan_skipped)} file(s) left out by the scan" if self.scan_skipped else ""
-            self.statusBar().showMessage(f"Recognition {outcome}: {message}{left_out}", 10000)
+            notes = "".join(f"; {n}" for n in self._scan_notes(short=True))  # the scan's news stays said
+            self.statusBar().showMessage(f"Recognition {outcome}: {message}{notes}", 10000)
             if getattr(job, "version", None):
                 self._show_models(job.label, job.version, job.calibration_note)
             self.rebuild_queue()
@@ -446,26 +448,50 @@ class MainWindow(QMainWindow):
             if photo.id == self.current_id:
                 self._show_photo(photo.id)
 
-    def _note_scan_skipped(self, report: Any) -> None:
-        """Tell the user about files the scan could not take in (e.g. a name that is not UTF-8).
+    def _note_scan(self, report: Any) -> None:
+        """Tell the user what the scan found that needs them: files it could not take in (e.g. a name
+        that is not UTF-8) and photos replaced by another picture under the same name.
 
-        Photos that are in the store with an error show in the list; these are not in
-        the store at all, so without this they would silently be missing from the review.
+        Photos that are in the store with an error show in the list; skipped files are not in the
+        store at all, so without this they would silently be missing from the review. A replaced photo
+        lost its predictions and its review (``ScanReport.replaced``): it is recognized again and back
+        among the unreviewed ones, which the user should hear about (``bibtagger predict`` says so too).
         """
         known = {it.photo.relpath for it in self.items.values()}
         self.scan_skipped = [(rel, msg) for rel, msg in (report.errors if report is not None else []) if rel not in known]
+        self.scan_replaced = list(getattr(report, "replaced", None) or [])
         self._show_queue_label()
-        if self.scan_skipped:
+        notes = self._scan_notes(short=False)
+        if notes:
+            self.statusBar().showMessage("; ".join(notes), 30000)
+
+    def _scan_notes(self, short: bool) -> list[str]:
+        """What the last scan found for the status bar: full (after the scan) or short (after recognition)."""
+        notes = []
+        more = " (+{} more: hover the count under the photo list)"
+        if self.scan_skipped and short:
+            notes.append(f"{len(self.scan_skipped)} file(s) left out by the scan")
+        elif self.scan_skipped:
             rel, msg = self.scan_skipped[0]
-            more = f" (+{len(self.scan_skipped) - 1} more: hover the count under the photo list)" if len(self.scan_skipped) > 1 else ""
-            self.statusBar().showMessage(f"{len(self.scan_skipped)} file(s) left out of the review: {rel}: {msg}{more}", 30000)
+            n = len(self.scan_skipped)
+            notes.append(f"{n} file(s) left out of the review: {rel}: {msg}{more.format(n - 1) if n > 1 else ''}")
+        if self.scan_replaced:
+            n = len(self.scan_replaced)
+            which = "" if short else f": {self.scan_replaced[0]}{more.format(n - 1) if n > 1 else ''}"
+            notes.append(f"{n} photo(s) replaced by another picture under the same name "
+                         f"(recognized again and unreviewed; your own bibs kept){which}")  # fmt: skip
+        return notes
 
     def _show_queue_label(self) -> None:
         text = f"{self.list_model.total()} of {len(self.items)} photos"
         if self.scan_skipped:
             text += f" · {len(self.scan_skipped)} file(s) left out"
+        if self.scan_replaced:
+            text += f" · {len(self.scan_replaced)} replaced"
         self.queue_label.setText(text)
-        self.queue_label.setToolTip("\n".join(f"{rel}: {msg}" for rel, msg in self.scan_skipped))
+        tips = [f"{rel}: {msg}" for rel, msg in self.scan_skipped]
+        tips += [f"{rel}: replaced by another picture (recognized again, unreviewed)" for rel in self.scan_replaced]
+        self.queue_label.setToolTip("\n".join(tips))
 
     def start_recognition(self, photo_ids: list[int]) -> bool:
         """Recognize these photos in the background (reviewed ones are skipped by the job)."""
