@@ -250,6 +250,10 @@ def test_a_start_list_import_keeps_undo_exact(qtbot, race, tmp_path):
     win.startlist_controller.interactive = False
     assert win.startlist_controller.import_file(tmp_path / "start.csv") is not None
     assert dump(store) == accepted  # a start list changes no bib
+    assert win.undo_stack.count() == 1  # so the stack stays, and the status bar says what is undoable
+    assert win.statusBar().currentMessage() == (
+        "Imported 2 bib numbers (2 with names) from start.csv. A start list import cannot be undone "
+        "(import a corrected list to replace it); it changes no bib, so your edits can still be undone.")
     key(qtbot, Qt.Key.Key_Z, CTRL)
     assert not store.photo(pid).reviewed and {b.source for b in store.bibs(pid)} == {"model"}
     key(qtbot, Qt.Key.Key_Z, CTRL | SHIFT)

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from bibtagger_gui.core import mturk  # noqa: E402
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: E402,F401
-from tests.test_gui_undo_exact import CTRL, SHIFT, dump, race, undo_redo_cycle  # noqa: E402,F401
+from tests.test_gui_undo_exact import CTRL, SHIFT, dump, key, race, undo_redo_cycle  # noqa: E402,F401
 from tests.test_mturk import answer, row, write_csv  # noqa: E402
 
 
@@ -87,3 +87,42 @@ def test_undo_of_correct_from_the_dialog_and_u_take_the_copies_back(qtbot, race,
     win.undo()  # ... and that U is undoable as well
     assert (dump(store), verdicts(store)) == corrected
     dialog.close()
+
+
+def test_an_mturk_import_leaves_earlier_edits_undoable_and_says_what_cannot_be_undone(qtbot, race, tmp_path):
+    """The import only adds mturk rows: it keeps the undo stack; an earlier edit of the same photo undone
+    (and redone) after it moves only its own rows, and the imported ones stay exactly as imported."""
+    win, _, ids = race
+    store = win.store
+    pid = ids["photo_000.jpg"]
+    start = {b.id: b for b in store.bibs(pid)}
+    win.select_photo(pid)
+    win.photo_view.setFocus()
+    key(qtbot, Qt.Key.Key_Return)  # accept: the predictions become human bibs
+    win.select_photo(pid)
+    win.select_bib(next(b.id for b in win.current_bibs if b.number == "555"))
+    win.photo_view.setFocus()
+    key(qtbot, Qt.Key.Key_Delete)
+    assert win.undo_stack.count() == 2
+    box = start[min(start)].box
+    dialog = win.mturk_controller.open_batch(_mturk_batch(tmp_path, box))
+    imported = dump(store)
+    added = {b.id: b for b in store.bibs(pid) if b.source == "mturk"}
+    assert sorted(b.number for b in added.values()) == ["101", "107"]  # "7o" is not a number: not imported
+    assert win.undo_stack.count() == 2  # kept: nothing an undo could bring back was replaced
+    said = win.statusBar().currentMessage()
+    assert said.startswith("MTurk batch batch.csv: 2 worker box(es) added to the photos as MTurk bibs.")
+    assert "The import cannot be undone" in said and "your earlier edits can still be undone" in said
+    win.undo()  # the delete of 555
+    assert sorted(b.number for b in store.bibs(pid) if b.source == "human") == ["101", "555"]
+    win.undo()  # the accept: the predictions are back exactly, unreviewed, beside the imported rows
+    assert {b.id: b for b in store.bibs(pid)} == {**start, **added}
+    assert not store.photo(pid).reviewed
+    win.redo()
+    win.redo()
+    assert dump(store) == imported
+    # a batch with nothing new says so
+    dialog.close()
+    win.mturk_controller.open_batch(_mturk_batch(tmp_path, box))
+    assert win.statusBar().currentMessage() == "MTurk batch batch.csv: no new worker boxes (already imported)."
+    assert dump(store) == imported and win.undo_stack.count() == 2

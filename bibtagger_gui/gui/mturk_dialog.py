@@ -604,6 +604,21 @@ class MTurkReviewDialog(QDialog):
 # --------------------------------------------------------------------------- menu
 
 
+def import_note(batch: mturk.Batch, report: mturk.ImportReport) -> str:
+    """What an MTurk import added, and what of it can be undone.
+
+    The import only *adds* ``source="mturk"`` bibs (new rows; it never changes or removes one), so
+    it is not an edit on the undo stack but leaves the stack as it is: an earlier edit undone later
+    touches only its own rows (checked unchanged) and the imported ones stay
+    (tests/test_gui_undo_mturk.py). Verdicts given afterwards are undoable edits.
+    """
+    if not report.added:
+        return f"MTurk batch {batch.path.name}: no new worker boxes (already imported)."
+    return (f"MTurk batch {batch.path.name}: {report.added} worker box(es) added to the photos as MTurk bibs. "
+            "The import cannot be undone (reject an answer to take its boxes out); it only adds bibs, so your "
+            "earlier edits can still be undone, and so can every verdict.")  # fmt: skip
+
+
 class MTurkController(QObject):
     """The Crowd menu's state: the open batch and its dialog (one per main window)."""
 
@@ -643,6 +658,9 @@ class MTurkController(QObject):
             rebuild = getattr(self.window, "rebuild_queue", None)
             if callable(rebuild):
                 rebuild()
+        status = getattr(self.window, "statusBar", None)
+        if self.import_report is not None and callable(status):
+            status().showMessage(import_note(batch, self.import_report), 15000)
         if self.dialog is not None:
             self.dialog.close()
         self.batch = batch
@@ -731,7 +749,7 @@ class MTurkController(QObject):
             text = (
                 f"{len(b.assignments)} assignments on {len(b.images)} photos; "
                 f"{len(dialog.match.missing)} photos are not in the folder."
-                + (f"\n{rep.added} worker boxes added to the photos as MTurk bibs." if rep and rep.added else "")
+                + (f"\n{import_note(b, rep)}" if rep and rep.added else "")
                 + ("\n\nProblems in the CSV:\n" if b.errors else "")
                 + "\n".join(str(e) for e in b.errors[:20])
                 + (f"\n… and {len(b.errors) - 20} more problems" if len(b.errors) > 20 else "")

@@ -19,6 +19,12 @@ from bibtagger_gui.core.startlist import (
 from bibtagger_gui.gui.feature_controller import FeatureController
 
 
+# A start list lives in the project's meta, not in any photo's bibs: the import is not an edit on the undo
+# stack, and it leaves the stack as it is (no undo of an earlier edit can bring back anything it replaced).
+UNDO_NOTE = ("A start list import cannot be undone (import a corrected list to replace it); "
+             "it changes no bib, so your edits can still be undone.")  # fmt: skip
+
+
 class StartListController(FeatureController):
     """Imports start lists into the window's store and reports what happened."""
 
@@ -57,9 +63,10 @@ class StartListController(FeatureController):
             text += f"\n{len(startlist.problems)} line(s) were skipped (see details)."
         if off:
             text += f"\n{len(off)} bib read(s) in this folder are not on the start list."
+        text += f"\n{UNDO_NOTE}"
         status = getattr(self.window, "statusBar", None)
         if callable(status):
-            status().showMessage(text.splitlines()[0], 10000)
+            status().showMessage(f"{text.splitlines()[0]} {UNDO_NOTE}", 15000)
         icon = QMessageBox.Icon.Warning if startlist.problems else QMessageBox.Icon.Information
         self._message(icon, "Import Start List", text, "\n".join(startlist.problems))
         self.imported.emit(startlist)
