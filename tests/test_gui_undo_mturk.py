@@ -45,8 +45,7 @@ def test_mturk_verdicts_undo_and_redo_exactly(qtbot, race, tmp_path, verdict_key
             assert sorted(b.number for b in win.store.bibs(pid) if b.source == "human") == ["107", "7o"]
 
     store = win.store
-    undo_redo_cycle(qtbot, win, pid, ids["photo_002.jpg"], act, extra=lambda: verdicts(store),
-                    shows=verdict_key != Qt.Key.Key_A)  # an approval changes no bib: the window stays  # fmt: skip
+    undo_redo_cycle(qtbot, win, pid, ids["photo_002.jpg"], act, extra=lambda: verdicts(store))  # shows the photo, approval too
     assert verdicts(store)["A2"].action == {Qt.Key.Key_C: mturk.CORRECT, Qt.Key.Key_R: mturk.REJECT, Qt.Key.Key_A: mturk.APPROVE}[verdict_key]
     # the dialog's table follows the undo stack
     dialog.set_filter("all")
@@ -126,3 +125,35 @@ def test_an_mturk_import_leaves_earlier_edits_undoable_and_says_what_cannot_be_u
     win.mturk_controller.open_batch(_mturk_batch(tmp_path, box))
     assert win.statusBar().currentMessage() == "MTurk batch batch.csv: no new worker boxes (already imported)."
     assert dump(store) == imported and win.undo_stack.count() == 2
+
+
+def test_undo_of_a_verdict_from_the_main_window_shows_its_photo_and_row(qtbot, race, tmp_path):
+    """Ctrl+Z in the main window with the dialog closed (hidden) or behind: the window shows the photo
+    the verdict is about, even for an approval (no bib changes), and the dialog's selection is that row,
+    under a filter that shows it."""
+    win, _, ids = race
+    pid, other = ids["photo_000.jpg"], ids["photo_002.jpg"]
+    box = next(b.box for b in win.store.bibs(pid) if b.number == "101")
+    dialog = win.mturk_controller.open_batch(_mturk_batch(tmp_path, box))
+    qtbot.waitExposed(dialog)
+    assert dialog.proxy.filter_key() == "pending"
+    assert dialog.select_assignment("A2")
+    assert dialog.approve()
+    assert dialog.current_assignment().assignment_id == "A1"  # the pending list went on
+    dialog.close()  # hidden, still the controller's dialog
+    win.activateWindow()
+    win.select_photo(other)
+    win.photo_view.setFocus()
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    assert "A2" not in verdicts(win.store)
+    assert win.current_id == pid  # the main window shows the photo the undo applied to
+    assert dialog.current_assignment().assignment_id == "A2"  # pending again, selected
+    assert "photo_000.jpg" in win.statusBar().currentMessage() and "W2" in win.statusBar().currentMessage()
+    win.select_photo(other)
+    win.photo_view.setFocus()
+    key(qtbot, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert verdicts(win.store)["A2"].action == mturk.APPROVE
+    assert win.current_id == pid
+    # approved, A2 left the "pending" filter: the dialog shows every assignment to keep it selected
+    assert dialog.current_assignment().assignment_id == "A2" and dialog.proxy.filter_key() == "all"
+    assert "approve" in dialog.status.text()

@@ -224,11 +224,13 @@ class VerdictCommand(PhotoEditCommand):
     itself lives in ``mturk.db`` (another SQLite file): ``write_verdict(verdict or None)`` saves it (and
     returns it as saved)
     after the photo's transaction; if that fails, the photo is moved back, so both stay in step.
-    ``reveal()`` shows the assignment after an undo or redo. ``photo_id`` is None for an assignment
+    ``reveal()`` shows the assignment after an undo or redo; the main window then shows the photo too
+    (``ctx.changed``), even when the verdict changed no bib (an approval): the user undoing from the
+    main window, with the dialog closed or behind it, sees which photo the undo was about. ``photo_id`` is None for an assignment
     whose photo is not in the project: only the verdict changes.
     """
 
-    show_unchanged = False  # an approval changes no bib: the main window stays where it is
+    show_unchanged = False  # given, an approval changes no bib: the main window stays where it is (undo/redo show it)
 
     def __init__(
         self,
@@ -263,6 +265,7 @@ class VerdictCommand(PhotoEditCommand):
             raise
         if first:
             self.verdict_after = saved  # as saved, with its time: a redo writes it back exactly
+            self.show_unchanged = True  # from now on (undo, redo) the window shows the photo, bibs changed or not
         else:
             self.reveal()
 

@@ -529,14 +529,19 @@ class MTurkReviewDialog(QDialog):
         return self.model.set_verdict(self.model.row_of(a.assignment_id), verdict)
 
     def reveal_verdict(self, assignment_id: str) -> None:
-        """After an undo or redo of a verdict: refilter, recount, select that assignment when shown."""
+        """After an undo or redo of a verdict: refilter, recount and select that assignment; a filter that
+        hides it now (an approval redone under "pending") gives way to "All assignments", as the main
+        window clears its own filter to show the photo an undo changed."""
         self.proxy.refresh()
+        cleared = ""
+        if not self.select_assignment(assignment_id) and self.proxy.filter_key() != "all":
+            cleared = f" (showing all assignments: it left the filter {FILTERS[self.proxy.filter_key()][0]!r})"
+            self.set_filter("all")
+            self.select_assignment(assignment_id)
         self._update_count()
-        if not self.select_assignment(assignment_id):
-            self._show_current()
         v = self.model.verdict(assignment_id)
         a = self.batch.assignment(assignment_id)
-        self.status.setText(f"Verdict now: {VERDICT_TEXT[v.action] if v else 'none'} — {a.image} ({a.worker_id}).")
+        self.status.setText(f"Verdict now: {VERDICT_TEXT[v.action] if v else 'none'} — {a.image} ({a.worker_id}){cleared}.")
 
     def approve(self) -> bool:
         return self._decide(lambda a: mturk.Verdict(a.assignment_id, mturk.APPROVE))
@@ -697,9 +702,19 @@ class MTurkController(QObject):
         return self._verdicts.set(verdict, a)
 
     def reveal_verdict(self, assignment_id: str) -> None:
+        """After an undo or redo of a verdict: the dialog selects it (even closed or behind the window,
+        so it is there when it comes back) and the main window's status bar says what the verdict is now
+        (the window itself shows the photo: ``VerdictCommand``)."""
         d = self.dialog
         if d is not None and d.batch.assignment(assignment_id) is not None:
             d.reveal_verdict(assignment_id)
+            text = f"MTurk {d.status.text()[0].lower()}{d.status.text()[1:]}"
+        else:
+            v = self._verdicts.get(assignment_id) if self._verdicts is not None else None
+            text = f"MTurk verdict now: {VERDICT_TEXT[v.action] if v else 'none'} — assignment {assignment_id}."
+        status = getattr(self.window, "statusBar", None)
+        if callable(status):
+            status().showMessage(text, 10000)
 
     def _bibs_changed(self, photo_id: int) -> None:
         """After *correct*: show the photo with its new human bibs in the main window, ready to edit."""
