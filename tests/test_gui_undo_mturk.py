@@ -157,3 +157,66 @@ def test_undo_of_a_verdict_from_the_main_window_shows_its_photo_and_row(qtbot, r
     # approved, A2 left the "pending" filter: the dialog shows every assignment to keep it selected
     assert dialog.current_assignment().assignment_id == "A2" and dialog.proxy.filter_key() == "all"
     assert "approve" in dialog.status.text()
+
+
+class Crash(BaseException):
+    """The app dying between two writes (no ``except Exception`` catches it)."""
+
+
+@pytest.mark.parametrize("action", [mturk.CORRECT, mturk.REJECT])
+def test_a_crash_between_the_photo_and_the_verdict_write_is_finished_on_reopening(qtbot, race, tmp_path, monkeypatch, action):
+    """The photo's part of a verdict committed, mturk.db not written: opening the batch again writes the
+    verdict (the photo's part is not applied again), and the verdict then behaves as any other."""
+    win, folder, ids = race
+    store = win.store
+    pid = ids["photo_000.jpg"]
+    box = next(b.box for b in store.bibs(pid) if b.number == "101")
+    src = _mturk_batch(tmp_path, box)
+    dialog = win.mturk_controller.open_batch(src)
+    before = dump(store)
+    dialog.set_filter("all")
+    assert dialog.select_assignment("A2")
+
+    def crash(self, verdict, assignment=None):
+        raise Crash
+
+    real = mturk.VerdictStore.set
+    monkeypatch.setattr(mturk.VerdictStore, "set", crash)
+    with pytest.raises(Crash):
+        dialog.correct() if action == mturk.CORRECT else dialog.reject_assignment()
+    monkeypatch.setattr(mturk.VerdictStore, "set", real)
+    crashed = dump(store)
+    assert crashed != before and "A2" not in verdicts(store)  # the bibs changed, the verdict is not saved
+    numbers = sorted((b.number, b.source) for b in store.bibs(pid) if b.source != "model")
+    assert numbers == ([("101", "mturk"), ("107", "human"), ("107", "mturk"), ("7o", "human")] if action == mturk.CORRECT
+                       else [("101", "mturk")])  # fmt: skip
+
+    assert win.open_folder(folder)  # started again
+    wait_idle(qtbot, win)
+    store = win.store
+    dialog = win.mturk_controller.open_batch(src)
+    assert verdicts(store)["A2"].action == action and dialog.model.verdict("A2").action == action
+    assert dump(store) == crashed  # nothing applied twice: no second copy, the rejected boxes not re-imported
+    assert "when bibtagger stopped" in dialog.status.text() and "photo_000.jpg (W2)" in dialog.status.text()
+    assert store.get_meta(mturk.PENDING_META) is None
+    # from here the verdict is like any other: U takes it back with its effect on the photo
+    dialog.set_filter("all")
+    assert dialog.select_assignment("A2")
+    dialog.clear_verdict()
+    assert "A2" not in verdicts(store)
+    assert sorted((b.number, b.source) for b in store.bibs(pid)) == sorted((b.number, b.source) for b in before["photo_000.jpg"][2])
+    dialog.close()
+
+
+def test_a_verdict_leaves_no_pending_note(qtbot, race, tmp_path):
+    win, _, ids = race
+    store = win.store
+    box = next(b.box for b in store.bibs(ids["photo_000.jpg"]) if b.number == "101")
+    dialog = win.mturk_controller.open_batch(_mturk_batch(tmp_path, box))
+    assert dialog.select_assignment("A2") and dialog.correct()
+    assert store.get_meta(mturk.PENDING_META) is None
+    win.undo()
+    assert store.get_meta(mturk.PENDING_META) is None and "A2" not in verdicts(store)
+    win.redo()
+    assert store.get_meta(mturk.PENDING_META) is None and verdicts(store)["A2"].action == mturk.CORRECT
+    dialog.close()

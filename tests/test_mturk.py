@@ -526,3 +526,22 @@ def test_cli_import_writes_the_store_before_a_closed_stdout_stops_the_listing(tm
     assert main(["mturk", "import", str(src), str(folder), "--list", "0"]) == 141
     with Store.open(folder) as store:
         assert [(b.number, b.source) for b in store.bibs(store.photo_by_path("p.jpg").id)] == [("12", "mturk")]
+
+
+def test_finish_pending_verdict_writes_the_noted_verdict_once(tmp_path):
+    from bibtagger_gui.core.store import Store
+
+    folder = tmp_path / "photos"
+    photo(folder / "a.jpg", 100, 80)
+    with Store.open(folder) as store, mturk.VerdictStore.open(store) as verdicts:
+        assert mturk.finish_pending_verdict(store, verdicts) is None  # no note: nothing to do
+        v = mturk.Verdict("A1", mturk.REJECT, "no bib in the box").stamped()
+        mturk.note_pending_verdict(store, "A1", v)
+        assert mturk.finish_pending_verdict(store, verdicts) == ("A1", v)
+        assert verdicts.all() == {"A1": v} and store.get_meta(mturk.PENDING_META) is None
+        mturk.note_pending_verdict(store, "A1", None)  # an interrupted clear (U, or an undo to no verdict)
+        assert mturk.finish_pending_verdict(store, verdicts) == ("A1", None)
+        assert verdicts.all() == {}
+        store.set_meta(mturk.PENDING_META, "{not json")  # unreadable: dropped, nothing written
+        assert mturk.finish_pending_verdict(store, verdicts) is None
+        assert verdicts.all() == {} and store.get_meta(mturk.PENDING_META) is None

@@ -640,6 +640,10 @@ class Verdict:
     def approves(self) -> bool:
         return self.action in (APPROVE, CORRECT)
 
+    def stamped(self) -> "Verdict":
+        """This verdict with its time set (now, when it has none): saved as it is, it reads back equal."""
+        return self if self.updated else Verdict(self.assignment_id, self.action, self.feedback, _now())
+
 
 def verdicts_path(folder_or_store: Any) -> Path:
     """Where the verdicts of a photo folder live: ``mturk.db`` beside the store's ``project.db``.
@@ -743,6 +747,50 @@ class VerdictStore:
     def set_meta(self, key: str, value: str) -> None:
         with self._tx():
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value))
+
+
+# --------------------------------------------------------------------------- pending verdict note
+
+#: Project-store meta key of a verdict whose effect on the photo is committed but whose write to
+#: ``mturk.db`` may not be (docs/mturk.md#a-crash-between-the-two-databases).
+PENDING_META = "mturk_pending_verdict"
+
+
+def note_pending_verdict(store: Any, assignment_id: str, verdict: Verdict | None) -> None:
+    """Note, in the project store, the verdict (None: none) about to be written to ``mturk.db``.
+
+    Called inside the transaction that applies the verdict's effect on the photo's bibs, so the note
+    commits with it; :func:`clear_pending_verdict` once ``mturk.db`` holds the verdict."""
+    v = None if verdict is None else {"action": verdict.action, "feedback": verdict.feedback, "updated": verdict.updated}
+    store.set_meta(PENDING_META, json.dumps({"assignment_id": assignment_id, "verdict": v}))
+
+
+def clear_pending_verdict(store: Any) -> None:
+    store.set_meta(PENDING_META, None)
+
+
+def finish_pending_verdict(store: Any, verdicts: VerdictStore, batch: Batch | None = None) -> tuple[str, Verdict | None] | None:
+    """Complete a verdict write a crash interrupted: the photo's part is committed (the note says so),
+    so the noted verdict is written to ``verdicts`` (again, when it was: same verdict, same time) and the
+    note removed. No bib is touched: nothing is applied twice. Returns (assignment id, verdict) or None."""
+    text = store.get_meta(PENDING_META)
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        aid = str(data["assignment_id"])
+        v = data["verdict"]
+        verdict = None if v is None else Verdict(aid, v["action"], v.get("feedback", ""), v.get("updated", ""))
+    except (ValueError, KeyError, TypeError, VerdictError):  # not ours to read: nothing to finish
+        clear_pending_verdict(store)
+        return None
+    a = batch.assignment(aid) if batch is not None else None
+    if verdict is None:
+        verdicts.clear(aid)
+    else:
+        verdicts.set(verdict, a if a is not None and a.pending else None)  # hit, worker, image when known
+    clear_pending_verdict(store)
+    return aid, verdict
 
 
 # --------------------------------------------------------------------------- export

@@ -24,6 +24,8 @@ from typing import Any, Callable
 
 from PySide6.QtGui import QUndoCommand
 
+from bibtagger_gui.core import mturk
+
 Box = tuple[float, float, float, float]
 
 
@@ -222,12 +224,15 @@ class VerdictCommand(PhotoEditCommand):
     take them out for *reject*, ...); it runs in the same transaction as the snapshot of the photo,
     and undo/redo move the photo's bibs back and forth exactly as for the other edits. The verdict
     itself lives in ``mturk.db`` (another SQLite file): ``write_verdict(verdict or None)`` saves it (and
-    returns it as saved)
-    after the photo's transaction; if that fails, the photo is moved back, so both stay in step.
+    returns it as saved) after the photo's transaction; if that fails, the photo is moved back, so both
+    stay in step. A crash between the two cannot be undone that way: the photo's transaction also notes
+    the verdict it is for in the project store (``mturk.note_pending_verdict``), removed once
+    ``mturk.db`` has it, and opening the batch again writes a verdict still noted
+    (``mturk.finish_pending_verdict``; docs/mturk.md#a-crash-between-the-two-databases).
     ``reveal()`` shows the assignment after an undo or redo; the main window then shows the photo too
     (``ctx.changed``), even when the verdict changed no bib (an approval): the user undoing from the
-    main window, with the dialog closed or behind it, sees which photo the undo was about. ``photo_id`` is None for an assignment
-    whose photo is not in the project: only the verdict changes.
+    main window, with the dialog closed or behind it, sees which photo the undo was about.
+    ``photo_id`` is None for an assignment whose photo is not in the project: only the verdict changes.
     """
 
     show_unchanged = False  # given, an approval changes no bib: the main window stays where it is (undo/redo show it)
@@ -243,40 +248,62 @@ class VerdictCommand(PhotoEditCommand):
         reveal: Callable[[], None] = lambda: None,
     ):
         super().__init__(ctx, photo_id, text)
-        self.verdict_before, self.verdict_after = verdicts
+        before, after = verdicts
+        self.verdict_before = before
+        self.verdict_after = after.stamped() if after is not None else None  # the note and mturk.db get the same time
+        self.assignment_id = (after or before).assignment_id
         self.write_verdict, self.bibs_step, self.reveal = write_verdict, bibs_step, reveal
 
     def edit(self, store: Any) -> None:
         if self.bibs_step is not None:
             self.bibs_step(store)
 
+    def _photo_part(self, step: Callable[[], None], verdict: Any) -> None:
+        """The photo's part (``step``) and the note of the verdict it is for: one transaction."""
+        store = self.ctx.store
+        with store.transaction():
+            step()
+            mturk.note_pending_verdict(store, self.assignment_id, verdict)
+
+    def _verdict_part(self, verdict: Any, forward: bool) -> Any:
+        """Write the verdict to mturk.db, then drop the note; if the write fails, the photo's part is
+        moved back (and the note dropped) in one transaction, and the error goes on."""
+        store = self.ctx.store
+        try:
+            saved = self.write_verdict(verdict)
+        except Exception:
+            if self.photo_id is not None:
+                with store.transaction():
+                    if forward:
+                        self._move(self.rows_after, self.rows_before, self.reviewed[::-1], undo=True)
+                    else:
+                        self._move(self.rows_before, self.rows_after, self.reviewed, undo=False)
+                    mturk.clear_pending_verdict(store)
+                if self.changes_store:
+                    self.ctx.changed(self.photo_id, None)
+            raise
+        if self.photo_id is not None:
+            try:
+                mturk.clear_pending_verdict(store)
+            except Exception:  # noqa: BLE001 - harmless: reopening writes that same verdict again
+                pass
+        return saved
+
     def apply(self) -> None:
         first = self.rows_before is None
         if self.photo_id is not None:
-            super().apply()
+            self._photo_part(super().apply, self.verdict_after)
         elif first:
             self.rows_before = {}
-        try:
-            saved = self.write_verdict(self.verdict_after)
-        except Exception:
-            if self.photo_id is not None and self.changes_store:
-                self._move(self.rows_after, self.rows_before, self.reviewed[::-1], undo=True)
-                self.ctx.changed(self.photo_id, None)
-            raise
+        saved = self._verdict_part(self.verdict_after, forward=True)
         if first:
-            self.verdict_after = saved  # as saved, with its time: a redo writes it back exactly
+            self.verdict_after = saved  # as saved (the same verdict and time): a redo writes it back exactly
             self.show_unchanged = True  # from now on (undo, redo) the window shows the photo, bibs changed or not
         else:
             self.reveal()
 
     def revert(self) -> None:
         if self.photo_id is not None:
-            super().revert()
-        try:
-            self.write_verdict(self.verdict_before)
-        except Exception:
-            if self.photo_id is not None and self.changes_store:
-                self._move(self.rows_before, self.rows_after, self.reviewed, undo=False)
-                self.ctx.changed(self.photo_id, None)
-            raise
+            self._photo_part(super().revert, self.verdict_before)
+        self._verdict_part(self.verdict_before, forward=False)
         self.reveal()

@@ -658,6 +658,9 @@ class MTurkController(QObject):
             self._verdicts.close()
         self._verdicts = mturk.VerdictStore.open(target)
         self._verdicts.set_meta("last_csv", str(Path(csv_path).resolve()))
+        # a verdict whose photo part was committed when the app stopped: mturk.db gets it now, before the
+        # import (which leaves out rejected answers) and the table read it (docs/mturk.md)
+        finished = mturk.finish_pending_verdict(store, self._verdicts, batch) if store is not None else None
         self.import_report = mturk.import_into_store(batch, store, self._verdicts, match) if store is not None else None
         if self.import_report and self.import_report.added:
             rebuild = getattr(self.window, "rebuild_queue", None)
@@ -673,6 +676,12 @@ class MTurkController(QObject):
         self.dialog = MTurkReviewDialog(batch, match, self._verdicts, store, self.window, edits=edits)
         self.dialog.sink = self  # undo/redo of a verdict reach the dialog showing it, even a later one
         self.dialog.bibs_changed.connect(self._bibs_changed)
+        if finished is not None:
+            aid, v = finished
+            a = batch.assignment(aid)
+            what = f"{a.image} ({a.worker_id})" if a is not None else f"assignment {aid}"
+            self.dialog.status.setText(f"Saved the verdict that was being written when bibtagger stopped: "
+                                       f"{VERDICT_TEXT[v.action] if v else 'none'} — {what}.")  # fmt: skip
         self.dialog.show()
         return self.dialog
 
@@ -739,6 +748,8 @@ class MTurkController(QObject):
             raise mturk.BatchFormatError("open a photo folder first")
         store = getattr(self.window, "store", None)
         with mturk.VerdictStore.open(store if store is not None else folder) as verdicts:
+            if store is not None:
+                mturk.finish_pending_verdict(store, verdicts, batch)
             return mturk.export_batch(batch, verdicts, out_csv)
 
     # menu handlers (file dialogs, message boxes)
