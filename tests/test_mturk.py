@@ -545,3 +545,26 @@ def test_finish_pending_verdict_writes_the_noted_verdict_once(tmp_path):
         store.set_meta(mturk.PENDING_META, "{not json")  # unreadable: dropped, nothing written
         assert mturk.finish_pending_verdict(store, verdicts) is None
         assert verdicts.all() == {} and store.get_meta(mturk.PENDING_META) is None
+
+
+@pytest.mark.parametrize("command", ["review", "export"])
+def test_cli_review_and_export_finish_a_verdict_a_crash_left_noted(tmp_path, capsys, command):
+    """The app crashed after the photo's part of a Reject and before mturk.db had it: the command line
+    finishes it too (before, only opening the batch in the app did), so the upload CSV carries it."""
+    from bibtagger_gui.core.store import Store
+
+    folder = tmp_path / "photos"
+    photo(folder / "two.jpg", 200, 100)
+    src = write_csv(tmp_path / "b.csv", [row("A1", "two.jpg", answer((10, 10, 40, 20, "12")))])
+    v = mturk.Verdict("A1", mturk.REJECT, "no bib in the box").stamped()
+    with Store.open(folder) as store:
+        mturk.note_pending_verdict(store, "A1", v)
+    upload = tmp_path / "upload.csv"
+    args = ["mturk", command, str(src), str(folder)] + (["--out", str(upload)] if command == "export" else [])
+    assert main(args) == 0
+    assert "finished saving the verdict reject for assignment A1" in capsys.readouterr().err
+    with Store.open(folder) as store, mturk.VerdictStore.open(store) as verdicts:
+        assert verdicts.all() == {"A1": v} and store.get_meta(mturk.PENDING_META) is None
+    if command == "export":
+        with open(upload, newline="", encoding="utf-8") as f:
+            assert [(r["Approve"], r["Reject"]) for r in csv.DictReader(f)] == [("", "no bib in the box")]

@@ -78,6 +78,17 @@ def _open_store(folder: Path, scan: bool = True) -> Any:
     return store
 
 
+def _finish_pending(store: Any, verdicts: mturk.VerdictStore, batch: mturk.Batch) -> None:
+    """Write the verdict a crash left noted in the project (docs/mturk.md#a-crash-between-the-two-databases)."""
+    if store is None:
+        return
+    finished = mturk.finish_pending_verdict(store, verdicts, batch)
+    if finished is not None:
+        aid, verdict = finished
+        what = f"verdict {verdict.action}" if verdict is not None else "removal of its verdict"
+        print(f"note: finished saving the {what} for assignment {aid}, interrupted last time", file=sys.stderr)
+
+
 def _match(batch: mturk.Batch, folder: Path, store: Any) -> mturk.PhotoMatch:
     match = mturk.match_photos(batch, store if store is not None else folder)
     for msg in match.errors:
@@ -147,6 +158,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     store = _open_store(args.dir)
     match = _match(batch, args.dir, store)
     with mturk.VerdictStore.open(store if store is not None else args.dir) as verdicts:
+        _finish_pending(store, verdicts, batch)
         decided = verdicts.all()
         pending = [a for a in batch.assignments if a.pending]
         print(f"pending on MTurk: {len(pending)} of {len(batch.assignments)} assignments; "
@@ -177,7 +189,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             return 1
     except OSError:
         pass
-    with mturk.VerdictStore.open(args.dir) as verdicts:
+    store = _open_store(args.dir, scan=False)
+    with mturk.VerdictStore.open(store if store is not None else args.dir) as verdicts:
+        _finish_pending(store, verdicts, batch)
+        if store is not None:
+            store.close()
         try:
             rep = mturk.export_batch(batch, verdicts, args.out)
         except OSError as exc:
