@@ -13,7 +13,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -345,11 +345,16 @@ def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def _jpeg_scan_start(data: np.ndarray) -> int:
-    """Offset just after the first SOS segment header, or -1."""
-    buf = data.tobytes() if len(data) < (1 << 20) else data[: 1 << 20].tobytes()
+def _jpeg_segments(data: np.ndarray) -> Iterator[tuple[int, int, int]]:
+    """(marker, offset of the marker, segment length) of each marker segment up to and including the first SOS.
+
+    Walks the segments by their lengths, however much metadata comes first (large ICC
+    profiles, Photoshop previews or extended XMP can put megabytes before the image data).
+    """
+    buf = memoryview(data)
+    n = len(buf)
     i = 2
-    while i + 4 <= len(buf):
+    while i + 4 <= n:
         if buf[i] != 0xFF:
             i += 1
             continue
@@ -361,10 +366,33 @@ def _jpeg_scan_start(data: np.ndarray) -> int:
             i += 2
             continue
         length = (buf[i + 2] << 8) | buf[i + 3]
+        yield marker, i, length
         if marker == 0xDA:
-            return i + 2 + length
+            return
         i += 2 + length
+
+
+def _jpeg_scan_start(data: np.ndarray) -> int:
+    """Offset just after the first SOS segment header, or -1."""
+    for marker, at, length in _jpeg_segments(data):
+        if marker == 0xDA:
+            return at + 2 + length
     return -1
+
+
+def _jpeg_unsupported(data: np.ndarray) -> str | None:
+    """Why libjpeg (8-bit, as OpenCV uses it) cannot decode this JPEG's frame type, or None."""
+    for marker, at, _ in _jpeg_segments(data):
+        if marker in _SOF_MARKERS:
+            precision = int(data[at + 4]) if at + 4 < len(data) else 8
+            if marker in (0xC3, 0xC7, 0xCB, 0xCF):
+                return "lossless JPEG is not supported (save it as an ordinary JPEG)"
+            if marker in (0xC5, 0xC6, 0xC7, 0xCD, 0xCE, 0xCF):
+                return "hierarchical JPEG is not supported (save it as an ordinary JPEG)"
+            if precision != 8:
+                return f"{precision}-bit JPEG is not supported (save it as an ordinary 8-bit JPEG)"
+            return None
+    return None
 
 
 def _reduction(long_side: int, max_side: int | None) -> int:
@@ -406,8 +434,10 @@ def load_with_info(
     except cv2.error as exc:
         raise ImageError(path, f"cannot decode {info.format.upper()} ({str(exc).strip().splitlines()[-1]})") from None
     if bgr is None or bgr.size == 0:
-        raise ImageError(path, f"corrupt {info.format.upper()} (cannot decode the pixels)")
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        why = _jpeg_unsupported(data) if info.format == "jpeg" else None
+        raise ImageError(path, why or f"corrupt {info.format.upper()} (cannot decode the pixels)")
+    del data  # the file's bytes are not needed any more: peak memory stays at one decoded copy
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr)  # in place
     if info.format != "tiff" or (info.orientation >= 5 and rgb.shape[:2] == (info.raw_height, info.raw_width)):
         # OpenCV's TIFF decoder orients the pixels itself (whatever the flags say); for
         # every other format IMREAD_IGNORE_ORIENTATION leaves it to us.
