@@ -134,3 +134,14 @@ def test_missing_models_is_a_clear_error(tmp_path, capsys):
     assert rc == 1
     assert "not found" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "nope")]) == 1
+
+
+def test_predict_names_files_in_formats_it_cannot_read(tmp_path, capsys, placeholder_models_dir):
+    folder = tmp_path / "phone"
+    good_photo(folder / "IMG_0001.JPG", 1)
+    (folder / "IMG_0002.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    (folder / "IMG_0003.CR3").write_bytes(b"x")
+    assert main(["predict", str(folder), "--models", str(placeholder_models_dir)]) == 0
+    err = capsys.readouterr().err
+    assert "2 file(s) in formats bibtagger cannot read were left out (1 CR3, 1 HEIC): convert them to JPEG; RAW files: use the camera's JPEGs" in err
+    assert "1 photo(s) recognised" in err

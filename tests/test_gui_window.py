@@ -394,3 +394,22 @@ def test_a_file_the_scan_leaves_out_is_reported_not_silently_dropped(qtbot, make
     assert "1 file(s) left out by the scan" in win.statusBar().currentMessage()  # the recognition message keeps saying so
     win.close_folder()
     assert win.scan_skipped == []
+
+
+def test_heic_and_raw_files_are_named_not_silently_ignored(qtbot, make_window, tmp_path):
+    """A folder of HEIC/RAW files (formats bibtagger cannot read) must not just look empty."""
+    folder = tmp_path / "iphone"
+    make_photos(folder, 1)
+    for name in ("IMG_1.HEIC", "IMG_2.heic", "IMG_3.CR2", "._IMG_4.HEIC"):  # the AppleDouble file stays hidden
+        (folder / name).write_bytes(b"\x00\x00\x00\x18ftypheic")
+    win = make_window()
+    messages = []
+    win.statusBar().messageChanged.connect(lambda m: messages.append(m) if m else None)
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    note = "3 file(s) in formats bibtagger cannot read were left out (2 HEIC, 1 CR2): convert them to JPEG; RAW files: use the camera's JPEGs"
+    assert note in messages
+    assert win.queue_label.text() == "1 of 1 photos · other formats left out"
+    assert note in win.queue_label.toolTip()
+    win.close_folder()
+    assert win.scan_unsupported is None

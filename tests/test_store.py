@@ -711,3 +711,24 @@ def test_a_folder_where_the_write_ahead_log_cannot_work_keeps_the_project_per_us
             assert store.db_path == fallback_db_path(folder)
             assert [b.number for b in store.bibs(store.photo_by_path("img_0.jpg").id)] == ["1234"]
     assert not [p.name for p in local_dir.iterdir() if ".replaced-" in p.name or ".moved-" in p.name]
+
+
+def test_scan_names_photos_in_formats_it_cannot_read(tmp_path):
+    """HEIC/AVIF/RAW files are left out of the project but listed in the report (hidden ones are not)."""
+    from bibtagger_gui.core.imageio import unsupported_note
+
+    folder = tmp_path / "shoot"
+    (folder / "raw").mkdir(parents=True)
+    make_photo(folder / "a.JPG", 1)
+    for name in ("b.heic", "c.AVIF", "raw/d.NEF", "raw/e.dng", ".f.heic", "._a.JPG", "notes.txt"):
+        (folder / name).write_bytes(b"x")
+    with Store.open(folder) as store:
+        report = store.scan()
+        assert [p.relpath for p in store.photos()] == ["a.JPG"]
+    assert sorted(report.unsupported) == ["b.heic", "c.AVIF", "raw/d.NEF", "raw/e.dng"]
+    assert report.errors == []
+    assert unsupported_note(report.unsupported) == (
+        "4 file(s) in formats bibtagger cannot read were left out (1 AVIF, 1 DNG, 1 HEIC, 1 NEF): "
+        "convert them to JPEG; RAW files: use the camera's JPEGs")  # fmt: skip
+    assert unsupported_note(["x.CR2"]).endswith("(1 CR2): RAW files: use the camera's JPEGs")
+    assert unsupported_note([]) is None

@@ -23,7 +23,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.annotations import AnnotationError, dump_annotations
     from bibtagger_gui.core.exporters import bib_rows_csv
-    from bibtagger_gui.core.imageio import ImageError
+    from bibtagger_gui.core.imageio import ImageError, unsupported_note
     from bibtagger_gui.core.progress import Progress
     from bibtagger_gui.core.recognizer import ModelError, Recognizer
     from bibtagger_gui.core.store import Store, StoreError
@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
         scan_errors = [(rel, message) for rel, message in report.errors if rel not in retried]
         for rel, message in scan_errors:
             print(f"{shown(rel)}: {message}", file=sys.stderr)
+        note = unsupported_note(report.unsupported)
+        if note:
+            print(note, file=sys.stderr)
         if report.moved:
             print(f"{len(report.moved)} photo(s) moved or renamed since the last scan (bibs kept)", file=sys.stderr)
         if report.replaced:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from bibtagger_gui.core.imageio import ImageError, ImageInfo, is_supported, probe_image
+from bibtagger_gui.core.imageio import ImageError, ImageInfo, is_supported, is_unsupported_photo, probe_image
 from bibtagger_gui.core.pixelhash import pixel_hash
 
 HASH_CHUNK = 64 * 1024
@@ -58,7 +58,8 @@ def to_relpath(folder: Path, path: Path) -> str:
     return path.relative_to(folder).as_posix()
 
 
-def walk_photos(folder: str | os.PathLike, errors: list[tuple[str, str]] | None = None) -> Iterator[str]:
+def walk_photos(folder: str | os.PathLike, errors: list[tuple[str, str]] | None = None,
+                unsupported: list[str] | None = None) -> Iterator[str]:
     """Relative paths of the supported photos under ``folder``, sorted, hidden files/folders skipped.
 
     Symlinked sub-folders are followed (each real folder once, so link loops end); links
@@ -66,7 +67,8 @@ def walk_photos(folder: str | os.PathLike, errors: list[tuple[str, str]] | None 
     what they point at is scanned under its own path.
 
     Sub-folders that cannot be listed and names that are not valid UTF-8 are appended to
-    ``errors`` as (relpath, message) instead of stopping the walk.
+    ``errors`` as (relpath, message) instead of stopping the walk. Photos in formats bibtagger
+    cannot read (HEIC, AVIF, RAW: ``imageio.UNSUPPORTED_PHOTO_EXTENSIONS``) go to ``unsupported``.
     """
     root = Path(folder)
 
@@ -90,7 +92,11 @@ def walk_photos(folder: str | os.PathLike, errors: list[tuple[str, str]] | None 
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != STORE_DIRNAME
                              and not _links_into(os.path.join(dirpath, d), real_root))  # fmt: skip
         for name in sorted(filenames):
-            if name.startswith(".") or not is_supported(name) or _links_into(os.path.join(dirpath, name), real_root):
+            if name.startswith(".") or _links_into(os.path.join(dirpath, name), real_root):
+                continue
+            if not is_supported(name):
+                if unsupported is not None and is_unsupported_photo(name):
+                    unsupported.append(to_relpath(root, Path(dirpath) / name).encode("utf-8", "replace").decode())
                 continue
             rel = to_relpath(root, Path(dirpath) / name)
             try:

@@ -19,6 +19,13 @@ import cv2
 import numpy as np
 
 SUPPORTED_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
+RAW_EXTENSIONS = frozenset(
+    ".3fr .ari .arw .bay .cr2 .cr3 .crw .dcr .dng .erf .fff .iiq .k25 .kdc .mef .mos .mrw "
+    ".nef .nrw .orf .ori .pef .raf .raw .rw2 .rwl .sr2 .srf .srw .x3f".split()
+)
+# Photo formats a scan leaves out but names (ScanReport.unsupported), so a folder of iPhone or RAW
+# files does not just look empty.
+UNSUPPORTED_PHOTO_EXTENSIONS = RAW_EXTENSIONS | frozenset(".heic .heif .hif .avif .jxl".split())
 MAX_PIXELS = 200_000_000  # default decompression-bomb limit (200 MP)
 
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
@@ -65,6 +72,27 @@ class ImageInfo:
 def is_supported(path: str | os.PathLike) -> bool:
     """True when the file name has one of the supported image extensions (case-insensitive)."""
     return Path(path).suffix.lower() in SUPPORTED_EXTENSIONS
+
+
+def is_unsupported_photo(path: str | os.PathLike) -> bool:
+    """True for photo formats bibtagger cannot read (HEIC, AVIF, RAW, …), by extension (case-insensitive)."""
+    return Path(path).suffix.lower() in UNSUPPORTED_PHOTO_EXTENSIONS
+
+
+def unsupported_note(relpaths: list[str]) -> str | None:
+    """One line on the files a scan left out for their format, e.g.
+    ``3 file(s) in formats bibtagger cannot read were left out (2 HEIC, 1 CR2): …``; None if none."""
+    if not relpaths:
+        return None
+    counts: dict[str, int] = {}
+    for rel in relpaths:
+        ext = Path(rel).suffix.lstrip(".").upper()
+        counts[ext] = counts.get(ext, 0) + 1
+    kinds = ", ".join(f"{n} {ext}" for ext, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    raw = any(Path(rel).suffix.lower() in RAW_EXTENSIONS for rel in relpaths)
+    other = any(Path(rel).suffix.lower() not in RAW_EXTENSIONS for rel in relpaths)
+    hints = (["convert them to JPEG"] if other else []) + (["RAW files: use the camera's JPEGs"] if raw else [])
+    return f"{len(relpaths)} file(s) in formats bibtagger cannot read were left out ({kinds}): {'; '.join(hints)}"
 
 
 # --------------------------------------------------------------------------- headers

@@ -32,12 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bibtagger_gui.core import replace_file
-from bibtagger_gui.core.imageio import SUPPORTED_EXTENSIONS
+from bibtagger_gui.core.imageio import RAW_EXTENSIONS, SUPPORTED_EXTENSIONS
 
-RAW_EXTENSIONS = frozenset(
-    ".3fr .ari .arw .bay .cr2 .cr3 .crw .dcr .dng .erf .fff .iiq .k25 .kdc .mef .mos .mrw "
-    ".nef .nrw .orf .ori .pef .raf .raw .rw2 .rwl .sr2 .srf .srw .x3f".split()
-)
 # Image formats exiftool reads but cannot write ("Writing of BMP files is not yet supported"):
 # like RAW files they get a sidecar. BMP is the one a project can hold.
 NOT_WRITABLE_EXTENSIONS = frozenset(".bmp .dib .ico .cur .pcx .tga".split())

@@ -176,6 +176,7 @@ class ScanReport:
     missing: list[str] = field(default_factory=list)  # vanished during this scan
     restored: list[str] = field(default_factory=list)  # back after being missing
     errors: list[tuple[str, str]] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)  # HEIC/AVIF/RAW files left out (imageio.unsupported_note)
     cancelled: bool = False
 
 
@@ -869,7 +870,7 @@ class Store:
         """
         is_cancelled = (cancel.is_set if isinstance(cancel, threading.Event) else cancel) or (lambda: False)
         report = ScanReport()
-        on_disk = list(walk_photos(self.folder, report.errors))
+        on_disk = list(walk_photos(self.folder, report.errors, report.unsupported))
         report.total = len(on_disk)
         known = {r["relpath"]: r for r in self._conn.execute("SELECT * FROM photos")}
         present = set(on_disk)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from bibtagger_gui.core import review
+from bibtagger_gui.core.imageio import unsupported_note
 from bibtagger_gui.core.review import ReviewFilter, ReviewItem
 from bibtagger_gui.gui.bib_panel import BibPanel
 from bibtagger_gui.gui.commands import (
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.models_warning = ""  # set by load_models_dir, e.g. a broken calibration.json
         self.scan_skipped: list[tuple[str, str]] = []  # (relpath, why) of files the last scan left out
         self.scan_replaced: list[str] = []  # relpaths the last scan found holding another picture (unreviewed again)
+        self.scan_unsupported: str | None = None  # unsupported_note() of the HEIC/RAW/… files the last scan left out
         self.filter = ReviewFilter.ALL
         self.items: dict[int, ReviewItem] = {}
         self.current_id: int | None = None
@@ -368,6 +370,7 @@ class MainWindow(QMainWindow):
         self.items = {}
         self.scan_skipped = []
         self.scan_replaced = []
+        self.scan_unsupported = None
         self.current_id = None
         self.current_bibs = []
         self.selected_bib = None
@@ -450,7 +453,8 @@ class MainWindow(QMainWindow):
 
     def _note_scan(self, report: Any) -> None:
         """Tell the user what the scan found that needs them: files it could not take in (e.g. a name
-        that is not UTF-8) and photos replaced by another picture under the same name.
+        that is not UTF-8), photos replaced by another picture under the same name, and files in
+        formats it cannot read (HEIC, RAW, …: a folder of them would otherwise just look empty).
 
         Photos that are in the store with an error show in the list; skipped files are not in the
         store at all, so without this they would silently be missing from the review. A replaced photo
@@ -460,6 +464,7 @@ class MainWindow(QMainWindow):
         known = {it.photo.relpath for it in self.items.values()}
         self.scan_skipped = [(rel, msg) for rel, msg in (report.errors if report is not None else []) if rel not in known]
         self.scan_replaced = list(getattr(report, "replaced", None) or [])
+        self.scan_unsupported = unsupported_note(list(getattr(report, "unsupported", None) or []))
         self._show_queue_label()
         notes = self._scan_notes(short=False)
         if notes:
@@ -480,6 +485,8 @@ class MainWindow(QMainWindow):
             which = "" if short else f": {self.scan_replaced[0]}{more.format(n - 1) if n > 1 else ''}"
             notes.append(f"{n} photo(s) replaced by another picture under the same name "
                          f"(recognized again and unreviewed; your own bibs kept){which}")  # fmt: skip
+        if self.scan_unsupported and not short:  # e.g. a folder of HEIC or RAW files: say why it looks empty
+            notes.append(self.scan_unsupported)
         return notes
 
     def _show_queue_label(self) -> None:
@@ -488,9 +495,13 @@ class MainWindow(QMainWindow):
             text += f" · {len(self.scan_skipped)} file(s) left out"
         if self.scan_replaced:
             text += f" · {len(self.scan_replaced)} replaced"
+        if self.scan_unsupported:
+            text += " · other formats left out"
         self.queue_label.setText(text)
         tips = [f"{rel}: {msg}" for rel, msg in self.scan_skipped]
         tips += [f"{rel}: replaced by another picture (recognized again, unreviewed)" for rel in self.scan_replaced]
+        if self.scan_unsupported:
+            tips.append(self.scan_unsupported)
         self.queue_label.setToolTip("\n".join(tips))
 
     def start_recognition(self, photo_ids: list[int]) -> bool:
