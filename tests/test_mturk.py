@@ -568,3 +568,28 @@ def test_cli_review_and_export_finish_a_verdict_a_crash_left_noted(tmp_path, cap
     if command == "export":
         with open(upload, newline="", encoding="utf-8") as f:
             assert [(r["Approve"], r["Reject"]) for r in csv.DictReader(f)] == [("", "no bib in the box")]
+
+
+def test_image_names_map_to_files_however_they_are_written(tmp_path):
+    """Names from image URLs are %-decoded (query dropped); a macOS folder's decomposed 'ä' and
+    another case still match the batch's name, in a folder and in a project store."""
+    import unicodedata
+
+    folder = tmp_path / "event"
+    nfd = unicodedata.normalize("NFD", "Läufer Zieleinlauf.JPG")
+    photo(folder / "day1" / nfd, 60, 40)
+    photo(folder / "emoji 🏃.jpg", 60, 40)
+    url_only = [c for c in COLUMNS if c != "Input.objects_to_find"]
+    rows = [
+        row("A1", "x", answer((1, 1, 10, 10, "12"))) | {"Input.image_url": "https://bucket.s3.amazonaws.com/L%C3%A4ufer%20Zieleinlauf.jpg?X-Amz-Signature=ab%2Fc"},
+        row("A2", "x", answer((1, 1, 10, 10, "13"))) | {"Input.image_url": "https://example.com/up/emoji%20%F0%9F%8F%83.jpg"},
+    ]
+    batch = mturk.read_batch(write_csv(tmp_path / "batch.csv", rows, columns=url_only))
+    assert sorted(batch.images) == ["Läufer Zieleinlauf.jpg", "emoji 🏃.jpg"]
+    match = mturk.match_photos(batch, folder)
+    assert match.missing == [] and match.errors == []
+    assert match.present["Läufer Zieleinlauf.jpg"].relpath == f"day1/{nfd}"
+    with Store.open(folder) as store:
+        store.scan()
+        assert mturk.match_photos(batch, store).missing == []
+    assert mturk.image_name_from_url("") == ""

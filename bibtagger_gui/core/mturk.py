@@ -22,10 +22,12 @@ import math
 import os
 import re
 import sqlite3
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import unquote, urlsplit
 
 from bibtagger_gui.core.annotations import atomic_write_bytes
 from bibtagger_gui.core.bib import Bib
@@ -343,7 +345,7 @@ def read_batch(csv_path: str | os.PathLike) -> Batch:
             errors.append(BatchError(line, f"duplicate {COL_ASSIGNMENT} {aid} (first on line {seen[aid]}); skipped", aid))
             continue
         seen[aid] = line
-        image = get(COL_IMAGE).strip() or get(COL_IMAGE_URL).strip().rsplit("/", 1)[-1]
+        image = get(COL_IMAGE).strip() or image_name_from_url(get(COL_IMAGE_URL).strip())
         status = get(COL_STATUS).strip()
         wt = get(COL_WORK_TIME).strip()
         a = Assignment(
@@ -508,19 +510,31 @@ def _is_store(obj: Any) -> bool:
     return hasattr(obj, "photo_by_path") and hasattr(obj, "photos")
 
 
+def image_name_from_url(url: str) -> str:
+    """The photo's file name in an image URL: last path part, %-escapes decoded, query dropped
+    (``https://…/Zieleinlauf%20L%C3%A4ufer.jpg?X-Amz-…`` -> ``Zieleinlauf Läufer.jpg``)."""
+    return unquote(urlsplit(url).path.rsplit("/", 1)[-1]) if url else ""
+
+
+def _name_key(name: str) -> str:
+    """Basename as matched: case-insensitive, and one Unicode form (macOS file systems hand out
+    decomposed 'a'+'̈' where a CSV has 'ä')."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 def _folder_index(folder: Path) -> dict[str, list[str]]:
-    """lower-case basename -> relpaths (posix) of every file under folder, hidden folders skipped."""
+    """_name_key(basename) -> relpaths (posix) of every file under folder, hidden folders skipped."""
     index: dict[str, list[str]] = {}
     for root, dirs, files in os.walk(folder, onerror=lambda e: None):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         rel_root = Path(root).relative_to(folder)
         for f in files:
-            index.setdefault(f.lower(), []).append((rel_root / f).as_posix())
+            index.setdefault(_name_key(f), []).append((rel_root / f).as_posix())
     return index
 
 
 def _pick(name: str, index: dict[str, list[str]]) -> str | None:
-    cands = index.get(Path(name).name.lower())
+    cands = index.get(_name_key(Path(name).name))
     if not cands:
         return None
     return sorted(cands, key=lambda p: (p.count("/"), p))[0]
@@ -543,7 +557,7 @@ def match_photos(batch: Batch, folder_or_store: Any, check_bounds: bool = True) 
         photos = {}
         for p in store.photos():
             photos[p.relpath] = p
-            by_base.setdefault(Path(p.relpath).name.lower(), []).append(p.relpath)
+            by_base.setdefault(_name_key(Path(p.relpath).name), []).append(p.relpath)
         for name in names:
             p = photos.get(name)
             if p is None:
