@@ -234,3 +234,25 @@ def test_one_transaction_all_or_nothing(folder, monkeypatch):
         with pytest.raises(OSError):
             import_annotations(store, entries(data))
         assert store.all_bibs() == {}
+
+
+def test_names_in_another_unicode_form_still_match(tmp_path):
+    """A JSON written where 'ä' is one code point imports into a macOS folder that stores 'a' + '̈' (NFD)."""
+    import unicodedata
+
+    photos = tmp_path / "photos"
+    made = make_photos(photos, 2)
+    nfd = unicodedata.normalize("NFD", "Läufer/Zieleinlauf_ä.jpg")
+    (photos / nfd).parent.mkdir()
+    (photos / made[0][0]).rename(photos / nfd)
+    (photos / made[1][0]).rename(photos / unicodedata.normalize("NFD", "Über.jpg"))
+    data = [
+        {"image": "Läufer/Zieleinlauf_ä.jpg", "width": 320, "height": 240, "bibs": [{"number": "7", "box": [1, 2, 30, 40]}]},
+        {"image": "elsewhere/über.JPG", "width": 320, "height": 240, "bibs": [{"number": "8", "box": None}]},
+    ]
+    with opened(photos) as store:
+        rep = import_annotations(store, entries(data))
+        assert [n for n, *_ in bibset(store, nfd)] == ["7"]
+        assert [n for n, *_ in bibset(store, unicodedata.normalize("NFD", "Über.jpg"))] == ["8"]
+    assert rep.missing_photos == []
+    assert rep.by_name == [("elsewhere/über.JPG", unicodedata.normalize("NFD", "Über.jpg"))]

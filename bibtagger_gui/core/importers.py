@@ -11,6 +11,7 @@ Photos are never written: only the project store changes. See docs/imports.md.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -86,21 +87,32 @@ def _norm(image: str) -> str:
     return rel
 
 
+def _name_key(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 class _PhotoIndex:
-    """The store's photos (present on disk) by relpath and by lower-case file name."""
+    """The store's photos (present on disk) by relpath and by lower-case file name.
+
+    Both also match in NFC, so names written on one system match the decomposed (NFD) names a
+    macOS file system hands out on another.
+    """
 
     def __init__(self, store: Any):
         self.by_rel = {p.relpath: p for p in store.photos()}
+        self.by_nfc = {unicodedata.normalize("NFC", rel): p for rel, p in self.by_rel.items()}
         self.by_name: dict[str, list[Any]] = {}
         for p in self.by_rel.values():
-            self.by_name.setdefault(Path(p.relpath).name.lower(), []).append(p)
+            self.by_name.setdefault(_name_key(Path(p.relpath).name), []).append(p)
 
     def find(self, image: str) -> tuple[Any | None, str]:
         """(photo, how): how is "path", "name", or why it failed ("missing" / "ambiguous: ...")."""
         rel = _norm(image)
         if rel in self.by_rel:
             return self.by_rel[rel], "path"
-        cands = self.by_name.get(rel.rsplit("/", 1)[-1].lower(), [])
+        if unicodedata.normalize("NFC", rel) in self.by_nfc:
+            return self.by_nfc[unicodedata.normalize("NFC", rel)], "path"
+        cands = self.by_name.get(_name_key(rel.rsplit("/", 1)[-1]), [])
         if len(cands) == 1:
             return cands[0], "name"
         if cands:
