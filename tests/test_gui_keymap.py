@@ -163,3 +163,18 @@ def test_window_remapped_key_wins_over_a_default_and_digits_still_type(qtbot, ma
     assert win.current_row() == 1  # F moves on; it used to do nothing at all
     press(Qt.Key.Key_1)
     assert win.current_row() == 1 and win.number_edit.text() == "1"  # 1 still types a number
+
+
+def test_macos_delete_key_deletes_a_bib(tmp_path, qapp, monkeypatch):
+    """A Mac keyboard's "delete" key sends Backspace; Ctrl in the map is Cmd there (Qt does that)."""
+    import sys
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    assert "Backspace" not in load_keymap(settings, tmp_path / "none.json").keys["delete_bib"]
+    monkeypatch.setattr(sys, "platform", "darwin")
+    km = load_keymap(settings, tmp_path / "none.json")
+    assert km.keys["delete_bib"] == ["Delete", "Backspace"] and km.problems == []
+    settings.setValue("keys/zoom_out", "Backspace")  # taking it for another action still works as documented
+    km = load_keymap(settings, tmp_path / "none.json")
+    assert km.keys["zoom_out"] == ["Backspace"] and km.keys["delete_bib"] == ["Delete"]
+

@@ -1,6 +1,7 @@
 """The one key map of the GUI: action name -> key sequences, overridable.
 
-Defaults are in :data:`DEFAULT_KEYMAP`. Overrides, later ones winning:
+Defaults are in :data:`DEFAULT_KEYMAP` (plus :data:`PLATFORM_EXTRA_KEYS`: Backspace deletes a bib on
+macOS too). Overrides, later ones winning:
 
 1. QSettings, key ``keys/<action>`` (a string like ``"Right; J"``);
 2. a JSON file ``{"action": "Key" | ["Key", ...]}`` named by the environment
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +55,17 @@ DEFAULT_KEYMAP: dict[str, tuple[list[str], str]] = {
     "checkpoint": (["Ctrl+S"], "Mark a checkpoint (edits are always saved already)"),
     "quit": (["Ctrl+Q"], "Quit"),
 }
+
+#: keys added on one platform: a Mac keyboard's "delete" key is Backspace to Qt (its forward
+#: Delete needs Fn). ``Ctrl`` needs no such entry: Qt reads it as Cmd on macOS.
+PLATFORM_EXTRA_KEYS: dict[str, dict[str, list[str]]] = {"darwin": {"delete_bib": ["Backspace"]}}
+
+
+def default_keys(platform: str | None = None) -> dict[str, list[str]]:
+    """Action -> default keys on ``platform`` (``sys.platform`` when None)."""
+    extra = PLATFORM_EXTRA_KEYS.get(sys.platform if platform is None else platform, {})
+    return {a: [*keys, *extra.get(a, [])] for a, (keys, _) in DEFAULT_KEYMAP.items()}
+
 
 SETTINGS_GROUP = "keys"
 ENV_VAR = "BIBTAGGER_KEYMAP"
@@ -110,7 +123,7 @@ def is_reserved(key: str) -> bool:
 class Keymap:
     """Resolved key map: action -> list of key strings, plus any problems found."""
 
-    keys: dict[str, list[str]] = field(default_factory=lambda: {a: list(k) for a, (k, _) in DEFAULT_KEYMAP.items()})
+    keys: dict[str, list[str]] = field(default_factory=default_keys)
     problems: list[str] = field(default_factory=list)
     #: actions whose keys come from an override (QSettings or the JSON file)
     overridden: set[str] = field(default_factory=set)
@@ -165,7 +178,7 @@ class Keymap:
                 self.problems.append(f"{key} set for {', '.join(repr(a) for a in mine)}: refused for all of them")
         for action in dict.fromkeys(emptied):
             if not self.keys[action]:
-                default = DEFAULT_KEYMAP[action][0]
+                default = default_keys()[action]
                 taken = {_norm(k) for a, ks in self.keys.items() if a != action for k in ks}
                 free = [k for k in default if _norm(k) not in taken]
                 self.keys[action] = free
