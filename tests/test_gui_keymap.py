@@ -178,3 +178,16 @@ def test_macos_delete_key_deletes_a_bib(tmp_path, qapp, monkeypatch):
     km = load_keymap(settings, tmp_path / "none.json")
     assert km.keys["zoom_out"] == ["Backspace"] and km.keys["delete_bib"] == ["Delete"]
 
+
+def test_core_data_dir_is_qt_generic_data_location(tmp_path, qapp, monkeypatch):
+    """The Qt-free core picks the same per-user folder as QStandardPaths (Linux here; the table in
+    docs/portability.md gives Qt's Windows and macOS answers, which core.portable follows)."""
+    from pathlib import Path
+
+    from PySide6.QtCore import QStandardPaths
+
+    from bibtagger_gui.core.portable import user_data_dir
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    qt = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+    assert Path(qt) / "bibtagger" == user_data_dir()

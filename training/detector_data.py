@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from training.data import Entry
+from training.synth_bibs import write_image
 
 PAD = 127.5  # letterbox pad value 0.5 in uint8 space
 MIN_BOX_H = 4.0  # boxes smaller than this (input px) are ignored, neither positive nor negative
@@ -448,4 +449,4 @@ def save_preview(sampler: DetectorSampler, path: Path, n: int = 8, seed: int = 0
             cv2.rectangle(img, (int(b[0]), int(b[1])), (int(b[2]), int(b[3])), (0, 255, 0), 1)
         tiles.append(img)
     rows = [np.concatenate(tiles[i : i + 4], axis=1) for i in range(0, n, 4)]
-    cv2.imwrite(str(path), np.concatenate(rows, axis=0))
+    write_image(Path(path), np.concatenate(rows, axis=0))

@@ -185,14 +185,9 @@ def mosaic_bib(rng: np.random.Generator, bib: RealBib, max_chars: int = 6) -> Re
 
 
 def load_rgb(path: Path) -> np.ndarray:
-    """RGB uint8 photo with EXIF orientation applied (core.imageio when present, else cv2)."""
-    try:
-        from bibtagger_gui.core.imageio import load_image
-    except ImportError:  # pragma: no cover - imageio is part of the app
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise OSError(f"{path}: cannot read image")
-        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    """RGB uint8 photo with EXIF orientation applied (core.imageio: bytes in, so any path works on Windows too)."""
+    from bibtagger_gui.core.imageio import load_image
+
     return load_image(path)
 
 

@@ -394,8 +394,19 @@ def preview(out: Path, n: int = 24, seed: int = 0) -> Path:
     sheet = np.vstack([np.hstack(tiles[i : i + 6]) for i in range(0, len(tiles), 6)])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    write_image(out, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     return out
+
+
+def write_image(path: Path, bgr: np.ndarray) -> None:
+    """Encode ``bgr`` by ``path``'s extension and write it atomically; never cv2.imwrite, which
+    cannot open non-ASCII paths on Windows (docs/portability.md)."""
+    from bibtagger_gui.core.annotations import atomic_write_bytes
+
+    ok, data = cv2.imencode(Path(path).suffix or ".png", bgr)
+    if not ok:
+        raise OSError(f"{path}: cannot encode the image")
+    atomic_write_bytes(path, data.tobytes())
 
 
 def preview_main(argv: list[str] | None = None) -> int:

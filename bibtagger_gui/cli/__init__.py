@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         rc = int(args.func(args) or 0)
-        sys.stdout.flush()  # a closed pipe shows up here, not at exit
+        if sys.stdout is not None:  # None in the windowed Windows app (no console)
+            sys.stdout.flush()  # a closed pipe shows up here, not at exit
         return rc
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     for rel, message in rep.errors:
         print(f"{folder / rel}: {message}", file=sys.stderr)
+    for note in rep.notes:
+        print(f"note: {note}", file=sys.stderr)
     where = f" to {args.out}" if args.out else ""
     print(f"exported {rep.bibs} bib(s) from {rep.photos} photo(s) as {args.format}{where}", file=sys.stderr)
     return 0

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from bibtagger_gui.core import portable
 from bibtagger_gui.core.bib import Bib
 
 
@@ -165,7 +166,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         except OSError:
             mode = 0o644
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        portable.replace(tmp, path)  # Windows: waits briefly for a program holding the file open
     except BaseException:
         with _suppress():
             os.unlink(tmp)

@@ -79,16 +79,16 @@ def walk_photos(folder: str | os.PathLike, errors: list[tuple[str, str]] | None 
             errors.append((rel, f"cannot list folder ({msg})"))
 
     real_root = os.path.realpath(root)
-    seen: set[tuple[int, int]] = set()  # (device, inode) of folders walked: linked folders are followed once
+    seen: set[object] = set()  # identities of folders walked: linked folders are followed once
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=True):
         try:
-            st = os.stat(dirpath)
+            key = folder_identity(dirpath)
         except OSError:
             continue
-        if (st.st_dev, st.st_ino) in seen:  # a link back to a folder already walked (or a loop)
+        if key in seen:  # a link back to a folder already walked (or a loop)
             dirnames[:] = []
             continue
-        seen.add((st.st_dev, st.st_ino))
+        seen.add(key)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != STORE_DIRNAME
                              and not _links_into(os.path.join(dirpath, d), real_root))  # fmt: skip
         for name in sorted(filenames):
@@ -106,6 +106,16 @@ def walk_photos(folder: str | os.PathLike, errors: list[tuple[str, str]] | None 
                     errors.append((rel.encode("utf-8", "replace").decode(), "file name is not valid UTF-8; rename it"))
                 continue
             yield rel
+
+
+def folder_identity(path: str) -> object:
+    """What tells two folder paths apart as one real folder: (device, inode), or the resolved path
+    where the file system reports no inode numbers (0 on FAT/exFAT and some network shares, where
+    every folder would otherwise look like the first one and the walk would stop there)."""
+    st = os.stat(path)
+    if st.st_ino:
+        return (st.st_dev, st.st_ino)
+    return os.path.normcase(os.path.realpath(path))
 
 
 def _links_into(path: str, real_root: str) -> bool:

@@ -20,6 +20,7 @@ Photos are never modified.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -33,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bibtagger_gui.core import portable
 from bibtagger_gui.core.annotations import atomic_write_text
 from bibtagger_gui.core.bib import number_key
 from bibtagger_gui.core.imageio import ImageError, load_image
@@ -54,6 +56,7 @@ class ExportReport:
     bibs: int = 0
     written: int = 0  # files/links written (crops, bibfolders)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (relpath, message)
+    notes: list[str] = field(default_factory=list)  # how the export went differently (bibfolders: copies, not links)
     cancelled: bool = False  # stopped early by ``cancel`` (what was written so far stays)
 
 
@@ -218,9 +221,11 @@ def coco_json(store: Store, reviewed_only: bool = False) -> tuple[str, ExportRep
     return json.dumps(doc, indent=1, ensure_ascii=False) + "\n", rep
 
 
-def safe_name(text: str) -> str:
-    """A file/folder name made of letters, digits, '-' and '_' only."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "_"
+def safe_name(text: str, limit: int = portable.MAX_BUILT_NAME) -> str:
+    """A file/folder name made of letters, digits, '-' and '_' only, valid on Windows too (a device
+    name such as ``CON`` or ``COM1`` gets a ``_``) and at most ``limit`` characters (docs/portability.md)."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "_"
+    return portable.shorten_name(portable.windows_safe_name(name), limit)
 
 
 def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool = False, pad: float = 0.0,
@@ -254,7 +259,7 @@ def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool =
             if c[2] - c[0] < 2 or c[3] - c[1] < 2:
                 rep.errors.append((p.relpath, f"bib {b.number}: box outside the photo or too small"))
                 continue
-            name = f"{safe_name(Path(p.relpath).with_suffix('').as_posix())}_{b.id}.png"
+            name = f"{safe_name(Path(p.relpath).with_suffix('').as_posix(), portable.MAX_BUILT_NAME - 16)}_{b.id}.png"
             ok, data = cv2.imencode(".png", cv2.cvtColor(image[c[1] : c[3], c[0] : c[2]], cv2.COLOR_RGB2BGR))
             if not ok:
                 rep.errors.append((p.relpath, f"bib {b.number}: cannot encode crop"))
@@ -280,7 +285,7 @@ def _write_complete(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
+    portable.replace(tmp, path)
 
 
 BIBFOLDERS_MANIFEST = ".bibtagger-bibfolders.json"  # the entries the last export made
@@ -289,6 +294,10 @@ BIBFOLDERS_MANIFEST = ".bibtagger-bibfolders.json"  # the entries the last expor
 def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: bool = False, copy: bool = False,
                       progress: Progress = None, cancel: Cancel = None) -> ExportReport:  # fmt: skip
     """One folder per bib number holding symlinks (or copies) of its photos.
+
+    Where symbolic links cannot be made (Windows without Developer Mode or admin rights, FAT/exFAT
+    drives) the photos are hard-linked instead, and copied where that fails too (another drive);
+    ``report.notes`` says so once (docs/portability.md).
 
     Exporting again into the same folder removes the links/copies and bib folders an earlier
     export made that are no longer current; other files in it are left alone.
@@ -299,6 +308,7 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
     groups = _bib_groups(store, photos, bibs)
     rep = ExportReport()
     made: set[str] = set()
+    mode = "copy" if copy else "symlink"
     for i, p in enumerate(photos):
         if _tick(progress, cancel, i, len(photos), rep):
             break
@@ -307,7 +317,7 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
             continue
         rep.photos += 1
         src = store.path(p).resolve()
-        name = p.relpath.replace("/", "__")
+        name = portable.shorten_name(p.relpath.replace("/", "__"))
         for number in numbers:
             folder = out / safe_name(number)
             folder.mkdir(exist_ok=True)
@@ -315,12 +325,7 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
             try:
                 if dst.is_symlink() or dst.exists():
                     dst.unlink()
-                if copy:  # through a temp name: a killed export never leaves a truncated photo copy
-                    tmp = dst.with_name(f".{dst.name}.tmp")
-                    shutil.copy2(src, tmp)
-                    os.replace(tmp, dst)
-                else:
-                    os.symlink(src, dst)
+                mode = _place(src, dst, mode, rep)
             except OSError as exc:
                 rep.errors.append((p.relpath, f"cannot write {dst}: {exc.strerror or exc}"))
                 continue
@@ -336,6 +341,52 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
     if not rep.cancelled:
         _tick(progress, None, len(photos), len(photos), rep)
     return rep
+
+
+# Windows: ERROR_PRIVILEGE_NOT_HELD (symlink without Developer Mode), ERROR_INVALID_FUNCTION /
+# ERROR_NOT_SUPPORTED (FAT, exFAT, some network shares), ERROR_NOT_SAME_DEVICE, ERROR_TOO_MANY_LINKS.
+_NO_LINK_WINERRORS = frozenset({1314, 1, 50, 17, 1142})
+_NO_LINK_ERRNOS = frozenset(
+    getattr(errno, n) for n in ("EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EXDEV", "EMLINK") if hasattr(errno, n)
+)
+
+
+def _links_refused(exc: OSError) -> bool:
+    """Whether ``exc`` says this kind of link cannot be made here at all (not: this one file failed)."""
+    return getattr(exc, "winerror", None) in _NO_LINK_WINERRORS or exc.errno in _NO_LINK_ERRNOS
+
+
+def _place(src: Path, dst: Path, mode: str, rep: ExportReport) -> str:
+    """Put ``src`` at ``dst`` as a symlink, hard link or copy; returns the mode for the next photos
+    (a refused symlink falls back to a hard link, a refused hard link to a copy, noted once)."""
+    if mode == "symlink":
+        try:
+            os.symlink(src, dst)
+            return mode
+        except (OSError, NotImplementedError) as exc:
+            if isinstance(exc, OSError) and not _links_refused(exc):
+                raise
+            rep.notes.append(f"symbolic links cannot be made in {dst.parent.parent} ({_why(exc)}; on Windows they need "
+                             "Developer Mode or admin rights): the photos are hard-linked instead, else copied")  # fmt: skip
+            mode = "hardlink"
+    if mode == "hardlink":
+        try:
+            os.link(src, dst)
+            return mode
+        except OSError as exc:
+            if not _links_refused(exc):
+                raise
+            rep.notes.append(f"hard links cannot be made from {src.parent} to {dst.parent.parent} ({_why(exc)}, e.g. "
+                             "another drive): the photos are copied instead")  # fmt: skip
+            mode = "copy"
+    tmp = dst.with_name(f".{dst.name}.tmp")  # a killed export never leaves a truncated photo copy
+    shutil.copy2(src, tmp)
+    portable.replace(tmp, dst)
+    return mode
+
+
+def _why(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
 
 
 def _earlier_entries(out: Path, photo_folder: Path) -> set[str]:

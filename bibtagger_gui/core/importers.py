@@ -11,13 +11,13 @@ Photos are never written: only the project store changes. See docs/imports.md.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from bibtagger_gui.core.annotations import PhotoAnnotation
 from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.portable import name_key, nfc
 from bibtagger_gui.core.review import iou_boxes
 
 SOURCES = ("auto", "human", "model")
@@ -87,10 +87,6 @@ def _norm(image: str) -> str:
     return rel
 
 
-def _name_key(name: str) -> str:
-    return unicodedata.normalize("NFC", name).casefold()
-
-
 class _PhotoIndex:
     """The store's photos (present on disk) by relpath and by lower-case file name.
 
@@ -100,19 +96,19 @@ class _PhotoIndex:
 
     def __init__(self, store: Any):
         self.by_rel = {p.relpath: p for p in store.photos()}
-        self.by_nfc = {unicodedata.normalize("NFC", rel): p for rel, p in self.by_rel.items()}
+        self.by_nfc = {nfc(rel): p for rel, p in self.by_rel.items()}  # macOS names may be NFD, the file's NFC
         self.by_name: dict[str, list[Any]] = {}
         for p in self.by_rel.values():
-            self.by_name.setdefault(_name_key(Path(p.relpath).name), []).append(p)
+            self.by_name.setdefault(name_key(Path(p.relpath).name), []).append(p)
 
     def find(self, image: str) -> tuple[Any | None, str]:
         """(photo, how): how is "path", "name", or why it failed ("missing" / "ambiguous: ...")."""
         rel = _norm(image)
         if rel in self.by_rel:
             return self.by_rel[rel], "path"
-        if unicodedata.normalize("NFC", rel) in self.by_nfc:
-            return self.by_nfc[unicodedata.normalize("NFC", rel)], "path"
-        cands = self.by_name.get(_name_key(rel.rsplit("/", 1)[-1]), [])
+        if nfc(rel) in self.by_nfc:
+            return self.by_nfc[nfc(rel)], "path"
+        cands = self.by_name.get(name_key(rel.rsplit("/", 1)[-1]), [])
         if len(cands) == 1:
             return cands[0], "name"
         if cands:

@@ -231,14 +231,26 @@ def diff_list(current: Sequence[str], wanted: Sequence[str], is_own: Callable[[s
 # --------------------------------------------------------------------------- exiftool
 
 
+WINDOWS_DOWNLOAD_NAME = "exiftool(-k).exe"  # exiftool.org's Windows name: it waits for a key press at exit
+
+
 def find_exiftool(path: str | None = None) -> str:
-    """Absolute path of exiftool (searching ``path`` or $PATH), else ExiftoolMissing."""
+    """Absolute path of exiftool (searching ``path`` or $PATH, then, in the packaged app, the app's
+    own folder), else ExiftoolMissing; its message names an ``exiftool(-k).exe`` left unrenamed."""
     exe = shutil.which("exiftool", path=path)  # not "exiftool(-k).exe": it waits for a key press at exit
+    if exe is None and getattr(sys, "frozen", False):  # exiftool.exe put beside bibtagger.exe
+        exe = shutil.which("exiftool", path=os.path.dirname(os.path.abspath(sys.executable)))
     if exe is None:
+        hint = ""
+        for folder in (os.environ.get("PATH", "") if path is None else path).split(os.pathsep):
+            if folder and os.path.isfile(os.path.join(folder, WINDOWS_DOWNLOAD_NAME)):
+                hint = (f" {os.path.join(folder, WINDOWS_DOWNLOAD_NAME)} is there but must be renamed to "
+                        "exiftool.exe (the (-k) name waits for a key press).")  # fmt: skip
+                break
         raise ExiftoolMissing(
             "exiftool was not found. Install it (Debian/Ubuntu: apt install libimage-exiftool-perl; "
-            "macOS: brew install exiftool; Windows: https://exiftool.org, put exiftool.exe on PATH) "
-            "and try again."
+            "macOS: brew install exiftool; Windows: https://exiftool.org, put exiftool.exe on PATH "
+            "or beside bibtagger.exe) and try again." + hint
         )
     return exe
 

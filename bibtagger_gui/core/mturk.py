@@ -22,7 +22,6 @@ import math
 import os
 import re
 import sqlite3
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +30,7 @@ from urllib.parse import unquote, urlsplit
 
 from bibtagger_gui.core.annotations import atomic_write_bytes
 from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.portable import name_key, nfc
 
 # --------------------------------------------------------------------------- constants
 
@@ -516,25 +516,19 @@ def image_name_from_url(url: str) -> str:
     return unquote(urlsplit(url).path.rsplit("/", 1)[-1]) if url else ""
 
 
-def _name_key(name: str) -> str:
-    """Basename as matched: case-insensitive, and one Unicode form (macOS file systems hand out
-    decomposed 'a'+'̈' where a CSV has 'ä')."""
-    return unicodedata.normalize("NFC", name).casefold()
-
-
 def _folder_index(folder: Path) -> dict[str, list[str]]:
-    """_name_key(basename) -> relpaths (posix) of every file under folder, hidden folders skipped."""
+    """basename (``name_key``: case and Unicode normalisation ignored) -> relpaths (posix) of every file under folder, hidden folders skipped."""
     index: dict[str, list[str]] = {}
     for root, dirs, files in os.walk(folder, onerror=lambda e: None):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         rel_root = Path(root).relative_to(folder)
         for f in files:
-            index.setdefault(_name_key(f), []).append((rel_root / f).as_posix())
+            index.setdefault(name_key(f), []).append((rel_root / f).as_posix())
     return index
 
 
 def _pick(name: str, index: dict[str, list[str]]) -> str | None:
-    cands = index.get(_name_key(Path(name).name))
+    cands = index.get(name_key(Path(name).name))
     if not cands:
         return None
     return sorted(cands, key=lambda p: (p.count("/"), p))[0]
@@ -544,7 +538,7 @@ def match_photos(batch: Batch, folder_or_store: Any, check_bounds: bool = True) 
     """Find each batch image in a folder (or a Store's photos) and flag what depends on the photo.
 
     A name matches the same relative path, else a file with the same name anywhere under
-    the folder (case-insensitive; the shallowest wins). Sets ``photo_flags`` on every
+    the folder (case- and Unicode-normalisation-insensitive; the shallowest wins). Sets ``photo_flags`` on every
     assignment: ``missing-photo``, and ``outside-image`` when a box leaves the photo.
     """
     present: dict[str, PhotoRef] = {}
@@ -557,9 +551,10 @@ def match_photos(batch: Batch, folder_or_store: Any, check_bounds: bool = True) 
         photos = {}
         for p in store.photos():
             photos[p.relpath] = p
-            by_base.setdefault(_name_key(Path(p.relpath).name), []).append(p.relpath)
+            by_base.setdefault(name_key(Path(p.relpath).name), []).append(p.relpath)
+        by_nfc = {nfc(rel): p for rel, p in photos.items()}  # macOS names may be NFD, the CSV's NFC
         for name in names:
-            p = photos.get(name)
+            p = photos.get(name) or by_nfc.get(nfc(name))
             if p is None:
                 rel = _pick(name, by_base)
                 p = photos.get(rel) if rel else None

@@ -22,6 +22,8 @@ import stat
 import sys
 from pathlib import Path
 
+from bibtagger_gui.core import portable
+
 TEMP_MARK = ".bibtagger-tmp"
 EXIFTOOL_TEMP_SUFFIX = "_exiftool_tmp"  # what exiftool -overwrite_original(_in_place) writes first
 
@@ -83,7 +85,7 @@ def install(new: Path, path: Path, backup: Path | None = None) -> None:
             os.link(path, backup)
         except OSError:
             shutil.copy2(path, backup)
-    os.replace(new, path)
+    portable.replace(new, path)  # Windows: waits briefly for a viewer/indexer holding the photo open
     _fsync_dir(path.parent)
 
 

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from bibtagger_gui.core import portable
 from bibtagger_gui.core.bib import Bib, Box, number_key
 from bibtagger_gui.core.catalogue import STORE_DIRNAME, FileFacts, describe, walk_photos
 from bibtagger_gui.core.pixelhash import pixel_hash
@@ -189,9 +190,9 @@ def _folder_key(folder: Path) -> str:
 
 
 def user_data_dir() -> Path:
-    """``$XDG_DATA_HOME/bibtagger`` (default ``~/.local/share/bibtagger``)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "bibtagger"
+    """The per-user data folder (``core.portable.user_data_dir``: ``$XDG_DATA_HOME/bibtagger``, default
+    ``~/.local/share/bibtagger``; ``%LOCALAPPDATA%\\bibtagger`` on Windows, ``~/Library/Application Support/bibtagger`` on macOS)."""
+    return portable.user_data_dir()
 
 
 def fallback_db_path(folder: str | os.PathLike) -> Path:

@@ -154,6 +154,8 @@ def summary(spec: ExportSpec, request: ExportRequest, rep: ExportReport) -> str:
     text = f"{head} {rep.bibs} bib(s) from {rep.photos} photo(s) as {spec.fmt} to {request.target}"
     if rep.errors:
         text += f"; {len(rep.errors)} problem(s), see details"
+    elif rep.notes:
+        text += "; see details"
     return text + "."
 
 
@@ -239,7 +241,7 @@ class ExportController(FeatureController):
         if isinstance(outcome, ExportReport) and job is not None:
             self.last_report = outcome
             text = summary(job.spec, job.request, outcome)
-            details = "\n".join(f"{rel}: {msg}" for rel, msg in outcome.errors)
+            details = "\n".join([*outcome.notes, *(f"{rel}: {msg}" for rel, msg in outcome.errors)])
             icon = QMessageBox.Icon.Warning if outcome.errors or outcome.cancelled else QMessageBox.Icon.Information
             status = getattr(self.window, "statusBar", None)
             if callable(status):
