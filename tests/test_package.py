@@ -116,3 +116,23 @@ def test_pyinstaller_build_runs_its_selftest(tmp_path, placeholder_models_dir):
     assert cli.returncode == 0
     for command in ("keywords", "find", "startlist"):  # sub-commands are imported by name: must be bundled
         assert command in cli.stdout
+
+
+def test_a_lone_folder_argument_opens_it_in_the_app(monkeypatch, tmp_path):
+    """A folder dropped on bibtagger.exe (or `bibtagger FOLDER`) arrives as the only argument: it opens
+    in the app instead of being refused as an unknown command (which the windowed exe cannot even show)."""
+    from bibtagger_gui import cli
+    from bibtagger_gui.cli import gui_cmd
+
+    opened = []
+    monkeypatch.setattr(gui_cmd, "run", lambda args: opened.append(args.folder) or 0)
+    folder = tmp_path / "Zieleinlauf Läufer"
+    folder.mkdir()
+    assert cli.main([str(folder)]) == 0 and opened == [str(folder)]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "find").mkdir()  # a folder named like a command: the command wins
+    with pytest.raises(SystemExit):
+        cli.main(["find"])
+    assert opened == [str(folder)]
+    with pytest.raises(SystemExit):  # not a folder: still an unknown command
+        cli.main([str(tmp_path / "missing")])

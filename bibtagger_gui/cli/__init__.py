@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_selftest()
     parser = build_parser()
+    if len(argv) == 1 and argv[0] not in COMMANDS and not argv[0].startswith("-") and os.path.isdir(argv[0]):
+        argv = ["gui", argv[0]]  # a folder dropped on the app (or `bibtagger FOLDER`): open it
     args = parser.parse_args(argv or ["gui"])
     if not getattr(args, "func", None):
         parser.print_help()
