@@ -164,3 +164,35 @@ def test_bibcsv_and_bibfolders_group_the_spellings_of_one_bib(store, tmp_path):
     assert not (out / "0891").exists()
     stored = sorted(b.number for bibs in store.all_bibs().values() for b in bibs)
     assert stored.count("0891") == 2 and stored.count("891") == 1  # nothing rewritten
+
+
+def test_a_search_keystroke_does_not_rework_every_number(monkeypatch):
+    """The GUI search over 10,000 photos ran the number regexes for every bib on each keystroke
+    (~120 ms a keystroke, measured by `make bench-app`); a number already seen is now looked up, so a
+    keystroke's regex work is bounded by the distinct numbers, and the results stay those of the rule."""
+    from bibtagger_gui.core import bib as bib_module
+
+    subs: list[str] = []
+
+    class Counting:
+        def __init__(self, real):
+            self.real = real
+
+        def sub(self, repl, text, count=0):
+            subs.append(text)
+            return self.real.sub(repl, text, count=count)
+
+    for name in ("_SPACES", "_LEADING_ZEROS"):
+        monkeypatch.setattr(bib_module, name, Counting(getattr(bib_module, name)))
+    for fn in (clean_number, number_key):
+        getattr(fn, "cache_clear", lambda: None)()  # this test counts from an empty cache
+    distinct = 300
+    items = [review.ReviewItem(_Photo(i, f"p{i}.jpg"), (_Bib(str(1 + i % distinct)), _Bib(str(7 + i % distinct))))
+             for i in range(10_000)]
+    for text in ("1", "12", "12*", "12", ""):
+        before = len(subs)
+        got = sorted(it.photo_id for it in review.build_queue(items, search=text))
+        want = sorted(it.photo_id for it in items if not text or any(
+            n.startswith(text[:-1]) if text.endswith("*") else n == text for n in it.numbers))
+        assert got == want, text
+        assert len(subs) - before <= 2 * (distinct + 10), f"{text!r}: {len(subs) - before} regex runs for 10,000 photos"

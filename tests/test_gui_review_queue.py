@@ -123,3 +123,33 @@ def test_load_items_and_recognition_candidates_from_real_store(tmp_path):
         assert set(review.rerun_candidates(store.photos())) == {photos[r].id for r in ("p0.jpg", "p1.jpg", "bad.jpg")}
         queue = review.build_queue(items.values())
         assert queue[-1].photo.relpath == "p2.jpg"
+
+
+def test_rebuilding_the_queue_reuses_each_snapshots_confidence(monkeypatch):
+    """A search keystroke re-sorts the window's snapshots (10,000 photos); the sort used to work out
+    every item's confidence again each time (and ran the filter rule for "All"). A snapshot's bibs never
+    change, so its confidence is worked out once; the order stays the rule's."""
+    calls = {"confidence": 0, "matches": 0}
+    real_confidence, real_matches = review.photo_confidence, review.matches
+
+    def counting_confidence(bibs):
+        calls["confidence"] += 1
+        return real_confidence(bibs)
+
+    def counting_matches(*a, **kw):
+        calls["matches"] += 1
+        return real_matches(*a, **kw)
+
+    monkeypatch.setattr(review, "photo_confidence", counting_confidence)
+    monkeypatch.setattr(review, "matches", counting_matches)
+    items = [item(i, [B(str(i % 50), confidence=(i * 37 % 100) / 100)], reviewed=i % 5 == 0) for i in range(1000)]
+    first = review.build_queue(items)
+    for text in ("1", "12*", ""):
+        review.build_queue(items, search=text)
+    assert calls == {"confidence": len(items), "matches": 0}
+    # the order is the rule's: unreviewed first, least confident first, then by name
+    want = sorted(items, key=lambda it: (it.photo.reviewed, it.photo.error is not None,
+                                         real_confidence(it.bibs), it.photo.relpath))
+    assert [it.photo_id for it in first] == [it.photo_id for it in want]
+    assert [it.photo_id for it in review.build_queue(items, ReviewFilter.REVIEWED)] == [
+        it.photo_id for it in want if it.photo.reviewed]

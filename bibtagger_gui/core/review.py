@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import Any, Iterable, Mapping, Sequence
 
 from bibtagger_gui.core.bib import clean_number, number_matches
@@ -57,11 +58,11 @@ class ReviewItem:
     def numbers(self) -> list[str]:
         return [b.number for b in self.bibs]
 
-    @property
+    @cached_property  # a snapshot: its bibs never change; sorting 10,000 asks each item many times
     def confidence(self) -> float:
         return photo_confidence(self.bibs)
 
-    @property
+    @cached_property
     def conflict(self) -> bool:
         return is_conflict(self.bibs)
 
@@ -138,7 +139,8 @@ def build_queue(
 ) -> list[ReviewItem]:
     """Filter, search and order ``items`` into the review queue."""
     flt = ReviewFilter(flt)
-    chosen = [it for it in items if matches(it, flt, low) and matches_search(it, search)]
+    every = flt is ReviewFilter.ALL  # the usual case: no per-item filter call
+    chosen = [it for it in items if (every or matches(it, flt, low)) and matches_search(it, search)]
     chosen.sort(key=sort_key)
     return chosen
 
