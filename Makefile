@@ -16,7 +16,7 @@ SYSDEPS := libegl1 libgl1 libglib2.0-0 libxkbcommon0 libxkbcommon-x11-0 libfontc
 	fonts-dejavu-core fonts-dejavu-extra fonts-liberation2 fonts-freefont-ttf fonts-urw-base35 fonts-roboto-unhinted \
 	libimage-exiftool-perl
 
-.PHONY: setup sysdeps run test bench bench-peers package demo clean
+.PHONY: setup sysdeps run test bench bench-app bench-peers package demo clean
 
 sysdeps: $(VENV)/.sysdeps
 $(VENV)/.sysdeps:
@@ -44,7 +44,7 @@ run: setup demo
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
-# Benchmark table (docs/benchmarks.md). `make bench-peers` first installs the comparison peers:
+# Benchmark tables (docs/benchmarks.md): the recognizer, then the app. `make bench-peers` first installs the comparison peers:
 # tesseract-ocr (apt, bench only, so not in SYSDEPS) and RapidOCR in its own venv under bench_out/.
 BENCH_OUT ?= bench_out
 PEER_VENV := $(BENCH_OUT)/venv-rapidocr
@@ -52,6 +52,12 @@ RAPIDOCR ?= rapidocr==3.10.0
 
 bench: setup
 	$(PY) -m training.bench --out $(BENCH_OUT)
+	$(PY) -m training.bench_app --out $(BENCH_OUT)
+
+# The app's own paths (scan, store, GUI list/search/next photo, thumbnails, find, keywords, exports)
+# on a generated 10,000-photo shoot: bench_out/bench-app.md (docs/benchmarks.md#app).
+bench-app: setup
+	$(PY) -m training.bench_app --out $(BENCH_OUT)
 
 bench-peers:
 	@command -v tesseract >/dev/null || { $(SUDO) apt-get update -qq && \

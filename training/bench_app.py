@@ -1,0 +1,625 @@
+"""`make bench-app`: the app's own paths (not the recognizer) on a synthetic shoot of 10,000 photos.
+
+What a photographer waits for besides recognition: the folder scan (first and again), opening the
+project, the GUI's photo list and a search keystroke, thumbnails, showing the next 24 MP photo,
+``bibtagger find``, keyword writing, exports. Each operation runs the real code (``Store``, the CLI
+commands through ``bibtagger_gui.cli.main``, the GUI's widgets with ``QT_QPA_PLATFORM=offscreen``)
+in its own subprocess (``python -m training.bench_app --op NAME JOB RESULT``), so its peak RSS is
+its own and Qt never enters the bench process. Timings exclude the child's imports and setup.
+
+The shoot is generated once and cached under ``OUT/app/``: N small JPEGs (480x320, ~20 KB; every
+file a distinct picture: demo race photos with the file's index stamped in) in four camera folders,
+their bibs as annotation JSON (``bibtagger import --as model``), and a few 24 MP JPEGs made like the
+recognizer bench's (``training.bench.make_24mp``, here from demo photos). Project stores go to
+``OUT/app/run/`` (``BIBTAGGER_STORE_DIR``), so the photo folders are never written; keywords are
+written into a fresh copy of the 24 MP photos. Writes ``OUT/bench-app.md`` and ``OUT/bench-app.json``.
+This module needs no torch (``training/__init__`` imports nothing). See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[1]
+SHOOT_VERSION = 1  # bump when the generated files change, so cached shoots are remade
+SMALL_SIZE = (320, 480)  # h, w of the small photos
+CAMERAS = 4
+
+#: Targets: (operation, value key, limit, what it is held against, where the number comes from).
+TARGETS: list[tuple[str, str, float, str]] = [
+    ("rescan", "seconds", 1.0, "a rescan of 10,000 unchanged photos < 1 s (demanding user)"),
+    ("gui_search", "max_ms", 50.0, "every search keystroke over 10,000 rows < 50 ms (docs/gui.md: it used to take ~175 ms)"),
+    ("gui_next_photo", "median_ms", 150.0, "next 24 MP photo shown at full view resolution < 150 ms (demanding user)"),
+    ("gui_open", "seconds", 1.0, "opening a 10,000-photo project shows its list < 1 s (demanding user)"),
+    ("find", "command_s", 1.0, "`bibtagger find` on 10,000 photos, as typed (Python start, rescan included) < 1 s (demanding user)"),
+]
+
+
+# --------------------------------------------------------------------------- the synthetic shoot
+
+def _stamp(rgb, index: int):
+    """A copy of ``rgb`` with the file index drawn in a corner: every file a distinct picture."""
+    import cv2
+
+    out = rgb.copy()
+    h = out.shape[0]
+    cv2.rectangle(out, (0, h - 18), (70, h), (20, 20, 20), -1)
+    cv2.putText(out, str(index), (3, h - 4), cv2.FONT_HERSHEY_PLAIN, 1.0, (255, 255, 255), 1)
+    return out
+
+
+def make_shoot(folder: Path, count: int, bases: int = 48, seed: int = 7) -> Path:
+    """``count`` small JPEGs in ``folder/camK/IMG_NNNNN.jpg`` plus ``folder.annotations.json``
+    (their bibs: the demo plates' boxes, numbers 1..2000 so that a bib shows on several photos).
+
+    Reused when ``folder/shoot.json`` records the same count and version."""
+    import numpy as np
+
+    from bibtagger_gui.core.annotations import PhotoAnnotation, save_annotations
+    from bibtagger_gui.core.bib import Bib
+    from bibtagger_gui.core.demo import make_photo, write_jpeg
+
+    marker = folder / "shoot.json"
+    want = {"count": count, "version": SHOOT_VERSION, "seed": seed, "bases": bases}
+    ann = annotations_path(folder)
+    if marker.is_file() and ann.is_file() and json.loads(marker.read_text()) == want:
+        return ann
+    shutil.rmtree(folder, ignore_errors=True)
+    rng = np.random.default_rng(seed)
+    base = [make_photo(rng, SMALL_SIZE, no_bib=i % 8 == 7) for i in range(min(bases, count))]
+    entries = []
+    per_camera = -(-count // CAMERAS)
+    for i in range(count):
+        rgb, bibs = base[i % len(base)]
+        rel = f"cam{i // per_camera + 1}/IMG_{i:05d}.jpg"
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_jpeg(folder / rel, _stamp(rgb, i), quality=85)
+        numbers = rng.integers(1, 2001, len(bibs))
+        entries.append(PhotoAnnotation(rel, rgb.shape[1], rgb.shape[0], [
+            Bib(str(n), b.box, round(float(rng.uniform(0.5, 1.0)), 3)) for n, b in zip(numbers, bibs)]))
+    save_annotations(ann, entries)
+    marker.write_text(json.dumps(want))
+    return ann
+
+
+def annotations_path(folder: Path) -> Path:
+    return folder.with_name(folder.name + ".annotations.json")
+
+
+def make_big(folder: Path, count: int, size: tuple[int, int] = (6000, 4000), seed: int = 3) -> Path:
+    """``count`` 24 MP JPEGs (``training.bench.make_24mp`` of demo photos) and their annotation JSON."""
+    import numpy as np
+
+    from bibtagger_gui.core.annotations import PhotoAnnotation, save_annotations
+    from bibtagger_gui.core.bib import Bib
+    from bibtagger_gui.core.demo import make_photo, write_jpeg
+    from training.bench import make_24mp
+
+    marker = folder / "big.json"
+    want = {"count": count, "size": list(size), "version": SHOOT_VERSION, "seed": seed}
+    ann = annotations_path(folder)
+    if marker.is_file() and ann.is_file() and json.loads(marker.read_text()) == want:
+        return ann
+    shutil.rmtree(folder, ignore_errors=True)
+    src_dir = folder.with_name(folder.name + "-sources")
+    shutil.rmtree(src_dir, ignore_errors=True)
+    src_dir.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    sources, truth = [], []
+    for i in range(count):
+        rgb, bibs = make_photo(rng, (640, 960))
+        path = src_dir / f"src_{i:02d}.jpg"
+        write_jpeg(path, rgb, quality=95)
+        sources.append(path)
+        truth.append(bibs)
+    long_side, short_side = max(size), min(size)
+    paths = make_24mp(sources, folder, count=count, long_side=long_side, short_side=short_side)
+    k = long_side / 960
+    entries = [PhotoAnnotation(p.name, long_side, short_side,
+                               [Bib(b.number, tuple(round(v * k, 1) for v in b.box), 0.9) for b in bibs])
+               for p, bibs in zip(paths, truth)]
+    save_annotations(ann, entries)
+    shutil.rmtree(src_dir, ignore_errors=True)
+    marker.write_text(json.dumps(want))
+    return ann
+
+
+# --------------------------------------------------------------------------- the child side
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM; ru_maxrss where /proc is missing), MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cli(argv: list[str]) -> tuple[int, str]:
+    """``bibtagger ARGV`` in this process; returns (exit code, stdout). stderr goes to the child's log."""
+    from bibtagger_gui.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = main(argv)
+    if rc != 0:
+        raise RuntimeError(f"bibtagger {' '.join(argv)} exited {rc}")
+    return rc, out.getvalue()
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - t0, value
+
+
+def op_scan_first(job: dict) -> dict:
+    from bibtagger_gui.core.store import Store
+
+    def run():
+        with Store.open(job["shoot"]) as store:
+            return store.scan()
+    seconds, rep = _timed(run)
+    return {"seconds": seconds, "items": rep.total, "unit": "photos", "extra": {"added": len(rep.added)}}
+
+
+def op_import(job: dict) -> dict:
+    seconds, _ = _timed(lambda: _cli(["import", job["shoot"], job["shoot_ann"], "--as", "model"]))
+    return {"seconds": seconds, "items": job["photos"], "unit": "photos"}
+
+
+def op_rescan(job: dict) -> dict:
+    """Three rescans of the unchanged folder (Store.open + scan, as `find`/`export` do); the median."""
+    from bibtagger_gui.core.store import Store
+
+    times, total = [], 0
+    for _ in range(3):
+        def run():
+            with Store.open(job["shoot"]) as store:
+                return store.scan()
+        seconds, rep = _timed(run)
+        times.append(seconds)
+        total = rep.total
+        assert not rep.added and not rep.updated, "a rescan of an unchanged folder changed something"
+    return {"seconds": statistics.median(times), "items": total, "unit": "photos",
+            "extra": {"runs_s": [round(t, 3) for t in times]}}
+
+
+def op_open_store(job: dict) -> dict:
+    """Store.open + every photo with its bibs (core.review.load_items) + the queue: the app's read."""
+    from bibtagger_gui.core import review
+    from bibtagger_gui.core.store import Store
+
+    def run():
+        with Store.open(job["shoot"]) as store:
+            return review.build_queue(review.load_items(store))
+    seconds, queue = _timed(run)
+    return {"seconds": seconds, "items": len(queue), "unit": "photos"}
+
+
+def op_find(job: dict) -> dict:
+    """`find` in this process, and as typed in a terminal (``command_s``: a new interpreter, its imports)."""
+    argv = ["find", job["shoot"], job["find_number"]]
+    seconds, (_, out) = _timed(lambda: _cli(argv))
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "bibtagger_gui", *argv], capture_output=True, text=True, timeout=600)
+    command = time.perf_counter() - t0
+    if proc.returncode != 0 or proc.stdout != out:
+        raise RuntimeError(f"bibtagger find as a command: exit {proc.returncode}, {proc.stderr[-300:]}")
+    return {"seconds": seconds, "items": job["photos"], "unit": "photos",
+            "extra": {"number": job["find_number"], "found": len(out.splitlines()), "command_s": round(command, 3)}}
+
+
+def _export(job: dict, folder: str, fmt: str, count: int) -> dict:
+    out = Path(job["run"]) / f"export.{fmt}"
+    seconds, _ = _timed(lambda: _cli(["export", folder, "--format", fmt, "--out", str(out)]))
+    size = sum(p.stat().st_size for p in out.rglob("*")) if out.is_dir() else out.stat().st_size
+    return {"seconds": seconds, "items": count, "unit": "photos", "extra": {"output_mb": round(size / 2**20, 2)}}
+
+
+def op_export_csv(job: dict) -> dict:
+    return _export(job, job["shoot"], "csv", job["photos"])
+
+
+def op_export_json(job: dict) -> dict:
+    return _export(job, job["shoot"], "json", job["photos"])
+
+
+def op_export_crops(job: dict) -> dict:
+    return _export(job, job["big"], "crops", job["big_photos"])
+
+
+def op_setup_big(job: dict) -> dict:
+    """Scan and import the 24 MP folder (setup for the GUI and crops; timed for the record)."""
+    seconds, _ = _timed(lambda: _cli(["import", job["big"], job["big_ann"], "--as", "model"]))
+    return {"seconds": seconds, "items": job["big_photos"], "unit": "photos"}
+
+
+def op_keywords(job: dict) -> dict:
+    """`bibtagger keywords` on a fresh copy of the 24 MP photos (its scan included; exiftool's own
+    memory is not in the peak RSS)."""
+    folder = Path(job["run"]) / "keywords"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(job["big"], folder, ignore=shutil.ignore_patterns("*.json"))
+    _cli(["import", str(folder), job["big_ann"], "--as", "model"])
+    seconds, (_, out) = _timed(lambda: _cli(["keywords", str(folder)]))
+    return {"seconds": seconds, "items": job["big_photos"], "unit": "photos",
+            "extra": {"written": sum(1 for line in out.splitlines() if line.strip())}}
+
+
+# ---- GUI operations (QT_QPA_PLATFORM=offscreen)
+
+def _qt_app():
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance() or QApplication([])
+
+
+def _wait(app, cond: Callable[[], bool], timeout: float = 120.0) -> None:
+    end = time.perf_counter() + timeout
+    while not cond():
+        if time.perf_counter() > end:
+            raise TimeoutError("the GUI did not get there in time")
+        app.processEvents()
+        time.sleep(0.0005)
+
+
+def _window(app, job: dict, folder: str):
+    """A shown 1400x900 MainWindow with ``folder`` open and its background scan finished;
+    returns (window, seconds open_folder took, seconds until the scan was done)."""
+    from PySide6.QtCore import QSettings
+
+    from bibtagger_gui.gui.main_window import MainWindow
+
+    settings = QSettings(str(Path(job["run"]) / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(models_dir=job["models"], settings=settings)
+    win.resize(1400, 900)
+    win.show()
+    app.processEvents()
+    t0 = time.perf_counter()
+    win.open_folder(folder)
+    app.processEvents()  # the list is laid out and painted
+    shown = time.perf_counter() - t0
+    _wait(app, lambda: not win.jobs)
+    if win.last_job_outcome and win.last_job_outcome[0] != "scan":
+        raise RuntimeError(f"a recognition ran: {win.last_job_outcome}")
+    return win, shown, time.perf_counter() - t0
+
+
+def op_gui_open(job: dict) -> dict:
+    app = _qt_app()
+    win, shown, ready = _window(app, job, job["shoot"])
+    return {"seconds": shown, "items": win.list_model.total(), "unit": "photos",
+            "extra": {"scan_done_s": round(ready, 3)}}
+
+
+SEARCHES = ["1", "13", "137", "13", "1", "", "1*", ""]
+
+
+def op_gui_search(job: dict) -> dict:
+    """Typing into the search box of a window over the shoot: each keystroke's rebuild + repaint."""
+    app = _qt_app()
+    win, _, _ = _window(app, job, job["shoot"])
+    times, rows = [], []
+    for text in SEARCHES:
+        t0 = time.perf_counter()
+        win.search_edit.setText(text)
+        app.processEvents()
+        times.append(time.perf_counter() - t0)
+        rows.append(win.list_model.total())
+    ms = [1000 * t for t in times]
+    return {"seconds": sum(times), "items": len(times), "unit": "keystrokes",
+            "extra": {"median_ms": round(statistics.median(ms), 1), "max_ms": round(max(ms), 1),
+                      "typed": SEARCHES, "ms": [round(m, 1) for m in ms], "rows": rows}}
+
+
+def op_gui_thumbnails(job: dict) -> dict:
+    """ThumbnailProvider (2 threads) over the 24 MP photos: cold (decode + disk cache write), then warm
+    (from the disk cache, a new provider as after reopening the folder)."""
+    from bibtagger_gui.core.store import Store
+    from bibtagger_gui.gui.thumbnails import ThumbnailProvider
+
+    app = _qt_app()
+    with Store.open(job["big"]) as store:
+        photos = store.photos()
+    cache = Path(job["run"]) / "thumbs"
+    shutil.rmtree(cache, ignore_errors=True)
+    runs = {}
+    for label in ("cold", "warm"):
+        provider = ThumbnailProvider()
+        provider.reset(Path(job["big"]), cache)
+        t0 = time.perf_counter()
+        for p in photos:
+            provider.request(p)
+        _wait(app, lambda: provider.pending == 0)
+        runs[label] = time.perf_counter() - t0
+        failed = [p.relpath for p in photos if provider.failure(p.id)]
+        if failed:
+            raise RuntimeError(f"thumbnails failed: {failed}")
+    return {"seconds": runs["cold"], "items": len(photos), "unit": "photos",
+            "extra": {"warm_s": round(runs["warm"], 3),
+                      "warm_photos_per_s": round(len(photos) / runs["warm"], 1) if runs["warm"] else None}}
+
+
+def op_gui_next_photo(job: dict) -> dict:
+    """Step through the 24 MP photos in the window (J): time until the photo's pixels are shown
+    (the thumbnail shows at once; ``first_ms`` is that). ``breakdown_ms`` times the parts of one
+    full-view load in this process: decode, QImage, QPixmap."""
+    from PySide6.QtGui import QPixmap
+
+    from bibtagger_gui.core.imageio import load_image
+    from bibtagger_gui.gui.photo_view import VIEW_MAX_SIDE
+    from bibtagger_gui.gui.qimage import rgb_to_qimage
+
+    app = _qt_app()
+    win, _, _ = _window(app, job, job["big"])
+    _wait(app, lambda: win.thumbnails.pending == 0)
+    win.select_row(0)
+    _wait(app, lambda: win.photo_view.image_loaded)
+    total = win.list_model.total()
+    full, first = [], []
+    for _ in range(max(1, total - 1)):
+        t0 = time.perf_counter()
+        win.step_photo(1)
+        first.append(time.perf_counter() - t0)
+        _wait(app, lambda: win.photo_view.image_loaded)
+        app.processEvents()  # painted
+        full.append(time.perf_counter() - t0)
+    path = Path(job["big"]) / win.list_model.item(0).photo.relpath
+    parts: dict[str, list[float]] = {"decode": [], "qimage": [], "qpixmap": []}
+    for _ in range(3):
+        t0 = time.perf_counter()
+        rgb = load_image(path, max_side=VIEW_MAX_SIDE)
+        t1 = time.perf_counter()
+        img = rgb_to_qimage(rgb)
+        t2 = time.perf_counter()
+        QPixmap.fromImage(img)
+        t3 = time.perf_counter()
+        for key, v in zip(parts, (t1 - t0, t2 - t1, t3 - t2)):
+            parts[key].append(1000 * v)
+    ms = [1000 * t for t in full]
+    return {"seconds": sum(full), "items": len(full), "unit": "photos",
+            "extra": {"median_ms": round(statistics.median(ms), 1), "max_ms": round(max(ms), 1),
+                      "first_ms": round(1000 * statistics.median(first), 1),
+                      "breakdown_ms": {k: round(min(v), 1) for k, v in parts.items()},
+                      "view_size": list(rgb.shape[1::-1])}}
+
+
+OPS: dict[str, Callable[[dict], dict]] = {
+    "scan_first": op_scan_first, "import": op_import, "rescan": op_rescan, "open_store": op_open_store,
+    "find": op_find, "export_csv": op_export_csv, "export_json": op_export_json,
+    "gui_open": op_gui_open, "gui_search": op_gui_search,
+    "setup_big": op_setup_big, "gui_thumbnails": op_gui_thumbnails, "gui_next_photo": op_gui_next_photo,
+    "keywords": op_keywords, "export_crops": op_export_crops,
+}
+
+LABELS = {
+    "scan_first": "first scan (Store.scan, new project)",
+    "import": "`bibtagger import --as model` (bibs of every photo)",
+    "rescan": "rescan, nothing changed (Store.open + scan, median of 3)",
+    "open_store": "open project: Store.open + load_items + queue",
+    "find": "`bibtagger find DIR NUMBER` (rescan included)",
+    "export_csv": "`bibtagger export --format csv` (rescan included)",
+    "export_json": "`bibtagger export --format json` (rescan included)",
+    "gui_open": "GUI: open folder until the list is shown",
+    "gui_search": "GUI: search keystroke (rebuild + repaint)",
+    "setup_big": "`bibtagger import` on the 24 MP folder (scan included)",
+    "gui_thumbnails": "GUI: thumbnails, cold (decode + disk cache)",
+    "gui_next_photo": "GUI: next photo, full view pixels shown",
+    "keywords": "`bibtagger keywords` (exiftool; rescan included)",
+    "export_crops": "`bibtagger export --format crops` (rescan included)",
+}
+
+
+def run_op(name: str, job_path: Path, result_path: Path) -> int:
+    """Child side: run one operation, write its result (plus peak RSS) as JSON."""
+    job = json.loads(job_path.read_text(encoding="utf-8"))
+    if not name.startswith("gui_"):  # the CLI's imports are not the operation's work (`find` times them too)
+        from bibtagger_gui.cli import build_parser
+
+        build_parser()
+    result = OPS[name](job)
+    result.update(name=name, status="ok", peak_rss_mb=round(peak_rss_mb(), 1))
+    result_path.write_text(json.dumps(result), encoding="utf-8")
+    os._exit(0)  # skip Qt's and the worker threads' teardown: nothing is left to flush
+
+
+# --------------------------------------------------------------------------- the parent side
+
+def child_env(run: Path) -> dict:
+    env = dict(os.environ)
+    env.update(PYTHONPATH=str(REPO), QT_QPA_PLATFORM="offscreen", BIBTAGGER_STORE_DIR=str(run / "stores"),
+               XDG_DATA_HOME=str(run / "xdg-data"), XDG_CONFIG_HOME=str(run / "xdg-config"),
+               BIBTAGGER_KEYMAP=str(run / "no-keymap.json"))
+    return env
+
+
+def launch(name: str, job: dict, run: Path, timeout: float) -> dict:
+    """Run one operation in a child interpreter; its result dict (status ok | failed)."""
+    job_path, result_path = run / f"{name}.job.json", run / f"{name}.result.json"
+    job_path.write_text(json.dumps(job), encoding="utf-8")
+    result_path.unlink(missing_ok=True)
+    print(f"[bench-app] {name} ...", file=sys.stderr, flush=True)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "training.bench_app", "--op", name, str(job_path), str(result_path)],
+                              capture_output=True, text=True, timeout=timeout, env=child_env(run), cwd=str(REPO))
+    except subprocess.TimeoutExpired:
+        return {"name": name, "status": "failed", "error": f"timed out after {timeout:.0f} s"}
+    (run / f"{name}.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    if not result_path.is_file():
+        return {"name": name, "status": "failed", "error": (proc.stderr or proc.stdout).strip()[-800:]}
+    return json.loads(result_path.read_text(encoding="utf-8"))
+
+
+def rate(result: dict) -> float | None:
+    if result.get("status") != "ok" or not result.get("seconds"):
+        return None
+    return result["items"] / result["seconds"]
+
+
+def check_targets(results: list[dict]) -> list[dict]:
+    """Each target with the measured value and whether it is met (None: not measured)."""
+    by = {r["name"]: r for r in results if r.get("status") == "ok"}
+    out = []
+    for name, key, limit, text in TARGETS:
+        r = by.get(name)
+        value = None
+        if r is not None:
+            value = r["seconds"] if key == "seconds" else r.get("extra", {}).get(key)
+        unit = "ms" if key.endswith("_ms") else "s"
+        out.append({"name": name, "key": key, "limit": limit, "unit": unit, "text": text, "value": value,
+                    "met": None if value is None else value < limit})
+    return out
+
+
+def _fmt_time(r: dict) -> str:
+    extra = r.get("extra", {})
+    if "median_ms" in extra:
+        return f"median {extra['median_ms']:.0f} ms, max {extra['max_ms']:.0f} ms"
+    s = r["seconds"]
+    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def _fmt_notes(r: dict) -> str:
+    e = r.get("extra", {})
+    notes = []
+    if "runs_s" in e:
+        notes.append("runs " + ", ".join(f"{v:.2f}" for v in e["runs_s"]) + " s")
+    if "scan_done_s" in e:
+        notes.append(f"background rescan done at {e['scan_done_s']:.2f} s")
+    if "found" in e:
+        notes.append(f"{e['found']} photos with bib {e['number']}; as a command (new interpreter) {e['command_s']:.2f} s")
+    if "output_mb" in e:
+        notes.append(f"{e['output_mb']} MB written")
+    if "warm_photos_per_s" in e:
+        notes.append(f"warm (disk cache): {e['warm_photos_per_s']} photos/s")
+    if "first_ms" in e:
+        b = e["breakdown_ms"]
+        notes.append(f"thumbnail preview at {e['first_ms']:.0f} ms; one load: decode {b['decode']:.0f} + QImage "
+                     f"{b['qimage']:.0f} + QPixmap {b['qpixmap']:.0f} ms ({e['view_size'][0]}x{e['view_size'][1]})")
+    if "typed" in e:
+        notes.append("typed " + " ".join(repr(t) for t in e["typed"]) + ": " + ", ".join(f"{m:.0f}" for m in e["ms"]) + " ms")
+    if "written" in e:
+        notes.append(f"{e['written']} photos written")
+    return "; ".join(notes)
+
+
+def render(report: dict) -> str:
+    m = report["machine"]
+    load = (f"under load: {m['training_processes']} training processes running" if m.get("training_processes")
+            else "no training processes running")
+    s = report["sizes"]
+    lines = [
+        f"# bibtagger app benchmark — {m['date']}", "",
+        f"Machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}; load average at start "
+        f"{', '.join(str(v) for v in m['load_avg'])} ({load}). Commit {report.get('commit', '?')}.",
+        f"Shoot: {s['photos']} small JPEGs ({SMALL_SIZE[1]}x{SMALL_SIZE[0]}, {s['shoot_mb']:.0f} MB) and "
+        f"{s['big_photos']} JPEGs of {s['big_size']} ({s['big_mb_each']:.1f} MB each); files in the page cache.",
+        f"Command: `{report.get('command', 'python -m training.bench_app')}`. Each operation in its own process; "
+        "peak RSS is that process's (imports and setup included).", "",
+        "| operation | size | time | rate | peak RSS MiB | notes |", "|---|---|---|---|---|---|",
+    ]
+    for r in report["results"]:
+        label = LABELS.get(r["name"], r["name"])
+        if r.get("status") != "ok":
+            lines.append(f"| {label} | – | failed | – | – | `{r.get('error', '')[-200:]}` |".replace("\n", " "))
+            continue
+        per_s = rate(r)
+        lines.append(f"| {label} | {r['items']} {r['unit']} | {_fmt_time(r)} | {per_s:,.1f} {r['unit']}/s "
+                     f"| {r['peak_rss_mb']:.0f} | {_fmt_notes(r)} |")
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    for t in report["targets"]:
+        v = "–" if t["value"] is None else f"{t['value']:.3g} {t['unit']}"
+        met = "–" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        lines.append(f"| {t['text']} | {v} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=str(REPO), timeout=10).stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.bench_app", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=REPO / "bench_out")
+    ap.add_argument("--photos", type=int, default=10_000, help="small photos in the synthetic shoot")
+    ap.add_argument("--big", type=int, default=10, help="24 MP photos (thumbnails, next photo, keywords, crops)")
+    ap.add_argument("--big-size", default="6000x4000", help="WxH of the big photos")
+    ap.add_argument("--models", type=Path, default=REPO / "resources" / "models", help="models the GUI window loads")
+    ap.add_argument("--only", nargs="*", choices=list(OPS), help="run only these operations (setup ops still run)")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds per operation")
+    ap.add_argument("--op", help=argparse.SUPPRESS)
+    ap.add_argument("job", nargs="*", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.op:
+        return run_op(args.op, args.job[0], args.job[1])
+
+    from training.bench import machine_info
+
+    out: Path = args.out
+    base = out / "app"
+    machine = machine_info()
+    t0 = time.perf_counter()
+    shoot = base / f"shoot-{args.photos}"
+    shoot_ann = make_shoot(shoot, args.photos)
+    w, h = (int(v) for v in args.big_size.lower().split("x"))
+    big = base / f"big-{args.big}-{w}x{h}"
+    big_ann = make_big(big, args.big, (w, h))
+    generated = time.perf_counter() - t0
+    print(f"[bench-app] shoot ready in {generated:.1f} s", file=sys.stderr)
+
+    run = base / "run"
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    entries = json.loads(shoot_ann.read_text(encoding="utf-8"))
+    counts: dict[str, int] = {}
+    for e in entries:
+        for b in e["bibs"]:
+            counts[b["number"]] = counts.get(b["number"], 0) + 1
+    find_number = max(sorted(counts), key=counts.get) if counts else "1"
+    job = {"shoot": str(shoot.resolve()), "shoot_ann": str(shoot_ann.resolve()), "photos": args.photos,
+           "big": str(big.resolve()), "big_ann": str(big_ann.resolve()), "big_photos": args.big,
+           "run": str(run.resolve()), "models": str(Path(args.models).resolve()), "find_number": find_number}
+    setup = {"scan_first", "import", "setup_big"}
+    names = [n for n in OPS if not args.only or n in args.only or n in setup]
+    results = [launch(n, job, run, args.timeout) for n in names]
+
+    bigs = sorted(big.glob("*.jpg"))
+    report = {
+        "machine": machine, "commit": _commit(),
+        "command": "python -m training.bench_app " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "sizes": {"photos": args.photos, "big_photos": args.big, "big_size": f"{w}x{h}",
+                  "shoot_mb": sum(p.stat().st_size for p in shoot.rglob("*.jpg")) / 2**20,
+                  "big_mb_each": (sum(p.stat().st_size for p in bigs) / len(bigs) / 2**20) if bigs else 0.0,
+                  "generate_s": round(generated, 1)},
+        "results": results, "targets": check_targets(results),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench-app.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    table = render(report)
+    (out / "bench-app.md").write_text(table, encoding="utf-8")
+    print(table)
+    return 0 if all(r.get("status") == "ok" for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
