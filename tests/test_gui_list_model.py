@@ -151,3 +151,47 @@ def test_a_portrait_photos_thumbnail_placeholder_covers_the_photo_not_its_3_2_fr
     view.set_photo(photo, folder, thumb)  # shown at once, before the photo is decoded
     rect = view._pixmap_item.sceneBoundingRect()
     assert abs(rect.x()) < 4 and abs(rect.y()) < 4 and abs(rect.width() - 400) < 8 and abs(rect.height() - 600) < 8, rect
+
+
+def test_a_thumbnail_on_its_way_when_the_photo_changed_is_dropped(qtbot, tmp_path, monkeypatch):
+    """The list asks for a thumbnail from the old file before the scan finds it replaced; the scan's
+    forget() must also drop that request's late result, or it lands after the forget and the new
+    picture never shows (a flaky window test under load)."""
+    import numpy as np
+
+    from bibtagger_gui.core.imageio import load_image
+
+    release, blocked = threading.Event(), threading.Event()
+
+    def slow_first_load(path, **kw):
+        image = load_image(path, **kw)  # the old picture, read before the file is replaced
+        if not blocked.is_set():
+            blocked.set()
+            release.wait(10)
+        return image
+
+    monkeypatch.setattr(thumbnails, "load_image", slow_first_load)
+    (tmp_path / "a.jpg").write_bytes(_jpeg(np.full((60, 90, 3), 40, np.uint8)))  # dark grey
+    provider = ThumbnailProvider(size=32)
+    provider.reset(tmp_path, None)
+    provider.request(FakePhoto(1, "a.jpg"))
+    assert blocked.wait(10)
+    red = np.zeros((60, 90, 3), np.uint8)
+    red[..., 0] = 255
+    (tmp_path / "a.jpg").write_bytes(_jpeg(red))
+    provider.forget(1)  # what MainWindow._forget_changed does after the scan
+    provider.request(FakePhoto(1, "a.jpg", size=2000, mtime=2.0))
+    qtbot.waitUntil(lambda: provider.cached(1) is not None, timeout=5000)
+    release.set()
+    assert provider.pool.wait_for_done(10)
+    qtbot.wait(100)  # deliver the old job's queued signal, if it emitted one
+    centre = provider.cached(1).toImage().pixelColor(16, 10)
+    assert centre.red() > 200 and centre.green() < 60, centre.name()
+
+
+def _jpeg(rgb) -> bytes:
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", rgb[..., ::-1])
+    assert ok
+    return data.tobytes()

@@ -6,8 +6,9 @@ in-memory LRU or returns None and queues a :class:`_ThumbJob` on its own
 decodes the photo with a reduced JPEG decode (``load_image(max_side=...)``, EXIF
 orientation applied), writes the small JPEG to the disk cache and hands a QImage
 back through a queued signal. The provider turns it into a QPixmap in the GUI
-thread and emits ``ready(photo_id)``. ``reset()`` (new folder) bumps a generation
-so that late results for the old folder are dropped.
+thread and emits ``ready(photo_id)``. Every request gets a ticket; a result is kept only while
+its ticket is the photo's current one, so ``reset()`` (new folder) and ``forget()`` (the file
+changed) drop the late results of requests made before them.
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ def thumb_key(photo: Any) -> str:
 
 
 class _Emitter(QObject):
-    done = Signal(int, int, object)  # generation, photo_id, QImage | None
+    done = Signal(int, int, object)  # ticket, photo_id, QImage | None
     failed = Signal(int, int, str)
 
 
 class _ThumbJob:
-    def __init__(self, emitter: _Emitter, generation: int, photo_id: int, path: Path, disk: Path | None, size: int):
-        self.emitter, self.generation, self.photo_id = emitter, generation, photo_id
+    def __init__(self, emitter: _Emitter, ticket: int, photo_id: int, path: Path, disk: Path | None, size: int):
+        self.emitter, self.ticket, self.photo_id = emitter, ticket, photo_id
         self.path, self.disk, self.size = path, disk, size
 
     def __call__(self) -> None:  # worker thread: no QPixmap, no store
@@ -48,22 +49,22 @@ class _ThumbJob:
             if self.disk is not None and self.disk.is_file():
                 img = QImage(str(self.disk))
                 if not img.isNull():
-                    self.emitter.done.emit(self.generation, self.photo_id, img)
+                    self.emitter.done.emit(self.ticket, self.photo_id, img)
                     return
             img = rgb_to_qimage(load_image(self.path, max_side=self.size))
             if self.disk is not None:
                 try:
                     self.disk.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = self.disk.with_suffix(".tmp.jpg")
+                    tmp = self.disk.with_suffix(f".{self.ticket}.tmp.jpg")  # two jobs for one photo never share it
                     if img.save(str(tmp), "JPG", 85):
                         tmp.replace(self.disk)
                 except OSError:
                     pass  # a cache that cannot be written is only slower
-            self.emitter.done.emit(self.generation, self.photo_id, img)
+            self.emitter.done.emit(self.ticket, self.photo_id, img)
         except ImageError as exc:
-            self.emitter.failed.emit(self.generation, self.photo_id, exc.message)
+            self.emitter.failed.emit(self.ticket, self.photo_id, exc.message)
         except Exception as exc:  # never let a worker die silently
-            self.emitter.failed.emit(self.generation, self.photo_id, str(exc))
+            self.emitter.failed.emit(self.ticket, self.photo_id, str(exc))
 
 
 class ThumbnailProvider(QObject):
@@ -79,7 +80,8 @@ class ThumbnailProvider(QObject):
         self.pool = WorkQueue(threads, lifo=True, name="thumbnails")
         self.folder: Path | None = None
         self.cache_dir: Path | None = None
-        self.generation = 0
+        self._tickets = 0  # requests made so far: each one's ticket
+        self._current: dict[int, int] = {}  # photo_id -> ticket of the request whose result is wanted
         self._lru: OrderedDict[int, QPixmap] = OrderedDict()
         self._icons: dict[int, QIcon] = {}
         self._pending: set[int] = set()
@@ -90,7 +92,7 @@ class ThumbnailProvider(QObject):
 
     def reset(self, folder: Path | None, cache_dir: Path | None) -> None:
         """Forget everything (new folder); results of queued/running jobs are dropped."""
-        self.generation += 1
+        self._current.clear()  # late results of the old folder's requests are dropped
         self.pool.clear()
         self._lru.clear()
         self._icons.clear()
@@ -107,7 +109,10 @@ class ThumbnailProvider(QObject):
         return self._failed.get(photo_id)
 
     def forget(self, photo_id: int) -> None:
-        """Drop one photo's cached thumbnail/failure (e.g. the file changed)."""
+        """Drop one photo's cached thumbnail/failure (e.g. the file changed), and the result of a request
+        already on its way (it may have been made from the old file's disk-cache entry)."""
+        self._current.pop(photo_id, None)
+        self._pending.discard(photo_id)
         self._lru.pop(photo_id, None)
         self._icons.pop(photo_id, None)
         self._failed.pop(photo_id, None)
@@ -139,12 +144,20 @@ class ThumbnailProvider(QObject):
         if photo.id in self._pending or photo.id in self._lru or photo.id in self._failed or self.folder is None:
             return
         self._pending.add(photo.id)
+        self._tickets += 1
+        self._current[photo.id] = self._tickets
         key = thumb_key(photo)
         disk = self.cache_dir / key[:2] / f"{key}.jpg" if self.cache_dir is not None else None
-        self.pool.submit(_ThumbJob(self._emitter, self.generation, photo.id, self.folder / photo.relpath, disk, self.size))
+        self.pool.submit(_ThumbJob(self._emitter, self._tickets, photo.id, self.folder / photo.relpath, disk, self.size))
 
-    def _on_done(self, generation: int, photo_id: int, img: QImage) -> None:
-        if generation != self.generation:
+    def _wanted(self, ticket: int, photo_id: int) -> bool:
+        if self._current.get(photo_id) != ticket:
+            return False  # made before a reset() or forget(): stale
+        del self._current[photo_id]
+        return True
+
+    def _on_done(self, ticket: int, photo_id: int, img: QImage) -> None:
+        if not self._wanted(ticket, photo_id):
             return
         self._pending.discard(photo_id)
         self._lru[photo_id] = self._framed(img)
@@ -164,8 +177,8 @@ class ThumbnailProvider(QObject):
         painter.end()
         return pix
 
-    def _on_failed(self, generation: int, photo_id: int, message: str) -> None:
-        if generation != self.generation:
+    def _on_failed(self, ticket: int, photo_id: int, message: str) -> None:
+        if not self._wanted(ticket, photo_id):
             return
         self._pending.discard(photo_id)
         self._failed[photo_id] = message
