@@ -18,7 +18,13 @@ def register(sub) -> None:
         "crops: bib crops + labels.csv; bibfolders: one folder per bib with links to its photos",
     )
     p.add_argument("--out", type=Path, metavar="PATH", help="output file (default or -: stdout) or folder (crops, bibfolders)")
-    p.add_argument("--reviewed-only", action="store_true", help="only photos marked reviewed")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--reviewed-only", action="store_true", help="only photos marked reviewed")
+    which.add_argument("--unreviewed-only", action="store_true", help="only photos not reviewed yet (e.g. the work left to hand out)")
+    p.add_argument("--photos", type=Path, metavar="LIST",
+                   help="only the photos named in this text file, one a line (relative path, or a file name only one photo has)")
+    p.add_argument("--only", action="append", default=[], metavar="GLOB",
+                   help="only photos whose relative path matches this pattern (e.g. 'day1/*', 'IMG_0[0-2]*'); repeatable")
     p.add_argument("--copy", action="store_true", help="bibfolders: copy photos instead of symlinking them")
     p.add_argument("--store", type=Path, metavar="DB", help="project database file to use instead of DIR/.bibtagger/project.db")
     p.set_defaults(func=run)
@@ -26,12 +32,20 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.exporters import ExportError, export
+    from bibtagger_gui.core.photo_selection import read_list, select_photos
     from bibtagger_gui.core.store import Store, StoreError, db_path_for
 
     folder: Path = args.dir
     if not folder.is_dir():
         print(f"{folder}: not a folder", file=sys.stderr)
         return 1
+    names = None
+    if args.photos is not None:
+        try:
+            names = read_list(args.photos)
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"error: cannot read the photo list {args.photos}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+            return 1
     if args.out is not None and str(args.out) == "-":
         args.out = None
     if args.format in ("crops", "bibfolders") and args.out is None:
@@ -48,8 +62,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     with store:
         store.scan()  # export the folder as it is: renamed or moved photos under their new names
+        sel = select_photos(store, names, args.only, args.unreviewed_only)
+        if sel.unmatched:  # a typo in the list must not silently shrink a volunteer's share
+            for line, name, why in sel.unmatched:
+                print(f"{args.photos}:{line}: {name}: {why}", file=sys.stderr)
+            print(f"error: {len(sel.unmatched)} line(s) of {args.photos} name no photo of {folder}; nothing exported", file=sys.stderr)
+            return 1
         try:
-            rep, text = export(store, args.format, args.out, reviewed_only=args.reviewed_only, copy=args.copy)
+            rep, text = export(store, args.format, args.out, reviewed_only=args.reviewed_only, copy=args.copy, only=sel.only)
         except ExportError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

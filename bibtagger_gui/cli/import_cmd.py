@@ -2,7 +2,11 @@
 
 Predictions (bibs with a confidence, e.g. from `bibtagger predict --json` on another machine)
 become the photos' model bibs; bibs without one (ground truth, another tool's output) become
-human bibs. Photos are never modified; only the project store changes.
+human bibs. An entry's "reviewed": true (from `export --format json`) makes it the truth for its
+photo; two reviews that disagree, or your own bibs a review lacks, are reported as conflicts and left
+for you (`--overwrite`: the file wins). Several files are imported one after the other, so a second
+volunteer's review of a photo the first one reviewed differently is a conflict too (docs/volunteers.md).
+Photos are never modified; only the project store changes.
 """
 
 from __future__ import annotations
@@ -18,12 +22,16 @@ def register(sub) -> None:
     p = sub.add_parser("import", help="import bib annotation JSON (predictions or ground truth) into a photo folder's project",
                        description=__doc__)  # fmt: skip
     p.add_argument("dir", type=Path, help="photo folder (scanned first; photos are never modified)")
-    p.add_argument("file", type=Path, help="bib annotation JSON (predict --json, export --format json, a dataset's annotations.json)")
+    p.add_argument("file", type=Path, nargs="+", help="bib annotation JSON (predict --json, export --format json, a dataset's "
+                   "annotations.json); several are imported in turn, each in one transaction")  # fmt: skip
     p.add_argument("--as", dest="source", choices=("auto", "human", "model"), default="auto",
                    help="auto (default): bibs with a confidence are predictions, the others human bibs; "
                    "human / model: every bib is one")  # fmt: skip
     p.add_argument("--reviewed", action="store_true",
                    help="the file is ground truth: photos without predictions in it get its bibs only and are marked reviewed")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true",
+                   help="reviewed entries replace what the folder has for their photos, even a review or your own bibs "
+                   "(default: such conflicts are reported and left for you)")  # fmt: skip
     p.add_argument("--store", type=Path, metavar="DB", help="project database file to use instead of DIR/.bibtagger/project.db")
     p.set_defaults(func=run)
 
@@ -40,11 +48,13 @@ def run(args: argparse.Namespace) -> int:
     if args.reviewed and args.source == "model":
         print("error: --reviewed marks ground truth as reviewed; predictions (--as model) cannot be", file=sys.stderr)
         return 2
-    try:
-        entries = load_annotations(args.file)
-    except AnnotationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    files: list[tuple[Path, list]] = []
+    for path in args.file:  # all files are read before anything is imported: a malformed one imports nothing
+        try:
+            files.append((path, load_annotations(path)))
+        except AnnotationError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     try:
         store = Store.open(folder, db_path=args.store)
     except StoreError as exc:
@@ -54,13 +64,15 @@ def run(args: argparse.Namespace) -> int:
         scan = store.scan()
         for rel, message in scan.errors:
             print(f"{os.path.join(str(folder), rel)}: {message}", file=sys.stderr)
-        try:
-            report = import_annotations(store, entries, source=args.source, mark_reviewed=args.reviewed, name=args.file.name)
-        except (StoreError, sqlite3.Error) as exc:  # nothing was imported (one transaction)
-            print(f"error: cannot import into {store.db_path}: {exc}", file=sys.stderr)
-            return 1
         db = store.db_path
-    for line in report.problems:
-        print(f"{args.file}: {line}", file=sys.stderr)
-    print(f"imported {args.file.name}: {report.summary()}; store {db}", file=sys.stderr)
+        for path, entries in files:
+            try:
+                report = import_annotations(store, entries, source=args.source, mark_reviewed=args.reviewed,
+                                            name=path.name, overwrite=args.overwrite)  # fmt: skip
+            except (StoreError, sqlite3.Error) as exc:  # nothing of this file was imported (one transaction)
+                print(f"error: cannot import {path} into {db}: {exc}", file=sys.stderr)
+                return 1
+            for line in report.problems:
+                print(f"{path}: {line}", file=sys.stderr)
+            print(f"imported {path.name}: {report.summary()}; store {db}", file=sys.stderr)
     return 0

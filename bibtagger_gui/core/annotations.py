@@ -1,7 +1,9 @@
 """Bib annotation JSON (the exchange format): validated reading, atomic writing.
 
 A file is a list of ``{"image": relpath, "width": W, "height": H, "bibs": [{"number": "1234",
-"box": [x1, y1, x2, y2] | null, "confidence": 0.97}]}``; extra keys are ignored on read.
+"box": [x1, y1, x2, y2] | null, "confidence": 0.97}]}``; extra keys are ignored on read, except
+the optional ``"reviewed": true|false`` that ``predict --json`` and ``export --format json`` write
+(``PhotoAnnotation.reviewed``; None when absent or not a boolean; docs/imports.md).
 Errors name the file and the JSON path of the bad entry, e.g. ``pred.json: $[3].bibs[1].box: ...``.
 """
 
@@ -31,9 +33,13 @@ class PhotoAnnotation:
     width: int | None
     height: int | None
     bibs: list[Bib] = field(default_factory=list)
+    reviewed: bool | None = None  # the entry's optional "reviewed" key (written by predict/export): None = not said
 
     def to_json(self) -> dict:
-        return {"image": self.image, "width": self.width, "height": self.height, "bibs": [b.to_json() for b in self.bibs]}
+        out = {"image": self.image, "width": self.width, "height": self.height, "bibs": [b.to_json() for b in self.bibs]}
+        if self.reviewed is not None:
+            out["reviewed"] = self.reviewed
+        return out
 
 
 def _number(value: Any, where: str) -> float:
@@ -105,6 +111,7 @@ def parse_annotations(data: Any, source: str = "annotations") -> list[PhotoAnnot
                     _size(entry.get("width"), f"{where}.width"),
                     _size(entry.get("height"), f"{where}.height"),
                     [_bib(b, f"{where}.bibs[{j}]") for j, b in enumerate(bibs)],
+                    entry.get("reviewed") if isinstance(entry.get("reviewed"), bool) else None,
                 )
             )
     except AnnotationError as exc:

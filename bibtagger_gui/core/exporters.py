@@ -73,8 +73,13 @@ def _tick(progress: Progress, cancel: Cancel, done: int, total: int, rep: Export
     return rep.cancelled
 
 
-def _selection(store: Store, reviewed_only: bool) -> tuple[list[Photo], dict[int, list[BibRow]]]:
+PhotoFilter = Callable[[Photo], bool] | None  # ``only``: which photos an export takes (core/photo_selection.py)
+
+
+def _selection(store: Store, reviewed_only: bool, only: PhotoFilter = None) -> tuple[list[Photo], dict[int, list[BibRow]]]:
     photos = store.photos("reviewed" if reviewed_only else None)
+    if only is not None:
+        photos = [p for p in photos if only(p)]
     return photos, store.all_bibs()
 
 
@@ -105,8 +110,8 @@ def bib_rows_csv(entries: list[dict], failed: dict[str, str] | None = None) -> s
     return buf.getvalue()
 
 
-def photos_csv(store: Store, reviewed_only: bool = False) -> tuple[str, ExportReport]:
-    photos, bibs = _selection(store, reviewed_only)
+def photos_csv(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[str, ExportReport]:
+    photos, bibs = _selection(store, reviewed_only, only)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([*BIB_CSV_HEADER, "source", "reviewed", "name"])
@@ -150,8 +155,8 @@ def _bib_groups(store: Store, photos: list[Photo], bibs: dict[int, list[BibRow]]
     return {p.id: list(dict.fromkeys(spelling[number_key(b.number)] for b in bibs.get(p.id, []))) for p in photos}
 
 
-def numbers_csv(store: Store, reviewed_only: bool = False) -> tuple[str, ExportReport]:
-    photos, bibs = _selection(store, reviewed_only)
+def numbers_csv(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[str, ExportReport]:
+    photos, bibs = _selection(store, reviewed_only, only)
     groups = _bib_groups(store, photos, bibs)
     by_number: dict[str, list[str]] = {}
     rep = ExportReport(photos=len(photos))
@@ -168,8 +173,8 @@ def numbers_csv(store: Store, reviewed_only: bool = False) -> tuple[str, ExportR
     return buf.getvalue(), rep
 
 
-def annotations_json(store: Store, reviewed_only: bool = False) -> tuple[str, ExportReport]:
-    entries = store.to_annotations(reviewed_only=reviewed_only)
+def annotations_json(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[str, ExportReport]:
+    entries = store.to_annotations(reviewed_only=reviewed_only, only=only)
     names = names_for(store)
     if names:
         for e in entries:
@@ -181,8 +186,8 @@ def annotations_json(store: Store, reviewed_only: bool = False) -> tuple[str, Ex
     return json.dumps(entries, indent=1, ensure_ascii=False) + "\n", rep
 
 
-def coco_json(store: Store, reviewed_only: bool = False) -> tuple[str, ExportReport]:
-    photos, bibs = _selection(store, reviewed_only)
+def coco_json(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[str, ExportReport]:
+    photos, bibs = _selection(store, reviewed_only, only)
     images, anns = [], []
     rep = ExportReport()
     names = names_for(store)
@@ -229,14 +234,14 @@ def safe_name(text: str, limit: int = portable.MAX_BUILT_NAME) -> str:
 
 
 def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool = False, pad: float = 0.0,
-                 progress: Progress = None, cancel: Cancel = None) -> ExportReport:  # fmt: skip
+                 progress: Progress = None, cancel: Cancel = None, only: PhotoFilter = None) -> ExportReport:  # fmt: skip
     """Crop every boxed bib from its full-resolution, oriented photo into ``out_dir`` + labels.csv."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # labels.csv is written last: while this export runs (or after it was killed) the folder has
     # none, so crops of a half-done export are never taken for a finished one (docs/crash-safety.md).
     (out / "labels.csv").unlink(missing_ok=True)
-    photos, bibs = _selection(store, reviewed_only)
+    photos, bibs = _selection(store, reviewed_only, only)
     rep = ExportReport()
     rows = []
     for i, p in enumerate(photos):
@@ -292,7 +297,7 @@ BIBFOLDERS_MANIFEST = ".bibtagger-bibfolders.json"  # the entries the last expor
 
 
 def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: bool = False, copy: bool = False,
-                      progress: Progress = None, cancel: Cancel = None) -> ExportReport:  # fmt: skip
+                      progress: Progress = None, cancel: Cancel = None, only: PhotoFilter = None) -> ExportReport:  # fmt: skip
     """One folder per bib number holding symlinks (or copies) of its photos.
 
     Where symbolic links cannot be made (Windows without Developer Mode or admin rights, FAT/exFAT
@@ -304,7 +309,7 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    photos, bibs = _selection(store, reviewed_only)
+    photos, bibs = _selection(store, reviewed_only, only)
     groups = _bib_groups(store, photos, bibs)
     rep = ExportReport()
     made: set[str] = set()
@@ -419,16 +424,17 @@ def _remove_stale(out: Path, stale: set[str], rep: ExportReport) -> None:
 
 
 def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only: bool = False, copy: bool = False,
-           progress: Progress = None, cancel: Cancel = None) -> tuple[ExportReport, str | None]:  # fmt: skip
+           progress: Progress = None, cancel: Cancel = None, only: PhotoFilter = None) -> tuple[ExportReport, str | None]:  # fmt: skip
     """Run one export. File formats return their text when ``out`` is None (else write it atomically).
 
     ``progress(done, total)`` counts photos (folder formats per photo, file formats once at the end);
     ``cancel()`` returning True stops a folder export at the next photo (``report.cancelled``).
+    ``only(photo)``: export only the photos it accepts (a subset to hand out, core/photo_selection.py).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     if fmt in FILE_FORMATS:
-        text, rep = {"csv": photos_csv, "bibcsv": numbers_csv, "json": annotations_json, "coco": coco_json}[fmt](store, reviewed_only)
+        text, rep = {"csv": photos_csv, "bibcsv": numbers_csv, "json": annotations_json, "coco": coco_json}[fmt](store, reviewed_only, only)
         if out is None:
             return rep, text
         atomic_write_text(out, text)
@@ -438,8 +444,8 @@ def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only:
         raise ValueError(f"--format {fmt} writes a folder: give --out FOLDER")
     _refuse_inside(store.folder, Path(out))
     if fmt == "crops":
-        return export_crops(store, out, reviewed_only, progress=progress, cancel=cancel), None
-    return export_bibfolders(store, out, reviewed_only, copy=copy, progress=progress, cancel=cancel), None
+        return export_crops(store, out, reviewed_only, only=only, progress=progress, cancel=cancel), None
+    return export_bibfolders(store, out, reviewed_only, copy=copy, only=only, progress=progress, cancel=cancel), None
 
 
 def _refuse_inside(photo_folder: Path, out: Path) -> None:

@@ -6,7 +6,11 @@
 With ``source="auto"`` a bib with a confidence is a prediction (it becomes one of the photo's
 model bibs, :meth:`Store.set_model_bibs`) and one without is a human bib. The whole import is
 one store transaction (all of it or nothing) and importing the same file again adds nothing.
-Photos are never written: only the project store changes. See docs/imports.md.
+An entry's ``"reviewed"`` key (written by ``predict --json``/``export --format json``) is honoured:
+``true`` makes it the truth for its photo (stale predictions go, the photo is marked reviewed), and
+a photo reviewed here differently, or holding your own bibs the file lacks, is reported as a
+conflict instead of being merged (docs/volunteers.md). Photos are never written: only the project
+store changes. See docs/imports.md.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class ImportReport:
     size_mismatches: list[tuple[str, str]] = field(default_factory=list)  # (image, message): skipped
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (image, why): other entries left out
     skipped_reviewed: list[str] = field(default_factory=list)  # predictions not put on reviewed photos
+    conflicts: list[tuple[str, str]] = field(default_factory=list)  # (image, what differs): left for a person
+    human_removed: int = 0  # human/MTurk bibs deleted because a reviewed entry replaced them (overwrite)
 
     @property
     def bibs_added(self) -> int:
@@ -53,7 +59,8 @@ class ImportReport:
         """One line per entry that was not (fully) imported, for a details view or stderr."""
         out = [f"{image}: no such photo in the folder" for image in self.missing_photos]
         out += [f"{image}: {why}" for image, why in self.size_mismatches + self.skipped]
-        out += [f"{image}: reviewed photo, predictions not imported" for image in self.skipped_reviewed]
+        out += [f"{image}: reviewed here; the file's unreviewed bibs were not imported" for image in self.skipped_reviewed]
+        out += [f"{image}: conflict: {why}" for image, why in self.conflicts]
         return out
 
     def summary(self) -> str:
@@ -66,8 +73,12 @@ class ImportReport:
             parts.append(f"{self.model_removed} earlier model bib(s) replaced")
         if self.model_dropped:
             parts.append(f"{self.model_dropped} prediction(s) left out (deleted by you or repeating a human bib)")
+        if self.human_removed:
+            parts.append(f"{self.human_removed} human bib(s) replaced (--overwrite)")
         if self.reviewed:
             parts.append(f"{self.reviewed} photo(s) marked reviewed")
+        if self.conflicts:
+            parts.append(f"{len(self.conflicts)} conflict(s) left for you to check")
         if self.by_name:
             parts.append(f"{len(self.by_name)} matched by file name")
         if self.scaled:
@@ -90,6 +101,10 @@ def _norm(image: str) -> str:
 class _PhotoIndex:
     """The store's photos (present on disk) by relpath and by lower-case file name.
 
+    A file name several photos share is still matched when exactly one of them has the longest run
+    of the entry's last folder names (``Volunteer/cam1/IMG_1.jpg`` is ``2024/cam1/IMG_1.jpg``, not
+    ``2024/cam2/IMG_1.jpg``).
+
     Both also match in NFC, so names written on one system match the decomposed (NFD) names a
     macOS file system hands out on another.
     """
@@ -111,6 +126,18 @@ class _PhotoIndex:
         cands = self.by_name.get(name_key(rel.rsplit("/", 1)[-1]), [])
         if len(cands) == 1:
             return cands[0], "name"
+        if len(cands) > 1:  # IMG_0001.jpg of two cameras: the one whose folders end like the entry's
+            tail = [name_key(part) for part in rel.split("/")][::-1]
+
+            def shared(photo: Any) -> int:
+                parts, n = [name_key(part) for part in photo.relpath.split("/")][::-1], 0
+                while n < min(len(parts), len(tail)) and parts[n] == tail[n]:
+                    n += 1
+                return n
+
+            scores = sorted(((shared(p), p) for p in cands), key=lambda sp: -sp[0])
+            if scores[0][0] > 1 and scores[0][0] > scores[1][0]:
+                return scores[0][1], "name"
         if cands:
             names = ", ".join(sorted(p.relpath for p in cands)[:3])
             return None, f"ambiguous: {len(cands)} photos have this file name ({names}{', …' if len(cands) > 3 else ''})"
@@ -169,12 +196,36 @@ def _pair(rows: Iterable[Any], bibs: Iterable[Bib]) -> int:
     return n
 
 
+def _pairs(rows: Iterable[Any], bibs: Iterable[Bib]) -> tuple[list[tuple[Bib, Any]], list[Bib], list[Any]]:
+    """Pair ``bibs`` with ``rows`` (same number in the same place, each row once; human/MTurk rows first).
+
+    Returns (pairs, bibs without a row, rows without a bib).
+    """
+    free = sorted(rows, key=lambda r: (r.source == "model", r.id))
+    pairs, lone = [], []
+    for bib in bibs:
+        hit = next((r for r in free if r.number == bib.number and _same_place(r.box, bib.box)), None)
+        if hit is None:
+            lone.append(bib)
+        else:
+            free.remove(hit)
+            pairs.append((bib, hit))
+    return pairs, lone, free
+
+
+def _numbers(items: Iterable[Any]) -> str:
+    """"18, 99" (sorted), or "no bib"."""
+    numbers = sorted((x.number for x in items), key=lambda n: (len(n), n))
+    return ", ".join(numbers) if numbers else "no bib"
+
+
 def import_annotations(
     store: Any,
     entries: Iterable[PhotoAnnotation],
     source: str = "auto",
     mark_reviewed: bool = False,
     name: str = "annotations.json",
+    overwrite: bool = False,
 ) -> ImportReport:
     """Put the bibs of ``entries`` (from :func:`core.annotations.load_annotations`) into ``store``.
 
@@ -186,6 +237,15 @@ def import_annotations(
     place (box IoU >= 0.5, or either has no box); a model bib there is turned into that human bib.
     ``mark_reviewed``: every photo whose entry holds no predictions is ground truth -- its
     model bibs go and it is marked reviewed (an empty entry: a photo without bibs).
+
+    The entries' own ``reviewed`` key (``PhotoAnnotation.reviewed``, written by predict/export)
+    comes first (not with ``source="model"``): ``True`` makes the entry the truth for its photo as
+    above; ``False`` never does, and says the entry lists every bib of the photo, so its predictions,
+    even none, replace the photo's model bibs. A truth entry for a photo reviewed here with other bibs,
+    or for a photo holding human/MTurk bibs the entry lacks, is a *conflict*: the reviewed photo is left
+    as it is, the other gets the entry's bibs but keeps its own and stays unreviewed; both are listed
+    in ``report.conflicts``. ``overwrite``: truth entries win instead (bibs they lack are deleted,
+    whatever their source). An unreviewed entry never changes a photo reviewed here.
 
     Boxes of an entry whose width/height differ from the photo's (oriented) size are scaled when
     the aspect ratio agrees within 1 %; otherwise the entry is skipped and reported. Everything
@@ -230,15 +290,65 @@ def import_annotations(
                 human, model = [Bib(b.number, b.box, None) for b in bibs], []
             else:
                 human, model = [], bibs
-            _import_photo(store, photo, entry, human, model, source, mark_reviewed, version, report)
+            truth = source != "model" and (entry.reviewed is True or (mark_reviewed and entry.reviewed is None and not model))
+            if truth:
+                _import_truth(store, photo, entry.image, bibs, overwrite, report)
+            else:
+                _import_photo(store, photo, entry, human, model, source, version, report)
     return report
+
+
+def _import_truth(store: Any, photo: Any, image: str, bibs: list[Bib], overwrite: bool, report: ImportReport) -> None:
+    """A reviewed entry (or ground truth): its bibs are what is on the photo."""
+    rows = store.bibs(photo.id)
+    pairs, lone, extra = _pairs(rows, bibs)
+    reviewed = store.photo(photo.id).reviewed
+    if reviewed and not lone and not extra:
+        report.already_there += len(pairs)  # the same review (a re-import): nothing to do
+        return
+    if reviewed and not overwrite:  # two reviews disagree: a person decides, the first one stays meanwhile
+        report.conflicts.append((image, f"reviewed here with {_numbers(rows)}, the file's review has {_numbers(bibs)}: "
+                                        "left as it is (--overwrite takes the file's)"))  # fmt: skip
+        return
+    for bib, row in pairs:
+        if row.source == "model" and bib.confidence is None:  # the file confirms a model reading: a human bib now
+            store.update_bib(row.id, number=bib.number, box=bib.box if bib.box is not None else row.box)
+            report.human_added += 1
+        else:
+            report.already_there += 1
+    for bib in lone:
+        store.add_bib(photo.id, bib.number, bib.box, source="human")
+        report.human_added += 1
+    kept = []
+    for row in extra:
+        if row.source == "model":  # a stale prediction the reviewer deleted or corrected
+            store.delete_bib(row.id)
+            report.model_removed += 1
+        elif overwrite:
+            store.delete_bib(row.id)
+            report.human_removed += 1
+        else:
+            kept.append(row)
+    if kept:  # your own bibs the reviewer did not have (or deleted): kept, and the photo waits for you
+        report.conflicts.append((image, f"your bib(s) {_numbers(kept)} are not in the file's review ({_numbers(bibs)}): "
+                                        "kept, photo left unreviewed (--overwrite takes the file's)"))  # fmt: skip
+        return
+    if not reviewed:
+        store.set_reviewed(photo.id, True)
+        report.reviewed += 1
 
 
 def _import_photo(
     store: Any, photo: Any, entry: PhotoAnnotation, human: list[Bib], model: list[Bib],
-    source: str, mark_reviewed: bool, version: str, report: ImportReport,
+    source: str, version: str, report: ImportReport,
 ) -> None:  # fmt: skip
-    ground_truth = mark_reviewed and not model
+    if entry.reviewed is False and store.photo(photo.id).reviewed:  # a stale unreviewed copy of a photo reviewed here
+        pairs, lone, _extra = _pairs(store.bibs(photo.id), entry.bibs)
+        if lone:
+            report.skipped_reviewed.append(entry.image)
+        else:
+            report.already_there += len(pairs)
+        return
     for bib in human:
         rows = store.bibs(photo.id)
         same = [r for r in rows if r.number == bib.number and _same_place(r.box, bib.box)]
@@ -250,20 +360,13 @@ def _import_photo(
         else:
             store.add_bib(photo.id, bib.number, bib.box, source="human")
         report.human_added += 1
-    if ground_truth:
-        for row in store.bibs(photo.id):
-            if row.source == "model":  # the ground truth says what is on the photo
-                store.delete_bib(row.id)
-                report.model_removed += 1
-        if not photo.reviewed:
-            store.set_reviewed(photo.id, True)
-            report.reviewed += 1
-        return
-    if not model and not (source == "model" and not entry.bibs):
+    whole = entry.reviewed is False and source == "auto"  # bibtagger's own entry lists all bibs: its predictions are all of them
+    if not model and not whole and not (source == "model" and not entry.bibs):
         return
     current = store.photo(photo.id)
     if current.reviewed:
-        report.skipped_reviewed.append(entry.image)
+        if model:
+            report.skipped_reviewed.append(entry.image)
         return
     old = [r for r in store.bibs(photo.id) if r.source == "model"]
     expected = store.model_bibs_to_keep(photo.id, model)

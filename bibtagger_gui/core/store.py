@@ -679,12 +679,15 @@ class Store:
         ).fetchone()
         return Counts(photos=r[0], tagged=r[1], reviewed=r[2], errors=r[3])
 
-    def to_annotations(self, reviewed_only: bool = False) -> list[dict]:
-        """The photos (with a known size) and their bibs as bib annotation JSON (exchange format)."""
+    def to_annotations(self, reviewed_only: bool = False, only: Callable[[Photo], bool] | None = None) -> list[dict]:
+        """The photos (with a known size) and their bibs as bib annotation JSON (exchange format).
+
+        ``only(photo)``: only the photos it accepts (``export --photos/--only``).
+        """
         bibs = self.all_bibs()
         out = []
         for p in self.photos("reviewed" if reviewed_only else None):
-            if p.width is None or p.height is None:
+            if p.width is None or p.height is None or (only is not None and not only(p)):
                 continue
             entry = {
                 "image": p.relpath,

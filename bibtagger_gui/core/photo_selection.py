@@ -1,0 +1,61 @@
+"""Which photos an export takes: a list file, glob patterns, unreviewed only (``export --photos/--only``).
+
+Used to hand a part of a shoot to a volunteer (docs/volunteers.md): the organiser exports the
+exchange JSON of photos 1-300 only, so the volunteer's import lists no 2,700 "no such photo" lines.
+A list names one photo per line, as ``image`` names are matched on import (relative path, else a
+file name that only one photo has; ``#`` comments and blank lines skipped). A pattern is a glob
+on the relative path (``*`` also crosses ``/``), compared in NFC like the names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from bibtagger_gui.core.portable import nfc
+
+
+@dataclass
+class Selection:
+    """The filter (None: every photo) and the list lines that named no photo (line number, text, why)."""
+
+    only: Callable[[Any], bool] | None
+    unmatched: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+def read_list(path: str | Path) -> list[tuple[int, str]]:
+    """(line number, name) of a photo list file; raises OSError / UnicodeDecodeError."""
+    lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    return [(i, s.strip()) for i, s in enumerate(lines, 1) if s.strip() and not s.strip().startswith("#")]
+
+
+def select_photos(store: Any, names: Iterable[tuple[int, str]] | None = None, patterns: Iterable[str] = (),
+                  unreviewed_only: bool = False) -> Selection:  # fmt: skip
+    """A photo passes when it is listed (if ``names`` is given), matches one of ``patterns`` (if any)
+    and is unreviewed (if ``unreviewed_only``)."""
+    from bibtagger_gui.core.importers import _PhotoIndex  # the import's matching: a list made elsewhere works too
+
+    ids: set[int] | None = None
+    sel = Selection(None)
+    if names is not None:
+        index, ids = _PhotoIndex(store), set()
+        for line, name in names:
+            photo, how = index.find(name)
+            if photo is None:
+                sel.unmatched.append((line, name, "no such photo in the folder" if how == "missing" else how))
+            else:
+                ids.add(photo.id)
+    globs = [nfc(p.replace("\\", "/")) for p in patterns]
+
+    def only(photo: Any) -> bool:
+        if ids is not None and photo.id not in ids:
+            return False
+        if globs and not any(fnmatchcase(nfc(photo.relpath), g) for g in globs):
+            return False
+        return not (unreviewed_only and photo.reviewed)
+
+    if ids is not None or globs or unreviewed_only:
+        sel.only = only
+    return sel

@@ -1,0 +1,205 @@
+"""The volunteer workflow (docs/volunteers.md): hand out subsets, review elsewhere, merge the reviews back.
+
+Real photo folders, real project stores and the real `bibtagger` commands; the volunteers' edits are the
+store calls the GUI's commands make (EditBibCommand, DeleteBibCommand, AddBibCommand, AcceptPhotoCommand).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bibtagger_gui.cli import main
+from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.store import Store
+from tests.test_gui_support import make_photos
+
+
+@pytest.fixture(autouse=True)
+def stores(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+
+
+def state(folder: Path) -> dict[str, tuple[bool, list[tuple[str, str]]]]:
+    """relpath -> (reviewed, sorted (number, source))."""
+    with Store.open(folder) as store:
+        return {p.relpath: (p.reviewed, sorted((b.number, b.source) for b in store.bibs(p.id))) for p in store.photos()}
+
+
+def accept(store: Store, rel: str) -> None:
+    """What AcceptPhotoCommand does: every bib human-confirmed, the photo reviewed."""
+    pid = store.photo_by_path(rel).id
+    for row in store.bibs(pid):
+        if row.source != "human":
+            store.update_bib(row.id)
+    store.set_reviewed(pid, True)
+
+
+def bib(store: Store, rel: str, number: str):
+    return next(b for b in store.bibs(store.photo_by_path(rel).id) if b.number == number)
+
+
+@pytest.fixture
+def shoot(tmp_path):
+    """The organiser's folder: 6 photos with predictions (the right number plus a wrong extra on photo 0)."""
+    race = tmp_path / "race"
+    made = make_photos(race, 6)
+    with Store.open(race) as store:
+        store.scan()
+        for rel, number, box in made:
+            bibs = [Bib(number, box, 0.9)] + ([Bib("666", (0, 0, 30, 20), 0.3)] if rel == made[0][0] else [])
+            store.set_model_bibs(store.photo_by_path(rel).id, bibs, "det:x+read:y")
+    return race, made
+
+
+def volunteer(tmp_path: Path, race: Path, name: str, rels: list[str], handout: Path, layout: str = "") -> Path:
+    """Copy the photos (into another folder layout) and import the organiser's handout JSON."""
+    folder = tmp_path / name
+    (folder / layout).mkdir(parents=True)
+    for rel in rels:
+        shutil.copy2(race / rel, folder / layout / rel)
+    assert main(["import", str(folder), str(handout)]) == 0
+    return folder
+
+
+def test_reviews_land_with_deletions_and_reviewed_flags(shoot, tmp_path, capsys):
+    race, made = shoot
+    (p0, n0, _), (p1, n1, b1), (p2, n2, b2) = made[:3]
+    handout = tmp_path / "A-handout.json"
+    (tmp_path / "A.txt").write_text(f"{p0}\n{p1}\n# comment\n\n{p2}\n")
+    assert main(["export", str(race), "--format", "json", "--photos", str(tmp_path / "A.txt"), "--out", str(handout)]) == 0
+    assert [e["image"] for e in json.loads(handout.read_text())] == [p0, p1, p2]
+    vol = volunteer(tmp_path, race, "A", [p0, p1, p2], handout, layout="day1")
+    with Store.open(vol) as store:  # the volunteer's app has the predictions: nothing to recognize again
+        assert {p.model_version for p in store.photos()} == {f"import:{handout.name}"}
+        store.delete_bib(bib(store, f"day1/{p0}", "666").id)  # a wrong prediction deleted
+        accept(store, f"day1/{p0}")
+        row = bib(store, f"day1/{p1}", n1)
+        store.update_bib(row.id, number="7" + n1, box=row.box)  # a number fixed
+        store.add_bib(store.photo_by_path(f"day1/{p1}").id, "55", (200, 150, 260, 190))  # a missing bib drawn
+        accept(store, f"day1/{p1}")
+        row = bib(store, f"day1/{p2}", n2)
+        store.update_bib(row.id, number="9" + n2, box=row.box)  # fixed, but the photo not accepted yet
+    back = tmp_path / "A.json"
+    assert main(["export", str(vol), "--format", "json", "--out", str(back)]) == 0
+    capsys.readouterr()
+    assert main(["import", str(race), str(back)]) == 0
+    err = capsys.readouterr().err
+    assert "2 photo(s) marked reviewed" in err and "conflict" not in err, err
+    got = state(race)
+    assert got[p0] == (True, [(n0, "human")])  # the deleted 666 did not survive the merge
+    assert got[p1] == (True, [("55", "human"), ("7" + n1, "human")])  # no stale prediction beside the fix
+    assert got[p2] == (False, [("9" + n2, "human")])  # unreviewed stays unreviewed; its stale prediction went too
+    assert got[made[3][0]] == (False, [(made[3][1], "model")])  # not handed out: untouched
+    with Store.open(race) as store:
+        history = len(store.history())
+    assert main(["import", str(race), str(back)]) == 0  # idempotent
+    assert "0 human and 0 model bib(s) added" in capsys.readouterr().err
+    assert state(race) == got
+    with Store.open(race) as store:
+        assert len(store.history()) == history
+
+
+def test_disagreeing_reviews_and_organiser_edits_are_conflicts(shoot, tmp_path, capsys):
+    race, made = shoot
+    (p0, n0, _), (p1, n1, _), (p2, n2, b2) = made[:3]
+    handout = tmp_path / "all.json"
+    assert main(["export", str(race), "--format", "json", "--out", str(handout)]) == 0
+    a = volunteer(tmp_path, race, "A", [p0, p1], handout)
+    b = volunteer(tmp_path, race, "B", [p1, p2], handout)  # p1 was handed to both
+    with Store.open(a) as store:
+        accept(store, p1)  # A: "n1 is right"
+        accept(store, p0)
+    with Store.open(b) as store:
+        row = bib(store, p1, n1)
+        store.update_bib(row.id, number="4" + n1, box=row.box)  # B: "it is 4<n1>"
+        accept(store, p1)
+        accept(store, p2)
+    with Store.open(race) as store:  # the organiser adds a bib on p2 meanwhile
+        store.add_bib(store.photo_by_path(p2).id, "31", (5, 5, 40, 30))
+    files = []
+    for who, folder in (("A", a), ("B", b)):
+        files.append(tmp_path / f"{who}.json")
+        assert main(["export", str(folder), "--format", "json", "--out", str(files[-1])]) == 0
+    capsys.readouterr()
+    assert main(["import", str(race), *map(str, files)]) == 0
+    err = capsys.readouterr().err
+    assert f"{p1}: conflict: reviewed here with {n1}, the file's review has 4{n1}" in err, err
+    assert f"{p2}: conflict: your bib(s) 31 are not in the file's review ({n2})" in err, err
+    got = state(race)
+    assert got[p1] == (True, [(n1, "human")])  # A's review stays until a person decides; B's is not merged in
+    assert got[p2] == (False, sorted([("31", "human"), (n2, "human")]))  # B's review landed, the organiser's bib kept, left to check
+    assert got[p0][0] is True
+    assert main(["import", str(race), str(files[1]), "--overwrite"]) == 0  # the organiser decides B is right (A's {n1} and their own 31 go)
+    assert "2 human bib(s) replaced (--overwrite)" in capsys.readouterr().err
+    got = state(race)
+    assert got[p1] == (True, [("4" + n1, "human")]) and got[p2] == (True, [(n2, "human")])
+
+
+def test_unreviewed_entry_never_changes_a_photo_reviewed_here(shoot, tmp_path, capsys):
+    race, made = shoot
+    (p0, n0, _) = made[0]
+    handout = tmp_path / "all.json"
+    assert main(["export", str(race), "--format", "json", "--out", str(handout)]) == 0
+    vol = volunteer(tmp_path, race, "A", [p0], handout)
+    with Store.open(vol) as store:  # the volunteer fixes 666 to 667 but does not accept the photo
+        row = bib(store, p0, "666")
+        store.update_bib(row.id, number="667", box=row.box)
+    back = tmp_path / "A.json"
+    assert main(["export", str(vol), "--format", "json", "--out", str(back)]) == 0
+    with Store.open(race) as store:  # meanwhile the organiser deleted it and accepted the photo
+        store.delete_bib(bib(store, p0, "666").id)
+        accept(store, p0)
+    capsys.readouterr()
+    assert main(["import", str(race), str(back)]) == 0
+    assert state(race)[p0] == (True, [(n0, "human")])  # no 667 slipped into a reviewed photo
+    assert f"{p0}: reviewed here; the file's unreviewed bibs were not imported" in capsys.readouterr().err
+
+
+def test_export_subsets(shoot, tmp_path, capsys):
+    race, made = shoot
+    sub = race / "cam2"
+    sub.mkdir()
+    shutil.copy2(race / made[0][0], sub / "extra.jpg")
+    with Store.open(race) as store:
+        store.scan()
+        accept(store, made[1][0])
+    out = tmp_path / "x.json"
+
+    def images(*args: str) -> list[str]:
+        assert main(["export", str(race), "--format", "json", "--out", str(out), *args]) == 0
+        return [e["image"] for e in json.loads(out.read_text())]
+
+    everything = images()
+    assert len(everything) == 7
+    assert images("--only", "cam2/*") == ["cam2/extra.jpg"]
+    assert images("--only", "photo_00[0-2]*", "--only", "*extra*") == ["cam2/extra.jpg"] + [m[0] for m in made[:3]]
+    assert images("--unreviewed-only") == [e for e in everything if e != made[1][0]]
+    lst = tmp_path / "list.txt"
+    lst.write_text("extra.jpg\n" + made[1][0] + "\n")  # a bare file name that only one photo has is enough
+    assert images("--photos", str(lst)) == ["cam2/extra.jpg", made[1][0]]
+    assert images("--photos", str(lst), "--unreviewed-only") == ["cam2/extra.jpg"]
+    lst.write_text("extra.jpg\nnot_there.jpg\n")
+    out.unlink()
+    capsys.readouterr()
+    assert main(["export", str(race), "--format", "csv", "--out", str(out), "--photos", str(lst)]) == 1
+    assert f"{lst}:2: not_there.jpg: no such photo in the folder" in capsys.readouterr().err
+    assert not out.exists()  # a typo must not hand out a silently smaller share
+
+
+def test_same_file_name_in_two_folders_matched_by_folder(tmp_path, capsys):
+    race = tmp_path / "race"
+    made = make_photos(race / "cam1", 2)
+    make_photos(race / "cam2", 2, seed=1)  # the same names: photo_000.jpg, photo_001.jpg
+    entries = [{"image": f"volunteer/cam2/{made[0][0]}", "width": 320, "height": 240, "bibs": [{"number": "42"}]},
+               {"image": made[1][0], "width": 320, "height": 240, "bibs": [{"number": "43"}]}]  # fmt: skip
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps(entries))
+    assert main(["import", str(race), str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"{made[1][0]}: ambiguous: 2 photos have this file name" in err  # nothing says which camera
+    got = state(race)
+    assert got[f"cam2/{made[0][0]}"][1] == [("42", "human")] and got[f"cam1/{made[0][0]}"][1] == []
