@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from bibtagger_gui.core import review
 from bibtagger_gui.core.imageio import unsupported_note
 from bibtagger_gui.core.review import ReviewFilter, ReviewItem
+from bibtagger_gui.core.review_index import ReviewIndex
 from bibtagger_gui.gui.bib_panel import BibPanel
 from bibtagger_gui.gui.commands import (
     AcceptPhotoCommand,
@@ -76,7 +77,7 @@ class MainWindow(QMainWindow):
         self.scan_replaced: list[str] = []  # relpaths the last scan found holding another picture (unreviewed again)
         self.scan_unsupported: str | None = None  # unsupported_note() of the HEIC/RAW/… files the last scan left out
         self.filter = ReviewFilter.ALL
-        self.items: dict[int, ReviewItem] = {}
+        self.items: ReviewIndex = ReviewIndex()  # photo id -> snapshot, kept in queue order
         self.current_id: int | None = None
         self.current_bibs: list[Any] = []
         self.selected_bib: int | None = None
@@ -367,7 +368,7 @@ class MainWindow(QMainWindow):
         self.store = None
         self.ctx.store = None
         self.folder = None
-        self.items = {}
+        self.items = ReviewIndex()
         self.scan_skipped = []
         self.scan_replaced = []
         self.scan_unsupported = None
@@ -580,11 +581,8 @@ class MainWindow(QMainWindow):
             return
         keep = self.current_id
         if reload or not self.items:
-            all_items = review.load_items(self.store)
-            self.items = {it.photo_id: it for it in all_items}
-        else:
-            all_items = list(self.items.values())
-        queue = review.build_queue(all_items, self.filter, self.search_edit.text())
+            self.items = ReviewIndex(review.load_items(self.store))
+        queue = self.items.queue(self.filter, self.search_edit.text())
         self.list_model.set_items(queue)
         self._show_queue_label()
         row = self.list_model.row_of(keep) if keep is not None else None
@@ -596,7 +594,8 @@ class MainWindow(QMainWindow):
                 self.refresh_photo(keep)
         else:
             self._show_photo(None)
-        self._update_counts()
+        if reload:  # a filter or search change leaves the counts as they are (every edit updates them)
+            self._update_counts()
 
     def select_row(self, row: int) -> None:
         if not 0 <= row < self.list_model.total():

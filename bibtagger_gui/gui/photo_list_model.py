@@ -46,7 +46,8 @@ class PhotoListModel(QAbstractListModel):
     def set_items(self, items: list[ReviewItem]) -> None:
         self.beginResetModel()
         self._items = list(items)
-        self._row_of = {it.photo_id: i for i, it in enumerate(self._items)}
+        ids = [it.photo.id for it in self._items]  # (not the property: 10,000 rows on a search keystroke)
+        self._row_of = dict(zip(ids, range(len(ids))))
         self._loaded = min(self.BATCH, len(self._items))
         self.endResetModel()
 

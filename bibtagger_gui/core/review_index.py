@@ -1,0 +1,148 @@
+"""The window's photo snapshots kept in queue order and indexed by bib number (Qt-free).
+
+``core.review.build_queue`` filters every snapshot, then sorts what is left: over 10,000 photos that
+is ~15-25 ms a search keystroke, spent again on every key. :class:`ReviewIndex` holds the same
+snapshots (a mapping photo id -> :class:`~bibtagger_gui.core.review.ReviewItem`, as the window's
+``items`` dict was) but keeps them sorted by :func:`~bibtagger_gui.core.review.sort_key` as they are
+replaced, and keeps which photos carry each number key and each written number. A search is then a
+dict lookup (exact number) or a walk over the distinct numbers (prefix), and the queue is the sorted
+order filtered by it: :meth:`ReviewIndex.queue` returns exactly what ``build_queue`` would over
+the same snapshots (tests/test_review_index.py compares them on random shoots and queries).
+Ties in the queue key (two photos with one relpath, which a store never holds) go by photo id.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Iterable, Iterator, MutableMapping
+
+from bibtagger_gui.core.bib import clean_number, number_key
+from bibtagger_gui.core.review import LOW_CONFIDENCE, ReviewFilter, ReviewItem, matches, sort_key
+
+_NONE: frozenset[int] = frozenset()
+
+
+class ReviewIndex(MutableMapping[int, ReviewItem]):
+    """Snapshots by photo id, in queue order, searchable by number without a pass over all of them."""
+
+    def __init__(self, items: Iterable[ReviewItem] = ()):
+        self._items: dict[int, ReviewItem] = {item.photo_id: item for item in items}
+        self._key: dict[int, tuple] = {pid: (sort_key(it), pid) for pid, it in self._items.items()}  # (sort_key, id)
+        self._keys: list[tuple] = sorted(self._key.values())  # every queue key, in order
+        self._order: list[ReviewItem] = [self._items[k[-1]] for k in self._keys]  # the snapshots in that order
+        self._by_key: dict[str, set[int]] = {}  # number_key -> ids of the photos with a bib of it
+        self._by_clean: dict[str, set[int]] = {}  # clean_number (as written, tidied) -> photo ids
+        for pid, item in self._items.items():
+            self._add_numbers(pid, item)
+
+    # ---- the mapping
+    def __getitem__(self, photo_id: int) -> ReviewItem:
+        return self._items[photo_id]
+
+    def get(self, photo_id: int, default=None):  # type: ignore[override]
+        return self._items.get(photo_id, default)
+
+    def __contains__(self, photo_id: object) -> bool:
+        return photo_id in self._items
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def values(self):  # type: ignore[override]
+        return self._items.values()
+
+    def __setitem__(self, photo_id: int, item: ReviewItem) -> None:
+        """Put a fresh snapshot of a photo: it moves in the order only when its queue key changed."""
+        if item.photo_id != photo_id:
+            raise ValueError(f"snapshot of photo {item.photo_id} stored as photo {photo_id}")
+        key = (sort_key(item), photo_id)
+        old_item = self._items.get(photo_id)
+        if old_item is not None:
+            old = self._key[photo_id]
+            i = self._position(old)
+            if old == key:
+                self._order[i] = item
+            else:
+                del self._keys[i], self._order[i]
+                self._insert(key, item)
+            if old_item.numbers != item.numbers:
+                self._drop_numbers(photo_id, old_item)
+                self._add_numbers(photo_id, item)
+        else:
+            self._insert(key, item)
+            self._add_numbers(photo_id, item)
+        self._items[photo_id] = item
+        self._key[photo_id] = key
+
+    def __delitem__(self, photo_id: int) -> None:
+        i = self._position(self._key[photo_id])
+        del self._keys[i], self._order[i]
+        self._drop_numbers(photo_id, self._items.pop(photo_id))
+        del self._key[photo_id]
+
+    # ---- the queue
+    def matching(self, search: str) -> set[int] | frozenset[int] | None:
+        """Photo ids with a bib that ``search`` finds (``core.review.matches_search``); None: every photo."""
+        text = clean_number(search)
+        if not text:
+            return None
+        if not text.endswith("*"):
+            return frozenset(self._by_key.get(number_key(text), _NONE))
+        stem = text[:-1]  # already clean; number_matches(prefix=True): by key, or as written
+        stem_key = number_key(stem)
+        found: set[int] = set()
+        for k, ids in self._by_key.items():
+            if k.startswith(stem_key):
+                found |= ids
+        for c, ids in self._by_clean.items():
+            if c.startswith(stem):
+                found |= ids
+        return found
+
+    def queue(self, flt: ReviewFilter = ReviewFilter.ALL, search: str = "", low: float = LOW_CONFIDENCE) -> list[ReviewItem]:
+        """The review queue: what ``build_queue(self.values(), flt, search, low)`` returns."""
+        flt = ReviewFilter(flt)
+        ids = self.matching(search)
+        if ids is None:
+            rows = self._order
+        elif 8 * len(ids) < len(self._order):  # a few photos: sort them rather than walk them all
+            rows = [self._items[k[-1]] for k in sorted(self._key[i] for i in ids)]
+        else:
+            rows = [it for k, it in zip(self._keys, self._order) if k[-1] in ids]
+        if flt is ReviewFilter.ALL:
+            return list(rows)
+        return [it for it in rows if matches(it, flt, low)]
+
+    # ---- bookkeeping
+    def _position(self, key: tuple) -> int:
+        i = bisect_left(self._keys, key)
+        if i < len(self._keys) and self._keys[i][-1] == key[-1]:
+            return i
+        # a key that does not order (a NaN confidence): find it by id
+        return next(j for j, k in enumerate(self._keys) if k[-1] == key[-1])
+
+    def _insert(self, key: tuple, item: ReviewItem) -> None:
+        i = bisect_left(self._keys, key)
+        self._keys.insert(i, key)
+        self._order.insert(i, item)
+
+    def _add_numbers(self, photo_id: int, item: ReviewItem) -> None:
+        for b in item.bibs:
+            for index, name in ((self._by_key, number_key(b.number)), (self._by_clean, clean_number(b.number))):
+                ids = index.get(name)
+                if ids is None:
+                    index[name] = {photo_id}
+                else:
+                    ids.add(photo_id)
+
+    def _drop_numbers(self, photo_id: int, item: ReviewItem) -> None:
+        for b in item.bibs:
+            for index, name in ((self._by_key, number_key(b.number)), (self._by_clean, clean_number(b.number))):
+                ids = index.get(name)
+                if ids is not None:
+                    ids.discard(photo_id)
+                    if not ids:
+                        del index[name]

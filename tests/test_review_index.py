@@ -1,0 +1,103 @@
+"""core.review_index: the kept-sorted, number-indexed snapshots give exactly build_queue's queue (Qt-free)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import pytest
+
+from bibtagger_gui.core import review
+from bibtagger_gui.core.review import ReviewFilter, ReviewItem
+from bibtagger_gui.core.review_index import ReviewIndex
+
+
+@dataclass(frozen=True)
+class P:  # minimal Photo (duck type of core.store.Photo)
+    id: int
+    relpath: str
+    reviewed: bool = False
+    error: str | None = None
+    model_version: str | None = "m"
+
+
+@dataclass(frozen=True)
+class B:
+    number: str
+    source: str = "model"
+    confidence: float | None = 0.9
+    box: tuple | None = (0, 0, 10, 10)
+
+
+# numbers that exercise number_key/clean_number: leading zeros, letters, spaces, only zeros, case
+NUMBERS = ["1", "12", "012", "0012", "120", "1234", "7", "77", "0", "00", "A12", "a012", "B7", "1 2", " 13 ", "891", "0891"]
+QUERIES = ["", " ", "1", "12", "012", "12*", "1*", "0*", "00", "0", "*", "a12", "A*", "a0*", "1 2", "13", "999", "9*",
+           "891", "08*", "**", "1**", "12 *"]
+
+
+def random_item(rng: random.Random, pid: int) -> ReviewItem:
+    bibs = tuple(
+        B(rng.choice(NUMBERS), rng.choice(["model", "model", "human", "mturk"]),
+          rng.choice([None, 0.3, 0.5, 0.5, 0.89, 0.9, 0.95, 1.0]))  # repeated values: ties in confidence
+        for _ in range(rng.choice([0, 0, 1, 1, 1, 2, 3]))
+    )
+    photo = P(pid, f"cam{rng.randint(1, 3)}/p{pid:04d}.jpg", reviewed=rng.random() < 0.3,
+              error="truncated JPEG" if rng.random() < 0.08 else None)
+    return ReviewItem(photo, bibs)
+
+
+def same_queues(index: ReviewIndex, reference: dict[int, ReviewItem]) -> None:
+    assert dict(index) == reference
+    for flt in ReviewFilter:
+        for text in QUERIES:
+            want = [it.photo_id for it in review.build_queue(reference.values(), flt, text)]
+            got = [it.photo_id for it in index.queue(flt, text)]
+            assert got == want, (flt, text)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_queue_is_build_queue_for_random_shoots_queries_and_edits(seed):
+    rng = random.Random(seed)
+    reference = {pid: random_item(rng, pid) for pid in rng.sample(range(1, 2000), 250)}
+    index = ReviewIndex(reference.values())
+    same_queues(index, reference)
+    for _ in range(6):  # edits as the window makes them: fresh snapshots, new photos, removed ones
+        for pid in rng.sample(sorted(reference), 40):
+            reference[pid] = index[pid] = random_item(rng, pid)
+        for pid in rng.sample(range(2000, 4000), 5):
+            reference[pid] = index[pid] = random_item(rng, pid)
+        for pid in rng.sample(sorted(reference), 5):
+            del reference[pid], index[pid]
+        same_queues(index, reference)
+
+
+def test_a_changed_snapshot_moves_in_the_order_and_is_found_by_its_new_number_only():
+    a = ReviewItem(P(1, "a.jpg"), (B("12", confidence=0.2),))
+    b = ReviewItem(P(2, "b.jpg"), (B("34", confidence=0.5),))
+    index = ReviewIndex([a, b])
+    assert [it.photo_id for it in index.queue()] == [1, 2]
+    index[1] = ReviewItem(P(1, "a.jpg", reviewed=True), (B("0056", "human", None),))  # corrected and accepted
+    assert [it.photo_id for it in index.queue()] == [2, 1]  # reviewed photos go last
+    assert index.queue(search="12") == [] and index.queue(search="1*") == []
+    assert [it.photo_id for it in index.queue(search="56")] == [1]
+    assert [it.photo_id for it in index.queue(search="005*")] == [1]  # as written
+    assert [it.photo_id for it in index.queue(ReviewFilter.REVIEWED, "56")] == [1]
+    assert index.queue(ReviewFilter.UNREVIEWED, "56") == []
+    del index[1]
+    assert index.queue(search="56") == [] and [it.photo_id for it in index.queue()] == [2] and len(index) == 1
+
+
+def test_a_snapshot_stored_under_another_id_is_refused():
+    index = ReviewIndex()
+    with pytest.raises(ValueError):
+        index[2] = ReviewItem(P(1, "a.jpg"))
+    assert len(index) == 0
+
+
+def test_a_confidence_that_does_not_order_still_keeps_every_photo_once():
+    nan = float("nan")
+    index = ReviewIndex(ReviewItem(P(i, f"p{i}.jpg"), (B("5", confidence=nan if i % 2 else 0.5),)) for i in range(8))
+    for i in range(8):  # each replacement finds the old place of its photo, however the NaN keys sorted
+        index[i] = ReviewItem(P(i, f"p{i}.jpg", reviewed=bool(i % 3)), (B("6", confidence=nan if i % 2 else 0.7),))
+    assert sorted(it.photo_id for it in index.queue()) == list(range(8))
+    assert sorted(it.photo_id for it in index.queue(search="6")) == list(range(8)) and index.queue(search="5") == []
