@@ -4,6 +4,7 @@ clear one-line errors, and honest model cards."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -283,3 +284,26 @@ def test_the_finetuned_detector_card_has_its_version_and_val_metric(tmp_path, se
         assert f"val AP50 {report['val_metrics']['ap50']:.3f}" in card and f"on {len(val)} reviewed photos" in card
     else:
         assert "not measured" in card
+
+
+def test_a_new_run_removes_work_folders_killed_runs_left(tmp_path):
+    """A killed finetune leaves OUT.partial-<pid>; the next run removes those of dead processes only."""
+    import subprocess
+
+    from training.finetune import make_work_dir
+
+    out = tmp_path / "models [v2]"  # glob characters in the name are taken literally
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid no process has now
+    (tmp_path / f"{out.name}.partial-{dead.pid}").mkdir()
+    (tmp_path / f"{out.name}.partial-{dead.pid}" / "reader.onnx").write_bytes(b"half")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / f"{out.name}.partial-{alive.pid}").mkdir()  # another finetune still running
+        (tmp_path / "models [v2].partial-notapid").mkdir()
+        work, _ = make_work_dir(out)
+        left = sorted(p.name for p in tmp_path.iterdir())
+    finally:
+        alive.kill()
+        alive.wait()
+    assert left == sorted([work.name, f"{out.name}.partial-{alive.pid}", "models [v2].partial-notapid"])

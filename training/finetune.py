@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import glob
 import json
 import os
 import shutil
@@ -211,11 +212,26 @@ def make_work_dir(out: Path) -> tuple[Path, list[Path]]:
     """A new sibling folder OUT.partial-<pid> (+ the missing parents it needed, to remove on failure)."""
     made = [d for d in reversed(out.absolute().parents) if not d.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f"{glob.escape(out.name)}.partial-*"):  # left by killed runs
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and (int(pid) == os.getpid() or not _running(int(pid))):
+            shutil.rmtree(stale, ignore_errors=True)
     work = out.parent / f"{out.name}.partial-{os.getpid()}"
-    if work.exists():  # left by a killed run that had this pid
-        shutil.rmtree(work)
     work.mkdir()
     return work, made
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (on Windows assumed so: os.kill there would end it)."""
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def discard(work: Path, made: list[Path]) -> None:
