@@ -85,6 +85,9 @@ def test_undo_of_correct_from_the_dialog_and_u_take_the_copies_back(qtbot, race,
     assert dump(store) == before[0]
     win.undo()  # ... and that U is undoable as well
     assert (dump(store), verdicts(store)) == corrected
+    win.redo()  # and redoable: the copies go again as U took them, not as rejected numbers (dump has deleted_numbers)
+    assert "A2" not in verdicts(store) and dump(store) == before[0]
+    assert store.deleted_numbers(pid) == set()
     dialog.close()
 
 

@@ -109,6 +109,7 @@ class PhotoEditCommand(StoreCommand):
         self.rows_after: dict[int, Any] = {}  # changed bib id -> row after (None: absent)
         self.reviewed: tuple[bool, bool] = (False, False)
         self.model_others: frozenset[int] = frozenset()  # the photo's other model bibs (unchanged by the edit)
+        self.unrejected: frozenset[int] = frozenset()  # bibs the edit removed as ``bib_undo`` (not a rejection)
 
     def edit(self, store: Any) -> None:
         raise NotImplementedError
@@ -125,8 +126,14 @@ class PhotoEditCommand(StoreCommand):
         if self.rows_before is None:
             with store.transaction():  # the edit and what it changed: one atomic step
                 before, was = self._state(store)
+                mark = store.last_change()
                 self.edit(store)
                 after, now = self._state(store)
+                # bibs the edit removed without rejecting their number (delete_bib(reject=False): U taking
+                # back a Correct's copies); a redo removes them the same way
+                self.unrejected = frozenset(
+                    h.bib_id for h in store.history(self.photo_id) if h.id > mark and h.action == "bib_undo"
+                )
             ids = sorted(i for i in before.keys() | after.keys() if before.get(i) != after.get(i))
             self.rows_before = {i: before.get(i) for i in ids}
             self.rows_after = {i: after.get(i) for i in ids}
@@ -162,7 +169,7 @@ class PhotoEditCommand(StoreCommand):
                                            "program); older ones are not brought back beside them")  # fmt: skip
             for bib_id, want in dst.items():
                 if src[bib_id] is not None:  # an undone add, or a row about to be put back: not a rejection
-                    store.delete_bib(bib_id, reject=not undo and want is None)
+                    store.delete_bib(bib_id, reject=not undo and want is None and bib_id not in self.unrejected)
                 if want is not None:
                     store.restore_bib(want)
             if reviewed[0] != reviewed[1]:
