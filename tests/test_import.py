@@ -205,6 +205,27 @@ def test_reviewed_ground_truth_replaces_model_bibs(folder, tmp_path, capsys):
     assert "0 human and 0 model bib(s) added; 3 already there" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("how", ["--reviewed", "reviewed key"])
+def test_as_human_truth_makes_every_bib_human_even_with_a_confidence(folder, tmp_path, how):
+    """`--as human`: every bib of the file is a human bib, also when the entry is the truth for its photo
+    (`--reviewed`, or its own "reviewed": true): a prediction in its place is confirmed, not left a model bib."""
+    src, made = folder
+    rel, number, box = made[0]
+    with opened(src) as store:
+        pid = store.photo_by_path(rel).id
+        store.set_model_bibs(pid, [Bib(number, box, 0.8)], "det:x+read:y")
+    entry = {"image": rel, "width": 320, "height": 240, "bibs": [{"number": number, "box": list(box), "confidence": 0.8},
+                                                                 {"number": "42", "box": None, "confidence": 0.5}]}
+    if how == "reviewed key":
+        entry["reviewed"] = True
+    path = tmp_path / "truth.json"
+    path.write_text(json.dumps([entry]))
+    assert main(["import", str(src), str(path), "--as", "human", *(["--reviewed"] if how == "--reviewed" else [])]) == 0
+    with Store.open(src) as store:
+        assert store.photo_by_path(rel).reviewed
+        assert [(n, c, s) for n, _, c, s in bibset(store, rel)] == sorted([(number, None, "human"), ("42", None, "human")])
+
+
 def test_model_import_keeps_deleted_numbers_out_and_reviewed_photos(folder):
     src, made = folder
     rel, number, box = made[0]

@@ -291,8 +291,8 @@ def import_annotations(
             else:
                 human, model = [], bibs
             truth = source != "model" and (entry.reviewed is True or (mark_reviewed and entry.reviewed is None and not model))
-            if truth:
-                _import_truth(store, photo, entry.image, bibs, overwrite, report)
+            if truth:  # with --as human every bib is a human one, confidence or not
+                _import_truth(store, photo, entry.image, bibs if source == "auto" else human, overwrite, report)
             else:
                 _import_photo(store, photo, entry, human, model, source, version, report)
     return report
