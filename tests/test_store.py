@@ -253,6 +253,24 @@ def test_pixel_hash_ignores_metadata_and_sees_other_pictures(tmp_path):
     assert pixel_hash(tiff) == ""  # no fingerprint: the pixel size decides, as before
 
 
+def test_pixel_hash_of_a_file_that_shrank_since_its_stat_is_none_not_an_error(tmp_path):
+    """The scan stats a file, then hashes it; a file rewritten in place in between (truncated, being written
+    again) is shorter than that size: no fingerprint (the pixel size decides), never an exception that
+    would stop the scan."""
+    from bibtagger_gui.core.catalogue import describe
+    from bibtagger_gui.core.pixelhash import pixel_hash
+
+    img = np.random.default_rng(4).integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    for ext in ("jpg", "png", "webp", "bmp"):
+        path = tmp_path / f"a.{ext}"
+        assert cv2.imwrite(str(path), img)
+        size = path.stat().st_size
+        assert pixel_hash(path, size)
+        path.write_bytes(path.read_bytes()[: size // 2])
+        assert pixel_hash(path, size) == "", ext
+        assert describe(tmp_path, path.name).pixel_hash == "", ext  # and with its own stat: no error either
+
+
 def test_set_model_bibs_keeps_human_and_mturk_bibs(folder):
     store = Store.open(folder)
     store.scan()

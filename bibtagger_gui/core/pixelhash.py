@@ -19,7 +19,8 @@ data. :func:`pixel_hash` hashes only the parts that define the pixels, sampled l
 - BMP: the info header and the pixel array (exiftool cannot write BMP metadata anyway).
 
 Other formats (TIFF) and files whose structure cannot be followed (also a PNG, WebP or BMP
-shorter than its chunks or header say: a copy still being written) get ``""``: no fingerprint,
+shorter than its chunks or header say: a copy still being written; or a file shorter than the
+``size`` its caller stat'ed: rewritten meanwhile) get ``""``: no fingerprint,
 the caller falls back to comparing the pixel size. Lossless re-encoding (``jpegtran
 -optimize``, a PNG re-compressed) changes the coded data and so counts as another picture.
 Not a security hash: it identifies, it does not authenticate.
@@ -62,9 +63,9 @@ def pixel_hash(path: str | os.PathLike, size: int | None = None) -> str:
                 kind, tables, ranges = b"bmp", *_bmp(f, size)
             else:
                 return ""
-        except _Unreadable:
+            return _digest(f, kind, tables, ranges)
+        except (_Unreadable, struct.error):  # struct.error: a header cut short (the file shrank since its stat)
             return ""
-        return _digest(f, kind, tables, ranges)
 
 
 def _digest(f: BinaryIO, kind: bytes, tables: list[bytes], ranges: list[tuple[int, int]]) -> str:
@@ -98,6 +99,8 @@ def _read_ranges(f: BinaryIO, ranges: list[tuple[int, int]], start: int, count: 
         start = 0
         if len(out) >= count:
             break
+    if len(out) < count:  # the file is shorter than its size said (rewritten meanwhile): no fingerprint
+        raise _Unreadable
     return bytes(out)
 
 
