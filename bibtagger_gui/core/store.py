@@ -959,7 +959,8 @@ class Store:
 
     def refresh_files(self, relpaths: Iterable[str]) -> int:
         """Re-read the file facts (hash, size, mtime) of photos this program just rewrote (keywords), so
-        the stored hash stays the file's: a move before the next scan is still matched. Bibs are kept."""
+        the stored hash stays the file's: a move before the next scan is still matched. Bibs are kept
+        (unless the file now holds another picture: ``_update_photo``)."""
         n = 0
         with self.transaction():
             for rel in relpaths:
