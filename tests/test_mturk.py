@@ -593,3 +593,24 @@ def test_image_names_map_to_files_however_they_are_written(tmp_path):
         store.scan()
         assert mturk.match_photos(batch, store).missing == []
     assert mturk.image_name_from_url("") == ""
+
+
+def test_cli_import_finishes_a_noted_verdict_and_export_creates_no_project(tmp_path, capsys):
+    from bibtagger_gui.core.store import Store, db_path_for
+
+    folder = tmp_path / "photos"
+    photo(folder / "two.jpg", 200, 100)
+    src = write_csv(tmp_path / "b.csv", [row("A1", "two.jpg", answer((10, 10, 40, 20, "12")))])
+    v = mturk.Verdict("A1", mturk.REJECT, "no bib in the box").stamped()
+    with Store.open(folder) as store:
+        mturk.note_pending_verdict(store, "A1", v)
+    assert main(["mturk", "import", str(src), str(folder), "--list", "0"]) == 0
+    assert "finished saving the verdict reject for assignment A1" in capsys.readouterr().err
+    with Store.open(folder) as store, mturk.VerdictStore.open(store) as verdicts:
+        assert verdicts.all() == {"A1": v} and store.get_meta(mturk.PENDING_META) is None
+        assert store.bibs(store.photo_by_path("two.jpg").id) == []  # a rejected answer's boxes stay out
+
+    bare = tmp_path / "bare"  # a folder the app never opened: export must not make it a project
+    bare.mkdir()
+    assert main(["mturk", "export", str(src), str(bare), "--out", str(tmp_path / "up.csv")]) == 0
+    assert not db_path_for(bare).exists()

@@ -132,6 +132,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     rep = None
     if store is not None:  # the store write comes first: a reader that stops early (| head) must not stop it
         with mturk.VerdictStore.open(store) as verdicts:
+            _finish_pending(store, verdicts, batch)  # before the import, as the app does
             verdicts.set_meta("last_csv", str(args.csv.resolve()))
             rep = mturk.import_into_store(batch, store, verdicts, match)
         store.close()
@@ -189,7 +190,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             return 1
     except OSError:
         pass
-    store = _open_store(args.dir, scan=False)
+    from bibtagger_gui.core.store import db_path_for
+
+    # a project only to finish a verdict a crash left noted in it: never create one for that
+    store = _open_store(args.dir, scan=False) if db_path_for(args.dir).exists() else None
     with mturk.VerdictStore.open(store if store is not None else args.dir) as verdicts:
         _finish_pending(store, verdicts, batch)
         if store is not None:
