@@ -196,3 +196,9 @@ def test_a_search_keystroke_does_not_rework_every_number(monkeypatch):
             n.startswith(text[:-1]) if text.endswith("*") else n == text for n in it.numbers))
         assert got == want, text
         assert len(subs) - before <= 2 * (distinct + 10), f"{text!r}: {len(subs) - before} regex runs for 10,000 photos"
+
+
+def test_a_conflict_ignores_spaces_and_case_like_the_search():
+    assert not review.is_conflict([_Bib("12"), _Bib("1 2", source="human")])
+    assert not review.is_conflict([_Bib("a12"), _Bib("A12", source="human")])
+    assert review.is_conflict([_Bib("12"), _Bib("13", source="human")])

@@ -83,7 +83,7 @@ def photo_confidence(bibs: Sequence[Any]) -> float:
 
 
 def _norm(number: str) -> str:
-    return number.strip().upper()
+    return clean_number(number)  # exact digits (a dropped zero is a conflict), spaces and case aside
 
 
 def is_conflict(bibs: Sequence[Any]) -> bool:
