@@ -216,3 +216,15 @@ def test_scan_skips_links_back_into_the_photo_folder(project):
     with Store.open(folder) as store:
         store.scan()
         assert sorted(p.relpath for p in store.photos()) == sorted([*truth, "linked_in.jpg"])
+
+
+def test_a_crop_that_cannot_be_renamed_into_place_leaves_no_temp_file(tmp_path, monkeypatch):
+    from bibtagger_gui.core import exporters
+
+    def refuse(src, dst):
+        raise PermissionError(13, "in use by another program")
+
+    monkeypatch.setattr(exporters.portable, "replace", refuse)
+    with pytest.raises(PermissionError):
+        exporters._write_complete(tmp_path / "crop.png", b"data")
+    assert list(tmp_path.iterdir()) == []

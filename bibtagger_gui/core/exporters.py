@@ -286,11 +286,15 @@ def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool =
 def _write_complete(path: Path, data: bytes) -> None:
     """Write a file under a temp name, flush it and rename it: ``path`` is never a truncated file."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    portable.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        portable.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or a refused rename leaves no hidden half file
+        raise
 
 
 BIBFOLDERS_MANIFEST = ".bibtagger-bibfolders.json"  # the entries the last export made
