@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QBrush, QColor
+from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -32,11 +32,23 @@ from PySide6.QtWidgets import (
 
 from bibtagger_gui.core.review import ReviewItem
 from bibtagger_gui.core.startlist import StartList
-from bibtagger_gui.gui.photo_view import bib_colour
+from bibtagger_gui.gui import look
 
-OFF_LIST_BACKGROUND = QColor(255, 214, 153)  # light orange: "check this number"
-OFF_LIST_TEXT = QColor(190, 90, 0)
+OFF_LIST_BACKGROUND = QColor(255, 214, 153)  # light orange: "check this number" (with black text, any palette)
+OFF_LIST_TEXT = QColor(0, 0, 0)
 COL_NUMBER, COL_NAME, COL_CONFIDENCE, COL_SOURCE = range(4)
+
+
+def state_icon(state: look.BibLook, size: int = 16, dpr: float = 1.0) -> QIcon:
+    """A small box drawn like the bib's box on the photo (its colour and line style), for the table."""
+    pix = QPixmap(round(size * dpr), round(size * dpr))
+    pix.setDevicePixelRatio(dpr)
+    pix.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pix)
+    p.setPen(QPen(state.colour, 2, state.line))
+    p.drawRect(2, 2, size - 4, size - 4)
+    p.end()
+    return QIcon(pix)
 
 
 def off_list_tooltip(startlist: StartList, number: str) -> str | None:
@@ -93,7 +105,7 @@ class BibPanel(QWidget):
 
         self.help = QLabel()
         self.help.setWordWrap(True)
-        self.help.setStyleSheet("color: gray")
+        # the palette's own text colour: a fixed grey had 2.6:1 on a dark window
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
@@ -153,7 +165,10 @@ class BibPanel(QWidget):
         try:
             self.table.setRowCount(len(self._bibs))
             for r, b in enumerate(self._bibs):
+                state = look.bib_look(b.source, b.confidence)
                 conf = "" if b.confidence is None else f"{b.confidence:.2f}"
+                if b.source == "model" and state.mark:
+                    conf += f" {state.mark}"  # the state in text too (the same mark as on the box's tag)
                 name, warning = "", None
                 if self.startlist is not None:
                     warning = off_list_tooltip(self.startlist, b.number)
@@ -162,15 +177,19 @@ class BibPanel(QWidget):
                 for c, text in enumerate(cells):
                     cell = QTableWidgetItem(text)
                     if c == COL_NUMBER:
-                        cell.setForeground(QBrush(bib_colour(b.source, b.confidence)))
+                        # the state as the box's own colour and line, beside text in the palette's colour
+                        # (coloured text was unreadable: orange on white, red on a dark base)
+                        cell.setIcon(state_icon(state, dpr=self.devicePixelRatioF()))
+                        cell.setData(Qt.ItemDataRole.AccessibleTextRole, f"{b.number}, {state.words}")
                         f = cell.font()
                         f.setBold(True)
                         cell.setFont(f)
+                    if c == COL_CONFIDENCE:
+                        cell.setToolTip(state.words)
                     if warning and c in (COL_NUMBER, COL_NAME):
                         cell.setBackground(QBrush(OFF_LIST_BACKGROUND))
+                        cell.setForeground(QBrush(OFF_LIST_TEXT))  # not the palette's text: white on a dark one
                         cell.setToolTip(warning)
-                        if c == COL_NAME:
-                            cell.setForeground(QBrush(OFF_LIST_TEXT))
                     self.table.setItem(r, c, cell)
         finally:
             self._updating = was

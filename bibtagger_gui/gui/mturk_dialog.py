@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, QPointF, QRectF, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QKeyEvent, QPainter, QPen, QPixmap
+from PySide6.QtGui import QAction, QColor, QKeyEvent, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -38,7 +39,9 @@ from PySide6.QtWidgets import (
 from bibtagger_gui.core import mturk
 from bibtagger_gui.gui.commands import EditContext, VerdictCommand
 
-WORKER_COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"]
+# Okabe-Ito (no red/green pair for the first workers; docs/gui.md#accessibility); the current worker's
+# boxes are also solid and thick, the others dashed, so they differ without colour too.
+WORKER_COLOURS = ["#56b4e9", "#e69f00", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7", "#ffffff"]
 PREVIEW_MAX_SIDE = 1600
 
 # Filters of the assignment list: key -> (label, predicate(assignment, verdict)).
@@ -114,8 +117,8 @@ class AssignmentTableModel(QAbstractTableModel):
                 return " ".join(b.label if b.is_digit else repr(b.label) for b in a.boxes) or "(no box)"
             if col == 7:
                 return a.work_time if a.work_time is not None else ""
-        if role == Qt.ItemDataRole.ForegroundRole and a.final:
-            return QColor("#888888")
+        if role == Qt.ItemDataRole.ForegroundRole and a.final:  # the palette's dimmed text: reads on dark ones too
+            return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         if role == Qt.ItemDataRole.ToolTipRole:
             return "\n".join(a.notes) or None
         return None

@@ -17,6 +17,7 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle
 
 from bibtagger_gui.core.review import ReviewItem
+from bibtagger_gui.gui import look
 from bibtagger_gui.gui.thumbnails import ThumbnailProvider
 
 PhotoIdRole = Qt.ItemDataRole.UserRole + 1
@@ -113,8 +114,10 @@ class PhotoListModel(QAbstractListModel):
                 nums = "error"
             else:
                 nums = "no bib" if getattr(photo, "model_version", "") else "not recognized yet"
-            mark = "✓ " if photo.reviewed else ""
-            return f"{mark}{name}\n{nums}"
+            # the row's state in text, not only in its background colour
+            mark = "✓ " if photo.reviewed else "⚠ " if item.conflict or photo.error else ""
+            state = " · conflict" if item.conflict and not photo.reviewed else ""
+            return f"{mark}{name}{state}\n{nums}"
         if role == Qt.ItemDataRole.DecorationRole:
             if photo.error:
                 return self._error()
@@ -133,16 +136,19 @@ class PhotoListModel(QAbstractListModel):
             else:
                 lines.append(f"{len(item.bibs)} bib(s): {', '.join(item.numbers) or '-'}")
                 lines.append("reviewed" if photo.reviewed else f"confidence {item.confidence:.2f}")
+                if item.conflict:
+                    lines.append("conflict: model and people disagree")
             return "\n".join(lines)
+        # colours follow the palette (a dark one too): a red that reads on its base, tints of its base
         if role == Qt.ItemDataRole.ForegroundRole:
             if photo.error:
-                return QBrush(QColor(200, 40, 40))
+                return QBrush(look.warning_text())
             return None
         if role == Qt.ItemDataRole.BackgroundRole:
             if photo.reviewed:
-                return QBrush(QColor(220, 245, 220))
+                return QBrush(look.tint(look.BLUISH_GREEN))
             if item.conflict:
-                return QBrush(QColor(255, 235, 200))
+                return QBrush(look.tint(look.ORANGE))
             return None
         if role == PhotoIdRole:
             return photo.id

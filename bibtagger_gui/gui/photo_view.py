@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QApplication,
     QGraphicsItem,
     QGraphicsPixmapItem,
     QGraphicsRectItem,
@@ -23,37 +24,35 @@ from PySide6.QtWidgets import (
 )
 
 from bibtagger_gui.core.imageio import ImageError, load_image
-from bibtagger_gui.core.review import LOW_CONFIDENCE
+from bibtagger_gui.gui.look import HIGH_CONFIDENCE, bib_look, text_on  # noqa: F401 - HIGH_CONFIDENCE re-exported
 from bibtagger_gui.gui.qimage import rgb_to_qimage
 from bibtagger_gui.gui.threads import WorkQueue
 
 VIEW_MAX_SIDE = 2560
-HIGH_CONFIDENCE = 0.95  # green: calibrated P(right) >= 0.95 (dev train split: 140 readings, 1 wrong)
 
 
 def bib_colour(source: str, confidence: float | None) -> QColor:
-    """Box colour: people's bibs blue (human) / purple (mturk); model bibs by confidence."""
-    if source == "human":
-        return QColor(30, 144, 255)
-    if source == "mturk":
-        return QColor(170, 80, 220)
-    c = confidence or 0.0
-    if c >= HIGH_CONFIDENCE:
-        return QColor(40, 190, 60)
-    if c >= LOW_CONFIDENCE:
-        return QColor(245, 160, 0)
-    return QColor(230, 40, 40)
+    """Box colour (``look.bib_look``): people's bibs by source, model bibs by confidence."""
+    return bib_look(source, confidence).colour
+
+
+def tag_text(bib: Any, selected: bool = False) -> str:
+    """A box's tag: ▶ when selected, the number, a model bib's confidence and the state's mark."""
+    look = bib_look(bib.source, bib.confidence)
+    conf = f" {bib.confidence:.2f}" if bib.source == "model" and bib.confidence is not None else ""
+    return ("▶ " if selected else "") + bib.number + conf + (f" {look.mark}" if look.mark else "")
 
 
 class _Label(QGraphicsItem):
-    """Bib number tag drawn at constant screen size above its box."""
+    """Bib number tag drawn at constant screen size above its box, in the application's font (a
+    larger system font makes it larger), its text black or white, whichever reads on its colour."""
 
     def __init__(self, text: str, colour: QColor, parent: QGraphicsItem):
         super().__init__(parent)
         self.text, self.colour = text, colour
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
-        self.font = QFont()
-        self.font.setPointSize(11)
+        self.font = QFont(QApplication.font())
+        self.font.setPointSizeF(max(6.0, self.font.pointSizeF()) + 1)
         self.font.setBold(True)
         fm = QFontMetricsF(self.font)
         self._rect = QRectF(0, -fm.height() - 4, fm.horizontalAdvance(text) + 8, fm.height() + 4)
@@ -63,7 +62,7 @@ class _Label(QGraphicsItem):
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         painter.fillRect(self._rect, self.colour)
-        painter.setPen(QColor("white"))
+        painter.setPen(text_on(self.colour))
         painter.setFont(self.font)
         painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
 
@@ -75,16 +74,15 @@ class BibBoxItem(QGraphicsRectItem):
         x1, y1, x2, y2 = bib.box
         super().__init__(QRectF(x1, y1, x2 - x1, y2 - y1))
         self.bib_id = bib.id
-        colour = bib_colour(bib.source, bib.confidence)
-        pen = QPen(colour, 4 if selected else 2)
+        self.look = bib_look(bib.source, bib.confidence)
+        colour = self.look.colour
+        pen = QPen(colour, 4 if selected else 2, self.look.line)  # the line style says the state without colour
         pen.setCosmetic(True)
         if selected:
-            pen.setStyle(Qt.PenStyle.SolidLine)
             self.setBrush(QBrush(QColor(colour.red(), colour.green(), colour.blue(), 40)))
         self.setPen(pen)
-        text = bib.number if bib.confidence is None or bib.source != "model" else f"{bib.number} {bib.confidence:.2f}"
-        label = _Label(("▶ " if selected else "") + text, colour, self)
-        label.setPos(x1, y1)
+        self.label = _Label(tag_text(bib, selected), colour, self)
+        self.label.setPos(x1, y1)
         self.setZValue(2 if selected else 1)
 
 
@@ -266,7 +264,7 @@ class PhotoView(QGraphicsView):
     def mousePressEvent(self, event) -> None:
         if self._drawing and event.button() == Qt.MouseButton.LeftButton:
             self._draw_start = self._clamped(self.mapToScene(event.position().toPoint()))
-            pen = QPen(QColor(30, 144, 255), 2, Qt.PenStyle.DashLine)
+            pen = QPen(bib_look("human", None).colour, 2, Qt.PenStyle.DashLine)
             pen.setCosmetic(True)
             self._rubber = self.scene().addRect(QRectF(self._draw_start, self._draw_start), pen)
             event.accept()

@@ -1,0 +1,191 @@
+"""Accessibility and display conditions of the GUI (docs/gui.md#accessibility): states readable without
+colour, dark palettes, fractional scale factors, keyboard-only use, tooltips that follow the key map."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.gui import look
+from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
+
+MODEL_CONFIDENCES = {"sure": 0.99, "check": 0.92, "doubtful": 0.42}
+
+
+def _bib(source: str, confidence: float | None, number: str = "123", bib_id: int = 1, box=(10, 10, 60, 40)):
+    return SimpleNamespace(id=bib_id, number=number, box=box, source=source, confidence=confidence)
+
+
+def _all_states():
+    return [("human", None), ("mturk", None)] + [("model", c) for c in MODEL_CONFIDENCES.values()]
+
+
+@pytest.fixture
+def dark_palette(qapp):
+    """The application in a dark palette (light text on dark bases), put back afterwards."""
+    before = qapp.palette()
+    p = QPalette()
+    dark, base, text = QColor(53, 53, 53), QColor(35, 35, 35), QColor(230, 230, 230)
+    for role, c in [
+        (QPalette.ColorRole.Window, dark), (QPalette.ColorRole.WindowText, text), (QPalette.ColorRole.Base, base),
+        (QPalette.ColorRole.Text, text), (QPalette.ColorRole.Button, dark), (QPalette.ColorRole.ButtonText, text),
+    ]:  # fmt: skip
+        p.setColor(role, c)
+    qapp.setPalette(p)
+    yield p
+    qapp.setPalette(before)
+
+
+# ---------------------------------------------------------------- 1. states without colour
+
+
+def test_every_bib_state_differs_by_line_style_or_tag_mark_not_only_colour(qapp):
+    from bibtagger_gui.gui.photo_view import BibBoxItem
+
+    seen = {}
+    for source, conf in _all_states():
+        for selected in (False, True):
+            item = BibBoxItem(_bib(source, conf), selected)
+            # (line style, mark on the tag): what a reader who cannot tell the colours apart sees
+            seen.setdefault((source, conf), set()).add((item.pen().style(), item.childItems()[0].text.split()[-1]))
+    cues = {k: v.pop() for k, v in seen.items() if len(v) == 1}
+    assert len(cues) == len(seen), f"selecting a box changed its state cue: {seen}"  # (it was forced solid)
+    assert len(set(cues.values())) == len(cues), cues
+    # the model states are told apart by the line alone too
+    assert len({cues[("model", c)][0] for c in MODEL_CONFIDENCES.values()}) == 3
+
+
+def test_colour_pairs_stay_apart_for_red_green_colour_blindness():
+    """Simulated deuteranopia/protanopia (Machado et al. 2009, severity 1): each pair of the drawn box
+    colours keeps a distance (sRGB, 0-255) over 50; the old palette had sure/check at 42 (protanopia) and
+    human/mturk at 45 (deuteranopia). A modest guard: the line style and tag mark are the real cue."""
+    from bibtagger_gui.gui.photo_view import bib_colour
+
+    sims = {
+        "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]],
+        "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]],
+    }
+
+    def simulate(c: QColor, m) -> tuple[float, ...]:
+        lin = [(v / 255) ** 2.2 for v in c.getRgb()[:3]]
+        return tuple(min(1.0, max(0.0, sum(m[i][j] * lin[j] for j in range(3)))) ** (1 / 2.2) * 255 for i in range(3))
+
+    states = [(f"{s} {c}", bib_colour(s, c)) for s, c in _all_states()]
+    for name, m in sims.items():
+        for i, (a, ca) in enumerate(states):
+            for b, cb in states[i + 1 :]:
+                d = sum((x - y) ** 2 for x, y in zip(simulate(ca, m), simulate(cb, m))) ** 0.5
+                assert d > 50, f"{name}: {a} and {b} look alike ({d:.0f})"
+
+
+def test_box_tags_read_black_or_white_at_4_5_to_1_on_their_colour(qapp):
+    from bibtagger_gui.gui.photo_view import BibBoxItem
+
+    for source, conf in _all_states():
+        item = BibBoxItem(_bib(source, conf), False)
+        label = item.childItems()[0]
+        img = _render(label)
+        text_colour = look.text_on(label.colour)
+        assert look.contrast(text_colour, label.colour) >= 4.5, (source, conf)  # white on orange was 2.1:1
+        # and the tag is painted in that colour (not a fixed white)
+        pixels = {img.pixelColor(x, y).rgb() for x in range(img.width()) for y in range(img.height())}
+        assert text_colour.rgb() in pixels, (source, conf)
+
+
+def _render(label):
+    from PySide6.QtGui import QImage, QPainter
+
+    r = label.boundingRect()
+    img = QImage(int(r.width()) + 2, int(r.height()) + 2, QImage.Format.Format_RGB32)
+    img.fill(QColor(128, 128, 128))
+    p = QPainter(img)
+    p.translate(-r.left() + 1, -r.top() + 1)
+    label.paint(p, None)
+    p.end()
+    return img
+
+
+def test_box_tag_font_follows_a_larger_application_font(qapp):
+    from bibtagger_gui.gui.photo_view import BibBoxItem
+
+    before = QApplication.font()
+    try:
+        small = BibBoxItem(_bib("model", 0.5), False).childItems()[0].boundingRect()
+        f = QApplication.font()
+        f.setPointSizeF(f.pointSizeF() * 2)
+        QApplication.setFont(f)
+        big = BibBoxItem(_bib("model", 0.5), False).childItems()[0].boundingRect()
+    finally:
+        QApplication.setFont(before)
+    assert big.height() > small.height() * 1.5 and big.width() > small.width() * 1.5  # (it was a fixed 11 pt)
+
+
+# ---------------------------------------------------------------- 2. dark palettes
+
+
+def _list_model_with(qapp, reviewed: bool = False, conflict: bool = False, error: str = ""):
+    from bibtagger_gui.core.review import ReviewItem
+    from bibtagger_gui.gui.photo_list_model import PhotoListModel
+
+    photo = SimpleNamespace(id=1, relpath="a.jpg", reviewed=reviewed, error=error, model_version="m", width=10, height=10)
+    bibs = [_bib("model", 0.5, "12"), _bib("human", None, "13", 2)] if conflict else [_bib("model", 0.99, "12")]
+    model = PhotoListModel(None)
+    model.set_items([ReviewItem(photo=photo, bibs=tuple(bibs))])
+    return model, model.index(0)
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_list_row_markers_read_in_light_and_dark_palettes_and_say_their_state_in_text(qapp, dark, request):
+    if dark:
+        request.getfixturevalue("dark_palette")
+    pal = qapp.palette()
+    text = pal.color(QPalette.ColorRole.Text)
+    for kind in ("reviewed", "conflict"):
+        model, idx = _list_model_with(qapp, **{kind: True})
+        bg = model.data(idx, Qt.ItemDataRole.BackgroundRole).color()
+        assert look.contrast(text, bg) >= 4.5, (kind, bg.getRgb())  # light green under light text was 1.2:1
+        assert ("✓" if kind == "reviewed" else "conflict") in model.data(idx, Qt.ItemDataRole.DisplayRole)
+    model, idx = _list_model_with(qapp, error="cannot read")
+    fg = model.data(idx, Qt.ItemDataRole.ForegroundRole).color()
+    assert look.contrast(fg, pal.color(QPalette.ColorRole.Base)) >= 4.5
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_bib_table_text_reads_in_light_and_dark_palettes(qapp, dark, request):
+    from bibtagger_gui.core.startlist import StartList
+    from bibtagger_gui.gui.bib_panel import COL_CONFIDENCE, COL_NUMBER, BibPanel
+
+    if dark:
+        request.getfixturevalue("dark_palette")
+    panel = BibPanel()
+    bibs = [_bib(s, c, str(100 + i), i) for i, (s, c) in enumerate(_all_states())]
+    panel.show_item(None, bibs, None)
+    base = panel.table.palette().color(QPalette.ColorRole.Base)
+    for r, b in enumerate(bibs):
+        cell = panel.table.item(r, COL_NUMBER)
+        fg = cell.foreground().color() if cell.foreground().style() != Qt.BrushStyle.NoBrush else panel.table.palette().color(QPalette.ColorRole.Text)
+        assert look.contrast(fg, base) >= 4.5, (b.source, b.confidence, fg.getRgb())  # orange text on white: 2:1
+        assert not cell.icon().isNull()  # the box's colour and line, as an icon
+        state = look.bib_look(b.source, b.confidence)
+        assert state.words in panel.table.item(r, COL_CONFIDENCE).toolTip()
+        if state.mark and b.source == "model":
+            assert panel.table.item(r, COL_CONFIDENCE).text().endswith(state.mark)
+    # an off-list number: its own background, and text that reads on it whatever the palette's text is
+    panel.set_startlist(StartList(entries={"1234": "Cleo Park"}))
+    cell = panel.table.item(0, COL_NUMBER)
+    assert "not on start list" in cell.toolTip()
+    assert look.contrast(cell.foreground().color(), cell.background().color()) >= 4.5
+    # the key help under the buttons uses the palette's text colour (a fixed grey was 2.6:1 on dark)
+    panel.ensurePolished()
+    help_fg = panel.help.palette().color(panel.help.foregroundRole())
+    assert look.contrast(help_fg, panel.help.palette().color(QPalette.ColorRole.Window)) >= 4.5
+
