@@ -189,3 +189,94 @@ def test_bib_table_text_reads_in_light_and_dark_palettes(qapp, dark, request):
     help_fg = panel.help.palette().color(panel.help.foregroundRole())
     assert look.contrast(help_fg, panel.help.palette().color(QPalette.ColorRole.Window)) >= 4.5
 
+
+# ---------------------------------------------------------------- 3. high DPI
+
+_DRAW_AT_SCALE = r"""
+import json, sys
+from types import SimpleNamespace
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+from bibtagger_gui.gui.photo_view import PhotoView
+
+app = QApplication([])
+view = PhotoView()
+view.resize(801, 601)
+view.show()
+app.processEvents()
+photo = SimpleNamespace(width=4000, height=3000, error="not decoded in this test", relpath="x.jpg")
+view.set_photo(photo, ".")
+view.fit()
+app.processEvents()
+got = []
+view.boxDrawn.connect(got.append)
+view.start_drawing()
+# what a real mouse gives at a fractional scale: physical pixels / scale, between logical pixels
+scale = app.devicePixelRatio()
+a, b = QPointF(151 / scale, 137 / scale), QPointF(563 / scale, 419 / scale)
+vp = view.viewport()
+for kind, pos, buttons in ((QEvent.Type.MouseButtonPress, a, Qt.MouseButton.LeftButton),
+                           (QEvent.Type.MouseMove, b, Qt.MouseButton.LeftButton),
+                           (QEvent.Type.MouseButtonRelease, b, Qt.MouseButton.NoButton)):
+    app.sendEvent(vp, QMouseEvent(kind, pos, vp.mapToGlobal(pos), Qt.MouseButton.LeftButton, buttons, Qt.KeyboardModifier.NoModifier))
+inv = view.viewportTransform().inverted()[0]
+pa, pb = inv.map(a), inv.map(b)
+print(json.dumps({"scale": scale, "zoom": view.zoom_level(), "box": got[0] if got else None,
+                  "expected": [pa.x(), pa.y(), pb.x(), pb.y()]}))
+"""
+
+
+@pytest.mark.parametrize("scale", ["1.5", "2"])
+def test_a_box_drawn_with_the_mouse_at_a_fractional_scale_factor_is_where_the_mouse_was(tmp_path, scale):
+    """QT_SCALE_FACTOR=1.5 puts mouse positions between logical pixels; the drawn box must be the photo
+    pixels under them (``mapToScene(QPoint)`` rounded first: ~1.7 photo px off on a fitted 4000 px photo)."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": scale}
+    out = subprocess.run([sys.executable, "-c", _DRAW_AT_SCALE], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["scale"] == float(scale) and res["zoom"] < 0.5  # the scale is on; one screen px is > 2 photo px
+    assert res["box"] is not None
+    assert res["box"] == pytest.approx(res["expected"], abs=0.051)  # boxDrawn rounds to 0.1 px
+
+
+_LINE_AT_SCALE = r"""
+import json
+from types import SimpleNamespace
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication
+from bibtagger_gui.gui.look import SKY_BLUE
+from bibtagger_gui.gui.photo_view import PhotoView
+
+app = QApplication([])
+view = PhotoView()
+view.resize(400, 300)
+view.show()
+app.processEvents()
+view.set_photo(SimpleNamespace(width=400, height=300, error="not decoded", relpath="x.jpg"), ".")
+bib = SimpleNamespace(id=1, number="12", box=(100.0, 100.0, 300.0, 200.0), source="model", confidence=0.99)
+view.set_bibs([bib], None)
+view.fit()
+app.processEvents()
+img = view.viewport().grab().toImage()
+dpr = img.devicePixelRatio()
+bottom = view.mapFromScene(200, 200)  # the box's bottom edge, in the middle
+x = round(bottom.x() * dpr)
+near = lambda c: abs(c.red() - SKY_BLUE.red()) + abs(c.green() - SKY_BLUE.green()) + abs(c.blue() - SKY_BLUE.blue()) < 60
+ys = [y for y in range(round((bottom.y() - 8) * dpr), round((bottom.y() + 8) * dpr)) if near(QColor(img.pixel(x, y)))]
+print(json.dumps({"dpr": dpr, "thickness": len(ys)}))
+"""
+
+
+def test_box_lines_keep_their_thickness_in_logical_pixels_at_200_percent(tmp_path):
+    """A cosmetic pen is measured in device pixels: at QT_SCALE_FACTOR=2 the 2 px box line was drawn 2
+    physical pixels thick, half as thick as the tags and text around it."""
+    thick = {}
+    for scale in ("1", "2"):
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": scale}
+        out = subprocess.run([sys.executable, "-c", _LINE_AT_SCALE], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        assert res["dpr"] == float(scale)
+        thick[scale] = res["thickness"]
+    assert thick["1"] >= 2 and thick["2"] >= 2 * thick["1"], thick

@@ -70,13 +70,15 @@ class _Label(QGraphicsItem):
 class BibBoxItem(QGraphicsRectItem):
     """One bib's box with its number; ``bib_id`` links it to the store row."""
 
-    def __init__(self, bib: Any, selected: bool):
+    def __init__(self, bib: Any, selected: bool, dpr: float = 1.0):
         x1, y1, x2, y2 = bib.box
         super().__init__(QRectF(x1, y1, x2 - x1, y2 - y1))
         self.bib_id = bib.id
         self.look = bib_look(bib.source, bib.confidence)
         colour = self.look.colour
-        pen = QPen(colour, 4 if selected else 2, self.look.line)  # the line style says the state without colour
+        # the line style says the state without colour; a cosmetic pen's width is in device pixels, so it
+        # is scaled by the screen's pixel ratio (at 200 % a 2 px line was half as thick as everything else)
+        pen = QPen(colour, (4 if selected else 2) * dpr, self.look.line)
         pen.setCosmetic(True)
         if selected:
             self.setBrush(QBrush(QColor(colour.red(), colour.green(), colour.blue(), 40)))
@@ -199,7 +201,7 @@ class PhotoView(QGraphicsView):
         for b in bibs:
             if b.box is None:
                 continue
-            item = BibBoxItem(b, b.id == selected_id)
+            item = BibBoxItem(b, b.id == selected_id, self.devicePixelRatioF())
             self.scene().addItem(item)
             self._boxes.append(item)
 
@@ -257,20 +259,27 @@ class PhotoView(QGraphicsView):
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.viewport().unsetCursor()
 
+    def scene_pos(self, pos: QPointF) -> QPointF:
+        """Photo pixel under a viewport position, exact for fractional positions: with a fractional
+        scale factor (QT_SCALE_FACTOR=1.5, 150 % displays) mouse positions fall between logical
+        pixels, and ``mapToScene(QPoint)`` would round them first (by up to half a logical pixel,
+        several photo pixels on a fitted large photo)."""
+        return self.viewportTransform().inverted()[0].map(QPointF(pos))
+
     def _clamped(self, p: QPointF) -> QPointF:
         r = self.sceneRect()
         return QPointF(min(max(p.x(), r.left()), r.right()), min(max(p.y(), r.top()), r.bottom()))
 
     def mousePressEvent(self, event) -> None:
         if self._drawing and event.button() == Qt.MouseButton.LeftButton:
-            self._draw_start = self._clamped(self.mapToScene(event.position().toPoint()))
-            pen = QPen(bib_look("human", None).colour, 2, Qt.PenStyle.DashLine)
+            self._draw_start = self._clamped(self.scene_pos(event.position()))
+            pen = QPen(bib_look("human", None).colour, 2 * self.devicePixelRatioF(), Qt.PenStyle.DashLine)
             pen.setCosmetic(True)
             self._rubber = self.scene().addRect(QRectF(self._draw_start, self._draw_start), pen)
             event.accept()
             return
         if not self._drawing and event.button() == Qt.MouseButton.LeftButton:
-            scene_pos = self.mapToScene(event.position().toPoint())
+            scene_pos = self.scene_pos(event.position())
             hits = [b for b in self._boxes if b.rect().contains(scene_pos)]
             if hits:
                 smallest = min(hits, key=lambda b: b.rect().width() * b.rect().height())
@@ -279,7 +288,7 @@ class PhotoView(QGraphicsView):
 
     def mouseMoveEvent(self, event) -> None:
         if self._drawing and self._draw_start is not None and self._rubber is not None:
-            p = self._clamped(self.mapToScene(event.position().toPoint()))
+            p = self._clamped(self.scene_pos(event.position()))
             self._rubber.setRect(QRectF(self._draw_start, p).normalized())
             event.accept()
             return
@@ -287,7 +296,7 @@ class PhotoView(QGraphicsView):
 
     def mouseReleaseEvent(self, event) -> None:
         if self._drawing and self._draw_start is not None and event.button() == Qt.MouseButton.LeftButton:
-            p = self._clamped(self.mapToScene(event.position().toPoint()))
+            p = self._clamped(self.scene_pos(event.position()))
             r = QRectF(self._draw_start, p).normalized()
             self.stop_drawing()
             if r.width() >= 2 and r.height() >= 2:
