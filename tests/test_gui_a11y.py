@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.gui import look
+from tests.test_gui_mturk import project  # noqa: F401 - fixture
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
 
 MODEL_CONFIDENCES = {"sure": 0.99, "check": 0.92, "doubtful": 0.42}
@@ -280,3 +281,119 @@ def test_box_lines_keep_their_thickness_in_logical_pixels_at_200_percent(tmp_pat
         assert res["dpr"] == float(scale)
         thick[scale] = res["thickness"]
     assert thick["1"] >= 2 and thick["2"] >= 2 * thick["1"], thick
+
+
+# ---------------------------------------------------------------- 4. keyboard and screen readers
+
+
+def _usable_widgets(root):
+    """The widgets a user operates (buttons, fields, lists, the photo), Qt's own sub-widgets left out."""
+    from PySide6.QtWidgets import QAbstractButton, QAbstractItemView, QComboBox, QGraphicsView, QLineEdit, QProgressBar
+
+    kinds = (QAbstractButton, QComboBox, QLineEdit, QAbstractItemView, QGraphicsView, QProgressBar)
+    out = []
+    for w in root.findChildren(QWidget):
+        if not isinstance(w, kinds) or w.objectName().startswith("qt_"):
+            continue
+        if any(isinstance(a, (QComboBox, QLineEdit, QAbstractItemView)) for a in _ancestors(w, root)):
+            continue  # a combo's popup list, a line edit's clear button, a table's header
+        out.append(w)
+    return out
+
+
+from PySide6.QtWidgets import QWidget  # noqa: E402
+
+
+def _ancestors(w, root):
+    p = w.parentWidget()
+    while p is not None and p is not root:
+        yield p
+        p = p.parentWidget()
+
+
+def test_every_usable_widget_of_the_window_has_an_accessible_name_and_a_tooltip(qtbot, make_window):
+    win = make_window()
+    widgets = _usable_widgets(win)
+    assert len(widgets) >= 8  # list, filter, search, photo, table, number, 3 buttons, cancel, progress
+    unnamed = [f"{type(w).__name__} {w.objectName()!r}" for w in widgets if not w.accessibleName() or not w.toolTip()]
+    assert unnamed == []
+
+
+def test_tooltips_and_search_hint_show_the_users_own_keys(qtbot, tmp_path, monkeypatch, qapp):
+    from PySide6.QtCore import QSettings
+
+    from bibtagger_gui.gui.main_window import MainWindow
+
+    path = tmp_path / "keymap.json"
+    path.write_text(json.dumps({"draw_box": "N", "search": "Ctrl+G", "accept_photo": ["Ctrl+Return"]}))
+    monkeypatch.setenv("BIBTAGGER_KEYMAP", str(path))
+    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    tips = {b.defaultAction().objectName(): b.toolTip() for b in win.panel.button_widgets()}
+    assert tips["draw_box"] == "Draw Box (N)" and tips["accept_photo"] == "Accept Photo (Ctrl+Return)"
+    assert tips["delete_bib"] == "Delete Bib (Delete)"
+    assert "(N)" in win.panel.button_widgets()[1].accessibleDescription()
+    assert win.search_edit.placeholderText() == "Search bib number (Ctrl+G)"  # was a fixed "(Ctrl+F)"
+    assert "(N)" in win.photo_view.accessibleDescription()
+
+
+def test_the_review_filter_is_reachable_from_the_menu_without_a_mouse(qtbot, make_window, tmp_path, monkeypatch):
+    from bibtagger_gui.core.review import ReviewFilter
+
+    win = make_window()
+    assert [a.text() for a in win.filter_menu.actions()] == [f.label for f in ReviewFilter]
+    win.filter_actions[ReviewFilter.REVIEWED].trigger()
+    assert win.filter is ReviewFilter.REVIEWED and win.filter_box.currentData() == ReviewFilter.REVIEWED.value
+    win.filter_box.setCurrentIndex(win.filter_box.findData(ReviewFilter.NO_BIB.value))  # the box and the menu agree
+    assert win.filter_actions[ReviewFilter.NO_BIB].isChecked() and not win.filter_actions[ReviewFilter.REVIEWED].isChecked()
+
+
+def test_a_box_can_be_drawn_and_numbered_with_the_keyboard_alone(qtbot, make_window, tmp_path, monkeypatch):
+    make_photos(tmp_path / "p", 2)
+    fixed_predictions(monkeypatch, {})
+    win = make_window()
+    win.open_folder(tmp_path / "p")
+    wait_idle(qtbot, win)
+    first = win.current_id
+
+    def key(k, mod=Qt.KeyboardModifier.NoModifier):
+        qtbot.keyClick(QApplication.focusWidget(), k, mod)
+
+    key(Qt.Key.Key_B)
+    assert win.photo_view.drawing and QApplication.focusWidget() is win.photo_view
+    key(Qt.Key.Key_Right)  # puts a box in the middle; does not go to the next photo
+    rubber = win.photo_view._rubber
+    assert rubber is not None and win.current_id == first
+    r0 = rubber.rect()
+    key(Qt.Key.Key_Right)
+    key(Qt.Key.Key_Down)
+    key(Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    r1 = rubber.rect()
+    assert r1.left() > r0.left() and r1.top() > r0.top() and r1.width() > r0.width() and r1.height() == r0.height()
+    key(Qt.Key.Key_Return)  # takes the box (does not accept the photo)
+    assert QApplication.focusWidget() is win.number_edit and win.current_id == first
+    qtbot.keyClicks(win.number_edit, "77")
+    key(Qt.Key.Key_Return)
+    (bib,) = win.store.bibs(first)
+    assert bib.number == "77" and bib.box == pytest.approx((r1.left(), r1.top(), r1.right(), r1.bottom()), abs=0.051)
+    assert not win.store.photo(first).reviewed
+    key(Qt.Key.Key_Right)  # drawing is over: Right is the next photo again
+    assert win.current_id != first
+
+
+def test_mturk_dialog_widgets_are_named_and_tab_goes_filter_list_feedback(qtbot, project):
+    from tests.test_gui_mturk import open_dialog
+
+    src, _folder, store = project
+    dialog = open_dialog(qtbot, src, store)
+    widgets = _usable_widgets(dialog)
+    unnamed = [f"{type(w).__name__} {w.objectName()!r}" for w in widgets if not w.accessibleName() or not w.toolTip()]
+    assert unnamed == []
+    assert "(A)" in dialog.approve_button.toolTip()
+    order, w = [], dialog.filter_box
+    for _ in range(3):
+        order.append(w)
+        w = w.nextInFocusChain()
+        while not (w.focusPolicy() & Qt.FocusPolicy.TabFocus) or not w.isEnabled() or w is dialog:
+            w = w.nextInFocusChain()
+    assert order == [dialog.filter_box, dialog.table, dialog.feedback]

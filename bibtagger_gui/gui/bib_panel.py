@@ -127,8 +127,11 @@ class BibPanel(QWidget):
     def add_button(self, action: QAction) -> None:
         button = QToolButton()
         button.setDefaultAction(action)
-        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # its action's keys reach it (tooltip: "Draw Box (B)")
         self.buttons.addWidget(button)
+
+    def button_widgets(self) -> list[QToolButton]:
+        return [self.buttons.itemAt(i).widget() for i in range(self.buttons.count())]
 
     def eventFilter(self, obj, event) -> bool:
         if obj is self.number_edit and event.type() == event.Type.FocusIn:

@@ -40,7 +40,7 @@ DEFAULT_KEYMAP: dict[str, tuple[list[str], str]] = {
     "prev_bib": (["Shift+Tab"], "Select the previous bib (commits a typed number)"),
     "accept_photo": (["Return", "Enter"], "Commit a typed number; otherwise accept the photo and go to the next unreviewed one"),
     "edit_number": (["F2"], "Edit the selected bib's number (letters too); digits start editing by themselves"),
-    "draw_box": (["B"], "Draw a new box with the mouse, then type its number"),
+    "draw_box": (["B"], "Draw a new box (drag with the mouse, or arrows to move and Shift+arrows to size it, Enter), then type its number"),
     "delete_bib": (["Delete"], "Delete the selected bib"),
     "cancel": (["Escape"], "Cancel typing / drawing; in the search box: clear the search"),
     "undo": (["Ctrl+Z"], "Undo the last edit (the store changes back at once)"),

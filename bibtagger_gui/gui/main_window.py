@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence, QShortcut, QUndoStack
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -43,7 +43,7 @@ from bibtagger_gui.gui.commands import (
     EditContext,
     StoreCommand,
 )
-from bibtagger_gui.gui.keymap import Keymap, load_keymap
+from bibtagger_gui.gui.keymap import DEFAULT_KEYMAP, Keymap, load_keymap
 from bibtagger_gui.gui.photo_list_model import PhotoListModel
 from bibtagger_gui.gui.photo_view import PhotoView
 from bibtagger_gui.gui.thumbnails import ThumbnailProvider
@@ -195,9 +195,14 @@ class MainWindow(QMainWindow):
     def _action(self, name: str, text: str, slot, menu=None, keys: bool = True) -> QAction:
         act = QAction(text, self)
         act.setObjectName(name)
+        plain = text.replace("&", "").rstrip("…")
         if keys and name in self.keymap.keys:
             act.setShortcuts(self.keymap.sequences(name))
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            # the keys as this user's key map has them (overrides included), for buttons and screen readers
+            bound = self.keymap.text(name)
+            act.setToolTip(f"{plain} ({bound})" if bound else plain)
+            act.setStatusTip(DEFAULT_KEYMAP[name][1])
         act.triggered.connect(lambda _checked=False: slot())
         self.addAction(act)
         if menu is not None:
@@ -241,6 +246,19 @@ class MainWindow(QMainWindow):
         self._action("prev_bib", "Previous B&ib", lambda: self.step_bib(-1), nav)
         self._action("search", "&Search Bib Number", self.focus_search, nav)
         self._action("refresh_queue", "&Rebuild Queue", self.rebuild_queue, nav)
+        # the filter box takes no focus (the review keys must keep working): its choices are here too,
+        # so a keyboard reaches them (Alt+R, F)
+        self.filter_menu = nav.addMenu("&Filter")
+        self.filter_group = QActionGroup(self)
+        self.filter_actions: dict[ReviewFilter, QAction] = {}
+        for f in ReviewFilter:
+            fa = self.filter_menu.addAction(f.label)
+            fa.setObjectName(f"filter_{f.value}")
+            fa.setCheckable(True)
+            fa.setChecked(f is self.filter)
+            fa.triggered.connect(lambda _checked=False, f=f: self.set_filter(f))
+            self.filter_group.addAction(fa)
+            self.filter_actions[f] = fa
         self.review_menu = nav
 
         view = mb.addMenu("&View")
@@ -269,11 +287,50 @@ class MainWindow(QMainWindow):
         self.panel.add_button(self.actions_by_name["draw_box"])
         self.panel.add_button(self.actions_by_name["delete_bib"])
         km = self.keymap
+        self._name_widgets()
         self.panel.help.setText(
             f"{km.text('next_photo')}: next photo · {km.text('prev_photo')}: previous · "
             f"{km.text('next_bib')}: next bib · digits: retype number · {km.text('accept_photo')}: accept · "
             f"{km.text('draw_box')}: draw box · {km.text('delete_bib')}: delete · {km.text('zoom_bib')}/{km.text('fit')}: zoom/fit"
         )
+
+    def _name_widgets(self) -> None:
+        """Accessible names, descriptions and tooltips (with this user's keys) for every widget one can use."""
+        km = self.keymap
+
+        def keys(action: str) -> str:
+            return f" ({km.text(action)})" if km.keys.get(action) else ""
+
+        def name(widget, title: str, description: str, tip: str | None = None) -> None:
+            widget.setAccessibleName(title)
+            widget.setAccessibleDescription(description)
+            widget.setToolTip(tip if tip is not None else description)
+
+        search = f"Search bib number{keys('search')}"
+        self.search_edit.setPlaceholderText(search)
+        name(self.search_edit, "Search bib number", "Show only photos with this bib number; 12* for a prefix", search)
+        name(self.filter_box, "Review filter", "Which photos the list shows (also Review > Filter)")
+        name(self.list_view, "Photos", f"The review queue; next/previous photo{keys('next_photo')}{keys('prev_photo')}")
+        name(
+            self.photo_view,
+            "Photo",
+            f"The photo with its bib boxes. Zoom to bib{keys('zoom_bib')}, fit{keys('fit')}, zoom in{keys('zoom_in')}, "
+            f"out{keys('zoom_out')}; draw a box{keys('draw_box')}: drag with the mouse, or arrow keys to move it, "
+            "Shift+arrows to size it, Enter to take it",
+        )
+        name(self.panel.table, "Bibs of this photo", f"Number, confidence and source; next/previous bib{keys('next_bib')}{keys('prev_bib')}")
+        name(
+            self.number_edit,
+            "Bib number",
+            f"Digits retype the selected bib's number; edit with letters{keys('edit_number')}, "
+            f"commit{keys('accept_photo')}, drop the typing{keys('cancel')}",
+        )
+        name(self.cancel_button, "Cancel recognition", "Stop the running scan or recognition (also Recognition > Cancel)")
+        name(self.progress, "Progress", "Progress of the running scan or recognition")
+        for button in self.panel.button_widgets():
+            act = button.defaultAction()
+            button.setAccessibleName(act.text().replace("&", ""))
+            button.setAccessibleDescription(f"{act.statusTip()}{keys(act.objectName())}")
 
     def _install_features(self) -> None:
         self.feature_errors: list[str] = []
@@ -566,6 +623,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ queue and list
     def set_filter(self, flt: ReviewFilter) -> None:
         self.filter = ReviewFilter(flt)
+        if hasattr(self, "filter_actions"):
+            self.filter_actions[self.filter].setChecked(True)
         i = self.filter_box.findData(self.filter.value)
         if i != self.filter_box.currentIndex():
             self.filter_box.setCurrentIndex(i)  # re-enters via the signal
@@ -831,7 +890,11 @@ class MainWindow(QMainWindow):
             return
         self._commit_entry()
         self.photo_view.start_drawing()
-        self.statusBar().showMessage("Drag a box around the bib, then type its number and press Enter", 5000)
+        self.photo_view.setFocus()  # its arrow keys draw the box without a mouse
+        self.statusBar().showMessage(
+            "Drag a box around the bib (or arrows: move, Shift+arrows: size, Enter: take it), then type its number and press Enter",
+            8000,
+        )
 
     def _box_drawn(self, box: tuple) -> None:
         self._pending_box = box

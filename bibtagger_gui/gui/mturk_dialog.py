@@ -371,10 +371,32 @@ class MTurkReviewDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(split)
 
+        self._name_widgets()
         start = self.filter_box.findData("pending") if any(a.pending for a in batch.assignments) else 0
         self.filter_box.setCurrentIndex(max(0, start))
         self.set_filter(self.filter_box.currentData())
         self.table.setFocus()
+
+    def _name_widgets(self) -> None:
+        """Accessible names, tooltips with each button's key, and the Tab order filter -> list -> feedback
+        (the buttons take no focus: their keys work from the list)."""
+        for widget, title, tip in (
+            (self.filter_box, "Show", "Which assignments the list shows"),
+            (self.table, "Assignments", "The batch's assignments; A approve, R reject, C correct, U undo verdict, Left/Right previous/next"),
+            (self.preview, "Photo with the workers' boxes", "The current worker's boxes solid and thick, other workers' dashed"),
+            (self.feedback, "Rejection feedback", self.feedback.toolTip()),
+            (self.approve_button, "Approve", "Approve the assignment (A)"),
+            (self.reject_button, "Reject", "Reject the assignment with the feedback text (R)"),
+            (self.correct_button, "Correct", "Copy the worker's boxes into the photo's bibs and approve (C)"),
+            (self.clear_button, "Undo verdict", "Clear this assignment's verdict (U)"),
+            (self.prev_button, "Previous assignment", "Previous assignment (Left)"),
+            (self.next_button, "Next assignment", "Next assignment (Right)"),
+        ):
+            widget.setAccessibleName(title)
+            widget.setToolTip(tip)
+            widget.setAccessibleDescription(tip)
+        QWidget.setTabOrder(self.filter_box, self.table)
+        QWidget.setTabOrder(self.table, self.feedback)
 
     def _handle_key(self, event: QKeyEvent) -> bool:
         mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier

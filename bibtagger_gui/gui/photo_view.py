@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
@@ -270,12 +270,68 @@ class PhotoView(QGraphicsView):
         r = self.sceneRect()
         return QPointF(min(max(p.x(), r.left()), r.right()), min(max(p.y(), r.top()), r.bottom()))
 
+    # ---- drawing a new box with the keyboard (B, then arrows / Shift+arrows, Enter; Escape cancels)
+    _ARROWS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
+
+    def _box_key(self, event) -> bool:
+        """A key that moves, sizes or takes the box being drawn (only while drawing)."""
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        key = Qt.Key(event.key())
+        if key in self._ARROWS:
+            return mods in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier)
+        return key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and mods == Qt.KeyboardModifier.NoModifier and self._rubber is not None
+
+    def event(self, event) -> bool:
+        # while drawing, arrows and Enter belong to the box, not to the window's next-photo/accept shortcuts
+        if event.type() == QEvent.Type.ShortcutOverride and self._drawing and self._box_key(event):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:
+        if not (self._drawing and self._box_key(event)):
+            super().keyPressEvent(event)
+            return
+        event.accept()
+        key = Qt.Key(event.key())
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._finish_box(self._rubber.rect())
+            return
+        visible = self.mapToScene(self.viewport().rect()).boundingRect().intersected(self.sceneRect())
+        if self._rubber is None:  # the first arrow puts a box in the middle of what is shown
+            w, h = max(4.0, visible.width() / 6), max(4.0, visible.height() / 6)
+            c = visible.center()
+            self._rubber = self.scene().addRect(QRectF(c.x() - w / 2, c.y() - h / 2, w, h), self._rubber_pen())
+            return
+        step = max(1.0, visible.width() / 50)
+        dx, dy = self._ARROWS[key]
+        r = QRectF(self._rubber.rect())
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:  # size: right/down grow, left/up shrink
+            r.setWidth(max(2.0, r.width() + dx * step))
+            r.setHeight(max(2.0, r.height() + dy * step))
+        else:
+            r.translate(dx * step, dy * step)
+        r = r.intersected(self.sceneRect())
+        if r.width() >= 2 and r.height() >= 2:
+            self._rubber.setRect(r)
+            self.ensureVisible(r, 10, 10)
+
+    def _rubber_pen(self) -> QPen:
+        pen = QPen(bib_look("human", None).colour, 2 * self.devicePixelRatioF(), Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        return pen
+
+    def _finish_box(self, r: QRectF) -> None:
+        self.stop_drawing()
+        if r.width() >= 2 and r.height() >= 2:
+            self.boxDrawn.emit((round(r.left(), 1), round(r.top(), 1), round(r.right(), 1), round(r.bottom(), 1)))
+
     def mousePressEvent(self, event) -> None:
         if self._drawing and event.button() == Qt.MouseButton.LeftButton:
+            if self._rubber is not None:  # a box started with the keys gives way to the mouse
+                self.scene().removeItem(self._rubber)
             self._draw_start = self._clamped(self.scene_pos(event.position()))
-            pen = QPen(bib_look("human", None).colour, 2 * self.devicePixelRatioF(), Qt.PenStyle.DashLine)
-            pen.setCosmetic(True)
-            self._rubber = self.scene().addRect(QRectF(self._draw_start, self._draw_start), pen)
+            self._rubber = self.scene().addRect(QRectF(self._draw_start, self._draw_start), self._rubber_pen())
             event.accept()
             return
         if not self._drawing and event.button() == Qt.MouseButton.LeftButton:
@@ -297,10 +353,7 @@ class PhotoView(QGraphicsView):
     def mouseReleaseEvent(self, event) -> None:
         if self._drawing and self._draw_start is not None and event.button() == Qt.MouseButton.LeftButton:
             p = self._clamped(self.scene_pos(event.position()))
-            r = QRectF(self._draw_start, p).normalized()
-            self.stop_drawing()
-            if r.width() >= 2 and r.height() >= 2:
-                self.boxDrawn.emit((round(r.left(), 1), round(r.top(), 1), round(r.right(), 1), round(r.bottom(), 1)))
+            self._finish_box(QRectF(self._draw_start, p).normalized())
             event.accept()
             return
         super().mouseReleaseEvent(event)
