@@ -1,4 +1,5 @@
-"""GUI exports (gui/export_action.py) write what `bibtagger export` writes; bib panel start-list names/flags."""
+"""GUI exports (gui/export_action.py) write what `bibtagger export` writes, for every "Which photos" choice
+(all, reviewed, unreviewed, shown in the list, selected in it); bib panel start-list names/flags."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
 
 from bibtagger_gui.cli import main
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.startlist import parse_startlist_text, save_to_store
 from bibtagger_gui.core.store import Store
+from bibtagger_gui.core.review import ReviewFilter
 from bibtagger_gui.gui.export_action import SPECS, ExportDialog, ExportRequest, default_target, install
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
 
@@ -56,22 +59,20 @@ def tree(root: Path) -> dict[str, object]:
     return out
 
 
-def gui_export(qtbot, win, fmt: str, target: Path, reviewed_only: bool = False) -> object:
-    """Trigger the menu action with the dialog answered by ``target`` and wait for the summary."""
+def gui_export(qtbot, win, fmt: str, target: Path, reviewed_only: bool = False, request: ExportRequest | None = None) -> object:
+    """Trigger the menu action with the dialog answered by ``target`` (or ``request``) and wait for the summary."""
     controller = win.export_controller
-    controller.ask = lambda spec: ExportRequest(target, reviewed_only=reviewed_only)
+    controller.ask = lambda spec: request or ExportRequest(target, reviewed_only=reviewed_only)
     with qtbot.waitSignal(controller.finished, timeout=20000) as blocker:
         controller.actions[fmt].trigger()
     return blocker.args[0]
 
 
-@pytest.mark.parametrize("fmt", [s.fmt for s in SPECS])
-@pytest.mark.parametrize("reviewed_only", [False, True])
-def test_gui_export_matches_cli(qtbot, window, project, tmp_path, capsys, fmt, reviewed_only):
+def same_as_cli(window, project, tmp_path, capsys, fmt: str, gui_out: Path, report, cli_options: list[str]) -> None:
+    """`bibtagger export` with ``cli_options`` writes byte for byte what the GUI wrote, with the same summary."""
     spec = next(s for s in SPECS if s.fmt == fmt)
-    gui_out, cli_out = tmp_path / f"gui_{fmt}", tmp_path / f"cli_{fmt}"
-    report = gui_export(qtbot, window, fmt, gui_out, reviewed_only)
-    args = ["export", str(project), "--format", fmt, "--out", str(cli_out)] + (["--reviewed-only"] if reviewed_only else [])
+    cli_out = tmp_path / f"cli_{gui_out.name}"
+    args = ["export", str(project), "--format", fmt, "--out", str(cli_out), *cli_options]
     capsys.readouterr()
     assert main(args) == 0
     cli_summary = capsys.readouterr().err.strip().splitlines()[-1]
@@ -82,6 +83,108 @@ def test_gui_export_matches_cli(qtbot, window, project, tmp_path, capsys, fmt, r
     assert cli_summary == f"exported {report.bibs} bib(s) from {report.photos} photo(s) as {fmt} to {cli_out}"
     assert window.export_controller.last_message == f"Exported {report.bibs} bib(s) from {report.photos} photo(s) as {fmt} to {gui_out}."
     assert report.bibs > 0
+
+
+WHICH_CLI = {"all": ({}, []), "reviewed": ({"reviewed_only": True}, ["--reviewed-only"]),
+             "unreviewed": ({"unreviewed_only": True}, ["--unreviewed-only"])}  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", [s.fmt for s in SPECS])
+@pytest.mark.parametrize("which", list(WHICH_CLI))
+def test_gui_export_matches_cli(qtbot, window, project, tmp_path, capsys, fmt, which):
+    gui_out = tmp_path / f"gui_{fmt}"
+    options, cli_options = WHICH_CLI[which]
+    report = gui_export(qtbot, window, fmt, gui_out, request=ExportRequest(gui_out, **options))
+    same_as_cli(window, project, tmp_path, capsys, fmt, gui_out, report, cli_options)
+    assert report.photos == {"all": 4, "reviewed": 1, "unreviewed": 3}[which]
+
+
+@pytest.fixture
+def list_window(qtbot, project, make_window, monkeypatch):
+    """The real window on the project, its list filtered to Unreviewed (3 of 4), rows 0 and 2 selected by clicks."""
+    fixed_predictions(monkeypatch, {})  # recognition on opening finds nothing: the human bibs stay as they are
+    win = make_window()
+    win.export_controller.interactive = False
+    assert win.open_folder(project)
+    wait_idle(qtbot, win)
+    win.set_filter(ReviewFilter.UNREVIEWED)
+    view = win.list_view
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(win.list_model.index(0)).center())
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier,
+                     pos=view.visualRect(win.list_model.index(2)).center())  # fmt: skip
+    return win
+
+
+@pytest.mark.parametrize("fmt", [s.fmt for s in SPECS])
+@pytest.mark.parametrize("which", ["shown", "selected"])
+def test_gui_export_of_the_list_matches_cli_photos_list(qtbot, list_window, project, tmp_path, capsys, fmt, which):
+    """"The photos the list shows now" / "selected in the list" export what `--photos LIST` of them exports."""
+    win = list_window
+    shown = [it.photo.relpath for it in win.list_model.items]
+    selected = [shown[0], shown[2]]
+    assert len(shown) == 3 and "photo_000.jpg" not in shown  # the filter hides the reviewed photo
+    assert [p.relpath for p in win.selected_photos()] == selected
+    dialog = win.export_controller.dialog(next(s for s in SPECS if s.fmt == fmt))  # the real dialog, from the window
+    qtbot.addWidget(dialog)
+    assert dialog.which_buttons["shown"].text() == "The photos the list &shows now (3: filter Unreviewed)"
+    assert dialog.which_buttons["selected"].text() == "The photos s&elected in the list (2)"
+    dialog.set_which(which)
+    gui_out = tmp_path / f"gui_{which}_{fmt}"
+    dialog.path_edit.setText(str(gui_out))
+    request = dialog.request()
+    chosen = shown if which == "shown" else selected
+    assert request.photos == tuple(chosen) and not request.reviewed_only and not request.unreviewed_only
+    report = gui_export(qtbot, win, fmt, gui_out, request=request)
+    assert report.photos == len(chosen)
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{rel}\n" for rel in chosen))
+    same_as_cli(win, project, tmp_path, capsys, fmt, gui_out, report, ["--photos", str(listing)])
+
+
+def test_export_dialog_is_keyboard_operable(qtbot, list_window, tmp_path):
+    """Alt+E picks "selected in the list", Enter exports: the real dialog, run by exec() as from the menu."""
+    win = list_window
+    controller = win.export_controller
+    target = tmp_path / "sel.json"
+    seen = {}
+
+    def drive():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:  # not shown yet
+            QTimer.singleShot(20, drive)
+            return
+        seen["dialog"] = dialog
+        QTimer.singleShot(5000, dialog.reject)  # a failing test must not hang in exec()
+        dialog.path_edit.setText(str(target))
+        dialog.activateWindow()
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=3000)
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_E, Qt.KeyboardModifier.AltModifier)
+        qtbot.waitUntil(lambda: dialog.which() == "selected", timeout=3000)
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, drive)
+    request = controller.ask(SPEC_JSON)
+    assert isinstance(seen["dialog"], ExportDialog)
+    assert request == ExportRequest(target, photos=tuple(p.relpath for p in win.selected_photos()))
+    # nothing selected, empty list: those choices are disabled; a bare window has no list: hidden
+    win.search_edit.setText("no-such-number")
+    dialog = controller.dialog(SPEC_JSON)
+    qtbot.addWidget(dialog)
+    assert not dialog.which_buttons["shown"].isEnabled() and not dialog.which_buttons["selected"].isEnabled()
+    assert dialog.which_buttons["shown"].text().endswith('(0: filter Unreviewed, search "no-such-number")')
+
+
+def test_a_listed_photo_gone_from_the_folder_exports_nothing(qtbot, list_window, tmp_path):
+    """Like `--photos` with a line naming no photo: an error, never a silently smaller export."""
+    win = list_window
+    target = tmp_path / "x.json"
+    request = ExportRequest(target, photos=("photo_001.jpg", "gone.jpg"))
+    outcome = gui_export(qtbot, win, "json", target, request=request)
+    assert isinstance(outcome, str) and "1 of the chosen photos are no longer in the folder (gone.jpg)" in outcome
+    assert not target.exists()
+
+
+SPEC_JSON = next(s for s in SPECS if s.fmt == "json")
 
 
 def test_menu_dialog_and_names_in_gui_csv(qtbot, window, tmp_path):
@@ -95,7 +198,9 @@ def test_menu_dialog_and_names_in_gui_csv(qtbot, window, tmp_path):
     dialog = ExportDialog(spec, default_target(spec, window.folder), window.store.counts())
     qtbot.addWidget(dialog)
     assert dialog.request().target == window.folder.parent / "race_by_bib"
-    assert "(1 of 4)" in dialog.reviewed_only.text()
+    assert "(1 of 4)" in dialog.reviewed_only.text() and "(3 of 4)" in dialog.which_buttons["unreviewed"].text()
+    assert not dialog.which_buttons["shown"].isVisibleTo(dialog)  # a window without a photo list
+    assert dialog.request() == ExportRequest(window.folder.parent / "race_by_bib")  # all photos by default
     dialog.reviewed_only.setChecked(True)
     dialog.copy.setChecked(True)
     assert dialog.request() == ExportRequest(window.folder.parent / "race_by_bib", True, True)

@@ -191,3 +191,47 @@ def test_core_data_dir_is_qt_generic_data_location(tmp_path, qapp, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     qt = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
     assert Path(qt) / "bibtagger" == user_data_dir()
+
+
+def test_list_multi_selection_leaves_the_review_keys_alone(qtbot, make_window, tmp_path, monkeypatch):
+    """Extended selection in the photo list (for "Export… the photos selected in the list"): Shift/Ctrl+click and
+    Shift+Down select several photos; J/K, digits and Enter still work from the list and select one photo again."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from bibtagger_gui.core.bib import Bib
+    from tests.test_gui_support import fixed_predictions, make_photos, wait_idle
+
+    make_photos(tmp_path / "p", 6)
+    fixed_predictions(monkeypatch, {f"photo_{i:03d}.jpg": [Bib(str(500 + i), (10, 10, 60, 40), 0.5)] for i in range(6)})
+    win = make_window()
+    win.open_folder(tmp_path / "p")
+    wait_idle(qtbot, win)
+    view, model = win.list_view, win.list_model
+    win.select_row(0)
+
+    def rows():
+        return sorted(i.row() for i in view.selectionModel().selectedRows())
+
+    def press(k, mod=Qt.KeyboardModifier.NoModifier):
+        qtbot.keyClick(QApplication.focusWidget(), k, mod)
+
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                     pos=view.visualRect(model.index(1)).center())  # fmt: skip
+    assert rows() == [0, 1] and win.current_row() == 1
+    assert QApplication.focusWidget() is win.photo_view  # a click in the list hands the keys back, as before
+    view.setFocus()
+    press(Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    press(Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)  # the list kept the focus: this one extends too
+    assert rows() == [0, 1, 2, 3] and win.current_row() == 3 and QApplication.focusWidget() is view
+    assert [p.relpath for p in win.selected_photos()] == [model.item(r).photo.relpath for r in range(4)]
+    press(Qt.Key.Key_J)  # review keys work from the list; moving selects the one photo shown
+    assert win.current_row() == 4 and rows() == [4] and QApplication.focusWidget() is win.photo_view
+    view.setFocus()
+    press(Qt.Key.Key_7)  # digits still type a number, Enter commits it, Enter accepts
+    assert win.number_edit.text() == "7"
+    press(Qt.Key.Key_Return)
+    pid = win.current_id
+    assert [b.number for b in win.store.bibs(pid)] == ["7"]
+    press(Qt.Key.Key_Return)
+    assert win.store.photo(pid).reviewed and win.current_id != pid and len(rows()) == 1

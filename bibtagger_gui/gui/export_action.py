@@ -1,10 +1,13 @@
 """Export menu: the CLI's exports (csv, bibcsv, json, coco, crops, bibfolders) from the GUI.
 
-Each action asks for the target (file or folder) and options in :class:`ExportDialog`, then
-runs :func:`bibtagger_gui.core.exporters.export` -- the function behind ``bibtagger export``
--- on a Python thread with its own :class:`Store` (a Store is used from one thread), shows a
-progress dialog, and ends with a summary. Tests replace ``ExportController.ask`` (or call
-``ExportController.start``) instead of driving real dialogs.
+Each action asks for the target (file or folder), which photos (all, reviewed, unreviewed, the
+ones the list shows now, the ones selected in it) and options in :class:`ExportDialog`, then runs
+:func:`bibtagger_gui.core.photo_selection.select_photos` and
+:func:`bibtagger_gui.core.exporters.export` -- what ``bibtagger export [--photos LIST]
+[--unreviewed-only]`` runs -- on a Python thread with its own :class:`Store` (a Store is used from
+one thread), shows a progress dialog, and ends with a summary. The photos of the list are handed
+over as their relative paths, exactly a ``--photos`` list. Tests replace ``ExportController.ask``
+(or build the real dialog with ``ExportController.dialog``, or call ``ExportController.start``).
 """
 
 from __future__ import annotations
@@ -20,17 +23,21 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QButtonGroup,
     QFileDialog,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
     QProgressDialog,
     QPushButton,
+    QRadioButton,
     QVBoxLayout,
 )
 
 from bibtagger_gui.core.exporters import ExportReport, export
+from bibtagger_gui.core.photo_selection import select_photos
 from bibtagger_gui.gui.keywords_action import find_or_add_menu
 from bibtagger_gui.gui.feature_controller import FeatureController
 
@@ -59,11 +66,23 @@ SPEC_BY_FORMAT = {s.fmt: s for s in SPECS}
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """What the dialog asked for: where to write, and the options."""
+    """What the dialog asked for: where to write, which photos, and the options."""
 
     target: Path
-    reviewed_only: bool = False
+    reviewed_only: bool = False  # --reviewed-only
     copy: bool = False  # bibfolders: copy photos instead of symlinking them
+    unreviewed_only: bool = False  # --unreviewed-only
+    photos: tuple[str, ...] | None = None  # relative paths, as a --photos LIST (None: no list)
+
+
+# "Which photos" in the dialog: key, text (with its Alt mnemonic)
+WHICH: tuple[tuple[str, str], ...] = (
+    ("all", "&All photos"),
+    ("reviewed", "&Reviewed photos only"),
+    ("unreviewed", "&Unreviewed photos only"),
+    ("shown", "The photos the list &shows now"),
+    ("selected", "The photos s&elected in the list"),
+)
 
 
 def default_target(spec: ExportSpec, folder: Path | None) -> Path:
@@ -72,9 +91,15 @@ def default_target(spec: ExportSpec, folder: Path | None) -> Path:
 
 
 class ExportDialog(QDialog):
-    """Target path (with Browse…), "Reviewed photos only" and, for per-bib folders, "Copy photos"."""
+    """Target path (with Browse…), "Which photos" and, for per-bib folders, "Copy photos".
 
-    def __init__(self, spec: ExportSpec, target: Path, counts: Any = None, parent=None):
+    ``shown`` / ``selected``: relative paths of the photos the window's list shows / has selected
+    (None: the window has no list, the choice is hidden; empty: it is disabled). ``shown_note`` says
+    what the list shows (filter, search). Every control has an Alt mnemonic; Enter exports.
+    """
+
+    def __init__(self, spec: ExportSpec, target: Path, counts: Any = None, parent=None,
+                 shown: list[str] | None = None, selected: list[str] | None = None, shown_note: str = ""):  # fmt: skip
         super().__init__(parent)
         self.spec = spec
         self.setWindowTitle(spec.text.rstrip("…"))
@@ -84,10 +109,28 @@ class ExportDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.path_edit, 1)
         row.addWidget(browse)
-        self.reviewed_only = QCheckBox("Reviewed photos only")
+        self.shown, self.selected = list(shown or []), list(selected or [])
+        counted = {"shown": f"{len(self.shown)}{': ' + shown_note if shown_note else ''}", "selected": str(len(self.selected))}
         if counts is not None:
-            self.reviewed_only.setText(f"Reviewed photos only ({counts.reviewed} of {counts.photos})")
-        self.copy = QCheckBox("Copy the photos (default: symbolic links)")
+            counted.update(all=str(counts.photos), reviewed=f"{counts.reviewed} of {counts.photos}",
+                           unreviewed=f"{counts.photos - counts.reviewed} of {counts.photos}")  # fmt: skip
+        box = QGroupBox("Which photos")
+        box_layout = QVBoxLayout(box)
+        self.which_group = QButtonGroup(self)
+        self.which_buttons: dict[str, QRadioButton] = {}
+        for key, text in WHICH:
+            button = QRadioButton(f"{text} ({counted[key]})" if key in counted else text)
+            button.setObjectName(f"which_{key}")
+            self.which_group.addButton(button)
+            self.which_buttons[key] = button
+            box_layout.addWidget(button)
+        self.which_buttons["all"].setChecked(True)
+        self.which_buttons["shown"].setVisible(shown is not None)
+        self.which_buttons["shown"].setEnabled(bool(self.shown))
+        self.which_buttons["selected"].setVisible(selected is not None)
+        self.which_buttons["selected"].setEnabled(bool(self.selected))
+        self.reviewed_only = self.which_buttons["reviewed"]  # the former check box's name
+        self.copy = QCheckBox("&Copy the photos (default: symbolic links)")
         self.copy.setVisible(spec.fmt == "bibfolders")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
@@ -98,7 +141,7 @@ class ExportDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Write to folder:" if spec.folder else "Write to file:"))
         layout.addLayout(row)
-        layout.addWidget(self.reviewed_only)
+        layout.addWidget(box)
         layout.addWidget(self.copy)
         layout.addWidget(buttons)
 
@@ -111,9 +154,18 @@ class ExportDialog(QDialog):
         if path:
             self.path_edit.setText(path)
 
+    def which(self) -> str:
+        """The checked "Which photos" key (all, reviewed, unreviewed, shown, selected)."""
+        return next(key for key, button in self.which_buttons.items() if button.isChecked())
+
+    def set_which(self, key: str) -> None:
+        self.which_buttons[key].setChecked(True)
+
     def request(self) -> ExportRequest:
-        return ExportRequest(Path(self.path_edit.text().strip()).expanduser(), self.reviewed_only.isChecked(),
-                             self.copy.isChecked() and self.spec.fmt == "bibfolders")  # fmt: skip
+        which = self.which()
+        photos = tuple(self.shown) if which == "shown" else tuple(self.selected) if which == "selected" else None
+        return ExportRequest(Path(self.path_edit.text().strip()).expanduser(), which == "reviewed",
+                             self.copy.isChecked() and self.spec.fmt == "bibfolders", which == "unreviewed", photos)  # fmt: skip
 
 
 class ExportSignals(QObject):
@@ -133,11 +185,20 @@ class ExportJob:
     def run(self) -> None:
         from bibtagger_gui.core.store import Store, StoreError
 
+        request = self.request
+        names = None if request.photos is None else list(enumerate(request.photos, 1))  # a --photos LIST
         try:
             with Store.open(self.folder, db_path=self.db_path) as store:
-                rep, _ = export(store, self.spec.fmt, self.request.target, reviewed_only=self.request.reviewed_only,
-                                copy=self.request.copy, progress=self.signals.progress.emit,
-                                cancel=self.cancel_event.is_set)  # fmt: skip
+                sel = select_photos(store, names, (), request.unreviewed_only)
+                if sel.unmatched:  # gone from the folder since the list was shown: never a silently smaller export
+                    gone = ", ".join(name for _line, name, _why in sel.unmatched[:3])
+                    more = ", …" if len(sel.unmatched) > 3 else ""
+                    self.signals.done.emit(f"{len(sel.unmatched)} of the chosen photos are no longer in the folder "
+                                           f"({gone}{more}); nothing exported")  # fmt: skip
+                    return
+                rep, _ = export(store, self.spec.fmt, request.target, reviewed_only=request.reviewed_only,
+                                copy=request.copy, progress=self.signals.progress.emit,
+                                cancel=self.cancel_event.is_set, only=sel.only)  # fmt: skip
         except StoreError as exc:
             self.signals.done.emit(str(exc))
         except OSError as exc:
@@ -146,6 +207,18 @@ class ExportJob:
             self.signals.done.emit(f"{type(exc).__name__}: {exc}")
         else:
             self.signals.done.emit(rep)
+
+
+def list_note(window: Any) -> str:
+    """What the window's list shows: 'filter Unreviewed, search "12*"' (empty when it shows every photo)."""
+    parts = []
+    flt = getattr(window, "filter", None)
+    if flt is not None and getattr(flt, "value", "all") != "all":
+        parts.append(f"filter {flt.label}")
+    search = getattr(window, "search_edit", None)
+    if search is not None and search.text().strip():
+        parts.append(f"search \"{search.text().strip()}\"")
+    return ", ".join(parts)
 
 
 def summary(spec: ExportSpec, request: ExportRequest, rep: ExportReport) -> str:
@@ -171,11 +244,23 @@ class ExportController(FeatureController):
         self.last_report: ExportReport | None = None
         self.actions: dict[str, QAction] = {}
 
+    def dialog(self, spec: ExportSpec) -> ExportDialog:
+        """The export dialog for ``spec``, filled from the window: counts, the list's shown and selected photos."""
+        window = self.window
+        store = getattr(window, "store", None)
+        counts = store.counts() if store is not None else None
+        shown = selected = None
+        note = ""
+        if store is not None and callable(getattr(window, "shown_photos", None)):
+            shown = [p.relpath for p in window.shown_photos()]
+            selected = [p.relpath for p in window.selected_photos()]
+            note = list_note(window)
+        return ExportDialog(spec, default_target(spec, getattr(window, "folder", None)), counts, window,
+                            shown=shown, selected=selected, shown_note=note)  # fmt: skip
+
     def ask(self, spec: ExportSpec) -> ExportRequest | None:
         """Show the export dialog; None when cancelled. Tests replace this method."""
-        store = getattr(self.window, "store", None)
-        counts = store.counts() if store is not None else None
-        dialog = ExportDialog(spec, default_target(spec, getattr(self.window, "folder", None)), counts, self.window)
+        dialog = self.dialog(spec)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.request()

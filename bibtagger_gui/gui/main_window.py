@@ -127,8 +127,10 @@ class MainWindow(QMainWindow):
         self.list_view.setUniformItemSizes(True)
         self.list_view.setIconSize(QSize(THUMB_ICON[0], THUMB_ICON[1]))
         # SinglePass (the default): with uniform item sizes the layout of 10,000 rows is cheap, and the
-        # Batched mode stopped following the current row past its first batch once rows changed
-        self.list_view.setSelectionMode(QListView.SelectionMode.SingleSelection)
+        # Batched mode stopped following the current row past its first batch once rows changed.
+        # Extended selection (Shift/Ctrl+click, Shift+Up/Down): photos to export ("selected in the list");
+        # the current row is still the photo shown, and moving (J/K, Enter, a plain click) selects it alone
+        self.list_view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.list_view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
         self.list_view.selectionModel().currentChanged.connect(self._current_changed)
 
@@ -673,6 +675,15 @@ class MainWindow(QMainWindow):
         self.select_row(row)
         return True
 
+    def shown_photos(self) -> list[Any]:
+        """The photos the list shows now (current filter and search), in list order."""
+        return [it.photo for it in self.list_model.items]
+
+    def selected_photos(self) -> list[Any]:
+        """The photos selected in the list (Shift/Ctrl+click, Shift+Up/Down), in list order."""
+        rows = sorted(i.row() for i in self.list_view.selectionModel().selectedRows())
+        return [self.list_model.item(r).photo for r in rows if r < self.list_model.total()]
+
     def current_row(self) -> int | None:
         return self.list_model.row_of(self.current_id) if self.current_id is not None else None
 
@@ -711,8 +722,13 @@ class MainWindow(QMainWindow):
         self.selected_bib = self._default_bib()
         self.photo_view.set_photo(item.photo, self.folder, self.thumbnails.cached(photo_id))
         self._show_bibs(item)
-        if not self.search_edit.hasFocus():  # typing a search must not lose its focus
+        if not self.search_edit.hasFocus() and not self._extending_selection():  # typing a search must not lose its focus
             self.photo_view.setFocus()
+
+    def _extending_selection(self) -> bool:
+        """Shift+Up/Down in the list is building a selection of several photos: the list keeps the focus
+        so the next Shift+Down extends it (review keys are window shortcuts: they work from the list too)."""
+        return self.list_view.hasFocus() and len(self.list_view.selectionModel().selectedRows()) > 1
 
     def _default_bib(self) -> int | None:
         """The bib selected when a photo is shown: the least confident one (what most needs a look)."""
@@ -747,12 +763,15 @@ class MainWindow(QMainWindow):
     def _store_changed(self, photo_id: int, bib_id: int | None) -> None:
         """Called by every undo command after it wrote to the store."""
         if photo_id != self.current_id and not self.select_photo(photo_id):  # undo/redo shows the photo it changes
-            self._reveal_photo(photo_id)
+            self.reveal_photo(photo_id)
         self.refresh_photo(photo_id, bib_id)
         self._update_counts()
 
-    def _reveal_photo(self, photo_id: int) -> None:
-        """Show a photo the search or filter hides (undo/redo changed it): clear them, then select it."""
+    def reveal_photo(self, photo_id: int, why: str = "Undo/redo changed") -> bool:
+        """Select a photo, clearing the search and then the filter when they hide it (the status bar says
+        so: "<why> NAME: showing it (cleared …)"); False when the photo is not in the folder."""
+        if self.select_photo(photo_id):
+            return True
         cleared = []
         if self.search_edit.text():
             cleared.append(f"search {self.search_edit.text()!r}")
@@ -760,9 +779,11 @@ class MainWindow(QMainWindow):
         if self.list_model.row_of(photo_id) is None and self.filter is not ReviewFilter.ALL:
             cleared.append(f"filter {self.filter.label!r}")
             self.set_filter(ReviewFilter.ALL)
-        if self.select_photo(photo_id) and cleared:
+        shown = self.select_photo(photo_id)
+        if shown and cleared:
             name = self.items[photo_id].photo.relpath if photo_id in self.items else f"photo {photo_id}"
-            self.statusBar().showMessage(f"Undo/redo changed {name}: showing it (cleared the {' and the '.join(cleared)})", 10000)
+            self.statusBar().showMessage(f"{why} {name}: showing it (cleared the {' and the '.join(cleared)})", 10000)
+        return shown
 
     def select_bib(self, bib_id: int | None) -> None:
         self._commit_entry()
