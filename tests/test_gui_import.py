@@ -1,13 +1,17 @@
-"""File > Import Annotations… (gui/import_action.py) with a real window, store and files."""
+"""File > Import Annotations… (gui/import_action.py) with a real window, store and files: several files,
+the conflicts dialog and "Take the file's version for these photos"."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
+import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog
 
 from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.store import Store
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
 from tests.test_gui_undo_exact import CTRL, dump, key, race  # noqa: F401
 
@@ -35,9 +39,9 @@ def test_import_annotations_action(qtbot, tmp_path, monkeypatch, make_window):
 
     def fake_open(parent, caption, start, filters):
         asked.append((caption, start))
-        return str(preds), filters
+        return [str(preds)], filters
 
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(fake_open))
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(fake_open))
     with qtbot.waitSignal(controller.imported, timeout=3000) as sig:
         action.trigger()
     assert asked == [("Import bib annotation JSON", str(folder))]
@@ -52,10 +56,10 @@ def test_import_annotations_action(qtbot, tmp_path, monkeypatch, make_window):
 
     bad = tmp_path / "bad.json"
     bad.write_text('{"image": "x"}')
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a: (str(bad), "")))
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a: ([str(bad)], "")))
     action.trigger()  # a message, not a crash
     assert controller.last_message == f"{bad}: $: expected a list of photos, got dict"
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a: ("", "")))
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a: ([], "")))
     action.trigger()  # cancelled: nothing happens
     assert controller.last_message == f"{bad}: $: expected a list of photos, got dict"
 
@@ -114,3 +118,161 @@ def test_annotation_import_empties_the_undo_stack_and_says_so(qtbot, race, tmp_p
     assert win.undo_stack.count() == 1
     win.import_controller.import_file(ann)
     assert win.undo_stack.count() == 1
+
+
+# ---------------------------------------------------------------- volunteers' files: several, conflicts, take the file's version
+def _entry(rel, number, box, reviewed=True):
+    return {"image": rel, "width": 320, "height": 240, "reviewed": reviewed, "bibs": [{"number": number, "box": list(box)}]}
+
+
+@pytest.fixture
+def volunteers(tmp_path):
+    """An organiser's folder (photo_000 reviewed with 100; photo_001 holding the organiser's own 555) and two
+    volunteers' reviews: vol1 (000: 999, 001: 101, 002: 102) and vol2 (000: 998, 002: 112, 003: 103).
+    Conflicts: 000 in both files (reviewed here), 001 in vol1 (555 not in the review), 002 in vol2 (vol1 reviewed it)."""
+    folder = tmp_path / "race"
+    made = make_photos(folder, 4)
+    box = [m[2] for m in made]
+    with Store.open(folder) as store:
+        store.scan()
+        a = store.photo_by_path("photo_000.jpg").id
+        store.add_bib(a, "100", box[0])
+        store.set_reviewed(a, True)
+        store.add_bib(store.photo_by_path("photo_001.jpg").id, "555", None)
+    vol1, vol2 = tmp_path / "vol1.json", tmp_path / "vol2.json"
+    vol1.write_text(json.dumps([_entry("photo_000.jpg", "999", box[0]), _entry("photo_001.jpg", "101", box[1]),
+                                _entry("photo_002.jpg", "102", box[2])]))  # fmt: skip
+    vol2.write_text(json.dumps([_entry("photo_000.jpg", "998", box[0]), _entry("usb/photo_002.jpg", "112", box[2]),
+                                _entry("photo_003.jpg", "103", box[3])]))  # fmt: skip (a name: matched by file name)
+    cli_copy = tmp_path / "cli_race"  # the same folder and project, for `bibtagger import` to compare with
+    shutil.copytree(folder, cli_copy)
+    return folder, cli_copy, vol1, vol2
+
+
+def state(store) -> dict:
+    """Per photo: reviewed, and its bibs (number, box, source)."""
+    return {p.relpath: (p.reviewed, sorted((b.number, b.box, b.source) for b in store.bibs(p.id))) for p in store.photos()}
+
+
+def rows(dialog):
+    tree = dialog.tree
+    items = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    return [(it.text(0), it.text(1), it.checkState(0) == Qt.CheckState.Checked) for it in items]
+
+
+def test_several_files_conflicts_listed_and_the_files_version_taken(qtbot, tmp_path, monkeypatch, make_window, volunteers, capsys):
+    from bibtagger_gui.cli import main
+    from bibtagger_gui.gui.import_action import ConflictsDialog
+
+    folder, cli_copy, vol1, vol2 = volunteers
+    fixed_predictions(monkeypatch, {})
+    win = make_window()
+    controller = win.import_controller
+    controller.interactive = False
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a: asked.append(a[1]) or ([str(vol1), str(vol2)], "")))
+    with qtbot.waitSignal(controller.finished, timeout=5000) as sig:
+        controller.action.trigger()  # File > Import Annotations…, two files chosen at once
+    assert asked == ["Import bib annotation JSON"] and [f.path for f in sig.args[0]] == [vol1, vol2]
+    status = win.statusBar().currentMessage()
+    assert status.startswith("Imported vol1.json: 3 of 3 photo(s) matched") and " · Imported vol2.json: 3 of 3" in status
+    assert status.endswith("(an import cannot be undone: the undo history was cleared)")
+
+    dialog = controller.conflicts_dialog
+    assert isinstance(dialog, ConflictsDialog) and dialog.isVisible() and not dialog.isModal()
+    # the last file's row is checked for a photo in conflict in both files: one version per photo
+    assert rows(dialog) == [("photo_000.jpg", "vol1.json", False), ("photo_001.jpg", "vol1.json", True),
+                            ("photo_000.jpg", "vol2.json", True), ("photo_002.jpg", "vol2.json", True)]  # fmt: skip
+    assert "4 conflict(s) on 3 photo(s)" in dialog.label.text()  # photo_002: vol2's "usb/photo_002.jpg", shown as the photo it matched
+    assert "your bib(s) 555 are not in the file's review" in dialog.tree.topLevelItem(1).text(2)
+    imported = state(win.store)
+
+    # Enter on a row shows its photo in the window, clearing a search that hides it; it presses no button
+    win.search_edit.setText("103")
+    assert win.current_id == win.store.photo_by_path("photo_003.jpg").id
+    dialog.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=3000)
+    assert QApplication.focusWidget() is dialog.tree
+    qtbot.keyClick(dialog.tree, Qt.Key.Key_Return)
+    assert win.current_id == win.store.photo_by_path("photo_000.jpg").id and win.search_edit.text() == ""
+    assert win.statusBar().currentMessage().startswith("Import conflict: photo_000.jpg (vol1.json): reviewed here with 100")
+    qtbot.keyClick(dialog.tree, Qt.Key.Key_Down)
+    qtbot.keyClick(dialog.tree, Qt.Key.Key_Enter)
+    assert win.current_id == win.store.photo_by_path("photo_001.jpg").id
+    tree = dialog.tree
+    where = tree.visualItemRect(tree.topLevelItem(3)).center()
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=where)  # (QTest's double click alone has no press)
+    qtbot.mouseDClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=where)
+    assert win.current_id == win.store.photo_by_path("photo_002.jpg").id
+    assert state(win.store) == imported and QApplication.activeWindow() is dialog  # looking changes nothing
+
+    # Space: photo_001 keeps the organiser's 555 (unchecked); vol1's version of photo_000 instead of vol2's
+    tree.setCurrentItem(tree.topLevelItem(1))
+    qtbot.keyClick(tree, Qt.Key.Key_Space)
+    tree.setCurrentItem(tree.topLevelItem(0))
+    qtbot.keyClick(tree, Qt.Key.Key_Space)
+    assert rows(dialog) == [("photo_000.jpg", "vol1.json", True), ("photo_001.jpg", "vol1.json", False),
+                            ("photo_000.jpg", "vol2.json", False), ("photo_002.jpg", "vol2.json", True)]  # fmt: skip
+
+    # an edit, undone: the stack has it to redo; the file's version clears it, as any import does
+    win.select_photo(win.store.photo_by_path("photo_003.jpg").id)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=3000)
+    win.photo_view.setFocus()
+    key(qtbot, Qt.Key.Key_Delete)
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    assert win.undo_stack.count() == 1 and state(win.store) == imported
+
+    with qtbot.waitSignal(controller.finished, timeout=5000) as sig:
+        qtbot.mouseClick(dialog.take_button, Qt.MouseButton.LeftButton)
+    assert [f.path for f in sig.args[0]] == [vol1, vol2]
+    assert [(f.report.entries, f.report.human_removed) for f in sig.args[0]] == [(1, 1), (1, 1)]  # only the checked photos
+    assert win.undo_stack.count() == 0
+    assert win.statusBar().currentMessage().startswith("Took the version of vol1.json for 2 photo(s): 1 of 1 photo(s) matched")
+    assert win.statusBar().currentMessage().endswith("(an import cannot be undone: the undo history was cleared)")
+    assert rows(dialog) == [("photo_001.jpg", "vol1.json", False)] and dialog.isVisible()  # what is left to decide
+    got = state(win.store)
+    assert got["photo_000.jpg"][1][0][0] == "999" and got["photo_002.jpg"][1][0][0] == "112"
+    assert got["photo_001.jpg"] == imported["photo_001.jpg"]  # unchecked: left as the import left it
+
+    # exactly what the command line does: import both, then --overwrite with those photos' entries only
+    capsys.readouterr()
+    assert main(["import", str(cli_copy), str(vol1), str(vol2)]) == 0
+    only = tmp_path / "only"
+    only.mkdir()
+    for vol, rel in ((vol1, "photo_000.jpg"), (vol2, "usb/photo_002.jpg")):
+        (only / vol.name).write_text(json.dumps([e for e in json.loads(vol.read_text()) if e["image"] == rel]))
+    assert main(["import", str(cli_copy), str(only / "vol1.json"), str(only / "vol2.json"), "--overwrite"]) == 0
+    with Store.open(cli_copy) as cli_store:
+        assert state(cli_store) == got
+
+
+def test_taking_the_files_version_is_one_transaction(qtbot, monkeypatch, make_window, volunteers):
+    """A failure on the second file leaves the first file's photos as they were too."""
+    from bibtagger_gui.gui import import_action
+
+    folder, _cli, vol1, vol2 = volunteers
+    fixed_predictions(monkeypatch, {})
+    win = make_window()
+    controller = win.import_controller
+    controller.interactive = False
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    assert len(controller.import_files([vol1, vol2])) == 2
+    dialog = controller.conflicts_dialog
+    before = dump(win.store)
+    real, calls = import_action.import_annotations, []
+
+    def second_fails(store, entries, **kw):
+        calls.append(kw["name"])
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(store, entries, **kw)
+
+    monkeypatch.setattr(import_action, "import_annotations", second_fails)
+    assert dialog.take_files_version() is None
+    assert calls == ["vol1.json", "vol2.json"]  # photo_001 (vol1) was written, then rolled back
+    assert dump(win.store) == before and controller.last_message == "Nothing was changed: disk full"
+    assert len(rows(dialog)) == 4  # nothing resolved

@@ -57,10 +57,14 @@ class ImportReport:
     @property
     def problems(self) -> list[str]:
         """One line per entry that was not (fully) imported, for a details view or stderr."""
+        return self.left_out + [f"{image}: conflict: {why}" for image, why in self.conflicts]
+
+    @property
+    def left_out(self) -> list[str]:
+        """:attr:`problems` but the conflicts (the GUI lists those apart, with their photos)."""
         out = [f"{image}: no such photo in the folder" for image in self.missing_photos]
         out += [f"{image}: {why}" for image, why in self.size_mismatches + self.skipped]
         out += [f"{image}: reviewed here; the file's unreviewed bibs were not imported" for image in self.skipped_reviewed]
-        out += [f"{image}: conflict: {why}" for image, why in self.conflicts]
         return out
 
     def summary(self) -> str:
@@ -142,6 +146,13 @@ class _PhotoIndex:
             names = ", ".join(sorted(p.relpath for p in cands)[:3])
             return None, f"ambiguous: {len(cands)} photos have this file name ({names}{', …' if len(cands) > 3 else ''})"
         return None, "missing"
+
+
+def photos_for(store: Any, images: Iterable[str]) -> dict[str, Any]:
+    """image -> the photo an import matches it to (relpath, unique name, folders), for the images that match one."""
+    index = _PhotoIndex(store)
+    found = {image: index.find(image)[0] for image in images}
+    return {image: photo for image, photo in found.items() if photo is not None}
 
 
 def _scale(entry: PhotoAnnotation, photo: Any) -> tuple[tuple[float, float] | None, str | None]:
