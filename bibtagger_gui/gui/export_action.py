@@ -261,9 +261,12 @@ class ExportController(FeatureController):
     def ask(self, spec: ExportSpec) -> ExportRequest | None:
         """Show the export dialog; None when cancelled. Tests replace this method."""
         dialog = self.dialog(spec)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return None
-        return dialog.request()
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return None
+            return dialog.request()
+        finally:
+            dialog.deleteLater()  # a child of the window: kept until the window closes otherwise, one per export
 
     def trigger(self, fmt: str) -> ExportJob | None:
         spec = SPEC_BY_FORMAT[fmt]

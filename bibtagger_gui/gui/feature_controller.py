@@ -45,3 +45,4 @@ class FeatureController(QObject):
         if details:
             box.setDetailedText(details)
         box.exec()
+        box.deleteLater()  # a child of the window: one per message for as long as the window lives otherwise

@@ -162,14 +162,17 @@ class KeywordsController(FeatureController):
             self._message(QMessageBox.Icon.Warning, "exiftool missing", str(exc))
             return
         dialog = KeywordsDialog(store, self.window)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
         try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return
             options = dialog.options()
+            jobs = dialog.jobs()
         except KeywordError as exc:
             self._message(QMessageBox.Icon.Warning, "Write Keywords", str(exc))
             return
-        self.start(dialog.jobs(), options, exe)
+        finally:
+            dialog.deleteLater()  # a child of the window (holding its store): one per use otherwise
+        self.start(jobs, options, exe)
 
     def start(self, jobs: list[KeywordJob], options: KeywordOptions, exiftool: str | None = None) -> KeywordsWorker:
         """Start the worker (no dialogs); ``finished`` fires with the report."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
         self.folder: Path | None = None
         self.generation = Generation()
         self.jobs: list[Any] = []
+        self._retired: list[Any] = []  # jobs no longer the window's that still run: freed here once done
         self.job_pool = WorkQueue(1, name="jobs")  # one scan/recognition at a time, in order
         self.last_progress: tuple[int, int] = (0, 0)
         self.last_job_outcome: tuple[str, str, str] | None = None  # kind, outcome, message
@@ -413,8 +415,9 @@ class MainWindow(QMainWindow):
         self.generation.bump()
         for job in self.jobs:
             job.cancel()
+        self.job_pool.clear()  # queued jobs never run; the others have started
+        self._retire(self.jobs)
         self.jobs = []
-        self.job_pool.clear()
         self._jobs_changed()
         self.undo_stack.clear()
         self.undo_stack.setClean()
@@ -446,10 +449,23 @@ class MainWindow(QMainWindow):
     def busy(self) -> bool:
         return bool(self.jobs)
 
+    def _retire(self, jobs: list[Any]) -> None:
+        """Keep the jobs that left :attr:`jobs` but still run until they are done, then let them go.
+
+        So the last reference to a job (and its ``JobSignals`` QObject) is dropped in the GUI thread, never
+        in the worker thread: the worker lets go of a job before its task says ``done``
+        (gui/threads.py). Jobs that never ran (taken from the queue) are simply dropped."""
+        self._retired = [j for j in (*self._retired, *jobs)
+                         if j.task is not None and j.task.started and not j.task.done]  # fmt: skip
+
     def _start(self, job: Any) -> None:
+        self._retire([])
         job.signals.progress.connect(self._job_progress)
         job.signals.photo_done.connect(self._job_photo_done)
-        job.signals.finished.connect(lambda g, outcome, msg, job=job: self._job_finished(job, g, outcome, msg))
+        # a weak reference: the connection lives in the job's own QObject, which Python's GC cannot see through,
+        # so a lambda holding the job itself kept every job (its ids, its scan report) alive for good
+        ref = weakref.ref(job)
+        job.signals.finished.connect(lambda g, outcome, msg: self._job_finished(ref(), g, outcome, msg))
         self.jobs.append(job)
         self.last_progress = (0, 0)
         job.task = self.job_pool.submit(job)
@@ -476,8 +492,11 @@ class MainWindow(QMainWindow):
         self.refresh_photo(photo_id)
 
     def _job_finished(self, job: Any, generation: int, outcome: str, message: str) -> None:
+        if job is None:  # dropped (its folder was closed) and collected: nothing to report
+            return
         if job in self.jobs:
             self.jobs.remove(job)
+        self._retire([job])  # it has just sent its last signal; its worker lets go of it in a moment
         if generation != self.generation.value:
             return
         self.last_job_outcome = (job.kind, outcome, message)

@@ -694,8 +694,10 @@ class MTurkController(QObject):
         status = getattr(self.window, "statusBar", None)
         if self.import_report is not None and callable(status):
             status().showMessage(import_note(batch, self.import_report), 15000)
-        if self.dialog is not None:
-            self.dialog.close()
+        if self.dialog is not None:  # the previous batch's dialog is replaced: closed and deleted (it was kept
+            self.dialog.close()       # as a hidden child of the window, with its photo, for every batch opened)
+            self.dialog.deleteLater()
+            self.dialog = None
         self.batch = batch
         edits = self.window if callable(getattr(self.window, "push_edit", None)) else None
         self.dialog = MTurkReviewDialog(batch, match, self._verdicts, store, self.window, edits=edits)

@@ -16,14 +16,20 @@ from typing import Callable
 
 
 class Task:
-    """One queued callable; ``cancelled`` once removed from the queue before it ran."""
+    """One queued callable; ``cancelled`` once removed from the queue before it ran, ``done`` once it ran.
 
-    __slots__ = ("fn", "cancelled", "started")
+    A task lets go of its callable when it is done or cancelled (``fn`` becomes None), and the worker
+    thread keeps no reference to it afterwards: whoever submitted the work decides in which thread it is
+    freed (the window frees its jobs, and their QObjects, in the GUI thread; docs/gui.md#a-long-session).
+    """
+
+    __slots__ = ("fn", "cancelled", "started", "done")
 
     def __init__(self, fn: Callable[[], object]):
-        self.fn = fn
+        self.fn: Callable[[], object] | None = fn
         self.cancelled = False
         self.started = False
+        self.done = False
 
 
 class WorkQueue:
@@ -70,15 +76,17 @@ class WorkQueue:
                 task.started = True
                 self._running += 1
             try:
-                task.fn()
+                task.fn()  # type: ignore[misc]
             except Exception:  # work functions report their own errors; keep the thread alive
                 import traceback
 
                 traceback.print_exc()
             finally:
                 with self._cond:
+                    task.fn, task.done = None, True
                     self._running -= 1
                     self._cond.notify_all()
+                task = None  # an idle worker holds nothing: not even the last task
 
     def try_take(self, task: Task) -> bool:
         """Remove ``task`` if it has not started; True when removed."""
@@ -87,7 +95,7 @@ class WorkQueue:
                 self._queue.remove(task)
             except ValueError:
                 return False
-            task.cancelled = True
+            task.cancelled, task.fn = True, None
             return True
 
     def clear(self) -> int:
@@ -95,7 +103,7 @@ class WorkQueue:
         with self._cond:
             n = len(self._queue)
             for t in self._queue:
-                t.cancelled = True
+                t.cancelled, t.fn = True, None
             self._queue.clear()
             return n
 

@@ -26,6 +26,16 @@ from bibtagger_gui.gui.qimage import rgb_to_qimage
 from bibtagger_gui.gui.threads import WorkQueue
 
 THUMB_SIZE = 160
+#: Memory for the thumbnails kept as pixmaps (MiB). One is a 160x106 ARGB canvas, 66 KiB, so 64 MiB keep
+#: ~990 of them: every row a reviewer scrolled past recently; older ones come back from the disk cache
+#: in about a millisecond. (The former cap of 3,000 items held ~200 MB after a walk through a 3,000-photo
+#: shoot; docs/gui.md#thumbnails-and-caching.)
+MEMORY_BUDGET_MB = 64
+
+
+def thumb_bytes(size: int = THUMB_SIZE) -> int:
+    """Bytes of one thumbnail pixmap: the fixed 3:2 canvas, 4 bytes a pixel."""
+    return size * (size * 2 // 3) * 4
 
 
 def thumb_key(photo: Any) -> str:
@@ -73,10 +83,12 @@ class ThumbnailProvider(QObject):
     ready = Signal(int)  # photo_id
     failed = Signal(int, str)
 
-    def __init__(self, parent: QObject | None = None, size: int = THUMB_SIZE, max_items: int = 3000, threads: int = 2):
+    def __init__(self, parent: QObject | None = None, size: int = THUMB_SIZE, max_items: int | None = None,
+                 threads: int = 2, budget_mb: float = MEMORY_BUDGET_MB):  # fmt: skip
         super().__init__(parent)
         self.size = size
-        self.max_items = max_items
+        # the LRU's cap: ``max_items`` or as many as ``budget_mb`` holds
+        self.max_items = max_items if max_items is not None else max(1, int(budget_mb * 2**20 // thumb_bytes(size)))
         self.pool = WorkQueue(threads, lifo=True, name="thumbnails")
         self.folder: Path | None = None
         self.cache_dir: Path | None = None
