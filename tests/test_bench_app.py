@@ -21,7 +21,7 @@ PHOTOS, BIG = 20, 2
 def test_bench_app_runs_every_operation_and_writes_the_table(tmp_path):
     out = tmp_path / "out"
     rc = bench_app.main(["--out", str(out), "--photos", str(PHOTOS), "--big", str(BIG), "--big-size", "600x400",
-                         "--timeout", "120"])
+                         "--timeout", "120", "--session-cycles", "4", "--session-steps", "3"])
     report = json.loads((out / "bench-app.json").read_text())
     failed = {r["name"]: r.get("error") for r in report["results"] if r["status"] != "ok"}
     assert rc == 0 and not failed, failed
@@ -41,6 +41,10 @@ def test_bench_app_runs_every_operation_and_writes_the_table(tmp_path):
     with_number = sum(1 for e in entries if any(b["number"] == by["find"]["extra"]["number"] for b in e["bibs"]))
     assert by["find"]["extra"]["found"] == with_number > 0
     assert by["keywords"]["extra"]["written"] == BIG  # exiftool wrote every 24 MP copy
+    session = by["gui_session"]["extra"]
+    assert by["gui_session"]["items"] == 4 * 3 and session["cycles"] == 4 and len(session["samples"]) == 5
+    assert session["walk"]["rows"] == PHOTOS and session["actions"]["mturk"] == 1 and session["actions"]["export"] == 1
+    assert session["rss_end_mb"] == session["samples"][-1]["rss_mb"] > 20
     for r in report["results"]:
         assert r["seconds"] >= 0 and r["peak_rss_mb"] > 20, r
 

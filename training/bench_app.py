@@ -400,12 +400,65 @@ def op_gui_next_photo(job: dict) -> dict:
                       "view_size": list(rgb.shape[1::-1])}}
 
 
+def op_gui_session(job: dict) -> dict:
+    """A long review session in one window (training/app_session.py): cycles of a folder switch (the 24 MP
+    folder and the shoot in turn), photo steps with the full view's pixels, edits, undo/redo, searches,
+    filters, and in turn the MTurk dialog, a GUI export, a recognition re-run and keyword writes; then a
+    walk through every row of the shoot (the thumbnail LRU at its cap). RSS is sampled after every cycle;
+    ``slope_mb_per_1000_steps`` is fitted over the cycles after warm-up (the first quarter)."""
+    from PySide6.QtCore import QSettings
+
+    from bibtagger_gui.gui.main_window import MainWindow
+    from training.app_session import Session, quiet_dialogs, run_session, sample, settle, slope, wait
+
+    app = _qt_app()
+    quiet_dialogs()
+    run = Path(job["run"])
+    kw = run / "session-keywords"
+    shutil.rmtree(kw, ignore_errors=True)
+    kw.mkdir(parents=True)
+    for p in sorted(Path(job["shoot"]).rglob("*.jpg"))[:8]:
+        shutil.copy(p, kw / p.name)
+    settings = QSettings(str(run / "session-settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(models_dir=job["models"], settings=settings)
+    win.resize(1400, 900)
+    win.show()
+    app.processEvents()
+    cycles, steps = job.get("session_cycles", 50), job.get("session_steps", 40)
+    session = Session(app, win, [Path(job["big"]), Path(job["shoot"])], run / "session-work", keywords_folder=kw)
+    t0 = time.perf_counter()
+    samples = run_session(app, win, session, cycles, steps)
+    session.open(Path(job["shoot"]))  # then every row of the shoot, as a reviewer scrolling through it
+    session.wait_pixels = False
+    win.select_row(0)
+    for _ in range(win.list_model.total() - 1):
+        win.step_photo(1)
+        app.processEvents()
+    wait(app, lambda: win.thumbnails.pending == 0, 600)
+    settle(app)
+    walked = sample(win)
+    seconds = time.perf_counter() - t0
+    warm = max(2, len(samples) // 4)
+    rss = [s["rss_mb"] for s in samples]
+    per_cycle = slope(rss[warm:])
+    keep = ("rss_mb", "fds", "db_fds", "threads", "qobjects", "widgets", "dialogs", "qthreads", "thumbs", "undo")
+    return {"seconds": seconds, "items": session.step_count, "unit": "steps",
+            "extra": {"cycles": cycles, "folder_switches": session.actions.get("open_folder", 0),
+                      "actions": session.actions, "rss_start_mb": rss[0], "rss_warm_mb": rss[warm],
+                      "rss_end_mb": rss[-1], "rss_max_mb": max(rss),
+                      "slope_mb_per_1000_steps": round(per_cycle * 1000 / max(1, steps), 2),
+                      "first": {k: samples[1][k] for k in keep}, "last": {k: samples[-1][k] for k in keep},
+                      "walk": {"rows": win.list_model.total(), "thumbs": walked["thumbs"],
+                               "thumb_mb": walked["thumb_mb"], "rss_mb": walked["rss_mb"]},
+                      "samples": samples}}
+
+
 OPS: dict[str, Callable[[dict], dict]] = {
     "scan_first": op_scan_first, "import": op_import, "rescan": op_rescan, "open_store": op_open_store,
     "find": op_find, "export_csv": op_export_csv, "export_json": op_export_json,
     "gui_open": op_gui_open, "gui_search": op_gui_search,
     "setup_big": op_setup_big, "gui_thumbnails": op_gui_thumbnails, "gui_next_photo": op_gui_next_photo,
-    "keywords": op_keywords, "export_crops": op_export_crops,
+    "keywords": op_keywords, "export_crops": op_export_crops, "gui_session": op_gui_session,
 }
 
 LABELS = {
@@ -423,6 +476,7 @@ LABELS = {
     "gui_next_photo": "GUI: next photo, full view pixels shown",
     "keywords": "`bibtagger keywords` (exiftool; rescan included)",
     "export_crops": "`bibtagger export --format crops` (rescan included)",
+    "gui_session": "GUI: long session (steps, edits, searches, folder switches, dialogs, exports)",
 }
 
 
@@ -514,6 +568,14 @@ def _fmt_notes(r: dict) -> str:
                      f"{b['qimage']:.0f} + QPixmap {b['qpixmap']:.0f} ms ({e['view_size'][0]}x{e['view_size'][1]})")
     if "typed" in e:
         notes.append("typed " + " ".join(repr(t) for t in e["typed"]) + ": " + ", ".join(f"{m:.0f}" for m in e["ms"]) + " ms")
+    if "slope_mb_per_1000_steps" in e:
+        w = e["walk"]
+        notes.append(f"{e['cycles']} cycles, {e['folder_switches']} folder opens; RSS start {e['rss_start_mb']:.0f}, "
+                     f"after warm-up {e['rss_warm_mb']:.0f}, end {e['rss_end_mb']:.0f} MiB, slope after warm-up "
+                     f"{e['slope_mb_per_1000_steps']:+.1f} MiB per 1,000 steps; QObjects {e['first']['qobjects']}"
+                     f"→{e['last']['qobjects']}, fds {e['first']['fds']}→{e['last']['fds']}, threads "
+                     f"{e['first']['threads']}→{e['last']['threads']}; walk through {w['rows']} rows: "
+                     f"{w['thumbs']} thumbnails kept ({w['thumb_mb']} MiB), RSS {w['rss_mb']:.0f} MiB")  # fmt: skip
     if "written" in e:
         notes.append(f"{e['written']} photos written")
     return "; ".join(notes)
@@ -567,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", type=Path, default=REPO / "resources" / "models", help="models the GUI window loads")
     ap.add_argument("--only", nargs="*", choices=list(OPS), help="run only these operations (setup ops still run)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per operation")
+    ap.add_argument("--session-cycles", type=int, default=50, help="gui_session: cycles (one folder switch each)")
+    ap.add_argument("--session-steps", type=int, default=40, help="gui_session: photo steps per cycle")
     ap.add_argument("--op", help=argparse.SUPPRESS)
     ap.add_argument("job", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -598,7 +662,8 @@ def main(argv: list[str] | None = None) -> int:
     find_number = max(sorted(counts), key=counts.get) if counts else "1"
     job = {"shoot": str(shoot.resolve()), "shoot_ann": str(shoot_ann.resolve()), "photos": args.photos,
            "big": str(big.resolve()), "big_ann": str(big_ann.resolve()), "big_photos": args.big,
-           "run": str(run.resolve()), "models": str(Path(args.models).resolve()), "find_number": find_number}
+           "run": str(run.resolve()), "models": str(Path(args.models).resolve()), "find_number": find_number,
+           "session_cycles": args.session_cycles, "session_steps": args.session_steps}
     setup = {"scan_first", "import", "setup_big"}
     names = [n for n in OPS if not args.only or n in args.only or n in setup]
     results = [launch(n, job, run, args.timeout) for n in names]
