@@ -276,3 +276,25 @@ def test_taking_the_files_version_is_one_transaction(qtbot, monkeypatch, make_wi
     assert calls == ["vol1.json", "vol2.json"]  # photo_001 (vol1) was written, then rolled back
     assert dump(win.store) == before and controller.last_message == "Nothing was changed: disk full"
     assert len(rows(dialog)) == 4  # nothing resolved
+
+
+def test_a_new_import_frees_the_last_conflicts_window(qtbot, tmp_path, monkeypatch, make_window, volunteers):
+    from PySide6.QtCore import QEvent
+
+    from bibtagger_gui.gui.import_action import ConflictsDialog
+
+    folder, _cli_copy, vol1, _vol2 = volunteers
+    fixed_predictions(monkeypatch, {})
+    win = make_window()
+    controller = win.import_controller
+    controller.interactive = False
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a: ([str(vol1)], "")))
+    for _ in range(3):
+        with qtbot.waitSignal(controller.finished, timeout=5000):
+            controller.action.trigger()
+        assert controller.conflicts_dialog is not None
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    alive = [w for w in QApplication.allWidgets() if isinstance(w, ConflictsDialog)]
+    assert alive == [controller.conflicts_dialog]  # one list, not one hidden window per import

@@ -271,8 +271,9 @@ class ImportController(FeatureController):
         if done is None:
             return None
         conflicts = conflicts_of(self.window.store, done)
-        if self.conflicts_dialog is not None:
+        if self.conflicts_dialog is not None:  # the last import's list: replaced, and freed (a child of the window)
             self.conflicts_dialog.close()
+            self.conflicts_dialog.deleteLater()
             self.conflicts_dialog = None
         if conflicts:
             self.conflicts_dialog = ConflictsDialog(self, conflicts)
