@@ -19,6 +19,7 @@ and never pushed (docs/gui.md#saving-and-the-undo-stack).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -198,6 +199,47 @@ class EditBibCommand(PhotoEditCommand):
 
     def edit(self, store: Any) -> None:
         store.update_bib(self.bib_id, number=self.number, box=self.box)  # KeyError when it is gone
+
+
+class AdjustBoxCommand(EditBibCommand):
+    """Move or resize a bib's box, its number unchanged. Like any edit the bib becomes source=human and
+    a model bib's confidence is cleared (``Store.update_bib``).
+
+    ``nudge=True`` (the Alt+arrow keys): consecutive nudges of the same bib within :attr:`BURST_S`
+    seconds merge into one undo step (``id()`` / ``mergeWith``), so one undo puts back the box the
+    burst started from. Each nudge is still written to the store as it happens.
+    """
+
+    NUDGE_ID = 0x626F78  # any id shared by nudges only; -1 (mouse drags) never merges
+    BURST_S = 2.0
+
+    def __init__(self, ctx: EditContext, photo_id: int, bib_row: Any, box: Box, nudge: bool = False):
+        super().__init__(ctx, photo_id, bib_row, bib_row.number, box)
+        self.setText(f"{'Nudge' if nudge else 'Adjust'} box of bib {bib_row.number}")
+        self.nudge = nudge
+        self.at = time.monotonic()
+
+    def id(self) -> int:
+        return self.NUDGE_ID if self.nudge else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        """Take in the next nudge of the same bib when it follows this one (its before-state is this
+        one's after-state) within the burst; the merged step goes from this one's before to its after."""
+        if not (
+            isinstance(other, AdjustBoxCommand)
+            and other.nudge
+            and other.photo_id == self.photo_id
+            and other.bib_id == self.bib_id
+            and other.at - self.at <= self.BURST_S
+            and self.rows_before is not None
+            and other.rows_before == self.rows_after
+            and other.reviewed[0] == self.reviewed[1]
+        ):
+            return False
+        self.rows_after = dict(other.rows_after)
+        self.reviewed = (self.reviewed[0], other.reviewed[1])
+        self.box, self.at = other.box, other.at
+        return True
 
 
 class DeleteBibCommand(PhotoEditCommand):

@@ -34,10 +34,12 @@ from bibtagger_gui.core import review
 from bibtagger_gui.core.imageio import unsupported_note
 from bibtagger_gui.core.review import ReviewFilter, ReviewItem
 from bibtagger_gui.core.review_index import ReviewIndex
+from bibtagger_gui.gui import box_adjust
 from bibtagger_gui.gui.bib_panel import BibPanel
 from bibtagger_gui.gui.commands import (
     AcceptPhotoCommand,
     AddBibCommand,
+    AdjustBoxCommand,
     ChangedMeanwhile,
     DeleteBibCommand,
     EditBibCommand,
@@ -161,6 +163,7 @@ class MainWindow(QMainWindow):
         self.photo_view.setObjectName("photoView")
         self.photo_view.boxDrawn.connect(self._box_drawn)
         self.photo_view.bibClicked.connect(self.select_bib)
+        self.photo_view.boxAdjusted.connect(self._box_adjusted)
         self.panel = BibPanel()
         self.panel.bibSelected.connect(self.select_bib)
         self.panel.numberFieldFocused.connect(self._number_field_focused)
@@ -241,6 +244,19 @@ class MainWindow(QMainWindow):
         self._action("delete_bib", "&Delete Bib", self.delete_selected_bib, edit)
         self._action("edit_number", "Edit &Number", self.edit_number, edit)
         self._action("cancel", "Cancel Typing/Drawing", self.cancel_entry, None)
+        adjust = edit.addMenu("Ad&just Box")
+        for name, text, step in (
+            ("box_left", "Move &Left", (-1, 0, 0, 0)),
+            ("box_right", "Move &Right", (1, 0, 0, 0)),
+            ("box_up", "Move &Up", (0, -1, 0, 0)),
+            ("box_down", "Move &Down", (0, 1, 0, 0)),
+            ("box_narrower", "&Narrower", (0, 0, -1, 0)),
+            ("box_wider", "&Wider", (0, 0, 1, 0)),
+            ("box_shorter", "&Shorter", (0, 0, 0, -1)),
+            ("box_taller", "&Taller", (0, 0, 0, 1)),
+        ):
+            self._action(name, text, lambda step=step: self.nudge_box(*step), adjust)
+        self.adjust_menu = adjust
         self.edit_menu = edit
 
         nav = mb.addMenu("&Review")
@@ -941,6 +957,35 @@ class MainWindow(QMainWindow):
         self._entry = None
         self._begin_entry()
         self.number_edit.setFocus()
+
+    def _box_adjusted(self, bib_id: int, box: tuple) -> None:
+        """A move/resize drag of the selected box ended: one undoable edit (a typed number first)."""
+        self._commit_entry()
+        row = next((b for b in self.current_bibs if b.id == bib_id), None)
+        if row is None or self.current_id is None:
+            return
+        self.push_edit(AdjustBoxCommand(self.ctx, self.current_id, row, tuple(box)))
+
+    def nudge_box(self, dx: int, dy: int, dw: int, dh: int) -> None:
+        """Alt+arrows: move the selected box by a step (dx, dy); Alt+Shift+arrows: move its right/bottom
+        edge (dw, dh). Not while typing a number, searching or drawing. A burst of nudges of one bib is
+        one undo step (AdjustBoxCommand merges them)."""
+        row = self.selected_row()
+        if (
+            row is None
+            or row.box is None
+            or self.current_id is None
+            or self._entry is not None
+            or self.number_edit.hasFocus()
+            or self.search_edit.hasFocus()
+            or self.photo_view.drawing
+        ):
+            return
+        photo = self.items[self.current_id].photo if self.current_id in self.items else self.store.photo(self.current_id)
+        w, h = max(1, photo.width or 1), max(1, photo.height or 1)
+        box = box_adjust.nudged(tuple(row.box), dx, dy, dw, dh, w, h)
+        if box != tuple(round(v, 1) for v in row.box):
+            self.push_edit(AdjustBoxCommand(self.ctx, self.current_id, row, box, nudge=True))
 
     def delete_selected_bib(self) -> None:
         row = self.selected_row()

@@ -1,4 +1,5 @@
-"""The large photo view: zoom (wheel, +/-), pan (drag), bib boxes, drawing new boxes.
+"""The large photo view: zoom (wheel, +/-), pan (drag), bib boxes, drawing new boxes, moving and
+resizing the selected box (drag inside it / drag a corner handle; docs/gui.md#adjusting-a-box).
 
 Scene coordinates are the photo's full-resolution *oriented* pixels (the frame of
 ``Bib.box``). The photo itself is decoded off the GUI thread at a reduced size
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from bibtagger_gui.core.imageio import ImageError, load_image
+from bibtagger_gui.gui import box_adjust
 from bibtagger_gui.gui.look import HIGH_CONFIDENCE, bib_look, text_on  # noqa: F401 - HIGH_CONFIDENCE re-exported
 from bibtagger_gui.gui.qimage import rgb_to_qimage
 from bibtagger_gui.gui.threads import WorkQueue
@@ -67,6 +69,34 @@ class _Label(QGraphicsItem):
         painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
 
 
+#: side of a corner handle of the selected box, in logical screen pixels (the view's transform is
+#: ignored, so it keeps its size at any zoom; at 200 % it covers twice the device pixels, like the text)
+HANDLE_SIZE = 9.0
+#: how far from a corner (logical screen pixels) a press still grabs it
+HANDLE_GRAB = 8.0
+
+
+class _Handle(QGraphicsItem):
+    """A corner handle of the selected box: a filled square of constant screen size."""
+
+    def __init__(self, colour: QColor, dpr: float, parent: QGraphicsItem):
+        super().__init__(parent)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.colour = colour
+        self.pen = QPen(text_on(colour), 1 * dpr)  # cosmetic: device pixels, scaled like the box pens
+        self.pen.setCosmetic(True)
+        h = HANDLE_SIZE / 2
+        self._rect = QRectF(-h, -h, HANDLE_SIZE, HANDLE_SIZE)
+
+    def boundingRect(self) -> QRectF:
+        return self._rect.adjusted(-1, -1, 1, 1)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setPen(self.pen)
+        painter.setBrush(self.colour)
+        painter.drawRect(self._rect)
+
+
 class BibBoxItem(QGraphicsRectItem):
     """One bib's box with its number; ``bib_id`` links it to the store row."""
 
@@ -86,6 +116,24 @@ class BibBoxItem(QGraphicsRectItem):
         self.label = _Label(tag_text(bib, selected), colour, self)
         self.label.setPos(x1, y1)
         self.setZValue(2 if selected else 1)
+        self.selected = selected
+        # corner handles (top-left, top-right, bottom-right, bottom-left) on the selected box only
+        self.handles = [_Handle(colour, dpr, self) for _ in range(4)] if selected else []
+        self._place_handles()
+
+    def corners(self) -> list[QPointF]:
+        r = self.rect()
+        return [r.topLeft(), r.topRight(), r.bottomRight(), r.bottomLeft()]
+
+    def _place_handles(self) -> None:
+        for h, c in zip(self.handles, self.corners()):
+            h.setPos(c)
+
+    def set_box(self, r: QRectF) -> None:
+        """Show the box at ``r`` (a drag in progress), its tag and handles following."""
+        self.setRect(r)
+        self.label.setPos(r.topLeft())
+        self._place_handles()
 
 
 class _LoadSignals(QObject):
@@ -118,6 +166,7 @@ class PhotoView(QGraphicsView):
     """Zoomable, pannable photo with bib boxes; emits edits as signals (no store access)."""
 
     boxDrawn = Signal(tuple)  # (x1, y1, x2, y2) in photo pixels
+    boxAdjusted = Signal(int, tuple)  # bib id, its new (x1, y1, x2, y2), on releasing a move/resize drag
     bibClicked = Signal(int)
     imageFailed = Signal(str)
 
@@ -142,6 +191,9 @@ class PhotoView(QGraphicsView):
         self._drawing = False
         self._draw_start: QPointF | None = None
         self._rubber: QGraphicsRectItem | None = None
+        self._selected_id: int | None = None
+        # a move/resize drag of the selected box: (item, corner or None for a move, press point, start box)
+        self._adjust: tuple[BibBoxItem, int | None, QPointF, tuple] | None = None
         self.image_loaded = False
         self.image_error: str | None = None
 
@@ -151,6 +203,7 @@ class PhotoView(QGraphicsView):
         self.scene().clear()
         self._pixmap_item = self._frame = self._rubber = None
         self._boxes = []
+        self._adjust = None
         self._photo = None
         self.image_loaded = False
         self.image_error = None
@@ -198,6 +251,8 @@ class PhotoView(QGraphicsView):
         for item in self._boxes:
             self.scene().removeItem(item)
         self._boxes = []
+        self._adjust = None
+        self._selected_id = selected_id
         for b in bibs:
             if b.box is None:
                 continue
@@ -336,16 +391,68 @@ class PhotoView(QGraphicsView):
             return
         if not self._drawing and event.button() == Qt.MouseButton.LeftButton:
             scene_pos = self.scene_pos(event.position())
+            if self._start_adjust(event.position(), scene_pos):
+                event.accept()
+                return
             hits = [b for b in self._boxes if b.rect().contains(scene_pos)]
             if hits:
                 smallest = min(hits, key=lambda b: b.rect().width() * b.rect().height())
                 self.bibClicked.emit(smallest.bib_id)
         super().mousePressEvent(event)
 
+    # ---- moving / resizing the selected box with the mouse
+    def selected_item(self) -> BibBoxItem | None:
+        return next((b for b in self._boxes if b.selected), None)
+
+    def handle_at(self, pos: QPointF) -> int | None:
+        """The selected box's corner (0 top-left, 1 top-right, 2 bottom-right, 3 bottom-left) whose
+        handle is under viewport position ``pos``, if any."""
+        item = self.selected_item()
+        if item is None:
+            return None
+        t = self.viewportTransform()
+        best = None
+        for i, c in enumerate(item.corners()):
+            v = t.map(c)
+            d = max(abs(v.x() - pos.x()), abs(v.y() - pos.y()))
+            if d <= HANDLE_GRAB and (best is None or d < best[0]):
+                best = (d, i)
+        return None if best is None else best[1]
+
+    def _start_adjust(self, pos: QPointF, scene_pos: QPointF) -> bool:
+        """A press on a handle of the selected box starts a resize; one inside it (and not inside a
+        smaller box drawn over it, which a click selects) starts a move."""
+        item = self.selected_item()
+        if item is None:
+            return False
+        corner = self.handle_at(pos)
+        if corner is None:
+            hits = [b for b in self._boxes if b.rect().contains(scene_pos)]
+            if not hits or min(hits, key=lambda b: b.rect().width() * b.rect().height()) is not item:
+                return False
+        r = item.rect()
+        self._adjust = (item, corner, QPointF(scene_pos), (r.left(), r.top(), r.right(), r.bottom()))
+        self.viewport().setCursor(Qt.CursorShape.SizeAllCursor if corner is None else
+                                  Qt.CursorShape.SizeFDiagCursor if corner in (0, 2) else Qt.CursorShape.SizeBDiagCursor)
+        return True
+
+    def _adjusted_box(self, scene_pos: QPointF) -> tuple:
+        assert self._adjust is not None
+        _item, corner, start, box = self._adjust
+        r = self.sceneRect()
+        if corner is None:
+            return box_adjust.moved(box, scene_pos.x() - start.x(), scene_pos.y() - start.y(), r.width(), r.height())
+        return box_adjust.resized(box, corner, scene_pos.x(), scene_pos.y(), r.width(), r.height())
+
     def mouseMoveEvent(self, event) -> None:
         if self._drawing and self._draw_start is not None and self._rubber is not None:
             p = self._clamped(self.scene_pos(event.position()))
             self._rubber.setRect(QRectF(self._draw_start, p).normalized())
+            event.accept()
+            return
+        if self._adjust is not None:
+            x1, y1, x2, y2 = self._adjusted_box(self.scene_pos(event.position()))
+            self._adjust[0].set_box(QRectF(x1, y1, x2 - x1, y2 - y1))  # the live rectangle
             event.accept()
             return
         super().mouseMoveEvent(event)
@@ -355,5 +462,16 @@ class PhotoView(QGraphicsView):
             p = self._clamped(self.scene_pos(event.position()))
             self._finish_box(QRectF(self._draw_start, p).normalized())
             event.accept()
+            return
+        if self._adjust is not None and event.button() == Qt.MouseButton.LeftButton:
+            item, _corner, _start, box = self._adjust
+            new = self._adjusted_box(self.scene_pos(event.position()))
+            self._adjust = None
+            self.viewport().unsetCursor()
+            event.accept()
+            x1, y1, x2, y2 = box
+            item.set_box(QRectF(x1, y1, x2 - x1, y2 - y1))  # shown as stored until the edit is saved
+            if new != tuple(round(v, 1) for v in box):
+                self.boxAdjusted.emit(item.bib_id, new)  # the window saves it and redraws the boxes
             return
         super().mouseReleaseEvent(event)
