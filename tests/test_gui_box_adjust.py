@@ -40,8 +40,8 @@ def only_bib(win):
     return bib
 
 
-def drag(qtbot, win, a: tuple[float, float], b: tuple[float, float]) -> None:
-    """Press at photo pixel ``a``, move (in steps, the live box follows) and release at ``b``."""
+def drag(qtbot, win, a: tuple[float, float], b: tuple[float, float]):
+    """Press at photo pixel ``a``, move (in steps) and release at ``b``; returns the live box at mid-drag."""
     view, vp = win.photo_view, win.photo_view.viewport()
     pa, pb = view.mapFromScene(*a), view.mapFromScene(*b)
     qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=pa)
