@@ -115,6 +115,9 @@ def test_geometry_clamps_to_the_photo_and_the_minimum_side():
     assert box_adjust.nudged((10, 10, 510, 30), 1, 0, 0, 0, 1000, 1000) == (15, 10, 515, 30)  # 1 % of 500
     assert box_adjust.nudged((10, 10, 50, 30), 0, 0, -1, 0, W, H) == (10, 10, 48, 30)  # at least 2 px
     assert box_adjust.nudged((10, 10, 13, 30), 0, 0, -1, 0, W, H) == (10, 10, 14, 30)
+    # a box squeezed against the right/bottom edge below the minimum stays inside the photo
+    assert box_adjust.nudged((W - 2, H - 2, W, H), 0, 0, -1, 0, W, H) == (W - 4, H - 2, W, H)
+    assert box_adjust.nudged((W - 2, H - 2, W, H), 0, 0, 0, 1, W, H) == (W - 2, H - 4, W, H)
 
 
 def key(qtbot, k, mod=Qt.KeyboardModifier.NoModifier):

@@ -66,6 +66,10 @@ def nudged(box: Box, dx: int, dy: int, dw: int, dh: int, width: float, height: f
     if dx or dy:
         return moved(box, dx * sx, dy * sy, width, height)
     x1, y1, x2, y2 = box
-    nx2 = min(max(x2 + dw * sx, x1 + MIN_SIDE), width) if dw else x2
-    ny2 = min(max(y2 + dh * sy, y1 + MIN_SIDE), height) if dh else y2
-    return _r((x1, y1, max(nx2, x1 + MIN_SIDE) if dw else x2, max(ny2, y1 + MIN_SIDE) if dh else y2))
+    if dw:  # a box already at the photo's edge at its smallest: its left edge gives way, not the photo's
+        x1 = min(x1, width - MIN_SIDE)
+        x2 = min(max(x2 + dw * sx, x1 + MIN_SIDE), width)
+    if dh:
+        y1 = min(y1, height - MIN_SIDE)
+        y2 = min(max(y2 + dh * sy, y1 + MIN_SIDE), height)
+    return _r((x1, y1, x2, y2))
