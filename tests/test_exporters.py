@@ -226,5 +226,5 @@ def test_a_crop_that_cannot_be_renamed_into_place_leaves_no_temp_file(tmp_path, 
 
     monkeypatch.setattr(exporters.portable, "replace", refuse)
     with pytest.raises(PermissionError):
-        exporters._write_complete(tmp_path / "crop.png", b"data")
+        exporters.atomic_write_bytes(tmp_path / "crop.png", b"data")  # what a crop is written with
     assert list(tmp_path.iterdir()) == []

@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from bibtagger_gui.core import portable
-from bibtagger_gui.core.annotations import atomic_write_text
+from bibtagger_gui.core.annotations import atomic_write_bytes, atomic_write_text
 from bibtagger_gui.core.bib import number_key
 from bibtagger_gui.core.imageio import ImageError, load_image
 from bibtagger_gui.core.startlist import load_from_store, names_for
@@ -269,7 +269,7 @@ def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool =
             if not ok:
                 rep.errors.append((p.relpath, f"bib {b.number}: cannot encode crop"))
                 continue
-            _write_complete(out / name, data.tobytes())
+            atomic_write_bytes(out / name, data.tobytes())  # a killed export never leaves a truncated crop
             rows.append([name, b.number, p.relpath, *c, b.source])
             rep.bibs += 1
             rep.written += 1
@@ -281,20 +281,6 @@ def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool =
     if not rep.cancelled:
         _tick(progress, None, len(photos), len(photos), rep)
     return rep
-
-
-def _write_complete(path: Path, data: bytes) -> None:
-    """Write a file under a temp name, flush it and rename it: ``path`` is never a truncated file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        portable.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk or a refused rename leaves no hidden half file
-        raise
 
 
 BIBFOLDERS_MANIFEST = ".bibtagger-bibfolders.json"  # the entries the last export made
