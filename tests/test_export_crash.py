@@ -97,3 +97,19 @@ def test_copied_bibfolders_are_written_under_a_temp_name(tmp_path, monkeypatch):
     assert copies == ["100/p0.jpg", "101/p1.jpg", "102/p2.jpg"]
     for c in copies:
         assert (out / c).read_bytes() == (folder / Path(c).name).read_bytes()
+
+
+def test_a_photo_copy_that_cannot_be_renamed_into_place_leaves_no_temp_file(tmp_path, monkeypatch, capsys):
+    """A refused rename (a file in use on Windows, a full disk) is reported per photo, and its hidden
+    half copy is removed rather than left in the output folder."""
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    folder, out = _project(tmp_path), tmp_path / "bibs"
+    from bibtagger_gui.core import exporters
+
+    def refuse(src, dst):
+        raise PermissionError(13, "in use by another program")
+
+    monkeypatch.setattr(exporters.portable, "replace", refuse)
+    assert main(["export", str(folder), "--format", "bibfolders", "--out", str(out), "--copy"]) == 1
+    assert "in use by another program" in capsys.readouterr().err
+    assert not [p.name for p in out.rglob(".*.tmp")]

@@ -375,8 +375,12 @@ def _place(src: Path, dst: Path, mode: str, rep: ExportReport) -> str:
                              "another drive): the photos are copied instead")  # fmt: skip
             mode = "copy"
     tmp = dst.with_name(f".{dst.name}.tmp")  # a killed export never leaves a truncated photo copy
-    shutil.copy2(src, tmp)
-    portable.replace(tmp, dst)
+    try:
+        shutil.copy2(src, tmp)
+        portable.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or a refused rename leaves no hidden half copy
+        raise
     return mode
 
 
