@@ -93,10 +93,9 @@ class ThumbnailProvider(QObject):
         self.folder: Path | None = None
         self.cache_dir: Path | None = None
         self._tickets = 0  # requests made so far: each one's ticket
-        self._current: dict[int, int] = {}  # photo_id -> ticket of the request whose result is wanted
+        self._current: dict[int, int] = {}  # photo_id -> ticket of its pending request (the result wanted)
         self._lru: OrderedDict[int, QPixmap] = OrderedDict()
         self._icons: dict[int, QIcon] = {}
-        self._pending: set[int] = set()
         self._failed: dict[int, str] = {}
         self._emitter = _Emitter(self)
         self._emitter.done.connect(self._on_done)
@@ -108,13 +107,12 @@ class ThumbnailProvider(QObject):
         self.pool.clear()
         self._lru.clear()
         self._icons.clear()
-        self._pending.clear()
         self._failed.clear()
         self.folder, self.cache_dir = folder, cache_dir
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return len(self._current)
 
     def failure(self, photo_id: int) -> str | None:
         """The message of a thumbnail that could not be made (not retried until reset)."""
@@ -124,7 +122,6 @@ class ThumbnailProvider(QObject):
         """Drop one photo's cached thumbnail/failure (e.g. the file changed), and the result of a request
         already on its way (it may have been made from the old file's disk-cache entry)."""
         self._current.pop(photo_id, None)
-        self._pending.discard(photo_id)
         self._lru.pop(photo_id, None)
         self._icons.pop(photo_id, None)
         self._failed.pop(photo_id, None)
@@ -153,9 +150,8 @@ class ThumbnailProvider(QObject):
         return pix
 
     def request(self, photo: Any) -> None:
-        if photo.id in self._pending or photo.id in self._lru or photo.id in self._failed or self.folder is None:
+        if photo.id in self._current or photo.id in self._lru or photo.id in self._failed or self.folder is None:
             return
-        self._pending.add(photo.id)
         self._tickets += 1
         self._current[photo.id] = self._tickets
         key = thumb_key(photo)
@@ -171,7 +167,6 @@ class ThumbnailProvider(QObject):
     def _on_done(self, ticket: int, photo_id: int, img: QImage) -> None:
         if not self._wanted(ticket, photo_id):
             return
-        self._pending.discard(photo_id)
         self._lru[photo_id] = self._framed(img)
         while len(self._lru) > self.max_items:
             old, _ = self._lru.popitem(last=False)
@@ -192,6 +187,5 @@ class ThumbnailProvider(QObject):
     def _on_failed(self, ticket: int, photo_id: int, message: str) -> None:
         if not self._wanted(ticket, photo_id):
             return
-        self._pending.discard(photo_id)
         self._failed[photo_id] = message
         self.failed.emit(photo_id, message)
