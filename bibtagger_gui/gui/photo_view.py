@@ -394,13 +394,17 @@ class PhotoView(QGraphicsView):
             if self._start_adjust(event.position(), scene_pos):
                 event.accept()
                 return
-            hits = [b for b in self._boxes if b.rect().contains(scene_pos)]
-            if hits:
-                smallest = min(hits, key=lambda b: b.rect().width() * b.rect().height())
-                self.bibClicked.emit(smallest.bib_id)
+            hit = self.box_at(scene_pos)
+            if hit is not None:
+                self.bibClicked.emit(hit.bib_id)
         super().mousePressEvent(event)
 
     # ---- moving / resizing the selected box with the mouse
+    def box_at(self, scene_pos: QPointF) -> BibBoxItem | None:
+        """The smallest box containing ``scene_pos`` (the one a click there selects), if any."""
+        hits = [b for b in self._boxes if b.rect().contains(scene_pos)]
+        return min(hits, key=lambda b: b.rect().width() * b.rect().height()) if hits else None
+
     def selected_item(self) -> BibBoxItem | None:
         return next((b for b in self._boxes if b.selected), None)
 
@@ -427,8 +431,7 @@ class PhotoView(QGraphicsView):
             return False
         corner = self.handle_at(pos)
         if corner is None:
-            hits = [b for b in self._boxes if b.rect().contains(scene_pos)]
-            if not hits or min(hits, key=lambda b: b.rect().width() * b.rect().height()) is not item:
+            if self.box_at(scene_pos) is not item:
                 return False
         r = item.rect()
         self._adjust = (item, corner, QPointF(scene_pos), (r.left(), r.top(), r.right(), r.bottom()))
