@@ -16,7 +16,8 @@ NUDGE_SHARE = 0.01
 NUDGE_MIN_PX = 2.0
 
 
-def _r(box: Box) -> Box:
+def rounded(box: Box) -> Box:
+    """``box`` rounded to 0.1 px, as every adjusted box is stored."""
     return tuple(round(v, 1) for v in box)  # type: ignore[return-value]
 
 
@@ -27,7 +28,7 @@ def moved(box: Box, dx: float, dy: float, width: float, height: float) -> Box:
     w, h = min(x2 - x1, width), min(y2 - y1, height)
     nx = min(max(x1 + dx, 0.0), width - w)
     ny = min(max(y1 + dy, 0.0), height - h)
-    return _r((nx, ny, nx + w, ny + h))
+    return rounded((nx, ny, nx + w, ny + h))
 
 
 def _side(fixed: float, moving: float, toward: float, limit: float) -> tuple[float, float]:
@@ -51,7 +52,7 @@ def resized(box: Box, corner: int, x: float, y: float, width: float, height: flo
     fy, ty = (y1, 1.0) if bottom else (y2, -1.0)
     ax1, ax2 = _side(fx, x, tx, width)
     ay1, ay2 = _side(fy, y, ty, height)
-    return _r((ax1, ay1, ax2, ay2))
+    return rounded((ax1, ay1, ax2, ay2))
 
 
 def nudge_step(box: Box) -> tuple[float, float]:
@@ -72,4 +73,4 @@ def nudged(box: Box, dx: int, dy: int, dw: int, dh: int, width: float, height: f
     if dh:
         y1 = min(y1, height - MIN_SIDE)
         y2 = min(max(y2 + dh * sy, y1 + MIN_SIDE), height)
-    return _r((x1, y1, x2, y2))
+    return rounded((x1, y1, x2, y2))

@@ -984,7 +984,7 @@ class MainWindow(QMainWindow):
         photo = self.items[self.current_id].photo if self.current_id in self.items else self.store.photo(self.current_id)
         w, h = max(1, photo.width or 1), max(1, photo.height or 1)
         box = box_adjust.nudged(tuple(row.box), dx, dy, dw, dh, w, h)
-        if box != tuple(round(v, 1) for v in row.box):
+        if box != box_adjust.rounded(tuple(row.box)):
             self.push_edit(AdjustBoxCommand(self.ctx, self.current_id, row, box, nudge=True))
 
     def delete_selected_bib(self) -> None:

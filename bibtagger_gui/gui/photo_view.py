@@ -474,7 +474,7 @@ class PhotoView(QGraphicsView):
             event.accept()
             x1, y1, x2, y2 = box
             item.set_box(QRectF(x1, y1, x2 - x1, y2 - y1))  # shown as stored until the edit is saved
-            if new != tuple(round(v, 1) for v in box):
+            if new != box_adjust.rounded(box):
                 self.boxAdjusted.emit(item.bib_id, new)  # the window saves it and redraws the boxes
             return
         super().mouseReleaseEvent(event)
