@@ -30,6 +30,10 @@ from bibtagger_gui.core import mturk
 Box = tuple[float, float, float, float]
 
 
+#: why an edit of a bib that another program, window or import changed or removed meanwhile failed
+BIB_CHANGED = "the bib was changed or removed meanwhile (another program or window?); the photo now shows what is saved"
+
+
 class ChangedMeanwhile(KeyError):
     """An undo or redo found the photo changed since (another program, an import, a re-run)."""
 
@@ -159,8 +163,7 @@ class PhotoEditCommand(StoreCommand):
         with store.transaction():
             for bib_id, want in src.items():
                 if _row(store, bib_id) != want:
-                    raise ChangedMeanwhile("the bib was changed or removed meanwhile (another program or window?); "
-                                           "the photo now shows what is saved")  # fmt: skip
+                    raise ChangedMeanwhile(BIB_CHANGED)
             if reviewed[0] != reviewed[1] and bool(store.photo(self.photo_id).reviewed) != reviewed[0]:
                 raise ChangedMeanwhile("the photo's review mark was changed meanwhile; the photo now shows what is saved")
             if any(r is not None and r.source == "model" for r in dst.values()):

@@ -37,6 +37,7 @@ from bibtagger_gui.core.review_index import ReviewIndex
 from bibtagger_gui.gui import box_adjust
 from bibtagger_gui.gui.bib_panel import BibPanel
 from bibtagger_gui.gui.commands import (
+    BIB_CHANGED,
     AcceptPhotoCommand,
     AddBibCommand,
     AdjustBoxCommand,
@@ -1011,7 +1012,7 @@ class MainWindow(QMainWindow):
         if isinstance(exc, ChangedMeanwhile):
             why = str(exc)
         elif isinstance(exc, KeyError):
-            why = "the bib was changed or removed meanwhile (another program or window?); the photo now shows what is saved"
+            why = BIB_CHANGED  # e.g. update_bib of a bib deleted meanwhile
         else:
             why = f"{type(exc).__name__}: {exc}"
         self._failures += 1
