@@ -694,10 +694,9 @@ class MTurkController(QObject):
         status = getattr(self.window, "statusBar", None)
         if self.import_report is not None and callable(status):
             status().showMessage(import_note(batch, self.import_report), 15000)
-        if self.dialog is not None:  # the previous batch's dialog is replaced: closed and deleted (it was kept
-            self.dialog.close()       # as a hidden child of the window, with its photo, for every batch opened)
-            self.dialog.deleteLater()
-            self.dialog = None
+        # the previous batch's dialog is replaced: closed and deleted (it was kept as a hidden child of the
+        # window, with its photo, for every batch opened)
+        self._drop_dialog()
         self.batch = batch
         edits = self.window if callable(getattr(self.window, "push_edit", None)) else None
         self.dialog = MTurkReviewDialog(batch, match, self._verdicts, store, self.window, edits=edits)
@@ -712,13 +711,17 @@ class MTurkController(QObject):
         self.dialog.show()
         return self.dialog
 
-    def folder_closed(self) -> None:
-        """The window closed its folder (another one opens, or the app quits): the dialog and the verdict
-        store belong to that folder's project, whose store is closed now, so they close too."""
+    def _drop_dialog(self) -> None:
+        """Close and delete the open batch's dialog (a child of the window: kept for good otherwise)."""
         if self.dialog is not None:
             self.dialog.close()
             self.dialog.deleteLater()
             self.dialog = None
+
+    def folder_closed(self) -> None:
+        """The window closed its folder (another one opens, or the app quits): the dialog and the verdict
+        store belong to that folder's project, whose store is closed now, so they close too."""
+        self._drop_dialog()
         if self._verdicts is not None:
             self._verdicts.close()
             self._verdicts = None
