@@ -403,11 +403,8 @@ class Store:
         for source, target in [(src, dst)] + [(c, dst.parent / c.name) for c in cls._companions(src)]:
             if target.exists():
                 continue
-            try:
+            with contextlib.suppress(sqlite3.Error):  # _copy_db leaves no half copy behind
                 cls._copy_db(source, target, immutable=True)
-            except sqlite3.Error:
-                with contextlib.suppress(OSError):
-                    target.unlink()
 
     @classmethod
     def _move_back(cls, fallback: Path, local: Path) -> Path:
