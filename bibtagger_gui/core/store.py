@@ -429,6 +429,7 @@ class Store:
 
     def _setup(self) -> None:
         c = self._conn
+        c.create_function("bib_number_key", 1, number_key, deterministic=True)  # find_number
         try:
             c.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             c.execute("PRAGMA journal_mode = WAL")
@@ -639,7 +640,6 @@ class Store:
     def find_number(self, number: str) -> list[Photo]:
         """Photos (present on disk) carrying a bib with this number (same ``core.bib.number_key``:
         case, spaces and leading zeros aside, so "891" finds a bib stored as "0891")."""
-        self._conn.create_function("bib_number_key", 1, number_key, deterministic=True)
         rows = self._conn.execute(
             f"{_PHOTO_SELECT} WHERE p.missing = 0 AND p.id IN "
             "(SELECT photo_id FROM bibs WHERE bib_number_key(number) = ?) ORDER BY p.relpath",
