@@ -289,7 +289,7 @@ class ExifTool:
         self._seq += 1
         marker = f"{{ready{self._seq}}}"
         for a in args:
-            if "\n" in a or "\r" in a:
+            if _has_line_break(a):
                 raise KeywordError(f"argument contains a line break: {a!r}")
         text = "\n".join([*args, "-echo4", marker, f"-execute{self._seq}", ""])
         assert self._proc.stdin is not None and self._proc.stdout is not None
@@ -412,7 +412,7 @@ def plan_targets(
         if not job.path.is_file():
             problems.append(FileResult(job.path, [name], "error", message="file not found"))
             continue
-        if "\n" in str(job.path) or "\r" in str(job.path):  # exiftool reads its arguments line by line
+        if _has_line_break(str(job.path)):  # exiftool reads its arguments line by line
             shown = name.replace("\n", "\\n").replace("\r", "\\r")  # keep the report one line per photo
             problems.append(FileResult(job.path, [shown], "error", message="the path contains a line break: rename it"))
             continue
