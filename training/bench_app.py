@@ -279,18 +279,24 @@ def _wait(app, cond: Callable[[], bool], timeout: float = 120.0) -> None:
         time.sleep(0.0005)
 
 
-def _window(app, job: dict, folder: str):
-    """A shown 1400x900 MainWindow with ``folder`` open and its background scan finished;
-    returns (window, seconds open_folder took, seconds until the scan was done)."""
+def _new_window(app, job: dict, settings_name: str = "settings.ini"):
+    """A shown 1400x900 MainWindow with its settings in ``RUN/settings_name`` and no folder open."""
     from PySide6.QtCore import QSettings
 
     from bibtagger_gui.gui.main_window import MainWindow
 
-    settings = QSettings(str(Path(job["run"]) / "settings.ini"), QSettings.Format.IniFormat)
+    settings = QSettings(str(Path(job["run"]) / settings_name), QSettings.Format.IniFormat)
     win = MainWindow(models_dir=job["models"], settings=settings)
     win.resize(1400, 900)
     win.show()
     app.processEvents()
+    return win
+
+
+def _window(app, job: dict, folder: str):
+    """A shown 1400x900 MainWindow with ``folder`` open and its background scan finished;
+    returns (window, seconds open_folder took, seconds until the scan was done)."""
+    win = _new_window(app, job)
     t0 = time.perf_counter()
     win.open_folder(folder)
     app.processEvents()  # the list is laid out and painted
@@ -406,9 +412,6 @@ def op_gui_session(job: dict) -> dict:
     filters, and in turn the MTurk dialog, a GUI export, a recognition re-run and keyword writes; then a
     walk through every row of the shoot (the thumbnail LRU at its cap). RSS is sampled after every cycle;
     ``slope_mb_per_1000_steps`` is fitted over the cycles after warm-up (the first quarter)."""
-    from PySide6.QtCore import QSettings
-
-    from bibtagger_gui.gui.main_window import MainWindow
     from training.app_session import Session, quiet_dialogs, run_session, sample, settle, slope, wait
 
     app = _qt_app()
@@ -419,11 +422,7 @@ def op_gui_session(job: dict) -> dict:
     kw.mkdir(parents=True)
     for p in sorted(Path(job["shoot"]).rglob("*.jpg"))[:8]:
         shutil.copy(p, kw / p.name)
-    settings = QSettings(str(run / "session-settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(models_dir=job["models"], settings=settings)
-    win.resize(1400, 900)
-    win.show()
-    app.processEvents()
+    win = _new_window(app, job, "session-settings.ini")
     cycles, steps = job.get("session_cycles", 50), job.get("session_steps", 40)
     session = Session(app, win, [Path(job["big"]), Path(job["shoot"])], run / "session-work", keywords_folder=kw)
     t0 = time.perf_counter()
