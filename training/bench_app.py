@@ -167,13 +167,18 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t0, value
 
 
-def op_scan_first(job: dict) -> dict:
+def _timed_scan(folder: str) -> tuple[float, Any]:
+    """Seconds of Store.open + scan of ``folder`` (as `find`/`export` do), and the scan report."""
     from bibtagger_gui.core.store import Store
 
     def run():
-        with Store.open(job["shoot"]) as store:
+        with Store.open(folder) as store:
             return store.scan()
-    seconds, rep = _timed(run)
+    return _timed(run)
+
+
+def op_scan_first(job: dict) -> dict:
+    seconds, rep = _timed_scan(job["shoot"])
     return {"seconds": seconds, "items": rep.total, "unit": "photos", "extra": {"added": len(rep.added)}}
 
 
@@ -184,14 +189,9 @@ def op_import(job: dict) -> dict:
 
 def op_rescan(job: dict) -> dict:
     """Three rescans of the unchanged folder (Store.open + scan, as `find`/`export` do); the median."""
-    from bibtagger_gui.core.store import Store
-
     times, total = [], 0
     for _ in range(3):
-        def run():
-            with Store.open(job["shoot"]) as store:
-                return store.scan()
-        seconds, rep = _timed(run)
+        seconds, rep = _timed_scan(job["shoot"])
         times.append(seconds)
         total = rep.total
         assert not rep.added and not rep.updated, "a rescan of an unchanged folder changed something"
