@@ -58,11 +58,10 @@ def gather(folders: list[Path]) -> list[Entry]:
 def finetune_reader(entries: list[Entry], init: Path, out: Path, args) -> dict:
     """Fine-tune the reader from `init` on `entries` (+ dev train split when present); export reader.onnx."""
     from training.export import export_reader, weights_hash, write_slim_reader_checkpoint
+    from training.train_detector import finetune_split
     from training.train_reader import ReaderConfig, load_reader, train
 
-    train_e, val_e = split(entries)
-    if not train_e:  # a handful of photos may all hash to val: train on them all rather than nothing
-        train_e, val_e = entries, []
+    train_e, val_e = finetune_split(entries)  # the detector's fine-tune splits the reviewed photos alike
     data = {"reviewed": counts(train_e, val_e)}
     dev = Path(args.dev) if args.dev else None
     if dev and dev.is_file():
@@ -307,10 +306,9 @@ def detector_summary(entries: list[Entry], out: Path, run_dir: Path) -> dict:
     import torch
 
     from training.export import read_metadata
+    from training.train_detector import finetune_split
 
-    train_e, val_e = split(entries)
-    if not train_e:
-        train_e, val_e = entries, []
+    train_e, val_e = finetune_split(entries)
     best = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=False)
     metrics = {k: round(float(v), 4) for k, v in best.get("metrics", {}).items()}
     return {"version": read_metadata(out / "detector.onnx").get("bibtagger.version", "unknown"), "best_epoch": best.get("epoch"),

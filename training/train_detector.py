@@ -399,6 +399,15 @@ def train(
     return {"best": best, "onnx": str(path), "version": version}
 
 
+def finetune_split(entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
+    """(train, val) of reviewed photos for a fine-tune: the usual hash split, or all of them as train when
+    a handful all hash to val (train on them all rather than nothing)."""
+    train_e, val_e = split(entries)
+    if not train_e:
+        train_e, val_e = entries, []
+    return train_e, val_e
+
+
 def finetune(entries: list[Entry], init: Path | str | None, out_dir: Path | str, epochs: int = 10, **kwargs) -> Path:
     """Fine-tune the detector on corrected annotations (all `entries` are used for training).
 
@@ -406,9 +415,7 @@ def finetune(entries: list[Entry], init: Path | str | None, out_dir: Path | str,
     OUT_DIR/detector.onnx and returns its path.  Entries whose image is in the rbnr_dev val split are
     still held out so the val numbers stay honest.
     """
-    train_e, val_e = split(entries)
-    if not train_e:
-        train_e, val_e = entries, []
+    train_e, val_e = finetune_split(entries)
     kwargs.setdefault("lr", 5e-4)
     res = train(train_e, val_e, Path(out_dir), epochs=epochs, init=Path(init) if init else None, **kwargs)
     return Path(res["onnx"])
