@@ -192,3 +192,17 @@ def test_a_short_session_ends_where_it_began(qtbot, make_window, tmp_path, monke
                                                                 samples[k]["dialogs"]) for k in (1, 2)}, s  # fmt: skip
     assert samples[-1]["undo"] <= 6 + 2  # the last round's edits only: opening a folder empties the stack
     assert len(jobs) >= 12 and alive(jobs) == 0
+
+
+def test_a_job_whose_worker_lets_go_late_is_released_without_another_start(qtbot, make_window):
+    """The window gets a job's last signal before its worker thread has let go of it (under load, often).
+    It keeps the job until then; it used to look again only when the next job started, so the last job
+    of a session stayed (and the folder-switch test above failed under load)."""
+    from types import SimpleNamespace
+
+    win = make_window()
+    job = SimpleNamespace(task=SimpleNamespace(started=True, done=False))
+    win._retire([job])
+    assert win._retired == [job]  # its worker still holds it: not dropped in the worker thread
+    job.task.done = True  # the worker lets go
+    qtbot.waitUntil(lambda: win._retired == [], timeout=2000)

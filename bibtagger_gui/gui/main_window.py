@@ -74,6 +74,10 @@ class MainWindow(QMainWindow):
         self.generation = Generation()
         self.jobs: list[Any] = []
         self._retired: list[Any] = []  # jobs no longer the window's that still run: freed here once done
+        self._retired_timer = QTimer(self)  # looks again until their workers have let go of them
+        self._retired_timer.setSingleShot(True)
+        self._retired_timer.setInterval(20)
+        self._retired_timer.timeout.connect(lambda: self._retire([]))
         self.job_pool = WorkQueue(1, name="jobs")  # one scan/recognition at a time, in order
         self.last_progress: tuple[int, int] = (0, 0)
         self.last_job_outcome: tuple[str, str, str] | None = None  # kind, outcome, message
@@ -474,6 +478,8 @@ class MainWindow(QMainWindow):
         (gui/threads.py). Jobs that never ran (taken from the queue) are simply dropped."""
         self._retired = [j for j in (*self._retired, *jobs)
                          if j.task is not None and j.task.started and not j.task.done]  # fmt: skip
+        if self._retired:  # a job whose worker has not let go yet: look again shortly, not only at the next start
+            self._retired_timer.start()
 
     def _start(self, job: Any) -> None:
         self._retire([])
