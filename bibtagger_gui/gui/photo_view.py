@@ -1,5 +1,6 @@
 """The large photo view: zoom (wheel, +/-), pan (drag), bib boxes, drawing new boxes, moving and
-resizing the selected box (drag inside it / drag a corner handle; docs/gui.md#adjusting-a-box).
+resizing the selected box (drag inside it / drag a corner handle; docs/gui.md#adjusting-a-box), with
+a hover cursor that says which of these a press starts (:meth:`PhotoView.cursor_at`).
 
 Scene coordinates are the photo's full-resolution *oriented* pixels (the frame of
 ``Bib.box``). The photo itself is decoded off the GUI thread at a reduced size
@@ -74,6 +75,13 @@ class _Label(QGraphicsItem):
 HANDLE_SIZE = 9.0
 #: how far from a corner (logical screen pixels) a press still grabs it
 HANDLE_GRAB = 8.0
+#: the cursor of a drag of the selected box, and of hovering where a press starts one: corner -> resize
+#: along that corner's diagonal (0 top-left and 2 bottom-right: "\\"; 1 and 3: "/"), None -> move
+_ADJUST_CURSORS: dict[int | None, Qt.CursorShape] = {
+    0: Qt.CursorShape.SizeFDiagCursor, 2: Qt.CursorShape.SizeFDiagCursor,
+    1: Qt.CursorShape.SizeBDiagCursor, 3: Qt.CursorShape.SizeBDiagCursor,
+    None: Qt.CursorShape.SizeAllCursor,
+}
 
 
 class _Handle(QGraphicsItem):
@@ -194,6 +202,8 @@ class PhotoView(QGraphicsView):
         self._selected_id: int | None = None
         # a move/resize drag of the selected box: (item, corner or None for a move, press point, start box)
         self._adjust: tuple[BibBoxItem, int | None, QPointF, tuple] | None = None
+        self._hover: QPointF | None = None  # last mouse position over the viewport (hover cursor)
+        self.viewport().setMouseTracking(True)  # moves without a button pressed update the hover cursor
         self.image_loaded = False
         self.image_error: str | None = None
 
@@ -259,6 +269,7 @@ class PhotoView(QGraphicsView):
             item = BibBoxItem(b, b.id == selected_id, self.devicePixelRatioF())
             self.scene().addItem(item)
             self._boxes.append(item)
+        self._refresh_cursor()  # another box selected (or this one moved) under a mouse that did not move
 
     def box_items(self) -> list[BibBoxItem]:
         return list(self._boxes)
@@ -303,7 +314,7 @@ class PhotoView(QGraphicsView):
     def start_drawing(self) -> None:
         self._drawing = True
         self.setDragMode(QGraphicsView.DragMode.NoDrag)
-        self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        self._refresh_cursor()
 
     def stop_drawing(self) -> None:
         self._drawing = False
@@ -312,7 +323,7 @@ class PhotoView(QGraphicsView):
             self.scene().removeItem(self._rubber)
             self._rubber = None
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
-        self.viewport().unsetCursor()
+        self._refresh_cursor()  # (the view's pan cursor, or the box's under the mouse; it used to be the arrow)
 
     def scene_pos(self, pos: QPointF) -> QPointF:
         """Photo pixel under a viewport position, exact for fractional positions: with a fractional
@@ -435,9 +446,41 @@ class PhotoView(QGraphicsView):
                 return False
         r = item.rect()
         self._adjust = (item, corner, QPointF(scene_pos), (r.left(), r.top(), r.right(), r.bottom()))
-        self.viewport().setCursor(Qt.CursorShape.SizeAllCursor if corner is None else
-                                  Qt.CursorShape.SizeFDiagCursor if corner in (0, 2) else Qt.CursorShape.SizeBDiagCursor)
+        self.viewport().setCursor(_ADJUST_CURSORS[corner])
         return True
+
+    # ---- the hover cursor: what a press here would do
+    def cursor_at(self, pos: QPointF) -> Qt.CursorShape:
+        """The cursor for viewport position ``pos`` with no button pressed, by the same rules as a press
+        (``_start_adjust``): the cross while drawing; on a corner handle of the selected box the diagonal
+        resize cursor of that corner; inside the selected box (not inside a smaller box over it, which a
+        click selects) the move cursor; elsewhere the open hand of panning (the drag mode's own cursor)."""
+        if self._drawing:
+            return Qt.CursorShape.CrossCursor
+        item = self.selected_item()
+        if item is not None:
+            corner = self.handle_at(pos)
+            if corner is not None or self.box_at(self.scene_pos(pos)) is item:
+                return _ADJUST_CURSORS[corner]
+        return Qt.CursorShape.OpenHandCursor
+
+    def _refresh_cursor(self, pos: QPointF | None = None) -> None:
+        """Set the hover cursor for ``pos`` (default: where the mouse last was); not during a drag, whose
+        cursor was set by its press."""
+        if pos is not None:
+            self._hover = QPointF(pos)
+        if self._adjust is not None or (self._drawing and self._draw_start is not None):
+            return
+        if self._hover is None:
+            shape = Qt.CursorShape.CrossCursor if self._drawing else Qt.CursorShape.OpenHandCursor
+        else:
+            shape = self.cursor_at(self._hover)
+        if self.viewport().cursor().shape() != shape:
+            self.viewport().setCursor(shape)
+
+    def leaveEvent(self, event) -> None:
+        self._hover = None
+        super().leaveEvent(event)
 
     def _adjusted_box(self, scene_pos: QPointF) -> tuple:
         assert self._adjust is not None
@@ -458,6 +501,8 @@ class PhotoView(QGraphicsView):
             self._adjust[0].set_box(QRectF(x1, y1, x2 - x1, y2 - y1))  # the live rectangle
             event.accept()
             return
+        if event.buttons() == Qt.MouseButton.NoButton:
+            self._refresh_cursor(event.position())
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:
@@ -470,11 +515,13 @@ class PhotoView(QGraphicsView):
             item, _corner, _start, box = self._adjust
             new = self._adjusted_box(self.scene_pos(event.position()))
             self._adjust = None
-            self.viewport().unsetCursor()
             event.accept()
             x1, y1, x2, y2 = box
             item.set_box(QRectF(x1, y1, x2 - x1, y2 - y1))  # shown as stored until the edit is saved
             if new != box_adjust.rounded(box):
                 self.boxAdjusted.emit(item.bib_id, new)  # the window saves it and redraws the boxes
+            self._refresh_cursor(event.position())  # the hover cursor again (it used to become the arrow)
             return
         super().mouseReleaseEvent(event)
+        if event.buttons() == Qt.MouseButton.NoButton:
+            self._refresh_cursor(event.position())  # after a pan (Qt leaves its open hand) or a click
