@@ -113,28 +113,36 @@ def test_feature_dialogs_are_deleted_after_use(qtbot, make_window, tmp_path, mon
 
 
 def test_thumbnail_memory_stays_within_its_budget(qtbot):
-    """The LRU's cap comes from a memory budget: 3,000 thumbnails (the former cap) held ~200 MB."""
+    """The LRU's cap is a memory budget in real bytes: 3,000 thumbnails (the former cap) held ~200 MB, and
+    a thumbnail for a 200 % screen has four times the pixels of one for 100 %."""
     from PySide6.QtGui import QImage
 
-    from bibtagger_gui.gui.thumbnails import MEMORY_BUDGET_MB, ThumbnailProvider
+    from bibtagger_gui.gui.thumbnails import MEMORY_BUDGET_MB, ThumbnailProvider, thumb_bytes
 
     def held_mb(p: ThumbnailProvider) -> float:
         return sum(x.width() * x.height() * x.depth() // 8 for x in p._lru.values()) / 2**20
 
-    img = QImage(240, 160, QImage.Format.Format_RGB888)
+    img = QImage(480, 320, QImage.Format.Format_RGB888)
     img.fill(0x808080)
-    small = ThumbnailProvider(budget_mb=1)
-    for pid in range(60):  # more than 1 MiB of thumbnails
-        small._current[pid] = pid
-        small._on_done(pid, pid, img)
-    assert len(small._lru) == small.max_items < 60
-    assert 0.9 < held_mb(small) <= 1.0
+    kept = {}
+    for ratio in (1.0, 2.0):
+        small = ThumbnailProvider(budget_mb=1)
+        for pid in range(60):  # more than 1 MiB of thumbnails
+            small._current[pid] = pid
+            small._on_done(pid, pid, img, ratio)
+        kept[ratio] = len(small._lru)
+        assert kept[ratio] == 2**20 // thumb_bytes(ratio=ratio) < 60
+        assert list(small._lru) == list(range(60 - kept[ratio], 60))  # the most recent ones
+        assert small.held_bytes == held_mb(small) * 2**20 <= 2**20
+        assert held_mb(small) > 1.0 - thumb_bytes(ratio=ratio) / 2**20  # no room for one more
+        small.pool.shutdown()
+    assert kept[2.0] == 2**20 // (4 * thumb_bytes())  # a quarter as many at 200 %
     default = ThumbnailProvider()
     default._current[0] = 0
     default._on_done(0, 0, img)
-    assert default.max_items * held_mb(default) <= MEMORY_BUDGET_MB
-    for p in (small, default):
-        p.pool.shutdown()
+    assert default.held_bytes == thumb_bytes() == held_mb(default) * 2**20  # 160x106, 4 bytes a pixel
+    assert MEMORY_BUDGET_MB * 2**20 // thumb_bytes() > 900  # ~990 rows' thumbnails at 100 %
+    default.pool.shutdown()
 
 
 def test_an_idle_worker_holds_no_finished_work():

@@ -128,7 +128,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ construction
     def _build_widgets(self) -> None:
-        self.thumbnails = ThumbnailProvider(self)
+        # thumbnails are made for the pixel ratio of the screen the list is on (sharp at 200 %; re-made when
+        # the window moves to a screen with another ratio, whose repaint asks for them again)
+        self.thumbnails = ThumbnailProvider(self, ratio=lambda: self.list_view.devicePixelRatioF())
         self.list_model = PhotoListModel(self.thumbnails, self)
         self.list_view = QListView()
         self.list_view.setObjectName("photoList")

@@ -241,7 +241,8 @@ class PhotoView(QGraphicsView):
             self.scene().removeItem(self._pixmap_item)
         item = QGraphicsPixmapItem(pix)
         item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        item.setScale(self.sceneRect().width() / max(1, pix.width()))
+        # the item's size is the pixmap's logical size: a HiDPI thumbnail (pixel ratio 2) has half its pixels
+        item.setScale(self.sceneRect().width() / max(1e-9, pix.deviceIndependentSize().width()))
         item.setZValue(-1)
         self.scene().addItem(item)
         self._pixmap_item = item
