@@ -57,6 +57,12 @@ from bibtagger_gui.gui.workers import Generation, RecognitionJob, ScanJob
 FEATURE_MODULES = ("mturk_dialog", "keywords_action", "startlist_action", "import_action", "export_action")
 DEFAULT_SIZE = (1400, 900)
 THUMB_ICON = (120, 80)
+#: Undo steps kept within one folder (QUndoStack.setUndoLimit); the oldest are dropped beyond it. A step
+#: holds its photo's changed bib rows (~5 KB measured), so 2,000 steps are ~10 MB, where an unbounded stack
+#: grew by that for every 2,000 edits of a long day on one shoot. 2,000 steps are an hour or more of review
+#: (an accept, a typed number or a box each); nobody presses Ctrl+Z that often, and every edit is already
+#: saved, so a dropped step loses no data, only the way back past it (docs/gui.md#saving-and-the-undo-stack).
+UNDO_LIMIT = 2000
 
 
 class MainWindow(QMainWindow):
@@ -99,6 +105,7 @@ class MainWindow(QMainWindow):
         self._counts_timer.setInterval(300)
         self._counts_timer.timeout.connect(self._update_counts)
         self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(UNDO_LIMIT)  # (only possible while empty; clear() keeps it)
         self.undo_stack.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
         self.ctx = EditContext(None, self._store_changed, self._edit_failed)
         self.setWindowTitle("bibtagger[*]")
