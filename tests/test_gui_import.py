@@ -298,3 +298,52 @@ def test_a_new_import_frees_the_last_conflicts_window(qtbot, tmp_path, monkeypat
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     alive = [w for w in QApplication.allWidgets() if isinstance(w, ConflictsDialog)]
     assert alive == [controller.conflicts_dialog]  # one list, not one hidden window per import
+
+
+def test_conflicts_window_says_who_did_what_since_the_hand_out(qtbot, tmp_path, monkeypatch, make_window, capsys):
+    """A volunteer's file that carries its hand-out state (export --format json): the window's row says which side
+    did what, and the photo the volunteer alone changed is merged without a row."""
+    from bibtagger_gui.cli import main
+
+    folder, vol = tmp_path / "race", tmp_path / "vol"
+    made = make_photos(folder, 3)
+    with Store.open(folder) as store:
+        store.scan()
+        for rel, number, box in made:
+            store.set_model_bibs(store.photo_by_path(rel).id, [Bib(number, box, 0.9)], "det:x+read:y")
+        for rel in (made[1][0], made[2][0]):
+            store.add_bib(store.photo_by_path(rel).id, "567", (0.0, 0.0, 40.0, 30.0))
+    todo, back = tmp_path / "todo.json", tmp_path / "vol.json"
+    assert main(["export", str(folder), "--format", "json", "--out", str(todo)]) == 0
+    vol.mkdir()
+    for rel, _n, _b in made:
+        shutil.copy2(folder / rel, vol / rel)
+    assert main(["import", str(vol), str(todo)]) == 0
+    with Store.open(vol) as store:  # the volunteer deletes 567 on photos 1 and 2 and accepts them
+        for rel in (made[1][0], made[2][0]):
+            pid = store.photo_by_path(rel).id
+            store.delete_bib(next(b for b in store.bibs(pid) if b.number == "567").id)
+            store.update_bib(next(b for b in store.bibs(pid) if b.number != "567").id)
+            store.set_reviewed(pid, True)
+    assert main(["export", str(vol), "--format", "json", "--out", str(back)]) == 0
+    with Store.open(folder) as store:  # meanwhile the organiser adds 1234 on photo 1
+        store.add_bib(store.photo_by_path(made[1][0]).id, "1234", (200.0, 150.0, 260.0, 190.0))
+    fixed_predictions(monkeypatch, {})
+    win = make_window()
+    controller = win.import_controller
+    controller.interactive = False
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    controller.import_files([back])
+    dialog = controller.conflicts_dialog
+    assert rows(dialog) == [(made[1][0], "vol.json", True)]
+    assert dialog.tree.topLevelItem(0).text(2) == (
+        f"you added 1234 after the hand-out; the volunteer deleted 567, reviewed the photo (with {made[1][1]}): "
+        "left as it is (--overwrite takes the file's)"
+    )
+    got = state(win.store)
+    assert [(n, s) for n, _b, s in got[made[2][0]][1]] == [(made[2][1], "human")] and got[made[2][0]][0]  # merged
+    assert sorted(n for n, _b, _s in got[made[1][0]][1]) == ["101", "1234", "567"]  # left as it was
+    assert dialog.take_files_version() is not None and not dialog.isVisible()  # nothing left to decide
+    got = state(win.store)
+    assert got[made[1][0]][0] and [(n, s) for n, _b, s in got[made[1][0]][1]] == [(made[1][1], "human")]

@@ -127,11 +127,13 @@ def test_disagreeing_reviews_and_organiser_edits_are_conflicts(shoot, tmp_path, 
     capsys.readouterr()
     assert main(["import", str(race), *map(str, files)]) == 0
     err = capsys.readouterr().err
-    assert f"{p1}: conflict: reviewed here with {n1}, the file's review has 4{n1}" in err, err
-    assert f"{p2}: conflict: your bib(s) 31 are not in the file's review ({n2})" in err, err
+    # the files carry the hand-out state: each conflict says who did what since
+    assert (f"{p1}: conflict: you reviewed the photo (with {n1}) after the hand-out; the volunteer changed {n1} to 4{n1}, "
+            f"reviewed the photo (with 4{n1}): left as it is") in err, err  # fmt: skip
+    assert f"{p2}: conflict: you added 31 after the hand-out; the volunteer reviewed the photo (with {n2}): left as it is" in err
     got = state(race)
     assert got[p1] == (True, [(n1, "human")])  # A's review stays until a person decides; B's is not merged in
-    assert got[p2] == (False, sorted([("31", "human"), (n2, "human")]))  # B's review landed, the organiser's bib kept, left to check
+    assert got[p2] == (False, sorted([("31", "human"), (n2, "model")]))  # left as it is, for the organiser to check
     assert got[p0][0] is True
     assert main(["import", str(race), str(files[1]), "--overwrite"]) == 0  # the organiser decides B is right (A's {n1} and their own 31 go)
     assert "2 human bib(s) replaced (--overwrite)" in capsys.readouterr().err
@@ -156,7 +158,8 @@ def test_unreviewed_entry_never_changes_a_photo_reviewed_here(shoot, tmp_path, c
     capsys.readouterr()
     assert main(["import", str(race), str(back)]) == 0
     assert state(race)[p0] == (True, [(n0, "human")])  # no 667 slipped into a reviewed photo
-    assert f"{p0}: reviewed here; the file's unreviewed bibs were not imported" in capsys.readouterr().err
+    assert (f"{p0}: conflict: you deleted 666, reviewed the photo (with {n0}) after the hand-out; "
+            "the volunteer changed 666 to 667: left as it is") in capsys.readouterr().err  # fmt: skip
 
 
 def test_export_subsets(shoot, tmp_path, capsys):

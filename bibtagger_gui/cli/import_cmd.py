@@ -5,7 +5,9 @@ become the photos' model bibs; bibs without one (ground truth, another tool's ou
 human bibs. An entry's "reviewed": true (from `export --format json`) makes it the truth for its
 photo; two reviews that disagree, or your own bibs a review lacks, are reported as conflicts and left
 for you (`--overwrite`: the file wins). Several files are imported one after the other, so a second
-volunteer's review of a photo the first one reviewed differently is a conflict too (docs/volunteers.md).
+volunteer's review of a photo the first one reviewed differently is a conflict too. A file exported by this
+project (it carries each photo's "handout" state) is merged three ways: the reviewer's changes land where you
+changed nothing since, and each conflict says who did what (docs/volunteers.md).
 Photos are never modified; only the project store changes.
 """
 

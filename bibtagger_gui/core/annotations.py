@@ -3,7 +3,9 @@
 A file is a list of ``{"image": relpath, "width": W, "height": H, "bibs": [{"number": "1234",
 "box": [x1, y1, x2, y2] | null, "confidence": 0.97}]}``; extra keys are ignored on read, except
 the optional ``"reviewed": true|false`` that ``predict --json`` and ``export --format json`` write
-(``PhotoAnnotation.reviewed``; None when absent or not a boolean; docs/imports.md).
+(``PhotoAnnotation.reviewed``; None when absent or not a boolean; docs/imports.md) and the optional
+``"handout"`` list that ``export --format json`` writes: the photo's state when it was handed out, per
+project (``PhotoAnnotation.handouts``, :class:`Handout`; the import's three-way merge, docs/volunteers.md).
 Errors name the file and the JSON path of the bad entry, e.g. ``pred.json: $[3].bibs[1].box: ...``.
 """
 
@@ -28,17 +30,37 @@ class AnnotationError(ValueError):
 
 
 @dataclass
+class Handout:
+    """A photo as a project handed it out (one item of an entry's ``"handout"`` list): the *base* the
+    import compares the entry (what the receiver made of it) and that project's photo now with."""
+
+    project: str  # the exporting project's id (store meta ``project_id``)
+    width: int | None
+    height: int | None
+    pixel_hash: str | None  # the photo's image-data hash there (core/pixelhash); None/"" = unknown
+    reviewed: bool
+    bibs: list[Bib] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"project": self.project, "width": self.width, "height": self.height, "pixel_hash": self.pixel_hash,
+                "reviewed": self.reviewed, "bibs": [b.to_json() for b in self.bibs]}  # fmt: skip
+
+
+@dataclass
 class PhotoAnnotation:
     image: str
     width: int | None
     height: int | None
     bibs: list[Bib] = field(default_factory=list)
     reviewed: bool | None = None  # the entry's optional "reviewed" key (written by predict/export): None = not said
+    handouts: list[Handout] = field(default_factory=list)  # the optional "handout" key (export --format json)
 
     def to_json(self) -> dict:
         out = {"image": self.image, "width": self.width, "height": self.height, "bibs": [b.to_json() for b in self.bibs]}
         if self.reviewed is not None:
             out["reviewed"] = self.reviewed
+        if self.handouts:
+            out["handout"] = [h.to_json() for h in self.handouts]
         return out
 
 
@@ -82,6 +104,29 @@ def _bib(d: Any, where: str) -> Bib:
     return Bib(str(number).strip(), box, conf)
 
 
+def parse_handouts(value: Any, where: str) -> list[Handout]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise AnnotationError(f"{where}: expected a list of hand-out states, got {type(value).__name__}")
+    out = []
+    for i, h in enumerate(value):
+        at = f"{where}[{i}]"
+        if not isinstance(h, dict):
+            raise AnnotationError(f"{at}: expected an object, got {type(h).__name__}")
+        project = h.get("project")
+        if not isinstance(project, str) or not project:
+            raise AnnotationError(f"{at}.project: expected the exporting project's id, got {json.dumps(project)[:40]}")
+        bibs = h.get("bibs", [])
+        if not isinstance(bibs, list):
+            raise AnnotationError(f"{at}.bibs: expected a list, got {type(bibs).__name__}")
+        pixels = h.get("pixel_hash")
+        out.append(Handout(project, _size(h.get("width"), f"{at}.width"), _size(h.get("height"), f"{at}.height"),
+                           pixels if isinstance(pixels, str) else None, h.get("reviewed") is True,
+                           [_bib(b, f"{at}.bibs[{j}]") for j, b in enumerate(bibs)]))  # fmt: skip
+    return out
+
+
 def parse_annotations(data: Any, source: str = "annotations") -> list[PhotoAnnotation]:
     """Validate decoded JSON; raises AnnotationError('<source>: $[i].field: problem')."""
     if not isinstance(data, list):
@@ -112,6 +157,7 @@ def parse_annotations(data: Any, source: str = "annotations") -> list[PhotoAnnot
                     _size(entry.get("height"), f"{where}.height"),
                     [_bib(b, f"{where}.bibs[{j}]") for j, b in enumerate(bibs)],
                     entry.get("reviewed") if isinstance(entry.get("reviewed"), bool) else None,
+                    parse_handouts(entry.get("handout"), f"{where}.handout"),
                 )
             )
     except AnnotationError as exc:

@@ -4,7 +4,8 @@
   a photo without bibs has one row with an empty number, so every photo is listed;
 * ``bibcsv``: bib -> photos, one row per number (number,count,images with ";" between,name);
   spellings of one bib ("891", "0891": same ``number_key``) share a row (see :func:`bib_spellings`);
-* ``json``: the bib annotation JSON (exchange format); bibs carry ``name`` when the start list names them;
+* ``json``: the bib annotation JSON (exchange format); bibs carry ``name`` when the start list names them,
+  entries their ``"handout"`` states (core/handout.py: the base of the import's three-way merge);
 * ``coco``: COCO detection JSON, one category "bib", the number (and ``name``) in ``attributes``;
 
 ``name`` is the runner's name from the project's start list (``core.startlist.names_for``);
@@ -37,6 +38,7 @@ import numpy as np
 from bibtagger_gui.core import portable
 from bibtagger_gui.core.annotations import atomic_write_bytes, atomic_write_text
 from bibtagger_gui.core.bib import number_key
+from bibtagger_gui.core.handout import add_handout_states
 from bibtagger_gui.core.imageio import ImageError, load_image
 from bibtagger_gui.core.startlist import load_from_store, names_for
 from bibtagger_gui.core.store import BibRow, Photo, Store
@@ -175,6 +177,7 @@ def numbers_csv(store: Store, reviewed_only: bool = False, only: PhotoFilter = N
 
 def annotations_json(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[str, ExportReport]:
     entries = store.to_annotations(reviewed_only=reviewed_only, only=only)
+    add_handout_states(store, entries)  # the base of the three-way merge when the file comes back (docs/volunteers.md)
     names = names_for(store)
     if names:
         for e in entries:

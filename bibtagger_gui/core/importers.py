@@ -9,8 +9,10 @@ one store transaction (all of it or nothing) and importing the same file again a
 An entry's ``"reviewed"`` key (written by ``predict --json``/``export --format json``) is honoured:
 ``true`` makes it the truth for its photo (stale predictions go, the photo is marked reviewed), and
 a photo reviewed here differently, or holding your own bibs the file lacks, is reported as a
-conflict instead of being merged (docs/volunteers.md). Photos are never written: only the project
-store changes. See docs/imports.md.
+conflict instead of being merged (docs/volunteers.md). An entry carrying this project's hand-out state
+(``"handout"``, core/handout.py) is merged three ways instead: the file's changes since the hand-out land
+where yours do not meet them, the others are conflicts that say who did what (:func:`_merge`). Photos are
+never written: only the project store changes. See docs/imports.md.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from bibtagger_gui.core.annotations import PhotoAnnotation
+from bibtagger_gui.core import handout
+from bibtagger_gui.core.annotations import Handout, PhotoAnnotation
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.portable import name_key, nfc
 from bibtagger_gui.core.review import iou_boxes
@@ -49,6 +52,9 @@ class ImportReport:
     skipped_reviewed: list[str] = field(default_factory=list)  # predictions not put on reviewed photos
     conflicts: list[tuple[str, str]] = field(default_factory=list)  # (image, what differs): left for a person
     human_removed: int = 0  # human/MTurk bibs deleted because a reviewed entry replaced them (overwrite)
+    merged: int = 0  # photos compared with their hand-out state (three-way merge, core/handout.py)
+    deleted: int = 0  # bibs deleted because the file's reviewer deleted them after the hand-out
+    moved: int = 0  # boxes moved as the file's reviewer moved them
 
     @property
     def bibs_added(self) -> int:
@@ -77,6 +83,12 @@ class ImportReport:
             parts.append(f"{self.model_removed} earlier model bib(s) replaced")
         if self.model_dropped:
             parts.append(f"{self.model_dropped} prediction(s) left out (deleted by you or repeating a human bib)")
+        if self.deleted:
+            parts.append(f"{self.deleted} bib(s) deleted as in the file")
+        if self.moved:
+            parts.append(f"{self.moved} box(es) moved as in the file")
+        if self.merged:
+            parts.append(f"{self.merged} photo(s) compared with their hand-out state")
         if self.human_removed:
             parts.append(f"{self.human_removed} human bib(s) replaced (--overwrite)")
         if self.reviewed:
@@ -270,6 +282,7 @@ def import_annotations(
     version = f"import:{name}"
     report = ImportReport(entries=len(entries))
     with store.transaction():
+        mine = handout.project_id(store)
         index = _PhotoIndex(store)
         taken: dict[int, str] = {}  # photo id -> image that claimed it
         for entry in entries:
@@ -301,6 +314,11 @@ def import_annotations(
                 human, model = [Bib(b.number, b.box, None) for b in bibs], []
             else:
                 human, model = [], bibs
+            base = next((h for h in entry.handouts if mine is not None and h.project == mine), None)
+            handout.remember(store, photo.id, [h for h in entry.handouts if h.project != mine])
+            if base is not None and source == "auto":  # it comes back: what changed on which side since
+                _merge(store, photo, entry, base, bibs, overwrite, version, report)
+                continue
             truth = source != "model" and (entry.reviewed is True or (mark_reviewed and entry.reviewed is None and not model))
             if truth:  # with --as human every bib is a human one, confidence or not
                 _import_truth(store, photo, entry.image, bibs if source == "auto" else human, overwrite, report)
@@ -391,3 +409,103 @@ def _import_photo(
     report.model_added += len(new_rows) - same
     report.model_removed += len(old) - same
 
+
+
+def _merge(
+    store: Any, photo: Any, entry: PhotoAnnotation, base: Handout, bibs: list[Bib], overwrite: bool, version: str,
+    report: ImportReport,
+) -> None:  # fmt: skip
+    """Three-way merge of an entry that left this project as ``base`` (docs/volunteers.md).
+
+    The file's changes since the hand-out are applied where you changed nothing they meet; where you
+    changed the photo otherwise (or it is another picture now) it is a conflict and the photo is left as
+    it is, unless ``overwrite`` (the file's version is taken).
+    """
+    report.merged += 1
+    photo = store.photo(photo.id)
+    rows = store.bibs(photo.id)
+    here_now = [handout.Item(r.to_bib(), r.source != "model", r) for r in rows]
+    file_now = [handout.Item(b, b.confidence is None) for b in bibs]
+    file = handout.changes(base, file_now, entry.reviewed)
+    if not file.touched:  # the reviewer changed nothing: the photo stays as you have it
+        report.already_there += len(file.kept)
+        return
+    pixels = store.pixel_hashes().get(photo.id)
+    replaced = (base.width is not None and (base.width, base.height) != (photo.width, photo.height)) or (
+        bool(base.pixel_hash) and bool(pixels) and base.pixel_hash != pixels
+    )
+    here = handout.changes(base, here_now, photo.reviewed, store.deleted_numbers(photo.id))
+    if replaced:
+        why = ("the photo was replaced by another picture after the hand-out; the volunteer "
+               f"{file.describe(base.bibs, file_now)} on the old one")  # fmt: skip
+    else:
+        why = handout.conflict(base, file, file_now, here, here_now)
+    if why is not None:
+        if overwrite:
+            _take_file(store, photo, entry, bibs, version, report)
+        else:
+            report.conflicts.append((entry.image, f"{why}: left as it is (--overwrite takes the file's)"))
+        return
+    for b in file.deleted:
+        item = here.kept.get(b)
+        if item is not None:
+            store.delete_bib(item.origin.id)
+            report.deleted += 1
+    for b, new in file.changed:
+        item = here.kept.get(b)
+        if item is not None:
+            store.update_bib(item.origin.id, number=new.bib.number, box=new.bib.box if new.bib.box is not None else item.bib.box)
+            report.human_added += 1
+    for new in file.added:
+        there = [r for r in store.bibs(photo.id) if r.number == new.bib.number and _same_place(r.box, new.bib.box)]
+        if any(r.source != "model" for r in there):
+            report.already_there += 1
+        elif there:  # a prediction here reads the same: it becomes the file's human bib
+            store.update_bib(there[0].id, number=new.bib.number, box=new.bib.box if new.bib.box is not None else there[0].box)
+            report.human_added += 1
+        else:
+            store.add_bib(photo.id, new.bib.number, new.bib.box, source="human")
+            report.human_added += 1
+    moved_here = {b for b, _i in here.moved}
+    for b, item in file.kept.items():
+        row = here.kept.get(b)
+        if row is None:
+            continue
+        if b in {m for m, _i in file.moved} and b not in moved_here:  # your box wins where you moved it too
+            store.update_bib(row.origin.id, box=item.bib.box)
+            report.moved += 1
+        elif item.human and row.origin.source == "model":
+            store.update_bib(row.origin.id)  # confirmed by the reviewer
+            report.human_added += 1
+        else:
+            report.already_there += 1
+    if entry.reviewed is True:  # the review's bibs are all: predictions it lacks go, the photo is reviewed
+        _paired, _lone, extra = _pairs(store.bibs(photo.id), [b for b in bibs if b.confidence is None])
+        for row in extra:
+            if row.source == "model":
+                store.delete_bib(row.id)
+                report.model_removed += 1
+        if not store.photo(photo.id).reviewed:
+            store.set_reviewed(photo.id, True)
+            report.reviewed += 1
+    elif file.reviewed is False and here.reviewed is None:
+        store.set_reviewed(photo.id, False)
+
+
+def _take_file(store: Any, photo: Any, entry: PhotoAnnotation, bibs: list[Bib], version: str, report: ImportReport) -> None:
+    """``--overwrite`` of a conflict: the photo gets the entry's bibs and reviewed flag, whatever it had."""
+    if entry.reviewed is True:
+        _import_truth(store, photo, entry.image, bibs, True, report)
+        return
+    _paired, _lone, extra = _pairs(store.bibs(photo.id), bibs)
+    for row in extra:
+        store.delete_bib(row.id)
+        if row.source == "model":
+            report.model_removed += 1
+        else:
+            report.human_removed += 1
+    store.set_reviewed(photo.id, False)
+    human = [b for b in bibs if b.confidence is None]
+    model = [b for b in bibs if b.confidence is not None]
+    _import_photo(store, photo, PhotoAnnotation(entry.image, entry.width, entry.height, bibs, False), human, model, "auto",
+                  version, report)  # fmt: skip

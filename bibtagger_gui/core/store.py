@@ -637,6 +637,10 @@ class Store:
             out.setdefault(r["photo_id"], []).append(self._bib(r))
         return out
 
+    def pixel_hashes(self) -> dict[int, str | None]:
+        """photo id -> its image-data hash (core/pixelhash; "" = none for this format, None = not read yet)."""
+        return {r[0]: r[1] for r in self._conn.execute("SELECT id, pixel_hash FROM photos")}
+
     def find_number(self, number: str) -> list[Photo]:
         """Photos (present on disk) carrying a bib with this number (same ``core.bib.number_key``:
         case, spaces and leading zeros aside, so "891" finds a bib stored as "0891")."""
