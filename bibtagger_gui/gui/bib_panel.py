@@ -136,6 +136,11 @@ class BibPanel(QWidget):
     def eventFilter(self, obj, event) -> bool:
         if obj is self.number_edit and event.type() == event.Type.FocusIn:
             self.numberFieldFocused.emit()
+        if obj is self.number_edit and event.type() == event.Type.ShortcutOverride and event.text().isspace():
+            # Space (and any key that types only whitespace) is no part of a bib number: a line edit would
+            # take it as text, so a key map binding it (the documented "next_photo": "N; Space") did
+            # nothing in the number field; the window's shortcut gets it (typed, unbound, it stays text)
+            return True
         return False
 
     # ---- content

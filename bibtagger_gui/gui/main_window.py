@@ -182,6 +182,9 @@ class MainWindow(QMainWindow):
         self.panel.bibSelected.connect(self.select_bib)
         self.panel.numberFieldFocused.connect(self._number_field_focused)
         self.number_edit = self.panel.number_edit
+        # Return in the number field commits even when the key map gives accept_photo other keys (with
+        # the default map the window's Return shortcut comes first and this never fires)
+        self.number_edit.returnPressed.connect(self.enter_pressed)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -430,6 +433,10 @@ class MainWindow(QMainWindow):
             self._error(f"Cannot open {folder}", str(exc))
             return False
         self.close_folder()
+        # a search names a bib of the last shoot: cleared, and the keys go to the new folder's photo
+        # (a search box that kept the focus took the digits meant for the first photo's bib)
+        self.search_edit.clear()
+        self.photo_view.setFocus()
         self.store, self.folder = store, folder
         self.ctx.store = store
         self.reload_startlist()
@@ -441,7 +448,9 @@ class MainWindow(QMainWindow):
         return True
 
     def close_folder(self) -> None:
-        """Forget the current folder; running jobs become stale and their results are dropped."""
+        """Forget the current folder; running jobs become stale and their results are dropped. A number
+        being typed is committed first (opening another folder or quitting must not lose it)."""
+        self._commit_entry()
         self.generation.bump()
         for job in self.jobs:
             job.cancel()
@@ -748,8 +757,12 @@ class MainWindow(QMainWindow):
     def step_photo(self, delta: int) -> None:
         self._commit_entry()
         row = self.current_row()
+        total = self.list_model.total()
+        if row is not None and not 0 <= row + delta < total:  # the key did nothing: say why
+            where = "last" if delta > 0 else "first"
+            self.statusBar().showMessage(f"This is the {where} photo of the list ({row + 1} of {total})", 4000)
         row = 0 if row is None else row + delta
-        self.select_row(max(0, min(row, self.list_model.total() - 1)))
+        self.select_row(max(0, min(row, total - 1)))
 
     def select_first_with_bibs(self) -> bool:
         for row, item in enumerate(self.list_model.items):
@@ -760,6 +773,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ current photo
     def _show_photo(self, photo_id: int | None) -> None:
+        self._commit_entry()  # a typed number belongs to the photo it was typed on, whatever moves on
         self._end_entry()
         self.current_id = photo_id
         if photo_id is None or self.store is None:

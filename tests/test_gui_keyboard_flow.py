@@ -1,0 +1,134 @@
+"""A keyboard-only review: what the keys do wherever the focus is, and that a typed number is never lost
+(docs/review-flow.md#keyboard-only). Keys go to the focused widget, as a real keyboard sends them."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.review import ReviewFilter
+from bibtagger_gui.core.store import Store
+from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+
+
+def key(qtbot, k, mod=Qt.KeyboardModifier.NoModifier):
+    qtbot.keyClick(QApplication.focusWidget() or QApplication.activeWindow(), k, mod)
+
+
+def typed(qtbot, digits: str):
+    for d in digits:
+        key(qtbot, Qt.Key(ord(d)))
+
+
+def open_shoot(qtbot, make_window, folder, monkeypatch, n=4, base=500):
+    make_photos(folder, n, seed=base)
+    fixed_predictions(monkeypatch, {f"photo_{i:03d}.jpg": [Bib(str(base + i), (10, 10, 60, 40), 0.5)] for i in range(n)})
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    win.select_row(0)
+    return win
+
+
+def numbers(folder, relpath):
+    with Store.open(folder) as store:
+        return [b.number for b in store.bibs(store.photo_by_path(relpath).id)]
+
+
+def two_shoots(qtbot, make_window, tmp_path, monkeypatch):
+    """Shoot a open; Ctrl+O answers shoot b."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    win = open_shoot(qtbot, make_window, a, monkeypatch)
+    make_photos(b, 3, seed=9)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *_a, **_k: str(b)))
+    return win, a, b
+
+
+def test_opening_another_folder_while_typing_keeps_the_typed_number(qtbot, make_window, tmp_path, monkeypatch):
+    win, a, b = two_shoots(qtbot, make_window, tmp_path, monkeypatch)
+    rel = win.items[win.current_id].photo.relpath
+    typed(qtbot, "77")
+    key(qtbot, Qt.Key.Key_O, CTRL)  # Ctrl+O while typing: the number was dropped
+    assert win.folder == b.resolve()
+    assert numbers(a, rel) == ["77"]
+
+
+def test_opening_another_folder_clears_the_search_and_gives_the_photo_the_keys(qtbot, make_window, tmp_path, monkeypatch):
+    """A search typed in shoot a (the search box still has the focus) must not filter shoot b nor take its digits."""
+    win, a, b = two_shoots(qtbot, make_window, tmp_path, monkeypatch)
+    key(qtbot, Qt.Key.Key_F, CTRL)
+    qtbot.keyClicks(win.search_edit, "501")
+    assert win.list_model.total() == 1
+    key(qtbot, Qt.Key.Key_O, CTRL)
+    wait_idle(qtbot, win)
+    assert win.search_edit.text() == "" and win.list_model.total() == 3
+    assert QApplication.focusWidget() is win.photo_view
+    typed(qtbot, "5")
+    assert win.number_edit.text() == "5" and QApplication.focusWidget() is win.number_edit
+
+
+def test_quitting_while_typing_keeps_the_typed_number(qtbot, make_window, tmp_path, monkeypatch):
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    rel = win.items[win.current_id].photo.relpath
+    typed(qtbot, "42")
+    key(qtbot, Qt.Key.Key_Q, CTRL)
+    assert not win.isVisible()
+    assert numbers(tmp_path / "p", rel) == ["42"]
+
+
+def test_a_filter_that_empties_the_list_keeps_the_typed_number_on_its_photo(qtbot, make_window, tmp_path, monkeypatch):
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    rel = win.items[win.current_id].photo.relpath
+    typed(qtbot, "88")
+    win.filter_actions[ReviewFilter.REVIEWED].trigger()  # Review > Filter > Reviewed (Alt+R, F): none yet
+    assert win.list_model.total() == 0 and win.current_id is None
+    assert numbers(tmp_path / "p", rel) == ["88"]
+    assert win.number_edit.text() == "" and QApplication.focusWidget() is win.photo_view
+
+
+def test_space_bound_in_the_key_map_works_from_the_number_field(qtbot, make_window, tmp_path, monkeypatch):
+    """docs/review-flow.md's own example binds Space to next_photo: in the number field it typed a space."""
+    path = tmp_path / "keymap.json"
+    path.write_text(json.dumps({"next_photo": ["N", "Space"]}))
+    monkeypatch.setenv("BIBTAGGER_KEYMAP", str(path))
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    first = win.current_id
+    rel = win.items[first].photo.relpath
+    typed(qtbot, "31")
+    assert QApplication.focusWidget() is win.number_edit
+    key(qtbot, Qt.Key.Key_Space)
+    assert win.current_id != first and win.current_row() == 1
+    assert numbers(tmp_path / "p", rel) == ["31"]  # committed, as J or Right commit
+
+
+def test_return_commits_a_typed_number_when_accept_has_other_keys(qtbot, make_window, tmp_path, monkeypatch):
+    path = tmp_path / "keymap.json"
+    path.write_text(json.dumps({"accept_photo": "Space"}))
+    monkeypatch.setenv("BIBTAGGER_KEYMAP", str(path))
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    first = win.current_id
+    rel = win.items[first].photo.relpath
+    typed(qtbot, "64")
+    key(qtbot, Qt.Key.Key_Return)  # did nothing: no shortcut, and the number field ignored it
+    assert numbers(tmp_path / "p", rel) == ["64"] and QApplication.focusWidget() is win.photo_view
+    assert win.current_id == first and not win.store.photo(first).reviewed
+    typed(qtbot, "65")
+    key(qtbot, Qt.Key.Key_Space)  # the user's accept key commits from the number field too
+    assert numbers(tmp_path / "p", rel) == ["65"] and win.current_id == first
+    key(qtbot, Qt.Key.Key_Space)
+    assert win.store.photo(first).reviewed and win.current_id != first
+
+
+def test_next_and_previous_at_the_ends_of_the_list_say_so(qtbot, make_window, tmp_path, monkeypatch):
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    win.statusBar().clearMessage()
+    key(qtbot, Qt.Key.Key_K)
+    assert win.current_row() == 0 and "first photo of the list (1 of 4)" in win.statusBar().currentMessage()
+    win.select_row(3)
+    key(qtbot, Qt.Key.Key_J)
+    assert win.current_row() == 3 and "last photo of the list (4 of 4)" in win.statusBar().currentMessage()
