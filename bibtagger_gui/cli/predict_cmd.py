@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                 except Exception as exc:  # noqa: BLE001 - one bad photo must not stop the run
                     message = f"recognition failed ({type(exc).__name__}: {exc})"
                 else:
-                    store.set_model_bibs(photo.id, bibs, rec.version)
+                    store.set_model_bibs(photo.id, bibs, rec.version, pixel_print=getattr(rec, "last_print", None))
                     store.set_error(photo.id, None)
                     found += len(bibs)
                     bar.update()
@@ -81,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
                 store.set_error(photo.id, message)
                 bar.write(f"{shown(photo.relpath)}: {message}")
                 bar.update()
+        # photos reviewed or tagged without being recognized here (a store from before schema 4, imports) get
+        # their decoded-pixel print once, so a re-encoded copy of them is still told from another picture
+        store.fill_pixel_prints()
         failed_photos = {p.relpath: p.error for p in store.photos() if p.error and not p.reviewed}
         entries = store.to_annotations()
         try:

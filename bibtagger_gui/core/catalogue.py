@@ -30,6 +30,7 @@ class FileFacts:
     info: ImageInfo | None
     error: str | None
     pixel_hash: str | None = None  # core/pixelhash: "" = no fingerprint for this format, None = not read
+    pixel_print: bytes | None = None  # core/pixelprint, read by the store only when a decision needs it
 
 
 def content_hash(path: str | os.PathLike, size: int | None = None) -> str:

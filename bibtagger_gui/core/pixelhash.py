@@ -22,7 +22,8 @@ Other formats (TIFF) and files whose structure cannot be followed (also a PNG, W
 shorter than its chunks or header say: a copy still being written; or a file shorter than the
 ``size`` its caller stat'ed: rewritten meanwhile) get ``""``: no fingerprint,
 the caller falls back to comparing the pixel size. Lossless re-encoding (``jpegtran
--optimize``, a PNG re-compressed) changes the coded data and so counts as another picture.
+-optimize``, a PNG re-compressed) changes the coded data; the store then compares decoded prints
+(core/pixelprint), where it has one, to tell a re-encoded copy from another picture.
 Not a security hash: it identifies, it does not authenticate.
 """
 

@@ -213,6 +213,7 @@ class Recognizer:
         when no reader path is given). ``reread_below``: a reading whose vote is below this is
         replaced by a reading of widened crops (0 = never)."""
         models = default_models_dir()
+        self.last_print: bytes | None = None  # recognize_path: print of the last photo decoded (core/pixelprint)
         self.detector = OnnxModel.load(Path(detector_path or models / "detector.onnx"), "detector", threads)
         # Readers run small batches (a few crops per box): one intra-op thread unless told otherwise.
         # Two threads made the whole photo ~1.7x slower on 2 cores (docs/recognizer.md#threads).
@@ -463,12 +464,16 @@ class Recognizer:
     def recognize_path(self, path: Path) -> list[Bib]:
         """Load a photo (reduced JPEG decode where it suffices) and return bibs in full-resolution pixels.
 
+        ``last_print`` is then the decoded-pixel print (core/pixelprint) of the image the bibs were read
+        from, for ``Store.set_model_bibs(..., pixel_print=)`` (None until a photo was decoded).
+
         A JPEG is decoded once at the smallest libjpeg scale (1/8..1) whose long side reaches
         ``FIRST_DECODE_SIDE`` (exactly that scale, so no extra resize); detection runs on it
         (letterboxed) and reading too, unless a detected box is shorter than 3/4 of ``read_px``
         there, in which case one larger decode is made for reading. Other formats are decoded once.
         """
         from bibtagger_gui.core.imageio import load_with_info, probe_image
+        from bibtagger_gui.core.pixelprint import image_print
 
         info = probe_image(path)
         full_long = max(info.width, info.height)
@@ -479,7 +484,9 @@ class Recognizer:
                 if math.ceil(full_long / f) >= max(FIRST_DECODE_SIDE, max(self.detector.input_size)):
                     side = math.ceil(full_long / f)
                     break
+        self.last_print = None
         image, info = load_with_info(path, max_side=side)
+        self.last_print = image_print(image)
         full_long = max(info.width, info.height)
         boxes, scores, det_scale = self._detect(image)
         read_image, read_boxes = image, boxes

@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -23,8 +23,10 @@ from bibtagger_gui.core import portable
 from bibtagger_gui.core.bib import Bib, Box, number_key
 from bibtagger_gui.core.catalogue import STORE_DIRNAME, FileFacts, describe, walk_photos
 from bibtagger_gui.core.pixelhash import pixel_hash
+from bibtagger_gui.core.pixelprint import file_print, same_picture
 
-SCHEMA_VERSION = 3  # 2: bib ids are AUTOINCREMENT (never reused; undo commands hold them); 3: photos.pixel_hash
+# 2: bib ids are AUTOINCREMENT (never reused; undo commands hold them); 3: photos.pixel_hash; 4: pixel_prints
+SCHEMA_VERSION = 4
 DB_NAME = "project.db"
 SOURCES = ("model", "human", "mturk")
 BUSY_TIMEOUT_S = 30.0
@@ -69,6 +71,11 @@ CREATE TABLE IF NOT EXISTS history (
     after TEXT
 );
 CREATE INDEX IF NOT EXISTS history_photo ON history(photo_id);
+CREATE TABLE IF NOT EXISTS pixel_prints (
+    photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    sha1 TEXT NOT NULL,
+    print BLOB NOT NULL
+);
 """
 
 _PHOTO_SELECT = """
@@ -174,6 +181,7 @@ class ScanReport:
     moved: list[tuple[str, str]] = field(default_factory=list)  # (old relpath, new relpath)
     updated: list[str] = field(default_factory=list)  # content changed in place
     replaced: list[str] = field(default_factory=list)  # of those, another picture: model bibs dropped, unreviewed
+    reencoded: list[str] = field(default_factory=list)  # of those, other image data but the same decoded picture: kept
     missing: list[str] = field(default_factory=list)  # vanished during this scan
     restored: list[str] = field(default_factory=list)  # back after being missing
     errors: list[tuple[str, str]] = field(default_factory=list)
@@ -458,7 +466,7 @@ class Store:
             elif int(row[0]) < SCHEMA_VERSION:
                 if int(row[0]) < 2:
                     self._bib_ids_autoincrement()
-                self._add_pixel_hash()
+                self._add_pixel_hash()  # 4 (pixel_prints) is only a new table: _SCHEMA made it above
                 c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def _bib_ids_autoincrement(self) -> None:
@@ -781,17 +789,21 @@ class Store:
             self._history("bib_restore", row.photo_id, row.id, None, after.to_json())
         return after
 
-    def set_model_bibs(self, photo_id: int, bibs: Iterable[Bib], model_version: str) -> list[BibRow]:
+    def set_model_bibs(self, photo_id: int, bibs: Iterable[Bib], model_version: str,
+                       pixel_print: bytes | None = None) -> list[BibRow]:
         """Replace this photo's model bibs with ``bibs``; human and mturk bibs are never touched.
 
         A predicted bib that repeats a human/mturk bib (same number, or box IoU >= 0.5) is
         dropped, so re-running the recognizer does not duplicate corrected bibs, and so is a
         number the user deleted from this photo (:meth:`deleted_numbers`): a rejected reading
         does not come back. New model bibs on a reviewed photo make it unreviewed: a review
-        confirms every bib, and these are not confirmed.
+        confirms every bib, and these are not confirmed. ``pixel_print`` (core/pixelprint, of the image
+        the bibs were read from) is kept with them: :meth:`set_pixel_print`.
         """
         with self.transaction() as c:
             photo = self.photo(photo_id)
+            if pixel_print is not None:
+                self.set_pixel_print(photo_id, pixel_print)
             old = [b for b in self.bibs(photo_id) if b.source == "model"]
             keep = self.model_bibs_to_keep(photo_id, bibs)
             c.execute("DELETE FROM bibs WHERE photo_id = ? AND source = 'model'", (photo_id,))
@@ -857,6 +869,65 @@ class Store:
             c.execute("UPDATE photos SET error = ? WHERE id = ?", (message, photo_id))
             self._history("error", photo_id, None, before, message)
 
+    # ------------------------------------------------------------------ decoded-pixel prints
+
+    def set_pixel_print(self, photo_id: int, pixel_print: bytes) -> None:
+        """Keep the decoded-pixel print (core/pixelprint) of the photo's file as last scanned (its
+        ``sha1``), so a re-encoded copy saved under its name later is told from another picture.
+        Written where the photo is decoded anyway (recognition) or by :meth:`fill_pixel_prints`."""
+        with self.transaction() as c:
+            row = c.execute("SELECT sha1 FROM photos WHERE id = ?", (photo_id,)).fetchone()
+            if row is not None and row[0]:
+                c.execute("INSERT OR REPLACE INTO pixel_prints (photo_id, sha1, print) VALUES (?, ?, ?)",
+                          (photo_id, row[0], bytes(pixel_print)))  # fmt: skip
+
+    def pixel_print(self, photo_id: int) -> bytes | None:
+        """The print of the photo's current file version (None: none, or one of an older version)."""
+        row = self._conn.execute(
+            "SELECT pp.print FROM pixel_prints pp JOIN photos p ON p.id = pp.photo_id WHERE pp.photo_id = ? AND pp.sha1 = p.sha1",
+            (photo_id,),
+        ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def photos_without_print(self) -> list[int]:
+        """Ids of the photos with something a replaced file would lose (reviewed, or with bibs) whose
+        current file has no print yet: photos of a store from before schema 4, or reviewed without being
+        recognized (imports)."""
+        return [r[0] for r in self._conn.execute(
+            "SELECT p.id FROM photos p WHERE p.missing = 0 AND p.error IS NULL AND p.sha1 IS NOT NULL"
+            " AND (p.reviewed = 1 OR EXISTS (SELECT 1 FROM bibs b WHERE b.photo_id = p.id))"
+            " AND NOT EXISTS (SELECT 1 FROM pixel_prints pp WHERE pp.photo_id = p.id AND pp.sha1 = p.sha1)"
+            " ORDER BY p.id")]  # fmt: skip
+
+    def fill_pixel_prints(self, photo_ids: Iterable[int] | None = None,
+                          cancel: Callable[[], bool] | None = None) -> int:
+        """Decode (reduced, core/pixelprint.file_print) and keep the print of each photo that has
+        none (default: :meth:`photos_without_print`); returns how many were written. Each photo is
+        decoded outside any transaction; one whose file changed since the scan is left for later."""
+        n = 0
+        for pid in list(self.photos_without_print() if photo_ids is None else photo_ids):
+            if cancel is not None and cancel():
+                break
+            photo = self.photo(pid)
+            if photo.missing or not photo.sha1 or self.pixel_print(pid) is not None:
+                continue
+            path = self.folder / photo.relpath
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            if (st.st_size, st.st_mtime) != (photo.size, photo.mtime):
+                continue  # changed since the scan: the next scan decides about it first
+            pp = file_print(path)
+            try:
+                again = path.stat()
+            except OSError:
+                continue
+            if pp is not None and (again.st_size, again.st_mtime) == (photo.size, photo.mtime):  # not rewritten meanwhile
+                self.set_pixel_print(pid, pp)
+                n += 1
+        return n
+
     # ------------------------------------------------------------------ scanning
 
     def scan(
@@ -913,11 +984,10 @@ class Store:
                     if row["error"]:
                         report.errors.append((rel, row["error"]))
                 else:
-                    facts = describe(self.folder, rel)
+                    facts = self._with_print(row, describe(self.folder, rel))
                     if row["sha1"] and facts.sha1 != row["sha1"]:
                         report.updated.append(rel)
-                    pending.append(lambda row=row, facts=facts, rel=rel: self._update_photo(row["id"], facts)
-                                   and report.replaced.append(rel))  # fmt: skip
+                    pending.append(lambda row=row, facts=facts: self._update_photo(row["id"], facts, report))
                     if facts.error:
                         report.errors.append((rel, facts.error))
             else:
@@ -962,14 +1032,15 @@ class Store:
         """Re-read the file facts (hash, size, mtime) of photos this program just rewrote (keywords), so
         the stored hash stays the file's: a move before the next scan is still matched. Bibs are kept
         (unless the file now holds another picture: ``_update_photo``)."""
-        n = 0
+        todo = []
+        for rel in relpaths:  # read (and decode, where a decision needs it) before the write lock
+            row = self._conn.execute("SELECT * FROM photos WHERE relpath = ?", (rel,)).fetchone()
+            if row is not None:
+                todo.append((row["id"], self._with_print(row, describe(self.folder, rel))))
         with self.transaction():
-            for rel in relpaths:
-                photo = self.photo_by_path(rel)
-                if photo is not None:
-                    self._update_photo(photo.id, describe(self.folder, rel))
-                    n += 1
-        return n
+            for photo_id, facts in todo:
+                self._update_photo(photo_id, facts)
+        return len(todo)
 
     @staticmethod
     def _facts_columns(f: FileFacts) -> dict[str, Any]:
@@ -1001,6 +1072,20 @@ class Store:
         except OSError:
             return ""
 
+    def _with_print(self, row: sqlite3.Row, f: FileFacts) -> FileFacts:
+        """``f`` with the new file's print when only decoding can tell whether it still holds the
+        picture of ``row``: same pixel size, the image data not known to be equal (another
+        image-data hash, or none: TIFF) and a print of the old version to compare with."""
+        if f.error or f.info is None or row["width"] is None:
+            return f
+        if (row["width"], row["height"]) != (f.info.width, f.info.height):
+            return f  # another size: another picture, nothing to decode
+        if row["pixel_hash"] and f.pixel_hash == row["pixel_hash"]:
+            return f  # same image data: a metadata edit
+        if self.pixel_print(row["id"]) is None:
+            return f
+        return replace(f, pixel_print=file_print(self.folder / f.relpath))
+
     @staticmethod
     def _is_replacement(before: dict, after: dict) -> bool:
         """Whether new file facts are another picture: another pixel size, or other image data
@@ -1011,7 +1096,7 @@ class Store:
             return True
         return bool(before["pixel_hash"]) and bool(after["pixel_hash"]) and before["pixel_hash"] != after["pixel_hash"]
 
-    def _update_photo(self, photo_id: int, f: FileFacts) -> bool:
+    def _update_photo(self, photo_id: int, f: FileFacts, report: ScanReport | None = None) -> bool:
         """New facts for a file changed in place; returns whether it is another picture.
 
         Same pixel size and image data (``pixel_hash``): an edit of its metadata (keywords written by
@@ -1019,6 +1104,8 @@ class Store:
         model bibs go, it is recognized again and needs a new review; human and MTurk bibs are kept
         (shown for that review, never silently confirmed). A file without a fingerprint now (being
         written, unreadable) keeps the stored one, so the picture it held is still compared later.
+        Other image data (or none, TIFF) but a decoded print ``f.pixel_print`` that matches the stored
+        one (core/pixelprint: a lossless re-encode, a re-compression) is the same picture too.
         """
         cols = self._facts_columns(f)
         if not cols["pixel_hash"]:
@@ -1026,13 +1113,29 @@ class Store:
         names = ", ".join(dict.fromkeys([*cols, "pixel_hash"]))
         before = dict(self._conn.execute(f"SELECT {names} FROM photos WHERE id = ?", (photo_id,)).fetchone())
         replaced = self._is_replacement(before, {"pixel_hash": None, **cols})
+        old_print = self.pixel_print(photo_id)
+        reencoded = False
+        same_size = before["width"] is not None and (before["width"], before["height"]) == (cols["width"], cols["height"])
+        if f.pixel_print is not None and old_print is not None and same_size:
+            same = same_picture(old_print, f.pixel_print)
+            reencoded = same and replaced
+            replaced = not same
         if replaced:
             self._conn.execute("DELETE FROM bibs WHERE photo_id = ? AND source = 'model'", (photo_id,))
             cols.update(model_version=None, reviewed=0)
+            self._conn.execute("DELETE FROM pixel_prints WHERE photo_id = ?", (photo_id,))
+            if f.pixel_print is not None and f.sha1:
+                self._conn.execute("INSERT INTO pixel_prints (photo_id, sha1, print) VALUES (?, ?, ?)",
+                                   (photo_id, f.sha1, f.pixel_print))  # fmt: skip
+        elif old_print is not None and f.sha1:  # the same picture: the print (of the version reviewed) now names this file
+            self._conn.execute("UPDATE pixel_prints SET sha1 = ? WHERE photo_id = ?", (f.sha1, photo_id))
         self._conn.execute(
             f"UPDATE photos SET {', '.join(f'{k} = ?' for k in cols)}, missing = 0 WHERE id = ?", (*cols.values(), photo_id)
         )
-        self._history("photo_update", photo_id, None, before, {**cols, "replaced": True} if replaced else cols)
+        after = {**cols, "replaced": True} if replaced else {**cols, "reencoded": True} if reencoded else cols
+        self._history("photo_update", photo_id, None, before, after)
+        if report is not None:
+            (report.replaced if replaced else report.reencoded if reencoded else []).append(f.relpath)
         return replaced
 
     def _move_photo(self, old: sqlite3.Row, f: FileFacts) -> None:

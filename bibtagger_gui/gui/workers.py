@@ -161,13 +161,16 @@ class RecognitionJob(_Job):
                     if store.photo(pid).reviewed:  # accepted while we were working
                         self.signals.progress.emit(g, done, total)
                         continue
-                    store.set_model_bibs(pid, bibs, rec.version)
+                    store.set_model_bibs(pid, bibs, rec.version, pixel_print=getattr(rec, "last_print", None))
                     if photo.error:
                         store.set_error(pid, None)
                 self.signals.photo_done.emit(g, pid)
                 self.signals.progress.emit(g, done, total)
             else:
                 processed = total
+                # reviewed/tagged photos never recognized here (a store from before schema 4, imports): their
+                # decoded-pixel print, once, so a re-encoded copy keeps their review (docs/store.md)
+                store.fill_pixel_prints(cancel=self.stopped)
         except Exception as exc:
             self.signals.finished.emit(g, "failed", f"recognition stopped: {exc}")
             return
