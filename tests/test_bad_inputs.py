@@ -71,7 +71,7 @@ def test_predict_reports_each_bad_file_and_goes_on(tmp_path, capsys, placeholder
     images = {e["image"] for e in out}
     assert set(GOOD) <= images
     assert not images & set(bad)  # a failed photo is no "photo without bibs": left out of the JSON
-    with open(tmp_path / "out.csv", newline="", encoding="utf-8") as f:
+    with open(tmp_path / "out.csv", newline="", encoding="utf-8-sig") as f:  # the BOM Excel needs
         rows = list(csv.DictReader(f))
     assert set(GOOD) <= {r["image"] for r in rows if not r["error"]}
     marked = {r["image"]: r["error"] for r in rows if r["error"]}

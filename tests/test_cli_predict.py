@@ -35,7 +35,7 @@ def test_predict_writes_json_csv_and_store(demo, tmp_path, capsys, placeholder_m
     assert [p.image for p in pred] == [f"race_{i:03d}.jpg" for i in range(1, 7)]
     gt = {g.image: g for g in load_annotations(tmp_path / "gt.json")}
     assert all((p.width, p.height) == (gt[p.image].width, gt[p.image].height) for p in pred)  # oriented sizes
-    rows = list(csv.DictReader(io.StringIO(out_csv.read_text())))
+    rows = list(csv.DictReader(io.StringIO(out_csv.read_text(encoding="utf-8-sig"))))  # a BOM for Excel
     assert list(rows[0]) == ["image", "number", "x1", "y1", "x2", "y2", "confidence", "error"]
     assert not any(r["error"] for r in rows)
     assert sum(1 for r in rows if r["number"]) == sum(len(p.bibs) for p in pred)
@@ -110,7 +110,7 @@ def test_results_go_through_symlinks_and_to_stdout(demo, tmp_path, capsys, place
     rc = main(["predict", str(demo), "--models", str(placeholder_models_dir), "--csv", str(link), "--json", "-"])
     out = capsys.readouterr().out
     assert rc == 0
-    assert link.is_symlink() and real.read_text().startswith("image,number,")  # the link is kept, its target written
+    assert link.is_symlink() and real.read_text(encoding="utf-8-sig").startswith("image,number,")  # the link is kept, its target written
     assert [e["image"] for e in json.loads(out)] == [f"race_{i:03d}.jpg" for i in range(1, 7)]
     assert not (tmp_path / "-").exists()
 

@@ -208,7 +208,7 @@ def test_menu_dialog_and_names_in_gui_csv(qtbot, window, tmp_path):
 
 def gui_export_text(qtbot, win, target: Path) -> str:
     gui_export(qtbot, win, "csv", target)
-    return target.read_text()
+    return target.read_text(encoding="utf-8-sig")  # a CSV file starts with the BOM Excel needs
 
 
 def test_errors_are_reported_not_raised(qtbot, window, tmp_path):

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
                 ok = [e for e in entries if e["image"] not in failed_photos]
                 _write(args.json, json.dumps(dump_annotations(ok), indent=1, ensure_ascii=False) + "\n")
             if args.csv:
-                _write(args.csv, bib_rows_csv(entries, failed_photos))
+                _write(args.csv, bib_rows_csv(entries, failed_photos), bom=True)  # a file for Excel: UTF-8 BOM
         except (OSError, AnnotationError) as exc:
             print(f"error: cannot write results: {exc}", file=sys.stderr)
             return 1
@@ -106,12 +106,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write(path: Path, text: str) -> None:
-    """Write ``text`` to a file (atomically) or to stdout for ``-``."""
+def _write(path: Path, text: str, bom: bool = False) -> None:
+    """Write ``text`` to a file (atomically; with ``bom`` a UTF-8 BOM first, as Excel needs) or to stdout for ``-`` (no BOM)."""
     from bibtagger_gui.core.annotations import atomic_write_text
+    from bibtagger_gui.core.sheet_csv import BOM
 
     if str(path) == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        atomic_write_text(path, text)
+        atomic_write_text(path, BOM + text if bom else text)

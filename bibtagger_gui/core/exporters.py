@@ -15,14 +15,18 @@ the CSV column is always there and empty for numbers without a name (or without 
 * ``bibfolders``: one folder per number (spellings merged like ``bibcsv``) with symlinks (or copies) of its photos; a re-export
   into the same folder removes what an earlier one made that is no longer current.
 
+``csv`` and ``bibcsv`` are for spreadsheets (core/sheet_csv.py, docs/exports.md#csv-files-in-spreadsheets):
+a file gets a UTF-8 BOM (the text returned for stdout has none) and text cells that a
+spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, TAB, CR) get a leading ``'``
+(``sheet_csv.unguard`` takes it off; the start-list reader does). ``labels.csv`` is machine-read:
+exact values, no BOM.
+
 Photos are never modified.
 """
 
 from __future__ import annotations
 
-import csv
 import errno
-import io
 import json
 import os
 import re
@@ -40,11 +44,13 @@ from bibtagger_gui.core.annotations import atomic_write_bytes, atomic_write_text
 from bibtagger_gui.core.bib import number_key
 from bibtagger_gui.core.handout import add_handout_states
 from bibtagger_gui.core.imageio import ImageError, load_image
+from bibtagger_gui.core.sheet_csv import BOM, csv_text, guard
 from bibtagger_gui.core.startlist import load_from_store, names_for
 from bibtagger_gui.core.store import BibRow, Photo, Store
 
 FORMATS = ("csv", "bibcsv", "json", "coco", "crops", "bibfolders")
 FILE_FORMATS = ("csv", "bibcsv", "json", "coco")
+SPREADSHEET_FORMATS = ("csv", "bibcsv")  # a file of these starts with a UTF-8 BOM, for Excel
 BIB_CSV_HEADER = ["image", "number", "x1", "y1", "x2", "y2", "confidence"]
 
 
@@ -96,38 +102,36 @@ def bib_rows_csv(entries: list[dict], failed: dict[str, str] | None = None) -> s
     their entries are left out, so "recognition failed" never reads as "no bib found".
     """
     failed = failed or {}
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*BIB_CSV_HEADER, "error"])
+    rows: list[list[str]] = [[*BIB_CSV_HEADER, "error"]]
     for e in entries:
         if e["image"] in failed:
             continue
+        image = guard(e["image"])
         if not e["bibs"]:
-            w.writerow([e["image"], "", "", "", "", "", "", ""])
+            rows.append([image, "", "", "", "", "", "", ""])
         for b in e["bibs"]:
             box = b.get("box") or [None] * 4
-            w.writerow([e["image"], b["number"], *(_fmt(v) for v in box), _fmt(b.get("confidence")), ""])
+            rows.append([image, guard(b["number"]), *(_fmt(v) for v in box), _fmt(b.get("confidence")), ""])
     for image, message in failed.items():
-        w.writerow([image, "", "", "", "", "", "", message])
-    return buf.getvalue()
+        rows.append([guard(image), "", "", "", "", "", "", guard(message)])
+    return csv_text(rows)
 
 
 def photos_csv(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[str, ExportReport]:
     photos, bibs = _selection(store, reviewed_only, only)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*BIB_CSV_HEADER, "source", "reviewed", "name"])
+    out: list[list[object]] = [[*BIB_CSV_HEADER, "source", "reviewed", "name"]]
     rep = ExportReport(photos=len(photos))
     names = names_for(store)
     for p in photos:
         rows = bibs.get(p.id, [])
+        image = guard(p.relpath)
         if not rows:
-            w.writerow([p.relpath, "", "", "", "", "", "", "", int(p.reviewed), ""])
+            out.append([image, "", "", "", "", "", "", "", int(p.reviewed), ""])
         for b in rows:
             rep.bibs += 1
-            w.writerow([p.relpath, b.number, *(_fmt(v) for v in (b.box or (None,) * 4)), _fmt(b.confidence), b.source,
-                        int(p.reviewed), names.get(number_key(b.number), "")])  # fmt: skip
-    return buf.getvalue(), rep
+            out.append([image, guard(b.number), *(_fmt(v) for v in (b.box or (None,) * 4)), _fmt(b.confidence), b.source,
+                        int(p.reviewed), guard(names.get(number_key(b.number), ""))])  # fmt: skip
+    return csv_text(out), rep
 
 
 def bib_spellings(store: Store, numbers: Iterable[str]) -> dict[str, str]:
@@ -166,13 +170,11 @@ def numbers_csv(store: Store, reviewed_only: bool = False, only: PhotoFilter = N
         for number in groups[p.id]:
             by_number.setdefault(number, []).append(p.relpath)
             rep.bibs += 1
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["number", "count", "images", "name"])
+    rows: list[list[object]] = [["number", "count", "images", "name"]]
     names = names_for(store)
     for number in sorted(by_number, key=lambda n: (len(n), n)):
-        w.writerow([number, len(by_number[number]), ";".join(by_number[number]), names.get(number_key(number), "")])
-    return buf.getvalue(), rep
+        rows.append([guard(number), len(by_number[number]), guard(";".join(by_number[number])), guard(names.get(number_key(number), ""))])
+    return csv_text(rows), rep
 
 
 def annotations_json(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[str, ExportReport]:
@@ -276,11 +278,8 @@ def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool =
             rows.append([name, b.number, p.relpath, *c, b.source])
             rep.bibs += 1
             rep.written += 1
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["file", "number", "image", "x1", "y1", "x2", "y2", "source"])
-    w.writerows(rows)
-    atomic_write_text(out / "labels.csv", buf.getvalue())
+    # Machine-read (reader training): exact values, no BOM, no formula guard (docs/exports.md).
+    atomic_write_text(out / "labels.csv", csv_text([["file", "number", "image", "x1", "y1", "x2", "y2", "source"], *rows]))
     if not rep.cancelled:
         _tick(progress, None, len(photos), len(photos), rep)
     return rep
@@ -434,7 +433,7 @@ def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only:
         text, rep = {"csv": photos_csv, "bibcsv": numbers_csv, "json": annotations_json, "coco": coco_json}[fmt](store, reviewed_only, only)
         if out is None:
             return rep, text
-        atomic_write_text(out, text)
+        atomic_write_text(out, BOM + text if fmt in SPREADSHEET_FORMATS else text)
         _tick(progress, None, rep.photos, rep.photos, rep)
         return rep, None
     if out is None:

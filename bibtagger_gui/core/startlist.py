@@ -10,7 +10,8 @@ hold the bibs, ``StartList.notes`` says which one was used. An Excel ``sep=;`` f
 sets the delimiter (else it is guessed among , ; TAB |). The file may be UTF-16 (Excel's
 "Unicode Text": a byte order mark, or NULs in every other byte), UTF-8 (with or without
 BOM), falling back to cp1252/latin-1, with any line ends (LF, CRLF, old-Mac CR). Problems are reported with line numbers and the rest is kept; a binary file is
-refused. The list is saved in the project store under the meta key ``"startlist"`` (JSON).
+refused. A cell our CSV exports guarded against formula injection (``'=…``, ``'+…``: core/sheet_csv.py)
+is read without the added ``'``, so an exported csv/bibcsv reads back as the names it was made from. The list is saved in the project store under the meta key ``"startlist"`` (JSON).
 
 Numbers are kept as the list writes them; lookups compare ``core.bib.number_key``, so leading
 zeros do not count (891 on the list is 0891 on the bib; docs/bib-numbers.md), and a line
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bibtagger_gui.core.bib import clean_number, number_key
+from bibtagger_gui.core.sheet_csv import unguard
 
 META_KEY = "startlist"
 MAX_DISTANCE = 2
@@ -436,7 +438,7 @@ def parse_startlist_text(text: str, source: str = "") -> StartList:
         if len(row) <= bib_col:
             result.problems.append(f"line {lineno}: expected {width} columns, found {len(row)}")
             continue
-        raw = row[bib_col].strip()
+        raw = unguard(row[bib_col]).strip()
         number = normalise(raw)
         if not number:
             result.problems.append(f"line {lineno}: empty bib number")
@@ -446,7 +448,7 @@ def parse_startlist_text(text: str, source: str = "") -> StartList:
             continue
 
         def cell(col: int | None) -> str:
-            return row[col].strip() if col is not None and col < len(row) else ""
+            return unguard(row[col]).strip() if col is not None and col < len(row) else ""
 
         pair = " ".join(p for p in (cell(first_col), cell(last_col)) if p)
         name = (pair or cell(name_col)) if first_col is not None and last_col is not None else (cell(name_col) or pair)
