@@ -422,6 +422,30 @@ def test_export_keeps_bom_newlines_and_missing_columns(tmp_path):
     assert r["Approve"] == "" and r["Reject"] == "No box drawn" and r["AssignmentId"] == "A1"
 
 
+def test_export_keeps_a_cp1252_batch_cp1252_unless_feedback_needs_more(tmp_path):
+    """A batch re-saved by Excel as cp1252 stays cp1252, but feedback it cannot hold ("≠", "→")
+    makes the file UTF-8 with a BOM instead of "?" in the worker's reason, and the report says so."""
+    cols = [c for c in COLUMNS if c not in ("Approve", "Reject")]
+    text = ",".join(cols) + "\r\n" + ",".join(row("A1", "Läufer.jpg", "[]").get(c, "") for c in cols) + "\r\n"
+    path = tmp_path / "excel.csv"
+    path.write_bytes(text.encode("cp1252"))
+    batch = mturk.read_batch(path)
+    assert batch.encoding == "cp1252" and not batch.bom
+    plain = tmp_path / "plain.csv"
+    rep = mturk.export_batch(batch, {"A1": mturk.Verdict("A1", mturk.REJECT, "Nummer fehlt – bitte prüfen")}, plain)
+    assert rep.encoding == "cp1252" and rep.encoding_note == ""
+    assert plain.read_bytes().decode("cp1252").count("Nummer fehlt – bitte prüfen") == 1
+    wide = tmp_path / "wide.csv"
+    reason = "Nummer 0891 ≠ 891 → bitte prüfen"
+    rep = mturk.export_batch(batch, {"A1": mturk.Verdict("A1", mturk.REJECT, reason)}, wide)
+    assert rep.encoding == "utf-8" and "'≠'" in rep.encoding_note and "cp1252" in rep.encoding_note
+    data = wide.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
+    with open(wide, newline="", encoding="utf-8-sig") as f:
+        (r,) = list(csv.DictReader(f))
+    assert r["Reject"] == reason and r["Approve"] == "" and "Läufer.jpg" in r["Input.image_url"]
+
+
 def test_match_photos_through_store_and_correct_into_store(tmp_path):
     folder = tmp_path / "photos"
     photo(folder / "p.jpg", 200, 100)

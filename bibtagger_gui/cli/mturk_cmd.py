@@ -211,4 +211,6 @@ def cmd_export(args: argparse.Namespace) -> int:
               "those rows were left as they are", file=sys.stderr)
     if rep.unknown:
         print(f"note: {len(rep.unknown)} verdicts are for assignments not in this CSV", file=sys.stderr)
+    if rep.encoding_note:
+        print(f"note: {rep.encoding_note}", file=sys.stderr)
     return 0

@@ -812,6 +812,8 @@ class ExportReport:
     untouched: int = 0  # rows written exactly as read
     ignored_final: list[str] = field(default_factory=list)  # verdicts on already Approved/Rejected assignments
     unknown: list[str] = field(default_factory=list)  # verdicts for assignments not in this batch
+    encoding: str = ""  # the file's encoding as written
+    encoding_note: str = ""  # why it is not the batch's own encoding ("" when it is)
 
 
 def export_batch(batch: Batch, verdicts: Mapping[str, Verdict] | VerdictStore, out_csv: str | os.PathLike) -> ExportReport:
@@ -820,7 +822,10 @@ def export_batch(batch: Batch, verdicts: Mapping[str, Verdict] | VerdictStore, o
     Rules: approve (and correct) -> Approve="x", Reject=""; reject -> Approve="", Reject=feedback.
     Only ``Submitted`` assignments change; already Approved/Rejected ones, rows without a
     verdict and malformed rows are written field-for-field as read. Every field is quoted
-    (MTurk's own style), line endings and BOM follow the input. Written atomically.
+    (MTurk's own style), line endings, encoding and BOM follow the input, except that feedback the
+    input's encoding cannot hold (a cp1252 file re-saved by Excel, "≠" typed in a reason) makes the
+    file UTF-8 with a BOM rather than lose characters (``ExportReport.encoding_note`` says so).
+    Written atomically.
     """
     vmap = verdicts.all() if isinstance(verdicts, VerdictStore) else dict(verdicts)
     header = list(batch.header)
@@ -856,7 +861,15 @@ def export_batch(batch: Batch, verdicts: Mapping[str, Verdict] | VerdictStore, o
     out = Path(out_csv)
     buf = io.StringIO(newline="")
     csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator=batch.newline).writerows(out_rows)
-    data = (b"\xef\xbb\xbf" if batch.bom else b"") + buf.getvalue().encode(batch.encoding, errors="replace")
+    text = buf.getvalue()
+    try:
+        data = (b"\xef\xbb\xbf" if batch.bom else b"") + text.encode(batch.encoding)
+        report.encoding = batch.encoding
+    except UnicodeEncodeError as exc:  # feedback typed here that the batch's encoding (cp1252, latin-1) cannot hold
+        data = b"\xef\xbb\xbf" + text.encode("utf-8")
+        report.encoding = "utf-8"
+        report.encoding_note = (f"written as UTF-8 (with a byte order mark), not {batch.encoding} like the batch file, "
+                                f"because the feedback holds {text[exc.start:exc.end]!r}, which {batch.encoding} cannot store")
     atomic_write_bytes(out, data)
     return report
 

@@ -831,6 +831,8 @@ class MTurkController(QObject):
         msg = f"{len(rep.approved)} approved, {len(rep.rejected)} rejected, {rep.untouched} rows unchanged.\nUpload {out} on MTurk (Manage ▸ Results ▸ Upload CSV)."
         if rep.ignored_final:
             msg += f"\n{len(rep.ignored_final)} verdicts were for assignments already decided on MTurk and were left out."
+        if rep.encoding_note:
+            msg += f"\nThe file was {rep.encoding_note}."
         QMessageBox.information(self.window, "MTurk export", msg)
 
 
