@@ -53,7 +53,31 @@ def run_gui(folder: str | Path | None = None, models: str | Path | None = None, 
     app = make_app()
     from bibtagger_gui.gui.main_window import MainWindow
 
+    reporter, restore_hooks = start_error_reporting(models)
+    try:
+        return _run_window(app, MainWindow, reporter, folder, models, screenshot)
+    finally:
+        restore_hooks()
+
+
+def start_error_reporting(models: str | Path | None = None):
+    """The log file (docs/gui.md#log-file), its startup lines, and the exception hooks that show unexpected
+    errors in a dialog (gui/error_report.py). Returns the reporter and the function that removes the hooks."""
+    from bibtagger_gui.core import applog
+    from bibtagger_gui.gui.error_report import ErrorReporter, install
+    from bibtagger_gui.gui.help_dialogs import qt_versions
+
+    path = applog.setup_file_log()
+    extra = {**qt_versions(), "Qt platform": QApplication.platformName()}
+    applog.log_startup(extra, str(models) if models else None)
+    versions = "\n".join(applog.startup_lines(extra))
+    reporter = ErrorReporter(path, applog.state.error, versions)
+    return reporter, install(reporter)
+
+
+def _run_window(app, MainWindow, reporter, folder, models, screenshot) -> int:  # noqa: N803
     window = MainWindow(models_dir=models)
+    reporter.window = window
     if models and not window.load_models_dir(models, remember=False):
         print(f"bibtagger gui: {window.statusBar().currentMessage()}", file=sys.stderr)
     window.show()

@@ -62,6 +62,7 @@ DEFAULT_KEYMAP: dict[str, tuple[list[str], str]] = {
     "open_folder": (["Ctrl+O"], "Open a photo folder"),
     "checkpoint": (["Ctrl+S"], "Mark a checkpoint (edits are always saved already)"),
     "quit": (["Ctrl+Q"], "Quit"),
+    "shortcuts": (["F1"], "Show every keyboard shortcut (Help > Keyboard Shortcuts) and how to change them"),
 }
 
 #: keys added on one platform: a Mac keyboard's "delete" key is Backspace to Qt (its forward
@@ -92,6 +93,11 @@ def default_json_path() -> Path:
     """
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)
     return Path(base or ".") / CONFIG_DIR_NAME / "keymap.json"
+
+
+def json_path_in_use() -> Path:
+    """The key map file read at start: ``$BIBTAGGER_KEYMAP`` when set, else :func:`default_json_path`."""
+    return Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else default_json_path()
 
 
 def _parse(value: object) -> list[str] | None:
@@ -204,7 +210,7 @@ def load_keymap(settings: QSettings | None = None, json_path: str | Path | None 
         km._apply("settings", {k: settings.value(k) for k in settings.childKeys()})
     finally:
         settings.endGroup()
-    path = Path(json_path) if json_path else Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else default_json_path()
+    path = Path(json_path) if json_path else json_path_in_use()
     if path.is_file():
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

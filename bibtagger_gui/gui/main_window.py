@@ -7,6 +7,7 @@ wires views, commands and workers. See docs/gui.md and docs/review-flow.md.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 import weakref
 from pathlib import Path
@@ -53,6 +54,8 @@ from bibtagger_gui.gui.photo_view import PhotoView
 from bibtagger_gui.gui.thumbnails import ThumbnailProvider
 from bibtagger_gui.gui.threads import WorkQueue
 from bibtagger_gui.gui.workers import Generation, RecognitionJob, ScanJob
+
+log = logging.getLogger(__name__)
 
 FEATURE_MODULES = ("mturk_dialog", "keywords_action", "startlist_action", "import_action", "export_action")
 DEFAULT_SIZE = (1400, 900)
@@ -114,6 +117,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_actions()
         self._install_features()
+        self._build_help_menu()  # last: the rightmost menu, after the features' menus
         self.photo_view.setFocus()
         self._jobs_changed()
         self._update_counts()
@@ -126,6 +130,7 @@ class MainWindow(QMainWindow):
             return
         for p in problems:
             print(f"bibtagger: keymap: {p}", file=sys.stderr)
+            log.warning("keymap: %s", p)
         more = f" (+{len(problems) - 1} more, see stderr)" if len(problems) > 1 else ""
         self.statusBar().showMessage(f"keymap: {problems[0]}{more}", 30000)
         # stays after other messages replace that one: a permanent label, the list on hover
@@ -369,6 +374,56 @@ class MainWindow(QMainWindow):
             button.setAccessibleName(act.text().replace("&", ""))
             button.setAccessibleDescription(f"{act.statusTip()}{keys(act.objectName())}")
 
+    def _build_help_menu(self) -> None:
+        """Help: Keyboard Shortcuts (F1), Open Log Folder, Model Information, About bibtagger (docs/gui.md#help-menu)."""
+        from bibtagger_gui.gui import help_dialogs
+
+        menu = self.menuBar().addMenu("&Help")
+        self._action("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts, menu)
+        self._action("open_log_folder", "Open &Log Folder", self.open_log_folder, menu, keys=False)
+        self._action("model_info", "&Model Information", self.show_model_info, menu, keys=False)
+        menu.addSeparator()
+        self._action("about", "&About bibtagger", self.show_about, menu, keys=False)
+        for name, tip in (
+            ("open_log_folder", "Open the folder of the log file (warnings, errors and their details)"),
+            ("model_info", "Versions, calibration and model cards of the recognition models"),
+            ("about", "bibtagger's version and the licences of its components"),
+        ):
+            self.actions_by_name[name].setStatusTip(tip)
+            self.actions_by_name[name].setToolTip(tip)
+        self.help_menu = menu
+        self._help = help_dialogs
+
+    def show_shortcuts(self) -> Any:
+        h = self._help
+        return h.show_window(self, "shortcuts_dialog", lambda: h.ShortcutsDialog(self.keymap, self),
+                             lambda d: d.fill(self.keymap))  # fmt: skip
+
+    def show_model_info(self) -> Any:
+        h = self._help
+        return h.show_window(self, "model_info_dialog", lambda: h.ModelInfoDialog(self.models_dir, self),
+                             lambda d: d.fill(self.models_dir))  # fmt: skip
+
+    def show_about(self) -> Any:
+        h = self._help
+        return h.show_window(self, "about_dialog", lambda: h.AboutDialog(self), lambda d: d.fill())
+
+    def open_log_folder(self) -> bool:
+        """Help > Open Log Folder: the log's folder in the file manager, or why there is no log."""
+        from bibtagger_gui.core import applog
+        from bibtagger_gui.gui.error_report import open_folder
+
+        folder = applog.state.path.parent if applog.state.path is not None else None
+        if folder is None:
+            why = applog.state.error or "the log file is only written by the desktop app (bibtagger gui)"
+            self.statusBar().showMessage(f"No log file: {why}", 15000)
+            return False
+        if not open_folder(folder):
+            self.statusBar().showMessage(f"Cannot open {folder} in a file manager; the log is {applog.state.path}", 15000)
+            return False
+        self.statusBar().showMessage(f"Log folder: {folder}", 10000)
+        return True
+
     def _install_features(self) -> None:
         self.feature_errors: list[str] = []
         for name in FEATURE_MODULES:
@@ -388,6 +443,8 @@ class MainWindow(QMainWindow):
                     install(self)
                 except Exception as exc:
                     self.feature_errors.append(f"{name}: {exc}")
+        for problem in self.feature_errors:
+            log.error("feature module failed: %s", problem)
         startlist_controller = getattr(self, "startlist_controller", None)
         if startlist_controller is not None:  # names and off-list flags follow a start list import
             startlist_controller.imported.connect(lambda _sl: self.reload_startlist())
@@ -679,6 +736,9 @@ class MainWindow(QMainWindow):
 
     def _show_models(self, label: str, version: str, calibration_note: str) -> None:
         """Status bar: the models' short name; the full version and the calibration note on hover."""
+        if version != getattr(self, "_models_logged", None):  # the log says which models a session used
+            self._models_logged = version
+            logging.getLogger("bibtagger_gui.startup").info("models in use: %s (%s)", version, calibration_note)
         self.model_label.setText(f"models: {label}")
         self.model_label.setToolTip("\n".join(t for t in (version, calibration_note) if t))
 
@@ -1088,6 +1148,7 @@ class MainWindow(QMainWindow):
         self.counts_label.setText(f"{c.photos} photos · {c.tagged} tagged · {c.reviewed} reviewed · {c.errors} errors")
 
     def _error(self, title: str, message: str) -> None:
+        log.warning("%s: %s", title, message)
         self.statusBar().showMessage(f"{title}: {message}", 15000)
         if QApplication.platformName() not in ("offscreen", "minimal") and self.isVisible():
             QMessageBox.warning(self, title, message)

@@ -10,9 +10,21 @@ background work runs here and talks to the GUI through queued signals (see docs/
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from typing import Callable
+
+
+def report_exception() -> None:
+    """Hand the exception being handled to ``threading.excepthook``, as an uncaught exception of a plain
+    thread would be: stderr by default, the app's error dialog and log once ``run_gui`` installed its hook
+    (gui/error_report.py). Never raises (the worker thread must live on)."""
+    try:
+        exc_type, exc, tb = sys.exc_info()
+        threading.excepthook(threading.ExceptHookArgs([exc_type, exc, tb, threading.current_thread()]))
+    except Exception:  # noqa: BLE001 - a failing hook must not kill the worker
+        pass
 
 
 class Task:
@@ -77,10 +89,8 @@ class WorkQueue:
                 self._running += 1
             try:
                 task.fn()  # type: ignore[misc]
-            except Exception:  # work functions report their own errors; keep the thread alive
-                import traceback
-
-                traceback.print_exc()
+            except Exception:  # work functions report their own errors; what escapes is a bug: keep the thread alive
+                report_exception()
             finally:
                 with self._cond:
                     task.fn, task.done = None, True
