@@ -271,3 +271,25 @@ def test_open_log_folder_opens_the_log_folder(qtbot, make_window, file_log, monk
     applog.close_file_log()  # no log (the CLI, or a folder that could not be written): said, nothing opened
     win.actions_by_name["open_log_folder"].trigger()
     assert len(opened) == 1 and "No log file" in win.statusBar().currentMessage()
+
+
+@pytest.mark.parametrize("kind", ["photo_view", "thumbnail"])
+def test_a_photo_loaded_after_its_view_was_deleted_is_dropped_not_reported(qapp, tmp_path, kind):
+    """Found by the worker hook: a photo/thumbnail load that ends after its view (or window) was deleted
+    emitted on the deleted QObject, and the RuntimeError escaped the work function as an error."""
+    import shiboken6
+
+    from bibtagger_gui.gui import photo_view, thumbnails
+    from tests.test_gui_support import make_photos
+
+    make_photos(tmp_path, 1)
+    photo = tmp_path / "photo_000.jpg"
+    if kind == "photo_view":
+        signals = photo_view._LoadSignals()
+        job = photo_view._LoadJob(signals, 1, photo)
+    else:
+        signals = thumbnails._Emitter()
+        job = thumbnails._ThumbJob(signals, 1, 1, photo, None, 160)
+    shiboken6.delete(signals)  # the view was closed while the photo loaded
+    job()  # raised RuntimeError("Signal source has been deleted") into the worker before
+    assert not shiboken6.isValid(signals)

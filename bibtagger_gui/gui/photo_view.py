@@ -29,7 +29,7 @@ from bibtagger_gui.core.imageio import ImageError, load_image
 from bibtagger_gui.gui import box_adjust
 from bibtagger_gui.gui.look import HIGH_CONFIDENCE, bib_look, text_on  # noqa: F401 - HIGH_CONFIDENCE re-exported
 from bibtagger_gui.gui.qimage import rgb_to_qimage
-from bibtagger_gui.gui.threads import WorkQueue
+from bibtagger_gui.gui.threads import WorkQueue, emit_if_alive
 
 VIEW_MAX_SIDE = 2560
 
@@ -154,12 +154,12 @@ class _LoadJob:
 
     def __call__(self) -> None:
         try:
-            img = rgb_to_qimage(load_image(self.path, max_side=VIEW_MAX_SIDE))
-            self.signals.loaded.emit(self.request, img, "")
+            img, error = rgb_to_qimage(load_image(self.path, max_side=VIEW_MAX_SIDE)), ""
         except ImageError as exc:
-            self.signals.loaded.emit(self.request, None, exc.message)
+            img, error = None, exc.message
         except Exception as exc:  # pragma: no cover - keep the GUI alive
-            self.signals.loaded.emit(self.request, None, str(exc))
+            img, error = None, str(exc)
+        emit_if_alive(self.signals.loaded, self.request, img, error)  # dropped when the view is gone
 
 
 def photo_part(thumbnail: QPixmap, width: int, height: int) -> QPixmap:

@@ -27,6 +27,19 @@ def report_exception() -> None:
         pass
 
 
+def emit_if_alive(signal, *args) -> bool:
+    """``signal.emit(*args)`` from a worker thread; False (nothing sent) when the signal's QObject was
+    deleted while the work ran (its view or window closed): the result has nobody to go to. Before, the
+    RuntimeError escaped the work function as an unexpected error."""
+    try:
+        signal.emit(*args)
+    except RuntimeError as exc:
+        if "deleted" not in str(exc):
+            raise
+        return False
+    return True
+
+
 class Task:
     """One queued callable; ``cancelled`` once removed from the queue before it ran, ``done`` once it ran.
 

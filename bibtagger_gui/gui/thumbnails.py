@@ -30,7 +30,7 @@ from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
 
 from bibtagger_gui.core.imageio import ImageError, load_image
 from bibtagger_gui.gui.qimage import rgb_to_qimage
-from bibtagger_gui.gui.threads import WorkQueue
+from bibtagger_gui.gui.threads import WorkQueue, emit_if_alive
 
 THUMB_SIZE = 160
 #: Memory for the thumbnails kept as pixmaps (MiB), in real bytes. One is a 160x106 ARGB canvas, 66 KiB,
@@ -78,7 +78,7 @@ class _ThumbJob:
             if self.disk is not None and self.disk.is_file():
                 img = QImage(str(self.disk))
                 if not img.isNull():
-                    self.emitter.done.emit(self.ticket, self.photo_id, img, self.ratio)
+                    emit_if_alive(self.emitter.done, self.ticket, self.photo_id, img, self.ratio)
                     return
             img = rgb_to_qimage(load_image(self.path, max_side=self.size))
             if self.disk is not None:
@@ -89,11 +89,11 @@ class _ThumbJob:
                         tmp.replace(self.disk)
                 except OSError:
                     pass  # a cache that cannot be written is only slower
-            self.emitter.done.emit(self.ticket, self.photo_id, img, self.ratio)
+            emit_if_alive(self.emitter.done, self.ticket, self.photo_id, img, self.ratio)  # dropped when the provider is gone
         except ImageError as exc:
-            self.emitter.failed.emit(self.ticket, self.photo_id, exc.message)
+            emit_if_alive(self.emitter.failed, self.ticket, self.photo_id, exc.message)
         except Exception as exc:  # never let a worker die silently
-            self.emitter.failed.emit(self.ticket, self.photo_id, str(exc))
+            emit_if_alive(self.emitter.failed, self.ticket, self.photo_id, str(exc))
 
 
 class ThumbnailProvider(QObject):
