@@ -132,3 +132,75 @@ def test_next_and_previous_at_the_ends_of_the_list_say_so(qtbot, make_window, tm
     win.select_row(3)
     key(qtbot, Qt.Key.Key_J)
     assert win.current_row() == 3 and "last photo of the list (4 of 4)" in win.statusBar().currentMessage()
+
+
+def test_search_by_keys_only_digits_go_to_the_search_and_enter_shows_the_first_match(qtbot, make_window, tmp_path, monkeypatch):
+    """Ctrl+F, digits (they must not start a number entry), Enter: the first match is shown and the photo has the
+    keys, the search stays; a search with no match keeps the focus and says so; Escape clears it."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    win.select_row(3)
+    key(qtbot, Qt.Key.Key_F, CTRL)
+    assert QApplication.focusWidget() is win.search_edit
+    typed(qtbot, "50*")
+    assert win.search_edit.text() == "50*" and win.number_edit.text() != "50" and win._entry is None
+    assert win.list_model.total() == 4
+    key(qtbot, Qt.Key.Key_Return)
+    assert win.current_row() == 0 and QApplication.focusWidget() is win.photo_view
+    assert win.search_edit.text() == "50*"  # kept: Enter goes to the results
+    key(qtbot, Qt.Key.Key_F, CTRL)
+    typed(qtbot, "99")  # selected by Ctrl+F: replaced
+    assert win.search_edit.text() == "99" and win.list_model.total() == 0
+    key(qtbot, Qt.Key.Key_Return)
+    assert QApplication.focusWidget() is win.search_edit and "No photo has bib '99'" in win.statusBar().currentMessage()
+    key(qtbot, Qt.Key.Key_Escape)
+    assert win.search_edit.text() == "" and win.list_model.total() == 4 and QApplication.focusWidget() is win.photo_view
+
+
+def test_enter_in_the_search_goes_to_the_first_match_when_accept_has_other_keys(qtbot, make_window, tmp_path, monkeypatch):
+    path = tmp_path / "keymap.json"
+    path.write_text(json.dumps({"accept_photo": "Space"}))
+    monkeypatch.setenv("BIBTAGGER_KEYMAP", str(path))
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    win.select_row(2)
+    key(qtbot, Qt.Key.Key_F, CTRL)
+    typed(qtbot, "5*")
+    key(qtbot, Qt.Key.Key_Return)
+    assert win.current_row() == 0 and QApplication.focusWidget() is win.photo_view
+
+
+def test_ctrl_l_puts_the_keys_in_the_list_to_select_photos_for_an_export(qtbot, make_window, tmp_path, monkeypatch):
+    """No mouse: Ctrl+L, Down walks the list (it keeps the focus), Shift+Down selects several photos, digits still
+    go to the number field, Escape gives the photo the keys back with the selection kept."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    act = win.actions_by_name["focus_list"]
+    assert act in win.review_menu.actions() and act.shortcut().toString() == "Ctrl+L"
+    typed(qtbot, "12")
+    rel = win.items[win.current_id].photo.relpath
+    key(qtbot, Qt.Key.Key_L, CTRL)  # commits the typed number, as Ctrl+F does
+    assert numbers(tmp_path / "p", rel) == ["12"]
+    assert QApplication.focusWidget() is win.list_view
+    key(qtbot, Qt.Key.Key_Down)
+    assert win.current_row() == 1 and QApplication.focusWidget() is win.list_view
+    key(qtbot, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    key(qtbot, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    rows = sorted(i.row() for i in win.list_view.selectionModel().selectedRows())
+    assert rows == [1, 2, 3] and win.current_row() == 3 and QApplication.focusWidget() is win.list_view
+    assert [p.relpath for p in win.selected_photos()] == [win.list_model.item(r).photo.relpath for r in rows]
+    key(qtbot, Qt.Key.Key_Escape)
+    assert QApplication.focusWidget() is win.photo_view and len(win.selected_photos()) == 3
+    key(qtbot, Qt.Key.Key_L, CTRL)
+    typed(qtbot, "4")
+    assert win.number_edit.text() == "4" and QApplication.focusWidget() is win.number_edit
+
+
+def test_the_list_and_search_keys_follow_the_key_map(qtbot, make_window, tmp_path, monkeypatch):
+    path = tmp_path / "keymap.json"
+    path.write_text(json.dumps({"focus_list": "Ctrl+Shift+L", "search": "Ctrl+K"}))
+    monkeypatch.setenv("BIBTAGGER_KEYMAP", str(path))
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    assert win.keymap.problems == []
+    key(qtbot, Qt.Key.Key_L, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    assert QApplication.focusWidget() is win.list_view
+    key(qtbot, Qt.Key.Key_K, CTRL)
+    assert QApplication.focusWidget() is win.search_edit
+    assert "Ctrl+K" in win.search_edit.placeholderText()

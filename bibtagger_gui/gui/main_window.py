@@ -68,6 +68,21 @@ THUMB_ICON = (120, 80)
 UNDO_LIMIT = 2000
 
 
+class PhotoListView(QListView):
+    """The photo list. :attr:`moving_by_keys` is True while one of its own keys (Up/Down, PageUp/Down,
+    Home/End, with or without Shift) moves the current row: the list then keeps the focus, so a
+    keyboard user who went there (``focus_list``, Ctrl+L) can walk it and select several photos."""
+
+    moving_by_keys = False
+
+    def keyPressEvent(self, event) -> None:
+        self.moving_by_keys = True
+        try:
+            super().keyPressEvent(event)
+        finally:
+            self.moving_by_keys = False
+
+
 class MainWindow(QMainWindow):
     """bibtagger's window over one photo folder at a time."""
 
@@ -144,7 +159,7 @@ class MainWindow(QMainWindow):
         # the window moves to a screen with another ratio, whose repaint asks for them again)
         self.thumbnails = ThumbnailProvider(self, ratio=lambda: self.list_view.devicePixelRatioF())
         self.list_model = PhotoListModel(self.thumbnails, self)
-        self.list_view = QListView()
+        self.list_view = PhotoListView()
         self.list_view.setObjectName("photoList")
         self.list_view.setModel(self.list_model)
         self.list_view.setUniformItemSizes(True)
@@ -168,6 +183,9 @@ class MainWindow(QMainWindow):
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # Ctrl+F; never the initial focus
         self.search_edit.textChanged.connect(lambda _t: self.rebuild_queue(reload=False))
+        # Return goes to the first match even when the key map gives accept_photo other keys (with the
+        # default map the window's Return shortcut comes first and calls the same method)
+        self.search_edit.returnPressed.connect(self.search_entered)
         self.queue_label = QLabel("")
 
         left = QWidget()
@@ -287,6 +305,7 @@ class MainWindow(QMainWindow):
         self._action("next_bib", "Next &Bib", lambda: self.step_bib(1), nav)
         self._action("prev_bib", "Previous B&ib", lambda: self.step_bib(-1), nav)
         self._action("search", "&Search Bib Number", self.focus_search, nav)
+        self._action("focus_list", "Go to Photo &List", self.focus_list, nav)
         self._action("refresh_queue", "&Rebuild Queue", self.rebuild_queue, nav)
         # the filter box takes no focus (the review keys must keep working): its choices are here too,
         # so a keyboard reaches them (Alt+R, F)
@@ -352,7 +371,12 @@ class MainWindow(QMainWindow):
         self.search_edit.setPlaceholderText(search)
         name(self.search_edit, "Search bib number", "Show only photos with this bib number; 12* for a prefix", search)
         name(self.filter_box, "Review filter", "Which photos the list shows (also Review > Filter)")
-        name(self.list_view, "Photos", f"The review queue; next/previous photo{keys('next_photo')}{keys('prev_photo')}")
+        name(
+            self.list_view,
+            "Photos",
+            f"The review queue{keys('focus_list')}; next/previous photo{keys('next_photo')}{keys('prev_photo')}; "
+            "Shift+Up/Down select several photos",
+        )
         name(
             self.photo_view,
             "Photo",
@@ -847,7 +871,8 @@ class MainWindow(QMainWindow):
         self.selected_bib = self._default_bib()
         self.photo_view.set_photo(item.photo, self.folder, self.thumbnails.cached(photo_id))
         self._show_bibs(item)
-        if not self.search_edit.hasFocus() and not self._extending_selection():  # typing a search must not lose its focus
+        # typing a search must not lose its focus, nor the list its own keys (Up/Down walk it, Shift extends)
+        if not self.search_edit.hasFocus() and not self.list_view.moving_by_keys and not self._extending_selection():
             self.photo_view.setFocus()
 
     def _extending_selection(self) -> bool:
@@ -1005,7 +1030,7 @@ class MainWindow(QMainWindow):
     def enter_pressed(self) -> None:
         """Enter: commit a typed number; in the search box go to the results; else accept the photo."""
         if self.search_edit.hasFocus():
-            self.photo_view.setFocus()
+            self.search_entered()
             return
         if self._entry is not None or self.number_edit.hasFocus():
             self._commit_entry()
@@ -1136,8 +1161,26 @@ class MainWindow(QMainWindow):
 
     def focus_search(self) -> None:
         self._commit_entry()  # a typed number is committed, as by Tab, J/K or a click (never lost)
-        self.search_edit.setFocus()
+        self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search_edit.selectAll()
+
+    def search_entered(self) -> None:
+        """Enter in the search box: show the first match and give the photo the keys (the search stays);
+        with no match the search box keeps the focus and the status bar says so."""
+        text = self.search_edit.text().strip()
+        if text and self.store is not None and self.list_model.total() == 0:
+            self.statusBar().showMessage(f"No photo has bib {text!r}; Escape clears the search", 5000)
+            return
+        if text:
+            self.select_row(0)
+        self.photo_view.setFocus()
+
+    def focus_list(self) -> None:
+        """Give the photo list the keys (Up/Down, Shift+Up/Down to select several photos; Escape leaves)."""
+        self._commit_entry()
+        self.list_view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        if self.list_model.total() == 0:
+            self.statusBar().showMessage("The photo list is empty", 4000)
 
     # ------------------------------------------------------------------ misc
     def _update_counts(self) -> None:
