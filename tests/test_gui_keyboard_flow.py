@@ -204,3 +204,62 @@ def test_the_list_and_search_keys_follow_the_key_map(qtbot, make_window, tmp_pat
     key(qtbot, Qt.Key.Key_K, CTRL)
     assert QApplication.focusWidget() is win.search_edit
     assert "Ctrl+K" in win.search_edit.placeholderText()
+
+
+ALT = Qt.KeyboardModifier.AltModifier
+
+
+def message(win) -> str:
+    return win.statusBar().currentMessage()
+
+
+def test_delete_with_no_bib_to_delete_says_so(qtbot, make_window, tmp_path, monkeypatch):
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    pid = win.current_id
+    key(qtbot, Qt.Key.Key_Delete)  # deletes the one bib
+    assert win.store.bibs(pid) == [] and win.current_id == pid
+    win.statusBar().clearMessage()
+    key(qtbot, Qt.Key.Key_Delete)
+    assert "This photo has no bib to delete" in message(win)
+    win.select_row(1)
+    win.select_bib(None)  # e.g. a click beside every box
+    win.statusBar().clearMessage()
+    key(qtbot, Qt.Key.Key_Delete)
+    assert "No bib is selected to delete (Tab selects one)" in message(win)
+    assert len(win.store.bibs(win.current_id)) == 1
+
+
+def test_alt_arrows_on_a_bib_without_a_box_say_so(qtbot, make_window, tmp_path, monkeypatch):
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    pid = win.current_id
+    key(qtbot, Qt.Key.Key_Delete)
+    typed(qtbot, "77")  # a photo without bibs: a bib without a box
+    key(qtbot, Qt.Key.Key_Return)
+    assert [(b.number, b.box) for b in win.store.bibs(pid)] == [("77", None)]
+    win.statusBar().clearMessage()
+    key(qtbot, Qt.Key.Key_Left, ALT)
+    assert "Bib 77 has no box to move or size (B draws one)" in message(win)
+    key(qtbot, Qt.Key.Key_Delete)
+    win.statusBar().clearMessage()
+    key(qtbot, Qt.Key.Key_Right, ALT)
+    assert "This photo has no bib to move" in message(win)
+
+
+def test_digits_with_no_photo_shown_say_why(qtbot, make_window, tmp_path, monkeypatch):
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    key(qtbot, Qt.Key.Key_F, CTRL)
+    typed(qtbot, "99")
+    assert win.list_model.total() == 0 and win.current_id is None
+    win.photo_view.setFocus()  # e.g. a click on the empty view
+    win.statusBar().clearMessage()
+    typed(qtbot, "5")
+    assert "No photo shown: no photo has bib '99' (Escape in the search box clears it)" in message(win)
+    assert win._entry is None and QApplication.focusWidget() is win.photo_view
+    win.search_edit.clear()
+    win.filter_actions[ReviewFilter.REVIEWED].trigger()
+    win.statusBar().clearMessage()
+    typed(qtbot, "5")
+    assert "No photo shown: the filter 'Reviewed' leaves none" in message(win)
+    win.close_folder()
+    typed(qtbot, "5")
+    assert "no folder is open (Ctrl+O)" in message(win)

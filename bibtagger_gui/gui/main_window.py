@@ -959,16 +959,35 @@ class MainWindow(QMainWindow):
             self.photo_view.zoom_to_box(row.box)
 
     # ------------------------------------------------------------------ typing numbers
+    def _say(self, message: str) -> None:
+        """A key that cannot act says why in the status bar (it must never just do nothing)."""
+        self.statusBar().showMessage(message, 5000)
+
+    def _no_photo_shown(self) -> bool:
+        """True (and the status bar says why) when no photo is shown for a key to act on."""
+        if self.current_id is not None:
+            return False
+        if self.store is None:
+            self._say(f"No photo: no folder is open ({self.keymap.text('open_folder') or 'File > Open Folder'})")
+        elif self.search_edit.text().strip():
+            self._say(f"No photo shown: no photo has bib {self.search_edit.text().strip()!r} "
+                      f"(Escape in the search box clears it)")  # fmt: skip
+        elif self.filter is not ReviewFilter.ALL:
+            self._say(f"No photo shown: the filter {self.filter.label!r} leaves none (Review > Filter)")
+        else:
+            self._say("No photo shown")
+        return True
+
     def type_digit(self, digit: str) -> None:
         """A digit typed outside a text field: start retyping the selected bib's number."""
-        if self.current_id is None:
+        if self._no_photo_shown():
             return
         self._begin_entry()
         self.number_edit.setText(digit)
         self.number_edit.setFocus()
 
     def edit_number(self) -> None:
-        if self.current_id is None:
+        if self._no_photo_shown():
             return
         self._begin_entry()
         self.number_edit.setFocus()
@@ -1040,7 +1059,7 @@ class MainWindow(QMainWindow):
 
     def accept_photo(self) -> None:
         """Mark the current photo reviewed (bibs human-confirmed) and go to the next unreviewed one."""
-        if self.current_id is None or self.store is None:
+        if self._no_photo_shown():
             return
         row = self.current_row()
         item = self.items.get(self.current_id)
@@ -1057,7 +1076,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ box edits
     def start_drawing(self) -> None:
-        if self.current_id is None:
+        if self._no_photo_shown():
             return
         self._commit_entry()
         self.photo_view.start_drawing()
@@ -1086,25 +1105,42 @@ class MainWindow(QMainWindow):
         edge (dw, dh). Not while typing a number, searching or drawing. A burst of nudges of one bib is
         one undo step (AdjustBoxCommand merges them)."""
         row = self.selected_row()
-        if (
-            row is None
-            or row.box is None
-            or self.current_id is None
-            or self._entry is not None
-            or self.number_edit.hasFocus()
-            or self.search_edit.hasFocus()
-            or self.photo_view.drawing
-        ):
+        if self._no_photo_shown() or not self._bib_to_act_on(row, "move"):
+            return
+        if row.box is None:
+            self._say(f"Bib {row.number} has no box to move or size ({self.keymap.text('draw_box') or 'Draw Box'} draws one)")
+            return
+        if self._entry is not None or self.number_edit.hasFocus():
+            self._say(f"A number is being typed: {self.keymap.text('accept_photo') or 'Return'} commits it, "
+                      f"{self.keymap.text('cancel') or 'Escape'} drops it; then move the box")  # fmt: skip
+            return
+        if self.photo_view.drawing:
+            self._say("A new box is being drawn: Enter takes it, Escape cancels it; then move a box")
+            return
+        if self.search_edit.hasFocus():
+            self._say("The search box has the keys: Enter or Escape leaves it")
             return
         photo = self.items[self.current_id].photo if self.current_id in self.items else self.store.photo(self.current_id)
         w, h = max(1, photo.width or 1), max(1, photo.height or 1)
         box = box_adjust.nudged(tuple(row.box), dx, dy, dw, dh, w, h)
         if box != box_adjust.rounded(tuple(row.box)):
             self.push_edit(AdjustBoxCommand(self.ctx, self.current_id, row, box, nudge=True))
+        else:
+            self._say(f"The box of bib {row.number} cannot go further: it is at the edge of the photo")
+
+    def _bib_to_act_on(self, row: Any, verb: str) -> bool:
+        """False (and the status bar says why) when no bib is selected to ``verb``."""
+        if row is not None:
+            return True
+        if not self.current_bibs:
+            self._say(f"This photo has no bib to {verb}")
+        else:
+            self._say(f"No bib is selected to {verb} ({self.keymap.text('next_bib') or 'Review > Next Bib'} selects one)")
+        return False
 
     def delete_selected_bib(self) -> None:
         row = self.selected_row()
-        if row is None or self.current_id is None:
+        if self._no_photo_shown() or not self._bib_to_act_on(row, "delete"):
             return
         self._end_entry()
         self.push_edit(DeleteBibCommand(self.ctx, self.current_id, row))
