@@ -263,3 +263,59 @@ def test_digits_with_no_photo_shown_say_why(qtbot, make_window, tmp_path, monkey
     win.close_folder()
     typed(qtbot, "5")
     assert "no folder is open (Ctrl+O)" in message(win)
+
+
+def tab_to(qtbot, widget, limit=6):
+    for _ in range(limit):
+        if QApplication.focusWidget() is widget:
+            return
+        key(qtbot, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is widget
+
+
+def remapped_tab_shoot(qtbot, make_window, tmp_path, monkeypatch):
+    path = tmp_path / "keymap.json"
+    path.write_text(json.dumps({"next_bib": "N"}))
+    monkeypatch.setenv("BIBTAGGER_KEYMAP", str(path))
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    assert "Tab" not in win.keymap.keys["next_bib"]
+    return win
+
+
+def test_tab_through_the_number_field_leaves_no_entry_open(qtbot, make_window, tmp_path, monkeypatch):
+    """next_bib bound away from Tab: Tab moves the focus through the number field. The empty entry that opened
+    there stayed open after the focus left and silently blocked Alt+arrows until Escape."""
+    win = remapped_tab_shoot(qtbot, make_window, tmp_path, monkeypatch)
+    pid, before = win.current_id, win.selected_row().box
+    tab_to(qtbot, win.number_edit)
+    assert win._entry is not None  # focusing the field starts an entry (typing there edits the selected bib)
+    key(qtbot, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is not win.number_edit
+    assert win._entry is None and win.number_edit.text() == "500"
+    key(qtbot, Qt.Key.Key_Left, ALT)
+    box = win.store.bibs(pid)[0].box
+    assert box[0] < before[0] and (box[1], box[3]) == (before[1], before[3])  # moved left
+
+
+def test_alt_arrows_from_the_number_field_with_nothing_typed_move_the_box(qtbot, make_window, tmp_path, monkeypatch):
+    win = remapped_tab_shoot(qtbot, make_window, tmp_path, monkeypatch)
+    pid, before = win.current_id, win.selected_row().box
+    tab_to(qtbot, win.number_edit)
+    key(qtbot, Qt.Key.Key_Down, ALT)
+    box = win.store.bibs(pid)[0].box
+    assert box[1] > before[1] and QApplication.focusWidget() is win.photo_view and win._entry is None
+    typed(qtbot, "9")  # digits still start an entry afterwards
+    assert win._entry is not None and win.number_edit.text() == "9"
+
+
+def test_a_typed_number_stays_when_the_focus_leaves_and_alt_arrows_say_so(qtbot, make_window, tmp_path, monkeypatch):
+    win = remapped_tab_shoot(qtbot, make_window, tmp_path, monkeypatch)
+    pid, before = win.current_id, win.selected_row().box
+    typed(qtbot, "61")
+    key(qtbot, Qt.Key.Key_Tab)  # the focus leaves the field; what was typed is not dropped
+    assert QApplication.focusWidget() is not win.number_edit and win._entry is not None
+    win.statusBar().clearMessage()
+    key(qtbot, Qt.Key.Key_Left, ALT)
+    assert "A number is being typed" in message(win) and win.store.bibs(pid)[0].box == before
+    key(qtbot, Qt.Key.Key_Return)
+    assert numbers(tmp_path / "p", win.store.photo(pid).relpath) == ["61"]

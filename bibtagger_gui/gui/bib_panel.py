@@ -66,6 +66,8 @@ class BibPanel(QWidget):
 
     bibSelected = Signal(int)
     numberFieldFocused = Signal()
+    #: the number field lost the focus (the Qt.FocusReason as an int)
+    numberFieldLeft = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -136,6 +138,8 @@ class BibPanel(QWidget):
     def eventFilter(self, obj, event) -> bool:
         if obj is self.number_edit and event.type() == event.Type.FocusIn:
             self.numberFieldFocused.emit()
+        if obj is self.number_edit and event.type() == event.Type.FocusOut:
+            self.numberFieldLeft.emit(int(event.reason().value))
         if obj is self.number_edit and event.type() == event.Type.ShortcutOverride and event.text().isspace():
             # Space (and any key that types only whitespace) is no part of a bib number: a line edit would
             # take it as text, so a key map binding it (the documented "next_photo": "N; Space") did

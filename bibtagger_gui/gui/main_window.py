@@ -204,6 +204,7 @@ class MainWindow(QMainWindow):
         self.panel = BibPanel()
         self.panel.bibSelected.connect(self.select_bib)
         self.panel.numberFieldFocused.connect(self._number_field_focused)
+        self.panel.numberFieldLeft.connect(self._number_field_left)
         self.number_edit = self.panel.number_edit
         # Return in the number field commits even when the key map gives accept_photo other keys (with
         # the default map the window's Return shortcut comes first and this never fires)
@@ -997,9 +998,34 @@ class MainWindow(QMainWindow):
         if self._entry is None and self.current_id is not None:
             self._begin_entry()
 
+    def _number_field_left(self, reason: int) -> None:
+        """The focus left the number field within the window (Tab with ``next_bib`` bound elsewhere, a
+        click): an entry with nothing typed closes, so it blocks no key (Alt+arrows); a typed number stays
+        until it is committed or dropped. Another window or a menu taking the focus closes nothing."""
+        if reason in (Qt.FocusReason.ActiveWindowFocusReason.value, Qt.FocusReason.PopupFocusReason.value):
+            return
+        if self._entry_blank():
+            self._close_blank_entry()
+
+    def _entry_blank(self) -> bool:
+        """An entry is open with nothing typed (the field shows what it showed when the entry began, or
+        nothing) and no drawn box waiting for its number: committing it would change nothing."""
+        entry = self._entry
+        if entry is None or entry.get("box") is not None:
+            return False
+        return self.number_edit.text().strip() in ("", entry.get("start", ""))
+
+    def _close_blank_entry(self) -> None:
+        """Close a blank entry (see :meth:`_entry_blank`) without touching drawing or the focus."""
+        self._entry = None
+        self.number_edit.setPlaceholderText("type digits to change the selected bib")
+        row = self.selected_row()
+        self.number_edit.setText(row.number if row is not None else "")
+
     def _begin_entry(self) -> None:
         if self._entry is not None:
             return
+        start = self.number_edit.text().strip()  # what the field shows before any typing
         if self._pending_box is not None:
             self._entry = {"kind": "new", "box": self._pending_box}
             self.number_edit.setPlaceholderText("number for the new box")
@@ -1009,6 +1035,7 @@ class MainWindow(QMainWindow):
         else:
             self._entry = {"kind": "new", "box": None}  # a photo without bibs: a bib without box
             self.number_edit.setPlaceholderText("number (no box)")
+        self._entry["start"] = start
 
     def _end_entry(self) -> None:
         self._entry = None
@@ -1110,7 +1137,12 @@ class MainWindow(QMainWindow):
         if row.box is None:
             self._say(f"Bib {row.number} has no box to move or size ({self.keymap.text('draw_box') or 'Draw Box'} draws one)")
             return
-        if self._entry is not None or self.number_edit.hasFocus():
+        if self._entry_blank() or (self._entry is None and self.number_edit.hasFocus()):
+            # the number field has the focus with nothing typed (reached by Tab, F2): it blocks nothing
+            self._close_blank_entry()
+            if self.number_edit.hasFocus():
+                self.photo_view.setFocus()
+        if self._entry is not None:
             self._say(f"A number is being typed: {self.keymap.text('accept_photo') or 'Return'} commits it, "
                       f"{self.keymap.text('cancel') or 'Escape'} drops it; then move the box")  # fmt: skip
             return
