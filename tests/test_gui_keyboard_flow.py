@@ -319,3 +319,52 @@ def test_a_typed_number_stays_when_the_focus_leaves_and_alt_arrows_say_so(qtbot,
     assert "A number is being typed" in message(win) and win.store.bibs(pid)[0].box == before
     key(qtbot, Qt.Key.Key_Return)
     assert numbers(tmp_path / "p", win.store.photo(pid).relpath) == ["61"]
+
+
+BOX = (10.0, 10.0, 60.0, 40.0)
+
+
+def typing_while_recognition_finds(qtbot, make_window, tmp_path, monkeypatch, typed_number, found, before=()):
+    """Photo 0 shows ``before`` (none: a photo without bibs); the user types ``typed_number`` on it, and a
+    recognition run meanwhile finds ``found`` on it; then Enter. Returns the window and the photo's bibs."""
+    folder = tmp_path / "p"
+    make_photos(folder, 2, seed=3)
+    fixed_predictions(monkeypatch, {"photo_000.jpg": list(before), "photo_001.jpg": [Bib("7", BOX, 0.99)]})
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    pid = win.store.photo_by_path("photo_000.jpg").id
+    win.select_photo(pid)
+    assert [b.number for b in win.current_bibs] == [b.number for b in before]
+    typed(qtbot, typed_number)
+    fixed_predictions(monkeypatch, {"photo_000.jpg": list(found)})
+    win.start_recognition([pid])  # e.g. Recognition > Re-run on Unreviewed Photos
+    wait_idle(qtbot, win)
+    assert win.current_id == pid and QApplication.focusWidget() is win.number_edit
+    assert win.number_edit.text() == typed_number  # the typing was not touched
+    key(qtbot, Qt.Key.Key_Return)
+    return win, sorted(((b.number, b.box, b.source) for b in win.store.bibs(pid)), key=str)
+
+
+def test_a_number_typed_while_recognition_finds_the_same_number_confirms_it(qtbot, make_window, tmp_path, monkeypatch):
+    """It used to add the typed number again, as a second bib without a box."""
+    win, bibs = typing_while_recognition_finds(qtbot, make_window, tmp_path, monkeypatch, "123", [Bib("123", BOX, 0.6)])
+    assert bibs == [("123", BOX, "human")]
+    assert "Recognition found 123 on this photo while you typed: confirmed it" in message(win)
+    win.undo()  # one undo step back to the prediction
+    assert [(b.number, b.source) for b in win.store.bibs(win.current_id)] == [("123", "model")]
+
+
+def test_a_number_typed_while_recognition_finds_another_number_is_added_and_said(qtbot, make_window, tmp_path, monkeypatch):
+    win, bibs = typing_while_recognition_finds(qtbot, make_window, tmp_path, monkeypatch, "123", [Bib("456", BOX, 0.6)])
+    assert bibs == [("123", None, "human"), ("456", BOX, "model")]
+    assert "Added 123 without a box; recognition found 456 on this photo while you typed" in message(win)
+
+
+def test_a_number_retyped_while_a_rerun_replaces_its_bib_goes_to_the_new_reading(qtbot, make_window, tmp_path, monkeypatch):
+    """The retyped bib got a new id from the re-run: the typed number was dropped without a word."""
+    win, bibs = typing_while_recognition_finds(
+        qtbot, make_window, tmp_path, monkeypatch, "501", [Bib("999", BOX, 0.6)], before=[Bib("500", BOX, 0.5)]
+    )
+    assert bibs == [("501", BOX, "human")]
+    assert "Recognition read this bib again (999) while you typed: it is now 501" in message(win)

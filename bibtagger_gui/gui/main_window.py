@@ -1031,11 +1031,13 @@ class MainWindow(QMainWindow):
             self.number_edit.setPlaceholderText("number for the new box")
             self.number_edit.clear()
         elif self.selected_bib is not None:
-            self._entry = {"kind": "edit", "bib": self.selected_bib}
+            row = self.selected_row()
+            self._entry = {"kind": "edit", "bib": self.selected_bib, "old_box": row.box if row is not None else None}
         else:
             self._entry = {"kind": "new", "box": None}  # a photo without bibs: a bib without box
             self.number_edit.setPlaceholderText("number (no box)")
         self._entry["start"] = start
+        self._entry["had"] = frozenset(b.id for b in self.current_bibs)  # to tell bibs that arrive while typing
 
     def _end_entry(self) -> None:
         self._entry = None
@@ -1058,11 +1060,44 @@ class MainWindow(QMainWindow):
             row = next((b for b in self.current_bibs if b.id == entry["bib"]), None)
             if row is not None and text and text != row.number:
                 done = self.push_edit(EditBibCommand(self.ctx, self.current_id, row, text))
+            elif row is None and text:  # its bib went while typing (a re-run replaced the predictions)
+                done = self._commit_on_changed_photo(entry, text, entry.get("old_box"))
+        elif text and entry["box"] is None and any(b.id not in entry.get("had", ()) for b in self.current_bibs):
+            done = self._commit_on_changed_photo(entry, text, None)  # recognition found bibs while typing
         elif text:
             done = self.push_edit(AddBibCommand(self.ctx, self.current_id, text, entry["box"]))
         self._end_entry()
         if had_focus:
             self.photo_view.setFocus()
+        return done
+
+    def _commit_on_changed_photo(self, entry: dict[str, Any], text: str, box: Any) -> bool:
+        """Commit a number typed while recognition changed its photo: bibs arrived on a photo that had none
+        (``box`` None), or the bib being retyped was replaced (``box``: its box). The least surprising edit,
+        and the status bar says which: a new bib with the typed number is confirmed (box kept, no
+        duplicate); a new bib over the retyped bib's box (IoU >= 0.5, its new reading) gets the typed
+        number; otherwise the number is added as a bib of its own (with the old box, if any) and the new
+        readings stay beside it to be checked."""
+        pid = self.current_id
+        arrived = [b for b in self.current_bibs if b.id not in entry.get("had", ())]
+        found = ", ".join(b.number for b in arrived)
+        same = next((b for b in arrived if b.number == text), None)
+        over = max(arrived, key=lambda b: review.iou_boxes(box, b.box), default=None) if box is not None else None
+        if same is not None:
+            command: StoreCommand = EditBibCommand(self.ctx, pid, same, text)
+            command.setText(f"Confirm bib {text}")
+            said = f"Recognition found {text} on this photo while you typed: confirmed it (its box kept)"
+        elif over is not None and review.iou_boxes(box, over.box) >= 0.5:
+            command = EditBibCommand(self.ctx, pid, over, text)
+            said = f"Recognition read this bib again ({over.number}) while you typed: it is now {text}"
+        else:
+            command = AddBibCommand(self.ctx, pid, text, box)
+            what = "without a box" if box is None else "with the box of the bib you retyped"
+            news = f"recognition found {found} on this photo while you typed" if found else "its bib was removed meanwhile"
+            said = f"Added {text} {what}; {news} (kept: check them, {self.keymap.text('delete_bib') or 'Delete'} removes one)"
+        done = self.push_edit(command)
+        if done:
+            self.statusBar().showMessage(said, 15000)
         return done
 
     def cancel_entry(self) -> None:
