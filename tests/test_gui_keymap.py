@@ -45,6 +45,20 @@ def test_window_uses_the_overridden_keys(qtbot, tmp_path, monkeypatch, qapp):
     assert win.actions_by_name["next_photo"].shortcuts() == [QKeySequence("N")]
 
 
+def test_key_help_under_the_bib_panel_names_the_search_list_and_help_keys(qtbot, tmp_path, monkeypatch, qapp):
+    """A keyboard user learns from the panel how to reach the search box, the photo list and every key."""
+    from bibtagger_gui.gui.main_window import MainWindow
+
+    path = tmp_path / "keymap.json"
+    path.write_text(json.dumps({"focus_list": "Ctrl+Shift+P", "shortcuts": []}))
+    monkeypatch.setenv("BIBTAGGER_KEYMAP", str(path))
+    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    text = win.panel.help.text()
+    assert f"{win.keymap.text('search')}: search" in text
+    assert "Ctrl+Shift+P: photo list" in text and "all keys" not in text  # a disabled action is not offered
+
+
 def test_markdown_table_lists_every_action():
     table = markdown_table()
     assert all(f"`{a}`" in table for a in DEFAULT_KEYMAP)

@@ -354,6 +354,8 @@ class MainWindow(QMainWindow):
             f"{km.text('next_photo')}: next photo · {km.text('prev_photo')}: previous · "
             f"{km.text('next_bib')}: next bib · digits: retype number · {km.text('accept_photo')}: accept · "
             f"{km.text('draw_box')}: draw box · {km.text('delete_bib')}: delete · {km.text('zoom_bib')}/{km.text('fit')}: zoom/fit"
+            + "".join(f" · {km.text(action)}: {what}" for action, what in
+                      (("search", "search"), ("focus_list", "photo list"), ("shortcuts", "all keys")) if km.keys.get(action))
         )
 
     def _name_widgets(self) -> None:
