@@ -222,3 +222,32 @@ def test_predict_keeps_prints_so_a_repacked_photo_is_not_recognized_again(tmp_pa
     assert "replaced by another picture" not in err and "0 photo(s) recognised" in err, err
     with Store.open(folder) as store:
         assert store.photo(pid).reviewed and store.photo(pid).model_version == version
+
+
+def test_last_print_is_per_thread_so_workers_sharing_a_recognizer_keep_their_own(tmp_path, placeholder_models_dir):
+    """Two threads on one Recognizer: the print a thread reads after its recognize_path is of its own
+    photo, even when the other thread recognized another photo in between."""
+    import threading
+
+    from bibtagger_gui.core.recognizer import Recognizer
+
+    (tmp_path / "a.jpg").write_bytes(jpeg(scene(20, runner_x=0.2)))
+    (tmp_path / "b.jpg").write_bytes(jpeg(scene(21, runner_x=0.7)))
+    rec = Recognizer.from_dir(placeholder_models_dir)
+    decoded, other_done, seen = threading.Event(), threading.Event(), {}
+
+    def worker():
+        rec.recognize_path(tmp_path / "a.jpg")
+        decoded.set()
+        other_done.wait(30)
+        seen["a"] = rec.last_print
+
+    t = threading.Thread(target=worker)
+    t.start()
+    assert decoded.wait(30)
+    rec.recognize_path(tmp_path / "b.jpg")
+    other_done.set()
+    t.join(30)
+    assert same_picture(seen["a"], file_print(tmp_path / "a.jpg"))
+    assert not same_picture(seen["a"], file_print(tmp_path / "b.jpg"))
+    assert same_picture(rec.last_print, file_print(tmp_path / "b.jpg"))

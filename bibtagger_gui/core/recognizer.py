@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -213,7 +214,7 @@ class Recognizer:
         when no reader path is given). ``reread_below``: a reading whose vote is below this is
         replaced by a reading of widened crops (0 = never)."""
         models = default_models_dir()
-        self.last_print: bytes | None = None  # recognize_path: print of the last photo decoded (core/pixelprint)
+        self._per_thread = threading.local()  # recognize_path's last_print, one per calling thread
         self.detector = OnnxModel.load(Path(detector_path or models / "detector.onnx"), "detector", threads)
         # Readers run small batches (a few crops per box): one intra-op thread unless told otherwise.
         # Two threads made the whole photo ~1.7x slower on 2 cores (docs/recognizer.md#threads).
@@ -461,6 +462,12 @@ class Recognizer:
             reads[i] = r
         return boxes, reads
 
+    @property
+    def last_print(self) -> bytes | None:
+        """The decoded-pixel print (core/pixelprint) of the photo this thread's last ``recognize_path``
+        decoded; None before. Per thread, so two workers sharing one Recognizer never swap prints."""
+        return getattr(self._per_thread, "print", None)
+
     def recognize_path(self, path: Path) -> list[Bib]:
         """Load a photo (reduced JPEG decode where it suffices) and return bibs in full-resolution pixels.
 
@@ -484,9 +491,9 @@ class Recognizer:
                 if math.ceil(full_long / f) >= max(FIRST_DECODE_SIDE, max(self.detector.input_size)):
                     side = math.ceil(full_long / f)
                     break
-        self.last_print = None
+        self._per_thread.print = None
         image, info = load_with_info(path, max_side=side)
-        self.last_print = image_print(image)
+        self._per_thread.print = image_print(image)
         full_long = max(info.width, info.height)
         boxes, scores, det_scale = self._detect(image)
         read_image, read_boxes = image, boxes
