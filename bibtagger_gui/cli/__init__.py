@@ -27,6 +27,10 @@ COMMANDS = [
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bibtagger", description="Find race bib numbers in event photos.")
     parser.add_argument("--version", action="version", version=f"bibtagger {__version__}")
+    # handled by main() before parsing (it must work without building the parser); here for --help
+    parser.add_argument("--selftest", action="store_true",
+                        help="check this installation: open Qt offscreen, load the models, read a drawn bib; "
+                        "prints OK ... (exit 0) or SELFTEST FAILED: ... (exit 1)")  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -49,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) == 1 and argv[0] not in COMMANDS and not argv[0].startswith("-") and os.path.isdir(argv[0]):
         argv = ["gui", argv[0]]  # a folder dropped on the app (or `bibtagger FOLDER`): open it
     args = parser.parse_args(argv or ["gui"])
+    if args.selftest:  # `--selftest` after another top-level option
+        from bibtagger_gui.selftest import run_selftest
+
+        return run_selftest()
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
