@@ -1,5 +1,5 @@
-"""`python -m training <command>`: synth-preview, train-reader, train-detector, export, finetune, bench, refine-zoom,
-calibrate, quantize, pack.
+"""`python -m training <command>`: synth-preview, train-reader, eval-reader, train-detector, export, finetune, bench,
+refine-zoom, calibrate, quantize, pack.
 
 Sub-command modules are imported lazily so one broken or missing module does not break the others.
 """

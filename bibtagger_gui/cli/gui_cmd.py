@@ -10,7 +10,8 @@ import sys
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="open the desktop app (review photos, correct bibs)")
     p.add_argument("folder", nargs="?", metavar="DIR", help="photo folder to open (default: the last one)")
-    p.add_argument("--models", metavar="DIR", help="folder with detector.onnx and reader.onnx (default: resources/models)")
+    p.add_argument("--models", metavar="DIR", help="folder with detector.onnx and reader.onnx (default: the folder last chosen with "
+                   "Recognition > Load Model Folder…, else the bundled models, or $BIBTAGGER_MODELS)")
     p.add_argument(
         "--screenshot",
         metavar="PNG",
