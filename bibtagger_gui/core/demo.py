@@ -4,7 +4,7 @@
 (runners drawn as simple shapes on varied backgrounds, coloured bib plates with 2-5 digit
 numbers in Hershey fonts, some tilted or in perspective, some photos without any bib, one photo
 stored sideways with an EXIF orientation tag) and OUTDIR/ground_truth.json (bib annotation
-JSON, boxes in displayed-image pixels). The same seed gives the same files.
+JSON, boxes in displayed-image pixels around the printed number, as the format wants). The same seed gives the same files.
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return np.clip(img + noise, 0, 255).astype(np.uint8)
 
 
-def _plate(rng: np.random.Generator, number: str, height: int) -> np.ndarray:
+def _plate(rng: np.random.Generator, number: str, height: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A bib plate image and the printed number's box on it (x1, y1, x2, y2): the bib annotation
+    JSON's boxes cover the printed number, not the plate."""
     bg, fg = PLATES[int(rng.integers(len(PLATES)))]
     font = FONTS[int(rng.integers(len(FONTS)))]
     thickness = max(2, height // 14)
@@ -61,9 +63,11 @@ def _plate(rng: np.random.Generator, number: str, height: int) -> np.ndarray:
     pw = int(tw + height * 0.5)
     plate = np.full((height, pw, 3), bg, np.uint8)
     cv2.putText(plate, number, ((pw - tw) // 2, (height + th) // 2), font, scale, fg, thickness, cv2.LINE_AA)
+    ink = np.argwhere(np.any(plate != np.array(bg, np.uint8), axis=2))  # the drawn number, before the strip
+    (y1, x1), (y2, x2) = ink.min(axis=0), ink.max(axis=0) + 1
     if rng.random() < 0.6:  # sponsor strip
         cv2.rectangle(plate, (0, 0), (pw - 1, max(2, height // 9)), tuple(int(c) for c in rng.integers(0, 255, 3)), -1)
-    return plate
+    return plate, (int(x1), int(y1), int(x2), int(y2))
 
 
 def _runner(rng: np.random.Generator, img: np.ndarray, cx: int, feet: int, scale: float, number: str | None) -> Bib | None:
@@ -83,10 +87,12 @@ def _runner(rng: np.random.Generator, img: np.ndarray, cx: int, feet: int, scale
     cv2.circle(img, (cx, top - int(28 * scale)), int(26 * scale), skin, -1)
     if number is None:
         return None
-    plate = _plate(rng, number, max(14, int(torso_h * rng.uniform(0.32, 0.45))))
+    plate, text = _plate(rng, number, max(14, int(torso_h * rng.uniform(0.32, 0.45))))
     ph, pw = plate.shape[:2]
     if pw > torso_w * 1.3:  # keep the plate on the chest
         plate = cv2.resize(plate, (int(torso_w * 1.3), int(ph * torso_w * 1.3 / pw)), interpolation=cv2.INTER_AREA)
+        fx, fy = plate.shape[1] / pw, plate.shape[0] / ph
+        text = (text[0] * fx, text[1] * fy, text[2] * fx, text[3] * fy)
         ph, pw = plate.shape[:2]
     src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
     centre = np.float32([cx, top + torso_h * 0.45])
@@ -103,8 +109,10 @@ def _runner(rng: np.random.Generator, img: np.ndarray, cx: int, feet: int, scale
     warped = cv2.warpPerspective(plate, m, (w, h), flags=cv2.INTER_LINEAR)
     mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), m, (w, h))
     img[mask > 127] = warped[mask > 127]
-    x1, y1 = np.clip(dst.min(axis=0), 0, [w, h])
-    x2, y2 = np.clip(dst.max(axis=0), 0, [w, h])
+    tx1, ty1, tx2, ty2 = text
+    corners = cv2.perspectiveTransform(np.float32([[[tx1, ty1], [tx2, ty1], [tx2, ty2], [tx1, ty2]]]), m)[0]
+    x1, y1 = np.clip(corners.min(axis=0), 0, [w, h])  # the printed number's box, as the format wants
+    x2, y2 = np.clip(corners.max(axis=0), 0, [w, h])
     if x2 - x1 < 4 or y2 - y1 < 4:
         return None
     return Bib(number, (round(float(x1), 1), round(float(y1), 1), round(float(x2), 1), round(float(y2), 1)))
