@@ -41,6 +41,11 @@ def test_bench_app_runs_every_operation_and_writes_the_table(tmp_path):
     with_number = sum(1 for e in entries if any(b["number"] == by["find"]["extra"]["number"] for b in e["bibs"]))
     assert by["find"]["extra"]["found"] == with_number > 0
     assert by["keywords"]["extra"]["written"] == BIG  # exiftool wrote every 24 MP copy
+    back = by["handout_return"]["extra"]  # the returned file of every photo merged three ways, none a conflict
+    assert by["handout_return"]["items"] == back["merged"] == back["reviewed"] == back["handout_rows"] == PHOTOS
+    assert back["conflicts"] == 0
+    tagged = sum(1 for e in entries if e["bibs"])  # an old store's photos with bibs all get their print
+    assert by["fill_prints"]["items"] == tagged and by["fill_prints"]["extra"]["big_photos"] == BIG
     session = by["gui_session"]["extra"]
     assert by["gui_session"]["items"] == 4 * 3 and session["cycles"] == 4 and len(session["samples"]) == 5
     assert session["walk"]["rows"] == PHOTOS and session["actions"]["mturk"] == 1 and session["actions"]["export"] == 1

@@ -44,6 +44,7 @@ TARGETS: list[tuple[str, str, float, str]] = [
     ("gui_next_photo", "median_ms", 150.0, "next 24 MP photo shown at full view resolution < 150 ms (demanding user)"),
     ("gui_open", "seconds", 1.0, "opening a 10,000-photo project shows its list < 1 s (demanding user)"),
     ("find", "command_s", 1.0, "`bibtagger find` on 10,000 photos, as typed (Python start, rescan included) < 1 s (demanding user)"),
+    ("handout_return", "seconds", 2.0, "a volunteer's 2,000 reviewed photos merged into a 10,000-photo project < 2 s (it took 15 s)"),
 ]
 
 
@@ -239,6 +240,10 @@ def op_export_json(job: dict) -> dict:
     return _export(job, job["shoot"], "json", job["photos"])
 
 
+def op_export_bibcsv(job: dict) -> dict:
+    return _export(job, job["shoot"], "bibcsv", job["photos"])
+
+
 def op_export_crops(job: dict) -> dict:
     return _export(job, job["big"], "crops", job["big_photos"])
 
@@ -259,6 +264,90 @@ def op_keywords(job: dict) -> dict:
     seconds, (_, out) = _timed(lambda: _cli(["keywords", str(folder)]))
     return {"seconds": seconds, "items": job["big_photos"], "unit": "photos",
             "extra": {"written": sum(1 for line in out.splitlines() if line.strip())}}
+
+
+def _store_copy(job: dict, name: str) -> Path:
+    """A copy of the shoot's project store (the ``import`` op's: model bibs on every photo) at ``RUN/name.db``,
+    so an operation that writes changes nothing the others see."""
+    from bibtagger_gui.core.store import Store
+
+    with Store.open(job["shoot"]) as store:
+        src = store.db_path
+    dst = Path(job["run"]) / f"{name}.db"
+    for leftover in (dst, *(dst.with_name(dst.name + x) for x in ("-wal", "-shm"))):
+        leftover.unlink(missing_ok=True)
+    Store._copy_db(src, dst)
+    return dst
+
+
+def returned_file(handout_entries: list[dict], count: int, out: Path) -> Path:
+    """What a volunteer sends back of a hand-out file: its first ``count`` photos reviewed, every third one's
+    first bib renumbered and every fifth with a bib added, their own project's state first (as a volunteer's
+    export writes it), the organiser's hand-out state after it unchanged."""
+    back = []
+    for i, e in enumerate(handout_entries[:count]):
+        bibs = [dict(b) for b in e["bibs"]]
+        if i % 3 == 0 and bibs:
+            bibs[0] = {"number": str(5000 + i), "box": bibs[0].get("box")}
+        if i % 5 == 0:
+            bibs.append({"number": str(9000 + i), "box": [1.0, 1.0, 30.0, 30.0]})
+        own = dict(e["handout"][0], project="volunteer-project", reviewed=True, bibs=bibs)
+        back.append(dict(e, bibs=bibs, reviewed=True, handout=[own, *e["handout"]]))
+    out.write_text(json.dumps(back), encoding="utf-8")
+    return out
+
+
+def op_handout_return(job: dict) -> dict:
+    """A volunteer's returned file of ``job["returned"]`` reviewed photos (of a json export of the whole shoot:
+    the hand-out) merged three ways into the 10,000-photo project (core/importers.py, docs/volunteers.md), then
+    a rescan of that store (it now holds a ``handout:<id>`` meta row per returned photo)."""
+    from bibtagger_gui.core.annotations import load_annotations
+    from bibtagger_gui.core.exporters import annotations_json
+    from bibtagger_gui.core.importers import import_annotations
+    from bibtagger_gui.core.store import Store
+
+    db = _store_copy(job, "handout-return")
+    with Store.open(job["shoot"], db_path=db) as store:
+        handout_text, _ = annotations_json(store)
+    back = returned_file(json.loads(handout_text), min(job["returned"], job["photos"]), Path(job["run"]) / "returned.json")
+    entries = load_annotations(back)
+    statements = []
+    with Store.open(job["shoot"], db_path=db) as store:
+        store._conn.set_trace_callback(lambda sql: statements.append(1))
+        seconds, report = _timed(lambda: import_annotations(store, entries, name=back.name))
+        store._conn.set_trace_callback(None)
+        rescan, _ = _timed(store.scan)
+        notes = len(store.meta_with_prefix("handout:"))
+    return {"seconds": seconds, "items": len(entries), "unit": "photos",
+            "extra": {"statements_per_photo": round(len(statements) / max(1, len(entries)), 1),
+                      "merged": report.merged, "conflicts": len(report.conflicts), "reviewed": report.reviewed,
+                      "file_mb": round(back.stat().st_size / 2**20, 2), "rescan_s": round(rescan, 3),
+                      "handout_rows": notes}}
+
+
+def op_fill_prints(job: dict) -> dict:
+    """``Store.fill_pixel_prints`` on a store from before schema 4 (no decoded-pixel prints): ``job["returned"]``
+    reviewed photos of the shoot decoded once (as ``predict`` and the app's recognition job do), and the
+    24 MP photos (a camera file's cost per photo)."""
+    from bibtagger_gui.core.store import Store
+
+    db = _store_copy(job, "fill-prints")
+    with Store.open(job["shoot"], db_path=db) as store:
+        store._conn.execute("DELETE FROM pixel_prints")
+        ids = store.photos_without_print()[: job["returned"]]
+        with store.transaction():
+            for pid in ids:
+                store.set_reviewed(pid, True)
+        statements = []
+        store._conn.set_trace_callback(lambda sql: statements.append(1))
+        seconds, written = _timed(lambda: store.fill_pixel_prints(ids))
+        store._conn.set_trace_callback(None)
+    with Store.open(job["big"]) as store:
+        store._conn.execute("DELETE FROM pixel_prints")
+        big_s, big_n = _timed(store.fill_pixel_prints)
+    return {"seconds": seconds, "items": written, "unit": "photos",
+            "extra": {"statements_per_photo": round(len(statements) / max(1, written), 2),
+                      "big_ms_per_photo": round(1000 * big_s / max(1, big_n), 1), "big_photos": big_n}}
 
 
 # ---- GUI operations (QT_QPA_PLATFORM=offscreen)
@@ -454,10 +543,12 @@ def op_gui_session(job: dict) -> dict:
 
 OPS: dict[str, Callable[[dict], dict]] = {
     "scan_first": op_scan_first, "import": op_import, "rescan": op_rescan, "open_store": op_open_store,
-    "find": op_find, "export_csv": op_export_csv, "export_json": op_export_json,
+    "find": op_find, "export_csv": op_export_csv, "export_bibcsv": op_export_bibcsv, "export_json": op_export_json,
+    "handout_return": op_handout_return,
     "gui_open": op_gui_open, "gui_search": op_gui_search,
     "setup_big": op_setup_big, "gui_thumbnails": op_gui_thumbnails, "gui_next_photo": op_gui_next_photo,
-    "keywords": op_keywords, "export_crops": op_export_crops, "gui_session": op_gui_session,
+    "keywords": op_keywords, "export_crops": op_export_crops, "fill_prints": op_fill_prints,
+    "gui_session": op_gui_session,
 }
 
 LABELS = {
@@ -467,7 +558,9 @@ LABELS = {
     "open_store": "open project: Store.open + load_items + queue",
     "find": "`bibtagger find DIR NUMBER` (rescan included)",
     "export_csv": "`bibtagger export --format csv` (rescan included)",
-    "export_json": "`bibtagger export --format json` (rescan included)",
+    "export_bibcsv": "`bibtagger export --format bibcsv` (rescan included)",
+    "export_json": "`bibtagger export --format json` (rescan included; hand-out states)",
+    "handout_return": "import of a volunteer's returned file (three-way merge)",
     "gui_open": "GUI: open folder until the list is shown",
     "gui_search": "GUI: search keystroke (rebuild + repaint)",
     "setup_big": "`bibtagger import` on the 24 MP folder (scan included)",
@@ -475,6 +568,7 @@ LABELS = {
     "gui_next_photo": "GUI: next photo, full view pixels shown",
     "keywords": "`bibtagger keywords` (exiftool; rescan included)",
     "export_crops": "`bibtagger export --format crops` (rescan included)",
+    "fill_prints": "decoded-pixel prints of an old store's reviewed photos (Store.fill_pixel_prints)",
     "gui_session": "GUI: long session (steps, edits, searches, folder switches, dialogs, exports)",
 }
 
@@ -577,6 +671,13 @@ def _fmt_notes(r: dict) -> str:
                      f"{w['thumbs']} thumbnails kept ({w['thumb_mb']} MiB), RSS {w['rss_mb']:.0f} MiB")  # fmt: skip
     if "written" in e:
         notes.append(f"{e['written']} photos written")
+    if "merged" in e:
+        notes.append(f"{e['merged']} merged, {e['conflicts']} conflicts, {e['reviewed']} marked reviewed; "
+                     f"{e['statements_per_photo']} SQL statements a photo; file {e['file_mb']} MB; rescan after it "
+                     f"({e['handout_rows']} hand-out rows) {e['rescan_s']:.2f} s")
+    elif "big_ms_per_photo" in e:
+        notes.append(f"{e['statements_per_photo']} SQL statements a photo; the big photos: "
+                     f"{e['big_ms_per_photo']:.0f} ms each ({e['big_photos']})")
     return "; ".join(notes)
 
 
@@ -628,6 +729,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", type=Path, default=REPO / "resources" / "models", help="models the GUI window loads")
     ap.add_argument("--only", nargs="*", choices=list(OPS), help="run only these operations (setup ops still run)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per operation")
+    ap.add_argument("--returned", type=int, default=2000,
+                    help="handout_return, fill_prints: photos a volunteer returns reviewed / an old store's reviewed photos")
     ap.add_argument("--session-cycles", type=int, default=50, help="gui_session: cycles (one folder switch each)")
     ap.add_argument("--session-steps", type=int, default=40, help="gui_session: photo steps per cycle")
     ap.add_argument("--op", help=argparse.SUPPRESS)
@@ -662,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
     job = {"shoot": str(shoot.resolve()), "shoot_ann": str(shoot_ann.resolve()), "photos": args.photos,
            "big": str(big.resolve()), "big_ann": str(big_ann.resolve()), "big_photos": args.big,
            "run": str(run.resolve()), "models": str(Path(args.models).resolve()), "find_number": find_number,
-           "session_cycles": args.session_cycles, "session_steps": args.session_steps}
+           "returned": args.returned, "session_cycles": args.session_cycles, "session_steps": args.session_steps}
     setup = {"scan_first", "import", "setup_big"}
     names = [n for n in OPS if not args.only or n in args.only or n in setup]
     results = [launch(n, job, run, args.timeout) for n in names]

@@ -83,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
                 bar.update()
         # photos reviewed or tagged without being recognized here (a store from before schema 4, imports) get
         # their decoded-pixel print once, so a re-encoded copy of them is still told from another picture
-        store.fill_pixel_prints()
+        unprinted = store.photos_without_print()
+        if unprinted:  # thousands on an old store: a bar, as for the recognition
+            with Progress(len(unprinted), "fingerprint photos", unit="photos") as bar:
+                store.fill_pixel_prints(unprinted, progress=lambda done, total: bar.update())
         failed_photos = {p.relpath: p.error for p in store.photos() if p.error and not p.reviewed}
         entries = store.to_annotations()
         try:

@@ -188,7 +188,16 @@ def annotations_json(store: Store, reviewed_only: bool = False, only: PhotoFilte
                 if name:
                     b["name"] = name
     rep = ExportReport(photos=len(entries), bibs=sum(len(e["bibs"]) for e in entries))
-    return json.dumps(entries, indent=1, ensure_ascii=False) + "\n", rep
+    return json_lines(entries), rep
+
+
+def json_lines(entries: list[dict]) -> str:
+    """A JSON list with one entry a line. ``json.dumps(indent=...)`` runs Python's pure-Python encoder
+    (the C one only writes without indent): a 10,000-photo export with its hand-out states took ~0.7 s to
+    encode and 7 MB; a line per photo is the C encoder's speed, half the size, and still reads (and diffs) per photo."""
+    if not entries:
+        return "[]\n"
+    return "[\n" + ",\n".join(json.dumps(e, ensure_ascii=False) for e in entries) + "\n]\n"
 
 
 def coco_json(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[str, ExportReport]:

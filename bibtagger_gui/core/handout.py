@@ -24,6 +24,7 @@ PROJECT_KEY = "project_id"  # store meta: this project's id, written into the ha
 REMEMBERED_PREFIX = "handout:"  # store meta handout:<photo id>: the states other projects handed the photo out with
 SAME_BOX_IOU = 0.5  # same number and this overlap (or a missing box): the same bib
 MOVE_TOLERANCE = 1.0  # px: a box that moved less is not a change (boxes are rounded when files are scaled)
+_READ: Any = object()
 
 
 def project_id(store: Any, create: bool = False) -> str | None:
@@ -35,9 +36,11 @@ def project_id(store: Any, create: bool = False) -> str | None:
     return pid
 
 
-def remembered(store: Any, photo_id: int) -> list[Handout]:
-    """The hand-out states of other projects an import stored for this photo."""
-    text = store.get_meta(f"{REMEMBERED_PREFIX}{photo_id}")
+def remembered(store: Any, photo_id: int, text: str | None = _READ) -> list[Handout]:
+    """The hand-out states of other projects an import stored for this photo (``text``: its meta value,
+    when the caller read them all at once)."""
+    if text is _READ:
+        text = store.get_meta(f"{REMEMBERED_PREFIX}{photo_id}")
     if not text:
         return []
     try:
@@ -65,13 +68,15 @@ def add_handout_states(store: Any, entries: list[dict]) -> None:
     mine = project_id(store, create=True)
     photos = {p.relpath: p for p in store.photos()}
     hashes = store.pixel_hashes()
+    notes = store.meta_with_prefix(REMEMBERED_PREFIX)  # one read, not one per photo
     for entry in entries:
         photo = photos.get(entry["image"])
         if photo is None:
             continue
         own = Handout(mine, entry["width"], entry["height"], hashes.get(photo.id) or None, bool(entry.get("reviewed")),
                       [Bib.from_json(b) for b in entry["bibs"]])  # fmt: skip
-        entry["handout"] = [own.to_json()] + [h.to_json() for h in remembered(store, photo.id) if h.project != mine]
+        entry["handout"] = [own.to_json()] + [
+            h.to_json() for h in remembered(store, photo.id, notes.get(f"{REMEMBERED_PREFIX}{photo.id}")) if h.project != mine]
 
 
 # ---------------------------------------------------------------------------------------------- the comparison

@@ -31,6 +31,7 @@ DB_NAME = "project.db"
 SOURCES = ("model", "human", "mturk")
 BUSY_TIMEOUT_S = 30.0
 SCAN_BATCH = 200  # photos per scan transaction (a scan is idempotent, so a crash only loses a rescan)
+PRINT_BATCH = 50  # decoded-pixel prints per write transaction (fill_pixel_prints)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -551,6 +552,14 @@ class Store:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else row[0]
 
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every meta row whose key starts with ``prefix`` (one range read of the key index), key -> value."""
+        if not prefix:
+            raise ValueError("a prefix is needed")
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first key after every key with the prefix
+        rows = self._conn.execute("SELECT key, value FROM meta WHERE key >= ? AND key < ?", (prefix, end))
+        return {k: v for k, v in rows}
+
     def set_meta(self, key: str, value: str | None) -> None:
         with self.transaction() as c:
             before = self.get_meta(key)
@@ -899,34 +908,69 @@ class Store:
             " AND NOT EXISTS (SELECT 1 FROM pixel_prints pp WHERE pp.photo_id = p.id AND pp.sha1 = p.sha1)"
             " ORDER BY p.id")]  # fmt: skip
 
-    def fill_pixel_prints(self, photo_ids: Iterable[int] | None = None,
-                          cancel: Callable[[], bool] | None = None) -> int:
+    def fill_pixel_prints(self, photo_ids: Iterable[int] | None = None, cancel: Callable[[], bool] | None = None,
+                          progress: Callable[[int, int], object] | None = None) -> int:  # fmt: skip
         """Decode (reduced, core/pixelprint.file_print) and keep the print of each photo that has
-        none (default: :meth:`photos_without_print`); returns how many were written. Each photo is
-        decoded outside any transaction; one whose file changed since the scan is left for later."""
-        n = 0
-        for pid in list(self.photos_without_print() if photo_ids is None else photo_ids):
-            if cancel is not None and cancel():
-                break
-            photo = self.photo(pid)
-            if photo.missing or not photo.sha1 or self.pixel_print(pid) is not None:
-                continue
-            path = self.folder / photo.relpath
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            if (st.st_size, st.st_mtime) != (photo.size, photo.mtime):
-                continue  # changed since the scan: the next scan decides about it first
-            pp = file_print(path)
-            try:
-                again = path.stat()
-            except OSError:
-                continue
-            if pp is not None and (again.st_size, again.st_mtime) == (photo.size, photo.mtime):  # not rewritten meanwhile
-                self.set_pixel_print(pid, pp)
-                n += 1
-        return n
+        none (default: :meth:`photos_without_print`); returns how many were written.
+
+        Each photo is decoded outside any transaction; one whose file changed since the scan is left for
+        later. ``progress(done, total)`` is called after each photo, ``cancel()`` stops before the next.
+        The photos are read in one query and the prints written :data:`PRINT_BATCH` (or about a second's
+        worth) a transaction, so an old store's thousands of reviewed photos cost their decodes, not a
+        commit (an fsync) each; a cancel or an error keeps what was decoded."""
+        ids = list(self.photos_without_print() if photo_ids is None else photo_ids)
+        if not ids:
+            return 0
+        rows = {r["id"]: r for r in self._conn.execute("SELECT id, relpath, sha1, size, mtime, missing FROM photos")}
+        printed = {r[0] for r in self._conn.execute(
+            "SELECT pp.photo_id FROM pixel_prints pp JOIN photos p ON p.id = pp.photo_id WHERE pp.sha1 = p.sha1")}  # fmt: skip
+        pending: list[tuple[bytes, int, str]] = []
+        written = 0
+
+        def flush() -> None:
+            nonlocal written
+            if pending:
+                with self.transaction() as c:  # only while the photo still names the file version decoded
+                    cur = c.executemany(
+                        "INSERT OR REPLACE INTO pixel_prints (photo_id, sha1, print)"
+                        " SELECT id, sha1, ? FROM photos WHERE id = ? AND sha1 = ?", pending)  # fmt: skip
+                    written += max(0, cur.rowcount)
+                pending.clear()
+
+        last = time.monotonic()
+        try:
+            for done, pid in enumerate(ids, 1):
+                if cancel is not None and cancel():
+                    break
+                row = rows.get(pid)
+                if row is not None and not row["missing"] and row["sha1"] and pid not in printed:
+                    pp = self._print_if_unchanged(row)
+                    if pp is not None:
+                        pending.append((pp, pid, row["sha1"]))
+                if progress is not None:
+                    progress(done, len(ids))
+                if len(pending) >= PRINT_BATCH or (pending and time.monotonic() - last > 1.0):
+                    flush()
+                    last = time.monotonic()
+        finally:
+            flush()
+        return written
+
+    def _print_if_unchanged(self, row: sqlite3.Row) -> bytes | None:
+        """The print of a photo's file when it is still the version scanned (size, mtime) before and after the decode."""
+        path = self.folder / row["relpath"]
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        if (st.st_size, st.st_mtime) != (row["size"], row["mtime"]):
+            return None  # changed since the scan: the next scan decides about it first
+        pp = file_print(path)
+        try:
+            again = path.stat()
+        except OSError:
+            return None
+        return pp if (again.st_size, again.st_mtime) == (row["size"], row["mtime"]) else None  # not rewritten meanwhile
 
     # ------------------------------------------------------------------ scanning
 

@@ -586,6 +586,7 @@ class MainWindow(QMainWindow):
     def _start(self, job: Any) -> None:
         self._retire([])
         job.signals.progress.connect(self._job_progress)
+        job.signals.stage.connect(self._job_stage)
         job.signals.photo_done.connect(self._job_photo_done)
         # a weak reference: the connection lives in the job's own QObject, which Python's GC cannot see through,
         # so a lambda holding the job itself kept every job (its ids, its scan report) alive for good
@@ -610,6 +611,13 @@ class MainWindow(QMainWindow):
         self.last_progress = (done, total)
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
+
+    def _job_stage(self, generation: int, label: str) -> None:
+        """A job moved on to other work (a recognition job's fingerprinting): the bar names it and counts anew."""
+        if generation != self.generation.value:
+            return
+        self.last_progress = (0, 0)
+        self.progress.setFormat(f"{label} %v/%m")
 
     def _job_photo_done(self, generation: int, photo_id: int) -> None:
         if generation != self.generation.value or self.store is None:

@@ -20,6 +20,11 @@ from PySide6.QtCore import QObject, Signal
 from bibtagger_gui.core.imageio import ImageError
 
 
+#: What the progress bar counts while a recognition job keeps the decoded-pixel prints of photos that
+#: were never recognized here (a store from before schema 4, imports): docs/gui.md, docs/store.md.
+FILL_STAGE = "Fingerprinting"
+
+
 class Generation:
     """The window's current folder generation, readable from worker threads."""
 
@@ -35,6 +40,7 @@ class Generation:
 
 class JobSignals(QObject):
     progress = Signal(int, int, int)  # generation, done, total
+    stage = Signal(int, str)  # generation, what the progress counts from now on ("Fingerprinting")
     photo_done = Signal(int, int)  # generation, photo_id
     finished = Signal(int, str, str)  # generation, outcome ("done"|"cancelled"|"stale"|"failed"), message
 
@@ -108,6 +114,7 @@ class RecognitionJob(_Job):
         self.version: str | None = None  # the models' version once loaded
         self.label: str | None = None  # and their short name (Recognizer.label)
         self.calibration_note = ""
+        self.printed = 0  # decoded-pixel prints written after the photos (Store.fill_pixel_prints)
 
     def __call__(self) -> None:
         from bibtagger_gui.core.recognizer import ModelError, Recognizer
@@ -170,7 +177,11 @@ class RecognitionJob(_Job):
                 processed = total
                 # reviewed/tagged photos never recognized here (a store from before schema 4, imports): their
                 # decoded-pixel print, once, so a re-encoded copy keeps their review (docs/store.md)
-                store.fill_pixel_prints(cancel=self.stopped)
+                todo = store.photos_without_print()
+                if todo:  # thousands on an old store: counted in the progress bar, cancellable
+                    self.signals.stage.emit(g, FILL_STAGE)
+                    self.printed = store.fill_pixel_prints(
+                        todo, cancel=self.stopped, progress=lambda d, t: self.signals.progress.emit(g, d, t))
         except Exception as exc:
             self.signals.finished.emit(g, "failed", f"recognition stopped: {exc}")
             return
@@ -178,4 +189,6 @@ class RecognitionJob(_Job):
             store.close()
         count = f"{processed} of {total}" if processed < total else f"{total}"
         msg = f"{count} photo(s), {errors} error(s)"
+        if self.printed:
+            msg += f", {self.printed} photo(s) fingerprinted"
         self.signals.finished.emit(g, self._outcome(), msg)
