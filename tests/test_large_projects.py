@@ -135,6 +135,21 @@ def old_store(tmp_path: Path, n: int) -> tuple[Path, list[int]]:
     return race, ids
 
 
+def test_only_photos_with_someones_work_wait_for_a_print(tmp_path):
+    """An old store's reviewed photos and photos with a human bib get a print; photos with model bibs
+    only do not (a re-encode costs them a recognition, about what the print's decode would)."""
+    race, ids = old_store(tmp_path, 4)
+    with Store.open(race) as store:
+        for pid in ids:
+            store.set_reviewed(pid, False)
+        store.set_model_bibs(ids[0], [Bib("3638", (10, 20, 60, 40), 0.9)], "v1")
+        store.set_model_bibs(ids[1], [Bib("3638", (10, 20, 60, 40), 0.9)], "v1")
+        store.add_bib(ids[1], "77", (1, 1, 9, 9))
+        store.set_reviewed(ids[2], True)
+        store._conn.execute("DELETE FROM pixel_prints")
+        assert store.photos_without_print() == [ids[1], ids[2]]
+
+
 def test_fill_pixel_prints_reports_progress_and_writes_in_batches(tmp_path, monkeypatch):
     race, ids = old_store(tmp_path, 5)
     monkeypatch.setattr(store_mod, "PRINT_BATCH", 2)

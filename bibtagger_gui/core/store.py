@@ -899,12 +899,14 @@ class Store:
         return bytes(row[0]) if row else None
 
     def photos_without_print(self) -> list[int]:
-        """Ids of the photos with something a replaced file would lose (reviewed, or with bibs) whose
-        current file has no print yet: photos of a store from before schema 4, or reviewed without being
-        recognized (imports)."""
+        """Ids of the photos with someone's work that a replaced file would lose (reviewed, or with a
+        human or MTurk bib) whose current file has no print yet: photos of a store from before schema 4,
+        or reviewed without being recognized (imports). A photo with model bibs only is left out: were
+        its file re-encoded, recognizing it again costs about what its print would (a decode), and an
+        old store's thousands of recognized photos would otherwise be decoded for nothing."""
         return [r[0] for r in self._conn.execute(
             "SELECT p.id FROM photos p WHERE p.missing = 0 AND p.error IS NULL AND p.sha1 IS NOT NULL"
-            " AND (p.reviewed = 1 OR EXISTS (SELECT 1 FROM bibs b WHERE b.photo_id = p.id))"
+            " AND (p.reviewed = 1 OR EXISTS (SELECT 1 FROM bibs b WHERE b.photo_id = p.id AND b.source != 'model'))"
             " AND NOT EXISTS (SELECT 1 FROM pixel_prints pp WHERE pp.photo_id = p.id AND pp.sha1 = p.sha1)"
             " ORDER BY p.id")]  # fmt: skip
 
