@@ -652,3 +652,15 @@ def test_a_sidecar_left_by_a_former_namesake_follows_its_photo(stem_clash):
         ("solo.xmp", "unchanged", [], []),
     ]
     assert read_tags(folder / "IMG_1.jpg.xmp")["XMP-dc:Subject"] == ["BIB:13"]
+
+
+def test_summary_says_how_many_of_the_counted_files_are_sidecars():
+    """A run over photos with sidecars counts files: the summary says which are sidecars, so
+    "24 photo(s): 44 unchanged" no longer reads as 44 photos."""
+    from bibtagger_gui.core.keywords import FileResult, KeywordReport
+
+    photos = [FileResult(Path(f"p{i}.jpg"), [f"p{i}.jpg"], "unchanged") for i in range(3)]
+    sidecars = [FileResult(Path(f"p{i}.xmp"), [f"p{i}.jpg"], "unchanged", sidecar=True) for i in range(2)]
+    written = [FileResult(Path("q.jpg"), ["q.jpg"], "written")]
+    assert KeywordReport(written + photos + sidecars).summary() == "1 written, 5 unchanged (3 photo file(s), 2 sidecar(s))"
+    assert KeywordReport(written + photos).summary() == "1 written, 3 unchanged"

@@ -132,7 +132,14 @@ class KeywordReport:
         return [r for r in self.results if r.status == "error"]
 
     def summary(self) -> str:
-        parts = [f"{self.count(s)} {s}" for s in ("written", "would write", "unchanged", "error") if self.count(s)]
+        """``3 written, 44 unchanged (24 photo files, 20 sidecars)``: files, not photos, are counted (a photo
+        may have both an old sidecar and a new one), so a count that holds sidecars says how many."""
+        parts = []
+        for status in ("written", "would write", "unchanged", "error"):
+            n = self.count(status)
+            sidecars = sum(1 for r in self.results if r.status == status and r.sidecar)
+            if n:
+                parts.append(f"{n} {status}" + (f" ({n - sidecars} photo file(s), {sidecars} sidecar(s))" if sidecars else ""))
         text = ", ".join(parts) or "nothing to do"
         return text + (" (cancelled)" if self.cancelled else "")
 
