@@ -435,16 +435,24 @@ class PhotoView(QGraphicsView):
                 best = (d, i)
         return None if best is None else best[1]
 
-    def _start_adjust(self, pos: QPointF, scene_pos: QPointF) -> bool:
-        """A press on a handle of the selected box starts a resize; one inside it (and not inside a
-        smaller box drawn over it, which a click selects) starts a move."""
+    def _adjust_at(self, pos: QPointF, scene_pos: QPointF) -> tuple[BibBoxItem, int | None] | None:
+        """What a press at viewport ``pos`` (photo pixel ``scene_pos``) adjusts: on a handle of the selected
+        box (item, that corner), a resize; inside it (and not inside a smaller box drawn over it, which a
+        click selects) (item, None), a move; elsewhere None."""
         item = self.selected_item()
         if item is None:
-            return False
+            return None
         corner = self.handle_at(pos)
-        if corner is None:
-            if self.box_at(scene_pos) is not item:
-                return False
+        if corner is None and self.box_at(scene_pos) is not item:
+            return None
+        return item, corner
+
+    def _start_adjust(self, pos: QPointF, scene_pos: QPointF) -> bool:
+        """A press that :meth:`_adjust_at` gives a box starts its resize or move."""
+        target = self._adjust_at(pos, scene_pos)
+        if target is None:
+            return False
+        item, corner = target
         r = item.rect()
         self._adjust = (item, corner, QPointF(scene_pos), (r.left(), r.top(), r.right(), r.bottom()))
         self.viewport().setCursor(_ADJUST_CURSORS[corner])
@@ -453,17 +461,13 @@ class PhotoView(QGraphicsView):
     # ---- the hover cursor: what a press here would do
     def cursor_at(self, pos: QPointF) -> Qt.CursorShape:
         """The cursor for viewport position ``pos`` with no button pressed, by the same rules as a press
-        (``_start_adjust``): the cross while drawing; on a corner handle of the selected box the diagonal
+        (:meth:`_adjust_at`): the cross while drawing; on a corner handle of the selected box the diagonal
         resize cursor of that corner; inside the selected box (not inside a smaller box over it, which a
         click selects) the move cursor; elsewhere the open hand of panning (the drag mode's own cursor)."""
         if self._drawing:
             return Qt.CursorShape.CrossCursor
-        item = self.selected_item()
-        if item is not None:
-            corner = self.handle_at(pos)
-            if corner is not None or self.box_at(self.scene_pos(pos)) is item:
-                return _ADJUST_CURSORS[corner]
-        return Qt.CursorShape.OpenHandCursor
+        target = self._adjust_at(pos, self.scene_pos(pos))
+        return _ADJUST_CURSORS[target[1]] if target is not None else Qt.CursorShape.OpenHandCursor
 
     def _refresh_cursor(self, pos: QPointF | None = None) -> None:
         """Set the hover cursor for ``pos`` (default: where the mouse last was); not during a drag, whose
