@@ -181,8 +181,7 @@ class ThumbnailProvider(QObject):
         """The thumbnail if cached in memory, else None (and it is being made). One made for another pixel
         ratio (the window moved to another screen) is returned while the one for this ratio is made."""
         pix = self.cached(photo.id)
-        if pix is None or pix.devicePixelRatio() != self.ratio():
-            self.request(photo)
+        self.request(photo)  # (nothing when it is cached for the current ratio)
         return pix
 
     def request(self, photo: Any) -> None:
