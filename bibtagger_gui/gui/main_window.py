@@ -1026,7 +1026,8 @@ class MainWindow(QMainWindow):
         return self.number_edit.text().strip() in ("", entry.get("start", ""))
 
     def _close_blank_entry(self) -> None:
-        """Close a blank entry (see :meth:`_entry_blank`) without touching drawing or the focus."""
+        """Close a blank entry (see :meth:`_entry_blank`) without touching drawing or the focus: the field
+        shows the selected bib's number again (:meth:`_end_entry` also ends drawing)."""
         self._entry = None
         self.number_edit.setPlaceholderText("type digits to change the selected bib")
         row = self.selected_row()
@@ -1054,9 +1055,7 @@ class MainWindow(QMainWindow):
         self._pending_box = None
         if self.photo_view.drawing:
             self.photo_view.stop_drawing()
-        self.number_edit.setPlaceholderText("type digits to change the selected bib")
-        row = self.selected_row()
-        self.number_edit.setText(row.number if row is not None else "")
+        self._close_blank_entry()
 
     def _commit_entry(self) -> bool:
         """Turn the typed number into an undoable edit; True when something was committed."""
