@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bibtagger_gui.core import review
+from bibtagger_gui.core import applog, review
 from bibtagger_gui.core.imageio import unsupported_note
 from bibtagger_gui.core.review import ReviewFilter, ReviewItem
 from bibtagger_gui.core.review_index import ReviewIndex
@@ -437,7 +437,6 @@ class MainWindow(QMainWindow):
 
     def open_log_folder(self) -> bool:
         """Help > Open Log Folder: the log's folder in the file manager, or why there is no log."""
-        from bibtagger_gui.core import applog
         from bibtagger_gui.gui.error_report import open_folder
 
         folder = applog.state.path.parent if applog.state.path is not None else None
@@ -773,7 +772,7 @@ class MainWindow(QMainWindow):
         """Status bar: the models' short name; the full version and the calibration note on hover."""
         if version != getattr(self, "_models_logged", None):  # the log says which models a session used
             self._models_logged = version
-            logging.getLogger("bibtagger_gui.startup").info("models in use: %s (%s)", version, calibration_note)
+            logging.getLogger(applog.STARTUP_LOGGER).info("models in use: %s (%s)", version, calibration_note)
         self.model_label.setText(f"models: {label}")
         self.model_label.setToolTip("\n".join(t for t in (version, calibration_note) if t))
 
