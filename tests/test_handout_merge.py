@@ -172,3 +172,21 @@ def test_file_without_hand_out_state_imports_as_before(shoot, tmp_path, capsys):
     assert main(["import", str(race), str(back)]) == 0  # the same review with its hand-out state: merged
     assert "conflict" not in capsys.readouterr().err
     assert state(race)[p1] == (True, [(n1, "human")])
+
+
+def test_reviewed_entry_keeps_the_predictions_it_lists(shoot, tmp_path, capsys):
+    """A review that lists a prediction (with its confidence) keeps it, as the same entry without "handout" does
+    (_import_truth): only the predictions the review lacks go."""
+    race, made = shoot
+    p3, n3, _ = made[3]
+    todo = tmp_path / "todo.json"
+    assert main(["export", str(race), "--format", "json", "--out", str(todo)]) == 0
+    entry = next(e for e in json.loads(todo.read_text()) if e["image"] == p3)
+    assert [b["number"] for b in entry["bibs"]] == [n3] and entry["bibs"][0]["confidence"] is not None
+    back = tmp_path / "back.json"
+    back.write_text(json.dumps([{**entry, "reviewed": True}]))  # reviewed with the prediction as it was
+    capsys.readouterr()
+    assert main(["import", str(race), str(back)]) == 0
+    err = capsys.readouterr().err
+    assert "conflict" not in err and "1 photo(s) compared with their hand-out state" in err, err
+    assert state(race)[p3] == (True, [(n3, "model")])

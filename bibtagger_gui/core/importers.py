@@ -485,7 +485,7 @@ def _merge(
         else:
             report.already_there += 1
     if entry.reviewed is True:  # the review's bibs are all: predictions it lacks go, the photo is reviewed
-        _paired, _lone, extra = _pairs(store.bibs(photo.id), [b for b in bibs if b.confidence is None])
+        _paired, _lone, extra = _pairs(store.bibs(photo.id), bibs)
         for row in extra:
             if row.source == "model":
                 store.delete_bib(row.id)
