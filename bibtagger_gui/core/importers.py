@@ -370,6 +370,19 @@ def _import_truth(store: Any, photo: Any, image: str, bibs: list[Bib], overwrite
         report.reviewed += 1
 
 
+def _add_human(store: Any, photo_id: int, bib: Bib, report: ImportReport) -> None:
+    """Add a human bib, unless the photo has one with its number in its place; a model bib there becomes it."""
+    same = [r for r in store.bibs(photo_id) if r.number == bib.number and _same_place(r.box, bib.box)]
+    if any(r.source != "model" for r in same):
+        report.already_there += 1
+        return
+    if same:  # the file confirms a model reading: it becomes a human bib (no duplicate box)
+        store.update_bib(same[0].id, number=bib.number, box=bib.box if bib.box is not None else same[0].box)
+    else:
+        store.add_bib(photo_id, bib.number, bib.box, source="human")
+    report.human_added += 1
+
+
 def _import_photo(
     store: Any, photo: Any, entry: PhotoAnnotation, human: list[Bib], model: list[Bib],
     source: str, version: str, report: ImportReport,
@@ -382,16 +395,7 @@ def _import_photo(
             report.already_there += len(pairs)
         return
     for bib in human:
-        rows = store.bibs(photo.id)
-        same = [r for r in rows if r.number == bib.number and _same_place(r.box, bib.box)]
-        if any(r.source != "model" for r in same):
-            report.already_there += 1
-            continue
-        if same:  # the file confirms a model reading: it becomes a human bib (no duplicate box)
-            store.update_bib(same[0].id, number=bib.number, box=bib.box if bib.box is not None else same[0].box)
-        else:
-            store.add_bib(photo.id, bib.number, bib.box, source="human")
-        report.human_added += 1
+        _add_human(store, photo.id, bib, report)
     whole = entry.reviewed is False and source == "auto"  # bibtagger's own entry lists all bibs: its predictions are all of them
     if not model and not whole and not (source == "model" and not entry.bibs):
         return
@@ -462,15 +466,7 @@ def _merge(
             store.update_bib(item.origin.id, number=new.bib.number, box=new.bib.box if new.bib.box is not None else item.bib.box)
             report.human_added += 1
     for new in file.added:
-        there = [r for r in store.bibs(photo.id) if r.number == new.bib.number and _same_place(r.box, new.bib.box)]
-        if any(r.source != "model" for r in there):
-            report.already_there += 1
-        elif there:  # a prediction here reads the same: it becomes the file's human bib
-            store.update_bib(there[0].id, number=new.bib.number, box=new.bib.box if new.bib.box is not None else there[0].box)
-            report.human_added += 1
-        else:
-            store.add_bib(photo.id, new.bib.number, new.bib.box, source="human")
-            report.human_added += 1
+        _add_human(store, photo.id, new.bib, report)
     moved_here = {b for b, _i in here.moved}
     for b, item in file.kept.items():
         row = here.kept.get(b)
