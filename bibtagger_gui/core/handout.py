@@ -122,27 +122,29 @@ class Changes:
         """"added 1234, deleted 567, changed 12 to 13, reviewed the photo (with 12, 1234)"."""
         parts = []
         if self.added:
-            parts.append(f"added {_numbers(i.bib for i in self.added)}")
+            parts.append(f"added {number_list(i.bib for i in self.added)}")
         if self.deleted:
-            parts.append(f"deleted {_numbers(base[b] for b in self.deleted)}")
+            parts.append(f"deleted {number_list(base[b] for b in self.deleted)}")
         parts += [f"changed {base[b].number} to {i.bib.number}" for b, i in self.changed]
         if self.confirmed and self.reviewed is not True:  # a review confirms every bib it has
-            parts.append(f"confirmed {_numbers(base[b] for b in self.confirmed)}")
+            parts.append(f"confirmed {number_list(base[b] for b in self.confirmed)}")
         if self.moved:
-            parts.append(f"moved the box of {_numbers(base[b] for b, _i in self.moved)}")
+            parts.append(f"moved the box of {number_list(base[b] for b, _i in self.moved)}")
         if self.reviewed is True:
-            parts.append(f"reviewed the photo (with {_numbers(i.bib for i in now)})")
+            parts.append(f"reviewed the photo (with {number_list(i.bib for i in now)})")
         elif self.reviewed is False:
             parts.append("marked the photo unreviewed")
         return ", ".join(parts) if parts else "changed nothing"
 
 
-def _numbers(bibs: Iterable[Bib]) -> str:
-    numbers = sorted((b.number for b in bibs), key=lambda n: (len(n), n))
+def number_list(items: Iterable[Any]) -> str:
+    """"18, 99" (the numbers of bibs or bib rows, sorted), or "no bib"."""
+    numbers = sorted((x.number for x in items), key=lambda n: (len(n), n))
     return ", ".join(numbers) if numbers else "no bib"
 
 
-def _same_place(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:
+def same_place(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:
+    """Same number assumed: one of them has no box, or the boxes overlap (IoU >= SAME_BOX_IOU)."""
     return a is None or b is None or iou_boxes(a, b) >= SAME_BOX_IOU
 
 
@@ -161,7 +163,7 @@ def changes(base: Handout, now: Sequence[Item], reviewed: bool | None, rejected:
     free = list(now)
     gone = []
     for b, bib in enumerate(base.bibs):
-        hit = next((i for i in free if i.bib.number == bib.number and _same_place(i.bib.box, bib.box)), None)
+        hit = next((i for i in free if i.bib.number == bib.number and same_place(i.bib.box, bib.box)), None)
         if hit is None:
             gone.append(b)
             continue

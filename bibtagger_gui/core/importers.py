@@ -19,17 +19,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 from bibtagger_gui.core import handout
 from bibtagger_gui.core.annotations import Handout, PhotoAnnotation
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.portable import name_key, nfc
-from bibtagger_gui.core.review import iou_boxes
 
 SOURCES = ("auto", "human", "model")
 ASPECT_TOLERANCE = 0.01  # width/height may differ in scale, not in shape (1 %)
-SAME_BOX_IOU = 0.5  # a human bib with the same number and this overlap is "already there"
 
 
 @dataclass
@@ -191,11 +189,6 @@ def _scaled(bib: Bib, s: tuple[float, float]) -> Bib:
     return Bib(bib.number, (x1 * s[0], y1 * s[1], x2 * s[0], y2 * s[1]), bib.confidence)
 
 
-def _same_place(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:
-    """Same number assumed: one of them has no box, or the boxes overlap (IoU >= 0.5)."""
-    return a is None or b is None or iou_boxes(a, b) >= SAME_BOX_IOU
-
-
 def _same_model_bib(row: Any, bib: Bib) -> bool:
     """A stored model bib equal to an imported prediction (a re-import of the same file)."""
     if row.number != bib.number or (row.box is None) != (bib.box is None):
@@ -227,19 +220,13 @@ def _pairs(rows: Iterable[Any], bibs: Iterable[Bib]) -> tuple[list[tuple[Bib, An
     free = sorted(rows, key=lambda r: (r.source == "model", r.id))
     pairs, lone = [], []
     for bib in bibs:
-        hit = next((r for r in free if r.number == bib.number and _same_place(r.box, bib.box)), None)
+        hit = next((r for r in free if r.number == bib.number and handout.same_place(r.box, bib.box)), None)
         if hit is None:
             lone.append(bib)
         else:
             free.remove(hit)
             pairs.append((bib, hit))
     return pairs, lone, free
-
-
-def _numbers(items: Iterable[Any]) -> str:
-    """"18, 99" (sorted), or "no bib"."""
-    numbers = sorted((x.number for x in items), key=lambda n: (len(n), n))
-    return ", ".join(numbers) if numbers else "no bib"
 
 
 def import_annotations(
@@ -339,7 +326,7 @@ def _import_truth(store: Any, photo: Any, image: str, bibs: list[Bib], overwrite
         report.already_there += len(pairs)  # the same review (a re-import): nothing to do
         return
     if reviewed and not overwrite:  # two reviews disagree: a person decides, the first one stays meanwhile
-        report.conflicts.append((image, f"reviewed here with {_numbers(rows)}, the file's review has {_numbers(bibs)}: "
+        report.conflicts.append((image, f"reviewed here with {handout.number_list(rows)}, the file's review has {handout.number_list(bibs)}: "
                                         "left as it is (--overwrite takes the file's)"))  # fmt: skip
         return
     for bib, row in pairs:
@@ -362,7 +349,7 @@ def _import_truth(store: Any, photo: Any, image: str, bibs: list[Bib], overwrite
         else:
             kept.append(row)
     if kept:  # your own bibs the reviewer did not have (or deleted): kept, and the photo waits for you
-        report.conflicts.append((image, f"your bib(s) {_numbers(kept)} are not in the file's review ({_numbers(bibs)}): "
+        report.conflicts.append((image, f"your bib(s) {handout.number_list(kept)} are not in the file's review ({handout.number_list(bibs)}): "
                                         "kept, photo left unreviewed (--overwrite takes the file's)"))  # fmt: skip
         return
     if not reviewed:
@@ -372,7 +359,7 @@ def _import_truth(store: Any, photo: Any, image: str, bibs: list[Bib], overwrite
 
 def _add_human(store: Any, photo_id: int, bib: Bib, report: ImportReport) -> None:
     """Add a human bib, unless the photo has one with its number in its place; a model bib there becomes it."""
-    same = [r for r in store.bibs(photo_id) if r.number == bib.number and _same_place(r.box, bib.box)]
+    same = [r for r in store.bibs(photo_id) if r.number == bib.number and handout.same_place(r.box, bib.box)]
     if any(r.source != "model" for r in same):
         report.already_there += 1
         return
