@@ -19,8 +19,9 @@ from collections.abc import Iterable, Sequence
 
 BOM = "\ufeff"
 FORMULA_STARTS = "=+-@\t\r\0"
-_GUARDED = re.compile(r"'*[=+\-@\t\r\0]")  # what guard() prefixes
-_UNGUARD = re.compile(r"'+[=+\-@\t\r\0]")  # what guard() made
+_START = "[" + re.escape(FORMULA_STARTS) + "]"
+_GUARDED = re.compile("'*" + _START)  # what guard() prefixes
+_UNGUARD = re.compile("'+" + _START)  # what guard() made
 _QUOTE = re.compile(r'[,"\r\n]')
 
 
