@@ -454,12 +454,12 @@ def _merge(
             report.human_added += 1
     for new in file.added:
         _add_human(store, photo.id, new.bib, report)
-    moved_here = {b for b, _i in here.moved}
+    moved = {b for b, _i in file.moved} - {b for b, _i in here.moved}  # your box wins where you moved it too
     for b, item in file.kept.items():
         row = here.kept.get(b)
         if row is None:
             continue
-        if b in {m for m, _i in file.moved} and b not in moved_here:  # your box wins where you moved it too
+        if b in moved:
             store.update_bib(row.origin.id, box=item.bib.box)
             report.moved += 1
         elif item.human and row.origin.source == "model":
