@@ -446,6 +446,21 @@ def test_export_keeps_a_cp1252_batch_cp1252_unless_feedback_needs_more(tmp_path)
     assert r["Reject"] == reason and r["Approve"] == "" and "Läufer.jpg" in r["Input.image_url"]
 
 
+def test_a_utf8_bom_over_a_cp1252_body_is_not_written_back_over_cp1252_bytes(tmp_path):
+    """A batch whose UTF-8 BOM sits over cp1252 text (an editor's mix-up) is read as cp1252; written back
+    it has no BOM, so no reader takes its cp1252 bytes for UTF-8."""
+    cols = [c for c in COLUMNS if c not in ("Approve", "Reject")]
+    text = ",".join(cols) + "\n" + ",".join(row("A1", "Läufer.jpg", "[]").get(c, "") for c in cols) + "\n"
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("cp1252"))
+    batch = mturk.read_batch(path)
+    assert batch.encoding == "cp1252" and not batch.bom
+    out = tmp_path / "out.csv"
+    mturk.export_batch(batch, {"A1": mturk.Verdict("A1", mturk.REJECT, "Nummer fehlt")}, out)
+    data = out.read_bytes()
+    assert not data.startswith(b"\xef\xbb\xbf") and "Läufer.jpg" in data.decode("cp1252")
+
+
 def test_match_photos_through_store_and_correct_into_store(tmp_path):
     folder = tmp_path / "photos"
     photo(folder / "p.jpg", 200, 100)

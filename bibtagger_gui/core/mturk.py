@@ -207,8 +207,8 @@ def _decode(data: bytes) -> tuple[str, str, bool]:
     if bom:
         data = data[3:]
     for encoding in ("utf-8", "cp1252", "latin-1"):
-        try:
-            return data.decode(encoding), encoding, bom
+        try:  # a UTF-8 BOM before a cp1252 body is not kept: written back it would say UTF-8 over cp1252 bytes
+            return data.decode(encoding), encoding, bom and encoding == "utf-8"
         except UnicodeDecodeError:
             continue
     raise AssertionError("latin-1 decodes any bytes")
