@@ -334,7 +334,8 @@ def op_fill_prints(job: dict) -> dict:
     db = _store_copy(job, "fill-prints")
     with Store.open(job["shoot"], db_path=db) as store:
         store._conn.execute("DELETE FROM pixel_prints")
-        ids = store.photos_without_print()[: job["returned"]]
+        ids = [r[0] for r in store._conn.execute(  # photos with bibs, reviewed below: only those need a print
+            "SELECT DISTINCT photo_id FROM bibs ORDER BY photo_id LIMIT ?", (job["returned"],))]
         with store.transaction():
             for pid in ids:
                 store.set_reviewed(pid, True)
@@ -344,6 +345,9 @@ def op_fill_prints(job: dict) -> dict:
         store._conn.set_trace_callback(None)
     with Store.open(job["big"]) as store:
         store._conn.execute("DELETE FROM pixel_prints")
+        with store.transaction():
+            for photo in store.photos():
+                store.set_reviewed(photo.id, True)
         big_s, big_n = _timed(store.fill_pixel_prints)
     return {"seconds": seconds, "items": written, "unit": "photos",
             "extra": {"statements_per_photo": round(len(statements) / max(1, written), 2),
