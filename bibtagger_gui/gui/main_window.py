@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from bibtagger_gui.core import applog, review
 from bibtagger_gui.core.imageio import unsupported_note
+from bibtagger_gui.core.recognition_queue import reviewer_window
 from bibtagger_gui.core.review import ReviewFilter, ReviewItem
 from bibtagger_gui.core.review_index import ReviewIndex
 from bibtagger_gui.gui import box_adjust
@@ -104,6 +105,8 @@ class MainWindow(QMainWindow):
         self._retired_timer.timeout.connect(lambda: self._retire([]))
         self.job_pool = WorkQueue(1, name="jobs")  # one scan/recognition at a time, in order
         self.last_progress: tuple[int, int] = (0, 0)
+        self.progress_label = ""  # what the progress bar counts: "Scanning", "Recognizing", "Fingerprinting"
+        self.recognition_paused = False  # Recognition > Pause: running and later recognition jobs take no new photo
         self.last_job_outcome: tuple[str, str, str] | None = None  # kind, outcome, message
         self.models_warning = ""  # set by load_models_dir, e.g. a broken calibration.json
         self.scan_skipped: list[tuple[str, str]] = []  # (relpath, why) of files the last scan left out
@@ -333,6 +336,7 @@ class MainWindow(QMainWindow):
         rec = mb.addMenu("Re&cognition")
         self._action("load_models", "Load &Model Folder…", self.choose_models, rec, keys=False)
         self._action("rerun", "&Re-run on Unreviewed Photos", self.rerun_unreviewed, rec, keys=False)
+        self._action("pause_recognition", "&Pause Recognition", self.toggle_recognition_pause, rec)
         self._action("cancel_jobs", "&Cancel", self.cancel_jobs, rec, keys=False)
         self.recognition_menu = rec
 
@@ -593,8 +597,11 @@ class MainWindow(QMainWindow):
         job.signals.finished.connect(lambda g, outcome, msg: self._job_finished(ref(), g, outcome, msg))
         self.jobs.append(job)
         self.last_progress = (0, 0)
+        if job.kind == "recognize" and self.recognition_paused:
+            job.pause()
         job.task = self.job_pool.submit(job)
         self._jobs_changed()
+        self._follow_reviewer()
 
     def _jobs_changed(self) -> None:
         running = bool(self.jobs)
@@ -602,7 +609,8 @@ class MainWindow(QMainWindow):
         self.cancel_button.setVisible(running)
         self.actions_by_name["cancel_jobs"].setEnabled(running)
         if running:
-            self.progress.setFormat(f"{'Scanning' if self.jobs[0].kind == 'scan' else 'Recognizing'} %v/%m")
+            self.progress_label = "Scanning" if self.jobs[0].kind == "scan" else "Recognizing"
+            self._show_progress_format()
 
     def _job_progress(self, generation: int, done: int, total: int) -> None:
         if generation != self.generation.value:
@@ -616,7 +624,8 @@ class MainWindow(QMainWindow):
         if generation != self.generation.value:
             return
         self.last_progress = (0, 0)
-        self.progress.setFormat(f"{label} %v/%m")
+        self.progress_label = label
+        self._show_progress_format()
 
     def _job_photo_done(self, generation: int, photo_id: int) -> None:
         if generation != self.generation.value or self.store is None:
@@ -734,6 +743,39 @@ class MainWindow(QMainWindow):
         self.jobs = [j for j in self.jobs if not self.job_pool.try_take(j.task)]
         self._jobs_changed()
 
+    def _show_progress_format(self) -> None:
+        paused = self.recognition_paused and bool(self.jobs) and self.jobs[0].kind == "recognize"
+        label = self.progress_label
+        if paused:
+            label = "Recognition paused" if label == "Recognizing" else f"{label} paused"
+        self.progress.setFormat(f"{label} %v/%m")
+
+    def toggle_recognition_pause(self) -> None:
+        """Recognition > Pause/Resume: recognition jobs start no new photo (the one under way is finished and
+        kept) until resumed; a job started meanwhile waits too. Cancel still stops them."""
+        self.recognition_paused = paused = not self.recognition_paused
+        for job in self.jobs:
+            if job.kind == "recognize":
+                (job.pause if paused else job.resume)()
+        act = self.actions_by_name["pause_recognition"]
+        act.setText("&Resume Recognition" if paused else "&Pause Recognition")
+        keys = self.keymap.text("pause_recognition")
+        again = f" ({keys})" if keys else ""
+        self.statusBar().showMessage(
+            f"Recognition paused: no new photo is started; Recognition > Resume Recognition{again} goes on"
+            if paused else "Recognition resumed", 8000)  # fmt: skip
+        if self.jobs:
+            self._show_progress_format()
+
+    def _follow_reviewer(self) -> None:
+        """Recognition follows the reviewer: the photo shown and the next ones of the list are recognized
+        next (core/recognition_queue.py), whenever the photo shown or the list changes."""
+        jobs = [j for j in self.jobs if j.kind == "recognize"]
+        if jobs:
+            ids = reviewer_window(self.list_model.items, self.current_id, self.current_row(), key=lambda it: it.photo_id)
+            for job in jobs:
+                job.prefer(ids)
+
     def choose_models(self) -> None:
         start = str(self.models_dir or Path.home())
         path = QFileDialog.getExistingDirectory(self, "Model folder (detector.onnx + reader.onnx)", start)
@@ -811,6 +853,7 @@ class MainWindow(QMainWindow):
             self._show_photo(None)
         if reload:  # a filter or search change leaves the counts as they are (every edit updates them)
             self._update_counts()
+        self._follow_reviewer()  # the list's order changed
 
     def select_row(self, row: int) -> None:
         if not 0 <= row < self.list_model.total():
@@ -870,6 +913,7 @@ class MainWindow(QMainWindow):
         self._commit_entry()  # a typed number belongs to the photo it was typed on, whatever moves on
         self._end_entry()
         self.current_id = photo_id
+        self._follow_reviewer()
         if photo_id is None or self.store is None:
             self.current_bibs, self.selected_bib = [], None
             self.photo_view.clear_photo()

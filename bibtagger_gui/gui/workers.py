@@ -18,6 +18,7 @@ from typing import Sequence
 from PySide6.QtCore import QObject, Signal
 
 from bibtagger_gui.core.imageio import ImageError
+from bibtagger_gui.core.recognition_queue import RecognitionQueue
 
 
 #: What the progress bar counts while a recognition job keeps the decoded-pixel prints of photos that
@@ -102,25 +103,51 @@ class RecognitionJob(_Job):
     """Run the recognizer on ``photo_ids`` (skipping reviewed photos), writing model bibs.
 
     Human edits are kept: ``Store.set_model_bibs`` replaces model bibs only and drops
-    predictions that repeat a human/mturk bib.
+    predictions that repeat a human/mturk bib. The photos are taken from a
+    :class:`~bibtagger_gui.core.recognition_queue.RecognitionQueue`: the window's :meth:`prefer`
+    (the photo shown and the next ones of the list) goes first, each photo once; :meth:`pause`
+    stops it taking new photos until :meth:`resume` (docs/gui.md#recognition-follows-the-reviewer).
     """
 
     kind = "recognize"
 
     def __init__(self, folder: Path, generation: int, current: Generation, photo_ids: Sequence[int], models_dir: Path | None):
         super().__init__(folder, generation, current)
-        self.photo_ids = list(photo_ids)
+        self.queue = RecognitionQueue(photo_ids)
         self.models_dir = Path(models_dir) if models_dir else None
         self.version: str | None = None  # the models' version once loaded
         self.label: str | None = None  # and their short name (Recognizer.label)
         self.calibration_note = ""
         self.printed = 0  # decoded-pixel prints written after the photos (Store.fill_pixel_prints)
 
+    def cancel(self) -> None:
+        super().cancel()
+        self.queue.wake()  # a paused job stops at once
+
+    def prefer(self, photo_ids: Sequence[int]) -> list[int]:
+        """Recognize these photos next (GUI thread; see RecognitionQueue.prefer)."""
+        return self.queue.prefer(photo_ids)
+
+    def pause(self) -> None:
+        self.queue.pause()
+
+    def resume(self) -> None:
+        self.queue.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self.queue.paused
+
+    def _stopped_or_paused(self) -> bool:
+        """The fingerprinting's ``cancel``: waits while paused, true once stopped."""
+        self.queue.wait_while_paused(self.stopped)
+        return self.stopped()
+
     def __call__(self) -> None:
         from bibtagger_gui.core.recognizer import ModelError, Recognizer
         from bibtagger_gui.core.store import Store
 
-        g, total = self.generation, len(self.photo_ids)
+        g, total = self.generation, self.queue.total
         try:
             rec = Recognizer.from_dir(self.models_dir) if self.models_dir else Recognizer()
         except ModelError as exc:
@@ -138,16 +165,15 @@ class RecognitionJob(_Job):
             return
         try:
             self.signals.progress.emit(g, 0, total)
-            processed = 0  # photos handled before a cancel (or all of them)
-            for done, pid in enumerate(self.photo_ids, 1):
-                processed = done - 1
-                if self.stopped():
-                    break
+            done = 0  # photos handled (all of them, or those before a cancel)
+            while (pid := self.queue.take(self.stopped)) is not None:
                 try:
                     photo = store.photo(pid)
                 except Exception:
+                    done += 1
                     continue  # photo removed by a rescan meanwhile
                 if photo.reviewed:
+                    done += 1
                     self.signals.progress.emit(g, done, total)
                     continue
                 try:
@@ -166,28 +192,30 @@ class RecognitionJob(_Job):
                     if self.stale:
                         break  # the folder was closed/reloaded: drop this result
                     if store.photo(pid).reviewed:  # accepted while we were working
+                        done += 1
                         self.signals.progress.emit(g, done, total)
                         continue
                     store.set_model_bibs(pid, bibs, rec.version, pixel_print=getattr(rec, "last_print", None))
                     if photo.error:
                         store.set_error(pid, None)
+                done += 1
                 self.signals.photo_done.emit(g, pid)
                 self.signals.progress.emit(g, done, total)
-            else:
-                processed = total
+            if not self.stopped():
+                done = total
                 # reviewed/tagged photos never recognized here (a store from before schema 4, imports): their
                 # decoded-pixel print, once, so a re-encoded copy keeps their review (docs/store.md)
                 todo = store.photos_without_print()
-                if todo:  # thousands on an old store: counted in the progress bar, cancellable
+                if todo:  # thousands on an old store: counted in the progress bar, cancellable, pausable
                     self.signals.stage.emit(g, FILL_STAGE)
                     self.printed = store.fill_pixel_prints(
-                        todo, cancel=self.stopped, progress=lambda d, t: self.signals.progress.emit(g, d, t))
+                        todo, cancel=self._stopped_or_paused, progress=lambda d, t: self.signals.progress.emit(g, d, t))
         except Exception as exc:
             self.signals.finished.emit(g, "failed", f"recognition stopped: {exc}")
             return
         finally:
             store.close()
-        count = f"{processed} of {total}" if processed < total else f"{total}"
+        count = f"{done} of {total}" if done < total else f"{total}"
         msg = f"{count} photo(s), {errors} error(s)"
         if self.printed:
             msg += f", {self.printed} photo(s) fingerprinted"
