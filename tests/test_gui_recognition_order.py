@@ -142,6 +142,30 @@ def test_a_photo_accepted_or_typed_on_while_it_is_recognized_keeps_the_users_wor
     assert sorted(stepper.started) == [f"photo_{i:03d}.jpg" for i in range(N)]
 
 
+def test_a_photo_accepted_between_the_jobs_check_and_its_write_stays_reviewed(qtbot, make_window, tmp_path,
+                                                                              monkeypatch):  # fmt: skip
+    """The job used to check "reviewed?" and then write the predictions in another transaction: an accept in
+    between was undone (new model bibs unreview a photo). The check is now inside the write's transaction."""
+    win, stepper, folder = shoot(qtbot, make_window, tmp_path, monkeypatch)
+    target = pid(win, 15)
+    real = Store.set_model_bibs
+
+    def accepted_meanwhile(self, photo_id, *args, **kwargs):
+        if photo_id == target:  # the user's accept lands just before this write (another connection)
+            with Store.open(folder) as other:
+                other.set_reviewed(photo_id, True)
+        return real(self, photo_id, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "set_model_bibs", accepted_meanwhile)
+    win.select_photo(target)
+    assert stepper.go(qtbot) == "photo_015.jpg"
+    stepper.finish()
+    wait_idle(qtbot, win)
+    with Store.open(folder) as store:
+        assert store.photo(target).reviewed and store.bibs(target) == []  # the review stands, nothing added
+        assert store.bibs(pid(win, 16)) and not store.photo(pid(win, 16)).reviewed  # the others got theirs
+
+
 def test_pause_stops_new_photos_and_resume_goes_on(qtbot, make_window, tmp_path, monkeypatch):
     win, stepper, folder = shoot(qtbot, make_window, tmp_path, monkeypatch)
     key(qtbot, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)  # Recognition > Pause Recognition

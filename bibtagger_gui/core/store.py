@@ -799,7 +799,7 @@ class Store:
         return after
 
     def set_model_bibs(self, photo_id: int, bibs: Iterable[Bib], model_version: str,
-                       pixel_print: bytes | None = None) -> list[BibRow]:
+                       pixel_print: bytes | None = None, unless_reviewed: bool = False) -> list[BibRow] | None:
         """Replace this photo's model bibs with ``bibs``; human and mturk bibs are never touched.
 
         A predicted bib that repeats a human/mturk bib (same number, or box IoU >= 0.5) is
@@ -807,10 +807,14 @@ class Store:
         number the user deleted from this photo (:meth:`deleted_numbers`): a rejected reading
         does not come back. New model bibs on a reviewed photo make it unreviewed: a review
         confirms every bib, and these are not confirmed. ``pixel_print`` (core/pixelprint, of the image
-        the bibs were read from) is kept with them: :meth:`set_pixel_print`.
+        the bibs were read from) is kept with them: :meth:`set_pixel_print`. ``unless_reviewed``: a photo
+        reviewed by the time the write transaction begins (the app's recognition job, racing a user who
+        accepts the photo) is left as it is and None returned; the check and the write are one transaction.
         """
         with self.transaction() as c:
             photo = self.photo(photo_id)
+            if unless_reviewed and photo.reviewed:
+                return None
             if pixel_print is not None:
                 self.set_pixel_print(photo_id, pixel_print)
             old = [b for b in self.bibs(photo_id) if b.source == "model"]

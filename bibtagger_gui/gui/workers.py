@@ -191,11 +191,12 @@ class RecognitionJob(_Job):
                 else:
                     if self.stale:
                         break  # the folder was closed/reloaded: drop this result
-                    if store.photo(pid).reviewed:  # accepted while we were working
+                    written = store.set_model_bibs(pid, bibs, rec.version, pixel_print=getattr(rec, "last_print", None),
+                                                   unless_reviewed=True)  # checked in the write's own transaction
+                    if written is None:  # accepted while we were working: the review stands
                         done += 1
                         self.signals.progress.emit(g, done, total)
                         continue
-                    store.set_model_bibs(pid, bibs, rec.version, pixel_print=getattr(rec, "last_print", None))
                     if photo.error:
                         store.set_error(pid, None)
                 done += 1
