@@ -78,6 +78,10 @@ def start_error_reporting(models: str | Path | None = None):
 def _run_window(app, MainWindow, reporter, folder, models, screenshot) -> int:  # noqa: N803
     window = MainWindow(models_dir=models)
     reporter.window = window
+    if screenshot is None:
+        window.resume.restore_window()  # size, position, splitter of the last session (before show)
+    else:
+        window.resume.active = False  # a screenshot shows the default window and changes nothing remembered
     if models and not window.load_models_dir(models, remember=False):
         print(f"bibtagger gui: {window.statusBar().currentMessage()}", file=sys.stderr)
     window.show()

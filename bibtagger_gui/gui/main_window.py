@@ -52,6 +52,7 @@ from bibtagger_gui.gui.commands import (
 from bibtagger_gui.gui.keymap import DEFAULT_KEYMAP, Keymap, load_keymap
 from bibtagger_gui.gui.photo_list_model import PhotoListModel
 from bibtagger_gui.gui.photo_view import PhotoView
+from bibtagger_gui.gui.resume import Resume
 from bibtagger_gui.gui.thumbnails import ThumbnailProvider
 from bibtagger_gui.gui.threads import WorkQueue
 from bibtagger_gui.gui.workers import Generation, RecognitionJob, ScanJob
@@ -136,6 +137,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._install_features()
         self._build_help_menu()  # last: the rightmost menu, after the features' menus
+        self.resume = Resume(self)  # where the user left off: geometry, per folder photo/filter/search
         self.photo_view.setFocus()
         self._jobs_changed()
         self._update_counts()
@@ -531,6 +533,7 @@ class MainWindow(QMainWindow):
         self._remember_folder(folder)
         self.setWindowTitle(f"{folder.name} — bibtagger[*]")
         self.rebuild_queue()
+        self.resume.folder_opened()  # its last photo, filter and search (gui/resume.py)
         self._start(ScanJob(folder, self.generation.value, self.generation))
         return True
 
@@ -647,6 +650,7 @@ class MainWindow(QMainWindow):
         elif job.kind == "scan":
             self.rebuild_queue()
             self._note_scan(getattr(job, "report", None))
+            self.resume.scan_finished()  # a photo not on disk at opening: moved (found now) or gone
             self._forget_changed(getattr(job, "report", None))
             if outcome == "done":
                 self.start_recognition([p.id for p in self.store.photos() if review.needs_recognition(p)])
