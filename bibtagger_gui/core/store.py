@@ -834,6 +834,16 @@ class Store:
             )
         return rows
 
+    def set_model_version(self, photo_id: int, model_version: str | None) -> None:
+        """Put back the recognizer version a photo's predictions came from (the undo and redo of a
+        re-run, which also put back the predictions themselves); logged as ``model_version``."""
+        with self.transaction() as c:
+            before = self.photo(photo_id).model_version
+            if before == model_version:
+                return
+            c.execute("UPDATE photos SET model_version = ? WHERE id = ?", (model_version, photo_id))
+            self._history("model_version", photo_id, None, before, model_version)
+
     def model_bibs_to_keep(self, photo_id: int, bibs: Iterable[Bib]) -> list[Bib]:
         """The predictions :meth:`set_model_bibs` puts on this photo: not a number the user deleted
         there, and not repeating a human/MTurk bib (same number, or box IoU >= 0.5)."""

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from PySide6.QtGui import QUndoCommand
 
-from bibtagger_gui.core import mturk
+from bibtagger_gui.core import mturk, photo_batch
 
 Box = tuple[float, float, float, float]
 
@@ -113,6 +113,7 @@ class PhotoEditCommand(StoreCommand):
         self.rows_before: dict[int, Any] | None = None  # changed bib id -> row before (None: absent)
         self.rows_after: dict[int, Any] = {}  # changed bib id -> row after (None: absent)
         self.reviewed: tuple[bool, bool] = (False, False)
+        self.versions: tuple[str | None, str | None] = (None, None)  # the photo's model_version before, after
         self.model_others: frozenset[int] = frozenset()  # the photo's other model bibs (unchanged by the edit)
         self.unrejected: frozenset[int] = frozenset()  # bibs the edit removed as ``bib_undo`` (not a rejection)
 
@@ -121,19 +122,20 @@ class PhotoEditCommand(StoreCommand):
 
     @property
     def changes_store(self) -> bool:
-        return bool(self.rows_before) or self.reviewed[0] != self.reviewed[1]
+        return bool(self.rows_before) or self.reviewed[0] != self.reviewed[1] or self.versions[0] != self.versions[1]
 
-    def _state(self, store: Any) -> tuple[dict[int, Any], bool]:
-        return {r.id: r for r in store.bibs(self.photo_id)}, bool(store.photo(self.photo_id).reviewed)
+    def _state(self, store: Any) -> tuple[dict[int, Any], bool, str | None]:
+        photo = store.photo(self.photo_id)
+        return {r.id: r for r in store.bibs(self.photo_id)}, bool(photo.reviewed), photo.model_version
 
     def apply(self) -> None:
         store = self.ctx.store
         if self.rows_before is None:
             with store.transaction():  # the edit and what it changed: one atomic step
-                before, was = self._state(store)
+                before, was, version_was = self._state(store)
                 mark = store.last_change()
                 self.edit(store)
-                after, now = self._state(store)
+                after, now, version_now = self._state(store)
                 # bibs the edit removed without rejecting their number (delete_bib(reject=False): U taking
                 # back a Correct's copies); a redo removes them the same way
                 self.unrejected = frozenset(
@@ -143,6 +145,7 @@ class PhotoEditCommand(StoreCommand):
             self.rows_before = {i: before.get(i) for i in ids}
             self.rows_after = {i: after.get(i) for i in ids}
             self.reviewed = (was, now)
+            self.versions = (version_was, version_now)  # a re-run's new predictions come with their version
             self.model_others = frozenset(i for i, r in after.items() if r.source == "model" and i not in self.rows_after)
         else:
             self._move(self.rows_before, self.rows_after, self.reviewed, undo=False)
@@ -157,10 +160,14 @@ class PhotoEditCommand(StoreCommand):
 
     def _move(self, src: dict[int, Any], dst: dict[int, Any], reviewed: tuple[bool, bool], undo: bool) -> None:
         """Turn the photo from state ``src`` into ``dst`` (one transaction), after checking it is in ``src``."""
-        if not src and reviewed[0] == reviewed[1]:
+        versions = self.versions[::-1] if undo else self.versions
+        if not src and reviewed[0] == reviewed[1] and versions[0] == versions[1]:
             return
         store = self.ctx.store
         with store.transaction():
+            if versions[0] != versions[1] and store.photo(self.photo_id).model_version != versions[0]:
+                raise ChangedMeanwhile("the photo was recognized again meanwhile (a re-run or another program); "
+                                       "older predictions are not brought back over it")  # fmt: skip
             for bib_id, want in src.items():
                 if _row(store, bib_id) != want:
                     raise ChangedMeanwhile(BIB_CHANGED)
@@ -178,6 +185,8 @@ class PhotoEditCommand(StoreCommand):
                     store.restore_bib(want)
             if reviewed[0] != reviewed[1]:
                 store.set_reviewed(self.photo_id, reviewed[1])
+            if versions[0] != versions[1]:
+                store.set_model_version(self.photo_id, versions[1])
 
 
 class AddBibCommand(PhotoEditCommand):
@@ -241,6 +250,7 @@ class AdjustBoxCommand(EditBibCommand):
             return False
         self.rows_after = dict(other.rows_after)
         self.reviewed = (self.reviewed[0], other.reviewed[1])
+        self.versions = (self.versions[0], other.versions[1])
         self.box, self.at = other.box, other.at
         return True
 
@@ -263,10 +273,7 @@ class AcceptPhotoCommand(PhotoEditCommand):
         super().__init__(ctx, photo_id, "Accept photo")
 
     def edit(self, store: Any) -> None:
-        for row in store.bibs(self.photo_id):
-            if row.source != "human":
-                store.update_bib(row.id)  # no change but the source: human-confirmed
-        store.set_reviewed(self.photo_id, True)
+        photo_batch.accept_photo(store, self.photo_id)
 
 
 class VerdictCommand(PhotoEditCommand):
@@ -359,3 +366,100 @@ class VerdictCommand(PhotoEditCommand):
             self._photo_part(super().revert, self.verdict_before)
         self._verdict_part(self.verdict_before, forward=False)
         self.reveal()
+
+
+class _PartContext:
+    """The context of a batch's parts: the batch's store, no per-photo callbacks (the batch refreshes its
+    photos once) and no failure handler (a part's failure fails the whole batch)."""
+
+    failed = None
+
+    def __init__(self, outer: EditContext):
+        self.outer = outer
+
+    @property
+    def store(self) -> Any:
+        return self.outer.store
+
+    @staticmethod
+    def changed(photo_id: int, bib_id: int | None) -> None:
+        pass
+
+
+class PhotoStepCommand(PhotoEditCommand):
+    """One photo's part of a :class:`BatchEditCommand`: ``step(store, photo_id)`` is its edit, recorded and
+    undone exactly like any :class:`PhotoEditCommand` (its bib rows, review mark and model version).
+
+    ``replaces_predictions`` (a re-run, ``Store.set_model_bibs``): the predictions the step removed were
+    replaced, not rejected, so a redo removes them the same way (``bib_undo``) and rejects no number.
+    """
+
+    def __init__(self, ctx: Any, photo_id: int, text: str, step: Callable[[Any, int], Any],
+                 replaces_predictions: bool = False):  # fmt: skip
+        super().__init__(ctx, photo_id, text)
+        self.step, self.replaces_predictions = step, replaces_predictions
+
+    def edit(self, store: Any) -> None:
+        self.step(store, self.photo_id)
+
+    def apply(self) -> None:
+        first = self.rows_before is None
+        super().apply()
+        if first and self.replaces_predictions:
+            assert self.rows_before is not None
+            self.unrejected |= frozenset(i for i, row in self.rows_before.items()
+                                         if row is not None and row.source == "model" and self.rows_after[i] is None)  # fmt: skip
+
+
+class BatchEditCommand(StoreCommand):
+    """One undo step over several photos: a batch action on the photos selected in the list
+    (core/photo_batch.py, gui/batch_action.py).
+
+    ``steps`` are ``(photo_id, step)`` pairs; each becomes a :class:`PhotoStepCommand` (the per-photo
+    record of the edit, with the exact before/after rows). The first :meth:`apply` runs every step in
+    **one** store transaction, so a failure (or a crash) part way leaves no photo changed; undo and redo
+    move every photo back or forth in one transaction each, and when any photo is no longer in the state
+    they start from (``ChangedMeanwhile``: edited, re-run or imported meanwhile) nothing is written and
+    the step leaves the stack, as for a single edit. Photos a step did not change are dropped from the
+    record; a batch that changed nothing makes itself obsolete, so the undo stack does not keep it.
+    ``shown(command, how)`` is called after every write ("apply", "undo", "redo") and after a failed
+    undo or redo ("failed"), for the window to re-read the photos (:attr:`photo_ids`).
+    """
+
+    photo_id = None  # several photos: a failure is reported without one (``shown`` re-reads them)
+
+    def __init__(self, ctx: EditContext, text: str, steps: Sequence[tuple[int, Callable[[Any, int], Any]]],
+                 shown: Callable[["BatchEditCommand", str], None] = lambda command, how: None,
+                 replaces_predictions: bool = False):  # fmt: skip
+        super().__init__(text)
+        self.ctx, self.shown = ctx, shown
+        part_ctx = _PartContext(ctx)
+        self.parts = [PhotoStepCommand(part_ctx, pid, text, step, replaces_predictions) for pid, step in steps]
+        self.done_once = False
+
+    @property
+    def photo_ids(self) -> list[int]:
+        return [p.photo_id for p in self.parts]
+
+    def apply(self) -> None:
+        with self.ctx.store.transaction():  # every photo, or none
+            for part in self.parts:
+                part.apply()
+        how = "redo" if self.done_once else "apply"
+        if not self.done_once:
+            self.done_once = True
+            self.parts = [p for p in self.parts if p.changes_store]
+            if not self.parts:
+                self.setObsolete(True)  # nothing to undo: QUndoStack.push drops it
+        self.shown(self, how)
+
+    def revert(self) -> None:
+        with self.ctx.store.transaction():
+            for part in reversed(self.parts):
+                part.revert()
+        self.shown(self, "undo")
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        super()._guarded(step)
+        if self.isObsolete():  # it failed (reported): show what the store holds
+            self.shown(self, "failed")

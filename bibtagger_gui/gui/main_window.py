@@ -59,7 +59,7 @@ from bibtagger_gui.gui.workers import Generation, RecognitionJob, ScanJob
 
 log = logging.getLogger(__name__)
 
-FEATURE_MODULES = ("mturk_dialog", "keywords_action", "startlist_action", "import_action", "export_action")
+FEATURE_MODULES = ("mturk_dialog", "keywords_action", "startlist_action", "import_action", "export_action", "batch_action")
 DEFAULT_SIZE = (1400, 900)
 THUMB_ICON = (120, 80)
 #: Undo steps kept within one folder (QUndoStack.setUndoLimit); the oldest are dropped beyond it. A step
@@ -588,6 +588,10 @@ class MainWindow(QMainWindow):
                          if j.task is not None and j.task.started and not j.task.done]  # fmt: skip
         if self._retired:  # a job whose worker has not let go yet: look again shortly, not only at the next start
             self._retired_timer.start()
+
+    def start_job(self, job: Any) -> None:
+        """Run a job of the open folder (a ``workers`` job of kind scan/recognize) after the queued ones."""
+        self._start(job)
 
     def _start(self, job: Any) -> None:
         self._retire([])

@@ -107,13 +107,21 @@ class RecognitionJob(_Job):
     :class:`~bibtagger_gui.core.recognition_queue.RecognitionQueue`: the window's :meth:`prefer`
     (the photo shown and the next ones of the list) goes first, each photo once; :meth:`pause`
     stops it taking new photos until :meth:`resume` (docs/gui.md#recognition-follows-the-reviewer).
+
+    ``collect=True`` (a re-run on the photos selected in the list, gui/batch_action.py): nothing is
+    written; each photo's predictions go to :attr:`results` (photo id -> (bibs, decoded-pixel print)) and
+    its load error to :attr:`failures`, for the window to write them as one undo step when the job ends.
     """
 
     kind = "recognize"
 
-    def __init__(self, folder: Path, generation: int, current: Generation, photo_ids: Sequence[int], models_dir: Path | None):
+    def __init__(self, folder: Path, generation: int, current: Generation, photo_ids: Sequence[int], models_dir: Path | None,
+                 collect: bool = False):  # fmt: skip
         super().__init__(folder, generation, current)
         self.queue = RecognitionQueue(photo_ids)
+        self.collect = collect
+        self.results: dict[int, tuple[list, bytes | None]] = {}  # collect: photo id -> (bibs, pixel print)
+        self.failures: dict[int, str] = {}  # collect: photo id -> why it could not be read
         self.models_dir = Path(models_dir) if models_dir else None
         self.version: str | None = None  # the models' version once loaded
         self.label: str | None = None  # and their short name (Recognizer.label)
@@ -181,16 +189,21 @@ class RecognitionJob(_Job):
                 except ImageError as exc:
                     if self.stale:
                         break
-                    store.set_error(pid, exc.message)
+                    self._failed(store, pid, exc.message)
                     errors += 1
                 except Exception as exc:
                     if self.stale:
                         break
-                    store.set_error(pid, f"recognition failed: {exc}")
+                    self._failed(store, pid, f"recognition failed: {exc}")
                     errors += 1
                 else:
                     if self.stale:
                         break  # the folder was closed/reloaded: drop this result
+                    if self.collect:
+                        self.results[pid] = (bibs, getattr(rec, "last_print", None))
+                        done += 1
+                        self.signals.progress.emit(g, done, total)
+                        continue
                     written = store.set_model_bibs(pid, bibs, rec.version, pixel_print=getattr(rec, "last_print", None),
                                                    unless_reviewed=True)  # checked in the write's own transaction
                     if written is None:  # accepted while we were working: the review stands
@@ -206,7 +219,7 @@ class RecognitionJob(_Job):
                 done = total
                 # reviewed/tagged photos never recognized here (a store from before schema 4, imports): their
                 # decoded-pixel print, once, so a re-encoded copy keeps their review (docs/store.md)
-                todo = store.photos_without_print()
+                todo = [] if self.collect else store.photos_without_print()
                 if todo:  # thousands on an old store: counted in the progress bar, cancellable, pausable
                     self.signals.stage.emit(g, FILL_STAGE)
                     self.printed = store.fill_pixel_prints(
@@ -221,3 +234,9 @@ class RecognitionJob(_Job):
         if self.printed:
             msg += f", {self.printed} photo(s) fingerprinted"
         self.signals.finished.emit(g, self._outcome(), msg)
+
+    def _failed(self, store, photo_id: int, message: str) -> None:
+        if self.collect:
+            self.failures[photo_id] = message
+        else:
+            store.set_error(photo_id, message)
