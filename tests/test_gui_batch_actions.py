@@ -337,3 +337,21 @@ def test_keyboard_only_context_menu_of_the_list(qtbot, shoot):
     assert win.undo_stack.count() == 1
     win.edit_menu.aboutToShow.emit()
     assert win.batch_controller.submenu.title() == "&Selected Photos (3)"
+
+
+def test_a_number_typed_on_the_photo_shown_is_saved_before_a_batch(qtbot, shoot):
+    """A batch started from the menu while a number is typed used to leave the number in the field, out of
+    the batch (Mark Reviewed confirmed the photo without it); it is committed first, its own undo step."""
+    win, _, ids = shoot
+    three = [ids["photo_000.jpg"], ids["photo_001.jpg"], ids["photo_003.jpg"]]
+    select(win, three)
+    win.photo_view.setFocus()
+    key(qtbot, Qt.Key.Key_7)
+    key(qtbot, Qt.Key.Key_7)
+    assert win.number_edit.text() == "77"
+    depth = win.undo_stack.count()
+    action(win, "batch_mark_reviewed").trigger()
+    shown = win.store.photo(ids["photo_000.jpg"])
+    assert shown.reviewed and ("77", "human") in [(b.number, b.source) for b in win.store.bibs(shown.id)]
+    assert win.undo_stack.count() == depth + 2  # the typed number, then the batch
+    assert win._entry is None  # no entry left open over the batch

@@ -76,6 +76,7 @@ class BatchController(FeatureController):
         w = self.window
         if w.store is None:
             return self._say("No folder is open")
+        w._commit_entry()  # a number typed on the photo shown is saved first (never lost), its own undo step
         ids = self.selected_ids()
         if not ids:
             return self._say("No photo is selected in the list (click, Shift/Ctrl+click; or "

@@ -58,7 +58,7 @@ DEFAULT_KEYMAP: dict[str, tuple[list[str], str]] = {
     "zoom_in": (["+", "="], "Zoom in"),
     "zoom_out": (["-"], "Zoom out"),
     "search": (["Ctrl+F"], "Search a bib number (list shows only photos with it; commits a typed number); Enter goes to the first match, Escape clears the search"),
-    "focus_list": (["Ctrl+L"], "Put the keys in the photo list: Up/Down move, Shift+Up/Down select several photos (for an export); Escape goes back to the photo"),
+    "focus_list": (["Ctrl+L"], "Put the keys in the photo list: Up/Down move, Shift+Up/Down select several photos (for an export or Edit > Selected Photos; the Menu key opens their batch actions); Escape goes back to the photo"),
     "refresh_queue": (["F5"], "Rebuild the review queue (re-sort, re-filter)"),
     "pause_recognition": (["Ctrl+P", "Pause"], "Pause the recognition running in the background (the photo under way is finished and kept); again to resume"),
     "open_folder": (["Ctrl+O"], "Open a photo folder"),
