@@ -150,8 +150,7 @@ class BatchController(FeatureController):
         steps = [(pid, functools.partial(_put, bibs=bibs, version=version, pixel_print=pixel_print))
                  for pid, (bibs, pixel_print) in job.results.items()]  # fmt: skip
         what = f" ({len(job.results)} of {len(plan.todo)} read before it was cancelled)" if outcome == "cancelled" else ""
-        command = BatchEditCommand(w.ctx, f"Re-run Recognition ({len(steps)} photos)", steps, shown=self._shown,
-                                   replaces_predictions=True)  # fmt: skip
+        command = BatchEditCommand(w.ctx, f"Re-run Recognition ({len(steps)} photos)", steps, shown=self._shown)
         if steps and not w.push_edit(command):
             return
         self._select(command.photo_ids, move=False)  # the window's rebuild at the job's end cleared the selection

@@ -115,7 +115,7 @@ class PhotoEditCommand(StoreCommand):
         self.reviewed: tuple[bool, bool] = (False, False)
         self.versions: tuple[str | None, str | None] = (None, None)  # the photo's model_version before, after
         self.model_others: frozenset[int] = frozenset()  # the photo's other model bibs (unchanged by the edit)
-        self.unrejected: frozenset[int] = frozenset()  # bibs the edit removed as ``bib_undo`` (not a rejection)
+        self.unrejected: frozenset[int] = frozenset()  # bibs the edit removed without a rejection (not ``bib_delete``)
 
     def edit(self, store: Any) -> None:
         raise NotImplementedError
@@ -136,12 +136,11 @@ class PhotoEditCommand(StoreCommand):
                 mark = store.last_change()
                 self.edit(store)
                 after, now, version_now = self._state(store)
-                # bibs the edit removed without rejecting their number (delete_bib(reject=False): U taking
-                # back a Correct's copies); a redo removes them the same way
-                self.unrejected = frozenset(
-                    h.bib_id for h in store.history(self.photo_id) if h.id > mark and h.action == "bib_undo"
-                )
+                rejected = {h.bib_id for h in store.history(self.photo_id) if h.id > mark and h.action == "bib_delete"}
             ids = sorted(i for i in before.keys() | after.keys() if before.get(i) != after.get(i))
+            # bibs the edit removed without rejecting their number (delete_bib(reject=False): U taking back a
+            # Correct's copies; set_model_bibs replacing predictions: a re-run); a redo removes them the same way
+            self.unrejected = frozenset(i for i in ids if after.get(i) is None and i not in rejected)
             self.rows_before = {i: before.get(i) for i in ids}
             self.rows_after = {i: after.get(i) for i in ids}
             self.reviewed = (was, now)
@@ -388,27 +387,15 @@ class _PartContext:
 
 class PhotoStepCommand(PhotoEditCommand):
     """One photo's part of a :class:`BatchEditCommand`: ``step(store, photo_id)`` is its edit, recorded and
-    undone exactly like any :class:`PhotoEditCommand` (its bib rows, review mark and model version).
+    undone exactly like any :class:`PhotoEditCommand` (its bib rows, review mark and model version; the
+    predictions a re-run's ``Store.set_model_bibs`` replaced are redone as replaced, not rejected)."""
 
-    ``replaces_predictions`` (a re-run, ``Store.set_model_bibs``): the predictions the step removed were
-    replaced, not rejected, so a redo removes them the same way (``bib_undo``) and rejects no number.
-    """
-
-    def __init__(self, ctx: Any, photo_id: int, text: str, step: Callable[[Any, int], Any],
-                 replaces_predictions: bool = False):  # fmt: skip
+    def __init__(self, ctx: Any, photo_id: int, text: str, step: Callable[[Any, int], Any]):
         super().__init__(ctx, photo_id, text)
-        self.step, self.replaces_predictions = step, replaces_predictions
+        self.step = step
 
     def edit(self, store: Any) -> None:
         self.step(store, self.photo_id)
-
-    def apply(self) -> None:
-        first = self.rows_before is None
-        super().apply()
-        if first and self.replaces_predictions:
-            assert self.rows_before is not None
-            self.unrejected |= frozenset(i for i, row in self.rows_before.items()
-                                         if row is not None and row.source == "model" and self.rows_after[i] is None)  # fmt: skip
 
 
 class BatchEditCommand(StoreCommand):
@@ -429,12 +416,11 @@ class BatchEditCommand(StoreCommand):
     photo_id = None  # several photos: a failure is reported without one (``shown`` re-reads them)
 
     def __init__(self, ctx: EditContext, text: str, steps: Sequence[tuple[int, Callable[[Any, int], Any]]],
-                 shown: Callable[["BatchEditCommand", str], None] = lambda command, how: None,
-                 replaces_predictions: bool = False):  # fmt: skip
+                 shown: Callable[["BatchEditCommand", str], None] = lambda command, how: None):  # fmt: skip
         super().__init__(text)
         self.ctx, self.shown = ctx, shown
         part_ctx = _PartContext(ctx)
-        self.parts = [PhotoStepCommand(part_ctx, pid, text, step, replaces_predictions) for pid, step in steps]
+        self.parts = [PhotoStepCommand(part_ctx, pid, text, step) for pid, step in steps]
         self.done_once = False
 
     @property
