@@ -119,12 +119,9 @@ def put_predictions(store: Any, photo_id: int, bibs: Sequence[Bib], model_versio
                     pixel_print: bytes | None = None) -> bool:  # fmt: skip
     """A re-run's result for one photo: ``Store.set_model_bibs`` (model bibs replaced, human/MTurk bibs
     kept, rejected numbers not brought back), unless the photo was reviewed meanwhile (accepted while
-    recognition ran: left alone, as every re-run does). A readable photo loses its old load error.
-    False when the photo was left alone."""
-    photo = store.photo(photo_id)
-    if photo.reviewed:
+    recognition ran: left alone, as every re-run does; checked in the write's own transaction). A readable
+    photo loses its old load error. False when the photo was left alone."""
+    if store.set_model_bibs(photo_id, bibs, model_version, pixel_print=pixel_print, unless_reviewed=True) is None:
         return False
-    store.set_model_bibs(photo_id, list(bibs), model_version, pixel_print=pixel_print)
-    if photo.error:
-        store.set_error(photo_id, None)
+    store.set_error(photo_id, None)  # no change (nothing written) when it had none
     return True

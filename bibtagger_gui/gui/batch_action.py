@@ -147,7 +147,8 @@ class BatchController(FeatureController):
             self._say(f"Re-run on the selected photos failed: {message}; nothing changed", 15000)
             return
         version = job.version
-        steps = [(pid, functools.partial(_put, bibs=bibs, version=version, pixel_print=pixel_print))
+        steps = [(pid, functools.partial(photo_batch.put_predictions, bibs=bibs, model_version=version,
+                                         pixel_print=pixel_print))
                  for pid, (bibs, pixel_print) in job.results.items()]  # fmt: skip
         what = f" ({len(job.results)} of {len(plan.todo)} read before it was cancelled)" if outcome == "cancelled" else ""
         command = BatchEditCommand(w.ctx, f"Re-run Recognition ({len(steps)} photos)", steps, shown=self._shown)
@@ -253,10 +254,6 @@ class BatchController(FeatureController):
             pos = rect.center() if rect.isValid() else QPoint(0, 0)
         self.context_menu.popup(view.viewport().mapToGlobal(pos))
         return self.context_menu
-
-
-def _put(store: Any, photo_id: int, bibs: list, version: str, pixel_print: bytes | None) -> bool:
-    return photo_batch.put_predictions(store, photo_id, bibs, version, pixel_print=pixel_print)
 
 
 def install(window: Any) -> BatchController:

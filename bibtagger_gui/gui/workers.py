@@ -17,6 +17,7 @@ from typing import Sequence
 
 from PySide6.QtCore import QObject, Signal
 
+from bibtagger_gui.core import photo_batch
 from bibtagger_gui.core.imageio import ImageError
 from bibtagger_gui.core.recognition_queue import RecognitionQueue
 
@@ -204,14 +205,10 @@ class RecognitionJob(_Job):
                         done += 1
                         self.signals.progress.emit(g, done, total)
                         continue
-                    written = store.set_model_bibs(pid, bibs, rec.version, pixel_print=getattr(rec, "last_print", None),
-                                                   unless_reviewed=True)  # checked in the write's own transaction
-                    if written is None:  # accepted while we were working: the review stands
-                        done += 1
+                    if not photo_batch.put_predictions(store, pid, bibs, rec.version, getattr(rec, "last_print", None)):
+                        done += 1  # accepted while we were working: the review stands
                         self.signals.progress.emit(g, done, total)
                         continue
-                    if photo.error:
-                        store.set_error(pid, None)
                 done += 1
                 self.signals.photo_done.emit(g, pid)
                 self.signals.progress.emit(g, done, total)
