@@ -174,15 +174,14 @@ class RecognitionJob(_Job):
             return
         try:
             self.signals.progress.emit(g, 0, total)
-            done = 0  # photos handled (all of them, or those before a cancel)
+            done = 0  # photos taken (all of them, or those before a cancel; a stale job's count is never shown)
             while (pid := self.queue.take(self.stopped)) is not None:
+                done += 1
                 try:
                     photo = store.photo(pid)
                 except Exception:
-                    done += 1
                     continue  # photo removed by a rescan meanwhile
                 if photo.reviewed:
-                    done += 1
                     self.signals.progress.emit(g, done, total)
                     continue
                 try:
@@ -202,14 +201,11 @@ class RecognitionJob(_Job):
                         break  # the folder was closed/reloaded: drop this result
                     if self.collect:
                         self.results[pid] = (bibs, getattr(rec, "last_print", None))
-                        done += 1
                         self.signals.progress.emit(g, done, total)
                         continue
                     if not photo_batch.put_predictions(store, pid, bibs, rec.version, getattr(rec, "last_print", None)):
-                        done += 1  # accepted while we were working: the review stands
-                        self.signals.progress.emit(g, done, total)
+                        self.signals.progress.emit(g, done, total)  # accepted while we were working: the review stands
                         continue
-                done += 1
                 self.signals.photo_done.emit(g, pid)
                 self.signals.progress.emit(g, done, total)
             if not self.stopped():
