@@ -355,3 +355,16 @@ def test_a_number_typed_on_the_photo_shown_is_saved_before_a_batch(qtbot, shoot)
     assert shown.reviewed and ("77", "human") in [(b.number, b.source) for b in win.store.bibs(shown.id)]
     assert win.undo_stack.count() == depth + 2  # the typed number, then the batch
     assert win._entry is None  # no entry left open over the batch
+
+
+def test_a_rerun_started_while_recognition_is_paused_says_it_waits(qtbot, shoot):
+    """The re-run starts paused (the pause is the window's); the message used to promise it without a word."""
+    win, _, ids = shoot
+    select(win, [ids["photo_000.jpg"], ids["photo_001.jpg"]])
+    win.actions_by_name["pause_recognition"].trigger()
+    assert win.recognition_paused
+    action(win, "rerun_selected").trigger()
+    message = win.statusBar().currentMessage()
+    assert message.startswith("Re-running recognition on 2 photo(s)") and "recognition is paused" in message
+    win.cancel_jobs()
+    wait_idle(qtbot, win)

@@ -128,8 +128,9 @@ class BatchController(FeatureController):
         ref = weakref.ref(job)
         job.signals.finished.connect(lambda g, outcome, msg: self._rerun_finished(ref(), g, outcome, msg))
         skipped = f" ({plan.skipped_note()})" if plan.skipped else ""
+        paused = " It waits: recognition is paused (Recognition > Resume Recognition)." if w.recognition_paused else ""
         self._say(f"Re-running recognition on {len(plan.todo)} photo(s){skipped}; the new predictions are written "
-                  "as one undo step when it ends", 10000)  # fmt: skip
+                  f"as one undo step when it ends.{paused}", 10000)  # fmt: skip
         return True
 
     def _drop_stale(self) -> None:
