@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QStyle,
+    QStyleOptionFrame,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -37,6 +39,12 @@ from bibtagger_gui.gui import look
 OFF_LIST_BACKGROUND = QColor(255, 214, 153)  # light orange: "check this number" (with black text, any palette)
 OFF_LIST_TEXT = QColor(0, 0, 0)
 COL_NUMBER, COL_NAME, COL_CONFIDENCE, COL_SOURCE = range(4)
+#: the number field's hint (placeholder) in its three situations, longest first: the field shows the longest
+#: that fits its width (the first one was cut off, "type digits to chan…", in the default 1400x900 window;
+#: its long form is also in the field's tooltip and accessible description)
+HINT_IDLE = ("type digits to change the selected bib", "type digits to change", "type a number", "number")
+HINT_NEW_BOX = ("number for the new box", "new box's number", "number")
+HINT_NO_BOX = ("number (no box)", "number")
 
 
 def state_icon(state: look.BibLook, size: int = 16, dpr: float = 1.0) -> QIcon:
@@ -59,6 +67,16 @@ def off_list_tooltip(startlist: StartList, number: str) -> str | None:
     if suggestion is None:
         return "not on start list"
     return f"not on start list; did you mean {suggestion}" + (f" ({name})" if name else "") + "?"
+
+
+def hint_room(edit: QLineEdit) -> int:
+    """The width (px) a line edit has for its text: its contents rectangle less the text margins and the
+    2 px Qt leaves on each side (QLineEditPrivate::horizontalMargin)."""
+    opt = QStyleOptionFrame()
+    edit.initStyleOption(opt)
+    r = edit.style().subElementRect(QStyle.SubElement.SE_LineEditContents, opt, edit)
+    m = edit.textMargins()
+    return r.width() - m.left() - m.right() - 4
 
 
 class BibPanel(QWidget):
@@ -94,11 +112,12 @@ class BibPanel(QWidget):
 
         self.number_edit = QLineEdit()
         self.number_edit.setObjectName("numberEdit")
-        self.number_edit.setPlaceholderText("type digits to change the selected bib")
         self.number_edit.setMaxLength(12)
         font = self.number_edit.font()
         font.setPointSize(font.pointSize() + 6)
         self.number_edit.setFont(font)
+        self._hint: tuple[str, ...] = HINT_IDLE
+        self.set_hint(HINT_IDLE)
         self.number_edit.installEventFilter(self)
 
         self.buttons = QHBoxLayout()
@@ -135,7 +154,22 @@ class BibPanel(QWidget):
     def button_widgets(self) -> list[QToolButton]:
         return [self.buttons.itemAt(i).widget() for i in range(self.buttons.count())]
 
+    def set_hint(self, hints: tuple[str, ...]) -> None:
+        """Show the longest of ``hints`` (longest first) that fits the number field as its placeholder."""
+        self._hint = tuple(hints)
+        self._fit_hint()
+
+    def _fit_hint(self) -> None:
+        edit = self.number_edit
+        room = hint_room(edit)
+        fm = edit.fontMetrics()
+        text = next((h for h in self._hint if fm.horizontalAdvance(h) <= room), self._hint[-1])
+        if edit.placeholderText() != text:
+            edit.setPlaceholderText(text)
+
     def eventFilter(self, obj, event) -> bool:
+        if obj is self.number_edit and event.type() in (event.Type.Resize, event.Type.FontChange):
+            self._fit_hint()
         if obj is self.number_edit and event.type() == event.Type.FocusIn:
             self.numberFieldFocused.emit()
         if obj is self.number_edit and event.type() == event.Type.FocusOut:

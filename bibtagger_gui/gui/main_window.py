@@ -37,7 +37,7 @@ from bibtagger_gui.core.recognition_queue import reviewer_window
 from bibtagger_gui.core.review import ReviewFilter, ReviewItem
 from bibtagger_gui.core.review_index import ReviewIndex
 from bibtagger_gui.gui import box_adjust
-from bibtagger_gui.gui.bib_panel import BibPanel
+from bibtagger_gui.gui.bib_panel import HINT_IDLE, HINT_NEW_BOX, HINT_NO_BOX, BibPanel
 from bibtagger_gui.gui.commands import (
     BIB_CHANGED,
     AcceptPhotoCommand,
@@ -1080,7 +1080,7 @@ class MainWindow(QMainWindow):
         """Close a blank entry (see :meth:`_entry_blank`) without touching drawing or the focus: the field
         shows the selected bib's number again (:meth:`_end_entry` also ends drawing)."""
         self._entry = None
-        self.number_edit.setPlaceholderText("type digits to change the selected bib")
+        self.panel.set_hint(HINT_IDLE)
         row = self.selected_row()
         self.number_edit.setText(row.number if row is not None else "")
 
@@ -1090,14 +1090,14 @@ class MainWindow(QMainWindow):
         start = self.number_edit.text().strip()  # what the field shows before any typing
         if self._pending_box is not None:
             self._entry = {"kind": "new", "box": self._pending_box}
-            self.number_edit.setPlaceholderText("number for the new box")
+            self.panel.set_hint(HINT_NEW_BOX)
             self.number_edit.clear()
         elif self.selected_bib is not None:
             row = self.selected_row()
             self._entry = {"kind": "edit", "bib": self.selected_bib, "old_box": row.box if row is not None else None}
         else:
             self._entry = {"kind": "new", "box": None}  # a photo without bibs: a bib without box
-            self.number_edit.setPlaceholderText("number (no box)")
+            self.panel.set_hint(HINT_NO_BOX)
         self._entry["start"] = start
         self._entry["had"] = frozenset(b.id for b in self.current_bibs)  # to tell bibs that arrive while typing
 
