@@ -36,7 +36,7 @@ from bibtagger_gui.core.imageio import unsupported_note
 from bibtagger_gui.core.recognition_queue import reviewer_window
 from bibtagger_gui.core.review import ReviewFilter, ReviewItem
 from bibtagger_gui.core.review_index import ReviewIndex
-from bibtagger_gui.gui import box_adjust
+from bibtagger_gui.gui import box_adjust, empty_state
 from bibtagger_gui.gui.bib_panel import HINT_IDLE, HINT_NEW_BOX, HINT_NO_BOX, BibPanel
 from bibtagger_gui.gui.commands import (
     BIB_CHANGED,
@@ -137,6 +137,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._install_features()
         self._build_help_menu()  # last: the rightmost menu, after the features' menus
+        empty_state.install(self)  # what the photo view says with no photo (gui/empty_state.py)
         self.resume = Resume(self)  # where the user left off: geometry, per folder photo/filter/search
         self.photo_view.setFocus()
         self._jobs_changed()

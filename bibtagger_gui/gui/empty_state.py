@@ -1,0 +1,477 @@
+"""What the photo view says when it shows no photo (docs/gui.md#empty-states).
+
+A card over the photo view, in the palette's window colours, for five states:
+
+- ``no_folder``: what the app does, *Open Folder… (Ctrl+O)*, "or drop a folder here", recent folders;
+- ``scanning``: the first scan of a folder, before any photo is in the list ("Scanning… n photos found");
+- ``no_photos``: the folder holds no photo bibtagger reads (which formats it reads, the HEIC/RAW/… files
+  the scan left out, a failed or cancelled scan);
+- ``filtered``: the search and/or the filter leave no photo: which, and how to clear them;
+- ``failed``: the photo shown could not be loaded (its error).
+
+:func:`describe` decides the state and its words from the window (no widgets); :class:`EmptyState` shows
+them. It follows the window through its signals (list model resets, the current photo, the progress bar,
+a failed load), refreshing once per event-loop turn, so ``main_window`` only creates it. A folder dropped
+on the photo view opens it, in every state. Its buttons take Return/Enter/Space and Tab/Up/Down from the
+window's shortcuts while they have the focus; Tab in the photo view with no photo shown goes to them, and
+in the no-folder and no-photos states the first button takes the focus from the photo view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QFont, QPalette
+from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout
+
+from bibtagger_gui.core.imageio import SUPPORTED_EXTENSIONS
+from bibtagger_gui.core.review import ReviewFilter
+
+#: recent folders offered as buttons (File > Open Recent has up to 10)
+MAX_RECENT = 5
+#: the card's widest size (logical px); narrower in a narrow view
+CARD_WIDTH = 520
+_PRIMARY = 2  # at most two buttons of a state (Clear Search, Show All Photos)
+
+_ACTIVATE = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space)
+_MOVE = (Qt.Key.Key_Tab, Qt.Key.Key_Backtab, Qt.Key.Key_Up, Qt.Key.Key_Down)
+
+
+@dataclass
+class Action:
+    """A button of the card: its text, what it does in words (tooltip, accessible description), its slot."""
+
+    text: str
+    description: str
+    slot: Callable[[], Any]
+    name: str = ""  # accessible name (the text without its keys when empty)
+
+
+@dataclass
+class Content:
+    """What the card says: the state, a title, lines of text, buttons and recent folders."""
+
+    state: str
+    title: str
+    lines: list[str] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    drop_hint: bool = False
+    recent: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        """Everything the card says, for tests and the accessible description."""
+        parts = [self.title, *self.lines, *(a.text for a in self.actions)]
+        if self.drop_hint:
+            parts.append(DROP_HINT)
+        if self.recent:
+            parts += [RECENT_TITLE, *self.recent]
+        return "\n".join(parts)
+
+
+DROP_HINT = "or drop a folder here"
+RECENT_TITLE = "Recent folders"
+
+
+def _keys(window: Any, action: str) -> str:
+    bound = window.keymap.text(action) if window.keymap.keys.get(action) else ""
+    return f" ({bound})" if bound else ""
+
+
+def readable_formats() -> str:
+    """The photo formats a scan takes in, in words ("BMP, JPEG, PNG, TIFF and WEBP")."""
+    names = sorted({{"JPG": "JPEG", "TIF": "TIFF"}.get(e.lstrip(".").upper(), e.lstrip(".").upper()) for e in SUPPORTED_EXTENSIONS})
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+
+
+def _photos(n: int) -> str:
+    return f"{n} photo" if n == 1 else f"{n} photos"
+
+
+def recent_folders(window: Any, leave_out: Path | None = None) -> list[str]:
+    """The window's recent folders that are still folders, the open one left out, at most MAX_RECENT."""
+    out = []
+    for path in window.recent_folders():
+        if leave_out is not None and Path(path) == leave_out:
+            continue
+        try:
+            if Path(path).is_dir():
+                out.append(path)
+        except OSError:
+            continue
+        if len(out) >= MAX_RECENT:
+            break
+    return out
+
+
+def describe(window: Any) -> Content | None:
+    """The empty state of ``window`` now, or None when a photo is shown normally."""
+    open_folder = Action(
+        f"Open Folder…{_keys(window, 'open_folder')}",
+        f"Choose a folder of race photos to review (File > Open Folder){_keys(window, 'open_folder')}",
+        window.choose_folder,
+        "Open Folder…",
+    )
+    if window.store is None or window.folder is None:
+        return Content(
+            "no_folder",
+            "Find the race bib numbers in your photos",
+            ["Open a folder of race photos: bibtagger reads the bib number of every runner in them, "
+             "and you check and correct them, photo by photo."],  # fmt: skip
+            [open_folder],
+            drop_hint=True,
+            recent=recent_folders(window),
+        )
+    folder: Path = window.folder
+    if window.current_id is not None:
+        error = window.photo_view.image_error
+        if not error:
+            return None
+        item = window.items.get(window.current_id)
+        name = item.photo.relpath if item is not None else "This photo"
+        return Content(
+            "failed",
+            "This photo could not be loaded",
+            [f"{name}: {error}",
+             f"The file is left as it is. Go on with the next photo{_keys(window, 'next_photo')}."],  # fmt: skip
+        )
+    total = len(window.items)
+    if total == 0:
+        scan = next((j for j in window.jobs if j.kind == "scan"), None)
+        if scan is not None:
+            done, found = window.last_progress if window.jobs and window.jobs[0] is scan else (0, 0)
+            lines = [f"Scanning… {_photos(found)} found"]
+            if found:
+                lines.append(f"{done} of {found} looked at; they appear here when the scan is done.")
+            return Content("scanning", f"Scanning {folder.name}…", lines)
+        lines = [f"bibtagger found no photo it can read in this folder or its sub-folders ({readable_formats()})."]
+        if window.scan_unsupported:
+            lines.append(window.scan_unsupported)
+        if window.scan_skipped:
+            rel, why = window.scan_skipped[0]
+            more = f" (+{len(window.scan_skipped) - 1} more)" if len(window.scan_skipped) > 1 else ""
+            lines.append(f"{len(window.scan_skipped)} file(s) could not be taken in: {rel}: {why}{more}")
+        outcome = window.last_job_outcome
+        if outcome is not None and outcome[0] == "scan" and outcome[1] == "failed":
+            lines.append(outcome[2])
+        elif outcome is not None and outcome[0] == "scan" and outcome[1] == "cancelled":
+            lines.append("The scan was cancelled: open the folder again to scan it.")
+        other = Action(
+            f"Open Another Folder…{_keys(window, 'open_folder')}", open_folder.description, window.choose_folder,
+            "Open Another Folder…",
+        )  # fmt: skip
+        return Content("no_photos", f"No photos in {folder.name}", lines, [other], drop_hint=True,
+                       recent=recent_folders(window, leave_out=folder))  # fmt: skip
+    if window.list_model.total() == 0:
+        search = window.search_edit.text().strip()
+        flt: ReviewFilter = window.filter
+        filtered = flt is not ReviewFilter.ALL
+        lines, actions = [], []
+        if search and filtered:
+            lines.append(f"No photo has bib “{search}” under the filter “{flt.label}” "
+                         f"({_photos(total)} in the folder).")  # fmt: skip
+        elif search:
+            lines.append(f"No photo has bib “{search}” ({_photos(total)} in the folder).")
+        else:
+            lines.append(f"The filter “{flt.label}” leaves none of the {_photos(total)} in the folder.")
+        if search:
+            lines.append(f"Escape in the search box{_keys(window, 'search')} clears the search.")
+            actions.append(Action("Clear Search", "Clear the bib number search and show its photos again",
+                                  window.search_edit.clear))  # fmt: skip
+        if filtered:
+            lines.append(f"Choose “{ReviewFilter.ALL.label}” in the filter box above the list (or Review > Filter).")
+            actions.append(Action("Show All Photos", f"Set the review filter to “{ReviewFilter.ALL.label}”",
+                                  lambda: window.set_filter(ReviewFilter.ALL)))  # fmt: skip
+        return Content("filtered", "No photo matches", lines, actions)
+    return None
+
+
+class _Button(QPushButton):
+    """A card button: Return/Enter/Space press it and Tab/Up/Down move among the card's buttons, even where
+    the window's shortcuts have those keys (Return accepts a photo, Tab selects the next bib)."""
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and _card_key(event):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and _card_key(event):
+            if not event.isAutoRepeat():
+                self.click()
+            event.accept()
+            return
+        if key in _MOVE and _card_key(event):
+            back = key in (Qt.Key.Key_Backtab, Qt.Key.Key_Up) or bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            card = self.parentWidget()
+            while card is not None and not isinstance(card, EmptyState):
+                card = card.parentWidget()
+            if card is not None:
+                card.focus_step(-1 if back else 1)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
+def _card_key(event) -> bool:
+    """A key the card's buttons take: Return, Enter, Space (plain or keypad), Tab, Shift+Tab, Up, Down."""
+    mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+    key = event.key()
+    if key in _ACTIVATE:
+        return mods == Qt.KeyboardModifier.NoModifier
+    if key in _MOVE:
+        return mods in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier)
+    return False
+
+
+def dropped_folder(mime: Any) -> Path | None:
+    """The first local folder among the dropped URLs, if any."""
+    if mime is None or not mime.hasUrls():
+        return None
+    for url in mime.urls():
+        if url.isLocalFile():
+            path = Path(url.toLocalFile())
+            try:
+                if path.is_dir():
+                    return path
+            except OSError:
+                continue
+    return None
+
+
+class EmptyState(QFrame):
+    """The card over ``window.photo_view`` (a child of the view, centred on its viewport)."""
+
+    def __init__(self, window: Any):
+        view = window.photo_view
+        super().__init__(view)
+        self.window_ = window
+        self.setObjectName("emptyState")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)  # the palette's window colour: its text colour reads on it
+        self.setBackgroundRole(QPalette.ColorRole.Window)
+        self.content: Content | None = None
+
+        self.title = QLabel()
+        self.title.setObjectName("emptyStateTitle")
+        font = QFont(self.title.font())
+        font.setPointSizeF(font.pointSizeF() + 3)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setWordWrap(True)
+        self.body = QLabel()
+        self.body.setObjectName("emptyStateText")
+        self.body.setWordWrap(True)
+        self.body.setTextFormat(Qt.TextFormat.PlainText)
+        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.buttons = [self._button(f"emptyStateButton{i}") for i in range(_PRIMARY)]
+        self.drop = QLabel(DROP_HINT)
+        self.drop.setObjectName("emptyStateDrop")
+        self.recent_title = QLabel(RECENT_TITLE)
+        self.recent_title.setObjectName("emptyStateRecentTitle")
+        bold = QFont(self.recent_title.font())
+        bold.setBold(True)
+        self.recent_title.setFont(bold)
+        self.recent = [self._button(f"emptyStateRecent{i}") for i in range(MAX_RECENT)]
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(20, 16, 20, 16)
+        lay.addWidget(self.title)
+        lay.addWidget(self.body)
+        for b in self.buttons:
+            lay.addWidget(b)
+        lay.addWidget(self.drop, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addSpacing(6)
+        lay.addWidget(self.recent_title)
+        for b in self.recent:
+            lay.addWidget(b)
+        self._slots: dict[QPushButton, Callable[[], Any]] = {}
+
+        self._timer = QTimer(self)  # one refresh per event-loop turn, after the window's own updates
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self.refresh)
+        w = window
+        w.list_model.modelReset.connect(self.schedule)
+        w.list_model.rowsInserted.connect(self.schedule)
+        w.list_model.rowsRemoved.connect(self.schedule)
+        w.list_view.selectionModel().currentChanged.connect(self.schedule)
+        w.progress.valueChanged.connect(self.schedule)
+        w.search_edit.textChanged.connect(self.schedule)
+        view.imageFailed.connect(self.schedule)
+        self._progress, self._view, self._viewport = w.progress, view, view.viewport()
+        w.progress.installEventFilter(self)  # shown/hidden: a job started or ended
+        view.installEventFilter(self)  # Tab into the card; drops
+        self._viewport.installEventFilter(self)  # resize: the card stays centred; drops
+        self._viewport.setAcceptDrops(True)
+        self.setAcceptDrops(True)
+        self.installEventFilter(self)
+        self.hide()
+        self.schedule()
+
+    def _button(self, name: str) -> _Button:
+        b = _Button(self)
+        b.setObjectName(name)
+        b.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        b.setAccessibleName(name)  # replaced when shown; never unnamed
+        b.setToolTip(name)
+        b.clicked.connect(lambda _c=False, b=b: self._clicked(b))
+        b.hide()
+        return b
+
+    # ---- content
+    def schedule(self, *_args: Any) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def state(self) -> str | None:
+        return self.content.state if self.content is not None else None
+
+    def text(self) -> str:
+        """What the card says now ("" when hidden), read from its widgets."""
+        if self.isHidden():
+            return ""
+        parts = [self.title.text(), self.body.text()]
+        parts += [b.text() for b in self.buttons if not b.isHidden()]
+        if not self.drop.isHidden():
+            parts.append(self.drop.text())
+        if not self.recent_title.isHidden():
+            parts.append(self.recent_title.text())
+        parts += [b.toolTip() for b in self.recent if not b.isHidden()]
+        return "\n".join(p for p in parts if p)
+
+    def visible_buttons(self) -> list[QPushButton]:
+        return [b for b in (*self.buttons, *self.recent) if not b.isHidden()]
+
+    def refresh(self) -> None:
+        """Show the state of the window now (or hide the card)."""
+        self._timer.stop()
+        window = self.window_
+        content = describe(window)
+        before = self.state()
+        focused = window.focusWidget()
+        focused = focused if focused is not None and self.isAncestorOf(focused) else None
+        self.content = content
+        if content is None:
+            self.hide()
+            if focused is not None:  # a photo is shown now: the keys go to it, not to the next widget in line
+                window.photo_view.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        self.title.setText(content.title)
+        self.body.setText("\n".join(content.lines))
+        self._slots = {}
+        for b, a in zip(self.buttons, [*content.actions, *[None] * _PRIMARY]):
+            self._fill(b, a)
+        self.drop.setVisible(content.drop_hint)
+        self.recent_title.setVisible(bool(content.recent))
+        for b, path in zip(self.recent, [*content.recent, *[None] * MAX_RECENT]):
+            self._fill(b, self._recent_action(path) if path else None)
+        self.setAccessibleName(content.title)
+        self.setAccessibleDescription(content.text())
+        # a card with nothing to press lets the mouse through (a failed photo can still be panned)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, not self.visible_buttons())
+        self.show()
+        self.raise_()
+        self.place()
+        if focused is not None and focused.isHidden() and self.visible_buttons():
+            self.visible_buttons()[0].setFocus(Qt.FocusReason.OtherFocusReason)
+        if content.state != before and content.state in ("no_folder", "no_photos"):
+            fw = window.focusWidget()
+            if fw is None or fw is window.photo_view or (fw is not None and self.isAncestorOf(fw)):
+                self.buttons[0].setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _fill(self, button: QPushButton, action: Action | None) -> None:
+        if action is None:
+            button.hide()
+            return
+        button.setText(action.text)
+        button.setAccessibleName(action.name or action.text)
+        button.setAccessibleDescription(action.description)
+        button.setToolTip(action.description)
+        self._slots[button] = action.slot
+        button.show()
+
+    def _recent_action(self, path: str) -> Action:
+        window = self.window_
+        p = Path(path)
+        fm = self.recent[0].fontMetrics()
+        text = fm.elidedText(f"{p.name or path}  —  {p.parent}", Qt.TextElideMode.ElideMiddle, CARD_WIDTH - 80)
+        return Action(text, path, lambda: window.open_folder(path), f"Open recent folder {p.name or path}")
+
+    def _clicked(self, button: QPushButton) -> None:
+        slot = self._slots.get(button)
+        if slot is not None:
+            slot()
+
+    def place(self) -> None:
+        """Centre the card on the view's viewport, as wide as fits (at most CARD_WIDTH)."""
+        vp = self._viewport.geometry()
+        width = max(120, min(CARD_WIDTH, vp.width() - 32))
+        lay = self.layout()
+        lay.activate()
+        height = lay.totalHeightForWidth(width) if lay.hasHeightForWidth() else lay.totalSizeHint().height()
+        height = max(40, min(height, vp.height() - 16))
+        self.setGeometry(vp.x() + (vp.width() - width) // 2, vp.y() + (vp.height() - height) // 2, width, height)
+
+    # ---- keys and drops
+    def focus_step(self, step: int) -> None:
+        """Move the focus to the next (1) or previous (-1) button of the card, round."""
+        buttons = self.visible_buttons()
+        if not buttons:
+            return
+        current = self.window_.focusWidget()
+        i = buttons.index(current) if current in buttons else (-1 if step > 0 else 0)
+        buttons[(i + step) % len(buttons)].setFocus(Qt.FocusReason.TabFocusReason)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        # the watched objects as kept at the start: a window being destroyed still sends events (its progress
+        # bar's Hide) after its photo view is gone, so nothing here asks the view for them again
+        t = event.type()
+        if obj is self._progress:
+            if t in (QEvent.Type.Show, QEvent.Type.Hide):
+                try:
+                    self.schedule()
+                except RuntimeError:  # the card itself is being destroyed
+                    pass
+            return False
+        if obj is self._viewport and t == QEvent.Type.Resize:
+            if not self.isHidden():
+                self.place()
+            return False
+        if obj is self._view and t in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and self._tab_in(event):
+            # Tab in the photo view with no photo shown (where it selects no bib): to the card's buttons
+            event.accept()
+            if t == QEvent.Type.KeyPress:
+                self.focus_step(-1 if event.key() == Qt.Key.Key_Backtab else 1)
+            return True
+        if obj not in (self._view, self._viewport, self):
+            return False
+        if t in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            if dropped_folder(event.mimeData()) is not None:
+                event.acceptProposedAction()
+                return True
+        elif t == QEvent.Type.Drop:
+            folder = dropped_folder(event.mimeData())
+            if folder is not None:
+                event.acceptProposedAction()
+                self.window_.open_folder(folder)
+                return True
+        return False
+
+    def _tab_in(self, event) -> bool:
+        if event.key() not in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab) or not _card_key(event):
+            return False
+        return not self.isHidden() and self.window_.current_id is None and bool(self.visible_buttons())
+
+
+def install(window: Any) -> EmptyState:
+    """Create the empty state of ``window``'s photo view (``window.empty_state``)."""
+    window.empty_state = EmptyState(window)
+    return window.empty_state
+
+
+__all__ = ["EmptyState", "Content", "Action", "describe", "install", "dropped_folder", "readable_formats"]
