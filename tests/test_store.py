@@ -337,6 +337,29 @@ def test_every_edit_writes_history(folder):
     assert store.bib(bib.id).box == (1.0, 1.0, 6.0, 6.0)  # restored with its id
 
 
+def test_data_version_moves_for_other_connections_only_and_changes_since_names_what_they_wrote(folder):
+    """What the app's poll rests on (gui/live_updates.py): its own commits leave data_version alone, another
+    connection's (a worker thread, another process) move it; changes_since names the photos and meta keys."""
+    store = Store.open(folder)
+    store.scan()
+    a, b = store.photo_by_path("img_0.jpg").id, store.photo_by_path("img_1.jpg").id
+    mark, version = store.last_change(), store.data_version()
+    store.set_reviewed(a, True)  # own commit
+    assert store.data_version() == version
+    with Store.open(folder) as other:
+        other.add_bib(b, "12", None)
+        other.set_reviewed(b, True)
+        other.set_meta("startlist", "[]")
+        with other.transaction():
+            pass  # a transaction that wrote nothing
+    moved = store.data_version()
+    assert moved != version
+    news = store.changes_since(mark)
+    assert news.photos == {a: frozenset({"reviewed"}), b: frozenset({"bib_add", "reviewed"})}  # own rows too: by id
+    assert news.meta == frozenset({"startlist"}) and news.last == store.last_change()
+    assert store.changes_since(news.last).photos == {} and store.data_version() == moved
+
+
 def test_bad_edits_raise_and_change_nothing(folder):
     store = Store.open(folder)
     store.scan()

@@ -173,6 +173,16 @@ class Counts:
     errors: int
 
 
+@dataclass(frozen=True)
+class StoreChanges:
+    """What :meth:`Store.changes_since` found: the newest history id (``last``, the mark for the next
+    call), the changed photos with the history actions of each, and the meta keys written."""
+
+    last: int
+    photos: dict[int, frozenset[str]]
+    meta: frozenset[str] = frozenset()
+
+
 @dataclass
 class ScanReport:
     """What :meth:`Store.scan` changed. ``errors`` holds (relpath, message) per unusable photo."""
@@ -547,6 +557,30 @@ class Store:
     def last_change(self) -> int:
         """Id of the newest history row (0 for none): it grows with every change written to the store."""
         return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM history").fetchone()[0])
+
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` of this connection: it changes when *another* connection (a
+        worker thread's Store, another process) commits, never for this connection's own commits. A poll of
+        it costs no table read, so a window can ask every second whether to look at :meth:`changes_since`."""
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def changes_since(self, history_id: int) -> StoreChanges:
+        """What was written after history row ``history_id`` (a :meth:`last_change` value), by anyone: the
+        photos changed, each with the history actions that changed it, and the meta keys set. One range
+        read of the history's primary key, so its cost follows the changes, not the size of the project."""
+        last, photos, meta = history_id, {}, set()
+        rows = self._conn.execute(
+            "SELECT id, photo_id, action, CASE WHEN action = 'meta' THEN after END FROM history WHERE id > ? ORDER BY id",
+            (history_id,),
+        )
+        for row_id, photo_id, action, after in rows:
+            last = row_id
+            if photo_id is not None:
+                photos.setdefault(photo_id, set()).add(action)
+            elif action == "meta" and after:
+                with contextlib.suppress(ValueError, AttributeError):
+                    meta.update(json.loads(after).keys())
+        return StoreChanges(last, {pid: frozenset(a) for pid, a in photos.items()}, frozenset(meta))
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
