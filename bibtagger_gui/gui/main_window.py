@@ -50,6 +50,7 @@ from bibtagger_gui.gui.commands import (
     StoreCommand,
 )
 from bibtagger_gui.gui.keymap import DEFAULT_KEYMAP, Keymap, load_keymap
+from bibtagger_gui.gui.live_updates import LiveUpdates
 from bibtagger_gui.gui.photo_list_model import PhotoListModel
 from bibtagger_gui.gui.photo_view import PhotoView
 from bibtagger_gui.gui.resume import Resume
@@ -134,6 +135,7 @@ class MainWindow(QMainWindow):
         self.resize(*DEFAULT_SIZE)
 
         self._build_widgets()
+        self.live_updates = LiveUpdates(self)  # other programs' writes to the store, shown (gui/live_updates.py)
         self._build_actions()
         self._install_features()
         self._build_help_menu()  # last: the rightmost menu, after the features' menus
@@ -529,6 +531,7 @@ class MainWindow(QMainWindow):
         self.photo_view.setFocus()
         self.store, self.folder = store, folder
         self.ctx.store = store
+        self.live_updates.watch(store)
         self.reload_startlist()
         self.thumbnails.reset(folder, store.db_path.parent / "thumbs")
         self._remember_folder(folder)
@@ -555,6 +558,7 @@ class MainWindow(QMainWindow):
         mturk = getattr(self, "mturk_controller", None)
         if mturk is not None:
             mturk.folder_closed()  # its dialog acts on this folder's store
+        self.live_updates.watch(None)
         if self.store is not None:
             self.store.close()
         self.store = None
@@ -847,6 +851,7 @@ class MainWindow(QMainWindow):
             return
         keep = self.current_id
         if reload or not self.items:
+            self.live_updates.mark()  # what the read below holds: other programs' later writes are polled
             self.items = ReviewIndex(review.load_items(self.store))
         queue = self.items.queue(self.filter, self.search_edit.text())
         self.list_model.set_items(queue)
@@ -954,10 +959,10 @@ class MainWindow(QMainWindow):
         self.photo_view.set_bibs(self.current_bibs, self.selected_bib)
         self.panel.show_item(item, self.current_bibs, self.selected_bib)
 
-    def refresh_photo(self, photo_id: int, select_bib: int | None = None) -> None:
-        """Re-read one photo from the store into the list (and the view when it is current)."""
+    def refresh_photo(self, photo_id: int, select_bib: int | None = None, item: ReviewItem | None = None) -> None:
+        """Re-read one photo from the store into the list (and the view when it is current); ``item``: already read."""
         try:
-            item = review.item_for(self.store, photo_id)
+            item = item if item is not None else review.item_for(self.store, photo_id)
         except KeyError:
             return
         self.items[photo_id] = item

@@ -307,6 +307,11 @@ class PhotoView(QGraphicsView):
             self.zoom_by(1.0015 ** delta)
         event.accept()
 
+    @property
+    def adjusting(self) -> bool:
+        """A move/resize drag of a box is under way (nothing is written until the release)."""
+        return self._adjust is not None
+
     # ---- drawing a new box
     @property
     def drawing(self) -> bool:

@@ -1,0 +1,157 @@
+"""Changes another program writes to the open project's store, shown in the window (docs/gui.md#changes-by-other-programs).
+
+``bibtagger predict`` / ``import`` / ``mturk import`` in a terminal, a second window on the same folder, a
+volunteer on a network share: each commits to the same SQLite store. Every second (and at once when the
+window is activated again) :class:`LiveUpdates` asks the window's connection for SQLite's ``data_version``
+(``Store.data_version``: it moves only when *another* connection committed, so the window's own edits
+cost nothing); when it moved, ``Store.changes_since`` names the photos changed after the last mark, and
+only those are read again and put in place through the window's usual paths (``refresh_photo``: the list
+row in place, selection and scroll kept; the photo shown, its bibs and review mark). A photo that reads back
+as the window already shows it (the window's own edits, a photo its own recognition job just reported)
+changes nothing on screen. The data part (what changed since a history id) is the store's, Qt-free.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from bibtagger_gui.core import review
+from bibtagger_gui.core.review_index import ReviewIndex
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 1000  #: how often the store is asked whether another connection committed
+BULK = 200  #: more changed photos than this: one read of every photo (two queries) instead of two queries each
+#: what the window's own recognition job writes (its ``photo_done`` signal shows it): not announced while one runs
+JOB_ACTIONS = frozenset({"model_bibs", "error"})
+FILE_ACTIONS = frozenset({"photo_update", "photo_move"})  # the file changed: its thumbnail (and pixels) again
+
+
+class LiveUpdates(QObject):
+    """Polls the window's store for other connections' commits and refreshes what they changed."""
+
+    def __init__(self, window: Any):
+        super().__init__(window)
+        self.window = window
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+        self._store: Any = None
+        self._mark = 0  # history id up to which the window's snapshots are known to be current
+        self._version: int | None = None  # data_version when _mark was taken
+        QApplication.instance().applicationStateChanged.connect(self._app_state)
+
+    def watch(self, store: Any) -> None:
+        """Follow ``store`` (the folder just opened; None: no folder)."""
+        self._store = store
+        if store is None:
+            self.timer.stop()
+            return
+        self.mark()
+        self.timer.start()
+
+    def mark(self) -> None:
+        """The window is about to read every photo afresh (``rebuild_queue``): later polls look past this point.
+        Read before the photos, so a commit landing during the read is looked at again, never skipped."""
+        if self._store is not None:
+            self._mark = self._store.last_change()
+            self._version = self._store.data_version()
+
+    def _app_state(self, state: Qt.ApplicationState) -> None:
+        if state == Qt.ApplicationState.ApplicationActive and self._store is not None:
+            QTimer.singleShot(0, self, self.poll)  # back from the terminal that ran `bibtagger predict`: at once
+
+    def poll(self) -> int:
+        """Look for other connections' commits; returns how many photos on screen they changed."""
+        w, store = self.window, self._store
+        if store is None or store is not w.store or not w.isVisible() or w.isMinimized():
+            return 0  # a hidden window catches up when shown (the mark stays)
+        if any(j.kind == "scan" for j in w.jobs) or w.photo_view.adjusting:
+            return 0  # the scan's end reads every photo anyway; a box being dragged is not redrawn under the mouse
+        try:
+            top = store.last_change()  # before data_version: a commit between the two moves the version
+            version = store.data_version()
+            if version == self._version:
+                self._mark = top  # only this connection wrote since: the window's own edits, already shown
+                return 0
+            news = store.changes_since(self._mark)
+            self._mark, self._version = news.last, version
+            if not news.photos and not news.meta:
+                return 0
+            return self._apply(store, news.photos, news.meta)
+        except sqlite3.Error as exc:  # a locked or vanished database: try again at the next poll
+            log.warning("checking the store for other programs' changes: %s", exc)
+            return 0
+
+    def _apply(self, store: Any, changed: dict[int, frozenset[str]], meta: frozenset[str]) -> int:
+        from bibtagger_gui.core.startlist import META_KEY as STARTLIST_KEY
+
+        w = self.window
+        if STARTLIST_KEY in meta:
+            w.reload_startlist()
+        typed = w.number_edit.text() if w._entry is not None else None  # a number being typed stays as typed
+        job_running = any(j.kind == "recognize" for j in w.jobs)
+        if len(changed) > BULK:
+            announced = self._reload_all(changed, job_running)
+        else:
+            announced = self._refresh_each(store, changed, job_running)
+        if typed is not None and w._entry is not None and w.number_edit.text() != typed:
+            w.number_edit.setText(typed)
+        if announced:
+            w._update_counts()
+            w.statusBar().showMessage(f"Updated by another program: {announced} photo{'s' if announced != 1 else ''}", 8000)
+        return announced
+
+    def _by_others(self, actions: frozenset[str], job_running: bool) -> bool:
+        return not (job_running and actions <= JOB_ACTIONS)
+
+    def _refresh_each(self, store: Any, changed: dict[int, frozenset[str]], job_running: bool) -> int:
+        """Read each changed photo again (two indexed queries); put those that differ in place."""
+        w = self.window
+        announced, queue_changed = 0, False
+        for pid, actions in changed.items():
+            try:
+                item = review.item_for(store, pid)
+            except KeyError:
+                item = None
+            if item is not None and item.photo.missing:
+                item = None  # gone from disk (another program's scan): out of the list, as on a reload
+            old = w.items.get(pid)
+            if actions & FILE_ACTIONS:
+                w.thumbnails.forget(pid)
+            if item == old and not actions & FILE_ACTIONS:
+                continue  # as shown: the window's own edit, or its recognition job's photo already refreshed
+            if item is None or old is None:  # a photo added, gone or back: the list's rows change
+                if item is None:
+                    w.items.pop(pid, None)
+                else:
+                    w.items[pid] = item
+                queue_changed = True
+            elif pid == w.current_id and actions & FILE_ACTIONS and item.photo.sha1 != old.photo.sha1 and not self._busy():
+                w._show_photo(pid)  # another file under its name: its pixels again
+            else:
+                w.refresh_photo(pid, item=item)
+            announced += self._by_others(actions, job_running)
+        if queue_changed:
+            w.rebuild_queue(reload=False)  # rows in queue order; the photo shown stays selected
+        return announced
+
+    def _reload_all(self, changed: dict[int, frozenset[str]], job_running: bool) -> int:
+        """Many photos changed (an import, a predict run): one read of every photo, the list rebuilt."""
+        w = self.window
+        old: ReviewIndex = w.items
+        for pid, actions in changed.items():
+            if actions & FILE_ACTIONS:
+                w.thumbnails.forget(pid)
+        w.rebuild_queue()  # marks, reads every photo, keeps the photo shown and re-reads its bibs
+        return sum(1 for pid, actions in changed.items()
+                   if old.get(pid) != w.items.get(pid) and self._by_others(actions, job_running))  # fmt: skip
+
+    def _busy(self) -> bool:
+        """A number is typed or a box drawn on the photo shown: its pixels are not reloaded under it."""
+        return self.window._entry is not None or self.window.photo_view.drawing

@@ -1,0 +1,310 @@
+"""Changes another program writes to the open folder's store show in the window (gui/live_updates.py).
+
+A real window on a real store; the writers are another ``Store`` connection and real ``bibtagger import`` /
+``predict`` runs in-process through ``bibtagger_gui.cli.main`` (placeholder models, predictions fixed by
+file name). Costs are checked as rows re-read, not as time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bibtagger_gui.cli import main
+from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.store import Store
+from bibtagger_gui.gui.live_updates import BULK, POLL_MS
+from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
+
+N = 6
+WITHIN = 3 * POLL_MS  # a poll interval, with room for a loaded machine
+
+
+@pytest.fixture(autouse=True)
+def stores(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+
+
+def table(made, offset: int = 0) -> dict[str, list[Bib]]:
+    return {rel: [Bib(str(int(num) + offset), box, 0.5)] for rel, num, box in made}
+
+
+@pytest.fixture
+def shoot(qtbot, make_window, tmp_path, monkeypatch):
+    """N photos recognized by the window (each its own number), the first one shown; (window, folder, made)."""
+    folder = tmp_path / "race"
+    made = make_photos(folder, N)
+    fixed_predictions(monkeypatch, table(made))
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    win.select_photo(pid(win, 0))
+    return win, folder, made
+
+
+def pid(win, i: int) -> int:
+    return win.store.photo_by_path(f"photo_{i:03d}.jpg").id
+
+
+def row_text(win, photo_id: int) -> str:
+    return win.list_model.data(win.list_model.index(win.list_model.row_of(photo_id)))
+
+
+def messages(win) -> list[str]:
+    seen: list[str] = []
+    win.statusBar().messageChanged.connect(lambda text: seen.append(text))
+    return seen
+
+
+def test_another_connection_s_edits_show_in_the_panel_and_the_list_within_a_poll(qtbot, shoot):
+    win, folder, _made = shoot
+    shown, other_id = pid(win, 0), pid(win, 3)
+    win.list_view.selectionModel().select(win.list_model.index(win.list_model.row_of(other_id)),
+                                          win.list_view.selectionModel().SelectionFlag.Select)  # fmt: skip
+    selected = {p.id for p in win.selected_photos()}
+    scroll = win.list_view.verticalScrollBar().value()
+    assert "reviewed ✓" not in win.panel.state.text()
+    with Store.open(folder) as other:  # a second window, a volunteer on the share
+        other.set_reviewed(shown, True)
+        new = other.add_bib(shown, "777", (5, 5, 40, 30))
+        (bib,) = other.bibs(other_id)
+        other.update_bib(bib.id, number="4242")
+    qtbot.waitUntil(lambda: "reviewed ✓" in win.panel.state.text(), timeout=WITHIN)
+    assert "777" in [b.number for b in win.current_bibs]
+    assert "777" in [win.panel.table.item(r, 0).text().split()[0] for r in range(win.panel.table.rowCount())]
+    assert new.id in {box.bib_id for box in win.photo_view.box_items()}  # its box drawn on the photo
+    assert "4242" in row_text(win, other_id) and row_text(win, shown).startswith("✓")
+    assert win.statusBar().currentMessage() == "Updated by another program: 2 photos"
+    assert win.current_id == shown and {p.id for p in win.selected_photos()} == selected
+    assert win.list_view.verticalScrollBar().value() == scroll
+    assert "1 reviewed" in win.counts_label.text()
+    assert win.items[other_id].numbers == ["4242"]  # a search or filter change sees it too
+    win.search_edit.setText("4242")
+    assert [it.photo_id for it in win.list_model.items] == [other_id]
+
+
+def test_a_volunteer_file_imported_in_a_terminal_shows_at_once(qtbot, shoot, tmp_path):
+    win, folder, made = shoot
+    out = tmp_path / "handout.json"
+    assert main(["export", str(folder), "--format", "json", "--out", str(out)]) == 0
+    entries = json.loads(out.read_text(encoding="utf-8"))[:3]
+    for e in entries:
+        e["reviewed"] = True
+        e["bibs"] = [{"number": "9" + b["number"], "box": b["box"]} for b in e["bibs"]]
+    back = tmp_path / "volunteer.json"
+    back.write_text(json.dumps(entries), encoding="utf-8")
+    assert main(["import", str(folder), str(back)]) == 0
+    renumbered = {win.store.photo_by_path(e["image"]).id: e["bibs"][0]["number"] for e in entries}
+    qtbot.waitUntil(lambda: all(win.items[p].numbers == [n] and win.items[p].photo.reviewed
+                                for p, n in renumbered.items()), timeout=WITHIN)  # fmt: skip
+    assert win.current_id in renumbered  # photo_000, the first of the file
+    assert [b.number for b in win.current_bibs] == [renumbered[win.current_id]]
+    assert "reviewed ✓" in win.panel.state.text()
+    for p, n in renumbered.items():
+        assert n in row_text(win, p)
+    assert win.statusBar().currentMessage() == "Updated by another program: 3 photos"
+
+
+def test_predict_run_in_a_terminal_updates_the_photo_shown(qtbot, shoot, monkeypatch, placeholder_models_dir):
+    win, folder, made = shoot
+    fixed_predictions(monkeypatch, table(made, offset=400))  # other models: other readings
+    assert main(["predict", str(folder), "--all", "--models", str(placeholder_models_dir)]) == 0
+    want = str(int(made[0][1]) + 400)
+    qtbot.waitUntil(lambda: [b.number for b in win.current_bibs] == [want], timeout=WITHIN)
+    assert want in row_text(win, win.current_id)
+    assert win.panel.table.item(0, 0).text() == want
+    assert win.statusBar().currentMessage() == f"Updated by another program: {N} photos"
+
+
+def test_coming_back_to_the_app_looks_at_once_and_a_start_list_imported_meanwhile_names_the_bibs(qtbot, shoot, tmp_path):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    win, folder, made = shoot
+    win.live_updates.timer.stop()  # only the return to the app polls now
+    start = tmp_path / "start.csv"
+    start.write_text("Bib;Name\n" + "".join(f"{num};Runner {num}\n" for _rel, num, _box in made), encoding="utf-8")
+    assert main(["startlist", "import", str(start), str(folder)]) == 0
+    with Store.open(folder) as other:
+        other.set_reviewed(win.current_id, True)
+    QApplication.instance().applicationStateChanged.emit(Qt.ApplicationState.ApplicationActive)
+    qtbot.waitUntil(lambda: "reviewed ✓" in win.panel.state.text(), timeout=POLL_MS // 2)
+    assert win.panel.startlist is not None and win.panel.table.item(0, 1).text() == f"Runner {made[0][1]}"
+
+
+def test_a_number_being_typed_survives_an_update_of_its_photo_and_is_saved(qtbot, shoot):
+    win, folder, _made = shoot
+    shown = win.current_id
+    (bib,) = win.current_bibs
+    win.type_digit("8")
+    win.number_edit.insert("1")
+    win.photo_view.setFocus()  # the user looks elsewhere (the field without focus is overwritten by a redraw)
+    with Store.open(folder) as other:
+        other.set_reviewed(shown, True)
+        other.add_bib(shown, "555", None)
+    qtbot.waitUntil(lambda: "reviewed ✓" in win.panel.state.text(), timeout=WITHIN)
+    assert len(win.current_bibs) == 2
+    assert win.number_edit.text() == "81" and win._entry is not None
+    win.number_edit.setFocus()
+    win.enter_pressed()
+    assert win.store.bib(bib.id).number == "81"  # the typed number went to the bib it was typed over
+    assert sorted(b.number for b in win.store.bibs(shown)) == ["555", "81"]
+
+
+def test_a_box_being_dragged_is_not_redrawn_under_the_mouse(qtbot, shoot):
+    from PySide6.QtCore import QPoint, Qt
+
+    win, folder, _made = shoot
+    (bib,) = win.current_bibs
+    view, vp = win.photo_view, win.photo_view.viewport()
+    x1, y1, x2, y2 = bib.box
+    press = view.mapFromScene((x1 + x2) / 2, (y1 + y2) / 2)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=press)
+    assert view.adjusting
+    with Store.open(folder) as other:
+        other.set_reviewed(win.current_id, True)
+    assert win.live_updates.poll() == 0 and view.adjusting  # waits for the release
+    qtbot.mouseMove(vp, press + QPoint(15, 10))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=press + QPoint(15, 10))
+    assert win.store.bib(bib.id).box != bib.box  # the drag was saved
+    qtbot.waitUntil(lambda: "reviewed ✓" in win.panel.state.text(), timeout=WITHIN)
+
+
+def test_own_edits_cause_no_poll_read_but_another_program_s_do(qtbot, shoot, monkeypatch):
+    win, folder, _made = shoot
+    asked = []
+    real = Store.changes_since
+    monkeypatch.setattr(Store, "changes_since", lambda self, since: asked.append(since) or real(self, since))
+    seen = messages(win)
+    win.accept_photo()  # an own edit (reviewed, moves to the next photo)
+    win.type_digit("6")
+    win.enter_pressed()  # another own edit
+    for _ in range(3):
+        assert win.live_updates.poll() == 0
+    qtbot.wait(int(POLL_MS * 1.5))  # the timer's own polls too
+    assert asked == [] and not any("another program" in m for m in seen)
+    with Store.open(folder) as other:
+        other.set_reviewed(pid(win, 5), True)
+    qtbot.waitUntil(lambda: "Updated by another program: 1 photo" in seen, timeout=WITHIN)
+    assert len(asked) == 1
+
+
+def test_the_window_s_own_recognition_is_not_announced_nor_read_twice_in_bulk(qtbot, shoot, monkeypatch):
+    win, folder, made = shoot
+    reads = {"photo": 0, "photos": 0}
+    polling = [False]
+    for name in reads:
+        real = getattr(win.store, name)
+
+        def spy(*a, _real=real, _name=name, **k):
+            reads[_name] += polling[0]
+            return _real(*a, **k)
+
+        monkeypatch.setattr(win.store, name, spy)
+    real_poll = win.live_updates.poll
+
+    def poll():
+        polling[0] = True
+        try:
+            return real_poll()
+        finally:
+            polling[0] = False
+
+    monkeypatch.setattr(win.live_updates, "poll", poll)
+    win.live_updates.timer.timeout.disconnect()
+    win.live_updates.timer.timeout.connect(poll)
+    resets = []
+    win.list_model.modelReset.connect(lambda: resets.append(polling[0]))
+    seen = messages(win)
+    fixed_predictions(monkeypatch, table(made, offset=7))
+    assert win.rerun_unreviewed()
+    while win.busy:
+        poll()
+        qtbot.wait(5)
+    assert [b.number for b in win.current_bibs] == [str(int(made[0][1]) + 7)]  # the job's own signals showed it
+    assert reads["photo"] <= N and reads["photos"] == 0 and True not in resets
+    assert not any("another program" in m for m in seen)
+    with Store.open(folder) as other:  # and another program is still noticed after it
+        other.set_reviewed(pid(win, 2), True)
+    qtbot.waitUntil(lambda: "Updated by another program: 1 photo" in seen, timeout=WITHIN)
+
+
+def test_while_the_window_recognizes_another_program_s_review_is_announced_its_predictions_are_not(qtbot, shoot):
+    win, folder, _made = shoot
+    win.toggle_recognition_pause()  # a job that runs and takes no photo
+    assert win.rerun_unreviewed() and win.busy
+    with Store.open(folder) as other:
+        other.set_model_bibs(pid(win, 1), [Bib("31337", None, 0.9)], "det:x+read:y")  # as the job writes
+        other.set_reviewed(pid(win, 2), True)
+    assert win.live_updates.poll() == 1
+    assert win.items[pid(win, 1)].numbers == ["31337"] and win.items[pid(win, 2)].photo.reviewed
+    assert win.statusBar().currentMessage() == "Updated by another program: 1 photo"
+    win.cancel_jobs()
+    wait_idle(qtbot, win)
+
+
+def big_shoot(folder: Path, n: int) -> None:
+    """``n`` photos the scan takes as known and unchanged: hard links of one small JPEG, with rows copied
+    from the scanned one (one scan of 10,000 files would cost seconds of the shared CPUs)."""
+    make_photos(folder, 1)
+    first = folder / "photo_000.jpg"
+    with Store.open(folder) as store:
+        store.scan()
+        store.set_model_bibs(store.photo_by_path("photo_000.jpg").id, [Bib("100", (1, 1, 20, 20), 0.9)], "det:x+read:y")
+        db = store.db_path
+    for i in range(1, n):
+        os.link(first, folder / f"photo_{i:05d}.jpg")
+    con = sqlite3.connect(db)
+    with con:
+        row = con.execute("SELECT * FROM photos WHERE relpath = 'photo_000.jpg'").fetchone()
+        names = [d[0] for d in con.execute("SELECT * FROM photos").description]
+        cols = [c for c in names if c != "id"]
+        values = dict(zip(names, row))
+        con.executemany(
+            f"INSERT INTO photos ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            [tuple(f"photo_{i:05d}.jpg" if c == "relpath" else values[c] for c in cols) for i in range(1, n)],
+        )
+    con.close()
+
+
+def test_10000_photos_a_poll_reads_only_the_changed_ones(qtbot, make_window, tmp_path, monkeypatch):
+    folder = tmp_path / "big"
+    big_shoot(folder, 10_000)
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    assert len(win.items) == 10_000
+    win.live_updates.timer.stop()  # the test polls
+    calls = dict.fromkeys(("photo", "bibs", "photos", "all_bibs"), 0)
+    for name in calls:
+        real = getattr(win.store, name)
+        monkeypatch.setattr(win.store, name, lambda *a, _r=real, _n=name, **k: calls.__setitem__(_n, calls[_n] + 1) or _r(*a, **k))
+    resets, rows = [], []
+    win.list_model.modelReset.connect(lambda: resets.append(1))
+    win.list_model.dataChanged.connect(lambda a, b, *_: rows.append(b.row() - a.row() + 1))
+    assert win.live_updates.poll() == 0 and calls == dict.fromkeys(calls, 0)  # nothing changed: no read at all
+    done = 0
+    for changed in (12, BULK + 50):
+        ids = [it.photo_id for it in win.list_model.items[done:done + changed]]  # rows not changed yet, all fetched
+        done += changed
+        with Store.open(folder) as other:
+            with other.transaction():
+                for i in ids[: changed // 2]:
+                    other.set_reviewed(i, True)
+                for i in ids[changed // 2:]:
+                    other.add_bib(i, "4711", None)
+        calls.update(dict.fromkeys(calls, 0))
+        resets.clear()
+        rows.clear()
+        assert win.live_updates.poll() == changed
+        if changed <= BULK:  # each changed photo read once, its row alone redrawn
+            assert calls == {"photo": changed, "bibs": changed, "photos": 0, "all_bibs": 0}
+            assert resets == [] and rows == [1] * changed
+        else:  # one read of every photo instead of two queries each (and the photo shown once)
+            assert calls == {"photo": 1, "bibs": 1, "photos": 1, "all_bibs": 1}
+        assert all(win.items[i].photo.reviewed or win.items[i].numbers == ["4711"] for i in ids)
+        assert win.statusBar().currentMessage() == f"Updated by another program: {changed} photos"
