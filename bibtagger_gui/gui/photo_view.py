@@ -6,7 +6,8 @@ Scene coordinates are the photo's full-resolution *oriented* pixels (the frame o
 ``Bib.box``). The photo itself is decoded off the GUI thread at a reduced size
 (``load_image(max_side=VIEW_MAX_SIDE)``, EXIF orientation applied) and its pixmap
 item is scaled up to the full-resolution frame, so boxes need no conversion.
-Results of loads for a photo that is no longer shown are dropped (request id).
+Results of loads for a photo that is no longer shown are dropped (request id). Zoomed in past what that
+preview holds, ``photo_detail.PhotoDetail`` shows the visible part from a full-resolution decode over it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from bibtagger_gui.core.imageio import ImageError, load_image
 from bibtagger_gui.gui import box_adjust
+from bibtagger_gui.gui.photo_detail import PhotoDetail
 from bibtagger_gui.gui.look import HIGH_CONFIDENCE, bib_look, text_on  # noqa: F401 - HIGH_CONFIDENCE re-exported
 from bibtagger_gui.gui.qimage import rgb_to_qimage
 from bibtagger_gui.gui.threads import WorkQueue, emit_if_alive
@@ -206,10 +208,13 @@ class PhotoView(QGraphicsView):
         self.viewport().setMouseTracking(True)  # moves without a button pressed update the hover cursor
         self.image_loaded = False
         self.image_error: str | None = None
+        self._preview_scale = 0.0  # preview pixels per photo pixel, once the photo's own pixels are shown
+        self.detail = PhotoDetail(self)  # full resolution when zoomed in past the preview
 
     # ---- photo
     def clear_photo(self) -> None:
         self._request += 1
+        self.detail.reset(None)  # (before the scene deletes its item) the old photo's decode is let go
         self.scene().clear()
         self._pixmap_item = self._frame = self._rubber = None
         self._boxes = []
@@ -217,6 +222,7 @@ class PhotoView(QGraphicsView):
         self._photo = None
         self.image_loaded = False
         self.image_error = None
+        self._preview_scale = 0.0
 
     def set_photo(self, photo: Any, folder: Path, thumbnail: QPixmap | None = None) -> None:
         """Show ``photo`` (its thumbnail at once if given, the real pixels when decoded)."""
@@ -233,6 +239,7 @@ class PhotoView(QGraphicsView):
         else:
             self.pool.clear()  # a photo skipped past quickly is never decoded
             self.pool.submit(_LoadJob(self._signals, self._request, Path(folder) / photo.relpath))
+            self.detail.reset(Path(folder) / photo.relpath)
         self._fit_mode = True
         self.fit()
 
@@ -256,6 +263,17 @@ class PhotoView(QGraphicsView):
             return
         self._set_pixmap(QPixmap.fromImage(img))
         self.image_loaded = True
+        self._preview_scale = img.width() / max(1e-9, self.sceneRect().width())
+        self.detail.schedule()  # zoomed in while the preview loaded: the detail follows it
+
+    def preview_scale(self) -> float:
+        """Preview pixels per photo pixel (1 for a photo no larger than VIEW_MAX_SIDE; 0 before it is shown)."""
+        return self._preview_scale
+
+    @property
+    def fit_mode(self) -> bool:
+        """True while the whole photo is fitted to the view (not zoomed by the reviewer)."""
+        return self._fit_mode
 
     # ---- bibs
     def set_bibs(self, bibs: list[Any], selected_id: int | None) -> None:
@@ -280,6 +298,7 @@ class PhotoView(QGraphicsView):
         self._fit_mode = True
         if not self.sceneRect().isEmpty():
             self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self.detail.schedule()
 
     def zoom_to_box(self, box: tuple[float, float, float, float] | None) -> None:
         if box is None:
@@ -288,10 +307,12 @@ class PhotoView(QGraphicsView):
         w, h = x2 - x1, y2 - y1
         self._fit_mode = False
         self.fitInView(QRectF(x1 - w, y1 - h, 3 * w, 3 * h), Qt.AspectRatioMode.KeepAspectRatio)
+        self.detail.schedule()
 
     def zoom_by(self, factor: float) -> None:
         self._fit_mode = False
         self.scale(factor, factor)
+        self.detail.schedule()
 
     def zoom_level(self) -> float:
         return self.transform().m11()
@@ -300,6 +321,11 @@ class PhotoView(QGraphicsView):
         super().resizeEvent(event)
         if self._fit_mode:
             self.fit()
+        self.detail.schedule()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        self.detail.schedule()  # a pan: the piece shown may not cover the view any more
 
     def wheelEvent(self, event) -> None:
         delta = event.angleDelta().y()
