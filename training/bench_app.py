@@ -499,6 +499,71 @@ def op_gui_next_photo(job: dict) -> dict:
                       "view_size": list(rgb.shape[1::-1])}}
 
 
+def op_gui_zoom_detail(job: dict) -> dict:
+    """Zoom to 1:1 on each 24 MP photo in the window (docs/gui.md#zoomed-in-detail): time until the
+    full-resolution piece is shown (full decode in the detail worker + cut + paint), then a pan past the
+    piece's margin (a new cut from the held decode), and the resident memory with the decode held and after
+    the next photo let it go. ``next_after_zoom_ms``: J pressed at once after the zoom, while that decode
+    runs on the other worker: time until the next photo's view pixels are shown."""
+    from training.app_session import rss_mb
+
+    app = _qt_app()
+    win, _, _ = _window(app, job, job["big"])
+    _wait(app, lambda: win.thumbnails.pending == 0)
+    view = win.photo_view
+    win.select_row(0)
+    _wait(app, lambda: view.image_loaded)
+    if view.preview_scale() >= 1.0:  # photos the preview holds whole (the test's small "big" photos): no detail
+        t0 = time.perf_counter()
+        view.zoom_by(1.0 / view.zoom_level())
+        app.processEvents()
+        return {"seconds": time.perf_counter() - t0, "items": 1, "unit": "photos",
+                "extra": {"note": "the preview holds these photos whole: zoomed in, no detail is loaded"}}
+    total = win.list_model.total()
+    load, pan, held, after, rss_held, rss_after, nxt = [], [], [], [], [], [], []
+    for i in range(total):
+        app.processEvents()
+        t0 = time.perf_counter()
+        view.zoom_by(1.0 / view.zoom_level())
+        _wait(app, lambda: view.detail.item is not None)
+        app.processEvents()  # painted
+        load.append(time.perf_counter() - t0)
+        first = view.detail.item
+        bar = view.horizontalScrollBar()
+        t0 = time.perf_counter()
+        bar.setValue(bar.value() + view.viewport().width())
+        _wait(app, lambda: view.detail.item is not first and view.detail.item is not None)
+        app.processEvents()
+        pan.append(time.perf_counter() - t0)
+        held.append(view.detail.held_bytes / 2**20)
+        rss_held.append(rss_mb())
+        if i + 1 < total:
+            view.zoom_by(1.25)  # a further zoom in: the next J comes while nothing is in flight on this photo
+            win.step_photo(1)
+            _wait(app, lambda: view.image_loaded)
+            after.append(view.detail.held_bytes / 2**20)
+            rss_after.append(rss_mb())
+    # J right after a zoom, the full decode of the photo left running on the detail worker
+    win.select_row(0)
+    _wait(app, lambda: view.image_loaded)
+    for _ in range(max(1, total - 1)):
+        view.zoom_by(1.0 / view.zoom_level())
+        view.detail.update()  # the decode starts now (not after the settle time)
+        t0 = time.perf_counter()
+        win.step_photo(1)
+        _wait(app, lambda: view.image_loaded)
+        app.processEvents()
+        nxt.append(time.perf_counter() - t0)
+        view.detail.pool.wait_for_done(10)
+    ms = [1000 * t for t in load]
+    return {"seconds": sum(load), "items": len(load), "unit": "photos",
+            "extra": {"median_ms": round(statistics.median(ms), 1), "max_ms": round(max(ms), 1),
+                      "pan_ms": round(1000 * statistics.median(pan), 1),
+                      "next_after_zoom_ms": round(1000 * statistics.median(nxt), 1),
+                      "held_mb": round(max(held), 1), "held_after_next_mb": round(max(after, default=0.0), 1),
+                      "rss_held_mb": round(max(rss_held), 1), "rss_after_next_mb": round(max(rss_after, default=0.0), 1)}}
+
+
 def op_gui_session(job: dict) -> dict:
     """A long review session in one window (training/app_session.py): cycles of a folder switch (the 24 MP
     folder and the shoot in turn), photo steps with the full view's pixels, edits, undo/redo, searches,
@@ -551,6 +616,7 @@ OPS: dict[str, Callable[[dict], dict]] = {
     "handout_return": op_handout_return,
     "gui_open": op_gui_open, "gui_search": op_gui_search,
     "setup_big": op_setup_big, "gui_thumbnails": op_gui_thumbnails, "gui_next_photo": op_gui_next_photo,
+    "gui_zoom_detail": op_gui_zoom_detail,
     "keywords": op_keywords, "export_crops": op_export_crops, "fill_prints": op_fill_prints,
     "gui_session": op_gui_session,
 }
@@ -570,6 +636,7 @@ LABELS = {
     "setup_big": "`bibtagger import` on the 24 MP folder (scan included)",
     "gui_thumbnails": "GUI: thumbnails, cold (decode + disk cache)",
     "gui_next_photo": "GUI: next photo, full view pixels shown",
+    "gui_zoom_detail": "GUI: zoom to 1:1 on a 24 MP photo, full-resolution detail shown",
     "keywords": "`bibtagger keywords` (exiftool; rescan included)",
     "export_crops": "`bibtagger export --format crops` (rescan included)",
     "fill_prints": "decoded-pixel prints of an old store's reviewed photos (Store.fill_pixel_prints)",
@@ -663,6 +730,12 @@ def _fmt_notes(r: dict) -> str:
         b = e["breakdown_ms"]
         notes.append(f"thumbnail preview at {e['first_ms']:.0f} ms; one load: decode {b['decode']:.0f} + QImage "
                      f"{b['qimage']:.0f} + QPixmap {b['qpixmap']:.0f} ms ({e['view_size'][0]}x{e['view_size'][1]})")
+    if "pan_ms" in e:
+        notes.append(f"pan: new piece at {e['pan_ms']:.0f} ms; J right after the zoom: next photo at "
+                     f"{e['next_after_zoom_ms']:.0f} ms; held {e['held_mb']:.0f} MiB (RSS {e['rss_held_mb']:.0f}), "
+                     f"after J {e['held_after_next_mb']:.0f} MiB (RSS {e['rss_after_next_mb']:.0f})")
+    if "note" in e:
+        notes.append(e["note"])
     if "typed" in e:
         notes.append("typed " + " ".join(repr(t) for t in e["typed"]) + ": " + ", ".join(f"{m:.0f}" for m in e["ms"]) + " ms")
     if "slope_mb_per_1000_steps" in e:
