@@ -76,5 +76,8 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             for line in report.problems:
                 print(f"{path}: {line}", file=sys.stderr)
+            for image, rel in report.by_name:  # a guess across folders is named, not only counted
+                if "/" in image.replace("\\", "/").removeprefix("./"):  # the entry's folders are not the photo's
+                    print(f"{path}: {image}: note: matched by file name to {rel}", file=sys.stderr)
             print(f"imported {path.name}: {report.summary()}; store {db}", file=sys.stderr)
     return 0

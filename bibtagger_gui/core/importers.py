@@ -24,6 +24,7 @@ from typing import Any, Iterable
 from bibtagger_gui.core import handout
 from bibtagger_gui.core.annotations import Handout, PhotoAnnotation
 from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.name_match import by_folders, describe_candidates
 from bibtagger_gui.core.portable import name_key, nfc
 
 SOURCES = ("auto", "human", "model")
@@ -127,8 +128,21 @@ class _PhotoIndex:
         self.by_rel = {p.relpath: p for p in store.photos()}
         self.by_nfc = {nfc(rel): p for rel, p in self.by_rel.items()}  # macOS names may be NFD, the file's NFC
         self.by_name: dict[str, list[Any]] = {}
+        self.claimed: set[int] = set()  # photos that some entry names by their exact path (:meth:`claim_exact`)
         for p in self.by_rel.values():
             self.by_name.setdefault(name_key(Path(p.relpath).name), []).append(p)
+
+    def exact(self, image: str) -> Any | None:
+        """The photo at ``image``'s relative path (as written, else in NFC), or None."""
+        rel = _norm(image)
+        return self.by_rel.get(rel) or self.by_nfc.get(nfc(rel))
+
+    def claim_exact(self, images: Iterable[str]) -> None:
+        """Photos that ``images`` name by their exact path are theirs: no other name falls back to them.
+
+        A file from a server that holds ``card1/IMG_1.JPG`` and ``card2/IMG_1.JPG``, imported into a
+        folder with only ``card2/``, must not put card1's bibs on card2's photo by their shared name."""
+        self.claimed |= {p.id for p in map(self.exact, images) if p is not None}
 
     def find(self, image: str) -> tuple[Any | None, str]:
         """(photo, how): how is "path", "name", or why it failed ("missing" / "ambiguous: ...")."""
@@ -137,30 +151,23 @@ class _PhotoIndex:
             return self.by_rel[rel], "path"
         if nfc(rel) in self.by_nfc:
             return self.by_nfc[nfc(rel)], "path"
-        cands = self.by_name.get(name_key(rel.rsplit("/", 1)[-1]), [])
+        cands = [p for p in self.by_name.get(name_key(rel.rsplit("/", 1)[-1]), []) if p.id not in self.claimed]
         if len(cands) == 1:
             return cands[0], "name"
-        if len(cands) > 1:  # IMG_0001.jpg of two cameras: the one whose folders end like the entry's
-            tail = [name_key(part) for part in rel.split("/")][::-1]
-
-            def shared(photo: Any) -> int:
-                parts, n = [name_key(part) for part in photo.relpath.split("/")][::-1], 0
-                while n < min(len(parts), len(tail)) and parts[n] == tail[n]:
-                    n += 1
-                return n
-
-            scores = sorted(((shared(p), p) for p in cands), key=lambda sp: -sp[0])
-            if scores[0][0] > 1 and scores[0][0] > scores[1][0]:
-                return scores[0][1], "name"
-        if cands:
-            names = ", ".join(sorted(p.relpath for p in cands)[:3])
-            return None, f"ambiguous: {len(cands)} photos have this file name ({names}{', …' if len(cands) > 3 else ''})"
+        if len(cands) > 1:  # IMG_0001.JPG of two cameras: the one whose folders end like the entry's (or spelled so)
+            rel_of = {p.relpath: p for p in cands}
+            hit = by_folders(rel, rel_of)
+            if hit is not None:
+                return rel_of[hit], "name"
+            return None, f"ambiguous: {describe_candidates(rel_of)}"
         return None, "missing"
 
 
 def photos_for(store: Any, images: Iterable[str]) -> dict[str, Any]:
     """image -> the photo an import matches it to (relpath, unique name, folders), for the images that match one."""
+    images = list(images)
     index = _PhotoIndex(store)
+    index.claim_exact(images)
     found = {image: index.find(image)[0] for image in images}
     return {image: photo for image, photo in found.items() if photo is not None}
 
@@ -271,6 +278,7 @@ def import_annotations(
     with store.transaction():
         mine = handout.project_id(store)
         index = _PhotoIndex(store)
+        index.claim_exact(e.image for e in entries)
         hashes: dict[int, str | None] | None = None  # image-data hashes, read once (a merge compares them)
         taken: dict[int, str] = {}  # photo id -> image that claimed it
         for entry in entries:

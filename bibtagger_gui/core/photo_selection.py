@@ -40,7 +40,9 @@ def select_photos(store: Any, names: Iterable[tuple[int, str]] | None = None, pa
     ids: set[int] | None = None
     sel = Selection(None)
     if names is not None:
+        names = list(names)
         index, ids = _PhotoIndex(store), set()
+        index.claim_exact(name for _, name in names)  # a listed path is that photo's, never another line's by name
         for line, name in names:
             photo, how = index.find(name)
             if photo is None:

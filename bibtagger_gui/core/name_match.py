@@ -1,0 +1,77 @@
+"""Which photo a name written elsewhere means, when several photos share its file name (docs/imports.md).
+
+Two camera bodies and several cards copied into subfolders give ``card1/IMG_0001.JPG`` and
+``card2/IMG_0001.JPG``: a name from an annotation file, a photo list or an MTurk image URL then
+names one of them only through its folders. :func:`by_folders` is the one rule the import, the
+export's ``--photos`` list and the MTurk batch matching share: the photo whose folder names end
+like the name's, by the longest run (at least one folder), when only one photo has that run.
+Anything else is ambiguous, and the callers say so instead of picking one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bibtagger_gui.core.portable import name_key, nfc
+
+
+def shared_tail(a: str, b: str) -> int:
+    """How many path parts (``/``-separated, file name included) ``a`` and ``b`` end with alike
+    (compared by :func:`~bibtagger_gui.core.portable.name_key`: case and Unicode form ignored)."""
+    pa = [name_key(p) for p in a.split("/")][::-1]
+    pb = [name_key(p) for p in b.split("/")][::-1]
+    n = 0
+    while n < min(len(pa), len(pb)) and pa[n] == pb[n]:
+        n += 1
+    return n
+
+
+def by_folders(name: str, relpaths: Iterable[str]) -> str | None:
+    """The one of ``relpaths`` (photos sharing ``name``'s file name) whose folders end like ``name``'s:
+    the longest run of equal trailing parts, at least one folder beyond the file name, and no other
+    relpath with a run as long. Else, when they all lie in one folder (``IMG_1.JPG`` and ``img_1.jpg``
+    on a case-sensitive disk), the one spelled exactly as ``name``. None when nothing tells them apart."""
+    rels = list(relpaths)
+    scored = sorted(((shared_tail(name, rel), rel) for rel in rels), key=lambda sr: -sr[0])
+    if not scored:
+        return None
+    if scored[0][0] > 1 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+        return scored[0][1]
+    base = nfc(name.rsplit("/", 1)[-1])
+    same_case = [rel for rel in rels if nfc(rel.rsplit("/", 1)[-1]) == base]
+    if len(same_case) == 1 and len({rel.rpartition("/")[0] for rel in rels}) == 1:
+        return same_case[0]
+    return None
+
+
+def describe_candidates(relpaths: Iterable[str], limit: int = 3) -> str:
+    """``"2 photos have this file name (card1/IMG_1.JPG, card2/IMG_1.JPG)"``, for a refusal."""
+    rels = sorted(relpaths)
+    shown = ", ".join(rels[:limit]) + (", …" if len(rels) > limit else "")
+    return f"{len(rels)} photos have this file name ({shown})"
+
+
+def list_labels(relpaths: Iterable[str]) -> dict[str, str]:
+    """How a list that shows file names tells apart photos whose names are one (``card1/IMG_1.JPG`` and
+    ``card2/IMG_1.JPG``, or ``IMG_1.JPG`` and ``img_1.jpg``): relpath -> its shortest tail (``card1/IMG_1.JPG``)
+    that no other photo of the same name ends with; the whole relpath when none is (only the case differs).
+    Photos whose name is their own are left out (the list shows the name). Cheap on 10,000 names
+    without a shared one: a case-folded count only."""
+    rels = list(dict.fromkeys(relpaths))
+    groups: dict[str, list[str]] = {}
+    for rel in rels:
+        groups.setdefault(rel.rpartition("/")[2].casefold(), []).append(rel)
+    labels: dict[str, str] = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        parts = {rel: [name_key(p) for p in rel.split("/")] for rel in group}
+        for rel in group:
+            mine = parts[rel]
+            for k in range(2, len(mine) + 1):
+                if all(parts[other][-k:] != mine[-k:] for other in group if other != rel):
+                    labels[rel] = "/".join(rel.split("/")[-k:])
+                    break
+            else:
+                labels[rel] = rel
+    return labels
