@@ -44,6 +44,79 @@ def numbers(store: Store, rel: str) -> list[str]:
     return sorted(b.number for b in store.bibs(store.photo_by_path(rel).id))
 
 
+# --------------------------------------------------------------------------- MTurk
+
+MTURK_COLUMNS = ["HITId", "AssignmentId", "WorkerId", "AssignmentStatus", "RequesterFeedback", "WorkTimeInSeconds",
+                 "Input.objects_to_find", "Input.image_url", "Answer.annotation_data", "Answer.label"]  # fmt: skip
+
+
+def batch_csv(path: Path, rows: list[tuple[str, str, str, str, str]]) -> Path:
+    """rows: (assignment, worker, objects_to_find, image_url, label); one 10x10 box each."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        w.writerow(MTURK_COLUMNS)
+        for aid, worker, name, url, label in rows:
+            answer = json.dumps([{"left": 5, "top": 5, "width": 10, "height": 10, "label": label}])
+            w.writerow([f"H{aid}", aid, worker, "Submitted", "", "30", name, url, answer, "{}"])
+    return path
+
+
+def test_mturk_hits_of_two_cards_photos_with_one_name_stay_two_photos(tmp_path):
+    """Image URLs .../card1/IMG_0001.JPG and .../card2/IMG_0001.JPG are two photos: each HIT's answer
+    goes to its own photo (by the URL's folders) and the two workers are not compared with each other.
+    Before, both were keyed "IMG_0001.JPG": a "disagreement" between two photos, and both answers
+    went to whichever file of that name was shallowest."""
+    folder = tmp_path / "shoot"
+    photo(folder / "card1" / "IMG_0001.JPG", 1)
+    photo(folder / "card2" / "IMG_0001.JPG", 2)
+    src = batch_csv(tmp_path / "batch.csv", [
+        ("A1", "W1", "", "https://bucket.s3.amazonaws.com/race/card2/IMG_0001.JPG?X-Amz-Signature=1", "22"),
+        ("A2", "W2", "", "https://bucket.s3.amazonaws.com/race/card1/IMG_0001.JPG?X-Amz-Signature=2", "11"),
+    ])  # fmt: skip
+    batch = mturk.read_batch(src)
+    assert sorted(batch.images) == ["race/card1/IMG_0001.JPG", "race/card2/IMG_0001.JPG"]
+    assert batch.disagreements == {}
+    by_folder = mturk.match_photos(batch, folder)
+    assert {n: r.relpath for n, r in by_folder.present.items()} == {
+        "race/card1/IMG_0001.JPG": "card1/IMG_0001.JPG", "race/card2/IMG_0001.JPG": "card2/IMG_0001.JPG"}  # fmt: skip
+    assert main(["mturk", "import", str(src), str(folder), "--list", "0"]) == 0
+    with Store.open(folder) as store:
+        assert numbers(store, "card1/IMG_0001.JPG") == ["11"]
+        assert numbers(store, "card2/IMG_0001.JPG") == ["22"]
+
+
+def test_mturk_a_name_two_different_photos_have_is_refused_and_said(tmp_path, capsys):
+    """A batch that names only "IMG_0001.JPG" cannot say which card's photo it is: nothing is imported
+    for it (not a guess), and the command says which photos share the name. A card copied twice
+    (the same file in two folders) is one picture: that still matches, the shallowest copy."""
+    folder = tmp_path / "shoot"
+    photo(folder / "card1" / "IMG_0001.JPG", 1)
+    photo(folder / "card2" / "IMG_0001.JPG", 2)
+    photo(folder / "card1" / "IMG_0002.JPG", 3)
+    (folder / "zbackup").mkdir()
+    shutil.copy2(folder / "card1" / "IMG_0002.JPG", folder / "zbackup" / "IMG_0002.JPG")
+    src = batch_csv(tmp_path / "batch.csv", [
+        ("A1", "W1", "IMG_0001.JPG", "https://example.com/IMG_0001.JPG", "11"),
+        ("A2", "W1", "IMG_0002.JPG", "https://example.com/IMG_0002.JPG", "12"),
+    ])  # fmt: skip
+    batch = mturk.read_batch(src)
+    for target in (folder, None):
+        with Store.open(folder) as store:
+            store.scan()
+            match = mturk.match_photos(batch, target or store)
+        assert match.ambiguous == {"IMG_0001.JPG": ["card1/IMG_0001.JPG", "card2/IMG_0001.JPG"]}
+        assert "IMG_0001.JPG" not in match.present and match.missing == []
+        assert match.present["IMG_0002.JPG"].relpath == "card1/IMG_0002.JPG"
+    capsys.readouterr()
+    assert main(["mturk", "import", str(src), str(folder), "--list", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "photos that cannot be told apart: 1" in out
+    assert "IMG_0001.JPG: 2 photos have this file name (card1/IMG_0001.JPG, card2/IMG_0001.JPG); not imported" in out
+    with Store.open(folder) as store:
+        assert numbers(store, "card1/IMG_0001.JPG") == [] and numbers(store, "card2/IMG_0001.JPG") == []
+        assert numbers(store, "card1/IMG_0002.JPG") == ["12"] and numbers(store, "zbackup/IMG_0002.JPG") == []
+
+
 # --------------------------------------------------------------------------- annotation JSON import, --photos
 
 

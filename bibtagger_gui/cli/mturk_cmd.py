@@ -113,6 +113,9 @@ def _summary(batch: mturk.Batch, match: mturk.PhotoMatch, limit: int) -> None:
     if match.missing:
         print("missing photos:")
         _limited(match.missing, limit, "missing photos")
+    if match.ambiguous:  # a shared file name its URL's folders do not tell apart: never a guess
+        print(f"photos that cannot be told apart: {len(match.ambiguous)} (the same file name in several folders)")
+        _limited(match.ambiguous_lines(), limit, "photos that cannot be told apart")
     flagged = [a for a in batch.assignments if a.all_flags - {mturk.FLAG_MISSING_PHOTO}]
     print(f"flagged assignments: {len(flagged)}")
     _limited([_describe(a) for a in flagged], limit, "flagged assignments")

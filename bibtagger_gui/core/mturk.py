@@ -25,11 +25,12 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from bibtagger_gui.core.annotations import atomic_write_bytes
 from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.name_match import by_folders, describe_candidates
 from bibtagger_gui.core.portable import name_key, nfc
 
 # --------------------------------------------------------------------------- constants
@@ -383,6 +384,7 @@ def read_batch(csv_path: str | os.PathLike) -> Batch:
             a.notes.append("non-digit label(s): " + ", ".join(repr(x) for x in odd))
         assignments.append(a)
 
+    _tell_shared_names_apart(assignments)
     batch = Batch(path, header, rows, assignments, errors, encoding, bom, newline)
     _find_disagreements(batch)
     return batch
@@ -504,10 +506,42 @@ class PhotoMatch:
     present: dict[str, PhotoRef]
     missing: list[str]
     errors: list[str] = field(default_factory=list)  # "name: message" for unreadable photos
+    # name -> relpaths of the different photos it could be (same file name in several folders, which
+    # its folders do not tell apart): not matched, left out of ``present`` and ``missing``
+    ambiguous: dict[str, list[str]] = field(default_factory=dict)
+
+    def ambiguous_lines(self) -> list[str]:
+        """``"IMG_1.JPG: 2 photos have this file name (card1/IMG_1.JPG, card2/IMG_1.JPG); not imported"``."""
+        return [f"{name}: {describe_candidates(rels)}; not imported (its answers are left out)" for name, rels in sorted(self.ambiguous.items())]
 
 
 def _is_store(obj: Any) -> bool:
     return hasattr(obj, "photo_by_path") and hasattr(obj, "photos")
+
+
+def image_path_from_url(url: str) -> str:
+    """The path part of an image URL, %-escapes decoded, query and leading ``/`` dropped
+    (``https://bucket/race/card2/IMG_1.JPG?X-Amz-…`` -> ``race/card2/IMG_1.JPG``)."""
+    return unquote(urlsplit(url).path).lstrip("/") if url else ""
+
+
+def _tell_shared_names_apart(assignments: Sequence[Assignment]) -> None:
+    """Give the HITs of different photos that share a file name an image key each: their URL path.
+
+    Two camera bodies' ``IMG_0001.JPG``, uploaded as ``…/card1/IMG_0001.JPG`` and ``…/card2/IMG_0001.JPG``,
+    are two photos; keyed by the name alone their workers were compared with each other (a
+    "disagreement" between two photos) and both answers went to one photo. The URL path's folders
+    then also pick the photo (:func:`match_photos`)."""
+    paths: dict[str, set[str]] = {}
+    for a in assignments:
+        path = image_path_from_url(a.image_url)
+        if path and name_key(path.rsplit("/", 1)[-1]) == name_key(a.image.rsplit("/", 1)[-1]):
+            paths.setdefault(a.image, set()).add(path)
+    for a in assignments:
+        if len(paths.get(a.image, ())) > 1:
+            path = image_path_from_url(a.image_url)
+            if path and name_key(path.rsplit("/", 1)[-1]) == name_key(a.image.rsplit("/", 1)[-1]):
+                a.image = path
 
 
 def image_name_from_url(url: str) -> str:
@@ -527,22 +561,37 @@ def _folder_index(folder: Path) -> dict[str, list[str]]:
     return index
 
 
-def _pick(name: str, index: dict[str, list[str]]) -> str | None:
+def _pick(name: str, index: dict[str, list[str]], same_content: Callable[[list[str]], bool]) -> tuple[str | None, list[str]]:
+    """(relpath of the photo ``name`` means, or None; the candidates when they cannot be told apart).
+
+    One file of that name: it. Several (two cards' ``IMG_0001.JPG``): the one whose folders end like
+    ``name``'s (name_match.by_folders: an image URL's path carries them); else, when they are copies of one
+    file (``same_content``), the shallowest; else none: a name alone does not say which photo it is."""
     cands = index.get(name_key(Path(name).name))
     if not cands:
-        return None
-    return sorted(cands, key=lambda p: (p.count("/"), p))[0]
+        return None, []
+    if len(cands) == 1:
+        return cands[0], []
+    hit = by_folders(name, cands)
+    if hit is not None:
+        return hit, []
+    if same_content(cands):
+        return sorted(cands, key=lambda p: (p.count("/"), p))[0], []
+    return None, sorted(cands)
 
 
 def match_photos(batch: Batch, folder_or_store: Any, check_bounds: bool = True) -> PhotoMatch:
     """Find each batch image in a folder (or a Store's photos) and flag what depends on the photo.
 
     A name matches the same relative path, else a file with the same name anywhere under
-    the folder (case- and Unicode-normalisation-insensitive; the shallowest wins). Sets ``photo_flags`` on every
-    assignment: ``missing-photo``, and ``outside-image`` when a box leaves the photo.
+    the folder (case- and Unicode-normalisation-insensitive). Several such files: the one whose folders
+    end like the name's (an image URL's path), else the shallowest when they are copies of one file;
+    otherwise the name is ``ambiguous`` and matched to none (never to a guess). Sets ``photo_flags`` on
+    every assignment: ``missing-photo`` (for an ambiguous name too), and ``outside-image`` when a box leaves the photo.
     """
     present: dict[str, PhotoRef] = {}
     errors: list[str] = []
+    ambiguous: dict[str, list[str]] = {}
     names = sorted(batch.images)
     if _is_store(folder_or_store):
         store = folder_or_store
@@ -553,11 +602,16 @@ def match_photos(batch: Batch, folder_or_store: Any, check_bounds: bool = True) 
             photos[p.relpath] = p
             by_base.setdefault(name_key(Path(p.relpath).name), []).append(p.relpath)
         by_nfc = {nfc(rel): p for rel, p in photos.items()}  # macOS names may be NFD, the CSV's NFC
+        def same_in_store(rels: list[str]) -> bool:
+            return len({(photos[r].sha1, photos[r].size) for r in rels}) == 1 and photos[rels[0]].sha1 is not None
+
         for name in names:
             p = photos.get(name) or by_nfc.get(nfc(name))
             if p is None:
-                rel = _pick(name, by_base)
+                rel, cands = _pick(name, by_base, same_in_store)
                 p = photos.get(rel) if rel else None
+                if cands:
+                    ambiguous[name] = cands
             if p is not None:
                 w, h = getattr(p, "width", None), getattr(p, "height", None)
                 present[name] = PhotoRef(name, folder / p.relpath, p.relpath, w or None, h or None, p.id)
@@ -569,9 +623,19 @@ def match_photos(batch: Batch, folder_or_store: Any, check_bounds: bool = True) 
             index = _folder_index(folder)
             from bibtagger_gui.core.imageio import ImageError, probe_image
 
+            def same_on_disk(rels: list[str]) -> bool:
+                from bibtagger_gui.core.catalogue import content_hash
+
+                try:
+                    return len({((folder / r).stat().st_size, content_hash(folder / r)) for r in rels}) == 1
+                except OSError:
+                    return False
+
             for name in names:
                 inside = not Path(name).is_absolute() and ".." not in Path(name).parts
-                rel = name if inside and (folder / name).is_file() else _pick(name, index)
+                rel, cands = (name, []) if inside and (folder / name).is_file() else _pick(name, index, same_on_disk)
+                if cands:
+                    ambiguous[name] = cands
                 if rel is None:
                     continue
                 w = h = None
@@ -582,8 +646,8 @@ def match_photos(batch: Batch, folder_or_store: Any, check_bounds: bool = True) 
                     except ImageError as exc:
                         errors.append(f"{rel}: {exc.message}")
                 present[name] = PhotoRef(name, folder / rel, rel, w, h)
-    missing = [n for n in names if n not in present]
-    match = PhotoMatch(folder, present, missing, errors)
+    missing = [n for n in names if n not in present and n not in ambiguous]
+    match = PhotoMatch(folder, present, missing, errors, ambiguous)
     apply_photo_flags(batch, match)
     return match
 

@@ -801,10 +801,13 @@ class MTurkController(QObject):
             return
         b = dialog.batch
         rep = self.import_report
-        if b.errors or dialog.match.missing or (rep and rep.added):
+        shared = dialog.match.ambiguous_lines()
+        if b.errors or dialog.match.missing or shared or (rep and rep.added):
             text = (
                 f"{len(b.assignments)} assignments on {len(b.images)} photos; "
                 f"{len(dialog.match.missing)} photos are not in the folder."
+                + (f"\n{len(shared)} photo names are shared by several photos of the folder, which the batch does not "
+                   "tell apart; their answers were not imported:\n" + "\n".join(shared[:20]) if shared else "")
                 + (f"\n{import_note(b, rep)}" if rep and rep.added else "")
                 + ("\n\nProblems in the CSV:\n" if b.errors else "")
                 + "\n".join(str(e) for e in b.errors[:20])
