@@ -164,3 +164,31 @@ def test_import_tells_names_apart_by_case_and_names_a_guess_across_folders(tmp_p
         assert numbers(store, "card1/IMG_0003.JPG") == ["8"]
 
 
+# --------------------------------------------------------------------------- exports
+
+
+def test_bibfolders_never_let_one_photo_of_a_bib_replace_another(tmp_path):
+    """Two photos of one bib whose link names are one file in the bib folder (``a/b.jpg`` and ``a__b.jpg``;
+    ``IMG_0002.JPG`` and ``img_0002.jpg``, one file on an exFAT stick, Windows or a Mac) both get their
+    own link; before, the second replaced the first and the report still counted two. A re-export names
+    them alike and removes nothing current."""
+    folder = tmp_path / "shoot"
+    rels = ["a/b.jpg", "a__b.jpg", "IMG_0002.JPG", "img_0002.jpg", "card1/IMG_0001.JPG", "card2/IMG_0001.JPG"]
+    for seed, rel in enumerate(rels):
+        photo(folder / rel, seed)
+    with scanned(folder) as store:
+        for rel in rels:
+            store.add_bib(store.photo_by_path(rel).id, "9", (10, 10, 50, 50))
+    out = tmp_path / "bibs"
+    for _ in range(2):
+        assert main(["export", str(folder), "--format", "bibfolders", "--out", str(out)]) == 0
+        links = sorted((out / "9").iterdir())
+        assert len(links) == len(rels)
+        assert len({p.name.casefold() for p in links}) == len(rels)  # apart on a case-insensitive drive too
+        assert sorted(os.path.relpath(os.path.realpath(p), folder) for p in links) == sorted(rels)
+    # crops are named by bib id: no clash either
+    crops = tmp_path / "crops"
+    assert main(["export", str(folder), "--format", "crops", "--out", str(crops)]) == 0
+    assert len({p.name.casefold() for p in crops.glob("*.png")}) == len(rels)
+
+

@@ -314,6 +314,7 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
     groups = _bib_groups(store, photos, bibs)
     rep = ExportReport()
     made: set[str] = set()
+    names_in: dict[str, dict[str, str]] = {}  # bib folder -> name_key(link name) -> the relpath it stands for
     mode = "copy" if copy else "symlink"
     for i, p in enumerate(photos):
         if _tick(progress, cancel, i, len(photos), rep):
@@ -323,10 +324,10 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
             continue
         rep.photos += 1
         src = store.path(p).resolve()
-        name = portable.shorten_name(p.relpath.replace("/", "__"))
         for number in numbers:
             folder = out / safe_name(number)
             folder.mkdir(exist_ok=True)
+            name = _link_name(p.relpath, names_in.setdefault(folder.name, {}))
             dst = folder / name
             try:
                 if dst.is_symlink() or dst.exists():
@@ -347,6 +348,25 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
     if not rep.cancelled:
         _tick(progress, None, len(photos), len(photos), rep)
     return rep
+
+
+def _link_name(relpath: str, used: dict[str, str]) -> str:
+    """The name of a photo's link (or copy) in one bib folder: its relpath with ``/`` as ``__``.
+
+    Two photos of one bib whose names would be one file there (``a/b.jpg`` and ``a__b.jpg``; or
+    ``IMG_1.JPG`` and ``img_1.jpg``, one file on an exFAT stick, Windows or a Mac) must not replace
+    each other: the later one (photos go in relpath order, so a re-export names them alike) gets
+    ``~`` and 8 hex digits of its relpath's sha1 before the extension. ``used`` maps the folder's
+    names so far (``name_key``: case and Unicode form ignored) to their relpaths."""
+    name = portable.shorten_name(relpath.replace("/", "__"))
+    if used.get(portable.name_key(name), relpath) != relpath:
+        import hashlib
+
+        stem, dot, ext = name.rpartition(".")
+        tag = "~" + hashlib.sha1(relpath.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        name = portable.shorten_name(f"{stem}{tag}.{ext}" if dot and stem else f"{name}{tag}")
+    used[portable.name_key(name)] = relpath
+    return name
 
 
 # Windows: ERROR_PRIVILEGE_NOT_HELD (symlink without Developer Mode), ERROR_INVALID_FUNCTION /
