@@ -192,3 +192,30 @@ def test_bibfolders_never_let_one_photo_of_a_bib_replace_another(tmp_path):
     assert len({p.name.casefold() for p in crops.glob("*.png")}) == len(rels)
 
 
+# --------------------------------------------------------------------------- scan
+
+
+def test_scan_moves_of_identical_copies_keep_each_copy_its_own_photo(tmp_path):
+    """A card copied twice: both copies moved at once (folders renamed). Each new path takes the
+    vanished photo it resembles (bodyA_card1/ was card1/), so card1's review and bibs stay card1's;
+    they went to the other copy before (the first one of that hash found)."""
+    folder = tmp_path / "shoot"
+    photo(folder / "card1" / "IMG_0001.JPG", 1)
+    (folder / "zcopy").mkdir()
+    shutil.copy2(folder / "card1" / "IMG_0001.JPG", folder / "zcopy" / "IMG_0001.JPG")
+    with scanned(folder) as store:
+        card1 = store.photo_by_path("card1/IMG_0001.JPG").id
+        store.add_bib(card1, "11", None)
+        store.set_reviewed(card1, True)
+        store.add_bib(store.photo_by_path("zcopy/IMG_0001.JPG").id, "99", None)
+    os.rename(folder / "card1", folder / "bodyA_card1")
+    os.rename(folder / "zcopy", folder / "a_copy")
+    with Store.open(folder) as store:
+        report = store.scan()
+        assert sorted(report.moved) == [("card1/IMG_0001.JPG", "bodyA_card1/IMG_0001.JPG"),
+                                        ("zcopy/IMG_0001.JPG", "a_copy/IMG_0001.JPG")]  # fmt: skip
+        moved = store.photo_by_path("bodyA_card1/IMG_0001.JPG")
+        assert moved.id == card1 and moved.reviewed and numbers(store, "bodyA_card1/IMG_0001.JPG") == ["11"]
+        assert numbers(store, "a_copy/IMG_0001.JPG") == ["99"]
+
+

@@ -16,12 +16,14 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from bibtagger_gui.core import portable
 from bibtagger_gui.core.bib import Bib, Box, number_key
 from bibtagger_gui.core.catalogue import STORE_DIRNAME, FileFacts, describe, walk_photos
+from bibtagger_gui.core.name_match import shared_tail
 from bibtagger_gui.core.pixelhash import pixel_hash
 from bibtagger_gui.core.pixelprint import file_print, same_picture
 
@@ -288,6 +290,33 @@ def _check_number(number: object) -> str:
 
 
 _UNSET: Any = object()
+
+
+def _pair_moves(new_facts: list[FileFacts], gone: dict[tuple[str, int], list[sqlite3.Row]]) -> dict[str, sqlite3.Row]:
+    """New relpath -> the vanished photo it is (same content hash and size): a move or rename.
+
+    Identical copies (a card copied twice, ``card1/IMG_1.JPG`` and ``backup/IMG_1.JPG``) share a hash;
+    when several of them moved at once, each new file takes the vanished photo whose path it resembles
+    most (the same file name and trailing folders first, then the most similar path), not the first
+    one found: ``card1/`` renamed ``bodyA_card1/`` keeps card1's bibs and review, not the backup's."""
+    by_key: dict[tuple[str, int], list[FileFacts]] = {}
+    for f in new_facts:
+        if f.sha1 and (f.sha1, f.size) in gone:
+            by_key.setdefault((f.sha1, f.size), []).append(f)
+    moves: dict[str, sqlite3.Row] = {}
+    for key, news in by_key.items():
+        olds = gone[key]
+        if len(news) == 1 and len(olds) == 1:  # the usual move: nothing to choose (and no cost)
+            moves[news[0].relpath] = olds[0]
+            continue
+        pairs = sorted(((-shared_tail(f.relpath, o["relpath"]), -SequenceMatcher(None, f.relpath, o["relpath"]).ratio(),
+                         f.relpath, o["relpath"], o) for f in news for o in olds), key=lambda p: p[:4])  # fmt: skip
+        taken: set[int] = set()
+        for *_, new_rel, _, old in pairs:
+            if new_rel not in moves and old["id"] not in taken:
+                moves[new_rel] = old
+                taken.add(old["id"])
+    return moves
 
 
 class Store:
@@ -1106,10 +1135,10 @@ class Store:
             # another process (a CLI command beside the app) may have scanned meanwhile: what it added is known now
             now_known = {r[0] for r in self._conn.execute("SELECT relpath FROM photos")}
             new_facts = [f for f in new_facts if f.relpath not in now_known]
+            moves = _pair_moves(new_facts, candidates)
             for facts in new_facts:
-                match = candidates.get((facts.sha1, facts.size)) if facts.sha1 else None
-                if match:
-                    old = match.pop(0)
+                old = moves.get(facts.relpath)
+                if old is not None:
                     self._move_photo(old, facts)
                     report.moved.append((old["relpath"], facts.relpath))
                 else:
