@@ -219,3 +219,34 @@ def test_scan_moves_of_identical_copies_keep_each_copy_its_own_photo(tmp_path):
         assert numbers(store, "a_copy/IMG_0001.JPG") == ["99"]
 
 
+# --------------------------------------------------------------------------- the GUI's list and panel
+
+
+def test_list_labels_show_the_folders_that_tell_shared_names_apart():
+    labels = list_labels(["2024/a/DCIM/IMG_1.JPG", "2024/b/DCIM/IMG_1.JPG", "card1/IMG_2.JPG", "card2/img_2.jpg", "x.jpg"])
+    assert labels == {"2024/a/DCIM/IMG_1.JPG": "a/DCIM/IMG_1.JPG", "2024/b/DCIM/IMG_1.JPG": "b/DCIM/IMG_1.JPG",
+                      "card1/IMG_2.JPG": "card1/IMG_2.JPG", "card2/img_2.jpg": "card2/img_2.jpg"}  # fmt: skip
+
+
+def test_photo_list_and_bib_panel_tell_two_cards_photos_apart(qtbot, tmp_path):
+    """The list showed "IMG_0001.JPG" twice (the folder only in a tooltip), and so did the panel's title."""
+    from PySide6.QtCore import Qt
+
+    from bibtagger_gui.core.review import ReviewItem
+    from bibtagger_gui.gui.bib_panel import BibPanel
+    from bibtagger_gui.gui.photo_list_model import PhotoListModel
+
+    folder = tmp_path / "shoot"
+    photo(folder / "card1" / "IMG_0001.JPG", 1)
+    photo(folder / "card2" / "IMG_0001.JPG", 2)
+    photo(folder / "card2" / "IMG_0005.JPG", 3)
+    with scanned(folder) as store:
+        items = [ReviewItem(p, ()) for p in store.photos()]
+    model = PhotoListModel()
+    model.set_items(items)
+    shown = [model.data(model.index(r), Qt.ItemDataRole.DisplayRole).split("\n")[0] for r in range(model.rowCount())]
+    assert shown == ["card1/IMG_0001.JPG", "card2/IMG_0001.JPG", "IMG_0005.JPG"]
+    panel = BibPanel()
+    qtbot.addWidget(panel)
+    panel.show_item(items[1], [], None)
+    assert panel.title.text() == "card2/IMG_0001.JPG"

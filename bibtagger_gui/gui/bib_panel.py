@@ -11,7 +11,6 @@ typing goes to the number field (``number_edit``).
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -191,7 +190,8 @@ class BibPanel(QWidget):
                 self.state.setText("")
             else:
                 p = item.photo
-                self.title.setText(PurePosixPath(p.relpath).name)
+                # the relative path, folders included: two cards' IMG_0001.JPG are told apart here too
+                self.title.setText(p.relpath)
                 self.title.setToolTip(p.relpath)
                 size = f"{p.width}×{p.height} px" if p.width else ""
                 parts = [size, "reviewed ✓" if p.reviewed else "not reviewed"]

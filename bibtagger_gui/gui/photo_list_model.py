@@ -16,6 +16,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle
 
+from bibtagger_gui.core import name_match
 from bibtagger_gui.core.review import ReviewItem
 from bibtagger_gui.gui import look
 from bibtagger_gui.gui.thumbnails import ThumbnailProvider
@@ -36,6 +37,7 @@ class PhotoListModel(QAbstractListModel):
         self.thumbnails = thumbnails
         self._items: list[ReviewItem] = []
         self._row_of: dict[int, int] = {}
+        self._labels: dict[str, str] = {}  # relpath -> what the row names it by, for names several photos share
         self._loaded = 0
         self._placeholder: QIcon | None = None
         self._error_icon: QIcon | None = None
@@ -49,6 +51,8 @@ class PhotoListModel(QAbstractListModel):
         self._items = list(items)
         ids = [it.photo.id for it in self._items]  # (not the property: 10,000 rows on a search keystroke)
         self._row_of = dict(zip(ids, range(len(ids))))
+        # two cards' IMG_0001.JPG: the row shows as much of the folder as tells them apart
+        self._labels = name_match.list_labels(it.photo.relpath for it in self._items)
         self._loaded = min(self.BATCH, len(self._items))
         self.endResetModel()
 
@@ -107,7 +111,7 @@ class PhotoListModel(QAbstractListModel):
         item = self._items[index.row()]
         photo = item.photo
         if role == Qt.ItemDataRole.DisplayRole:
-            name = PurePosixPath(photo.relpath).name
+            name = self._labels.get(photo.relpath) or PurePosixPath(photo.relpath).name
             if item.bibs:
                 nums = ", ".join(item.numbers)
             elif photo.error:
