@@ -206,3 +206,54 @@ def test_a_recognition_started_while_paused_waits_and_cancel_stops_it(qtbot, mak
     assert win.start_recognition([pid(win, 3)])
     wait_idle(qtbot, win)
     assert stepper.started == ["photo_000.jpg", "photo_003.jpg"]
+
+
+def _human_box_shoot(qtbot, make_window, tmp_path, monkeypatch):
+    """N photos; photo_000 carries a human bib with a box before the window opens (so it has a box to drag
+    while its recognition is under way) and the recognizer reads another bib elsewhere on it."""
+    folder = tmp_path / "p"
+    photos = make_photos(folder, N)
+    rel0, _num0, box0 = photos[0]
+    x1, y1, x2, y2 = box0
+    far = (5.0, 5.0, 45.0, 30.0) if x1 > 60 or y1 > 45 else (250.0, 190.0, 300.0, 225.0)
+    stepper = Stepper(monkeypatch, {rel0: [Bib("999", far, 0.5)]})
+    with Store.open(folder) as store:
+        store.scan()
+        human = store.add_bib(store.photo_by_path(rel0).id, "42", box0)
+    win = make_window()
+    win.open_folder(folder)
+    stepper.wait_started(qtbot, 1)
+    assert win.select_photo(human.photo_id)
+    assert stepper.go(qtbot) == rel0  # the photo shown, being recognized
+    assert [b.id for b in win.current_bibs] == [human.id] and win.selected_bib == human.id
+    return win, stepper, folder, human
+
+
+def test_recognition_of_the_photo_shown_does_not_cancel_a_box_drag(qtbot, make_window, tmp_path, monkeypatch):
+    """The recognition job's refresh of the photo shown used to redraw the boxes under the mouse
+    (PhotoView.set_bibs dropped the drag): the box jumped back and the release saved nothing. Now the
+    refresh waits for the release, and then shows the new reading beside the moved box."""
+    from PySide6.QtCore import QPoint
+
+    win, stepper, folder, human = _human_box_shoot(qtbot, make_window, tmp_path, monkeypatch)
+    view, vp = win.photo_view, win.photo_view.viewport()
+    x1, y1, x2, y2 = human.box
+    press = view.mapFromScene((x1 + x2) / 2, (y1 + y2) / 2)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=press)
+    qtbot.mouseMove(vp, press + QPoint(6, 4))
+    assert view.adjusting
+    live = view.selected_item().rect()
+    stepper.go(qtbot)  # photo_000's reading is written and its photo_done refreshes the photo shown
+    qtbot.waitUntil(lambda: len(win.current_bibs) == 2, timeout=5000)
+    assert view.adjusting  # the drag goes on
+    assert [b.bib_id for b in view.box_items()] == [human.id] and view.selected_item().rect() == live
+    qtbot.mouseMove(vp, press + QPoint(12, 8))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=press + QPoint(12, 8))
+    assert not view.adjusting
+    moved = win.store.bib(human.id).box
+    assert moved != human.box and moved[0] > x1 and moved[1] > y1  # the drag was saved
+    shown = {b.bib_id: b.rect() for b in view.box_items()}  # the deferred refresh, applied at the release
+    assert set(shown) == {b.id for b in win.current_bibs}
+    assert shown[human.id].left() == moved[0] and shown[human.id].top() == moved[1]
+    stepper.finish()
+    wait_idle(qtbot, win)

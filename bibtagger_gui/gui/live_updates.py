@@ -72,7 +72,7 @@ class LiveUpdates(QObject):
         if store is None or store is not w.store or not w.isVisible() or w.isMinimized():
             return 0  # a hidden window catches up when shown (the mark stays)
         if any(j.kind == "scan" for j in w.jobs) or w.photo_view.adjusting:
-            return 0  # the scan's end reads every photo anyway; a box being dragged is not redrawn under the mouse
+            return 0  # the scan's end reads every photo anyway; a dragged box's photo is not reloaded under the mouse
         try:
             top = store.last_change()  # before data_version: a commit between the two moves the version
             version = store.data_version()

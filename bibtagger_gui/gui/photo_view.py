@@ -204,6 +204,8 @@ class PhotoView(QGraphicsView):
         self._selected_id: int | None = None
         # a move/resize drag of the selected box: (item, corner or None for a move, press point, start box)
         self._adjust: tuple[BibBoxItem, int | None, QPointF, tuple] | None = None
+        # the newest set_bibs that arrived during a drag (bibs, selected id): applied at the release
+        self._deferred: tuple[list[Any], int | None] | None = None
         self._hover: QPointF | None = None  # last mouse position over the viewport (hover cursor)
         self.viewport().setMouseTracking(True)  # moves without a button pressed update the hover cursor
         self.image_loaded = False
@@ -219,6 +221,7 @@ class PhotoView(QGraphicsView):
         self._pixmap_item = self._frame = self._rubber = None
         self._boxes = []
         self._adjust = None
+        self._deferred = None
         self._photo = None
         self.image_loaded = False
         self.image_error = None
@@ -277,10 +280,16 @@ class PhotoView(QGraphicsView):
 
     # ---- bibs
     def set_bibs(self, bibs: list[Any], selected_id: int | None) -> None:
+        """Draw ``bibs`` (the one ``selected_id`` with its handles). Every redraw of the photo shown comes here
+        (a recognition result, another program's change, an edit, another bib selected): during a move/resize
+        drag it waits for the release (the newest one is kept), so no refresh drops the box under the mouse."""
+        if self._adjust is not None:
+            self._deferred = (list(bibs), selected_id)
+            return
+        self._deferred = None
         for item in self._boxes:
             self.scene().removeItem(item)
         self._boxes = []
-        self._adjust = None
         self._selected_id = selected_id
         for b in bibs:
             if b.box is None:
@@ -556,6 +565,8 @@ class PhotoView(QGraphicsView):
             item.set_box(QRectF(x1, y1, x2 - x1, y2 - y1))  # shown as stored until the edit is saved
             if new != box_adjust.rounded(box):
                 self.boxAdjusted.emit(item.bib_id, new)  # the window saves it and redraws the boxes
+            if self._deferred is not None:  # a refresh that came during the drag (and no redraw since)
+                self.set_bibs(*self._deferred)
             self._refresh_cursor(event.position())  # the hover cursor again (it used to become the arrow)
             return
         super().mouseReleaseEvent(event)
