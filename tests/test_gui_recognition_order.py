@@ -257,3 +257,25 @@ def test_recognition_of_the_photo_shown_does_not_cancel_a_box_drag(qtbot, make_w
     assert shown[human.id].left() == moved[0] and shown[human.id].top() == moved[1]
     stepper.finish()
     wait_idle(qtbot, win)
+
+
+def test_a_typed_number_is_kept_by_the_recognition_refresh_when_the_field_has_no_focus(qtbot, make_window, tmp_path,
+                                                                                       monkeypatch):  # fmt: skip
+    """BibPanel.set_selected put the selected bib's number over a typed one whenever the number field had no
+    focus: the recognition result of the photo shown turned a typed "4" into the new reading "116", and Enter
+    then confirmed the reading instead of adding 4 (only the live-update poll put the typed text back)."""
+    win, stepper, folder = shoot(qtbot, make_window, tmp_path, monkeypatch)
+    win.select_photo(pid(win, 16))
+    assert stepper.go(qtbot) == "photo_016.jpg"
+    win.type_digit("4")
+    win.photo_view.setFocus()  # the user looks elsewhere (a click on the photo): the typed number stays open
+    assert win._entry is not None and QApplication.focusWidget() is not win.number_edit
+    assert stepper.go(qtbot) == "photo_017.jpg"
+    qtbot.waitUntil(lambda: [b.number for b in win.current_bibs] == ["116"], timeout=5000)  # refreshed
+    assert win.number_edit.text() == "4" and win._entry is not None  # the typed number, unchanged
+    win.select_bib(win.current_bibs[0].id)  # any refresh of the panel (here a click on the new reading's row)
+    assert win.number_edit.text() in ("", "116")  # ... commits the typed number first, then shows the selection
+    stepper.finish()
+    wait_idle(qtbot, win)
+    with Store.open(folder) as store:
+        assert sorted(b.number for b in store.bibs(pid(win, 16))) == ["116", "4"]

@@ -136,6 +136,9 @@ class BibPanel(QWidget):
         layout.addWidget(self.help)
         self._bibs: list[Any] = []
         self._updating = False
+        #: a number is being typed (the window's entry is open): no refresh changes the field's text, with or
+        #: without the focus (the window sets it; its commit or cancel puts the selected bib's number back)
+        self.typing = False
         self.startlist: StartList | None = None
 
     def set_startlist(self, startlist: StartList | None) -> None:
@@ -249,7 +252,7 @@ class BibPanel(QWidget):
                 if b.id == bib_id:
                     self.table.selectRow(r)
                     break
-            if not self.number_edit.hasFocus():
+            if not self.number_edit.hasFocus() and not self.typing:  # a typed number is never overwritten
                 number = next((b.number for b in self._bibs if b.id == bib_id), "")
                 self.number_edit.setText(number)
         finally:

@@ -94,14 +94,11 @@ class LiveUpdates(QObject):
         w = self.window
         if STARTLIST_KEY in meta:
             w.reload_startlist()
-        typed = w.number_edit.text() if w._entry is not None else None  # a number being typed stays as typed
         job_running = any(j.kind == "recognize" for j in w.jobs)
         if len(changed) > BULK:
             announced = self._reload_all(changed, job_running)
         else:
             announced = self._refresh_each(store, changed, job_running)
-        if typed is not None and w._entry is not None and w.number_edit.text() != typed:
-            w.number_edit.setText(typed)
         if announced:
             w._update_counts()
             w.statusBar().showMessage(f"Updated by another program: {announced} photo{'s' if announced != 1 else ''}", 8000)

@@ -1027,6 +1027,20 @@ class MainWindow(QMainWindow):
             self.photo_view.zoom_to_box(row.box)
 
     # ------------------------------------------------------------------ typing numbers
+    @property
+    def _entry(self) -> dict[str, Any] | None:
+        """The number being typed ({"kind": "edit"|"new", ...}), None when none."""
+        return getattr(self, "_entry_state", None)
+
+    @_entry.setter
+    def _entry(self, entry: dict[str, Any] | None) -> None:
+        # one rule for every refresh (recognition, another program's change, an edit): while an entry is
+        # open the panel leaves the typed text alone, with or without the field's focus
+        self._entry_state = entry
+        panel = getattr(self, "panel", None)
+        if panel is not None:
+            panel.typing = entry is not None
+
     def _say(self, message: str) -> None:
         """A key that cannot act says why in the status bar (it must never just do nothing)."""
         self.statusBar().showMessage(message, 5000)
