@@ -19,6 +19,7 @@ from bibtagger_gui.core.imageio import load_image
 from bibtagger_gui.gui import photo_detail
 from bibtagger_gui.gui.photo_detail import MARGIN, held_factor
 from bibtagger_gui.gui.photo_view import VIEW_MAX_SIDE, PhotoView
+from tests.test_gui_support import fixed_predictions, gui_env, make_window  # noqa: F401 - fixtures
 
 
 def fine_photo(path: Path, size: tuple[int, int] = (4000, 3000), seed: int = 0, orientation: int = 1) -> np.ndarray:
@@ -256,3 +257,31 @@ def test_a_detail_that_cannot_be_decoded_leaves_the_preview_quietly(qtbot, view,
     view.zoom_by(1.5)
     qtbot.wait(3 * photo_detail.SETTLE_MS)
     assert view.detail.state == "failed" and view.detail.pool.pending == 0 and view.detail.pool.active == 0
+
+
+def test_closing_the_window_waits_for_a_full_resolution_decode(qtbot, make_window, tmp_path, monkeypatch):
+    """The close handler waited for the preview's decode but not for the detail's: a full decode of a large
+    photo (~0.1-0.5 s) still ran in its thread after the window was gone. Now both are waited for (bounded)."""
+    folder = tmp_path / "big"
+    folder.mkdir()
+    fine_photo(folder / "a.jpg", size=(3000, 2000))
+    fixed_predictions(monkeypatch, {})
+    started, release = threading.Event(), threading.Event()
+    finished: list[bool] = []
+
+    def slow(path, **kw):
+        started.set()
+        release.wait(1.5)  # a slow disk, a 60 MP file
+        rgb = load_image(path, **kw)
+        finished.append(True)
+        return rgb
+
+    monkeypatch.setattr(photo_detail, "load_image", slow)
+    win = make_window()
+    win.open_folder(folder)
+    view = win.photo_view
+    qtbot.waitUntil(lambda: view.image_loaded, timeout=20000)
+    view.zoom_by(1.0 / view.zoom_level())  # 1:1, past the preview's resolution
+    qtbot.waitUntil(started.is_set, timeout=10000)  # the full decode runs
+    win.close()
+    assert finished and view.detail.pool.active == 0  # it ended before the close handler returned

@@ -1387,6 +1387,6 @@ class MainWindow(QMainWindow):
         self.close_folder()
         self.thumbnails.pool.clear()
         self.thumbnails.pool.wait_for_done(2)
-        self.photo_view.pool.wait_for_done(2)
+        self.photo_view.stop_workers(2)  # its preview's decode and its full-resolution detail's
         self.job_pool.wait_for_done(10)
         super().closeEvent(event)

@@ -12,6 +12,7 @@ preview holds, ``photo_detail.PhotoDetail`` shows the visible part from a full-r
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +246,15 @@ class PhotoView(QGraphicsView):
             self.detail.reset(Path(folder) / photo.relpath)
         self._fit_mode = True
         self.fit()
+
+    def stop_workers(self, timeout: float = 2.0) -> bool:
+        """Drop decodes not started and wait (at most ``timeout`` s in all) for the running ones of both
+        workers, the preview's and the full-resolution detail's: no decode thread outlives the window."""
+        deadline = time.monotonic() + timeout
+        self.pool.clear()
+        self.detail.pool.clear()
+        done = self.pool.wait_for_done(timeout)
+        return self.detail.pool.wait_for_done(max(0.0, deadline - time.monotonic())) and done
 
     def _set_pixmap(self, pix: QPixmap) -> None:
         if self._pixmap_item is not None:
