@@ -101,34 +101,65 @@ def test_recent_folders_are_offered_and_one_opens_with_a_click_or_tab_and_enter(
     wait_idle(qtbot, win)
 
 
+def mime(path) -> QMimeData:
+    m = QMimeData()
+    m.setUrls([QUrl.fromLocalFile(str(path))])
+    return m
+
+
+def drag(win, data: QMimeData) -> tuple[bool, bool]:
+    """A desktop drag over the photo view and its drop (Qt delivers the drop where the enter was accepted):
+    whether the move was accepted (else the no-entry cursor) and the drop."""
+    vp = win.photo_view.viewport()
+    pos = vp.rect().center()
+    args = (Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(vp, QDragEnterEvent(pos, *args))
+    move = QDragMoveEvent(pos, *args)
+    QApplication.sendEvent(vp, move)
+    drop = QDropEvent(QPointF(pos), *args)
+    QApplication.sendEvent(vp, drop)
+    return move.isAccepted(), drop.isAccepted()
+
+
 def test_a_folder_dropped_on_the_photo_view_opens(qtbot, make_window, tmp_path, monkeypatch):
     folder = shoot(tmp_path / "dropped", monkeypatch)
+    (folder / "notes.txt").write_text("start list on paper")
     win = make_window()
     shows(qtbot, win, "or drop a folder here")
-    vp = win.photo_view.viewport()
-
-    def mime(path) -> QMimeData:
-        m = QMimeData()
-        m.setUrls([QUrl.fromLocalFile(str(path))])
-        return m
-
-    def drag(data: QMimeData) -> tuple[bool, bool]:
-        """A desktop drag over the view and its drop (Qt delivers the drop where the enter was accepted):
-        whether the move was accepted (else the no-entry cursor) and the drop."""
-        pos = vp.rect().center()
-        args = (Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(vp, QDragEnterEvent(pos, *args))
-        move = QDragMoveEvent(pos, *args)
-        QApplication.sendEvent(vp, move)
-        drop = QDropEvent(QPointF(pos), *args)
-        QApplication.sendEvent(vp, drop)
-        return move.isAccepted(), drop.isAccepted()
-
-    refused, _ = drag(mime(folder / "photo_000.jpg"))  # a file is not a folder: the no-entry cursor
+    refused, _ = drag(win, mime(folder / "notes.txt"))  # neither a folder nor a photo: the no-entry cursor
     assert not refused and win.folder is None
-    assert drag(mime(folder)) == (True, True)
+    assert drag(win, mime(folder)) == (True, True)
     assert win.folder == folder.resolve()
     wait_idle(qtbot, win)
+
+
+def test_a_photo_file_dropped_on_the_view_opens_its_folder_and_shows_it(qtbot, make_window, tmp_path, monkeypatch):
+    """A photo file dropped on the view used to be refused (only folders were taken): its folder opens and the
+    photo is shown, after the first scan of a new folder; in the open folder the search hiding it is cleared.
+    Other files are refused while dragged, and the status bar says why."""
+    folder = shoot(tmp_path / "race", monkeypatch, n=4)
+    (folder / "notes.txt").write_text("start list on paper")
+    (folder / "IMG_9.HEIC").write_bytes(b"not read")
+    win = make_window()
+    shows(qtbot, win, "or drop a folder here")
+    said = []
+    win.statusBar().messageChanged.connect(said.append)
+    assert drag(win, mime(folder / "photo_002.jpg")) == (True, True)
+    assert win.folder == folder.resolve()
+    qtbot.waitUntil(lambda: win.store.photo_by_path("photo_002.jpg") is not None
+                    and win.current_id == win.store.photo_by_path("photo_002.jpg").id, timeout=20000)  # fmt: skip
+    wait_idle(qtbot, win)
+    assert win.current_id == win.store.photo_by_path("photo_002.jpg").id  # still there after recognition
+    win.search_edit.setText("701")  # a search that shows photo_001 only
+    qtbot.waitUntil(lambda: win.list_model.total() == 1, timeout=5000)
+    assert drag(win, mime(folder / "photo_003.jpg")) == (True, True)  # in the open folder: no reopening
+    assert win.current_id == win.store.photo_by_path("photo_003.jpg").id and win.search_edit.text() == ""
+    assert any("photo_003.jpg" in m for m in said)
+    for name, why in (("notes.txt", "not a photo"), ("IMG_9.HEIC", "HEIC")):
+        said.clear()
+        refused, dropped = drag(win, mime(folder / name))
+        assert not refused and not dropped and win.current_id == win.store.photo_by_path("photo_003.jpg").id
+        assert any(name in m and why in m for m in said), said
 
 
 # ---------------------------------------------------------------- folder states

@@ -12,7 +12,8 @@ A card over the photo view, in the palette's window colours, for five states:
 :func:`describe` decides the state and its words from the window (no widgets); :class:`EmptyState` shows
 them. It follows the window through its signals (list model resets, the current photo, the progress bar,
 a failed load), refreshing once per event-loop turn, so ``main_window`` only creates it. A folder dropped
-on the photo view opens it, in every state. Its buttons take Return/Enter/Space and Tab/Up/Down from the
+on the photo view opens it, in every state; a photo file dropped there is shown (its folder opened first
+when it is not the open one's, ``MainWindow.open_photo``); any other file is refused, the status bar says why. Its buttons take Return/Enter/Space and Tab/Up/Down from the
 window's shortcuts while they have the focus; Tab in the photo view with no photo shown goes to them, and
 in the no-folder and no-photos states the first button takes the focus from the photo view.
 """
@@ -27,7 +28,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout
 
-from bibtagger_gui.core.imageio import SUPPORTED_EXTENSIONS
+from bibtagger_gui.core.imageio import SUPPORTED_EXTENSIONS, is_supported, is_unsupported_photo
 from bibtagger_gui.core.review import ReviewFilter
 
 #: recent folders offered as buttons (File > Open Recent has up to 10)
@@ -226,6 +227,35 @@ def _card_key(event) -> bool:
     if key in _MOVE:
         return mods in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier)
     return False
+
+
+def _local_paths(mime: Any) -> list[Path]:
+    if mime is None or not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+
+
+def dropped_photo(mime: Any) -> Path | None:
+    """The first local file among the dropped URLs that is a photo bibtagger reads (by its extension), if any."""
+    for path in _local_paths(mime):
+        try:
+            if is_supported(path) and not path.name.startswith(".") and path.is_file():
+                return path
+        except OSError:
+            continue
+    return None
+
+
+def refusal(mime: Any) -> str | None:
+    """Why a drop of local files that are neither a folder nor a readable photo is refused (None: no local file)."""
+    paths = _local_paths(mime)
+    if not paths:
+        return None
+    name = paths[0].name or str(paths[0])
+    if is_unsupported_photo(name):
+        fmt = Path(name).suffix.lstrip(".").upper()
+        return f"Cannot open {name}: {fmt} photos cannot be read (bibtagger reads {readable_formats()}); drop a folder or a photo"
+    return f"Cannot open {name}: not a photo bibtagger reads ({readable_formats()}); drop a folder or a photo"
 
 
 def dropped_folder(mime: Any) -> Path | None:
@@ -451,15 +481,26 @@ class EmptyState(QFrame):
         if obj not in (self._view, self._viewport, self):
             return False
         if t in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
-            if dropped_folder(event.mimeData()) is not None:
+            mime = event.mimeData()
+            if dropped_folder(mime) is not None or dropped_photo(mime) is not None:
                 event.acceptProposedAction()
                 return True
+            why = refusal(mime) if t == QEvent.Type.DragEnter else None
+            if why is not None:  # refused (the no-entry cursor), and said once as it comes over the view
+                self.window_.statusBar().showMessage(why, 8000)
         elif t == QEvent.Type.Drop:
-            folder = dropped_folder(event.mimeData())
-            if folder is not None:
+            mime = event.mimeData()
+            folder = dropped_folder(mime)
+            photo = dropped_photo(mime) if folder is None else None
+            if folder is not None or photo is not None:
                 event.acceptProposedAction()
-                self.window_.open_folder(folder)
+                if folder is not None:
+                    self.window_.open_folder(folder)
+                else:
+                    self.window_.open_photo(photo)
                 return True
+            event.ignore()
+            return True
         return False
 
     def _tab_in(self, event) -> bool:
@@ -474,4 +515,4 @@ def install(window: Any) -> EmptyState:
     return window.empty_state
 
 
-__all__ = ["EmptyState", "Content", "Action", "describe", "install", "dropped_folder", "readable_formats"]
+__all__ = ["EmptyState", "Content", "Action", "describe", "install", "dropped_folder", "dropped_photo", "refusal", "readable_formats"]

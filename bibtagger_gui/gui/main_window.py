@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         self.selected_bib: int | None = None
         self._entry: dict[str, Any] | None = None  # number being typed: {"kind": "edit"|"new", ...}
         self._pending_box: tuple | None = None
+        self._dropped: tuple[int, str] | None = None  # (generation, relpath) of a dropped photo the scan will find
         self._failures = 0  # edits, undos and redos that could not be written (see _step_stack)
 
         self._counts_timer = QTimer(self)  # coalesces status-bar count updates during recognition
@@ -541,6 +542,47 @@ class MainWindow(QMainWindow):
         self._start(ScanJob(folder, self.generation.value, self.generation))
         return True
 
+    def open_photo(self, path: str | Path) -> bool:
+        """Show the photo file ``path`` (a photo dropped on the view): in the open folder when it is one of its
+        photos (a search or filter hiding it is cleared), else after opening its own folder, at once when the
+        store knows it, otherwise when the folder's first scan has found it."""
+        path = Path(path).expanduser().resolve()
+        rel = self._relpath_in(self.folder, path)
+        photo = self.store.photo_by_path(rel) if self.store is not None and rel is not None else None
+        if photo is None or photo.missing:
+            if not self.open_folder(path.parent):
+                return False
+            rel = path.name
+            photo = self.store.photo_by_path(rel)
+        if photo is not None and not photo.missing:
+            return self._show_dropped(photo)
+        self._dropped = (self.generation.value, rel)  # shown when the scan ends (_job_finished)
+        self.statusBar().showMessage(f"Opening {path.name} once the folder's scan has found it…", 5000)
+        return True
+
+    @staticmethod
+    def _relpath_in(folder: Path | None, path: Path) -> str | None:
+        if folder is None:
+            return None
+        try:
+            return path.relative_to(folder).as_posix()
+        except ValueError:
+            return None
+
+    def _show_dropped(self, photo: Any) -> bool:
+        shown = self.reveal_photo(photo.id, "Dropped photo")
+        if shown and photo.id == self.current_id and not self.statusBar().currentMessage().startswith("Dropped photo"):
+            self.statusBar().showMessage(f"Showing {photo.relpath} (dropped on the view)", 5000)
+        return shown
+
+    def _show_dropped_after_scan(self) -> None:
+        dropped, self._dropped = self._dropped, None
+        if dropped is None or dropped[0] != self.generation.value or self.store is None:
+            return
+        photo = self.store.photo_by_path(dropped[1])
+        if photo is None or photo.missing or not self._show_dropped(photo):
+            self.statusBar().showMessage(f"{dropped[1]} is not among the photos of {self.folder.name}", 10000)
+
     def close_folder(self) -> None:
         """Forget the current folder; running jobs become stale and their results are dropped. A number
         being typed is committed first (opening another folder or quitting must not lose it)."""
@@ -660,6 +702,7 @@ class MainWindow(QMainWindow):
             self.rebuild_queue()
             self._note_scan(getattr(job, "report", None))
             self.resume.scan_finished()  # a photo not on disk at opening: moved (found now) or gone
+            self._show_dropped_after_scan()  # a photo dropped on the view, its folder opened for it
             self._forget_changed(getattr(job, "report", None))
             if outcome == "done":
                 self.start_recognition([p.id for p in self.store.photos() if review.needs_recognition(p)])
