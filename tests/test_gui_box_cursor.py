@@ -1,11 +1,14 @@
 """The photo view's hover cursor says what a press there starts (docs/gui.md#adjusting-a-box): a corner
-handle of the selected box its diagonal resize cursor, inside the selected box the move cursor, elsewhere
-the open hand of panning, and the cross while a box is drawn."""
+handle of the selected box its diagonal resize cursor, inside the selected box the move cursor, over another
+box the pointing hand (a press selects it), elsewhere the open hand of panning, and the cross while a box is
+drawn; a wheel zoom refreshes it without a mouse move."""
 
 from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
 
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.gui.photo_view import HANDLE_GRAB
@@ -58,7 +61,7 @@ def test_hovering_the_selected_box_shows_what_a_press_does(qtbot, win):
         assert hover(qtbot, win, at(win, x, y, dx, dy)) == shape, (x, y, dx, dy)
         assert hover(qtbot, win, at(win, x, y, 3 * dx, 3 * dy)) == S.OpenHandCursor  # outside, past the grab
     assert hover(qtbot, win, at(win, 160, 125)) == S.SizeAllCursor  # inside: a press moves it
-    assert hover(qtbot, win, at(win, 120, 97)) == S.OpenHandCursor  # the smaller box: a click selects it
+    assert hover(qtbot, win, at(win, 120, 97)) == S.PointingHandCursor  # the smaller box: a press selects it
     assert hover(qtbot, win, at(win, 250, 200)) == S.OpenHandCursor  # the photo outside: a drag pans
     # the cursor agrees with what a press there does
     view = win.photo_view
@@ -66,7 +69,9 @@ def test_hovering_the_selected_box_shows_what_a_press_does(qtbot, win):
         shape = hover(qtbot, win, pos)
         scene = view.scene_pos(QPointF(pos))
         starts = view.handle_at(QPointF(pos)) is not None or view.box_at(scene) is view.selected_item()
-        assert starts == (shape != S.OpenHandCursor)
+        assert starts == (shape in (S.SizeFDiagCursor, S.SizeBDiagCursor, S.SizeAllCursor))
+        selects = not starts and view.box_at(scene) is not None
+        assert selects == (shape == S.PointingHandCursor)
 
 
 def test_drawing_shows_the_cross_and_then_the_hover_cursor_again(qtbot, win):
@@ -94,7 +99,26 @@ def test_after_a_drag_or_a_click_the_cursor_follows_the_box_under_the_mouse(qtbo
     assert win.store.bib(win.selected_bib).box != BOX  # moved and saved
     assert vp.cursor().shape() == S.SizeAllCursor  # still over the box (it used to fall back to the arrow)
     inner = at(win, 120, 97)
-    assert hover(qtbot, win, inner) == S.OpenHandCursor
+    assert hover(qtbot, win, inner) == S.PointingHandCursor
     qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=inner)  # selects the smaller box
     assert win.photo_view.selected_item().rect().getCoords() == INNER
     assert vp.cursor().shape() == S.SizeAllCursor  # it is now the selected box under the mouse
+
+
+def test_a_wheel_zoom_refreshes_the_cursor_without_a_mouse_move(qtbot, win):
+    """The hover cursor was set only by mouse moves: after a wheel zoom the mouse lay over something else
+    (another box, a handle now within reach, the empty photo) and kept the old cursor until it moved."""
+    view, vp = win.photo_view, win.photo_view.viewport()
+    pos = at(win, 120, 97)
+    hover(qtbot, win, at(win, 250, 200))  # (a move to where the mouse already is sends no event)
+    before = hover(qtbot, win, pos)
+    assert before == S.PointingHandCursor  # over the smaller box
+    wheel = QWheelEvent(QPointF(pos), QPointF(vp.mapToGlobal(pos)), QPoint(0, 0), QPoint(0, -720), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+    QApplication.sendEvent(vp, wheel)
+    assert not view.fit_mode  # zoomed by the wheel
+    now = view.cursor_at(QPointF(pos))
+    assert now != before  # what lies under the unmoved mouse changed (else this test proves nothing)
+    assert vp.cursor().shape() == now
+    view.fit()  # the fit key (and the zoom keys, a zoom to a box) refresh it the same way
+    assert vp.cursor().shape() == view.cursor_at(QPointF(pos)) == before

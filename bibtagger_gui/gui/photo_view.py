@@ -1,6 +1,6 @@
 """The large photo view: zoom (wheel, +/-), pan (drag), bib boxes, drawing new boxes, moving and
 resizing the selected box (drag inside it / drag a corner handle; docs/gui.md#adjusting-a-box), with
-a hover cursor that says which of these a press starts (:meth:`PhotoView.cursor_at`).
+a hover cursor that says which of these a press starts, or that it selects a box (:meth:`PhotoView.cursor_at`).
 
 Scene coordinates are the photo's full-resolution *oriented* pixels (the frame of
 ``Bib.box``). The photo itself is decoded off the GUI thread at a reduced size
@@ -317,7 +317,14 @@ class PhotoView(QGraphicsView):
         self._fit_mode = True
         if not self.sceneRect().isEmpty():
             self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self._zoomed()
+
+    def _zoomed(self) -> None:
+        """The zoom changed (wheel, keys, fit, a zoom to a box): the detail follows, and so does the hover
+        cursor, since what lies under the unmoved mouse changed (a box, a handle now within reach)."""
         self.detail.schedule()
+        if QApplication.mouseButtons() == Qt.MouseButton.NoButton:  # (a pan's closed hand stays)
+            self._refresh_cursor()
 
     def zoom_to_box(self, box: tuple[float, float, float, float] | None) -> None:
         if box is None:
@@ -326,12 +333,12 @@ class PhotoView(QGraphicsView):
         w, h = x2 - x1, y2 - y1
         self._fit_mode = False
         self.fitInView(QRectF(x1 - w, y1 - h, 3 * w, 3 * h), Qt.AspectRatioMode.KeepAspectRatio)
-        self.detail.schedule()
+        self._zoomed()
 
     def zoom_by(self, factor: float) -> None:
         self._fit_mode = False
         self.scale(factor, factor)
-        self.detail.schedule()
+        self._zoomed()
 
     def zoom_level(self) -> float:
         return self.transform().m11()
@@ -349,6 +356,7 @@ class PhotoView(QGraphicsView):
     def wheelEvent(self, event) -> None:
         delta = event.angleDelta().y()
         if delta:
+            self._hover = QPointF(event.position())  # the mouse is over the view, here
             self.zoom_by(1.0015 ** delta)
         event.accept()
 
@@ -513,11 +521,17 @@ class PhotoView(QGraphicsView):
         """The cursor for viewport position ``pos`` with no button pressed, by the same rules as a press
         (:meth:`_adjust_at`): the cross while drawing; on a corner handle of the selected box the diagonal
         resize cursor of that corner; inside the selected box (not inside a smaller box over it, which a
-        click selects) the move cursor; elsewhere the open hand of panning (the drag mode's own cursor)."""
+        click selects) the move cursor; over any other box the pointing hand (a press selects it); elsewhere the
+        open hand of panning (the drag mode's own cursor)."""
         if self._drawing:
             return Qt.CursorShape.CrossCursor
-        target = self._adjust_at(pos, self.scene_pos(pos))
-        return _ADJUST_CURSORS[target[1]] if target is not None else Qt.CursorShape.OpenHandCursor
+        scene_pos = self.scene_pos(pos)
+        target = self._adjust_at(pos, scene_pos)
+        if target is not None:
+            return _ADJUST_CURSORS[target[1]]
+        if self.box_at(scene_pos) is not None:  # another box (the selected one is an adjust target): a press selects it
+            return Qt.CursorShape.PointingHandCursor
+        return Qt.CursorShape.OpenHandCursor
 
     def _refresh_cursor(self, pos: QPointF | None = None) -> None:
         """Set the hover cursor for ``pos`` (default: where the mouse last was); not during a drag, whose
