@@ -175,3 +175,18 @@ def test_box_keys_are_in_the_key_map_without_conflicts(win):
     assert not win.keymap.problems
     assert win.keymap.text("box_left") == "Alt+Left" and win.keymap.text("box_taller") == "Alt+Shift+Down"
     assert not load_keymap(win.settings).problems
+
+
+def test_a_drag_whose_bib_was_replaced_meanwhile_says_so(qtbot, win):
+    """A re-run replaced the dragged prediction (new row, new id) before the release: the drag used to end
+    without a word; now the status bar says the box was not moved, and nothing is written over the new row."""
+    view, vp = win.photo_view, win.photo_view.viewport()
+    a, b = scene_of(win, 140, 110), scene_of(win, 170, 130)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=view.mapFromScene(*a))
+    qtbot.mouseMove(vp, view.mapFromScene(*b))
+    win.store.set_model_bibs(win.current_id, [Bib("4321", BOX, 0.5)], "rerun")  # new predictions, new ids
+    win.refresh_photo(win.current_id)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=view.mapFromScene(*b))
+    assert "was not moved" in win.statusBar().currentMessage()
+    (bib,) = win.store.bibs(win.current_id)
+    assert bib.box == pytest.approx(BOX) and bib.source == "model"

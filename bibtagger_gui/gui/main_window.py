@@ -1281,7 +1281,11 @@ class MainWindow(QMainWindow):
         """A move/resize drag of the selected box ended: one undoable edit (a typed number first)."""
         self._commit_entry()
         row = next((b for b in self.current_bibs if b.id == bib_id), None)
-        if row is None or self.current_id is None:
+        if self.current_id is None:
+            return
+        if row is None:  # replaced while dragged (a re-run's new predictions, another program): say so
+            self._say("The box was not moved: its bib was replaced (new predictions or another program) "
+                      "while you dragged it; drag the new box")  # fmt: skip
             return
         self.push_edit(AdjustBoxCommand(self.ctx, self.current_id, row, tuple(box)))
 
