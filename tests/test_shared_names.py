@@ -85,6 +85,28 @@ def test_mturk_hits_of_two_cards_photos_with_one_name_stay_two_photos(tmp_path):
         assert numbers(store, "card2/IMG_0001.JPG") == ["22"]
 
 
+def test_mturk_hits_of_a_card_not_in_the_folder_never_go_to_another_cards_photo(tmp_path):
+    """The batch's .../card1/IMG_0001.JPG and .../card2/IMG_0001.JPG are two photos; a folder holding only
+    card2 has card2's. card1's HITs are of a photo not there (missing), not card2's photo's by the shared
+    name: before, both names fell back to the one file of that name and card1's answers landed on card2's photo."""
+    folder = tmp_path / "shoot"
+    photo(folder / "card2" / "IMG_0001.JPG", 2)
+    src = batch_csv(tmp_path / "batch.csv", [
+        ("A1", "W1", "", "https://bucket.s3.amazonaws.com/race/card2/IMG_0001.JPG", "22"),
+        ("A2", "W2", "", "https://bucket.s3.amazonaws.com/race/card1/IMG_0001.JPG", "11"),
+    ])  # fmt: skip
+    batch = mturk.read_batch(src)
+    for target in (folder, None):
+        with Store.open(folder) as store:
+            store.scan()
+            match = mturk.match_photos(batch, target or store)
+        assert {n: r.relpath for n, r in match.present.items()} == {"race/card2/IMG_0001.JPG": "card2/IMG_0001.JPG"}
+        assert match.missing == ["race/card1/IMG_0001.JPG"]
+    assert main(["mturk", "import", str(src), str(folder), "--list", "0"]) == 0
+    with Store.open(folder) as store:
+        assert numbers(store, "card2/IMG_0001.JPG") == ["22"]
+
+
 def test_mturk_a_name_two_different_photos_have_is_refused_and_said(tmp_path, capsys):
     """A batch that names only "IMG_0001.JPG" cannot say which card's photo it is: nothing is imported
     for it (not a guess), and the command says which photos share the name. A card copied twice

@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 
 from bibtagger_gui.core.annotations import atomic_write_bytes
 from bibtagger_gui.core.bib import Bib
-from bibtagger_gui.core.name_match import by_folders, describe_candidates
+from bibtagger_gui.core.name_match import by_folders, describe_candidates, shared_tail
 from bibtagger_gui.core.portable import name_key, nfc
 
 # --------------------------------------------------------------------------- constants
@@ -561,15 +561,23 @@ def _folder_index(folder: Path) -> dict[str, list[str]]:
     return index
 
 
-def _pick(name: str, index: dict[str, list[str]], same_content: Callable[[list[str]], bool]) -> tuple[str | None, list[str]]:
+def _pick(name: str, index: dict[str, list[str]], same_content: Callable[[list[str]], bool],
+          split: bool = False) -> tuple[str | None, list[str]]:
     """(relpath of the photo ``name`` means, or None; the candidates when they cannot be told apart).
 
     One file of that name: it. Several (two cards' ``IMG_0001.JPG``): the one whose folders end like
     ``name``'s (name_match.by_folders: an image URL's path carries them); else, when they are copies of one
-    file (``same_content``), the shallowest; else none: a name alone does not say which photo it is."""
+    file (``same_content``), the shallowest; else none: a name alone does not say which photo it is.
+    ``split``: the batch names other photos of this file name too (``…/card1/IMG_1.JPG``, ``…/card2/IMG_1.JPG``):
+    only a file whose folders end like ``name``'s is it (card1's HITs never go to card2's photo, the only one here)."""
     cands = index.get(name_key(Path(name).name))
     if not cands:
         return None, []
+    if split:
+        hit = by_folders(name, cands)
+        if hit is not None and shared_tail(name, hit) > 1:
+            return hit, []
+        return None, sorted(cands) if len(cands) > 1 else []
     if len(cands) == 1:
         return cands[0], []
     hit = by_folders(name, cands)
@@ -593,6 +601,14 @@ def match_photos(batch: Batch, folder_or_store: Any, check_bounds: bool = True) 
     errors: list[str] = []
     ambiguous: dict[str, list[str]] = {}
     names = sorted(batch.images)
+    per_base: dict[str, int] = {}
+    for name in names:
+        base = name_key(name.rsplit("/", 1)[-1])
+        per_base[base] = per_base.get(base, 0) + 1
+
+    def split(name: str) -> bool:  # the batch tells several photos of this file name apart (by their paths)
+        return per_base[name_key(name.rsplit("/", 1)[-1])] > 1
+
     if _is_store(folder_or_store):
         store = folder_or_store
         folder = Path(store.folder)
@@ -608,7 +624,7 @@ def match_photos(batch: Batch, folder_or_store: Any, check_bounds: bool = True) 
         for name in names:
             p = photos.get(name) or by_nfc.get(nfc(name))
             if p is None:
-                rel, cands = _pick(name, by_base, same_in_store)
+                rel, cands = _pick(name, by_base, same_in_store, split(name))
                 p = photos.get(rel) if rel else None
                 if cands:
                     ambiguous[name] = cands
@@ -633,7 +649,7 @@ def match_photos(batch: Batch, folder_or_store: Any, check_bounds: bool = True) 
 
             for name in names:
                 inside = not Path(name).is_absolute() and ".." not in Path(name).parts
-                rel, cands = (name, []) if inside and (folder / name).is_file() else _pick(name, index, same_on_disk)
+                rel, cands = (name, []) if inside and (folder / name).is_file() else _pick(name, index, same_on_disk, split(name))
                 if cands:
                     ambiguous[name] = cands
                 if rel is None:
