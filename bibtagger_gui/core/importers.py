@@ -146,11 +146,10 @@ class _PhotoIndex:
 
     def find(self, image: str) -> tuple[Any | None, str]:
         """(photo, how): how is "path", "name", or why it failed ("missing" / "ambiguous: ...")."""
+        photo = self.exact(image)
+        if photo is not None:
+            return photo, "path"
         rel = _norm(image)
-        if rel in self.by_rel:
-            return self.by_rel[rel], "path"
-        if nfc(rel) in self.by_nfc:
-            return self.by_nfc[nfc(rel)], "path"
         cands = [p for p in self.by_name.get(name_key(rel.rsplit("/", 1)[-1]), []) if p.id not in self.claimed]
         if len(cands) == 1:
             return cands[0], "name"
