@@ -532,16 +532,16 @@ def _tell_shared_names_apart(assignments: Sequence[Assignment]) -> None:
     are two photos; keyed by the name alone their workers were compared with each other (a
     "disagreement" between two photos) and both answers went to one photo. The URL path's folders
     then also pick the photo (:func:`match_photos`)."""
+    with_path: list[tuple[Assignment, str]] = []  # assignments whose URL path names their image's file
     paths: dict[str, set[str]] = {}
     for a in assignments:
         path = image_path_from_url(a.image_url)
         if path and name_key(path.rsplit("/", 1)[-1]) == name_key(a.image.rsplit("/", 1)[-1]):
+            with_path.append((a, path))
             paths.setdefault(a.image, set()).add(path)
-    for a in assignments:
-        if len(paths.get(a.image, ())) > 1:
-            path = image_path_from_url(a.image_url)
-            if path and name_key(path.rsplit("/", 1)[-1]) == name_key(a.image.rsplit("/", 1)[-1]):
-                a.image = path
+    for a, path in with_path:
+        if len(paths[a.image]) > 1:
+            a.image = path
 
 
 def image_name_from_url(url: str) -> str:
