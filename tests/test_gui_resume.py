@@ -140,6 +140,40 @@ def test_a_photo_renamed_since_is_found_by_its_id_after_the_scan(qtbot, make_win
     assert win.current_id == pid and _rel(win) == "day2/finish.jpg"  # the scan re-matched it by its hash
 
 
+def test_a_folder_renamed_as_a_whole_is_recognised_by_its_project(qtbot, make_window, tmp_path, monkeypatch):
+    """The state is kept per path, but a shoot folder renamed or moved as a whole carries its store (and its
+    ``created`` stamp): the project is recognised and the photo, filter and search come back."""
+    race = tmp_path / "race"
+    _shoot(race, monkeypatch)
+    win = make_window()
+    _open(qtbot, win, race)
+    project = win.store.get_meta("created")
+    win.search_edit.setText("10*")
+    pid = win.store.photo_by_path("photo_003.jpg").id
+    assert win.select_photo(pid) and win.list_model.item(0).photo_id != pid
+    win.close()
+    moved = tmp_path / "2026" / "race-renamed"
+    moved.parent.mkdir()
+    race.rename(moved)
+
+    win = make_window()
+    messages: list[str] = []
+    win.statusBar().messageChanged.connect(lambda m: messages.append(m) if m else None)
+    assert win.open_folder(moved)
+    assert win.store.get_meta("created") == project  # the same project database, under another path
+    assert win.current_id == pid and _rel(win) == "photo_003.jpg" and win.search_edit.text() == "10*"
+    assert any(m.startswith("Back at photo_003.jpg") for m in messages)
+    wait_idle(qtbot, win)
+    assert _rel(win) == "photo_003.jpg"
+
+    # a project made anew (another database) under a path with no state of its own starts at the head
+    other = tmp_path / "other"
+    _shoot(other, monkeypatch)
+    win = make_window()
+    _open(qtbot, win, other)
+    assert win.current_id == win.list_model.item(0).photo_id and win.search_edit.text() == ""
+
+
 def test_a_reviewed_photo_the_filter_hides_now_leaves_the_filter_and_says_so(qtbot, make_window, tmp_path, monkeypatch):
     race = tmp_path / "race"
     _shoot(race, monkeypatch)

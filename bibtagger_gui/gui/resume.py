@@ -181,7 +181,7 @@ class Resume(QObject):
             return
         self._project = w.store.get_meta("created")
         key = folder_key(w.folder)
-        saved = self._pending.get(key) or self._read(key)
+        saved = self._pending.get(key) or self._read(key) or self._read_project(self._project)
         try:
             if saved is not None:
                 self._give_back(saved)
@@ -283,6 +283,32 @@ class Resume(QObject):
             )
         except (TypeError, ValueError):
             return None
+
+    def _read_project(self, project: str | None) -> FolderState | None:
+        """The most recently saved state of the project database ``project`` (its meta ``created``) under any
+        folder path: a shoot folder renamed or moved as a whole carries its store (``.bibtagger/``, or the
+        fallback copy of it), so it is still recognised. None without a project or a match."""
+        if not project:
+            return None
+        best: tuple[float, str] | None = None
+        for st in self._pending.values():
+            if st.project == project:
+                return st  # written this session: the newest
+        s = self.settings
+        s.beginGroup(f"{GROUP}/folders")
+        try:
+            for key in s.childGroups():
+                if str(s.value(f"{key}/project") or "") != project:
+                    continue
+                try:
+                    when = float(s.value(f"{key}/saved") or 0)
+                except (TypeError, ValueError):
+                    when = 0.0
+                if best is None or when > best[0]:
+                    best = (when, key)
+        finally:
+            s.endGroup()
+        return self._read(best[1]) if best is not None else None
 
     def flush(self) -> None:
         """Write what changed since the last write, and sync the settings file at once (a killed app
