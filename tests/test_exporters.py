@@ -109,6 +109,33 @@ def test_bibfolders(project, tmp_path, capsys, copy):
     assert sorted(p.name for p in out.iterdir() if p.name != ".bibtagger-bibfolders.json") == sorted({b.number for t in truth.values() for b in t.bibs} | {"777"})
 
 
+def test_bibfolders_numbers_whose_folder_names_collide_get_distinct_folders(project, tmp_path, capsys):
+    """"A.1", "A/1" and "A_1" are three bibs with one safe folder name: each keeps its own folder (the later
+    ones, in the numbers' order, with ``~`` and 8 hex digits of the number), the same on a re-export, and
+    the export says so."""
+    import hashlib
+
+    folder, _truth = project
+    with Store.open(folder) as store:
+        owners = {}
+        for number, rel in (("A/1", "race_004.jpg"), ("A.1", "race_005.jpg"), ("A_1", "race_006.jpg")):
+            store.add_bib(store.photo_by_path(rel).id, number, None)
+            owners[number] = rel
+    out = tmp_path / "bybib"
+    assert main(["export", str(folder), "--format", "bibfolders", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    tag = {n: "A_1~" + hashlib.sha1(n.encode()).hexdigest()[:8] for n in owners}
+    expected = {"A.1": "A_1", "A/1": tag["A/1"], "A_1": tag["A_1"]}  # sorted: "A.1" < "A/1" < "A_1"
+    for number, name in expected.items():
+        assert [p.name for p in (out / name).iterdir()] == [owners[number]]
+        assert (f"{number!r} is in {name}" in err) == (number != "A.1")
+    assert "note: bibs 'A.1' and 'A/1' would share the folder A_1" in err
+    assert main(["export", str(folder), "--format", "bibfolders", "--out", str(out)]) == 0  # stable
+    capsys.readouterr()
+    for number, name in expected.items():
+        assert [p.name for p in (out / name).iterdir()] == [owners[number]]
+
+
 def test_export_errors(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["export", str(tmp_path / "empty"), "--format", "csv"]) == 1

@@ -313,6 +313,7 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
     photos, bibs = _selection(store, reviewed_only, only)
     groups = _bib_groups(store, photos, bibs)
     rep = ExportReport()
+    folder_of = _bib_folder_names({n for numbers in groups.values() for n in numbers}, rep)
     made: set[str] = set()
     names_in: dict[str, dict[str, str]] = {}  # bib folder -> name_key(link name) -> the relpath it stands for
     mode = "copy" if copy else "symlink"
@@ -325,7 +326,7 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
         rep.photos += 1
         src = store.path(p).resolve()
         for number in numbers:
-            folder = out / safe_name(number)
+            folder = out / folder_of[number]
             folder.mkdir(exist_ok=True)
             name = _link_name(p.relpath, names_in.setdefault(folder.name, {}))
             dst = folder / name
@@ -350,6 +351,39 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
     return rep
 
 
+def _tagged(name: str, source: str, limit: int = portable.MAX_BUILT_NAME) -> str:
+    """``name`` with ``~`` and 8 hex digits of ``source``'s sha1 (before the extension when it has one)."""
+    import hashlib
+
+    tag = "~" + hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem:
+        return portable.shorten_name(f"{stem}{tag}.{ext}", limit)
+    return portable.shorten_name(name, limit - len(tag)) + tag
+
+
+def _bib_folder_names(numbers: Iterable[str], rep: ExportReport) -> dict[str, str]:
+    """Bib number -> its folder's name in ``bibfolders``: :func:`safe_name` of the number.
+
+    Two different numbers whose safe names are one folder (``A.1`` and ``A/1`` are both ``A_1``; ``a1``
+    and ``A1`` are one folder on Windows, a Mac or an exFAT stick) must not share it silently: in the
+    numbers' sorted order (so a re-export, or an export of part of the photos that holds the same
+    numbers, names them alike) the first keeps the name and each later one gets ``~`` and 8 hex digits
+    of its number's sha1; ``rep.notes`` says which."""
+    names: dict[str, str] = {}
+    owner: dict[str, str] = {}  # name_key(folder name) -> the number it holds
+    for number in sorted(numbers):
+        name = safe_name(number)
+        first = owner.get(portable.name_key(name))
+        if first is not None:
+            name = _tagged(name, number)
+            rep.notes.append(f"bibs {first!r} and {number!r} would share the folder {safe_name(number)}; "
+                             f"{number!r} is in {name}")  # fmt: skip
+        owner[portable.name_key(name)] = number
+        names[number] = name
+    return names
+
+
 def _link_name(relpath: str, used: dict[str, str]) -> str:
     """The name of a photo's link (or copy) in one bib folder: its relpath with ``/`` as ``__``.
 
@@ -360,11 +394,7 @@ def _link_name(relpath: str, used: dict[str, str]) -> str:
     names so far (``name_key``: case and Unicode form ignored) to their relpaths."""
     name = portable.shorten_name(relpath.replace("/", "__"))
     if used.get(portable.name_key(name), relpath) != relpath:
-        import hashlib
-
-        stem, dot, ext = name.rpartition(".")
-        tag = "~" + hashlib.sha1(relpath.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-        name = portable.shorten_name(f"{stem}{tag}.{ext}" if dot and stem else f"{name}{tag}")
+        name = _tagged(name, relpath)
     used[portable.name_key(name)] = relpath
     return name
 
