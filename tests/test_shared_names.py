@@ -6,6 +6,7 @@ apart, or refuse and say why (docs/imports.md, docs/mturk.md, docs/exports.md, d
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -184,6 +185,31 @@ def test_import_tells_names_apart_by_case_and_names_a_guess_across_folders(tmp_p
     with Store.open(folder) as store:
         assert numbers(store, "img_0002.jpg") == ["7"] and numbers(store, "IMG_0002.JPG") == []
         assert numbers(store, "card1/IMG_0003.JPG") == ["8"]
+
+
+def test_export_photo_list_names_a_guess_across_folders_as_the_import_does(tmp_path, capsys):
+    """A list line card1/IMG_0001.JPG in a folder that holds only card2/IMG_0001.JPG matches by the file name
+    alone (the any-folder-layout rule): the export takes that photo and says so on stderr, in the import's
+    words; a bare file name matched in a subfolder is no guess across folders and gets no note."""
+    folder = tmp_path / "shoot"
+    photo(folder / "card2" / "IMG_0001.JPG", 1)
+    photo(folder / "sub" / "IMG_0003.JPG", 3)
+    photo(folder / "IMG_0002.JPG", 2)
+    scanned(folder).close()
+    listing = tmp_path / "list.txt"
+    listing.write_text("card1/IMG_0001.JPG\nIMG_0003.JPG\n", encoding="utf-8")
+    assert main(["export", str(folder), "--format", "csv", "--photos", str(listing)]) == 0
+    out, err = capsys.readouterr()
+    assert {r["image"] for r in csv.DictReader(io.StringIO(out))} == {"card2/IMG_0001.JPG", "sub/IMG_0003.JPG"}
+    notes = [line for line in err.splitlines() if "note:" in line]
+    assert notes == [f"{listing}:1: card1/IMG_0001.JPG: note: matched by file name to card2/IMG_0001.JPG"]
+
+    src = tmp_path / "v.json"
+    src.write_text(json.dumps([{"image": "card1/IMG_0001.JPG", "width": 160, "height": 120,
+                                "bibs": [{"number": "5", "box": None}]}]), encoding="utf-8")  # fmt: skip
+    assert main(["import", str(folder), str(src)]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
+    assert [line.split(": ", 1)[1] for line in said] == [notes[0].split(": ", 1)[1]]  # the same words
 
 
 # --------------------------------------------------------------------------- exports

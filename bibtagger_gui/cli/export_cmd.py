@@ -32,6 +32,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.exporters import ExportError, export
+    from bibtagger_gui.core.name_match import across_folders_note
     from bibtagger_gui.core.photo_selection import read_list, select_photos
     from bibtagger_gui.core.store import Store, StoreError, db_path_for
 
@@ -68,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{args.photos}:{line}: {name}: {why}", file=sys.stderr)
             print(f"error: {len(sel.unmatched)} line(s) of {args.photos} name no photo of {folder}; nothing exported", file=sys.stderr)
             return 1
+        for line, name, rel in sel.by_name:  # a guess across folders is named, as the import names it
+            note = across_folders_note(name, rel)
+            if note:
+                print(f"{args.photos}:{line}: {name}: {note}", file=sys.stderr)
         try:
             rep, text = export(store, args.format, args.out, reviewed_only=args.reviewed_only, copy=args.copy, only=sel.only)
         except ExportError as exc:

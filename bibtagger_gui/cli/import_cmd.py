@@ -41,6 +41,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.annotations import AnnotationError, load_annotations
     from bibtagger_gui.core.importers import import_annotations
+    from bibtagger_gui.core.name_match import across_folders_note
     from bibtagger_gui.core.store import Store, StoreError
 
     folder: Path = args.dir
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
             for line in report.problems:
                 print(f"{path}: {line}", file=sys.stderr)
             for image, rel in report.by_name:  # a guess across folders is named, not only counted
-                if "/" in image.replace("\\", "/").removeprefix("./"):  # the entry's folders are not the photo's
-                    print(f"{path}: {image}: note: matched by file name to {rel}", file=sys.stderr)
+                note = across_folders_note(image, rel)  # the entry's folders are not the photo's
+                if note:
+                    print(f"{path}: {image}: {note}", file=sys.stderr)
             print(f"imported {path.name}: {report.summary()}; store {db}", file=sys.stderr)
     return 0

@@ -44,6 +44,16 @@ def by_folders(name: str, relpaths: Iterable[str]) -> str | None:
     return None
 
 
+def across_folders_note(name: str, relpath: str) -> str | None:
+    """``"note: matched by file name to card2/IMG_1.JPG"`` when ``name``, written with folders
+    (``card1/IMG_1.JPG``), was matched by its file name alone to a photo whose folders are not
+    ``name``'s (the any-folder-layout rule); None when ``name`` is a bare file name (nothing to say).
+    The import and the export's ``--photos`` list print it alike, so such a guess is named, not silent."""
+    if "/" not in name.replace("\\", "/").removeprefix("./"):
+        return None
+    return f"note: matched by file name to {relpath}"
+
+
 def describe_candidates(relpaths: Iterable[str], limit: int = 3) -> str:
     """``"2 photos have this file name (card1/IMG_1.JPG, card2/IMG_1.JPG)"``, for a refusal."""
     rels = sorted(relpaths)

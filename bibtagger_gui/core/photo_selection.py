@@ -19,10 +19,12 @@ from bibtagger_gui.core.portable import nfc
 
 @dataclass
 class Selection:
-    """The filter (None: every photo) and the list lines that named no photo (line number, text, why)."""
+    """The filter (None: every photo), the list lines that named no photo (line number, text, why) and
+    those matched by their file name alone (line number, text, the photo's relpath; ``name_match``)."""
 
     only: Callable[[Any], bool] | None
     unmatched: list[tuple[int, str, str]] = field(default_factory=list)
+    by_name: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 def read_list(path: str | Path) -> list[tuple[int, str]]:
@@ -49,6 +51,8 @@ def select_photos(store: Any, names: Iterable[tuple[int, str]] | None = None, pa
                 sel.unmatched.append((line, name, "no such photo in the folder" if how == "missing" else how))
             else:
                 ids.add(photo.id)
+                if how == "name":
+                    sel.by_name.append((line, name, photo.relpath))
     globs = [nfc(p.replace("\\", "/")) for p in patterns]
 
     def only(photo: Any) -> bool:
