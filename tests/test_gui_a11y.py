@@ -161,6 +161,30 @@ def test_list_row_markers_read_in_light_and_dark_palettes_and_say_their_state_in
 
 
 @pytest.mark.parametrize("dark", [False, True])
+def test_the_empty_state_card_has_an_edge_that_stands_out_from_the_photo_canvas(qtbot, make_window, dark, request):
+    """WCAG 1.4.11: the card's boundary keeps 3:1 against the dark photo canvas it lies on. In a dark palette
+    the card's window colour (53 grey) was 1.1:1 against the canvas (45 grey) and the style's frame darker
+    still. Checked on the rendered card: its outermost pixels, all four sides."""
+    if dark:
+        request.getfixturevalue("dark_palette")
+    win = make_window()
+    card = win.empty_state
+    qtbot.waitUntil(lambda: card.isVisible() and card.state() == "no_folder")
+    canvas = win.photo_view.backgroundBrush().color()
+    image = card.grab().toImage()
+    w, h = image.width(), image.height()
+    edge = [image.pixelColor(x, y) for x, y in ((0, h // 2), (w - 1, h // 2), (w // 2, 0), (w // 2, h - 1))]
+    ratios = [round(look.contrast(c, canvas), 2) for c in edge]
+    assert min(ratios) >= look.NON_TEXT_CONTRAST, (ratios, [c.getRgb() for c in edge])
+    pal = card.palette()  # palette-derived: between the card's window colour and its text
+    window, text = pal.color(QPalette.ColorRole.Window), pal.color(QPalette.ColorRole.WindowText)
+    for c in edge:
+        assert all(min(a, b) - 1 <= v <= max(a, b) + 1 for v, a, b in zip(c.getRgb()[:3], window.getRgb()[:3], text.getRgb()[:3]))
+    if dark:
+        assert look.contrast(window, canvas) < look.NON_TEXT_CONTRAST  # what the edge is for
+
+
+@pytest.mark.parametrize("dark", [False, True])
 def test_bib_table_text_reads_in_light_and_dark_palettes(qapp, dark, request):
     from bibtagger_gui.core.startlist import StartList
     from bibtagger_gui.gui.bib_panel import COL_CONFIDENCE, COL_NUMBER, BibPanel

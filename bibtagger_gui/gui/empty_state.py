@@ -25,16 +25,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QFont, QPalette
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout
 
 from bibtagger_gui.core.imageio import SUPPORTED_EXTENSIONS, is_supported, is_unsupported_photo
 from bibtagger_gui.core.review import ReviewFilter
+from bibtagger_gui.gui import look
 
 #: recent folders offered as buttons (File > Open Recent has up to 10)
 MAX_RECENT = 5
 #: the card's widest size (logical px); narrower in a narrow view
 CARD_WIDTH = 520
+#: the card's edge (logical px; docs/gui.md#empty-states)
+EDGE_WIDTH = 2
 _PRIMARY = 2  # at most two buttons of a state (Clear Search, Show All Photos)
 
 _ACTIVATE = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space)
@@ -342,6 +345,30 @@ class EmptyState(QFrame):
         self.installEventFilter(self)
         self.hide()
         self.schedule()
+
+    def canvas(self) -> QColor:
+        """The colour the card lies on: the photo view's background."""
+        return self._view.backgroundBrush().color()
+
+    def edge_colour(self) -> QColor:
+        """The card's edge: palette-derived, at least 3:1 against the photo canvas (``look.edge_on``), read
+        at each paint, so a palette changed while the app runs (a system dark mode) is followed."""
+        return look.edge_on(self.canvas(), self.palette())
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """The style's panel, then a 2 px edge over its border: in a dark palette the card's window colour
+        is about the canvas's (53 vs 45 grey, 1.1:1) and the style's frame lines darker still."""
+        super().paintEvent(event)
+        painter = QPainter(self)
+        try:
+            pen = QPen(self.edge_colour(), EDGE_WIDTH)
+            pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            half = EDGE_WIDTH / 2
+            painter.drawRect(self.rect().toRectF().adjusted(half, half, -half, -half))
+        finally:
+            painter.end()
 
     def _button(self, name: str) -> _Button:
         b = _Button(self)

@@ -101,6 +101,26 @@ def tint(colour: QColor, amount: float = 0.25, pal: QPalette | None = None) -> Q
     return QColor(*mix)
 
 
+#: WCAG 2.1 SC 1.4.11 (non-text contrast): a component's edge against what lies next to it
+NON_TEXT_CONTRAST = 3.0
+
+
+def edge_on(canvas: QColor, pal: QPalette | None = None, ratio: float = NON_TEXT_CONTRAST) -> QColor:
+    """An edge colour for a panel in the palette's window colour that lies on ``canvas``: the window colour
+    mixed toward the palette's window text by the least step (of 10 %) that keeps ``ratio`` against
+    ``canvas``; the text colour itself when no mix does (a light card on a light canvas: it stands out
+    by its text then). A light palette's card already differs from the dark photo canvas: its edge is
+    its own colour, no line drawn over it."""
+    p = pal or palette()
+    window, text = p.color(QPalette.ColorRole.Window), p.color(QPalette.ColorRole.WindowText)
+    for step in range(11):
+        a = step / 10
+        mix = QColor(*(round(w + (t - w) * a) for w, t in zip(window.getRgb()[:3], text.getRgb()[:3])))
+        if contrast(mix, canvas) >= ratio:
+            return mix
+    return text
+
+
 def warning_text(pal: QPalette | None = None) -> QColor:
     """A red for error text that keeps 4.5:1 on the palette's base (darker on light, lighter on dark)."""
     return QColor(255, 130, 120) if is_dark(pal) else QColor(180, 30, 30)
