@@ -368,3 +368,36 @@ def test_a_number_retyped_while_a_rerun_replaces_its_bib_goes_to_the_new_reading
     )
     assert bibs == [("501", BOX, "human")]
     assert "Recognition read this bib again (999) while you typed: it is now 501" in message(win)
+
+
+def test_an_untouched_number_field_commits_nothing_over_a_rerun_s_new_reading(qtbot, make_window, tmp_path, monkeypatch):
+    """F2 with nothing typed, a re-run reads the bib again: Enter wrote the old number (still shown in the
+    field) over the new reading, though the user typed nothing."""
+    folder = tmp_path / "p"
+    make_photos(folder, 2, seed=3)
+    fixed_predictions(monkeypatch, {"photo_000.jpg": [Bib("500", BOX, 0.5)], "photo_001.jpg": [Bib("7", BOX, 0.99)]})
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    pid = win.store.photo_by_path("photo_000.jpg").id
+    win.select_photo(pid)
+    win.edit_number()  # F2: the field has the keys, showing 500
+    assert win._entry is not None and win.number_edit.text() == "500"
+    fixed_predictions(monkeypatch, {"photo_000.jpg": [Bib("999", BOX, 0.6)]})
+    win.start_recognition([pid])
+    wait_idle(qtbot, win)
+    key(qtbot, Qt.Key.Key_Return)
+    assert [(b.number, b.source) for b in win.store.bibs(pid)] == [("999", "model")]
+
+
+def test_an_untouched_number_field_commits_nothing_over_another_program_s_edit(qtbot, make_window, tmp_path, monkeypatch):
+    """F2 with nothing typed, another program retypes the bib: Enter wrote the old number back."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    pid = win.current_id
+    (bib,) = win.current_bibs
+    win.edit_number()
+    with Store.open(tmp_path / "p") as other:
+        other.update_bib(bib.id, number="4242")
+    qtbot.waitUntil(lambda: [b.number for b in win.current_bibs] == ["4242"], timeout=3000)
+    key(qtbot, Qt.Key.Key_Return)
+    assert [b.number for b in win.store.bibs(pid)] == ["4242"]

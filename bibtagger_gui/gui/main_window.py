@@ -1176,6 +1176,8 @@ class MainWindow(QMainWindow):
         entry, text = self._entry, self.number_edit.text().strip()
         if entry is None or self.current_id is None:
             return False
+        if self._entry_blank():  # nothing typed: the field still shows the number it began with, which a
+            text = ""  # re-run or another program may have replaced since; it is no edit of the user's
         had_focus = self.number_edit.hasFocus()
         self._entry = None
         done = False
