@@ -308,3 +308,20 @@ def test_10000_photos_a_poll_reads_only_the_changed_ones(qtbot, make_window, tmp
             assert calls == {"photo": 1, "bibs": 1, "photos": 1, "all_bibs": 1}
         assert all(win.items[i].photo.reviewed or win.items[i].numbers == ["4711"] for i in ids)
         assert win.statusBar().currentMessage() == f"Updated by another program: {changed} photos"
+
+
+def test_a_number_typed_on_a_photo_another_program_finds_gone_keeps_it_out_of_the_list(qtbot, shoot):
+    """The typed number is saved on its photo, but re-reading that photo put it back among the window's
+    photos though it is missing from disk: the next search keystroke listed it again."""
+    win, folder, _made = shoot
+    gone = win.current_id
+    win.type_digit("8")
+    win.photo_view.setFocus()
+    (folder / "photo_000.jpg").unlink()
+    with Store.open(folder) as other:  # another window's scan finds it gone
+        other.scan()
+    qtbot.waitUntil(lambda: win.current_id != gone, timeout=WITHIN)
+    assert [b.number for b in win.store.bibs(gone)][-1] == "8"  # the typed number was not lost
+    win.search_edit.setText("5")
+    win.search_edit.setText("")
+    assert win.list_model.row_of(gone) is None

@@ -1008,6 +1008,9 @@ class MainWindow(QMainWindow):
             item = item if item is not None else review.item_for(self.store, photo_id)
         except KeyError:
             return
+        if item.photo.missing:  # gone from disk (e.g. a number typed on it was saved as it went): like a
+            self.items.pop(photo_id, None)  # reload, :attr:`items` holds only photos on disk
+            return
         self.items[photo_id] = item
         self.list_model.update_item(item)
         if photo_id == self.current_id:
