@@ -325,3 +325,46 @@ def test_a_number_typed_on_a_photo_another_program_finds_gone_keeps_it_out_of_th
     win.search_edit.setText("5")
     win.search_edit.setText("")
     assert win.list_model.row_of(gone) is None
+
+
+def _centre_rgb(win) -> tuple[int, int, int]:
+    item = win.photo_view._pixmap_item
+    if item is None:
+        return (-1, -1, -1)
+    img = item.pixmap().toImage()
+    c = img.pixelColor(img.width() // 2, img.height() // 2)
+    return (c.red(), c.green(), c.blue())
+
+
+@pytest.mark.parametrize("how", ["typing", "drawing"])
+def test_a_photo_replaced_while_typing_or_drawing_on_it_shows_its_new_pixels_once_that_ends(qtbot, shoot, how):
+    """Another program replaced the file of the photo shown while a number was typed (or a box drawn) on
+    it: its bibs were refreshed but its pixels never, so the view kept showing the old picture."""
+    import cv2
+    import numpy as np
+
+    win, folder, _made = shoot
+    shown = win.current_id
+    qtbot.waitUntil(lambda: win.photo_view.image_loaded, timeout=5000)
+    if how == "typing":
+        win.type_digit("8")
+        win.photo_view.setFocus()
+    else:
+        win.start_drawing()
+    red = np.zeros((240, 320, 3), np.uint8)
+    red[:, :] = (0, 0, 255)  # BGR: a red picture under the old name
+    cv2.imwrite(str(folder / "photo_000.jpg"), red)
+    with Store.open(folder) as other:  # another window's scan finds the new file
+        other.scan()
+        other.set_reviewed(shown, True)
+    qtbot.waitUntil(lambda: "reviewed ✓" in win.panel.state.text(), timeout=WITHIN)
+    assert win.photo_view.drawing if how == "drawing" else win.number_edit.text() == "8" and win._entry is not None
+    assert _centre_rgb(win)[0] < 200  # not under the typing/drawing
+    if how == "typing":
+        win.number_edit.setFocus()
+        win.enter_pressed()
+        assert "8" in [b.number for b in win.store.bibs(shown)]  # the typed number was saved
+    else:
+        win.cancel_entry()
+    qtbot.waitUntil(lambda: _centre_rgb(win)[0] > 200 and _centre_rgb(win)[1] < 60, timeout=WITHIN)
+    assert win.current_id == shown

@@ -44,6 +44,9 @@ class LiveUpdates(QObject):
         self._store: Any = None
         self._mark = 0  # history id up to which the window's snapshots are known to be current
         self._version: int | None = None  # data_version when _mark was taken
+        #: the photo shown whose file another program replaced while a number was typed or a box drawn on
+        #: it: its pixels are reloaded at the first poll after the typing/drawing ends
+        self._stale_pixels: int | None = None
         QApplication.instance().applicationStateChanged.connect(self._app_state)
 
     def watch(self, store: Any) -> None:
@@ -73,6 +76,7 @@ class LiveUpdates(QObject):
             return 0  # a hidden window catches up when shown (the mark stays)
         if any(j.kind == "scan" for j in w.jobs) or w.photo_view.adjusting:
             return 0  # the scan's end reads every photo anyway; a dragged box's photo is not reloaded under the mouse
+        self._reload_stale_pixels()
         try:
             top = store.last_change()  # before data_version: a commit between the two moves the version
             version = store.data_version()
@@ -130,8 +134,11 @@ class LiveUpdates(QObject):
                     w.items[pid] = item
                 queue_changed = True
             elif pid == w.current_id and actions & FILE_ACTIONS and item.photo.sha1 != old.photo.sha1 and not self._busy():
+                self._stale_pixels = None
                 w._show_photo(pid)  # another file under its name: its pixels again
             else:
+                if pid == w.current_id and actions & FILE_ACTIONS and item.photo.sha1 != old.photo.sha1:
+                    self._stale_pixels = pid  # typed/drawn on: its bibs now, its pixels when that ends
                 w.refresh_photo(pid, item=item)
             announced += self._by_others(actions, job_running)
         if queue_changed:
@@ -148,6 +155,20 @@ class LiveUpdates(QObject):
         w.rebuild_queue()  # marks, reads every photo, keeps the photo shown and re-reads its bibs
         return sum(1 for pid, actions in changed.items()
                    if old.get(pid) != w.items.get(pid) and self._by_others(actions, job_running))  # fmt: skip
+
+    def _reload_stale_pixels(self) -> None:
+        """The photo shown got a new file while a number was typed or a box drawn on it: once that ended,
+        show its new pixels (the selected bib kept). Another photo shown meanwhile was loaded afresh."""
+        w, pid = self.window, self._stale_pixels
+        if pid is None or self._busy():
+            return
+        self._stale_pixels = None
+        if pid != w.current_id or pid not in w.items:
+            return
+        selected = w.selected_bib
+        w._show_photo(pid)
+        if selected != w.selected_bib and any(b.id == selected for b in w.current_bibs):
+            w.select_bib(selected)
 
     def _busy(self) -> bool:
         """A number is typed or a box drawn on the photo shown: its pixels are not reloaded under it."""
