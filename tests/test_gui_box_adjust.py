@@ -190,3 +190,31 @@ def test_a_drag_whose_bib_was_replaced_meanwhile_says_so(qtbot, win):
     assert "was not moved" in win.statusBar().currentMessage()
     (bib,) = win.store.bibs(win.current_id)
     assert bib.box == pytest.approx(BOX) and bib.source == "model"
+
+
+def test_tab_to_another_bib_during_a_drag_keeps_that_selection_after_the_release(qtbot, make_window, tmp_path, monkeypatch):
+    """The save at the release re-read the photo with the dragged bib selected: a Tab to another bib
+    during the drag was undone. Now the user's selection stays; the drag is still saved."""
+    make_photos(tmp_path / "p", 1)
+    other_box = (200.0, 150.0, 280.0, 200.0)
+    fixed_predictions(monkeypatch, {"photo_000.jpg": [Bib("4321", BOX, 0.42), Bib("77", other_box, 0.9)]})
+    win = make_window()
+    win.open_folder(tmp_path / "p")
+    wait_idle(qtbot, win)
+    win.select_photo(win.store.photo_by_path("photo_000.jpg").id)
+    win.photo_view.setFocus()
+    dragged = win.selected_bib  # the least confident one
+    other = next(b.id for b in win.current_bibs if b.id != dragged)
+    view, vp = win.photo_view, win.photo_view.viewport()
+    a, b = scene_of(win, 140, 110), scene_of(win, 160, 120)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=view.mapFromScene(*a))
+    qtbot.mouseMove(vp, view.mapFromScene(*b))
+    assert view.adjusting
+    win.step_bib(1)  # Tab during the drag
+    assert win.selected_bib == other
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=view.mapFromScene(*b))
+    assert win.store.bib(dragged).box != BOX  # the drag was saved
+    assert win.selected_bib == other
+    assert view.selected_item() is not None and view.selected_item().bib_id == other
+    (row,) = win.panel.table.selectionModel().selectedRows()
+    assert win.panel.table.item(row.row(), 0).text().split()[0] == "77"  # the panel shows it too

@@ -1292,7 +1292,10 @@ class MainWindow(QMainWindow):
             self._say("The box was not moved: its bib was replaced (new predictions or another program) "
                       "while you dragged it; drag the new box")  # fmt: skip
             return
-        self.push_edit(AdjustBoxCommand(self.ctx, self.current_id, row, tuple(box)))
+        keep = self.selected_bib  # Tab to another bib during the drag: that selection stays after the save
+        if self.push_edit(AdjustBoxCommand(self.ctx, self.current_id, row, tuple(box))) and keep != bib_id:
+            if any(b.id == keep for b in self.current_bibs):
+                self.select_bib(keep)  # the save's refresh selected the dragged bib again
 
     def nudge_box(self, dx: int, dy: int, dw: int, dh: int) -> None:
         """Alt+arrows: move the selected box by a step (dx, dy); Alt+Shift+arrows: move its right/bottom
