@@ -244,6 +244,7 @@ def test_model_information_shows_versions_calibration_and_cards(qtbot, make_wind
     win = make_window(shipped_models_dir)
     win.actions_by_name["model_info"].trigger()
     dialog = win.model_info_dialog
+    qtbot.waitUntil(lambda: not getattr(dialog, "loading", False), timeout=20000)  # read in a worker
     rec = Recognizer.from_dir(shipped_models_dir)
     text = dialog.browser.toPlainText()
     assert rec.version in text and rec.detector.version in text
@@ -252,6 +253,33 @@ def test_model_information_shows_versions_calibration_and_cards(qtbot, make_wind
     for card in shipped_models_dir.glob("*.md"):
         assert f"Model card {card.name}" in text
     assert all(w.accessibleName() for w in _usable_widgets(dialog))
+
+
+def test_model_information_loads_the_models_in_a_worker_once_never_on_the_ui_thread(qtbot, make_window,
+                                                                                 shipped_models_dir, monkeypatch):
+    """Opening Help > Model Information loaded every ONNX model on the UI thread, each time it opened (the
+    window froze). Now a worker reads them once; opened again with the same files it shows that text."""
+    import threading
+
+    from bibtagger_gui.core import recognizer
+
+    loads: list[str] = []
+    real = recognizer.Recognizer.from_dir.__func__
+
+    def spy(cls, folder, *args, **kwargs):
+        loads.append(threading.current_thread().name)
+        return real(cls, folder, *args, **kwargs)
+
+    monkeypatch.setattr(recognizer.Recognizer, "from_dir", classmethod(spy))
+    win = make_window(shipped_models_dir)
+    win.actions_by_name["model_info"].trigger()
+    dialog = win.model_info_dialog
+    qtbot.waitUntil(lambda: not getattr(dialog, "loading", False), timeout=20000)
+    assert loads and threading.main_thread().name not in loads
+    n = len(loads)
+    text = dialog.browser.toPlainText()
+    win.actions_by_name["model_info"].trigger()  # opened again: the text read before, no second load
+    assert len(loads) == n and not dialog.loading and dialog.browser.toPlainText() == text
 
 
 def test_about_names_version_components_and_licences(qtbot, make_window, file_log):

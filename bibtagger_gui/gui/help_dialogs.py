@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6 import __version__ as PYSIDE_VERSION
-from PySide6.QtCore import Qt, qVersion
+from PySide6.QtCore import QObject, Qt, Signal, qVersion
 from PySide6.QtGui import QTextDocumentFragment
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from bibtagger_gui import __version__
 from bibtagger_gui.core import applog
 from bibtagger_gui.gui.keymap import DEFAULT_KEYMAP, ENV_VAR, SETTINGS_GROUP, Keymap, json_path_in_use
+from bibtagger_gui.gui.threads import WorkQueue, emit_if_alive
 
 #: what the repository knows of the licences of what the packaged app bundles (build.spec):
 #: component, its key in ``applog.component_versions``, licence as published by the project.
@@ -176,15 +177,60 @@ def model_information_markdown(models_dir: Path | None) -> str:
     return "\n".join(parts)
 
 
+def models_signature(models_dir: Path | None) -> tuple:
+    """What the Model Information text depends on: the folder and each file's name, size and mtime (a few
+    ``stat`` calls, cheap on the UI thread); the same signature: the text read before still holds."""
+    from bibtagger_gui.core.recognizer import default_models_dir
+
+    folder = Path(models_dir) if models_dir else default_models_dir()
+    try:
+        files = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file())
+    except OSError:
+        files = []
+    return (str(folder), tuple(files))
+
+
+class _InfoSignals(QObject):
+    ready = Signal(object, str)  # signature, markdown
+
+
 class ModelInfoDialog(_TextWindow):
+    """Loading the ONNX models (to read their versions and calibration) takes a while: it runs in a worker,
+    never on the UI thread, and its text is kept for as long as the folder's files stay the same, so the
+    window opens at once, says it is reading the models, and opened again shows the text read before."""
+
     def __init__(self, models_dir: Path | None, parent: QWidget | None = None):
         super().__init__("Model Information", "modelInfoDialog",
                          "Versions, calibration and model cards of the recognition models", parent)  # fmt: skip
+        self.pool = WorkQueue(1, lifo=True, name="model-info")
+        self._signals = _InfoSignals(self)
+        self._signals.ready.connect(self._ready)
+        self._cache: dict[tuple, str] = {}
+        self._wanted: tuple | None = None
+        self.markdown = ""
+        self.loading = False
         self.fill(models_dir)
 
     def fill(self, models_dir: Path | None) -> None:
-        self.markdown = model_information_markdown(models_dir)
-        self.browser.setMarkdown(self.markdown)
+        sig = models_signature(models_dir)
+        self._wanted = sig
+        if sig in self._cache:
+            self._show(self._cache[sig])
+            return
+        self.loading = True
+        self._show(f"# Models\n\nFolder: `{sig[0]}`\n\n*Reading the models…*")
+        signals = self._signals
+        self.pool.submit(lambda: emit_if_alive(signals.ready, sig, model_information_markdown(models_dir)))
+
+    def _ready(self, sig: tuple, markdown: str) -> None:
+        self._cache[sig] = markdown
+        if sig == self._wanted:
+            self.loading = False
+            self._show(markdown)
+
+    def _show(self, markdown: str) -> None:
+        self.markdown = markdown
+        self.browser.setMarkdown(markdown)
 
 
 def about_markdown() -> str:

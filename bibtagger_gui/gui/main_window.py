@@ -1443,5 +1443,9 @@ class MainWindow(QMainWindow):
         self.thumbnails.pool.clear()
         self.thumbnails.pool.wait_for_done(2)
         self.photo_view.stop_workers(2)  # its preview's decode and its full-resolution detail's
+        info = getattr(self, "model_info_dialog", None)
+        if info is not None:  # Help > Model Information reading the models in its worker
+            info.pool.clear()
+            info.pool.wait_for_done(5)
         self.job_pool.wait_for_done(10)
         super().closeEvent(event)
