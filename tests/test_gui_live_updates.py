@@ -368,3 +368,24 @@ def test_a_photo_replaced_while_typing_or_drawing_on_it_shows_its_new_pixels_onc
         win.cancel_entry()
     qtbot.waitUntil(lambda: _centre_rgb(win)[0] > 200 and _centre_rgb(win)[1] < 60, timeout=WITHIN)
     assert win.current_id == shown
+
+
+def test_a_bulk_change_that_replaced_the_photo_shown_shows_its_new_pixels(qtbot, shoot, monkeypatch):
+    """Past BULK changed photos the window reloads everything (rebuild_queue): that re-read the photo shown's
+    bibs but not its pixels, so a file another program replaced under its name kept its old picture."""
+    import cv2
+    import numpy as np
+
+    from bibtagger_gui.gui import live_updates
+
+    monkeypatch.setattr(live_updates, "BULK", 0)  # every change goes the bulk way
+    win, folder, _made = shoot
+    shown = win.current_id
+    qtbot.waitUntil(lambda: win.photo_view.image_loaded, timeout=5000)
+    red = np.zeros((240, 320, 3), np.uint8)
+    red[:, :] = (0, 0, 255)
+    cv2.imwrite(str(folder / "photo_000.jpg"), red)
+    with Store.open(folder) as other:
+        other.scan()
+    qtbot.waitUntil(lambda: _centre_rgb(win)[0] > 200 and _centre_rgb(win)[1] < 60, timeout=WITHIN)
+    assert win.current_id == shown

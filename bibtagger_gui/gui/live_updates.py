@@ -152,7 +152,14 @@ class LiveUpdates(QObject):
         for pid, actions in changed.items():
             if actions & FILE_ACTIONS:
                 w.thumbnails.forget(pid)
+        shown = w.current_id
+        before = old.get(shown) if shown is not None else None
         w.rebuild_queue()  # marks, reads every photo, keeps the photo shown and re-reads its bibs
+        after = w.items.get(shown) if shown is not None else None
+        if (shown == w.current_id and before is not None and after is not None
+                and changed.get(shown, frozenset()) & FILE_ACTIONS and after.photo.sha1 != before.photo.sha1):
+            self._stale_pixels = shown  # another file under its name: its pixels now, or once typing/drawing ends
+            self._reload_stale_pixels()
         return sum(1 for pid, actions in changed.items()
                    if old.get(pid) != w.items.get(pid) and self._by_others(actions, job_running))  # fmt: skip
 
