@@ -432,6 +432,13 @@ def _reduction(long_side: int, max_side: int | None) -> int:
     return 1
 
 
+def scaled_decode_side(long_side: int, min_side: int) -> int:
+    """Long side of the smallest libjpeg-scaled decode (1/8, 1/4, 1/2 or 1/1 of ``long_side``) that
+    still reaches ``min_side``: passed to :func:`load_image` as ``max_side``, a JPEG is decoded at
+    exactly that scale and needs no resize after it."""
+    return math.ceil(long_side / _reduction(long_side, min_side))
+
+
 def load_with_info(
     path: str | os.PathLike, max_side: int | None = None, max_pixels: int | None = MAX_PIXELS
 ) -> tuple[np.ndarray, ImageInfo]:

@@ -19,7 +19,6 @@ Stored per photo (store.pixel_prints), keyed to the content hash of the file ver
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -43,17 +42,13 @@ def image_print(rgb: np.ndarray) -> bytes:
 def file_print(path: str | os.PathLike) -> bytes | None:
     """Print of a photo file from a reduced decode; None when it cannot be decoded (truncated, being
     written, not an image). Raises nothing."""
-    from bibtagger_gui.core.imageio import ImageError, load_image, probe_image
+    from bibtagger_gui.core.imageio import ImageError, load_image, probe_image, scaled_decode_side
 
     try:
         info = probe_image(path)
         side = None
-        if info.format == "jpeg":
-            long_side = max(info.width, info.height)
-            for f in (8, 4, 2):
-                if math.ceil(long_side / f) >= PRINT_DECODE_SIDE:
-                    side = math.ceil(long_side / f)  # exactly a libjpeg scale: no resize before the grid
-                    break
+        if info.format == "jpeg":  # exactly a libjpeg scale: no resize before the grid
+            side = scaled_decode_side(max(info.width, info.height), PRINT_DECODE_SIDE)
         return image_print(load_image(path, max_side=side))
     except (ImageError, OSError, ValueError):
         return None

@@ -479,18 +479,14 @@ class Recognizer:
         (letterboxed) and reading too, unless a detected box is shorter than 3/4 of ``read_px``
         there, in which case one larger decode is made for reading. Other formats are decoded once.
         """
-        from bibtagger_gui.core.imageio import load_with_info, probe_image
+        from bibtagger_gui.core.imageio import load_with_info, probe_image, scaled_decode_side
         from bibtagger_gui.core.pixelprint import image_print
 
         info = probe_image(path)
         full_long = max(info.width, info.height)
         side = None
         if info.format == "jpeg":
-            side = full_long
-            for f in (8, 4, 2):
-                if math.ceil(full_long / f) >= max(FIRST_DECODE_SIDE, max(self.detector.input_size)):
-                    side = math.ceil(full_long / f)
-                    break
+            side = scaled_decode_side(full_long, max(FIRST_DECODE_SIDE, max(self.detector.input_size)))
         self._per_thread.print = None
         image, info = load_with_info(path, max_side=side)
         self._per_thread.print = image_print(image)
