@@ -36,6 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bibtagger_gui.gui.look import name_widget
+
 log = logging.getLogger("bibtagger_gui.gui.errors")
 
 MAX_DIALOGS = 5  # per session; after that the status bar and the log only
@@ -119,9 +121,7 @@ class ErrorDialog(QDialog):
             (self.open_log_button, "Open log folder", "Open the folder of the log file in the file manager"),
             (self.close_button, "Close", "Close this message; the app goes on"),
         ):
-            widget.setAccessibleName(name)
-            widget.setAccessibleDescription(desc)
-            widget.setToolTip(desc)
+            name_widget(widget, name, desc)
         lay = QVBoxLayout(self)
         lay.addWidget(self.message)
         lay.addWidget(self.more)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from bibtagger_gui import __version__
 from bibtagger_gui.core import applog
 from bibtagger_gui.gui.keymap import DEFAULT_KEYMAP, ENV_VAR, SETTINGS_GROUP, Keymap, json_path_in_use
+from bibtagger_gui.gui.look import name_widget
 from bibtagger_gui.gui.threads import WorkQueue, emit_if_alive
 
 #: what the repository knows of the licences of what the packaged app bundles (build.spec):
@@ -57,12 +58,6 @@ def _close_buttons(dialog: QDialog) -> QDialogButtonBox:
     return buttons
 
 
-def _name(widget: QWidget, name: str, description: str) -> None:
-    widget.setAccessibleName(name)
-    widget.setAccessibleDescription(description)
-    widget.setToolTip(description)
-
-
 class ShortcutsDialog(QDialog):
     """Every action of the key map with this user's keys (overrides included) and how to change them."""
 
@@ -80,7 +75,7 @@ class ShortcutsDialog(QDialog):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.setWordWrap(True)
-        _name(self.table, "Keyboard shortcuts", "Every action with its keys; arrow keys move through the rows")
+        name_widget(self.table, "Keyboard shortcuts", "Every action with its keys; arrow keys move through the rows")
         self.howto = QLabel()
         self.howto.setObjectName("shortcutsHowTo")
         self.howto.setWordWrap(True)
@@ -141,7 +136,7 @@ class _TextWindow(QDialog):
         self.browser = QTextBrowser()
         self.browser.setObjectName(f"{object_name}Text")
         self.browser.setOpenExternalLinks(False)
-        _name(self.browser, title, description)
+        name_widget(self.browser, title, description)
         lay = QVBoxLayout(self)
         lay.addWidget(self.browser, 1)
         lay.addWidget(_close_buttons(self))

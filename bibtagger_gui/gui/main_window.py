@@ -36,7 +36,7 @@ from bibtagger_gui.core.imageio import unsupported_note
 from bibtagger_gui.core.recognition_queue import reviewer_window
 from bibtagger_gui.core.review import ReviewFilter, ReviewItem
 from bibtagger_gui.core.review_index import ReviewIndex
-from bibtagger_gui.gui import box_adjust, empty_state
+from bibtagger_gui.gui import box_adjust, empty_state, look
 from bibtagger_gui.gui.bib_panel import HINT_IDLE, HINT_NEW_BOX, HINT_NO_BOX, BibPanel
 from bibtagger_gui.gui.commands import (
     BIB_CHANGED,
@@ -375,11 +375,7 @@ class MainWindow(QMainWindow):
         def keys(action: str) -> str:
             return f" ({km.text(action)})" if km.keys.get(action) else ""
 
-        def name(widget, title: str, description: str, tip: str | None = None) -> None:
-            widget.setAccessibleName(title)
-            widget.setAccessibleDescription(description)
-            widget.setToolTip(tip if tip is not None else description)
-
+        name = look.name_widget
         search = f"Search bib number{keys('search')}"
         self.search_edit.setPlaceholderText(search)
         name(self.search_edit, "Search bib number", "Show only photos with this bib number; 12* for a prefix", search)

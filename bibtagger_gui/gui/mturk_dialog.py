@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from bibtagger_gui.core import mturk
 from bibtagger_gui.gui.commands import EditContext, VerdictCommand
+from bibtagger_gui.gui.look import name_widget
 
 # Okabe-Ito (no red/green pair for the first workers; docs/gui.md#accessibility); the current worker's
 # boxes are also solid and thick, the others dashed, so they differ without colour too.
@@ -392,9 +393,7 @@ class MTurkReviewDialog(QDialog):
             (self.prev_button, "Previous assignment", "Previous assignment (Left)"),
             (self.next_button, "Next assignment", "Next assignment (Right)"),
         ):
-            widget.setAccessibleName(title)
-            widget.setToolTip(tip)
-            widget.setAccessibleDescription(tip)
+            name_widget(widget, title, tip)
         QWidget.setTabOrder(self.filter_box, self.table)
         QWidget.setTabOrder(self.table, self.feedback)
 
