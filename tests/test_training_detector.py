@@ -155,6 +155,20 @@ def _toy_entries(folder, n: int = 4) -> list[Entry]:
     return entries
 
 
+def test_photos_with_a_bib_without_a_box_are_left_out(tmp_path, capsys):
+    """A box-less bib (typed, or copied from another frame) is on the photo somewhere: the photo is no
+    negative, and no crop of it may teach that its pixels are background."""
+    from training.detector_data import load_photos
+
+    boxed, unboxed, empty = _toy_entries(tmp_path, 3)
+    unboxed = Entry(unboxed.path, unboxed.image, unboxed.width, unboxed.height, unboxed.bibs + (Bib("77", None),))
+    empty = Entry(empty.path, empty.image, empty.width, empty.height, ())
+    photos = load_photos([boxed, unboxed, empty])
+    assert [len(p.boxes) for p in photos] == [1, 0]  # the boxed photo, and the one without bibs as a negative
+    assert np.allclose(photos[0].boxes[0], boxed.bibs[0].box)
+    assert f"skipping {unboxed.image}: bib 77 has no box" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_train_then_finetune_writes_checkpoints_and_onnx(tmp_path):
     entries = _toy_entries(tmp_path)

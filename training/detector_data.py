@@ -34,12 +34,19 @@ class Photo:
 def load_photos(entries: list[Entry], max_side: int = 1600) -> list[Photo]:
     """Decode every entry once (RGB, at most `max_side` long); unreadable photos are skipped with a message.
 
-    Entries without any boxed bib are kept as negatives.
+    Entries without any bib are kept as negatives. Entries with a bib *without a box* (a number typed
+    on a photo without bibs, or copied from another frame: docs/bursts.md) are left out with a message:
+    the bib is somewhere on the photo, and every crop would teach the detector that it is background.
     """
     from bibtagger_gui.core.imageio import ImageError, load_image
 
     photos = []
     for e in entries:
+        unboxed = [b.number for b in e.bibs if b.box is None]
+        if unboxed:
+            print(f"skipping {e.image}: bib {', '.join(unboxed)} has no box (somewhere on the photo, "
+                  "not background)", flush=True)  # fmt: skip
+            continue
         try:  # the app's loader: EXIF orientation applied like the annotation boxes; big photos reduced
             img = load_image(e.path, max_side=max_side)
         except ImageError as exc:
