@@ -59,7 +59,7 @@ class ImageInfo:
     width: int
     height: int
     orientation: int = 1  # EXIF orientation 1..8
-    captured_at: str | None = None  # ISO 8601 "YYYY-MM-DDTHH:MM:SS" from EXIF, local time
+    captured_at: str | None = None  # ISO 8601 "YYYY-MM-DDTHH:MM:SS[.ff]" from EXIF (+ SubSecTime), local time
     format: str = ""  # jpeg | png | tiff | bmp | webp
     raw_width: int = 0  # stored (un-oriented) size
     raw_height: int = 0
@@ -100,7 +100,8 @@ def unsupported_note(relpaths: list[str]) -> str | None:
 _ReadAt = Callable[[int, int], bytes]
 
 
-def _exif_date(value: str) -> str | None:
+def _exif_date(value: str, subsec: str | None = None) -> str | None:
+    """EXIF "YYYY:MM:DD HH:MM:SS" (+ its SubSecTime digits, "45" = .45 s) as ISO "YYYY-MM-DDTHH:MM:SS[.45]"."""
     value = value.strip().strip("\x00").strip()
     if len(value) < 19 or value.startswith("0000"):
         return None
@@ -108,7 +109,9 @@ def _exif_date(value: str) -> str | None:
     parts = date.split(":")
     if len(parts) != 3 or not all(p.isdigit() for p in parts):
         return None
-    return f"{parts[0]}-{parts[1]}-{parts[2]}T{time}"
+    digits = (subsec or "").strip().strip("\x00").strip()
+    fraction = f".{digits}" if digits.isdigit() and digits.isascii() else ""
+    return f"{parts[0]}-{parts[1]}-{parts[2]}T{time}{fraction}"
 
 
 def _parse_tiff(read_at: _ReadAt) -> dict[str, object]:
@@ -151,13 +154,18 @@ def _parse_tiff(read_at: _ReadAt) -> dict[str, object]:
     for key, tag in (("width", 0x0100), ("height", 0x0101)):
         if isinstance(ifd0.get(tag), int):
             out[key] = ifd0[tag]
-    date = ifd0.get(0x0132)
+    date, subsec = ifd0.get(0x0132), None
     exif_ptr = ifd0.get(0x8769)
     if isinstance(exif_ptr, int) and exif_ptr > 0:
         exif = read_ifd(exif_ptr)
-        date = exif.get(0x9003) or exif.get(0x9004) or date
+        # each date with its own fraction of a second: SubSecTimeOriginal / Digitized / SubSecTime
+        for date_tag, subsec_tag in ((0x9003, 0x9291), (0x9004, 0x9292), (None, 0x9290)):
+            if date_tag is None or exif.get(date_tag):
+                date = exif[date_tag] if date_tag is not None else date
+                subsec = exif.get(subsec_tag)
+                break
     if isinstance(date, str):
-        out["captured_at"] = _exif_date(date)
+        out["captured_at"] = _exif_date(date, subsec if isinstance(subsec, str) else None)
     return out
 
 

@@ -19,13 +19,14 @@ and never pushed (docs/gui.md#saving-and-the-undo-stack).
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from PySide6.QtGui import QUndoCommand
 
-from bibtagger_gui.core import mturk, photo_batch
+from bibtagger_gui.core import burst_edits, mturk, photo_batch
 
 Box = tuple[float, float, float, float]
 
@@ -275,6 +276,17 @@ class AcceptPhotoCommand(PhotoEditCommand):
         photo_batch.accept_photo(store, self.photo_id)
 
 
+class CopyBibsCommand(PhotoEditCommand):
+    """Copy Bibs from Previous Photo: ``plan`` (core/burst_edits.py) written to the photo; one undo step."""
+
+    def __init__(self, ctx: EditContext, photo_id: int, plan: Any, text: str = "Copy bibs from previous photo"):
+        super().__init__(ctx, photo_id, text)
+        self.plan = plan
+
+    def edit(self, store: Any) -> None:
+        burst_edits.copy_bibs(store, self.photo_id, self.plan)
+
+
 class VerdictCommand(PhotoEditCommand):
     """An MTurk verdict (approve, reject, correct, or none) and what it does to the photo's bibs.
 
@@ -449,3 +461,26 @@ class BatchEditCommand(StoreCommand):
         super()._guarded(step)
         if self.isObsolete():  # it failed (reported): show what the store holds
             self.shown(self, "failed")
+
+
+class BurstFixCommand(BatchEditCommand):
+    """Apply This Fix to the Burst: ``old`` -> ``new`` on the frames of ``plan`` (core/burst_edits.FixPlan),
+    one undo step over all of them. ``fixed_photo_id``: the photo the user fixed by hand."""
+
+    def __init__(self, ctx: EditContext, plan: Any, fixed_photo_id: int,
+                 shown: Callable[["BatchEditCommand", str], None] = lambda command, how: None):  # fmt: skip
+        steps = [(pid, functools.partial(burst_edits.retype_reading, bib_id=bib_id, old=plan.old, new=plan.new))
+                 for pid, bib_id in plan.todo]  # fmt: skip
+        super().__init__(ctx, f"Apply {plan.old} → {plan.new} to the burst ({len(steps)} photos)", steps, shown)
+        self.fix = (fixed_photo_id, plan.old, plan.new)
+
+
+def number_fix(command: Any) -> tuple[int, str, str] | None:
+    """``(photo_id, old, new)`` when ``command`` retyped a *model* reading ``old`` as ``new`` (an
+    :class:`EditBibCommand` that changed a prediction's number), else None."""
+    if not isinstance(command, EditBibCommand) or not command.rows_before:
+        return None
+    before, after = command.rows_before.get(command.bib_id), command.rows_after.get(command.bib_id)
+    if before is None or after is None or before.source != "model" or before.number == after.number:
+        return None
+    return command.photo_id, before.number, after.number

@@ -60,7 +60,8 @@ from bibtagger_gui.gui.workers import Generation, RecognitionJob, ScanJob
 
 log = logging.getLogger(__name__)
 
-FEATURE_MODULES = ("mturk_dialog", "keywords_action", "startlist_action", "import_action", "export_action", "batch_action")
+FEATURE_MODULES = ("mturk_dialog", "keywords_action", "startlist_action", "import_action", "export_action", "batch_action",
+                   "burst_action")
 DEFAULT_SIZE = (1400, 900)
 THUMB_ICON = (120, 80)
 #: Undo steps kept within one folder (QUndoStack.setUndoLimit); the oldest are dropped beyond it. A step

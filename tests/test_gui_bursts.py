@@ -1,0 +1,216 @@
+"""The burst tools in the window (gui/burst_action.py), driven with their keys: Copy Bibs from Previous Photo
+(Ctrl+D) and Apply This Fix to the Burst (Ctrl+B). What the store holds after each, one undo step each
+(undo and redo exact), the status bar's messages and the edge cases (first photo, a previous photo without
+bibs, another pixel size, another burst, reviewed photos and people's bibs untouched)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from bibtagger_gui.core.bib import Bib  # noqa: E402
+from bibtagger_gui.gui.keymap import DEFAULT_KEYMAP  # noqa: E402
+from tests.test_bursts import shot  # noqa: E402
+from tests.test_gui_support import fixed_predictions, gui_env, make_window, wait_idle  # noqa: E402,F401
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+T0 = datetime(2024, 5, 12, 10, 31, 2)
+BOX = (40.0, 60.0, 140.0, 110.0)
+
+
+def key(qtbot, k, mod=Qt.KeyboardModifier.NoModifier) -> None:
+    qtbot.keyClick(QApplication.focusWidget() or QApplication.activeWindow(), k, mod)
+
+
+def dump(store) -> dict:
+    return {p.relpath: (p.reviewed, tuple(store.bibs(p.id))) for p in store.photos()}
+
+
+#: file -> (seconds after T0, pixel size, predictions); list order (least confident first): empty, far, f0..f3, g
+SHOOT = {
+    "empty.jpg": (600.0, (320, 240), []),
+    "far.jpg": (300.0, (320, 240), [Bib("1234", BOX, 0.30), Bib("808", (10.0, 10.0, 60.0, 40.0), 0.97)]),
+    "f0.jpg": (0.0, (320, 240), [Bib("1234", BOX, 0.40), Bib("55", (200.0, 50.0, 260.0, 90.0), 0.95)]),
+    "f1.jpg": (0.3, (320, 240), [Bib("1234", (44.0, 62.0, 144.0, 112.0), 0.45)]),
+    "f2.jpg": (0.6, (320, 240), [Bib("1234", (48.0, 64.0, 148.0, 114.0), 0.50)]),
+    "f3.jpg": (0.9, (320, 240), [Bib("1234", (52.0, 66.0, 152.0, 116.0), 0.55), Bib("66", (5.0, 5.0, 30.0, 20.0), 0.96)]),
+    "g.jpg": (1.2, (400, 240), [Bib("1234", (56.0, 68.0, 156.0, 118.0), 0.60)]),  # same burst, another size
+}
+
+
+@pytest.fixture
+def burst(make_window, tmp_path, monkeypatch, qtbot):
+    folder = tmp_path / "race"
+    for name, (dt, size, _bibs) in SHOOT.items():
+        shot(folder / name, T0 + timedelta(seconds=dt), size=size)
+    fixed_predictions(monkeypatch, {name: bibs for name, (_dt, _size, bibs) in SHOOT.items()})
+    win = make_window()
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    assert [it.photo.relpath for it in win.list_model.items] == list(SHOOT)  # the order the tests rely on
+    return win
+
+
+def show(win, relpath: str) -> int:
+    pid = win.store.photo_by_path(relpath).id
+    assert win.select_photo(pid)
+    win.photo_view.setFocus()
+    return pid
+
+
+def numbers(win, relpath: str) -> dict[str, tuple]:
+    return {b.number: (b.box, b.source) for b in win.store.bibs(win.store.photo_by_path(relpath).id)}
+
+
+def message(win) -> str:
+    return win.statusBar().currentMessage()
+
+
+def test_keys_and_menu_entries_come_from_the_key_map(burst):
+    win = burst
+    for name in ("copy_prev_bibs", "apply_fix_to_burst"):
+        act = win.actions_by_name[name]
+        assert act in win.edit_menu.actions()
+        assert [s.toString() for s in act.shortcuts()] == DEFAULT_KEYMAP[name][0]
+
+
+def test_copy_within_a_burst_keeps_boxes_and_confirms_the_same_number(burst, qtbot):
+    win = burst
+    before = dump(win.store)
+    pid = show(win, "f1.jpg")
+    own_box = numbers(win, "f1.jpg")["1234"][0]
+    key(qtbot, Qt.Key.Key_D, CTRL)
+    got = numbers(win, "f1.jpg")
+    prev = numbers(win, "f0.jpg")
+    assert got == {"1234": (own_box, "human"), "55": (prev["55"][0], "human")}  # confirmed, not duplicated
+    assert "From f0.jpg" in message(win) and "copied 55 with their boxes" in message(win)
+    assert "confirmed 1234" in message(win)
+    assert [b.id for b in win.current_bibs] == [b.id for b in win.store.bibs(pid)]  # the view shows them
+    after = dump(win.store)
+    key(qtbot, Qt.Key.Key_Z, CTRL)  # one undo step puts everything back exactly
+    assert dump(win.store) == before
+    key(qtbot, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert dump(win.store) == after
+    # again: nothing left to copy, said so, nothing pushed
+    index = win.undo_stack.index()
+    key(qtbot, Qt.Key.Key_D, CTRL)
+    assert "nothing copied" in message(win) and win.undo_stack.index() == index and dump(win.store) == after
+
+
+def test_copy_from_another_size_or_another_burst_copies_numbers_without_boxes(burst, qtbot):
+    win = burst
+    show(win, "g.jpg")  # previous: f3, same burst but 320x240 against 400x240
+    key(qtbot, Qt.Key.Key_D, CTRL)
+    got = numbers(win, "g.jpg")
+    assert got["66"] == (None, "human") and got["1234"][1] == "human"
+    assert "without boxes (another pixel size)" in message(win)
+
+    show(win, "f0.jpg")  # previous: far.jpg, five minutes earlier
+    key(qtbot, Qt.Key.Key_D, CTRL)
+    assert numbers(win, "f0.jpg")["808"] == (None, "human")
+    assert "without boxes (not the same burst)" in message(win)
+
+
+def test_copy_on_the_first_photo_or_from_a_photo_without_bibs_does_nothing(burst, qtbot):
+    win = burst
+    before = dump(win.store)
+    show(win, "empty.jpg")
+    key(qtbot, Qt.Key.Key_D, CTRL)
+    assert "first photo of the list" in message(win)
+    show(win, "far.jpg")  # previous: empty.jpg
+    key(qtbot, Qt.Key.Key_D, CTRL)
+    assert "empty.jpg) has no bib to copy" in message(win)
+    assert dump(win.store) == before and win.undo_stack.count() == 0
+
+
+def test_apply_fix_to_the_burst(burst, qtbot):
+    win = burst
+    store = win.store
+    ids = {p.relpath: p.id for p in store.photos()}
+    store.set_reviewed(ids["f3.jpg"], True)  # reviewed: never touched
+    win.refresh_photo(ids["f3.jpg"])
+    show(win, "f0.jpg")
+    assert win.selected_row().number == "1234"  # the least confident bib is selected
+    for d in "1243":
+        key(qtbot, getattr(Qt.Key, f"Key_{d}"))
+    key(qtbot, Qt.Key.Key_Return)
+    assert numbers(win, "f0.jpg")["1243"][1] == "human"
+    hint = message(win)  # the cheap check names the key: f1, f2, g qualify
+    assert "3 other unreviewed frame(s) of this burst read 1234" in hint and "Ctrl+B" in hint
+    before = dump(store)
+
+    key(qtbot, Qt.Key.Key_B, CTRL)
+    changed = [rel for rel in SHOOT if dump(store)[rel] != before[rel]]
+    assert changed == ["f1.jpg", "f2.jpg", "g.jpg"]
+    for rel in changed:
+        old = {b.number: b for b in before[rel][1]}["1234"]
+        assert numbers(win, rel)["1243"] == (old.box, "human") and "1234" not in numbers(win, rel)
+    assert "1234 → 1243 on 3 more photo(s) of the burst: f1.jpg, f2.jpg, g.jpg" in message(win)
+    assert "f3.jpg: reviewed" in message(win)  # left alone, and said
+    assert numbers(win, "far.jpg")["1234"][1] == "model"  # another burst
+    assert numbers(win, "f3.jpg")["1234"][1] == "model"
+    after = dump(store)
+
+    index = win.undo_stack.index()
+    key(qtbot, Qt.Key.Key_B, CTRL)  # again: nothing to apply, said, nothing pushed
+    assert "was just applied" in message(win) and win.undo_stack.index() == index
+
+    key(qtbot, Qt.Key.Key_Z, CTRL)  # one step for the three photos
+    assert dump(store) == before
+    key(qtbot, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert dump(store) == after
+
+
+def test_apply_fix_says_why_when_nothing_qualifies(burst, qtbot):
+    win = burst
+    hint = "fixes them too"
+    show(win, "f2.jpg")
+    key(qtbot, Qt.Key.Key_B, CTRL)
+    assert "No fix to apply" in message(win)
+
+    show(win, "far.jpg")  # alone in its burst
+    win.statusBar().clearMessage()
+    for d in "99":
+        key(qtbot, getattr(Qt.Key, f"Key_{d}"))
+    key(qtbot, Qt.Key.Key_Return)
+    assert hint not in message(win)  # no hint: no frame qualifies
+    before = dump(win.store)
+    key(qtbot, Qt.Key.Key_B, CTRL)
+    assert "far.jpg is not part of a burst" in message(win) and dump(win.store) == before
+
+    # a person's bib and reviewed frames only: the burst has frames, none qualifies
+    store = win.store
+    ids = {p.relpath: p.id for p in store.photos()}
+    for rel in ("f1.jpg", "f2.jpg", "f3.jpg", "g.jpg"):
+        store.set_reviewed(ids[rel], True)
+        win.refresh_photo(ids[rel])
+    show(win, "f0.jpg")
+    win.statusBar().clearMessage()
+    for d in "4321":
+        key(qtbot, getattr(Qt.Key, f"Key_{d}"))
+    key(qtbot, Qt.Key.Key_Return)
+    assert hint not in message(win)
+    before = dump(store)
+    key(qtbot, Qt.Key.Key_B, CTRL)
+    assert "No other unreviewed photo of the burst of f0.jpg (5 frames)" in message(win)
+    assert dump(store) == before
+
+
+def test_copy_from_the_number_field_commits_the_typed_number_first(burst, qtbot):
+    win = burst
+    show(win, "f2.jpg")  # previous: f1 (1234)
+    key(qtbot, Qt.Key.Key_9)
+    assert win.number_edit.hasFocus()
+    index = win.undo_stack.index()
+    key(qtbot, Qt.Key.Key_D, CTRL)
+    got = numbers(win, "f2.jpg")
+    assert set(got) == {"9", "1234"} and got["9"][1] == got["1234"][1] == "human"  # the typed 9, then the copy
+    assert got["1234"][0] == numbers(win, "f1.jpg")["1234"][0]  # same burst, same size: f1's box
+    assert win.undo_stack.index() == index + 2  # two steps: the typed number, the copy
