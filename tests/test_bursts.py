@@ -104,6 +104,23 @@ def test_sub_folders_are_other_bursts(tmp_path):
         assert groups(store) == [["cam1/a.jpg", "cam1/b.jpg"]]
 
 
+def test_previous_frame_is_the_photo_taken_just_before_in_its_folder_and_clock(tmp_path):
+    offsets = {"a.jpg": 5.0, "b.jpg": 0.0, "c.jpg": 0.0, "d.jpg": 600.0, "cam2/e.jpg": 1.0}
+    for name, dt in offsets.items():
+        shot(tmp_path / name, T0 + timedelta(seconds=dt))
+    os.utime(shot(tmp_path / "nodate.jpg", None), (T0.timestamp() + 2, T0.timestamp() + 2))  # file clock
+    with scanned(tmp_path) as store:
+        photos = store.photos()
+        ids = {p.relpath: p.id for p in photos}
+        prev = {rel: bursts.previous_frame(photos, pid) for rel, pid in ids.items()}
+        names = {pid: rel for rel, pid in ids.items()}
+        got = {rel: names.get(pid) for rel, pid in prev.items()}
+        # b and c share a time: ties by name; d is ten minutes later but still the next frame;
+        # the other sub-folder and the file clock stand alone
+        assert got == {"b.jpg": None, "c.jpg": "b.jpg", "a.jpg": "c.jpg", "d.jpg": "a.jpg",
+                       "cam2/e.jpg": None, "nodate.jpg": None}  # fmt: skip
+
+
 @pytest.mark.parametrize("text", [None, "", "garbage", "2024-05-12T10:31:02.x5", "2024-13-40T10:31:02"])
 def test_unreadable_capture_times_are_none(text):
     assert bursts.parse_captured_at(text) is None

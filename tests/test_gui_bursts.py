@@ -33,10 +33,11 @@ def dump(store) -> dict:
     return {p.relpath: (p.reviewed, tuple(store.bibs(p.id))) for p in store.photos()}
 
 
-#: file -> (seconds after T0, pixel size, predictions); list order (least confident first): empty, far, f0..f3, g
+#: file -> (seconds after T0, pixel size, predictions); list order (least confident first): empty, far, f0..f3, g;
+#: capture order: f0..f3, g, empty (10 min later), far (15 min)
 SHOOT = {
     "empty.jpg": (600.0, (320, 240), []),
-    "far.jpg": (300.0, (320, 240), [Bib("1234", BOX, 0.30), Bib("808", (10.0, 10.0, 60.0, 40.0), 0.97)]),
+    "far.jpg": (900.0, (320, 240), [Bib("1234", BOX, 0.30), Bib("808", (10.0, 10.0, 60.0, 40.0), 0.97)]),
     "f0.jpg": (0.0, (320, 240), [Bib("1234", BOX, 0.40), Bib("55", (200.0, 50.0, 260.0, 90.0), 0.95)]),
     "f1.jpg": (0.3, (320, 240), [Bib("1234", (44.0, 62.0, 144.0, 112.0), 0.45)]),
     "f2.jpg": (0.6, (320, 240), [Bib("1234", (48.0, 64.0, 148.0, 114.0), 0.50)]),
@@ -112,19 +113,19 @@ def test_copy_from_another_size_or_another_burst_copies_numbers_without_boxes(bu
     assert got["66"] == (None, "human") and got["1234"][1] == "human"
     assert "without boxes (another pixel size)" in message(win)
 
-    show(win, "f0.jpg")  # previous: far.jpg, five minutes earlier
+    show(win, "empty.jpg")  # first in the list, but taken after g.jpg: its previous frame, ten minutes earlier
     key(qtbot, Qt.Key.Key_D, CTRL)
-    assert numbers(win, "f0.jpg")["808"] == (None, "human")
-    assert "without boxes (not the same burst)" in message(win)
+    assert numbers(win, "empty.jpg") == {n: (None, "human") for n in numbers(win, "g.jpg")}  # 1234 and the 66 copied above
+    assert "From g.jpg" in message(win) and "without boxes (not the same burst)" in message(win)
 
 
 def test_copy_on_the_first_photo_or_from_a_photo_without_bibs_does_nothing(burst, qtbot):
     win = burst
     before = dump(win.store)
-    show(win, "empty.jpg")
+    show(win, "f0.jpg")  # third in the list, first taken
     key(qtbot, Qt.Key.Key_D, CTRL)
-    assert "first photo of the list" in message(win)
-    show(win, "far.jpg")  # previous: empty.jpg
+    assert "first photo taken in its folder" in message(win)
+    show(win, "far.jpg")  # previous frame: empty.jpg
     key(qtbot, Qt.Key.Key_D, CTRL)
     assert "empty.jpg) has no bib to copy" in message(win)
     assert dump(win.store) == before and win.undo_stack.count() == 0

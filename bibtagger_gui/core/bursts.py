@@ -108,6 +108,26 @@ def burst_of(photos: Iterable[Any], photo_id: int, gap: float = GAP_S, max_span:
     return next((b for b in bursts([p for p in photos if near(p)], gap, max_span) if photo_id in b), ())
 
 
+def previous_frame(photos: Iterable[Any], photo_id: int) -> int | None:
+    """The photo taken just before ``photo_id``: on its clock and in its sub-folder, in capture order (ties by
+    relpath), whether or not the two are one burst; None for the first photo or one without a capture time."""
+    photos = list(photos)
+    me = next((p for p in photos if p.id == photo_id), None)
+    t = capture_time(me) if me is not None else None
+    if t is None:
+        return None
+    mine = (t.seconds, me.relpath)
+    best: tuple[float, str, int] | None = None
+    for p in photos:
+        u = capture_time(p)
+        if p.id == photo_id or u is None or u.source != t.source or _folder(p.relpath) != _folder(me.relpath):
+            continue
+        key = (u.seconds, p.relpath, p.id)
+        if key[:2] < mine and (best is None or key > best):
+            best = key
+    return best[2] if best is not None else None
+
+
 def same_burst(photos: Sequence[Any], a: int, b: int) -> bool:
     """Whether photos ``a`` and ``b`` (ids among ``photos``) are frames of one burst."""
     return a != b and b in burst_of(photos, a)

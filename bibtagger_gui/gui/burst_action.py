@@ -50,15 +50,14 @@ class BurstController(FeatureController):
 
     # ---------------------------------------------------------------- copy from the previous photo
     def copy_previous(self) -> bool:
-        """Ctrl+D: the previous photo's bibs (in the list's order) onto this one, as one undo step."""
+        """Ctrl+D: the bibs of the photo taken just before this one (capture order) onto it, as one undo step."""
         w = self.window
         if w._no_photo_shown():
             return False
         w._commit_entry()  # a number typed here is saved first (its own undo step), so the copy sees it
-        row = w.current_row()
-        if row is None or row == 0:
-            return self._say("This is the first photo of the list: there is no previous photo to copy bibs from")
-        prev_id = w.list_model.item(row - 1).photo_id
+        prev_id = bursts.previous_frame(self._photos(), w.current_id)
+        if prev_id is None:
+            return self._say("This is the first photo taken in its folder: there is no previous photo to copy bibs from")
         try:
             prev, cur = review.item_for(w.store, prev_id), review.item_for(w.store, w.current_id)
         except KeyError:

@@ -42,7 +42,7 @@ DEFAULT_KEYMAP: dict[str, tuple[list[str], str]] = {
     "edit_number": (["F2"], "Edit the selected bib's number (letters too); digits start editing by themselves"),
     "draw_box": (["B"], "Draw a new box (drag with the mouse, or arrows to move and Shift+arrows to size it, Enter), then type its number"),
     "delete_bib": (["Delete"], "Delete the selected bib"),
-    "copy_prev_bibs": (["Ctrl+D"], "Copy the previous photo's bibs (in the list) onto this one as your bibs; boxes only from a frame of the same burst and pixel size"),
+    "copy_prev_bibs": (["Ctrl+D"], "Copy the bibs of the photo taken just before this one (its folder, capture order) onto it as your bibs; boxes only from a frame of the same burst and pixel size"),
     "apply_fix_to_burst": (["Ctrl+B"], "Apply your last fix of a reading (A to B) to the other unreviewed frames of its burst whose prediction reads A"),
     "box_left": (["Alt+Left"], "Move the selected bib's box left by 1 % of its width (at least 2 px)"),
     "box_right": (["Alt+Right"], "Move the selected box right (a burst of moves and sizes is one undo step)"),
