@@ -307,3 +307,25 @@ def test_a_new_run_removes_work_folders_killed_runs_left(tmp_path):
         alive.kill()
         alive.wait()
     assert left == sorted([work.name, f"{out.name}.partial-{alive.pid}", "models [v2].partial-notapid"])
+
+
+def test_progress_json_adds_one_line_per_step_and_keeps_the_human_output(tmp_path, setup, capsys):
+    from bibtagger_gui.core.finetune_run import parse_progress
+
+    photos, models = setup
+    assert finetune(photos, models, tmp_path / "plain", "--skip-detector", "--steps", "3") == 0
+    plain = [ln for ln in capsys.readouterr().out.splitlines()]
+    assert finetune(photos, models, tmp_path / "out", "--skip-detector", "--steps", "3", "--progress-json") == 0
+    said = capsys.readouterr().out.splitlines()
+    steps = [parse_progress(ln) for ln in said if parse_progress(ln) is not None]
+    human = [ln for ln in said if parse_progress(ln) is None]
+    assert not [ln for ln in plain if parse_progress(ln) is not None]  # without the option: none
+    assert len(human) == len(plain)  # the human output is the same (lines with times and paths aside)
+    reader = [(s.done, s.total) for s in steps if s.stage == "reader"]
+    assert reader == [(1, 3), (2, 3), (3, 3)]  # --epochs 1 --steps 3
+    assert [s.stage for s in steps][0] == "gather" and ("gather", 1, 1) in [(s.stage, s.done, s.total) for s in steps]
+    # the start reader is measured on the same val crops before the first step, for the app's comparison
+    report = json.loads((tmp_path / "out" / "finetune.json").read_text())["reader"]
+    assert 0 <= report["init_val_accuracy"] <= 1 and report["init_val_loss"] > 0
+    assert f"the start reader `{models / 'reader.pt'}` on the same crops: accuracy {report['init_val_accuracy']:.4f}" in \
+        " ".join((tmp_path / "out" / "reader.md").read_text().split())

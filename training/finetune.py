@@ -1,6 +1,6 @@
 """Fine-tune the shipped models on reviewed photos of app folders and export a loadable model folder.
 
-`python -m training finetune --from DIR [DIR ...] [--models resources/models] --out OUTDIR`
+`python -m training finetune --from DIR [DIR ...] [--models resources/models] --out OUTDIR [--progress-json]`
 
 The reader starts from `MODELS/reader.pt` (the torch checkpoint shipped beside reader.onnx); the
 detector from `MODELS/detector.pt` through `training.train_detector.finetune` when both exist.
@@ -26,6 +26,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from bibtagger_gui.core.finetune_run import TOO_FEW, progress_json, too_few
 from training.data import DEFAULT_DEV, Entry, data_hash, entries_from_store, load_entries, split
 
 
@@ -33,12 +34,34 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
+class ProgressLines:
+    """``--progress-json``: one JSON line ``{"stage", "done", "total"}`` per step on stdout, beside the human
+    output (the app's progress bar reads them; bibtagger_gui.core.finetune_run). A stage's first and last
+    step always print; in between at most one line per 1 % of its total."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.last: tuple[str, int] | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.last is not None and self.last[0] == stage and done < total and done - self.last[1] < max(1, total // 100):
+            return
+        self.last = (stage, done)
+        print(progress_json(stage, done, total), flush=True)
+
+
+progress = ProgressLines(False)
+
+
 def gather(folders: list[Path]) -> list[Entry]:
     """Reviewed photos (with at least one boxed bib or none at all) of every folder's store."""
     from bibtagger_gui.core.store import db_path_for
 
     entries: list[Entry] = []
-    for folder in folders:
+    for i, folder in enumerate(folders):
+        progress("gather", i, len(folders))
         if not Path(folder).is_dir():
             log(f"{folder}: no such folder")
             continue
@@ -52,6 +75,7 @@ def gather(folders: list[Path]) -> list[Entry]:
             continue
         log(f"{folder}: {len(found)} reviewed photos, {sum(len(e.bibs) for e in found)} bibs")
         entries += found
+    progress("gather", len(folders), len(folders))
     return entries
 
 
@@ -73,7 +97,7 @@ def finetune_reader(entries: list[Entry], init: Path, out: Path, args) -> dict:
     cfg = ReaderConfig(out=str(run_dir), synthetic=args.synthetic, epochs=0, finetune_epochs=args.epochs,
                        finetune_steps=args.steps, batch=args.batch, finetune_lr=args.lr, threads=args.threads,
                        init=str(init), train_sources=[str(f) for f in args.from_dirs])
-    summary = train(cfg, train_e, val_e)
+    summary = train(cfg, train_e, val_e, on_progress=progress)
     model, ckpt = load_reader(Path(summary["best"]))
     # the data hash alone names every run on the same photos alike; the weights hash tells the runs apart
     version = f"reader-{_dt.date.today():%Y.%m.%d}-ft-{summary['data_hash'][:6]}-{weights_hash(model.state_dict())}"
@@ -114,9 +138,17 @@ def reader_card(summary: dict, argv: list[str]) -> str:
 - data: {summary['train_photos']} train photos: {train}; data_hash `{summary['data_hash']}`; plus synthetic bibs
 - command: `python -m training finetune {' '.join(argv)}`
 - validation on {summary['val_photos']} photos: {val}; {summary['val_bibs']} ground-truth crops, exact-number accuracy
-  {summary['best_val_accuracy']:.4f}, CTC loss {summary['best_val_loss']:.3f}
+  {summary['best_val_accuracy']:.4f}, CTC loss {summary['best_val_loss']:.3f}{start_line(summary)}
 - contract: see docs/architecture.md (input `crop` [N,1,32,128], output `logits` [N,T,C])
 """
+
+
+def start_line(summary: dict) -> str:
+    """The start reader on the same val crops (train_reader.train measures it before the first step)."""
+    if summary.get("init_val_accuracy") is None:
+        return ""
+    return (f"; the start reader `{summary['init']}` on the same crops: accuracy {summary['init_val_accuracy']:.4f}, "
+            f"CTC loss {summary['init_val_loss']:.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detector-epochs", type=int, default=5)
     p.add_argument("--detector-steps", type=int, default=40, help="detector steps per epoch")
     p.add_argument("--skip-detector", action="store_true")
+    p.add_argument("--progress-json", action="store_true",
+                   help='also print one JSON line per step: {"stage": ..., "done": N, "total": M} (for the app)')
     args = p.parse_args(argv)
+    progress.enabled, progress.last = args.progress_json, None
 
     out: Path = args.out
     problem = output_problem(out, args.models, args.overwrite)
@@ -153,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log(f"interrupted: nothing written, {out} left as it was")
         return 130
-    if not any(b.box is not None for e in entries for b in e.bibs):
-        log("no reviewed photos with boxed bibs in those folders: mark photos reviewed in the app first")
+    if too_few(sum(b.box is not None for e in entries for b in e.bibs)):  # the app asks the same before it starts
+        log(TOO_FEW)
         return 2
     try:  # the training modules need them; the app and its store do not
         import onnx  # noqa: F401
@@ -290,8 +325,10 @@ def calibrate_output(entries: list[Entry], args, out: Path) -> dict:
 
     if not ((out / "detector.onnx").is_file() and (out / "reader.onnx").is_file()):
         return {"calibrated": False, "reason": "no detector + reader pair in the output"}
+    progress("calibrate", 0, 1)
     try:
         cal, report = calibrate_models(out, entries, threads=args.threads, fitted_on=f"{len(entries)} reviewed photos (trained on)")
+        progress("calibrate", 1, 1)
     except ValueError as exc:
         log(f"confidence not calibrated: {exc}; the app will show raw scores")
         return {"calibrated": False, "reason": str(exc)}
@@ -348,7 +385,7 @@ def finetune_detector(entries: list[Entry], args, out: Path) -> dict:
     if reason is None:
         run_dir = out / "runs" / "detector"
         path = det_finetune(entries, ckpt, run_dir, epochs=args.detector_epochs, steps_per_epoch=args.detector_steps,
-                            threads=args.threads)
+                            threads=args.threads, on_step=lambda done, total: progress("detector", done, total))
         shutil.copyfile(path, out / "detector.onnx")
         shutil.copyfile(run_dir / "best.pt", out / "detector.pt")
         info = detector_summary(entries, out, run_dir)

@@ -284,13 +284,15 @@ def train(
     workers: int = 0,
     device: str = "cpu",
     keep_epochs: bool = False,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Train from scratch (or from `init`), keep the best EMA checkpoint by val AP50, export it.
 
     ``p_occlude``: share of bibs given an arm-like occluder (``DetectorSampler``). ``workers`` > 0
     draws the batches in that many spawned processes (``BatchStream``; 0: in this process, the
     shipped recipe's stream), ``device`` runs the model there (e.g. ``cuda``), ``keep_epochs`` also
-    keeps every epoch's checkpoint as ``OUT/epoch-<n>.pt`` (docs/training.md#gpu-runs)."""
+    keeps every epoch's checkpoint as ``OUT/epoch-<n>.pt`` (docs/training.md#gpu-runs). ``on_step(done, total)``
+    is called after each training step (the app's progress, through finetune --progress-json)."""
     # under CPU contention 2 OpenMP threads can be ~10x slower than 1 (threads spin waiting on each other)
     torch.set_num_threads(threads)
     cv2.setNumThreads(1)
@@ -367,6 +369,8 @@ def train(
             opt.step()
             ema.update(model)
             step += 1
+            if on_step is not None:
+                on_step(step, total)
             agg["loss"] += float(loss.detach()) / steps_per_epoch
             for k, v in parts.items():
                 agg[k] += v / steps_per_epoch

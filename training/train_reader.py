@@ -14,6 +14,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -171,8 +172,17 @@ def _fit_budget(cfg: ReaderConfig, done: int, elapsed: float, rate: float, real_
     return done + max(1, int(left / rate))
 
 
-def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry]) -> dict:
-    """Run pretraining + fine-tuning; returns a summary (best checkpoint path, metrics)."""
+def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry],
+          on_progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Run pretraining + fine-tuning; returns a summary (best checkpoint path, metrics).
+
+    ``on_progress(stage, done, total)`` hears of the work as it goes: "synthetic" (crops rendered), then
+    "reader" (training steps of both phases). With ``cfg.init`` the summary also holds the start model's
+    val metrics on the same crops (``init_val_accuracy``, ``init_val_loss``), before any step."""
+    def tell(stage: str, done: int, total: int) -> None:
+        if on_progress is not None:
+            on_progress(stage, done, total)
+
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -223,10 +233,11 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
         def render():
             log(f"rendering {cfg.synthetic} synthetic crops (seed {syn_seed}, {max(1, cfg.render_workers)} process(es)) ...")
             return render_synthetic(cfg.synthetic, syn_seed, photos,
-                                    progress=lambda i, n: log(f"  synthetic {i}/{n}") if i % 5000 == 0 or i == n else None, size=size,
+                                    progress=lambda i, n: (tell("synthetic", i, n), log(f"  synthetic {i}/{n}") if i % 5000 == 0 or i == n else None), size=size,
                                     stretch=stretch, squeeze=cfg.squeeze, channels=channels, workers=cfg.render_workers)
 
         synth_x, synth_y, loaded = synthetic_cached(Path(cfg.synthetic_cache) if cfg.synthetic_cache else None, key, render)
+        tell("synthetic", cfg.synthetic, cfg.synthetic)
         log(f"synthetic {'loaded from ' + str(cfg.synthetic_cache) if loaded else 'done'} in {time.time() - t0:.0f}s")
     held = min(500, len(synth_y) // 10)
     sval_x, sval_y = synth_x[:held].astype(np.float32) / 255.0, synth_y[:held]
@@ -243,9 +254,19 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     model.to(device)
     t_train = time.time()  # the time budget counts from here (after rendering)
     log(f"model: {sum(p.numel() for p in model.parameters())} parameters")
+    start_val = evaluate(model, val_x, val_y, device=device) if init_model is not None else None
+    if start_val is not None:
+        log(f"start model {cfg.init}: val acc {start_val['accuracy']:.4f} ({start_val['n']} crops) val loss {start_val['loss']:.3f}")
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     best = {"accuracy": -1.0, "loss": math.inf}
     history = []
+    n_real_steps = (cfg.finetune_steps * cfg.finetune_epochs) if cfg.finetune_epochs > 0 and train_bibs else 0
+    n_pre_steps = [0]  # set once pretraining knows its length
+    steps_done = [0]
+
+    def stepped() -> None:
+        steps_done[0] += 1
+        tell("reader", steps_done[0], n_pre_steps[0] + n_real_steps)
 
     def real_batch(k: int) -> tuple[list[np.ndarray], list[str]]:
         idx = rng.integers(0, len(train_bibs), k)
@@ -299,6 +320,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=total, pct_start=0.1)
         # the time budget is fitted once from the rate of the steps warm..probe (after the warm-up)
         done, warm, probe, t_warm = 0, min(50, total // 20), min(150, total // 10), 0.0
+        n_pre_steps[0] = total
         for epoch in range(1, cfg.epochs + 1):
             if done >= total:
                 break
@@ -315,6 +337,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
                         log(f"time budget {cfg.time_budget:g} min: pretraining shortened to {fitted} of {total} steps "
                             f"({fitted / steps_per_epoch:.2f} epochs)")
                         total = fitted
+                        n_pre_steps[0] = total
                         sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=total, pct_start=0.1)
                         for _ in range(done):  # the new schedule, at the step reached
                             sched.step()
@@ -326,6 +349,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
                     rx, ry = real_batch(n_real)
                     xs, ys = xs + rx, ys + ry
                 losses.append(step(opt, sched, xs, ys))
+                stepped()
                 if (s + 1) % cfg.log_every == 0:
                     log(f"pretrain epoch {epoch}/{cfg.epochs} step {s + 1}/{steps_per_epoch} loss {np.mean(losses[-cfg.log_every:]):.3f}")
             end_epoch("pretrain", epoch, losses)
@@ -345,6 +369,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
                     xs += list(synth_x[sel].astype(np.float32) / 255.0)
                     ys += [synth_y[i] for i in sel]
                 losses.append(step(opt, sched, xs, ys))
+                stepped()
                 if (s + 1) % cfg.log_every == 0:
                     log(f"finetune epoch {epoch}/{cfg.finetune_epochs} step {s + 1}/{cfg.finetune_steps} loss {np.mean(losses[-cfg.log_every:]):.3f}")
             end_epoch("finetune", epoch, losses)
@@ -355,6 +380,8 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
                "best_phase": best.get("phase"), "best_epoch": best.get("epoch"), "data_hash": hash_,
                "train_photos": len(train_entries), "train_bibs": len(train_bibs), "val_bibs": len(val_bibs),
                "elapsed_s": round(time.time() - t0)}
+    if start_val is not None:
+        summary.update(init_val_accuracy=start_val["accuracy"], init_val_loss=start_val["loss"])
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     log(f"done: {summary}")
     return summary

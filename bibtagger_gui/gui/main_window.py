@@ -61,7 +61,7 @@ from bibtagger_gui.gui.workers import Generation, RecognitionJob, ScanJob
 log = logging.getLogger(__name__)
 
 FEATURE_MODULES = ("mturk_dialog", "keywords_action", "startlist_action", "import_action", "export_action", "batch_action",
-                   "burst_action")
+                   "burst_action", "finetune_action")
 DEFAULT_SIZE = (1400, 900)
 THUMB_ICON = (120, 80)
 #: Undo steps kept within one folder (QUndoStack.setUndoLimit); the oldest are dropped beyond it. A step
@@ -517,6 +517,9 @@ class MainWindow(QMainWindow):
         from bibtagger_gui.core.store import Store, StoreError
 
         folder = Path(folder).expanduser().resolve()
+        finetune = getattr(self, "finetune_controller", None)  # a running fine-tune: stop it, keep it, or stay
+        if finetune is not None and folder != self.folder and not finetune.may_leave(f"open {folder.name}", can_keep=True):
+            return False
         try:
             store = Store.open(folder)
         except (StoreError, OSError) as exc:
@@ -1432,6 +1435,10 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, title, message)
 
     def closeEvent(self, event) -> None:
+        finetune = getattr(self, "finetune_controller", None)
+        if finetune is not None and not finetune.may_leave("close the window"):  # the user keeps it running
+            event.ignore()
+            return
         for name in ("keywords_controller", "export_controller"):  # running writes finish or cancel cleanly
             controller = getattr(self, name, None)
             if controller is not None:

@@ -1,0 +1,266 @@
+"""What the app's Recognition > Improve Models from Reviewed Photos… needs of `python -m training finetune`,
+Qt-free and torch-free (docs/training.md#fine-tuning-from-the-app).
+
+The app never imports torch: it runs the fine-tune as a child process (:func:`finetune_command`) and
+reads what the child prints (:func:`parse_progress`, :func:`last_error_line`) and writes
+(:func:`read_result`). The rule that decides whether a folder has enough to learn from
+(:data:`MIN_BOXED_BIBS`, :func:`too_few`) lives here so that the app's refusal and finetune's own are
+one rule: finetune imports it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import glob
+import importlib.util
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bibtagger_gui.core.portable import shorten_name, user_data_dir, windows_safe_name
+
+#: the reader learns from the crops of boxed bibs: finetune needs at least this many among the reviewed photos
+MIN_BOXED_BIBS = 1
+#: finetune's own words when there are fewer (it prints them and exits with status 2)
+TOO_FEW = "no reviewed photos with boxed bibs in those folders: mark photos reviewed in the app first"
+#: what the child process imports; the app only looks them up (importlib.util.find_spec), never imports them
+TRAIN_MODULES = ("training", "torch", "onnx")
+INSTALL_COMMAND = 'pip install -e ".[train]"'
+MODELS_DIR_NAME = "models"  # <user data dir>/models/<photo folder>-<time>: the fine-tuned model folders
+
+
+def too_few(boxed_bibs: int) -> bool:
+    """Whether finetune refuses to start for this many boxed bibs among the reviewed photos."""
+    return boxed_bibs < MIN_BOXED_BIBS
+
+
+@dataclass(frozen=True)
+class Material:
+    """What a folder's reviewed photos give a fine-tune: photos, bibs with a box (the reader's crops), bibs."""
+
+    photos: int
+    boxed_bibs: int
+    bibs: int
+
+    @property
+    def enough(self) -> bool:
+        return not too_few(self.boxed_bibs)
+
+    def describe(self) -> str:
+        unboxed = self.bibs - self.boxed_bibs
+        extra = f" (+{unboxed} without a box, which training cannot use)" if unboxed else ""
+        return f"{self.photos} reviewed photo(s) with {self.boxed_bibs} boxed bib(s){extra}"
+
+
+def material_of(annotations: Iterable[dict]) -> Material:
+    """Count reviewed photos and their bibs from ``store.to_annotations(reviewed_only=True)`` (what finetune reads)."""
+    photos = boxed = bibs = 0
+    for item in annotations:
+        photos += 1
+        for b in item.get("bibs", []):
+            bibs += 1
+            boxed += b.get("box") is not None
+    return Material(photos, boxed, bibs)
+
+
+def missing_modules(modules: Iterable[str] = TRAIN_MODULES, find_spec: Callable = importlib.util.find_spec) -> list[str]:
+    """The modules of ``modules`` this Python cannot import (looked up, not imported)."""
+    missing = []
+    for name in modules:
+        try:
+            found = find_spec(name) is not None
+        except (ImportError, ValueError):  # a parent package missing, or a broken __spec__
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+def source_root() -> Path | None:
+    """The source checkout this app runs from (it holds pyproject.toml), or None (installed, or frozen)."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "training").is_dir() else None
+
+
+def unavailable_reason(modules: Iterable[str] = TRAIN_MODULES, frozen: bool | None = None) -> str | None:
+    """Why this app cannot fine-tune (None when it can): the packaged app, or the training install missing."""
+    frozen = getattr(sys, "frozen", False) if frozen is None else frozen
+    if frozen:
+        return ("This is the packaged app: it recognizes with ONNX models only and has no Python or torch "
+                "to train them with. Fine-tuning needs bibtagger installed from source with its training "
+                f"extras ({INSTALL_COMMAND}).")
+    missing = missing_modules(modules)
+    if missing:
+        return (f"Fine-tuning needs {', '.join(missing)}, which this Python ({sys.executable}) cannot import. "
+                f"Install bibtagger's training extras from its source folder: {INSTALL_COMMAND}")
+    return None
+
+
+def shell_line(argv: list[str], windows: bool | None = None) -> str:
+    """One command line a user can paste into a terminal (cmd.exe quoting on Windows)."""
+    windows = sys.platform == "win32" if windows is None else windows
+    return subprocess.list2cmdline(argv) if windows else shlex.join(argv)
+
+
+def finetune_command(python: str, photos: Path, models: Path, out: Path, extra: Iterable[str] = (),
+                     progress: bool = True) -> list[str]:  # fmt: skip
+    """argv of the fine-tune of ``photos``'s reviewed photos from ``models`` into the new folder ``out``."""
+    argv = [python, "-m", "training", "finetune", "--from", str(photos), "--models", str(models), "--out", str(out)]
+    return argv + (["--progress-json"] if progress else []) + list(extra)
+
+
+def setup_lines(photos: Path, models: Path, out: Path) -> list[str]:
+    """What a user types to fine-tune this folder outside the app: the install, then the fine-tune."""
+    root = source_root()
+    python = "python" if getattr(sys, "frozen", False) else sys.executable
+    cd = "cd /d" if sys.platform == "win32" else "cd"
+    install = f"{cd} {shell_line([str(root)])} && {shell_line([python])} -m {INSTALL_COMMAND}" if root else INSTALL_COMMAND
+    return [install, shell_line(finetune_command(python, photos, models, out, progress=False))]
+
+
+def output_folder(photos: Path, now: _dt.datetime | None = None, data_dir: Path | None = None) -> Path:
+    """A new folder for the fine-tuned models: ``<user data dir>/models/<photo folder name>-<YYYYmmdd-HHMMSS>``
+    (never inside the photos); ``-2``, ``-3``… when that name is taken."""
+    now = now or _dt.datetime.now()
+    base = (data_dir or user_data_dir()) / MODELS_DIR_NAME
+    name = shorten_name(windows_safe_name(Path(photos).name or "photos"), 80)
+    out = base / f"{name}-{now:%Y%m%d-%H%M%S}"
+    n = 1
+    while out.exists() or any(out.parent.glob(f"{glob.escape(out.name)}.partial-*")):
+        n += 1
+        out = base / f"{name}-{now:%Y%m%d-%H%M%S}-{n}"
+    return out
+
+
+def partial_folders(out: Path, pid: int | None = None) -> list[Path]:
+    """The work folders finetune builds ``out`` in (``OUT.partial-<pid>``; of that pid only when given)."""
+    if not out.parent.is_dir():
+        return []
+    pattern = f"{glob.escape(out.name)}.partial-{pid if pid is not None else '*'}"
+    return sorted(out.parent.glob(pattern))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One ``--progress-json`` line: a stage (gather, synthetic, reader, detector, calibrate) and its count."""
+
+    stage: str
+    done: int
+    total: int
+
+
+STAGE_LABELS = {"gather": "reading reviewed photos", "synthetic": "making synthetic bibs", "reader": "training the reader",
+                "detector": "training the detector", "calibrate": "calibrating confidences"}
+
+
+def progress_json(stage: str, done: int, total: int) -> str:
+    """The line finetune --progress-json prints (one JSON object, no other text)."""
+    return json.dumps({"stage": stage, "done": int(done), "total": int(total)})
+
+
+def parse_progress(line: str) -> Progress | None:
+    """A progress line, or None for finetune's human output."""
+    line = line.strip()
+    if not (line.startswith("{") and line.endswith("}")):
+        return None
+    try:
+        data = json.loads(line)
+        return Progress(str(data["stage"]), int(data["done"]), int(data["total"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def last_error_line(lines: Iterable[str]) -> str:
+    """The line of the child's output that says what went wrong: its last line that is not progress."""
+    said = [ln.strip() for ln in lines if ln.strip() and parse_progress(ln) is None]
+    return said[-1] if said else "the fine-tune stopped without a message"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What finetune.json says of a finished run (docs/training.md#fine-tuning-on-user-corrections)."""
+
+    folder: Path
+    reader_version: str
+    val_accuracy: float  # exact-number accuracy of the new reader on the val crops
+    start_accuracy: float | None  # the start reader (MODELS/reader.pt) on the same crops; None: not measured
+    val_bibs: int
+    train_photos: int
+    val_photos: int
+    detector: str  # one line on the detector
+    calibrated: bool
+    dev_photos: tuple[int, int] = (0, 0)  # (train, val) photos of the dev set among them (finetune --dev)
+
+    @property
+    def measured(self) -> bool:
+        return self.val_bibs > 0 and not math.isnan(self.val_accuracy)
+
+    def verdict(self) -> str:
+        """better / same / worse / unknown: the new reader against the start one on the val crops."""
+        if not self.measured or self.start_accuracy is None or math.isnan(self.start_accuracy):
+            return "unknown"
+        if abs(self.val_accuracy - self.start_accuracy) < 1e-9:
+            return "same"
+        return "better" if self.val_accuracy > self.start_accuracy else "worse"
+
+    def lines(self) -> list[str]:
+        """The summary the app shows, one fact a line."""
+        def pct(x: float) -> str:
+            return f"{x:.1%} ({round(x * self.val_bibs)}/{self.val_bibs})"
+
+        dev_train, dev_val = self.dev_photos
+        train = f"{self.train_photos - dev_train} reviewed photo(s)" + (f" + {dev_train} dev-set photo(s)" if dev_train else "")
+        val = f"{self.val_photos - dev_val} reviewed photo(s)" + (f" + {dev_val} dev-set photo(s)" if dev_val else "")
+        out = [f"Trained on {train}; checked on {val} held out ({self.val_bibs} bib crops)."]
+        if not self.measured:
+            out.append("Reader accuracy not measured: every reviewed photo was needed for training (review more photos "
+                       "for a check).")
+        elif self.start_accuracy is None or math.isnan(self.start_accuracy):
+            out.append(f"New reader: {pct(self.val_accuracy)} of the held-out bibs read exactly.")
+        else:
+            out.append(f"Reader, held-out bibs read exactly: current {pct(self.start_accuracy)} → new {pct(self.val_accuracy)}.")
+            out.append({"better": "The new reader reads more of them.", "same": "The new reader reads as many of them.",
+                        "worse": "The new reader reads fewer of them: keeping the current models is advised."}[self.verdict()])
+        out.append(self.detector)
+        out.append("Confidences calibrated on the reviewed photos." if self.calibrated
+                   else "Confidences not calibrated (raw scores shown).")
+        out.append(f"New reader version: {self.reader_version}")
+        return out
+
+
+def read_result(folder: Path) -> Result:
+    """The result of a finished fine-tune from ``folder/finetune.json``; ValueError when it is missing or unreadable."""
+    try:
+        data = json.loads((Path(folder) / "finetune.json").read_text(encoding="utf-8"))
+        reader = data["reader"]
+        det = data.get("detector", {})
+        cal = data.get("calibration", {})
+        val_bibs = int(reader.get("val_bibs", 0))
+        start = reader.get("init_val_accuracy")
+        result_kw = dict(reader_version=str(reader["version"]), val_accuracy=float(reader["best_val_accuracy"]),
+                         start_accuracy=None if start is None else float(start), val_bibs=val_bibs,
+                         train_photos=int(reader.get("train_photos", 0)), val_photos=int(reader.get("val_photos", 0)))
+        dev = (reader.get("data") or {}).get("dev") or {}
+        result_kw["dev_photos"] = (int(dev.get("train_photos", 0)), int(dev.get("val_photos", 0)))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"cannot read {Path(folder) / 'finetune.json'}: {exc}") from exc
+    if det.get("finetuned"):
+        m = det.get("val_metrics") or {}
+        detector = (f"Detector fine-tuned: held-out F1 {m['f1']:.3f} (AP50 {m.get('ap50', 0):.3f})." if "f1" in m
+                    else "Detector fine-tuned (too few photos held out to measure it).")
+    else:
+        detector = f"Detector kept as it was ({det.get('reason', 'not fine-tuned')})."
+    return Result(folder=Path(folder), detector=detector, calibrated=bool(cal.get("calibrated")), **result_kw)
+
+
+def child_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The child's environment: unbuffered UTF-8 output, so each progress line arrives as it is printed."""
+    env = dict(os.environ if base is None else base)
+    env.update(PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+    return env

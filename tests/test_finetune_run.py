@@ -1,0 +1,88 @@
+"""core.finetune_run: the app's side of `python -m training finetune` (no Qt, no torch)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+from bibtagger_gui.core import finetune_run as fr
+
+
+def test_progress_lines_round_trip_and_human_lines_are_not_progress():
+    line = fr.progress_json("reader", 3, 450)
+    assert fr.parse_progress(line) == fr.Progress("reader", 3, 450)
+    for human in ("/tmp/race: 6 reviewed photos, 6 bibs", "{not json}", '{"stage": "reader"}', "", "done: {'best': 1}"):
+        assert fr.parse_progress(human) is None
+    lines = ["/tmp/race: 6 reviewed photos", line, "fine-tuning failed (RuntimeError: x); nothing written", line, "  "]
+    assert fr.last_error_line(lines) == "fine-tuning failed (RuntimeError: x); nothing written"
+    assert "without a message" in fr.last_error_line([line])
+
+
+def test_material_counts_what_finetune_reads_and_the_rule_is_finetunes():
+    items = [{"image": "a.jpg", "bibs": [{"number": "1", "box": [0, 0, 5, 5]}, {"number": "2", "box": None}]},
+             {"image": "b.jpg", "bibs": []}]
+    m = fr.material_of(items)
+    assert (m.photos, m.boxed_bibs, m.bibs) == (2, 1, 2) and m.enough
+    assert "+1 without a box" in m.describe()
+    assert not fr.material_of(items[1:]).enough and fr.too_few(fr.MIN_BOXED_BIBS - 1)
+
+
+def test_the_output_folder_is_new_and_under_the_user_data_dir(tmp_path):
+    now = dt.datetime(2026, 11, 27, 14, 5, 9)
+    photos = tmp_path / "photos" / "Race: 10k?"
+    out = fr.output_folder(photos, now, data_dir=tmp_path / "data")
+    assert out == tmp_path / "data" / "models" / "Race_ 10k_-20261127-140509"
+    out.mkdir(parents=True)
+    second = fr.output_folder(photos, now, data_dir=tmp_path / "data")
+    assert second.name.endswith("-2")
+    Path(f"{second}.partial-123").mkdir()  # a run still building it
+    assert fr.output_folder(photos, now, data_dir=tmp_path / "data").name.endswith("-3")
+    assert fr.partial_folders(second) == [Path(f"{second}.partial-123")] and fr.partial_folders(second, 7) == []
+
+
+def test_unavailable_names_the_missing_module_or_the_packaged_app():
+    assert fr.unavailable_reason(("json",), frozen=False) is None
+    said = fr.unavailable_reason(("json", "no_such_module_for_bibtagger"), frozen=False)
+    assert "no_such_module_for_bibtagger" in said and fr.INSTALL_COMMAND in said
+    assert "packaged app" in fr.unavailable_reason(("json",), frozen=True)
+    assert fr.missing_modules(["no_such_pkg.sub"]) == ["no_such_pkg.sub"]  # a missing parent is no crash
+
+
+def test_the_command_lines_quote_for_the_shell():
+    argv = fr.finetune_command("py", Path("/p/my race"), Path("/m"), Path("/o"), ["--epochs", "1"])
+    assert argv == ["py", "-m", "training", "finetune", "--from", "/p/my race", "--models", "/m", "--out", "/o",
+                    "--progress-json", "--epochs", "1"]
+    assert fr.shell_line(argv[:6], windows=False).endswith("--from '/p/my race'")
+    assert fr.shell_line(argv[:6], windows=True).endswith('--from "/p/my race"')
+
+
+def write_report(folder: Path, start, new: float, val_bibs: int, detector: dict | None = None) -> Path:
+    folder.mkdir()
+    reader = {"version": "reader-x-ft", "best_val_accuracy": new, "val_bibs": val_bibs, "train_photos": 8, "val_photos": 2,
+              "data": {"reviewed": {"train_photos": 5, "val_photos": 1}, "dev": {"train_photos": 3, "val_photos": 1}}}
+    if start is not None:
+        reader["init_val_accuracy"] = start
+    (folder / "finetune.json").write_text(json.dumps({"reader": reader, "detector": detector or {"finetuned": False, "reason": "r"},
+                                                      "calibration": {"calibrated": True}}))
+    return folder
+
+
+def test_the_result_compares_the_new_reader_with_the_start_one(tmp_path):
+    r = fr.read_result(write_report(tmp_path / "a", 0.5, 0.75, 4))
+    assert r.verdict() == "better" and r.dev_photos == (3, 1)
+    text = "\n".join(r.lines())
+    assert "current 50.0% (2/4) → new 75.0% (3/4)" in text and "5 reviewed photo(s) + 3 dev-set photo(s)" in text
+    assert fr.read_result(write_report(tmp_path / "b", 0.75, 0.5, 4)).verdict() == "worse"
+    assert "advised" in "\n".join(fr.read_result(tmp_path / "b").lines())
+    assert fr.read_result(write_report(tmp_path / "c", None, 0.5, 4)).verdict() == "unknown"
+    none = fr.read_result(write_report(tmp_path / "d", math.nan, math.nan, 0, {"finetuned": True, "val_metrics": {}}))
+    assert none.verdict() == "unknown" and "not measured" in "\n".join(none.lines())
+    assert "too few photos held out" in none.detector
+    try:
+        fr.read_result(tmp_path / "missing")
+    except ValueError as exc:
+        assert "finetune.json" in str(exc)
+    else:
+        raise AssertionError("a folder without finetune.json must be refused")

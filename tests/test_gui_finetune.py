@@ -1,0 +1,242 @@
+"""Recognition > Improve Models from Reviewed Photos…: the explanation without the training install, the
+refusals (finetune's own rule), and real fine-tunes in a child process: done, stopped, failed, left running."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from bibtagger_gui.core import finetune_run as fr
+from tests.test_gui_support import gui_env, make_photos, make_window, wait_idle  # noqa: F401
+
+TINY_RUN = ["--epochs", "1", "--steps", "2", "--batch", "4", "--synthetic", "20", "--dev", "", "--threads", "1"]
+LONG_RUN = ["--epochs", "1", "--steps", "100000", "--batch", "4", "--synthetic", "20", "--dev", "", "--threads", "1"]
+
+
+def reviewed_folder(folder: Path, boxed: bool = True) -> Path:
+    """Three photos, the first reviewed with one bib (with or without its box)."""
+    from bibtagger_gui.core.store import Store
+
+    made = make_photos(folder, 3)
+    with Store.open(folder) as store:
+        store.scan()
+        photo = store.photo_by_path(made[0][0])
+        store.add_bib(photo.id, made[0][1], made[0][2] if boxed else None)
+        store.set_reviewed(photo.id, True)
+    return folder
+
+
+def open_window(qtbot, make_window, folder: Path, models: Path | None = None):
+    win = make_window(models)
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win, 60000)
+    return win
+
+
+def data_models(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "bibtagger" / fr.MODELS_DIR_NAME  # XDG_DATA_HOME of gui_env
+
+
+def test_the_menu_has_the_action_after_rerun_and_its_stop(qtbot, make_window):
+    win = make_window()
+    names = [a.objectName() for a in win.recognition_menu.actions()]
+    assert names.index("improve_models") == names.index("rerun") + 1
+    assert not win.finetune_controller.stop_action.isEnabled() and win.finetune_controller.action.isEnabled()
+
+
+def test_the_action_imports_neither_torch_nor_training_into_the_app():
+    import subprocess
+
+    code = ("import json, sys\nimport bibtagger_gui.gui.finetune_action, bibtagger_gui.core.finetune_run\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'training', 'onnx'))))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout.strip().splitlines()[-1]) == []
+
+
+def test_without_the_training_install_it_explains_and_offers_the_commands(qtbot, make_window, tmp_path, monkeypatch):
+    folder = reviewed_folder(tmp_path / "race")
+    win = open_window(qtbot, make_window, folder)
+    ctl = win.finetune_controller
+    ctl.modules = ("training", "no_such_module_for_bibtagger")  # as if torch were not installed
+    dialog = ctl.trigger()
+    from bibtagger_gui.gui.finetune_action import UnavailableDialog
+
+    assert isinstance(dialog, UnavailableDialog)
+    assert "no_such_module_for_bibtagger" in dialog.text.text() and fr.INSTALL_COMMAND in dialog.text.text()
+    commands = dialog.commands.toPlainText().splitlines()
+    assert fr.INSTALL_COMMAND in commands[0]
+    assert "-m training finetune --from" in commands[1] and str(folder) in commands[1]
+    dialog.press("copy")
+    from PySide6.QtGui import QGuiApplication
+
+    assert QGuiApplication.clipboard().text() == dialog.commands.toPlainText()
+    assert dialog.commands.accessibleName() and dialog.buttons["copy"].accessibleName() == "Copy Commands"
+    assert not ctl.running and not data_models(tmp_path).exists()
+    dialog.press("close")
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # the packaged app: never a child python
+    ctl.modules = fr.TRAIN_MODULES
+    dialog = ctl.trigger()
+    assert "packaged app" in dialog.text.text() and not ctl.running
+    dialog.press("close")
+
+
+@pytest.mark.parametrize("boxed", [False, True])
+def test_too_few_reviewed_bibs_are_refused_by_finetunes_own_rule(qtbot, make_window, tmp_path, boxed, monkeypatch, capsys):
+    folder = reviewed_folder(tmp_path / "race", boxed=boxed)
+    monkeypatch.setattr(fr, "MIN_BOXED_BIBS", 2 if boxed else 1)  # one boxed bib: refused only under a rule of two
+    win = open_window(qtbot, make_window, folder)
+    ctl = win.finetune_controller
+    dialog = ctl.trigger()
+    said = dialog.text.text()
+    assert f"has 1 reviewed photo(s) with {int(boxed)} boxed bib(s)" in said and f"at least {fr.MIN_BOXED_BIBS}" in said
+    assert not ctl.running and "start" not in dialog.buttons
+    dialog.press("ok")
+    # finetune itself refuses the same folder with the same rule (before torch is imported)
+    from training.finetune import main as finetune_main
+
+    capsys.readouterr()
+    assert finetune_main(["--from", str(folder), "--out", str(tmp_path / "out")]) == 2
+    assert fr.TOO_FEW in capsys.readouterr().out and not (tmp_path / "out").exists()
+
+
+def test_models_without_reader_pt_are_refused_clearly(qtbot, make_window, tmp_path, placeholder_models_dir):
+    assert not (placeholder_models_dir / "reader.pt").exists()
+    win = open_window(qtbot, make_window, reviewed_folder(tmp_path / "race"))
+    dialog = win.finetune_controller.trigger()
+    assert "no reader.pt" in dialog.text.text() and str(placeholder_models_dir) in dialog.text.text()
+    assert not win.finetune_controller.running
+    dialog.press("ok")
+
+
+# ---------------------------------------------------------------- real runs (torch in the child only)
+
+
+@pytest.fixture
+def trainable(tmp_path):
+    """(photo folder with 6 reviewed photos, a models folder with reader.pt): what finetune's tests use."""
+    pytest.importorskip("torch")
+    from tests.model_factory import make_placeholder_detector
+    from tests.test_training_reader import base_reader_models, reviewed_photo_set
+
+    photos = reviewed_photo_set(tmp_path / "race", seed=4)
+    make_photos(photos / "new", 1)  # one photo not reviewed yet: Re-run on Unreviewed Photos has work
+    models = base_reader_models(tmp_path / "models")
+    make_placeholder_detector(models / "detector.onnx")
+    return photos, models
+
+
+def start(qtbot, make_window, trainable, extra):
+    photos, models = trainable
+    win = open_window(qtbot, make_window, photos, models)
+    ctl = win.finetune_controller
+    ctl.extra_args = list(extra)
+    dialog = ctl.trigger()
+    said = dialog.text.text()
+    assert "6 reviewed photo(s) with 6 boxed bib(s)" in said and str(models) in said
+    dialog.press("start")
+    assert ctl.running and not win.finetune_controller.action.isEnabled() and ctl.stop_action.isEnabled()
+    return win, ctl
+
+
+def test_a_finetune_runs_in_a_child_and_its_models_can_be_used(qtbot, make_window, tmp_path, trainable):
+    win, ctl = start(qtbot, make_window, trainable, TINY_RUN)
+    qtbot.waitUntil(lambda: ctl.outcome != "", timeout=120000)
+    assert ctl.outcome == "done", "\n".join(ctl.lines[-10:])
+    out = ctl.out
+    assert out.parent == data_models(tmp_path) and out.name.startswith("race-") and not fr.partial_folders(out)
+    assert {"gather", "reader"} <= ctl.stages_seen
+    report = json.loads((out / "finetune.json").read_text())["reader"]
+    n = report["val_bibs"]
+    dialog = ctl.dialog
+    said = dialog.text.text()
+    assert (f"current {report['init_val_accuracy']:.1%} ({round(report['init_val_accuracy'] * n)}/{n}) → "
+            f"new {report['best_val_accuracy']:.1%}") in said
+    assert report["version"] in said and str(out) in said
+    assert set(dialog.buttons) == {"use", "keep"} and dialog.buttons["use"].accessibleName() == "Use These Models"
+    dialog.press("use")
+    assert win.models_dir == out and win.settings.value("models_dir") == str(out)  # remembered, like Load Model Folder
+    assert "-ft-" in win.model_label.toolTip()
+    assert set(dialog.buttons) == {"rerun", "close"}
+    dialog.press("rerun")
+    wait_idle(qtbot, win, 60000)
+    (fresh,) = win.store.photos("unreviewed")
+    assert fresh.relpath == "new/photo_000.jpg" and "-ft-" in fresh.model_version  # recognized with the new reader
+
+
+def test_stop_leaves_no_model_folder(qtbot, make_window, tmp_path, trainable):
+    win, ctl = start(qtbot, make_window, trainable, LONG_RUN)
+    models_before = win.models_dir
+    qtbot.waitUntil(lambda: "reader" in ctl.stages_seen, timeout=120000)  # training: its work folder exists
+    out = ctl.out
+    assert fr.partial_folders(out)
+    ctl.stop_button.click()
+    qtbot.waitUntil(lambda: ctl.outcome != "", timeout=60000)
+    assert ctl.outcome == "stopped" and not ctl.running
+    assert not out.exists() and fr.partial_folders(out) == []
+    if sys.platform != "win32":  # SIGINT: finetune cleaned up itself and said so
+        assert any("interrupted: nothing written" in ln for ln in ctl.lines), ctl.lines[-5:]
+    assert win.models_dir == models_before and not ctl.progress.isVisible()
+
+
+def test_opening_a_folder_or_closing_the_window_asks_about_a_running_finetune(qtbot, make_window, tmp_path, trainable):
+    win, ctl = start(qtbot, make_window, trainable, LONG_RUN)
+    answers, asked = ["keep", "cancel", "stop"], []
+
+    def ask(what, can_keep):
+        asked.append((what, can_keep))
+        return answers.pop(0)
+
+    ctl.ask_stop = ask
+    other = tmp_path / "other"
+    make_photos(other, 1)
+    assert win.open_folder(other) and win.folder == other.resolve() and ctl.running  # kept running
+    wait_idle(qtbot, win, 60000)
+    qtbot.waitUntil(lambda: "reader" in ctl.stages_seen, timeout=120000)
+    out = ctl.out
+    win.close()  # answered Cancel: the window stays, the run goes on
+    assert win.isVisible() and ctl.running
+    win.close()  # answered Stop It
+    assert not win.isVisible() and not ctl.running and ctl.outcome == "stopped"
+    assert [a[1] for a in asked] == [True, False, False] and "open other" in asked[0][0]
+    assert not out.exists() and fr.partial_folders(out) == []
+
+
+def test_a_failed_finetune_says_its_last_error_line(qtbot, make_window, tmp_path, trainable):
+    photos, models = trainable
+    (models / "reader.pt").write_bytes(b"not a torch checkpoint")
+    win, ctl = start(qtbot, make_window, trainable, TINY_RUN)
+    qtbot.waitUntil(lambda: ctl.outcome != "", timeout=120000)
+    assert ctl.outcome == "failed"
+    last = [ln for ln in ctl.lines if fr.parse_progress(ln) is None][-1].strip()
+    assert last.startswith("fine-tuning failed (")  # finetune's own last line
+    said = ctl.dialog.text.text()
+    assert last in said and "unchanged" in said and last in ctl.dialog.details.toPlainText()
+    assert not ctl.out.exists() and fr.partial_folders(ctl.out) == [] and win.models_dir == models
+    assert last in win.statusBar().currentMessage()
+    ctl.dialog.press("ok")
+
+
+def test_the_end_of_a_run_takes_no_key_meant_for_the_review(qtbot, make_window, tmp_path):
+    """The result pops up while the user reviews: Enter must not choose Use These Models, Escape keeps them."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    win = open_window(qtbot, make_window, reviewed_folder(tmp_path / "race"))
+    ctl = win.finetune_controller
+    ctl.result = fr.Result(tmp_path / "new", "reader-x-ft", 0.5, 0.25, 4, 8, 2, "Detector kept.", False)
+    ctl._show_result(ctl.result)
+    dialog = ctl.dialog
+    assert not dialog.isModal() and not any(b.isDefault() or b.autoDefault() for b in dialog.buttons.values())
+    qtbot.waitExposed(dialog)
+    dialog.activateWindow()  # as the window manager does with a new window
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=3000)
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    assert win.models_dir != tmp_path / "new" and dialog.isVisible()
+    assert "current 25.0% (1/4) → new 50.0% (2/4)" in dialog.text.text()
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert not dialog.isVisible() and win.models_dir != tmp_path / "new"
