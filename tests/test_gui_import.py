@@ -302,7 +302,8 @@ def test_a_new_import_frees_the_last_conflicts_window(qtbot, tmp_path, monkeypat
 
 def test_conflicts_window_says_who_did_what_since_the_hand_out(qtbot, tmp_path, monkeypatch, make_window, capsys):
     """A volunteer's file that carries its hand-out state (export --format json): the window's row says which side
-    did what, and the photo the volunteer alone changed is merged without a row."""
+    did what to the bib both changed, the photo's other bibs merge, and the photo the volunteer alone changed is
+    merged without a row."""
     from bibtagger_gui.cli import main
 
     folder, vol = tmp_path / "race", tmp_path / "vol"
@@ -326,8 +327,10 @@ def test_conflicts_window_says_who_did_what_since_the_hand_out(qtbot, tmp_path, 
             store.update_bib(next(b for b in store.bibs(pid) if b.number != "567").id)
             store.set_reviewed(pid, True)
     assert main(["export", str(vol), "--format", "json", "--out", str(back)]) == 0
-    with Store.open(folder) as store:  # meanwhile the organiser adds 1234 on photo 1
-        store.add_bib(store.photo_by_path(made[1][0]).id, "1234", (200.0, 150.0, 260.0, 190.0))
+    with Store.open(folder) as store:  # meanwhile the organiser adds 1234 on photo 1 and reads its 567 as 568
+        pid = store.photo_by_path(made[1][0]).id
+        store.add_bib(pid, "1234", (200.0, 150.0, 260.0, 190.0))
+        store.update_bib(next(b for b in store.bibs(pid) if b.number == "567").id, number="568")
     fixed_predictions(monkeypatch, {})
     win = make_window()
     controller = win.import_controller
@@ -338,12 +341,15 @@ def test_conflicts_window_says_who_did_what_since_the_hand_out(qtbot, tmp_path, 
     dialog = controller.conflicts_dialog
     assert rows(dialog) == [(made[1][0], "vol.json", True)]
     assert dialog.tree.topLevelItem(0).text(2) == (
-        f"you added 1234 after the hand-out; the volunteer deleted 567, reviewed the photo (with {made[1][1]}): "
-        "left as it is (--overwrite takes the file's)"
+        "you changed 567 to 568 after the hand-out; the volunteer deleted 567: that bib left as you have it, "
+        "the rest merged (--overwrite takes the file's)"
     )
     got = state(win.store)
     assert [(n, s) for n, _b, s in got[made[2][0]][1]] == [(made[2][1], "human")] and got[made[2][0]][0]  # merged
-    assert sorted(n for n, _b, _s in got[made[1][0]][1]) == ["101", "1234", "567"]  # left as it was
+    # photo 1: 568 left as the organiser has it, their 1234 kept, the volunteer's confirmation of 101 merged;
+    # not reviewed (the volunteer's review never saw 568 or 1234)
+    assert not got[made[1][0]][0]
+    assert sorted((n, s) for n, _b, s in got[made[1][0]][1]) == [("101", "human"), ("1234", "human"), ("568", "human")]
     assert dialog.take_files_version() is not None and not dialog.isVisible()  # nothing left to decide
     got = state(win.store)
     assert got[made[1][0]][0] and [(n, s) for n, _b, s in got[made[1][0]][1]] == [(made[1][1], "human")]

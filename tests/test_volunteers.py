@@ -103,7 +103,7 @@ def test_reviews_land_with_deletions_and_reviewed_flags(shoot, tmp_path, capsys)
         assert len(store.history()) == history
 
 
-def test_disagreeing_reviews_and_organiser_edits_are_conflicts(shoot, tmp_path, capsys):
+def test_disagreeing_reviews_are_conflicts_and_organiser_edits_merge(shoot, tmp_path, capsys):
     race, made = shoot
     (p0, n0, _), (p1, n1, _), (p2, n2, b2) = made[:3]
     handout = tmp_path / "all.json"
@@ -127,18 +127,20 @@ def test_disagreeing_reviews_and_organiser_edits_are_conflicts(shoot, tmp_path, 
     capsys.readouterr()
     assert main(["import", str(race), *map(str, files)]) == 0
     err = capsys.readouterr().err
-    # the files carry the hand-out state: each conflict says who did what since
-    assert (f"{p1}: conflict: you reviewed the photo (with {n1}) after the hand-out; the volunteer changed {n1} to 4{n1}, "
-            f"reviewed the photo (with 4{n1}): left as it is") in err, err  # fmt: skip
-    assert f"{p2}: conflict: you added 31 after the hand-out; the volunteer reviewed the photo (with {n2}): left as it is" in err
+    # the files carry the hand-out state: each conflict says who did what since, bib by bib
+    assert (f"{p1}: conflict: you reviewed the photo (with {n1}) after the hand-out; the volunteer changed {n1} to 4{n1}: "
+            "left as it is") in err, err  # fmt: skip
+    # p2: the organiser's 31 and B's confirmation of n2 do not meet (before the bib-by-bib merge: a conflict), but
+    # B's review never saw 31, so the photo is not marked reviewed
+    assert f"{p2}: conflict" not in err and f"{p2}: left unreviewed: the volunteer reviewed it with {n2}, not with the merged 31, {n2}" in err
     got = state(race)
     assert got[p1] == (True, [(n1, "human")])  # A's review stays until a person decides; B's is not merged in
-    assert got[p2] == (False, sorted([("31", "human"), (n2, "model")]))  # left as it is, for the organiser to check
+    assert got[p2] == (False, sorted([("31", "human"), (n2, "human")]))
     assert got[p0][0] is True
-    assert main(["import", str(race), str(files[1]), "--overwrite"]) == 0  # the organiser decides B is right (A's {n1} and their own 31 go)
-    assert "2 human bib(s) replaced (--overwrite)" in capsys.readouterr().err
+    assert main(["import", str(race), str(files[1]), "--overwrite"]) == 0  # the organiser decides B is right on p1 (A's {n1} goes)
+    assert "1 human bib(s) replaced (--overwrite)" in capsys.readouterr().err
     got = state(race)
-    assert got[p1] == (True, [("4" + n1, "human")]) and got[p2] == (True, [(n2, "human")])
+    assert got[p1] == (True, [("4" + n1, "human")]) and got[p2] == (False, sorted([("31", "human"), (n2, "human")]))
 
 
 def test_unreviewed_entry_never_changes_a_photo_reviewed_here(shoot, tmp_path, capsys):
@@ -158,8 +160,8 @@ def test_unreviewed_entry_never_changes_a_photo_reviewed_here(shoot, tmp_path, c
     capsys.readouterr()
     assert main(["import", str(race), str(back)]) == 0
     assert state(race)[p0] == (True, [(n0, "human")])  # no 667 slipped into a reviewed photo
-    assert (f"{p0}: conflict: you deleted 666, reviewed the photo (with {n0}) after the hand-out; "
-            "the volunteer changed 666 to 667: left as it is") in capsys.readouterr().err  # fmt: skip
+    assert (f"{p0}: conflict: you deleted 666 after the hand-out; the volunteer changed 666 to 667: "
+            "left as it is") in capsys.readouterr().err  # fmt: skip
 
 
 def test_export_subsets(shoot, tmp_path, capsys):

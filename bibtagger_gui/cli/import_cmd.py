@@ -6,8 +6,9 @@ human bibs. An entry's "reviewed": true (from `export --format json`) makes it t
 photo; two reviews that disagree, or your own bibs a review lacks, are reported as conflicts and left
 for you (`--overwrite`: the file wins). Several files are imported one after the other, so a second
 volunteer's review of a photo the first one reviewed differently is a conflict too. A file exported by this
-project (it carries each photo's "handout" state) is merged three ways: the reviewer's changes land where you
-changed nothing since, and each conflict says who did what (docs/volunteers.md).
+project (it carries each photo's "handout" state) is merged three ways, bib by bib: the reviewer's changes land
+on the bibs you did not change otherwise, a bib both changed differently is a conflict that says who did what,
+and a review lands only where the merged bibs are the ones its reviewer saw (docs/volunteers.md).
 Photos are never modified; only the project store changes.
 """
 

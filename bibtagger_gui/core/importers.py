@@ -10,9 +10,10 @@ An entry's ``"reviewed"`` key (written by ``predict --json``/``export --format j
 ``true`` makes it the truth for its photo (stale predictions go, the photo is marked reviewed), and
 a photo reviewed here differently, or holding your own bibs the file lacks, is reported as a
 conflict instead of being merged (docs/volunteers.md). An entry carrying this project's hand-out state
-(``"handout"``, core/handout.py) is merged three ways instead: the file's changes since the hand-out land
-where yours do not meet them, the others are conflicts that say who did what (:func:`_merge`). Photos are
-never written: only the project store changes. See docs/imports.md.
+(``"handout"``, core/handout.py) is merged three ways instead, bib by bib (core/handout_merge.py, :func:`_merge`):
+the file's changes since the hand-out land on the bibs you did not change otherwise, a bib both sides changed
+differently is a conflict that says who did what. Photos are never written: only the project store changes.
+See docs/imports.md.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from bibtagger_gui.core import handout
+from bibtagger_gui.core import handout_merge as merging
 from bibtagger_gui.core.annotations import Handout, PhotoAnnotation
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.name_match import by_folders, describe_candidates
@@ -54,6 +56,7 @@ class ImportReport:
     merged: int = 0  # photos compared with their hand-out state (three-way merge, core/handout.py)
     deleted: int = 0  # bibs deleted because the file's reviewer deleted them after the hand-out
     moved: int = 0  # boxes moved as the file's reviewer moved them
+    unreviewed: list[tuple[str, str]] = field(default_factory=list)  # (image, why): a review the merged bibs do not match
 
     @property
     def bibs_added(self) -> int:
@@ -62,7 +65,12 @@ class ImportReport:
     @property
     def problems(self) -> list[str]:
         """One line per entry that was not (fully) imported, for a details view or stderr."""
-        return self.left_out + [f"{image}: conflict: {why}" for image, why in self.conflicts]
+        return self.left_out + [f"{image}: conflict: {why}" for image, why in self.conflicts] + self.notes
+
+    @property
+    def notes(self) -> list[str]:
+        """Photos merged but left unreviewed: a review that did not see all of their merged bibs."""
+        return [f"{image}: {why}" for image, why in self.unreviewed]
 
     @property
     def left_out(self) -> list[str]:
@@ -94,6 +102,8 @@ class ImportReport:
             parts.append(f"{self.reviewed} photo(s) marked reviewed")
         if self.conflicts:
             parts.append(f"{len(self.conflicts)} conflict(s) left for you to check")
+        if self.unreviewed:
+            parts.append(f"{len(self.unreviewed)} photo(s) left unreviewed (their review did not see all their bibs)")
         if self.by_name:
             parts.append(f"{len(self.by_name)} matched by file name")
         if self.scaled:
@@ -226,7 +236,7 @@ def _pairs(rows: Iterable[Any], bibs: Iterable[Bib]) -> tuple[list[tuple[Bib, An
     free = sorted(rows, key=lambda r: (r.source == "model", r.id))
     pairs, lone = [], []
     for bib in bibs:
-        hit = next((r for r in free if r.number == bib.number and handout.same_place(r.box, bib.box)), None)
+        hit = next((r for r in free if r.number == bib.number and merging.same_place(r.box, bib.box)), None)
         if hit is None:
             lone.append(bib)
         else:
@@ -333,7 +343,7 @@ def _import_truth(store: Any, photo: Any, image: str, bibs: list[Bib], overwrite
         report.already_there += len(pairs)  # the same review (a re-import): nothing to do
         return
     if reviewed and not overwrite:  # two reviews disagree: a person decides, the first one stays meanwhile
-        report.conflicts.append((image, f"reviewed here with {handout.number_list(rows)}, the file's review has {handout.number_list(bibs)}: "
+        report.conflicts.append((image, f"reviewed here with {merging.number_list(rows)}, the file's review has {merging.number_list(bibs)}: "
                                         "left as it is (--overwrite takes the file's)"))  # fmt: skip
         return
     for bib, row in pairs:
@@ -356,7 +366,7 @@ def _import_truth(store: Any, photo: Any, image: str, bibs: list[Bib], overwrite
         else:
             kept.append(row)
     if kept:  # your own bibs the reviewer did not have (or deleted): kept, and the photo waits for you
-        report.conflicts.append((image, f"your bib(s) {handout.number_list(kept)} are not in the file's review ({handout.number_list(bibs)}): "
+        report.conflicts.append((image, f"your bib(s) {merging.number_list(kept)} are not in the file's review ({merging.number_list(bibs)}): "
                                         "kept, photo left unreviewed (--overwrite takes the file's)"))  # fmt: skip
         return
     if not reviewed:
@@ -366,7 +376,7 @@ def _import_truth(store: Any, photo: Any, image: str, bibs: list[Bib], overwrite
 
 def _add_human(store: Any, photo_id: int, bib: Bib, report: ImportReport) -> None:
     """Add a human bib, unless the photo has one with its number in its place; a model bib there becomes it."""
-    same = [r for r in store.bibs(photo_id) if r.number == bib.number and handout.same_place(r.box, bib.box)]
+    same = [r for r in store.bibs(photo_id) if r.number == bib.number and merging.same_place(r.box, bib.box)]
     if any(r.source != "model" for r in same):
         report.already_there += 1
         return
@@ -416,75 +426,69 @@ def _merge(
     store: Any, photo: Any, entry: PhotoAnnotation, base: Handout, bibs: list[Bib], overwrite: bool, version: str,
     report: ImportReport, pixels: str | None,
 ) -> None:  # fmt: skip
-    """Three-way merge of an entry that left this project as ``base`` (docs/volunteers.md).
+    """Three-way merge of an entry that left this project as ``base``, bib by bib (core/handout_merge.py,
+    docs/volunteers.md).
 
     ``pixels``: the photo's image-data hash (``Store.pixel_hashes``, read once per import: reading the
     whole table for each entry made a 2,000-photo return to a 10,000-photo project take 15 s).
 
-    The file's changes since the hand-out are applied where you changed nothing they meet; where you
-    changed the photo otherwise (or it is another picture now) it is a conflict and the photo is left as
-    it is, unless ``overwrite`` (the file's version is taken).
+    The file's changes since the hand-out land on the bibs you did not change otherwise; a bib changed
+    differently on both sides is a conflict and stays as you have it (the photo's other bibs still merge),
+    unless ``overwrite``: then the photo takes the file's version. A photo that is another picture now is
+    left as it is (or takes the file's, with ``overwrite``) when the volunteer changed anything.
     """
     report.merged += 1
     photo = store.photo(photo.id)
     rows = store.bibs(photo.id)
-    here_now = [handout.Item(r.to_bib(), r.source != "model", r) for r in rows]
-    file_now = [handout.Item(b, b.confidence is None) for b in bibs]
-    file = handout.changes(base, file_now, entry.reviewed)
+    here_now = [merging.Item(r.to_bib(), r.source != "model", r) for r in rows]
+    file = merging.side(base, [merging.Item(b, b.confidence is None) for b in bibs], entry.reviewed)
     if not file.touched:  # the reviewer changed nothing: the photo stays as you have it
-        report.already_there += len(file.kept)
+        report.already_there += sum(f.item is not None for f in file.fates)
         return
     replaced = (base.width is not None and (base.width, base.height) != (photo.width, photo.height)) or (
         bool(base.pixel_hash) and bool(pixels) and base.pixel_hash != pixels
     )
-    here = handout.changes(base, here_now, photo.reviewed, store.deleted_numbers(photo.id))
     if replaced:
-        why = ("the photo was replaced by another picture after the hand-out; the volunteer "
-               f"{file.describe(base.bibs, file_now)} on the old one")  # fmt: skip
-    else:
-        why = handout.conflict(base, file, file_now, here, here_now)
-    if why is not None:
         if overwrite:
             _take_file(store, photo, entry, bibs, version, report)
         else:
-            report.conflicts.append((entry.image, f"{why}: left as it is (--overwrite takes the file's)"))
+            report.conflicts.append((entry.image, "the photo was replaced by another picture after the hand-out; the volunteer "
+                                     f"{file.describe()} on the old one: left as it is (--overwrite takes the file's)"))  # fmt: skip
         return
-    for b in file.deleted:
-        item = here.kept.get(b)
-        if item is not None:
-            store.delete_bib(item.origin.id)
+    here = merging.side(base, here_now, photo.reviewed, store.deleted_numbers(photo.id))
+    result = merging.merge(file, here)
+    if result.conflicts and overwrite:
+        _take_file(store, photo, entry, bibs, version, report)
+        return
+    for step in result.steps:
+        row = step.row.origin if step.row is not None else None
+        if step.kind == "delete":
+            store.delete_bib(row.id)
             report.deleted += 1
-    for b, new in file.changed:
-        item = here.kept.get(b)
-        if item is not None:
-            store.update_bib(item.origin.id, number=new.bib.number, box=new.bib.box if new.bib.box is not None else item.bib.box)
+        elif step.kind == "update":
+            store.update_bib(row.id, number=step.bib.number, box=step.bib.box)
             report.human_added += 1
-    for new in file.added:
-        _add_human(store, photo.id, new.bib, report)
-    moved = {b for b, _i in file.moved} - {b for b, _i in here.moved}  # your box wins where you moved it too
-    for b, item in file.kept.items():
-        row = here.kept.get(b)
-        if row is None:
-            continue
-        if b in moved:
-            store.update_bib(row.origin.id, box=item.bib.box)
+        elif step.kind == "move":
+            store.update_bib(row.id, box=step.bib.box)
             report.moved += 1
-        elif item.human and row.origin.source == "model":
-            store.update_bib(row.origin.id)  # confirmed by the reviewer
+        elif step.kind == "confirm":
+            store.update_bib(row.id)
             report.human_added += 1
         else:
-            report.already_there += 1
-    if entry.reviewed is True:  # the review's bibs are all: predictions it lacks go, the photo is reviewed
-        _paired, _lone, extra = _pairs(store.bibs(photo.id), bibs)
-        for row in extra:
-            if row.source == "model":
-                store.delete_bib(row.id)
-                report.model_removed += 1
-        if not store.photo(photo.id).reviewed:
-            store.set_reviewed(photo.id, True)
-            report.reviewed += 1
-    elif file.reviewed is False and here.reviewed is None:
-        store.set_reviewed(photo.id, False)
+            _add_human(store, photo.id, step.bib, report)
+    written = {s.base for s in result.steps}
+    report.already_there += sum(f.item is not None and b not in written for b, f in enumerate(file.fates))
+    why = result.why()
+    if why is not None:
+        report.conflicts.append((entry.image, why))
+    for item in result.spare:  # the file's review is taken: the predictions it lacks go
+        store.delete_bib(item.origin.id)
+        report.model_removed += 1
+    if result.reviewed != photo.reviewed:
+        store.set_reviewed(photo.id, result.reviewed)
+        report.reviewed += int(result.reviewed)
+    if result.withheld is not None:
+        report.unreviewed.append((entry.image, result.withheld))
 
 
 def _take_file(store: Any, photo: Any, entry: PhotoAnnotation, bibs: list[Bib], version: str, report: ImportReport) -> None:

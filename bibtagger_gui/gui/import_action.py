@@ -8,7 +8,8 @@ overwrite the imported predictions, and started again afterwards for the photos 
 it. An import that changed the store cannot be undone: it empties the window's undo stack
 (``drop_undo_history``) and says so.
 
-Conflicts (docs/volunteers.md) are listed in :class:`ConflictsDialog`, each with its photo (Enter or
+Conflicts (docs/volunteers.md: a file with hand-out states is merged bib by bib, so a row names the bibs both
+sides changed) are listed in :class:`ConflictsDialog`, each with its photo (Enter or
 a double-click shows it in the window); its "Take the file's version for these photos" imports the
 checked photos' entries again with ``overwrite=True`` -- ``bibtagger import --overwrite`` for
 exactly those photos -- in one transaction. Tests patch ``QFileDialog.getOpenFileNames`` or call
@@ -168,10 +169,11 @@ class ConflictsDialog(QDialog):
     def _update(self) -> None:
         n, photos = self.tree.topLevelItemCount(), len({c.photo_id for c in self.conflicts()})
         self.label.setText(
-            f"{n} conflict(s) on {photos} photo(s): reviewed differently here and in the file, or holding your own "
-            "bibs the file's review lacks; they were left as they are. Enter or a double-click shows the photo; "
-            "Space unchecks a row. The button imports the checked rows again, letting the file win (bibs it "
-            "lacks are deleted), like `bibtagger import --overwrite`."
+            f"{n} conflict(s) on {photos} photo(s): a bib changed differently here and in the file since the "
+            "hand-out (left as you have it; the photo's other bibs were merged), or, from a file without hand-out "
+            "states, a photo reviewed differently or holding your own bibs the file's review lacks (left as it is). "
+            "Enter or a double-click shows the photo; Space unchecks a row. The button imports the checked rows' "
+            "photos again, letting the file win (bibs it lacks are deleted), like `bibtagger import --overwrite`."
         )
         self.take_button.setEnabled(any(c.photo_id is not None for c in self.checked()))
 
