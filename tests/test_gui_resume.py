@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QSettings, QSize, Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 
 from bibtagger_gui.core.bib import Bib  # noqa: E402
@@ -282,14 +282,15 @@ def test_an_off_screen_saved_position_comes_back_on_screen(qtbot, gui_env, place
 
 def test_the_on_screen_check_moves_a_window_whose_title_bar_is_on_no_screen(qtbot, gui_env, placeholder_models_dir):
     win = _restarted(qtbot, gui_env, placeholder_models_dir)
-    win.resize(600, 400)
+    small = win.minimumSizeHint().expandedTo(QSize(600, 400))  # a small window (never below its minimum)
+    win.resize(small)
     win.move(30, 40)
     qtbot.waitUntil(lambda: win.pos().x() == 30)
     assert not resume.ensure_on_screen(win) and win.pos().x() == 30  # on screen: left alone
     win.move(-5000, 4000)
     qtbot.waitUntil(lambda: win.pos().x() == -5000)
     assert resume.ensure_on_screen(win)
-    assert _on_screen(win) and (win.width(), win.height()) == (600, 400)
+    assert _on_screen(win) and win.size() == small
 
 
 def test_a_settings_file_that_cannot_be_written_costs_nothing_else(qtbot, gui_env, tmp_path, monkeypatch, placeholder_models_dir, caplog):

@@ -79,7 +79,8 @@ def _run_window(app, MainWindow, reporter, folder, models, screenshot) -> int:  
     window = MainWindow(models_dir=models)
     reporter.window = window
     if screenshot is None:
-        window.resume.restore_window()  # size, position, splitter of the last session (before show)
+        restored = window.resume.restore_window()  # size, position, splitter of the last session (before show)
+        window.fit_to_screen(keep_splitter=restored)  # no larger than this screen (a 1366x768 laptop)
     else:
         window.resume.active = False  # a screenshot shows the default window and changes nothing remembered
     if models and not window.load_models_dir(models, remember=False):

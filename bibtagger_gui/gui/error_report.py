@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bibtagger_gui.gui import screen_fit
 from bibtagger_gui.gui.look import name_widget
 
 log = logging.getLogger("bibtagger_gui.gui.errors")
@@ -127,7 +128,7 @@ class ErrorDialog(QDialog):
         lay.addWidget(self.more)
         lay.addWidget(self.details, 1)
         lay.addWidget(buttons)
-        self.resize(640, 260)
+        screen_fit.resize_within(self, 640, 260)
 
     def _toggle_details(self, shown: bool) -> None:
         self.details.setVisible(shown)

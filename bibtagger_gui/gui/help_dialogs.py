@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from bibtagger_gui import __version__
 from bibtagger_gui.core import applog
+from bibtagger_gui.gui import screen_fit
 from bibtagger_gui.gui.keymap import DEFAULT_KEYMAP, ENV_VAR, SETTINGS_GROUP, Keymap, json_path_in_use
 from bibtagger_gui.gui.look import name_widget
 from bibtagger_gui.gui.threads import WorkQueue, emit_if_alive
@@ -84,7 +85,7 @@ class ShortcutsDialog(QDialog):
         lay.addWidget(self.table, 1)
         lay.addWidget(self.howto)
         lay.addWidget(_close_buttons(self))
-        self.resize(820, 640)
+        screen_fit.resize_within(self, 820, 640)  # less on a small screen (docs/gui.md#small-screens)
         self.fill(keymap)
 
     def fill(self, keymap: Keymap) -> None:
@@ -140,7 +141,7 @@ class _TextWindow(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(self.browser, 1)
         lay.addWidget(_close_buttons(self))
-        self.resize(760, 640)
+        screen_fit.resize_within(self, 760, 640)
 
 
 def model_information_markdown(models_dir: Path | None) -> str:

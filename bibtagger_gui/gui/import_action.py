@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from bibtagger_gui.core.annotations import AnnotationError, PhotoAnnotation, load_annotations
 from bibtagger_gui.core.importers import ImportReport, import_annotations, photos_for
+from bibtagger_gui.gui import screen_fit
 from bibtagger_gui.gui.feature_controller import FeatureController
 
 TITLE = "Import Annotations"
@@ -81,6 +82,10 @@ def conflicts_of(store: Any, files: list[FileImport]) -> list[Conflict]:
     return out
 
 
+#: the widest a name column of the conflicts list grows, in average characters (longer names are elided)
+NAME_COLUMN_CHARS = 40
+
+
 class ConflictsDialog(QDialog):
     """The conflicts of an import, one row each: photo, file, what differs.
 
@@ -96,7 +101,6 @@ class ConflictsDialog(QDialog):
         self.store = getattr(controller.window, "store", None)  # the folder these photo ids belong to
         self.setWindowTitle("Import conflicts")
         self.setModal(False)
-        self.resize(900, 360)
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.tree = QTreeWidget()
@@ -107,6 +111,10 @@ class ConflictsDialog(QDialog):
         self.tree.setWordWrap(False)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        # a long photo or file name is cut in its middle (whole in the tooltip) instead of pushing "What differs"
+        # (the last, stretched column) out of sight
+        self.tree.header().setMaximumSectionSize(self.tree.fontMetrics().averageCharWidth() * NAME_COLUMN_CHARS)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.itemActivated.connect(lambda item, _col: self.show_photo(item))
         self.tree.installEventFilter(self)  # Enter shows the photo (it must not press a button)
         self.take_button = QPushButton(TAKE_TEXT)
@@ -121,6 +129,7 @@ class ConflictsDialog(QDialog):
         layout.addWidget(buttons)
         self.set_conflicts(conflicts)
         self.tree.itemChanged.connect(self._checked_changed)
+        screen_fit.resize_within(self, 900, 360)
 
     def set_conflicts(self, conflicts: list[Conflict], checks: list[bool] | None = None) -> None:
         """List ``conflicts``; ``checks``: each row's check (default: the last file's row of each photo)."""
@@ -132,6 +141,8 @@ class ConflictsDialog(QDialog):
         for row, c in enumerate(conflicts):
             item = QTreeWidgetItem([c.relpath, c.file.path.name, c.why])
             item.setData(0, Qt.ItemDataRole.UserRole, c)
+            item.setToolTip(0, c.relpath)
+            item.setToolTip(1, str(c.file.path))
             item.setToolTip(2, c.why)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             key = c.photo_id if c.photo_id is not None else ("image", row)

@@ -36,7 +36,7 @@ from bibtagger_gui.core.imageio import unsupported_note
 from bibtagger_gui.core.recognition_queue import reviewer_window
 from bibtagger_gui.core.review import ReviewFilter, ReviewItem
 from bibtagger_gui.core.review_index import ReviewIndex
-from bibtagger_gui.gui import box_adjust, empty_state, look
+from bibtagger_gui.gui import box_adjust, empty_state, look, screen_fit
 from bibtagger_gui.gui.bib_panel import HINT_IDLE, HINT_NEW_BOX, HINT_NO_BOX, BibPanel
 from bibtagger_gui.gui.commands import (
     BIB_CHANGED,
@@ -62,7 +62,10 @@ log = logging.getLogger(__name__)
 
 FEATURE_MODULES = ("mturk_dialog", "keywords_action", "startlist_action", "import_action", "export_action", "batch_action",
                    "burst_action", "finetune_action")
-DEFAULT_SIZE = (1400, 900)
+DEFAULT_SIZE = (1400, 900)  # shrunk to a smaller screen (fit_to_screen, docs/gui.md#small-screens)
+SIDE_WIDTH = 300  # the list's and the panel's width at the default size; at most a quarter of a narrower window
+PHOTO_MIN_WIDTH = 200  # the photo view is never squeezed (or collapsed by its splitter) below this; the window
+# stays narrow enough for half a 1366 px screen (side by side with a file manager)
 THUMB_ICON = (120, 80)
 #: Undo steps kept within one folder (QUndoStack.setUndoLimit); the oldest are dropped beyond it. A step
 #: holds its photo's changed bib rows (~5 KB measured), so 2,000 steps are ~10 MB, where an unbounded stack
@@ -148,6 +151,19 @@ class MainWindow(QMainWindow):
         self._update_counts()
         self._report_keymap_problems()
 
+    def fit_to_screen(self, keep_splitter: bool = False) -> QSize:
+        """Shrink the window to its screen's available area when it is larger (a 1366x768 laptop, Full HD at
+        200 %: docs/gui.md#small-screens), before it is shown. Unless ``keep_splitter`` (the user's own sizes,
+        restored), the list and the panel then take at most a quarter of the width each, so the photo keeps
+        most of it. Returns the window's size."""
+        size = screen_fit.resize_within(self, self.width(), self.height())
+        if not keep_splitter:
+            splitter = self.centralWidget()
+            side = min(SIDE_WIDTH, size.width() // 4)
+            left, right = (max(side, splitter.widget(i).minimumSizeHint().width()) for i in (0, 2))
+            splitter.setSizes([left, max(PHOTO_MIN_WIDTH, size.width() - left - right), right])
+        return size
+
     def _report_keymap_problems(self) -> None:
         """Say at start what in the key map was refused or changed: status bar and stderr."""
         problems = self.keymap.problems
@@ -227,12 +243,17 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setStretchFactor(2, 0)
-        splitter.setSizes([300, 800, 300])
+        splitter.setSizes([SIDE_WIDTH, DEFAULT_SIZE[0] - 2 * SIDE_WIDTH, SIDE_WIDTH])
+        # the photo is what the window is for: no drag of a handle hides it (and no saved splitter brings that back)
+        self.photo_view.setMinimumWidth(PHOTO_MIN_WIDTH)
+        splitter.setCollapsible(1, False)
         self.setCentralWidget(splitter)
 
         sb = self.statusBar()
         self.counts_label = QLabel()
-        self.model_label = QLabel()
+        # the models' label gives way ("…") before the counts, the progress bar and Cancel on a narrow window
+        self.model_label = screen_fit.ElidedLabel()
+        self.model_label.setObjectName("modelLabel")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.setTextVisible(True)

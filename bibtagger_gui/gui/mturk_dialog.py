@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -38,12 +39,14 @@ from PySide6.QtWidgets import (
 
 from bibtagger_gui.core import mturk
 from bibtagger_gui.gui.commands import EditContext, VerdictCommand
+from bibtagger_gui.gui import screen_fit
 from bibtagger_gui.gui.look import name_widget
 
 # Okabe-Ito (no red/green pair for the first workers; docs/gui.md#accessibility); the current worker's
 # boxes are also solid and thick, the others dashed, so they differ without colour too.
 WORKER_COLOURS = ["#56b4e9", "#e69f00", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7", "#ffffff"]
 PREVIEW_MAX_SIDE = 1600
+PHOTO_COLUMN_CHARS = 40  # the widest the Photo column grows, in average characters (longer names are elided)
 
 # Filters of the assignment list: key -> (label, predicate(assignment, verdict)).
 FILTERS: dict[str, tuple[str, Any]] = {
@@ -121,7 +124,8 @@ class AssignmentTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and a.final:  # the palette's dimmed text: reads on dark ones too
             return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return "\n".join(a.notes) or None
+            lines = ([a.image] if col == 1 else []) + list(a.notes)  # the photo column may be elided
+            return "\n".join(lines) or None
         return None
 
     def set_verdict(self, row: int, verdict: mturk.Verdict | None) -> mturk.Verdict | None:
@@ -280,7 +284,6 @@ class MTurkReviewDialog(QDialog):
         self.ctx = edits.ctx if edits is not None else EditContext(store)
         self.sink: Any = self  # writes and shows verdicts for undo/redo (the controller, once it owns the dialog)
         self.setWindowTitle(f"MTurk review — {batch.path.name}")
-        self.resize(1300, 800)
 
         self.model = AssignmentTableModel(batch, verdicts, self)
         self.proxy = AssignmentFilterProxy(self)
@@ -291,6 +294,7 @@ class MTurkReviewDialog(QDialog):
             self.filter_box.addItem(label, key)
         self.filter_box.currentIndexChanged.connect(lambda _: self.set_filter(self.filter_box.currentData()))
         self.count_label = QLabel()
+        self.count_label.setWordWrap(True)  # its whole line set the dialog's minimum width
 
         self.table = QTableView()
         self.table.setModel(self.proxy)
@@ -302,6 +306,10 @@ class MTurkReviewDialog(QDialog):
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        # a long photo name (a path, a URL) is cut in its middle, whole in its tooltip, instead of pushing the
+        # worker, status and verdict columns out of sight (docs/gui.md#small-screens)
+        self.table.horizontalHeader().setMaximumSectionSize(self.table.fontMetrics().averageCharWidth() * PHOTO_COLUMN_CHARS)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.selectionModel().currentRowChanged.connect(lambda cur, _prev: self._show_current())
 
         self.preview = BoxPreview()
@@ -360,9 +368,13 @@ class MTurkReviewDialog(QDialog):
         fb.addWidget(QLabel("Rejection feedback:"))
         fb.addWidget(self.feedback, 1)
         rv.addLayout(fb)
-        buttons = QHBoxLayout()
-        for b in (self.prev_button, self.approve_button, self.reject_button, self.correct_button, self.clear_button, self.next_button):
-            buttons.addWidget(b)
+        # the verdicts on one row, the moves under them: one row of six buttons made the dialog wider than a
+        # 1920x1080 screen at 200 % (960 logical pixels)
+        buttons = QGridLayout()
+        for col, b in enumerate((self.approve_button, self.reject_button, self.correct_button, self.clear_button)):
+            buttons.addWidget(b, 0, col)
+        buttons.addWidget(self.prev_button, 1, 0)
+        buttons.addWidget(self.next_button, 1, 3)
         rv.addLayout(buttons)
         rv.addWidget(self.status)
         split = QSplitter()
@@ -377,6 +389,7 @@ class MTurkReviewDialog(QDialog):
         self.filter_box.setCurrentIndex(max(0, start))
         self.set_filter(self.filter_box.currentData())
         self.table.setFocus()
+        screen_fit.resize_within(self, 1300, 800)  # less on a smaller screen
 
     def _name_widgets(self) -> None:
         """Accessible names, tooltips with each button's key, and the Tab order filter -> list -> feedback

@@ -1,0 +1,273 @@
+"""Small screens (docs/gui.md#small-screens): 1366x768 and 1280x720 laptops, 1920x1080 at 150 % and 200 %.
+
+Every window's minimum size fits the smallest supported screen (960x540 logical pixels, less a title bar
+and a taskbar); every window opens no larger than the screen it is on; long names are elided, not let
+to push what matters out of sight; the status bar gives way by eliding the models' label; the photo
+cannot be collapsed. The expectations come from the widgets' own size hints and the screen's geometry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import QApplication, QStatusBar
+
+from bibtagger_gui.core import mturk
+from bibtagger_gui.gui import screen_fit
+from tests.test_gui_mturk import project  # noqa: F401 (fixture)
+from tests.test_gui_support import gui_env, make_window  # noqa: F401 (fixtures)
+from tests.test_mturk import answer, photo, row, write_csv
+
+REPO = Path(__file__).resolve().parents[1]
+LONG = "Zieleinlauf_Überlingen_" + "長い名前_Фотографии_" * 6 + "0001.jpg"  # no space: cannot wrap at a word
+
+
+@pytest.fixture(autouse=True)
+def _store_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+
+
+def _mturk_dialog(qtbot, tmp_path, name: str = "two.jpg"):
+    from bibtagger_gui.core.store import Store
+    from bibtagger_gui.gui.mturk_dialog import MTurkReviewDialog
+
+    folder = tmp_path / "photos"
+    photo(folder / name, 400, 300)
+    photo(folder / "b.jpg", 400, 300)
+    rows = [row("A1", name, answer((100, 100, 50, 30, "12")), worker="W1"), row("A2", "b.jpg", answer((10, 10, 50, 30, "7")), worker="W2")]
+    store = Store.open(folder)
+    store.scan()
+    batch = mturk.read_batch(write_csv(tmp_path / "batch.csv", rows))
+    dialog = MTurkReviewDialog(batch, mturk.match_photos(batch, store), mturk.VerdictStore.open(store), store)
+    qtbot.addWidget(dialog)
+    return dialog, store
+
+
+def _conflicts_dialog(win, tmp_path):
+    from bibtagger_gui.gui import import_action
+
+    f = import_action.FileImport(tmp_path / ("volunteer_" + "ö" * 60 + ".json"), [])
+    why = "reviewed here with 100, 200; the file has 101"
+    return import_action.ConflictsDialog(win.import_controller, [import_action.Conflict(f, LONG, why, None, LONG)])
+
+
+def _every_window(qtbot, make_window, tmp_path):
+    """(name, widget) for the main window and every dialog it opens, made as the app makes them."""
+    from bibtagger_gui.gui import export_action, help_dialogs
+    from bibtagger_gui.gui.error_report import ErrorDialog
+
+    win = make_window()
+    out = [("main window", win)]
+    out += [("Keyboard Shortcuts", help_dialogs.ShortcutsDialog(win.keymap, win)), ("About", help_dialogs.AboutDialog(win)),
+            ("Model Information", help_dialogs.ModelInfoDialog(None, win))]  # fmt: skip
+    log = tmp_path / LONG / "bibtagger.log"
+    out.append(("error", ErrorDialog(f"FileNotFoundError: '{tmp_path / LONG}'", "Traceback\n" * 40, log, None, "", win)))
+    for spec in export_action.SPECS:
+        out.append((f"export {spec.fmt}", export_action.ExportDialog(spec, tmp_path / LONG, None, win, shown=["a"], selected=[])))
+    out.append(("import conflicts", _conflicts_dialog(win, tmp_path)))
+    dialog, store = _mturk_dialog(qtbot, tmp_path, LONG)
+    out.append(("MTurk review", dialog))
+    return out, store
+
+
+def test_every_window_fits_the_smallest_supported_screen(qtbot, make_window, tmp_path):
+    """A window whose minimum size is larger than the screen has buttons off screen, whatever it asks for:
+    the MTurk review's one row of six buttons and its count line made it 1089 px wide, more than the 944 a
+    1920x1080 screen at 200 % leaves."""
+    room = screen_fit.room_on(screen_fit.smallest_screen())
+    windows, store = _every_window(qtbot, make_window, tmp_path)
+    try:
+        too_big = {}
+        for name, w in windows:
+            w.show()
+            QApplication.processEvents()
+            need = w.minimumSizeHint().expandedTo(w.minimumSize())
+            if need.width() > room.width() or need.height() > room.height():
+                too_big[name] = (need.width(), need.height())
+        assert too_big == {}, f"larger than {room.width()}x{room.height()}: {too_big}"
+    finally:
+        store.close()
+
+
+def test_windows_open_no_larger_than_their_screen(qtbot, make_window, tmp_path):
+    """Each window asks for a comfortable size (the main window 1400x900, the MTurk review 1300x800, the
+    shortcuts 820x640): on a smaller screen it used to open larger than the screen (Close off screen)."""
+    windows, store = _every_window(qtbot, make_window, tmp_path)
+    try:
+        win = windows[0][1]
+        screen = win.screen().availableGeometry().size()
+        asked = {"main window": QSize(1400, 900), "MTurk review": QSize(1300, 800), "Keyboard Shortcuts": QSize(820, 640)}
+        # the check means something only on a screen smaller than what they ask for (offscreen: 800x800)
+        assert all(a.width() > screen.width() or a.height() > screen.height() for a in asked.values()), screen
+        win.fit_to_screen()  # what run_gui does before showing it
+        for name, w in windows:
+            w.show()
+            QApplication.processEvents()
+            frame = screen_fit.frame_extra(w)
+            outer = QSize(w.width() + frame.width(), w.height() + frame.height())
+            assert outer.width() <= screen.width() and outer.height() <= screen.height(), (name, outer, screen)
+    finally:
+        store.close()
+
+
+def test_run_gui_fits_the_window_to_the_screen_and_the_photo_keeps_most_of_it(qtbot, gui_env, placeholder_models_dir):
+    from types import SimpleNamespace
+
+    from bibtagger_gui.gui import app as gui_app
+    from bibtagger_gui.gui.main_window import PHOTO_MIN_WIDTH, SIDE_WIDTH, MainWindow
+
+    made = []
+
+    def make(models_dir=None):
+        made.append(MainWindow(models_dir=models_dir, settings=gui_env))
+        qtbot.addWidget(made[-1])
+        return made[-1]
+
+    fake_app = SimpleNamespace(exec=lambda: 0)  # the event loop is not entered
+    assert gui_app._run_window(fake_app, make, SimpleNamespace(window=None), None, str(placeholder_models_dir), None) == 0
+    win = made[0]
+    QApplication.processEvents()
+    avail = win.screen().availableGeometry()
+    assert win.frameGeometry().width() <= avail.width() and win.frameGeometry().height() <= avail.height()
+    sizes = win.centralWidget().sizes()
+    quarter = win.centralWidget().width() // 4
+    # the list and the panel give way down to a quarter of the window each (or their minimum), the photo keeps the rest
+    assert sizes[0] <= max(min(SIDE_WIDTH, quarter), win.centralWidget().widget(0).minimumSizeHint().width())
+    assert sizes[2] <= max(min(SIDE_WIDTH, quarter), win.centralWidget().widget(2).minimumSizeHint().width())
+    assert sizes[1] >= max(PHOTO_MIN_WIDTH, sizes[0], sizes[2])
+    win.close()
+
+
+def test_the_photo_cannot_be_collapsed_by_its_splitter(qtbot, make_window):
+    """Dragging a splitter handle over the photo used to collapse it to nothing (and the app remembered it)."""
+    from bibtagger_gui.gui.main_window import PHOTO_MIN_WIDTH
+
+    win = make_window()
+    splitter = win.centralWidget()
+    assert not splitter.isCollapsible(1)
+    splitter.setSizes([splitter.width(), 0, 0])  # what a drag of the handle to the far right asks for
+    QApplication.processEvents()
+    assert win.photo_view.width() >= PHOTO_MIN_WIDTH
+    splitter.restoreState(splitter.saveState())
+    assert win.photo_view.width() >= PHOTO_MIN_WIDTH
+
+
+def test_the_status_bar_keeps_counts_progress_and_cancel_whole_on_the_smallest_screen(qtbot, make_window):
+    """During a job at 944 px (1920x1080 at 200 %), the models' label took its whole text and cut the
+    progress bar and the temporary message; it now gives way with an ellipsis."""
+    win = make_window()
+    room = screen_fit.room_on(screen_fit.smallest_screen())
+    win.resize(room)
+    win.model_label.setText("models: det 20261124-e72-92798a-dyn · 3 readers int8 · calibrated")
+    win.counts_label.setText("12345 photos · 11000 tagged · 5000 reviewed · 12 errors")
+    win.progress.show()
+    win.cancel_button.show()
+    QApplication.processEvents()
+    for w in (win.counts_label, win.progress, win.cancel_button):
+        assert w.width() >= w.sizeHint().width(), (w, w.width(), w.sizeHint())
+        assert w.mapTo(win, w.rect().topRight()).x() < win.width()
+    shown = win.model_label.shown_text()
+    assert shown != win.model_label.text() and "…" in shown  # elided, not cut mid-letter
+    assert win.model_label.fontMetrics().horizontalAdvance(shown) <= win.model_label.contentsRect().width()
+    # with room, it shows its whole text
+    win.progress.hide()
+    win.cancel_button.hide()
+    win.resize(1400, 900)
+    QApplication.processEvents()
+    assert win.model_label.shown_text() == win.model_label.text()
+    assert isinstance(win.model_label.parentWidget(), QStatusBar)
+
+
+def test_long_names_are_elided_in_their_columns_not_pushing_the_others_out(qtbot, make_window, tmp_path):
+    """A long photo or file name made its column as wide as the name: the conflicts list's "What differs"
+    and the MTurk table's worker/status/verdict columns were out of sight."""
+    from bibtagger_gui.gui.import_action import NAME_COLUMN_CHARS
+    from bibtagger_gui.gui.mturk_dialog import PHOTO_COLUMN_CHARS
+
+    win = make_window()
+    conflicts = _conflicts_dialog(win, tmp_path)
+    conflicts.show()
+    QApplication.processEvents()
+    tree, header = conflicts.tree, conflicts.tree.header()
+    for col in (0, 1):
+        assert tree.sizeHintForColumn(col) > header.sectionSize(col)  # the name is longer than its column...
+        assert header.sectionSize(col) <= tree.fontMetrics().averageCharWidth() * NAME_COLUMN_CHARS
+    assert header.sectionPosition(2) < tree.viewport().width()  # ...and "What differs" is in sight
+    item = tree.topLevelItem(0)
+    assert item.toolTip(0) == LONG and item.toolTip(1).endswith(".json")  # the whole names on hover
+    assert tree.textElideMode() == Qt.TextElideMode.ElideMiddle  # the extension and number stay
+
+    dialog, store = _mturk_dialog(qtbot, tmp_path, LONG)
+    try:
+        dialog.show()
+        QApplication.processEvents()
+        table, h = dialog.table, dialog.table.horizontalHeader()
+        assert table.sizeHintForColumn(1) > h.sectionSize(1)
+        assert h.sectionSize(1) <= table.fontMetrics().averageCharWidth() * PHOTO_COLUMN_CHARS
+        assert h.sectionPosition(2) + h.sectionSize(2) <= table.viewport().width()  # the worker is in sight
+        row_of_long = next(r for r in range(dialog.proxy.rowCount()) if dialog.proxy.index(r, 1).data() == LONG)
+        assert dialog.proxy.index(row_of_long, 1).data(Qt.ItemDataRole.ToolTipRole).splitlines()[0] == LONG
+    finally:
+        store.close()
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from types import SimpleNamespace
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+    from bibtagger_gui.gui import app as gui_app
+    from bibtagger_gui.gui.main_window import MainWindow
+
+    app = gui_app.make_app()
+    made = []
+    def make(models_dir=None):
+        made.append(MainWindow(models_dir=models_dir, settings=QSettings(sys.argv[2], QSettings.Format.IniFormat)))
+        return made[0]
+    def shown():
+        w = made[0]
+        QApplication.processEvents()
+        d = w.show_shortcuts()
+        QApplication.processEvents()
+        avail = w.screen().availableGeometry()
+        out = {"avail": [avail.width(), avail.height()], "ratio": w.devicePixelRatioF()}
+        for name, x in (("window", w), ("shortcuts", d)):
+            f = x.frameGeometry()
+            out[name] = [f.x(), f.y(), f.width(), f.height()]
+        print(json.dumps(out))
+        return 0
+    sys.exit(gui_app._run_window(SimpleNamespace(exec=shown), make, SimpleNamespace(window=None), None, sys.argv[1], None))
+    """
+)
+
+
+@pytest.mark.slow
+def test_on_a_full_hd_screen_at_200_percent_the_window_opens_within_it(tmp_path, placeholder_models_dir):
+    """The real case, in a fresh process: a 1920x1080 screen (the offscreen platform's config file) at
+    QT_SCALE_FACTOR=2, i.e. 960x540 logical pixels; the main window and Help > Keyboard Shortcuts open
+    inside it."""
+    config = tmp_path / "screen.json"
+    config.write_text(json.dumps({"screens": [{"name": "fhd", "x": 0, "y": 0, "width": 1920, "height": 1080,
+                                               "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))  # fmt: skip
+    env = {**os.environ, "QT_QPA_PLATFORM": f"offscreen:configfile={config}", "QT_SCALE_FACTOR": "2",
+           "XDG_CONFIG_HOME": str(tmp_path / "c"), "XDG_DATA_HOME": str(tmp_path / "d"),
+           "BIBTAGGER_KEYMAP": str(tmp_path / "none.json"), "PYTHONPATH": str(REPO)}  # fmt: skip
+    script = tmp_path / "open.py"
+    script.write_text(SCRIPT)
+    out = subprocess.run([sys.executable, str(script), str(placeholder_models_dir), str(tmp_path / "s.ini")],
+                         env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    facts = json.loads(out.stdout.strip().splitlines()[-1])
+    assert facts["ratio"] == 2.0 and facts["avail"] == [960, 540]
+    aw, ah = facts["avail"]
+    for name in ("window", "shortcuts"):
+        x, y, w, h = facts[name]
+        assert 0 <= x and 0 <= y and x + w <= aw and y + h <= ah, (name, facts)
