@@ -1,4 +1,4 @@
-"""`bibtagger export DIR --format FMT`: write a project's bibs as csv, bibcsv, json, coco, crops or bibfolders."""
+"""`bibtagger export DIR --format FMT`: write a project's bibs as csv, bibcsv, xlsx, json, coco, crops or bibfolders."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ import argparse
 import sys
 from pathlib import Path
 
-FORMATS = ("csv", "bibcsv", "json", "coco", "crops", "bibfolders")
+FORMATS = ("csv", "bibcsv", "xlsx", "json", "coco", "crops", "bibfolders")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("export", help="export bibs (csv, bibcsv, json, coco, crops, bibfolders)", description=__doc__)
+    p = sub.add_parser("export", help="export bibs (csv, bibcsv, xlsx, json, coco, crops, bibfolders)", description=__doc__)
     p.add_argument("dir", type=Path, help="photo folder with a bibtagger project")
     p.add_argument(
         "--format", required=True, choices=FORMATS,
-        help="csv: photo->bibs rows; bibcsv: bib->photos; json: bib annotation JSON; coco: COCO detection JSON; "
+        help="csv: photo->bibs rows; bibcsv: bib->photos; xlsx: both as an Excel workbook (sheets Photos, Bibs); json: bib annotation JSON; coco: COCO detection JSON; "
         "crops: bib crops + labels.csv; bibfolders: one folder per bib with links to its photos",
     )
-    p.add_argument("--out", type=Path, metavar="PATH", help="output file (default or -: stdout) or folder (crops, bibfolders)")
+    p.add_argument("--out", type=Path, metavar="PATH", help="output file (default or -: stdout; xlsx needs a file) or folder (crops, bibfolders)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--reviewed-only", action="store_true", help="only photos marked reviewed")
     which.add_argument("--unreviewed-only", action="store_true", help="only photos not reviewed yet (e.g. the work left to hand out)")
@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
         args.out = None
     if args.format in ("crops", "bibfolders") and args.out is None:
         print(f"error: --format {args.format} writes a folder: give --out FOLDER", file=sys.stderr)
+        return 2
+    if args.format == "xlsx" and args.out is None:
+        print("error: --format xlsx writes a binary file, not text for stdout: give --out FILE.xlsx", file=sys.stderr)
         return 2
     db = args.store or db_path_for(folder)
     if not Path(db).exists():

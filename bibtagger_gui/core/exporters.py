@@ -1,9 +1,12 @@
-"""Exports of a project store: csv, bibcsv, json, coco, crops, bibfolders.
+"""Exports of a project store: csv, bibcsv, xlsx, json, coco, crops, bibfolders.
 
 * ``csv``: photo -> bibs, one row per bib (image,number,x1,y1,x2,y2,confidence,source,reviewed,name);
   a photo without bibs has one row with an empty number, so every photo is listed;
 * ``bibcsv``: bib -> photos, one row per number (number,count,images with ";" between,name);
   spellings of one bib ("891", "0891": same ``number_key``) share a row (see :func:`bib_spellings`);
+* ``xlsx``: an Excel workbook (core/sheet_xlsx.py) with the ``csv`` rows as sheet "Photos" and the
+  ``bibcsv`` rows as sheet "Bibs": typed cells, so "0891" stays text in Excel and no locale's list
+  separator matters (docs/exports.md#excel-workbook);
 * ``json``: the bib annotation JSON (exchange format); bibs carry ``name`` when the start list names them,
   entries their ``"handout"`` states (core/handout.py: the base of the import's three-way merge);
 * ``coco``: COCO detection JSON, one category "bib", the number (and ``name``) in ``attributes``;
@@ -39,7 +42,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bibtagger_gui.core import portable
+from bibtagger_gui.core import portable, sheet_xlsx
 from bibtagger_gui.core.annotations import atomic_write_bytes, atomic_write_text
 from bibtagger_gui.core.bib import number_key
 from bibtagger_gui.core.handout import add_handout_states
@@ -48,8 +51,9 @@ from bibtagger_gui.core.sheet_csv import BOM, csv_text, guard
 from bibtagger_gui.core.startlist import load_from_store, names_for
 from bibtagger_gui.core.store import BibRow, Photo, Store
 
-FORMATS = ("csv", "bibcsv", "json", "coco", "crops", "bibfolders")
-FILE_FORMATS = ("csv", "bibcsv", "json", "coco")
+FORMATS = ("csv", "bibcsv", "xlsx", "json", "coco", "crops", "bibfolders")
+FILE_FORMATS = ("csv", "bibcsv", "json", "coco")  # text files (stdout without --out)
+BINARY_FORMATS = ("xlsx",)  # one binary file: needs an --out
 SPREADSHEET_FORMATS = ("csv", "bibcsv")  # a file of these starts with a UTF-8 BOM, for Excel
 BIB_CSV_HEADER = ["image", "number", "x1", "y1", "x2", "y2", "confidence"]
 
@@ -91,6 +95,10 @@ def _selection(store: Store, reviewed_only: bool, only: PhotoFilter = None) -> t
     return photos, store.all_bibs()
 
 
+def _float(v: float | None) -> float | None:
+    return None if v is None else float(v)
+
+
 def _fmt(v: float | None) -> str:
     return "" if v is None else f"{v:g}"
 
@@ -117,21 +125,41 @@ def bib_rows_csv(entries: list[dict], failed: dict[str, str] | None = None) -> s
     return csv_text(rows)
 
 
-def photos_csv(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[str, ExportReport]:
+PHOTOS_HEADER = [*BIB_CSV_HEADER, "source", "reviewed", "name"]
+BIBS_HEADER = ["number", "count", "images", "name"]
+PHOTOS_TEXT = frozenset({0, 1, 7, 9})  # image, number, source, name; the others are numbers (empty: none)
+BIBS_TEXT = frozenset({0, 2, 3})  # number, images, name
+
+
+def photo_rows(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[list[list[object]], ExportReport]:
+    """The rows of ``csv`` (and the xlsx "Photos" sheet) under :data:`PHOTOS_HEADER`, values as stored:
+    text as ``str``, box and confidence as ``float`` (None: none), reviewed as 0/1."""
     photos, bibs = _selection(store, reviewed_only, only)
-    out: list[list[object]] = [[*BIB_CSV_HEADER, "source", "reviewed", "name"]]
+    out: list[list[object]] = []
     rep = ExportReport(photos=len(photos))
     names = names_for(store)
     for p in photos:
         rows = bibs.get(p.id, [])
-        image = guard(p.relpath)
         if not rows:
-            out.append([image, "", "", "", "", "", "", "", int(p.reviewed), ""])
+            out.append([p.relpath, "", None, None, None, None, None, "", int(p.reviewed), ""])
         for b in rows:
             rep.bibs += 1
-            out.append([image, guard(b.number), *(_fmt(v) for v in (b.box or (None,) * 4)), _fmt(b.confidence), b.source,
-                        int(p.reviewed), guard(names.get(number_key(b.number), ""))])  # fmt: skip
-    return csv_text(out), rep
+            out.append([p.relpath, b.number, *(_float(v) for v in (*(b.box or (None,) * 4), b.confidence)), b.source, int(p.reviewed),
+                        names.get(number_key(b.number), "")])  # fmt: skip
+    return out, rep
+
+
+def _csv_rows(header: list[str], rows: list[list[object]], text: frozenset[int]) -> str:
+    """CSV text of typed rows: text guarded against formulas, floats as ``{:g}``, None empty."""
+    out: list[list[object]] = [header]
+    for row in rows:
+        out.append([guard(v) if i in text else _fmt(v) if isinstance(v, float) or v is None else v for i, v in enumerate(row)])  # type: ignore[arg-type]
+    return csv_text(out)
+
+
+def photos_csv(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[str, ExportReport]:
+    rows, rep = photo_rows(store, reviewed_only, only)
+    return _csv_rows(PHOTOS_HEADER, rows, PHOTOS_TEXT), rep
 
 
 def bib_spellings(store: Store, numbers: Iterable[str]) -> dict[str, str]:
@@ -161,7 +189,9 @@ def _bib_groups(store: Store, photos: list[Photo], bibs: dict[int, list[BibRow]]
     return {p.id: list(dict.fromkeys(spelling[number_key(b.number)] for b in bibs.get(p.id, []))) for p in photos}
 
 
-def numbers_csv(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[str, ExportReport]:
+def bib_number_rows(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[list[list[object]], ExportReport]:
+    """The rows of ``bibcsv`` (and the xlsx "Bibs" sheet) under :data:`BIBS_HEADER`, in number order;
+    ``images`` is the list of relpaths here (the CSV joins it with ";")."""
     photos, bibs = _selection(store, reviewed_only, only)
     groups = _bib_groups(store, photos, bibs)
     by_number: dict[str, list[str]] = {}
@@ -170,11 +200,62 @@ def numbers_csv(store: Store, reviewed_only: bool = False, only: PhotoFilter = N
         for number in groups[p.id]:
             by_number.setdefault(number, []).append(p.relpath)
             rep.bibs += 1
-    rows: list[list[object]] = [["number", "count", "images", "name"]]
     names = names_for(store)
+    rows: list[list[object]] = []
     for number in sorted(by_number, key=lambda n: (len(n), n)):
-        rows.append([guard(number), len(by_number[number]), guard(";".join(by_number[number])), guard(names.get(number_key(number), ""))])
-    return csv_text(rows), rep
+        rows.append([number, len(by_number[number]), by_number[number], names.get(number_key(number), "")])
+    return rows, rep
+
+
+def numbers_csv(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[str, ExportReport]:
+    rows, rep = bib_number_rows(store, reviewed_only, only)
+    return _csv_rows(BIBS_HEADER, [[n, c, ";".join(images), name] for n, c, images, name in rows], BIBS_TEXT), rep  # type: ignore[arg-type]
+
+
+def _split_images(images: list[str], limit: int) -> list[list[str]]:
+    """``images`` in consecutive runs whose ";"-joined text fits ``limit`` characters (UTF-16 units)."""
+    parts: list[list[str]] = [[]]
+    size = 0
+    for image in images:
+        n = sheet_xlsx.utf16_len(image)
+        if parts[-1] and size + 1 + n > limit:
+            parts.append([])
+            size = 0
+        size += n + (1 if len(parts[-1]) else 0)
+        parts[-1].append(image)
+    return parts
+
+
+def workbook(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[bytes, ExportReport]:
+    """The ``xlsx`` export: sheet "Photos" holds the ``csv`` rows, "Bibs" the ``bibcsv`` rows, same
+    columns and values (numbers as the CSV writes them), text cells unguarded (docs/exports.md#excel-workbook).
+
+    Excel's limits: a bib whose ``images`` do not fit one cell gets continuation rows (same number,
+    count and name; the images go on), a sheet past Excel's row limit goes on in "Photos 2", …; a
+    note says so. Another text too long for a cell is an :class:`ExportError`."""
+    photo, rep = photo_rows(store, reviewed_only, only)
+    bib, _ = bib_number_rows(store, reviewed_only, only)
+    rounded = [[float(_fmt(v)) if isinstance(v, float) else v for v in row] for row in photo]  # the CSV's {:g} values
+    bib_rows: list[list[object]] = []
+    for number, count, images, name in bib:
+        parts = _split_images(images, sheet_xlsx.MAX_CELL_CHARS)  # type: ignore[arg-type]
+        if len(parts) > 1:
+            rep.notes.append(f"bib {number}: its {count} photos' names do not fit one Excel cell "
+                             f"({sheet_xlsx.MAX_CELL_CHARS:,} characters); they go on over {len(parts)} rows of the Bibs sheet")  # fmt: skip
+        bib_rows += [[number, count, ";".join(part), name] for part in parts]
+    sheets = [*sheet_xlsx.split_rows(sheet_xlsx.Sheet("Photos", PHOTOS_HEADER, rounded, PHOTOS_TEXT)),
+              *sheet_xlsx.split_rows(sheet_xlsx.Sheet("Bibs", BIBS_HEADER, bib_rows, BIBS_TEXT))]  # fmt: skip
+    for base in ("Photos", "Bibs"):
+        more = [s.name for s in sheets if s.name.startswith(base + " ")]
+        if more:
+            rep.notes.append(f"the {base} sheet has more rows than Excel's {sheet_xlsx.MAX_ROWS:,}: it goes on in "
+                             f"{', '.join(more)}")  # fmt: skip
+    try:
+        data, notes = sheet_xlsx.workbook_bytes(sheets)
+    except sheet_xlsx.CellTooLong as exc:
+        raise ExportError(f"{exc}; nothing written (shorten that text, e.g. in the start list, or export csv)") from None
+    rep.notes += notes
+    return data, rep
 
 
 def annotations_json(store: Store, reviewed_only: bool = False, only: PhotoFilter = None) -> tuple[str, ExportReport]:
@@ -480,7 +561,8 @@ def _remove_stale(out: Path, stale: set[str], rep: ExportReport) -> None:
 
 def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only: bool = False, copy: bool = False,
            progress: Progress = None, cancel: Cancel = None, only: PhotoFilter = None) -> tuple[ExportReport, str | None]:  # fmt: skip
-    """Run one export. File formats return their text when ``out`` is None (else write it atomically).
+    """Run one export. Text file formats return their text when ``out`` is None (else write it atomically);
+    ``xlsx`` needs ``out``.
 
     ``progress(done, total)`` counts photos (folder formats per photo, file formats once at the end);
     ``cancel()`` returning True stops a folder export at the next photo (``report.cancelled``).
@@ -488,6 +570,13 @@ def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only:
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt in BINARY_FORMATS:
+        if out is None:
+            raise ValueError(f"--format {fmt} writes a binary file: give --out FILE.{fmt}")
+        data, rep = workbook(store, reviewed_only, only)
+        atomic_write_bytes(out, data)
+        _tick(progress, None, rep.photos, rep.photos, rep)
+        return rep, None
     if fmt in FILE_FORMATS:
         text, rep = {"csv": photos_csv, "bibcsv": numbers_csv, "json": annotations_json, "coco": coco_json}[fmt](store, reviewed_only, only)
         if out is None:

@@ -1,4 +1,4 @@
-"""Export menu: the CLI's exports (csv, bibcsv, json, coco, crops, bibfolders) from the GUI.
+"""Export menu: the CLI's exports (csv, bibcsv, xlsx, json, coco, crops, bibfolders) from the GUI.
 
 Each action asks for the target (file or folder), which photos (all, reviewed, unreviewed, the
 ones the list shows now, the ones selected in it) and options in :class:`ExportDialog`, then runs
@@ -56,6 +56,7 @@ class ExportSpec:
 SPECS: tuple[ExportSpec, ...] = (
     ExportSpec("csv", "Export CSV (photo → bibs)…", False, "bibs.csv", "CSV files (*.csv)"),
     ExportSpec("bibcsv", "Export CSV (bib → photos)…", False, "photos_by_bib.csv", "CSV files (*.csv)"),
+    ExportSpec("xlsx", "Export Excel Workbook (photos and bibs)…", False, "bibs.xlsx", "Excel workbooks (*.xlsx)"),
     ExportSpec("json", "Export Bib Annotation JSON…", False, "annotations.json", "JSON files (*.json)"),
     ExportSpec("coco", "Export COCO JSON…", False, "coco.json", "JSON files (*.json)"),
     ExportSpec("crops", "Export Crops for Training…", True, "crops"),
@@ -341,7 +342,7 @@ class ExportController(FeatureController):
 
 
 def install(window: Any) -> ExportController:
-    """Add the six export actions to the window's Export menu (created when absent)."""
+    """Add the export actions (one per ``SPECS`` entry) to the window's Export menu (created when absent)."""
     controller = ExportController(window)
     menu = find_or_add_menu(window, "Export")
     if menu.actions():  # e.g. "Write Keywords to Photos…" from keywords_action
