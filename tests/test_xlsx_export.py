@@ -262,3 +262,24 @@ def test_written_atomically_a_failed_rename_keeps_the_earlier_file(project, tmp_
     assert out.read_bytes() == b"earlier" and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     _export(capsys, project, "xlsx", out)  # the rename done: the whole workbook, the file's mode kept
     assert zipfile.is_zipfile(out) and (out.stat().st_mode & 0o777) == os_chmod_mode
+
+
+def test_both_sheets_come_from_one_state_of_the_project(project, monkeypatch):
+    """A bib saved by another program between the two sheets' reads is in neither sheet (one read
+    transaction), never in the Bibs sheet only."""
+    from bibtagger_gui.core import exporters
+
+    real = exporters.bib_number_rows
+
+    def write_then_read(store, *args, **kwargs):
+        with Store.open(project) as other:  # the app saving an edit meanwhile
+            other.add_bib(other.photos()[0].id, "777", (1.0, 1.0, 9.0, 9.0))
+        return real(store, *args, **kwargs)
+
+    monkeypatch.setattr(exporters, "bib_number_rows", write_then_read)
+    with Store.open(project) as store:
+        data, _rep = exporters.workbook(store)
+        book = openpyxl.load_workbook(io.BytesIO(data))
+        cells = {name: {c.value for row in book[name].iter_rows() for c in row} for name in ("Photos", "Bibs")}
+        assert "777" not in cells["Photos"] and "777" not in cells["Bibs"]
+        assert "777" in {b.number for bibs in store.all_bibs().values() for b in bibs}  # it was saved

@@ -233,8 +233,9 @@ def workbook(store: Store, reviewed_only: bool = False, only: PhotoFilter = None
     Excel's limits: a bib whose ``images`` do not fit one cell gets continuation rows (same number,
     count and name; the images go on), a sheet past Excel's row limit goes on in "Photos 2", …; a
     note says so. Another text too long for a cell is an :class:`ExportError`."""
-    photo, rep = photo_rows(store, reviewed_only, only)
-    bib, _ = bib_number_rows(store, reviewed_only, only)
+    with store.reading():  # both sheets from one state of the project, whatever the app saves meanwhile
+        photo, rep = photo_rows(store, reviewed_only, only)
+        bib, _ = bib_number_rows(store, reviewed_only, only)
     rounded = [[float(_fmt(v)) if isinstance(v, float) else v for v in row] for row in photo]  # the CSV's {:g} values
     bib_rows: list[list[object]] = []
     for number, count, images, name in bib:

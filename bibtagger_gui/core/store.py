@@ -568,6 +568,22 @@ class Store:
         self._depth = 0
         self._conn.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction (BEGIN DEFERRED ... COMMIT): the reads inside see one state of the store,
+        while other connections go on writing (WAL); inside a :meth:`transaction` it joins that one."""
+        if self._depth:
+            with self.transaction() as conn:
+                yield conn
+            return
+        self._conn.execute("BEGIN")
+        self._depth = 1
+        try:
+            yield self._conn
+        finally:
+            self._depth = 0
+            self._conn.execute("COMMIT")
+
     def _history(self, action: str, photo_id: int | None, bib_id: int | None, before: Any, after: Any) -> None:
         self._conn.execute(
             "INSERT INTO history (ts, photo_id, bib_id, action, before, after) VALUES (?, ?, ?, ?, ?, ?)",
