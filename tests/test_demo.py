@@ -69,3 +69,47 @@ def test_demo_boxes_cover_the_printed_number_as_the_recognizer_boxes_it(tmp_path
     result = evaluate(truth, pred)
     assert result.image.f1 >= 0.9, result  # the numbers are read: a box mismatch below is about the boxes
     assert result.box.f1 >= 0.9, result
+
+
+def iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_demo_photos_carry_capture_times_that_make_bursts_of_the_same_runners(tmp_path):
+    """Every demo photo has an EXIF capture time; core/bursts.py finds bursts of 3-5 frames whose frames
+    show the same numbers, each box moved a little (not copied: another place, still over the same bib);
+    the other photos are minutes from any other. The sideways photo keeps its orientation beside the date."""
+    from bibtagger_gui.core import bursts
+    from bibtagger_gui.core.store import Store
+
+    truth = {t.image: t for t in generate(tmp_path, count=24, seed=0, size=(480, 720))}
+    infos = {name: probe_image(tmp_path / name) for name in truth}
+    assert all(i.captured_at for i in infos.values())
+    assert infos["race_002.jpg"].orientation == 6 and infos["race_002.jpg"].captured_at
+    with Store.open(tmp_path) as store:
+        store.scan()
+        photos = store.photos()
+        names = {p.id: p.relpath for p in photos}
+        found = [[names[i] for i in b] for b in bursts.bursts(photos)]
+        assert all(bursts.capture_time(p).source == bursts.EXIF for p in photos)
+        times = {p.relpath: bursts.capture_time(p).seconds for p in photos}
+    assert len(found) >= 3 and all(3 <= len(b) <= 5 for b in found), found
+    for frames in found:
+        first = sorted(truth[frames[0]].bibs, key=lambda b: b.number)
+        assert first, frames
+        assert len({(truth[f].width, truth[f].height) for f in frames}) == 1
+        span = times[frames[-1]] - times[frames[0]]
+        assert 0 < span <= bursts.GAP_S * (len(frames) - 1)
+        for prev, cur in zip(frames, frames[1:]):
+            a, b = sorted(truth[prev].bibs, key=lambda x: x.number), sorted(truth[cur].bibs, key=lambda x: x.number)
+            assert [x.number for x in a] == [x.number for x in b], (prev, cur)
+            for x, y in zip(a, b):
+                assert x.box != y.box and iou(x.box, y.box) > 0.3, (prev, cur, x, y)  # moved, still over it
+    in_burst = {f for b in found for f in b}
+    lone = [name for name in truth if name not in in_burst]
+    assert len(lone) >= 5
+    for name in lone:
+        assert min(abs(times[name] - t) for other, t in times.items() if other != name) >= 60

@@ -5,6 +5,11 @@
 numbers in Hershey fonts, some tilted or in perspective, some photos without any bib, one photo
 stored sideways with an EXIF orientation tag) and OUTDIR/ground_truth.json (bib annotation
 JSON, boxes in displayed-image pixels around the printed number, as the format wants). The same seed gives the same files.
+
+Every photo carries an EXIF capture time (DateTimeOriginal + SubSecTimeOriginal), and the photos are
+shot as :data:`PLAN` says: lone photos minutes apart and bursts of 3-5 frames 0.15-0.45 s apart, whose
+frames show the same runners (same numbers) coming a little closer and drifting sideways, so the burst
+tools (docs/bursts.md) have something to work on.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import argparse
 import struct
 import sys
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -23,16 +30,66 @@ from bibtagger_gui.core.bib import Bib
 FONTS = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_COMPLEX]
 PLATES = [((255, 255, 255), (0, 0, 0)), ((250, 230, 40), (0, 0, 0)), ((255, 255, 255), (200, 0, 0)), ((30, 60, 160), (255, 255, 255)), ((255, 140, 0), (0, 0, 0))]
 
+#: the shoot, cycled: (frames, kind) per shot; kind "sideways" (the first cycle's only: stored turned, EXIF
+#: orientation 6), "nobib" (no runner with a bib), "portrait" (taller than wide). 24 photos per cycle,
+#: 4 bursts (4, 3, 5, 3 frames). A burst cut short by ``count`` keeps the frames it has.
+PLAN: tuple[tuple[int, str], ...] = (
+    (1, ""), (1, "sideways"), (4, ""), (1, "nobib"), (3, "portrait"), (1, ""), (1, "portrait"),
+    (5, ""), (1, "nobib"), (3, ""), (1, ""), (1, "nobib"), (1, ""),
+)
+#: first capture time of a shoot (plus up to half an hour by seed); camera clock, no time zone
+START = datetime(2024, 5, 12, 9, 0, 0)
 
-def exif_orientation_segment(orientation: int) -> bytes:
-    """A minimal JPEG APP1 segment holding only EXIF Orientation (little-endian TIFF)."""
-    tiff = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 1)
-    tiff += struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack("<I", 0)
+
+@dataclass(frozen=True)
+class _RunnerSpec:
+    """One runner of a scene, drawn alike in every frame of a burst (only place and size change)."""
+
+    cx: float
+    feet: float
+    scale: float
+    shirt: tuple[int, int, int]
+    skin: tuple[int, int, int]
+    legs: tuple[int, int, int]
+    number: str | None
+    plate: tuple  # (background, ink, font, sponsor strip colour or None)
+    plate_frac: float  # plate height / torso height
+    angle: float  # degrees
+    perspective: tuple[float, tuple[int, int]] | None  # (squeeze, the plate corners squeezed)
+
+
+@dataclass(frozen=True)
+class _Scene:
+    background: np.ndarray  # before sensor noise
+    runners: tuple[_RunnerSpec, ...]
+    blur: float
+
+
+def exif_segment(orientation: int = 1, taken: datetime | None = None) -> bytes:
+    """A minimal JPEG APP1 segment (little-endian TIFF): EXIF Orientation, and with ``taken`` an EXIF IFD
+    with DateTimeOriginal and SubSecTimeOriginal (hundredths of a second, as many cameras write)."""
+    entries0 = [struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0)]
+    tail = b""
+    if taken is not None:
+        exif_ifd = 8 + 2 + 12 * 2 + 4
+        date_at = exif_ifd + 2 + 12 * 2 + 4
+        entries0.append(struct.pack("<HHII", 0x8769, 4, 1, exif_ifd))
+        date = taken.strftime("%Y:%m:%d %H:%M:%S").encode("ascii") + b"\x00"
+        subsec = f"{taken.microsecond // 10000:02d}".encode("ascii") + b"\x00\x00"  # 3 bytes + pad, inline
+        tail = struct.pack("<H", 2) + struct.pack("<HHII", 0x9003, 2, len(date), date_at)
+        tail += struct.pack("<HHI", 0x9291, 2, 3) + subsec + struct.pack("<I", 0) + date
+    tiff = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", len(entries0)) + b"".join(entries0) + struct.pack("<I", 0) + tail
     payload = b"Exif\x00\x00" + tiff
     return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
 
 
+def exif_orientation_segment(orientation: int) -> bytes:
+    """A minimal JPEG APP1 segment holding only EXIF Orientation."""
+    return exif_segment(orientation)
+
+
 def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """The scene behind the runners, without sensor noise (added per frame)."""
     img = np.empty((h, w, 3), np.float32)
     top, bottom = rng.uniform(60, 230, 3), rng.uniform(40, 200, 3)
     horizon = int(h * rng.uniform(0.35, 0.6))
@@ -48,15 +105,13 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
             cv2.rectangle(img, (x, y), (x + int(rng.integers(30, 200)), horizon + int(rng.integers(0, 40))), colour, -1)
         else:
             cv2.ellipse(img, (x, y), (int(rng.integers(20, 90)), int(rng.integers(20, 70))), 0, 0, 360, colour, -1)
-    noise = rng.normal(0, 6, img.shape)
-    return np.clip(img + noise, 0, 255).astype(np.uint8)
+    return img
 
 
-def _plate(rng: np.random.Generator, number: str, height: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+def _plate(spec: tuple, number: str, height: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """A bib plate image and the printed number's box on it (x1, y1, x2, y2): the bib annotation
     JSON's boxes cover the printed number, not the plate."""
-    bg, fg = PLATES[int(rng.integers(len(PLATES)))]
-    font = FONTS[int(rng.integers(len(FONTS)))]
+    bg, fg, font, strip = spec
     thickness = max(2, height // 14)
     scale = cv2.getFontScaleFromHeight(font, int(height * 0.55), thickness)
     (tw, th), _ = cv2.getTextSize(number, font, scale, thickness)
@@ -65,29 +120,42 @@ def _plate(rng: np.random.Generator, number: str, height: int) -> tuple[np.ndarr
     cv2.putText(plate, number, ((pw - tw) // 2, (height + th) // 2), font, scale, fg, thickness, cv2.LINE_AA)
     ink = np.argwhere(np.any(plate != np.array(bg, np.uint8), axis=2))  # the drawn number, before the strip
     (y1, x1), (y2, x2) = ink.min(axis=0), ink.max(axis=0) + 1
-    if rng.random() < 0.6:  # sponsor strip
-        cv2.rectangle(plate, (0, 0), (pw - 1, max(2, height // 9)), tuple(int(c) for c in rng.integers(0, 255, 3)), -1)
+    if strip is not None:  # sponsor strip
+        cv2.rectangle(plate, (0, 0), (pw - 1, max(2, height // 9)), strip, -1)
     return plate, (int(x1), int(y1), int(x2), int(y2))
 
 
-def _runner(rng: np.random.Generator, img: np.ndarray, cx: int, feet: int, scale: float, number: str | None) -> Bib | None:
-    h, w = img.shape[:2]
-    torso_w, torso_h = int(70 * scale), int(110 * scale)
-    top = feet - int(250 * scale)
+def _runner_spec(rng: np.random.Generator, cx: float, feet: float, scale: float, number: str | None) -> _RunnerSpec:
     shirt = tuple(int(c) for c in rng.integers(0, 255, 3))
     skin = tuple(int(c) for c in rng.choice([(230, 190, 160), (190, 140, 100), (120, 80, 50), (250, 210, 180)]))
     legs = tuple(int(c) for c in rng.integers(0, 90, 3))
+    bg, fg = PLATES[int(rng.integers(len(PLATES)))]
+    font = FONTS[int(rng.integers(len(FONTS)))]
+    strip = tuple(int(c) for c in rng.integers(0, 255, 3)) if rng.random() < 0.6 else None
+    frac = float(rng.uniform(0.32, 0.45))
+    angle = float(rng.uniform(-12, 12)) if rng.random() < 0.5 else 0.0
+    perspective = None
+    if rng.random() < 0.35:  # one side further away
+        perspective = (float(rng.uniform(0.75, 0.92)), (1, 2) if rng.random() < 0.5 else (0, 3))
+    return _RunnerSpec(cx, feet, scale, shirt, skin, legs, number, (bg, fg, font, strip), frac, angle, perspective)
+
+
+def _draw_runner(img: np.ndarray, r: _RunnerSpec) -> Bib | None:
+    h, w = img.shape[:2]
+    cx, feet, scale = int(round(r.cx)), int(round(r.feet)), r.scale
+    torso_w, torso_h = int(70 * scale), int(110 * scale)
+    top = feet - int(250 * scale)
     lw = max(3, int(14 * scale))
     hip = top + torso_h
-    cv2.line(img, (cx - torso_w // 4, hip), (cx - int(30 * scale), feet), legs, lw)
-    cv2.line(img, (cx + torso_w // 4, hip), (cx + int(25 * scale), feet - int(10 * scale)), legs, lw)
-    cv2.rectangle(img, (cx - torso_w // 2, top), (cx + torso_w // 2, hip), shirt, -1)
-    cv2.line(img, (cx - torso_w // 2, top + 10), (cx - torso_w, top + int(80 * scale)), skin, max(3, int(10 * scale)))
-    cv2.line(img, (cx + torso_w // 2, top + 10), (cx + torso_w, top + int(60 * scale)), skin, max(3, int(10 * scale)))
-    cv2.circle(img, (cx, top - int(28 * scale)), int(26 * scale), skin, -1)
-    if number is None:
+    cv2.line(img, (cx - torso_w // 4, hip), (cx - int(30 * scale), feet), r.legs, lw)
+    cv2.line(img, (cx + torso_w // 4, hip), (cx + int(25 * scale), feet - int(10 * scale)), r.legs, lw)
+    cv2.rectangle(img, (cx - torso_w // 2, top), (cx + torso_w // 2, hip), r.shirt, -1)
+    cv2.line(img, (cx - torso_w // 2, top + 10), (cx - torso_w, top + int(80 * scale)), r.skin, max(3, int(10 * scale)))
+    cv2.line(img, (cx + torso_w // 2, top + 10), (cx + torso_w, top + int(60 * scale)), r.skin, max(3, int(10 * scale)))
+    cv2.circle(img, (cx, top - int(28 * scale)), int(26 * scale), r.skin, -1)
+    if r.number is None:
         return None
-    plate, text = _plate(rng, number, max(14, int(torso_h * rng.uniform(0.32, 0.45))))
+    plate, text = _plate(r.plate, r.number, max(14, int(torso_h * r.plate_frac)))
     ph, pw = plate.shape[:2]
     if pw > torso_w * 1.3:  # keep the plate on the chest
         plate = cv2.resize(plate, (int(torso_w * 1.3), int(ph * torso_w * 1.3 / pw)), interpolation=cv2.INTER_AREA)
@@ -97,13 +165,12 @@ def _runner(rng: np.random.Generator, img: np.ndarray, cx: int, feet: int, scale
     src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
     centre = np.float32([cx, top + torso_h * 0.45])
     dst = src - np.float32([pw / 2, ph / 2])
-    angle = np.deg2rad(rng.uniform(-12, 12) if rng.random() < 0.5 else 0.0)
+    angle = np.deg2rad(r.angle)
     rot = np.float32([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     dst = dst @ rot.T
-    if rng.random() < 0.35:  # perspective: one side further away
-        k = rng.uniform(0.75, 0.92)
-        side = [1, 2] if rng.random() < 0.5 else [0, 3]
-        dst[side, 1] *= k
+    if r.perspective is not None:
+        k, side = r.perspective
+        dst[list(side), 1] *= k
     dst += centre
     m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
     warped = cv2.warpPerspective(plate, m, (w, h), flags=cv2.INTER_LINEAR)
@@ -115,37 +182,69 @@ def _runner(rng: np.random.Generator, img: np.ndarray, cx: int, feet: int, scale
     x2, y2 = np.clip(corners.max(axis=0), 0, [w, h])
     if x2 - x1 < 4 or y2 - y1 < 4:
         return None
-    return Bib(number, (round(float(x1), 1), round(float(y1), 1), round(float(x2), 1), round(float(y2), 1)))
+    return Bib(r.number, (round(float(x1), 1), round(float(y1), 1), round(float(x2), 1), round(float(y2), 1)))
 
 
-def make_photo(rng: np.random.Generator, size: tuple[int, int] = (640, 960), no_bib: bool = False) -> tuple[np.ndarray, list[Bib]]:
-    """One synthetic race photo (RGB) and its bibs."""
+def _scene(rng: np.random.Generator, size: tuple[int, int], no_bib: bool, runners: tuple[int, int] = (1, 3), room: float = 1.0, drift: float = 0.0) -> _Scene:
+    """A scene; ``room`` (>= 1, the runners' largest growth) and ``drift`` (their largest sideways move, px)
+    keep every runner inside the photo and clear of the others in every frame of a burst."""
     h, w = size
-    img = _background(rng, h, w)
-    bibs: list[Bib] = []
-    n = 0 if no_bib and rng.random() < 0.5 else int(rng.integers(1, 4))
+    background = _background(rng, h, w)
+    n = 0 if no_bib and rng.random() < 0.5 else int(rng.integers(runners[0], runners[1] + 1))
+    specs: list[_RunnerSpec] = []
     taken: list[tuple[float, float]] = []  # x extents, so runners never hide each other's bibs
     for _ in range(n):
         scale = rng.uniform(0.9, 1.6) * h / 640
-        half = 80 * scale
+        half = 80 * scale * room
         for _try in range(30):
-            cx = int(rng.uniform(half, w - half))
+            cx = float(rng.uniform(half + drift, max(half + drift + 1, w - half - drift)))
             if all(cx + half < a or cx - half > b for a, b in taken):
                 break
         else:
             continue
         taken.append((cx - half, cx + half))
-        feet = int(h * rng.uniform(0.82, 0.97))
+        feet = float(int(h * rng.uniform(0.82, 0.97)))
         number = None if no_bib else str(int(rng.integers(10 ** (d := int(rng.integers(2, 6))) // 10, 10**d)))
-        bib = _runner(rng, img, cx, feet, scale, number)
+        specs.append(_runner_spec(rng, cx, feet, scale, number))
+    return _Scene(background, tuple(specs), float(rng.uniform(0.3, 1.0)))
+
+
+def _render(rng: np.random.Generator, scene: _Scene, grow: float = 1.0, shift: float = 0.0, tilt: float = 0.0) -> tuple[np.ndarray, list[Bib]]:
+    """One frame of ``scene``: every runner ``grow`` times its size (feet moving down as it comes closer),
+    ``shift`` px sideways, plates turned ``tilt`` degrees more; fresh sensor noise."""
+    img = scene.background.copy()
+    h = img.shape[0]
+    bibs: list[Bib] = []
+    for r in scene.runners:
+        moved = replace(r, cx=r.cx + shift, scale=r.scale * grow, feet=min(h - 1.0, r.feet + (grow - 1) * (h - r.feet) * 2), angle=r.angle + tilt)
+        bib = _draw_runner(img, moved)
         if bib is not None:
             bibs.append(bib)
-    img = cv2.GaussianBlur(img, (3, 3), rng.uniform(0.3, 1.0))
-    return img, bibs
+    noise = rng.normal(0, 6, img.shape)
+    img = np.clip(img + noise, 0, 255).astype(np.uint8)
+    return cv2.GaussianBlur(img, (3, 3), scene.blur), bibs
 
 
-def write_jpeg(path: Path, rgb: np.ndarray, orientation: int = 1, quality: int = 90) -> None:
-    """Write a JPEG; with an orientation the pixels are stored turned back and the EXIF tag says how to show them."""
+def make_photo(rng: np.random.Generator, size: tuple[int, int] = (640, 960), no_bib: bool = False) -> tuple[np.ndarray, list[Bib]]:
+    """One synthetic race photo (RGB) and its bibs."""
+    return _render(rng, _scene(rng, size, no_bib))
+
+
+def make_burst(rng: np.random.Generator, frames: int, size: tuple[int, int] = (640, 960), no_bib: bool = False) -> list[tuple[np.ndarray, list[Bib]]]:
+    """``frames`` photos of the same 2-3 runners (fewer where they do not fit; same numbers) a moment apart: each frame they come
+    1-3 % closer and drift up to 0.6 % of the width sideways, plates turning a little; the boxes follow."""
+    grow, step = float(rng.uniform(0.01, 0.03)), float(rng.uniform(-0.006, 0.006)) * size[1]
+    last = frames - 1
+    scene = _scene(rng, size, no_bib, runners=(2, 3), room=1 + grow * last, drift=abs(step) * last)
+    out = []
+    for k in range(frames):
+        out.append(_render(rng, scene, grow=1 + grow * k, shift=step * k, tilt=float(rng.uniform(-1.0, 1.0)) if k else 0.0))
+    return out
+
+
+def write_jpeg(path: Path, rgb: np.ndarray, orientation: int = 1, quality: int = 90, taken: datetime | None = None) -> None:
+    """Write a JPEG; with an orientation the pixels are stored turned back and the EXIF tag says how to show them;
+    with ``taken`` the EXIF capture time (to the hundredth of a second) is written too."""
     stored = rgb
     if orientation == 6:
         stored = np.ascontiguousarray(np.rot90(rgb, 1))  # shown rotated 90 deg clockwise
@@ -157,9 +256,23 @@ def write_jpeg(path: Path, rgb: np.ndarray, orientation: int = 1, quality: int =
     if not ok:
         raise OSError(f"cannot encode {path}")
     blob = data.tobytes()
-    if orientation != 1:
-        blob = blob[:2] + exif_orientation_segment(orientation) + blob[2:]
+    if orientation != 1 or taken is not None:
+        blob = blob[:2] + exif_segment(orientation, taken) + blob[2:]
     path.write_bytes(blob)
+
+
+def shots(count: int) -> list[tuple[int, str]]:
+    """:data:`PLAN` cycled and cut to ``count`` photos: (frames, kind) per shot; "sideways" only once."""
+    out: list[tuple[int, str]] = []
+    left, cycle = count, 0
+    while left > 0:
+        for frames, kind in PLAN:
+            if left <= 0:
+                break
+            out.append((min(frames, left), "" if kind == "sideways" and cycle else kind))
+            left -= out[-1][0]
+        cycle += 1
+    return out
 
 
 def generate(outdir: str | Path, count: int = 24, seed: int = 0, size: tuple[int, int] = (640, 960)) -> list[PhotoAnnotation]:
@@ -168,14 +281,20 @@ def generate(outdir: str | Path, count: int = 24, seed: int = 0, size: tuple[int
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     truth = []
-    for i in range(count):
-        no_bib = i % 6 == 5
-        portrait = i % 7 == 3
-        img, bibs = make_photo(rng, (size[1], size[0]) if portrait else size, no_bib=no_bib)
-        orientation = 6 if i == 1 else 1
-        name = f"race_{i + 1:03d}.jpg"
-        write_jpeg(out / name, img, orientation)
-        truth.append(PhotoAnnotation(name, img.shape[1], img.shape[0], bibs))
+    centis = int(rng.integers(0, 1800)) * 100  # hundredths of a second after START
+    i = 0
+    for s, (frames, kind) in enumerate(shots(count)):
+        if s:
+            centis += int(rng.integers(60, 420)) * 100 + int(rng.integers(0, 100))  # the next shot, minutes later
+        shape = (size[1], size[0]) if kind == "portrait" else size
+        made = make_burst(rng, frames, shape, kind == "nobib") if frames > 1 else [make_photo(rng, shape, kind == "nobib")]
+        for k, (img, bibs) in enumerate(made):
+            if k:
+                centis += int(rng.integers(15, 46))  # 0.15-0.45 s between frames
+            name = f"race_{i + 1:03d}.jpg"
+            write_jpeg(out / name, img, 6 if kind == "sideways" else 1, taken=START + timedelta(milliseconds=10 * centis))
+            truth.append(PhotoAnnotation(name, img.shape[1], img.shape[0], bibs))
+            i += 1
     save_annotations(out / "ground_truth.json", truth)
     return truth
 
