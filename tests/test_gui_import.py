@@ -353,3 +353,49 @@ def test_conflicts_window_says_who_did_what_since_the_hand_out(qtbot, tmp_path, 
     assert dialog.take_files_version() is not None and not dialog.isVisible()  # nothing left to decide
     got = state(win.store)
     assert got[made[1][0]][0] and [(n, s) for n, _b, s in got[made[1][0]][1]] == [(made[1][1], "human")]
+
+
+def test_photos_the_merge_left_unreviewed_are_named_with_why(qtbot, tmp_path, monkeypatch, make_window, capsys):
+    """The command prints a line per photo the three-way merge left unreviewed (a review that did not see all
+    its merged bibs); the app named none of them, only a count in the status bar, so the organiser could not
+    tell which photos to look at again. The app's message now lists the same lines as the command."""
+    from bibtagger_gui.cli import main
+
+    folder, vol = tmp_path / "race", tmp_path / "vol"
+    made = make_photos(folder, 2)
+    with Store.open(folder) as store:
+        store.scan()
+        for rel, number, box in made:
+            store.set_model_bibs(store.photo_by_path(rel).id, [Bib(number, box, 0.9)], "det:x+read:y")
+    todo, back = tmp_path / "todo.json", tmp_path / "vol.json"
+    assert main(["export", str(folder), "--format", "json", "--out", str(todo)]) == 0
+    vol.mkdir()
+    for rel, _n, _b in made:
+        shutil.copy2(folder / rel, vol / rel)
+    assert main(["import", str(vol), str(todo)]) == 0
+    with Store.open(vol) as store:  # the volunteer accepts both photos as they are
+        for rel, _n, _b in made:
+            store.set_reviewed(store.photo_by_path(rel).id, True)
+    assert main(["export", str(vol), "--format", "json", "--out", str(back)]) == 0
+    with Store.open(folder) as store:  # meanwhile the organiser adds 1234 on the first photo
+        store.add_bib(store.photo_by_path(made[0][0]).id, "1234", (200.0, 150.0, 260.0, 190.0))
+    shutil.copytree(folder, tmp_path / "cli")
+    capsys.readouterr()
+    assert main(["import", str(tmp_path / "cli"), str(back)]) == 0
+    printed = [line.split("vol.json: ", 1)[1] for line in capsys.readouterr().err.splitlines() if ": left unreviewed: " in line]
+    assert len(printed) == 1 and printed[0].startswith(f"{made[0][0]}: left unreviewed: ")
+
+    fixed_predictions(monkeypatch, {})
+    win = make_window()
+    controller = win.import_controller
+    shown = []
+    monkeypatch.setattr(controller, "_message", lambda icon, title, text, details="": shown.append((text, details)))
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    controller.import_files([back])
+    assert controller.conflicts_dialog is None  # no conflict: the photo's bibs merged, its review did not hold
+    assert len(shown) == 1
+    text, details = shown[0]
+    assert "1 photo(s) left unreviewed" in text and "(see details)" in text
+    assert details.splitlines() == printed  # the command's lines
+    assert {p.relpath: p.reviewed for p in win.store.photos()} == {made[0][0]: False, made[1][0]: True}

@@ -357,10 +357,14 @@ class ImportController(FeatureController):
             status().showMessage(text, 15000)
         several = len(done) > 1
         left_out = [f"{f.path.name}: {line}" if several else line for f in done for line in f.report.left_out]
-        if left_out or self._failed:  # the status bar has the summary; the list of photos left out needs a message
+        # photos the merge left unreviewed (a review that did not see all their merged bibs): named, as the command does
+        notes = [f"{f.path.name}: {line}" if several else line for f in done for line in f.report.notes]
+        if left_out or notes or self._failed:  # the status bar has the summary; which photos needs a message
             more = f"\n{len(left_out)} photo(s) not imported (see details)." if left_out else ""
-            self._message(QMessageBox.Icon.Warning, TITLE, text + more + (f"\n{self._failed}" if self._failed else ""),
-                          "\n".join(left_out))  # fmt: skip
+            if notes:
+                more += f"\n{len(notes)} photo(s) left unreviewed for you to look at again (see details)."
+            self._message(QMessageBox.Icon.Warning if left_out or self._failed else QMessageBox.Icon.Information, TITLE,
+                          text + more + (f"\n{self._failed}" if self._failed else ""), "\n".join(left_out + notes))  # fmt: skip
         else:
             self.last_message = text
         for f in done:
