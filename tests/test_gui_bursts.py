@@ -215,3 +215,22 @@ def test_copy_from_the_number_field_commits_the_typed_number_first(burst, qtbot)
     assert set(got) == {"9", "1234"} and got["9"][1] == got["1234"][1] == "human"  # the typed 9, then the copy
     assert got["1234"][0] == numbers(win, "f1.jpg")["1234"][0]  # same burst, same size: f1's box
     assert win.undo_stack.index() == index + 2  # two steps: the typed number, the copy
+
+
+def test_undo_and_redo_of_a_copy_say_so(burst, qtbot):
+    """The copy's message ends "Ctrl+Z undoes it" and stayed up after Ctrl+Z (and after Ctrl+Shift+Z), as if
+    the key had done nothing; an undo or redo that says nothing itself now says what it undid or redid."""
+    win = burst
+    show(win, "f1.jpg")
+    key(qtbot, Qt.Key.Key_D, CTRL)
+    assert message(win).endswith("Ctrl+Z undoes it")
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    assert message(win) == "Undid Copy bibs from f0.jpg"
+    key(qtbot, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert message(win) == "Redid Copy bibs from f0.jpg"
+    key(qtbot, Qt.Key.Key_Return)  # accept: the next photo of the list is shown
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    assert message(win) == "Undid Accept photo" and win.store.photo(win.current_id).relpath == "f1.jpg"
+    key(qtbot, Qt.Key.Key_B, CTRL)  # "No fix to apply": another message up when the undo comes
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    assert message(win) == "Undid Copy bibs from f0.jpg"

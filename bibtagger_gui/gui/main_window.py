@@ -1396,11 +1396,11 @@ class MainWindow(QMainWindow):
 
     def undo(self) -> None:
         self._end_entry()
-        self._step_stack(self.undo_stack.undo)
+        self._step_stack(self.undo_stack.undo, "Undid", self.undo_stack.undoText())
 
     def redo(self) -> None:
         self._end_entry()
-        self._step_stack(self.undo_stack.redo)
+        self._step_stack(self.undo_stack.redo, "Redid", self.undo_stack.redoText())
 
     def drop_undo_history(self) -> None:
         """A change that is not undoable (an annotation import: many photos in one transaction) was
@@ -1410,13 +1410,18 @@ class MainWindow(QMainWindow):
         self.undo_stack.clear()
         self.undo_stack.resetClean()
 
-    def _step_stack(self, step) -> None:
+    def _step_stack(self, step, verb: str = "", what: str = "") -> None:
         """Undo or redo; one that could not be written leaves the stack (obsolete) and the clean state:
-        the store is not what it was at the checkpoint, so the title must not say it is."""
+        the store is not what it was at the checkpoint, so the title must not say it is. The status bar
+        says what was undone or redone ("Undid Copy bibs from IMG_1.jpg") unless the step said more
+        itself: a message about the edit ("…; Ctrl+Z undoes it") must not stay up as if nothing happened."""
         failures = self._failures
+        before = self.statusBar().currentMessage()
         step()
         if self._failures != failures:
             self.undo_stack.resetClean()
+        elif what and self.statusBar().currentMessage() == before:
+            self.statusBar().showMessage(f"{verb} {what}", 5000)
 
     def focus_search(self) -> None:
         self._commit_entry()  # a typed number is committed, as by Tab, J/K or a click (never lost)
