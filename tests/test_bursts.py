@@ -13,9 +13,9 @@ from PIL import Image
 
 from bibtagger_gui.core import bursts
 from bibtagger_gui.core.bib import Bib
-from bibtagger_gui.core.burst_edits import boxes_carry, copy_bibs, plan_copy, plan_fix, retype_reading
+from bibtagger_gui.core.burst_edits import SAME_PLATE_IOU, boxes_carry, copy_bibs, plan_copy, plan_fix, retype_reading
 from bibtagger_gui.core.imageio import probe_image
-from bibtagger_gui.core.review import item_for
+from bibtagger_gui.core.review import iou_boxes, item_for
 from bibtagger_gui.core.store import Store
 
 T0 = datetime(2024, 5, 12, 10, 31, 2)
@@ -156,6 +156,32 @@ def test_copy_plan_confirms_numbers_already_there_and_copies_boxes_only_within_a
 
         plan = plan_copy(prev.bibs, item_for(store, ids["late.jpg"]).bibs, boxes=False)
         assert [box for _n, box in plan.add] == [None, None]  # number-only bibs
+
+
+def test_copy_retypes_a_model_bib_misread_on_the_copied_bib_plate(tmp_path):
+    shot(tmp_path / "a.jpg", T0)
+    shot(tmp_path / "b.jpg", T0 + timedelta(seconds=0.5))
+    with scanned(tmp_path) as store:
+        ids = {p.relpath: p.id for p in store.photos()}
+        store.set_model_bibs(ids["a.jpg"], [Bib("10264", (10, 10, 40, 20), 0.9), Bib("55", (44, 10, 60, 20), 0.9)], "m")
+        moved = (13, 11, 43, 21)  # the same plate a little further on
+        far = (0, 30, 8, 40)  # another plate of this frame, nowhere near a copied box
+        store.set_model_bibs(ids["b.jpg"], [Bib("10267", moved, 0.4), Bib("7", far, 0.5)], "m")
+        prev, cur = item_for(store, ids["a.jpg"]), item_for(store, ids["b.jpg"])
+        misread = next(b for b in cur.bibs if b.number == "10267")
+        assert iou_boxes((10, 10, 40, 20), moved) >= SAME_PLATE_IOU > iou_boxes((44, 10, 60, 20), far)
+        plan = plan_copy(prev.bibs, cur.bibs, boxes=True)
+        assert plan.retype == ((misread.id, "10267", "10264"),)
+        assert [n for n, _box in plan.add] == ["55"]
+        with store.transaction():
+            copy_bibs(store, ids["b.jpg"], plan)
+        after = {b.number: b for b in store.bibs(ids["b.jpg"])}
+        assert set(after) == {"10264", "55", "7"}
+        assert after["10264"].id == misread.id and after["10264"].box == misread.box and after["10264"].source == "human"
+        assert after["7"].source == "model"  # not on a copied plate: left as the model read it
+        # without boxes (another burst or size) nothing is known of the plate: nothing is retyped
+        store.set_model_bibs(ids["b.jpg"], [Bib("10267", moved, 0.4)], "m")
+        assert plan_copy(prev.bibs, item_for(store, ids["b.jpg"]).bibs, boxes=False).retype == ()
 
 
 def test_fix_plan_touches_only_unreviewed_model_readings(tmp_path):

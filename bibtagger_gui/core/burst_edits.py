@@ -5,7 +5,10 @@ change, and their edit of one photo (run by gui/burst_action.py inside one store
   already has (same ``number_key``: "0891" is "891") is confirmed (human), not added again. A copied bib
   keeps the previous photo's box only when both photos are frames of one burst (core/bursts.py) *and*
   have the same pixel size; otherwise it is copied without a box (``box`` null in the exchange format),
-  because a box from another framing or another moment would point at the wrong pixels.
+  because a box from another framing or another moment would point at the wrong pixels. A copied bib
+  whose carried box lies on a *model* bib of the current photo reading another number (IoU >=
+  :data:`SAME_PLATE_IOU`, a number the previous photo does not have) retypes that bib instead: the same
+  plate, misread here; it keeps this frame's own box.
 - **Burst fix**: a model reading ``old`` that the user retyped as ``new`` on one photo is retyped the
   same way on the other frames of its burst that are *unreviewed* and whose *model* bib reads exactly
   ``old``; reviewed photos and people's bibs are never touched. docs/bursts.md.
@@ -17,8 +20,13 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from bibtagger_gui.core.bib import number_key
+from bibtagger_gui.core.review import iou_boxes
 
 Box = tuple[float, float, float, float]
+
+#: a copied box overlapping a model bib of the current frame at least this much is on the same plate (a runner
+#: moves by less than half a plate's width between frames of a burst; the demo's bursts overlap by more)
+SAME_PLATE_IOU = 0.3
 
 
 # ---------------------------------------------------------------- copy from the previous photo
@@ -37,17 +45,19 @@ def boxes_carry(prev_photo: Any, photo: Any, in_one_burst: bool) -> tuple[bool, 
 @dataclass(frozen=True)
 class CopyPlan:
     """What a copy does to the current photo: bibs to add (number, box or None), bibs of its own to
-    confirm (id, box to give a boxless one or None), numbers it already has as a person's bib."""
+    confirm (id, box to give a boxless one or None), numbers it already has as a person's bib, and its
+    model bibs on a copied bib's plate that read another number (id, its reading, the copied number)."""
 
     add: tuple[tuple[str, Box | None], ...]
     confirm: tuple[tuple[int, Box | None], ...]
     had: tuple[str, ...]
     boxes: bool
     why_no_boxes: str = ""
+    retype: tuple[tuple[int, str, str], ...] = ()
 
     @property
     def changes(self) -> bool:
-        return bool(self.add or self.confirm)
+        return bool(self.add or self.confirm or self.retype)
 
 
 def plan_copy(prev_bibs: Sequence[Any], bibs: Sequence[Any], boxes: bool, why_no_boxes: str = "") -> CopyPlan:
@@ -73,13 +83,31 @@ def plan_copy(prev_bibs: Sequence[Any], bibs: Sequence[Any], boxes: bool, why_no
             confirm.append((mine.id, box if mine.box is None else None))  # type: ignore[arg-type]
         else:
             had.append(mine.number)
-    return CopyPlan(tuple(add), tuple(confirm), tuple(had), boxes, why_no_boxes)
+    # a copied bib landing on a model bib of this frame that reads a number the previous photo lacks: that plate
+    # misread here; retype it (its own box) rather than add a second box on it. Best overlaps first.
+    copied = {number_key(b.number) for b in prev_bibs}
+    misread = [b for b in bibs if b.source == "model" and b.box is not None and number_key(b.number) not in copied]
+    pairs = sorted(((iou_boxes(box, m.box), i, j) for i, (_n, box) in enumerate(add) if box is not None
+                    for j, m in enumerate(misread)), reverse=True)  # fmt: skip
+    retype: list[tuple[int, str, str]] = []
+    used_add: set[int] = set()
+    used_own: set[int] = set()
+    for overlap, i, j in pairs:
+        if overlap < SAME_PLATE_IOU or i in used_add or j in used_own:
+            continue
+        used_add.add(i)
+        used_own.add(j)
+        retype.append((misread[j].id, misread[j].number, add[i][0]))
+    add = [a for i, a in enumerate(add) if i not in used_add]
+    return CopyPlan(tuple(add), tuple(confirm), tuple(had), boxes, why_no_boxes, tuple(retype))
 
 
 def copy_bibs(store: Any, photo_id: int, plan: CopyPlan) -> None:
     """Write ``plan`` to ``photo_id`` (inside the caller's transaction): new human bibs, confirmed ones."""
     for number, box in plan.add:
         store.add_bib(photo_id, number, box, source="human")
+    for bib_id, _old, number in plan.retype:
+        store.update_bib(bib_id, number=number)
     for bib_id, box in plan.confirm:
         if box is None:
             store.update_bib(bib_id)  # no change but the source: a person's bib now

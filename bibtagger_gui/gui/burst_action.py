@@ -77,6 +77,9 @@ class BurstController(FeatureController):
         if plan.add:
             boxes = "with their boxes" if keep else f"without boxes ({why})"
             parts.append(f"copied {', '.join(n for n, _ in plan.add)} {boxes}")
+        if plan.retype:
+            parts.append("replaced " + ", ".join(f"{old} with {new}" for _id, old, new in plan.retype)
+                         + " (the same plate, read differently here)")
         if plan.confirm:
             confirmed = [r.number for r in cur.bibs if r.id in {i for i, _ in plan.confirm}]
             parts.append(f"confirmed {', '.join(confirmed)} (already here)")
