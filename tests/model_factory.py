@@ -94,3 +94,65 @@ def make_placeholder_models(folder: Path) -> tuple[Path, Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     return make_placeholder_detector(folder / "detector.onnx"), make_placeholder_reader(folder / "reader.onnx")
+
+
+def make_trainable_models(folder: Path, readers: int = 2, widths: tuple[int, int, int, int] = (8, 8, 16, 16),
+                          hidden: int = 16) -> Path:
+    """A models folder `finetune` can start from, shaped like resources/models: the placeholder detector and an
+    ensemble of `readers` untrained CRNN readers (reader, reader-2, …; narrow, so that training and int8
+    quantization take a moment), each a float ONNX export with its torch checkpoint NAME.pt beside it.
+    Needs torch (imported here only)."""
+    import torch
+
+    from training.export import export_reader
+    from training.models.reader import CRNN
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    make_placeholder_detector(folder / "detector.onnx")
+    for i in range(readers):
+        name = "reader" if i == 0 else f"reader-{i + 1}"
+        torch.manual_seed(i)
+        model = CRNN(channels=widths, hidden=hidden)
+        torch.save({"kind": "reader", "state_dict": model.state_dict(), "charset": model.charset,
+                    "input_size": [model.height, model.width], "conv_channels": list(widths), "hidden": hidden,
+                    "data_hash": "base", "version": f"{name}-base"},
+                   folder / f"{name}.pt")
+        export_reader(model, folder / f"{name}.onnx", f"{name}-base", "base")
+    return folder
+
+
+def make_constant_reader(path: Path, text: str = "12", charset: str = "0123456789", h: int = 32, w: int = 128,
+                         version: str = "constant-1") -> Path:
+    """A reader that reads `text` in every crop, surely (its logits ignore the pixels): a start model whose
+    readings are known, for comparisons of model folders on photos whose bibs are `text`."""
+    c, t = len(charset) + 1, w // 4
+    pattern = np.full((1, t, c), -20.0, np.float32)
+    step = t // (2 * len(text))
+    for i, ch in enumerate(text):  # each character over `step` columns, a blank between two characters
+        pattern[0, 2 * i * step : (2 * i + 1) * step, charset.index(ch) + 1] = 20.0
+        pattern[0, (2 * i + 1) * step : (2 * i + 2) * step, 0] = 20.0
+    pattern[0, 2 * len(text) * step :, 0] = 20.0
+    nodes = [
+        helper.make_node("Conv", ["crop", "w"], ["feat"], strides=[1, 4]),
+        helper.make_node("Squeeze", ["feat", "axis2"], ["seq"]),
+        helper.make_node("Transpose", ["seq"], ["ntc"], perm=[0, 2, 1]),
+        helper.make_node("Add", ["ntc", "pattern"], ["scores"]),
+        helper.make_node("LogSoftmax", ["scores"], ["logits"], axis=2),
+    ]
+    inits = [numpy_helper.from_array(np.zeros((c, 1, h, 4), np.float32), "w"),
+             numpy_helper.from_array(np.array([2], np.int64), "axis2"), numpy_helper.from_array(pattern, "pattern")]
+    graph = helper.make_graph(
+        nodes,
+        "constant_reader",
+        [helper.make_tensor_value_info("crop", TensorProto.FLOAT, ["N", 1, h, w])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", t, c])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    _meta(model, {"bibtagger.kind": "reader", "bibtagger.version": version, "bibtagger.input_size": f"{h},{w}",
+                  "bibtagger.charset": charset, "bibtagger.data_hash": "none"})
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return Path(path)

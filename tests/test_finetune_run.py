@@ -86,3 +86,39 @@ def test_the_result_compares_the_new_reader_with_the_start_one(tmp_path):
         assert "finetune.json" in str(exc)
     else:
         raise AssertionError("a folder without finetune.json must be refused")
+
+
+def test_the_advice_follows_the_end_to_end_f1_not_the_crop_accuracy(tmp_path):
+    from bibtagger_gui.core.evaluation import PRF
+
+    def with_e2e(folder: Path, e2e: dict) -> Path:
+        data = json.loads((folder / "finetune.json").read_text())
+        data.update(end_to_end=e2e, readers=[data["reader"], data["reader"]], int8={"int8": True})
+        (folder / "finetune.json").write_text(json.dumps(data))
+        return folder
+
+    start, new = PRF(3, 2, 1), PRF(4, 0, 0)  # the new models find more bibs ...
+    folder = with_e2e(write_report(tmp_path / "a", 0.75, 0.5, 4), {  # ... though the first reader reads fewer crops
+        "measured": True, "photos": 5, "start": {"image_level": start.to_json()}, "new": {"image_level": new.to_json()}})
+    r = fr.read_result(folder)
+    assert r.compared and r.readers == 2 and r.int8 and r.verdict() == "better"
+    text = "\n".join(r.lines())
+    assert f"current models: F1 {start.f1:.3f} (precision {start.precision:.3f}, recall {start.recall:.3f}; 3 right, 2 wrong, 1 missed)" in text
+    assert f"new models: F1 {new.f1:.3f}" in text and "5 held-out photo(s)" in text and "advised" not in text
+    assert "First reader alone, held-out bib crops read exactly: current 75.0% (3/4) → new 50.0% (2/4)" in text
+    assert "2 readers voting (an ensemble), int8" in text
+    worse = with_e2e(write_report(tmp_path / "b", 0.5, 0.75, 4), {
+        "measured": True, "photos": 5, "start": {"image_level": new.to_json()}, "new": {"image_level": start.to_json()}})
+    assert fr.read_result(worse).verdict() == "worse" and "advised" in "\n".join(fr.read_result(worse).lines())
+    none = with_e2e(write_report(tmp_path / "c", 0.5, 0.75, 4), {"measured": False, "reason": "the new folder has no detector"})
+    r = fr.read_result(none)
+    assert r.verdict() == "unknown" and "Not compared end to end: the new folder has no detector." in "\n".join(r.lines())
+
+
+def test_stage_labels_and_the_readers_a_finetune_trains(tmp_path):
+    assert fr.stage_label("reader-2") == "training reader 2" and fr.stage_label("reader") == "training reader 1"
+    assert fr.stage_label("compare") == fr.STAGE_LABELS["compare"] and fr.stage_label("other") == "other"
+    for name in ("reader.onnx", "reader.pt", "reader-2.onnx", "reader-2.pt", "reader-3.onnx", "reader-4.pt"):
+        (tmp_path / name).write_bytes(b"")
+    # reader-3 has no checkpoint to train from; reader-4.pt is no ensemble member (no reader-4.onnx)
+    assert fr.reader_members(tmp_path) == (["reader", "reader-2"], ["reader-3"])

@@ -118,15 +118,14 @@ def test_models_without_reader_pt_are_refused_clearly(qtbot, make_window, tmp_pa
 
 @pytest.fixture
 def trainable(tmp_path):
-    """(photo folder with 6 reviewed photos, a models folder with reader.pt): what finetune's tests use."""
+    """(photo folder with 6 reviewed photos, a models folder with two readers and their .pt): what finetune's tests use."""
     pytest.importorskip("torch")
-    from tests.model_factory import make_placeholder_detector
-    from tests.test_training_reader import base_reader_models, reviewed_photo_set
+    from tests.model_factory import make_trainable_models
+    from tests.test_training_reader import reviewed_photo_set
 
     photos = reviewed_photo_set(tmp_path / "race", seed=4)
     make_photos(photos / "new", 1)  # one photo not reviewed yet: Re-run on Unreviewed Photos has work
-    models = base_reader_models(tmp_path / "models")
-    make_placeholder_detector(models / "detector.onnx")
+    models = make_trainable_models(tmp_path / "models", readers=2)  # an ensemble of two, as resources/models has three
     return photos, models
 
 
@@ -137,7 +136,7 @@ def start(qtbot, make_window, trainable, extra):
     ctl.extra_args = list(extra)
     dialog = ctl.trigger()
     said = dialog.text.text()
-    assert "6 reviewed photo(s) with 6 boxed bib(s)" in said and str(models) in said
+    assert "6 reviewed photo(s) with 6 boxed bib(s)" in said and str(models) in said and "the 2 readers" in said
     dialog.press("start")
     assert ctl.running and not win.finetune_controller.action.isEnabled() and ctl.stop_action.isEnabled()
     return win, ctl
@@ -149,18 +148,27 @@ def test_a_finetune_runs_in_a_child_and_its_models_can_be_used(qtbot, make_windo
     assert ctl.outcome == "done", "\n".join(ctl.lines[-10:])
     out = ctl.out
     assert out.parent == data_models(tmp_path) and out.name.startswith("race-") and not fr.partial_folders(out)
-    assert {"gather", "reader"} <= ctl.stages_seen
-    report = json.loads((out / "finetune.json").read_text())["reader"]
+    assert {"gather", "reader", "reader-2", "quantize", "compare"} <= ctl.stages_seen
+    full = json.loads((out / "finetune.json").read_text())
+    report = full["reader"]
     n = report["val_bibs"]
     dialog = ctl.dialog
     said = dialog.text.text()
-    assert (f"current {report['init_val_accuracy']:.1%} ({round(report['init_val_accuracy'] * n)}/{n}) → "
-            f"new {report['best_val_accuracy']:.1%}") in said
-    assert report["version"] in said and str(out) in said
+    # the advice comes from the whole folders run as the app runs them (tests/test_training_finetune.py checks
+    # these numbers against the recognizer's own); the first reader's crop accuracy is a secondary line
+    e2e = full["end_to_end"]
+    was, now = fr.Score.from_json(e2e["start"]["image_level"]), fr.Score.from_json(e2e["new"]["image_level"])
+    assert f"{e2e['photos']} held-out photo(s)" in said
+    assert f"current models: {was.describe()}" in said and f"new models: {now.describe()}" in said
+    verdict = "better" if now.f1 > was.f1 else "worse" if now.f1 < was.f1 else "same"
+    assert ctl.result.verdict() == verdict and ("keeping the current models is advised" in said) == (verdict == "worse")
+    assert (f"First reader alone, held-out bib crops read exactly: current {report['init_val_accuracy']:.1%} "
+            f"({round(report['init_val_accuracy'] * n)}/{n}) → new {report['best_val_accuracy']:.1%}") in said
+    assert report["version"] in said and str(out) in said and "2 readers voting" in said
     assert set(dialog.buttons) == {"use", "keep"} and dialog.buttons["use"].accessibleName() == "Use These Models"
     dialog.press("use")
     assert win.models_dir == out and win.settings.value("models_dir") == str(out)  # remembered, like Load Model Folder
-    assert "-ft-" in win.model_label.toolTip()
+    assert "-ft-" in win.model_label.toolTip() and "2 readers int8" in win.model_label.text()
     assert set(dialog.buttons) == {"rerun", "close"}
     dialog.press("rerun")
     wait_idle(qtbot, win, 60000)

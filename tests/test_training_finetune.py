@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import onnx
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -46,8 +47,9 @@ def test_runs_with_other_settings_on_the_same_photos_get_other_versions(tmp_path
     assert finetune(photos, models, tmp_path / "b", "--skip-detector", "--lr", "1e-2") == 0
     va, vb = version_of(tmp_path / "a" / "reader.onnx"), version_of(tmp_path / "b" / "reader.onnx")
     assert va != vb and "-ft-" in va and "-ft-" in vb
-    # the slim checkpoint the next fine-tune starts from carries the same version
-    assert torch.load(tmp_path / "b" / "reader.pt", weights_only=False)["version"] == vb
+    # the slim checkpoint the next fine-tune starts from holds the float weights the int8 reader.onnx was made
+    # from, under their version (as the shipped reader.pt does: tests/test_quantize.py)
+    assert torch.load(tmp_path / "b" / "reader.pt", weights_only=False)["version"] + "-int8" == vb
 
 
 def test_the_weights_hash_tells_state_dicts_apart():
@@ -329,3 +331,142 @@ def test_progress_json_adds_one_line_per_step_and_keeps_the_human_output(tmp_pat
     assert 0 <= report["init_val_accuracy"] <= 1 and report["init_val_loss"] > 0
     assert f"the start reader `{models / 'reader.pt'}` on the same crops: accuracy {report['init_val_accuracy']:.4f}" in \
         " ".join((tmp_path / "out" / "reader.md").read_text().split())
+
+
+# ---------------------------------------------------------------- the reader ensemble, int8, end to end
+
+
+def twelve_photo_set(folder: Path, seed: int) -> Path:
+    """Six reviewed photos whose one bib each was typed as "12" (the box is the pasted plate's)."""
+    from bibtagger_gui.core.store import Store
+    from tests.test_training_reader import make_photo_set
+
+    items = make_photo_set(folder, 6, seed=seed)
+    with Store.open(folder) as store:
+        store.scan()
+        for item in items:
+            photo = store.photo_by_path(item["image"])
+            store.add_bib(photo.id, "12", item["bibs"][0]["box"])
+            store.set_reviewed(photo.id, True)
+    return folder
+
+
+def start_ensemble(folder: Path, readers: int = 2) -> Path:
+    """A models folder shaped like resources/models with `readers` members whose ONNX files read "12" in every
+    crop (known readings for the comparison), each with the torch checkpoint (untrained) finetune starts from."""
+    from tests.model_factory import make_constant_reader, make_trainable_models
+    from training.models.reader import CHARSET
+
+    models = make_trainable_models(folder, readers)
+    for onnx_path in [models / "reader.onnx", *sorted(models.glob("reader-*.onnx"))]:
+        make_constant_reader(onnx_path, "12", CHARSET, version=f"{onnx_path.stem}-constant")
+    return models
+
+
+def recognized(models: Path, entries) -> dict:
+    """Image-level counts of the app's recognizer with `models` on `entries` (what finetune's comparison must say)."""
+    from bibtagger_gui.core.annotations import PhotoAnnotation
+    from bibtagger_gui.core.evaluation import evaluate
+    from bibtagger_gui.core.recognizer import Recognizer
+
+    rec = Recognizer.from_dir(models)
+    truth = [PhotoAnnotation(str(e.path), e.width, e.height, list(e.bibs)) for e in entries]
+    pred = [PhotoAnnotation(str(e.path), e.width, e.height, rec.recognize_path(e.path)) for e in entries]
+    return evaluate(truth, pred).to_json()["image_level"]
+
+
+def test_every_reader_of_the_ensemble_is_finetuned_made_int8_calibrated_and_compared_end_to_end(tmp_path, monkeypatch, capsys):
+    import training.calibrate as calibrate_module
+    from bibtagger_gui.core import finetune_run as fr
+    from bibtagger_gui.core.calibration import Calibration
+    from bibtagger_gui.core.recognizer import Recognizer
+    from tests.test_quantize import _conv_weight_sources
+    from tests.test_training_reader import make_photo_set
+    from training.data import entries_from_store, load_entries, split
+    from training.quantize import last_conv
+
+    photos = twelve_photo_set(tmp_path / "race", seed=6)
+    models = start_ensemble(tmp_path / "models")
+    dev = tmp_path / "dev" / "annotations.json"
+    items = make_photo_set(dev.parent, 6, seed=1)
+    dev.write_text(json.dumps([{**it, "bibs": [{**it["bibs"][0], "number": "12"}]} for it in items]))
+    fitted = []
+
+    def fit_platt(raw, right):  # the untrained new readers read nothing, so nothing to fit: a fixed map instead
+        fitted.append(len(raw))
+        return 1.5, 0.25
+
+    monkeypatch.setattr(calibrate_module, "fit_platt", fit_platt)
+    out = tmp_path / "out"
+    assert finetune(photos, models, out, "--skip-detector", "--progress-json", "--dev", str(dev)) == 0
+    stages = {fr.parse_progress(ln).stage for ln in capsys.readouterr().out.splitlines() if fr.parse_progress(ln)}
+    assert {"reader", "reader-2", "quantize", "calibrate", "compare"} <= stages
+
+    # a model folder of the shipped shape: both members under their names, each int8 beside its float weights
+    names = {p.name for p in out.iterdir() if p.is_file()}
+    assert {"detector.onnx", "calibration.json", "calibration.md", "finetune.json"} | \
+        {f"{n}.{ext}" for n in ("reader", "reader-2") for ext in ("onnx", "pt", "md")} <= names
+    report = json.loads((out / "finetune.json").read_text())
+    assert [r["name"] for r in report["readers"]] == ["reader", "reader-2"] and report["reader"] == report["readers"][0]
+    versions = []
+    for name in ("reader", "reader-2"):
+        from training.export import read_metadata
+
+        meta = read_metadata(out / f"{name}.onnx")
+        float_version = torch.load(out / f"{name}.pt", weights_only=False)["version"]
+        assert meta["bibtagger.version"] == float_version + "-int8" and "-ft-" in float_version
+        assert "MinMax on" in meta["bibtagger.int8"] and "fine-tune train photos" in meta["bibtagger.int8"]
+        sources = _conv_weight_sources(out / f"{name}.onnx")
+        assert sources.pop(last_conv(onnx.load(str(out / f"{name}.onnx")))) == "initializer"  # the last conv stays float
+        assert sources and set(sources.values()) == {"DequantizeLinear"}  # every other conv reads int8 weights
+        versions.append(meta["bibtagger.version"])
+    assert len(set(versions)) == 2
+    # calibration refitted for the new set: the recognizer of the folder takes it
+    assert fitted and Calibration.load(out / "calibration.json").reader_version == ",".join(versions)
+    rec = Recognizer.from_dir(out)
+    assert rec.calibration is not None and rec.reader_version == ",".join(versions) and "2 readers int8" in rec.label
+
+    # end to end: the app's recognizer with each folder on the reviewed val photos + the dev val photos
+    own_val = split(entries_from_store(photos))[1]
+    dev_val = split(load_entries(dev))[1]
+    e2e = report["end_to_end"]
+    assert e2e["measured"] and e2e["photos"] == len(own_val) + len(dev_val)
+    assert e2e["by_source"] == {"reviewed": len(own_val), "dev": len(dev_val)}
+    for key, folder in (("start", models), ("new", out)):
+        want = recognized(folder, own_val + dev_val)
+        assert e2e[key]["image_level"] == want and e2e[key]["readers"] == 2, key
+        assert e2e[key]["per_source"]["reviewed"]["tp"] == recognized(folder, own_val)["tp"]
+    assert e2e["start"]["image_level"]["tp"] > 0  # the start readers read "12": the numbers are not all zero
+    assert e2e["start"]["version"] == Recognizer.from_dir(models).version
+    result = fr.read_result(out)
+    s, n = e2e["start"]["image_level"], e2e["new"]["image_level"]
+    assert result.compared and result.readers == 2 and result.int8
+    assert result.verdict() == ("better" if n["f1"] > s["f1"] else "worse" if n["f1"] < s["f1"] else "same")
+    for name in ("reader", "reader-2"):
+        card = " ".join((out / f"{name}.md").read_text().split())
+        assert f"on the {e2e['photos']} held-out photos ({len(own_val)} reviewed, {len(dev_val)} dev)" in card
+        assert f"the start folder `{models}` P {s['precision']:.3f} / R {s['recall']:.3f} / F1 {s['f1']:.3f}" in card
+        assert f"this folder P {n['precision']:.3f} / R {n['recall']:.3f} / F1 {n['f1']:.3f}" in card
+        assert "int8 copy of the float export" in card and "one of the 2 readers" in card
+
+
+def test_readers_option_and_members_without_checkpoint_and_no_int8(tmp_path, capsys):
+    from bibtagger_gui.core import finetune_run as fr
+    from training.export import read_metadata
+
+    photos = reviewed_photo_set(tmp_path / "race", seed=4)
+    models = start_ensemble(tmp_path / "models", readers=3)
+    (models / "reader-3.pt").unlink()  # an ensemble member without its torch checkpoint cannot be fine-tuned
+    assert fr.reader_members(models) == (["reader", "reader-2"], ["reader-3"])
+    assert finetune(photos, models, tmp_path / "zero", "--readers", "0") == 2
+    assert "--readers 0" in capsys.readouterr().out and not (tmp_path / "zero").exists()
+    out = tmp_path / "one"
+    assert finetune(photos, models, out, "--skip-detector", "--readers", "1", "--no-int8") == 0
+    said = capsys.readouterr().out
+    assert "reader-3.pt" in said and "left out" in said
+    assert sorted(p.name for p in out.glob("reader*.onnx")) == ["reader.onnx"]  # the first reader only
+    report = json.loads((out / "finetune.json").read_text())
+    assert sorted(report["readers_left_out"]) == ["reader-2", "reader-3"] and len(report["readers"]) == 1
+    assert report["int8"] == {"int8": False, "reason": "--no-int8 given"} and "bibtagger.int8" not in read_metadata(out / "reader.onnx")
+    assert report["end_to_end"]["new"]["readers"] == 1 and report["end_to_end"]["start"]["readers"] == 3
+    assert fr.read_result(out).readers == 1 and not fr.read_result(out).int8

@@ -1,12 +1,17 @@
 """Fine-tune the shipped models on reviewed photos of app folders and export a loadable model folder.
 
-`python -m training finetune --from DIR [DIR ...] [--models resources/models] --out OUTDIR [--progress-json]`
+`python -m training finetune --from DIR [DIR ...] [--models resources/models] --out OUTDIR [--readers N] [--no-int8] [--progress-json]`
 
-The reader starts from `MODELS/reader.pt` (the torch checkpoint shipped beside reader.onnx); the
-detector from `MODELS/detector.pt` through `training.train_detector.finetune` when both exist.
-A model that is not fine-tuned is copied unchanged, so OUTDIR always holds detector.onnx +
-reader.onnx (+ cards) for the app's "Load Model Folder" action, and calibration.json when the reviewed
-photos give both right and wrong readings to fit it on (training.calibrate).
+Every reader of the MODELS ensemble (reader.onnx, reader-2.onnx, … : core.recognizer.ensemble_members)
+starts from its torch checkpoint beside it (reader.pt, reader-2.pt, …; `--readers N`: the first N only)
+and is written under the same name, exported and made int8 as the shipped ones are (training.quantize,
+calibrated on the recognizer's crops of the train photos; `--no-int8` keeps them float). The detector
+starts from `MODELS/detector.pt` through `training.train_detector.finetune` when both exist. A detector
+that is not fine-tuned is copied unchanged, so OUTDIR always holds detector.onnx + the readers (+ cards)
+for the app's "Load Model Folder" action, and calibration.json when the reviewed photos give both right
+and wrong readings to fit it on (training.calibrate). Last, the app's recognizer runs with the MODELS
+folder and with the new one on the held-out photos (the val splits): image-level P/R/F1 of both go to
+finetune.json and the cards (the app's "Use These Models" advice).
 
 OUTDIR is built as the sibling folder OUTDIR.partial-<pid> and renamed into place at the end, so an
 interrupted or failed run leaves OUTDIR as it was. An OUTDIR that holds files (the --models folder
@@ -26,7 +31,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from bibtagger_gui.core.finetune_run import TOO_FEW, progress_json, too_few
+from bibtagger_gui.core.finetune_run import TOO_FEW, progress_json, reader_members, too_few
 from training.data import DEFAULT_DEV, Entry, data_hash, entries_from_store, load_entries, split
 
 
@@ -79,33 +84,134 @@ def gather(folders: list[Path]) -> list[Entry]:
     return entries
 
 
-def finetune_reader(entries: list[Entry], init: Path, out: Path, args) -> dict:
-    """Fine-tune the reader from `init` on `entries` (+ dev train split when present); export reader.onnx."""
-    from training.export import export_reader, weights_hash, write_slim_reader_checkpoint
+def reader_splits(entries: list[Entry], args) -> tuple[list[Entry], list[Entry], dict, dict[str, list[Entry]]]:
+    """(train, val, counts per source, val photos per source) of the readers: the reviewed photos split as the
+    detector's fine-tune splits them, + the dev set's train / val split when present."""
     from training.train_detector import finetune_split
-    from training.train_reader import ReaderConfig, load_reader, train
 
     train_e, val_e = finetune_split(entries)  # the detector's fine-tune splits the reviewed photos alike
     data = {"reviewed": counts(train_e, val_e)}
+    held_out = {"reviewed": list(val_e)}
     dev = Path(args.dev) if args.dev else None
     if dev and dev.is_file():
         dev_train, dev_val = split(load_entries(dev))
         train_e, val_e = train_e + dev_train, val_e + dev_val
         data["dev"] = {"annotations": str(dev), **counts(dev_train, dev_val)}
+        held_out["dev"] = list(dev_val)
         log(f"dev set {dev}: +{len(dev_train)} train photos, +{len(dev_val)} val photos")
-    run_dir = out / "runs" / "reader"
+    return train_e, val_e, data, held_out
+
+
+def finetune_reader(splits, name: str, index: int, init: Path, out: Path, args) -> dict:
+    """Fine-tune ensemble member `name` (reader, reader-2, …) from `init`; export the float OUT/NAME.onnx + NAME.pt."""
+    from training.export import export_reader, weights_hash, write_slim_reader_checkpoint
+    from training.train_reader import ReaderConfig, load_reader, train
+
+    train_e, val_e, data, _ = splits
+    run_dir = out / "runs" / name
+    # each member its own training seed; one synthetic render (seed 0) shared through a cache in the work folder
     cfg = ReaderConfig(out=str(run_dir), synthetic=args.synthetic, epochs=0, finetune_epochs=args.epochs,
                        finetune_steps=args.steps, batch=args.batch, finetune_lr=args.lr, threads=args.threads,
-                       init=str(init), train_sources=[str(f) for f in args.from_dirs])
-    summary = train(cfg, train_e, val_e, on_progress=progress)
+                       init=str(init), train_sources=[str(f) for f in args.from_dirs], seed=index, synthetic_seed=0,
+                       synthetic_cache=str(out / "runs" / SYNTHETIC_CACHE))
+    summary = train(cfg, train_e, val_e, on_progress=lambda stage, done, total: progress(name if stage == "reader" else stage, done, total))
     model, ckpt = load_reader(Path(summary["best"]))
     # the data hash alone names every run on the same photos alike; the weights hash tells the runs apart
     version = f"reader-{_dt.date.today():%Y.%m.%d}-ft-{summary['data_hash'][:6]}-{weights_hash(model.state_dict())}"
-    path = export_reader(model, out / "reader.onnx", version, summary["data_hash"])
-    write_slim_reader_checkpoint(ckpt, out / "reader.pt", version)
-    summary.update(version=version, onnx=str(path), init=str(init), train_photos=len(train_e), val_photos=len(val_e),
-                   data=data)
+    path = export_reader(model, out / f"{name}.onnx", version, summary["data_hash"])
+    write_slim_reader_checkpoint(ckpt, out / f"{name}.pt", version)
+    summary.update(name=name, version=version, float_version=version, onnx=str(path), init=str(init),
+                   train_photos=len(train_e), val_photos=len(val_e), data=data)
+    log(f"{name} fine-tuned (version {version}, val crop accuracy {summary['best_val_accuracy']:.4f})")
     return summary
+
+
+SYNTHETIC_CACHE = "synthetic.npz"
+
+
+def quantize_readers(readers: list[dict], train_e: list[Entry], out: Path, args) -> dict:
+    """Replace each float OUT/NAME.onnx by its int8 copy, as the shipped readers were made (training.quantize:
+    MinMax ranges from the crops the recognizer makes with OUT's detector on the train photos; the
+    annotated boxes when it detects nothing there)."""
+    from training.quantize import INT8_SUFFIX, crop_key, quantize_reader, recognizer_crops
+
+    if args.no_int8:
+        return {"int8": False, "reason": "--no-int8 given"}
+    detector = out / "detector.onnx"
+    made: dict[tuple, tuple] = {}
+    for i, summary in enumerate(readers):
+        progress("quantize", i, len(readers))
+        path = Path(summary["onnx"])
+        key = crop_key(path)
+        if key not in made:  # readers with one input size, stretch and channels calibrate on the same crops
+            crops = recognizer_crops(train_e, detector, path) if detector.is_file() else None
+            boxes = "detected boxes"
+            if crops is None or not len(crops):
+                crops, boxes = recognizer_crops(train_e, None, path), "annotated boxes (the detector found none)"
+            if not len(crops):
+                raise ValueError("no train photo could be read for the int8 readers' calibration crops")
+            made[key] = crops, f"{boxes} of the {len(train_e)} fine-tune train photos"
+            log(f"int8 calibration: {len(crops)} crops from the {made[key][1]}")
+        crops, note = made[key]
+        quantize_reader(path, path, crops, note=note)
+        summary["version"] = summary["float_version"] + INT8_SUFFIX
+        summary["int8"] = note
+    progress("quantize", len(readers), len(readers))
+    return {"int8": True, "calibration_crops": {f"{k[0][0]}x{k[0][1]}": len(v[0]) for k, v in made.items()},
+            "note": next(iter(made.values()))[1] if made else ""}
+
+
+def compare_end_to_end(start: Path, out: Path, held_out: dict[str, list[Entry]], args) -> dict:
+    """The app's recognizer (Recognizer.from_dir: every reader, the detector, the calibration when it matches)
+    with the `start` folder and with `out` on the held-out photos; image-level (and box) P/R/F1 of both
+    (core.evaluation), over all of them and per source (reviewed, dev)."""
+    from bibtagger_gui.core.annotations import PhotoAnnotation
+    from bibtagger_gui.core.evaluation import evaluate
+    from bibtagger_gui.core.recognizer import ModelError, Recognizer
+
+    photos = [(source, e) for source, entries in held_out.items() for e in entries]
+    if not photos:
+        return {"measured": False, "reason": "no photo was held out (every reviewed photo was needed for training)"}
+    if not (out / "detector.onnx").is_file():
+        return {"measured": False, "reason": "the new folder has no detector"}
+    try:
+        recs = {"start": Recognizer.from_dir(start, threads=args.threads), "new": Recognizer.from_dir(out, threads=args.threads)}
+    except ModelError as exc:
+        return {"measured": False, "reason": f"cannot load the models ({exc})"}
+    preds: dict[str, list] = {"start": [], "new": []}
+    truth, sources, skipped = [], [], []
+    for i, (source, e) in enumerate(photos):
+        progress("compare", i, len(photos))
+        try:
+            read = {k: rec.recognize_path(e.path) for k, rec in recs.items()}
+        except Exception as exc:  # ImageError, OSError: report, leave the photo out of both
+            log(f"{e.path}: {exc}; left out of the comparison")
+            skipped.append(str(e.path))
+            continue
+        image = str(e.path)  # a reviewed photo and a dev photo may share a relpath
+        truth.append(PhotoAnnotation(image, e.width, e.height, list(e.bibs)))
+        sources.append(source)
+        for k, bibs in read.items():
+            preds[k].append(PhotoAnnotation(image, e.width, e.height, bibs))
+    progress("compare", len(photos), len(photos))
+    if not truth:
+        return {"measured": False, "reason": "no held-out photo could be read", "skipped": skipped}
+    report: dict = {"measured": True, "photos": len(truth), "by_source": {s: sources.count(s) for s in held_out},
+                    "skipped": skipped}
+    for k, rec in recs.items():
+        result = evaluate(truth, preds[k]).to_json()
+        part = {"models": str(start if k == "start" else out), "version": rec.version, "readers": len(rec.readers),
+                "image_level": result["image_level"], "box_level": result["box_level"], "per_source": {}}
+        for source in held_out:
+            pick = [i for i, s in enumerate(sources) if s == source]
+            if pick:
+                sub = evaluate([truth[i] for i in pick], [preds[k][i] for i in pick]).to_json()["image_level"]
+                part["per_source"][source] = {key: sub[key] for key in ("tp", "fp", "fn", "precision", "recall", "f1")}
+        report[k] = part
+    s, n = report["start"]["image_level"], report["new"]["image_level"]
+    log(f"end to end on {len(truth)} held-out photos, image-level F1: {start} {s['f1']:.3f} "
+        f"(P {s['precision']:.3f} R {s['recall']:.3f}) -> new {n['f1']:.3f} (P {n['precision']:.3f} R {n['recall']:.3f})")
+    return report
 
 
 def counts(train: list[Entry], val: list[Entry]) -> dict:
@@ -130,17 +236,39 @@ def data_lines(summary: dict) -> tuple[str, str]:
     return train, val
 
 
-def reader_card(summary: dict, argv: list[str]) -> str:
+def reader_card(summary: dict, argv: list[str], end_to_end: dict | None = None, members: int = 1) -> str:
     train, val = data_lines(summary)
-    return f"""# reader.onnx (fine-tuned)
+    name = summary.get("name", "reader")
+    int8 = (f"\n- int8: an int8 copy of the float export of `{name}.pt` (version `{summary['float_version']}`; "
+            f"docs/recognizer.md#int8-readers), calibrated on the recognizer's crops: {summary['int8']}") if summary.get("int8") else ""
+    ensemble = f"; one of the {members} readers of this folder's ensemble" if members > 1 else ""
+    return f"""# {name}.onnx (fine-tuned)
 
-- version: `{summary['version']}`, fine-tuned from `{summary['init']}` on {_dt.date.today():%Y-%m-%d}
+- version: `{summary['version']}`, fine-tuned from `{summary['init']}` on {_dt.date.today():%Y-%m-%d}{ensemble}{int8}
 - data: {summary['train_photos']} train photos: {train}; data_hash `{summary['data_hash']}`; plus synthetic bibs
 - command: `python -m training finetune {' '.join(argv)}`
 - validation on {summary['val_photos']} photos: {val}; {summary['val_bibs']} ground-truth crops, exact-number accuracy
-  {summary['best_val_accuracy']:.4f}, CTC loss {summary['best_val_loss']:.3f}{start_line(summary)}
+  {summary['best_val_accuracy']:.4f}, CTC loss {summary['best_val_loss']:.3f}{start_line(summary)}{end_to_end_line(end_to_end)}
 - contract: see docs/architecture.md (input `crop` [N,1,32,128], output `logits` [N,T,C])
 """
+
+
+def end_to_end_line(e2e: dict | None) -> str:
+    """The card's line on the end-to-end comparison (the whole model folders, as the app runs them)."""
+    if e2e is None:
+        return ""
+    if not e2e.get("measured"):
+        return f"\n- end to end: not compared ({e2e.get('reason', 'not measured')})"
+
+    def prf(part: dict) -> str:
+        m = part["image_level"]
+        return (f"P {m['precision']:.3f} / R {m['recall']:.3f} / F1 {m['f1']:.3f} (TP {m['tp']}, FP {m['fp']}, FN {m['fn']}; "
+                f"{part['readers']} reader(s))")
+
+    where = ", ".join(f"{n} {s}" for s, n in e2e["by_source"].items() if n)
+    return (f"\n- end to end (the app's recognizer: detector + every reader + calibration) on the {e2e['photos']} held-out "
+            f"photos ({where}), image level: the start folder `{e2e['start']['models']}` {prf(e2e['start'])}; "
+            f"this folder {prf(e2e['new'])}")
 
 
 def start_line(summary: dict) -> str:
@@ -149,6 +277,17 @@ def start_line(summary: dict) -> str:
         return ""
     return (f"; the start reader `{summary['init']}` on the same crops: accuracy {summary['init_val_accuracy']:.4f}, "
             f"CTC loss {summary['init_val_loss']:.3f}")
+
+
+def calibration_card(cal: dict, readers: list[dict]) -> str:
+    return f"""# calibration.json (fine-tuned models)
+
+- **for** the detector and readers `{','.join(r['version'] for r in readers)}` of this folder (the file names them;
+  the recognizer ignores it for any other set and reports raw scores)
+- **map** `p = sigmoid({cal['slope']:.3f} * logit(raw) + {cal['intercept']:.3f})` (docs/recognizer.md#confidence)
+- **fitted on** the readings of the reviewed photos the models were fine-tuned on (optimistic, since they were
+  trained on them; `python -m training calibrate` on photos they did not train on does better)
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--synthetic", type=int, default=2000, help="synthetic crops mixed in (keeps the reader general)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--dev", default=str(DEFAULT_DEV / "annotations.json"), help="dev set JSON also used when present ('' to skip)")
+    p.add_argument("--readers", type=int, default=None, metavar="N",
+                   help="fine-tune only the first N readers of the ensemble (default: every one with its .pt; 1 is fastest)")
+    p.add_argument("--no-int8", action="store_true", help="keep the new readers float (the shipped ones are int8)")
     p.add_argument("--detector-epochs", type=int, default=5)
     p.add_argument("--detector-steps", type=int, default=40, help="detector steps per epoch")
     p.add_argument("--skip-detector", action="store_true")
@@ -179,10 +321,23 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         log(problem)
         return 2
+    if args.readers is not None and args.readers < 1:
+        log(f"--readers {args.readers}: give 1 or more (the number of ensemble readers to fine-tune)")
+        return 2
     init = args.models / "reader.pt"
     if not init.is_file():
         log(f"{init} not found: the reader cannot be fine-tuned without its torch checkpoint")
         return 2
+    members, left_out = reader_members(args.models)
+    for name in left_out:
+        log(f"{args.models / (name + '.onnx')} has no {name}.pt beside it (its torch checkpoint): it cannot be fine-tuned "
+            f"and is left out of the new folder")
+    if args.readers is not None and args.readers < len(members):
+        log(f"--readers {args.readers}: fine-tuning {', '.join(members[:args.readers])}; "
+            f"left out: {', '.join(members[args.readers:])}")
+        left_out += members[args.readers:]
+        members = members[:args.readers]
+    args.members, args.left_out = members, left_out
     try:
         entries = gather(args.from_dirs)
     except KeyboardInterrupt:
@@ -302,12 +457,24 @@ def install(work: Path, out: Path) -> Path | None:
 def build(entries: list[Entry], init: Path, work: Path, args, argv: list[str]) -> dict:
     """Fine-tune and export everything into `work`; the paths written into its files name OUT instead."""
     report: dict = {"sources": [str(f) for f in args.from_dirs], "photos": len(entries), "data_hash": data_hash(entries)}
-    summary = finetune_reader(entries, init, work, args)
-    summary["sources"] = report["sources"]
-    (work / "reader.md").write_text(reader_card(summary, argv), encoding="utf-8")
-    report["reader"] = summary
+    splits = reader_splits(entries, args)
+    readers = []
+    for i, name in enumerate(args.members):
+        summary = finetune_reader(splits, name, i, args.models / f"{name}.pt", work, args)
+        summary["sources"] = report["sources"]
+        readers.append(summary)
+    (work / "runs" / SYNTHETIC_CACHE).unlink(missing_ok=True)  # rendered crops: not worth keeping
+    report["reader"], report["readers"] = readers[0], readers  # "reader": the first one (what older readers of this file read)
+    report["readers_left_out"] = args.left_out
     report["detector"] = finetune_detector(entries, args, work)
+    report["int8"] = quantize_readers(readers, splits[0], work, args)
     report["calibration"] = calibrate_output(entries, args, work)
+    if report["calibration"].get("calibrated"):
+        (work / "calibration.md").write_text(calibration_card(report["calibration"], readers), encoding="utf-8")
+    report["end_to_end"] = compare_end_to_end(args.models, work, splits[3], args)
+    for summary in readers:
+        card = reader_card(summary, argv, report["end_to_end"], len(readers))
+        (work / f"{summary['name']}.md").write_text(card, encoding="utf-8")
     text = json.dumps(report, indent=1, default=str)
     text = text.replace(json.dumps(str(work))[1:-1], json.dumps(str(args.out))[1:-1])
     (work / "finetune.json").write_text(text, encoding="utf-8")

@@ -83,29 +83,45 @@ def quantize_reader(src: Path | str, out: Path | str, crops: np.ndarray, note: s
 
 
 def train_split_crops(annotations: Path, detector: Path, reader: Path, limit: int | None = None) -> np.ndarray:
-    """The crops the recognizer makes for `reader` on the train split: every detected box (`detector` on
-    the first decode) at every `READ_PADS` padding, at the reader's own stretch and `REREAD_STRETCH`
-    times it (the doubtful re-read), with the reader's channels. [N,C,H,W] float32."""
-    from bibtagger_gui.core.imageio import load_with_info
-    from bibtagger_gui.core.recognizer import FIRST_DECODE_SIDE, READ_PADS, REREAD_STRETCH, Recognizer, reader_batch, reader_crop
+    """The crops the recognizer makes for `reader` on the train split of `annotations` (:func:`recognizer_crops`)."""
     from training.data import load_entries, split
 
     train, _ = split(load_entries(annotations))
-    rec = Recognizer(detector, reader, threads=1, extra_readers=[], calibration=False)
-    size, stretch, channels = tuple(rec.reader.input_size), rec.reader.stretch, rec.reader.channels
+    crops = recognizer_crops(train[:limit], detector, reader)
+    if not len(crops):
+        raise ValueError(f"no detections on the train split of {annotations}: nothing to calibrate on")
+    return crops
+
+
+def recognizer_crops(entries, detector: Path | None, reader: Path) -> np.ndarray:
+    """The crops the recognizer makes for `reader` on `entries`' photos: every detected box (`detector` on
+    the first decode) at every `READ_PADS` padding, at the reader's own stretch and `REREAD_STRETCH`
+    times it (the doubtful re-read), with the reader's channels. [N,C,H,W] float32, N = 0 when nothing
+    was detected. `detector` None: the entries' annotated boxes instead (full-resolution decode).
+    A photo that cannot be read is reported on stderr and skipped."""
+    from bibtagger_gui.core.imageio import load_with_info
+    from bibtagger_gui.core.recognizer import FIRST_DECODE_SIDE, READ_PADS, REREAD_STRETCH, OnnxModel, Recognizer, reader_batch, reader_crop
+
+    model = OnnxModel.load(Path(reader), "reader", 1)
+    rec = Recognizer(detector, reader, threads=1, extra_readers=[], calibration=False) if detector is not None else None
+    size, stretch, channels = tuple(model.input_size), model.stretch, model.channels
     crops = []
-    for entry in train[:limit]:
-        image, _ = load_with_info(entry.path, max_side=FIRST_DECODE_SIDE)
-        boxes, _scores = rec.detect(image)
+    for entry in entries:
+        try:
+            image, _ = load_with_info(entry.path, max_side=FIRST_DECODE_SIDE if rec is not None else None)
+        except Exception as exc:  # ImageError, OSError: report, go on
+            print(f"{entry.path}: {exc}", file=sys.stderr)
+            continue
+        boxes = rec.detect(image)[0] if rec is not None else [b.box for b in entry.bibs if b.box is not None]
         for box in boxes:
             for s in (stretch, stretch * REREAD_STRETCH):
                 crops += [reader_crop(image, box, size, pad, stretch=s, channels=channels) for pad in READ_PADS]
     if not crops:
-        raise ValueError(f"no detections on the train split of {annotations}: nothing to calibrate on")
+        return np.zeros((0, channels, *size), np.float32)
     return reader_batch(crops)
 
 
-def _crop_key(path: Path) -> tuple:
+def crop_key(path: Path) -> tuple:
     """Readers with the same input size, stretch and channels calibrate on the same crops."""
     from bibtagger_gui.core.recognizer import OnnxModel
 
@@ -157,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             target = args.out / path.name
         try:
-            key = _crop_key(path)
+            key = crop_key(path)
             if key not in calibration:
                 calibration[key] = train_split_crops(args.dataset, args.detector, path, args.limit)
                 print(f"calibration: {len(calibration[key])} crops from the train split's detected boxes "

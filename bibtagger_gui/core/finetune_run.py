@@ -35,6 +35,18 @@ INSTALL_COMMAND = 'pip install -e ".[train]"'
 MODELS_DIR_NAME = "models"  # <user data dir>/models/<photo folder>-<time>: the fine-tuned model folders
 
 
+def reader_members(models: Path) -> tuple[list[str], list[str]]:
+    """(members finetune trains, members it cannot) of a models folder's reader ensemble: ``reader`` and each
+    ``reader-*.onnx`` member (the recognizer's order, core.recognizer.ensemble_members), by name without the
+    suffix. A member trains from its torch checkpoint ``NAME.pt``; one without it is left out."""
+    from bibtagger_gui.core.recognizer import ensemble_members
+
+    models = Path(models)
+    names = ["reader"] + [p.stem for p in ensemble_members(models)]
+    trainable = [n for n in names if (models / f"{n}.pt").is_file()]
+    return trainable, [n for n in names if n not in trainable]
+
+
 def too_few(boxed_bibs: int) -> bool:
     """Whether finetune refuses to start for this many boxed bibs among the reviewed photos."""
     return boxed_bibs < MIN_BOXED_BIBS
@@ -148,15 +160,25 @@ def partial_folders(out: Path, pid: int | None = None) -> list[Path]:
 
 @dataclass(frozen=True)
 class Progress:
-    """One ``--progress-json`` line: a stage (gather, synthetic, reader, detector, calibrate) and its count."""
+    """One ``--progress-json`` line: a stage (gather, synthetic, reader, reader-2…, detector, quantize, calibrate,
+    compare) and its count."""
 
     stage: str
     done: int
     total: int
 
 
-STAGE_LABELS = {"gather": "reading reviewed photos", "synthetic": "making synthetic bibs", "reader": "training the reader",
-                "detector": "training the detector", "calibrate": "calibrating confidences"}
+STAGE_LABELS = {"gather": "reading reviewed photos", "synthetic": "making synthetic bibs", "reader": "training reader 1",
+                "detector": "training the detector", "quantize": "making int8 readers", "calibrate": "calibrating confidences",
+                "compare": "comparing on held-out photos"}
+
+
+def stage_label(stage: str) -> str:
+    """Words for a progress stage: ``reader-N`` (an ensemble member's training) is "training reader N"."""
+    if stage in STAGE_LABELS:
+        return STAGE_LABELS[stage]
+    name, _, n = stage.partition("-")
+    return f"training reader {n}" if name == "reader" and n.isdigit() else stage
 
 
 def progress_json(stage: str, done: int, total: int) -> str:
@@ -183,12 +205,32 @@ def last_error_line(lines: Iterable[str]) -> str:
 
 
 @dataclass(frozen=True)
+class Score:
+    """Image-level counts and P/R/F1 of one model folder on the held-out photos (core.evaluation)."""
+
+    tp: int
+    fp: int
+    fn: int
+    precision: float
+    recall: float
+    f1: float
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Score":
+        return cls(int(data["tp"]), int(data["fp"]), int(data["fn"]), float(data["precision"]), float(data["recall"]),
+                   float(data["f1"]))
+
+    def describe(self) -> str:
+        return f"F1 {self.f1:.3f} (precision {self.precision:.3f}, recall {self.recall:.3f}; {self.tp} right, {self.fp} wrong, {self.fn} missed)"
+
+
+@dataclass(frozen=True)
 class Result:
     """What finetune.json says of a finished run (docs/training.md#fine-tuning-on-user-corrections)."""
 
     folder: Path
     reader_version: str
-    val_accuracy: float  # exact-number accuracy of the new reader on the val crops
+    val_accuracy: float  # exact-number accuracy of the new first reader on the val crops
     start_accuracy: float | None  # the start reader (MODELS/reader.pt) on the same crops; None: not measured
     val_bibs: int
     train_photos: int
@@ -196,18 +238,34 @@ class Result:
     detector: str  # one line on the detector
     calibrated: bool
     dev_photos: tuple[int, int] = (0, 0)  # (train, val) photos of the dev set among them (finetune --dev)
+    readers: int = 1  # reader ensemble members in the new folder
+    int8: bool = False  # the new readers are int8 copies (as the shipped ones)
+    compare_photos: int = 0  # held-out photos both model folders recognized (end to end)
+    start_score: Score | None = None  # the app's recognizer with the start folder on them
+    new_score: Score | None = None  # and with the new folder
+    compare_note: str = ""  # why there is no end-to-end comparison
 
     @property
     def measured(self) -> bool:
         return self.val_bibs > 0 and not math.isnan(self.val_accuracy)
 
+    @property
+    def compared(self) -> bool:
+        """Whether both model folders were run end to end on held-out photos."""
+        return self.compare_photos > 0 and self.start_score is not None and self.new_score is not None
+
     def verdict(self) -> str:
-        """better / same / worse / unknown: the new reader against the start one on the val crops."""
-        if not self.measured or self.start_accuracy is None or math.isnan(self.start_accuracy):
+        """better / same / worse / unknown: the new models against the start ones, by the end-to-end image-level
+        F1 on the held-out photos (what the app runs); a finetune.json without it: the first reader's crop accuracy."""
+        if self.compared:
+            new, start = self.new_score.f1, self.start_score.f1  # type: ignore[union-attr]
+        elif self.measured and self.start_accuracy is not None and not math.isnan(self.start_accuracy) and not self.compare_note:
+            new, start = self.val_accuracy, self.start_accuracy
+        else:
             return "unknown"
-        if abs(self.val_accuracy - self.start_accuracy) < 1e-9:
+        if abs(new - start) < 1e-9:
             return "same"
-        return "better" if self.val_accuracy > self.start_accuracy else "worse"
+        return "better" if new > start else "worse"
 
     def lines(self) -> list[str]:
         """The summary the app shows, one fact a line."""
@@ -218,19 +276,31 @@ class Result:
         train = f"{self.train_photos - dev_train} reviewed photo(s)" + (f" + {dev_train} dev-set photo(s)" if dev_train else "")
         val = f"{self.val_photos - dev_val} reviewed photo(s)" + (f" + {dev_val} dev-set photo(s)" if dev_val else "")
         out = [f"Trained on {train}; checked on {val} held out ({self.val_bibs} bib crops)."]
+        if self.compared:
+            out.append(f"Bibs found on the {self.compare_photos} held-out photo(s), recognized as the app does:")
+            out.append(f"  current models: {self.start_score.describe()}")  # type: ignore[union-attr]
+            out.append(f"  new models: {self.new_score.describe()}")  # type: ignore[union-attr]
+            out.append({"better": "The new models find more of them (higher F1).", "same": "The new models do as well (same F1).",
+                        "worse": "The new models do worse (lower F1): keeping the current models is advised."}[self.verdict()])
+        elif self.compare_note:
+            out.append(f"Not compared end to end: {self.compare_note}.")
         if not self.measured:
             out.append("Reader accuracy not measured: every reviewed photo was needed for training (review more photos "
                        "for a check).")
         elif self.start_accuracy is None or math.isnan(self.start_accuracy):
-            out.append(f"New reader: {pct(self.val_accuracy)} of the held-out bibs read exactly.")
-        else:
+            out.append(f"New first reader alone: {pct(self.val_accuracy)} of the held-out bib crops read exactly.")
+        elif self.compared or self.compare_note:
+            out.append(f"First reader alone, held-out bib crops read exactly: current {pct(self.start_accuracy)} → "
+                       f"new {pct(self.val_accuracy)}.")
+        else:  # a finetune.json of before the end-to-end comparison
             out.append(f"Reader, held-out bibs read exactly: current {pct(self.start_accuracy)} → new {pct(self.val_accuracy)}.")
             out.append({"better": "The new reader reads more of them.", "same": "The new reader reads as many of them.",
                         "worse": "The new reader reads fewer of them: keeping the current models is advised."}[self.verdict()])
         out.append(self.detector)
         out.append("Confidences calibrated on the reviewed photos." if self.calibrated
                    else "Confidences not calibrated (raw scores shown).")
-        out.append(f"New reader version: {self.reader_version}")
+        readers = "1 reader" if self.readers == 1 else f"{self.readers} readers voting (an ensemble)"
+        out.append(f"New models: {readers}{', int8' if self.int8 else ''}; first reader version {self.reader_version}")
         return out
 
 
@@ -248,6 +318,15 @@ def read_result(folder: Path) -> Result:
                          train_photos=int(reader.get("train_photos", 0)), val_photos=int(reader.get("val_photos", 0)))
         dev = (reader.get("data") or {}).get("dev") or {}
         result_kw["dev_photos"] = (int(dev.get("train_photos", 0)), int(dev.get("val_photos", 0)))
+        result_kw["readers"] = len(data.get("readers") or [reader])
+        result_kw["int8"] = bool((data.get("int8") or {}).get("int8"))
+        e2e = data.get("end_to_end")
+        if e2e is not None:
+            if e2e.get("measured"):
+                result_kw.update(compare_photos=int(e2e["photos"]), start_score=Score.from_json(e2e["start"]["image_level"]),
+                                 new_score=Score.from_json(e2e["new"]["image_level"]))
+            else:
+                result_kw["compare_note"] = str(e2e.get("reason") or "not measured")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"cannot read {Path(folder) / 'finetune.json'}: {exc}") from exc
     if det.get("finetuned"):

@@ -196,10 +196,14 @@ class FinetuneController(FeatureController):
                               "(Recognition > Load Model Folder…): the bundled models and every folder this action "
                               "makes have it.", [("ok", "OK", "Close this message")])
         detector = "and the detector " if (models / "detector.pt").is_file() else ""
-        text = (f"Fine-tune the reader {detector}on {material.describe()} of {folder.name}.\n\n"
+        members, left_out = fr.reader_members(models)
+        readers = "the reader" if len(members) == 1 else f"the {len(members)} readers of the ensemble"
+        skipped = f" (left out, no .pt to train from: {', '.join(n + '.onnx' for n in left_out)})" if left_out else ""
+        text = (f"Fine-tune {readers}{skipped} {detector}on {material.describe()} of {folder.name}.\n\n"
                 f"Starting from the models in use: {models}\nNew models go to: {out}\n\n"
-                "This takes minutes (more with the detector) and runs in the background: keep reviewing meanwhile. "
-                "Photos reviewed after the start are not used. When it is done you choose whether to use the new models.")
+                "This takes minutes for each reader (more with the detector) and runs in the background: keep reviewing "
+                "meanwhile. Photos reviewed after the start are not used. When it is done, the current and the new models "
+                "are compared on held-out photos and you choose whether to use the new ones.")
         dialog = self._show(TITLE, text, [("start", "&Start", "Start the fine-tune in the background"),
                                           ("cancel", "Cancel", "Close without starting")])
         dialog.clicked.connect(lambda name: self.start(folder, models, out) if name == "start" else None)
@@ -273,7 +277,7 @@ class FinetuneController(FeatureController):
     def _show_progress(self, step: fr.Progress) -> None:
         self.last_progress = step
         self.stages_seen.add(step.stage)
-        label = fr.STAGE_LABELS.get(step.stage, step.stage)
+        label = fr.stage_label(step.stage)
         self.progress.setMaximum(max(1, step.total))
         self.progress.setValue(min(step.done, max(1, step.total)))
         self.progress.setFormat(f"Improving models: {label} %v/%m")
@@ -379,7 +383,7 @@ class FinetuneController(FeatureController):
     # ------------------------------------------------------------------ the result
     def _show_result(self, result: fr.Result) -> None:
         self.window.statusBar().showMessage(f"New models ready in {result.folder}", 10000)
-        text = "The fine-tune is done. Compared on reviewed photos it did not train on:\n\n" + "\n".join(result.lines())
+        text = "The fine-tune is done. Compared on held-out photos it did not train on:\n\n" + "\n".join(result.lines())
         text += f"\n\nThe new models are in {result.folder}."
         dialog = self._show(TITLE, text, [("use", "&Use These Models", "Load the new models, as Recognition > Load Model Folder… does"),
                                           ("keep", "&Keep Current Models", "Close; the new folder stays for later")],
