@@ -76,6 +76,12 @@ CASES = [
          line=f"you added 31 after the hand-out; the volunteer added 38 in the same place: {LEFT}"),
     Case("the same bib added on both sides", ["12@A~"], [("add", "31@D")], [("add", "31@D+12")], ["12@A~", "31@D"]),
     Case("they nudge a box", ["12@A"], [], [("box", "12@A", "A+12")], ["12@A+12"]),
+    # a renumber on one side, the bib deleted and its new number drawn anew beside it (a nudge) on the other:
+    # the same change, the box as you have it
+    Case("you renumber, they redraw the number", ["12@A"], [("num", "12@A", "13")], [("del", "12@A"), ("add", "13@A+12")],
+         ["13@A"]),
+    Case("they renumber, you redraw the number", ["12@A"], [("del", "12@A"), ("add", "13@A+12")], [("num", "12@A", "13")],
+         ["13@A+12"]),
     Case("you move, they renumber", ["12@A"], [("box", "12@A", "A+2")], [("num", "12@A", "13")], ["12@A+2"],
          conflict=[("moved the box of 12", "changed 12 to 13")]),
     Case("both move: yours stays", ["12@A"], [("box", "12@A", "A+2")], [("box", "12@A", "A+4")], ["12@A+2"]),

@@ -11,7 +11,7 @@ no store; core/importers.py applies the :class:`Step` list to the store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
 from bibtagger_gui.core.annotations import Handout
@@ -269,12 +269,16 @@ def merge(file: Side, here: Side) -> Merge:
     the base's (:func:`match`): the same bib added twice is one, two numbers added in one place are a conflict,
     and the file's other additions are added.
 
+    A base bib one side deleted while adding the number the other side renumbered it to, on a box overlapping
+    that side's at all (or without a box), is read as that renumber (:func:`_redrawn`): the same change.
+
     The reviewed flag: the side that changed it since the hand-out says (the file, where both did), else it
     stays as ours -- but the merged photo is reviewed only if a reviewer saw exactly its bibs: the file's review
     when its bibs are the merged ones (our predictions nobody decided on, which the review lacks, then go), or
     ours when the merge changed none of our bibs. Otherwise it is left unreviewed (``withheld`` says why): a
     photo is never marked reviewed with a bib its reviewer did not see.
     """
+    file, here = _redrawn(file, here), _redrawn(here, file)
     steps: list[Step] = []
     conflicts: list[tuple[str, str]] = []
     for b, (f, h) in enumerate(zip(file.fates, here.fates)):
@@ -320,6 +324,24 @@ def merge(file: Side, here: Side) -> Merge:
         who += [f"you reviewed it with {number_list(i.bib for i in here.now)}"] if here.flag else []
         withheld = f"left unreviewed: {' and '.join(who)}, not with the merged {number_list(i.bib for i in bibs)}"
     return Merge(steps, conflicts, bibs, bool(file_review or ours), bool(file_review), spare if file_review else [], withheld)
+
+
+def _redrawn(one: Side, other: Side) -> Side:
+    """``one`` with each base bib it deleted and drew anew read as renumbered: a bib ``one`` added that pairs
+    (:func:`match`: same number, overlapping or unboxed) with the number ``other`` renumbered that bib to.
+    Without this, a renumber on one side and a delete-and-draw on the other (a box overlapping the old one by
+    less than SAME_BOX_IOU) put the number on the photo twice."""
+    gone = [b for b, (f, o) in enumerate(zip(one.fates, other.fates)) if f.kind == DELETE and o.kind == CHANGE]
+    if not gone or not one.added:
+        return one
+    pairs = match([other.fates[b].item.bib for b in gone], [i.bib for i in one.added], renumber=lambda n: False)
+    if not pairs:
+        return one
+    fates = list(one.fates)
+    for g, (n, _rule) in pairs.items():
+        fates[gone[g]] = Fate(CHANGE, one.added[n])
+    taken = {n for n, _rule in pairs.values()}
+    return replace(one, fates=fates, added=[i for n, i in enumerate(one.added) if n not in taken])
 
 
 def _hold(f: Fate, row: Item, b: int, moved: bool) -> list[Step]:
