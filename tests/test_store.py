@@ -377,6 +377,23 @@ def test_bad_edits_raise_and_change_nothing(folder):
     assert store.add_bib(pid, " 42 ", (10, 10, 0, 0)).box == (0.0, 0.0, 10.0, 10.0)
 
 
+def test_an_edit_inside_a_read_transaction_that_fails_is_rolled_back(folder):
+    """Store.reading joins the edits made inside it (their own transaction() nests): an error before its end
+    must leave none of them, as an edit's own transaction would, not commit the half done."""
+    store = Store.open(folder)
+    store.scan()
+    pid = store.photo_by_path("img_0.jpg").id
+    n = len(store.history())
+    with pytest.raises(RuntimeError):
+        with store.reading():
+            store.add_bib(pid, "12", None)
+            raise RuntimeError("the export failed")
+    assert store.bibs(pid) == [] and len(store.history()) == n
+    with store.reading():  # usable again, and a read transaction that ends well keeps what it holds
+        store.add_bib(pid, "13", None)
+    assert [b.number for b in Store.open(folder).bibs(pid)] == ["13"]
+
+
 def test_to_annotations_and_filters(folder):
     store = Store.open(folder)
     store.scan()

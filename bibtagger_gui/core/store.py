@@ -571,7 +571,8 @@ class Store:
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """One read transaction (BEGIN DEFERRED ... COMMIT): the reads inside see one state of the store,
-        while other connections go on writing (WAL); inside a :meth:`transaction` it joins that one."""
+        while other connections go on writing (WAL); inside a :meth:`transaction` it joins that one. Edits
+        made inside join it too, so an exception rolls them back, as their own transaction would."""
         if self._depth:
             with self.transaction() as conn:
                 yield conn
@@ -580,9 +581,12 @@ class Store:
         self._depth = 1
         try:
             yield self._conn
-        finally:
+        except BaseException:
             self._depth = 0
-            self._conn.execute("COMMIT")
+            self._conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self._conn.execute("COMMIT")
 
     def _history(self, action: str, photo_id: int | None, bib_id: int | None, before: Any, after: Any) -> None:
         self._conn.execute(
