@@ -122,3 +122,20 @@ def test_stage_labels_and_the_readers_a_finetune_trains(tmp_path):
         (tmp_path / name).write_bytes(b"")
     # reader-3 has no checkpoint to train from; reader-4.pt is no ensemble member (no reader-4.onnx)
     assert fr.reader_members(tmp_path) == (["reader", "reader-2"], ["reader-3"])
+
+
+def test_a_malformed_finetune_json_is_a_value_error_naming_the_file(tmp_path):
+    """The app shows read_result's ValueError as the run's failure; any other exception escaped to the error dialog."""
+    reader = {"version": "v", "best_val_accuracy": 0.5}
+    for k, data in enumerate([[], {"reader": []}, {"reader": reader, "detector": "kept"}, {"reader": reader, "end_to_end": []},
+                              {"reader": reader, "detector": {"finetuned": True, "val_metrics": {"f1": "high"}}},
+                              {"reader": reader, "calibration": None}, {"reader": dict(reader, data=["dev"])}]):
+        folder = tmp_path / str(k)
+        folder.mkdir()
+        (folder / "finetune.json").write_text(json.dumps(data))
+        try:
+            fr.read_result(folder)
+        except ValueError as exc:
+            assert "finetune.json" in str(exc), data
+        else:
+            raise AssertionError(f"{data} must be refused")

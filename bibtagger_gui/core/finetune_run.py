@@ -327,15 +327,16 @@ def read_result(folder: Path) -> Result:
                                  new_score=Score.from_json(e2e["new"]["image_level"]))
             else:
                 result_kw["compare_note"] = str(e2e.get("reason") or "not measured")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if det.get("finetuned"):
+            m = det.get("val_metrics") or {}
+            detector = (f"Detector fine-tuned: held-out F1 {m['f1']:.3f} (AP50 {m.get('ap50', 0):.3f})." if "f1" in m
+                        else "Detector fine-tuned (too few photos held out to measure it).")
+        else:
+            detector = f"Detector kept as it was ({det.get('reason', 'not fine-tuned')})."
+        calibrated = bool(cal.get("calibrated"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: a list where an object belongs
         raise ValueError(f"cannot read {Path(folder) / 'finetune.json'}: {exc}") from exc
-    if det.get("finetuned"):
-        m = det.get("val_metrics") or {}
-        detector = (f"Detector fine-tuned: held-out F1 {m['f1']:.3f} (AP50 {m.get('ap50', 0):.3f})." if "f1" in m
-                    else "Detector fine-tuned (too few photos held out to measure it).")
-    else:
-        detector = f"Detector kept as it was ({det.get('reason', 'not fine-tuned')})."
-    return Result(folder=Path(folder), detector=detector, calibrated=bool(cal.get("calibrated")), **result_kw)
+    return Result(folder=Path(folder), detector=detector, calibrated=calibrated, **result_kw)
 
 
 def child_env(base: dict[str, str] | None = None) -> dict[str, str]:
