@@ -158,6 +158,19 @@ def test_copy_plan_confirms_numbers_already_there_and_copies_boxes_only_within_a
         assert [box for _n, box in plan.add] == [None, None]  # number-only bibs
 
 
+def test_copy_leaves_a_prediction_alone_where_a_persons_bib_has_its_number(tmp_path):
+    shot(tmp_path / "a.jpg", T0)
+    shot(tmp_path / "b.jpg", T0 + timedelta(seconds=0.5))
+    with scanned(tmp_path) as store:
+        ids = {p.relpath: p.id for p in store.photos()}
+        store.add_bib(ids["a.jpg"], "55", (10, 10, 30, 20))
+        store.set_model_bibs(ids["b.jpg"], [Bib("55", (40, 30, 60, 40), 0.6)], "m")  # the model's 55, elsewhere: listed first
+        store.add_bib(ids["b.jpg"], "55", (11, 10, 31, 20))  # the person's 55 on the plate
+        plan = plan_copy(item_for(store, ids["a.jpg"]).bibs, item_for(store, ids["b.jpg"]).bibs, boxes=True)
+        # 55 is there as a person's bib: nothing to do, the prediction stays one
+        assert (plan.add, plan.confirm, plan.had, plan.changes) == ((), (), ("55",), False)
+
+
 def test_copy_retypes_a_model_bib_misread_on_the_copied_bib_plate(tmp_path):
     shot(tmp_path / "a.jpg", T0)
     shot(tmp_path / "b.jpg", T0 + timedelta(seconds=0.5))

@@ -2,7 +2,8 @@
 change, and their edit of one photo (run by gui/burst_action.py inside one store transaction, one undo step).
 
 - **Copy**: the previous photo's bibs become human bibs of the current one. A number the current photo
-  already has (same ``number_key``: "0891" is "891") is confirmed (human), not added again. A copied bib
+  already has (same ``number_key``: "0891" is "891") is confirmed (human), not added again; where a person's
+  bib has it, that is the one, and a prediction of the number beside it stays a prediction. A copied bib
   keeps the previous photo's box only when both photos are frames of one burst (core/bursts.py) *and*
   have the same pixel size; otherwise it is copied without a box (``box`` null in the exchange format),
   because a box from another framing or another moment would point at the wrong pixels. A copied bib
@@ -64,7 +65,7 @@ def plan_copy(prev_bibs: Sequence[Any], bibs: Sequence[Any], boxes: bool, why_no
     """The copy of ``prev_bibs`` (BibRow-like: number, box) onto a photo holding ``bibs`` (id, number, box,
     source). Each number of the previous photo is copied once."""
     own = {}
-    for b in bibs:
+    for b in sorted(bibs, key=lambda b: b.source != "human"):  # a person's bib of the number first: it is there
         own.setdefault(number_key(b.number), b)
     add: list[tuple[str, Box | None]] = []
     confirm: list[tuple[int, Box | None]] = []
