@@ -336,21 +336,6 @@ def test_progress_json_adds_one_line_per_step_and_keeps_the_human_output(tmp_pat
 # ---------------------------------------------------------------- the reader ensemble, int8, end to end
 
 
-def twelve_photo_set(folder: Path, seed: int) -> Path:
-    """Six reviewed photos whose one bib each was typed as "12" (the box is the pasted plate's)."""
-    from bibtagger_gui.core.store import Store
-    from tests.test_training_reader import make_photo_set
-
-    items = make_photo_set(folder, 6, seed=seed)
-    with Store.open(folder) as store:
-        store.scan()
-        for item in items:
-            photo = store.photo_by_path(item["image"])
-            store.add_bib(photo.id, "12", item["bibs"][0]["box"])
-            store.set_reviewed(photo.id, True)
-    return folder
-
-
 def start_ensemble(folder: Path, readers: int = 2) -> Path:
     """A models folder shaped like resources/models with `readers` members whose ONNX files read "12" in every
     crop (known readings for the comparison), each with the torch checkpoint (untrained) finetune starts from."""
@@ -385,7 +370,7 @@ def test_every_reader_of_the_ensemble_is_finetuned_made_int8_calibrated_and_comp
     from training.data import entries_from_store, load_entries, split
     from training.quantize import last_conv
 
-    photos = twelve_photo_set(tmp_path / "race", seed=6)
+    photos = reviewed_photo_set(tmp_path / "race", seed=6, number="12")
     models = start_ensemble(tmp_path / "models")
     dev = tmp_path / "dev" / "annotations.json"
     items = make_photo_set(dev.parent, 6, seed=1)

@@ -144,8 +144,9 @@ def test_tiny_training_run_writes_checkpoints(tmp_path):
     assert res["n"] == 2 and res["accuracy"] == pytest.approx(expected)
 
 
-def reviewed_photo_set(folder: Path, seed: int) -> Path:
-    """A photo folder whose store has one human bib per photo, every photo reviewed."""
+def reviewed_photo_set(folder: Path, seed: int, number: str | None = None) -> Path:
+    """A photo folder whose store has one human bib per photo, every photo reviewed; with ``number``, each bib
+    was typed as that number (the box is the pasted plate's)."""
     from bibtagger_gui.core.store import Store
 
     items = make_photo_set(folder, 6, seed=seed)
@@ -153,7 +154,7 @@ def reviewed_photo_set(folder: Path, seed: int) -> Path:
         store.scan()
         for item in items:
             photo = store.photo_by_path(item["image"])
-            store.add_bib(photo.id, item["bibs"][0]["number"], item["bibs"][0]["box"])
+            store.add_bib(photo.id, number or item["bibs"][0]["number"], item["bibs"][0]["box"])
             store.set_reviewed(photo.id, True)
     return folder
 
