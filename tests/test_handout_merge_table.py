@@ -107,6 +107,10 @@ CASES = [
          ["13@A"], reviewed=True),  # your re-run's 19 is nobody's decision: it goes with the review
     Case("they review, you nudged a box", ["12@A~", "44@B"], [("box", "44@B", "B+2")], [("ok",)], ["12@A", "44@B+2"],
          reviewed=True),
+    Case("they review, you nudged a box further", ["12@A~", "44@B"], [("box", "44@B", "B+12")], [("ok",)],
+         ["12@A", "44@B+12"], reviewed=True),  # a nudge is the same bib here as in the matching: the number they saw
+    Case("both review, both nudge", ["12@A"], [("box", "12@A", "A+12"), ("ok",)], [("box", "12@A", "A+2"), ("ok",)],
+         ["12@A+12"], reviewed=True),
 ]
 ALONE = CASES
 TOGETHER = [c for c in CASES if not c.review]
