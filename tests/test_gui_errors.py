@@ -21,6 +21,7 @@ from bibtagger_gui import __version__
 from bibtagger_gui.core import applog
 from bibtagger_gui.gui import error_report
 from bibtagger_gui.gui.error_report import ErrorDialog, ErrorReporter, installed
+from bibtagger_gui.gui.keymap import DEFAULT_KEYMAP
 from bibtagger_gui.gui.threads import WorkQueue
 from tests.test_gui_a11y import _usable_widgets
 from tests.test_gui_support import gui_env, make_window  # noqa: F401
@@ -226,7 +227,7 @@ def test_help_menu_shortcuts_window_lists_the_users_own_binding(qtbot, tmp_path,
                     timeout=3000)  # fmt: skip
     dialog = win.shortcuts_dialog
     rows = {r[0]: r for r in dialog.rows()}
-    assert rows["next_photo"][1:] == ("N, Space", "Next photo in the review queue", "you (your key map)")
+    assert rows["next_photo"][1:] == ("N, Space", DEFAULT_KEYMAP["next_photo"][1], "you (your key map)")
     assert rows["zoom_bib"][1] == "F" and rows["fit"][1] == "(none)"
     assert rows["prev_photo"][1:4:2] == ("Left, K", "default")
     assert set(rows) == set(win.keymap.keys)  # every binding of the key map

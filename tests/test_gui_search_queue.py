@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from bibtagger_gui.core import review, review_index
+from bibtagger_gui.core import review
 from bibtagger_gui.core.bib import Bib
 from tests.test_gui_support import fixed_predictions, gui_env, make_window, wait_idle  # noqa: F401 - fixtures
 
@@ -55,8 +55,7 @@ def test_a_search_keystroke_sorts_no_photo_and_queries_no_count(searched, monkey
         return real_sort_key(item)
 
     real_sort_key = review.sort_key
-    monkeypatch.setattr(review, "sort_key", counting)  # what build_queue sorts by
-    monkeypatch.setattr(review_index, "sort_key", counting)  # what the index keeps its order by
+    monkeypatch.setattr(review, "sort_key", counting)  # what build_queue and the index (review.order_key) sort by
     queries = []
     real_counts = win.store.counts
     monkeypatch.setattr(win.store, "counts", lambda: queries.append(1) or real_counts())

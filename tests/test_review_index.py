@@ -1,4 +1,5 @@
-"""core.review_index: the kept-sorted, number-indexed snapshots give exactly build_queue's queue (Qt-free)."""
+"""core.review_index: the kept-sorted, number-indexed snapshots give exactly build_queue's list, in each of the
+list's orders (review queue, capture time, file name), edited one photo at a time (Qt-free)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from bibtagger_gui.core import review
+from bibtagger_gui.core import review, review_index
+from bibtagger_gui.core.list_order import ListOrder
 from bibtagger_gui.core.review import ReviewFilter, ReviewItem
 from bibtagger_gui.core.review_index import ReviewIndex
 
@@ -19,6 +21,8 @@ class P:  # minimal Photo (duck type of core.store.Photo)
     reviewed: bool = False
     error: str | None = None
     model_version: str | None = "m"
+    captured_at: str | None = None
+    mtime: float | None = None
 
 
 @dataclass(frozen=True)
@@ -41,34 +45,77 @@ def random_item(rng: random.Random, pid: int) -> ReviewItem:
           rng.choice([None, 0.3, 0.5, 0.5, 0.89, 0.9, 0.95, 1.0]))  # repeated values: ties in confidence
         for _ in range(rng.choice([0, 0, 1, 1, 1, 2, 3]))
     )
-    photo = P(pid, f"cam{rng.randint(1, 3)}/p{pid:04d}.jpg", reviewed=rng.random() < 0.3,
-              error="truncated JPEG" if rng.random() < 0.08 else None)
+    photo = P(pid, f"cam{rng.randint(1, 3)}/{rng.choice(['p', 'P'])}{pid}.jpg", reviewed=rng.random() < 0.3,
+              error="truncated JPEG" if rng.random() < 0.08 else None,
+              captured_at=rng.choice([None, "2024-05-12T10:31:02", "2024-05-12T10:31:02.5", f"2024-05-12T10:3{pid % 10}:00",
+                                      "garbage"]),
+              mtime=rng.choice([None, 0.0, 1_700_000_000.0, 1_700_000_000.0 + pid]))  # ties in time too
     return ReviewItem(photo, bibs)
+
+
+def moved(rng: random.Random, item: ReviewItem) -> ReviewItem:
+    """A fresh snapshot of the same photo file (edited, accepted, recognized again): only its bibs and its
+    review state differ, as in the window (a file's name and time change only in a rescan)."""
+    fresh = random_item(rng, item.photo_id)
+    photo = P(item.photo_id, item.photo.relpath, fresh.photo.reviewed, item.photo.error, "m",
+              item.photo.captured_at, item.photo.mtime)
+    return ReviewItem(photo, fresh.bibs)
 
 
 def same_queues(index: ReviewIndex, reference: dict[int, ReviewItem]) -> None:
     assert dict(index) == reference
     for flt in ReviewFilter:
         for text in QUERIES:
-            want = [it.photo_id for it in review.build_queue(reference.values(), flt, text)]
+            want = [it.photo_id for it in review.build_queue(reference.values(), flt, text, order=index.order)]
             got = [it.photo_id for it in index.queue(flt, text)]
-            assert got == want, (flt, text)
+            assert got == want, (flt, text, index.order)
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_queue_is_build_queue_for_random_shoots_queries_and_edits(seed):
+@pytest.mark.parametrize("order", list(ListOrder))
+@pytest.mark.parametrize("seed", range(3))
+def test_queue_is_build_queue_for_random_shoots_queries_and_edits(seed, order):
     rng = random.Random(seed)
     reference = {pid: random_item(rng, pid) for pid in rng.sample(range(1, 2000), 250)}
-    index = ReviewIndex(reference.values())
+    index = ReviewIndex(reference.values(), order)
     same_queues(index, reference)
-    for _ in range(6):  # edits as the window makes them: fresh snapshots, new photos, removed ones
-        for pid in rng.sample(sorted(reference), 40):
+    for _ in range(4):  # edits as the window makes them: fresh snapshots, new photos, removed ones
+        for pid in rng.sample(sorted(reference), 30):
+            reference[pid] = index[pid] = moved(rng, reference[pid])
+        for pid in rng.sample(sorted(reference), 10):  # a rescan's new facts of a file (renamed, other time)
             reference[pid] = index[pid] = random_item(rng, pid)
         for pid in rng.sample(range(2000, 4000), 5):
             reference[pid] = index[pid] = random_item(rng, pid)
         for pid in rng.sample(sorted(reference), 5):
             del reference[pid], index[pid]
         same_queues(index, reference)
+    for other in ListOrder:  # another order, and back: the same snapshots, sorted once
+        index.set_order(other)
+        same_queues(index, reference)
+
+
+def test_an_edit_recomputes_one_key_and_moves_a_photo_only_in_queue_order(monkeypatch):
+    """Incremental in every order: a replaced snapshot costs one key and a bisection, never a sort of all.
+    Accepting a photo moves it to the end in queue order; in capture and file-name order it keeps its row."""
+    rng = random.Random(3)
+    items = [ReviewItem(P(pid, f"IMG_{pid}.jpg", captured_at=f"2024-05-12T10:{pid // 60:02d}:{pid % 60:02d}.5"),
+                        (B("12", confidence=rng.random()),)) for pid in rng.sample(range(1, 3000), 400)]  # fmt: skip
+    keys = []
+    real = review_index.order_key
+    monkeypatch.setattr(review_index, "order_key", lambda item, order: keys.append(item.photo_id) or real(item, order))
+    for order in ListOrder:
+        index = ReviewIndex(items, order)
+        before = [it.photo_id for it in index.queue()]
+        pid = before[len(before) // 2]
+        keys.clear()
+        old = index[pid]
+        index[pid] = ReviewItem(P(pid, old.photo.relpath, reviewed=True, captured_at=old.photo.captured_at),
+                                (B("12", "human", None),))  # accepted: its bib confirmed
+        assert keys == [pid], order  # one key computed, the photo's own
+        after = [it.photo_id for it in index.queue()]
+        if order is ListOrder.QUEUE:
+            assert after == [i for i in before if i != pid] + [pid]  # reviewed photos go last
+        else:
+            assert after == before and index.queue()[before.index(pid)].photo.reviewed  # its place, its new state
 
 
 def test_a_changed_snapshot_moves_in_the_order_and_is_found_by_its_new_number_only():

@@ -1,9 +1,10 @@
 """Review queue rules (Qt-free): ordering, filters, search, conflicts, what to (re)recognize.
 
-The GUI shows photos in *queue order*: unreviewed photos first, and among them the
+The GUI shows photos in *queue order* by default: unreviewed photos first, and among them the
 least confident first, so that the reviewer spends keystrokes where the model is
 most likely wrong. Photos whose file could not be read come after the readable ones
-of the same review state. All rules live here so that they are unit-tested without Qt.
+of the same review state. The list can also go by capture time or file name
+(core/list_order.py, :func:`order_key`). All rules live here so that they are unit-tested without Qt.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import cached_property
 from typing import Any, Iterable, Mapping, Sequence
 
 from bibtagger_gui.core.bib import clean_number, number_matches
+from bibtagger_gui.core.list_order import ListOrder, capture_key, name_key
 
 #: Bibs below this confidence make a photo "low confidence". Confidences are calibrated
 #: probabilities (core.calibration): on the dev train split this flags 15 of 161 kept readings
@@ -131,17 +133,30 @@ def sort_key(item: ReviewItem) -> tuple:
     return (bool(item.photo.reviewed), item.photo.error is not None, item.confidence, item.photo.relpath)
 
 
+def order_key(item: ReviewItem, order: ListOrder = ListOrder.QUEUE) -> tuple:
+    """Sort key of ``item`` in the list order ``order`` (core/list_order.py): the queue's :func:`sort_key`, or
+    one that depends only on the photo's file (capture time, file name), never on its review state or bibs."""
+    if order is ListOrder.QUEUE:
+        return sort_key(item)
+    if order is ListOrder.CAPTURE:
+        return capture_key(item.photo)
+    if order is ListOrder.NAME:
+        return name_key(item.photo.relpath)
+    raise ValueError(order)  # pragma: no cover
+
+
 def build_queue(
     items: Iterable[ReviewItem],
     flt: ReviewFilter = ReviewFilter.ALL,
     search: str = "",
     low: float = LOW_CONFIDENCE,
+    order: ListOrder = ListOrder.QUEUE,
 ) -> list[ReviewItem]:
-    """Filter, search and order ``items`` into the review queue."""
-    flt = ReviewFilter(flt)
+    """Filter, search and order ``items`` into the list: the review queue, or another ``order``."""
+    flt, order = ReviewFilter(flt), ListOrder(order)
     every = flt is ReviewFilter.ALL  # the usual case: no per-item filter call
     chosen = [it for it in items if (every or matches(it, flt, low)) and matches_search(it, search)]
-    chosen.sort(key=sort_key)
+    chosen.sort(key=lambda it: order_key(it, order))
     return chosen
 
 

@@ -1,14 +1,18 @@
-"""The window's photo snapshots kept in queue order and indexed by bib number (Qt-free).
+"""The window's photo snapshots kept in list order and indexed by bib number (Qt-free).
 
 ``core.review.build_queue`` filters every snapshot, then sorts what is left: over 10,000 photos that
 is ~15-25 ms a search keystroke, spent again on every key. :class:`ReviewIndex` holds the same
 snapshots (a mapping photo id -> :class:`~bibtagger_gui.core.review.ReviewItem`, as the window's
-``items`` dict was) but keeps them sorted by :func:`~bibtagger_gui.core.review.sort_key` as they are
-replaced, and keeps which photos carry each number key and each written number. A search is then a
-dict lookup (exact number) or a walk over the distinct numbers (prefix), and the queue is the sorted
-order filtered by it: :meth:`ReviewIndex.queue` returns exactly what ``build_queue`` would over
-the same snapshots (tests/test_review_index.py compares them on random shoots and queries).
-Ties in the queue key (two photos with one relpath, which a store never holds) go by photo id.
+``items`` dict was) but keeps them sorted by the key of the list's order
+(:func:`~bibtagger_gui.core.review.order_key`: the review queue, capture time or file name,
+core/list_order.py) as they are replaced, and keeps which photos carry each number key and each written
+number. A search is then a dict lookup (exact number) or a walk over the distinct numbers (prefix), and
+the list is the sorted order filtered by it: :meth:`ReviewIndex.queue` returns exactly what
+``build_queue`` would over the same snapshots in the same order (tests/test_review_index.py compares them
+on random shoots, queries and orders). A replaced snapshot moves by bisection, and only when its key
+changed (in capture and file-name order an edit or an accept never changes it); another order
+(:meth:`ReviewIndex.set_order`) sorts once. Ties in a key (two photos with one relpath, which a store
+never holds) go by photo id.
 """
 
 from __future__ import annotations
@@ -17,19 +21,22 @@ from bisect import bisect_left
 from typing import Iterable, Iterator, MutableMapping
 
 from bibtagger_gui.core.bib import clean_number, number_key
-from bibtagger_gui.core.review import LOW_CONFIDENCE, ReviewFilter, ReviewItem, matches, sort_key
+from bibtagger_gui.core.list_order import ListOrder
+from bibtagger_gui.core.review import LOW_CONFIDENCE, ReviewFilter, ReviewItem, matches, order_key
 
 _NONE: frozenset[int] = frozenset()
 
 
 class ReviewIndex(MutableMapping[int, ReviewItem]):
-    """Snapshots by photo id, in queue order, searchable by number without a pass over all of them."""
+    """Snapshots by photo id, in list order, searchable by number without a pass over all of them."""
 
-    def __init__(self, items: Iterable[ReviewItem] = ()):
+    def __init__(self, items: Iterable[ReviewItem] = (), order: ListOrder = ListOrder.QUEUE):
         self._items: dict[int, ReviewItem] = {item.photo_id: item for item in items}
-        self._key: dict[int, tuple] = {pid: (sort_key(it), pid) for pid, it in self._items.items()}  # (sort_key, id)
-        self._keys: list[tuple] = sorted(self._key.values())  # every queue key, in order
-        self._order: list[ReviewItem] = [self._items[k[-1]] for k in self._keys]  # the snapshots in that order
+        self.order = ListOrder(order)
+        self._key: dict[int, tuple] = {}  # photo id -> (order_key, id)
+        self._keys: list[tuple] = []  # every key, in order
+        self._rows: list[ReviewItem] = []  # the snapshots in that order
+        self._sort()
         self._by_key: dict[str, set[int]] = {}  # number_key -> ids of the photos with a bib of it
         self._by_clean: dict[str, set[int]] = {}  # clean_number (as written, tidied) -> photo ids
         for pid, item in self._items.items():
@@ -58,15 +65,15 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
         """Put a fresh snapshot of a photo: it moves in the order only when its queue key changed."""
         if item.photo_id != photo_id:
             raise ValueError(f"snapshot of photo {item.photo_id} stored as photo {photo_id}")
-        key = (sort_key(item), photo_id)
+        key = (order_key(item, self.order), photo_id)
         old_item = self._items.get(photo_id)
         if old_item is not None:
             old = self._key[photo_id]
             i = self._position(old)
             if old == key:
-                self._order[i] = item
+                self._rows[i] = item
             else:
-                del self._keys[i], self._order[i]
+                del self._keys[i], self._rows[i]
                 self._insert(key, item)
             if old_item.numbers != item.numbers:
                 self._drop_numbers(photo_id, old_item)
@@ -79,9 +86,22 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
 
     def __delitem__(self, photo_id: int) -> None:
         i = self._position(self._key[photo_id])
-        del self._keys[i], self._order[i]
+        del self._keys[i], self._rows[i]
         self._drop_numbers(photo_id, self._items.pop(photo_id))
         del self._key[photo_id]
+
+    # ---- the order
+    def set_order(self, order: ListOrder) -> None:
+        """Keep the snapshots in another list order from now on (one sort; nothing when it is the same)."""
+        order = ListOrder(order)
+        if order is not self.order:
+            self.order = order
+            self._sort()
+
+    def _sort(self) -> None:
+        self._key = {pid: (order_key(it, self.order), pid) for pid, it in self._items.items()}
+        self._keys = sorted(self._key.values())
+        self._rows = [self._items[k[-1]] for k in self._keys]
 
     # ---- the queue
     def matching(self, search: str) -> set[int] | frozenset[int] | None:
@@ -103,15 +123,15 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
         return found
 
     def queue(self, flt: ReviewFilter = ReviewFilter.ALL, search: str = "", low: float = LOW_CONFIDENCE) -> list[ReviewItem]:
-        """The review queue: what ``build_queue(self.values(), flt, search, low)`` returns."""
+        """The list: what ``build_queue(self.values(), flt, search, low, self.order)`` returns."""
         flt = ReviewFilter(flt)
         ids = self.matching(search)
         if ids is None:
-            rows = self._order
-        elif 8 * len(ids) < len(self._order):  # a few photos: sort them rather than walk them all
+            rows = self._rows
+        elif 8 * len(ids) < len(self._rows):  # a few photos: sort them rather than walk them all
             rows = [self._items[k[-1]] for k in sorted(self._key[i] for i in ids)]
         else:
-            rows = [it for k, it in zip(self._keys, self._order) if k[-1] in ids]
+            rows = [it for k, it in zip(self._keys, self._rows) if k[-1] in ids]
         if flt is ReviewFilter.ALL:
             return list(rows)
         return [it for it in rows if matches(it, flt, low)]
@@ -127,7 +147,7 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
     def _insert(self, key: tuple, item: ReviewItem) -> None:
         i = bisect_left(self._keys, key)
         self._keys.insert(i, key)
-        self._order.insert(i, item)
+        self._rows.insert(i, item)
 
     def _add_numbers(self, photo_id: int, item: ReviewItem) -> None:
         for b in item.bibs:

@@ -34,11 +34,11 @@ from PySide6.QtGui import QKeySequence
 
 #: action -> (default keys, description). Order is the documentation order.
 DEFAULT_KEYMAP: dict[str, tuple[list[str], str]] = {
-    "next_photo": (["Right", "J"], "Next photo in the review queue"),
-    "prev_photo": (["Left", "K"], "Previous photo in the review queue"),
+    "next_photo": (["Right", "J"], "Next photo of the list (in its order: review queue, capture time or file name)"),
+    "prev_photo": (["Left", "K"], "Previous photo of the list"),
     "next_bib": (["Tab"], "Select the next bib of the photo (commits a typed number)"),
     "prev_bib": (["Shift+Tab"], "Select the previous bib (commits a typed number)"),
-    "accept_photo": (["Return", "Enter"], "Commit a typed number; otherwise accept the photo and go to the next unreviewed one"),
+    "accept_photo": (["Return", "Enter"], "Commit a typed number; otherwise accept the photo and go to the next unreviewed one of the list"),
     "edit_number": (["F2"], "Edit the selected bib's number (letters too); digits start editing by themselves"),
     "draw_box": (["B"], "Draw a new box (drag with the mouse, or arrows to move and Shift+arrows to size it, Enter), then type its number"),
     "delete_bib": (["Delete"], "Delete the selected bib"),
@@ -59,6 +59,9 @@ DEFAULT_KEYMAP: dict[str, tuple[list[str], str]] = {
     "fit": (["F"], "Fit the photo in the view"),
     "zoom_in": (["+", "="], "Zoom in"),
     "zoom_out": (["-"], "Zoom out"),
+    "order_queue": (["Ctrl+1"], "Order the photo list as the review queue: unreviewed first, least confident first (the default)"),
+    "order_capture": (["Ctrl+2"], "Order the photo list by capture time (EXIF time, else file time; each sub-folder in turn): bursts together"),
+    "order_name": (["Ctrl+3"], "Order the photo list by file name (IMG_2 before IMG_10)"),
     "search": (["Ctrl+F"], "Search a bib number (list shows only photos with it; commits a typed number); Enter goes to the first match, Escape clears the search"),
     "focus_list": (["Ctrl+L"], "Put the keys in the photo list: Up/Down move, Shift+Up/Down select several photos (for an export or Edit > Selected Photos; the Menu key opens their batch actions); Escape goes back to the photo"),
     "refresh_queue": (["F5"], "Rebuild the review queue (re-sort, re-filter)"),

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from bibtagger_gui.core import applog, review
 from bibtagger_gui.core.imageio import unsupported_note
+from bibtagger_gui.core.list_order import ListOrder
 from bibtagger_gui.core.recognition_queue import reviewer_window
 from bibtagger_gui.core.review import ReviewFilter, ReviewItem
 from bibtagger_gui.core.review_index import ReviewIndex
@@ -119,7 +120,8 @@ class MainWindow(QMainWindow):
         self.scan_replaced: list[str] = []  # relpaths the last scan found holding another picture (unreviewed again)
         self.scan_unsupported: str | None = None  # unsupported_note() of the HEIC/RAW/… files the last scan left out
         self.filter = ReviewFilter.ALL
-        self.items: ReviewIndex = ReviewIndex()  # photo id -> snapshot, kept in queue order
+        self.order = ListOrder.QUEUE  # the list's order (View menu, the order box): docs/review-flow.md#list-order
+        self.items: ReviewIndex = ReviewIndex()  # photo id -> snapshot, kept in the list's order
         self.current_id: int | None = None
         self.current_bibs: list[Any] = []
         self.selected_bib: int | None = None
@@ -203,6 +205,16 @@ class MainWindow(QMainWindow):
         for f in ReviewFilter:
             self.filter_box.addItem(f.label, f.value)
         self.filter_box.currentIndexChanged.connect(lambda _i: self.set_filter(ReviewFilter(self.filter_box.currentData())))
+        # the list's order, under the filter (also View menu, with keys); takes no focus, like the filter box
+        self.order_box = QComboBox()
+        self.order_box.setObjectName("orderBox")
+        self.order_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # never wider than the list needs: the long label must not widen the side column on a small screen
+        self.order_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.order_box.setMinimumContentsLength(12)
+        for o in ListOrder:
+            self.order_box.addItem(f"Order: {o.label}", o.value)
+        self.order_box.currentIndexChanged.connect(lambda _i: self.set_order(ListOrder(self.order_box.currentData())))
         self.search_edit = QLineEdit()
         self.search_edit.setObjectName("searchEdit")
         self.search_edit.setPlaceholderText("Search bib number (Ctrl+F)")
@@ -218,6 +230,7 @@ class MainWindow(QMainWindow):
         lay = QVBoxLayout(left)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.filter_box)
+        lay.addWidget(self.order_box)
         lay.addWidget(self.search_edit)
         lay.addWidget(self.list_view, 1)
         lay.addWidget(self.queue_label)
@@ -359,6 +372,17 @@ class MainWindow(QMainWindow):
         self._action("fit", "&Fit Photo", self.photo_view.fit, view)
         self._action("zoom_in", "Zoom &In", lambda: self.photo_view.zoom_by(1.25), view)
         self._action("zoom_out", "Zoom &Out", lambda: self.photo_view.zoom_by(0.8), view)
+        # the list's order: radio entries with keys (the order box under the filter shows the same choice)
+        view.addSeparator()
+        self.order_group = QActionGroup(self)
+        self.order_actions: dict[ListOrder, QAction] = {}
+        for o, text in ((ListOrder.QUEUE, "Order by &Review Queue (Least Confident First)"),
+                        (ListOrder.CAPTURE, "Order by &Capture Time"), (ListOrder.NAME, "Order by File &Name")):
+            oa = self._action(f"order_{o.value}", text, lambda o=o: self.set_order(o), view)
+            oa.setCheckable(True)
+            oa.setChecked(o is self.order)
+            self.order_group.addAction(oa)
+            self.order_actions[o] = oa
         self.view_menu = view
 
         rec = mb.addMenu("Re&cognition")
@@ -402,6 +426,9 @@ class MainWindow(QMainWindow):
         self.search_edit.setPlaceholderText(search)
         name(self.search_edit, "Search bib number", "Show only photos with this bib number; 12* for a prefix", search)
         name(self.filter_box, "Review filter", "Which photos the list shows (also Review > Filter)")
+        name(self.order_box, "List order",
+             "The order of the photo list: the review queue (least confident first), capture time or file name "
+             f"(also View menu{keys('order_queue')}{keys('order_capture')}{keys('order_name')})")
         name(
             self.list_view,
             "Photos",
@@ -627,7 +654,7 @@ class MainWindow(QMainWindow):
         self.store = None
         self.ctx.store = None
         self.folder = None
-        self.items = ReviewIndex()
+        self.items = ReviewIndex(order=self.order)
         self.scan_skipped = []
         self.scan_replaced = []
         self.scan_unsupported = None
@@ -906,9 +933,39 @@ class MainWindow(QMainWindow):
             return
         self.rebuild_queue(reload=False)
 
+    def set_order(self, order: ListOrder) -> None:
+        """Order the list by the review queue, capture time or file name (core/list_order.py); the photo shown
+        stays shown, and Enter, next/previous, the filter and the search follow the new order."""
+        self.order = ListOrder(order)
+        if hasattr(self, "order_actions"):
+            self.order_actions[self.order].setChecked(True)
+        i = self.order_box.findData(self.order.value)
+        if i != self.order_box.currentIndex():
+            self.order_box.setCurrentIndex(i)  # re-enters via the signal
+            return
+        if self.items.order is self.order:
+            return
+        self.items.set_order(self.order)  # one sort; every later edit moves a photo by bisection
+        self.rebuild_queue(reload=False)
+        if self.store is not None and self.order is ListOrder.CAPTURE:
+            self.statusBar().showMessage(self._capture_note(), 8000)
+
+    def _capture_note(self) -> str:
+        """What capture order rests on: how many photos have a camera time, only a file time, none."""
+        from bibtagger_gui.core import bursts
+        from bibtagger_gui.core.list_order import clock_of
+
+        clocks = [clock_of(it.photo) for it in self.items.values()]
+        parts = [f"{clocks.count(bursts.EXIF)} by camera time (EXIF)"]
+        if clocks.count(bursts.FILE):
+            parts.append(f"then {clocks.count(bursts.FILE)} by file time")
+        if clocks.count(None):
+            parts.append(f"then {clocks.count(None)} without a time, by name")
+        return "Capture order: " + ", ".join(parts) + "; each sub-folder in turn"
+
     def rebuild_queue(self, reload: bool = True) -> None:
-        """Rebuild the ordered, filtered queue; from a fresh read of every photo in the store, or with
-        ``reload=False`` (a filter or search change) from :attr:`items`, which every edit and
+        """Rebuild the ordered, filtered list; from a fresh read of every photo in the store, or with
+        ``reload=False`` (a filter, search or order change) from :attr:`items`, which every edit and
         recognition result keeps current (a keystroke in the search must not re-read 10,000 photos)."""
         if self.store is None:
             self.list_model.set_items([])
@@ -916,7 +973,8 @@ class MainWindow(QMainWindow):
         keep = self.current_id
         if reload or not self.items:
             self.live_updates.mark()  # what the read below holds: other programs' later writes are polled
-            self.items = ReviewIndex(review.load_items(self.store))
+            self.items = ReviewIndex(review.load_items(self.store), self.order)
+        self.items.set_order(self.order)  # (kept already: nothing to do)
         queue = self.items.queue(self.filter, self.search_edit.text())
         self.list_model.set_items(queue)
         self._show_queue_label()

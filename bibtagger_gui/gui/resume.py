@@ -1,5 +1,5 @@
-"""Where the user left off: the window's geometry and, per photo folder, the photo shown, the filter and
-the search, kept in QSettings as they change and given back on the next start or reopen
+"""Where the user left off: the window's geometry and, per photo folder, the photo shown, the filter, the
+search and the list's order, kept in QSettings as they change and given back on the next start or reopen
 (docs/gui.md#resuming-where-you-left-off).
 
 Per-user QSettings, not the project store's meta: where one person was looking is not project data
@@ -23,6 +23,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QEvent, QObject, QPoint, QRect, QSettings, QTimer
 from PySide6.QtGui import QGuiApplication
 
+from bibtagger_gui.core.list_order import ListOrder
 from bibtagger_gui.core.review import ReviewFilter
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class FolderState:
     project: str | None  # the store's meta "created": the project database the id belongs to
     filter: str
     search: str
+    order: str = ""  # a ListOrder value; "" in a state saved before the list had orders: the window's stays
 
 
 def folder_key(folder: Path) -> str:
@@ -123,6 +125,7 @@ class Resume(QObject):
         self.timer.timeout.connect(self.flush)
         window.list_view.selectionModel().currentChanged.connect(lambda _c, _p: self._note_folder())
         window.filter_box.currentIndexChanged.connect(lambda _i: self._note_folder())
+        window.order_box.currentIndexChanged.connect(lambda _i: self._note_folder())
         window.search_edit.textChanged.connect(lambda _t: self._note_folder())
         window.centralWidget().splitterMoved.connect(lambda _pos, _i: self._note_window())
         window.installEventFilter(self)
@@ -173,7 +176,7 @@ class Resume(QObject):
 
     # ------------------------------------------------------------------ folders
     def folder_opened(self) -> None:
-        """A folder was opened and its queue built: give back its filter, search and photo."""
+        """A folder was opened and its queue built: give back its order, filter, search and photo."""
         w = self.window
         self._awaiting = None
         self._watching = None
@@ -190,6 +193,12 @@ class Resume(QObject):
 
     def _give_back(self, saved: FolderState) -> None:
         w = self.window
+        try:
+            order = ListOrder(saved.order) if saved.order else w.order
+        except ValueError:  # a hand-edited settings file: the order stays
+            order = w.order
+        if order is not w.order:
+            w.set_order(order)
         try:
             flt = ReviewFilter(saved.filter)
         except ValueError:
@@ -257,7 +266,7 @@ class Resume(QObject):
         elif relpath is None and photo_id is not None:
             item = w.items.get(photo_id)
             relpath = item.photo.relpath if item is not None else None
-        state = FolderState(photo_id, relpath, project, w.filter.value, w.search_edit.text())
+        state = FolderState(photo_id, relpath, project, w.filter.value, w.search_edit.text(), w.order.value)
         if state != before:
             self._pending[key] = state
             self._schedule()
@@ -280,6 +289,7 @@ class Resume(QObject):
                 project=str(s.value(f"{g}/project") or "") or None,
                 filter=str(s.value(f"{g}/filter") or ReviewFilter.ALL.value),
                 search=str(s.value(f"{g}/search") or ""),
+                order=str(s.value(f"{g}/order") or ""),
             )
         except (TypeError, ValueError):
             return None
@@ -326,6 +336,7 @@ class Resume(QObject):
                 s.setValue(f"{g}/project", st.project or "")
                 s.setValue(f"{g}/filter", st.filter)
                 s.setValue(f"{g}/search", st.search)
+                s.setValue(f"{g}/order", st.order)
                 s.setValue(f"{g}/saved", now)
             if self._pending:
                 self._forget_old()
