@@ -215,3 +215,27 @@ def test_the_order_comes_back_with_its_folder(make_window, tmp_path, monkeypatch
     assert again.current_id == pid
     wait_idle(qtbot, again)
     assert rows(again) == capture_order(table)  # the scan's and the recognition's rebuilds keep the order
+
+
+def test_an_unreadable_or_missing_saved_order_leaves_the_windows_order(make_window, tmp_path, monkeypatch, qtbot, gui_env):
+    from bibtagger_gui.gui import resume
+
+    race = tmp_path / "race"
+    table = make_shoot(race)
+    fixed_predictions(monkeypatch, {})
+    win = make_window()
+    assert win.open_folder(race)
+    wait_idle(qtbot, win)
+    win.set_order(ListOrder.NAME)
+    win.close()
+    group = f"{resume.GROUP}/folders/{resume.folder_key(race.resolve())}"
+    assert gui_env.value(f"{group}/order") == "name"
+    for saved in ("sideways", ""):  # hand-edited; saved before the list had orders
+        gui_env.setValue(f"{group}/order", saved)
+        gui_env.sync()
+        again = make_window()
+        again.set_order(ListOrder.CAPTURE)  # the window's order before the folder opens
+        assert again.open_folder(race)
+        assert again.order is ListOrder.CAPTURE and rows(again) == capture_order(table)
+        wait_idle(qtbot, again)
+        again.close()

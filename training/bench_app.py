@@ -200,16 +200,39 @@ def op_rescan(job: dict) -> dict:
             "extra": {"runs_s": [round(t, 3) for t in times]}}
 
 
+EDITS = 1000  # open_store: accepts timed per list order
+
+
 def op_open_store(job: dict) -> dict:
-    """Store.open + every photo with its bibs (core.review.load_items) + the queue: the app's read."""
+    """Store.open + every photo with its bibs (core.review.load_items) + the queue: the app's read. Then, per
+    list order, the window's index of those snapshots: built (``index_ms``), an accept re-positioning one photo
+    (``edit_us``, mean of :data:`EDITS`), and what a full sort per edit would cost instead (``sort_ms``)."""
+    import dataclasses
+    import random
+
     from bibtagger_gui.core import review
+    from bibtagger_gui.core.list_order import ListOrder
+    from bibtagger_gui.core.review_index import ReviewIndex
     from bibtagger_gui.core.store import Store
 
     def run():
         with Store.open(job["shoot"]) as store:
             return review.build_queue(review.load_items(store))
     seconds, queue = _timed(run)
-    return {"seconds": seconds, "items": len(queue), "unit": "photos"}
+    orders = {}
+    rng = random.Random(1)
+    for order in ListOrder:
+        index_s, index = _timed(lambda: ReviewIndex(queue, order))
+        sort_s, _ = _timed(lambda: review.build_queue(queue, order=order))
+        picked = rng.sample(queue, min(EDITS, len(queue)))
+        accepted = [review.ReviewItem(dataclasses.replace(it.photo, reviewed=True), it.bibs) for it in picked]
+        t0 = time.perf_counter()
+        for item in accepted:
+            index[item.photo_id] = item
+        edit_s = (time.perf_counter() - t0) / max(1, len(accepted))
+        orders[order.value] = {"index_ms": round(1000 * index_s, 1), "edit_us": round(1e6 * edit_s, 1),
+                               "sort_ms": round(1000 * sort_s, 1)}
+    return {"seconds": seconds, "items": len(queue), "unit": "photos", "extra": {"orders": orders}}
 
 
 def op_find(job: dict) -> dict:
@@ -422,9 +445,27 @@ def op_gui_search(job: dict) -> dict:
         times.append(time.perf_counter() - t0)
         rows.append(win.list_model.total())
     ms = [1000 * t for t in times]
+    orders = {}  # the other list orders: switching to one (one sort, list rebuilt), then the same keystrokes
+    from bibtagger_gui.core.list_order import ListOrder
+
+    for order in (ListOrder.CAPTURE, ListOrder.NAME, ListOrder.QUEUE):
+        t0 = time.perf_counter()
+        win.set_order(order)
+        app.processEvents()
+        switch = 1000 * (time.perf_counter() - t0)
+        _wait(app, lambda: win.thumbnails.pending == 0)  # the rows the switch showed: their thumbnails are not timed
+        keys = []
+        for text in SEARCHES:
+            t0 = time.perf_counter()
+            win.search_edit.setText(text)
+            app.processEvents()
+            keys.append(1000 * (time.perf_counter() - t0))
+        orders[order.value] = {"switch_ms": round(switch, 1), "median_ms": round(statistics.median(keys), 1),
+                               "max_ms": round(max(keys), 1), "ms": [round(m, 1) for m in keys],
+                               "current_row": win.current_row()}
     return {"seconds": sum(times), "items": len(times), "unit": "keystrokes",
             "extra": {"median_ms": round(statistics.median(ms), 1), "max_ms": round(max(ms), 1),
-                      "typed": SEARCHES, "ms": [round(m, 1) for m in ms], "rows": rows}}
+                      "typed": SEARCHES, "ms": [round(m, 1) for m in ms], "rows": rows, "orders": orders}}
 
 
 def op_gui_thumbnails(job: dict) -> dict:
@@ -738,6 +779,13 @@ def _fmt_notes(r: dict) -> str:
         notes.append(e["note"])
     if "typed" in e:
         notes.append("typed " + " ".join(repr(t) for t in e["typed"]) + ": " + ", ".join(f"{m:.0f}" for m in e["ms"]) + " ms")
+    for order, o in e.get("orders", {}).items():
+        if "switch_ms" in o:  # gui_search: the same keystrokes in another list order
+            notes.append(f"{order} order: switch {o['switch_ms']:.0f} ms, keystrokes median {o['median_ms']:.0f}, "
+                         f"max {o['max_ms']:.0f} ms")
+        else:  # open_store: the window's index in each order
+            notes.append(f"{order} order: index {o['index_ms']:.0f} ms, an accept re-positioned in "
+                         f"{o['edit_us']:.0f} µs (a full sort: {o['sort_ms']:.0f} ms)")
     if "slope_mb_per_1000_steps" in e:
         w = e["walk"]
         notes.append(f"{e['cycles']} cycles, {e['folder_switches']} folder opens; RSS start {e['rss_start_mb']:.0f}, "

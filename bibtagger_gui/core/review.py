@@ -156,7 +156,7 @@ def build_queue(
     flt, order = ReviewFilter(flt), ListOrder(order)
     every = flt is ReviewFilter.ALL  # the usual case: no per-item filter call
     chosen = [it for it in items if (every or matches(it, flt, low)) and matches_search(it, search)]
-    chosen.sort(key=lambda it: order_key(it, order))
+    chosen.sort(key=sort_key if order is ListOrder.QUEUE else lambda it: order_key(it, order))
     return chosen
 
 
