@@ -15,13 +15,15 @@ not reach that far. docs/bursts.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 #: largest gap (seconds) between two consecutive frames of one burst
 GAP_S = 2.0
 #: longest burst (seconds from its first frame to its last); a longer run is no burst
 MAX_SPAN_S = 10.0
+
+_EPOCH = datetime(1970, 1, 1)  # capture seconds are counted from it, as if UTC
 
 EXIF = "exif"
 FILE = "file"
@@ -37,97 +39,106 @@ class CaptureTime:
 
 def parse_captured_at(text: str | None) -> float | None:
     """Seconds of an ISO ``captured_at`` ("2024-05-12T10:31:02" or with a fraction, ".45"), counted as if it
-    were UTC (only differences matter); None when absent or unreadable."""
+    were UTC (only differences matter; an offset is ignored); None when absent or unreadable. One C parse and
+    a subtraction: a :class:`Timeline` reads 10,000 of them on the UI thread."""
     if not text or not isinstance(text, str):
         return None
-    base, _, digits = text.partition(".")
-    if digits and not (digits.isdigit() and digits.isascii()):
-        return None
     try:
-        seconds = datetime.fromisoformat(base).replace(tzinfo=timezone.utc).timestamp()
+        when = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return seconds + (float(f"0.{digits}") if digits else 0.0)
+    if when.tzinfo is not None:  # (replace is slow: only where needed)
+        when = when.replace(tzinfo=None)
+    return (when - _EPOCH).total_seconds()
+
+
+def _clock(photo: Any) -> tuple[str, float] | None:
+    """(source, seconds) of :func:`capture_time`, without making its object (a :class:`Timeline` reads thousands)."""
+    exif = parse_captured_at(getattr(photo, "captured_at", None))
+    if exif is not None:
+        return EXIF, exif
+    mtime = getattr(photo, "mtime", None)
+    if isinstance(mtime, (int, float)) and mtime > 0:
+        return FILE, float(mtime)
+    return None
 
 
 def capture_time(photo: Any) -> CaptureTime | None:
     """The capture time of ``photo`` (duck-typed: ``captured_at``, ``mtime``): EXIF, else the file's time."""
-    exif = parse_captured_at(getattr(photo, "captured_at", None))
-    if exif is not None:
-        return CaptureTime(exif, EXIF)
-    mtime = getattr(photo, "mtime", None)
-    if isinstance(mtime, (int, float)) and mtime > 0:
-        return CaptureTime(float(mtime), FILE)
-    return None
+    clock = _clock(photo)
+    return CaptureTime(clock[1], clock[0]) if clock is not None else None
 
 
 def _folder(relpath: str) -> str:
     return relpath.rsplit("/", 1)[0] if "/" in relpath else ""
 
 
+class Timeline:
+    """The photos' capture order and bursts, computed once: each clock and sub-folder's photos sorted by capture
+    time (ties by relpath, then id), cut into runs. Its questions (:meth:`burst_of`, :meth:`previous_frame`,
+    :meth:`same_burst`) are then dictionary lookups: the review asks them on a key press, and parsing and
+    sorting 10,000 capture times for each took 25-70 ms (docs/bursts.md#cost). Photos without any capture
+    time are in no lane."""
+
+    def __init__(self, photos: Iterable[Any], gap: float = GAP_S, max_span: float = MAX_SPAN_S):
+        lanes: dict[tuple[str, str], list[tuple[float, str, int]]] = {}
+        for p in photos:
+            clock = _clock(p)
+            if clock is not None:
+                lanes.setdefault((clock[0], _folder(p.relpath)), []).append((clock[1], p.relpath, p.id))
+        self._previous: dict[int, int | None] = {}  # photo id -> the id taken just before it in its lane
+        self._burst: dict[int, tuple[int, ...]] = {}  # photo id -> its burst (ids in capture order)
+        starts: list[tuple[float, tuple[int, ...]]] = []
+        for frames in lanes.values():
+            frames.sort()
+            before: int | None = None
+            run: list[tuple[float, str, int]] = []
+            for frame in frames + [None]:  # type: ignore[list-item]
+                if frame is not None:
+                    self._previous[frame[2]] = before
+                    before = frame[2]
+                    if not run or frame[0] - run[-1][0] <= gap:
+                        run.append(frame)
+                        continue
+                if len(run) >= 2 and run[-1][0] - run[0][0] <= max_span:
+                    ids = tuple(pid for _t, _rel, pid in run)
+                    starts.append((run[0][0], ids))
+                    self._burst.update(dict.fromkeys(ids, ids))
+                run = [frame] if frame is not None else []
+        #: every burst (ids in capture order), in the order of their first frame
+        self.bursts: list[tuple[int, ...]] = [ids for _start, ids in sorted(starts)]
+
+    def burst_of(self, photo_id: int) -> tuple[int, ...]:
+        """The burst ``photo_id`` belongs to (its ids in capture order, ``photo_id`` among them); () when none."""
+        return self._burst.get(photo_id, ())
+
+    def previous_frame(self, photo_id: int) -> int | None:
+        """The photo taken just before ``photo_id``: on its clock and in its sub-folder, in capture order (ties by
+        relpath), whether or not the two are one burst; None for the first photo or one without a capture time."""
+        return self._previous.get(photo_id)
+
+    def same_burst(self, a: int, b: int) -> bool:
+        """Whether photos ``a`` and ``b`` are frames of one burst."""
+        return a != b and b in self.burst_of(a)
+
+
 def bursts(photos: Iterable[Any], gap: float = GAP_S, max_span: float = MAX_SPAN_S) -> list[tuple[int, ...]]:
     """The bursts among ``photos`` (duck-typed ``core.store.Photo``: id, relpath, captured_at, mtime): photo
     ids in capture order (ties by relpath), bursts in the order of their first frame. Photos without any
     capture time, and runs longer than ``max_span``, are in none."""
-    keyed: dict[tuple[str, str], list[tuple[float, str, int]]] = {}
-    for p in photos:
-        t = capture_time(p)
-        if t is not None:
-            keyed.setdefault((t.source, _folder(p.relpath)), []).append((t.seconds, p.relpath, p.id))
-    out: list[tuple[float, tuple[int, ...]]] = []
-    for frames in keyed.values():
-        frames.sort()
-        run = [frames[0]]
-        for frame in frames[1:] + [None]:  # type: ignore[list-item]
-            if frame is not None and frame[0] - run[-1][0] <= gap:
-                run.append(frame)
-                continue
-            if len(run) >= 2 and run[-1][0] - run[0][0] <= max_span:
-                out.append((run[0][0], tuple(pid for _t, _rel, pid in run)))
-            if frame is not None:
-                run = [frame]
-    return [ids for _start, ids in sorted(out)]
+    return Timeline(photos, gap, max_span).bursts
 
 
 def burst_of(photos: Iterable[Any], photo_id: int, gap: float = GAP_S, max_span: float = MAX_SPAN_S) -> tuple[int, ...]:
-    """The burst ``photo_id`` belongs to (its ids in capture order, ``photo_id`` among them); () when none.
-
-    Only the photos of its clock and sub-folder within ``max_span + gap`` seconds of it are sorted: they
-    hold its whole burst, and a frame of a longer run whenever there is one."""
-    photos = list(photos)
-    me = next((p for p in photos if p.id == photo_id), None)
-    t = capture_time(me) if me is not None else None
-    if t is None:
-        return ()
-    reach, folder = max_span + gap, _folder(me.relpath)
-
-    def near(p: Any) -> bool:
-        u = capture_time(p)
-        return u is not None and u.source == t.source and abs(u.seconds - t.seconds) <= reach and _folder(p.relpath) == folder
-
-    return next((b for b in bursts([p for p in photos if near(p)], gap, max_span) if photo_id in b), ())
+    """The burst ``photo_id`` belongs to among ``photos`` (:meth:`Timeline.burst_of`); () when none."""
+    return Timeline(photos, gap, max_span).burst_of(photo_id)
 
 
 def previous_frame(photos: Iterable[Any], photo_id: int) -> int | None:
-    """The photo taken just before ``photo_id``: on its clock and in its sub-folder, in capture order (ties by
-    relpath), whether or not the two are one burst; None for the first photo or one without a capture time."""
-    photos = list(photos)
-    me = next((p for p in photos if p.id == photo_id), None)
-    t = capture_time(me) if me is not None else None
-    if t is None:
-        return None
-    mine = (t.seconds, me.relpath)
-    best: tuple[float, str, int] | None = None
-    for p in photos:
-        u = capture_time(p)
-        if p.id == photo_id or u is None or u.source != t.source or _folder(p.relpath) != _folder(me.relpath):
-            continue
-        key = (u.seconds, p.relpath, p.id)
-        if key[:2] < mine and (best is None or key > best):
-            best = key
-    return best[2] if best is not None else None
+    """The photo of ``photos`` taken just before ``photo_id`` (:meth:`Timeline.previous_frame`)."""
+    return Timeline(photos).previous_frame(photo_id)
 
 
 def same_burst(photos: Sequence[Any], a: int, b: int) -> bool:
     """Whether photos ``a`` and ``b`` (ids among ``photos``) are frames of one burst."""
-    return a != b and b in burst_of(photos, a)
+    return Timeline(photos).same_burst(a, b)

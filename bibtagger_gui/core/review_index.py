@@ -13,6 +13,9 @@ on random shoots, queries and orders). A replaced snapshot moves by bisection, a
 changed (in capture and file-name order an edit or an accept never changes it); another order
 (:meth:`ReviewIndex.set_order`) sorts once. Ties in a key (two photos with one relpath, which a store
 never holds) go by photo id.
+It also keeps the snapshots' :class:`~bibtagger_gui.core.bursts.Timeline` (capture order and bursts), built
+when first asked for and again only after a photo came, went, or changed its name or capture time: the burst
+tools ask on a key press (docs/bursts.md#cost).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from bisect import bisect_left
 from typing import Iterable, Iterator, MutableMapping
 
 from bibtagger_gui.core.bib import clean_number, number_key
+from bibtagger_gui.core.bursts import Timeline
 from bibtagger_gui.core.list_order import ListOrder
 from bibtagger_gui.core.review import LOW_CONFIDENCE, ReviewFilter, ReviewItem, matches, order_key
 
@@ -41,6 +45,7 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
         self._by_clean: dict[str, set[int]] = {}  # clean_number (as written, tidied) -> photo ids
         for pid, item in self._items.items():
             self._add_numbers(pid, item)
+        self._timeline: Timeline | None = None  # built by timeline(); None: to build again
 
     # ---- the mapping
     def __getitem__(self, photo_id: int) -> ReviewItem:
@@ -67,6 +72,8 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
             raise ValueError(f"snapshot of photo {item.photo_id} stored as photo {photo_id}")
         key = (order_key(item, self.order), photo_id)
         old_item = self._items.get(photo_id)
+        if old_item is None or _capture_facts(old_item) != _capture_facts(item):
+            self._timeline = None
         if old_item is not None:
             old = self._key[photo_id]
             i = self._position(old)
@@ -89,6 +96,15 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
         del self._keys[i], self._rows[i]
         self._drop_numbers(photo_id, self._items.pop(photo_id))
         del self._key[photo_id]
+        self._timeline = None
+
+    # ---- capture order
+    def timeline(self) -> Timeline:
+        """The snapshots' capture order and bursts (``core.bursts.Timeline``), built again only after a photo
+        came, went, or changed what it reads (relpath, captured_at, mtime)."""
+        if self._timeline is None:
+            self._timeline = Timeline(it.photo for it in self._items.values())
+        return self._timeline
 
     # ---- the order
     def set_order(self, order: ListOrder) -> None:
@@ -166,3 +182,9 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
                     ids.discard(photo_id)
                     if not ids:
                         del index[name]
+
+
+def _capture_facts(item: ReviewItem) -> tuple:
+    """What :class:`~bibtagger_gui.core.bursts.Timeline` reads of a snapshot's photo."""
+    p = item.photo
+    return p.relpath, getattr(p, "captured_at", None), getattr(p, "mtime", None)

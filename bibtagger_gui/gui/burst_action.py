@@ -41,8 +41,10 @@ class BurstController(FeatureController):
     def _key(self, action: str, menu: str) -> str:
         return self.window.keymap.text(action) or menu
 
-    def _photos(self) -> list[Any]:
-        return [it.photo for it in self.window.items.values()]
+    def _timeline(self) -> bursts.Timeline:
+        """The capture order and bursts of the folder's photos, kept by the window's snapshots (built again only
+        when a photo's name or capture time changed: a key press over 10,000 photos stays cheap)."""
+        return self.window.items.timeline()
 
     def _relpath(self, photo_id: int) -> str:
         item = self.window.items.get(photo_id)
@@ -55,7 +57,7 @@ class BurstController(FeatureController):
         if w._no_photo_shown():
             return False
         w._commit_entry()  # a number typed here is saved first (its own undo step), so the copy sees it
-        prev_id = bursts.previous_frame(self._photos(), w.current_id)
+        prev_id = self._timeline().previous_frame(w.current_id)
         if prev_id is None:
             return self._say("This is the first photo taken in its folder: there is no previous photo to copy bibs from")
         try:
@@ -64,7 +66,7 @@ class BurstController(FeatureController):
             return self._say("The previous photo is no longer in the folder; nothing copied")
         if not prev.bibs:
             return self._say(f"The previous photo ({prev.photo.relpath}) has no bib to copy")
-        in_burst = bursts.same_burst(self._photos(), prev_id, w.current_id)
+        in_burst = self._timeline().same_burst(prev_id, w.current_id)
         keep, why = boxes_carry(prev.photo, cur.photo, in_burst)
         plan = plan_copy(prev.bibs, cur.bibs, keep, why)
         numbers = ", ".join(b.number for b in prev.bibs)
@@ -107,7 +109,7 @@ class BurstController(FeatureController):
 
     def frames(self, photo_id: int) -> tuple[int, ...]:
         """The burst of ``photo_id`` among the folder's photos (capture order), () when it has none."""
-        return bursts.burst_of(self._photos(), photo_id)
+        return self._timeline().burst_of(photo_id)
 
     def apply_fix(self) -> bool:
         """Ctrl+B: the last fix A -> B on the other unreviewed frames of its burst whose model bib reads A."""
