@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -271,3 +272,74 @@ def test_on_a_full_hd_screen_at_200_percent_the_window_opens_within_it(tmp_path,
     for name in ("window", "shortcuts"):
         x, y, w, h = facts[name]
         assert 0 <= x and 0 <= y and x + w <= aw and y + h <= ah, (name, facts)
+
+
+def _finetune_dialogs(win, tmp_path):
+    """Yields (name, widget) for every window Recognition > Improve Models from Reviewed Photos… opens, made by
+    the controller as the app makes them (one at a time: each closes the one before), over a folder and a models
+    folder with long names (paths in their text)."""
+    from bibtagger_gui.core import finetune_run as fr
+    from bibtagger_gui.core.store import Store
+    from tests.test_gui_support import make_photos
+
+    folder = tmp_path / LONG.replace(".jpg", "")
+    made = make_photos(folder, 2)
+    with Store.open(folder) as store:
+        store.scan()
+        p = store.photo_by_path(made[0][0])
+        store.add_bib(p.id, made[0][1], made[0][2])
+        store.set_reviewed(p.id, True)
+    models = tmp_path / ("models_" + LONG.replace(".jpg", ""))
+    models.mkdir()
+    for f in win.models_dir.iterdir() if win.models_dir else ():
+        if f.is_file():
+            (models / f.name).write_bytes(f.read_bytes())
+    (models / "reader.pt").write_bytes(b"a checkpoint")  # the start confirmation only checks that it is there
+    assert win.load_models_dir(models, remember=False) and win.open_folder(folder)
+    ctl = win.finetune_controller
+    ctl.modules = ("no_such_module_for_bibtagger_" + "x" * 40,)
+    yield "fine-tune unavailable", ctl.trigger()
+    ctl.modules = fr.TRAIN_MODULES
+    dialog = ctl.trigger()
+    assert "start" in dialog.buttons
+    yield "fine-tune start", dialog
+    result_folder = fr.output_folder(folder, data_dir=tmp_path / ("data_" + "ü" * 40))
+    shutil.copytree(models, result_folder)  # Use These Models loads it
+    ctl.result = fr.Result(result_folder, "reader-20261127-e3-92798a-ft-" + "f" * 40, 0.5, 0.25, 4, 8, 2,
+                           "Detector kept: its fine-tune found fewer bibs on the held-out photos.", True, readers=3, int8=True,
+                           compare_photos=2, start_score=fr.Score(1, 2, 3, 0.333, 0.25, 0.286),
+                           new_score=fr.Score(2, 1, 2, 0.667, 0.5, 0.571))  # fmt: skip
+    ctl._show_result(ctl.result)
+    yield "fine-tune result", ctl.dialog
+    ctl.dialog.press("use")  # the same dialog, its text and buttons after Use These Models
+    yield "fine-tune result, models in use", ctl.dialog
+    ctl.out = result_folder
+    # the line finetune ends with, naming a file on Windows: no line break at "\\" (nor "_" or "."), one word
+    last = ("fine-tuning failed (FileNotFoundError): [Errno 2] No such file or directory: 'C:\\Users\\anna.mueller\\"
+            "OneDrive\\Bilder\\Laeufe\\2024\\Berlin_Marathon_Zieleinlauf\\Kamera_2_Fotografin_Anna_Mueller\\"
+            "Originale_unbearbeitet\\.bibtagger\\project.db'")
+    ctl.lines = ["Traceback (most recent call last):"] + [f'  File "{tmp_path / LONG}/training/finetune.py", line {i}'
+                                                          for i in range(60)] + [last]  # fmt: skip
+    ctl._failed(1)
+    assert ctl.dialog.details.toPlainText().endswith(last) and "whole in the details" in ctl.dialog.text.text()
+    yield "fine-tune failed", ctl.dialog
+    ctl.photos = folder
+    yield "stop question", ctl.stop_question(f"open {LONG}", can_keep=True)[0]
+
+
+def test_every_finetune_dialog_fits_the_smallest_supported_screen(qtbot, make_window, tmp_path):
+    """The fine-tune's dialogs came after this file's list of windows: each states paths (the photo folder,
+    the models in use, the new folder) that no word wrap can break."""
+    room = screen_fit.room_on(screen_fit.smallest_screen())
+    win = make_window()
+    too_big = {}
+    for name, w in _finetune_dialogs(win, tmp_path):
+        w.show()
+        QApplication.processEvents()
+        need = w.minimumSizeHint().expandedTo(w.minimumSize())
+        if need.width() > room.width() or need.height() > room.height():
+            too_big[name] = (need.width(), need.height())
+        frame = screen_fit.frame_extra(w)
+        screen = w.screen().availableGeometry().size()
+        assert w.width() + frame.width() <= max(screen.width(), need.width() + frame.width()), name
+    assert too_big == {}, f"larger than {room.width()}x{room.height()}: {too_big}"

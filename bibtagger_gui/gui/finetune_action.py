@@ -33,12 +33,14 @@ from PySide6.QtWidgets import (
 )
 
 from bibtagger_gui.core import finetune_run as fr
-from bibtagger_gui.gui import look
+from bibtagger_gui.gui import look, screen_fit
 from bibtagger_gui.gui.feature_controller import FeatureController
 
 log = logging.getLogger(__name__)
 TITLE = "Improve Models"
 GRACE_MS = 20000  # after SIGINT, finetune removes its work folder and exits; killed if it takes longer
+#: the widest the error line of a failed run is shown (pixels), within the smallest supported screen
+ERROR_LINE_PX = screen_fit.room_on(screen_fit.smallest_screen()).width() - 160
 
 
 def _label(text: str, name: str) -> QLabel:
@@ -371,7 +373,14 @@ class FinetuneController(FeatureController):
         log.warning("fine-tune failed (exit %s): %s\n%s", code, line, tail)
         where = "Help > Open Log Folder shows the log" if _log_path() else "the details below are all there is"
         self.window.statusBar().showMessage(f"Model improvement failed: {line}", 15000)
-        self._show(f"{TITLE}: failed", f"The fine-tune stopped with an error:\n\n{line}\n\nThe models in use are "
+        # a path in the line (a Windows one: no break at "\\") made the dialog as wide as the path, wider than a
+        # small screen; the label gets such a word cut in its middle, the details keep the line whole
+        metrics = self.window.fontMetrics()
+        shown = " ".join(metrics.elidedText(word, Qt.TextElideMode.ElideMiddle, ERROR_LINE_PX)
+                         if metrics.horizontalAdvance(word) > ERROR_LINE_PX else word for word in line.split(" "))  # fmt: skip
+        if shown != line:
+            shown += " (whole in the details)"
+        self._show(f"{TITLE}: failed", f"The fine-tune stopped with an error:\n\n{shown}\n\nThe models in use are "
                    f"unchanged and no new folder was kept. The full output is in the details below ({where}).",
                    [("ok", "OK", "Close this message")], details=tail, unsolicited=True)
 
@@ -412,10 +421,8 @@ class FinetuneController(FeatureController):
             dialog.close()
 
     # ------------------------------------------------------------------ leaving
-    def ask_stop(self, what: str, can_keep: bool) -> str:
-        """Ask whether to stop the running fine-tune before ``what``: "stop", "keep" (it goes on) or "cancel"."""
-        if not self.interactive:  # tests without a question answered: stop it
-            return "stop"
+    def stop_question(self, what: str, can_keep: bool) -> tuple[QMessageBox, QPushButton, QPushButton | None]:
+        """The question :meth:`ask_stop` asks, with its Stop It and Keep It Running (``can_keep``) buttons."""
         box = QMessageBox(QMessageBox.Icon.Question, TITLE,
                           f"Models are being improved from the reviewed photos of {self.photos.name if self.photos else 'a folder'}. "
                           f"Stop it to {what}? A stopped run keeps nothing.", parent=self.window)  # fmt: skip
@@ -423,6 +430,13 @@ class FinetuneController(FeatureController):
         keep = box.addButton("Keep It Running", QMessageBox.ButtonRole.ActionRole) if can_keep else None
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(stop)
+        return box, stop, keep
+
+    def ask_stop(self, what: str, can_keep: bool) -> str:
+        """Ask whether to stop the running fine-tune before ``what``: "stop", "keep" (it goes on) or "cancel"."""
+        if not self.interactive:  # tests without a question answered: stop it
+            return "stop"
+        box, stop, keep = self.stop_question(what, can_keep)
         box.exec()
         clicked = box.clickedButton()
         box.deleteLater()
