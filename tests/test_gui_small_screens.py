@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QApplication, QStatusBar
+from PySide6.QtWidgets import QApplication, QStatusBar, QStyleOptionProgressBar
 
 from bibtagger_gui.core import mturk
 from bibtagger_gui.gui import screen_fit
@@ -343,3 +343,48 @@ def test_every_finetune_dialog_fits_the_smallest_supported_screen(qtbot, make_wi
         screen = w.screen().availableGeometry().size()
         assert w.width() + frame.width() <= max(screen.width(), need.width() + frame.width()), name
     assert too_big == {}, f"larger than {room.width()}x{room.height()}: {too_big}"
+
+
+def test_the_status_bar_keeps_both_jobs_whole_on_the_smallest_screen(qtbot, make_window):
+    """A recognition and a fine-tune at once on 944 px (1920x1080 at 200 %): the counts, both progress bars,
+    Cancel and Stop Improving each keep their size and stay inside the window; the models' label gives way."""
+    from bibtagger_gui.core import finetune_run as fr
+
+    win = make_window()
+    ctl = win.finetune_controller
+    room = screen_fit.room_on(screen_fit.smallest_screen())
+    win.resize(room)
+    win.model_label.setText("models: det 20261124-e72-92798a-dyn · 3 readers int8 · calibrated")
+    win.counts_label.setText("12345 photos · 11000 tagged · 5000 reviewed · 12 errors")
+    win.progress_label = "Recognizing"  # as a recognition of a 10,000-photo folder shows it
+    win._show_progress_format()
+    win.progress.setRange(0, 10000)
+    win.progress.setValue(5000)
+    win.progress.show()
+    win.cancel_button.show()
+    ctl._set_running(True)  # as start() shows them
+    ctl._show_progress(fr.Progress("reader-2", 3, 120))
+    QApplication.processEvents()
+    for w in (win.counts_label, win.progress, win.cancel_button, ctl.progress, ctl.stop_button):
+        assert w.isVisible() and w.width() >= w.sizeHint().width(), (w, w.width(), w.sizeHint())
+        assert w.mapTo(win, w.rect().topRight()).x() < win.width(), w
+    shown = win.model_label.shown_text()
+    assert "…" in shown and win.model_label.fontMetrics().horizontalAdvance(shown) <= win.model_label.contentsRect().width()
+    # each bar's text, as its style draws it, within the bar: "Improving models: comparing on held-out photos
+    # 30/120" was cut at both ends, on a wide screen too
+    for size in (room, QSize(1400, 900)):
+        win.resize(size)
+        for stage in (*fr.STAGE_LABELS, "reader-3", None):
+            if stage is None:
+                ctl.progress.set_texts("Stopping the fine-tune…", "Stopping…")
+            else:
+                ctl._show_progress(fr.Progress(stage, 30, 120))
+            QApplication.processEvents()
+            for bar in (win.progress, ctl.progress):
+                option = QStyleOptionProgressBar()
+                bar.initStyleOption(option)
+                assert option.text == bar.text() and option.text and bar.fontMetrics().horizontalAdvance(option.text) <= bar.contentsRect().width() - 8, (
+                    size, stage, option.text, bar.width())
+            assert ctl.progress.toolTip().startswith("Improving models: ")  # the whole line on hover
+        assert win.progress.text() == ("Recognizing 5000/10000" if size.width() > 1000 else "5000/10000")
+    ctl._set_running(False)

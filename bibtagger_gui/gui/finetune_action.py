@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
 )
@@ -142,12 +141,14 @@ class FinetuneController(FeatureController):
         self.stopping = False
         self.outcome = ""
         self.result: fr.Result | None = None
+        self.stages_seen: set[str] = set()  # the run's stages so far (its progress lines)
+        self.last_progress: fr.Progress | None = None
         self.dialog: MessageDialog | None = None  # the one dialog this action shows at a time
         self.kill_timer = QTimer(self)
         self.kill_timer.setSingleShot(True)
         self.kill_timer.timeout.connect(self._kill)
 
-        self.progress = QProgressBar()
+        self.progress = screen_fit.FittingProgressBar()  # its text gives way on a narrow status bar
         self.progress.setMaximumWidth(260)
         self.progress.setTextVisible(True)
         look.name_widget(self.progress, "Model improvement progress", "Progress of the fine-tune on the reviewed photos")
@@ -280,10 +281,13 @@ class FinetuneController(FeatureController):
         self.last_progress = step
         self.stages_seen.add(step.stage)
         label = fr.stage_label(step.stage)
-        self.progress.setMaximum(max(1, step.total))
-        self.progress.setValue(min(step.done, max(1, step.total)))
-        self.progress.setFormat(f"Improving models: {label} %v/%m")
+        total = max(1, step.total)
+        done = min(step.done, total)
+        self.progress.setMaximum(total)
+        self.progress.setValue(done)
+        self.progress.set_texts(f"Improving models: {label} %v/%m", f"{label} %v/%m", "%v/%m")
         self.progress.setAccessibleDescription(f"Improving models: {label} {step.done} of {step.total}")
+        self.progress.setToolTip(f"Improving models: {label} {done}/{total}")
 
     def _set_running(self, running: bool) -> None:
         self.progress.setVisible(running)
@@ -299,7 +303,7 @@ class FinetuneController(FeatureController):
             return
         self.stopping = True
         self.stop_button.setEnabled(False)
-        self.progress.setFormat("Stopping the fine-tune…")
+        self.progress.set_texts("Stopping the fine-tune…", "Stopping…")
         pid = proc.processId()
         if os.name != "nt" and pid > 0:
             try:

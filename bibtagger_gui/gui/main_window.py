@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QListView,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -267,7 +266,7 @@ class MainWindow(QMainWindow):
         # the models' label gives way ("…") before the counts, the progress bar and Cancel on a narrow window
         self.model_label = screen_fit.ElidedLabel()
         self.model_label.setObjectName("modelLabel")
-        self.progress = QProgressBar()
+        self.progress = screen_fit.FittingProgressBar()  # "Recognizing 5000/10000", else "5000/10000" when narrow
         self.progress.setMaximumWidth(220)
         self.progress.setTextVisible(True)
         self.progress.hide()
@@ -853,6 +852,7 @@ class MainWindow(QMainWindow):
         if paused:
             label = "Recognition paused" if label == "Recognizing" else f"{label} paused"
         self.progress.setFormat(f"{label} %v/%m")
+        self.progress.set_texts(f"{label} %v/%m", *(["Paused %v/%m"] if paused else []), "%v/%m")  # as fits
 
     def toggle_recognition_pause(self) -> None:
         """Recognition > Pause/Resume: recognition jobs start no new photo (the one under way is finished and

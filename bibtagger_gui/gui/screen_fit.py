@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication, QPainter
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QWidget
 
 #: the screens the app is laid out for, in logical pixels (physical size / scale factor): name -> size
 SUPPORTED_SCREENS: dict[str, QSize] = {
@@ -109,3 +109,35 @@ class ElidedLabel(QLabel):
         painter = QPainter(self)
         painter.setPen(self.palette().color(self.foregroundRole()))
         painter.drawText(self.contentsRect(), int(self.alignment()), self.shown_text())
+
+
+class FittingProgressBar(QProgressBar):
+    """A progress bar whose text is the first of its formats (:meth:`set_texts`: ``%v``, ``%m``, ``%p`` as in
+    ``setFormat``) that fits its width, else the last one elided in its middle. A bar draws its text centred and
+    clips it: a text wider than the bar lost both ends ("ing models: comparing on held-out pho", "ecognizing
+    5000/100" beside a fine-tune on a small screen). Give the whole text as its tooltip or accessible description."""
+
+    TEXT_MARGIN = 8  # the style's room around the text (pixels, both sides together)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.texts: list[str] = []
+
+    def set_texts(self, *texts: str) -> None:
+        """The formats to show, the preferred (longest) first."""
+        self.texts = list(texts)
+        self.update()
+
+    def _filled(self, text: str) -> str:
+        span = self.maximum() - self.minimum()
+        percent = (self.value() - self.minimum()) * 100 // span if span > 0 else 0
+        return text.replace("%v", str(self.value())).replace("%m", str(self.maximum())).replace("%p", str(percent))
+
+    def text(self) -> str:  # noqa: D102 (QProgressBar's virtual: the style draws what it returns)
+        shown = super().text()  # empty while busy (no range) or before any value
+        if not self.texts or not shown:
+            return shown
+        room, metrics = self.contentsRect().width() - self.TEXT_MARGIN, self.fontMetrics()
+        texts = [self._filled(t) for t in self.texts]
+        return next((t for t in texts if metrics.horizontalAdvance(t) <= room),
+                    metrics.elidedText(texts[-1], Qt.TextElideMode.ElideMiddle, room))  # fmt: skip
