@@ -248,3 +248,32 @@ def test_the_end_of_a_run_takes_no_key_meant_for_the_review(qtbot, make_window, 
     assert "current 25.0% (1/4) → new 50.0% (2/4)" in dialog.text.text()
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert not dialog.isVisible() and win.models_dir != tmp_path / "new"
+
+
+def test_the_result_waits_while_a_number_is_typed_and_does_not_take_the_keyboard(qtbot, make_window, tmp_path):
+    """A run ending while the reviewer types a number: its dialog waits for the number to be committed, then
+    opens beside the window without taking the keys (shown without activating)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from bibtagger_gui.gui.finetune_action import WAIT_MS
+
+    def key(k):  # where the keyboard is, as a user's key goes
+        qtbot.keyClick(QApplication.focusWidget() or win, k)
+
+    win = open_window(qtbot, make_window, reviewed_folder(tmp_path / "race"))
+    ctl = win.finetune_controller
+    win.photo_view.setFocus()
+    key(Qt.Key.Key_7)
+    key(Qt.Key.Key_7)
+    assert win._entry is not None  # typing
+    ctl.result = fr.Result(tmp_path / "new", "reader-x-ft", 0.5, 0.25, 4, 8, 2, "Detector kept.", False)
+    ctl._show_result(ctl.result)
+    dialog = ctl.dialog
+    qtbot.wait(3 * WAIT_MS)
+    assert not dialog.isVisible()  # not under the typing
+    assert dialog.testAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
+    key(Qt.Key.Key_Return)  # the number is committed: typing is over
+    assert win._entry is None
+    qtbot.waitUntil(dialog.isVisible, timeout=3000)
+    assert "77" in {b.number for b in win.current_bibs}  # the keys went to the photo, none to the dialog

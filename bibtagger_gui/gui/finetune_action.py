@@ -40,6 +40,7 @@ TITLE = "Improve Models"
 GRACE_MS = 20000  # after SIGINT, finetune removes its work folder and exits; killed if it takes longer
 #: the widest the error line of a failed run is shown (pixels), within the smallest supported screen
 ERROR_LINE_PX = screen_fit.room_on(screen_fit.smallest_screen()).width() - 160
+WAIT_MS = 300  # how often a finished run's dialog looks whether the reviewer stopped typing/drawing
 
 
 def _label(text: str, name: str) -> QLabel:
@@ -144,6 +145,9 @@ class FinetuneController(FeatureController):
         self.stages_seen: set[str] = set()  # the run's stages so far (its progress lines)
         self.last_progress: fr.Progress | None = None
         self.dialog: MessageDialog | None = None  # the one dialog this action shows at a time
+        self.wait_timer = QTimer(self)  # an unsolicited dialog waits while a number is typed or a box drawn
+        self.wait_timer.setInterval(WAIT_MS)
+        self.wait_timer.timeout.connect(self._show_when_idle)
         self.kill_timer = QTimer(self)
         self.kill_timer.setSingleShot(True)
         self.kill_timer.timeout.connect(self._kill)
@@ -222,11 +226,34 @@ class FinetuneController(FeatureController):
         dialog.finished.connect(dialog.deleteLater)
         self.dialog = dialog
         if unsolicited:
+            # the review goes on beside it: shown without taking the keyboard (keys typed for the photo stay
+            # there; Alt+Tab or a click reaches it), and not while a number is typed or a box drawn
             dialog.setModal(False)
-            dialog.show()  # the review goes on beside it
+            dialog.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
+            self._show_when_idle()
         else:
             dialog.open()
         return dialog
+
+    def _reviewer_busy(self) -> bool:
+        w = self.window
+        return getattr(w, "_entry", None) is not None or bool(getattr(w.photo_view, "drawing", False))
+
+    def _show_when_idle(self) -> None:
+        """Show the waiting unsolicited dialog once the reviewer is not typing a number or drawing a box."""
+        dialog = self.dialog
+        try:
+            shown = dialog is None or dialog.isVisible()
+        except RuntimeError:  # deleted meanwhile
+            shown = True
+        if shown:
+            self.wait_timer.stop()
+            return
+        if self._reviewer_busy():
+            self.wait_timer.start()
+            return
+        self.wait_timer.stop()
+        dialog.show()
 
     def _close_dialog(self) -> None:
         if self.dialog is not None:
