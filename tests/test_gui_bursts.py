@@ -234,3 +234,20 @@ def test_undo_and_redo_of_a_copy_say_so(burst, qtbot):
     key(qtbot, Qt.Key.Key_B, CTRL)  # "No fix to apply": another message up when the undo comes
     key(qtbot, Qt.Key.Key_Z, CTRL)
     assert message(win) == "Undid Copy bibs from f0.jpg"
+
+
+def test_copy_on_a_photo_without_any_capture_time_says_so(make_window, tmp_path, qtbot):
+    import os
+
+    from tests.test_gui_support import make_photos
+
+    folder = tmp_path / "undated"
+    made = make_photos(folder, 2)  # no EXIF date
+    for name, *_ in made:
+        os.utime(folder / name, (0, 0))  # and no file time either (a file system that keeps none)
+    win = make_window()
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    show(win, made[1][0])
+    key(qtbot, Qt.Key.Key_D, CTRL)
+    assert "has no capture time" in message(win) and win.undo_stack.count() == 0

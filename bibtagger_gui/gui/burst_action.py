@@ -59,6 +59,10 @@ class BurstController(FeatureController):
         w._commit_entry()  # a number typed here is saved first (its own undo step), so the copy sees it
         prev_id = self._timeline().previous_frame(w.current_id)
         if prev_id is None:
+            item = w.items.get(w.current_id)
+            if item is not None and bursts.capture_time(item.photo) is None:
+                return self._say("This photo has no capture time (no EXIF date, no file time): there is no previous "
+                                 "photo to copy bibs from")  # fmt: skip
             return self._say("This is the first photo taken in its folder: there is no previous photo to copy bibs from")
         try:
             prev, cur = review.item_for(w.store, prev_id), review.item_for(w.store, w.current_id)
