@@ -239,3 +239,32 @@ def test_an_unreadable_or_missing_saved_order_leaves_the_windows_order(make_wind
         assert again.order is ListOrder.CAPTURE and rows(again) == capture_order(table)
         wait_idle(qtbot, again)
         again.close()
+
+
+@pytest.mark.parametrize("order", [ListOrder.CAPTURE, ListOrder.NAME])
+def test_a_photo_another_program_renamed_or_replaced_moves_to_its_place_in_capture_and_name_order(shoot, qtbot, order):
+    """Another program's scan (a second window, ``bibtagger predict``) found a file renamed and another replaced
+    by a frame shot later: in capture and file-name order a photo's place is its file's, so both move to it,
+    as a rebuild (F5) would put them, and the photo shown stays shown."""
+    from bibtagger_gui.core import review
+    from bibtagger_gui.core.store import Store
+    from bibtagger_gui.gui.live_updates import POLL_MS
+
+    win, table, folder = shoot
+    win.set_order(order)
+    names, times = name_order(table), capture_order(table)
+    first_named, first_shot = names[0], next(rel for rel in times if rel != names[0])
+    renamed_id, replaced_id = (win.store.photo_by_path(rel).id for rel in (first_named, first_shot))
+    keep = win.list_model.item(win.list_model.total() // 2).photo_id
+    assert win.select_photo(keep) and keep not in (renamed_id, replaced_id)
+    last = max(int(rel[4:-4]) for rel in table)
+    os.rename(folder / first_named, folder / f"IMG_{last + 1}.jpg")  # the last name now
+    latest = max(t for rank, t in table.values() if rank == 0)
+    shot(folder / first_shot, T0 + timedelta(seconds=latest + 60), size=(160, 120))  # the last camera time now
+    with Store.open(folder) as other:
+        other.scan()
+    qtbot.waitUntil(lambda: all(win.items[i].photo == win.store.photo(i) for i in (renamed_id, replaced_id)),
+                    timeout=3 * POLL_MS)  # the window read both again
+    want = [it.photo.relpath for it in review.build_queue(review.load_items(win.store), order=order)]
+    assert rows(win) == want, order
+    assert win.current_id == keep and win.list_view.currentIndex().row() == win.list_model.row_of(keep)

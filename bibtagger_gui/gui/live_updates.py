@@ -6,7 +6,9 @@ window is activated again) :class:`LiveUpdates` asks the window's connection for
 (``Store.data_version``: it moves only when *another* connection committed, so the window's own edits
 cost nothing); when it moved, ``Store.changes_since`` names the photos changed after the last mark, and
 only those are read again and put in place through the window's usual paths (``refresh_photo``: the list
-row in place, selection and scroll kept; the photo shown, its bibs and review mark). A photo that reads back
+row in place, selection and scroll kept; the photo shown, its bibs and review mark); a photo added or gone, or
+in capture or file-name order one whose file was renamed or replaced, rebuilds the rows from the kept index
+(no sort). A photo that reads back
 as the window already shows it (the window's own edits, a photo its own recognition job just reported)
 changes nothing on screen. The data part (what changed since a history id) is the store's, Qt-free.
 """
@@ -21,6 +23,7 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from bibtagger_gui.core import review
+from bibtagger_gui.core.list_order import ListOrder
 from bibtagger_gui.core.review_index import ReviewIndex
 
 log = logging.getLogger(__name__)
@@ -133,16 +136,21 @@ class LiveUpdates(QObject):
                 else:
                     w.items[pid] = item
                 queue_changed = True
-            elif pid == w.current_id and actions & FILE_ACTIONS and item.photo.sha1 != old.photo.sha1 and not self._busy():
-                self._stale_pixels = None
-                w._show_photo(pid)  # another file under its name: its pixels again
             else:
-                if pid == w.current_id and actions & FILE_ACTIONS and item.photo.sha1 != old.photo.sha1:
-                    self._stale_pixels = pid  # typed/drawn on: its bibs now, its pixels when that ends
-                w.refresh_photo(pid, item=item)
+                # in capture or file-name order a row is its file's place: a file renamed or replaced (another
+                # time) moves; in queue order rows stay until the queue is rebuilt, as after the window's edits
+                moved = w.order is not ListOrder.QUEUE and review.order_key(item, w.order) != review.order_key(old, w.order)
+                queue_changed |= moved
+                if pid == w.current_id and actions & FILE_ACTIONS and item.photo.sha1 != old.photo.sha1 and not self._busy():
+                    self._stale_pixels = None
+                    w._show_photo(pid)  # another file under its name: its pixels again
+                else:
+                    if pid == w.current_id and actions & FILE_ACTIONS and item.photo.sha1 != old.photo.sha1:
+                        self._stale_pixels = pid  # typed/drawn on: its bibs now, its pixels when that ends
+                    w.refresh_photo(pid, item=item)
             announced += self._by_others(actions, job_running)
         if queue_changed:
-            w.rebuild_queue(reload=False)  # rows in queue order; the photo shown stays selected
+            w.rebuild_queue(reload=False)  # rows in list order (no sort: the index is kept); the photo shown stays
         return announced
 
     def _reload_all(self, changed: dict[int, frozenset[str]], job_running: bool) -> int:
