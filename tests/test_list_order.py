@@ -145,3 +145,30 @@ def test_capture_key_of_unreadable_times_falls_back_without_error():
     keys = [capture_key(Photo("a.jpg", "not a date", 100.0)), capture_key(Photo("b.jpg", None, None)),
             capture_key(Photo("c.jpg", "2024-05-12T10:31:02.5", 0))]  # fmt: skip
     assert [k[0] for k in sorted(keys)] == [0, 1, 2]  # EXIF, file time (the date was unreadable), none
+
+
+def test_folders_equal_but_for_case_or_leading_zeros_are_never_interleaved_nor_split_from_their_sub_folders():
+    """"Card1", "card1" and "card01" tie in natural order; each must still be one run of rows with its own
+    sub-folders (a folder's own photos, then its sub-folders'), in name order and, on one clock, capture order."""
+
+    class Photo:
+        def __init__(self, relpath, seconds):
+            self.relpath, self.captured_at, self.mtime = relpath, None, seconds
+
+    rng = random.Random(11)
+    parts = ["Card1", "card1", "card01", "card2", "card10", "sub", "Sub", "sub01"]
+    rels = set()
+    while len(rels) < 300:
+        folder = "/".join(rng.choice(parts) for _ in range(rng.randint(0, 3)))
+        name = f"{rng.choice(['IMG_', 'img_'])}{rng.choice(['', '0', '00'])}{rng.randint(1, 12)}.jpg"
+        rels.add(f"{folder}/{name}" if folder else name)
+    photos = [Photo(rel, 1_700_000_000.0 + rng.randint(0, 50)) for rel in sorted(rels)]  # file times: ties
+    rng.shuffle(photos)
+    folders = {rel.rsplit("/", 1)[0] for rel in rels if "/" in rel}
+    for order, key in (("name", lambda p: name_key(p.relpath)), ("capture", capture_key)):
+        got = [p.relpath for p in sorted(photos, key=key)]
+        for folder in folders:
+            own = [i for i, rel in enumerate(got) if rel.rsplit("/", 1)[0] == folder]
+            tree = [i for i, rel in enumerate(got) if rel.startswith(folder + "/")]
+            assert tree == list(range(tree[0], tree[0] + len(tree))), (order, folder)  # one run of rows
+            assert tree[: len(own)] == own, (order, folder)  # its own photos first, then its sub-folders'

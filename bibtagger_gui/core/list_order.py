@@ -16,7 +16,8 @@ rows and, with no filter or search, the row above a photo is the one Ctrl+D copi
 
 **File name** is a natural sort of the relpath, folder by folder (the top folder's photos first, a folder's
 own photos before its sub-folders'): ``IMG_2`` before ``IMG_10``, ``card2/`` before ``card10/``, letters
-case-insensitive; names equal but for leading zeros or case go by the relpath as written.
+case-insensitive; names equal but for leading zeros or case go by the name as written, folder by folder
+(``Card1/`` with its sub-folders, then ``card1/`` with its own: never interleaved).
 """
 
 from __future__ import annotations
@@ -58,14 +59,16 @@ def natural_key(text: str) -> tuple:
 
 
 def folder_key(relpath: str) -> tuple:
-    """Sort key of the sub-folder of ``relpath``: its folders in natural order, then as written ("Card1" and
-    "card1" are two folders, never interleaved). The top folder ("") sorts first."""
+    """Sort key of the sub-folder of ``relpath``: folder by folder from the top, each in natural order, then as
+    written. The tie is broken per folder, not over the whole path: "Card1", "card1" and "card01" tie in
+    natural order, and a tie broken by the whole path put "card1" between "Card1" and "Card1/sub". The top
+    folder ("") sorts first, a folder before its sub-folders."""
     return _folder_key(relpath.rpartition("/")[0])
 
 
 @lru_cache(maxsize=4096)  # a shoot has a few folders and thousands of photos in each
 def _folder_key(folder: str) -> tuple:
-    return tuple(natural_key(part) for part in folder.split("/")) if folder else (), folder
+    return tuple((natural_key(part), part) for part in folder.split("/")) if folder else ()
 
 
 def name_key(relpath: str) -> tuple:
