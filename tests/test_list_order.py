@@ -172,3 +172,34 @@ def test_folders_equal_but_for_case_or_leading_zeros_are_never_interleaved_nor_s
             tree = [i for i, rel in enumerate(got) if rel.startswith(folder + "/")]
             assert tree == list(range(tree[0], tree[0] + len(tree))), (order, folder)  # one run of rows
             assert tree[: len(own)] == own, (order, folder)  # its own photos first, then its sub-folders'
+
+
+def test_previous_frame_is_the_row_above_in_capture_order_whenever_that_row_shares_its_clock_and_folder():
+    """One rule for both (``bursts.frame_key``): ties in time by names equal but for case or leading zeros,
+    two clocks, unreadable dates, sub-folders equal but for case. The photo above in capture order is Ctrl+D's
+    previous frame exactly when it is on the same clock in the same folder; otherwise there is none."""
+
+    class Photo:
+        def __init__(self, pid, relpath, captured_at, mtime):
+            self.id, self.relpath, self.captured_at, self.mtime = pid, relpath, captured_at, mtime
+
+    rng = random.Random(12)
+    photos, seen = [], set()
+    for pid in range(1, 400):
+        folder = rng.choice(["", "cam1/", "Cam1/", "cam01/", "cam1/b/"])
+        rel = f"{folder}{rng.choice(['IMG_', 'img_'])}{rng.choice(['', '0'])}{rng.randint(1, 60)}.jpg"
+        if rel in seen:
+            continue
+        seen.add(rel)
+        exif = rng.choice([None, "garbage", f"2024-05-12T10:31:0{rng.randint(0, 3)}", f"2024-05-12T10:31:02.{rng.randint(0, 3)}"])
+        photos.append(Photo(pid, rel, exif, rng.choice([None, 0.0, 1_700_000_000.0, 1_700_000_001.5])))
+    rng.shuffle(photos)
+    def sequence(p):  # (clock, sub-folder), or None without a time
+        t = bursts.capture_time(p)
+        return (t.source, p.relpath.rpartition("/")[0]) if t is not None else None
+
+    ordered = sorted(photos, key=capture_key)
+    assert sum(sequence(p) is None for p in photos) and len({sequence(p) for p in photos}) > 6  # the premise
+    for above, p in zip([None, *ordered], ordered):
+        same = above is not None and sequence(p) is not None and sequence(above) == sequence(p)
+        assert bursts.previous_frame(photos, p.id) == (above.id if same else None), p.relpath

@@ -73,6 +73,18 @@ def _folder(relpath: str) -> str:
     return relpath.rsplit("/", 1)[0] if "/" in relpath else ""
 
 
+def frame_key(photo: Any) -> tuple[str, str, float, str] | None:
+    """Where ``photo`` stands in capture order: ``(clock, sub-folder, seconds, relpath)``; None without a capture
+    time. Photos are frames of one sequence only when they share the first two (one clock, one sub-folder);
+    within it they go by the rest (their time, ties by relpath). The one rule of capture order: the bursts,
+    the previous frame (Ctrl+D, :class:`Timeline`) and the list's capture order (``core.list_order.capture_key``)
+    all take it."""
+    clock = _clock(photo)
+    if clock is None:
+        return None
+    return clock[0], _folder(photo.relpath), clock[1], photo.relpath
+
+
 class Timeline:
     """The photos' capture order and bursts, computed once: each clock and sub-folder's photos sorted by capture
     time (ties by relpath, then id), cut into runs. Its questions (:meth:`burst_of`, :meth:`previous_frame`,
@@ -83,9 +95,9 @@ class Timeline:
     def __init__(self, photos: Iterable[Any], gap: float = GAP_S, max_span: float = MAX_SPAN_S):
         lanes: dict[tuple[str, str], list[tuple[float, str, int]]] = {}
         for p in photos:
-            clock = _clock(p)
-            if clock is not None:
-                lanes.setdefault((clock[0], _folder(p.relpath)), []).append((clock[1], p.relpath, p.id))
+            k = frame_key(p)
+            if k is not None:
+                lanes.setdefault(k[:2], []).append((k[2], k[3], p.id))
         self._previous: dict[int, int | None] = {}  # photo id -> the id taken just before it in its lane
         self._burst: dict[int, tuple[int, ...]] = {}  # photo id -> its burst (ids in capture order)
         starts: list[tuple[float, tuple[int, ...]]] = []

@@ -27,7 +27,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from bibtagger_gui.core.bursts import EXIF, FILE, capture_time
+from bibtagger_gui.core.bursts import EXIF, FILE, capture_time, frame_key
 
 _DIGITS = re.compile(r"([0-9]+)")
 #: rank of each clock in capture order: camera time first, then file time, then no time at all
@@ -80,12 +80,15 @@ def name_key(relpath: str) -> tuple:
 
 def capture_key(photo: Any) -> tuple:
     """Capture order of ``photo`` (duck-typed ``core.store.Photo``: relpath, captured_at, mtime): its clock's
-    rank, its sub-folder, its time, then its relpath (ties, as ``bursts.previous_frame``); a photo without a
-    usable time sorts after all others, in file-name order."""
-    t = capture_time(photo)
-    if t is None:
+    rank, its sub-folder, then its place among that folder's frames on that clock, ``bursts.frame_key``'s
+    (its time, ties by relpath), the one the burst tools take, so the row above a photo is
+    ``bursts.previous_frame`` within a folder and clock; a photo without a usable time sorts after all others,
+    in file-name order."""
+    k = frame_key(photo)
+    if k is None:
         return CLOCK_RANK[None], name_key(photo.relpath)
-    return CLOCK_RANK[t.source], folder_key(photo.relpath), t.seconds, photo.relpath
+    clock, _folder, seconds, relpath = k
+    return CLOCK_RANK[clock], folder_key(relpath), seconds, relpath
 
 
 def clock_of(photo: Any) -> str | None:
