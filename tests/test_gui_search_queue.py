@@ -7,8 +7,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from bibtagger_gui.core import review
+from bibtagger_gui.core import review, review_index
 from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.list_order import ListOrder
 from tests.test_gui_support import fixed_predictions, gui_env, make_window, wait_idle  # noqa: F401 - fixtures
 
 N = 12
@@ -38,7 +39,7 @@ def shown(win) -> list[int]:
 def rebuilt(win) -> list[int]:
     """The queue a full rebuild from the store gives for the window's filter and search."""
     items = review.load_items(win.store)
-    return [it.photo_id for it in review.build_queue(items, win.filter, win.search_edit.text())]
+    return [it.photo_id for it in review.build_queue(items, win.filter, win.search_edit.text(), order=win.order)]
 
 
 def counts_text(win) -> str:
@@ -46,16 +47,18 @@ def counts_text(win) -> str:
     return f"{c.photos} photos · {c.tagged} tagged · {c.reviewed} reviewed · {c.errors} errors"
 
 
-def test_a_search_keystroke_sorts_no_photo_and_queries_no_count(searched, monkeypatch):
+@pytest.mark.parametrize("order", list(ListOrder))
+def test_a_search_keystroke_sorts_no_photo_and_queries_no_count(searched, monkeypatch, order):
     win = searched
+    win.set_order(order)  # in every list order (docs/review-flow.md#list-order): the index is kept in it
     keys = []
 
-    def counting(item):
+    def counting(item, order=ListOrder.QUEUE):
         keys.append(item.photo_id)
-        return real_sort_key(item)
+        return real_order_key(item, order)
 
-    real_sort_key = review.sort_key
-    monkeypatch.setattr(review, "sort_key", counting)  # what build_queue and the index (review.order_key) sort by
+    real_order_key = review_index.order_key
+    monkeypatch.setattr(review_index, "order_key", counting)  # what the index keeps its order by
     queries = []
     real_counts = win.store.counts
     monkeypatch.setattr(win.store, "counts", lambda: queries.append(1) or real_counts())
