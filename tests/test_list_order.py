@@ -52,10 +52,10 @@ def make_shoot(folder, seed: int) -> dict[str, tuple[str | None, float]]:
 
 def expected_capture_order(table: dict[str, tuple[str | None, float]]) -> list[str]:
     rank = {bursts.EXIF: 0, bursts.FILE: 1, None: 2}
+    frame = lambda rel: int(rel.rsplit("_", 1)[1].split(".")[0])  # noqa: E731 - IMG_<frame>: ties go by it
     timed = sorted((rel for rel in table if table[rel][0] is not None),
-                   key=lambda rel: (rank[table[rel][0]], folder_number(rel), table[rel][1], rel))  # fmt: skip
-    untimed = sorted((rel for rel in table if table[rel][0] is None),
-                     key=lambda rel: (folder_number(rel), int(rel.rsplit("_", 1)[1].split(".")[0])))  # fmt: skip
+                   key=lambda rel: (rank[table[rel][0]], folder_number(rel), table[rel][1], frame(rel)))  # fmt: skip
+    untimed = sorted((rel for rel in table if table[rel][0] is None), key=lambda rel: (folder_number(rel), frame(rel)))
     return timed + untimed
 
 
@@ -203,3 +203,22 @@ def test_previous_frame_is_the_row_above_in_capture_order_whenever_that_row_shar
     for above, p in zip([None, *ordered], ordered):
         same = above is not None and sequence(p) is not None and sequence(above) == sequence(p)
         assert bursts.previous_frame(photos, p.id) == (above.id if same else None), p.relpath
+
+
+@pytest.mark.parametrize("subsec", [False, True])
+def test_frames_of_one_whole_second_go_by_their_names_in_natural_order_in_the_list_and_for_ctrl_d(tmp_path, subsec):
+    """A camera that writes no sub-second (or files of one time): frame_9 was shot before frame_10. The tie went
+    by the relpath as written, so the list showed frame_10, frame_11, frame_8, frame_9 and Ctrl+D on frame_8
+    copied from frame_11, a later frame. With sub-seconds written the times alone decide."""
+    numbers = [8, 9, 10, 11, 12]
+    for i, n in enumerate(numbers):
+        shot(tmp_path / f"frame_{n}.jpg", T0 + timedelta(seconds=0.1 * i), subsec=subsec)
+    with Store.open(tmp_path) as store:
+        store.scan()
+        photos = store.photos()
+        order = [it.photo.relpath for it in review.build_queue(review.load_items(store), order=ListOrder.CAPTURE)]
+    assert order == [f"frame_{n}.jpg" for n in numbers]
+    by_name = {p.relpath: p.id for p in photos}
+    previous = {rel: bursts.previous_frame(photos, by_name[rel]) for rel in order}
+    assert previous == {rel: (by_name[order[i - 1]] if i else None) for i, rel in enumerate(order)}
+    assert bursts.bursts(photos) == [tuple(by_name[rel] for rel in order)]

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
+from bibtagger_gui.core.natural_sort import natural_key
+
 #: largest gap (seconds) between two consecutive frames of one burst
 GAP_S = 2.0
 #: longest burst (seconds from its first frame to its last); a longer run is no burst
@@ -73,47 +75,48 @@ def _folder(relpath: str) -> str:
     return relpath.rsplit("/", 1)[0] if "/" in relpath else ""
 
 
-def frame_key(photo: Any) -> tuple[str, str, float, str] | None:
-    """Where ``photo`` stands in capture order: ``(clock, sub-folder, seconds, relpath)``; None without a capture
-    time. Photos are frames of one sequence only when they share the first two (one clock, one sub-folder);
-    within it they go by the rest (their time, ties by relpath). The one rule of capture order: the bursts,
-    the previous frame (Ctrl+D, :class:`Timeline`) and the list's capture order (``core.list_order.capture_key``)
-    all take it."""
+def frame_key(photo: Any) -> tuple[str, str, float, tuple, str] | None:
+    """Where ``photo`` stands in capture order: ``(clock, sub-folder, seconds, file name's natural key, relpath)``;
+    None without a capture time. Photos are frames of one sequence only when they share the first two (one
+    clock, one sub-folder); within it they go by the rest: their time, ties (a camera that writes whole
+    seconds only, files of one time) by file name in natural order, as cameras number frames (``frame_9``
+    before ``frame_10``), then as written. The one rule of capture order: the bursts, the previous frame
+    (Ctrl+D, :class:`Timeline`) and the list's capture order (``core.list_order.capture_key``) all take it."""
     clock = _clock(photo)
     if clock is None:
         return None
-    return clock[0], _folder(photo.relpath), clock[1], photo.relpath
+    return clock[0], _folder(photo.relpath), clock[1], natural_key(photo.relpath.rpartition("/")[2]), photo.relpath
 
 
 class Timeline:
     """The photos' capture order and bursts, computed once: each clock and sub-folder's photos sorted by capture
-    time (ties by relpath, then id), cut into runs. Its questions (:meth:`burst_of`, :meth:`previous_frame`,
+    time (ties as :func:`frame_key` says, then id), cut into runs. Its questions (:meth:`burst_of`, :meth:`previous_frame`,
     :meth:`same_burst`) are then dictionary lookups: the review asks them on a key press, and parsing and
     sorting 10,000 capture times for each took 25-70 ms (docs/bursts.md#cost). Photos without any capture
     time are in no lane."""
 
     def __init__(self, photos: Iterable[Any], gap: float = GAP_S, max_span: float = MAX_SPAN_S):
-        lanes: dict[tuple[str, str], list[tuple[float, str, int]]] = {}
+        lanes: dict[tuple[str, str], list[tuple[Any, ...]]] = {}  # (seconds, name key, relpath, id) per lane
         for p in photos:
             k = frame_key(p)
             if k is not None:
-                lanes.setdefault(k[:2], []).append((k[2], k[3], p.id))
+                lanes.setdefault(k[:2], []).append((*k[2:], p.id))
         self._previous: dict[int, int | None] = {}  # photo id -> the id taken just before it in its lane
         self._burst: dict[int, tuple[int, ...]] = {}  # photo id -> its burst (ids in capture order)
         starts: list[tuple[float, tuple[int, ...]]] = []
         for frames in lanes.values():
             frames.sort()
             before: int | None = None
-            run: list[tuple[float, str, int]] = []
+            run: list[tuple[Any, ...]] = []
             for frame in frames + [None]:  # type: ignore[list-item]
                 if frame is not None:
-                    self._previous[frame[2]] = before
-                    before = frame[2]
+                    self._previous[frame[-1]] = before
+                    before = frame[-1]
                     if not run or frame[0] - run[-1][0] <= gap:
                         run.append(frame)
                         continue
                 if len(run) >= 2 and run[-1][0] - run[0][0] <= max_span:
-                    ids = tuple(pid for _t, _rel, pid in run)
+                    ids = tuple(f[-1] for f in run)
                     starts.append((run[0][0], ids))
                     self._burst.update(dict.fromkeys(ids, ids))
                 run = [frame] if frame is not None else []
@@ -125,8 +128,7 @@ class Timeline:
         return self._burst.get(photo_id, ())
 
     def previous_frame(self, photo_id: int) -> int | None:
-        """The photo taken just before ``photo_id``: on its clock and in its sub-folder, in capture order (ties by
-        relpath), whether or not the two are one burst; None for the first photo or one without a capture time."""
+        """The photo taken just before ``photo_id``: on its clock and in its sub-folder, in capture order (:func:`frame_key`), whether or not the two are one burst; None for the first photo or one without a capture time."""
         return self._previous.get(photo_id)
 
     def same_burst(self, a: int, b: int) -> bool:
@@ -136,7 +138,7 @@ class Timeline:
 
 def bursts(photos: Iterable[Any], gap: float = GAP_S, max_span: float = MAX_SPAN_S) -> list[tuple[int, ...]]:
     """The bursts among ``photos`` (duck-typed ``core.store.Photo``: id, relpath, captured_at, mtime): photo
-    ids in capture order (ties by relpath), bursts in the order of their first frame. Photos without any
+    ids in capture order (:func:`frame_key`), bursts in the order of their first frame. Photos without any
     capture time, and runs longer than ``max_span``, are in none."""
     return Timeline(photos, gap, max_span).bursts
 

@@ -12,7 +12,7 @@ with no usable time (in file-name order). Within a clock the photos go sub-folde
 file-name order): cameras and photographers are not interleaved either (their clocks are seldom set alike,
 and two cameras' bursts of the same runners would alternate frame by frame), so each burst is one run of
 rows and, with no filter or search, the row above a photo is the one Ctrl+D copies from
-(``bursts.previous_frame``: same clock, same sub-folder, ties by relpath).
+(``bursts.previous_frame``: same clock, same sub-folder, ties by file name in natural order).
 
 **File name** is a natural sort of the relpath, folder by folder (the top folder's photos first, a folder's
 own photos before its sub-folders'): ``IMG_2`` before ``IMG_10``, ``card2/`` before ``card10/``, letters
@@ -22,14 +22,14 @@ case-insensitive; names equal but for leading zeros or case go by the name as wr
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 from functools import lru_cache
 from typing import Any
 
 from bibtagger_gui.core.bursts import EXIF, FILE, capture_time, frame_key
+from bibtagger_gui.core.natural_sort import natural_key
 
-_DIGITS = re.compile(r"([0-9]+)")
+__all__ = ["CLOCK_RANK", "ListOrder", "capture_key", "clock_of", "folder_key", "name_key", "natural_key"]
 #: rank of each clock in capture order: camera time first, then file time, then no time at all
 CLOCK_RANK = {EXIF: 0, FILE: 1, None: 2}
 
@@ -48,14 +48,6 @@ class ListOrder(str, Enum):
             "capture": "Capture time",
             "name": "File name",
         }[self.value]
-
-
-def natural_key(text: str) -> tuple:
-    """Sort key of one name in natural order: runs of ASCII digits compare as numbers ("img_2" < "img_10"),
-    the rest case-insensitively. Text and numbers alternate at fixed places (``re.split`` with a group), so
-    two keys never compare a number with a text."""
-    parts = _DIGITS.split(text.casefold())
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
 
 
 def folder_key(relpath: str) -> tuple:
@@ -81,14 +73,14 @@ def name_key(relpath: str) -> tuple:
 def capture_key(photo: Any) -> tuple:
     """Capture order of ``photo`` (duck-typed ``core.store.Photo``: relpath, captured_at, mtime): its clock's
     rank, its sub-folder, then its place among that folder's frames on that clock, ``bursts.frame_key``'s
-    (its time, ties by relpath), the one the burst tools take, so the row above a photo is
+    (its time, ties by file name in natural order), the one the burst tools take, so the row above a photo is
     ``bursts.previous_frame`` within a folder and clock; a photo without a usable time sorts after all others,
     in file-name order."""
     k = frame_key(photo)
     if k is None:
         return CLOCK_RANK[None], name_key(photo.relpath)
-    clock, _folder, seconds, relpath = k
-    return CLOCK_RANK[clock], folder_key(relpath), seconds, relpath
+    clock, _folder, seconds, name, relpath = k
+    return CLOCK_RANK[clock], folder_key(relpath), seconds, name, relpath
 
 
 def clock_of(photo: Any) -> str | None:
