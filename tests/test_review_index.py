@@ -177,3 +177,24 @@ def test_the_timeline_is_kept_across_edits_and_made_again_when_a_capture_time_ch
     assert index.timeline().burst_of(3) == (4, 2, 3) and index.timeline().previous_frame(2) == 4
     index[4] = item(4, "2024-05-12T09:59:59.50", rel="cam2/p4.jpg")  # moved to another sub-folder: another lane
     assert index.timeline().burst_of(3) == (2, 3) and index.timeline().previous_frame(4) is None
+
+
+def test_the_counts_are_kept_as_the_store_would_count_them():
+    rng = random.Random(5)
+    items = [random_item(rng, pid) for pid in range(200)]
+
+    def counted(snapshots) -> tuple:  # Store.counts' rule: photos, with a bib, reviewed, with an error
+        snaps = list(snapshots)
+        return (len(snaps), sum(bool(i.bibs) for i in snaps), sum(bool(i.photo.reviewed) for i in snaps),
+                sum(i.photo.error is not None for i in snaps))
+
+    index = ReviewIndex(items, ListOrder.CAPTURE)
+    assert tuple(vars(index.counts()).values()) == counted(items)
+    for _ in range(300):  # edits, new photos, photos gone
+        pid = rng.randrange(250)
+        if pid in index and rng.random() < 0.2:
+            del index[pid]
+        else:
+            index[pid] = moved(rng, index[pid]) if pid in index else random_item(rng, pid)
+        assert tuple(vars(index.counts()).values()) == counted(index.values())
+    assert index.counts().photos == len(index) > 0
