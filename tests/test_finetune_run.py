@@ -128,7 +128,7 @@ def test_a_malformed_finetune_json_is_a_value_error_naming_the_file(tmp_path):
     """The app shows read_result's ValueError as the run's failure; any other exception escaped to the error dialog."""
     reader = {"version": "v", "best_val_accuracy": 0.5}
     for k, data in enumerate([[], {"reader": []}, {"reader": reader, "detector": "kept"}, {"reader": reader, "end_to_end": []},
-                              {"reader": reader, "detector": {"finetuned": True, "val_metrics": {"f1": "high"}}},
+                              {"reader": reader, "detector": {"finetuned": True, "val_metrics": {"ap50": "high"}, "start_val_metrics": {"ap50": 0.9}}},
                               {"reader": reader, "calibration": None}, {"reader": dict(reader, data=["dev"])}]):
         folder = tmp_path / str(k)
         folder.mkdir()
@@ -139,3 +139,16 @@ def test_a_malformed_finetune_json_is_a_value_error_naming_the_file(tmp_path):
             assert "finetune.json" in str(exc), data
         else:
             raise AssertionError(f"{data} must be refused")
+
+
+def test_the_detector_line_sets_the_new_detector_against_the_current_one(tmp_path):
+    """The detector's F1 at its box score alone (0.64 for the shipped one too: the readers drop its extra boxes) read
+    as a poor detector beside the end-to-end F1; the line gives the box AP50 of both detectors on the same photos."""
+    new = {"ap50": 0.989, "precision": 0.474, "recall": 1.0, "f1": 0.643, "threshold": 0.3}
+    start = {"ap50": 0.9712, "precision": 0.5, "recall": 1.0, "f1": 0.667, "threshold": 0.3}
+    both = fr.read_result(write_report(tmp_path / "a", 0.5, 0.5, 4, {"finetuned": True, "val_metrics": new,
+                                                                     "start_val_metrics": start}))
+    assert both.detector == f"Detector fine-tuned: bibs boxed on the held-out photos (AP50), current {start['ap50']:.3f} → new {new['ap50']:.3f}."
+    assert "0.643" not in both.detector and both.detector in both.lines()
+    older = fr.read_result(write_report(tmp_path / "b", 0.5, 0.5, 4, {"finetuned": True, "val_metrics": new}))
+    assert older.detector == f"Detector fine-tuned: bibs boxed on the held-out photos (AP50) {new['ap50']:.3f}."

@@ -284,6 +284,16 @@ def test_the_finetuned_detector_card_has_its_version_and_val_metric(tmp_path, se
     assert report["data"]["reviewed"]["train_photos"] == len(train) and "no dev-set photos" in card
     if val:
         assert f"val AP50 {report['val_metrics']['ap50']:.3f}" in card and f"on {len(val)} reviewed photos" in card
+        # the start detector on the same photos, by the same measure (what the app's line sets the new one against)
+        from training.detector_data import load_photos
+        from training.train_detector import evaluate, onnx_predictor
+
+        from training.export import read_metadata
+
+        frame = int(read_metadata(models / "detector.onnx")["bibtagger.input_size"].split(",")[0])  # fixed H/W: fed its frame
+        want = evaluate(onnx_predictor(models / "detector.onnx", 1), load_photos(val), frame, report["val_metrics"]["threshold"])
+        assert report["start_val_metrics"]["ap50"] == round(want["ap50"], 4)
+        assert f"the start detector `{version_of(models / 'detector.onnx')}` on the same photos: AP50 {want['ap50']:.3f}" in card
     else:
         assert "not measured" in card
 

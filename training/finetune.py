@@ -504,27 +504,54 @@ def calibrate_output(entries: list[Entry], args, out: Path) -> dict:
     return {"calibrated": True, "file": str(out / FILE_NAME), "slope": cal.slope, "intercept": cal.intercept}
 
 
-def detector_summary(entries: list[Entry], out: Path, run_dir: Path) -> dict:
+def detector_summary(entries: list[Entry], out: Path, run_dir: Path, start: Path | None = None, threads: int = 1) -> dict:
     """Version, data and best-epoch val metrics of the fine-tuned detector (train_detector.finetune's split:
-    the reviewed photos only, val = their val split)."""
+    the reviewed photos only, val = their val split), and the `start` detector.onnx's on the same val photos
+    (``start_val_metrics``: the same measure, so the card and the app can say whether it moved)."""
     import torch
 
+    from training.detector_data import load_photos
     from training.export import read_metadata
-    from training.train_detector import finetune_split
+    from training.train_detector import evaluate, finetune_split, onnx_predictor
 
     train_e, val_e = finetune_split(entries)
     best = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=False)
     metrics = {k: round(float(v), 4) for k, v in best.get("metrics", {}).items()}
-    return {"version": read_metadata(out / "detector.onnx").get("bibtagger.version", "unknown"), "best_epoch": best.get("epoch"),
+    info = {"version": read_metadata(out / "detector.onnx").get("bibtagger.version", "unknown"), "best_epoch": best.get("epoch"),
             "val_metrics": metrics if val_e else {}, "data": {"reviewed": counts(train_e, val_e)}}
+    if val_e and metrics and start is not None and start.is_file():
+        try:  # a measure beside the result: a start detector it cannot run on is named, and the run goes on
+            size = int(best.get("input_size", 512))
+            fixed = read_metadata(start).get("bibtagger.input_size", "")
+            if fixed and not _dynamic_input(start):  # a detector exported with a fixed frame is fed that frame
+                size = int(fixed.split(",")[0])
+            start_m = evaluate(onnx_predictor(start, threads), load_photos(val_e), size, float(metrics.get("threshold", 0.3)))
+            info["start_val_metrics"] = {k: round(float(v), 4) for k, v in start_m.items()}
+            info["start_version"] = read_metadata(start).get("bibtagger.version", "unknown")
+        except Exception as exc:  # onnxruntime errors, unreadable photos
+            log(f"the start detector {start} was not measured on the held-out photos ({exc})")
+    return info
+
+
+def _dynamic_input(path: Path) -> bool:
+    """Whether an ONNX detector takes any H/W (its input's spatial dims are named, not numbers)."""
+    import onnx
+
+    dims = onnx.load(str(path), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
+    return any(d.dim_param or not d.dim_value for d in dims[2:])
 
 
 def detector_card(info: dict) -> str:
     own = info["data"]["reviewed"]
     m = info["val_metrics"]
     if m:
+        at = f" at box score {m['threshold']:g} (the app's; its readers then drop most wrong boxes)" if "threshold" in m else ""
         val = (f"val AP50 {m.get('ap50', 0):.3f}, P {m.get('precision', 0):.3f}, R {m.get('recall', 0):.3f}, "
-               f"F1 {m.get('f1', 0):.3f} on {own['val_photos']} reviewed photos ({own['val_bibs']} bibs), best epoch {info['best_epoch']}")
+               f"F1 {m.get('f1', 0):.3f}{at} on {own['val_photos']} reviewed photos ({own['val_bibs']} bibs), best epoch {info['best_epoch']}")
+        s = info.get("start_val_metrics")
+        if s:
+            val += (f"; the start detector `{info.get('start_version', 'unknown')}` on the same photos: AP50 {s['ap50']:.3f}, "
+                    f"P {s['precision']:.3f}, R {s['recall']:.3f}, F1 {s['f1']:.3f}")
     else:
         val = "not measured: every reviewed photo was trained on (too few for a val split)"
     return f"""# detector.onnx (fine-tuned)
@@ -555,7 +582,7 @@ def finetune_detector(entries: list[Entry], args, out: Path) -> dict:
                             threads=args.threads, on_step=lambda done, total: progress("detector", done, total))
         shutil.copyfile(path, out / "detector.onnx")
         shutil.copyfile(run_dir / "best.pt", out / "detector.pt")
-        info = detector_summary(entries, out, run_dir)
+        info = detector_summary(entries, out, run_dir, args.models / "detector.onnx", args.threads)
         info.update(init=str(ckpt), sources=[str(f) for f in args.from_dirs])
         (out / "detector.md").write_text(detector_card(info), encoding="utf-8")
         log(f"detector fine-tuned (version {info['version']})")

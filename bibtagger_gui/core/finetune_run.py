@@ -328,9 +328,14 @@ def read_result(folder: Path) -> Result:
             else:
                 result_kw["compare_note"] = str(e2e.get("reason") or "not measured")
         if det.get("finetuned"):
-            m = det.get("val_metrics") or {}
-            detector = (f"Detector fine-tuned: held-out F1 {m['f1']:.3f} (AP50 {m.get('ap50', 0):.3f})." if "f1" in m
-                        else "Detector fine-tuned (too few photos held out to measure it).")
+            m, s = det.get("val_metrics") or {}, det.get("start_val_metrics") or {}
+            if "ap50" in m and "ap50" in s:  # the box average precision of both detectors on the same held-out photos
+                detector = (f"Detector fine-tuned: bibs boxed on the held-out photos (AP50), current {s['ap50']:.3f} → "
+                            f"new {m['ap50']:.3f}.")
+            elif "ap50" in m:  # a finetune.json of before the start detector was measured: no number to set it against
+                detector = f"Detector fine-tuned: bibs boxed on the held-out photos (AP50) {m['ap50']:.3f}."
+            else:
+                detector = "Detector fine-tuned (too few photos held out to measure it)."
         else:
             detector = f"Detector kept as it was ({det.get('reason', 'not fine-tuned')})."
         calibrated = bool(cal.get("calibrated"))
