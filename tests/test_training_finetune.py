@@ -265,6 +265,36 @@ def test_the_reader_card_and_report_tell_reviewed_photos_from_dev_set_photos(tmp
     assert version_of(out / "reader.onnx") in card
 
 
+def test_dev_set_photos_that_are_reviewed_photos_are_used_once(tmp_path, setup, capsys):
+    """A developer's reviewed folder copied from the dev set: the same pictures under other relpaths (another hash
+    split) were trained on and held out twice, a reviewed val photo could be a dev train photo, and the cards
+    counted them twice; each is now used once, as the reviewed photo."""
+    import shutil
+
+    from tests.test_training_reader import make_photo_set
+    from training.data import entries_from_store, load_entries, split
+
+    photos, models = setup
+    dev = tmp_path / "dev" / "annotations.json"
+    own = make_photo_set(dev.parent, 4, seed=9)  # the dev set's own photos
+    copies = []
+    for e in entries_from_store(photos):  # + every reviewed photo, copied under another name
+        shutil.copyfile(e.path, dev.parent / f"copy_{e.image}")
+        copies.append({"image": f"copy_{e.image}", "width": e.width, "height": e.height,
+                       "bibs": [{"number": b.number, "box": list(b.box)} for b in e.bibs]})
+    dev.write_text(json.dumps(own + copies))
+    own_train, own_val = split(entries_from_store(photos))
+    dev_train, dev_val = split([e for e in load_entries(dev) if not e.image.startswith("copy_")])
+    out = tmp_path / "out"
+    assert finetune(photos, models, out, "--skip-detector", "--dev", str(dev)) == 0
+    assert f"{len(copies)} of its photos are reviewed photos of these folders" in capsys.readouterr().out
+    report = json.loads((out / "finetune.json").read_text())
+    data = report["reader"]["data"]
+    assert data["dev"]["train_photos"] == len(dev_train) and data["dev"]["val_photos"] == len(dev_val)
+    assert report["reader"]["train_photos"] == len(own_train) + len(dev_train)
+    assert report["end_to_end"]["by_source"] == {"reviewed": len(own_val), "dev": len(dev_val)}
+
+
 @pytest.mark.slow
 def test_the_finetuned_detector_card_has_its_version_and_val_metric(tmp_path, setup):
     from training.data import entries_from_store, split

@@ -94,12 +94,55 @@ def reader_splits(entries: list[Entry], args) -> tuple[list[Entry], list[Entry],
     held_out = {"reviewed": list(val_e)}
     dev = Path(args.dev) if args.dev else None
     if dev and dev.is_file():
-        dev_train, dev_val = split(load_entries(dev))
+        dev_entries, same = without_reviewed(load_entries(dev), entries)
+        if same:
+            log(f"dev set {dev}: {same} of its photos are reviewed photos of these folders: each used once, as a reviewed photo")
+        dev_train, dev_val = split(dev_entries)
         train_e, val_e = train_e + dev_train, val_e + dev_val
         data["dev"] = {"annotations": str(dev), **counts(dev_train, dev_val)}
         held_out["dev"] = list(dev_val)
         log(f"dev set {dev}: +{len(dev_train)} train photos, +{len(dev_val)} val photos")
     return train_e, val_e, data, held_out
+
+
+def file_digest(path: Path) -> str | None:
+    """SHA-1 of a file's bytes (None when it cannot be read)."""
+    import hashlib
+
+    try:
+        h = hashlib.sha1()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+    except OSError:
+        return None
+
+
+def without_reviewed(dev: list[Entry], reviewed: list[Entry]) -> tuple[list[Entry], int]:
+    """(the dev entries that are not one of the reviewed photos, how many were): a photo of the dev set copied
+    into a project folder is the same picture under another path, and would be trained on and counted twice,
+    or held out as a reviewed photo while trained on as a dev photo (another relpath, another split)."""
+    sizes: dict[int, list[Path]] = {}
+    for e in reviewed:
+        try:
+            sizes.setdefault(e.path.stat().st_size, []).append(e.path)
+        except OSError:
+            continue
+    digests: set[str] = set()
+    keep = []
+    for e in dev:
+        try:
+            size = e.path.stat().st_size
+        except OSError:
+            keep.append(e)
+            continue
+        if size in sizes and not digests:  # hash the reviewed photos only when a dev photo could be one of them
+            digests = {d for paths in sizes.values() for d in map(file_digest, paths) if d}
+        if size in sizes and file_digest(e.path) in digests:
+            continue
+        keep.append(e)
+    return keep, len(dev) - len(keep)
 
 
 def finetune_reader(splits, name: str, index: int, init: Path, out: Path, args) -> dict:
