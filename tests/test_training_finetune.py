@@ -366,6 +366,9 @@ def test_progress_json_adds_one_line_per_step_and_keeps_the_human_output(tmp_pat
     reader = [(s.done, s.total) for s in steps if s.stage == "reader"]
     assert reader == [(1, 3), (2, 3), (3, 3)]  # --epochs 1 --steps 3
     assert [s.stage for s in steps][0] == "gather" and ("gather", 1, 1) in [(s.stage, s.done, s.total) for s in steps]
+    # the synthetic render says so as it begins (the bar said "reading reviewed photos" through it) and as it goes
+    synthetic = [(s.done, s.total) for s in steps if s.stage == "synthetic"]
+    assert synthetic[0] == (0, 20) and synthetic[-1] == (20, 20)
     # the start reader is measured on the same val crops before the first step, for the app's comparison
     report = json.loads((tmp_path / "out" / "finetune.json").read_text())["reader"]
     assert 0 <= report["init_val_accuracy"] <= 1 and report["init_val_loss"] > 0

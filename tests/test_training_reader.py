@@ -102,6 +102,17 @@ def test_encode_targets_and_greedy_decode_agree_with_numpy_decode():
     assert greedy_decode(logits, CHARSET) == [t for t, _ in ctc_greedy_decode(logits.numpy(), CHARSET)]
 
 
+def test_the_synthetic_render_reports_progress_steadily(monkeypatch):
+    """The render reported every 1000 crops: 10 s and more of a progress bar standing still (finetune's 2000)."""
+    import training.reader_data as rd
+
+    monkeypatch.setattr(rd, "synth_sample", lambda rng, photos, **kw: (np.zeros(kw["size"], np.float32), "1"))  # no drawing
+    calls = []
+    render_synthetic(2 * rd.RENDER_PROGRESS_EVERY + 5, seed=0, progress=lambda i, n: calls.append((i, n)))
+    n = 2 * rd.RENDER_PROGRESS_EVERY + 5
+    assert calls == [(rd.RENDER_PROGRESS_EVERY, n), (2 * rd.RENDER_PROGRESS_EVERY, n)] and rd.RENDER_PROGRESS_EVERY <= 100
+
+
 def test_training_steps_reduce_loss():
     torch.manual_seed(0)
     xs, ys = render_synthetic(8, seed=0)

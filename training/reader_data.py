@@ -330,6 +330,9 @@ def render_synthetic(n: int, seed: int, photos: list[np.ndarray] | None = None, 
     return _render_stream(np.random.default_rng(seed), n, photos, size, stretch, squeeze, channels, progress)
 
 
+RENDER_PROGRESS_EVERY = 100  # crops between two progress calls: about a second, so a progress bar moves steadily
+
+
 def _render_stream(rng, n, photos, size, stretch, squeeze, channels, progress=None) -> tuple[np.ndarray, list[str]]:
     """`n` synthetic crops drawn in order from `rng` (uint8, as render_synthetic returns them)."""
     xs = np.empty((n, *size) if channels == 1 else (n, channels, *size), np.uint8)
@@ -338,7 +341,7 @@ def _render_stream(rng, n, photos, size, stretch, squeeze, channels, progress=No
         crop, number = synth_sample(rng, photos, size=size, stretch=stretch, squeeze=squeeze, channels=channels)
         xs[i] = np.clip(crop * 255 + 0.5, 0, 255).astype(np.uint8)
         labels.append(number)
-        if progress and (i + 1) % 1000 == 0:
+        if progress and (i + 1) % RENDER_PROGRESS_EVERY == 0:
             progress(i + 1, n)
     return xs, labels
 

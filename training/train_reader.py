@@ -231,6 +231,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
                "channels": channels, "chunked": cfg.render_workers > 1, "data_hash": hash_}
 
         def render():
+            tell("synthetic", 0, cfg.synthetic)  # at once: the render is the first long step, seconds to minutes
             log(f"rendering {cfg.synthetic} synthetic crops (seed {syn_seed}, {max(1, cfg.render_workers)} process(es)) ...")
             return render_synthetic(cfg.synthetic, syn_seed, photos,
                                     progress=lambda i, n: (tell("synthetic", i, n), log(f"  synthetic {i}/{n}") if i % 5000 == 0 or i == n else None), size=size,
