@@ -498,3 +498,31 @@ def test_readers_option_and_members_without_checkpoint_and_no_int8(tmp_path, cap
     assert report["int8"] == {"int8": False, "reason": "--no-int8 given"} and "bibtagger.int8" not in read_metadata(out / "reader.onnx")
     assert report["end_to_end"]["new"]["readers"] == 1 and report["end_to_end"]["start"]["readers"] == 3
     assert fr.read_result(out).readers == 1 and not fr.read_result(out).int8
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGINT for a child on Windows (the app kills it)")
+def test_sigint_stops_a_run_started_with_sigint_ignored(tmp_path, setup):
+    """An app started in the background passes SIGINT ignored to its children: its Stop then waited 20 s for the
+    kill, and finetune never removed its work folder itself. finetune now honours SIGINT anyway."""
+    import signal
+    import subprocess
+    import time
+
+    photos, models = setup
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "training", "finetune", "--from", str(photos), "--models", str(models), "--out", str(out),
+            "--progress-json", "--skip-detector", *TINY_RUN, "--steps", "100000"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).parents[1],
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        for line in proc.stdout:  # training: the work folder exists
+            if '"stage": "reader"' in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        t = time.monotonic()
+        rest = proc.communicate(timeout=60)[0]
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and time.monotonic() - t < 15, rest[-500:]
+    assert "interrupted: nothing written" in rest and not out.exists() and not list(tmp_path.glob("out.partial-*"))

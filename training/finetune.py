@@ -27,7 +27,9 @@ import glob
 import json
 import os
 import shutil
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -357,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--progress-json", action="store_true",
                    help='also print one JSON line per step: {"stage": ..., "done": N, "total": M} (for the app)')
     args = p.parse_args(argv)
+    honour_interrupt()
     progress.enabled, progress.last = args.progress_json, None
 
     out: Path = args.out
@@ -419,6 +422,14 @@ def main(argv: list[str] | None = None) -> int:
         log(f"the previous {out} was moved to {backup}")
     log(f"models written to {out}: {', '.join(sorted(p.name for p in out.iterdir() if p.is_file()))}")
     return 0
+
+
+def honour_interrupt() -> None:
+    """Make SIGINT (Ctrl+C, the app's Stop) raise KeyboardInterrupt even where this process was started with it
+    ignored (an app or shell run in the background passes SIG_IGN on): otherwise Stop waited 20 s for the kill
+    and the work folder was left to the app to remove."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 MODEL_FILES = ("*.onnx", "*.pt", "calibration.json", "finetune.json")
