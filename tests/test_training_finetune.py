@@ -451,6 +451,12 @@ def test_every_reader_of_the_ensemble_is_finetuned_made_int8_calibrated_and_comp
     assert len(set(versions)) == 2
     # calibration refitted for the new set: the recognizer of the folder takes it
     assert fitted and Calibration.load(out / "calibration.json").reader_version == ",".join(versions)
+    # fitted on every reviewed photo: the card said all were trained on, the held-out ones too
+    reviewed = entries_from_store(photos)
+    held = len(split(reviewed)[1])
+    assert held  # the test needs a held-out reviewed photo
+    said = f"{len(reviewed)} reviewed photos ({len(reviewed) - held} trained on, {held} held out)"
+    assert Calibration.load(out / "calibration.json").fitted_on == said and said in " ".join((out / "calibration.md").read_text().split())
     rec = Recognizer.from_dir(out)
     assert rec.calibration is not None and rec.reader_version == ",".join(versions) and "2 readers int8" in rec.label
 

@@ -330,8 +330,8 @@ def calibration_card(cal: dict, readers: list[dict]) -> str:
 - **for** the detector and readers `{','.join(r['version'] for r in readers)}` of this folder (the file names them;
   the recognizer ignores it for any other set and reports raw scores)
 - **map** `p = sigmoid({cal['slope']:.3f} * logit(raw) + {cal['intercept']:.3f})` (docs/recognizer.md#confidence)
-- **fitted on** the readings of the reviewed photos the models were fine-tuned on (optimistic, since they were
-  trained on them; `python -m training calibrate` on photos they did not train on does better)
+- **fitted on** the readings of {cal['fitted_on']} (optimistic, since most of them were trained on;
+  `python -m training calibrate` on photos the models never saw does better)
 """
 
 
@@ -522,7 +522,7 @@ def build(entries: list[Entry], init: Path, work: Path, args, argv: list[str]) -
     report["readers_left_out"] = args.left_out
     report["detector"] = finetune_detector(entries, args, work)
     report["int8"] = quantize_readers(readers, splits[0], work, args)
-    report["calibration"] = calibrate_output(entries, args, work)
+    report["calibration"] = calibrate_output(entries, args, work, len(splits[3]["reviewed"]))
     if report["calibration"].get("calibrated"):
         (work / "calibration.md").write_text(calibration_card(report["calibration"], readers), encoding="utf-8")
     report["end_to_end"] = compare_end_to_end(args.models, work, splits[3], args)
@@ -535,11 +535,20 @@ def build(entries: list[Entry], init: Path, work: Path, args, argv: list[str]) -
     return report
 
 
-def calibrate_output(entries: list[Entry], args, out: Path) -> dict:
-    """Fit calibration.json for the new model pair on the reviewed photos (training.calibrate).
+def fitted_on(photos: int, held_out: int) -> str:
+    """What the calibration was fitted on: every reviewed photo, those trained on and those held out apart."""
+    if not held_out:
+        return f"{photos} reviewed photos (all trained on)"
+    return f"{photos} reviewed photos ({photos - held_out} trained on, {held_out} held out)"
 
-    They were trained on, so the map is somewhat optimistic; `python -m training calibrate` on
-    held-out photos does better. Without both right and wrong readings the models stay uncalibrated
+
+def calibrate_output(entries: list[Entry], args, out: Path, held_out: int = 0) -> dict:
+    """Fit calibration.json for the new model pair on every reviewed photo (training.calibrate); ``held_out`` of
+    them are the held-out ones (the comparison's, which the calibration cannot change: the app's cut-off is
+    mapped through it, so it takes the same readings).
+
+    Most were trained on, so the map is somewhat optimistic; `python -m training calibrate` on
+    photos the models never saw does better. Without both right and wrong readings the models stay uncalibrated
     (the app then shows raw scores)."""
     from bibtagger_gui.core.calibration import FILE_NAME
     from training.calibrate import calibrate_models, format_report
@@ -548,14 +557,15 @@ def calibrate_output(entries: list[Entry], args, out: Path) -> dict:
         return {"calibrated": False, "reason": "no detector + reader pair in the output"}
     progress("calibrate", 0, 1)
     try:
-        cal, report = calibrate_models(out, entries, threads=args.threads, fitted_on=f"{len(entries)} reviewed photos (trained on)")
+        cal, report = calibrate_models(out, entries, threads=args.threads, fitted_on=fitted_on(len(entries), held_out))
         progress("calibrate", 1, 1)
     except ValueError as exc:
         log(f"confidence not calibrated: {exc}; the app will show raw scores")
         return {"calibrated": False, "reason": str(exc)}
     cal.save(out / FILE_NAME)
     log(format_report(report))
-    return {"calibrated": True, "file": str(out / FILE_NAME), "slope": cal.slope, "intercept": cal.intercept}
+    return {"calibrated": True, "file": str(out / FILE_NAME), "slope": cal.slope, "intercept": cal.intercept,
+            "fitted_on": cal.fitted_on}
 
 
 def detector_summary(entries: list[Entry], out: Path, run_dir: Path, start: Path | None = None, threads: int = 1) -> dict:
