@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import shlex
+import sys
 from pathlib import Path
 
 from bibtagger_gui.core import finetune_run as fr
@@ -152,3 +154,56 @@ def test_the_detector_line_sets_the_new_detector_against_the_current_one(tmp_pat
     assert "0.643" not in both.detector and both.detector in both.lines()
     older = fr.read_result(write_report(tmp_path / "b", 0.5, 0.5, 4, {"finetuned": True, "val_metrics": new}))
     assert older.detector == f"Detector fine-tuned: bibs boxed on the held-out photos (AP50) {new['ap50']:.3f}."
+
+
+def _packaged_app(monkeypatch, tmp_path) -> Path:
+    """Simulate the packaged app: sys.frozen, and sys.executable the app itself (not a Python)."""
+    exe = tmp_path / "dist" / "bibtagger" / "bibtagger"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("#!/bin/sh\nexit 3\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(exe))
+    return exe
+
+
+def test_the_packaged_apps_commands_name_a_python_the_source_and_models_it_can_start_from(monkeypatch, tmp_path, capsys):
+    """The packaged app showed `pip install -e ".[train]"` (from which folder?) and `--models` at its own bundled
+    models, which are ONNX only: the command it offered stopped at "reader.pt not found"."""
+    exe = _packaged_app(monkeypatch, tmp_path)
+    monkeypatch.setattr(sys, "platform", "linux")  # POSIX quoting, read back with shlex
+    bundled = exe.parent / "_internal" / "resources" / "models"  # what the frozen recognizer uses: no .pt there
+    bundled.mkdir(parents=True)
+    (bundled / "reader.onnx").write_bytes(b"onnx")
+    photos, out = tmp_path / "my race", tmp_path / "data" / "models" / "race-1"
+    assert fr.is_frozen() and fr.source_root() is None
+    install, finetune = fr.setup_lines(photos, bundled, out)
+    assert str(exe) not in install + finetune and "_internal" not in finetune
+    assert install == f"cd {fr.SOURCE_PLACEHOLDER} && python -m {fr.INSTALL_COMMAND}"
+    argv = shlex.split(finetune)
+    assert argv[:4] == ["python", "-m", "training", "finetune"] and "--models" not in argv
+    notes = " ".join(fr.setup_notes(bundled))
+    assert fr.SOURCE_PLACEHOLDER in notes and "no reader.pt" in notes and str(bundled) in notes
+    # the command as a source checkout runs it: past the start models' check (stops at the empty folder instead)
+    from training.finetune import main as finetune_main
+
+    photos.mkdir()
+    capsys.readouterr()
+    assert finetune_main([a if a != str(out) else str(tmp_path / "o") for a in argv[4:]]) == 2
+    said = capsys.readouterr().out
+    assert "reader.pt not found" not in said and fr.TOO_FEW in said
+    # a model folder with its checkpoints (one made by an earlier fine-tune) is kept as the start
+    (bundled / "reader.pt").write_bytes(b"pt")
+    argv = shlex.split(fr.setup_lines(photos, bundled, out)[1])
+    assert argv[argv.index("--models") + 1] == str(bundled) and "reader.pt" not in " ".join(fr.setup_notes(bundled))
+
+
+def test_from_a_source_checkout_the_commands_use_it_and_this_python(monkeypatch):
+    monkeypatch.delattr(sys, "frozen", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    root = fr.source_root()
+    assert root is not None and (root / "pyproject.toml").is_file()
+    models = root / "resources" / "models"
+    install, finetune = fr.setup_lines(Path("/p"), models, Path("/o"))
+    assert shlex.join([str(root)]) in install and shlex.join([sys.executable]) in install
+    assert fr.SOURCE_PLACEHOLDER not in install and fr.setup_notes(models) == []
+    assert shlex.split(finetune)[0] == sys.executable and "--models" in finetune

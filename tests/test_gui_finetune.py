@@ -85,6 +85,53 @@ def test_without_the_training_install_it_explains_and_offers_the_commands(qtbot,
     dialog.press("close")
 
 
+def test_the_packaged_app_explains_and_never_starts_a_child(qtbot, make_window, tmp_path, monkeypatch):
+    """In the packaged app sys.executable is bibtagger itself: `sys.executable -m training finetune` would start
+    the app again (or its CLI), never a Python. The action explains instead, with commands that work from a
+    source checkout, and start() refuses whoever calls it. A child started anyhow is caught three ways: the
+    QProcess and subprocess spies and the fake app's marker file."""
+    import subprocess
+
+    from PySide6.QtCore import QProcess
+
+    from bibtagger_gui.gui.finetune_action import UnavailableDialog
+
+    marker = tmp_path / "the app was started again"
+    app = tmp_path / "dist" / "bibtagger" / "bibtagger"
+    app.parent.mkdir(parents=True)
+    app.write_text(f"#!/bin/sh\necho \"$@\" > '{marker}'\n", encoding="utf-8")
+    app.chmod(0o755)
+    children: list = []
+    monkeypatch.setattr(QProcess, "start", lambda self, *a, **k: children.append((self.program(), self.arguments())))
+    monkeypatch.setattr(QProcess, "startDetached", lambda *a, **k: children.append(a) or (False, 0))
+    real_popen = subprocess.Popen.__init__
+    monkeypatch.setattr(subprocess.Popen, "__init__", lambda self, args, *a, **k: (children.append(args),
+                                                                                   real_popen(self, args, *a, **k))[1])
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(app))  # before the window: the controller's python is the app
+    folder = reviewed_folder(tmp_path / "race")
+    win = open_window(qtbot, make_window, folder)
+    ctl = win.finetune_controller
+    assert ctl.modules == fr.TRAIN_MODULES  # the training install is there: only being frozen stops it
+    dialog = ctl.trigger()
+    assert isinstance(dialog, UnavailableDialog) and "packaged app" in dialog.text.text()
+    install, finetune = dialog.commands.toPlainText().splitlines()
+    assert str(app) not in install + finetune and fr.SOURCE_PLACEHOLDER in install
+    assert finetune.startswith("python -m training finetune --from")
+    assert dialog.notes is not None and fr.SOURCE_PLACEHOLDER in dialog.notes.text()
+    assert "start" not in dialog.buttons
+    dialog.press("close")
+    # whoever calls start() (a button of an older dialog, a future path): refused, explained again
+    proc = ctl.start(folder, ctl.models_in_use(), tmp_path / "out")
+    ctl.process = None  # (had it started, closing the window would ask whether to stop it: a modal question)
+    assert proc is None
+    assert isinstance(ctl.dialog, UnavailableDialog) and ctl.dialog.isVisible()
+    qtbot.wait(300)
+    assert children == [] and not marker.exists() and not ctl.running and not ctl.stop_action.isEnabled()
+    assert not (tmp_path / "out").exists() and not data_models(tmp_path).exists()
+    ctl.dialog.press("close")
+
+
 @pytest.mark.parametrize("boxed", [False, True])
 def test_too_few_reviewed_bibs_are_refused_by_finetunes_own_rule(qtbot, make_window, tmp_path, boxed, monkeypatch, capsys):
     folder = reviewed_folder(tmp_path / "race", boxed=boxed)

@@ -300,6 +300,15 @@ def _finetune_dialogs(win, tmp_path):
     ctl.modules = ("no_such_module_for_bibtagger_" + "x" * 40,)
     yield "fine-tune unavailable", ctl.trigger()
     ctl.modules = fr.TRAIN_MODULES
+    (models / "reader.pt").unlink()  # as the packaged app's bundled models (ONNX only): both notes are shown
+    sys.frozen = True  # the packaged app (no source folder: the install command's placeholder, its note)
+    try:
+        dialog = ctl.trigger()
+    finally:
+        del sys.frozen
+    assert dialog.notes is not None and fr.SOURCE_PLACEHOLDER in dialog.notes.text()
+    yield "fine-tune unavailable, packaged app", dialog
+    (models / "reader.pt").write_bytes(b"a checkpoint")
     dialog = ctl.trigger()
     assert "start" in dialog.buttons
     yield "fine-tune start", dialog

@@ -32,6 +32,8 @@ TOO_FEW = "no reviewed photos with boxed bibs in those folders: mark photos revi
 #: what the child process imports; the app only looks them up (importlib.util.find_spec), never imports them
 TRAIN_MODULES = ("training", "torch", "onnx")
 INSTALL_COMMAND = 'pip install -e ".[train]"'
+#: the source folder in the install command when the app does not run from one (the packaged app)
+SOURCE_PLACEHOLDER = "BIBTAGGER_SOURCE"
 MODELS_DIR_NAME = "models"  # <user data dir>/models/<photo folder>-<time>: the fine-tuned model folders
 
 
@@ -94,15 +96,23 @@ def missing_modules(modules: Iterable[str] = TRAIN_MODULES, find_spec: Callable 
     return missing
 
 
+def is_frozen() -> bool:
+    """Whether this is the packaged app (PyInstaller sets ``sys.frozen``): its ``sys.executable`` is the app
+    itself, never a Python that could run ``-m training``."""
+    return bool(getattr(sys, "frozen", False))
+
+
 def source_root() -> Path | None:
     """The source checkout this app runs from (it holds pyproject.toml), or None (installed, or frozen)."""
+    if is_frozen():
+        return None
     root = Path(__file__).resolve().parents[2]
     return root if (root / "pyproject.toml").is_file() and (root / "training").is_dir() else None
 
 
 def unavailable_reason(modules: Iterable[str] = TRAIN_MODULES, frozen: bool | None = None) -> str | None:
     """Why this app cannot fine-tune (None when it can): the packaged app, or the training install missing."""
-    frozen = getattr(sys, "frozen", False) if frozen is None else frozen
+    frozen = is_frozen() if frozen is None else frozen
     if frozen:
         return ("This is the packaged app: it recognizes with ONNX models only and has no Python or torch "
                 "to train them with. Fine-tuning needs bibtagger installed from source with its training "
@@ -128,12 +138,40 @@ def finetune_command(python: str, photos: Path, models: Path, out: Path, extra: 
 
 
 def setup_lines(photos: Path, models: Path, out: Path) -> list[str]:
-    """What a user types to fine-tune this folder outside the app: the install, then the fine-tune."""
+    """What a user types to fine-tune this folder outside the app: the install, then the fine-tune.
+
+    From a source checkout: its folder and this Python. Without one (the packaged app, whose ``sys.executable``
+    is the app itself and whose folder holds no source; or an install without it) the install changes into
+    :data:`SOURCE_PLACEHOLDER`, which :func:`setup_notes` asks the user to replace, and runs ``python``. A models
+    folder without ``reader.pt`` (the packaged app's bundled models are ONNX only) cannot be a start: the
+    command then leaves ``--models`` out, so finetune starts from the source's ``resources/models``."""
     root = source_root()
-    python = "python" if getattr(sys, "frozen", False) else sys.executable
+    python = sys.executable if root is not None or not is_frozen() else "python"
     cd = "cd /d" if sys.platform == "win32" else "cd"
-    install = f"{cd} {shell_line([str(root)])} && {shell_line([python])} -m {INSTALL_COMMAND}" if root else INSTALL_COMMAND
-    return [install, shell_line(finetune_command(python, photos, models, out, progress=False))]
+    folder = shell_line([str(root)]) if root is not None else SOURCE_PLACEHOLDER
+    install = f"{cd} {folder} && {shell_line([python])} -m {INSTALL_COMMAND}"
+    argv = finetune_command(python, photos, models, out, progress=False)
+    if not trainable_start(models):
+        i = argv.index("--models")
+        del argv[i:i + 2]
+    return [install, shell_line(argv)]
+
+
+def trainable_start(models: Path) -> bool:
+    """Whether a fine-tune can start from ``models`` (its reader's torch checkpoint, ``reader.pt``, is there)."""
+    return (Path(models) / "reader.pt").is_file()
+
+
+def setup_notes(models: Path) -> list[str]:
+    """What the user must know of :func:`setup_lines`' commands: the source folder to put in, the start models."""
+    notes = []
+    if source_root() is None:
+        notes.append(f"Replace {SOURCE_PLACEHOLDER} with the folder of bibtagger's source code (the one holding "
+                     "pyproject.toml and training/, which this app was built from); it needs Python 3.11 or newer.")
+    if not trainable_start(models):
+        notes.append(f"The models in use ({models}) have no reader.pt, the torch checkpoint a fine-tune starts "
+                     "from, so the command starts from the source's resources/models.")
+    return notes
 
 
 def output_folder(photos: Path, now: _dt.datetime | None = None, data_dir: Path | None = None) -> Path:

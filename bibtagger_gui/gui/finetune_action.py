@@ -104,7 +104,7 @@ class MessageDialog(QDialog):
 class UnavailableDialog(MessageDialog):
     """Why this app cannot fine-tune, with the commands to do it from a source install (copyable)."""
 
-    def __init__(self, reason: str, commands: list[str], parent=None):
+    def __init__(self, reason: str, commands: list[str], parent=None, notes: list[str] | None = None):
         super().__init__(TITLE, reason + "\n\nFrom a terminal, these commands install the training extras and "
                          "fine-tune this folder's models:", [("copy", "&Copy Commands", "Copy the commands to the clipboard"),
                                                              ("close", "Close", "Close this message")], parent)
@@ -113,6 +113,10 @@ class UnavailableDialog(MessageDialog):
         self.commands.setMaximumHeight(120)
         look.name_widget(self.commands, "Commands", "The install and fine-tune commands for this folder; select and copy them")
         self.layout().insertWidget(1, self.commands)
+        self.notes = None  # what to change in the commands, and which models they start from
+        if notes:
+            self.notes = _label("\n\n".join(notes), "Notes on the commands")
+            self.layout().insertWidget(2, self.notes)
         self.clicked.connect(self._clicked)
 
     def _clicked(self, name: str) -> None:
@@ -186,12 +190,7 @@ class FinetuneController(FeatureController):
         out = fr.output_folder(folder, data_dir=self.data_dir)
         reason = fr.unavailable_reason(self.modules)
         if reason is not None:
-            self._close_dialog()
-            self.dialog = UnavailableDialog(reason, fr.setup_lines(folder, models, out), self.window)
-            self.dialog.finished.connect(self.dialog.deleteLater)
-            self.last_message = reason
-            self.dialog.open()
-            return self.dialog
+            return self._explain_unavailable(reason, folder, models, out)
         material = fr.material_of(store.to_annotations(reviewed_only=True))
         if not material.enough:
             return self._show(TITLE, f"{folder.name} has {material.describe()}. Fine-tuning needs at least "
@@ -215,6 +214,15 @@ class FinetuneController(FeatureController):
                                           ("cancel", "Cancel", "Close without starting")])
         dialog.clicked.connect(lambda name: self.start(folder, models, out) if name == "start" else None)
         return dialog
+
+    def _explain_unavailable(self, reason: str, folder: Path, models: Path, out: Path) -> MessageDialog:
+        """Why this app cannot fine-tune, with the commands that do it from a source install."""
+        self._close_dialog()
+        self.dialog = UnavailableDialog(reason, fr.setup_lines(folder, models, out), self.window, fr.setup_notes(models))
+        self.dialog.finished.connect(self.dialog.deleteLater)
+        self.last_message = reason
+        self.dialog.open()
+        return self.dialog
 
     def _show(self, title: str, text: str, buttons: list[tuple[str, str, str]], details: str = "",
               unsolicited: bool = False) -> MessageDialog:  # fmt: skip
@@ -264,8 +272,14 @@ class FinetuneController(FeatureController):
             self.dialog = None
 
     # ------------------------------------------------------------------ the child
-    def start(self, photos: Path, models: Path, out: Path) -> QProcess:
-        """Run the fine-tune of ``photos`` from ``models`` into ``out`` (no checks: :meth:`trigger` makes them)."""
+    def start(self, photos: Path, models: Path, out: Path) -> QProcess | None:
+        """Run the fine-tune of ``photos`` from ``models`` into ``out`` (:meth:`trigger` makes the checks). Never in
+        the packaged app, whatever the caller: its ``sys.executable`` is the app itself, so ``-m training`` would
+        start another bibtagger instead of a Python (None; it explains as :meth:`trigger` does)."""
+        if fr.is_frozen():
+            log.error("fine-tune not started: the packaged app cannot run %s -m training", sys.executable)
+            self._explain_unavailable(fr.unavailable_reason(frozen=True) or "", photos, models, out)
+            return None
         argv = fr.finetune_command(self.python, photos, models, out, self.extra_args)
         self.photos, self.start_models, self.out = photos, models, out
         self.lines, self._partial, self.stopping, self.outcome, self.result = [], "", False, "", None
