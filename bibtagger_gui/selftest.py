@@ -54,6 +54,36 @@ def _check_qt() -> str:
     return app.platformName()
 
 
+def _check_window() -> int:
+    """Make the main window as the app does (offscreen, settings in a temporary file: nothing of the user's
+    changes) and require each feature module of ``FEATURE_MODULES`` to be there and to install its menu
+    entries. The window skips a feature module it cannot find and only logs one that fails: a build that lost
+    one (a hidden import, an excluded library) would start without its menus. Returns how many installed."""
+    import tempfile
+
+    from PySide6.QtCore import QSettings
+
+    from bibtagger_gui.gui import main_window
+
+    names = main_window.FEATURE_MODULES
+    missing = [n for n in names if importlib.util.find_spec(f"bibtagger_gui.gui.{n}") is None]
+    if missing:
+        raise RuntimeError(f"feature module(s) missing: {', '.join(missing)}")
+    with tempfile.TemporaryDirectory(prefix="bibtagger-selftest-") as tmp:
+        settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
+        window = main_window.MainWindow(settings=settings)
+        try:
+            errors = list(window.feature_errors)
+        finally:
+            window.close()
+            window.deleteLater()
+            settings.sync()
+            del settings
+    if errors:
+        raise RuntimeError("feature module(s) failed: " + "; ".join(errors))
+    return len(names)
+
+
 def run_selftest(out=None, err=None) -> int:
     """Run the checks; print the result line; return the exit code."""
     out = out or sys.stdout
@@ -61,6 +91,8 @@ def run_selftest(out=None, err=None) -> int:
     step = "qt"
     try:
         platform = _check_qt()
+        step = "window"
+        features = _check_window()
         step = "models"
         from bibtagger_gui.core.recognizer import Recognizer
 
@@ -76,7 +108,8 @@ def run_selftest(out=None, err=None) -> int:
         print(f"SELFTEST FAILED: {step}: {type(exc).__name__}: {exc}", file=err)
         return 1
     exiftool = shutil.which("exiftool") or "not found (needed only to write keywords)"
-    print(f"qt platform: {platform}; exiftool: {exiftool}; {recognizer.calibration_note}", file=err)
+    print(f"qt platform: {platform}; window: {features} feature modules; exiftool: {exiftool}; "
+          f"{recognizer.calibration_note}", file=err)
     numbers = ", ".join(b.number for b in bibs)
     print(f"OK {len(bibs)} bibs, models {recognizer.version}" + (f" ({numbers})" if numbers else ""), file=out)
     return 0

@@ -73,6 +73,32 @@ def test_selftest_fails_on_a_broken_calibration_file(qapp, monkeypatch, tmp_path
     assert "no calibration.json beside the reader" in capsys.readouterr().err
 
 
+def test_selftest_fails_when_a_feature_module_is_missing_or_fails(qapp, monkeypatch, placeholder_models_dir, capsys):
+    """The window skips a feature module it cannot import and only logs one that fails, so a build that lost
+    one (hidden import, excluded library) started without its menus and still passed the self-test."""
+    from bibtagger_gui.gui import burst_action, main_window
+
+    monkeypatch.setenv("BIBTAGGER_MODELS", str(placeholder_models_dir))
+    monkeypatch.setattr(main_window, "FEATURE_MODULES", main_window.FEATURE_MODULES + ("no_such_feature_module",))
+    assert run_selftest() == 1
+    captured = capsys.readouterr()
+    assert "SELFTEST FAILED: window" in captured.err and "no_such_feature_module" in captured.err and not captured.out
+    monkeypatch.undo()
+    monkeypatch.setenv("BIBTAGGER_MODELS", str(placeholder_models_dir))
+
+    def broken(window):
+        raise ImportError("cannot import name 'Timeline'")
+
+    monkeypatch.setattr(burst_action, "install", broken)
+    assert run_selftest() == 1
+    captured = capsys.readouterr()
+    assert "SELFTEST FAILED: window" in captured.err and "burst_action: cannot import name 'Timeline'" in captured.err
+    monkeypatch.undo()
+    monkeypatch.setenv("BIBTAGGER_MODELS", str(placeholder_models_dir))
+    assert run_selftest() == 0
+    assert f"window: {len(main_window.FEATURE_MODULES)} feature modules" in capsys.readouterr().err
+
+
 def test_selftest_reports_missing_models(qapp, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("BIBTAGGER_MODELS", str(tmp_path))
     assert run_selftest() == 1
@@ -112,10 +138,50 @@ def test_pyinstaller_build_runs_its_selftest(tmp_path, placeholder_models_dir):
     if (models / "calibration.json").is_file():  # the shipped models: their calibration is bundled and loads
         assert "+cal" in selftest.stdout and "calibrated by" in selftest.stderr, selftest.stdout + selftest.stderr
 
+    assert "window: " in selftest.stderr  # the main window was made, every feature module installed
+
     cli = subprocess.run([str(exe), "--help"], env=run_env, capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0
     for command in ("keywords", "find", "startlist"):  # sub-commands are imported by name: must be bundled
         assert command in cli.stdout
+    check_frozen_commands(exe, tmp_path, run_env)
+
+
+def check_frozen_commands(exe: Path, tmp_path: Path, env: dict[str, str]) -> None:
+    """The frozen app's own CLI and GUI on demo photos with EXIF bursts: predict, the xlsx export (its own
+    zip writer), capture times read by the frozen EXIF parser, and a window screenshot."""
+    import zipfile
+
+    from bibtagger_gui.core.bursts import Timeline
+    from bibtagger_gui.core.demo import generate
+    from bibtagger_gui.core.store import Store
+
+    folder = tmp_path / "Zieleinlauf Läufer"
+    generate(folder, count=6, size=(320, 480))
+    env = {**env, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+
+    def run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([str(exe), *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+
+    done = run("predict", str(folder))
+    assert done.returncode == 0, done.stdout + done.stderr
+    xlsx = tmp_path / "bibs.xlsx"
+    done = run("export", str(folder), "--format", "xlsx", "--out", str(xlsx))
+    assert done.returncode == 0 and "as xlsx" in done.stderr, done.stdout + done.stderr
+    assert {"xl/workbook.xml", "xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml"} <= set(zipfile.ZipFile(xlsx).namelist())
+    from_source = tmp_path / "bibs-source.xlsx"  # the same store exported from source: the same bytes
+    done = subprocess.run([sys.executable, "-m", "bibtagger_gui", "export", str(folder), "--format", "xlsx", "--out",
+                           str(from_source)], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0 and from_source.read_bytes() == xlsx.read_bytes(), done.stderr
+    done = run("export", str(folder), "--format", "xlsx")  # a workbook to stdout: refused, with the way out
+    assert done.returncode == 2 and "--out" in done.stderr, done.stdout + done.stderr
+    with Store.open(folder) as store:  # what the frozen app wrote: the demo's EXIF capture times and its bursts
+        photos = store.photos()
+    assert len(photos) == 6 and all(p.captured_at for p in photos)
+    assert Timeline(photos).bursts  # the demo's plan shoots bursts
+    shot = tmp_path / "window.png"
+    done = run("gui", str(folder), "--screenshot", str(shot), timeout=300)
+    assert done.returncode == 0 and shot.stat().st_size > 10000, done.stdout + done.stderr
 
 
 def test_a_lone_folder_argument_opens_it_in_the_app(monkeypatch, tmp_path):
