@@ -368,3 +368,29 @@ def test_a_rerun_started_while_recognition_is_paused_says_it_waits(qtbot, shoot)
     assert message.startswith("Re-running recognition on 2 photo(s)") and "recognition is paused" in message
     win.cancel_jobs()
     wait_idle(qtbot, win)
+
+
+def test_a_rerun_that_ends_before_start_job_returns_is_still_written(qtbot, shoot, models_reading_12, monkeypatch):
+    """The controller connected its handler of the job's end after ``start_job`` had queued the job: a job quicker
+    than that (one photo, a fast read) ended unheard, its results never written and its plan pending for good."""
+    import time
+
+    win, _, ids = shoot
+    assert win.load_models_dir(models_reading_12, remember=False)
+    p2 = ids["photo_002.jpg"]  # no prediction: the re-run's 12 is new
+    real = win.job_pool.submit
+
+    def submit_and_finish(fn):  # the worker thread is done before the GUI thread goes on (no event is handled)
+        task = real(fn)
+        deadline = time.monotonic() + 20
+        while not task.done and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert task.done
+        return task
+
+    monkeypatch.setattr(win.job_pool, "submit", submit_and_finish)
+    select(win, [p2])
+    action(win, "rerun_selected").trigger()
+    qtbot.waitUntil(lambda: not win.batch_controller.pending and not win.busy, timeout=5000)
+    assert [(b.number, b.source) for b in win.store.bibs(p2)] == [("12", "model")]
+    assert win.undo_stack.count() == 1 and "Re-ran recognition on 1 photo(s)" in win.statusBar().currentMessage()

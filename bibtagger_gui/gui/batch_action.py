@@ -11,7 +11,6 @@ the Qt-free ``core.photo_batch``. docs/gui.md#batch-actions-on-selected-photos.
 from __future__ import annotations
 
 import functools
-import weakref
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, Qt
@@ -121,12 +120,10 @@ class BatchController(FeatureController):
         w = self.window
         self._drop_stale()
         job = RecognitionJob(w.folder, w.generation.value, w.generation, plan.todo, w.models_dir, collect=True)
-        w.start_job(job)
         self.pending[job] = plan
-        # connected after the window's own slot, so its "Recognition done" and queue rebuild come first; a weak
-        # reference, as the window's: the connection lives in the job's QObject, which Python's GC cannot see through
-        ref = weakref.ref(job)
-        job.signals.finished.connect(lambda g, outcome, msg: self._rerun_finished(ref(), g, outcome, msg))
+        # heard after the window's own slot, so its "Recognition done" and queue rebuild come first; connected before
+        # the job is queued (a connect after start_job missed the end of a job quicker than it: its results were lost)
+        w.start_job(job, then=self._rerun_finished)
         skipped = f" ({plan.skipped_note()})" if plan.skipped else ""
         paused = " It waits: recognition is paused (Recognition > Resume Recognition)." if w.recognition_paused else ""
         self._say(f"Re-running recognition on {len(plan.todo)} photo(s){skipped}; the new predictions are written "

@@ -11,7 +11,7 @@ import logging
 import sys
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QItemSelectionModel, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut, QUndoStack
@@ -683,11 +683,15 @@ class MainWindow(QMainWindow):
         if self._retired:  # a job whose worker has not let go yet: look again shortly, not only at the next start
             self._retired_timer.start()
 
-    def start_job(self, job: Any) -> None:
-        """Run a job of the open folder (a ``workers`` job of kind scan/recognize) after the queued ones."""
-        self._start(job)
+    def start_job(self, job: Any, then: Callable[[Any, int, str, str], None] | None = None) -> None:
+        """Run a job of the open folder (a ``workers`` job of kind scan/recognize) after the queued ones.
 
-    def _start(self, job: Any) -> None:
+        ``then(job, generation, outcome, message)`` hears its end after the window has (its status, its queue
+        rebuilt); it is connected before the job is queued: a job that ends before a later connect (one photo,
+        a fast read) would never call it."""
+        self._start(job, then)
+
+    def _start(self, job: Any, then: Callable[[Any, int, str, str], None] | None = None) -> None:
         self._retire([])
         job.signals.progress.connect(self._job_progress)
         job.signals.stage.connect(self._job_stage)
@@ -696,6 +700,8 @@ class MainWindow(QMainWindow):
         # so a lambda holding the job itself kept every job (its ids, its scan report) alive for good
         ref = weakref.ref(job)
         job.signals.finished.connect(lambda g, outcome, msg: self._job_finished(ref(), g, outcome, msg))
+        if then is not None:
+            job.signals.finished.connect(lambda g, outcome, msg: then(ref(), g, outcome, msg))
         self.jobs.append(job)
         self.last_progress = (0, 0)
         if job.kind == "recognize" and self.recognition_paused:
