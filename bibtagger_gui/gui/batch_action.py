@@ -153,6 +153,10 @@ class BatchController(FeatureController):
         if steps and not w.push_edit(command):
             return
         self._select(command.photo_ids, move=False)  # the window's rebuild at the job's end cleared the selection
+        # a photo read again to the same predictions and version leaves the command (nothing to undo), but its old
+        # load error is gone (put_predictions: a fact about the file, not undone): its row, Enter and the counts follow
+        for pid in job.results.keys() - set(command.photo_ids):
+            w.refresh_photo(pid)
         for pid, why in job.failures.items():  # a load error is a fact about the file, not an edit: not undone
             try:
                 w.store.set_error(pid, why)
