@@ -307,3 +307,36 @@ def test_the_counts_say_what_the_store_counts_after_every_path(qtbot, make_windo
     assert win.open_folder(folder)
     wait_idle(qtbot, win)
     check("back", moves=True)
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool missing: run `make sysdeps`")
+def test_a_keyword_write_that_clears_a_load_error_shows_in_the_counts(qtbot, make_window, tmp_path, monkeypatch):
+    """Writing keywords re-reads the rewritten files' facts in the window's own connection (no other program's
+    write for the live updates to hear); a photo that could not be recognized but carries a bib typed by hand
+    lost its load error in the store, while the window's snapshot, its row and the counts kept it."""
+    from bibtagger_gui.core.keywords import KeywordOptions, jobs_from_store
+
+    folder = tmp_path / "race"
+    folder.mkdir()
+    for seed, name in enumerate(("a.jpg", "b.jpg", "c.jpg")):
+        frame(folder / name, T0 + timedelta(seconds=60 * seed), seed)
+    reader = Reader({"a.jpg": [Bib("3", BOX, 0.9)]})
+    reader.failing = {"b.jpg"}
+    monkeypatch.setattr(Recognizer, "recognize_path", lambda self, path: reader(self, path))
+    win = make_window()
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    check = Counted(qtbot, win)
+    assert check("opened")[3] == 1  # b.jpg could not be read
+    show(win, "b.jpg")
+    for d in "12":
+        key(qtbot, getattr(Qt.Key, f"Key_{d}"))
+    key(qtbot, Qt.Key.Key_Return)  # a number typed on it (no box)
+    check("a bib typed on the photo that could not be read", moves=True)
+    ctl = win.keywords_controller
+    ctl.interactive = False
+    with qtbot.waitSignal(ctl.finished, timeout=60_000) as done:
+        ctl.start(jobs_from_store(win.store), KeywordOptions())
+    assert "b.jpg" in done.args[0].rewritten()
+    check("keywords written", moves=True)
+    assert win.items[pid(win, "b.jpg")].photo.sha1 == win.store.photo_by_path("b.jpg").sha1  # the new file's facts

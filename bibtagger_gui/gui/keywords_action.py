@@ -210,6 +210,7 @@ class KeywordsController(FeatureController):
         store = getattr(self.window, "store", None)
         if store is not None and getattr(self.window, "folder", None) == self.folder:
             store.refresh_files(relpaths)
+            self._show_refreshed(store, relpaths)
         elif self.folder is not None:
             from bibtagger_gui.core.store import Store, StoreError
 
@@ -218,6 +219,20 @@ class KeywordsController(FeatureController):
                     other.refresh_files(relpaths)
             except StoreError:
                 pass  # the next scan of that folder treats the files as metadata edits
+
+    def _show_refreshed(self, store: Any, relpaths: list[str]) -> None:
+        """The window's snapshots of the rewritten photos, read again: the new file facts can clear a load error
+        (``Store.refresh_files`` takes the file's own, as a scan does), which the list, Enter and the status
+        bar's counts (kept by the snapshots, not queried) must show. One read of every photo, not two per photo."""
+        from bibtagger_gui.core import review
+
+        items, refresh = getattr(self.window, "items", None), getattr(self.window, "refresh_photo", None)
+        if items is None or not callable(refresh):
+            return
+        rewritten = set(relpaths)
+        for item in review.load_items(store):
+            if item.photo.relpath in rewritten and items.get(item.photo_id) != item:
+                refresh(item.photo_id, item=item)
 
     def stop(self) -> None:
         """Cancel a running write and wait for it (the window is closing)."""
