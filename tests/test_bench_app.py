@@ -161,6 +161,8 @@ def test_ctrl_d_is_measured_copying_from_the_previous_frame(newer, monkeypatch):
     r = by["gui_copy_prev"]
     pressed = r["extra"]["pressed"]
     assert r["items"] == len(r["extra"]["ms"]) == len(pressed) > 0
+    said = r["extra"]["said"]  # not only confirmations: some presses add a bib the frame lacked or retype a misread
+    assert said["copied"] + said["replaced"] >= 1 and sum(said.values()) >= len(pressed)
     with _store(run, "copy-prev", shoot) as store:
         timeline = Timeline(store.photos())
         assert len(pressed) == min(bench_app.BURST_KEYS, len(timeline.bursts))
