@@ -557,7 +557,14 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        self._conn.execute("BEGIN IMMEDIATE")
+        with self._outermost("BEGIN IMMEDIATE") as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _outermost(self, begin: str) -> Iterator[sqlite3.Connection]:
+        """The outermost transaction (``begin``: BEGIN IMMEDIATE to write, BEGIN to read): COMMIT at its end,
+        ROLLBACK when an exception ends it."""
+        self._conn.execute(begin)
         self._depth = 1
         try:
             yield self._conn
@@ -573,20 +580,8 @@ class Store:
         """One read transaction (BEGIN DEFERRED ... COMMIT): the reads inside see one state of the store,
         while other connections go on writing (WAL); inside a :meth:`transaction` it joins that one. Edits
         made inside join it too, so an exception rolls them back, as their own transaction would."""
-        if self._depth:
-            with self.transaction() as conn:
-                yield conn
-            return
-        self._conn.execute("BEGIN")
-        self._depth = 1
-        try:
-            yield self._conn
-        except BaseException:
-            self._depth = 0
-            self._conn.execute("ROLLBACK")
-            raise
-        self._depth = 0
-        self._conn.execute("COMMIT")
+        with self.transaction() if self._depth else self._outermost("BEGIN") as conn:
+            yield conn
 
     def _history(self, action: str, photo_id: int | None, bib_id: int | None, before: Any, after: Any) -> None:
         self._conn.execute(
