@@ -35,8 +35,9 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.sysdeps
 	$(PIP) install -q -e '.[train,dev]'
 	touch $@
 
+# the demo folder (kept once made): the same `bibtagger demo` the packaged app has (docs/packaging.md#demo-photos)
 demo: setup
-	@test -d $(DEMO_DIR) || $(PY) -m bibtagger_gui.core.demo $(DEMO_DIR)
+	@test -d $(DEMO_DIR) || $(VENV)/bin/bibtagger demo $(DEMO_DIR)
 
 run: setup demo
 	$(VENV)/bin/bibtagger gui $(DIR)

@@ -92,6 +92,8 @@ def test_recent_folders_are_offered_and_one_opens_with_a_click_or_tab_and_enter(
     key(qtbot, Qt.Key.Key_Tab)
     assert QApplication.focusWidget() is win.empty_state.buttons[0]
     key(qtbot, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is win.empty_state.buttons[1]  # Try Demo Photos
+    key(qtbot, Qt.Key.Key_Tab)
     first_recent = win.empty_state.recent[0]
     assert QApplication.focusWidget() is first_recent and first_recent.toolTip() == str(b.resolve())  # b is the newest now
     key(qtbot, Qt.Key.Key_Down)
@@ -99,6 +101,56 @@ def test_recent_folders_are_offered_and_one_opens_with_a_click_or_tab_and_enter(
     key(qtbot, Qt.Key.Key_Return)
     assert win.folder == a.resolve()
     wait_idle(qtbot, win)
+
+
+def test_try_demo_photos_makes_the_demo_folder_opens_it_and_reuses_it_later(qtbot, make_window, monkeypatch):
+    """The packaged app has no `make run`: the no-folder card's Try Demo Photos makes core.demo's photos in the
+    user data folder (in a worker) and opens them; keyboard only: Tab from Open Folder…, Enter."""
+    from bibtagger_gui.core import demo
+    from bibtagger_gui.gui import demo_action
+
+    monkeypatch.setattr(demo_action, "COUNT", 5)
+    made = []
+    write = demo.write_demo
+    monkeypatch.setattr(demo, "write_demo", lambda *a, **k: made.append(a) or write(*a, **k))
+    fixed_predictions(monkeypatch, {})
+    win = make_window()
+    shows(qtbot, win, "Open Folder…", "Try Demo Photos")
+    first, button = win.empty_state.buttons
+    assert button.text() == button.accessibleName() == "Try Demo Photos" and "synthetic race photos" in button.accessibleDescription()
+    assert button.focusPolicy() == Qt.FocusPolicy.StrongFocus and button.toolTip() == button.accessibleDescription()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is first, timeout=3000)
+    key(qtbot, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is button
+    key(qtbot, Qt.Key.Key_Return)
+    target = demo.default_demo_dir()
+    qtbot.waitUntil(lambda: win.folder == target.resolve(), timeout=20000)
+    wait_idle(qtbot, win)
+    photos = [p.name for p in demo.demo_photos(target)]
+    assert len(photos) == 5 and (target / "ground_truth.json").is_file() and len(made) == 1
+    assert sorted(item.photo.relpath for item in win.items.values()) == photos
+    hidden(qtbot, win)  # a demo photo is shown
+    stamp = {n: (target / n).stat().st_mtime_ns for n in photos}
+    win.close_folder()
+    shows(qtbot, win, "Try Demo Photos")
+    qtbot.mouseClick(win.empty_state.buttons[1], Qt.MouseButton.LeftButton)  # again: the same folder, not made again
+    assert win.folder == target.resolve() and len(made) == 1
+    assert {n: (target / n).stat().st_mtime_ns for n in photos} == stamp
+    wait_idle(qtbot, win)
+
+
+def test_try_demo_photos_leaves_a_foreign_folder_of_that_name_alone(qtbot, make_window):
+    from bibtagger_gui.core import demo
+
+    target = demo.default_demo_dir()
+    target.mkdir(parents=True)
+    (target / "notes.txt").write_text("mine")
+    win = make_window()
+    shows(qtbot, win, "Try Demo Photos")
+    qtbot.mouseClick(win.empty_state.buttons[1], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "not empty" in win.statusBar().currentMessage(), timeout=10000)
+    assert win.folder is None and win.empty_state.state() == "no_folder" and not win.demo_maker.busy()
+    assert [p.name for p in target.iterdir()] == ["notes.txt"]
 
 
 def mime(path) -> QMimeData:

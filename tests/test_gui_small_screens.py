@@ -397,3 +397,29 @@ def test_the_status_bar_keeps_both_jobs_whole_on_the_smallest_screen(qtbot, make
             assert ctl.progress.toolTip().startswith("Improving models: ")  # the whole line on hover
         assert win.progress.text() == ("Recognizing 5000/10000" if size.width() > 1000 else "5000/10000")
     ctl._set_running(False)
+
+
+def test_the_no_folder_card_with_try_demo_and_five_recent_folders_fits_the_smallest_screen(qtbot, make_window, gui_env, tmp_path):
+    """The no-folder card (Open Folder…, Try Demo Photos, the drop line, five recent folders) in the photo view of
+    a window on the smallest supported screen: every button whole, inside the card and the view."""
+    recent = []
+    for i in range(6):
+        folder = tmp_path / f"{LONG[:40]}_{i}"
+        folder.mkdir()
+        recent.append(str(folder))
+    gui_env.setValue("recent_folders", recent)
+    win = make_window()
+    win.resize(screen_fit.room_on(screen_fit.smallest_screen()))
+    qtbot.waitUntil(lambda: "Try Demo Photos" in win.empty_state.text(), timeout=5000)
+    card = win.empty_state
+    card.place()
+    QApplication.processEvents()
+    viewport = win.photo_view.viewport().geometry()
+    assert viewport.contains(card.geometry()), (viewport, card.geometry())
+    buttons = card.visible_buttons()
+    assert [b.text() for b in buttons[:2]] == ["Open Folder… (Ctrl+O)", "Try Demo Photos"] and len(buttons) == 7
+    for b in buttons:
+        assert card.rect().contains(b.geometry()), (b.text(), b.geometry(), card.rect())
+        assert b.height() >= b.sizeHint().height(), (b.text(), b.height(), b.sizeHint())
+    for b in buttons[:2]:  # their words whole (the recent folders' names are elided)
+        assert b.fontMetrics().horizontalAdvance(b.text()) < b.contentsRect().width(), (b.text(), b.width())

@@ -148,7 +148,7 @@ def test_pyinstaller_build_runs_its_selftest(tmp_path, placeholder_models_dir):
 
 
 def check_frozen_commands(exe: Path, tmp_path: Path, env: dict[str, str]) -> None:
-    """The frozen app's own CLI and GUI on demo photos with EXIF bursts: predict, the xlsx export (its own
+    """The frozen app's own CLI and GUI on demo photos with EXIF bursts (made by its `demo`): predict, the xlsx export (its own
     zip writer), capture times read by the frozen EXIF parser, and a window screenshot."""
     import zipfile
 
@@ -157,11 +157,17 @@ def check_frozen_commands(exe: Path, tmp_path: Path, env: dict[str, str]) -> Non
     from bibtagger_gui.core.store import Store
 
     folder = tmp_path / "Zieleinlauf Läufer"
-    generate(folder, count=6, size=(320, 480))
     env = {**env, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
 
     def run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
         return subprocess.run([str(exe), *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+
+    done = run("demo", str(folder), "--count", "6")  # the packaged app's own demo photos: the generator's files
+    assert done.returncode == 0 and "bibtagger gui" in done.stdout, done.stdout + done.stderr
+    generate(tmp_path / "from source", count=6)
+    assert (folder / "ground_truth.json").read_bytes() == (tmp_path / "from source" / "ground_truth.json").read_bytes()
+    done = run("demo", str(tmp_path), "--count", "1")  # a folder holding other things: refused
+    assert done.returncode == 1 and "not empty" in done.stderr, done.stdout + done.stderr
 
     done = run("predict", str(folder))
     assert done.returncode == 0, done.stdout + done.stderr

@@ -21,6 +21,7 @@ COMMANDS = [
     "keywords",
     "mturk",
     "startlist",
+    "demo",
 ]
 
 

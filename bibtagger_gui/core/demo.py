@@ -10,22 +10,31 @@ Every photo carries an EXIF capture time (DateTimeOriginal + SubSecTimeOriginal)
 shot as :data:`PLAN` says: lone photos minutes apart and bursts of 3-5 frames 0.15-0.45 s apart, whose
 frames show the same runners (same numbers) coming a little closer and drifting sideways, so the burst
 tools (docs/bursts.md) have something to work on.
+
+:func:`write_demo` is what ``bibtagger demo`` and the app's *Try Demo Photos* run: :func:`generate` into a
+folder that is missing, empty or an earlier demo (:func:`is_demo_folder`), never into one holding anything
+else (docs/packaging.md#demo-photos).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import shutil
 import struct
 import sys
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
 
 from bibtagger_gui.core.annotations import PhotoAnnotation, save_annotations
 from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.catalogue import STORE_DIRNAME
+from bibtagger_gui.core.portable import user_data_dir
 
 FONTS = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_COMPLEX]
 PLATES = [((255, 255, 255), (0, 0, 0)), ((250, 230, 40), (0, 0, 0)), ((255, 255, 255), (200, 0, 0)), ((30, 60, 160), (255, 255, 255)), ((255, 140, 0), (0, 0, 0))]
@@ -275,8 +284,10 @@ def shots(count: int) -> list[tuple[int, str]]:
     return out
 
 
-def generate(outdir: str | Path, count: int = 24, seed: int = 0, size: tuple[int, int] = (640, 960)) -> list[PhotoAnnotation]:
-    """Write ``count`` demo photos and ground_truth.json into ``outdir``; returns the ground truth."""
+def generate(outdir: str | Path, count: int = 24, seed: int = 0, size: tuple[int, int] = (640, 960),
+             progress: Callable[[int, int], object] | None = None) -> list[PhotoAnnotation]:
+    """Write ``count`` demo photos and ground_truth.json into ``outdir``; returns the ground truth.
+    ``progress(done, count)`` is called after each photo."""
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -295,8 +306,71 @@ def generate(outdir: str | Path, count: int = 24, seed: int = 0, size: tuple[int
             write_jpeg(out / name, img, 6 if kind == "sideways" else 1, taken=START + timedelta(milliseconds=10 * centis))
             truth.append(PhotoAnnotation(name, img.shape[1], img.shape[0], bibs))
             i += 1
+            if progress is not None:
+                progress(i, count)
     save_annotations(out / "ground_truth.json", truth)
     return truth
+
+
+#: the demo folder's name in the user data folder (``bibtagger demo`` without OUTDIR, *Try Demo Photos*)
+DEMO_FOLDER_NAME = "bibtagger-demo"
+#: the file :func:`write_demo` leaves in a demo folder (written first: an interrupted demo is still one)
+MARKER = ".bibtagger-demo"
+GROUND_TRUTH = "ground_truth.json"
+_DEMO_PHOTO = re.compile(r"race_\d{3,}\.jpg")
+
+
+class DemoFolderError(Exception):
+    """The folder holds something other than an earlier demo: nothing was written."""
+
+
+def default_demo_dir() -> Path:
+    """``<user data folder>/bibtagger-demo`` (core/portable.py's :func:`user_data_dir`)."""
+    return user_data_dir() / DEMO_FOLDER_NAME
+
+
+def _demo_entry(name: str) -> bool:
+    return name in (MARKER, GROUND_TRUTH, STORE_DIRNAME) or bool(_DEMO_PHOTO.fullmatch(name))
+
+
+def is_demo_folder(folder: str | Path) -> bool:
+    """Whether ``folder`` holds an earlier demo: :data:`MARKER`, or (a ``make run`` demo_photos/ from before
+    the marker) ground_truth.json with nothing but race_NNN.jpg photos and bibtagger's own project folder."""
+    folder = Path(folder)
+    if (folder / MARKER).is_file():
+        return True
+    names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+    return GROUND_TRUTH in names and all(_demo_entry(n) for n in names)
+
+
+def demo_photos(folder: str | Path) -> list[Path]:
+    """The demo's photos in ``folder`` (race_NNN.jpg), sorted."""
+    folder = Path(folder)
+    return sorted(p for p in folder.glob("race_*.jpg") if _DEMO_PHOTO.fullmatch(p.name)) if folder.is_dir() else []
+
+
+def write_demo(outdir: str | Path, count: int = 24, seed: int = 0,
+               progress: Callable[[int, int], object] | None = None) -> list[PhotoAnnotation]:
+    """:func:`generate` into ``outdir`` (made when missing) after checking it: empty or missing, fine; an earlier
+    demo (:func:`is_demo_folder`) is replaced: its race_NNN.jpg photos, ground_truth.json and its bibtagger
+    project (``.bibtagger/``, the review done on it) are removed first, any other file left; anything else
+    raises :class:`DemoFolderError` and nothing is written. Returns the ground truth."""
+    out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise DemoFolderError(f"{out} is a file, not a folder: choose a folder for the demo photos")
+    if out.is_dir() and any(out.iterdir()):
+        if not is_demo_folder(out):
+            raise DemoFolderError(f"{out} is not empty and holds no earlier demo: the demo photos go into a new or empty "
+                                  "folder (or one an earlier `bibtagger demo` made); choose another folder")
+        for photo in demo_photos(out):
+            photo.unlink()
+        (out / GROUND_TRUTH).unlink(missing_ok=True)
+        if (out / STORE_DIRNAME).is_dir():
+            shutil.rmtree(out / STORE_DIRNAME)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text(f"made by `bibtagger demo --count {count} --seed {seed}`; "
+                              "a later `bibtagger demo` into this folder replaces it\n", encoding="utf-8")
+    return generate(out, count, seed, progress=progress)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,8 @@
 
 A card over the photo view, in the palette's window colours, for five states:
 
-- ``no_folder``: what the app does, *Open Folder… (Ctrl+O)*, "or drop a folder here", recent folders;
+- ``no_folder``: what the app does, *Open Folder… (Ctrl+O)*, *Try Demo Photos* (gui/demo_action.py),
+  "or drop a folder here", recent folders;
 - ``scanning``: the first scan of a folder, before any photo is in the list ("Scanning… n photos found");
 - ``no_photos``: the folder holds no photo bibtagger reads (which formats it reads, the HEIC/RAW/… files
   the scan left out, a failed or cancelled scan);
@@ -30,7 +31,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout
 
 from bibtagger_gui.core.imageio import SUPPORTED_EXTENSIONS, is_supported, is_unsupported_photo
 from bibtagger_gui.core.review import ReviewFilter
-from bibtagger_gui.gui import look
+from bibtagger_gui.gui import demo_action, look
 
 #: recent folders offered as buttons (File > Open Recent has up to 10)
 MAX_RECENT = 5
@@ -119,12 +120,18 @@ def describe(window: Any) -> Content | None:
         "Open Folder…",
     )
     if window.store is None or window.folder is None:
+        try_demo = Action(
+            "Try Demo Photos",
+            "Open 24 synthetic race photos (bursts, a sideways photo, photos without a bib) made in the "
+            "bibtagger-demo folder of your user data folder, to try the app on",
+            lambda: demo_action.open_demo(window),
+        )
         return Content(
             "no_folder",
             "Find the race bib numbers in your photos",
             ["Open a folder of race photos: bibtagger reads the bib number of every runner in them, "
              "and you check and correct them, photo by photo."],  # fmt: skip
-            [open_folder],
+            [open_folder, try_demo],
             drop_hint=True,
             recent=recent_folders(window),
         )
@@ -446,9 +453,7 @@ class EmptyState(QFrame):
             button.hide()
             return
         button.setText(action.text)
-        button.setAccessibleName(action.name or action.text)
-        button.setAccessibleDescription(action.description)
-        button.setToolTip(action.description)
+        look.name_widget(button, action.name or action.text, action.description)
         self._slots[button] = action.slot
         button.show()
 
