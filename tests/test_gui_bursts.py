@@ -273,3 +273,25 @@ def test_a_burst_key_counts_from_the_snapshots_not_a_store_query(burst, qtbot, m
     assert c.reviewed == 1 and c.tagged == len(SHOOT) - 1
     assert win.counts_label.text() == f"{c.photos} photos · {c.tagged} tagged · {c.reviewed} reviewed · {c.errors} errors"
     assert not queried
+
+
+def test_a_misread_that_ctrl_d_retyped_is_a_fix_ctrl_b_repeats(make_window, tmp_path, monkeypatch, qtbot):
+    """Frame r0 reads 10264; r1..r3 misread it 10267 on the same plate. Ctrl+D on r1 retypes it (the copied box
+    lands on the misread), and that retype is the fix the hint names and Ctrl+B applies to r2, r3."""
+    folder = tmp_path / "fold"
+    plates = {"r0.jpg": ("10264", 0.0), "r1.jpg": ("10267", 0.3), "r2.jpg": ("10267", 0.6), "r3.jpg": ("10267", 0.9)}
+    for k, (name, (_n, dt)) in enumerate(plates.items()):
+        shot(folder / name, T0 + timedelta(seconds=dt), size=(320, 240))
+    fixed_predictions(monkeypatch, {name: [Bib(n, (40.0 + 2 * k, 60.0, 140.0 + 2 * k, 110.0), 0.5)]
+                                    for k, (name, (n, _dt)) in enumerate(plates.items())})  # fmt: skip
+    win = make_window()
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    show(win, "r1.jpg")
+    key(qtbot, Qt.Key.Key_D, CTRL)
+    assert set(numbers(win, "r1.jpg")) == {"10264"} and "replaced 10267 with 10264" in message(win)
+    hint = message(win)
+    key(qtbot, Qt.Key.Key_B, CTRL)
+    for rel in ("r2.jpg", "r3.jpg"):
+        assert numbers(win, rel) == {"10264": (numbers(win, rel)["10264"][0], "human")}
+    assert "10267 → 10264 on 2 more photo(s)" in message(win), hint

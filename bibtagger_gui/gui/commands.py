@@ -477,7 +477,11 @@ class BurstFixCommand(BatchEditCommand):
 
 def number_fix(command: Any) -> tuple[int, str, str] | None:
     """``(photo_id, old, new)`` when ``command`` retyped a *model* reading ``old`` as ``new`` (an
-    :class:`EditBibCommand` that changed a prediction's number), else None."""
+    :class:`EditBibCommand` that changed a prediction's number, or a :class:`CopyBibsCommand` that retyped one
+    misread plate: its copied number landed on it), else None."""
+    if isinstance(command, CopyBibsCommand) and len(command.plan.retype) == 1:
+        _bib_id, old, new = command.plan.retype[0]
+        return command.photo_id, old, new
     if not isinstance(command, EditBibCommand) or not command.rows_before:
         return None
     before, after = command.rows_before.get(command.bib_id), command.rows_after.get(command.bib_id)
