@@ -117,6 +117,38 @@ def test_the_advice_follows_the_end_to_end_f1_not_the_crop_accuracy(tmp_path):
     assert r.verdict() == "unknown" and "Not compared end to end: the new folder has no detector." in "\n".join(r.lines())
 
 
+
+def test_the_result_says_which_start_parts_the_new_folder_kept(tmp_path):
+    """finetune --keep-start auto: a folder that kept every start part says it holds the current models and no
+    'as well' line; one that kept the detector only names it; an older finetune.json (no choice) names none."""
+    from bibtagger_gui.core.evaluation import PRF
+
+    def with_choice(folder: Path, detector: str, readers: str, finetuned: bool = True) -> Path:
+        data = json.loads((folder / "finetune.json").read_text())
+        same = PRF(4, 1, 0).to_json()
+        data.update(end_to_end={"measured": True, "photos": 5, "start": {"image_level": same}, "new": {"image_level": same}},
+                    choice={"policy": "auto", "detector": detector, "readers": readers, "reason": "F1 on 2 photos",
+                            "start_reader_versions": ["reader-start", "reader-2-start", "reader-3-start"]},
+                    detector={"finetuned": finetuned, "val_metrics": {"ap50": 0.8}, "start_val_metrics": {"ap50": 0.9}})
+        (folder / "finetune.json").write_text(json.dumps(data))
+        return folder
+
+    both = fr.read_result(with_choice(write_report(tmp_path / "a", 0.5, 0.5, 4), "start", "start"))
+    text = "\n".join(both.lines())
+    assert both.kept == ("detector", "readers") and both.current_only
+    assert "holds the current models" in text and "(F1 on 2 photos)" in text and "do as well" not in text
+    assert both.reader_version == "reader-start" and both.readers == 3  # the folder's readers, not the fine-tuned one
+    det = fr.read_result(with_choice(write_report(tmp_path / "b", 0.5, 0.5, 4), "start", "new"))
+    text = "\n".join(det.lines())
+    assert det.kept == ("detector",) and not det.current_only and "keeps the current detector" in text
+    assert det.reader_version == "reader-x-ft"
+    # a detector that was not fine-tuned is no kept part: the folder holds the current models all the same
+    copied = fr.read_result(with_choice(write_report(tmp_path / "c", 0.5, 0.5, 4), "start", "start", finetuned=False))
+    assert copied.kept == ("readers",) and copied.current_only
+    old = fr.read_result(write_report(tmp_path / "d", 0.5, 0.75, 4))
+    assert old.kept == () and not old.current_only and "current models" not in "\n".join(old.lines()[:1])
+
+
 def test_stage_labels_and_the_readers_a_finetune_trains(tmp_path):
     assert fr.stage_label("reader-2") == "training reader 2" and fr.stage_label("reader") == "training reader 1"
     assert fr.stage_label("compare") == fr.STAGE_LABELS["compare"] and fr.stage_label("other") == "other"

@@ -190,7 +190,8 @@ def start(qtbot, make_window, trainable, extra):
 
 
 def test_a_finetune_runs_in_a_child_and_its_models_can_be_used(qtbot, make_window, tmp_path, trainable):
-    win, ctl = start(qtbot, make_window, trainable, TINY_RUN)
+    # --keep-start never: the barely trained readers must reach the folder, to be loaded and used below
+    win, ctl = start(qtbot, make_window, trainable, TINY_RUN + ["--keep-start", "never"])
     qtbot.waitUntil(lambda: ctl.outcome != "", timeout=120000)
     assert ctl.outcome == "done", "\n".join(ctl.lines[-10:])
     out = ctl.out

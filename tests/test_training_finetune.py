@@ -22,7 +22,9 @@ TINY_RUN = ["--epochs", "1", "--steps", "1", "--batch", "4", "--synthetic", "20"
 def finetune(photos: Path, models: Path, out: Path, *extra: str) -> int:
     from training.finetune import main as finetune_main
 
-    return finetune_main(["--from", str(photos), "--models", str(models), "--out", str(out), *TINY_RUN, *extra])
+    # --keep-start never: these tests look at the fine-tuned files (an `extra` --keep-start auto comes later and wins)
+    return finetune_main(["--from", str(photos), "--models", str(models), "--out", str(out), *TINY_RUN,
+                          "--keep-start", "never", *extra])
 
 
 @pytest.fixture
@@ -532,3 +534,109 @@ def test_sigint_stops_a_run_started_with_sigint_ignored(tmp_path, setup):
         proc.kill()
     assert proc.returncode == 130 and time.monotonic() - t < 15, rest[-500:]
     assert "interrupted: nothing written" in rest and not out.exists() and not list(tmp_path.glob("out.partial-*"))
+
+
+def test_the_start_models_are_kept_when_the_finetuned_ones_do_no_better_on_the_held_out_reviewed_photos(tmp_path, capsys):
+    """--keep-start auto (the default): the start readers read every held-out reviewed photo right, the barely
+    trained ones do not, so the new folder holds the start readers (their files, cards noting why, their
+    calibration) and the fine-tuned ones lie under runs/not-used; the app's result says so."""
+    from bibtagger_gui.core import finetune_run as fr
+    from bibtagger_gui.core.recognizer import Recognizer
+    from training.data import entries_from_store, split
+
+    photos = reviewed_photo_set(tmp_path / "race", seed=6, number="12")
+    models = start_ensemble(tmp_path / "models")
+    assert split(entries_from_store(photos))[1]  # the test needs a held-out reviewed photo
+    out = tmp_path / "out"
+    assert finetune(photos, models, out, "--skip-detector", "--no-int8", "--keep-start", "auto") == 0
+    for name in ("reader", "reader-2"):
+        assert (out / f"{name}.onnx").read_bytes() == (models / f"{name}.onnx").read_bytes()
+        assert "-ft-" in version_of(out / "runs" / "not-used" / f"{name}.onnx")
+        assert "kept by `python -m training finetune`" in (out / f"{name}.md").read_text()
+        assert (out / "runs" / "not-used" / f"{name}.md").is_file()
+    report = json.loads((out / "finetune.json").read_text())
+    choice = report["choice"]
+    assert (choice["detector"], choice["readers"]) == ("start", "start")
+    scores = choice["scores"]
+    assert scores["detector start, readers start"]["f1"] > scores["detector start, readers new"]["f1"]
+    e2e = report["end_to_end"]
+    assert e2e["new"]["image_level"] == e2e["start"]["image_level"]
+    assert Recognizer.from_dir(out).reader_version == Recognizer.from_dir(models).reader_version
+    result = fr.read_result(out)
+    assert result.kept == ("readers",) and result.current_only
+    assert any("holds the current models" in line for line in result.lines())
+    assert "--keep-start auto" in capsys.readouterr().out
+
+
+def test_a_finetuned_part_is_used_only_when_it_does_better_and_a_tie_keeps_the_start(tmp_path):
+    """choose_parts on the held-out reviewed photos: readers that read the bibs right beat ones that read them
+    wrong; equal readers (a tie) keep the start ones; with no held-out photo the start is kept."""
+    from types import SimpleNamespace
+
+    from tests.model_factory import make_constant_reader, make_placeholder_detector
+    from training.data import entries_from_store, split
+    from training.finetune import choose_parts
+    from training.models.reader import CHARSET
+
+    photos = reviewed_photo_set(tmp_path / "race", seed=6, number="12")
+    val = split(entries_from_store(photos))[1]
+    assert val
+
+    def folder(name: str, text: str) -> Path:
+        d = tmp_path / name
+        d.mkdir()
+        make_placeholder_detector(d / "detector.onnx")
+        make_constant_reader(d / "reader.onnx", text, CHARSET, version=f"{name}-{text}")
+        return d
+
+    args = SimpleNamespace(keep_start="auto", threads=1)
+    wrong, right, also_right = folder("wrong", "99"), folder("right", "12"), folder("also", "12")
+    assert choose_parts(wrong, right, val, False, args)["readers"] == "new"  # the fine-tuned readers do better
+    assert choose_parts(right, wrong, val, False, args)["readers"] == "start"  # worse: the start stays
+    assert choose_parts(right, also_right, val, False, args)["readers"] == "start"  # a tie keeps the start
+    assert choose_parts(wrong, right, [], False, args)["readers"] == "start"  # nothing held out: nothing shown
+    assert choose_parts(right, wrong, val, False, SimpleNamespace(keep_start="never", threads=1))["readers"] == "new"
+
+
+@pytest.mark.slow
+def test_detector_dev_adds_the_dev_train_photos_to_the_detector_only_as_train_photos(tmp_path, setup, capsys):
+    from tests.test_training_reader import make_photo_set
+    from training.data import entries_from_store, load_entries, split
+    from training.models.detector import build_detector
+    from training.train_detector import finetune_split
+
+    photos, models = setup
+    torch.save({"model": build_detector().state_dict(), "arch": {}, "input_size": 512, "data_hash": "x"}, models / "detector.pt")
+    dev = tmp_path / "dev" / "annotations.json"
+    dev.write_text(json.dumps(make_photo_set(dev.parent, 6, seed=1)))
+    dev_train = split(load_entries(dev))[0]
+    own_train, own_val = finetune_split(entries_from_store(photos))
+    assert dev_train  # the test needs dev train photos
+    out = tmp_path / "out"
+    assert finetune(photos, models, out, "--dev", str(dev), "--detector-dev", "--detector-epochs", "1",
+                    "--detector-steps", "1", "--readers", "1") == 0
+    said = capsys.readouterr().out
+    assert f"train photos {len(own_train) + len(dev_train)} " in said and f"val photos {len(own_val)}," in said
+    assert f"+ {len(dev_train)} photos of the dev set's train split" in (out / "detector.md").read_text()
+    report = json.loads((out / "finetune.json").read_text())["detector"]
+    assert report["dev_train_photos"] == len(dev_train) and report["data"]["reviewed"]["val_photos"] == len(own_val)
+
+
+def test_a_kept_start_detector_replaces_the_finetuned_one_which_goes_aside_with_its_card(tmp_path):
+    from training.finetune import NOT_USED, keep_start_parts, note_kept_parts
+
+    start, work = tmp_path / "start", tmp_path / "work"
+    for folder in (start, work):
+        (folder / "runs" / "detector").mkdir(parents=True)
+        for name in ("detector.onnx", "detector.pt", "detector.md", "reader.onnx", "reader.pt", "reader.md"):
+            (folder / name).write_text(f"{folder.name} {name}")
+    choice = {"detector": "start", "readers": "new", "detector_finetuned": True, "reason": "F1 1.000 vs 0.900"}
+    keep_start_parts(start, work, choice)
+    note_kept_parts(work, choice)
+    assert (work / "detector.onnx").read_text() == "start detector.onnx" and (work / "detector.pt").read_text() == "start detector.pt"
+    assert [(work / NOT_USED / n).read_text() for n in ("detector.onnx", "detector.pt", "detector.md")] == \
+        ["work detector.onnx", "work detector.pt", "work detector.md"]
+    card = (work / "detector.md").read_text()
+    assert card.startswith("start detector.md") and "kept by `python -m training finetune`" in card and "F1 1.000 vs 0.900" in card
+    assert (work / "reader.onnx").read_text() == "work reader.onnx" and (work / "reader.md").read_text() == "work reader.md"
+    assert not (work / NOT_USED / "reader.onnx").exists()

@@ -11,7 +11,9 @@ that is not fine-tuned is copied unchanged, so OUTDIR always holds detector.onnx
 for the app's "Load Model Folder" action, and calibration.json when the reviewed photos give both right
 and wrong readings to fit it on (training.calibrate). Last, the app's recognizer runs with the MODELS
 folder and with the new one on the held-out photos (the val splits): image-level P/R/F1 of both go to
-finetune.json and the cards (the app's "Use These Models" advice).
+finetune.json and the cards (the app's "Use These Models" advice). Before that, `--keep-start auto` (the
+default) keeps the start detector / readers in the new folder unless the fine-tuned ones do better end to end
+on the held-out reviewed photos (choose_parts; the fine-tuned files then go to OUTDIR/runs/not-used/).
 
 OUTDIR is built as the sibling folder OUTDIR.partial-<pid> and renamed into place at the end, so an
 interrupted or failed run leaves OUTDIR as it was. An OUTDIR that holds files (the --models folder
@@ -356,6 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detector-epochs", type=int, default=5)
     p.add_argument("--detector-steps", type=int, default=40, help="detector steps per epoch")
     p.add_argument("--skip-detector", action="store_true")
+    p.add_argument("--detector-lr", type=float, default=5e-4, help="the detector's peak learning rate")
+    p.add_argument("--detector-dev", action="store_true",
+                   help="also train the detector on the dev set's train split (validated on the reviewed val photos only)")
+    p.add_argument("--keep-start", choices=("auto", "never"), default="auto",
+                   help="auto: the new folder keeps the start detector / readers unless the fine-tuned ones do better end "
+                        "to end on the held-out reviewed photos (a tie keeps the start); never: always the fine-tuned ones")
     p.add_argument("--progress-json", action="store_true",
                    help='also print one JSON line per step: {"stage": ..., "done": N, "total": M} (for the app)')
     args = p.parse_args(argv)
@@ -520,19 +528,151 @@ def build(entries: list[Entry], init: Path, work: Path, args, argv: list[str]) -
     (work / "runs" / SYNTHETIC_CACHE).unlink(missing_ok=True)  # rendered crops: not worth keeping
     report["reader"], report["readers"] = readers[0], readers  # "reader": the first one (what older readers of this file read)
     report["readers_left_out"] = args.left_out
-    report["detector"] = finetune_detector(entries, args, work)
+    dev_train = splits[0][splits[2]["reviewed"]["train_photos"]:]  # reader_splits: reviewed train + dev train
+    report["detector"] = finetune_detector(entries, args, work, dev_train if args.detector_dev else [])
     report["int8"] = quantize_readers(readers, splits[0], work, args)
-    report["calibration"] = calibrate_output(entries, args, work, len(splits[3]["reviewed"]))
-    if report["calibration"].get("calibrated"):
-        (work / "calibration.md").write_text(calibration_card(report["calibration"], readers), encoding="utf-8")
+    report["choice"] = choose_parts(args.models, work, splits[3]["reviewed"], report["detector"].get("finetuned", False), args)
+    keep_start_parts(args.models, work, report["choice"])
+    if report["choice"]["detector"] == "start" and report["choice"]["readers"] == "start" and copy_start_calibration(args.models, work):
+        report["calibration"] = {"calibrated": True, "file": str(work / "calibration.json"),
+                                 "note": "the start models' calibration.json (the new folder holds the start models)"}
+    else:
+        report["calibration"] = calibrate_output(entries, args, work, len(splits[3]["reviewed"]))
+        if report["calibration"].get("calibrated"):
+            used = readers if report["choice"]["readers"] == "new" else [{"version": v} for v in report["choice"].get("start_reader_versions", [])]
+            (work / "calibration.md").write_text(calibration_card(report["calibration"], used), encoding="utf-8")
     report["end_to_end"] = compare_end_to_end(args.models, work, splits[3], args)
     for summary in readers:
         card = reader_card(summary, argv, report["end_to_end"], len(readers))
-        (work / f"{summary['name']}.md").write_text(card, encoding="utf-8")
+        if report["choice"]["readers"] == "start":  # the fine-tuned reader's card goes with its files
+            (work / NOT_USED / f"{summary['name']}.md").write_text(card, encoding="utf-8")
+        else:
+            (work / f"{summary['name']}.md").write_text(card, encoding="utf-8")
+    if report["choice"]["readers"] == "start" or report["choice"]["detector"] == "start":
+        note_kept_parts(work, report["choice"])
     text = json.dumps(report, indent=1, default=str)
     text = text.replace(json.dumps(str(work))[1:-1], json.dumps(str(args.out))[1:-1])
     (work / "finetune.json").write_text(text, encoding="utf-8")
     return report
+
+
+NOT_USED = Path("runs") / "not-used"  # fine-tuned parts the new folder does not use (choose_parts), kept for a look
+
+
+def _recognize_all(rec, photos: list[Entry]) -> list | None:
+    """The app recognizer's bibs on each photo (None for a photo it cannot read)."""
+    out = []
+    for e in photos:
+        try:
+            out.append(rec.recognize_path(e.path))
+        except Exception as exc:  # ImageError, OSError: left out of every candidate alike
+            log(f"{e.path}: {exc}; left out of the choice")
+            out.append(None)
+    return out
+
+
+def choose_parts(start: Path, work: Path, val: list[Entry], detector_finetuned: bool, args) -> dict:
+    """Which parts of the new folder are the fine-tuned ones (``--keep-start auto``): every mix of the start /
+    fine-tuned detector and the start / fine-tuned readers runs end to end (the app's recognizer, raw scores:
+    a calibration maps the app's cut-off too, so it keeps the same readings) on the **held-out reviewed photos**
+    only (never the dev set's val split, the project's benchmark); the highest image-level F1 wins and a tie
+    goes to the mix with fewer fine-tuned parts, so a fine-tuned part is used only when it does better.
+    Without held-out reviewed photos nothing can show that, and the start models are kept."""
+    from bibtagger_gui.core.annotations import PhotoAnnotation
+    from bibtagger_gui.core.evaluation import evaluate
+    from bibtagger_gui.core.recognizer import Recognizer, ensemble_members
+
+    start_readers = [start / "reader.onnx", *ensemble_members(start)]
+    new_readers = [work / "reader.onnx", *ensemble_members(work)]
+    choice: dict = {"policy": args.keep_start, "detector": "new" if detector_finetuned else "start", "readers": "new",
+                    "detector_finetuned": detector_finetuned, "start_reader_versions": []}
+    if args.keep_start == "never":
+        choice["reason"] = "--keep-start never: the fine-tuned models are used whatever they score"
+        return choice
+    if not val:
+        choice.update(detector="start", readers="start",
+                      reason="no reviewed photo was held out (too few reviewed photos), so nothing showed the fine-tuned "
+                             "models do better: the start models are kept")
+        log(f"--keep-start auto: {choice['reason']}")
+        return choice
+    mixes = [("start", "start"), ("start", "new")] + ([("new", "start"), ("new", "new")] if detector_finetuned else [])
+    preds: dict[tuple[str, str], list] = {}
+    for i, (det, read) in enumerate(mixes):
+        progress("choose", i, len(mixes))
+        readers = start_readers if read == "start" else new_readers
+        rec = Recognizer((start if det == "start" else work) / "detector.onnx", readers[0], extra_readers=readers[1:],
+                         calibration=False, threads=args.threads)
+        if (det, read) == ("start", "start"):
+            choice["start_reader_versions"] = [m.version for m in rec.readers]
+        preds[(det, read)] = _recognize_all(rec, val)
+    progress("choose", len(mixes), len(mixes))
+    readable = [i for i in range(len(val)) if all(p[i] is not None for p in preds.values())]
+    truth = [PhotoAnnotation(str(val[i].path), val[i].width, val[i].height, list(val[i].bibs)) for i in readable]
+    scores = {}
+    for mix, bibs in preds.items():
+        pred = [PhotoAnnotation(str(val[i].path), val[i].width, val[i].height, bibs[i]) for i in readable]
+        m = evaluate(truth, pred).to_json()["image_level"] if truth else {"f1": 0.0, "tp": 0, "fp": 0, "fn": 0}
+        scores[mix] = {k: m[k] for k in ("tp", "fp", "fn", "f1")}
+    best = max(mixes, key=lambda mix: (round(scores[mix]["f1"], 9), -mixes.index(mix)))  # ties: the earlier (fewer new parts)
+    choice.update(detector=best[0], readers=best[1], photos=len(truth),
+                  scores={f"detector {d}, readers {r}": scores[(d, r)] for d, r in mixes})
+    new_best = scores[mixes[-1]]["f1"]
+    choice["reason"] = (f"image-level F1 on the {len(truth)} held-out reviewed photos: start models {scores[mixes[0]]['f1']:.3f}, "
+                        f"fine-tuned {new_best:.3f}; used: detector {best[0]}, readers {best[1]} (a tie keeps the start)")
+    log(f"--keep-start auto: {choice['reason']}")
+    return choice
+
+
+def keep_start_parts(start: Path, work: Path, choice: dict) -> None:
+    """Put the start detector / readers the choice kept into `work`, the fine-tuned ones under runs/not-used/."""
+    from bibtagger_gui.core.recognizer import ensemble_members
+
+    moves: list[str] = []
+    copies: list[str] = []
+    if choice["detector"] == "start" and (work / "detector.pt").is_file() and (work / "detector.onnx").is_file() \
+            and (work / "runs" / "detector").is_dir():  # a fine-tuned detector (a copied one is the start's already)
+        moves += ["detector.onnx", "detector.pt", "detector.md"]
+        copies += ["detector.onnx", "detector.pt", "detector.md"]
+    if choice["readers"] == "start":
+        moves += [p.name for p in [work / "reader.onnx", *ensemble_members(work)]]
+        moves += [p.with_suffix(".pt").name for p in [work / "reader.onnx", *ensemble_members(work)]]
+        start_readers = [start / "reader.onnx", *ensemble_members(start)]
+        copies += [n for p in start_readers for n in (p.name, p.with_suffix(".pt").name, p.with_suffix(".md").name)]
+    if moves:
+        (work / NOT_USED).mkdir(parents=True, exist_ok=True)
+    for name in moves:
+        if (work / name).is_file():
+            (work / name).rename(work / NOT_USED / name)
+    for name in copies:
+        if (start / name).is_file():
+            shutil.copyfile(start / name, work / name)
+
+
+def copy_start_calibration(start: Path, work: Path) -> bool:
+    """The start models' calibration.json (+ card) for a new folder that holds the start models; False without one."""
+    if not (start / "calibration.json").is_file():
+        return False
+    for name in ("calibration.json", "calibration.md"):
+        if (start / name).is_file():
+            shutil.copyfile(start / name, work / name)
+    return True
+
+
+def note_kept_parts(work: Path, choice: dict) -> None:
+    """Add to the cards of the start parts kept in the new folder why they were kept."""
+    from bibtagger_gui.core.recognizer import ensemble_members
+
+    line = (f"\n- kept by `python -m training finetune` on {_dt.date.today():%Y-%m-%d} (`--keep-start auto`): "
+            f"{choice.get('reason', '')}; the fine-tuned files are in `{NOT_USED.as_posix()}/`\n")
+    names = []
+    if choice["detector"] == "start" and choice.get("detector_finetuned"):  # a detector copied unchanged has nothing to add
+        names.append("detector.md")
+    if choice["readers"] == "start":
+        names += [p.with_suffix(".md").name for p in [work / "reader.onnx", *ensemble_members(work)]]
+    for name in names:
+        card = work / name
+        text = card.read_text(encoding="utf-8") if card.is_file() else f"# {Path(name).stem}.onnx (the start model)\n"
+        card.write_text(text.rstrip("\n") + "\n" + line, encoding="utf-8")
 
 
 def fitted_on(photos: int, held_out: int) -> str:
@@ -618,17 +758,20 @@ def detector_card(info: dict) -> str:
                     f"P {s['precision']:.3f}, R {s['recall']:.3f}, F1 {s['f1']:.3f}")
     else:
         val = "not measured: every reviewed photo was trained on (too few for a val split)"
+    n_dev = info.get("dev_train_photos", 0)
+    dev = f"+ {n_dev} photos of the dev set's train split (--detector-dev)" if n_dev else "no dev-set photos"
     return f"""# detector.onnx (fine-tuned)
 
 - version: `{info['version']}`, fine-tuned from `{info['init']}` on {_dt.date.today():%Y-%m-%d}
-- data: {own['train_photos']} reviewed photos of {', '.join(info['sources'])} ({own['train_bibs']} bibs); no dev-set photos
+- data: {own['train_photos']} reviewed photos of {', '.join(info['sources'])} ({own['train_bibs']} bibs); {dev}
 - validation: {val}
 - training log and metrics per epoch: `runs/detector/metrics.jsonl` in this folder
 """
 
 
-def finetune_detector(entries: list[Entry], args, out: Path) -> dict:
-    """Detector fine-tuning through the detector's own `training.train_detector.finetune`, else a copy."""
+def finetune_detector(entries: list[Entry], args, out: Path, dev_train: list[Entry] | None = None) -> dict:
+    """Detector fine-tuning through the detector's own `training.train_detector.finetune` (on the reviewed train
+    photos + ``dev_train``, validated on the reviewed val photos), else a copy."""
     ckpt = args.models / "detector.pt"
     reason = None
     if args.skip_detector:
@@ -643,11 +786,11 @@ def finetune_detector(entries: list[Entry], args, out: Path) -> dict:
     if reason is None:
         run_dir = out / "runs" / "detector"
         path = det_finetune(entries, ckpt, run_dir, epochs=args.detector_epochs, steps_per_epoch=args.detector_steps,
-                            threads=args.threads, on_step=lambda done, total: progress("detector", done, total))
+                            threads=args.threads, extra_train=dev_train, lr=args.detector_lr, on_step=lambda done, total: progress("detector", done, total))
         shutil.copyfile(path, out / "detector.onnx")
         shutil.copyfile(run_dir / "best.pt", out / "detector.pt")
         info = detector_summary(entries, out, run_dir, args.models / "detector.onnx", args.threads)
-        info.update(init=str(ckpt), sources=[str(f) for f in args.from_dirs])
+        info.update(init=str(ckpt), sources=[str(f) for f in args.from_dirs], dev_train_photos=len(dev_train or []))
         (out / "detector.md").write_text(detector_card(info), encoding="utf-8")
         log(f"detector fine-tuned (version {info['version']})")
         return {"finetuned": True, "onnx": str(out / "detector.onnx"), **info}

@@ -412,16 +412,16 @@ def finetune_split(entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
     return train_e, val_e
 
 
-def finetune(entries: list[Entry], init: Path | str | None, out_dir: Path | str, epochs: int = 10, **kwargs) -> Path:
-    """Fine-tune the detector on corrected annotations (all `entries` are used for training).
+def finetune(entries: list[Entry], init: Path | str | None, out_dir: Path | str, epochs: int = 10,
+             extra_train: list[Entry] | None = None, **kwargs) -> Path:
+    """Fine-tune the detector on corrected annotations (their `finetune_split`: train, and val to choose the epoch).
 
-    `init` is a ``.pt`` checkpoint from train() (or None to start from scratch). Writes
-    OUT_DIR/detector.onnx and returns its path.  Entries whose image is in the rbnr_dev val split are
-    still held out so the val numbers stay honest.
+    `init` is a ``.pt`` checkpoint from train() (or None to start from scratch). ``extra_train``: more train
+    photos (e.g. the dev set's train split), never validated on. Writes OUT_DIR/detector.onnx and returns its path.
     """
     train_e, val_e = finetune_split(entries)
     kwargs.setdefault("lr", 5e-4)
-    res = train(train_e, val_e, Path(out_dir), epochs=epochs, init=Path(init) if init else None, **kwargs)
+    res = train(train_e + list(extra_train or []), val_e, Path(out_dir), epochs=epochs, init=Path(init) if init else None, **kwargs)
     return Path(res["onnx"])
 
 

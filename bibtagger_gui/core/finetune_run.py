@@ -208,7 +208,7 @@ class Progress:
 
 STAGE_LABELS = {"gather": "reading reviewed photos", "synthetic": "making synthetic bibs", "reader": "training reader 1",
                 "detector": "training the detector", "quantize": "making int8 readers", "calibrate": "calibrating confidences",
-                "compare": "comparing on held-out photos"}
+                "choose": "checking the new models on held-out photos", "compare": "comparing on held-out photos"}
 
 
 def stage_label(stage: str) -> str:
@@ -282,6 +282,9 @@ class Result:
     start_score: Score | None = None  # the app's recognizer with the start folder on them
     new_score: Score | None = None  # and with the new folder
     compare_note: str = ""  # why there is no end-to-end comparison
+    kept: tuple[str, ...] = ()  # start parts the new folder kept ("detector", "readers"; finetune --keep-start auto)
+    kept_reason: str = ""  # why (finetune.json choice.reason)
+    current_only: bool = False  # the new folder holds the start models only (every part kept or not fine-tuned)
 
     @property
     def measured(self) -> bool:
@@ -314,12 +317,23 @@ class Result:
         train = f"{self.train_photos - dev_train} reviewed photo(s)" + (f" + {dev_train} dev-set photo(s)" if dev_train else "")
         val = f"{self.val_photos - dev_val} reviewed photo(s)" + (f" + {dev_val} dev-set photo(s)" if dev_val else "")
         out = [f"Trained on {train}; checked on {val} held out ({self.val_bibs} bib crops)."]
+        if self.kept:
+            parts = " and ".join({"detector": "detector", "readers": "readers"}[k] for k in self.kept)
+            if self.current_only:
+                out.append("The fine-tuned models did not do better on your held-out reviewed photos, so the new folder "
+                           "holds the current models: keeping them is advised.")
+            else:
+                out.append(f"The fine-tuned {parts} did not do better on your held-out reviewed photos: the new folder "
+                           f"keeps the current {parts}.")
+            if self.kept_reason:
+                out.append(f"  ({self.kept_reason})")
         if self.compared:
             out.append(f"Bibs found on the {self.compare_photos} held-out photo(s), recognized as the app does:")
             out.append(f"  current models: {self.start_score.describe()}")  # type: ignore[union-attr]
             out.append(f"  new models: {self.new_score.describe()}")  # type: ignore[union-attr]
-            out.append({"better": "The new models find more of them (higher F1).", "same": "The new models do as well (same F1).",
-                        "worse": "The new models do worse (lower F1): keeping the current models is advised."}[self.verdict()])
+            if not self.current_only:  # a folder of the current models says so above
+                out.append({"better": "The new models find more of them (higher F1).", "same": "The new models do as well (same F1).",
+                            "worse": "The new models do worse (lower F1): keeping the current models is advised."}[self.verdict()])
         elif self.compare_note:
             out.append(f"Not compared end to end: {self.compare_note}.")
         if not self.measured:
@@ -377,6 +391,14 @@ def read_result(folder: Path) -> Result:
         else:
             detector = f"Detector kept as it was ({det.get('reason', 'not fine-tuned')})."
         calibrated = bool(cal.get("calibrated"))
+        choice = data.get("choice") or {}
+        result_kw["kept"] = tuple(k for k in ("detector", "readers") if choice.get(k) == "start"
+                                  and (k == "readers" or det.get("finetuned")))
+        result_kw["kept_reason"] = str(choice.get("reason", "")) if result_kw["kept"] else ""
+        result_kw["current_only"] = choice.get("readers") == "start" and (choice.get("detector") == "start" or not det.get("finetuned"))
+        kept_readers = [str(v) for v in choice.get("start_reader_versions") or []] if choice.get("readers") == "start" else []
+        if kept_readers:  # the folder's readers are the start ones: say theirs, not the fine-tuned ones'
+            result_kw.update(reader_version=kept_readers[0], readers=len(kept_readers))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # AttributeError: a list where an object belongs
         raise ValueError(f"cannot read {Path(folder) / 'finetune.json'}: {exc}") from exc
     return Result(folder=Path(folder), detector=detector, calibrated=calibrated, **result_kw)
