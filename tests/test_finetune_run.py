@@ -133,8 +133,13 @@ def test_the_result_says_which_start_parts_the_new_folder_kept(tmp_path):
         (folder / "finetune.json").write_text(json.dumps(data))
         return folder
 
-    both = fr.read_result(with_choice(write_report(tmp_path / "a", 0.5, 0.5, 4), "start", "start"))
+    folder = with_choice(write_report(tmp_path / "a", 0.5, 0.5, 4), "start", "start")
+    data = json.loads((folder / "finetune.json").read_text())
+    data["calibration"] = {"calibrated": True, "start": True}  # finetune copies the start's calibration.json then
+    (folder / "finetune.json").write_text(json.dumps(data))
+    both = fr.read_result(folder)
     text = "\n".join(both.lines())
+    assert "calibrated as the current models'" in text and "on the reviewed photos" not in text
     assert both.kept == ("detector", "readers") and both.current_only
     assert "holds the current models" in text and "(F1 on 2 photos)" in text and "do as well" not in text
     assert both.reader_version == "reader-start" and both.readers == 3  # the folder's readers, not the fine-tuned one

@@ -534,7 +534,7 @@ def build(entries: list[Entry], init: Path, work: Path, args, argv: list[str]) -
     report["choice"] = choose_parts(args.models, work, splits[3]["reviewed"], report["detector"].get("finetuned", False), args)
     keep_start_parts(args.models, work, report["choice"])
     if report["choice"]["detector"] == "start" and report["choice"]["readers"] == "start" and copy_start_calibration(args.models, work):
-        report["calibration"] = {"calibrated": True, "file": str(work / "calibration.json"),
+        report["calibration"] = {"calibrated": True, "start": True, "file": str(work / "calibration.json"),
                                  "note": "the start models' calibration.json (the new folder holds the start models)"}
     else:
         report["calibration"] = calibrate_output(entries, args, work, len(splits[3]["reviewed"]))

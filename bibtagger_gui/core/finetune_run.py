@@ -285,6 +285,7 @@ class Result:
     kept: tuple[str, ...] = ()  # start parts the new folder kept ("detector", "readers"; finetune --keep-start auto)
     kept_reason: str = ""  # why (finetune.json choice.reason)
     current_only: bool = False  # the new folder holds the start models only (every part kept or not fine-tuned)
+    calibration_kept: bool = False  # its calibration.json is the start models' (finetune copies it for current_only)
 
     @property
     def measured(self) -> bool:
@@ -349,7 +350,8 @@ class Result:
             out.append({"better": "The new reader reads more of them.", "same": "The new reader reads as many of them.",
                         "worse": "The new reader reads fewer of them: keeping the current models is advised."}[self.verdict()])
         out.append(self.detector)
-        out.append("Confidences calibrated on the reviewed photos." if self.calibrated
+        out.append("Confidences calibrated as the current models' (the same calibration)." if self.calibration_kept
+                   else "Confidences calibrated on the reviewed photos." if self.calibrated
                    else "Confidences not calibrated (raw scores shown).")
         readers = "1 reader" if self.readers == 1 else f"{self.readers} readers voting (an ensemble)"
         out.append(f"New models: {readers}{', int8' if self.int8 else ''}; first reader version {self.reader_version}")
@@ -395,6 +397,7 @@ def read_result(folder: Path) -> Result:
         result_kw["kept"] = tuple(k for k in ("detector", "readers") if choice.get(k) == "start"
                                   and (k == "readers" or det.get("finetuned")))
         result_kw["kept_reason"] = str(choice.get("reason", "")) if result_kw["kept"] else ""
+        result_kw["calibration_kept"] = bool(cal.get("start"))
         result_kw["current_only"] = choice.get("readers") == "start" and (choice.get("detector") == "start" or not det.get("finetuned"))
         kept_readers = [str(v) for v in choice.get("start_reader_versions") or []] if choice.get("readers") == "start" else []
         if kept_readers:  # the folder's readers are the start ones: say theirs, not the fine-tuned ones'
