@@ -224,7 +224,9 @@ def _human_box_shoot(qtbot, make_window, tmp_path, monkeypatch):
     win.open_folder(folder)
     stepper.wait_started(qtbot, 1)
     assert win.select_photo(human.photo_id)
-    assert stepper.go(qtbot) == rel0  # the photo shown, being recognized
+    if stepper.started != [rel0]:  # the run began elsewhere (on a loaded machine the window may show photo_000
+        assert stepper.go(qtbot) == rel0  # only after the run took its first photo): photo_000 is taken next
+    assert stepper.started[-1] == rel0  # the photo shown, being recognized
     assert [b.id for b in win.current_bibs] == [human.id] and win.selected_bib == human.id
     return win, stepper, folder, human
 

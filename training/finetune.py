@@ -580,7 +580,7 @@ def choose_parts(start: Path, work: Path, val: list[Entry], detector_finetuned: 
     Without held-out reviewed photos nothing can show that, and the start models are kept."""
     from bibtagger_gui.core.annotations import PhotoAnnotation
     from bibtagger_gui.core.evaluation import evaluate
-    from bibtagger_gui.core.recognizer import Recognizer, ensemble_members
+    from bibtagger_gui.core.recognizer import ModelError, Recognizer, ensemble_members
 
     start_readers = [start / "reader.onnx", *ensemble_members(start)]
     new_readers = [work / "reader.onnx", *ensemble_members(work)]
@@ -597,15 +597,27 @@ def choose_parts(start: Path, work: Path, val: list[Entry], detector_finetuned: 
         return choice
     mixes = [("start", "start"), ("start", "new")] + ([("new", "start"), ("new", "new")] if detector_finetuned else [])
     preds: dict[tuple[str, str], list] = {}
+    unusable: list[str] = []
     for i, (det, read) in enumerate(mixes):
         progress("choose", i, len(mixes))
         readers = start_readers if read == "start" else new_readers
-        rec = Recognizer((start if det == "start" else work) / "detector.onnx", readers[0], extra_readers=readers[1:],
-                         calibration=False, threads=args.threads)
+        try:
+            rec = Recognizer((start if det == "start" else work) / "detector.onnx", readers[0], extra_readers=readers[1:],
+                             calibration=False, threads=args.threads)
+        except ModelError as exc:  # e.g. a start folder with detector.pt but no detector.onnx: that mix cannot compete
+            unusable.append(f"detector {det}, readers {read}: {exc}")
+            continue
         if (det, read) == ("start", "start"):
             choice["start_reader_versions"] = [m.version for m in rec.readers]
         preds[(det, read)] = _recognize_all(rec, val)
     progress("choose", len(mixes), len(mixes))
+    if unusable:
+        choice["unusable"] = unusable
+        log("--keep-start auto: could not run " + "; ".join(unusable))
+    mixes = [mix for mix in mixes if mix in preds]
+    if not mixes:
+        raise ModelError("neither the start nor the fine-tuned models could be run to choose between them: "
+                         + "; ".join(unusable))
     readable = [i for i in range(len(val)) if all(p[i] is not None for p in preds.values())]
     truth = [PhotoAnnotation(str(val[i].path), val[i].width, val[i].height, list(val[i].bibs)) for i in readable]
     scores = {}
@@ -616,8 +628,9 @@ def choose_parts(start: Path, work: Path, val: list[Entry], detector_finetuned: 
     best = max(mixes, key=lambda mix: (round(scores[mix]["f1"], 9), -mixes.index(mix)))  # ties: the earlier (fewer new parts)
     choice.update(detector=best[0], readers=best[1], photos=len(truth),
                   scores={f"detector {d}, readers {r}": scores[(d, r)] for d, r in mixes})
+    start_f1 = f"{scores[('start', 'start')]['f1']:.3f}" if ("start", "start") in scores else "could not be run"
     new_best = scores[mixes[-1]]["f1"]
-    choice["reason"] = (f"image-level F1 on the {len(truth)} held-out reviewed photos: start models {scores[mixes[0]]['f1']:.3f}, "
+    choice["reason"] = (f"image-level F1 on the {len(truth)} held-out reviewed photos: start models {start_f1}, "
                         f"fine-tuned {new_best:.3f}; used: detector {best[0]}, readers {best[1]} (a tie keeps the start)")
     log(f"--keep-start auto: {choice['reason']}")
     return choice
