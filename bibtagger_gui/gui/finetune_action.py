@@ -403,16 +403,17 @@ class FinetuneController(FeatureController):
             self._failed(code)
         self.finished.emit(self.outcome)
 
-    def _discard(self, out: Path | None) -> None:
-        """Remove what a stopped run left: its work folder (a kill) or the folder it finished as it was stopped."""
+    def _discard(self, out: Path | None, finished_too: bool = True) -> None:
+        """Remove what a run left: its work folders (a kill, a failure) and, with ``finished_too`` (a stop), the
+        folder it finished as it was stopped."""
         if out is None:
             return
-        for folder in fr.partial_folders(out) + ([out] if out.exists() else []):
+        for folder in fr.partial_folders(out) + ([out] if finished_too and out.exists() else []):
             shutil.rmtree(folder, ignore_errors=True)
 
     def _failed(self, code: int) -> None:
         self.outcome = "failed"
-        self._discard_partial()
+        self._discard(self.out, finished_too=False)
         line = fr.last_error_line(self.lines)
         tail = "\n".join(self.lines[-40:])
         log.warning("fine-tune failed (exit %s): %s\n%s", code, line, tail)
@@ -428,11 +429,6 @@ class FinetuneController(FeatureController):
         self._show(f"{TITLE}: failed", f"The fine-tune stopped with an error:\n\n{shown}\n\nThe models in use are "
                    f"unchanged and no new folder was kept. The full output is in the details below ({where}).",
                    [("ok", "OK", "Close this message")], details=tail, unsolicited=True)
-
-    def _discard_partial(self) -> None:
-        if self.out is not None:
-            for folder in fr.partial_folders(self.out):
-                shutil.rmtree(folder, ignore_errors=True)
 
     # ------------------------------------------------------------------ the result
     def _show_result(self, result: fr.Result) -> None:
