@@ -229,11 +229,6 @@ class BatchController(FeatureController):
                 continue
         return out
 
-    def _say(self, message: str, ms: int = 6000) -> bool:
-        self.last_message = message
-        self.window.statusBar().showMessage(message, ms)
-        return False
-
     # ---------------------------------------------------------------- menus
     def update_texts(self) -> None:
         """The menus name how many photos are selected (an action with none selected says why when used)."""

@@ -28,16 +28,13 @@ def _names(relpaths: list[str]) -> str:
 class BurstController(FeatureController):
     """The burst tools of one window (``window.burst_controller``)."""
 
+    say_ms = 8000
+
     def __init__(self, window: Any):
         super().__init__(window)
         window.undo_stack.indexChanged.connect(self._hint_after_fix)
 
     # ---------------------------------------------------------------- helpers
-    def _say(self, message: str, ms: int = 8000) -> bool:
-        self.last_message = message
-        self.window.statusBar().showMessage(message, ms)
-        return False
-
     def _key(self, action: str, menu: str) -> str:
         return self.window.keymap.text(action) or menu
 

@@ -37,6 +37,16 @@ class FeatureController(QObject):
         self.action, self.menu = action, menu
         return action
 
+    #: how long :meth:`_say`'s status-bar message stays (ms) unless told
+    say_ms = 6000
+
+    def _say(self, message: str, ms: int | None = None) -> bool:
+        """Say ``message`` in the status bar (and keep it as ``last_message``); False, for ``return self._say(...)``
+        where a key or action cannot act."""
+        self.last_message = message
+        self.window.statusBar().showMessage(message, self.say_ms if ms is None else ms)
+        return False
+
     def _message(self, icon, title: str, text: str, details: str = "") -> None:
         self.last_message = text
         if not self.interactive:
