@@ -160,11 +160,6 @@ def same_place(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:
     return a is None or b is None or overlap(a, b) >= SAME_BOX_IOU
 
 
-def _seen_here(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:
-    """Same number assumed: one has no box, or the boxes overlap at all (``match``'s "nudged")."""
-    return a is None or b is None or overlap(a, b) > 0
-
-
 def box_moved(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:
     """``b`` is another box than ``a``: moved by more than MOVE_TOLERANCE, or drawn where there was none.
     (No box in ``b`` says nothing: a box is never removed.)"""
@@ -252,16 +247,12 @@ def _human(item: Item, number: str | None = None, box: Any = None) -> Item:
 def _same_bibs(a: Sequence[Item], b: Sequence[Bib], spare_predictions: bool) -> tuple[bool, list[Item]]:
     """(Whether ``a`` holds the bibs ``b``: same numbers on the same bibs, one for one, and nothing else -- or
     else only predictions, with ``spare_predictions`` --, the items of ``a`` left over). The same bib as in
-    :func:`match`: a box nudged (overlapping at all) or missing on one side is the number its reviewer saw."""
-    free = list(b)
-    left = []
-    for item in a:
-        hit = next((x for x in free if x.number == item.bib.number and _seen_here(x.box, item.bib.box)), None)
-        if hit is None:
-            left.append(item)
-        else:
-            free.remove(hit)
-    ok = not free and all(spare_predictions and not i.human for i in left)
+    :func:`match` (its rules but the renumber): a box nudged (overlapping at all) or missing on one side is the
+    number its reviewer saw."""
+    pairs = match(b, [i.bib for i in a], renumber=lambda _n: False)
+    paired = {n for n, _rule in pairs.values()}
+    left = [item for n, item in enumerate(a) if n not in paired]
+    ok = len(pairs) == len(b) and all(spare_predictions and not i.human for i in left)
     return ok, left
 
 
