@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import glob
 import json
 import os
 import shutil
@@ -35,7 +34,7 @@ import threading
 import traceback
 from pathlib import Path
 
-from bibtagger_gui.core.finetune_run import TOO_FEW, progress_json, reader_members, too_few
+from bibtagger_gui.core.finetune_run import TOO_FEW, partial_folder, partial_folders, progress_json, reader_members, too_few
 from training.data import DEFAULT_DEV, Entry, data_hash, entries_from_store, load_entries, split
 
 
@@ -463,11 +462,11 @@ def make_work_dir(out: Path) -> tuple[Path, list[Path]]:
     """A new sibling folder OUT.partial-<pid> (+ the missing parents it needed, to remove on failure)."""
     made = [d for d in reversed(out.absolute().parents) if not d.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f"{glob.escape(out.name)}.partial-*"):  # left by killed runs
+    for stale in partial_folders(out):  # left by killed runs
         pid = stale.name.rsplit("-", 1)[-1]
         if pid.isdigit() and (int(pid) == os.getpid() or not _running(int(pid))):
             shutil.rmtree(stale, ignore_errors=True)
-    work = out.parent / f"{out.name}.partial-{os.getpid()}"
+    work = partial_folder(out, os.getpid())
     work.mkdir()
     return work, made
 

@@ -182,14 +182,19 @@ def output_folder(photos: Path, now: _dt.datetime | None = None, data_dir: Path 
     name = shorten_name(windows_safe_name(Path(photos).name or "photos"), 80)
     out = base / f"{name}-{now:%Y%m%d-%H%M%S}"
     n = 1
-    while out.exists() or any(out.parent.glob(f"{glob.escape(out.name)}.partial-*")):
+    while out.exists() or partial_folders(out):
         n += 1
         out = base / f"{name}-{now:%Y%m%d-%H%M%S}-{n}"
     return out
 
 
+def partial_folder(out: Path, pid: int) -> Path:
+    """The work folder finetune process ``pid`` builds ``out`` in: ``OUT.partial-<pid>``, renamed to OUT at the end."""
+    return out.parent / f"{out.name}.partial-{pid}"
+
+
 def partial_folders(out: Path, pid: int | None = None) -> list[Path]:
-    """The work folders finetune builds ``out`` in (``OUT.partial-<pid>``; of that pid only when given)."""
+    """The work folders finetune builds ``out`` in (:func:`partial_folder`; of that pid only when given)."""
     if not out.parent.is_dir():
         return []
     pattern = f"{glob.escape(out.name)}.partial-{pid if pid is not None else '*'}"
