@@ -259,11 +259,12 @@ def test_the_reader_card_and_report_tell_reviewed_photos_from_dev_set_photos(tmp
     data = json.loads((out / "finetune.json").read_text())["reader"]["data"]
     assert data["reviewed"] == {"train_photos": len(own_train), "train_bibs": len(own_train), "val_photos": len(own_val),
                                 "val_bibs": len(own_val)}  # one bib per photo
-    assert data["dev"]["train_photos"] == len(dev_train) and data["dev"]["val_photos"] == len(dev_val)
+    # its val photos are compared end to end only: never the readers' held-out crops
+    assert data["dev"]["train_photos"] == len(dev_train) and data["dev"]["held_out_photos"] == len(dev_val)
     card = " ".join((out / "reader.md").read_text().split())
     assert f"{len(own_train) + len(dev_train)} train photos: {len(own_train)} reviewed photos of {photos}" in card
     assert f"+ {len(dev_train)} photos of the dev set `{tmp_path / 'dev' / 'annotations.json'}`" in card
-    assert f"{len(own_val)} reviewed photos ({len(own_val)} bibs) + {len(dev_val)} dev-set photos" in card
+    assert f"held out: {len(own_val)} reviewed photos ({len(own_val)} bibs); on their {len(own_val)} ground-truth crops" in card
     assert version_of(out / "reader.onnx") in card
 
 
@@ -292,7 +293,7 @@ def test_dev_set_photos_that_are_reviewed_photos_are_used_once(tmp_path, setup, 
     assert f"{len(copies)} of its photos are reviewed photos of these folders" in capsys.readouterr().out
     report = json.loads((out / "finetune.json").read_text())
     data = report["reader"]["data"]
-    assert data["dev"]["train_photos"] == len(dev_train) and data["dev"]["val_photos"] == len(dev_val)
+    assert data["dev"]["train_photos"] == len(dev_train) and data["dev"]["held_out_photos"] == len(dev_val)
     assert report["reader"]["train_photos"] == len(own_train) + len(dev_train)
     assert report["end_to_end"]["by_source"] == {"reviewed": len(own_val), "dev": len(dev_val)}
 
@@ -640,3 +641,132 @@ def test_a_kept_start_detector_replaces_the_finetuned_one_which_goes_aside_with_
     assert card.startswith("start detector.md") and "kept by `python -m training finetune`" in card and "F1 1.000 vs 0.900" in card
     assert (work / "reader.onnx").read_text() == "work reader.onnx" and (work / "reader.md").read_text() == "work reader.md"
     assert not (work / NOT_USED / "reader.onnx").exists()
+
+
+# ---------------------------------------------------------------- the epoch each part keeps: the user's photos only
+
+
+def poisoned_dev_set(shared: Path) -> Path:
+    """``shared``/datasets/rbnr_dev as a checkout beside ../shared has it, with photos and numbers that change any
+    run that reads them (its train photos would be trained on, its val crops would choose)."""
+    from tests.test_training_reader import make_photo_set
+
+    dev = shared / "datasets" / "rbnr_dev"
+    items = make_photo_set(dev, 10, seed=11)
+    (dev / "annotations.json").write_text(json.dumps([{**it, "bibs": [{**it["bibs"][0], "number": "7" * 6}]} for it in items]))
+    return dev / "annotations.json"
+
+
+def finetune_process(photos: Path, models: Path, out: Path, shared: Path, *extra: str) -> dict:
+    """finetune in its own process, as the app starts it (no --dev), with BIBTAGGER_SHARED=``shared``: the dev set
+    a checkout (or a user's machine) may happen to have beside it. Returns its finetune.json."""
+    import os
+    import subprocess
+
+    tiny = [a for a in TINY_RUN if a not in ("--dev", "")]  # the app passes no --dev
+    assert "--dev" not in tiny
+    argv = [sys.executable, "-m", "training", "finetune", "--from", str(photos), "--models", str(models), "--out", str(out),
+            *tiny, "--epochs", "2", "--keep-start", "never", "--skip-detector", *extra]
+    env = {**os.environ, "BIBTAGGER_SHARED": str(shared), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(argv, env=env, cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return json.loads((out / "finetune.json").read_text())
+
+
+@pytest.mark.slow
+def test_finetune_never_reads_a_dev_set_it_is_not_given(tmp_path, setup):
+    """The app runs finetune without --dev. Whether BIBTAGGER_SHARED (../shared) is missing or holds a dev set
+    whose labels are all wrong, the new readers are the same weights trained on the same photos, kept at the same
+    epoch, and nothing of the dev set is counted or compared: finetune read it before (its train split trained,
+    its val split chose each reader's epoch)."""
+    photos, models = setup
+    poisoned = tmp_path / "shared"
+    poisoned_dev_set(poisoned)
+    runs = {name: finetune_process(photos, models, tmp_path / name, shared)
+            for name, shared in (("none", tmp_path / "no-such-folder"), ("poisoned", poisoned))}
+    versions = {name: version_of(tmp_path / name / "reader.onnx") for name in runs}
+    assert versions["none"] == versions["poisoned"]  # data hash and weights hash alike: same photos, same weights
+    for report in runs.values():
+        reader = report["reader"]
+        assert "dev" not in reader["data"] and reader["best_epoch"] == 2 and report["epoch_pick"]["policy"] == "last"
+        assert report["end_to_end"]["by_source"] == {"reviewed": reader["data"]["reviewed"]["val_photos"]}
+    keys = ("best_val_accuracy", "best_val_loss", "init_val_accuracy", "init_val_loss", "val_bibs", "train_photos", "data_hash")
+    assert [runs["none"]["reader"][k] for k in keys] == [runs["poisoned"]["reader"][k] for k in keys]
+
+
+@pytest.mark.parametrize("pick, kept", [(None, 4), ("held-out", 3)])
+def test_each_reader_keeps_the_epoch_its_rule_names_on_the_held_out_reviewed_crops_only(tmp_path, setup, monkeypatch, pick, kept):
+    """By default each reader keeps its last epoch, even when an earlier one read more held-out crops (the held-out
+    photos then decide only start vs new); --pick-epoch held-out keeps the lowest CTC loss over every held-out
+    crop, a tie taking the later epoch. The readers' held-out crops are the reviewed ones only, --dev or not."""
+    import training.train_reader as tr
+    from tests.test_training_reader import make_photo_set, same_weights, scripted_val
+    from training.data import entries_from_store, split
+    from training.train_detector import finetune_split
+
+    photos, models = setup
+    dev = tmp_path / "dev" / "annotations.json"
+    dev.parent.mkdir()
+    dev.write_text(json.dumps(make_photo_set(dev.parent, 10, seed=9)))
+    own_val = finetune_split(entries_from_store(photos))[1]
+    dev_val = split(load_dev(dev))[1]
+    assert own_val and dev_val  # the test needs held-out crops of both kinds
+    # (accuracy, loss): the start reader, then epochs 1-4: 1 reads the most, 2 and 3 tie on the lowest loss, 4 is the last
+    calls = scripted_val(monkeypatch, tr, [(0.0, 9.0), (1.0, 3.0), (0.5, 1.0), (0.5, 1.0), (0.0, 2.0)])
+    out = tmp_path / "out"
+    # --synthetic 0: no synthetic val crops, so every evaluate() call on crops is one of the held-out ones
+    assert finetune(photos, models, out, "--skip-detector", "--no-int8", "--readers", "1", "--epochs", "4", "--synthetic", "0", "--dev", str(dev),
+                    *(["--pick-epoch", pick] if pick else [])) == 0
+    assert calls == [len(own_val)] * 5  # the start reader and each epoch, on the reviewed held-out crops only
+    report = json.loads((out / "finetune.json").read_text())
+    reader = report["reader"]
+    assert (reader["best_epoch"], reader["best_val_accuracy"], reader["best_val_loss"]) == (kept, *[(1.0, 3.0), (0.5, 1.0), (0.5, 1.0), (0.0, 2.0)][kept - 1])
+    assert reader["val_bibs"] == len(own_val) and reader["val_photos"] == len(own_val)
+    assert same_weights(out / "reader.pt", out / "runs" / "reader" / "best.pt")
+    assert same_weights(out / "reader.pt", out / "runs" / "reader" / "last.pt") == (kept == 4)
+    assert report["epoch_pick"]["policy"] == (pick or "last")
+    card = " ".join((out / "reader.md").read_text().split())
+    assert f"epoch kept: finetune epoch {kept}, {reader['epoch_rule']}" in card
+    assert ("the last epoch (a fixed schedule" if pick is None else "the lowest CTC loss summed over every held-out") in card
+    # the dev val photos are compared end to end (reported apart), never the readers' held-out crops
+    assert report["end_to_end"]["by_source"] == {"reviewed": len(own_val), "dev": len(dev_val)}
+
+
+def load_dev(path: Path):
+    from training.data import load_entries
+
+    return load_entries(path)
+
+
+def test_a_dev_set_that_is_not_there_is_refused_clearly(tmp_path, setup, capsys):
+    photos, models = setup
+    assert finetune(photos, models, tmp_path / "out", "--dev", str(tmp_path / "nope.json")) == 2
+    assert f"--dev {tmp_path / 'nope.json'}: no such file" in capsys.readouterr().out and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_the_detector_keeps_its_last_epoch_unless_asked_to_pick_on_the_held_out_photos(tmp_path, setup, monkeypatch):
+    """Epoch 1 of the detector scores best on the held-out reviewed photos: the default keeps the last epoch anyway
+    (before, the best AP50 on a handful of photos chose it); --pick-epoch held-out keeps epoch 1."""
+    import training.train_detector as td
+    from training.models.detector import build_detector
+
+    photos, models = setup
+    torch.save({"model": build_detector().state_dict(), "arch": {}, "input_size": 512, "data_hash": "x"}, models / "detector.pt")
+    real, calls = td.evaluate, []
+
+    def evaluate(*args, **kwargs):  # epoch 1 boxes the held-out photos best, then worse (later calls: the card's)
+        m = real(*args, **kwargs)
+        calls.append(1)
+        return {**m, "ap50": 1.0 if len(calls) == 1 else 0.0}
+
+    monkeypatch.setattr(td, "evaluate", evaluate)
+    for pick, kept in ((None, 2), ("held-out", 1)):
+        calls.clear()
+        out = tmp_path / f"out-{pick}"
+        assert finetune(photos, models, out, "--readers", "1", "--detector-epochs", "2", "--detector-steps", "1",
+                        *(["--pick-epoch", pick] if pick else [])) == 0
+        det = json.loads((out / "finetune.json").read_text())["detector"]
+        assert det["finetuned"] and det["best_epoch"] == kept and f"-e{kept}-" in det["version"]
+        assert f"epoch kept: {kept}, {det['epoch_rule']}" in (out / "detector.md").read_text()
+        assert torch.load(out / "detector.pt", weights_only=False)["epoch"] == kept

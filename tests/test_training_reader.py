@@ -530,6 +530,55 @@ def test_time_budget_shortens_pretraining_and_epoch_checkpoints_are_kept(tmp_pat
     assert kept == sorted([f"pretrain-{e}.pt" for e in range(1, len(pretrain) + 1)] + ["finetune-1.pt"])
 
 
+def scripted_val(monkeypatch, module, metrics: list[tuple[float, float]]) -> list[int]:
+    """Make ``module.evaluate`` (train_reader's) answer ``metrics[k]`` (accuracy, loss) at its k-th call on the real
+    val crops (n and errors stay the real ones): epochs that look better or worse on the held-out crops, whatever a
+    tiny model does. Returns the list of calls made (their n)."""
+    real, calls = module.evaluate, []
+
+    def evaluate(model, crops, numbers, *args, **kwargs):
+        res = real(model, crops, numbers, *args, **kwargs)
+        if res["n"]:
+            res["accuracy"], res["loss"] = metrics[min(len(calls), len(metrics) - 1)]
+            calls.append(res["n"])
+        return res
+
+    monkeypatch.setattr(module, "evaluate", evaluate)
+    return calls
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    sa, sb = (torch.load(p, map_location="cpu", weights_only=False)["state_dict"] for p in (a, b))
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("pick, kept", [("accuracy", 1), ("loss", 3), ("last", 4)])
+def test_the_epoch_pick_keeps_the_epoch_its_rule_names(tmp_path, monkeypatch, pick, kept):
+    """train()'s ``pick``: accuracy (then loss; a tie keeps the earlier), loss over every val crop (a tie takes the
+    later), last (the val crops only reported). best.pt is that epoch's checkpoint, and the summary names it."""
+    import training.train_reader as tr
+
+    items = make_photo_set(tmp_path / "photos", 6)
+    entries = entries_from_annotations(items, tmp_path / "photos")
+    # (accuracy, loss) of epochs 1-4: 1 reads the most, 2 and 3 tie on the lowest loss, 4 is the last
+    calls = scripted_val(monkeypatch, tr, [(1.0, 3.0), (0.5, 1.0), (0.5, 1.0), (0.0, 2.0)])
+    cfg = tr.ReaderConfig(out=str(tmp_path / "run"), synthetic=0, epochs=0, finetune_epochs=4, finetune_steps=1, batch=4,
+                          threads=1, keep_epochs=True, pick=pick)
+    summary = tr.train(cfg, entries[:4], entries[4:])
+    assert calls == [2, 2, 2, 2]  # every epoch measured on the 2 val crops
+    assert (summary["best_phase"], summary["best_epoch"], summary["epoch_pick"]) == ("finetune", kept, pick)
+    assert same_weights(tmp_path / "run" / "best.pt", tmp_path / "run" / f"finetune-{kept}.pt")
+    assert not same_weights(tmp_path / "run" / "best.pt", tmp_path / "run" / ("finetune-4.pt" if kept != 4 else "finetune-3.pt"))
+
+
+def test_an_unknown_epoch_pick_is_refused_before_any_work(tmp_path):
+    from training.train_reader import ReaderConfig, train
+
+    with pytest.raises(ValueError, match="unknown epoch pick 'best'.*accuracy, loss, last"):
+        train(ReaderConfig(out=str(tmp_path / "run"), synthetic=10, pick="best"), [], [])
+    assert not (tmp_path / "run").exists()
+
+
 def test_reader_widths_come_from_the_option_or_init_and_survive_export(tmp_path):
     from training.export import export_reader_checkpoint
     from training.train_reader import ReaderConfig, load_reader, train

@@ -1,6 +1,7 @@
 """Fine-tune the shipped models on reviewed photos of app folders and export a loadable model folder.
 
-`python -m training finetune --from DIR [DIR ...] [--models resources/models] --out OUTDIR [--readers N] [--no-int8] [--progress-json]`
+`python -m training finetune --from DIR [DIR ...] [--models resources/models] --out OUTDIR [--readers N] [--no-int8] [--progress-json]
+    [--pick-epoch last|held-out] [--dev JSON]`
 
 Every reader of the MODELS ensemble (reader.onnx, reader-2.onnx, … : core.recognizer.ensemble_members)
 starts from its torch checkpoint beside it (reader.pt, reader-2.pt, …; `--readers N`: the first N only)
@@ -9,7 +10,9 @@ calibrated on the recognizer's crops of the train photos; `--no-int8` keeps them
 starts from `MODELS/detector.pt` through `training.train_detector.finetune` when both exist. A detector
 that is not fine-tuned is copied unchanged, so OUTDIR always holds detector.onnx + the readers (+ cards)
 for the app's "Load Model Folder" action, and calibration.json when the reviewed photos give both right
-and wrong readings to fit it on (training.calibrate). Last, the app's recognizer runs with the MODELS
+and wrong readings to fit it on (training.calibrate). Each reader and the detector keep their last epoch
+(``--pick-epoch last``; docs/training.md#choosing-the-epoch): nothing but the user's reviewed photos decides
+anything, and a dev set is read only when ``--dev JSON`` names one. Last, the app's recognizer runs with the MODELS
 folder and with the new one on the held-out photos (the val splits): image-level P/R/F1 of both go to
 finetune.json and the cards (the app's "Use These Models" advice). Before that, `--keep-start auto` (the
 default) keeps the start detector / readers in the new folder unless the fine-tuned ones do better end to end
@@ -35,7 +38,7 @@ import traceback
 from pathlib import Path
 
 from bibtagger_gui.core.finetune_run import TOO_FEW, partial_folder, partial_folders, progress_json, reader_members, too_few
-from training.data import DEFAULT_DEV, Entry, data_hash, entries_from_store, load_entries, split
+from training.data import Entry, data_hash, entries_from_store, load_entries, split
 
 
 def log(msg: str) -> None:
@@ -88,23 +91,27 @@ def gather(folders: list[Path]) -> list[Entry]:
 
 
 def reader_splits(entries: list[Entry], args) -> tuple[list[Entry], list[Entry], dict, dict[str, list[Entry]]]:
-    """(train, val, counts per source, val photos per source) of the readers: the reviewed photos split as the
-    detector's fine-tune splits them, + the dev set's train / val split when present."""
+    """(train, val, counts per source, held-out photos per source) of the readers: the reviewed photos split as the
+    detector's fine-tune splits them; with ``--dev JSON`` (never by default: a user's machine has no dev set, and
+    another race's photos are no measure of this one) + the dev set's train split for training and its val split
+    for the end-to-end comparison only (reported apart: it is never the readers' val, and chooses nothing)."""
     from training.train_detector import finetune_split
 
     train_e, val_e = finetune_split(entries)  # the detector's fine-tune splits the reviewed photos alike
     data = {"reviewed": counts(train_e, val_e)}
     held_out = {"reviewed": list(val_e)}
-    dev = Path(args.dev) if args.dev else None
-    if dev and dev.is_file():
+    if args.dev:
+        dev = Path(args.dev)
         dev_entries, same = without_reviewed(load_entries(dev), entries)
         if same:
             log(f"dev set {dev}: {same} of its photos are reviewed photos of these folders: each used once, as a reviewed photo")
         dev_train, dev_val = split(dev_entries)
-        train_e, val_e = train_e + dev_train, val_e + dev_val
-        data["dev"] = {"annotations": str(dev), **counts(dev_train, dev_val)}
+        train_e = train_e + dev_train
+        dev_counts = counts(dev_train, dev_val)
+        data["dev"] = {"annotations": str(dev), "train_photos": dev_counts["train_photos"], "train_bibs": dev_counts["train_bibs"],
+                       "held_out_photos": dev_counts["val_photos"], "held_out_bibs": dev_counts["val_bibs"]}
         held_out["dev"] = list(dev_val)
-        log(f"dev set {dev}: +{len(dev_train)} train photos, +{len(dev_val)} val photos")
+        log(f"dev set {dev}: +{len(dev_train)} train photos; {len(dev_val)} val photos compared end to end only (chosen on: never)")
     return train_e, val_e, data, held_out
 
 
@@ -159,7 +166,7 @@ def finetune_reader(splits, name: str, index: int, init: Path, out: Path, args) 
     cfg = ReaderConfig(out=str(run_dir), synthetic=args.synthetic, epochs=0, finetune_epochs=args.epochs,
                        finetune_steps=args.steps, batch=args.batch, finetune_lr=args.lr, threads=args.threads,
                        init=str(init), train_sources=[str(f) for f in args.from_dirs], seed=index, synthetic_seed=0,
-                       synthetic_cache=str(out / "runs" / SYNTHETIC_CACHE))
+                       synthetic_cache=str(out / "runs" / SYNTHETIC_CACHE), pick=READER_PICK[args.pick_epoch])
     summary = train(cfg, train_e, val_e, on_progress=lambda stage, done, total: progress(name if stage == "reader" else stage, done, total))
     model, ckpt = load_reader(Path(summary["best"]))
     # the data hash alone names every run on the same photos alike; the weights hash tells the runs apart
@@ -167,12 +174,24 @@ def finetune_reader(splits, name: str, index: int, init: Path, out: Path, args) 
     path = export_reader(model, out / f"{name}.onnx", version, summary["data_hash"])
     write_slim_reader_checkpoint(ckpt, out / f"{name}.pt", version)
     summary.update(name=name, version=version, float_version=version, onnx=str(path), init=str(init),
-                   train_photos=len(train_e), val_photos=len(val_e), data=data)
-    log(f"{name} fine-tuned (version {version}, val crop accuracy {summary['best_val_accuracy']:.4f})")
+                   train_photos=len(train_e), val_photos=len(val_e), data=data, epoch_rule=READER_RULE[args.pick_epoch])
+    log(f"{name} fine-tuned (version {version}; kept {summary['best_phase']} epoch {summary['best_epoch']}, "
+        f"{READER_RULE[args.pick_epoch]}; held-out crop accuracy {summary['best_val_accuracy']:.4f})")
     return summary
 
 
 SYNTHETIC_CACHE = "synthetic.npz"
+
+# --pick-epoch -> the epoch each reader / the detector keeps (train_reader.PICKS, train_detector.PICKS), on the
+# held-out reviewed photos only (docs/training.md#choosing-the-epoch)
+READER_PICK = {"last": "last", "held-out": "loss"}
+DETECTOR_PICK = {"last": "last", "held-out": "ap50"}
+READER_RULE = {"last": "the last epoch (a fixed schedule; the held-out crops are only reported)",
+               "held-out": "the lowest CTC loss summed over every held-out reviewed crop (a tie: the later epoch; "
+                           "none held out: the last)"}
+DETECTOR_RULE = {"last": "the last epoch (a fixed schedule; the held-out photos are only reported)",
+                 "held-out": "the highest AP50 on the held-out reviewed photos, then F1 (a tie: the earlier epoch; "
+                             "none held out: the last)"}
 
 
 def quantize_readers(readers: list[dict], train_e: list[Entry], out: Path, args) -> dict:
@@ -269,14 +288,13 @@ def counts(train: list[Entry], val: list[Entry]) -> dict:
 
 
 def data_lines(summary: dict) -> tuple[str, str]:
-    """Where the train and the val photos came from: the user's reviewed photos and the dev set, apart."""
+    """Where the train and the held-out (val) crops came from: the user's reviewed photos and the dev set, apart."""
     own, dev = summary["data"]["reviewed"], summary["data"].get("dev")
     sources = ", ".join(summary.get("sources", []))
     train = f"{own['train_photos']} reviewed photos of {sources} ({own['train_bibs']} bibs)"
     val = f"{own['val_photos']} reviewed photos ({own['val_bibs']} bibs)"
     if dev:
         train += f" + {dev['train_photos']} photos of the dev set `{dev['annotations']}` ({dev['train_bibs']} bibs, its train split)"
-        val += f" + {dev['val_photos']} dev-set photos ({dev['val_bibs']} bibs)"
     else:
         train += " (no dev set)"
     return train, val
@@ -293,7 +311,8 @@ def reader_card(summary: dict, argv: list[str], end_to_end: dict | None = None, 
 - version: `{summary['version']}`, fine-tuned from `{summary['init']}` on {_dt.date.today():%Y-%m-%d}{ensemble}{int8}
 - data: {summary['train_photos']} train photos: {train}; data_hash `{summary['data_hash']}`; plus synthetic bibs
 - command: `python -m training finetune {' '.join(argv)}`
-- validation on {summary['val_photos']} photos: {val}; {summary['val_bibs']} ground-truth crops, exact-number accuracy
+- epoch kept: {summary.get('best_phase')} epoch {summary.get('best_epoch')}, {summary.get('epoch_rule', 'the best on the val crops')}
+- held out: {val}; on their {summary['val_bibs']} ground-truth crops, exact-number accuracy
   {summary['best_val_accuracy']:.4f}, CTC loss {summary['best_val_loss']:.3f}{start_line(summary)}{end_to_end_line(end_to_end)}
 - contract: see docs/architecture.md (input `crop` [N,1,32,128], output `logits` [N,T,C])
 """
@@ -350,7 +369,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--synthetic", type=int, default=2000, help="synthetic crops mixed in (keeps the reader general)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--dev", default=str(DEFAULT_DEV / "annotations.json"), help="dev set JSON also used when present ('' to skip)")
+    p.add_argument("--dev", default="", metavar="JSON",
+                   help="a dev set's annotations (e.g. ../shared/datasets/rbnr_dev/annotations.json): its train split is added "
+                        "to the readers' training, its val split to the end-to-end comparison (reported apart, chooses "
+                        "nothing); never read unless given")
+    p.add_argument("--pick-epoch", choices=("last", "held-out"), default="last",
+                   help="the epoch each reader and the detector keep: last (default: a fixed schedule), or held-out "
+                        "(readers: the lowest CTC loss summed over the held-out reviewed crops; detector: the best AP50 on "
+                        "the held-out reviewed photos)")
     p.add_argument("--readers", type=int, default=None, metavar="N",
                    help="fine-tune only the first N readers of the ensemble (default: every one with its .pt; 1 is fastest)")
     p.add_argument("--no-int8", action="store_true", help="keep the new readers float (the shipped ones are int8)")
@@ -373,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     problem = output_problem(out, args.models, args.overwrite)
     if problem:
         log(problem)
+        return 2
+    if args.dev and not Path(args.dev).is_file():
+        log(f"--dev {args.dev}: no such file (give a dev set's annotations JSON, or leave --dev out)")
         return 2
     if args.readers is not None and args.readers < 1:
         log(f"--readers {args.readers}: give 1 or more (the number of ensemble readers to fine-tune)")
@@ -517,7 +546,9 @@ def install(work: Path, out: Path) -> Path | None:
 
 def build(entries: list[Entry], init: Path, work: Path, args, argv: list[str]) -> dict:
     """Fine-tune and export everything into `work`; the paths written into its files name OUT instead."""
-    report: dict = {"sources": [str(f) for f in args.from_dirs], "photos": len(entries), "data_hash": data_hash(entries)}
+    report: dict = {"sources": [str(f) for f in args.from_dirs], "photos": len(entries), "data_hash": data_hash(entries),
+                    "epoch_pick": {"policy": args.pick_epoch, "readers": READER_RULE[args.pick_epoch],
+                                   "detector": DETECTOR_RULE[args.pick_epoch]}}
     splits = reader_splits(entries, args)
     readers = []
     for i, name in enumerate(args.members):
@@ -763,7 +794,7 @@ def detector_card(info: dict) -> str:
     if m:
         at = f" at box score {m['threshold']:g} (the app's; its readers then drop most wrong boxes)" if "threshold" in m else ""
         val = (f"val AP50 {m.get('ap50', 0):.3f}, P {m.get('precision', 0):.3f}, R {m.get('recall', 0):.3f}, "
-               f"F1 {m.get('f1', 0):.3f}{at} on {own['val_photos']} reviewed photos ({own['val_bibs']} bibs), best epoch {info['best_epoch']}")
+               f"F1 {m.get('f1', 0):.3f}{at} on {own['val_photos']} reviewed photos ({own['val_bibs']} bibs) at the kept epoch {info['best_epoch']}")
         s = info.get("start_val_metrics")
         if s:
             val += (f"; the start detector `{info.get('start_version', 'unknown')}` on the same photos: AP50 {s['ap50']:.3f}, "
@@ -776,6 +807,7 @@ def detector_card(info: dict) -> str:
 
 - version: `{info['version']}`, fine-tuned from `{info['init']}` on {_dt.date.today():%Y-%m-%d}
 - data: {own['train_photos']} reviewed photos of {', '.join(info['sources'])} ({own['train_bibs']} bibs); {dev}
+- epoch kept: {info['best_epoch']}, {info.get('epoch_rule', 'the best val AP50')}
 - validation: {val}
 - training log and metrics per epoch: `runs/detector/metrics.jsonl` in this folder
 """
@@ -798,11 +830,13 @@ def finetune_detector(entries: list[Entry], args, out: Path, dev_train: list[Ent
     if reason is None:
         run_dir = out / "runs" / "detector"
         path = det_finetune(entries, ckpt, run_dir, epochs=args.detector_epochs, steps_per_epoch=args.detector_steps,
-                            threads=args.threads, extra_train=dev_train, lr=args.detector_lr, on_step=lambda done, total: progress("detector", done, total))
+                            threads=args.threads, extra_train=dev_train, lr=args.detector_lr, pick=DETECTOR_PICK[args.pick_epoch],
+                            on_step=lambda done, total: progress("detector", done, total))
         shutil.copyfile(path, out / "detector.onnx")
         shutil.copyfile(run_dir / "best.pt", out / "detector.pt")
         info = detector_summary(entries, out, run_dir, args.models / "detector.onnx", args.threads)
-        info.update(init=str(ckpt), sources=[str(f) for f in args.from_dirs], dev_train_photos=len(dev_train or []))
+        info.update(init=str(ckpt), sources=[str(f) for f in args.from_dirs], dev_train_photos=len(dev_train or []),
+                    epoch_pick=DETECTOR_PICK[args.pick_epoch], epoch_rule=DETECTOR_RULE[args.pick_epoch])
         (out / "detector.md").write_text(detector_card(info), encoding="utf-8")
         log(f"detector fine-tuned (version {info['version']})")
         return {"finetuned": True, "onnx": str(out / "detector.onnx"), **info}

@@ -36,6 +36,7 @@ DEFAULT_THRESHOLD = 0.3
 # zoomed crops when it refines small boxes (docs/recognizer.md).
 DYNAMIC_AXES = {"image": {2: "H", 3: "W"}, "heatmap": {2: "h", 3: "w"}, "size": {2: "h", 3: "w"}, "offset": {2: "h", 3: "w"}}
 NMS_IOU = 0.4
+PICKS = ("ap50", "last")  # train()'s choice of the epoch it keeps
 
 
 # --------------------------------------------------------------------------- loss
@@ -285,6 +286,7 @@ def train(
     device: str = "cpu",
     keep_epochs: bool = False,
     on_step: Callable[[int, int], None] | None = None,
+    pick: str = "ap50",
 ) -> dict:
     """Train from scratch (or from `init`), keep the best EMA checkpoint by val AP50, export it.
 
@@ -292,7 +294,12 @@ def train(
     draws the batches in that many spawned processes (``BatchStream``; 0: in this process, the
     shipped recipe's stream), ``device`` runs the model there (e.g. ``cuda``), ``keep_epochs`` also
     keeps every epoch's checkpoint as ``OUT/epoch-<n>.pt`` (docs/training.md#gpu-runs). ``on_step(done, total)``
-    is called after each training step (the app's progress, through finetune --progress-json)."""
+    is called after each training step (the app's progress, through finetune --progress-json).
+    ``pick`` (PICKS): which epoch is OUT/best.pt and the export: "ap50", the highest val AP50, then F1, a tie keeping
+    the earlier; "last", the last epoch (val only reported; finetune's default, docs/training.md#choosing-the-epoch).
+    Without val photos both take the last epoch."""
+    if pick not in PICKS:
+        raise ValueError(f"unknown epoch pick {pick!r}: one of {', '.join(PICKS)}")
     # under CPU contention 2 OpenMP threads can be ~10x slower than 1 (threads spin waiting on each other)
     torch.set_num_threads(threads)
     cv2.setNumThreads(1)
@@ -383,7 +390,7 @@ def train(
         if keep_epochs:
             save_checkpoint(ck, out / f"epoch-{epoch}.pt")
         tag = ""
-        if m["ap50"] > best["ap50"] or (m["ap50"] == best["ap50"] and m.get("f1", 0) > best.get("f1", 0)):
+        if pick == "last" or not val_photos or m["ap50"] > best["ap50"] or (m["ap50"] == best["ap50"] and m.get("f1", 0) > best.get("f1", 0)):
             best = {**m, "epoch": epoch}
             save_checkpoint(ck, out / "best.pt")
             tag = " *best*"
@@ -414,7 +421,8 @@ def finetune_split(entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
 
 def finetune(entries: list[Entry], init: Path | str | None, out_dir: Path | str, epochs: int = 10,
              extra_train: list[Entry] | None = None, **kwargs) -> Path:
-    """Fine-tune the detector on corrected annotations (their `finetune_split`: train, and val to choose the epoch).
+    """Fine-tune the detector on corrected annotations (their `finetune_split`: train, and val to report, or to choose
+    the epoch with ``pick="ap50"``).
 
     `init` is a ``.pt`` checkpoint from train() (or None to start from scratch). ``extra_train``: more train
     photos (e.g. the dev set's train split), never validated on. Writes OUT_DIR/detector.onnx and returns its path.

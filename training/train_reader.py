@@ -72,6 +72,16 @@ class ReaderConfig:
     synthetic_seed: int | None = None  # seed of the synthetic render (None: --seed)
     time_budget: float = 0.0  # minutes for pretraining + fine-tuning (0: none); pretraining is shortened to fit
     keep_epochs: bool = False  # also keep every epoch's checkpoint as OUT/<phase>-<epoch>.pt
+    pick: str = "accuracy"  # which epoch is OUT/best.pt: one of PICKS
+
+
+# How train() picks the epoch kept as OUT/best.pt among those it evaluated on the val crops:
+#   accuracy: the highest exact-number accuracy, then the lowest val CTC loss; a tie keeps the earlier (train-reader)
+#   loss: the lowest val CTC loss over every val crop; a tie takes the later epoch
+#   last: the last epoch, whatever the val crops say (they are only reported; finetune's default,
+#         docs/training.md#choosing-the-epoch)
+# Without val crops every pick takes the last epoch.
+PICKS = ("accuracy", "loss", "last")
 
 
 def log(msg: str) -> None:
@@ -99,6 +109,17 @@ def evaluate(model: CRNN, crops: np.ndarray, numbers: list[str], batch: int = 12
                 else:
                     errors.append((truth, text, round(conf, 3)))
     return {"n": len(numbers), "accuracy": correct / len(numbers), "loss": loss_sum / len(numbers), "errors": errors}
+
+
+def is_better(pick: str, v: dict, best: dict) -> bool:
+    """Whether an epoch with val metrics ``v`` replaces ``best`` (the kept epoch's) as OUT/best.pt, by ``pick`` (PICKS)."""
+    if pick == "last" or v["n"] == 0:
+        return True
+    if pick == "loss":
+        return v["loss"] <= best["loss"]
+    if pick == "accuracy":
+        return v["accuracy"] > best["accuracy"] or (v["accuracy"] == best["accuracy"] and v["loss"] < best["loss"])
+    raise ValueError(f"unknown epoch pick {pick!r}: one of {', '.join(PICKS)}")
 
 
 def save_checkpoint(path: Path, model: CRNN, cfg: ReaderConfig, extra: dict) -> None:
@@ -183,6 +204,8 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
         if on_progress is not None:
             on_progress(stage, done, total)
 
+    if cfg.pick not in PICKS:
+        raise ValueError(f"unknown epoch pick {cfg.pick!r}: one of {', '.join(PICKS)}")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -304,7 +327,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
         save_checkpoint(out / "last.pt", model, cfg, extra)
         if cfg.keep_epochs:
             save_checkpoint(out / f"{phase}-{epoch}.pt", model, cfg, extra)
-        better = v["n"] == 0 or v["accuracy"] > best["accuracy"] or (v["accuracy"] == best["accuracy"] and v["loss"] < best["loss"])
+        better = is_better(cfg.pick, v, best)
         if better:
             best.update(accuracy=v["accuracy"], loss=v["loss"], phase=phase, epoch=epoch)
             save_checkpoint(out / "best.pt", model, cfg, extra)
@@ -378,7 +401,7 @@ def train(cfg: ReaderConfig, train_entries: list[Entry], val_entries: list[Entry
     if not (out / "best.pt").exists():  # nothing trained (e.g. zero epochs): keep the model as is
         end_epoch("none", 0, [])
     summary = {"best": str(out / "best.pt"), "best_val_accuracy": best["accuracy"], "best_val_loss": best["loss"],
-               "best_phase": best.get("phase"), "best_epoch": best.get("epoch"), "data_hash": hash_,
+               "best_phase": best.get("phase"), "best_epoch": best.get("epoch"), "epoch_pick": cfg.pick, "data_hash": hash_,
                "train_photos": len(train_entries), "train_bibs": len(train_bibs), "val_bibs": len(val_bibs),
                "elapsed_s": round(time.time() - t0)}
     if start_val is not None:

@@ -280,7 +280,7 @@ class Result:
     val_photos: int
     detector: str  # one line on the detector
     calibrated: bool
-    dev_photos: tuple[int, int] = (0, 0)  # (train, val) photos of the dev set among them (finetune --dev)
+    dev_photos: tuple[int, int] = (0, 0)  # (train, val) photos of the dev set among them (finetune --dev; val: older runs only)
     readers: int = 1  # reader ensemble members in the new folder
     int8: bool = False  # the new readers are int8 copies (as the shipped ones)
     compare_photos: int = 0  # held-out photos both model folders recognized (end to end)
