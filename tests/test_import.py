@@ -285,3 +285,75 @@ def test_names_in_another_unicode_form_still_match(tmp_path):
         assert [n for n, *_ in bibset(store, unicodedata.normalize("NFD", "Über.jpg"))] == ["8"]
     assert rep.missing_photos == []
     assert rep.by_name == [("elsewhere/über.JPG", unicodedata.normalize("NFD", "Über.jpg"))]
+
+
+def _own_project(folder: Path, made: list) -> None:
+    """A project with what its own JSON export cannot tell apart on the way back without care: a model bib
+    without a confidence (written like a human bib), a human bib beside a prediction of the same number, an
+    MTurk bib, a reviewed photo that kept a prediction, a reviewed photo without bibs."""
+    with opened(folder) as store:
+        ids = [store.photo_by_path(rel).id for rel, _, _ in made]
+        for pid, (_rel, number, box) in zip(ids, made):
+            store.set_model_bibs(pid, [Bib(number, box, 0.9)], "det:x+read:y")
+        store.set_reviewed(ids[0], True)  # reviewed with its prediction as it was
+        store.set_model_bibs(ids[1], [Bib("88", (1, 1, 30, 30), None)], "import:other.json")
+        store.add_bib(ids[2], made[2][1], (200, 100, 260, 140))  # the same number again, elsewhere, by a person
+        store.add_bib(ids[2], "31", (5, 5, 40, 30), source="mturk", extra={"worker_id": "W1"})
+        store.delete_bib(store.bibs(ids[3])[0].id)
+        store.set_reviewed(ids[3], True)
+
+
+def _project_state(folder: Path) -> dict:
+    with opened(folder) as store:
+        rows = {p.relpath: (p.reviewed, p.model_version, bibset(store, p.relpath)) for p in store.photos()}
+        return {"photos": rows, "history": store.last_change()}
+
+
+@pytest.mark.parametrize("hand_out", [True, False], ids=["as-exported", "without-handout"])
+def test_reimporting_your_own_export_is_a_no_op(folder, tmp_path, capsys, hand_out):
+    """`export --format json` then `import` of that file into the same project: nothing changes, no history is
+    written, and the summary says the photos are already as in the file (with or without the hand-out states).
+    Without them, a prediction that repeated a human bib was deleted and a confidence-less model bib became
+    a human one."""
+    src, made = folder
+    _own_project(src, made)
+    out = tmp_path / "own.json"
+    assert main(["export", str(src), "--format", "json", "--out", str(out)]) == 0
+    if not hand_out:
+        out.write_text(json.dumps([{k: v for k, v in e.items() if k != "handout"} for e in json.loads(out.read_text())]))
+    before = _project_state(src)
+    capsys.readouterr()
+    assert main(["import", str(src), str(out)]) == 0
+    err = capsys.readouterr().err
+    total = sum(len(bibs) for _rev, _ver, bibs in before["photos"].values())
+    assert f"0 human and 0 model bib(s) added; {total} already there; {len(made)} photo(s) already as in the file" in err, err
+    assert "conflict" not in err
+    assert _project_state(src) == before
+
+
+def test_reimport_of_an_edited_export_takes_unreviewed_photos_and_names_conflicts(folder, tmp_path, capsys):
+    """A file that differs from the project only on photos not reviewed there imports those without --overwrite;
+    a photo whose review the file contradicts is a conflict, named in the summary line too, and --overwrite
+    takes the file's for it."""
+    src, made = folder
+    _own_project(src, made)
+    out = tmp_path / "edited.json"
+    assert main(["export", str(src), "--format", "json", "--out", str(out)]) == 0
+    data = [{k: v for k, v in e.items() if k != "handout"} for e in json.loads(out.read_text())]
+    by = {e["image"]: e for e in data}
+    p0, p1, p2 = (made[i][0] for i in range(3))
+    by[p1]["bibs"].append({"number": "4321", "box": [100, 100, 160, 140]})  # unreviewed here: lands
+    by[p0]["bibs"] = [{"number": "999", "box": None}]  # reviewed here with 100: a conflict
+    out.write_text(json.dumps(data))
+    before = _project_state(src)["photos"]
+    capsys.readouterr()
+    assert main(["import", str(src), str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"1 conflict(s) left for you to check ({p0})" in err, err
+    assert f"{len(made) - 2} photo(s) already as in the file" in err, err
+    after = _project_state(src)["photos"]
+    assert after[p0] == before[p0] and after[p2] == before[p2]
+    assert ("4321", (100.0, 100.0, 160.0, 140.0), None, "human") in after[p1][2]
+    assert main(["import", str(src), str(out), "--overwrite"]) == 0
+    assert "conflict" not in capsys.readouterr().err
+    assert _project_state(src)["photos"][p0][2] == [("999", None, None, "human")]

@@ -57,6 +57,7 @@ class ImportReport:
     deleted: int = 0  # bibs deleted because the file's reviewer deleted them after the hand-out
     moved: int = 0  # boxes moved as the file's reviewer moved them
     unreviewed: list[tuple[str, str]] = field(default_factory=list)  # (image, why): a review the merged bibs do not match
+    unchanged: list[str] = field(default_factory=list)  # photos that already held exactly the entry: left as they were
 
     @property
     def bibs_added(self) -> int:
@@ -86,6 +87,8 @@ class ImportReport:
             f"{self.human_added} human and {self.model_added} model bib(s) added",
             f"{self.already_there} already there",
         ]
+        if self.unchanged:
+            parts.append(f"{len(self.unchanged)} photo(s) already as in the file")
         if self.model_removed:
             parts.append(f"{self.model_removed} earlier model bib(s) replaced")
         if self.model_dropped:
@@ -101,7 +104,7 @@ class ImportReport:
         if self.reviewed:
             parts.append(f"{self.reviewed} photo(s) marked reviewed")
         if self.conflicts:
-            parts.append(f"{len(self.conflicts)} conflict(s) left for you to check")
+            parts.append(f"{len(self.conflicts)} conflict(s) left for you to check ({_some(image for image, _ in self.conflicts)})")
         if self.unreviewed:
             parts.append(f"{len(self.unreviewed)} photo(s) left unreviewed (their review did not see all their bibs)")
         if self.by_name:
@@ -114,6 +117,13 @@ class ImportReport:
         if skipped:
             parts.append(f"{skipped} skipped")
         return "; ".join(parts)
+
+
+def _some(names: Iterable[str], limit: int = 5) -> str:
+    """``a.jpg, b.jpg`` / ``a.jpg, …, e.jpg and 3 more``: the photos a summary line names."""
+    names = list(dict.fromkeys(names))
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _norm(image: str) -> str:
@@ -216,6 +226,43 @@ def _same_model_bib(row: Any, bib: Bib) -> bool:
     )
 
 
+def _same_bib(row: Any, bib: Bib) -> bool:
+    """A stored bib with the number and box (within half a pixel) of ``bib``, whatever its confidence."""
+    if row.number != bib.number or (row.box is None) != (bib.box is None):
+        return False
+    return row.box is None or all(abs(float(x) - float(y)) <= 0.5 for x, y in zip(row.box, bib.box))
+
+
+def _as_in_file(store: Any, photo_id: int, human: list[Bib], model: list[Bib], source: str, truth: bool,
+                reviewed: bool | None) -> int | None:  # fmt: skip
+    """How many bibs the entry has, when the photo already holds exactly them and nothing else: its human bibs as
+    human or MTurk bibs (in ``auto`` mode also as a model bib without a confidence, which an export writes alike),
+    its predictions as model bibs with their confidence; and the reviewed flag the import would give it. Else None.
+
+    Such a photo is left as it is, whatever else the import would weigh (a hand-out state, a prediction repeating
+    a human bib, a model bib the file confirms): importing data identical to the project's is a no-op."""
+    photo = store.photo(photo_id)
+    want = None if source == "model" else (True if truth else reviewed)
+    if want is not None and photo.reviewed != want:
+        return None
+    records = not truth and (bool(model) or (reviewed is False and source == "auto") or (source == "model" and not human))
+    if records and photo.model_version is None:  # the import would record the photo as recognized
+        return None
+    free = list(store.bibs(photo_id))
+    for bib in model:
+        hit = next((r for r in free if r.source == "model" and _same_model_bib(r, bib)), None)
+        if hit is None:
+            return None
+        free.remove(hit)
+    for bib in human:  # people's rows first: a model row stands in only for a confidence-less prediction
+        hit = next((r for r in sorted(free, key=lambda r: r.source == "model") if _same_bib(r, bib)
+                    and (r.source != "model" or (source == "auto" and r.confidence is None))), None)  # fmt: skip
+        if hit is None:
+            return None
+        free.remove(hit)
+    return None if free else len(model) + len(human)
+
+
 def _pair(rows: Iterable[Any], bibs: Iterable[Bib]) -> int:
     """How many of ``bibs`` have an equal row (each row used once)."""
     free = list(rows)
@@ -275,7 +322,9 @@ def import_annotations(
 
     Boxes of an entry whose width/height differ from the photo's (oriented) size are scaled when
     the aspect ratio agrees within 1 %; otherwise the entry is skipped and reported. Everything
-    happens in one transaction; a second import of the same file changes nothing.
+    happens in one transaction; a second import of the same file changes nothing. A photo that already holds
+    exactly an entry's bibs (and the reviewed flag the import would give it) is left as it is, whatever the rules
+    above would weigh, and listed in ``report.unchanged``: your own export imported back is a no-op.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
@@ -321,12 +370,17 @@ def import_annotations(
                 human, model = [], bibs
             base = next((h for h in entry.handouts if mine is not None and h.project == mine), None)
             handout.remember(store, photo.id, [h for h in entry.handouts if h.project != mine])
+            truth = source != "model" and (entry.reviewed is True or (mark_reviewed and entry.reviewed is None and not model))
+            same = _as_in_file(store, photo.id, human, model, source, truth, entry.reviewed)
+            if same is not None:  # the project holds exactly this (your own export back): nothing to do
+                report.already_there += same
+                report.unchanged.append(entry.image)
+                continue
             if base is not None and source == "auto":  # it comes back: what changed on which side since
                 if hashes is None:
                     hashes = store.pixel_hashes()
                 _merge(store, photo, entry, base, bibs, overwrite, version, report, hashes.get(photo.id))
                 continue
-            truth = source != "model" and (entry.reviewed is True or (mark_reviewed and entry.reviewed is None and not model))
             if truth:  # with --as human every bib is a human one, confidence or not
                 _import_truth(store, photo, entry.image, bibs if source == "auto" else human, overwrite, report)
             else:
