@@ -150,6 +150,28 @@ def test_filters(qtbot, project):
     assert dialog.proxy.rowCount() == 3
 
 
+def test_an_ambiguous_photo_name_has_its_own_filter_and_says_which_files(qtbot, tmp_path):
+    """Two folders hold "x.jpg" and the batch names only "x.jpg": the row is not "Photo missing" but "Photo name
+    matches several files", its details and Correct name the two files."""
+    folder = tmp_path / "photos"
+    photo(folder / "a" / "x.jpg", 400, 300)
+    photo(folder / "b" / "x.jpg", 420, 300)
+    src = write_csv(tmp_path / "batch.csv", [row("A1", "x.jpg", answer((10, 10, 50, 30, "12"))),
+                                             row("A2", "gone.jpg", answer((10, 10, 50, 30, "13")))])  # fmt: skip
+    with Store.open(folder) as store:
+        store.scan()
+        dialog = open_dialog(qtbot, src, store)
+        dialog.set_filter(mturk.FLAG_AMBIGUOUS_PHOTO)
+        assert dialog.proxy.rowCount() == 1 and dialog.current_assignment().assignment_id == "A1"
+        assert "a/x.jpg, b/x.jpg" in dialog.details.text()
+        assert dialog.preview._message.startswith("photo name matches several files")
+        assert not dialog.correct()
+        assert "Correct needs one photo: 2 photos have this file name (a/x.jpg, b/x.jpg)" in dialog.status.text()
+        dialog.set_filter(mturk.FLAG_MISSING_PHOTO)
+        assert dialog.proxy.rowCount() == 1 and dialog.current_assignment().assignment_id == "A2"
+        dialog.close()
+
+
 def test_correct_copies_boxes_as_human_bibs(qtbot, project):
     src, folder, store = project
     dialog = open_dialog(qtbot, src, store)

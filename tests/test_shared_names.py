@@ -140,6 +140,37 @@ def test_mturk_a_name_two_different_photos_have_is_refused_and_said(tmp_path, ca
         assert numbers(store, "card1/IMG_0002.JPG") == ["12"] and numbers(store, "zbackup/IMG_0002.JPG") == []
 
 
+def test_mturk_an_ambiguous_name_is_flagged_as_such_not_as_missing(tmp_path, capsys):
+    """A HIT whose image name several files of the folder have is in the folder, just not one photo: it gets its
+    own flag and a note naming the files (it was flagged "photo missing", which sent the user looking for a file
+    that is there); a name no file has keeps the missing flag."""
+    folder = tmp_path / "shoot"
+    photo(folder / "card1" / "IMG_0001.JPG", 1)
+    photo(folder / "card2" / "IMG_0001.JPG", 2)
+    src = batch_csv(tmp_path / "batch.csv", [
+        ("A1", "W1", "IMG_0001.JPG", "https://example.com/IMG_0001.JPG", "11"),
+        ("A2", "W1", "IMG_0404.JPG", "https://example.com/IMG_0404.JPG", "12"),
+    ])  # fmt: skip
+    batch = mturk.read_batch(src)
+    for target in (folder, None):
+        with Store.open(folder) as store:
+            store.scan()
+            mturk.match_photos(batch, target or store)
+        a1, a2 = batch.assignments
+        assert a1.photo_flags == {mturk.FLAG_AMBIGUOUS_PHOTO} and a2.photo_flags == {mturk.FLAG_MISSING_PHOTO}
+        assert a1.photo_notes == [mturk.ambiguous_note(["card1/IMG_0001.JPG", "card2/IMG_0001.JPG"])]
+        assert "card1/IMG_0001.JPG, card2/IMG_0001.JPG" in a1.photo_notes[0] and a2.photo_notes == []
+        assert a1.all_notes == a1.notes + a1.photo_notes
+    mturk.match_photos(batch, tmp_path / "nowhere")  # matched again: the flags and notes are recomputed
+    assert all(a.photo_flags == {mturk.FLAG_MISSING_PHOTO} and not a.photo_notes for a in batch.assignments)
+    capsys.readouterr()
+    assert main(["mturk", "review", str(src), str(folder), "--list", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "IMG_0001.JPG  W1  Submitted  [11]  photo name matches several files (2 photos have this file name " \
+           "(card1/IMG_0001.JPG, card2/IMG_0001.JPG)" in out, out
+    assert "IMG_0404.JPG  W1  Submitted  [12]  photo missing\n" in out, out
+
+
 # --------------------------------------------------------------------------- annotation JSON import, --photos
 
 

@@ -99,7 +99,8 @@ def _match(batch: mturk.Batch, folder: Path, store: Any) -> mturk.PhotoMatch:
 def _describe(a: mturk.Assignment) -> str:
     flags = ", ".join(mturk.FLAG_LABELS[f] for f in sorted(a.all_flags)) or "ok"
     labels = " ".join(repr(b.label) if not b.is_digit else b.label for b in a.boxes) or "(no box)"
-    return f"line {a.line}: {a.image}  {a.worker_id}  {a.status}  [{labels}]  {flags}"
+    notes = "".join(f" ({n})" for n in a.photo_notes)  # which files an ambiguous name matched
+    return f"line {a.line}: {a.image}  {a.worker_id}  {a.status}  [{labels}]  {flags}{notes}"
 
 
 def _summary(batch: mturk.Batch, match: mturk.PhotoMatch, limit: int) -> None:
@@ -116,7 +117,7 @@ def _summary(batch: mturk.Batch, match: mturk.PhotoMatch, limit: int) -> None:
     if match.ambiguous:  # a shared file name its URL's folders do not tell apart: never a guess
         print(f"photos that cannot be told apart: {len(match.ambiguous)} (the same file name in several folders)")
         _limited(match.ambiguous_lines(), limit, "photos that cannot be told apart")
-    flagged = [a for a in batch.assignments if a.all_flags - {mturk.FLAG_MISSING_PHOTO}]
+    flagged = [a for a in batch.assignments if a.all_flags - mturk.PHOTO_NOT_FOUND]  # those photos are listed above
     print(f"flagged assignments: {len(flagged)}")
     _limited([_describe(a) for a in flagged], limit, "flagged assignments")
     print(f"disagreements: {len(batch.disagreements)} images")

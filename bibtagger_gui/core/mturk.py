@@ -67,6 +67,7 @@ FLAG_BAD_ANSWER = "bad-answer"
 FLAG_OUTSIDE = "outside-image"
 FLAG_DISAGREEMENT = "disagreement"
 FLAG_MISSING_PHOTO = "missing-photo"
+FLAG_AMBIGUOUS_PHOTO = "ambiguous-photo"  # several photos of the folder could be the HIT's image: none is taken
 FLAG_LABELS = {
     FLAG_NON_DIGIT: "non-digit label",
     FLAG_EMPTY: "empty answer",
@@ -74,7 +75,11 @@ FLAG_LABELS = {
     FLAG_OUTSIDE: "box outside the photo",
     FLAG_DISAGREEMENT: "workers disagree",
     FLAG_MISSING_PHOTO: "photo missing",
+    FLAG_AMBIGUOUS_PHOTO: "photo name matches several files",
 }
+#: the flags that say the HIT's photo was not found (left out of the "flagged assignments" lists of a summary,
+#: which list the photos themselves)
+PHOTO_NOT_FOUND = frozenset({FLAG_MISSING_PHOTO, FLAG_AMBIGUOUS_PHOTO})
 
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -140,6 +145,7 @@ class Assignment:
     flags: set[str] = field(default_factory=set)  # found in the CSV itself
     photo_flags: set[str] = field(default_factory=set)  # found by match_photos
     notes: list[str] = field(default_factory=list)  # human explanations of the flags
+    photo_notes: list[str] = field(default_factory=list)  # of the photo flags (match_photos): the files a name matched
 
     @property
     def pending(self) -> bool:
@@ -153,6 +159,11 @@ class Assignment:
     @property
     def all_flags(self) -> set[str]:
         return self.flags | self.photo_flags
+
+    @property
+    def all_notes(self) -> list[str]:
+        """The explanations of :attr:`all_flags`: the CSV's, then the photo match's."""
+        return self.notes + self.photo_notes
 
     @property
     def numbers(self) -> list[str]:
@@ -595,7 +606,8 @@ def match_photos(batch: Batch, folder_or_store: Any, check_bounds: bool = True) 
     the folder (case- and Unicode-normalisation-insensitive). Several such files: the one whose folders
     end like the name's (an image URL's path), else the shallowest when they are copies of one file;
     otherwise the name is ``ambiguous`` and matched to none (never to a guess). Sets ``photo_flags`` on
-    every assignment: ``missing-photo`` (for an ambiguous name too), and ``outside-image`` when a box leaves the photo.
+    every assignment: ``missing-photo`` (no file of that name), ``ambiguous-photo`` (several, a note naming them),
+    and ``outside-image`` when a box leaves the photo.
     """
     present: dict[str, PhotoRef] = {}
     errors: list[str] = []
@@ -669,17 +681,29 @@ def match_photos(batch: Batch, folder_or_store: Any, check_bounds: bool = True) 
 
 
 def apply_photo_flags(batch: Batch, match: PhotoMatch) -> None:
-    """(Re)compute ``photo_flags`` of every assignment from a :class:`PhotoMatch`."""
+    """(Re)compute ``photo_flags`` (and ``photo_notes``) of every assignment from a :class:`PhotoMatch`."""
     for a in batch.assignments:
         a.photo_flags = set()
+        a.photo_notes = []
         ref = match.present.get(a.image)
         if ref is None:
-            a.photo_flags.add(FLAG_MISSING_PHOTO)
+            cands = match.ambiguous.get(a.image)
+            if cands:  # it is in the folder, but which of these files it is cannot be told
+                a.photo_flags.add(FLAG_AMBIGUOUS_PHOTO)
+                a.photo_notes.append(ambiguous_note(cands))
+            else:
+                a.photo_flags.add(FLAG_MISSING_PHOTO)
             continue
         if ref.width and ref.height:
             w, h, s = ref.width, ref.height, BOUNDS_SLACK
             if any(b.x1 < -s or b.y1 < -s or b.x2 > w + s or b.y2 > h + s for b in a.boxes):
                 a.photo_flags.add(FLAG_OUTSIDE)
+
+
+def ambiguous_note(relpaths: Sequence[str]) -> str:
+    """What an assignment whose image name several files have says: the files, and what to do."""
+    return (f"{describe_candidates(relpaths, limit=10)}: its answers are not imported; rename the files, "
+            "or give the batch image URLs with their folders")
 
 
 def outside_boxes(a: Assignment, ref: PhotoRef | None) -> list[MTurkBox]:

@@ -55,6 +55,7 @@ FILTERS: dict[str, tuple[str, Any]] = {
     mturk.FLAG_NON_DIGIT: ("Non-digit labels", lambda a, v: mturk.FLAG_NON_DIGIT in a.all_flags),
     mturk.FLAG_DISAGREEMENT: ("Workers disagree", lambda a, v: mturk.FLAG_DISAGREEMENT in a.all_flags),
     mturk.FLAG_MISSING_PHOTO: ("Photo missing", lambda a, v: mturk.FLAG_MISSING_PHOTO in a.all_flags),
+    mturk.FLAG_AMBIGUOUS_PHOTO: ("Photo name matches several files", lambda a, v: mturk.FLAG_AMBIGUOUS_PHOTO in a.all_flags),
     "other": (
         "Empty / malformed / outside",
         lambda a, v: bool(a.all_flags & {mturk.FLAG_EMPTY, mturk.FLAG_BAD_ANSWER, mturk.FLAG_OUTSIDE}),
@@ -124,7 +125,7 @@ class AssignmentTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and a.final:  # the palette's dimmed text: reads on dark ones too
             return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         if role == Qt.ItemDataRole.ToolTipRole:
-            lines = ([a.image] if col == 1 else []) + list(a.notes)  # the photo column may be elided
+            lines = ([a.image] if col == 1 else []) + a.all_notes  # the photo column may be elided
             return "\n".join(lines) or None
         return None
 
@@ -208,7 +209,8 @@ class BoxPreview(QLabel):
             w = int(max([b.x2 * 1.05 for b in boxes] + [ref.width if ref and ref.width else 0, 400]))
             h = int(max([b.y2 * 1.05 for b in boxes] + [ref.height if ref and ref.height else 0, 300]))
             self._full_size = (w, h)
-            self._message = self.error or "photo not in the folder: boxes shown on a blank canvas"
+            where = "photo name matches several files" if mturk.FLAG_AMBIGUOUS_PHOTO in current.all_flags else "photo not in the folder"
+            self._message = self.error or f"{where}: boxes shown on a blank canvas"
         self._render()
 
     def _load(self, ref: mturk.PhotoRef) -> None:
@@ -591,6 +593,9 @@ class MTurkReviewDialog(QDialog):
         def make(a: mturk.Assignment) -> mturk.Verdict | None:
             ref = self.match.present.get(a.image)
             if self.store is None or ref is None or ref.photo_id is None:
+                if a.photo_notes:  # the name matches several files
+                    self.status.setText(f"Correct needs one photo: {a.photo_notes[0]}")
+                    return None
                 self.status.setText("Correct needs the photo in the open project (it is not in this folder's store).")
                 return None
             return mturk.Verdict(a.assignment_id, mturk.CORRECT)
@@ -635,7 +640,7 @@ class MTurkReviewDialog(QDialog):
             agreed = mturk.consensus(group)
             if agreed:
                 lines.append("Agreed by 2+ workers: " + e(", ".join(b.number for b in agreed)))
-        lines += [f"⚠ {e(n)}" for n in a.notes]
+        lines += [f"⚠ {e(n)}" for n in a.all_notes]
         if a.feedback:
             lines.append(f"Feedback on MTurk: {e(a.feedback)}")
         if v is not None:
