@@ -389,3 +389,34 @@ def test_a_bulk_change_that_replaced_the_photo_shown_shows_its_new_pixels(qtbot,
         other.scan()
     qtbot.waitUntil(lambda: _centre_rgb(win)[0] > 200 and _centre_rgb(win)[1] < 60, timeout=WITHIN)
     assert win.current_id == shown
+
+
+def test_a_project_file_replaced_under_the_window_is_reloaded_from_the_new_file(qtbot, shoot, tmp_path):
+    """A sync tool (or the user putting a backup back) replaces project.db while the window has it open: the
+    window's connection went on reading the old file, and the poll (data_version, changes_since) saw nothing.
+    Now the poll notices, sets the old file's write-ahead log aside (SQLite would replay it onto the new file),
+    opens the folder again from the new file and says so."""
+    win, folder, _made = shoot
+    shown = pid(win, 0)
+    db = win.store.db_path
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(db) as src, sqlite3.connect(backup) as dst:
+        src.backup(dst)  # the project as it is now, with photo 0 unreviewed
+    win.store.set_reviewed(shown, True)  # work done after the backup, written to the old file's log
+    win.store.add_bib(shown, "555", None)
+    win.refresh_photo(shown)
+    assert win.live_updates.poll() == 0 and "reviewed ✓" in win.panel.state.text()
+    old = win.store
+    seen = messages(win)
+    replacement = db.with_name("incoming.tmp")
+    backup.replace(replacement)
+    os.replace(replacement, db)  # how a sync tool puts its version in place
+    qtbot.waitUntil(lambda: win.store is not old, timeout=WITHIN)
+    assert any(m.startswith("Project reloaded: the project file") and "was replaced by another file" in m for m in seen), seen
+    wait_idle(qtbot, win)
+    assert win.store.db_path == db and not win.store.photo(shown).reviewed  # the new file's state, not the old log's
+    assert "555" not in [b.number for b in win.store.bibs(shown)]
+    assert win.current_id == shown and "reviewed ✓" not in win.panel.state.text()  # the window shows it too
+    assert sorted(p.name.split(".replaced-")[0] for p in db.parent.glob("*.replaced-*")) == ["project.db-shm", "project.db-wal"]
+    assert win.live_updates.poll() == 0 and win.store.replaced(win.live_updates._mark) is None
+

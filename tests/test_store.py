@@ -790,3 +790,56 @@ def test_scan_names_photos_in_formats_it_cannot_read(tmp_path):
         "convert them to JPEG; RAW files: use the camera's JPEGs")  # fmt: skip
     assert unsupported_note(["x.CR2"]).endswith("(1 CR2): RAW files: use the camera's JPEGs")
     assert unsupported_note([]) is None
+
+
+def test_store_replaced_tells_a_file_replaced_or_written_over_from_its_own_checkpoints(folder, tmp_path):
+    """Store.replaced: None for the store's own and other connections' work (checkpoints included); the reason
+    for another file put at the path, for a file gone, and for a copy written over the file in place whose
+    history lacks the mark (its pages read afresh once the file's size or time moved)."""
+    store = Store.open(folder)
+    store.scan()
+    photo = store.photos()[0].id
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(store.db_path) as src, sqlite3.connect(backup) as dst:
+        src.backup(dst)
+    with Store.open(folder) as other:
+        other.add_bib(photo, "1", None)
+    store.add_bib(photo, "2", None)
+    store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    mark = store.last_change()
+    assert store.replaced(mark) is None and store.changes_since(0).replaced is None
+    data = backup.read_bytes()
+    with open(store.db_path, "r+b") as f:  # written over in place (same inode), the log empty
+        f.write(data)
+        f.truncate()
+    why = store.replaced(mark)
+    assert why is not None and "holds another history now" in why
+    changes = store.changes_since(mark)
+    assert changes.replaced == why and changes.photos == {} and changes.last == mark
+    assert store.close_replaced() == []  # the same file: no log of another file to set aside
+    with Store.open(folder) as store:
+        assert store.replaced(store.last_change()) is None and store.bibs(photo) == []  # the copy, as it was put back
+        store.db_path.rename(tmp_path / "moved.db")
+        assert store.replaced() == f"the project file {store.db_path} is gone"
+
+
+def test_a_file_replaced_by_rename_is_told_and_its_old_log_set_aside_not_replayed(folder, tmp_path):
+    """A sync tool puts its copy in place by a rename: the open connection keeps the old file, and on closing it
+    leaves that file's write-ahead log beside the new one, which the next opening replayed onto it (the copy
+    undone without a word). close_replaced sets the old log aside, so the folder opens with the copy's state."""
+    store = Store.open(folder)
+    store.scan()
+    photo = store.photos()[0].id
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(store.db_path) as src, sqlite3.connect(backup) as dst:
+        src.backup(dst)
+    store.add_bib(photo, "7", None)  # after the backup: in the old file's log
+    mark = store.last_change()
+    os.replace(backup, store.db_path)
+    assert store.replaced(mark) == f"the project file {store.db_path} was replaced by another file (a sync tool, or a copy put back)"
+    assert [b.number for b in store.bibs(photo)] == ["7"]  # what the connection still reads: the old file
+    kept = store.close_replaced()
+    assert sorted(p.name.split(".replaced-")[0] for p in kept) == ["project.db-shm", "project.db-wal"]
+    assert all(p.exists() for p in kept)  # set aside, not deleted
+    with Store.open(folder) as again:
+        assert again.bibs(photo) == [] and again.replaced(again.last_change()) is None

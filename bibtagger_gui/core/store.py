@@ -183,6 +183,9 @@ class StoreChanges:
     last: int
     photos: dict[int, frozenset[str]]
     meta: frozenset[str] = frozenset()
+    #: why this connection no longer reads the project file it opened (:meth:`Store.replaced`): the caller must
+    #: close the store and open the folder again (``photos`` and ``meta`` are then empty, ``last`` the mark given)
+    replaced: str | None = None
 
 
 @dataclass
@@ -256,6 +259,23 @@ def _last_write(db: Path) -> float:
         with contextlib.suppress(OSError):
             times.append(path.stat().st_mtime)
     return max(times, default=0.0)
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of a file, None when there is none: another file put at the path has another one."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _log_files(db: Path) -> tuple[Path, Path]:
+    """The write-ahead log and its index beside a database (``project.db-wal``, ``project.db-shm``)."""
+    return db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")
+
+
+STAMPS_KEPT = 16  # marks (history ids) handed out whose row times a store keeps for Store.replaced
 
 
 def _box(row: sqlite3.Row) -> Box | None:
@@ -334,6 +354,9 @@ class Store:
         self._conn.row_factory = sqlite3.Row
         self._depth = 0
         self._owner = threading.get_ident()
+        self._stamps: dict[int, str] = {}  # history id -> its ts, for the marks handed out (replaced())
+        self._file: tuple[int, int] | None = None  # the files this connection opened (replaced())
+        self._logs: tuple[tuple[int, int] | None, ...] = (None, None)
         try:
             self._setup()
             stored = self.get_meta("folder")
@@ -347,6 +370,9 @@ class Store:
                 self.folder = self.db_path.parent.parent.resolve()
             else:
                 raise StoreError(f"{self.db_path} does not say which photo folder it belongs to")
+            self._file = _file_id(self.db_path)  # _setup wrote: the log exists now
+            self._logs = tuple(_file_id(f) for f in _log_files(self.db_path))
+            self._written: tuple[int, int] | None = None  # size and mtime of the file when replaced() last looked
         except StoreError:
             self._conn.close()
             raise
@@ -537,6 +563,53 @@ class Store:
     def close(self) -> None:
         self._conn.close()
 
+    # ------------------------------------------------------------------ the file under the connection
+
+    def replaced(self, history_id: int | None = None) -> str | None:
+        """Why this connection no longer reads the project file at :attr:`db_path`, or None while it does.
+
+        A sync tool (Dropbox, Syncthing, a share's client) or a user putting a backup copy back replaces the file
+        while the app has the project open; the connection goes on reading (and writing) the file it opened, a
+        state nobody else sees any more. Told by the file at the path being another one (device and inode: a
+        replace by rename, or a delete and copy) or gone; and, given a mark this store handed out
+        (:meth:`last_change`, ``StoreChanges.last``), by that history row no longer being there as it was (a copy
+        written over the file in place, once its pages are read from the file). A ``stat`` and at most one
+        primary-key read. The caller closes the store (:meth:`close_replaced`) and opens the folder again."""
+        try:
+            st = os.stat(self.db_path)
+        except OSError:
+            return f"the project file {self.db_path} is gone"
+        if self._file is not None and (st.st_dev, st.st_ino) != self._file:
+            return f"the project file {self.db_path} was replaced by another file (a sync tool, or a copy put back)"
+        written = (st.st_size, st.st_mtime_ns)
+        if written != self._written:  # a checkpoint, or bytes written over the file: its pages are read afresh
+            self._written = written
+            self._conn.execute("PRAGMA shrink_memory")  # the page cache would answer from before
+        if history_id:
+            row = self._conn.execute("SELECT ts FROM history WHERE id = ?", (history_id,)).fetchone()
+            stamp = self._stamps.get(history_id)
+            if row is None or (stamp is not None and row[0] != stamp):
+                return f"the project file {self.db_path} holds another history now (a copy written over it?)"
+        return None
+
+    def close_replaced(self) -> list[Path]:
+        """Close a store whose file was replaced (:meth:`replaced`) and set aside the write-ahead log and its index
+        this connection leaves beside the new file: SQLite would replay the old file's log onto the new one at the
+        next opening, silently undoing it. They are renamed ``project.db-wal.replaced-<time>`` (kept, not deleted);
+        a log that came with the new file (not the one this connection opened) stays. Returns the files set aside."""
+        self.close()
+        if _file_id(self.db_path) in (None, self._file):
+            return []  # the same file (or none): its log is its own
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        moved = []
+        for path, mine in zip(_log_files(self.db_path), self._logs):
+            if mine is not None and _file_id(path) == mine:
+                target = path.with_name(f"{path.name}.replaced-{stamp}")
+                with contextlib.suppress(OSError):
+                    path.rename(target)
+                    moved.append(target)
+        return moved
+
     def __enter__(self) -> "Store":
         return self
 
@@ -600,7 +673,17 @@ class Store:
 
     def last_change(self) -> int:
         """Id of the newest history row (0 for none): it grows with every change written to the store."""
-        return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM history").fetchone()[0])
+        row = self._conn.execute("SELECT id, ts FROM history ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return 0
+        self._stamp(row[0], row[1])
+        return int(row[0])
+
+    def _stamp(self, history_id: int, ts: str) -> None:
+        """Keep the time of a history row handed out as a mark: :meth:`replaced` checks it is still that row."""
+        self._stamps[history_id] = ts
+        while len(self._stamps) > STAMPS_KEPT:
+            del self._stamps[next(iter(self._stamps))]
 
     def data_version(self) -> int:
         """SQLite's ``PRAGMA data_version`` of this connection: it changes when *another* connection (a
@@ -611,19 +694,27 @@ class Store:
     def changes_since(self, history_id: int) -> StoreChanges:
         """What was written after history row ``history_id`` (a :meth:`last_change` value), by anyone: the
         photos changed, each with the history actions that changed it, and the meta keys set. One range
-        read of the history's primary key, so its cost follows the changes, not the size of the project."""
-        last, photos, meta = history_id, {}, set()
+        read of the history's primary key, so its cost follows the changes, not the size of the project.
+
+        When the file under the connection was replaced (:meth:`replaced`, the mark ``history_id`` checked too),
+        nothing is read: ``replaced`` says why, and the caller opens the project again."""
+        why = self.replaced(history_id)
+        if why is not None:
+            return StoreChanges(history_id, {}, frozenset(), why)
+        last, photos, meta, ts = history_id, {}, set(), None
         rows = self._conn.execute(
-            "SELECT id, photo_id, action, CASE WHEN action = 'meta' THEN after END FROM history WHERE id > ? ORDER BY id",
+            "SELECT id, photo_id, action, CASE WHEN action = 'meta' THEN after END, ts FROM history WHERE id > ? ORDER BY id",
             (history_id,),
         )
-        for row_id, photo_id, action, after in rows:
+        for row_id, photo_id, action, after, ts in rows:
             last = row_id
             if photo_id is not None:
                 photos.setdefault(photo_id, set()).add(action)
             elif action == "meta" and after:
                 with contextlib.suppress(ValueError, AttributeError):
                     meta.update(json.loads(after).keys())
+        if ts is not None:
+            self._stamp(last, ts)
         return StoreChanges(last, {pid: frozenset(a) for pid, a in photos.items()}, frozenset(meta))
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:

@@ -11,6 +11,8 @@ in capture or file-name order one whose file was renamed or replaced, rebuilds t
 (no sort). A photo that reads back
 as the window already shows it (the window's own edits, a photo its own recognition job just reported)
 changes nothing on screen. The data part (what changed since a history id) is the store's, Qt-free.
+A project file replaced under the window (a sync tool, a backup copy put back: ``Store.replaced``) reloads the
+folder from the new file, with a status message (:meth:`LiveUpdates._reload_replaced`).
 """
 
 from __future__ import annotations
@@ -81,12 +83,19 @@ class LiveUpdates(QObject):
             return 0  # the scan's end reads every photo anyway; a dragged box's photo is not reloaded under the mouse
         self._reload_stale_pixels()
         try:
+            why = store.replaced(self._mark)  # a sync tool or a restored copy put another file there: no version moves
+            if why is not None:
+                self._reload_replaced(why)
+                return 0
             top = store.last_change()  # before data_version: a commit between the two moves the version
             version = store.data_version()
             if version == self._version:
                 self._mark = top  # only this connection wrote since: the window's own edits, already shown
                 return 0
             news = store.changes_since(self._mark)
+            if news.replaced is not None:
+                self._reload_replaced(news.replaced)
+                return 0
             self._mark, self._version = news.last, version
             if not news.photos and not news.meta:
                 return 0
@@ -94,6 +103,21 @@ class LiveUpdates(QObject):
         except sqlite3.Error as exc:  # a locked or vanished database: try again at the next poll
             log.warning("checking the store for other programs' changes: %s", exc)
             return 0
+
+    def _reload_replaced(self, why: str) -> None:
+        """The project file under the window's connection was replaced (``Store.replaced``): what it shows is a
+        state nobody else sees any more. The folder is closed (jobs dropped, the undo history cleared: its ids are
+        the old file's), the old file's write-ahead log set aside (``Store.close_replaced``: SQLite would replay it
+        onto the new file) and the folder opened again from the new file; the status bar says so."""
+        w, store = self.window, self._store
+        folder = w.folder
+        log.warning("the project of %s changed under the window, reloading: %s", folder, why)
+        w.close_folder()  # a number being typed goes to the old file with it
+        kept = store.close_replaced()
+        if folder is None or not w.open_folder(folder):
+            return
+        note = f"; the old file's log kept as {kept[0].name}" if kept else ""
+        w.statusBar().showMessage(f"Project reloaded: {why}. The undo history was cleared{note}", 20000)
 
     def _apply(self, store: Any, changed: dict[int, frozenset[str]], meta: frozenset[str]) -> int:
         from bibtagger_gui.core.startlist import META_KEY as STARTLIST_KEY
