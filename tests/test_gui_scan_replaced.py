@@ -55,3 +55,34 @@ def test_a_replaced_photo_is_announced_and_listed_as_unreviewed(qtbot, make_wind
     assert win.open_folder(folder)
     wait_idle(qtbot, win)
     assert win.scan_replaced == [] and "replaced" not in win.queue_label.text()
+
+
+def test_showing_a_photo_keeps_its_print_where_an_old_store_has_none(qtbot, make_window, tmp_path):
+    """A store from before schema 4 (every photo recognized, so no recognition job runs to fill prints): the photo
+    view's decode gives each photo shown its decoded-pixel print, the same picture as file_print's; a photo that
+    has a print keeps it (a re-encode's kept print is never replaced)."""
+    from bibtagger_gui.core.pixelprint import file_print, same_picture
+    from bibtagger_gui.core.store import Store
+
+    folder = tmp_path / "race"
+    made = make_photos(folder, 3)
+    old_print = bytes(32 * 32)  # a print kept from an earlier version of photo 1's file
+    with Store.open(folder) as store:
+        store.scan()
+        ids = [store.photo_by_path(rel).id for rel, _, _ in made]
+        for pid, (_rel, number, box) in zip(ids, made):
+            store.set_model_bibs(pid, [Bib(number, box, 0.9)], "det:old+read:old")  # recognized before prints existed
+        store.set_reviewed(ids[0], True)
+        store.set_pixel_print(ids[1], old_print)
+        assert store.pixel_print(ids[0]) is None and store.pixel_print(ids[2]) is None
+    win = make_window()
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    assert win.store.pixel_print(ids[0]) is None  # nothing decoded photos for prints on opening
+    for pid in ids[:2]:
+        win.select_photo(pid)
+        qtbot.waitUntil(lambda: win.photo_view.image_loaded, timeout=10000)
+    kept = win.store.pixel_print(ids[0])
+    assert kept is not None and same_picture(kept, file_print(folder / made[0][0]))
+    assert win.store.pixel_print(ids[1]) == old_print
+    assert win.store.pixel_print(ids[2]) is None  # never shown

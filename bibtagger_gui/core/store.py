@@ -1081,6 +1081,24 @@ class Store:
         ).fetchone()
         return bytes(row[0]) if row else None
 
+    def add_missing_pixel_print(self, photo_id: int, pixel_print: bytes, size: int | None, mtime: float | None) -> bool:
+        """Keep a print made from a decode done anyway (the app's photo view) when the photo has none for its current
+        file version: a store from before schema 4 gets them as photos are looked at, at no decode of its own.
+
+        Written only while the photo's row still describes the file decoded (``size`` and ``mtime`` as stat'ed
+        before and after the decode; a scan since decides first) and never over an existing print (a re-encoded
+        file keeps the print of the picture that was reviewed, docs/store.md). A read first, so a photo that has
+        its print costs no write lock. Returns whether it was written."""
+        if size is None or mtime is None or self.pixel_print(photo_id) is not None:
+            return False
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT OR REPLACE INTO pixel_prints (photo_id, sha1, print) SELECT p.id, p.sha1, ? FROM photos p"
+                " WHERE p.id = ? AND p.size = ? AND p.mtime = ? AND p.sha1 IS NOT NULL AND p.missing = 0 AND NOT EXISTS"
+                " (SELECT 1 FROM pixel_prints pp WHERE pp.photo_id = p.id AND pp.sha1 = p.sha1)",
+                (bytes(pixel_print), photo_id, size, mtime))  # fmt: skip
+            return cur.rowcount > 0
+
     def photos_without_print(self) -> list[int]:
         """Ids of the photos with someone's work that a replaced file would lose (reviewed, or with a
         human or MTurk bib) whose current file has no print yet: photos of a store from before schema 4,

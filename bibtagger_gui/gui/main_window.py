@@ -239,6 +239,7 @@ class MainWindow(QMainWindow):
         self.photo_view.boxDrawn.connect(self._box_drawn)
         self.photo_view.bibClicked.connect(self.select_bib)
         self.photo_view.boxAdjusted.connect(self._box_adjusted)
+        self.photo_view.printed.connect(self._keep_pixel_print)
         self.panel = BibPanel()
         self.panel.bibSelected.connect(self.select_bib)
         self.panel.numberFieldFocused.connect(self._number_field_focused)
@@ -1366,6 +1367,16 @@ class MainWindow(QMainWindow):
         self._entry = None
         self._begin_entry()
         self.number_edit.setFocus()
+
+    def _keep_pixel_print(self, printed: tuple) -> None:
+        """The view decoded the photo shown: its decoded-pixel print is kept where the store has none for that file
+        (a store from before schema 4; Store.add_missing_pixel_print, docs/store.md). A failure only costs the print."""
+        if self.store is None:
+            return
+        try:
+            self.store.add_missing_pixel_print(*printed)
+        except Exception as exc:  # locked, read-only, gone: the photo is shown all the same
+            log.warning("keeping the pixel print of photo %s: %s", printed[0], exc)
 
     def _box_adjusted(self, bib_id: int, box: tuple) -> None:
         """A move/resize drag of the selected box ended: one undoable edit (a typed number first)."""

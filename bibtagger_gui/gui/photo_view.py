@@ -8,10 +8,13 @@ Scene coordinates are the photo's full-resolution *oriented* pixels (the frame o
 item is scaled up to the full-resolution frame, so boxes need no conversion.
 Results of loads for a photo that is no longer shown are dropped (request id). Zoomed in past what that
 preview holds, ``photo_detail.PhotoDetail`` shows the visible part from a full-resolution decode over it.
+The same decode gives the photo's decoded-pixel print (core/pixelprint), sent out by ``printed`` for the window
+to keep where the store has none (old stores; docs/store.md#re-encoded-copies-the-decoded-print).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from bibtagger_gui.core.imageio import ImageError, load_image
+from bibtagger_gui.core.pixelprint import image_print
 from bibtagger_gui.gui import box_adjust
 from bibtagger_gui.gui.photo_detail import PhotoDetail
 from bibtagger_gui.gui.look import HIGH_CONFIDENCE, bib_look, text_on  # noqa: F401 - HIGH_CONFIDENCE re-exported
@@ -148,21 +152,35 @@ class BibBoxItem(QGraphicsRectItem):
 
 
 class _LoadSignals(QObject):
-    loaded = Signal(int, object, str)  # request id, QImage | None, error message
+    loaded = Signal(int, object, str, object)  # request id, QImage | None, error message, pixel print | None
+
+
+def _file_version(path: Path) -> tuple[int, float] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime)
 
 
 class _LoadJob:
-    def __init__(self, signals: _LoadSignals, request: int, path: Path):
+    def __init__(self, signals: _LoadSignals, request: int, path: Path, version: tuple[int, float] | None = None):
         self.signals, self.request, self.path = signals, request, path
+        self.version = version  # (size, mtime) the store has for the file: its print is made when the file is that
 
     def __call__(self) -> None:
+        pp = None
         try:
-            img, error = rgb_to_qimage(load_image(self.path, max_side=VIEW_MAX_SIDE)), ""
+            before = _file_version(self.path)
+            rgb = load_image(self.path, max_side=VIEW_MAX_SIDE)
+            img, error = rgb_to_qimage(rgb), ""
+            if self.version is not None and before == self.version == _file_version(self.path):
+                pp = image_print(rgb)  # the file the store describes, not rewritten during the decode
         except ImageError as exc:
             img, error = None, exc.message
         except Exception as exc:  # pragma: no cover - keep the GUI alive
             img, error = None, str(exc)
-        emit_if_alive(self.signals.loaded, self.request, img, error)  # dropped when the view is gone
+        emit_if_alive(self.signals.loaded, self.request, img, error, pp)  # dropped when the view is gone
 
 
 def photo_part(thumbnail: QPixmap, width: int, height: int) -> QPixmap:
@@ -180,6 +198,7 @@ class PhotoView(QGraphicsView):
     boxAdjusted = Signal(int, tuple)  # bib id, its new (x1, y1, x2, y2), on releasing a move/resize drag
     bibClicked = Signal(int)
     imageFailed = Signal(str)
+    printed = Signal(object)  # (photo id, decoded-pixel print, size, mtime) of the photo shown, from its decode
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -242,7 +261,8 @@ class PhotoView(QGraphicsView):
             self.image_error = photo.error
         else:
             self.pool.clear()  # a photo skipped past quickly is never decoded
-            self.pool.submit(_LoadJob(self._signals, self._request, Path(folder) / photo.relpath))
+            version = (photo.size, photo.mtime) if getattr(photo, "sha1", None) and photo.size is not None else None
+            self.pool.submit(_LoadJob(self._signals, self._request, Path(folder) / photo.relpath, version))
             self.detail.reset(Path(folder) / photo.relpath)
         self._fit_mode = True
         self.fit()
@@ -267,9 +287,11 @@ class PhotoView(QGraphicsView):
         self.scene().addItem(item)
         self._pixmap_item = item
 
-    def _on_loaded(self, request: int, img: QImage | None, error: str) -> None:
+    def _on_loaded(self, request: int, img: QImage | None, error: str, pixel_print: bytes | None = None) -> None:
         if request != self._request:
             return  # a photo that is no longer shown
+        if pixel_print is not None and self._photo is not None:
+            self.printed.emit((self._photo.id, pixel_print, self._photo.size, self._photo.mtime))
         if img is None:
             self.image_error = error
             self.imageFailed.emit(error)
