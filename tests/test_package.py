@@ -145,6 +145,10 @@ def test_pyinstaller_build_runs_its_selftest(tmp_path, placeholder_models_dir):
     for command in ("keywords", "find", "startlist"):  # sub-commands are imported by name: must be bundled
         assert command in cli.stdout
     check_frozen_commands(exe, tmp_path, run_env)
+    if sys.platform.startswith("linux"):  # the packaged app on a real X display: keys, store, quit (docs/x11.md)
+        from tests.test_x11_display import check_packaged_app_on_x11
+
+        check_packaged_app_on_x11(exe, tmp_path, run_env)
 
 
 def check_frozen_commands(exe: Path, tmp_path: Path, env: dict[str, str]) -> None:

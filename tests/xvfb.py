@@ -1,0 +1,150 @@
+"""A real X server for tests (docs/x11.md): Xvfb on a free display, keys through the server, screen grabs.
+
+:class:`XServer` starts ``Xvfb -displayfd`` (the server picks a free display number and says which),
+``-noreset`` (an X server resets when its last client leaves, dropping the resources that ``xrdb``
+set, such as ``Xft.dpi``) and ``-fbdir`` (the screen is a file in XWD format: a grab of the real
+screen that needs no other client). Keys go through the server with ``xdotool`` (XTEST), as a keyboard's
+would. There is no window manager: :meth:`XServer.focus` does its one job the tests need, giving the
+app's window the keyboard focus.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+#: the programs the tests need and the Debian package of each (Makefile SYSDEPS)
+TOOLS = {"Xvfb": "xvfb", "xdotool": "xdotool", "xrdb": "x11-xserver-utils"}
+
+
+def missing_x_tools() -> list[str]:
+    """The tools of :data:`TOOLS` not installed here, each with its package."""
+    return [f"{tool} (package {package})" for tool, package in TOOLS.items() if shutil.which(tool) is None]
+
+
+def need_x_tools() -> None:
+    """Skip (fail in CI, env CI set) when Xvfb, xdotool or xrdb is missing; skip off Linux (no X11 there)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("X11 (xcb) is the Linux desktop's display; Windows and macOS have their own (docs/x11.md)")
+    missing = missing_x_tools()
+    if not missing:
+        return
+    message = f"{', '.join(missing)} not installed: `make sysdeps` installs them (Makefile SYSDEPS)"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the real-display tests: {message}")
+    pytest.skip(message)
+
+
+def read_xwd(path: Path) -> np.ndarray:
+    """An XWD file of a 24/32-bit TrueColor screen (Xvfb's ``-fbdir`` file) as RGB uint8 HxWx3."""
+    data = Path(path).read_bytes()
+    (header_size, version, _fmt, depth, width, height, _xoff, byte_order, _unit, _bit_order, _pad, bpp,
+     bytes_per_line, _visual, red, green, blue, _bits, _entries, ncolors) = struct.unpack(">20I", data[:80])  # fmt: skip
+    if version != 7 or bpp != 32 or depth != 24 or (red, green, blue) != (0xFF0000, 0xFF00, 0xFF):
+        raise ValueError(f"{path}: not a 24-bit TrueColor XWD screen (version {version}, depth {depth}, {bpp} bpp)")
+    offset = header_size + 12 * ncolors  # the header (with the window name), then the colour map
+    rows = np.frombuffer(data, np.uint8, count=bytes_per_line * height, offset=offset).reshape(height, bytes_per_line)
+    pixels = rows[:, : width * 4].reshape(height, width, 4)  # 0x00RRGGBB words
+    return pixels[..., 2::-1].copy() if byte_order == 0 else pixels[..., 1:].copy()  # LSB first: B, G, R, 0
+
+
+class XServer:
+    """One Xvfb server: ``display`` (":N"), ``env()`` for its clients, ``xdotool``, ``grab``, ``stop``."""
+
+    def __init__(self, folder: Path, size: tuple[int, int] = (1280, 800), dpi: int | None = None,
+                 timeout: float = 20.0) -> None:  # fmt: skip
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.size = size
+        read_end, write_end = os.pipe()
+        cmd = ["Xvfb", "-displayfd", str(write_end), "-screen", "0", f"{size[0]}x{size[1]}x24",
+               "-nolisten", "tcp", "-noreset", "-fbdir", str(self.folder)]  # fmt: skip
+        self.log = open(self.folder / "xvfb.log", "wb")  # noqa: SIM115 (closed by stop)
+        self.proc = subprocess.Popen(cmd, pass_fds=(write_end,), stdout=self.log, stderr=subprocess.STDOUT)
+        os.close(write_end)
+        try:
+            number = self._read_display(read_end, timeout)
+        finally:
+            os.close(read_end)
+        if number is None:
+            self.stop()
+            raise RuntimeError(f"Xvfb did not start within {timeout:.0f} s: {self.server_log()}")
+        self.display = f":{number}"
+        if dpi is not None:  # what a desktop's display settings set: Qt's xcb plugin reads Xft.dpi
+            self.run("xrdb", "-nocpp", "-merge", "-", input=f"Xft.dpi: {dpi}\n")
+
+    def _read_display(self, fd: int, timeout: float) -> str | None:
+        deadline = time.monotonic() + timeout
+        text = b""
+        while not text.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 32)
+            if not chunk:  # the server exited
+                return None
+            text += chunk
+        return text.decode().strip()
+
+    def server_log(self) -> str:
+        self.log.flush()
+        return (self.folder / "xvfb.log").read_text(errors="replace")[-2000:]
+
+    def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """``base`` (default os.environ) for a client of this server: DISPLAY set, Qt on xcb, no Wayland."""
+        env = {k: v for k, v in (os.environ if base is None else base).items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+        env.update(DISPLAY=self.display, QT_QPA_PLATFORM="xcb")
+        return env
+
+    def run(self, *cmd: str, input: str | None = None, timeout: float = 20.0) -> str:  # noqa: A002
+        out = subprocess.run(cmd, env=self.env(), input=input, capture_output=True, text=True, timeout=timeout)
+        if out.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({out.returncode}): {out.stderr.strip()}")
+        return out.stdout
+
+    def xdotool(self, *args: str) -> str:
+        return self.run("xdotool", *args)
+
+    def find_window(self, name: str, timeout: float, alive=lambda: True) -> str | None:
+        """The id of the first visible window whose title matches the regex ``name``, polling until ``timeout``;
+        None when it never shows or ``alive()`` turns false (the app died)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and alive():
+            out = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", name], env=self.env(),
+                                 capture_output=True, text=True, timeout=20)  # fmt: skip
+            if out.returncode == 0 and out.stdout.split():
+                return out.stdout.split()[0]
+            time.sleep(0.1)
+        return None
+
+    def geometry(self, window: str) -> tuple[int, int, int, int]:
+        """(x, y, width, height) of ``window`` in the server's pixels."""
+        values = dict(line.split("=", 1) for line in self.xdotool("getwindowgeometry", "--shell", window).split())
+        return int(values["X"]), int(values["Y"]), int(values["WIDTH"]), int(values["HEIGHT"])
+
+    def focus(self, window: str) -> None:
+        """Give ``window`` the keyboard focus (XSetInputFocus), as a window manager does when a window opens."""
+        self.xdotool("windowfocus", "--sync", window)
+
+    def grab(self) -> np.ndarray:
+        """The whole screen as the server holds it (RGB, HxWx3)."""
+        return read_xwd(self.folder / "Xvfb_screen0")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.log.close()
