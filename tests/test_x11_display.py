@@ -231,3 +231,44 @@ def test_the_xcb_plugin_finds_its_system_libraries():
         missing = [line.split()[0] for line in out.stdout.splitlines() if "not found" in line]
         assert not missing, f"{library.name} needs {', '.join(missing)}: add its package to SYSDEPS (Makefile)"
 
+
+def test_a_missing_x11_library_is_named_instead_of_qt_aborting(x_server, tmp_path, photos, placeholder_models_dir):
+    """libxcb-cursor0 is not installed by default on Ubuntu: Qt aborted (SIGABRT, no window, no log) saying
+    'Reinstalling the application may fix this problem', and blamed xcb-cursor0 for any missing library. A
+    broken copy of the library found first (LD_LIBRARY_PATH) stands for the missing one."""
+    broken = tmp_path / "broken-libs"
+    broken.mkdir()
+    (broken / "libxcb-cursor.so.0").write_bytes(b"")
+    env = {**os.environ, "LD_LIBRARY_PATH": str(broken)}
+    app = App(x_server(), photos, placeholder_models_dir, tmp_path / "home", env=env, window=False)
+    assert app.proc.wait(60) == 1, app.output()  # it was -6 (SIGABRT)
+    out = app.output()
+    assert "cannot load" in out and "libxcb-cursor.so.0" in out and "sudo apt install libxcb-cursor0" in out, out
+    assert "Aborted" not in out and "Reinstalling" not in out
+    assert "libxcb-cursor0" in app.log()  # an app started from a desktop menu has no terminal: the log has it
+
+
+def test_xcb_check_names_the_library_and_its_package():
+    from bibtagger_gui.core.xcb_check import PACKAGES, uses_xcb, xcb_problem
+
+    def missing(name):
+        def load(path):
+            raise OSError(f"{name}: cannot open shared object file: No such file or directory")
+
+        return load
+
+    x11 = {"DISPLAY": ":0"}
+    plugin = Path("libqxcb.so")
+    problem = xcb_problem(x11, "linux", plugin, missing("libxkbcommon-x11.so.0"))
+    assert problem is not None and "sudo apt install libxkbcommon-x11-0" in problem and "libxkbcommon-x11.so.0" in problem
+    problem = xcb_problem(x11, "linux", plugin, missing("/opt/odd/libxcb-odd.so.2"))
+    assert problem is not None and "install the package that holds libxcb-odd.so.2" in problem.lower()
+    assert xcb_problem(x11, "linux", plugin, lambda path: None) is None  # it loads
+    for env, platform in (({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}, "linux"), (x11, "win32"),
+                          ({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}, "linux"), ({}, "linux")):  # fmt: skip
+        assert not uses_xcb(env, platform)
+        assert xcb_problem(env, platform, plugin, missing("libxcb-cursor.so.0")) is None  # Qt will not use xcb there
+    assert uses_xcb({"QT_QPA_PLATFORM": "xcb:nograb", "WAYLAND_DISPLAY": "wayland-0"}, "linux")
+    sysdeps = (Path(__file__).resolve().parents[1] / "Makefile").read_text(encoding="utf-8")
+    sysdeps = sysdeps[sysdeps.index("SYSDEPS :=") : sysdeps.index(".PHONY")].split()
+    assert not set(PACKAGES.values()) - set(sysdeps)  # what the message names is what make sysdeps installs

@@ -36,10 +36,30 @@ def display_problem(screenshot: bool, env=None, platform: str | None = None) -> 
             "(or over ssh -X); --screenshot and the command-line tools need none")
 
 
+def refuse(problem: str) -> None:
+    """Say why the app cannot start on this display: on stderr, and in the log file, where an app started from
+    a desktop's menu (no terminal) leaves it (docs/gui.md#log-file, docs/x11.md#missing-libraries)."""
+    import logging
+
+    from bibtagger_gui import __version__
+    from bibtagger_gui.core import applog
+
+    print(f"bibtagger gui: {problem}", file=sys.stderr)
+    if applog.setup_file_log() is not None:
+        logging.getLogger(applog.STARTUP_LOGGER).info("bibtagger %s cannot start: %s", __version__, problem)
+        applog.close_file_log()
+
+
 def run(args: argparse.Namespace) -> int:
+    from bibtagger_gui.core.xcb_check import xcb_problem
+
     problem = display_problem(bool(args.screenshot))
     if problem:
         print(f"bibtagger gui: {problem}", file=sys.stderr)
+        return 1
+    problem = xcb_problem()  # a missing X11 library: Qt would abort at the QApplication, blaming another one
+    if problem:
+        refuse(problem)
         return 1
     from bibtagger_gui.gui.app import run_gui  # PySide6 only when the GUI is wanted
 

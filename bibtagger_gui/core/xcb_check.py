@@ -1,0 +1,89 @@
+"""Whether Qt's X11 platform plugin (xcb) can load here, asked before Qt is (docs/x11.md#missing-libraries).
+
+Qt loads the plugin when the app's QApplication is made. When a system library it needs is missing
+(``libxcb-cursor0`` is not installed by default on Ubuntu; a minimal desktop lacks others), Qt prints
+'Could not load the Qt platform plugin "xcb"', blames xcb-cursor0 whichever library it was, advises
+reinstalling the application and aborts (SIGABRT) before the app has a window or a log file.
+:func:`xcb_problem` loads the plugin the way Qt would (``dlopen``), before Qt: the loader's error names
+the missing library, and :data:`PACKAGES` the Debian/Ubuntu package that holds it.
+
+Qt-free (ctypes and the PySide6 folder's files only).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Mapping
+
+#: libraries Qt's xcb plugin loads from the system -> their Debian/Ubuntu package (the Makefile's SYSDEPS)
+PACKAGES: dict[str, str] = {
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-xinerama.so.0": "libxcb-xinerama0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libEGL.so.1": "libegl1",
+    "libGL.so.1": "libgl1",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libdbus-1.so.3": "libdbus-1-3",
+    "libglib-2.0.so.0": "libglib2.0-0",
+}
+
+
+def uses_xcb(env: Mapping[str, str], platform: str) -> bool:
+    """Whether Qt will open its windows through xcb: asked for (QT_QPA_PLATFORM=xcb), or Linux's default on an
+    X11 display. With WAYLAND_DISPLAY set Qt may take its Wayland plugin instead: no check then."""
+    if not platform.startswith("linux"):
+        return False
+    asked = env.get("QT_QPA_PLATFORM", "")
+    if asked:
+        return asked.split(":")[0] == "xcb"  # "xcb:option=value" carries the plugin's options
+    return bool(env.get("DISPLAY")) and not env.get("WAYLAND_DISPLAY")
+
+
+def xcb_plugin() -> Path | None:
+    """PySide6's ``libqxcb.so`` (from source, or in a PyInstaller build's ``_internal/PySide6``), else None."""
+    spec = importlib.util.find_spec("PySide6")  # finds the package without importing it
+    folders = [Path(p) for p in (spec.submodule_search_locations or [])] if spec is not None else []
+    if getattr(sys, "frozen", False) and hasattr(sys, "_MEIPASS"):
+        folders.append(Path(sys._MEIPASS) / "PySide6")
+    for folder in folders:
+        plugin = folder / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+        if plugin.is_file():
+            return plugin
+    return None
+
+
+def xcb_problem(env: Mapping[str, str] | None = None, platform: str | None = None, plugin: Path | None = None,
+                load: Callable[[str], object] = ctypes.CDLL) -> str | None:  # fmt: skip
+    """Why Qt's xcb plugin cannot load here (the missing library, what to install), or None: it loads, Qt will
+    not use it, or the plugin is not found (Qt then says so itself)."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if not uses_xcb(env, platform):
+        return None
+    plugin = plugin or xcb_plugin()
+    if plugin is None:
+        return None
+    try:
+        load(str(plugin))  # what Qt does: every library the plugin needs is loaded with it, or the first missing named
+    except OSError as exc:
+        error = str(exc)
+    else:
+        return None
+    library = Path(error.split(":", 1)[0].strip()).name
+    package = PACKAGES.get(library)
+    install = (f"install {package} (Debian/Ubuntu: sudo apt install {package})" if package
+               else f"install the package that holds {library}")  # fmt: skip
+    return (f"Qt's X11 display plugin (xcb) cannot load: {error}. {install[0].upper()}{install[1:]} and start "
+            "bibtagger again; the README lists every package the app needs")
