@@ -155,7 +155,7 @@ def type_a_number_and_quit(app: App) -> None:
 
 def check_packaged_app_on_x11(exe: Path, tmp_path: Path, env: dict[str, str]) -> None:
     """The packaged app (tests/test_package.py's build) on a real X display, with its bundled models and
-    libraries: the same keys, store and quit as from source. Left out without Xvfb (the build's other checks
+    libraries: the same keys, store and quit as from source; on a display no server answers, the message. Left out without Xvfb (the build's other checks
     stand), except in CI, where that fails."""
     from bibtagger_gui.core.demo import generate
 
@@ -165,6 +165,11 @@ def check_packaged_app_on_x11(exe: Path, tmp_path: Path, env: dict[str, str]) ->
     need_x_tools()
     folder = tmp_path / "x11" / "demo"
     generate(folder, count=PHOTOS, seed=7, size=(320, 480))
+    gone = XServer(tmp_path / "x11" / "gone")
+    gone.stop()  # its display number: no server answers there now
+    dead = App(gone, folder, None, tmp_path / "x11" / "home-dead", command=[str(exe)], env=env, window=False)
+    assert dead.proc.wait(60) == 1 and f"cannot connect to the X display {gone.display}" in dead.output(), dead.output()
+    dead.stop()
     server = XServer(tmp_path / "x11" / "server")
     app = None
     try:
@@ -263,7 +268,9 @@ def test_xcb_check_names_the_library_and_its_package():
     assert problem is not None and "sudo apt install libxkbcommon-x11-0" in problem and "libxkbcommon-x11.so.0" in problem
     problem = xcb_problem(x11, "linux", plugin, missing("/opt/odd/libxcb-odd.so.2"))
     assert problem is not None and "install the package that holds libxcb-odd.so.2" in problem.lower()
-    assert xcb_problem(x11, "linux", plugin, lambda path: None) is None  # it loads
+    assert xcb_problem(x11, "linux", plugin, lambda path: None, connect=lambda display: None) is None  # it loads
+    said = xcb_problem(x11, "linux", plugin, lambda path: None, connect=lambda display: f"cannot connect to {display}")
+    assert said == "cannot connect to :0"  # it loads, then the display is asked
     for env, platform in (({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}, "linux"), (x11, "win32"),
                           ({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}, "linux"), ({}, "linux")):  # fmt: skip
         assert not uses_xcb(env, platform)
@@ -272,3 +279,20 @@ def test_xcb_check_names_the_library_and_its_package():
     sysdeps = (Path(__file__).resolve().parents[1] / "Makefile").read_text(encoding="utf-8")
     sysdeps = sysdeps[sysdeps.index("SYSDEPS :=") : sysdeps.index(".PHONY")].split()
     assert not set(PACKAGES.values()) - set(sysdeps)  # what the message names is what make sysdeps installs
+
+
+def test_a_display_no_server_answers_is_said_instead_of_qt_aborting(x_server, tmp_path, photos, placeholder_models_dir):
+    """A stale DISPLAY (an SSH or tmux session, a server gone, sudo without the X cookie) made Qt abort too
+    (SIGABRT), saying 'could not connect to display' among lines that blamed xcb-cursor0."""
+    from bibtagger_gui.core.xcb_check import connect_problem
+
+    live = x_server()
+    assert connect_problem(live.display) is None
+    gone = x_server()
+    gone.stop()  # a display number no server answers any more
+    assert "no X server answers there" in connect_problem(gone.display)
+    app = App(gone, photos, placeholder_models_dir, tmp_path / "home", window=False)
+    assert app.proc.wait(60) == 1, app.output()  # it was -6 (SIGABRT)
+    out = app.output()
+    assert f"cannot connect to the X display {gone.display} (DISPLAY)" in out and "Aborted" not in out, out
+    assert "xcb-cursor0" not in out and "cannot connect to the X display" in app.log()

@@ -38,7 +38,7 @@ def display_problem(screenshot: bool, env=None, platform: str | None = None) -> 
 
 def refuse(problem: str) -> None:
     """Say why the app cannot start on this display: on stderr, and in the log file, where an app started from
-    a desktop's menu (no terminal) leaves it (docs/gui.md#log-file, docs/x11.md#missing-libraries)."""
+    a desktop's menu (no terminal) leaves it (docs/gui.md#log-file, docs/x11.md#missing-libraries-and-dead-displays)."""
     import logging
 
     from bibtagger_gui import __version__
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"bibtagger gui: {problem}", file=sys.stderr)
         return 1
-    problem = xcb_problem()  # a missing X11 library: Qt would abort at the QApplication, blaming another one
+    problem = xcb_problem()  # a missing X11 library or a dead DISPLAY: Qt would abort, blaming xcb-cursor0
     if problem:
         refuse(problem)
         return 1

@@ -1,11 +1,16 @@
-"""Whether Qt's X11 platform plugin (xcb) can load here, asked before Qt is (docs/x11.md#missing-libraries).
+"""Whether Qt's X11 platform plugin (xcb) can load and reach its display, asked before Qt is.
+
+docs/x11.md#missing-libraries-and-dead-displays.
 
 Qt loads the plugin when the app's QApplication is made. When a system library it needs is missing
 (``libxcb-cursor0`` is not installed by default on Ubuntu; a minimal desktop lacks others), Qt prints
 'Could not load the Qt platform plugin "xcb"', blames xcb-cursor0 whichever library it was, advises
 reinstalling the application and aborts (SIGABRT) before the app has a window or a log file.
 :func:`xcb_problem` loads the plugin the way Qt would (``dlopen``), before Qt: the loader's error names
-the missing library, and :data:`PACKAGES` the Debian/Ubuntu package that holds it.
+the missing library, and :data:`PACKAGES` the Debian/Ubuntu package that holds it. A ``DISPLAY`` that no X
+server answers (a stale one in an SSH or tmux session, a server that went away, ``sudo`` without the
+user's X cookie) made Qt abort the same way, blaming xcb-cursor0 again: :func:`connect_problem` connects
+as Qt would (``xcb_connect``) and says so.
 
 Qt-free (ctypes and the PySide6 folder's files only).
 """
@@ -64,23 +69,59 @@ def xcb_plugin() -> Path | None:
     return None
 
 
+#: xcb_connection_has_error's codes (xcb.h) -> what they mean to the user
+CONNECTION_ERRORS = {
+    1: "no X server answers there, or it refused this user (its cookie: XAUTHORITY, e.g. under sudo)",
+    2: "the X server lacks an extension Qt needs",
+    3: "out of memory",
+    5: "it is not a display name (host:number.screen)",
+    6: "the X server has no such screen",
+}
+
+
+def connect_problem(display: str | None, load: Callable[[str], object] = ctypes.CDLL) -> str | None:
+    """Why an X client cannot connect to ``display`` (None: ``$DISPLAY``), or None when it can (or when libxcb
+    cannot be loaded: :func:`xcb_problem`'s plugin load names that). Connects and disconnects at once."""
+    try:
+        xcb = load("libxcb.so.1")
+    except OSError:
+        return None
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display.encode() if display else None, None)  # never NULL: an error object
+    try:
+        code = xcb.xcb_connection_has_error(connection)
+    finally:
+        xcb.xcb_disconnect(connection)
+    if not code:
+        return None
+    reason = CONNECTION_ERRORS.get(code, f"xcb error {code}")
+    return (f"cannot connect to the X display {display or '(none)'} (DISPLAY): {reason}. Start the app in a desktop "
+            "session (ssh -X for a remote one); --screenshot and the command-line tools need no display")
+
+
 def xcb_problem(env: Mapping[str, str] | None = None, platform: str | None = None, plugin: Path | None = None,
-                load: Callable[[str], object] = ctypes.CDLL) -> str | None:  # fmt: skip
-    """Why Qt's xcb plugin cannot load here (the missing library, what to install), or None: it loads, Qt will
-    not use it, or the plugin is not found (Qt then says so itself)."""
+                load: Callable[[str], object] = ctypes.CDLL,
+                connect: Callable[[str | None], str | None] = connect_problem) -> str | None:  # fmt: skip
+    """Why Qt's xcb plugin cannot load here (the missing library, what to install) or cannot reach its display
+    (:func:`connect_problem`), or None: it can, or Qt will not use it."""
     env = os.environ if env is None else env
     platform = sys.platform if platform is None else platform
     if not uses_xcb(env, platform):
         return None
     plugin = plugin or xcb_plugin()
-    if plugin is None:
-        return None
-    try:
-        load(str(plugin))  # what Qt does: every library the plugin needs is loaded with it, or the first missing named
-    except OSError as exc:
-        error = str(exc)
-    else:
-        return None
+    if plugin is not None:  # not found: Qt says so itself
+        try:
+            load(str(plugin))  # what Qt does: every library the plugin needs is loaded with it, or the first missing named
+        except OSError as exc:
+            return load_message(str(exc))
+    return connect(env.get("DISPLAY"))
+
+
+def load_message(error: str) -> str:
+    """What to tell the user when the plugin's load failed with the loader's ``error``."""
     library = Path(error.split(":", 1)[0].strip()).name
     package = PACKAGES.get(library)
     install = (f"install {package} (Debian/Ubuntu: sudo apt install {package})" if package
