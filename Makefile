@@ -9,14 +9,15 @@ DEMO_DIR ?= demo_photos
 DIR ?= $(DEMO_DIR)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Debian packages: Qt's runtime libs, fonts for synthetic bibs, exiftool for keywords, and an X server
-# with a keyboard and its settings for the real-display tests (xvfb, xdotool, xrdb: tests/test_x11_display.py, docs/x11.md).
+# Debian packages: Qt's runtime libs, fonts for synthetic bibs, exiftool for keywords, an X server
+# with a keyboard and its settings for the real-display tests (xvfb, xdotool, xrdb: tests/test_x11_display.py, docs/x11.md),
+# and LibreOffice Calc (headless) with its Python bridge for tests/test_office_roundtrip.py (about 90 MB, under a minute; docs/exports.md).
 SYSDEPS := libegl1 libgl1 libglib2.0-0 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 \
 	libxcb-image0 libxcb-xinerama0 libxcb-xkb1 \
 	xvfb xdotool x11-xserver-utils \
 	fonts-dejavu-core fonts-dejavu-extra fonts-liberation2 fonts-freefont-ttf fonts-urw-base35 fonts-roboto-unhinted \
-	libimage-exiftool-perl
+	libimage-exiftool-perl libreoffice-calc-nogui python3-uno
 
 .PHONY: setup sysdeps run test bench bench-app bench-peers package demo clean
 
