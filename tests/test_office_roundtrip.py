@@ -3,7 +3,7 @@
 
 A project built through the core API with the content spreadsheets like to reinterpret (bibs "0891",
 "=1+1", "1/2", "3e5", "1-2", "TRUE"; runner names that look like numbers, dates, formulas; non-ASCII,
-CR/LF and formula-like photo names in a non-ASCII folder; a 3,000-character name; empty cells; a
+CR/LF and formula-like photo names in a non-ASCII folder; a name as long as an Excel cell holds; empty cells; a
 thousand rows) is exported to xlsx, csv and bibcsv. ``soffice --convert-to fods`` turns each into flat
 OpenDocument XML (one soffice start for the workbook, one per CSV import setting), which is parsed
 and compared cell by cell, type included, with what we wrote; the conversion must report no error
@@ -43,9 +43,10 @@ PROBE = Path(__file__).with_name("office_probe.py")
 TIMEOUT_S = 180
 
 # Bib numbers and runner names a spreadsheet likes to turn into numbers, dates, booleans or formulas.
-NUMBERS = ["0891", "=1+1", "1/2", "3e5", "1-2", "12E5", "3-4", "00", "1.50", "TRUE", "Mar1", "1,5", "0042", "123456789012"]
-NAMES = {"1/2": "3e5", "3e5": "=1+1", "1-2": "01/02/2026", "00": "Zoë " + "x" * 3000, "12E5": "0.10", "3-4": "  padded  ",
-         "1.50": "line\nbreak", "TRUE": "TRUE", "Mar1": "1/2", "1,5": "1,5"}  # fmt: skip
+NUMBERS = ["0891", "=1+1", "1/2", "3e5", "1-2", "12E5", "3-4", "00", "1.50", "TRUE", "Mar1", "1,5", "0042", "123456789012", "7B"]
+NAMES = {"1/2": "3e5", "3e5": "=1+1", "1-2": "01/02/2026", "12E5": "0.10", "3-4": "  padded  ", "1.50": "line\nbreak",
+         "TRUE": "TRUE", "Mar1": "1/2", "1,5": "1,5", "7B": "Ann 😀\tLee",
+         "00": "Zoë " + "x" * (sheet_xlsx.MAX_CELL_CHARS - 4)}  # as long as an Excel cell holds  # fmt: skip
 MORE_PHOTOS = ["Läufe/名前 写真 1.jpg", "Läufe/1-2.jpg"]
 MANY = 1000  # bibs added on top: many rows, each number once
 CSV_FILTER = "Text - txt - csv (StarCalc)"
