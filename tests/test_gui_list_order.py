@@ -217,6 +217,36 @@ def test_the_order_comes_back_with_its_folder(make_window, tmp_path, monkeypatch
     assert rows(again) == capture_order(table)  # the scan's and the recognition's rebuilds keep the order
 
 
+def test_a_folder_opened_in_its_saved_order_is_sorted_once(make_window, tmp_path, monkeypatch, qtbot):
+    """Its saved order becomes the window's before the snapshots are read: one sort of them, in that order (the
+    queue used to be built in the window's order, then sorted again in the saved one)."""
+    from bibtagger_gui.core.review_index import ReviewIndex
+
+    race = tmp_path / "race"
+    table = make_shoot(race)
+    fixed_predictions(monkeypatch, {})
+    win = make_window()
+    assert win.open_folder(race)
+    wait_idle(qtbot, win)
+    win.set_order(ListOrder.NAME)  # remembered for the folder
+    win.close_folder()
+    win.set_order(ListOrder.CAPTURE)  # the window's order now differs from the folder's
+    sorts: list[tuple[str, int]] = []
+    real_sort = ReviewIndex._sort
+
+    def counting_sort(index):
+        sorts.append((index.order.value, len(index._items)))
+        real_sort(index)
+
+    monkeypatch.setattr(ReviewIndex, "_sort", counting_sort)
+    assert win.open_folder(race)
+    assert [s for s in sorts if s[1]] == [("name", len(table))]
+    assert win.order is ListOrder.NAME and rows(win) == name_order(table)
+    assert win.order_box.currentData() == "name" and win.actions_by_name["order_name"].isChecked()
+    wait_idle(qtbot, win)
+    assert rows(win) == name_order(table)
+
+
 def test_an_unreadable_or_missing_saved_order_leaves_the_windows_order(make_window, tmp_path, monkeypatch, qtbot, gui_env):
     from bibtagger_gui.gui import resume
 

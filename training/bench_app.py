@@ -557,10 +557,26 @@ def _window(app, job: dict, folder: str):
 
 
 def op_gui_open(job: dict) -> dict:
+    """Open the shoot until its list is shown (``seconds``), until its scan is done (``scan_done_s``); then open it
+    again in a window whose order (review queue) is not the one saved for the folder (file name):
+    ``reopen_saved_order_s``, until the list is shown in the saved order."""
+    from bibtagger_gui.core.list_order import ListOrder
+
     app = _qt_app()
     win, shown, ready = _window(app, job, job["shoot"])
+    win.set_order(ListOrder.NAME)  # remembered for the folder
+    win.resume.flush()
+    win.close_folder()
+    win.set_order(ListOrder.QUEUE)  # no folder open: the window's order only
+    t0 = time.perf_counter()
+    win.open_folder(job["shoot"])
+    app.processEvents()
+    reopen = time.perf_counter() - t0
+    if win.order is not ListOrder.NAME:
+        raise RuntimeError(f"the folder reopened in {win.order.value} order, not its saved name order")
+    _wait(app, lambda: not win.jobs)
     return {"seconds": shown, "items": win.list_model.total(), "unit": "photos",
-            "extra": {"scan_done_s": round(ready, 3)}}
+            "extra": {"scan_done_s": round(ready, 3), "reopen_saved_order_s": round(reopen, 3)}}
 
 
 SEARCHES = ["1", "13", "137", "13", "1", "", "1*", ""]

@@ -578,6 +578,7 @@ class MainWindow(QMainWindow):
         # (a search box that kept the focus took the digits meant for the first photo's bib)
         self.search_edit.clear()
         self.photo_view.setFocus()
+        self.resume.folder_opening(store, folder)  # its saved list order first: the snapshots are sorted once
         self.store, self.folder = store, folder
         self.ctx.store = store
         self.live_updates.watch(store)

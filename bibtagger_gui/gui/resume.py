@@ -100,7 +100,8 @@ def ensure_on_screen(window: Any) -> bool:
 class Resume(QObject):
     """Remembers and gives back where the user left off, for one :class:`MainWindow`.
 
-    The window calls :meth:`folder_opened` after a folder's queue is built and :meth:`scan_finished`
+    The window calls :meth:`folder_opening` before a folder's queue is built (its list order), :meth:`folder_opened`
+    after it and :meth:`scan_finished`
     after its scan; ``run_gui`` calls :meth:`restore_window` before showing the window. Everything else
     follows the window's own signals: the current photo, the filter box, the search box, the splitter,
     and the window's move, resize, state change and close."""
@@ -117,6 +118,7 @@ class Resume(QObject):
         self._watching: tuple[Path, int] | None = None  # (folder, generation) whose changes are remembered
         self._project: str | None = None
         self._awaiting: tuple[FolderState, int | None] | None = None  # (saved, photo shown instead) until the scan
+        self._opening: FolderState | None = None  # the state folder_opening read, for folder_opened
         self._check_screen = False
         self._warned = False
         self.timer = QTimer(self)
@@ -175,29 +177,47 @@ class Resume(QObject):
         ensure_on_screen(self.window)
 
     # ------------------------------------------------------------------ folders
+    def folder_opening(self, store: Any, folder: Path) -> None:
+        """A folder is being opened, its queue not built yet (the window has no store yet): its saved list order
+        becomes the window's now, so the snapshots are sorted once, in that order (giving it back after the
+        queue was built sorted 10,000 photos a second time, ~70 ms). :meth:`folder_opened` gives back the rest."""
+        self._awaiting = None
+        self._watching = None
+        self._opening = None
+        if not self.active:
+            return
+        self._project = store.get_meta("created")
+        key = folder_key(folder)
+        saved = self._opening = self._pending.get(key) or self._read(key) or self._read_project(self._project)
+        order = self._saved_order(saved) if saved is not None else self.window.order
+        if order is not self.window.order:
+            self.window.set_order(order)  # no folder yet: nothing is read or sorted
+
     def folder_opened(self) -> None:
-        """A folder was opened and its queue built: give back its order, filter, search and photo."""
+        """A folder was opened and its queue built: give back its order (already given by :meth:`folder_opening`),
+        filter, search and photo."""
         w = self.window
+        saved, self._opening = self._opening, None
         self._awaiting = None
         self._watching = None
         if not self.active or w.store is None or w.folder is None:
             return
-        self._project = w.store.get_meta("created")
-        key = folder_key(w.folder)
-        saved = self._pending.get(key) or self._read(key) or self._read_project(self._project)
         try:
             if saved is not None:
                 self._give_back(saved)
         finally:
             self._watching = (w.folder, w.generation.value)
 
+    def _saved_order(self, saved: FolderState) -> ListOrder:
+        try:
+            return ListOrder(saved.order) if saved.order else self.window.order
+        except ValueError:  # a hand-edited settings file: the order stays
+            return self.window.order
+
     def _give_back(self, saved: FolderState) -> None:
         w = self.window
-        try:
-            order = ListOrder(saved.order) if saved.order else w.order
-        except ValueError:  # a hand-edited settings file: the order stays
-            order = w.order
-        if order is not w.order:
+        order = self._saved_order(saved)
+        if order is not w.order:  # (folder_opening gave it before the queue was built: nothing to do then)
             w.set_order(order)
         try:
             flt = ReviewFilter(saved.filter)
