@@ -423,3 +423,33 @@ def test_the_no_folder_card_with_try_demo_and_five_recent_folders_fits_the_small
         assert b.height() >= b.sizeHint().height(), (b.text(), b.height(), b.sizeHint())
     for b in buttons[:2]:  # their words whole (the recent folders' names are elided)
         assert b.fontMetrics().horizontalAdvance(b.text()) < b.contentsRect().width(), (b.text(), b.width())
+
+
+def test_the_recent_folder_buttons_elide_their_text_to_their_own_width_on_every_screen(qtbot, make_window, gui_env, tmp_path):
+    """A recent folder's name and parent are cut in their middle to the button's width, whatever the card's width
+    (it used to be cut to a fixed 440 px, wider than the button on the smallest screen); the path is the tooltip."""
+    recent = []
+    for i in range(5):
+        folder = tmp_path / f"{LONG[:30]}_{i}" / f"{LONG[:40]}_{i}"
+        folder.mkdir(parents=True)
+        recent.append(str(folder))
+    gui_env.setValue("recent_folders", recent)
+    win = make_window()
+    qtbot.waitUntil(lambda: "Try Demo Photos" in win.empty_state.text(), timeout=5000)
+    card = win.empty_state
+    shown: dict[int, list[str]] = {}
+    for width in (screen_fit.room_on(screen_fit.smallest_screen()).width(), 1366, 1920):
+        win.resize(width, 700)
+        QApplication.processEvents()
+        card.place()
+        QApplication.processEvents()
+        buttons = card.visible_buttons()[2:]
+        assert [b.toolTip() for b in buttons] == recent
+        for b in buttons:
+            assert card.rect().contains(b.geometry()), (width, b.geometry(), card.rect())
+            # the button's own measure of the room its text needs (the style's margins around the label)
+            assert b.sizeHint().width() <= b.width(), (width, b.text(), b.sizeHint(), b.width())
+            assert "…" in b.text() and b.text() != b.full_text
+        shown[width] = [b.text() for b in buttons]
+    small, large = min(shown), max(shown)
+    assert all(len(a) < len(b) for a, b in zip(shown[small], shown[large]))  # a wider card shows more of each path

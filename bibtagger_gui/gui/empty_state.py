@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
-from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QSizePolicy, QStyle, QStyleOptionButton, QVBoxLayout
 
 from bibtagger_gui.core.imageio import SUPPORTED_EXTENSIONS, is_supported, is_unsupported_photo
 from bibtagger_gui.core.review import ReviewFilter
@@ -201,7 +201,45 @@ def describe(window: Any) -> Content | None:
 
 class _Button(QPushButton):
     """A card button: Return/Enter/Space press it and Tab/Up/Down move among the card's buttons, even where
-    the window's shortcuts have those keys (Return accepts a photo, Tab selects the next bib)."""
+    the window's shortcuts have those keys (Return accepts a photo, Tab selects the next bib).
+
+    :meth:`set_elided` gives it a text shown elided in its middle to the button's own width, again at each
+    resize (a recent folder's name and parent: the card is narrower than :data:`CARD_WIDTH` on a small screen,
+    and a text elided to a fixed width ran past the button's edges there)."""
+
+    full_text = ""  # the whole text of set_elided; "" for a button that shows its text as it is
+
+    def set_elided(self, text: str) -> None:
+        self.full_text = text
+        # the layout gives it the card's width whatever its text (the text follows the width, not the other way)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, self.sizePolicy().verticalPolicy())
+        self._elide()
+
+    def set_plain(self, text: str) -> None:
+        self.full_text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Minimum, self.sizePolicy().verticalPolicy())
+        self.setText(text)
+
+    def text_room(self) -> int:
+        """The width its label may take: the button's less what the style adds around a label."""
+        opt = QStyleOptionButton()
+        self.initStyleOption(opt)
+        opt.text = ""  # (a style may give a button with text a minimum width: not a margin)
+        frame = self.style().sizeFromContents(QStyle.ContentsType.CT_PushButton, opt, QSize(0, 0), self).width()
+        return max(0, self.width() - frame)
+
+    def _elide(self) -> None:
+        if self.full_text:
+            self.setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, self.text_room()))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._elide()
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._elide()
 
     def event(self, event) -> bool:
         if event.type() == QEvent.Type.ShortcutOverride and _card_key(event):
@@ -433,7 +471,7 @@ class EmptyState(QFrame):
         self.drop.setVisible(content.drop_hint)
         self.recent_title.setVisible(bool(content.recent))
         for b, path in zip(self.recent, [*content.recent, *[None] * MAX_RECENT]):
-            self._fill(b, self._recent_action(path) if path else None)
+            self._fill(b, self._recent_action(path) if path else None, elided=True)
         self.setAccessibleName(content.title)
         self.setAccessibleDescription(content.text())
         # a card with nothing to press lets the mouse through (a failed photo can still be panned)
@@ -448,21 +486,23 @@ class EmptyState(QFrame):
             if fw is None or fw is window.photo_view or (fw is not None and self.isAncestorOf(fw)):
                 self.buttons[0].setFocus(Qt.FocusReason.OtherFocusReason)
 
-    def _fill(self, button: QPushButton, action: Action | None) -> None:
+    def _fill(self, button: _Button, action: Action | None, elided: bool = False) -> None:
         if action is None:
             button.hide()
             return
-        button.setText(action.text)
+        if elided:
+            button.set_elided(action.text)
+        else:
+            button.set_plain(action.text)
         look.name_widget(button, action.name or action.text, action.description)
         self._slots[button] = action.slot
         button.show()
 
     def _recent_action(self, path: str) -> Action:
         window = self.window_
-        p = Path(path)
-        fm = self.recent[0].fontMetrics()
-        text = fm.elidedText(f"{p.name or path}  —  {p.parent}", Qt.TextElideMode.ElideMiddle, CARD_WIDTH - 80)
-        return Action(text, path, lambda: window.open_folder(path), f"Open recent folder {p.name or path}")
+        p = Path(path)  # (the button elides it to its own width: _Button.set_elided; the whole path is its tooltip)
+        return Action(f"{p.name or path}  —  {p.parent}", path, lambda: window.open_folder(path),
+                      f"Open recent folder {p.name or path}")
 
     def _clicked(self, button: QPushButton) -> None:
         slot = self._slots.get(button)
