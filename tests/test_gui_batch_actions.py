@@ -357,17 +357,19 @@ def test_a_number_typed_on_the_photo_shown_is_saved_before_a_batch(qtbot, shoot)
     assert win._entry is None  # no entry left open over the batch
 
 
-def test_a_rerun_started_while_recognition_is_paused_says_it_waits(qtbot, shoot):
-    """The re-run starts paused (the pause is the window's); the message used to promise it without a word."""
+def test_a_rerun_started_while_recognition_is_paused_ends_the_pause_and_says_so(qtbot, shoot):
+    """A re-run the user starts is not paused (it used to start paused, waiting for a Resume): the pause ends."""
     win, _, ids = shoot
     select(win, [ids["photo_000.jpg"], ids["photo_001.jpg"]])
     win.actions_by_name["pause_recognition"].trigger()
     assert win.recognition_paused
     action(win, "rerun_selected").trigger()
     message = win.statusBar().currentMessage()
-    assert message.startswith("Re-running recognition on 2 photo(s)") and "recognition is paused" in message
-    win.cancel_jobs()
+    assert message.startswith("Re-running recognition on 2 photo(s)") and "was paused: resumed for it" in message
+    assert not win.recognition_paused and not any(j.paused for j in win.jobs)
+    assert win.actions_by_name["pause_recognition"].text().replace("&", "") == "Pause Recognition"
     wait_idle(qtbot, win)
+    assert win.last_job_outcome[:2] == ("recognize", "done")
 
 
 def test_a_rerun_that_ends_before_start_job_returns_is_still_written(qtbot, shoot, models_reading_12, monkeypatch):

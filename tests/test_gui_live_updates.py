@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bibtagger_gui.cli import main
+from bibtagger_gui.core import review
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.store import Store
 from bibtagger_gui.gui.live_updates import BULK, POLL_MS
@@ -235,8 +236,8 @@ def test_the_window_s_own_recognition_is_not_announced_nor_read_twice_in_bulk(qt
 
 def test_while_the_window_recognizes_another_program_s_review_is_announced_its_predictions_are_not(qtbot, shoot):
     win, folder, _made = shoot
-    win.toggle_recognition_pause()  # a job that runs and takes no photo
-    assert win.rerun_unreviewed() and win.busy
+    win.toggle_recognition_pause()  # a job that runs and takes no photo (started as the import restarts one:
+    assert win.start_recognition(review.rerun_candidates(win.store.photos())) and win.busy  # a re-run would resume)
     with Store.open(folder) as other:
         other.set_model_bibs(pid(win, 1), [Bib("31337", None, 0.9)], "det:x+read:y")  # as the job writes
         other.set_reviewed(pid(win, 2), True)

@@ -188,13 +188,16 @@ def test_pause_stops_new_photos_and_resume_goes_on(qtbot, make_window, tmp_path,
     assert win.last_job_outcome[:2] == ("recognize", "done")
 
 
-def test_a_recognition_started_while_paused_waits_and_cancel_stops_it(qtbot, make_window, tmp_path, monkeypatch):
+def test_a_run_that_goes_on_with_the_paused_one_waits_and_cancel_stops_it_and_ends_the_pause(qtbot, make_window, tmp_path,
+                                                                                              monkeypatch):
+    """The window's own restart (the import's, after it stopped the run) keeps the pause; the user's Cancel stops a
+    paused run at once and ends the pause with it: nothing is left to pause, so the next run is not paused."""
     win, stepper, folder = shoot(qtbot, make_window, tmp_path, monkeypatch)
     win.toggle_recognition_pause()
     stepper.finish()
     qtbot.waitUntil(lambda: win.last_progress == (1, N), timeout=5000)
-    win.rerun_unreviewed()  # a second run queued behind the paused one is paused too
-    assert len(win.jobs) == 2
+    assert win.start_recognition([pid(win, 3)])  # as the import starts the stopped run again
+    assert len(win.jobs) == 2 and all(j.paused for j in win.jobs)
     win.cancel_button.click()  # Cancel still stops a paused run at once
     wait_idle(qtbot, win, 5000)
     assert win.last_job_outcome[:2] == ("recognize", "cancelled")
@@ -202,10 +205,53 @@ def test_a_recognition_started_while_paused_waits_and_cancel_stops_it(qtbot, mak
     assert stepper.started == ["photo_000.jpg"] and not win.progress.isVisible()
     with Store.open(folder) as store:
         assert [p.relpath for p in store.photos() if p.model_version] == ["photo_000.jpg"]  # what was done is kept
-    win.toggle_recognition_pause()  # resumed: a new run starts at once
-    assert win.start_recognition([pid(win, 3)])
+    assert not win.recognition_paused  # the pause ended with the runs it held
+    assert win.actions_by_name["pause_recognition"].text().replace("&", "") == "Pause Recognition"
+    assert win.start_recognition([pid(win, 3)])  # a new run starts at once
     wait_idle(qtbot, win)
     assert stepper.started == ["photo_000.jpg", "photo_003.jpg"]
+
+
+def test_a_rerun_the_user_starts_ends_the_pause(qtbot, make_window, tmp_path, monkeypatch):
+    """Re-run on Unreviewed Photos while paused used to be queued paused behind the paused run, waiting for a Resume
+    the user did not know was needed; starting a run now means recognize: the pause ends, both runs go on."""
+    win, stepper, _folder = shoot(qtbot, make_window, tmp_path, monkeypatch)
+    key(qtbot, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    assert win.recognition_paused and "paused" in win.progress.text().lower()
+    assert win.rerun_unreviewed()
+    assert not win.recognition_paused and not any(j.paused for j in win.jobs)
+    assert win.actions_by_name["pause_recognition"].text().replace("&", "") == "Pause Recognition"
+    assert "paused" not in win.progress.text().lower()
+    assert win.statusBar().currentMessage().startswith("Recognition resumed: re-running on ")
+    stepper.finish()
+    wait_idle(qtbot, win)
+    assert sorted(set(stepper.started)) == [f"photo_{i:03d}.jpg" for i in range(N)]  # the first run went on too
+    assert win.last_job_outcome[:2] == ("recognize", "done")
+
+
+def test_the_pause_ends_with_its_folder(qtbot, make_window, tmp_path, monkeypatch):
+    """Paused, then another folder opened: its recognition runs (it used to start paused, the bar saying so, for the
+    rest of the session); a pause pressed during that folder's scan still holds the run that follows the scan."""
+    win, stepper, _folder = shoot(qtbot, make_window, tmp_path, monkeypatch)
+    win.toggle_recognition_pause()
+    other = tmp_path / "other"
+    make_photos(other, 3, seed=5)
+    assert win.open_folder(other)
+    assert not win.recognition_paused
+    assert win.actions_by_name["pause_recognition"].text().replace("&", "") == "Pause Recognition"
+    stepper.finish()
+    wait_idle(qtbot, win)
+    assert win.last_job_outcome[:2] == ("recognize", "done")
+    assert all(p.model_version for p in win.store.photos())
+    third = tmp_path / "third"
+    make_photos(third, 2, seed=6)
+    assert win.open_folder(third)
+    assert win.jobs and win.jobs[0].kind == "scan"
+    win.toggle_recognition_pause()  # during the scan: the run after it starts paused
+    qtbot.waitUntil(lambda: any(j.kind == "recognize" for j in win.jobs), timeout=10000)
+    assert win.recognition_paused and win.jobs[0].paused and "paused" in win.progress.text().lower()
+    win.cancel_by_user()
+    wait_idle(qtbot, win)
 
 
 def _human_box_shoot(qtbot, make_window, tmp_path, monkeypatch):

@@ -119,13 +119,14 @@ class BatchController(FeatureController):
     def _start_rerun(self, plan: BatchPlan) -> bool:
         w = self.window
         self._drop_stale()
+        resumed = w.end_pause()  # a run the user starts is not paused (it would only wait): the pause ends
         job = RecognitionJob(w.folder, w.generation.value, w.generation, plan.todo, w.models_dir, collect=True)
         self.pending[job] = plan
         # heard after the window's own slot, so its "Recognition done" and queue rebuild come first; connected before
         # the job is queued (a connect after start_job missed the end of a job quicker than it: its results were lost)
         w.start_job(job, then=self._rerun_finished)
         skipped = f" ({plan.skipped_note()})" if plan.skipped else ""
-        paused = " It waits: recognition is paused (Recognition > Resume Recognition)." if w.recognition_paused else ""
+        paused = " Recognition was paused: resumed for it." if resumed else ""
         self._say(f"Re-running recognition on {len(plan.todo)} photo(s){skipped}; the new predictions are written "
                   f"as one undo step when it ends.{paused}", 10000)  # fmt: skip
         return True

@@ -112,7 +112,9 @@ class MainWindow(QMainWindow):
         self.job_pool = WorkQueue(1, name="jobs")  # one scan/recognition at a time, in order
         self.last_progress: tuple[int, int] = (0, 0)
         self.progress_label = ""  # what the progress bar counts: "Scanning", "Recognizing", "Fingerprinting"
-        self.recognition_paused = False  # Recognition > Pause: running and later recognition jobs take no new photo
+        # Recognition > Pause: the folder's recognition takes no new photo until resumed, a run the user starts
+        # (Re-run on Unreviewed/Selected Photos), Cancel, or another folder (docs/gui.md#recognition-follows-the-reviewer)
+        self.recognition_paused = False
         self.last_job_outcome: tuple[str, str, str] | None = None  # kind, outcome, message
         self.models_warning = ""  # set by load_models_dir, e.g. a broken calibration.json
         self.scan_skipped: list[tuple[str, str]] = []  # (relpath, why) of files the last scan left out
@@ -273,7 +275,7 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.cancel_button.clicked.connect(self.cancel_jobs)
+        self.cancel_button.clicked.connect(self.cancel_by_user)
         self.cancel_button.hide()
         self.keymap_label = QLabel()  # shown when the key map has problems
         self.keymap_label.setObjectName("keymapProblems")
@@ -389,7 +391,7 @@ class MainWindow(QMainWindow):
         self._action("load_models", "Load &Model Folder…", self.choose_models, rec, keys=False)
         self._action("rerun", "&Re-run on Unreviewed Photos", self.rerun_unreviewed, rec, keys=False)
         self._action("pause_recognition", "&Pause Recognition", self.toggle_recognition_pause, rec)
-        self._action("cancel_jobs", "&Cancel", self.cancel_jobs, rec, keys=False)
+        self._action("cancel_jobs", "&Cancel", self.cancel_by_user, rec, keys=False)
         self.recognition_menu = rec
 
         # digits are content, not actions: typed outside a text field they start editing the bib number
@@ -642,6 +644,7 @@ class MainWindow(QMainWindow):
         self.job_pool.clear()  # queued jobs never run; the others have started
         self._retire(self.jobs)
         self.jobs = []
+        self.end_pause()  # the pause was this folder's: the next folder's recognition runs
         self._jobs_changed()
         self.undo_stack.clear()
         self.undo_stack.setClean()
@@ -843,16 +846,32 @@ class MainWindow(QMainWindow):
         return True
 
     def rerun_unreviewed(self) -> bool:
+        """Recognition > Re-run on Unreviewed Photos: a run the user starts, so a pause ends (it would only wait)."""
         if self.store is None:
             return False
-        return self.start_recognition(review.rerun_candidates(self.store.photos()))
+        ids = review.rerun_candidates(self.store.photos())
+        if not ids:
+            return False
+        resumed = self.end_pause()
+        started = self.start_recognition(ids)
+        if started and resumed:
+            self.statusBar().showMessage(f"Recognition resumed: re-running on {len(ids)} unreviewed photo(s)", 8000)
+        return started
 
     def cancel_jobs(self) -> None:
+        """Stop the folder's jobs (a paused one at once). A pause stays: the import stops recognition and starts
+        it again afterwards, paused as it was; the user's Cancel (:meth:`cancel_by_user`) ends it too."""
         for job in self.jobs:
             job.cancel()
         # a job still queued never runs (so never reports): forget it; a running one reports "cancelled"
         self.jobs = [j for j in self.jobs if not self.job_pool.try_take(j.task)]
         self._jobs_changed()
+
+    def cancel_by_user(self) -> None:
+        """Cancel (the status bar's button, Recognition > Cancel): the jobs stop, and a pause ends with them (there
+        is nothing left to pause: the next run, e.g. a re-run, is not paused)."""
+        self.cancel_jobs()
+        self.end_pause()
 
     def _show_progress_format(self) -> None:
         paused = self.recognition_paused and bool(self.jobs) and self.jobs[0].kind == "recognize"
@@ -863,19 +882,32 @@ class MainWindow(QMainWindow):
         self.progress.set_texts(f"{label} %v/%m", *(["Paused %v/%m"] if paused else []), "%v/%m")  # as fits
 
     def toggle_recognition_pause(self) -> None:
-        """Recognition > Pause/Resume: recognition jobs start no new photo (the one under way is finished and
-        kept) until resumed; a job started meanwhile waits too. Cancel still stops them."""
-        self.recognition_paused = paused = not self.recognition_paused
-        for job in self.jobs:
-            if job.kind == "recognize":
-                (job.pause if paused else job.resume)()
-        act = self.actions_by_name["pause_recognition"]
-        act.setText("&Resume Recognition" if paused else "&Pause Recognition")
+        """Recognition > Pause/Resume: the folder's recognition starts no new photo (the one under way is finished
+        and kept) until resumed. The pause holds the runs under way and those that go on with them (the run after
+        the folder's scan, the import's restart); it ends with the folder, with Cancel, and when the user starts
+        a run (Re-run on Unreviewed or Selected Photos): docs/gui.md#recognition-follows-the-reviewer."""
+        self._set_paused(not self.recognition_paused)
         keys = self.keymap.text("pause_recognition")
         again = f" ({keys})" if keys else ""
         self.statusBar().showMessage(
-            f"Recognition paused: no new photo is started; Recognition > Resume Recognition{again} goes on"
-            if paused else "Recognition resumed", 8000)  # fmt: skip
+            f"Recognition paused: no new photo is started; Recognition > Resume Recognition{again} goes on "
+            "(so do Cancel, a re-run you start and another folder)"
+            if self.recognition_paused else "Recognition resumed", 8000)  # fmt: skip
+
+    def end_pause(self) -> bool:
+        """End a pause without a word (the caller says what goes on): paused jobs go on, the menu says Pause again.
+        True when recognition was paused."""
+        if not self.recognition_paused:
+            return False
+        self._set_paused(False)
+        return True
+
+    def _set_paused(self, paused: bool) -> None:
+        self.recognition_paused = paused
+        for job in self.jobs:
+            if job.kind == "recognize":
+                (job.pause if paused else job.resume)()
+        self.actions_by_name["pause_recognition"].setText("&Resume Recognition" if paused else "&Pause Recognition")
         if self.jobs:
             self._show_progress_format()
 
