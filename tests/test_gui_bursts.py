@@ -295,3 +295,45 @@ def test_a_misread_that_ctrl_d_retyped_is_a_fix_ctrl_b_repeats(make_window, tmp_
     for rel in ("r2.jpg", "r3.jpg"):
         assert numbers(win, rel) == {"10264": (numbers(win, rel)["10264"][0], "human")}
     assert "10267 → 10264 on 2 more photo(s)" in message(win), hint
+
+
+def test_the_first_burst_key_after_a_folder_opens_builds_no_timeline_and_a_changed_photo_gets_a_new_one(burst, qtbot,
+                                                                                                         monkeypatch):
+    """The first Ctrl+D after a folder opened built the capture timeline on the key's path (30-40 ms at 10,000
+    photos, docs/bursts.md#cost); it is built while the window is idle after the load, kept over the store's re-reads
+    of the same photos (a job's end, F5), and built again, from the photos as they are, when one changes its time."""
+    from bibtagger_gui.core import review_index
+    from bibtagger_gui.core.bursts import Timeline
+    from bibtagger_gui.core.store import Store
+    from tests.test_bursts import shot
+
+    win = burst
+    qtbot.waitUntil(lambda: win.items.timeline_built, timeout=5000)  # built after the load, before any key
+    built = []
+
+    class Counting(Timeline):
+        def __init__(self, photos, *args, **kwargs):
+            built.append(1)
+            super().__init__(photos, *args, **kwargs)
+
+    monkeypatch.setattr(review_index, "Timeline", Counting)
+    show(win, "f1.jpg")
+    key(qtbot, Qt.Key.Key_D, CTRL)
+    assert message(win).startswith("From f0.jpg: ") and not built
+    win.rebuild_queue()  # F5: every photo read again, the same names and times
+    assert win.items.timeline_built and not built
+    # another program's scan finds far.jpg replaced by a frame taken right after g.jpg (the burst's last)
+    folder = win.folder
+    shot(folder / "far.jpg", T0 + timedelta(seconds=1.5), size=(320, 240))
+    with Store.open(folder) as other:
+        other.scan()
+    win.live_updates.poll()
+    far = win.store.photo_by_path("far.jpg").id
+    assert win.items[far].photo.captured_at.startswith(T0.date().isoformat())
+    assert not built or win.items.timeline_built
+    qtbot.waitUntil(lambda: win.items.timeline_built, timeout=5000)
+    assert built == [1]  # once, while idle
+    assert win.items.timeline().previous_frame(far) == win.store.photo_by_path("g.jpg").id  # not empty.jpg any more
+    show(win, "far.jpg")
+    key(qtbot, Qt.Key.Key_D, CTRL)
+    assert message(win).startswith("From g.jpg: ") and built == [1]

@@ -179,6 +179,41 @@ def test_the_timeline_is_kept_across_edits_and_made_again_when_a_capture_time_ch
     assert index.timeline().burst_of(3) == (2, 3) and index.timeline().previous_frame(4) is None
 
 
+def test_a_new_index_of_the_same_photos_takes_over_the_timeline_and_one_of_changed_photos_does_not():
+    """The window reads the store again after a job or F5: a new index of the same photos at the same times keeps the
+    built timeline (no 30-40 ms rebuild on the next burst key); any photo added, removed, renamed or re-timed makes
+    it build its own, from its photos (never the old one: Ctrl+D would copy from a photo no longer the previous)."""
+    from bibtagger_gui.core.bursts import Timeline
+
+    def item(pid: int, at: str, reviewed: bool = False, rel: str | None = None) -> ReviewItem:
+        return ReviewItem(TimedP(pid, rel or f"p{pid}.jpg", reviewed, captured_at=at), (B("12"),))
+
+    times = {1: "2024-05-12T10:00:00.00", 2: "2024-05-12T10:00:00.50", 3: "2024-05-12T10:00:01", 4: "2024-05-12T10:05:00"}
+    old = ReviewIndex([item(pid, at) for pid, at in times.items()])
+    assert not ReviewIndex([item(pid, at) for pid, at in times.items()]).adopt_timeline(old)  # none built to take
+    timeline = old.timeline()
+    same = ReviewIndex([item(pid, at, reviewed=pid % 2 == 0) for pid, at in times.items()], ListOrder.NAME)
+    assert same.adopt_timeline(old) and same.timeline_built and same.timeline() is timeline
+
+    def shape(t: Timeline) -> tuple:
+        return t.bursts, {pid: (t.previous_frame(pid), t.burst_of(pid)) for pid in range(1, 6)}
+
+    changed = {
+        "re-timed": [item(pid, "2024-05-12T10:04:59.5" if pid == 3 else at) for pid, at in times.items()],
+        "renamed": [item(pid, at, rel="cam2/p2.jpg" if pid == 2 else None) for pid, at in times.items()],
+        "added": [item(pid, at) for pid, at in times.items()] + [item(5, "2024-05-12T10:05:01")],
+        "removed": [item(pid, at) for pid, at in times.items() if pid != 2],
+        "replaced": [item(pid, at) for pid, at in times.items() if pid != 2] + [item(5, times[2])],
+    }
+    for why, items in changed.items():
+        new = ReviewIndex(items)
+        assert not new.adopt_timeline(old) and not new.timeline_built, why
+        assert shape(new.timeline()) == shape(Timeline(it.photo for it in items)) != shape(timeline), why
+    built = ReviewIndex(changed["added"])
+    own = built.timeline()
+    assert not built.adopt_timeline(old) and built.timeline() is own  # one it has is kept
+
+
 def test_the_counts_are_kept_as_the_store_would_count_them():
     rng = random.Random(5)
     items = [random_item(rng, pid) for pid in range(200)]

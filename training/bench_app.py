@@ -699,8 +699,8 @@ def _ms_stats(ms: list[float]) -> dict:
 
 def op_gui_copy_prev(job: dict) -> dict:
     """Ctrl+D (Copy Bibs from Previous Photo) on a later frame of :data:`BURST_KEYS` bursts spread over the shoot,
-    in a window in capture order: each press until repainted. The first press after the folder opened also builds
-    the window's capture timeline (``first_key_ms``). Each press is checked: afterwards the photo holds every number
+    in a window in capture order: each press until repainted. The first press after the folder opened
+    (``first_key_ms``) used to build the window's capture timeline; the window builds it while idle after the load. Each press is checked: afterwards the photo holds every number
     of its previous frame as a person's bib (``checked``); ``said`` counts the status bar's kinds of change."""
     from PySide6.QtCore import Qt
 
@@ -1096,7 +1096,7 @@ def _fmt_notes(r: dict) -> str:
     if "note" in e:
         notes.append(e["note"])
     if "said" in e:  # gui_copy_prev
-        notes.append(f"first key after opening (builds the capture timeline) {e['first_key_ms']:.0f} ms; "
+        notes.append(f"first key after opening {e['first_key_ms']:.0f} ms; "
                      f"{e['checked']} copies checked ({e['said']['copied']} added bibs, {e['said']['replaced']} "
                      f"retyped a misread, {e['said']['confirmed']} confirmed); {e['bursts']} bursts in the shoot")
     if "frames_fixed" in e:  # gui_burst_fix

@@ -17,7 +17,9 @@ It keeps the status bar's counts of its snapshots (:meth:`ReviewIndex.counts`, `
 query: 4-8 ms over 10,000 photos for each edit, a burst key's largest part). It also keeps the snapshots'
 :class:`~bibtagger_gui.core.bursts.Timeline` (capture order and bursts), built
 when first asked for and again only after a photo came, went, or changed its name or capture time: the burst
-tools ask on a key press (docs/bursts.md#cost).
+tools ask on a key press (docs/bursts.md#cost). A new index of the same photos, read again from the store (a job's
+end, F5), takes over the old one's timeline when no photo came, went or changed those (:meth:`adopt_timeline`), and
+the window builds a missing one while idle, not on the first key (gui/burst_action.py).
 """
 
 from __future__ import annotations
@@ -125,6 +127,26 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
         return Counts(*self._counts)
 
     # ---- capture order
+    @property
+    def timeline_built(self) -> bool:
+        """Whether :meth:`timeline` answers without building (none built yet, or a photo changed since)."""
+        return self._timeline is not None
+
+    def adopt_timeline(self, other: "ReviewIndex") -> bool:
+        """Take ``other``'s built timeline when it holds exactly these photos with the same names and capture times
+        (a re-read of the store after a job or F5: the same shoot, other snapshots): a comparison per photo instead
+        of parsing and sorting every capture time again. False (nothing taken) otherwise."""
+        theirs = other._timeline
+        if theirs is None or self._timeline is not None or len(other._items) != len(self._items):
+            return False
+        old = other._items
+        for pid, item in self._items.items():
+            before = old.get(pid)
+            if before is None or _capture_facts(before) != _capture_facts(item):
+                return False
+        self._timeline = theirs
+        return True
+
     def timeline(self) -> Timeline:
         """The snapshots' capture order and bursts (``core.bursts.Timeline``), built again only after a photo
         came, went, or changed what it reads (relpath, captured_at, mtime)."""

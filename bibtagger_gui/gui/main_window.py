@@ -1013,7 +1013,8 @@ class MainWindow(QMainWindow):
         keep = self.current_id
         if reload or not self.items:
             self.live_updates.mark()  # what the read below holds: other programs' later writes are polled
-            self.items = ReviewIndex(review.load_items(self.store), self.order)
+            before, self.items = self.items, ReviewIndex(review.load_items(self.store), self.order)
+            self.items.adopt_timeline(before)  # the same photos at the same times: the burst keys' timeline stays
         self.items.set_order(self.order)  # (kept already: nothing to do)
         queue = self.items.queue(self.filter, self.search_edit.text())
         self.list_model.set_items(queue)
