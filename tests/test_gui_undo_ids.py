@@ -30,18 +30,23 @@ def test_undo_and_redo_of_a_delete_after_a_rerun(qtbot, make_window, tmp_path, m
     win.select_photo(win.store.photo_by_path(relpath).id)
     _key(qtbot, Qt.Key.Key_Delete)
     assert number not in [n for _, _, n in _bibs(win.store)]
+    before_rerun = _bibs(win.store)
     assert win.rerun_unreviewed()  # Recognition > Re-run on Unreviewed Photos writes new model bibs
     wait_idle(qtbot, win)
     after_rerun = _bibs(win.store)
     assert all(i != top_id for i, _, _ in after_rerun)
     with qtbot.capture_exceptions() as raised:
+        _key(qtbot, Qt.Key.Key_Z, CTRL)  # the re-run is one undo step: the old predictions back, ids and all
+        assert _bibs(win.store) == before_rerun
         _key(qtbot, Qt.Key.Key_Z, CTRL)  # undo the Delete
     assert not raised
     assert (top_id, relpath, number) in _bibs(win.store)
     with qtbot.capture_exceptions() as raised:
         _key(qtbot, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)  # redo it
+        assert _bibs(win.store) == before_rerun  # only that bib went again
+        _key(qtbot, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)  # and the re-run
     assert not raised
-    assert _bibs(win.store) == after_rerun  # only that bib went again; the other photos keep theirs
+    assert _bibs(win.store) == after_rerun  # the re-run's rows again; that bib stays deleted
 
 
 def test_an_edit_of_a_bib_another_program_replaced_is_reported_not_pushed(qtbot, make_window, tmp_path, monkeypatch):

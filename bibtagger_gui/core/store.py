@@ -717,6 +717,14 @@ class Store:
             self._stamp(last, ts)
         return StoreChanges(last, {pid: frozenset(a) for pid, a in photos.items()}, frozenset(meta))
 
+    def last_changes(self, history_id: int) -> dict[int, int]:
+        """Photo id -> the id of its newest history row, for the photos written after history row ``history_id``
+        (one range read of the history's primary key): whether a photo was changed again after an edit of it
+        whose :meth:`last_change` was noted (a re-run's photos the user edited while it ran)."""
+        rows = self._conn.execute(
+            "SELECT photo_id, MAX(id) FROM history WHERE id > ? AND photo_id IS NOT NULL GROUP BY photo_id", (history_id,))
+        return {int(pid): int(last) for pid, last in rows}
+
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else row[0]

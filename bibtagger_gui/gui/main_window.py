@@ -43,14 +43,16 @@ from bibtagger_gui.gui.commands import (
     AcceptPhotoCommand,
     AddBibCommand,
     AdjustBoxCommand,
+    BatchEditCommand,
     ChangedMeanwhile,
     DeleteBibCommand,
     EditBibCommand,
     EditContext,
+    RecordedBatchCommand,
     StoreCommand,
 )
 from bibtagger_gui.gui.keymap import DEFAULT_KEYMAP, Keymap, load_keymap
-from bibtagger_gui.gui.live_updates import LiveUpdates
+from bibtagger_gui.gui.live_updates import BULK, LiveUpdates
 from bibtagger_gui.gui.photo_list_model import PhotoListModel
 from bibtagger_gui.gui.photo_view import PhotoView
 from bibtagger_gui.gui.resume import Resume
@@ -766,10 +768,12 @@ class MainWindow(QMainWindow):
                 self.start_recognition([p.id for p in self.store.photos() if review.needs_recognition(p)])
         else:
             notes = "".join(f"; {n}" for n in self._scan_notes(short=True))  # the scan's news stays said
-            self.statusBar().showMessage(f"Recognition {outcome}: {message}{notes}", 10000)
             if getattr(job, "version", None):
                 self._show_models(job.label, job.version, job.calibration_note)
             self.rebuild_queue()
+            if getattr(job, "record", False):  # Re-run on Unreviewed Photos: one undo step, also when cancelled
+                notes = self._push_rerun(job) + notes
+            self.statusBar().showMessage(f"Recognition {outcome}: {message}{notes}", 10000)
         self._update_counts()
 
     def _forget_changed(self, report: Any) -> None:
@@ -838,12 +842,53 @@ class MainWindow(QMainWindow):
             tips.append(self.scan_unsupported)
         self.queue_label.setToolTip("\n".join(tips))
 
-    def start_recognition(self, photo_ids: list[int]) -> bool:
-        """Recognize these photos in the background (reviewed ones are skipped by the job)."""
+    def start_recognition(self, photo_ids: list[int], undoable: bool = False) -> bool:
+        """Recognize these photos in the background (reviewed ones are skipped by the job). ``undoable``: what it
+        writes becomes one undo step when it ends (a re-run replacing predictions; a first recognition replaces
+        nothing and is not undoable)."""
         if self.folder is None or not photo_ids:
             return False
-        self._start(RecognitionJob(self.folder, self.generation.value, self.generation, photo_ids, self.models_dir))
+        self._start(RecognitionJob(self.folder, self.generation.value, self.generation, photo_ids, self.models_dir,
+                                   record=undoable))  # fmt: skip
         return True
+
+    def push_done(self, command: StoreCommand) -> None:
+        """Put on the undo stack an edit already written (a re-run's photos, each written as the job read it)."""
+        command.applied = True  # the push's redo() must not write it again
+        self.undo_stack.push(command)
+
+    def _push_rerun(self, job: Any) -> str:
+        """A re-run on the unreviewed photos ended (done or cancelled): what it wrote is one undo step, from the job's
+        records (every photo's predictions, model version and review mark before and after). A photo changed again
+        after the job wrote it (the user accepted or retyped it meanwhile: those edits are on the stack below this
+        step) keeps its new predictions and is left out of the step. Returns the status bar's note."""
+        records = job.records
+        if not records or self.store is None:
+            return ""
+        later = self.store.last_changes(min(r.last_change for r in records.values()))
+        kept = [r for pid, r in records.items() if later.get(pid, 0) <= r.last_change]
+        left = len(records) - len(kept)
+        note = ""
+        if kept:
+            command = RecordedBatchCommand(self.ctx, f"Re-run on Unreviewed Photos ({len(kept)} photos)", kept,
+                                           shown=self._rerun_shown)  # fmt: skip
+            self.push_done(command)
+            note = f"; {self.keymap.text('undo') or 'Edit > Undo'} undoes it ({len(kept)} photo(s) get their old predictions back)"
+        if left:
+            note += f"; {left} photo(s) you changed after it read them keep its predictions (not in its undo step)"
+        return note
+
+    def _rerun_shown(self, command: BatchEditCommand, how: str) -> None:
+        """After the undo or redo of a re-run (or one that failed): its photos read again into the list and view."""
+        if self.store is None:
+            return
+        ids = command.photo_ids
+        if len(ids) > BULK:  # thousands of photos: one read of every photo, not two queries each
+            self.rebuild_queue()
+        else:
+            for pid in ids:
+                self.refresh_photo(pid)
+            self._update_counts()
 
     def rerun_unreviewed(self) -> bool:
         """Recognition > Re-run on Unreviewed Photos: a run the user starts, so a pause ends (it would only wait)."""
@@ -853,7 +898,7 @@ class MainWindow(QMainWindow):
         if not ids:
             return False
         resumed = self.end_pause()
-        started = self.start_recognition(ids)
+        started = self.start_recognition(ids, undoable=True)  # one undo step when it ends
         if started and resumed:
             self.statusBar().showMessage(f"Recognition resumed: re-running on {len(ids)} unreviewed photo(s)", 8000)
         return started

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from PySide6.QtCore import QObject, Signal
 
-from bibtagger_gui.core import photo_batch
+from bibtagger_gui.core import photo_batch, photo_record
 from bibtagger_gui.core.imageio import ImageError
 from bibtagger_gui.core.recognition_queue import RecognitionQueue
 
@@ -112,15 +112,22 @@ class RecognitionJob(_Job):
     ``collect=True`` (a re-run on the photos selected in the list, gui/batch_action.py): nothing is
     written; each photo's predictions go to :attr:`results` (photo id -> (bibs, decoded-pixel print)) and
     its load error to :attr:`failures`, for the window to write them as one undo step when the job ends.
+
+    ``record=True`` (Recognition > Re-run on Unreviewed Photos): each photo is written as it is read (the reviewer
+    sees it at once), and what the write changed goes to :attr:`records` (photo id ->
+    ``core.photo_record.PhotoRecord``, recorded in the write's own transaction), for the window to put the whole
+    re-run on the undo stack as one step when the job ends.
     """
 
     kind = "recognize"
 
     def __init__(self, folder: Path, generation: int, current: Generation, photo_ids: Sequence[int], models_dir: Path | None,
-                 collect: bool = False):  # fmt: skip
+                 collect: bool = False, record: bool = False):  # fmt: skip
         super().__init__(folder, generation, current)
         self.queue = RecognitionQueue(photo_ids)
         self.collect = collect
+        self.record = record and not collect
+        self.records: dict[int, photo_record.PhotoRecord] = {}  # record: photo id -> what its write changed
         self.results: dict[int, tuple[list, bytes | None]] = {}  # collect: photo id -> (bibs, pixel print)
         self.failures: dict[int, str] = {}  # collect: photo id -> why it could not be read
         self.models_dir = Path(models_dir) if models_dir else None
@@ -203,7 +210,7 @@ class RecognitionJob(_Job):
                         self.results[pid] = (bibs, getattr(rec, "last_print", None))
                         self.signals.progress.emit(g, done, total)
                         continue
-                    if not photo_batch.put_predictions(store, pid, bibs, rec.version, getattr(rec, "last_print", None)):
+                    if not self._write(store, pid, bibs, rec.version, getattr(rec, "last_print", None)):
                         self.signals.progress.emit(g, done, total)  # accepted while we were working: the review stands
                         continue
                 self.signals.photo_done.emit(g, pid)
@@ -227,6 +234,16 @@ class RecognitionJob(_Job):
         if self.printed:
             msg += f", {self.printed} photo(s) fingerprinted"
         self.signals.finished.emit(g, self._outcome(), msg)
+
+    def _write(self, store, photo_id: int, bibs: list, version: str, pixel_print: bytes | None) -> bool:
+        """Write a photo's predictions (``photo_batch.put_predictions``), recorded when :attr:`record`."""
+        if not self.record:
+            return photo_batch.put_predictions(store, photo_id, bibs, version, pixel_print)
+        done = photo_record.record_edit(
+            store, photo_id, lambda s: photo_batch.put_predictions(s, photo_id, bibs, version, pixel_print))
+        if done.result and done.changes_store:
+            self.records[photo_id] = done
+        return bool(done.result)
 
     def _failed(self, store, photo_id: int, message: str) -> None:
         if self.collect:

@@ -1,0 +1,120 @@
+"""Recognition > Re-run on Unreviewed Photos is one undo step (docs/gui.md#saving-and-the-undo-stack): it used to be
+the one change of bibs that no undo reached. The job still writes each photo as it reads it (the reviewer sees the new
+predictions at once); it records what each write changed, and the window pushes them as one step when it ends. Undo
+puts every photo's old predictions back exactly (rows, ids, times, model version), redo the new ones; a photo changed
+again after the job wrote it is left out of the step (its own later edit is undone first, as the stack says)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from bibtagger_gui.core.bib import Bib  # noqa: E402
+from bibtagger_gui.core.recognizer import Recognizer  # noqa: E402
+from bibtagger_gui.core.store import Store  # noqa: E402
+from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: E402,F401
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+N = 5
+BOX = (10.0, 10.0, 60.0, 40.0)
+
+
+def key(qtbot, k, mod=Qt.KeyboardModifier.NoModifier) -> None:
+    qtbot.keyClick(QApplication.focusWidget() or QApplication.activeWindow(), k, mod)
+
+
+def dump(store) -> dict:
+    """Every photo as the store holds it: review mark, model version, every bib row (ids, sources, times)."""
+    return {p.relpath: (p.reviewed, p.model_version, tuple(store.bibs(p.id))) for p in store.photos()}
+
+
+def opened(qtbot, make_window, tmp_path, monkeypatch):
+    folder = tmp_path / "race"
+    make_photos(folder, N)
+    fixed_predictions(monkeypatch, {f"photo_{i:03d}.jpg": [Bib(str(100 + i), BOX, 0.5)] for i in range(N)})
+    win = make_window()
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    return win, folder
+
+
+def new_models(monkeypatch, version: str = "det:new+read:new") -> None:
+    """The models changed: other readings, another version (what a re-run is for)."""
+    fixed_predictions(monkeypatch, {f"photo_{i:03d}.jpg": [Bib(str(200 + i), BOX, 0.7), Bib("9", (70.0, 10.0, 90.0, 30.0), 0.4)]
+                                    for i in range(N)})  # fmt: skip
+    monkeypatch.setattr(Recognizer, "version", property(lambda self: version))
+
+
+def test_a_rerun_on_unreviewed_photos_is_one_undo_step_exact_both_ways(qtbot, make_window, tmp_path, monkeypatch):
+    win, folder = opened(qtbot, make_window, tmp_path, monkeypatch)
+    store = win.store
+    p1, p3 = store.photo_by_path("photo_001.jpg").id, store.photo_by_path("photo_003.jpg").id
+    assert win.select_photo(p1)
+    win.photo_view.setFocus()
+    for k in (Qt.Key.Key_1, Qt.Key.Key_1, Qt.Key.Key_8, Qt.Key.Key_Return):  # a person's bib: the re-run keeps it
+        key(qtbot, k)
+    assert win.select_photo(p3)
+    key(qtbot, Qt.Key.Key_Return)  # accepted: a re-run leaves it alone
+    edits = win.undo_stack.count()
+    before = dump(store)
+    new_models(monkeypatch)
+    assert win.rerun_unreviewed()
+    wait_idle(qtbot, win)
+    after = dump(store)
+    assert win.last_job_outcome[:2] == ("recognize", "done")
+    changed = sorted(rel for rel in after if after[rel] != before[rel])
+    assert changed == [f"photo_{i:03d}.jpg" for i in range(N) if i != 3]  # every unreviewed photo got new readings
+    assert all(after[rel][1] == "det:new+read:new" for rel in changed)
+    assert win.undo_stack.count() == edits + 1
+    assert win.undo_stack.undoText() == f"Re-run on Unreviewed Photos ({len(changed)} photos)"
+    assert "undoes it (4 photo(s) get their old predictions back)" in win.statusBar().currentMessage()
+    for _ in range(2):
+        key(qtbot, Qt.Key.Key_Z, CTRL)
+        assert dump(store) == before  # every photo's old predictions, ids, times and model version
+        assert [b.number for b in win.items[p1].bibs] == ["118"] and win.items[p1].photo.model_version == before["photo_001.jpg"][1]
+        key(qtbot, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
+        assert dump(store) == after  # the re-run's very rows again
+    assert sorted(b.number for b in win.items[p1].bibs) == ["118", "9"]  # the list's snapshots follow
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    key(qtbot, Qt.Key.Key_Z, CTRL)  # the accept before it, then the typed number: the stack goes on below
+    assert not store.photo(p3).reviewed
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    assert [(b.number, b.source) for b in store.bibs(p1)] == [("101", "model")]
+
+
+def test_a_photo_changed_after_the_rerun_wrote_it_is_left_out_of_its_undo_step(qtbot, make_window, tmp_path, monkeypatch):
+    """Another program (or the reviewer) changed a photo the re-run had already written, before the re-run ended:
+    the undo step would fail as a whole on it, so it is left out and keeps its new predictions; the others undo."""
+    win, folder = opened(qtbot, make_window, tmp_path, monkeypatch)
+    before = dump(win.store)
+    new_models(monkeypatch)
+    taken: list[str] = []
+    real = Recognizer.recognize_path
+    lock = threading.Lock()
+
+    def reading(self, path):
+        with lock:
+            taken.append(Path(path).name)
+            if len(taken) == N:  # the last photo: the first one, written already, is changed by someone else
+                with Store.open(folder) as other:
+                    other.add_bib(other.photo_by_path(taken[0]).id, "77", None)
+        return real(self, path)
+
+    monkeypatch.setattr(Recognizer, "recognize_path", reading)
+    assert win.rerun_unreviewed()
+    wait_idle(qtbot, win)
+    first = taken[0]
+    assert "1 photo(s) you changed after it read them keep its predictions" in win.statusBar().currentMessage()
+    assert win.undo_stack.undoText() == f"Re-run on Unreviewed Photos ({N - 1} photos)"
+    after = dump(win.store)
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    now = dump(win.store)
+    assert {rel: now[rel] for rel in now if rel != first} == {rel: before[rel] for rel in before if rel != first}
+    assert now[first] == after[first] and "77" in [b.number for b in now[first][2]]

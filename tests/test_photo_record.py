@@ -1,0 +1,49 @@
+"""core/photo_record.py: what an edit of one photo changed, recorded in its transaction, undone and redone exactly
+(the re-run's undo step is built from such records, written by the recognition job's own connection), and
+Store.last_changes, which tells a photo changed again after its record."""
+
+from __future__ import annotations
+
+import pytest
+
+from bibtagger_gui.core import photo_batch, photo_record
+from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.store import Store
+from tests.test_bursts import shot
+
+
+def state(store, pid):
+    photo = store.photo(pid)
+    return photo.reviewed, photo.model_version, tuple(store.bibs(pid))
+
+
+def test_a_recorded_rerun_is_undone_and_redone_exactly_and_refuses_a_photo_changed_since(tmp_path):
+    for i in range(2):
+        shot(tmp_path / f"p{i}.jpg", None)
+    with Store.open(tmp_path) as store:
+        store.scan()
+        a, b = (p.id for p in store.photos())
+        for pid in (a, b):
+            store.set_model_bibs(pid, [Bib("12", (1.0, 2.0, 30.0, 20.0), 0.5), Bib("7", None, 0.3)], "old")
+        store.add_bib(a, "99", None)  # a person's bib: the re-run keeps it
+        before = state(store, a)
+        mark = store.last_change()
+        new = [Bib("13", (1.0, 2.0, 30.0, 20.0), 0.9)]
+        with Store.open(tmp_path) as worker:  # the job's own connection
+            record = photo_record.record_edit(worker, a, lambda s: photo_batch.put_predictions(s, a, new, "new"))
+            other = photo_record.record_edit(worker, b, lambda s: photo_batch.put_predictions(s, b, new, "new"))
+        after = state(store, a)
+        assert record.result and record.changes_store and record.versions == ("old", "new")
+        assert sorted(r.number for r in after[2]) == ["13", "99"]
+        assert store.last_changes(mark) == {a: record.last_change, b: other.last_change} and other.last_change > record.last_change
+        photo_record.revert(store, record)
+        assert state(store, a) == before  # the old predictions' very rows and the old version
+        assert "7" not in store.deleted_numbers(a) and "12" not in store.deleted_numbers(a)  # replaced, not rejected
+        photo_record.reapply(store, record)
+        assert state(store, a) == after
+        photo_batch.accept_photo(store, a)  # changed since: accepted (its bibs confirmed)
+        accepted = state(store, a)
+        assert store.last_changes(record.last_change)[a] > record.last_change
+        with pytest.raises(photo_record.ChangedMeanwhile):
+            photo_record.revert(store, record)
+        assert state(store, a) == accepted  # nothing written
