@@ -118,3 +118,27 @@ def test_a_photo_changed_after_the_rerun_wrote_it_is_left_out_of_its_undo_step(q
     now = dump(win.store)
     assert {rel: now[rel] for rel in now if rel != first} == {rel: before[rel] for rel in before if rel != first}
     assert now[first] == after[first] and "77" in [b.number for b in now[first][2]]
+
+
+def test_a_cancelled_rerun_is_one_undo_step_for_what_it_wrote(qtbot, make_window, tmp_path, monkeypatch):
+    win, folder = opened(qtbot, make_window, tmp_path, monkeypatch)
+    before = dump(win.store)
+    new_models(monkeypatch)
+    real = Recognizer.recognize_path
+    taken: list[str] = []
+
+    def reading(self, path):
+        taken.append(Path(path).name)
+        if len(taken) == 2:  # Cancel while the second photo is read: it is finished and written, then the run stops
+            next(j for j in list(win.jobs) if j.kind == "recognize").cancel()
+        return real(self, path)
+
+    monkeypatch.setattr(Recognizer, "recognize_path", reading)
+    assert win.rerun_unreviewed()
+    wait_idle(qtbot, win)
+    assert win.last_job_outcome[:2] == ("recognize", "cancelled")
+    after = dump(win.store)
+    assert sorted(rel for rel in after if after[rel] != before[rel]) == sorted(taken) and len(taken) == 2
+    assert win.undo_stack.undoText() == "Re-run on Unreviewed Photos (2 photos)"
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    assert dump(win.store) == before

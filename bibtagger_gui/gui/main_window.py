@@ -756,8 +756,9 @@ class MainWindow(QMainWindow):
             return
         self.last_job_outcome = (job.kind, outcome, message)
         self._jobs_changed()
-        if outcome == "failed":
-            self.statusBar().showMessage(message, 15000)
+        if outcome == "failed":  # a re-run that stopped part way: what it wrote is still one undo step
+            note = self._push_rerun(job) if getattr(job, "record", False) else ""
+            self.statusBar().showMessage(f"{message}{note}", 15000)
         elif job.kind == "scan":
             self.rebuild_queue()
             self._note_scan(getattr(job, "report", None))
