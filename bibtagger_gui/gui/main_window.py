@@ -936,8 +936,8 @@ class MainWindow(QMainWindow):
         keys = self.keymap.text("pause_recognition")
         again = f" ({keys})" if keys else ""
         self.statusBar().showMessage(
-            f"Recognition paused: no new photo is started; Recognition > Resume Recognition{again} goes on "
-            "(so do Cancel, a re-run you start and another folder)"
+            f"Recognition paused: no new photo is started until Recognition > Resume Recognition{again}, "
+            "a re-run you start, Cancel or another folder"
             if self.recognition_paused else "Recognition resumed", 8000)  # fmt: skip
 
     def end_pause(self) -> bool:
