@@ -568,15 +568,29 @@ def op_gui_open(job: dict) -> dict:
     win.resume.flush()
     win.close_folder()
     win.set_order(ListOrder.QUEUE)  # no folder open: the window's order only
+    from bibtagger_gui.core.review_index import ReviewIndex
+
+    sorts: list[float] = []  # ms of each sort of a non-empty index during the reopen
+    real_sort = ReviewIndex._sort
+
+    def timed_sort(index) -> None:
+        t = time.perf_counter()
+        real_sort(index)
+        if index._items:
+            sorts.append(1000 * (time.perf_counter() - t))
+
+    ReviewIndex._sort = timed_sort
     t0 = time.perf_counter()
     win.open_folder(job["shoot"])
     app.processEvents()
     reopen = time.perf_counter() - t0
+    ReviewIndex._sort = real_sort
     if win.order is not ListOrder.NAME:
         raise RuntimeError(f"the folder reopened in {win.order.value} order, not its saved name order")
     _wait(app, lambda: not win.jobs)
     return {"seconds": shown, "items": win.list_model.total(), "unit": "photos",
-            "extra": {"scan_done_s": round(ready, 3), "reopen_saved_order_s": round(reopen, 3)}}
+            "extra": {"scan_done_s": round(ready, 3), "reopen_saved_order_s": round(reopen, 3),
+                      "reopen_sorts_ms": [round(m, 1) for m in sorts]}}
 
 
 SEARCHES = ["1", "13", "137", "13", "1", "", "1*", ""]
@@ -708,6 +722,7 @@ def op_gui_copy_prev(job: dict) -> dict:
 
     app = _qt_app()
     win, timeline = _burst_window(app, job, "copy-prev")
+    ready = getattr(win.items, "_timeline", None) is not None  # built before the first key (while the window was idle)
     ctrl = Qt.KeyboardModifier.ControlModifier
     pressed, ms, said = [], [], {"copied": 0, "replaced": 0, "confirmed": 0}
     for j, frames in enumerate(_spread(timeline.bursts, BURST_KEYS)):
@@ -726,7 +741,8 @@ def op_gui_copy_prev(job: dict) -> dict:
     if not ms:
         raise RuntimeError("the shoot has no bursts")
     return {"seconds": sum(ms) / 1000, "items": len(ms), "unit": "keys",
-            "extra": {**_ms_stats(ms), "first_key_ms": round(ms[0], 1), "pressed": pressed, "said": said,
+            "extra": {**_ms_stats(ms), "first_key_ms": round(ms[0], 1), "timeline_ready_before_first_key": ready,
+                      "pressed": pressed, "said": said,
                       "bursts": len(timeline.bursts), "checked": len(pressed)}}
 
 
