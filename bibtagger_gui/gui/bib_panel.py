@@ -121,7 +121,7 @@ class BibPanel(QWidget):
 
         self.buttons = QHBoxLayout()
         form = QFormLayout()
-        form.addRow("Number:", self.number_edit)
+        form.addRow("&Number:", self.number_edit)  # Alt+N: the field
 
         self.help = QLabel()
         self.help.setWordWrap(True)

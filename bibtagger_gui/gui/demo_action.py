@@ -65,7 +65,7 @@ class DemoMaker(QObject):
         dialog.setWindowTitle("Demo Photos")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(SHOW_AFTER_MS)
-        look.name_widget(dialog, "Making the demo photos", f"Writing {COUNT} synthetic race photos into {folder}")
+        look.name_progress_dialog(dialog, "Making the demo photos", f"Writing {COUNT} synthetic race photos into {folder}")
         dialog.setValue(0)
         self.dialog = dialog
         self.window.statusBar().showMessage(f"Making the demo photos in {folder}…")

@@ -101,7 +101,7 @@ class ErrorDialog(QDialog):
         self.toggle.setObjectName("errorShowDetails")
         self.toggle.setCheckable(True)
         self.toggle.toggled.connect(self._toggle_details)
-        self.copy_button = QPushButton("&Copy Details")
+        self.copy_button = QPushButton("C&opy Details")  # not &C: GNOME gives Close its Alt+C
         self.copy_button.setObjectName("errorCopy")
         self.copy_button.clicked.connect(self.copy_details)
         self.open_log_button = QPushButton("Open &Log Folder")
@@ -140,7 +140,7 @@ class ErrorDialog(QDialog):
 
     def copy_details(self) -> None:
         QGuiApplication.clipboard().setText(self.details_text())
-        self.copy_button.setText("&Copied")
+        self.copy_button.setText("C&opied")
 
     def add_note(self, note: str, details: str | None = None) -> None:
         self.more.setText(note)

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from bibtagger_gui.core.exporters import ExportReport, export
 from bibtagger_gui.core.photo_selection import select_photos
+from bibtagger_gui.gui import look
 from bibtagger_gui.gui.keywords_action import find_or_add_menu
 from bibtagger_gui.gui.feature_controller import FeatureController
 
@@ -105,7 +106,7 @@ class ExportDialog(QDialog):
         self.spec = spec
         self.setWindowTitle(spec.text.rstrip("…"))
         self.path_edit = QLineEdit(str(target))
-        browse = QPushButton("Browse…")
+        browse = QPushButton("&Browse…")
         browse.clicked.connect(self.browse)
         row = QHBoxLayout()
         row.addWidget(self.path_edit, 1)
@@ -131,7 +132,8 @@ class ExportDialog(QDialog):
         self.which_buttons["selected"].setVisible(selected is not None)
         self.which_buttons["selected"].setEnabled(bool(self.selected))
         self.reviewed_only = self.which_buttons["reviewed"]  # the former check box's name
-        self.copy = QCheckBox("&Copy the photos (default: symbolic links)")
+        # (not &Copy: GNOME's theme gives Cancel its Alt+C)
+        self.copy = QCheckBox("C&opy the photos (default: symbolic links)")
         self.copy.setVisible(spec.fmt == "bibfolders")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
@@ -140,7 +142,9 @@ class ExportDialog(QDialog):
         buttons.rejected.connect(self.reject)
         self.path_edit.textChanged.connect(lambda t: self.ok_button.setEnabled(bool(t.strip())))
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Write to folder:" if spec.folder else "Write to file:"))
+        target_label = QLabel("&Write to folder:" if spec.folder else "&Write to file:")
+        target_label.setBuddy(self.path_edit)  # what a screen reader calls the field; Alt+W goes to it
+        layout.addWidget(target_label)
         layout.addLayout(row)
         layout.addWidget(box)
         layout.addWidget(self.copy)
@@ -298,6 +302,7 @@ class ExportController(FeatureController):
             self.progress_dialog = QProgressDialog(f"{spec.text.rstrip('…')} to {request.target}…", "Cancel", 0, 0,
                                                    self.window)  # fmt: skip
             self.progress_dialog.setWindowTitle("Export")
+            look.name_progress_dialog(self.progress_dialog, "Export", f"{spec.text.rstrip('…')} to {request.target}")
             self.progress_dialog.setMinimumDuration(300)
             self.progress_dialog.canceled.connect(job.cancel_event.set)
         job.thread.start()

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
+    QWidget,
 )
 
 from bibtagger_gui.core import finetune_run as fr
@@ -113,6 +114,10 @@ class UnavailableDialog(MessageDialog):
         self.commands.setMaximumHeight(120)
         look.name_widget(self.commands, "Commands", "The install and fine-tune commands for this folder; select and copy them")
         self.layout().insertWidget(1, self.commands)
+        # made after the buttons: Tab went from Close back up to it. Now text, Copy Commands, Close, as shown
+        chain = [self.commands, *self.buttons.values()]
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
         self.notes = None  # what to change in the commands, and which models they start from
         if notes:
             self.notes = _label("\n\n".join(notes), "Notes on the commands")

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from bibtagger_gui.core.annotations import AnnotationError, PhotoAnnotation, load_annotations
 from bibtagger_gui.core.importers import ImportReport, import_annotations, photos_for
-from bibtagger_gui.gui import screen_fit
+from bibtagger_gui.gui import look, screen_fit
 from bibtagger_gui.gui.feature_controller import FeatureController
 
 TITLE = "Import Annotations"
@@ -105,6 +105,8 @@ class ConflictsDialog(QDialog):
         self.label.setWordWrap(True)
         self.tree = QTreeWidget()
         self.tree.setObjectName("importConflicts")
+        look.name_widget(self.tree, "Import conflicts", "One row per conflict: photo, file, what differs. Enter shows the "
+                         "photo; Space checks or unchecks the row")  # fmt: skip
         self.tree.setHeaderLabels(["Photo", "File", "What differs"])
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)

@@ -36,6 +36,7 @@ from bibtagger_gui.core.keywords import (
     jobs_from_store,
     write_keywords,
 )
+from bibtagger_gui.gui import look
 from bibtagger_gui.gui.feature_controller import FeatureController
 
 
@@ -58,13 +59,13 @@ class KeywordsDialog(QDialog):
         self.store = store
         self.summary = QLabel()
         self.summary.setWordWrap(True)
-        self.dry_run = QCheckBox("Dry run: only show what would change")
-        self.reviewed_only = QCheckBox("Only reviewed photos")
-        self.sidecar = QCheckBox("Write .xmp sidecar files, leave the photos untouched")
-        self.hierarchical = QCheckBox("Also write hierarchical keywords (Bib|1234)")
+        self.dry_run = QCheckBox("&Dry run: only show what would change")
+        self.reviewed_only = QCheckBox("Only &reviewed photos")
+        self.sidecar = QCheckBox("Write .xmp &sidecar files, leave the photos untouched")
+        self.hierarchical = QCheckBox("Also write &hierarchical keywords (Bib|1234)")
         self.prefix = QLineEdit(DEFAULT_PREFIX)
         form = QFormLayout()
-        form.addRow("Keyword prefix:", self.prefix)
+        form.addRow("Keyword &prefix:", self.prefix)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Write Keywords")
         buttons.accepted.connect(self.accept)
@@ -188,6 +189,7 @@ class KeywordsController(FeatureController):
             self.progress_dialog = QProgressDialog(f"{verb} {len(jobs)} photos…", "Cancel", 0, max(1, len(jobs)),
                                                    self.window)  # fmt: skip
             self.progress_dialog.setWindowTitle("Write Keywords")
+            look.name_progress_dialog(self.progress_dialog, "Write Keywords", f"{verb} {len(jobs)} photos")
             self.progress_dialog.setMinimumDuration(300)
             self.progress_dialog.canceled.connect(self.worker.cancel_event.set)
         self.worker.start()

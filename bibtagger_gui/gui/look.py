@@ -129,6 +129,15 @@ def edge_on(canvas: QColor, pal: QPalette | None = None, ratio: float = NON_TEXT
     return text
 
 
+def name_progress_dialog(dialog, name: str, description: str) -> None:
+    """A QProgressDialog and its bar named for screen readers (Qt leaves the bar nameless: "progress bar 40 %")."""
+    from PySide6.QtWidgets import QProgressBar
+
+    name_widget(dialog, name, description)
+    for bar in dialog.findChildren(QProgressBar):
+        name_widget(bar, f"{name}: progress", description)
+
+
 def warning_text(pal: QPalette | None = None) -> QColor:
     """A red for error text that keeps 4.5:1 on the palette's base (darker on light, lighter on dark)."""
     return QColor(255, 130, 120) if is_dark(pal) else QColor(180, 30, 30)

@@ -859,7 +859,7 @@ class MTurkController(QObject):
 def install(window: Any) -> MTurkController:
     """Add the Crowd menu (Import MTurk Batch…, Export MTurk Verdicts…) to a QMainWindow."""
     controller = MTurkController(window)
-    menu = window.menuBar().addMenu("C&rowd")
+    menu = window.menuBar().addMenu("Cr&owd")  # Alt+O: Alt+R is &Review (it went to Review and Crowd in turn)
     import_act = QAction("Import MTurk Batch…", window)
     import_act.triggered.connect(controller.import_action)
     export_act = QAction("Export MTurk Verdicts…", window)

@@ -122,6 +122,8 @@ class PhotoListModel(QAbstractListModel):
             mark = "✓ " if photo.reviewed else "⚠ " if item.conflict or photo.error else ""
             state = " · conflict" if item.conflict and not photo.reviewed else ""
             return f"{mark}{name}{state}\n{nums}"
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return self.spoken(item)
         if role == Qt.ItemDataRole.DecorationRole:
             if photo.error:
                 return self._error()
@@ -159,6 +161,23 @@ class PhotoListModel(QAbstractListModel):
         if role == ItemRole:
             return item
         return None
+
+    def spoken(self, item: ReviewItem) -> str:
+        """The row in words for a screen reader (Qt's AccessibleTextRole): name, state, bibs; no "✓"/"⚠" marks.
+        "IMG_1.jpg, reviewed, bibs 101, 7" / "IMG_2.jpg, not reviewed, conflict: model and people disagree, bibs 12, 13"."""
+        photo = item.photo
+        parts = [self._labels.get(photo.relpath) or PurePosixPath(photo.relpath).name,
+                 "reviewed" if photo.reviewed else "not reviewed"]  # fmt: skip
+        if item.conflict and not photo.reviewed:
+            parts.append("conflict: model and people disagree")
+        error = photo.error or (self.thumbnails.failure(photo.id) if self.thumbnails else None)
+        if error:
+            parts.append(f"error: {error}")
+        elif item.bibs:
+            parts.append(f"bib{'s' if len(item.bibs) > 1 else ''} {', '.join(item.numbers)}")
+        else:
+            parts.append("no bib" if getattr(photo, "model_version", "") else "not recognized yet")
+        return ", ".join(parts)
 
     # ---- cheap shared decorations (made once, no image decode)
     def _placeholder_pixmap(self) -> QIcon:
