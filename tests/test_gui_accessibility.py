@@ -1,6 +1,7 @@
 """Every window and dialog the app opens, walked as a screen reader and a keyboard-only user meet them
 (docs/accessibility.md): what each control is called, where the focus lands, Escape and Enter, Alt keys,
-Tab order.
+Tab order; and the contrast of the colours the code draws text in, computed from those colours in a light,
+a dark and a high-contrast palette.
 
 The windows are made as tests/test_gui_small_screens.py makes them for its fit check (the same helpers),
 plus the ones it does not list: Write Keywords, the message boxes (a feature's message, a batch's
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAccessible
+from PySide6.QtGui import QAccessible, QColor, QPalette
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -37,7 +39,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bibtagger_gui.gui import look
 from tests.test_gui_small_screens import _every_window, _finetune_dialogs, _store_dir  # noqa: F401 (fixture)
+from tests.test_gui_mturk import project  # noqa: F401 (fixture)
 from tests.test_gui_support import gui_env, make_window  # noqa: F401 (fixtures)
 
 INTERACTIVE = (QAbstractButton, QComboBox, QLineEdit, QAbstractItemView, QAbstractSpinBox, QAbstractSlider,
@@ -328,3 +332,105 @@ def test_tab_goes_through_each_dialog_in_reading_order_and_escape_closes_it(qtbo
             del problems[name]
     assert dialogs >= 20
     assert problems == {}
+
+
+# ---------------------------------------------------------------- colour
+
+
+PALETTES = ("light", "dark", "high contrast")
+
+
+def _palettes():
+    """Light (the style's own), dark and high contrast (black base, white text), as a system may set them."""
+    light = QApplication.style().standardPalette()
+    dark, hc = QPalette(light), QPalette(light)
+    for pal, window, base, text, disabled in ((dark, QColor(53, 53, 53), QColor(35, 35, 35), QColor(230, 230, 230), QColor(127, 127, 127)),
+                                              (hc, QColor(0, 0, 0), QColor(0, 0, 0), QColor(255, 255, 255), QColor(128, 128, 128))):  # fmt: skip
+        for role, c in ((QPalette.ColorRole.Window, window), (QPalette.ColorRole.Base, base), (QPalette.ColorRole.AlternateBase, window),
+                        (QPalette.ColorRole.WindowText, text), (QPalette.ColorRole.Text, text), (QPalette.ColorRole.Button, window),
+                        (QPalette.ColorRole.ButtonText, text)):  # fmt: skip
+            pal.setColor(QPalette.ColorGroup.All, role, c)
+        for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
+            pal.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    return {"light": light, "dark": dark, "high contrast": hc}
+
+
+@pytest.fixture(params=PALETTES)
+def app_palette(qapp, request):
+    before = qapp.palette()
+    pal = _palettes()[request.param]
+    qapp.setPalette(pal)
+    yield pal
+    qapp.setPalette(before)
+
+
+def test_photo_list_rows_read_in_every_state_combination_and_palette(qapp, app_palette):
+    """Every row state the list colours (reviewed, conflict, error, and an error on a reviewed or conflicting
+    photo: red text on a green or orange tint), text against the background the row really gets."""
+    from bibtagger_gui.core.review import ReviewItem
+    from bibtagger_gui.gui.photo_list_model import PhotoListModel
+
+    text, base = app_palette.color(QPalette.ColorRole.Text), app_palette.color(QPalette.ColorRole.Base)
+    low = []
+    for reviewed in (False, True):
+        for conflict in (False, True):
+            for error in ("", "cannot read"):
+                photo = SimpleNamespace(id=1, relpath="a.jpg", reviewed=reviewed, error=error, model_version="m", width=1, height=1)
+                bibs = [SimpleNamespace(id=1, number="12", box=None, source="model", confidence=0.5)]
+                if conflict:
+                    bibs.append(SimpleNamespace(id=2, number="13", box=None, source="human", confidence=None))
+                model = PhotoListModel(None)
+                model.set_items([ReviewItem(photo=photo, bibs=tuple(bibs))])
+                idx = model.index(0)
+                fg, bg = idx.data(Qt.ItemDataRole.ForegroundRole), idx.data(Qt.ItemDataRole.BackgroundRole)
+                fg, bg = fg.color() if fg is not None else text, bg.color() if bg is not None else base
+                ratio = look.contrast(fg, bg)
+                if ratio < 4.5:
+                    low.append((reviewed, conflict, error, round(ratio, 2)))
+    assert low == []
+
+
+def test_mturk_decided_rows_are_dimmed_but_still_read(qtbot, project, app_palette):  # noqa: F811
+    """Decided assignments are dimmed; the palette's disabled text was 1.9:1 on white (Fusion), unreadable for
+    a reviewer with low vision. Now a mix of text and base that keeps 4.5:1, still lighter than the rest."""
+    from tests.test_gui_mturk import open_dialog
+
+    src, _folder, store = project
+    dialog = open_dialog(qtbot, src, store)
+    dialog.filter_box.setCurrentIndex(dialog.filter_box.findData("all"))
+    model = dialog.proxy
+    base = app_palette.color(QPalette.ColorRole.Base)
+    dimmed = [model.index(r, c).data(Qt.ItemDataRole.ForegroundRole) for r in range(model.rowCount()) for c in range(model.columnCount())]
+    dimmed = [d for d in dimmed if d is not None]
+    assert dimmed  # the Approved assignment
+    for d in dimmed:
+        colour = d.color() if hasattr(d, "color") else QColor(d)
+        assert look.contrast(colour, base) >= 4.5, colour.getRgb()
+        assert look.contrast(colour, base) < look.contrast(app_palette.color(QPalette.ColorRole.Text), base)
+
+
+def test_state_colours_and_their_text_keep_contrast_in_every_palette(qapp, app_palette):
+    """The colours the code draws state text in: the box tags' text on their state colour, the bib table's
+    off-list cells, the error text on the base, the MTurk preview's message on its canvas and its workers' box
+    labels on their tags (they were drawn in the worker's colour on the photo: blue on the canvas was 1.5:1)."""
+    from bibtagger_gui.gui import bib_panel, mturk_dialog
+
+    low = {}
+    for state, lk in look.LOOKS.items():
+        low[f"tag {state}"] = look.contrast(look.text_on(lk.colour), lk.colour)
+    low["off-list cell"] = look.contrast(bib_panel.OFF_LIST_TEXT, bib_panel.OFF_LIST_BACKGROUND)
+    low["error text"] = look.contrast(look.warning_text(), app_palette.color(QPalette.ColorRole.Base))
+    canvas = QColor(mturk_dialog.PREVIEW_CANVAS)
+    low["MTurk message"] = look.contrast(QColor(mturk_dialog.PREVIEW_MESSAGE), canvas)
+    for c in mturk_dialog.WORKER_COLOURS:
+        fill, text = mturk_dialog.tag_colours(c)
+        low[f"MTurk worker {c} label"] = look.contrast(text, fill)
+    assert {k: round(v, 2) for k, v in low.items() if v < 4.5} == {}
+
+
+def test_model_states_are_told_apart_without_colour(qapp):
+    """Each bib state of the table and the boxes has its own words and its own line or mark, so colour is
+    never the only cue (a grey-scale or colour-blind reader)."""
+    looks = list(look.LOOKS.values())
+    assert len({lk.words for lk in looks}) == len(looks)
+    assert len({(lk.line, lk.mark) for lk in looks}) == len(looks)

@@ -16,8 +16,8 @@ import html
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, QPointF, QRectF, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QKeyEvent, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, QRectF, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QKeyEvent, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -39,12 +39,23 @@ from PySide6.QtWidgets import (
 
 from bibtagger_gui.core import mturk
 from bibtagger_gui.gui.commands import EditContext, VerdictCommand
-from bibtagger_gui.gui import screen_fit
+from bibtagger_gui.gui import look, screen_fit
 from bibtagger_gui.gui.look import name_widget
 
 # Okabe-Ito (no red/green pair for the first workers; docs/gui.md#accessibility); the current worker's
 # boxes are also solid and thick, the others dashed, so they differ without colour too.
 WORKER_COLOURS = ["#56b4e9", "#e69f00", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7", "#ffffff"]
+PREVIEW_CANVAS = "#505050"  # the preview's background where no photo could be read
+PREVIEW_MESSAGE = "#ffffff"  # its message ("photo not in the folder: …") on that canvas
+
+
+def tag_colours(worker_colour: QColor | str) -> tuple[QColor, QColor]:
+    """A box label's tag: filled with its worker's colour, the number black or white (``look.text_on``), so it
+    reads on any photo and on the canvas (the number in the worker's colour was 1.5:1 in blue on the canvas)."""
+    fill = QColor(worker_colour)
+    return fill, look.text_on(fill)
+
+
 PREVIEW_MAX_SIDE = 1600
 PHOTO_COLUMN_CHARS = 40  # the widest the Photo column grows, in average characters (longer names are elided)
 
@@ -122,8 +133,8 @@ class AssignmentTableModel(QAbstractTableModel):
                 return " ".join(b.label if b.is_digit else repr(b.label) for b in a.boxes) or "(no box)"
             if col == 7:
                 return a.work_time if a.work_time is not None else ""
-        if role == Qt.ItemDataRole.ForegroundRole and a.final:  # the palette's dimmed text: reads on dark ones too
-            return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        if role == Qt.ItemDataRole.ForegroundRole and a.final:  # dimmed, still 4.5:1 (disabled text was 1.9:1)
+            return look.dimmed_text()
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = ([a.image] if col == 1 else []) + a.all_notes  # the photo column may be elided
             return "\n".join(lines) or None
@@ -243,7 +254,7 @@ class BoxPreview(QLabel):
         scale = min(avail_w / fw, avail_h / fh)
         w, h = max(1, int(fw * scale)), max(1, int(fh * scale))
         canvas = QPixmap(w, h)
-        canvas.fill(QColor("#505050"))
+        canvas.fill(QColor(PREVIEW_CANVAS))
         p = QPainter(canvas)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         if self._base is not None:
@@ -256,9 +267,15 @@ class BoxPreview(QLabel):
             for b in boxes:
                 r = QRectF(b.x1 * scale, b.y1 * scale, (b.x2 - b.x1) * scale, (b.y2 - b.y1) * scale)
                 p.drawRect(r)
-                p.drawText(QPointF(r.left() + 2, max(12.0, r.top() - 3)), b.label)
+                fill, text = tag_colours(colour)
+                fm = p.fontMetrics()
+                tag = QRectF(r.left(), max(0.0, r.top() - fm.height()), fm.horizontalAdvance(b.label) + 4, fm.height())
+                p.fillRect(tag, fill)
+                p.setPen(text)
+                p.drawText(tag, Qt.AlignmentFlag.AlignCenter, b.label)
+                p.setPen(pen)
         if self._message:
-            p.setPen(QColor("white"))
+            p.setPen(QColor(PREVIEW_MESSAGE))
             p.drawText(QRectF(0, 0, w, 24), Qt.AlignmentFlag.AlignCenter, self._message)
         p.end()
         self.setPixmap(canvas)

@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
+from PySide6.QtGui import QBrush, QColor, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle
 
 from bibtagger_gui.core import name_match
@@ -147,8 +147,10 @@ class PhotoListModel(QAbstractListModel):
             return "\n".join(lines)
         # colours follow the palette (a dark one too): a red that reads on its base, tints of its base
         if role == Qt.ItemDataRole.ForegroundRole:
-            if photo.error:
-                return QBrush(look.warning_text())
+            if photo.error:  # a red that reads on this row's own background (a conflict's tint too)
+                background = self.data(index, Qt.ItemDataRole.BackgroundRole)
+                base = background.color() if background is not None else look.palette().color(QPalette.ColorRole.Base)
+                return QBrush(look.readable_on(look.warning_text(), base))
             return None
         if role == Qt.ItemDataRole.BackgroundRole:
             if photo.reviewed:
