@@ -9,11 +9,14 @@ from the server's frame buffer). Skips when Xvfb/xdotool/xrdb are missing, fails
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -253,6 +256,16 @@ def test_a_missing_x11_library_is_named_instead_of_qt_aborting(x_server, tmp_pat
     assert "libxcb-cursor0" in app.log()  # an app started from a desktop menu has no terminal: the log has it
 
 
+@contextlib.contextmanager
+def compositor():
+    """A folder standing for XDG_RUNTIME_DIR with a socket ``wayland-0`` that accepts connections, as a running
+    Wayland compositor's does (a short path: a Unix socket's name is limited to ~100 bytes)."""
+    with tempfile.TemporaryDirectory(prefix="wl-", dir="/tmp") as runtime, socket.socket(socket.AF_UNIX) as server:
+        server.bind(os.path.join(runtime, "wayland-0"))
+        server.listen(128)  # connections are never accepted: each one waits in the backlog
+        yield runtime
+
+
 def test_xcb_check_names_the_library_and_its_package():
     from bibtagger_gui.core.xcb_check import PACKAGES, uses_xcb, xcb_problem
 
@@ -271,8 +284,12 @@ def test_xcb_check_names_the_library_and_its_package():
     assert xcb_problem(x11, "linux", plugin, lambda path: None, connect=lambda display: None) is None  # it loads
     said = xcb_problem(x11, "linux", plugin, lambda path: None, connect=lambda display: f"cannot connect to {display}")
     assert said == "cannot connect to :0"  # it loads, then the display is asked
-    for env, platform in (({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}, "linux"), (x11, "win32"),
-                          ({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}, "linux"), ({}, "linux")):  # fmt: skip
+    with compositor() as runtime:
+        for env, platform in (({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}, "linux"), (x11, "win32"),
+                              ({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0", "XDG_RUNTIME_DIR": runtime}, "linux")):  # fmt: skip
+            assert not uses_xcb(env, platform)
+            assert xcb_problem(env, platform, plugin, missing("libxcb-cursor.so.0")) is None  # Qt will not use xcb there
+    for env, platform in (({"QT_QPA_PLATFORM": "offscreen"}, "linux"), (x11, "win32")):
         assert not uses_xcb(env, platform)
         assert xcb_problem(env, platform, plugin, missing("libxcb-cursor.so.0")) is None  # Qt will not use xcb there
     assert uses_xcb({"QT_QPA_PLATFORM": "xcb:nograb", "WAYLAND_DISPLAY": "wayland-0"}, "linux")
@@ -296,3 +313,51 @@ def test_a_display_no_server_answers_is_said_instead_of_qt_aborting(x_server, tm
     out = app.output()
     assert f"cannot connect to the X display {gone.display} (DISPLAY)" in out and "Aborted" not in out, out
     assert "xcb-cursor0" not in out and "cannot connect to the X display" in app.log()
+
+
+def test_a_wayland_session_whose_compositor_answers_nothing_is_checked_as_qt_falls_back_to_xcb(tmp_path):
+    """Qt 6 tries its Wayland plugin first when WAYLAND_DISPLAY (or XDG_SESSION_TYPE=wayland) is set, and falls
+    back to xcb when no compositor answers: a stale WAYLAND_DISPLAY (a tmux or SSH session outliving the desktop,
+    sudo without XDG_RUNTIME_DIR) then ends on xcb, where the check was skipped (Qt aborted as before). A
+    compositor that answers is Qt's choice, even named by XDG_SESSION_TYPE alone (libwayland's wayland-0):
+    no check then, which used to refuse to start over a missing xcb library Qt would not have loaded."""
+    from bibtagger_gui.core.xcb_check import qt_platforms, uses_xcb, wayland_problem, xcb_problem
+
+    plugin = Path("libqxcb.so")
+    with compositor() as runtime:
+        stale = tmp_path / "run"
+        stale.mkdir()
+        (stale / "wayland-0").write_bytes(b"")  # left by a compositor that has gone
+        live = {"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0", "XDG_RUNTIME_DIR": runtime}
+        assert wayland_problem(live) is None and not uses_xcb(live, "linux")
+        session = {"DISPLAY": ":0", "XDG_SESSION_TYPE": "wayland", "XDG_RUNTIME_DIR": runtime}
+        assert qt_platforms(session) == ["wayland", "xcb"] and not uses_xcb(session, "linux")
+        assert not uses_xcb({**live, "QT_QPA_PLATFORM": "wayland-egl;xcb"}, "linux")
+        assert not uses_xcb({**live, "QT_QPA_PLATFORM": "xcb;wayland"}, "linux")  # xcb failing, Qt takes Wayland
+        assert not uses_xcb({**live, "WAYLAND_DISPLAY": os.path.join(runtime, "wayland-0"), "XDG_RUNTIME_DIR": ""}, "linux")
+    for env in ({"DISPLAY": "localhost:10.0", "WAYLAND_DISPLAY": "wayland-0", "XDG_RUNTIME_DIR": str(stale)},
+                {"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"},  # sudo: no XDG_RUNTIME_DIR
+                {"DISPLAY": ":0", "XDG_SESSION_TYPE": "wayland", "XDG_RUNTIME_DIR": str(tmp_path)},
+                {"DISPLAY": ":0", "QT_QPA_PLATFORM": "wayland;xcb", "XDG_RUNTIME_DIR": str(stale)}):  # fmt: skip
+        assert wayland_problem(env) is not None and uses_xcb(env, "linux"), env
+        said = xcb_problem(env, "linux", plugin, lambda path: None, connect=lambda display: f"cannot connect to {display}")
+        assert said == f"{wayland_problem(env)}, so Qt falls back to X11, and cannot connect to {env['DISPLAY']}"
+    assert uses_xcb({"DISPLAY": ":0", "QT_QPA_PLATFORM": "xcb;wayland", "XDG_RUNTIME_DIR": str(stale)}, "linux")
+    assert not uses_xcb({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen;xcb"}, "linux")  # Qt falls back to offscreen
+
+
+def test_a_stale_wayland_display_and_a_dead_x_display_are_said_instead_of_qt_aborting(x_server, tmp_path, photos):
+    """The app started without QT_QPA_PLATFORM where WAYLAND_DISPLAY names no compositor and no X server answers
+    DISPLAY: Qt tried Wayland, fell back to xcb and aborted (SIGABRT, -6); it now exits 1 and says both."""
+    gone = x_server()
+    gone.stop()
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY", "WAYLAND_SOCKET")}
+    env.update(DISPLAY=gone.display, WAYLAND_DISPLAY="wayland-0", XDG_RUNTIME_DIR=str(runtime),
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-m", "bibtagger_gui", "gui", str(photos)], env=env, capture_output=True, text=True, timeout=120)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out  # it was -6 (SIGABRT)
+    assert "WAYLAND_DISPLAY wayland-0: no Wayland compositor answers" in out, out
+    assert f"cannot connect to the X display {gone.display} (DISPLAY)" in out and "Aborted" not in out, out

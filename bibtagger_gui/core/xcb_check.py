@@ -10,7 +10,9 @@ reinstalling the application and aborts (SIGABRT) before the app has a window or
 the missing library, and :data:`PACKAGES` the Debian/Ubuntu package that holds it. A ``DISPLAY`` that no X
 server answers (a stale one in an SSH or tmux session, a server that went away, ``sudo`` without the
 user's X cookie) made Qt abort the same way, blaming xcb-cursor0 again: :func:`connect_problem` connects
-as Qt would (``xcb_connect``) and says so.
+as Qt would (``xcb_connect``) and says so. In a Wayland session Qt 6 tries its Wayland plugin first and falls
+back to xcb when no compositor answers (a stale ``WAYLAND_DISPLAY`` in a tmux or SSH session):
+:func:`uses_xcb` asks the compositor's socket, so the check runs exactly when Qt will end up on xcb.
 
 Qt-free (ctypes and the PySide6 folder's files only).
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Callable, Mapping
@@ -45,15 +48,47 @@ PACKAGES: dict[str, str] = {
 }
 
 
-def uses_xcb(env: Mapping[str, str], platform: str) -> bool:
-    """Whether Qt will open its windows through xcb: asked for (QT_QPA_PLATFORM=xcb), or Linux's default on an
-    X11 display. With WAYLAND_DISPLAY set Qt may take its Wayland plugin instead: no check then."""
-    if not platform.startswith("linux"):
-        return False
+def qt_platforms(env: Mapping[str, str]) -> list[str]:
+    """The platform plugins Qt tries, in order, until one starts: QT_QPA_PLATFORM's list ("wayland;xcb", each
+    name without its ":options"), else Linux's default: Wayland first in a Wayland session (WAYLAND_DISPLAY or
+    XDG_SESSION_TYPE=wayland), then xcb -- what Qt 6 does (a Wayland plugin that cannot start falls back to xcb)."""
     asked = env.get("QT_QPA_PLATFORM", "")
     if asked:
-        return asked.split(":")[0] == "xcb"  # "xcb:option=value" carries the plugin's options
-    return bool(env.get("DISPLAY")) and not env.get("WAYLAND_DISPLAY")
+        return [name.split(":")[0].strip() for name in asked.split(";") if name.strip()]
+    wayland = bool(env.get("WAYLAND_DISPLAY")) or env.get("XDG_SESSION_TYPE") == "wayland"
+    return ["wayland", "xcb"] if wayland else ["xcb"]
+
+
+def wayland_problem(env: Mapping[str, str]) -> str | None:
+    """Why Qt's Wayland plugin would not reach a compositor (it then falls back to xcb), or None when it would:
+    the socket WAYLAND_DISPLAY names (default wayland-0; relative to XDG_RUNTIME_DIR) accepts a connection, as
+    libwayland-client connects. A stale one (a tmux or SSH session outliving the desktop, sudo without
+    XDG_RUNTIME_DIR) answers nothing."""
+    if env.get("WAYLAND_SOCKET"):
+        return None  # a connection handed over by the compositor
+    name = env.get("WAYLAND_DISPLAY") or "wayland-0"
+    runtime = env.get("XDG_RUNTIME_DIR")
+    if not os.path.isabs(name) and not runtime:
+        return f"WAYLAND_DISPLAY {name}: XDG_RUNTIME_DIR is not set"
+    path = name if os.path.isabs(name) else os.path.join(runtime or "", name)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2.0)
+        try:
+            sock.connect(path)
+        except OSError as exc:
+            return f"WAYLAND_DISPLAY {name}: no Wayland compositor answers at {path} ({exc.strerror or exc})"
+    return None
+
+
+def uses_xcb(env: Mapping[str, str], platform: str) -> bool:
+    """Whether Qt will end up on xcb, with nothing left to fall back to when it cannot start there: xcb is one of
+    :func:`qt_platforms` and none of the others would start (a Wayland plugin starts when its compositor answers,
+    :func:`wayland_problem`; any other plugin is taken to start)."""
+    if not platform.startswith("linux"):
+        return False
+    names = qt_platforms(env)
+    return "xcb" in names and all(
+        name == "xcb" or (name.startswith("wayland") and wayland_problem(env) is not None) for name in names)
 
 
 def xcb_plugin() -> Path | None:
@@ -117,7 +152,9 @@ def xcb_problem(env: Mapping[str, str] | None = None, platform: str | None = Non
             load(str(plugin))  # what Qt does: every library the plugin needs is loaded with it, or the first missing named
         except OSError as exc:
             return load_message(str(exc))
-    return connect(env.get("DISPLAY"))
+    problem = connect(env.get("DISPLAY"))
+    wayland = problem and any(name.startswith("wayland") for name in qt_platforms(env)) and wayland_problem(env)
+    return f"{wayland}, so Qt falls back to X11, and {problem}" if wayland else problem
 
 
 def load_message(error: str) -> str:
