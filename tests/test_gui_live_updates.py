@@ -7,6 +7,7 @@ file name). Costs are checked as rows re-read, not as time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -421,3 +422,28 @@ def test_a_project_file_replaced_under_the_window_is_reloaded_from_the_new_file(
     assert sorted(p.name.split(".replaced-")[0] for p in db.parent.glob("*.replaced-*")) == ["project.db-shm", "project.db-wal"]
     assert win.live_updates.poll() == 0 and win.store.replaced(win.live_updates._mark) is None
 
+
+
+def test_a_project_file_deleted_under_the_window_is_kept_whole_before_the_folder_opens_again(qtbot, shoot):
+    """project.db deleted while the window has it open (by mistake, or a sync tool's delete before its copy): the
+    window's connection was the last to read the project, and the reload closed it and started an empty project.
+    Now what it read -- the review and the number being typed included -- is kept as project.db.gone-<time>."""
+    win, folder, _made = shoot
+    shown = pid(win, 0)
+    db = win.store.db_path
+    win.store.set_reviewed(shown, True)
+    win.refresh_photo(shown)
+    assert win.live_updates.poll() == 0
+    old = win.store
+    seen = messages(win)
+    win.number_edit.setFocus()
+    win.number_edit.selectAll()
+    qtbot.keyClicks(win.number_edit, "4321")  # typed, not yet entered, when the file goes
+    db.unlink()
+    qtbot.waitUntil(lambda: win.store is not old, timeout=WITHIN)
+    wait_idle(qtbot, win)
+    copies = list(db.parent.glob("project.db.gone-*"))
+    assert len(copies) == 1 and any(f"kept as {copies[0]}" in m for m in seen), seen
+    with contextlib.closing(sqlite3.connect(copies[0])) as kept:
+        assert kept.execute("SELECT reviewed FROM photos WHERE id = ?", (shown,)).fetchone()[0] == 1
+        assert "4321" in [n for (n,) in kept.execute("SELECT number FROM bibs WHERE photo_id = ?", (shown,))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -842,4 +843,34 @@ def test_a_file_replaced_by_rename_is_told_and_its_old_log_set_aside_not_replaye
     assert sorted(p.name.split(".replaced-")[0] for p in kept) == ["project.db-shm", "project.db-wal"]
     assert all(p.exists() for p in kept)  # set aside, not deleted
     with Store.open(folder) as again:
+        assert again.bibs(photo) == [] and again.replaced(again.last_change()) is None
+
+
+def test_a_deleted_project_file_is_kept_whole_from_the_open_connection_and_its_log_not_replayed(folder, tmp_path):
+    """project.db deleted under an open store (by mistake, or a sync tool's delete before its copy): the connection
+    still reads the whole project (the unlinked file and its log), and nothing else does once it closes; the reopening
+    then started an empty project, or replayed the old log onto a copy put there since. close_replaced now writes
+    what the connection reads to project.db.gone-<time> first and sets the old log aside."""
+    store = Store.open(folder)
+    store.scan()
+    photo = store.photos()[0].id
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(store.db_path) as src, sqlite3.connect(backup) as dst:
+        src.backup(dst)  # an older copy, without the bibs below
+    for number in ("11", "12"):
+        store.add_bib(photo, number, None)  # in the log only (no checkpoint): a correction that must not be lost
+    store.set_reviewed(photo, True)
+    mark = store.last_change()
+    store.db_path.unlink()
+    assert store.replaced(mark) == f"the project file {store.db_path} is gone"
+    kept = store.close_replaced()
+    copy = kept[0]
+    assert copy.parent == store.db_path.parent and copy.name.startswith("project.db.gone-")
+    assert sorted(p.name.split(".replaced-")[0] for p in kept[1:]) == ["project.db-shm", "project.db-wal"]
+    with contextlib.closing(sqlite3.connect(copy)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert sorted(n for (n,) in db.execute("SELECT number FROM bibs WHERE photo_id = ?", (photo,))) == ["11", "12"]
+        assert db.execute("SELECT reviewed FROM photos WHERE id = ?", (photo,)).fetchone()[0] == 1
+    os.replace(backup, store.db_path)  # the sync tool's copy arrives after the poll saw the file gone
+    with Store.open(folder) as again:  # the copy as it was put there, not the old log replayed onto it
         assert again.bibs(photo) == [] and again.replaced(again.last_change()) is None

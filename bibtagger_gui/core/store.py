@@ -596,19 +596,42 @@ class Store:
         """Close a store whose file was replaced (:meth:`replaced`) and set aside the write-ahead log and its index
         this connection leaves beside the new file: SQLite would replay the old file's log onto the new one at the
         next opening, silently undoing it. They are renamed ``project.db-wal.replaced-<time>`` (kept, not deleted);
-        a log that came with the new file (not the one this connection opened) stays. Returns the files set aside."""
-        self.close()
-        if _file_id(self.db_path) in (None, self._file):
-            return []  # the same file (or none): its log is its own
+        a log that came with the new file (not the one this connection opened) stays. A file that is gone (deleted,
+        not replaced) is still read through this connection, and nowhere else once it closes: what it holds is first
+        written to ``project.db.gone-<time>`` beside it (else in the user data dir), its logs set aside alike.
+        Returns the files kept, that copy first."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        moved = []
+        kept = []
+        if _file_id(self.db_path) is None:  # deleted: the last copy of the project is the one this connection reads
+            kept = [p for p in [self._keep_copy(f"{self.db_path.name}.gone-{stamp}")] if p is not None]
+        self.close()
+        if _file_id(self.db_path) == self._file:
+            return kept  # the same file: its log is its own
         for path, mine in zip(_log_files(self.db_path), self._logs):
             if mine is not None and _file_id(path) == mine:
                 target = path.with_name(f"{path.name}.replaced-{stamp}")
                 with contextlib.suppress(OSError):
                     path.rename(target)
-                    moved.append(target)
-        return moved
+                    kept.append(target)
+        return kept
+
+    def _keep_copy(self, name: str) -> Path | None:
+        """Write what this connection reads to ``name`` beside the project file (its folder gone too: in the user
+        data dir's fallback place), through a temporary file; None when it cannot be written anywhere."""
+        for folder in (self.db_path.parent, fallback_db_path(self.folder).parent):
+            if folder == self.db_path.parent and not folder.is_dir():
+                continue  # the .bibtagger folder went with it (or the share is gone): not made again here
+            target, tmp = folder / name, folder / f"{name}.tmp"
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                with contextlib.closing(sqlite3.connect(tmp)) as copy:
+                    self._conn.backup(copy)
+                os.replace(tmp, target)
+                return target
+            except (OSError, sqlite3.Error):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        return None
 
     def __enter__(self) -> "Store":
         return self

@@ -108,15 +108,19 @@ class LiveUpdates(QObject):
         """The project file under the window's connection was replaced (``Store.replaced``): what it shows is a
         state nobody else sees any more. The folder is closed (jobs dropped, the undo history cleared: its ids are
         the old file's), the old file's write-ahead log set aside (``Store.close_replaced``: SQLite would replay it
-        onto the new file) and the folder opened again from the new file; the status bar says so."""
+        onto the new file; a deleted file is first copied aside whole, as this connection reads it) and the folder
+        opened again from the new file; the status bar says so."""
         w, store = self.window, self._store
         folder = w.folder
         log.warning("the project of %s changed under the window, reloading: %s", folder, why)
-        w.close_folder()  # a number being typed goes to the old file with it
-        kept = store.close_replaced()
+        w._commit_entry()  # a number being typed goes to the old file (in the copy of a deleted one)
+        kept = store.close_replaced()  # before the folder closes the connection: a deleted file is read through it
+        w.close_folder()
         if folder is None or not w.open_folder(folder):
             return
-        note = f"; the old file's log kept as {kept[0].name}" if kept else ""
+        gone = [p for p in kept if ".gone-" in p.name]  # a deleted project file: what the window read, kept whole
+        note = (f"; the project as this window had it kept as {gone[0]}" if gone
+                else f"; the old file's log kept as {kept[0].name}" if kept else "")  # fmt: skip
         w.statusBar().showMessage(f"Project reloaded: {why}. The undo history was cleared{note}", 20000)
 
     def _apply(self, store: Any, changed: dict[int, frozenset[str]], meta: frozenset[str]) -> int:
