@@ -744,6 +744,15 @@ def test_a_dev_set_that_is_not_there_is_refused_clearly(tmp_path, setup, capsys)
     assert f"--dev {tmp_path / 'nope.json'}: no such file" in capsys.readouterr().out and not (tmp_path / "out").exists()
 
 
+def test_detector_dev_without_a_dev_set_is_refused_clearly(tmp_path, setup, capsys):
+    """--detector-dev trained the detector on the dev set read by default; with no dev set read unless --dev names
+    one, the option alone silently trained on the reviewed photos only."""
+    photos, models = setup
+    assert finetune(photos, models, tmp_path / "out", "--detector-dev") == 2
+    assert "--detector-dev: no dev set to train the detector on: give one with --dev JSON" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_the_detector_keeps_its_last_epoch_unless_asked_to_pick_on_the_held_out_photos(tmp_path, setup, monkeypatch):
     """Epoch 1 of the detector scores best on the held-out reviewed photos: the default keeps the last epoch anyway

@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-detector", action="store_true")
     p.add_argument("--detector-lr", type=float, default=5e-4, help="the detector's peak learning rate")
     p.add_argument("--detector-dev", action="store_true",
-                   help="also train the detector on the dev set's train split (validated on the reviewed val photos only)")
+                   help="also train the detector on the train split of the dev set given by --dev (validated on the reviewed val photos only)")
     p.add_argument("--keep-start", choices=("auto", "never"), default="auto",
                    help="auto: the new folder keeps the start detector / readers unless the fine-tuned ones do better end "
                         "to end on the held-out reviewed photos (a tie keeps the start); never: always the fine-tuned ones")
@@ -402,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.dev and not Path(args.dev).is_file():
         log(f"--dev {args.dev}: no such file (give a dev set's annotations JSON, or leave --dev out)")
+        return 2
+    if args.detector_dev and not args.dev:  # the dev set used to be read by default: the option alone did it
+        log("--detector-dev: no dev set to train the detector on: give one with --dev JSON (none is read by default)")
         return 2
     if args.readers is not None and args.readers < 1:
         log(f"--readers {args.readers}: give 1 or more (the number of ensemble readers to fine-tune)")
