@@ -447,3 +447,39 @@ def test_a_project_file_deleted_under_the_window_is_kept_whole_before_the_folder
     with contextlib.closing(sqlite3.connect(copies[0])) as kept:
         assert kept.execute("SELECT reviewed FROM photos WHERE id = ?", (shown,)).fetchone()[0] == 1
         assert "4321" in [n for (n,) in kept.execute("SELECT number FROM bibs WHERE photo_id = ?", (shown,))]
+
+
+@pytest.mark.parametrize("kind", ["retyped", "new"])
+def test_a_number_being_typed_when_the_project_file_is_replaced_is_saved_in_the_new_file(qtbot, shoot, tmp_path, kind):
+    """The reload commits a number being typed, as closing a folder does: it went to the old file only, whose log
+    is set aside, so the correction was lost without a word. It is now also written to the new file (the bib in
+    its place gets it, or it is added) as an undoable edit, and the status bar says so."""
+    win, folder, made = shoot
+    shown = pid(win, 0)
+    db = win.store.db_path
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(db) as src, sqlite3.connect(backup) as dst:
+        src.backup(dst)  # the copy a sync tool puts in place: the same project, as it is now
+    before = {(b.number, b.box) for b in win.store.bibs(shown)}
+    old, seen = win.store, messages(win)
+    if kind == "retyped":
+        win.edit_number()  # the selected bib's number, retyped
+        retyped = win.selected_row()
+    else:
+        win.selected_bib = None  # a bib without a box, typed on the photo
+        win.number_edit.setFocus()
+        retyped = None
+    win.number_edit.selectAll()
+    qtbot.keyClicks(win.number_edit, "4321")
+    replacement = db.with_name("incoming.tmp")
+    backup.replace(replacement)
+    os.replace(replacement, db)
+    qtbot.waitUntil(lambda: win.store is not old, timeout=WITHIN)
+    wait_idle(qtbot, win)
+    after = {(b.number, b.box) for b in win.store.bibs(shown)}
+    if retyped is not None:
+        assert after == before - {(retyped.number, retyped.box)} | {("4321", retyped.box)}
+    else:
+        assert after == before | {("4321", None)}
+    assert any("the number 4321 you were typing on photo_000.jpg was saved in the new file" in m for m in seen), seen
+    assert win.undo_stack.count() == 1  # undoable there

@@ -109,19 +109,22 @@ class LiveUpdates(QObject):
         state nobody else sees any more. The folder is closed (jobs dropped, the undo history cleared: its ids are
         the old file's), the old file's write-ahead log set aside (``Store.close_replaced``: SQLite would replay it
         onto the new file; a deleted file is first copied aside whole, as this connection reads it) and the folder
-        opened again from the new file; the status bar says so."""
+        opened again from the new file; a number being typed is written to both files (MainWindow.typed_number,
+        carry_typed_number: it went to the old one only, set aside with it); the status bar says so."""
         w, store = self.window, self._store
         folder = w.folder
         log.warning("the project of %s changed under the window, reloading: %s", folder, why)
-        w._commit_entry()  # a number being typed goes to the old file (in the copy of a deleted one)
+        typed = w.typed_number()  # written to the new file below, as to the old one here
+        w._commit_entry()  # to the old file too (the copy of a deleted one keeps it)
         kept = store.close_replaced()  # before the folder closes the connection: a deleted file is read through it
         w.close_folder()
         if folder is None or not w.open_folder(folder):
             return
+        carried = f"; {w.carry_typed_number(typed)}" if typed is not None else ""
         gone = [p for p in kept if ".gone-" in p.name]  # a deleted project file: what the window read, kept whole
         note = (f"; the project as this window had it kept as {gone[0]}" if gone
                 else f"; the old file's log kept as {kept[0].name}" if kept else "")  # fmt: skip
-        w.statusBar().showMessage(f"Project reloaded: {why}. The undo history was cleared{note}", 20000)
+        w.statusBar().showMessage(f"Project reloaded: {why}. The undo history was cleared{note}{carried}", 20000)
 
     def _apply(self, store: Any, changed: dict[int, frozenset[str]], meta: frozenset[str]) -> int:
         from bibtagger_gui.core.startlist import META_KEY as STARTLIST_KEY

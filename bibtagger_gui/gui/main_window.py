@@ -1365,6 +1365,40 @@ class MainWindow(QMainWindow):
             self.photo_view.setFocus()
         return done
 
+    def typed_number(self) -> tuple[str, str, Any] | None:
+        """The number being typed and not yet committed: (its photo's relpath, the number, the box it goes with: the
+        retyped bib's or the drawn one), else None. For a reload from another project file (LiveUpdates), which
+        writes it there too (:meth:`carry_typed_number`)."""
+        entry, text = self._entry, self.number_edit.text().strip()
+        if entry is None or self.current_id is None or self.store is None or not text or self._entry_blank():
+            return None
+        if entry["kind"] == "edit":
+            row = next((b for b in self.current_bibs if b.id == entry["bib"]), None)
+            box = row.box if row is not None else entry.get("old_box")
+        else:
+            box = entry.get("box")
+        return self.store.photo(self.current_id).relpath, text, box
+
+    def carry_typed_number(self, typed: tuple[str, str, Any]) -> str:
+        """Write a number typed on the project file this window had before a reload (:meth:`typed_number`) to the
+        open store, as an undoable edit: a bib with that number there already is left as it is, a bib in its place
+        (IoU >= 0.5) gets it, else it is added (with its box). Returns what the status bar says of it."""
+        relpath, text, box = typed
+        photo = self.store.photo_by_path(relpath) if self.store is not None else None
+        if photo is None:
+            return f"the number {text} you were typing on {relpath} is not saved here: the photo is not in the new file yet"
+        bibs = self.store.bibs(photo.id)
+        if any(b.number == text for b in bibs):
+            return f"the number {text} you were typing on {relpath} is in the new file already"
+        over = max(bibs, key=lambda b: review.iou_boxes(box, b.box), default=None) if box is not None else None
+        if over is not None and review.iou_boxes(box, over.box) >= 0.5:
+            command: StoreCommand = EditBibCommand(self.ctx, photo.id, over, text)
+        else:
+            command = AddBibCommand(self.ctx, photo.id, text, box)
+        if not self.push_edit(command):
+            return f"the number {text} you were typing on {relpath} could not be saved in the new file"
+        return f"the number {text} you were typing on {relpath} was saved in the new file"
+
     def _commit_on_changed_photo(self, entry: dict[str, Any], text: str, box: Any) -> bool:
         """Commit a number typed while recognition changed its photo: bibs arrived on a photo that had none
         (``box`` None), or the bib being retyped was replaced (``box``: its box). The least surprising edit,
