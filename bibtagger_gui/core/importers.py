@@ -215,22 +215,19 @@ def _scaled(bib: Bib, s: tuple[float, float]) -> Bib:
     return Bib(bib.number, (x1 * s[0], y1 * s[1], x2 * s[0], y2 * s[1]), bib.confidence)
 
 
-def _same_model_bib(row: Any, bib: Bib) -> bool:
-    """A stored model bib equal to an imported prediction (a re-import of the same file)."""
-    if row.number != bib.number or (row.box is None) != (bib.box is None):
-        return False
-    if row.box is not None and any(abs(float(x) - float(y)) > 0.5 for x, y in zip(row.box, bib.box)):
-        return False
-    return (row.confidence is None) == (bib.confidence is None) and (
-        row.confidence is None or abs(row.confidence - bib.confidence) <= 1e-6
-    )
-
-
 def _same_bib(row: Any, bib: Bib) -> bool:
     """A stored bib with the number and box (within half a pixel) of ``bib``, whatever its confidence."""
     if row.number != bib.number or (row.box is None) != (bib.box is None):
         return False
     return row.box is None or all(abs(float(x) - float(y)) <= 0.5 for x, y in zip(row.box, bib.box))
+
+
+def _same_model_bib(row: Any, bib: Bib) -> bool:
+    """A stored model bib equal to an imported prediction (a re-import of the same file): :func:`_same_bib`, and
+    the same confidence (or none on both)."""
+    return _same_bib(row, bib) and (row.confidence is None) == (bib.confidence is None) and (
+        row.confidence is None or abs(row.confidence - bib.confidence) <= 1e-6
+    )
 
 
 def _as_in_file(store: Any, photo_id: int, human: list[Bib], model: list[Bib], source: str, truth: bool,
