@@ -419,7 +419,12 @@ def test_a_project_file_replaced_under_the_window_is_reloaded_from_the_new_file(
     assert win.store.db_path == db and not win.store.photo(shown).reviewed  # the new file's state, not the old log's
     assert "555" not in [b.number for b in win.store.bibs(shown)]
     assert win.current_id == shown and "reviewed ✓" not in win.panel.state.text()  # the window shows it too
-    assert sorted(p.name.split(".replaced-")[0] for p in db.parent.glob("*.replaced-*")) == ["project.db-shm", "project.db-wal"]
+    assert sorted(p.name.split(".replaced-")[0] for p in db.parent.glob("*.replaced-*")) == ["project.db", "project.db-shm", "project.db-wal"]
+    (copy,) = db.parent.glob("project.db.replaced-*")  # the work done after the backup, which the new file lacks
+    assert any(f"(edits the new file lacks) kept as {copy}" in m for m in seen), seen
+    with contextlib.closing(sqlite3.connect(copy)) as kept:
+        assert kept.execute("SELECT reviewed FROM photos WHERE id = ?", (shown,)).fetchone()[0] == 1
+        assert "555" in [n for (n,) in kept.execute("SELECT number FROM bibs WHERE photo_id = ?", (shown,))]
     assert win.live_updates.poll() == 0 and win.store.replaced(win.live_updates._mark) is None
 
 

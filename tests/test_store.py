@@ -840,10 +840,31 @@ def test_a_file_replaced_by_rename_is_told_and_its_old_log_set_aside_not_replaye
     assert store.replaced(mark) == f"the project file {store.db_path} was replaced by another file (a sync tool, or a copy put back)"
     assert [b.number for b in store.bibs(photo)] == ["7"]  # what the connection still reads: the old file
     kept = store.close_replaced()
-    assert sorted(p.name.split(".replaced-")[0] for p in kept) == ["project.db-shm", "project.db-wal"]
+    assert [p.name.split(".replaced-")[0] for p in kept] == ["project.db", "project.db-wal", "project.db-shm"]
     assert all(p.exists() for p in kept)  # set aside, not deleted
+    with contextlib.closing(sqlite3.connect(kept[0])) as copy:  # bib 7, which the new file lacks, kept whole
+        assert [n for (n,) in copy.execute("SELECT number FROM bibs WHERE photo_id = ?", (photo,))] == ["7"]
     with Store.open(folder) as again:
         assert again.bibs(photo) == [] and again.replaced(again.last_change()) is None
+
+
+def test_a_file_replaced_by_one_that_holds_every_edit_of_the_open_store_keeps_no_copy(folder, tmp_path):
+    """A sync tool's copy taken after the open store's last edit (the same project, others' edits on top) loses
+    nothing: only the old log is set aside, no copy of the project is made (they would pile up at every sync)."""
+    store = Store.open(folder)
+    store.scan()
+    photo = store.photos()[0].id
+    store.add_bib(photo, "7", None)
+    newer = tmp_path / "newer.db"
+    with contextlib.closing(sqlite3.connect(store.db_path)) as src, contextlib.closing(sqlite3.connect(newer)) as dst:
+        src.backup(dst)
+        dst.execute("INSERT INTO history (photo_id, action, ts) SELECT photo_id, 'other', ts FROM history ORDER BY id DESC LIMIT 1")
+        dst.commit()  # an edit made elsewhere after this store's last one
+    os.replace(newer, store.db_path)
+    assert store.replaced(store.last_change()) is not None
+    kept = store.close_replaced()
+    assert [p.name.split(".replaced-")[0] for p in kept] == ["project.db-wal", "project.db-shm"]
+    assert not list(store.db_path.parent.glob("project.db.replaced-*"))
 
 
 def test_a_deleted_project_file_is_kept_whole_from_the_open_connection_and_its_log_not_replayed(folder, tmp_path):

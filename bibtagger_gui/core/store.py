@@ -275,6 +275,19 @@ def _log_files(db: Path) -> tuple[Path, Path]:
     return db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")
 
 
+def _holds_history_row(db: Path, row: Any) -> bool:
+    """Whether the project file ``db`` holds history row ``row`` (id, ts) as it is (read as the file stands, no
+    log replayed: ``immutable``); True for no row. An unreadable file holds nothing."""
+    if row is None:
+        return True
+    try:
+        with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?immutable=1", uri=True)) as conn:
+            found = conn.execute("SELECT ts FROM history WHERE id = ?", (row[0],)).fetchone()
+    except (sqlite3.Error, OSError, ValueError):
+        return False
+    return found is not None and found[0] == row[1]
+
+
 STAMPS_KEPT = 16  # marks (history ids) handed out whose row times a store keeps for Store.replaced
 
 
@@ -593,27 +606,34 @@ class Store:
         return None
 
     def close_replaced(self) -> list[Path]:
-        """Close a store whose file was replaced (:meth:`replaced`) and set aside the write-ahead log and its index
-        this connection leaves beside the new file: SQLite would replay the old file's log onto the new one at the
-        next opening, silently undoing it. They are renamed ``project.db-wal.replaced-<time>`` (kept, not deleted);
-        a log that came with the new file (not the one this connection opened) stays. A file that is gone (deleted,
-        not replaced) is still read through this connection, and nowhere else once it closes: what it holds is first
-        written to ``project.db.gone-<time>`` beside it (else in the user data dir), its logs set aside alike.
-        Returns the files kept, that copy first."""
+        """Close a store whose file was replaced or deleted (:meth:`replaced`), losing nothing it holds.
+
+        The write-ahead log and its index this connection leaves beside the new file are set aside first: SQLite
+        would replay the old file's log onto the new one at the next opening, silently undoing it. They are renamed
+        ``project.db-wal.replaced-<time>`` (kept, not deleted); a log that came with the new file (not the one this
+        connection opened) stays. The old file itself has no name any more: this connection is its last reader. When
+        the new file lacks the old one's newest history row (edits made here since the copy was taken, or no new file
+        at all), what the connection reads is written whole to ``project.db.replaced-<time>`` (``.gone-`` for a
+        deleted file) beside it (else in the user data dir), a project to put back or compare. A file written over in
+        place is the connection's own: nothing to set aside. Returns the files kept, that copy first."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        kept = []
-        if _file_id(self.db_path) is None:  # deleted: the last copy of the project is the one this connection reads
-            kept = [p for p in [self._keep_copy(f"{self.db_path.name}.gone-{stamp}")] if p is not None]
-        self.close()
-        if _file_id(self.db_path) == self._file:
-            return kept  # the same file: its log is its own
-        for path, mine in zip(_log_files(self.db_path), self._logs):
+        now = _file_id(self.db_path)
+        if now == self._file:
+            self.close()
+            return []  # the same file: its log is its own
+        logs = []
+        for path, mine in zip(_log_files(self.db_path), self._logs):  # first: a look at the new file must not replay them
             if mine is not None and _file_id(path) == mine:
                 target = path.with_name(f"{path.name}.replaced-{stamp}")
                 with contextlib.suppress(OSError):
                     path.rename(target)
-                    kept.append(target)
-        return kept
+                    logs.append(target)
+        copy = None
+        newest = self._conn.execute("SELECT id, ts FROM history ORDER BY id DESC LIMIT 1").fetchone()
+        if now is None or not _holds_history_row(self.db_path, newest):
+            copy = self._keep_copy(f"{self.db_path.name}.{'gone' if now is None else 'replaced'}-{stamp}")
+        self.close()
+        return ([copy] if copy is not None else []) + logs
 
     def _keep_copy(self, name: str) -> Path | None:
         """Write what this connection reads to ``name`` beside the project file (its folder gone too: in the user

@@ -108,8 +108,8 @@ class LiveUpdates(QObject):
         """The project file under the window's connection was replaced (``Store.replaced``): what it shows is a
         state nobody else sees any more. The folder is closed (jobs dropped, the undo history cleared: its ids are
         the old file's), the old file's write-ahead log set aside (``Store.close_replaced``: SQLite would replay it
-        onto the new file; a deleted file is first copied aside whole, as this connection reads it) and the folder
-        opened again from the new file; a number being typed is written to both files (MainWindow.typed_number,
+        onto the new file; the project copied aside whole, as this connection reads it, when the new file lacks its
+        edits or is gone) and the folder opened again from the new file; a number being typed is written to both files (MainWindow.typed_number,
         carry_typed_number: it went to the old one only, set aside with it); the status bar says so."""
         w, store = self.window, self._store
         folder = w.folder
@@ -121,8 +121,8 @@ class LiveUpdates(QObject):
         if folder is None or not w.open_folder(folder):
             return
         carried = f"; {w.carry_typed_number(typed)}" if typed is not None else ""
-        gone = [p for p in kept if ".gone-" in p.name]  # a deleted project file: what the window read, kept whole
-        note = (f"; the project as this window had it kept as {gone[0]}" if gone
+        copy = next((p for p in kept if not p.name.startswith(f"{store.db_path.name}-")), None)  # not a log: the whole project
+        note = (f"; the project as this window had it (edits the new file lacks) kept as {copy}" if copy is not None
                 else f"; the old file's log kept as {kept[0].name}" if kept else "")  # fmt: skip
         w.statusBar().showMessage(f"Project reloaded: {why}. The undo history was cleared{note}{carried}", 20000)
 
