@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from pathlib import Path
 
@@ -569,6 +570,23 @@ def test_the_epoch_pick_keeps_the_epoch_its_rule_names(tmp_path, monkeypatch, pi
     assert (summary["best_phase"], summary["best_epoch"], summary["epoch_pick"]) == ("finetune", kept, pick)
     assert same_weights(tmp_path / "run" / "best.pt", tmp_path / "run" / f"finetune-{kept}.pt")
     assert not same_weights(tmp_path / "run" / "best.pt", tmp_path / "run" / ("finetune-4.pt" if kept != 4 else "finetune-3.pt"))
+
+
+@pytest.mark.parametrize("losses, kept", [((math.nan, 2.0, math.nan), 2), ((math.nan, math.nan, math.nan), 3)])
+def test_the_loss_pick_keeps_a_finite_epoch_over_a_diverged_one_and_always_keeps_one(tmp_path, monkeypatch, losses, kept):
+    """pick="loss" with a val loss that is NaN (a diverged epoch): NaN <= anything is false, so a first NaN epoch
+    was never kept, no best.pt was written and the run ended on a missing file; now an epoch is always kept, a
+    finite loss is preferred to NaN, and with only NaN the last epoch is kept (as "last" would)."""
+    import training.train_reader as tr
+
+    items = make_photo_set(tmp_path / "photos", 6)
+    entries = entries_from_annotations(items, tmp_path / "photos")
+    scripted_val(monkeypatch, tr, [(0.5, loss) for loss in losses])
+    cfg = tr.ReaderConfig(out=str(tmp_path / "run"), synthetic=0, epochs=0, finetune_epochs=len(losses), finetune_steps=1,
+                          batch=4, threads=1, keep_epochs=True, pick="loss")
+    summary = tr.train(cfg, entries[:4], entries[4:])
+    assert summary["best_epoch"] == kept and Path(summary["best"]).is_file()
+    assert same_weights(tmp_path / "run" / "best.pt", tmp_path / "run" / f"finetune-{kept}.pt")
 
 
 def test_an_unknown_epoch_pick_is_refused_before_any_work(tmp_path):

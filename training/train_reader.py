@@ -77,7 +77,8 @@ class ReaderConfig:
 
 # How train() picks the epoch kept as OUT/best.pt among those it evaluated on the val crops:
 #   accuracy: the highest exact-number accuracy, then the lowest val CTC loss; a tie keeps the earlier (train-reader)
-#   loss: the lowest val CTC loss over every val crop; a tie takes the later epoch
+#   loss: the lowest val CTC loss over every val crop; a tie takes the later epoch; a NaN loss (diverged) only
+#         when no epoch had a finite one (then the last)
 #   last: the last epoch, whatever the val crops say (they are only reported; finetune's default,
 #         docs/training.md#choosing-the-epoch)
 # Without val crops every pick takes the last epoch.
@@ -115,8 +116,8 @@ def is_better(pick: str, v: dict, best: dict) -> bool:
     """Whether an epoch with val metrics ``v`` replaces ``best`` (the kept epoch's) as OUT/best.pt, by ``pick`` (PICKS)."""
     if pick == "last" or v["n"] == 0:
         return True
-    if pick == "loss":
-        return v["loss"] <= best["loss"]
+    if pick == "loss":  # NaN (a diverged epoch) compares false: a finite loss wins over it, and one epoch is always kept
+        return best.get("epoch") is None or math.isnan(best["loss"]) or v["loss"] <= best["loss"]
     if pick == "accuracy":
         return v["accuracy"] > best["accuracy"] or (v["accuracy"] == best["accuracy"] and v["loss"] < best["loss"])
     raise ValueError(f"unknown epoch pick {pick!r}: one of {', '.join(PICKS)}")
