@@ -294,3 +294,24 @@ def test_a_run_killed_while_saving_keeps_the_previous_checkpoints(tmp_path, monk
     for name in ("last.pt", "best.pt"):
         _, ck = td.load_checkpoint(tmp_path / "run" / name)
         assert ck["epoch"] == 1, name
+
+
+@pytest.mark.parametrize("ap50s, kept", [((1.0, 1.0, 1.0), 3), ((1.0, 0.5, 0.5), 1), ((0.5, 1.0, 1.0), 3)])
+def test_the_best_epoch_is_the_highest_val_ap50_a_tie_keeping_the_later(tmp_path, monkeypatch, ap50s, kept):
+    """A val split every epoch gets right (set1's 16 photos from the third epoch on) used to keep the
+    first epoch of the tie, an undertrained detector; a tie now keeps the later one, a strictly better
+    earlier epoch still wins (docs/training.md#an-unseen-race)."""
+    import training.train_detector as td
+
+    entries = _toy_entries(tmp_path)
+    real, scores = td.evaluate, iter(ap50s)
+
+    def evaluate(*args, **kwargs):  # the scripted val AP50 of each epoch (later calls: the final card's)
+        m = real(*args, **kwargs)
+        return {**m, "ap50": next(scores, 0.0), "f1": 1.0}
+
+    monkeypatch.setattr(td, "evaluate", evaluate)
+    result = train(entries[:3], entries[3:], tmp_path / "run", epochs=3, input_size=128, steps_per_epoch=1, batch=2,
+                   crop=96, synth=False, threads=1, log=lambda s: None)
+    _, ck = td.load_checkpoint(tmp_path / "run" / "best.pt")
+    assert ck["epoch"] == kept and result["best"]["epoch"] == kept

@@ -190,7 +190,7 @@ READER_RULE = {"last": "the last epoch (a fixed schedule; the held-out crops are
                "held-out": "the lowest CTC loss summed over every held-out reviewed crop (a tie: the later epoch; "
                            "none held out: the last)"}
 DETECTOR_RULE = {"last": "the last epoch (a fixed schedule; the held-out photos are only reported)",
-                 "held-out": "the highest AP50 on the held-out reviewed photos, then F1 (a tie: the earlier epoch; "
+                 "held-out": "the highest AP50 on the held-out reviewed photos, then F1 (a tie: the later epoch; "
                              "none held out: the last)"}
 
 

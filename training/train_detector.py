@@ -296,7 +296,7 @@ def train(
     keeps every epoch's checkpoint as ``OUT/epoch-<n>.pt`` (docs/training.md#gpu-runs). ``on_step(done, total)``
     is called after each training step (the app's progress, through finetune --progress-json).
     ``pick`` (PICKS): which epoch is OUT/best.pt and the export: "ap50", the highest val AP50, then F1, a tie keeping
-    the earlier; "last", the last epoch (val only reported; finetune's default, docs/training.md#choosing-the-epoch).
+    the later (a small val split that every epoch from the third on gets right must not keep the third: docs/training.md#an-unseen-race); "last", the last epoch (val only reported; finetune's default, docs/training.md#choosing-the-epoch).
     Without val photos both take the last epoch."""
     if pick not in PICKS:
         raise ValueError(f"unknown epoch pick {pick!r}: one of {', '.join(PICKS)}")
@@ -390,7 +390,8 @@ def train(
         if keep_epochs:
             save_checkpoint(ck, out / f"epoch-{epoch}.pt")
         tag = ""
-        if pick == "last" or not val_photos or m["ap50"] > best["ap50"] or (m["ap50"] == best["ap50"] and m.get("f1", 0) > best.get("f1", 0)):
+        score = (m["ap50"], m.get("f1", 0))
+        if pick == "last" or not val_photos or score >= (best["ap50"], best.get("f1", 0)):  # a tie: the later epoch
             best = {**m, "epoch": epoch}
             save_checkpoint(ck, out / "best.pt")
             tag = " *best*"
