@@ -315,7 +315,8 @@ def test_a_photo_loaded_after_its_view_was_deleted_is_dropped_not_reported(qapp,
     photo = tmp_path / "photo_000.jpg"
     if kind == "photo_view":
         signals = photo_view._LoadSignals()
-        job = photo_view._LoadJob(signals, 1, photo)
+        st = photo.stat()  # the version the store has: the job also makes the print, emitted after the photo
+        job = photo_view._LoadJob(signals, 1, photo, (st.st_size, st.st_mtime))
     else:
         signals = thumbnails._Emitter()
         job = thumbnails._ThumbJob(signals, 1, 1, photo, None, 160)
