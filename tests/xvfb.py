@@ -26,22 +26,33 @@ import pytest
 TOOLS = {"Xvfb": "xvfb", "xdotool": "xdotool", "xrdb": "x11-xserver-utils"}
 
 
+def missing_tools(tools: dict[str, str]) -> list[str]:
+    """The programs of ``tools`` (program -> Debian package) not installed here, each with its package."""
+    return [f"{tool} (package {package})" for tool, package in tools.items() if shutil.which(tool) is None]
+
+
 def missing_x_tools() -> list[str]:
     """The tools of :data:`TOOLS` not installed here, each with its package."""
-    return [f"{tool} (package {package})" for tool, package in TOOLS.items() if shutil.which(tool) is None]
+    return missing_tools(TOOLS)
+
+
+def need_tools(tools: dict[str, str], display: str, doc: str) -> None:
+    """Skip (fail in CI, env CI set) when one of ``tools`` (program -> Debian package) is missing; skip off Linux
+    (``display``, X11 or Wayland, is the Linux desktop's; ``doc`` says more)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip(f"{display} is a Linux desktop's display; Windows and macOS have their own ({doc})")
+    missing = missing_tools(tools)
+    if not missing:
+        return
+    message = f"{', '.join(missing)} not installed: `make sysdeps` installs them (Makefile SYSDEPS, {doc})"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the real-display tests: {message}")
+    pytest.skip(message)
 
 
 def need_x_tools() -> None:
     """Skip (fail in CI, env CI set) when Xvfb, xdotool or xrdb is missing; skip off Linux (no X11 there)."""
-    if not sys.platform.startswith("linux"):
-        pytest.skip("X11 (xcb) is the Linux desktop's display; Windows and macOS have their own (docs/x11.md)")
-    missing = missing_x_tools()
-    if not missing:
-        return
-    message = f"{', '.join(missing)} not installed: `make sysdeps` installs them (Makefile SYSDEPS)"
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must run the real-display tests: {message}")
-    pytest.skip(message)
+    need_tools(TOOLS, "X11 (xcb)", "docs/x11.md")
 
 
 def read_xwd(path: Path) -> np.ndarray:
@@ -58,7 +69,10 @@ def read_xwd(path: Path) -> np.ndarray:
 
 
 class XServer:
-    """One Xvfb server: ``display`` (":N"), ``env()`` for its clients, ``xdotool``, ``grab``, ``stop``."""
+    """One Xvfb server: ``display`` (":N"), ``env()`` for its clients, ``xdotool``, ``type``/``key``, ``grab``,
+    ``stop`` (tests/wayland.py's ``Sway`` has the same interface)."""
+
+    platform = "xcb"  # what the app's log says of Qt's platform plugin on it
 
     def __init__(self, folder: Path, size: tuple[int, int] = (1280, 800), dpi: int | None = None,
                  timeout: float = 20.0) -> None:  # fmt: skip
@@ -134,6 +148,14 @@ class XServer:
     def focus(self, window: str) -> None:
         """Give ``window`` the keyboard focus (XSetInputFocus), as a window manager does when a window opens."""
         self.xdotool("windowfocus", "--sync", window)
+
+    def type(self, text: str) -> None:
+        """Type ``text`` through the server's keyboard (XTEST)."""
+        self.xdotool("type", "--delay", "40", text)
+
+    def key(self, name: str) -> None:
+        """Press and release one key: ``Return``, ``F1``, ``ctrl+q``."""
+        self.xdotool("key", name)
 
     def grab(self) -> np.ndarray:
         """The whole screen as the server holds it (RGB, HxWx3)."""
