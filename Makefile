@@ -11,11 +11,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: Qt's runtime libs, fonts for synthetic bibs, exiftool for keywords, an X server
 # with a keyboard and its settings for the real-display tests (xvfb, xdotool, xrdb: tests/test_x11_display.py, docs/x11.md),
+# the libraries of Qt's Wayland plugin and a headless Wayland compositor with its keyboard and screen grab
+# (sway, wtype, grim: tests/test_wayland_display.py, docs/wayland.md),
 # and LibreOffice Calc (headless) with its Python bridge for tests/test_office_roundtrip.py (about 90 MB, under a minute; docs/exports.md).
 SYSDEPS := libegl1 libgl1 libglib2.0-0 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 \
 	libxcb-image0 libxcb-xinerama0 libxcb-xkb1 \
 	xvfb xdotool x11-xserver-utils \
+	libwayland-client0 libwayland-cursor0 libwayland-egl1 sway wtype grim \
 	fonts-dejavu-core fonts-dejavu-extra fonts-liberation2 fonts-freefont-ttf fonts-urw-base35 fonts-roboto-unhinted \
 	libimage-exiftool-perl libreoffice-calc-nogui python3-uno
 
