@@ -44,6 +44,7 @@ def test_the_app_on_wayland_takes_keys_typed_through_the_compositor_and_saves_th
     app = start_app(compositor)  # its window mapped: sway's tree has it, titled "demo — bibtagger"
     window = compositor.window(app.window)
     assert window["shell"] == "xdg_shell" and window["visible"], window  # a Wayland client, not XWayland
+    assert window["app_id"] == "bibtagger", window["app_id"]  # what a desktop matches its .desktop file by: was python3
     type_a_number_and_quit(app)  # 4321 in the store, Ctrl+Q exits 0, the log says "Qt platform: wayland"
 
 

@@ -17,6 +17,9 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
     app.setOrganizationName(ORG)
     app.setApplicationName(APP)
+    # the Wayland app_id (X11: _KDE_NET_WM_DESKTOP_FILE), what a desktop matches a .desktop file, icon and task bar
+    # entry by; without it Qt takes the executable's name, "python3" from source or pip (docs/wayland.md#found-here)
+    app.setDesktopFileName(APP)
     return app  # type: ignore[return-value]
 
 
