@@ -122,3 +122,31 @@ def test_a_live_compositor_is_not_refused_over_x11(sway, tmp_path, photos, place
         type_a_number_and_quit(app)  # it started, on wayland
     finally:
         app.stop()
+
+
+def test_a_scaled_output_gets_the_same_window_and_dialog_in_its_own_pixels(sway, start_app):
+    """A desktop's scale reaches Qt's wayland plugin from the compositor (wl_output.scale; sway 1.7 has no
+    fractional-scale protocol: at 150 % the app draws at 200 % and sway scales it down). Set live, as when a
+    window moves to a HiDPI monitor: the window and F1's dialog must keep their sizes in logical pixels, the
+    output grows in real pixels, and what is drawn there is not blank."""
+    compositor = sway(size=(1280, 800))
+    app = start_app(compositor)
+    app.wait_until_recognized()
+    compositor.key("F1")
+    title = "Keyboard Shortcuts"
+    compositor.wait(lambda ws: [w for w in ws if w["name"] == title and w["focused"]], "the Keyboard Shortcuts window")
+    rects = {w["name"]: w["rect"] for w in compositor.windows()}
+    for scale in (2, 1.5):
+        physical = (round(800 * scale), round(1280 * scale))  # the same logical 1280x800
+        compositor.swaymsg("output", "HEADLESS-1", "mode", f"{physical[1]}x{physical[0]}", "scale", str(scale))
+        deadline = time.monotonic() + 20
+        while (screen := compositor.grab()).shape[:2] != physical and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert screen.shape[:2] == physical, (scale, screen.shape)
+        assert {w["name"]: w["rect"] for w in compositor.windows()} == rects, scale  # logical pixels: unchanged
+        dialog = rects[title]
+        x, y, w, h = (round(v * scale) for v in (dialog["x"], dialog["y"], dialog["width"], dialog["height"]))
+        colours = len(np.unique(screen[y : y + h : 5, x : x + w : 5].reshape(-1, 3), axis=0))
+        assert colours > 20, f"the dialog at {scale}x has {colours} colours: blank"
+    compositor.key("Escape")
+    type_a_number(app)  # it still takes keys after the scale changes
