@@ -62,14 +62,17 @@ def test_folder_switches_leave_no_jobs_fds_or_threads_behind(qtbot, make_window,
         assert win.open_folder(folder)
         wait_idle(qtbot, win)
     settle(QApplication.instance())
-    fds, threads = open_fds()[0], os_threads()
+    fds, threads, named = open_fds()[0], os_threads(), {t.name for t in threading.enumerate()}
     for i in range(10):
         assert win.open_folder(a if i % 2 == 0 else b)
         wait_idle(qtbot, win)
     settle(QApplication.instance())
     assert len(jobs) >= 12 and alive(jobs) == 0
     assert open_fds()[0] <= fds  # (fewer when another test's leftovers were collected meanwhile)
-    assert os_threads() <= threads
+    # The count is the whole process's: in the full suite it holds ~675 threads, and one of another test's
+    # pools may start a thread meanwhile (seen once, 676 <= 675). A thread left per open shows as >= 10.
+    new = sorted({t.name for t in threading.enumerate()} - named)
+    assert os_threads() <= threads + 2, f"threads {threads} -> {os_threads()}; new Python threads: {new}"
 
 
 def test_feature_dialogs_are_deleted_after_use(qtbot, make_window, tmp_path, monkeypatch):
