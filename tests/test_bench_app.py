@@ -88,7 +88,7 @@ def test_bench_app_needs_no_torch():
 
 # ---------------------------------------------------------------- the shoot's bursts and the newer operations
 
-NEW_OPS = ["export_xlsx", "handout_return", "gui_copy_prev", "gui_burst_fix"]
+NEW_OPS = ["export_xlsx", "handout_return", "gui_copy_prev", "gui_burst_fix", "gui_rerun_undo"]
 SMALL = 60  # photos: a few bursts per camera folder
 
 
@@ -105,7 +105,7 @@ def newer(tmp_path_factory):
     assert rc == 0 and not failed, failed
     assert [n for n in by if n not in ("scan_first", "import", "setup_big")] == NEW_OPS  # --only ran just these
     targets = {t["name"] for t in report["targets"] if t["value"] is not None}
-    assert {"export_xlsx", "gui_copy_prev", "gui_burst_fix", "handout_return"} <= targets
+    assert {"export_xlsx", "gui_copy_prev", "gui_burst_fix", "handout_return", "gui_rerun_undo"} <= targets
     return out / "app" / "run", out / "app" / f"shoot-{SMALL}", by
 
 
@@ -248,3 +248,33 @@ def test_the_handout_merge_measured_has_edits_on_both_sides(newer):
             both += bool(ours and theirs)
     assert back["conflicts"] == conflicts > 0 and back["reviewed"] == reviewed
     assert back["organiser_edited"] == edited > back["both_sides"] == both > 0
+
+
+def test_the_rerun_undo_measured_restored_every_photo_exactly(newer, monkeypatch):
+    """gui_rerun_undo: the re-run wrote the given readings on every photo, its Ctrl+Z put back every photo exactly as
+    the shoot's untouched store still holds it (ids, times, confidences, model version), and Ctrl+Shift+Z the re-run's
+    rows; the store's history has each undo and redo."""
+    from bibtagger_gui.core.store import Store
+
+    run, shoot, by = newer
+    r = by["gui_rerun_undo"]
+    e = r["extra"]
+    entries = json.loads(bench_app.annotations_path(shoot).read_text())
+    assert r["items"] == e["checked"] == len(entries) == SMALL  # every photo unreviewed, so every photo re-read
+    assert len(e["undo_ms"]) == len(e["redo_ms"]) == len(e["undo_freeze_ms"]) == bench_app.UNDO_ROUNDS
+    assert e["freeze_max_ms"] == max(e["undo_freeze_ms"] + e["redo_freeze_ms"]) >= max(e["undo_ms"] + e["redo_ms"]) > 0
+    assert e["step_bytes_per_photo"] > 500 and e["step_kb"] * 1024 >= SMALL * 500
+    undone = json.loads((run / "rerun-undo-undone.json").read_text())
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(run / "stores"))  # the shoot's own store: the re-run went to a copy
+    with Store.open(shoot) as shared:
+        original = bench_app._dump(shared)
+    assert undone == original  # Ctrl+Z: every photo exactly as before the re-run
+    new = {en["image"]: bench_app.rerun_readings(i, en["bibs"]) for i, en in enumerate(entries)}
+    assert sum(len(v) for v in new.values()) == e["bibs_after"] != e["bibs_before"] == sum(len(en["bibs"]) for en in entries)
+    with _store(run, "rerun-undo", shoot) as store:  # left after the last Ctrl+Shift+Z: the re-run's readings
+        for photo in store.photos():
+            assert photo.model_version == e["version"] != original[photo.relpath][1]
+            got = [(b.number, b.box, b.confidence, b.source) for b in store.bibs(photo.id)]
+            assert got == [(b.number, b.box, b.confidence, "model") for b in new[photo.relpath]], photo.relpath
+            versions = [h.after for h in store.history(photo.id) if h.action == "model_version"]
+            assert versions == [original[photo.relpath][1], e["version"]] * bench_app.UNDO_ROUNDS, photo.relpath

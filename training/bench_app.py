@@ -56,6 +56,7 @@ TARGETS: list[tuple[str, str, float, str]] = [
     ("gui_copy_prev", "max_ms", 50.0, "every Ctrl+D (copy the previous frame's bibs) over 10,000 photos < 50 ms, the first too (a key press, as a search keystroke)"),
     ("gui_burst_fix", "enter_max_ms", 50.0, "every fix's Enter with its burst hint over 10,000 photos < 50 ms (a key press)"),
     ("gui_burst_fix", "max_ms", 50.0, "every Ctrl+B (the fix on the burst's other frames) over 10,000 photos < 50 ms (a key press)"),
+    ("gui_rerun_undo", "freeze_max_ms", 1000.0, "Ctrl+Z / Ctrl+Shift+Z of a re-run over 10,000 photos stalls the window < 1 s, repaint included (demanding user: no longer than opening them)"),
 ]
 
 
@@ -797,6 +798,176 @@ def op_gui_burst_fix(job: dict) -> dict:
                       "frames_fixed": sum(len(f["frames"]) for f in fixes)}}
 
 
+# ---- the undo of Recognition > Re-run on Unreviewed Photos (gui: RecordedBatchCommand), on a private copy of the store
+
+def rerun_readings(i: int, bibs: list[dict]) -> list:
+    """What the re-run's new models read on the shoot's photo ``i`` (its imported readings ``bibs``): every plate
+    read again, its box a pixel off and another confidence; every seventh photo's last plate misread (its last digit),
+    every eleventh photo one more plate found (a partly hidden one), every thirteenth its first plate missed. So
+    most photos' 0-3 predictions are all replaced, as a re-run with other models does."""
+    from bibtagger_gui.core.bib import Bib
+
+    out = []
+    for k, b in enumerate(bibs):
+        if i % 13 == 0 and k == 0:
+            continue
+        number = b["number"]
+        if i % 7 == 0 and k == len(bibs) - 1:
+            number = number[:-1] + str((int(number[-1]) + 3) % 10)
+        box = None if b.get("box") is None else tuple(float(v) + 1.0 for v in b["box"])
+        out.append(Bib(number, box, round(0.4 + ((i * 37 + k * 11) % 60) / 100, 3)))
+    if i % 11 == 0:
+        out.append(Bib(str(2001 + i % 500), (12.0, 150.0, 52.0, 176.0), 0.35))
+    return out
+
+
+def _dump(store) -> dict[str, list]:
+    """Every photo as the store holds it (two queries): relpath -> [reviewed, model_version, every bib row with its
+    id, source, confidence and times], as JSON values; an undo is exact when the two dumps are equal."""
+    bibs = store.all_bibs()
+    return {p.relpath: [p.reviewed, p.model_version,
+                        [[b.id, b.number, list(b.box) if b.box else None, b.confidence, b.source, b.created,
+                          b.updated, b.extra] for b in bibs.get(p.id, [])]]
+            for p in store.photos()}  # fmt: skip
+
+
+def _deep_size(root: Any) -> int:
+    """Bytes of the Python objects reachable from ``root`` (``sys.getsizeof`` of each, once; classes, functions and
+    modules left out): what holding ``root`` keeps in memory."""
+    import gc
+    import types
+
+    skip = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
+    seen, todo, size = set(), [root], 0
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, skip):
+            continue
+        seen.add(id(obj))
+        size += sys.getsizeof(obj)
+        todo.extend(gc.get_referents(obj))
+    return size
+
+
+def _heartbeat_press(app, win, key, modifier) -> tuple[float, float]:
+    """One key press (:func:`_press`: until repainted) while a 5 ms timer ticks on the window's thread, then 1 s of
+    the event loop: (seconds of the press, the longest gap between two ticks in seconds: how long the window was
+    frozen, the press and whatever it left for the event loop after it)."""
+    from PySide6.QtCore import QTimer
+
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    end = time.perf_counter() + 0.05
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.0005)
+    took = _press(app, win, key, modifier)
+    end = time.perf_counter() + 1.0
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.0005)
+    timer.stop()
+    return took, max(b - a for a, b in zip(ticks, ticks[1:]))
+
+
+UNDO_ROUNDS = 2  # gui_rerun_undo: Ctrl+Z then Ctrl+Shift+Z, twice
+
+
+def op_gui_rerun_undo(job: dict) -> dict:
+    """Ctrl+Z and Ctrl+Shift+Z over Recognition > Re-run on Unreviewed Photos of the whole shoot, in a window over a
+    private copy of the store. The re-run is the window's own: ``MainWindow.rerun_unreviewed``, its
+    ``RecognitionJob(record=True)`` writing and recording each photo (``core.photo_record.record_edit`` of
+    ``photo_batch.put_predictions``) and ``_push_rerun`` pushing one ``RecordedBatchCommand``; only the models' reading
+    of each photo is replaced by :func:`rerun_readings` (the real models load, and their version is the re-run's), since
+    reading 10,000 photos would take an hour. Then :data:`UNDO_ROUNDS` times Ctrl+Z and Ctrl+Shift+Z, each timed until
+    repainted (``undo_ms``, ``redo_ms``) with the longest stall of the event loop around it (``*_freeze_ms``), and
+    checked: after an undo every photo reads back exactly as before the re-run (rows, ids, times, confidences, model
+    version, review mark), after a redo exactly as the re-run left it. ``step_kb``: the step's records
+    (:func:`_deep_size`), what the undo stack holds for it. Writes the state after the first undo to
+    ``RUN/rerun-undo-undone.json`` (the test holds it against the shoot's untouched store)."""
+    from PySide6.QtCore import Qt
+
+    from bibtagger_gui.core.recognizer import Recognizer
+    from training.app_session import rss_mb
+
+    app = _qt_app()
+    _private_store(job, "rerun-undo")
+    shoot = Path(job["shoot"])
+    entries = json.loads(Path(job["shoot_ann"]).read_text(encoding="utf-8"))
+    readings = {e["image"]: rerun_readings(i, e["bibs"]) for i, e in enumerate(entries)}
+    win, _, _ = _window(app, job, job["shoot"])
+    _wait(app, lambda: win.thumbnails.pending == 0)
+    store = win.store
+    before = _dump(store)
+
+    def read(rec, path):  # the new models' reading of one photo (in the job's worker thread)
+        return list(readings[Path(os.path.relpath(path, win.folder)).as_posix()])
+
+    real_read = Recognizer.recognize_path
+    Recognizer.recognize_path = read
+    rss0 = rss_mb()
+    t0 = time.perf_counter()
+    if not win.rerun_unreviewed():
+        raise RuntimeError("Re-run on Unreviewed Photos started nothing")
+    _wait(app, lambda: not win.jobs, timeout=3600)
+    rerun_s = time.perf_counter() - t0
+    Recognizer.recognize_path = real_read
+    if win.last_job_outcome[:2] != ("recognize", "done"):
+        raise RuntimeError(f"the re-run ended {win.last_job_outcome}")
+    after = _dump(store)
+    changed = sum(after[rel] != before[rel] for rel in before)
+    command = win.undo_stack.command(win.undo_stack.index() - 1)
+    if win.undo_stack.undoText() != f"Re-run on Unreviewed Photos ({changed} photos)" or len(command.records) != changed:
+        raise RuntimeError(f"the undo step is {win.undo_stack.undoText()!r}, {changed} photos changed")
+    step_bytes = _deep_size(command.records)
+    rss1 = rss_mb()
+    version = store.photo(command.records[0].photo_id).model_version
+    for rel, (_reviewed, v, rows) in after.items():
+        want = [(b.number, list(b.box) if b.box else None, b.confidence) for b in readings[rel]]
+        if v != version or [(r[1], r[2], r[3]) for r in rows] != want:
+            raise RuntimeError(f"the re-run wrote {rows} ({v}) on {rel}, not {want} ({version})")
+    _show_quietly(app, win, command.records[-1].photo_id)
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    undo, redo, undo_freeze, redo_freeze = [], [], [], []
+    for r in range(UNDO_ROUNDS):
+        took, frozen = _heartbeat_press(app, win, Qt.Key.Key_Z, ctrl)
+        undo.append(1000 * took)
+        undo_freeze.append(1000 * frozen)
+        undone = _dump(store)
+        if undone != before:
+            bad = [rel for rel in before if undone.get(rel) != before[rel]]
+            raise RuntimeError(f"Ctrl+Z left {len(bad)} photos not as before the re-run: {bad[:3]}")
+        if r == 0:
+            (Path(job["run"]) / "rerun-undo-undone.json").write_text(json.dumps(undone), encoding="utf-8")
+        stale = [pid for pid, it in win.items.items() if it.photo.model_version == version]
+        if stale:
+            raise RuntimeError(f"after Ctrl+Z the list still shows the re-run on {len(stale)} photos")
+        took, frozen = _heartbeat_press(app, win, Qt.Key.Key_Z, ctrl | Qt.KeyboardModifier.ShiftModifier)
+        redo.append(1000 * took)
+        redo_freeze.append(1000 * frozen)
+        if _dump(store) != after:
+            raise RuntimeError("Ctrl+Shift+Z did not give back the re-run's rows exactly")
+        stale = [pid for pid, it in win.items.items() if it.photo.model_version != version]
+        if stale:
+            raise RuntimeError(f"after Ctrl+Shift+Z the list still shows the old readings on {len(stale)} photos")
+    bibs_before = sum(len(v[2]) for v in before.values())
+    bibs_after = sum(len(v[2]) for v in after.values())
+    return {"seconds": max(undo) / 1000, "items": changed, "unit": "photos",
+            "extra": {"undo_ms": [round(m, 1) for m in undo], "redo_ms": [round(m, 1) for m in redo],
+                      "undo_max_ms": round(max(undo), 1), "redo_max_ms": round(max(redo), 1),
+                      "undo_freeze_ms": [round(m, 1) for m in undo_freeze],
+                      "redo_freeze_ms": [round(m, 1) for m in redo_freeze],
+                      "freeze_max_ms": round(max(undo_freeze + redo_freeze), 1),
+                      "step_kb": round(step_bytes / 1024, 1), "step_bytes_per_photo": round(step_bytes / changed),
+                      "rerun_s": round(rerun_s, 1), "rss_before_rerun_mb": round(rss0, 1),
+                      "rss_after_rerun_mb": round(rss1, 1),
+                      "bibs_before": bibs_before, "bibs_after": bibs_after, "version": version,
+                      "checked": changed}}
+
+
 def op_gui_thumbnails(job: dict) -> dict:
     """ThumbnailProvider (2 threads) over the 24 MP photos: cold (decode + disk cache write), then warm
     (from the disk cache, a new provider as after reopening the folder)."""
@@ -986,7 +1157,7 @@ OPS: dict[str, Callable[[dict], dict]] = {
     "export_json": op_export_json,
     "handout_return": op_handout_return,
     "gui_open": op_gui_open, "gui_search": op_gui_search, "gui_copy_prev": op_gui_copy_prev,
-    "gui_burst_fix": op_gui_burst_fix,
+    "gui_burst_fix": op_gui_burst_fix, "gui_rerun_undo": op_gui_rerun_undo,
     "setup_big": op_setup_big, "gui_thumbnails": op_gui_thumbnails, "gui_next_photo": op_gui_next_photo,
     "gui_zoom_detail": op_gui_zoom_detail,
     "keywords": op_keywords, "export_crops": op_export_crops, "fill_prints": op_fill_prints,
@@ -1008,6 +1179,7 @@ LABELS = {
     "gui_search": "GUI: search keystroke (rebuild + repaint)",
     "gui_copy_prev": "GUI: Ctrl+D, copy the previous frame's bibs (capture order)",
     "gui_burst_fix": "GUI: Ctrl+B, apply a fix to the burst (after the fix's Enter and its hint)",
+    "gui_rerun_undo": "GUI: Ctrl+Z of Re-run on Unreviewed Photos (the whole shoot; then Ctrl+Shift+Z)",
     "setup_big": "`bibtagger import` on the 24 MP folder (scan included)",
     "gui_thumbnails": "GUI: thumbnails, cold (decode + disk cache)",
     "gui_next_photo": "GUI: next photo, full view pixels shown",
@@ -1119,6 +1291,12 @@ def _fmt_notes(r: dict) -> str:
         notes.append(f"the fix's Enter (edit + hint) median {e['enter_median_ms']:.0f} ms, max {e['enter_max_ms']:.0f} ms "
                      f"(first, building the capture timeline, {e['first_enter_ms']:.0f} ms); {e['frames_fixed']} "
                      f"frames fixed by {len(e['fixes'])} presses, each checked")
+    if "step_kb" in e:  # gui_rerun_undo
+        notes.append(f"Ctrl+Z {', '.join(f'{m:.0f}' for m in e['undo_ms'])} ms, Ctrl+Shift+Z "
+                     f"{', '.join(f'{m:.0f}' for m in e['redo_ms'])} ms (window stalled at most {e['freeze_max_ms']:.0f} ms); "
+                     f"every photo checked exact after each; {e['bibs_before']} → {e['bibs_after']} predictions; the step "
+                     f"holds {e['step_kb'] / 1024:.1f} MiB ({e['step_bytes_per_photo']} bytes a photo); the re-run itself "
+                     f"(readings given) {e['rerun_s']:.0f} s, RSS {e['rss_before_rerun_mb']:.0f} → {e['rss_after_rerun_mb']:.0f} MiB")
     if "typed" in e:
         notes.append("typed " + " ".join(repr(t) for t in e["typed"]) + ": " + ", ".join(f"{m:.0f}" for m in e["ms"]) + " ms")
     for order, o in e.get("orders", {}).items():
