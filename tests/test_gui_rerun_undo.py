@@ -142,3 +142,41 @@ def test_a_cancelled_rerun_is_one_undo_step_for_what_it_wrote(qtbot, make_window
     assert win.undo_stack.undoText() == "Re-run on Unreviewed Photos (2 photos)"
     key(qtbot, Qt.Key.Key_Z, CTRL)
     assert dump(win.store) == before
+
+
+def test_a_long_undo_of_a_rerun_says_so_with_a_wait_cursor_and_holds_off_the_cycle_collector(qtbot, make_window, tmp_path,
+                                                                                            monkeypatch):
+    """Over BULK photos (here 2) the undo and redo of a re-run stop the window for a second or more (bench-app
+    gui_rerun_undo): before the store is touched the status bar says what is being undone and the cursor waits; Python's
+    cycle collector waits too (it ran full collections in the middle of it); all put back after, and the undo exact."""
+    import gc
+
+    from bibtagger_gui.core import photo_record
+    from bibtagger_gui.gui import main_window
+
+    win, folder = opened(qtbot, make_window, tmp_path, monkeypatch)
+    before = dump(win.store)
+    new_models(monkeypatch)
+    assert win.rerun_unreviewed()
+    wait_idle(qtbot, win)
+    after = dump(win.store)
+    monkeypatch.setattr(main_window, "BULK", 2)
+    seen = []
+    for name in ("revert_all", "reapply_all"):
+        real = getattr(photo_record, name)
+
+        def watched(store, records, real=real):
+            cursor = QApplication.overrideCursor()
+            seen.append((win.statusBar().currentMessage(), cursor.shape() if cursor else None, gc.isenabled()))
+            real(store, records)
+
+        monkeypatch.setattr(photo_record, name, watched)
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    assert dump(win.store) == before
+    assert QApplication.overrideCursor() is None and gc.isenabled()
+    assert win.statusBar().currentMessage() == f"Undid Re-run on Unreviewed Photos ({N} photos)"
+    key(qtbot, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    assert dump(win.store) == after
+    assert QApplication.overrideCursor() is None and gc.isenabled()
+    text = f"Re-run on Unreviewed Photos ({N} photos)…"
+    assert seen == [(f"Undoing {text}", Qt.CursorShape.WaitCursor, False), (f"Redoing {text}", Qt.CursorShape.WaitCursor, False)]

@@ -47,3 +47,36 @@ def test_a_recorded_rerun_is_undone_and_redone_exactly_and_refuses_a_photo_chang
         with pytest.raises(photo_record.ChangedMeanwhile):
             photo_record.revert(store, record)
         assert state(store, a) == accepted  # nothing written
+
+
+def test_the_undo_of_many_records_is_checked_first_written_at_once_and_logged_as_one_photo_s_would_be(tmp_path):
+    """revert_all / reapply_all (the re-run's undo step): every photo checked before anything is written, so one photo
+    changed since leaves every photo as it was; otherwise every photo exact, with the history rows a single photo's undo
+    writes (rows put back, the re-run's rows taken out as undone, not rejected, the version)."""
+    for i in range(3):
+        shot(tmp_path / f"p{i}.jpg", None)
+    with Store.open(tmp_path) as store:
+        store.scan()
+        ids = [p.id for p in store.photos()]
+        for k, pid in enumerate(ids):
+            store.set_model_bibs(pid, [Bib(str(10 + k), (1.0, 2.0, 30.0, 20.0), 0.5), Bib("7", None, 0.3)][: k + 1], "old")
+        before = {pid: state(store, pid) for pid in ids}
+        records = [photo_record.record_edit(store, pid, lambda s, pid=pid: photo_batch.put_predictions(
+            s, pid, [Bib("13", (2.0, 2.0, 30.0, 20.0), 0.9)], "new")) for pid in ids]  # fmt: skip
+        after = {pid: state(store, pid) for pid in ids}
+        mark = store.last_change()
+        photo_record.revert_all(store, records)
+        assert {pid: state(store, pid) for pid in ids} == before
+        for pid, record in zip(ids, records):
+            logged = [(h.action, h.bib_id) for h in store.history(pid) if h.id > mark]
+            want = [("bib_undo" if record.rows_before[i] is None else "bib_restore", i) for i in sorted(record.rows_before)]
+            assert logged == want + [("model_version", None)]
+            assert store.deleted_numbers(pid) == set()  # the re-run's "13" was undone, not rejected
+        photo_record.reapply_all(store, records)
+        assert {pid: state(store, pid) for pid in ids} == after
+        retyped = next(b for b in store.bibs(ids[1]) if b.number == "13")
+        store.update_bib(retyped.id, number="14")  # changed since (the reviewer retyped it): the whole undo refused
+        changed, mark = {pid: state(store, pid) for pid in ids}, store.last_change()
+        with pytest.raises(photo_record.ChangedMeanwhile):
+            photo_record.revert_all(store, records)
+        assert store.last_change() == mark and {pid: state(store, pid) for pid in ids} == changed  # nothing written

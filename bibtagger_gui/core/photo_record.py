@@ -12,7 +12,7 @@ ends (docs/gui.md#saving-and-the-undo-stack).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 #: why an edit of a bib that another program, window or import changed or removed meanwhile failed
 BIB_CHANGED = "the bib was changed or removed meanwhile (another program or window?); the photo now shows what is saved"
@@ -75,11 +75,23 @@ def record_edit(store: Any, photo_id: int, edit: Callable[[Any], Any]) -> PhotoR
     )
 
 
-def _row(store: Any, bib_id: int) -> Any:
-    try:
-        return store.bib(bib_id)
-    except KeyError:
-        return None
+@dataclass(frozen=True)
+class Move:
+    """One photo's move from state ``src`` to ``dst`` (bib id -> row or None; ``reviewed`` and ``versions``: from, to),
+    as :func:`move` takes it; ``undo``: an undo (a removed row is never a rejection) rather than a redo."""
+
+    photo_id: int
+    src: dict[int, Any]
+    dst: dict[int, Any]
+    reviewed: tuple[bool, bool]
+    versions: tuple[str | None, str | None]
+    model_others: frozenset[int]
+    unrejected: frozenset[int]
+    undo: bool
+
+    @property
+    def writes(self) -> bool:
+        return bool(self.src) or self.reviewed[0] != self.reviewed[1] or self.versions[0] != self.versions[1]
 
 
 def move(store: Any, photo_id: int, src: dict[int, Any], dst: dict[int, Any], reviewed: tuple[bool, bool],
@@ -87,31 +99,81 @@ def move(store: Any, photo_id: int, src: dict[int, Any], dst: dict[int, Any], re
          undo: bool) -> None:  # fmt: skip
     """Turn the photo from state ``src`` into ``dst`` (bib id -> row or None; ``reviewed`` and ``versions`` from, to)
     in one transaction, after checking it is in ``src``: :class:`ChangedMeanwhile` (nothing written) otherwise."""
-    if not src and reviewed[0] == reviewed[1] and versions[0] == versions[1]:
+    move_all(store, [Move(photo_id, src, dst, reviewed, versions, model_others, unrejected, undo)])
+
+
+def move_all(store: Any, moves: Sequence[Move]) -> None:
+    """:func:`move` of many photos in one transaction: every photo is checked first (:class:`ChangedMeanwhile` for the
+    first not in the state it starts from: nothing written), then all are written at once (``Store.replay``), logged
+    as each photo's own move logs it. The reads are a few queries for all the photos, not several per photo, so the
+    undo of a re-run over 10,000 photos is one short pause (docs/benchmarks.md)."""
+    moves = [m for m in moves if m.writes]
+    if not moves:
         return
+    if len({m.photo_id for m in moves}) != len(moves):  # each photo is checked against the store as it was read
+        raise ValueError("move_all takes each photo once")
     with store.transaction():
-        if versions[0] != versions[1] and store.photo(photo_id).model_version != versions[0]:
-            raise ChangedMeanwhile("the photo was recognized again meanwhile (a re-run or another program); "
-                                   "older predictions are not brought back over it")  # fmt: skip
-        for bib_id, want in src.items():
-            if _row(store, bib_id) != want:
-                raise ChangedMeanwhile(BIB_CHANGED)
-        if reviewed[0] != reviewed[1] and bool(store.photo(photo_id).reviewed) != reviewed[0]:
-            raise ChangedMeanwhile("the photo's review mark was changed meanwhile; the photo now shows what is saved")
-        if any(r is not None and r.source == "model" for r in dst.values()):
-            others = {r.id for r in store.bibs(photo_id) if r.source == "model" and r.id not in dst}
-            if others != model_others:  # set_model_bibs gives every prediction a new id
-                raise ChangedMeanwhile("the photo's predictions were changed meanwhile (a re-run, an import or another "
-                                       "program); older ones are not brought back beside them")  # fmt: skip
-        for bib_id, want in dst.items():
-            if src[bib_id] is not None:  # an undone add, or a row about to be put back: not a rejection
-                store.delete_bib(bib_id, reject=not undo and want is None and bib_id not in unrejected)
-            if want is not None:
-                store.restore_bib(want)
-        if reviewed[0] != reviewed[1]:
-            store.set_reviewed(photo_id, reviewed[1])
-        if versions[0] != versions[1]:
-            store.set_model_version(photo_id, versions[1])
+        marks = store.photo_marks(m.photo_id for m in moves
+                                  if m.versions[0] != m.versions[1] or m.reviewed[0] != m.reviewed[1])  # fmt: skip
+        # each photo's bibs (a bib never changes photos: a row of another photo with an id put back here would make
+        # the insert fail, the whole transaction rolled back)
+        of_photo = store.bibs_of(m.photo_id for m in moves if m.src or _puts_back_predictions(m))
+        steps: list[tuple[str, Any]] = []
+        for m in moves:
+            _check(m, marks, of_photo)
+            for bib_id, want in m.dst.items():
+                if m.src[bib_id] is not None:  # an undone add, or a row about to be put back: not a rejection
+                    steps.append(("delete", (m.src[bib_id], not m.undo and want is None and bib_id not in m.unrejected)))
+                if want is not None:
+                    steps.append(("restore", want))
+            if m.reviewed[0] != m.reviewed[1]:
+                steps.append(("reviewed", (m.photo_id, m.reviewed[0], m.reviewed[1])))
+            if m.versions[0] != m.versions[1]:
+                steps.append(("model_version", (m.photo_id, m.versions[0], m.versions[1])))
+        store.replay(steps)
+
+
+def _puts_back_predictions(m: Move) -> bool:
+    return any(r is not None and r.source == "model" for r in m.dst.values())
+
+
+def _check(m: Move, marks: dict[int, tuple[bool, str | None]], of_photo: dict[int, list]) -> None:
+    """:class:`ChangedMeanwhile` unless photo ``m.photo_id`` is in the state ``m`` starts from (read before any write)."""
+    rows = {r.id: r for r in of_photo.get(m.photo_id, ())}
+    if (m.versions[0] != m.versions[1] or m.reviewed[0] != m.reviewed[1]) and m.photo_id not in marks:
+        raise ChangedMeanwhile(f"no photo with id {m.photo_id} (removed meanwhile)")
+    reviewed, version = marks.get(m.photo_id, (m.reviewed[0], m.versions[0]))
+    if m.versions[0] != m.versions[1] and version != m.versions[0]:
+        raise ChangedMeanwhile("the photo was recognized again meanwhile (a re-run or another program); "
+                               "older predictions are not brought back over it")  # fmt: skip
+    for bib_id, want in m.src.items():
+        if rows.get(bib_id) != want:
+            raise ChangedMeanwhile(BIB_CHANGED)
+    if m.reviewed[0] != m.reviewed[1] and reviewed != m.reviewed[0]:
+        raise ChangedMeanwhile("the photo's review mark was changed meanwhile; the photo now shows what is saved")
+    if _puts_back_predictions(m):
+        others = {i for i, r in rows.items() if r.source == "model" and i not in m.dst}
+        if others != m.model_others:  # set_model_bibs gives every prediction a new id
+            raise ChangedMeanwhile("the photo's predictions were changed meanwhile (a re-run, an import or another "
+                                   "program); older ones are not brought back beside them")  # fmt: skip
+
+
+def _moved(record: PhotoRecord, undo: bool) -> Move:
+    if undo:
+        return Move(record.photo_id, record.rows_after, record.rows_before, record.reviewed[::-1], record.versions[::-1],
+                    record.model_others, record.unrejected, undo=True)  # fmt: skip
+    return Move(record.photo_id, record.rows_before, record.rows_after, record.reviewed, record.versions,
+                record.model_others, record.unrejected, undo=False)  # fmt: skip
+
+
+def revert_all(store: Any, records: Sequence[PhotoRecord]) -> None:
+    """Undo every record (the last first) in one transaction: :func:`move_all`."""
+    move_all(store, [_moved(r, undo=True) for r in reversed(records)])
+
+
+def reapply_all(store: Any, records: Sequence[PhotoRecord]) -> None:
+    """Redo every record in one transaction: :func:`move_all`."""
+    move_all(store, [_moved(r, undo=False) for r in records])
 
 
 def revert(store: Any, record: PhotoRecord) -> None:

@@ -33,6 +33,8 @@ DB_NAME = "project.db"
 SOURCES = ("model", "human", "mturk")
 BUSY_TIMEOUT_S = 30.0
 SCAN_BATCH = 200  # photos per scan transaction (a scan is idempotent, so a crash only loses a rescan)
+IDS_PER_QUERY = 500  # ids in one IN (...) of the many-row reads (SQLite's old limit on parameters is 999)
+_JSON = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(value, ensure_ascii=False) makes
 PRINT_BATCH = 50  # decoded-pixel prints per write transaction (fill_pixel_prints)
 
 _SCHEMA = """
@@ -115,7 +117,7 @@ def _write_failure(exc: BaseException) -> bool:
     return isinstance(exc, OSError) or "readonly" in text or "read-only" in text or "unable to open" in text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: 10,000 of them in the window, and in a re-run's undo step
 class Photo:
     id: int
     relpath: str
@@ -134,7 +136,7 @@ class Photo:
     model_version: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BibRow:
     id: int
     photo_id: int
@@ -866,6 +868,82 @@ class Store:
         if row is None:
             raise KeyError(f"no bib with id {bib_id}")
         return self._bib(row)
+
+    def _chunks(self, sql: str, ids: Iterable[int]) -> Iterator[sqlite3.Row]:
+        """Rows of ``sql`` (one ``{}`` for the placeholders of ``IN ({})``) for ``ids``, :data:`IDS_PER_QUERY` a query."""
+        ids = list(dict.fromkeys(ids))
+        for at in range(0, len(ids), IDS_PER_QUERY):
+            part = ids[at:at + IDS_PER_QUERY]
+            yield from self._conn.execute(sql.format(",".join("?" * len(part))), part)
+
+    def bibs_of(self, photo_ids: Iterable[int]) -> dict[int, list[BibRow]]:
+        """The bibs of these photos, each photo's in id order, as :meth:`bibs` reads them (a photo without bibs: absent);
+        a query per :data:`IDS_PER_QUERY` photos, not one each (the undo of a re-run over a whole shoot)."""
+        out: dict[int, list[BibRow]] = {}
+        for r in self._chunks("SELECT * FROM bibs WHERE photo_id IN ({}) ORDER BY photo_id, id", photo_ids):
+            out.setdefault(r["photo_id"], []).append(self._bib(r))
+        return out
+
+    def bibs_by_id(self, bib_ids: Iterable[int]) -> dict[int, BibRow]:
+        """Bib id -> its row, for those of ``bib_ids`` that exist (:meth:`bib` of many, a query per
+        :data:`IDS_PER_QUERY`)."""
+        return {r["id"]: self._bib(r) for r in self._chunks("SELECT * FROM bibs WHERE id IN ({})", bib_ids)}
+
+    def photo_marks(self, photo_ids: Iterable[int]) -> dict[int, tuple[bool, str | None]]:
+        """Photo id -> (reviewed, model_version) for those of ``photo_ids`` in the store (what an undo checks of each
+        photo; no bib counts read)."""
+        return {r["id"]: (bool(r["reviewed"]), r["model_version"])
+                for r in self._chunks("SELECT id, reviewed, model_version FROM photos WHERE id IN ({})", photo_ids)}
+
+    def replay(self, steps: Iterable[tuple[str, Any]]) -> None:
+        """Write many bib and photo changes, already checked by the caller, in one transaction and a few statements
+        (``executemany``): the undo or redo of a re-run over thousands of photos. Each step is logged in the history
+        exactly as its own method logs it, in the order given:
+
+        - ``("delete", (row, reject))``: :meth:`delete_bib` of ``row`` (the bib as it is now);
+        - ``("restore", row)``: :meth:`restore_bib` (the very row: id, times, confidence);
+        - ``("reviewed", (photo_id, before, after))``: :meth:`set_reviewed` of a photo whose mark is ``before``;
+        - ``("model_version", (photo_id, before, after))``: :meth:`set_model_version` likewise.
+
+        A bib id is deleted before it is restored (rows go before rows come back), which is the only order in which
+        one step list touches the same id."""
+        deletes: list[tuple[int]] = []
+        inserts: list[tuple] = []
+        reviewed: list[tuple[int, int]] = []
+        versions: list[tuple[str | None, int]] = []
+        history: list[tuple] = []
+        now = _now()
+        dumps = _JSON.encode  # json.dumps(..., ensure_ascii=False) without a new encoder for each of 40,000 rows
+        for kind, what in steps:
+            if kind == "delete":
+                row, reject = what
+                deletes.append((row.id,))
+                history.append((now, row.photo_id, row.id, "bib_delete" if reject else "bib_undo", dumps(row.to_json()), None))
+            elif kind == "restore":
+                row = what
+                inserts.append((row.id, row.photo_id, row.number, *(row.box if row.box is not None else (None,) * 4),
+                                None if row.confidence is None else float(row.confidence), row.source, row.created,
+                                row.updated, dumps(row.extra) if row.extra else None))  # fmt: skip
+                history.append((now, row.photo_id, row.id, "bib_restore", None, dumps(row.to_json())))
+            elif kind == "reviewed":
+                photo_id, before, after = what
+                reviewed.append((int(bool(after)), photo_id))
+                history.append((now, photo_id, None, "reviewed", dumps(bool(before)), dumps(bool(after))))
+            elif kind == "model_version":
+                photo_id, before, after = what
+                versions.append((after, photo_id))
+                history.append((now, photo_id, None, "model_version", None if before is None else dumps(before),
+                                None if after is None else dumps(after)))  # fmt: skip
+            else:
+                raise ValueError(f"unknown step {kind!r}")
+        with self.transaction() as c:
+            c.executemany("DELETE FROM bibs WHERE id = ?", deletes)
+            c.executemany("INSERT INTO bibs (id, photo_id, number, x1, y1, x2, y2, confidence, source, created, updated,"
+                          " extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)  # fmt: skip
+            c.executemany("UPDATE photos SET reviewed = ? WHERE id = ?", reviewed)
+            c.executemany("UPDATE photos SET model_version = ? WHERE id = ?", versions)
+            c.executemany("INSERT INTO history (ts, photo_id, bib_id, action, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+                          history)  # fmt: skip
 
     def all_bibs(self) -> dict[int, list[BibRow]]:
         """Every bib, grouped by photo id (one query; for exports and tables)."""

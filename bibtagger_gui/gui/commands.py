@@ -19,10 +19,12 @@ and never pushed (docs/gui.md#saving-and-the-undo-stack).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ContextManager, Iterator, Sequence
 
 from PySide6.QtGui import QUndoCommand
 
@@ -410,18 +412,36 @@ class BatchEditCommand(StoreCommand):
             self.shown(self, "failed")
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cycle collector held off for a bulk undo or redo: the read, write and list rebuild of 10,000 photos make
+    ~200,000 short-lived objects, which set off full collections over everything the window and the undo stack hold
+    (0.25-0.5 s each on 2 cores, twice a press: docs/benchmarks.md). What they free goes by reference counting anyway."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 class RecordedBatchCommand(BatchEditCommand):
     """One undo step of edits already written photo by photo: a re-run on the unreviewed photos, written as its job
     read them (the reviewer sees each at once), from the job's records of them (``core.photo_record.PhotoRecord``:
     every changed row before and after, review mark, model version). Pushed with ``applied`` set
-    (``MainWindow.push_done``); undo and redo move every photo in one transaction (``photo_record.revert`` /
-    ``reapply``), failing as a whole, nothing written, when any photo changed since. It holds the records alone
-    (measured with tracemalloc: ~2.6 KB a photo whose one prediction was replaced, ~5.5 KB for three by three)."""
+    (``MainWindow.push_done``); undo and redo move every photo in one transaction, all photos checked first, then
+    written in a few statements (``photo_record.revert_all`` / ``reapply_all``), failing as a whole, nothing written,
+    when any photo changed since. ``busy(text)`` is a context the window shows a long undo or redo in (a wait cursor and
+    "Undoing …" in the status bar), entered before the store is touched and left after ``shown``. It holds the records
+    alone (~3.7 KB a photo of 0-3 predictions, bench-app gui_rerun_undo)."""
 
     def __init__(self, ctx: EditContext, text: str, records: Sequence[photo_record.PhotoRecord],
-                 shown: Callable[["BatchEditCommand", str], None] = lambda command, how: None):  # fmt: skip
+                 shown: Callable[["BatchEditCommand", str], None] = lambda command, how: None,
+                 busy: Callable[[str], ContextManager[Any]] = lambda text: contextlib.nullcontext()):  # fmt: skip
         super().__init__(ctx, text, [], shown)
         self.records = list(records)
+        self.busy = busy
         self.done_once = True
 
     @property
@@ -429,16 +449,14 @@ class RecordedBatchCommand(BatchEditCommand):
         return [r.photo_id for r in self.records]
 
     def apply(self) -> None:
-        with self.ctx.store.transaction():
-            for record in self.records:
-                photo_record.reapply(self.ctx.store, record)
-        self.shown(self, "redo")
+        with self.busy(f"Redoing {self.text()}…"), gc_paused():
+            photo_record.reapply_all(self.ctx.store, self.records)
+            self.shown(self, "redo")
 
     def revert(self) -> None:
-        with self.ctx.store.transaction():
-            for record in reversed(self.records):
-                photo_record.revert(self.ctx.store, record)
-        self.shown(self, "undo")
+        with self.busy(f"Undoing {self.text()}…"), gc_paused():
+            photo_record.revert_all(self.ctx.store, self.records)
+            self.shown(self, "undo")
 
 
 class BurstFixCommand(BatchEditCommand):

@@ -6,12 +6,13 @@ wires views, commands and workers. See docs/gui.md and docs/review-flow.md.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import sys
 import weakref
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from PySide6.QtCore import QItemSelectionModel, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut, QUndoStack
@@ -872,12 +873,35 @@ class MainWindow(QMainWindow):
         note = ""
         if kept:
             command = RecordedBatchCommand(self.ctx, f"Re-run on Unreviewed Photos ({len(kept)} photos)", kept,
-                                           shown=self._rerun_shown)  # fmt: skip
+                                           shown=self._rerun_shown, busy=self._busy_for(len(kept)))  # fmt: skip
             self.push_done(command)
             note = f"; {self.keymap.text('undo') or 'Edit > Undo'} undoes it ({len(kept)} photo(s) get their old predictions back)"
         if left:
             note += f"; {left} photo(s) you changed after it read them keep its predictions (not in its undo step)"
         return note
+
+    def _busy_for(self, photos: int) -> Callable[[str], Any]:
+        """The ``busy`` context of an undo step over ``photos`` photos: over :data:`BULK` (a re-run of a whole shoot: a
+        second or two on 2 cores at 10,000 photos, docs/benchmarks.md) a wait cursor and the step's "Undoing …" painted
+        in the status bar before the window stops for it, the cursor put back after, whatever happens."""
+
+        @contextlib.contextmanager
+        def busy(text: str) -> Iterator[None]:
+            if photos <= BULK:
+                yield
+                return
+            said = self.statusBar().currentMessage()
+            self.statusBar().showMessage(text)
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            self.statusBar().repaint()  # painted now: the event loop does not run until the step is done
+            try:
+                yield
+            finally:
+                QApplication.restoreOverrideCursor()
+                if self.statusBar().currentMessage() == text:  # the undo's own message ("Undid …") follows
+                    self.statusBar().showMessage(said, 5000)
+
+        return busy
 
     def _rerun_shown(self, command: BatchEditCommand, how: str) -> None:
         """After the undo or redo of a re-run (or one that failed): its photos read again into the list and view."""
