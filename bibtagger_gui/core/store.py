@@ -117,7 +117,7 @@ def _write_failure(exc: BaseException) -> bool:
     return isinstance(exc, OSError) or "readonly" in text or "read-only" in text or "unable to open" in text
 
 
-@dataclass(frozen=True, slots=True)  # slots: 10,000 of them in the window, and in a re-run's undo step
+@dataclass(frozen=True)
 class Photo:
     id: int
     relpath: str
@@ -136,7 +136,7 @@ class Photo:
     model_version: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BibRow:
     id: int
     photo_id: int
