@@ -884,11 +884,6 @@ class Store:
             out.setdefault(r["photo_id"], []).append(self._bib(r))
         return out
 
-    def bibs_by_id(self, bib_ids: Iterable[int]) -> dict[int, BibRow]:
-        """Bib id -> its row, for those of ``bib_ids`` that exist (:meth:`bib` of many, a query per
-        :data:`IDS_PER_QUERY`)."""
-        return {r["id"]: self._bib(r) for r in self._chunks("SELECT * FROM bibs WHERE id IN ({})", bib_ids)}
-
     def photo_marks(self, photo_ids: Iterable[int]) -> dict[int, tuple[bool, str | None]]:
         """Photo id -> (reviewed, model_version) for those of ``photo_ids`` in the store (what an undo checks of each
         photo; no bib counts read)."""
