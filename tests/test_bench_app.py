@@ -64,7 +64,7 @@ def test_bench_app_runs_every_operation_and_writes_the_table(tmp_path):
     assert [t["name"] for t in report["targets"]] == [t[0] for t in bench_app.TARGETS]
     for t in report["targets"]:
         assert t["value"] is not None and t["met"] == (t["value"] < t["limit"])
-        assert f"| {t['text']} | {t['value']:.3g} {t['unit']} | {'yes' if t['met'] else '**no**'} |" in table
+        assert f"| {t['text']} | {bench_app.fmt_target(t['value'], t['unit'])} | {'yes' if t['met'] else '**no**'} |" in table
 
 
 def test_a_failing_operation_is_reported_not_fatal(tmp_path):
@@ -278,3 +278,9 @@ def test_the_rerun_undo_measured_restored_every_photo_exactly(newer, monkeypatch
             assert got == [(b.number, b.box, b.confidence, "model") for b in new[photo.relpath]], photo.relpath
             versions = [h.after for h in store.history(photo.id) if h.action == "model_version"]
             assert versions == [original[photo.relpath][1], e["version"]] * bench_app.UNDO_ROUNDS, photo.relpath
+
+
+def test_a_target_of_a_second_or_more_reads_in_seconds():
+    """The re-run undo's 1,430 ms read "1.43e+03 ms" in the table."""
+    assert bench_app.fmt_target(1430.2, "ms") == "1.43 s"
+    assert bench_app.fmt_target(31.6, "ms") == "31.6 ms" and bench_app.fmt_target(0.771, "s") == "0.771 s"

@@ -1252,6 +1252,14 @@ def check_targets(results: list[dict]) -> list[dict]:
     return out
 
 
+def fmt_target(value: float, unit: str) -> str:
+    """A target's measured value for the table: 3 significant digits, milliseconds from 1,000 on as seconds
+    (1.43 s, not 1.43e+03 ms)."""
+    if unit == "ms" and value >= 1000:
+        return f"{value / 1000:.3g} s"
+    return f"{value:.3g} {unit}"
+
+
 def _fmt_time(r: dict) -> str:
     extra = r.get("extra", {})
     if "median_ms" in extra:
@@ -1353,7 +1361,7 @@ def render(report: dict) -> str:
                      f"| {r['peak_rss_mb']:.0f} | {_fmt_notes(r)} |")
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     for t in report["targets"]:
-        v = "–" if t["value"] is None else f"{t['value']:.3g} {t['unit']}"
+        v = "–" if t["value"] is None else fmt_target(t["value"], t["unit"])
         met = "–" if t["met"] is None else ("yes" if t["met"] else "**no**")
         lines.append(f"| {t['text']} | {v} | {met} |")
     return "\n".join(lines) + "\n"
