@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.xvfb import end_process
+
 PHOTOS = 4
 
 
@@ -89,15 +91,9 @@ class App:
                       f"the {photos} photos scanned and recognized")  # fmt: skip
 
     def stop(self) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(20)
+        code = end_process(self.proc, 20)
         self.out.close()
-        return self.proc.returncode
+        return code
 
 
 @pytest.fixture

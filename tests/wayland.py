@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.xvfb import need_tools
+from tests.xvfb import end_process, need_tools
 
 #: the programs the tests need and the Debian package of each (Makefile SYSDEPS)
 TOOLS = {"sway": "sway", "swaymsg": "sway", "wtype": "wtype", "grim": "grim"}
@@ -196,13 +196,7 @@ class Sway:
         if self.keyboard is not None and self.keyboard.poll() is None:
             self.keyboard.kill()
             self.keyboard.wait(10)
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        end_process(self.proc)
         self.log.close()
         if self.runtime.parent != self.folder:  # its own folder in /tmp (as root)
             shutil.rmtree(self.runtime, ignore_errors=True)

@@ -36,6 +36,18 @@ def missing_x_tools() -> list[str]:
     return missing_tools(TOOLS)
 
 
+
+def end_process(proc: subprocess.Popen, timeout: float = 10) -> int | None:
+    """Terminate a child (a display server, the app) and wait for it; killed if it outlives ``timeout``."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+    return proc.returncode
+
 def need_tools(tools: dict[str, str], display: str, doc: str) -> None:
     """Skip (fail in CI, env CI set) when one of ``tools`` (program -> Debian package) is missing; skip off Linux
     (``display``, X11 or Wayland, is the Linux desktop's; ``doc`` says more)."""
@@ -162,11 +174,5 @@ class XServer:
         return read_xwd(self.folder / "Xvfb_screen0")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        end_process(self.proc)
         self.log.close()
