@@ -13,14 +13,14 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
-from PySide6.QtGui import QAction, QContextMenuEvent  # noqa: E402
+from PySide6.QtGui import QContextMenuEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from bibtagger_gui.core.bib import Bib  # noqa: E402
 from bibtagger_gui.core.recognizer import Recognizer  # noqa: E402
 from bibtagger_gui.core.store import Store  # noqa: E402
 from tests.test_bench import _fixed_reader  # noqa: E402
-from tests.test_gui_support import fixed_predictions, gui_env, make_window, wait_idle  # noqa: E402,F401
+from tests.test_gui_support import fixed_predictions, gui_env, make_window, select_photos, wait_idle, window_action  # noqa: E402,F401
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -82,23 +82,6 @@ def shoot(make_window, tmp_path, monkeypatch, qtbot):
     return win, folder, ids
 
 
-def select(win, pids: list[int]) -> None:
-    """Select these photos in the list as Ctrl+clicks do (the current row is the first)."""
-    from PySide6.QtCore import QItemSelectionModel
-
-    win.select_photo(pids[0])
-    sm = win.list_view.selectionModel()
-    for pid in pids[1:]:
-        sm.select(win.list_model.index(win.list_model.row_of(pid)), QItemSelectionModel.SelectionFlag.Select)
-    assert sorted(p.id for p in win.selected_photos()) == sorted(pids)
-
-
-def action(win, name: str) -> QAction:
-    act = win.findChild(QAction, name)
-    assert act is not None, f"no action {name}"
-    return act
-
-
 def row_of(win, pid):
     """The list's snapshot of a photo (what its row shows)."""
     return win.list_model.item(win.list_model.row_of(pid))
@@ -123,11 +106,11 @@ def test_mark_reviewed_on_three_photos_is_one_undo_step(qtbot, shoot):
     win, _, ids = shoot
     store = win.store
     three = [ids["photo_000.jpg"], ids["photo_001.jpg"], ids["photo_003.jpg"]]
-    select(win, three)
+    select_photos(win, three)
     win.actions_by_name["checkpoint"].trigger()
     before, depth = dump(store), win.undo_stack.count()
 
-    action(win, "batch_mark_reviewed").trigger()
+    window_action(win, "batch_mark_reviewed").trigger()
 
     after = dump(store)
     for pid in three:  # accepted as Enter accepts one: reviewed, every bib confirmed
@@ -155,10 +138,10 @@ def test_mark_unreviewed_takes_back_accepts_the_undo_stack_no_longer_holds(qtbot
     wait_idle(qtbot, win)
     win.batch_controller.interactive = False
     assert win.undo_stack.count() == 0
-    select(win, three)
+    select_photos(win, three)
     before = dump(win.store)
 
-    action(win, "batch_mark_unreviewed").trigger()
+    window_action(win, "batch_mark_unreviewed").trigger()
 
     after = dump(win.store)
     for pid in three:
@@ -176,10 +159,10 @@ def test_delete_predictions_keeps_human_bibs_and_rejects_the_readings(qtbot, sho
     store.update_bib(row101.id, number="108")  # a correction: human
     win.rebuild_queue()
     three = [p0, ids["photo_001.jpg"], ids["photo_003.jpg"]]
-    select(win, three)
+    select_photos(win, three)
     before = dump(store)
 
-    action(win, "batch_delete_predictions").trigger()
+    window_action(win, "batch_delete_predictions").trigger()
 
     after = dump(store)
     assert [(b.number, b.source) for b in store.bibs(p0)] == [("108", "human")]  # the human bib survives
@@ -218,7 +201,7 @@ def test_rerun_on_selected_photos_with_the_placeholder_models(qtbot, shoot, mode
     win.select_photo(p3)
     win.accept_photo()  # reviewed: a re-run never touches it
     win.rebuild_queue()
-    select(win, [p0, p1, p2, p3])
+    select_photos(win, [p0, p1, p2, p3])
     win.actions_by_name["checkpoint"].trigger()
     before, depth = dump(store), win.undo_stack.count()
     rec = Recognizer.from_dir(models_reading_12)
@@ -226,7 +209,7 @@ def test_rerun_on_selected_photos_with_the_placeholder_models(qtbot, shoot, mode
                 for pid in (p0, p1, p2)}  # fmt: skip
     assert sum(map(len, expected.values())) > 0  # the models read something: the re-run is seen
 
-    action(win, "rerun_selected").trigger()  # Recognition > Re-run on Selected Photos
+    window_action(win, "rerun_selected").trigger()  # Recognition > Re-run on Selected Photos
     qtbot.waitUntil(lambda: not win.batch_controller.pending, timeout=20000)
 
     after = dump(store)
@@ -250,7 +233,7 @@ def test_a_batch_that_fails_part_way_changes_no_photo(qtbot, shoot, monkeypatch)
     win, _, ids = shoot
     store = win.store
     three = [ids["photo_000.jpg"], ids["photo_001.jpg"], ids["photo_003.jpg"]]
-    select(win, three)
+    select_photos(win, three)
     before, depth = dump(store), win.undo_stack.count()
     real = store.delete_bib
 
@@ -260,7 +243,7 @@ def test_a_batch_that_fails_part_way_changes_no_photo(qtbot, shoot, monkeypatch)
         return real(bib_id, reject=reject)
 
     monkeypatch.setattr(store, "delete_bib", failing)
-    action(win, "batch_delete_predictions").trigger()
+    window_action(win, "batch_delete_predictions").trigger()
 
     assert dump(store) == before
     assert win.undo_stack.count() == depth
@@ -270,8 +253,8 @@ def test_a_batch_that_fails_part_way_changes_no_photo(qtbot, shoot, monkeypatch)
 def test_undo_over_a_photo_changed_meanwhile_writes_nothing(qtbot, shoot):
     win, folder, ids = shoot
     three = [ids["photo_000.jpg"], ids["photo_001.jpg"], ids["photo_003.jpg"]]
-    select(win, three)
-    action(win, "batch_mark_reviewed").trigger()
+    select_photos(win, three)
+    window_action(win, "batch_mark_reviewed").trigger()
     after = dump(win.store)
     with Store.open(folder) as other:  # another program un-reviews one of them
         other.set_reviewed(three[1], False)
@@ -289,7 +272,7 @@ def test_a_large_selection_is_confirmed_first(qtbot, shoot, monkeypatch):
     win, _, ids = shoot
     monkeypatch.setattr(batch_action, "CONFIRM_AT", 3)
     controller = win.batch_controller
-    select(win, list(ids.values()))
+    select_photos(win, list(ids.values()))
     before = dump(win.store)
     controller.answer = False
     assert not controller.trigger(batch_action.BatchAction.MARK_REVIEWED)
@@ -297,15 +280,15 @@ def test_a_large_selection_is_confirmed_first(qtbot, shoot, monkeypatch):
     assert dump(win.store) == before and win.undo_stack.count() == 0
     assert "cancelled" in win.statusBar().currentMessage()
     controller.answer = True
-    select(win, [ids["photo_000.jpg"], ids["photo_001.jpg"]])  # below the threshold: no question
+    select_photos(win, [ids["photo_000.jpg"], ids["photo_001.jpg"]])  # below the threshold: no question
     assert controller.trigger(batch_action.BatchAction.MARK_REVIEWED)
     assert len(controller.asked) == 1 and win.undo_stack.count() == 1
 
 
 def test_an_action_with_nothing_to_do_says_why(qtbot, shoot):
     win, _, ids = shoot
-    select(win, [ids["photo_000.jpg"], ids["photo_002.jpg"]])
-    action(win, "batch_mark_unreviewed").trigger()
+    select_photos(win, [ids["photo_000.jpg"], ids["photo_002.jpg"]])
+    window_action(win, "batch_mark_unreviewed").trigger()
     assert win.undo_stack.count() == 0
     assert win.statusBar().currentMessage() == (
         "Mark Unreviewed: nothing to do for the 2 selected photo(s) (2 left alone: 2 not reviewed)")
@@ -344,13 +327,13 @@ def test_a_number_typed_on_the_photo_shown_is_saved_before_a_batch(qtbot, shoot)
     the batch (Mark Reviewed confirmed the photo without it); it is committed first, its own undo step."""
     win, _, ids = shoot
     three = [ids["photo_000.jpg"], ids["photo_001.jpg"], ids["photo_003.jpg"]]
-    select(win, three)
+    select_photos(win, three)
     win.photo_view.setFocus()
     key(qtbot, Qt.Key.Key_7)
     key(qtbot, Qt.Key.Key_7)
     assert win.number_edit.text() == "77"
     depth = win.undo_stack.count()
-    action(win, "batch_mark_reviewed").trigger()
+    window_action(win, "batch_mark_reviewed").trigger()
     shown = win.store.photo(ids["photo_000.jpg"])
     assert shown.reviewed and ("77", "human") in [(b.number, b.source) for b in win.store.bibs(shown.id)]
     assert win.undo_stack.count() == depth + 2  # the typed number, then the batch
@@ -360,10 +343,10 @@ def test_a_number_typed_on_the_photo_shown_is_saved_before_a_batch(qtbot, shoot)
 def test_a_rerun_started_while_recognition_is_paused_ends_the_pause_and_says_so(qtbot, shoot):
     """A re-run the user starts is not paused (it used to start paused, waiting for a Resume): the pause ends."""
     win, _, ids = shoot
-    select(win, [ids["photo_000.jpg"], ids["photo_001.jpg"]])
+    select_photos(win, [ids["photo_000.jpg"], ids["photo_001.jpg"]])
     win.actions_by_name["pause_recognition"].trigger()
     assert win.recognition_paused
-    action(win, "rerun_selected").trigger()
+    window_action(win, "rerun_selected").trigger()
     message = win.statusBar().currentMessage()
     assert message.startswith("Re-running recognition on 2 photo(s)") and "was paused: resumed for it" in message
     assert not win.recognition_paused and not any(j.paused for j in win.jobs)
@@ -391,8 +374,8 @@ def test_a_rerun_that_ends_before_start_job_returns_is_still_written(qtbot, shoo
         return task
 
     monkeypatch.setattr(win.job_pool, "submit", submit_and_finish)
-    select(win, [p2])
-    action(win, "rerun_selected").trigger()
+    select_photos(win, [p2])
+    window_action(win, "rerun_selected").trigger()
     qtbot.waitUntil(lambda: not win.batch_controller.pending and not win.busy, timeout=5000)
     assert [(b.number, b.source) for b in win.store.bibs(p2)] == [("12", "model")]
     assert win.undo_stack.count() == 1 and "Re-ran recognition on 1 photo(s)" in win.statusBar().currentMessage()

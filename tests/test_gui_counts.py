@@ -23,8 +23,7 @@ from PIL import Image
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QItemSelectionModel, Qt  # noqa: E402
-from PySide6.QtGui import QAction  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from bibtagger_gui.cli import main  # noqa: E402
@@ -34,7 +33,7 @@ from bibtagger_gui.core.recognizer import Recognizer  # noqa: E402
 from bibtagger_gui.core.review import ReviewFilter  # noqa: E402
 from bibtagger_gui.core.store import Store  # noqa: E402
 from bibtagger_gui.gui import live_updates  # noqa: E402
-from tests.test_gui_support import gui_env, make_window, wait_idle  # noqa: E402,F401
+from tests.test_gui_support import gui_env, make_window, select_photos, wait_idle, window_action  # noqa: E402,F401
 from tests.test_mturk import answer, row, write_csv  # noqa: E402
 
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -128,20 +127,13 @@ def show(win, rel: str) -> int:
 
 
 def select(win, rels: list[str]) -> None:
-    ids = [pid(win, r) for r in rels]
     win.set_filter(ReviewFilter.ALL)
     win.search_edit.clear()
-    win.select_photo(ids[0])
-    sm = win.list_view.selectionModel()
-    for i in ids[1:]:
-        sm.select(win.list_model.index(win.list_model.row_of(i)), QItemSelectionModel.SelectionFlag.Select)
-    assert sorted(p.id for p in win.selected_photos()) == sorted(ids)
+    select_photos(win, [pid(win, r) for r in rels])
 
 
 def trigger(win, name: str) -> None:
-    act = win.findChild(QAction, name)
-    assert act is not None, name
-    act.trigger()
+    window_action(win, name).trigger()
 
 
 @pytest.mark.slow  # (~9 s: a dozen paths, each its own scan, recognition or import)

@@ -106,3 +106,23 @@ def ground_truth(folder: Path) -> dict[str, list[Bib]]:
     from bibtagger_gui.core.annotations import load_annotations
 
     return {a.image: list(a.bibs) for a in load_annotations(folder / "ground_truth.json")}
+
+
+def select_photos(win, pids: list[int]) -> None:
+    """Select these photos in the list as Ctrl+clicks do (the current row is the first)."""
+    from PySide6.QtCore import QItemSelectionModel
+
+    win.select_photo(pids[0])
+    sm = win.list_view.selectionModel()
+    for pid in pids[1:]:
+        sm.select(win.list_model.index(win.list_model.row_of(pid)), QItemSelectionModel.SelectionFlag.Select)
+    assert sorted(p.id for p in win.selected_photos()) == sorted(pids)
+
+
+def window_action(win, name: str):
+    """The window's QAction of that object name (the test fails when there is none)."""
+    from PySide6.QtGui import QAction
+
+    act = win.findChild(QAction, name)
+    assert act is not None, f"no action {name}"
+    return act
