@@ -177,12 +177,10 @@ def reapply_all(store: Any, records: Sequence[PhotoRecord]) -> None:
 
 
 def revert(store: Any, record: PhotoRecord) -> None:
-    """Undo ``record``: the photo back to its state before the edit (:func:`move`)."""
-    move(store, record.photo_id, record.rows_after, record.rows_before, record.reviewed[::-1], record.versions[::-1],
-         record.model_others, record.unrejected, undo=True)  # fmt: skip
+    """Undo ``record``: the photo back to its state before the edit (:func:`move_all` of one photo)."""
+    move_all(store, [_moved(record, undo=True)])
 
 
 def reapply(store: Any, record: PhotoRecord) -> None:
-    """Redo ``record``: the photo to its state after the edit, its very rows (:func:`move`)."""
-    move(store, record.photo_id, record.rows_before, record.rows_after, record.reviewed, record.versions,
-         record.model_others, record.unrejected, undo=False)  # fmt: skip
+    """Redo ``record``: the photo to its state after the edit, its very rows (:func:`move_all` of one photo)."""
+    move_all(store, [_moved(record, undo=False)])
