@@ -166,6 +166,49 @@ def test_every_control_of_every_window_has_a_name_a_screen_reader_can_say(qtbot,
     assert unnamed == {}
 
 
+
+def test_every_combo_box_has_a_visible_label_that_is_its_buddy(qtbot, make_window, tmp_path, monkeypatch):
+    """A combo box's accessible name is seen by no one and, on Linux, a screen reader may say only its value
+    (Qt gives the box's value as its Name; the name comes through the label relation): every combo box needs a
+    visible label that is its buddy, with an Alt key. The main window's filter and order boxes had none, nor
+    had the MTurk review's filter (its "Show:" was not the box's buddy)."""
+    unlabelled, boxes = {}, 0
+    for name, w in walk(qtbot, make_window, tmp_path, monkeypatch):
+        _shown(w)
+        for c in interactive_widgets(w):
+            if not isinstance(c, QComboBox):
+                continue
+            boxes += 1
+            label = buddy_of(c)
+            if label is None or not label.isVisibleTo(w) or not label.text().replace("&", "").strip() or _mnemonic(label.text()) is None:
+                unlabelled.setdefault(name, []).append(f"{_label(c)}: {label.text() if label else 'no label'}")
+    assert boxes >= 3  # the main window's two, the MTurk review's filter
+    assert unlabelled == {}
+
+
+def test_the_main_windows_box_labels_alt_keys_open_their_lists_and_leave_the_focus_on_the_review(qtbot, make_window, tmp_path):
+    """The filter and order boxes take no focus (digits go to the number field), so Qt's buddy key would do
+    nothing: Alt+S opens the filter's list and Alt+D the order's, a key chooses, and the focus is back where
+    the review has it. Each label is on screen, inside the side column, left of its box."""
+    from bibtagger_gui.core.list_order import ListOrder
+    from bibtagger_gui.core.review import ReviewFilter
+
+    win = make_window()
+    QApplication.processEvents()
+    focus = QApplication.focusWidget()
+    for label, box, letter in ((win.filter_label, win.filter_box, Qt.Key.Key_S), (win.order_label, win.order_box, Qt.Key.Key_D)):
+        assert label.buddy() is box and label.isVisible() and box.focusPolicy() == Qt.FocusPolicy.NoFocus
+        assert label.geometry().right() < box.geometry().left() and abs(label.geometry().center().y() - box.geometry().center().y()) <= 2
+        before = box.currentIndex()
+        qtbot.keyClick(win, letter, Qt.KeyboardModifier.AltModifier)
+        qtbot.waitUntil(lambda box=box: box.view().isVisible(), timeout=3000)
+        qtbot.keyClick(box.view(), Qt.Key.Key_Down)
+        qtbot.keyClick(box.view(), Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda box=box: not box.view().isVisible(), timeout=3000)
+        assert box.currentIndex() == before + 1
+        assert QApplication.focusWidget() is focus  # the review keeps the keys
+    assert win.filter is ReviewFilter(win.filter_box.itemData(1)) and win.order is ListOrder(win.order_box.itemData(1))
+
 def test_photo_list_rows_tell_a_screen_reader_name_state_and_bibs(qtbot, make_window, tmp_path):
     """A row's accessible text (what Qt's list accessibility gives a screen reader for the row) says the
     file, its review state in words and its bibs; the display text's "✓"/"⚠" marks are not words."""

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QComboBox, QLabel, QWidget
 
 from bibtagger_gui.core.review import LOW_CONFIDENCE
 
@@ -25,6 +25,26 @@ def name_widget(widget, name: str, description: str, tip: str | None = None) -> 
     widget.setAccessibleName(name)
     widget.setAccessibleDescription(description)
     widget.setToolTip(tip if tip is not None else description)
+
+
+class BuddyLabel(QLabel):
+    """A field's visible label, its buddy, with an Alt key (``"&Show:"``): a screen reader names the field by it
+    (a combo box's own name on Linux is its current value) and the Alt key goes to the field. For a combo box
+    that takes no focus (the main window's filter and order boxes: the keys stay with the review) Qt's buddy
+    key would do nothing, so it opens the box's list: arrows and Enter choose, Escape leaves it as it was."""
+
+    def __init__(self, text: str, buddy: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setBuddy(buddy)
+
+    def event(self, e: QEvent) -> bool:
+        box = self.buddy()
+        if e.type() == QEvent.Type.Shortcut and isinstance(box, QComboBox) and box.focusPolicy() == Qt.FocusPolicy.NoFocus:
+            if box.isEnabled():
+                box.showPopup()
+            return True
+        return super().event(e)
+
 
 HIGH_CONFIDENCE = 0.95  # "sure": calibrated P(right) >= 0.95 (dev train split: 140 readings, 1 wrong)
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QFileDialog,
+    QGridLayout,
     QLabel,
     QLineEdit,
     QListView,
@@ -217,7 +218,7 @@ class MainWindow(QMainWindow):
         self.order_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.order_box.setMinimumContentsLength(12)
         for o in ListOrder:
-            self.order_box.addItem(f"Order: {o.label}", o.value)
+            self.order_box.addItem(o.label, o.value)  # its label says "Order:"
         self.order_box.currentIndexChanged.connect(lambda _i: self.set_order(ListOrder(self.order_box.currentData())))
         self.search_edit = QLineEdit()
         self.search_edit.setObjectName("searchEdit")
@@ -233,8 +234,17 @@ class MainWindow(QMainWindow):
         left = QWidget()
         lay = QVBoxLayout(left)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.filter_box)
-        lay.addWidget(self.order_box)
+        # visible labels, the boxes' buddies: a screen reader names a combo box by its label (its own name on
+        # Linux is its value), and Alt+S / Alt+D open their lists (the boxes take no focus; docs/accessibility.md)
+        self.filter_label = look.BuddyLabel("&Show:", self.filter_box)
+        self.order_label = look.BuddyLabel("Or&der:", self.order_box)
+        boxes = QGridLayout()
+        boxes.setContentsMargins(0, 0, 0, 0)
+        for row, (label, box) in enumerate(((self.filter_label, self.filter_box), (self.order_label, self.order_box))):
+            boxes.addWidget(label, row, 0)
+            boxes.addWidget(box, row, 1)
+        boxes.setColumnStretch(1, 1)
+        lay.addLayout(boxes)
         lay.addWidget(self.search_edit)
         lay.addWidget(self.list_view, 1)
         lay.addWidget(self.queue_label)

@@ -370,7 +370,7 @@ class MTurkReviewDialog(QDialog):
                 self.addAction(act)
 
         top = QHBoxLayout()
-        top.addWidget(QLabel("Show:"))
+        top.addWidget(look.BuddyLabel("&Show:", self.filter_box))  # the box's name for a screen reader, Alt+S
         top.addWidget(self.filter_box)
         top.addWidget(self.count_label, 1)
         left = QWidget()
