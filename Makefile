@@ -12,17 +12,18 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: Qt's runtime libs, fonts for synthetic bibs, exiftool for keywords, an X server
 # with a keyboard and its settings for the real-display tests (xvfb, xdotool, xrdb: tests/test_x11_display.py, docs/x11.md),
 # the libraries of Qt's Wayland plugin and a headless Wayland compositor with its keyboard and screen grab
-# (sway, wtype, grim: tests/test_wayland_display.py, docs/wayland.md),
+# (sway, wtype, grim: tests/test_wayland_display.py, docs/wayland.md), xprop (x11-utils) for a window's WM_CLASS,
+# desktop-file-validate and gio (desktop-file-utils, libglib2.0-bin: the desktop launcher's tests, docs/desktop.md),
 # and LibreOffice Calc (headless) with its Python bridge for tests/test_office_roundtrip.py (about 90 MB, under a minute; docs/exports.md).
 SYSDEPS := libegl1 libgl1 libglib2.0-0 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 \
 	libxcb-image0 libxcb-xinerama0 libxcb-xkb1 \
-	xvfb xdotool x11-xserver-utils \
+	xvfb xdotool x11-xserver-utils x11-utils desktop-file-utils libglib2.0-bin \
 	libwayland-client0 libwayland-cursor0 libwayland-egl1 sway wtype grim \
 	fonts-dejavu-core fonts-dejavu-extra fonts-liberation2 fonts-freefont-ttf fonts-urw-base35 fonts-roboto-unhinted \
 	libimage-exiftool-perl libreoffice-calc-nogui python3-uno
 
-.PHONY: setup sysdeps run test bench bench-app bench-peers package demo clean
+.PHONY: setup sysdeps run test bench bench-app bench-peers package demo install-desktop uninstall-desktop clean
 
 sysdeps: $(VENV)/.sysdeps
 $(VENV)/.sysdeps:
@@ -47,6 +48,15 @@ demo: setup
 
 run: setup demo
 	$(VENV)/bin/bibtagger gui $(DIR)
+
+# the app in this user's desktop menu (Linux, no root): an entry that runs this checkout's .venv/bin/bibtagger, and its
+# icon, in $XDG_DATA_HOME (~/.local/share) (docs/desktop.md)
+install-desktop: setup
+	$(VENV)/bin/bibtagger install-desktop
+
+uninstall-desktop:
+	@test -x $(VENV)/bin/bibtagger || { echo "no $(VENV): nothing installed from this checkout"; exit 0; }; \
+	$(VENV)/bin/bibtagger install-desktop --uninstall
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q

@@ -14,7 +14,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from bibtagger_gui.cli import COMMANDS, build_parser
+from bibtagger_gui.cli import COMMANDS, build_parser, command_module
 from bibtagger_gui.core.store import SCHEMA_VERSION, Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,10 +75,11 @@ def test_every_package_is_in_the_tree():
 
 
 def test_every_cli_module_is_a_registered_command():
-    """cli/NAME_cmd.py, as the tree says, and every such module is in COMMANDS (else it is never registered)."""
+    """cli/NAME_cmd.py ("-" in NAME as "_"), as the tree says, and every such module is in COMMANDS (else it is never
+    registered)."""
     modules = {p.name[: -len("_cmd.py")] for p in (ROOT / "bibtagger_gui" / "cli").glob("*_cmd.py")}
     others = {p.name for p in (ROOT / "bibtagger_gui" / "cli").glob("*.py")} - {f"{m}_cmd.py" for m in modules}
-    assert modules == set(COMMANDS)
+    assert modules == {command_module(name)[: -len("_cmd")] for name in COMMANDS}
     assert others == {"__init__.py"}
 
 

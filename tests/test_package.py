@@ -192,6 +192,23 @@ def check_frozen_commands(exe: Path, tmp_path: Path, env: dict[str, str]) -> Non
     shot = tmp_path / "window.png"
     done = run("gui", str(folder), "--screenshot", str(shot), timeout=300)
     assert done.returncode == 0 and shot.stat().st_size > 10000, done.stdout + done.stderr
+    check_frozen_desktop_entry(exe, tmp_path, env)
+
+
+def check_frozen_desktop_entry(exe: Path, tmp_path: Path, env: dict[str, str]) -> None:
+    """`install-desktop` of the packaged app (Linux): its entry runs the executable itself, and its icon is the one
+    build.spec bundled (docs/desktop.md)."""
+    if not sys.platform.startswith("linux"):
+        return
+    from bibtagger_gui.core import desktop_entry as de
+
+    prefix = tmp_path / "desktop prefix"
+    done = subprocess.run([str(exe), "install-desktop", "--prefix", str(prefix)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    entry = prefix / "share" / de.ENTRY_DIR / de.ENTRY_NAME
+    keys = de.read_entry(entry.read_text(encoding="utf-8"))
+    assert keys["Exec"] == de.exec_value([str(exe)]) and keys["TryExec"] == str(exe), keys
+    assert (prefix / "share" / de.ICON_DIR / "bibtagger.svg").read_bytes() == de.icon_source().read_bytes()
 
 
 def test_a_lone_folder_argument_opens_it_in_the_app(monkeypatch, tmp_path):

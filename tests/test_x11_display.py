@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bibtagger_gui.core.desktop_entry import APP_ID
 from tests.display_app import PHOTOS, App, photos, photos_template, start_app, type_a_number_and_quit  # noqa: F401 (fixtures)
 from tests.xvfb import XServer, missing_x_tools, need_x_tools
 
@@ -62,6 +63,7 @@ def check_packaged_app_on_x11(exe: Path, tmp_path: Path, env: dict[str, str]) ->
     app = None
     try:
         app = App(server, folder, None, tmp_path / "x11" / "home", command=[str(exe)], env=env)
+        assert server.wm_class(app.window) == (APP_ID, APP_ID)  # the desktop entry's StartupWMClass (docs/desktop.md)
         type_a_number_and_quit(app)
     finally:
         if app is not None:

@@ -11,6 +11,7 @@ app's window the keyboard focus.
 from __future__ import annotations
 
 import os
+import re
 import select
 import shutil
 import struct
@@ -23,7 +24,7 @@ import numpy as np
 import pytest
 
 #: the programs the tests need and the Debian package of each (Makefile SYSDEPS)
-TOOLS = {"Xvfb": "xvfb", "xdotool": "xdotool", "xrdb": "x11-xserver-utils"}
+TOOLS = {"Xvfb": "xvfb", "xdotool": "xdotool", "xrdb": "x11-xserver-utils", "xprop": "x11-utils"}
 
 
 def missing_tools(tools: dict[str, str]) -> list[str]:
@@ -156,6 +157,11 @@ class XServer:
         """(x, y, width, height) of ``window`` in the server's pixels."""
         values = dict(line.split("=", 1) for line in self.xdotool("getwindowgeometry", "--shell", window).split())
         return int(values["X"]), int(values["Y"]), int(values["WIDTH"]), int(values["HEIGHT"])
+
+    def wm_class(self, window: str) -> tuple[str, ...]:
+        """The window's WM_CLASS as a window manager reads it (xprop): (instance, class)."""
+        out = self.run("xprop", "-id", window, "WM_CLASS")  # WM_CLASS(STRING) = "bibtagger", "bibtagger"
+        return tuple(re.findall(r'"((?:[^"\\]|\\.)*)"', out))
 
     def focus(self, window: str) -> None:
         """Give ``window`` the keyboard focus (XSetInputFocus), as a window manager does when a window opens."""

@@ -9,8 +9,8 @@ import sys
 
 from bibtagger_gui import __version__
 
-# Sub-command modules, in help order. Each defines register(subparsers) and sets
-# `func` (args -> int exit code) with set_defaults.
+# Sub-commands, in help order; each lives in cli/NAME_cmd.py (a "-" in NAME is "_" there), which defines
+# register(subparsers) and sets `func` (args -> int exit code) with set_defaults.
 COMMANDS = [
     "predict",
     "export",
@@ -22,7 +22,13 @@ COMMANDS = [
     "mturk",
     "startlist",
     "demo",
+    "install-desktop",
 ]
+
+
+def command_module(name: str) -> str:
+    """The module of the sub-command ``name`` in cli/: ``install-desktop`` -> ``install_desktop_cmd``."""
+    return f"{name.replace('-', '_')}_cmd"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,10 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "prints OK ... (exit 0) or SELFTEST FAILED: ... (exit 1)")  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
+        module_name = f"bibtagger_gui.cli.{command_module(name)}"
         try:
-            module = importlib.import_module(f"bibtagger_gui.cli.{name}_cmd")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == f"bibtagger_gui.cli.{name}_cmd":
+            if exc.name == module_name:
                 continue
             raise
         module.register(sub)

@@ -10,11 +10,16 @@ from typing import Callable
 from PySide6.QtCore import QEventLoop
 from PySide6.QtWidgets import QApplication
 
-ORG, APP = "bibtagger", "bibtagger"
+from bibtagger_gui.core.desktop_entry import APP_ID
+
+ORG, APP = "bibtagger", APP_ID
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
-    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    # the program name is the app id, not argv[0]: on X11 it is the instance part of WM_CLASS, which was
+    # "__main__.py" under `python -m bibtagger_gui` (the class part is the application name: StartupWMClass of the
+    # desktop entry, docs/desktop.md)
+    app = QApplication.instance() or QApplication(argv or [APP])
     app.setOrganizationName(ORG)
     app.setApplicationName(APP)
     # the Wayland app_id (X11: _KDE_NET_WM_DESKTOP_FILE), what a desktop matches a .desktop file, icon and task bar
