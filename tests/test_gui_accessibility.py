@@ -186,16 +186,22 @@ def test_every_combo_box_has_a_visible_label_that_is_its_buddy(qtbot, make_windo
     assert unlabelled == {}
 
 
-def test_the_main_windows_box_labels_alt_keys_open_their_lists_and_leave_the_focus_on_the_review(qtbot, make_window, tmp_path):
+def test_the_main_windows_box_labels_alt_keys_open_their_lists_and_leave_the_focus_on_the_review(qtbot, make_window, tmp_path, monkeypatch):
     """The filter and order boxes take no focus (digits go to the number field), so Qt's buddy key would do
     nothing: Alt+S opens the filter's list and Alt+D the order's, a key chooses, and the focus is back where
     the review has it. Each label is on screen, inside the side column, left of its box."""
     from bibtagger_gui.core.list_order import ListOrder
     from bibtagger_gui.core.review import ReviewFilter
 
+    from tests.test_gui_support import fixed_predictions, make_photos, wait_idle
+
+    make_photos(tmp_path / "p", 3)
+    fixed_predictions(monkeypatch, {})
     win = make_window()
-    QApplication.processEvents()
+    win.open_folder(tmp_path / "p")
+    wait_idle(qtbot, win)
     focus = QApplication.focusWidget()
+    assert focus is win.photo_view  # where the review's keys go (digits: the number field)
     for label, box, letter in ((win.filter_label, win.filter_box, Qt.Key.Key_S), (win.order_label, win.order_box, Qt.Key.Key_D)):
         assert label.buddy() is box and label.isVisible() and box.focusPolicy() == Qt.FocusPolicy.NoFocus
         assert label.geometry().right() < box.geometry().left() and abs(label.geometry().center().y() - box.geometry().center().y()) <= 2
