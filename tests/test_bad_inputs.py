@@ -145,3 +145,47 @@ def test_predict_names_files_in_formats_it_cannot_read(tmp_path, capsys, placeho
     err = capsys.readouterr().err
     assert "2 file(s) in formats bibtagger cannot read were left out (1 CR3, 1 HEIC): convert them to JPEG; RAW files: use the camera's JPEGs" in err
     assert "1 photo(s) recognised" in err
+
+
+def test_find_and_export_see_the_project_of_a_read_only_folder(tmp_path):
+    """A reviewed shoot made read-only (a share, another user's folder) still holds its project: find and
+    export said "no bibtagger project yet (run `bibtagger predict` …)". As root they run in a child as nobody."""
+    from bibtagger_gui.core.store import Store
+
+    base = Path(tempfile.mkdtemp(prefix="bt_ro_find_"))
+    try:
+        base.chmod(0o755)
+        folder = base / "photos"
+        good_photo(folder / "a.jpg", 4)
+        with Store.open(folder) as store:
+            store.scan()
+            store.add_bib(store.photo_by_path("a.jpg").id, "1234", None)
+        xdg, out = base / "xdg", base / "out"
+        for d in (xdg, out):
+            d.mkdir()
+            d.chmod(0o777)
+        for d in (folder / ".bibtagger", folder):
+            d.chmod(0o555)
+        code = (
+            "import os, sys\n"
+            "import bibtagger_gui.cli.find_cmd, bibtagger_gui.cli.export_cmd, bibtagger_gui.core.store\n"
+            "import bibtagger_gui.core.exporters, bibtagger_gui.core.photo_selection, bibtagger_gui.core.name_match\n"
+            "import bibtagger_gui.core.annotations, bibtagger_gui.core.sheet_csv, csv, json, tempfile, encodings.idna\n"
+            "import locale, gettext\n"
+            "from bibtagger_gui.cli import build_parser, main\n"
+            "build_parser()\n"  # every command's module, before the python under /root is out of reach
+            "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
+            f"rc = main(['find', {str(folder)!r}, '1234'])\n"
+            f"sys.exit(rc or main(['export', {str(folder)!r}, '--format', 'csv', '--out', {str(out / 'e.csv')!r}]))\n"
+        )
+        env = {k: v for k, v in os.environ.items() if k != "BIBTAGGER_STORE_DIR"}
+        env["XDG_DATA_HOME"] = str(xdg)
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.splitlines() == ["a.jpg"]
+        rows = list(csv.DictReader((out / "e.csv").read_text(encoding="utf-8-sig").splitlines()))
+        assert [(r["image"], r["number"]) for r in rows] == [("a.jpg", "1234")]
+    finally:
+        for d in (folder, folder / ".bibtagger"):
+            d.chmod(0o755)
+        shutil.rmtree(base)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import cv2
 import numpy as np
 import pytest
@@ -59,3 +61,20 @@ def test_cli_find_and_export_see_a_photo_renamed_since_the_last_scan(store, caps
     assert main(["export", str(folder), "--format", "csv"]) == 0
     out = capsys.readouterr().out
     assert "Smith_Ann_001.jpg" in out and "a.jpg" not in out.replace("Smith_Ann_001.jpg", "")
+
+
+def test_cli_export_and_find_on_a_copy_of_the_shoot(tmp_path, capsys):
+    """A shoot copied with its .bibtagger (to an external drive, for a client) while the original stays:
+    export refused the copy ("… is the project database of <original>"), as if it were given with --store."""
+    original = tmp_path / "Race"
+    original.mkdir()
+    cv2.imwrite(str(original / "a.jpg"), np.full((30, 40, 3), 100, np.uint8))
+    with Store.open(original) as s:
+        s.scan()
+        s.add_bib(s.photo_by_path("a.jpg").id, "1234", None)
+    copy = tmp_path / "Race copy"
+    shutil.copytree(original, copy)
+    assert main(["export", str(copy), "--format", "csv"]) == 0, capsys.readouterr().err
+    assert [r.split(",")[:2] for r in capsys.readouterr().out.lstrip("\ufeff").splitlines()[1:]] == [["a.jpg", "1234"]]
+    assert main(["find", str(copy), "1234"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["a.jpg"]

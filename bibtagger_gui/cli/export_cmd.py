@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.exporters import ExportError, export
     from bibtagger_gui.core.name_match import across_folders_note
     from bibtagger_gui.core.photo_selection import read_list, select_photos
-    from bibtagger_gui.core.store import Store, StoreError, db_path_for
+    from bibtagger_gui.core.store import Store, StoreError, project_exists
 
     folder: Path = args.dir
     if not folder.is_dir():
@@ -55,12 +55,11 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "xlsx" and args.out is None:
         print("error: --format xlsx writes a binary file, not text for stdout: give --out FILE.xlsx", file=sys.stderr)
         return 2
-    db = args.store or db_path_for(folder)
-    if not Path(db).exists():
+    if not (args.store.exists() if args.store else project_exists(folder)):
         print(f"{folder}: no bibtagger project yet (run `bibtagger predict {folder}` or open it in the GUI first)", file=sys.stderr)
         return 1
     try:
-        store = Store.open(folder, db_path=db)
+        store = Store.open(folder, db_path=args.store)  # the folder's own project is found as predict finds it
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

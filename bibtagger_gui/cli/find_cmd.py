@@ -12,13 +12,13 @@ from bibtagger_gui.core.bib import clean_number, number_matches
 def open_project(folder: str | Path, scan: bool = True):
     """The existing project store of ``folder``, synced with the folder by a scan (unless ``scan`` is
     False: the caller scans and reports); None (after a message on stderr) when there is none."""
-    from bibtagger_gui.core.store import Store, StoreError, db_path_for
+    from bibtagger_gui.core.store import Store, StoreError, project_exists
 
     folder = Path(folder)
     if not folder.is_dir():
         print(f"{folder}: not a folder", file=sys.stderr)
         return None
-    if not db_path_for(folder).exists():
+    if not project_exists(folder):
         print(
             f"{folder}: no bibtagger project yet (run `bibtagger predict {folder}` or open it in the GUI first)",
             file=sys.stderr,

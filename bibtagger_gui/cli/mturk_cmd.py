@@ -194,10 +194,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             return 1
     except OSError:
         pass
-    from bibtagger_gui.core.store import db_path_for
+    from bibtagger_gui.core.store import project_exists
 
     # a project only to finish a verdict a crash left noted in it: never create one for that
-    store = _open_store(args.dir, scan=False) if db_path_for(args.dir).exists() else None
+    store = _open_store(args.dir, scan=False) if project_exists(args.dir) else None
     with mturk.VerdictStore.open(store if store is not None else args.dir) as verdicts:
         _finish_pending(store, verdicts, batch)
         if store is not None:

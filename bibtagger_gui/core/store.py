@@ -254,6 +254,15 @@ def db_path_for(folder: str | os.PathLike, writable: Callable[[Path], bool] = fo
     return fallback_db_path(folder)
 
 
+def project_exists(folder: str | os.PathLike) -> bool:
+    """True when ``folder`` has a project :meth:`Store.open` opens rather than creates: the database at
+    :func:`db_path_for`, or the folder's own ``.bibtagger/project.db`` that it copies there when the folder
+    is read-only (a shoot on a read-only share still has its project)."""
+    folder = Path(folder).resolve()
+    local = folder / STORE_DIRNAME / DB_NAME
+    return db_path_for(folder).exists() or (local.is_file() and os.access(local, os.R_OK))
+
+
 def _last_write(db: Path) -> float:
     """Newest modification time of a database file and its WAL (0 when there is none)."""
     times = []
