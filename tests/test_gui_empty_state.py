@@ -214,6 +214,46 @@ def test_a_photo_file_dropped_on_the_view_opens_its_folder_and_shows_it(qtbot, m
         assert any(name in m and why in m for m in said), said
 
 
+def test_a_photo_given_to_the_app_opens_its_folder_at_it(qtbot, gui_env, placeholder_models_dir, tmp_path, monkeypatch, capsys):
+    """`bibtagger IMG.jpg` is what a file manager's Open With, or a photo dropped on the app's icon, runs: argparse
+    refused it ("invalid choice", unseen in the windowed app: nothing opened) and `gui IMG.jpg` said "not a folder".
+    Now the window opens the photo's folder at that photo; another file opens the window, saying why."""
+    from types import SimpleNamespace
+
+    from bibtagger_gui.cli import main
+    from bibtagger_gui.gui import app as gui_app
+    from bibtagger_gui.gui.main_window import MainWindow
+
+    folder = shoot(tmp_path / "race ü", monkeypatch, n=4)
+    (folder / "notes.txt").write_text("start list on paper")
+    given = []
+    monkeypatch.setattr(gui_app, "run_gui", lambda target, models, screenshot: given.append(target) or 0)
+    assert main([str(folder / "photo_002.jpg")]) == 0 and given == [str(folder / "photo_002.jpg")]
+    made = []
+
+    def make(models_dir=None):
+        made.append(MainWindow(models_dir=models_dir, settings=gui_env))
+        qtbot.addWidget(made[-1])
+        return made[-1]
+
+    def run_window(target):
+        assert gui_app._run_window(SimpleNamespace(exec=lambda: 0), make, SimpleNamespace(window=None), target,
+                                   str(placeholder_models_dir), None) == 0  # fmt: skip
+        return made[-1]
+
+    win = run_window(given[0])
+    assert win.folder == folder.resolve()
+    qtbot.waitUntil(lambda: win.store.photo_by_path("photo_002.jpg") is not None
+                    and win.current_id == win.store.photo_by_path("photo_002.jpg").id, timeout=20000)  # fmt: skip
+    wait_idle(qtbot, win)
+    assert win.current_id == win.store.photo_by_path("photo_002.jpg").id
+    win.close_folder()
+    capsys.readouterr()
+    win = run_window(str(folder / "notes.txt"))
+    assert win.folder is None and "notes.txt: not a photo" in win.statusBar().currentMessage()
+    assert "notes.txt: not a photo" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- folder states
 
 

@@ -58,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_selftest()
     parser = build_parser()
-    if len(argv) == 1 and argv[0] not in COMMANDS and not argv[0].startswith("-") and os.path.isdir(argv[0]):
-        argv = ["gui", argv[0]]  # a folder dropped on the app (or `bibtagger FOLDER`): open it
+    if len(argv) == 1 and argv[0] not in COMMANDS and not argv[0].startswith("-") and os.path.exists(argv[0]):
+        # a folder or a photo dropped on the app's icon, Open With, `bibtagger FOLDER`: the window opens it (a photo
+        # at that photo, another file says why); the windowed app has no stderr for argparse's "invalid choice"
+        argv = ["gui", argv[0]]
     args = parser.parse_args(argv or ["gui"])
     if args.selftest:  # `--selftest` after another top-level option
         from bibtagger_gui.selftest import run_selftest

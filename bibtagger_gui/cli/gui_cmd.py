@@ -11,7 +11,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="open the desktop app (review photos, correct bibs)",
                        description="Open the desktop app on DIR (else the last folder): review the photos, "
                                    "correct the bibs the recognizer proposes, export and write keywords.")
-    p.add_argument("folder", nargs="?", metavar="DIR", help="photo folder to open (default: the last one)")
+    p.add_argument("folder", nargs="?", metavar="DIR", help="photo folder to open (default: the last one), or a photo: "
+                   "its folder opens at that photo")
     p.add_argument("--models", metavar="DIR", help="folder with detector.onnx and reader.onnx (default: the folder last chosen with "
                    "Recognition > Load Model Folder…, else the bundled models, or $BIBTAGGER_MODELS)")
     p.add_argument(

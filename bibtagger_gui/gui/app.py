@@ -40,6 +40,22 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
     return True
 
 
+def open_target(window, target: str | Path) -> bool:
+    """Open a folder, or a photo file at that photo in its folder: what a file manager's Open With, or a photo
+    dropped on the app's icon, passes (a photo dropped on the window opens the same way). Another file is refused
+    with the reason in the status bar; False when nothing was opened."""
+    from bibtagger_gui.core.imageio import is_supported
+    from bibtagger_gui.gui.empty_state import file_refusal
+
+    path = Path(target).expanduser()
+    if not path.is_file():
+        return window.open_folder(path)
+    if is_supported(path):
+        return window.open_photo(path)
+    window.statusBar().showMessage(file_refusal(path))
+    return False
+
+
 def take_screenshot(window, path: str | Path, timeout: float = 600.0) -> tuple[int, int]:
     """Wait for scan + recognition, show the first photo with bibs, save ``window.grab()``."""
     wait_until(lambda: not window.busy, timeout)
@@ -98,7 +114,7 @@ def _run_window(app, MainWindow, reporter, folder, models, screenshot) -> int:  
         recent = window.settings.value("recent_folder")
         if recent and Path(str(recent)).is_dir():
             folder = str(recent)
-    if folder is not None and not window.open_folder(folder):
+    if folder is not None and not open_target(window, folder):
         print(f"bibtagger gui: {window.statusBar().currentMessage()}", file=sys.stderr)
         if screenshot is not None:
             return 1

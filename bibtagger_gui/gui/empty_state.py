@@ -299,7 +299,12 @@ def refusal(mime: Any) -> str | None:
     paths = _local_paths(mime)
     if not paths:
         return None
-    name = paths[0].name or str(paths[0])
+    return file_refusal(paths[0])
+
+
+def file_refusal(path: Path) -> str:
+    """Why the file ``path`` is not opened as a photo (dropped on the view, or on the app's icon)."""
+    name = path.name or str(path)
     if is_unsupported_photo(name):
         fmt = Path(name).suffix.lstrip(".").upper()
         return f"Cannot open {name}: {fmt} photos cannot be read (bibtagger reads {readable_formats()}); drop a folder or a photo"
