@@ -256,3 +256,30 @@ def test_a_crop_that_cannot_be_renamed_into_place_leaves_no_temp_file(tmp_path, 
     with pytest.raises(PermissionError):
         exporters.atomic_write_bytes(tmp_path / "crop.png", b"data")  # what a crop is written with
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "bibcsv", "json", "coco", "xlsx"])
+def test_a_file_export_never_replaces_a_photo(project, tmp_path, capsys, fmt):
+    """`--out race_001.jpg` (a slip of the shell's completion, a file dialog's "Replace?") wrote the CSV/JSON/workbook
+    over the photo. A photo's name, or a link to a photo, is refused and the photo is left as it was."""
+    folder, _ = project
+    photo = folder / "race_001.jpg"
+    before = photo.read_bytes()
+    (tmp_path / "bibs.csv").symlink_to(folder / "race_002.jpg")
+    for out, said in ((photo, "race_001.jpg is named like a photo"), (tmp_path / "bibs.csv", "a link to")):
+        assert main(["export", str(folder), "--format", fmt, "--out", str(out)]) == 1
+        assert said in capsys.readouterr().err
+    assert photo.read_bytes() == before and load_image(folder / "race_002.jpg").size > 0
+    assert main(["export", str(folder), "--format", fmt, "--out", str(tmp_path / "IMG_1.CR2")]) == 1  # a RAW's name too
+    assert not (tmp_path / "IMG_1.CR2").exists()
+
+
+def test_predict_refuses_a_photo_as_its_output_before_recognizing(project, tmp_path, capsys):
+    folder, _ = project
+    photo = folder / "race_003.jpg"
+    before = photo.read_bytes()
+    for option in ("--json", "--csv"):
+        assert main(["predict", str(folder), option, str(photo), "--models", str(tmp_path / "no models")]) == 1
+        err = capsys.readouterr().err
+        assert "race_003.jpg is named like a photo" in err and "model" not in err  # said before loading models
+    assert photo.read_bytes() == before

@@ -256,3 +256,15 @@ def test_bib_panel_names_and_off_list_flag(qtbot, make_window, tmp_path, monkeyp
     assert win.panel.startlist is None
     win.open_folder(folder)  # reopening loads the stored list once
     assert win.panel.startlist is not None and win.panel.startlist.name("1234") == "Cleo Park"
+
+
+def test_a_photo_chosen_as_the_export_file_is_refused_and_kept(qtbot, window, project):
+    """A file dialog's "Replace?" answered yes over a photo wrote the CSV into it; now the export is refused, said
+    plainly (it read "ExportError: …" for the refused folder inside the photo folder)."""
+    photo = project / "photo_001.jpg"
+    before = photo.read_bytes()
+    outcome = gui_export(qtbot, window, "csv", photo)
+    assert isinstance(outcome, str) and photo.read_bytes() == before
+    assert window.export_controller.last_message.startswith(f"Export failed: {photo} is named like a photo")
+    gui_export(qtbot, window, "crops", project / "crops")
+    assert window.export_controller.last_message.startswith(f"Export failed: {project / 'crops'} is inside the photo folder")

@@ -653,3 +653,13 @@ def test_cli_import_finishes_a_noted_verdict_and_export_creates_no_project(tmp_p
     bare.mkdir()
     assert main(["mturk", "export", str(src), str(bare), "--out", str(tmp_path / "up.csv")]) == 0
     assert not db_path_for(bare).exists()
+
+
+def test_export_never_replaces_a_photo(tmp_path):
+    path = write_csv(tmp_path / "batch.csv", [row("A1", "p.jpg", "[]")])
+    batch = mturk.read_batch(path)
+    shot = photo(tmp_path / "IMG_1.JPG", 40, 30)
+    before = shot.read_bytes()
+    with pytest.raises(OSError, match="IMG_1.JPG is named like a photo"):
+        mturk.export_batch(batch, {"A1": mturk.Verdict("A1", mturk.REJECT, "No box drawn")}, shot)
+    assert shot.read_bytes() == before

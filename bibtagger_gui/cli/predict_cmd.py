@@ -23,7 +23,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.annotations import AnnotationError, dump_annotations
     from bibtagger_gui.core.exporters import bib_rows_csv
-    from bibtagger_gui.core.imageio import ImageError, unsupported_note
+    from bibtagger_gui.core.imageio import ImageError, photo_target_problem, unsupported_note
     from bibtagger_gui.core.progress import Progress
     from bibtagger_gui.core.recognizer import ModelError, Recognizer
     from bibtagger_gui.core.store import Store, StoreError
@@ -32,6 +32,11 @@ def run(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         print(f"{folder}: not a folder", file=sys.stderr)
         return 1
+    for out in (args.json, args.csv):  # before the recognition, which can take an hour
+        why = photo_target_problem(out) if out is not None and str(out) != "-" else None
+        if why:
+            print(f"error: {why}", file=sys.stderr)
+            return 1
     try:
         rec = Recognizer.from_dir(args.models) if args.models else Recognizer()
     except ModelError as exc:

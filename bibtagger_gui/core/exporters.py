@@ -46,7 +46,7 @@ from bibtagger_gui.core import portable, sheet_xlsx
 from bibtagger_gui.core.annotations import atomic_write_bytes, atomic_write_text
 from bibtagger_gui.core.bib import number_key
 from bibtagger_gui.core.handout import add_handout_states
-from bibtagger_gui.core.imageio import ImageError, load_image
+from bibtagger_gui.core.imageio import ImageError, load_image, photo_target_problem
 from bibtagger_gui.core.sheet_csv import BOM, csv_text, guard
 from bibtagger_gui.core.startlist import load_from_store, names_for
 from bibtagger_gui.core.store import BibRow, Photo, Store
@@ -571,6 +571,9 @@ def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only:
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    why = photo_target_problem(out) if out is not None and fmt in FILE_FORMATS + BINARY_FORMATS else None
+    if why:  # the report would replace a photo
+        raise ExportError(why)
     if fmt in BINARY_FORMATS:
         if out is None:
             raise ValueError(f"--format {fmt} writes a binary file: give --out FILE.{fmt}")

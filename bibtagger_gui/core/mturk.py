@@ -931,6 +931,11 @@ def export_batch(batch: Batch, verdicts: Mapping[str, Verdict] | VerdictStore, o
     file UTF-8 with a BOM rather than lose characters (``ExportReport.encoding_note`` says so).
     Written atomically.
     """
+    from bibtagger_gui.core.imageio import photo_target_problem
+
+    why = photo_target_problem(out_csv)
+    if why:  # never a photo replaced by the upload file
+        raise OSError(why)
     vmap = verdicts.all() if isinstance(verdicts, VerdictStore) else dict(verdicts)
     header = list(batch.header)
     names = [h.strip() for h in header]

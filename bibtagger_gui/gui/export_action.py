@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from bibtagger_gui.core.exporters import ExportReport, export
+from bibtagger_gui.core.exporters import ExportError, ExportReport, export
 from bibtagger_gui.core.photo_selection import select_photos
 from bibtagger_gui.gui import look
 from bibtagger_gui.gui.keywords_action import find_or_add_menu
@@ -204,7 +204,7 @@ class ExportJob:
                 rep, _ = export(store, self.spec.fmt, request.target, reviewed_only=request.reviewed_only,
                                 copy=request.copy, progress=self.signals.progress.emit,
                                 cancel=self.cancel_event.is_set, only=sel.only)  # fmt: skip
-        except StoreError as exc:
+        except (StoreError, ExportError) as exc:  # said as it is (not "ExportError: …"): a refused target
             self.signals.done.emit(str(exc))
         except OSError as exc:
             self.signals.done.emit(f"cannot write {self.request.target}: {exc.strerror or exc}")
