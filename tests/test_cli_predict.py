@@ -134,3 +134,38 @@ def test_a_photo_replaced_by_another_picture_is_recognized_again(demo, capsys, p
         assert (after.width, after.height) == (before.width, before.height)  # told apart by its image data
         assert not after.reviewed and after.model_version == before.model_version
         assert "4242" in [b.number for b in store.bibs(pid) if b.source == "human"]
+
+
+def test_a_project_locked_by_another_program_mid_run_is_an_error_not_a_traceback(demo, capsys, monkeypatch, placeholder_models_dir):
+    """Another program holding the project's write lock past the busy timeout (a long import, a sync tool) ended
+    predict in a sqlite3 traceback; and a lock at open read "is unusable", as if the database were broken."""
+    import sqlite3
+
+    from bibtagger_gui.core import store as store_mod
+    from bibtagger_gui.core.recognizer import Recognizer
+
+    monkeypatch.setattr(store_mod, "BUSY_TIMEOUT_S", 0.2)
+    with Store.open(demo) as store:
+        store.scan()
+    other = sqlite3.connect(str(store.db_path), isolation_level=None)
+    real, calls = Recognizer.recognize_path, []
+
+    def lock_on_the_third(self, path):
+        calls.append(path)
+        if len(calls) == 3:
+            other.execute("BEGIN IMMEDIATE")
+        return real(self, path)
+
+    monkeypatch.setattr(Recognizer, "recognize_path", lock_on_the_third)
+    try:
+        assert main(["predict", str(demo), "--models", str(placeholder_models_dir)]) == 1
+        err = capsys.readouterr().err
+        assert "error: project database: database is locked (another program is writing the project" in err
+        assert "Traceback" not in err
+        assert main(["predict", str(demo), "--models", str(placeholder_models_dir)]) == 1  # locked at open
+        assert "is busy: database is locked (another program" in capsys.readouterr().err
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with Store.open(demo) as store:
+        assert sum(p.model_version is not None for p in store.photos()) == 2  # the two saved before stay saved

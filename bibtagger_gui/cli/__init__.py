@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import sqlite3
 import sys
 
 from bibtagger_gui import __version__
@@ -78,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except sqlite3.Error as exc:  # the project database failed mid-run: locked too long by another program, disk full
+        from bibtagger_gui.core.store import busy_hint
+
+        print(f"error: project database: {exc}{busy_hint(exc)}; the changes saved before this stay saved", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
         _stdout_to_devnull()
         return 141

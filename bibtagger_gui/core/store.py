@@ -117,6 +117,13 @@ def _write_failure(exc: BaseException) -> bool:
     return isinstance(exc, OSError) or "readonly" in text or "read-only" in text or "unable to open" in text
 
 
+def busy_hint(exc: BaseException) -> str:
+    """What SQLite's "database is locked" (another connection held its write lock past ``BUSY_TIMEOUT_S``) means
+    to a user; '' for other errors."""
+    text = str(exc).lower()
+    return " (another program is writing the project: try again when it is done)" if "locked" in text or "busy" in text else ""
+
+
 @dataclass(frozen=True)
 class Photo:
     id: int
@@ -404,7 +411,8 @@ class Store:
             self._conn.close()
             if _write_failure(exc):
                 raise StoreError(f"cannot write project database {self.db_path}: {exc}", True) from None
-            raise StoreError(f"project database {self.db_path} is unusable: {exc}") from None
+            hint = busy_hint(exc)  # a lock held too long is not a broken database
+            raise StoreError(f"project database {self.db_path} is {'busy' if hint else 'unusable'}: {exc}{hint}") from None
 
     # ------------------------------------------------------------------ opening
 
