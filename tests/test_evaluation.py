@@ -224,3 +224,16 @@ def test_eval_into_a_closed_pipe_exits_quietly(tmp_path):
         proc.stdout.close()  # like `| head -1` gone before the output comes
         rc = proc.wait(60)
     assert rc == 141 and err.read_text() == ""
+
+
+def test_eval_warns_when_no_predicted_photo_is_in_the_ground_truth(tmp_path, capsys):
+    """Predictions made on a copy laid out differently ("a.jpg" against "set1/a.jpg") scored F1 0.000, exit 0, with
+    only "predicted photos not in the ground truth (ignored)" as a hint."""
+    save_annotations(tmp_path / "gt.json", [photo("set1/a.jpg", Bib("12", None)), photo("set1/b.jpg")])
+    save_annotations(tmp_path / "pred.json", [photo("b.jpg"), photo("a.jpg", Bib("12", None, 0.9))])
+    assert main(["eval", str(tmp_path / "gt.json"), str(tmp_path / "pred.json")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: no predicted photo has a ground-truth photo's path (e.g. 'b.jpg' and 'set1/b.jpg')" in err
+    save_annotations(tmp_path / "pred.json", [photo("set1/a.jpg"), photo("c.jpg")])  # one in common: no warning
+    assert main(["eval", str(tmp_path / "gt.json"), str(tmp_path / "pred.json")]) == 0
+    assert "warning" not in capsys.readouterr().err

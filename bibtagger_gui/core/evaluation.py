@@ -10,7 +10,8 @@ photo-level bootstrap interval to read differences against.
 
 Photos are matched by ``image`` (relpath). A ground-truth photo without a prediction counts
 all its bibs as FN (unless ``common_only``); predicted photos absent from the ground truth
-are ignored and reported.
+are ignored and reported. When not one photo is in both files (made from folders laid out differently,
+"a.jpg" against "set1/a.jpg"), `bibtagger eval` warns before its score of 0 (``cli.eval_cmd.no_common_photo_note``).
 """
 
 from __future__ import annotations
