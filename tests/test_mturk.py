@@ -663,3 +663,9 @@ def test_export_never_replaces_a_photo(tmp_path):
     with pytest.raises(OSError, match="IMG_1.JPG is named like a photo"):
         mturk.export_batch(batch, {"A1": mturk.Verdict("A1", mturk.REJECT, "No box drawn")}, shot)
     assert shot.read_bytes() == before
+
+
+def test_an_unterminated_answer_reads_without_a_doubled_word(tmp_path):
+    batch = mturk.read_batch(write_csv(tmp_path / "b.csv", [row("A1", "p.jpg", '[{"label": "12')]))
+    (error,) = batch.errors
+    assert error.message.endswith("is not valid JSON (Unterminated string starting at: char 11)"), error.message

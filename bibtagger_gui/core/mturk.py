@@ -249,7 +249,7 @@ def _parse_answer(text: str) -> tuple[list[MTurkBox], list[str], bool]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        return [], [f"{COL_ANSWER} is not valid JSON ({exc.msg} at char {exc.pos})"], False
+        return [], [f"{COL_ANSWER} is not valid JSON ({exc.msg}: char {exc.pos})"], False
     if isinstance(data, dict):  # crowd-bounding-box style {"boundingBoxes": [...]}
         for key in ("boundingBoxes", "annotations", "boxes"):
             if isinstance(data.get(key), list):
