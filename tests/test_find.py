@@ -78,3 +78,18 @@ def test_cli_export_and_find_on_a_copy_of_the_shoot(tmp_path, capsys):
     assert [r.split(",")[:2] for r in capsys.readouterr().out.lstrip("\ufeff").splitlines()[1:]] == [["a.jpg", "1234"]]
     assert main(["find", str(copy), "1234"]) == 0
     assert capsys.readouterr().out.splitlines() == ["a.jpg"]
+
+
+def test_cli_reads_the_number_as_the_search_box_does_and_refuses_none(store, capsys):
+    """A pasted " 123 " is 123 (its line says so), "12*" is a prefix search as in the GUI's search box, and an
+    empty or blank number is refused (it read "0 photo(s) with bib " and exit 0)."""
+    folder = str(store.folder)
+    assert main(["find", folder, " 123 "]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["sub/b.jpg"] and "1 photo(s) with bib 123\n" in captured.err
+    assert main(["find", folder, "12*"]) == 0
+    assert capsys.readouterr().out.splitlines() == find_photos(store, "12", prefix=True)
+    for blank in ("", "  ", "*"):
+        assert main(["find", folder, blank]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and "no bib number to look for" in captured.err

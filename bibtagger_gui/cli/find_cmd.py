@@ -47,15 +47,29 @@ def find_photos(store, number: str, prefix: bool = False) -> list[str]:
     return out
 
 
+def query(text: str, prefix: bool = False) -> tuple[str, bool]:
+    """The number to look for and whether it is a prefix, as the GUI's search box reads it
+    (``core.review.matches_search``): spaces dropped (a pasted " 12 " is 12), a trailing ``*`` a prefix."""
+    number = clean_number(text)
+    if number.endswith("*"):
+        number, prefix = number[:-1], True
+    return number, prefix
+
+
 def run(args: argparse.Namespace) -> int:
+    number, prefix = query(args.number, args.prefix)
+    if not number:
+        print(f"error: no bib number to look for (got {args.number!r}); e.g. bibtagger find {args.dir} 1234",
+              file=sys.stderr)  # fmt: skip
+        return 2
     store = open_project(args.dir)
     if store is None:
         return 1
     with store:
-        found = find_photos(store, args.number, prefix=args.prefix)
+        found = find_photos(store, number, prefix=prefix)
     for relpath in found:
         print(relpath)
-    what = f"starting with {args.number}" if args.prefix else args.number
+    what = f"starting with {number}" if prefix else number
     print(f"{len(found)} photo(s) with bib {what}", file=sys.stderr)
     return 0
 
@@ -63,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     p = sub.add_parser("find", help="list the photos showing a bib number", description=__doc__)
     p.add_argument("dir", help="photo folder (with a bibtagger project)")
-    p.add_argument("number", help="bib number to look for (case-insensitive; leading zeros do not count: 891 finds 0891)")
-    p.add_argument("--prefix", action="store_true", help="match every number starting with NUMBER")
+    p.add_argument("number", help="bib number to look for (case-insensitive; spaces and leading zeros do not count: "
+                   "891 finds 0891; 12* is --prefix 12)")
+    p.add_argument("--prefix", action="store_true", help="match every number starting with NUMBER (as NUMBER*)")
     p.set_defaults(func=run)
