@@ -68,7 +68,7 @@ def test_cancel_stops_recognition(qtbot, make_window, tmp_path, monkeypatch):
         recognized = [p for p in store.photos() if p.model_version]
     assert 2 <= len(recognized) < 25
     # the message counts the photos processed, not the photos asked for
-    assert win.statusBar().currentMessage() == f"Recognition cancelled: {len(recognized)} of 25 photo(s), 0 error(s)"
+    assert win.statusBar().currentMessage() == f"Recognition cancelled: {len(recognized)} of 25 photo(s)"
     assert win.last_progress == (len(recognized), 25)
 
 

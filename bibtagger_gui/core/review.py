@@ -32,6 +32,7 @@ class ReviewFilter(str, Enum):
     LOW_CONFIDENCE = "low-confidence"
     REVIEWED = "reviewed"
     CONFLICTS = "conflicts"
+    UNREADABLE = "unreadable"
 
     @property
     def label(self) -> str:
@@ -42,6 +43,7 @@ class ReviewFilter(str, Enum):
             "low-confidence": "Low confidence",
             "reviewed": "Reviewed",
             "conflicts": "Conflicts",
+            "unreadable": "Unreadable",
         }[self.value]
 
 
@@ -110,6 +112,8 @@ def matches(item: ReviewItem, flt: ReviewFilter, low: float = LOW_CONFIDENCE) ->
         return any(b.source == "model" and (b.confidence or 0.0) < low for b in item.bibs)
     if flt is ReviewFilter.CONFLICTS:
         return item.conflict
+    if flt is ReviewFilter.UNREADABLE:  # its file could not be read (at the scan or by the recognizer): Enter skips it
+        return item.photo.error is not None
     raise ValueError(flt)  # pragma: no cover
 
 
@@ -158,6 +162,11 @@ def build_queue(
     chosen = [it for it in items if (every or matches(it, flt, low)) and matches_search(it, search)]
     chosen.sort(key=sort_key if order is ListOrder.QUEUE else lambda it: order_key(it, order))
     return chosen
+
+
+def unreadable_unreviewed(queue: Sequence[ReviewItem]) -> int:
+    """How many photos of ``queue`` :func:`next_unreviewed` passes over: unreviewed, their file could not be read."""
+    return sum(1 for it in queue if it.photo.error is not None and not it.photo.reviewed)
 
 
 def next_unreviewed(queue: Sequence[ReviewItem], current: int, reviewed: Mapping[int, bool] | None = None) -> int | None:

@@ -785,8 +785,16 @@ class MainWindow(QMainWindow):
             self.rebuild_queue()
             if getattr(job, "record", False):  # Re-run on Unreviewed Photos: one undo step, also when cancelled
                 notes = self._push_rerun(job) + notes
-            self.statusBar().showMessage(f"Recognition {outcome}: {message}{notes}", 10000)
+            self.statusBar().showMessage(f"Recognition {outcome}: {message}{self._unreadable_note()}{notes}", 10000)
         self._update_counts()
+
+    def _unreadable_note(self) -> str:
+        """"; N photo(s) in the folder could not be read (…)": every photo whose file could not be read, at the scan
+        (an empty file, not an image) or by the recognizer (a truncated JPEG), not only this run's; "" when none."""
+        n = self.items.counts().errors
+        if not n:
+            return ""
+        return f"; {n} photo(s) in the folder could not be read (Show: {ReviewFilter.UNREADABLE.label} lists them)"
 
     def _forget_changed(self, report: Any) -> None:
         """Photos whose file changed since they were last seen (replaced, edited): their thumbnails were
@@ -1487,16 +1495,29 @@ class MainWindow(QMainWindow):
             return
         row = self.current_row()
         item = self.items.get(self.current_id)
-        if item is not None and item.photo.error:
-            self.statusBar().showMessage(f"Cannot accept a photo that failed to load: {item.photo.error}", 5000)
+        if item is not None and item.photo.error:  # nothing to accept: on to the next photo, the flow goes on
+            nxt = review.next_unreviewed(self.list_model.items, row if row is not None else -1)
+            if nxt is not None:
+                self.select_row(nxt)
+            then = "; on to the next unreviewed photo" if nxt is not None else ""
+            self.statusBar().showMessage(f"Cannot accept a photo that could not be read ({item.photo.error}){then}", 5000)
             return
         if not self.push_edit(AcceptPhotoCommand(self.ctx, self.current_id)):
             return
         nxt = review.next_unreviewed(self.list_model.items, row if row is not None else -1)
         if nxt is None:
-            self.statusBar().showMessage("Every photo in this list is reviewed", 5000)
+            self.statusBar().showMessage(self._all_reviewed_note(), 8000)
         else:
             self.select_row(nxt)
+
+    def _all_reviewed_note(self) -> str:
+        """What Enter says when no photo of the list is left to accept: the unreadable ones Enter passed over
+        (they cannot be accepted) are named, and where to find them."""
+        unreadable = review.unreadable_unreviewed(self.list_model.items)
+        if not unreadable:
+            return "Every photo in this list is reviewed"
+        return (f"Every readable photo in this list is reviewed; {unreadable} photo(s) could not be read and stay "
+                f"unreviewed (Show: {ReviewFilter.UNREADABLE.label} lists them)")  # fmt: skip
 
     # ------------------------------------------------------------------ box edits
     def start_drawing(self) -> None:

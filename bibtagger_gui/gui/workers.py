@@ -135,6 +135,7 @@ class RecognitionJob(_Job):
         self.label: str | None = None  # and their short name (Recognizer.label)
         self.calibration_note = ""
         self.printed = 0  # decoded-pixel prints written after the photos (Store.fill_pixel_prints)
+        self.errors = 0  # photos of this run that could not be read (the window says how many of the folder's cannot)
 
     def cancel(self) -> None:
         super().cancel()
@@ -229,8 +230,9 @@ class RecognitionJob(_Job):
             return
         finally:
             store.close()
+        self.errors = errors
         count = f"{done} of {total}" if done < total else f"{total}"
-        msg = f"{count} photo(s), {errors} error(s)"
+        msg = f"{count} photo(s)"  # and the folder's unreadable photos, said by the window (those the scan found too)
         if self.printed:
             msg += f", {self.printed} photo(s) fingerprinted"
         self.signals.finished.emit(g, self._outcome(), msg)
