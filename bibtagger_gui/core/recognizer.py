@@ -178,6 +178,28 @@ class Rules:
         )
 
 
+def models_folder_problem(folder: str | Path) -> str | None:
+    """Why ``folder`` cannot be used as a models folder now, or None: gone (deleted, renamed, a drive not plugged in),
+    not a folder, or a model in it missing, corrupt or not a bibtagger model (loaded as a recognition run would)."""
+    folder = Path(folder)
+    if not folder.exists():
+        return "it no longer exists"
+    if not folder.is_dir():
+        return "it is not a folder"
+    try:
+        Recognizer.from_dir(folder)
+    except ModelError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - whatever a broken file raises, the folder is not usable
+        return f"its models cannot be loaded: {exc}"
+    return None
+
+
+def default_models_name() -> str:
+    """What the models used without a models folder are called in a message: the bundled ones, or ``$BIBTAGGER_MODELS``'s."""
+    return f"the models of $BIBTAGGER_MODELS ({default_models_dir()})" if os.environ.get("BIBTAGGER_MODELS") else "the bundled models"
+
+
 def combine_confidence(det_score: float, read_conf: float) -> float:
     """Raw bib score: geometric mean of the detector peak and the CTC path probability.
 

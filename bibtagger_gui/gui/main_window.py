@@ -101,9 +101,11 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings if settings is not None else QSettings()
         self.keymap = keymap or load_keymap(self.settings)
-        saved = self.settings.value("models_dir")
-        saved_ok = bool(saved) and (Path(str(saved)) / "detector.onnx").is_file()  # a vanished folder is forgotten
-        self.models_dir: Path | None = Path(models_dir) if models_dir else (Path(str(saved)) if saved_ok else None)
+        self.models_dir: Path | None = Path(models_dir) if models_dir else None
+        # the folder chosen with Load Model Folder… in an earlier session, unless it cannot be used now (deleted, a drive
+        # not plugged in, a broken model): then the default models run and the user is told, not left to guess
+        self.saved_models_note = "" if models_dir else self._saved_models()
+        self._saved_models_said = False  # the first recognition run's message says it again
         self.store: Any = None
         self.folder: Path | None = None
         self.generation = Generation()
@@ -157,6 +159,7 @@ class MainWindow(QMainWindow):
         self._jobs_changed()
         self._update_counts()
         self._report_keymap_problems()
+        self._tell_saved_models()
 
     def fit_to_screen(self, keep_splitter: bool = False) -> QSize:
         """Shrink the window to its screen's available area when it is larger (a 1366x768 laptop, Full HD at
@@ -785,6 +788,9 @@ class MainWindow(QMainWindow):
             self.rebuild_queue()
             if getattr(job, "record", False):  # Re-run on Unreviewed Photos: one undo step, also when cancelled
                 notes = self._push_rerun(job) + notes
+            if self.saved_models_note and self.models_dir is None and not self._saved_models_said:  # said again once,
+                self._saved_models_said = True  # when it matters: the run's readings are not from the user's models
+                notes += "; read by the default models, not your model folder (hover “models” for why)"
             self.statusBar().showMessage(f"Recognition {outcome}: {message}{self._unreadable_note()}{notes}", 10000)
         self._update_counts()
 
@@ -1018,6 +1024,32 @@ class MainWindow(QMainWindow):
                 15000 if warning else 10000,
             )
 
+    def _saved_models(self) -> str:
+        """Take the remembered model folder when its models load; else say why not (:attr:`saved_models_note`; the
+        setting stays, so the folder is used again once it is back)."""
+        from bibtagger_gui.core.recognizer import default_models_name, models_folder_problem
+
+        saved = self.settings.value("models_dir")
+        if not saved:
+            return ""
+        problem = models_folder_problem(Path(str(saved)))
+        if problem is None:
+            self.models_dir = Path(str(saved))
+            return ""
+        note = (f"The model folder you chose, {saved}, cannot be used ({problem}): {default_models_name()} are used "
+                "instead (Recognition > Load Model Folder… chooses one)")  # fmt: skip
+        log.warning("%s", note)
+        return note
+
+    def _tell_saved_models(self) -> None:
+        """Say :attr:`saved_models_note` in the status bar and mark the models' label (its tooltip says it again)."""
+        if not self.saved_models_note:
+            return
+        print(f"bibtagger: {self.saved_models_note}", file=sys.stderr)  # a start from a terminal (no-op without one)
+        self.statusBar().showMessage(self.saved_models_note, 30000)
+        self.model_label.setText("models: ⚠ not your model folder")
+        self.model_label.setToolTip(self.saved_models_note)
+
     def load_models_dir(self, folder: str | Path, remember: bool = True) -> bool:
         """Check and switch to the models in ``folder`` (used by the next recognition run).
 
@@ -1033,6 +1065,7 @@ class MainWindow(QMainWindow):
             self._error("Cannot load models", str(exc))
             return False
         self.models_dir = Path(folder)
+        self.saved_models_note = ""  # a folder of the user's is in use now
         if remember:
             self.settings.setValue("models_dir", str(self.models_dir))
         self._show_models(rec.label, rec.version, rec.calibration_note)
@@ -1047,8 +1080,9 @@ class MainWindow(QMainWindow):
         if version != getattr(self, "_models_logged", None):  # the log says which models a session used
             self._models_logged = version
             logging.getLogger(applog.STARTUP_LOGGER).info("models in use: %s (%s)", version, calibration_note)
-        self.model_label.setText(f"models: {label}")
-        self.model_label.setToolTip("\n".join(t for t in (version, calibration_note) if t))
+        unusable = self.saved_models_note if self.models_dir is None else ""  # the user's folder is still not in use
+        self.model_label.setText(f"models: {'⚠ ' if unusable else ''}{label}")
+        self.model_label.setToolTip("\n".join(t for t in (version, calibration_note, unusable) if t))
 
     # ------------------------------------------------------------------ queue and list
     def set_filter(self, flt: ReviewFilter) -> None:
