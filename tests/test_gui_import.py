@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.store import Store
@@ -399,3 +399,38 @@ def test_photos_the_merge_left_unreviewed_are_named_with_why(qtbot, tmp_path, mo
     assert "1 photo(s) left unreviewed" in text and "(see details)" in text
     assert details.splitlines() == printed  # the command's lines
     assert {p.relpath: p.reviewed for p in win.store.photos()} == {made[0][0]: False, made[1][0]: True}
+
+
+def test_bibs_fixed_or_left_out_by_an_import_are_said_bib_by_bib_and_a_typed_number_follows_the_same_rule(
+        qtbot, tmp_path, monkeypatch, make_window):  # fmt: skip
+    """File > Import Annotations… says which bibs it fixed ("12 34" read as 1234, a box clamped to its photo) or
+    left out, in the message's details as the command prints them; a number typed with a space (F2) is 1234 too."""
+    folder = tmp_path / "race"
+    made = make_photos(folder, 2)  # 320x240
+    fixed_predictions(monkeypatch, {})
+    win = make_window()
+    controller = win.import_controller
+    shown = []
+    monkeypatch.setattr(controller, "_message", lambda icon, title, text, details="": shown.append((icon, text, details)))
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps([{"image": made[0][0], "bibs": [{"number": "12 34", "box": [-50, -60, 99999, 99999]},
+                                                              {"number": "12345678901234", "box": None}]}]))  # fmt: skip
+    controller.import_files([odd])
+    pid = win.store.photo_by_path(made[0][0]).id
+    assert [(b.number, b.box) for b in win.store.bibs(pid)] == [("1234", (0.0, 0.0, 320.0, 240.0))]
+    (icon, text, details), = shown
+    assert icon == QMessageBox.Icon.Warning and "3 bib(s) fixed or left out (see details)" in text
+    assert details.splitlines() == [
+        f"{made[0][0]}: bib '12 34': read as 1234 (a bib number has no spaces)",
+        f"{made[0][0]}: bib '1234': box [-50, -60, 99999, 99999] clamped to the 320x240 photo",
+        f"{made[0][0]}: bib '12345678901234': '12345678901234' is no bib number (longer than 12 characters): left out",
+    ]
+    other = win.store.photo_by_path(made[1][0]).id
+    assert win.select_photo(other)
+    win.photo_view.setFocus()
+    key(qtbot, Qt.Key.Key_F2)  # the number field, for letters and anything else
+    win.number_edit.setText("56 78")  # (Space is a shortcut's key in the field; pasted text keeps it)
+    key(qtbot, Qt.Key.Key_Return)
+    assert [b.number for b in win.store.bibs(other)] == ["5678"]

@@ -357,3 +357,40 @@ def test_reimport_of_an_edited_export_takes_unreviewed_photos_and_names_conflict
     assert main(["import", str(src), str(out), "--overwrite"]) == 0
     assert "conflict" not in capsys.readouterr().err
     assert _project_state(src)["photos"][p0][2] == [("999", None, None, "human")]
+
+
+def test_bibs_are_checked_as_typed_numbers_and_boxes_kept_inside_the_photo_bib_by_bib(folder, tmp_path, capsys):
+    """A number with a space is read as typed numbers are (``core.bib.given_number``: "12 34" is 1234), a box past
+    the photo's edges is clamped, one wholly outside loses its box (the number stays), a number too long for the
+    number field is left out; each is said, bib by bib, and every other bib of the file comes in."""
+    src, made = folder  # 320x240 photos
+    long_number = "1" * 13
+    data = [
+        {"image": made[0][0], "width": 320, "height": 240, "bibs": [
+            {"number": "12 34", "box": [-50, -60, 99999, 99999]},  # both at once
+            {"number": "100", "box": [10, 20, 110, 70]}]},  # as it is
+        {"image": made[1][0], "bibs": [{"number": "101", "box": [400, 300, 500, 360]}]},  # wholly outside
+        {"image": made[2][0], "reviewed": True, "bibs": [{"number": long_number, "box": None}, {"number": "102", "box": None}]},
+        {"image": made[3][0], "bibs": [{"number": " 103\t", "box": [300, 200, 330, 250]}]},  # outer spaces: no news
+    ]
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(data))
+    assert main(["import", str(src), str(path)]) == 0
+    err = capsys.readouterr().err
+    with opened(src) as store:
+        assert bibset(store, made[0][0]) == [("100", (10.0, 20.0, 110.0, 70.0), None, "human"),
+                                             ("1234", (0.0, 0.0, 320.0, 240.0), None, "human")]  # fmt: skip
+        assert bibset(store, made[1][0]) == [("101", None, None, "human")]
+        assert bibset(store, made[2][0]) == [("102", None, None, "human")]
+        assert not store.photo_by_path(made[2][0]).reviewed  # its review had a bib that did not come in
+        assert bibset(store, made[3][0]) == [("103", (300.0, 200.0, 320.0, 240.0), None, "human")]
+    lines = [line.split(": ", 1)[1] for line in err.splitlines() if line.startswith(f"{path}: ")]
+    assert lines == [
+        f"{made[2][0]}: left unreviewed: a bib of the file's review was left out",
+        f"{made[0][0]}: bib '12 34': read as 1234 (a bib number has no spaces)",
+        f"{made[0][0]}: bib '1234': box [-50, -60, 99999, 99999] clamped to the 320x240 photo",
+        f"{made[1][0]}: bib '101': box [400, 300, 500, 360] lies outside the 320x240 photo: imported without a box",
+        f"{made[3][0]}: bib '103': box [300, 200, 330, 250] clamped to the 320x240 photo",
+        f"{made[2][0]}: bib '{long_number}': '{long_number}' is no bib number (longer than 12 characters): left out",
+    ]
+    assert "4 bib(s) fixed" in err and "1 bib(s) left out" in err and "5 human and 0 model bib(s) added" in err

@@ -46,6 +46,22 @@ def number_matches(number: str, query: str, prefix: bool = False) -> bool:
     return number_key(number).startswith(number_key(query)) or clean_number(number).startswith(clean_number(query))
 
 
+#: The longest bib number a person gives: what the GUI's number field takes, and what an import keeps.
+MAX_NUMBER_LENGTH = 12
+
+
+def given_number(text: object) -> str:
+    """A bib number as a person gives it (typed in the GUI, read from an imported annotation file): whitespace
+    removed, inside too ("12 34" is 1234: no bib prints a space, and "BIB:12 34" would split as a keyword), case
+    kept. ValueError, saying why, when nothing is left or it is longer than :data:`MAX_NUMBER_LENGTH`."""
+    number = _SPACES.sub("", str(text))
+    if not number:
+        raise ValueError("a bib number cannot be empty")
+    if len(number) > MAX_NUMBER_LENGTH:
+        raise ValueError(f"{number[:MAX_NUMBER_LENGTH + 8]!r} is no bib number (longer than {MAX_NUMBER_LENGTH} characters)")
+    return number
+
+
 @dataclass(frozen=True)
 class Bib:
     """A bib number, its box (x1, y1, x2, y2 in oriented-image pixels) and confidence."""

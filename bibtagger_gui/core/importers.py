@@ -25,7 +25,7 @@ from typing import Any, Iterable
 from bibtagger_gui.core import handout
 from bibtagger_gui.core import handout_merge as merging
 from bibtagger_gui.core.annotations import Handout, PhotoAnnotation
-from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.bib import Bib, given_number
 from bibtagger_gui.core.name_match import by_folders, describe_candidates
 from bibtagger_gui.core.portable import name_key, nfc
 
@@ -58,6 +58,8 @@ class ImportReport:
     moved: int = 0  # boxes moved as the file's reviewer moved them
     unreviewed: list[tuple[str, str]] = field(default_factory=list)  # (image, why): a review the merged bibs do not match
     unchanged: list[str] = field(default_factory=list)  # photos that already held exactly the entry: left as they were
+    bibs_fixed: list[tuple[str, str]] = field(default_factory=list)  # (image, what): a number's spaces, a box clamped
+    bibs_skipped: list[tuple[str, str]] = field(default_factory=list)  # (image, why): a bib left out, the rest imported
 
     @property
     def bibs_added(self) -> int:
@@ -66,7 +68,12 @@ class ImportReport:
     @property
     def problems(self) -> list[str]:
         """One line per entry that was not (fully) imported, for a details view or stderr."""
-        return self.left_out + [f"{image}: conflict: {why}" for image, why in self.conflicts] + self.notes
+        return self.left_out + [f"{image}: conflict: {why}" for image, why in self.conflicts] + self.notes + self.bib_notes
+
+    @property
+    def bib_notes(self) -> list[str]:
+        """One line per bib the import fixed (a number's spaces, a box outside the photo) or left out (:func:`_checked`)."""
+        return [f"{image}: {what}" for image, what in self.bibs_fixed + self.bibs_skipped]
 
     @property
     def notes(self) -> list[str]:
@@ -107,6 +114,10 @@ class ImportReport:
             parts.append(f"{len(self.conflicts)} conflict(s) left for you to check ({_some(image for image, _ in self.conflicts)})")
         if self.unreviewed:
             parts.append(f"{len(self.unreviewed)} photo(s) left unreviewed (their review did not see all their bibs)")
+        if self.bibs_fixed:
+            parts.append(f"{len(self.bibs_fixed)} bib(s) fixed (spaces in a number, a box outside its photo)")
+        if self.bibs_skipped:
+            parts.append(f"{len(self.bibs_skipped)} bib(s) left out (not a bib number)")
         if self.by_name:
             parts.append(f"{len(self.by_name)} matched by file name")
         if self.scaled:
@@ -213,6 +224,42 @@ def _scaled(bib: Bib, s: tuple[float, float]) -> Bib:
         return bib
     x1, y1, x2, y2 = bib.box
     return Bib(bib.number, (x1 * s[0], y1 * s[1], x2 * s[0], y2 * s[1]), bib.confidence)
+
+
+def _checked(bibs: list[Bib], photo: Any, image: str, report: ImportReport) -> tuple[list[Bib], bool]:
+    """The entry's bibs (boxes already in the photo's frame) under the rules a typed number follows
+    (``core.bib.given_number``: spaces dropped, at most 12 characters) and inside the photo: a box reaching
+    past its edges is clamped to them, one wholly outside is dropped (the number stays, without a box). What
+    was fixed or left out goes to ``report``, bib by bib. Returns (the bibs kept, whether one was left out)."""
+    kept, lost = [], False
+    w, h = photo.width, photo.height
+    for bib in bibs:
+        label = f"bib {bib.number!r}"
+        try:
+            number = given_number(bib.number)
+        except ValueError as exc:
+            report.bibs_skipped.append((image, f"{label}: {exc}: left out"))
+            lost = True
+            continue
+        if number != bib.number:
+            report.bibs_fixed.append((image, f"{label}: read as {number} (a bib number has no spaces)"))
+            label = f"bib {number!r}"
+        box = bib.box
+        if box is not None and w and h:
+            x1, y1, x2, y2 = box
+            inside = (min(max(x1, 0.0), w), min(max(y1, 0.0), h), min(max(x2, 0.0), w), min(max(y2, 0.0), h))
+            shown = "[" + ", ".join(f"{v:g}" for v in box) + "]"
+            if inside[2] <= inside[0] or inside[3] <= inside[1]:
+                report.bibs_fixed.append((image, f"{label}: box {shown} lies outside the {w}x{h} photo: "
+                                                 "imported without a box"))  # fmt: skip
+                box = None
+            elif any(abs(a - b) > 0.5 for a, b in zip(inside, box)):  # (a scaled box's rounding is no news)
+                report.bibs_fixed.append((image, f"{label}: box {shown} clamped to the {w}x{h} photo"))
+                box = inside
+            else:
+                box = inside
+        kept.append(Bib(number, box, bib.confidence))
+    return kept, lost
 
 
 def _same_bib(row: Any, bib: Bib) -> bool:
@@ -357,7 +404,7 @@ def import_annotations(
                 report.by_name.append((entry.image, photo.relpath))
             if s != (1.0, 1.0):
                 report.scaled.append(entry.image)
-            bibs = [_scaled(b, s) for b in entry.bibs]
+            bibs, lost = _checked([_scaled(b, s) for b in entry.bibs], photo, entry.image, report)
             if source == "auto":
                 human = [b for b in bibs if b.confidence is None]
                 model = [b for b in bibs if b.confidence is not None]
@@ -368,6 +415,9 @@ def import_annotations(
             base = next((h for h in entry.handouts if mine is not None and h.project == mine), None)
             handout.remember(store, photo.id, [h for h in entry.handouts if h.project != mine])
             truth = source != "model" and (entry.reviewed is True or (mark_reviewed and entry.reviewed is None and not model))
+            if truth and lost:  # a review of bibs that did not all come in is no review of the photo
+                truth = False
+                report.unreviewed.append((entry.image, "left unreviewed: a bib of the file's review was left out"))
             same = _as_in_file(store, photo.id, human, model, source, truth, entry.reviewed)
             if same is not None:  # the project holds exactly this (your own export back): nothing to do
                 report.already_there += same
@@ -443,7 +493,7 @@ def _import_photo(
     source: str, version: str, report: ImportReport,
 ) -> None:  # fmt: skip
     if entry.reviewed is False and store.photo(photo.id).reviewed:  # a stale unreviewed copy of a photo reviewed here
-        pairs, lone, _extra = _pairs(store.bibs(photo.id), entry.bibs)
+        pairs, lone, _extra = _pairs(store.bibs(photo.id), human + model)  # the entry's bibs, scaled and checked
         if lone:
             report.skipped_reviewed.append(entry.image)
         else:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bibtagger_gui.core.bib import MAX_NUMBER_LENGTH
 from bibtagger_gui.core.review import ReviewItem
 from bibtagger_gui.core.startlist import StartList
 from bibtagger_gui.gui import look
@@ -111,7 +112,7 @@ class BibPanel(QWidget):
 
         self.number_edit = QLineEdit()
         self.number_edit.setObjectName("numberEdit")
-        self.number_edit.setMaxLength(12)
+        self.number_edit.setMaxLength(MAX_NUMBER_LENGTH)  # the rule a number follows (core.bib.given_number)
         font = self.number_edit.font()
         font.setPointSize(font.pointSize() + 6)
         self.number_edit.setFont(font)

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from bibtagger_gui.core import applog, review
+from bibtagger_gui.core.bib import given_number
 from bibtagger_gui.core.imageio import unsupported_note
 from bibtagger_gui.core.list_order import ListOrder
 from bibtagger_gui.core.recognition_queue import reviewer_window
@@ -1416,9 +1417,17 @@ class MainWindow(QMainWindow):
             self.photo_view.stop_drawing()
         self._close_blank_entry()
 
+    def _typed(self) -> str:
+        """The number field's text as a bib number (``core.bib.given_number``, the rule an import follows too:
+        spaces dropped, "12 34" is 1234), or "" when it holds none."""
+        try:
+            return given_number(self.number_edit.text())
+        except ValueError:
+            return ""
+
     def _commit_entry(self) -> bool:
         """Turn the typed number into an undoable edit; True when something was committed."""
-        entry, text = self._entry, self.number_edit.text().strip()
+        entry, text = self._entry, self._typed()
         if entry is None or self.current_id is None:
             return False
         if self._entry_blank():  # nothing typed: the field still shows the number it began with, which a
@@ -1445,7 +1454,7 @@ class MainWindow(QMainWindow):
         """The number being typed and not yet committed: (its photo's relpath, the number, the box it goes with: the
         retyped bib's or the drawn one), else None. For a reload from another project file (LiveUpdates), which
         writes it there too (:meth:`carry_typed_number`)."""
-        entry, text = self._entry, self.number_edit.text().strip()
+        entry, text = self._entry, self._typed()
         if entry is None or self.current_id is None or self.store is None or not text or self._entry_blank():
             return None
         if entry["kind"] == "edit":
