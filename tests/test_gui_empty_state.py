@@ -254,6 +254,32 @@ def test_a_photo_given_to_the_app_opens_its_folder_at_it(qtbot, gui_env, placeho
     assert "notes.txt: not a photo" in capsys.readouterr().err
 
 
+def test_a_missing_folder_given_to_the_app_is_named_once_as_missing(qtbot, gui_env, placeholder_models_dir, tmp_path, capsys):
+    """`bibtagger gui nonexist` said "Cannot open …/nonexist: …/nonexist: not a folder": the path twice, and
+    "not a folder" for a folder that is not there at all."""
+    from types import SimpleNamespace
+
+    from bibtagger_gui.gui import app as gui_app
+    from bibtagger_gui.gui.main_window import MainWindow
+
+    made = []
+
+    def make(models_dir=None):
+        made.append(MainWindow(models_dir=models_dir, settings=gui_env))
+        qtbot.addWidget(made[-1])
+        return made[-1]
+
+    (tmp_path / "a file").write_text("x")
+    for name, why in (("nonexist", "no such folder"), ("a file", "not a photo")):
+        assert gui_app._run_window(SimpleNamespace(exec=lambda: 0), make, SimpleNamespace(window=None), str(tmp_path / name),
+                                   str(placeholder_models_dir), None) == 0  # fmt: skip
+        err = capsys.readouterr().err
+        assert err.count(str(tmp_path / name)) <= 1 and why in err, err
+    assert made[0].open_folder(tmp_path / "a file") is False  # the window's own path: a file is not a folder
+    said = made[0].statusBar().currentMessage()
+    assert said == f"Cannot open {tmp_path / 'a file'}: not a folder"
+
+
 # ---------------------------------------------------------------- folder states
 
 

@@ -587,6 +587,9 @@ class MainWindow(QMainWindow):
         finetune = getattr(self, "finetune_controller", None)  # a running fine-tune: stop it, keep it, or stay
         if finetune is not None and folder != self.folder and not finetune.may_leave(f"open {folder.name}", can_keep=True):
             return False
+        if not folder.is_dir():  # said once, not "Cannot open X: X: not a folder"
+            self._error(f"Cannot open {folder}", "not a folder" if folder.exists() else "no such folder")
+            return False
         try:
             store = Store.open(folder)
         except (StoreError, OSError) as exc:
