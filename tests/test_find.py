@@ -93,3 +93,13 @@ def test_cli_reads_the_number_as_the_search_box_does_and_refuses_none(store, cap
         assert main(["find", folder, blank]) == 2
         captured = capsys.readouterr()
         assert captured.out == "" and "no bib number to look for" in captured.err
+
+
+def test_cli_export_names_a_missing_store_file_instead_of_asking_for_a_project(store, tmp_path, capsys):
+    """`export --store missing.db` (a typo in the path) said "no bibtagger project yet (run `bibtagger predict …`)"
+    of a folder that has one; it names the missing file now, and makes none."""
+    missing = tmp_path / "missing.db"
+    assert main(["export", str(store.folder), "--format", "csv", "--store", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert f"{missing}: no such database file" in err and "no bibtagger project" not in err
+    assert not missing.exists()

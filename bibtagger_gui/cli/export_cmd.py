@@ -55,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "xlsx" and args.out is None:
         print("error: --format xlsx writes a binary file, not text for stdout: give --out FILE.xlsx", file=sys.stderr)
         return 2
-    if not (args.store.exists() if args.store else project_exists(folder)):
+    if args.store is not None and not args.store.exists():  # a typo in --store DB, not a folder without a project
+        print(f"error: {args.store}: no such database file (--store names an existing project database)", file=sys.stderr)
+        return 1
+    if args.store is None and not project_exists(folder):
         print(f"{folder}: no bibtagger project yet (run `bibtagger predict {folder}` or open it in the GUI first)", file=sys.stderr)
         return 1
     try:
