@@ -144,7 +144,7 @@ def test_predict_names_files_in_formats_it_cannot_read(tmp_path, capsys, placeho
     assert main(["predict", str(folder), "--models", str(placeholder_models_dir)]) == 0
     err = capsys.readouterr().err
     assert "2 file(s) in formats bibtagger cannot read were left out (1 CR3, 1 HEIC): convert them to JPEG; RAW files: use the camera's JPEGs" in err
-    assert "1 photo(s) recognised" in err
+    assert "1 photo(s) recognized" in err
 
 
 def test_find_and_export_see_the_project_of_a_read_only_folder(tmp_path):

@@ -58,7 +58,7 @@ def test_second_run_skips_done_photos_and_keeps_human_bibs(demo, capsys, placeho
     os.rename(demo / "race_001.jpg", demo / "renamed.jpg")
     assert main(["predict", str(demo), "--models", str(placeholder_models_dir), "--all"]) == 0
     err = capsys.readouterr().err
-    assert "1 photo(s) moved or renamed" in err and "6 photo(s) recognised" in err
+    assert "1 photo(s) moved or renamed" in err and "6 photo(s) recognized" in err
     with Store.open(demo) as store:
         moved = store.photo_by_path("renamed.jpg")
         assert moved.id == pid

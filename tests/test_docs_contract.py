@@ -185,3 +185,14 @@ def test_module_tree_reader_gives_each_line_to_its_package(monkeypatch):
     assert set(tree) == {"pkg", "pkg/sub", "other"}
     assert "a.py" in tree["pkg"] and "d.py" in tree["pkg"] and "c.py" not in tree["pkg"]
     assert "more about c" in tree["pkg/sub"] and "e.py" in tree["other"] and "e.py" not in tree["pkg"]
+
+
+def test_the_commands_spell_recognize_as_the_readme_does():
+    """`predict --help` said "recognise", `gui --help` "recognize": every help text and the lines the commands
+    print spell it as the README does."""
+    assert README.count("recogniz") > README.count("recognis") == 0
+    parser = build_parser()
+    helps = [parser.format_help()] + [sub.format_help() for _path, sub in leaf_parsers(parser)]
+    sources = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "bibtagger_gui").rglob("*.py"))]
+    said = [line for text in sources for line in re.findall(r'f?"[^"\n]*recognis[^"\n]*"', text)]  # quoted strings
+    assert not [h for h in helps if "recognis" in h] and not said, said

@@ -219,7 +219,7 @@ def test_predict_keeps_prints_so_a_repacked_photo_is_not_recognized_again(tmp_pa
     capsys.readouterr()
     assert main(["predict", str(folder), *models]) == 0
     err = capsys.readouterr().err
-    assert "replaced by another picture" not in err and "0 photo(s) recognised" in err, err
+    assert "replaced by another picture" not in err and "0 photo(s) recognized" in err, err
     with Store.open(folder) as store:
         assert store.photo(pid).reviewed and store.photo(pid).model_version == version
 

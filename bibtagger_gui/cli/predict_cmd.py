@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    p = sub.add_parser("predict", help="recognise bib numbers in a photo folder", description=__doc__)
+    p = sub.add_parser("predict", help="recognize bib numbers in a photo folder", description=__doc__)
     p.add_argument("dir", type=Path, help="photo folder (scanned recursively; photos are never modified)")
     p.add_argument("--json", type=Path, metavar="OUT", help="write the results as bib annotation JSON (paths relative to DIR; photos that failed are left out; - for stdout)")
     p.add_argument("--csv", type=Path, metavar="OUT", help="write the results as CSV (image,number,x1,y1,x2,y2,confidence,error; - for stdout)")
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         skipped = len(photos) - len(todo)
         counts = store.counts()
         print(
-            f"{len(todo) - failed} photo(s) recognised, {found} bib(s) found, {skipped} already done, "
+            f"{len(todo) - failed} photo(s) recognized, {found} bib(s) found, {skipped} already done, "
             f"{failed + len(scan_errors)} with errors; {counts.tagged}/{counts.photos} photos tagged; "
             f"models {rec.version}; store {store.db_path}",
             file=sys.stderr,

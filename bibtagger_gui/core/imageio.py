@@ -344,7 +344,7 @@ def probe_image(path: str | os.PathLike, max_pixels: int | None = MAX_PIXELS) ->
                 raise ImageError(path, "empty file")
             kind = _sniff(head)
             if kind is None:
-                raise ImageError(path, "not an image (unrecognised file content)")
+                raise ImageError(path, "not an image (unrecognized file content)")
             if kind == "jpeg":
                 d = _probe_jpeg(f)
             elif kind == "png":

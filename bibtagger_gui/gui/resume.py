@@ -317,7 +317,7 @@ class Resume(QObject):
     def _read_project(self, project: str | None) -> FolderState | None:
         """The most recently saved state of the project database ``project`` (its meta ``created``) under any
         folder path: a shoot folder renamed or moved as a whole carries its store (``.bibtagger/``, or the
-        fallback copy of it), so it is still recognised. None without a project or a match."""
+        fallback copy of it), so it is still recognized. None without a project or a match."""
         if not project:
             return None
         best: tuple[float, str] | None = None
