@@ -571,7 +571,8 @@ def test_the_start_models_are_kept_when_the_finetuned_ones_do_no_better_on_the_h
 
 def test_a_finetuned_part_is_used_only_when_it_does_better_and_a_tie_keeps_the_start(tmp_path):
     """choose_parts on the held-out reviewed photos: readers that read the bibs right beat ones that read them
-    wrong; equal readers (a tie) keep the start ones; with no held-out photo the start is kept."""
+    wrong; equal readers (a tie) keep the start ones; with no held-out photo the start is kept. When fine-tuned
+    mixes beat the start and tie among themselves, the one with more fine-tuned parts is used."""
     from types import SimpleNamespace
 
     from tests.model_factory import make_constant_reader, make_placeholder_detector
@@ -597,6 +598,21 @@ def test_a_finetuned_part_is_used_only_when_it_does_better_and_a_tie_keeps_the_s
     assert choose_parts(right, also_right, val, False, args)["readers"] == "start"  # a tie keeps the start
     assert choose_parts(wrong, right, [], False, args)["readers"] == "start"  # nothing held out: nothing shown
     assert choose_parts(right, wrong, val, False, SimpleNamespace(keep_start="never", threads=1))["readers"] == "new"
+    # the start reads wrong; with the fine-tuned readers both detectors (here alike) read right: a tie between
+    # (start detector, new readers) and (new detector, new readers), both better than the start, takes both new
+    choice = choose_parts(wrong, right, val, True, args)
+    scores = choice["scores"]
+    assert scores["detector start, readers new"]["f1"] == scores["detector new, readers new"]["f1"] \
+        > scores["detector start, readers start"]["f1"]
+    assert (choice["detector"], choice["readers"]) == ("new", "new")
+    # a tie that includes the start keeps the start, whatever the fine-tuned detector does
+    choice = choose_parts(right, also_right, val, True, args)
+    assert scores_tie_with_start(choice) and (choice["detector"], choice["readers"]) == ("start", "start")
+
+
+def scores_tie_with_start(choice: dict) -> bool:
+    f1 = [s["f1"] for s in choice["scores"].values()]
+    return choice["scores"]["detector start, readers start"]["f1"] == max(f1)
 
 
 @pytest.mark.slow

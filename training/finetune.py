@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="also train the detector on the train split of the dev set given by --dev (validated on the reviewed val photos only)")
     p.add_argument("--keep-start", choices=("auto", "never"), default="auto",
                    help="auto: the new folder keeps the start detector / readers unless the fine-tuned ones do better end "
-                        "to end on the held-out reviewed photos (a tie keeps the start); never: always the fine-tuned ones")
+                        "to end on the held-out reviewed photos (a tie with the start keeps it); never: always the fine-tuned ones")
     p.add_argument("--progress-json", action="store_true",
                    help='also print one JSON line per step: {"stage": ..., "done": N, "total": M} (for the app)')
     args = p.parse_args(argv)
@@ -608,9 +608,11 @@ def choose_parts(start: Path, work: Path, val: list[Entry], detector_finetuned: 
     """Which parts of the new folder are the fine-tuned ones (``--keep-start auto``): every mix of the start /
     fine-tuned detector and the start / fine-tuned readers runs end to end (the app's recognizer, raw scores:
     a calibration maps the app's cut-off too, so it keeps the same readings) on the **held-out reviewed photos**
-    only (never the dev set's val split, the project's benchmark); the highest image-level F1 wins and a tie
-    goes to the mix with fewer fine-tuned parts, so a fine-tuned part is used only when it does better.
-    Without held-out reviewed photos nothing can show that, and the start models are kept."""
+    only (never the dev set's val split, the project's benchmark); the highest image-level F1 wins. A tie with the
+    start models keeps them (a fine-tuned part is used only when it does better); a tie among fine-tuned mixes
+    that beat the start goes to the one with more fine-tuned parts, the detector first (these photos showed the
+    start models fall short on this race: docs/training.md#keeping-the-start-models). Without held-out reviewed
+    photos nothing can show that, and the start models are kept."""
     from bibtagger_gui.core.annotations import PhotoAnnotation
     from bibtagger_gui.core.evaluation import evaluate
     from bibtagger_gui.core.recognizer import ModelError, Recognizer, ensemble_members
@@ -658,13 +660,18 @@ def choose_parts(start: Path, work: Path, val: list[Entry], detector_finetuned: 
         pred = [PhotoAnnotation(str(val[i].path), val[i].width, val[i].height, bibs[i]) for i in readable]
         m = evaluate(truth, pred).to_json()["image_level"] if truth else {"f1": 0.0, "tp": 0, "fp": 0, "fn": 0}
         scores[mix] = {k: m[k] for k in ("tp", "fp", "fn", "f1")}
-    best = max(mixes, key=lambda mix: (round(scores[mix]["f1"], 9), -mixes.index(mix)))  # ties: the earlier (fewer new parts)
+    top = max(round(scores[mix]["f1"], 9) for mix in mixes)
+    tied = [mix for mix in mixes if round(scores[mix]["f1"], 9) == top]
+    # a tie with the start keeps it; otherwise the tied mix with the most fine-tuned parts (mixes: start, readers,
+    # detector, both)
+    best = ("start", "start") if ("start", "start") in tied else tied[-1]
     choice.update(detector=best[0], readers=best[1], photos=len(truth),
                   scores={f"detector {d}, readers {r}": scores[(d, r)] for d, r in mixes})
     start_f1 = f"{scores[('start', 'start')]['f1']:.3f}" if ("start", "start") in scores else "could not be run"
     new_best = scores[mixes[-1]]["f1"]
     choice["reason"] = (f"image-level F1 on the {len(truth)} held-out reviewed photos: start models {start_f1}, "
-                        f"fine-tuned {new_best:.3f}; used: detector {best[0]}, readers {best[1]} (a tie keeps the start)")
+                        f"fine-tuned {new_best:.3f}; used: detector {best[0]}, readers {best[1]} "
+                        f"(a tie with the start keeps it; a tie among better fine-tuned mixes takes more fine-tuned parts)")
     log(f"--keep-start auto: {choice['reason']}")
     return choice
 
