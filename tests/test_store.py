@@ -338,6 +338,53 @@ def test_every_edit_writes_history(folder):
     assert store.bib(bib.id).box == (1.0, 1.0, 6.0, 6.0)  # restored with its id
 
 
+def test_replay_writes_the_rows_and_history_rows_the_single_edits_write(folder, tmp_path):
+    """Store.replay (the undo of a re-run over thousands of photos, executemany) against delete_bib, restore_bib,
+    set_reviewed and set_model_version one at a time, on two copies of one project: the same bibs, photos and history
+    rows, JSON text and all (a unicode extra, a bib without box or confidence, a version set from none)."""
+    import shutil
+
+    with Store.open(folder) as store:
+        store.scan()
+        a, b = (store.photo_by_path(rel).id for rel in ("img_0.jpg", "img_1.jpg"))
+        store.set_model_bibs(a, [Bib("12", (1.5, 2.0, 30.0, 20.25), 0.87), Bib("7", None, 0.3)], "v1")
+        store.add_bib(a, "451", None, extra={"note": "Zoë à l'arrivée"})
+        store.set_reviewed(b, True)
+    stores = [Store.open(shutil.copytree(folder, tmp_path / name)) for name in ("single", "replayed")]
+    single, replayed = stores
+    assert single.bibs(a) == replayed.bibs(a)
+    model, no_box, human = single.bibs(a)
+    marks = [s.last_change() for s in stores]
+
+    gone = single.delete_bib(model.id)
+    undone = single.delete_bib(human.id, reject=False)
+    single.delete_bib(no_box.id)
+    single.restore_bib(gone)
+    single.restore_bib(undone)
+    single.set_reviewed(a, True)
+    single.set_reviewed(b, False)
+    single.set_model_version(a, "v2")
+    single.set_model_version(b, "w")  # from none
+    replayed.replay([("delete", (model, True)), ("delete", (human, False)), ("delete", (no_box, True)),
+                     ("restore", model), ("restore", human), ("reviewed", (a, False, True)), ("reviewed", (b, True, False)),
+                     ("model_version", (a, "v1", "v2")), ("model_version", (b, None, "w"))])  # fmt: skip
+
+    def written(store, mark):
+        history = store._conn.execute(
+            "SELECT photo_id, bib_id, action, before, after FROM history WHERE id > ? ORDER BY id", (mark,)).fetchall()
+        bibs = store._conn.execute("SELECT * FROM bibs ORDER BY id").fetchall()
+        photos = store._conn.execute("SELECT id, reviewed, model_version FROM photos ORDER BY id").fetchall()
+        return [tuple(r) for r in history], [tuple(r) for r in bibs], [tuple(r) for r in photos]
+
+    got = [written(s, mark) for s, mark in zip(stores, marks)]
+    assert [h[2] for h in got[0][0]] == ["bib_delete", "bib_undo", "bib_delete", "bib_restore", "bib_restore",
+                                         "reviewed", "reviewed", "model_version", "model_version"]  # fmt: skip
+    assert got[1] == got[0]
+    assert "Zoë" in next(h[3] for h in got[1][0] if h[2] == "bib_undo")  # unicode as it is, not \u escapes
+    for s in stores:
+        s.close()
+
+
 def test_data_version_moves_for_other_connections_only_and_changes_since_names_what_they_wrote(folder):
     """What the app's poll rests on (gui/live_updates.py): its own commits leave data_version alone, another
     connection's (a worker thread, another process) move it; changes_since names the photos and meta keys."""

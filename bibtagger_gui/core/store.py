@@ -218,6 +218,49 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# ---------------------------------------------------------------- history rows and bib rows, as written
+# Each is built here once, for the single edit (delete_bib, restore_bib, set_reviewed, set_model_version) and for
+# Store.replay, which writes the same steps of thousands of photos with executemany: the two cannot log differently.
+
+_HISTORY_INSERT = "INSERT INTO history (ts, photo_id, bib_id, action, before, after) VALUES (?, ?, ?, ?, ?, ?)"
+_BIB_INSERT = ("INSERT INTO bibs (id, photo_id, number, x1, y1, x2, y2, confidence, source, created, updated, extra)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")  # fmt: skip
+_Change = tuple[str, int | None, int | None, Any, Any]  # a history row's action, photo_id, bib_id, before, after
+
+
+def _history_row(ts: str, change: _Change) -> tuple:
+    """The values of :data:`_HISTORY_INSERT` for ``change`` at time ``ts``: before and after as JSON (None stays NULL)."""
+    action, photo_id, bib_id, before, after = change
+    return (ts, photo_id, bib_id, action, None if before is None else _JSON.encode(before),
+            None if after is None else _JSON.encode(after))  # fmt: skip
+
+
+def _bib_removed(row: BibRow, reject: bool) -> _Change:
+    """Bib ``row`` deleted: ``bib_delete`` (its number rejected) or, ``reject`` false, ``bib_undo`` (an edit taken back)."""
+    return ("bib_delete" if reject else "bib_undo", row.photo_id, row.id, row.to_json(), None)
+
+
+def _bib_restored(row: BibRow) -> _Change:
+    """Bib ``row`` put back as it was (``bib_restore``)."""
+    return ("bib_restore", row.photo_id, row.id, None, row.to_json())
+
+
+def _reviewed_set(photo_id: int, before: bool, after: bool) -> _Change:
+    return ("reviewed", photo_id, None, bool(before), bool(after))
+
+
+def _model_version_set(photo_id: int, before: str | None, after: str | None) -> _Change:
+    return ("model_version", photo_id, None, before, after)
+
+
+def _bib_values(bib_id: int | None, photo_id: int, number: str, box: Box | None, confidence: float | None, source: str,
+                created: str, updated: str, extra: dict | None) -> tuple:  # fmt: skip
+    """The values of :data:`_BIB_INSERT` (``bib_id`` None: a new id)."""
+    return (bib_id, photo_id, number, *(box if box is not None else (None,) * 4),
+            None if confidence is None else float(confidence), source, created, updated,
+            _JSON.encode(extra) if extra else None)  # fmt: skip
+
+
 def _folder_key(folder: Path) -> str:
     return hashlib.sha1(str(folder).encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -719,17 +762,10 @@ class Store:
             yield conn
 
     def _history(self, action: str, photo_id: int | None, bib_id: int | None, before: Any, after: Any) -> None:
-        self._conn.execute(
-            "INSERT INTO history (ts, photo_id, bib_id, action, before, after) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                _now(),
-                photo_id,
-                bib_id,
-                action,
-                None if before is None else json.dumps(before, ensure_ascii=False),
-                None if after is None else json.dumps(after, ensure_ascii=False),
-            ),
-        )
+        self._log((action, photo_id, bib_id, before, after))
+
+    def _log(self, change: _Change) -> None:
+        self._conn.execute(_HISTORY_INSERT, _history_row(_now(), change))
 
     # ------------------------------------------------------------------ meta
 
@@ -925,37 +961,32 @@ class Store:
         versions: list[tuple[str | None, int]] = []
         history: list[tuple] = []
         now = _now()
-        dumps = _JSON.encode  # json.dumps(..., ensure_ascii=False) without a new encoder for each of 40,000 rows
-        for kind, what in steps:
+        for kind, what in steps:  # each history row built as the single edit builds it (_bib_removed, ...)
             if kind == "delete":
                 row, reject = what
                 deletes.append((row.id,))
-                history.append((now, row.photo_id, row.id, "bib_delete" if reject else "bib_undo", dumps(row.to_json()), None))
+                history.append(_history_row(now, _bib_removed(row, reject)))
             elif kind == "restore":
                 row = what
-                inserts.append((row.id, row.photo_id, row.number, *(row.box if row.box is not None else (None,) * 4),
-                                None if row.confidence is None else float(row.confidence), row.source, row.created,
-                                row.updated, dumps(row.extra) if row.extra else None))  # fmt: skip
-                history.append((now, row.photo_id, row.id, "bib_restore", None, dumps(row.to_json())))
+                inserts.append(_bib_values(row.id, row.photo_id, row.number, row.box, row.confidence, row.source,
+                                           row.created, row.updated, row.extra))  # fmt: skip
+                history.append(_history_row(now, _bib_restored(row)))
             elif kind == "reviewed":
                 photo_id, before, after = what
                 reviewed.append((int(bool(after)), photo_id))
-                history.append((now, photo_id, None, "reviewed", dumps(bool(before)), dumps(bool(after))))
+                history.append(_history_row(now, _reviewed_set(photo_id, before, after)))
             elif kind == "model_version":
                 photo_id, before, after = what
                 versions.append((after, photo_id))
-                history.append((now, photo_id, None, "model_version", None if before is None else dumps(before),
-                                None if after is None else dumps(after)))  # fmt: skip
+                history.append(_history_row(now, _model_version_set(photo_id, before, after)))
             else:
                 raise ValueError(f"unknown step {kind!r}")
         with self.transaction() as c:
             c.executemany("DELETE FROM bibs WHERE id = ?", deletes)
-            c.executemany("INSERT INTO bibs (id, photo_id, number, x1, y1, x2, y2, confidence, source, created, updated,"
-                          " extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)  # fmt: skip
+            c.executemany(_BIB_INSERT, inserts)
             c.executemany("UPDATE photos SET reviewed = ? WHERE id = ?", reviewed)
             c.executemany("UPDATE photos SET model_version = ? WHERE id = ?", versions)
-            c.executemany("INSERT INTO history (ts, photo_id, bib_id, action, before, after) VALUES (?, ?, ?, ?, ?, ?)",
-                          history)  # fmt: skip
+            c.executemany(_HISTORY_INSERT, history)
 
     def all_bibs(self) -> dict[int, list[BibRow]]:
         """Every bib, grouped by photo id (one query; for exports and tables)."""
@@ -1054,21 +1085,8 @@ class Store:
     ) -> int:  # fmt: skip
         now = _now()
         created, updated = stamps or (now, now)
-        cur = self._conn.execute(
-            "INSERT INTO bibs (id, photo_id, number, x1, y1, x2, y2, confidence, source, created, updated, extra)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                bib_id,
-                photo_id,
-                number,
-                *(box if box is not None else (None,) * 4),
-                None if confidence is None else float(confidence),
-                source,
-                created,
-                updated,
-                json.dumps(extra, ensure_ascii=False) if extra else None,
-            ),
-        )
+        values = _bib_values(bib_id, photo_id, number, box, confidence, source, created, updated, extra)
+        cur = self._conn.execute(_BIB_INSERT, values)
         return int(cur.lastrowid)
 
     def update_bib(self, bib_id: int, number: str = _UNSET, box: Iterable[float] | None = _UNSET) -> BibRow:
@@ -1095,7 +1113,7 @@ class Store:
         with self.transaction() as c:
             before = self.bib(bib_id)
             c.execute("DELETE FROM bibs WHERE id = ?", (bib_id,))
-            self._history("bib_delete" if reject else "bib_undo", before.photo_id, bib_id, before.to_json(), None)
+            self._log(_bib_removed(before, reject))
         return before
 
     def restore_bib(self, row: BibRow) -> BibRow:
@@ -1105,7 +1123,7 @@ class Store:
             self._insert_bib(row.photo_id, row.number, row.box, row.confidence, row.source, row.extra, bib_id=row.id,
                              stamps=(row.created, row.updated))  # fmt: skip
             after = self.bib(row.id)
-            self._history("bib_restore", row.photo_id, row.id, None, after.to_json())
+            self._log(_bib_restored(after))
         return after
 
     def set_model_bibs(self, photo_id: int, bibs: Iterable[Bib], model_version: str,
@@ -1152,7 +1170,7 @@ class Store:
             if before == model_version:
                 return
             c.execute("UPDATE photos SET model_version = ? WHERE id = ?", (model_version, photo_id))
-            self._history("model_version", photo_id, None, before, model_version)
+            self._log(_model_version_set(photo_id, before, model_version))
 
     def model_bibs_to_keep(self, photo_id: int, bibs: Iterable[Bib]) -> list[Bib]:
         """The predictions :meth:`set_model_bibs` puts on this photo: not a number the user deleted
@@ -1192,7 +1210,7 @@ class Store:
             if before == bool(reviewed):
                 return
             c.execute("UPDATE photos SET reviewed = ? WHERE id = ?", (int(bool(reviewed)), photo_id))
-            self._history("reviewed", photo_id, None, before, bool(reviewed))
+            self._log(_reviewed_set(photo_id, before, reviewed))
 
     def set_error(self, photo_id: int, message: str | None) -> None:
         with self.transaction() as c:
