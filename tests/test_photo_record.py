@@ -17,6 +17,11 @@ def state(store, pid):
     return photo.reviewed, photo.model_version, tuple(store.bibs(pid))
 
 
+def states(moved):
+    """``photo_record.move_all``'s photo states as :func:`state` reads photos."""
+    return {pid: (s.reviewed, s.model_version, s.bibs) for pid, s in moved.items()}
+
+
 def test_a_recorded_rerun_is_undone_and_redone_exactly_and_refuses_a_photo_changed_since(tmp_path):
     for i in range(2):
         shot(tmp_path / f"p{i}.jpg", None)
@@ -65,15 +70,16 @@ def test_the_undo_of_many_records_is_checked_first_written_at_once_and_logged_as
             s, pid, [Bib("13", (2.0, 2.0, 30.0, 20.0), 0.9)], "new")) for pid in ids]  # fmt: skip
         after = {pid: state(store, pid) for pid in ids}
         mark = store.last_change()
-        photo_record.revert_all(store, records)
+        undone = photo_record.revert_all(store, records)
         assert {pid: state(store, pid) for pid in ids} == before
+        assert states(undone) == before  # the states it returns: what the store holds
         for pid, record in zip(ids, records):
             logged = [(h.action, h.bib_id) for h in store.history(pid) if h.id > mark]
             want = [("bib_undo" if record.rows_before[i] is None else "bib_restore", i) for i in sorted(record.rows_before)]
             assert logged == want + [("model_version", None)]
             assert store.deleted_numbers(pid) == set()  # the re-run's "13" was undone, not rejected
-        photo_record.reapply_all(store, records)
-        assert {pid: state(store, pid) for pid in ids} == after
+        redone = photo_record.reapply_all(store, records)
+        assert {pid: state(store, pid) for pid in ids} == after and states(redone) == after
         retyped = next(b for b in store.bibs(ids[1]) if b.number == "13")
         store.update_bib(retyped.id, number="14")  # changed since (the reviewer retyped it): the whole undo refused
         changed, mark = {pid: state(store, pid) for pid in ids}, store.last_change()

@@ -876,6 +876,24 @@ def _heartbeat_press(app, win, key, modifier) -> tuple[float, float]:
 UNDO_ROUNDS = 2  # gui_rerun_undo: Ctrl+Z then Ctrl+Shift+Z, twice
 
 
+def _check_snapshots(win, press: str, changed: int) -> None:
+    """The window's snapshots and list rows are what a fresh read of its store gives (the undo builds them from what
+    it wrote, without reading: MainWindow._show_moved); the rows in the same order when the undo changed more than
+    ``live_updates.BULK`` photos (fewer keep their rows, as after any edit, until the list is rebuilt)."""
+    from bibtagger_gui.core import review
+    from bibtagger_gui.core.review_index import ReviewIndex
+    from bibtagger_gui.gui.live_updates import BULK
+
+    fresh = ReviewIndex(review.load_items(win.store), win.order)
+    bad = [pid for pid in fresh if win.items.get(pid) != fresh[pid]]
+    if bad or len(win.items) != len(fresh):
+        raise RuntimeError(f"after {press} the list's snapshots of {len(bad)} photos differ from the store: {bad[:3]}")
+    rows = [it.photo_id for it in fresh.queue(win.filter, win.search_edit.text())]
+    shown = [it.photo_id for it in win.list_model.items]
+    if (shown != rows) if changed > BULK else (sorted(shown) != sorted(rows)):
+        raise RuntimeError(f"after {press} the list's rows are not in the order of a fresh read")
+
+
 def op_gui_rerun_undo(job: dict) -> dict:
     """Ctrl+Z and Ctrl+Shift+Z over Recognition > Re-run on Unreviewed Photos of the whole shoot, in a window over a
     private copy of the store. The re-run is the window's own: ``MainWindow.rerun_unreviewed``, its
@@ -885,7 +903,8 @@ def op_gui_rerun_undo(job: dict) -> dict:
     reading 10,000 photos would take an hour. Then :data:`UNDO_ROUNDS` times Ctrl+Z and Ctrl+Shift+Z, each timed until
     repainted (``undo_ms``, ``redo_ms``) with the longest stall of the event loop around it (``*_freeze_ms``), and
     checked: after an undo every photo reads back exactly as before the re-run (rows, ids, times, confidences, model
-    version, review mark), after a redo exactly as the re-run left it. ``step_kb``: the step's records
+    version, review mark), after a redo exactly as the re-run left it, and the window's snapshots and list rows are
+    what a fresh read of the store gives (:func:`_check_snapshots`). ``step_kb``: the step's records
     (:func:`_deep_size`), what the undo stack holds for it. Writes the state after the first undo to
     ``RUN/rerun-undo-undone.json`` (the test holds it against the shoot's untouched store)."""
     from PySide6.QtCore import Qt
@@ -945,6 +964,7 @@ def op_gui_rerun_undo(job: dict) -> dict:
         stale = [pid for pid, it in win.items.items() if it.photo.model_version == version]
         if stale:
             raise RuntimeError(f"after Ctrl+Z the list still shows the re-run on {len(stale)} photos")
+        _check_snapshots(win, "Ctrl+Z", changed)
         took, frozen = _heartbeat_press(app, win, Qt.Key.Key_Z, ctrl | Qt.KeyboardModifier.ShiftModifier)
         redo.append(1000 * took)
         redo_freeze.append(1000 * frozen)
@@ -953,6 +973,7 @@ def op_gui_rerun_undo(job: dict) -> dict:
         stale = [pid for pid, it in win.items.items() if it.photo.model_version != version]
         if stale:
             raise RuntimeError(f"after Ctrl+Shift+Z the list still shows the old readings on {len(stale)} photos")
+        _check_snapshots(win, "Ctrl+Shift+Z", changed)
     bibs_before = sum(len(v[2]) for v in before.values())
     bibs_after = sum(len(v[2]) for v in after.values())
     return {"seconds": max(undo) / 1000, "items": changed, "unit": "photos",

@@ -12,7 +12,7 @@ ends (docs/gui.md#saving-and-the-undo-stack).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 #: why an edit of a bib that another program, window or import changed or removed meanwhile failed
 BIB_CHANGED = "the bib was changed or removed meanwhile (another program or window?); the photo now shows what is saved"
@@ -75,6 +75,15 @@ def record_edit(store: Any, photo_id: int, edit: Callable[[Any], Any]) -> PhotoR
     )
 
 
+class PhotoState(NamedTuple):
+    """A photo as :func:`move_all` left it: its bib rows in id order (as ``Store.bibs`` reads them), review mark and
+    model version. Built from what the moves read and wrote in their transaction, so it is what the store holds."""
+
+    bibs: tuple[Any, ...]
+    reviewed: bool
+    model_version: str | None
+
+
 @dataclass(frozen=True)
 class Move:
     """One photo's move from state ``src`` to ``dst`` (bib id -> row or None; ``reviewed`` and ``versions``: from, to),
@@ -102,22 +111,23 @@ def move(store: Any, photo_id: int, src: dict[int, Any], dst: dict[int, Any], re
     move_all(store, [Move(photo_id, src, dst, reviewed, versions, model_others, unrejected, undo)])
 
 
-def move_all(store: Any, moves: Sequence[Move]) -> None:
+def move_all(store: Any, moves: Sequence[Move]) -> dict[int, PhotoState]:
     """:func:`move` of many photos in one transaction: every photo is checked first (:class:`ChangedMeanwhile` for the
     first not in the state it starts from: nothing written), then all are written at once (``Store.replay``), logged
     as each photo's own move logs it. The reads are a few queries for all the photos, not several per photo, so the
-    undo of a re-run over 10,000 photos is one short pause (docs/benchmarks.md)."""
+    undo of a re-run over 10,000 photos is one short pause (docs/benchmarks.md). Returns each written photo's
+    :class:`PhotoState` after the moves (what was read, less the rows taken out, plus those put back): the window
+    shows them without reading the photos again."""
     moves = [m for m in moves if m.writes]
     if not moves:
-        return
+        return {}
     if len({m.photo_id for m in moves}) != len(moves):  # each photo is checked against the store as it was read
         raise ValueError("move_all takes each photo once")
     with store.transaction():
-        marks = store.photo_marks(m.photo_id for m in moves
-                                  if m.versions[0] != m.versions[1] or m.reviewed[0] != m.reviewed[1])  # fmt: skip
+        marks = store.photo_marks(m.photo_id for m in moves)
         # each photo's bibs (a bib never changes photos: a row of another photo with an id put back here would make
         # the insert fail, the whole transaction rolled back)
-        of_photo = store.bibs_of(m.photo_id for m in moves if m.src or _puts_back_predictions(m))
+        of_photo = store.bibs_of(m.photo_id for m in moves)
         steps: list[tuple[str, Any]] = []
         for m in moves:
             _check(m, marks, of_photo)
@@ -131,6 +141,20 @@ def move_all(store: Any, moves: Sequence[Move]) -> None:
             if m.versions[0] != m.versions[1]:
                 steps.append(("model_version", (m.photo_id, m.versions[0], m.versions[1])))
         store.replay(steps)
+    return {m.photo_id: _state_after(m, marks.get(m.photo_id), of_photo.get(m.photo_id, ())) for m in moves}
+
+
+def _state_after(m: Move, mark: tuple[bool, str | None] | None, rows: Sequence[Any]) -> PhotoState:
+    """Photo ``m.photo_id`` once ``m`` is written, from its ``rows`` and ``mark`` (reviewed, version) read before."""
+    by_id = {r.id: r for r in rows}
+    for bib_id, want in m.dst.items():
+        if want is None:
+            by_id.pop(bib_id, None)
+        else:
+            by_id[bib_id] = want
+    reviewed, version = mark if mark is not None else (m.reviewed[0], m.versions[0])
+    return PhotoState(tuple(by_id[i] for i in sorted(by_id)), m.reviewed[1] if m.reviewed[0] != m.reviewed[1] else reviewed,
+                      m.versions[1] if m.versions[0] != m.versions[1] else version)  # fmt: skip
 
 
 def _puts_back_predictions(m: Move) -> bool:
@@ -166,14 +190,14 @@ def _moved(record: PhotoRecord, undo: bool) -> Move:
                 record.model_others, record.unrejected, undo=False)  # fmt: skip
 
 
-def revert_all(store: Any, records: Sequence[PhotoRecord]) -> None:
-    """Undo every record (the last first) in one transaction: :func:`move_all`."""
-    move_all(store, [_moved(r, undo=True) for r in reversed(records)])
+def revert_all(store: Any, records: Sequence[PhotoRecord]) -> dict[int, PhotoState]:
+    """Undo every record (the last first) in one transaction: :func:`move_all` (each written photo's state after)."""
+    return move_all(store, [_moved(r, undo=True) for r in reversed(records)])
 
 
-def reapply_all(store: Any, records: Sequence[PhotoRecord]) -> None:
-    """Redo every record in one transaction: :func:`move_all`."""
-    move_all(store, [_moved(r, undo=False) for r in records])
+def reapply_all(store: Any, records: Sequence[PhotoRecord]) -> dict[int, PhotoState]:
+    """Redo every record in one transaction: :func:`move_all` (each written photo's state after)."""
+    return move_all(store, [_moved(r, undo=False) for r in records])
 
 
 def revert(store: Any, record: PhotoRecord) -> None:

@@ -9,7 +9,7 @@ of the same review state. The list can also go by capture time or file name
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import cached_property
 from typing import Any, Iterable, Mapping, Sequence
@@ -197,6 +197,16 @@ def load_items(store: Any) -> list[ReviewItem]:
 def item_for(store: Any, photo_id: int) -> ReviewItem:
     """A fresh snapshot of one photo."""
     return ReviewItem(store.photo(photo_id), tuple(store.bibs(photo_id)))
+
+
+def item_after(item: ReviewItem, bibs: Sequence[Any], reviewed: bool, model_version: str | None) -> ReviewItem:
+    """``item``'s photo with these bibs (in id order), review mark and model version, as :func:`item_for` reads it
+    once the store holds them (its ``bib_count`` and ``min_confidence`` follow the bibs, as ``Store.photo``'s query
+    makes them): the snapshot of a photo an undo or redo of a re-run wrote, without reading it again."""
+    confidences = [b.confidence for b in bibs if b.confidence is not None]
+    photo = replace(item.photo, reviewed=bool(reviewed), model_version=model_version, bib_count=len(bibs),
+                    min_confidence=min(confidences) if confidences else None)  # fmt: skip
+    return ReviewItem(photo, tuple(bibs))
 
 
 def needs_recognition(photo: Any) -> bool:

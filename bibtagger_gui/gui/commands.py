@@ -443,6 +443,9 @@ class RecordedBatchCommand(BatchEditCommand):
         self.records = list(records)
         self.busy = busy
         self.done_once = True
+        #: while ``shown`` runs after an undo or redo: each written photo's state (``photo_record.PhotoState``), what
+        #: the store holds now, for the window to show without reading 10,000 photos again; None otherwise
+        self.moved: dict[int, photo_record.PhotoState] | None = None
 
     @property
     def photo_ids(self) -> list[int]:
@@ -450,13 +453,18 @@ class RecordedBatchCommand(BatchEditCommand):
 
     def apply(self) -> None:
         with self.busy(f"Redoing {self.text()}…"), gc_paused():
-            photo_record.reapply_all(self.ctx.store, self.records)
-            self.shown(self, "redo")
+            self._show(photo_record.reapply_all(self.ctx.store, self.records), "redo")
 
     def revert(self) -> None:
         with self.busy(f"Undoing {self.text()}…"), gc_paused():
-            photo_record.revert_all(self.ctx.store, self.records)
-            self.shown(self, "undo")
+            self._show(photo_record.revert_all(self.ctx.store, self.records), "undo")
+
+    def _show(self, moved: dict[int, photo_record.PhotoState], how: str) -> None:
+        self.moved = moved
+        try:
+            self.shown(self, how)
+        finally:
+            self.moved = None  # not held on the stack
 
 
 class BurstFixCommand(BatchEditCommand):

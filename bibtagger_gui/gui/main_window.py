@@ -932,8 +932,12 @@ class MainWindow(QMainWindow):
         return busy
 
     def _rerun_shown(self, command: BatchEditCommand, how: str) -> None:
-        """After the undo or redo of a re-run (or one that failed): its photos read again into the list and view."""
+        """After the undo or redo of a re-run: its photos as the undo or redo left them (``command.moved``, built from
+        what it read and wrote, no read), put into the list and view; after one that failed, read again."""
         if self.store is None:
+            return
+        moved = getattr(command, "moved", None)
+        if moved is not None and self._show_moved(moved):
             return
         ids = command.photo_ids
         if len(ids) > BULK:  # thousands of photos: one read of every photo, not two queries each
@@ -942,6 +946,28 @@ class MainWindow(QMainWindow):
             for pid in ids:
                 self.refresh_photo(pid)
             self._update_counts()
+
+    def _show_moved(self, moved: dict[int, Any]) -> bool:
+        """Put photos an undo or redo wrote (photo id -> ``core.photo_record.PhotoState``) into the list and the view
+        from their states (``review.item_after``: a photo's other facts as the list holds them). Over :data:`BULK`
+        photos one new index of every snapshot (sorted once, the capture timeline kept), not a move each. False
+        (nothing done) when one is not in the list: the caller reads them all again."""
+        items = self.items
+        if any(pid not in items for pid in moved):
+            return False
+        fresh = {pid: review.item_after(items[pid], *state) for pid, state in moved.items()}
+        if len(fresh) > BULK:
+            index = ReviewIndex([fresh.get(pid, item) for pid, item in items.items()], self.order)
+            index.adopt_timeline(items)  # the same photos, names and capture times
+            self.items = index
+            self.rebuild_queue(reload=False)  # the rows in the new order, the photo shown kept
+            if self.current_id in fresh:
+                self.refresh_photo(self.current_id, item=fresh[self.current_id])
+        else:
+            for pid, item in fresh.items():
+                self.refresh_photo(pid, item=item)
+        self._update_counts()
+        return True
 
     def rerun_unreviewed(self) -> bool:
         """Recognition > Re-run on Unreviewed Photos: a run the user starts, so a pause ends (it would only wait)."""
