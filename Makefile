@@ -23,7 +23,7 @@ SYSDEPS := libegl1 libgl1 libglib2.0-0 libxkbcommon0 libxkbcommon-x11-0 libfontc
 	fonts-dejavu-core fonts-dejavu-extra fonts-liberation2 fonts-freefont-ttf fonts-urw-base35 fonts-roboto-unhinted \
 	libimage-exiftool-perl libreoffice-calc-nogui python3-uno
 
-.PHONY: setup sysdeps run test bench bench-app bench-peers package demo install-desktop uninstall-desktop clean
+.PHONY: setup sysdeps run test bench bench-app bench-peers package demo install-desktop uninstall-desktop icons clean
 
 sysdeps: $(VENV)/.sysdeps
 $(VENV)/.sysdeps:
@@ -53,6 +53,11 @@ run: setup demo
 # icon, in $XDG_DATA_HOME (~/.local/share) (docs/desktop.md)
 install-desktop: setup
 	$(VENV)/bin/bibtagger install-desktop
+
+# the window icon's PNGs (resources/icons) rendered again from resources/desktop/bibtagger.svg: run after editing
+# the SVG; tests/test_app_icon.py fails while they differ (docs/desktop.md#window-icon)
+icons: setup
+	QT_QPA_PLATFORM=offscreen $(PY) -m bibtagger_gui.tools.render_icons
 
 uninstall-desktop:
 	@test -x $(VENV)/bin/bibtagger || { echo "no $(VENV): nothing installed from this checkout"; exit 0; }; \

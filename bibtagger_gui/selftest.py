@@ -1,6 +1,7 @@
 """``bibtagger --selftest``: prove an installation (or a PyInstaller build) works end to end.
 
-Starts Qt offscreen with a QApplication and renders a widget, loads the default ONNX
+Starts Qt offscreen with a QApplication and renders a widget, sets the window icon from the bundled PNGs
+(every size must load), makes the main window, loads the default ONNX
 models, draws a synthetic race photo with a bib (OpenCV's built-in Hershey font, no font
 files needed), recognizes it and prints ``OK <n> bibs, models <version>``; exit code 0.
 Any failure prints ``SELFTEST FAILED: <step>: <reason>`` to stderr and exits 1.
@@ -54,6 +55,22 @@ def _check_qt() -> str:
     return app.platformName()
 
 
+def _check_icon() -> str:
+    """The window icon as the app sets it (gui/app.py make_app): every PNG size bundled and read, no fallback."""
+    from PySide6.QtWidgets import QApplication
+
+    from bibtagger_gui.gui.app_icon import SIZES, icon_sizes, load_icon, set_app_icon
+
+    icon, problems = load_icon()
+    if problems:
+        raise RuntimeError("; ".join(problems))
+    set_app_icon(QApplication.instance())
+    sizes = icon_sizes(QApplication.windowIcon())
+    if sizes != list(SIZES):
+        raise RuntimeError(f"window icon sizes {sizes}, expected {list(SIZES)}")
+    return "/".join(str(s) for s in sizes)
+
+
 def _check_window() -> int:
     """Make the main window as the app does (offscreen, settings in a temporary file: nothing of the user's
     changes) and require each feature module of ``FEATURE_MODULES`` to be there and to install its menu
@@ -91,6 +108,8 @@ def run_selftest(out=None, err=None) -> int:
     step = "qt"
     try:
         platform = _check_qt()
+        step = "icon"
+        icon = _check_icon()
         step = "window"
         features = _check_window()
         step = "models"
@@ -108,7 +127,7 @@ def run_selftest(out=None, err=None) -> int:
         print(f"SELFTEST FAILED: {step}: {type(exc).__name__}: {exc}", file=err)
         return 1
     exiftool = shutil.which("exiftool") or "not found (needed only to write keywords)"
-    print(f"qt platform: {platform}; window: {features} feature modules; exiftool: {exiftool}; "
+    print(f"qt platform: {platform}; window icon: {icon} px; window: {features} feature modules; exiftool: {exiftool}; "
           f"{recognizer.calibration_note}", file=err)
     numbers = ", ".join(b.number for b in bibs)
     print(f"OK {len(bibs)} bibs, models {recognizer.version}" + (f" ({numbers})" if numbers else ""), file=out)

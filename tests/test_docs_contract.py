@@ -22,7 +22,7 @@ ARCH = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 STORE_DOC = (ROOT / "docs" / "store.md").read_text(encoding="utf-8")
 # packages whose modules the tree lists one by one (cli/ is described by its NAME_cmd.py rule)
-LISTED_PACKAGES = ("bibtagger_gui", "bibtagger_gui/core", "bibtagger_gui/gui", "training", "training/models", "training/peers")
+LISTED_PACKAGES = ("bibtagger_gui", "bibtagger_gui/core", "bibtagger_gui/gui", "bibtagger_gui/tools", "training", "training/models", "training/peers")
 
 
 def section(text: str, heading: str) -> str:

@@ -51,11 +51,38 @@ def test_synthetic_bib_image_is_a_white_plate_with_dark_digits():
     assert (synthetic_bib_image("1234") != synthetic_bib_image("9876")).any()
 
 
+def window_icon_line() -> str:
+    """What the self-test says of the window icon when every size loaded (gui/app_icon.SIZES)."""
+    from bibtagger_gui.gui.app_icon import SIZES
+
+    return f"window icon: {'/'.join(str(s) for s in SIZES)} px"
+
+
 def test_selftest_from_source(qapp, monkeypatch, placeholder_models_dir, capsys):
     monkeypatch.setenv("BIBTAGGER_MODELS", str(placeholder_models_dir))
     assert run_selftest() == 0
-    out = capsys.readouterr().out
-    assert out.startswith("OK ") and f"models {model_version(placeholder_models_dir)}" in out
+    captured = capsys.readouterr()
+    assert captured.out.startswith("OK ") and f"models {model_version(placeholder_models_dir)}" in captured.out
+    assert window_icon_line() in captured.err
+
+
+def test_selftest_fails_when_a_window_icon_size_is_missing(qapp, monkeypatch, tmp_path, placeholder_models_dir, capsys):
+    """The app starts without a missing icon PNG (a warning), but a build that lost one fails its self-test."""
+    import shutil
+
+    from PySide6.QtGui import QIcon
+
+    shutil.copytree(resources.resource_path("icons"), tmp_path / "icons")
+    shutil.copytree(resources.resource_path("desktop"), tmp_path / "desktop")
+    (tmp_path / "icons" / "bibtagger-24.png").unlink()
+    monkeypatch.setattr(resources, "resources_root", lambda: tmp_path)
+    monkeypatch.setenv("BIBTAGGER_MODELS", str(placeholder_models_dir))
+    try:
+        assert run_selftest() == 1
+    finally:
+        qapp.setWindowIcon(QIcon())
+    captured = capsys.readouterr()
+    assert "SELFTEST FAILED: icon" in captured.err and "bibtagger-24.png: no such file" in captured.err, captured.err
 
 
 def test_selftest_fails_on_a_broken_calibration_file(qapp, monkeypatch, tmp_path, placeholder_models_dir, capsys):
@@ -139,6 +166,12 @@ def test_pyinstaller_build_runs_its_selftest(tmp_path, placeholder_models_dir):
         assert "+cal" in selftest.stdout and "calibrated by" in selftest.stderr, selftest.stdout + selftest.stderr
 
     assert "window: " in selftest.stderr  # the main window was made, every feature module installed
+    # the window icon: every PNG bundled, byte for byte, and set on the app, all sizes (docs/desktop.md#window-icon)
+    for png in sorted((REPO / "resources" / "icons").glob("bibtagger-*.png")):
+        assert (internal / "resources" / "icons" / png.name).read_bytes() == png.read_bytes(), png.name
+    assert window_icon_line() in selftest.stderr, selftest.stderr
+    bundled_modules = (tmp_path / "work" / "build" / "PYZ-00.toc").read_text(encoding="utf-8")
+    assert "'bibtagger_gui.selftest'" in bundled_modules and "bibtagger_gui.tools" not in bundled_modules  # a checkout's tools
 
     cli = subprocess.run([str(exe), "--help"], env=run_env, capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0

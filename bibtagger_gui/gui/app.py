@@ -25,6 +25,11 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     # the Wayland app_id (X11: _KDE_NET_WM_DESKTOP_FILE), what a desktop matches a .desktop file, icon and task bar
     # entry by; without it Qt takes the executable's name, "python3" from source or pip (docs/wayland.md#found-here)
     app.setDesktopFileName(APP)
+    # the window icon of every window: Windows, macOS, X11 without the desktop entry and task switchers take it from
+    # the app; PNGs rendered from the entry's SVG, a missing one only warned about (docs/desktop.md#window-icon)
+    from bibtagger_gui.gui.app_icon import set_app_icon
+
+    set_app_icon(app)
     return app  # type: ignore[return-value]
 
 
@@ -88,11 +93,14 @@ def start_error_reporting(models: str | Path | None = None):
     """The log file (docs/gui.md#log-file), its startup lines, and the exception hooks that show unexpected
     errors in a dialog (gui/error_report.py). Returns the reporter and the function that removes the hooks."""
     from bibtagger_gui.core import applog
+    from bibtagger_gui.gui import app_icon
     from bibtagger_gui.gui.error_report import ErrorReporter, install
     from bibtagger_gui.gui.help_dialogs import qt_versions
 
     path = applog.setup_file_log()
-    extra = {**qt_versions(), "Qt platform": QApplication.platformName()}
+    # the window icon's warnings of make_app came before the log file: its line here keeps them
+    app = QApplication.instance()
+    extra = {**qt_versions(), "Qt platform": QApplication.platformName(), "Window icon": app_icon.summary(app)}
     applog.log_startup(extra, str(models) if models else None)
     versions = "\n".join(applog.startup_lines(extra))
     reporter = ErrorReporter(path, applog.state.error, versions)
