@@ -64,6 +64,7 @@ def check_packaged_app_on_x11(exe: Path, tmp_path: Path, env: dict[str, str]) ->
     try:
         app = App(server, folder, None, tmp_path / "x11" / "home", command=[str(exe)], env=env)
         assert server.wm_class(app.window) == (APP_ID, APP_ID)  # the desktop entry's StartupWMClass (docs/desktop.md)
+        check_window_icon(server, app.window)  # the bundled PNGs, read by the frozen app (no QtSvg)
         type_a_number_and_quit(app)
     finally:
         if app is not None:
@@ -71,8 +72,26 @@ def check_packaged_app_on_x11(exe: Path, tmp_path: Path, env: dict[str, str]) ->
         server.stop()
 
 
+def check_window_icon(server, window: str) -> None:
+    """The window's icon as the X server holds it (_NET_WM_ICON, what a task bar or Alt+Tab shows): every size of
+    gui/app_icon.SIZES, each with the pixels of its PNG (docs/desktop.md#window-icon)."""
+    import numpy as np
+    from PySide6.QtGui import QImage
+
+    from bibtagger_gui.gui.app_icon import SIZES, icon_file
+    from bibtagger_gui.tools.render_icons import pixels
+
+    icons = server.wm_icon(window)
+    assert sorted(icons) == list(SIZES), f"_NET_WM_ICON sizes {sorted(icons)}"
+    for size in SIZES:
+        png = pixels(QImage(str(icon_file(size)))).view("<u4").reshape(size, size)  # BGRA bytes: 0xAARRGGBB
+        assert np.array_equal(np.array(icons[size], np.uint32).reshape(size, size), png), f"{size} px icon differs"
+
+
 def test_the_app_on_xcb_takes_keys_typed_through_the_x_server_and_saves_them(x_server, start_app):
-    type_a_number_and_quit(start_app(x_server()))
+    app = start_app(x_server())
+    check_window_icon(app.server, app.window)
+    type_a_number_and_quit(app)
 
 
 def test_the_window_is_drawn_on_the_real_screen_within_it(x_server, start_app):

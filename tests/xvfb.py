@@ -163,6 +163,22 @@ class XServer:
         out = self.run("xprop", "-id", window, "WM_CLASS")  # WM_CLASS(STRING) = "bibtagger", "bibtagger"
         return tuple(re.findall(r'"((?:[^"\\]|\\.)*)"', out))
 
+    def wm_icon(self, window: str) -> dict[int, list[int]]:
+        """The window's _NET_WM_ICON as a window manager or task bar reads it (xprop): size -> its width x height
+        ARGB pixels (one 32-bit number each, not premultiplied); empty when the window has no icon."""
+        out = self.run("xprop", "-id", window, "-len", "4000000", "-notype", "32c", "_NET_WM_ICON")  # = 16, 16, 0, …
+        if "=" not in out:
+            return {}  # "_NET_WM_ICON:  not found."
+        numbers = [int(n) for n in out.split("=", 1)[1].replace(",", " ").split()]
+        icons, i = {}, 0
+        while i < len(numbers):
+            width, height = numbers[i], numbers[i + 1]
+            assert width == height, f"_NET_WM_ICON {width}x{height}"
+            icons[width] = numbers[i + 2 : i + 2 + width * height]
+            assert len(icons[width]) == width * height, f"xprop cut _NET_WM_ICON short at {width}x{height}"
+            i += 2 + width * height
+        return icons
+
     def focus(self, window: str) -> None:
         """Give ``window`` the keyboard focus (XSetInputFocus), as a window manager does when a window opens."""
         self.xdotool("windowfocus", "--sync", window)
