@@ -195,3 +195,26 @@ def test_reviewed_entry_keeps_the_predictions_it_lists(shoot, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "conflict" not in err and "1 photo(s) compared with their hand-out state" in err, err
     assert state(race)[p3] == (True, [(n3, "model")])
+
+
+def test_reviewed_entry_that_lost_a_bib_leaves_its_photo_unreviewed_in_the_merge_too(shoot, tmp_path, capsys):
+    """The rule of an entry without "handout" (core/importers._checked): a review that listed a bib the import
+    left out (not a bib number) saw bibs that did not all come in, so the merge does not take it either; the
+    bibs that did come in merge, and the line says why the photo waits."""
+    race, made = shoot
+    p3, n3, _ = made[3]
+    todo = tmp_path / "todo.json"
+    assert main(["export", str(race), "--format", "json", "--out", str(todo)]) == 0
+    entry = next(e for e in json.loads(todo.read_text()) if e["image"] == p3)
+    long_number = "1" * 13
+    back = tmp_path / "back.json"
+    back.write_text(json.dumps([{**entry, "reviewed": True, "bibs": entry["bibs"] + [
+        {"number": long_number, "box": None}, {"number": "88", "box": None}]}]))  # fmt: skip
+    capsys.readouterr()
+    assert main(["import", str(race), str(back)]) == 0
+    err = capsys.readouterr().err
+    assert "1 photo(s) compared with their hand-out state" in err, err
+    assert f"{p3}: left unreviewed: a bib of the file's review was left out" in err, err
+    assert f"{p3}: bib '{long_number}': '{long_number}' is no bib number (longer than 12 characters): left out" in err
+    assert "1 photo(s) left unreviewed" in err, err
+    assert state(race)[p3] == (False, sorted([(n3, "model"), ("88", "human")]))

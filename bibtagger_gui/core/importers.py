@@ -18,7 +18,7 @@ See docs/imports.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -415,23 +415,23 @@ def import_annotations(
             base = next((h for h in entry.handouts if mine is not None and h.project == mine), None)
             handout.remember(store, photo.id, [h for h in entry.handouts if h.project != mine])
             truth = source != "model" and (entry.reviewed is True or (mark_reviewed and entry.reviewed is None and not model))
-            if truth and lost:  # a review of bibs that did not all come in is no review of the photo
-                truth = False
-                report.unreviewed.append((entry.image, "left unreviewed: a bib of the file's review was left out"))
+            review_lost = truth and lost  # a review of bibs that did not all come in is no review of the photo
+            truth = truth and not lost
             same = _as_in_file(store, photo.id, human, model, source, truth, entry.reviewed)
             if same is not None:  # the project holds exactly this (your own export back): nothing to do
                 report.already_there += same
                 report.unchanged.append(entry.image)
-                continue
-            if base is not None and source == "auto":  # it comes back: what changed on which side since
+            elif base is not None and source == "auto":  # it comes back: what changed on which side since
                 if hashes is None:
                     hashes = store.pixel_hashes()
-                _merge(store, photo, entry, base, bibs, overwrite, version, report, hashes.get(photo.id))
-                continue
-            if truth:  # with --as human every bib is a human one, confidence or not
+                seen = replace(entry, reviewed=False) if review_lost and entry.reviewed else entry  # the same rule
+                _merge(store, photo, seen, base, bibs, overwrite, version, report, hashes.get(photo.id))
+            elif truth:  # with --as human every bib is a human one, confidence or not
                 _import_truth(store, photo, entry.image, bibs if source == "auto" else human, overwrite, report)
             else:
                 _import_photo(store, photo, entry, human, model, source, version, report)
+            if review_lost and not store.photo(photo.id).reviewed and all(i != entry.image for i, _ in report.unreviewed):
+                report.unreviewed.append((entry.image, "left unreviewed: a bib of the file's review was left out"))
     return report
 
 
