@@ -50,7 +50,7 @@ def test_cli_without_project(tmp_path, capsys, monkeypatch):
     assert main(["find", str(tmp_path), "1"]) == 1
     assert "no bibtagger project" in capsys.readouterr().err
     assert main(["find", str(tmp_path / "nope"), "1"]) == 1
-    assert "not a folder" in capsys.readouterr().err
+    assert "no such folder" in capsys.readouterr().err
 
 
 def test_cli_find_and_export_see_a_photo_renamed_since_the_last_scan(store, capsys):
@@ -103,3 +103,20 @@ def test_cli_export_names_a_missing_store_file_instead_of_asking_for_a_project(s
     err = capsys.readouterr().err
     assert f"{missing}: no such database file" in err and "no bibtagger project" not in err
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["find", "{dir}", "1"], ["export", "{dir}", "--format", "csv"], ["import", "{dir}", "{json}"], ["predict", "{dir}"],
+    ["keywords", "{dir}"], ["startlist", "check", "{dir}"],
+])  # fmt: skip
+def test_cli_says_no_such_folder_for_a_missing_folder_and_not_a_folder_for_a_file(command, tmp_path, capsys, monkeypatch):
+    """A folder that is not there said "not a folder" (as the GUI did before `bibtagger gui nonexist` was fixed);
+    every command now says what the GUI says (core.store.folder_problem): "no such folder", a file "not a folder"."""
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    (tmp_path / "x.json").write_text("[]")
+    a_file = tmp_path / "a.jpg"
+    a_file.write_bytes(b"not a folder either")
+    for target, why in ((tmp_path / "nope", "no such folder"), (a_file, "not a folder")):
+        args = [a.format(dir=target, json=tmp_path / "x.json") for a in command]
+        assert main(args) == 1
+        assert capsys.readouterr().err.splitlines()[-1] == f"{target}: {why}"

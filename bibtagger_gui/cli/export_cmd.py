@@ -34,11 +34,12 @@ def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.exporters import ExportError, export
     from bibtagger_gui.core.name_match import across_folders_note
     from bibtagger_gui.core.photo_selection import read_list, select_photos
-    from bibtagger_gui.core.store import Store, StoreError, project_exists
+    from bibtagger_gui.core.store import Store, StoreError, folder_problem, project_exists
 
     folder: Path = args.dir
-    if not folder.is_dir():
-        print(f"{folder}: not a folder", file=sys.stderr)
+    why = folder_problem(folder)
+    if why:
+        print(f"{folder}: {why}", file=sys.stderr)
         return 1
     names = None
     if args.photos is not None:

@@ -12,11 +12,12 @@ from bibtagger_gui.core.bib import clean_number, number_matches
 def open_project(folder: str | Path, scan: bool = True):
     """The existing project store of ``folder``, synced with the folder by a scan (unless ``scan`` is
     False: the caller scans and reports); None (after a message on stderr) when there is none."""
-    from bibtagger_gui.core.store import Store, StoreError, project_exists
+    from bibtagger_gui.core.store import Store, StoreError, folder_problem, project_exists
 
     folder = Path(folder)
-    if not folder.is_dir():
-        print(f"{folder}: not a folder", file=sys.stderr)
+    why = folder_problem(folder)
+    if why:
+        print(f"{folder}: {why}", file=sys.stderr)
         return None
     if not project_exists(folder):
         print(

@@ -43,11 +43,12 @@ def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.annotations import AnnotationError, load_annotations
     from bibtagger_gui.core.importers import import_annotations
     from bibtagger_gui.core.name_match import across_folders_note
-    from bibtagger_gui.core.store import Store, StoreError
+    from bibtagger_gui.core.store import Store, StoreError, folder_problem
 
     folder: Path = args.dir
-    if not folder.is_dir():
-        print(f"{folder}: not a folder", file=sys.stderr)
+    why = folder_problem(folder)
+    if why:
+        print(f"{folder}: {why}", file=sys.stderr)
         return 1
     if args.reviewed and args.source == "model":
         print("error: --reviewed marks ground truth as reviewed; predictions (--as model) cannot be", file=sys.stderr)

@@ -26,11 +26,12 @@ def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.imageio import ImageError, photo_target_problem, unsupported_note
     from bibtagger_gui.core.progress import Progress
     from bibtagger_gui.core.recognizer import ModelError, Recognizer
-    from bibtagger_gui.core.store import Store, StoreError
+    from bibtagger_gui.core.store import Store, StoreError, folder_problem
 
     folder: Path = args.dir
-    if not folder.is_dir():
-        print(f"{folder}: not a folder", file=sys.stderr)
+    why = folder_problem(folder)
+    if why:
+        print(f"{folder}: {why}", file=sys.stderr)
         return 1
     for out in (args.json, args.csv):  # before the recognition, which can take an hour
         why = photo_target_problem(out) if out is not None and str(out) != "-" else None

@@ -277,6 +277,15 @@ def fallback_db_path(folder: str | os.PathLike) -> Path:
     return user_data_dir() / "projects" / _folder_key(folder) / DB_NAME
 
 
+def folder_problem(folder: str | os.PathLike) -> str | None:
+    """Why ``folder`` cannot be a photo folder, said the same in the CLI and the GUI: "no such folder" (nothing
+    there, a typo) or "not a folder" (a file); None for a folder."""
+    path = Path(folder)
+    if path.is_dir():
+        return None
+    return "not a folder" if path.exists() else "no such folder"
+
+
 def folder_is_writable(folder: Path) -> bool:
     """True when the store can live in ``FOLDER/.bibtagger/`` (checked without writing anything)."""
     target = folder / STORE_DIRNAME
@@ -468,8 +477,9 @@ class Store:
         again, the fallback (if newer) is copied back into it and renamed ``project.db.moved-*``.
         """
         folder = Path(folder).resolve()
-        if not folder.is_dir():
-            raise StoreError(f"{folder}: not a folder")
+        why = folder_problem(folder)
+        if why:
+            raise StoreError(f"{folder}: {why}")
         if db_path is not None:
             cls._check_owner(Path(db_path), folder)
             return cls(db_path, folder)

@@ -581,14 +581,15 @@ class MainWindow(QMainWindow):
 
     def open_folder(self, folder: str | Path) -> bool:
         """Open (or reload) a photo folder: store, queue, then scan + recognition in the background."""
-        from bibtagger_gui.core.store import Store, StoreError
+        from bibtagger_gui.core.store import Store, StoreError, folder_problem
 
         folder = Path(folder).expanduser().resolve()
         finetune = getattr(self, "finetune_controller", None)  # a running fine-tune: stop it, keep it, or stay
         if finetune is not None and folder != self.folder and not finetune.may_leave(f"open {folder.name}", can_keep=True):
             return False
-        if not folder.is_dir():  # said once, not "Cannot open X: X: not a folder"
-            self._error(f"Cannot open {folder}", "not a folder" if folder.exists() else "no such folder")
+        why = folder_problem(folder)
+        if why:  # said once, not "Cannot open X: X: not a folder"
+            self._error(f"Cannot open {folder}", why)
             return False
         try:
             store = Store.open(folder)
