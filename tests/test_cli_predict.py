@@ -65,6 +65,26 @@ def test_second_run_skips_done_photos_and_keeps_human_bibs(demo, capsys, placeho
         assert human.id in [b.id for b in store.bibs(pid) if b.source == "human"]
 
 
+
+
+@pytest.mark.parametrize("name", ["new.jpg", "NEW.JPG", "new.heic"])
+def test_a_new_store_named_like_a_photo_is_refused(name, demo, tmp_path, capsys, monkeypatch, placeholder_models_dir):
+    """`predict --store new.jpg` in the photo folder made a database named like a photo, which the scan then
+    listed as "not an image"; a new database takes the check of report outputs (core.imageio.photo_target_problem)
+    in predict and import (export opens only an existing one) and in Store.open, and nothing is written."""
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    db = demo / name
+    (tmp_path / "x.json").write_text("[]")
+    before = sorted(p.name for p in demo.iterdir())
+    for args in (["predict", str(demo), "--models", str(placeholder_models_dir), "--store", str(db)],
+                 ["import", str(demo), str(tmp_path / "x.json"), "--store", str(db)]):  # fmt: skip
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        assert err.splitlines()[-1] == (f"error: {db} is named like a photo ({Path(name).suffix}): a new project database there "
+                                        "would be taken for a photo (the scan lists it as 'not an image'); choose another file name")  # fmt: skip
+    assert sorted(p.name for p in demo.iterdir()) == before and not (tmp_path / "stores").exists()
+    assert main(["predict", str(demo), "--models", str(placeholder_models_dir), "--store", str(demo / "new.db")]) == 0
+    assert (demo / "new.db").is_file()  # another name: made as before
 def test_store_location_is_injectable(demo, tmp_path, monkeypatch, placeholder_models_dir):
     db = tmp_path / "elsewhere" / "p.db"
     assert main(["predict", str(demo), "--models", str(placeholder_models_dir), "--store", str(db)]) == 0

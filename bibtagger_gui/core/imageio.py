@@ -79,15 +79,16 @@ def is_unsupported_photo(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in UNSUPPORTED_PHOTO_EXTENSIONS
 
 
-def photo_target_problem(path: str | os.PathLike) -> str | None:
+def photo_target_problem(path: str | os.PathLike, harm: str = "writing there would replace a photo") -> str | None:
     """Why a report (CSV, JSON, workbook) must not be written to ``path``: its name, or the name of the file a
     link there points to, is a photo's, so writing would replace a photo (a slip of the shell's completion, a
-    file dialog's "Replace?"). Photos are never modified; None when ``path`` may be written."""
+    file dialog's "Replace?"). Photos are never modified; None when ``path`` may be written. ``harm`` says what
+    writing there would do (a new project database: ``core.store.new_db_problem``)."""
     real = Path(os.path.realpath(path))
     for name in (Path(path).name, real.name):
         if is_supported(name) or is_unsupported_photo(name):
             where = path if name == Path(path).name else f"{path} (a link to {real})"
-            return f"{where} is named like a photo ({Path(name).suffix}): writing there would replace a photo; choose another file name"
+            return f"{where} is named like a photo ({Path(name).suffix}): {harm}; choose another file name"
     return None
 
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 from bibtagger_gui.core import portable
 from bibtagger_gui.core.bib import Bib, Box, number_key
 from bibtagger_gui.core.catalogue import STORE_DIRNAME, FileFacts, describe, walk_photos
+from bibtagger_gui.core.imageio import photo_target_problem
 from bibtagger_gui.core.name_match import shared_tail
 from bibtagger_gui.core.pixelhash import pixel_hash
 from bibtagger_gui.core.pixelprint import file_print, same_picture
@@ -286,6 +287,15 @@ def folder_problem(folder: str | os.PathLike) -> str | None:
     return "not a folder" if path.exists() else "no such folder"
 
 
+def new_db_problem(db_path: str | os.PathLike) -> str | None:
+    """Why a new project database (``--store DB``, not there yet) must not be made at ``db_path``: named like a
+    photo (``core.imageio.photo_target_problem``), it would look like one -- the scan of a folder holding it
+    lists it as a photo that is not an image. None for a fitting name, or a file already there (opened as it is)."""
+    if os.path.lexists(db_path):
+        return None
+    return photo_target_problem(db_path, "a new project database there would be taken for a photo (the scan lists it as 'not an image')")
+
+
 def folder_is_writable(folder: Path) -> bool:
     """True when the store can live in ``FOLDER/.bibtagger/`` (checked without writing anything)."""
     target = folder / STORE_DIRNAME
@@ -481,6 +491,9 @@ class Store:
         if why:
             raise StoreError(f"{folder}: {why}")
         if db_path is not None:
+            why = new_db_problem(db_path)
+            if why:
+                raise StoreError(why)
             cls._check_owner(Path(db_path), folder)
             return cls(db_path, folder)
         db_path = db_path_for(folder)
