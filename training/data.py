@@ -100,12 +100,18 @@ def entries_from_annotations(data: list[dict], root: Path) -> list[Entry]:
     return out
 
 
-def entries_from_store(folder: Path) -> list[Entry]:
-    """Reviewed photos of an app store (the user's corrections) as entries, paths under the photo folder."""
+def entries_from_store(folder: Path, notes: list[str] | None = None) -> list[Entry]:
+    """Reviewed photos of an app store (the user's corrections) as entries, paths under the photo folder, one
+    label per bib (core.training_labels: the model's and MTurk workers' repeats of a bib merged); ``notes``
+    gets the lines saying what that rule merged or left out."""
     from bibtagger_gui.core.store import Store
+    from bibtagger_gui.core.training_labels import training_set
 
     with Store.open(Path(folder)) as store:
-        return entries_from_annotations(store.to_annotations(reviewed_only=True), Path(store.folder))
+        found = training_set(store)
+        if notes is not None:
+            notes += found.notes()
+        return entries_from_annotations(found.entries, Path(store.folder))
 
 
 def split_of(image: str, val_fraction: float = 0.2) -> str:

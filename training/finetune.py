@@ -79,11 +79,14 @@ def gather(folders: list[Path]) -> list[Entry]:
         if not db_path_for(folder).exists():  # opening the store would create an empty project there
             log(f"{folder}: not a project folder yet (open it in the app and review its photos first)")
             continue
+        notes: list[str] = []
         try:
-            found = entries_from_store(folder)
+            found = entries_from_store(folder, notes)
         except Exception as exc:  # StoreError, missing folder: report and go on with the others
             log(f"{folder}: cannot read the project store ({exc})")
             continue
+        for line in notes:
+            log(f"{folder}: {line}")
         log(f"{folder}: {len(found)} reviewed photos, {sum(len(e.bibs) for e in found)} bibs")
         entries += found
     progress("gather", len(folders), len(folders))

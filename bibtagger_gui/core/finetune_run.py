@@ -73,7 +73,7 @@ class Material:
 
 
 def material_of(annotations: Iterable[dict]) -> Material:
-    """Count reviewed photos and their bibs from ``store.to_annotations(reviewed_only=True)`` (what finetune reads)."""
+    """Count reviewed photos and their bibs from ``core.training_labels.training_set(store).entries`` (what finetune reads)."""
     photos = boxed = bibs = 0
     for item in annotations:
         photos += 1

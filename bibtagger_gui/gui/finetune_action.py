@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from bibtagger_gui.core import finetune_run as fr
+from bibtagger_gui.core.training_labels import training_set
 from bibtagger_gui.gui import look, screen_fit
 from bibtagger_gui.gui.feature_controller import FeatureController
 
@@ -196,7 +197,7 @@ class FinetuneController(FeatureController):
         reason = fr.unavailable_reason(self.modules)
         if reason is not None:
             return self._explain_unavailable(reason, folder, models, out)
-        material = fr.material_of(store.to_annotations(reviewed_only=True))
+        material = fr.material_of(training_set(store).entries)
         if not material.enough:
             return self._show(TITLE, f"{folder.name} has {material.describe()}. Fine-tuning needs at least "
                               f"{fr.MIN_BOXED_BIBS} reviewed bib with a box: review photos (Accept), drawing a box "
