@@ -151,6 +151,37 @@ def test_too_few_reviewed_bibs_are_refused_by_finetunes_own_rule(qtbot, make_win
     assert fr.TOO_FEW in capsys.readouterr().out and not (tmp_path / "out").exists()
 
 
+def test_photos_with_approved_mturk_answers_but_no_review_are_named_as_the_reason(qtbot, make_window, tmp_path, capsys):
+    """The crowd's boxes imported and every answer approved (`mturk review --auto`), no photo accepted: the refusal
+    (app and finetune) says those photos are not reviewed and what to do, not only "mark photos reviewed"."""
+    from bibtagger_gui.cli import main
+    from bibtagger_gui.core import mturk
+    from bibtagger_gui.core.store import Store
+    from tests.test_mturk import answer, row, write_csv
+
+    folder = tmp_path / "race"
+    made = make_photos(folder, 3)
+    rows = [row(f"A{i}{w}", name, answer((x1, y1, x2 - x1, y2 - y1, number)), worker=f"W{w}")
+            for i, (name, number, (x1, y1, x2, y2)) in enumerate(made[:2]) for w in (1, 2)]
+    batch = write_csv(tmp_path / "batch.csv", rows)
+    assert main(["mturk", "import", str(batch), str(folder)]) == 0
+    assert main(["mturk", "review", str(batch), str(folder), "--auto"]) == 0
+    with Store.open(folder) as store, mturk.VerdictStore.open(store) as verdicts:
+        assert len([v for v in verdicts.all().values() if v.approves]) == 4 and not store.photos("reviewed")
+    win = open_window(qtbot, make_window, folder)
+    dialog = win.finetune_controller.trigger()
+    said = dialog.text.text()
+    assert "has 0 reviewed photo(s)" in said
+    assert "2 photo(s) with MTurk workers' boxes are not reviewed" in said and "main window (Enter)" in said
+    dialog.press("ok")
+    from training.finetune import main as finetune_main
+
+    capsys.readouterr()
+    assert finetune_main(["--from", str(folder), "--out", str(tmp_path / "out")]) == 2
+    out = capsys.readouterr().out
+    assert "2 photo(s) with MTurk workers' boxes are not reviewed" in out and fr.TOO_FEW in out
+
+
 def test_models_without_reader_pt_are_refused_clearly(qtbot, make_window, tmp_path, placeholder_models_dir):
     assert not (placeholder_models_dir / "reader.pt").exists()
     win = open_window(qtbot, make_window, reviewed_folder(tmp_path / "race"))

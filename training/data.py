@@ -105,12 +105,12 @@ def entries_from_store(folder: Path, notes: list[str] | None = None) -> list[Ent
     label per bib (core.training_labels: the model's and MTurk workers' repeats of a bib merged); ``notes``
     gets the lines saying what that rule merged or left out."""
     from bibtagger_gui.core.store import Store
-    from bibtagger_gui.core.training_labels import training_set
+    from bibtagger_gui.core.training_labels import crowd_note, training_set, unreviewed_crowd_photos
 
     with Store.open(Path(folder)) as store:
         found = training_set(store)
         if notes is not None:
-            notes += found.notes()
+            notes += found.notes() + [line for line in [crowd_note(unreviewed_crowd_photos(store))] if line]
         return entries_from_annotations(found.entries, Path(store.folder))
 
 

@@ -130,3 +130,19 @@ def training_set(store: Any, photos: Iterable[Any] | None = None) -> TrainingSet
         out.entries.append({"image": p.relpath, "width": p.width, "height": p.height,
                             "bibs": [b.to_bib().to_json() for b in labels.bibs], "reviewed": True})
     return out
+
+
+def unreviewed_crowd_photos(store: Any) -> int:
+    """How many unreviewed photos hold an MTurk worker's box: none of them is trained on, since a verdict in
+    the MTurk review judges the worker's answer, not the photo (docs/mturk.md#from-verdicts-to-training-data)."""
+    bibs = store.all_bibs()
+    return sum(any(b.source == "mturk" for b in bibs.get(p.id, [])) for p in store.photos("unreviewed"))
+
+
+def crowd_note(count: int) -> str:
+    """The line that says why photos with MTurk boxes are not trained on yet, and what to do ("" for none)."""
+    if not count:
+        return ""
+    return (f"{count} photo(s) with MTurk workers' boxes are not reviewed, so not trained on: an MTurk verdict "
+            "judges the worker's answer, not the photo; accept each photo in the main window (Enter) once its "
+            "bibs are right")

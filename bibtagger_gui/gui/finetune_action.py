@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from bibtagger_gui.core import finetune_run as fr
-from bibtagger_gui.core.training_labels import training_set
+from bibtagger_gui.core.training_labels import crowd_note, training_set, unreviewed_crowd_photos
 from bibtagger_gui.gui import look, screen_fit
 from bibtagger_gui.gui.feature_controller import FeatureController
 
@@ -198,10 +198,12 @@ class FinetuneController(FeatureController):
         if reason is not None:
             return self._explain_unavailable(reason, folder, models, out)
         material = fr.material_of(training_set(store).entries)
+        crowd = crowd_note(unreviewed_crowd_photos(store))
         if not material.enough:
             return self._show(TITLE, f"{folder.name} has {material.describe()}. Fine-tuning needs at least "
                               f"{fr.MIN_BOXED_BIBS} reviewed bib with a box: review photos (Accept), drawing a box "
-                              "around each bib that has none, then try again.", [("ok", "OK", "Close this message")])
+                              "around each bib that has none, then try again." + (f"\n\n{crowd}." if crowd else ""),
+                              [("ok", "OK", "Close this message")])
         if not (models / "reader.pt").is_file():
             return self._show(TITLE, f"The models in use ({models}) have no reader.pt, the torch checkpoint a fine-tune "
                               "starts from (ONNX models cannot be trained further). Load a model folder that has one "
@@ -215,7 +217,8 @@ class FinetuneController(FeatureController):
                 f"Starting from the models in use: {models}\nNew models go to: {out}\n\n"
                 "This takes minutes for each reader (more with the detector) and runs in the background: keep reviewing "
                 "meanwhile. Photos reviewed after the start are not used. When it is done, the current and the new models "
-                "are compared on held-out photos and you choose whether to use the new ones.")
+                "are compared on held-out photos and you choose whether to use the new ones."
+                + (f"\n\n{crowd}." if crowd else ""))
         dialog = self._show(TITLE, text, [("start", "&Start", "Start the fine-tune in the background"),
                                           ("cancel", "Cancel", "Close without starting")])
         dialog.clicked.connect(lambda name: self.start(folder, models, out) if name == "start" else None)
