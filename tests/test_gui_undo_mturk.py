@@ -115,6 +115,9 @@ def test_an_mturk_import_leaves_earlier_edits_undoable_and_says_what_cannot_be_u
     said = win.statusBar().currentMessage()
     assert said.startswith("MTurk batch batch.csv: 2 worker box(es) added to the photos as MTurk bibs.")
     assert "The import cannot be undone" in said and "your earlier edits can still be undone" in said
+    # the photo was accepted before: its new boxes wait for another look before a fine-tune takes them
+    assert said.endswith("1 reviewed photo(s) got new worker boxes: a fine-tune leaves them out until each is "
+                         "looked at and accepted again (Enter).") and store.photo(pid).reviewed
     win.undo()  # the delete of 555
     assert sorted(b.number for b in store.bibs(pid) if b.source == "human") == ["101", "555"]
     win.undo()  # the accept: the predictions are back exactly, unreviewed, beside the imported rows

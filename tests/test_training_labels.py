@@ -87,6 +87,27 @@ def test_a_reading_confirmed_on_the_photo_settles_workers_who_disagree(tmp_path)
     assert labels(folder) == [("a.jpg", ["979"])]
 
 
+def test_workers_boxes_imported_after_the_review_are_not_trained_on_until_accepted_again(tmp_path):
+    folder = crowd_reviewed(tmp_path, [row("A1", "a.jpg", answer((100, 100, 80, 50, "979")), worker="W1")])
+    assert labels(folder) == [("a.jpg", ["979"])]
+    later = mturk.read_batch(write_csv(tmp_path / "later.csv", [
+        row("B1", "a.jpg", answer((100, 100, 80, 50, "979"), (300, 200, 60, 40, "12")), worker="W3", hit="H2")]))
+    with Store.open(folder) as store:
+        with mturk.VerdictStore.open(store) as verdicts:
+            report = mturk.import_into_store(later, store, verdicts)
+        assert report.added == 2 and report.reviewed_photos == ["a.jpg"]
+        assert report.reviewed_note().startswith("1 reviewed photo(s) got new worker boxes: a fine-tune leaves them out")
+        pid = store.photo_by_path("a.jpg").id
+        assert store.photo(pid).reviewed  # as the import leaves it
+        found = training_set(store)
+        assert found.unconfirmed == [("a.jpg", ["12"])]
+        assert any(line.startswith("a.jpg: left out: MTurk box(es) 12 came after") for line in found.notes())
+    assert labels(folder) == []
+    with Store.open(folder) as store:
+        photo_batch.accept_photo(store, store.photo_by_path("a.jpg").id)  # looked at and accepted again
+    assert labels(folder) == [("a.jpg", ["979", "12"])]
+
+
 def test_photos_without_repeats_are_as_before(tmp_path):
     folder = tmp_path / "shoot"
     photo(folder / "a.jpg", 400, 300)

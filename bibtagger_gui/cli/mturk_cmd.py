@@ -144,6 +144,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     if rep is not None:
         print(f"store: {rep.added} mturk bibs added, {rep.already_there} already there, "
               f"{rep.skipped_non_digit} non-digit boxes and {rep.skipped_rejected} boxes of rejected answers left out")
+        if rep.reviewed_note():
+            print(f"note: {rep.reviewed_note()}: {', '.join(rep.reviewed_photos[:args.list] if args.list else rep.reviewed_photos)}")
     return 0
 
 

@@ -993,6 +993,14 @@ class ImportReport:
     skipped_non_digit: int = 0
     skipped_rejected: int = 0  # boxes of assignments rejected on MTurk or by a verdict
     missing_photos: list[str] = field(default_factory=list)
+    reviewed_photos: list[str] = field(default_factory=list)  # reviewed photos that got new boxes (docs/mturk.md)
+
+    def reviewed_note(self) -> str:
+        """The line saying that boxes went to photos already reviewed ("" for none)."""
+        if not self.reviewed_photos:
+            return ""
+        return (f"{len(self.reviewed_photos)} reviewed photo(s) got new worker boxes: a fine-tune leaves them out "
+                "until each is looked at and accepted again (Enter)")
 
 
 def _same_box(a: Sequence[float] | None, b: Sequence[float] | None, tol: float = 0.5) -> bool:
@@ -1064,6 +1072,8 @@ def import_into_store(batch: Batch, store: Any, verdicts: VerdictStore | None = 
                 row = _add_bib(store, ref.photo_id, b.number, b.box, "mturk", _extra(a, i, b))
                 existing[ref.photo_id].append(row)
                 report.added += 1
+                if getattr(store.photo(ref.photo_id), "reviewed", False) and ref.relpath not in report.reviewed_photos:
+                    report.reviewed_photos.append(ref.relpath)
                 log.append((a.assignment_id, i, getattr(row, "id", None)))
     # The log is written after the store committed; were it lost, the box comparison above
     # still keeps a re-import from duplicating bibs.

@@ -22,6 +22,10 @@ Accept (Enter) turns every bib into a human one; a worker's bib keeps its ``extr
 and, while its number is still the worker's, ranks as the worker's (:func:`_rank`). A model reading
 confirmed by Accept cannot be told from a typed one and ranks as a person's.
 
+An MTurk bib (source ``mturk``) on a reviewed photo was never confirmed: Accept makes every bib human, so it
+came after the review (a later batch imported, a rejection undone). Such a photo is left out and named
+(:attr:`TrainingSet.unconfirmed`) until it is accepted again, as new model bibs make a photo unreviewed.
+
 Nothing in the store changes: exports and the review show every bib as it is.
 """
 
@@ -46,6 +50,7 @@ class Labels:
     repeats: int = 0
     overruled: int = 0
     unsettled: list[tuple[str, str]] = field(default_factory=list)
+    unconfirmed: list[str] = field(default_factory=list)  # kept MTurk bibs no Accept confirmed (added after it)
 
 
 def _rank(bib: Any) -> int:
@@ -88,6 +93,7 @@ def training_bibs(bibs: Sequence[Any]) -> Labels:
         else:
             kept.append(i)
     labels.bibs = [bibs[i] for i in sorted(kept)]
+    labels.unconfirmed = [b.number for b in labels.bibs if getattr(b, "source", "") == "mturk"]
     return labels
 
 
@@ -99,6 +105,7 @@ class TrainingSet:
     repeats: int = 0
     overruled: int = 0
     left_out: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)  # (relpath, workers' numbers)
+    unconfirmed: list[tuple[str, list[str]]] = field(default_factory=list)  # (relpath, MTurk numbers added after its review)
 
     def notes(self) -> list[str]:
         """Lines for a log: what the one-label rule did (empty when nothing)."""
@@ -106,6 +113,9 @@ class TrainingSet:
         if self.repeats or self.overruled:
             lines.append(f"one label per bib: {self.repeats} repeated bib(s) (the model's, MTurk workers') merged, "
                          f"{self.overruled} overruled by a more trusted bib on the same box")
+        for relpath, numbers in self.unconfirmed:
+            lines.append(f"{relpath}: left out: MTurk box(es) {', '.join(numbers)} came after the photo was reviewed "
+                         "(a later batch, a rejection undone) and nobody confirmed them; look at it and accept it again (Enter)")
         for relpath, pairs in self.left_out:
             said = ", ".join(f"{a} vs {b}" for a, b in pairs)
             lines.append(f"{relpath}: left out: MTurk workers read one bib differently ({said}) and no bib of yours "
@@ -126,6 +136,9 @@ def training_set(store: Any, photos: Iterable[Any] | None = None) -> TrainingSet
         out.overruled += labels.overruled
         if labels.unsettled:
             out.left_out.append((p.relpath, labels.unsettled))
+            continue
+        if labels.unconfirmed:
+            out.unconfirmed.append((p.relpath, labels.unconfirmed))
             continue
         out.entries.append({"image": p.relpath, "width": p.width, "height": p.height,
                             "bibs": [b.to_bib().to_json() for b in labels.bibs], "reviewed": True})

@@ -680,7 +680,8 @@ def import_note(batch: mturk.Batch, report: mturk.ImportReport) -> str:
         return f"MTurk batch {batch.path.name}: no new worker boxes (already imported)."
     return (f"MTurk batch {batch.path.name}: {report.added} worker box(es) added to the photos as MTurk bibs. "
             "The import cannot be undone (reject an answer to take its boxes out); it only adds bibs, so your "
-            "earlier edits can still be undone, and so can every verdict.")  # fmt: skip
+            "earlier edits can still be undone, and so can every verdict."
+            + (f" {report.reviewed_note()}." if report.reviewed_note() else ""))  # fmt: skip
 
 
 class MTurkController(QObject):
