@@ -452,7 +452,11 @@ def compare_answers(a: Sequence[MTurkBox], b: Sequence[MTurkBox], threshold: flo
 
 
 def _find_disagreements(batch: Batch) -> None:
+    """Flag the answers of one image that disagree. An answer already rejected on MTurk disagrees with nobody: it
+    is settled, not imported and confirms nothing (the real batch's 136 two-answer HITs are each one approved
+    and one rejected answer: all 124 of its "disagreements" were with those)."""
     for image, group in batch.images.items():
+        group = [a for a in group if a.status != STATUS_REJECTED]
         for i, a in enumerate(group):
             for b in group[i + 1 :]:
                 if a.worker_id == b.worker_id and a.worker_id:
