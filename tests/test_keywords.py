@@ -289,6 +289,43 @@ def test_read_only_photo_gets_a_sidecar_even_for_root(tmp_path):
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
+def test_read_only_photos_are_named_with_what_to_do(project, capsys, dry_run):
+    # A camera's Protect flag or a copy off a read-only share makes JPEGs read-only: their keywords go to
+    # sidecars, which Lightroom and photo-sales sites do not read for a JPEG. The run must say so, not only
+    # "written ... (sidecar a.xmp)", and name what to do; a read-only photo without bibs needs no such note.
+    folder, store = project
+    (folder / "a.jpg").chmod(0o444)
+    (folder / "b.jpg").chmod(0o444)  # no bibs: nothing of it goes anywhere
+    assert main(["keywords", str(folder), *(["--dry-run"] if dry_run else [])]) == 0
+    err = capsys.readouterr().err.splitlines()
+    went = "would go" if dry_run else "went"
+    assert err[-1].startswith(f"note: 1 photo(s) are read-only, so their keywords {went} to .xmp sidecars"), err
+    assert "(first: a.jpg)" in err[-1] and "chmod u+w" in err[-1] and "run this again" in err[-1]
+    (folder / "a.jpg").chmod(0o644)
+    (folder / "b.jpg").chmod(0o644)
+    assert main(["keywords", str(folder)]) == 0  # writable now: into the photo itself, and no note
+    err = capsys.readouterr().err
+    assert "read-only" not in err and "BIB:1234" in read_tags(folder / "a.jpg")["IPTC:Keywords"]
+    # --sidecar asked for sidecars: nothing to warn about
+    (folder / "a.jpg").chmod(0o444)
+    assert main(["keywords", str(folder), "--sidecar"]) == 0
+    assert "read-only" not in capsys.readouterr().err
+
+
+def test_gui_summary_names_read_only_photos(qtbot, project):
+    from bibtagger_gui.gui.keywords_action import install
+
+    folder, store = project
+    (folder / "a.jpg").chmod(0o444)
+    controller = install(_window(qtbot, store))
+    controller.interactive = False
+    with qtbot.waitSignal(controller.finished, timeout=30_000) as blocker:
+        controller.start(jobs_from_store(store), KeywordOptions())
+    assert blocker.args[0].results[0].read_only == ["a.jpg"]
+    assert "1 photo(s) are read-only, so their keywords went to .xmp sidecars" in controller.last_message
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
 def test_a_line_break_in_a_file_name_fails_only_that_photo(project, capsys, dry_run):
     folder, store = project
     odd = make_jpeg(folder / "odd\nname.jpg", 3)

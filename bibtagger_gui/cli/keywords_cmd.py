@@ -61,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
     scan_note = f", {len(scan_errors)} scan error(s)" if scan_errors else ""
     print(f"{len(jobs)} photo(s): {report.summary()}{scan_note}" + (" (dry run, nothing written)" if args.dry_run else ""),
           file=sys.stderr)  # fmt: skip
+    note = report.read_only_note(args.dry_run)
+    if note:  # sidecars the photo-sales site and Lightroom will not read: say why, and what to do
+        print(note, file=sys.stderr)
     return 1 if report.errors or scan_errors else 0  # scripts must see that a photo failed (the others were still done)
 
 

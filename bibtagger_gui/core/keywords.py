@@ -101,6 +101,7 @@ class FileResult:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     message: str = ""
+    read_only: list[str] = field(default_factory=list)  # sources with bibs in a sidecar only because they are read-only
 
     def describe(self) -> str:
         """One human line: ``photo.jpg: +BIB:12 -BIB:13 (sidecar photo.xmp)``."""
@@ -130,6 +131,19 @@ class KeywordReport:
     @property
     def errors(self) -> list[FileResult]:
         return [r for r in self.results if r.status == "error"]
+
+    def read_only_note(self, dry_run: bool = False) -> str:
+        """What to do when photos that could hold keywords themselves got them in a sidecar only because
+        they are read-only (a camera's Protect flag, a copy from a read-only share): Lightroom and photo-sales
+        sites read a JPEG's own keywords, not its sidecar, so those photos would stay unfindable there."""
+        names = list(dict.fromkeys(s for r in self.results if r.status != "error" for s in r.read_only))
+        if not names:
+            return ""
+        went = "would go" if dry_run else "went"
+        return (f"note: {len(names)} photo(s) are read-only, so their keywords {went} to .xmp sidecars, which "
+                "Lightroom and photo-sales sites do not read for JPEGs (first: " + names[0] + "). To write the "
+                "keywords into the photos, make them writable (a camera's Protect marks a photo read-only; Windows: "
+                "Properties, untick Read-only; macOS, Linux: chmod u+w) and run this again.")
 
     def summary(self) -> str:
         """``3 written, 44 unchanged (24 photo files, 20 sidecars)``: files, not photos, are counted (a photo
@@ -403,7 +417,8 @@ class _Target:
     sidecar: bool
     sources: list[str]
     numbers: set[str]
-    companion: bool = False  # an existing sidecar beside a photo written in place: only if it holds our keywords
+    companion: bool = False
+    read_only: list[str] = field(default_factory=list)  # sources in this sidecar only because the photo is read-only  # an existing sidecar beside a photo written in place: only if it holds our keywords
 
 
 def plan_targets(
@@ -435,8 +450,9 @@ def plan_targets(
                 f"that file is its complete new version (rename it to {job.path.name}); otherwise delete it")))  # fmt: skip
             continue
         suffix = job.path.suffix.lower()
-        use_sidecar = (options.sidecar or suffix in RAW_EXTENSIONS or suffix in NOT_WRITABLE_EXTENSIONS
-                       or not writable(job.path))  # fmt: skip
+        own_format = not (options.sidecar or suffix in RAW_EXTENSIONS or suffix in NOT_WRITABLE_EXTENSIONS)
+        read_only = own_format and not writable(job.path)  # it could hold its keywords, but may not be written
+        use_sidecar = not own_format or read_only
         clash = stems.clash(job.path)
         target = sidecar_path(job.path, clash) if use_sidecar else job.path
         if use_sidecar and suffix == ".xmp":  # an .xmp "photo": nothing sensible to do
@@ -449,6 +465,8 @@ def plan_targets(
         t = targets.setdefault(target, _Target(target, use_sidecar, [], set()))
         t.sources.append(name)
         t.numbers.update(job.numbers)
+        if read_only and job.numbers:
+            t.read_only.append(name)
         placed.append((job, name, target, clash))
     # A photo may have an older sidecar of ours that it does not use now (it was read-only then, or
     # written with --sidecar, or a same-stem photo came or went): keep that sidecar's keywords in
@@ -646,7 +664,7 @@ def _process(
     if t.path in read_errors:
         return FileResult(t.path, t.sources, "error", t.sidecar, message=read_errors[t.path])
     args, added, removed = _write_args(t, current.get(t.path, {}), options)
-    result = FileResult(t.path, t.sources, "unchanged", t.sidecar, added, removed)
+    result = FileResult(t.path, t.sources, "unchanged", t.sidecar, added, removed, read_only=list(t.read_only))
     if not args:
         return result
     if options.dry_run:

@@ -245,6 +245,7 @@ class KeywordsController(FeatureController):
 
     def _on_done(self, outcome: object) -> None:
         worker, self.worker = self.worker, None
+        dry_run = worker is not None and worker.options.dry_run
         if worker is not None:
             worker.wait()
             worker.deleteLater()
@@ -257,7 +258,9 @@ class KeywordsController(FeatureController):
             if outcome.rewritten():  # stored hashes follow the rewritten files
                 self._refresh_hashes(outcome.rewritten())
             icon = QMessageBox.Icon.Warning if outcome.errors else QMessageBox.Icon.Information
-            self._message(icon, "Write Keywords", outcome.summary().capitalize() + ".", "\n".join(self.lines))
+            note = outcome.read_only_note(dry_run)
+            text = outcome.summary().capitalize() + "." + (f"\n\n{note[len('note: '):].capitalize()}" if note else "")
+            self._message(icon, "Write Keywords", text, "\n".join(self.lines))
             status = getattr(self.window, "statusBar", None)
             if callable(status):
                 status().showMessage(f"Keywords: {outcome.summary()}", 10000)
