@@ -51,7 +51,7 @@ def pixels(path: Path) -> np.ndarray:
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """A folder with two JPEGs and a store: a.jpg carries bibs 1234 and 77, b.jpg none."""
+    """A folder with two JPEGs and a store: a.jpg carries bibs 1234 and 77, b.jpg none (recognized, no bib found)."""
     monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -62,6 +62,7 @@ def project(tmp_path, monkeypatch):
     a = store.photo_by_path("a.jpg")
     store.add_bib(a.id, "1234", (40, 30, 120, 90))
     store.add_bib(a.id, "77", None)
+    store.set_model_bibs(store.photo_by_path("b.jpg").id, [], "test-model")
     yield folder, store
     store.close()
 
@@ -286,6 +287,33 @@ def test_read_only_photo_gets_a_sidecar_even_for_root(tmp_path):
     assert report.results[0].sidecar and report.results[0].status == "written", report.summary()
     assert photo.read_bytes() == data and photo.stat().st_mode & 0o777 == 0o444
     assert read_tags(tmp_path / "locked.xmp")["XMP-dc:Subject"] == ["BIB:9"]
+
+
+def test_an_edit_saved_over_a_tagged_photo_keeps_its_bib_keywords(project, capsys):
+    # The photographer writes keywords, then brightens a photo in an editor and saves it over the original
+    # (metadata kept). The scan takes it for another picture and drops its model bibs until it is recognized
+    # again; the keyword run must not then remove BIB:55 from it ("no runner here" without anyone looking).
+    folder, store = project
+    c = make_jpeg(folder / "c.jpg", 3)
+    store.scan()
+    store.set_model_bibs(store.photo_by_path("c.jpg").id, [Bib("55", (40, 30, 120, 90), 0.99)], "test-model")
+    assert main(["keywords", str(folder)]) == 0
+    assert "BIB:55" in read_tags(c)["IPTC:Keywords"]
+    edited = make_jpeg(folder.parent / "edited.jpg", 4, keyword=None)  # other pixels, same size
+    subprocess.run([EXIFTOOL, "-q", "-overwrite_original", "-tagsfromfile", str(c), "-all:all", str(edited)], check=True)
+    shutil.copyfile(edited, c)
+    capsys.readouterr()
+    assert main(["keywords", str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert "c.jpg: not recognized yet: its keywords are left as they are" in err, err
+    assert "1 left as they are (not recognized yet)" in err.splitlines()[-1]
+    assert "BIB:55" in read_tags(c)["IPTC:Keywords"] and "BIB:55" in read_tags(c)["XMP-dc:Subject"]
+    with Store.open(folder) as again:  # recognized again: its bibs are known, and written as usual
+        photo = again.photo_by_path("c.jpg")
+        assert photo.model_version is None and not photo.reviewed  # what the scan made of the edit
+        again.set_model_bibs(photo.id, [Bib("56", (40, 30, 120, 90), 0.99)], "test-model")
+    assert main(["keywords", str(folder)]) == 0
+    assert "c.jpg: written: +BIB:56 -BIB:55" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("dry_run", [True, False])

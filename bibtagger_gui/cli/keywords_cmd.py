@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(scan.moved)} photo(s) moved or renamed since the last scan (bibs kept)", file=sys.stderr)
 
     def show(result: FileResult) -> None:
-        if result.status == "error":
+        if result.status in ("error", "skipped"):  # skipped: left as it is, said with why
             print(result.describe(), file=sys.stderr)
         elif result.status != "unchanged" or args.verbose:
             print(result.describe(), flush=True)

@@ -88,6 +88,9 @@ class KeywordJob:
     path: Path
     numbers: tuple[str, ...]
     relpath: str = ""
+    # False: the project does not know this photo's bibs (never recognized nor reviewed, no bib: new since the
+    # last run, or another picture now, e.g. an edited copy saved over it). Its keywords are left as they are.
+    known: bool = True
 
 
 @dataclass
@@ -96,7 +99,7 @@ class FileResult:
 
     path: Path  # the file written (photo or sidecar)
     sources: list[str]  # relpaths (or paths) of the photos it holds keywords for
-    status: str  # "written" | "unchanged" | "would write" | "error"
+    status: str  # "written" | "unchanged" | "would write" | "error" | "skipped" (bibs not known: left as it is)
     sidecar: bool = False
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -106,7 +109,7 @@ class FileResult:
     def describe(self) -> str:
         """One human line: ``photo.jpg: +BIB:12 -BIB:13 (sidecar photo.xmp)``."""
         name = ", ".join(self.sources) or str(self.path)
-        if self.status == "error":
+        if self.status in ("error", "skipped"):
             return f"{name}: {self.message}"
         changes = " ".join([f"+{k}" for k in self.added] + [f"-{k}" for k in self.removed]) or "no change"
         where = f" (sidecar {self.path.name})" if self.sidecar else ""
@@ -149,11 +152,12 @@ class KeywordReport:
         """``3 written, 44 unchanged (24 photo files, 20 sidecars)``: files, not photos, are counted (a photo
         may have both an old sidecar and a new one), so a count that holds sidecars says how many."""
         parts = []
-        for status in ("written", "would write", "unchanged", "error"):
+        for status in ("written", "would write", "unchanged", "error", "skipped"):
             n = self.count(status)
             sidecars = sum(1 for r in self.results if r.status == status and r.sidecar)
+            label = "left as they are (not recognized yet)" if status == "skipped" else status
             if n:
-                parts.append(f"{n} {status}" + (f" ({n - sidecars} photo file(s), {sidecars} sidecar(s))" if sidecars else ""))
+                parts.append(f"{n} {label}" + (f" ({n - sidecars} photo file(s), {sidecars} sidecar(s))" if sidecars else ""))
         text = ", ".join(parts) or "nothing to do"
         return text + (" (cancelled)" if self.cancelled else "")
 
@@ -162,12 +166,15 @@ class KeywordReport:
 
 
 def jobs_from_store(store, reviewed_only: bool = False) -> list[KeywordJob]:
-    """One job per photo of the store (photos without bibs too: stale keywords get removed)."""
+    """One job per photo of the store (photos without bibs too: stale keywords get removed). A photo that was
+    never recognized nor reviewed and has no bib is not known to have none (added since the last run, or
+    another picture now: an edit saved over it drops its model bibs): its job is ``known=False``."""
     jobs = []
     bibs = store.all_bibs()
     for photo in store.photos("reviewed" if reviewed_only else None):
         numbers = _sort_numbers({b.number.strip() for b in bibs.get(photo.id, []) if b.number and b.number.strip()})
-        jobs.append(KeywordJob(Path(store.folder) / photo.relpath, tuple(numbers), photo.relpath))
+        known = photo.reviewed or photo.model_version is not None or bool(bibs.get(photo.id))
+        jobs.append(KeywordJob(Path(store.folder) / photo.relpath, tuple(numbers), photo.relpath, known))
     return jobs
 
 
@@ -448,6 +455,11 @@ def plan_targets(
             problems.append(FileResult(job.path, [name], "error", message=(
                 f"{leftover.name} was left by an interrupted exiftool run: if {job.path.name} does not open, "
                 f"that file is its complete new version (rename it to {job.path.name}); otherwise delete it")))  # fmt: skip
+            continue
+        if not job.known:  # removing its bib keywords would say "no runner here" without anyone having looked
+            problems.append(FileResult(job.path, [name], "skipped", message=(
+                "not recognized yet: its keywords are left as they are (run `bibtagger predict` on the folder, "
+                "or open it in the app, then run this again)")))  # fmt: skip
             continue
         suffix = job.path.suffix.lower()
         own_format = not (options.sidecar or suffix in RAW_EXTENSIONS or suffix in NOT_WRITABLE_EXTENSIONS)
