@@ -289,6 +289,36 @@ def test_read_only_photo_gets_a_sidecar_even_for_root(tmp_path):
     assert read_tags(tmp_path / "locked.xmp")["XMP-dc:Subject"] == ["BIB:9"]
 
 
+def test_bibs_kept_from_an_earlier_picture_are_not_written_into_the_new_one(project, capsys):
+    # Camera numbering restarts and a second card is copied over the first ("Replace all"): a.jpg is another
+    # picture now. The store keeps its human bibs for the new review; they name runners of the old picture, so
+    # the keyword run must neither write them into the new one nor, were the old picture put back, remove them.
+    folder, store = project
+    a = folder / "a.jpg"
+    assert main(["keywords", str(folder)]) == 0
+    original = a.read_bytes()  # now carrying BIB:77 and BIB:1234
+    make_jpeg(a, 5, keyword="Other")  # another runner's photo under the same name
+    capsys.readouterr()
+    assert main(["keywords", str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert ("a.jpg: bib(s) 77, 1234 were read on an earlier picture under this name (the file was replaced since): "
+            "neither written nor removed until the photo is reviewed") in err, err
+    assert read_tags(a)["XMP-dc:Subject"] == ["Other"] and read_tags(a)["IPTC:Keywords"] == ["Other"]
+    a.write_bytes(original)  # the old picture put back, with its keywords: they are not removed either
+    assert store.scan().replaced == ["a.jpg"]
+    store.set_model_bibs(store.photo_by_path("a.jpg").id, [], "test-model")  # recognized: no bib of its own found
+    assert main(["keywords", str(folder)]) == 0
+    assert sorted(read_tags(a)["XMP-dc:Subject"]) == sorted(["Marathon", "BIB:77", "BIB:1234"]), read_tags(a)
+    store.set_reviewed(store.photo_by_path("a.jpg").id, True)  # reviewed: its bibs are this picture's
+    make_jpeg(a, 6, keyword=None)
+    assert store.scan().replaced == ["a.jpg"] and store.photo_by_path("a.jpg").reviewed is False
+    store.set_model_bibs(store.photo_by_path("a.jpg").id, [], "test-model")
+    store.set_reviewed(store.photo_by_path("a.jpg").id, True)
+    capsys.readouterr()
+    assert main(["keywords", str(folder)]) == 0
+    assert "a.jpg: written: +BIB:77 +BIB:1234" in capsys.readouterr().out
+
+
 def test_an_edit_saved_over_a_tagged_photo_keeps_its_bib_keywords(project, capsys):
     # The photographer writes keywords, then brightens a photo in an editor and saves it over the original
     # (metadata kept). The scan takes it for another picture and drops its model bibs until it is recognized

@@ -12,6 +12,7 @@ from bibtagger_gui.core.keywords import (
     FileResult,
     KeywordError,
     KeywordOptions,
+    earlier_picture_notes,
     find_exiftool,
     jobs_from_store,
     write_keywords,
@@ -41,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     scan_errors = [(rel, message) for rel, message in scan.errors if rel not in in_jobs]
     for rel, message in scan_errors:
         print(f"{os.path.join(str(args.dir), rel)}: {message}", file=sys.stderr)
+    for line in earlier_picture_notes(jobs):  # said before the run: these bibs are not written
+        print(line, file=sys.stderr)
     if scan.moved:
         print(f"{len(scan.moved)} photo(s) moved or renamed since the last scan (bibs kept)", file=sys.stderr)
 

@@ -91,6 +91,8 @@ class KeywordJob:
     # False: the project does not know this photo's bibs (never recognized nor reviewed, no bib: new since the
     # last run, or another picture now, e.g. an edited copy saved over it). Its keywords are left as they are.
     known: bool = True
+    # numbers of bibs kept from an earlier picture under this name (replaced since, not reviewed): left out
+    earlier: tuple[str, ...] = ()
 
 
 @dataclass
@@ -171,11 +173,22 @@ def jobs_from_store(store, reviewed_only: bool = False) -> list[KeywordJob]:
     another picture now: an edit saved over it drops its model bibs): its job is ``known=False``."""
     jobs = []
     bibs = store.all_bibs()
+    stale = store.bibs_from_earlier_pictures()  # read on another picture that had this name: not this one's
     for photo in store.photos("reviewed" if reviewed_only else None):
-        numbers = _sort_numbers({b.number.strip() for b in bibs.get(photo.id, []) if b.number and b.number.strip()})
-        known = photo.reviewed or photo.model_version is not None or bool(bibs.get(photo.id))
-        jobs.append(KeywordJob(Path(store.folder) / photo.relpath, tuple(numbers), photo.relpath, known))
+        rows = [b for b in bibs.get(photo.id, []) if b.number and b.number.strip()]
+        numbers = _sort_numbers({b.number.strip() for b in rows if b.id not in stale})
+        earlier = _sort_numbers({b.number.strip() for b in rows if b.id in stale} - set(numbers))
+        known = photo.reviewed or photo.model_version is not None or any(b.id not in stale for b in bibs.get(photo.id, []))
+        jobs.append(KeywordJob(Path(store.folder) / photo.relpath, tuple(numbers), photo.relpath, known, tuple(earlier)))
     return jobs
+
+
+def earlier_picture_notes(jobs: Iterable[KeywordJob]) -> list[str]:
+    """One line per photo whose file now holds another picture, for the bibs it kept from the earlier one
+    (left out of its keywords until the photo is reviewed: they name runners of the other picture)."""
+    return [f"{job.relpath or job.path}: bib(s) {', '.join(job.earlier)} were read on an earlier picture under this "
+            "name (the file was replaced since): neither written nor removed until the photo is reviewed"
+            for job in jobs if job.earlier]  # fmt: skip
 
 
 def sidecar_path(path: Path, clash: bool | None = None) -> Path:
@@ -425,7 +438,8 @@ class _Target:
     sources: list[str]
     numbers: set[str]
     companion: bool = False
-    read_only: list[str] = field(default_factory=list)  # sources in this sidecar only because the photo is read-only  # an existing sidecar beside a photo written in place: only if it holds our keywords
+    read_only: list[str] = field(default_factory=list)  # sources in this sidecar only because the photo is read-only
+    earlier: set[str] = field(default_factory=set)  # numbers read on an earlier picture: neither added nor removed  # an existing sidecar beside a photo written in place: only if it holds our keywords
 
 
 def plan_targets(
@@ -477,6 +491,7 @@ def plan_targets(
         t = targets.setdefault(target, _Target(target, use_sidecar, [], set()))
         t.sources.append(name)
         t.numbers.update(job.numbers)
+        t.earlier.update(job.earlier)
         if read_only and job.numbers:
             t.read_only.append(name)
         placed.append((job, name, target, clash))
@@ -513,7 +528,8 @@ def _write_args(t: _Target, current: dict, options: KeywordOptions) -> tuple[lis
     """exiftool arguments, added keywords and removed keywords for one target."""
     numbers = _sort_numbers(t.numbers)
     wanted = own_keywords(numbers, options.prefix)
-    is_own = lambda k: k.startswith(options.prefix)  # noqa: E731
+    undecided = set(own_keywords(t.earlier, options.prefix))  # an earlier picture's bibs: not ours to add or remove
+    is_own = lambda k: k.startswith(options.prefix) and k not in undecided  # noqa: E731
     tags: list[tuple[str, list[str], list[str]]] = []
     add, remove = diff_list(current.get(SUBJECT, []), wanted, is_own)
     tags.append((SUBJECT, add, remove))
@@ -525,9 +541,9 @@ def _write_args(t: _Target, current: dict, options: KeywordOptions) -> tuple[lis
         removed += [k for k in iremove if k not in removed]
     if options.hierarchical:
         root = options.hierarchy_root + "|"
-        hadd, hremove = diff_list(
-            current.get(HIERARCHICAL, []), own_hierarchical(numbers, options.hierarchy_root), lambda k: k.startswith(root)
-        )
+        h_undecided = set(own_hierarchical(t.earlier, options.hierarchy_root))
+        hadd, hremove = diff_list(current.get(HIERARCHICAL, []), own_hierarchical(numbers, options.hierarchy_root),
+                                  lambda k: k.startswith(root) and k not in h_undecided)  # fmt: skip
         tags.append((HIERARCHICAL, hadd, hremove))
         added += hadd
         removed += hremove

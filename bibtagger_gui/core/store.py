@@ -1018,6 +1018,17 @@ class Store:
             out.setdefault(r["photo_id"], []).append(self._bib(r))
         return out
 
+    def bibs_from_earlier_pictures(self) -> set[int]:
+        """Ids of the bibs an unreviewed photo kept from an earlier picture under its name: human or MTurk bibs
+        not touched since a scan found the file holding another picture (``_update_photo`` keeps them for the
+        new review). They were read on the other picture, so what is written into this one leaves them out
+        until the photo is reviewed again (core/keywords)."""
+        return {r[0] for r in self._conn.execute(
+            "SELECT b.id FROM bibs b JOIN photos p ON p.id = b.photo_id"
+            " WHERE p.reviewed = 0 AND b.source != 'model' AND b.updated <= ("
+            "  SELECT MAX(h.ts) FROM history h WHERE h.photo_id = b.photo_id AND h.action = 'photo_update'"
+            "  AND json_extract(h.after, '$.replaced') = 1)")}  # fmt: skip
+
     def pixel_hashes(self) -> dict[int, str | None]:
         """photo id -> its image-data hash (core/pixelhash; "" = none for this format, None = not read yet)."""
         return {r[0]: r[1] for r in self._conn.execute("SELECT id, pixel_hash FROM photos")}

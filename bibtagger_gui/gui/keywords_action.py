@@ -32,6 +32,7 @@ from bibtagger_gui.core.keywords import (
     KeywordJob,
     KeywordOptions,
     KeywordReport,
+    earlier_picture_notes,
     find_exiftool,
     jobs_from_store,
     write_keywords,
@@ -178,7 +179,7 @@ class KeywordsController(FeatureController):
     def start(self, jobs: list[KeywordJob], options: KeywordOptions, exiftool: str | None = None) -> KeywordsWorker:
         """Start the worker (no dialogs); ``finished`` fires with the report."""
         exe = exiftool or find_exiftool()
-        self.lines = []
+        self.lines = earlier_picture_notes(jobs)  # bibs of an earlier picture under a photo's name: left out
         self.folder = getattr(self.window, "folder", None)  # the project the jobs came from
         self.worker = KeywordsWorker(jobs, options, exe, self)
         self.worker.result.connect(self._on_result)
