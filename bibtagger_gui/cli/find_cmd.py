@@ -68,10 +68,15 @@ def run(args: argparse.Namespace) -> int:
         return 1
     with store:
         found = find_photos(store, number, prefix=prefix)
+        from bibtagger_gui.core.exporters import not_recognized_note
+
+        note = not_recognized_note(store)  # a card copied in after `predict`: its photos cannot be found yet
     for relpath in found:
         print(relpath)
     what = f"starting with {number}" if prefix else number
     print(f"{len(found)} photo(s) with bib {what}", file=sys.stderr)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 

@@ -569,6 +569,24 @@ def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only:
     ``cancel()`` returning True stops a folder export at the next photo (``report.cancelled``).
     ``only(photo)``: export only the photos it accepts (a subset to hand out, core/photo_selection.py).
     """
+    rep, text = _export(store, fmt, out, reviewed_only, copy, progress, cancel, only)
+    note = not_recognized_note(store, only) if not reviewed_only else ""
+    if note:  # a late card copied in and not recognized: its photos are in the report, without their bibs
+        rep.notes.append(note)
+    return rep, text
+
+
+def not_recognized_note(store: Store, only: PhotoFilter = None) -> str:
+    """What to say when photos of a report are not recognized yet (``Store.not_recognized``): "" when none."""
+    photos = [p for p in store.not_recognized() if only is None or only(p)]
+    if not photos:
+        return ""
+    return (f"{len(photos)} photo(s) not recognized yet, so without bibs here (first: {photos[0].relpath}): "
+            f"recognize them first (`bibtagger predict {store.folder}`, or let the app finish), then run this again")
+
+
+def _export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only: bool, copy: bool,
+            progress: Progress, cancel: Cancel, only: PhotoFilter) -> tuple[ExportReport, str | None]:  # fmt: skip
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     why = photo_target_problem(out) if out is not None and fmt in FILE_FORMATS + BINARY_FORMATS else None

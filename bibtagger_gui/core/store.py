@@ -1018,6 +1018,11 @@ class Store:
             out.setdefault(r["photo_id"], []).append(self._bib(r))
         return out
 
+    def not_recognized(self) -> list[Photo]:
+        """Photos (present, readable) whose bibs the project does not know yet: never recognized nor reviewed, no
+        bib (added since the last run, or another picture now). Reports list them without bibs, so they say so."""
+        return self.photos(lambda p: not p.reviewed and p.model_version is None and not p.bib_count and p.error is None)
+
     def bibs_from_earlier_pictures(self) -> set[int]:
         """Ids of the bibs an unreviewed photo kept from an earlier picture under its name: human or MTurk bibs
         not touched since a scan found the file holding another picture (``_update_photo`` keeps them for the
