@@ -33,6 +33,7 @@ from pathlib import Path
 
 from bibtagger_gui.core import replace_file
 from bibtagger_gui.core.imageio import RAW_EXTENSIONS, SUPPORTED_EXTENSIONS
+from bibtagger_gui.core.store import not_recognized_yet
 
 # Image formats exiftool reads but cannot write ("Writing of BMP files is not yet supported"):
 # like RAW files they get a sidecar. BMP is the one a project can hold.
@@ -169,8 +170,8 @@ class KeywordReport:
 
 def jobs_from_store(store, reviewed_only: bool = False) -> list[KeywordJob]:
     """One job per photo of the store (photos without bibs too: stale keywords get removed). A photo that was
-    never recognized nor reviewed and has no bib is not known to have none (added since the last run, or
-    another picture now: an edit saved over it drops its model bibs): its job is ``known=False``."""
+    not recognized yet (``store.not_recognized_yet``; bibs read on an earlier picture under its name do not count)
+    is not known to have none: its job is ``known=False``."""
     jobs = []
     bibs = store.all_bibs()
     stale = store.bibs_from_earlier_pictures()  # read on another picture that had this name: not this one's
@@ -178,7 +179,7 @@ def jobs_from_store(store, reviewed_only: bool = False) -> list[KeywordJob]:
         rows = [b for b in bibs.get(photo.id, []) if b.number and b.number.strip()]
         numbers = _sort_numbers({b.number.strip() for b in rows if b.id not in stale})
         earlier = _sort_numbers({b.number.strip() for b in rows if b.id in stale} - set(numbers))
-        known = photo.reviewed or photo.model_version is not None or any(b.id not in stale for b in bibs.get(photo.id, []))
+        known = not not_recognized_yet(photo, sum(b.id not in stale for b in bibs.get(photo.id, [])))
         jobs.append(KeywordJob(Path(store.folder) / photo.relpath, tuple(numbers), photo.relpath, known, tuple(earlier)))
     return jobs
 

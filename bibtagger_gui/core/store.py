@@ -166,6 +166,16 @@ class BibRow:
         return d
 
 
+def not_recognized_yet(photo: Photo, own_bibs: int | None = None) -> bool:
+    """The one rule for "the project does not know this photo's bibs yet": never recognized (no model version) nor
+    reviewed, and no bib of its own (added since the last run, or another picture now: an edit saved over it drops
+    its model bibs). ``own_bibs``: how many of its bibs count (core/keywords leaves out those read on an earlier
+    picture under its name, ``Store.bibs_from_earlier_pictures``); default all (``photo.bib_count``).
+    ``Store.not_recognized`` (exports, find) and ``keywords.jobs_from_store`` both use it."""
+    own = photo.bib_count if own_bibs is None else own_bibs
+    return not photo.reviewed and photo.model_version is None and not own
+
+
 @dataclass(frozen=True)
 class HistoryRow:
     id: int
@@ -1019,9 +1029,9 @@ class Store:
         return out
 
     def not_recognized(self) -> list[Photo]:
-        """Photos (present, readable) whose bibs the project does not know yet: never recognized nor reviewed, no
-        bib (added since the last run, or another picture now). Reports list them without bibs, so they say so."""
-        return self.photos(lambda p: not p.reviewed and p.model_version is None and not p.bib_count and p.error is None)
+        """Photos (present, readable) whose bibs the project does not know yet (:func:`not_recognized_yet`, every bib
+        counted). Reports list them without bibs, so they say so."""
+        return self.photos(lambda p: p.error is None and not_recognized_yet(p))
 
     def bibs_from_earlier_pictures(self) -> set[int]:
         """Ids of the bibs an unreviewed photo kept from an earlier picture under its name: human or MTurk bibs
