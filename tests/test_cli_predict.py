@@ -65,6 +65,42 @@ def test_second_run_skips_done_photos_and_keeps_human_bibs(demo, capsys, placeho
         assert human.id in [b.id for b in store.bibs(pid) if b.source == "human"]
 
 
+def test_all_names_reviewed_photos_that_new_bibs_made_unreviewed(demo, capsys, monkeypatch, placeholder_models_dir):
+    """`predict --models NEW --all` gave 2 of 38 reviewed photos new model bibs, which makes them unreviewed (by
+    design: a review confirms every bib), and the summary said only "40 photo(s) recognized, …": it now ends with
+    a note counting them and naming the first few."""
+    from bibtagger_gui.core.bib import Bib
+    from bibtagger_gui.core.recognizer import Recognizer
+
+    models = ["--models", str(placeholder_models_dir)]
+    assert main(["predict", str(demo), *models]) == 0
+    with Store.open(demo) as store:
+        photos = store.photos()
+        for p in photos:  # every photo reviewed; the first one with a bib 12 of the user's
+            store.set_reviewed(p.id, True)
+        kept = photos[0]
+        store.add_bib(kept.id, "12", (10, 10, 60, 40))
+    # the "new models": bib 12 on every photo but the last (the first has it already: no new bib there)
+    new_bib = Bib("12", (10, 10, 60, 40), 0.9)
+    def new_models(_rec, path) -> list[Bib]:
+        return [] if Path(path).name == photos[-1].relpath else [new_bib]
+
+    monkeypatch.setattr(Recognizer, "recognize_path", new_models)
+    capsys.readouterr()
+    assert main(["predict", str(demo), *models]) == 0  # reviewed photos are not read again: nothing changes
+    assert "reviewed photo(s)" not in capsys.readouterr().err
+    assert main(["predict", str(demo), *models, "--all"]) == 0
+    err = capsys.readouterr().err
+    with Store.open(demo) as store:
+        unreviewed = [p.relpath for p in store.photos() if not p.reviewed]  # every photo was reviewed before the run
+    assert len(unreviewed) == len(photos) - 2 and kept.relpath not in unreviewed and photos[-1].relpath not in unreviewed
+    note = err.splitlines()[-1]
+    assert note.startswith(f"note: {len(unreviewed)} reviewed photo(s) got new bibs from these models, so they are "
+                           "unreviewed again")
+    assert f"{', '.join(unreviewed[:3])} and {len(unreviewed) - 3} more;" in note
+    assert "photo(s) recognized" in err.splitlines()[-2]
+
+
 
 
 @pytest.mark.parametrize("name", ["new.jpg", "NEW.JPG", "new.heic"])

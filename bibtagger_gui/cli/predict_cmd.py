@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{len(report.replaced)} photo(s) replaced by another picture under the same name "
                   "(recognized again and unreviewed; your own bibs kept)", file=sys.stderr)  # fmt: skip
         failed = found = 0
+        unreviewed: list[str] = []  # reviewed photos given new model bibs (--all): unreviewed again, by design
         with Progress(len(todo), "predict", unit="photos") as bar:
             for photo in todo:
                 try:
@@ -82,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
                 except Exception as exc:  # noqa: BLE001 - one bad photo must not stop the run
                     message = f"recognition failed ({type(exc).__name__}: {exc})"
                 else:
-                    store.set_model_bibs(photo.id, bibs, rec.version, pixel_print=getattr(rec, "last_print", None))
+                    rows = store.set_model_bibs(photo.id, bibs, rec.version, pixel_print=getattr(rec, "last_print", None))
+                    if photo.reviewed and rows:  # new bibs on a reviewed photo make it unreviewed (Store.set_model_bibs)
+                        unreviewed.append(photo.relpath)
                     store.set_error(photo.id, None)
                     found += len(bibs)
                     bar.update()
@@ -116,7 +119,20 @@ def run(args: argparse.Namespace) -> int:
             f"models {rec.version}; store {store.db_path}",
             file=sys.stderr,
         )
+        note = unreviewed_note(unreviewed)
+        if note:
+            print(note, file=sys.stderr)
     return 0
+
+
+def unreviewed_note(relpaths: list[str], first: int = 3) -> str:
+    """What to say when a re-run (``--all``) gave reviewed photos new bibs, which makes them unreviewed: "" when none."""
+    if not relpaths:
+        return ""
+    more = f" and {len(relpaths) - first} more" if len(relpaths) > first else ""
+    return (f"note: {len(relpaths)} reviewed photo(s) got new bibs from these models, so they are unreviewed again "
+            f"(the new bibs are not confirmed): {', '.join(relpaths[:first])}{more}; review them (in the app: the "
+            "unreviewed photos) to confirm or reject the new bibs")
 
 
 def _write(path: Path, text: str, bom: bool = False) -> None:
