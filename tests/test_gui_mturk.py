@@ -133,6 +133,19 @@ def test_final_assignments_cannot_change_and_arrows_navigate(qtbot, project):
     assert saved(store) == {}
 
 
+def test_the_agreed_line_leaves_out_a_rejected_answer(qtbot, project):
+    src, folder, store = project
+    dialog = open_dialog(qtbot, src, store)
+    dialog.set_filter("all")
+    assert dialog.select_assignment("A1")
+    assert "Agreed by 2+ workers: 12" in dialog.details.text()  # A1 and A6: same box, same number
+    assert dialog.select_assignment("A6")
+    qtbot.keyClick(dialog.table, Qt.Key.Key_R)
+    assert saved(store)["A6"].action == mturk.REJECT
+    assert dialog.select_assignment("A1")
+    assert "Agreed" not in dialog.details.text()
+
+
 def test_filters(qtbot, project):
     src, folder, store = project
     dialog = open_dialog(qtbot, src, store)

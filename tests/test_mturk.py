@@ -399,6 +399,21 @@ def test_an_answer_rejected_on_mturk_disagrees_with_nobody(tmp_path):
     assert mturk.FLAG_DISAGREEMENT in a["A5"].flags and mturk.FLAG_DISAGREEMENT not in a["A4"].flags
 
 
+def test_a_rejected_answer_agrees_with_nobody(tmp_path):
+    """The dialog's "Agreed by 2+ workers" line: an answer rejected on MTurk, or by a verdict here, is no worker
+    who agrees (it used to count, so one live answer and a rejected copy of it read as agreed)."""
+    rows = [
+        row("A1", "p.jpg", answer((100, 100, 50, 30, "12")), worker="W1"),
+        row("A2", "p.jpg", answer((101, 100, 50, 30, "12")), worker="W2", status="Rejected", feedback="copied"),
+        row("A3", "q.jpg", answer((100, 100, 50, 30, "12")), worker="W1"),
+        row("A4", "q.jpg", answer((101, 100, 50, 30, "12")), worker="W2"),
+    ]
+    batch = mturk.read_batch(write_csv(tmp_path / "b.csv", rows))
+    assert batch.consensus("p.jpg") == []
+    assert [b.number for b in batch.consensus("q.jpg")] == ["12"]
+    assert batch.consensus("q.jpg", rejected={"A4"}) == []
+
+
 def test_verdict_rules_and_persistence(tmp_path):
     batch = mturk.read_batch(write_csv(tmp_path / "b.csv", [
         row("A1", "p.jpg", answer((1, 1, 5, 5, "1"))),

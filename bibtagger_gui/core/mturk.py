@@ -25,7 +25,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Container, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from bibtagger_gui.core.annotations import atomic_write_bytes
@@ -193,8 +193,8 @@ class Batch:
     def assignment(self, assignment_id: str) -> Assignment | None:
         return self.by_id.get(assignment_id)
 
-    def consensus(self, image: str, min_workers: int = 2) -> list[Bib]:
-        return consensus(self.images.get(image, []), min_workers=min_workers)
+    def consensus(self, image: str, min_workers: int = 2, rejected: Container[str] = ()) -> list[Bib]:
+        return consensus(self.images.get(image, []), min_workers=min_workers, rejected=rejected)
 
     def counts(self) -> dict[str, int]:
         statuses: dict[str, int] = {}
@@ -471,12 +471,16 @@ def _find_disagreements(batch: Batch) -> None:
                     x.notes.append(f"disagrees with {other.worker_id} (line {other.line}): {why}")
 
 
-def consensus(assignments: Sequence[Assignment], min_workers: int = 2, threshold: float = AGREE_IOU) -> list[Bib]:
+def consensus(assignments: Sequence[Assignment], min_workers: int = 2, threshold: float = AGREE_IOU,
+              rejected: Container[str] = ()) -> list[Bib]:
     """Bibs that at least ``min_workers`` different workers agree on (same digit number, boxes IoU >= threshold).
 
     The box is the mean of the agreeing boxes; ``confidence`` is the share of the image's
-    workers who drew it. Non-digit labels never count.
+    workers who drew it. Non-digit labels never count, nor does a rejected answer (on MTurk, or
+    here: its id in ``rejected``, the verdicts' rejections): it agrees with nobody, as it
+    disagrees with nobody (:func:`_find_disagreements`) and confirms nothing (:func:`auto_review`).
     """
+    assignments = [a for a in assignments if a.status != STATUS_REJECTED and a.assignment_id not in rejected]
     workers = {a.worker_id for a in assignments}
     clusters: list[tuple[str, list[tuple[str, tuple[float, float, float, float]]]]] = []
     for a in assignments:

@@ -654,7 +654,8 @@ class MTurkReviewDialog(QDialog):
                 "Other workers: "
                 + e("; ".join(f"{o.worker_id}: {', '.join(o.numbers) or 'none'}" for o in group if o is not a))
             )
-            agreed = mturk.consensus(group)
+            rejected = {o.assignment_id for o in group if (w := self.model.verdict(o.assignment_id)) and w.action == mturk.REJECT}
+            agreed = mturk.consensus(group, rejected=rejected)  # a rejected answer (MTurk's or ours) agrees with nobody
             if agreed:
                 lines.append("Agreed by 2+ workers: " + e(", ".join(b.number for b in agreed)))
         lines += [f"⚠ {e(n)}" for n in a.all_notes]
