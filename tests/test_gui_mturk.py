@@ -238,6 +238,38 @@ def test_a_rejected_answers_boxes_leave_the_photo_and_come_back_on_undo(qtbot, p
     assert mturk_bibs() == [("A1", "12"), ("A2", "12"), ("A6", "12")]
 
 
+def test_rejecting_after_the_photo_was_accepted_keeps_the_boxes_and_says_so(qtbot, project):
+    """Accept (Enter) made the worker's box a human bib (its extra kept): a later Reject judges the worker, not
+    the photo, so the box stays (and is trained on as the worker's) — and the dialog says so, naming it."""
+    from bibtagger_gui.core import photo_batch
+
+    src, folder, store = project
+    batch = mturk.read_batch(src)
+    with mturk.VerdictStore.open(store) as vs:
+        mturk.import_into_store(batch, store, vs, mturk.match_photos(batch, store))
+    pid = store.photo_by_path("two.jpg").id
+    photo_batch.accept_photo(store, pid)
+    dialog = open_dialog(qtbot, src, store)
+    assert dialog.select_assignment("A2")
+    qtbot.keyClick(dialog.table, Qt.Key.Key_R)
+    assert saved(store)["A2"].action == mturk.REJECT
+    assert [b.source for b in store.bibs(pid) if b.extra and b.extra.get("assignment_id") == "A2"] == ["human"]
+    assert ("photo two.jpg was already accepted with this worker's box(es) 12; they stay"
+            in dialog.status.text()), dialog.status.text()
+    assert "open the photo to fix them" in dialog.status.text()
+
+
+def test_rejecting_before_any_accept_says_nothing_more(qtbot, project):
+    src, folder, store = project
+    batch = mturk.read_batch(src)
+    with mturk.VerdictStore.open(store) as vs:
+        mturk.import_into_store(batch, store, vs, mturk.match_photos(batch, store))
+    dialog = open_dialog(qtbot, src, store)
+    assert dialog.select_assignment("A2")
+    qtbot.keyClick(dialog.table, Qt.Key.Key_R)
+    assert "Saved: reject" in dialog.status.text() and "already accepted" not in dialog.status.text()
+
+
 def test_install_adds_crowd_menu_and_export(qtbot, project, tmp_path):
     src, folder, store = project
     window = QMainWindow()

@@ -552,6 +552,40 @@ def test_auto_review(tmp_path):
     store.close()
 
 
+def test_cli_review_names_rejected_answers_whose_boxes_stay_on_accepted_photos(tmp_path, capsys):
+    """A rejection given after the photo was accepted leaves the worker's (now human) boxes: `mturk review` says
+    which, where, and what to do; a rejection before any Accept took the boxes out and is not listed."""
+    from bibtagger_gui.core import photo_batch
+
+    folder = tmp_path / "photos"
+    photo(folder / "two.jpg", 400, 300)
+    photo(folder / "one.jpg", 400, 300)
+    rows = [
+        row("A1", "two.jpg", answer((100, 100, 50, 30, "12"), (200, 100, 50, 30, "7")), worker="W1"),
+        row("A2", "two.jpg", answer((101, 100, 50, 30, "12")), worker="W2"),
+        row("A3", "one.jpg", answer((100, 100, 50, 30, "5")), worker="W3"),
+    ]
+    src = write_csv(tmp_path / "b.csv", rows)
+    assert main(["mturk", "import", str(src), str(folder)]) == 0
+    batch = mturk.read_batch(src)
+    store = Store.open(folder)
+    two, one = store.photo_by_path("two.jpg").id, store.photo_by_path("one.jpg").id
+    photo_batch.accept_photo(store, two)
+    with mturk.VerdictStore.open(store) as vs:
+        for aid, pid in (("A1", two), ("A3", one)):
+            vs.set(mturk.Verdict(aid, mturk.REJECT, "wrong bib"), batch.assignment(aid))
+            mturk.sync_verdict_bibs(batch.assignment(aid), store, pid, mturk.REJECT)
+    assert sorted(b.number for b in store.bibs(two) if b.extra and b.extra.get("assignment_id") == "A1") == ["12", "7"]
+    assert store.bibs(one) == []
+    store.close()
+    capsys.readouterr()
+    assert main(["mturk", "review", str(src), str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "rejected answers whose boxes stay on accepted photos: 1" in out
+    assert "W1 (A1), rejected: photo two.jpg was already accepted with this worker's box(es) 12, 7; they stay" in out
+    assert "open the photo to fix them" in out and "one.jpg" not in out.split("stay on accepted")[1]
+
+
 def test_cli_review_and_export(tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -179,9 +179,29 @@ def cmd_review(args: argparse.Namespace) -> int:
             todo = [a for a in pending if a.assignment_id not in decided]
             print(f"waiting for a verdict: {len(todo)}")
             _limited([_describe(a) for a in todo], args.list, "assignments")
+        kept = _kept_after_reject(batch, match, decided, store)
+        if kept:
+            print(f"rejected answers whose boxes stay on accepted photos: {len(kept)}")
+            _limited(kept, args.list, "answers")
     if store is not None:
         store.close()
     return 0
+
+
+def _kept_after_reject(batch: mturk.Batch, match: mturk.PhotoMatch, decided: dict[str, mturk.Verdict], store: Any) -> list[str]:
+    """A line per answer rejected here whose boxes stay on a photo accepted before the rejection (docs/mturk.md)."""
+    if store is None:
+        return []
+    lines = []
+    for a in batch.assignments:
+        v = decided.get(a.assignment_id)
+        ref = match.present.get(a.image)
+        if v is None or v.action != mturk.REJECT or ref is None or ref.photo_id is None:
+            continue
+        note = mturk.kept_note(ref.relpath, mturk.kept_after_reject(a, store, ref.photo_id))
+        if note:
+            lines.append(f"{a.worker_id} ({a.assignment_id}), rejected: {note}")
+    return lines
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -1118,6 +1118,29 @@ def sync_verdict_bibs(assignment: Assignment, store: Any, photo_id: int, action:
     return 0, added
 
 
+def kept_after_reject(assignment: Assignment, store: Any, photo_id: int) -> list[Any]:
+    """This answer's boxes that a rejection leaves on the photo: bibs that are no longer ``mturk`` (Accept made
+    them human, keeping the worker's ``extra``) and still read as the worker typed, so a fine-tune learns them
+    as the worker's (core/training_labels.py). The reviewer's Accept judged the photo and a rejection judges
+    the worker (the payment), so they stay; :func:`kept_note` tells the user (docs/mturk.md)."""
+    out = []
+    for r in store.bibs(photo_id):
+        extra = getattr(r, "extra", None)
+        if r.source == "mturk" or not isinstance(extra, dict) or extra.get("assignment_id") != assignment.assignment_id:
+            continue
+        if str(extra.get("label", "")).strip() == r.number:
+            out.append(r)
+    return out
+
+
+def kept_note(photo: str, kept: Sequence[Any]) -> str:
+    """The line for a rejection whose boxes stay (:func:`kept_after_reject`); "" for none."""
+    if not kept:
+        return ""
+    return (f"photo {photo} was already accepted with this worker's box(es) {', '.join(r.number for r in kept)}; "
+            "they stay (a rejection judges the worker, Accept judged the photo) — open the photo to fix them")
+
+
 def correct_into_store(assignment: Assignment, store: Any, photo_id: int) -> list[Any]:
     """Copy a worker's boxes into the photo's bibs as human bibs (to be edited in the main window).
 

@@ -528,6 +528,11 @@ class MTurkReviewDialog(QDialog):
         text = f"Saved: {VERDICT_TEXT[verdict.action]} — {a.image} ({a.worker_id})."
         if verdict.action == mturk.CORRECT:
             text += f" {self._copied} box(es) copied to {a.image}; edit them in the main window."
+        if verdict.action == mturk.REJECT:
+            ref = self.match.present.get(a.image)
+            if self.store is not None and ref is not None and ref.photo_id is not None:
+                note = mturk.kept_note(ref.relpath, mturk.kept_after_reject(a, self.store, ref.photo_id))
+                text += f" Note: {note}." if note else ""
         self.status.setText(text)
         self.proxy.refresh()
         self._update_count()
