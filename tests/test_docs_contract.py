@@ -14,6 +14,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import pytest
+
 from bibtagger_gui.cli import COMMANDS, build_parser, command_module
 from bibtagger_gui.core.store import SCHEMA_VERSION, Store
 
@@ -125,6 +127,20 @@ def test_architecture_cli_synopsis_lists_every_command_and_option():
         problems += [f"{command}: {strings[-1]} not in its synopsis" for strings in options(sub) if not named & set(strings)]
         problems += [f"{command}: synopsis names {flag}, which it does not take" for flag in sorted(named - known)]
     assert not problems, "docs/architecture.md's CLI section drifted from the parser:\n" + "\n".join(problems)
+
+
+def test_readme_says_how_to_make_a_finetune_a_quick_trial(capsys):
+    """`finetune --epochs 1` still ran the detector's 5 epochs (walk29b): the README's Training section names the
+    flags of a quick trial, and each flag it gives the fine-tune is one finetune takes."""
+    from training import finetune
+
+    with pytest.raises(SystemExit):
+        finetune.main(["--help"])
+    known = set(re.findall(r"(--[a-z][\w-]*)", capsys.readouterr().out))
+    training = README.split("python -m training finetune", 1)[1].split("The app runs that last command", 1)[0]
+    flags = set(re.findall(r"(--[a-z][\w-]*)", training))
+    assert {"--detector-epochs", "--skip-detector", "--readers"} <= flags
+    assert flags <= known, f"README's Training section names options finetune does not take: {sorted(flags - known)}"
 
 
 def test_readme_shows_every_command():

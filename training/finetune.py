@@ -383,9 +383,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--readers", type=int, default=None, metavar="N",
                    help="fine-tune only the first N readers of the ensemble (default: every one with its .pt; 1 is fastest)")
     p.add_argument("--no-int8", action="store_true", help="keep the new readers float (the shipped ones are int8)")
-    p.add_argument("--detector-epochs", type=int, default=5)
+    p.add_argument("--detector-epochs", type=int, default=5,
+                   help="detector fine-tuning epochs (default 5; --epochs sets the readers' only)")
     p.add_argument("--detector-steps", type=int, default=40, help="detector steps per epoch")
-    p.add_argument("--skip-detector", action="store_true")
+    p.add_argument("--skip-detector", action="store_true", help="keep the current detector (copied), fine-tune only the readers")
     p.add_argument("--detector-lr", type=float, default=5e-4, help="the detector's peak learning rate")
     p.add_argument("--detector-dev", action="store_true",
                    help="also train the detector on the train split of the dev set given by --dev (validated on the reviewed val photos only)")
