@@ -55,6 +55,30 @@ def test_mturk_verdicts_undo_and_redo_exactly(qtbot, race, tmp_path, verdict_key
     dialog.close()
 
 
+def test_a_redone_rejection_after_accept_says_the_boxes_stay(qtbot, race, tmp_path):
+    """Rejecting a worker of a photo already accepted leaves the worker's (now human) boxes; the dialog says so
+    when the rejection is given and again when it is redone."""
+    from bibtagger_gui.core import photo_batch
+
+    win, _, ids = race
+    pid = ids["photo_000.jpg"]
+    box = next(b.box for b in win.store.bibs(pid) if b.number == "101")
+    dialog = win.mturk_controller.open_batch(_mturk_batch(tmp_path, box))
+    qtbot.waitExposed(dialog)
+    photo_batch.accept_photo(win.store, pid)  # before any edit of this session: the undo stack stays valid
+    assert dialog.select_assignment("A1")
+    dialog.table.setFocus()
+    qtbot.keyClick(dialog.table, Qt.Key.Key_R)
+    said = "photo_000.jpg was already accepted with this worker's box(es) 101; they stay"
+    assert said in dialog.status.text(), dialog.status.text()
+    win.undo()
+    assert "A1" not in verdicts(win.store) and said not in dialog.status.text()
+    win.redo()
+    assert verdicts(win.store)["A1"].action == mturk.REJECT
+    assert dialog.status.text().startswith("Verdict now: reject") and said in dialog.status.text(), dialog.status.text()
+    dialog.close()
+
+
 def test_undo_of_correct_from_the_dialog_and_u_take_the_copies_back(qtbot, race, tmp_path):
     win, _, ids = race
     store = win.store

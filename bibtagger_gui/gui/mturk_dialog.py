@@ -529,10 +529,7 @@ class MTurkReviewDialog(QDialog):
         if verdict.action == mturk.CORRECT:
             text += f" {self._copied} box(es) copied to {a.image}; edit them in the main window."
         if verdict.action == mturk.REJECT:
-            ref = self.match.present.get(a.image)
-            if self.store is not None and ref is not None and ref.photo_id is not None:
-                note = mturk.kept_note(ref.relpath, mturk.kept_after_reject(a, self.store, ref.photo_id))
-                text += f" Note: {note}." if note else ""
+            text += self._kept_note(a)
         self.status.setText(text)
         self.proxy.refresh()
         self._update_count()
@@ -602,10 +599,20 @@ class MTurkReviewDialog(QDialog):
         self._update_count()
         v = self.model.verdict(assignment_id)
         a = self.batch.assignment(assignment_id)
-        self.status.setText(f"Verdict now: {VERDICT_TEXT[v.action] if v else 'none'} — {a.image} ({a.worker_id}){cleared}.")
+        kept = self._kept_note(a) if v is not None and v.action == mturk.REJECT else ""
+        self.status.setText(f"Verdict now: {VERDICT_TEXT[v.action] if v else 'none'} — {a.image} ({a.worker_id}){cleared}.{kept}")
 
     def approve(self) -> bool:
         return self._decide(lambda a: mturk.Verdict(a.assignment_id, mturk.APPROVE))
+
+    def _kept_note(self, a: mturk.Assignment) -> str:
+        """" Note: photo … was already accepted with this worker's box(es) …" after a rejection whose boxes stay on
+        the photo (Accept had made them human bibs: mturk.kept_after_reject), else ""."""
+        ref = self.match.present.get(a.image)
+        if self.store is None or ref is None or ref.photo_id is None:
+            return ""
+        note = mturk.kept_note(ref.relpath, mturk.kept_after_reject(a, self.store, ref.photo_id))
+        return f" Note: {note}." if note else ""
 
     def reject_assignment(self) -> bool:
         """R: reject the current assignment. (Not ``reject``: QDialog calls that on Escape and on close.)"""
