@@ -189,3 +189,46 @@ def test_find_and_export_see_the_project_of_a_read_only_folder(tmp_path):
         for d in (folder, folder / ".bibtagger"):
             d.chmod(0o755)
         shutil.rmtree(base)
+
+
+def test_finetune_gathers_the_reviewed_photos_of_a_read_only_folder(tmp_path):
+    """A reviewed shoot made read-only keeps its project: the fine-tune's gather said "not a project folder yet
+    (open it in the app …)" and trained on nothing. As root it runs in a child as nobody (root may write anywhere)."""
+    from bibtagger_gui.core.store import Store
+
+    base = Path(tempfile.mkdtemp(prefix="bt_ro_ft_"))
+    folder = base / "photos"
+    try:
+        base.chmod(0o755)
+        good_photo(folder / "a.jpg", 4)
+        good_photo(folder / "b.jpg", 5)
+        with Store.open(folder) as store:
+            store.scan()
+            for name in ("a.jpg", "b.jpg"):
+                pid = store.photo_by_path(name).id
+                store.add_bib(pid, "1234", (10.0, 10.0, 60.0, 40.0))
+                store.set_reviewed(pid, True)
+        xdg = base / "xdg"
+        xdg.mkdir()
+        xdg.chmod(0o777)
+        for d in (folder / ".bibtagger", folder):
+            d.chmod(0o555)
+        code = (
+            "import os, sys, json\n"
+            "import training.finetune as ft, training.data, bibtagger_gui.core.store, bibtagger_gui.core.training_labels\n"
+            "import encodings.idna, locale, gettext, tempfile\n"
+            "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
+            f"found = ft.gather([{str(folder)!r}])\n"
+            "print(json.dumps(sorted(os.path.basename(str(e.path)) for e in found)))\n"
+        )
+        env = {k: v for k, v in os.environ.items() if k != "BIBTAGGER_STORE_DIR"}
+        env["XDG_DATA_HOME"] = str(xdg)
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout.strip().splitlines()[-1]) == ["a.jpg", "b.jpg"], res.stdout + res.stderr
+        assert "not a project folder" not in res.stdout + res.stderr
+    finally:
+        for d in (folder, folder / ".bibtagger"):
+            if d.exists():
+                d.chmod(0o755)
+        shutil.rmtree(base)

@@ -68,7 +68,7 @@ progress = ProgressLines(False)
 
 def gather(folders: list[Path]) -> list[Entry]:
     """Reviewed photos (with at least one boxed bib or none at all) of every folder's store."""
-    from bibtagger_gui.core.store import db_path_for
+    from bibtagger_gui.core.store import project_exists
 
     entries: list[Entry] = []
     for i, folder in enumerate(folders):
@@ -76,7 +76,8 @@ def gather(folders: list[Path]) -> list[Entry]:
         if not Path(folder).is_dir():
             log(f"{folder}: no such folder")
             continue
-        if not db_path_for(folder).exists():  # opening the store would create an empty project there
+        if not project_exists(folder):  # opening the store would create an empty project there (a read-only
+            # folder's own project counts: Store.open copies it to the user's data folder)
             log(f"{folder}: not a project folder yet (open it in the app and review its photos first)")
             continue
         notes: list[str] = []
