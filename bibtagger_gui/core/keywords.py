@@ -438,9 +438,9 @@ class _Target:
     sidecar: bool
     sources: list[str]
     numbers: set[str]
-    companion: bool = False
+    companion: bool = False  # an existing sidecar beside a photo written in place: only if it holds our keywords
     read_only: list[str] = field(default_factory=list)  # sources in this sidecar only because the photo is read-only
-    earlier: set[str] = field(default_factory=set)  # numbers read on an earlier picture: neither added nor removed  # an existing sidecar beside a photo written in place: only if it holds our keywords
+    earlier: set[str] = field(default_factory=set)  # numbers read on an earlier picture: neither added nor removed
 
 
 def plan_targets(
