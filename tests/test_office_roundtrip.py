@@ -107,6 +107,8 @@ def project(tmp_path_factory) -> Path:
         for k in range(MANY):
             store.add_bib(ids[k % len(ids)], str(5000 + k), (k, k + 0.5, k + 10, k + 20.75), (k % 100) / 100)
         store.set_reviewed(ids[0], True)
+        for p in photos.values():  # a recognized shoot (the bib-less last photo too): exports add no "not recognized" note
+            store.set_model_version(p.id, "test-models")
         save_to_store(store, StartList({**RUNNERS, **NAMES}))
     return folder
 
