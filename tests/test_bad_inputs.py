@@ -9,12 +9,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
 
 from bibtagger_gui.cli import main
+from bibtagger_gui.core.bib import Box
 from bibtagger_gui.core.demo import make_photo, write_jpeg
 from tests.test_imageio import write_png_bomb
 
@@ -147,88 +150,82 @@ def test_predict_names_files_in_formats_it_cannot_read(tmp_path, capsys, placeho
     assert "1 photo(s) recognized" in err
 
 
-def test_find_and_export_see_the_project_of_a_read_only_folder(tmp_path):
-    """A reviewed shoot made read-only (a share, another user's folder) still holds its project: find and
-    export said "no bibtagger project yet (run `bibtagger predict` …)". As root they run in a child as nobody."""
+@contextmanager
+def read_only_shoot(prefix: str, photos: dict[str, tuple[str, Box | None, bool]]) -> Iterator[tuple[Path, Path, Path]]:
+    """(base, folder, xdg): a photo folder whose project holds ``photos`` (name -> (bib, box, reviewed)), then made
+    read-only with its ``.bibtagger``, and an XDG_DATA_HOME anyone may write; put back and removed after."""
     from bibtagger_gui.core.store import Store
 
-    base = Path(tempfile.mkdtemp(prefix="bt_ro_find_"))
-    try:
-        base.chmod(0o755)
-        folder = base / "photos"
-        good_photo(folder / "a.jpg", 4)
-        with Store.open(folder) as store:
-            store.scan()
-            store.add_bib(store.photo_by_path("a.jpg").id, "1234", None)
-        xdg, out = base / "xdg", base / "out"
-        for d in (xdg, out):
-            d.mkdir()
-            d.chmod(0o777)
-        for d in (folder / ".bibtagger", folder):
-            d.chmod(0o555)
-        code = (
-            "import os, sys\n"
-            "import bibtagger_gui.cli.find_cmd, bibtagger_gui.cli.export_cmd, bibtagger_gui.core.store\n"
-            "import bibtagger_gui.core.exporters, bibtagger_gui.core.photo_selection, bibtagger_gui.core.name_match\n"
-            "import bibtagger_gui.core.annotations, bibtagger_gui.core.sheet_csv, csv, json, tempfile, encodings.idna\n"
-            "import locale, gettext\n"
-            "from bibtagger_gui.cli import build_parser, main\n"
-            "build_parser()\n"  # every command's module, before the python under /root is out of reach
-            "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
-            f"rc = main(['find', {str(folder)!r}, '1234'])\n"
-            f"sys.exit(rc or main(['export', {str(folder)!r}, '--format', 'csv', '--out', {str(out / 'e.csv')!r}]))\n"
-        )
-        env = {k: v for k, v in os.environ.items() if k != "BIBTAGGER_STORE_DIR"}
-        env["XDG_DATA_HOME"] = str(xdg)
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
-        assert res.returncode == 0, res.stderr
-        assert res.stdout.splitlines() == ["a.jpg"]
-        rows = list(csv.DictReader((out / "e.csv").read_text(encoding="utf-8-sig").splitlines()))
-        assert [(r["image"], r["number"]) for r in rows] == [("a.jpg", "1234")]
-    finally:
-        for d in (folder, folder / ".bibtagger"):
-            d.chmod(0o755)
-        shutil.rmtree(base)
-
-
-def test_finetune_gathers_the_reviewed_photos_of_a_read_only_folder(tmp_path):
-    """A reviewed shoot made read-only keeps its project: the fine-tune's gather said "not a project folder yet
-    (open it in the app …)" and trained on nothing. As root it runs in a child as nobody (root may write anywhere)."""
-    from bibtagger_gui.core.store import Store
-
-    base = Path(tempfile.mkdtemp(prefix="bt_ro_ft_"))
+    base = Path(tempfile.mkdtemp(prefix=prefix))
     folder = base / "photos"
     try:
         base.chmod(0o755)
-        good_photo(folder / "a.jpg", 4)
-        good_photo(folder / "b.jpg", 5)
+        for seed, name in enumerate(photos, start=4):
+            good_photo(folder / name, seed)
         with Store.open(folder) as store:
             store.scan()
-            for name in ("a.jpg", "b.jpg"):
+            for name, (number, box, reviewed) in photos.items():
                 pid = store.photo_by_path(name).id
-                store.add_bib(pid, "1234", (10.0, 10.0, 60.0, 40.0))
-                store.set_reviewed(pid, True)
+                store.add_bib(pid, number, box)
+                if reviewed:
+                    store.set_reviewed(pid, True)
         xdg = base / "xdg"
         xdg.mkdir()
         xdg.chmod(0o777)
         for d in (folder / ".bibtagger", folder):
             d.chmod(0o555)
-        code = (
-            "import os, sys, json\n"
-            "import training.finetune as ft, training.data, bibtagger_gui.core.store, bibtagger_gui.core.training_labels\n"
-            "import encodings.idna, locale, gettext, tempfile\n"
-            "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
-            f"found = ft.gather([{str(folder)!r}])\n"
-            "print(json.dumps(sorted(os.path.basename(str(e.path)) for e in found)))\n"
-        )
-        env = {k: v for k, v in os.environ.items() if k != "BIBTAGGER_STORE_DIR"}
-        env["XDG_DATA_HOME"] = str(xdg)
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
-        assert res.returncode == 0, res.stderr
-        assert json.loads(res.stdout.strip().splitlines()[-1]) == ["a.jpg", "b.jpg"], res.stdout + res.stderr
-        assert "not a project folder" not in res.stdout + res.stderr
+        yield base, folder, xdg
     finally:
         for d in (folder, folder / ".bibtagger"):
             if d.exists():
                 d.chmod(0o755)
         shutil.rmtree(base)
+
+
+def run_as_nobody(imports: str, body: str, xdg: Path) -> subprocess.CompletedProcess:
+    """``imports`` then ``body`` in a child Python, which drops to user nobody between them when run as root (root
+    may write anywhere; the Python under /root is out of nobody's reach, hence the imports first)."""
+    code = imports + "import os\nif os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n" + body
+    env = {k: v for k, v in os.environ.items() if k != "BIBTAGGER_STORE_DIR"}
+    env["XDG_DATA_HOME"] = str(xdg)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_find_and_export_see_the_project_of_a_read_only_folder():
+    """A reviewed shoot made read-only (a share, another user's folder) still holds its project: find and
+    export said "no bibtagger project yet (run `bibtagger predict` …)". As root they run in a child as nobody."""
+    with read_only_shoot("bt_ro_find_", {"a.jpg": ("1234", None, False)}) as (base, folder, xdg):
+        out = base / "out"
+        out.mkdir()
+        out.chmod(0o777)
+        res = run_as_nobody(
+            "import sys\n"
+            "import bibtagger_gui.cli.find_cmd, bibtagger_gui.cli.export_cmd, bibtagger_gui.core.store\n"
+            "import bibtagger_gui.core.exporters, bibtagger_gui.core.photo_selection, bibtagger_gui.core.name_match\n"
+            "import bibtagger_gui.core.annotations, bibtagger_gui.core.sheet_csv, csv, json, tempfile, encodings.idna\n"
+            "import locale, gettext\n"
+            "from bibtagger_gui.cli import build_parser, main\n"
+            "build_parser()\n",  # every command's module, before the python under /root is out of reach
+            f"rc = main(['find', {str(folder)!r}, '1234'])\n"
+            f"sys.exit(rc or main(['export', {str(folder)!r}, '--format', 'csv', '--out', {str(out / 'e.csv')!r}]))\n",
+            xdg)  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.splitlines() == ["a.jpg"]
+        rows = list(csv.DictReader((out / "e.csv").read_text(encoding="utf-8-sig").splitlines()))
+        assert [(r["image"], r["number"]) for r in rows] == [("a.jpg", "1234")]
+
+
+def test_finetune_gathers_the_reviewed_photos_of_a_read_only_folder():
+    """A reviewed shoot made read-only keeps its project: the fine-tune's gather said "not a project folder yet
+    (open it in the app …)" and trained on nothing. As root it runs in a child as nobody."""
+    box = (10.0, 10.0, 60.0, 40.0)
+    with read_only_shoot("bt_ro_ft_", {"a.jpg": ("1234", box, True), "b.jpg": ("1234", box, True)}) as (_, folder, xdg):
+        res = run_as_nobody(
+            "import json, training.finetune as ft, training.data, bibtagger_gui.core.store\n"
+            "import bibtagger_gui.core.training_labels, encodings.idna, locale, gettext, tempfile\n",
+            f"found = ft.gather([{str(folder)!r}])\n"
+            "print(json.dumps(sorted(os.path.basename(str(e.path)) for e in found)))\n",
+            xdg)  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout.strip().splitlines()[-1]) == ["a.jpg", "b.jpg"], res.stdout + res.stderr
+        assert "not a project folder" not in res.stdout + res.stderr
