@@ -284,3 +284,22 @@ def test_a_target_of_a_second_or_more_reads_in_seconds():
     """The re-run undo's 1,430 ms read "1.43e+03 ms" in the table."""
     assert bench_app.fmt_target(1430.2, "ms") == "1.43 s"
     assert bench_app.fmt_target(31.6, "ms") == "31.6 ms" and bench_app.fmt_target(0.771, "s") == "0.771 s"
+
+
+def test_each_window_starts_from_settings_of_its_own(tmp_path, qtbot):
+    """A window resumes a folder's last search (gui/resume.py): gui_search's "1*", when the resume's timer had
+    saved it, hid most of the shoot from the Ctrl+D and Ctrl+B windows opened after it ("photo … is not in the
+    list", make bench of stop 29). Each operation's window now has a settings file of its own, emptied first."""
+    from pathlib import Path
+
+    from bibtagger_gui.resources import resource_path
+
+    left = tmp_path / "copy-prev-settings.ini"
+    left.write_text("[resume]\nfolders\\abc\\search=1*\nfolders\\abc\\filter=all\n", encoding="utf-8")
+    job = {"run": str(tmp_path), "models": str(resource_path("models"))}
+    from PySide6.QtWidgets import QApplication
+
+    win = bench_app._new_window(QApplication.instance(), job, "copy-prev-settings.ini")
+    qtbot.addWidget(win)
+    assert Path(win.settings.fileName()) == left
+    assert not [k for k in win.settings.allKeys() if k.startswith("resume/")]  # nothing of another run's state

@@ -529,13 +529,18 @@ def _wait(app, cond: Callable[[], bool], timeout: float = 120.0) -> None:
         time.sleep(0.0005)
 
 
-def _new_window(app, job: dict, settings_name: str = "settings.ini"):
-    """A shown 1400x900 MainWindow with its settings in ``RUN/settings_name`` and no folder open."""
+def _new_window(app, job: dict, settings_name: str):
+    """A shown 1400x900 MainWindow with its settings in ``RUN/settings_name``, which starts empty, and no folder
+    open. Each operation has its own: a window resumes a folder's last search, filter and order (gui/resume.py),
+    and one operation's ("1*" typed by gui_search, saved by the resume's timer or not) must not hide another's
+    photos."""
     from PySide6.QtCore import QSettings
 
     from bibtagger_gui.gui.main_window import MainWindow
 
-    settings = QSettings(str(Path(job["run"]) / settings_name), QSettings.Format.IniFormat)
+    path = Path(job["run"]) / settings_name
+    path.unlink(missing_ok=True)
+    settings = QSettings(str(path), QSettings.Format.IniFormat)
     win = MainWindow(models_dir=job["models"], settings=settings)
     win.resize(1400, 900)
     win.show()
@@ -543,10 +548,10 @@ def _new_window(app, job: dict, settings_name: str = "settings.ini"):
     return win
 
 
-def _window(app, job: dict, folder: str):
-    """A shown 1400x900 MainWindow with ``folder`` open and its background scan finished;
-    returns (window, seconds open_folder took, seconds until the scan was done)."""
-    win = _new_window(app, job)
+def _window(app, job: dict, folder: str, op: str):
+    """A shown 1400x900 MainWindow (settings of its own, ``op``) with ``folder`` open and its background scan
+    finished; returns (window, seconds open_folder took, seconds until the scan was done)."""
+    win = _new_window(app, job, f"{op}-settings.ini")
     t0 = time.perf_counter()
     win.open_folder(folder)
     app.processEvents()  # the list is laid out and painted
@@ -564,7 +569,7 @@ def op_gui_open(job: dict) -> dict:
     from bibtagger_gui.core.list_order import ListOrder
 
     app = _qt_app()
-    win, shown, ready = _window(app, job, job["shoot"])
+    win, shown, ready = _window(app, job, job["shoot"], "gui-open")
     win.set_order(ListOrder.NAME)  # remembered for the folder
     win.resume.flush()
     win.close_folder()
@@ -600,7 +605,7 @@ SEARCHES = ["1", "13", "137", "13", "1", "", "1*", ""]
 def op_gui_search(job: dict) -> dict:
     """Typing into the search box of a window over the shoot: each keystroke's rebuild + repaint."""
     app = _qt_app()
-    win, _, _ = _window(app, job, job["shoot"])
+    win, _, _ = _window(app, job, job["shoot"], "gui-search")
     times, rows = [], []
     for text in SEARCHES:
         t0 = time.perf_counter()
@@ -695,7 +700,7 @@ def _burst_window(app, job: dict, name: str):
     from bibtagger_gui.core.store import Store
 
     db = _private_store(job, name)
-    win, _, _ = _window(app, job, job["shoot"])
+    win, _, _ = _window(app, job, job["shoot"], name)
     _wait(app, lambda: win.thumbnails.pending == 0)
     win.photo_view.setFocus()
     _press(app, win, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
@@ -917,7 +922,7 @@ def op_gui_rerun_undo(job: dict) -> dict:
     shoot = Path(job["shoot"])
     entries = json.loads(Path(job["shoot_ann"]).read_text(encoding="utf-8"))
     readings = {e["image"]: rerun_readings(i, e["bibs"]) for i, e in enumerate(entries)}
-    win, _, _ = _window(app, job, job["shoot"])
+    win, _, _ = _window(app, job, job["shoot"], "gui-rerun-undo")
     _wait(app, lambda: win.thumbnails.pending == 0)
     store = win.store
     before = _dump(store)
@@ -1028,7 +1033,7 @@ def op_gui_next_photo(job: dict) -> dict:
     from bibtagger_gui.gui.qimage import rgb_to_qimage
 
     app = _qt_app()
-    win, _, _ = _window(app, job, job["big"])
+    win, _, _ = _window(app, job, job["big"], "gui-next-photo")
     _wait(app, lambda: win.thumbnails.pending == 0)
     win.select_row(0)
     _wait(app, lambda: win.photo_view.image_loaded)
@@ -1070,7 +1075,7 @@ def op_gui_zoom_detail(job: dict) -> dict:
     from training.app_session import rss_mb
 
     app = _qt_app()
-    win, _, _ = _window(app, job, job["big"])
+    win, _, _ = _window(app, job, job["big"], "gui-zoom-detail")
     _wait(app, lambda: win.thumbnails.pending == 0)
     view = win.photo_view
     win.select_row(0)
