@@ -132,3 +132,19 @@ def type_a_number_and_quit(app: App) -> None:
     app.server.key("ctrl+q")
     assert app.proc.wait(30) == 0, app.output()
     assert f"Qt platform: {app.server.platform}" in app.log()  # it really ran on the display, not offscreen
+
+
+def grab_until_drawn(display, box: tuple[int, int, int, int], timeout: float = 20.0):
+    """The display's screen as it holds it (``display.grab()``: the X server's root window, sway's composed output,
+    not the app's rendering of itself), grabbed until the window's area ``box`` (left, top, width, height) shows
+    more than 200 colours (photos, thumbnails, text) or ``timeout`` s pass; returns (screen, colours there)."""
+    import numpy as np
+
+    left, top, width, height = box
+    deadline = time.monotonic() + timeout
+    while True:
+        screen = display.grab()
+        colours = len(np.unique(screen[top : top + height : 5, left : left + width : 5].reshape(-1, 3), axis=0))
+        if colours > 200 or time.monotonic() > deadline:
+            return screen, colours
+        time.sleep(0.2)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.display_app import App, photos, photos_template, start_app, type_a_number, type_a_number_and_quit  # noqa: F401 (fixtures)
+from tests.display_app import App, grab_until_drawn, photos, photos_template, start_app, type_a_number, type_a_number_and_quit  # noqa: F401 (fixtures)
 from tests.wayland import Sway, need_wayland_tools
 
 
@@ -55,13 +55,7 @@ def test_the_window_is_drawn_on_the_compositors_output(sway, start_app):
     left, top, width, height = compositor.geometry(app.window)
     assert left >= 0 and top >= 0 and left + width <= 1280 and top + height <= 800, (left, top, width, height)
     assert width * height > 1280 * 800 / 2  # a tiling window manager gives it the output (less its title bar)
-    deadline = time.monotonic() + 20
-    while True:  # the output as sway composed it, not the app's own rendering of itself
-        screen = compositor.grab()
-        colours = len(np.unique(screen[top : top + height : 5, left : left + width : 5].reshape(-1, 3), axis=0))
-        if colours > 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    screen, colours = grab_until_drawn(compositor, (left, top, width, height))  # the output as sway composed it
     assert screen.shape == (800, 1280, 3)
     assert colours > 200, f"the window's area of the output has {colours} colours: blank"  # photos, thumbnails, text
 

@@ -16,14 +16,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bibtagger_gui.core.desktop_entry import APP_ID
-from tests.display_app import PHOTOS, App, photos, photos_template, start_app, type_a_number_and_quit  # noqa: F401 (fixtures)
+from tests.display_app import PHOTOS, App, grab_until_drawn, photos, photos_template, start_app, type_a_number_and_quit  # noqa: F401 (fixtures)
 from tests.xvfb import XServer, missing_x_tools, need_x_tools
 
 
@@ -100,14 +99,7 @@ def test_the_window_is_drawn_on_the_real_screen_within_it(x_server, start_app):
     app.wait_until_recognized()
     left, top, width, height = x.geometry(app.window)
     assert left >= 0 and top >= 0 and left + width <= 1280 and top + height <= 800, (left, top, width, height)
-    deadline = time.monotonic() + 20
-    while True:  # the screen as the X server holds it, not the app's own rendering of itself
-        screen = x.grab()
-        window = screen[top : top + height, left : left + width]
-        colours = len(np.unique(window[::5, ::5].reshape(-1, 3), axis=0))
-        if colours > 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    screen, colours = grab_until_drawn(x, (left, top, width, height))  # the screen as the X server holds it
     assert screen.shape == (800, 1280, 3)
     assert colours > 200, f"the window's area of the screen has {colours} colours: blank"  # photos, thumbnails, text
     outside = np.ones(screen.shape[:2], bool)
