@@ -15,7 +15,8 @@ from bibtagger_gui.core import bursts
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.burst_edits import SAME_PLATE_IOU, boxes_carry, copy_bibs, plan_copy, plan_fix, retype_reading
 from bibtagger_gui.core.imageio import probe_image
-from bibtagger_gui.core.review import iou_boxes, item_for
+from bibtagger_gui.core.bib import iou
+from bibtagger_gui.core.review import item_for
 from bibtagger_gui.core.store import Store
 
 T0 = datetime(2024, 5, 12, 10, 31, 2)
@@ -182,7 +183,7 @@ def test_copy_retypes_a_model_bib_misread_on_the_copied_bib_plate(tmp_path):
         store.set_model_bibs(ids["b.jpg"], [Bib("10267", moved, 0.4), Bib("7", far, 0.5)], "m")
         prev, cur = item_for(store, ids["a.jpg"]), item_for(store, ids["b.jpg"])
         misread = next(b for b in cur.bibs if b.number == "10267")
-        assert iou_boxes((10, 10, 40, 20), moved) >= SAME_PLATE_IOU > iou_boxes((44, 10, 60, 20), far)
+        assert iou((10, 10, 40, 20), moved) >= SAME_PLATE_IOU > iou((44, 10, 60, 20), far)
         plan = plan_copy(prev.bibs, cur.bibs, boxes=True)
         assert plan.retype == ((misread.id, "10267", "10264"),)
         assert [n for n, _box in plan.add] == ["55"]

@@ -25,7 +25,7 @@ def zoom_ious(recognizer, photos, window: int, target_px: float, seed: int = 0) 
     `detect_zoomed` (the refinement's own zoomed detection) is measured. Bibs whose zoomed crop
     would not be smaller than the photo are skipped, as the recognizer skips them too.
     """
-    from bibtagger_gui.core.evaluation import iou
+    from bibtagger_gui.core.bib import iou
 
     rng = np.random.default_rng(seed)
     out: list[float] = []

@@ -16,6 +16,18 @@ from functools import lru_cache
 
 Box = tuple[float, float, float, float]
 
+
+def iou(a: Box | None, b: Box | None) -> float:
+    """Intersection over union of two x1,y1,x2,y2 boxes (0 when either is missing): the one the store, the review,
+    the evaluation, MTurk's consensus and the training labels all use."""
+    if a is None or b is None:
+        return 0.0
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
 _SPACES = re.compile(r"\s+")
 # Zeros after an optional letter prefix, when a digit 1-9 follows them (so "00" and "A00" keep theirs).
 _LEADING_ZEROS = re.compile(r"^([A-Z]*)0+(?=[1-9])")

@@ -20,8 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from bibtagger_gui.core.bib import number_key
-from bibtagger_gui.core.review import iou_boxes
+from bibtagger_gui.core.bib import iou, number_key
 
 Box = tuple[float, float, float, float]
 
@@ -88,7 +87,7 @@ def plan_copy(prev_bibs: Sequence[Any], bibs: Sequence[Any], boxes: bool, why_no
     # misread here; retype it (its own box) rather than add a second box on it. Best overlaps first.
     copied = {number_key(b.number) for b in prev_bibs}
     misread = [b for b in bibs if b.source == "model" and b.box is not None and number_key(b.number) not in copied]
-    pairs = sorted(((iou_boxes(box, m.box), i, j) for i, (_n, box) in enumerate(add) if box is not None
+    pairs = sorted(((iou(box, m.box), i, j) for i, (_n, box) in enumerate(add) if box is not None
                     for j, m in enumerate(misread)), reverse=True)  # fmt: skip
     retype: list[tuple[int, str, str]] = []
     used_add: set[int] = set()

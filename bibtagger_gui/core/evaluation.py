@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from bibtagger_gui.core.annotations import PhotoAnnotation
-from bibtagger_gui.core.bib import Bib, Box
+from bibtagger_gui.core.bib import Bib, Box, iou
 
 
 @dataclass
@@ -97,14 +97,6 @@ class EvalResult:
             "unknown_photos": len(self.unknown),
             "unboxed_gt_bibs": self.unboxed_gt,
         }
-
-
-def iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def match_boxes(gt: list[Bib], pred: list[Bib], iou_threshold: float = 0.5) -> tuple[int, int, int, int]:

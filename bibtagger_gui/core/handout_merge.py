@@ -15,8 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
 from bibtagger_gui.core.annotations import Handout
-from bibtagger_gui.core.bib import Bib
-from bibtagger_gui.core.review import iou_boxes
+from bibtagger_gui.core.bib import Bib, iou
 
 SAME_BOX_IOU = 0.5  # same number and this overlap (or a missing box): the same bib; another number here: renumbered
 MOVE_TOLERANCE = 1.0  # px: a box that moved less is not a change (boxes are rounded when files are scaled)
@@ -152,7 +151,7 @@ def overlap(a: Sequence[float] | None, b: Sequence[float] | None) -> float:
         return 0.0
     if not box_moved(a, b):
         return 1.0
-    return iou_boxes(a, b)
+    return iou(a, b)
 
 
 def same_place(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:

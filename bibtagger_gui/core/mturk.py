@@ -29,7 +29,7 @@ from typing import Any, Callable, Container, Iterable, Iterator, Mapping, Sequen
 from urllib.parse import unquote, urlsplit
 
 from bibtagger_gui.core.annotations import atomic_write_bytes
-from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.bib import Bib, iou
 from bibtagger_gui.core.name_match import by_folders, describe_candidates, shared_tail
 from bibtagger_gui.core.portable import name_key, nfc
 
@@ -402,17 +402,6 @@ def read_batch(csv_path: str | os.PathLike) -> Batch:
 
 
 # --------------------------------------------------------------------------- agreement
-
-
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two (x1, y1, x2, y2) boxes."""
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _match_boxes(a: list[Sequence[float]], b: list[Sequence[float]], threshold: float) -> tuple[int, float]:

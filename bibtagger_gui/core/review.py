@@ -217,14 +217,3 @@ def needs_recognition(photo: Any) -> bool:
 def rerun_candidates(photos: Iterable[Any]) -> list[int]:
     """Photo ids for "Re-run on unreviewed photos" (reviewed photos are never touched)."""
     return [p.id for p in photos if not p.reviewed]
-
-
-def iou_boxes(a: Sequence[float] | None, b: Sequence[float] | None) -> float:
-    """Intersection over union of two x1,y1,x2,y2 boxes (0 when either is missing)."""
-    if a is None or b is None:
-        return 0.0
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from bibtagger_gui.core import portable
-from bibtagger_gui.core.bib import Bib, Box, number_key
+from bibtagger_gui.core.bib import Bib, Box, iou, number_key
 from bibtagger_gui.core.catalogue import STORE_DIRNAME, FileFacts, describe, walk_photos
 from bibtagger_gui.core.imageio import photo_target_problem
 from bibtagger_gui.core.name_match import shared_tail
@@ -385,14 +385,6 @@ def _box(row: sqlite3.Row) -> Box | None:
     if row["x1"] is None:
         return None
     return (row["x1"], row["y1"], row["x2"], row["y2"])
-
-
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _check_box(box: Iterable[float] | None) -> Box | None:
@@ -1233,7 +1225,7 @@ class Store:
         out = []
         for bib in bibs:
             number, box = _check_number(bib.number), _check_box(bib.box)
-            if number in rejected or any(k.number == number or (box and k.box and _iou(box, k.box) >= 0.5) for k in kept):
+            if number in rejected or any(k.number == number or (box and k.box and iou(box, k.box) >= 0.5) for k in kept):
                 continue
             out.append(Bib(number, box, bib.confidence))
         return out

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from bibtagger_gui.core.review import iou_boxes
+from bibtagger_gui.core.bib import iou
 
 #: how much each source is trusted (lower first): a person's bib, a crowd worker's, the model's
 RANK = {"human": 0, "mturk": 1, "model": 2}
@@ -76,7 +76,7 @@ def training_bibs(bibs: Sequence[Any]) -> Labels:
         drop = None
         for k in kept:
             other = bibs[k]
-            same_place = b.box is not None and iou_boxes(b.box, other.box) >= SAME_PLACE_IOU
+            same_place = b.box is not None and iou(b.box, other.box) >= SAME_PLACE_IOU
             if b.number == other.number and (same_place or b.box is None or b.source == "model" != other.source):
                 drop = "repeats"
                 break

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from bibtagger_gui.core import applog, review
-from bibtagger_gui.core.bib import given_number
+from bibtagger_gui.core.bib import given_number, iou
 from bibtagger_gui.core.imageio import unsupported_note
 from bibtagger_gui.core.list_order import ListOrder
 from bibtagger_gui.core.recognition_queue import reviewer_window
@@ -1505,8 +1505,8 @@ class MainWindow(QMainWindow):
         bibs = self.store.bibs(photo.id)
         if any(b.number == text for b in bibs):
             return f"the number {text} you were typing on {relpath} is in the new file already"
-        over = max(bibs, key=lambda b: review.iou_boxes(box, b.box), default=None) if box is not None else None
-        if over is not None and review.iou_boxes(box, over.box) >= 0.5:
+        over = max(bibs, key=lambda b: iou(box, b.box), default=None) if box is not None else None
+        if over is not None and iou(box, over.box) >= 0.5:
             command: StoreCommand = EditBibCommand(self.ctx, photo.id, over, text)
         else:
             command = AddBibCommand(self.ctx, photo.id, text, box)
@@ -1525,12 +1525,12 @@ class MainWindow(QMainWindow):
         arrived = [b for b in self.current_bibs if b.id not in entry.get("had", ())]
         found = ", ".join(b.number for b in arrived)
         same = next((b for b in arrived if b.number == text), None)
-        over = max(arrived, key=lambda b: review.iou_boxes(box, b.box), default=None) if box is not None else None
+        over = max(arrived, key=lambda b: iou(box, b.box), default=None) if box is not None else None
         if same is not None:
             command: StoreCommand = EditBibCommand(self.ctx, pid, same, text)
             command.setText(f"Confirm bib {text}")
             said = f"Recognition found {text} on this photo while you typed: confirmed it (its box kept)"
-        elif over is not None and review.iou_boxes(box, over.box) >= 0.5:
+        elif over is not None and iou(box, over.box) >= 0.5:
             command = EditBibCommand(self.ctx, pid, over, text)
             said = f"Recognition read this bib again ({over.number}) while you typed: it is now {text}"
         else:
