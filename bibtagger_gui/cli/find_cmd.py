@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bibtagger_gui.core.bib import clean_number, number_matches
+from bibtagger_gui.core.review import search_query
 
 
 def open_project(folder: str | Path, scan: bool = True):
@@ -48,17 +49,9 @@ def find_photos(store, number: str, prefix: bool = False) -> list[str]:
     return out
 
 
-def query(text: str, prefix: bool = False) -> tuple[str, bool]:
-    """The number to look for and whether it is a prefix, as the GUI's search box reads it
-    (``core.review.matches_search``): spaces dropped (a pasted " 12 " is 12), a trailing ``*`` a prefix."""
-    number = clean_number(text)
-    if number.endswith("*"):
-        number, prefix = number[:-1], True
-    return number, prefix
-
-
 def run(args: argparse.Namespace) -> int:
-    number, prefix = query(args.number, args.prefix)
+    number, star = search_query(args.number)  # as the GUI's search box reads it
+    prefix = args.prefix or star
     if not number:
         print(f"error: no bib number to look for (got {args.number!r}); e.g. bibtagger find {args.dir} 1234",
               file=sys.stderr)  # fmt: skip

@@ -124,12 +124,17 @@ def matches_search(item: ReviewItem, text: str) -> bool:
     A trailing ``*`` makes it a prefix search ("12*" finds 12, 120, 1234). Empty
     text matches everything.
     """
-    text = clean_number(text)
-    if not text:
+    number, prefix = search_query(text)
+    if not number and not prefix:
         return True
-    if text.endswith("*"):
-        return any(number_matches(n, text[:-1], prefix=True) for n in item.numbers)
-    return any(number_matches(n, text) for n in item.numbers)
+    return any(number_matches(n, number, prefix=prefix) for n in item.numbers)
+
+
+def search_query(text: str) -> tuple[str, bool]:
+    """The number a search looks for and whether it is a prefix, as the search box and `bibtagger find` read it:
+    ``core.bib.clean_number`` (spaces dropped: a pasted " 12 " is 12, upper case), a trailing ``*`` a prefix."""
+    number = clean_number(text)
+    return (number[:-1], True) if number.endswith("*") else (number, False)
 
 
 def sort_key(item: ReviewItem) -> tuple:
