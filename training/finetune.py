@@ -665,8 +665,8 @@ def choose_parts(start: Path, work: Path, val: list[Entry], detector_finetuned: 
         pred = [PhotoAnnotation(str(val[i].path), val[i].width, val[i].height, bibs[i]) for i in readable]
         m = evaluate(truth, pred).to_json()["image_level"] if truth else {"f1": 0.0, "tp": 0, "fp": 0, "fn": 0}
         scores[mix] = {k: m[k] for k in ("tp", "fp", "fn", "f1")}
-    top = max(round(scores[mix]["f1"], 9) for mix in mixes)
-    tied = [mix for mix in mixes if round(scores[mix]["f1"], 9) == top]
+    f1 = {mix: round(scores[mix]["f1"], 9) for mix in mixes}
+    tied = [mix for mix in mixes if f1[mix] == max(f1.values())]
     # a tie with the start keeps it; otherwise the tied mix with the most fine-tuned parts (mixes: start, readers,
     # detector, both)
     best = ("start", "start") if ("start", "start") in tied else tied[-1]
