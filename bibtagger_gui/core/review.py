@@ -131,8 +131,9 @@ def matches_search(item: ReviewItem, text: str) -> bool:
 
 
 def search_query(text: str) -> tuple[str, bool]:
-    """The number a search looks for and whether it is a prefix, as the search box and `bibtagger find` read it:
-    ``core.bib.clean_number`` (spaces dropped: a pasted " 12 " is 12, upper case), a trailing ``*`` a prefix."""
+    """The number a search looks for and whether it is a prefix, as the search box (``ReviewIndex.matching``,
+    :func:`matches_search`) and `bibtagger find` read it: ``core.bib.clean_number`` (spaces dropped: a pasted
+    " 12 " is 12, upper case), a trailing ``*`` a prefix."""
     number = clean_number(text)
     return (number[:-1], True) if number.endswith("*") else (number, False)
 

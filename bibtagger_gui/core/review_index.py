@@ -30,7 +30,7 @@ from typing import Iterable, Iterator, MutableMapping
 from bibtagger_gui.core.bib import clean_number, number_key
 from bibtagger_gui.core.bursts import Timeline
 from bibtagger_gui.core.list_order import ListOrder
-from bibtagger_gui.core.review import LOW_CONFIDENCE, ReviewFilter, ReviewItem, matches, order_key
+from bibtagger_gui.core.review import LOW_CONFIDENCE, ReviewFilter, ReviewItem, matches, order_key, search_query
 from bibtagger_gui.core.store import Counts
 
 _NONE: frozenset[int] = frozenset()
@@ -170,12 +170,12 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
     # ---- the queue
     def matching(self, search: str) -> set[int] | frozenset[int] | None:
         """Photo ids with a bib that ``search`` finds (``core.review.matches_search``); None: every photo."""
-        text = clean_number(search)
-        if not text:
+        stem, prefix = search_query(search)  # already clean
+        if not stem and not prefix:
             return None
-        if not text.endswith("*"):
-            return frozenset(self._by_key.get(number_key(text), _NONE))
-        stem = text[:-1]  # already clean; number_matches(prefix=True): by key, or as written
+        if not prefix:
+            return frozenset(self._by_key.get(number_key(stem), _NONE))
+        # number_matches(prefix=True): by key, or as written
         stem_key = number_key(stem)
         found: set[int] = set()
         for k, ids in self._by_key.items():
