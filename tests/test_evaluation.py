@@ -13,7 +13,8 @@ from bibtagger_gui.cli import main
 from bibtagger_gui.core.annotations import AnnotationError, PhotoAnnotation, load_annotations, parse_annotations, save_annotations
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.demo import generate
-from bibtagger_gui.core.evaluation import PRF, evaluate, f1_interval, iou, match_boxes
+from bibtagger_gui.core.bib import iou
+from bibtagger_gui.core.evaluation import PRF, evaluate, f1_interval, match_boxes
 
 
 def photo(name: str, *bibs: Bib) -> PhotoAnnotation:

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from bibtagger_gui.core.bib import Bib
-from bibtagger_gui.core.review import iou_boxes
+from bibtagger_gui.core.bib import iou
 from bibtagger_gui.core.store import Store
 from tests.test_gui_support import demo_folder, demo_template, gui_env, ground_truth, make_window, wait_idle  # noqa: F401
 
@@ -96,7 +96,7 @@ def test_keyboard_only_review_of_50_demo_photos(qtbot, make_window, demo_folder,
         rel = win.items[win.current_id].photo.relpath
         # look at the screen: which shown bibs carry a wrong number?
         for true_bib in truth[rel]:
-            shown = max(win.current_bibs, key=lambda b: iou_boxes(b.box, true_bib.box))
+            shown = max(win.current_bibs, key=lambda b: iou(b.box, true_bib.box))
             if shown.number == true_bib.number:
                 continue
             while win.selected_bib != shown.id:
