@@ -517,6 +517,9 @@ def _qt_app():
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
+    from bibtagger_gui.gui import heap
+
+    heap.enable()  # as the app's run_gui: the window times what a user gets (gui/heap.py)
     return QApplication.instance() or QApplication([])
 
 
@@ -557,6 +560,7 @@ def _window(app, job: dict, folder: str, op: str):
     app.processEvents()  # the list is laid out and painted
     shown = time.perf_counter() - t0
     _wait(app, lambda: not win.jobs)
+    app.processEvents()  # what the scan's end queued (the collector's pass, gui/heap.py), as the event loop would
     if win.last_job_outcome and win.last_job_outcome[0] != "scan":
         raise RuntimeError(f"a recognition ran: {win.last_job_outcome}")
     return win, shown, time.perf_counter() - t0

@@ -80,7 +80,10 @@ def take_screenshot(window, path: str | Path, timeout: float = 600.0) -> tuple[i
 def run_gui(folder: str | Path | None = None, models: str | Path | None = None, screenshot: str | Path | None = None) -> int:
     """Open the main window; with ``screenshot``, save a PNG of it when the folder is processed and exit."""
     app = make_app()
+    from bibtagger_gui.gui import heap
     from bibtagger_gui.gui.main_window import MainWindow
+
+    heap.enable()  # the collector's full passes after a folder is read, not at a key press (gui/heap.py)
 
     reporter, restore_hooks = start_error_reporting(models)
     try:

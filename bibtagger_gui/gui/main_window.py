@@ -39,7 +39,7 @@ from bibtagger_gui.core.list_order import ListOrder
 from bibtagger_gui.core.recognition_queue import reviewer_window
 from bibtagger_gui.core.review import ReviewFilter, ReviewItem
 from bibtagger_gui.core.review_index import ReviewIndex
-from bibtagger_gui.gui import box_adjust, empty_state, look, screen_fit
+from bibtagger_gui.gui import box_adjust, empty_state, heap, look, screen_fit
 from bibtagger_gui.gui.bib_panel import HINT_IDLE, HINT_NEW_BOX, HINT_NO_BOX, BibPanel
 from bibtagger_gui.gui.commands import (
     BIB_CHANGED,
@@ -130,6 +130,9 @@ class MainWindow(QMainWindow):
         self.filter = ReviewFilter.ALL
         self.order = ListOrder.QUEUE  # the list's order (View menu, the order box): docs/review-flow.md#list-order
         self.items: ReviewIndex = ReviewIndex()  # photo id -> snapshot, kept in the list's order
+        # after a new list of snapshots, once the event that made it is done (coalesced): gui/heap.py
+        self._heap_timer = QTimer(self, singleShot=True, interval=0)
+        self._heap_timer.timeout.connect(heap.settle)
         self.current_id: int | None = None
         self.current_bibs: list[Any] = []
         self.selected_bib: int | None = None
@@ -680,6 +683,7 @@ class MainWindow(QMainWindow):
         self.ctx.store = None
         self.folder = None
         self.items = ReviewIndex(order=self.order)
+        self._heap_timer.start()  # the folder's snapshots dropped: collected (gui/heap.py)
         self.scan_skipped = []
         self.scan_replaced = []
         self.scan_unsupported = None
@@ -961,6 +965,7 @@ class MainWindow(QMainWindow):
             index = ReviewIndex([fresh.get(pid, item) for pid, item in items.items()], self.order)
             index.adopt_timeline(items)  # the same photos, names and capture times
             self.items = index
+            self._heap_timer.start()  # 10,000 new snapshots: one full collection now, not at a key press
             self.rebuild_queue(reload=False)  # the rows in the new order, the photo shown kept
             if self.current_id in fresh:
                 self.refresh_photo(self.current_id, item=fresh[self.current_id])
@@ -1168,6 +1173,7 @@ class MainWindow(QMainWindow):
             self.live_updates.mark()  # what the read below holds: other programs' later writes are polled
             before, self.items = self.items, ReviewIndex(review.load_items(self.store), self.order)
             self.items.adopt_timeline(before)  # the same photos at the same times: the burst keys' timeline stays
+            self._heap_timer.start()  # the collector's full pass after the read, not at the next keystroke
         self.items.set_order(self.order)  # (kept already: nothing to do)
         queue = self.items.queue(self.filter, self.search_edit.text())
         self.list_model.set_items(queue)
