@@ -81,7 +81,8 @@ def sample(win: Any, collect: bool = True) -> dict[str, float]:
         "dialogs": sum(1 for w in widgets if isinstance(w, QDialog)),
         "qthreads": len(win.findChildren(QThread)), "qtimers": len(win.findChildren(QTimer)),
         "thumbs": len(lru), "thumb_mb": round(thumb_bytes / 2**20, 1), "icons": len(win.thumbnails._icons),
-        "undo": win.undo_stack.count(), "py_objects": len(gc.get_objects()),
+        # the frozen ones too: the window freezes what a folder's read leaves (gui/heap.py), get_objects skips them
+        "undo": win.undo_stack.count(), "py_objects": len(gc.get_objects()) + gc.get_freeze_count(),
     }
 
 
