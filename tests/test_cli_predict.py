@@ -107,10 +107,11 @@ def test_all_names_reviewed_photos_that_new_bibs_made_unreviewed(demo, capsys, m
 def test_a_new_store_named_like_a_photo_is_refused(name, demo, tmp_path, capsys, monkeypatch, placeholder_models_dir):
     """`predict --store new.jpg` in the photo folder made a database named like a photo, which the scan then
     listed as "not an image"; a new database takes the check of report outputs (core.imageio.photo_target_problem)
-    in predict and import (export opens only an existing one) and in Store.open, and nothing is written."""
+    in predict and import (export opens only an existing one) and in Store.open, and nothing is written. import
+    said it only at the store's opening, after it had parsed every file (a malformed one here said that instead)."""
     monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
     db = demo / name
-    (tmp_path / "x.json").write_text("[]")
+    (tmp_path / "x.json").write_text('[{"image": broken')  # import refuses the store before it parses the file
     before = sorted(p.name for p in demo.iterdir())
     for args in (["predict", str(demo), "--models", str(placeholder_models_dir), "--store", str(db)],
                  ["import", str(demo), str(tmp_path / "x.json"), "--store", str(db)]):  # fmt: skip

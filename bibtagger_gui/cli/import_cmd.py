@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.annotations import AnnotationError, load_annotations
     from bibtagger_gui.core.importers import import_annotations
     from bibtagger_gui.core.name_match import across_folders_note
-    from bibtagger_gui.core.store import Store, StoreError, folder_problem
+    from bibtagger_gui.core.store import Store, StoreError, folder_problem, new_db_problem
 
     folder: Path = args.dir
     why = folder_problem(folder)
@@ -53,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
     if args.reviewed and args.source == "model":
         print("error: --reviewed marks ground truth as reviewed; predictions (--as model) cannot be", file=sys.stderr)
         return 2
+    why = new_db_problem(args.store) if args.store is not None else None  # before a big file is parsed (Store.open says it too)
+    if why:
+        print(f"error: {why}", file=sys.stderr)
+        return 1
     files: list[tuple[Path, list]] = []
     for path in args.file:  # all files are read before anything is imported: a malformed one imports nothing
         try:
