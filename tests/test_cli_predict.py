@@ -122,8 +122,23 @@ def test_a_new_store_named_like_a_photo_is_refused(name, demo, tmp_path, capsys,
     assert sorted(p.name for p in demo.iterdir()) == before and not (tmp_path / "stores").exists()
     assert main(["predict", str(demo), "--models", str(placeholder_models_dir), "--store", str(demo / "new.db")]) == 0
     assert (demo / "new.db").is_file()  # another name: made as before
+def test_a_new_store_in_a_missing_folder_is_refused_before_anything_is_read(demo, tmp_path, capsys, placeholder_models_dir):
+    """`--store /typo/p.db` made the missing folders and started an empty project there. A new database goes into
+    a folder that exists, as every output does (core.store.out_folder_problem); predict says so before the
+    models load and import before it parses its files (a malformed one here would say otherwise)."""
+    db = tmp_path / "nonexist" / "p.db"
+    (tmp_path / "bad.json").write_text('[{"image": broken')
+    for args in (["predict", str(demo), "--models", str(tmp_path / "no models"), "--store", str(db)],
+                 ["import", str(demo), str(tmp_path / "bad.json"), "--store", str(db)]):  # fmt: skip
+        assert main(args) == 1
+        assert capsys.readouterr().err.splitlines() == [f"error: {db.parent}: no such folder, so p.db cannot be written "
+                                                        "there (make the folder first, or choose another place)"]  # fmt: skip
+    assert not db.parent.exists() and not (demo / ".bibtagger").exists()
+
+
 def test_store_location_is_injectable(demo, tmp_path, monkeypatch, placeholder_models_dir):
     db = tmp_path / "elsewhere" / "p.db"
+    db.parent.mkdir()  # a new --store database goes into a folder that exists
     assert main(["predict", str(demo), "--models", str(placeholder_models_dir), "--store", str(db)]) == 0
     assert db.exists() and not (demo / ".bibtagger").exists()
     monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))

@@ -283,3 +283,49 @@ def test_predict_refuses_a_photo_as_its_output_before_recognizing(project, tmp_p
         err = capsys.readouterr().err
         assert "race_003.jpg is named like a photo" in err and "model" not in err  # said before loading models
     assert photo.read_bytes() == before
+
+
+@pytest.mark.parametrize("fmt", ["csv", "bibcsv", "json", "coco", "xlsx", "crops", "bibfolders"])
+def test_an_output_in_a_missing_folder_is_refused_and_no_folder_is_made(project, tmp_path, capsys, fmt):
+    """`export --out /nonexist/x.csv` made the missing folders (a typo in the path became a new folder tree).
+    Every output now goes into a folder that exists, said as a photo folder's "no such folder" / "not a
+    folder" is, before the scan; a folder export may still make its own folder, inside one that exists."""
+    folder, _ = project
+    name = "out" if fmt in ("crops", "bibfolders") else f"x.{fmt}"
+    missing = tmp_path / "nonexist" / "deep"
+    (tmp_path / "a_file").write_text("mine")
+    for parent, why in ((missing, "no such folder"), (tmp_path / "a_file", "not a folder")):
+        assert main(["export", str(folder), "--format", fmt, "--out", str(parent / name)]) == 1
+        err = capsys.readouterr().err
+        assert err.splitlines() == [f"error: {parent}: {why}, so {name} cannot be written there "
+                                    "(make the folder first, or choose another place)"]  # fmt: skip
+    assert not (tmp_path / "nonexist").exists() and (tmp_path / "a_file").read_text() == "mine"
+    if fmt in ("crops", "bibfolders"):  # a folder export's own folder is made when its parent exists
+        run_export(capsys, str(folder), "--format", fmt, "--out", str(tmp_path / "new_out"))
+        assert (tmp_path / "new_out").is_dir() and any((tmp_path / "new_out").iterdir())
+        assert main(["export", str(folder), "--format", fmt, "--out", str(tmp_path / "a_file")]) == 1
+        assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'a_file'}: not a folder")
+        assert (tmp_path / "a_file").read_text() == "mine"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "bibfolders"])
+def test_the_export_function_refuses_a_missing_folder_too(project, tmp_path, fmt):
+    """The GUI's Export dialog takes a typed path: core.exporters.export checks it as the CLI does."""
+    from bibtagger_gui.core.exporters import ExportError, export
+
+    folder, _ = project
+    out = tmp_path / "nonexist" / ("x.csv" if fmt == "csv" else "out")
+    with Store.open(folder) as store, pytest.raises(ExportError, match=f"^{tmp_path / 'nonexist'}: no such folder"):
+        export(store, fmt, out)
+    assert not (tmp_path / "nonexist").exists()
+
+
+def test_predict_refuses_an_output_in_a_missing_folder_before_recognizing(project, tmp_path, capsys):
+    folder, _ = project
+    for option in ("--json", "--csv"):
+        out = tmp_path / "nonexist" / "p.out"
+        assert main(["predict", str(folder), option, str(out), "--models", str(tmp_path / "no models")]) == 1
+        err = capsys.readouterr().err
+        assert err.splitlines() == [f"error: {out.parent}: no such folder, so p.out cannot be written there "
+                                    "(make the folder first, or choose another place)"]  # said before loading models
+    assert not (tmp_path / "nonexist").exists()

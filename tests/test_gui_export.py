@@ -215,7 +215,8 @@ def test_errors_are_reported_not_raised(qtbot, window, tmp_path):
     controller = window.export_controller
     (tmp_path / "a_file").write_text("")
     outcome = gui_export(qtbot, window, "csv", tmp_path / "a_file" / "x.csv")  # parent is a file: cannot write
-    assert isinstance(outcome, str) and controller.last_message.startswith("Export failed: cannot write")
+    assert isinstance(outcome, str)
+    assert controller.last_message.startswith(f"Export failed: {tmp_path / 'a_file'}: not a folder, so x.csv cannot be written")
     report = controller.last_report
     assert controller.job is None  # ready for the next export
     assert gui_export(qtbot, window, "csv", tmp_path / "ok.csv") is controller.last_report
@@ -268,3 +269,18 @@ def test_a_photo_chosen_as_the_export_file_is_refused_and_kept(qtbot, window, pr
     assert window.export_controller.last_message.startswith(f"Export failed: {photo} is named like a photo")
     gui_export(qtbot, window, "crops", project / "crops")
     assert window.export_controller.last_message.startswith(f"Export failed: {project / 'crops'} is inside the photo folder")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "bibfolders"])
+def test_a_typed_target_in_a_missing_folder_is_refused_and_no_folder_made(qtbot, window, tmp_path, fmt):
+    """The dialog's path field takes a typed path; a typo in its folder made the folders (as `export --out` did):
+    now the export fails with the CLI's message, and a per-bib folder beside an existing one is still made."""
+    target = tmp_path / "nonexist" / ("x.csv" if fmt == "csv" else "by_bib")
+    outcome = gui_export(qtbot, window, fmt, target)
+    assert isinstance(outcome, str) and not (tmp_path / "nonexist").exists()
+    assert window.export_controller.last_message == (f"Export failed: {tmp_path / 'nonexist'}: no such folder, so "
+                                                     f"{target.name} cannot be written there (make the folder first, or "
+                                                     "choose another place)")  # fmt: skip
+    if fmt == "bibfolders":
+        gui_export(qtbot, window, fmt, tmp_path / "by_bib")
+        assert (tmp_path / "by_bib").is_dir() and window.export_controller.last_report is not None

@@ -60,3 +60,18 @@ def test_gui_command_module_does_not_import_pyside():
     code = "import sys, bibtagger_gui.cli.gui_cmd, bibtagger_gui.cli as c; c.build_parser(); print('PySide6' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_screenshot_into_a_missing_folder_is_refused_before_the_window_opens(tmp_path, capsys, monkeypatch):
+    """`--screenshot /typo/shot.png` made the folders after scanning and recognizing the whole folder; it is
+    refused first, as every output in a missing folder is (core.store.out_folder_problem)."""
+    from bibtagger_gui.cli import main
+    from bibtagger_gui.gui import app
+
+    opened = []
+    monkeypatch.setattr(app, "run_gui", lambda *a: opened.append(a) or 0)
+    png = tmp_path / "nonexist" / "shot.png"
+    assert main(["gui", str(tmp_path), "--screenshot", str(png)]) == 1
+    assert capsys.readouterr().err.strip() == (f"bibtagger gui: {png.parent}: no such folder, so shot.png cannot be "
+                                               "written there (make the folder first, or choose another place)")  # fmt: skip
+    assert opened == [] and not png.parent.exists()

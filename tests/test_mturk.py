@@ -617,6 +617,21 @@ def test_cli_review_and_export(tmp_path, capsys):
     assert "missing columns" in capsys.readouterr().err
 
 
+def test_an_upload_file_in_a_missing_folder_is_refused_and_no_folder_is_made(tmp_path, capsys):
+    """`mturk export --out /typo/up.csv` made the folders; the upload file now goes into a folder that exists, as
+    every output does (core.store.out_folder_problem), from the command line and from the dialog (export_batch)."""
+    folder = tmp_path / "photos"
+    photo(folder / "two.jpg", 200, 100)
+    src = write_csv(tmp_path / "b.csv", [row("A1", "two.jpg", answer((10, 10, 40, 20, "12")))])
+    upload = tmp_path / "nonexist" / "up.csv"
+    assert main(["mturk", "export", str(src), str(folder), "--out", str(upload)]) == 1
+    assert capsys.readouterr().err.splitlines() == [f"error: {upload.parent}: no such folder, so up.csv cannot be "
+                                                    "written there (make the folder first, or choose another place)"]  # fmt: skip
+    with pytest.raises(OSError, match=f"^{upload.parent}: no such folder"):
+        mturk.export_batch(mturk.read_batch(src), {}, upload)
+    assert not upload.parent.exists()
+
+
 class _ClosedPipe(io.StringIO):
     """stdout whose reader went away (`| head`): every write fails."""
 

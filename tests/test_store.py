@@ -670,6 +670,7 @@ def test_an_explicit_database_of_another_existing_folder_is_refused(folder, tmp_
     other = tmp_path / "other_race"
     make_photo(other / "x.jpg", 5)
     db = tmp_path / "elsewhere" / "race.db"
+    db.parent.mkdir()  # a new explicit database goes into a folder that exists (store.new_db_problem)
     with Store.open(folder, db_path=db) as store:
         store.scan()
     with pytest.raises(StoreError, match="is the project database of .*race"):

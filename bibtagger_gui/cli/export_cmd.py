@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.exporters import ExportError, export
     from bibtagger_gui.core.name_match import across_folders_note
     from bibtagger_gui.core.photo_selection import read_list, select_photos
-    from bibtagger_gui.core.store import Store, StoreError, folder_problem, project_exists
+    from bibtagger_gui.core.store import Store, StoreError, folder_problem, out_folder_problem, project_exists
 
     folder: Path = args.dir
     why = folder_problem(folder)
@@ -56,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "xlsx" and args.out is None:
         print("error: --format xlsx writes a binary file, not text for stdout: give --out FILE.xlsx", file=sys.stderr)
         return 2
+    why = out_folder_problem(args.out, makes_folder=args.format in ("crops", "bibfolders")) if args.out is not None else None
+    if why:  # before the scan: nothing is written, no folder made (the export checks it too, for the GUI)
+        print(f"error: {why}", file=sys.stderr)
+        return 1
     if args.store is not None and not args.store.exists():  # a typo in --store DB, not a folder without a project
         print(f"error: {args.store}: no such database file (--store names an existing project database)", file=sys.stderr)
         return 1

@@ -52,8 +52,13 @@ def refuse(problem: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bibtagger_gui.core.store import out_folder_problem
     from bibtagger_gui.core.xcb_check import xcb_problem
 
+    problem = out_folder_problem(args.screenshot) if args.screenshot else None
+    if problem:  # before the window scans and recognizes the whole folder; no folders made for a typo
+        print(f"bibtagger gui: {problem}", file=sys.stderr)
+        return 1
     problem = display_problem(bool(args.screenshot))
     if problem:
         print(f"bibtagger gui: {problem}", file=sys.stderr)

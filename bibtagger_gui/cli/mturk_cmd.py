@@ -205,7 +205,13 @@ def _kept_after_reject(batch: mturk.Batch, match: mturk.PhotoMatch, decided: dic
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from bibtagger_gui.core.store import out_folder_problem
+
     if not _need_folder(args.dir):
+        return 1
+    why = out_folder_problem(args.out)
+    if why:  # no folders made for a typo (mturk.export_batch refuses it too, for the dialog)
+        print(f"error: {why}", file=sys.stderr)
         return 1
     batch = _read(args)
     if batch is None:

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.imageio import ImageError, photo_target_problem, unsupported_note
     from bibtagger_gui.core.progress import Progress
     from bibtagger_gui.core.recognizer import ModelError, Recognizer
-    from bibtagger_gui.core.store import Store, StoreError, folder_problem, new_db_problem
+    from bibtagger_gui.core.store import Store, StoreError, folder_problem, new_db_problem, out_folder_problem
 
     folder: Path = args.dir
     why = folder_problem(folder)
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{folder}: {why}", file=sys.stderr)
         return 1
     for out in (args.json, args.csv):  # before the recognition, which can take an hour
-        why = photo_target_problem(out) if out is not None and str(out) != "-" else None
+        why = (photo_target_problem(out) or out_folder_problem(out)) if out is not None and str(out) != "-" else None
         if why:
             print(f"error: {why}", file=sys.stderr)
             return 1

@@ -49,7 +49,7 @@ from bibtagger_gui.core.handout import add_handout_states
 from bibtagger_gui.core.imageio import ImageError, load_image, photo_target_problem
 from bibtagger_gui.core.sheet_csv import BOM, csv_text, guard
 from bibtagger_gui.core.startlist import load_from_store, names_for
-from bibtagger_gui.core.store import BibRow, Photo, Store
+from bibtagger_gui.core.store import BibRow, Photo, Store, out_folder_problem
 
 FORMATS = ("csv", "bibcsv", "xlsx", "json", "coco", "crops", "bibfolders")
 FILE_FORMATS = ("csv", "bibcsv", "json", "coco")  # text files (stdout without --out)
@@ -333,7 +333,7 @@ def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool =
                  progress: Progress = None, cancel: Cancel = None, only: PhotoFilter = None) -> ExportReport:  # fmt: skip
     """Crop every boxed bib from its full-resolution, oriented photo into ``out_dir`` + labels.csv."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(exist_ok=True)  # its own folder only, inside one that exists (store.out_folder_problem)
     # labels.csv is written last: while this export runs (or after it was killed) the folder has
     # none, so crops of a half-done export are never taken for a finished one (docs/crash-safety.md).
     (out / "labels.csv").unlink(missing_ok=True)
@@ -391,7 +391,7 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
     export made that are no longer current; other files in it are left alone.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(exist_ok=True)  # its own folder only, inside one that exists (store.out_folder_problem)
     photos, bibs = _selection(store, reviewed_only, only)
     groups = _bib_groups(store, photos, bibs)
     rep = ExportReport()
@@ -591,6 +591,9 @@ def _export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     why = photo_target_problem(out) if out is not None and fmt in FILE_FORMATS + BINARY_FORMATS else None
     if why:  # the report would replace a photo
+        raise ExportError(why)
+    why = out_folder_problem(out, makes_folder=fmt not in FILE_FORMATS + BINARY_FORMATS) if out is not None else None
+    if why:  # a typo in the path, or an unplugged drive: no folders made for it
         raise ExportError(why)
     if fmt in BINARY_FORMATS:
         if out is None:

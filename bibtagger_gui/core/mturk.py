@@ -929,9 +929,10 @@ def export_batch(batch: Batch, verdicts: Mapping[str, Verdict] | VerdictStore, o
     Written atomically.
     """
     from bibtagger_gui.core.imageio import photo_target_problem
+    from bibtagger_gui.core.store import out_folder_problem
 
-    why = photo_target_problem(out_csv)
-    if why:  # never a photo replaced by the upload file
+    why = photo_target_problem(out_csv) or out_folder_problem(out_csv)
+    if why:  # never a photo replaced by the upload file, nor folders made for a typo
         raise OSError(why)
     vmap = verdicts.all() if isinstance(verdicts, VerdictStore) else dict(verdicts)
     header = list(batch.header)

@@ -297,13 +297,36 @@ def folder_problem(folder: str | os.PathLike) -> str | None:
     return "not a folder" if path.exists() else "no such folder"
 
 
+def out_folder_problem(out: str | os.PathLike, makes_folder: bool = False) -> str | None:
+    """Why nothing may be written at ``out``, a path the user named for an output (``export --out``, ``predict
+    --json/--csv``, ``mturk export --out``, a new ``--store`` database, the Export dialog's target): the folder
+    it goes into is missing ("no such folder": a typo, or an unplugged drive) or a file ("not a folder"), said
+    as :func:`folder_problem` says it. bibtagger makes no folder the user did not name: a report file goes into
+    a folder that exists; a folder export (``makes_folder``: crops, bibfolders) may make its own folder, but
+    only inside one that exists, and not over a file. None when ``out`` may be written (docs/exports.md)."""
+    path = Path(out)
+    if makes_folder and path.exists() and not path.is_dir():
+        return f"{path}: not a folder (a folder export writes a folder there; choose another name)"
+    parents = [path.parent]
+    if path.is_symlink():  # a link is written through: its target's folder is the one written into
+        parents.append(Path(os.path.realpath(path)).parent)
+    for parent in parents:
+        why = folder_problem(parent)
+        if why:
+            return f"{parent}: {why}, so {path.name} cannot be written there (make the folder first, or choose another place)"
+    return None
+
+
 def new_db_problem(db_path: str | os.PathLike) -> str | None:
     """Why a new project database (``--store DB``, not there yet) must not be made at ``db_path``: named like a
     photo (``core.imageio.photo_target_problem``), it would look like one -- the scan of a folder holding it
-    lists it as a photo that is not an image. None for a fitting name, or a file already there (opened as it is)."""
+    lists it as a photo that is not an image; in a folder that does not exist (:func:`out_folder_problem`), a
+    typo would start an empty project in folders made for it. None for a fitting name, or a file already there
+    (opened as it is)."""
     if os.path.lexists(db_path):
         return None
-    return photo_target_problem(db_path, "a new project database there would be taken for a photo (the scan lists it as 'not an image')")
+    return (photo_target_problem(db_path, "a new project database there would be taken for a photo (the scan lists it as 'not an image')")
+            or out_folder_problem(db_path))
 
 
 def folder_is_writable(folder: Path) -> bool:

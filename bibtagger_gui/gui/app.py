@@ -70,8 +70,7 @@ def take_screenshot(window, path: str | Path, timeout: float = 600.0) -> tuple[i
     wait_until(lambda: window.thumbnails.pending == 0, 60)
     QApplication.processEvents()
     pixmap = window.grab()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)  # its folder exists (gui_cmd checks it: core.store.out_folder_problem)
     if not pixmap.save(str(path), "PNG"):
         raise OSError(f"cannot write {path}")
     return pixmap.width(), pixmap.height()
