@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -329,3 +330,96 @@ def test_predict_refuses_an_output_in_a_missing_folder_before_recognizing(projec
         assert err.splitlines() == [f"error: {out.parent}: no such folder, so p.out cannot be written there "
                                     "(make the folder first, or choose another place)"]  # said before loading models
     assert not (tmp_path / "nonexist").exists()
+
+
+def _renumber(folder: Path, old: str, new: str) -> list[str]:
+    """Give every bib ``old`` of the project the number ``new``; the photos it was on."""
+    with Store.open(folder) as store:
+        rows = [(p.relpath, r) for p in store.photos() for r in store.bibs(p.id) if r.number == old]
+        for _rel, r in rows:
+            store.update_bib(r.id, number=new)
+    return [rel for rel, _r in rows]
+
+
+def test_bibfolders_reexport_leaves_the_users_links_and_files_with_a_note(project, tmp_path, capsys):
+    """A link the user put into a bibfolders output (into the shoot, as the export's are) was removed as if the export
+    had made it, and a folder of theirs went with it once emptied. Only what the export's manifest lists is its own:
+    the user's links and files stay, a bib folder no longer current that they keep is named, and a file of theirs under
+    a link's name is left and the photo named."""
+    folder, truth = project
+    out = tmp_path / "bybib"
+    run_export(capsys, str(folder), "--format", "bibfolders", "--out", str(out))
+    on = {}  # number -> the photos it is on
+    for k, t in truth.items():
+        for b in t.bibs:
+            on.setdefault(b.number, set()).add(k)
+    old, image = next((n, next(iter(ks))) for n, ks in sorted(on.items()) if len(ks) == 1)  # its folder goes stale below
+    (out / old / "favourite.jpg").symlink_to(folder / "race_001.jpg")  # the user's pick, in a bib folder
+    (out / "mine").mkdir()
+    (out / "mine" / "race_004.jpg").symlink_to(folder / "race_004.jpg")  # named as the export names links
+    (out / f"{old}9").mkdir()
+    (out / f"{old}9" / image).write_bytes(b"the user's own file")  # where the renumbered bib's link would go
+    assert _renumber(folder, old, old + "9") == [image]
+    assert main(["export", str(folder), "--format", "bibfolders", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert os.readlink(out / old / "favourite.jpg") == str(folder / "race_001.jpg")
+    assert os.readlink(out / "mine" / "race_004.jpg") == str(folder / "race_004.jpg")
+    assert not os.path.lexists(out / old / image)  # the export's own stale link is still removed
+    assert (out / f"{old}9" / image).read_bytes() == b"the user's own file"
+    assert f"{folder / image}: {out / f'{old}9' / image} is not a link this export made (yours, or another program's): " \
+           "left as it is, so this photo is not linked there" in err.splitlines()
+    assert (f"note: the bib folder {out / old} is no longer current but holds files this export did not make "
+            "(favourite.jpg): left as it is") in err.splitlines()
+    assert (f"note: 2 link(s) to photos in {out} were not made by this export and are left as they are: "
+            f"{old}/favourite.jpg, mine/race_004.jpg") in err.splitlines()
+    manifest = json.loads((out / ".bibtagger-bibfolders.json").read_text())
+    assert f"{old}/favourite.jpg" not in manifest and f"{old}9/{image}" not in manifest and "mine/race_004.jpg" not in manifest
+    assert main(["export", str(folder), "--format", "bibfolders", "--out", str(out)]) == 0  # the same again: stable
+    assert os.path.lexists(out / old / "favourite.jpg") and (out / f"{old}9" / image).read_bytes() == b"the user's own file"
+
+
+def test_bibfolders_without_a_manifest_take_only_links_named_as_theirs(project, tmp_path, capsys):
+    """An export from before the manifest (or whose manifest is unreadable): the links into the shoot named as the
+    export names them are its own (stale ones removed); a link named otherwise is the user's and stays."""
+    folder, truth = project
+    out = tmp_path / "bybib"
+    run_export(capsys, str(folder), "--format", "bibfolders", "--out", str(out))
+    image, t = next((k, t) for k, t in truth.items() if t.bibs and len(t.bibs[0].number) > 1)
+    old = t.bibs[0].number
+    for manifest, (was, now) in (("", (old, old + "9")), ("{not json", (old + "9", old))):
+        (out / was / "favourite.jpg").symlink_to(folder / image)
+        _renumber(folder, was, now)
+        (out / ".bibtagger-bibfolders.json").unlink()
+        if manifest:
+            (out / ".bibtagger-bibfolders.json").write_text(manifest)
+        run_export(capsys, str(folder), "--format", "bibfolders", "--out", str(out))
+        assert not os.path.lexists(out / was / image) and (out / now / image).is_symlink()
+        assert (out / was / "favourite.jpg").is_symlink()
+
+
+def test_a_killed_bibfolders_export_lists_its_links_before_it_makes_them(project, tmp_path, capsys, monkeypatch):
+    """The manifest is written before the first link: links of an export killed midway are the export's on the next
+    run (removed when stale), not taken for the user's."""
+    from bibtagger_gui.core import exporters
+
+    folder, truth = project
+    out = tmp_path / "bybib"
+    real_place, made = exporters._place, []
+
+    def killed_after_two(src, dst, mode, rep):
+        if len(made) == 2:
+            raise KeyboardInterrupt  # the power cut
+        made.append(f"{dst.parent.name}/{dst.name}")
+        return real_place(src, dst, mode, rep)
+
+    monkeypatch.setattr(exporters, "_place", killed_after_two)
+    with Store.open(folder) as store, pytest.raises(KeyboardInterrupt):
+        exporters.export(store, "bibfolders", out)
+    monkeypatch.setattr(exporters, "_place", real_place)
+    assert set(made) <= set(json.loads((out / ".bibtagger-bibfolders.json").read_text()))
+    bib, image = made[0].split("/")
+    _renumber(folder, bib, bib + "9")
+    assert main(["export", str(folder), "--format", "bibfolders", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert not os.path.lexists(out / made[0]) and (out / f"{bib}9" / image).is_symlink()
+    assert "not made by this export" not in err

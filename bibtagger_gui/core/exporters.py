@@ -16,7 +16,7 @@ the CSV column is always there and empty for numbers without a name (or without 
 * ``crops``: one image per boxed bib, cut from the full-resolution oriented photo, plus
   ``labels.csv`` (file,number,...) for reader training;
 * ``bibfolders``: one folder per number (spellings merged like ``bibcsv``) with symlinks (or copies) of its photos; a re-export
-  into the same folder removes what an earlier one made that is no longer current.
+  into the same folder removes what an earlier one made (its manifest) that is no longer current, never the user's links or files.
 
 ``csv`` and ``bibcsv`` are for spreadsheets (core/sheet_csv.py, docs/exports.md#csv-files-in-spreadsheets):
 a file gets a UTF-8 BOM (the text returned for stdout has none) and text cells that a
@@ -376,7 +376,7 @@ def export_crops(store: Store, out_dir: str | os.PathLike, reviewed_only: bool =
     return rep
 
 
-BIBFOLDERS_MANIFEST = ".bibtagger-bibfolders.json"  # the entries the last export made
+BIBFOLDERS_MANIFEST = ".bibtagger-bibfolders.json"  # the entries the export made ("bib/name"), written before and after it
 
 
 def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: bool = False, copy: bool = False,
@@ -388,7 +388,12 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
     ``report.notes`` says so once (docs/portability.md).
 
     Exporting again into the same folder removes the links/copies and bib folders an earlier
-    export made that are no longer current; other files in it are left alone.
+    export made that are no longer current. What the export made is what its manifest lists (written
+    before the first link, so a killed export's links are listed too); anything else in the folder
+    is the user's (a link they added, their own file) and is never removed nor replaced: a file of
+    theirs under a link's name leaves that photo out of its bib folder (``report.errors``), and links
+    to the shoot's photos that the export did not make, or a bib folder no longer current that their
+    files keep, are named in ``report.notes``.
     """
     out = Path(out_dir)
     out.mkdir(exist_ok=True)  # its own folder only, inside one that exists (store.out_folder_problem)
@@ -396,41 +401,61 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
     groups = _bib_groups(store, photos, bibs)
     rep = ExportReport()
     folder_of = _bib_folder_names({n for numbers in groups.values() for n in numbers}, rep)
+    earlier = _earlier_entries(out, store.folder)
+    plan = _bibfolders_plan(photos, groups, folder_of)
+    theirs = {entry for entries in plan.values() for entry in entries if entry not in earlier and os.path.lexists(out / entry)}
+    for p in photos:
+        for entry in sorted(set(plan.get(p.id, ())) & theirs):
+            rep.errors.append((p.relpath, f"{out / entry} is not a link this export made (yours, or another program's): "
+                                          "left as it is, so this photo is not linked there"))  # fmt: skip
+    planned = {entry for entries in plan.values() for entry in entries} - theirs
+    atomic_write_text(out / BIBFOLDERS_MANIFEST, json.dumps(sorted(earlier | planned), indent=0) + "\n")
     made: set[str] = set()
-    names_in: dict[str, dict[str, str]] = {}  # bib folder -> name_key(link name) -> the relpath it stands for
     mode = "copy" if copy else "symlink"
     for i, p in enumerate(photos):
         if _tick(progress, cancel, i, len(photos), rep):
             break
-        numbers = groups[p.id]
-        if not numbers:
+        entries = [e for e in plan.get(p.id, ()) if e not in theirs]
+        if not entries:
             continue
         rep.photos += 1
         src = store.path(p).resolve()
-        for number in numbers:
-            folder = out / folder_of[number]
-            folder.mkdir(exist_ok=True)
-            name = _link_name(p.relpath, names_in.setdefault(folder.name, {}))
-            dst = folder / name
+        for entry in entries:
+            dst = out / entry
             try:
-                if dst.is_symlink() or dst.exists():
+                dst.parent.mkdir(exist_ok=True)
+                if os.path.lexists(dst):  # this export's own, from an earlier run (never the user's: theirs)
                     dst.unlink()
                 mode = _place(src, dst, mode, rep)
             except OSError as exc:
                 rep.errors.append((p.relpath, f"cannot write {dst}: {exc.strerror or exc}"))
                 continue
-            made.add(f"{folder.name}/{name}")
+            made.add(entry)
             rep.bibs += 1
             rep.written += 1
-    earlier = _earlier_entries(out, store.folder)
     if rep.cancelled:
         made |= earlier  # a partial export removes nothing
     else:
-        _remove_stale(out, earlier - made, rep)
+        made |= _remove_stale(out, earlier - made, made, rep)  # what could not be removed stays listed as the export's
     atomic_write_text(out / BIBFOLDERS_MANIFEST, json.dumps(sorted(made), indent=0) + "\n")
+    note = _not_made_note(out, store.folder, made)
+    if note:
+        rep.notes.append(note)
     if not rep.cancelled:
         _tick(progress, None, len(photos), len(photos), rep)
     return rep
+
+
+def _bibfolders_plan(photos: list[Photo], groups: dict[int, list[str]], folder_of: dict[str, str]) -> dict[int, list[str]]:
+    """Photo id -> the "bib/name" entries ``bibfolders`` makes for it, named in the photos' (relpath) order
+    (:func:`_link_name`), so the manifest can list them before the first is made."""
+    names_in: dict[str, dict[str, str]] = {}  # bib folder -> name_key(link name) -> the relpath it stands for
+    plan: dict[int, list[str]] = {}
+    for p in photos:
+        for number in groups[p.id]:
+            folder = folder_of[number]
+            plan.setdefault(p.id, []).append(f"{folder}/{_link_name(p.relpath, names_in.setdefault(folder, {}))}")
+    return plan
 
 
 def _tagged(name: str, source: str, limit: int = portable.MAX_BUILT_NAME) -> str:
@@ -532,20 +557,48 @@ def _why(exc: BaseException) -> str:
 
 
 def _earlier_entries(out: Path, photo_folder: Path) -> set[str]:
-    """"bib/name" entries an earlier export made: its manifest, plus symlinks into the photo folder."""
+    """"bib/name" entries an earlier export made: those its manifest lists. Without a manifest (an export from
+    before it had one), the links into the photo folder named as the export names a link to their photo
+    (:func:`_link_name`: the photo's relpath with ``/`` as ``__``, maybe shortened or tagged); a link the user
+    named otherwise (``10212/my_favourite.jpg``) is theirs. An unreadable manifest is read as none."""
     try:
-        entries = set(json.loads((out / BIBFOLDERS_MANIFEST).read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        entries = set()
-    root = photo_folder.resolve()
-    for link in out.glob("*/*"):
-        if link.is_symlink() and Path(os.path.realpath(link)).is_relative_to(root):
-            entries.add(f"{link.parent.name}/{link.name}")
+        entries = json.loads((out / BIBFOLDERS_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        entries = None
+    if not isinstance(entries, list):  # none, or unreadable: as an export before the manifest
+        entries = [f"{link.parent.name}/{link.name}" for link in _links_into(out, photo_folder) if _named_as_made(link, photo_folder)]
     return {e for e in entries if isinstance(e, str) and e.count("/") == 1 and ".." not in e.split("/")}
 
 
-def _remove_stale(out: Path, stale: set[str], rep: ExportReport) -> None:
-    """Remove stale links/copies (never folders), then their bib folders when left empty."""
+def _links_into(out: Path, photo_folder: Path) -> list[Path]:
+    """The symlinks one level down in ``out`` (where bib folders hold theirs) that point into the photo folder."""
+    root = photo_folder.resolve()
+    return [link for link in sorted(out.glob("*/*")) if link.is_symlink() and Path(os.path.realpath(link)).is_relative_to(root)]
+
+
+def _named_as_made(link: Path, photo_folder: Path) -> bool:
+    """Whether ``link`` has the name the export gives a link to the photo it points to."""
+    rel = Path(os.path.realpath(link)).relative_to(photo_folder.resolve()).as_posix()
+    name = portable.shorten_name(rel.replace("/", "__"))
+    return link.name in (name, _tagged(name, rel))
+
+
+def _not_made_note(out: Path, photo_folder: Path, made: set[str]) -> str:
+    """The note on links to the shoot's photos in the output folder that the export did not make: "" for none."""
+    links = [f"{link.parent.name}/{link.name}" for link in _links_into(out, photo_folder)]
+    theirs = [entry for entry in links if entry not in made]
+    if not theirs:
+        return ""
+    more = f" and {len(theirs) - 3} more" if len(theirs) > 3 else ""
+    return (f"{len(theirs)} link(s) to photos in {out} were not made by this export and are left as they are: "
+            f"{', '.join(theirs[:3])}{more}")
+
+
+def _remove_stale(out: Path, stale: set[str], made: set[str], rep: ExportReport) -> set[str]:
+    """Remove stale links/copies (never folders), then their bib folders when left empty; a bib folder that is no
+    longer current but holds files the export did not make stays, named in ``rep.notes`` (it would read as a
+    current bib). Returns the entries that could not be removed."""
+    kept: set[str] = set()
     for entry in sorted(stale):
         path = out / entry
         try:
@@ -553,11 +606,18 @@ def _remove_stale(out: Path, stale: set[str], rep: ExportReport) -> None:
                 path.unlink()
         except OSError as exc:
             rep.errors.append((entry, f"cannot remove the stale {path}: {exc.strerror or exc}"))
-    for folder in {(out / e).parent for e in stale}:
+            kept.add(entry)
+    current = {e.split("/")[0] for e in made | kept}
+    for folder in sorted({(out / e).parent for e in stale}):
         try:
             folder.rmdir()
         except OSError:
-            pass  # not empty (current links or the user's files) or already gone
+            if folder.name in current or not folder.is_dir():
+                continue  # still a bib folder, or already gone
+            others = sorted(p.name for p in folder.iterdir())
+            rep.notes.append(f"the bib folder {folder} is no longer current but holds files this export did not make "
+                             f"({', '.join(others[:3])}{', …' if len(others) > 3 else ''}): left as it is")  # fmt: skip
+    return kept
 
 
 def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only: bool = False, copy: bool = False,
