@@ -586,6 +586,69 @@ def test_cli_review_names_rejected_answers_whose_boxes_stay_on_accepted_photos(t
     assert "open the photo to fix them" in out and "one.jpg" not in out.split("stay on accepted")[1]
 
 
+# MTurk's own batch download header (every column, in its order; the real batch in ../shared has exactly these)
+MTURK_HEADER = [
+    "HITId", "HITTypeId", "Title", "Description", "Keywords", "Reward", "CreationTime", "MaxAssignments",
+    "RequesterAnnotation", "AssignmentDurationInSeconds", "AutoApprovalDelayInSeconds", "Expiration",
+    "NumberOfSimilarHITs", "LifetimeInSeconds", "AssignmentId", "WorkerId", "AssignmentStatus", "AcceptTime",
+    "SubmitTime", "AutoApprovalTime", "ApprovalTime", "RejectionTime", "RequesterFeedback", "WorkTimeInSeconds",
+    "LifetimeApprovalRate", "Last30DaysApprovalRate", "Last7DaysApprovalRate", "Input.objects_to_find",
+    "Input.image_url", "Answer.annotation_data", "Answer.label", "Approve", "Reject",
+]  # fmt: skip
+
+
+def test_the_mturk_header_is_the_real_batchs(mturk_csv):
+    with open(mturk_csv, newline="", encoding="utf-8") as f:
+        assert next(csv.reader(f)) == MTURK_HEADER
+
+
+def test_the_reject_after_accept_note_names_a_box_the_reviewer_retyped(tmp_path, capsys):
+    """The note on a rejection after Accept listed only the worker's boxes that still read as typed: one the reviewer had
+    retyped since (the worker's 71 now 17, on the worker's box) stays on the photo too and was left out. It is named
+    now, by its number and the worker's label; on a photo not accepted, the boxes the reviewer edited stay by the
+    Reject rule and no 'already accepted' line is written (one was, for a box only moved)."""
+    from bibtagger_gui.core import photo_batch
+
+    folder = tmp_path / "photos"
+    photo(folder / "two.jpg", 400, 300)
+    photo(folder / "one.jpg", 400, 300)
+    extra = {"HITTypeId": "3SJ5GB440G69LJ04YEJPBJXSQIZ4QA", "Title": "Locate bib number in an image", "Reward": "$0.04",
+             "MaxAssignments": "2", "AcceptTime": "Wed Apr 04 10:26:23 PDT 2018", "SubmitTime": "Wed Apr 04 10:26:53 PDT 2018",
+             "LifetimeApprovalRate": "97% (235/242)"}  # fmt: skip
+    rows = [
+        {**extra, **row("A1", "two.jpg", answer((100, 100, 50, 30, "12"), (200, 100, 50, 30, "71")), worker="W1")},
+        {**extra, **row("A2", "two.jpg", answer((101, 100, 50, 30, "12")), worker="W2")},
+        {**extra, **row("A3", "one.jpg", answer((100, 100, 50, 30, "5"), (200, 100, 50, 30, "8")), worker="W3")},
+    ]
+    src = write_csv(tmp_path / "batch.csv", rows, columns=MTURK_HEADER)
+    assert main(["mturk", "import", str(src), str(folder)]) == 0
+    batch = mturk.read_batch(src)
+    store = Store.open(folder)
+    two, one = store.photo_by_path("two.jpg").id, store.photo_by_path("one.jpg").id
+    photo_batch.accept_photo(store, two)
+    of = lambda pid, aid: [r for r in store.bibs(pid) if r.extra and r.extra.get("assignment_id") == aid]  # noqa: E731
+    store.update_bib(next(r for r in of(two, "A1") if r.number == "71").id, number="17")  # retyped after Accept
+    five = next(r for r in of(one, "A3") if r.number == "5")
+    store.update_bib(five.id, box=(110, 100, 160, 130))  # only moved, on a photo not accepted
+    with mturk.VerdictStore.open(store) as vs:
+        for aid, pid in (("A1", two), ("A3", one)):
+            vs.set(mturk.Verdict(aid, mturk.REJECT, "wrong bib"), batch.assignment(aid))
+            mturk.sync_verdict_bibs(batch.assignment(aid), store, pid, mturk.REJECT)
+    stay = sorted((r.number, r.extra["label"]) for r in of(two, "A1"))
+    assert stay == [("12", "12"), ("17", "71")]  # both of W1's boxes stay on the accepted photo
+    assert [r.number for r in of(one, "A3")] == ["5"]  # the edited one stays; the unedited 8 went
+    assert sorted((r.number, r.extra["label"]) for r in mturk.kept_after_reject(batch.assignment("A1"), store, two)) == stay
+    assert mturk.kept_after_reject(batch.assignment("A3"), store, one) == []
+    store.close()
+    capsys.readouterr()
+    assert main(["mturk", "review", str(src), str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "rejected answers whose boxes stay on accepted photos: 1" in out
+    assert ("W1 (A1), rejected: photo two.jpg was already accepted with this worker's box(es) 12, 17 (you retyped the "
+            "worker's 71); they stay (a rejection judges the worker, Accept judged the photo)") in out
+    assert "one.jpg was already accepted" not in out
+
+
 def test_cli_review_and_export(tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -1109,25 +1109,33 @@ def sync_verdict_bibs(assignment: Assignment, store: Any, photo_id: int, action:
 
 
 def kept_after_reject(assignment: Assignment, store: Any, photo_id: int) -> list[Any]:
-    """This answer's boxes that a rejection leaves on the photo: bibs that are no longer ``mturk`` (Accept made
-    them human, keeping the worker's ``extra``) and still read as the worker typed, so a fine-tune learns them
-    as the worker's (core/training_labels.py). The reviewer's Accept judged the photo and a rejection judges
-    the worker (the payment), so they stay; :func:`kept_note` tells the user (docs/mturk.md)."""
+    """This answer's boxes that a rejection leaves on an accepted photo: its bibs that are no longer ``mturk``
+    (Accept made them human, keeping the worker's ``extra``), whether they still read as the worker typed (a
+    fine-tune learns them as the worker's: core/training_labels.py) or the reviewer has retyped them since (the
+    box is still the worker's). The reviewer's Accept judged the photo and a rejection judges the worker (the
+    payment), so they stay; :func:`kept_note` tells the user (docs/mturk.md). [] when the photo is not accepted
+    (reviewed): there only the boxes the reviewer edited stay, by the rule of :func:`sync_verdict_bibs`."""
+    photo = store.photo(photo_id) if hasattr(store, "photo") else None
+    if photo is not None and not getattr(photo, "reviewed", True):
+        return []
     out = []
     for r in store.bibs(photo_id):
         extra = getattr(r, "extra", None)
-        if r.source == "mturk" or not isinstance(extra, dict) or extra.get("assignment_id") != assignment.assignment_id:
-            continue
-        if str(extra.get("label", "")).strip() == r.number:
+        if r.source != "mturk" and isinstance(extra, dict) and extra.get("assignment_id") == assignment.assignment_id:
             out.append(r)
     return out
 
 
 def kept_note(photo: str, kept: Sequence[Any]) -> str:
-    """The line for a rejection whose boxes stay (:func:`kept_after_reject`); "" for none."""
+    """The line for a rejection whose boxes stay (:func:`kept_after_reject`); "" for none. A bib the reviewer has
+    retyped is named by its number now and the worker's label ("17 (you retyped the worker's 71)")."""
     if not kept:
         return ""
-    return (f"photo {photo} was already accepted with this worker's box(es) {', '.join(r.number for r in kept)}; "
+    names = []
+    for r in kept:
+        label = str((getattr(r, "extra", None) or {}).get("label", "")).strip()
+        names.append(r.number if label == r.number else f"{r.number} (you retyped the worker's {label or 'empty label'})")
+    return (f"photo {photo} was already accepted with this worker's box(es) {', '.join(names)}; "
             "they stay (a rejection judges the worker, Accept judged the photo) — open the photo to fix them")
 
 
