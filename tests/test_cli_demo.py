@@ -54,6 +54,17 @@ def test_demo_refuses_a_folder_holding_something_else_and_writes_nothing(tmp_pat
     assert not (tmp_path / "new").exists()
 
 
+def test_demo_into_a_missing_folder_is_refused_and_makes_no_folder(tmp_path, capsys):
+    """`bibtagger demo /typo/deep/demo` made the whole tree; OUTDIR may be new, but inside a folder that exists, as
+    every output of bibtagger (core.store.out_folder_problem, docs/exports.md)."""
+    out = tmp_path / "nonexist" / "deep" / "demo"
+    assert cli.main(["demo", str(out), "--count", "1"]) == 1
+    assert capsys.readouterr().err.strip() == (f"bibtagger demo: {out.parent}: no such folder, so demo cannot be written "
+                                               "there (make the folder first, or choose another place)")  # fmt: skip
+    assert not (tmp_path / "nonexist").exists()
+    assert cli.main(["demo", str(tmp_path / "new demo"), "--count", "1"]) == 0 and demo.is_demo_folder(tmp_path / "new demo")
+
+
 def test_demo_replaces_an_earlier_demo_with_its_review_and_keeps_other_files(tmp_path, capsys):
     out = tmp_path / "demo"
     assert cli.main(["demo", str(out), "--count", "6"]) == 0

@@ -25,8 +25,13 @@ def _shell_arg(path: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.demo import DemoFolderError, default_demo_dir, write_demo
+    from bibtagger_gui.core.store import out_folder_problem
 
     out = Path(args.outdir).expanduser() if args.outdir else default_demo_dir()
+    why = out_folder_problem(out) if args.outdir else None  # OUTDIR itself may be new, its folder must exist
+    if why:  # a typo in the path: no folder tree made for it (the default one, in the user data folder, is made)
+        print(f"bibtagger demo: {why}", file=sys.stderr)
+        return 1
     try:
         truth = write_demo(out, args.count, args.seed)
     except DemoFolderError as exc:
