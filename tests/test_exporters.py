@@ -423,3 +423,21 @@ def test_a_killed_bibfolders_export_lists_its_links_before_it_makes_them(project
     err = capsys.readouterr().err
     assert not os.path.lexists(out / made[0]) and (out / f"{bib}9" / image).is_symlink()
     assert "not made by this export" not in err
+
+
+def test_bibfolders_copies_whose_manifest_was_lost_are_taken_back_not_refused(project, tmp_path, capsys):
+    """A `--copy` export whose manifest is gone (a copy tool that skips hidden files): its copies are the photos byte for
+    byte, so a re-export replaces them without a word; a file of the user's own under a photo's name still stays."""
+    folder, truth = project
+    out = tmp_path / "bybib"
+    run_export(capsys, str(folder), "--format", "bibfolders", "--out", str(out), "--copy")
+    (out / ".bibtagger-bibfolders.json").unlink()
+    image, t = next((k, t) for k, t in truth.items() if len(t.bibs) >= 2)
+    (out / t.bibs[1].number / image).write_bytes(b"the user's own file")
+    assert main(["export", str(folder), "--format", "bibfolders", "--out", str(out), "--copy"]) == 0
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if "is not a link this export made" in line] == [
+        f"{folder / image}: {out / t.bibs[1].number / image} is not a link this export made (yours, or another "
+        "program's): left as it is, so this photo is not linked there"]  # fmt: skip
+    assert (out / t.bibs[0].number / image).read_bytes() == (folder / image).read_bytes()
+    assert (out / t.bibs[1].number / image).read_bytes() == b"the user's own file"

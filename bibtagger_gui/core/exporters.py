@@ -30,6 +30,7 @@ Photos are never modified.
 from __future__ import annotations
 
 import errno
+import filecmp
 import json
 import os
 import re
@@ -403,9 +404,12 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
     folder_of = _bib_folder_names({n for numbers in groups.values() for n in numbers}, rep)
     earlier = _earlier_entries(out, store.folder)
     plan = _bibfolders_plan(photos, groups, folder_of)
-    theirs = {entry for entries in plan.values() for entry in entries if entry not in earlier and os.path.lexists(out / entry)}
+    theirs: set[str] = set()
     for p in photos:
-        for entry in sorted(set(plan.get(p.id, ())) & theirs):
+        for entry in plan.get(p.id, ()):
+            if entry in earlier or not os.path.lexists(out / entry) or _holds_photo(out / entry, store.path(p)):
+                continue  # the export's own, free, or the photo itself already (a copy whose manifest was lost)
+            theirs.add(entry)
             rep.errors.append((p.relpath, f"{out / entry} is not a link this export made (yours, or another program's): "
                                           "left as it is, so this photo is not linked there"))  # fmt: skip
     planned = {entry for entries in plan.values() for entry in entries} - theirs
@@ -444,6 +448,21 @@ def export_bibfolders(store: Store, out_dir: str | os.PathLike, reviewed_only: b
     if not rep.cancelled:
         _tick(progress, None, len(photos), len(photos), rep)
     return rep
+
+
+def _holds_photo(entry: Path, photo: Path) -> bool:
+    """Whether ``entry`` is already ``photo`` (a link to it, a hard link, or a byte-identical copy): replacing it by
+    the export's own loses nothing, so it is not taken for the user's file."""
+    try:
+        if entry.is_symlink():
+            return os.path.realpath(entry) == os.path.realpath(photo)
+        if not entry.is_file():
+            return False
+        if os.path.samefile(entry, photo):
+            return True
+        return entry.stat().st_size == photo.stat().st_size and filecmp.cmp(entry, photo, shallow=False)
+    except OSError:
+        return False
 
 
 def _bibfolders_plan(photos: list[Photo], groups: dict[int, list[str]], folder_of: dict[str, str]) -> dict[int, list[str]]:
