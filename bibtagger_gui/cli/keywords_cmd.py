@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 from bibtagger_gui.cli.find_cmd import open_project
 from bibtagger_gui.core.keywords import (
@@ -12,6 +16,7 @@ from bibtagger_gui.core.keywords import (
     FileResult,
     KeywordError,
     KeywordOptions,
+    KeywordReport,
     earlier_picture_notes,
     find_exiftool,
     jobs_from_store,
@@ -32,11 +37,15 @@ def run(args: argparse.Namespace) -> int:
     store = open_project(args.dir, scan=False)
     if store is None:
         return 1
-    with store:
-        # Sync with the folder first (as `bibtagger predict` does): a photo renamed or moved since
-        # the last scan is found again by its hash and keeps its bibs, instead of "file not found".
-        scan = store.scan()
-        jobs = jobs_from_store(store, reviewed_only=args.reviewed_only)
+    try:
+        with store:
+            # Sync with the folder first (as `bibtagger predict` does): a photo renamed or moved since
+            # the last scan is found again by its hash and keeps its bibs, instead of "file not found".
+            scan = store.scan()
+            jobs = jobs_from_store(store, reviewed_only=args.reviewed_only)
+    except KeyboardInterrupt:  # Ctrl+C before the run: what the scan saw is saved, no photo was touched
+        print("interrupted: no keywords written, the photos are untouched", file=sys.stderr)
+        return 130
     in_jobs = {job.relpath for job in jobs}
     # a photo of the project that failed its scan is reported by the keyword run itself (one line each)
     scan_errors = [(rel, message) for rel, message in scan.errors if rel not in in_jobs]
@@ -47,20 +56,31 @@ def run(args: argparse.Namespace) -> int:
     if scan.moved:
         print(f"{len(scan.moved)} photo(s) moved or renamed since the last scan (bibs kept)", file=sys.stderr)
 
+    done: list[FileResult] = []
+
     def show(result: FileResult) -> None:
+        done.append(result)
         if result.status in ("error", "skipped"):  # skipped: left as it is, said with why
             print(result.describe(), file=sys.stderr)
         elif result.status != "unchanged" or args.verbose:
             print(result.describe(), flush=True)
 
+    stop = threading.Event()
+    at_once = False
     try:
-        report = write_keywords(jobs, options, exiftool=exe, on_result=show)
+        with _stop_on_ctrl_c(stop):  # Ctrl+C: stop after the photo being written, and say how far it got
+            report = write_keywords(jobs, options, exiftool=exe, on_result=show, cancel=stop.is_set)
     except KeywordError as exc:
         print(f"bibtagger keywords: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # a second Ctrl+C: stopped at once
+        report, at_once = KeywordReport(done, cancelled=True), True
     if report.rewritten():  # keep the stored hashes the files' own (a later move is still matched)
         with open_project(args.dir, scan=False) as store:
             store.refresh_files(report.rewritten())
+    if report.cancelled:
+        print(report.stopped_note(len(jobs), at_once), file=sys.stderr)
+        return 130  # as for any Ctrl+C (cli.main)
     scan_note = f", {len(scan_errors)} scan error(s)" if scan_errors else ""
     print(f"{len(jobs)} photo(s): {report.summary()}{scan_note}" + (" (dry run, nothing written)" if args.dry_run else ""),
           file=sys.stderr)  # fmt: skip
@@ -68,6 +88,27 @@ def run(args: argparse.Namespace) -> int:
     if note:  # sidecars the photo-sales site and Lightroom will not read: say why, and what to do
         print(note, file=sys.stderr)
     return 1 if report.errors or scan_errors else 0  # scripts must see that a photo failed (the others were still done)
+
+
+@contextlib.contextmanager
+def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
+    """While inside, the first Ctrl+C (SIGINT) sets ``stop`` (the run ends after the file being written, so each
+    photo is either untouched or complete and the count is exact); a second one interrupts at once."""
+
+    def handler(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: Ctrl+C is not ours to catch
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def register(sub) -> None:

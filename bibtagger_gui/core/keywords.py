@@ -134,6 +134,20 @@ class KeywordReport:
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
 
+    def photos_written(self) -> list[str]:
+        """Relpaths of the photos that got their keywords written (into the photo or a sidecar), each once."""
+        return list(dict.fromkeys(src for r in self.results if r.status == "written" for src in r.sources))
+
+    def stopped_note(self, total: int, at_once: bool = False) -> str:
+        """What to say when a run was stopped (Ctrl+C) after ``self.results``, of ``total`` photos: how many got
+        their keywords, and that the others were not touched (a rerun finishes: photos already right are skipped).
+        ``at_once``: stopped during a write (a second Ctrl+C), whose photo is either as it was or complete."""
+        written = len(self.photos_written())
+        during = (" (but for the one being written when it stopped, which is either as it was or has its new keywords)"
+                  if at_once else "")  # fmt: skip
+        return (f"interrupted: keywords written to {written} of {total} photo(s) before stopping; the others are "
+                f"untouched{during}. Run this again to finish (photos already right are not rewritten).")
+
     @property
     def errors(self) -> list[FileResult]:
         return [r for r in self.results if r.status == "error"]
@@ -304,12 +318,16 @@ class ExifTool:
         self.executable = executable or find_exiftool()
         flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0
         try:
+            # A session of its own (POSIX; on Windows CREATE_NO_WINDOW gives it a console of its own): a terminal's
+            # Ctrl+C reaches this process only, which stops after the file being written (`bibtagger keywords`),
+            # instead of killing exiftool mid-command. It still ends with us: its stdin closes.
             self._proc = subprocess.Popen(
                 [self.executable, "-stay_open", "True", "-@", "-"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 creationflags=flags,
+                start_new_session=sys.platform != "win32",
             )
         except OSError as exc:
             raise ExiftoolMissing(f"cannot start exiftool ({self.executable}): {exc}") from exc
@@ -387,11 +405,16 @@ def _norm(path: str) -> str:
     return os.path.normcase(os.path.normpath(os.path.abspath(path)))
 
 
-def read_keywords(tool: ExifTool, paths: Sequence[Path]) -> tuple[dict[Path, dict], dict[Path, str]]:
-    """Current keyword tags of existing files: ({path: {tag: [values]}}, {path: error})."""
+def read_keywords(
+    tool: ExifTool, paths: Sequence[Path], cancel: Callable[[], bool] | None = None
+) -> tuple[dict[Path, dict], dict[Path, str]]:
+    """Current keyword tags of existing files: ({path: {tag: [values]}}, {path: error}); ``cancel()`` True stops
+    between batches (what was read is returned)."""
     found: dict[Path, dict] = {}
     errors: dict[Path, str] = {}
     for start in range(0, len(paths), READ_BATCH):
+        if cancel and cancel():
+            break
         batch = list(paths[start : start + READ_BATCH])
         args = ["-j", "-G1", "-charset", "filename=UTF8", f"-{SUBJECT}", f"-{IPTC_KEYWORDS}",
                 f"-{HIERARCHICAL}", "-IPTC:All", *[str(p) for p in batch]]  # fmt: skip
@@ -592,7 +615,7 @@ def write_keywords(
     with ExifTool(exe) as tool:
         existing = [t.path for t in targets if t.path.exists()]
         times = _file_times([t.path for t in targets if not t.sidecar])  # before exiftool reads them (atime)
-        current, read_errors = read_keywords(tool, existing)
+        current, read_errors = read_keywords(tool, existing, cancel)  # the run stops below when cancelled
         for i, t in enumerate(targets):
             if cancel and cancel():
                 report.cancelled = True
