@@ -73,7 +73,7 @@ CHILD = textwrap.dedent(
     from bibtagger_gui.core import replace_file
     from bibtagger_gui.cli import main
 
-    def stop_before_the_rename(new, path, backup=None):
+    def stop_before_the_rename(new, path, backup=None, check=None):
         print("READY", new, flush=True)  # exiftool has written the new version; the photo is not replaced yet
         time.sleep(120)
 

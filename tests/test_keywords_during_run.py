@@ -1,9 +1,11 @@
-"""What happens to a keyword run when something else happens meanwhile: the user presses Ctrl+C (the run stops
-after the file being written and says how many photos got their keywords)."""
+"""What happens to a keyword run when something else happens meanwhile: another program replaces a photo
+(its bibs must not go into the new picture, nor the old picture come back over it), or the user presses
+Ctrl+C (the run stops after the file being written and says how many photos got their keywords)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,10 +15,91 @@ import pytest
 
 from bibtagger_gui.cli import main
 from bibtagger_gui.core import keywords as kw
+from bibtagger_gui.core import replace_file
 from bibtagger_gui.core.store import Store
-from tests.test_keywords import EXIFTOOL, make_jpeg, read_tags
+from tests.test_keywords import EXIFTOOL, make_jpeg, project, read_tags  # noqa: F401 - project is a fixture
 
 pytestmark = pytest.mark.skipif(EXIFTOOL is None, reason="exiftool missing: run `make sysdeps`")
+
+MOMENTS = ("while the keywords are read", "as exiftool starts the write", "after exiftool wrote the new version")
+
+
+def _replace_during_the_run(monkeypatch, moment: str, photo: Path, other: Path) -> None:
+    """Copy ``other`` over ``photo`` (as another program saving there would) at ``moment`` of the run."""
+    execute, read = kw.ExifTool.execute, kw.read_keywords
+    mark = f".{photo.stem}{replace_file.TEMP_MARK}"  # in every write command for the photo (or its sidecar)
+
+    def replacing(self, args):
+        writing = any(mark in a for a in args)
+        if writing and moment == MOMENTS[1]:
+            shutil.copyfile(other, photo)
+        out = execute(self, args)
+        if writing and moment == MOMENTS[2]:
+            shutil.copyfile(other, photo)
+        return out
+
+    def replacing_after_the_read(*args, **kwargs):
+        found = read(*args, **kwargs)
+        shutil.copyfile(other, photo)
+        return found
+
+    if moment == MOMENTS[0]:
+        monkeypatch.setattr(kw, "read_keywords", replacing_after_the_read)
+    else:
+        monkeypatch.setattr(kw.ExifTool, "execute", replacing)
+
+
+@pytest.mark.parametrize("moment, sidecar", [(m, False) for m in MOMENTS] + [(MOMENTS[2], True)])
+def test_a_photo_replaced_during_the_run_gets_no_bibs_of_the_old_picture(project, monkeypatch, capsys, moment, sidecar):
+    folder, store = project  # a.jpg carries bibs 1234 and 77
+    a = folder / "a.jpg"
+    other = make_jpeg(folder.parent / "other.jpg", 9, keyword="Other")  # another runner's photo
+    new_picture = other.read_bytes()
+    execute, read = kw.ExifTool.execute, kw.read_keywords
+    _replace_during_the_run(monkeypatch, moment, a, other)
+    args = ["keywords", str(folder)] + (["--sidecar"] if sidecar else [])
+    assert main(args) == 1  # a photo left without its keywords: scripts notice
+    err = capsys.readouterr().err
+    assert f"a.jpg: {kw.CHANGED_NOTE}" in err, err
+    assert "1 left as they are (their file changed)" in err.splitlines()[-1], err
+    assert a.read_bytes() == new_picture  # neither the old bibs written into it nor the old picture put back
+    assert not (folder / "a.xmp").exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["a.jpg", "b.jpg"]  # no temp file left (b.jpg: no bib, no sidecar)
+    monkeypatch.setattr(kw.ExifTool, "execute", execute)
+    monkeypatch.setattr(kw, "read_keywords", read)
+    # The next run's scan sees another picture: its bibs are those of the earlier one, neither written nor removed.
+    store.scan()
+    assert main(args) == 0
+    assert "a.jpg: bib(s) 77, 1234 were read on an earlier picture" in capsys.readouterr().err
+    assert a.read_bytes() == new_picture and not (folder / "a.xmp").exists()
+
+
+def test_a_photo_replaced_since_the_projects_last_scan_is_left_as_it_is(project):
+    # The app scans a folder when it opens it: a photo replaced while it is open has no rescan before Write
+    # Keywords. Another tool's metadata edit since then (same image data) is no reason to hold a photo back.
+    folder, store = project
+    a, b = folder / "a.jpg", folder / "b.jpg"
+    other = make_jpeg(folder.parent / "other.jpg", 9, keyword="Other")
+    shutil.copyfile(other, a)
+    store.set_model_bibs(store.photo_by_path("b.jpg").id, [], "test-model")
+    store.add_bib(store.photo_by_path("b.jpg").id, "5", None)
+    subprocess.run([EXIFTOOL, "-q", "-overwrite_original", "-XMP-dc:Creator=Someone", str(b)], check=True)
+    report = kw.write_keywords(kw.jobs_from_store(store), kw.KeywordOptions())
+    assert sorted((r.sources[0], r.status) for r in report.results) == [("a.jpg", "changed"), ("b.jpg", "written")]
+    assert a.read_bytes() == other.read_bytes() and "BIB:5" in read_tags(b)["XMP-dc:Subject"]
+
+
+def test_a_sidecar_written_after_its_photo_in_the_same_run_is_not_taken_for_a_change(project, capsys):
+    # a.xmp from a --sidecar run follows the photo, which this run rewrites first: the photo's new size is
+    # this run's own doing, not another program's.
+    folder, store = project
+    assert main(["keywords", str(folder), "--sidecar"]) == 0
+    store.add_bib(store.photo_by_path("a.jpg").id, "5", None)
+    capsys.readouterr()
+    assert main(["keywords", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "a.jpg: written: +BIB:5 +BIB:77 +BIB:1234\n" in out and "a.jpg: written: +BIB:5 (sidecar a.xmp)" in out, out
+    assert "BIB:5" in read_tags(folder / "a.xmp")["XMP-dc:Subject"]
 
 
 @pytest.fixture

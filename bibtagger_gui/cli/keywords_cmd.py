@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from bibtagger_gui.cli.find_cmd import open_project
 from bibtagger_gui.core.keywords import (
     DEFAULT_PREFIX,
+    LEFT_WITH_A_MESSAGE,
     FileResult,
     KeywordError,
     KeywordOptions,
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     def show(result: FileResult) -> None:
         done.append(result)
-        if result.status in ("error", "skipped"):  # skipped: left as it is, said with why
+        if result.status in LEFT_WITH_A_MESSAGE:  # skipped, changed: left as it is, said with why
             print(result.describe(), file=sys.stderr)
         elif result.status != "unchanged" or args.verbose:
             print(result.describe(), flush=True)
@@ -87,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     note = report.read_only_note(args.dry_run)
     if note:  # sidecars the photo-sales site and Lightroom will not read: say why, and what to do
         print(note, file=sys.stderr)
-    return 1 if report.errors or scan_errors else 0  # scripts must see that a photo failed (the others were still done)
+    # scripts must see that a photo failed or changed during the run (the others were still done)
+    return 1 if report.errors or report.count("changed") or scan_errors else 0
 
 
 @contextlib.contextmanager

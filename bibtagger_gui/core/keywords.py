@@ -30,9 +30,11 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from bibtagger_gui.core import replace_file
 from bibtagger_gui.core.imageio import RAW_EXTENSIONS, SUPPORTED_EXTENSIONS
+from bibtagger_gui.core.pixelhash import pixel_hash
 from bibtagger_gui.core.store import not_recognized_yet
 
 # Image formats exiftool reads but cannot write ("Writing of BMP files is not yet supported"):
@@ -82,6 +84,14 @@ class KeywordOptions:
             raise KeywordError("hierarchy root must be a non-empty name without '|'")
 
 
+class SeenFile(NamedTuple):
+    """A photo's file as the project last saw it (``Store.scan``), the picture its bibs were read on."""
+
+    size: int
+    mtime: float
+    pixel_hash: str | None = None  # core/pixelhash of its image data ("" or None: none, TIFF or not read yet)
+
+
 @dataclass(frozen=True)
 class KeywordJob:
     """The bib numbers one photo should carry."""
@@ -94,6 +104,17 @@ class KeywordJob:
     known: bool = True
     # numbers of bibs kept from an earlier picture under this name (replaced since, not reviewed): left out
     earlier: tuple[str, ...] = ()
+    # the file the bibs were read on, as the project last saw it (its scan): a photo whose file holds another picture
+    # when its keywords are written, or changes during the write (another program replaced it during the run), is
+    # left as it is, so the bibs of one picture never go into another (None: not checked)
+    facts: SeenFile | None = None
+
+
+LEFT_WITH_A_MESSAGE = ("error", "skipped", "changed")  # results that are only their message (the CLI's stderr)
+CHANGED_NOTE = ("its file changed (another program replaced or edited it, during this run or since the folder was "
+                "last scanned): its keywords are left as they are, so bibs read on another picture do not go into it; "
+                "write keywords again when that program is done (`bibtagger keywords` scans the folder first; "
+                "in the app, open the folder again first)")  # fmt: skip
 
 
 @dataclass
@@ -102,7 +123,9 @@ class FileResult:
 
     path: Path  # the file written (photo or sidecar)
     sources: list[str]  # relpaths (or paths) of the photos it holds keywords for
-    status: str  # "written" | "unchanged" | "would write" | "error" | "skipped" (bibs not known: left as it is)
+    # "written" | "unchanged" | "would write" | "error" | "skipped" (bibs not known: left as it is)
+    # | "changed" (the photo's file changed during the run: left as it is, see KeywordJob.facts)
+    status: str
     sidecar: bool = False
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -112,7 +135,7 @@ class FileResult:
     def describe(self) -> str:
         """One human line: ``photo.jpg: +BIB:12 -BIB:13 (sidecar photo.xmp)``."""
         name = ", ".join(self.sources) or str(self.path)
-        if self.status in ("error", "skipped"):
+        if self.status in LEFT_WITH_A_MESSAGE:
             return f"{name}: {self.message}"
         changes = " ".join([f"+{k}" for k in self.added] + [f"-{k}" for k in self.removed]) or "no change"
         where = f" (sidecar {self.path.name})" if self.sidecar else ""
@@ -169,10 +192,11 @@ class KeywordReport:
         """``3 written, 44 unchanged (24 photo files, 20 sidecars)``: files, not photos, are counted (a photo
         may have both an old sidecar and a new one), so a count that holds sidecars says how many."""
         parts = []
-        for status in ("written", "would write", "unchanged", "error", "skipped"):
+        labels = {"skipped": "left as they are (not recognized yet)", "changed": "left as they are (their file changed)"}
+        for status in ("written", "would write", "unchanged", "error", "skipped", "changed"):
             n = self.count(status)
             sidecars = sum(1 for r in self.results if r.status == status and r.sidecar)
-            label = "left as they are (not recognized yet)" if status == "skipped" else status
+            label = labels.get(status, status)
             if n:
                 parts.append(f"{n} {label}" + (f" ({n - sidecars} photo file(s), {sidecars} sidecar(s))" if sidecars else ""))
         text = ", ".join(parts) or "nothing to do"
@@ -189,12 +213,16 @@ def jobs_from_store(store, reviewed_only: bool = False) -> list[KeywordJob]:
     jobs = []
     bibs = store.all_bibs()
     stale = store.bibs_from_earlier_pictures()  # read on another picture that had this name: not this one's
+    hashes = store.pixel_hashes()
     for photo in store.photos("reviewed" if reviewed_only else None):
         rows = [b for b in bibs.get(photo.id, []) if b.number and b.number.strip()]
         numbers = _sort_numbers({b.number.strip() for b in rows if b.id not in stale})
         earlier = _sort_numbers({b.number.strip() for b in rows if b.id in stale} - set(numbers))
         known = not not_recognized_yet(photo, sum(b.id not in stale for b in bibs.get(photo.id, [])))
-        jobs.append(KeywordJob(Path(store.folder) / photo.relpath, tuple(numbers), photo.relpath, known, tuple(earlier)))
+        seen = photo.size is not None and photo.mtime is not None
+        facts = SeenFile(photo.size, photo.mtime, hashes.get(photo.id)) if seen else None
+        jobs.append(KeywordJob(Path(store.folder) / photo.relpath, tuple(numbers), photo.relpath, known, tuple(earlier),
+                               facts))  # fmt: skip
     return jobs
 
 
@@ -464,6 +492,7 @@ class _Target:
     companion: bool = False  # an existing sidecar beside a photo written in place: only if it holds our keywords
     read_only: list[str] = field(default_factory=list)  # sources in this sidecar only because the photo is read-only
     earlier: set[str] = field(default_factory=set)  # numbers read on an earlier picture: neither added nor removed
+    photos: list[Path] = field(default_factory=list)  # the photos whose keywords it holds (checked: _Unchanged)
 
 
 def plan_targets(
@@ -514,6 +543,7 @@ def plan_targets(
             continue
         t = targets.setdefault(target, _Target(target, use_sidecar, [], set()))
         t.sources.append(name)
+        t.photos.append(job.path)
         t.numbers.update(job.numbers)
         t.earlier.update(job.earlier)
         if read_only and job.numbers:
@@ -536,8 +566,61 @@ def plan_targets(
             c = targets.setdefault(side, _Target(side, True, [], set(), companion=True))
             if name not in c.sources:
                 c.sources.append(name)
+                c.photos.append(job.path)
             c.numbers.update(numbers)
     return list(targets.values()), problems
+
+
+class _Unchanged:
+    """Whether the photos of a target still hold the pictures their bibs were read on (``KeywordJob.facts``).
+
+    Asked first right before exiftool runs: a file with the size and mtime the project recorded is that file (the rule
+    of ``Store.scan``, which reads a file again only when they differ); one without them is read for its image-data
+    hash (core/pixelhash), which tells a metadata edit (another tool's keywords) from another picture. Asked again
+    right before the new version is renamed into place (``replace_file.install``): any change since the first check
+    means the new version was made from a file that is gone, so the photo is left as it is."""
+
+    def __init__(self, jobs: Iterable[KeywordJob]):
+        self._facts = {job.path: job.facts for job in jobs if job.facts is not None}
+        self._checked: dict[Path, tuple[int, float]] = {}  # the files as the first check found them
+
+    def changed(self, photos: Iterable[Path], again: bool = False) -> Path | None:
+        """The first of ``photos`` that is not the file its bibs were read on (or is gone); None when all are.
+        ``again``: the check before the rename (against what the first check found)."""
+        for path in photos:
+            facts = self._facts.get(path)
+            if facts is None:
+                continue
+            try:
+                st = path.stat()
+            except OSError:
+                return path
+            now = (st.st_size, st.st_mtime)
+            if again:
+                if now != self._checked.get(path, (facts.size, facts.mtime)):
+                    return path
+                continue
+            if now != (facts.size, facts.mtime):
+                try:
+                    same = bool(facts.pixel_hash) and pixel_hash(path, st.st_size) == facts.pixel_hash
+                except OSError:
+                    same = False
+                if not same:
+                    return path
+            self._checked[path] = now
+        return None
+
+    def rewritten(self, path: Path) -> None:
+        """``path`` was just rewritten by this run (its keywords): what it is now is the picture the bibs were read
+        on (its sidecars, written later in the run, are checked against that)."""
+        facts = self._facts.get(path)
+        if facts is not None:
+            try:
+                st = path.stat()
+            except OSError:
+                return
+            self._facts[path] = facts._replace(size=st.st_size, mtime=st.st_mtime)
+            self._checked.pop(path, None)
 
 
 def _has_line_break(text: str) -> bool:
@@ -612,6 +695,7 @@ def write_keywords(
     if not options.dry_run:  # temp files of a killed run (never the only copy: see replace_file)
         for t in targets:
             replace_file.remove_stale_temp(Path(os.path.realpath(t.path)))
+    unchanged = _Unchanged(jobs)
     with ExifTool(exe) as tool:
         existing = [t.path for t in targets if t.path.exists()]
         times = _file_times([t.path for t in targets if not t.sidecar])  # before exiftool reads them (atime)
@@ -620,7 +704,7 @@ def write_keywords(
             if cancel and cancel():
                 report.cancelled = True
                 break
-            result = _process(tool, t, current, read_errors, options, times.get(t.path))
+            result = _process(tool, t, current, read_errors, options, times.get(t.path), unchanged)
             if result is not None:
                 emit(result)
             if progress:
@@ -628,12 +712,15 @@ def write_keywords(
     return report
 
 
-def _write_file(tool: ExifTool, path: Path, args: list[str], options: KeywordOptions) -> tuple[str, str]:
+def _write_file(tool: ExifTool, path: Path, args: list[str], options: KeywordOptions,
+                check: Callable[[], None] | None = None) -> tuple[str, str]:  # fmt: skip
     """Apply ``args`` to ``path`` so that a crash leaves the old or the new file (docs/crash-safety.md).
 
     exiftool writes a hidden temp file beside the real file (a symlink's target), which
     ``replace_file.install`` renames over it. A file the rename would change (hard links, an
     owner or extended attributes that cannot be copied, macOS) is rewritten in place by exiftool.
+    ``check()`` runs right before that rename; raising ``replace_file.Changed`` it leaves the file
+    as it is (the temp file deleted), and the exception goes to the caller.
     Returns exiftool's (stdout, stderr).
     """
     base = ["-charset", "filename=UTF8", "-P"]
@@ -654,10 +741,13 @@ def _write_file(tool: ExifTool, path: Path, args: list[str], options: KeywordOpt
             return out, err
         backup = real.with_name(real.name + "_original") if options.backup else None
         try:
-            replace_file.install(tmp, real, backup)
+            replace_file.install(tmp, real, backup, check)
             return out, err
         except replace_file.KeepInPlace:
             tmp.unlink(missing_ok=True)  # fall through: rewrite in place, keeping the owner/attributes
+        except replace_file.Changed:
+            tmp.unlink(missing_ok=True)
+            raise
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             return "", f"Error: cannot replace {path.name} with its new version: {exc.strerror or exc}\n"
@@ -710,6 +800,7 @@ def _process(
     read_errors: dict,
     options: KeywordOptions,
     times: tuple[int, int] | None = None,
+    unchanged: _Unchanged | None = None,
 ) -> FileResult | None:
     if t.companion and (t.path in read_errors or not _holds_own(current.get(t.path, {}), options)):
         return None  # not (recognisably) our sidecar: not ours to edit or to complain about
@@ -722,7 +813,21 @@ def _process(
     if options.dry_run:
         result.status = "would write"
         return result
-    out, err = _write_file(tool, t.path, args, options)
+
+    def check(again: bool = True) -> None:  # the photos still hold the pictures whose bibs these are
+        gone = unchanged.changed(t.photos, again) if unchanged is not None else None
+        if gone is not None:
+            raise replace_file.Changed(str(gone))
+
+    try:
+        check(again=False)  # before exiftool reads the file (an in-place rewrite has no later moment)
+        out, err = _write_file(tool, t.path, args, options, check)  # and right before the new version goes in place
+    except replace_file.Changed as exc:
+        which = next((n for n, p in zip(t.sources, t.photos) if str(p) == str(exc)), str(exc))
+        result.status = "changed"
+        result.added, result.removed, result.read_only = [], [], []
+        result.message = (f"{which} " if len(t.sources) > 1 else "") + CHANGED_NOTE
+        return result
     error = _first_error(err, t.path)
     if error or ("1 image files updated" not in out and "1 image files created" not in out):
         result.status = "error"
@@ -733,4 +838,6 @@ def _process(
     result.message = warning.replace(f" - {t.path}", "")
     if not t.sidecar:  # a sidecar's dates are its own
         result.message = _restore_times(t.path, times, result.message)
+        if unchanged is not None:
+            unchanged.rewritten(t.path)
     return result

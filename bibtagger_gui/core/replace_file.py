@@ -20,6 +20,7 @@ import os
 import shutil
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bibtagger_gui.core import portable
@@ -30,6 +31,10 @@ EXIFTOOL_TEMP_SUFFIX = "_exiftool_tmp"  # what exiftool -overwrite_original(_in_
 
 class KeepInPlace(Exception):
     """Replacing the file would lose something it has; rewrite it in place instead."""
+
+
+class Changed(Exception):
+    """The file (or the one its new version belongs with) changed since the new version was made: not replaced."""
 
 
 def temp_path(path: Path) -> Path:
@@ -65,13 +70,14 @@ def remove_stale_temp(path: Path) -> None:
             pass
 
 
-def install(new: Path, path: Path, backup: Path | None = None) -> None:
+def install(new: Path, path: Path, backup: Path | None = None, check: Callable[[], None] | None = None) -> None:
     """Rename ``new`` over ``path`` after giving it ``path``'s owner, mode and extended attributes.
 
     ``new`` is flushed to disk first and the folder after, so the result survives power loss too.
     With ``backup``, the old file stays there (hard link, else copy) unless that name exists.
     Raises :class:`KeepInPlace` (``new`` left for the caller to delete) when the owner or an
-    extended attribute cannot be copied.
+    extended attribute cannot be copied. ``check()``, called last before the rename, may raise
+    (:class:`Changed`) to leave ``path`` as it is (``new`` left for the caller to delete).
     """
     try:
         st = path.stat()
@@ -80,6 +86,8 @@ def install(new: Path, path: Path, backup: Path | None = None) -> None:
     if st is not None:
         _copy_attributes(path, new, st)
     _fsync_file(new)
+    if check is not None:  # as late as it can be: another program may have replaced the file meanwhile
+        check()
     if backup is not None and st is not None and not os.path.lexists(backup):
         try:
             os.link(path, backup)

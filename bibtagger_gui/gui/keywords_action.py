@@ -258,7 +258,7 @@ class KeywordsController(FeatureController):
             self.last_report = outcome
             if outcome.rewritten():  # stored hashes follow the rewritten files
                 self._refresh_hashes(outcome.rewritten())
-            icon = QMessageBox.Icon.Warning if outcome.errors else QMessageBox.Icon.Information
+            icon = QMessageBox.Icon.Warning if outcome.errors or outcome.count("changed") else QMessageBox.Icon.Information
             note = outcome.read_only_note(dry_run)
             text = outcome.summary().capitalize() + "." + (f"\n\n{note[len('note: '):].capitalize()}" if note else "")
             self._message(icon, "Write Keywords", text, "\n".join(self.lines))
