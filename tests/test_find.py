@@ -139,3 +139,23 @@ def test_find_and_export_name_photos_not_recognized_yet(store, capsys, tmp_path)
     assert main(["find", str(folder), "12"]) == 0
     assert main(["export", str(folder), "--format", "bibcsv", "--out", str(out)]) == 0
     assert "not recognized" not in capsys.readouterr().err
+
+
+def test_find_leaves_out_bibs_read_on_an_earlier_picture_under_the_name(store, capsys):
+    # A second card copied over the first ("Replace all"): a.jpg is another runner's photo now. Its bibs 12 and 1234
+    # were read on the old picture; keywords leave them out until the photo is reviewed, and so does find.
+    folder = store.folder
+    cv2.imwrite(str(folder / "a.jpg"), np.full((30, 40, 3), 200, np.uint8))  # another picture under the name
+    assert main(["find", str(folder), "1234"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "0 photo(s) with bib 1234" in captured.err
+    assert ("note: 1 photo(s) not listed, whose bib 1234 was read on an earlier picture under their name (the file was "
+            "replaced since): a.jpg; open them in the app to confirm or delete that bib") in captured.err, captured.err
+    assert store.photo_by_path("a.jpg").reviewed is False
+    assert find_photos(store, "12", prefix=True) == ["sub/b.jpg"]
+    assert main(["find", str(folder), "123"]) == 0
+    assert "not listed" not in capsys.readouterr().err  # 123 was never a.jpg's
+    store.set_reviewed(store.photo_by_path("a.jpg").id, True)  # the reviewer kept them: they are this picture's
+    assert main(["find", str(folder), "1234"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["a.jpg"] and "not listed" not in captured.err

@@ -90,10 +90,12 @@ PhotoFilter = Callable[[Photo], bool] | None  # ``only``: which photos an export
 
 
 def _selection(store: Store, reviewed_only: bool, only: PhotoFilter = None) -> tuple[list[Photo], dict[int, list[BibRow]]]:
+    """The photos of an export and their bibs: those of the picture each file holds (``Store.bibs_by_picture``; bibs
+    kept from an earlier picture under a photo's name are left out until it is reviewed, as keywords leave them)."""
     photos = store.photos("reviewed" if reviewed_only else None)
     if only is not None:
         photos = [p for p in photos if only(p)]
-    return photos, store.all_bibs()
+    return photos, store.bibs_by_picture()[0]
 
 
 def _float(v: float | None) -> float | None:
@@ -649,9 +651,10 @@ def export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only:
     ``only(photo)``: export only the photos it accepts (a subset to hand out, core/photo_selection.py).
     """
     rep, text = _export(store, fmt, out, reviewed_only, copy, progress, cancel, only)
-    note = not_recognized_note(store, only) if not reviewed_only else ""
-    if note:  # a late card copied in and not recognized: its photos are in the report, without their bibs
-        rep.notes.append(note)
+    if not reviewed_only:  # a reviewed photo has neither
+        for note in (not_recognized_note(store, only), earlier_picture_note(store, only, kept=fmt == "json")):
+            if note:  # a late card copied in and not recognized, a card copied over another: said, not silent
+                rep.notes.append(note)
     return rep, text
 
 
@@ -662,6 +665,27 @@ def not_recognized_note(store: Store, only: PhotoFilter = None) -> str:
         return ""
     return (f"{len(photos)} photo(s) not recognized yet, so without bibs here (first: {photos[0].relpath}): "
             f"recognize them first (`bibtagger predict {store.folder}`, or let the app finish), then run this again")
+
+
+def earlier_picture_note(store: Store, only: PhotoFilter = None, kept: bool = False) -> str:
+    """What to say when photos of a report now hold another picture than the one some of their bibs were read on
+    (``Store.bibs_by_picture``): "" when none. Those bibs are left out of the report (``kept``: the exchange JSON,
+    a round trip of the project for the review, keeps them on the photo's unreviewed entry)."""
+    held: dict[int, list[str]] = {}  # photo id -> its numbers read on an earlier picture (a few bibs: read one by one)
+    for bib in sorted(map(store.bib, store.bibs_from_earlier_pictures()), key=lambda b: b.id):
+        held.setdefault(bib.photo_id, []).append(bib.number)
+    photos = sorted((p for p in map(store.photo, held) if not p.missing and (only is None or only(p))),
+                    key=lambda p: p.relpath)  # fmt: skip
+    if not photos:
+        return ""
+    first = photos[0]
+    numbers = ", ".join(dict.fromkeys(held[first.id]))
+    where = ("are kept in this file, on the photos' unreviewed entries, for whoever reviews them (find, keywords and "
+             "the other exports leave them out until then)" if kept
+             else "are left out here, as keywords leave them, until the photo is reviewed (open it in the app to "
+             "confirm or delete them)")  # fmt: skip
+    return (f"{len(photos)} photo(s) now hold another picture than the one some of their bibs were read on (the file "
+            f"was replaced since; first: {first.relpath}, bib(s) {numbers}): those bibs {where}")
 
 
 def _export(store: Store, fmt: str, out: str | os.PathLike | None, reviewed_only: bool, copy: bool,

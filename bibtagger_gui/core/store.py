@@ -1063,6 +1063,19 @@ class Store:
             "  SELECT MAX(h.ts) FROM history h WHERE h.photo_id = b.photo_id AND h.action = 'photo_update'"
             "  AND json_extract(h.after, '$.replaced') = 1)")}  # fmt: skip
 
+    def bibs_by_picture(self) -> tuple[dict[int, list[BibRow]], dict[int, list[BibRow]]]:
+        """:meth:`all_bibs` split in two, grouped by photo id: the bibs of the picture each file holds, and those an
+        unreviewed photo kept from an earlier picture under its name (:meth:`bibs_from_earlier_pictures`). What says
+        which runners a photo shows (`find`, the exports, as keywords) takes the first only, until a review decides.
+        Two queries, no file read: the scan already told the pictures apart (size and mtime, then the image data)."""
+        earlier = self.bibs_from_earlier_pictures()
+        current: dict[int, list[BibRow]] = {}
+        kept: dict[int, list[BibRow]] = {}
+        for photo_id, rows in self.all_bibs().items():
+            for b in rows:
+                (kept if b.id in earlier else current).setdefault(photo_id, []).append(b)
+        return current, kept
+
     def pixel_hashes(self) -> dict[int, str | None]:
         """photo id -> its image-data hash (core/pixelhash; "" = none for this format, None = not read yet)."""
         return {r[0]: r[1] for r in self._conn.execute("SELECT id, pixel_hash FROM photos")}
