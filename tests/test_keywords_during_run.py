@@ -74,6 +74,23 @@ def test_a_photo_replaced_during_the_run_gets_no_bibs_of_the_old_picture(project
     assert a.read_bytes() == new_picture and not (folder / "a.xmp").exists()
 
 
+def test_a_photo_replaced_before_it_is_rewritten_in_place_keeps_the_new_picture(project, monkeypatch, capsys):
+    # A photo whose owner or attributes cannot be copied to a new file is rewritten in place by exiftool after the
+    # attempt (replace_file.KeepInPlace), which reads the file again: it must be looked at again first.
+    folder, store = project
+    a = folder / "a.jpg"
+    other = make_jpeg(folder.parent / "other.jpg", 9, keyword="Other")
+
+    def replaced_then_kept_in_place(new, path, backup=None, check=None):
+        shutil.copyfile(other, a)
+        raise replace_file.KeepInPlace("cannot give the new file the owner of a.jpg")
+
+    monkeypatch.setattr(replace_file, "install", replaced_then_kept_in_place)
+    assert main(["keywords", str(folder)]) == 1
+    assert f"a.jpg: {kw.CHANGED_NOTE}" in capsys.readouterr().err
+    assert a.read_bytes() == other.read_bytes()
+
+
 def test_a_photo_replaced_since_the_projects_last_scan_is_left_as_it_is(project):
     # The app scans a folder when it opens it: a photo replaced while it is open has no rescan before Write
     # Keywords. Another tool's metadata edit since then (same image data) is no reason to hold a photo back.
@@ -180,3 +197,16 @@ def test_ctrl_c_in_a_terminal_stops_after_the_file_being_written(tmp_path, monke
     assert 3 <= len(written) < n, (len(written), err)
     assert f"interrupted: keywords written to {len(written)} of {n} photo(s) before stopping" in err, err
     assert sorted(p.name for p in folder.iterdir()) == [f"p{i:02}.jpg" for i in range(n)]
+
+
+def test_ctrl_c_in_a_dry_run_says_nothing_was_written(five, monkeypatch, capsys):
+    process = kw._process
+
+    def pressed(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return process(*args, **kwargs)
+
+    monkeypatch.setattr(kw, "_process", pressed)
+    assert main(["keywords", str(five), "--dry-run"]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "interrupted: dry run, nothing written"
+    assert _with_keywords(five) == []

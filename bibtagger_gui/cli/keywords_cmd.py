@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         with open_project(args.dir, scan=False) as store:
             store.refresh_files(report.rewritten())
     if report.cancelled:
-        print(report.stopped_note(len(jobs), at_once), file=sys.stderr)
+        print("interrupted: dry run, nothing written" if args.dry_run else report.stopped_note(len(jobs), at_once),
+              file=sys.stderr)  # fmt: skip
         return 130  # as for any Ctrl+C (cli.main)
     scan_note = f", {len(scan_errors)} scan error(s)" if scan_errors else ""
     print(f"{len(jobs)} photo(s): {report.summary()}{scan_note}" + (" (dry run, nothing written)" if args.dry_run else ""),

@@ -751,6 +751,8 @@ def _write_file(tool: ExifTool, path: Path, args: list[str], options: KeywordOpt
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             return "", f"Error: cannot replace {path.name} with its new version: {exc.strerror or exc}\n"
+    if check is not None:  # the in-place rewrite reads the file again: the last moment to look
+        check()
     in_place = [] if options.backup else ["-overwrite_original_in_place"]
     return tool.execute([*base, *in_place, *args, str(path)])
 
