@@ -1026,10 +1026,23 @@ def op_gui_thumbnails(job: dict) -> dict:
                       "warm_photos_per_s": round(len(photos) / runs["warm"], 1) if runs["warm"] else None}}
 
 
+LOOK = 0.5  # gui_next_photo: seconds a reviewer looks at a photo before the next key, in its second pass
+
+
+def _look(app, seconds: float) -> None:
+    """Let the event loop run for ``seconds`` (a reviewer looking at the photo shown)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.005)
+
+
 def op_gui_next_photo(job: dict) -> dict:
     """Step through the 24 MP photos in the window (J): time until the photo's pixels are shown
-    (the thumbnail shows at once; ``first_ms`` is that). ``breakdown_ms`` times the parts of one
-    full-view load in this process: decode, QImage, QPixmap."""
+    (the thumbnail shows at once; ``first_ms`` is that), each step right after the last photo's pixels; then
+    again with a look of :data:`LOOK` s at each photo before its step (``after_look_*``: the look-ahead's
+    decode done meanwhile). ``breakdown_ms`` times the parts of one full-view load in this process: decode,
+    QImage, QPixmap."""
     from PySide6.QtGui import QPixmap
 
     from bibtagger_gui.core.imageio import load_image
@@ -1050,6 +1063,18 @@ def op_gui_next_photo(job: dict) -> dict:
         _wait(app, lambda: win.photo_view.image_loaded)
         app.processEvents()  # painted
         full.append(time.perf_counter() - t0)
+    # a reviewer looks at a photo before the next key (LOOK s): what the look-ahead (gui/look_ahead.py) decoded
+    # meanwhile is shown at once; the steps above come right after each photo's pixels, so they mostly wait for it
+    win.select_row(0)
+    _wait(app, lambda: win.photo_view.image_loaded)
+    looked = []
+    for _ in range(max(1, total - 1)):
+        _look(app, LOOK)
+        t0 = time.perf_counter()
+        win.step_photo(1)
+        _wait(app, lambda: win.photo_view.image_loaded)
+        app.processEvents()  # painted
+        looked.append(1000 * (time.perf_counter() - t0))
     path = Path(job["big"]) / win.list_model.item(0).photo.relpath
     parts: dict[str, list[float]] = {"decode": [], "qimage": [], "qpixmap": []}
     for _ in range(3):
@@ -1066,6 +1091,8 @@ def op_gui_next_photo(job: dict) -> dict:
     return {"seconds": sum(full), "items": len(full), "unit": "photos",
             "extra": {"median_ms": round(statistics.median(ms), 1), "max_ms": round(max(ms), 1),
                       "first_ms": round(1000 * statistics.median(first), 1),
+                      "after_look_median_ms": round(statistics.median(looked), 1), "after_look_max_ms": round(max(looked), 1),
+                      "look_s": LOOK,
                       "breakdown_ms": {k: round(min(v), 1) for k, v in parts.items()},
                       "view_size": list(rgb.shape[1::-1])}}
 
@@ -1315,6 +1342,9 @@ def _fmt_notes(r: dict) -> str:
         b = e["breakdown_ms"]
         notes.append(f"thumbnail preview at {e['first_ms']:.0f} ms; one load: decode {b['decode']:.0f} + QImage "
                      f"{b['qimage']:.0f} + QPixmap {b['qpixmap']:.0f} ms ({e['view_size'][0]}x{e['view_size'][1]})")
+        if "after_look_median_ms" in e:
+            notes.append(f"after a {e['look_s']} s look at each photo (decoded ahead): median "
+                         f"{e['after_look_median_ms']:.0f} ms, max {e['after_look_max_ms']:.0f} ms")
     if "pan_ms" in e:
         notes.append(f"pan: new piece at {e['pan_ms']:.0f} ms; J right after the zoom: next photo at "
                      f"{e['next_after_zoom_ms']:.0f} ms; held {e['held_mb']:.0f} MiB (RSS {e['rss_held_mb']:.0f}), "

@@ -1259,11 +1259,20 @@ class MainWindow(QMainWindow):
         self.items[photo_id] = item
         self.current_bibs = list(item.bibs)
         self.selected_bib = self._default_bib()
-        self.photo_view.set_photo(item.photo, self.folder, self.thumbnails.cached(photo_id))
+        self.photo_view.set_photo(item.photo, self.folder, self.thumbnails.cached(photo_id), ahead=self._neighbours(photo_id))
         self._show_bibs(item)
         # typing a search must not lose its focus, nor the list its own keys (Up/Down walk it, Shift extends)
         if not self.search_edit.hasFocus() and not self.list_view.moving_by_keys and not self._extending_selection():
             self.photo_view.setFocus()
+
+    def _neighbours(self, photo_id: int) -> list[Path]:
+        """The files of the list's next and previous photo (those a J, K or Enter most likely shows next), for the
+        view to decode ahead (gui/look_ahead.py); none for photos that could not be read."""
+        row, model = self.list_model.row_of(photo_id), self.list_model
+        if row is None or self.folder is None:
+            return []
+        rows = [r for r in (row + 1, row - 1) if 0 <= r < model.total()]
+        return [self.folder / model.item(r).photo.relpath for r in rows if not model.item(r).photo.error]
 
     def _extending_selection(self) -> bool:
         """Shift+Up/Down in the list is building a selection of several photos: the list keeps the focus

@@ -6,7 +6,8 @@ Scene coordinates are the photo's full-resolution *oriented* pixels (the frame o
 ``Bib.box``). The photo itself is decoded off the GUI thread at a reduced size
 (``load_image(max_side=VIEW_MAX_SIDE)``, EXIF orientation applied) and its pixmap
 item is scaled up to the full-resolution frame, so boxes need no conversion.
-Results of loads for a photo that is no longer shown are dropped (request id). Zoomed in past what that
+Results of loads for a photo that is no longer shown are dropped (request id). The list's next and previous
+photo are decoded ahead once a photo is shown (gui/look_ahead.py): a step to one shows it at once. Zoomed in past what that
 preview holds, ``photo_detail.PhotoDetail`` shows the visible part from a full-resolution decode over it.
 The same decode gives the photo's decoded-pixel print (core/pixelprint), sent out by ``printed`` for the window
 to keep where the store has none (old stores; docs/store.md#re-encoded-copies-the-decoded-print).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from bibtagger_gui.core.pixelprint import image_print
 from bibtagger_gui.gui import box_adjust
 from bibtagger_gui.gui.photo_detail import PhotoDetail
 from bibtagger_gui.gui.look import HIGH_CONFIDENCE, bib_look, text_on  # noqa: F401 - HIGH_CONFIDENCE re-exported
+from bibtagger_gui.gui.look_ahead import Decoded, LookAhead, file_version
 from bibtagger_gui.gui.qimage import rgb_to_qimage
 from bibtagger_gui.gui.threads import WorkQueue, emit_if_alive
 
@@ -152,16 +155,25 @@ class BibBoxItem(QGraphicsRectItem):
 
 
 class _LoadSignals(QObject):
-    loaded = Signal(int, object, str)  # request id, QImage | None, error message
+    # request id, QImage | None, error message, the decoded file's (size, mtime) (None: it changed during the decode)
+    loaded = Signal(int, object, str, object)
     printed = Signal(int, object)  # request id, pixel print: sent after ``loaded``, so it never delays the photo
 
 
-def _file_version(path: Path) -> tuple[int, float] | None:
+def decode_for_view(path: Path) -> Decoded:
+    """One photo decoded as the view shows it (the look-ahead's decode, gui/look_ahead.py): its QImage at
+    VIEW_MAX_SIDE, or the error to show; the file's version when it did not change during the decode, and the
+    decoded pixels' print then."""
+    before = file_version(path)
     try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime)
+        rgb = load_image(path, max_side=VIEW_MAX_SIDE)
+        img = rgb_to_qimage(rgb)
+    except ImageError as exc:
+        return Decoded(path, None, None, exc.message, None)
+    except Exception as exc:  # noqa: BLE001 - shown as the photo's error, as the view's own decode does
+        return Decoded(path, None, None, str(exc), None)
+    same = before is not None and before == file_version(path)
+    return Decoded(path, before if same else None, img, "", image_print(rgb) if same else None)
 
 
 class _LoadJob:
@@ -171,17 +183,19 @@ class _LoadJob:
 
     def __call__(self) -> None:
         rgb = None
+        before = file_version(self.path)
         try:
-            before = _file_version(self.path)
             rgb = load_image(self.path, max_side=VIEW_MAX_SIDE)
             img, error = rgb_to_qimage(rgb), ""
         except ImageError as exc:
             img, error = None, exc.message
         except Exception as exc:  # pragma: no cover - keep the GUI alive
             img, error = None, str(exc)
-        emit_if_alive(self.signals.loaded, self.request, img, error)  # dropped when the view is gone
+        after = file_version(self.path)
+        decoded = before if before is not None and before == after else None  # the version the pixels are of
+        emit_if_alive(self.signals.loaded, self.request, img, error, decoded)  # dropped when the view is gone
         # the print only after the photo went out (it cost the next-photo path ~14 ms at 24 MP: bench-app)
-        if rgb is not None and self.version is not None and before == self.version == _file_version(self.path):
+        if rgb is not None and self.version is not None and decoded == self.version:
             emit_if_alive(self.signals.printed, self.request, image_print(rgb))  # the file the store describes
 
 
@@ -212,6 +226,11 @@ class PhotoView(QGraphicsView):
         self.setBackgroundBrush(QColor(45, 45, 48))
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.pool = WorkQueue(1, lifo=True, name="photo-view")
+        self.ahead = LookAhead(decode_for_view, self)  # the list's next and previous photo, decoded before asked for
+        self.ahead.ready.connect(self._ahead_ready)
+        self._path: Path | None = None  # the file of the photo shown
+        self._neighbours: list[Path] = []  # what to decode ahead once it is shown
+        self._waiting: int | None = None  # the request waiting for the look-ahead's decode of its photo
         self._signals = _LoadSignals(self)
         self._signals.loaded.connect(self._on_loaded)
         self._signals.printed.connect(self._on_printed)
@@ -246,14 +265,19 @@ class PhotoView(QGraphicsView):
         self._adjust = None
         self._deferred = None
         self._photo = None
+        self._path = None
+        self._waiting = None
         self.image_loaded = False
         self.image_error = None
         self._preview_scale = 0.0
 
-    def set_photo(self, photo: Any, folder: Path, thumbnail: QPixmap | None = None) -> None:
-        """Show ``photo`` (its thumbnail at once if given, the real pixels when decoded)."""
+    def set_photo(self, photo: Any, folder: Path, thumbnail: QPixmap | None = None, ahead: Iterable[Path] = ()) -> None:
+        """Show ``photo`` (its thumbnail at once if given, the real pixels when decoded: at once when the look-ahead
+        has them). ``ahead``: the files to decode next, once these pixels are shown (the list's neighbours)."""
         self.clear_photo()
         self._photo = photo
+        self._path = path = Path(folder) / photo.relpath
+        self._neighbours = [Path(p) for p in ahead]
         w, h = max(1, photo.width or 1), max(1, photo.height or 1)
         self.scene().setSceneRect(QRectF(0, 0, w, h))
         self._frame = self.scene().addRect(QRectF(0, 0, w, h), QPen(QColor(90, 90, 90)), QBrush(QColor(70, 70, 70)))
@@ -265,10 +289,33 @@ class PhotoView(QGraphicsView):
         else:
             self.pool.clear()  # a photo skipped past quickly is never decoded
             version = (photo.size, photo.mtime) if getattr(photo, "sha1", None) and photo.size is not None else None
-            self.pool.submit(_LoadJob(self._signals, self._request, Path(folder) / photo.relpath, version))
-            self.detail.reset(Path(folder) / photo.relpath)
+            self.detail.reset(path)
+            kept = self.ahead.take(path)
+            if kept is not None:  # decoded ahead, and the file is still the one decoded
+                self._on_loaded(self._request, kept.image, "", kept.version)
+                if version is not None and kept.version == version and kept.pixel_print is not None:
+                    self._on_printed(self._request, kept.pixel_print)
+            elif self.ahead.running(path):
+                self._waiting = self._request  # on its way: not decoded twice (_ahead_ready)
+            else:
+                self.pool.submit(_LoadJob(self._signals, self._request, path, version))
         self._fit_mode = True
         self.fit()
+
+    def _ahead_ready(self, path: Path) -> None:
+        """The look-ahead decoded ``path``: the photo shown, if it was waiting for it (else it is kept for later)."""
+        if self._waiting is None or self._waiting != self._request or path != self._path:
+            return
+        self._waiting = None
+        photo = self._photo
+        version = (photo.size, photo.mtime) if getattr(photo, "sha1", None) and photo.size is not None else None
+        kept = self.ahead.take(path)
+        if kept is None:  # it failed, or the file changed: the view's own decode says why / shows the new one
+            self.pool.submit(_LoadJob(self._signals, self._request, path, version))
+            return
+        self._on_loaded(self._request, kept.image, "", kept.version)
+        if version is not None and kept.version == version and kept.pixel_print is not None:
+            self._on_printed(self._request, kept.pixel_print)
 
     def stop_workers(self, timeout: float = 2.0) -> bool:
         """Drop decodes not started and wait (at most ``timeout`` s in all) for the running ones of both
@@ -277,6 +324,7 @@ class PhotoView(QGraphicsView):
         self.pool.clear()
         self.detail.pool.clear()
         done = self.pool.wait_for_done(timeout)
+        done = self.ahead.stop(max(0.0, deadline - time.monotonic())) and done
         return self.detail.pool.wait_for_done(max(0.0, deadline - time.monotonic())) and done
 
     def _set_pixmap(self, pix: QPixmap) -> None:
@@ -294,7 +342,7 @@ class PhotoView(QGraphicsView):
         if request == self._request and self._photo is not None:  # else a photo that is no longer shown
             self.printed.emit((self._photo.id, pixel_print, self._photo.size, self._photo.mtime))
 
-    def _on_loaded(self, request: int, img: QImage | None, error: str) -> None:
+    def _on_loaded(self, request: int, img: QImage | None, error: str, version: Any = None) -> None:
         if request != self._request:
             return  # a photo that is no longer shown
         if img is None:
@@ -305,6 +353,9 @@ class PhotoView(QGraphicsView):
         self.image_loaded = True
         self._preview_scale = img.width() / max(1e-9, self.sceneRect().width())
         self.detail.schedule()  # zoomed in while the preview loaded: the detail follows it
+        if self._path is not None:  # kept for a step back; then the neighbours, now that this photo is shown
+            self.ahead.put(Decoded(self._path, version, img, "", None))
+            self.ahead.want(self._neighbours, current=self._path)
 
     def preview_scale(self) -> float:
         """Preview pixels per photo pixel (1 for a photo no larger than VIEW_MAX_SIDE; 0 before it is shown)."""

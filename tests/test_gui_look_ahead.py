@@ -1,0 +1,143 @@
+"""The view decodes the list's next and previous photo ahead (gui/look_ahead.py, docs/gui.md#look-ahead): a step
+shows their pixels without a decode of its own, never stale pixels of a file replaced since, never two decodes
+of one photo, and no more than KEEP images kept."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bibtagger_gui.core.list_order import ListOrder
+from bibtagger_gui.gui import look_ahead, photo_view
+from tests.test_gui_support import fixed_predictions, gui_env, make_window, wait_idle  # noqa: F401 - fixtures
+
+N = 6
+
+
+def colour(i: int) -> tuple[int, int, int]:
+    """Photo i's solid colour, RGB."""
+    return (30 * i + 20, 220 - 30 * i, 90)
+
+
+def write_photo(path: Path, rgb: tuple[int, int, int], size=(360, 240)) -> None:
+    img = np.zeros((size[1], size[0], 3), np.uint8)
+    img[:] = rgb[::-1]  # BGR
+    cv2.imwrite(str(path), img)
+
+
+@pytest.fixture
+def stepping(qtbot, make_window, tmp_path, monkeypatch):
+    """A window in name order over N solid-colour photos, the first shown; ``decodes`` lists every file the
+    view or its look-ahead decoded."""
+    folder = tmp_path / "p"
+    folder.mkdir()
+    for i in range(N):
+        write_photo(folder / f"photo_{i}.jpg", colour(i))
+    fixed_predictions(monkeypatch, {})
+    decodes: list[str] = []
+    real = photo_view.load_image
+
+    def counting(path, *args, **kwargs):
+        decodes.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(photo_view, "load_image", counting)
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    win.set_order(ListOrder.NAME)
+    win.select_row(0)
+    qtbot.waitUntil(lambda: win.photo_view.image_loaded)
+    win.decodes = decodes
+    return win
+
+
+def shown_rgb(win) -> tuple[int, int, int]:
+    img = win.photo_view._pixmap_item.pixmap().toImage()
+    c = img.pixelColor(img.width() // 2, img.height() // 2)
+    return (c.red(), c.green(), c.blue())
+
+
+def close_to(a, b, tol=8) -> bool:
+    return all(abs(x - y) <= tol for x, y in zip(a, b))
+
+
+def settle_ahead(qtbot, win, *names: str) -> None:
+    view = win.photo_view
+    qtbot.waitUntil(lambda: {p.name for p in view.ahead.kept()} >= set(names) and not view.ahead._tasks)
+
+
+def current_name(win) -> str:
+    return Path(win.items[win.current_id].photo.relpath).name
+
+
+def test_a_step_shows_the_next_photo_decoded_ahead_at_once(qtbot, stepping):
+    win = stepping
+    settle_ahead(qtbot, win, "photo_0.jpg", "photo_1.jpg")
+    assert win.decodes.count("photo_1.jpg") == 1  # ahead, before any step
+    for i in range(1, 4):
+        win.step_photo(1)
+        assert current_name(win) == f"photo_{i}.jpg"
+        assert win.photo_view.image_loaded  # at once, within the key press
+        assert close_to(shown_rgb(win), colour(i))
+        settle_ahead(qtbot, win, f"photo_{i}.jpg", f"photo_{i + 1}.jpg", f"photo_{i - 1}.jpg")
+    assert all(win.decodes.count(f"photo_{i}.jpg") == 1 for i in range(5)), win.decodes
+    win.step_photo(-1)  # back: the photo just left is kept too
+    assert win.photo_view.image_loaded and close_to(shown_rgb(win), colour(2))
+    assert win.decodes.count("photo_2.jpg") == 1, win.decodes
+    assert len(win.photo_view.ahead.kept()) <= look_ahead.KEEP
+
+
+def test_a_file_replaced_after_it_was_decoded_ahead_shows_its_new_pixels(qtbot, stepping):
+    win = stepping
+    settle_ahead(qtbot, win, "photo_1.jpg")
+    path = win.folder / "photo_1.jpg"
+    st = os.stat(path)
+    write_photo(path, (250, 250, 10))
+    os.utime(path, (st.st_atime + 10, st.st_mtime + 10))  # another program's copy, a later time
+    win.step_photo(1)
+    assert current_name(win) == "photo_1.jpg"
+    qtbot.waitUntil(lambda: win.photo_view.image_loaded)
+    assert close_to(shown_rgb(win), (250, 250, 10))
+    assert win.decodes.count("photo_1.jpg") == 2
+
+
+def test_a_step_to_a_photo_being_decoded_ahead_waits_for_that_decode(qtbot, make_window, tmp_path, monkeypatch):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    for i in range(3):
+        write_photo(folder / f"photo_{i}.jpg", colour(i))
+    fixed_predictions(monkeypatch, {})
+    gate, started, decodes = threading.Event(), threading.Event(), []
+    real = photo_view.load_image
+
+    def gated(path, *args, **kwargs):
+        decodes.append(Path(path).name)
+        if Path(path).name == "photo_1.jpg":
+            started.set()
+            assert gate.wait(20)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(photo_view, "load_image", gated)
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    win.set_order(ListOrder.NAME)
+    win.select_row(0)
+    qtbot.waitUntil(lambda: win.photo_view.image_loaded and current_name(win) == "photo_0.jpg")
+    qtbot.waitUntil(started.is_set)  # the look-ahead is decoding photo 1
+    try:
+        win.step_photo(1)
+        assert current_name(win) == "photo_1.jpg" and not win.photo_view.image_loaded
+        qtbot.wait(50)
+        assert win.photo_view.pool.pending == 0 and win.photo_view.pool.active == 0  # no decode of its own
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: win.photo_view.image_loaded)
+    assert close_to(shown_rgb(win), colour(1))
+    assert decodes.count("photo_1.jpg") == 1, decodes
