@@ -47,13 +47,18 @@ def test_settle_freezes_the_survivors_and_the_next_settle_collects_what_was_drop
     assert ref() is None
 
 
-def test_the_window_settles_after_reading_a_folder_and_collects_it_after_closing(heap_on, qtbot, make_window, tmp_path):
-    make_photos(tmp_path / "p", 6)
-    win = make_window()
+def opened(qtbot, win, folder):
+    """Nothing frozen, then ``folder`` opened in ``win``, its scan and what it queued done."""
     gc.unfreeze()
-    win.open_folder(tmp_path / "p")
+    win.open_folder(folder)
     wait_idle(qtbot, win)
     qtbot.waitUntil(lambda: not win._heap_timer.isActive())
+    return win
+
+
+def test_the_window_settles_after_reading_a_folder_and_collects_it_after_closing(heap_on, qtbot, make_window, tmp_path):
+    make_photos(tmp_path / "p", 6)
+    win = opened(qtbot, make_window(), tmp_path / "p")
     assert gc.get_freeze_count() > 0
     gc.unfreeze()
     win.rebuild_queue()  # a fresh read of every photo (a rescan, another program's writes)
@@ -68,9 +73,5 @@ def test_the_window_settles_after_reading_a_folder_and_collects_it_after_closing
 
 def test_the_window_leaves_the_collector_alone_where_it_is_off(qtbot, make_window, tmp_path):
     make_photos(tmp_path / "p", 3)
-    win = make_window()
-    gc.unfreeze()
-    win.open_folder(tmp_path / "p")
-    wait_idle(qtbot, win)
-    qtbot.waitUntil(lambda: not win._heap_timer.isActive())
+    opened(qtbot, make_window(), tmp_path / "p")
     assert gc.get_freeze_count() == 0

@@ -30,6 +30,16 @@ def write_photo(path: Path, rgb: tuple[int, int, int], size=(360, 240)) -> None:
     cv2.imwrite(str(path), img)
 
 
+def first_shown(qtbot, win, folder: Path):
+    """``win`` over ``folder`` in name order, its first photo's pixels shown."""
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    win.set_order(ListOrder.NAME)
+    win.select_row(0)
+    qtbot.waitUntil(lambda: win.photo_view.image_loaded and current_name(win) == "photo_0.jpg")
+    return win
+
+
 @pytest.fixture
 def stepping(qtbot, make_window, tmp_path, monkeypatch):
     """A window in name order over N solid-colour photos, the first shown; ``decodes`` lists every file the
@@ -47,12 +57,7 @@ def stepping(qtbot, make_window, tmp_path, monkeypatch):
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(photo_view, "load_image", counting)
-    win = make_window()
-    win.open_folder(folder)
-    wait_idle(qtbot, win)
-    win.set_order(ListOrder.NAME)
-    win.select_row(0)
-    qtbot.waitUntil(lambda: win.photo_view.image_loaded)
+    win = first_shown(qtbot, make_window(), folder)
     win.decodes = decodes
     return win
 
@@ -124,12 +129,7 @@ def test_a_step_to_a_photo_being_decoded_ahead_waits_for_that_decode(qtbot, make
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(photo_view, "load_image", gated)
-    win = make_window()
-    win.open_folder(folder)
-    wait_idle(qtbot, win)
-    win.set_order(ListOrder.NAME)
-    win.select_row(0)
-    qtbot.waitUntil(lambda: win.photo_view.image_loaded and current_name(win) == "photo_0.jpg")
+    win = first_shown(qtbot, make_window(), folder)
     qtbot.waitUntil(started.is_set)  # the look-ahead is decoding photo 1
     try:
         win.step_photo(1)
