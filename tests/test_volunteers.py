@@ -208,3 +208,54 @@ def test_same_file_name_in_two_folders_matched_by_folder(tmp_path, capsys):
     assert f"{made[1][0]}: ambiguous: 2 photos have this file name" in err  # nothing says which camera
     got = state(race)
     assert got[f"cam2/{made[0][0]}"][1] == [("42", "human")] and got[f"cam1/{made[0][0]}"][1] == []
+
+
+def test_a_file_of_another_shoot_with_the_same_names_lands_nowhere(shoot, tmp_path, capsys):
+    """A volunteer's file imported into the wrong shoot: the same camera names (photo_000.jpg...) and size, other
+    pictures. Its hand-out states carry the image-data hash of the photos handed out, so it is refused photo by
+    photo instead of putting its bibs, and its reviews, on other runners' photos. The same file still lands in a
+    folder of those very photos under a project of its own, and in copies made another size."""
+    import cv2
+
+    race, made = shoot
+    (p0, n0, _), (p1, n1, _) = made[:2]
+    handout = tmp_path / "A-todo.json"
+    (tmp_path / "A.txt").write_text(f"{p0}\n{p1}\n")
+    assert main(["export", str(race), "--format", "json", "--photos", str(tmp_path / "A.txt"), "--out", str(handout)]) == 0
+    vol = volunteer(tmp_path, race, "A", [p0, p1], handout)
+    with Store.open(vol) as store:
+        accept(store, p0)
+        row = bib(store, p1, n1)
+        store.update_bib(row.id, number="7" + n1, box=row.box)
+        accept(store, p1)
+    back = tmp_path / "A.json"
+    assert main(["export", str(vol), "--format", "json", "--out", str(back)]) == 0
+
+    other = tmp_path / "race2"
+    make_photos(other, 6, seed=1)  # another race, the same names and size
+    capsys.readouterr()
+    assert main(["import", str(other), str(back)]) == 0
+    err = capsys.readouterr().err
+    for rel in (p0, p1):
+        assert f"{rel}: another picture than the one this entry was handed out with" in err, err
+    assert "0 of 2 photo(s) matched" in err and "2 skipped" in err
+    assert all(got == (False, []) for got in state(other).values())
+
+    same = tmp_path / "same"  # the very photos, in a project of their own (a copy, a project made anew)
+    for rel in (p0, p1):
+        same.mkdir(exist_ok=True)
+        shutil.copy2(race / rel, same / rel)
+    assert main(["import", str(same), str(back)]) == 0
+    assert state(same) == state(vol)  # the volunteer's review, whole
+
+    small = tmp_path / "small"  # copies made smaller for the volunteer's laptop: other data, other size
+    small.mkdir()
+    for rel in (p0, p1):
+        img = cv2.imread(str(race / rel))
+        cv2.imwrite(str(small / rel), cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2)))
+    capsys.readouterr()
+    assert main(["import", str(small), str(handout)]) == 0
+    assert "2 of 2 photo(s) matched" in capsys.readouterr().err
+    with Store.open(race) as store:
+        handed = {rel: (False, sorted((b.number, "model") for b in store.bibs(store.photo_by_path(rel).id))) for rel in (p0, p1)}
+    assert state(small) == handed

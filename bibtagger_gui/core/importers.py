@@ -219,6 +219,21 @@ def _scale(entry: PhotoAnnotation, photo: Any) -> tuple[tuple[float, float] | No
     return (photo.width / entry.width, photo.height / entry.height), None
 
 
+def another_picture(states: list[Handout], photo: Any, pixels: str | None) -> str | None:
+    """Why an entry handed out by another project is not about ``photo`` (None when it may be): a hand-out state
+    of the photo's pixel size whose image-data hash (core/pixelhash) differs from ``pixels``, and none that agrees.
+    A file of another shoot whose camera names its photos alike (``IMG_0001.JPG``, same size) would otherwise put
+    its bibs, and its reviews, on other runners' photos. Copies made another size (scaled hand-outs), photos whose
+    hash is unknown on either side (TIFF, not read yet) and files without hand-out states are not judged."""
+    if not pixels:
+        return None
+    sized = [h for h in states if h.pixel_hash and (h.width, h.height) == (photo.width, photo.height)]
+    if not sized or any(h.pixel_hash == pixels for h in sized):
+        return None
+    return ("another picture than the one this entry was handed out with (same name and size, other image data: "
+            "a file of another shoot?): skipped")
+
+
 def _scaled(bib: Bib, s: tuple[float, float]) -> Bib:
     if bib.box is None or s == (1.0, 1.0):
         return bib
@@ -399,6 +414,14 @@ def import_annotations(
             if s is None:
                 report.size_mismatches.append((entry.image, why or "size differs"))
                 continue
+            base = next((h for h in entry.handouts if mine is not None and h.project == mine), None)
+            if base is None and entry.handouts:  # handed out by another project: is it this picture at all?
+                if hashes is None:
+                    hashes = store.pixel_hashes()
+                why = another_picture(entry.handouts, photo, hashes.get(photo.id))
+                if why is not None:
+                    report.skipped.append((entry.image, why))
+                    continue
             report.matched += 1
             if how == "name":
                 report.by_name.append((entry.image, photo.relpath))
@@ -412,7 +435,6 @@ def import_annotations(
                 human, model = [Bib(b.number, b.box, None) for b in bibs], []
             else:
                 human, model = [], bibs
-            base = next((h for h in entry.handouts if mine is not None and h.project == mine), None)
             handout.remember(store, photo.id, [h for h in entry.handouts if h.project != mine])
             truth = source != "model" and (entry.reviewed is True or (mark_reviewed and entry.reviewed is None and not model))
             review_lost = truth and lost  # a review of bibs that did not all come in is no review of the photo
