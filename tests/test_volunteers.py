@@ -259,3 +259,42 @@ def test_a_file_of_another_shoot_with_the_same_names_lands_nowhere(shoot, tmp_pa
     with Store.open(race) as store:
         handed = {rel: (False, sorted((b.number, "model") for b in store.bibs(store.photo_by_path(rel).id))) for rel in (p0, p1)}
     assert state(small) == handed
+
+
+def test_ctrl_c_during_a_merge_says_what_is_in_and_how_to_import_the_rest(shoot, tmp_path, capsys, monkeypatch):
+    """Three returned files; Ctrl+C lands while the second is half written. The first stays imported, nothing of
+    the second is (one transaction each), and the message names both and gives the command for the rest, which
+    then imports them as if nothing had happened."""
+    import shlex
+
+    from bibtagger_gui.core import importers
+
+    race, made = shoot
+    rels = [rel for rel, _, _ in made]
+    files = {}
+    for name, entries in {"A": [(rels[0], "11")], "B": [(rels[1], "21"), (rels[2], "22")], "C": [(rels[3], "31")]}.items():
+        files[name] = tmp_path / f"{name} vol.json"  # a space: the command printed must still paste
+        files[name].write_text(json.dumps([{"image": rel, "bibs": [{"number": n}]} for rel, n in entries]))
+    before = state(race)
+    real, calls = importers._import_photo, []
+
+    def interrupted_on_the_third_photo(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # B's second photo, after its first was written in B's transaction
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(importers, "_import_photo", interrupted_on_the_third_photo)
+    assert main(["import", str(race), *map(str, files.values())]) == 130
+    err = capsys.readouterr().err
+    rest = shlex.join(["bibtagger", "import", str(race), str(files["B"]), str(files["C"])])
+    assert (f"interrupted: imported A vol.json; not imported: B vol.json, C vol.json (nothing of the file being imported "
+            f"was saved: each file is one transaction); to import the rest: {rest}") in err, err
+    got = state(race)
+    assert ("11", "human") in got[rels[0]][1]
+    assert {rel: got[rel] for rel in rels[1:]} == {rel: before[rel] for rel in rels[1:]}  # B rolled back, C untouched
+
+    monkeypatch.setattr(importers, "_import_photo", real)
+    assert main(shlex.split(rest)[1:]) == 0
+    got = state(race)
+    assert [("21", "human") in got[rels[1]][1], ("22", "human") in got[rels[2]][1], ("31", "human") in got[rels[3]][1]] == [True] * 3

@@ -19,6 +19,7 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def register(sub) -> None:
@@ -40,9 +41,16 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    done: list[Path] = []  # the files imported (each one transaction, committed), in order
+    try:
+        return _run(args, done)
+    except KeyboardInterrupt:  # Ctrl+C: say which files are in, which are not, and how to finish
+        print(interrupted_note(args, done), file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace, done: list[Path]) -> int:
     from bibtagger_gui.core.annotations import AnnotationError, load_annotations
-    from bibtagger_gui.core.importers import import_annotations
-    from bibtagger_gui.core.name_match import across_folders_note
     from bibtagger_gui.core.store import Store, StoreError, folder_problem, new_db_problem
 
     folder: Path = args.dir
@@ -69,6 +77,33 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return _import_files(store, files, args, done)
+
+
+def interrupted_note(args: argparse.Namespace, done: list[Path]) -> str:
+    """What an import stopped by Ctrl+C did: the files imported before it, the others (the one it was in rolled
+    back: one transaction each), and the command that imports the rest (a file imported already changes nothing)."""
+    from bibtagger_gui.core.finetune_run import shell_line
+
+    rest = list(args.file)[len(done):]  # imported in turn: the files done are the first ones
+    said = f"imported {', '.join(p.name for p in done)}; " if done else "nothing imported; "
+    if not rest:
+        return f"interrupted: {said}every file was imported"
+    argv = ["bibtagger", "import", str(args.dir), *map(str, rest)]
+    argv += ["--as", args.source] if args.source != "auto" else []
+    argv += ["--reviewed"] * bool(args.reviewed) + ["--overwrite"] * bool(args.overwrite)
+    argv += ["--store", str(args.store)] if args.store else []
+    return (f"interrupted: {said}not imported: {', '.join(p.name for p in rest)} (nothing of the file being "
+            f"imported was saved: each file is one transaction); to import the rest: {shell_line(argv)}")
+
+
+def _import_files(store: Any, files: list[tuple[Path, list]], args: argparse.Namespace, done: list[Path]) -> int:
+    """Scan the folder, then import ``files`` in turn, each in one transaction (``done`` gets each one committed)."""
+    from bibtagger_gui.core.importers import import_annotations
+    from bibtagger_gui.core.name_match import across_folders_note
+    from bibtagger_gui.core.store import StoreError
+
+    folder: Path = args.dir
     with store:
         scan = store.scan()
         for rel, message in scan.errors:
@@ -81,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
             except (StoreError, sqlite3.Error) as exc:  # nothing of this file was imported (one transaction)
                 print(f"error: cannot import {path} into {db}: {exc}", file=sys.stderr)
                 return 1
+            done.append(path)  # committed: a Ctrl+C while its lines print leaves it imported
             for line in report.problems:
                 print(f"{path}: {line}", file=sys.stderr)
             for image, rel in report.by_name:  # a guess across folders is named, not only counted
