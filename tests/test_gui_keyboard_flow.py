@@ -91,6 +91,39 @@ def test_a_filter_that_empties_the_list_keeps_the_typed_number_on_its_photo(qtbo
     assert win.number_edit.text() == "" and QApplication.focusWidget() is win.photo_view
 
 
+def test_exporting_while_typing_puts_the_typed_number_in_the_file(qtbot, make_window, tmp_path, monkeypatch):
+    """A volunteer types their last fix and goes straight to Export > Export Bib Annotation JSON…: the file they
+    send back held the old number (the typed one was saved only later, when they moved on)."""
+    from bibtagger_gui.gui.export_action import ExportRequest
+
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    rel = win.items[win.current_id].photo.relpath
+    typed(qtbot, "4242")
+    out = tmp_path / "A.json"
+    controller = win.export_controller
+    controller.interactive = False
+    controller.ask = lambda spec: ExportRequest(out)
+    with qtbot.waitSignal(controller.finished, timeout=20000):
+        controller.actions["json"].trigger()
+    entry = next(e for e in json.loads(out.read_text()) if e["image"] == rel)
+    assert [b["number"] for b in entry["bibs"]] == ["4242"] == numbers(tmp_path / "p", rel)
+
+
+def test_importing_while_typing_keeps_the_typed_number(qtbot, make_window, tmp_path, monkeypatch):
+    """File > Import Annotations… with a number typed: the import's emptied undo history dropped the typing (the
+    field still showed it, and Enter then saved nothing). It is saved first, then the file merges with it."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    rel = win.items[win.current_id].photo.relpath
+    other = next(r for r in (win.list_model.items[i].photo.relpath for i in range(win.list_model.total())) if r != rel)
+    typed(qtbot, "4242")
+    ann = tmp_path / "more.json"
+    ann.write_text(json.dumps([{"image": other, "bibs": [{"number": "77"}]}]))
+    win.import_controller.interactive = False
+    assert win.import_controller.import_file(ann) is not None
+    assert numbers(tmp_path / "p", rel) == ["4242"]
+    assert "77" in numbers(tmp_path / "p", other)
+
+
 def test_space_bound_in_the_key_map_works_from_the_number_field(qtbot, make_window, tmp_path, monkeypatch):
     """docs/review-flow.md's own example binds Space to next_photo: in the number field it typed a space."""
     path = tmp_path / "keymap.json"
