@@ -298,3 +298,22 @@ def test_ctrl_c_during_a_merge_says_what_is_in_and_how_to_import_the_rest(shoot,
     assert main(shlex.split(rest)[1:]) == 0
     got = state(race)
     assert [("21", "human") in got[rels[1]][1], ("22", "human") in got[rels[2]][1], ("31", "human") in got[rels[3]][1]] == [True] * 3
+
+
+def test_a_hand_out_imported_into_the_wrong_folder_is_an_error(shoot, tmp_path, capsys):
+    """A volunteer imports the hand-out into a folder without its photos (the copy went elsewhere): every entry was
+    named 'no such photo' and the command still ended with success. It ends with exit 1 and says what to check."""
+    race, made = shoot
+    handout = tmp_path / "A-todo.json"
+    assert main(["export", str(race), "--format", "json", "--out", str(handout)]) == 0
+    wrong = tmp_path / "Downloads"
+    wrong.mkdir()
+    shutil.copy2(race / made[0][0], wrong / "finish_line.jpg")  # some other photo, no photo of the hand-out
+    capsys.readouterr()
+    assert main(["import", str(wrong), str(handout)]) == 1
+    err = capsys.readouterr().err
+    assert (f"error: none of the {len(made)} photo(s) of {handout.name} is in {wrong} (by path or file name, sub-folders "
+            "included): is it the folder the photos were copied to?") in err, err
+    assert main(["import", str(wrong), str(handout), str(handout)]) == 1  # with another file, still said
+    vol = volunteer(tmp_path, race, "A", [made[1][0]], handout)  # one photo of six there: imported, exit 0
+    assert state(vol) == {made[1][0]: state(race)[made[1][0]]}

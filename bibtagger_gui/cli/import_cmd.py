@@ -109,6 +109,7 @@ def _import_files(store: Any, files: list[tuple[Path, list]], args: argparse.Nam
         for rel, message in scan.errors:
             print(f"{os.path.join(str(folder), rel)}: {message}", file=sys.stderr)
         db = store.db_path
+        found_none = False
         for path, entries in files:
             try:
                 report = import_annotations(store, entries, source=args.source, mark_reviewed=args.reviewed,
@@ -124,4 +125,8 @@ def _import_files(store: Any, files: list[tuple[Path, list]], args: argparse.Nam
                 if note:
                     print(f"{path}: {image}: {note}", file=sys.stderr)
             print(f"imported {path.name}: {report.summary()}; store {db}", file=sys.stderr)
-    return 0
+            if report.entries and len(report.missing_photos) == report.entries:  # the wrong folder, most likely
+                found_none = True
+                print(f"error: none of the {report.entries} photo(s) of {path.name} is in {folder} (by path or file name, "
+                      "sub-folders included): is it the folder the photos were copied to?", file=sys.stderr)  # fmt: skip
+    return 1 if found_none else 0
