@@ -317,3 +317,41 @@ def test_a_hand_out_imported_into_the_wrong_folder_is_an_error(shoot, tmp_path, 
     assert main(["import", str(wrong), str(handout), str(handout)]) == 1  # with another file, still said
     vol = volunteer(tmp_path, race, "A", [made[1][0]], handout)  # one photo of six there: imported, exit 0
     assert state(vol) == {made[1][0]: state(race)[made[1][0]]}
+
+
+def test_the_same_return_imported_twice_leaves_what_you_did_since(shoot, tmp_path, capsys):
+    """A.json merged, then the organiser marks a photo the volunteer accepted unreviewed and deletes a bib the
+    volunteer drew; A.json comes in a second time (a second mail, the same file picked again). It silently
+    marked the photo reviewed again and brought the bib back: against the hand-out state both were still the
+    volunteer's changes alone. Nothing is written now, and a conflict that still holds is listed again."""
+    race, made = shoot
+    (p0, n0, _), (p1, n1, _), (p2, n2, _) = made[:3]
+    handout = tmp_path / "A-todo.json"
+    (tmp_path / "A.txt").write_text(f"{p0}\n{p1}\n{p2}\n")
+    assert main(["export", str(race), "--format", "json", "--photos", str(tmp_path / "A.txt"), "--out", str(handout)]) == 0
+    vol = volunteer(tmp_path, race, "A", [p0, p1, p2], handout)
+    with Store.open(vol) as store:
+        accept(store, p0)
+        store.add_bib(store.photo_by_path(p1).id, "55", (200, 150, 260, 190))  # a missing bib drawn
+        accept(store, p1)
+        row = bib(store, p2, n2)
+        store.update_bib(row.id, number="9" + n2, box=row.box)
+    with Store.open(race) as store:  # the organiser fixes p2 otherwise meanwhile: a conflict
+        row = bib(store, p2, n2)
+        store.update_bib(row.id, number="8" + n2, box=row.box)
+    back = tmp_path / "A.json"
+    assert main(["export", str(vol), "--format", "json", "--out", str(back)]) == 0
+    assert main(["import", str(race), str(back)]) == 0
+    assert state(race)[p0][0] and ("55", "human") in state(race)[p1][1]
+    with Store.open(race) as store:
+        store.set_reviewed(store.photo_by_path(p0).id, False)  # Mark Unreviewed: the organiser looks again
+        store.delete_bib(bib(store, p1, "55").id)  # and finds no bib 55
+    before = state(race)
+    capsys.readouterr()
+    assert main(["import", str(race), str(back)]) == 0
+    err = capsys.readouterr().err
+    assert state(race) == before, err
+    assert "3 photo(s) merged from this file before, left as you have them" in err
+    assert f"{p2}: conflict: you changed {n2} to 8{n2} after the hand-out; the volunteer changed {n2} to 9{n2}" in err
+    assert main(["import", str(race), str(back), "--overwrite"]) == 0  # the file wins where it is in conflict
+    assert state(race)[p2][1] == [("9" + n2, "human")] and state(race)[p0] == before[p0]

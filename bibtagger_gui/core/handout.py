@@ -11,6 +11,7 @@ The comparison, bib by bib, is core/handout_merge.py; the import applies it (cor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Any, Iterable
@@ -20,6 +21,8 @@ from bibtagger_gui.core.bib import Bib
 
 PROJECT_KEY = "project_id"  # store meta: this project's id, written into the hand-out states it exports
 REMEMBERED_PREFIX = "handout:"  # store meta handout:<photo id>: the states other projects handed the photo out with
+MERGED_PREFIX = "merged:"  # store meta merged:<photo id>: fingerprints of the returned entries merged into the photo
+MERGED_KEPT = 20  # fingerprints kept per photo (the newest)
 _READ: Any = object()
 
 
@@ -73,3 +76,25 @@ def add_handout_states(store: Any, entries: list[dict]) -> None:
                       [Bib.from_json(b) for b in entry["bibs"]])  # fmt: skip
         entry["handout"] = [own.to_json()] + [
             h.to_json() for h in remembered(store, photo.id, notes.get(f"{REMEMBERED_PREFIX}{photo.id}")) if h.project != mine]
+
+
+def entry_fingerprint(entry: Any) -> str:
+    """A returned entry's fingerprint (``PhotoAnnotation``: its bibs, reviewed flag and hand-out states, not its
+    image name): the same file imported again, in whatever folder layout, has the same one."""
+    data = entry.to_json()
+    data.pop("image", None)
+    return hashlib.sha1(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def merged_before(notes: dict[str, str], photo_id: int, fingerprint: str) -> bool:
+    """Whether an entry with ``fingerprint`` was merged into the photo already (``notes``: the store's meta rows
+    with :data:`MERGED_PREFIX`, read once per import)."""
+    return fingerprint in json.loads(notes.get(f"{MERGED_PREFIX}{photo_id}") or "[]")
+
+
+def remember_merged(store: Any, notes: dict[str, str], photo_id: int, fingerprint: str) -> None:
+    """Note that an entry with ``fingerprint`` was merged into the photo (in the import's transaction)."""
+    key = f"{MERGED_PREFIX}{photo_id}"
+    seen = [f for f in json.loads(notes.get(key) or "[]") if f != fingerprint] + [fingerprint]
+    notes[key] = json.dumps(seen[-MERGED_KEPT:])
+    store.set_meta(key, notes[key])

@@ -58,6 +58,7 @@ class ImportReport:
     moved: int = 0  # boxes moved as the file's reviewer moved them
     unreviewed: list[tuple[str, str]] = field(default_factory=list)  # (image, why): a review the merged bibs do not match
     unchanged: list[str] = field(default_factory=list)  # photos that already held exactly the entry: left as they were
+    merged_before: list[str] = field(default_factory=list)  # photos this very entry was merged into before: left as they are
     bibs_fixed: list[tuple[str, str]] = field(default_factory=list)  # (image, what): a number's spaces, a box clamped
     bibs_skipped: list[tuple[str, str]] = field(default_factory=list)  # (image, why): a bib left out, the rest imported
 
@@ -96,6 +97,8 @@ class ImportReport:
         ]
         if self.unchanged:
             parts.append(f"{len(self.unchanged)} photo(s) already as in the file")
+        if self.merged_before:
+            parts.append(f"{len(self.merged_before)} photo(s) merged from this file before, left as you have them")
         if self.model_removed:
             parts.append(f"{self.model_removed} earlier model bib(s) replaced")
         if self.model_dropped:
@@ -397,6 +400,7 @@ def import_annotations(
         index = _PhotoIndex(store)
         index.claim_exact(e.image for e in entries)
         hashes: dict[int, str | None] | None = None  # image-data hashes, read once (a merge compares them)
+        merged: dict[str, str] | None = None  # the returned entries merged before (handout.MERGED_PREFIX), read once
         taken: dict[int, str] = {}  # photo id -> image that claimed it
         for entry in entries:
             photo, how = index.find(entry.image)
@@ -447,7 +451,12 @@ def import_annotations(
                 if hashes is None:
                     hashes = store.pixel_hashes()
                 seen = replace(entry, reviewed=False) if review_lost and entry.reviewed else entry  # the same rule
-                _merge(store, photo, seen, base, bibs, overwrite, version, report, hashes.get(photo.id))
+                if merged is None:
+                    merged = store.meta_with_prefix(handout.MERGED_PREFIX)
+                fingerprint = handout.entry_fingerprint(entry)
+                again = handout.merged_before(merged, photo.id, fingerprint)
+                _merge(store, photo, seen, base, bibs, overwrite, version, report, hashes.get(photo.id), again)
+                handout.remember_merged(store, merged, photo.id, fingerprint)
             elif truth:  # with --as human every bib is a human one, confidence or not
                 _import_truth(store, photo, entry.image, bibs if source == "auto" else human, overwrite, report)
             else:
@@ -547,7 +556,7 @@ def _import_photo(
 
 def _merge(
     store: Any, photo: Any, entry: PhotoAnnotation, base: Handout, bibs: list[Bib], overwrite: bool, version: str,
-    report: ImportReport, pixels: str | None,
+    report: ImportReport, pixels: str | None, again: bool = False,
 ) -> None:  # fmt: skip
     """Three-way merge of an entry that left this project as ``base``, bib by bib (core/handout_merge.py,
     docs/volunteers.md).
@@ -559,6 +568,10 @@ def _merge(
     differently on both sides is a conflict and stays as you have it (the photo's other bibs still merge),
     unless ``overwrite``: then the photo takes the file's version. A photo that is another picture now is
     left as it is (or takes the file's, with ``overwrite``) when the volunteer changed anything.
+
+    ``again``: this very entry was merged into the photo before (the same file imported twice). What you did since
+    (a bib the volunteer added deleted, the photo marked unreviewed) is your decision over theirs: nothing is
+    written, and the conflicts that still hold are listed again (``overwrite`` still takes the file's).
     """
     report.merged += 1
     photo = store.photo(photo.id)
@@ -582,6 +595,13 @@ def _merge(
     result = merging.merge(file, here)
     if result.conflicts and overwrite:
         _take_file(store, photo, entry, bibs, version, report)
+        return
+    if again:  # merged before: what changed here since is yours; only the conflicts are said again
+        report.merged_before.append(entry.image)
+        report.already_there += sum(f.item is not None for f in file.fates)
+        why = result.why()
+        if why is not None:
+            report.conflicts.append((entry.image, why))
         return
     for step in result.steps:
         row = step.row.origin if step.row is not None else None
