@@ -434,3 +434,49 @@ def test_an_untouched_number_field_commits_nothing_over_another_program_s_edit(q
     qtbot.waitUntil(lambda: [b.number for b in win.current_bibs] == ["4242"], timeout=3000)
     key(qtbot, Qt.Key.Key_Return)
     assert [b.number for b in win.store.bibs(pid)] == ["4242"]
+
+
+def test_writing_keywords_while_typing_saves_the_typed_number_first(qtbot, make_window, tmp_path, monkeypatch):
+    """File > Write Keywords to Photos… with a number typed: the keywords were read from the store, which still held
+    the number it replaced (the photo got the old runner's bib). It is saved when the command starts, whatever follows
+    (here: exiftool is missing)."""
+    from bibtagger_gui.core.keywords import KeywordError
+    from bibtagger_gui.gui import keywords_action
+
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    rel = win.items[win.current_id].photo.relpath
+
+    def missing():
+        raise KeywordError("exiftool was not found")
+
+    monkeypatch.setattr(keywords_action, "find_exiftool", missing)
+    typed(qtbot, "4242")
+    win.keywords_controller.interactive = False
+    win.keywords_controller.trigger()
+    assert numbers(tmp_path / "p", rel) == ["4242"]
+
+
+def test_improving_models_while_typing_saves_the_typed_number_first(qtbot, make_window, tmp_path, monkeypatch):
+    """Recognition > Improve Models… counts and trains on the reviewed photos' labels: a fix being typed is one."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    rel = win.items[win.current_id].photo.relpath
+    typed(qtbot, "4242")
+    win.finetune_controller.trigger()
+    assert numbers(tmp_path / "p", rel) == ["4242"]
+
+
+def test_importing_an_mturk_batch_while_typing_saves_the_typed_number_first(qtbot, make_window, tmp_path, monkeypatch):
+    """Crowd > Import MTurk Batch… puts the workers' boxes into the store: the typed number goes in before them."""
+    from tests.test_mturk import answer, row, write_csv
+
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    rel = win.items[win.current_id].photo.relpath
+    other = next(r for r in (win.list_model.items[i].photo.relpath for i in range(win.list_model.total())) if r != rel)
+    src = write_csv(tmp_path / "batch.csv", [row("A1", other, answer((5, 5, 30, 20, "77")), worker="W1")])
+    typed(qtbot, "4242")
+    dialog = win.mturk_controller.open_batch(src)
+    try:
+        assert numbers(tmp_path / "p", rel) == ["4242"]
+        assert "77" in numbers(tmp_path / "p", other)
+    finally:
+        dialog.close()

@@ -281,8 +281,7 @@ class ExportController(FeatureController):
         if self.job is not None:
             self._message(QMessageBox.Icon.Information, "Export", "An export is still running.")
             return None
-        if callable(getattr(self.window, "_commit_entry", None)):  # a number being typed is in the file (and in the
-            self.window._commit_entry()  # dialog's counts): a volunteer's last fix was left out of the file sent back
+        self._save_typed_number()  # in the file and the dialog's counts: a volunteer's last fix was left out of it
         request = self.ask(spec)
         if request is None:
             return None

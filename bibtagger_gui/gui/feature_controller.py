@@ -37,6 +37,13 @@ class FeatureController(QObject):
         self.action, self.menu = action, menu
         return action
 
+    def _save_typed_number(self) -> None:
+        """The number being typed in the window's field becomes its edit now (its own undo step), as moving to another
+        photo makes it: what the feature reads or writes next (an export, a merge, keywords, a fine-tune) holds it."""
+        commit = getattr(self.window, "_commit_entry", None)
+        if callable(commit):
+            commit()
+
     #: how long :meth:`_say`'s status-bar message stays (ms) unless told
     say_ms = 6000
 

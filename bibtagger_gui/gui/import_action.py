@@ -327,8 +327,7 @@ class ImportController(FeatureController):
         store = getattr(window, "store", None)
         if store is None:
             return None
-        if callable(getattr(window, "_commit_entry", None)):  # a number being typed is saved first, then merged
-            window._commit_entry()  # with the file (the emptied undo history dropped it, still shown, before)
+        self._save_typed_number()  # then merged with the file (the emptied undo history dropped it, still shown)
         jobs = list(getattr(window, "jobs", []) or [])
         if any(j.kind == "scan" for j in jobs):
             self._message(QMessageBox.Icon.Information, TITLE, "The folder is still being scanned; import when the scan is done.")

@@ -158,6 +158,7 @@ class KeywordsController(FeatureController):
             return
         if self.worker is not None:
             return
+        self._save_typed_number()  # the number being typed is what the photo gets, not the one it replaces
         try:
             exe = find_exiftool()
         except KeywordError as exc:

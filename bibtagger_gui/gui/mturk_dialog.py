@@ -722,6 +722,9 @@ class MTurkController(QObject):
         """
         batch = mturk.read_batch(csv_path)
         store = getattr(self.window, "store", None)
+        commit = getattr(self.window, "_commit_entry", None)
+        if store is not None and callable(commit):  # a number being typed is saved before the workers' boxes come in
+            commit()
         folder = Path(folder) if folder else self._folder()
         if store is None and folder is None:
             raise mturk.BatchFormatError("open a photo folder first")
