@@ -340,10 +340,10 @@ def test_conflicts_window_says_who_did_what_since_the_hand_out(qtbot, tmp_path, 
     controller.import_files([back])
     dialog = controller.conflicts_dialog
     assert rows(dialog) == [(made[1][0], "vol.json", True)]
-    assert dialog.tree.topLevelItem(0).text(2) == (
+    assert dialog.tree.topLevelItem(0).text(2) == (  # not the command line's "(--overwrite takes the file's)":
         "you changed 567 to 568 after the hand-out; the volunteer deleted 567: that bib left as you have it, "
-        "the rest merged (--overwrite takes the file's)"
-    )
+        "the rest merged"
+    )  # the dialog's own button does that here
     got = state(win.store)
     assert [(n, s) for n, _b, s in got[made[2][0]][1]] == [(made[2][1], "human")] and got[made[2][0]][0]  # merged
     # photo 1: 568 left as the organiser has it, their 1234 kept, the volunteer's confirmation of 101 merged;

@@ -17,6 +17,10 @@ from typing import Any, Callable, Iterable, Sequence
 from bibtagger_gui.core.annotations import Handout
 from bibtagger_gui.core.bib import Bib, iou
 
+#: ends a conflict the import left as the project has it: how the command line takes the file's version instead
+#: (the window's conflicts list leaves it out: its button does that, gui/import_action.py)
+OVERWRITE_HINT = " (--overwrite takes the file's)"
+
 SAME_BOX_IOU = 0.5  # same number and this overlap (or a missing box): the same bib; another number here: renumbered
 MOVE_TOLERANCE = 1.0  # px: a box that moved less is not a change (boxes are rounded when files are scaled)
 
@@ -132,7 +136,7 @@ class Merge:
             rest = "that bib left as you have it, the rest merged"
         else:
             rest = "those bibs left as you have them, the rest merged"
-        return f"you {ours} after the hand-out; the volunteer {theirs}: {rest} (--overwrite takes the file's)"
+        return f"you {ours} after the hand-out; the volunteer {theirs}: {rest}{OVERWRITE_HINT}"
 
 
 def number_list(items: Iterable[Any]) -> str:

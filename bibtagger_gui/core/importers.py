@@ -476,7 +476,7 @@ def _import_truth(store: Any, photo: Any, image: str, bibs: list[Bib], overwrite
         return
     if reviewed and not overwrite:  # two reviews disagree: a person decides, the first one stays meanwhile
         report.conflicts.append((image, f"reviewed here with {merging.number_list(rows)}, the file's review has {merging.number_list(bibs)}: "
-                                        "left as it is (--overwrite takes the file's)"))  # fmt: skip
+                                        f"left as it is{merging.OVERWRITE_HINT}"))  # fmt: skip
         return
     for bib, row in pairs:
         if row.source == "model" and bib.confidence is None:  # the file confirms a model reading: a human bib now
@@ -499,7 +499,7 @@ def _import_truth(store: Any, photo: Any, image: str, bibs: list[Bib], overwrite
             kept.append(row)
     if kept:  # your own bibs the reviewer did not have (or deleted): kept, and the photo waits for you
         report.conflicts.append((image, f"your bib(s) {merging.number_list(kept)} are not in the file's review ({merging.number_list(bibs)}): "
-                                        "kept, photo left unreviewed (--overwrite takes the file's)"))  # fmt: skip
+                                        f"kept, photo left unreviewed{merging.OVERWRITE_HINT}"))  # fmt: skip
         return
     if not reviewed:
         store.set_reviewed(photo.id, True)
@@ -589,7 +589,7 @@ def _merge(
             _take_file(store, photo, entry, bibs, version, report)
         else:
             report.conflicts.append((entry.image, "the photo was replaced by another picture after the hand-out; the volunteer "
-                                     f"{file.describe()} on the old one: left as it is (--overwrite takes the file's)"))  # fmt: skip
+                                     f"{file.describe()} on the old one: left as it is{merging.OVERWRITE_HINT}"))  # fmt: skip
         return
     here = merging.side(base, here_now, photo.reviewed, store.deleted_numbers(photo.id))
     result = merging.merge(file, here)

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from bibtagger_gui.core.annotations import AnnotationError, PhotoAnnotation, load_annotations
+from bibtagger_gui.core.handout_merge import OVERWRITE_HINT
 from bibtagger_gui.core.importers import ImportReport, import_annotations, photos_for
 from bibtagger_gui.gui import look, screen_fit
 from bibtagger_gui.gui.feature_controller import FeatureController
@@ -78,6 +79,7 @@ def conflicts_of(store: Any, files: list[FileImport]) -> list[Conflict]:
         photos = photos_for(store, [image for image, _why in f.report.conflicts])
         for image, why in f.report.conflicts:
             photo = photos.get(image)
+            why = why.replace(OVERWRITE_HINT, "")  # the command line's way; here the dialog's button takes the file's
             out.append(Conflict(f, image, why, photo.id if photo else None, photo.relpath if photo else image))
     return out
 
