@@ -128,7 +128,8 @@ def test_human_bib_already_there_and_model_bib_confirmed(folder):
         shifted = [box[0] + 5, box[1], box[2] + 5, box[3]]
         rep = import_annotations(store, entries([{"image": rel, "bibs": [
             {"number": number, "box": shifted}, {"number": "9", "box": [1, 1, 5, 5]}]}]))
-        assert (rep.human_added, rep.already_there) == (1, 1)
+        assert (rep.human_added, rep.confirmed, rep.already_there) == (0, 1, 1)  # the model's reading, confirmed
+        assert "0 human and 0 model bib(s) added; 1 already there; 1 prediction(s) confirmed as read" in rep.summary()
         rows = store.bibs(pid)
         assert sorted((r.number, r.source) for r in rows) == [(number, "human"), ("9", "human")]  # no duplicate box
         assert next(r.box for r in rows if r.number == number) == tuple(shifted)

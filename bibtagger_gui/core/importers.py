@@ -40,7 +40,8 @@ class ImportReport:
     entries: int = 0  # photos listed in the file
     matched: int = 0  # of them found in the store
     by_name: list[tuple[str, str]] = field(default_factory=list)  # (image, relpath) matched on the file name only
-    human_added: int = 0  # human bibs added (or model bibs the file confirmed, turned into human ones)
+    human_added: int = 0  # human bibs added (or a model bib the file's reviewer retyped, a human one now)
+    confirmed: int = 0  # model bibs the file's reviewer confirmed as they read: human bibs now, nothing added
     model_added: int = 0  # model bibs that are new (not the same as the photo's model bib before)
     already_there: int = 0  # bibs the store had already (a second import counts everything here)
     model_dropped: int = 0  # predictions left out: a number the user deleted there, or repeating a human bib
@@ -95,6 +96,8 @@ class ImportReport:
             f"{self.human_added} human and {self.model_added} model bib(s) added",
             f"{self.already_there} already there",
         ]
+        if self.confirmed:
+            parts.append(f"{self.confirmed} prediction(s) confirmed as read")
         if self.unchanged:
             parts.append(f"{len(self.unchanged)} photo(s) already as in the file")
         if self.merged_before:
@@ -481,7 +484,7 @@ def _import_truth(store: Any, photo: Any, image: str, bibs: list[Bib], overwrite
     for bib, row in pairs:
         if row.source == "model" and bib.confidence is None:  # the file confirms a model reading: a human bib now
             store.update_bib(row.id, number=bib.number, box=bib.box if bib.box is not None else row.box)
-            report.human_added += 1
+            report.confirmed += 1
         else:
             report.already_there += 1
     for bib in lone:
@@ -514,9 +517,10 @@ def _add_human(store: Any, photo_id: int, bib: Bib, report: ImportReport) -> Non
         return
     if same:  # the file confirms a model reading: it becomes a human bib (no duplicate box)
         store.update_bib(same[0].id, number=bib.number, box=bib.box if bib.box is not None else same[0].box)
+        report.confirmed += 1
     else:
         store.add_bib(photo_id, bib.number, bib.box, source="human")
-    report.human_added += 1
+        report.human_added += 1
 
 
 def _import_photo(
@@ -616,7 +620,7 @@ def _merge(
             report.moved += 1
         elif step.kind == "confirm":
             store.update_bib(row.id)
-            report.human_added += 1
+            report.confirmed += 1
         else:
             _add_human(store, photo.id, step.bib, report)
     written = {s.base for s in result.steps}
