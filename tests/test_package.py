@@ -226,6 +226,27 @@ def check_frozen_commands(exe: Path, tmp_path: Path, env: dict[str, str]) -> Non
     done = run("gui", str(folder), "--screenshot", str(shot), timeout=300)
     assert done.returncode == 0 and shot.stat().st_size > 10000, done.stdout + done.stderr
     check_frozen_desktop_entry(exe, tmp_path, env)
+    check_frozen_child_environment(exe, folder, tmp_path, env)
+
+
+def check_frozen_child_environment(exe: Path, folder: Path, tmp_path: Path, env: dict[str, str]) -> None:
+    """exiftool, started by the packaged app, sees the user's environment: not the app's _internal on LD_LIBRARY_PATH
+    nor its Qt plugins (docs/packaging.md#programs-the-app-starts). A stand-in exiftool writes what it got."""
+    if sys.platform == "win32":
+        return
+    bin_dir = tmp_path / "fake bin"
+    bin_dir.mkdir()
+    seen = tmp_path / "exiftool env.txt"
+    (bin_dir / "exiftool").write_text(f"#!/bin/sh\nenv > '{seen}'\nexec cat > /dev/null\n", encoding="utf-8")
+    (bin_dir / "exiftool").chmod(0o755)
+    user = {**env, "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", "LD_LIBRARY_PATH": str(tmp_path / "user lib")}
+    done = subprocess.run([str(exe), "keywords", str(folder), "--dry-run"], env=user, capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)  # fmt: skip
+    assert seen.is_file(), done.stdout + done.stderr
+    child = dict(line.split("=", 1) for line in seen.read_text(encoding="utf-8").splitlines() if "=" in line)
+    assert child.get("LD_LIBRARY_PATH") == str(tmp_path / "user lib"), child
+    internal = str(exe.parent / "_internal")
+    assert not [k for k, v in child.items() if internal in v or k.startswith("_PYI_")], child
 
 
 def check_frozen_desktop_entry(exe: Path, tmp_path: Path, env: dict[str, str]) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from bibtagger_gui.core import replace_file
+from bibtagger_gui.core.child_env import system_environ
 from bibtagger_gui.core.imageio import RAW_EXTENSIONS, SUPPORTED_EXTENSIONS
 from bibtagger_gui.core.pixelhash import pixel_hash
 from bibtagger_gui.core.store import not_recognized_yet
@@ -356,6 +357,7 @@ class ExifTool:
                 stderr=subprocess.PIPE,
                 creationflags=flags,
                 start_new_session=sys.platform != "win32",
+                env=system_environ(),  # not the packaged app's library paths (docs/packaging.md#programs-the-app-starts)
             )
         except OSError as exc:
             raise ExiftoolMissing(f"cannot start exiftool ({self.executable}): {exc}") from exc

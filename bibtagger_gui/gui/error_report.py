@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bibtagger_gui.core.child_env import as_system_environ
 from bibtagger_gui.gui import screen_fit
 from bibtagger_gui.gui.look import name_widget
 
@@ -157,7 +158,8 @@ def open_folder(folder: Path | None) -> bool:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return False
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+    with as_system_environ():  # xdg-open and the file manager get the system's libraries, not the packaged app's
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
 
 class ErrorReporter(QObject):
