@@ -77,3 +77,13 @@ def test_runtime_dependencies_are_exactly_what_the_app_imports():
     used = set().union(*imported.values())
     unused = declared - used
     assert not unused, f"runtime dependencies the app never imports: {sorted(unused)}"
+
+
+def test_the_version_the_app_says_is_the_packages():
+    """`bibtagger --version`, the log's first line and About say ``bibtagger_gui.__version__``; pip, the wheel and the
+    package's metadata say pyproject.toml's. Two places, one number (docs/packaging.md)."""
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(bibtagger_gui.__file__).parents[1] / "pyproject.toml").read_text("utf-8"))["project"]
+    assert project["version"] == bibtagger_gui.__version__

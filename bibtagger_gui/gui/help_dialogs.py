@@ -114,7 +114,8 @@ class ShortcutsDialog(QDialog):
             f"<code>${ENV_VAR}</code>), e.g. <code>{{\"next_photo\": [\"N\", \"Space\"], \"accept_photo\": "
             "\"Ctrl+Return\"}</code>, or in the app's settings as "
             f"<code>{SETTINGS_GROUP}/&lt;action&gt;</code>; then restart bibtagger. A key you give an action is "
-            "taken from the action that had it (docs/review-flow.md).</p>"
+            "taken from the action that had it (listed below as a problem); a key given to two actions is refused for "
+            "both.</p>"
             + (f"<p><b>Problems in your key map:</b></p><ul>{problems}</ul>" if problems else "")
         )
 
