@@ -75,3 +75,19 @@ def test_a_screenshot_into_a_missing_folder_is_refused_before_the_window_opens(t
     assert capsys.readouterr().err.strip() == (f"bibtagger gui: {png.parent}: no such folder, so shot.png cannot be "
                                                "written there (make the folder first, or choose another place)")  # fmt: skip
     assert opened == [] and not png.parent.exists()
+
+
+def test_a_screenshot_with_models_that_do_not_load_is_refused(tmp_path, demo_folder):
+    """`gui DIR --models BROKEN --screenshot PNG` wrote the PNG of a run with the bundled models and exited 0, the
+    failure only on stderr: a script took the wrong picture for the one asked for. It exits 1, writing nothing."""
+    broken = tmp_path / "models"
+    broken.mkdir()
+    (broken / "detector.onnx").write_bytes(b"not a model")
+    png = tmp_path / "shot.png"
+    env = {**_without_display(), "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "BIBTAGGER_KEYMAP": str(tmp_path / "none.json")}
+    cmd = [sys.executable, "-m", "bibtagger_gui", "gui", str(demo_folder), "--models", str(broken), "--screenshot", str(png)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stderr[-3000:]
+    assert "bibtagger gui: " in out.stderr and str(broken) in out.stderr
+    assert not png.exists()

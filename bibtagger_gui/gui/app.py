@@ -119,6 +119,9 @@ def _run_window(app, MainWindow, reporter, folder, models, screenshot) -> int:  
         window.resume.active = False  # a screenshot shows the default window and changes nothing remembered
     if models and not window.load_models_dir(models, remember=False):
         print(f"bibtagger gui: {window.statusBar().currentMessage()}", file=sys.stderr)
+        if screenshot is not None:  # a picture of the bundled models' readings is not what was asked for
+            window.close()
+            return 1
     window.show()
     if folder is None and screenshot is None:
         recent = window.settings.value("recent_folder")
