@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from bibtagger_gui.core.annotations import AnnotationError, Handout, parse_handouts
@@ -23,6 +24,7 @@ PROJECT_KEY = "project_id"  # store meta: this project's id, written into the ha
 REMEMBERED_PREFIX = "handout:"  # store meta handout:<photo id>: the states other projects handed the photo out with
 MERGED_PREFIX = "merged:"  # store meta merged:<photo id>: fingerprints of the returned entries merged into the photo
 MERGED_KEPT = 20  # fingerprints kept per photo (the newest)
+RETURNED_PREFIX = "returned:"  # store meta returned:<photo id>: per volunteer, the last entry of theirs merged (Return)
 _READ: Any = object()
 
 
@@ -97,4 +99,56 @@ def remember_merged(store: Any, notes: dict[str, str], photo_id: int, fingerprin
     key = f"{MERGED_PREFIX}{photo_id}"
     seen = [f for f in json.loads(notes.get(key) or "[]") if f != fingerprint] + [fingerprint]
     notes[key] = json.dumps(seen[-MERGED_KEPT:])
+    store.set_meta(key, notes[key])
+
+
+@dataclass
+class Return:
+    """A volunteer's entry merged into a photo: the base of their next file of the same hand-out
+    (docs/volunteers.md#a-volunteers-corrected-file)."""
+
+    fingerprint: str  # the entry's (:func:`entry_fingerprint`)
+    state: Handout  # what it said, in this project's pixels: the base their next file merges over
+    file: str  # the file it came in
+    since: Handout  # the base it was merged over (the hand-out state, or their earlier file's state)
+    since_file: str | None  # the file of that earlier state; None: the hand-out itself
+
+
+def volunteer(entry: Any, mine: str | None) -> str | None:
+    """The project that wrote a returned entry (its first hand-out state is the exporter's own,
+    :func:`add_handout_states`), or None when it is this project's own export (or has no states)."""
+    if mine is None or not entry.handouts or entry.handouts[0].project == mine:
+        return None
+    return entry.handouts[0].project
+
+
+def _print(state: Handout) -> str:
+    return hashlib.sha1(json.dumps(state.to_json(), sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def last_return(notes: dict[str, str], photo_id: int, who: str, base: Handout) -> Return | None:
+    """The volunteer ``who``'s last entry merged into the photo from the hand-out ``base`` (``notes``: the
+    store's meta rows with :data:`RETURNED_PREFIX`), or None (none yet, another hand-out, an unreadable note)."""
+    try:
+        note = json.loads(notes.get(f"{RETURNED_PREFIX}{photo_id}") or "{}").get(who)
+        if not note or note.get("handout") != _print(base):
+            return None
+        state, since = parse_handouts([note["state"], note["since"]], "merged return")
+        return Return(str(note["fingerprint"]), state, str(note["file"]), since, note.get("since_file"))
+    except (ValueError, KeyError, TypeError, AttributeError, AnnotationError):  # costs the later-file rule only
+        return None
+
+
+def remember_return(store: Any, notes: dict[str, str], photo_id: int, who: str, base: Handout, ret: Return) -> None:
+    """Note ``ret`` as the volunteer ``who``'s last entry merged from the hand-out ``base`` (in the import's transaction)."""
+    key = f"{RETURNED_PREFIX}{photo_id}"
+    try:
+        data = json.loads(notes.get(key) or "{}")
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    data[who] = {"handout": _print(base), "fingerprint": ret.fingerprint, "state": ret.state.to_json(),
+                 "file": ret.file, "since": ret.since.to_json(), "since_file": ret.since_file}  # fmt: skip
+    notes[key] = json.dumps(data, sort_keys=True)
     store.set_meta(key, notes[key])

@@ -124,8 +124,9 @@ class Merge:
     spare: list[Item]  # our predictions nobody decided on that the file's review does not have
     withheld: str | None  # why a review (of the file, or ours) is not kept on the merged photo, or None
 
-    def why(self) -> str | None:
-        """The conflict line: "you changed 12 to 13 after the hand-out; the volunteer deleted 12: left as it is ..."."""
+    def why(self, since: str = "after the hand-out") -> str | None:
+        """The conflict line: "you changed 12 to 13 after the hand-out; the volunteer deleted 12: left as it is ..."
+        (``since``: what the base is, e.g. "over the volunteer's earlier file A1.json")."""
         if not self.conflicts:
             return None
         ours = ", ".join(_unique(o for o, _t in self.conflicts))
@@ -136,7 +137,7 @@ class Merge:
             rest = "that bib left as you have it, the rest merged"
         else:
             rest = "those bibs left as you have them, the rest merged"
-        return f"you {ours} after the hand-out; the volunteer {theirs}: {rest}{OVERWRITE_HINT}"
+        return f"you {ours} {since}; the volunteer {theirs}: {rest}{OVERWRITE_HINT}"
 
 
 def number_list(items: Iterable[Any]) -> str:

@@ -12,7 +12,8 @@ a photo reviewed here differently, or holding your own bibs the file lacks, is r
 conflict instead of being merged (docs/volunteers.md). An entry carrying this project's hand-out state
 (``"handout"``, core/handout.py) is merged three ways instead, bib by bib (core/handout_merge.py, :func:`_merge`):
 the file's changes since the hand-out land on the bibs you did not change otherwise, a bib both sides changed
-differently is a conflict that says who did what. Photos are never written: only the project store changes.
+differently is a conflict that says who did what; a later file of the same volunteer merges over their last merged
+one (handout.Return). Photos are never written: only the project store changes.
 See docs/imports.md.
 """
 
@@ -60,6 +61,7 @@ class ImportReport:
     unreviewed: list[tuple[str, str]] = field(default_factory=list)  # (image, why): a review the merged bibs do not match
     unchanged: list[str] = field(default_factory=list)  # photos that already held exactly the entry: left as they were
     merged_before: list[str] = field(default_factory=list)  # photos this very entry was merged into before: left as they are
+    superseded: list[str] = field(default_factory=list)  # an earlier file's entries of a volunteer whose later one was merged
     bibs_fixed: list[tuple[str, str]] = field(default_factory=list)  # (image, what): a number's spaces, a box clamped
     bibs_skipped: list[tuple[str, str]] = field(default_factory=list)  # (image, why): a bib left out, the rest imported
 
@@ -102,6 +104,9 @@ class ImportReport:
             parts.append(f"{len(self.unchanged)} photo(s) already as in the file")
         if self.merged_before:
             parts.append(f"{len(self.merged_before)} photo(s) merged from this file before, left as you have them")
+        if self.superseded:
+            parts.append(f"{len(self.superseded)} photo(s) from a volunteer's earlier file than one merged since, "
+                         "left as you have them")
         if self.model_removed:
             parts.append(f"{self.model_removed} earlier model bib(s) replaced")
         if self.model_dropped:
@@ -404,6 +409,7 @@ def import_annotations(
         index.claim_exact(e.image for e in entries)
         hashes: dict[int, str | None] | None = None  # image-data hashes, read once (a merge compares them)
         merged: dict[str, str] | None = None  # the returned entries merged before (handout.MERGED_PREFIX), read once
+        returns: dict[str, str] = {}  # each volunteer's last entry merged (handout.RETURNED_PREFIX), read with it
         taken: dict[int, str] = {}  # photo id -> image that claimed it
         for entry in entries:
             photo, how = index.find(entry.image)
@@ -446,24 +452,48 @@ def import_annotations(
             truth = source != "model" and (entry.reviewed is True or (mark_reviewed and entry.reviewed is None and not model))
             review_lost = truth and lost  # a review of bibs that did not all come in is no review of the photo
             truth = truth and not lost
+            seen = replace(entry, reviewed=False) if review_lost and entry.reviewed else entry  # the same rule
+            ret = None  # a volunteer's return: what to note of it (handout.Return) once imported
+            if base is not None and source == "auto":
+                if merged is None:
+                    merged = store.meta_with_prefix(handout.MERGED_PREFIX)
+                    returns = store.meta_with_prefix(handout.RETURNED_PREFIX)
+                fingerprint = handout.entry_fingerprint(entry)
+                again = handout.merged_before(merged, photo.id, fingerprint)
+                who = handout.volunteer(entry, mine)
+                last = handout.last_return(returns, photo.id, who, base) if who is not None else None
+                if last is not None and again and last.fingerprint != fingerprint:
+                    # an earlier file of this volunteer, merged before the later one that was merged since: theirs is
+                    # the later word (docs/volunteers.md#a-volunteers-corrected-file)
+                    report.superseded.append(entry.image)
+                    continue
+                since, since_file = base, None  # the base of this merge: the hand-out, or the volunteer's last file
+                if last is not None and last.fingerprint == fingerprint:  # their last file again: as it was merged
+                    since, since_file = last.since, last.since_file
+                elif last is not None:  # their later file: over their last one
+                    since, since_file = last.state, last.file
+                if who is not None:
+                    state = Handout(base.project, base.width, base.height, base.pixel_hash,
+                                    since.reviewed if seen.reviewed is None else bool(seen.reviewed), bibs)  # fmt: skip
+                    ret = handout.Return(fingerprint, state, name, since, since_file)
             same = _as_in_file(store, photo.id, human, model, source, truth, entry.reviewed)
             if same is not None:  # the project holds exactly this (your own export back): nothing to do
                 report.already_there += same
                 report.unchanged.append(entry.image)
+                if ret is not None:  # the volunteer's word all the same: their next file merges over it
+                    handout.remember_merged(store, merged, photo.id, fingerprint)
             elif base is not None and source == "auto":  # it comes back: what changed on which side since
                 if hashes is None:
                     hashes = store.pixel_hashes()
-                seen = replace(entry, reviewed=False) if review_lost and entry.reviewed else entry  # the same rule
-                if merged is None:
-                    merged = store.meta_with_prefix(handout.MERGED_PREFIX)
-                fingerprint = handout.entry_fingerprint(entry)
-                again = handout.merged_before(merged, photo.id, fingerprint)
-                _merge(store, photo, seen, base, bibs, overwrite, version, report, hashes.get(photo.id), again)
+                _merge(store, photo, seen, since, bibs, overwrite, version, report, hashes.get(photo.id), again,
+                       f"over the volunteer's earlier file {since_file}" if since_file else "after the hand-out")  # fmt: skip
                 handout.remember_merged(store, merged, photo.id, fingerprint)
             elif truth:  # with --as human every bib is a human one, confidence or not
                 _import_truth(store, photo, entry.image, bibs if source == "auto" else human, overwrite, report)
             else:
                 _import_photo(store, photo, entry, human, model, source, version, report)
+            if ret is not None:
+                handout.remember_return(store, returns, photo.id, who, base, ret)
             if review_lost and not store.photo(photo.id).reviewed and all(i != entry.image for i, _ in report.unreviewed):
                 report.unreviewed.append((entry.image, "left unreviewed: a bib of the file's review was left out"))
     return report
@@ -560,7 +590,7 @@ def _import_photo(
 
 def _merge(
     store: Any, photo: Any, entry: PhotoAnnotation, base: Handout, bibs: list[Bib], overwrite: bool, version: str,
-    report: ImportReport, pixels: str | None, again: bool = False,
+    report: ImportReport, pixels: str | None, again: bool = False, since: str = "after the hand-out",
 ) -> None:  # fmt: skip
     """Three-way merge of an entry that left this project as ``base``, bib by bib (core/handout_merge.py,
     docs/volunteers.md).
@@ -576,6 +606,7 @@ def _merge(
     ``again``: this very entry was merged into the photo before (the same file imported twice). What you did since
     (a bib the volunteer added deleted, the photo marked unreviewed) is your decision over theirs: nothing is
     written, and the conflicts that still hold are listed again (``overwrite`` still takes the file's).
+    ``since``: what ``base`` is, in the conflict lines (a volunteer's earlier file, when this is their later one).
     """
     report.merged += 1
     photo = store.photo(photo.id)
@@ -603,7 +634,7 @@ def _merge(
     if again:  # merged before: what changed here since is yours; only the conflicts are said again
         report.merged_before.append(entry.image)
         report.already_there += sum(f.item is not None for f in file.fates)
-        why = result.why()
+        why = result.why(since)
         if why is not None:
             report.conflicts.append((entry.image, why))
         return
@@ -625,7 +656,7 @@ def _merge(
             _add_human(store, photo.id, step.bib, report)
     written = {s.base for s in result.steps}
     report.already_there += sum(f.item is not None and b not in written for b, f in enumerate(file.fates))
-    why = result.why()
+    why = result.why(since)
     if why is not None:
         report.conflicts.append((entry.image, why))
     for item in result.spare:  # the file's review is taken: the predictions it lacks go
