@@ -141,3 +141,37 @@ def test_a_step_to_a_photo_being_decoded_ahead_waits_for_that_decode(qtbot, make
     qtbot.waitUntil(lambda: win.photo_view.image_loaded)
     assert close_to(shown_rgb(win), colour(1))
     assert decodes.count("photo_1.jpg") == 1, decodes
+
+
+def test_closing_the_folder_lets_go_of_what_was_decoded_ahead(qtbot, make_window, tmp_path, monkeypatch):
+    """The kept images (~13 MB each at 24 MP) and a decode under way are the folder's: closing it lets them go,
+    as it lets go of its list (nothing waits for the next folder's first photo to free them)."""
+    folder = tmp_path / "p"
+    folder.mkdir()
+    for i in range(3):
+        write_photo(folder / f"photo_{i}.jpg", colour(i))
+    fixed_predictions(monkeypatch, {})
+    gate, started = threading.Event(), threading.Event()
+    real = photo_view.load_image
+
+    def gated(path, *args, **kwargs):
+        if Path(path).name == "photo_2.jpg":  # the look-ahead's decode of the photo after next, under way at the close
+            started.set()
+            assert gate.wait(20)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(photo_view, "load_image", gated)
+    win = first_shown(qtbot, make_window(), folder)
+    settle_ahead(qtbot, win, "photo_0.jpg", "photo_1.jpg")
+    win.step_photo(1)  # photo 1 shown at once; the look-ahead goes on to photo 2
+    qtbot.waitUntil(started.is_set)
+    view = win.photo_view
+    try:
+        assert view.ahead.kept()
+        win.close_folder()
+        assert view.ahead.kept() == []
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: view.ahead.pool.active == 0)
+    qtbot.wait(50)  # the decode's result, delivered after the close, is not kept
+    assert view.ahead.kept() == []

@@ -110,11 +110,15 @@ class LookAhead(QObject):
     def kept(self) -> list[Path]:
         return list(self._kept)
 
-    def stop(self, timeout: float = 2.0) -> bool:
-        """Drop queued decodes, let go of what is kept, wait for a running one (at most ``timeout`` s)."""
+    def forget(self) -> None:
+        """Drop queued decodes and let go of what is kept; a running decode's result is not kept (the folder closed)."""
         self.pool.clear()
         self._tasks.clear()
         self._kept.clear()
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """:meth:`forget`, then wait for a running decode (at most ``timeout`` s)."""
+        self.forget()
         return self.pool.wait_for_done(timeout)
 
     # ---- the decode thread
