@@ -175,3 +175,40 @@ def test_closing_the_folder_lets_go_of_what_was_decoded_ahead(qtbot, make_window
     qtbot.waitUntil(lambda: view.ahead.pool.active == 0)
     qtbot.wait(50)  # the decode's result, delivered after the close, is not kept
     assert view.ahead.kept() == []
+
+
+def test_a_step_to_a_photo_queued_for_the_look_ahead_decodes_it_once(qtbot, make_window, tmp_path, monkeypatch):
+    """K right after a jump in the list, while the look-ahead still decodes the next photo and has the previous one
+    queued: the view decodes that one itself, and the queued decode of it is dropped (not a second decode of the
+    photo shown)."""
+    folder = tmp_path / "p"
+    folder.mkdir()
+    for i in range(5):
+        write_photo(folder / f"photo_{i}.jpg", colour(i))
+    fixed_predictions(monkeypatch, {})
+    gate, started, decodes = threading.Event(), threading.Event(), []
+    real = photo_view.load_image
+
+    def gated(path, *args, **kwargs):
+        decodes.append(Path(path).name)
+        if Path(path).name == "photo_4.jpg":  # the look-ahead's decode of the next photo: held
+            started.set()
+            assert gate.wait(20)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(photo_view, "load_image", gated)
+    win = first_shown(qtbot, make_window(), folder)
+    view = win.photo_view
+    win.select_row(3)  # a jump: photo 3 decoded by the view, then photo 4 ahead (held) and photo 2 queued
+    qtbot.waitUntil(started.is_set)
+    try:
+        assert view.ahead.pool.pending == 1 and "photo_2.jpg" not in decodes
+        win.step_photo(-1)
+        assert current_name(win) == "photo_2.jpg"
+        qtbot.waitUntil(lambda: view.image_loaded)  # its own decode
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: view.ahead.pool.active == 0 and view.ahead.pool.pending == 0)
+    qtbot.wait(50)
+    assert close_to(shown_rgb(win), colour(2))
+    assert decodes.count("photo_2.jpg") == 1, decodes

@@ -107,6 +107,15 @@ class LookAhead(QObject):
         task = self._tasks.get(Path(path))
         return task is not None and task.started and not task.done
 
+    def drop_queued(self, path: Path) -> bool:
+        """Drop the decode of ``path`` if it is queued, not started (the view decodes it itself now); True when dropped."""
+        path = Path(path)
+        task = self._tasks.get(path)
+        if task is None or not self.pool.try_take(task):
+            return False
+        del self._tasks[path]
+        return True
+
     def kept(self) -> list[Path]:
         return list(self._kept)
 

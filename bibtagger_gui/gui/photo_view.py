@@ -298,6 +298,7 @@ class PhotoView(QGraphicsView):
             elif self.ahead.running(path):
                 self._waiting = self._request  # on its way: not decoded twice (_ahead_ready)
             else:
+                self.ahead.drop_queued(path)  # decoded here now: not a second time behind the next photo's
                 self.pool.submit(_LoadJob(self._signals, self._request, path, version))
         self._fit_mode = True
         self.fit()
