@@ -484,3 +484,19 @@ def test_bibs_read_on_an_earlier_picture_under_a_photo_name_are_left_out_until_i
         store.set_reviewed(store.photo_by_path(target).id, True)
     out, err = export("--format", "csv")
     assert "another picture" not in err and {r["number"] for r in csv.DictReader(io.StringIO(out)) if r["image"] == target} == old
+
+
+def test_bibfolders_manifest_entries_outside_the_output_folder_are_not_the_exports(project, tmp_path):
+    """The manifest says which "bib/name" entries a re-export may remove. An entry that is an absolute path ("/name",
+    on Windows also "C:/name" or "..\\x/name") joined onto the output folder is that path itself: a corrupt or
+    handed-on manifest must never make an export delete a file outside its folder."""
+    from bibtagger_gui.core import exporters
+
+    folder, _truth = project
+    out = tmp_path / "bybib"
+    out.mkdir()
+    bad = ["/victim.jpg", "C:/victim.jpg", "..\\..\\x/victim.jpg", "12/", "/", "12/..", "./a.jpg"]
+    (out / exporters.BIBFOLDERS_MANIFEST).write_text(json.dumps(["12/race_001.jpg", *bad]), encoding="utf-8")
+    earlier = exporters._earlier_entries(out, folder)
+    assert "12/race_001.jpg" in earlier
+    assert all((out / e).resolve().parent.parent == out.resolve() for e in earlier), earlier

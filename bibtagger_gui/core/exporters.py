@@ -588,7 +588,18 @@ def _earlier_entries(out: Path, photo_folder: Path) -> set[str]:
         entries = None
     if not isinstance(entries, list):  # none, or unreadable: as an export before the manifest
         entries = [f"{link.parent.name}/{link.name}" for link in _links_into(out, photo_folder) if _named_as_made(link, photo_folder)]
-    return {e for e in entries if isinstance(e, str) and e.count("/") == 1 and ".." not in e.split("/")}
+    return {e for e in entries if _inside_entry(e)}
+
+
+def _inside_entry(entry: object) -> bool:
+    """Whether a manifest entry is a "bib/name" inside the output folder: two names, neither empty, "." nor "..", and
+    no more to this platform's paths (not "/name", nor "C:/name" or "..\\x/name" on Windows), so that joined onto the
+    output folder it never names a file elsewhere (a corrupt or handed-on manifest)."""
+    if not isinstance(entry, str):
+        return False
+    parts = entry.split("/")
+    return (len(parts) == 2 and all(p and p not in (".", "..") for p in parts)
+            and Path(entry).parts == tuple(parts))  # fmt: skip
 
 
 def _links_into(out: Path, photo_folder: Path) -> list[Path]:
