@@ -229,3 +229,37 @@ def test_finetune_gathers_the_reviewed_photos_of_a_read_only_folder():
         assert res.returncode == 0, res.stderr
         assert json.loads(res.stdout.strip().splitlines()[-1]) == ["a.jpg", "b.jpg"], res.stdout + res.stderr
         assert "not a project folder" not in res.stdout + res.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_an_output_or_folder_behind_a_folder_this_user_may_not_open_is_said_not_raised():
+    """`export --out`, `predict --csv`, `demo OUTDIR`, `gui --screenshot`, `--store` and a photo folder under a folder
+    this user may not open (another user's home, a 0700 share): Path.exists/is_dir/is_symlink raise PermissionError
+    there (Python < 3.14), and the check that was to say "no such folder" ended the command with a traceback. It says
+    why instead, and the command exits 1 before anything is written."""
+    base = Path(tempfile.mkdtemp(prefix="bt_locked_"))
+    try:
+        base.chmod(0o755)
+        locked = base / "locked"
+        (locked / "sub").mkdir(parents=True)
+        locked.chmod(0o700 if os.geteuid() == 0 else 0o000)  # root: its child runs as nobody, for whom 0700 is closed
+        out = locked / "sub" / "report.csv"
+        res = run_as_nobody(
+            "import sys\nfrom bibtagger_gui.core.store import folder_problem, out_folder_problem\n"
+            "import bibtagger_gui.cli.demo_cmd, bibtagger_gui.core.demo\nfrom bibtagger_gui.cli import build_parser, main\n"
+            "build_parser()\n",
+            f"print(out_folder_problem({str(out)!r}))\nprint(out_folder_problem({str(locked / 'sub' / 'crops')!r}, True))\n"
+            f"print(folder_problem({str(locked / 'sub')!r}))\n"
+            f"sys.exit(main(['demo', {str(locked / 'sub' / 'demo')!r}]))\n",
+            base)  # fmt: skip
+        assert res.returncode == 1, res.stderr
+        assert res.stdout.splitlines() == [
+            f"{locked / 'sub'}: cannot be reached (Permission denied), so report.csv cannot be written there (choose another place)",
+            f"{locked / 'sub'}: cannot be reached (Permission denied), so crops cannot be written there (choose another place)",
+            "cannot be reached (Permission denied)",
+        ], res.stdout + res.stderr
+        assert res.stderr == (f"bibtagger demo: {locked / 'sub'}: cannot be reached (Permission denied), so demo cannot be "
+                              "written there (choose another place)\n")  # fmt: skip
+    finally:
+        (base / "locked").chmod(0o755)
+        shutil.rmtree(base)

@@ -290,11 +290,15 @@ def fallback_db_path(folder: str | os.PathLike) -> Path:
 
 def folder_problem(folder: str | os.PathLike) -> str | None:
     """Why ``folder`` cannot be a photo folder, said the same in the CLI and the GUI: "no such folder" (nothing
-    there, a typo) or "not a folder" (a file); None for a folder."""
+    there, a typo) or "not a folder" (a file), or that it cannot be looked at ("cannot be reached (Permission
+    denied)": a folder on the way that this user may not open); None for a folder."""
     path = Path(folder)
-    if path.is_dir():
-        return None
-    return "not a folder" if path.exists() else "no such folder"
+    try:  # (Path.is_dir and exists raise on EACCES before Python 3.14)
+        if path.is_dir():
+            return None
+        return "not a folder" if path.exists() else "no such folder"
+    except OSError as exc:
+        return f"cannot be reached ({exc.strerror or exc})"
 
 
 def out_folder_problem(out: str | os.PathLike, makes_folder: bool = False) -> str | None:
@@ -305,15 +309,19 @@ def out_folder_problem(out: str | os.PathLike, makes_folder: bool = False) -> st
     a folder that exists; a folder export (``makes_folder``: crops, bibfolders) may make its own folder, but
     only inside one that exists, and not over a file. None when ``out`` may be written (docs/exports.md)."""
     path = Path(out)
-    if makes_folder and path.exists() and not path.is_dir():
-        return f"{path}: not a folder (a folder export writes a folder there; choose another name)"
-    parents = [path.parent]
-    if path.is_symlink():  # a link is written through: its target's folder is the one written into
-        parents.append(Path(os.path.realpath(path)).parent)
+    try:
+        if makes_folder and path.exists() and not path.is_dir():
+            return f"{path}: not a folder (a folder export writes a folder there; choose another name)"
+        parents = [path.parent]
+        if path.is_symlink():  # a link is written through: its target's folder is the one written into
+            parents.append(Path(os.path.realpath(path)).parent)
+    except OSError as exc:  # a folder on the way this user may not open (EACCES)
+        return f"{path.parent}: cannot be reached ({exc.strerror or exc}), so {path.name} cannot be written there (choose another place)"
     for parent in parents:
         why = folder_problem(parent)
         if why:
-            return f"{parent}: {why}, so {path.name} cannot be written there (make the folder first, or choose another place)"
+            hint = "make the folder first, or choose another place" if why in ("no such folder", "not a folder") else "choose another place"
+            return f"{parent}: {why}, so {path.name} cannot be written there ({hint})"
     return None
 
 
