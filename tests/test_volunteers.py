@@ -234,11 +234,14 @@ def test_a_file_of_another_shoot_with_the_same_names_lands_nowhere(shoot, tmp_pa
     other = tmp_path / "race2"
     make_photos(other, 6, seed=1)  # another race, the same names and size
     capsys.readouterr()
-    assert main(["import", str(other), str(back)]) == 0
+    assert main(["import", str(other), str(back)]) == 1  # nothing of it landed: a script importing files notices
     err = capsys.readouterr().err
     for rel in (p0, p1):
         assert f"{rel}: another picture than the one this entry was handed out with" in err, err
     assert "0 of 2 photo(s) matched" in err and "2 skipped" in err
+    assert (f"error: none of the 2 photo(s) of A.json is in {other} (by path or file name, sub-folders included; 2 there "
+            "under their names hold other pictures (another shoot's)): is it the folder the photos were copied to?"
+            ) in err.splitlines(), err  # fmt: skip
     assert all(got == (False, []) for got in state(other).values())
 
     same = tmp_path / "same"  # the very photos, in a project of their own (a copy, a project made anew)

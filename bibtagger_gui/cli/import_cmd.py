@@ -125,8 +125,11 @@ def _import_files(store: Any, files: list[tuple[Path, list]], args: argparse.Nam
                 if note:
                     print(f"{path}: {image}: {note}", file=sys.stderr)
             print(f"imported {path.name}: {report.summary()}; store {db}", file=sys.stderr)
-            if report.entries and len(report.missing_photos) == report.entries:  # the wrong folder, most likely
+            # the wrong folder, most likely: no photo of the file there, or only others' pictures under their names
+            if report.entries and len(report.missing_photos) + report.other_pictures == report.entries:
                 found_none = True
+                others = (f"; {report.other_pictures} there under their names hold other pictures (another shoot's)"
+                          if report.other_pictures else "")  # fmt: skip
                 print(f"error: none of the {report.entries} photo(s) of {path.name} is in {folder} (by path or file name, "
-                      "sub-folders included): is it the folder the photos were copied to?", file=sys.stderr)  # fmt: skip
+                      f"sub-folders included{others}): is it the folder the photos were copied to?", file=sys.stderr)  # fmt: skip
     return 1 if found_none else 0

@@ -52,6 +52,7 @@ class ImportReport:
     missing_photos: list[str] = field(default_factory=list)  # not in the store (or gone from disk)
     size_mismatches: list[tuple[str, str]] = field(default_factory=list)  # (image, message): skipped
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (image, why): other entries left out
+    other_pictures: int = 0  # of them, photos of this name and size that hold another picture (another_picture)
     skipped_reviewed: list[str] = field(default_factory=list)  # predictions not put on reviewed photos
     conflicts: list[tuple[str, str]] = field(default_factory=list)  # (image, what differs): left for a person
     human_removed: int = 0  # human/MTurk bibs deleted because a reviewed entry replaced them (overwrite)
@@ -434,6 +435,7 @@ def import_annotations(
                 why = another_picture(entry.handouts, photo, hashes.get(photo.id))
                 if why is not None:
                     report.skipped.append((entry.image, why))
+                    report.other_pictures += 1
                     continue
             report.matched += 1
             if how == "name":
