@@ -58,16 +58,6 @@ def test_the_frozen_apps_additions_are_taken_out(frozen):
     assert child_env.system_environ(mine)["QT_PLUGIN_PATH"] == "/home/anna/qtplugins"
 
 
-def test_as_system_environ_swaps_os_environ_and_puts_it_back(frozen, monkeypatch):
-    for name, value in frozen_environ().items():
-        monkeypatch.setenv(name, value)
-    before = dict(os.environ)
-    with child_env.as_system_environ():
-        inside = dict(os.environ)
-    assert inside == child_env.system_environ(before) and "QT_PLUGIN_PATH" not in inside
-    assert dict(os.environ) == before
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="a #! script stands in for exiftool")
 def test_exiftool_gets_the_system_environment(frozen, monkeypatch, tmp_path):
     """Without it exiftool (Perl) ran with the app's _internal on LD_LIBRARY_PATH: the app's libz, libcrypto, libstdc++
@@ -88,16 +78,32 @@ def test_exiftool_gets_the_system_environment(frozen, monkeypatch, tmp_path):
     assert not {"QT_PLUGIN_PATH", "QML2_IMPORT_PATH", "_PYI_ARCHIVE_FILE", "LD_LIBRARY_PATH_ORIG"} & set(env), env
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="xdg-open: the Linux file manager's opener")
 def test_the_file_manager_is_opened_with_the_system_environment(qapp, frozen, monkeypatch, tmp_path):
-    """QDesktopServices.openUrl starts xdg-open (and so the file manager) with the process's environment: without the
-    swap a KDE file manager got the app's Qt plugins and libraries."""
+    """Qt's openUrl started xdg-open (and so the file manager) with the process's environment: a KDE file manager got
+    the app's Qt plugins and libraries. xdg-open gets the system's, and the app's own environment is not touched
+    (a swap of os.environ around openUrl raced with worker threads starting exiftool meanwhile)."""
+    import time
+
     from bibtagger_gui.gui import error_report
 
+    seen = tmp_path / "env.txt"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "xdg-open"
+    fake.write_text(f"#!{sys.executable}\nimport os, sys\nopen({str(seen)!r} + '.part', 'w').write(repr([sys.argv[1:], "
+                    f"dict(os.environ)]))\nos.replace({str(seen)!r} + '.part', {str(seen)!r})\n", encoding="utf-8")  # fmt: skip
+    fake.chmod(0o755)
     for name, value in frozen_environ().items():
-        if name != "PATH":
-            monkeypatch.setenv(name, value)
-    seen: list[dict[str, str]] = []
-    monkeypatch.setattr(error_report.QDesktopServices, "openUrl", lambda url: seen.append(dict(os.environ)) or True)
+        monkeypatch.setenv(name, f"{bin_dir}{os.pathsep}{value}" if name == "PATH" else value)
+    before = dict(os.environ)
+    opened = []
+    monkeypatch.setattr(error_report.QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
     assert error_report.open_folder(tmp_path / "logs")
-    assert seen and "QT_PLUGIN_PATH" not in seen[0] and seen[0].get("LD_LIBRARY_PATH") == "/opt/userlib"
-    assert os.environ["QT_PLUGIN_PATH"] == f"{MEIPASS}/PySide6/Qt/plugins"  # the app's own, back for Qt
+    deadline = time.monotonic() + 20
+    while not seen.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    args, env = eval(seen.read_text(encoding="utf-8"))  # noqa: S307 - our own repr
+    assert args == [str(tmp_path / "logs")] and opened == []
+    assert "QT_PLUGIN_PATH" not in env and env.get("LD_LIBRARY_PATH") == "/opt/userlib"
+    assert dict(os.environ) == before  # the app's own environment, never swapped

@@ -13,10 +13,9 @@ the user's system gave it (docs/packaging.md#programs-the-app-starts); from sour
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 LIBRARY_PATHS = ("LD_LIBRARY_PATH", "LIBPATH")  # the bootloader's, restored from their *_ORIG
@@ -62,23 +61,3 @@ def system_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     for name in [n for n in env if n.startswith("_PYI_") or n == "_MEIPASS2"]:
         del env[name]
     return env
-
-
-@contextlib.contextmanager
-def as_system_environ() -> Iterator[None]:
-    """While inside, ``os.environ`` is :func:`system_environ`: for a call that starts a program with the
-    process's own environment (Qt's ``QDesktopServices.openUrl`` runs ``xdg-open``). Restored after."""
-    if bundle() is None:
-        yield
-        return
-    saved = dict(os.environ)
-    wanted = system_environ(saved)
-    try:
-        for name in [n for n in os.environ if n not in wanted]:
-            del os.environ[name]
-        os.environ.update(wanted)
-        yield
-    finally:
-        for name in [n for n in os.environ if n not in saved]:
-            del os.environ[name]
-        os.environ.update(saved)

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bibtagger_gui.core.child_env import as_system_environ
+from bibtagger_gui.core import child_env
 from bibtagger_gui.gui import screen_fit
 from bibtagger_gui.gui.look import name_widget
 
@@ -158,8 +158,25 @@ def open_folder(folder: Path | None) -> bool:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return False
-    with as_system_environ():  # xdg-open and the file manager get the system's libraries, not the packaged app's
-        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+    if child_env.bundle() is not None and sys.platform.startswith("linux"):
+        # the packaged app: xdg-open (what Qt's openUrl runs here) and the file manager get the system's environment
+        # (docs/packaging.md#programs-the-app-starts), given to that process alone: swapping os.environ around openUrl
+        # raced with a worker thread starting exiftool meanwhile (a KeyError, or exiftool without the user's paths)
+        return start_detached("xdg-open", [str(folder)], child_env.system_environ())
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+
+def start_detached(program: str, args: list[str], environ: dict[str, str]) -> bool:
+    """Start ``program`` on its own (not a child the app waits for) with exactly ``environ``; False when it cannot."""
+    proc = QProcess()
+    env = QProcessEnvironment()
+    for name, value in environ.items():
+        env.insert(name, value)
+    proc.setProgram(program)
+    proc.setArguments(args)
+    proc.setProcessEnvironment(env)
+    started = proc.startDetached()  # (ok, pid) in PySide6's stubs; a bare bool in some of its releases
+    return bool(started[0] if isinstance(started, tuple) else started)
 
 
 class ErrorReporter(QObject):
