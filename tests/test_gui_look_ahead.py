@@ -212,3 +212,54 @@ def test_a_step_to_a_photo_queued_for_the_look_ahead_decodes_it_once(qtbot, make
     qtbot.wait(50)
     assert close_to(shown_rgb(win), colour(2))
     assert decodes.count("photo_2.jpg") == 1, decodes
+
+
+def _decoded(path: Path) -> look_ahead.Decoded:
+    from PySide6.QtGui import QImage
+
+    return look_ahead.Decoded(Path(path), look_ahead.file_version(Path(path)), QImage(4, 4, QImage.Format.Format_RGB888), "", None)
+
+
+def test_a_decode_that_raises_is_still_said_done(qtbot, tmp_path):
+    """A view waiting for the look-ahead's decode of its photo waits for ``ready``: a decode that raised must send it
+    too (the view then decodes itself and shows why), or the photo would never show."""
+    def broken(path):
+        raise MemoryError("no room for 24 MP")
+
+    ahead = look_ahead.LookAhead(broken)
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"x")
+    with qtbot.waitSignal(ahead.ready, timeout=10000) as got:
+        ahead.want([photo])
+    assert got.args == [photo] and ahead.kept() == [] and not ahead.running(photo)
+    ahead.stop()
+
+
+def test_a_decode_the_list_moved_past_is_not_kept(qtbot, tmp_path):
+    """want() cannot stop a running decode; when it ends for a photo no longer wanted it is not kept (it would push out
+    what is), unless the view holds it (it waits for that photo)."""
+    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    for p in (a, b):
+        p.write_bytes(b"x")
+    gate = threading.Event()
+
+    def decode(path):
+        if path == a:
+            assert gate.wait(20)
+        return _decoded(path)
+
+    ahead = look_ahead.LookAhead(decode)
+    ahead.want([a])
+    qtbot.waitUntil(lambda: ahead.running(a))
+    ahead.want([b])  # the list moved on: a still runs
+    gate.set()
+    qtbot.waitUntil(lambda: b in ahead.kept() and not ahead.running(a))
+    assert a not in ahead.kept()
+    gate.clear()
+    ahead.want([a])
+    qtbot.waitUntil(lambda: ahead.running(a))
+    ahead.want([b])
+    ahead.hold(a)  # the view shows a now and waits for this decode
+    gate.set()
+    qtbot.waitUntil(lambda: a in ahead.kept())
+    ahead.stop()

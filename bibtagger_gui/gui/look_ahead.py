@@ -64,14 +64,15 @@ class LookAhead(QObject):
         self._signals = _Signals(self)
         self._signals.done.connect(self._done)
         self._kept: OrderedDict[Path, Decoded] = OrderedDict()
-        self._tasks: dict[Path, Task] = {}  # decodes queued or running
+        self._tasks: dict[Path, Task] = {}  # decodes queued, running, or done with their result not yet here
+        self._wanted: set[Path] = set()  # what the last want() asked for, the photo shown included
 
     # ---- what the view asks
     def want(self, paths: Iterable[Path], current: Path | None = None) -> None:
         """Decode ``paths`` (the list's neighbours, nearest first) unless kept or on their way; what is kept
         for other photos than these and ``current`` is let go, and so are queued decodes no longer wanted."""
         paths = [Path(p) for p in paths]
-        wanted = set(paths) | ({Path(current)} if current is not None else set())
+        self._wanted = wanted = set(paths) | ({Path(current)} if current is not None else set())
         for path in [p for p in self._kept if p not in wanted]:
             del self._kept[path]
         for path, task in list(self._tasks.items()):
@@ -103,9 +104,15 @@ class LookAhead(QObject):
         return decoded
 
     def running(self, path: Path) -> bool:
-        """A decode of ``path`` has started and not ended (the view waits for it rather than decode it twice)."""
+        """A decode of ``path`` has started and its result is not here yet (running, or done and on its way to this
+        thread): the view waits for it rather than decode it twice."""
         task = self._tasks.get(Path(path))
-        return task is not None and task.started and not task.done
+        return task is not None and task.started
+
+    def hold(self, path: Path) -> None:
+        """The view waits for the running decode of ``path`` (the photo it shows now): keep its result whatever the
+        last :meth:`want` asked for."""
+        self._wanted.add(Path(path))
 
     def drop_queued(self, path: Path) -> bool:
         """Drop the decode of ``path`` if it is queued, not started (the view decodes it itself now); True when dropped."""
@@ -124,6 +131,7 @@ class LookAhead(QObject):
         self.pool.clear()
         self._tasks.clear()
         self._kept.clear()
+        self._wanted = set()
 
     def stop(self, timeout: float = 2.0) -> bool:
         """:meth:`forget`, then wait for a running decode (at most ``timeout`` s)."""
@@ -135,13 +143,17 @@ class LookAhead(QObject):
         signals, decode = self._signals, self.decode
 
         def job() -> None:
-            emit_if_alive(signals.done, decode(path))
+            try:
+                decoded = decode(path)
+            except Exception as exc:  # noqa: BLE001 - a view waiting for it must hear, or it waits for ever
+                decoded = Decoded(path, None, None, str(exc), None)
+            emit_if_alive(signals.done, decoded)
 
         return job
 
     def _done(self, decoded: Decoded) -> None:
         if self._tasks.pop(decoded.path, None) is None:
             return  # let go meanwhile (want() moved on, stop())
-        if decoded.version is not None:
-            self.put(decoded)
+        if decoded.version is not None and decoded.path in self._wanted:  # else the list moved on meanwhile: not
+            self.put(decoded)  # kept (it would push out the photo shown)
         self.ready.emit(decoded.path)

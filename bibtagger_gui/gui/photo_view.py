@@ -297,6 +297,7 @@ class PhotoView(QGraphicsView):
                     self._on_printed(self._request, kept.pixel_print)
             elif self.ahead.running(path):
                 self._waiting = self._request  # on its way: not decoded twice (_ahead_ready)
+                self.ahead.hold(path)
             else:
                 self.ahead.drop_queued(path)  # decoded here now: not a second time behind the next photo's
                 self.pool.submit(_LoadJob(self._signals, self._request, path, version))
