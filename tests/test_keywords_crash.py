@@ -84,9 +84,10 @@ CHILD = textwrap.dedent(
 
 
 def test_kill_before_the_rename_leaves_the_photo_untouched_and_a_rerun_finishes(tmp_path, monkeypatch):
-    """SIGKILL of the whole process group (bibtagger and exiftool) at the last moment before the
-    rename, signalled by the child: the photo is byte-identical, the hidden temp file is ignored by
-    the scan and removed by the next run, which writes the keywords."""
+    """SIGKILL of bibtagger's whole process group at the last moment before the rename, signalled by the child: the
+    photo is byte-identical, the hidden temp file is ignored by the scan and removed by the next run, which writes the
+    keywords. (exiftool, in a session of its own so that a terminal's Ctrl+C does not reach it, survives a SIGKILL,
+    which nothing can catch: docs/keywords.md. The test ends it.)"""
     monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -95,7 +96,11 @@ def test_kill_before_the_rename_leaves_the_photo_untouched_and_a_rerun_finishes(
     with Store.open(folder) as store:
         store.scan()
         store.add_bib(store.photo_by_path("a.jpg").id, "1234", None)
+    from tests.test_keywords_during_run import exiftools_marked
+
+    mark = f"crash-{tmp_path.name}"
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(folder)], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "BIBTAGGER_TEST_MARK": mark},
                              start_new_session=True, cwd=Path(__file__).parents[1])  # fmt: skip
     try:
         line = child.stdout.readline()
@@ -104,6 +109,9 @@ def test_kill_before_the_rename_leaves_the_photo_untouched_and_a_rerun_finishes(
     finally:
         child.kill()
         child.wait(timeout=30)
+        if Path("/proc/self/environ").exists():
+            for pid in exiftools_marked(mark):
+                os.kill(pid, signal.SIGKILL)
     temp = replace_file.temp_path(photo)
     assert temp.is_file() and photo.read_bytes() == data
     with Store.open(folder) as store:

@@ -210,3 +210,61 @@ def test_ctrl_c_in_a_dry_run_says_nothing_was_written(five, monkeypatch, capsys)
     assert main(["keywords", str(five), "--dry-run"]) == 130
     assert capsys.readouterr().err.splitlines()[-1] == "interrupted: dry run, nothing written"
     assert _with_keywords(five) == []
+
+
+def exiftools_marked(mark: str) -> list[int]:
+    """Pids of the exiftool processes whose environment holds ``BIBTAGGER_TEST_MARK=mark`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes()
+            env = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"exiftool" in cmd and f"BIBTAGGER_TEST_MARK={mark}".encode() in env.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow  # a child process writing 30 photos
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds exiftool through /proc")
+def test_a_kill_or_a_closed_terminal_ends_exiftool_too(tmp_path, monkeypatch):
+    """exiftool runs in a session of its own (the terminal's Ctrl+C must not kill it mid-command), and `-stay_open`
+    does not end with its input: `bibtagger keywords` ended by SIGTERM or SIGHUP (the terminal closed) left it polling
+    for ever. Both now stop the run at once through the `with ExifTool` that closes it."""
+    import time
+
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    n = 30
+    for i in range(n):
+        make_jpeg(folder / f"p{i:02}.jpg", i, keyword=None)
+    with Store.open(folder) as store:
+        store.scan()
+        for i in range(n):
+            store.add_bib(store.photo_by_path(f"p{i:02}.jpg").id, str(100 + i), None)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        mark = f"{tmp_path.name}-{signum}"
+        env = {**os.environ, "BIBTAGGER_TEST_MARK": mark}
+        child = subprocess.Popen([sys.executable, "-m", "bibtagger_gui", "keywords", str(folder)], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 cwd=Path(__file__).parents[1])  # fmt: skip
+        try:
+            assert child.stdout.readline()  # a photo done: exiftool is running
+            assert exiftools_marked(mark)
+            child.send_signal(signum)
+            child.communicate(timeout=60)
+            deadline = time.monotonic() + 15
+            while exiftools_marked(mark) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            left = exiftools_marked(mark)
+        finally:
+            child.kill()
+            for pid in exiftools_marked(mark):
+                os.kill(pid, signal.SIGKILL)
+        assert left == [], f"exiftool outlived bibtagger keywords ended by {signal.Signals(signum).name}"
+        # every photo still there (a hidden temp file of the one being written may stay: the next run removes it)
+        assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [f"p{i:02}.jpg" for i in range(n)]

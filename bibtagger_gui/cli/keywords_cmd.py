@@ -96,22 +96,31 @@ def run(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
     """While inside, the first Ctrl+C (SIGINT) sets ``stop`` (the run ends after the file being written, so each
-    photo is either untouched or complete and the count is exact); a second one interrupts at once."""
+    photo is either untouched or complete and the count is exact); a second one interrupts at once, as SIGTERM and
+    SIGHUP do (exiftool, in a session of its own so that Ctrl+C does not reach it, is closed on the way out:
+    ``-stay_open`` does not end with its input, so one left behind polls for ever)."""
 
     def handler(signum, frame) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
 
+    def at_once(signum, frame) -> None:  # the terminal closed (SIGHUP), or a kill (SIGTERM): stop now, but through
+        raise KeyboardInterrupt  # the `with ExifTool` that ends exiftool; left to the default it outlived us for ever
+
     try:
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {signal.SIGINT: signal.signal(signal.SIGINT, handler)}
     except ValueError:  # not the main thread: Ctrl+C is not ours to catch
         yield
         return
+    for other in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)):
+        if other is not None:
+            previous[other] = signal.signal(other, at_once)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def register(sub) -> None:
