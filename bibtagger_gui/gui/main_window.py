@@ -132,7 +132,8 @@ class MainWindow(QMainWindow):
         self.items: ReviewIndex = ReviewIndex()  # photo id -> snapshot, kept in the list's order
         # after a new list of snapshots, once the event that made it is done (coalesced): gui/heap.py
         self._heap_timer = QTimer(self, singleShot=True, interval=0)
-        self._heap_timer.timeout.connect(heap.settle)
+        self._heap_full = False  # a settle of the whole heap asked for since the last one (a read, a folder closed)
+        self._heap_timer.timeout.connect(self._settle_heap)
         self.current_id: int | None = None
         self.current_bibs: list[Any] = []
         self.selected_bib: int | None = None
@@ -683,7 +684,7 @@ class MainWindow(QMainWindow):
         self.ctx.store = None
         self.folder = None
         self.items = ReviewIndex(order=self.order)
-        self._heap_timer.start()  # the folder's snapshots dropped: collected (gui/heap.py)
+        self._settle_heap_soon()  # the folder's snapshots dropped: collected (gui/heap.py)
         self.scan_skipped = []
         self.scan_replaced = []
         self.scan_unsupported = None
@@ -966,7 +967,7 @@ class MainWindow(QMainWindow):
             index = ReviewIndex([fresh.get(pid, item) for pid, item in items.items()], self.order)
             index.adopt_timeline(items)  # the same photos, names and capture times
             self.items = index
-            self._heap_timer.start()  # 10,000 new snapshots: one full collection now, not at a key press
+            self._settle_heap_soon(full=False)  # 10,000 new snapshots out of the collector's reach, no full pass
             self.rebuild_queue(reload=False)  # the rows in the new order, the photo shown kept
             if self.current_id in fresh:
                 self.refresh_photo(self.current_id, item=fresh[self.current_id])
@@ -1174,7 +1175,7 @@ class MainWindow(QMainWindow):
             self.live_updates.mark()  # what the read below holds: other programs' later writes are polled
             before, self.items = self.items, ReviewIndex(review.load_items(self.store), self.order)
             self.items.adopt_timeline(before)  # the same photos at the same times: the burst keys' timeline stays
-            self._heap_timer.start()  # the collector's full pass after the read, not at the next keystroke
+            self._settle_heap_soon()  # the collector's full pass after the read, not at the next keystroke
         self.items.set_order(self.order)  # (kept already: nothing to do)
         queue = self.items.queue(self.filter, self.search_edit.text())
         self.list_model.set_items(queue)
@@ -1265,6 +1266,15 @@ class MainWindow(QMainWindow):
         # typing a search must not lose its focus, nor the list its own keys (Up/Down walk it, Shift extends)
         if not self.search_edit.hasFocus() and not self.list_view.moving_by_keys and not self._extending_selection():
             self.photo_view.setFocus()
+
+    def _settle_heap_soon(self, full: bool = True) -> None:
+        """gui/heap.settle once the event that made new snapshots is done (a burst of them pays once)."""
+        self._heap_full |= full
+        self._heap_timer.start()
+
+    def _settle_heap(self) -> None:
+        full, self._heap_full = self._heap_full, False
+        heap.settle(full=full)
 
     def _neighbours(self, photo_id: int) -> list[Path]:
         """The files of the list's next and previous photo (those a J, K or Enter most likely shows next), for the
