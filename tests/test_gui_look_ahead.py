@@ -30,6 +30,15 @@ def write_photo(path: Path, rgb: tuple[int, int, int], size=(360, 240)) -> None:
     cv2.imwrite(str(path), img)
 
 
+def solid_photos(folder: Path, n: int, monkeypatch) -> Path:
+    """``n`` solid-colour photos (photo i in :func:`colour` i), recognized as holding no bib."""
+    folder.mkdir()
+    for i in range(n):
+        write_photo(folder / f"photo_{i}.jpg", colour(i))
+    fixed_predictions(monkeypatch, {})
+    return folder
+
+
 def first_shown(qtbot, win, folder: Path):
     """``win`` over ``folder`` in name order, its first photo's pixels shown."""
     win.open_folder(folder)
@@ -44,11 +53,7 @@ def first_shown(qtbot, win, folder: Path):
 def stepping(qtbot, make_window, tmp_path, monkeypatch):
     """A window in name order over N solid-colour photos, the first shown; ``decodes`` lists every file the
     view or its look-ahead decoded."""
-    folder = tmp_path / "p"
-    folder.mkdir()
-    for i in range(N):
-        write_photo(folder / f"photo_{i}.jpg", colour(i))
-    fixed_predictions(monkeypatch, {})
+    folder = solid_photos(tmp_path / "p", N, monkeypatch)
     decodes: list[str] = []
     real = photo_view.load_image
 
@@ -113,11 +118,7 @@ def test_a_file_replaced_after_it_was_decoded_ahead_shows_its_new_pixels(qtbot, 
 
 
 def test_a_step_to_a_photo_being_decoded_ahead_waits_for_that_decode(qtbot, make_window, tmp_path, monkeypatch):
-    folder = tmp_path / "p"
-    folder.mkdir()
-    for i in range(3):
-        write_photo(folder / f"photo_{i}.jpg", colour(i))
-    fixed_predictions(monkeypatch, {})
+    folder = solid_photos(tmp_path / "p", 3, monkeypatch)
     gate, started, decodes = threading.Event(), threading.Event(), []
     real = photo_view.load_image
 
@@ -146,11 +147,7 @@ def test_a_step_to_a_photo_being_decoded_ahead_waits_for_that_decode(qtbot, make
 def test_closing_the_folder_lets_go_of_what_was_decoded_ahead(qtbot, make_window, tmp_path, monkeypatch):
     """The kept images (~13 MB each at 24 MP) and a decode under way are the folder's: closing it lets them go,
     as it lets go of its list (nothing waits for the next folder's first photo to free them)."""
-    folder = tmp_path / "p"
-    folder.mkdir()
-    for i in range(3):
-        write_photo(folder / f"photo_{i}.jpg", colour(i))
-    fixed_predictions(monkeypatch, {})
+    folder = solid_photos(tmp_path / "p", 3, monkeypatch)
     gate, started = threading.Event(), threading.Event()
     real = photo_view.load_image
 
@@ -181,11 +178,7 @@ def test_a_step_to_a_photo_queued_for_the_look_ahead_decodes_it_once(qtbot, make
     """K right after a jump in the list, while the look-ahead still decodes the next photo and has the previous one
     queued: the view decodes that one itself, and the queued decode of it is dropped (not a second decode of the
     photo shown)."""
-    folder = tmp_path / "p"
-    folder.mkdir()
-    for i in range(5):
-        write_photo(folder / f"photo_{i}.jpg", colour(i))
-    fixed_predictions(monkeypatch, {})
+    folder = solid_photos(tmp_path / "p", 5, monkeypatch)
     gate, started, decodes = threading.Event(), threading.Event(), []
     real = photo_view.load_image
 

@@ -169,20 +169,25 @@ def test_ctrl_c_says_how_many_photos_got_their_keywords(five, monkeypatch, capsy
     assert f"{5 - len(written)} written, {len(written)} unchanged" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # a child process writing 30 photos
-def test_ctrl_c_in_a_terminal_stops_after_the_file_being_written(tmp_path, monkeypatch):
-    """A terminal's Ctrl+C signals the whole foreground process group: exiftool must not die mid-command (that
-    was 'exiftool stopped unexpectedly'), and the count must match the photos that have their keywords."""
+def numbered_photos(tmp_path, monkeypatch, n: int = 30) -> Path:
+    """``n`` JPEGs without keywords, p00.jpg … with bib 100 …, in a project (its store under tmp_path)."""
     monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
     folder = tmp_path / "photos"
     folder.mkdir()
-    n = 30
     for i in range(n):
         make_jpeg(folder / f"p{i:02}.jpg", i, keyword=None)
     with Store.open(folder) as store:
         store.scan()
         for i in range(n):
             store.add_bib(store.photo_by_path(f"p{i:02}.jpg").id, str(100 + i), None)
+    return folder
+
+
+@pytest.mark.slow  # a child process writing 30 photos
+def test_ctrl_c_in_a_terminal_stops_after_the_file_being_written(tmp_path, monkeypatch):
+    """A terminal's Ctrl+C signals the whole foreground process group: exiftool must not die mid-command (that
+    was 'exiftool stopped unexpectedly'), and the count must match the photos that have their keywords."""
+    folder, n = numbered_photos(tmp_path, monkeypatch), 30
     child = subprocess.Popen([sys.executable, "-m", "bibtagger_gui", "keywords", str(folder)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=Path(__file__).parents[1])  # fmt: skip
     try:
@@ -236,16 +241,7 @@ def test_a_kill_or_a_closed_terminal_ends_exiftool_too(tmp_path, monkeypatch):
     for ever. Both now stop the run at once through the `with ExifTool` that closes it."""
     import time
 
-    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    n = 30
-    for i in range(n):
-        make_jpeg(folder / f"p{i:02}.jpg", i, keyword=None)
-    with Store.open(folder) as store:
-        store.scan()
-        for i in range(n):
-            store.add_bib(store.photo_by_path(f"p{i:02}.jpg").id, str(100 + i), None)
+    folder, n = numbered_photos(tmp_path, monkeypatch), 30
     for signum in (signal.SIGTERM, signal.SIGHUP):
         mark = f"{tmp_path.name}-{signum}"
         env = {**os.environ, "BIBTAGGER_TEST_MARK": mark}
