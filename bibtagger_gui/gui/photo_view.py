@@ -288,19 +288,16 @@ class PhotoView(QGraphicsView):
             self.image_error = photo.error
         else:
             self.pool.clear()  # a photo skipped past quickly is never decoded
-            version = (photo.size, photo.mtime) if getattr(photo, "sha1", None) and photo.size is not None else None
             self.detail.reset(path)
             kept = self.ahead.take(path)
             if kept is not None:  # decoded ahead, and the file is still the one decoded
-                self._on_loaded(self._request, kept.image, "", kept.version)
-                if version is not None and kept.version == version and kept.pixel_print is not None:
-                    self._on_printed(self._request, kept.pixel_print)
+                self._show_kept(kept)
             elif self.ahead.running(path):
                 self._waiting = self._request  # on its way: not decoded twice (_ahead_ready)
                 self.ahead.hold(path)
             else:
                 self.ahead.drop_queued(path)  # decoded here now: not a second time behind the next photo's
-                self.pool.submit(_LoadJob(self._signals, self._request, path, version))
+                self._decode_here()
         self._fit_mode = True
         self.fit()
 
@@ -309,13 +306,25 @@ class PhotoView(QGraphicsView):
         if self._waiting is None or self._waiting != self._request or path != self._path:
             return
         self._waiting = None
-        photo = self._photo
-        version = (photo.size, photo.mtime) if getattr(photo, "sha1", None) and photo.size is not None else None
         kept = self.ahead.take(path)
         if kept is None:  # it failed, or the file changed: the view's own decode says why / shows the new one
-            self.pool.submit(_LoadJob(self._signals, self._request, path, version))
-            return
+            self._decode_here()
+        else:
+            self._show_kept(kept)
+
+    def _store_version(self) -> tuple[int, float] | None:
+        """(size, mtime) the store has for the photo shown, when it has its file (a print is made of that file only)."""
+        photo = self._photo
+        return (photo.size, photo.mtime) if getattr(photo, "sha1", None) and photo.size is not None else None
+
+    def _decode_here(self) -> None:
+        """The photo shown decoded by the view's own worker."""
+        self.pool.submit(_LoadJob(self._signals, self._request, self._path, self._store_version()))
+
+    def _show_kept(self, kept: Decoded) -> None:
+        """Show the look-ahead's decode of the photo shown, and send its print when it is of the file the store has."""
         self._on_loaded(self._request, kept.image, "", kept.version)
+        version = self._store_version()
         if version is not None and kept.version == version and kept.pixel_print is not None:
             self._on_printed(self._request, kept.pixel_print)
 
