@@ -349,7 +349,8 @@ class ExifTool:
         try:
             # A session of its own (POSIX; on Windows CREATE_NO_WINDOW gives it a console of its own): a terminal's
             # Ctrl+C reaches this process only, which stops after the file being written (`bibtagger keywords`),
-            # instead of killing exiftool mid-command. It still ends with us: its stdin closes.
+            # instead of killing exiftool mid-command. It does NOT end when its stdin closes (`-stay_open` polls on):
+            # whoever stops us closes it (ExifTool.close, the CLI's SIGTERM/SIGHUP handling); a SIGKILL leaves it.
             self._proc = subprocess.Popen(
                 [self.executable, "-stay_open", "True", "-@", "-"],
                 stdin=subprocess.PIPE,
