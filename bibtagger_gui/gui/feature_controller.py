@@ -9,6 +9,15 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
 
 
+def save_typed_number(window: Any) -> None:
+    """The number being typed in ``window``'s field becomes its edit now (its own undo step), as moving to another
+    photo makes it: what a feature reads or writes next (an export, a merge, keywords, a fine-tune, an MTurk batch)
+    holds it. A window without a number field (a test's stand-in) has nothing to save."""
+    commit = getattr(window, "_commit_entry", None)
+    if callable(commit):
+        commit()
+
+
 class FeatureController(QObject):
     """Holds the window a feature acts on and shows its messages (tests set interactive=False)."""
 
@@ -38,11 +47,7 @@ class FeatureController(QObject):
         return action
 
     def _save_typed_number(self) -> None:
-        """The number being typed in the window's field becomes its edit now (its own undo step), as moving to another
-        photo makes it: what the feature reads or writes next (an export, a merge, keywords, a fine-tune) holds it."""
-        commit = getattr(self.window, "_commit_entry", None)
-        if callable(commit):
-            commit()
+        save_typed_number(self.window)
 
     #: how long :meth:`_say`'s status-bar message stays (ms) unless told
     say_ms = 6000

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from bibtagger_gui.core import mturk
 from bibtagger_gui.gui.commands import EditContext, VerdictCommand
+from bibtagger_gui.gui.feature_controller import save_typed_number
 from bibtagger_gui.gui import look, screen_fit
 from bibtagger_gui.gui.look import name_widget
 
@@ -722,9 +723,8 @@ class MTurkController(QObject):
         """
         batch = mturk.read_batch(csv_path)
         store = getattr(self.window, "store", None)
-        commit = getattr(self.window, "_commit_entry", None)
-        if store is not None and callable(commit):  # a number being typed is saved before the workers' boxes come in
-            commit()
+        if store is not None:  # a number being typed is saved before the workers' boxes come in
+            save_typed_number(self.window)
         folder = Path(folder) if folder else self._folder()
         if store is None and folder is None:
             raise mturk.BatchFormatError("open a photo folder first")
