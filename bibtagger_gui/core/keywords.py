@@ -212,14 +212,16 @@ def jobs_from_store(store, reviewed_only: bool = False) -> list[KeywordJob]:
     not recognized yet (``store.not_recognized_yet``; bibs read on an earlier picture under its name do not count)
     is not known to have none: its job is ``known=False``."""
     jobs = []
-    bibs = store.all_bibs()
-    stale = store.bibs_from_earlier_pictures()  # read on another picture that had this name: not this one's
+    bibs, stale = store.bibs_by_picture()  # stale: read on another picture that had this name, not this one's
     hashes = store.pixel_hashes()
+
+    def numbers_of(rows) -> set[str]:
+        return {b.number.strip() for b in rows if b.number and b.number.strip()}
+
     for photo in store.photos("reviewed" if reviewed_only else None):
-        rows = [b for b in bibs.get(photo.id, []) if b.number and b.number.strip()]
-        numbers = _sort_numbers({b.number.strip() for b in rows if b.id not in stale})
-        earlier = _sort_numbers({b.number.strip() for b in rows if b.id in stale} - set(numbers))
-        known = not not_recognized_yet(photo, sum(b.id not in stale for b in bibs.get(photo.id, [])))
+        numbers = _sort_numbers(numbers_of(bibs.get(photo.id, [])))
+        earlier = _sort_numbers(numbers_of(stale.get(photo.id, [])) - set(numbers))
+        known = not not_recognized_yet(photo, len(bibs.get(photo.id, [])))
         seen = photo.size is not None and photo.mtime is not None
         facts = SeenFile(photo.size, photo.mtime, hashes.get(photo.id)) if seen else None
         jobs.append(KeywordJob(Path(store.folder) / photo.relpath, tuple(numbers), photo.relpath, known, tuple(earlier),
