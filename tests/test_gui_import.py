@@ -434,3 +434,52 @@ def test_bibs_fixed_or_left_out_by_an_import_are_said_bib_by_bib_and_a_typed_num
     win.number_edit.setText("56 78")  # (Space is a shortcut's key in the field; pasted text keeps it)
     key(qtbot, Qt.Key.Key_Return)
     assert [b.number for b in win.store.bibs(other)] == ["5678"]
+
+
+def test_a_volunteers_older_file_after_their_newer_one_is_said_and_changes_nothing(qtbot, tmp_path, monkeypatch,
+                                                                                    make_window, capsys):  # fmt: skip
+    """The app's import of a volunteer's A2.json, then their A1.json saved before it: A1.json changes nothing A2.json
+    decided and the message names the photo with the command's line (docs/volunteers.md#which-file-is-newer)."""
+    from bibtagger_gui.cli import main
+
+    folder, vol = tmp_path / "race", tmp_path / "vol"
+    made = make_photos(folder, 2)
+    with Store.open(folder) as store:
+        store.scan()
+        for rel, number, box in made:
+            store.set_model_bibs(store.photo_by_path(rel).id, [Bib(number, box, 0.9)], "det:x+read:y")
+    todo = tmp_path / "todo.json"
+    assert main(["export", str(folder), "--format", "json", "--out", str(todo)]) == 0
+    vol.mkdir()
+    for rel, _n, _b in made:
+        shutil.copy2(folder / rel, vol / rel)
+    assert main(["import", str(vol), str(todo)]) == 0
+    rel, n, _box = made[0]
+    for number, name in (("777", "A1"), ("778", "A2")):  # the volunteer reads 777, sends A1, corrects it to 778, sends A2
+        with Store.open(vol) as store:
+            row = store.bibs(store.photo_by_path(rel).id)[0]
+            store.update_bib(row.id, number=number, box=row.box)
+        assert main(["export", str(vol), "--format", "json", "--out", str(tmp_path / f"{name}.json")]) == 0
+    a1, a2 = tmp_path / "A1.json", tmp_path / "A2.json"
+    shutil.copytree(folder, tmp_path / "cli")
+    capsys.readouterr()
+    assert main(["import", str(tmp_path / "cli"), str(a2), str(a1)]) == 0
+    printed = [line.split(f"{a1}: ", 1)[1] for line in capsys.readouterr().err.splitlines() if " older than " in line]
+    assert len(printed) == 1 and printed[0].startswith(f"{rel}: older than A2.json, which you imported at ")
+
+    fixed_predictions(monkeypatch, {})
+    win = make_window()
+    controller = win.import_controller
+    shown = []
+    monkeypatch.setattr(controller, "_message", lambda icon, title, text, details="": shown.append((text, details)))
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    controller.import_files([a2, a1])
+    assert controller.conflicts_dialog is None
+    assert [b.number for b in win.store.bibs(win.store.photo_by_path(rel).id)] == ["778"]  # A2's, not A1's 777
+    assert len(shown) == 1
+    text, details = shown[0]
+    assert "1 photo(s) of a volunteer's older file than one of theirs imported before" in text and "(see details)" in text
+    lines = details.splitlines()  # the command's line, but for the time the file was imported
+    assert len(lines) == 1 and lines[0].startswith(f"A1.json: {rel}: older than A2.json, which you imported at ")
+    assert lines[0].split(" (the volunteer saved", 1)[1] == printed[0].split(" (the volunteer saved", 1)[1]

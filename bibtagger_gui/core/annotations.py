@@ -5,7 +5,9 @@ A file is a list of ``{"image": relpath, "width": W, "height": H, "bibs": [{"num
 the optional ``"reviewed": true|false`` that ``predict --json`` and ``export --format json`` write
 (``PhotoAnnotation.reviewed``; None when absent or not a boolean; docs/imports.md) and the optional
 ``"handout"`` list that ``export --format json`` writes: the photo's state when it was handed out, per
-project (``PhotoAnnotation.handouts``, :class:`Handout`; the import's three-way merge, docs/volunteers.md).
+project (``PhotoAnnotation.handouts``, :class:`Handout`; the import's three-way merge, docs/volunteers.md), with the
+optional ``"saved"`` stamp of that export (``PhotoAnnotation.saved``, :class:`Saved`: which of the writing project's
+saves the file is, and when: docs/volunteers.md#which-file-is-newer).
 Errors name the file and the JSON path of the bad entry, e.g. ``pred.json: $[3].bibs[1].box: ...``.
 """
 
@@ -46,6 +48,19 @@ class Handout:
                 "reviewed": self.reviewed, "bibs": [b.to_json() for b in self.bibs]}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Saved:
+    """When and in what order a project wrote a file with hand-out states (an entry's ``"saved"`` key): its
+    ``seq``-th such export (store meta ``saves``, counted up by each one), at ``at`` (UTC, ``2026-11-27T23:50:12Z``)."""
+
+    project: str  # the writing project's id: the first hand-out state's
+    seq: int
+    at: str
+
+    def to_json(self) -> dict:
+        return {"project": self.project, "seq": self.seq, "at": self.at}
+
+
 @dataclass
 class PhotoAnnotation:
     image: str
@@ -54,6 +69,7 @@ class PhotoAnnotation:
     bibs: list[Bib] = field(default_factory=list)
     reviewed: bool | None = None  # the entry's optional "reviewed" key (written by predict/export): None = not said
     handouts: list[Handout] = field(default_factory=list)  # the optional "handout" key (export --format json)
+    saved: Saved | None = None  # the optional "saved" key (export --format json): which save of its writer this is
 
     def to_json(self) -> dict:
         out = {"image": self.image, "width": self.width, "height": self.height, "bibs": [b.to_json() for b in self.bibs]}
@@ -61,6 +77,8 @@ class PhotoAnnotation:
             out["reviewed"] = self.reviewed
         if self.handouts:
             out["handout"] = [h.to_json() for h in self.handouts]
+        if self.saved is not None:
+            out["saved"] = self.saved.to_json()
         return out
 
 
@@ -127,6 +145,22 @@ def parse_handouts(value: Any, where: str) -> list[Handout]:
     return out
 
 
+def parse_saved(value: Any, where: str) -> Saved | None:
+    """An entry's ``"saved"`` stamp (None when absent)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise AnnotationError(f"{where}: expected an object with the saving project, seq and at, got {type(value).__name__}")
+    project, seq, at = value.get("project"), value.get("seq"), value.get("at")
+    if not isinstance(project, str) or not project:
+        raise AnnotationError(f"{where}.project: expected the saving project's id, got {json.dumps(project)[:40]}")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+        raise AnnotationError(f"{where}.seq: expected a whole number from 1, got {json.dumps(seq)[:40]}")
+    if not isinstance(at, str):
+        raise AnnotationError(f"{where}.at: expected a UTC time such as \"2026-11-27T23:50:12Z\", got {json.dumps(at)[:40]}")
+    return Saved(project, seq, at)
+
+
 def parse_annotations(data: Any, source: str = "annotations") -> list[PhotoAnnotation]:
     """Validate decoded JSON; raises AnnotationError('<source>: $[i].field: problem')."""
     if not isinstance(data, list):
@@ -158,6 +192,7 @@ def parse_annotations(data: Any, source: str = "annotations") -> list[PhotoAnnot
                     [_bib(b, f"{where}.bibs[{j}]") for j, b in enumerate(bibs)],
                     entry.get("reviewed") if isinstance(entry.get("reviewed"), bool) else None,
                     parse_handouts(entry.get("handout"), f"{where}.handout"),
+                    parse_saved(entry.get("saved"), f"{where}.saved"),
                 )
             )
     except AnnotationError as exc:

@@ -6,7 +6,9 @@ reviewed flag and bibs -- followed by the states other projects handed the photo
 import remembers (store meta ``handout:<photo id>``). So a volunteer's export carries the organiser's
 hand-out state back unchanged, and the organiser's import can tell what the volunteer changed (base vs
 the file's entry) from what the organiser changed since (base vs the store now): docs/volunteers.md.
-The comparison, bib by bib, is core/handout_merge.py; the import applies it (core/importers.py). Qt-free.
+The comparison, bib by bib, is core/handout_merge.py; the import applies it (core/importers.py). Each such export
+also stamps its entries with which save of its project it is, and when (``"saved"``, :func:`next_save`), so that
+a volunteer's older file imported after a newer one changes nothing the newer one decided (:func:`older`). Qt-free.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from bibtagger_gui.core.annotations import AnnotationError, Handout, parse_handouts
+from bibtagger_gui.core.annotations import AnnotationError, Handout, Saved, parse_handouts, parse_saved
 from bibtagger_gui.core.bib import Bib
 
 PROJECT_KEY = "project_id"  # store meta: this project's id, written into the hand-out states it exports
@@ -25,6 +28,7 @@ REMEMBERED_PREFIX = "handout:"  # store meta handout:<photo id>: the states othe
 MERGED_PREFIX = "merged:"  # store meta merged:<photo id>: fingerprints of the returned entries merged into the photo
 MERGED_KEPT = 20  # fingerprints kept per photo (the newest)
 RETURNED_PREFIX = "returned:"  # store meta returned:<photo id>: per volunteer, the last entry of theirs merged (Return)
+SAVES_KEY = "saves"  # store meta: how many files with hand-out states this project wrote (the "saved" stamps' seq)
 _READ: Any = object()
 
 
@@ -62,11 +66,38 @@ def remember(store: Any, photo_id: int, states: Iterable[Handout]) -> None:
     store.set_meta(f"{REMEMBERED_PREFIX}{photo_id}", text)  # the same text again writes nothing
 
 
+def utc_now() -> str:
+    """Now, as the stamps and notes write it: ``2026-11-27T23:50:12Z``."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def shown(at: str | None) -> str:
+    """A stamp's time for a person: ``2026-11-27 23:50 UTC`` (a time written otherwise is shown as written)."""
+    try:
+        return datetime.strptime(at or "", "%Y-%m-%dT%H:%M:%SZ").strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return str(at)
+
+
+def next_save(store: Any, mine: str) -> Saved:
+    """The stamp of the file being written: this project's next save (store meta :data:`SAVES_KEY`, counted up in
+    one write transaction, so two exports at once get two numbers) and the time now."""
+    with store.transaction():
+        try:
+            seq = max(0, int(store.get_meta(SAVES_KEY) or 0)) + 1
+        except ValueError:  # an unreadable count: start again above nothing this project can have written
+            seq = 1
+        store.set_meta(SAVES_KEY, str(seq))
+    return Saved(mine, seq, utc_now())
+
+
 def add_handout_states(store: Any, entries: list[dict]) -> None:
-    """Put the ``"handout"`` list on the exported ``entries`` (``Store.to_annotations`` dicts, bibs as stored)."""
+    """Put the ``"handout"`` list and the ``"saved"`` stamp (:func:`next_save`: one per file written) on the
+    exported ``entries`` (``Store.to_annotations`` dicts, bibs as stored)."""
     if not entries:
         return
     mine = project_id(store, create=True)
+    saved = next_save(store, mine).to_json()
     photos = {p.relpath: p for p in store.photos()}
     hashes = store.pixel_hashes()
     notes = store.meta_with_prefix(REMEMBERED_PREFIX)  # one read, not one per photo
@@ -78,6 +109,7 @@ def add_handout_states(store: Any, entries: list[dict]) -> None:
                       [Bib.from_json(b) for b in entry["bibs"]])  # fmt: skip
         entry["handout"] = [own.to_json()] + [
             h.to_json() for h in remembered(store, photo.id, notes.get(f"{REMEMBERED_PREFIX}{photo.id}")) if h.project != mine]
+        entry["saved"] = dict(saved)
 
 
 def entry_fingerprint(entry: Any) -> str:
@@ -112,6 +144,8 @@ class Return:
     file: str  # the file it came in
     since: Handout  # the base it was merged over (the hand-out state, or their earlier file's state)
     since_file: str | None  # the file of that earlier state; None: the hand-out itself
+    saved: Saved | None = None  # the entry's stamp (None: a file written before the stamps)
+    imported: str | None = None  # when it was imported (UTC, as :func:`utc_now`)
 
 
 def volunteer(entry: Any, mine: str | None) -> str | None:
@@ -134,9 +168,36 @@ def last_return(notes: dict[str, str], photo_id: int, who: str, base: Handout) -
         if not note or note.get("handout") != _print(base):
             return None
         state, since = parse_handouts([note["state"], note["since"]], "merged return")
-        return Return(str(note["fingerprint"]), state, str(note["file"]), since, note.get("since_file"))
+        saved = parse_saved(note.get("saved"), "merged return")
+        return Return(str(note["fingerprint"]), state, str(note["file"]), since, note.get("since_file"), saved,
+                      note.get("imported"))  # fmt: skip
     except (ValueError, KeyError, TypeError, AttributeError, AnnotationError):  # costs the later-file rule only
         return None
+
+
+def older(saved: Saved | None, last: Return | None, who: str | None) -> bool:
+    """Whether an entry stamped ``saved`` is an older save of the volunteer ``who`` than their ``last`` entry merged
+    into the photo from the same hand-out (:func:`last_return`). Only stamps of ``who``'s own project compare (by
+    save number: a clock set wrong does not reorder them); an entry or note without one (a file written before
+    the stamps) is not older: it merges in the order imported, as before (docs/volunteers.md#which-file-is-newer)."""
+    if saved is None or last is None or last.saved is None or who is None:
+        return False
+    return saved.project == who == last.saved.project and saved.seq < last.saved.seq
+
+
+def older_line(saved: Saved, last: Return, differ: int, reviewed: bool | None) -> str | None:
+    """The import's line for an older entry (:func:`older`): which newer file it lost to, and what it would have
+    changed (``differ``: bibs it has otherwise than the newer file; ``reviewed``: the newer file's flag, where the
+    older one says otherwise); None when it holds what the newer one does."""
+    kept = [f"{differ} bib(s) kept as the newer file had them"] if differ else []
+    if reviewed is not None:
+        kept.append(f"the photo kept {'reviewed' if reviewed else 'unreviewed'} as the newer file had it")
+    if not kept:
+        return None
+    at = f", which you imported at {shown(last.imported)}" if last.imported else ""
+    newer = last.saved or saved  # older() compared two stamps
+    return (f"older than {last.file}{at} (the volunteer saved this file at {shown(saved.at)}, their save {saved.seq}; "
+            f"that one at {shown(newer.at)}, their save {newer.seq}): {', '.join(kept)}")
 
 
 def remember_return(store: Any, notes: dict[str, str], photo_id: int, who: str, base: Handout, ret: Return) -> None:
@@ -149,6 +210,7 @@ def remember_return(store: Any, notes: dict[str, str], photo_id: int, who: str, 
     if not isinstance(data, dict):
         data = {}
     data[who] = {"handout": _print(base), "fingerprint": ret.fingerprint, "state": ret.state.to_json(),
-                 "file": ret.file, "since": ret.since.to_json(), "since_file": ret.since_file}  # fmt: skip
+                 "file": ret.file, "since": ret.since.to_json(), "since_file": ret.since_file,
+                 "saved": ret.saved.to_json() if ret.saved else None, "imported": ret.imported}  # fmt: skip
     notes[key] = json.dumps(data, sort_keys=True)
     store.set_meta(key, notes[key])

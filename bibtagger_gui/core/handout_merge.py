@@ -211,6 +211,16 @@ def match(base: Sequence[Bib], now: Sequence[Bib], renumber: Callable[[int], boo
     return pairs
 
 
+def differing(a: Sequence[Bib], b: Sequence[Bib]) -> int:
+    """How many bibs two versions of a photo hold otherwise: a bib of ``a`` that ``b`` has renumbered, without
+    it, with its box moved or as a prediction where the other is a person's (or the other way round), and a bib
+    of ``b`` that ``a`` lacks (the pairs of :func:`match`)."""
+    pairs = match(a, b)
+    same = sum(rule != "renumbered" and not box_moved(a[i].box, b[n].box) and
+               (a[i].confidence is None) == (b[n].confidence is None) for i, (n, rule) in pairs.items())  # fmt: skip
+    return len(a) - same + len(b) - len(pairs)
+
+
 def side(base: Handout, now: Sequence[Item], reviewed: bool | None, rejected: set[str] | None = None) -> Side:
     """What turned ``base`` into ``now`` (one side's bibs, all of them) with its reviewed flag.
 

@@ -13,7 +13,8 @@ conflict instead of being merged (docs/volunteers.md). An entry carrying this pr
 (``"handout"``, core/handout.py) is merged three ways instead, bib by bib (core/handout_merge.py, :func:`_merge`):
 the file's changes since the hand-out land on the bibs you did not change otherwise, a bib both sides changed
 differently is a conflict that says who did what; a later file of the same volunteer merges over their last merged
-one (handout.Return). Photos are never written: only the project store changes.
+one (handout.Return), and an older save of theirs than that one (the files' ``"saved"`` stamps) changes nothing.
+Photos are never written: only the project store changes.
 See docs/imports.md.
 """
 
@@ -63,6 +64,8 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)  # photos that already held exactly the entry: left as they were
     merged_before: list[str] = field(default_factory=list)  # photos this very entry was merged into before: left as they are
     superseded: list[str] = field(default_factory=list)  # an earlier file's entries of a volunteer whose later one was merged
+    older: list[str] = field(default_factory=list)  # entries of a volunteer's older save than one of theirs merged: left out
+    older_kept: list[tuple[str, str]] = field(default_factory=list)  # (image, what) of them: what they would have changed
     bibs_fixed: list[tuple[str, str]] = field(default_factory=list)  # (image, what): a number's spaces, a box clamped
     bibs_skipped: list[tuple[str, str]] = field(default_factory=list)  # (image, why): a bib left out, the rest imported
 
@@ -73,7 +76,13 @@ class ImportReport:
     @property
     def problems(self) -> list[str]:
         """One line per entry that was not (fully) imported, for a details view or stderr."""
-        return self.left_out + [f"{image}: conflict: {why}" for image, why in self.conflicts] + self.notes + self.bib_notes
+        return (self.left_out + [f"{image}: conflict: {why}" for image, why in self.conflicts] + self.notes
+                + self.older_notes + self.bib_notes)  # fmt: skip
+
+    @property
+    def older_notes(self) -> list[str]:
+        """Photos of a volunteer's file older than one of theirs merged before: left as the newer file had them."""
+        return [f"{image}: {what}" for image, what in self.older_kept]
 
     @property
     def bib_notes(self) -> list[str]:
@@ -108,6 +117,9 @@ class ImportReport:
         if self.superseded:
             parts.append(f"{len(self.superseded)} photo(s) from a volunteer's earlier file than one merged since, "
                          "left as you have them")
+        if self.older:
+            parts.append(f"{len(self.older)} photo(s) from a volunteer's older file than one imported before, left as the "
+                         f"newer one had them ({_some(self.older)})")  # fmt: skip
         if self.model_removed:
             parts.append(f"{self.model_removed} earlier model bib(s) replaced")
         if self.model_dropped:
@@ -450,7 +462,6 @@ def import_annotations(
                 human, model = [Bib(b.number, b.box, None) for b in bibs], []
             else:
                 human, model = [], bibs
-            handout.remember(store, photo.id, [h for h in entry.handouts if h.project != mine])
             truth = source != "model" and (entry.reviewed is True or (mark_reviewed and entry.reviewed is None and not model))
             review_lost = truth and lost  # a review of bibs that did not all come in is no review of the photo
             truth = truth and not lost
@@ -469,6 +480,15 @@ def import_annotations(
                     # the later word (docs/volunteers.md#a-volunteers-corrected-file)
                     report.superseded.append(entry.image)
                     continue
+                if handout.older(entry.saved, last, who):  # an older save of theirs, first seen after a newer one: the
+                    # newer file lists the whole photo as they had it later (docs/volunteers.md#which-file-is-newer)
+                    report.older.append(entry.image)
+                    flag = last.state.reviewed  # the newer file's, said where the older one has the other
+                    line = handout.older_line(entry.saved, last, merging.differing(last.state.bibs, bibs),
+                                              None if seen.reviewed is None or bool(seen.reviewed) == flag else flag)
+                    if line is not None:
+                        report.older_kept.append((entry.image, line))
+                    continue
                 since, since_file = base, None  # the base of this merge: the hand-out, or the volunteer's last file
                 if last is not None and last.fingerprint == fingerprint:  # their last file again: as it was merged
                     since, since_file = last.since, last.since_file
@@ -477,7 +497,11 @@ def import_annotations(
                 if who is not None:
                     state = Handout(base.project, base.width, base.height, base.pixel_hash,
                                     since.reviewed if seen.reviewed is None else bool(seen.reviewed), bibs)  # fmt: skip
-                    ret = handout.Return(fingerprint, state, name, since, since_file)
+                    saved = entry.saved if entry.saved is not None and entry.saved.project == who else None
+                    again_last = last is not None and last.fingerprint == fingerprint and last.imported  # first import's time
+                    ret = handout.Return(fingerprint, state, name, since, since_file, saved,
+                                         last.imported if again_last else handout.utc_now())  # fmt: skip
+            handout.remember(store, photo.id, [h for h in entry.handouts if h.project != mine])  # not an older word's
             same = _as_in_file(store, photo.id, human, model, source, truth, entry.reviewed)
             if same is not None:  # the project holds exactly this (your own export back): nothing to do
                 report.already_there += same

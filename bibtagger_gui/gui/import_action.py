@@ -364,17 +364,22 @@ class ImportController(FeatureController):
         left_out = [f"{f.path.name}: {line}" if several else line for f in done for line in f.report.left_out]
         # photos the merge left unreviewed (a review that did not see all their merged bibs): named, as the command does
         notes = [f"{f.path.name}: {line}" if several else line for f in done for line in f.report.notes]
+        # photos of a volunteer's older file than one of theirs imported before: left as the newer file had them
+        older = [f"{f.path.name}: {line}" if several else line for f in done for line in f.report.older_notes]
         # bibs fixed (a number's spaces, a box outside its photo) or left out, bib by bib (core.importers._checked)
         bibs = [f"{f.path.name}: {line}" if several else line for f in done for line in f.report.bib_notes]
-        if left_out or notes or bibs or self._failed:  # the status bar has the summary; which photos needs a message
+        if left_out or notes or older or bibs or self._failed:  # the status bar has the summary; which photos: a message
             more = f"\n{len(left_out)} photo(s) not imported (see details)." if left_out else ""
             if notes:
                 more += f"\n{len(notes)} photo(s) left unreviewed for you to look at again (see details)."
+            if older:
+                more += (f"\n{len(older)} photo(s) of a volunteer's older file than one of theirs imported before, left as "
+                         "the newer one had them (see details).")  # fmt: skip
             if bibs:
                 more += f"\n{len(bibs)} bib(s) fixed or left out (see details)."
             warn = left_out or self._failed or any(f.report.bibs_skipped for f in done)
             self._message(QMessageBox.Icon.Warning if warn else QMessageBox.Icon.Information, TITLE,
-                          text + more + (f"\n{self._failed}" if self._failed else ""), "\n".join(left_out + notes + bibs))  # fmt: skip
+                          text + more + (f"\n{self._failed}" if self._failed else ""), "\n".join(left_out + notes + older + bibs))  # fmt: skip
         else:
             self.last_message = text
         for f in done:
