@@ -144,7 +144,7 @@ def test_apply_fix_to_the_burst(burst, qtbot):
     key(qtbot, Qt.Key.Key_Return)
     assert numbers(win, "f0.jpg")["1243"][1] == "human"
     hint = message(win)  # the cheap check names the key: f1, f2, g qualify
-    assert "3 other unreviewed frame(s) of this burst read 1234" in hint and "Ctrl+B" in hint
+    assert "Bib 1234 is now 1243 on f0.jpg; 3 other unreviewed frame(s) of its burst read 1234" in hint and "Ctrl+B" in hint
     before = dump(store)
 
     key(qtbot, Qt.Key.Key_B, CTRL)

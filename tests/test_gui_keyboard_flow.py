@@ -383,7 +383,7 @@ def test_a_number_typed_while_recognition_finds_the_same_number_confirms_it(qtbo
     """It used to add the typed number again, as a second bib without a box."""
     win, bibs = typing_while_recognition_finds(qtbot, make_window, tmp_path, monkeypatch, "123", [Bib("123", BOX, 0.6)])
     assert bibs == [("123", BOX, "human")]
-    assert "Recognition found 123 on this photo while you typed: confirmed it" in message(win)
+    assert "Recognition found 123 on photo_000.jpg while you typed: confirmed it" in message(win)
     win.undo()  # one undo step back to the prediction
     assert [(b.number, b.source) for b in win.store.bibs(win.current_id)] == [("123", "model")]
 
@@ -391,7 +391,7 @@ def test_a_number_typed_while_recognition_finds_the_same_number_confirms_it(qtbo
 def test_a_number_typed_while_recognition_finds_another_number_is_added_and_said(qtbot, make_window, tmp_path, monkeypatch):
     win, bibs = typing_while_recognition_finds(qtbot, make_window, tmp_path, monkeypatch, "123", [Bib("456", BOX, 0.6)])
     assert bibs == [("123", None, "human"), ("456", BOX, "model")]
-    assert "Added 123 without a box; recognition found 456 on this photo while you typed" in message(win)
+    assert "Added 123 to photo_000.jpg without a box; recognition found 456 on photo_000.jpg while you typed" in message(win)
 
 
 def test_a_number_retyped_while_a_rerun_replaces_its_bib_goes_to_the_new_reading(qtbot, make_window, tmp_path, monkeypatch):
@@ -400,7 +400,7 @@ def test_a_number_retyped_while_a_rerun_replaces_its_bib_goes_to_the_new_reading
         qtbot, make_window, tmp_path, monkeypatch, "501", [Bib("999", BOX, 0.6)], before=[Bib("500", BOX, 0.5)]
     )
     assert bibs == [("501", BOX, "human")]
-    assert "Recognition read this bib again (999) while you typed: it is now 501" in message(win)
+    assert "Recognition read this bib again on photo_000.jpg (999) while you typed: it is now 501" in message(win)
 
 
 def test_an_untouched_number_field_commits_nothing_over_a_rerun_s_new_reading(qtbot, make_window, tmp_path, monkeypatch):

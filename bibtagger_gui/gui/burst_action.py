@@ -88,20 +88,21 @@ class BurstController(FeatureController):
             item = w.items.get(w.current_id)
             if item is not None and bursts.capture_time(item.photo) is None:
                 return self._say("This photo has no capture time (no EXIF date, no file time): there is no previous "
-                                 "photo to copy bibs from")  # fmt: skip
-            return self._say("This is the first photo taken in its folder: there is no previous photo to copy bibs from")
+                                 "photo to copy bibs from", photo=True)  # fmt: skip
+            return self._say("This is the first photo taken in its folder: there is no previous photo to copy bibs from",
+                             photo=True)
         try:
             prev, cur = review.item_for(w.store, prev_id), review.item_for(w.store, w.current_id)
         except KeyError:
-            return self._say("The previous photo is no longer in the folder; nothing copied")
+            return self._say("The previous photo is no longer in the folder; nothing copied", photo=True)
         if not prev.bibs:
-            return self._say(f"The previous photo ({prev.photo.relpath}) has no bib to copy")
+            return self._say(f"The previous photo ({prev.photo.relpath}) has no bib to copy", photo=True)
         in_burst = self._timeline().same_burst(prev_id, w.current_id)
         keep, why = boxes_carry(prev.photo, cur.photo, in_burst)
         plan = plan_copy(prev.bibs, cur.bibs, keep, why)
         numbers = ", ".join(b.number for b in prev.bibs)
         if not plan.changes:
-            return self._say(f"This photo already has the bibs of {prev.photo.relpath} ({numbers}) as your bibs; nothing copied")
+            return self._say(f"This photo already has the bibs of {prev.photo.relpath} ({numbers}) as your bibs; nothing copied", photo=True)
         command = CopyBibsCommand(w.ctx, w.current_id, plan, f"Copy bibs from {prev.photo.relpath}")
         if not w.push_edit(command):
             return False  # reported ("Not saved: …")
@@ -117,7 +118,7 @@ class BurstController(FeatureController):
             parts.append(f"confirmed {', '.join(confirmed)} (already here)")
         unreviewed = "" if prev.photo.reviewed else " (that photo is not reviewed yet: check them)"
         undo = self._key("undo", "Edit > Undo")
-        return self._say(f"From {prev.photo.relpath}: {'; '.join(parts)}{unreviewed}; {undo} undoes it", 12000) or True
+        return self._say(f"From {prev.photo.relpath}: {'; '.join(parts)}{unreviewed}; {undo} undoes it", 12000, photo=True) or True
 
     # ---------------------------------------------------------------- apply the last fix to the burst
     def last_fix(self) -> tuple[int, str, str] | None:
@@ -220,8 +221,10 @@ class BurstController(FeatureController):
         others = self.qualifying(photo_id, old, new)
         if others:
             key = self._key("apply_fix_to_burst", "Edit > Apply This Fix to the Burst")
-            self._say(f"Bib {old} is now {new}; {len(others)} other unreviewed frame(s) of this burst read {old}: "
-                      f"{key} fixes them too", 15000)  # fmt: skip
+            # the photo is named: a J/K commits a retyped number on its way on, and the hint (valid from any photo)
+            # stays up on the next one (docs/gui.md#status-bar-messages)
+            self._say(f"Bib {old} is now {new} on {self._relpath(photo_id)}; {len(others)} other unreviewed frame(s) of "
+                      f"its burst read {old}: {key} fixes them too", 15000)  # fmt: skip
 
 
 def install(window: Any) -> BurstController:

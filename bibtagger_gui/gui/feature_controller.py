@@ -52,11 +52,17 @@ class FeatureController(QObject):
     #: how long :meth:`_say`'s status-bar message stays (ms) unless told
     say_ms = 6000
 
-    def _say(self, message: str, ms: int | None = None) -> bool:
+    def _say(self, message: str, ms: int | None = None, photo: bool = False) -> bool:
         """Say ``message`` in the status bar (and keep it as ``last_message``); False, for ``return self._say(...)``
-        where a key or action cannot act."""
+        where a key or action cannot act. ``photo``: it speaks of the photo shown, and goes when another photo is
+        shown (the window's ``say_of_photo``; docs/gui.md#status-bar-messages)."""
         self.last_message = message
-        self.window.statusBar().showMessage(message, self.say_ms if ms is None else ms)
+        ms = self.say_ms if ms is None else ms
+        of_photo = getattr(self.window, "say_of_photo", None) if photo else None
+        if of_photo is not None:
+            of_photo(message, ms)
+        else:
+            self.window.statusBar().showMessage(message, ms)
         return False
 
     def _message(self, icon, title: str, text: str, details: str = "") -> None:

@@ -648,7 +648,7 @@ class MainWindow(QMainWindow):
     def _show_dropped(self, photo: Any) -> bool:
         shown = self.reveal_photo(photo.id, "Dropped photo")
         if shown and photo.id == self.current_id and not self.statusBar().currentMessage().startswith("Dropped photo"):
-            self.statusBar().showMessage(f"Showing {photo.relpath} (dropped on the view)", 5000)
+            self.say_of_photo(f"Showing {photo.relpath} (dropped on the view)", 5000)
         return shown
 
     def _show_dropped_after_scan(self) -> None:
@@ -1235,7 +1235,7 @@ class MainWindow(QMainWindow):
         total = self.list_model.total()
         if row is not None and not 0 <= row + delta < total:  # the key did nothing: say why
             where = "last" if delta > 0 else "first"
-            self.statusBar().showMessage(f"This is the {where} photo of the list ({row + 1} of {total})", 4000)
+            self.say_of_photo(f"This is the {where} photo of the list ({row + 1} of {total})", 4000)
         row = 0 if row is None else row + delta
         self.select_row(max(0, min(row, total - 1)))
 
@@ -1251,6 +1251,7 @@ class MainWindow(QMainWindow):
         self._commit_entry()  # a typed number belongs to the photo it was typed on, whatever moves on
         self._end_entry()
         self.current_id = photo_id
+        self._drop_photo_message()
         self._follow_reviewer()
         if photo_id is None or self.store is None:
             self.current_bibs, self.selected_bib = [], None
@@ -1345,7 +1346,7 @@ class MainWindow(QMainWindow):
         shown = self.select_photo(photo_id)
         if shown and cleared:
             name = self.items[photo_id].photo.relpath if photo_id in self.items else f"photo {photo_id}"
-            self.statusBar().showMessage(f"{why} {name}: showing it (cleared the {' and the '.join(cleared)})", 10000)
+            self.say_of_photo(f"{why} {name}: showing it (cleared the {' and the '.join(cleared)})", 10000)
         return shown
 
     def select_bib(self, bib_id: int | None) -> None:
@@ -1387,8 +1388,26 @@ class MainWindow(QMainWindow):
             panel.typing = entry is not None
 
     def _say(self, message: str) -> None:
-        """A key that cannot act says why in the status bar (it must never just do nothing)."""
-        self.statusBar().showMessage(message, 5000)
+        """A key that cannot act says why in the status bar (it must never just do nothing): of the photo shown."""
+        self.say_of_photo(message, 5000)
+
+    def say_of_photo(self, message: str, ms: int = 5000) -> None:
+        """A status-bar message about the photo shown ("This photo has no bib to delete", "Back at …", "Undid Delete
+        bib 12"): it goes when another photo is shown (J/K, a click, Enter's next photo), where it would speak of the
+        one before; a later message (a job's) is left alone. Messages about the folder or a job use showMessage and
+        their timeout; one that names its photo may outlive it (docs/gui.md#status-bar-messages)."""
+        self.statusBar().showMessage(message, ms)
+        self._photo_message = (self.current_id, message)
+
+    def _drop_photo_message(self) -> None:
+        """Another photo is shown: the status bar's message about the photo before goes (:meth:`say_of_photo`)."""
+        said, self._photo_message = getattr(self, "_photo_message", None), None
+        if said is None:
+            return
+        if said[0] == self.current_id:
+            self._photo_message = said
+        elif self.statusBar().currentMessage() == said[1]:
+            self.statusBar().clearMessage()
 
     def _no_photo_shown(self) -> bool:
         """True (and the status bar says why) when no photo is shown for a key to act on."""
@@ -1548,6 +1567,9 @@ class MainWindow(QMainWindow):
         number; otherwise the number is added as a bib of its own (with the old box, if any) and the new
         readings stay beside it to be checked."""
         pid = self.current_id
+        # the photo is named, not "this photo": a J/K/click commits the number on its way to the next photo, and
+        # the message stays up there (docs/gui.md#status-bar-messages)
+        name = self.items[pid].photo.relpath if pid in self.items else self.store.photo(pid).relpath
         arrived = [b for b in self.current_bibs if b.id not in entry.get("had", ())]
         found = ", ".join(b.number for b in arrived)
         same = next((b for b in arrived if b.number == text), None)
@@ -1555,15 +1577,15 @@ class MainWindow(QMainWindow):
         if same is not None:
             command: StoreCommand = EditBibCommand(self.ctx, pid, same, text)
             command.setText(f"Confirm bib {text}")
-            said = f"Recognition found {text} on this photo while you typed: confirmed it (its box kept)"
+            said = f"Recognition found {text} on {name} while you typed: confirmed it (its box kept)"
         elif over is not None and iou(box, over.box) >= 0.5:
             command = EditBibCommand(self.ctx, pid, over, text)
-            said = f"Recognition read this bib again ({over.number}) while you typed: it is now {text}"
+            said = f"Recognition read this bib again on {name} ({over.number}) while you typed: it is now {text}"
         else:
             command = AddBibCommand(self.ctx, pid, text, box)
             what = "without a box" if box is None else "with the box of the bib you retyped"
-            news = f"recognition found {found} on this photo while you typed" if found else "its bib was removed meanwhile"
-            said = f"Added {text} {what}; {news} (kept: check them, {self.keymap.text('delete_bib') or 'Delete'} removes one)"
+            news = f"recognition found {found} on {name} while you typed" if found else "its bib was removed meanwhile"
+            said = f"Added {text} to {name} {what}; {news} (kept: check them, {self.keymap.text('delete_bib') or 'Delete'} removes one)"
         done = self.push_edit(command)
         if done:
             self.statusBar().showMessage(said, 15000)
@@ -1599,7 +1621,7 @@ class MainWindow(QMainWindow):
             if nxt is not None:
                 self.select_row(nxt)
             then = "; on to the next unreviewed photo" if nxt is not None else ""
-            self.statusBar().showMessage(f"Cannot accept a photo that could not be read ({item.photo.error}){then}", 5000)
+            self.say_of_photo(f"Cannot accept a photo that could not be read ({item.photo.error}){then}", 5000)
             return
         if not self.push_edit(AcceptPhotoCommand(self.ctx, self.current_id)):
             return
@@ -1625,7 +1647,7 @@ class MainWindow(QMainWindow):
         self._commit_entry()
         self.photo_view.start_drawing()
         self.photo_view.setFocus()  # its arrow keys draw the box without a mouse
-        self.statusBar().showMessage(
+        self.say_of_photo(
             "Drag a box around the bib (or arrows: move, Shift+arrows: size, Enter: take it), then type its number and press Enter",
             8000,
         )
@@ -1760,11 +1782,16 @@ class MainWindow(QMainWindow):
         itself: a message about the edit ("…; Ctrl+Z undoes it") must not stay up as if nothing happened."""
         failures = self._failures
         before = self.statusBar().currentMessage()
+        stack = self.undo_stack
+        command = stack.command(stack.index() - 1 if verb == "Undid" else stack.index())
         step()
         if self._failures != failures:
             self.undo_stack.resetClean()
         elif what and self.statusBar().currentMessage() == before:
-            self.statusBar().showMessage(f"{verb} {what}", 5000)
+            if getattr(command, "photo_id", None) is not None and command.photo_id == self.current_id:
+                self.say_of_photo(f"{verb} {what}", 5000)  # "Undid Delete bib 12": of the photo it shows
+            else:
+                self.statusBar().showMessage(f"{verb} {what}", 5000)
 
     def focus_search(self) -> None:
         self._commit_entry()  # a typed number is committed, as by Tab, J/K or a click (never lost)

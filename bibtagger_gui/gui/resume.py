@@ -237,7 +237,7 @@ class Resume(QObject):
         here = photo is not None and not photo.missing and (w.folder / photo.relpath).is_file()
         if here and w.select_photo(photo.id):
             row = w.current_row()
-            self._say(f"Back at {photo.relpath} ({(row or 0) + 1} of {w.list_model.total()}), where you left off", 5000)
+            self._say(f"Back at {photo.relpath} ({(row or 0) + 1} of {w.list_model.total()}), where you left off", 5000, photo=True)
             return
         if here:  # in the folder but the filter or search hides it now (e.g. reviewed since, filter Unreviewed)
             hiding = []
@@ -393,6 +393,10 @@ class Resume(QObject):
         finally:
             s.endGroup()
 
-    def _say(self, message: str, ms: int) -> None:
+    def _say(self, message: str, ms: int, photo: bool = False) -> None:
+        """``photo``: the message speaks of the photo shown and goes when another is shown (window.say_of_photo)."""
         self.last_message = message
-        self.window.statusBar().showMessage(message, ms)
+        if photo:
+            self.window.say_of_photo(message, ms)
+        else:
+            self.window.statusBar().showMessage(message, ms)
