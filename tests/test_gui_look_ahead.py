@@ -117,6 +117,29 @@ def test_a_file_replaced_after_it_was_decoded_ahead_shows_its_new_pixels(qtbot, 
     assert win.decodes.count("photo_1.jpg") == 2
 
 
+@pytest.mark.skipif(os.name == "nt", reason="no change time on Windows (core.catalogue.change_ns)")
+def test_a_same_length_file_whose_mtime_was_put_back_shows_its_new_pixels(qtbot, stepping):
+    """cp -p of a file of the same length: size and mtime as decoded, only the change time tells (it showed the
+    kept, stale pixels; docs/store.md#file-versions)."""
+    win = stepping
+    settle_ahead(qtbot, win, "photo_1.jpg")
+    path = win.folder / "photo_1.jpg"
+    st = os.stat(path)
+    for k in range(40):  # a picture whose JPEG is not longer than the old one, padded to its length
+        rgb = (250 - k, 250, 10 + k)
+        ok, data = cv2.imencode(".jpg", np.full((240, 360, 3), rgb[::-1], np.uint8))
+        if len(data) <= st.st_size:
+            break
+    path.write_bytes(data.tobytes() + b"\0" * (st.st_size - len(data)))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (os.stat(path).st_size, os.stat(path).st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    win.step_photo(1)
+    assert current_name(win) == "photo_1.jpg"
+    qtbot.waitUntil(lambda: win.photo_view.image_loaded)
+    assert close_to(shown_rgb(win), rgb)
+    assert win.decodes.count("photo_1.jpg") == 2
+
+
 def test_a_step_to_a_photo_being_decoded_ahead_waits_for_that_decode(qtbot, make_window, tmp_path, monkeypatch):
     folder = solid_photos(tmp_path / "p", 3, monkeypatch)
     gate, started, decodes = threading.Event(), threading.Event(), []

@@ -31,6 +31,14 @@ class FileFacts:
     error: str | None
     pixel_hash: str | None = None  # core/pixelhash: "" = no fingerprint for this format, None = not read
     pixel_print: bytes | None = None  # core/pixelprint, read by the store only when a decision needs it
+    ctime_ns: int | None = None  # :func:`change_ns` of the file when it was read
+
+
+def change_ns(st: os.stat_result) -> int | None:
+    """The file's change time in ns (st_ctime_ns: moved by every write, chmod, xattr, rename or mtime set), the
+    third part of a file's version beside size and mtime (docs/store.md#file-versions); None on Windows, where
+    st_ctime is the creation time (kept by an overwrite in place, deprecated as such since Python 3.12)."""
+    return None if os.name == "nt" else st.st_ctime_ns
 
 
 def content_hash(path: str | os.PathLike, size: int | None = None) -> str:
@@ -134,17 +142,19 @@ def describe(folder: str | os.PathLike, relpath: str, with_hash: bool = True) ->
         st = path.stat()
     except OSError as exc:
         return FileFacts(relpath, 0, 0.0, None, None, "permission denied" if isinstance(exc, PermissionError) else "file not found")
+    ctime = change_ns(st)  # stat'ed before the reads: a write during them moves it, and the next scan reads again
     sha1 = pixels = None
     if with_hash:
         try:
             sha1 = content_hash(path, st.st_size)
             pixels = pixel_hash(path, st.st_size)
         except PermissionError:
-            return FileFacts(relpath, st.st_size, st.st_mtime, None, None, "permission denied")
+            return FileFacts(relpath, st.st_size, st.st_mtime, None, None, "permission denied", ctime_ns=ctime)
         except OSError as exc:
-            return FileFacts(relpath, st.st_size, st.st_mtime, None, None, f"cannot read file ({exc.strerror or exc})")
+            return FileFacts(relpath, st.st_size, st.st_mtime, None, None, f"cannot read file ({exc.strerror or exc})",
+                             ctime_ns=ctime)  # fmt: skip
     try:
         info = probe_image(path)
     except ImageError as exc:
-        return FileFacts(relpath, st.st_size, st.st_mtime, sha1, None, exc.message, pixels)
-    return FileFacts(relpath, st.st_size, st.st_mtime, sha1, info, None, pixels)
+        return FileFacts(relpath, st.st_size, st.st_mtime, sha1, None, exc.message, pixels, ctime_ns=ctime)
+    return FileFacts(relpath, st.st_size, st.st_mtime, sha1, info, None, pixels, ctime_ns=ctime)

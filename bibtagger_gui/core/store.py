@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from bibtagger_gui.core import portable
 from bibtagger_gui.core.bib import Bib, Box, iou, number_key
-from bibtagger_gui.core.catalogue import STORE_DIRNAME, FileFacts, describe, walk_photos
+from bibtagger_gui.core.catalogue import STORE_DIRNAME, FileFacts, change_ns, describe, walk_photos
 from bibtagger_gui.core.imageio import photo_target_problem
 from bibtagger_gui.core.name_match import shared_tail
 from bibtagger_gui.core.pixelhash import pixel_hash
@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS photos (
     error TEXT,
     missing INTEGER NOT NULL DEFAULT 0,
     model_version TEXT,
-    pixel_hash TEXT
+    pixel_hash TEXT,
+    ctime_ns INTEGER
 );
 CREATE INDEX IF NOT EXISTS photos_sha1 ON photos(sha1);
 CREATE TABLE IF NOT EXISTS bibs (
@@ -142,6 +143,7 @@ class Photo:
     bib_count: int = 0
     missing: bool = False
     model_version: str | None = None
+    ctime_ns: int | None = None  # the file's change time at the last scan (docs/store.md#file-versions); None: not known
 
 
 @dataclass(frozen=True)
@@ -665,6 +667,7 @@ class Store:
                     self._bib_ids_autoincrement()
                 self._add_pixel_hash()  # 4 (pixel_prints) is only a new table: _SCHEMA made it above
                 c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            self._add_change_time()
 
     def _bib_ids_autoincrement(self) -> None:
         """Schema 1 -> 2: rebuild ``bibs`` with AUTOINCREMENT ids, so a deleted bib's id is never
@@ -690,6 +693,15 @@ class Store:
         columns = {r[1] for r in self._conn.execute("PRAGMA table_info(photos)")}
         if "pixel_hash" not in columns:
             self._conn.execute("ALTER TABLE photos ADD COLUMN pixel_hash TEXT")
+
+    def _add_change_time(self) -> None:
+        """``photos.ctime_ns`` (the file's change time, docs/store.md#file-versions), added to a store of schema 4
+        without a new schema number: an older bibtagger reads and writes the store as before (it ignores the
+        column, and rows it writes leave it NULL, which only means "not known": the next scan takes the file's
+        without reading it)."""
+        columns = {r[1] for r in self._conn.execute("PRAGMA table_info(photos)")}
+        if "ctime_ns" not in columns:
+            self._conn.execute("ALTER TABLE photos ADD COLUMN ctime_ns INTEGER")
 
     def close(self) -> None:
         self._conn.close()
@@ -922,6 +934,7 @@ class Store:
             bib_count=row["bib_count"],
             missing=bool(row["missing"]),
             model_version=row["model_version"],
+            ctime_ns=row["ctime_ns"],
         )
 
     @staticmethod
@@ -1462,24 +1475,36 @@ class Store:
                 break
             row = known.get(rel)
             if row is not None:
+                facts = None
                 try:
                     st = (self.folder / rel).stat()
                     unchanged = row["size"] == st.st_size and row["mtime"] == st.st_mtime and row["sha1"]
+                    ctime = change_ns(st)
                 except OSError:
-                    unchanged = False
+                    unchanged, ctime = False, None
+                if unchanged and ctime is not None and row["ctime_ns"] is not None and row["ctime_ns"] != ctime:
+                    # size and mtime as stored, the change time not: a chmod, an xattr, a rename, or another file of
+                    # the same length given the old mtime (cp -p, rsync -a). Read again: the same content only
+                    # takes the new change time; another is a change like any other (docs/store.md#file-versions)
+                    facts = describe(self.folder, rel)
+                    unchanged = not facts.error and facts.sha1 == row["sha1"] and row["pixel_hash"] in (None, facts.pixel_hash)
+                    ctime = facts.ctime_ns
                 if row["missing"]:
                     report.restored.append(rel)
                 if unchanged:
                     if row["missing"]:
                         pending.append(lambda row=row: self._set_missing(row["id"], False))
+                    if ctime is not None and row["ctime_ns"] != ctime:  # not known yet (NULL), or re-checked above
+                        pending.append(lambda row=row, ctime=ctime: self._conn.execute(
+                            "UPDATE photos SET ctime_ns = ? WHERE id = ?", (ctime, row["id"])))  # fmt: skip
                     if row["pixel_hash"] is None:  # stored before schema 3: read once, so a later change can be told
-                        pixels = self._read_pixel_hash(rel)
+                        pixels = facts.pixel_hash if facts is not None else self._read_pixel_hash(rel)
                         pending.append(lambda row=row, pixels=pixels: self._conn.execute(
                             "UPDATE photos SET pixel_hash = ? WHERE id = ? AND pixel_hash IS NULL", (pixels, row["id"])))  # fmt: skip
                     if row["error"]:
                         report.errors.append((rel, row["error"]))
                 else:
-                    facts = self._with_print(row, describe(self.folder, rel))
+                    facts = self._with_print(row, facts if facts is not None else describe(self.folder, rel))
                     if row["sha1"] and facts.sha1 != row["sha1"]:
                         report.updated.append(rel)
                     pending.append(lambda row=row, facts=facts: self._update_photo(row["id"], facts, report))
@@ -1549,6 +1574,7 @@ class Store:
             "pixel_hash": f.pixel_hash,
             "size": f.size,
             "mtime": f.mtime,
+            "ctime_ns": f.ctime_ns,
             "error": f.error,
         }
 

@@ -5,8 +5,9 @@ pixels, :class:`LookAhead` decodes the next and the previous photo of the list o
 keeps them (with the photo just shown: at most :data:`KEEP` images, ~13 MB each at 2560 px). The view
 then shows a kept one at once, or waits for the one being decoded instead of decoding it again.
 
-A kept image is used only while its file is the one decoded: size and mtime are read again when it is
-taken (a photo another program replaced is decoded anew). Qt-free apart from the signal that says a
+A kept image is used only while its file is the one decoded: size, mtime and change time are read again when
+it is taken (a photo another program replaced is decoded anew, also one of the same length whose mtime was put
+back: docs/store.md#file-versions). Qt-free apart from the signal that says a
 decode is done; the decode is the view's own (``photo_view.decode_for_view``).
 """
 
@@ -21,27 +22,37 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from bibtagger_gui.core.catalogue import change_ns
 from bibtagger_gui.gui.threads import Task, WorkQueue, emit_if_alive
 
 KEEP = 3  # the photo shown, the next and the previous one
 
 
-def file_version(path: Path) -> tuple[int, float] | None:
-    """(size, mtime) of ``path`` now; None when it cannot be read."""
+def file_version(path: Path) -> tuple[int, float, int | None] | None:
+    """(size, mtime, change time) of ``path`` now (``core.catalogue.change_ns``: None on Windows); None when it
+    cannot be read."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_size, st.st_mtime)
+    return (st.st_size, st.st_mtime, change_ns(st))
+
+
+def is_version(now: tuple | None, stored: tuple | None) -> bool:
+    """Whether a :func:`file_version` is the store's (size, mtime, change time) of the file: a change time the store
+    does not know yet (None: a project an older bibtagger wrote, until the next scan) is not compared."""
+    if now is None or stored is None or now[:2] != stored[:2]:
+        return False
+    return stored[2] is None or now[2] == stored[2]
 
 
 @dataclass(frozen=True)
 class Decoded:
-    """One photo decoded for the view: ``image`` (a QImage) or ``error``; ``version`` = its file's (size, mtime)
+    """One photo decoded for the view: ``image`` (a QImage) or ``error``; ``version`` = its file's file_version
     before and after the decode (None: it changed meanwhile, not kept); ``pixel_print`` of the decoded pixels."""
 
     path: Path
-    version: tuple[int, float] | None
+    version: tuple[int, float, int | None] | None
     image: Any
     error: str
     pixel_print: bytes | None

@@ -37,7 +37,7 @@ from bibtagger_gui.core.pixelprint import image_print
 from bibtagger_gui.gui import box_adjust
 from bibtagger_gui.gui.photo_detail import PhotoDetail
 from bibtagger_gui.gui.look import HIGH_CONFIDENCE, bib_look, text_on  # noqa: F401 - HIGH_CONFIDENCE re-exported
-from bibtagger_gui.gui.look_ahead import Decoded, LookAhead, file_version
+from bibtagger_gui.gui.look_ahead import Decoded, LookAhead, file_version, is_version
 from bibtagger_gui.gui.qimage import rgb_to_qimage
 from bibtagger_gui.gui.threads import WorkQueue, emit_if_alive
 
@@ -155,7 +155,7 @@ class BibBoxItem(QGraphicsRectItem):
 
 
 class _LoadSignals(QObject):
-    # request id, QImage | None, error message, the decoded file's (size, mtime) (None: it changed during the decode)
+    # request id, QImage | None, error message, the decoded file's look_ahead.file_version (None: it changed meanwhile)
     loaded = Signal(int, object, str, object)
     printed = Signal(int, object)  # request id, pixel print: sent after ``loaded``, so it never delays the photo
 
@@ -177,9 +177,9 @@ def decode_for_view(path: Path) -> Decoded:
 
 
 class _LoadJob:
-    def __init__(self, signals: _LoadSignals, request: int, path: Path, version: tuple[int, float] | None = None):
+    def __init__(self, signals: _LoadSignals, request: int, path: Path, version: tuple | None = None):
         self.signals, self.request, self.path = signals, request, path
-        self.version = version  # (size, mtime) the store has for the file: its print is made when the file is that
+        self.version = version  # (size, mtime, change time) the store has for the file: its print is made of that file
 
     def __call__(self) -> None:
         rgb = None
@@ -195,7 +195,7 @@ class _LoadJob:
         decoded = before if before is not None and before == after else None  # the version the pixels are of
         emit_if_alive(self.signals.loaded, self.request, img, error, decoded)  # dropped when the view is gone
         # the print only after the photo went out (it cost the next-photo path ~14 ms at 24 MP: bench-app)
-        if rgb is not None and self.version is not None and decoded == self.version:
+        if rgb is not None and is_version(decoded, self.version):
             emit_if_alive(self.signals.printed, self.request, image_print(rgb))  # the file the store describes
 
 
@@ -312,10 +312,13 @@ class PhotoView(QGraphicsView):
         else:
             self._show_kept(kept)
 
-    def _store_version(self) -> tuple[int, float] | None:
-        """(size, mtime) the store has for the photo shown, when it has its file (a print is made of that file only)."""
+    def _store_version(self) -> tuple | None:
+        """(size, mtime, change time) the store has for the photo shown, when it has its file (a print is made of that
+        file only; look_ahead.is_version)."""
         photo = self._photo
-        return (photo.size, photo.mtime) if getattr(photo, "sha1", None) and photo.size is not None else None
+        if not getattr(photo, "sha1", None) or photo.size is None:
+            return None
+        return (photo.size, photo.mtime, getattr(photo, "ctime_ns", None))
 
     def _decode_here(self) -> None:
         """The photo shown decoded by the view's own worker."""
@@ -325,7 +328,7 @@ class PhotoView(QGraphicsView):
         """Show the look-ahead's decode of the photo shown, and send its print when it is of the file the store has."""
         self._on_loaded(self._request, kept.image, "", kept.version)
         version = self._store_version()
-        if version is not None and kept.version == version and kept.pixel_print is not None:
+        if is_version(kept.version, version) and kept.pixel_print is not None:
             self._on_printed(self._request, kept.pixel_print)
 
     def stop_workers(self, timeout: float = 2.0) -> bool:

@@ -1,0 +1,109 @@
+"""The scan's file version holds the change time (st_ctime_ns) besides size and mtime (docs/store.md#file-versions):
+a file replaced by another of the same length whose mtime was put back (``cp -p``, ``rsync -a``, ``os.utime``) is
+seen; a change of the file's status only (chmod) is re-checked and keeps everything, once."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bibtagger_gui.core import store as store_module
+from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.store import Store
+
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="st_ctime is the creation time on Windows: not in the version")
+
+BOX = (10.0, 10.0, 60.0, 40.0)
+
+
+def jpeg(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    ok, data = cv2.imencode(".jpg", (rng.random((120, 160, 3)) * 255).astype(np.uint8))
+    assert ok
+    return data.tobytes()
+
+
+def equal_length(a: bytes, b: bytes) -> tuple[bytes, bytes]:
+    """Two pictures as files of one length (bytes after the JPEG's end are ignored by every reader)."""
+    n = max(len(a), len(b))
+    return a + b"\0" * (n - len(a)), b + b"\0" * (n - len(b))
+
+
+@pytest.fixture
+def shoot(tmp_path):
+    """A folder of two photos, scanned; photo a.jpg has a model bib, a human bib and is reviewed."""
+    first, other = equal_length(jpeg(1), jpeg(2))
+    (tmp_path / "a.jpg").write_bytes(first)
+    (tmp_path / "b.jpg").write_bytes(jpeg(3))
+    with Store.open(tmp_path) as store:
+        store.scan()
+        pid = store.photo_by_path("a.jpg").id
+        store.set_model_bibs(pid, [Bib("12", BOX, 0.9)], "det:1+read:1")
+        store.add_bib(pid, "345", None)
+        store.set_reviewed(pid, True)
+    return tmp_path, other
+
+
+def facts(folder: Path) -> tuple:
+    with Store.open(folder) as store:
+        photos = sorted((p.id, p.relpath, p.sha1, p.reviewed, p.model_version, p.missing) for p in store.photos())
+        bibs = sorted((b.photo_id, b.number, b.source) for p in store.photos() for b in store.bibs(p.id))
+    return photos, bibs
+
+
+def history_rows(folder: Path) -> int:
+    with sqlite3.connect(folder / ".bibtagger" / "project.db") as db:
+        return db.execute("SELECT COUNT(*) FROM history").fetchone()[0]
+
+
+def test_a_same_length_replacement_with_its_mtime_put_back_is_seen(shoot):
+    """It was not: size and mtime equal, the scan kept the old picture's bibs and review (found by a user's walk)."""
+    folder, other = shoot
+    path = folder / "a.jpg"
+    st = path.stat()
+    path.write_bytes(other)  # cp -p: the same inode, another picture, then the old times
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    with Store.open(folder) as store:
+        report = store.scan()
+        photo = store.photo_by_path("a.jpg")
+        bibs = [(b.number, b.source) for b in store.bibs(photo.id)]
+    assert report.updated == ["a.jpg"] and report.replaced == ["a.jpg"]
+    assert not photo.reviewed and bibs == [("345", "human")]  # the model's bib went, the person's stays for the review
+
+
+def test_a_chmod_is_re_checked_once_and_keeps_everything(shoot, monkeypatch):
+    folder, _other = shoot
+    before, marks = facts(folder), history_rows(folder)
+    read = []
+    real = store_module.describe
+    monkeypatch.setattr(store_module, "describe", lambda f, rel, *a, **k: read.append(rel) or real(f, rel, *a, **k))
+    os.chmod(folder / "a.jpg", 0o600)
+    with Store.open(folder) as store:
+        report = store.scan()
+    assert read == ["a.jpg"]  # re-checked: the change time moved
+    assert not (report.updated or report.replaced or report.added or report.missing or report.moved)
+    assert facts(folder) == before and history_rows(folder) == marks  # no edit lost or doubled, nothing logged
+    read.clear()
+    with Store.open(folder) as store:
+        store.scan()
+    assert read == []  # the new change time was kept: once
+
+
+def test_a_store_without_change_times_takes_them_without_reading_the_photos(shoot, monkeypatch):
+    """A project written before change times (or by an older bibtagger, which leaves them NULL) is not re-read."""
+    folder, _other = shoot
+    with sqlite3.connect(folder / ".bibtagger" / "project.db") as db:
+        db.execute("UPDATE photos SET ctime_ns = NULL")
+    read = []
+    monkeypatch.setattr(store_module, "describe", lambda *a, **k: read.append(a) or pytest.fail("re-read"))
+    with Store.open(folder) as store:
+        report = store.scan()
+    assert read == [] and not report.updated
+    with sqlite3.connect(folder / ".bibtagger" / "project.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM photos WHERE ctime_ns IS NULL").fetchone()[0] == 0
