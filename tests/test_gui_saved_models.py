@@ -72,3 +72,29 @@ def test_a_usable_remembered_model_folder_is_used_without_a_word(qtbot, gui_env,
     win = window(qtbot, gui_env)
     assert win.models_dir == folder and win.saved_models_note == "" and models_folder_problem(folder) is None
     assert "⚠" not in win.model_label.text() and capsys.readouterr().err == ""
+
+
+def test_the_first_run_takes_the_models_the_start_up_check_loaded(qtbot, gui_env, tmp_path, placeholder_models_dir,
+                                                                   monkeypatch):  # fmt: skip
+    """The check of the remembered folder loaded its models, and the first recognition loaded them again (30-70 ms
+    on the bundled models); now it takes the check's. A later run loads its own (the files may have changed)."""
+    from bibtagger_gui.core.recognizer import Recognizer
+
+    loads = []
+    real = Recognizer.__init__
+    monkeypatch.setattr(Recognizer, "__init__", lambda self, *a, **k: loads.append(a[:1]) or real(self, *a, **k))
+    folder = chosen(tmp_path, placeholder_models_dir, "kept")
+    gui_env.setValue("models_dir", str(folder))
+    win = window(qtbot, gui_env)
+    assert win.models_dir == folder and len(loads) == 1
+    make_photos(tmp_path / "p", 2)
+    fixed_predictions(monkeypatch, {"photo_000.jpg": [Bib("12", (10, 10, 60, 40), 0.9)]})
+    win.open_folder(tmp_path / "p")
+    wait_idle(qtbot, win)
+    assert win.last_job_outcome[:2] == ("recognize", "done")
+    assert len(loads) == 1  # the first run used the check's models
+    assert [b.number for b in win.store.bibs(win.store.photo_by_path("photo_000.jpg").id)] == ["12"]
+    assert win.rerun_unreviewed()
+    wait_idle(qtbot, win)
+    assert len(loads) == 2 and loads[1] == (folder / "detector.onnx",)  # the next run loads the folder's models
+    win.close_folder()

@@ -181,18 +181,23 @@ class Rules:
 def models_folder_problem(folder: str | Path) -> str | None:
     """Why ``folder`` cannot be used as a models folder now, or None: gone (deleted, renamed, a drive not plugged in),
     not a folder, or a model in it missing, corrupt or not a bibtagger model (loaded as a recognition run would)."""
+    return open_models_folder(folder)[1]
+
+
+def open_models_folder(folder: str | Path) -> tuple[Recognizer | None, str | None]:
+    """The recognizer of ``folder``'s models, loaded as a recognition run loads them, or None and why the folder
+    cannot be used (:func:`models_folder_problem`). The window keeps it for its first run (no second load)."""
     folder = Path(folder)
     if not folder.exists():
-        return "it no longer exists"
+        return None, "it no longer exists"
     if not folder.is_dir():
-        return "it is not a folder"
+        return None, "it is not a folder"
     try:
-        Recognizer.from_dir(folder)
+        return Recognizer.from_dir(folder), None
     except ModelError as exc:
-        return str(exc)
+        return None, str(exc)
     except Exception as exc:  # noqa: BLE001 - whatever a broken file raises, the folder is not usable
-        return f"its models cannot be loaded: {exc}"
-    return None
+        return None, f"its models cannot be loaded: {exc}"
 
 
 def default_models_name() -> str:

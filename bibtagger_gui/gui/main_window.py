@@ -886,8 +886,14 @@ class MainWindow(QMainWindow):
         if self.folder is None or not photo_ids:
             return False
         self._start(RecognitionJob(self.folder, self.generation.value, self.generation, photo_ids, self.models_dir,
-                                   record=undoable))  # fmt: skip
+                                   record=undoable, recognizer=self._take_loaded_models()))  # fmt: skip
         return True
+
+    def _take_loaded_models(self) -> Any:
+        """The recognizer the check of :attr:`models_dir` loaded (at start-up, Load Model Folder…), once: the first run
+        uses it instead of loading the same models again; later runs load theirs (docs/gui.md#threads-jobs-and-stale-results)."""
+        loaded, self._loaded_models = getattr(self, "_loaded_models", None), None
+        return loaded[1] if loaded is not None and loaded[0] == self.models_dir else None
 
     def push_done(self, command: StoreCommand) -> None:
         """Put on the undo stack an edit already written (a re-run's photos, each written as the job read it)."""
@@ -1065,14 +1071,15 @@ class MainWindow(QMainWindow):
     def _saved_models(self) -> str:
         """Take the remembered model folder when its models load; else say why not (:attr:`saved_models_note`; the
         setting stays, so the folder is used again once it is back)."""
-        from bibtagger_gui.core.recognizer import default_models_name, models_folder_problem
+        from bibtagger_gui.core.recognizer import default_models_name, open_models_folder
 
         saved = self.settings.value("models_dir")
         if not saved:
             return ""
-        problem = models_folder_problem(Path(str(saved)))
+        rec, problem = open_models_folder(Path(str(saved)))
         if problem is None:
             self.models_dir = Path(str(saved))
+            self._loaded_models = (self.models_dir, rec)  # the check's load serves the first run (30-70 ms, not twice)
             return ""
         note = (f"The model folder you chose, {saved}, cannot be used ({problem}): {default_models_name()} are used "
                 "instead (Recognition > Load Model Folder… chooses one)")  # fmt: skip
@@ -1103,6 +1110,7 @@ class MainWindow(QMainWindow):
             self._error("Cannot load models", str(exc))
             return False
         self.models_dir = Path(folder)
+        self._loaded_models = (self.models_dir, rec)  # the next run takes it instead of loading the folder again
         self.saved_models_note = ""  # a folder of the user's is in use now
         if remember:
             self.settings.setValue("models_dir", str(self.models_dir))

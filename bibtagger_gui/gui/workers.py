@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from PySide6.QtCore import QObject, Signal
 
@@ -122,8 +122,9 @@ class RecognitionJob(_Job):
     kind = "recognize"
 
     def __init__(self, folder: Path, generation: int, current: Generation, photo_ids: Sequence[int], models_dir: Path | None,
-                 collect: bool = False, record: bool = False):  # fmt: skip
+                 collect: bool = False, record: bool = False, recognizer: Any = None):  # fmt: skip
         super().__init__(folder, generation, current)
+        self.recognizer = recognizer  # models_dir's, already loaded by the window's check of it: not loaded again
         self.queue = RecognitionQueue(photo_ids)
         self.collect = collect
         self.record = record and not collect
@@ -166,7 +167,9 @@ class RecognitionJob(_Job):
 
         g, total = self.generation, self.queue.total
         try:
-            rec = Recognizer.from_dir(self.models_dir) if self.models_dir else Recognizer()
+            rec, self.recognizer = self.recognizer, None
+            if rec is None:
+                rec = Recognizer.from_dir(self.models_dir) if self.models_dir else Recognizer()
         except ModelError as exc:
             self.signals.finished.emit(g, "failed", str(exc))
             return
