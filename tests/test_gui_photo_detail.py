@@ -1,4 +1,4 @@
-"""The photo view's full-resolution detail when zoomed in past its 2560 px preview (gui/photo_detail.py,
+"""The photo view's full-resolution detail when zoomed in past its preview (gui/photo_detail.py,
 docs/gui.md#zoomed-in-detail): real JPEGs in tmp_path, a real PhotoView offscreen."""
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 
 from bibtagger_gui.core.demo import write_jpeg
-from bibtagger_gui.core.imageio import load_image
+from bibtagger_gui.core.imageio import load_image, scaled_decode_side
 from bibtagger_gui.gui import photo_detail
 from bibtagger_gui.gui.photo_detail import MARGIN, held_factor
-from bibtagger_gui.gui.photo_view import VIEW_MAX_SIDE, PhotoView
+from bibtagger_gui.gui.photo_view import PhotoView, preview_side
 from tests.test_gui_support import fixed_predictions, gui_env, make_window  # noqa: F401 - fixtures
 
 
 def fine_photo(path: Path, size: tuple[int, int] = (4000, 3000), seed: int = 0, orientation: int = 1) -> np.ndarray:
-    """A ``size`` (oriented W x H) JPEG of fine detail a 2560 px preview cannot hold: a smooth gradient
+    """A ``size`` (oriented W x H) JPEG of fine detail a preview (at most 2560 px) cannot hold: a smooth gradient
     under 1-2 px random dots and rows of small digits. Returns the oriented pixels as written."""
     w, h = size
     rng = np.random.default_rng(seed)
@@ -83,12 +83,12 @@ def mad(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_zoomed_in_past_the_preview_the_view_shows_the_files_full_detail(qtbot, view, tmp_path):
-    """At 1:1 on a 4000x3000 photo the 2560 px preview is scaled up 1.56x (blurred dots and digits); the
-    viewport must show the file's own pixels."""
+    """At 1:1 on a 4000x3000 photo the preview (2000 px for this 640 px view: libjpeg's 1/2) is scaled up 2x
+    (blurred dots and digits); the viewport must show the file's own pixels."""
     fine_photo(tmp_path / "fine.jpg")
     full = load_image(tmp_path / "fine.jpg")
     shown(qtbot, view, photo("fine.jpg", 4000, 3000), tmp_path)
-    assert view.preview_scale() == pytest.approx(VIEW_MAX_SIDE / 4000)
+    assert view.preview_scale() == pytest.approx(scaled_decode_side(4000, preview_side(640)) / 4000)
     view.zoom_by(1.0 / view.zoom_level())  # 1:1, one photo pixel per screen pixel
     assert view.zoom_level() == pytest.approx(1.0)
     detail_shown(qtbot, view)

@@ -1045,8 +1045,7 @@ def op_gui_next_photo(job: dict) -> dict:
     QImage, QPixmap."""
     from PySide6.QtGui import QPixmap
 
-    from bibtagger_gui.core.imageio import load_image
-    from bibtagger_gui.gui.photo_view import VIEW_MAX_SIDE
+    from bibtagger_gui.gui.photo_view import load_preview
     from bibtagger_gui.gui.qimage import rgb_to_qimage
 
     app = _qt_app()
@@ -1079,7 +1078,7 @@ def op_gui_next_photo(job: dict) -> dict:
     parts: dict[str, list[float]] = {"decode": [], "qimage": [], "qpixmap": []}
     for _ in range(3):
         t0 = time.perf_counter()
-        rgb = load_image(path, max_side=VIEW_MAX_SIDE)
+        rgb, _ = load_preview(path, win.photo_view.preview_side())  # at the side the view needs (docs/gui.md#preview-size)
         t1 = time.perf_counter()
         img = rgb_to_qimage(rgb)
         t2 = time.perf_counter()
@@ -1094,7 +1093,9 @@ def op_gui_next_photo(job: dict) -> dict:
                       "after_look_median_ms": round(statistics.median(looked), 1), "after_look_max_ms": round(max(looked), 1),
                       "look_s": LOOK,
                       "breakdown_ms": {k: round(min(v), 1) for k, v in parts.items()},
-                      "view_size": list(rgb.shape[1::-1])}}
+                      "view_size": list(rgb.shape[1::-1]),
+                      "viewport": [win.photo_view.viewport().width(), win.photo_view.viewport().height()],
+                      "preview_side": win.photo_view.preview_side()}}
 
 
 def op_gui_zoom_detail(job: dict) -> dict:

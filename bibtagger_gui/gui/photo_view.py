@@ -3,10 +3,13 @@ resizing the selected box (drag inside it / drag a corner handle; docs/gui.md#ad
 a hover cursor that says which of these a press starts, or that it selects a box (:meth:`PhotoView.cursor_at`).
 
 Scene coordinates are the photo's full-resolution *oriented* pixels (the frame of
-``Bib.box``). The photo itself is decoded off the GUI thread at a reduced size
-(``load_image(max_side=VIEW_MAX_SIDE)``, EXIF orientation applied) and its pixmap
-item is scaled up to the full-resolution frame, so boxes need no conversion.
-Results of loads for a photo that is no longer shown are dropped (request id). The list's next and previous
+``Bib.box``). The photo itself is decoded off the GUI thread at a reduced size that follows the view
+(:func:`preview_side`: the viewport's long side in device pixels, :func:`load_preview`; EXIF orientation
+applied) and its pixmap item is scaled up to the full-resolution frame, so boxes need no conversion whatever
+that size. A view grown past what the preview holds (window maximised, a 200 % screen) gets the photo decoded
+again at its new side, once it has stayed that size for ``REGROW_MS`` (docs/gui.md#preview-size).
+Results of loads for a photo that is no longer shown are dropped (request id), and so is a smaller decode
+that lands after a larger one. The list's next and previous
 photo are decoded ahead once a photo is shown (gui/look_ahead.py): a step to one shows it at once. Zoomed in past what that
 preview holds, ``photo_detail.PhotoDetail`` shows the visible part from a full-resolution decode over it.
 The same decode gives the photo's decoded-pixel print (core/pixelprint), sent out by ``printed`` for the window
@@ -15,13 +18,14 @@ to keep where the store has none (old stores; docs/store.md#re-encoded-copies-th
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
@@ -32,7 +36,7 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
-from bibtagger_gui.core.imageio import ImageError, load_image
+from bibtagger_gui.core.imageio import ImageError, load_image, probe_image, scaled_decode_side
 from bibtagger_gui.core.pixelprint import image_print
 from bibtagger_gui.gui import box_adjust
 from bibtagger_gui.gui.photo_detail import PhotoDetail
@@ -41,7 +45,44 @@ from bibtagger_gui.gui.look_ahead import Decoded, LookAhead, file_version, is_ve
 from bibtagger_gui.gui.qimage import rgb_to_qimage
 from bibtagger_gui.gui.threads import WorkQueue, emit_if_alive
 
+#: the most pixels the preview holds on its long side (a fitted view larger than this, a 200 % screen's, is drawn
+#: from it scaled up, as it always was; zoomed in past it, gui/photo_detail.py shows the file's own pixels)
 VIEW_MAX_SIDE = 2560
+#: the least: a view not laid out yet or a very small window still gets a useful preview (a larger view re-decodes)
+VIEW_MIN_SIDE = 1024
+#: the side asked for is the view's long side plus this fraction, rounded up to a multiple of ``SIDE_STEP``: a scroll
+#: bar or a splitter moved by a few pixels does not change it, so neither does libjpeg's scale choice
+SIDE_MARGIN = 0.05
+SIDE_STEP = 256
+#: a view that grew past its preview must stay that size this long (ms) before the photo is decoded again (a window
+#: being resized by a drag sends many sizes)
+REGROW_MS = 150
+#: ``side`` of a preview that holds every pixel of its file: it serves any view
+WHOLE = 1 << 30
+
+
+def preview_side(view_long_side: float) -> int:
+    """The long side the preview is decoded at for a view whose viewport's long side is ``view_long_side`` device
+    pixels (logical size x devicePixelRatioF): that plus :data:`SIDE_MARGIN`, rounded up to :data:`SIDE_STEP`, within
+    :data:`VIEW_MIN_SIDE` .. :data:`VIEW_MAX_SIDE`. The viewport's long side bounds the fitted photo's long side
+    whichever way the photo is turned."""
+    side = math.ceil(max(0.0, view_long_side) * (1 + SIDE_MARGIN) / SIDE_STEP) * SIDE_STEP
+    return max(VIEW_MIN_SIDE, min(VIEW_MAX_SIDE, side))
+
+
+def load_preview(path: Path, side: int):
+    """The photo decoded for a view that needs ``side`` pixels on the long side, oriented (RGB array), and the side
+    it serves (:class:`~bibtagger_gui.gui.look_ahead.Decoded`'s ``side``). A JPEG is decoded at the smallest of
+    libjpeg's scales (1/8 .. 1/1) that reaches ``side``, kept at that size (no resize costs time and pixels) unless
+    it is over :data:`VIEW_MAX_SIDE`; other formats are scaled to ``side``. Raises ``ImageError``."""
+    info = probe_image(path)
+    long_side = max(info.width, info.height)
+    max_side = side
+    if info.format == "jpeg":
+        max_side = min(VIEW_MAX_SIDE, max(side, scaled_decode_side(long_side, side)))
+    rgb = load_image(path, max_side=max_side)
+    shown = max(rgb.shape[:2])
+    return rgb, (WHOLE if shown >= long_side else shown)
 
 
 def bib_colour(source: str, confidence: float | None) -> QColor:
@@ -155,37 +196,39 @@ class BibBoxItem(QGraphicsRectItem):
 
 
 class _LoadSignals(QObject):
-    # request id, QImage | None, error message, the decoded file's look_ahead.file_version (None: it changed meanwhile)
-    loaded = Signal(int, object, str, object)
+    # request id, QImage | None, error message, the decoded file's (size, mtime) (None: it changed during the decode),
+    # the preview side it serves
+    loaded = Signal(int, object, str, object, int)
     printed = Signal(int, object)  # request id, pixel print: sent after ``loaded``, so it never delays the photo
 
 
-def decode_for_view(path: Path) -> Decoded:
-    """One photo decoded as the view shows it (the look-ahead's decode, gui/look_ahead.py): its QImage at
-    VIEW_MAX_SIDE, or the error to show; the file's version when it did not change during the decode, and the
-    decoded pixels' print then."""
+def decode_for_view(path: Path, side: int):
+    """One photo decoded as the view shows it (the look-ahead's decode, gui/look_ahead.py) for preview ``side``: its
+    QImage, or the error to show; the file's version when it did not change during the decode. With it, what makes
+    the decoded pixels' print then (None otherwise), called once the pixels went out."""
     before = file_version(path)
     try:
-        rgb = load_image(path, max_side=VIEW_MAX_SIDE)
+        rgb, serves = load_preview(path, side)
         img = rgb_to_qimage(rgb)
     except ImageError as exc:
-        return Decoded(path, None, None, exc.message, None)
+        return Decoded(path, None, None, exc.message, None), None
     except Exception as exc:  # noqa: BLE001 - shown as the photo's error, as the view's own decode does
-        return Decoded(path, None, None, str(exc), None)
+        return Decoded(path, None, None, str(exc), None), None
     same = before is not None and before == file_version(path)
-    return Decoded(path, before if same else None, img, "", image_print(rgb) if same else None)
+    return Decoded(path, before if same else None, img, "", None, serves), ((lambda: image_print(rgb)) if same else None)
 
 
 class _LoadJob:
-    def __init__(self, signals: _LoadSignals, request: int, path: Path, version: tuple | None = None):
-        self.signals, self.request, self.path = signals, request, path
-        self.version = version  # (size, mtime, change time) the store has for the file: its print is made of that file
+    def __init__(self, signals: _LoadSignals, request: int, path: Path, side: int,
+                 version: tuple[int, float] | None = None):
+        self.signals, self.request, self.path, self.side = signals, request, path, side
+        self.version = version  # (size, mtime) the store has for the file: its print is made when the file is that
 
     def __call__(self) -> None:
-        rgb = None
+        rgb, serves = None, 0
         before = file_version(self.path)
         try:
-            rgb = load_image(self.path, max_side=VIEW_MAX_SIDE)
+            rgb, serves = load_preview(self.path, self.side)
             img, error = rgb_to_qimage(rgb), ""
         except ImageError as exc:
             img, error = None, exc.message
@@ -193,7 +236,7 @@ class _LoadJob:
             img, error = None, str(exc)
         after = file_version(self.path)
         decoded = before if before is not None and before == after else None  # the version the pixels are of
-        emit_if_alive(self.signals.loaded, self.request, img, error, decoded)  # dropped when the view is gone
+        emit_if_alive(self.signals.loaded, self.request, img, error, decoded, serves)  # dropped when the view is gone
         # the print only after the photo went out (it cost the next-photo path ~14 ms at 24 MP: bench-app)
         if rgb is not None and is_version(decoded, self.version):
             emit_if_alive(self.signals.printed, self.request, image_print(rgb))  # the file the store describes
@@ -228,6 +271,11 @@ class PhotoView(QGraphicsView):
         self.pool = WorkQueue(1, lifo=True, name="photo-view")
         self.ahead = LookAhead(decode_for_view, self)  # the list's next and previous photo, decoded before asked for
         self.ahead.ready.connect(self._ahead_ready)
+        self.ahead.printed.connect(self._ahead_printed)
+        self._regrow = QTimer(self)  # the view grew: decode the photo again at its new side once it stays (REGROW_MS)
+        self._regrow.setSingleShot(True)
+        self._regrow.setInterval(REGROW_MS)
+        self._regrow.timeout.connect(self.follow_view)
         self._path: Path | None = None  # the file of the photo shown
         self._neighbours: list[Path] = []  # what to decode ahead once it is shown
         self._waiting: int | None = None  # the request waiting for the look-ahead's decode of its photo
@@ -253,6 +301,9 @@ class PhotoView(QGraphicsView):
         self.image_loaded = False
         self.image_error: str | None = None
         self._preview_scale = 0.0  # preview pixels per photo pixel, once the photo's own pixels are shown
+        self._shown_side = 0  # the preview side (load_preview) the pixels shown serve (0: none shown yet)
+        self._asked_side = 0  # the largest side asked for this photo (shown, being decoded or waited for)
+        self._print_sent = False  # the photo's pixel print went out (once a photo)
         self.detail = PhotoDetail(self)  # full resolution when zoomed in past the preview
 
     # ---- photo
@@ -270,6 +321,18 @@ class PhotoView(QGraphicsView):
         self.image_loaded = False
         self.image_error = None
         self._preview_scale = 0.0
+        self._shown_side = self._asked_side = 0
+        self._print_sent = False
+        self._regrow.stop()
+
+    def preview_side(self) -> int:
+        """The preview side the view needs now (:func:`preview_side` of its viewport in device pixels)."""
+        vp = self.viewport()
+        return preview_side(max(vp.width(), vp.height()) * self.devicePixelRatioF())
+
+    def shown_side(self) -> int:
+        """The preview side the pixels shown serve (:data:`WHOLE`: all of the file's; 0 before they are shown)."""
+        return self._shown_side
 
     def set_photo(self, photo: Any, folder: Path, thumbnail: QPixmap | None = None, ahead: Iterable[Path] = ()) -> None:
         """Show ``photo`` (its thumbnail at once if given, the real pixels when decoded: at once when the look-ahead
@@ -289,15 +352,19 @@ class PhotoView(QGraphicsView):
         else:
             self.pool.clear()  # a photo skipped past quickly is never decoded
             self.detail.reset(path)
+            side = self.preview_side()
             kept = self.ahead.take(path)
             if kept is not None:  # decoded ahead, and the file is still the one decoded
                 self._show_kept(kept)
-            elif self.ahead.running(path):
+                if kept.side < side:  # for a smaller view than this one: shown until the sharper decode is here
+                    self._decode_here(side)
+            elif self.ahead.running(path, side):
                 self._waiting = self._request  # on its way: not decoded twice (_ahead_ready)
+                self._asked_side = side
                 self.ahead.hold(path)
             else:
                 self.ahead.drop_queued(path)  # decoded here now: not a second time behind the next photo's
-                self._decode_here()
+                self._decode_here(side)
         self._fit_mode = True
         self.fit()
 
@@ -312,21 +379,39 @@ class PhotoView(QGraphicsView):
         else:
             self._show_kept(kept)
 
-    def _store_version(self) -> tuple | None:
-        """(size, mtime, change time) the store has for the photo shown, when it has its file (a print is made of that
-        file only; look_ahead.is_version)."""
+    def _ahead_printed(self, path: Path, version: tuple[int, float] | None, pixel_print: bytes) -> None:
+        """The look-ahead made the print of its decode of ``path`` (after the pixels): sent when that is the photo shown
+        and the file the store has."""
+        if path == self._path and version is not None and version == self._store_version():
+            self._on_printed(self._request, pixel_print)
+
+    def follow_view(self) -> None:
+        """Decode the photo shown again when the view now needs a larger preview than it was shown or asked at (the
+        window maximised, moved to a 200 % screen); the pixels shown stay until the new ones are here."""
+        if self._path is None or self._photo is None or self.image_error or not self._asked_side:
+            return
+        side = self.preview_side()
+        if side > max(self._asked_side, self._shown_side):
+            self._decode_here(side)
+
+    def _store_version(self) -> tuple[int, float] | None:
+        """(size, mtime) the store has for the photo shown, when it has its file (a print is made of that file only)."""
         photo = self._photo
         if not getattr(photo, "sha1", None) or photo.size is None:
             return None
         return (photo.size, photo.mtime, getattr(photo, "ctime_ns", None))
 
-    def _decode_here(self) -> None:
-        """The photo shown decoded by the view's own worker."""
-        self.pool.submit(_LoadJob(self._signals, self._request, self._path, self._store_version()))
+    def _decode_here(self, side: int) -> None:
+        """The photo shown decoded by the view's own worker at preview ``side``."""
+        self._asked_side = max(self._asked_side, side)
+        self.pool.clear()  # a smaller decode of it not started yet is not wanted any more
+        self.pool.submit(_LoadJob(self._signals, self._request, self._path, side, self._store_version()))
 
     def _show_kept(self, kept: Decoded) -> None:
-        """Show the look-ahead's decode of the photo shown, and send its print when it is of the file the store has."""
-        self._on_loaded(self._request, kept.image, "", kept.version)
+        """Show the look-ahead's decode of the photo shown, and send its print when it is of the file the store has
+        (a print still being made is sent when it is: _ahead_printed)."""
+        self._asked_side = max(self._asked_side, kept.side)
+        self._on_loaded(self._request, kept.image, "", kept.version, kept.side)
         version = self._store_version()
         if is_version(kept.version, version) and kept.pixel_print is not None:
             self._on_printed(self._request, kept.pixel_print)
@@ -353,26 +438,32 @@ class PhotoView(QGraphicsView):
         self._pixmap_item = item
 
     def _on_printed(self, request: int, pixel_print: bytes) -> None:
-        if request == self._request and self._photo is not None:  # else a photo that is no longer shown
+        if request == self._request and self._photo is not None and not self._print_sent:  # else a photo no longer
+            self._print_sent = True  # shown, or one whose print went out from another decode of it
             self.printed.emit((self._photo.id, pixel_print, self._photo.size, self._photo.mtime))
 
-    def _on_loaded(self, request: int, img: QImage | None, error: str, version: Any = None) -> None:
+    def _on_loaded(self, request: int, img: QImage | None, error: str, version: Any = None, side: int = WHOLE) -> None:
         if request != self._request:
             return  # a photo that is no longer shown
         if img is None:
+            if self.image_loaded:  # a larger decode failed (the file was cut short or replaced since): the preview
+                return  # shown stays, as the detail's does
             self.image_error = error
             self.imageFailed.emit(error)
             return
+        if side < self._shown_side:
+            return  # a smaller decode that ended after a larger one of this photo
+        self._shown_side = side
         self._set_pixmap(QPixmap.fromImage(img))
         self.image_loaded = True
         self._preview_scale = img.width() / max(1e-9, self.sceneRect().width())
         self.detail.schedule()  # zoomed in while the preview loaded: the detail follows it
         if self._path is not None:  # kept for a step back; then the neighbours, now that this photo is shown
-            self.ahead.put(Decoded(self._path, version, img, "", None))
-            self.ahead.want(self._neighbours, current=self._path)
+            self.ahead.put(Decoded(self._path, version, img, "", None, side))
+            self.ahead.want(self._neighbours, current=self._path, side=self.preview_side())
 
     def preview_scale(self) -> float:
-        """Preview pixels per photo pixel (1 for a photo no larger than VIEW_MAX_SIDE; 0 before it is shown)."""
+        """Preview pixels per photo pixel (1 for a photo the preview holds whole; 0 before it is shown)."""
         return self._preview_scale
 
     @property
@@ -440,6 +531,12 @@ class PhotoView(QGraphicsView):
         if self._fit_mode:
             self.fit()
         self.detail.schedule()
+        self._view_changed()
+
+    def _view_changed(self) -> None:
+        """The viewport's size or pixel ratio changed: a larger preview once it stays so (:meth:`follow_view`)."""
+        if self._asked_side and self.preview_side() > max(self._asked_side, self._shown_side):
+            self._regrow.start()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         super().scrollContentsBy(dx, dy)
@@ -503,6 +600,8 @@ class PhotoView(QGraphicsView):
         if event.type() == QEvent.Type.ShortcutOverride and self._drawing and self._box_key(event):
             event.accept()
             return True
+        if event.type() == QEvent.Type.DevicePixelRatioChange:  # moved to a screen of another scale (200 %)
+            self._view_changed()
         return super().event(event)
 
     def keyPressEvent(self, event) -> None:
