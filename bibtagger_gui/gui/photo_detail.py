@@ -1,6 +1,6 @@
 """Full-resolution detail over the photo view's preview when zoomed in past it (docs/gui.md#zoomed-in-detail).
 
-The view shows a photo from one reduced decode (``photo_view.VIEW_MAX_SIDE``). Once the reviewer zooms in
+The view shows a photo from one reduced decode (``photo_view.load_preview``, at most 2560 px). Once the reviewer zooms in
 so far that one preview pixel covers more than one screen (device) pixel, :class:`PhotoDetail` decodes the
 photo whole in a worker of its own (``load_image``: EXIF orientation applied, so its pixels are in the
 scene's oriented frame, the frame of the boxes) and keeps that one decode while the photo is shown. For
