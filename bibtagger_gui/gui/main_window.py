@@ -693,8 +693,7 @@ class MainWindow(QMainWindow):
         self.selected_bib = None
         self.list_model.set_items([])
         self.thumbnails.reset(None, None)
-        self.photo_view.clear_photo()
-        self.photo_view.ahead.forget()  # its neighbours' decodes (~13 MB each) are the folder's too
+        self.photo_view.close_folder()  # its neighbours' decodes (~5-13 MB each) are the folder's too, and their prints
         self.panel.show_item(None, [], None)
         self.panel.set_startlist(None)
         self._update_counts()

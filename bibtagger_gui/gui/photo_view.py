@@ -41,7 +41,7 @@ from bibtagger_gui.core.pixelprint import image_print
 from bibtagger_gui.gui import box_adjust
 from bibtagger_gui.gui.photo_detail import PhotoDetail
 from bibtagger_gui.gui.look import HIGH_CONFIDENCE, bib_look, text_on  # noqa: F401 - HIGH_CONFIDENCE re-exported
-from bibtagger_gui.gui.look_ahead import Decoded, LookAhead, file_version, is_version
+from bibtagger_gui.gui.look_ahead import KEEP, Decoded, LookAhead, file_version
 from bibtagger_gui.gui.qimage import rgb_to_qimage
 from bibtagger_gui.gui.threads import WorkQueue, emit_if_alive
 
@@ -242,6 +242,11 @@ class _LoadJob:
             emit_if_alive(self.signals.printed, self.request, image_print(rgb))  # the file the store describes
 
 
+def _store_version(photo: Any) -> tuple[int, float] | None:
+    """(size, mtime) the store has for ``photo``, when it has its file (a print is made of that file only)."""
+    return (photo.size, photo.mtime) if getattr(photo, "sha1", None) and photo.size is not None else None
+
+
 def photo_part(thumbnail: QPixmap, width: int, height: int) -> QPixmap:
     """The part of a list thumbnail that shows the photo: thumbnails are centred on a fixed 3:2 canvas
     (gui/thumbnails.py), and the bars must not be stretched over the photo's scene."""
@@ -304,6 +309,7 @@ class PhotoView(QGraphicsView):
         self._shown_side = 0  # the preview side (load_preview) the pixels shown serve (0: none shown yet)
         self._asked_side = 0  # the largest side asked for this photo (shown, being decoded or waited for)
         self._print_sent = False  # the photo's pixel print went out (once a photo)
+        self._prints_due: dict[Path, Any] = {}  # photos shown from a look-ahead decode whose print is still being made
         self.detail = PhotoDetail(self)  # full resolution when zoomed in past the preview
 
     # ---- photo
@@ -380,10 +386,22 @@ class PhotoView(QGraphicsView):
             self._show_kept(kept)
 
     def _ahead_printed(self, path: Path, version: tuple[int, float] | None, pixel_print: bytes) -> None:
-        """The look-ahead made the print of its decode of ``path`` (after the pixels): sent when that is the photo shown
-        and the file the store has."""
-        if path == self._path and version is not None and version == self._store_version():
+        """The look-ahead made the print of its decode of ``path`` (after the pixels): sent for the photo it was shown
+        as (the photo shown, or one left since: its print is not lost to a quick step) when it is of the file the
+        store had for it."""
+        photo = self._prints_due.pop(path, None)
+        if photo is None or version is None or version != _store_version(photo):
+            return
+        if photo is self._photo:
             self._on_printed(self._request, pixel_print)
+        else:
+            self.printed.emit((photo.id, pixel_print, photo.size, photo.mtime))
+
+    def close_folder(self) -> None:
+        """The folder closed: no photo, nothing decoded ahead kept or on its way, no print still to send for it."""
+        self.clear_photo()
+        self.ahead.forget()
+        self._prints_due.clear()
 
     def follow_view(self) -> None:
         """Decode the photo shown again when the view now needs a larger preview than it was shown or asked at (the
@@ -396,10 +414,7 @@ class PhotoView(QGraphicsView):
 
     def _store_version(self) -> tuple[int, float] | None:
         """(size, mtime) the store has for the photo shown, when it has its file (a print is made of that file only)."""
-        photo = self._photo
-        if not getattr(photo, "sha1", None) or photo.size is None:
-            return None
-        return (photo.size, photo.mtime, getattr(photo, "ctime_ns", None))
+        return _store_version(self._photo)
 
     def _decode_here(self, side: int) -> None:
         """The photo shown decoded by the view's own worker at preview ``side``."""
@@ -413,8 +428,13 @@ class PhotoView(QGraphicsView):
         self._asked_side = max(self._asked_side, kept.side)
         self._on_loaded(self._request, kept.image, "", kept.version, kept.side)
         version = self._store_version()
-        if is_version(kept.version, version) and kept.pixel_print is not None:
-            self._on_printed(self._request, kept.pixel_print)
+        if version is not None and kept.version == version:
+            if kept.pixel_print is not None:
+                self._on_printed(self._request, kept.pixel_print)
+            elif not self._print_sent:  # still being made: sent when it is, even if the reviewer moved on by then
+                self._prints_due[kept.path] = self._photo
+                while len(self._prints_due) > KEEP:
+                    del self._prints_due[next(iter(self._prints_due))]
 
     def stop_workers(self, timeout: float = 2.0) -> bool:
         """Drop decodes not started and wait (at most ``timeout`` s in all) for the running ones of both
