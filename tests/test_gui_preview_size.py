@@ -62,7 +62,7 @@ def shown_width(view) -> int:
 
 
 def long_side(view) -> float:
-    vp = view.viewport()
+    vp = view.maximumViewportSize()  # the viewport without scroll bars (at fit there are none)
     return max(vp.width(), vp.height()) * view.devicePixelRatioF()
 
 

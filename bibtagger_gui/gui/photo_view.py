@@ -332,8 +332,9 @@ class PhotoView(QGraphicsView):
         self._regrow.stop()
 
     def preview_side(self) -> int:
-        """The preview side the view needs now (:func:`preview_side` of its viewport in device pixels)."""
-        vp = self.viewport()
+        """The preview side the view needs now (:func:`preview_side` of its viewport in device pixels, without the
+        scroll bars a zoom shows: the fit after a step hides them, and the side must not change with that)."""
+        vp = self.maximumViewportSize()
         return preview_side(max(vp.width(), vp.height()) * self.devicePixelRatioF())
 
     def shown_side(self) -> int:
