@@ -167,6 +167,38 @@ def test_a_step_to_a_photo_being_decoded_ahead_waits_for_that_decode(qtbot, make
     assert decodes.count("photo_1.jpg") == 1, decodes
 
 
+def test_a_file_replaced_while_the_view_waits_for_its_look_ahead_decode_is_decoded_by_the_view(
+        qtbot, make_window, tmp_path, monkeypatch):
+    """The step waits for the look-ahead's decode; the file changes meanwhile, so that decode is not kept and the
+    view decodes the new file itself at its preview side (this path raised a TypeError once: no photo shown)."""
+    folder = solid_photos(tmp_path / "p", 3, monkeypatch)
+    gate, started, decodes = threading.Event(), threading.Event(), []
+    real = photo_view.load_image
+
+    def gated(path, *args, **kwargs):
+        decodes.append(Path(path).name)
+        if Path(path).name == "photo_1.jpg" and not started.is_set():
+            started.set()
+            assert gate.wait(20)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(photo_view, "load_image", gated)
+    win = first_shown(qtbot, make_window(), folder)
+    qtbot.waitUntil(started.is_set)  # the look-ahead is decoding photo 1
+    try:
+        win.step_photo(1)
+        assert current_name(win) == "photo_1.jpg" and not win.photo_view.image_loaded
+        path = folder / "photo_1.jpg"
+        st = os.stat(path)
+        write_photo(path, (250, 250, 10))
+        os.utime(path, (st.st_atime + 10, st.st_mtime + 10))
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: win.photo_view.image_loaded)
+    assert close_to(shown_rgb(win), (250, 250, 10))
+    assert decodes.count("photo_1.jpg") == 2, decodes
+
+
 def test_closing_the_folder_lets_go_of_what_was_decoded_ahead(qtbot, make_window, tmp_path, monkeypatch):
     """The kept images (~13 MB each at 24 MP) and a decode under way are the folder's: closing it lets them go,
     as it lets go of its list (nothing waits for the next folder's first photo to free them)."""

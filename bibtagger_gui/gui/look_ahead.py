@@ -7,8 +7,9 @@ preview side the view asks for (``want(..., side=)``), and keeps them (with the 
 decoded instead of decoding it again. Each decode's pixels go to the view first; the pixel print made of them
 follows (``printed``), so a view waiting for the decode does not wait for the print too.
 
-A kept image is used only while its file is the one decoded: size and mtime are read again when it is
-taken (a photo another program replaced is decoded anew). One kept for a smaller view than the one asked for
+A kept image is used only while its file is the one decoded: size, mtime and change time are read again when
+it is taken (a photo another program replaced is decoded anew, also one of the same length whose mtime was put
+back: docs/store.md#file-versions). One kept for a smaller view than the one asked for
 now is decoded again at the new side. Qt-free apart from the signals; the decode is the view's own
 (``photo_view.decode_for_view``).
 """
@@ -50,7 +51,7 @@ def is_version(now: tuple | None, stored: tuple | None) -> bool:
 
 @dataclass(frozen=True)
 class Decoded:
-    """One photo decoded for the view: ``image`` (a QImage) or ``error``; ``version`` = its file's (size, mtime)
+    """One photo decoded for the view: ``image`` (a QImage) or ``error``; ``version`` = its file's file_version
     before and after the decode (None: it changed meanwhile, not kept); ``pixel_print`` of the decoded pixels (None
     until the print is made, after the pixels went out); ``side``: the largest preview side (photo_view.preview_side)
     the image serves, its long side, or ``photo_view.WHOLE`` when it holds every pixel of the file."""
@@ -86,7 +87,7 @@ class LookAhead(QObject):
     ``printed(path, version, pixel print)`` once its print is made."""
 
     ready = Signal(object)  # Path
-    printed = Signal(object, object, object)  # Path, the decoded file's (size, mtime), pixel print
+    printed = Signal(object, object, object)  # Path, the decoded file's file_version, pixel print
 
     def __init__(self, decode: Decode, parent: QObject | None = None, keep: int = KEEP):
         super().__init__(parent)
@@ -208,7 +209,7 @@ class LookAhead(QObject):
             self._tokens[decoded.path] = token
         self.ready.emit(decoded.path)
 
-    def _printed(self, path: Path, token: int, version: tuple[int, float] | None, pixel_print: bytes) -> None:
+    def _printed(self, path: Path, token: int, version: tuple | None, pixel_print: bytes) -> None:
         kept = self._kept.get(path)
         if kept is not None and self._tokens.get(path) == token:  # the kept decode it was made of: kept with it
             self._kept[path] = replace(kept, pixel_print=pixel_print)

@@ -41,7 +41,7 @@ from bibtagger_gui.core.pixelprint import image_print
 from bibtagger_gui.gui import box_adjust
 from bibtagger_gui.gui.photo_detail import PhotoDetail
 from bibtagger_gui.gui.look import HIGH_CONFIDENCE, bib_look, text_on  # noqa: F401 - HIGH_CONFIDENCE re-exported
-from bibtagger_gui.gui.look_ahead import KEEP, Decoded, LookAhead, file_version
+from bibtagger_gui.gui.look_ahead import KEEP, Decoded, LookAhead, file_version, is_version
 from bibtagger_gui.gui.qimage import rgb_to_qimage
 from bibtagger_gui.gui.threads import WorkQueue, emit_if_alive
 
@@ -196,7 +196,7 @@ class BibBoxItem(QGraphicsRectItem):
 
 
 class _LoadSignals(QObject):
-    # request id, QImage | None, error message, the decoded file's (size, mtime) (None: it changed during the decode),
+    # request id, QImage | None, error message, the decoded file's look_ahead.file_version (None: it changed meanwhile),
     # the preview side it serves
     loaded = Signal(int, object, str, object, int)
     printed = Signal(int, object)  # request id, pixel print: sent after ``loaded``, so it never delays the photo
@@ -220,9 +220,9 @@ def decode_for_view(path: Path, side: int):
 
 class _LoadJob:
     def __init__(self, signals: _LoadSignals, request: int, path: Path, side: int,
-                 version: tuple[int, float] | None = None):
+                 version: tuple | None = None):
         self.signals, self.request, self.path, self.side = signals, request, path, side
-        self.version = version  # (size, mtime) the store has for the file: its print is made when the file is that
+        self.version = version  # (size, mtime, change time) the store has for the file: its print is made of that file
 
     def __call__(self) -> None:
         rgb, serves = None, 0
@@ -242,9 +242,12 @@ class _LoadJob:
             emit_if_alive(self.signals.printed, self.request, image_print(rgb))  # the file the store describes
 
 
-def _store_version(photo: Any) -> tuple[int, float] | None:
-    """(size, mtime) the store has for ``photo``, when it has its file (a print is made of that file only)."""
-    return (photo.size, photo.mtime) if getattr(photo, "sha1", None) and photo.size is not None else None
+def _store_version(photo: Any) -> tuple | None:
+    """(size, mtime, change time) the store has for ``photo``, when it has its file (a print is made of that file
+    only; look_ahead.is_version)."""
+    if not getattr(photo, "sha1", None) or photo.size is None:
+        return None
+    return (photo.size, photo.mtime, getattr(photo, "ctime_ns", None))
 
 
 def photo_part(thumbnail: QPixmap, width: int, height: int) -> QPixmap:
@@ -382,16 +385,16 @@ class PhotoView(QGraphicsView):
         self._waiting = None
         kept = self.ahead.take(path)
         if kept is None:  # it failed, or the file changed: the view's own decode says why / shows the new one
-            self._decode_here()
+            self._decode_here(self.preview_side())
         else:
             self._show_kept(kept)
 
-    def _ahead_printed(self, path: Path, version: tuple[int, float] | None, pixel_print: bytes) -> None:
+    def _ahead_printed(self, path: Path, version: tuple | None, pixel_print: bytes) -> None:
         """The look-ahead made the print of its decode of ``path`` (after the pixels): sent for the photo it was shown
         as (the photo shown, or one left since: its print is not lost to a quick step) when it is of the file the
         store had for it."""
         photo = self._prints_due.pop(path, None)
-        if photo is None or version is None or version != _store_version(photo):
+        if photo is None or not is_version(version, _store_version(photo)):
             return
         if photo is self._photo:
             self._on_printed(self._request, pixel_print)
@@ -413,8 +416,8 @@ class PhotoView(QGraphicsView):
         if side > max(self._asked_side, self._shown_side):
             self._decode_here(side)
 
-    def _store_version(self) -> tuple[int, float] | None:
-        """(size, mtime) the store has for the photo shown, when it has its file (a print is made of that file only)."""
+    def _store_version(self) -> tuple | None:
+        """:func:`_store_version` of the photo shown."""
         return _store_version(self._photo)
 
     def _decode_here(self, side: int) -> None:
@@ -429,7 +432,7 @@ class PhotoView(QGraphicsView):
         self._asked_side = max(self._asked_side, kept.side)
         self._on_loaded(self._request, kept.image, "", kept.version, kept.side)
         version = self._store_version()
-        if version is not None and kept.version == version:
+        if is_version(kept.version, version):
             if kept.pixel_print is not None:
                 self._on_printed(self._request, kept.pixel_print)
             elif not self._print_sent:  # still being made: sent when it is, even if the reviewer moved on by then
