@@ -165,10 +165,10 @@ def test_a_long_undo_of_a_rerun_says_so_with_a_wait_cursor_and_holds_off_the_cyc
     for name in ("revert_all", "reapply_all"):
         real = getattr(photo_record, name)
 
-        def watched(store, records, real=real):
+        def watched(store, records, *args, real=real):
             cursor = QApplication.overrideCursor()
             seen.append((win.statusBar().currentMessage(), cursor.shape() if cursor else None, gc.isenabled()))
-            return real(store, records)
+            return real(store, records, *args)
 
         monkeypatch.setattr(photo_record, name, watched)
     key(qtbot, Qt.Key.Key_Z, CTRL)
@@ -228,3 +228,42 @@ def test_the_undone_and_redone_photos_are_shown_from_what_the_undo_wrote_as_a_fr
         assert reads == []
     redone = win.items[p1]  # a person's bib and a prediction: the count and lowest confidence are not trivial here
     assert {b.source for b in redone.bibs} == {"human", "model"} and redone.photo.bib_count == len(redone.bibs)
+
+
+def test_the_undo_of_a_rerun_encodes_no_row_and_reads_no_photo_logged_unchanged_since(qtbot, make_window, tmp_path,
+                                                                                     monkeypatch):
+    """What the window does while the user waits on the undo or redo of a re-run (bench-app gui_rerun_undo): the rows'
+    history JSON was made by the re-run's worker, and a photo the history logged no change of since the step last
+    wrote it is neither read nor checked. Another program's bib added since is read and shown; its retyped prediction
+    still refuses the whole undo, nothing written."""
+    from bibtagger_gui.core import store as store_module
+
+    win, folder = opened(qtbot, make_window, tmp_path, monkeypatch)
+    store = win.store
+    new_models(monkeypatch)
+    assert win.rerun_unreviewed()
+    wait_idle(qtbot, win)
+    before_undo = dump(store)
+    encoded, reads = [], []
+    real_encode = store_module._JSON.encode
+    monkeypatch.setattr(store_module._JSON, "encode", lambda value: encoded.append(value) or real_encode(value))
+    for name in ("bibs_of", "photo_marks"):
+        real = getattr(Store, name)
+        monkeypatch.setattr(Store, name, lambda self, pids, real=real: reads.append(sorted(pids)) or real(self, pids))
+    for mod in (CTRL, CTRL | Qt.KeyboardModifier.ShiftModifier, CTRL):
+        key(qtbot, Qt.Key.Key_Z, mod)
+    assert [v for v in encoded if isinstance(v, dict)] == [] and reads == []
+    key(qtbot, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    assert dump(store) == before_undo
+    p2 = store.photo_by_path("photo_002.jpg").id
+    with Store.open(folder) as other:
+        other.add_bib(p2, "55", None)
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    assert reads == [[p2], [p2]]  # that photo alone read and checked
+    assert "55" in [b.number for b in win.items[p2].bibs] and "55" in [b.number for b in store.bibs(p2)]
+    with Store.open(folder) as other:  # the old prediction the undo put back, retyped
+        other.update_bib(next(b.id for b in other.bibs(p2) if b.source == "model"), number="66")
+    changed = dump(store)
+    key(qtbot, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    assert dump(store) == changed  # the redo refused as a whole, nothing written
+    assert "changed" in win.statusBar().currentMessage()

@@ -86,3 +86,62 @@ def test_the_undo_of_many_records_is_checked_first_written_at_once_and_logged_as
         with pytest.raises(photo_record.ChangedMeanwhile):
             photo_record.revert_all(store, records)
         assert store.last_change() == mark and {pid: state(store, pid) for pid in ids} == changed  # nothing written
+
+
+def test_an_undo_step_reads_none_of_its_photos_logged_unchanged_and_writes_the_history_its_worker_made(tmp_path, monkeypatch):
+    """The re-run's undo step (``since``: the history id at which each photo was last in the move's start state) reads
+    and checks only the photos the history logged a change of since; the others' states come from their records (a
+    person's bib kept on them too). Its rows' history JSON, made by the worker (``texts=True``), is written as it is:
+    the same history rows, text for text, as a move that makes it then. A photo changed since is read: a bib added
+    beside is kept and shown; a retyped prediction refuses the whole step, nothing written."""
+    import dataclasses
+    import shutil
+
+    folder = tmp_path / "race"
+    for i in range(3):
+        shot(folder / f"p{i}.jpg", None)
+    with Store.open(folder) as store:
+        store.scan()
+        ids = [p.id for p in store.photos()]
+        for k, pid in enumerate(ids):
+            store.set_model_bibs(pid, [Bib(str(10 + k), (1.0, 2.0, 30.0, 20.0), 0.5), Bib("7", None, 0.3)][: k + 1], "old")
+        store.add_bib(ids[0], "99", None, extra={"note": "Zoë"})  # a person's bib: the re-run keeps it
+        before = {pid: state(store, pid) for pid in ids}
+        with Store.open(folder) as worker:  # the job's own connection
+            records = [photo_record.record_edit(worker, pid, lambda s, pid=pid: photo_batch.put_predictions(
+                s, pid, [Bib("13", (2.0, 2.0, 30.0, 20.0), 0.9)], "new"), texts=True) for pid in ids]  # fmt: skip
+        after = {pid: state(store, pid) for pid in ids}
+        assert [b.number for b in records[0].kept] == ["99"] and all(r.texts for r in records)
+        shutil.copytree(folder, tmp_path / "copy")
+        reads: list[list[int]] = []
+        for name in ("bibs_of", "photo_marks"):
+            real = getattr(Store, name)
+            monkeypatch.setattr(Store, name, lambda self, pids, real=real: reads.append(sorted(pids)) or real(self, pids))
+        mark = store.last_change()
+        undone = photo_record.revert_all(store, records, {r.photo_id: r.last_change for r in records})
+        assert reads == [] and states(undone) == before == {pid: state(store, pid) for pid in ids}
+        with Store.open(tmp_path / "copy") as copy:  # the same undo, its JSON made as it writes
+            copy_mark = copy.last_change()
+            photo_record.revert_all(copy, [dataclasses.replace(r, texts=None) for r in records])
+
+            def logged(s, since):
+                return s._conn.execute("SELECT photo_id, bib_id, action, before, after FROM history WHERE id > ?"
+                                       " ORDER BY id", (since,)).fetchall()  # fmt: skip
+
+            assert [tuple(r) for r in logged(store, mark)] == [tuple(r) for r in logged(copy, copy_mark)]
+        since = dict.fromkeys(ids, store.last_change())
+        with Store.open(folder) as other:  # another program adds a bib beside the old predictions of the last photo
+            other.add_bib(ids[2], "5", None)
+        reads.clear()
+        redone = photo_record.reapply_all(store, records, since)
+        assert reads == [[ids[2]], [ids[2]]]  # that photo alone read and checked
+        now = {pid: state(store, pid) for pid in ids}
+        assert states(redone) == now and "5" in [b.number for b in now[ids[2]][2]]
+        assert {pid: now[pid] for pid in ids[:2]} == {pid: after[pid] for pid in ids[:2]}
+        since = dict.fromkeys(ids, store.last_change())
+        with Store.open(folder) as other:
+            other.update_bib(next(b.id for b in other.bibs(ids[1]) if b.number == "13"), number="14")
+        changed, last = {pid: state(store, pid) for pid in ids}, store.last_change()
+        with pytest.raises(photo_record.ChangedMeanwhile):
+            photo_record.revert_all(store, records, since)
+        assert store.last_change() == last and {pid: state(store, pid) for pid in ids} == changed  # nothing written

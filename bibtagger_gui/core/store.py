@@ -241,21 +241,43 @@ _BIB_INSERT = ("INSERT INTO bibs (id, photo_id, number, x1, y1, x2, y2, confiden
 _Change = tuple[str, int | None, int | None, Any, Any]  # a history row's action, photo_id, bib_id, before, after
 
 
+class _Json(str):
+    """JSON text already made (:func:`row_text`): a history row holds it as it is."""
+
+    __slots__ = ()
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else value if isinstance(value, _Json) else _JSON.encode(value)
+
+
+def _made(row: BibRow, text: str | None) -> str:
+    """``text`` (:func:`row_text` of ``row`` made ahead) as a history row holds it; None: made now."""
+    return row_text(row) if text is None else text if isinstance(text, _Json) else _Json(text)
+
+
 def _history_row(ts: str, change: _Change) -> tuple:
     """The values of :data:`_HISTORY_INSERT` for ``change`` at time ``ts``: before and after as JSON (None stays NULL)."""
     action, photo_id, bib_id, before, after = change
-    return (ts, photo_id, bib_id, action, None if before is None else _JSON.encode(before),
-            None if after is None else _JSON.encode(after))  # fmt: skip
+    return ts, photo_id, bib_id, action, _json(before), _json(after)
 
 
-def _bib_removed(row: BibRow, reject: bool) -> _Change:
-    """Bib ``row`` deleted: ``bib_delete`` (its number rejected) or, ``reject`` false, ``bib_undo`` (an edit taken back)."""
-    return ("bib_delete" if reject else "bib_undo", row.photo_id, row.id, row.to_json(), None)
+def row_text(row: BibRow) -> str:
+    """Bib ``row`` as the history logs it (before of a removal, after of a restore): the JSON of ``row.to_json()``.
+    Made ahead by a re-run's worker for its undo step (core/photo_record.py) and handed to :meth:`Store.replay`, so the
+    window does not encode 40,000 rows while the user waits (docs/gui.md#saving-and-the-undo-stack)."""
+    return _Json(_JSON.encode(row.to_json()))
 
 
-def _bib_restored(row: BibRow) -> _Change:
-    """Bib ``row`` put back as it was (``bib_restore``)."""
-    return ("bib_restore", row.photo_id, row.id, None, row.to_json())
+def _bib_removed(row: BibRow, reject: bool, text: str | None = None) -> _Change:
+    """Bib ``row`` deleted: ``bib_delete`` (its number rejected) or, ``reject`` false, ``bib_undo`` (an edit taken back).
+    ``text``: :func:`row_text` of ``row``, made ahead (None: made here)."""
+    return ("bib_delete" if reject else "bib_undo", row.photo_id, row.id, _made(row, text), None)
+
+
+def _bib_restored(row: BibRow, text: str | None = None) -> _Change:
+    """Bib ``row`` put back as it was (``bib_restore``); ``text`` as for :func:`_bib_removed`."""
+    return ("bib_restore", row.photo_id, row.id, None, _made(row, text))
 
 
 def _reviewed_set(photo_id: int, before: bool, after: bool) -> _Change:
@@ -1019,6 +1041,8 @@ class Store:
 
         - ``("delete", (row, reject))``: :meth:`delete_bib` of ``row`` (the bib as it is now);
         - ``("restore", row)``: :meth:`restore_bib` (the very row: id, times, confidence);
+        - ``("delete", (row, reject, text))``, ``("restore", (row, text))``: the same, with the row's history JSON
+          (:func:`row_text`) made ahead, or None;
         - ``("reviewed", (photo_id, before, after))``: :meth:`set_reviewed` of a photo whose mark is ``before``;
         - ``("model_version", (photo_id, before, after))``: :meth:`set_model_version` likewise.
 
@@ -1032,14 +1056,14 @@ class Store:
         now = _now()
         for kind, what in steps:  # each history row built as the single edit builds it (_bib_removed, ...)
             if kind == "delete":
-                row, reject = what
+                row, reject, text = what if len(what) == 3 else (*what, None)
                 deletes.append((row.id,))
-                history.append(_history_row(now, _bib_removed(row, reject)))
+                history.append(_history_row(now, _bib_removed(row, reject, text)))
             elif kind == "restore":
-                row = what
+                row, text = what if isinstance(what, tuple) else (what, None)
                 inserts.append(_bib_values(row.id, row.photo_id, row.number, row.box, row.confidence, row.source,
                                            row.created, row.updated, row.extra))  # fmt: skip
-                history.append(_history_row(now, _bib_restored(row)))
+                history.append(_history_row(now, _bib_restored(row, text)))
             elif kind == "reviewed":
                 photo_id, before, after = what
                 reviewed.append((int(bool(after)), photo_id))

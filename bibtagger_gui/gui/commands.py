@@ -443,6 +443,10 @@ class RecordedBatchCommand(BatchEditCommand):
         self.records = list(records)
         self.busy = busy
         self.done_once = True
+        #: photo id -> the history id at which it was last seen in the state the next undo or redo starts from (its
+        #: record's, then that of the last undo or redo): photos logged unchanged since are not read or checked again
+        #: (``photo_record.move_all``)
+        self.since: dict[int, int] = {r.photo_id: r.last_change for r in self.records}
         #: while ``shown`` runs after an undo or redo: each written photo's state (``photo_record.PhotoState``), what
         #: the store holds now, for the window to show without reading 10,000 photos again; None otherwise
         self.moved: dict[int, photo_record.PhotoState] | None = None
@@ -453,11 +457,20 @@ class RecordedBatchCommand(BatchEditCommand):
 
     def apply(self) -> None:
         with self.busy(f"Redoing {self.text()}…"), gc_paused():
-            self._show(photo_record.reapply_all(self.ctx.store, self.records), "redo")
+            self._show(self._move(photo_record.reapply_all), "redo")
 
     def revert(self) -> None:
         with self.busy(f"Undoing {self.text()}…"), gc_paused():
-            self._show(photo_record.revert_all(self.ctx.store, self.records), "undo")
+            self._show(self._move(photo_record.revert_all), "undo")
+
+    def _move(self, move: Callable[..., dict[int, photo_record.PhotoState]]) -> dict[int, photo_record.PhotoState]:
+        """``move`` (revert_all or reapply_all) of the records in one transaction, and the history id it left them at."""
+        store = self.ctx.store
+        with store.transaction():
+            moved = move(store, self.records, self.since)
+            mark = store.last_change()
+        self.since = dict.fromkeys(self.since, mark)
+        return moved
 
     def _show(self, moved: dict[int, photo_record.PhotoState], how: str) -> None:
         self.moved = moved

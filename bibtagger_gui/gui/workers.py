@@ -245,7 +245,8 @@ class RecognitionJob(_Job):
         if not self.record:
             return photo_batch.put_predictions(store, photo_id, bibs, version, pixel_print)
         done = photo_record.record_edit(
-            store, photo_id, lambda s: photo_batch.put_predictions(s, photo_id, bibs, version, pixel_print))
+            store, photo_id, lambda s: photo_batch.put_predictions(s, photo_id, bibs, version, pixel_print),
+            texts=True)  # the undo step's history JSON made here, not while the user waits for the undo
         if done.result and done.changes_store:
             self.records[photo_id] = done
         return bool(done.result)
