@@ -130,6 +130,8 @@ def test_an_undo_step_reads_none_of_its_photos_logged_unchanged_and_writes_the_h
 
             assert [tuple(r) for r in logged(store, mark)] == [tuple(r) for r in logged(copy, copy_mark)]
         since = dict.fromkeys(ids, store.last_change())
+        assert photo_record._unchanged(store, since) == set(ids)
+        assert photo_record._unchanged(store, {ids[0]: store.last_change() + 1}) == set()  # a history this store never had
         with Store.open(folder) as other:  # another program adds a bib beside the old predictions of the last photo
             other.add_bib(ids[2], "5", None)
         reads.clear()

@@ -162,7 +162,11 @@ def move_all(store: Any, moves: Sequence[Move], since: Mapping[int, int] | None 
 
 
 def _unchanged(store: Any, since: Mapping[int, int]) -> set[int]:
-    """The photos of ``since`` (photo id -> history id) with no history row after theirs (in the caller's transaction)."""
+    """The photos of ``since`` (photo id -> history id) with no history row after theirs (in the caller's transaction);
+    none when the store no longer holds the newest of those rows as it was (``Store.replaced``: a copy put back over
+    the project file, whose history says nothing of these photos)."""
+    if store.replaced(max(since.values())):
+        return set()
     later = store.last_changes(min(since.values()))
     return {pid for pid, mark in since.items() if later.get(pid, 0) <= mark}
 
