@@ -434,7 +434,8 @@ class RecordedBatchCommand(BatchEditCommand):
     written in a few statements (``photo_record.revert_all`` / ``reapply_all``), failing as a whole, nothing written,
     when any photo changed since. ``busy(text)`` is a context the window shows a long undo or redo in (a wait cursor and
     "Undoing …" in the status bar), entered before the store is touched and left after ``shown``. It holds the records
-    alone (~3.7 KB a photo of 0-3 predictions, bench-app gui_rerun_undo)."""
+    alone (~5.1 KB a photo of 0-3 predictions with their history JSON, bench-app gui_rerun_undo) and, per photo, the
+    history id at which it was last in the state the next undo or redo starts from (:attr:`since`)."""
 
     def __init__(self, ctx: EditContext, text: str, records: Sequence[photo_record.PhotoRecord],
                  shown: Callable[["BatchEditCommand", str], None] = lambda command, how: None,
