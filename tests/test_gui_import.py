@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -355,6 +356,36 @@ def test_conflicts_window_says_who_did_what_since_the_hand_out(qtbot, tmp_path, 
     assert got[made[1][0]][0] and [(n, s) for n, _b, s in got[made[1][0]][1]] == [(made[1][1], "human")]
 
 
+def handed_out(folder: Path, vol: Path, todo: Path) -> list:
+    """Two photos in ``folder`` with a prediction each, exported to ``todo`` and imported into the volunteer's copy
+    ``vol`` (the hand-out); the photos as ``make_photos`` made them."""
+    from bibtagger_gui.cli import main
+
+    made = make_photos(folder, 2)
+    with Store.open(folder) as store:
+        store.scan()
+        for rel, number, box in made:
+            store.set_model_bibs(store.photo_by_path(rel).id, [Bib(number, box, 0.9)], "det:x+read:y")
+    assert main(["export", str(folder), "--format", "json", "--out", str(todo)]) == 0
+    vol.mkdir()
+    for rel, _n, _b in made:
+        shutil.copy2(folder / rel, vol / rel)
+    assert main(["import", str(vol), str(todo)]) == 0
+    return made
+
+
+def window_saying(qtbot, make_window, monkeypatch, folder: Path):
+    """A window over ``folder`` whose import messages are kept in ``shown`` ((text, details) each), not shown."""
+    fixed_predictions(monkeypatch, {})
+    win = make_window()
+    controller = win.import_controller
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(controller, "_message", lambda icon, title, text, details="": shown.append((text, details)))
+    assert win.open_folder(folder)
+    wait_idle(qtbot, win)
+    return win, controller, shown
+
+
 def test_photos_the_merge_left_unreviewed_are_named_with_why(qtbot, tmp_path, monkeypatch, make_window, capsys):
     """The command prints a line per photo the three-way merge left unreviewed (a review that did not see all
     its merged bibs); the app named none of them, only a count in the status bar, so the organiser could not
@@ -362,17 +393,8 @@ def test_photos_the_merge_left_unreviewed_are_named_with_why(qtbot, tmp_path, mo
     from bibtagger_gui.cli import main
 
     folder, vol = tmp_path / "race", tmp_path / "vol"
-    made = make_photos(folder, 2)
-    with Store.open(folder) as store:
-        store.scan()
-        for rel, number, box in made:
-            store.set_model_bibs(store.photo_by_path(rel).id, [Bib(number, box, 0.9)], "det:x+read:y")
-    todo, back = tmp_path / "todo.json", tmp_path / "vol.json"
-    assert main(["export", str(folder), "--format", "json", "--out", str(todo)]) == 0
-    vol.mkdir()
-    for rel, _n, _b in made:
-        shutil.copy2(folder / rel, vol / rel)
-    assert main(["import", str(vol), str(todo)]) == 0
+    made = handed_out(folder, vol, tmp_path / "todo.json")
+    back = tmp_path / "vol.json"
     with Store.open(vol) as store:  # the volunteer accepts both photos as they are
         for rel, _n, _b in made:
             store.set_reviewed(store.photo_by_path(rel).id, True)
@@ -385,13 +407,7 @@ def test_photos_the_merge_left_unreviewed_are_named_with_why(qtbot, tmp_path, mo
     printed = [line.split("vol.json: ", 1)[1] for line in capsys.readouterr().err.splitlines() if ": left unreviewed: " in line]
     assert len(printed) == 1 and printed[0].startswith(f"{made[0][0]}: left unreviewed: ")
 
-    fixed_predictions(monkeypatch, {})
-    win = make_window()
-    controller = win.import_controller
-    shown = []
-    monkeypatch.setattr(controller, "_message", lambda icon, title, text, details="": shown.append((text, details)))
-    assert win.open_folder(folder)
-    wait_idle(qtbot, win)
+    win, controller, shown = window_saying(qtbot, make_window, monkeypatch, folder)
     controller.import_files([back])
     assert controller.conflicts_dialog is None  # no conflict: the photo's bibs merged, its review did not hold
     assert len(shown) == 1
@@ -443,17 +459,7 @@ def test_a_volunteers_older_file_after_their_newer_one_is_said_and_changes_nothi
     from bibtagger_gui.cli import main
 
     folder, vol = tmp_path / "race", tmp_path / "vol"
-    made = make_photos(folder, 2)
-    with Store.open(folder) as store:
-        store.scan()
-        for rel, number, box in made:
-            store.set_model_bibs(store.photo_by_path(rel).id, [Bib(number, box, 0.9)], "det:x+read:y")
-    todo = tmp_path / "todo.json"
-    assert main(["export", str(folder), "--format", "json", "--out", str(todo)]) == 0
-    vol.mkdir()
-    for rel, _n, _b in made:
-        shutil.copy2(folder / rel, vol / rel)
-    assert main(["import", str(vol), str(todo)]) == 0
+    made = handed_out(folder, vol, tmp_path / "todo.json")
     rel, n, _box = made[0]
     for number, name in (("777", "A1"), ("778", "A2")):  # the volunteer reads 777, sends A1, corrects it to 778, sends A2
         with Store.open(vol) as store:
@@ -467,13 +473,7 @@ def test_a_volunteers_older_file_after_their_newer_one_is_said_and_changes_nothi
     printed = [line.split(f"{a1}: ", 1)[1] for line in capsys.readouterr().err.splitlines() if " older than " in line]
     assert len(printed) == 1 and printed[0].startswith(f"{rel}: older than A2.json, which you imported at ")
 
-    fixed_predictions(monkeypatch, {})
-    win = make_window()
-    controller = win.import_controller
-    shown = []
-    monkeypatch.setattr(controller, "_message", lambda icon, title, text, details="": shown.append((text, details)))
-    assert win.open_folder(folder)
-    wait_idle(qtbot, win)
+    win, controller, shown = window_saying(qtbot, make_window, monkeypatch, folder)
     controller.import_files([a2, a1])
     assert controller.conflicts_dialog is None
     assert [b.number for b in win.store.bibs(win.store.photo_by_path(rel).id)] == ["778"]  # A2's, not A1's 777

@@ -140,14 +140,16 @@ def test_a_same_length_file_whose_mtime_was_put_back_shows_its_new_pixels(qtbot,
     assert win.decodes.count("photo_1.jpg") == 2
 
 
-def test_a_step_to_a_photo_being_decoded_ahead_waits_for_that_decode(qtbot, make_window, tmp_path, monkeypatch):
+def gated_on_photo_1(qtbot, make_window, tmp_path, monkeypatch):
+    """A window over 3 solid-colour photos, the first shown, whose look-ahead is held in its (first) decode of
+    photo 1 until ``gate`` is set; ``decodes`` lists every file decoded."""
     folder = solid_photos(tmp_path / "p", 3, monkeypatch)
     gate, started, decodes = threading.Event(), threading.Event(), []
     real = photo_view.load_image
 
     def gated(path, *args, **kwargs):
         decodes.append(Path(path).name)
-        if Path(path).name == "photo_1.jpg":
+        if Path(path).name == "photo_1.jpg" and not started.is_set():
             started.set()
             assert gate.wait(20)
         return real(path, *args, **kwargs)
@@ -155,6 +157,11 @@ def test_a_step_to_a_photo_being_decoded_ahead_waits_for_that_decode(qtbot, make
     monkeypatch.setattr(photo_view, "load_image", gated)
     win = first_shown(qtbot, make_window(), folder)
     qtbot.waitUntil(started.is_set)  # the look-ahead is decoding photo 1
+    return win, folder, gate, decodes
+
+
+def test_a_step_to_a_photo_being_decoded_ahead_waits_for_that_decode(qtbot, make_window, tmp_path, monkeypatch):
+    win, _folder, gate, decodes = gated_on_photo_1(qtbot, make_window, tmp_path, monkeypatch)
     try:
         win.step_photo(1)
         assert current_name(win) == "photo_1.jpg" and not win.photo_view.image_loaded
@@ -171,20 +178,7 @@ def test_a_file_replaced_while_the_view_waits_for_its_look_ahead_decode_is_decod
         qtbot, make_window, tmp_path, monkeypatch):
     """The step waits for the look-ahead's decode; the file changes meanwhile, so that decode is not kept and the
     view decodes the new file itself at its preview side (this path raised a TypeError once: no photo shown)."""
-    folder = solid_photos(tmp_path / "p", 3, monkeypatch)
-    gate, started, decodes = threading.Event(), threading.Event(), []
-    real = photo_view.load_image
-
-    def gated(path, *args, **kwargs):
-        decodes.append(Path(path).name)
-        if Path(path).name == "photo_1.jpg" and not started.is_set():
-            started.set()
-            assert gate.wait(20)
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(photo_view, "load_image", gated)
-    win = first_shown(qtbot, make_window(), folder)
-    qtbot.waitUntil(started.is_set)  # the look-ahead is decoding photo 1
+    win, folder, gate, decodes = gated_on_photo_1(qtbot, make_window, tmp_path, monkeypatch)
     try:
         win.step_photo(1)
         assert current_name(win) == "photo_1.jpg" and not win.photo_view.image_loaded

@@ -18,6 +18,7 @@ from bibtagger_gui.core.imageio import load_image, scaled_decode_side
 from bibtagger_gui.gui import look_ahead
 from bibtagger_gui.gui.photo_view import SIDE_STEP, VIEW_MAX_SIDE, VIEW_MIN_SIDE, WHOLE, PhotoView, preview_side
 from bibtagger_gui.gui.qimage import rgb_to_qimage
+from tests.test_gui_photo_detail import view  # noqa: F401 - the fixture: a shown 640x440 PhotoView
 
 W, H = 6000, 4000  # a 24 MP camera file, shown turned (EXIF orientation 6)
 BOX = (4200.0, 900.0, 4700.0, 1300.0)  # a bib's box in the shown (oriented) frame: white in the photo, grey around
@@ -44,17 +45,6 @@ def photo(relpath: str, pid: int = 1) -> SimpleNamespace:
 
 
 BIB = SimpleNamespace(id=7, box=BOX, number="12", source="human", confidence=None)
-
-
-@pytest.fixture
-def view(qtbot):
-    v = PhotoView()
-    qtbot.addWidget(v)
-    v.resize(640, 440)
-    v.show()
-    qtbot.waitExposed(v)
-    yield v
-    v.stop_workers(10)
 
 
 def shown_width(view) -> int:
