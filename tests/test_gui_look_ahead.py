@@ -307,9 +307,9 @@ def test_a_decode_the_list_moved_past_is_not_kept(qtbot, tmp_path):
     ahead.stop()
 
 
-def test_the_look_ahead_hands_the_pixels_over_before_it_prints_them(qtbot, make_window, tmp_path, monkeypatch):
-    """A step while the look-ahead makes the next photo's pixel print (~14 ms at 24 MP) shows its pixels without
-    waiting for the print; the print follows, for that photo, even when the reviewer has moved on by then."""
+def print_held_on_photo_1(qtbot, make_window, tmp_path, monkeypatch):
+    """A window over 3 solid-colour photos, the first shown, photo 1 decoded ahead and its pixel print held until
+    ``gate`` is set; ``real`` is the print function, ``prints`` what the view's ``printed`` sends."""
     folder = solid_photos(tmp_path / "p", 3, monkeypatch)
     gate, started = threading.Event(), threading.Event()
     real = photo_view.image_print
@@ -323,10 +323,17 @@ def test_the_look_ahead_hands_the_pixels_over_before_it_prints_them(qtbot, make_
 
     monkeypatch.setattr(photo_view, "image_print", gated)
     win = first_shown(qtbot, make_window(), folder)
-    view = win.photo_view
     qtbot.waitUntil(started.is_set)  # photo 1 decoded ahead, its print under way
     prints: list[tuple] = []
-    view.printed.connect(prints.append)
+    win.photo_view.printed.connect(prints.append)
+    return win, gate, real, prints
+
+
+def test_the_look_ahead_hands_the_pixels_over_before_it_prints_them(qtbot, make_window, tmp_path, monkeypatch):
+    """A step while the look-ahead makes the next photo's pixel print (~14 ms at 24 MP) shows its pixels without
+    waiting for the print; the print follows, for that photo, even when the reviewer has moved on by then."""
+    win, gate, real, prints = print_held_on_photo_1(qtbot, make_window, tmp_path, monkeypatch)
+    view = win.photo_view
     try:
         win.step_photo(1)
         assert current_name(win) == "photo_1.jpg"
@@ -350,22 +357,8 @@ def load_rgb(path: Path) -> np.ndarray:
 def test_a_print_still_being_made_when_the_folder_closes_is_not_sent(qtbot, make_window, tmp_path, monkeypatch):
     """The print goes to the window by photo id, which means nothing in the next folder's store: a look-ahead print
     that ends after the folder closed is dropped."""
-    folder = solid_photos(tmp_path / "p", 3, monkeypatch)
-    gate, started = threading.Event(), threading.Event()
-    real = photo_view.image_print
-
-    def gated(rgb):
-        if close_to(tuple(int(v) for v in rgb.reshape(-1, 3).mean(axis=0)), colour(1)):
-            started.set()
-            assert gate.wait(20)
-        return real(rgb)
-
-    monkeypatch.setattr(photo_view, "image_print", gated)
-    win = first_shown(qtbot, make_window(), folder)
+    win, gate, _real, prints = print_held_on_photo_1(qtbot, make_window, tmp_path, monkeypatch)
     view = win.photo_view
-    qtbot.waitUntil(started.is_set)
-    prints: list[tuple] = []
-    view.printed.connect(prints.append)
     try:
         win.step_photo(1)
         qtbot.waitUntil(lambda: view.image_loaded, timeout=2000)
