@@ -74,12 +74,15 @@ def sample(win: Any, collect: bool = True) -> dict[str, float]:
     widgets = QApplication.allWidgets()
     lru = win.thumbnails._lru
     thumb_bytes = sum(p.width() * p.height() * max(1, p.depth()) // 8 for p in lru.values())
+    # QStatusBar makes a timer for a timed message and deletes it on clearMessage (a photo's message goes when
+    # another photo is shown: MainWindow.say_of_photo), so it comes and goes with messages: not counted
+    passing = len(win.statusBar().findChildren(QTimer))
     return {
         "rss_mb": round(rss_mb(), 1), "fds": fds, "db_fds": db_fds,
         "threads": os_threads(), "py_threads": threading.active_count(),
-        "qobjects": len(win.findChildren(QObject)), "widgets": len(widgets),
+        "qobjects": len(win.findChildren(QObject)) - passing, "widgets": len(widgets),
         "dialogs": sum(1 for w in widgets if isinstance(w, QDialog)),
-        "qthreads": len(win.findChildren(QThread)), "qtimers": len(win.findChildren(QTimer)),
+        "qthreads": len(win.findChildren(QThread)), "qtimers": len(win.findChildren(QTimer)) - passing,
         "thumbs": len(lru), "thumb_mb": round(thumb_bytes / 2**20, 1), "icons": len(win.thumbnails._icons),
         # the frozen ones too: the window freezes what a folder's read leaves (gui/heap.py), get_objects skips them
         "undo": win.undo_stack.count(), "py_objects": len(gc.get_objects()) + gc.get_freeze_count(),

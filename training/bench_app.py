@@ -789,7 +789,7 @@ def op_gui_burst_fix(job: dict) -> dict:
             _press(app, win, getattr(Qt.Key, f"Key_{digit}"))
         enter.append(1000 * _press(app, win, Qt.Key.Key_Return))
         hint = win.statusBar().currentMessage()
-        if f"{len(want)} other unreviewed frame(s) of this burst read {old}" not in hint:
+        if f"{len(want)} other unreviewed frame(s) of its burst read {old}" not in hint:
             raise RuntimeError(f"the fix {old} -> {new} hinted {hint!r}, {len(want)} frames read {old}")
         apply.append(1000 * _press(app, win, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier))
         message = win.statusBar().currentMessage()
