@@ -368,3 +368,35 @@ def test_a_print_still_being_made_when_the_folder_closes_is_not_sent(qtbot, make
     qtbot.waitUntil(lambda: view.ahead.pool.active == 0)
     qtbot.wait(50)
     assert prints == []
+
+
+def test_on_windows_a_photo_of_a_project_scanned_on_linux_or_macos_still_gets_its_print(qtbot, tmp_path, monkeypatch):
+    """A shoot on an external drive scanned on Linux or macOS holds its files' change times; opened on Windows,
+    where there is none to compare (core.catalogue.change_ns is None), the view's decode is of the store's file all
+    the same (size and mtime as stored) and its print goes out (an old store keeps it from the view). It was
+    dropped: look_ahead.is_version compared Windows' None with the stored change time."""
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import QCoreApplication
+
+    path = tmp_path / "a.jpg"
+    write_photo(path, colour(1))
+    st = os.stat(path)
+    stored = SimpleNamespace(id=7, width=360, height=240, error=None, relpath="a.jpg", sha1="5" * 40, size=st.st_size,
+                             mtime=st.st_mtime, ctime_ns=st.st_ctime_ns or 1)  # what the scan elsewhere took
+    monkeypatch.setattr(look_ahead, "change_ns", lambda st: None)  # Windows: no change time
+    view = photo_view.PhotoView()
+    qtbot.addWidget(view)
+    view.resize(640, 440)
+    prints: list[tuple] = []
+    view.printed.connect(prints.append)
+    try:
+        view.set_photo(stored, tmp_path)
+        qtbot.waitUntil(lambda: view.image_loaded, timeout=10000)
+        qtbot.waitUntil(lambda: view.pool.active == 0 and view.pool.pending == 0, timeout=10000)
+        QCoreApplication.processEvents()
+        qtbot.wait(50)  # the print follows the pixels
+        assert [(p[0], p[2], p[3]) for p in prints] == [(7, st.st_size, st.st_mtime)]
+        assert prints[0][1] == photo_view.image_print(photo_view.load_image(path, max_side=view.shown_side()))
+    finally:
+        view.stop_workers()

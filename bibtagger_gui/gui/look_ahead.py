@@ -43,10 +43,11 @@ def file_version(path: Path) -> tuple[int, float, int | None] | None:
 
 def is_version(now: tuple | None, stored: tuple | None) -> bool:
     """Whether a :func:`file_version` is the store's (size, mtime, change time) of the file: a change time the store
-    does not know yet (None: a project an older bibtagger wrote, until the next scan) is not compared."""
+    does not know yet (None: a project an older bibtagger wrote, until the next scan) is not compared, nor one this
+    system has none of (None: Windows, a project scanned on Linux or macOS: size and mtime, as the scan there)."""
     if now is None or stored is None or now[:2] != stored[:2]:
         return False
-    return stored[2] is None or now[2] == stored[2]
+    return stored[2] is None or now[2] is None or now[2] == stored[2]
 
 
 @dataclass(frozen=True)
