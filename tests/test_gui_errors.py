@@ -315,8 +315,10 @@ def test_a_photo_loaded_after_its_view_was_deleted_is_dropped_not_reported(qapp,
     photo = tmp_path / "photo_000.jpg"
     if kind == "photo_view":
         signals = photo_view._LoadSignals()
-        st = photo.stat()  # the version the store has: the job also makes the print, emitted after the photo
-        job = photo_view._LoadJob(signals, 1, photo, (st.st_size, st.st_mtime))
+        from bibtagger_gui.gui.look_ahead import file_version
+
+        # at a preview side, with the version the store has: the job also makes the print, emitted after the photo
+        job = photo_view._LoadJob(signals, 1, photo, photo_view.VIEW_MIN_SIDE, file_version(photo))
     else:
         signals = thumbnails._Emitter()
         job = thumbnails._ThumbJob(signals, 1, 1, photo, None, 160)
