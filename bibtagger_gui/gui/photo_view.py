@@ -225,21 +225,12 @@ class _LoadJob:
         self.version = version  # (size, mtime, change time) the store has for the file: its print is made of that file
 
     def __call__(self) -> None:
-        rgb, serves = None, 0
-        before = file_version(self.path)
-        try:
-            rgb, serves = load_preview(self.path, self.side)
-            img, error = rgb_to_qimage(rgb), ""
-        except ImageError as exc:
-            img, error = None, exc.message
-        except Exception as exc:  # pragma: no cover - keep the GUI alive
-            img, error = None, str(exc)
-        after = file_version(self.path)
-        decoded = before if before is not None and before == after else None  # the version the pixels are of
-        emit_if_alive(self.signals.loaded, self.request, img, error, decoded, serves)  # dropped when the view is gone
+        decoded, make_print = decode_for_view(self.path, self.side)  # the look-ahead's decode too
+        # dropped when the view is gone
+        emit_if_alive(self.signals.loaded, self.request, decoded.image, decoded.error, decoded.version, decoded.side)
         # the print only after the photo went out (it cost the next-photo path ~14 ms at 24 MP: bench-app)
-        if rgb is not None and is_version(decoded, self.version):
-            emit_if_alive(self.signals.printed, self.request, image_print(rgb))  # the file the store describes
+        if make_print is not None and is_version(decoded.version, self.version):
+            emit_if_alive(self.signals.printed, self.request, make_print())  # the file the store describes
 
 
 def _store_version(photo: Any) -> tuple | None:
