@@ -54,17 +54,27 @@ def test_a_recorded_rerun_is_undone_and_redone_exactly_and_refuses_a_photo_chang
         assert state(store, a) == accepted  # nothing written
 
 
+def three_shots(folder) -> None:
+    for i in range(3):
+        shot(folder / f"p{i}.jpg", None)
+
+
+def old_predictions(store) -> list[int]:
+    """Scan ``store``'s folder and give its photos 1, 2 and 2 predictions (model version "old"); their ids, in order."""
+    store.scan()
+    ids = [p.id for p in store.photos()]
+    for k, pid in enumerate(ids):
+        store.set_model_bibs(pid, [Bib(str(10 + k), (1.0, 2.0, 30.0, 20.0), 0.5), Bib("7", None, 0.3)][: k + 1], "old")
+    return ids
+
+
 def test_the_undo_of_many_records_is_checked_first_written_at_once_and_logged_as_one_photo_s_would_be(tmp_path):
     """revert_all / reapply_all (the re-run's undo step): every photo checked before anything is written, so one photo
     changed since leaves every photo as it was; otherwise every photo exact, with the history rows a single photo's undo
     writes (rows put back, the re-run's rows taken out as undone, not rejected, the version)."""
-    for i in range(3):
-        shot(tmp_path / f"p{i}.jpg", None)
+    three_shots(tmp_path)
     with Store.open(tmp_path) as store:
-        store.scan()
-        ids = [p.id for p in store.photos()]
-        for k, pid in enumerate(ids):
-            store.set_model_bibs(pid, [Bib(str(10 + k), (1.0, 2.0, 30.0, 20.0), 0.5), Bib("7", None, 0.3)][: k + 1], "old")
+        ids = old_predictions(store)
         before = {pid: state(store, pid) for pid in ids}
         records = [photo_record.record_edit(store, pid, lambda s, pid=pid: photo_batch.put_predictions(
             s, pid, [Bib("13", (2.0, 2.0, 30.0, 20.0), 0.9)], "new")) for pid in ids]  # fmt: skip
@@ -98,13 +108,9 @@ def test_an_undo_step_reads_none_of_its_photos_logged_unchanged_and_writes_the_h
     import shutil
 
     folder = tmp_path / "race"
-    for i in range(3):
-        shot(folder / f"p{i}.jpg", None)
+    three_shots(folder)
     with Store.open(folder) as store:
-        store.scan()
-        ids = [p.id for p in store.photos()]
-        for k, pid in enumerate(ids):
-            store.set_model_bibs(pid, [Bib(str(10 + k), (1.0, 2.0, 30.0, 20.0), 0.5), Bib("7", None, 0.3)][: k + 1], "old")
+        ids = old_predictions(store)
         store.add_bib(ids[0], "99", None, extra={"note": "Zoë"})  # a person's bib: the re-run keeps it
         before = {pid: state(store, pid) for pid in ids}
         with Store.open(folder) as worker:  # the job's own connection
