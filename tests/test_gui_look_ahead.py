@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -304,6 +305,30 @@ def test_a_decode_the_list_moved_past_is_not_kept(qtbot, tmp_path):
     ahead.hold(a)  # the view shows a now and waits for this decode
     gate.set()
     qtbot.waitUntil(lambda: a in ahead.kept())
+    ahead.stop()
+
+
+def test_a_smaller_decode_ahead_does_not_replace_a_sharper_one_the_view_kept_meanwhile(qtbot, tmp_path):
+    """The view may keep its own larger decode of a photo (put) while a look-ahead decode of it at a smaller side
+    runs; that smaller one ending must not replace it, or stepping back shows the photo blurred until re-decoded."""
+    from PySide6.QtGui import QImage
+
+    a = tmp_path / "a.jpg"
+    a.write_bytes(b"x")
+    gate = threading.Event()
+
+    def decode(path, side):
+        assert gate.wait(20)
+        return replace(_decoded(path), side=side), None
+
+    ahead = look_ahead.LookAhead(decode)
+    ahead.want([a], side=1024)
+    qtbot.waitUntil(lambda: ahead.running(a))
+    sharp = look_ahead.Decoded(a, look_ahead.file_version(a), QImage(8, 8, QImage.Format.Format_RGB888), "", None, 2560)
+    ahead.put(sharp)
+    with qtbot.waitSignal(ahead.ready, timeout=10000):
+        gate.set()
+    assert ahead.take(a).side == 2560
     ahead.stop()
 
 

@@ -205,9 +205,11 @@ class LookAhead(QObject):
         if ahead is None or ahead.token != token:
             return  # let go meanwhile (want() moved on, stop()), or replaced by a decode at a larger side
         del self._tasks[decoded.path]
-        if decoded.version is not None and decoded.path in self._wanted:  # else the list moved on meanwhile: not
-            self.put(decoded)  # kept (it would push out the photo shown)
-            self._tokens[decoded.path] = token
+        kept = self._kept.get(decoded.path)
+        sharper = kept is not None and kept.version == decoded.version and kept.side > decoded.side
+        if decoded.version is not None and decoded.path in self._wanted and not sharper:  # else the list moved on
+            self.put(decoded)  # meanwhile: not kept (it would push out the photo shown); nor when the view put a
+            self._tokens[decoded.path] = token  # sharper decode of the same file meanwhile (a blur on return)
         self.ready.emit(decoded.path)
 
     def _printed(self, path: Path, token: int, version: tuple | None, pixel_print: bytes) -> None:
