@@ -86,8 +86,8 @@ CHILD = textwrap.dedent(
 def test_kill_before_the_rename_leaves_the_photo_untouched_and_a_rerun_finishes(tmp_path, monkeypatch):
     """SIGKILL of bibtagger's whole process group at the last moment before the rename, signalled by the child: the
     photo is byte-identical, the hidden temp file is ignored by the scan and removed by the next run, which writes the
-    keywords. (exiftool, in a session of its own so that a terminal's Ctrl+C does not reach it, survives a SIGKILL,
-    which nothing can catch: docs/keywords.md. The test ends it.)"""
+    keywords. (exiftool, in a session of its own so that a terminal's Ctrl+C does not reach it, is ended by its
+    lifeline: docs/keywords.md#a-killed-run, tests/test_keywords_during_run.py; the test ends any left.)"""
     monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
     folder = tmp_path / "photos"
     folder.mkdir()

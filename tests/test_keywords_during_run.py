@@ -264,3 +264,52 @@ def test_a_kill_or_a_closed_terminal_ends_exiftool_too(tmp_path, monkeypatch):
         assert left == [], f"exiftool outlived bibtagger keywords ended by {signal.Signals(signum).name}"
         # every photo still there (a hidden temp file of the one being written may stay: the next run removes it)
         assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [f"p{i:02}.jpg" for i in range(n)]
+
+
+PAUSED_RUN = """
+import sys, time
+from bibtagger_gui.cli import main
+from bibtagger_gui.core import keywords as kw
+
+process = kw._process
+
+def then_wait(*args, **kwargs):  # the first photo written, exiftool waits for its next command: SIGKILL comes now
+    result = process(*args, **kwargs)
+    print("paused", flush=True)
+    time.sleep(600)
+    return result
+
+kw._process = then_wait
+main(["keywords", sys.argv[1]])
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds exiftool through /proc")
+def test_a_sigkill_of_the_keyword_run_ends_exiftool_too(tmp_path, monkeypatch):
+    """Nothing can catch a SIGKILL (the OOM killer, `kill -9`, the app killed while it writes keywords), and exiftool
+    `-stay_open` polls on at the end of its input: it stayed for ever, ~3 % of a core each. Its lifeline's watchdog
+    (core/parent_watch.py) now stops it."""
+    import time
+
+    folder = numbered_photos(tmp_path, monkeypatch, 3)
+    mark = f"{tmp_path.name}-kill"
+    child = subprocess.Popen([sys.executable, "-c", PAUSED_RUN, str(folder)], env={**os.environ, "BIBTAGGER_TEST_MARK": mark},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])  # fmt: skip
+    try:
+        assert "paused" in child.stdout.readline(), child.stderr.read() if child.poll() is not None else ""
+        assert exiftools_marked(mark)  # exiftool runs, waiting for the next photo's command
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        deadline = time.monotonic() + 5
+        while exiftools_marked(mark) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = exiftools_marked(mark)
+    finally:
+        child.kill()
+        child.wait()
+        for pid in exiftools_marked(mark):
+            os.kill(pid, signal.SIGKILL)
+    assert left == [], "exiftool outlived bibtagger keywords killed by SIGKILL"
+    assert sorted(p.name for p in folder.iterdir()) == ["p00.jpg", "p01.jpg", "p02.jpg"]  # the written one renamed in
+    assert main(["keywords", str(folder)]) == 0  # the next run finishes
+    assert _with_keywords(folder) == ["p00.jpg", "p01.jpg", "p02.jpg"]

@@ -35,6 +35,7 @@ from typing import NamedTuple
 from bibtagger_gui.core import replace_file
 from bibtagger_gui.core.child_env import system_environ
 from bibtagger_gui.core.imageio import RAW_EXTENSIONS, SUPPORTED_EXTENSIONS
+from bibtagger_gui.core.parent_watch import Lifeline
 from bibtagger_gui.core.pixelhash import pixel_hash
 from bibtagger_gui.core.store import not_recognized_yet
 
@@ -348,22 +349,35 @@ class ExifTool:
     def __init__(self, executable: str | None = None):
         self.executable = executable or find_exiftool()
         flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0
+        env = system_environ()  # not the packaged app's library paths (docs/packaging.md#programs-the-app-starts)
+        command = [self.executable, "-stay_open", "True", "-@", "-"]
+        # It does NOT end when its stdin closes (`-stay_open` polls on at EOF): whoever stops us closes it
+        # (ExifTool.close, the CLI's SIGTERM/SIGHUP handling), and where nothing can (a SIGKILL, the OOM killer) its
+        # lifeline's watchdog stops it (POSIX with Perl; core/parent_watch.py, docs/keywords.md#a-killed-run).
+        self._lifeline = Lifeline.for_child(env)
+        if self._lifeline is not None and shutil.which(self.executable, path=env.get("PATH", os.defpath)) is None:
+            self._lifeline.close()  # said at once, as Popen says it, not as an exit code of the watchdog's exec
+            raise ExiftoolMissing(f"cannot start exiftool ({self.executable}): not found or not executable")
         try:
             # A session of its own (POSIX; on Windows CREATE_NO_WINDOW gives it a console of its own): a terminal's
             # Ctrl+C reaches this process only, which stops after the file being written (`bibtagger keywords`),
-            # instead of killing exiftool mid-command. It does NOT end when its stdin closes (`-stay_open` polls on):
-            # whoever stops us closes it (ExifTool.close, the CLI's SIGTERM/SIGHUP handling); a SIGKILL leaves it.
+            # instead of killing exiftool mid-command.
             self._proc = subprocess.Popen(
-                [self.executable, "-stay_open", "True", "-@", "-"],
+                self._lifeline.argv(command) if self._lifeline is not None else command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 creationflags=flags,
                 start_new_session=sys.platform != "win32",
-                env=system_environ(),  # not the packaged app's library paths (docs/packaging.md#programs-the-app-starts)
+                env=env,
+                pass_fds=self._lifeline.pass_fds if self._lifeline is not None else (),
             )
         except OSError as exc:
+            if self._lifeline is not None:
+                self._lifeline.close()
             raise ExiftoolMissing(f"cannot start exiftool ({self.executable}): {exc}") from exc
+        if self._lifeline is not None:
+            self._lifeline.started()
         self._seq = 0
         self._stderr: queue.Queue[bytes | None] = queue.Queue()
         self._drain = threading.Thread(target=self._read_stderr, daemon=True)
@@ -408,6 +422,8 @@ class ExifTool:
         return b"".join(out).decode("utf-8", "replace"), b"".join(err).decode("utf-8", "replace")
 
     def close(self) -> None:
+        """End exiftool (its own way out: ``-stay_open False``; killed if it does not within 10 s), then its lifeline
+        (after it ended: the watchdog then only ends too)."""
         if self._proc.poll() is None:
             try:
                 assert self._proc.stdin is not None
@@ -418,6 +434,8 @@ class ExifTool:
             except (OSError, subprocess.TimeoutExpired):
                 self._proc.kill()
                 self._proc.wait()
+        if self._lifeline is not None:
+            self._lifeline.close()
 
     def __enter__(self) -> "ExifTool":
         return self
