@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bibtagger_gui.core import catalogue
 from bibtagger_gui.core.list_order import ListOrder
 from bibtagger_gui.gui import look_ahead, photo_view
 from tests.test_gui_support import fixed_predictions, gui_env, make_window, wait_idle  # noqa: F401 - fixtures
@@ -372,7 +373,7 @@ def test_the_look_ahead_hands_the_pixels_over_before_it_prints_them(qtbot, make_
     qtbot.waitUntil(lambda: any(p[0] == photo_1.id for p in prints))
     qtbot.wait(50)
     (got,) = [p for p in prints if p[0] == photo_1.id]  # once
-    assert got[1] == real(load_rgb(win.folder / "photo_1.jpg")) and (got[2], got[3]) == (photo_1.size, photo_1.mtime)
+    assert got[1] == real(load_rgb(win.folder / "photo_1.jpg")) and got[2] == (photo_1.size, photo_1.mtime, photo_1.ctime_ns)
 
 
 def load_rgb(path: Path) -> np.ndarray:
@@ -399,7 +400,7 @@ def test_on_windows_a_photo_of_a_project_scanned_on_linux_or_macos_still_gets_it
     """A shoot on an external drive scanned on Linux or macOS holds its files' change times; opened on Windows,
     where there is none to compare (core.catalogue.change_ns is None), the view's decode is of the store's file all
     the same (size and mtime as stored) and its print goes out (an old store keeps it from the view). It was
-    dropped: look_ahead.is_version compared Windows' None with the stored change time."""
+    dropped: is_version (now core.catalogue's) compared Windows' None with the stored change time."""
     from types import SimpleNamespace
 
     from PySide6.QtCore import QCoreApplication
@@ -409,7 +410,7 @@ def test_on_windows_a_photo_of_a_project_scanned_on_linux_or_macos_still_gets_it
     st = os.stat(path)
     stored = SimpleNamespace(id=7, width=360, height=240, error=None, relpath="a.jpg", sha1="5" * 40, size=st.st_size,
                              mtime=st.st_mtime, ctime_ns=st.st_ctime_ns or 1)  # what the scan elsewhere took
-    monkeypatch.setattr(look_ahead, "change_ns", lambda st: None)  # Windows: no change time
+    monkeypatch.setattr(catalogue, "change_ns", lambda st: None)  # Windows: no change time
     view = photo_view.PhotoView()
     qtbot.addWidget(view)
     view.resize(640, 440)
@@ -421,7 +422,7 @@ def test_on_windows_a_photo_of_a_project_scanned_on_linux_or_macos_still_gets_it
         qtbot.waitUntil(lambda: view.pool.active == 0 and view.pool.pending == 0, timeout=10000)
         QCoreApplication.processEvents()
         qtbot.wait(50)  # the print follows the pixels
-        assert [(p[0], p[2], p[3]) for p in prints] == [(7, st.st_size, st.st_mtime)]
+        assert [(p[0], p[2]) for p in prints] == [(7, (st.st_size, st.st_mtime, stored.ctime_ns))]  # the store's version
         assert prints[0][1] == photo_view.image_print(photo_view.load_image(path, max_side=view.shown_side()))
     finally:
         view.stop_workers()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import pytest
 
 from bibtagger_gui.cli import main
@@ -117,6 +118,88 @@ def test_a_sidecar_written_after_its_photo_in_the_same_run_is_not_taken_for_a_ch
     out = capsys.readouterr().out
     assert "a.jpg: written: +BIB:5 +BIB:77 +BIB:1234\n" in out and "a.jpg: written: +BIB:5 (sidecar a.xmp)" in out, out
     assert "BIB:5" in read_tags(folder / "a.xmp")["XMP-dc:Subject"]
+
+
+@pytest.fixture
+def same_length(tmp_path, monkeypatch):
+    """A project of a.jpg (bibs 1234, 77) and b.jpg (bib 5), scanned, and another picture as a file of a.jpg's length
+    (bytes after a JPEG's end are ignored by every reader)."""
+    from tests.test_store_change_time import equal_length
+
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    a, b = make_jpeg(folder / "a.jpg", 1), make_jpeg(folder / "b.jpg", 2)
+    mine, theirs = equal_length(a.read_bytes(), make_jpeg(tmp_path / "other.jpg", 9, keyword="Other").read_bytes())
+    a.write_bytes(mine)
+    os.utime(a, (1_500_000_000, 1_500_000_000))
+    with Store.open(folder) as store:
+        store.scan()
+        for rel, numbers in (("a.jpg", ("1234", "77")), ("b.jpg", ("5",))):
+            for number in numbers:
+                store.add_bib(store.photo_by_path(rel).id, number, None)
+    return folder, theirs
+
+
+def put_in_place(path: Path, data: bytes) -> None:
+    """What `cp -p` or `rsync -a` of another picture of the same length does: the same size, the old mtime."""
+    st = path.stat()
+    path.write_bytes(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no change time on Windows (core.catalogue.change_ns)")
+def test_a_same_length_replacement_with_its_mtime_put_back_since_the_scan_is_left_as_it_is(same_length):
+    """The app writes from the project as it was opened (no scan first): the check compared size and mtime only,
+    so the other picture got a.jpg's bibs. It compares the file version now, change time included
+    (docs/store.md#file-versions); a chmod (b.jpg: a new change time, the same picture) is still written."""
+    folder, theirs = same_length
+    put_in_place(folder / "a.jpg", theirs)
+    os.chmod(folder / "b.jpg", 0o640)
+    with Store.open(folder) as store:
+        report = kw.write_keywords(kw.jobs_from_store(store), kw.KeywordOptions())
+    assert sorted((r.sources[0], r.status) for r in report.results) == [("a.jpg", "changed"), ("b.jpg", "written")]
+    assert (folder / "a.jpg").read_bytes() == theirs and "BIB:5" in read_tags(folder / "b.jpg")["XMP-dc:Subject"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no change time on Windows (core.catalogue.change_ns)")
+def test_a_same_length_replacement_with_its_mtime_put_back_during_the_write_keeps_the_new_picture(same_length,
+                                                                                                   monkeypatch, capsys):  # fmt: skip
+    """Another program's `cp -p` over a.jpg after exiftool made its new version from the old file: the check before
+    the rename compared size and mtime only, and the old picture (with its keywords) went back over the new one."""
+    folder, theirs = same_length
+    a = folder / "a.jpg"
+    execute = kw.ExifTool.execute
+
+    def replacing(self, args):
+        out = execute(self, args)
+        if any(f".a{replace_file.TEMP_MARK}" in arg for arg in args):  # a.jpg's write command
+            put_in_place(a, theirs)
+        return out
+
+    monkeypatch.setattr(kw.ExifTool, "execute", replacing)
+    assert main(["keywords", str(folder)]) == 1
+    assert f"a.jpg: {kw.CHANGED_NOTE}" in capsys.readouterr().err
+    assert a.read_bytes() == theirs and sorted(p.name for p in folder.iterdir()) == ["a.jpg", "b.jpg"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no change time on Windows (core.catalogue.change_ns)")
+def test_a_tiff_whose_change_time_moved_since_the_scan_is_still_written(tmp_path, monkeypatch):
+    """A TIFF has no image-data hash (core/pixelhash), so with the change time in the check a chmod since the scan (or
+    the folder copied with `cp -a`) would leave it "changed" at every run in the app; its content hash says it is the
+    same file, as the scan's re-check does."""
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    assert cv2.imwrite(str(folder / "t.tif"), cv2.imread(str(make_jpeg(tmp_path / "t.jpg", 3))))
+    with Store.open(folder) as store:
+        store.scan()
+        store.add_bib(store.photo_by_path("t.tif").id, "42", None)
+        os.chmod(folder / "t.tif", 0o640)
+        report = kw.write_keywords(kw.jobs_from_store(store), kw.KeywordOptions())
+    assert [(r.sources[0], r.status) for r in report.results] == [("t.tif", "written")], report.summary()
+    assert "BIB:42" in read_tags(folder / "t.tif")["XMP-dc:Subject"]
 
 
 @pytest.fixture

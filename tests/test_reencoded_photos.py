@@ -14,6 +14,7 @@ import pytest
 
 from bibtagger_gui.cli import main
 from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.catalogue import file_version
 from bibtagger_gui.core.imageio import load_image
 from bibtagger_gui.core.pixelhash import pixel_hash
 from bibtagger_gui.core.pixelprint import file_print, image_print, same_picture
@@ -255,17 +256,18 @@ def test_last_print_is_per_thread_so_workers_sharing_a_recognizer_keep_their_own
 
 def test_a_print_from_a_decode_done_anyway_is_kept_only_for_the_file_scanned_and_never_over_one(tmp_path):
     """Store.add_missing_pixel_print (the app's photo view): written while the photo's row is the file decoded
-    (size, mtime) and has no print for it; refused for a file changed since the scan, and over an existing print."""
+    (catalogue.file_version) and has no print for it; refused for a file changed since the scan, and over an existing
+    print (a same-length replacement with its mtime put back: tests/test_store_change_time.py)."""
     path = tmp_path / "p.jpg"
     save(path, jpeg(scene(3)), 0)
     with Store.open(tmp_path) as store:
         store.scan()
         photo = store.photo_by_path("p.jpg")
         pp = image_print(load_image(path, max_side=300))
-        assert not store.add_missing_pixel_print(photo.id, pp, photo.size, photo.mtime + 1)  # rewritten since the scan
+        assert not store.add_missing_pixel_print(photo.id, pp, (photo.size, photo.mtime + 1, photo.ctime_ns))  # rewritten since the scan
         assert store.pixel_print(photo.id) is None
-        assert store.add_missing_pixel_print(photo.id, pp, photo.size, photo.mtime)
+        assert store.add_missing_pixel_print(photo.id, pp, file_version(path))
         assert store.pixel_print(photo.id) == pp and same_picture(pp, file_print(path))
         other = image_print(load_image(path, max_side=100)[::-1].copy())
-        assert not store.add_missing_pixel_print(photo.id, other, photo.size, photo.mtime)
+        assert not store.add_missing_pixel_print(photo.id, other, file_version(path))
         assert store.pixel_print(photo.id) == pp

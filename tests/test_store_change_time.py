@@ -107,3 +107,28 @@ def test_a_store_without_change_times_takes_them_without_reading_the_photos(shoo
     assert read == [] and not report.updated
     with sqlite3.connect(folder / ".bibtagger" / "project.db") as db:
         assert db.execute("SELECT COUNT(*) FROM photos WHERE ctime_ns IS NULL").fetchone()[0] == 0
+
+
+def test_a_print_of_the_picture_before_a_same_length_replacement_is_not_kept_for_the_new_one(shoot):
+    """Store.add_missing_pixel_print (the app's view keeps the print of its decode where an old store has none)
+    compared the row's size and mtime only: the view decoded a.jpg, the picture was then replaced by another of the
+    same length with its mtime put back and the folder scanned again (the row now names the other picture, its change
+    time new), and the old picture's print went in as the new one's. A re-encoded copy of the new picture would then
+    have been taken for another picture (its review and bibs dropped), and another picture for the one reviewed."""
+    from bibtagger_gui.core.catalogue import file_version
+    from bibtagger_gui.core.pixelprint import file_print
+
+    folder, other = shoot
+    path = folder / "a.jpg"
+    version, old_print = file_version(path), file_print(path)  # the view's decode, before the replacement
+    st = path.stat()
+    path.write_bytes(other)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with Store.open(folder) as store:
+        assert store.scan().replaced == ["a.jpg"]
+        photo = store.photo_by_path("a.jpg")
+        assert (photo.size, photo.mtime) == version[:2] and store.pixel_print(photo.id) is None
+        assert not store.add_missing_pixel_print(photo.id, old_print, version)
+        assert store.pixel_print(photo.id) is None
+        assert store.add_missing_pixel_print(photo.id, file_print(path), file_version(path))  # the file it names now
+        assert store.pixel_print(photo.id) == file_print(path)

@@ -41,6 +41,29 @@ def change_ns(st: os.stat_result) -> int | None:
     return None if os.name == "nt" else st.st_ctime_ns
 
 
+FileVersion = tuple[int, float, "int | None"]  # (size, mtime, change_ns): docs/store.md#file-versions
+
+
+def file_version(path: str | os.PathLike) -> FileVersion | None:
+    """(size, mtime, change time) of ``path`` now (:func:`change_ns`: None on Windows); None when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime, change_ns(st))
+
+
+def is_version(now: tuple | None, stored: tuple | None) -> bool:
+    """Whether a :func:`file_version` is the store's (size, mtime, change time) of the file: a change time the store
+    does not know yet (None: a project an older bibtagger wrote, until the next scan) is not compared, nor one this
+    system has none of (None: Windows, a project scanned on Linux or macOS: size and mtime, as the scan there).
+    The one rule of the photo view's look-ahead and print, the keyword run's checks and
+    ``Store.add_missing_pixel_print``."""
+    if now is None or stored is None or tuple(now[:2]) != tuple(stored[:2]):
+        return False
+    return stored[2] is None or now[2] is None or now[2] == stored[2]
+
+
 def content_hash(path: str | os.PathLike, size: int | None = None) -> str:
     """Fast content hash: sha1 of the size (8 bytes LE), the first and the last 64 KiB.
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from bibtagger_gui.core import replace_file
+from bibtagger_gui.core.catalogue import content_hash, file_version, is_version
 from bibtagger_gui.core.child_env import system_environ
 from bibtagger_gui.core.imageio import RAW_EXTENSIONS, SUPPORTED_EXTENSIONS
 from bibtagger_gui.core.parent_watch import Lifeline
@@ -92,6 +93,13 @@ class SeenFile(NamedTuple):
     size: int
     mtime: float
     pixel_hash: str | None = None  # core/pixelhash of its image data ("" or None: none, TIFF or not read yet)
+    ctime_ns: int | None = None  # its change time (catalogue.change_ns; None: not known, or Windows)
+    sha1: str | None = None  # its content hash (catalogue.content_hash; None: not known)
+
+    @property
+    def version(self) -> tuple[int, float, int | None]:
+        """Its file version (docs/store.md#file-versions), as ``catalogue.file_version`` gives one."""
+        return (self.size, self.mtime, self.ctime_ns)
 
 
 @dataclass(frozen=True)
@@ -224,7 +232,7 @@ def jobs_from_store(store, reviewed_only: bool = False) -> list[KeywordJob]:
         earlier = _sort_numbers(numbers_of(stale.get(photo.id, [])) - set(numbers))
         known = not not_recognized_yet(photo, len(bibs.get(photo.id, [])))
         seen = photo.size is not None and photo.mtime is not None
-        facts = SeenFile(photo.size, photo.mtime, hashes.get(photo.id)) if seen else None
+        facts = SeenFile(photo.size, photo.mtime, hashes.get(photo.id), photo.ctime_ns, photo.sha1) if seen else None
         jobs.append(KeywordJob(Path(store.folder) / photo.relpath, tuple(numbers), photo.relpath, known, tuple(earlier),
                                facts))  # fmt: skip
     return jobs
@@ -597,15 +605,17 @@ def plan_targets(
 class _Unchanged:
     """Whether the photos of a target still hold the pictures their bibs were read on (``KeywordJob.facts``).
 
-    Asked first right before exiftool runs: a file with the size and mtime the project recorded is that file (the rule
-    of ``Store.scan``, which reads a file again only when they differ); one without them is read for its image-data
-    hash (core/pixelhash), which tells a metadata edit (another tool's keywords) from another picture. Asked again
-    right before the new version is renamed into place (``replace_file.install``): any change since the first check
-    means the new version was made from a file that is gone, so the photo is left as it is."""
+    Asked first right before exiftool runs: a file of the version the project recorded (size, mtime and change time:
+    ``catalogue.is_version``, the rule of ``Store.scan``, which reads a file again only when they differ;
+    docs/store.md#file-versions) is that file; one of another version is read for its content hash (the same file: a
+    chmod, a copy with ``cp -a``) and its image-data hash (core/pixelhash), which tells a metadata edit (another
+    tool's keywords) from another picture. Asked
+    again right before the new version is renamed into place (``replace_file.install``): any change of its version
+    since the first check means the new version was made from a file that is gone, so the photo is left as it is."""
 
     def __init__(self, jobs: Iterable[KeywordJob]):
         self._facts = {job.path: job.facts for job in jobs if job.facts is not None}
-        self._checked: dict[Path, tuple[int, float]] = {}  # the files as the first check found them
+        self._checked: dict[Path, tuple] = {}  # the files' versions as the first check found them
 
     def changed(self, photos: Iterable[Path], again: bool = False) -> Path | None:
         """The first of ``photos`` that is not the file its bibs were read on (or is gone); None when all are.
@@ -614,18 +624,17 @@ class _Unchanged:
             facts = self._facts.get(path)
             if facts is None:
                 continue
-            try:
-                st = path.stat()
-            except OSError:
+            now = file_version(path)
+            if now is None:
                 return path
-            now = (st.st_size, st.st_mtime)
             if again:
-                if now != self._checked.get(path, (facts.size, facts.mtime)):
+                if not is_version(now, self._checked.get(path, facts.version)):
                     return path
                 continue
-            if now != (facts.size, facts.mtime):
-                try:
-                    same = bool(facts.pixel_hash) and pixel_hash(path, st.st_size) == facts.pixel_hash
+            if not is_version(now, facts.version):  # the same content (a chmod, cp -a) or the same image data
+                try:  # (a metadata edit), as the scan reads it again
+                    same = ((bool(facts.sha1) and content_hash(path, now[0]) == facts.sha1)
+                            or (bool(facts.pixel_hash) and pixel_hash(path, now[0]) == facts.pixel_hash))  # fmt: skip
                 except OSError:
                     same = False
                 if not same:
@@ -637,12 +646,9 @@ class _Unchanged:
         """``path`` was just rewritten by this run (its keywords): what it is now is the picture the bibs were read
         on (its sidecars, written later in the run, are checked against that)."""
         facts = self._facts.get(path)
-        if facts is not None:
-            try:
-                st = path.stat()
-            except OSError:
-                return
-            self._facts[path] = facts._replace(size=st.st_size, mtime=st.st_mtime)
+        now = file_version(path)
+        if facts is not None and now is not None:
+            self._facts[path] = facts._replace(size=now[0], mtime=now[1], ctime_ns=now[2], sha1=None)
             self._checked.pop(path, None)
 
 

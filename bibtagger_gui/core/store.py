@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from bibtagger_gui.core import portable
 from bibtagger_gui.core.bib import Bib, Box, iou, number_key
-from bibtagger_gui.core.catalogue import STORE_DIRNAME, FileFacts, change_ns, describe, walk_photos
+from bibtagger_gui.core.catalogue import STORE_DIRNAME, FileFacts, change_ns, describe, is_version, walk_photos
 from bibtagger_gui.core.imageio import photo_target_problem
 from bibtagger_gui.core.name_match import shared_tail
 from bibtagger_gui.core.pixelhash import pixel_hash
@@ -1366,22 +1366,27 @@ class Store:
         ).fetchone()
         return bytes(row[0]) if row else None
 
-    def add_missing_pixel_print(self, photo_id: int, pixel_print: bytes, size: int | None, mtime: float | None) -> bool:
+    def add_missing_pixel_print(self, photo_id: int, pixel_print: bytes, version: tuple | None) -> bool:
         """Keep a print made from a decode done anyway (the app's photo view) when the photo has none for its current
         file version: a store from before schema 4 gets them as photos are looked at, at no decode of its own.
 
-        Written only while the photo's row still describes the file decoded (``size`` and ``mtime`` as stat'ed
-        before and after the decode; a scan since decides first) and never over an existing print (a re-encoded
-        file keeps the print of the picture that was reviewed, docs/store.md). A read first, so a photo that has
-        its print costs no write lock. Returns whether it was written."""
-        if size is None or mtime is None or self.pixel_print(photo_id) is not None:
+        Written only while the photo's row still describes the file decoded (``version``: its (size, mtime, change
+        time), ``catalogue.file_version`` as stat'ed before and after the decode and matched to the row the view
+        had; ``catalogue.is_version``, the one rule of docs/store.md#file-versions: a scan since decides first, also
+        one that found a same-length replacement with its mtime put back) and never over an existing print (a
+        re-encoded file keeps the print of the picture that was reviewed, docs/store.md). A read first, so a photo
+        that has its print costs no write lock. Returns whether it was written."""
+        if version is None or self.pixel_print(photo_id) is not None:
             return False
         with self.transaction() as c:
+            row = c.execute("SELECT size, mtime, ctime_ns, sha1 FROM photos WHERE id = ? AND sha1 IS NOT NULL"
+                            " AND missing = 0", (photo_id,)).fetchone()  # fmt: skip
+            if row is None or not is_version(version, (row["size"], row["mtime"], row["ctime_ns"])):
+                return False
             cur = c.execute(
-                "INSERT OR REPLACE INTO pixel_prints (photo_id, sha1, print) SELECT p.id, p.sha1, ? FROM photos p"
-                " WHERE p.id = ? AND p.size = ? AND p.mtime = ? AND p.sha1 IS NOT NULL AND p.missing = 0 AND NOT EXISTS"
-                " (SELECT 1 FROM pixel_prints pp WHERE pp.photo_id = p.id AND pp.sha1 = p.sha1)",
-                (bytes(pixel_print), photo_id, size, mtime))  # fmt: skip
+                "INSERT OR REPLACE INTO pixel_prints (photo_id, sha1, print) SELECT ?, ?, ? WHERE NOT EXISTS"
+                " (SELECT 1 FROM pixel_prints WHERE photo_id = ? AND sha1 = ?)",
+                (photo_id, row["sha1"], bytes(pixel_print), photo_id, row["sha1"]))  # fmt: skip
             return cur.rowcount > 0
 
     def photos_without_print(self) -> list[int]:

@@ -16,7 +16,6 @@ now is decoded again at the new side. Qt-free apart from the signals; the decode
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -25,29 +24,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from bibtagger_gui.core.catalogue import change_ns
+from bibtagger_gui.core.catalogue import file_version
 from bibtagger_gui.gui.threads import Task, WorkQueue, emit_if_alive
 
 KEEP = 3  # the photo shown, the next and the previous one
-
-
-def file_version(path: Path) -> tuple[int, float, int | None] | None:
-    """(size, mtime, change time) of ``path`` now (``core.catalogue.change_ns``: None on Windows); None when it
-    cannot be read."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime, change_ns(st))
-
-
-def is_version(now: tuple | None, stored: tuple | None) -> bool:
-    """Whether a :func:`file_version` is the store's (size, mtime, change time) of the file: a change time the store
-    does not know yet (None: a project an older bibtagger wrote, until the next scan) is not compared, nor one this
-    system has none of (None: Windows, a project scanned on Linux or macOS: size and mtime, as the scan there)."""
-    if now is None or stored is None or now[:2] != stored[:2]:
-        return False
-    return stored[2] is None or now[2] is None or now[2] == stored[2]
 
 
 @dataclass(frozen=True)

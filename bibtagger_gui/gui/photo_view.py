@@ -36,12 +36,13 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
+from bibtagger_gui.core.catalogue import file_version, is_version
 from bibtagger_gui.core.imageio import ImageError, load_image, probe_image, scaled_decode_side
 from bibtagger_gui.core.pixelprint import image_print
 from bibtagger_gui.gui import box_adjust
 from bibtagger_gui.gui.photo_detail import PhotoDetail
 from bibtagger_gui.gui.look import HIGH_CONFIDENCE, bib_look, text_on  # noqa: F401 - HIGH_CONFIDENCE re-exported
-from bibtagger_gui.gui.look_ahead import KEEP, Decoded, LookAhead, file_version, is_version
+from bibtagger_gui.gui.look_ahead import KEEP, Decoded, LookAhead
 from bibtagger_gui.gui.qimage import rgb_to_qimage
 from bibtagger_gui.gui.threads import WorkQueue, emit_if_alive
 
@@ -196,7 +197,7 @@ class BibBoxItem(QGraphicsRectItem):
 
 
 class _LoadSignals(QObject):
-    # request id, QImage | None, error message, the decoded file's look_ahead.file_version (None: it changed meanwhile),
+    # request id, QImage | None, error message, the decoded file's catalogue.file_version (None: it changed meanwhile),
     # the preview side it serves
     loaded = Signal(int, object, str, object, int)
     printed = Signal(int, object)  # request id, pixel print: sent after ``loaded``, so it never delays the photo
@@ -235,7 +236,7 @@ class _LoadJob:
 
 def _store_version(photo: Any) -> tuple | None:
     """(size, mtime, change time) the store has for ``photo``, when it has its file (a print is made of that file
-    only; look_ahead.is_version)."""
+    only; catalogue.is_version)."""
     if not getattr(photo, "sha1", None) or photo.size is None:
         return None
     return (photo.size, photo.mtime, getattr(photo, "ctime_ns", None))
@@ -256,7 +257,7 @@ class PhotoView(QGraphicsView):
     boxAdjusted = Signal(int, tuple)  # bib id, its new (x1, y1, x2, y2), on releasing a move/resize drag
     bibClicked = Signal(int)
     imageFailed = Signal(str)
-    printed = Signal(object)  # (photo id, decoded-pixel print, size, mtime) of the photo shown, from its decode
+    printed = Signal(object)  # (photo id, decoded-pixel print, its file version in the store) of the photo shown
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -390,7 +391,7 @@ class PhotoView(QGraphicsView):
         if photo is self._photo:
             self._on_printed(self._request, pixel_print)
         else:
-            self.printed.emit((photo.id, pixel_print, photo.size, photo.mtime))
+            self.printed.emit((photo.id, pixel_print, _store_version(photo)))
 
     def close_folder(self) -> None:
         """The folder closed: no photo, nothing decoded ahead kept or on its way, no print still to send for it."""
@@ -455,7 +456,7 @@ class PhotoView(QGraphicsView):
     def _on_printed(self, request: int, pixel_print: bytes) -> None:
         if request == self._request and self._photo is not None and not self._print_sent:  # else a photo no longer
             self._print_sent = True  # shown, or one whose print went out from another decode of it
-            self.printed.emit((self._photo.id, pixel_print, self._photo.size, self._photo.mtime))
+            self.printed.emit((self._photo.id, pixel_print, _store_version(self._photo)))
 
     def _on_loaded(self, request: int, img: QImage | None, error: str, version: Any = None, side: int = WHOLE) -> None:
         if request != self._request:
