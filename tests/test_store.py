@@ -643,6 +643,53 @@ def test_read_only_folder_falls_back_to_user_data_dir():
         shutil.rmtree(base)
 
 
+def test_read_only_folder_keeps_the_edits_still_in_the_projects_log():
+    """A read-only copy of a folder whose project was open (or crashed) holds its last edits in project.db-wal
+    only: the copy made for the read-only folder takes them (an immutable read skipped the log, losing them)."""
+    base = Path(tempfile.mkdtemp(prefix="bt_ro_wal_"))
+    try:
+        base.chmod(0o755)
+        photos = base / "photos"
+        make_photo(photos / "a.jpg", 1)
+        with Store.open(photos) as store:
+            store.scan()
+            store.add_bib(store.photo_by_path("a.jpg").id, "321", (1, 1, 9, 9))
+        # a second session adds a bib and a review and dies before SQLite folds its log into project.db
+        code = (
+            "import os, sys\nfrom bibtagger_gui.core.store import Store\n"
+            "s = Store.open(sys.argv[1]); s._conn.execute('PRAGMA wal_autocheckpoint=0')\n"
+            "pid = s.photo_by_path('a.jpg').id; s.add_bib(pid, '654', None); s.set_reviewed(pid, True)\n"
+            "os._exit(0)\n"
+        )
+        subprocess.run([sys.executable, "-c", code, str(photos)], check=True, timeout=60)
+        assert (photos / ".bibtagger" / "project.db-wal").stat().st_size > 0
+        xdg = base / "xdg"
+        xdg.mkdir()
+        xdg.chmod(0o777)
+        for p in (photos / ".bibtagger", photos):
+            for f in p.iterdir():
+                f.chmod(0o444) if f.is_file() else None
+            p.chmod(0o555)
+        res = _as_nobody(
+            """
+            store = Store.open(sys.argv[1])
+            a = store.photo_by_path('a.jpg')
+            print(sorted(b.number for b in store.bibs(a.id)), a.reviewed)
+            """,
+            str(photos),
+            env={"XDG_DATA_HOME": str(xdg)},
+        )
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.strip() == "['321', '654'] True"
+        assert sorted(p.name for p in (photos / ".bibtagger").iterdir()) == ["project.db", "project.db-shm", "project.db-wal"]
+    finally:
+        for p in (photos, photos / ".bibtagger"):
+            p.chmod(0o755)
+        import shutil
+
+        shutil.rmtree(base)
+
+
 def test_project_started_while_read_only_moves_into_the_writable_folder(folder, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     fallback = fallback_db_path(folder)

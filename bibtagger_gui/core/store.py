@@ -11,7 +11,9 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -607,6 +609,9 @@ class Store:
     @staticmethod
     def _backup(src: Path, dst: Path, immutable: bool) -> None:
         # immutable: a read-only folder cannot hold the -shm/-wal files a normal reader needs
+        if immutable and Store._logged(src):
+            Store._backup_with_log(src, dst)
+            return
         if immutable:
             source = sqlite3.connect(f"{src.as_uri()}?mode=ro&immutable=1", uri=True, timeout=BUSY_TIMEOUT_S)
         else:  # a writable connection: closing it checkpoints the WAL and removes -wal/-shm
@@ -622,6 +627,28 @@ class Store:
             source.close()
 
     @staticmethod
+    def _logged(db: Path) -> bool:
+        """Whether ``db`` has a write-ahead log with content beside it: edits committed there but not yet folded
+        into the file (its program still had it open, or died), which an immutable read would not see."""
+        try:
+            return _log_files(db)[0].stat().st_size > 0
+        except OSError:
+            return False
+
+    @staticmethod
+    def _backup_with_log(src: Path, dst: Path) -> None:
+        """Copy ``src`` with its log, from a folder one cannot write: the file and its -wal are copied beside
+        ``dst`` (a writable place), where SQLite replays the log, and that copy is backed up into ``dst``."""
+        scratch = Path(tempfile.mkdtemp(prefix=".copying-", dir=dst.parent))
+        try:
+            copy = scratch / src.name
+            shutil.copyfile(src, copy)
+            shutil.copyfile(_log_files(src)[0], _log_files(copy)[0])
+            Store._backup(copy, dst, immutable=False)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    @staticmethod
     def _companions(db: Path) -> list[Path]:
         """Other databases beside a project database that belong to the project (``mturk.db``'s verdicts):
         they move with it between the folder and the per-user fallback."""
@@ -632,7 +659,7 @@ class Store:
         for source, target in [(src, dst)] + [(c, dst.parent / c.name) for c in cls._companions(src)]:
             if target.exists():
                 continue
-            with contextlib.suppress(sqlite3.Error):  # _copy_db leaves no half copy behind
+            with contextlib.suppress(sqlite3.Error, OSError):  # _copy_db leaves no half copy behind
                 cls._copy_db(source, target, immutable=True)
 
     @classmethod
