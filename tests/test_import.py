@@ -183,6 +183,9 @@ def test_malformed_json_messages(folder, tmp_path, capsys):
     assert "invalid JSON at line 1 column 3" in capsys.readouterr().err
     assert main(["import", str(src), str(tmp_path / "nope.json")]) == 1
     assert "nope.json: file not found" in capsys.readouterr().err
+    bad.write_text("[" * 100_000 + "]" * 100_000)  # valid JSON nested past the parser's depth: said, not a traceback
+    assert main(["import", str(src), str(bad)]) == 1
+    assert capsys.readouterr().err.strip() == f"error: {bad}: invalid JSON: nested too deeply"
     assert main(["import", str(tmp_path / "nofolder"), str(bad)]) == 1
     assert main(["import", str(src), str(bad), "--as", "model", "--reviewed"]) == 2
 

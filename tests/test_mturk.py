@@ -810,6 +810,12 @@ def test_export_never_replaces_a_photo(tmp_path):
     assert shot.read_bytes() == before
 
 
+def test_an_answer_nested_past_the_parsers_depth_is_a_row_error(tmp_path):
+    batch = mturk.read_batch(write_csv(tmp_path / "b.csv", [row("A1", "p.jpg", "[" * 50_000), row("A2", "q.jpg", "[]")]))
+    (error,) = batch.errors
+    assert error.line == 2 and error.message.endswith(f"{mturk.COL_ANSWER} is not valid JSON (nested too deeply)"), error
+
+
 def test_an_unterminated_answer_reads_without_a_doubled_word(tmp_path):
     batch = mturk.read_batch(write_csv(tmp_path / "b.csv", [row("A1", "p.jpg", '[{"label": "12')]))
     (error,) = batch.errors

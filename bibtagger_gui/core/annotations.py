@@ -215,6 +215,8 @@ def load_annotations(path: str | os.PathLike) -> list[PhotoAnnotation]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise AnnotationError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:  # lists in lists past the parser's depth (valid JSON, but no annotation file)
+        raise AnnotationError(f"{path}: invalid JSON: nested too deeply") from None
     return parse_annotations(data, str(path))
 
 

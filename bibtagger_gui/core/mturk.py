@@ -250,6 +250,8 @@ def _parse_answer(text: str) -> tuple[list[MTurkBox], list[str], bool]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return [], [f"{COL_ANSWER} is not valid JSON ({exc.msg}: char {exc.pos})"], False
+    except RecursionError:  # lists in lists past the parser's depth: no worker's answer
+        return [], [f"{COL_ANSWER} is not valid JSON (nested too deeply)"], False
     if isinstance(data, dict):  # crowd-bounding-box style {"boundingBoxes": [...]}
         for key in ("boundingBoxes", "annotations", "boxes"):
             if isinstance(data.get(key), list):
