@@ -60,6 +60,18 @@ def test_malformed_lines_reported_with_line_numbers(tmp_path):
     assert "appears again" in sl.problems[2]
 
 
+def test_a_stray_quote_opening_a_name_does_not_swallow_the_lines_after_it(tmp_path):
+    """`"Speedy` opens a quoted field no quote closes: CSV reads every later line into that name, so their bibs
+    were lost without a word; each line is read on its own then, and the line is named."""
+    text = 'bib,name,club\n965,"Speedy Anna,Run\n181,Bob,Run\n"77",Cid,"Club, Inc"\n'
+    sl = parse_startlist(write(tmp_path, text))
+    assert sl.entries == {"965": "Speedy Anna", "181": "Bob", "77": "Cid"}
+    assert sl.problems == [] and [n.split(":")[0] for n in sl.notes] == ["line 2"] and "quote" in sl.notes[0]
+    # a quoted cell that really holds a line break (Excel's Alt+Enter) is still one cell
+    legit = parse_startlist(write(tmp_path, 'bib,name,club\n965,Anna,"Run\nClub"\n181,Bob,Run\n', name="b.csv"))
+    assert legit.entries == {"965": "Anna", "181": "Bob"} and legit.problems == []
+
+
 def test_unusable_files_raise_clear_errors(tmp_path):
     with pytest.raises(StartListError, match="empty"):
         parse_startlist(write(tmp_path, "\n\n"))

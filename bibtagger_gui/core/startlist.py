@@ -404,6 +404,39 @@ def parse_startlist_text(text: str, source: str = "") -> StartList:
         rows = list(reader)
     except csv.Error as exc:
         raise StartListError(f"{source or 'start list'}: line {reader.line_num}: not readable as CSV ({exc})") from None
+    if not any("\n" in c for r in rows for c in r):
+        return _from_rows(rows, source)
+    # a cell over several lines: Excel's Alt+Enter, or a stray quote opening a field ('965,"Speedy Anna') that
+    # swallows every later line, bibs too; read line by line when that finds more bibs, and say where
+    try:
+        whole: StartList | None = _from_rows(rows, source)
+    except StartListError:
+        whole = None
+    lines = text.split("\n")
+    try:
+        by_line = _from_rows([next(csv.reader([_paired(line)], delimiter=delimiter), []) for line in lines], source)
+    except (StartListError, csv.Error):
+        by_line = None
+    if by_line is None or (whole is not None and len(by_line.entries) <= len(whole.entries)):
+        if whole is None:
+            return _from_rows(rows, source)  # raises its error
+        return whole
+    stray = next((i for i, line in enumerate(lines, start=1) if line.count('"') % 2), None)
+    where = f"line {stray}: " if stray is not None else ""
+    by_line.notes.insert(0, f'{where}a quote (") opens a field that no quote closes, so each line was read on its own')
+    return by_line
+
+
+def _paired(line: str) -> str:
+    """``line`` without its last quote when its quotes do not pair up (that one opened a field nothing closes)."""
+    if line.count('"') % 2 == 0:
+        return line
+    i = line.rindex('"')
+    return line[:i] + line[i + 1 :]
+
+
+def _from_rows(rows: list[list[str]], source: str) -> StartList:
+    """A start list from CSV rows (the header found in them); StartListError when it holds no bib."""
     result = StartList(source=source)
     # header row: first non-empty row
     first = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), None)
