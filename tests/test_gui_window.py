@@ -413,3 +413,27 @@ def test_heic_and_raw_files_are_named_not_silently_ignored(qtbot, make_window, t
     assert note in win.queue_label.toolTip()
     win.close_folder()
     assert win.scan_unsupported is None
+
+
+def test_a_read_only_folder_says_where_its_review_is_saved(qtbot, make_window, tmp_path, monkeypatch):
+    """A read-only folder's project lives in the user data folder (core/store.py): the window says so, in the status bar
+    and in a label that stays, and not for a folder that holds its own project."""
+    from bibtagger_gui.core.store import fallback_db_path
+
+    writable, read_only = tmp_path / "mine", tmp_path / "share"
+    make_photos(writable, 1)
+    make_photos(read_only, 1)
+    opened = Store.open
+    # what Store.open does for a folder it cannot write (root, running the tests, writes everywhere)
+    monkeypatch.setattr(Store, "open", classmethod(lambda cls, f, db_path=None: cls(fallback_db_path(f), Path(f).resolve())
+                                                    if Path(f).resolve() == read_only.resolve() else opened(f, db_path)))  # fmt: skip
+    win = make_window()
+    assert win.open_folder(read_only)
+    said = win.statusBar().currentMessage()
+    assert str(fallback_db_path(read_only).parent) in said and "cannot be written" in said, said
+    assert win.store_label.isVisibleTo(win) and str(fallback_db_path(read_only).parent) in win.store_label.toolTip()
+    wait_idle(qtbot, win)
+    assert win.store_label.isVisibleTo(win)
+    assert win.open_folder(writable)
+    assert not win.store_label.isVisibleTo(win)
+    wait_idle(qtbot, win)

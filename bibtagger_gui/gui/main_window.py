@@ -298,9 +298,13 @@ class MainWindow(QMainWindow):
         self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.cancel_button.clicked.connect(self.cancel_by_user)
         self.cancel_button.hide()
+        self.store_label = QLabel("read-only folder")  # shown when the folder's project is kept in the user data folder
+        self.store_label.setObjectName("storeElsewhere")
+        self.store_label.hide()
         self.keymap_label = QLabel()  # shown when the key map has problems
         self.keymap_label.setObjectName("keymapProblems")
         self.keymap_label.hide()
+        sb.addPermanentWidget(self.store_label)
         sb.addPermanentWidget(self.keymap_label)
         sb.addPermanentWidget(self.model_label)
         sb.addPermanentWidget(self.counts_label)
@@ -616,7 +620,26 @@ class MainWindow(QMainWindow):
         self.rebuild_queue()
         self.resume.folder_opened()  # its last photo, filter and search (gui/resume.py)
         self._start(ScanJob(folder, self.generation.value, self.generation))
+        self._tell_store_place()
         return True
+
+    def _tell_store_place(self) -> None:
+        """Say where the review is saved when the folder cannot hold its project (read-only: core/store.py keeps it in
+        the user data folder): once in the status bar, and in a status bar label that stays while the folder is open."""
+        from bibtagger_gui.core.store import fallback_db_path
+
+        elsewhere = self.store is not None and self.folder is not None and self.store.db_path == fallback_db_path(self.folder)
+        self.store_label.setVisible(elsewhere)
+        if not elsewhere:
+            return
+        where = self.store.db_path.parent
+        note = f"{self.folder.name} cannot be written, so your review is saved in {where} (the photos are never changed)"
+        self.store_label.setToolTip(
+            f"{note}. A copy of the folder made elsewhere does not take it along: Export > Export Bib Annotation JSON… "
+            "here, then File > Import Annotations… in the copy."
+        )
+        self.store_label.setAccessibleName(f"Read-only folder: {note}")
+        self.statusBar().showMessage(note, 20000)
 
     def open_photo(self, path: str | Path) -> bool:
         """Show the photo file ``path`` (a photo dropped on the view): in the open folder when it is one of its
@@ -678,6 +701,7 @@ class MainWindow(QMainWindow):
         if mturk is not None:
             mturk.folder_closed()  # its dialog acts on this folder's store
         self.live_updates.watch(None)
+        self.store_label.hide()
         if self.store is not None:
             self.store.close()
         self.store = None
