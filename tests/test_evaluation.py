@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -225,6 +226,21 @@ def test_eval_into_a_closed_pipe_exits_quietly(tmp_path):
         proc.stdout.close()  # like `| head -1` gone before the output comes
         rc = proc.wait(60)
     assert rc == 141 and err.read_text() == ""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device that is always full)")
+def test_output_to_a_full_disk_is_one_error_line_not_a_traceback(tmp_path):
+    """`bibtagger eval … > /media/stick/scores.txt` (any command's stdout) on a full disk ended in an OSError traceback."""
+    import subprocess
+    import sys
+
+    gt = tmp_path / "gt.json"
+    save_annotations(gt, [photo(f"p{i}.jpg") for i in range(3)])
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "bibtagger_gui", "eval", str(gt), str(gt)],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == ["error: cannot write: No space left on device"], proc.stderr
 
 
 def test_eval_warns_when_no_predicted_photo_is_in_the_ground_truth(tmp_path, capsys):

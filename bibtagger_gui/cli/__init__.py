@@ -87,6 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
         _stdout_to_devnull()
         return 141
+    except OSError as exc:  # a disk full or failing mid-run (`> /media/stick/list.txt` on a full stick): one line
+        try:
+            if sys.stdout is not None:
+                sys.stdout.flush()
+        except OSError:  # what stdout still holds cannot go out: not tried again at exit
+            _stdout_to_devnull()
+        where = f"{exc.filename}: " if exc.filename else "cannot write: "  # a write names no file (stdout's, say)
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 def _stdout_to_devnull() -> None:
