@@ -690,6 +690,35 @@ def test_read_only_folder_keeps_the_edits_still_in_the_projects_log():
         shutil.rmtree(base)
 
 
+def test_a_copy_for_a_read_only_folder_killed_midway_leaves_no_empty_project(folder, tmp_path):
+    """The copy of a read-only folder's project into the user data folder, killed part way (power cut, kill -9): the
+    half-made file stood at the fallback's place, so every later open skipped the copy and showed an empty project."""
+    with Store.open(folder) as store:
+        store.scan()
+        store.add_bib(store.photo_by_path("img_1.jpg").id, "3638", None)
+    local, fallback = folder / ".bibtagger" / "project.db", tmp_path / "fallback" / "project.db"
+    code = textwrap.dedent(
+        """
+        import os, sqlite3, sys
+        from pathlib import Path
+        from bibtagger_gui.core.store import Store
+
+        def dying_backup(src, dst, immutable):  # SQLite's backup, a page at a time, killed after three
+            source, target = sqlite3.connect(src), sqlite3.connect(dst)
+            source.backup(target, pages=1, progress=lambda status, left, total: total - left >= 3 and os._exit(9))
+
+        Store._backup = staticmethod(dying_backup)
+        Store._copy_readonly(Path(sys.argv[1]), Path(sys.argv[2]))
+        """
+    )
+    res = subprocess.run([sys.executable, "-c", code, str(local), str(fallback)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 9, res.stderr
+    Store._copy_readonly(local, fallback)  # the next open's copy
+    with Store(fallback, folder) as store:
+        assert [b.number for b in store.bibs(store.photo_by_path("img_1.jpg").id)] == ["3638"]
+    assert sorted(p.name for p in fallback.parent.iterdir()) == ["project.db"]
+
+
 def test_project_started_while_read_only_moves_into_the_writable_folder(folder, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     fallback = fallback_db_path(folder)

@@ -596,14 +596,23 @@ class Store:
     def _copy_db(src: Path, dst: Path, immutable: bool = False) -> None:
         """Copy database ``src`` over ``dst`` with SQLite's backup API (raises on failure)."""
         dst.parent.mkdir(parents=True, exist_ok=True)
-        existed = dst.exists()
-        try:
+        if dst.exists():  # a database there (the folder's own, moved back over): the backup is one transaction in it
             Store._backup(src, dst, immutable)
+            return
+        # a new one is made under a temporary name and put in place when complete: a copy killed part way (power cut)
+        # left a half-made file at ``dst``, which every later open took for the copy (an empty project)
+        tmp = dst.with_name(f".{dst.name}.copying")
+        leftovers = (tmp, *(tmp.with_name(tmp.name + x) for x in ("-journal", "-wal", "-shm")))
+        try:
+            for leftover in leftovers:  # a copy killed before
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+            Store._backup(src, tmp, immutable)
+            os.replace(tmp, dst)
         except BaseException:
-            if not existed:  # leave no empty or half-copied database behind
-                for leftover in (dst, *(dst.with_name(dst.name + x) for x in ("-journal", "-wal", "-shm"))):
-                    with contextlib.suppress(OSError):
-                        leftover.unlink()
+            for leftover in leftovers:  # leave no empty or half-copied database behind
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
             raise
 
     @staticmethod
