@@ -77,6 +77,32 @@ def test_a_screenshot_into_a_missing_folder_is_refused_before_the_window_opens(t
     assert opened == [] and not png.parent.exists()
 
 
+def test_a_screenshot_never_replaces_a_photo_nor_lands_in_the_photo_folder(tmp_path, capsys, monkeypatch):
+    """`gui RACE --screenshot RACE/IMG_1.jpg` (a slip of the shell's completion) wrote the window's PNG over the photo;
+    a new PNG in the photo folder would be taken for a photo by the next scan. Both are refused before the window opens,
+    as a screenshot named like a photo (not .png) anywhere; another .png outside the folder is replaced as before."""
+    from bibtagger_gui.cli import main
+    from bibtagger_gui.gui import app
+    from tests.test_gui_support import make_photos
+
+    opened = []
+    monkeypatch.setattr(app, "run_gui", lambda *a: opened.append(a[2]) or 0)
+    race = tmp_path / "race"
+    make_photos(race / "day 1", 1)
+    photo = race / "day 1" / "photo_000.jpg"
+    before = photo.read_bytes()
+    for target in (photo, race / "shot.png", tmp_path / "elsewhere.jpg"):
+        assert main(["gui", str(race), "--screenshot", str(target)]) == 1
+        said = capsys.readouterr().err.strip()
+        assert said.startswith(f"bibtagger gui: {target}") and "choose" in said, said
+    assert main(["gui", str(photo), "--screenshot", str(race / "day 1" / "shot.png")]) == 1  # a photo given: its folder's
+    assert "inside the photo folder" in capsys.readouterr().err
+    assert opened == [] and photo.read_bytes() == before and not (race / "shot.png").exists()
+    (tmp_path / "old.png").write_bytes(b"an earlier screenshot")
+    assert main(["gui", str(race), "--screenshot", str(tmp_path / "old.png")]) == 0
+    assert opened == [str(tmp_path / "old.png")]
+
+
 def test_a_screenshot_with_models_that_do_not_load_is_refused(tmp_path, demo_folder):
     """`gui DIR --models BROKEN --screenshot PNG` wrote the PNG of a run with the bundled models and exited 0, the
     failure only on stderr: a script took the wrong picture for the one asked for. It exits 1, writing nothing."""

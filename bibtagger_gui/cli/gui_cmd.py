@@ -51,11 +51,32 @@ def refuse(problem: str) -> None:
         applog.close_file_log()
 
 
+def screenshot_problem(screenshot: str, folder: str | None) -> str | None:
+    """Why the window's PNG must not be written to ``screenshot``: a photo's name in the photo folder ``folder`` (a
+    photo given: its folder), which it would replace or, new, be scanned as a photo; or a photo's name other than
+    .png anywhere (``RACE/IMG_1.jpg`` from the shell's completion replaced the photo). Photos are never modified."""
+    from pathlib import Path
+
+    from bibtagger_gui.core.imageio import is_supported, is_unsupported_photo, photo_target_problem
+
+    target = Path(os.path.realpath(screenshot))
+    if folder and (is_supported(target.name) or is_unsupported_photo(target.name)):
+        root = Path(os.path.realpath(folder))
+        root = root.parent if root.is_file() else root
+        if target.is_relative_to(root):
+            harm = "replace a photo" if target.exists() else "be taken for a new photo by the next scan"
+            return f"{screenshot} is inside the photo folder {root}: the screenshot would {harm}; choose a file outside it"
+    if Path(screenshot).suffix.lower() != ".png" and photo_target_problem(screenshot):
+        return (f"{screenshot} is named like a photo ({Path(screenshot).suffix}), and the screenshot is a PNG: "
+                "choose a .png file name outside the photo folder")  # fmt: skip
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.store import out_folder_problem
     from bibtagger_gui.core.xcb_check import xcb_problem
 
-    problem = out_folder_problem(args.screenshot) if args.screenshot else None
+    problem = (out_folder_problem(args.screenshot) or screenshot_problem(args.screenshot, args.folder)) if args.screenshot else None
     if problem:  # before the window scans and recognizes the whole folder; no folders made for a typo
         print(f"bibtagger gui: {problem}", file=sys.stderr)
         return 1
