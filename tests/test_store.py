@@ -719,6 +719,41 @@ def test_a_copy_for_a_read_only_folder_killed_midway_leaves_no_empty_project(fol
     assert sorted(p.name for p in fallback.parent.iterdir()) == ["project.db"]
 
 
+def test_a_read_only_folder_whose_user_data_folder_is_read_only_too_says_what_to_do():
+    """Nowhere to keep the project (the folder and the user data folder read-only): the error said only "cannot open
+    project database …/projects/<key>/project.db: Permission denied: …", not why that place nor what to do."""
+    base = Path(tempfile.mkdtemp(prefix="bt_ro_both_"))
+    try:
+        base.chmod(0o755)
+        photos, xdg = base / "photos", base / "xdg"
+        make_photo(photos / "a.jpg", 1)
+        xdg.mkdir()
+        for p in (photos, xdg):
+            p.chmod(0o555)
+        res = _as_nobody(
+            """
+            from bibtagger_gui.core.store import StoreError
+            try:
+                Store.open(sys.argv[1])
+            except StoreError as exc:
+                print(exc)
+            """,
+            str(photos),
+            env={"XDG_DATA_HOME": str(xdg)},
+        )
+        assert res.returncode == 0, res.stderr
+        said = res.stdout.strip()
+        assert said.startswith(f"{photos} cannot be written, so its project is kept in the user data folder, "
+                               "which cannot be written either"), said  # fmt: skip
+        assert "BIBTAGGER_STORE_DIR" in said and not list(photos.glob(".bibtagger"))
+    finally:
+        for p in (photos, xdg):
+            p.chmod(0o755)
+        import shutil
+
+        shutil.rmtree(base)
+
+
 def test_project_started_while_read_only_moves_into_the_writable_folder(folder, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     fallback = fallback_db_path(folder)

@@ -569,7 +569,16 @@ class Store:
                 db_path = fallback_db_path(folder)
         if not db_path.exists() and local.is_file() and os.access(local, os.R_OK):
             cls._copy_readonly(local, db_path)
-        return cls(db_path, folder)
+        try:
+            return cls(db_path, folder)
+        except StoreError as exc:
+            if not exc.cannot_write or db_path != fallback_db_path(folder):
+                raise
+            raise StoreError(
+                f"{folder} cannot be written, so its project is kept in the user data folder, which cannot be written "
+                f"either ({exc}); make one of them writable, or set BIBTAGGER_STORE_DIR to a folder you can write",
+                True,
+            ) from None
 
     @staticmethod
     def _check_owner(db_path: Path, folder: Path) -> None:
