@@ -894,6 +894,37 @@ def test_scan_follows_linked_folders_once(tmp_path):
     assert sorted(p.relpath for p in store.photos()) == ["day1/a.jpg", "day1/b.jpg"]
 
 
+def test_scan_does_not_follow_a_link_to_a_folder_holding_the_photo_folder(tmp_path):
+    """A link in the shoot to its parent (or to ~, or /) was followed: the scan took in every photo of every folder
+    beside the shoot (the whole disk for a link to /), to be recognized and kept in this project. It is left out and said."""
+    from bibtagger_gui.core.catalogue import walk_photos
+
+    shoot = tmp_path / "races" / "shoot"
+    make_photo(shoot / "a.jpg", 1)
+    make_photo(tmp_path / "races" / "other race" / "b.jpg", 2)
+    (shoot / "sub").mkdir()
+    (shoot / "sub" / "all races").symlink_to(tmp_path / "races", target_is_directory=True)
+    (shoot / "top").symlink_to(tmp_path, target_is_directory=True)
+    errors: list[tuple[str, str]] = []
+    assert list(walk_photos(shoot, errors)) == ["a.jpg"]
+    assert sorted(rel for rel, _ in errors) == ["sub/all races", "top"]
+    assert all("holds this photo folder" in why for _, why in errors), errors
+
+
+def test_a_named_pipe_named_like_a_photo_does_not_hang_the_scan(tmp_path):
+    """`mkfifo IMG_9.jpg` (or a device file) in the shoot: the scan's hashing opened it and waited forever for a writer."""
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    shoot = tmp_path / "shoot"
+    make_photo(shoot / "a.jpg", 1)
+    os.mkfifo(shoot / "pipe.jpg")
+    code = "import sys\nfrom bibtagger_gui.core.store import Store\nr = Store(sys.argv[2], sys.argv[1]).scan()\nprint(r.added, r.errors)"
+    res = subprocess.run([sys.executable, "-c", code, str(shoot), str(tmp_path / "p.db")], capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "['a.jpg', 'pipe.jpg'] [('pipe.jpg', 'not a regular file (a named pipe or a device)')]"
+
+
 def test_restore_bib_puts_a_row_back_exactly_and_an_undone_add_rejects_no_number(folder):
     """Undo/redo rely on it: the restored row reads back equal (times and extra too)."""
     store = Store.open(folder)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -96,7 +97,8 @@ def walk_photos(folder: str | os.PathLike, errors: list[tuple[str, str]] | None 
 
     Symlinked sub-folders are followed (each real folder once, so link loops end); links
     that point back into ``folder`` (files or folders, e.g. a per-bib export) are skipped:
-    what they point at is scanned under its own path.
+    what they point at is scanned under its own path. A link to a folder that holds ``folder``
+    (its parent, ~, /) is named in ``errors`` and not followed.
 
     Sub-folders that cannot be listed and names that are not valid UTF-8 are appended to
     ``errors`` as (relpath, message) instead of stopping the walk. Photos in formats bibtagger
@@ -122,7 +124,8 @@ def walk_photos(folder: str | os.PathLike, errors: list[tuple[str, str]] | None 
             continue
         seen.add(key)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != STORE_DIRNAME
-                             and not _links_into(os.path.join(dirpath, d), real_root))  # fmt: skip
+                             and not _links_into(os.path.join(dirpath, d), real_root)
+                             and not _holding_link(root, os.path.join(dirpath, d), real_root, errors))  # fmt: skip
         for name in sorted(filenames):
             if name.startswith(".") or _links_into(os.path.join(dirpath, name), real_root):
                 continue
@@ -150,6 +153,20 @@ def folder_identity(path: str) -> object:
     return os.path.normcase(os.path.realpath(path))
 
 
+def _holding_link(root: Path, path: str, real_root: str, errors: list[tuple[str, str]] | None) -> bool:
+    """Whether ``path`` is a symlink to a folder that holds ``real_root`` (its parent, ~, /): followed, the walk took in
+    every photo beside the shoot, the whole disk for a link to /. Such a link is named in ``errors``, not followed."""
+    if not os.path.islink(path):
+        return False
+    target = os.path.realpath(path)
+    if not real_root.startswith(target.rstrip(os.sep) + os.sep):
+        return False
+    if errors is not None:
+        rel = to_relpath(root, Path(path)).encode("utf-8", "replace").decode()
+        errors.append((rel, f"a link to {target}, which holds this photo folder: not followed"))
+    return True
+
+
 def _links_into(path: str, real_root: str) -> bool:
     """Whether ``path`` is a symlink to somewhere inside ``real_root``."""
     if not os.path.islink(path):
@@ -165,6 +182,8 @@ def describe(folder: str | os.PathLike, relpath: str, with_hash: bool = True) ->
         st = path.stat()
     except OSError as exc:
         return FileFacts(relpath, 0, 0.0, None, None, "permission denied" if isinstance(exc, PermissionError) else "file not found")
+    if not stat.S_ISREG(st.st_mode):  # reading a named pipe waits for a writer forever
+        return FileFacts(relpath, 0, 0.0, None, None, "not a regular file (a named pipe or a device)")
     ctime = change_ns(st)  # stat'ed before the reads: a write during them moves it, and the next scan reads again
     sha1 = pixels = None
     if with_hash:
