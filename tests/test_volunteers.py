@@ -195,6 +195,23 @@ def test_export_subsets(shoot, tmp_path, capsys):
     assert not out.exists()  # a typo must not hand out a silently smaller share
 
 
+def test_a_photo_list_saved_as_utf16_or_cp1252_is_read_and_a_binary_file_is_said(shoot, tmp_path, capsys):
+    """Windows PowerShell 5's `dir -Name > list.txt` and Notepad's "Unicode" write UTF-16 with a byte order mark, an old
+    Notepad cp1252: `export --photos` refused them with "'utf-8' codec can't decode byte 0xff in position 0"."""
+    race, made = shoot
+    shutil.copy2(race / made[0][0], race / "Läufer.jpg")
+    out = tmp_path / "x.json"
+    lst = tmp_path / "list.txt"
+    for encoding in ("utf-16", "cp1252"):
+        lst.write_bytes(f"Läufer.jpg\r\n{made[1][0]}\r\n".encode(encoding))
+        assert main(["export", str(race), "--format", "json", "--out", str(out), "--photos", str(lst)]) == 0, encoding
+        assert [e["image"] for e in json.loads(out.read_text())] == ["Läufer.jpg", made[1][0]]
+    lst.write_bytes((race / made[0][0]).read_bytes())  # a photo given instead of the list
+    capsys.readouterr()
+    assert main(["export", str(race), "--format", "csv", "--out", str(tmp_path / "y.csv"), "--photos", str(lst)]) == 1
+    assert capsys.readouterr().err.strip() == f"error: cannot read the photo list {lst}: not a text file (it holds binary data)"
+
+
 def test_same_file_name_in_two_folders_matched_by_folder(tmp_path, capsys):
     race = tmp_path / "race"
     made = make_photos(race / "cam1", 2)

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.photos is not None:
         try:
             names = read_list(args.photos)
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # no such file, binary data, broken UTF-16
             print(f"error: cannot read the photo list {args.photos}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
             return 1
     if args.out is not None and str(args.out) == "-":

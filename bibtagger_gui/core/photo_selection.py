@@ -9,6 +9,7 @@ on the relative path (``*`` also crosses ``/``), compared in NFC like the names.
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -28,8 +29,20 @@ class Selection:
 
 
 def read_list(path: str | Path) -> list[tuple[int, str]]:
-    """(line number, name) of a photo list file; raises OSError / UnicodeDecodeError."""
-    lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    """(line number, name) of a photo list file: UTF-16 with a byte order mark (Windows PowerShell 5's ``>``, Notepad's
+    "Unicode"), else UTF-8 (BOM or not), else cp1252 (an older Notepad). Raises OSError, or ValueError for a file
+    that is no text (binary data) or not UTF-16 after its mark."""
+    raw = Path(path).read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = raw.decode("utf-16")
+    elif b"\x00" in raw:
+        raise ValueError("not a text file (it holds binary data)")
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252", errors="replace")
+    lines = text.splitlines()
     return [(i, s.strip()) for i, s in enumerate(lines, 1) if s.strip() and not s.strip().startswith("#")]
 
 
