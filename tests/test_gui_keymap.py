@@ -34,6 +34,15 @@ def test_settings_then_json_override_and_bad_entries_are_reported(tmp_path, qapp
     assert load_keymap(settings, tmp_path / "broken.json").problems
 
 
+def test_a_keymap_saved_with_a_byte_order_mark_is_read(tmp_path, qapp):
+    """Windows Notepad (before 2019) saves UTF-8 with a byte order mark: json.loads refused the file ("Unexpected UTF-8
+    BOM") and every key of it was ignored, the user's map reported as a problem."""
+    path = tmp_path / "keymap.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"next_photo": ["N"]}).encode())
+    km = load_keymap(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), path)
+    assert km.problems == [] and km.keys["next_photo"] == ["N"]
+
+
 def test_window_uses_the_overridden_keys(qtbot, tmp_path, monkeypatch, qapp):
     from bibtagger_gui.gui.main_window import MainWindow
 

@@ -220,7 +220,7 @@ def load_keymap(settings: QSettings | None = None, json_path: str | Path | None 
     path = Path(json_path) if json_path else json_path_in_use()
     if path.is_file():
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8-sig"))  # Notepad's byte order mark, if any
             if not isinstance(data, dict):
                 raise ValueError("expected an object {action: keys}")
             km._apply(str(path), data)
