@@ -183,6 +183,10 @@ def test_malformed_json_messages(folder, tmp_path, capsys):
     assert "invalid JSON at line 1 column 3" in capsys.readouterr().err
     assert main(["import", str(src), str(tmp_path / "nope.json")]) == 1
     assert "nope.json: file not found" in capsys.readouterr().err
+    utf16 = tmp_path / "ps.json"  # Windows PowerShell 5's `ConvertTo-Json … > ps.json`: UTF-16 with a byte order mark
+    utf16.write_bytes(json.dumps([{"image": "nowhere.jpg", "bibs": []}]).encode("utf-16"))
+    assert main(["import", str(src), str(utf16)]) == 1  # read: it names no photo of the folder, not "not UTF-8 text"
+    assert "none of the 1 photo(s) of ps.json" in capsys.readouterr().err
     bad.write_text("[" * 100_000 + "]" * 100_000)  # valid JSON nested past the parser's depth: said, not a traceback
     assert main(["import", str(src), str(bad)]) == 1
     assert capsys.readouterr().err.strip() == f"error: {bad}: invalid JSON: nested too deeply"

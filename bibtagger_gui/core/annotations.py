@@ -13,6 +13,7 @@ Errors name the file and the JSON path of the bad entry, e.g. ``pred.json: $[3].
 
 from __future__ import annotations
 
+import codecs
 import errno
 import json
 import math
@@ -204,7 +205,10 @@ def load_annotations(path: str | os.PathLike) -> list[PhotoAnnotation]:
     """Read and validate an annotation file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
+        # UTF-16 with a byte order mark: Windows PowerShell 5's `ConvertTo-Json … > file.json`, Notepad's "Unicode"
+        utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        text = raw.decode("utf-16" if utf16 else "utf-8-sig")
     except FileNotFoundError:
         raise AnnotationError(f"{path}: file not found") from None
     except UnicodeDecodeError:
