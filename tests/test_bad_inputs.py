@@ -135,7 +135,7 @@ def test_missing_models_is_a_clear_error(tmp_path, capsys):
     good_photo(tmp_path / "p" / "a.jpg", 1)
     rc = main(["predict", str(tmp_path / "p"), "--models", str(tmp_path / "nomodels")])
     assert rc == 1
-    assert "not found" in capsys.readouterr().err
+    assert f"models folder {tmp_path / 'nomodels'}: no such folder" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "nope")]) == 1
 
 

@@ -37,6 +37,18 @@ def test_corrupt_model_gives_model_error(tmp_path, placeholder_models, content):
         Recognizer(bad, placeholder_models[1])
 
 
+def test_a_models_folder_that_is_a_file_or_missing_is_said_as_such(tmp_path, placeholder_models):
+    """`predict --models RACE/models/detector.onnx` (the file, not its folder) said "detector model not found:
+    …/detector.onnx/detector.onnx"; a typo in the folder named only a file in it."""
+    det, _reader = placeholder_models
+    with pytest.raises(ModelError) as err:
+        Recognizer.from_dir(det)
+    assert str(err.value) == f"{det} is a file, not a models folder: give the folder that holds detector.onnx and reader.onnx"
+    with pytest.raises(ModelError) as err:
+        Recognizer.from_dir(tmp_path / "modles")
+    assert str(err.value) == f"models folder {tmp_path / 'modles'}: no such folder"
+
+
 def test_missing_and_wrong_kind_models(tmp_path, placeholder_models):
     det, reader = placeholder_models
     with pytest.raises(ModelError, match="not found"):

@@ -275,6 +275,10 @@ class Recognizer:
     def from_dir(cls, folder: Path, **kwargs) -> "Recognizer":
         """detector.onnx + reader.onnx (+ any reader-*.onnx ensemble members) of a models folder."""
         folder = Path(folder)
+        if folder.is_file():
+            raise ModelError(f"{folder} is a file, not a models folder: give the folder that holds detector.onnx and reader.onnx")
+        if not folder.exists():
+            raise ModelError(f"models folder {folder}: no such folder")
         kwargs.setdefault("extra_readers", ensemble_members(folder))
         return cls(folder / "detector.onnx", folder / "reader.onnx", **kwargs)
 
