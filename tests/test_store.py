@@ -754,6 +754,27 @@ def test_a_read_only_folder_whose_user_data_folder_is_read_only_too_says_what_to
         shutil.rmtree(base)
 
 
+def test_a_new_store_in_a_folder_one_cannot_write_is_said_before_anything_runs():
+    """`predict DIR --store /mnt/ro/race.db`: SQLite's "unable to open database file" came after the models loaded."""
+    from bibtagger_gui.core.store import new_db_problem
+
+    base = Path(tempfile.mkdtemp(prefix="bt_ro_store_"))
+    try:
+        base.chmod(0o755)
+        ro = base / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        res = _as_nobody("from bibtagger_gui.core.store import new_db_problem\nprint(new_db_problem(sys.argv[1]))", str(ro / "race.db"))
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.strip() == f"{ro}: this folder cannot be written, so race.db cannot be made there; choose another place"
+        assert new_db_problem(base / "race.db") is None
+    finally:
+        (base / "ro").chmod(0o755)
+        import shutil
+
+        shutil.rmtree(base)
+
+
 def test_project_started_while_read_only_moves_into_the_writable_folder(folder, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     fallback = fallback_db_path(folder)

@@ -359,8 +359,12 @@ def new_db_problem(db_path: str | os.PathLike) -> str | None:
     (opened as it is)."""
     if os.path.lexists(db_path):
         return None
-    return (photo_target_problem(db_path, "a new project database there would be taken for a photo (the scan lists it as 'not an image')")
-            or out_folder_problem(db_path))
+    problem = (photo_target_problem(db_path, "a new project database there would be taken for a photo (the scan lists it as 'not an image')")
+               or out_folder_problem(db_path))
+    parent = Path(os.path.abspath(db_path)).parent
+    if problem is None and not os.access(parent, os.W_OK | os.X_OK):  # SQLite would say "unable to open database file"
+        problem = f"{parent}: this folder cannot be written, so {Path(db_path).name} cannot be made there; choose another place"
+    return problem
 
 
 def folder_is_writable(folder: Path) -> bool:
