@@ -555,8 +555,12 @@ def test_schema_2_database_gets_pixel_hashes_on_its_next_scan(folder):
 def test_corrupt_database_is_a_store_error(folder):
     (folder / ".bibtagger").mkdir()
     (folder / ".bibtagger" / "project.db").write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="unusable"):
+    with pytest.raises(StoreError, match="unusable") as err:
         Store.open(folder)
+    # it says what to do (walk29, stop 32: it named the damage only): set the file aside, the photos are untouched
+    db = folder / ".bibtagger" / "project.db"
+    assert str(err.value).endswith(f"; to start this folder's project again, move {db} aside (rename it), or put a "
+                                   "backup copy in its place; the photos are not affected")  # fmt: skip
 
 
 def test_location_override_and_injectable_fallback(folder, tmp_path, monkeypatch):

@@ -537,7 +537,12 @@ class Store:
             if _write_failure(exc):
                 raise StoreError(f"cannot write project database {self.db_path}: {exc}", True) from None
             hint = busy_hint(exc)  # a lock held too long is not a broken database
-            raise StoreError(f"project database {self.db_path} is {'busy' if hint else 'unusable'}: {exc}{hint}") from None
+            if hint:
+                raise StoreError(f"project database {self.db_path} is busy: {exc}{hint}") from None
+            raise StoreError(
+                f"project database {self.db_path} is unusable: {exc}; to start this folder's project again, move "
+                f"{self.db_path} aside (rename it), or put a backup copy in its place; the photos are not affected"
+            ) from None
 
     # ------------------------------------------------------------------ opening
 
