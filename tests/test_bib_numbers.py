@@ -202,3 +202,18 @@ def test_a_conflict_ignores_spaces_and_case_like_the_search():
     assert not review.is_conflict([_Bib("12"), _Bib("1 2", source="human")])
     assert not review.is_conflict([_Bib("a12"), _Bib("A12", source="human")])
     assert review.is_conflict([_Bib("12"), _Bib("13", source="human")])
+
+
+def test_full_width_digits_and_invisible_characters_are_the_number_they_show(store, capsys):
+    """A start list from a Japanese or Chinese spreadsheet writes "１８１" (full-width digits), an IME in full-width mode
+    types them, a web page's copy carries a zero-width space: all were kept as they came, so the recognizer's 181 was
+    "not on start list", its runner unnamed, and `find RACE １８１` found nothing."""
+    from bibtagger_gui.core.bib import given_number
+
+    assert clean_number("１８１") == "181" and number_key("０８９１") == "891" and clean_number("ａ１２") == "A12"
+    assert given_number("１２３") == "123" and given_number("12\u200b3") == "123" and given_number("\ufeff77") == "77"
+    sl = parse_startlist_text("bib,name\n８９１,山田 太郎\n１２\u200b,Ann\n")
+    assert sl.entries == {"891": "山田 太郎", "12": "Ann"} and sl.check("891") == (True, None, "山田 太郎")
+    assert find_photos(store, "８９１") == ["a.jpg", "b.jpg"]
+    assert main(["find", str(store.folder), "０８９１"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["a.jpg", "b.jpg"]

@@ -11,6 +11,7 @@ Evaluation against dataset labels and MTurk agreement compare the exact strings
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -28,7 +29,14 @@ def iou(a: Box | None, b: Box | None) -> float:
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
 
-_SPACES = re.compile(r"\s+")
+# whitespace, and the invisible characters a copy from a web page or a PDF carries (zero-width space/joiners, BOM)
+_SPACES = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]+")
+
+
+def _plain(text: object) -> str:
+    """``text`` in NFKC: full-width digits and letters (a Japanese or Chinese spreadsheet's "１８１", an IME in
+    full-width mode) are the ASCII ones they show, so they match the recognizer's reads."""
+    return unicodedata.normalize("NFKC", str(text))
 # Zeros after an optional letter prefix, when a digit 1-9 follows them (so "00" and "A00" keep theirs).
 _LEADING_ZEROS = re.compile(r"^([A-Z]*)0+(?=[1-9])")
 
@@ -38,8 +46,9 @@ _LEADING_ZEROS = re.compile(r"^([A-Z]*)0+(?=[1-9])")
 # cache makes a keystroke cost lookups (`make bench-app` measures it). typed: 1 and True are other inputs.
 @lru_cache(maxsize=1 << 16, typed=True)
 def clean_number(number: str) -> str:
-    """A number as written, tidied: whitespace removed (also inside), upper case. "a 12 " -> "A12"."""
-    return _SPACES.sub("", str(number)).upper()
+    """A number as written, tidied: whitespace removed (also inside), upper case, full-width characters made
+    plain (NFKC). "a 12 " -> "A12", "１２" -> "12"."""
+    return _SPACES.sub("", _plain(number)).upper()
 
 
 @lru_cache(maxsize=1 << 16, typed=True)
@@ -63,10 +72,11 @@ MAX_NUMBER_LENGTH = 12
 
 
 def given_number(text: object) -> str:
-    """A bib number as a person gives it (typed in the GUI, read from an imported annotation file): whitespace
-    removed, inside too ("12 34" is 1234: no bib prints a space, and "BIB:12 34" would split as a keyword), case
-    kept. ValueError, saying why, when nothing is left or it is longer than :data:`MAX_NUMBER_LENGTH`."""
-    number = _SPACES.sub("", str(text))
+    """A bib number as a person gives it (typed in the GUI, read from an imported annotation file): NFKC (full-width
+    "１２" is 12), whitespace and zero-width characters removed, inside too ("12 34" is 1234: no bib prints a space,
+    and "BIB:12 34" would split as a keyword), case kept. ValueError, saying why, when nothing is left or it is
+    longer than :data:`MAX_NUMBER_LENGTH`."""
+    number = _SPACES.sub("", _plain(text))
     if not number:
         raise ValueError("a bib number cannot be empty")
     if len(number) > MAX_NUMBER_LENGTH:
