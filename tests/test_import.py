@@ -183,6 +183,13 @@ def test_malformed_json_messages(folder, tmp_path, capsys):
     assert "invalid JSON at line 1 column 3" in capsys.readouterr().err
     assert main(["import", str(src), str(tmp_path / "nope.json")]) == 1
     assert "nope.json: file not found" in capsys.readouterr().err
+    csv_file = tmp_path / "batch.csv"  # an MTurk batch or a start list given to `import` (README lists several imports)
+    csv_file.write_text('"HITId","AssignmentId"\n"H1","A1"\n')
+    assert main(["import", str(src), str(csv_file)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: {csv_file}: invalid JSON at line 1 column 8: Extra data (this looks like a CSV file: this import reads "
+        "bib annotation JSON; a start list goes to File > Import Start List… or `bibtagger startlist import`, an MTurk "
+        "batch to Crowd > Import MTurk Batch… or `bibtagger mturk import`)")
     utf16 = tmp_path / "ps.json"  # Windows PowerShell 5's `ConvertTo-Json … > ps.json`: UTF-16 with a byte order mark
     utf16.write_bytes(json.dumps([{"image": "nowhere.jpg", "bibs": []}]).encode("utf-16"))
     assert main(["import", str(src), str(utf16)]) == 1  # read: it names no photo of the folder, not "not UTF-8 text"

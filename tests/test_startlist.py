@@ -73,6 +73,8 @@ def test_a_stray_quote_opening_a_name_does_not_swallow_the_lines_after_it(tmp_pa
 
 
 def test_unusable_files_raise_clear_errors(tmp_path):
+    with pytest.raises(StartListError, match=r"a JSON file, not a CSV start list \(bib annotation JSON goes to File > Import Annotations… or `bibtagger import`\)"):
+        parse_startlist(write(tmp_path, '[{"image": "a.jpg", "bibs": []}]\n', name="preds.json"))
     with pytest.raises(StartListError, match="empty"):
         parse_startlist(write(tmp_path, "\n\n"))
     with pytest.raises(StartListError, match="no bib number column"):

@@ -218,10 +218,21 @@ def load_annotations(path: str | os.PathLike) -> list[PhotoAnnotation]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise AnnotationError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise AnnotationError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{_csv_hint(text)}") from None
     except RecursionError:  # lists in lists past the parser's depth (valid JSON, but no annotation file)
         raise AnnotationError(f"{path}: invalid JSON: nested too deeply") from None
     return parse_annotations(data, str(path))
+
+
+def _csv_hint(text: str) -> str:
+    """What a file that is no JSON but reads like CSV (a first line of separated fields, not starting like JSON)
+    probably is: a start list or an MTurk batch given to the annotation import; '' otherwise."""
+    first = text.lstrip().partition("\n")[0]
+    if first[:1] in ("[", "{") or not any(sep in first for sep in (",", ";", "\t")):
+        return ""
+    return (" (this looks like a CSV file: this import reads bib annotation JSON; a start list goes to File > Import "
+            "Start List… or `bibtagger startlist import`, an MTurk batch to Crowd > Import MTurk Batch… or "
+            "`bibtagger mturk import`)")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -458,6 +458,9 @@ def _from_rows(rows: list[list[str]], source: str) -> StartList:
     elif header and BIB_RE.match(normalise(header[0])):
         bib_col, name_col, first_col, last_col = 0, (1 if len(header) > 1 else None), None, None
         body = list(enumerate(rows[first:], start=first + 1))
+    elif header and header[0].lstrip().startswith(("[", "{")):  # bib annotation JSON given as a start list
+        raise StartListError(f"{source or 'start list'}: a JSON file, not a CSV start list (bib annotation JSON goes to "
+                             "File > Import Annotations… or `bibtagger import`)")  # fmt: skip
     else:
         raise StartListError(
             f"{source or 'start list'}: no bib number column found in the header {header!r} "
