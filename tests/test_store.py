@@ -576,9 +576,10 @@ def test_location_override_and_injectable_fallback(folder, tmp_path, monkeypatch
     assert not (folder / ".bibtagger").exists()
 
 
-def _as_nobody(code: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run python code that drops root to user nobody after its imports (root ignores file modes)."""
-    prelude = "import os, sys\nfrom bibtagger_gui.core.store import Store\nfrom bibtagger_gui.core.bib import Bib\n"
+def _as_nobody(code: str, *args: str, env: dict | None = None, imports: str = "") -> subprocess.CompletedProcess:
+    """Run python code that drops root to user nobody after its imports (root ignores file modes; nobody may not
+    read the interpreter's library: ``imports`` are made before)."""
+    prelude = "import os, sys\nfrom bibtagger_gui.core.store import Store\nfrom bibtagger_gui.core.bib import Bib\n" + imports
     prelude += "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
     return subprocess.run(
         [sys.executable, "-c", prelude + textwrap.dedent(code), *args],
@@ -774,6 +775,60 @@ def test_a_new_store_in_a_folder_one_cannot_write_is_said_before_anything_runs()
         assert new_db_problem(base / "race.db") is None
     finally:
         (base / "ro").chmod(0o755)
+        import shutil
+
+        shutil.rmtree(base)
+
+
+def test_a_read_only_store_file_is_said_before_anything_runs():
+    """`predict DIR --store RO.db` (a database file one cannot write, or one in a folder one cannot write) loaded
+    the models, scanned the photos, then failed with "attempt to write a readonly database"; predict says it
+    before the models load (the missing models folder here would say otherwise), import before it parses its
+    files (the broken one here would), and Store.open (export) says it too, nothing written."""
+    base = Path(tempfile.mkdtemp(prefix="bt_ro_db_"))
+    try:
+        base.chmod(0o755)
+        photos = base / "photos"
+        make_photo(photos / "a.jpg", 1)
+        ro_file, ro_dir = base / "ro.db", base / "rodir"
+        with Store.open(photos, db_path=ro_file) as store:
+            store.scan()
+        ro_dir.mkdir()
+        (ro_dir / "w.db").write_bytes(ro_file.read_bytes())
+        (ro_dir / "w.db").chmod(0o666)
+        ro_file.chmod(0o444)
+        ro_dir.chmod(0o555)
+        (base / "bad.json").write_text('[{"image": broken')
+        before = ro_file.read_bytes()
+        code = """
+            from bibtagger_gui.cli import main
+            from bibtagger_gui.core.store import Store, StoreError
+            base, db = sys.argv[1], sys.argv[2]
+            for argv in (["predict", base + "/photos", "--models", base + "/no models", "--store", db],
+                         ["import", base + "/photos", base + "/bad.json", "--store", db]):
+                print(main(argv), file=sys.stderr)
+            try:
+                Store.open(base + "/photos", db_path=db)
+            except StoreError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+            """
+        said = {
+            ro_file: f"error: {ro_file}: this project database file cannot be written (read-only), so nothing could be "
+                     "saved in it; make it writable, or give another file",
+            ro_dir / "w.db": f"error: {ro_dir}: this folder cannot be written, so w.db in it cannot be saved into (SQLite "
+                             "writes its journal files beside the database); copy it to a folder you can write, or choose another place",
+        }
+        for db, message in said.items():
+            res = _as_nobody(code, str(base), str(db), imports=(
+                "import bibtagger_gui.cli, bibtagger_gui.cli.predict_cmd, bibtagger_gui.cli.import_cmd\n"
+                "import bibtagger_gui.core.recognizer, bibtagger_gui.core.annotations, bibtagger_gui.core.progress\n"
+                "import bibtagger_gui.core.exporters, bibtagger_gui.core.importers, locale\n"
+                "bibtagger_gui.cli.build_parser()\n"))
+            assert res.returncode == 0, res.stderr
+            assert res.stderr.splitlines() == [message, "1", message, "1", message]
+        assert ro_file.read_bytes() == before and sorted(p.name for p in ro_dir.iterdir()) == ["w.db"]
+    finally:
+        (base / "rodir").chmod(0o755)
         import shutil
 
         shutil.rmtree(base)

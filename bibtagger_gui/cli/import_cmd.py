@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, done: list[Path]) -> int:
     from bibtagger_gui.core.annotations import AnnotationError, load_annotations
-    from bibtagger_gui.core.store import Store, StoreError, folder_problem, new_db_problem
+    from bibtagger_gui.core.store import Store, StoreError, folder_problem, store_db_problem
 
     folder: Path = args.dir
     why = folder_problem(folder)
@@ -61,7 +61,7 @@ def _run(args: argparse.Namespace, done: list[Path]) -> int:
     if args.reviewed and args.source == "model":
         print("error: --reviewed marks ground truth as reviewed; predictions (--as model) cannot be", file=sys.stderr)
         return 2
-    why = new_db_problem(args.store) if args.store is not None else None  # before a big file is parsed (Store.open says it too)
+    why = store_db_problem(args.store) if args.store is not None else None  # before a big file is parsed (Store.open says it too)
     if why:
         print(f"error: {why}", file=sys.stderr)
         return 1

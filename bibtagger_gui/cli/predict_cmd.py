@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from bibtagger_gui.core.imageio import ImageError, photo_target_problem, unsupported_note
     from bibtagger_gui.core.progress import Progress
     from bibtagger_gui.core.recognizer import ModelError, Recognizer
-    from bibtagger_gui.core.store import Store, StoreError, folder_problem, new_db_problem, out_folder_problem
+    from bibtagger_gui.core.store import Store, StoreError, folder_problem, store_db_problem, out_folder_problem
 
     folder: Path = args.dir
     why = folder_problem(folder)
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         if why:
             print(f"error: {why}", file=sys.stderr)
             return 1
-    why = new_db_problem(args.store) if args.store is not None else None  # before the models load (Store.open says it too)
+    why = store_db_problem(args.store) if args.store is not None else None  # before the models load (Store.open says it too)
     if why:
         print(f"error: {why}", file=sys.stderr)
         return 1

@@ -367,6 +367,26 @@ def new_db_problem(db_path: str | os.PathLike) -> str | None:
     return problem
 
 
+def store_db_problem(db_path: str | os.PathLike) -> str | None:
+    """Why the project database named by ``--store DB`` cannot be saved into: a new one, :func:`new_db_problem`;
+    one already there, a file this user cannot write (or read), or one in a folder that cannot be written (SQLite
+    makes its ``-wal``/``-shm`` files beside it). Such a run loaded the models and scanned the photos, then
+    failed with SQLite's "attempt to write a readonly database". None when it can be used."""
+    if not os.path.lexists(db_path):
+        return new_db_problem(db_path)
+    path = Path(db_path)
+    if path.is_dir():
+        return None  # opening it says what it is
+    if not os.access(path, os.R_OK | os.W_OK):
+        return (f"{path}: this project database file cannot be written (read-only), so nothing could be saved in it; "
+                "make it writable, or give another file")
+    parent = Path(os.path.realpath(path)).parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return (f"{parent}: this folder cannot be written, so {path.name} in it cannot be saved into (SQLite writes "
+                "its journal files beside the database); copy it to a folder you can write, or choose another place")
+    return None
+
+
 def folder_is_writable(folder: Path) -> bool:
     """True when the store can live in ``FOLDER/.bibtagger/`` (checked without writing anything)."""
     target = folder / STORE_DIRNAME
@@ -559,7 +579,7 @@ class Store:
         if why:
             raise StoreError(f"{folder}: {why}")
         if db_path is not None:
-            why = new_db_problem(db_path)
+            why = store_db_problem(db_path)
             if why:
                 raise StoreError(why)
             cls._check_owner(Path(db_path), folder)
