@@ -820,3 +820,15 @@ def test_an_unterminated_answer_reads_without_a_doubled_word(tmp_path):
     batch = mturk.read_batch(write_csv(tmp_path / "b.csv", [row("A1", "p.jpg", '[{"label": "12')]))
     (error,) = batch.errors
     assert error.message.endswith("is not valid JSON (Unterminated string starting at: char 11)"), error.message
+
+
+@pytest.mark.parametrize("action", ["import", "review", "export"])
+def test_a_negative_list_count_is_refused(action, tmp_path, capsys):
+    """`mturk import --list -1` was taken (a negative count showed every line, as 0 does); argparse refuses it,
+    exit 2, before the CSV is read (it does not exist here), and a count that is not a number."""
+    out = ["--out", str(tmp_path / "out.csv")] if action == "export" else []
+    for bad, said in (("-1", "must be 0 (every line) or more, not -1"), ("ten", "not a whole number: 'ten'")):
+        with pytest.raises(SystemExit) as stop:
+            main(["mturk", action, str(tmp_path / "batch.csv"), str(tmp_path), "--list", bad, *out])
+        assert stop.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: argument --list: {said}")
