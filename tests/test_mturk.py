@@ -832,3 +832,31 @@ def test_a_negative_list_count_is_refused(action, tmp_path, capsys):
             main(["mturk", action, str(tmp_path / "batch.csv"), str(tmp_path), "--list", bad, *out])
         assert stop.value.code == 2
         assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: argument --list: {said}")
+
+
+def test_an_answer_of_100000_broken_boxes_says_the_first_ones_and_counts_the_rest(tmp_path):
+    """One answer of 100,000 broken boxes gave 100,000 row errors (and a note as long), 100,000 odd labels a note
+    naming each; the first ones are said and the rest counted (the good boxes are all kept)."""
+    n, shown = 100_000, mturk.ROW_PROBLEMS_SHOWN
+    broken = json.dumps([{"left": 1, "top": 1, "width": 0, "height": 5, "label": "1"}] * n)
+    odd = json.dumps([{"left": 1, "top": 1, "width": 5, "height": 5, "label": "x"}] * n)
+    batch = mturk.read_batch(write_csv(tmp_path / "b.csv", [row("A1", "p.jpg", broken), row("A2", "q.jpg", odd)]))
+    said = [f"box {i}: width and height must be positive (width=0, height=5)" for i in range(1, shown + 1)]
+    said.append(f"… and {n - shown:,} more box problems")
+    assert [e.message for e in batch.errors] == said and {e.line for e in batch.errors} == {2}
+    assert batch.by_id["A1"].notes == ["; ".join(said)]
+    assert len(batch.by_id["A2"].boxes) == n
+    assert batch.by_id["A2"].notes == ["non-digit label(s): " + ", ".join(["'x'"] * shown + [f"… and {n - shown:,} more labels"])]
+
+
+def test_the_cli_says_the_first_row_problems_of_a_file_and_counts_the_rest(tmp_path, capsys):
+    """A CSV of many broken rows printed every one; `--list N` caps them as it caps the other lists."""
+    n = 45
+    path = write_csv(tmp_path / "b.csv", [row(f"A{i}", f"p{i}.jpg", "[{") for i in range(n)])
+    errors = [f"{path}:{e.line}: {e.message}" for e in mturk.read_batch(path).errors]
+    assert len(errors) == n
+    for given, limit in ((["--list", "7"], 7), ([], 30), (["--list", "0"], n)):
+        main(["mturk", "import", str(path), str(tmp_path), "--no-store", *given])
+        err = [line for line in capsys.readouterr().err.splitlines() if line.startswith(f"{path}:")]
+        rest = [f"{path}: ... and {n - limit:,} more row problems (--list 0 shows all)"] if limit < n else []
+        assert err == errors[:limit] + rest

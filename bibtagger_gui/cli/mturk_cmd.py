@@ -65,8 +65,11 @@ def _read(args: argparse.Namespace) -> mturk.Batch | None:
     except mturk.BatchFormatError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
-    for e in batch.errors:
+    shown = batch.errors if args.list <= 0 else batch.errors[:args.list]  # a CSV of 100,000 broken rows: the first ones
+    for e in shown:
         print(f"{args.csv}:{e.line}: {e.message}", file=sys.stderr)
+    if len(shown) < len(batch.errors):
+        print(f"{args.csv}: ... and {len(batch.errors) - len(shown):,} more row problems (--list 0 shows all)", file=sys.stderr)
     return batch
 
 

@@ -81,6 +81,7 @@ FLAG_LABELS = {
 #: which list the photos themselves)
 PHOTO_NOT_FOUND = frozenset({FLAG_MISSING_PHOTO, FLAG_AMBIGUOUS_PHOTO})
 
+ROW_PROBLEMS_SHOWN = 10  # problems (or odd labels) said of one answer; the rest are counted, not listed
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -284,7 +285,15 @@ def _parse_answer(text: str) -> tuple[list[MTurkBox], list[str], bool]:
         label = "" if label is None else str(label)
         x1, y1 = vals["left"], vals["top"]
         boxes.append(MTurkBox(x1, y1, x1 + vals["width"], y1 + vals["height"], label))
-    return boxes, problems, negative
+    return boxes, _first(problems, "box problems"), negative
+
+
+def _first(items: list[str], what: str) -> list[str]:
+    """The first :data:`ROW_PROBLEMS_SHOWN` of ``items`` and a count of the rest: an answer of 100,000 broken
+    boxes gave 100,000 row errors (and a note as long), where the first ones say what is wrong."""
+    if len(items) <= ROW_PROBLEMS_SHOWN:
+        return items
+    return items[:ROW_PROBLEMS_SHOWN] + [f"… and {len(items) - ROW_PROBLEMS_SHOWN:,} more {what}"]
 
 
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
@@ -394,7 +403,7 @@ def read_batch(csv_path: str | os.PathLike) -> Batch:
         odd = [b.label for b in boxes if not b.is_digit]
         if odd:
             a.flags.add(FLAG_NON_DIGIT)
-            a.notes.append("non-digit label(s): " + ", ".join(repr(x) for x in odd))
+            a.notes.append("non-digit label(s): " + ", ".join(_first([repr(x) for x in odd], "labels")))
         assignments.append(a)
 
     _tell_shared_names_apart(assignments)
