@@ -114,11 +114,29 @@ def test_prefix_and_xdg_data_home(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XDG_DATA_HOME", "relative/data")
     assert de.data_dir() == tmp_path / "home" / ".local" / "share"
     monkeypatch.setenv("XDG_DATA_DIRS", f"/usr/share:{tmp_path / 'pkg' / 'share'}")
+    (tmp_path / "pkg").mkdir()  # a prefix that exists; its share/ is made
+    (tmp_path / "elsewhere").mkdir()
     assert main(["install-desktop", "--prefix", str(tmp_path / "pkg")]) == 0
     assert installed(tmp_path / "pkg" / "share")[0].is_file() and "note:" not in capsys.readouterr().err
     assert main(["install-desktop", "--prefix", str(tmp_path / "elsewhere")]) == 0
     assert "desktops do not look in" in capsys.readouterr().err
     assert not (tmp_path / "home").exists()  # nothing went to the default place
+
+
+def test_a_prefix_that_does_not_exist_is_refused_and_no_folder_made(tmp_path, capsys):
+    """`install-desktop --prefix /typo` made /typo/share/applications and /typo/share/icons/… (a typo, or a drive
+    not mounted); a prefix is a folder that exists (its share/ may be made), as every output's folder
+    (core.store.out_folder_problem); a file is refused too. --uninstall of one still says there is nothing to remove."""
+    typo, a_file = tmp_path / "typo", tmp_path / "notes.txt"
+    a_file.write_text("x")
+    for prefix, why in ((typo, "no such folder"), (a_file, "not a folder")):
+        assert main(["install-desktop", "--prefix", str(prefix)]) == 1
+        assert capsys.readouterr().err == (f"bibtagger install-desktop: {prefix}: {why} (--prefix names a folder that exists; "
+                                           "the launcher goes into its share/ folder, made if needed; make the folder first, "
+                                           "or check its name)\n")  # fmt: skip
+    assert not typo.exists() and a_file.read_text() == "x"
+    assert main(["install-desktop", "--prefix", str(typo), "--uninstall"]) == 0
+    assert "nothing to remove" in capsys.readouterr().out and not typo.exists()
 
 
 def test_a_read_only_target_is_refused_with_a_clear_message_and_nothing_written(tmp_path):

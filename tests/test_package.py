@@ -257,6 +257,7 @@ def check_frozen_desktop_entry(exe: Path, tmp_path: Path, env: dict[str, str]) -
     from bibtagger_gui.core import desktop_entry as de
 
     prefix = tmp_path / "desktop prefix"
+    prefix.mkdir()  # a prefix is a folder that exists (docs/desktop.md)
     done = subprocess.run([str(exe), "install-desktop", "--prefix", str(prefix)], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     entry = prefix / "share" / de.ENTRY_DIR / de.ENTRY_NAME

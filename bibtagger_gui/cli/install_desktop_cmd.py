@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def run(args: argparse.Namespace) -> int:
@@ -14,6 +15,14 @@ def run(args: argparse.Namespace) -> int:
         print("bibtagger install-desktop: desktop entries are for Linux (and BSD) desktops; on Windows and macOS "
               "start the packaged app from its folder (docs/packaging.md)", file=sys.stderr)  # fmt: skip
         return 1
+    if args.prefix is not None and not args.uninstall:  # `--prefix /typo` made /typo/share/applications without a word
+        from bibtagger_gui.core.store import folder_problem
+
+        why = folder_problem(Path(args.prefix).expanduser())
+        if why:
+            print(f"bibtagger install-desktop: {args.prefix}: {why} (--prefix names a folder that exists; the launcher "
+                  "goes into its share/ folder, made if needed; make the folder first, or check its name)", file=sys.stderr)  # fmt: skip
+            return 1
     folder = de.data_dir(args.prefix)
     try:
         done = de.uninstall(folder) if args.uninstall else de.install(folder)
@@ -51,5 +60,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--uninstall", action="store_true", help="remove the entry and the icon this command wrote")
     p.add_argument("--prefix", metavar="DIR",
                    help="install under DIR/share instead of $XDG_DATA_HOME (e.g. ~/.local, or a folder a "
-                        "package is built from)")  # fmt: skip
+                        "package is built from); DIR must exist")  # fmt: skip
     p.set_defaults(func=run)
