@@ -357,3 +357,18 @@ def test_indexed_check_equals_a_full_scan_on_a_reference_list():
         off_list += 1
         far += not scan or scan[0][1] > 1
     assert off_list > 40 and far > 5  # suggestions ran, some of them through the distance-2 index
+
+
+def test_whole_decimals_as_pandas_writes_a_number_column_with_gaps_are_bibs(tmp_path):
+    """pandas writes an int column with an empty cell as floats ("965.0"), and each line was refused as "not a bib
+    number"; a whole decimal is its number (said in a note), "965.5" is still refused with its line."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"Bib": [965, 12, None, 7], "Name": ["Ann", "Bob", "Gap", "Cy"]})
+    text = frame.to_csv(index=False) + "965.5,Half\n"
+    assert "965.0,Ann" in text  # what pandas writes, not what this test says it writes
+    sl = parse_startlist_text(text, "runners.csv")
+    assert sl.entries == {"965": "Ann", "12": "Bob", "7": "Cy"}
+    assert sl.problems == ["line 4: empty bib number", "line 6: '965.5' is not a bib number"]
+    assert sl.notes == ["3 bib number(s) written as decimals ('965.0' is bib 965): read as whole numbers"]
+    headerless = parse_startlist_text("965.0,Ann\n0891.00,Bob\n", "runners.csv")  # no header: bib, name
+    assert headerless.entries == {"965": "Ann", "0891": "Bob"} and headerless.problems == []

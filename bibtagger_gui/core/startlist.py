@@ -11,7 +11,9 @@ sets the delimiter (else it is guessed among , ; TAB |). The file may be UTF-16 
 "Unicode Text": a byte order mark, or NULs in every other byte), UTF-8 (with or without
 BOM), falling back to cp1252/latin-1, with any line ends (LF, CRLF, old-Mac CR). Problems are reported with line numbers and the rest is kept; a binary file is
 refused. A cell our CSV exports guarded against formula injection (``'=…``, ``'+…``: core/sheet_csv.py)
-is read without the added ``'``, so an exported csv/bibcsv reads back as the names it was made from. The list is saved in the project store under the meta key ``"startlist"`` (JSON).
+is read without the added ``'``, so an exported csv/bibcsv reads back as the names it was made from. A bib
+written as a whole decimal (``965.0``: pandas writes an int column with an empty cell as floats) is that
+number, said in a note; ``965.5`` is no bib number. The list is saved in the project store under the meta key ``"startlist"`` (JSON).
 
 Numbers are kept as the list writes them; lookups compare ``core.bib.number_key``, so leading
 zeros do not count (891 on the list is 0891 on the bib; docs/bib-numbers.md), and a line
@@ -42,6 +44,7 @@ from bibtagger_gui.core.sheet_csv import unguard
 META_KEY = "startlist"
 MAX_DISTANCE = 2
 BIB_RE = re.compile(r"^[A-Za-z]{0,3}\d{1,7}[A-Za-z]?$")
+WHOLE_DECIMAL_RE = re.compile(r"(\d+)\.0+")  # 965.0: pandas' to_csv of an int column with gaps (NaN makes it float)
 SEP_LINE_RE = re.compile(r'\s*"?sep=(\t|[^"\s])"?\s*', re.IGNORECASE)  # Excel's first line naming the delimiter
 
 # Bib column headers, ranked: a specific one (it says "bib") beats a generic one (any number),
@@ -435,6 +438,15 @@ def _paired(line: str) -> str:
     return line[:i] + line[i + 1 :]
 
 
+def _bib_cell(raw: str) -> tuple[str, bool]:
+    """A bib cell as a number (:func:`normalise`), and whether it was a whole decimal: "965.0" is bib 965 (a
+    number column with an empty cell, written by pandas or a spreadsheet, is a float column); "965.5" is left as
+    it is (no bib number)."""
+    number = normalise(raw)
+    whole = WHOLE_DECIMAL_RE.fullmatch(number)
+    return (whole.group(1), True) if whole else (number, False)
+
+
 def _from_rows(rows: list[list[str]], source: str) -> StartList:
     """A start list from CSV rows (the header found in them); StartListError when it holds no bib."""
     result = StartList(source=source)
@@ -455,7 +467,7 @@ def _from_rows(rows: list[list[str]], source: str) -> StartList:
             last_col = _column(header, FAMILY_IF_PAIRED, skip=[bib_col, first_col])
         name_col = _column(header, NAME_HEADERS, skip=[bib_col, first_col, last_col])
         body = list(enumerate(rows[first + 1 :], start=first + 2))
-    elif header and BIB_RE.match(normalise(header[0])):
+    elif header and BIB_RE.match(_bib_cell(header[0])[0]):
         bib_col, name_col, first_col, last_col = 0, (1 if len(header) > 1 else None), None, None
         body = list(enumerate(rows[first:], start=first + 1))
     elif header and header[0].lstrip().startswith(("[", "{")):  # bib annotation JSON given as a start list
@@ -468,6 +480,7 @@ def _from_rows(rows: list[list[str]], source: str) -> StartList:
         )
     width = len(header)
     seen: dict[str, str] = {}  # number_key -> the first spelling on the list
+    decimals: list[str] = []  # cells such as 965.0 read as their whole number
     for lineno, row in body:
         if not any(c.strip() for c in row):
             continue
@@ -475,7 +488,9 @@ def _from_rows(rows: list[list[str]], source: str) -> StartList:
             result.problems.append(f"line {lineno}: expected {width} columns, found {len(row)}")
             continue
         raw = unguard(row[bib_col]).strip()
-        number = normalise(raw)
+        number, decimal = _bib_cell(raw)
+        if decimal and BIB_RE.match(number):
+            decimals.append(raw)
         if not number:
             result.problems.append(f"line {lineno}: empty bib number")
             continue
@@ -499,6 +514,9 @@ def _from_rows(rows: list[list[str]], source: str) -> StartList:
         result.entries[number] = name
     if not result.entries:
         raise StartListError(f"{source or 'start list'}: no valid bib numbers found")
+    if decimals:
+        result.notes.append(f"{len(decimals)} bib number(s) written as decimals ({decimals[0]!r} is bib "
+                            f"{_bib_cell(decimals[0])[0]}): read as whole numbers")  # fmt: skip
     return result
 
 
