@@ -159,3 +159,28 @@ def test_find_leaves_out_bibs_read_on_an_earlier_picture_under_the_name(store, c
     assert main(["find", str(folder), "1234"]) == 0
     captured = capsys.readouterr()
     assert captured.out.splitlines() == ["a.jpg"] and "not listed" not in captured.err
+
+
+def test_find_says_which_files_the_scan_skipped_and_why(store, capsys):
+    """`find` said nothing of the files its scan skipped (a name that is not valid UTF-8, a file that is no image, a
+    HEIC), whose bibs it cannot look at; it says each and why, as predict does, and how many."""
+    import os
+
+    folder = store.folder
+    try:
+        shutil.copy(folder / "a.jpg", os.path.join(os.fsencode(folder), b"bad\xff.jpg"))
+    except (OSError, UnicodeError):  # a file system that holds only UTF-8 names (macOS)
+        pytest.skip("this file system refuses a name that is not UTF-8")
+    (folder / "text.jpg").write_text("not a photo")
+    (folder / "IMG_1.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    for _ in range(2):  # each run says it, not only the scan that first met them
+        assert main(["find", str(folder), "12"]) == 0
+        out, err = capsys.readouterr()
+        assert out.splitlines() == ["a.jpg"]
+        assert err.splitlines()[:5] == [  # then the note on d.jpg, which predict has not read
+            f"{folder / 'bad?.jpg'}: file name is not valid UTF-8; rename it",
+            f"{folder / 'text.jpg'}: not an image (unrecognized file content)",
+            "1 file(s) in formats bibtagger cannot read were left out (1 HEIC): convert them to JPEG",
+            "note: 3 file(s) skipped by the scan (above): no bibs of theirs are looked at",
+            "1 photo(s) with bib 12",
+        ]

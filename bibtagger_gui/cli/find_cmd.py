@@ -32,8 +32,30 @@ def open_project(folder: str | Path, scan: bool = True):
         print(str(exc), file=sys.stderr)
         return None
     if scan:  # act on the folder as it is: a renamed or moved photo is matched by its hash
-        store.scan()
+        for line in skipped_lines(folder, store.scan()):  # find said nothing of them (a name not UTF-8)
+            print(line, file=sys.stderr)
     return store
+
+
+SKIPPED_SHOWN = 10  # files a scan skipped that are named one by one; the rest are counted
+
+
+def skipped_lines(folder: Path, report) -> list[str]:
+    """What the scan (``core.store.ScanReport``) left out, said as ``predict`` says it: ``DIR/name: why`` for each
+    file that is no usable photo (a name that is not UTF-8, not an image; the first :data:`SKIPPED_SHOWN`), the
+    formats it cannot read, and how many files that is; [] when it skipped nothing."""
+    from bibtagger_gui.core.imageio import unsupported_note
+
+    lines = [f"{folder / rel}: {message}" for rel, message in report.errors[:SKIPPED_SHOWN]]
+    if len(report.errors) > SKIPPED_SHOWN:
+        lines.append(f"... and {len(report.errors) - SKIPPED_SHOWN} more (bibtagger predict {folder} lists each)")
+    note = unsupported_note(report.unsupported)
+    if note:
+        lines.append(note)
+    skipped = len(report.errors) + len(report.unsupported)
+    if skipped:
+        lines.append(f"note: {skipped} file(s) skipped by the scan (above): no bibs of theirs are looked at")
+    return lines
 
 
 def find_photos(store, number: str, prefix: bool = False) -> list[str]:
