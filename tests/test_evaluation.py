@@ -254,3 +254,21 @@ def test_eval_warns_when_no_predicted_photo_is_in_the_ground_truth(tmp_path, cap
     save_annotations(tmp_path / "pred.json", [photo("set1/a.jpg"), photo("c.jpg")])  # one in common: no warning
     assert main(["eval", str(tmp_path / "gt.json"), str(tmp_path / "pred.json")]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_full_width_numbers_in_a_ground_truth_are_the_recognizers_ascii_ones(tmp_path, capsys):
+    """A ground truth typed on a Japanese or Chinese keyboard ("１８１") or copied with a zero-width space scored
+    every right read as a miss (exact strings); eval compares numbers as labels (core.bib.label_number: NFKC, no
+    zero-width characters), otherwise exact: a dropped leading zero is still wrong, and ASCII scores are the same."""
+    full_width = str.maketrans("0123456789", "０１２３４５６７８９")
+    gt = generate(tmp_path / "d", count=6, seed=4, size=(160, 240))
+    typed = [replace(g, bibs=[replace(b, number=("\u200b" if i % 2 else "") + b.number.translate(full_width))
+                              for i, b in enumerate(g.bibs)]) for g in gt]  # fmt: skip
+    assert all(not b.number.isascii() for g in typed for b in g.bibs)
+    save_annotations(tmp_path / "gt.json", typed)
+    save_annotations(tmp_path / "pred.json", gt)
+    assert main(["eval", str(tmp_path / "gt.json"), str(tmp_path / "pred.json"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == evaluate(gt, gt).to_json()  # as the ASCII ground truth scores
+    zero = [replace(g, bibs=[replace(b, number="0" + b.number) for b in g.bibs]) for g in gt]  # a zero not printed
+    assert evaluate(typed, zero).to_json() == evaluate(gt, zero).to_json()
+    assert evaluate(gt, zero).box.tp == 0 and evaluate(gt, zero).image.tp == 0

@@ -4,8 +4,8 @@ Numbers are stored exactly as read or typed. User-facing lookups (``find``, the 
 start lists, runner names) compare :func:`number_key`, which treats leading zeros as
 insignificant: "891", "0891" and "00891" are one bib; "A012" and "A12" are one bib (the
 zeros after a letter prefix count likewise); a number of only zeros ("0", "00") stays itself.
-Evaluation against dataset labels and MTurk agreement compare the exact strings
-(docs/bib-numbers.md).
+Evaluation against dataset labels (after NFKC: :func:`label_number`) and MTurk agreement compare the exact
+strings (docs/bib-numbers.md).
 """
 
 from __future__ import annotations
@@ -37,6 +37,17 @@ def _plain(text: object) -> str:
     """``text`` in NFKC: full-width digits and letters (a Japanese or Chinese spreadsheet's "１８１", an IME in
     full-width mode) are the ASCII ones they show, so they match the recognizer's reads."""
     return unicodedata.normalize("NFKC", str(text))
+_INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff]+")  # zero-width space/joiners, word joiner, BOM
+
+
+def label_number(number: str) -> str:
+    """A number as a label is judged (evaluation against a ground truth): in NFKC and without zero-width
+    characters, as :func:`clean_number` takes it, so a ground truth's full-width "１８１" is the recognizer's 181;
+    otherwise exact (case, spaces, leading zeros kept: a reader that drops a printed zero is wrong). The identity
+    on ASCII text, so no score of ASCII labels changes (docs/bib-numbers.md)."""
+    return number if number.isascii() else _INVISIBLE.sub("", _plain(number))
+
+
 # Zeros after an optional letter prefix, when a digit 1-9 follows them (so "00" and "A00" keep theirs).
 _LEADING_ZEROS = re.compile(r"^([A-Z]*)0+(?=[1-9])")
 

@@ -5,6 +5,9 @@
 * box + number: a prediction is a TP when its number equals a ground-truth bib's number and
   the boxes overlap with IoU >= 0.5; greedy matching, most confident prediction first.
 
+Numbers are compared as labels (``core.bib.label_number``): exact, but full-width digits ("１８１" in a ground
+truth typed on a Japanese or Chinese keyboard) are the ASCII ones and zero-width characters do not count.
+
 A validation split of a few dozen photos decides F1 by single bibs, so ``f1_interval`` gives a
 photo-level bootstrap interval to read differences against.
 
@@ -21,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from bibtagger_gui.core.annotations import PhotoAnnotation
-from bibtagger_gui.core.bib import Bib, Box, iou
+from bibtagger_gui.core.bib import Bib, Box, iou, label_number
 
 
 @dataclass
@@ -54,7 +57,7 @@ class PRF:
 
 def image_counts(truth: list[Bib], pred: list[Bib]) -> PRF:
     """Image level: the set of numbers predicted for a photo against the set in its ground truth."""
-    t, p = {b.number for b in truth}, {b.number for b in pred}
+    t, p = {label_number(b.number) for b in truth}, {label_number(b.number) for b in pred}
     return PRF(len(t & p), len(p - t), len(t - p))
 
 
@@ -106,14 +109,14 @@ def match_boxes(gt: list[Bib], pred: list[Bib], iou_threshold: float = 0.5) -> t
     that match no boxed bib (they can be neither right nor wrong). Predictions without a box are FP.
     """
     boxed = [g for g in gt if g.box is not None]
-    unboxed_numbers = {g.number for g in gt if g.box is None}
+    unboxed_numbers = {label_number(g.number) for g in gt if g.box is None}
     used = [False] * len(boxed)
     tp = fp = 0
     for p in sorted(pred, key=lambda b: -(b.confidence if b.confidence is not None else 1.0)):
         best, best_iou = -1, iou_threshold
         if p.box is not None:
             for j, g in enumerate(boxed):
-                if used[j] or g.number != p.number:
+                if used[j] or label_number(g.number) != label_number(p.number):
                     continue
                 v = iou(p.box, g.box)  # type: ignore[arg-type]
                 if v >= best_iou:
@@ -121,7 +124,7 @@ def match_boxes(gt: list[Bib], pred: list[Bib], iou_threshold: float = 0.5) -> t
         if best >= 0:
             used[best] = True
             tp += 1
-        elif p.number not in unboxed_numbers:
+        elif label_number(p.number) not in unboxed_numbers:
             fp += 1
     return tp, fp, used.count(False), len(gt) - len(boxed)
 
