@@ -100,3 +100,68 @@ def test_counts_and_the_list_stay_right_after_edits_during_a_search(qtbot, searc
             win.search_edit.setText(text)
             assert shown(win) == rebuilt(win), (flt, text)
     assert win.counts_label.text() == counts_text(win)
+
+
+def test_a_keystroke_that_shows_the_same_rows_keeps_them_and_a_changed_bib_is_found_or_not_at_once(qtbot, searched):
+    """A keystroke whose list is the one shown (same snapshots, same order: "101" then "0101", one bib) resets no
+    row (docs/gui.md#search-keystrokes); one after a bib changed shows the photo found or no longer found, as a
+    rebuild from the store does."""
+    win = searched
+    resets = []
+    win.list_model.modelReset.connect(lambda: resets.append(win.search_edit.text()))
+    win.search_edit.setText("101")
+    assert shown(win) == rebuilt(win) and len(shown(win)) == 1 and resets == ["101"]
+    pid = shown(win)[0]
+    win.search_edit.setText("0101")  # the same bib number (leading zeros): the same row
+    assert shown(win) == rebuilt(win) == [pid] and resets == ["101"] and win.current_id == pid
+    bib = next(b for b in win.store.bibs(pid) if b.number == "101")
+    win.store.update_bib(bib.id, number="555")  # corrected (as another program's write is shown: refresh_photo)
+    win.refresh_photo(pid)
+    win.search_edit.setText("101")
+    assert shown(win) == rebuilt(win) == [] and resets[-1] == "101"  # no longer found
+    win.search_edit.setText("555")
+    assert shown(win) == rebuilt(win) == [pid]  # found by its new number at once
+    other = next(p for p in win.items if p != pid)
+    win.store.add_bib(other, "555", (1, 1, 20, 20))
+    win.refresh_photo(other)
+    win.search_edit.setText("0555")
+    assert shown(win) == rebuilt(win) and set(shown(win)) == {pid, other}
+
+
+def test_the_list_names_a_shared_file_name_by_the_rows_shown_as_bibs_change(qtbot, make_window, tmp_path):
+    """Two cards' IMG_0001.JPG: a row shows the folder only while the other photo of that name is in the list too
+    (name_match.list_labels of the rows shown), through searches and bib changes (the labels are kept between
+    keystrokes: core/review_index.py)."""
+    from bibtagger_gui.core.store import Store
+    from tests.test_shared_names import photo
+
+    folder = tmp_path / "shoot"
+    rels = ["card1/IMG_0001.JPG", "card2/IMG_0001.JPG", "card2/IMG_0005.JPG"]
+    for seed, rel in enumerate(rels):
+        photo(folder / rel, seed)
+    with Store.open(folder) as store:
+        store.scan()
+        ids = {rel: store.photo_by_path(rel).id for rel in rels}
+        for rel, number in zip(rels, ["11", "22", "11"]):
+            store.add_bib(ids[rel], number, (1, 1, 20, 20))
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+
+    def names(text: str) -> dict[str, str]:
+        win.search_edit.setText(text)
+        model = win.list_model
+        return {model.item(r).photo.relpath: model.data(model.index(r), Qt.ItemDataRole.DisplayRole).split("\n")[0]
+                for r in range(model.rowCount())}
+
+    both = {"card1/IMG_0001.JPG": "card1/IMG_0001.JPG", "card2/IMG_0001.JPG": "card2/IMG_0001.JPG",
+            "card2/IMG_0005.JPG": "IMG_0005.JPG"}  # fmt: skip
+    assert names("") == both
+    assert names("11") == {"card1/IMG_0001.JPG": "IMG_0001.JPG", "card2/IMG_0005.JPG": "IMG_0005.JPG"}
+    win.store.add_bib(ids["card2/IMG_0001.JPG"], "11", (30, 1, 50, 20))
+    win.refresh_photo(ids["card2/IMG_0001.JPG"])
+    assert names("011") == both
+    win.store.delete_bib(next(b.id for b in win.store.bibs(ids["card1/IMG_0001.JPG"])))
+    win.refresh_photo(ids["card1/IMG_0001.JPG"])
+    assert names("11") == {"card2/IMG_0001.JPG": "IMG_0001.JPG", "card2/IMG_0005.JPG": "IMG_0005.JPG"}
+    assert names("") == both

@@ -10,6 +10,7 @@ import pytest
 
 from bibtagger_gui.core import review, review_index
 from bibtagger_gui.core.list_order import ListOrder
+from bibtagger_gui.core.name_match import list_labels
 from bibtagger_gui.core.review import ReviewFilter, ReviewItem
 from bibtagger_gui.core.review_index import ReviewIndex
 
@@ -233,3 +234,65 @@ def test_the_counts_are_kept_as_the_store_would_count_them():
             index[pid] = moved(rng, index[pid]) if pid in index else random_item(rng, pid)
         assert tuple(vars(index.counts()).values()) == counted(index.values())
     assert index.counts().photos == len(index) > 0
+
+
+# folders and names that make shared file names: two cards, a copy, one more level, names alike but for case
+LABEL_FOLDERS = ["", "card1", "card2", "CARD1", "2024/a/DCIM", "2024/b/DCIM", "copy/card1", "x/y/z"]
+LABEL_NAMES = ["IMG_1.JPG", "img_1.jpg", "IMG_2.JPG", "IMG_3.jpg", "p4.jpg"]
+
+
+def labelled_item(rng: random.Random, pid: int, rel: str) -> ReviewItem:
+    item = random_item(rng, pid)
+    p = item.photo
+    return ReviewItem(P(pid, rel, p.reviewed, p.error, "m", p.captured_at, p.mtime), item.bibs)
+
+
+def same_labels(index: ReviewIndex) -> None:
+    """``labels`` of each list the index gives is what list_labels says of that list's relpaths."""
+    for flt in ReviewFilter:
+        for text in QUERIES:
+            rows = index.queue(flt, text)
+            assert index.labels(rows) == list_labels(it.photo.relpath for it in rows), (flt, text)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_lists_labels_are_list_labels_of_the_rows_shown_after_renames_new_and_gone_photos(seed):
+    """The labels of names several photos share (``card1/IMG_1.JPG``) are kept between keystrokes
+    (docs/gui.md#search-keystrokes); they must still be what list_labels says of the rows shown after a photo was
+    renamed (a rescan's move), came or went: a stale group would show a bare name twice, or a folder where the
+    name is alone in the list."""
+    rng = random.Random(seed)
+    paths = [f"{f}/{n}".lstrip("/") for f in LABEL_FOLDERS for n in LABEL_NAMES]
+    free = paths[:]
+    rng.shuffle(free)
+    index = ReviewIndex([labelled_item(rng, pid, free.pop()) for pid in range(1, 21)], rng.choice(list(ListOrder)))
+    same_labels(index)
+    next_id = 21
+    for _ in range(6):
+        ids = sorted(index)
+        for pid in rng.sample(ids, 3):  # renamed: a name it shared with others, or one of its own now
+            free.append(index[pid].photo.relpath)
+            rng.shuffle(free)
+            index[pid] = labelled_item(rng, pid, free.pop())
+        same_labels(index)  # (after each kind of change: one kind must not hide another's stale groups)
+        for pid in rng.sample(ids, 4):  # edited: other bibs, the same name
+            index[pid] = labelled_item(rng, pid, index[pid].photo.relpath)
+        same_labels(index)
+        for pid in rng.sample(sorted(index), 2):
+            free.append(index[pid].photo.relpath)
+            del index[pid]
+        same_labels(index)
+        for _ in range(2):
+            index[next_id] = labelled_item(rng, next_id, free.pop())
+            next_id += 1
+        same_labels(index)
+
+
+def test_labels_without_a_shared_name_are_empty_and_follow_a_name_that_becomes_shared():
+    index = ReviewIndex([ReviewItem(P(1, "card1/IMG_1.JPG"), (B("12"),)), ReviewItem(P(2, "card2/IMG_2.JPG"), (B("12"),))])
+    assert index.labels(index.queue()) == {}
+    index[2] = ReviewItem(P(2, "card2/IMG_1.JPG"), (B("13"),))  # renamed by a rescan: the name is shared now
+    assert index.labels(index.queue()) == {"card1/IMG_1.JPG": "card1/IMG_1.JPG", "card2/IMG_1.JPG": "card2/IMG_1.JPG"}
+    assert index.labels(index.queue(search="13")) == {}  # alone in the list: its name tells it
+    del index[1]
+    assert index.labels(index.queue()) == {}

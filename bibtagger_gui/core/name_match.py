@@ -10,7 +10,9 @@ Anything else is ambiguous, and the callers say so instead of picking one.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
+from operator import itemgetter, methodcaller
 
 from bibtagger_gui.core.portable import name_key, nfc
 
@@ -61,27 +63,46 @@ def describe_candidates(relpaths: Iterable[str], limit: int = 3) -> str:
     return f"{len(rels)} photos have this file name ({shown})"
 
 
+def shared_names(relpaths: Iterable[str]) -> dict[str, list[str]]:
+    """The groups :func:`list_labels` tells apart: case-folded file name -> the relpaths (each once, in the order
+    given) that have it, for names two or more of ``relpaths`` share. One pass of C-level steps (no Python code
+    per name), so a list of 10,000 names without a shared one costs little (docs/gui.md#search-keystrokes)."""
+    rels = list(dict.fromkeys(relpaths))
+    names = list(map(str.casefold, map(itemgetter(2), map(methodcaller("rpartition", "/"), rels))))
+    counts = Counter(names)
+    if len(counts) == len(names):  # every name its own: the common case
+        return {}
+    groups: dict[str, list[str]] = {}
+    for rel, name in zip(rels, names):
+        if counts[name] > 1:
+            groups.setdefault(name, []).append(rel)
+    return groups
+
+
+def group_labels(group: Iterable[str]) -> dict[str, str]:
+    """The labels of one group of :func:`shared_names` (relpaths whose file names are one): relpath -> its
+    shortest tail that no other relpath of the group ends with, the whole relpath when none is."""
+    group = list(group)
+    parts = {rel: [name_key(p) for p in rel.split("/")] for rel in group}
+    labels: dict[str, str] = {}
+    for rel in group:
+        mine = parts[rel]
+        for k in range(2, len(mine) + 1):
+            if all(parts[other][-k:] != mine[-k:] for other in group if other != rel):
+                labels[rel] = "/".join(rel.split("/")[-k:])
+                break
+        else:
+            labels[rel] = rel
+    return labels
+
+
 def list_labels(relpaths: Iterable[str]) -> dict[str, str]:
     """How a list that shows file names tells apart photos whose names are one (``card1/IMG_1.JPG`` and
     ``card2/IMG_1.JPG``, or ``IMG_1.JPG`` and ``img_1.jpg``): relpath -> its shortest tail (``card1/IMG_1.JPG``)
     that no other photo of the same name ends with; the whole relpath when none is (only the case differs).
-    Photos whose name is their own are left out (the list shows the name). Cheap on 10,000 names
-    without a shared one: a case-folded count only."""
-    rels = list(dict.fromkeys(relpaths))
-    groups: dict[str, list[str]] = {}
-    for rel in rels:
-        groups.setdefault(rel.rpartition("/")[2].casefold(), []).append(rel)
+    Photos whose name is their own are left out (the list shows the name). The window's list asks
+    ``core.review_index.ReviewIndex.labels`` instead, which keeps the groups between keystrokes."""
     labels: dict[str, str] = {}
-    for group in groups.values():
-        if len(group) < 2:
-            continue
-        parts = {rel: [name_key(p) for p in rel.split("/")] for rel in group}
-        for rel in group:
-            mine = parts[rel]
-            for k in range(2, len(mine) + 1):
-                if all(parts[other][-k:] != mine[-k:] for other in group if other != rel):
-                    labels[rel] = "/".join(rel.split("/")[-k:])
-                    break
-            else:
-                labels[rel] = rel
+    for group in shared_names(relpaths).values():
+        labels.update(group_labels(group))
     return labels

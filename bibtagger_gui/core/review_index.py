@@ -25,15 +25,20 @@ the window builds a missing one while idle, not on the first key (gui/burst_acti
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Iterable, Iterator, MutableMapping
+from itertools import compress
+from operator import attrgetter, itemgetter
+from typing import Iterable, Iterator, MutableMapping, Sequence
 
 from bibtagger_gui.core.bib import clean_number, number_key
 from bibtagger_gui.core.bursts import Timeline
 from bibtagger_gui.core.list_order import ListOrder
+from bibtagger_gui.core.name_match import group_labels, shared_names
 from bibtagger_gui.core.review import LOW_CONFIDENCE, ReviewFilter, ReviewItem, matches, order_key, search_query
 from bibtagger_gui.core.store import Counts
 
 _NONE: frozenset[int] = frozenset()
+_LAST = itemgetter(-1)  # a key's photo id
+_RELPATH = attrgetter("photo.relpath")
 
 
 class ReviewIndex(MutableMapping[int, ReviewItem]):
@@ -51,6 +56,9 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
         for pid, item in self._items.items():
             self._add_numbers(pid, item)
         self._timeline: Timeline | None = None  # built by timeline(); None: to build again
+        self._shared: dict[str, list[str]] | None = None  # name_match.shared_names of every relpath; None: to build
+        self._all_labels: dict[str, str] = {}  # the labels of every photo (made with _shared)
+        self._group_labels: dict[tuple[str, ...], dict[str, str]] = {}  # group_labels of the shown part of a group
         self._counts = [0, 0, 0, 0]  # photos, tagged, reviewed, errors (as Store.counts), kept by _tally
         for item in self._items.values():
             self._tally(item, 1)
@@ -82,6 +90,8 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
         old_item = self._items.get(photo_id)
         if old_item is None or _capture_facts(old_item) != _capture_facts(item):
             self._timeline = None
+        if old_item is None or old_item.photo.relpath != item.photo.relpath:
+            self._shared = None  # a name came or changed: the list's labels are grouped again
         if old_item is not None:
             self._tally(old_item, -1)
             old = self._key[photo_id]
@@ -109,6 +119,7 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
         self._tally(gone, -1)
         del self._key[photo_id]
         self._timeline = None
+        self._shared = None
 
     # ---- the status bar's counts
     def _tally(self, item: ReviewItem, sign: int) -> None:
@@ -154,6 +165,35 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
             self._timeline = Timeline(it.photo for it in self._items.values())
         return self._timeline
 
+    # ---- the list's labels
+    def labels(self, rows: Sequence[ReviewItem]) -> dict[str, str]:
+        """What ``name_match.list_labels`` gives for the relpaths of ``rows`` (snapshots this index holds: a
+        :meth:`queue`), without a pass over them when no two photos of the index share a file name: the groups of
+        shared names are kept until a photo comes, goes or changes its relpath, and each group's labels for the
+        part of it shown (docs/gui.md#search-keystrokes)."""
+        if self._shared is None:
+            self._shared = shared_names(it.photo.relpath for it in self._items.values())
+            self._group_labels.clear()
+            self._all_labels = {}
+            for group in self._shared.values():
+                self._all_labels.update(group_labels(group))
+        if not self._shared:
+            return {}
+        shown = set(map(_RELPATH, rows))
+        if len(shown) == len(self._items):  # every photo (each relpath is one photo's)
+            return dict(self._all_labels)
+        labels: dict[str, str] = {}
+        for group in self._shared.values():
+            part = tuple(rel for rel in group if rel in shown)
+            if len(part) > 1:
+                got = self._group_labels.get(part)
+                if got is None:
+                    if len(self._group_labels) > 4 * len(self._shared):  # (searches' parts: kept within bounds)
+                        self._group_labels.clear()
+                    got = self._group_labels[part] = group_labels(part)
+                labels.update(got)
+        return labels
+
     # ---- the order
     def set_order(self, order: ListOrder) -> None:
         """Keep the snapshots in another list order from now on (one sort; nothing when it is the same)."""
@@ -195,9 +235,9 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
         elif 8 * len(ids) < len(self._rows):  # a few photos: sort them rather than walk them all
             rows = [self._items[k[-1]] for k in sorted(self._key[i] for i in ids)]
         else:
-            rows = [it for k, it in zip(self._keys, self._rows) if k[-1] in ids]
+            rows = list(compress(self._rows, map(ids.__contains__, map(_LAST, self._keys))))  # (no Python per row)
         if flt is ReviewFilter.ALL:
-            return list(rows)
+            return rows if rows is not self._rows else list(rows)
         return [it for it in rows if matches(it, flt, low)]
 
     # ---- bookkeeping

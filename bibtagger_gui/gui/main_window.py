@@ -1209,7 +1209,7 @@ class MainWindow(QMainWindow):
             self._settle_heap_soon()  # the collector's full pass after the read, not at the next keystroke
         self.items.set_order(self.order)  # (kept already: nothing to do)
         queue = self.items.queue(self.filter, self.search_edit.text())
-        self.list_model.set_items(queue)
+        self.list_model.set_items(queue, self.items.labels(queue))
         self._show_queue_label()
         row = self.list_model.row_of(keep) if keep is not None else None
         if row is None and queue:
@@ -1291,6 +1291,7 @@ class MainWindow(QMainWindow):
             return
         item = review.item_for(self.store, photo_id)
         self.items[photo_id] = item
+        self.list_model.update_item(item)  # its row shows what was read (and is the index's: set_items keeps same rows)
         self.current_bibs = list(item.bibs)
         self.selected_bib = self._default_bib()
         self.photo_view.set_photo(item.photo, self.folder, self.thumbnails.cached(photo_id), ahead=self._neighbours(photo_id))

@@ -9,6 +9,7 @@ views of 10,000+ photos lay out only what they show.
 
 from __future__ import annotations
 
+from operator import attrgetter, is_
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -25,6 +26,8 @@ PhotoIdRole = Qt.ItemDataRole.UserRole + 1
 ItemRole = Qt.ItemDataRole.UserRole + 2
 
 _Index = QModelIndex | QPersistentModelIndex
+_PHOTO_ID = attrgetter("photo.id")
+_RELPATH = attrgetter("photo.relpath")
 
 
 class PhotoListModel(QAbstractListModel):
@@ -46,13 +49,20 @@ class PhotoListModel(QAbstractListModel):
             thumbnails.failed.connect(lambda pid, _msg: self._thumb_changed(pid))
 
     # ---- content
-    def set_items(self, items: list[ReviewItem]) -> None:
+    def set_items(self, items: list[ReviewItem], labels: dict[str, str] | None = None) -> None:
+        """Show ``items``; ``labels``: what ``name_match.list_labels`` gives for their relpaths, when the caller
+        keeps it (the window's ``ReviewIndex.labels``), else worked out here. The same snapshots in the same
+        order as shown already (a keystroke that changed no row) keep the rows as they are: no model reset, so
+        the view lays out nothing again (docs/gui.md#search-keystrokes)."""
+        items = list(items)
+        if labels is None:  # two cards' IMG_0001.JPG: the row shows as much of the folder as tells them apart
+            labels = name_match.list_labels(map(_RELPATH, items))
+        if len(items) == len(self._items) and all(map(is_, items, self._items)) and labels == self._labels:
+            return
         self.beginResetModel()
-        self._items = list(items)
-        ids = [it.photo.id for it in self._items]  # (not the property: 10,000 rows on a search keystroke)
-        self._row_of = dict(zip(ids, range(len(ids))))
-        # two cards' IMG_0001.JPG: the row shows as much of the folder as tells them apart
-        self._labels = name_match.list_labels(it.photo.relpath for it in self._items)
+        self._items = items
+        self._row_of = dict(zip(map(_PHOTO_ID, items), range(len(items))))  # (C-level: 10,000 rows a keystroke)
+        self._labels = labels
         self._loaded = min(self.BATCH, len(self._items))
         self.endResetModel()
 
