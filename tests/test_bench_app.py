@@ -37,6 +37,7 @@ def test_bench_app_runs_every_operation_and_writes_the_table(tmp_path):
         assert by[name]["items"] == BIG, name
     assert by["gui_next_photo"]["items"] == BIG - 1  # steps from the first photo to the others
     assert by["gui_search"]["extra"]["rows"][-1] == PHOTOS  # the search cleared: every row again
+    assert 0 < by["gui_open"]["extra"]["list_painted_s"] <= by["gui_open"]["seconds"]  # painted within the open
     entries = json.loads(bench_app.annotations_path(shoot).read_text())
     with_number = sum(1 for e in entries if any(b["number"] == by["find"]["extra"]["number"] for b in e["bibs"]))
     assert by["find"]["extra"]["found"] == with_number > 0

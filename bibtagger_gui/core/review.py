@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from functools import cached_property
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from bibtagger_gui.core.bib import clean_number, number_matches
 from bibtagger_gui.core.list_order import ListOrder, capture_key, name_key
@@ -47,6 +46,26 @@ class ReviewFilter(str, Enum):
         }[self.value]
 
 
+class _once:
+    """``functools.cached_property`` without its lock: CPython 3.11's takes one on each first access, and opening
+    10,000 photos asks each snapshot's confidence once (~2 µs a lock, docs/benchmarks.md#app). Worked out on the first
+    access and kept in the instance's ``__dict__``, which later reads find before this descriptor."""
+
+    def __init__(self, func: Callable[[Any], Any]):
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
+
+
 @dataclass(frozen=True)
 class ReviewItem:
     """One photo with its bibs, as the review list needs it (no image data)."""
@@ -62,11 +81,11 @@ class ReviewItem:
     def numbers(self) -> list[str]:
         return [b.number for b in self.bibs]
 
-    @cached_property  # a snapshot: its bibs never change; sorting 10,000 asks each item many times
+    @_once  # a snapshot: its bibs never change; sorting 10,000 asks each item many times
     def confidence(self) -> float:
         return photo_confidence(self.bibs)
 
-    @cached_property
+    @_once
     def conflict(self) -> bool:
         return is_conflict(self.bibs)
 

@@ -53,8 +53,7 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
         self._sort()
         self._by_key: dict[str, set[int]] = {}  # number_key -> ids of the photos with a bib of it
         self._by_clean: dict[str, set[int]] = {}  # clean_number (as written, tidied) -> photo ids
-        for pid, item in self._items.items():
-            self._add_numbers(pid, item)
+        self._index_numbers()
         self._timeline: Timeline | None = None  # built by timeline(); None: to build again
         self._shared: dict[str, list[str]] | None = None  # name_match.shared_names of every relpath; None: to build
         self._all_labels: dict[str, str] = {}  # the labels of every photo (made with _shared)
@@ -252,6 +251,25 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
         i = bisect_left(self._keys, key)
         self._keys.insert(i, key)
         self._rows.insert(i, item)
+
+    def _index_numbers(self) -> None:
+        """Every snapshot's numbers into the two number indexes: grouped by the number as written first, so each
+        distinct number (~2,000 in 10,000 photos) is cleaned once rather than each of ~20,000 bibs."""
+        by_number: dict[str, set[int]] = {}
+        for pid, item in self._items.items():
+            for b in item.bibs:
+                ids = by_number.get(b.number)
+                if ids is None:
+                    by_number[b.number] = {pid}
+                else:
+                    ids.add(pid)
+        for number, ids in by_number.items():
+            for index, name in ((self._by_key, number_key(number)), (self._by_clean, clean_number(number))):
+                have = index.get(name)
+                if have is None:
+                    index[name] = set(ids)  # (a set of its own: the two indexes change apart)
+                else:
+                    have |= ids
 
     def _add_numbers(self, photo_id: int, item: ReviewItem) -> None:
         for b in item.bibs:
