@@ -68,8 +68,8 @@ def same_queues(index: ReviewIndex, reference: dict[int, ReviewItem]) -> None:
     for flt in ReviewFilter:
         for text in QUERIES:
             want = [it.photo_id for it in review.build_queue(reference.values(), flt, text, order=index.order)]
-            got = [it.photo_id for it in index.queue(flt, text)]
-            assert got == want, (flt, text, index.order)
+            rows, ids = index.queue_ids(flt, text)
+            assert [it.photo_id for it in rows] == ids == want, (flt, text, index.order)  # ids: from the kept keys
 
 
 @pytest.mark.parametrize("order", list(ListOrder))
@@ -251,8 +251,9 @@ def same_labels(index: ReviewIndex) -> None:
     """``labels`` of each list the index gives is what list_labels says of that list's relpaths."""
     for flt in ReviewFilter:
         for text in QUERIES:
-            rows = index.queue(flt, text)
-            assert index.labels(rows) == list_labels(it.photo.relpath for it in rows), (flt, text)
+            rows, ids = index.queue_ids(flt, text)
+            assert ids == [it.photo_id for it in rows] and rows == index.queue(flt, text), (flt, text)
+            assert index.labels(ids) == list_labels(it.photo.relpath for it in rows), (flt, text)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -290,9 +291,9 @@ def test_the_lists_labels_are_list_labels_of_the_rows_shown_after_renames_new_an
 
 def test_labels_without_a_shared_name_are_empty_and_follow_a_name_that_becomes_shared():
     index = ReviewIndex([ReviewItem(P(1, "card1/IMG_1.JPG"), (B("12"),)), ReviewItem(P(2, "card2/IMG_2.JPG"), (B("12"),))])
-    assert index.labels(index.queue()) == {}
+    assert index.labels(index.queue_ids()[1]) == {}
     index[2] = ReviewItem(P(2, "card2/IMG_1.JPG"), (B("13"),))  # renamed by a rescan: the name is shared now
-    assert index.labels(index.queue()) == {"card1/IMG_1.JPG": "card1/IMG_1.JPG", "card2/IMG_1.JPG": "card2/IMG_1.JPG"}
-    assert index.labels(index.queue(search="13")) == {}  # alone in the list: its name tells it
+    assert index.labels(index.queue_ids()[1]) == {"card1/IMG_1.JPG": "card1/IMG_1.JPG", "card2/IMG_1.JPG": "card2/IMG_1.JPG"}
+    assert index.labels(index.queue_ids(search="13")[1]) == {}  # alone in the list: its name tells it
     del index[1]
-    assert index.labels(index.queue()) == {}
+    assert index.labels(index.queue_ids()[1]) == {}

@@ -1208,8 +1208,8 @@ class MainWindow(QMainWindow):
             self.items.adopt_timeline(before)  # the same photos at the same times: the burst keys' timeline stays
             self._settle_heap_soon()  # the collector's full pass after the read, not at the next keystroke
         self.items.set_order(self.order)  # (kept already: nothing to do)
-        queue = self.items.queue(self.filter, self.search_edit.text())
-        self.list_model.set_items(queue, self.items.labels(queue))
+        queue, ids = self.items.queue_ids(self.filter, self.search_edit.text())
+        self.list_model.set_items(queue, self.items.labels(ids), ids)
         self._show_queue_label()
         row = self.list_model.row_of(keep) if keep is not None else None
         if row is None and queue:

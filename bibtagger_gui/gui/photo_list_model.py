@@ -49,11 +49,12 @@ class PhotoListModel(QAbstractListModel):
             thumbnails.failed.connect(lambda pid, _msg: self._thumb_changed(pid))
 
     # ---- content
-    def set_items(self, items: list[ReviewItem], labels: dict[str, str] | None = None) -> None:
-        """Show ``items``; ``labels``: what ``name_match.list_labels`` gives for their relpaths, when the caller
-        keeps it (the window's ``ReviewIndex.labels``), else worked out here. The same snapshots in the same
-        order as shown already (a keystroke that changed no row) keep the rows as they are: no model reset, so
-        the view lays out nothing again (docs/gui.md#search-keystrokes)."""
+    def set_items(self, items: list[ReviewItem], labels: dict[str, str] | None = None,
+                  ids: list[int] | None = None) -> None:
+        """Show ``items``; ``labels``: what ``name_match.list_labels`` gives for their relpaths, and ``ids``: their
+        photo ids in order, when the caller keeps them (the window's ``ReviewIndex.labels`` and ``queue_ids``), else
+        worked out here. The same snapshots in the same order as shown already (a keystroke that changed no row)
+        keep the rows as they are: no model reset, so the view lays out nothing again (docs/gui.md#search-keystrokes)."""
         items = list(items)
         if labels is None:  # two cards' IMG_0001.JPG: the row shows as much of the folder as tells them apart
             labels = name_match.list_labels(map(_RELPATH, items))
@@ -61,7 +62,8 @@ class PhotoListModel(QAbstractListModel):
             return
         self.beginResetModel()
         self._items = items
-        self._row_of = dict(zip(map(_PHOTO_ID, items), range(len(items))))  # (C-level: 10,000 rows a keystroke)
+        ids = list(map(_PHOTO_ID, items)) if ids is None else ids
+        self._row_of = dict(zip(ids, range(len(items))))
         self._labels = labels
         self._loaded = min(self.BATCH, len(self._items))
         self.endResetModel()
