@@ -10,6 +10,7 @@ import contextlib
 import importlib
 import logging
 import sys
+import threading
 import weakref
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -619,7 +620,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{folder.name} — bibtagger[*]")
         self.rebuild_queue()
         self.resume.folder_opened()  # its last photo, filter and search (gui/resume.py)
-        self._start(ScanJob(folder, self.generation.value, self.generation))
+        # the scan starts once the list is painted and the heap settled (the 0 ms timers run after the paint, in the
+        # order they were started): its Python work took the GIL from them, 40-230 ms of the open (docs/gui.md#opening-a-folder)
+        hold = threading.Event()
+        self._start(ScanJob(folder, self.generation.value, self.generation, hold=hold))
+        QTimer.singleShot(0, self, hold.set)
         self._tell_store_place()
         return True
 

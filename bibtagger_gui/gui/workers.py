@@ -72,19 +72,33 @@ class _Job:
         return "stale" if self.stale else "cancelled" if self.cancel_event.is_set() else "done"
 
 
+#: The longest a scan started with ``hold`` waits for it (an event loop that does not run yet must not stop the scan).
+HOLD_MAX_S = 2.0
+
+
 class ScanJob(_Job):
-    """Sync the folder's store with the disk (``Store.scan``)."""
+    """Sync the folder's store with the disk (``Store.scan``). ``hold``: an event the scan waits for first (at most
+    :data:`HOLD_MAX_S`; a cancel sets it): the window opening a folder sets it once the list is painted, so the scan's
+    Python work does not take the GIL from the list's first paint (docs/gui.md#opening-a-folder)."""
 
     kind = "scan"
 
-    def __init__(self, folder: Path, generation: int, current: Generation):
+    def __init__(self, folder: Path, generation: int, current: Generation, hold: threading.Event | None = None):
         super().__init__(folder, generation, current)
         self.report = None  # the ScanReport, once the scan has run
+        self.hold = hold
+
+    def cancel(self) -> None:
+        super().cancel()
+        if self.hold is not None:
+            self.hold.set()
 
     def __call__(self) -> None:
         from bibtagger_gui.core.store import Store
 
         g = self.generation
+        if self.hold is not None:
+            self.hold.wait(HOLD_MAX_S)
         try:
             store = Store.open(self.folder)
             try:
