@@ -49,6 +49,7 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
         self._key: dict[int, tuple] = {}  # photo id -> (order_key, id)
         self._keys: list[tuple] = []  # every key, in order
         self._rows: list[ReviewItem] = []  # the snapshots in that order
+        self._ids: list[int] = []  # and their photo ids (a keystroke's list reads them, not the snapshots)
         self._sort()
         self._by_key: dict[str, set[int]] = {}  # number_key -> ids of the photos with a bib of it
         self._by_clean: dict[str, set[int]] = {}  # clean_number (as written, tidied) -> photo ids
@@ -97,7 +98,7 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
             if old == key:
                 self._rows[i] = item
             else:
-                del self._keys[i], self._rows[i]
+                del self._keys[i], self._rows[i], self._ids[i]
                 self._insert(key, item)
             if old_item.numbers != item.numbers:
                 self._drop_numbers(photo_id, old_item)
@@ -111,7 +112,7 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
 
     def __delitem__(self, photo_id: int) -> None:
         i = self._position(self._key[photo_id])
-        del self._keys[i], self._rows[i]
+        del self._keys[i], self._rows[i], self._ids[i]
         gone = self._items.pop(photo_id)
         self._drop_numbers(photo_id, gone)
         self._tally(gone, -1)
@@ -208,7 +209,8 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
     def _sort(self) -> None:
         self._key = {pid: (order_key(it, self.order), pid) for pid, it in self._items.items()}
         self._keys = sorted(self._key.values())
-        self._rows = [self._items[k[-1]] for k in self._keys]
+        self._ids = list(map(_LAST, self._keys))
+        self._rows = list(map(self._items.__getitem__, self._ids))
 
     # ---- the queue
     def matching(self, search: str) -> set[int] | frozenset[int] | None:
@@ -235,20 +237,21 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
 
     def queue_ids(self, flt: ReviewFilter = ReviewFilter.ALL, search: str = "",
                   low: float = LOW_CONFIDENCE) -> tuple[list[ReviewItem], list[int]]:
-        """:meth:`queue` and its photo ids in its order. The ids come from the kept keys, not from the snapshots:
-        reading ``item.photo.id`` of 10,000 snapshots scattered in memory took 5-10 ms of a keystroke on the
-        benchmark machine, the keys' ids 1-2 ms (docs/gui.md#search-keystrokes)."""
+        """:meth:`queue` and its photo ids in its order. The ids come from a list kept beside the sorted snapshots,
+        not from them: reading ``item.photo.id`` of 10,000 snapshots scattered in memory took 5-10 ms of a keystroke
+        on the benchmark machine, the sort keys' ids 1-2 ms, a copy of the kept list well under one
+        (docs/gui.md#search-keystrokes)."""
         flt = ReviewFilter(flt)
         ids = self.matching(search)
         if ids is None:
-            rows, pids = list(self._rows), list(map(_LAST, self._keys))
+            rows, pids = list(self._rows), list(self._ids)
         elif 8 * len(ids) < len(self._rows):  # a few photos: sort them rather than walk them all
             keys = sorted(self._key[i] for i in ids)
             pids = list(map(_LAST, keys))
             rows = list(map(self._items.__getitem__, pids))
         else:  # (no Python code per row)
-            shown = list(map(ids.__contains__, map(_LAST, self._keys)))
-            rows, pids = list(compress(self._rows, shown)), list(compress(map(_LAST, self._keys), shown))
+            shown = list(map(ids.__contains__, self._ids))
+            rows, pids = list(compress(self._rows, shown)), list(compress(self._ids, shown))
         if flt is not ReviewFilter.ALL:
             kept = [matches(it, flt, low) for it in rows]
             rows, pids = list(compress(rows, kept)), list(compress(pids, kept))
@@ -266,6 +269,7 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
         i = bisect_left(self._keys, key)
         self._keys.insert(i, key)
         self._rows.insert(i, item)
+        self._ids.insert(i, key[-1])
 
     def _index_numbers(self) -> None:
         """Every snapshot's numbers into the two number indexes: grouped by the number as written first, so each
