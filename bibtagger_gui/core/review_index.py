@@ -55,7 +55,8 @@ class ReviewIndex(MutableMapping[int, ReviewItem]):
         self._by_clean: dict[str, set[int]] = {}  # clean_number (as written, tidied) -> photo ids
         self._index_numbers()
         self._timeline: Timeline | None = None  # built by timeline(); None: to build again
-        self._shared: dict[str, list[str]] | None = None  # name_match.shared_names of every relpath; None: to build
+        # name_match.shared_names of every relpath, each relpath with its photo id(s): name -> [(id, relpath)]; None: to build
+        self._shared: dict[str, list[tuple[int, str]]] | None = None
         self._all_labels: dict[str, str] = {}  # the labels of every photo (made with _shared)
         self._group_labels: dict[tuple[str, ...], dict[str, str]] = {}  # group_labels of the shown part of a group
         self._counts = [0, 0, 0, 0]  # photos, tagged, reviewed, errors (as Store.counts), kept by _tally
