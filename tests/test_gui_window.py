@@ -439,6 +439,38 @@ def test_a_read_only_folder_says_where_its_review_is_saved(qtbot, make_window, t
     wait_idle(qtbot, win)
 
 
+def test_a_read_only_folder_whose_own_project_changed_since_the_copy_says_so(qtbot, make_window, tmp_path, monkeypatch):
+    """The read-only folder's own project changed since the user's copy was made (someone reviewed on the share): the
+    status bar and the read-only label say so, and that the review here is kept (core/store.py copy_behind_note)."""
+    from bibtagger_gui.core.store import COPIED_FROM, copy_behind_note, fallback_db_path
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    share = tmp_path / "share"
+    make_photos(share, 1)
+    with Store.open(share) as theirs:  # the folder's own project, from when it was writable
+        theirs.scan()
+    local, copy = share / ".bibtagger" / "project.db", fallback_db_path(share)
+    Store._copy_readonly(local, copy)  # what Store.open does once for the read-only folder
+    with Store(local, share) as theirs:  # someone on the share reviews after that
+        theirs.set_reviewed(theirs.photos()[0].id, True)
+    opened = Store.open
+
+    def open_read_only(cls, f, db_path=None):  # Store.open's fallback for this folder (root writes everywhere)
+        if Path(f).resolve() != share.resolve():
+            return opened(f, db_path)
+        store = cls(copy, share.resolve())
+        store.copy_behind = copy_behind_note(copy, local, store.get_meta(COPIED_FROM))
+        return store
+
+    monkeypatch.setattr(Store, "open", classmethod(open_read_only))
+    win = make_window()
+    assert win.open_folder(share)
+    said = win.statusBar().currentMessage()
+    assert "the folder's own project" in said and "changed since your copy of" in said and "is kept" in said, said
+    assert "changed" in win.store_label.text() and "changed since your copy of" in win.store_label.toolTip()
+    wait_idle(qtbot, win)
+
+
 def test_the_scan_of_an_opened_folder_waits_for_the_lists_first_paint(qtbot, make_window, tmp_path, monkeypatch):
     """Opening a folder starts its scan on a worker thread; the scan's Python work took the GIL from the list's
     first paint and the heap's settle (40-230 ms of opening 10,000 photos, docs/gui.md#opening-a-folder). It waits

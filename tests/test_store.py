@@ -1165,3 +1165,75 @@ def test_a_deleted_project_file_is_kept_whole_from_the_open_connection_and_its_l
     os.replace(backup, store.db_path)  # the sync tool's copy arrives after the poll saw the file gone
     with Store.open(folder) as again:  # the copy as it was put there, not the old log replayed onto it
         assert again.bibs(photo) == [] and again.replaced(again.last_change()) is None
+
+
+def test_a_read_only_folders_copy_says_when_the_folders_own_project_changed_and_keeps_the_users_review():
+    """The copy in the user data folder is made once: someone reviewing on the share later changed the folder's own
+    project.db and the user went on with the old copy, never told. Each opening now says so (the copy kept), in
+    Store.copy_behind and on the CLI's stderr; renaming the copy, as the note says, takes the folder's project."""
+    base = Path(tempfile.mkdtemp(prefix="bt_ro_behind_"))
+    photos = base / "photos"
+    try:
+        base.chmod(0o755)
+        make_photo(photos / "a.jpg", 1)
+        make_photo(photos / "b.jpg", 2)
+        with Store.open(photos) as store:
+            store.scan()
+            store.add_bib(store.photo_by_path("a.jpg").id, "321", (1, 1, 9, 9))
+        xdg = base / "xdg"
+        xdg.mkdir()
+        xdg.chmod(0o777)
+        env = {"XDG_DATA_HOME": str(xdg)}
+
+        def read_only(on: bool) -> None:
+            for p in (photos, photos / ".bibtagger"):
+                p.chmod(0o555 if on else 0o755)
+
+        show = """
+            store = Store.open(sys.argv[1])
+            print(store.db_path)
+            print(sorted(b.number for bibs in store.all_bibs().values() for b in bibs))
+            print(store.copy_behind)
+            """
+        read_only(True)
+        res = _as_nobody(show.replace("print(store.db_path)", "store.add_bib(store.photo_by_path('b.jpg').id, '654', None); print(store.db_path)"),
+                         str(photos), env=env)
+        assert res.returncode == 0, res.stderr
+        copy, bibs, behind = res.stdout.strip().splitlines()
+        assert (bibs, behind) == ("['321', '654']", "None")  # a fresh copy: nothing to say
+        res = _as_nobody(show, str(photos), env=env)
+        assert res.stdout.strip().splitlines()[1:] == ["['321', '654']", "None"]  # reopened, the folder unchanged
+        # someone on the share reviews in the folder's own project (the writer's Store, not this user's open)
+        read_only(False)
+        with Store(photos / ".bibtagger" / "project.db", photos) as theirs:
+            theirs.add_bib(theirs.photo_by_path("b.jpg").id, "999", None)
+        read_only(True)
+        res = _as_nobody(show, str(photos), env=env)
+        assert res.returncode == 0, res.stderr
+        _, bibs, behind = res.stdout.strip().splitlines()
+        assert bibs == "['321', '654']"  # the user's review is kept, not overwritten
+        assert "the folder's own project" in behind and "changed since your copy of" in behind and "is kept" in behind
+        assert f"rename {copy}" in behind
+        cli = _as_nobody("sys.exit(main(['find', sys.argv[1], '654']))", str(photos), env=env,
+                         imports="import locale\nfrom bibtagger_gui.cli import build_parser, main\nimport bibtagger_gui.cli.find_cmd, bibtagger_gui.core.exporters\nbuild_parser()\n")
+        assert cli.returncode == 0, cli.stderr
+        assert "b.jpg" in cli.stdout and "note: the folder's own project" in cli.stderr
+        # a copy made before the versions were recorded says nothing new
+        old = sqlite3.connect(copy)
+        old.execute("DELETE FROM meta WHERE key = 'copied_from'")
+        old.commit()
+        old.close()
+        assert _as_nobody(show, str(photos), env=env).stdout.strip().splitlines()[2] == "None"
+        # taking the folder's project as the note says: the copy renamed (kept), the next opening copies it again
+        Path(copy).rename(copy + ".mine")
+        res = _as_nobody(show, str(photos), env=env)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.strip().splitlines() == [copy, "['321', '999']", "None"]
+        assert Path(copy + ".mine").is_file()
+    finally:
+        for p in (photos, photos / ".bibtagger"):
+            with contextlib.suppress(OSError):
+                p.chmod(0o755)
+        import shutil
+
+        shutil.rmtree(base)

@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def note_store(store) -> None:
+    """Say on stderr what the opening of a project found to tell (``Store.copy_behind``: a read-only folder's own
+    project changed since the copy the user works on was made from it, docs/store.md)."""
+    if getattr(store, "copy_behind", None):
+        print(f"note: {store.copy_behind}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["--selftest"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from bibtagger_gui.cli import note_store
 from pathlib import Path
 
 FORMATS = ("csv", "bibcsv", "xlsx", "json", "coco", "crops", "bibfolders")
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    note_store(store)
     with store:
         store.scan()  # export the folder as it is: renamed or moved photos under their new names
         sel = select_photos(store, names, args.only, args.unreviewed_only)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from bibtagger_gui.cli import note_store
 from pathlib import Path
 
 from bibtagger_gui.core.bib import clean_number, number_matches
@@ -31,6 +32,7 @@ def open_project(folder: str | Path, scan: bool = True):
     except StoreError as exc:
         print(str(exc), file=sys.stderr)
         return None
+    note_store(store)
     if scan:  # act on the folder as it is: a renamed or moved photo is matched by its hash
         for line in skipped_lines(folder, store.scan()):  # find said nothing of them (a name not UTF-8)
             print(line, file=sys.stderr)

@@ -18,6 +18,7 @@ import argparse
 import os
 import sqlite3
 import sys
+from bibtagger_gui.cli import note_store
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,7 @@ def _run(args: argparse.Namespace, done: list[Path]) -> int:
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    note_store(store)
     return _import_files(store, files, args, done)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from bibtagger_gui.cli import note_store
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -85,6 +86,7 @@ def _open_store(folder: Path, scan: bool = True) -> Any:
     except StoreError as exc:
         print(f"{folder}: {exc}", file=sys.stderr)
         return None
+    note_store(store)
     if scan:
         report = store.scan()
         for rel, msg in report.errors:

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from bibtagger_gui.cli import note_store
 from pathlib import Path
 
 
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    note_store(store)
 
     def shown(relpath: str) -> str:
         return os.path.join(str(folder), relpath)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from bibtagger_gui.cli import note_store
 
 from bibtagger_gui.cli.find_cmd import open_project
 from bibtagger_gui.core.startlist import (
@@ -28,6 +29,7 @@ def run_import(args: argparse.Namespace) -> int:
         print(f"{args.csv}: {problem}", file=sys.stderr)
     try:
         with Store.open(args.dir) as store:
+            note_store(store)
             save_to_store(store, startlist)
     except StoreError as exc:
         print(str(exc), file=sys.stderr)

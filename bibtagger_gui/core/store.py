@@ -24,7 +24,15 @@ from typing import Any, Callable, Iterable, Iterator
 
 from bibtagger_gui.core import portable
 from bibtagger_gui.core.bib import Bib, Box, iou, number_key
-from bibtagger_gui.core.catalogue import STORE_DIRNAME, FileFacts, change_ns, describe, is_version, walk_photos
+from bibtagger_gui.core.catalogue import (
+    STORE_DIRNAME,
+    FileFacts,
+    change_ns,
+    describe,
+    file_version,
+    is_version,
+    walk_photos,
+)
 from bibtagger_gui.core.imageio import photo_target_problem
 from bibtagger_gui.core.name_match import shared_tail
 from bibtagger_gui.core.pixelhash import pixel_hash
@@ -451,6 +459,41 @@ def _log_files(db: Path) -> tuple[Path, Path]:
     return db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")
 
 
+COPIED_FROM = "copied_from"  # meta key of a fallback copy: the folder's project.db and -wal versions it was made from
+
+
+def _source_versions(db: Path) -> dict[str, Any]:
+    """The versions (:func:`catalogue.file_version`, None when absent) of a project database and its -wal (an empty
+    log, which its program removes on closing, counts as none)."""
+    wal = file_version(_log_files(db)[0])
+    return {"db": file_version(db), "wal": wal if wal and wal[0] else None}
+
+
+def _same_version(now: Any, stored: Any) -> bool:
+    return (now is None and stored is None) or is_version(now, stored)
+
+
+def copy_behind_note(copy: Path, local: Path, recorded: str | None) -> str | None:
+    """What to tell a user whose read-only folder's own project (``local``) changed since the copy ``copy`` in the
+    user data folder was made from it (someone reviewed on the share); None when it did not, or when the copy does
+    not say what it was made from (copies made before stop 32). The copy is never replaced (docs/store.md)."""
+    if not recorded:
+        return None
+    try:
+        made = json.loads(recorded)
+        versions = {k: None if made[k] is None else tuple(made[k]) for k in ("db", "wal")}
+    except (ValueError, TypeError, KeyError):
+        return None
+    now = _source_versions(local)
+    if now["db"] is None or all(_same_version(now[k], versions[k]) for k in ("db", "wal")):
+        return None
+    return (
+        f"the folder's own project ({local}) changed since your copy of {made.get('copied', '?')}; your review here "
+        f"is kept (in {copy}). To take the folder's project instead, close bibtagger and rename {copy} (e.g. to "
+        f"{copy.name}.mine, which keeps your review): the next opening copies the folder's project again"
+    )
+
+
 def _holds_history_row(db: Path, row: Any) -> bool:
     """Whether the project file ``db`` holds history row ``row`` (id, ts) as it is (read as the file stands, no
     log replayed: ``immutable``); True for no row. An unreadable file holds nothing."""
@@ -532,6 +575,8 @@ class Store:
         self._stamps: dict[int, str] = {}  # history id -> its ts, for the marks handed out (replaced())
         self._file: tuple[int, int] | None = None  # the files this connection opened (replaced())
         self._logs: tuple[tuple[int, int] | None, ...] = (None, None)
+        # set by Store.open on a read-only folder's copy whose folder project changed since it was made (what to say)
+        self.copy_behind: str | None = None
         try:
             self._setup()
             stored = self.get_meta("folder")
@@ -598,7 +643,10 @@ class Store:
         if not db_path.exists() and local.is_file() and os.access(local, os.R_OK):
             cls._copy_readonly(local, db_path)
         try:
-            return cls(db_path, folder)
+            store = cls(db_path, folder)
+            if db_path == fallback_db_path(folder):
+                store.copy_behind = copy_behind_note(db_path, local, store.get_meta(COPIED_FROM))
+            return store
         except StoreError as exc:
             if not exc.cannot_write or db_path != fallback_db_path(folder):
                 raise
@@ -630,8 +678,9 @@ class Store:
             )
 
     @staticmethod
-    def _copy_db(src: Path, dst: Path, immutable: bool = False) -> None:
-        """Copy database ``src`` over ``dst`` with SQLite's backup API (raises on failure)."""
+    def _copy_db(src: Path, dst: Path, immutable: bool = False, meta: dict[str, str] | None = None) -> None:
+        """Copy database ``src`` over ``dst`` with SQLite's backup API (raises on failure); ``meta`` rows are
+        written into the copy before it is put in place."""
         dst.parent.mkdir(parents=True, exist_ok=True)
         if dst.exists():  # a database there (the folder's own, moved back over): the backup is one transaction in it
             Store._backup(src, dst, immutable)
@@ -645,6 +694,9 @@ class Store:
                 with contextlib.suppress(FileNotFoundError):
                     leftover.unlink()
             Store._backup(src, tmp, immutable)
+            if meta:
+                with contextlib.closing(sqlite3.connect(str(tmp), timeout=BUSY_TIMEOUT_S)) as conn, conn:
+                    conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", meta.items())
             os.replace(tmp, dst)
         except BaseException:
             for leftover in leftovers:  # leave no empty or half-copied database behind
@@ -702,11 +754,15 @@ class Store:
 
     @classmethod
     def _copy_readonly(cls, src: Path, dst: Path) -> None:
+        # what the project was made from (taken before the copy: a change meanwhile counts as one), so that a later
+        # opening can say the folder's own project changed since (copy_behind_note)
+        made = {**_source_versions(src), "copied": time.strftime("%Y-%m-%d %H:%M")}
         for source, target in [(src, dst)] + [(c, dst.parent / c.name) for c in cls._companions(src)]:
             if target.exists():
                 continue
+            meta = {COPIED_FROM: json.dumps(made)} if source == src else None
             with contextlib.suppress(sqlite3.Error, OSError):  # _copy_db leaves no half copy behind
-                cls._copy_db(source, target, immutable=True)
+                cls._copy_db(source, target, immutable=True, meta=meta)
 
     @classmethod
     def _move_back(cls, fallback: Path, local: Path) -> Path:

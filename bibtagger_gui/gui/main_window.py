@@ -639,12 +639,14 @@ class MainWindow(QMainWindow):
             return
         where = self.store.db_path.parent
         note = f"{self.folder.name} cannot be written, so your review is saved in {where} (the photos are never changed)"
+        behind = self.store.copy_behind  # the folder's own project changed since this copy was made (core/store.py)
+        self.store_label.setText("read-only folder: its project changed" if behind else "read-only folder")
         self.store_label.setToolTip(
             f"{note}. A copy of the folder made elsewhere does not take it along: Export > Export Bib Annotation JSON… "
-            "here, then File > Import Annotations… in the copy."
+            "here, then File > Import Annotations… in the copy." + (f"\n\nNote: {behind}." if behind else "")
         )
-        self.store_label.setAccessibleName(f"Read-only folder: {note}")
-        self.statusBar().showMessage(note, 20000)
+        self.store_label.setAccessibleName(f"Read-only folder: {note}" + (f". Note: {behind}" if behind else ""))
+        self.statusBar().showMessage(f"Note: {behind}" if behind else note, 30000 if behind else 20000)
 
     def open_photo(self, path: str | Path) -> bool:
         """Show the photo file ``path`` (a photo dropped on the view): in the open folder when it is one of its
