@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from bibtagger_gui.core.bib import Bib
+from bibtagger_gui.core.importers import PREDICTION_HINT
 from bibtagger_gui.core.store import Store
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
 from tests.test_gui_undo_exact import CTRL, dump, key, race  # noqa: F401
@@ -415,6 +416,29 @@ def test_photos_the_merge_left_unreviewed_are_named_with_why(qtbot, tmp_path, mo
     assert "1 photo(s) left unreviewed" in text and "(see details)" in text
     assert details.splitlines() == printed  # the command's lines
     assert {p.relpath: p.reviewed for p in win.store.photos()} == {made[0][0]: False, made[1][0]: True}
+
+
+def test_a_number_typed_over_a_prediction_with_its_confidence_kept_is_said_in_the_app(qtbot, tmp_path, monkeypatch, make_window):
+    """A returned file with 999 typed over a prediction by hand, its "confidence" kept: the merge leaves the 999 out (a
+    new prediction is nobody's decision) and the app said nothing of it. Its status bar summary and its message's
+    details now name it, with what to do."""
+    folder = tmp_path / "race"
+    made = handed_out(folder, tmp_path / "vol", tmp_path / "todo.json")
+    entries = json.loads((tmp_path / "todo.json").read_text())
+    rel = made[1][0]
+    typed = next(e for e in entries if e["image"] == rel)["bibs"][0]
+    assert typed.get("confidence") is not None
+    typed["number"] = "999"
+    back = tmp_path / "back.json"
+    back.write_text(json.dumps(entries))
+    win, controller, shown = window_saying(qtbot, make_window, monkeypatch, folder)
+    controller.import_files([back])
+    said = win.statusBar().currentMessage()
+    assert f'1 new bib(s) with a "confidence" left out, as predictions nobody decided on ({rel} 999)' in said, said
+    (text, details), = shown
+    assert "1 bib(s) fixed or left out (see details)" in text
+    assert details.splitlines() == [f'{rel}: 999 left out: it has a "confidence" (a prediction) and the hand-out had no '
+                                    f"such bib; {PREDICTION_HINT}"]  # fmt: skip
 
 
 def test_bibs_fixed_or_left_out_by_an_import_are_said_bib_by_bib_and_a_typed_number_follows_the_same_rule(

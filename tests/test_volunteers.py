@@ -375,3 +375,36 @@ def test_the_same_return_imported_twice_leaves_what_you_did_since(shoot, tmp_pat
     assert f"{p2}: conflict: you changed {n2} to 8{n2} after the hand-out; the volunteer changed {n2} to 9{n2}" in err
     assert main(["import", str(race), str(back), "--overwrite"]) == 0  # the file wins where it is in conflict
     assert state(race)[p2][1] == [("9" + n2, "human")] and state(race)[p0] == before[p0]
+
+
+def test_a_number_typed_over_a_prediction_with_its_confidence_kept_is_said_when_dropped(shoot, tmp_path, capsys):
+    """A volunteer's file edited by hand: 999 typed over a prediction, its "confidence" left in the JSON. The merge
+    takes it for a new prediction (nobody's decision: left out) and the prediction it replaced as deleted; the
+    summary said nothing of the 999. It now counts and names such bibs, with what to do."""
+    race, made = shoot
+    (p0, n0, _), (p1, n1, _) = made[:2]
+    (tmp_path / "A.txt").write_text(f"{p0}\n{p1}\n")
+    handout = tmp_path / "A-handout.json"
+    assert main(["export", str(race), "--format", "json", "--photos", str(tmp_path / "A.txt"), "--out", str(handout)]) == 0
+    entries = json.loads(handout.read_text())
+    edited = next(e for e in entries if e["image"] == p1)
+    typed = next(b for b in edited["bibs"] if b["number"] == n1)
+    assert typed.get("confidence") is not None
+    typed["number"] = "999"  # typed over the prediction in a text editor, "confidence" kept
+    back = tmp_path / "A.json"
+    back.write_text(json.dumps(entries))
+    capsys.readouterr()
+    assert main(["import", str(race), str(back)]) == 0
+    err = capsys.readouterr().err
+    assert f'1 new bib(s) with a "confidence" left out, as predictions nobody decided on ({p1} 999)' in err, err
+    assert 'remove its "confidence"' in err
+    assert f'{p1}: 999 left out: it has a "confidence"' in err  # the detail line
+    assert "999" not in [n for n, _s in state(race)[p1][1]]  # by design: dropped
+    # the hint works: without the confidence the 999 is a person's number; the prediction it replaced was deleted
+    # by the first import, so it is a conflict, which --overwrite takes as the file has it
+    del typed["confidence"]
+    back.write_text(json.dumps(entries))
+    assert main(["import", str(race), str(back), "--overwrite"]) == 0
+    err = capsys.readouterr().err
+    assert "left out, as predictions" not in err, err
+    assert state(race)[p1][1] == [("999", "human")]

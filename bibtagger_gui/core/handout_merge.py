@@ -61,6 +61,7 @@ class Side:
     fates: list[Fate]
     added: list[Item] = field(default_factory=list)
     reviewed: bool | None = None  # the flag, when it changed since the hand-out
+    predicted: list[Item] = field(default_factory=list)  # new predictions (matching no base bib): counted for nothing
 
     @property
     def flag(self) -> bool:
@@ -250,7 +251,8 @@ def side(base: Handout, now: Sequence[Item], reviewed: bool | None, rejected: se
         fates.append(Fate(HOLD if held else KEEP, item, confirmed, moved, review))
     taken = {n for n, _r in pairs.values()}
     added = [i for n, i in enumerate(now) if n not in taken and i.human]
-    return Side(base, now, fates, added, flag)
+    predicted = [i for n, i in enumerate(now) if n not in taken and not i.human]
+    return Side(base, now, fates, added, flag, predicted)
 
 
 def _human(item: Item, number: str | None = None, box: Any = None) -> Item:

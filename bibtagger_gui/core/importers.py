@@ -68,6 +68,9 @@ class ImportReport:
     older_kept: list[tuple[str, str]] = field(default_factory=list)  # (image, what) of them: what they would have changed
     bibs_fixed: list[tuple[str, str]] = field(default_factory=list)  # (image, what): a number's spaces, a box clamped
     bibs_skipped: list[tuple[str, str]] = field(default_factory=list)  # (image, why): a bib left out, the rest imported
+    # (image, number): a bib of a returned file with a confidence that matches no bib of its hand-out: a new prediction,
+    # nobody's decision, left out (mostly a number a person typed over a prediction, its "confidence" kept)
+    predictions_dropped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def bibs_added(self) -> int:
@@ -87,7 +90,9 @@ class ImportReport:
     @property
     def bib_notes(self) -> list[str]:
         """One line per bib the import fixed (a number's spaces, a box outside the photo) or left out (:func:`_checked`)."""
-        return [f"{image}: {what}" for image, what in self.bibs_fixed + self.bibs_skipped]
+        return [f"{image}: {what}" for image, what in self.bibs_fixed + self.bibs_skipped] + [
+            f"{image}: {number} left out: it has a \"confidence\" (a prediction) and the hand-out had no such bib; "
+            f"{PREDICTION_HINT}" for image, number in self.predictions_dropped]
 
     @property
     def notes(self) -> list[str]:
@@ -142,6 +147,10 @@ class ImportReport:
             parts.append(f"{len(self.bibs_fixed)} bib(s) fixed (spaces in a number, a box outside its photo)")
         if self.bibs_skipped:
             parts.append(f"{len(self.bibs_skipped)} bib(s) left out (not a bib number)")
+        if self.predictions_dropped:
+            parts.append(f"{len(self.predictions_dropped)} new bib(s) with a \"confidence\" left out, as predictions nobody "
+                         f"decided on ({_some(f'{image} {number}' for image, number in self.predictions_dropped)}): "
+                         f"{PREDICTION_HINT}")  # fmt: skip
         if self.by_name:
             parts.append(f"{len(self.by_name)} matched by file name")
         if self.scaled:
@@ -152,6 +161,10 @@ class ImportReport:
         if skipped:
             parts.append(f"{skipped} skipped")
         return "; ".join(parts)
+
+
+PREDICTION_HINT = ('if a person typed it, remove its "confidence" in the file and import the file again, taking its '
+                   "version of the photo (--overwrite; in the app, the conflicts list's \"Take the file's version\")")
 
 
 def _some(names: Iterable[str], limit: int = 5) -> str:
@@ -639,7 +652,12 @@ def _merge(
     rows = store.bibs(photo.id)
     here_now = [merging.Item(r.to_bib(), r.source != "model", r) for r in rows]
     file = merging.side(base, [merging.Item(b, b.confidence is None) for b in bibs], entry.reviewed)
-    if not file.touched:  # the reviewer changed nothing: the photo stays as you have it
+    # new predictions count for nothing (nobody's decision), which is said: a number typed over a prediction with its
+    # "confidence" kept was dropped while the prediction it replaced counted as deleted, without a word (not
+    # --overwrite of a conflict, which takes the file's bibs, predictions too)
+    dropped = [(entry.image, i.bib.number) for i in file.predicted]
+    if not file.touched:
+        report.predictions_dropped += dropped  # the reviewer changed nothing: the photo stays as you have it
         report.already_there += sum(f.item is not None for f in file.fates)
         return
     replaced = (base.width is not None and (base.width, base.height) != (photo.width, photo.height)) or (
@@ -651,12 +669,14 @@ def _merge(
         else:
             report.conflicts.append((entry.image, "the photo was replaced by another picture after the hand-out; the volunteer "
                                      f"{file.describe()} on the old one: left as it is{merging.OVERWRITE_HINT}"))  # fmt: skip
+            report.predictions_dropped += dropped
         return
     here = merging.side(base, here_now, photo.reviewed, store.deleted_numbers(photo.id))
     result = merging.merge(file, here)
     if result.conflicts and overwrite:
         _take_file(store, photo, entry, bibs, version, report)
         return
+    report.predictions_dropped += dropped
     if again:  # merged before: what changed here since is yours; only the conflicts are said again
         report.merged_before.append(entry.image)
         report.already_there += sum(f.item is not None for f in file.fates)

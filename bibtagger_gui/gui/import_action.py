@@ -377,7 +377,7 @@ class ImportController(FeatureController):
                          "the newer one had them (see details).")  # fmt: skip
             if bibs:
                 more += f"\n{len(bibs)} bib(s) fixed or left out (see details)."
-            warn = left_out or self._failed or any(f.report.bibs_skipped for f in done)
+            warn = left_out or self._failed or any(f.report.bibs_skipped or f.report.predictions_dropped for f in done)
             self._message(QMessageBox.Icon.Warning if warn else QMessageBox.Icon.Information, TITLE,
                           text + more + (f"\n{self._failed}" if self._failed else ""), "\n".join(left_out + notes + older + bibs))  # fmt: skip
         else:
