@@ -372,3 +372,22 @@ def test_whole_decimals_as_pandas_writes_a_number_column_with_gaps_are_bibs(tmp_
     assert sl.notes == ["3 bib number(s) written as decimals ('965.0' is bib 965): read as whole numbers"]
     headerless = parse_startlist_text("965.0,Ann\n0891.00,Bob\n", "runners.csv")  # no header: bib, name
     assert headerless.entries == {"965": "Ann", "0891": "Bob"} and headerless.problems == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ゼッケン,氏名,所属\n101,山田 太郎,東京RC\n102,佐藤 花子,\n",  # Japanese
+        "No.,ｾﾞｯｹﾝ番号,名前\n1,101,山田 太郎\n2,102,佐藤 花子\n",  # half-width katakana, a row counter before it
+        "番号,姓,名\n101,山田,太郎\n102,佐藤,花子\n",  # family and given name columns
+        "号码,姓名\n101,山田 太郎\n102,佐藤 花子\n",  # Chinese (simplified)
+        "序号,参赛号码,选手姓名\n1,101,山田 太郎\n2,102,佐藤 花子\n",
+        "編號,姓名\n101,山田 太郎\n102,佐藤 花子\n",  # traditional
+    ],
+)
+def test_japanese_and_chinese_headers_name_the_bib_and_name_columns(tmp_path, text):
+    """The header key kept ASCII letters only: ゼッケン, 号码, 姓名 became '' and such a list was refused ("no bib number
+    column found"); they are known names now (NFKC, so half-width ｾﾞｯｹﾝ is ゼッケン)."""
+    sl = parse_startlist(write(tmp_path, text, "utf-8"))
+    assert sl.entries == {"101": "山田 太郎", "102": "佐藤 花子"}  # 姓;名: the family name first, as it is written
+    assert sl.problems == []

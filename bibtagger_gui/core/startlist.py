@@ -51,15 +51,21 @@ SEP_LINE_RE = re.compile(r'\s*"?sep=(\t|[^"\s])"?\s*', re.IGNORECASE)  # Excel's
 # so a row counter "No." before "Bib No." is not taken for the bib numbers.
 BIB_HEADERS = {"bib", "bibnumber", "bibno", "bibnr", "dossard", "numerodossard", "dorsal", "numerodorsal",
                "startnummer", "startnr", "startno", "race number", "racenumber", "raceno", "startnumber", "pettorale",
-               "numeropettorale", "rugnummer"}  # fmt: skip
+               "numeropettorale", "rugnummer",
+               # Japanese, Chinese (simplified, traditional), Korean: the bib (ゼッケン, 号码布 "number cloth", 参赛号码)
+               "ゼッケン", "ゼッケン番号", "ゼッケンno", "ナンバーカード", "号码布", "號碼布", "参赛号", "参赛号码", "參賽號",
+               "參賽號碼", "比赛号码", "比賽號碼", "배번", "배번호"}  # fmt: skip
 BIB_WORDS = {"bib", "dossard", "dorsal", "startnummer", "startnr", "pettorale", "rugnummer"}  # "N° dossard"
-GENERIC_BIB_HEADERS = {"number", "no", "nr", "num", "n", "numero", "nummer", "#"}
+BIB_PARTS = ("ゼッケン", "号码布", "號碼布", "参赛号", "參賽號", "배번")  # in a CJK header (no spaces between words)
+GENERIC_BIB_HEADERS = {"number", "no", "nr", "num", "n", "numero", "nummer", "#",
+                       "番号", "号码", "號碼", "编号", "編號", "号", "號", "번호"}  # fmt: skip
 NAME_HEADERS = {"name", "fullname", "runner", "athlete", "participant", "nom complet", "nomcomplet", "nombre",
-                "nombrecompleto", "naam", "nome", "nomecompleto", "volledigenaam"}  # fmt: skip
+                "nombrecompleto", "naam", "nome", "nomecompleto", "volledigenaam",
+                "姓名", "名前", "氏名", "お名前", "选手", "選手", "选手姓名", "選手姓名", "選手名", "이름", "성명"}  # fmt: skip
 FIRST_HEADERS = {"first", "firstname", "first name", "given", "givenname", "forename", "prenom", "vorname",
-                 "voornaam"}  # fmt: skip
+                 "voornaam", "名"}  # fmt: skip
 LAST_HEADERS = {"last", "lastname", "last name", "surname", "family", "familyname", "nom", "nachname",
-                "apellido", "apellidos", "achternaam", "cognome"}  # fmt: skip
+                "apellido", "apellidos", "achternaam", "cognome", "姓"}  # fmt: skip
 
 # A given and a family name column are combined ("given family") and win over a full-name
 # column. Beside a family column, Name/Nombre/Nome is the given name (Nombre;Apellidos);
@@ -324,9 +330,18 @@ def _utf16_without_bom(raw: bytes) -> str | None:
     return None
 
 
+# Han, kana (half-width kana are folded into these by NFKC) and Hangul: kept in a header's key (ゼッケン, 号码, 姓名),
+# which keeps only ASCII letters of other scripts (é -> e): the key dropped them, and such a header matched nothing
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_CJK_RE = re.compile(f"[{_CJK}]")
+
+
 def _key(header: str) -> str:
-    text = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode().lower()
-    text = re.sub(r"[^a-z ]+", " ", text)
+    """A header as compared with the known names: lower-case ASCII letters (accents dropped) and CJK characters
+    (NFKC: half-width katakana as full-width, compatibility ideographs as their unified ones), words split by spaces."""
+    chars = (ch if _CJK_RE.match(ch) else unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+             for ch in unicodedata.normalize("NFKC", header))  # fmt: skip
+    text = re.sub(f"[^a-z {_CJK}]+", " ", "".join(chars).lower())
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -344,7 +359,7 @@ def _bib_rank(header: str) -> int | None:
     key = _key(header)
     if key in BIB_HEADERS or key.replace(" ", "") in BIB_HEADERS:
         return 0
-    if BIB_WORDS & set(key.split()):
+    if BIB_WORDS & set(key.split()) or any(part in key for part in BIB_PARTS):
         return 1
     if key.replace(" ", "") in GENERIC_BIB_HEADERS or header.strip() == "#":
         return 2
@@ -455,6 +470,7 @@ def _from_rows(rows: list[list[str]], source: str) -> StartList:
     if first is None:
         raise StartListError(f"{source or 'start list'}: the file is empty")
     header = [c.strip() for c in rows[first]]
+    family_first = 1  # -1: the family name column comes first in the name (姓;名)
     bib_col, note = _bib_column(header, rows[first + 1 :])
     if bib_col is not None:
         if note:
@@ -466,6 +482,8 @@ def _from_rows(rows: list[list[str]], source: str) -> StartList:
         elif last_col is None and first_col is not None:
             last_col = _column(header, FAMILY_IF_PAIRED, skip=[bib_col, first_col])
         name_col = _column(header, NAME_HEADERS, skip=[bib_col, first_col, last_col])
+        # 姓;名 (Japanese, Chinese, Korean): the family name first, as those names are written
+        family_first = -1 if last_col is not None and _CJK_RE.search(header[last_col]) else 1
         body = list(enumerate(rows[first + 1 :], start=first + 2))
     elif header and BIB_RE.match(_bib_cell(header[0])[0]):
         bib_col, name_col, first_col, last_col = 0, (1 if len(header) > 1 else None), None, None
@@ -501,7 +519,7 @@ def _from_rows(rows: list[list[str]], source: str) -> StartList:
         def cell(col: int | None) -> str:
             return unguard(row[col]).strip() if col is not None and col < len(row) else ""
 
-        pair = " ".join(p for p in (cell(first_col), cell(last_col)) if p)
+        pair = " ".join(p for p in (cell(first_col), cell(last_col))[::family_first] if p)
         name = (pair or cell(name_col)) if first_col is not None and last_col is not None else (cell(name_col) or pair)
         first_seen = seen.setdefault(number_key(number), number)
         if first_seen != number or number in result.entries:  # 0891 after 891 is the same bib
