@@ -157,6 +157,47 @@ def test_return_commits_a_typed_number_when_accept_has_other_keys(qtbot, make_wi
     assert win.store.photo(first).reviewed and win.current_id != first
 
 
+def test_j_k_and_arrows_after_typed_digits_commit_the_number_and_move_on(qtbot, make_window, tmp_path, monkeypatch):
+    """The flow says Right/Left and J/K commit a typed number and move on: in the number field Right/Left moved
+    its cursor and J/K were typed as text ("123j"), the number neither saved nor the photo changed."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    typed_on = {}
+    for digits, k, row in (("123", Qt.Key.Key_J, 1), ("124", Qt.Key.Key_Right, 2), ("125", Qt.Key.Key_K, 1), ("126", Qt.Key.Key_Left, 0)):
+        typed_on[win.items[win.current_id].photo.relpath] = [digits]
+        typed(qtbot, digits)
+        assert QApplication.focusWidget() is win.number_edit
+        key(qtbot, k)
+        assert win.current_row() == row and QApplication.focusWidget() is win.photo_view, (digits, k)
+    assert len(typed_on) == 3 and {r: numbers(tmp_path / "p", r) for r in typed_on} == typed_on
+    first = win.items[win.current_id].photo.relpath
+    # a drawn box's number too
+    key(qtbot, Qt.Key.Key_B)
+    key(qtbot, Qt.Key.Key_Right)
+    key(qtbot, Qt.Key.Key_Return)
+    typed(qtbot, "88")
+    key(qtbot, Qt.Key.Key_J)
+    assert win.current_row() == 1 and sorted(numbers(tmp_path / "p", first)) == ["123", "88"]
+    # after F2 the field's keys stay its own (letters, cursor): A12 is typed, not a move
+    key(qtbot, Qt.Key.Key_F2)
+    for k in (Qt.Key.Key_J, Qt.Key.Key_Left, Qt.Key.Key_Right):
+        key(qtbot, k)
+    assert win.current_row() == 1 and QApplication.focusWidget() is win.number_edit
+
+
+def test_a_letter_bound_to_next_photo_commits_typed_digits(qtbot, make_window, tmp_path, monkeypatch):
+    path = tmp_path / "keymap.json"
+    path.write_text(json.dumps({"next_photo": ["N"]}))
+    monkeypatch.setenv("BIBTAGGER_KEYMAP", str(path))
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    rel = win.items[win.current_id].photo.relpath
+    typed(qtbot, "41")
+    key(qtbot, Qt.Key.Key_N)
+    assert win.current_row() == 1 and numbers(tmp_path / "p", rel) == ["41"]
+    typed(qtbot, "42")
+    key(qtbot, Qt.Key.Key_J)  # J is no longer a move key in this key map: text, as any unbound letter
+    assert win.current_row() == 1 and win.number_edit.text() == "42j"
+
+
 def test_next_and_previous_at_the_ends_of_the_list_say_so(qtbot, make_window, tmp_path, monkeypatch):
     win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
     win.statusBar().clearMessage()

@@ -89,6 +89,9 @@ class BibPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        #: set by the window: True when a key pressed in the number field is to go to the window's action
+        #: instead of being text or moving the cursor (the keys that move on, after digits typed from the photo)
+        self.key_to_window: Any = lambda _event: False
         self.title = QLabel("No photo")
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -177,7 +180,9 @@ class BibPanel(QWidget):
             self.numberFieldFocused.emit()
         if obj is self.number_edit and event.type() == event.Type.FocusOut:
             self.numberFieldLeft.emit(int(event.reason().value))
-        if obj is self.number_edit and event.type() == event.Type.ShortcutOverride and event.text().isspace():
+        if obj is self.number_edit and event.type() == event.Type.ShortcutOverride and (
+            event.text().isspace() or self.key_to_window(event)
+        ):
             # Space (and any key that types only whitespace) is no part of a bib number: a line edit would
             # take it as text, so a key map binding it (the documented "next_photo": "N; Space") did
             # nothing in the number field; the window's shortcut gets it (typed, unbound, it stays text)

@@ -268,6 +268,7 @@ class MainWindow(QMainWindow):
         self.panel.bibSelected.connect(self.select_bib)
         self.panel.numberFieldFocused.connect(self._number_field_focused)
         self.panel.numberFieldLeft.connect(self._number_field_left)
+        self.panel.key_to_window = self._moves_on_from_digits
         self.number_edit = self.panel.number_edit
         # Return in the number field commits even when the key map gives accept_photo other keys (with
         # the default map the window's Return shortcut comes first and this never fires)
@@ -1468,13 +1469,27 @@ class MainWindow(QMainWindow):
         if self._no_photo_shown():
             return
         self._begin_entry()
+        self._entry["text_keys"] = False  # see _moves_on_from_digits
         self.number_edit.setText(digit)
         self.number_edit.setFocus()
+
+    def _moves_on_from_digits(self, event: Any) -> bool:
+        """A key pressed in the number field that goes to the window's next/previous photo instead (it commits the
+        number, then moves on): the number was begun by a digit typed from the photo, or is a drawn box's, and holds
+        digits only. A line edit took Right/Left as cursor keys and J/K (or a letter the key map binds) as text, so
+        "123" then J gave "123j" where the flow says J commits and moves on. After F2 (letters: ``A123``) or a click
+        in the field they stay the field's keys."""
+        entry = self._entry
+        if entry is None or entry.get("text_keys", True) or not self.number_edit.text().strip().isdigit():
+            return False
+        pressed = QKeySequence(event.keyCombination())
+        return any(pressed == seq for action in ("next_photo", "prev_photo") for seq in self.keymap.sequences(action))
 
     def edit_number(self) -> None:
         if self._no_photo_shown():
             return
         self._begin_entry()
+        self._entry["text_keys"] = True  # F2: letters and cursor keys are the field's
         self.number_edit.setFocus()
         self.number_edit.selectAll()
 
@@ -1695,6 +1710,7 @@ class MainWindow(QMainWindow):
         self._pending_box = box
         self._entry = None
         self._begin_entry()
+        self._entry["text_keys"] = False  # its number typed, J/K commit it and move on (_moves_on_from_digits)
         self.number_edit.setFocus()
 
     def _keep_pixel_print(self, printed: tuple) -> None:
