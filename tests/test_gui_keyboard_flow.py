@@ -521,3 +521,28 @@ def test_importing_an_mturk_batch_while_typing_saves_the_typed_number_first(qtbo
         assert "77" in numbers(tmp_path / "p", other)
     finally:
         dialog.close()
+
+
+def test_undo_while_a_number_is_typed_takes_back_the_typing_only(qtbot, make_window, tmp_path, monkeypatch):
+    """Edit > Undo (or Ctrl+Z with the focus off the number field) while a number was typed dropped the number
+    without a word and also undid the saved edit before it: here the accept of the photo before."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    first = win.current_id
+    key(qtbot, Qt.Key.Key_Return)  # accept the first photo; on to the next
+    second = win.current_id
+    rel = win.items[second].photo.relpath
+    before = numbers(tmp_path / "p", rel)
+    typed(qtbot, "12")
+    win.actions_by_name["undo"].trigger()  # the menu, as Alt+E, U reaches it
+    assert win.current_id == second and win.store.photo(first).reviewed, "the accept before was undone"
+    assert numbers(tmp_path / "p", rel) == before and [win.number_edit.text()] == before
+    said = win.statusBar().currentMessage()
+    assert "dropped the number 12 you were typing" in said and "again undoes Accept photo" in said
+    win.actions_by_name["undo"].trigger()  # now the saved edit
+    assert win.current_id == first and not win.store.photo(first).reviewed
+    typed(qtbot, "13")
+    win.actions_by_name["redo"].trigger()  # redo would drop the typing: it says how to finish it first
+    assert not win.store.photo(first).reviewed and win.number_edit.text() == "13"
+    assert "A number is being typed" in win.statusBar().currentMessage()
+    key(qtbot, Qt.Key.Key_Return)
+    assert numbers(tmp_path / "p", win.items[first].photo.relpath) == ["13"]

@@ -1814,11 +1814,37 @@ class MainWindow(QMainWindow):
             self.refresh_photo(photo_id)
             self._update_counts()
 
+    def _unsaved_typing(self) -> str:
+        """What is typed or drawn and not saved yet ("the number 12", "the box you drew"), else ""."""
+        if self._entry is None or self._entry_blank():
+            return ""
+        text = self._typed()
+        if text:
+            return f"the number {text} you were typing"
+        return "the box you drew" if self._entry.get("box") is not None else ""
+
     def undo(self) -> None:
+        """Undo the last edit; a number being typed (or a drawn box waiting for its number; reached from the
+        Edit menu or with the focus outside the number field) is the last thing done: it alone is taken back
+        and the status bar says so. Undo used to drop it without a word *and* undo the saved edit before it,
+        often on another photo."""
+        unsaved = self._unsaved_typing()
         self._end_entry()
+        if unsaved:
+            more = self.undo_stack.undoText()
+            again = f"; {self.keymap.text('undo') or 'Edit > Undo'} again undoes {more}" if more else ""
+            self.say_of_photo(f"Undid typing: dropped {unsaved} (nothing was saved){again}", 8000)
+            self.photo_view.setFocus()
+            return
         self._step_stack(self.undo_stack.undo, "Undid", self.undo_stack.undoText())
 
     def redo(self) -> None:
+        """Redo; not while a number is typed (or a drawn box waits for its number): redoing would drop it, so the
+        status bar says how to finish it first."""
+        if self._unsaved_typing():
+            self._say(f"A number is being typed: {self.keymap.text('accept_photo') or 'Return'} commits it, "
+                      f"{self.keymap.text('cancel') or 'Escape'} drops it; then redo")  # fmt: skip
+            return
         self._end_entry()
         self._step_stack(self.undo_stack.redo, "Redid", self.undo_stack.redoText())
 
