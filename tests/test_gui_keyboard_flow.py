@@ -546,3 +546,30 @@ def test_undo_while_a_number_is_typed_takes_back_the_typing_only(qtbot, make_win
     assert "A number is being typed" in win.statusBar().currentMessage()
     key(qtbot, Qt.Key.Key_Return)
     assert numbers(tmp_path / "p", win.items[first].photo.relpath) == ["13"]
+
+
+def test_a_drawn_box_waits_for_its_number_and_its_instructions_go_when_it_is_added(qtbot, make_window, tmp_path, monkeypatch):
+    """Enter with nothing typed after drawing a box dropped the box without a word (a second Enter then accepted the
+    photo without it), and "… then type its number and press Enter" stayed up over the bib just added."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    first = win.current_id
+    rel = win.items[first].photo.relpath
+    before = numbers(tmp_path / "p", rel)
+    key(qtbot, Qt.Key.Key_B)
+    key(qtbot, Qt.Key.Key_Right)  # a box in the middle of the view
+    key(qtbot, Qt.Key.Key_Return)  # take it
+    for k in (Qt.Key.Key_Return, Qt.Key.Key_Return, Qt.Key.Key_J):
+        key(qtbot, k)
+        assert win.current_id == first and not win.store.photo(first).reviewed, k
+        assert QApplication.focusWidget() is win.number_edit and win.number_edit.text() == ""
+        assert "Type the number of the box you drew, then Return (Escape drops the box)" == win.statusBar().currentMessage()
+    typed(qtbot, "77")
+    key(qtbot, Qt.Key.Key_Return)
+    assert sorted(numbers(tmp_path / "p", rel)) == sorted(before + ["77"])
+    with Store.open(tmp_path / "p") as store:
+        assert next(b for b in store.bibs(store.photo_by_path(rel).id) if b.number == "77").box is not None
+    assert win.statusBar().currentMessage() == ""  # the instructions went with the box they were about
+    key(qtbot, Qt.Key.Key_B)
+    assert "Drag a box" in win.statusBar().currentMessage()
+    key(qtbot, Qt.Key.Key_Escape)  # drawing cancelled: its instructions go too
+    assert win.statusBar().currentMessage() == ""

@@ -1268,7 +1268,21 @@ class MainWindow(QMainWindow):
                 self._commit_entry()  # a click in the list commits a typed number, like Tab and J/K
                 self._show_photo(pid)
 
+    def _box_waits_for_number(self) -> bool:
+        """True (and the status bar says what to do) when a drawn box waits for its number and none is typed:
+        Enter and next/previous used to drop the box without a word (Enter again then accepted the photo
+        without it)."""
+        entry = self._entry
+        if entry is None or entry.get("box") is None or self._typed():
+            return False
+        self._instruct(f"Type the number of the box you drew, then {self._first_key('accept_photo', 'Return')} "
+                       f"({self._first_key('cancel', 'Escape')} drops the box)")  # fmt: skip
+        self.number_edit.setFocus()
+        return True
+
     def step_photo(self, delta: int) -> None:
+        if self._box_waits_for_number():
+            return
         self._commit_entry()
         row = self.current_row()
         total = self.list_model.total()
@@ -1480,7 +1494,8 @@ class MainWindow(QMainWindow):
         "123" then J gave "123j" where the flow says J commits and moves on. After F2 (letters: ``A123``) or a click
         in the field they stay the field's keys."""
         entry = self._entry
-        if entry is None or entry.get("text_keys", True) or not self.number_edit.text().strip().isdigit():
+        text = self.number_edit.text().strip()
+        if entry is None or entry.get("text_keys", True) or not (text.isdigit() or text == ""):
             return False
         pressed = QKeySequence(event.keyCombination())
         return any(pressed == seq for action in ("next_photo", "prev_photo") for seq in self.keymap.sequences(action))
@@ -1545,6 +1560,9 @@ class MainWindow(QMainWindow):
         if self.photo_view.drawing:
             self.photo_view.stop_drawing()
         self._close_blank_entry()
+        said, self._instruction = getattr(self, "_instruction", None), None
+        if said is not None and self.statusBar().currentMessage() == said:
+            self.statusBar().clearMessage()
 
     def _typed(self) -> str:
         """The number field's text as a bib number (``core.bib.given_number``, the rule an import follows too:
@@ -1659,6 +1677,8 @@ class MainWindow(QMainWindow):
             self.search_entered()
             return
         if self._entry is not None or self.number_edit.hasFocus():
+            if self._box_waits_for_number():
+                return
             self._commit_entry()
             self.photo_view.setFocus()
             return
@@ -1701,10 +1721,7 @@ class MainWindow(QMainWindow):
         self._commit_entry()
         self.photo_view.start_drawing()
         self.photo_view.setFocus()  # its arrow keys draw the box without a mouse
-        self.say_of_photo(
-            "Drag a box around the bib (or arrows: move, Shift+arrows: size, Enter: take it), then type its number and press Enter",
-            8000,
-        )
+        self._instruct("Drag a box around the bib (or arrows: move, Shift+arrows: size, Enter: take it), then type its number and press Enter")
 
     def _box_drawn(self, box: tuple) -> None:
         self._pending_box = box
@@ -1712,6 +1729,19 @@ class MainWindow(QMainWindow):
         self._begin_entry()
         self._entry["text_keys"] = False  # its number typed, J/K commit it and move on (_moves_on_from_digits)
         self.number_edit.setFocus()
+        # the drawing instructions ("Drag a box …") would stay up over the step that comes next
+        self._instruct(f"Type the bib's number, then {self._first_key('accept_photo', 'Return')} "
+                       f"({self._first_key('cancel', 'Escape')} drops the box)")  # fmt: skip
+
+    def _first_key(self, action: str, fallback: str) -> str:
+        """The first key this user's key map binds to ``action`` (a message names one key), else ``fallback``."""
+        return next(iter(self.keymap.keys.get(action) or []), fallback)
+
+    def _instruct(self, message: str) -> None:
+        """A status-bar instruction for a box being drawn or numbered: it goes when that is over (:meth:`_end_entry`),
+        so "then type its number and press Enter" does not stay up over the bib just added."""
+        self.say_of_photo(message, 8000)
+        self._instruction = message
 
     def _keep_pixel_print(self, printed: tuple) -> None:
         """The view decoded the photo shown: its decoded-pixel print is kept where the store has none for that file
@@ -1832,7 +1862,7 @@ class MainWindow(QMainWindow):
         self._end_entry()
         if unsaved:
             more = self.undo_stack.undoText()
-            again = f"; {self.keymap.text('undo') or 'Edit > Undo'} again undoes {more}" if more else ""
+            again = f"; {self._first_key('undo', 'Edit > Undo')} again undoes {more}" if more else ""
             self.say_of_photo(f"Undid typing: dropped {unsaved} (nothing was saved){again}", 8000)
             self.photo_view.setFocus()
             return
@@ -1842,8 +1872,8 @@ class MainWindow(QMainWindow):
         """Redo; not while a number is typed (or a drawn box waits for its number): redoing would drop it, so the
         status bar says how to finish it first."""
         if self._unsaved_typing():
-            self._say(f"A number is being typed: {self.keymap.text('accept_photo') or 'Return'} commits it, "
-                      f"{self.keymap.text('cancel') or 'Escape'} drops it; then redo")  # fmt: skip
+            self._say(f"A number is being typed: {self._first_key('accept_photo', 'Return')} commits it, "
+                      f"{self._first_key('cancel', 'Escape')} drops it; then redo")  # fmt: skip
             return
         self._end_entry()
         self._step_stack(self.undo_stack.redo, "Redid", self.undo_stack.redoText())
