@@ -573,3 +573,14 @@ def test_a_drawn_box_waits_for_its_number_and_its_instructions_go_when_it_is_add
     assert "Drag a box" in win.statusBar().currentMessage()
     key(qtbot, Qt.Key.Key_Escape)  # drawing cancelled: its instructions go too
     assert win.statusBar().currentMessage() == ""
+
+
+def test_ctrl_s_says_that_every_edit_is_already_saved(qtbot, make_window, tmp_path, monkeypatch):
+    """Ctrl+S, pressed out of habit, only took the * off the title: nothing said that there is no Save to do."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    key(qtbot, Qt.Key.Key_Return)
+    assert win.isWindowModified()
+    win.statusBar().clearMessage()
+    key(qtbot, Qt.Key.Key_S, CTRL)
+    assert not win.isWindowModified()
+    assert "Every edit is saved as you make it" in win.statusBar().currentMessage()

@@ -338,7 +338,7 @@ class MainWindow(QMainWindow):
         self._action("open_folder", "&Open Folder…", self.choose_folder, file_menu)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
-        self._action("checkpoint", "Mark &Checkpoint (edits are always saved)", self.undo_stack.setClean, file_menu)
+        self._action("checkpoint", "Mark &Checkpoint (edits are always saved)", self.mark_checkpoint, file_menu)
         file_menu.addSeparator()
         self._action("quit", "&Quit", self.close, file_menu)
         self.file_menu = file_menu
@@ -1903,6 +1903,14 @@ class MainWindow(QMainWindow):
                 self.say_of_photo(f"{verb} {what}", 5000)  # "Undid Delete bib 12": of the photo it shows
             else:
                 self.statusBar().showMessage(f"{verb} {what}", 5000)
+
+    def mark_checkpoint(self) -> None:
+        """Ctrl+S: the title's modified marker starts again from here, and the status bar says why nothing else
+        happens (a volunteer presses it out of habit and used to see nothing but the title's * go)."""
+        self.undo_stack.setClean()
+        self.statusBar().showMessage(
+            "Checkpoint marked. Every edit is saved as you make it (there is no Save); the * in the title shows "
+            "edits made after this point", 6000)  # fmt: skip
 
     def focus_search(self) -> None:
         self._commit_entry()  # a typed number is committed, as by Tab, J/K or a click (never lost)
