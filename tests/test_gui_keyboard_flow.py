@@ -198,6 +198,28 @@ def test_a_letter_bound_to_next_photo_commits_typed_digits(qtbot, make_window, t
     assert win.current_row() == 1 and win.number_edit.text() == "42j"
 
 
+def test_a_letter_bound_to_accept_commits_typed_digits(qtbot, make_window, tmp_path, monkeypatch):
+    """With "accept_photo": "A", digits then A typed "12a"; the status bar's "then A" after a drawn box too."""
+    path = tmp_path / "keymap.json"
+    path.write_text(json.dumps({"accept_photo": ["A"]}))
+    monkeypatch.setenv("BIBTAGGER_KEYMAP", str(path))
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    first = win.current_id
+    rel = win.items[first].photo.relpath
+    typed(qtbot, "12")
+    key(qtbot, Qt.Key.Key_A)  # commits
+    assert numbers(tmp_path / "p", rel) == ["12"] and win.current_id == first
+    key(qtbot, Qt.Key.Key_B)
+    key(qtbot, Qt.Key.Key_Right)
+    key(qtbot, Qt.Key.Key_Return)  # takes the drawn box (drawing's own Enter)
+    assert "then A (Escape drops the box)" in win.statusBar().currentMessage()
+    typed(qtbot, "5")
+    key(qtbot, Qt.Key.Key_A)
+    assert sorted(numbers(tmp_path / "p", rel)) == ["12", "5"] and win.current_id == first
+    key(qtbot, Qt.Key.Key_A)  # nothing typed: accepts the photo
+    assert win.store.photo(first).reviewed and win.current_id != first
+
+
 def test_next_and_previous_at_the_ends_of_the_list_say_so(qtbot, make_window, tmp_path, monkeypatch):
     win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
     win.statusBar().clearMessage()

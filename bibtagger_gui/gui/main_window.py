@@ -80,6 +80,10 @@ THUMB_ICON = (120, 80)
 #: saved, so a dropped step loses no data, only the way back past it (docs/gui.md#saving-and-the-undo-stack).
 UNDO_LIMIT = 2000
 
+#: the actions whose keys commit digits typed from the photo even when they are letters or cursor keys
+#: (MainWindow._moves_on_from_digits)
+MOVE_ON_KEYS = ("next_photo", "prev_photo", "accept_photo")
+
 
 class PhotoListView(QListView):
     """The photo list. :attr:`moving_by_keys` is True while one of its own keys (Up/Down, PageUp/Down,
@@ -1488,9 +1492,10 @@ class MainWindow(QMainWindow):
         self.number_edit.setFocus()
 
     def _moves_on_from_digits(self, event: Any) -> bool:
-        """A key pressed in the number field that goes to the window's next/previous photo instead (it commits the
-        number, then moves on): the number was begun by a digit typed from the photo, or is a drawn box's, and holds
-        digits only. A line edit took Right/Left as cursor keys and J/K (or a letter the key map binds) as text, so
+        """A key pressed in the number field that goes to the window's next/previous photo or accept instead (it
+        commits the number; next/previous then move on): the number was begun by a digit typed from the photo, or is
+        a drawn box's, and holds digits only (or nothing yet). An accept key the key map binds to a letter ("A")
+        typed "12a" there too. A line edit took Right/Left as cursor keys and J/K (or a letter the key map binds) as text, so
         "123" then J gave "123j" where the flow says J commits and moves on. After F2 (letters: ``A123``) or a click
         in the field they stay the field's keys."""
         entry = self._entry
@@ -1498,7 +1503,7 @@ class MainWindow(QMainWindow):
         if entry is None or entry.get("text_keys", True) or not (text.isdigit() or text == ""):
             return False
         pressed = QKeySequence(event.keyCombination())
-        return any(pressed == seq for action in ("next_photo", "prev_photo") for seq in self.keymap.sequences(action))
+        return any(pressed == seq for action in MOVE_ON_KEYS for seq in self.keymap.sequences(action))
 
     def edit_number(self) -> None:
         if self._no_photo_shown():
