@@ -250,6 +250,7 @@ def test_search_by_keys_only_digits_go_to_the_search_and_enter_shows_the_first_m
     assert QApplication.focusWidget() is win.search_edit and "No photo has bib '99'" in win.statusBar().currentMessage()
     key(qtbot, Qt.Key.Key_Escape)
     assert win.search_edit.text() == "" and win.list_model.total() == 4 and QApplication.focusWidget() is win.photo_view
+    assert "No photo has bib" not in win.statusBar().currentMessage()  # it stayed up over the photos shown again
 
 
 def test_enter_in_the_search_goes_to_the_first_match_when_accept_has_other_keys(qtbot, make_window, tmp_path, monkeypatch):

@@ -1672,6 +1672,9 @@ class MainWindow(QMainWindow):
         if self.search_edit.hasFocus():
             self.search_edit.clear()
             self.photo_view.setFocus()
+            # "No photo has bib '99'" must not stay up over the photo the cleared search shows again
+            if self.statusBar().currentMessage() == getattr(self, "_search_message", None):
+                self.statusBar().clearMessage()
             return
         self._end_entry()
         self.photo_view.setFocus()
@@ -1927,7 +1930,8 @@ class MainWindow(QMainWindow):
         with no match the search box keeps the focus and the status bar says so."""
         text = self.search_edit.text().strip()
         if text and self.store is not None and self.list_model.total() == 0:
-            self.statusBar().showMessage(f"No photo has bib {text!r}; Escape clears the search", 5000)
+            self._search_message = f"No photo has bib {text!r}; {self._first_key('cancel', 'Escape')} clears the search"
+            self.statusBar().showMessage(self._search_message, 5000)
             return
         if text:
             self.select_row(0)
