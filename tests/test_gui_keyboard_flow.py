@@ -607,3 +607,17 @@ def test_ctrl_s_says_that_every_edit_is_already_saved(qtbot, make_window, tmp_pa
     key(qtbot, Qt.Key.Key_S, CTRL)
     assert not win.isWindowModified()
     assert "Every edit is saved as you make it" in win.statusBar().currentMessage()
+
+
+def test_f5_that_takes_the_photo_shown_out_of_the_list_says_so(qtbot, make_window, tmp_path, monkeypatch):
+    """Under Show: Unreviewed, F5 after going back to an accepted photo showed another photo without a word."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    win.set_filter(ReviewFilter.UNREVIEWED)
+    first = win.current_id
+    key(qtbot, Qt.Key.Key_Return)  # accepted: on to the next unreviewed photo
+    key(qtbot, Qt.Key.Key_K)  # back to the accepted one, still in the list until it is rebuilt
+    assert win.current_id == first
+    key(qtbot, Qt.Key.Key_F5)
+    assert win.current_id != first
+    said = win.statusBar().currentMessage()
+    assert said == f"{win.items[first].photo.relpath} is no longer in this list (Show: Unreviewed): showing the first photo of the list"

@@ -1224,10 +1224,17 @@ class MainWindow(QMainWindow):
         self.list_model.set_items(queue, self.items.labels(ids), ids)
         self._show_queue_label()
         row = self.list_model.row_of(keep) if keep is not None else None
+        left = reload and row is None and keep is not None and bool(queue)
         if row is None and queue:
             row = 0
         if row is not None:
             self.select_row(row)
+            if left and keep in self.items:  # F5, a job's end: the photo shown went out of the list; say why it changed
+                why = [f"Show: {self.filter.label}"] if self.filter is not ReviewFilter.ALL else []
+                if self.search_edit.text().strip():
+                    why.append(f"search {self.search_edit.text().strip()!r}")
+                self.say_of_photo(f"{self.items[keep].photo.relpath} is no longer in this list ({', '.join(why) or 'rebuilt'}): "
+                                  "showing the first photo of the list", 6000)  # fmt: skip
             if reload and self.current_id == keep:  # still the same photo: show its bibs as stored now
                 self.refresh_photo(keep)
         else:
