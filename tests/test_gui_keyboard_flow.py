@@ -621,3 +621,21 @@ def test_f5_that_takes_the_photo_shown_out_of_the_list_says_so(qtbot, make_windo
     assert win.current_id != first
     said = win.statusBar().currentMessage()
     assert said == f"{win.items[first].photo.relpath} is no longer in this list (Show: Unreviewed): showing the first photo of the list"
+
+
+def test_delete_while_a_drawn_box_waits_for_its_number_deletes_nothing_and_says_so(qtbot, make_window, tmp_path, monkeypatch):
+    """Edit > Delete Bib (the menu: Delete in the number field is the field's own key) while a drawn box waited for
+    its number deleted the photo's selected bib and dropped the drawn box and the typed number without a word."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    rel = win.items[win.current_id].photo.relpath
+    before = numbers(tmp_path / "p", rel)
+    assert win.selected_bib is not None
+    key(qtbot, Qt.Key.Key_B)
+    key(qtbot, Qt.Key.Key_Right)
+    key(qtbot, Qt.Key.Key_Return)
+    typed(qtbot, "66")
+    win.actions_by_name["delete_bib"].trigger()
+    assert numbers(tmp_path / "p", rel) == before and win.number_edit.text() == "66"
+    assert "A box you drew waits for its number" in win.statusBar().currentMessage()
+    key(qtbot, Qt.Key.Key_Return)
+    assert sorted(numbers(tmp_path / "p", rel)) == sorted(before + ["66"])

@@ -1828,7 +1828,16 @@ class MainWindow(QMainWindow):
 
     def delete_selected_bib(self) -> None:
         row = self.selected_row()
-        if self._no_photo_shown() or not self._bib_to_act_on(row, "delete"):
+        if self._no_photo_shown():
+            return
+        if self._entry is not None and self._entry.get("box") is not None:
+            # Edit > Delete Bib while a drawn box waits for its number deleted the *selected* bib and dropped the
+            # drawn box and its typed number without a word
+            self._say(f"A box you drew waits for its number: {self._first_key('accept_photo', 'Return')} adds it, "
+                      f"{self._first_key('cancel', 'Escape')} drops it; then delete a bib")  # fmt: skip
+            self.number_edit.setFocus()
+            return
+        if not self._bib_to_act_on(row, "delete"):
             return
         self._end_entry()
         self.push_edit(DeleteBibCommand(self.ctx, self.current_id, row))
