@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -316,14 +317,25 @@ def exiftools_marked(mark: str) -> list[int]:
     return found
 
 
+def exiftools_left(mark: str, within: float) -> list[int]:
+    """:func:`exiftools_marked` once they had ``within`` seconds to end (polled)."""
+    deadline = time.monotonic() + within
+    while exiftools_marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return exiftools_marked(mark)
+
+
+def kill_marked(mark: str) -> None:
+    for pid in exiftools_marked(mark):
+        os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.slow  # a child process writing 30 photos
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds exiftool through /proc")
 def test_a_kill_or_a_closed_terminal_ends_exiftool_too(tmp_path, monkeypatch):
     """exiftool runs in a session of its own (the terminal's Ctrl+C must not kill it mid-command), and `-stay_open`
     does not end with its input: `bibtagger keywords` ended by SIGTERM or SIGHUP (the terminal closed) left it polling
     for ever. Both now stop the run at once through the `with ExifTool` that closes it."""
-    import time
-
     folder, n = numbered_photos(tmp_path, monkeypatch), 30
     for signum in (signal.SIGTERM, signal.SIGHUP):
         mark = f"{tmp_path.name}-{signum}"
@@ -336,14 +348,10 @@ def test_a_kill_or_a_closed_terminal_ends_exiftool_too(tmp_path, monkeypatch):
             assert exiftools_marked(mark)
             child.send_signal(signum)
             child.communicate(timeout=60)
-            deadline = time.monotonic() + 15
-            while exiftools_marked(mark) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            left = exiftools_marked(mark)
+            left = exiftools_left(mark, 15)
         finally:
             child.kill()
-            for pid in exiftools_marked(mark):
-                os.kill(pid, signal.SIGKILL)
+            kill_marked(mark)
         assert left == [], f"exiftool outlived bibtagger keywords ended by {signal.Signals(signum).name}"
         # every photo still there (a hidden temp file of the one being written may stay: the next run removes it)
         assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [f"p{i:02}.jpg" for i in range(n)]
@@ -372,8 +380,6 @@ def test_a_sigkill_of_the_keyword_run_ends_exiftool_too(tmp_path, monkeypatch):
     """Nothing can catch a SIGKILL (the OOM killer, `kill -9`, the app killed while it writes keywords), and exiftool
     `-stay_open` polls on at the end of its input: it stayed for ever, ~3 % of a core each. Its lifeline's watchdog
     (core/parent_watch.py) now stops it."""
-    import time
-
     folder = numbered_photos(tmp_path, monkeypatch, 3)
     mark = f"{tmp_path.name}-kill"
     child = subprocess.Popen([sys.executable, "-c", PAUSED_RUN, str(folder)], env={**os.environ, "BIBTAGGER_TEST_MARK": mark},
@@ -383,15 +389,11 @@ def test_a_sigkill_of_the_keyword_run_ends_exiftool_too(tmp_path, monkeypatch):
         assert exiftools_marked(mark)  # exiftool runs, waiting for the next photo's command
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
-        deadline = time.monotonic() + 5
-        while exiftools_marked(mark) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = exiftools_marked(mark)
+        left = exiftools_left(mark, 5)
     finally:
         child.kill()
         child.wait()
-        for pid in exiftools_marked(mark):
-            os.kill(pid, signal.SIGKILL)
+        kill_marked(mark)
     assert left == [], "exiftool outlived bibtagger keywords killed by SIGKILL"
     assert sorted(p.name for p in folder.iterdir()) == ["p00.jpg", "p01.jpg", "p02.jpg"]  # the written one renamed in
     assert main(["keywords", str(folder)]) == 0  # the next run finishes

@@ -52,6 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def whole_number(minimum: int, least: str = ""):
+    """An argparse ``type``: a whole number of at least ``minimum`` ("not a whole number: 'x'", else "must be at least
+    1, not 0", or ``least`` in place of "at least 1": "0 (every line) or more")."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {least or f'at least {minimum}'}, not {value}")
+        return value
+
+    return parse
+
+
 def note_store(store) -> None:
     """Say on stderr what the opening of a project found to tell (``Store.copy_behind``: a read-only folder's own
     project changed since the copy the user works on was made from it, docs/store.md)."""

@@ -6,15 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+from bibtagger_gui.cli import whole_number
 
 
 def _shell_arg(path: Path) -> str:
@@ -55,6 +47,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("outdir", nargs="?", metavar="OUTDIR",
                    help="folder to write (default: bibtagger-demo in the user data folder, the one the app's "
                         "Try Demo Photos opens)")  # fmt: skip
-    p.add_argument("--count", type=_positive, default=24, help="how many photos (default 24)")
+    p.add_argument("--count", type=whole_number(1), default=24, help="how many photos (default 24)")
     p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same photos (default 0)")
     p.set_defaults(func=run)

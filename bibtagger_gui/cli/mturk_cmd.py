@@ -5,22 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from bibtagger_gui.cli import note_store
 from pathlib import Path
 from typing import Any, Sequence
 
+from bibtagger_gui.cli import note_store, whole_number
 from bibtagger_gui.core import mturk
 
 
-def _list_count(text: str) -> int:
-    """``--list N``: a count of lines, 0 for all; a negative one (``--list -1``) was taken as "all" without a word."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (every line) or more, not {value}")
-    return value
+# --list N: a count of lines, 0 for all (a negative one, `--list -1`, was taken as "all" without a word)
+LIST_COUNT = whole_number(0, "0 (every line) or more")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("csv", type=Path, metavar="CSV", help="batch results CSV downloaded from MTurk")
         sp.add_argument("dir", type=Path, metavar="DIR", help="photo folder (photos named as in Input.objects_to_find)")
-        sp.add_argument("--list", type=_list_count, default=30, metavar="N", help="show at most N lines per list (0: all; default 30)")
+        sp.add_argument("--list", type=LIST_COUNT, default=30, metavar="N", help="show at most N lines per list (0: all; default 30)")
 
     imp = msub.add_parser("import", help="check the batch, list missing photos, add workers' boxes as mturk bibs")
     common(imp)
