@@ -409,3 +409,28 @@ def test_bibs_are_checked_as_typed_numbers_and_boxes_kept_inside_the_photo_bib_b
         f"{made[2][0]}: bib '{long_number}': '{long_number}' is no bib number (longer than 12 characters): left out",
     ]
     assert "4 bib(s) fixed" in err and "1 bib(s) left out" in err and "5 human and 0 model bib(s) added" in err
+
+
+def test_a_full_width_number_read_as_ascii_is_said_as_such_not_as_spaces(folder, tmp_path, capsys):
+    """given_number takes numbers in NFKC (stop 32): a file's full-width "１０５" is bib 105 and a zero-width space is
+    dropped. The import's note said "read as 105 (a bib number has no spaces)" of them, a reason that was not the one;
+    it says what was done to the number."""
+    src, made = folder
+    data = [
+        {"image": made[0][0], "bibs": [{"number": "１０５", "box": None}]},  # full-width digits
+        {"image": made[1][0], "bibs": [{"number": "10\u200b6", "box": None}]},  # a zero-width space from a web page
+        {"image": made[2][0], "bibs": [{"number": "1 07", "box": None}]},  # a space, as before
+    ]
+    path = tmp_path / "wide.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert main(["import", str(src), str(path)]) == 0
+    err = capsys.readouterr().err
+    with opened(src) as store:
+        assert [bibset(store, made[i][0])[0][0] for i in range(3)] == ["105", "106", "107"]
+    lines = [line.split(": ", 1)[1] for line in err.splitlines() if line.startswith(f"{path}: ")]
+    assert f"{made[0][0]}: bib '１０５': read as 105 (full-width characters read as plain ones)" in lines
+    invisible = "10\u200b6"
+    assert f"{made[1][0]}: bib {invisible!r}: read as 106 (invisible characters dropped)" in lines
+    assert f"{made[2][0]}: bib '1 07': read as 107 (a bib number has no spaces)" in lines
+    assert not any("１０５" in line and "no spaces" in line for line in err.splitlines())
+    assert "3 bib(s) fixed (a number's spaces, full-width or invisible characters, a box outside its photo)" in err

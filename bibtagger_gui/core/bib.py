@@ -95,6 +95,20 @@ def given_number(text: object) -> str:
     return number
 
 
+def given_number_change(text: str) -> str:
+    """Why :func:`given_number` gives another number than ``text`` (what an import's note says of it): full-width
+    characters read as plain ones (NFKC), invisible characters dropped, spaces dropped."""
+    plain = _plain(text)
+    why = []
+    if plain != text:
+        why.append("full-width characters read as plain ones")
+    if _INVISIBLE.search(text):
+        why.append("invisible characters dropped")
+    if any(ch.isspace() for ch in plain):
+        why.append("a bib number has no spaces")
+    return "; ".join(why) or "a bib number has no spaces"
+
+
 @dataclass(frozen=True)
 class Bib:
     """A bib number, its box (x1, y1, x2, y2 in oriented-image pixels) and confidence."""

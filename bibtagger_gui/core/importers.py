@@ -27,7 +27,7 @@ from typing import Any, Iterable
 from bibtagger_gui.core import handout
 from bibtagger_gui.core import handout_merge as merging
 from bibtagger_gui.core.annotations import Handout, PhotoAnnotation
-from bibtagger_gui.core.bib import Bib, given_number
+from bibtagger_gui.core.bib import Bib, given_number, given_number_change
 from bibtagger_gui.core.name_match import by_folders, describe_candidates
 from bibtagger_gui.core.portable import name_key, nfc
 
@@ -144,7 +144,8 @@ class ImportReport:
         if self.unreviewed:
             parts.append(f"{len(self.unreviewed)} photo(s) left unreviewed (their review did not see all their bibs)")
         if self.bibs_fixed:
-            parts.append(f"{len(self.bibs_fixed)} bib(s) fixed (spaces in a number, a box outside its photo)")
+            parts.append(f"{len(self.bibs_fixed)} bib(s) fixed (a number's spaces, full-width or invisible characters, "
+                         "a box outside its photo)")
         if self.bibs_skipped:
             parts.append(f"{len(self.bibs_skipped)} bib(s) left out (not a bib number)")
         if self.predictions_dropped:
@@ -294,7 +295,7 @@ def _checked(bibs: list[Bib], photo: Any, image: str, report: ImportReport) -> t
             lost = True
             continue
         if number != bib.number:
-            report.bibs_fixed.append((image, f"{label}: read as {number} (a bib number has no spaces)"))
+            report.bibs_fixed.append((image, f"{label}: read as {number} ({given_number_change(bib.number)})"))
             label = f"bib {number!r}"
         box = bib.box
         if box is not None and w and h:
