@@ -434,3 +434,35 @@ def test_a_full_width_number_read_as_ascii_is_said_as_such_not_as_spaces(folder,
     assert f"{made[2][0]}: bib '1 07': read as 107 (a bib number has no spaces)" in lines
     assert not any("１０５" in line and "no spaces" in line for line in err.splitlines())
     assert "3 bib(s) fixed (a number's spaces, full-width or invisible characters, a box outside its photo)" in err
+
+
+@pytest.mark.parametrize("hand_out", [True, False], ids=["as-exported", "without-handout"])
+def test_reimporting_an_export_with_full_width_numbers_stored_before_nfkc_is_a_no_op(folder, tmp_path, capsys, hand_out):
+    """A project holding "１８１" (typed with an input method in full-width mode, or imported, before stop 32 took
+    numbers in NFKC: stored as it came) exports it as "１８１". The import read it back as 181, which matched neither the
+    project's bib nor its hand-out state: re-importing the unchanged file rewrote the person's bib and deleted the
+    prediction "１８２" (its "182" dropped as a new prediction). The project's own spelling stays."""
+    src, made = folder
+    with opened(src) as store:
+        ids = [store.photo_by_path(rel).id for rel, _, _ in made]
+        for pid in ids:
+            store.set_model_bibs(pid, [], "det:x+read:y")  # recognized (an unrecognized photo takes the file's)
+        store.add_bib(ids[0], "１８１", (10, 10, 60, 60))
+        store.set_model_bibs(ids[1], [Bib("１８２", (10, 10, 60, 60), 0.8)], "import:old.json")
+    out = tmp_path / "own.json"
+    assert main(["export", str(src), "--format", "json", "--out", str(out)]) == 0
+    if not hand_out:
+        out.write_text(json.dumps([{k: v for k, v in e.items() if k != "handout"} for e in json.loads(out.read_text())]))
+    before = _project_state(src)
+    capsys.readouterr()
+    assert main(["import", str(src), str(out)]) == 0
+    err = capsys.readouterr().err
+    assert _project_state(src) == before, err
+    assert "deleted" not in err and "left out" not in err and "read as" not in err, err
+    # a number the project does not have in that spelling is still read in NFKC
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps([{"image": made[2][0], "bibs": [{"number": "１８３", "box": None}]}], ensure_ascii=False),
+                   encoding="utf-8")
+    assert main(["import", str(src), str(new)]) == 0
+    with opened(src) as store:
+        assert [r.number for r in store.bibs(store.photo_by_path(made[2][0]).id)] == ["183"]

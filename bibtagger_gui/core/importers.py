@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from bibtagger_gui.core import handout
 from bibtagger_gui.core import handout_merge as merging
@@ -279,11 +279,31 @@ def _scaled(bib: Bib, s: tuple[float, float]) -> Bib:
     return Bib(bib.number, (x1 * s[0], y1 * s[1], x2 * s[0], y2 * s[1]), bib.confidence)
 
 
-def _checked(bibs: list[Bib], photo: Any, image: str, report: ImportReport) -> tuple[list[Bib], bool]:
+def _spellings(store: Any, photo_id: int, handouts: Iterable[Handout]) -> Callable[[], set[str]]:
+    """The numbers as the project spells them for a photo (its bibs, the hand-out states of the entry): read once,
+    when :func:`_checked` first asks (only for a number the rule changes)."""
+    got: list[set[str]] = []
+
+    def known() -> set[str]:
+        if not got:
+            got.append({r.number for r in store.bibs(photo_id)} | {b.number for h in handouts for b in h.bibs})
+        return got[0]
+
+    return known
+
+
+def _checked(bibs: list[Bib], photo: Any, image: str, report: ImportReport,
+             known: Callable[[], set[str]] = set) -> tuple[list[Bib], bool]:
     """The entry's bibs (boxes already in the photo's frame) under the rules a typed number follows
     (``core.bib.given_number``: spaces dropped, at most 12 characters) and inside the photo: a box reaching
     past its edges is clamped to them, one wholly outside is dropped (the number stays, without a box). What
-    was fixed or left out goes to ``report``, bib by bib. Returns (the bibs kept, whether one was left out)."""
+    was fixed or left out goes to ``report``, bib by bib. Returns (the bibs kept, whether one was left out).
+
+    ``known``: the spellings the project already has for this photo (its bibs, its hand-out states). A number the
+    rule would change but written exactly as one of them stays as it is: a project's "１８１" typed before numbers
+    were taken in NFKC (stop 32) comes back in its own export as "１８１", and read as 181 it matched neither the
+    project's bib nor its hand-out state, so re-importing an unchanged file rewrote the bib and deleted a
+    prediction of it (lookups compare them alike anyway, docs/bib-numbers.md)."""
     kept, lost = [], False
     w, h = photo.width, photo.height
     for bib in bibs:
@@ -294,6 +314,8 @@ def _checked(bibs: list[Bib], photo: Any, image: str, report: ImportReport) -> t
             report.bibs_skipped.append((image, f"{label}: {exc}: left out"))
             lost = True
             continue
+        if number != bib.number and bib.number in known():
+            number = bib.number  # the project's own spelling of it (see above)
         if number != bib.number:
             report.bibs_fixed.append((image, f"{label}: read as {number} ({given_number_change(bib.number)})"))
             label = f"bib {number!r}"
@@ -468,7 +490,8 @@ def import_annotations(
                 report.by_name.append((entry.image, photo.relpath))
             if s != (1.0, 1.0):
                 report.scaled.append(entry.image)
-            bibs, lost = _checked([_scaled(b, s) for b in entry.bibs], photo, entry.image, report)
+            bibs, lost = _checked([_scaled(b, s) for b in entry.bibs], photo, entry.image, report,
+                                  _spellings(store, photo.id, entry.handouts))
             if source == "auto":
                 human = [b for b in bibs if b.confidence is None]
                 model = [b for b in bibs if b.confidence is not None]
