@@ -184,3 +184,20 @@ def test_find_says_which_files_the_scan_skipped_and_why(store, capsys):
             "note: 3 file(s) skipped by the scan (above): no bibs of theirs are looked at",
             "1 photo(s) with bib 12",
         ]
+
+
+def test_a_skipped_file_whose_photo_holds_bibs_is_not_said_to_have_none_looked_at(store, capsys):
+    """A photo whose file broke after its bibs were typed (a card error, a copy cut short) is skipped by the scan
+    ("not an image") but keeps its bibs in the project, and find lists it: the note said "no bibs of theirs are looked
+    at" above the very photo it then found. It says the project's bibs of it are looked at."""
+    folder = store.folder
+    pid = store.photo_by_path("a.jpg").id
+    assert [b.number for b in store.bibs(pid)] == ["12", "1234"]
+    (folder / "a.jpg").write_text("not a photo any more")
+    assert main(["find", str(folder), "12"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["a.jpg"]  # its bib is looked at
+    assert f"{folder / 'a.jpg'}: not an image (unrecognized file content)" in err.splitlines()
+    assert "no bibs of theirs are looked at" not in err, err
+    assert ("note: 1 file(s) skipped by the scan (above): not read for bibs; the bibs the project already holds for 1 "
+            "of them (typed or imported) are looked at") in err.splitlines(), err

@@ -34,7 +34,7 @@ def open_project(folder: str | Path, scan: bool = True):
         return None
     note_store(store)
     if scan:  # act on the folder as it is: a renamed or moved photo is matched by its hash
-        for line in skipped_lines(folder, store.scan()):  # find said nothing of them (a name not UTF-8)
+        for line in skipped_lines(folder, store.scan(), store):  # find said nothing of them (a name not UTF-8)
             print(line, file=sys.stderr)
     return store
 
@@ -42,10 +42,12 @@ def open_project(folder: str | Path, scan: bool = True):
 SKIPPED_SHOWN = 10  # files a scan skipped that are named one by one; the rest are counted
 
 
-def skipped_lines(folder: Path, report) -> list[str]:
+def skipped_lines(folder: Path, report, store=None) -> list[str]:
     """What the scan (``core.store.ScanReport``) left out, said as ``predict`` says it: ``DIR/name: why`` for each
     file that is no usable photo (a name that is not UTF-8, not an image; the first :data:`SKIPPED_SHOWN`), the
-    formats it cannot read, and how many files that is; [] when it skipped nothing."""
+    formats it cannot read, and how many files that is; [] when it skipped nothing. With ``store``: a skipped file
+    that is a photo of the project holding bibs (typed or imported before its file broke) still has them looked
+    at, which the note says instead of "no bibs of theirs are looked at"."""
     from bibtagger_gui.core.imageio import unsupported_note
 
     lines = [f"{folder / rel}: {message}" for rel, message in report.errors[:SKIPPED_SHOWN]]
@@ -56,8 +58,18 @@ def skipped_lines(folder: Path, report) -> list[str]:
         lines.append(note)
     skipped = len(report.errors) + len(report.unsupported)
     if skipped:
-        lines.append(f"note: {skipped} file(s) skipped by the scan (above): no bibs of theirs are looked at")
+        held = _holding_bibs(store, [rel for rel, _message in report.errors]) if store is not None else 0
+        lines.append(f"note: {skipped} file(s) skipped by the scan (above): " + (
+            f"not read for bibs; the bibs the project already holds for {held} of them (typed or imported) are looked at"
+            if held else "no bibs of theirs are looked at"))
     return lines
+
+
+def _holding_bibs(store, relpaths: list[str]) -> int:
+    """How many of ``relpaths`` are photos of ``store`` with bibs (a photo whose file broke keeps them)."""
+    ids = {p.relpath: p.id for p in store.photos()}  # (one query, not one per file: a scan may skip thousands)
+    with_bibs = store.bibs_of(ids[rel] for rel in relpaths if rel in ids)
+    return len(with_bibs)
 
 
 def find_photos(store, number: str, prefix: bool = False) -> list[str]:
