@@ -811,6 +811,8 @@ def test_a_read_only_store_file_is_said_before_anything_runs():
                 Store.open(base + "/photos", db_path=db)
             except StoreError as exc:
                 print(f"error: {exc}", file=sys.stderr)
+            else:
+                print("opened", file=sys.stderr)
             """
         said = {
             ro_file: f"error: {ro_file}: this project database file cannot be written (read-only), so nothing could be "
@@ -825,10 +827,48 @@ def test_a_read_only_store_file_is_said_before_anything_runs():
                 "import bibtagger_gui.core.exporters, bibtagger_gui.core.importers, locale\n"
                 "bibtagger_gui.cli.build_parser()\n"))
             assert res.returncode == 0, res.stderr
-            assert res.stderr.splitlines() == [message, "1", message, "1", message]
+            # Store.open (export) reads a read-only file (test_export_reads_a_read_only_store_file), not one in a
+            # folder it cannot write (SQLite needs its -shm there): ro.db's folder here is such a folder
+            opened = message if db != ro_file else (
+                f"error: {base}: this folder cannot be written, so ro.db in it cannot be saved into (SQLite writes its "
+                "journal files beside the database); copy it to a folder you can write, or choose another place")
+            assert res.stderr.splitlines() == [message, "1", message, "1", opened]
         assert ro_file.read_bytes() == before and sorted(p.name for p in ro_dir.iterdir()) == ["w.db"]
     finally:
         (base / "rodir").chmod(0o755)
+        import shutil
+
+        shutil.rmtree(base)
+
+
+def test_export_reads_a_read_only_store_file():
+    """`export DIR --store RO.db` (an archived project, a colleague's database given read-only) exported it before
+    stop 32; the writability check of --store (there for predict and import, which write) refused it in Store.open
+    ("cannot be written (read-only), so nothing could be saved in it"), though an export saves nothing there."""
+    base = Path(tempfile.mkdtemp(prefix="bt_ro_export_"))
+    try:
+        base.chmod(0o777)
+        photos = base / "photos"
+        make_photo(photos / "a.jpg", 1)
+        db = base / "ro.db"
+        with Store.open(photos, db_path=db) as store:
+            store.scan()
+            store.add_bib(store.photo_by_path("a.jpg").id, "4321", None)
+        db.chmod(0o444)
+        before = db.read_bytes()
+        out = base / "out.csv"
+        code = """
+            from bibtagger_gui.cli import main
+            print(main(["export", sys.argv[1], "--format", "csv", "--store", sys.argv[2], "--out", sys.argv[3]]))
+            """
+        res = _as_nobody(code, str(photos), str(db), str(out), imports=(
+            "import bibtagger_gui.cli, bibtagger_gui.cli.export_cmd, bibtagger_gui.core.exporters, locale\n"
+            "import bibtagger_gui.core.photo_selection, bibtagger_gui.core.sheet_csv, bibtagger_gui.core.handout\n"
+            "bibtagger_gui.cli.build_parser()\n"))
+        assert res.stdout.strip() == "0", res.stderr
+        assert "4321" in out.read_text(encoding="utf-8-sig")
+        assert db.read_bytes() == before
+    finally:
         import shutil
 
         shutil.rmtree(base)

@@ -380,17 +380,22 @@ def new_db_problem(db_path: str | os.PathLike) -> str | None:
     return problem
 
 
-def store_db_problem(db_path: str | os.PathLike) -> str | None:
+def store_db_problem(db_path: str | os.PathLike, writing: bool = True) -> str | None:
     """Why the project database named by ``--store DB`` cannot be saved into: a new one, :func:`new_db_problem`;
     one already there, a file this user cannot write (or read), or one in a folder that cannot be written (SQLite
     makes its ``-wal``/``-shm`` files beside it). Such a run loaded the models and scanned the photos, then
-    failed with SQLite's "attempt to write a readonly database". None when it can be used."""
+    failed with SQLite's "attempt to write a readonly database". None when it can be used.
+
+    ``writing=False`` (``Store.open``, so ``export``): a read-only *file* is no problem: SQLite opens it read-only
+    and an export reads it (an archived project, a colleague's database given read-only); only the commands that
+    write refuse it up front (predict, import). Its folder must still be writable (SQLite cannot open it without
+    its ``-shm`` there)."""
     if not os.path.lexists(db_path):
         return new_db_problem(db_path)
     path = Path(db_path)
     if path.is_dir():
         return None  # opening it says what it is
-    if not os.access(path, os.R_OK | os.W_OK):
+    if writing and not os.access(path, os.R_OK | os.W_OK):
         return (f"{path}: this project database file cannot be written (read-only), so nothing could be saved in it; "
                 "make it writable, or give another file")
     parent = Path(os.path.realpath(path)).parent
@@ -623,7 +628,7 @@ class Store:
         if why:
             raise StoreError(f"{folder}: {why}")
         if db_path is not None:
-            why = store_db_problem(db_path)
+            why = store_db_problem(db_path, writing=False)  # (predict and import ask writing=True before)
             if why:
                 raise StoreError(why)
             cls._check_owner(Path(db_path), folder)
