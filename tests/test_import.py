@@ -466,3 +466,14 @@ def test_reimporting_an_export_with_full_width_numbers_stored_before_nfkc_is_a_n
     assert main(["import", str(src), str(new)]) == 0
     with opened(src) as store:
         assert [r.number for r in store.bibs(store.photo_by_path(made[2][0]).id)] == ["183"]
+
+
+def test_a_broken_utf16_file_is_not_said_to_be_not_utf8(folder, tmp_path, capsys):
+    """A UTF-16 file (PowerShell 5's `> file.json`) cut short in its last character: the import said "not UTF-8
+    text" of a file it had read as UTF-16 by its byte order mark."""
+    src, _made = folder
+    broken = tmp_path / "cut.json"
+    broken.write_bytes('[{"image": "a.jpg", "bibs": []}]'.encode("utf-16")[:-1])
+    assert main(["import", str(src), str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert "not UTF-8 text" not in err and f"{broken}: not UTF-16 text" in err, err

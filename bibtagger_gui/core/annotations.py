@@ -204,6 +204,7 @@ def parse_annotations(data: Any, source: str = "annotations") -> list[PhotoAnnot
 def load_annotations(path: str | os.PathLike) -> list[PhotoAnnotation]:
     """Read and validate an annotation file."""
     path = Path(path)
+    utf16 = False
     try:
         raw = path.read_bytes()
         # UTF-16 with a byte order mark: Windows PowerShell 5's `ConvertTo-Json … > file.json`, Notepad's "Unicode"
@@ -211,8 +212,9 @@ def load_annotations(path: str | os.PathLike) -> list[PhotoAnnotation]:
         text = raw.decode("utf-16" if utf16 else "utf-8-sig")
     except FileNotFoundError:
         raise AnnotationError(f"{path}: file not found") from None
-    except UnicodeDecodeError:
-        raise AnnotationError(f"{path}: not UTF-8 text") from None
+    except UnicodeDecodeError:  # (a UTF-16 file cut short, its last character half there, is not said as UTF-8)
+        raise AnnotationError(f"{path}: not {'UTF-16' if utf16 else 'UTF-8'} text"
+                              + (" (it starts with UTF-16's byte order mark, then breaks off)" if utf16 else "")) from None
     except OSError as exc:
         raise AnnotationError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
