@@ -639,3 +639,21 @@ def test_delete_while_a_drawn_box_waits_for_its_number_deletes_nothing_and_says_
     assert "A box you drew waits for its number" in win.statusBar().currentMessage()
     key(qtbot, Qt.Key.Key_Return)
     assert sorted(numbers(tmp_path / "p", rel)) == sorted(before + ["66"])
+
+
+def test_redo_while_a_drawn_box_waits_for_its_number_says_so(qtbot, make_window, tmp_path, monkeypatch):
+    """Redo with a drawn box waiting for its number (nothing typed) said "A number is being typed: Return commits it",
+    and Return then only asked for the box's number: it says a box waits for its number."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    first = win.current_id
+    key(qtbot, Qt.Key.Key_Return)  # accept the first photo (a step to redo)
+    win.actions_by_name["undo"].trigger()
+    assert win.current_id == first and not win.store.photo(first).reviewed
+    key(qtbot, Qt.Key.Key_B)
+    key(qtbot, Qt.Key.Key_Right)  # a box in the middle of the view
+    key(qtbot, Qt.Key.Key_Return)  # take it: it waits for its number
+    win.actions_by_name["redo"].trigger()
+    said = win.statusBar().currentMessage()
+    assert not win.store.photo(first).reviewed and win._entry is not None and win._entry.get("box") is not None
+    assert "A number is being typed" not in said, said
+    assert said == "A box you drew waits for its number: type it, then Return; Escape drops the box; then redo", said

@@ -1896,8 +1896,11 @@ class MainWindow(QMainWindow):
         """Redo; not while a number is typed (or a drawn box waits for its number): redoing would drop it, so the
         status bar says how to finish it first."""
         if self._unsaved_typing():
-            self._say(f"A number is being typed: {self._first_key('accept_photo', 'Return')} commits it, "
-                      f"{self._first_key('cancel', 'Escape')} drops it; then redo")  # fmt: skip
+            accept, cancel = self._first_key("accept_photo", "Return"), self._first_key("cancel", "Escape")
+            if self._typed():
+                self._say(f"A number is being typed: {accept} commits it, {cancel} drops it; then redo")
+            else:  # a drawn box, no number yet: Return alone only asks for it (_box_waits_for_number)
+                self._say(f"A box you drew waits for its number: type it, then {accept}; {cancel} drops the box; then redo")
             return
         self._end_entry()
         self._step_stack(self.undo_stack.redo, "Redid", self.undo_stack.redoText())
