@@ -364,8 +364,8 @@ def _as_in_file(store: Any, photo_id: int, human: list[Bib], model: list[Bib], s
     want = None if source == "model" else (True if truth else reviewed)
     if want is not None and photo.reviewed != want:
         return None
-    records = not truth and (bool(model) or (reviewed is False and source == "auto") or (source == "model" and not human))
-    if records and photo.model_version is None:  # the import would record the photo as recognized
+    records = not truth and (bool(model) or (source == "model" and not human))
+    if records and photo.model_version is None:  # the import would record the photo as recognized (_import_photo)
         return None
     free = list(store.bibs(photo_id))
     for bib in model:
@@ -638,6 +638,10 @@ def _import_photo(
             report.skipped_reviewed.append(entry.image)
         return
     old = [r for r in store.bibs(photo.id) if r.source == "model"]
+    if not model and source != "model" and current.model_version is None and not old:
+        # no prediction in the file for a photo no recognizer has seen: an own export's `"reviewed": false` entry
+        # of it lists no model bib because there is none, it found none; it stays for the recognizer (not_recognized)
+        return
     expected = store.model_bibs_to_keep(photo.id, model)
     report.model_dropped += len(model) - len(expected)
     if current.model_version is not None and len(old) == len(expected) and _pair(old, expected) == len(expected):
