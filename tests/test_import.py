@@ -88,12 +88,19 @@ def test_predict_json_round_trip(tmp_path, monkeypatch, placeholder_models_dir):
         assert b.to_annotations() == a.to_annotations() == want
         assert sum(len(e["bibs"]) for e in want) == 3
         versions = {p.relpath: p.model_version for p in b.photos()}
-        # an entry with predictions records its photo as recognized; an empty one (predict's "no bib found") does not
-        # since stop 32: an export writes the same entry for a photo never recognized, which the import recorded as
-        # recognized, so the app never recognized it; these photos are recognized again here instead
-        assert versions == {e["image"]: "import:pred.json" if e["bibs"] else None for e in want}
-        assert sorted(versions.values(), key=str) == [None, None, "import:pred.json", "import:pred.json"]
-    raw = [{k: v for k, v in e.items() if k != "reviewed"} for e in json.loads(pred.read_text())]
+        # predict --json writes "reviewed": false and "recognized": true, so an empty entry is "no bib found": those
+        # photos are not recognized again here
+        assert all(e.get("recognized") is True for e in want)
+        assert set(versions.values()) == {"import:pred.json"}
+    older = tmp_path / "older.json"  # a file from before "recognized" was written: an empty entry does not say
+    older.write_text(json.dumps([{k: v for k, v in e.items() if k != "recognized"} for e in json.loads(pred.read_text())]))
+    third = tmp_path / "third"
+    shutil.copytree(src, third)
+    assert main(["import", str(third), str(older)]) == 0
+    with Store.open(third) as d:
+        assert {p.relpath: p.model_version for p in d.photos()} == {e["image"]: "import:older.json" if e["bibs"] else None
+                                                                     for e in want}  # fmt: skip
+    raw = [{k: v for k, v in e.items() if k not in ("reviewed", "recognized")} for e in json.loads(pred.read_text())]
     bare = tmp_path / "bare.json"  # another tool's file (no "reviewed"): an empty entry does not say, so it is recognized
     bare.write_text(json.dumps(raw))
     other = tmp_path / "other"
@@ -349,12 +356,13 @@ def test_reimporting_your_own_export_is_a_no_op(folder, tmp_path, capsys, hand_o
     assert _project_state(src) == before
 
 
-@pytest.mark.parametrize("into", ["same-project-without-handout", "fresh-copy"])
+@pytest.mark.parametrize("into", ["same-project-without-handout", "fresh-copy", "fresh-copy-older-file"])
 def test_reimported_export_leaves_photos_never_recognized_to_the_recognizer(folder, tmp_path, capsys, into):
     """A photo the file gives no prediction (only human bibs, or nothing) is not recorded as recognized by an import:
     the app and `not_recognized()` still see it as waiting for the recognizer. Before, the own export's
     `"reviewed": false` made its empty prediction list count as "no bib found" (`model_version = "import:own.json"`)
-    on photos no recognizer had ever seen. A photo the file gives predictions is recorded as recognized."""
+    on photos no recognizer had ever seen. A photo the file gives predictions, or says a recognizer looked at
+    (`"recognized": true`: no bib found), is recorded as recognized."""
     from bibtagger_gui.core.review import needs_recognition
 
     src, made = folder
@@ -362,20 +370,27 @@ def test_reimported_export_leaves_photos_never_recognized_to_the_recognizer(fold
         ids = [store.photo_by_path(rel).id for rel, _, _ in made]
         store.set_model_bibs(ids[0], [Bib(made[0][1], made[0][2], 0.9)], "det:x+read:y")  # recognized
         store.add_bib(ids[1], made[1][1], made[1][2])  # a bib typed in, never recognized
+        store.set_model_bibs(ids[3], [], "det:x+read:y")  # recognized, no bib found
         waiting = {p.relpath for p in store.photos() if needs_recognition(p)}
-    assert waiting == {rel for rel, _, _ in made[1:]}
+    assert waiting == {made[1][0], made[2][0]}
     out = tmp_path / "own.json"
     assert main(["export", str(src), "--format", "json", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert [e.get("recognized", False) for e in data] == [True, False, False, True]
     target = src
-    if into == "fresh-copy":  # another project: the hand-out states are not its own, so no merge
+    if into == "same-project-without-handout":
+        data = [{k: v for k, v in e.items() if k != "handout"} for e in data]
+    else:  # another project: the hand-out states are not its own, so no merge
         target = tmp_path / "copy"
         shutil.copytree(src, target)
-    else:
-        out.write_text(json.dumps([{k: v for k, v in e.items() if k != "handout"} for e in json.loads(out.read_text())]))
+    if into == "fresh-copy-older-file":  # written before "recognized" was: a photo without predictions does not say
+        data = [{k: v for k, v in e.items() if k != "recognized"} for e in data]
+        waiting.add(made[3][0])
+    out.write_text(json.dumps(data))
     assert main(["import", str(target), str(out)]) == 0
     with Store.open(target) as store:
         assert {p.relpath for p in store.photos() if needs_recognition(p)} == waiting
-        assert [p.relpath for p in store.not_recognized()] == sorted(rel for rel, _, _ in made[2:])  # no bib at all
+        assert [p.relpath for p in store.not_recognized()] == sorted(w for w in waiting if w != made[1][0])  # no bib at all
         assert store.photo_by_path(made[0][0]).model_version == ("det:x+read:y" if target == src else "import:own.json")
     # --as model: every bib is a prediction and an empty entry is "no bib found" (docs/imports.md): all recognized
     other = tmp_path / "as_model"

@@ -3,7 +3,9 @@
 A file is a list of ``{"image": relpath, "width": W, "height": H, "bibs": [{"number": "1234",
 "box": [x1, y1, x2, y2] | null, "confidence": 0.97}]}``; extra keys are ignored on read, except
 the optional ``"reviewed": true|false`` that ``predict --json`` and ``export --format json`` write
-(``PhotoAnnotation.reviewed``; None when absent or not a boolean; docs/imports.md) and the optional
+(``PhotoAnnotation.reviewed``; None when absent or not a boolean; docs/imports.md), the optional
+``"recognized": true`` they write on an unreviewed photo a recognizer has looked at (``PhotoAnnotation.recognized``: its
+predictions, even none, are what it found; absent: not said) and the optional
 ``"handout"`` list that ``export --format json`` writes: the photo's state when it was handed out, per
 project (``PhotoAnnotation.handouts``, :class:`Handout`; the import's three-way merge, docs/volunteers.md), with the
 optional ``"saved"`` stamp of that export (``PhotoAnnotation.saved``, :class:`Saved`: which of the writing project's
@@ -71,11 +73,14 @@ class PhotoAnnotation:
     reviewed: bool | None = None  # the entry's optional "reviewed" key (written by predict/export): None = not said
     handouts: list[Handout] = field(default_factory=list)  # the optional "handout" key (export --format json)
     saved: Saved | None = None  # the optional "saved" key (export --format json): which save of its writer this is
+    recognized: bool = False  # the optional "recognized": true (predict/export): a recognizer looked at the photo
 
     def to_json(self) -> dict:
         out = {"image": self.image, "width": self.width, "height": self.height, "bibs": [b.to_json() for b in self.bibs]}
         if self.reviewed is not None:
             out["reviewed"] = self.reviewed
+        if self.recognized:
+            out["recognized"] = True
         if self.handouts:
             out["handout"] = [h.to_json() for h in self.handouts]
         if self.saved is not None:
@@ -194,6 +199,7 @@ def parse_annotations(data: Any, source: str = "annotations") -> list[PhotoAnnot
                     entry.get("reviewed") if isinstance(entry.get("reviewed"), bool) else None,
                     parse_handouts(entry.get("handout"), f"{where}.handout"),
                     parse_saved(entry.get("saved"), f"{where}.saved"),
+                    entry.get("recognized") is True,
                 )
             )
     except AnnotationError as exc:

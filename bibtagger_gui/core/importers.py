@@ -353,7 +353,7 @@ def _same_model_bib(row: Any, bib: Bib) -> bool:
 
 
 def _as_in_file(store: Any, photo_id: int, human: list[Bib], model: list[Bib], source: str, truth: bool,
-                reviewed: bool | None) -> int | None:  # fmt: skip
+                reviewed: bool | None, recognized: bool = False) -> int | None:  # fmt: skip
     """How many bibs the entry has, when the photo already holds exactly them and nothing else: its human bibs as
     human or MTurk bibs (in ``auto`` mode also as a model bib without a confidence, which an export writes alike),
     its predictions as model bibs with their confidence; and the reviewed flag the import would give it. Else None.
@@ -364,7 +364,8 @@ def _as_in_file(store: Any, photo_id: int, human: list[Bib], model: list[Bib], s
     want = None if source == "model" else (True if truth else reviewed)
     if want is not None and photo.reviewed != want:
         return None
-    records = not truth and (bool(model) or (source == "model" and not human))
+    records = not truth and (bool(model) or (source == "model" and not human)
+                             or (recognized and reviewed is False and source == "auto"))
     if records and photo.model_version is None:  # the import would record the photo as recognized (_import_photo)
         return None
     free = list(store.bibs(photo_id))
@@ -539,7 +540,7 @@ def import_annotations(
                     ret = handout.Return(fingerprint, state, name, since, since_file, saved,
                                          last.imported if again_last else handout.utc_now())  # fmt: skip
             handout.remember(store, photo.id, [h for h in entry.handouts if h.project != mine])  # not an older word's
-            same = _as_in_file(store, photo.id, human, model, source, truth, entry.reviewed)
+            same = _as_in_file(store, photo.id, human, model, source, truth, entry.reviewed, entry.recognized)
             if same is not None:  # the project holds exactly this (your own export back): nothing to do
                 report.already_there += same
                 report.unchanged.append(entry.image)
@@ -638,9 +639,10 @@ def _import_photo(
             report.skipped_reviewed.append(entry.image)
         return
     old = [r for r in store.bibs(photo.id) if r.source == "model"]
-    if not model and source != "model" and current.model_version is None and not old:
-        # no prediction in the file for a photo no recognizer has seen: an own export's `"reviewed": false` entry
-        # of it lists no model bib because there is none, it found none; it stays for the recognizer (not_recognized)
+    if not model and source != "model" and not entry.recognized and current.model_version is None and not old:
+        # no prediction in the file for a photo no recognizer has seen here, and the file does not say one looked
+        # ("recognized": true, predict/export): an own export's entry of a photo never recognized lists no model bib
+        # because there is none, not because none was found; it stays for the recognizer (not_recognized)
         return
     expected = store.model_bibs_to_keep(photo.id, model)
     report.model_dropped += len(model) - len(expected)
@@ -758,5 +760,6 @@ def _take_file(store: Any, photo: Any, entry: PhotoAnnotation, bibs: list[Bib], 
     store.set_reviewed(photo.id, False)
     human = [b for b in bibs if b.confidence is None]
     model = [b for b in bibs if b.confidence is not None]
-    _import_photo(store, photo, PhotoAnnotation(entry.image, entry.width, entry.height, bibs, False), human, model, "auto",
+    _import_photo(store, photo, PhotoAnnotation(entry.image, entry.width, entry.height, bibs, False,
+                                                recognized=entry.recognized), human, model, "auto",
                   version, report)  # fmt: skip

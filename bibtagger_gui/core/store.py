@@ -1295,6 +1295,8 @@ class Store:
                 "bibs": [b.to_bib().to_json() for b in bibs.get(p.id, [])],
                 "reviewed": p.reviewed,
             }
+            if p.model_version is not None and not p.reviewed:  # its model bibs, even none, are what a recognizer
+                entry["recognized"] = True  # found (a reviewed entry is the truth: the import records no recognition)
             out.append(entry)
         return out
 
