@@ -657,3 +657,87 @@ def test_redo_while_a_drawn_box_waits_for_its_number_says_so(qtbot, make_window,
     assert not win.store.photo(first).reviewed and win._entry is not None and win._entry.get("box") is not None
     assert "A number is being typed" not in said, said
     assert said == "A box you drew waits for its number: type it, then Return; Escape drops the box; then redo", said
+
+
+def draw_a_box(qtbot):
+    """B, an arrow (a box in the middle of the view), Return (take it): the box waits for its number."""
+    for k in (Qt.Key.Key_B, Qt.Key.Key_Right, Qt.Key.Key_Return):
+        key(qtbot, k)
+
+
+def click_list_row(qtbot, win, row: int):
+    rect = win.list_view.visualRect(win.list_model.index(row))
+    qtbot.mouseClick(win.list_view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def test_clicking_another_photo_while_a_drawn_box_waits_adds_it_with_its_number_or_says_it_was_dropped(qtbot, make_window, tmp_path, monkeypatch):
+    """A click in the list while a drawn box waited for its number (none typed) dropped the box without a word; with
+    its number typed the box is added, as any typed number is committed on leaving the photo."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    rel = win.items[win.current_id].photo.relpath
+    before = numbers(tmp_path / "p", rel)
+    draw_a_box(qtbot)
+    click_list_row(qtbot, win, 2)
+    assert win.current_row() == 2 and numbers(tmp_path / "p", rel) == before
+    assert win.statusBar().currentMessage() == f"Dropped the box you drew on {rel}: it had no number (B there draws it again)"
+    rel2 = win.items[win.current_id].photo.relpath
+    before2 = numbers(tmp_path / "p", rel2)
+    draw_a_box(qtbot)
+    typed(qtbot, "66")
+    click_list_row(qtbot, win, 1)
+    assert win.current_row() == 1 and sorted(numbers(tmp_path / "p", rel2)) == sorted(before2 + ["66"])
+    with Store.open(tmp_path / "p") as store:
+        assert next(b for b in store.bibs(store.photo_by_path(rel2).id) if b.number == "66").box is not None
+    assert "Dropped" not in win.statusBar().currentMessage()
+
+
+def test_ctrl_f_while_a_drawn_box_waits_for_its_number_keeps_it_and_says_so(qtbot, make_window, tmp_path, monkeypatch):
+    """Ctrl+F (and Ctrl+L) while a drawn box waited for its number dropped the box at once, without a word; they keep
+    it, as J/K and Enter do, and say to type its number. With its number typed, Ctrl+F adds it and goes to the search."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    first = win.current_id
+    rel = win.items[first].photo.relpath
+    before = numbers(tmp_path / "p", rel)
+    draw_a_box(qtbot)
+    for k in (Qt.Key.Key_F, Qt.Key.Key_L):
+        key(qtbot, k, CTRL)
+        assert QApplication.focusWidget() is win.number_edit and win._entry is not None and win._entry.get("box") is not None, k
+        assert win.statusBar().currentMessage() == "Type the number of the box you drew, then Return (Escape drops the box)"
+    typed(qtbot, "77")
+    key(qtbot, Qt.Key.Key_F, CTRL)
+    assert QApplication.focusWidget() is win.search_edit and win.current_id == first
+    assert sorted(numbers(tmp_path / "p", rel)) == sorted(before + ["77"])
+    with Store.open(tmp_path / "p") as store:
+        assert next(b for b in store.bibs(store.photo_by_path(rel).id) if b.number == "77").box is not None
+
+
+def test_a_filter_that_hides_the_photo_of_a_drawn_box_without_a_number_says_it_was_dropped(qtbot, make_window, tmp_path, monkeypatch):
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    key(qtbot, Qt.Key.Key_Return)  # accepted: the next photo is shown
+    rel = win.items[win.current_id].photo.relpath
+    draw_a_box(qtbot)
+    win.set_filter(ReviewFilter.REVIEWED)  # lists the accepted photo only
+    assert win.items[win.current_id].photo.relpath != rel
+    assert win.statusBar().currentMessage() == f"Dropped the box you drew on {rel}: it had no number (B there draws it again)"
+    # F5 taking the photo out of the list says both: why another photo is shown, and that the box was dropped
+    win.set_filter(ReviewFilter.UNREVIEWED)
+    key(qtbot, Qt.Key.Key_Return)
+    key(qtbot, Qt.Key.Key_K)  # back to the accepted photo, in the list until F5
+    accepted = win.items[win.current_id].photo.relpath
+    draw_a_box(qtbot)
+    key(qtbot, Qt.Key.Key_F5)
+    said = win.statusBar().currentMessage()
+    assert said.startswith(f"{accepted} is no longer in this list (Show: Unreviewed)"), said
+    assert said.endswith(f"Dropped the box you drew on {accepted}: it had no number (B there draws it again)"), said
+
+
+def test_ctrl_o_while_a_drawn_box_waits_for_its_number_keeps_it_and_says_so(qtbot, make_window, tmp_path, monkeypatch):
+    """Ctrl+O while a drawn box waited for its number opened the other folder, the box gone without a word."""
+    win, a, b = two_shoots(qtbot, make_window, tmp_path, monkeypatch)
+    draw_a_box(qtbot)
+    key(qtbot, Qt.Key.Key_O, CTRL)
+    assert win.folder == a.resolve() and win._entry is not None and win._entry.get("box") is not None
+    assert win.statusBar().currentMessage() == "Type the number of the box you drew, then Return (Escape drops the box)"
+    key(qtbot, Qt.Key.Key_Escape)  # drops the box: Ctrl+O opens the other folder
+    key(qtbot, Qt.Key.Key_O, CTRL)
+    assert win.folder == b.resolve()

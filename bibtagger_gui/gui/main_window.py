@@ -571,6 +571,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ folders
     def choose_folder(self) -> None:
+        if self._box_waits_for_number():  # as J/K: closing the folder dropped a drawn box without a word
+            return
         start = str(self.folder or self.settings.value("recent_folder", "") or Path.home())
         path = QFileDialog.getExistingDirectory(self, "Open photo folder", start)
         if path:
@@ -580,7 +582,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         for path in self.recent_folders():
             act = self.recent_menu.addAction(path)
-            act.triggered.connect(lambda _c=False, p=path: self.open_folder(p))
+            act.triggered.connect(lambda _c=False, p=path: self._box_waits_for_number() or self.open_folder(p))
 
     def recent_folders(self) -> list[str]:
         value = self.settings.value("recent_folders", [])
@@ -1233,8 +1235,13 @@ class MainWindow(QMainWindow):
                 why = [f"Show: {self.filter.label}"] if self.filter is not ReviewFilter.ALL else []
                 if self.search_edit.text().strip():
                     why.append(f"search {self.search_edit.text().strip()!r}")
-                self.say_of_photo(f"{self.items[keep].photo.relpath} is no longer in this list ({', '.join(why) or 'rebuilt'}): "
-                                  "showing the first photo of the list", 6000)  # fmt: skip
+                said = (f"{self.items[keep].photo.relpath} is no longer in this list ({', '.join(why) or 'rebuilt'}): "
+                        "showing the first photo of the list")  # fmt: skip
+                note = getattr(self, "_box_dropped_note", None)
+                joined = note is not None and self.statusBar().currentMessage() == note
+                if joined:  # both said, not one over the other
+                    said = f"{said}. {note}"
+                self.say_of_photo(said, 15000 if joined else 6000)
             if reload and self.current_id == keep:  # still the same photo: show its bibs as stored now
                 self.refresh_photo(keep)
         else:
@@ -1275,9 +1282,8 @@ class MainWindow(QMainWindow):
     def _current_changed(self, current, _previous) -> None:
         if current.isValid():
             pid = self.list_model.item(current.row()).photo_id
-            if pid != self.current_id:
-                self._commit_entry()  # a click in the list commits a typed number, like Tab and J/K
-                self._show_photo(pid)
+            if pid != self.current_id:  # a click in the list commits a typed number, like Tab and J/K: _show_photo does
+                self._show_photo(pid)  # (a commit here first hid a drawn box without a number from it: dropped unsaid)
 
     def _box_waits_for_number(self) -> bool:
         """True (and the status bar says what to do) when a drawn box waits for its number and none is typed:
@@ -1312,6 +1318,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ current photo
     def _show_photo(self, photo_id: int | None) -> None:
+        dropped = self._drawn_box_left_behind(photo_id)
         self._commit_entry()  # a typed number belongs to the photo it was typed on, whatever moves on
         self._end_entry()
         self.current_id = photo_id
@@ -1321,6 +1328,8 @@ class MainWindow(QMainWindow):
             self.current_bibs, self.selected_bib = [], None
             self.photo_view.clear_photo()
             self.panel.show_item(None, [], None)
+            if dropped:
+                self._say_box_dropped(dropped)
             return
         item = review.item_for(self.store, photo_id)
         self.items[photo_id] = item
@@ -1329,9 +1338,30 @@ class MainWindow(QMainWindow):
         self.selected_bib = self._default_bib()
         self.photo_view.set_photo(item.photo, self.folder, self.thumbnails.cached(photo_id), ahead=self._neighbours(photo_id))
         self._show_bibs(item)
+        if dropped:
+            self._say_box_dropped(dropped)
         # typing a search must not lose its focus, nor the list its own keys (Up/Down walk it, Shift extends)
         if not self.search_edit.hasFocus() and not self.list_view.moving_by_keys and not self._extending_selection():
             self.photo_view.setFocus()
+
+    def _drawn_box_left_behind(self, photo_id: int | None) -> str:
+        """The name of the photo shown when another is about to be shown (a click in the list, a search or filter that
+        hides it, F5) while a box drawn on it waits for its number and none is typed, else "". Such a box cannot be
+        added (a bib needs a number) and goes; a typed number is added with its box, as any typed number is committed
+        on leaving. The commands that leave the photo on purpose (J/K, Enter, Ctrl+F, Ctrl+L, Ctrl+O and Open Recent) keep
+        the box and say so (:meth:`_box_waits_for_number`)."""
+        entry, pid = self._entry, self.current_id
+        if entry is None or entry.get("box") is None or pid is None or photo_id == pid or self._typed():
+            return ""
+        return self.items[pid].photo.relpath if pid in self.items else f"photo {pid}"
+
+    def _say_box_dropped(self, name: str) -> None:
+        """The status bar says a drawn box without a number was dropped on leaving its photo (it used to go without
+        a word). It names the photo (the message stays up over the next one) and is kept as the last such note,
+        which a rebuild's own message about the photo shown adds to (:meth:`rebuild_queue`)."""
+        draw = self._first_key("draw_box", "Edit > Draw Box")
+        self._box_dropped_note = f"Dropped the box you drew on {name}: it had no number ({draw} there draws it again)"
+        self.statusBar().showMessage(self._box_dropped_note, 15000)
 
     def _settle_heap_soon(self, full: bool = True) -> None:
         """gui/heap.settle once the event that made new snapshots is done (a burst of them pays once)."""
@@ -1940,6 +1970,8 @@ class MainWindow(QMainWindow):
             "edits made after this point", 6000)  # fmt: skip
 
     def focus_search(self) -> None:
+        if self._box_waits_for_number():  # it dropped the box without a word (the search then left the photo)
+            return
         self._commit_entry()  # a typed number is committed, as by Tab, J/K or a click (never lost)
         self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search_edit.selectAll()
@@ -1958,6 +1990,8 @@ class MainWindow(QMainWindow):
 
     def focus_list(self) -> None:
         """Give the photo list the keys (Up/Down, Shift+Up/Down to select several photos; Escape leaves)."""
+        if self._box_waits_for_number():  # as J/K: a drawn box waits for its number
+            return
         self._commit_entry()
         self.list_view.setFocus(Qt.FocusReason.ShortcutFocusReason)
         if self.list_model.total() == 0:
