@@ -741,3 +741,21 @@ def test_ctrl_o_while_a_drawn_box_waits_for_its_number_keeps_it_and_says_so(qtbo
     key(qtbot, Qt.Key.Key_Escape)  # drops the box: Ctrl+O opens the other folder
     key(qtbot, Qt.Key.Key_O, CTRL)
     assert win.folder == b.resolve()
+
+
+def test_tab_and_ctrl_d_while_a_drawn_box_waits_for_its_number_keep_it_and_say_so(qtbot, make_window, tmp_path, monkeypatch):
+    """Tab (next bib) and Ctrl+D (copy the previous photo's bibs) while a drawn box waited for its number dropped the
+    box without a word (Ctrl+D then copied over the photo); they keep it and say to type its number, as J/K do."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    win.select_row(1)
+    rel = win.items[win.current_id].photo.relpath
+    before = numbers(tmp_path / "p", rel)
+    draw_a_box(qtbot)
+    for k, mod in ((Qt.Key.Key_Tab, Qt.KeyboardModifier.NoModifier), (Qt.Key.Key_D, CTRL)):
+        win.statusBar().clearMessage()
+        key(qtbot, k, mod)
+        assert win._entry is not None and win._entry.get("box") is not None and numbers(tmp_path / "p", rel) == before, k
+        assert win.statusBar().currentMessage() == "Type the number of the box you drew, then Return (Escape drops the box)"
+    typed(qtbot, "9")
+    key(qtbot, Qt.Key.Key_Tab)  # its number typed: Tab adds it, as any typed number
+    assert sorted(numbers(tmp_path / "p", rel)) == sorted(before + ["9"]) and win._entry is None

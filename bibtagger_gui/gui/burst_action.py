@@ -82,6 +82,8 @@ class BurstController(FeatureController):
         w = self.window
         if w._no_photo_shown():
             return False
+        if w._box_waits_for_number():  # a drawn box waiting for its number went without a word
+            return False
         w._commit_entry()  # a number typed here is saved first (its own undo step), so the copy sees it
         prev_id = self._timeline().previous_frame(w.current_id)
         if prev_id is None:
@@ -147,6 +149,8 @@ class BurstController(FeatureController):
         w = self.window
         if w.store is None:
             return self._say("No folder is open")
+        if w._box_waits_for_number():  # a drawn box waiting for its number went without a word
+            return False
         w._commit_entry()  # a number being typed is a fix too: saved first, then applied
         fix = self.last_fix()
         if fix is None:

@@ -1451,6 +1451,8 @@ class MainWindow(QMainWindow):
         self.panel.set_selected(bib_id)
 
     def step_bib(self, delta: int) -> None:
+        if self._box_waits_for_number():  # Tab dropped a drawn box without a word, as J/K did
+            return
         self._commit_entry()
         if not self.current_bibs:
             return
