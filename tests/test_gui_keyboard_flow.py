@@ -759,3 +759,31 @@ def test_tab_and_ctrl_d_while_a_drawn_box_waits_for_its_number_keep_it_and_say_s
     typed(qtbot, "9")
     key(qtbot, Qt.Key.Key_Tab)  # its number typed: Tab adds it, as any typed number
     assert sorted(numbers(tmp_path / "p", rel)) == sorted(before + ["9"]) and win._entry is None
+
+
+def test_an_export_or_import_while_a_drawn_box_waits_for_its_number_leaves_it_waiting(qtbot, make_window, tmp_path, monkeypatch):
+    """Export, import, keywords, Improve Models and an MTurk batch first save a typed number (save_typed_number); with a
+    drawn box waiting for its number and none typed, that ended the entry and the box went without a word. It stays
+    waiting through them, and its number typed after adds it with its box."""
+    from bibtagger_gui.gui.export_action import ExportRequest
+
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    rel = win.items[win.current_id].photo.relpath
+    before = numbers(tmp_path / "p", rel)
+    draw_a_box(qtbot)
+    controller = win.export_controller
+    controller.interactive = False
+    controller.ask = lambda spec: ExportRequest(tmp_path / "A.json")
+    with qtbot.waitSignal(controller.finished, timeout=20000):
+        controller.actions["json"].trigger()
+    assert win.drawn_box_waits()
+    ann = tmp_path / "more.json"
+    ann.write_text(json.dumps([{"image": rel, "bibs": [{"number": "77"}]}]))
+    win.import_controller.interactive = False
+    assert win.import_controller.import_file(ann) is not None
+    assert win.drawn_box_waits()
+    win.number_edit.setFocus()
+    typed(qtbot, "9")
+    key(qtbot, Qt.Key.Key_Return)
+    assert sorted(numbers(tmp_path / "p", rel)) == sorted(before + ["77", "9"])
+    assert any(b.number == "9" and b.box is not None for b in win.current_bibs)

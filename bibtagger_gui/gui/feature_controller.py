@@ -12,7 +12,11 @@ from PySide6.QtWidgets import QMessageBox
 def save_typed_number(window: Any) -> None:
     """The number being typed in ``window``'s field becomes its edit now (its own undo step), as moving to another
     photo makes it: what a feature reads or writes next (an export, a merge, keywords, a fine-tune, an MTurk batch)
-    holds it. A window without a number field (a test's stand-in) has nothing to save."""
+    holds it. A window without a number field (a test's stand-in) has nothing to save. A box drawn and still waiting
+    for its number is left waiting (committing ended it: the box went without a word); it is no bib until numbered."""
+    waits = getattr(window, "drawn_box_waits", None)
+    if callable(waits) and waits():
+        return
     commit = getattr(window, "_commit_entry", None)
     if callable(commit):
         commit()

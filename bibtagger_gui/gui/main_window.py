@@ -1285,12 +1285,17 @@ class MainWindow(QMainWindow):
             if pid != self.current_id:  # a click in the list commits a typed number, like Tab and J/K: _show_photo does
                 self._show_photo(pid)  # (a commit here first hid a drawn box without a number from it: dropped unsaid)
 
+    def drawn_box_waits(self) -> bool:
+        """Whether a box drawn on the photo shown waits for its number, none typed yet (it cannot be added: a bib
+        needs a number; ending the entry drops it)."""
+        entry = self._entry
+        return entry is not None and entry.get("box") is not None and not self._typed()
+
     def _box_waits_for_number(self) -> bool:
         """True (and the status bar says what to do) when a drawn box waits for its number and none is typed:
         Enter and next/previous used to drop the box without a word (Enter again then accepted the photo
         without it)."""
-        entry = self._entry
-        if entry is None or entry.get("box") is None or self._typed():
+        if not self.drawn_box_waits():
             return False
         self._instruct(f"Type the number of the box you drew, then {self._first_key('accept_photo', 'Return')} "
                        f"({self._first_key('cancel', 'Escape')} drops the box)")  # fmt: skip
@@ -1940,8 +1945,10 @@ class MainWindow(QMainWindow):
     def drop_undo_history(self) -> None:
         """A change that is not undoable (an annotation import: many photos in one transaction) was
         written: the stack is emptied, so no older edit can be undone over the import's bibs (it would
-        bring back rows the import replaced), and the title stays modified (the data changed)."""
-        self._end_entry()
+        bring back rows the import replaced), and the title stays modified (the data changed). A drawn box waiting for
+        its number stays waiting (it is no edit yet: its number typed after adds it; ending it dropped it unsaid)."""
+        if not self.drawn_box_waits():
+            self._end_entry()
         self.undo_stack.clear()
         self.undo_stack.resetClean()
 
