@@ -334,6 +334,19 @@ def _project_state(folder: Path) -> dict:
         return {"photos": rows, "history": store.last_change()}
 
 
+def _reimport_own_export(src, tmp_path, capsys, hand_out: bool):
+    """Export ``src``'s project as JSON (its hand-out states dropped unless ``hand_out``) and import it back: the
+    project's state before the import, and what the import said."""
+    out = tmp_path / "own.json"
+    assert main(["export", str(src), "--format", "json", "--out", str(out)]) == 0
+    if not hand_out:
+        out.write_text(json.dumps([{k: v for k, v in e.items() if k != "handout"} for e in json.loads(out.read_text())]))
+    before = _project_state(src)
+    capsys.readouterr()
+    assert main(["import", str(src), str(out)]) == 0
+    return before, capsys.readouterr().err
+
+
 @pytest.mark.parametrize("hand_out", [True, False], ids=["as-exported", "without-handout"])
 def test_reimporting_your_own_export_is_a_no_op(folder, tmp_path, capsys, hand_out):
     """`export --format json` then `import` of that file into the same project: nothing changes, no history is
@@ -342,14 +355,7 @@ def test_reimporting_your_own_export_is_a_no_op(folder, tmp_path, capsys, hand_o
     a human one."""
     src, made = folder
     _own_project(src, made)
-    out = tmp_path / "own.json"
-    assert main(["export", str(src), "--format", "json", "--out", str(out)]) == 0
-    if not hand_out:
-        out.write_text(json.dumps([{k: v for k, v in e.items() if k != "handout"} for e in json.loads(out.read_text())]))
-    before = _project_state(src)
-    capsys.readouterr()
-    assert main(["import", str(src), str(out)]) == 0
-    err = capsys.readouterr().err
+    before, err = _reimport_own_export(src, tmp_path, capsys, hand_out)
     total = sum(len(bibs) for _rev, _ver, bibs in before["photos"].values())
     assert f"0 human and 0 model bib(s) added; {total} already there; {len(made)} photo(s) already as in the file" in err, err
     assert "conflict" not in err
@@ -504,14 +510,7 @@ def test_reimporting_an_export_with_full_width_numbers_stored_before_nfkc_is_a_n
             store.set_model_bibs(pid, [], "det:x+read:y")  # recognized (an unrecognized photo takes the file's)
         store.add_bib(ids[0], "１８１", (10, 10, 60, 60))
         store.set_model_bibs(ids[1], [Bib("１８２", (10, 10, 60, 60), 0.8)], "import:old.json")
-    out = tmp_path / "own.json"
-    assert main(["export", str(src), "--format", "json", "--out", str(out)]) == 0
-    if not hand_out:
-        out.write_text(json.dumps([{k: v for k, v in e.items() if k != "handout"} for e in json.loads(out.read_text())]))
-    before = _project_state(src)
-    capsys.readouterr()
-    assert main(["import", str(src), str(out)]) == 0
-    err = capsys.readouterr().err
+    before, err = _reimport_own_export(src, tmp_path, capsys, hand_out)
     assert _project_state(src) == before, err
     assert "deleted" not in err and "left out" not in err and "read as" not in err, err
     # a number the project does not have in that spelling is still read in NFKC
