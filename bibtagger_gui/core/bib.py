@@ -29,15 +29,16 @@ def iou(a: Box | None, b: Box | None) -> float:
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
 
-# whitespace, and the invisible characters a copy from a web page or a PDF carries (zero-width space/joiners, BOM)
-_SPACES = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]+")
+# the invisible characters a copy from a web page or a PDF carries: zero-width space/joiners, word joiner, BOM
+_INVISIBLE_CHARS = "\u200b-\u200d\u2060\ufeff"
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]+")
+_SPACES = re.compile(f"[\\s{_INVISIBLE_CHARS}]+")  # whitespace and those
 
 
 def _plain(text: object) -> str:
     """``text`` in NFKC: full-width digits and letters (a Japanese or Chinese spreadsheet's "１８１", an IME in
     full-width mode) are the ASCII ones they show, so they match the recognizer's reads."""
     return unicodedata.normalize("NFKC", str(text))
-_INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff]+")  # zero-width space/joiners, word joiner, BOM
 
 
 def label_number(number: str) -> str:
