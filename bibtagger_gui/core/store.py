@@ -846,18 +846,20 @@ class Store:
     def _add_pixel_hash(self) -> None:
         """Schema 2 -> 3: ``photos.pixel_hash`` (core/pixelhash), NULL until the next scan reads it, so a
         different picture of the same pixel size under an old name is told from a metadata edit."""
-        columns = {r[1] for r in self._conn.execute("PRAGMA table_info(photos)")}
-        if "pixel_hash" not in columns:
-            self._conn.execute("ALTER TABLE photos ADD COLUMN pixel_hash TEXT")
+        self._add_photo_column("pixel_hash", "TEXT")
 
     def _add_change_time(self) -> None:
         """``photos.ctime_ns`` (the file's change time, docs/store.md#file-versions), added to a store of schema 4
         without a new schema number: an older bibtagger reads and writes the store as before (it ignores the
         column, and rows it writes leave it NULL, which only means "not known": the next scan takes the file's
         without reading it)."""
+        self._add_photo_column("ctime_ns", "INTEGER")
+
+    def _add_photo_column(self, name: str, sql_type: str) -> None:
+        """``photos.<name>`` added (NULL in every row) when the store lacks it."""
         columns = {r[1] for r in self._conn.execute("PRAGMA table_info(photos)")}
-        if "ctime_ns" not in columns:
-            self._conn.execute("ALTER TABLE photos ADD COLUMN ctime_ns INTEGER")
+        if name not in columns:
+            self._conn.execute(f"ALTER TABLE photos ADD COLUMN {name} {sql_type}")
 
     def close(self) -> None:
         self._conn.close()
