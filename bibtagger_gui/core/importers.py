@@ -20,6 +20,7 @@ See docs/imports.md.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -282,12 +283,9 @@ def _scaled(bib: Bib, s: tuple[float, float]) -> Bib:
 def _spellings(store: Any, photo_id: int, handouts: Iterable[Handout]) -> Callable[[], set[str]]:
     """The numbers as the project spells them for a photo (its bibs, the hand-out states of the entry): read once,
     when :func:`_checked` first asks (only for a number the rule changes)."""
-    got: list[set[str]] = []
-
+    @functools.cache
     def known() -> set[str]:
-        if not got:
-            got.append({r.number for r in store.bibs(photo_id)} | {b.number for h in handouts for b in h.bibs})
-        return got[0]
+        return {r.number for r in store.bibs(photo_id)} | {b.number for h in handouts for b in h.bibs}
 
     return known
 
