@@ -1355,8 +1355,8 @@ class MainWindow(QMainWindow):
         added (a bib needs a number) and goes; a typed number is added with its box, as any typed number is committed
         on leaving. The commands that leave the photo on purpose (J/K, Enter, Ctrl+F, Ctrl+L, Ctrl+O and Open Recent) keep
         the box and say so (:meth:`_box_waits_for_number`)."""
-        entry, pid = self._entry, self.current_id
-        if entry is None or entry.get("box") is None or pid is None or photo_id == pid or self._typed():
+        pid = self.current_id
+        if pid is None or photo_id == pid or not self.drawn_box_waits():
             return ""
         return self.items[pid].photo.relpath if pid in self.items else f"photo {pid}"
 
