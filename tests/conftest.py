@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -65,3 +68,21 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def public_tmp() -> Iterator[Path]:
+    """A temporary folder other users may enter (0o755; pytest's ``tmp_path`` lies in folders only its owner can),
+    for tests that make folders in it read-only and, as root (which ignores file modes), run a child as user nobody.
+    Removed after the test, each folder in it made writable again first."""
+    base = Path(tempfile.mkdtemp(prefix="bt_public_"))
+    base.chmod(0o755)
+    try:
+        yield base
+    finally:
+        for folder, _, _ in os.walk(base):
+            try:
+                os.chmod(folder, 0o755)
+            except OSError:
+                pass
+        shutil.rmtree(base)

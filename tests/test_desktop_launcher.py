@@ -7,10 +7,8 @@ takes back out only what it wrote.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -139,28 +137,22 @@ def test_a_prefix_that_does_not_exist_is_refused_and_no_folder_made(tmp_path, ca
     assert "nothing to remove" in capsys.readouterr().out and not typo.exists()
 
 
-def test_a_read_only_target_is_refused_with_a_clear_message_and_nothing_written(tmp_path):
+def test_a_read_only_target_is_refused_with_a_clear_message_and_nothing_written(public_tmp):
     """A folder the user cannot write (as root, which ignores modes, the command runs as nobody)."""
-    base = Path(tempfile.mkdtemp(prefix="bt_ro_desktop_"))
-    try:
-        base.chmod(0o755)
-        prefix = base / "ro"
-        prefix.mkdir()
-        prefix.chmod(0o555)
-        code = ("import os, sys, sysconfig\nimport bibtagger_gui.core.desktop_entry, bibtagger_gui.core.annotations, encodings.idna\n"
-                "sysconfig.get_path('scripts')  # its data module is loaded on first use: before the user changes\n"
-                "from bibtagger_gui.cli import build_parser\nargs = build_parser().parse_args(sys.argv[1:])\n"
-                "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
-                "sys.exit(args.func(args))\n")  # fmt: skip
-        out = subprocess.run([sys.executable, "-c", code, "install-desktop", "--prefix", str(prefix)],
-                             capture_output=True, text=True, timeout=60)  # fmt: skip
-        assert out.returncode == 1, out.stdout + out.stderr
-        assert "bibtagger install-desktop: cannot write" in out.stderr and "permission denied" in out.stderr
-        assert "--prefix DIR" in out.stderr and "Traceback" not in out.stderr
-        assert list(prefix.iterdir()) == []
-    finally:
-        (base / "ro").chmod(0o755)
-        shutil.rmtree(base)
+    prefix = public_tmp / "ro"
+    prefix.mkdir()
+    prefix.chmod(0o555)
+    code = ("import os, sys, sysconfig\nimport bibtagger_gui.core.desktop_entry, bibtagger_gui.core.annotations, encodings.idna\n"
+            "sysconfig.get_path('scripts')  # its data module is loaded on first use: before the user changes\n"
+            "from bibtagger_gui.cli import build_parser\nargs = build_parser().parse_args(sys.argv[1:])\n"
+            "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
+            "sys.exit(args.func(args))\n")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code, "install-desktop", "--prefix", str(prefix)],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "bibtagger install-desktop: cannot write" in out.stderr and "permission denied" in out.stderr
+    assert "--prefix DIR" in out.stderr and "Traceback" not in out.stderr
+    assert list(prefix.iterdir()) == []
 
 
 def test_a_path_an_entry_cannot_hold_is_refused_before_anything_is_written(tmp_path):

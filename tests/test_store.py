@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
@@ -587,112 +586,93 @@ def _as_nobody(code: str, *args: str, env: dict | None = None, imports: str = ""
     )
 
 
-def test_read_only_folder_falls_back_to_user_data_dir():
+def _shared_folder(base: Path, photos: int = 2) -> tuple[Path, Path]:
+    """``base/photos`` with a.jpg (and b.jpg) scanned into its own project, bib 321 on a.jpg, and ``base/xdg``: a
+    user data folder anyone may write (a child running as nobody keeps its copy of the project there)."""
+    folder = base / "photos"
+    for i, name in enumerate(("a.jpg", "b.jpg")[:photos], 1):
+        make_photo(folder / name, i)
+    with Store.open(folder) as store:
+        store.scan()
+        store.add_bib(store.photo_by_path("a.jpg").id, "321", (1, 1, 9, 9))
+    xdg = base / "xdg"
+    xdg.mkdir()
+    xdg.chmod(0o777)
+    return folder, xdg
+
+
+def test_read_only_folder_falls_back_to_user_data_dir(public_tmp):
     """A real read-only folder: as a normal user chmod 555; as root, a child process running as nobody."""
-    base = Path(tempfile.mkdtemp(prefix="bt_ro_"))
+    photos, xdg = _shared_folder(public_tmp)  # earlier work done while the folder was writable is carried over
+    sqlite3.connect(photos / ".bibtagger" / "mturk.db").close()  # a companion database (MTurk verdicts)
+    for p in (photos, photos / ".bibtagger"):
+        p.chmod(0o555)
+    res = _as_nobody(
+        """
+        store = Store.open(sys.argv[1])
+        r = store.scan()
+        store.add_bib(store.photo_by_path('b.jpg').id, '654', None)
+        print(store.db_path)
+        print(sorted(b.number for bibs in store.all_bibs().values() for b in bibs))
+        """,
+        str(photos),
+        env={"XDG_DATA_HOME": str(xdg)},
+    )
+    assert res.returncode == 0, res.stderr
+    db_line, bibs_line = res.stdout.strip().splitlines()
+    assert db_line.startswith(str(xdg / "bibtagger" / "projects")) and db_line.endswith("project.db")
+    assert bibs_line == "['321', '654']"
+    assert sorted(p.name for p in (photos / ".bibtagger").iterdir()) == ["mturk.db", "project.db"]  # nothing written there
+    assert (Path(db_line).parent / "mturk.db").is_file()  # the verdicts were copied along
+    # the folder is writable again (an SD card's lock switch, a share mounted read-write): the work
+    # done meanwhile comes back into the folder, the older project and the user-data copy are kept
+    for p in (photos, photos / ".bibtagger"):
+        p.chmod(0o755)
+    os.environ["XDG_DATA_HOME"], saved = str(xdg), os.environ.get("XDG_DATA_HOME")
     try:
-        base.chmod(0o755)
-        photos = base / "photos"
-        make_photo(photos / "a.jpg", 1)
-        make_photo(photos / "b.jpg", 2)
-        # earlier work done while the folder was writable is carried over
+        assert db_path_for(photos) == Path(db_line)  # what read-only commands (find) look at
         with Store.open(photos) as store:
-            store.scan()
-            store.add_bib(store.photo_by_path("a.jpg").id, "321", (1, 1, 9, 9))
-        sqlite3.connect(photos / ".bibtagger" / "mturk.db").close()  # a companion database (MTurk verdicts)
-        xdg = base / "xdg"
-        xdg.mkdir()
-        xdg.chmod(0o777)
-        for p in (photos, photos / ".bibtagger"):
-            p.chmod(0o555)
-        res = _as_nobody(
-            """
-            store = Store.open(sys.argv[1])
-            r = store.scan()
-            store.add_bib(store.photo_by_path('b.jpg').id, '654', None)
-            print(store.db_path)
-            print(sorted(b.number for bibs in store.all_bibs().values() for b in bibs))
-            """,
-            str(photos),
-            env={"XDG_DATA_HOME": str(xdg)},
-        )
-        assert res.returncode == 0, res.stderr
-        db_line, bibs_line = res.stdout.strip().splitlines()
-        assert db_line.startswith(str(xdg / "bibtagger" / "projects")) and db_line.endswith("project.db")
-        assert bibs_line == "['321', '654']"
-        assert sorted(p.name for p in (photos / ".bibtagger").iterdir()) == ["mturk.db", "project.db"]  # nothing written there
-        assert (Path(db_line).parent / "mturk.db").is_file()  # the verdicts were copied along
-        # the folder is writable again (an SD card's lock switch, a share mounted read-write): the work
-        # done meanwhile comes back into the folder, the older project and the user-data copy are kept
-        for p in (photos, photos / ".bibtagger"):
-            p.chmod(0o755)
-        os.environ["XDG_DATA_HOME"], saved = str(xdg), os.environ.get("XDG_DATA_HOME")
-        try:
-            assert db_path_for(photos) == Path(db_line)  # what read-only commands (find) look at
-            with Store.open(photos) as store:
-                assert store.db_path == photos / ".bibtagger" / "project.db"
-                assert sorted(b.number for bibs in store.all_bibs().values() for b in bibs) == ["321", "654"]
-            assert db_path_for(photos) == photos / ".bibtagger" / "project.db"
-        finally:
-            if saved is None:
-                del os.environ["XDG_DATA_HOME"]
-            else:
-                os.environ["XDG_DATA_HOME"] = saved
-        assert sorted(p.name.split("-")[0] for p in Path(db_line).parent.iterdir()) == ["mturk.db.moved", "project.db.moved"]
-        assert "project.db.replaced" in [p.name.split("-")[0] for p in (photos / ".bibtagger").iterdir()]
+            assert store.db_path == photos / ".bibtagger" / "project.db"
+            assert sorted(b.number for bibs in store.all_bibs().values() for b in bibs) == ["321", "654"]
+        assert db_path_for(photos) == photos / ".bibtagger" / "project.db"
     finally:
-        for p in (photos, photos / ".bibtagger"):
-            p.chmod(0o755)
-        import shutil
+        if saved is None:
+            del os.environ["XDG_DATA_HOME"]
+        else:
+            os.environ["XDG_DATA_HOME"] = saved
+    assert sorted(p.name.split("-")[0] for p in Path(db_line).parent.iterdir()) == ["mturk.db.moved", "project.db.moved"]
+    assert "project.db.replaced" in [p.name.split("-")[0] for p in (photos / ".bibtagger").iterdir()]
 
-        shutil.rmtree(base)
 
-
-def test_read_only_folder_keeps_the_edits_still_in_the_projects_log():
+def test_read_only_folder_keeps_the_edits_still_in_the_projects_log(public_tmp):
     """A read-only copy of a folder whose project was open (or crashed) holds its last edits in project.db-wal
     only: the copy made for the read-only folder takes them (an immutable read skipped the log, losing them)."""
-    base = Path(tempfile.mkdtemp(prefix="bt_ro_wal_"))
-    try:
-        base.chmod(0o755)
-        photos = base / "photos"
-        make_photo(photos / "a.jpg", 1)
-        with Store.open(photos) as store:
-            store.scan()
-            store.add_bib(store.photo_by_path("a.jpg").id, "321", (1, 1, 9, 9))
-        # a second session adds a bib and a review and dies before SQLite folds its log into project.db
-        code = (
-            "import os, sys\nfrom bibtagger_gui.core.store import Store\n"
-            "s = Store.open(sys.argv[1]); s._conn.execute('PRAGMA wal_autocheckpoint=0')\n"
-            "pid = s.photo_by_path('a.jpg').id; s.add_bib(pid, '654', None); s.set_reviewed(pid, True)\n"
-            "os._exit(0)\n"
-        )
-        subprocess.run([sys.executable, "-c", code, str(photos)], check=True, timeout=60)
-        assert (photos / ".bibtagger" / "project.db-wal").stat().st_size > 0
-        xdg = base / "xdg"
-        xdg.mkdir()
-        xdg.chmod(0o777)
-        for p in (photos / ".bibtagger", photos):
-            for f in p.iterdir():
-                f.chmod(0o444) if f.is_file() else None
-            p.chmod(0o555)
-        res = _as_nobody(
-            """
-            store = Store.open(sys.argv[1])
-            a = store.photo_by_path('a.jpg')
-            print(sorted(b.number for b in store.bibs(a.id)), a.reviewed)
-            """,
-            str(photos),
-            env={"XDG_DATA_HOME": str(xdg)},
-        )
-        assert res.returncode == 0, res.stderr
-        assert res.stdout.strip() == "['321', '654'] True"
-        assert sorted(p.name for p in (photos / ".bibtagger").iterdir()) == ["project.db", "project.db-shm", "project.db-wal"]
-    finally:
-        for p in (photos, photos / ".bibtagger"):
-            p.chmod(0o755)
-        import shutil
-
-        shutil.rmtree(base)
+    photos, xdg = _shared_folder(public_tmp, photos=1)
+    # a second session adds a bib and a review and dies before SQLite folds its log into project.db
+    code = (
+        "import os, sys\nfrom bibtagger_gui.core.store import Store\n"
+        "s = Store.open(sys.argv[1]); s._conn.execute('PRAGMA wal_autocheckpoint=0')\n"
+        "pid = s.photo_by_path('a.jpg').id; s.add_bib(pid, '654', None); s.set_reviewed(pid, True)\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(photos)], check=True, timeout=60)
+    assert (photos / ".bibtagger" / "project.db-wal").stat().st_size > 0
+    for p in (photos / ".bibtagger", photos):
+        for f in p.iterdir():
+            f.chmod(0o444) if f.is_file() else None
+        p.chmod(0o555)
+    res = _as_nobody(
+        """
+        store = Store.open(sys.argv[1])
+        a = store.photo_by_path('a.jpg')
+        print(sorted(b.number for b in store.bibs(a.id)), a.reviewed)
+        """,
+        str(photos),
+        env={"XDG_DATA_HOME": str(xdg)},
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "['321', '654'] True"
+    assert sorted(p.name for p in (photos / ".bibtagger").iterdir()) == ["project.db", "project.db-shm", "project.db-wal"]
 
 
 def test_a_copy_for_a_read_only_folder_killed_midway_leaves_no_empty_project(folder, tmp_path):
@@ -724,154 +704,127 @@ def test_a_copy_for_a_read_only_folder_killed_midway_leaves_no_empty_project(fol
     assert sorted(p.name for p in fallback.parent.iterdir()) == ["project.db"]
 
 
-def test_a_read_only_folder_whose_user_data_folder_is_read_only_too_says_what_to_do():
+def test_a_read_only_folder_whose_user_data_folder_is_read_only_too_says_what_to_do(public_tmp):
     """Nowhere to keep the project (the folder and the user data folder read-only): the error said only "cannot open
     project database …/projects/<key>/project.db: Permission denied: …", not why that place nor what to do."""
-    base = Path(tempfile.mkdtemp(prefix="bt_ro_both_"))
-    try:
-        base.chmod(0o755)
-        photos, xdg = base / "photos", base / "xdg"
-        make_photo(photos / "a.jpg", 1)
-        xdg.mkdir()
-        for p in (photos, xdg):
-            p.chmod(0o555)
-        res = _as_nobody(
-            """
-            from bibtagger_gui.core.store import StoreError
-            try:
-                Store.open(sys.argv[1])
-            except StoreError as exc:
-                print(exc)
-            """,
-            str(photos),
-            env={"XDG_DATA_HOME": str(xdg)},
-        )
-        assert res.returncode == 0, res.stderr
-        said = res.stdout.strip()
-        assert said.startswith(f"{photos} cannot be written, so its project is kept in the user data folder, "
-                               "which cannot be written either"), said  # fmt: skip
-        assert "BIBTAGGER_STORE_DIR" in said and not list(photos.glob(".bibtagger"))
-    finally:
-        for p in (photos, xdg):
-            p.chmod(0o755)
-        import shutil
-
-        shutil.rmtree(base)
+    base = public_tmp
+    photos, xdg = base / "photos", base / "xdg"
+    make_photo(photos / "a.jpg", 1)
+    xdg.mkdir()
+    for p in (photos, xdg):
+        p.chmod(0o555)
+    res = _as_nobody(
+        """
+        from bibtagger_gui.core.store import StoreError
+        try:
+            Store.open(sys.argv[1])
+        except StoreError as exc:
+            print(exc)
+        """,
+        str(photos),
+        env={"XDG_DATA_HOME": str(xdg)},
+    )
+    assert res.returncode == 0, res.stderr
+    said = res.stdout.strip()
+    assert said.startswith(f"{photos} cannot be written, so its project is kept in the user data folder, "
+                           "which cannot be written either"), said  # fmt: skip
+    assert "BIBTAGGER_STORE_DIR" in said and not list(photos.glob(".bibtagger"))
 
 
-def test_a_new_store_in_a_folder_one_cannot_write_is_said_before_anything_runs():
+def test_a_new_store_in_a_folder_one_cannot_write_is_said_before_anything_runs(public_tmp):
     """`predict DIR --store /mnt/ro/race.db`: SQLite's "unable to open database file" came after the models loaded."""
     from bibtagger_gui.core.store import new_db_problem
 
-    base = Path(tempfile.mkdtemp(prefix="bt_ro_store_"))
-    try:
-        base.chmod(0o755)
-        ro = base / "ro"
-        ro.mkdir()
-        ro.chmod(0o555)
-        res = _as_nobody("from bibtagger_gui.core.store import new_db_problem\nprint(new_db_problem(sys.argv[1]))", str(ro / "race.db"))
-        assert res.returncode == 0, res.stderr
-        assert res.stdout.strip() == f"{ro}: this folder cannot be written, so race.db cannot be made there; choose another place"
-        assert new_db_problem(base / "race.db") is None
-    finally:
-        (base / "ro").chmod(0o755)
-        import shutil
-
-        shutil.rmtree(base)
+    base = public_tmp
+    ro = base / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    res = _as_nobody("from bibtagger_gui.core.store import new_db_problem\nprint(new_db_problem(sys.argv[1]))", str(ro / "race.db"))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == f"{ro}: this folder cannot be written, so race.db cannot be made there; choose another place"
+    assert new_db_problem(base / "race.db") is None
 
 
-def test_a_read_only_store_file_is_said_before_anything_runs():
+def test_a_read_only_store_file_is_said_before_anything_runs(public_tmp):
     """`predict DIR --store RO.db` (a database file one cannot write, or one in a folder one cannot write) loaded
     the models, scanned the photos, then failed with "attempt to write a readonly database"; predict says it
     before the models load (the missing models folder here would say otherwise), import before it parses its
     files (the broken one here would), and Store.open (export) says it too, nothing written."""
-    base = Path(tempfile.mkdtemp(prefix="bt_ro_db_"))
-    try:
-        base.chmod(0o755)
-        photos = base / "photos"
-        make_photo(photos / "a.jpg", 1)
-        ro_file, ro_dir = base / "ro.db", base / "rodir"
-        with Store.open(photos, db_path=ro_file) as store:
-            store.scan()
-        ro_dir.mkdir()
-        (ro_dir / "w.db").write_bytes(ro_file.read_bytes())
-        (ro_dir / "w.db").chmod(0o666)
-        ro_file.chmod(0o444)
-        ro_dir.chmod(0o555)
-        (base / "bad.json").write_text('[{"image": broken')
-        before = ro_file.read_bytes()
-        code = """
-            from bibtagger_gui.cli import main
-            from bibtagger_gui.core.store import Store, StoreError
-            base, db = sys.argv[1], sys.argv[2]
-            for argv in (["predict", base + "/photos", "--models", base + "/no models", "--store", db],
-                         ["import", base + "/photos", base + "/bad.json", "--store", db]):
-                print(main(argv), file=sys.stderr)
-            try:
-                Store.open(base + "/photos", db_path=db)
-            except StoreError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-            else:
-                print("opened", file=sys.stderr)
-            """
-        said = {
-            ro_file: f"error: {ro_file}: this project database file cannot be written (read-only), so nothing could be "
-                     "saved in it; make it writable, or give another file",
-            ro_dir / "w.db": f"error: {ro_dir}: this folder cannot be written, so w.db in it cannot be saved into (SQLite "
-                             "writes its journal files beside the database); copy it to a folder you can write, or choose another place",
-        }
-        for db, message in said.items():
-            res = _as_nobody(code, str(base), str(db), imports=(
-                "import bibtagger_gui.cli, bibtagger_gui.cli.predict_cmd, bibtagger_gui.cli.import_cmd\n"
-                "import bibtagger_gui.core.recognizer, bibtagger_gui.core.annotations, bibtagger_gui.core.progress\n"
-                "import bibtagger_gui.core.exporters, bibtagger_gui.core.importers, locale\n"
-                "bibtagger_gui.cli.build_parser()\n"))
-            assert res.returncode == 0, res.stderr
-            # Store.open (export) reads a read-only file (test_export_reads_a_read_only_store_file), not one in a
-            # folder it cannot write (SQLite needs its -shm there): ro.db's folder here is such a folder
-            opened = message if db != ro_file else (
-                f"error: {base}: this folder cannot be written, so ro.db in it cannot be saved into (SQLite writes its "
-                "journal files beside the database); copy it to a folder you can write, or choose another place")
-            assert res.stderr.splitlines() == [message, "1", message, "1", opened]
-        assert ro_file.read_bytes() == before and sorted(p.name for p in ro_dir.iterdir()) == ["w.db"]
-    finally:
-        (base / "rodir").chmod(0o755)
-        import shutil
-
-        shutil.rmtree(base)
+    base = public_tmp
+    photos = base / "photos"
+    make_photo(photos / "a.jpg", 1)
+    ro_file, ro_dir = base / "ro.db", base / "rodir"
+    with Store.open(photos, db_path=ro_file) as store:
+        store.scan()
+    ro_dir.mkdir()
+    (ro_dir / "w.db").write_bytes(ro_file.read_bytes())
+    (ro_dir / "w.db").chmod(0o666)
+    ro_file.chmod(0o444)
+    ro_dir.chmod(0o555)
+    (base / "bad.json").write_text('[{"image": broken')
+    before = ro_file.read_bytes()
+    code = """
+        from bibtagger_gui.cli import main
+        from bibtagger_gui.core.store import Store, StoreError
+        base, db = sys.argv[1], sys.argv[2]
+        for argv in (["predict", base + "/photos", "--models", base + "/no models", "--store", db],
+                     ["import", base + "/photos", base + "/bad.json", "--store", db]):
+            print(main(argv), file=sys.stderr)
+        try:
+            Store.open(base + "/photos", db_path=db)
+        except StoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+        else:
+            print("opened", file=sys.stderr)
+        """
+    said = {
+        ro_file: f"error: {ro_file}: this project database file cannot be written (read-only), so nothing could be "
+                 "saved in it; make it writable, or give another file",
+        ro_dir / "w.db": f"error: {ro_dir}: this folder cannot be written, so w.db in it cannot be saved into (SQLite "
+                         "writes its journal files beside the database); copy it to a folder you can write, or choose another place",
+    }
+    for db, message in said.items():
+        res = _as_nobody(code, str(base), str(db), imports=(
+            "import bibtagger_gui.cli, bibtagger_gui.cli.predict_cmd, bibtagger_gui.cli.import_cmd\n"
+            "import bibtagger_gui.core.recognizer, bibtagger_gui.core.annotations, bibtagger_gui.core.progress\n"
+            "import bibtagger_gui.core.exporters, bibtagger_gui.core.importers, locale\n"
+            "bibtagger_gui.cli.build_parser()\n"))
+        assert res.returncode == 0, res.stderr
+        # Store.open (export) reads a read-only file (test_export_reads_a_read_only_store_file), not one in a
+        # folder it cannot write (SQLite needs its -shm there): ro.db's folder here is such a folder
+        opened = message if db != ro_file else (
+            f"error: {base}: this folder cannot be written, so ro.db in it cannot be saved into (SQLite writes its "
+            "journal files beside the database); copy it to a folder you can write, or choose another place")
+        assert res.stderr.splitlines() == [message, "1", message, "1", opened]
+    assert ro_file.read_bytes() == before and sorted(p.name for p in ro_dir.iterdir()) == ["w.db"]
 
 
-def test_export_reads_a_read_only_store_file():
+def test_export_reads_a_read_only_store_file(public_tmp):
     """`export DIR --store RO.db` (an archived project, a colleague's database given read-only) exported it before
     stop 32; the writability check of --store (there for predict and import, which write) refused it in Store.open
     ("cannot be written (read-only), so nothing could be saved in it"), though an export saves nothing there."""
-    base = Path(tempfile.mkdtemp(prefix="bt_ro_export_"))
-    try:
-        base.chmod(0o777)
-        photos = base / "photos"
-        make_photo(photos / "a.jpg", 1)
-        db = base / "ro.db"
-        with Store.open(photos, db_path=db) as store:
-            store.scan()
-            store.add_bib(store.photo_by_path("a.jpg").id, "4321", None)
-        db.chmod(0o444)
-        before = db.read_bytes()
-        out = base / "out.csv"
-        code = """
-            from bibtagger_gui.cli import main
-            print(main(["export", sys.argv[1], "--format", "csv", "--store", sys.argv[2], "--out", sys.argv[3]]))
-            """
-        res = _as_nobody(code, str(photos), str(db), str(out), imports=(
-            "import bibtagger_gui.cli, bibtagger_gui.cli.export_cmd, bibtagger_gui.core.exporters, locale\n"
-            "import bibtagger_gui.core.photo_selection, bibtagger_gui.core.sheet_csv, bibtagger_gui.core.handout\n"
-            "bibtagger_gui.cli.build_parser()\n"))
-        assert res.stdout.strip() == "0", res.stderr
-        assert "4321" in out.read_text(encoding="utf-8-sig")
-        assert db.read_bytes() == before
-    finally:
-        import shutil
-
-        shutil.rmtree(base)
+    base = public_tmp
+    base.chmod(0o777)
+    photos = base / "photos"
+    make_photo(photos / "a.jpg", 1)
+    db = base / "ro.db"
+    with Store.open(photos, db_path=db) as store:
+        store.scan()
+        store.add_bib(store.photo_by_path("a.jpg").id, "4321", None)
+    db.chmod(0o444)
+    before = db.read_bytes()
+    out = base / "out.csv"
+    code = """
+        from bibtagger_gui.cli import main
+        print(main(["export", sys.argv[1], "--format", "csv", "--store", sys.argv[2], "--out", sys.argv[3]]))
+        """
+    res = _as_nobody(code, str(photos), str(db), str(out), imports=(
+        "import bibtagger_gui.cli, bibtagger_gui.cli.export_cmd, bibtagger_gui.core.exporters, locale\n"
+        "import bibtagger_gui.core.photo_selection, bibtagger_gui.core.sheet_csv, bibtagger_gui.core.handout\n"
+        "bibtagger_gui.cli.build_parser()\n"))
+    assert res.stdout.strip() == "0", res.stderr
+    assert "4321" in out.read_text(encoding="utf-8-sig")
+    assert db.read_bytes() == before
 
 
 def test_project_started_while_read_only_moves_into_the_writable_folder(folder, tmp_path, monkeypatch):
@@ -1207,73 +1160,56 @@ def test_a_deleted_project_file_is_kept_whole_from_the_open_connection_and_its_l
         assert again.bibs(photo) == [] and again.replaced(again.last_change()) is None
 
 
-def test_a_read_only_folders_copy_says_when_the_folders_own_project_changed_and_keeps_the_users_review():
+def test_a_read_only_folders_copy_says_when_the_folders_own_project_changed_and_keeps_the_users_review(public_tmp):
     """The copy in the user data folder is made once: someone reviewing on the share later changed the folder's own
     project.db and the user went on with the old copy, never told. Each opening now says so (the copy kept), in
     Store.copy_behind and on the CLI's stderr; renaming the copy, as the note says, takes the folder's project."""
-    base = Path(tempfile.mkdtemp(prefix="bt_ro_behind_"))
-    photos = base / "photos"
-    try:
-        base.chmod(0o755)
-        make_photo(photos / "a.jpg", 1)
-        make_photo(photos / "b.jpg", 2)
-        with Store.open(photos) as store:
-            store.scan()
-            store.add_bib(store.photo_by_path("a.jpg").id, "321", (1, 1, 9, 9))
-        xdg = base / "xdg"
-        xdg.mkdir()
-        xdg.chmod(0o777)
-        env = {"XDG_DATA_HOME": str(xdg)}
+    photos, xdg = _shared_folder(public_tmp)
+    env = {"XDG_DATA_HOME": str(xdg)}
 
-        def read_only(on: bool) -> None:
-            for p in (photos, photos / ".bibtagger"):
-                p.chmod(0o555 if on else 0o755)
-
-        show = """
-            store = Store.open(sys.argv[1])
-            print(store.db_path)
-            print(sorted(b.number for bibs in store.all_bibs().values() for b in bibs))
-            print(store.copy_behind)
-            """
-        read_only(True)
-        res = _as_nobody(show.replace("print(store.db_path)", "store.add_bib(store.photo_by_path('b.jpg').id, '654', None); print(store.db_path)"),
-                         str(photos), env=env)
-        assert res.returncode == 0, res.stderr
-        copy, bibs, behind = res.stdout.strip().splitlines()
-        assert (bibs, behind) == ("['321', '654']", "None")  # a fresh copy: nothing to say
-        res = _as_nobody(show, str(photos), env=env)
-        assert res.stdout.strip().splitlines()[1:] == ["['321', '654']", "None"]  # reopened, the folder unchanged
-        # someone on the share reviews in the folder's own project (the writer's Store, not this user's open)
-        read_only(False)
-        with Store(photos / ".bibtagger" / "project.db", photos) as theirs:
-            theirs.add_bib(theirs.photo_by_path("b.jpg").id, "999", None)
-        read_only(True)
-        res = _as_nobody(show, str(photos), env=env)
-        assert res.returncode == 0, res.stderr
-        _, bibs, behind = res.stdout.strip().splitlines()
-        assert bibs == "['321', '654']"  # the user's review is kept, not overwritten
-        assert "the folder's own project" in behind and "changed since your copy of" in behind and "is kept" in behind
-        assert f"rename {copy}" in behind
-        cli = _as_nobody("sys.exit(main(['find', sys.argv[1], '654']))", str(photos), env=env,
-                         imports="import locale\nfrom bibtagger_gui.cli import build_parser, main\nimport bibtagger_gui.cli.find_cmd, bibtagger_gui.core.exporters\nbuild_parser()\n")
-        assert cli.returncode == 0, cli.stderr
-        assert "b.jpg" in cli.stdout and "note: the folder's own project" in cli.stderr
-        # a copy made before the versions were recorded says nothing new
-        old = sqlite3.connect(copy)
-        old.execute("DELETE FROM meta WHERE key = 'copied_from'")
-        old.commit()
-        old.close()
-        assert _as_nobody(show, str(photos), env=env).stdout.strip().splitlines()[2] == "None"
-        # taking the folder's project as the note says: the copy renamed (kept), the next opening copies it again
-        Path(copy).rename(copy + ".mine")
-        res = _as_nobody(show, str(photos), env=env)
-        assert res.returncode == 0, res.stderr
-        assert res.stdout.strip().splitlines() == [copy, "['321', '999']", "None"]
-        assert Path(copy + ".mine").is_file()
-    finally:
+    def read_only(on: bool) -> None:
         for p in (photos, photos / ".bibtagger"):
-            with contextlib.suppress(OSError):
-                p.chmod(0o755)
-        import shutil
+            p.chmod(0o555 if on else 0o755)
 
-        shutil.rmtree(base)
+    show = """
+        store = Store.open(sys.argv[1])
+        print(store.db_path)
+        print(sorted(b.number for bibs in store.all_bibs().values() for b in bibs))
+        print(store.copy_behind)
+        """
+    read_only(True)
+    res = _as_nobody(show.replace("print(store.db_path)", "store.add_bib(store.photo_by_path('b.jpg').id, '654', None); print(store.db_path)"),
+                     str(photos), env=env)
+    assert res.returncode == 0, res.stderr
+    copy, bibs, behind = res.stdout.strip().splitlines()
+    assert (bibs, behind) == ("['321', '654']", "None")  # a fresh copy: nothing to say
+    res = _as_nobody(show, str(photos), env=env)
+    assert res.stdout.strip().splitlines()[1:] == ["['321', '654']", "None"]  # reopened, the folder unchanged
+    # someone on the share reviews in the folder's own project (the writer's Store, not this user's open)
+    read_only(False)
+    with Store(photos / ".bibtagger" / "project.db", photos) as theirs:
+        theirs.add_bib(theirs.photo_by_path("b.jpg").id, "999", None)
+    read_only(True)
+    res = _as_nobody(show, str(photos), env=env)
+    assert res.returncode == 0, res.stderr
+    _, bibs, behind = res.stdout.strip().splitlines()
+    assert bibs == "['321', '654']"  # the user's review is kept, not overwritten
+    assert "the folder's own project" in behind and "changed since your copy of" in behind and "is kept" in behind
+    assert f"rename {copy}" in behind
+    cli = _as_nobody("sys.exit(main(['find', sys.argv[1], '654']))", str(photos), env=env,
+                     imports="import locale\nfrom bibtagger_gui.cli import build_parser, main\nimport bibtagger_gui.cli.find_cmd, bibtagger_gui.core.exporters\nbuild_parser()\n")
+    assert cli.returncode == 0, cli.stderr
+    assert "b.jpg" in cli.stdout and "note: the folder's own project" in cli.stderr
+    # a copy made before the versions were recorded says nothing new
+    old = sqlite3.connect(copy)
+    old.execute("DELETE FROM meta WHERE key = 'copied_from'")
+    old.commit()
+    old.close()
+    assert _as_nobody(show, str(photos), env=env).stdout.strip().splitlines()[2] == "None"
+    # taking the folder's project as the note says: the copy renamed (kept), the next opening copies it again
+    Path(copy).rename(copy + ".mine")
+    res = _as_nobody(show, str(photos), env=env)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines() == [copy, "['321', '999']", "None"]
+    assert Path(copy + ".mine").is_file()
+
