@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 
 from bibtagger_gui.core.bib import Bib
-from bibtagger_gui.core.catalogue import content_hash
+from bibtagger_gui.core.catalogue import content_hash, file_version
 from bibtagger_gui.core.store import SCHEMA_VERSION, Counts, Store, StoreError, db_path_for, fallback_db_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -1213,3 +1214,57 @@ def test_a_read_only_folders_copy_says_when_the_folders_own_project_changed_and_
     assert res.stdout.strip().splitlines() == [copy, "['321', '999']", "None"]
     assert Path(copy + ".mine").is_file()
 
+
+def test_a_read_only_folders_copy_is_not_called_stale_when_the_share_only_folded_its_log(public_tmp):
+    """The stale-copy note compared the versions (size, mtime, change time) of the folder's project.db and -wal: the
+    share's program folding its log into project.db (a checkpoint: on closing, or as it goes), which changes the file
+    but not one row, said "changed since your copy" on every later opening. It compares what a reader of the share's
+    project sees now; a real change (a bib added on the share) still says so."""
+    photos, xdg = _shared_folder(public_tmp)
+    local = photos / ".bibtagger" / "project.db"
+    # a session on the share adds a bib and dies with it in the log only (its program still running, or killed)
+    code = ("import os, sys\nfrom bibtagger_gui.core.store import Store\n"
+            "s = Store.open(sys.argv[1]); s._conn.execute('PRAGMA wal_autocheckpoint=0')\n"
+            "s.add_bib(s.photo_by_path('b.jpg').id, '654', None)\nos._exit(0)\n")  # fmt: skip
+    subprocess.run([sys.executable, "-c", code, str(photos)], check=True, timeout=60)
+    assert Store._logged(local)
+
+    def read_only(on: bool) -> None:
+        for p in (photos, photos / ".bibtagger"):
+            p.chmod(0o555 if on else 0o755)
+
+    def opened() -> list[str]:  # the copy's bibs and its note, as the user opening the read-only folder sees them
+        res = _as_nobody("store = Store.open(sys.argv[1])\n"
+                         "print(sorted(b.number for bibs in store.all_bibs().values() for b in bibs))\n"
+                         "print(store.copy_behind)\n", str(photos), env={"XDG_DATA_HOME": str(xdg)})  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        return res.stdout.strip().splitlines()
+
+    def on_the_share(sql: str, die: bool) -> None:  # the share's program, on the folder's own project
+        read_only(False)
+        before = file_version(local)
+        run = ("import os, sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\n"
+               f"print(c.execute({sql!r}).fetchall())\n" + ("os._exit(0)\n" if die else "c.close()\n"))  # fmt: skip
+        subprocess.run([sys.executable, "-c", run, str(local)], check=True, timeout=60)
+        assert file_version(local) != before  # the file's version moved
+        read_only(True)
+
+    read_only(True)
+    assert opened() == ["['321', '654']", "None"]  # the copy, made now: the log's bib taken
+    on_the_share("PRAGMA wal_checkpoint(PASSIVE)", die=True)  # the log folded as it goes, kept
+    assert Store._logged(local)
+    assert opened() == ["['321', '654']", "None"]
+    on_the_share("PRAGMA wal_checkpoint(TRUNCATE)", die=False)  # folded on closing: the log emptied and removed
+    assert not Store._logged(local)
+    assert opened() == ["['321', '654']", "None"]
+    copy = next(xdg.glob("bibtagger/projects/*/project.db"))
+    with contextlib.closing(sqlite3.connect(copy)) as db:  # what it saw is recorded: later openings only stat again
+        made = json.loads(db.execute("SELECT value FROM meta WHERE key = 'copied_from'").fetchone()[0])
+    assert (tuple(made["db"]), made["wal"]) == (file_version(local), None)
+    assert opened() == ["['321', '654']", "None"]
+    read_only(False)
+    with Store(local, photos) as theirs:  # someone reviews on the share
+        theirs.add_bib(theirs.photo_by_path("b.jpg").id, "999", None)
+    read_only(True)
+    bibs, note = opened()
+    assert bibs == "['321', '654']" and "the folder's own project" in note and "changed since your copy of" in note

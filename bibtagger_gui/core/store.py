@@ -464,7 +464,7 @@ def _log_files(db: Path) -> tuple[Path, Path]:
     return db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")
 
 
-COPIED_FROM = "copied_from"  # meta key of a fallback copy: the folder's project.db and -wal versions it was made from
+COPIED_FROM = "copied_from"  # meta key of a fallback copy: what of the folder's project.db and -wal it was made from
 
 
 def _source_versions(db: Path) -> dict[str, Any]:
@@ -478,20 +478,77 @@ def _same_version(now: Any, stored: Any) -> bool:
     return (now is None and stored is None) or is_version(now, stored)
 
 
-def copy_behind_note(copy: Path, local: Path, recorded: str | None) -> str | None:
-    """What to tell a user whose read-only folder's own project (``local``) changed since the copy ``copy`` in the
-    user data folder was made from it (someone reviewed on the share); None when it did not, or when the copy does
-    not say what it was made from (copies made before stop 32). The copy is never replaced (docs/store.md)."""
-    if not recorded:
+@contextlib.contextmanager
+def _replayable_copy(db: Path, where: Path | None = None) -> Iterator[Path]:
+    """A copy of ``db`` and its -wal in a new temporary folder (in ``where``; the system's by default), where SQLite
+    can replay the log: a folder one cannot write cannot hold the -shm a reader of a log needs. Removed after."""
+    scratch = Path(tempfile.mkdtemp(prefix=".copying-", dir=where))
+    try:
+        copy = scratch / db.name
+        shutil.copyfile(db, copy)
+        shutil.copyfile(_log_files(db)[0], _log_files(copy)[0])
+        yield copy
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _content_print(db: Path) -> str | None:
+    """SHA-256 of project database ``db`` as a reader sees it: its pages, those of its -wal's committed transactions
+    read from the log (``Connection.serialize``), read without writing beside it. A checkpoint, which copies pages
+    from the log into the file, changes the file's version, not this. None when it cannot be read."""
+    def image(path: Path, immutable: bool) -> str:
+        target = f"{path.resolve().as_uri()}?mode=ro&immutable=1" if immutable else str(path)
+        with contextlib.closing(sqlite3.connect(target, uri=immutable, timeout=BUSY_TIMEOUT_S)) as conn:
+            return hashlib.sha256(conn.serialize()).hexdigest()
+
+    try:
+        if Store._logged(db):
+            with _replayable_copy(db) as copy:
+                return image(copy, immutable=False)
+        return image(db, immutable=True)
+    except (sqlite3.Error, OSError, ValueError):
         return None
+
+
+def _copied_from(db: Path) -> dict[str, Any]:
+    """What a copy records of the project database ``db`` it is made from (meta ``copied_from``): the versions of the
+    file and its log, and the :func:`_content_print` of what they hold. The versions first: a change while the print
+    is read moves them again, so a later opening looks again."""
+    return {**_source_versions(db), "content": _content_print(db)}
+
+
+def _copy_state(local: Path, recorded: str | None) -> tuple[bool, dict[str, Any] | None]:
+    """Whether the folder's own project ``local`` changed since the copy that recorded ``recorded`` (its
+    ``copied_from``) was made from it, and, when only its files moved (a checkpoint: the same content), what to record
+    instead (None: nothing new). Versions first (a ``stat`` each, every opening); the content only when they moved."""
+    if not recorded:
+        return False, None
     try:
         made = json.loads(recorded)
         versions = {k: None if made[k] is None else tuple(made[k]) for k in ("db", "wal")}
     except (ValueError, TypeError, KeyError):
-        return None
+        return False, None
     now = _source_versions(local)
     if now["db"] is None or all(_same_version(now[k], versions[k]) for k in ("db", "wal")):
-        return None
+        return False, None
+    if not made.get("content"):  # a copy made before the content was recorded: the versions decide
+        return True, None
+    now["content"] = _content_print(local)
+    if now["content"] != made["content"]:
+        return True, None
+    return False, {**made, **now}
+
+
+def copy_behind_note(copy: Path, local: Path, recorded: str | None) -> str | None:
+    """What to tell a user whose read-only folder's own project (``local``) changed since the copy ``copy`` in the
+    user data folder was made from it (someone reviewed on the share); None when it did not (its file and log as
+    recorded, or only folded one into the other: the same content), or when the copy does not say what it was made
+    from (copies made before stop 32). The copy is never replaced (docs/store.md#location)."""
+    return _behind_note(copy, local, recorded) if _copy_state(local, recorded)[0] else None
+
+
+def _behind_note(copy: Path, local: Path, recorded: str) -> str:
+    made = json.loads(recorded)
     return (
         f"the folder's own project ({local}) changed since your copy of {made.get('copied', '?')}; your review here "
         f"is kept (in {copy}). To take the folder's project instead, close bibtagger and rename {copy} (e.g. to "
@@ -650,7 +707,7 @@ class Store:
         try:
             store = cls(db_path, folder)
             if db_path == fallback_db_path(folder):
-                store.copy_behind = copy_behind_note(db_path, local, store.get_meta(COPIED_FROM))
+                store._note_copy_behind(local)
             return store
         except StoreError as exc:
             if not exc.cannot_write or db_path != fallback_db_path(folder):
@@ -660,6 +717,17 @@ class Store:
                 f"either ({exc}); make one of them writable, or set BIBTAGGER_STORE_DIR to a folder you can write",
                 True,
             ) from None
+
+    def _note_copy_behind(self, local: Path) -> None:
+        """Set :attr:`copy_behind` of this copy of the read-only folder's project ``local``; where the folder's files
+        moved without new content (a checkpoint), record what they are now (no history row), so later openings
+        compare the versions only again."""
+        recorded = self.get_meta(COPIED_FROM)
+        behind, refreshed = _copy_state(local, recorded)
+        self.copy_behind = _behind_note(self.db_path, local, recorded) if behind else None
+        if refreshed is not None:
+            with contextlib.suppress(sqlite3.Error), self.transaction() as c:  # a busy copy: looked at again next time
+                c.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(refreshed), COPIED_FROM))
 
     @staticmethod
     def _check_owner(db_path: Path, folder: Path) -> None:
@@ -742,14 +810,8 @@ class Store:
     def _backup_with_log(src: Path, dst: Path) -> None:
         """Copy ``src`` with its log, from a folder one cannot write: the file and its -wal are copied beside
         ``dst`` (a writable place), where SQLite replays the log, and that copy is backed up into ``dst``."""
-        scratch = Path(tempfile.mkdtemp(prefix=".copying-", dir=dst.parent))
-        try:
-            copy = scratch / src.name
-            shutil.copyfile(src, copy)
-            shutil.copyfile(_log_files(src)[0], _log_files(copy)[0])
+        with _replayable_copy(src, dst.parent) as copy:
             Store._backup(copy, dst, immutable=False)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
 
     @staticmethod
     def _companions(db: Path) -> list[Path]:
@@ -761,7 +823,7 @@ class Store:
     def _copy_readonly(cls, src: Path, dst: Path) -> None:
         # what the project was made from (taken before the copy: a change meanwhile counts as one), so that a later
         # opening can say the folder's own project changed since (copy_behind_note)
-        made = {**_source_versions(src), "copied": time.strftime("%Y-%m-%d %H:%M")}
+        made = {**_copied_from(src), "copied": time.strftime("%Y-%m-%d %H:%M")}
         for source, target in [(src, dst)] + [(c, dst.parent / c.name) for c in cls._companions(src)]:
             if target.exists():
                 continue
