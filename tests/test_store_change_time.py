@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import cv2
@@ -132,3 +133,28 @@ def test_a_print_of_the_picture_before_a_same_length_replacement_is_not_kept_for
         assert store.pixel_print(photo.id) is None
         assert store.add_missing_pixel_print(photo.id, file_print(path), file_version(path))  # the file it names now
         assert store.pixel_print(photo.id) == file_print(path)
+
+
+def test_a_version_moved_by_its_change_time_alone_is_told_from_one_as_stored_and_from_another(tmp_path):
+    """The scan's three cases of a known file, from ``catalogue``'s one rule (it wrote the comparison out again
+    inline until stop 33): as stored (``is_version``: not read), moved by its change time alone (a chmod:
+    ``moved_change_time``, read again), another size or mtime (neither: a change)."""
+    from bibtagger_gui.core.catalogue import file_version, is_version, moved_change_time, stat_version
+
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(jpeg(1))
+    stored = file_version(photo)
+    assert stored == stat_version(photo.stat())
+    assert is_version(file_version(photo), stored) and not moved_change_time(file_version(photo), stored)
+    time.sleep(0.02)  # past the kernel's coarse file-time tick
+    photo.chmod(0o600)
+    chmodded = file_version(photo)
+    assert chmodded[:2] == stored[:2]
+    if chmodded[2] is not None:  # Linux, macOS: the change time moved
+        assert not is_version(chmodded, stored) and moved_change_time(chmodded, stored)
+    unknown = (*stored[:2], None)  # a change time not known (an older project, Windows)
+    assert is_version(chmodded, unknown) and not moved_change_time(chmodded, unknown)
+    os.utime(photo, ns=(0, photo.stat().st_mtime_ns + 1_000_000))
+    touched = file_version(photo)
+    assert not is_version(touched, stored) and not moved_change_time(touched, stored)
+    assert not moved_change_time(None, stored) and not moved_change_time(stored, None)

@@ -45,13 +45,18 @@ def change_ns(st: os.stat_result) -> int | None:
 FileVersion = tuple[int, float, "int | None"]  # (size, mtime, change_ns): docs/store.md#file-versions
 
 
+def stat_version(st: os.stat_result) -> FileVersion:
+    """(size, mtime, change time) of a file as ``os.stat`` found it (:func:`change_ns`: None on Windows)."""
+    return (st.st_size, st.st_mtime, change_ns(st))
+
+
 def file_version(path: str | os.PathLike) -> FileVersion | None:
     """(size, mtime, change time) of ``path`` now (:func:`change_ns`: None on Windows); None when it cannot be read."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_size, st.st_mtime, change_ns(st))
+    return stat_version(st)
 
 
 def is_version(now: tuple | None, stored: tuple | None) -> bool:
@@ -63,6 +68,22 @@ def is_version(now: tuple | None, stored: tuple | None) -> bool:
     if now is None or stored is None or tuple(now[:2]) != tuple(stored[:2]):
         return False
     return stored[2] is None or now[2] is None or now[2] == stored[2]
+
+
+def moved_change_time(now: tuple | None, stored: tuple | None) -> bool:
+    """Whether a :func:`file_version` is the stored one but for its change time (size and mtime as stored): a chmod,
+    an xattr, a rename, ``cp -a``, or another file of the same length given the old mtime (``cp -p``, ``rsync -a``).
+    Only the file's content tells which: the scan reads its hashes again (:func:`read_hashes`)."""
+    if now is None or stored is None or tuple(now[:2]) != tuple(stored[:2]):
+        return False
+    return not is_version(now, stored)
+
+
+def read_hashes(path: str | os.PathLike, size: int) -> tuple[str, str]:
+    """The content hash (:func:`content_hash`) and the image-data hash (core/pixelhash) of ``path``, ``size`` bytes
+    as stat'ed: what a scan reads of a new or changed file, and reads again of one whose version moved (the keyword
+    run's checks too); raises OSError."""
+    return content_hash(path, size), pixel_hash(path, size)
 
 
 def content_hash(path: str | os.PathLike, size: int | None = None) -> str:
@@ -188,8 +209,7 @@ def describe(folder: str | os.PathLike, relpath: str, with_hash: bool = True) ->
     sha1 = pixels = None
     if with_hash:
         try:
-            sha1 = content_hash(path, st.st_size)
-            pixels = pixel_hash(path, st.st_size)
+            sha1, pixels = read_hashes(path, st.st_size)
         except PermissionError:
             return FileFacts(relpath, st.st_size, st.st_mtime, None, None, "permission denied", ctime_ns=ctime)
         except OSError as exc:

@@ -33,11 +33,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from bibtagger_gui.core import replace_file
-from bibtagger_gui.core.catalogue import content_hash, file_version, is_version
+from bibtagger_gui.core.catalogue import file_version, is_version, read_hashes
 from bibtagger_gui.core.child_env import system_environ
 from bibtagger_gui.core.imageio import RAW_EXTENSIONS, SUPPORTED_EXTENSIONS
 from bibtagger_gui.core.parent_watch import Lifeline
-from bibtagger_gui.core.pixelhash import pixel_hash
 from bibtagger_gui.core.store import not_recognized_yet
 
 # Image formats exiftool reads but cannot write ("Writing of BMP files is not yet supported"):
@@ -609,7 +608,7 @@ class _Unchanged:
     ``catalogue.is_version``, the rule of ``Store.scan``, which reads a file again only when they differ;
     docs/store.md#file-versions) is that file; one of another version is read for its content hash (the same file: a
     chmod, a copy with ``cp -a``) and its image-data hash (core/pixelhash), which tells a metadata edit (another
-    tool's keywords) from another picture. Asked
+    tool's keywords) from another picture: ``catalogue.read_hashes``, the scan's read. Asked
     again right before the new version is renamed into place (``replace_file.install``): any change of its version
     since the first check means the new version was made from a file that is gone, so the photo is left as it is."""
 
@@ -632,11 +631,12 @@ class _Unchanged:
                     return path
                 continue
             if not is_version(now, facts.version):  # the same content (a chmod, cp -a) or the same image data
-                try:  # (a metadata edit), as the scan reads it again
-                    same = ((bool(facts.sha1) and content_hash(path, now[0]) == facts.sha1)
-                            or (bool(facts.pixel_hash) and pixel_hash(path, now[0]) == facts.pixel_hash))  # fmt: skip
+                try:  # (a metadata edit), read as the scan reads it again
+                    sha1, pixels = read_hashes(path, now[0])
                 except OSError:
-                    same = False
+                    sha1 = pixels = None
+                same = ((bool(facts.sha1) and sha1 == facts.sha1)
+                        or (bool(facts.pixel_hash) and pixels == facts.pixel_hash))  # fmt: skip
                 if not same:
                     return path
             self._checked[path] = now

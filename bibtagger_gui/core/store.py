@@ -27,10 +27,11 @@ from bibtagger_gui.core.bib import Bib, Box, iou, number_key
 from bibtagger_gui.core.catalogue import (
     STORE_DIRNAME,
     FileFacts,
-    change_ns,
     describe,
     file_version,
     is_version,
+    moved_change_time,
+    stat_version,
     walk_photos,
 )
 from bibtagger_gui.core.imageio import photo_target_problem
@@ -472,6 +473,11 @@ def _source_versions(db: Path) -> dict[str, Any]:
     log, which its program removes on closing, counts as none)."""
     wal = file_version(_log_files(db)[0])
     return {"db": file_version(db), "wal": wal if wal and wal[0] else None}
+
+
+def _row_version(row: Any) -> tuple:
+    """The file version (size, mtime, change time: ``catalogue.file_version``) a ``photos`` row records."""
+    return (row["size"], row["mtime"], row["ctime_ns"])
 
 
 def _same_version(now: Any, stored: Any) -> bool:
@@ -1561,7 +1567,7 @@ class Store:
         with self.transaction() as c:
             row = c.execute("SELECT size, mtime, ctime_ns, sha1 FROM photos WHERE id = ? AND sha1 IS NOT NULL"
                             " AND missing = 0", (photo_id,)).fetchone()  # fmt: skip
-            if row is None or not is_version(version, (row["size"], row["mtime"], row["ctime_ns"])):
+            if row is None or not is_version(version, _row_version(row)):
                 return False
             cur = c.execute(
                 "INSERT OR REPLACE INTO pixel_prints (photo_id, sha1, print) SELECT ?, ?, ? WHERE NOT EXISTS"
@@ -1685,13 +1691,14 @@ class Store:
             row = known.get(rel)
             if row is not None:
                 facts = None
+                stored = _row_version(row)
                 try:
-                    st = (self.folder / rel).stat()
-                    unchanged = row["size"] == st.st_size and row["mtime"] == st.st_mtime and row["sha1"]
-                    ctime = change_ns(st)
+                    now = stat_version((self.folder / rel).stat())
                 except OSError:
-                    unchanged, ctime = False, None
-                if unchanged and ctime is not None and row["ctime_ns"] is not None and row["ctime_ns"] != ctime:
+                    now = None
+                unchanged = bool(row["sha1"]) and is_version(now, stored)  # the one rule, docs/store.md#file-versions
+                ctime = None if now is None else now[2]
+                if row["sha1"] and moved_change_time(now, stored):
                     # size and mtime as stored, the change time not: a chmod, an xattr, a rename, or another file of
                     # the same length given the old mtime (cp -p, rsync -a). Read again: the same content only
                     # takes the new change time; another is a change like any other (docs/store.md#file-versions)
