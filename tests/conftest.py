@@ -80,9 +80,9 @@ def public_tmp() -> Iterator[Path]:
     try:
         yield base
     finally:
-        for folder, _, _ in os.walk(base):
-            try:
-                os.chmod(folder, 0o755)
-            except OSError:
-                pass
+        folders = [base]
+        while folders:  # each folder opened (0o755) before it is listed: a test may have closed one (0o000)
+            folder = folders.pop()
+            os.chmod(folder, 0o755)
+            folders += [e.path for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)]
         shutil.rmtree(base)

@@ -90,45 +90,40 @@ def test_predict_reports_each_bad_file_and_goes_on(tmp_path, capsys, placeholder
         assert all(store.photo_by_path(rel).model_version for rel in GOOD)
 
 
-def test_predict_on_read_only_folder_uses_fallback_store(placeholder_models_dir):
+def test_predict_on_read_only_folder_uses_fallback_store(placeholder_models_dir, public_tmp):
     """The whole folder read-only. As root (which ignores modes) predict runs in a child as user nobody."""
-    base = Path(tempfile.mkdtemp(prefix="bt_ro_predict_"))
-    try:
-        base.chmod(0o755)
-        folder = base / "photos"
-        good_photo(folder / "a.jpg", 4)
-        good_photo(folder / "b.jpg", 5)
-        models = base / "models"
-        shutil.copytree(placeholder_models_dir, models)
-        models.chmod(0o755)
-        xdg, out = base / "xdg", base / "out"
-        for d in (xdg, out):
-            d.mkdir()
-            d.chmod(0o777)
-        folder.chmod(0o555)
-        code = (
-            "import os, sys\n"
-            "import bibtagger_gui.cli.predict_cmd, bibtagger_gui.core.recognizer, bibtagger_gui.core.store\n"
-            "import bibtagger_gui.core.annotations, bibtagger_gui.core.exporters, bibtagger_gui.core.progress\n"
-            "import onnxruntime, json, csv, tempfile, encodings.idna\n"
-            "from bibtagger_gui.cli import build_parser\n"
-            "args = build_parser().parse_args(sys.argv[1:])\n"
-            "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
-            "sys.exit(args.func(args))\n"
-        )
-        env = {k: v for k, v in os.environ.items() if k != "BIBTAGGER_STORE_DIR"}
-        env["XDG_DATA_HOME"] = str(xdg)
-        res = subprocess.run(
-            [sys.executable, "-c", code, "predict", str(folder), "--models", str(models), "--json", str(out / "p.json")],
-            capture_output=True, text=True, timeout=120, env=env,
-        )
-        assert res.returncode == 0, res.stderr
-        assert not (folder / ".bibtagger").exists()
-        assert str(xdg / "bibtagger" / "projects") in res.stderr
-        assert sorted(e["image"] for e in json.loads((out / "p.json").read_text())) == ["a.jpg", "b.jpg"]
-    finally:
-        (base / "photos").chmod(0o755)
-        shutil.rmtree(base)
+    base = public_tmp
+    folder = base / "photos"
+    good_photo(folder / "a.jpg", 4)
+    good_photo(folder / "b.jpg", 5)
+    models = base / "models"
+    shutil.copytree(placeholder_models_dir, models)
+    models.chmod(0o755)
+    xdg, out = base / "xdg", base / "out"
+    for d in (xdg, out):
+        d.mkdir()
+        d.chmod(0o777)
+    folder.chmod(0o555)
+    code = (
+        "import os, sys\n"
+        "import bibtagger_gui.cli.predict_cmd, bibtagger_gui.core.recognizer, bibtagger_gui.core.store\n"
+        "import bibtagger_gui.core.annotations, bibtagger_gui.core.exporters, bibtagger_gui.core.progress\n"
+        "import onnxruntime, json, csv, tempfile, encodings.idna\n"
+        "from bibtagger_gui.cli import build_parser\n"
+        "args = build_parser().parse_args(sys.argv[1:])\n"
+        "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
+        "sys.exit(args.func(args))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "BIBTAGGER_STORE_DIR"}
+    env["XDG_DATA_HOME"] = str(xdg)
+    res = subprocess.run(
+        [sys.executable, "-c", code, "predict", str(folder), "--models", str(models), "--json", str(out / "p.json")],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert res.returncode == 0, res.stderr
+    assert not (folder / ".bibtagger").exists()
+    assert str(xdg / "bibtagger" / "projects") in res.stderr
+    assert sorted(e["image"] for e in json.loads((out / "p.json").read_text())) == ["a.jpg", "b.jpg"]
 
 
 def test_missing_models_is_a_clear_error(tmp_path, capsys):
@@ -232,34 +227,29 @@ def test_finetune_gathers_the_reviewed_photos_of_a_read_only_folder():
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
-def test_an_output_or_folder_behind_a_folder_this_user_may_not_open_is_said_not_raised():
+def test_an_output_or_folder_behind_a_folder_this_user_may_not_open_is_said_not_raised(public_tmp):
     """`export --out`, `predict --csv`, `demo OUTDIR`, `gui --screenshot`, `--store` and a photo folder under a folder
     this user may not open (another user's home, a 0700 share): Path.exists/is_dir/is_symlink raise PermissionError
     there (Python < 3.14), and the check that was to say "no such folder" ended the command with a traceback. It says
     why instead, and the command exits 1 before anything is written."""
-    base = Path(tempfile.mkdtemp(prefix="bt_locked_"))
-    try:
-        base.chmod(0o755)
-        locked = base / "locked"
-        (locked / "sub").mkdir(parents=True)
-        locked.chmod(0o700 if os.geteuid() == 0 else 0o000)  # root: its child runs as nobody, for whom 0700 is closed
-        out = locked / "sub" / "report.csv"
-        res = run_as_nobody(
-            "import sys\nfrom bibtagger_gui.core.store import folder_problem, out_folder_problem\n"
-            "import bibtagger_gui.cli.demo_cmd, bibtagger_gui.core.demo\nfrom bibtagger_gui.cli import build_parser, main\n"
-            "build_parser()\n",
-            f"print(out_folder_problem({str(out)!r}))\nprint(out_folder_problem({str(locked / 'sub' / 'crops')!r}, True))\n"
-            f"print(folder_problem({str(locked / 'sub')!r}))\n"
-            f"sys.exit(main(['demo', {str(locked / 'sub' / 'demo')!r}]))\n",
-            base)  # fmt: skip
-        assert res.returncode == 1, res.stderr
-        assert res.stdout.splitlines() == [
-            f"{locked / 'sub'}: cannot be reached (Permission denied), so report.csv cannot be written there (choose another place)",
-            f"{locked / 'sub'}: cannot be reached (Permission denied), so crops cannot be written there (choose another place)",
-            "cannot be reached (Permission denied)",
-        ], res.stdout + res.stderr
-        assert res.stderr == (f"bibtagger demo: {locked / 'sub'}: cannot be reached (Permission denied), so demo cannot be "
-                              "written there (choose another place)\n")  # fmt: skip
-    finally:
-        (base / "locked").chmod(0o755)
-        shutil.rmtree(base)
+    base = public_tmp
+    locked = base / "locked"
+    (locked / "sub").mkdir(parents=True)
+    locked.chmod(0o700 if os.geteuid() == 0 else 0o000)  # root: its child runs as nobody, for whom 0700 is closed
+    out = locked / "sub" / "report.csv"
+    res = run_as_nobody(
+        "import sys\nfrom bibtagger_gui.core.store import folder_problem, out_folder_problem\n"
+        "import bibtagger_gui.cli.demo_cmd, bibtagger_gui.core.demo\nfrom bibtagger_gui.cli import build_parser, main\n"
+        "build_parser()\n",
+        f"print(out_folder_problem({str(out)!r}))\nprint(out_folder_problem({str(locked / 'sub' / 'crops')!r}, True))\n"
+        f"print(folder_problem({str(locked / 'sub')!r}))\n"
+        f"sys.exit(main(['demo', {str(locked / 'sub' / 'demo')!r}]))\n",
+        base)  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    assert res.stdout.splitlines() == [
+        f"{locked / 'sub'}: cannot be reached (Permission denied), so report.csv cannot be written there (choose another place)",
+        f"{locked / 'sub'}: cannot be reached (Permission denied), so crops cannot be written there (choose another place)",
+        "cannot be reached (Permission denied)",
+    ], res.stdout + res.stderr
+    assert res.stderr == (f"bibtagger demo: {locked / 'sub'}: cannot be reached (Permission denied), so demo cannot be "
+                          "written there (choose another place)\n")  # fmt: skip

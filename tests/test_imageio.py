@@ -7,7 +7,6 @@ import os
 import struct
 import subprocess
 import sys
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -199,27 +198,20 @@ def test_directory_is_not_an_image(tmp_path):
         load_image(tmp_path)
 
 
-def test_permission_denied(tmp_path):
+def test_permission_denied(tmp_path, public_tmp):
     """Root ignores file modes, so as root the child process drops to user nobody after its imports."""
-    base = Path(tempfile.mkdtemp(prefix="bt_perm_"))
-    try:
-        base.chmod(0o755)
-        path = save(base / "secret.jpg", quadrants())
-        path.chmod(0o000)
-        code = (
-            "import os, sys\n"
-            "from bibtagger_gui.core.imageio import load_image, ImageError\n"
-            "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
-            "try:\n    load_image(sys.argv[1])\n"
-            "except ImageError as e:\n    print(e.message)\n"
-        )
-        res = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
-        assert res.stdout.strip() == "permission denied", res.stderr
-    finally:
-        for p in base.iterdir():
-            p.chmod(0o644)
-            p.unlink()
-        base.rmdir()
+    base = public_tmp
+    path = save(base / "secret.jpg", quadrants())
+    path.chmod(0o000)
+    code = (
+        "import os, sys\n"
+        "from bibtagger_gui.core.imageio import load_image, ImageError\n"
+        "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
+        "try:\n    load_image(sys.argv[1])\n"
+        "except ImageError as e:\n    print(e.message)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert res.stdout.strip() == "permission denied", res.stderr
 
 
 def test_half_a_tiff_gives_only_the_clean_message(tmp_path, capfd):

@@ -411,38 +411,32 @@ def test_raw_files_are_not_part_of_a_project(project, capsys):
     assert read_tags(folder / "a.xmp")["XMP-dc:Subject"] == ["BIB:77", "BIB:1234"]  # the JPEG's numbers only
 
 
-def test_a_read_only_folder_is_reported_before_writing_also_in_a_dry_run():
+def test_a_read_only_folder_is_reported_before_writing_also_in_a_dry_run(public_tmp):
     """A read-only photo in a read-only folder: no sidecar can be written, and the dry run says so.
     As root (which ignores modes) the check runs in a child process as user nobody."""
     import sys
-    import tempfile
     import textwrap
 
-    base = Path(tempfile.mkdtemp(prefix="bt_kw_ro_"))
+    base = public_tmp
     folder = base / "photos"
-    try:
-        base.chmod(0o755)
-        folder.mkdir()
-        make_jpeg(folder / "a.jpg", 1, keyword=None)
-        (folder / "a.jpg").chmod(0o444)
-        folder.chmod(0o555)
-        code = textwrap.dedent(
-            """
-            import os, sys
-            from pathlib import Path
-            from bibtagger_gui.core.keywords import KeywordJob, KeywordOptions, plan_targets
-            if os.geteuid() == 0:
-                os.setgid(65534); os.setuid(65534)
-            targets, problems = plan_targets([KeywordJob(Path(sys.argv[1]), ("1234",), "a.jpg")], KeywordOptions(dry_run=True))
-            print(len(targets), [p.message for p in problems])
-            """
-        )
-        res = subprocess.run([sys.executable, "-c", code, str(folder / "a.jpg")], capture_output=True, text=True, timeout=60)
-        assert res.returncode == 0, res.stderr
-        assert res.stdout.strip() == "0 ['cannot write the sidecar a.xmp: its folder is not writable']"
-    finally:
-        folder.chmod(0o755)
-        shutil.rmtree(base)
+    folder.mkdir()
+    make_jpeg(folder / "a.jpg", 1, keyword=None)
+    (folder / "a.jpg").chmod(0o444)
+    folder.chmod(0o555)
+    code = textwrap.dedent(
+        """
+        import os, sys
+        from pathlib import Path
+        from bibtagger_gui.core.keywords import KeywordJob, KeywordOptions, plan_targets
+        if os.geteuid() == 0:
+            os.setgid(65534); os.setuid(65534)
+        targets, problems = plan_targets([KeywordJob(Path(sys.argv[1]), ("1234",), "a.jpg")], KeywordOptions(dry_run=True))
+        print(len(targets), [p.message for p in problems])
+        """
+    )
+    res = subprocess.run([sys.executable, "-c", code, str(folder / "a.jpg")], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "0 ['cannot write the sidecar a.xmp: its folder is not writable']"
 
 
 def test_cli_scans_first_so_a_renamed_photo_keeps_its_bibs(project, capsys):
@@ -545,36 +539,32 @@ def test_file_dates_are_kept_to_the_nanosecond(tmp_path):
     assert (st.st_mtime_ns, st.st_atime_ns) == (1_500_000_000_123_456_789, 1_500_000_001_987_654_321)
 
 
-def test_a_file_of_another_user_keeps_exiftools_time_message():
+def test_a_file_of_another_user_keeps_exiftools_time_message(public_tmp):
     """exiftool can rewrite a 0666 file of another user but not set its time: the write counts,
     the warning stays on that photo's line. As root, the run happens as user nobody."""
     import sys
-    import tempfile
     import textwrap
 
     if os.geteuid() != 0:
         pytest.skip("needs root to make a file owned by another user")
-    base = Path(tempfile.mkdtemp(prefix="bt_kw_own_"))
-    try:
-        base.chmod(0o1777)
-        photo = make_jpeg(base / "a.jpg", 1, keyword=None)
-        photo.chmod(0o666)
-        code = textwrap.dedent(
-            """
-            import os, sys
-            from pathlib import Path
-            from bibtagger_gui.core.keywords import KeywordJob, KeywordOptions, write_keywords
-            os.setgid(65534); os.setuid(65534)
-            r = write_keywords([KeywordJob(Path(sys.argv[1]), ("1234",), "a.jpg")], KeywordOptions()).results[0]
-            print(r.status, r.sidecar, r.message)
-            """
-        )
-        res = subprocess.run([sys.executable, "-c", code, str(photo)], capture_output=True, text=True, timeout=60)
-        assert res.returncode == 0, res.stderr
-        assert res.stdout.strip() == "written False Error setting file time"
-        assert "BIB:1234" in read_tags(photo)["XMP-dc:Subject"]
-    finally:
-        shutil.rmtree(base)
+    base = public_tmp
+    base.chmod(0o1777)
+    photo = make_jpeg(base / "a.jpg", 1, keyword=None)
+    photo.chmod(0o666)
+    code = textwrap.dedent(
+        """
+        import os, sys
+        from pathlib import Path
+        from bibtagger_gui.core.keywords import KeywordJob, KeywordOptions, write_keywords
+        os.setgid(65534); os.setuid(65534)
+        r = write_keywords([KeywordJob(Path(sys.argv[1]), ("1234",), "a.jpg")], KeywordOptions()).results[0]
+        print(r.status, r.sidecar, r.message)
+        """
+    )
+    res = subprocess.run([sys.executable, "-c", code, str(photo)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "written False Error setting file time"
+    assert "BIB:1234" in read_tags(photo)["XMP-dc:Subject"]
 
 
 def test_our_old_sidecar_follows_a_photo_now_written_in_place(tmp_path):
