@@ -787,3 +787,44 @@ def test_an_export_or_import_while_a_drawn_box_waits_for_its_number_leaves_it_wa
     key(qtbot, Qt.Key.Key_Return)
     assert sorted(numbers(tmp_path / "p", rel)) == sorted(before + ["77", "9"])
     assert any(b.number == "9" and b.box is not None for b in win.current_bibs)
+
+
+BEING_DRAWN = "A new box is being drawn: drag it (or arrows), Enter takes it, Escape cancels it; then "
+
+
+def test_j_k_enter_and_ctrl_o_while_a_box_is_being_drawn_keep_it_and_say_so(qtbot, make_window, tmp_path, monkeypatch):
+    """J, K, Enter (no box yet: the accept key) and Ctrl+O while a box was being drawn (B, not taken yet) ended the
+    drawing without a word (Enter accepted the photo and went on): they keep it, as they keep a drawn box waiting for
+    its number, and say how to finish it."""
+    win, a, _b = two_shoots(qtbot, make_window, tmp_path, monkeypatch)
+    win.select_row(1)
+    shown = win.current_id
+    key(qtbot, Qt.Key.Key_B)
+    for k, mod, then in ((Qt.Key.Key_J, None, "go to another photo"), (Qt.Key.Key_K, None, "go to another photo"),
+                         (Qt.Key.Key_Return, None, "accept the photo"), (Qt.Key.Key_O, CTRL, "open another folder")):
+        win.statusBar().clearMessage()
+        key(qtbot, k, mod or Qt.KeyboardModifier.NoModifier)
+        assert win.current_id == shown and win.photo_view.drawing and win.folder == a.resolve(), k
+        assert not win.store.photo(shown).reviewed
+        assert win.statusBar().currentMessage() == BEING_DRAWN + then
+    key(qtbot, Qt.Key.Key_Right)  # a box in the middle of the view: J keeps it too
+    key(qtbot, Qt.Key.Key_J)
+    assert win.current_id == shown and win.photo_view.drawing and win.photo_view._rubber is not None
+    key(qtbot, Qt.Key.Key_Return)  # takes it: it waits for its number
+    assert win.drawn_box_waits() and not win.photo_view.drawing
+    typed(qtbot, "31")
+    key(qtbot, Qt.Key.Key_J)  # its number typed: J adds it and moves on
+    assert win.current_id != shown and "31" in numbers(a, win.store.photo(shown).relpath)
+
+
+def test_leaving_the_photo_while_a_box_is_being_drawn_says_the_drawing_was_cancelled(qtbot, make_window, tmp_path, monkeypatch):
+    """A click on another photo in the list while a box was being drawn ended the drawing without a word."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    rel = win.items[win.current_id].photo.relpath
+    before = numbers(tmp_path / "p", rel)
+    key(qtbot, Qt.Key.Key_B)
+    key(qtbot, Qt.Key.Key_Right)  # a box placed, not taken
+    click_list_row(qtbot, win, 2)
+    assert win.current_row() == 2 and not win.photo_view.drawing and numbers(tmp_path / "p", rel) == before
+    assert win.statusBar().currentMessage() == f"Cancelled the box you were drawing on {rel}: it was not taken (B there draws it again)"
+

@@ -571,7 +571,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ folders
     def choose_folder(self) -> None:
-        if self._box_waits_for_number():  # as J/K: closing the folder dropped a drawn box without a word
+        if self._box_unfinished("open another folder"):  # as J/K: closing the folder dropped a drawn box without a word
             return
         start = str(self.folder or self.settings.value("recent_folder", "") or Path.home())
         path = QFileDialog.getExistingDirectory(self, "Open photo folder", start)
@@ -582,7 +582,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         for path in self.recent_folders():
             act = self.recent_menu.addAction(path)
-            act.triggered.connect(lambda _c=False, p=path: self._box_waits_for_number() or self.open_folder(p))
+            act.triggered.connect(lambda _c=False, p=path: self._box_unfinished("open another folder") or self.open_folder(p))
 
     def recent_folders(self) -> list[str]:
         value = self.settings.value("recent_folders", [])
@@ -1302,8 +1302,24 @@ class MainWindow(QMainWindow):
         self.number_edit.setFocus()
         return True
 
+    def _drawing_under_way(self, then: str) -> bool:
+        """True (and the status bar says how to finish) while a box is being drawn (B pressed, the box not taken yet
+        with Enter or the mouse's release): J/K, Enter (which accepted the photo) and Ctrl+O ended the drawing
+        without a word. They keep it, as they keep a drawn box waiting for its number (:meth:`_box_waits_for_number`);
+        ``then``: what the key does once the box is taken or cancelled."""
+        if not self.photo_view.drawing:
+            return False
+        self._instruct(f"A new box is being drawn: drag it (or arrows), Enter takes it, Escape cancels it; then {then}")
+        self.photo_view.setFocus()
+        return True
+
+    def _box_unfinished(self, then: str) -> bool:
+        """A box being drawn or a drawn box waiting for its number (none typed): the status bar says how to finish
+        it and the key that would end it does nothing (:meth:`_drawing_under_way`, :meth:`_box_waits_for_number`)."""
+        return self._drawing_under_way(then) or self._box_waits_for_number()
+
     def step_photo(self, delta: int) -> None:
-        if self._box_waits_for_number():
+        if self._box_unfinished("go to another photo"):
             return
         self._commit_entry()
         row = self.current_row()
@@ -1324,6 +1340,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ current photo
     def _show_photo(self, photo_id: int | None) -> None:
         dropped = self._drawn_box_left_behind(photo_id)
+        drawing = self._drawing_left_behind(photo_id)
         self._commit_entry()  # a typed number belongs to the photo it was typed on, whatever moves on
         self._end_entry()
         self.current_id = photo_id
@@ -1333,8 +1350,8 @@ class MainWindow(QMainWindow):
             self.current_bibs, self.selected_bib = [], None
             self.photo_view.clear_photo()
             self.panel.show_item(None, [], None)
-            if dropped:
-                self._say_box_dropped(dropped)
+            if dropped or drawing:
+                self._say_box_dropped(dropped or drawing, drawing=not dropped)
             return
         item = review.item_for(self.store, photo_id)
         self.items[photo_id] = item
@@ -1343,8 +1360,8 @@ class MainWindow(QMainWindow):
         self.selected_bib = self._default_bib()
         self.photo_view.set_photo(item.photo, self.folder, self.thumbnails.cached(photo_id), ahead=self._neighbours(photo_id))
         self._show_bibs(item)
-        if dropped:
-            self._say_box_dropped(dropped)
+        if dropped or drawing:
+            self._say_box_dropped(dropped or drawing, drawing=not dropped)
         # typing a search must not lose its focus, nor the list its own keys (Up/Down walk it, Shift extends)
         if not self.search_edit.hasFocus() and not self.list_view.moving_by_keys and not self._extending_selection():
             self.photo_view.setFocus()
@@ -1355,17 +1372,32 @@ class MainWindow(QMainWindow):
         added (a bib needs a number) and goes; a typed number is added with its box, as any typed number is committed
         on leaving. The commands that leave the photo on purpose (J/K, Enter, Ctrl+F, Ctrl+L, Ctrl+O and Open Recent) keep
         the box and say so (:meth:`_box_waits_for_number`)."""
+        return self._name_of_photo_left(photo_id) if self.drawn_box_waits() else ""
+
+    def _drawing_left_behind(self, photo_id: int | None) -> str:
+        """The name of the photo shown when another is about to be shown (a click in the list, a search or filter that
+        hides it, F5) while a box is being drawn on it (B, the box not taken yet), else "". The drawing ends (a box not
+        taken is no box yet) and the status bar says so; it ended without a word. J/K, Enter and Ctrl+O keep it
+        (:meth:`_drawing_under_way`)."""
+        return self._name_of_photo_left(photo_id) if self.photo_view.drawing else ""
+
+    def _name_of_photo_left(self, photo_id: int | None) -> str:
+        """The name of the photo shown when ``photo_id`` is another (about to be shown instead), else ""."""
         pid = self.current_id
-        if pid is None or photo_id == pid or not self.drawn_box_waits():
+        if pid is None or photo_id == pid:
             return ""
         return self.items[pid].photo.relpath if pid in self.items else f"photo {pid}"
 
-    def _say_box_dropped(self, name: str) -> None:
-        """The status bar says a drawn box without a number was dropped on leaving its photo (it used to go without
-        a word). It names the photo (the message stays up over the next one) and is kept as the last such note,
-        which a rebuild's own message about the photo shown adds to (:meth:`rebuild_queue`)."""
+    def _say_box_dropped(self, name: str, drawing: bool = False) -> None:
+        """The status bar says a drawn box without a number was dropped on leaving its photo (or, ``drawing``, that
+        the box being drawn there was cancelled; both used to go without a word). It names the photo (the message
+        stays up over the next one) and is kept as the last such note, which a rebuild's own message about the photo
+        shown adds to (:meth:`rebuild_queue`)."""
         draw = self._first_key("draw_box", "Edit > Draw Box")
-        self._box_dropped_note = f"Dropped the box you drew on {name}: it had no number ({draw} there draws it again)"
+        if drawing:
+            self._box_dropped_note = f"Cancelled the box you were drawing on {name}: it was not taken ({draw} there draws it again)"
+        else:
+            self._box_dropped_note = f"Dropped the box you drew on {name}: it had no number ({draw} there draws it again)"
         self.statusBar().showMessage(self._box_dropped_note, 15000)
 
     def _settle_heap_soon(self, full: bool = True) -> None:
@@ -1738,7 +1770,7 @@ class MainWindow(QMainWindow):
 
     def accept_photo(self) -> None:
         """Mark the current photo reviewed (bibs human-confirmed) and go to the next unreviewed one."""
-        if self._no_photo_shown():
+        if self._no_photo_shown() or self._drawing_under_way("accept the photo"):
             return
         row = self.current_row()
         item = self.items.get(self.current_id)
