@@ -828,3 +828,43 @@ def test_leaving_the_photo_while_a_box_is_being_drawn_says_the_drawing_was_cance
     assert win.current_row() == 2 and not win.photo_view.drawing and numbers(tmp_path / "p", rel) == before
     assert win.statusBar().currentMessage() == f"Cancelled the box you were drawing on {rel}: it was not taken (B there draws it again)"
 
+
+def test_a_click_on_another_bib_while_a_drawn_box_waits_keeps_it_and_says_so(qtbot, make_window, tmp_path, monkeypatch):
+    """A click on another bib's box in the photo view (or its row in the bib panel) while a drawn box waited for its
+    number selected that bib and dropped the drawn box without a word; a drag of the selected box did too. The click
+    keeps it, as Tab does; the drag is saved and the box still waits. Its number typed, a click adds it first."""
+    folder = tmp_path / "p"
+    make_photos(folder, 1, seed=3)
+    fixed_predictions(monkeypatch, {"photo_000.jpg": [Bib("11", (10, 10, 60, 40), 0.5), Bib("22", (200, 150, 280, 200), 0.9)]})
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    win.select_row(0)
+    qtbot.waitUntil(lambda: win.photo_view.image_loaded, timeout=5000)
+    selected = win.selected_bib
+    other = next(b for b in win.current_bibs if b.id != selected)
+    draw_a_box(qtbot)
+    said = "Type the number of the box you drew, then Return (Escape drops the box)"
+    view = win.photo_view
+    win.statusBar().clearMessage()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(240, 175))  # in bib 22's box
+    assert win.selected_bib == selected and win.drawn_box_waits() and win.statusBar().currentMessage() == said
+    assert QApplication.focusWidget() is win.number_edit
+    win.statusBar().clearMessage()
+    row = [b.id for b in win.current_bibs].index(other.id)
+    qtbot.mouseClick(win.panel.table.viewport(), Qt.MouseButton.LeftButton,
+                     pos=win.panel.table.visualRect(win.panel.table.model().index(row, 0)).center())  # fmt: skip
+    assert win.selected_bib == selected and win.drawn_box_waits() and win.statusBar().currentMessage() == said
+    assert [r.row() for r in win.panel.table.selectionModel().selectedRows()] == [[b.id for b in win.current_bibs].index(selected)]
+    box = next(b.box for b in win.current_bibs if b.id == selected)
+    a, b = view.mapFromScene((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), view.mapFromScene(box[0] + 40, box[1] + 25)
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=a)  # a drag of the selected box: saved
+    qtbot.mouseMove(view.viewport(), (a + b) / 2)
+    qtbot.mouseMove(view.viewport(), b)
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=b)
+    assert next(x.box for x in win.store.bibs(win.current_id) if x.id == selected) != box
+    assert win.drawn_box_waits() and win.statusBar().currentMessage() == said
+    typed(qtbot, "77")
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(240, 175))  # adds 77, selects 22
+    assert win.selected_bib == other.id and win._entry is None
+    assert any(x.number == "77" and x.box is not None for x in win.store.bibs(win.current_id))

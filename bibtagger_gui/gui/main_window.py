@@ -265,11 +265,11 @@ class MainWindow(QMainWindow):
         self.photo_view = PhotoView()
         self.photo_view.setObjectName("photoView")
         self.photo_view.boxDrawn.connect(self._box_drawn)
-        self.photo_view.bibClicked.connect(self.select_bib)
+        self.photo_view.bibClicked.connect(self._bib_clicked)
         self.photo_view.boxAdjusted.connect(self._box_adjusted)
         self.photo_view.printed.connect(self._keep_pixel_print)
         self.panel = BibPanel()
-        self.panel.bibSelected.connect(self.select_bib)
+        self.panel.bibSelected.connect(self._bib_clicked)
         self.panel.numberFieldFocused.connect(self._number_field_focused)
         self.panel.numberFieldLeft.connect(self._number_field_left)
         self.panel.key_to_window = self._moves_on_from_digits
@@ -1481,6 +1481,15 @@ class MainWindow(QMainWindow):
             self.say_of_photo(f"{why} {name}: showing it (cleared the {' and the '.join(cleared)})", 10000)
         return shown
 
+    def _bib_clicked(self, bib_id: int) -> None:
+        """A click on a bib's box in the photo view or on its row in the bib panel: select it (a typed number is
+        committed first, a drawn box with it). A drawn box waiting for its number stays, as Tab keeps it: the click
+        selects nothing and the status bar says to type its number (the click dropped the box without a word)."""
+        if bib_id != self.selected_bib and self._box_waits_for_number():
+            self.panel.set_selected(self.selected_bib)  # the panel's row shows the selection that stays
+            return
+        self.select_bib(bib_id)
+
     def select_bib(self, bib_id: int | None) -> None:
         self._commit_entry()
         self.selected_bib = bib_id
@@ -1838,8 +1847,11 @@ class MainWindow(QMainWindow):
             log.warning("keeping the pixel print of photo %s: %s", printed[0], exc)
 
     def _box_adjusted(self, bib_id: int, box: tuple) -> None:
-        """A move/resize drag of the selected box ended: one undoable edit (a typed number first)."""
-        self._commit_entry()
+        """A move/resize drag of the selected box ended: one undoable edit (a typed number first). A drawn box waiting
+        for its number (none typed) stays waiting (committing dropped it without a word), and says so after the edit."""
+        waits = self.drawn_box_waits()
+        if not waits:
+            self._commit_entry()
         row = next((b for b in self.current_bibs if b.id == bib_id), None)
         if self.current_id is None:
             return
@@ -1848,9 +1860,11 @@ class MainWindow(QMainWindow):
                       "while you dragged it; drag the new box")  # fmt: skip
             return
         keep = self.selected_bib  # Tab to another bib during the drag: that selection stays after the save
-        if self.push_edit(AdjustBoxCommand(self.ctx, self.current_id, row, tuple(box))) and keep != bib_id:
-            if any(b.id == keep for b in self.current_bibs):
-                self.select_bib(keep)  # the save's refresh selected the dragged bib again
+        saved = self.push_edit(AdjustBoxCommand(self.ctx, self.current_id, row, tuple(box)))
+        if waits:
+            self._box_waits_for_number()  # the drawn box still waits: its number goes in the field
+        elif saved and keep != bib_id and any(b.id == keep for b in self.current_bibs):
+            self.select_bib(keep)  # the save's refresh selected the dragged bib again
 
     def nudge_box(self, dx: int, dy: int, dw: int, dh: int) -> None:
         """Alt+arrows: move the selected box by a step (dx, dy); Alt+Shift+arrows: move its right/bottom
