@@ -379,3 +379,24 @@ def test_a_rerun_that_ends_before_start_job_returns_is_still_written(qtbot, shoo
     qtbot.waitUntil(lambda: not win.batch_controller.pending and not win.busy, timeout=5000)
     assert [(b.number, b.source) for b in win.store.bibs(p2)] == [("12", "model")]
     assert win.undo_stack.count() == 1 and "Re-ran recognition on 1 photo(s)" in win.statusBar().currentMessage()
+
+
+def test_a_batch_action_while_a_drawn_box_waits_for_its_number_leaves_it_waiting(qtbot, shoot):
+    """A batch action on the selected photos first saves a number being typed; with a drawn box waiting for its number
+    (none typed) that ended the entry: the box went without a word. It stays waiting; its number typed after adds it."""
+    win, folder, ids = shoot
+    select_photos(win, [ids["photo_000.jpg"], ids["photo_001.jpg"]])
+    win.photo_view.setFocus()
+    for k in (Qt.Key.Key_B, Qt.Key.Key_Right, Qt.Key.Key_Return):  # a box drawn with the keys, taken
+        key(qtbot, k)
+    assert win.drawn_box_waits()
+    window_action(win, "batch_mark_reviewed").trigger()
+    assert win.store.photo(ids["photo_000.jpg"]).reviewed and win.store.photo(ids["photo_001.jpg"]).reviewed
+    assert win.drawn_box_waits()
+    window_action(win, "batch_delete_predictions").trigger()
+    assert win.drawn_box_waits()
+    win.number_edit.setFocus()
+    for d in "88":
+        key(qtbot, Qt.Key(ord(d)))
+    key(qtbot, Qt.Key.Key_Return)
+    assert any(b.number == "88" and b.box is not None for b in win.store.bibs(ids["photo_000.jpg"]))

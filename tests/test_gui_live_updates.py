@@ -488,3 +488,79 @@ def test_a_number_being_typed_when_the_project_file_is_replaced_is_saved_in_the_
         assert after == before | {("4321", None)}
     assert any("the number 4321 you were typing on photo_000.jpg was saved in the new file" in m for m in seen), seen
     assert win.undo_stack.count() == 1  # undoable there
+
+
+@pytest.mark.parametrize("kind", ["drawn", "drawing"])
+def test_a_box_drawn_when_the_project_file_is_replaced_is_put_back_on_its_photo(qtbot, shoot, tmp_path, kind):
+    """The reload closes the folder: a drawn box waiting for its number (or a box being drawn) went with it without a
+    word. It is put back on its photo in the new file (waiting for its number, or drawing goes on) and said."""
+    from PySide6.QtCore import Qt
+
+    win, folder, _made = shoot
+    win.select_photo(pid(win, 2))
+    shown = "photo_002.jpg"
+    db = win.store.db_path
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(db) as src, sqlite3.connect(backup) as dst:
+        src.backup(dst)
+    before = [b.number for b in win.store.bibs(pid(win, 2))]
+    win.photo_view.setFocus()
+    qtbot.keyClick(win.photo_view, Qt.Key.Key_B)
+    qtbot.keyClick(win.photo_view, Qt.Key.Key_Right)
+    if kind == "drawn":
+        qtbot.keyClick(win.photo_view, Qt.Key.Key_Return)
+        box = win._entry["box"]
+    old, seen = win.store, messages(win)
+    replacement = db.with_name("incoming.tmp")
+    backup.replace(replacement)
+    os.replace(replacement, db)
+    qtbot.waitUntil(lambda: win.store is not old, timeout=WITHIN)
+    wait_idle(qtbot, win)
+    assert win.store.photo(win.current_id).relpath == shown
+    reloaded = next(m for m in seen if m.startswith("Project reloaded"))
+    if kind == "drawing":
+        assert win.photo_view.drawing
+        assert reloaded.endswith(f"; the box you were drawing on {shown}: drawing goes on (Enter takes the box, Escape cancels it)")
+        return
+    assert win.drawn_box_waits() and win._entry["box"] == box
+    assert reloaded.endswith(f"; the box you drew on {shown} waits for its number: type it, then Return"), reloaded
+    for k in (Qt.Key.Key_6, Qt.Key.Key_1, Qt.Key.Key_Return):
+        qtbot.keyClick(win.number_edit, k)
+    assert sorted(b.number for b in win.store.bibs(pid(win, 2))) == sorted(before + ["61"])
+    assert any(b.number == "61" and b.box == box for b in win.store.bibs(pid(win, 2)))
+
+
+def test_a_box_drawn_while_the_scan_finds_its_photo_replaced_keeps_waiting(qtbot, shoot, monkeypatch):
+    """The window's own scan (opening a folder) that found the file of the photo shown replaced on disk showed the
+    photo again for its new pixels: that ended a drawn box waiting for its number without a word. The box stays, and
+    the new pixels come once it is done."""
+    import threading
+
+    import cv2
+    import numpy as np
+    from PySide6.QtCore import Qt
+
+    from bibtagger_gui.gui import workers
+
+    win, folder, _made = shoot
+    gate = threading.Event()
+    scan = workers.ScanJob.__call__
+    monkeypatch.setattr(workers.ScanJob, "__call__", lambda job: gate.wait(10) and scan(job))
+    red = np.zeros((240, 320, 3), np.uint8)
+    red[:, :] = (0, 0, 255)
+    cv2.imwrite(str(folder / "photo_000.jpg"), red)  # another picture under the shown photo's name
+    assert win.open_folder(folder)  # its scan waits for the gate: the box is drawn meanwhile
+    shown = win.current_id
+    assert win.store.photo(shown).relpath == "photo_000.jpg"
+    qtbot.waitUntil(lambda: win.photo_view.image_loaded, timeout=5000)
+    win.photo_view.setFocus()
+    for k in (Qt.Key.Key_B, Qt.Key.Key_Right, Qt.Key.Key_Return):
+        qtbot.keyClick(win.focusWidget(), k)
+    assert win.drawn_box_waits()
+    gate.set()
+    wait_idle(qtbot, win)
+    assert win.scan_replaced == ["photo_000.jpg"] and win.current_id == shown and win.drawn_box_waits()
+    for k in (Qt.Key.Key_4, Qt.Key.Key_4, Qt.Key.Key_Return):
+        qtbot.keyClick(win.number_edit, k)
+    assert any(b.number == "44" and b.box is not None for b in win.store.bibs(shown))
+    qtbot.waitUntil(lambda: _centre_rgb(win)[0] > 200 and _centre_rgb(win)[1] < 60, timeout=WITHIN)  # its new pixels

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox
 from bibtagger_gui.core import photo_batch, review
 from bibtagger_gui.core.photo_batch import BatchAction, BatchPlan
 from bibtagger_gui.gui.commands import BatchEditCommand
-from bibtagger_gui.gui.feature_controller import FeatureController
+from bibtagger_gui.gui.feature_controller import FeatureController, save_typed_number
 from bibtagger_gui.gui.workers import RecognitionJob
 
 #: a batch of this many photos or more is confirmed first (a smaller one is done at once; all are undoable)
@@ -75,7 +75,9 @@ class BatchController(FeatureController):
         w = self.window
         if w.store is None:
             return self._say("No folder is open")
-        w._commit_entry()  # a number typed on the photo shown is saved first (never lost), its own undo step
+        # a number typed on the photo shown is saved first (never lost), its own undo step; a drawn box waiting for
+        # its number stays waiting (committing ended it without a word): its number typed after adds it
+        save_typed_number(w)
         ids = self.selected_ids()
         if not ids:
             return self._say("No photo is selected in the list (click, Shift/Ctrl+click; or "

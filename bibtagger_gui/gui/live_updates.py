@@ -115,12 +115,14 @@ class LiveUpdates(QObject):
         folder = w.folder
         log.warning("the project of %s changed under the window, reloading: %s", folder, why)
         typed = w.typed_number()  # written to the new file below, as to the old one here
+        unfinished = w.unfinished_box()  # a box drawn, no number yet (or being drawn): put back on its photo below
         w._commit_entry()  # to the old file too (the copy of a deleted one keeps it)
         kept = store.close_replaced()  # before the folder closes the connection: a deleted file is read through it
         w.close_folder()
         if folder is None or not w.open_folder(folder):
             return
         carried = f"; {w.carry_typed_number(typed)}" if typed is not None else ""
+        carried += f"; {w.carry_unfinished_box(unfinished)}" if unfinished is not None else ""
         copy = next((p for p in kept if not p.name.startswith(f"{store.db_path.name}-")), None)  # not a log: the whole project
         note = (f"; the project as this window had it (edits the new file lacks) kept as {copy}" if copy is not None
                 else f"; the old file's log kept as {kept[0].name}" if kept else "")  # fmt: skip
@@ -197,10 +199,16 @@ class LiveUpdates(QObject):
         after = w.items.get(shown) if shown is not None else None
         if (shown == w.current_id and before is not None and after is not None
                 and changed.get(shown, frozenset()) & FILE_ACTIONS and after.photo.sha1 != before.photo.sha1):
-            self._stale_pixels = shown  # another file under its name: its pixels now, or once typing/drawing ends
-            self._reload_stale_pixels()
+            self.show_new_pixels(shown)  # another file under its name: its pixels now, or once typing/drawing ends
         return sum(1 for pid, actions in changed.items()
                    if old.get(pid) != w.items.get(pid) and self._by_others(actions, job_running))  # fmt: skip
+
+    def show_new_pixels(self, photo_id: int) -> None:
+        """Another file is under the name of the photo shown (the window's own scan found it replaced): its new pixels
+        at once, or at the first poll after a number typed or a box drawn on it is done (showing the photo again
+        ended them: a drawn box waiting for its number went without a word)."""
+        self._stale_pixels = photo_id
+        self._reload_stale_pixels()
 
     def _reload_stale_pixels(self) -> None:
         """The photo shown got a new file while a number was typed or a box drawn on it: once that ended,

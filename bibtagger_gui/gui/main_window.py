@@ -860,8 +860,8 @@ class MainWindow(QMainWindow):
             self.thumbnails.forget(photo.id)
             if photo.id in self.items:
                 self.refresh_photo(photo.id)
-            if photo.id == self.current_id:
-                self._show_photo(photo.id)
+            if photo.id == self.current_id:  # its new pixels: at once, or once a number typed or a box drawn on it
+                self.live_updates.show_new_pixels(photo.id)  # is done (showing it again ended them: a drawn box unsaid)
 
     def _note_scan(self, report: Any) -> None:
         """Tell the user what the scan found that needs them: files it could not take in (e.g. a name
@@ -1700,6 +1700,34 @@ class MainWindow(QMainWindow):
         else:
             box = entry.get("box")
         return self.store.photo(self.current_id).relpath, text, box
+
+    def unfinished_box(self) -> tuple[str, str, Any] | None:
+        """A box being drawn ("drawing", the photo's relpath, None) or a drawn box waiting for its number, none typed
+        ("drawn", relpath, box), else None. For a reload from another project file (LiveUpdates), which closes the
+        folder (that ended either without a word): :meth:`carry_unfinished_box` puts it back."""
+        if self.current_id is None or self.store is None:
+            return None
+        if self.drawn_box_waits():
+            return "drawn", self.store.photo(self.current_id).relpath, self._entry["box"]
+        if self.photo_view.drawing:
+            return "drawing", self.store.photo(self.current_id).relpath, None
+        return None
+
+    def carry_unfinished_box(self, unfinished: tuple[str, str, Any]) -> str:
+        """Put a box being drawn or waiting for its number on the project file this window had before a reload
+        (:meth:`unfinished_box`) back on its photo in the open store: the photo is shown, drawing goes on or the box
+        waits for its number again. Returns what the status bar says of it."""
+        kind, relpath, box = unfinished
+        photo = self.store.photo_by_path(relpath) if self.store is not None else None
+        what = "the box you drew" if kind == "drawn" else "the box you were drawing"
+        if photo is None or not self.reveal_photo(photo.id, "Reloaded"):
+            draw = self._first_key("draw_box", "Edit > Draw Box")
+            return f"{what} on {relpath} was dropped: the photo is not in the new file ({draw} draws it again there)"
+        if kind == "drawn":
+            self._box_drawn(box)
+            return f"{what} on {relpath} waits for its number: type it, then {self._first_key('accept_photo', 'Return')}"
+        self.start_drawing()
+        return f"{what} on {relpath}: drawing goes on (Enter takes the box, Escape cancels it)"
 
     def carry_typed_number(self, typed: tuple[str, str, Any]) -> str:
         """Write a number typed on the project file this window had before a reload (:meth:`typed_number`) to the
