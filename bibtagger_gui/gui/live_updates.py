@@ -79,6 +79,8 @@ class LiveUpdates(QObject):
         w, store = self.window, self._store
         if store is None or store is not w.store or not w.isVisible() or w.isMinimized():
             return 0  # a hidden window catches up when shown (the mark stays)
+        if self._folder_gone():
+            return 0
         if any(j.kind == "scan" for j in w.jobs) or w.photo_view.adjusting:
             return 0  # the scan's end reads every photo anyway; a dragged box's photo is not reloaded under the mouse
         self._reload_stale_pixels()
@@ -103,6 +105,43 @@ class LiveUpdates(QObject):
         except sqlite3.Error as exc:  # a locked or vanished database: try again at the next poll
             log.warning("checking the store for other programs' changes: %s", exc)
             return 0
+
+    def _folder_gone(self) -> bool:
+        """The open folder itself is gone -- renamed or moved, deleted, or its drive unplugged (also a mount point left
+        empty: its ``.bibtagger`` folder went with the project file) -- while the window had it open: close it and
+        say where the edits are, instead of reopening it (that said only "Cannot open …: no such folder" and left
+        the old title, or made a new empty project in a bare mount point). Edits were saved as they were made; a
+        number being typed is saved too, and the project as this window read it is kept whole when its file went
+        (``Store.close_replaced``: ``project.db.gone-<time>``). True when it was gone."""
+        from bibtagger_gui.core.store import folder_problem
+
+        w, store, folder = self.window, self._store, self.window.folder
+        if folder is None:
+            return False
+        why = folder_problem(folder)
+        inside = store.db_path.parent == folder / ".bibtagger"
+        if why is None and not (inside and not store.db_path.parent.exists()):
+            return False
+        why = why or "its .bibtagger folder went with the project file: emptied, or its drive unplugged"
+        log.warning("the open folder %s is gone (%s): closing it", folder, why)
+        typed = w._unsaved_typing()
+        w._commit_entry()  # to the project this connection still has open (renamed with the folder, or kept below)
+        went = store.replaced() is not None  # the project file went with the folder (else it lies elsewhere: a store dir)
+        kept = store.close_replaced() if went else []
+        w.close_folder()
+        w.setWindowTitle("bibtagger")
+        copy = next((p for p in kept if not p.name.startswith(f"{store.db_path.name}-")), None)
+        if copy is not None:
+            where = f"; the project as this window had it is kept as {copy}"
+        elif not went:
+            where = f" ({store.db_path})"
+        else:
+            where = " (in its .bibtagger folder, which went with it)"
+        saved = f", {typed} included" if typed else ""
+        w._error("Folder gone", f"{folder} is gone ({why}): renamed, moved, deleted or its drive unplugged while it was "
+                 f"open, so it was closed. Every edit made here was saved in its project{saved}{where}. Open the "
+                 "folder where it is now (File > Open Folder…)")  # fmt: skip
+        return True
 
     def _reload_replaced(self, why: str) -> None:
         """The project file under the window's connection was replaced (``Store.replaced``): what it shows is a

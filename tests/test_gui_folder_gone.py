@@ -1,0 +1,90 @@
+"""The open folder itself goes while the window has it open: renamed or moved, deleted, its drive unplugged
+(gui/live_updates.py, ``LiveUpdates._folder_gone``; docs/gui.md#changes-by-other-programs).
+
+A real window on real folders and stores; the folder is renamed, deleted or emptied on disk as a file manager or an
+unplugged drive would. Every edit, a number being typed included, must stay saved and the user be told where.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import pytest
+
+from bibtagger_gui.core.store import Store
+from tests.test_gui_live_updates import WITHIN, messages, pid, table
+from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
+
+
+def _open(qtbot, make_window, monkeypatch, folder, made):
+    fixed_predictions(monkeypatch, table(made))
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    win.select_photo(pid(win, 0))
+    return win
+
+
+@pytest.fixture
+def in_folder(qtbot, make_window, tmp_path, monkeypatch):
+    """A window on a folder whose project lies in the folder (FOLDER/.bibtagger), a number typed on its first photo."""
+    monkeypatch.delenv("BIBTAGGER_STORE_DIR", raising=False)
+    folder = tmp_path / "race"
+    made = make_photos(folder, 4)
+    win = _open(qtbot, make_window, monkeypatch, folder, made)
+    win.store.set_reviewed(pid(win, 1), True)
+    win.type_digit("8")
+    win.number_edit.insert("21")  # typed, not entered, when the folder goes
+    return win, folder
+
+
+def _bib_numbers(db, relpath: str) -> list[str]:
+    with Store(db) as store:
+        return [b.number for b in store.bibs(store.photo_by_path(relpath).id)]
+
+
+def test_a_folder_renamed_while_open_is_closed_with_where_its_edits_are_not_reopened_as_missing(qtbot, in_folder, tmp_path):
+    win, folder = in_folder
+    seen = messages(win)
+    folder.rename(tmp_path / "race-sorted")
+    qtbot.waitUntil(lambda: win.store is None and any("is gone" in m for m in seen), timeout=WITHIN)
+    said = next(m for m in seen if "is gone" in m)
+    assert "renamed, moved, deleted or its drive unplugged" in said and "the number 821 you were typing included" in said
+    assert "Cannot open" not in " ".join(seen) and win.windowTitle() == "bibtagger"
+    assert not folder.exists()  # nothing made again at the old place
+    moved = tmp_path / "race-sorted" / ".bibtagger" / "project.db"
+    assert "821" in _bib_numbers(moved, "photo_000.jpg")  # the typed number went with the folder
+    with Store(moved) as store:
+        assert store.photo_by_path("photo_001.jpg").reviewed
+
+
+def test_a_folder_emptied_under_the_window_keeps_its_project_and_makes_no_new_one(qtbot, in_folder):
+    """A drive unplugged from a mount point that stays (the folder is there, empty): reopening made a new, empty
+    project in the bare mount point and showed nothing."""
+    win, folder = in_folder
+    seen = messages(win)
+    for path in folder.iterdir():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    qtbot.waitUntil(lambda: win.store is None and any("is gone" in m for m in seen), timeout=WITHIN)
+    assert not (folder / ".bibtagger").exists() and win.list_model.rowCount() == 0
+    said = next(m for m in seen if "is gone" in m)
+    kept = said.split("kept as ")[1].split("; ")[0].split(". ")[0]
+    assert "821" in _bib_numbers(kept, "photo_000.jpg")  # the copy holds the number being typed
+
+
+def test_a_folder_deleted_whose_project_lies_elsewhere_is_closed_and_names_the_project(qtbot, make_window, tmp_path, monkeypatch):
+    """The project in a store folder (BIBTAGGER_STORE_DIR, a read-only card's fallback): nothing under the window
+    changed, so it went on showing a folder that was no longer there."""
+    monkeypatch.setenv("BIBTAGGER_STORE_DIR", str(tmp_path / "stores"))
+    folder = tmp_path / "card"
+    made = make_photos(folder, 3)
+    win = _open(qtbot, make_window, monkeypatch, folder, made)
+    db = win.store.db_path
+    seen = messages(win)
+    shutil.rmtree(folder)
+    qtbot.waitUntil(lambda: win.store is None, timeout=WITHIN)
+    said = next(m for m in seen if "is gone" in m)
+    assert str(db) in said and "no such folder" in said
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
