@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -239,5 +240,34 @@ def test_a_project_locked_by_another_program_mid_run_is_an_error_not_a_traceback
     finally:
         other.execute("ROLLBACK")
         other.close()
+    with Store.open(demo) as store:
+        assert sum(p.model_version is not None for p in store.photos()) == 2  # the two saved before stay saved
+
+
+def test_a_full_disk_mid_run_says_the_disk_is_full(demo, capsys, monkeypatch, placeholder_models_dir):
+    """The disk holding the project fills up mid-run (SQLite's own SQLITE_FULL, through ``max_page_count`` on the
+    command's connection): one error line that says the disk is full and what to do; it read "cannot rollback - no
+    transaction is active" (the store's ROLLBACK after SQLite's own) with no word of the disk."""
+    import sqlite3
+
+    real, calls = Store.set_model_bibs, []
+
+    def full_from_the_third(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            conn = self._conn
+            conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
+            with contextlib.suppress(sqlite3.OperationalError):  # every free page taken
+                for i in range(10_000):
+                    for size in (2000, 200, 20):
+                        with contextlib.suppress(sqlite3.OperationalError) if size > 20 else contextlib.nullcontext():
+                            self.set_meta(f"pad{i}-{size}", "x" * size)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "set_model_bibs", full_from_the_third)
+    assert main(["predict", str(demo), "--models", str(placeholder_models_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "error: project database: database or disk is full (the disk that holds the project is full: free some" in err
+    assert "Traceback" not in err
     with Store.open(demo) as store:
         assert sum(p.model_version is not None for p in store.photos()) == 2  # the two saved before stay saved

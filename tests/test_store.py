@@ -1268,3 +1268,22 @@ def test_a_read_only_folders_copy_is_not_called_stale_when_the_share_only_folded
     read_only(True)
     bibs, note = opened()
     assert bibs == "['321', '654']" and "the folder's own project" in note and "changed since your copy of" in note
+
+
+def test_a_full_disk_met_mid_statement_is_said_as_such_and_the_store_goes_on(folder):
+    """SQLite rolls a transaction back by itself when it runs out of room mid-statement (SQLITE_FULL; here its own
+    ``max_page_count``, as a full disk): the store's ROLLBACK then failed with "cannot rollback - no transaction is
+    active", which took the place of "database or disk is full" in every message. Once there is room the same
+    connection writes again."""
+    with Store.open(folder) as store:
+        store.scan()
+        pid = store.photos()[0].id
+        conn = store._conn
+        conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
+        with pytest.raises(sqlite3.OperationalError) as failed:
+            for i in range(10_000):
+                store.set_meta(f"pad{i}", "x" * 3000)
+        assert "full" in str(failed.value) and not conn.in_transaction
+        conn.execute("PRAGMA max_page_count = 1073741823")  # room again
+        bib = store.add_bib(pid, "12", None)
+        assert [b.id for b in store.bibs(pid)] == [bib.id]

@@ -103,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except sqlite3.Error as exc:  # the project database failed mid-run: locked too long by another program, disk full
-        from bibtagger_gui.core.store import busy_hint
+        from bibtagger_gui.core.store import busy_hint, full_hint
 
-        print(f"error: project database: {exc}{busy_hint(exc)}; the changes saved before this stay saved", file=sys.stderr)
+        print(f"error: project database: {exc}{busy_hint(exc)}{full_hint(exc)}; the changes saved before this stay saved", file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
         _stdout_to_devnull()

@@ -142,6 +142,12 @@ def busy_hint(exc: BaseException) -> str:
     return " (another program is writing the project: try again when it is done)" if "locked" in text or "busy" in text else ""
 
 
+def full_hint(exc: BaseException) -> str:
+    """What SQLite's "database or disk is full" means to a user; '' for other errors."""
+    text = str(exc).lower()
+    return " (the disk that holds the project is full: free some space there, then try again)" if "full" in text else ""
+
+
 @dataclass(frozen=True)
 class Photo:
     id: int
@@ -1035,17 +1041,30 @@ class Store:
     @contextlib.contextmanager
     def _outermost(self, begin: str) -> Iterator[sqlite3.Connection]:
         """The outermost transaction (``begin``: BEGIN IMMEDIATE to write, BEGIN to read): COMMIT at its end,
-        ROLLBACK when an exception ends it."""
+        ROLLBACK when an exception ends it. SQLite may have rolled back already (a full disk, SQLITE_FULL, met
+        mid-statement): the ROLLBACK is then left out, since its "cannot rollback - no transaction is active" took the
+        place of "database or disk is full" in the user's message. A COMMIT that fails leaves no transaction open
+        either (every later edit would fail with "cannot start a transaction within a transaction")."""
         self._conn.execute(begin)
         self._depth = 1
         try:
             yield self._conn
         except BaseException:
             self._depth = 0
-            self._conn.execute("ROLLBACK")
+            self._end_failed()
             raise
         self._depth = 0
-        self._conn.execute("COMMIT")
+        try:
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._end_failed()
+            raise
+
+    def _end_failed(self) -> None:
+        """Roll back a transaction an exception ended, if SQLite has not; a failing ROLLBACK hides nothing."""
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
