@@ -68,8 +68,8 @@ def test_an_edit_of_a_bib_another_program_replaced_is_reported_not_pushed(qtbot,
     assert win.statusBar().currentMessage().startswith("Not saved: Change bib 3683 to 3638")
     assert [(b.number, b.source) for b in win.store.bibs(pid)] == [("3683", "model")]
     assert [b.id for b in win.current_bibs] != [shown.id]  # the photo shows what is stored now
-    for k in (Qt.Key.Key_3, Qt.Key.Key_6, Qt.Key.Key_3, Qt.Key.Key_8, Qt.Key.Key_Return):
-        _key(qtbot, k)
+    assert win.number_edit.text() == "3638"  # the number not saved waits in the field (tests/test_gui_save_fails.py)
+    _key(qtbot, Qt.Key.Key_Return)  # Enter saves it on what is stored now
     assert [(b.number, b.source) for b in win.store.bibs(pid)] == [("3638", "human")]
     _key(qtbot, Qt.Key.Key_Z, CTRL)
     assert [(b.number, b.source) for b in win.store.bibs(pid)] == [("3683", "model")]  # no duplicate

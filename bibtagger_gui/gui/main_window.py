@@ -1662,9 +1662,12 @@ class MainWindow(QMainWindow):
         except ValueError:
             return ""
 
-    def _commit_entry(self) -> bool:
-        """Turn the typed number into an undoable edit; True when something was committed."""
-        entry, text = self._entry, self._typed()
+    def _commit_entry(self, keep_on_failure: bool = False) -> bool:
+        """Turn the typed number into an undoable edit; True when something was committed. ``keep_on_failure``
+        (Enter): a number that could not be saved (a full disk, the project locked by another program, its bib
+        changed meanwhile) stays in the field, so Enter saves it once the cause is gone; it used to be dropped, the
+        field showing the stored number again."""
+        entry, text, typed, failures = self._entry, self._typed(), self.number_edit.text(), self._failures
         if entry is None or self.current_id is None:
             return False
         if self._entry_blank():  # nothing typed: the field still shows the number it began with, which a
@@ -1682,6 +1685,13 @@ class MainWindow(QMainWindow):
             done = self._commit_on_changed_photo(entry, text, None)  # recognition found bibs while typing
         elif text:
             done = self.push_edit(AddBibCommand(self.ctx, self.current_id, text, entry["box"]))
+        if keep_on_failure and not done and self._failures != failures and self.current_id is not None:
+            self._entry = entry  # the failure's message says why; the number waits in the field for Enter
+            self.number_edit.setText(typed)
+            self.number_edit.setFocus()
+            self.statusBar().showMessage(f"{self.statusBar().currentMessage()}. The number {text} stays in the field: "
+                                         f"{self._first_key('accept_photo', 'Return')} saves it", 30000)  # fmt: skip
+            return False
         self._end_entry()
         if had_focus:
             self.photo_view.setFocus()
@@ -1800,8 +1810,8 @@ class MainWindow(QMainWindow):
         if self._entry is not None or self.number_edit.hasFocus():
             if self._box_waits_for_number():
                 return
-            self._commit_entry()
-            self.photo_view.setFocus()
+            if self._commit_entry(keep_on_failure=True) or self._entry is None:
+                self.photo_view.setFocus()
             return
         self.accept_photo()
 
@@ -1967,10 +1977,16 @@ class MainWindow(QMainWindow):
 
     def _edit_failed(self, what: str, photo_id: int | None, exc: Exception) -> None:
         """An edit, undo or redo that could not be written: tell the user, show what the store holds."""
+        import sqlite3
+
+        from bibtagger_gui.core.store import busy_hint, full_hint
+
         if isinstance(exc, ChangedMeanwhile):
             why = str(exc)
         elif isinstance(exc, KeyError):
             why = BIB_CHANGED  # e.g. update_bib of a bib deleted meanwhile
+        elif isinstance(exc, sqlite3.Error):  # a full disk, a lock held past the busy timeout: what to do about it
+            why = f"{exc}{busy_hint(exc)}{full_hint(exc)}"
         else:
             why = f"{type(exc).__name__}: {exc}"
         self._failures += 1
