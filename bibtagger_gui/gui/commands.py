@@ -150,16 +150,29 @@ class AddBibCommand(PhotoEditCommand):
 
 
 class EditBibCommand(PhotoEditCommand):
-    """Change a bib's number (and optionally box); the bib becomes source=human."""
+    """Change a bib's number (and optionally box); the bib becomes source=human.
+
+    The bib must still be as the user saw it (``bib_row``: its number and box), checked in the edit's transaction:
+    another window or program that changed it meanwhile (before the window's next poll showed it) had its number or
+    box written over without a word -- two reviewers' corrections of one bib, the last one silently winning, and a
+    box moved here put back the number it had before the other's fix. That is :class:`ChangedMeanwhile` now: nothing
+    written, the photo shown as saved, the message says what it became (and a number entered stays in the field).
+    """
 
     def __init__(self, ctx: EditContext, photo_id: int, bib_row: Any, number: str, box: Box | None = None):
         super().__init__(ctx, photo_id, f"Change bib {bib_row.number} to {number}")
         self.bib_id, self.number = bib_row.id, number
         self.box = box if box is not None else bib_row.box
+        self.seen = (bib_row.number, bib_row.box)
         self.select_before = self.select_after = bib_row.id
 
     def edit(self, store: Any) -> None:
-        store.update_bib(self.bib_id, number=self.number, box=self.box)  # KeyError when it is gone
+        now = store.bib(self.bib_id)  # KeyError when it is gone
+        if (now.number, now.box) != self.seen:
+            what = f"changed to {now.number}" if now.number != self.seen[0] else "given another box"
+            raise ChangedMeanwhile(f"bib {self.seen[0]} was {what} meanwhile (by another window or program); the photo "
+                                   "now shows what is saved")  # fmt: skip
+        store.update_bib(self.bib_id, number=self.number, box=self.box)
 
 
 class AdjustBoxCommand(EditBibCommand):

@@ -1,0 +1,56 @@
+"""Two windows on one folder (two reviewers on a share, or one user with two windows): an edit of a bib the other
+window changed a moment before -- before this window's poll showed it -- is not written over it unsaid
+(gui/commands.py ``EditBibCommand``; docs/gui.md#changes-by-other-programs). Real windows on one real store."""
+
+from __future__ import annotations
+
+from tests.test_gui_live_updates import WITHIN, messages, pid, shoot, stores  # noqa: F401
+from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
+
+
+def _second(qtbot, make_window, folder, photo_id):
+    other = make_window()
+    other.open_folder(folder)
+    wait_idle(qtbot, other)
+    other.select_photo(photo_id)
+    return other
+
+
+def _enter(win, number: str) -> None:
+    win.type_digit(number[0])
+    win.number_edit.insert(number[1:])
+    win.enter_pressed()
+
+
+def test_a_number_typed_over_a_bib_the_other_window_just_corrected_is_not_written_over_it_unsaid(qtbot, shoot, make_window):
+    a, folder, _made = shoot
+    shown = a.current_id
+    (bib,) = a.current_bibs
+    b = _second(qtbot, make_window, folder, shown)
+    said = messages(b)
+    _enter(a, "111")
+    assert a.store.bib(bib.id).number == "111"
+    _enter(b, "222")  # b has not polled since: it still shows the old number
+    assert b.store.bib(bib.id).number == "111"  # a's correction stands
+    text = " ".join(said)
+    assert "was changed to 111 meanwhile" in text and "222 stays in the field" in text
+    assert [x.number for x in b.current_bibs] == ["111"] and b.number_edit.text() == "222"
+    b.enter_pressed()  # seen now: Enter writes 222 over 111 knowingly, one undo step
+    assert b.store.bib(bib.id).number == "222" and b.undo_stack.count() == 1
+    qtbot.waitUntil(lambda: [x.number for x in a.current_bibs] == ["222"], timeout=WITHIN)
+
+
+def test_a_box_moved_here_does_not_put_back_the_number_the_other_window_replaced(qtbot, shoot, make_window):
+    a, folder, _made = shoot
+    shown = a.current_id
+    (bib,) = a.current_bibs
+    b = _second(qtbot, make_window, folder, shown)
+    said = messages(b)
+    _enter(a, "333")
+    b.photo_view.setFocus()
+    b.nudge_box(4, 0, 0, 0)  # b has not polled since: its row still has the old number
+    assert b.store.bib(bib.id).number == "333"  # the nudge wrote its stale number back over the correction before
+    assert b.store.bib(bib.id).box == a.store.bib(bib.id).box == bib.box and b.undo_stack.count() == 0
+    assert "was changed to 333 meanwhile" in " ".join(said)
+    b.nudge_box(4, 0, 0, 0)  # the photo was read again: the nudge goes on from what is saved
+    assert b.store.bib(bib.id).number == "333" and b.store.bib(bib.id).box != bib.box
