@@ -64,7 +64,7 @@ DEFAULT_KEYMAP: dict[str, tuple[list[str], str]] = {
     "order_name": (["Ctrl+3"], "Order the photo list by file name (IMG_2 before IMG_10)"),
     "search": (["Ctrl+F"], "Search a bib number (list shows only photos with it; commits a typed number); Enter goes to the first match, Escape clears the search"),
     "focus_list": (["Ctrl+L"], "Put the keys in the photo list: Up/Down move, Shift+Up/Down select several photos (for an export or Edit > Selected Photos; the Menu key opens their batch actions); Escape goes back to the photo"),
-    "refresh_queue": (["F5"], "Rebuild the review queue (re-sort, re-filter)"),
+    "refresh_queue": (["F5"], "Rescan the folder (photos added, changed, removed) and rebuild the review queue"),
     "pause_recognition": (["Ctrl+P", "Pause"], "Pause the recognition running in the background (the photo under way is finished and kept); again to resume"),
     "open_folder": (["Ctrl+O"], "Open a photo folder"),
     "checkpoint": (["Ctrl+S"], "Mark a checkpoint (edits are always saved already)"),

@@ -384,7 +384,7 @@ class MainWindow(QMainWindow):
         self._action("prev_bib", "Previous B&ib", lambda: self.step_bib(-1), nav)
         self._action("search", "&Search Bib Number", self.focus_search, nav)
         self._action("focus_list", "Go to Photo &List", self.focus_list, nav)
-        self._action("refresh_queue", "&Rebuild Queue", self.rebuild_queue, nav)
+        self._action("refresh_queue", "&Rescan Folder and Rebuild Queue", self.rescan_folder, nav)
         # the filter box takes no focus (the review keys must keep working): its choices are here too,
         # so a keyboard reaches them (Alt+R, F)
         self.filter_menu = nav.addMenu("&Filter")
@@ -827,6 +827,10 @@ class MainWindow(QMainWindow):
             self.resume.scan_finished()  # a photo not on disk at opening: moved (found now) or gone
             self._show_dropped_after_scan()  # a photo dropped on the view, its folder opened for it
             self._forget_changed(getattr(job, "report", None))
+            if getattr(job, "rescan", False) and outcome == "done":  # F5: say what it found (before recognition starts)
+                note = self._rescan_note(getattr(job, "report", None))  # "nothing" leaves a message of the rebuild up
+                if not note.endswith("no photo added, changed or removed") or not self.statusBar().currentMessage():
+                    self.statusBar().showMessage(note, 10000)
             if outcome == "done":
                 self.start_recognition([p.id for p in self.store.photos() if review.needs_recognition(p)])
         else:
@@ -1207,6 +1211,29 @@ class MainWindow(QMainWindow):
         if clocks.count(None):
             parts.append(f"then {clocks.count(None)} without a time, by name")
         return "Capture order: " + ", ".join(parts) + "; each sub-folder in turn"
+
+    def rescan_folder(self) -> None:
+        """F5: rebuild the list from the store at once, and look at the folder again in the background (a ``ScanJob``,
+        as on opening): photos copied in since it was opened (a late card), removed, renamed or replaced show up, a
+        file caught half-copied is read again whole, and new photos are recognized. Only a scan puts photos in the
+        store, so they used to show only once the folder was opened again (or a ``bibtagger predict`` had run)."""
+        self.rebuild_queue()
+        if self.store is None or self.folder is None or any(j.kind == "scan" for j in self.jobs):
+            return
+        job = ScanJob(self.folder, self.generation.value, self.generation)
+        job.rescan = True  # its end says what it found (_job_finished)
+        self._start(job)  # the progress bar says "Scanning"; the status bar keeps what the rebuild said
+
+    def _rescan_note(self, report: Any) -> str:
+        """What an F5 rescan found, for the status bar."""
+        if report is None:
+            return "Folder scanned again"
+        found = [f"{len(v)} {what}" for v, what in ((report.added, "new photo(s)"), (report.moved, "renamed or moved"),
+                                                 (report.updated, "changed"), (report.missing, "gone"),
+                                                 (report.restored, "back")) if v]  # fmt: skip
+        news = ", ".join(found) if found else "no photo added, changed or removed"
+        then = " (recognized next)" if report.added else ""
+        return f"Folder scanned again: {news}{then}"
 
     def rebuild_queue(self, reload: bool = True) -> None:
         """Rebuild the ordered, filtered list; from a fresh read of every photo in the store, or with

@@ -1,0 +1,43 @@
+"""F5 scans the open folder again (MainWindow.rescan_folder; docs/gui.md#changes-by-other-programs): photos copied in
+while the window is open (a late card, a file still being copied), removed or renamed show up without reopening the
+folder. A real window, real files, recognition answering by file name (placeholder models)."""
+
+from __future__ import annotations
+
+import shutil
+
+from bibtagger_gui.core.bib import Bib
+from tests.test_gui_live_updates import messages, stores  # noqa: F401
+from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
+
+
+def _numbers(win, relpath: str) -> list[str]:
+    photo = win.store.photo_by_path(relpath)
+    return [b.number for b in win.store.bibs(photo.id)] if photo is not None else []
+
+
+def test_photos_copied_in_while_open_show_after_f5_and_a_half_copied_one_once_complete(qtbot, make_window, tmp_path, monkeypatch):
+    folder, card = tmp_path / "race", tmp_path / "card2"
+    make_photos(folder, 2)
+    late = make_photos(card, 2, seed=7)
+    table = {f"late_{i}.jpg": [Bib(str(500 + i), box, 0.5)] for i, (_rel, _num, box) in enumerate(late)}
+    fixed_predictions(monkeypatch, table)
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    said = messages(win)
+    shutil.copy(card / late[0][0], folder / "late_0.jpg")
+    whole = (card / late[1][0]).read_bytes()
+    (folder / "late_1.jpg").write_bytes(whole[: len(whole) // 3])  # still being copied
+    (folder / "photo_000.jpg").unlink()
+    win.actions_by_name["refresh_queue"].trigger()
+    wait_idle(qtbot, win)
+    assert any("Folder scanned again: 2 new photo(s), 1 gone" in m for m in said), said
+    rows = {win.list_model.data(win.list_model.index(r)) for r in range(win.list_model.rowCount())}
+    assert any("late_0.jpg" in r for r in rows) and not any("photo_000.jpg" in r for r in rows)
+    assert _numbers(win, "late_0.jpg") == ["500"]  # recognized
+    (folder / "late_1.jpg").write_bytes(whole)  # the copy ends
+    win.actions_by_name["refresh_queue"].trigger()
+    wait_idle(qtbot, win)
+    photo = win.store.photo_by_path("late_1.jpg")
+    assert photo.error is None and _numbers(win, "late_1.jpg") == ["501"]  # read again whole, and recognized
