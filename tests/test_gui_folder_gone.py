@@ -13,8 +13,11 @@ import sqlite3
 import pytest
 
 from bibtagger_gui.core.store import Store
+from bibtagger_gui.gui.live_updates import GONE_FOR_MS, POLL_MS
 from tests.test_gui_live_updates import WITHIN, messages, pid, table
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
+
+GONE = WITHIN + GONE_FOR_MS  # it must stay gone that long, at every poll, before the window closes it
 
 
 def _open(qtbot, make_window, monkeypatch, folder, made):
@@ -48,7 +51,7 @@ def test_a_folder_renamed_while_open_is_closed_with_where_its_edits_are_not_reop
     win, folder = in_folder
     seen = messages(win)
     folder.rename(tmp_path / "race-sorted")
-    qtbot.waitUntil(lambda: win.store is None and any("is gone" in m for m in seen), timeout=WITHIN)
+    qtbot.waitUntil(lambda: win.store is None and any("is gone" in m for m in seen), timeout=GONE)
     said = next(m for m in seen if "is gone" in m)
     assert "renamed, moved, deleted or its drive unplugged" in said and "the number 821 you were typing included" in said
     assert "Cannot open" not in " ".join(seen) and win.windowTitle() == "bibtagger"
@@ -66,7 +69,7 @@ def test_a_folder_emptied_under_the_window_keeps_its_project_and_makes_no_new_on
     seen = messages(win)
     for path in folder.iterdir():
         shutil.rmtree(path) if path.is_dir() else path.unlink()
-    qtbot.waitUntil(lambda: win.store is None and any("is gone" in m for m in seen), timeout=WITHIN)
+    qtbot.waitUntil(lambda: win.store is None and any("is gone" in m for m in seen), timeout=GONE)
     assert not (folder / ".bibtagger").exists() and win.list_model.rowCount() == 0
     said = next(m for m in seen if "is gone" in m)
     kept = said.split("kept as ")[1].split("; ")[0].split(". ")[0]
@@ -83,8 +86,24 @@ def test_a_folder_deleted_whose_project_lies_elsewhere_is_closed_and_names_the_p
     db = win.store.db_path
     seen = messages(win)
     shutil.rmtree(folder)
-    qtbot.waitUntil(lambda: win.store is None, timeout=WITHIN)
+    qtbot.waitUntil(lambda: win.store is None, timeout=GONE)
     said = next(m for m in seen if "is gone" in m)
     assert str(db) in said and "no such folder" in said
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_folder_away_for_a_moment_is_not_closed(qtbot, in_folder, tmp_path):
+    """A network share reconnecting or a drive waking up is away for a second or two: the first poll that missed
+    the folder closed it (and the user had to open it again). It must stay gone for GONE_FOR_MS first."""
+    win, folder = in_folder
+    seen = messages(win)
+    away = tmp_path / "away"
+    folder.rename(away)
+    qtbot.wait(int(POLL_MS * 1.5))  # at least one poll finds it gone
+    away.rename(folder)
+    qtbot.wait(GONE_FOR_MS + 2 * POLL_MS)
+    assert win.store is not None and not any("is gone" in m for m in seen)
+    assert win.number_edit.text() == "821"  # the typing goes on where it was
+    folder.rename(away)  # gone for good: closed, as above
+    qtbot.waitUntil(lambda: win.store is None and any("is gone" in m for m in seen), timeout=GONE)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer
@@ -31,6 +32,9 @@ from bibtagger_gui.core.review_index import ReviewIndex
 log = logging.getLogger(__name__)
 
 POLL_MS = 1000  #: how often the store is asked whether another connection committed
+#: how long the open folder must stay gone, at every poll, before the window closes it: a network share or a
+#: drive that is away for a moment (a reconnecting share, a sleeping disk) closed it at the first poll
+GONE_FOR_MS = 5000
 BULK = 200  #: more changed photos than this: one read of every photo (two queries) instead of two queries each
 #: what the window's own recognition job writes (its ``photo_done`` signal shows it): not announced while one runs
 JOB_ACTIONS = frozenset({"model_bibs", "error"})
@@ -52,11 +56,13 @@ class LiveUpdates(QObject):
         #: the photo shown whose file another program replaced while a number was typed or a box drawn on
         #: it: its pixels are reloaded at the first poll after the typing/drawing ends
         self._stale_pixels: int | None = None
+        self._gone_since: float | None = None  # monotonic time of the first poll that found the open folder gone
         QApplication.instance().applicationStateChanged.connect(self._app_state)
 
     def watch(self, store: Any) -> None:
         """Follow ``store`` (the folder just opened; None: no folder)."""
         self._store = store
+        self._gone_since = None
         if store is None:
             self.timer.stop()
             return
@@ -112,7 +118,9 @@ class LiveUpdates(QObject):
         say where the edits are, instead of reopening it (that said only "Cannot open …: no such folder" and left
         the old title, or made a new empty project in a bare mount point). Edits were saved as they were made; a
         number being typed is saved too, and the project as this window read it is kept whole when its file went
-        (``Store.close_replaced``: ``project.db.gone-<time>``). True when it was gone."""
+        (``Store.close_replaced``: ``project.db.gone-<time>``). Only once it stayed gone at every poll for
+        ``GONE_FOR_MS`` (a share back within it goes on as if nothing happened); True while it is gone (the poll
+        reads nothing else)."""
         from bibtagger_gui.core.store import folder_problem
 
         w, store, folder = self.window, self._store, self.window.folder
@@ -121,7 +129,13 @@ class LiveUpdates(QObject):
         why = folder_problem(folder)
         inside = store.db_path.parent == folder / ".bibtagger"
         if why is None and not (inside and not store.db_path.parent.exists()):
+            self._gone_since = None
             return False
+        now = time.monotonic()
+        if self._gone_since is None:
+            self._gone_since = now
+        if (now - self._gone_since) * 1000 < GONE_FOR_MS:  # away for a moment (a share reconnecting): wait, read nothing
+            return True
         why = why or "its .bibtagger folder went with the project file: emptied, or its drive unplugged"
         log.warning("the open folder %s is gone (%s): closing it", folder, why)
         typed = w._unsaved_typing()
