@@ -1287,3 +1287,44 @@ def test_a_full_disk_met_mid_statement_is_said_as_such_and_the_store_goes_on(fol
         conn.execute("PRAGMA max_page_count = 1073741823")  # room again
         bib = store.add_bib(pid, "12", None)
         assert [b.id for b in store.bibs(pid)] == [bib.id]
+
+
+def test_the_content_print_of_a_share_whose_program_closes_the_project_meanwhile_is_not_called_a_change(folder, monkeypatch):
+    """The stale-copy check reads the share's project.db and then its -wal (into a temporary copy where SQLite replays
+    the log). The share's program closing the project between the two reads (its log folded into project.db and
+    removed: a checkpoint, the same rows) made the print unreadable (the -wal gone) or of a state nobody wrote, and
+    the copy said "the folder's own project changed". The print is read again when the files moved during the read."""
+    import shutil
+
+    from bibtagger_gui.core import store as store_mod
+
+    with Store.open(folder) as store:
+        store.scan()
+    local = folder / ".bibtagger" / "project.db"
+
+    def on_the_share(code: str) -> None:  # the share's program, still running (its log kept) unless it closes
+        subprocess.run([sys.executable, "-c", "import os, sqlite3, sys\nfrom bibtagger_gui.core.store import Store\n"
+                        "s = Store.open(sys.argv[1]); s._conn.execute('PRAGMA wal_autocheckpoint=0')\n" + code,
+                        str(folder)], check=True, timeout=60)  # fmt: skip
+
+    on_the_share("s.add_bib(s.photo_by_path('img_0.jpg').id, '654', None)\nos._exit(0)\n")
+    assert Store._logged(local)
+    recorded = json.dumps({**store_mod._copied_from(local), "copied": "then"})  # what the copy records
+    on_the_share("s._conn.execute('PRAGMA wal_checkpoint(PASSIVE)')\nos._exit(0)\n")  # the log folded in, kept
+    assert Store._logged(local) and file_version(local) != tuple(json.loads(recorded)["db"])
+    assert not store_mod._copy_state(local, recorded)[0]  # the same rows: no note
+
+    real, closed = shutil.copyfile, []
+
+    def copy_then_close(src, dst, *args, **kwargs):  # right after project.db is read, the share's program closes
+        out = real(src, dst, *args, **kwargs)
+        if Path(src) == local and not closed:
+            closed.append(src)
+            on_the_share("s.close()\n")  # its last connection: the log folded into project.db and removed
+            assert not Store._logged(local)
+        return out
+
+    monkeypatch.setattr(shutil, "copyfile", copy_then_close)
+    behind, refreshed = store_mod._copy_state(local, recorded)
+    assert closed and not behind and refreshed is not None
+    assert store_mod.copy_behind_note(local.with_name("copy.db"), local, recorded) is None

@@ -504,22 +504,34 @@ def _replayable_copy(db: Path, where: Path | None = None) -> Iterator[Path]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+PRINT_TRIES = 3  # reads of a content print whose files moved while it was read (the share's program writing)
+
+
 def _content_print(db: Path) -> str | None:
     """SHA-256 of project database ``db`` as a reader sees it: its pages, those of its -wal's committed transactions
     read from the log (``Connection.serialize``), read without writing beside it. A checkpoint, which copies pages
-    from the log into the file, changes the file's version, not this. None when it cannot be read."""
+    from the log into the file, changes the file's version, not this. Read again (:data:`PRINT_TRIES` in all) when
+    the file or its log moved during the read: the share's program folding its log in and removing it between the
+    reads of the two files left a print of a state nobody wrote, or none. None when it cannot be read."""
     def image(path: Path, immutable: bool) -> str:
         target = f"{path.resolve().as_uri()}?mode=ro&immutable=1" if immutable else str(path)
         with contextlib.closing(sqlite3.connect(target, uri=immutable, timeout=BUSY_TIMEOUT_S)) as conn:
             return hashlib.sha256(conn.serialize()).hexdigest()
 
-    try:
-        if Store._logged(db):
-            with _replayable_copy(db) as copy:
-                return image(copy, immutable=False)
-        return image(db, immutable=True)
-    except (sqlite3.Error, OSError, ValueError):
-        return None
+    content = None
+    for _ in range(PRINT_TRIES):
+        before = _source_versions(db)
+        try:
+            if Store._logged(db):
+                with _replayable_copy(db) as copy:
+                    content = image(copy, immutable=False)
+            else:
+                content = image(db, immutable=True)
+        except (sqlite3.Error, OSError, ValueError):
+            content = None
+        if _source_versions(db) == before:  # nothing moved while it was read: what it says holds
+            return content
+    return None
 
 
 def _copied_from(db: Path) -> dict[str, Any]:
