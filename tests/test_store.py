@@ -1328,3 +1328,35 @@ def test_the_content_print_of_a_share_whose_program_closes_the_project_meanwhile
     behind, refreshed = store_mod._copy_state(local, recorded)
     assert closed and not behind and refreshed is not None
     assert store_mod.copy_behind_note(local.with_name("copy.db"), local, recorded) is None
+
+
+def test_a_copy_whose_folder_project_changed_reads_its_content_print_once_per_version_of_the_files(folder, monkeypatch):
+    """A copy whose read-only folder's project really changed (someone reviewed on the share) recorded nothing of
+    it: every later opening (the app's, each command's) read the print of the share's whole project again (a
+    temporary copy of it and a read of every page) to say the same note. The versions it was found changed at are
+    recorded: later openings only stat, until the share's files move again."""
+    from bibtagger_gui.core import store as store_mod
+
+    with Store.open(folder) as theirs:
+        theirs.scan()
+    local, copy = folder / ".bibtagger" / "project.db", folder.parent / "copy" / "project.db"
+    copy.parent.mkdir()
+    Store._copy_readonly(local, copy)  # what Store.open does once for a read-only folder
+    with Store(local, folder) as theirs:  # someone on the share reviews after that
+        theirs.add_bib(theirs.photo_by_path("img_0.jpg").id, "999", None)
+    reads = []
+    real = store_mod._content_print
+    monkeypatch.setattr(store_mod, "_content_print", lambda db: reads.append(db) or real(db))
+
+    def opened() -> str | None:
+        with Store(copy, folder) as mine:
+            mine._note_copy_behind(local)
+            return mine.copy_behind
+
+    for _ in range(3):
+        assert "changed since your copy of" in (opened() or "")
+    assert len(reads) == 1
+    with contextlib.closing(sqlite3.connect(local)) as theirs:  # the share's files move again (a new review)
+        theirs.execute("UPDATE photos SET reviewed = 1")
+        theirs.commit()
+    assert "changed since your copy of" in (opened() or "") and len(reads) == 2

@@ -541,26 +541,36 @@ def _copied_from(db: Path) -> dict[str, Any]:
     return {**_source_versions(db), "content": _content_print(db)}
 
 
+def _recorded_versions(made: dict[str, Any]) -> dict[str, Any]:
+    """The versions of project.db and its -wal a ``copied_from`` entry records (JSON lists back to tuples)."""
+    return {k: None if made[k] is None else tuple(made[k]) for k in ("db", "wal")}
+
+
 def _copy_state(local: Path, recorded: str | None) -> tuple[bool, dict[str, Any] | None]:
     """Whether the folder's own project ``local`` changed since the copy that recorded ``recorded`` (its
-    ``copied_from``) was made from it, and, when only its files moved (a checkpoint: the same content), what to record
-    instead (None: nothing new). Versions first (a ``stat`` each, every opening); the content only when they moved."""
+    ``copied_from``) was made from it, and what to record instead (None: nothing new): when only its files moved (a
+    checkpoint: the same content) the versions seen now; when its content changed, the versions it was found changed
+    at (``changed_at``), so that later openings say so again without reading it again. Versions first (a ``stat``
+    each, every opening); the content only when they moved from both."""
     if not recorded:
         return False, None
     try:
         made = json.loads(recorded)
-        versions = {k: None if made[k] is None else tuple(made[k]) for k in ("db", "wal")}
-    except (ValueError, TypeError, KeyError):
+        versions = _recorded_versions(made)
+        changed_at = _recorded_versions(made["changed_at"]) if made.get("changed_at") else None
+    except (ValueError, TypeError, KeyError, AttributeError):
         return False, None
     now = _source_versions(local)
     if now["db"] is None or all(_same_version(now[k], versions[k]) for k in ("db", "wal")):
         return False, None
     if not made.get("content"):  # a copy made before the content was recorded: the versions decide
         return True, None
-    now["content"] = _content_print(local)
-    if now["content"] != made["content"]:
-        return True, None
-    return False, {**made, **now}
+    if changed_at is not None and all(_same_version(now[k], changed_at[k]) for k in ("db", "wal")):
+        return True, None  # found changed at these very versions before
+    content = _content_print(local)
+    if content != made["content"]:
+        return True, ({**made, "changed_at": now} if content is not None else None)  # unreadable: looked at again
+    return False, {**made, **now, "content": content, "changed_at": None}
 
 
 def copy_behind_note(copy: Path, local: Path, recorded: str | None) -> str | None:
@@ -744,8 +754,8 @@ class Store:
 
     def _note_copy_behind(self, local: Path) -> None:
         """Set :attr:`copy_behind` of this copy of the read-only folder's project ``local``; where the folder's files
-        moved without new content (a checkpoint), record what they are now (no history row), so later openings
-        compare the versions only again."""
+        moved, record what they are now (no history row), with new content or not (:func:`_copy_state`), so later
+        openings compare the versions only again."""
         recorded = self.get_meta(COPIED_FROM)
         behind, refreshed = _copy_state(local, recorded)
         self.copy_behind = _behind_note(self.db_path, local, recorded) if behind else None
