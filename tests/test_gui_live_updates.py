@@ -507,6 +507,7 @@ def test_a_box_drawn_when_the_project_file_is_replaced_is_put_back_on_its_photo(
     win.photo_view.setFocus()
     qtbot.keyClick(win.photo_view, Qt.Key.Key_B)
     qtbot.keyClick(win.photo_view, Qt.Key.Key_Right)
+    placed = win.photo_view._rubber.rect()  # the box placed (not taken yet)
     if kind == "drawn":
         qtbot.keyClick(win.photo_view, Qt.Key.Key_Return)
         box = win._entry["box"]
@@ -518,9 +519,12 @@ def test_a_box_drawn_when_the_project_file_is_replaced_is_put_back_on_its_photo(
     wait_idle(qtbot, win)
     assert win.store.photo(win.current_id).relpath == shown
     reloaded = next(m for m in seen if m.startswith("Project reloaded"))
-    if kind == "drawing":
-        assert win.photo_view.drawing
+    if kind == "drawing":  # the box placed so far is back too (drawing went on from nothing: B pressed again)
+        assert win.photo_view.drawing and win.photo_view._rubber is not None and win.photo_view._rubber.rect() == placed
         assert reloaded.endswith(f"; the box you were drawing on {shown}: drawing goes on (Enter takes the box, Escape cancels it)")
+        win.photo_view.setFocus()
+        qtbot.keyClick(win.photo_view, Qt.Key.Key_Return)
+        assert win.drawn_box_waits() and not win.photo_view.drawing
         return
     assert win.drawn_box_waits() and win._entry["box"] == box
     assert reloaded.endswith(f"; the box you drew on {shown} waits for its number: type it, then Return"), reloaded

@@ -1739,15 +1739,15 @@ class MainWindow(QMainWindow):
         return self.store.photo(self.current_id).relpath, text, box
 
     def unfinished_box(self) -> tuple[str, str, Any] | None:
-        """A box being drawn ("drawing", the photo's relpath, None) or a drawn box waiting for its number, none typed
-        ("drawn", relpath, box), else None. For a reload from another project file (LiveUpdates), which closes the
+        """A box being drawn ("drawing", the photo's relpath, the box placed so far or None) or a drawn box waiting
+        for its number, none typed ("drawn", relpath, box), else None. For a reload from another project file (LiveUpdates), which closes the
         folder (that ended either without a word): :meth:`carry_unfinished_box` puts it back."""
         if self.current_id is None or self.store is None:
             return None
         if self.drawn_box_waits():
             return "drawn", self.store.photo(self.current_id).relpath, self._entry["box"]
         if self.photo_view.drawing:
-            return "drawing", self.store.photo(self.current_id).relpath, None
+            return "drawing", self.store.photo(self.current_id).relpath, self.photo_view.box_being_drawn()
         return None
 
     def carry_unfinished_box(self, unfinished: tuple[str, str, Any]) -> str:
@@ -1764,6 +1764,8 @@ class MainWindow(QMainWindow):
             self._box_drawn(box)
             return f"{what} on {relpath} waits for its number: type it, then {self._first_key('accept_photo', 'Return')}"
         self.start_drawing()
+        if box is not None:  # the box placed so far (it went with the closed folder: drawing began from nothing)
+            self.photo_view.place_box_being_drawn(box)
         return f"{what} on {relpath}: drawing goes on (Enter takes the box, Escape cancels it)"
 
     def carry_typed_number(self, typed: tuple[str, str, Any]) -> str:

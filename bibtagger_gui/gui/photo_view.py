@@ -580,6 +580,24 @@ class PhotoView(QGraphicsView):
         self.setDragMode(QGraphicsView.DragMode.NoDrag)
         self._refresh_cursor()
 
+    def box_being_drawn(self) -> tuple[float, float, float, float] | None:
+        """The box placed so far while drawing (x1, y1, x2, y2 in photo pixels: arrows, or the mouse's drag), not
+        taken yet; None when there is none."""
+        if not self._drawing or self._rubber is None:
+            return None
+        r = self._rubber.rect()
+        return (r.left(), r.top(), r.right(), r.bottom())
+
+    def place_box_being_drawn(self, box: tuple[float, float, float, float]) -> None:
+        """While drawing, put the box being drawn at ``box`` (:meth:`box_being_drawn` of a view closed meanwhile):
+        arrows move and size it from there, Enter takes it."""
+        if not self._drawing:
+            return
+        if self._rubber is not None:
+            self.scene().removeItem(self._rubber)
+        x1, y1, x2, y2 = box
+        self._rubber = self.scene().addRect(QRectF(x1, y1, x2 - x1, y2 - y1), self._rubber_pen())
+
     def stop_drawing(self) -> None:
         self._drawing = False
         self._draw_start = None
