@@ -442,7 +442,7 @@ def test_a_read_only_folder_says_where_its_review_is_saved(qtbot, make_window, t
 def test_a_read_only_folder_whose_own_project_changed_since_the_copy_says_so(qtbot, make_window, tmp_path, monkeypatch):
     """The read-only folder's own project changed since the user's copy was made (someone reviewed on the share): the
     status bar and the read-only label say so, and that the review here is kept (core/store.py copy_behind_note)."""
-    from bibtagger_gui.core.store import COPIED_FROM, copy_behind_note, fallback_db_path
+    from bibtagger_gui.core.store import fallback_db_path
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     share = tmp_path / "share"
@@ -459,7 +459,7 @@ def test_a_read_only_folder_whose_own_project_changed_since_the_copy_says_so(qtb
         if Path(f).resolve() != share.resolve():
             return opened(f, db_path)
         store = cls(copy, share.resolve())
-        store.copy_behind = copy_behind_note(copy, local, store.get_meta(COPIED_FROM))
+        store._note_copy_behind(local)  # what Store.open does there (not a copy of it)
         return store
 
     monkeypatch.setattr(Store, "open", classmethod(open_read_only))
