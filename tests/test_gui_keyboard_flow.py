@@ -829,6 +829,44 @@ def test_leaving_the_photo_while_a_box_is_being_drawn_says_the_drawing_was_cance
     assert win.statusBar().currentMessage() == f"Cancelled the box you were drawing on {rel}: it was not taken (B there draws it again)"
 
 
+def test_undo_redo_and_delete_while_a_box_is_being_drawn_say_so_and_undo_cancels_the_drawing_alone(qtbot, make_window, tmp_path, monkeypatch):
+    """Delete (and Edit > Delete Bib) while a box was being drawn (B, not taken yet) deleted the selected bib and ended
+    the drawing without a word; Edit > Redo redid an edit and ended it too; Ctrl+Z (Edit > Undo) ended it and undid the
+    saved edit before it as well. Delete and Redo keep the drawing and say how to finish it; Undo takes back the
+    drawing alone, the last thing done, as it does a typed number (docs/review-flow.md step 3)."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    first = win.current_id
+    key(qtbot, Qt.Key.Key_Return)  # accept the first photo: on to the second
+    second = win.current_id
+    key(qtbot, Qt.Key.Key_Return)  # accept the second, then take that back: an undo and a redo are there
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    assert win.current_id == second and not win.store.photo(second).reviewed and win.undo_stack.canRedo()
+    rel = win.items[second].photo.relpath
+    before = numbers(tmp_path / "p", rel)
+    assert win.selected_bib is not None
+    key(qtbot, Qt.Key.Key_B)
+    key(qtbot, Qt.Key.Key_Right)  # a box in the middle of the view, not taken
+    for act, then in ((lambda: key(qtbot, Qt.Key.Key_Delete), "delete a bib"),
+                      (win.actions_by_name["delete_bib"].trigger, "delete a bib"),
+                      (win.actions_by_name["redo"].trigger, "redo")):
+        win.statusBar().clearMessage()
+        act()
+        assert win.photo_view.drawing and win.photo_view._rubber is not None, then
+        assert numbers(tmp_path / "p", rel) == before and not win.store.photo(second).reviewed
+        assert win.statusBar().currentMessage() == BEING_DRAWN + then
+    more = win.undo_stack.undoText()
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    assert not win.photo_view.drawing and win.current_id == second
+    assert win.store.photo(first).reviewed  # the saved edit before the drawing is not undone with it
+    assert win.statusBar().currentMessage() == (
+        f"Undid drawing: cancelled the box you were drawing (nothing was saved); Ctrl+Z again undoes {more}")
+    key(qtbot, Qt.Key.Key_B)
+    win.actions_by_name["undo"].trigger()  # the menu's Undo, the drawing not placed yet: the same
+    assert not win.photo_view.drawing and win.store.photo(first).reviewed
+    key(qtbot, Qt.Key.Key_Z, CTRL)
+    assert not win.store.photo(first).reviewed
+
+
 def test_a_click_on_another_bib_while_a_drawn_box_waits_keeps_it_and_says_so(qtbot, make_window, tmp_path, monkeypatch):
     """A click on another bib's box in the photo view (or its row in the bib panel) while a drawn box waited for its
     number selected that bib and dropped the drawn box without a word; a drag of the selected box did too. The click

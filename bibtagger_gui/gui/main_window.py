@@ -1978,8 +1978,8 @@ class MainWindow(QMainWindow):
 
     def delete_selected_bib(self) -> None:
         row = self.selected_row()
-        if self._no_photo_shown():
-            return
+        if self._no_photo_shown() or self._drawing_under_way("delete a bib"):  # it deleted the selected bib and
+            return  # ended the drawing without a word
         if self._entry is not None and self._entry.get("box") is not None:
             # Edit > Delete Bib while a drawn box waits for its number deleted the *selected* bib and dropped the
             # drawn box and its typed number without a word
@@ -2037,20 +2037,23 @@ class MainWindow(QMainWindow):
         """Undo the last edit; a number being typed (or a drawn box waiting for its number; reached from the
         Edit menu or with the focus outside the number field) is the last thing done: it alone is taken back
         and the status bar says so. Undo used to drop it without a word *and* undo the saved edit before it,
-        often on another photo."""
-        unsaved = self._unsaved_typing()
+        often on another photo. So is a box being drawn (B pressed, not taken yet): it is cancelled, nothing else."""
+        unsaved, drawing = self._unsaved_typing(), self.photo_view.drawing
         self._end_entry()
-        if unsaved:
+        if unsaved or drawing:
             more = self.undo_stack.undoText()
             again = f"; {self._first_key('undo', 'Edit > Undo')} again undoes {more}" if more else ""
-            self.say_of_photo(f"Undid typing: dropped {unsaved} (nothing was saved){again}", 8000)
+            what = "typing: dropped " + unsaved if unsaved else "drawing: cancelled the box you were drawing"
+            self.say_of_photo(f"Undid {what} (nothing was saved){again}", 8000)
             self.photo_view.setFocus()
             return
         self._step_stack(self.undo_stack.undo, "Undid", self.undo_stack.undoText())
 
     def redo(self) -> None:
         """Redo; not while a number is typed (or a drawn box waits for its number): redoing would drop it, so the
-        status bar says how to finish it first."""
+        status bar says how to finish it first; nor while a box is being drawn (it ended the drawing unsaid)."""
+        if self._drawing_under_way("redo"):
+            return
         if self._unsaved_typing():
             accept, cancel = self._first_key("accept_photo", "Return"), self._first_key("cancel", "Escape")
             if self._typed():
