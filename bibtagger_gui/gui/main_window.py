@@ -265,6 +265,7 @@ class MainWindow(QMainWindow):
         self.photo_view = PhotoView()
         self.photo_view.setObjectName("photoView")
         self.photo_view.boxDrawn.connect(self._box_drawn)
+        self.photo_view.drawMissed.connect(self._draw_missed)
         self.photo_view.bibClicked.connect(self._bib_clicked)
         self.photo_view.boxAdjusted.connect(self._box_adjusted)
         self.photo_view.printed.connect(self._keep_pixel_print)
@@ -1892,6 +1893,12 @@ class MainWindow(QMainWindow):
         # the drawing instructions ("Drag a box …") would stay up over the step that comes next
         self._instruct(f"Type the bib's number, then {self._first_key('accept_photo', 'Return')} "
                        f"({self._first_key('cancel', 'Escape')} drops the box)")  # fmt: skip
+
+    def _draw_missed(self) -> None:
+        """A click (a touchpad's tap) or a flat drag while drawing made no box: the drawing goes on and the status
+        bar says to drag (the click ended the drawing without a word and "Drag a box …" stayed up)."""
+        self._instruct(f"A click draws no box: drag from one corner of the bib to the other, then type its number "
+                       f"({self._first_key('cancel', 'Escape')} cancels the box)")  # fmt: skip
 
     def _first_key(self, action: str, fallback: str) -> str:
         """The first key this user's key map binds to ``action`` (a message names one key), else ``fallback``."""

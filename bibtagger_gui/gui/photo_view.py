@@ -256,6 +256,7 @@ class PhotoView(QGraphicsView):
     boxDrawn = Signal(tuple)  # (x1, y1, x2, y2) in photo pixels
     boxAdjusted = Signal(int, tuple)  # bib id, its new (x1, y1, x2, y2), on releasing a move/resize drag
     bibClicked = Signal(int)
+    drawMissed = Signal()  # a click (a touchpad's tap) or a flat drag while drawing: no box, the drawing goes on
     imageFailed = Signal(str)
     printed = Signal(object)  # (photo id, decoded-pixel print, its file version in the store) of the photo shown
 
@@ -290,6 +291,7 @@ class PhotoView(QGraphicsView):
         self._fit_mode = True
         self._drawing = False
         self._draw_start: QPointF | None = None
+        self._draw_press: QPointF | None = None  # where (viewport) the mouse was pressed to draw
         self._rubber: QGraphicsRectItem | None = None
         self._selected_id: int | None = None
         # a move/resize drag of the selected box: (item, corner or None for a move, press point, start box)
@@ -600,7 +602,7 @@ class PhotoView(QGraphicsView):
 
     def stop_drawing(self) -> None:
         self._drawing = False
-        self._draw_start = None
+        self._draw_start = self._draw_press = None
         if self._rubber is not None:
             self.scene().removeItem(self._rubber)
             self._rubber = None
@@ -681,6 +683,7 @@ class PhotoView(QGraphicsView):
             if self._rubber is not None:  # a box started with the keys gives way to the mouse
                 self.scene().removeItem(self._rubber)
             self._draw_start = self._clamped(self.scene_pos(event.position()))
+            self._draw_press = QPointF(event.position())
             self._rubber = self.scene().addRect(QRectF(self._draw_start, self._draw_start), self._rubber_pen())
             event.accept()
             return
@@ -802,8 +805,17 @@ class PhotoView(QGraphicsView):
     def mouseReleaseEvent(self, event) -> None:
         if self._drawing and self._draw_start is not None and event.button() == Qt.MouseButton.LeftButton:
             p = self._clamped(self.scene_pos(event.position()))
-            self._finish_box(QRectF(self._draw_start, p).normalized())
+            r = QRectF(self._draw_start, p).normalized()
             event.accept()
+            moved = (event.position() - (self._draw_press or event.position())).manhattanLength()
+            if moved < QApplication.startDragDistance() or r.width() < 2 or r.height() < 2:
+                # a click (a touchpad's tap) or a flat drag: no box. It ended the drawing without a word (the
+                # "Drag a box …" instructions stayed up); the drawing goes on and the window says to drag
+                self.scene().removeItem(self._rubber)
+                self._rubber = self._draw_start = self._draw_press = None
+                self.drawMissed.emit()
+                return
+            self._finish_box(r)
             return
         if self._adjust is not None and event.button() == Qt.MouseButton.LeftButton:
             item, _corner, _start, box = self._adjust
