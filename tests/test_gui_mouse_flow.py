@@ -4,7 +4,8 @@ real widgets, as a touchpad sends them."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from bibtagger_gui.core.bib import Bib
@@ -56,3 +57,54 @@ def test_a_click_while_drawing_keeps_the_drawing_and_says_to_drag(qtbot, make_wi
     qtbot.keyClicks(win.number_edit, "345")
     qtbot.mouseClick(button(win, "Accept Photo"), LEFT)  # commits the number (a second click accepts the photo)
     assert any(b.number == "345" and b.box is not None for b in win.store.bibs(win.current_id))
+
+
+def drop(widget, path) -> tuple[bool, bool]:
+    """A desktop drag of ``path`` over ``widget`` and its drop there (Qt passes them up to a parent that takes drops):
+    whether the move was accepted (else the no-entry cursor) and the drop."""
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(path))])
+    pos = widget.rect().center()
+    args = (Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, QDragEnterEvent(pos, *args))
+    move = QDragMoveEvent(pos, *args)
+    QApplication.sendEvent(widget, move)
+    dropped = QDropEvent(QPointF(pos), *args)
+    QApplication.sendEvent(widget, dropped)
+    return move.isAccepted(), dropped.isAccepted()
+
+
+def test_a_folder_or_photo_dropped_anywhere_on_the_window_opens(qtbot, make_window, tmp_path, monkeypatch):
+    """Only the photo view took drops: a folder dropped on the photo list (the first thing a volunteer aims at), the
+    bib panel or the search box met the no-entry cursor."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    other = tmp_path / "q"
+    make_photos(other, 2, seed=3)
+    assert drop(win.panel.table.viewport(), tmp_path / "p" / "photo_002.jpg") == (True, True)
+    assert win.items[win.current_id].photo.relpath == "photo_002.jpg"
+    for widget in (win.search_edit, win.panel):
+        assert drop(widget, tmp_path / "p" / "photo_001.jpg") == (True, True)
+    assert win.items[win.current_id].photo.relpath == "photo_001.jpg"
+    assert drop(win.list_view.viewport(), other) == (True, True)
+    assert win.folder == other.resolve()
+    wait_idle(qtbot, win)
+
+
+def test_a_drop_while_a_box_is_drawn_keeps_it_and_says_so(qtbot, make_window, tmp_path, monkeypatch):
+    """A folder dropped while a drawn box waited for its number opened that folder and dropped the box without a word;
+    a photo dropped while a box was being drawn cancelled it, and "Showing photo_002.jpg" covered the note. Both keep
+    the box and say how to finish it, as Ctrl+O does (docs/review-flow.md step 3)."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    other = tmp_path / "q"
+    make_photos(other, 2, seed=3)
+    shown, view = win.current_id, win.photo_view
+    qtbot.mouseClick(button(win, "Draw Box"), LEFT)
+    assert drop(view.viewport(), tmp_path / "p" / "photo_002.jpg") == (True, False)
+    assert win.current_id == shown and view.drawing
+    assert win.statusBar().currentMessage() == (
+        "A new box is being drawn: drag it (or arrows), Enter takes it, Escape cancels it; then drop it again")
+    drag(qtbot, view.viewport(), view.mapFromScene(100, 60), view.mapFromScene(180, 110))
+    assert win.drawn_box_waits()
+    assert drop(win.list_view.viewport(), other) == (True, False)
+    assert win.folder == (tmp_path / "p").resolve() and win.current_id == shown and win.drawn_box_waits()
+    assert win.statusBar().currentMessage() == "Type the number of the box you drew, then Return (Escape drops the box)"

@@ -13,7 +13,8 @@ A card over the photo view, in the palette's window colours, for five states:
 :func:`describe` decides the state and its words from the window (no widgets); :class:`EmptyState` shows
 them. It follows the window through its signals (list model resets, the current photo, the progress bar,
 a failed load), refreshing once per event-loop turn, so ``main_window`` only creates it. A folder dropped
-on the photo view opens it, in every state; a photo file dropped there is shown (its folder opened first
+on the photo view (or anywhere on the window) opens it, in every state, unless a box is being drawn or waits for its
+number (the drop is refused and the status bar says how to finish the box, as for Ctrl+O); a photo file dropped there is shown (its folder opened first
 when it is not the open one's, ``MainWindow.open_photo``); any other file is refused, the status bar says why. Its buttons take Return/Enter/Space and Tab/Up/Down from the
 window's shortcuts while they have the focus; Tab in the photo view with no photo shown goes to them, and
 in the no-folder and no-photos states the first button takes the focus from the photo view.
@@ -392,6 +393,10 @@ class EmptyState(QFrame):
         self._viewport.installEventFilter(self)  # resize: the card stays centred; drops
         self._viewport.setAcceptDrops(True)
         self.setAcceptDrops(True)
+        # the whole window takes drops too: a folder dropped on the photo list, the bib panel or the status bar was
+        # refused (the no-entry cursor); widgets that take no drop pass it up to the window
+        window.setAcceptDrops(True)
+        window.installEventFilter(self)
         self.installEventFilter(self)
         self.hide()
         self.schedule()
@@ -555,7 +560,7 @@ class EmptyState(QFrame):
             if t == QEvent.Type.KeyPress:
                 self.focus_step(-1 if event.key() == Qt.Key.Key_Backtab else 1)
             return True
-        if obj not in (self._view, self._viewport, self):
+        if obj not in (self._view, self._viewport, self, self.window_):
             return False
         if t in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
             mime = event.mimeData()
@@ -570,6 +575,9 @@ class EmptyState(QFrame):
             folder = dropped_folder(mime)
             photo = dropped_photo(mime) if folder is None else None
             if folder is not None or photo is not None:
+                if self.window_._box_unfinished("drop it again"):  # as Ctrl+O: the drop ended it without a word
+                    event.ignore()
+                    return True
                 event.acceptProposedAction()
                 if folder is not None:
                     self.window_.open_folder(folder)
