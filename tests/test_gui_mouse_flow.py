@@ -108,3 +108,26 @@ def test_a_drop_while_a_box_is_drawn_keeps_it_and_says_so(qtbot, make_window, tm
     assert drop(win.list_view.viewport(), other) == (True, False)
     assert win.folder == (tmp_path / "p").resolve() and win.current_id == shown and win.drawn_box_waits()
     assert win.statusBar().currentMessage() == "Type the number of the box you drew, then Return (Escape drops the box)"
+
+
+def menu_action(menu, text: str):
+    return next(a for a in menu.actions() if a.text().replace("&", "").startswith(text))
+
+
+def test_the_edit_menu_cancels_a_box_being_drawn_or_waiting_for_its_number(qtbot, make_window, tmp_path, monkeypatch):
+    """Escape was the only way to cancel a box being drawn or drop a drawn box waiting for its number: Cancel
+    Typing/Drawing was in no menu, and Edit > Undo (which takes back either) is greyed out with nothing done yet."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    view = win.photo_view
+    before = [(b.number, b.box) for b in win.store.bibs(win.current_id)]
+    cancel = menu_action(win.edit_menu, "Cancel Typing/Drawing")
+    assert cancel.shortcut().toString() == "Esc" and cancel.isEnabled() and not win.actions_by_name["undo"].isEnabled()
+    qtbot.mouseClick(button(win, "Draw Box"), LEFT)
+    cancel.trigger()
+    assert not view.drawing and win.statusBar().currentMessage() == ""
+    qtbot.mouseClick(button(win, "Draw Box"), LEFT)
+    drag(qtbot, view.viewport(), view.mapFromScene(100, 60), view.mapFromScene(180, 110))
+    assert win.drawn_box_waits()
+    cancel.trigger()
+    assert not win.drawn_box_waits() and win._entry is None
+    assert [(b.number, b.box) for b in win.store.bibs(win.current_id)] == before

@@ -362,7 +362,8 @@ class MainWindow(QMainWindow):
         self._action("draw_box", "Draw &Box", self.start_drawing, edit)
         self._action("delete_bib", "&Delete Bib", self.delete_selected_bib, edit)
         self._action("edit_number", "Edit &Number", self.edit_number, edit)
-        self._action("cancel", "Cancel Typing/Drawing", self.cancel_entry, None)
+        # in the menu too: a mouse user had no way to cancel a box being drawn, or drop one waiting for its number
+        self._action("cancel", "Cance&l Typing/Drawing", self.cancel_entry, edit)
         adjust = edit.addMenu("Ad&just Box")
         for name, text, step in (
             ("box_left", "Move &Left", (-1, 0, 0, 0)),
