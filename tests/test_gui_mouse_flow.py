@@ -5,7 +5,7 @@ real widgets, as a touchpad sends them."""
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtGui import QContextMenuEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from bibtagger_gui.core.bib import Bib
@@ -131,3 +131,43 @@ def test_the_edit_menu_cancels_a_box_being_drawn_or_waiting_for_its_number(qtbot
     cancel.trigger()
     assert not win.drawn_box_waits() and win._entry is None
     assert [(b.number, b.box) for b in win.store.bibs(win.current_id)] == before
+
+
+def right_click(view, pos: QPoint) -> None:
+    """A right click's context-menu event on the photo view's viewport (QTest's click sends none)."""
+    vp = view.viewport()
+    QApplication.sendEvent(vp, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, vp.mapToGlobal(pos)))
+
+
+def test_a_right_click_on_the_photo_offers_the_actions_there_with_their_keys(qtbot, make_window, tmp_path, monkeypatch):
+    """A right click in the photo did nothing: a touchpad user looked for Delete or Edit Number on a box. It selects
+    the box under the mouse and offers the window's actions with their keys; its Delete Bib deletes that bib."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    view = win.photo_view
+    bib22 = next(b.id for b in win.current_bibs if b.number == "22")
+    assert win.selected_bib != bib22  # the least confident (11) is selected first
+    right_click(view, view.mapFromScene(240, 175))
+    menu = QApplication.activePopupWidget()
+    assert menu is not None and menu.objectName() == "photoMenu" and win.selected_bib == bib22
+    shown = {a.text().replace("&", ""): a.shortcut().toString() for a in menu.actions() if not a.isSeparator()}
+    assert shown == {"Edit Number": "F2", "Delete Bib": "Del", "Zoom to Bib": "Z", "Draw Box": "B", "Cancel Typing/Drawing": "Esc",
+                     "Fit Photo": "F", "Zoom In": "+", "Zoom Out": "-", "Accept Photo": "Return"}  # fmt: skip
+    menu_action(menu, "Delete Bib").trigger()
+    menu.close()
+    assert [b.number for b in win.store.bibs(win.current_id)] == ["11"]
+    right_click(view, QPoint(3, 3))  # off every box: the menu, the selection as it was
+    assert QApplication.activePopupWidget() is not None and win.selected_bib == win.current_bibs[0].id
+    QApplication.activePopupWidget().close()
+
+
+def test_a_double_click_on_a_box_edits_its_number(qtbot, make_window, tmp_path, monkeypatch):
+    """A double click on a box did what a click does (a double click on its row in the bib panel edits its number)."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    view = win.photo_view
+    pos = view.mapFromScene(240, 175)
+    qtbot.mouseClick(view.viewport(), LEFT, pos=pos)  # a double click's first press and release, as a touchpad sends
+    qtbot.mouseDClick(view.viewport(), LEFT, pos=pos)
+    assert QApplication.focusWidget() is win.number_edit and win.number_edit.selectedText() == "22"
+    qtbot.keyClicks(win.number_edit, "23")
+    qtbot.mouseClick(button(win, "Accept Photo"), LEFT)
+    assert sorted(b.number for b in win.store.bibs(win.current_id)) == ["11", "23"]

@@ -15,7 +15,7 @@ import weakref
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from PySide6.QtCore import QItemSelectionModel, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QItemSelectionModel, QPoint, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -266,6 +267,8 @@ class MainWindow(QMainWindow):
         self.photo_view.setObjectName("photoView")
         self.photo_view.boxDrawn.connect(self._box_drawn)
         self.photo_view.drawMissed.connect(self._draw_missed)
+        self.photo_view.bibDoubleClicked.connect(self._bib_double_clicked)
+        self.photo_view.menuAsked.connect(self._photo_menu)
         self.photo_view.bibClicked.connect(self._bib_clicked)
         self.photo_view.boxAdjusted.connect(self._box_adjusted)
         self.photo_view.printed.connect(self._keep_pixel_print)
@@ -475,7 +478,8 @@ class MainWindow(QMainWindow):
             "Photo",
             f"The photo with its bib boxes. Zoom to bib{keys('zoom_bib')}, fit{keys('fit')}, zoom in{keys('zoom_in')}, "
             f"out{keys('zoom_out')}; draw a box{keys('draw_box')}: drag with the mouse, or arrow keys to move it, "
-            "Shift+arrows to size it, Enter to take it",
+            "Shift+arrows to size it, Enter to take it. Wheel: zoom; drag: pan, or move/size the selected box; "
+            "double click on a box: edit its number; right click: the actions there",
         )
         name(self.panel.table, "Bibs of this photo", f"Number, confidence and source; next/previous bib{keys('next_bib')}{keys('prev_bib')}")
         name(
@@ -1518,6 +1522,32 @@ class MainWindow(QMainWindow):
             self.panel.set_selected(self.selected_bib)  # the panel's row shows the selection that stays
             return
         self.select_bib(bib_id)
+
+    def _bib_double_clicked(self, bib_id: int) -> None:
+        """A double click on a bib's box: select it and edit its number (F2: the field, its text selected), as a
+        double click on its row in the bib panel. It did nothing more than a click."""
+        self._bib_clicked(bib_id)
+        if self.selected_bib == bib_id and not self.drawn_box_waits():
+            self.edit_number()
+
+    def _photo_menu(self, bib_id: int | None, where: QPoint) -> QMenu:
+        """The photo view's context menu (a right click did nothing): the box under the mouse is selected first (as
+        a click selects it), then the window's own actions, with their keys: Edit Number, Delete Bib, Zoom to Bib;
+        Draw Box, Cancel Typing/Drawing; Fit Photo, Zoom In/Out; Accept Photo. Each guards itself as from its key."""
+        if bib_id is not None and bib_id != self.selected_bib:
+            self._bib_clicked(bib_id)
+        menu = getattr(self, "photo_menu", None)
+        if menu is None:
+            menu = self.photo_menu = QMenu(self.photo_view)
+            menu.setObjectName("photoMenu")
+            for group in (("edit_number", "delete_bib", "zoom_bib"), ("draw_box", "cancel"),
+                          ("fit", "zoom_in", "zoom_out"), ("accept_photo",)):  # fmt: skip
+                if menu.actions():
+                    menu.addSeparator()
+                for name in group:
+                    menu.addAction(self.actions_by_name[name])
+        menu.popup(where)
+        return menu
 
     def select_bib(self, bib_id: int | None) -> None:
         self._commit_entry()

@@ -256,6 +256,8 @@ class PhotoView(QGraphicsView):
     boxDrawn = Signal(tuple)  # (x1, y1, x2, y2) in photo pixels
     boxAdjusted = Signal(int, tuple)  # bib id, its new (x1, y1, x2, y2), on releasing a move/resize drag
     bibClicked = Signal(int)
+    bibDoubleClicked = Signal(int)  # a double click on a bib's box: edit its number
+    menuAsked = Signal(object, object)  # a right click (or the Menu key): the bib id under it (or None), global QPoint
     drawMissed = Signal()  # a click (a touchpad's tap) or a flat drag while drawing: no box, the drawing goes on
     imageFailed = Signal(str)
     printed = Signal(object)  # (photo id, decoded-pixel print, its file version in the store) of the photo shown
@@ -696,6 +698,27 @@ class PhotoView(QGraphicsView):
             if hit is not None:
                 self.bibClicked.emit(hit.bib_id)
         super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        """A double click on a box edits its number (as one on its row in the bib panel); elsewhere, or while
+        drawing, it is two clicks (the press and release before it did what a click does)."""
+        if not self._drawing and event.button() == Qt.MouseButton.LeftButton:
+            hit = self.box_at(self.scene_pos(event.position()))
+            if hit is not None:
+                event.accept()
+                self.bibDoubleClicked.emit(hit.bib_id)
+                return
+        event.accept()
+
+    def contextMenuEvent(self, event) -> None:
+        """A right click: the window's menu of what can be done here (the box under the mouse first); the Menu key:
+        the same for the selected box. It did nothing."""
+        event.accept()
+        hit = None
+        if event.reason() == event.Reason.Mouse and not self._drawing:
+            item = self.box_at(self.scene_pos(QPointF(event.pos())))  # (the viewport's event: its position)
+            hit = item.bib_id if item is not None else None
+        self.menuAsked.emit(hit, event.globalPos())
 
     # ---- moving / resizing the selected box with the mouse
     def box_at(self, scene_pos: QPointF) -> BibBoxItem | None:
