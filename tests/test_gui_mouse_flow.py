@@ -171,3 +171,35 @@ def test_a_double_click_on_a_box_edits_its_number(qtbot, make_window, tmp_path, 
     qtbot.keyClicks(win.number_edit, "23")
     qtbot.mouseClick(button(win, "Accept Photo"), LEFT)
     assert sorted(b.number for b in win.store.bibs(win.current_id)) == ["11", "23"]
+
+
+def test_re_run_with_nothing_to_re_run_says_why(qtbot, make_window, tmp_path, monkeypatch):
+    """Recognition > Re-run on Unreviewed Photos with no folder open, or with every photo reviewed, did nothing
+    without a word."""
+    win = make_window()
+    rerun = win.actions_by_name["rerun"]
+    rerun.trigger()
+    assert win.statusBar().currentMessage() == "No folder is open (Ctrl+O)"
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch, n=2)
+    for _ in range(2):
+        qtbot.mouseClick(button(win, "Accept Photo"), LEFT)
+    assert all(p.reviewed for p in win.store.photos())
+    win.actions_by_name["rerun"].trigger()
+    assert not win.busy and win.statusBar().currentMessage().startswith("Nothing to re-run: every photo is reviewed")
+
+
+def test_every_menu_entry_says_what_it_does_in_the_status_bar(qtbot, make_window):
+    """A mouse user reads what an entry does in the status bar as the mouse rests on it: Recognition > Load Model
+    Folder…, Re-run on Unreviewed Photos and Cancel, the Crowd menu's two entries and the filters said nothing."""
+    win = make_window()
+
+    def leaves(menu, path):
+        for act in menu.actions():
+            if act.menu() is not None and act.menu() is not win.recent_menu:  # (its entries are folders)
+                yield from leaves(act.menu(), f"{path} > {act.text()}")
+            elif not act.isSeparator() and act.menu() is None:
+                yield f"{path} > {act.text()}", act
+
+    entries = [x for top in win.menuBar().actions() for x in leaves(top.menu(), top.text())]
+    assert len(entries) > 50
+    assert [path for path, act in entries if not act.statusTip()] == []

@@ -45,6 +45,19 @@ class ReviewFilter(str, Enum):
             "unreadable": "Unreadable",
         }[self.value]
 
+    @property
+    def description(self) -> str:
+        """What the filter shows, in a sentence (the menu's status tip, the filter box's tooltip)."""
+        return {
+            "all": "Show every photo of the folder",
+            "unreviewed": "Show the photos not accepted yet",
+            "no-bib": "Show the photos with no bib found or typed",
+            "low-confidence": f"Show the photos with a model bib under {LOW_CONFIDENCE:.2f} confidence",
+            "reviewed": "Show the accepted photos",
+            "conflicts": "Show the photos whose model bibs and people's bibs disagree",
+            "unreadable": "Show the photos whose file could not be read (why: in their tooltip)",
+        }[self.value]
+
 
 class _once:
     """``functools.cached_property`` without its lock: CPython 3.11's takes one on each first access, and opening

@@ -399,6 +399,7 @@ class MainWindow(QMainWindow):
             fa = self.filter_menu.addAction(f.label)
             fa.setObjectName(f"filter_{f.value}")
             fa.setCheckable(True)
+            fa.setStatusTip(f.description)
             fa.setChecked(f is self.filter)
             fa.triggered.connect(lambda _checked=False, f=f: self.set_filter(f))
             self.filter_group.addAction(fa)
@@ -428,6 +429,12 @@ class MainWindow(QMainWindow):
         self._action("rerun", "&Re-run on Unreviewed Photos", self.rerun_unreviewed, rec, keys=False)
         self._action("pause_recognition", "&Pause Recognition", self.toggle_recognition_pause, rec)
         self._action("cancel_jobs", "&Cancel", self.cancel_by_user, rec, keys=False)
+        for name, tip in (  # (actions without keys have no key map line to take a tip from)
+            ("load_models", "Use the models (detector.onnx and reader.onnx) of another folder"),
+            ("rerun", "Read every unreviewed photo again with the current models; reviewed photos are never touched"),
+            ("cancel_jobs", "Stop the running scan or recognition (also the status bar's Cancel)"),
+        ):
+            self.actions_by_name[name].setStatusTip(tip)
         self.recognition_menu = rec
 
         # digits are content, not actions: typed outside a text field they start editing the bib number
@@ -1031,11 +1038,16 @@ class MainWindow(QMainWindow):
         return True
 
     def rerun_unreviewed(self) -> bool:
-        """Recognition > Re-run on Unreviewed Photos: a run the user starts, so a pause ends (it would only wait)."""
+        """Recognition > Re-run on Unreviewed Photos: a run the user starts, so a pause ends (it would only wait). With
+        no folder open or no unreviewed photo it did nothing without a word: the status bar says why."""
         if self.store is None:
+            self.statusBar().showMessage(f"No folder is open ({self._first_key('open_folder', 'File > Open Folder')})", 6000)
             return False
         ids = review.rerun_candidates(self.store.photos())
         if not ids:
+            self.statusBar().showMessage(
+                "Nothing to re-run: every photo is reviewed, and a re-run never touches reviewed photos (Edit > "
+                "Selected Photos > Mark Unreviewed first)", 8000)  # fmt: skip
             return False
         resumed = self.end_pause()
         started = self.start_recognition(ids, undoable=True)  # one undo step when it ends

@@ -896,7 +896,10 @@ def install(window: Any) -> MTurkController:
     menu = window.menuBar().addMenu("Cr&owd")  # Alt+O: Alt+R is &Review (it went to Review and Crowd in turn)
     import_act = QAction("Import MTurk Batch…", window)
     import_act.triggered.connect(controller.import_action)
+    import_act.setStatusTip("Read a batch results CSV downloaded from MTurk: the workers' boxes are added as mturk "
+                            "bibs of the folder's photos")
     export_act = QAction("Export MTurk Verdicts…", window)
+    export_act.setStatusTip("Write the approve/reject verdicts of a batch's assignments as a CSV to upload on MTurk")
     export_act.triggered.connect(controller.export_action)
     menu.addAction(import_act)
     menu.addAction(export_act)
