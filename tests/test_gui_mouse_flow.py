@@ -4,8 +4,17 @@ real widgets, as a touchpad sends them."""
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QContextMenuEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtGui import (
+    QContextMenuEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QNativeGestureEvent,
+    QPointingDevice,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QApplication
 
 from bibtagger_gui.core.bib import Bib
@@ -203,3 +212,22 @@ def test_every_menu_entry_says_what_it_does_in_the_status_bar(qtbot, make_window
     entries = [x for top in win.menuBar().actions() for x in leaves(top.menu(), top.text())]
     assert len(entries) > 50
     assert [path for path, act in entries if not act.statusTip()] == []
+
+
+def test_a_touchpad_pinch_zooms_and_a_sideways_scroll_pans(qtbot, make_window, tmp_path, monkeypatch):
+    """A touchpad's pinch did nothing and a sideways two-finger scroll was dropped (only an up/down scroll zoomed)."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    view, vp = win.photo_view, win.photo_view.viewport()
+    fitted = view.zoom_level()
+    at = QPointF(vp.rect().center())
+    pinch = QNativeGestureEvent(Qt.NativeGestureType.ZoomNativeGesture, QPointingDevice.primaryPointingDevice(), 2,
+                                at, at, QPointF(vp.mapToGlobal(at)), 1.0, QPointF(0, 0))  # fmt: skip
+    QApplication.sendEvent(vp, pinch)
+    assert view.zoom_level() == pytest.approx(2 * fitted) and not view.fit_mode
+    bar = view.horizontalScrollBar()
+    bar.setValue(bar.maximum() // 2)
+    before, zoom = bar.value(), view.zoom_level()
+    sideways = QWheelEvent(at, QPointF(vp.mapToGlobal(at)), QPoint(0, 0), QPoint(-120, 0), Qt.MouseButton.NoButton,
+                           Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
+    QApplication.sendEvent(vp, sideways)
+    assert bar.value() > before and view.zoom_level() == zoom

@@ -562,8 +562,21 @@ class PhotoView(QGraphicsView):
         super().scrollContentsBy(dx, dy)
         self.detail.schedule()  # a pan: the piece shown may not cover the view any more
 
+    def viewportEvent(self, event) -> bool:
+        """A touchpad's pinch zooms (it did nothing: only the wheel, a touchpad's two-finger scroll, zoomed)."""
+        if event.type() == QEvent.Type.NativeGesture and event.gestureType() == Qt.NativeGestureType.ZoomNativeGesture:
+            self._hover = QPointF(event.position())  # the fingers are over the view, here
+            self.zoom_by(max(0.2, 1.0 + event.value()))
+            event.accept()
+            return True
+        return super().viewportEvent(event)
+
     def wheelEvent(self, event) -> None:
+        """The wheel (a touchpad's two-finger scroll up/down) zooms; a sideways scroll pans (it was dropped)."""
         delta = event.angleDelta().y()
+        if not delta and event.angleDelta().x():
+            super().wheelEvent(event)  # the horizontal scroll bar's
+            return
         if delta:
             self._hover = QPointF(event.position())  # the mouse is over the view, here
             self.zoom_by(1.0015 ** delta)
