@@ -231,3 +231,20 @@ def test_a_touchpad_pinch_zooms_and_a_sideways_scroll_pans(qtbot, make_window, t
                            Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)  # fmt: skip
     QApplication.sendEvent(vp, sideways)
     assert bar.value() > before and view.zoom_level() == zoom
+
+
+def test_a_click_into_the_number_field_then_digits_replace_the_number(qtbot, make_window, tmp_path, monkeypatch):
+    """A click into the number field put the cursor where it landed: "22" clicked, then "23" typed, was committed as
+    2223 by Accept Photo. The click selects the number, so digits replace it, as digits typed from the photo do; a
+    second click places the cursor, for a fix of one digit."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    view, edit = win.photo_view, win.number_edit
+    qtbot.mouseClick(view.viewport(), LEFT, pos=view.mapFromScene(240, 175))  # select bib 22
+    qtbot.mouseClick(edit, LEFT, pos=edit.rect().center())
+    assert QApplication.focusWidget() is edit and edit.selectedText() == "22"
+    qtbot.keyClicks(edit, "23")
+    qtbot.mouseClick(button(win, "Accept Photo"), LEFT)
+    assert sorted(b.number for b in win.store.bibs(win.current_id)) == ["11", "23"]
+    qtbot.mouseClick(edit, LEFT, pos=edit.rect().center())
+    qtbot.mouseClick(edit, LEFT, pos=QPoint(edit.rect().right() - 2, edit.rect().center().y()))  # a second click
+    assert not edit.hasSelectedText() and edit.cursorPosition() == len(edit.text())

@@ -121,6 +121,7 @@ class BibPanel(QWidget):
         self.number_edit.setFont(font)
         self._hint: tuple[str, ...] = HINT_IDLE
         self.set_hint(HINT_IDLE)
+        self._select_on_release = False  # the field took the focus from a click: its number is selected at the release
         self.number_edit.installEventFilter(self)
 
         self.buttons = QHBoxLayout()
@@ -177,8 +178,17 @@ class BibPanel(QWidget):
         if obj is self.number_edit and event.type() in (event.Type.Resize, event.Type.FontChange):
             self._fit_hint()
         if obj is self.number_edit and event.type() == event.Type.FocusIn:
+            # a click into the field selects its number once the click is over, so digits typed after it replace
+            # the number as digits typed from the photo do (they went where the click put the cursor: "22" clicked,
+            # then "23" typed, was committed as 2223); a drag that selects, or a second click, is the field's own
+            self._select_on_release = event.reason() == Qt.FocusReason.MouseFocusReason
             self.numberFieldFocused.emit()
+        if obj is self.number_edit and event.type() == event.Type.MouseButtonRelease and self._select_on_release:
+            self._select_on_release = False
+            if not self.number_edit.hasSelectedText():
+                self.number_edit.selectAll()
         if obj is self.number_edit and event.type() == event.Type.FocusOut:
+            self._select_on_release = False
             self.numberFieldLeft.emit(int(event.reason().value))
         if obj is self.number_edit and event.type() == event.Type.ShortcutOverride and (
             event.text().isspace() or self.key_to_window(event)
