@@ -40,6 +40,14 @@ def button(win, text: str):
     return next(b for b in win.panel.button_widgets() if text in b.text())
 
 
+def double_click(qtbot, widget, pos: QPoint) -> None:
+    """A double click as Qt delivers one: press, release, then press, the double-click event and release."""
+    qtbot.mouseClick(widget, LEFT, pos=pos)
+    qtbot.mousePress(widget, LEFT, pos=pos)
+    qtbot.mouseDClick(widget, LEFT, pos=pos)
+    qtbot.mouseRelease(widget, LEFT, pos=pos)
+
+
 def drag(qtbot, widget, a: QPoint, b: QPoint) -> None:
     qtbot.mousePress(widget, LEFT, pos=a)
     qtbot.mouseMove(widget, (a + b) / 2)
@@ -174,8 +182,7 @@ def test_a_double_click_on_a_box_edits_its_number(qtbot, make_window, tmp_path, 
     win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
     view = win.photo_view
     pos = view.mapFromScene(240, 175)
-    qtbot.mouseClick(view.viewport(), LEFT, pos=pos)  # a double click's first press and release, as a touchpad sends
-    qtbot.mouseDClick(view.viewport(), LEFT, pos=pos)
+    double_click(qtbot, view.viewport(), pos)
     assert QApplication.focusWidget() is win.number_edit and win.number_edit.selectedText() == "22"
     qtbot.keyClicks(win.number_edit, "23")
     qtbot.mouseClick(button(win, "Accept Photo"), LEFT)
@@ -248,3 +255,18 @@ def test_a_click_into_the_number_field_then_digits_replace_the_number(qtbot, mak
     qtbot.mouseClick(edit, LEFT, pos=edit.rect().center())
     qtbot.mouseClick(edit, LEFT, pos=QPoint(edit.rect().right() - 2, edit.rect().center().y()))  # a second click
     assert not edit.hasSelectedText() and edit.cursorPosition() == len(edit.text())
+
+
+def test_a_double_click_on_a_button_acts_once(qtbot, make_window, tmp_path, monkeypatch):
+    """A volunteer who double-clicks buttons: a double click on Accept Photo accepted the photo shown and then the
+    next one, unseen; one on Delete Bib deleted the selected bib and the next. Each acts once."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    first = win.current_id
+    double_click(qtbot, button(win, "Accept Photo"), button(win, "Accept Photo").rect().center())
+    assert win.store.photo(first).reviewed and win.current_id != first
+    assert [p.id for p in win.store.photos() if p.reviewed] == [first]
+    shown = win.current_id
+    double_click(qtbot, button(win, "Delete Bib"), button(win, "Delete Bib").rect().center())
+    assert len(win.store.bibs(shown)) == 1
+    qtbot.mouseClick(button(win, "Delete Bib"), LEFT)  # a click after it is a click
+    assert win.store.bibs(shown) == []

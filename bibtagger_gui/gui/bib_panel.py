@@ -79,6 +79,28 @@ def hint_room(edit: QLineEdit) -> int:
     return r.width() - m.left() - m.right() - 4
 
 
+class OneClickButton(QToolButton):
+    """A tool button that a double click triggers once. The second click of a double click (press, double-click
+    event, release) was a second click: Accept Photo double-clicked accepted the next photo too, unseen, and Delete
+    Bib deleted the next bib as well."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._second = False  # the press under way is a double click's second: its release triggers nothing
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self._second = True
+        event.accept()
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if self._second:
+            self._second = False
+            self.setDown(False)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+
 class BibPanel(QWidget):
     """Bib table + number field + action buttons for the current photo."""
 
@@ -153,7 +175,7 @@ class BibPanel(QWidget):
         self._fill_rows()
 
     def add_button(self, action: QAction) -> None:
-        button = QToolButton()
+        button = OneClickButton()
         button.setDefaultAction(action)
         button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # its action's keys reach it (tooltip: "Draw Box (B)")
         self.buttons.addWidget(button)
