@@ -270,3 +270,21 @@ def test_a_double_click_on_a_button_acts_once(qtbot, make_window, tmp_path, monk
     assert len(win.store.bibs(shown)) == 1
     qtbot.mouseClick(button(win, "Delete Bib"), LEFT)  # a click after it is a click
     assert win.store.bibs(shown) == []
+
+
+def test_a_handle_dragged_to_the_edge_hides_neither_the_list_nor_the_bib_panel(qtbot, make_window, tmp_path, monkeypatch):
+    """A splitter handle dragged (on a touchpad, often by accident) to the window's edge collapsed the photo list or
+    the bib panel, with its number field and buttons: no menu brought them back, and the app remembered it."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    splitter = win.centralWidget()
+    for i, away in ((1, QPoint(-2000, 0)), (2, QPoint(2000, 0))):
+        handle = splitter.handle(i)
+        at = handle.rect().center()
+        qtbot.mousePress(handle, LEFT, pos=at)
+        qtbot.mouseMove(handle, at + away / 2)
+        qtbot.mouseMove(handle, at + away)
+        qtbot.mouseRelease(handle, LEFT, pos=at + away)
+    left, photo, right = splitter.sizes()
+    assert left >= splitter.widget(0).minimumSizeHint().width() > 0
+    assert right >= splitter.widget(2).minimumSizeHint().width() > 0 and photo > 0
+    assert win.list_view.isVisible() and win.number_edit.isVisible() and button(win, "Accept Photo").isVisible()

@@ -293,6 +293,10 @@ class MainWindow(QMainWindow):
         # the photo is what the window is for: no drag of a handle hides it (and no saved splitter brings that back)
         self.photo_view.setMinimumWidth(PHOTO_MIN_WIDTH)
         splitter.setCollapsible(1, False)
+        # nor the list or the bib panel (its number field and buttons): a handle dragged to the window's edge hid
+        # them, no menu brought them back, and the app remembered it (docs/gui.md#mouse-first)
+        splitter.setCollapsible(0, False)
+        splitter.setCollapsible(2, False)
         self.setCentralWidget(splitter)
 
         sb = self.statusBar()
