@@ -175,6 +175,11 @@ def test_a_right_click_on_the_photo_offers_the_actions_there_with_their_keys(qtb
     right_click(view, QPoint(3, 3))  # off every box: the menu, the selection as it was
     assert QApplication.activePopupWidget() is not None and win.selected_bib == win.current_bibs[0].id
     QApplication.activePopupWidget().close()
+    table = win.panel.table  # a right click on a bib's row: the same menu
+    at = table.visualRect(table.model().index(0, 0)).center()
+    QApplication.sendEvent(table.viewport(), QContextMenuEvent(QContextMenuEvent.Reason.Mouse, at, table.viewport().mapToGlobal(at)))
+    assert QApplication.activePopupWidget() is menu
+    menu.close()
 
 
 def test_a_double_click_on_a_box_edits_its_number(qtbot, make_window, tmp_path, monkeypatch):

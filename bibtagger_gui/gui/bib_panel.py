@@ -296,6 +296,10 @@ class BibPanel(QWidget):
         finally:
             self._updating = was
 
+    def bib_at_row(self, row: int) -> int | None:
+        """The id of the bib shown in table row ``row`` (None off the rows)."""
+        return self._bibs[row].id if 0 <= row < len(self._bibs) else None
+
     def _row_selected(self) -> None:
         if self._updating:
             return

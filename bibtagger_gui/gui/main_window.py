@@ -274,6 +274,11 @@ class MainWindow(QMainWindow):
         self.photo_view.printed.connect(self._keep_pixel_print)
         self.panel = BibPanel()
         self.panel.bibSelected.connect(self._bib_clicked)
+        # a right click on a bib's row: the photo's menu, as on its box (it did nothing)
+        self.panel.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.panel.table.customContextMenuRequested.connect(
+            lambda pos: self._photo_menu(self.panel.bib_at_row(self.panel.table.rowAt(pos.y())),
+                                         self.panel.table.viewport().mapToGlobal(pos)))  # fmt: skip
         self.panel.numberFieldFocused.connect(self._number_field_focused)
         self.panel.numberFieldLeft.connect(self._number_field_left)
         self.panel.key_to_window = self._moves_on_from_digits
