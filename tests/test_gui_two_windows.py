@@ -4,6 +4,7 @@ window changed a moment before -- before this window's poll showed it -- is not 
 
 from __future__ import annotations
 
+from bibtagger_gui.core.store import Store
 from tests.test_gui_live_updates import WITHIN, messages, pid, shoot, stores  # noqa: F401
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
 
@@ -54,3 +55,27 @@ def test_a_box_moved_here_does_not_put_back_the_number_the_other_window_replaced
     assert "was changed to 333 meanwhile" in " ".join(said)
     b.nudge_box(4, 0, 0, 0)  # the photo was read again: the nudge goes on from what is saved
     assert b.store.bib(bib.id).number == "333" and b.store.bib(bib.id).box != bib.box
+
+
+def test_an_accept_of_a_photo_whose_bibs_the_other_window_just_changed_confirms_nothing_unseen(qtbot, shoot, make_window):
+    a, folder, _made = shoot
+    shown = a.current_id
+    b = _second(qtbot, make_window, folder, shown)
+    said = messages(b)
+    _enter(a, "111")
+    with Store.open(folder) as other:  # and a program (or a third window) adds a bib the model missed
+        other.add_bib(shown, "222", (5, 5, 40, 30), source="human")
+    assert sorted(x.number for x in a.store.bibs(shown)) == ["111", "222"]
+    b.enter_pressed()  # b has not polled since: it shows only the old number, unaccepted
+    assert not b.store.photo(shown).reviewed  # before, both bibs were confirmed unseen and b moved on
+    assert b.current_id == shown and b.undo_stack.count() == 0
+    text = " ".join(said)
+    assert "changed meanwhile by another window or program: now 111, 222" in text and "Return accepts it" in text
+    assert sorted(x.number for x in b.current_bibs) == ["111", "222"]  # the photo shows them now
+    b.enter_pressed()  # seen now: Enter accepts what is shown, one undo step, and moves on
+    assert b.store.photo(shown).reviewed and {x.source for x in b.store.bibs(shown)} == {"human"}
+    assert b.current_id != shown and b.undo_stack.count() == 1
+    b.undo()
+    assert not b.store.photo(shown).reviewed and b.current_id == shown
+    b.redo()
+    assert b.store.photo(shown).reviewed

@@ -147,6 +147,7 @@ class MainWindow(QMainWindow):
         self._pending_box: tuple | None = None
         self._dropped: tuple[int, str] | None = None  # (generation, relpath) of a dropped photo the scan will find
         self._failures = 0  # edits, undos and redos that could not be written (see _step_stack)
+        self._last_failure: Exception | None = None  # the last one's exception
 
         self._counts_timer = QTimer(self)  # coalesces status-bar count updates during recognition
         self._counts_timer.setSingleShot(True)
@@ -1910,7 +1911,11 @@ class MainWindow(QMainWindow):
             then = "; on to the next unreviewed photo" if nxt is not None else ""
             self.say_of_photo(f"Cannot accept a photo that could not be read ({item.photo.error}){then}", 5000)
             return
-        if not self.push_edit(AcceptPhotoCommand(self.ctx, self.current_id)):
+        # the bibs shown are what is accepted: another window's change not polled yet makes it fail (nothing written)
+        if not self.push_edit(AcceptPhotoCommand(self.ctx, self.current_id, self.current_bibs)):
+            if isinstance(self._last_failure, ChangedMeanwhile):  # the photo shows them now: the user looks first
+                self.statusBar().showMessage(f"{self.statusBar().currentMessage()}: look, then "
+                                             f"{self._first_key('accept_photo', 'Return')} accepts it", 30000)  # fmt: skip
             return
         nxt = review.next_unreviewed(self.list_model.items, row if row is not None else -1)
         if nxt is None:
@@ -2078,6 +2083,7 @@ class MainWindow(QMainWindow):
         else:
             why = f"{type(exc).__name__}: {exc}"
         self._failures += 1
+        self._last_failure = exc
         self._error("Not saved", f"{what}: {why}")
         if self.store is not None and photo_id is not None:
             self.refresh_photo(photo_id)
