@@ -74,3 +74,69 @@ def test_a_number_not_saved_while_another_program_holds_the_lock_stays_in_the_fi
     other.close()
     win.enter_pressed()
     assert [b.number for b in win.store.bibs(win.current_id)] == ["77"]
+
+
+def _room(store) -> None:
+    store._conn.execute("PRAGMA max_page_count = 1073741823")
+
+
+def test_a_number_not_saved_when_j_moves_on_keeps_the_photo_and_the_number_in_the_field(qtbot, shoot):
+    win, _folder, _made = shoot
+    shown = win.current_id
+    (bib,) = win.current_bibs
+    _fill(win.store)
+    _type(win, "4321")
+    win.step_photo(1)  # J: the move went on, the number only named in the message
+    assert win.current_id == shown and win.number_edit.text() == "4321" and win._entry is not None
+    said = win.statusBar().currentMessage()
+    assert "disk that holds the project is full" in said and "4321 stays in the field: Return saves it" in said
+    assert "Escape drops it" in said and win.store.bib(bib.id).number == bib.number
+    _room(win.store)
+    win.step_photo(1)  # J again once there is room: saved (one undo step), and on to the next photo
+    assert win.store.bib(bib.id).number == "4321" and win.current_id != shown and win.undo_stack.count() == 1
+
+
+def test_a_number_not_saved_when_a_click_in_the_list_moves_on_brings_the_list_back_to_its_photo(qtbot, shoot):
+    from PySide6.QtCore import Qt
+
+    win, _folder, _made = shoot
+    shown = win.current_id
+    (bib,) = win.current_bibs
+    _fill(win.store)
+    _type(win, "4321")
+    view = win.list_view
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(win.list_model.index(2)).center())
+    qtbot.waitUntil(lambda: win.current_row() == 0 and view.currentIndex().row() == 0, timeout=2000)
+    assert [i.row() for i in view.selectionModel().selectedRows()] == [0]  # the list shows the photo shown again
+    assert win.current_id == shown and win.number_edit.text() == "4321" and win._entry is not None
+    assert "4321 stays in the field" in win.statusBar().currentMessage()
+    win.cancel_entry()  # Escape drops it: the click moves on now
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(win.list_model.index(2)).center())
+    assert win.current_row() == 2 and win.store.bib(bib.id).number == bib.number
+
+
+def test_a_number_not_saved_when_a_filter_takes_its_photo_away_is_named_with_its_photo_in_the_message(qtbot, shoot):
+    from bibtagger_gui.core.review import ReviewFilter
+
+    win, _folder, _made = shoot
+    name = win.store.photo(win.current_id).relpath
+    _fill(win.store)
+    _type(win, "4321")
+    win.set_filter(ReviewFilter.REVIEWED)  # nothing reviewed: the photo leaves the list, the window cannot stay
+    said = win.statusBar().currentMessage()
+    assert f"The number 4321 typed on {name} is not saved: type it again on {name}" in said
+
+
+def test_a_number_not_saved_when_tab_goes_to_another_bib_stays_on_its_bib(qtbot, shoot):
+    win, _folder, _made = shoot
+    (bib,) = win.current_bibs
+    other = win.store.add_bib(win.current_id, "55", None, source="human")  # a second bib, for Tab to go to
+    win.refresh_photo(win.current_id, bib.id)
+    _fill(win.store)
+    _type(win, "4321")
+    win.step_bib(1)  # Tab: the selection went on to the other bib, the number dropped from the field
+    assert win.selected_bib == bib.id and win.number_edit.text() == "4321" and win._entry is not None
+    assert "4321 stays in the field" in win.statusBar().currentMessage()
+    _room(win.store)
+    win.step_bib(1)
+    assert win.store.bib(bib.id).number == "4321" and win.selected_bib == other.id

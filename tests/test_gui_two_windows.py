@@ -79,3 +79,20 @@ def test_an_accept_of_a_photo_whose_bibs_the_other_window_just_changed_confirms_
     assert not b.store.photo(shown).reviewed and b.current_id == shown
     b.redo()
     assert b.store.photo(shown).reviewed
+
+
+def test_a_number_typed_over_a_bib_the_other_window_just_corrected_stays_when_j_moves_on(qtbot, shoot, make_window):
+    a, folder, _made = shoot
+    shown = a.current_id
+    (bib,) = a.current_bibs
+    b = _second(qtbot, make_window, folder, a.list_model.item(1).photo_id)
+    b.select_photo(shown)
+    _enter(a, "111")
+    b.type_digit("2")  # b has not polled since: it still shows the old number
+    b.number_edit.insert("22")
+    b.step_photo(1)  # J: the move went on, 222 only named in the message
+    said = b.statusBar().currentMessage()
+    assert "was changed to 111 meanwhile" in said and "222 stays in the field" in said
+    assert b.current_id == shown and b.number_edit.text() == "222" and b.store.bib(bib.id).number == "111"
+    b.step_photo(1)  # seen now: J writes 222 over 111 knowingly and moves on
+    assert b.store.bib(bib.id).number == "222" and b.current_id != shown and b.undo_stack.count() == 1

@@ -7,6 +7,7 @@ wires views, commands and workers. See docs/gui.md and docs/review-flow.md.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import logging
 import sys
@@ -1338,7 +1339,18 @@ class MainWindow(QMainWindow):
         if current.isValid():
             pid = self.list_model.item(current.row()).photo_id
             if pid != self.current_id:  # a click in the list commits a typed number, like Tab and J/K: _show_photo does
-                self._show_photo(pid)  # (a commit here first hid a drawn box without a number from it: dropped unsaid)
+                if self._has_typed_number() and self.current_row() is not None:  # (a commit here first hid a drawn
+                    self._commit_entry(keep_on_failure=True, moving=True)  # box without a number: not for one of those)
+                    if self._typing_kept():  # not saved: the list goes back to the photo, the number in its field
+                        QTimer.singleShot(0, functools.partial(self._back_to_photo, self.current_id))
+                        return
+                self._show_photo(pid)
+
+    def _back_to_photo(self, photo_id: int) -> None:
+        """The list's current row back on ``photo_id``, still shown (a click or arrow in the list that moved it while
+        a number that could not be saved waited in the field); after the click's own selection is done."""
+        if self.current_id == photo_id and self._typing_kept():
+            self.select_photo(photo_id)
 
     def drawn_box_waits(self) -> bool:
         """Whether a box drawn on the photo shown waits for its number, none typed yet (it cannot be added: a bib
@@ -1376,7 +1388,9 @@ class MainWindow(QMainWindow):
     def step_photo(self, delta: int) -> None:
         if self._box_unfinished("go to another photo"):
             return
-        self._commit_entry()
+        self._commit_entry(keep_on_failure=True, moving=True)
+        if self._typing_kept():  # not saved: the photo stays, the number in its field (the message says why)
+            return
         row = self.current_row()
         total = self.list_model.total()
         if row is not None and not 0 <= row + delta < total:  # the key did nothing: say why
@@ -1543,6 +1557,11 @@ class MainWindow(QMainWindow):
         if bib_id != self.selected_bib and self._box_waits_for_number():
             self.panel.set_selected(self.selected_bib)  # the panel's row shows the selection that stays
             return
+        if self._has_typed_number():
+            self._commit_entry(keep_on_failure=True, moving=True)
+            if self._typing_kept():  # not saved: the bib being retyped stays selected, its number in the field
+                self.panel.set_selected(self.selected_bib)
+                return
         self.select_bib(bib_id)
 
     def _bib_double_clicked(self, bib_id: int) -> None:
@@ -1580,7 +1599,9 @@ class MainWindow(QMainWindow):
     def step_bib(self, delta: int) -> None:
         if self._box_waits_for_number():  # Tab dropped a drawn box without a word, as J/K did
             return
-        self._commit_entry()
+        self._commit_entry(keep_on_failure=True, moving=True)
+        if self._typing_kept():
+            return
         if not self.current_bibs:
             return
         ids = [b.id for b in self.current_bibs]
@@ -1743,12 +1764,17 @@ class MainWindow(QMainWindow):
         except ValueError:
             return ""
 
-    def _commit_entry(self, keep_on_failure: bool = False) -> bool:
+    def _commit_entry(self, keep_on_failure: bool = False, moving: bool = False) -> bool:
         """Turn the typed number into an undoable edit; True when something was committed. ``keep_on_failure``
-        (Enter): a number that could not be saved (a full disk, the project locked by another program, its bib
-        changed meanwhile) stays in the field, so Enter saves it once the cause is gone; it used to be dropped, the
-        field showing the stored number again."""
+        (Enter, and with ``moving`` the keys and clicks that move on: J/K, Tab, a click on a bib or in the list): a
+        number that could not be saved (a full disk, the project locked by another program, its bib changed
+        meanwhile) stays in the field, so Enter saves it once the cause is gone, and the caller does not move on
+        (it checks :meth:`_typing_kept`); it used to be dropped, the field showing the stored number again (the move
+        going on, the number only named in the message). Where the window must leave the photo (a filter, search or
+        F5 that takes it out of the list, closing the folder) the message says the number is not saved, on which
+        photo, and to type it there again."""
         entry, text, typed, failures = self._entry, self._typed(), self.number_edit.text(), self._failures
+        photo_id = self.current_id
         if entry is None or self.current_id is None:
             return False
         if self._entry_blank():  # nothing typed: the field still shows the number it began with, which a
@@ -1766,17 +1792,32 @@ class MainWindow(QMainWindow):
             done = self._commit_on_changed_photo(entry, text, None)  # recognition found bibs while typing
         elif text:
             done = self.push_edit(AddBibCommand(self.ctx, self.current_id, text, entry["box"]))
-        if keep_on_failure and not done and self._failures != failures and self.current_id is not None:
+        failed = not done and self._failures != failures
+        if keep_on_failure and failed and self.current_id is not None:
             self._entry = entry  # the failure's message says why; the number waits in the field for Enter
             self.number_edit.setText(typed)
             self.number_edit.setFocus()
+            then = f" ({self._first_key('cancel', 'Escape')} drops it, to move on without it)" if moving else ""
             self.statusBar().showMessage(f"{self.statusBar().currentMessage()}. The number {text} stays in the field: "
-                                         f"{self._first_key('accept_photo', 'Return')} saves it", 30000)  # fmt: skip
+                                         f"{self._first_key('accept_photo', 'Return')} saves it{then}", 30000)  # fmt: skip
             return False
+        if failed and text and photo_id is not None:  # leaving the photo whatever happens: the message keeps the number
+            name = self.items[photo_id].photo.relpath if photo_id in self.items else f"photo {photo_id}"
+            self.statusBar().showMessage(f"{self.statusBar().currentMessage()}. The number {text} typed on {name} is "
+                                         f"not saved: type it again on {name}", 60000)  # fmt: skip
         self._end_entry()
         if had_focus:
             self.photo_view.setFocus()
         return done
+
+    def _typing_kept(self) -> bool:
+        """After :meth:`_commit_entry` (``keep_on_failure``): True when the typed number could not be saved and waits
+        in the field (the entry stays open only then), so the key or click that committed it must not move on."""
+        return self._entry is not None
+
+    def _has_typed_number(self) -> bool:
+        """A number is typed and not committed yet (not a blank entry, nor a drawn box still without its number)."""
+        return self._entry is not None and bool(self._typed()) and not self._entry_blank()
 
     def typed_number(self) -> tuple[str, str, Any] | None:
         """The number being typed and not yet committed: (its photo's relpath, the number, the box it goes with: the
