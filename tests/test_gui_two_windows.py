@@ -96,3 +96,14 @@ def test_a_number_typed_over_a_bib_the_other_window_just_corrected_stays_when_j_
     assert b.current_id == shown and b.number_edit.text() == "222" and b.store.bib(bib.id).number == "111"
     b.step_photo(1)  # seen now: J writes 222 over 111 knowingly and moves on
     assert b.store.bib(bib.id).number == "222" and b.current_id != shown and b.undo_stack.count() == 1
+
+
+def test_an_accept_of_a_photo_whose_box_the_other_window_just_moved_says_so(qtbot, shoot, make_window):
+    a, folder, _made = shoot
+    shown = a.current_id
+    b = _second(qtbot, make_window, folder, shown)
+    a.photo_view.setFocus()
+    a.nudge_box(4, 0, 0, 0)
+    b.enter_pressed()
+    assert not b.store.photo(shown).reviewed and b.current_id == shown
+    assert "now 100 (a box changed)" in b.statusBar().currentMessage()

@@ -236,8 +236,8 @@ class AcceptPhotoCommand(PhotoEditCommand):
     second (before the window's next poll showed it) had them confirmed unseen -- a number the reviewer never looked
     at marked human-checked. Bibs added, removed, renumbered or moved meanwhile are :class:`ChangedMeanwhile` now:
     nothing written, the photo shown as saved, the message says what it holds ("now 111, 222"; the window adds
-    "look, then Return accepts it"), and Enter accepts what the user then sees. Rows compared by number and box (not id: a re-run that read the same again gave
-    new ids, the same bibs for the eye). None: no check (the photo as stored is accepted).
+    "look, then Return accepts it"), and Enter accepts what the user then sees. Rows are compared by number and box,
+    not id (a re-run that read the same again gave new ids: the same bibs for the eye). None: no check.
     """
 
     def __init__(self, ctx: EditContext, photo_id: int, seen: Sequence[Any] | None = None):
@@ -246,17 +246,19 @@ class AcceptPhotoCommand(PhotoEditCommand):
 
     @staticmethod
     def shown(rows: Sequence[Any]) -> list[tuple[str, Any]]:
-        """What the eye tells apart of a photo's bibs: each one's number and box, in a fixed order."""
-        return sorted(((r.number, r.box) for r in rows), key=repr)
+        """What the eye tells apart of a photo's bibs: each one's number and box (to 0.01 px: rows the window built
+        from another read of the same store never differ by a rounding), in a fixed order."""
+        marks = ((r.number, None if r.box is None else tuple(round(v, 2) for v in r.box)) for r in rows)
+        return sorted(marks, key=repr)
 
     def edit(self, store: Any) -> None:
         if self.seen is not None:
             rows = store.bibs(self.photo_id)
             if self.shown(rows) != self.seen:
-                now = ", ".join(sorted({r.number for r in rows}, key=lambda n: (len(n), n))) or "no bib"
-                was = ", ".join(sorted({n for n, _box in self.seen}, key=lambda n: (len(n), n))) or "no bib"
-                same = now == was  # the same numbers: a box was moved, added or taken away
-                what = f"now {now}{' (a box moved)' if same else f', was {was}'}"
+                now = ", ".join(sorted((r.number for r in rows), key=lambda n: (len(n), n))) or "no bib"
+                was = ", ".join(sorted((n for n, _box in self.seen), key=lambda n: (len(n), n))) or "no bib"
+                same = now == was  # the same numbers: a box was moved, drawn or taken away
+                what = f"now {now}{' (a box changed)' if same else f', was {was}'}"
                 raise ChangedMeanwhile(f"the photo's bibs were changed meanwhile by another window or program: {what}; "
                                        "the photo now shows what is saved")  # fmt: skip
         photo_batch.accept_photo(store, self.photo_id)
