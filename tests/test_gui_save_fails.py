@@ -140,3 +140,15 @@ def test_a_number_not_saved_when_tab_goes_to_another_bib_stays_on_its_bib(qtbot,
     _room(win.store)
     win.step_bib(1)
     assert win.store.bib(bib.id).number == "4321" and win.selected_bib == other.id
+
+
+def test_a_number_not_saved_when_a_click_selects_another_bib_stays_on_its_bib(qtbot, shoot):
+    win, _folder, _made = shoot
+    (bib,) = win.current_bibs
+    other = win.store.add_bib(win.current_id, "55", (5, 5, 40, 30), source="human")
+    win.refresh_photo(win.current_id, bib.id)
+    _fill(win.store)
+    _type(win, "4321")
+    win._bib_clicked(other.id)  # a click on the other bib's box in the photo (or its row in the panel)
+    assert win.selected_bib == bib.id and win.number_edit.text() == "4321" and win._entry is not None
+    assert "4321 stays in the field" in win.statusBar().currentMessage()
