@@ -293,3 +293,46 @@ def test_a_handle_dragged_to_the_edge_hides_neither_the_list_nor_the_bib_panel(q
     assert left >= splitter.widget(0).minimumSizeHint().width() > 0
     assert right >= splitter.widget(2).minimumSizeHint().width() > 0 and photo > 0
     assert win.list_view.isVisible() and win.number_edit.isVisible() and button(win, "Accept Photo").isVisible()
+
+
+def side_button(qtbot, widget, which) -> None:
+    """A press and release of a mouse's Back or Forward (thumb) button over ``widget``, through its native window
+    (as the system sends them: to the window, which passes them to the widget under the mouse)."""
+    top = widget.window()
+    at = widget.mapTo(top, widget.rect().center())
+    qtbot.mousePress(top.windowHandle(), which, pos=at)
+    qtbot.mouseRelease(top.windowHandle(), which, pos=at)
+
+
+def test_the_mouse_back_and_forward_buttons_go_to_the_previous_and_next_photo(qtbot, make_window, tmp_path, monkeypatch):
+    """A mouse's Back/Forward (thumb) buttons did nothing: they go to the previous/next photo wherever the mouse is in
+    the window, as K/J do (a number typed from the photo is committed first; a box being drawn keeps them from it).
+    In a dialog of the window they are the dialog's."""
+    from PySide6.QtWidgets import QDialog, QLineEdit
+
+    back, forward = Qt.MouseButton.BackButton, Qt.MouseButton.ForwardButton
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    view, rows = win.photo_view, [win.current_row()]
+    for widget, which in ((view.viewport(), forward), (win.list_view.viewport(), forward), (win.panel.table.viewport(), back)):
+        side_button(qtbot, widget, which)
+        rows.append(win.current_row())
+    assert rows == [0, 1, 2, 1]
+    view.setFocus()
+    for digit in "345":  # digits typed from the photo: Back commits them, then goes back (as K)
+        qtbot.keyClick(QApplication.focusWidget(), digit)
+    typed_on = win.current_id
+    side_button(qtbot, button(win, "Accept Photo"), back)
+    assert "345" in [b.number for b in win.store.bibs(typed_on)] and win.current_row() == 0
+    assert not win.store.photo(typed_on).reviewed  # the button under the mouse did not click
+    qtbot.mouseClick(button(win, "Draw Box"), LEFT)
+    side_button(qtbot, view.viewport(), forward)
+    assert win.current_row() == 0 and view.drawing
+    assert win.statusBar().currentMessage().endswith("then go to another photo")
+    win.cancel_entry()
+    dialog = QDialog(win)
+    field = QLineEdit(dialog)
+    dialog.show()
+    side_button(qtbot, field, forward)
+    assert win.current_row() == 0
+    dialog.close()
+

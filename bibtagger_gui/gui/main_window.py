@@ -16,7 +16,7 @@ import weakref
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, QPoint, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -100,6 +100,29 @@ class PhotoListView(QListView):
             super().keyPressEvent(event)
         finally:
             self.moving_by_keys = False
+
+
+class SideButtons(QObject):
+    """A mouse's Back/Forward (thumb) buttons anywhere in the window: the previous/next photo, as K/J (their actions,
+    which commit a number typed from the photo first and keep a box being drawn). They did nothing. It watches the
+    window's own native window, which every mouse event of the window passes before the widget under the mouse
+    (the photo list selected its row under the mouse on any button): a dialog or a menu has its own, so theirs stay
+    theirs."""
+
+    BUTTONS = {Qt.MouseButton.BackButton: "prev_photo", Qt.MouseButton.ForwardButton: "next_photo"}
+    EVENTS = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick, QEvent.Type.MouseButtonRelease)
+
+    def __init__(self, window: Any):
+        super().__init__(window)
+        self.window_ = window
+        window.windowHandle().installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() not in self.EVENTS or event.button() not in self.BUTTONS:
+            return False
+        if event.type() == QEvent.Type.MouseButtonPress:  # (a double click's second press comes as a press too)
+            self.window_.actions_by_name[self.BUTTONS[event.button()]].trigger()
+        return True
 
 
 class MainWindow(QMainWindow):
@@ -2249,6 +2272,11 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{title}: {message}", 15000)
         if QApplication.platformName() not in ("offscreen", "minimal") and self.isVisible():
             QMessageBox.warning(self, title, message)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if getattr(self, "side_buttons", None) is None and self.windowHandle() is not None:
+            self.side_buttons = SideButtons(self)  # the mouse's Back/Forward: its native window exists once shown
 
     def closeEvent(self, event) -> None:
         finetune = getattr(self, "finetune_controller", None)
