@@ -336,3 +336,19 @@ def test_the_mouse_back_and_forward_buttons_go_to_the_previous_and_next_photo(qt
     assert win.current_row() == 0
     dialog.close()
 
+
+
+def test_draw_box_again_while_drawing_cancels_the_drawing(qtbot, make_window, tmp_path, monkeypatch):
+    """Draw Box clicked again while drawing did nothing (the drawing went on): it cancels the drawing, as Escape does,
+    and says so; a third click draws again."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    view = win.photo_view
+    qtbot.mouseClick(button(win, "Draw Box"), LEFT)
+    assert view.drawing
+    qtbot.mouseClick(button(win, "Draw Box"), LEFT)
+    assert not view.drawing and win._entry is None
+    assert win.statusBar().currentMessage() == "Cancelled the box you were drawing (nothing was saved; Draw Box (B) draws one)"
+    qtbot.mouseClick(button(win, "Draw Box"), LEFT)
+    assert view.drawing
+    drag(qtbot, view.viewport(), view.mapFromScene(100, 60), view.mapFromScene(180, 110))
+    assert win.drawn_box_waits()

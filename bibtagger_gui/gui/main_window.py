@@ -1998,7 +1998,15 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ box edits
     def start_drawing(self) -> None:
+        """Draw Box: draw a box (the mouse's drag, or the arrows); again while drawing, cancel it, as Escape (the button
+        clicked again did nothing, the drawing went on)."""
         if self._no_photo_shown():
+            return
+        if self.photo_view.drawing:
+            self._end_entry()
+            self.photo_view.setFocus()
+            self.say_of_photo("Cancelled the box you were drawing (nothing was saved; "
+                              f"Draw Box ({self._first_key('draw_box', 'B')}) draws one)", 6000)  # fmt: skip
             return
         self._commit_entry()
         self.photo_view.start_drawing()
