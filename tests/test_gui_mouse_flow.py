@@ -352,3 +352,32 @@ def test_draw_box_again_while_drawing_cancels_the_drawing(qtbot, make_window, tm
     assert view.drawing
     drag(qtbot, view.viewport(), view.mapFromScene(100, 60), view.mapFromScene(180, 110))
     assert win.drawn_box_waits()
+
+
+def test_the_photo_list_menu_says_how_many_photos_each_action_takes(qtbot, make_window, tmp_path, monkeypatch):
+    """The list's context menu said "Mark Reviewed", "Re-run Recognition", … whatever the selection: each entry says
+    how many of the selected photos it will change (a reviewed photo is not marked reviewed again nor re-run)."""
+    from bibtagger_gui.core import photo_batch
+    from bibtagger_gui.core.photo_batch import BatchAction
+    from tests.test_gui_support import select_photos
+
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch, n=4)
+    qtbot.mouseClick(button(win, "Accept Photo"), LEFT)  # photo 0 reviewed
+    ids = [win.list_model.item(r).photo_id for r in range(3)]
+    select_photos(win, ids)
+    view = win.list_view
+    at = view.visualRect(view.model().index(1, 0)).center()
+    QApplication.sendEvent(view.viewport(), QContextMenuEvent(QContextMenuEvent.Reason.Mouse, at, view.viewport().mapToGlobal(at)))
+    menu = win.batch_controller.context_menu
+    qtbot.waitUntil(menu.isVisible, timeout=3000)
+    items = [win.list_model.item(r) for r in range(3)]
+    todo = {a: len(photo_batch.plan(a, items).todo) for a in BatchAction}
+    assert list(todo.values()) == [2, 1, 2, 2]  # (photo 0 reviewed: its bibs confirmed, no prediction left)
+    assert [a.text() for a in menu.actions()] == [
+        "Mark &Reviewed (2 of 3 Selected Photos)", "Mark &Unreviewed (1 of 3 Selected Photos)",
+        "Re-run Re&cognition (2 of 3 Selected Photos)", "&Delete Predictions (Keep My Bibs) (2 of 3 Selected Photos)"]
+    menu.close()
+    select_photos(win, ids[1:2])
+    win.batch_controller.show_context_menu(at)
+    assert menu.actions()[0].text() == "Mark &Reviewed (1 Selected Photo)"
+    menu.close()

@@ -234,10 +234,17 @@ class BatchController(FeatureController):
 
     # ---------------------------------------------------------------- menus
     def update_texts(self) -> None:
-        """The menus name how many photos are selected (an action with none selected says why when used)."""
-        n = len(self.selected_ids()) if self.window.store is not None else 0
+        """The menus name how many photos are selected and each action how many of them it changes ("Mark Reviewed
+        (2 of 3 Selected Photos)": a reviewed photo is not marked reviewed again; the list's snapshots, so opening a
+        menu reads no photo). An action with none selected says why when used."""
+        items = self.window.selected_items() if self.window.store is not None else []
+        n = len(items)
         self.submenu.setTitle(f"&Selected Photos ({n})" if n else "&Selected Photos (none selected)")
         self.rerun_action.setText(f"Re-run on &Selected Photos ({n})" if n else "Re-run on &Selected Photos")
+        for action, act in self.actions.items():
+            todo = len(photo_batch.plan(action, items).todo)
+            of = f"{todo} of {n}" if todo < n else f"{n}"
+            act.setText(f"{MENU_TEXT[action]} ({of} Selected Photo{'' if n == 1 else 's'})" if n else MENU_TEXT[action])
 
     def show_context_menu(self, pos: QPoint) -> QMenu:
         """The list's context menu (right click, or the Menu key / Shift+F10 with the list focused)."""

@@ -1352,8 +1352,12 @@ class MainWindow(QMainWindow):
 
     def selected_photos(self) -> list[Any]:
         """The photos selected in the list (Shift/Ctrl+click, Shift+Up/Down), in list order."""
+        return [item.photo for item in self.selected_items()]
+
+    def selected_items(self) -> list[Any]:
+        """The list's snapshots (``core.review.ReviewItem``) of the photos selected in it, in list order."""
         rows = sorted(i.row() for i in self.list_view.selectionModel().selectedRows())
-        return [self.list_model.item(r).photo for r in rows if r < self.list_model.total()]
+        return [self.list_model.item(r) for r in rows if r < self.list_model.total()]
 
     def current_row(self) -> int | None:
         return self.list_model.row_of(self.current_id) if self.current_id is not None else None
