@@ -76,11 +76,14 @@ def test_a_click_while_drawing_keeps_the_drawing_and_says_to_drag(qtbot, make_wi
     assert any(b.number == "345" and b.box is not None for b in win.store.bibs(win.current_id))
 
 
-def drop(widget, path) -> tuple[bool, bool]:
+def drop(widget, path, as_text: bool = False) -> tuple[bool, bool]:
     """A desktop drag of ``path`` over ``widget`` and its drop there (Qt passes them up to a parent that takes drops):
-    whether the move was accepted (else the no-entry cursor) and the drop."""
+    whether the move was accepted (else the no-entry cursor) and the drop. ``as_text``: the path as plain text too,
+    as some file managers send it."""
     data = QMimeData()
     data.setUrls([QUrl.fromLocalFile(str(path))])
+    if as_text:
+        data.setText(str(path))
     pos = widget.rect().center()
     args = (Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, QDragEnterEvent(pos, *args))
@@ -105,6 +108,24 @@ def test_a_folder_or_photo_dropped_anywhere_on_the_window_opens(qtbot, make_wind
     assert drop(win.list_view.viewport(), other) == (True, True)
     assert win.folder == other.resolve()
     wait_idle(qtbot, win)
+
+
+def test_a_photo_dropped_on_a_text_field_with_its_path_as_text_opens(qtbot, make_window, tmp_path, monkeypatch):
+    """A file manager's drag that carries the path as plain text too, dropped on the search box, typed the path
+    there (the search then hid every photo); on the number field, typed it into the number. Both open the photo,
+    as a drop anywhere on the window does; text without a photo or folder is still the field's."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    for widget, name in ((win.search_edit, "photo_001.jpg"), (win.number_edit, "photo_002.jpg")):
+        before = widget.text()
+        assert drop(widget, tmp_path / "p" / name, as_text=True) == (True, True)
+        assert widget.text() == before and win.items[win.current_id].photo.relpath == name
+    data = QMimeData()
+    data.setText("22")
+    pos = win.search_edit.rect().center()
+    args = (Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    for event in (QDragEnterEvent(pos, *args), QDragMoveEvent(pos, *args), QDropEvent(QPointF(pos), *args)):
+        QApplication.sendEvent(win.search_edit, event)
+    assert win.search_edit.text() == "22"
 
 
 def test_a_drop_while_a_box_is_drawn_keeps_it_and_says_so(qtbot, make_window, tmp_path, monkeypatch):

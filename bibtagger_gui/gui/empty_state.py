@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
-from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QSizePolicy, QStyle, QStyleOptionButton, QVBoxLayout
+from PySide6.QtWidgets import QFrame, QLabel, QLineEdit, QPushButton, QSizePolicy, QStyle, QStyleOptionButton, QVBoxLayout
 
 from bibtagger_gui.core.imageio import SUPPORTED_EXTENSIONS, is_supported, is_unsupported_photo
 from bibtagger_gui.core.review import ReviewFilter
@@ -388,6 +388,7 @@ class EmptyState(QFrame):
         w.search_edit.textChanged.connect(self.schedule)
         view.imageFailed.connect(self.schedule)
         self._progress, self._view, self._viewport = w.progress, view, view.viewport()
+        self._edits: tuple[QLineEdit, ...] = ()  # the window's text fields, watched for drops below
         w.progress.installEventFilter(self)  # shown/hidden: a job started or ended
         view.installEventFilter(self)  # Tab into the card; drops
         self._viewport.installEventFilter(self)  # resize: the card stays centred; drops
@@ -397,6 +398,11 @@ class EmptyState(QFrame):
         # refused (the no-entry cursor); widgets that take no drop pass it up to the window
         window.setAcceptDrops(True)
         window.installEventFilter(self)
+        # a text field takes a drag that carries the path as plain text too (some file managers send it): dropped on
+        # the search box it searched for the path (every photo hidden), on the number field it was typed there
+        self._edits = tuple(window.findChildren(QLineEdit))
+        for edit in self._edits:
+            edit.installEventFilter(self)
         self.installEventFilter(self)
         self.hide()
         self.schedule()
@@ -560,7 +566,11 @@ class EmptyState(QFrame):
             if t == QEvent.Type.KeyPress:
                 self.focus_step(-1 if event.key() == Qt.Key.Key_Backtab else 1)
             return True
-        if obj not in (self._view, self._viewport, self, self.window_):
+        if obj in self._edits and t in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop):
+            mime = event.mimeData()
+            if dropped_folder(mime) is None and dropped_photo(mime) is None:
+                return False  # text, or a file that is no photo: the field's
+        elif obj not in (self._view, self._viewport, self, self.window_):
             return False
         if t in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
             mime = event.mimeData()
