@@ -247,6 +247,16 @@ def test_every_menu_entry_says_what_it_does_in_the_status_bar(qtbot, make_window
     assert [path for path, act in entries if not act.statusTip()] == []
 
 
+def test_each_filter_of_the_filter_box_says_what_it_shows(qtbot, make_window):
+    """ReviewFilter.description is said to be the filter box's tooltip too, but the box's choices had none: a mouse
+    user resting on "Conflicts" or "Low confidence" in the box read nothing (the menu's entries said it)."""
+    from bibtagger_gui.core.review import ReviewFilter
+
+    box = make_window().filter_box
+    tips = {box.itemData(i): box.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(box.count())}
+    assert tips == {f.value: f.description for f in ReviewFilter}
+
+
 def test_a_touchpad_pinch_zooms_and_a_sideways_scroll_pans(qtbot, make_window, tmp_path, monkeypatch):
     """A touchpad's pinch did nothing and a sideways two-finger scroll was dropped (only an up/down scroll zoomed)."""
     win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)

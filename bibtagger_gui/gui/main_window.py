@@ -248,6 +248,7 @@ class MainWindow(QMainWindow):
         self.filter_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         for f in ReviewFilter:
             self.filter_box.addItem(f.label, f.value)
+            self.filter_box.setItemData(self.filter_box.count() - 1, f.description, Qt.ItemDataRole.ToolTipRole)
         self.filter_box.currentIndexChanged.connect(lambda _i: self.set_filter(ReviewFilter(self.filter_box.currentData())))
         # the list's order, under the filter (also View menu, with keys); takes no focus, like the filter box
         self.order_box = QComboBox()
