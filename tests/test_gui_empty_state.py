@@ -7,15 +7,14 @@ from __future__ import annotations
 import threading
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtCore import QMimeData, Qt, QUrl
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from bibtagger_gui.core.bib import Bib
 from bibtagger_gui.core.review import ReviewFilter
 from bibtagger_gui.gui import look
 from tests.test_gui_a11y import dark_palette  # noqa: F401 - fixture
-from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
+from tests.test_gui_support import desktop_drop, fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
 
 
 def shows(qtbot, win, *parts: str, timeout: int = 5000) -> str:
@@ -162,15 +161,7 @@ def mime(path) -> QMimeData:
 def drag(win, data: QMimeData) -> tuple[bool, bool]:
     """A desktop drag over the photo view and its drop (Qt delivers the drop where the enter was accepted):
     whether the move was accepted (else the no-entry cursor) and the drop."""
-    vp = win.photo_view.viewport()
-    pos = vp.rect().center()
-    args = (Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(vp, QDragEnterEvent(pos, *args))
-    move = QDragMoveEvent(pos, *args)
-    QApplication.sendEvent(vp, move)
-    drop = QDropEvent(QPointF(pos), *args)
-    QApplication.sendEvent(vp, drop)
-    return move.isAccepted(), drop.isAccepted()
+    return desktop_drop(win.photo_view.viewport(), data)
 
 
 def test_a_folder_dropped_on_the_photo_view_opens(qtbot, make_window, tmp_path, monkeypatch):

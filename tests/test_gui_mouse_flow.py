@@ -6,19 +6,14 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import (
-    QContextMenuEvent,
-    QDragEnterEvent,
-    QDragMoveEvent,
-    QDropEvent,
-    QNativeGestureEvent,
-    QPointingDevice,
-    QWheelEvent,
-)
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QContextMenuEvent, QNativeGestureEvent, QPointingDevice, QWheelEvent
+from PySide6.QtWidgets import QApplication, QDialog, QLineEdit
 
+from bibtagger_gui.core import photo_batch
 from bibtagger_gui.core.bib import Bib
-from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
+from bibtagger_gui.core.photo_batch import BatchAction
+from bibtagger_gui.core.review import ReviewFilter
+from tests.test_gui_support import desktop_drop, fixed_predictions, gui_env, make_photos, make_window, select_photos, wait_idle  # noqa: F401
 
 LEFT = Qt.MouseButton.LeftButton
 
@@ -84,14 +79,7 @@ def drop(widget, path, as_text: bool = False) -> tuple[bool, bool]:
     data.setUrls([QUrl.fromLocalFile(str(path))])
     if as_text:
         data.setText(str(path))
-    pos = widget.rect().center()
-    args = (Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, QDragEnterEvent(pos, *args))
-    move = QDragMoveEvent(pos, *args)
-    QApplication.sendEvent(widget, move)
-    dropped = QDropEvent(QPointF(pos), *args)
-    QApplication.sendEvent(widget, dropped)
-    return move.isAccepted(), dropped.isAccepted()
+    return desktop_drop(widget, data)
 
 
 def test_a_folder_or_photo_dropped_anywhere_on_the_window_opens(qtbot, make_window, tmp_path, monkeypatch):
@@ -121,11 +109,7 @@ def test_a_photo_dropped_on_a_text_field_with_its_path_as_text_opens(qtbot, make
         assert widget.text() == before and win.items[win.current_id].photo.relpath == name
     data = QMimeData()
     data.setText("22")
-    pos = win.search_edit.rect().center()
-    args = (Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
-    for event in (QDragEnterEvent(pos, *args), QDragMoveEvent(pos, *args), QDropEvent(QPointF(pos), *args)):
-        QApplication.sendEvent(win.search_edit, event)
-    assert win.search_edit.text() == "22"
+    assert desktop_drop(win.search_edit, data) == (True, True) and win.search_edit.text() == "22"
 
 
 def test_a_drop_while_a_box_is_drawn_keeps_it_and_says_so(qtbot, make_window, tmp_path, monkeypatch):
@@ -250,8 +234,6 @@ def test_every_menu_entry_says_what_it_does_in_the_status_bar(qtbot, make_window
 def test_each_filter_of_the_filter_box_says_what_it_shows(qtbot, make_window):
     """ReviewFilter.description is said to be the filter box's tooltip too, but the box's choices had none: a mouse
     user resting on "Conflicts" or "Low confidence" in the box read nothing (the menu's entries said it)."""
-    from bibtagger_gui.core.review import ReviewFilter
-
     box = make_window().filter_box
     tips = {box.itemData(i): box.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(box.count())}
     assert tips == {f.value: f.description for f in ReviewFilter}
@@ -339,8 +321,6 @@ def test_the_mouse_back_and_forward_buttons_go_to_the_previous_and_next_photo(qt
     """A mouse's Back/Forward (thumb) buttons did nothing: they go to the previous/next photo wherever the mouse is in
     the window, as K/J do (a number typed from the photo is committed first; a box being drawn keeps them from it).
     In a dialog of the window they are the dialog's."""
-    from PySide6.QtWidgets import QDialog, QLineEdit
-
     back, forward = Qt.MouseButton.BackButton, Qt.MouseButton.ForwardButton
     win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
     view, rows = win.photo_view, [win.current_row()]
@@ -388,10 +368,6 @@ def test_draw_box_again_while_drawing_cancels_the_drawing(qtbot, make_window, tm
 def test_the_photo_list_menu_says_how_many_photos_each_action_takes(qtbot, make_window, tmp_path, monkeypatch):
     """The list's context menu said "Mark Reviewed", "Re-run Recognition", … whatever the selection: each entry says
     how many of the selected photos it will change (a reviewed photo is not marked reviewed again nor re-run)."""
-    from bibtagger_gui.core import photo_batch
-    from bibtagger_gui.core.photo_batch import BatchAction
-    from tests.test_gui_support import select_photos
-
     win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch, n=4)
     qtbot.mouseClick(button(win, "Accept Photo"), LEFT)  # photo 0 reviewed
     ids = [win.list_model.item(r).photo_id for r in range(3)]

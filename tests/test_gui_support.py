@@ -126,3 +126,20 @@ def window_action(win, name: str):
     act = win.findChild(QAction, name)
     assert act is not None, f"no action {name}"
     return act
+
+
+def desktop_drop(widget, data) -> tuple[bool, bool]:
+    """A desktop drag of ``data`` (a QMimeData) over ``widget``'s middle and its drop there (Qt passes them up to a
+    parent that takes drops): whether the move was accepted (else the no-entry cursor) and the drop."""
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    pos = widget.rect().center()
+    args = (Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, QDragEnterEvent(pos, *args))
+    move = QDragMoveEvent(pos, *args)
+    QApplication.sendEvent(widget, move)
+    dropped = QDropEvent(QPointF(pos), *args)
+    QApplication.sendEvent(widget, dropped)
+    return move.isAccepted(), dropped.isAccepted()
