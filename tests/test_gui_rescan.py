@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import shutil
 
+from bibtagger_gui.core import review
 from bibtagger_gui.core.bib import Bib
-from tests.test_gui_live_updates import messages, stores  # noqa: F401
+from bibtagger_gui.core.store import Store
+from tests.test_gui_live_updates import WITHIN, messages, pid, shoot, stores  # noqa: F401
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
 
 
@@ -41,3 +43,22 @@ def test_photos_copied_in_while_open_show_after_f5_and_a_half_copied_one_once_co
     wait_idle(qtbot, win)
     photo = win.store.photo_by_path("late_1.jpg")
     assert photo.error is None and _numbers(win, "late_1.jpg") == ["501"]  # read again whole, and recognized
+
+
+def test_f5_during_a_paused_recognition_keeps_the_polls_going_and_says_when_the_folder_is_scanned(qtbot, shoot):
+    """F5's scan waits behind the recognition under way (one job at a time), which may be paused for minutes: the
+    polls waited for any scan of the window, so another window's edits went unseen (and its corrections unchecked)
+    until the recognition ended, and nothing said the folder was not scanned yet."""
+    win, folder, _made = shoot
+    win.toggle_recognition_pause()
+    assert win.start_recognition(review.rerun_candidates(win.store.photos())) and win.busy
+    said = messages(win)
+    win.actions_by_name["refresh_queue"].trigger()
+    assert [j.kind for j in win.jobs] == ["recognize", "scan"]
+    assert any("scanned again once the recognition under way is done (paused" in m for m in said), said
+    with Store.open(folder) as other:
+        other.set_reviewed(pid(win, 2), True)
+    qtbot.waitUntil(lambda: win.items[pid(win, 2)].photo.reviewed, timeout=WITHIN)  # the poll did not wait
+    win.toggle_recognition_pause()  # resumed: the recognition ends, then the scan runs
+    wait_idle(qtbot, win)
+    assert any(m.startswith("Folder scanned again") for m in said), said

@@ -87,8 +87,10 @@ class LiveUpdates(QObject):
             return 0  # a hidden window catches up when shown (the mark stays)
         if self._folder_gone():
             return 0
-        if any(j.kind == "scan" for j in w.jobs) or w.photo_view.adjusting:
-            return 0  # the scan's end reads every photo anyway; a dragged box's photo is not reloaded under the mouse
+        if any(j.kind == "scan" and j.task is not None and j.task.started for j in w.jobs) or w.photo_view.adjusting:
+            # the scan's end reads every photo anyway; a dragged box's photo is not reloaded under the mouse. A scan
+            # still queued (F5 during a recognition, which may be paused) writes nothing yet: the polls go on
+            return 0
         self._reload_stale_pixels()
         try:
             why = store.replaced(self._mark)  # a sync tool or a restored copy put another file there: no version moves

@@ -876,9 +876,11 @@ class MainWindow(QMainWindow):
             self._show_dropped_after_scan()  # a photo dropped on the view, its folder opened for it
             self._forget_changed(getattr(job, "report", None))
             if getattr(job, "rescan", False) and outcome == "done":  # F5: say what it found (before recognition starts)
-                note = self._rescan_note(getattr(job, "report", None))  # "nothing" leaves a message of the rebuild up
-                if not note.endswith("no photo added, changed or removed") or not self.statusBar().currentMessage():
-                    self.statusBar().showMessage(note, 10000)
+                note = self._rescan_note(getattr(job, "report", None))
+                said = getattr(self, "_photo_message", None)  # "nothing" leaves the rebuild's word of the photo shown up,
+                kept = said is not None and said[1] == self.statusBar().currentMessage()  # no other message (it hid a
+                if not (kept and note.endswith("no photo added, changed or removed")):  # scan that waited for a
+                    self.statusBar().showMessage(note, 10000)  # recognition under its "Recognition done")
             if outcome == "done":
                 self.start_recognition([p.id for p in self.store.photos() if review.needs_recognition(p)])
         else:
@@ -1275,7 +1277,12 @@ class MainWindow(QMainWindow):
             return
         job = ScanJob(self.folder, self.generation.value, self.generation)
         job.rescan = True  # its end says what it found (_job_finished)
+        ahead = [j for j in self.jobs if j.kind == "recognize"]
         self._start(job)  # the progress bar says "Scanning"; the status bar keeps what the rebuild said
+        if ahead:  # one job at a time: the scan waits for it (polls go on meanwhile, LiveUpdates.poll)
+            resume = self._first_key("pause_recognition", "Recognition > Resume Recognition")
+            state = f"paused: {resume} resumes it" if self.recognition_paused else "running"
+            self.statusBar().showMessage(f"The folder is scanned again once the recognition under way is done ({state})", 10000)
 
     def _rescan_note(self, report: Any) -> str:
         """What an F5 rescan found, for the status bar."""
