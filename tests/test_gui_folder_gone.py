@@ -107,3 +107,19 @@ def test_a_folder_away_for_a_moment_is_not_closed(qtbot, in_folder, tmp_path):
     assert win.number_edit.text() == "821"  # the typing goes on where it was
     folder.rename(away)  # gone for good: closed, as above
     qtbot.waitUntil(lambda: win.store is None and any("is gone" in m for m in seen), timeout=GONE)
+
+
+def test_f5_while_the_folder_is_away_makes_no_new_project_in_its_mount_point(qtbot, in_folder):
+    """A drive unplugged from a mount point that stays: F5 before the folder was closed scanned the bare mount point,
+    which made a new, empty project there; the window then took the folder as back, never closed it, and went on
+    writing to a project file no longer on any disk."""
+    win, folder = in_folder
+    win.cancel_entry()
+    seen = messages(win)
+    for path in folder.iterdir():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    win.actions_by_name["refresh_queue"].trigger()
+    wait_idle(qtbot, win)
+    assert not (folder / ".bibtagger").exists()
+    assert any("cannot be read now" in m and "not scanned" in m for m in seen), seen
+    qtbot.waitUntil(lambda: win.store is None and any("is gone" in m for m in seen), timeout=GONE)

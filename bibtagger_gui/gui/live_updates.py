@@ -123,14 +123,9 @@ class LiveUpdates(QObject):
         (``Store.close_replaced``: ``project.db.gone-<time>``). Only once it stayed gone at every poll for
         ``GONE_FOR_MS`` (a share back within it goes on as if nothing happened); True while it is gone (the poll
         reads nothing else)."""
-        from bibtagger_gui.core.store import folder_problem
-
         w, store, folder = self.window, self._store, self.window.folder
-        if folder is None:
-            return False
-        why = folder_problem(folder)
-        inside = store.db_path.parent == folder / ".bibtagger"
-        if why is None and not (inside and not store.db_path.parent.exists()):
+        why = self.folder_away()
+        if why is None:
             self._gone_since = None
             return False
         now = time.monotonic()
@@ -138,7 +133,6 @@ class LiveUpdates(QObject):
             self._gone_since = now
         if (now - self._gone_since) * 1000 < GONE_FOR_MS:  # away for a moment (a share reconnecting): wait, read nothing
             return True
-        why = why or "its .bibtagger folder went with the project file: emptied, or its drive unplugged"
         log.warning("the open folder %s is gone (%s): closing it", folder, why)
         typed = w._unsaved_typing()
         w._commit_entry()  # to the project this connection still has open (renamed with the folder, or kept below)
@@ -158,6 +152,21 @@ class LiveUpdates(QObject):
                  f"open, so it was closed. Every edit made here was saved in its project{saved}{where}. Open the "
                  "folder where it is now (File > Open Folder…)")  # fmt: skip
         return True
+
+    def folder_away(self) -> str | None:
+        """Why the open folder cannot be seen now (renamed or moved, deleted, its drive unplugged or a share away; a
+        mount point left empty: its ``.bibtagger`` folder went with the project file), else None. One ``stat`` or two;
+        nothing is made: a scan or a job that opened the folder's project then made a new, empty one in a bare mount
+        point (MainWindow.rescan_folder asks first)."""
+        from bibtagger_gui.core.store import folder_problem
+
+        store, folder = self._store, self.window.folder
+        if store is None or folder is None:
+            return None
+        why = folder_problem(folder)
+        if why is None and store.db_path.parent == folder / ".bibtagger" and not store.db_path.parent.exists():
+            why = "its .bibtagger folder went with the project file: emptied, or its drive unplugged"
+        return why
 
     def _reload_replaced(self, why: str) -> None:
         """The project file under the window's connection was replaced (``Store.replaced``): what it shows is a

@@ -58,7 +58,7 @@ from bibtagger_gui.gui.commands import (
     StoreCommand,
 )
 from bibtagger_gui.gui.keymap import DEFAULT_KEYMAP, Keymap, load_keymap
-from bibtagger_gui.gui.live_updates import BULK, LiveUpdates
+from bibtagger_gui.gui.live_updates import BULK, GONE_FOR_MS, LiveUpdates
 from bibtagger_gui.gui.photo_list_model import PhotoListModel
 from bibtagger_gui.gui.photo_view import PhotoView
 from bibtagger_gui.gui.resume import Resume
@@ -1274,6 +1274,12 @@ class MainWindow(QMainWindow):
         store, so they used to show only once the folder was opened again (or a ``bibtagger predict`` had run)."""
         self.rebuild_queue()
         if self.store is None or self.folder is None or any(j.kind == "scan" for j in self.jobs):
+            return
+        away = self.live_updates.folder_away()
+        if away is not None:  # a scan opening the folder's project made a new, empty one in a bare mount point
+            self.statusBar().showMessage(f"{self.folder} cannot be read now ({away}): not scanned. A share or drive "
+                                         f"back within {GONE_FOR_MS // 1000} s goes on as before; else the folder is "
+                                         "closed and you are told where your edits are", 10000)  # fmt: skip
             return
         job = ScanJob(self.folder, self.generation.value, self.generation)
         job.rescan = True  # its end says what it found (_job_finished)
