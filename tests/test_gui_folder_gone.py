@@ -13,8 +13,10 @@ import sqlite3
 import pytest
 
 from bibtagger_gui.core.store import Store
+from bibtagger_gui.gui import live_updates
 from bibtagger_gui.gui.live_updates import GONE_FOR_MS, POLL_MS
 from tests.test_gui_live_updates import WITHIN, messages, pid, table
+from tests.test_gui_save_fails import fill
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
 
 GONE = WITHIN + GONE_FOR_MS  # it must stay gone that long, at every poll, before the window closes it
@@ -107,6 +109,37 @@ def test_a_folder_away_for_a_moment_is_not_closed(qtbot, in_folder, tmp_path):
     assert win.number_edit.text() == "821"  # the typing goes on where it was
     folder.rename(away)  # gone for good: closed, as above
     qtbot.waitUntil(lambda: win.store is None and any("is gone" in m for m in seen), timeout=GONE)
+
+
+def test_a_box_drawn_with_no_number_is_not_said_saved_when_the_folder_goes(qtbot, in_folder, tmp_path, monkeypatch):
+    """A box drawn and waiting for its number (none typed) has nothing to save: the message said "Every edit made
+    here was saved …, the box you drew included"."""
+    monkeypatch.setattr(live_updates, "GONE_FOR_MS", 0)
+    win, folder = in_folder
+    win.cancel_entry()
+    win._box_drawn((10.0, 10.0, 40.0, 40.0))
+    assert win.drawn_box_waits()
+    seen = messages(win)
+    folder.rename(tmp_path / "race-sorted")
+    qtbot.waitUntil(lambda: win.store is None, timeout=WITHIN)
+    said = next(m for m in seen if "is gone" in m)
+    assert "included" not in said
+    assert "The box you drew on photo_000.jpg had no number yet, so it was not saved: draw it again there" in said
+
+
+def test_a_number_that_could_not_be_saved_as_the_folder_went_is_not_said_saved(qtbot, in_folder, tmp_path, monkeypatch):
+    """The number being typed is saved as the folder closes; a save that fails (a full disk here; an unplugged drive
+    answers an I/O error) was still said as "…, the number 821 you were typing included"."""
+    monkeypatch.setattr(live_updates, "GONE_FOR_MS", 0)
+    win, folder = in_folder
+    seen = messages(win)
+    fill(win.store)
+    folder.rename(tmp_path / "race-sorted")
+    qtbot.waitUntil(lambda: win.store is None, timeout=WITHIN)
+    said = next(m for m in seen if "is gone" in m)
+    assert "included" not in said and any(m.startswith("Not saved") and "disk" in m for m in seen)
+    assert "The number 821 you were typing on photo_000.jpg could not be saved (said before): type it again" in said
+    assert "821" not in _bib_numbers(tmp_path / "race-sorted" / ".bibtagger" / "project.db", "photo_000.jpg")
 
 
 def test_f5_while_the_folder_is_away_makes_no_new_project_in_its_mount_point(qtbot, in_folder):

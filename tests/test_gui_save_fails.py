@@ -17,7 +17,7 @@ from tests.test_gui_live_updates import pid, shoot, stores  # noqa: F401
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
 
 
-def _fill(store) -> None:
+def fill(store) -> None:
     """No page left: the file may not grow, and every free page is taken."""
     conn = store._conn
     conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
@@ -40,7 +40,7 @@ def test_a_number_not_saved_on_a_full_disk_stays_in_the_field_and_enter_saves_it
     win, _folder, _made = shoot
     shown = win.current_id
     (bib,) = win.current_bibs
-    _fill(win.store)
+    fill(win.store)
     _type(win, "4321")
     win.enter_pressed()
     assert win.store.bib(bib.id).number == bib.number  # not saved

@@ -134,7 +134,7 @@ class LiveUpdates(QObject):
         if (now - self._gone_since) * 1000 < GONE_FOR_MS:  # away for a moment (a share reconnecting): wait, read nothing
             return True
         log.warning("the open folder %s is gone (%s): closing it", folder, why)
-        typed = w._unsaved_typing()
+        typed, unfinished, failures = w.typed_number(), w.unfinished_box(), w._failures
         w._commit_entry()  # to the project this connection still has open (renamed with the folder, or kept below)
         went = store.replaced() is not None  # the project file went with the folder (else it lies elsewhere: a store dir)
         kept = store.close_replaced() if went else []
@@ -147,11 +147,26 @@ class LiveUpdates(QObject):
             where = f" ({store.db_path})"
         else:
             where = " (in its .bibtagger folder, which went with it)"
-        saved = f", {typed} included" if typed else ""
+        saved, lost = self._unsaved_said(typed, unfinished, saved=w._failures == failures)
         w._error("Folder gone", f"{folder} is gone ({why}): renamed, moved, deleted or its drive unplugged while it was "
-                 f"open, so it was closed. Every edit made here was saved in its project{saved}{where}. Open the "
-                 "folder where it is now (File > Open Folder…)")  # fmt: skip
+                 f"open, so it was closed. Every edit made here was saved in its project{saved}{where}.{lost} Open "
+                 "the folder where it is now (File > Open Folder…)")  # fmt: skip
         return True
+
+    @staticmethod
+    def _unsaved_said(typed: Any, unfinished: Any, saved: bool) -> tuple[str, str]:
+        """What the folder-gone message says of a number being typed (``MainWindow.typed_number``) and of a box with no
+        number yet (``unfinished_box``) as the folder closed: (", the number 821 you were typing included", "") when
+        the number was saved; else a sentence of what was not (a drawn box with no number is nothing to save, and a
+        save that failed said why just before). Both were said as "included" before."""
+        if typed is not None and saved:
+            return f", the number {typed[1]} you were typing included", ""
+        if typed is not None:
+            return "", f" The number {typed[1]} you were typing on {typed[0]} could not be saved (said before): type it again there."
+        if unfinished is not None:
+            what = "drew" if unfinished[0] == "drawn" else "were drawing"
+            return "", f" The box you {what} on {unfinished[1]} had no number yet, so it was not saved: draw it again there."
+        return "", ""
 
     def folder_away(self) -> str | None:
         """Why the open folder cannot be seen now (renamed or moved, deleted, its drive unplugged or a share away; a
