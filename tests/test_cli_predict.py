@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -248,20 +247,14 @@ def test_a_full_disk_mid_run_says_the_disk_is_full(demo, capsys, monkeypatch, pl
     """The disk holding the project fills up mid-run (SQLite's own SQLITE_FULL, through ``max_page_count`` on the
     command's connection): one error line that says the disk is full and what to do; it read "cannot rollback - no
     transaction is active" (the store's ROLLBACK after SQLite's own) with no word of the disk."""
-    import sqlite3
+    from tests.test_store import fill_up
 
     real, calls = Store.set_model_bibs, []
 
     def full_from_the_third(self, *args, **kwargs):
         calls.append(1)
         if len(calls) == 3:
-            conn = self._conn
-            conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
-            with contextlib.suppress(sqlite3.OperationalError):  # every free page taken
-                for i in range(10_000):
-                    for size in (2000, 200, 20):
-                        with contextlib.suppress(sqlite3.OperationalError) if size > 20 else contextlib.nullcontext():
-                            self.set_meta(f"pad{i}-{size}", "x" * size)
+            fill_up(self)
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(Store, "set_model_bibs", full_from_the_third)

@@ -16,7 +16,7 @@ from bibtagger_gui.core.store import Store
 from bibtagger_gui.gui import live_updates
 from bibtagger_gui.gui.live_updates import GONE_FOR_MS, POLL_MS
 from tests.test_gui_live_updates import WITHIN, messages, pid, table
-from tests.test_gui_save_fails import fill
+from tests.test_store import fill_up
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
 
 GONE = WITHIN + GONE_FOR_MS  # it must stay gone that long, at every poll, before the window closes it
@@ -133,7 +133,7 @@ def test_a_number_that_could_not_be_saved_as_the_folder_went_is_not_said_saved(q
     monkeypatch.setattr(live_updates, "GONE_FOR_MS", 0)
     win, folder = in_folder
     seen = messages(win)
-    fill(win.store)
+    fill_up(win.store)
     folder.rename(tmp_path / "race-sorted")
     qtbot.waitUntil(lambda: win.store is None, timeout=WITHIN)
     said = next(m for m in seen if "is gone" in m)

@@ -10,25 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 
-import pytest
-
 from bibtagger_gui.core import store as store_module
 from tests.test_gui_live_updates import pid, shoot, stores  # noqa: F401
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
-
-
-def fill(store) -> None:
-    """No page left: the file may not grow, and every free page is taken."""
-    conn = store._conn
-    conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
-    with pytest.raises(sqlite3.OperationalError, match="full"):
-        for i in range(10_000):
-            for size in (2000, 200, 20):
-                try:
-                    store.set_meta(f"pad{i}-{size}", "x" * size)
-                except sqlite3.OperationalError:
-                    if size == 20:
-                        raise
+from tests.test_store import fill_up
 
 
 def _type(win, number: str) -> None:
@@ -40,7 +25,7 @@ def test_a_number_not_saved_on_a_full_disk_stays_in_the_field_and_enter_saves_it
     win, _folder, _made = shoot
     shown = win.current_id
     (bib,) = win.current_bibs
-    fill(win.store)
+    fill_up(win.store)
     _type(win, "4321")
     win.enter_pressed()
     assert win.store.bib(bib.id).number == bib.number  # not saved

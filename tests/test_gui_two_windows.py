@@ -4,17 +4,24 @@ window changed a moment before -- before this window's poll showed it -- is not 
 
 from __future__ import annotations
 
+import pytest
+
 from bibtagger_gui.core.store import Store
 from tests.test_gui_live_updates import WITHIN, messages, pid, shoot, stores  # noqa: F401
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
 
 
-def _second(qtbot, make_window, folder, photo_id):
-    other = make_window()
-    other.open_folder(folder)
-    wait_idle(qtbot, other)
-    other.select_photo(photo_id)
-    return other
+@pytest.fixture
+def two(qtbot, shoot, make_window):
+    """Window a (the shoot's) and a second window b on its folder, both showing the first photo, with its one bib
+    (as both saw it) and b's status bar messages: (a, b, bib, said)."""
+    a, folder, _made = shoot
+    (bib,) = a.current_bibs
+    b = make_window()
+    b.open_folder(folder)
+    wait_idle(qtbot, b)
+    b.select_photo(a.current_id)
+    return a, b, bib, messages(b)
 
 
 def _enter(win, number: str) -> None:
@@ -23,12 +30,8 @@ def _enter(win, number: str) -> None:
     win.enter_pressed()
 
 
-def test_a_number_typed_over_a_bib_the_other_window_just_corrected_is_not_written_over_it_unsaid(qtbot, shoot, make_window):
-    a, folder, _made = shoot
-    shown = a.current_id
-    (bib,) = a.current_bibs
-    b = _second(qtbot, make_window, folder, shown)
-    said = messages(b)
+def test_a_number_typed_over_a_bib_the_other_window_just_corrected_is_not_written_over_it_unsaid(qtbot, two):
+    a, b, bib, said = two
     _enter(a, "111")
     assert a.store.bib(bib.id).number == "111"
     _enter(b, "222")  # b has not polled since: it still shows the old number
@@ -41,12 +44,8 @@ def test_a_number_typed_over_a_bib_the_other_window_just_corrected_is_not_writte
     qtbot.waitUntil(lambda: [x.number for x in a.current_bibs] == ["222"], timeout=WITHIN)
 
 
-def test_a_box_moved_here_does_not_put_back_the_number_the_other_window_replaced(qtbot, shoot, make_window):
-    a, folder, _made = shoot
-    shown = a.current_id
-    (bib,) = a.current_bibs
-    b = _second(qtbot, make_window, folder, shown)
-    said = messages(b)
+def test_a_box_moved_here_does_not_put_back_the_number_the_other_window_replaced(qtbot, two):
+    a, b, bib, said = two
     _enter(a, "333")
     b.photo_view.setFocus()
     b.nudge_box(4, 0, 0, 0)  # b has not polled since: its row still has the old number

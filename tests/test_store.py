@@ -1270,6 +1270,22 @@ def test_a_read_only_folders_copy_is_not_called_stale_when_the_share_only_folded
     assert bibs == "['321', '654']" and "the folder's own project" in note and "changed since your copy of" in note
 
 
+def fill_up(store: Store) -> None:
+    """No room left for the project: SQLite's own SQLITE_FULL ("database or disk is full"), as on a full disk, through
+    ``PRAGMA max_page_count`` on this connection (a real full tmpfs needs root): the file may not grow, and every free
+    page is taken (rows of shrinking size). Also tests/test_cli_predict.py and tests/test_gui_save_fails.py."""
+    conn = store._conn
+    conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        for i in range(10_000):
+            for size in (2000, 200, 20):
+                try:
+                    store.set_meta(f"pad{i}-{size}", "x" * size)
+                except sqlite3.OperationalError:
+                    if size == 20:
+                        raise
+
+
 def test_a_full_disk_met_mid_statement_is_said_as_such_and_the_store_goes_on(folder):
     """SQLite rolls a transaction back by itself when it runs out of room mid-statement (SQLITE_FULL; here its own
     ``max_page_count``, as a full disk): the store's ROLLBACK then failed with "cannot rollback - no transaction is
@@ -1278,13 +1294,9 @@ def test_a_full_disk_met_mid_statement_is_said_as_such_and_the_store_goes_on(fol
     with Store.open(folder) as store:
         store.scan()
         pid = store.photos()[0].id
-        conn = store._conn
-        conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
-        with pytest.raises(sqlite3.OperationalError) as failed:
-            for i in range(10_000):
-                store.set_meta(f"pad{i}", "x" * 3000)
-        assert "full" in str(failed.value) and not conn.in_transaction
-        conn.execute("PRAGMA max_page_count = 1073741823")  # room again
+        fill_up(store)  # raises "database or disk is full", not "cannot rollback - no transaction is active"
+        assert not store._conn.in_transaction
+        store._conn.execute("PRAGMA max_page_count = 1073741823")  # room again
         bib = store.add_bib(pid, "12", None)
         assert [b.id for b in store.bibs(pid)] == [bib.id]
 
