@@ -14,12 +14,18 @@ import pytest
 
 from bibtagger_gui.core.store import Store
 from bibtagger_gui.gui import live_updates
-from bibtagger_gui.gui.live_updates import GONE_FOR_MS, POLL_MS
+from bibtagger_gui.gui.live_updates import POLL_MS
 from tests.test_gui_live_updates import WITHIN, messages, pid, table
-from tests.test_store import fill_up
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
+from tests.test_store import fill_up
 
-GONE = WITHIN + GONE_FOR_MS  # it must stay gone that long, at every poll, before the window closes it
+GONE_FOR = 2 * POLL_MS  # the tests' GONE_FOR_MS: the rule, not its 5 s (each test waited that long at least once)
+GONE = WITHIN + GONE_FOR  # it must stay gone that long, at every poll, before the window closes it
+
+
+@pytest.fixture(autouse=True)
+def gone_for(monkeypatch):
+    monkeypatch.setattr(live_updates, "GONE_FOR_MS", GONE_FOR)
 
 
 def _open(qtbot, make_window, monkeypatch, folder, made):
@@ -99,12 +105,14 @@ def test_a_folder_away_for_a_moment_is_not_closed(qtbot, in_folder, tmp_path):
     """A network share reconnecting or a drive waking up is away for a second or two: the first poll that missed
     the folder closed it (and the user had to open it again). It must stay gone for GONE_FOR_MS first."""
     win, folder = in_folder
-    seen = messages(win)
+    seen, looked = messages(win), []
+    look = win.live_updates._folder_gone
+    win.live_updates._folder_gone = lambda: looked.append(1) or look()  # the poll looks it up each time
     away = tmp_path / "away"
     folder.rename(away)
-    qtbot.wait(int(POLL_MS * 1.5))  # at least one poll finds it gone
+    qtbot.waitUntil(lambda: bool(looked), timeout=WITHIN)  # a poll found it gone (a fixed wait missed it on a loaded machine)
     away.rename(folder)
-    qtbot.wait(GONE_FOR_MS + 2 * POLL_MS)
+    qtbot.wait(GONE_FOR + 2 * POLL_MS)
     assert win.store is not None and not any("is gone" in m for m in seen)
     assert win.number_edit.text() == "821"  # the typing goes on where it was
     folder.rename(away)  # gone for good: closed, as above
