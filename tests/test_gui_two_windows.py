@@ -106,3 +106,16 @@ def test_an_accept_of_a_photo_whose_box_the_other_window_just_moved_says_so(qtbo
     b.enter_pressed()
     assert not b.store.photo(shown).reviewed and b.current_id == shown
     assert "now 100 (a box changed)" in b.statusBar().currentMessage()
+
+
+def test_the_same_number_typed_in_both_windows_is_not_kept_in_the_field_as_not_saved(qtbot, two):
+    """Two reviewers correcting one misread to the same number: the second was told "The number 111 stays in the
+    field: Return saves it", and Return then did nothing, without a word."""
+    a, b, bib, said = two
+    _enter(a, "111")
+    _enter(b, "111")
+    assert b.store.bib(bib.id).number == "111" and b.undo_stack.count() == 0
+    assert b._entry is None and b.number_edit.text() == "111"  # the field shows the bib as saved, no entry waits
+    text = " ".join(said)
+    assert "was changed to 111 meanwhile" in text and "That is the number you typed: nothing more to save" in text
+    assert "stays in the field" not in text

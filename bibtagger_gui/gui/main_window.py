@@ -1834,7 +1834,13 @@ class MainWindow(QMainWindow):
         elif text:
             done = self.push_edit(AddBibCommand(self.ctx, self.current_id, text, entry["box"]))
         failed = not done and self._failures != failures
-        if keep_on_failure and failed and self.current_id is not None:
+        now = next((b for b in self.current_bibs if b.id == entry.get("bib")), None) if entry["kind"] == "edit" else None
+        if failed and now is not None and now.number == text:
+            # another window or program saved this very number meanwhile: kept, Enter did nothing and said nothing
+            self.statusBar().showMessage(f"{self.statusBar().currentMessage()}. That is the number you typed: nothing "
+                                         "more to save", 15000)  # fmt: skip
+            failed = False
+        elif keep_on_failure and failed and self.current_id is not None:
             self._entry = entry  # the failure's message says why; the number waits in the field for Enter
             self.number_edit.setText(typed)
             self.number_edit.setFocus()
