@@ -62,3 +62,24 @@ def test_f5_during_a_paused_recognition_keeps_the_polls_going_and_says_when_the_
     win.toggle_recognition_pause()  # resumed: the recognition ends, then the scan runs
     wait_idle(qtbot, win)
     assert any(m.startswith("Folder scanned again") for m in said), said
+
+
+def test_what_f5_s_scan_left_out_is_said_with_what_it_found(qtbot, make_window, tmp_path, monkeypatch):
+    """The scan's own notes (a file in a format it cannot read, one it could not take in, a photo replaced by
+    another picture) went up, then "Folder scanned again: …" took their place at once (the HEIC note is not among
+    the short notes said again after the recognition)."""
+    folder, card = tmp_path / "race", tmp_path / "card2"
+    make_photos(folder, 2)
+    (late,) = make_photos(card, 1, seed=7)
+    fixed_predictions(monkeypatch, {})
+    win = make_window()
+    win.open_folder(folder)
+    wait_idle(qtbot, win)
+    said = messages(win)
+    shutil.copy(card / late[0], folder / "late_0.jpg")
+    (folder / "IMG_0001.HEIC").write_bytes(b"\0\0\0\x18ftypheic")  # a phone's photo copied in with it
+    win.actions_by_name["refresh_queue"].trigger()
+    wait_idle(qtbot, win)
+    assert win.scan_unsupported  # the scan's note of it (MainWindow._note_scan)
+    (found,) = [m for m in said if m.startswith("Folder scanned again")]
+    assert found.startswith("Folder scanned again: 1 new photo(s) (recognized next)") and win.scan_unsupported in found

@@ -877,10 +877,11 @@ class MainWindow(QMainWindow):
             self._forget_changed(getattr(job, "report", None))
             if getattr(job, "rescan", False) and outcome == "done":  # F5: say what it found (before recognition starts)
                 note = self._rescan_note(getattr(job, "report", None))
+                notes = self._scan_notes(short=False)  # _note_scan's (a file left out, a photo replaced): said with it
                 said = getattr(self, "_photo_message", None)  # "nothing" leaves the rebuild's word of the photo shown up,
                 kept = said is not None and said[1] == self.statusBar().currentMessage()  # no other message (it hid a
-                if not (kept and note.endswith("no photo added, changed or removed")):  # scan that waited for a
-                    self.statusBar().showMessage(note, 10000)  # recognition under its "Recognition done")
+                if notes or not (kept and note.endswith("no photo added, changed or removed")):  # scan that waited for
+                    self.statusBar().showMessage("; ".join([note, *notes]), 30000 if notes else 10000)  # a recognition)
             if outcome == "done":
                 self.start_recognition([p.id for p in self.store.photos() if review.needs_recognition(p)])
         else:
