@@ -5,6 +5,7 @@ folder. A real window, real files, recognition answering by file name (placehold
 from __future__ import annotations
 
 import shutil
+import threading
 
 from bibtagger_gui.core import review
 from bibtagger_gui.core.bib import Bib
@@ -83,3 +84,26 @@ def test_what_f5_s_scan_left_out_is_said_with_what_it_found(qtbot, make_window, 
     assert win.scan_unsupported  # the scan's note of it (MainWindow._note_scan)
     (found,) = [m for m in said if m.startswith("Folder scanned again")]
     assert found.startswith("Folder scanned again: 1 new photo(s) (recognized next)") and win.scan_unsupported in found
+
+
+def test_f5_while_the_folder_s_scan_runs_says_it_is_not_scanned_again(qtbot, make_window, tmp_path, monkeypatch):
+    """The first scan of a large folder reads every file (minutes): a card copied in meanwhile may come after it listed
+    the folder, and F5 then did nothing (no second scan) without a word."""
+    folder = tmp_path / "race"
+    make_photos(folder, 2)
+    fixed_predictions(monkeypatch, {})
+    going, real = threading.Event(), Store.scan
+
+    def slow_scan(self, *args, **kwargs):
+        going.wait(10)  # a large folder's scan, under way
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "scan", slow_scan)
+    win = make_window()
+    win.open_folder(folder)
+    qtbot.waitUntil(lambda: win.jobs[0].task.started, timeout=WITHIN)
+    said = messages(win)
+    win.actions_by_name["refresh_queue"].trigger()
+    going.set()
+    wait_idle(qtbot, win)
+    assert any(m.startswith("The folder is being scanned already: files copied in since") for m in said), said

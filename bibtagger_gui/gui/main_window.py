@@ -1274,7 +1274,14 @@ class MainWindow(QMainWindow):
         file caught half-copied is read again whole, and new photos are recognized. Only a scan puts photos in the
         store, so they used to show only once the folder was opened again (or a ``bibtagger predict`` had run)."""
         self.rebuild_queue()
-        if self.store is None or self.folder is None or any(j.kind == "scan" for j in self.jobs):
+        if self.store is None or self.folder is None:
+            return
+        scans = [j for j in self.jobs if j.kind == "scan"]
+        if any(j.task is not None and j.task.started for j in scans):  # it may have listed the folder already (F5
+            self.statusBar().showMessage("The folder is being scanned already: files copied in since that scan began "
+                                         "show after F5 once it ends", 10000)  # fmt: skip  (did nothing, unsaid)
+            return
+        if scans:  # queued: it lists the folder when it runs
             return
         away = self.live_updates.folder_away()
         if away is not None:  # a scan opening the folder's project made a new, empty one in a bare mount point
