@@ -17,11 +17,17 @@ def two(qtbot, shoot, make_window):
     (as both saw it) and b's status bar messages: (a, b, bib, said)."""
     a, folder, _made = shoot
     (bib,) = a.current_bibs
-    b = make_window()
-    b.open_folder(folder)
-    wait_idle(qtbot, b)
-    b.select_photo(a.current_id)
+    b = _second(qtbot, make_window, folder, a.current_id)
     return a, b, bib, messages(b)
+
+
+def _second(qtbot, make_window, folder, photo_id):
+    """A second window on ``folder``, showing ``photo_id``."""
+    other = make_window()
+    other.open_folder(folder)
+    wait_idle(qtbot, other)
+    other.select_photo(photo_id)
+    return other
 
 
 def _enter(win, number: str) -> None:
