@@ -237,12 +237,15 @@ class AcceptPhotoCommand(PhotoEditCommand):
     at marked human-checked. Bibs added, removed, renumbered or moved meanwhile are :class:`ChangedMeanwhile` now:
     nothing written, the photo shown as saved, the message says what it holds ("now 111, 222"; the window adds
     "look, then Return accepts it"), and Enter accepts what the user then sees. Rows are compared by number and box,
-    not id (a re-run that read the same again gave new ids: the same bibs for the eye). None: no check.
+    not id (a re-run that read the same again gave new ids: the same bibs for the eye). None: no check. ``by``: who
+    the message says changed them ("this window's recognition": its write of the photo shown was not shown yet).
     """
 
-    def __init__(self, ctx: EditContext, photo_id: int, seen: Sequence[Any] | None = None):
+    def __init__(self, ctx: EditContext, photo_id: int, seen: Sequence[Any] | None = None,
+                 by: str = "another window or program"):  # fmt: skip
         super().__init__(ctx, photo_id, "Accept photo")
         self.seen = None if seen is None else self.shown(seen)
+        self.by = by
 
     @staticmethod
     def shown(rows: Sequence[Any]) -> list[tuple[str, Any]]:
@@ -259,7 +262,7 @@ class AcceptPhotoCommand(PhotoEditCommand):
                 was = ", ".join(sorted((n for n, _box in self.seen), key=lambda n: (len(n), n))) or "no bib"
                 same = now == was  # the same numbers: a box was moved, drawn or taken away
                 what = f"now {now}{' (a box changed)' if same else f', was {was}'}"
-                raise ChangedMeanwhile(f"the photo's bibs were changed meanwhile by another window or program: {what}; "
+                raise ChangedMeanwhile(f"the photo's bibs were changed meanwhile by {self.by}: {what}; "
                                        "the photo now shows what is saved")  # fmt: skip
         photo_batch.accept_photo(store, self.photo_id)
 

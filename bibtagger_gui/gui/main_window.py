@@ -2007,8 +2007,11 @@ class MainWindow(QMainWindow):
             then = "; on to the next unreviewed photo" if nxt is not None else ""
             self.say_of_photo(f"Cannot accept a photo that could not be read ({item.photo.error}){then}", 5000)
             return
-        # the bibs shown are what is accepted: another window's change not polled yet makes it fail (nothing written)
-        if not self.push_edit(AcceptPhotoCommand(self.ctx, self.current_id, self.current_bibs)):
+        # the bibs shown are what is accepted: another window's change not polled yet, or this window's recognition's
+        # write whose photo_done is not handled yet, makes it fail (nothing written); the message says which
+        ours = any(self.current_id in getattr(job, "written", ()) for job in self.jobs)
+        by = {"by": "this window's recognition"} if ours else {}
+        if not self.push_edit(AcceptPhotoCommand(self.ctx, self.current_id, self.current_bibs, **by)):
             if isinstance(self._last_failure, ChangedMeanwhile):  # the photo shows them now: the user looks first
                 self.statusBar().showMessage(f"{self.statusBar().currentMessage()}: look, then "
                                              f"{self._first_key('accept_photo', 'Return')} accepts it", 30000)  # fmt: skip

@@ -145,6 +145,7 @@ class RecognitionJob(_Job):
         self.records: dict[int, photo_record.PhotoRecord] = {}  # record: photo id -> what its write changed
         self.results: dict[int, tuple[list, bytes | None]] = {}  # collect: photo id -> (bibs, pixel print)
         self.failures: dict[int, str] = {}  # collect: photo id -> why it could not be read
+        self.written: set[int] = set()  # photos written, each before its photo_done (whose change the window may not show yet)
         self.models_dir = Path(models_dir) if models_dir else None
         self.version: str | None = None  # the models' version once loaded
         self.label: str | None = None  # and their short name (Recognizer.label)
@@ -231,6 +232,7 @@ class RecognitionJob(_Job):
                     if not self._write(store, pid, bibs, rec.version, getattr(rec, "last_print", None)):
                         self.signals.progress.emit(g, done, total)  # accepted while we were working: the review stands
                         continue
+                    self.written.add(pid)
                 self.signals.photo_done.emit(g, pid)
                 self.signals.progress.emit(g, done, total)
             if not self.stopped():
