@@ -21,19 +21,28 @@ def _type(win, number: str) -> None:
     win.number_edit.insert(number[1:])
 
 
-def test_a_number_not_saved_on_a_full_disk_stays_in_the_field_and_enter_saves_it_once_there_is_room(qtbot, shoot):
+def _room(store) -> None:
+    store._conn.execute("PRAGMA max_page_count = 1073741823")
+
+
+def _typed_on_full_disk(shoot):
+    """The shoot's window, its photo shown and that photo's bib, 4321 typed over it on a full disk; (win, photo, bib)."""
     win, _folder, _made = shoot
-    shown = win.current_id
     (bib,) = win.current_bibs
     fill_up(win.store)
     _type(win, "4321")
+    return win, win.current_id, bib
+
+
+def test_a_number_not_saved_on_a_full_disk_stays_in_the_field_and_enter_saves_it_once_there_is_room(qtbot, shoot):
+    win, shown, bib = _typed_on_full_disk(shoot)
     win.enter_pressed()
     assert win.store.bib(bib.id).number == bib.number  # not saved
     assert win.number_edit.text() == "4321" and win._entry is not None and win.current_id == shown
     said = win.statusBar().currentMessage()
     assert "Not saved" in said and "disk that holds the project is full" in said and "4321 stays in the field" in said
     assert win.undo_stack.count() == 0
-    win.store._conn.execute("PRAGMA max_page_count = 1073741823")  # room again
+    _room(win.store)  # room again
     win.enter_pressed()
     assert win.store.bib(bib.id).number == "4321" and win._entry is None
     assert win.undo_stack.count() == 1
@@ -61,16 +70,8 @@ def test_a_number_not_saved_while_another_program_holds_the_lock_stays_in_the_fi
     assert [b.number for b in win.store.bibs(win.current_id)] == ["77"]
 
 
-def _room(store) -> None:
-    store._conn.execute("PRAGMA max_page_count = 1073741823")
-
-
 def test_a_number_not_saved_when_j_moves_on_keeps_the_photo_and_the_number_in_the_field(qtbot, shoot):
-    win, _folder, _made = shoot
-    shown = win.current_id
-    (bib,) = win.current_bibs
-    _fill(win.store)
-    _type(win, "4321")
+    win, shown, bib = _typed_on_full_disk(shoot)
     win.step_photo(1)  # J: the move went on, the number only named in the message
     assert win.current_id == shown and win.number_edit.text() == "4321" and win._entry is not None
     said = win.statusBar().currentMessage()
@@ -84,11 +85,7 @@ def test_a_number_not_saved_when_j_moves_on_keeps_the_photo_and_the_number_in_th
 def test_a_number_not_saved_when_a_click_in_the_list_moves_on_brings_the_list_back_to_its_photo(qtbot, shoot):
     from PySide6.QtCore import Qt
 
-    win, _folder, _made = shoot
-    shown = win.current_id
-    (bib,) = win.current_bibs
-    _fill(win.store)
-    _type(win, "4321")
+    win, shown, bib = _typed_on_full_disk(shoot)
     view = win.list_view
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(win.list_model.index(2)).center())
     qtbot.waitUntil(lambda: win.current_row() == 0 and view.currentIndex().row() == 0, timeout=2000)
