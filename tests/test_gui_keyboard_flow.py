@@ -906,3 +906,23 @@ def test_a_click_on_another_bib_while_a_drawn_box_waits_keeps_it_and_says_so(qtb
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(240, 175))  # adds 77, selects 22
     assert win.selected_bib == other.id and win._entry is None
     assert any(x.number == "77" and x.box is not None for x in win.store.bibs(win.current_id))
+
+
+def test_b_again_keeps_a_box_placed_with_the_arrows_and_cancels_one_not_placed_yet(qtbot, make_window, tmp_path, monkeypatch):
+    """B again while drawing cancels the drawing (the button's toggle, docs/review-flow.md); a box already placed with
+    the arrows (a slip, the key held a moment) was thrown away with it, no undo bringing it back: it stays."""
+    win = open_shoot(qtbot, make_window, tmp_path / "p", monkeypatch)
+    view = win.photo_view
+    key(qtbot, Qt.Key.Key_B)
+    key(qtbot, Qt.Key.Key_Right)  # places a box
+    key(qtbot, Qt.Key.Key_Right)  # moves it
+    placed = view.box_being_drawn()
+    key(qtbot, Qt.Key.Key_B)
+    assert view.drawing and view.box_being_drawn() == placed
+    assert "Return takes it, Escape cancels it" in win.statusBar().currentMessage()
+    key(qtbot, Qt.Key.Key_Return)  # taken: it waits for its number
+    assert win.drawn_box_waits()
+    key(qtbot, Qt.Key.Key_Escape)
+    key(qtbot, Qt.Key.Key_B)
+    key(qtbot, Qt.Key.Key_B)  # nothing placed yet: cancelled, as before
+    assert not view.drawing and "Cancelled the box you were drawing" in win.statusBar().currentMessage()

@@ -40,7 +40,7 @@ DEFAULT_KEYMAP: dict[str, tuple[list[str], str]] = {
     "prev_bib": (["Shift+Tab"], "Select the previous bib (commits a typed number)"),
     "accept_photo": (["Return", "Enter"], "Commit a typed number; otherwise accept the photo and go to the next unreviewed one of the list"),
     "edit_number": (["F2"], "Edit the selected bib's number (letters too); digits start editing by themselves"),
-    "draw_box": (["B"], "Draw a new box (drag with the mouse, or arrows to move and Shift+arrows to size it, Enter), then type its number; again while drawing: cancel it"),
+    "draw_box": (["B"], "Draw a new box (drag with the mouse, or arrows to move and Shift+arrows to size it, Enter), then type its number; again while drawing, no box placed yet: cancel it"),
     "delete_bib": (["Delete"], "Delete the selected bib"),
     "copy_prev_bibs": (["Ctrl+D"], "Copy the bibs of the photo taken just before this one (its folder, capture order) onto it as your bibs; boxes only from a frame of the same burst and pixel size"),
     "apply_fix_to_burst": (["Ctrl+B"], "Apply your last fix of a reading (A to B) to the other unreviewed frames of its burst whose prediction reads A"),

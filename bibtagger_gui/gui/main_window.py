@@ -2034,8 +2034,14 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ box edits
     def start_drawing(self) -> None:
         """Draw Box: draw a box (the mouse's drag, or the arrows); again while drawing, cancel it, as Escape (the button
-        clicked again did nothing, the drawing went on)."""
+        clicked again did nothing, the drawing went on). Not a box already placed with the arrows: B again (a slip, the
+        key held a moment) threw it away, no undo bringing it back; it stays and the status bar says how to end it."""
         if self._no_photo_shown():
+            return
+        if self.photo_view.drawing and self.photo_view.box_being_drawn() is not None:
+            accept, cancel = self._first_key("accept_photo", "Return"), self._first_key("cancel", "Escape")
+            self.photo_view.setFocus()
+            self.say_of_photo(f"A box is placed: {accept} takes it, {cancel} cancels it", 8000)
             return
         if self.photo_view.drawing:
             self._end_entry()
