@@ -852,6 +852,8 @@ class MainWindow(QMainWindow):
         self._show_progress_format()
 
     def _job_photo_done(self, generation: int, photo_id: int) -> None:
+        for job in self.jobs:  # shown now: a later change of it is no longer this window's recognition's (accept_photo)
+            getattr(job, "written", set()).discard(photo_id)
         if generation != self.generation.value or self.store is None:
             return
         self.refresh_photo(photo_id)

@@ -145,7 +145,7 @@ class RecognitionJob(_Job):
         self.records: dict[int, photo_record.PhotoRecord] = {}  # record: photo id -> what its write changed
         self.results: dict[int, tuple[list, bytes | None]] = {}  # collect: photo id -> (bibs, pixel print)
         self.failures: dict[int, str] = {}  # collect: photo id -> why it could not be read
-        self.written: set[int] = set()  # photos written, each before its photo_done (whose change the window may not show yet)
+        self.written: set[int] = set()  # photos written whose photo_done the window has not handled yet (it drops them)
         self.models_dir = Path(models_dir) if models_dir else None
         self.version: str | None = None  # the models' version once loaded
         self.label: str | None = None  # and their short name (Recognizer.label)
