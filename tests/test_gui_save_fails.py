@@ -102,7 +102,7 @@ def test_a_number_not_saved_when_a_filter_takes_its_photo_away_is_named_with_its
 
     win, _folder, _made = shoot
     name = win.store.photo(win.current_id).relpath
-    _fill(win.store)
+    fill_up(win.store)
     _type(win, "4321")
     win.set_filter(ReviewFilter.REVIEWED)  # nothing reviewed: the photo leaves the list, the window cannot stay
     said = win.statusBar().currentMessage()
@@ -114,7 +114,7 @@ def test_a_number_not_saved_when_tab_goes_to_another_bib_stays_on_its_bib(qtbot,
     (bib,) = win.current_bibs
     other = win.store.add_bib(win.current_id, "55", None, source="human")  # a second bib, for Tab to go to
     win.refresh_photo(win.current_id, bib.id)
-    _fill(win.store)
+    fill_up(win.store)
     _type(win, "4321")
     win.step_bib(1)  # Tab: the selection went on to the other bib, the number dropped from the field
     assert win.selected_bib == bib.id and win.number_edit.text() == "4321" and win._entry is not None
@@ -129,7 +129,7 @@ def test_a_number_not_saved_when_a_click_selects_another_bib_stays_on_its_bib(qt
     (bib,) = win.current_bibs
     other = win.store.add_bib(win.current_id, "55", (5, 5, 40, 30), source="human")
     win.refresh_photo(win.current_id, bib.id)
-    _fill(win.store)
+    fill_up(win.store)
     _type(win, "4321")
     win._bib_clicked(other.id)  # a click on the other bib's box in the photo (or its row in the panel)
     assert win.selected_bib == bib.id and win.number_edit.text() == "4321" and win._entry is not None
