@@ -164,3 +164,56 @@ def test_f5_while_the_folder_is_away_makes_no_new_project_in_its_mount_point(qtb
     assert not (folder / ".bibtagger").exists()
     assert any("cannot be read now" in m and "not scanned" in m for m in seen), seen
     qtbot.waitUntil(lambda: win.store is None and any("is gone" in m for m in seen), timeout=GONE)
+
+
+def test_jobs_started_while_the_folder_is_away_open_nothing_there(qtbot, in_folder, tmp_path):
+    """A drive unplugged from a mount point that stays: Re-run on Unreviewed Photos, a batch re-run, a batch mark, an
+    import and an export started before the window closed the folder opened it by its path (a new, empty project in
+    the bare mount point) or wrote there; each is refused, said as F5 says it, and the folder is then closed as ever."""
+    from bibtagger_gui.core.photo_batch import BatchAction
+
+    win, folder = in_folder
+    win.cancel_entry()
+    seen = messages(win)
+    win.list_view.selectAll()
+    for path in folder.iterdir():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    assert win.rerun_unreviewed() is False
+    assert win.batch_controller.trigger(BatchAction.RERUN) is False
+    assert win.batch_controller.trigger(BatchAction.MARK_REVIEWED) is False
+    labels = tmp_path / "server.json"
+    relpath = win.store.photo(pid(win, 0)).relpath
+    labels.write_text(f'[{{"image": "{relpath}", "width": 320, "height": 240, "bibs": []}}]', encoding="utf-8")
+    win.import_controller.interactive = win.export_controller.interactive = False
+    assert win.import_controller.import_file(labels) is None
+    assert win.export_controller.trigger("bibcsv") is None
+    wait_idle(qtbot, win)
+    assert not (folder / ".bibtagger").exists()  # no project made in the bare mount point
+    refused = [m for m in seen if "cannot be read now" in m]
+    for what in ("Re-run not started", "Re-run Recognition not done", "Mark Reviewed not done", "Import not started", "Export not started"):
+        assert any(what.lower() in m.lower() for m in refused), (what, seen)
+    assert "Export not started" in win.export_controller.last_message
+    qtbot.waitUntil(lambda: win.store is None and any("is gone" in m for m in seen), timeout=GONE)
+
+
+def test_a_job_queued_when_the_folder_went_opens_nothing_there(qtbot, in_folder):
+    """A scan and a recognition queued (one job at a time) when the drive was unplugged from its mount point: each
+    opened the folder's project by path as it started, which made a new, empty one in the bare mount point; each now
+    ends, said, without opening anything."""
+    import threading
+
+    from bibtagger_gui.gui.workers import ScanJob
+
+    win, folder = in_folder
+    win.cancel_entry()
+    seen = messages(win)
+    hold = threading.Event()
+    win.start_job(ScanJob(folder, win.generation.value, win.generation, hold=hold))
+    win.start_recognition([pid(win, 2), pid(win, 3)])
+    for path in folder.iterdir():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    hold.set()
+    wait_idle(qtbot, win)
+    assert not (folder / ".bibtagger").exists()
+    assert any("cannot be read now" in m and "not scanned" in m for m in seen), seen
+    assert any("cannot be read now" in m and "nothing recognized" in m for m in seen), seen

@@ -75,6 +75,8 @@ class BatchController(FeatureController):
         w = self.window
         if w.store is None:
             return self._say("No folder is open")
+        if self._refused_while_away(f"{action.label.replace('&', '')} not done"):  # the folder gone a moment ago (a
+            return False  # drive unplugged): nothing written there, said as F5 says it
         # a number typed on the photo shown is saved first (never lost), its own undo step; a drawn box waiting for
         # its number stays waiting (committing ended it without a word): its number typed after adds it
         save_typed_number(w)
@@ -126,7 +128,9 @@ class BatchController(FeatureController):
         self.pending[job] = plan
         # heard after the window's own slot, so its "Recognition done" and queue rebuild come first; connected before
         # the job is queued (a connect after start_job missed the end of a job quicker than it: its results were lost)
-        w.start_job(job, then=self._rerun_finished)
+        if not w.start_job(job, then=self._rerun_finished):
+            self.pending.pop(job, None)
+            return False  # the folder is away (said)
         skipped = f" ({plan.skipped_note()})" if plan.skipped else ""
         paused = " Recognition was paused: resumed for it." if resumed else ""
         self._say(f"Re-running recognition on {len(plan.todo)} photo(s){skipped}; the new predictions are written "

@@ -281,6 +281,8 @@ class ExportController(FeatureController):
         if self.job is not None:
             self._message(QMessageBox.Icon.Information, "Export", "An export is still running.")
             return None
+        if self._refused_while_away("Export not started"):  # the folder is away: nothing opened or written there
+            return None
         self._save_typed_number()  # in the file and the dialog's counts: a volunteer's last fix was left out of it
         request = self.ask(spec)
         if request is None:

@@ -22,6 +22,17 @@ def save_typed_number(window: Any) -> None:
         commit()
 
 
+def refused_while_away(window: Any, done: str) -> str | None:
+    """The status bar's message when ``window``'s open folder cannot be seen now (renamed, deleted, its drive unplugged:
+    ``MainWindow.refuse_while_away``, within the wait before the window closes it), else None: a feature must then
+    start nothing that opens the folder by its path (a new, empty project in a bare mount point) or writes there.
+    ``done``: what did not happen ("Export not started"). A window without the check (a test's stand-in): None."""
+    refuse = getattr(window, "refuse_while_away", None)
+    if callable(refuse) and refuse(done):
+        return window.statusBar().currentMessage()
+    return None
+
+
 class FeatureController(QObject):
     """Holds the window a feature acts on and shows its messages (tests set interactive=False)."""
 
@@ -49,6 +60,13 @@ class FeatureController(QObject):
             menu.addAction(action)
         self.action, self.menu = action, menu
         return action
+
+    def _refused_while_away(self, done: str) -> bool:
+        """True (said in the status bar, kept as ``last_message``) while the open folder is away (:func:`refused_while_away`)."""
+        said = refused_while_away(self.window, done)
+        if said is not None:
+            self.last_message = said
+        return said is not None
 
     def _save_typed_number(self) -> None:
         save_typed_number(self.window)

@@ -192,6 +192,8 @@ class FinetuneController(FeatureController):
         store, folder = getattr(self.window, "store", None), getattr(self.window, "folder", None)
         if store is None or folder is None:
             return self._show(TITLE, "Open a photo folder and review some of its photos first.", [("ok", "OK", "Close this message")])
+        if self._refused_while_away("Improve Models not started"):  # the folder is away: nothing opened or written there
+            return None
         self._save_typed_number()  # a fix being typed is in the labels counted and trained on
         models = self.models_in_use()
         out = fr.output_folder(folder, data_dir=self.data_dir)

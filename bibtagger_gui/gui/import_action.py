@@ -329,6 +329,8 @@ class ImportController(FeatureController):
         store = getattr(window, "store", None)
         if store is None:
             return None
+        if self._refused_while_away("Import not started"):  # the folder is away: nothing opened or written there
+            return None
         self._save_typed_number()  # then merged with the file (the emptied undo history dropped it, still shown)
         jobs = list(getattr(window, "jobs", []) or [])
         if any(j.kind == "scan" for j in jobs):

@@ -158,6 +158,8 @@ class KeywordsController(FeatureController):
             return
         if self.worker is not None:
             return
+        if self._refused_while_away("Keywords not written"):  # the folder is away: nothing opened or written there
+            return
         self._save_typed_number()  # the number being typed is what the photo gets, not the one it replaces
         try:
             exe = find_exiftool()

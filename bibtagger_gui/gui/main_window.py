@@ -800,15 +800,32 @@ class MainWindow(QMainWindow):
         if self._retired:  # a job whose worker has not let go yet: look again shortly, not only at the next start
             self._retired_timer.start()
 
-    def start_job(self, job: Any, then: Callable[[Any, int, str, str], None] | None = None) -> None:
-        """Run a job of the open folder (a ``workers`` job of kind scan/recognize) after the queued ones.
+    def refuse_while_away(self, done: str) -> bool:
+        """True (and the status bar says so, as F5 does) while the open folder cannot be seen (``LiveUpdates.folder_away``:
+        renamed, deleted, its drive unplugged, within the ``GONE_FOR_MS`` wait before the window closes it): a job
+        started then opened the folder by its path and made a new, empty project in a bare mount point, or wrote to a
+        folder that is gone. ``done``: what did not happen ("not scanned", "Export not started")."""
+        away = self.live_updates.folder_away() if self.store is not None else None
+        if away is None:
+            return False
+        self.statusBar().showMessage(f"{self.folder} cannot be read now ({away}): {done}. A share or drive back within "
+                                     f"{GONE_FOR_MS // 1000} s goes on as before; else the folder is closed and you are "
+                                     "told where your edits are", 10000)  # fmt: skip
+        return True
+
+    def start_job(self, job: Any, then: Callable[[Any, int, str, str], None] | None = None) -> bool:
+        """Run a job of the open folder (a ``workers`` job of kind scan/recognize) after the queued ones; False (the
+        status bar says why) while the folder is away (:meth:`refuse_while_away`).
 
         ``then(job, generation, outcome, message)`` hears its end after the window has (its status, its queue
         rebuilt); it is connected before the job is queued: a job that ends before a later connect (one photo,
         a fast read) would never call it."""
-        self._start(job, then)
+        return self._start(job, then)
 
-    def _start(self, job: Any, then: Callable[[Any, int, str, str], None] | None = None) -> None:
+    def _start(self, job: Any, then: Callable[[Any, int, str, str], None] | None = None) -> bool:
+        if self.refuse_while_away("Scan not started" if job.kind == "scan" else "Recognition not started"):
+            return False  # every job's start: a re-run, a batch re-run, a queued scan (docs/gui.md, "The folder itself gone")
+        job.db_path = self.store.db_path if self.store is not None else None  # the job opens this file or nothing
         self._retire([])
         job.signals.progress.connect(self._job_progress)
         job.signals.stage.connect(self._job_stage)
@@ -826,6 +843,7 @@ class MainWindow(QMainWindow):
         job.task = self.job_pool.submit(job)
         self._jobs_changed()
         self._follow_reviewer()
+        return True
 
     def _jobs_changed(self) -> None:
         running = bool(self.jobs)
@@ -979,9 +997,8 @@ class MainWindow(QMainWindow):
         nothing and is not undoable)."""
         if self.folder is None or not photo_ids:
             return False
-        self._start(RecognitionJob(self.folder, self.generation.value, self.generation, photo_ids, self.models_dir,
-                                   record=undoable, recognizer=self._take_loaded_models()))  # fmt: skip
-        return True
+        return self._start(RecognitionJob(self.folder, self.generation.value, self.generation, photo_ids, self.models_dir,
+                                          record=undoable, recognizer=self._take_loaded_models()))  # fmt: skip
 
     def _take_loaded_models(self) -> Any:
         """The recognizer the check of :attr:`models_dir` loaded (at start-up, Load Model Folder…), once: the first run
@@ -1082,6 +1099,8 @@ class MainWindow(QMainWindow):
         no folder open or no unreviewed photo it did nothing without a word: the status bar says why."""
         if self.store is None:
             self.statusBar().showMessage(f"No folder is open ({self._first_key('open_folder', 'File > Open Folder')})", 6000)
+            return False
+        if self.refuse_while_away("Re-run not started"):
             return False
         ids = review.rerun_candidates(self.store.photos())
         if not ids:
@@ -1285,12 +1304,8 @@ class MainWindow(QMainWindow):
             return
         if scans:  # queued: it lists the folder when it runs
             return
-        away = self.live_updates.folder_away()
-        if away is not None:  # a scan opening the folder's project made a new, empty one in a bare mount point
-            self.statusBar().showMessage(f"{self.folder} cannot be read now ({away}): not scanned. A share or drive "
-                                         f"back within {GONE_FOR_MS // 1000} s goes on as before; else the folder is "
-                                         "closed and you are told where your edits are", 10000)  # fmt: skip
-            return
+        if self.refuse_while_away("not scanned"):  # a scan opening the folder's project made a new, empty one in a
+            return  # bare mount point
         job = ScanJob(self.folder, self.generation.value, self.generation)
         job.rescan = True  # its end says what it found (_job_finished)
         ahead = [j for j in self.jobs if j.kind == "recognize"]

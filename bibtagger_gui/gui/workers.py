@@ -57,6 +57,26 @@ class _Job:
         self.cancel_event = threading.Event()
         self.signals = JobSignals()  # created in the GUI thread: emits are queued to it
         self.task = None  # the WorkQueue task running this job
+        #: the project file the window has open (set as it starts the job): a job opens that file or nothing
+        self.db_path: Path | None = None
+
+    def away(self) -> str | None:
+        """Why the job must not open its folder's project now (the folder renamed, deleted or its drive unplugged since
+        it was queued: ``Store.open`` then made a new, empty project in a bare mount point), else None. Asked as the
+        job starts, in its thread (a job queued behind another starts seconds later)."""
+        from bibtagger_gui.core.store import folder_problem
+
+        why = folder_problem(self.folder)
+        if why is None and self.db_path is not None and not Path(self.db_path).exists():
+            why = "its project file is gone: its .bibtagger folder emptied, or its drive unplugged"
+        return why
+
+    def _refused(self, g: int, done: str) -> bool:
+        """``away`` said, as the job's failed end: True when the job must stop before opening anything."""
+        why = self.away()
+        if why is not None:
+            self.signals.finished.emit(g, "failed", f"{self.folder} cannot be read now ({why}): {done}")
+        return why is not None
 
     @property
     def stale(self) -> bool:
@@ -99,6 +119,8 @@ class ScanJob(_Job):
         g = self.generation
         if self.hold is not None:
             self.hold.wait(HOLD_MAX_S)
+        if self._refused(g, "not scanned"):
+            return
         try:
             store = Store.open(self.folder)
             try:
@@ -193,11 +215,14 @@ class RecognitionJob(_Job):
             return
         self.version, self.label, self.calibration_note = rec.version, rec.label, rec.calibration_note
         errors = 0
+        if self._refused(g, "nothing recognized"):
+            return
         try:
             store = Store.open(self.folder)
         except Exception as exc:
             self.signals.finished.emit(g, "failed", f"cannot open the project store: {exc}")
             return
+        gone: str | None = None  # why the folder could not be seen as a photo failed to read: the job stops there
         try:
             self.signals.progress.emit(g, 0, total)
             done = 0  # photos taken (all of them, or those before a cancel; a stale job's count is never shown)
@@ -213,12 +238,12 @@ class RecognitionJob(_Job):
                 try:
                     bibs = rec.recognize_path(self.folder / photo.relpath)
                 except ImageError as exc:
-                    if self.stale:
-                        break
+                    if self.stale or (gone := self.away()) is not None:
+                        break  # the folder went (a drive unplugged): its photos are not unreadable, nothing marked
                     self._failed(store, pid, exc.message)
                     errors += 1
                 except Exception as exc:
-                    if self.stale:
+                    if self.stale or (gone := self.away()) is not None:
                         break
                     self._failed(store, pid, f"recognition failed: {exc}")
                     errors += 1
@@ -235,7 +260,9 @@ class RecognitionJob(_Job):
                     self.written.add(pid)
                 self.signals.photo_done.emit(g, pid)
                 self.signals.progress.emit(g, done, total)
-            if not self.stopped():
+            if gone is not None:
+                done -= 1  # the photo it failed on: not done
+            elif not self.stopped():
                 done = total
                 # reviewed/tagged photos never recognized here (a store from before schema 4, imports): their
                 # decoded-pixel print, once, so a re-encoded copy keeps their review (docs/store.md)
@@ -250,6 +277,10 @@ class RecognitionJob(_Job):
         finally:
             store.close()
         self.errors = errors
+        if gone is not None:
+            self.signals.finished.emit(g, "failed", f"{self.folder} cannot be read now ({gone}): recognition stopped "
+                                       f"after {done} of {total} photo(s); the others were not marked unreadable")  # fmt: skip
+            return
         count = f"{done} of {total}" if done < total else f"{total}"
         msg = f"{count} photo(s)"  # and the folder's unreadable photos, said by the window (those the scan found too)
         if self.printed:
