@@ -134,3 +134,36 @@ def test_a_number_not_saved_when_a_click_selects_another_bib_stays_on_its_bib(qt
     win._bib_clicked(other.id)  # a click on the other bib's box in the photo (or its row in the panel)
     assert win.selected_bib == bib.id and win.number_edit.text() == "4321" and win._entry is not None
     assert "4321 stays in the field" in win.statusBar().currentMessage()
+
+
+def _kept(win, shown, bib) -> None:
+    """The number typed on a full disk waits in its field on its photo, unsaved, and the message says so."""
+    assert win.current_id == shown and win.number_edit.text() == "4321" and win._entry is not None
+    assert "4321 stays in the field: Return saves it" in win.statusBar().currentMessage()
+    assert win.store.bib(bib.id).number == bib.number
+
+
+def test_a_number_not_saved_when_b_draws_a_box_stays_in_the_field_and_no_drawing_starts(qtbot, shoot):
+    win, shown, bib = _typed_on_full_disk(shoot)
+    win.start_drawing()  # B: the drawing began, the number gone from the field (only the message named it)
+    _kept(win, shown, bib)
+    assert not win.photo_view.drawing
+    _room(win.store)
+    win.start_drawing()  # B again once there is room: saved, then the drawing starts
+    assert win.store.bib(bib.id).number == "4321" and win.photo_view.drawing
+
+
+def test_a_number_not_saved_when_ctrl_f_or_ctrl_l_is_pressed_stays_in_the_field(qtbot, shoot):
+    win, shown, bib = _typed_on_full_disk(shoot)
+    win.focus_search()  # Ctrl+F
+    _kept(win, shown, bib)
+    win.focus_list()  # Ctrl+L
+    _kept(win, shown, bib)
+
+
+def test_a_number_not_saved_when_a_box_is_dragged_stays_in_the_field_and_the_box_does_not_move(qtbot, shoot):
+    win, shown, bib = _typed_on_full_disk(shoot)
+    x1, y1, x2, y2 = bib.box
+    win.photo_view.boxAdjusted.emit(bib.id, (x1 + 5, y1 + 5, x2 + 5, y2 + 5))  # the view's drag of the box, released
+    _kept(win, shown, bib)
+    assert win.store.bib(bib.id).box == bib.box

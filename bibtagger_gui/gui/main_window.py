@@ -2066,7 +2066,9 @@ class MainWindow(QMainWindow):
             self.say_of_photo("Cancelled the box you were drawing (nothing was saved; "
                               f"Draw Box ({self._first_key('draw_box', 'B')}) draws one)", 6000)  # fmt: skip
             return
-        self._commit_entry()
+        self._commit_entry(keep_on_failure=True, moving=True)
+        if self._typing_kept():  # not saved: no box is drawn, the number stays in its field (the message says why)
+            return
         self.photo_view.start_drawing()
         self.photo_view.setFocus()  # its arrow keys draw the box without a mouse
         self._instruct("Drag a box around the bib (or arrows: move, Shift+arrows: size, Enter: take it), then type its number and press Enter")
@@ -2112,7 +2114,10 @@ class MainWindow(QMainWindow):
         for its number (none typed) stays waiting (committing dropped it without a word), and says so after the edit."""
         waits = self.drawn_box_waits()
         if not waits:
-            self._commit_entry()
+            self._commit_entry(keep_on_failure=True, moving=True)
+            if self._typing_kept():  # not saved: the box goes back where it was, the number stays in its field
+                self.photo_view.set_bibs(self.current_bibs, self.selected_bib)
+                return
         row = next((b for b in self.current_bibs if b.id == bib_id), None)
         if self.current_id is None:
             return
@@ -2298,7 +2303,9 @@ class MainWindow(QMainWindow):
     def focus_search(self) -> None:
         if self._box_waits_for_number():  # it dropped the box without a word (the search then left the photo)
             return
-        self._commit_entry()  # a typed number is committed, as by Tab, J/K or a click (never lost)
+        self._commit_entry(keep_on_failure=True, moving=True)  # a typed number is committed, as by Tab, J/K or a click
+        if self._typing_kept():  # not saved: it stays in its field, the search waits (never lost)
+            return
         self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search_edit.selectAll()
 
@@ -2318,7 +2325,9 @@ class MainWindow(QMainWindow):
         """Give the photo list the keys (Up/Down, Shift+Up/Down to select several photos; Escape leaves)."""
         if self._box_waits_for_number():  # as J/K: a drawn box waits for its number
             return
-        self._commit_entry()
+        self._commit_entry(keep_on_failure=True, moving=True)
+        if self._typing_kept():  # not saved: it stays in its field, the list waits
+            return
         self.list_view.setFocus(Qt.FocusReason.ShortcutFocusReason)
         if self.list_model.total() == 0:
             self.statusBar().showMessage("The photo list is empty", 4000)
