@@ -217,3 +217,39 @@ def test_a_job_queued_when_the_folder_went_opens_nothing_there(qtbot, in_folder)
     assert not (folder / ".bibtagger").exists()
     assert any("cannot be read now" in m and "not scanned" in m for m in seen), seen
     assert any("cannot be read now" in m and "nothing recognized" in m for m in seen), seen
+
+
+def test_a_recognition_under_way_when_the_folder_goes_stops_and_marks_no_photo_unreadable(qtbot, in_folder, tmp_path, monkeypatch):
+    """The folder renamed (or its drive unplugged) while a recognition runs: each photo left failed to read and was
+    marked unreadable in the project, so the folder opened where it went showed them all as errors; the job now stops
+    at the first photo it cannot read while the folder is away, and says so."""
+    import threading
+    from pathlib import Path
+
+    from bibtagger_gui.core.imageio import ImageError
+    from bibtagger_gui.core.recognizer import Recognizer
+
+    win, folder = in_folder
+    win.cancel_entry()
+    seen = messages(win)
+    entered, gate = threading.Event(), threading.Event()
+
+    def read(self, path):  # as the models' read: a file no longer there cannot be read
+        entered.set()
+        gate.wait(5)
+        if not Path(path).exists():
+            raise ImageError(path, "no such file")
+        return []
+
+    monkeypatch.setattr(Recognizer, "recognize_path", read)
+    ids = [pid(win, 0), pid(win, 2), pid(win, 3)]
+    assert win.start_recognition(ids)
+    qtbot.waitUntil(entered.is_set, timeout=5000)  # the job has its project open and reads its first photo
+    away = tmp_path / "race-moved"
+    folder.rename(away)
+    gate.set()
+    qtbot.waitUntil(lambda: any("recognition stopped after 0 of 3" in m for m in seen), timeout=GONE)
+    assert any("cannot be read now" in m and "not marked unreadable" in m for m in seen), seen
+    with Store(away / ".bibtagger" / "project.db") as store:
+        assert [store.photo(i).error for i in ids] == [None, None, None]
+    qtbot.waitUntil(lambda: win.store is None and any("is gone" in m for m in seen), timeout=GONE)
