@@ -187,6 +187,10 @@ def test_jobs_started_while_the_folder_is_away_open_nothing_there(qtbot, in_fold
     win.import_controller.interactive = win.export_controller.interactive = False
     assert win.import_controller.import_file(labels) is None
     assert win.export_controller.trigger("bibcsv") is None
+    win.keywords_controller.interactive = False
+    win.keywords_controller.trigger()
+    assert "Keywords not written" in win.keywords_controller.last_message
+    assert win.finetune_controller.trigger() is None and "Improve Models not started" in win.finetune_controller.last_message
     wait_idle(qtbot, win)
     assert not (folder / ".bibtagger").exists()  # no project made in the bare mount point
     refused = [m for m in seen if "cannot be read now" in m]
