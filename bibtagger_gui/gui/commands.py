@@ -149,6 +149,12 @@ class AddBibCommand(PhotoEditCommand):
         self.select_after = store.add_bib(self.photo_id, self.number, self.box, source="human").id
 
 
+class SavedMeanwhile(ChangedMeanwhile):
+    """:class:`EditBibCommand` found its bib renumbered meanwhile to the very number typed (two reviewers fixing one
+    misread alike): nothing to write, and nothing lost -- not a failure (``MainWindow.push_edit`` says so, no "Not
+    saved")."""
+
+
 class EditBibCommand(PhotoEditCommand):
     """Change a bib's number (and optionally box); the bib becomes source=human.
 
@@ -169,6 +175,9 @@ class EditBibCommand(PhotoEditCommand):
     def edit(self, store: Any) -> None:
         now = store.bib(self.bib_id)  # KeyError when it is gone
         if (now.number, now.box) != self.seen:
+            if self.number != self.seen[0] and now.number == self.number and self.box == self.seen[1]:
+                raise SavedMeanwhile(f"Bib {self.seen[0]} was changed to {now.number} meanwhile (by another window or "
+                                     "program). That is the number you typed: nothing more to save")  # fmt: skip
             what = f"changed to {now.number}" if now.number != self.seen[0] else "given another box"
             raise ChangedMeanwhile(f"bib {self.seen[0]} was {what} meanwhile (by another window or program); the photo "
                                    "now shows what is saved")  # fmt: skip

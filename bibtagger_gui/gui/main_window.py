@@ -55,6 +55,7 @@ from bibtagger_gui.gui.commands import (
     EditBibCommand,
     EditContext,
     RecordedBatchCommand,
+    SavedMeanwhile,
     StoreCommand,
 )
 from bibtagger_gui.gui.keymap import DEFAULT_KEYMAP, Keymap, load_keymap
@@ -1858,14 +1859,8 @@ class MainWindow(QMainWindow):
             done = self._commit_on_changed_photo(entry, text, None)  # recognition found bibs while typing
         elif text:
             done = self.push_edit(AddBibCommand(self.ctx, self.current_id, text, entry["box"]))
-        failed = not done and self._failures != failures
-        now = next((b for b in self.current_bibs if b.id == entry.get("bib")), None) if entry["kind"] == "edit" else None
-        if failed and now is not None and now.number == text:
-            # another window or program saved this very number meanwhile: kept, Enter did nothing and said nothing
-            self.statusBar().showMessage(f"{self.statusBar().currentMessage()}. That is the number you typed: nothing "
-                                         "more to save", 15000)  # fmt: skip
-            failed = False
-        elif keep_on_failure and failed and self.current_id is not None:
+        failed = not done and self._failures != failures  # not the very number saved meanwhile (SavedMeanwhile)
+        if keep_on_failure and failed and self.current_id is not None:
             self._entry = entry  # the failure's message says why; the number waits in the field for Enter
             self.number_edit.setText(typed)
             self.number_edit.setFocus()
@@ -2196,6 +2191,11 @@ class MainWindow(QMainWindow):
         program changed meanwhile, a full disk) is reported and not pushed. True when it was saved."""
         try:
             command.apply()
+        except SavedMeanwhile as exc:  # the number typed is saved already (by another): nothing lost, no "Not saved"
+            self.statusBar().showMessage(str(exc), 15000)
+            if self.store is not None and command.photo_id is not None:
+                self.refresh_photo(command.photo_id)
+            return False
         except Exception as exc:  # noqa: BLE001 - the store is unchanged: say so, show what is saved
             self._edit_failed(command.text(), command.photo_id, exc)
             return False
