@@ -9,6 +9,7 @@ import time
 import pytest
 
 from bibtagger_gui.core.store import Store
+from bibtagger_gui.gui import workers
 from tests.test_gui_live_updates import WITHIN, messages, pid, shoot, stores, table  # noqa: F401
 from tests.test_gui_support import fixed_predictions, gui_env, make_photos, make_window, wait_idle  # noqa: F401
 
@@ -166,7 +167,6 @@ def test_an_accept_just_after_a_re_run_read_the_same_bibs_again_goes_through(qtb
     wait_idle(qtbot, a)
 
 
-
 def test_j_after_the_same_number_typed_in_both_windows_moves_on_and_says_nothing_was_lost(qtbot, two):
     """The same with J: the move went on, but under "Not saved: Change bib 100 to 111: …" (a warning box on a
     desktop) though 111 is what the bib holds; it says the other set that number and nothing is left to save."""
@@ -181,3 +181,28 @@ def test_j_after_the_same_number_typed_in_both_windows_moves_on_and_says_nothing
     text = " ".join(said)
     assert "was changed to 111 meanwhile" in text and "That is the number you typed: nothing more to save" in text
     assert "Not saved" not in text and "not saved" not in text
+
+
+def test_an_accept_between_the_recognition_s_write_and_its_next_step_blames_this_window_s_recognition(qtbot, shoot,
+                                                                                                    monkeypatch):
+    """The job marked a photo as its own only after its write returned: on a loaded machine its thread can wait there a
+    while, and an accept then blamed "another window or program" for the window's own re-run."""
+    a, folder, made = shoot
+    shown = a.current_id
+    said = messages(a)
+    fixed_predictions(monkeypatch, table(made, offset=500))
+    write = workers.RecognitionJob._write
+
+    def slow(self, store, photo_id, *args):  # the thread descheduled just after the photo shown was written
+        done = write(self, store, photo_id, *args)
+        if photo_id == shown:
+            time.sleep(1.0)
+        return done
+
+    monkeypatch.setattr(workers.RecognitionJob, "_write", slow)
+    assert a.rerun_unreviewed()
+    _until_written(folder, shown, lambda bibs: [x.number for x in bibs] != [made[0][1]])
+    a.enter_pressed()
+    text = " ".join(said)
+    assert "by this window's recognition" in text and "another window or program" not in text
+    wait_idle(qtbot, a)

@@ -254,10 +254,12 @@ class RecognitionJob(_Job):
                         self.results[pid] = (bibs, getattr(rec, "last_print", None))
                         self.signals.progress.emit(g, done, total)
                         continue
+                    self.written.add(pid)  # before its commit: an accept right after it must blame this job (after
+                    # the write, a thread descheduled there left the window blaming another window or program)
                     if not self._write(store, pid, bibs, rec.version, getattr(rec, "last_print", None)):
+                        self.written.discard(pid)
                         self.signals.progress.emit(g, done, total)  # accepted while we were working: the review stands
                         continue
-                    self.written.add(pid)
                 self.signals.photo_done.emit(g, pid)
                 self.signals.progress.emit(g, done, total)
             if gone is not None:
