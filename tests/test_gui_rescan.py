@@ -65,6 +65,22 @@ def test_f5_during_a_paused_recognition_keeps_the_polls_going_and_says_when_the_
     assert any(m.startswith("Folder scanned again") for m in said), said
 
 
+def test_f5_again_while_its_scan_waits_for_the_recognition_says_so_again(qtbot, shoot):
+    """F5 pressed again while its scan still waited behind a (paused) recognition did nothing without a word (F5
+    during a scan under way says so): it says again that the folder is scanned once the recognition is done."""
+    win, _folder, _made = shoot
+    win.toggle_recognition_pause()
+    assert win.start_recognition(review.rerun_candidates(win.store.photos())) and win.busy
+    win.actions_by_name["refresh_queue"].trigger()
+    win.statusBar().clearMessage()  # its 10 s are over
+    said = messages(win)
+    win.actions_by_name["refresh_queue"].trigger()
+    assert [j.kind for j in win.jobs] == ["recognize", "scan"]  # still one scan
+    assert any("scanned again once the recognition under way is done (paused" in m for m in said), said
+    win.toggle_recognition_pause()
+    wait_idle(qtbot, win)
+
+
 def test_what_f5_s_scan_left_out_is_said_with_what_it_found(qtbot, make_window, tmp_path, monkeypatch):
     """The scan's own notes (a file in a format it cannot read, one it could not take in, a photo replaced by
     another picture) went up, then "Folder scanned again: …" took their place at once (the HEIC note is not among

@@ -1303,7 +1303,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The folder is being scanned already: files copied in since that scan began "
                                          "show after F5 once it ends", 10000)  # fmt: skip  (did nothing, unsaid)
             return
-        if scans:  # queued: it lists the folder when it runs
+        if scans:  # queued behind a recognition: it lists the folder when it runs (F5 again said nothing)
+            self._say_scan_waits()
             return
         if self.refuse_while_away("not scanned"):  # a scan opening the folder's project made a new, empty one in a
             return  # bare mount point
@@ -1312,9 +1313,13 @@ class MainWindow(QMainWindow):
         ahead = [j for j in self.jobs if j.kind == "recognize"]
         self._start(job)  # the progress bar says "Scanning"; the status bar keeps what the rebuild said
         if ahead:  # one job at a time: the scan waits for it (polls go on meanwhile, LiveUpdates.poll)
-            resume = self._first_key("pause_recognition", "Recognition > Resume Recognition")
-            state = f"paused: {resume} resumes it" if self.recognition_paused else "running"
-            self.statusBar().showMessage(f"The folder is scanned again once the recognition under way is done ({state})", 10000)
+            self._say_scan_waits()
+
+    def _say_scan_waits(self) -> None:
+        """F5's scan waits for the recognition under way (one job at a time), which may be paused."""
+        resume = self._first_key("pause_recognition", "Recognition > Resume Recognition")
+        state = f"paused: {resume} resumes it" if self.recognition_paused else "running"
+        self.statusBar().showMessage(f"The folder is scanned again once the recognition under way is done ({state})", 10000)
 
     def _rescan_note(self, report: Any) -> str:
         """What an F5 rescan found, for the status bar."""
