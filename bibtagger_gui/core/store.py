@@ -347,6 +347,17 @@ def folder_problem(folder: str | os.PathLike) -> str | None:
         return f"cannot be reached ({exc.strerror or exc})"
 
 
+def folder_away(folder: str | os.PathLike, db_path: str | os.PathLike) -> str | None:
+    """Why an open photo folder cannot be seen now (renamed or moved, deleted, its drive unplugged or a share away: a
+    mount point left empty, its ``.bibtagger`` folder gone with the project file ``db_path`` kept in it), else None.
+    One ``stat`` or two; nothing is made (the window's poll and its recognition ask it)."""
+    folder, db_dir = Path(folder), Path(db_path).parent
+    why = folder_problem(folder)
+    if why is None and db_dir == folder / ".bibtagger" and not db_dir.exists():
+        why = "its .bibtagger folder went with the project file: emptied, or its drive unplugged"
+    return why
+
+
 def out_folder_problem(out: str | os.PathLike, makes_folder: bool = False) -> str | None:
     """Why nothing may be written at ``out``, a path the user named for an output (``export --out``, ``predict
     --json/--csv``, ``mturk export --out``, a new ``--store`` database, the Export dialog's target): the folder

@@ -173,15 +173,12 @@ class LiveUpdates(QObject):
         mount point left empty: its ``.bibtagger`` folder went with the project file), else None. One ``stat`` or two;
         nothing is made: a scan or a job that opened the folder's project then made a new, empty one in a bare mount
         point (MainWindow.rescan_folder asks first)."""
-        from bibtagger_gui.core.store import folder_problem
+        from bibtagger_gui.core.store import folder_away
 
         store, folder = self._store, self.window.folder
         if store is None or folder is None:
             return None
-        why = folder_problem(folder)
-        if why is None and store.db_path.parent == folder / ".bibtagger" and not store.db_path.parent.exists():
-            why = "its .bibtagger folder went with the project file: emptied, or its drive unplugged"
-        return why
+        return folder_away(folder, store.db_path)
 
     def _reload_replaced(self, why: str) -> None:
         """The project file under the window's connection was replaced (``Store.replaced``): what it shows is a

@@ -12,6 +12,7 @@ folder that was closed are dropped rather than shown in (or written to) the wron
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,6 +22,8 @@ from bibtagger_gui.core import photo_batch, photo_record
 from bibtagger_gui.core.imageio import ImageError
 from bibtagger_gui.core.recognition_queue import RecognitionQueue
 
+
+AWAY_POLL_S = 0.2  #: how often a recognition whose folder went away looks whether it is back
 
 #: What the progress bar counts while a recognition job keeps the decoded-pixel prints of photos that
 #: were never recognized here (a store from before schema 4, imports): docs/gui.md, docs/store.md.
@@ -136,6 +139,10 @@ class ScanJob(_Job):
             self.signals.finished.emit(g, "failed", f"scan failed: {exc}")
 
 
+class _FolderAway(Exception):
+    """The recognition was stopped while its folder was away (:meth:`RecognitionJob._recognize`)."""
+
+
 class RecognitionJob(_Job):
     """Run the recognizer on ``photo_ids`` (skipping reviewed photos), writing model bibs.
 
@@ -236,7 +243,9 @@ class RecognitionJob(_Job):
                     self.signals.progress.emit(g, done, total)
                     continue
                 try:
-                    bibs = rec.recognize_path(self.folder / photo.relpath)
+                    bibs = self._recognize(rec, store, photo.relpath)
+                except _FolderAway:
+                    break  # stopped while the folder was away: the window closes it (LiveUpdates) or it was cancelled
                 except ImageError as exc:
                     if self.stale or (gone := self.away()) is not None:
                         break  # the folder went (a drive unplugged): its photos are not unreadable, nothing marked
@@ -288,6 +297,28 @@ class RecognitionJob(_Job):
         if self.printed:
             msg += f", {self.printed} photo(s) fingerprinted"
         self.signals.finished.emit(g, self._outcome(), msg)
+
+    def _recognize(self, rec: Any, store: Any, relpath: str) -> list:
+        """``rec.recognize_path`` of the photo; one that fails while the folder itself is away (a share reconnecting, a
+        drive waking up: ``LiveUpdates`` waits ``GONE_FOR_MS`` before closing it) is read again once it is back. Each
+        photo reached meanwhile was marked unreadable for good ("no such file"; never recognized again on opening).
+        :class:`_FolderAway` when the job is stopped while it is away."""
+        while True:
+            try:
+                return rec.recognize_path(self.folder / relpath)
+            except Exception:
+                if not self._folder_away(store):
+                    raise
+            while self._folder_away(store):
+                if self.stopped():
+                    raise _FolderAway()
+                time.sleep(AWAY_POLL_S)
+
+    def _folder_away(self, store: Any) -> bool:
+        """The folder cannot be seen now, as the window's poll tests it (``LiveUpdates.folder_away``)."""
+        from bibtagger_gui.core.store import folder_away
+
+        return folder_away(self.folder, store.db_path) is not None
 
     def _write(self, store, photo_id: int, bibs: list, version: str, pixel_print: bytes | None) -> bool:
         """Write a photo's predictions (``photo_batch.put_predictions``), recorded when :attr:`record`."""
