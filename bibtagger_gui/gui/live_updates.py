@@ -41,6 +41,12 @@ JOB_ACTIONS = frozenset({"model_bibs", "error"})
 FILE_ACTIONS = frozenset({"photo_update", "photo_move"})  # the file changed: its thumbnail (and pixels) again
 
 
+def _whole_project(kept: list, db_path: Any) -> Any:
+    """Of what ``Store.close_replaced`` kept, the copy of the whole project (not ``project.db-wal`` and its kin, a
+    log), else None."""
+    return next((p for p in kept if not p.name.startswith(f"{db_path.name}-")), None)
+
+
 class LiveUpdates(QObject):
     """Polls the window's store for other connections' commits and refreshes what they changed."""
 
@@ -140,7 +146,7 @@ class LiveUpdates(QObject):
         kept = store.close_replaced() if went else []
         w.close_folder()
         w.setWindowTitle("bibtagger")
-        copy = next((p for p in kept if not p.name.startswith(f"{store.db_path.name}-")), None)
+        copy = _whole_project(kept, store.db_path)
         if copy is not None:
             where = f"; the project as this window had it is kept as {copy}"
         elif not went:
@@ -199,7 +205,7 @@ class LiveUpdates(QObject):
             return
         carried = f"; {w.carry_typed_number(typed)}" if typed is not None else ""
         carried += f"; {w.carry_unfinished_box(unfinished)}" if unfinished is not None else ""
-        copy = next((p for p in kept if not p.name.startswith(f"{store.db_path.name}-")), None)  # not a log: the whole project
+        copy = _whole_project(kept, store.db_path)
         note = (f"; the project as this window had it (edits the new file lacks) kept as {copy}" if copy is not None
                 else f"; the old file's log kept as {kept[0].name}" if kept else "")  # fmt: skip
         w.statusBar().showMessage(f"Project reloaded: {why}. The undo history was cleared{note}{carried}", 20000)

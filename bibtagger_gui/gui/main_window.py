@@ -1412,8 +1412,8 @@ class MainWindow(QMainWindow):
             pid = self.list_model.item(current.row()).photo_id
             if pid != self.current_id:  # a click in the list commits a typed number, like Tab and J/K: _show_photo does
                 if self._has_typed_number() and self.current_row() is not None:  # (a commit here first hid a drawn
-                    self._commit_entry(keep_on_failure=True, moving=True)  # box without a number: not for one of those)
-                    if self._typing_kept():  # not saved: the list goes back to the photo, the number in its field
+                    if not self._commit_to_move_on():  # box without a number: not for one of those). Not saved: the
+                        # list goes back to the photo, the number in its field
                         QTimer.singleShot(0, functools.partial(self._back_to_photo, self.current_id))
                         return
                 self._show_photo(pid)
@@ -1460,8 +1460,7 @@ class MainWindow(QMainWindow):
     def step_photo(self, delta: int) -> None:
         if self._box_unfinished("go to another photo"):
             return
-        self._commit_entry(keep_on_failure=True, moving=True)
-        if self._typing_kept():  # not saved: the photo stays, the number in its field (the message says why)
+        if not self._commit_to_move_on():  # not saved: the photo stays, the number in its field (the message says why)
             return
         row = self.current_row()
         total = self.list_model.total()
@@ -1630,8 +1629,7 @@ class MainWindow(QMainWindow):
             self.panel.set_selected(self.selected_bib)  # the panel's row shows the selection that stays
             return
         if self._has_typed_number():
-            self._commit_entry(keep_on_failure=True, moving=True)
-            if self._typing_kept():  # not saved: the bib being retyped stays selected, its number in the field
+            if not self._commit_to_move_on():  # not saved: the bib being retyped stays selected, its number in the field
                 self.panel.set_selected(self.selected_bib)
                 return
         self.select_bib(bib_id)
@@ -1671,8 +1669,7 @@ class MainWindow(QMainWindow):
     def step_bib(self, delta: int) -> None:
         if self._box_waits_for_number():  # Tab dropped a drawn box without a word, as J/K did
             return
-        self._commit_entry(keep_on_failure=True, moving=True)
-        if self._typing_kept():
+        if not self._commit_to_move_on():
             return
         if not self.current_bibs:
             return
@@ -1882,6 +1879,13 @@ class MainWindow(QMainWindow):
             self.photo_view.setFocus()
         return done
 
+    def _commit_to_move_on(self) -> bool:
+        """A key or click that moves on (J/K, Tab, B, Ctrl+F/L, a click on a bib or in the list, a box drag) commits
+        the typed number first (:meth:`_commit_entry` with ``keep_on_failure`` and ``moving``); False when it could not
+        be saved and waits in the field (:meth:`_typing_kept`): the caller must not move on."""
+        self._commit_entry(keep_on_failure=True, moving=True)
+        return not self._typing_kept()
+
     def _typing_kept(self) -> bool:
         """After :meth:`_commit_entry` (``keep_on_failure``): True when the typed number could not be saved and waits
         in the field (the entry stays open only then), so the key or click that committed it must not move on."""
@@ -2066,8 +2070,7 @@ class MainWindow(QMainWindow):
             self.say_of_photo("Cancelled the box you were drawing (nothing was saved; "
                               f"Draw Box ({self._first_key('draw_box', 'B')}) draws one)", 6000)  # fmt: skip
             return
-        self._commit_entry(keep_on_failure=True, moving=True)
-        if self._typing_kept():  # not saved: no box is drawn, the number stays in its field (the message says why)
+        if not self._commit_to_move_on():  # not saved: no box is drawn, the number stays in its field (the message says why)
             return
         self.photo_view.start_drawing()
         self.photo_view.setFocus()  # its arrow keys draw the box without a mouse
@@ -2114,8 +2117,7 @@ class MainWindow(QMainWindow):
         for its number (none typed) stays waiting (committing dropped it without a word), and says so after the edit."""
         waits = self.drawn_box_waits()
         if not waits:
-            self._commit_entry(keep_on_failure=True, moving=True)
-            if self._typing_kept():  # not saved: the box goes back where it was, the number stays in its field
+            if not self._commit_to_move_on():  # not saved: the box goes back where it was, the number stays in its field
                 self.photo_view.set_bibs(self.current_bibs, self.selected_bib)
                 return
         row = next((b for b in self.current_bibs if b.id == bib_id), None)
@@ -2308,9 +2310,8 @@ class MainWindow(QMainWindow):
     def focus_search(self) -> None:
         if self._box_waits_for_number():  # it dropped the box without a word (the search then left the photo)
             return
-        self._commit_entry(keep_on_failure=True, moving=True)  # a typed number is committed, as by Tab, J/K or a click
-        if self._typing_kept():  # not saved: it stays in its field, the search waits (never lost)
-            return
+        if not self._commit_to_move_on():  # a typed number is committed, as by Tab, J/K or a click; not saved: it
+            return  # stays in its field, the search waits (never lost)
         self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search_edit.selectAll()
 
@@ -2330,8 +2331,7 @@ class MainWindow(QMainWindow):
         """Give the photo list the keys (Up/Down, Shift+Up/Down to select several photos; Escape leaves)."""
         if self._box_waits_for_number():  # as J/K: a drawn box waits for its number
             return
-        self._commit_entry(keep_on_failure=True, moving=True)
-        if self._typing_kept():  # not saved: it stays in its field, the list waits
+        if not self._commit_to_move_on():  # not saved: it stays in its field, the list waits
             return
         self.list_view.setFocus(Qt.FocusReason.ShortcutFocusReason)
         if self.list_model.total() == 0:
