@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterable
 
 Box = tuple[float, float, float, float]
 
@@ -68,6 +69,16 @@ def number_key(number: str) -> str:
     """What two numbers must share to be the same bib in a lookup: :func:`clean_number` without
     leading zeros ("0891" -> "891", "a012" -> "A12"); a run of only zeros stays ("00" -> "00")."""
     return _LEADING_ZEROS.sub(r"\1", clean_number(number), count=1)
+
+
+def number_order(numbers: Iterable[str]) -> list[str]:
+    """Bib numbers in reading order: shorter first, then as written ("9", "18", "99", "100")."""
+    return sorted(numbers, key=lambda n: (len(n), n))
+
+
+def numbers_said(numbers: Iterable[str]) -> str:
+    """"18, 99" (bib numbers in :func:`number_order`), or "no bib" for none: how a message names a photo's bibs."""
+    return ", ".join(number_order(numbers)) or "no bib"
 
 
 def number_matches(number: str, query: str, prefix: bool = False) -> bool:

@@ -45,7 +45,7 @@ import numpy as np
 
 from bibtagger_gui.core import portable, sheet_xlsx
 from bibtagger_gui.core.annotations import atomic_write_bytes, atomic_write_text
-from bibtagger_gui.core.bib import number_key
+from bibtagger_gui.core.bib import number_key, number_order
 from bibtagger_gui.core.handout import add_handout_states
 from bibtagger_gui.core.imageio import ImageError, load_image, photo_target_problem
 from bibtagger_gui.core.sheet_csv import BOM, csv_text, guard
@@ -205,7 +205,7 @@ def bib_number_rows(store: Store, reviewed_only: bool = False, only: PhotoFilter
             rep.bibs += 1
     names = names_for(store)
     rows: list[list[object]] = []
-    for number in sorted(by_number, key=lambda n: (len(n), n)):
+    for number in number_order(by_number):
         rows.append([number, len(by_number[number]), by_number[number], names.get(number_key(number), "")])
     return rows, rep
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
 from bibtagger_gui.core.annotations import Handout
-from bibtagger_gui.core.bib import Bib, iou
+from bibtagger_gui.core.bib import Bib, iou, numbers_said
 
 #: ends a conflict the import left as the project has it: how the command line takes the file's version instead
 #: (the window's conflicts list leaves it out: its button does that, gui/import_action.py)
@@ -143,8 +143,7 @@ class Merge:
 
 def number_list(items: Iterable[Any]) -> str:
     """"18, 99" (the numbers of bibs or bib rows, sorted), or "no bib"."""
-    numbers = sorted((x.number for x in items), key=lambda n: (len(n), n))
-    return ", ".join(numbers) if numbers else "no bib"
+    return numbers_said(x.number for x in items)
 
 
 def _unique(parts: Iterable[str]) -> list[str]:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from bibtagger_gui.core import replace_file
+from bibtagger_gui.core.bib import number_order
 from bibtagger_gui.core.catalogue import file_version, is_version, read_hashes
 from bibtagger_gui.core.child_env import system_environ
 from bibtagger_gui.core.imageio import RAW_EXTENSIONS, SUPPORTED_EXTENSIONS
@@ -227,8 +228,8 @@ def jobs_from_store(store, reviewed_only: bool = False) -> list[KeywordJob]:
         return {b.number.strip() for b in rows if b.number and b.number.strip()}
 
     for photo in store.photos("reviewed" if reviewed_only else None):
-        numbers = _sort_numbers(numbers_of(bibs.get(photo.id, [])))
-        earlier = _sort_numbers(numbers_of(stale.get(photo.id, [])) - set(numbers))
+        numbers = number_order(numbers_of(bibs.get(photo.id, [])))
+        earlier = number_order(numbers_of(stale.get(photo.id, [])) - set(numbers))
         known = not not_recognized_yet(photo, len(bibs.get(photo.id, [])))
         seen = photo.size is not None and photo.mtime is not None
         facts = SeenFile(photo.size, photo.mtime, hashes.get(photo.id), photo.ctime_ns, photo.sha1) if seen else None
@@ -656,13 +657,9 @@ def _has_line_break(text: str) -> bool:
     return "\n" in text or "\r" in text
 
 
-def _sort_numbers(numbers: Iterable[str]) -> list[str]:
-    return sorted(numbers, key=lambda n: (len(n), n))
-
-
 def _write_args(t: _Target, current: dict, options: KeywordOptions) -> tuple[list[str], list[str], list[str]]:
     """exiftool arguments, added keywords and removed keywords for one target."""
-    numbers = _sort_numbers(t.numbers)
+    numbers = number_order(t.numbers)
     wanted = own_keywords(numbers, options.prefix)
     undecided = set(own_keywords(t.earlier, options.prefix))  # an earlier picture's bibs: not ours to add or remove
     is_own = lambda k: k.startswith(options.prefix) and k not in undecided  # noqa: E731

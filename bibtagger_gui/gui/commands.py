@@ -29,6 +29,7 @@ from typing import Any, Callable, ContextManager, Iterator, Sequence
 from PySide6.QtGui import QUndoCommand
 
 from bibtagger_gui.core import burst_edits, mturk, photo_batch, photo_record
+from bibtagger_gui.core.bib import numbers_said
 from bibtagger_gui.core.photo_record import BIB_CHANGED, ChangedMeanwhile  # noqa: F401 (the window reports them)
 
 Box = tuple[float, float, float, float]
@@ -267,8 +268,7 @@ class AcceptPhotoCommand(PhotoEditCommand):
         if self.seen is not None:
             rows = store.bibs(self.photo_id)
             if self.shown(rows) != self.seen:
-                now = ", ".join(sorted((r.number for r in rows), key=lambda n: (len(n), n))) or "no bib"
-                was = ", ".join(sorted((n for n, _box in self.seen), key=lambda n: (len(n), n))) or "no bib"
+                now, was = numbers_said(r.number for r in rows), numbers_said(n for n, _box in self.seen)
                 same = now == was  # the same numbers: a box was moved, drawn or taken away
                 what = f"now {now}{' (a box changed)' if same else f', was {was}'}"
                 raise ChangedMeanwhile(f"the photo's bibs were changed meanwhile by {self.by}: {what}; "
