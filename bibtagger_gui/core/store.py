@@ -867,7 +867,7 @@ class Store:
     @classmethod
     def _copy_readonly(cls, src: Path, dst: Path) -> None:
         # what the project was made from (taken before the copy: a change meanwhile counts as one), so that a later
-        # opening can say the folder's own project changed since (copy_behind_note)
+        # opening can say the folder's own project changed since (Store._note_copy_behind)
         made = {**_copied_from(src), "copied": time.strftime("%Y-%m-%d %H:%M")}
         for source, target in [(src, dst)] + [(c, dst.parent / c.name) for c in cls._companions(src)]:
             if target.exists():
